@@ -1,0 +1,2 @@
+// placeholder: aes (being written)
+export const AES_PLACEHOLDER: i32 = 0;

@@ -1,0 +1,2 @@
+// placeholder: sha1 (being written)
+export const SHA1_PLACEHOLDER: i32 = 0;

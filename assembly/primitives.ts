@@ -1,0 +1,15 @@
+// Test-only entry point: exposes the raw primitives so test/ can check them against
+// outside vectors (Wycheproof, RFCs). Built to build/primitives.wasm; never used by the SDK.
+export { ctEqual, wipe } from "./crypto/ct";
+export * from "./crypto/aes";
+export * from "./crypto/ghash";
+export * from "./crypto/gcm";
+export * from "./crypto/sha256";
+export * from "./crypto/sha1";
+export * from "./crypto/sha512";
+export * from "./crypto/hmac";
+
+/** Scratch allocation for tests (bump allocator of the stub runtime). */
+export function alloc(n: i32): usize {
+  return heap.alloc(<usize>n);
+}

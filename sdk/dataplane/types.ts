@@ -1,0 +1,119 @@
+/**
+ * Public types of the ESP dataplane. Shared by the SDK, the CLI, tests and bench.
+ * @module
+ */
+
+/** Why a packet was not delivered (or `ok`). One name per drop counter; the order is the wasm status code. */
+export const STATUS_NAMES = [
+  "ok",
+  "no-sa",
+  "replay",
+  "integrity-failed",
+  "bad-padding",
+  "truncated",
+  "seq-overflow",
+  "lifetime-expired",
+  "dummy",
+  "bad-next-header",
+  "too-big",
+  "invalid-sa",
+  "malformed-inner",
+] as const;
+
+/** A packet verdict: `ok` or the reason it was dropped. */
+export type Status = (typeof STATUS_NAMES)[number];
+
+/** ESP proposal keywords the dataplane accepts, spelled as strongSwan writes ESP proposals (optionally followed by `-esn`). */
+export type EspSuite =
+  | "aes128gcm8" | "aes128gcm12" | "aes128gcm16"
+  | "aes256gcm8" | "aes256gcm12" | "aes256gcm16"
+  | "aes128-sha256" | "aes256-sha256" | "aes128-sha256_96" | "aes256-sha256_96"
+  | "aes128-sha1" | "aes256-sha1"
+  | "null-sha256" | "null-sha256_96" | "null-sha1";
+
+/** Tunnel mode carries a whole inner IP packet; transport mode protects the upper-layer payload of the packet itself. */
+export type EspMode = "tunnel" | "transport";
+
+/** Integrity check value length in bytes. Explicit on every SA: 12 is Linux's `auth hmac(sha256)`, 16 is RFC 4868. */
+export type IcvLength = 8 | 12 | 16 | 32;
+
+/** Configuration of one Security Association, like one `ip xfrm state add`. */
+export interface SaConfig {
+  /** Security Parameter Index, 32-bit, not 0..255 (RFC 4303 §2.1 reserves them). */
+  spi: number;
+  /** `in` SAs are found by SPI on decapsulation; `out` SAs are named by their handle on encapsulation. */
+  direction: "in" | "out";
+  mode: EspMode;
+  /** Suite keyword, e.g. `aes128gcm16`, `aes128-sha256`, `aes128-sha256_96`, `null-sha1`; `-esn` may be appended. */
+  esp: string;
+  /** Encryption key; for GCM the AES key followed by the 4-byte salt (as `ip xfrm state ... aead`). Empty for NULL. */
+  encKey: Uint8Array;
+  /** HMAC key for the CBC and NULL suites; absent for GCM. */
+  integKey?: Uint8Array;
+  /** Overrides the ICV length the suite keyword implies (HMAC-SHA-256: 12, 16 or 32). */
+  icvLength?: IcvLength;
+  /** Extended Sequence Numbers (RFC 4303 §2.2.1). Also implied by an `-esn` suffix. */
+  esn?: boolean;
+  /** Anti-replay window in packets, 32..4096 (default 64); 0 turns replay protection off (inbound only). */
+  replayWindow?: number;
+  /** Outbound: the last sequence number already sent (next is +1). Inbound: the highest sequence number already received. */
+  seq?: bigint;
+}
+
+/** Opaque handle of an SA inside one Dataplane. */
+export type SaHandle = number;
+
+/** Result of encapsulating one packet. */
+export interface EncapResult {
+  status: Status;
+  /** Sequence number the packet carries (64-bit with ESN). */
+  seq: bigint;
+  /**
+   * On `ok`: tunnel mode, the ESP packet (SPI .. ICV) to put after an outer IP/UDP header;
+   * transport mode, the whole IP packet with ESP inserted (protocol 50).
+   */
+  packet?: Uint8Array;
+}
+
+/** Result of decapsulating one packet. */
+export interface DecapResult {
+  status: Status;
+  /** SPI read from the packet (when it had at least 4 bytes). */
+  spi: number;
+  /** Sequence number: the 32 bits on the wire, or the inferred 64-bit value with ESN. */
+  seq: bigint;
+  /** Handle of the SA that matched, or -1. */
+  sa: SaHandle;
+  /** Next Header from the ESP trailer (4 IPv4, 41 IPv6, 59 dummy, 6 TCP, …), when the ICV verified. */
+  nextHeader: number;
+  /**
+   * On `ok`: tunnel mode, the inner IP packet; transport mode with an IP header given,
+   * the rebuilt original IP packet; transport mode without one, the upper-layer payload.
+   * Never present when the ICV failed.
+   */
+  payload?: Uint8Array;
+}
+
+/** Per-SA counters, like `ip -s xfrm state`. */
+export interface SaStats {
+  spi: number;
+  direction: "in" | "out";
+  esp: string;
+  icvLength: number;
+  /** Packets and payload bytes processed successfully. */
+  packets: bigint;
+  bytes: bigint;
+  /** Drops by reason (every Status except `ok`). */
+  drops: Record<Exclude<Status, "ok">, bigint>;
+  /** Outbound: last sequence number sent. Inbound: highest sequence number accepted. */
+  seq: bigint;
+  replayWindow: number;
+}
+
+/** Counters not tied to an SA, named like /proc/net/xfrm_stat. */
+export interface GlobalStats {
+  /** Packets whose SPI matched no inbound SA (XfrmInNoStates). */
+  XfrmInNoStates: bigint;
+  /** Packets too short to carry an ESP header (XfrmInHdrError). */
+  XfrmInHdrError: bigint;
+}
