@@ -1,0 +1,64 @@
+// The shape of bench/results.json, written by run.ts and read by report.ts.
+import type { BenchSuite } from "./baselines/esp-layout.ts";
+
+export type Direction = "encap" | "decap";
+/** Implementations in the order the tables show them; node:crypto is the reference for ratios. */
+export const IMPLS = ["node:crypto", "noble", "ours-b64", "ours-b256"] as const;
+export type Impl = (typeof IMPLS)[number];
+
+export interface BenchRow {
+  suite: BenchSuite;
+  /** Inner packet size in bytes (the whole inner IPv4 packet). */
+  size: number;
+  direction: Direction;
+  impl: Impl;
+  /** Median packets per second over the repetitions. */
+  pps: number;
+  /** Gbit/s of inner bytes at the median pps. */
+  gbps: number;
+  /** pps divided by node:crypto's pps in the same (suite, size, direction). */
+  ratio: number;
+  /** pps of every repetition, in run order. */
+  samples: number[];
+}
+
+export interface SpiLookupResult {
+  suite: string;
+  size: number;
+  sas: number;
+  /** Seconds it took to add all SAs. */
+  addSeconds: number;
+  /** Decap pps with a single inbound SA in the table. */
+  oneSaPps: number;
+  /** Decap pps with `sas` SAs in the table, packets spread over `ringSas` random SAs. */
+  manySaPps: number;
+  /** Decap pps with `sas` SAs in the table, every packet for one SA. */
+  manySaOneHotPps: number;
+  ringSas: number;
+  /** Extra cost per packet at `sas` SAs versus 1 SA (oneSaPps / manySaPps − 1). */
+  extraCost: number;
+}
+
+export interface Target {
+  name: string;
+  required: string;
+  measured: string;
+  met: boolean;
+}
+
+export interface BenchResults {
+  machine: { cpu: string; cores: number; node: string; v8: string; platform: string; arch: string; date: string };
+  config: { sliceMs: number; repetitions: number; quick: boolean; suites: BenchSuite[]; sizes: number[]; decapRing: string };
+  rows: BenchRow[];
+  spiLookup?: SpiLookupResult;
+  targets: Target[];
+  profile?: ProfileEntry[];
+}
+
+/** One line of the `--profile` breakdown: where time goes on our path. */
+export interface ProfileEntry {
+  what: string;
+  size: number;
+  nsPerPacket: number;
+  note: string;
+}

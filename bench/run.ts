@@ -1,0 +1,185 @@
+// `npm run bench`: per suite and inner size, encap and decap pps / Gbit/s of node:crypto, @noble and
+// our batch path (64 and 256), interleaved repetitions, medians; then the SPI lookup cost at 1M SAs.
+// Writes bench/results.json; bench/report.ts turns it into the README table.
+import { cpus } from "node:os";
+import { writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { createNodeCryptoEsp } from "./baselines/node-crypto-esp.ts";
+import { createNobleEsp } from "./baselines/noble-esp.ts";
+import type { BaselineSa, BenchSuite, PerPacketEsp } from "./baselines/esp-layout.ts";
+import { packetRing } from "./packets.ts";
+import { type Step, Progress, gbps, median, packetsPerSecond } from "./measure.ts";
+import type { BenchResults, BenchRow, Direction, Impl, Target } from "./results.ts";
+import { IMPLS } from "./results.ts";
+import { machineLine, spiLookupLine, targetLines, textTable } from "./format.ts";
+
+const ALL_SUITES: BenchSuite[] = ["aes128gcm16", "aes128-sha256"];
+const ALL_SIZES = [64, 256, 512, 1024, 1400];
+const RING = 1024; // distinct packets cycled through per measurement
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    suite: { type: "string", multiple: true },
+    size: { type: "string", multiple: true },
+    impl: { type: "string", multiple: true },
+    reps: { type: "string" },
+    "slice-ms": { type: "string" },
+    sas: { type: "string" },
+    "no-spi-lookup": { type: "boolean", default: false },
+    profile: { type: "boolean", default: false },
+    out: { type: "string", default: fileURLToPath(new URL("./results.json", import.meta.url)) },
+    help: { type: "boolean", default: false },
+  },
+});
+
+if (flags.help) {
+  console.log(`usage: node --import tsx bench/run.ts [--quick] [--suite aes128gcm16|aes128-sha256]... [--size N]...
+  [--impl node:crypto|noble|ours-b64|ours-b256]... [--reps N] [--slice-ms MS] [--sas N] [--no-spi-lookup]
+  [--profile] [--out FILE]      (comma-separated lists work too)`);
+  process.exit(0);
+}
+
+const list = (v: string[] | undefined): string[] | undefined => v?.flatMap((s) => s.split(",")).filter(Boolean);
+const suites = (list(flags.suite) ?? ALL_SUITES) as BenchSuite[];
+for (const s of suites) if (!ALL_SUITES.includes(s)) throw new Error(`unknown suite ${s}; one of ${ALL_SUITES.join(", ")}`);
+const sizes = (list(flags.size) ?? ALL_SIZES.map(String)).map(Number);
+for (const s of sizes) if (!Number.isInteger(s) || s < 28 || s > 1500) throw new Error(`--size ${s}: 28..1500`);
+const impls = (list(flags.impl) ?? [...IMPLS]) as Impl[];
+for (const i of impls) if (!IMPLS.includes(i)) throw new Error(`unknown impl ${i}; one of ${IMPLS.join(", ")}`);
+const quick = flags.quick;
+const reps = Number(flags.reps ?? (quick ? 1 : 5));
+const sliceMs = Number(flags["slice-ms"] ?? (quick ? 15 : 200));
+const withOurs = impls.some((i) => i.startsWith("ours"));
+const ours = withOurs ? await import("./ours.ts") : undefined;
+
+function randomSa(suite: BenchSuite): BaselineSa {
+  const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
+  const spi = 0x1000 + (random(2)[0] << 8);
+  return suite === "aes128gcm16" ? { spi, encKey: random(20) } : { spi, encKey: random(16), integKey: random(32) };
+}
+
+function perPacketStep(esp: PerPacketEsp, ring: readonly Uint8Array[], direction: Direction): Step {
+  let next = 0;
+  const mask = ring.length - 1;
+  if (direction === "encap") return () => { esp.encapsulate(ring[next++ & mask]); return 1; };
+  return () => { esp.decapsulate(ring[next++ & mask]); return 1; };
+}
+
+const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+const rows: BenchRow[] = [];
+const total = suites.length * sizes.length * 2 * impls.length * reps;
+const progress = new Progress(total);
+let done = 0;
+
+for (const suite of suites) {
+  for (const size of sizes) {
+    const sa = randomSa(suite);
+    const inners = packetRing(size, RING);
+    const endpoint = ours ? await ours.createOurEndpoint(suite, sa) : undefined;
+    const baselines: Partial<Record<Impl, PerPacketEsp>> = {
+      "node:crypto": createNodeCryptoEsp(suite, sa),
+      noble: createNobleEsp(suite, sa),
+    };
+    // The decap ring comes from our encoder when it is measured (every decoder must accept it),
+    // else from node:crypto. Replay protection is off on our inbound SA (replayWindow 0) and the
+    // baselines do no replay check, so the ring can be replayed for the whole time slice.
+    const espRing = endpoint && ours ? ours.encapsulateRing(endpoint, inners) : inners.map((p) => baselines["node:crypto"]!.encapsulate(p));
+    for (const [name, esp] of Object.entries(baselines)) {
+      if (!equal(esp!.decapsulate(espRing[0]).inner, inners[0])) throw new Error(`${name} does not decapsulate the ring`);
+    }
+    if (endpoint) {
+      const back = endpoint.dp.decapsulate(baselines["node:crypto"]!.encapsulate(inners[1]));
+      if (back.status !== "ok" || !back.payload || !equal(back.payload, inners[1])) throw new Error(`our decap of node:crypto ESP: ${back.status}`);
+    }
+    for (const direction of ["encap", "decap"] as const) {
+      const ring = direction === "encap" ? inners : espRing;
+      const steps = new Map<Impl, Step>();
+      for (const impl of impls) {
+        if (impl === "ours-b64" || impl === "ours-b256") {
+          const batch = impl === "ours-b64" ? 64 : 256;
+          steps.set(impl, direction === "encap" ? ours!.ourEncapStep(endpoint!, ring, batch) : ours!.ourDecapStep(endpoint!, ring, batch));
+        } else {
+          steps.set(impl, perPacketStep(baselines[impl]!, ring, direction));
+        }
+      }
+      for (const step of steps.values()) packetsPerSecond(step, sliceMs / 2); // JIT warm-up, not recorded
+      const samples = new Map<Impl, number[]>(impls.map((i) => [i, []]));
+      for (let rep = 0; rep < reps; rep++) {
+        // Interleave: every repetition runs every implementation, starting at a different one.
+        for (let k = 0; k < impls.length; k++) {
+          const impl = impls[(k + rep) % impls.length];
+          progress.show(++done, `${suite} ${size} B ${direction} ${impl} rep ${rep + 1}/${reps}`);
+          samples.get(impl)!.push(packetsPerSecond(steps.get(impl)!, sliceMs));
+        }
+      }
+      const reference = samples.has("node:crypto") ? median(samples.get("node:crypto")!) : NaN;
+      for (const impl of impls) {
+        const pps = median(samples.get(impl)!);
+        rows.push({ suite, size, direction, impl, pps, gbps: gbps(pps, size), ratio: pps / reference, samples: samples.get(impl)! });
+      }
+    }
+    if (endpoint) endpoint.dp.removeSa(endpoint.out), endpoint.dp.removeSa(endpoint.in);
+  }
+}
+progress.done();
+
+const results: BenchResults = {
+  machine: {
+    cpu: cpus()[0]?.model.trim() ?? "unknown", cores: cpus().length, node: process.version, v8: process.versions.v8,
+    platform: process.platform, arch: process.arch, date: new Date().toISOString(),
+  },
+  config: {
+    sliceMs, repetitions: reps, quick, suites, sizes,
+    decapRing: `${RING} packets from ${withOurs ? "our" : "the node:crypto"} encoder, replayed; our inbound SA has replayWindow 0, the baselines check no replay`,
+  },
+  rows,
+  targets: [],
+};
+
+if (withOurs && !flags["no-spi-lookup"]) {
+  const { measureSpiLookup } = await import("./spi-lookup.ts");
+  results.spiLookup = await measureSpiLookup({ sas: Number(flags.sas ?? 1_000_000), sliceMs, reps });
+}
+if (flags.profile) {
+  const { profileOurPath } = await import("./profile.ts");
+  results.profile = await profileOurPath(sliceMs);
+}
+results.targets = evaluateTargets(results);
+
+function evaluateTargets(res: BenchResults): Target[] {
+  const targets: Target[] = [];
+  const best = (suite: BenchSuite, size: number, direction: Direction) =>
+    res.rows.filter((r) => r.suite === suite && r.size === size && r.direction === direction && r.impl.startsWith("ours"))
+      .sort((a, b) => b.ratio - a.ratio)[0];
+  const ratioTarget = (suite: BenchSuite, size: number, min: number) => {
+    for (const direction of ["encap", "decap"] as const) {
+      const r = best(suite, size, direction);
+      if (!r || !Number.isFinite(r.ratio)) continue;
+      targets.push({ name: `${suite} ${direction} at ${size} B vs node:crypto`, required: `≥ ${min}×`,
+        measured: `${r.ratio.toFixed(2)}× (${r.impl})`, met: r.ratio >= min });
+    }
+  };
+  ratioTarget("aes128gcm16", 64, 5);
+  ratioTarget("aes128-sha256", 64, 3);
+  ratioTarget("aes128gcm16", 1400, 0.5);
+  ratioTarget("aes128-sha256", 1400, 0.5);
+  if (res.spiLookup) {
+    targets.push({ name: `SPI lookup: decap cost at ${res.spiLookup.sas.toLocaleString("en-US")} SAs vs 1 SA`, required: "within 20%",
+      measured: `${(res.spiLookup.extraCost * 100).toFixed(1)}% more per packet`, met: res.spiLookup.extraCost <= 0.2 });
+  }
+  return targets;
+}
+
+console.log(machineLine(results));
+console.log(textTable(results));
+if (results.spiLookup) console.log(spiLookupLine(results));
+if (results.profile) {
+  console.log("Profile of our path (ns per packet):");
+  for (const p of results.profile) console.log(`  ${p.what.padEnd(44)} ${String(p.size).padStart(5)} B  ${p.nsPerPacket.toFixed(0).padStart(7)} ns  ${p.note}`);
+}
+for (const line of targetLines(results)) console.log(line);
+writeFileSync(flags.out, JSON.stringify(results, null, 2) + "\n");
+console.log(`wrote ${flags.out}`);
