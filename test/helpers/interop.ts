@@ -177,6 +177,11 @@ export function ipv4Header(src: string, dst: string, proto: number, payloadLengt
   return hdr;
 }
 
+/** IPv6 header (no extension headers) for `payloadLength` bytes of next header `nh`. */
+export function ipv6Header(src: string, dst: string, nh: number, payloadLength: number): Uint8Array {
+  return concat(Uint8Array.of(0x60, 0, 0, 0), be16(payloadLength), Uint8Array.of(nh, 64), ipBytes(src), ipBytes(dst));
+}
+
 /** UDP header (checksum 0, allowed for ESP-in-UDP over IPv4 by RFC 3948 §2.1). */
 export function udpHeader(sport: number, dport: number, payloadLength: number): Uint8Array {
   return concat(be16(sport), be16(dport), be16(8 + payloadLength), be16(0));
