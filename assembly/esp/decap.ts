@@ -1,0 +1,153 @@
+// ESP decapsulation (RFC 4303 §3.4) of a batch, in the order the RFC and our users rely on:
+// length sanity -> SPI lookup -> replay pre-check -> ICV -> decrypt -> trailer checks ->
+// replay window update. Nothing is decrypted before the ICV verified, the window never moves
+// for a packet that failed, and plaintext of a rejected packet is wiped from the arena.
+import {
+  descBase, DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR,
+  D_L3_LEN, metaOf, scratch, slotBytes, HEADROOM, TAILROOM, countDrop, countGlobal,
+  M_FLAGS, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
+  M_PACKETS, M_BYTES, F_TRANSPORT, F_ESN, KIND_GCM, KIND_CBC_HMAC,
+} from "../sad/layout";
+import {
+  ST_OK, ST_NO_SA, ST_REPLAY, ST_INTEGRITY_FAILED, ST_BAD_PADDING, ST_TRUNCATED, ST_DUMMY,
+  ST_BAD_NEXT_HEADER, ST_MALFORMED_INNER, ST_TOO_BIG,
+} from "./status";
+import { spiLookup } from "../sad/spi-table";
+import { inferSeq, replayCheck, replayAccept } from "../sad/replay";
+import { receivedHeader, rewriteHeader, loadBe16, loadBe32, storeBe32 } from "./ip";
+import { writeAad } from "./encap";
+import { gcmOpen } from "../crypto/gcm";
+import { aesCbcDecrypt } from "../crypto/aes";
+import { hmacMac } from "../crypto/hmac";
+import { ctEqual } from "../crypto/ct";
+
+/** Decapsulates descriptors 0..n-1 (SA found by SPI). Returns the number delivered (status ok). */
+export function decapBatch(n: i32): i32 {
+  let ok = 0;
+  for (let i = 0; i < n; i++) {
+    const d = descBase + <usize>i * <usize>DESC_BYTES;
+    store<u32>(d, 0, D_OUT_LEN);
+    store<u64>(d, 0, D_SEQ);
+    store<u32>(d, 0, D_NEXT_HDR);
+    const status = decapOne(d);
+    store<u32>(d, status, D_STATUS);
+    countGlobal(status);
+    if (status == ST_OK) ok++;
+  }
+  return ok;
+}
+
+function decapOne(d: usize): u32 {
+  store<i32>(d, -1, D_SA);
+  const p = <usize>load<u32>(d, D_IN_OFF);
+  const len = <i32>load<u32>(d, D_IN_LEN);
+  const l3 = <i32>load<u32>(d, D_L3_LEN);
+  store<u32>(d, 0, D_SPI);
+  if (len > slotBytes - HEADROOM - TAILROOM) return ST_TOO_BIG;
+  if (l3 < 0 || l3 > len || len - l3 < 8) return ST_TRUNCATED;
+  const esp = p + <usize>l3;
+  const espLen = len - l3;
+  const spi = loadBe32(esp);
+  store<u32>(d, spi, D_SPI);
+  const wireSeq = loadBe32(esp + 4);
+  store<u64>(d, <u64>wireSeq, D_SEQ);
+
+  const slot = spiLookup(spi);
+  if (slot < 0) return ST_NO_SA;
+  store<i32>(d, slot, D_SA);
+  const meta = metaOf(slot);
+  const status = decapWithSa(d, meta, p, l3, esp, espLen, wireSeq);
+  if (status != ST_OK) countDrop(meta, status);
+  return status;
+}
+
+function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLen: i32, wireSeq: u32): u32 {
+  const flags = load<u32>(meta, M_FLAGS);
+  const kind = load<u32>(meta, M_KIND);
+  const ivLen = <i32>load<u32>(meta, M_IV_LEN);
+  const icv = <i32>load<u32>(meta, M_ICV);
+  const align = <i32>load<u32>(meta, M_ALIGN);
+  const ctLen = espLen - 8 - ivLen - icv;
+  // CBC needs whole blocks; every suite needs at least Pad Length and Next Header.
+  if (ctLen < 2 || (align == 16 && (ctLen & 15) != 0)) return ST_TRUNCATED;
+
+  // Transport mode with the received IP header: check it before spending any crypto on it.
+  const transport = (flags & F_TRANSPORT) != 0;
+  let keep = 0;
+  let protoAt = 0;
+  if (transport && l3 > 0) {
+    keep = receivedHeader(p, l3, scratch + 252);
+    if (keep < 0) return ST_MALFORMED_INNER;
+    protoAt = <i32>load<u32>(scratch + 252);
+  }
+
+  const esn = (flags & F_ESN) != 0;
+  const seq = inferSeq(meta, wireSeq);
+  store<u64>(d, seq != 0 ? seq : <u64>wireSeq, D_SEQ);
+  if (!replayCheck(meta, seq)) return ST_REPLAY;
+
+  const keys = <usize>load<u32>(meta, M_KEY_PTR);
+  const ct = esp + 8 + <usize>ivLen;
+  const icvAt = ct + <usize>ctLen;
+  if (kind == KIND_GCM) {
+    const nonce = scratch;
+    memory.copy(nonce, meta + M_SALT, 4);
+    memory.copy(nonce + 4, esp + 8, 8);
+    const aad = scratch + 16;
+    const aadLen = writeAad(aad, esp, seq, esn);
+    if (gcmOpen(keys, nonce, aad, aadLen, ct, ct, ctLen, icvAt, icv) == 0) return ST_INTEGRITY_FAILED;
+  } else {
+    const seqHi = scratch + 32;
+    storeBe32(seqHi, <u32>(seq >>> 32));
+    const mac = scratch + 64;
+    hmacMac(<i32>load<u32>(meta, M_HASH), keys + <usize>load<u32>(meta, M_HMAC_OFF),
+      esp, 8 + ivLen + ctLen, seqHi, esn ? 4 : 0, mac);
+    if (ctEqual(mac, icvAt, icv) == 0) return ST_INTEGRITY_FAILED;
+    if (kind == KIND_CBC_HMAC) aesCbcDecrypt(keys, <i32>load<u32>(meta, M_ROUNDS), esp + 8, ct, ct, ctLen);
+  }
+
+  // Authenticated from here on: the trailer checks may branch on the plaintext.
+  const padLen = <i32>load<u8>(icvAt - 2);
+  const nextHeader = <u32>load<u8>(icvAt - 1);
+  if (padLen + 2 > ctLen) return reject(ct, ctLen, ST_BAD_PADDING);
+  const plen = ctLen - 2 - padLen;
+  for (let k = 0; k < padLen; k++) {
+    if (load<u8>(ct + plen + k) != <u8>(k + 1)) return reject(ct, ctLen, ST_BAD_PADDING);
+  }
+  store<u32>(d, nextHeader, D_NEXT_HDR);
+  if (nextHeader == 59) {
+    // Dummy packet (RFC 4303 §2.6): authentic, so it moves the window; silently discarded.
+    replayAccept(meta, seq);
+    return reject(ct, ctLen, ST_DUMMY);
+  }
+
+  let out = ct;
+  let outLen = plen;
+  if (!transport) {
+    const v = plen > 0 ? load<u8>(ct) >>> 4 : 0;
+    if (nextHeader != 4 && nextHeader != 41) return reject(ct, ctLen, ST_BAD_NEXT_HEADER);
+    // The inner packet's own length wins: anything after it is TFC padding (RFC 4303 §2.7).
+    if (nextHeader == 4 && v == 4 && plen >= 20) outLen = <i32>loadBe16(ct + 2);
+    else if (nextHeader == 41 && v == 6 && plen >= 40) outLen = <i32>loadBe16(ct + 4) + 40;
+    else return reject(ct, ctLen, ST_MALFORMED_INNER);
+    if (outLen > plen || outLen < (v == 4 ? 20 : 40)) return reject(ct, ctLen, ST_MALFORMED_INNER);
+  } else if (keep > 0) {
+    out = ct - <usize>keep;
+    memory.copy(out, p, <usize>keep);
+    outLen = keep + plen;
+    rewriteHeader(out, keep, protoAt, nextHeader, outLen);
+  }
+
+  replayAccept(meta, seq);
+  store<u32>(d, <u32>out, D_OUT_OFF);
+  store<u32>(d, <u32>outLen, D_OUT_LEN);
+  store<u64>(meta, load<u64>(meta, M_PACKETS) + 1, M_PACKETS);
+  store<u64>(meta, load<u64>(meta, M_BYTES) + <u64>outLen, M_BYTES);
+  return ST_OK;
+}
+
+/** Drops an authenticated packet: its plaintext does not stay in the arena. */
+function reject(pt: usize, len: i32, status: u32): u32 {
+  memory.fill(pt, 0, <usize>len);
+  return status;
+}

@@ -1,0 +1,134 @@
+// ESP encapsulation (RFC 4303 §3.3) of a batch: sequence number, IV, padding, encrypt, ICV.
+// Packets are processed in place in their arena slot: the ESP header and IV go into the
+// headroom in front of the payload, the trailer and ICV into the tailroom behind it.
+import {
+  descBase, DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR,
+  metaOf, maxSas, slotBytes, HEADROOM, TAILROOM, ivPool, scratch, countDrop, countGlobal,
+  M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SEQ, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
+  M_PACKETS, M_BYTES, F_IN_USE, F_INBOUND, F_TRANSPORT, F_ESN, KIND_GCM, KIND_CBC_HMAC,
+} from "../sad/layout";
+import {
+  ST_OK, ST_INVALID_SA, ST_SEQ_OVERFLOW, ST_MALFORMED_INNER, ST_TOO_BIG,
+} from "./status";
+import { transportHeader, rewriteHeader, storeBe32 } from "./ip";
+import { gcmSeal } from "../crypto/gcm";
+import { aesCbcEncrypt } from "../crypto/aes";
+import { hmacMac } from "../crypto/hmac";
+
+function finish(d: usize, status: u32): void {
+  store<u32>(d, status, D_STATUS);
+  store<u32>(d, 0, D_OUT_LEN);
+  countGlobal(status);
+}
+
+/** Encapsulates descriptors 0..n-1; each names its outbound SA. Returns the number that succeeded. */
+export function encapBatch(n: i32): i32 {
+  let ok = 0;
+  for (let i = 0; i < n; i++) {
+    const d = descBase + <usize>i * <usize>DESC_BYTES;
+    const slot = load<i32>(d, D_SA);
+    if (slot < 0 || slot >= maxSas) { finish(d, ST_INVALID_SA); continue; }
+    const meta = metaOf(slot);
+    const flags = load<u32>(meta, M_FLAGS);
+    if ((flags & F_IN_USE) == 0 || (flags & F_INBOUND) != 0) { finish(d, ST_INVALID_SA); continue; }
+    store<u32>(d, load<u32>(meta, M_SPI), D_SPI);
+    const status = encapOne(d, meta, flags, ivPool + (<usize>i << 4));
+    store<u32>(d, status, D_STATUS);
+    countGlobal(status);
+    if (status == ST_OK) ok++;
+    else { countDrop(meta, status); store<u32>(d, 0, D_OUT_LEN); }
+  }
+  return ok;
+}
+
+function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
+  const p = <usize>load<u32>(d, D_IN_OFF);
+  const len = <i32>load<u32>(d, D_IN_LEN);
+  if (len > slotBytes - HEADROOM - TAILROOM) return ST_TOO_BIG;
+
+  const seqNow = load<u64>(meta, M_SEQ);
+  const esn = (flags & F_ESN) != 0;
+  if (esn ? seqNow == 0xffffffffffffffff : seqNow >= 0xffffffff) return ST_SEQ_OVERFLOW;
+
+  // Where the protected payload starts and which Next Header it gets.
+  let hdrLen = 0;
+  let protoAt = 0;
+  let nextHeader: u32;
+  if ((flags & F_TRANSPORT) != 0) {
+    hdrLen = transportHeader(p, len, scratch + 252);
+    if (hdrLen < 0) return ST_MALFORMED_INNER;
+    protoAt = <i32>load<u32>(scratch + 252);
+    nextHeader = <u32>load<u8>(p + protoAt);
+  } else {
+    const v = len > 0 ? load<u8>(p) >>> 4 : 0;
+    if (v == 4 && len >= 20) nextHeader = 4;
+    else if (v == 6 && len >= 40) nextHeader = 41;
+    else return ST_MALFORMED_INNER;
+  }
+  const payload = p + hdrLen;
+  const plen = len - hdrLen;
+  const ivLen = <i32>load<u32>(meta, M_IV_LEN);
+  const align = <i32>load<u32>(meta, M_ALIGN);
+  const icv = <i32>load<u32>(meta, M_ICV);
+  const padded = (plen + 2 + align - 1) & ~(align - 1);
+  const padLen = padded - plen - 2;
+
+  const seq = seqNow + 1;
+  store<u64>(meta, seq, M_SEQ);
+
+  const esp = payload - 8 - <usize>ivLen;
+  const out = esp - <usize>hdrLen;
+  if (hdrLen > 0) memory.copy(out, p, <usize>hdrLen);
+  store<u32>(esp, bswap<u32>(load<u32>(meta, M_SPI)));
+  storeBe32(esp + 4, <u32>seq);
+
+  // Self-describing padding 1, 2, 3, ... (RFC 4303 §2.4), then Pad Length and Next Header.
+  const tail = payload + <usize>plen;
+  for (let k = 0; k < padLen; k++) store<u8>(tail + k, <u8>(k + 1));
+  store<u8>(tail + padLen, <u8>padLen);
+  store<u8>(tail + padLen + 1, <u8>nextHeader);
+
+  const kind = load<u32>(meta, M_KIND);
+  const keys = <usize>load<u32>(meta, M_KEY_PTR);
+  const icvAt = payload + <usize>padded;
+  if (kind == KIND_GCM) {
+    // IV = the 64-bit sequence number: unique per key, as RFC 4106 §3.1 allows.
+    store<u64>(esp + 8, bswap<u64>(seq));
+    const nonce = scratch;
+    memory.copy(nonce, meta + M_SALT, 4);
+    store<u64>(nonce + 4, bswap<u64>(seq));
+    const aad = scratch + 16;
+    const aadLen = writeAad(aad, esp, seq, esn);
+    gcmSeal(keys, nonce, aad, aadLen, payload, payload, padded, icvAt, icv);
+  } else {
+    const hash = <i32>load<u32>(meta, M_HASH);
+    if (kind == KIND_CBC_HMAC) {
+      memory.copy(esp + 8, randomIv, 16);
+      aesCbcEncrypt(keys, <i32>load<u32>(meta, M_ROUNDS), esp + 8, payload, payload, padded);
+    }
+    const seqHi = scratch + 32;
+    storeBe32(seqHi, <u32>(seq >>> 32));
+    const mac = scratch + 64;
+    hmacMac(hash, keys + <usize>load<u32>(meta, M_HMAC_OFF), esp, 8 + ivLen + padded, seqHi, esn ? 4 : 0, mac);
+    memory.copy(icvAt, mac, <usize>icv);
+  }
+
+  const outLen = <i32>(icvAt + <usize>icv - out);
+  if (hdrLen > 0) rewriteHeader(out, hdrLen, protoAt, 50, outLen);
+  store<u32>(d, <u32>out, D_OUT_OFF);
+  store<u32>(d, <u32>outLen, D_OUT_LEN);
+  store<u64>(d, seq, D_SEQ);
+  store<u32>(d, nextHeader, D_NEXT_HDR);
+  store<u64>(meta, load<u64>(meta, M_PACKETS) + 1, M_PACKETS);
+  store<u64>(meta, load<u64>(meta, M_BYTES) + <u64>len, M_BYTES);
+  return ST_OK;
+}
+
+/** GCM AAD (RFC 4106 §5): SPI ‖ seq, or SPI ‖ seq-hi ‖ seq-lo with ESN. Returns its length. */
+export function writeAad(aad: usize, esp: usize, seq: u64, esn: bool): i32 {
+  memory.copy(aad, esp, 4);
+  if (!esn) { storeBe32(aad + 4, <u32>seq); return 8; }
+  storeBe32(aad + 4, <u32>(seq >>> 32));
+  storeBe32(aad + 8, <u32>seq);
+  return 12;
+}

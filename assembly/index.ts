@@ -1,0 +1,66 @@
+// The dataplane's flat ABI. The SDK calls these; packet work is only ever done in batches
+// (encap_batch / decap_batch), never one call per packet.
+import {
+  setRegions, setFreeTop, SA_META_BYTES, DESC_BYTES, HEADROOM, TAILROOM, GLOBAL_COUNTER_BYTES,
+  metaOf, arenaBase, descBase, ivPool, keyStage, globalCounters, maxSas,
+} from "./sad/layout";
+import { spiTableInit, spiTableBytes, spiLookup } from "./sad/spi-table";
+import { saAdd, saRemove } from "./sad/sa";
+import { encapBatch } from "./esp/encap";
+import { decapBatch } from "./esp/decap";
+
+let ready = false;
+
+/**
+ * Allocates every region once. Returns 0, or -1 if called twice / -2 on bad sizes.
+ * `hashSeed` randomizes the SPI hash (the SDK passes crypto.getRandomValues output).
+ */
+export function init(nSas: i32, nBatch: i32, slot: i32, hashSeed: u32): i32 {
+  if (ready) return -1;
+  if (nSas < 1 || nSas > 4_000_000 || nBatch < 1 || nBatch > 65536 || slot < HEADROOM + TAILROOM + 64 || (slot & 15) != 0) return -2;
+  const meta = heap.alloc(<usize>nSas * <usize>SA_META_BYTES);
+  memory.fill(meta, 0, <usize>nSas * <usize>SA_META_BYTES);
+  const free = heap.alloc(<usize>nSas << 2);
+  for (let i = 0; i < nSas; i++) store<i32>(free + (<usize>i << 2), nSas - 1 - i);
+  const tableBytes = spiTableBytes(nSas);
+  const table = heap.alloc(<usize>tableBytes);
+  spiTableInit(table, tableBytes >>> 3, hashSeed);
+  const arena = heap.alloc(<usize>nBatch * <usize>slot);
+  const desc = heap.alloc(<usize>nBatch * <usize>DESC_BYTES);
+  memory.fill(desc, 0, <usize>nBatch * <usize>DESC_BYTES);
+  const iv = heap.alloc(<usize>nBatch << 4);
+  const stage = heap.alloc(256);
+  memory.fill(stage, 0, 256);
+  const scr = heap.alloc(256);
+  const glob = heap.alloc(<usize>GLOBAL_COUNTER_BYTES);
+  memory.fill(glob, 0, <usize>GLOBAL_COUNTER_BYTES);
+  setRegions(nSas, meta, free, nBatch, slot, arena, desc, iv, stage, scr, glob);
+  setFreeTop(nSas);
+  ready = true;
+  return 0;
+}
+
+export function sa_add(
+  spi: u32, flags: u32, kind: u32, encKeyLen: i32, integKeyLen: i32, hashAlg: i32,
+  icvLen: i32, window: u32, seqLo: u32, seqHi: u32,
+): i32 {
+  return saAdd(spi, flags, kind, encKeyLen, integKeyLen, hashAlg, icvLen, window, (<u64>seqHi << 32) | <u64>seqLo);
+}
+
+export function sa_remove(slot: i32): i32 { return saRemove(slot); }
+export function sa_lookup(spi: u32): i32 { return spiLookup(spi); }
+export function encap_batch(n: i32): i32 { return encapBatch(n); }
+export function decap_batch(n: i32): i32 { return decapBatch(n); }
+
+// Layout, read once by the SDK to build its typed views.
+export function sa_meta_ptr(slot: i32): usize { return metaOf(slot); }
+export function arena_ptr(): usize { return arenaBase; }
+export function desc_ptr(): usize { return descBase; }
+export function iv_pool_ptr(): usize { return ivPool; }
+export function key_stage_ptr(): usize { return keyStage; }
+export function global_counters_ptr(): usize { return globalCounters; }
+export function max_sas(): i32 { return maxSas; }
+export function layout_sa_meta_bytes(): i32 { return SA_META_BYTES; }
+export function layout_desc_bytes(): i32 { return DESC_BYTES; }
+export function layout_headroom(): i32 { return HEADROOM; }
+export function layout_tailroom(): i32 { return TAILROOM; }

@@ -1,0 +1,95 @@
+// Linear-memory layout of the dataplane. Everything is allocated once by `init` (or per SA by
+// the key allocator); the hot path never allocates.
+import { STATUS_SLOTS } from "../esp/status";
+
+// ---- SA slot ("meta"): fixed size, indexed by slot number --------------------------------------
+export const SA_META_BYTES: i32 = 256;
+export const M_FLAGS: i32 = 0;        // u32, F_* below
+export const M_SPI: i32 = 4;          // u32
+export const M_KIND: i32 = 8;         // u32, KIND_*
+export const M_ROUNDS: i32 = 12;      // u32, AES rounds (0 for NULL)
+export const M_ICV: i32 = 16;         // u32, ICV bytes on the wire
+export const M_HASH: i32 = 20;        // u32, HASH_* id for HMAC suites
+export const M_KEY_PTR: i32 = 24;     // u32, key block (AES schedule / GCM context / HMAC states)
+export const M_KEY_BYTES: i32 = 28;   // u32
+export const M_SEQ: i32 = 32;         // u64, out: last sequence number sent; in: highest accepted
+export const M_WINDOW: i32 = 40;      // u32, replay window in packets (0 = off)
+export const M_BITMAP: i32 = 44;      // u32, replay bitmap (u64 blocks)
+export const M_BITMAP_BLOCKS: i32 = 48; // u32, power of two
+export const M_SALT: i32 = 52;        // 4 bytes, GCM salt as on the wire
+export const M_HMAC_OFF: i32 = 56;    // u32, offset of the HMAC context inside the key block
+export const M_IV_LEN: i32 = 60;      // u32, 8 (GCM), 16 (CBC), 0 (NULL)
+export const M_ALIGN: i32 = 64;       // u32, padding alignment: 16 (CBC) or 4
+export const M_PACKETS: i32 = 96;     // u64
+export const M_BYTES: i32 = 104;      // u64
+export const M_DROPS: i32 = 112;      // u64[STATUS_SLOTS]
+// 112 + 16*8 = 240 <= SA_META_BYTES
+
+export const F_IN_USE: u32 = 1;
+export const F_INBOUND: u32 = 2;
+export const F_TRANSPORT: u32 = 4;
+export const F_ESN: u32 = 8;
+
+export const KIND_GCM: u32 = 1;
+export const KIND_CBC_HMAC: u32 = 2;
+export const KIND_NULL_HMAC: u32 = 3;
+
+// ---- Batch descriptors --------------------------------------------------------------------------
+export const DESC_BYTES: i32 = 48;
+export const D_IN_OFF: i32 = 0;     // u32 absolute pointer of the input bytes
+export const D_IN_LEN: i32 = 4;     // u32
+export const D_SA: i32 = 8;         // i32 encap: SA slot (in); decap: matched slot or -1 (out)
+export const D_STATUS: i32 = 12;    // u32 (out)
+export const D_OUT_OFF: i32 = 16;   // u32 (out)
+export const D_OUT_LEN: i32 = 20;   // u32 (out)
+export const D_SEQ: i32 = 24;       // u64 (out)
+export const D_SPI: i32 = 32;       // u32 (out)
+export const D_L3_LEN: i32 = 36;    // u32 decap: bytes of IP header before the SPI (in)
+export const D_NEXT_HDR: i32 = 40;  // u32 (out)
+
+/** Bytes kept free in front of every packet slot: ESP header + IV, and room to slide a transport header. */
+export const HEADROOM: i32 = 64;
+/** Bytes kept free behind the input: padding (<=17), pad length, next header, ICV (<=32). */
+export const TAILROOM: i32 = 64;
+
+// ---- Regions, set by init -----------------------------------------------------------------------
+export let maxSas: i32 = 0;
+export let metaBase: usize = 0;
+export let freeSlots: usize = 0;      // i32 stack of free slot numbers
+export let freeTop: i32 = 0;
+export let batchMax: i32 = 0;
+export let slotBytes: i32 = 0;
+export let arenaBase: usize = 0;
+export let descBase: usize = 0;
+export let ivPool: usize = 0;         // batchMax * 16 random bytes, refilled by the SDK before encap
+export let keyStage: usize = 0;       // 256 bytes where the SDK stages key bytes for sa_add
+export let scratch: usize = 0;        // 256 bytes for nonces, AADs, computed ICVs
+export let globalCounters: usize = 0; // u64[STATUS_SLOTS]
+
+export function setRegions(
+  nSas: i32, meta: usize, free: usize, nBatch: i32, slot: i32, arena: usize, desc: usize,
+  iv: usize, stage: usize, scr: usize, glob: usize,
+): void {
+  maxSas = nSas; metaBase = meta; freeSlots = free; batchMax = nBatch; slotBytes = slot;
+  arenaBase = arena; descBase = desc; ivPool = iv; keyStage = stage; scratch = scr; globalCounters = glob;
+}
+export function setFreeTop(v: i32): void { freeTop = v; }
+
+// @ts-ignore: decorator
+@inline export function metaOf(slot: i32): usize {
+  return metaBase + <usize>slot * <usize>SA_META_BYTES;
+}
+
+// @ts-ignore: decorator
+@inline export function countDrop(meta: usize, status: u32): void {
+  const p = meta + M_DROPS + (<usize>status << 3);
+  store<u64>(p, load<u64>(p) + 1);
+}
+
+// @ts-ignore: decorator
+@inline export function countGlobal(status: u32): void {
+  const p = globalCounters + (<usize>status << 3);
+  store<u64>(p, load<u64>(p) + 1);
+}
+
+export const GLOBAL_COUNTER_BYTES: i32 = STATUS_SLOTS * 8;

@@ -1,0 +1,131 @@
+// Security Association slots: add (key setup into a per-SA block, SPI index for inbound),
+// remove (keys zeroed, slot and blocks recycled).
+import {
+  metaOf, SA_META_BYTES, M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_KEY_BYTES,
+  M_SEQ, M_WINDOW, M_BITMAP, M_BITMAP_BLOCKS, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
+  F_IN_USE, F_INBOUND, KIND_GCM, KIND_CBC_HMAC, KIND_NULL_HMAC,
+  keyStage, maxSas, freeSlots, freeTop, setFreeTop,
+} from "./layout";
+import { blockAlloc, blockFree } from "./blocks";
+import { spiInsert, spiRemove } from "./spi-table";
+import { replayBlocks } from "./replay";
+import { gcmContextBytes, gcmInit } from "../crypto/gcm";
+import { aesKeyBytes, aesExpandKey } from "../crypto/aes";
+import { hmacContextBytes, hmacInit, hashDigestBytes } from "../crypto/hmac";
+
+export const ERR_NO_SLOT: i32 = -1;
+export const ERR_DUPLICATE_SPI: i32 = -2;
+export const ERR_ENC_KEY: i32 = -3;
+export const ERR_WINDOW: i32 = -4;
+export const ERR_NO_MEMORY: i32 = -5;
+export const ERR_ICV: i32 = -6;
+export const ERR_INTEG_KEY: i32 = -7;
+export const ERR_KIND: i32 = -8;
+export const ERR_BAD_SLOT: i32 = -9;
+
+/** Where sa_add finds the integrity key inside the key staging area. */
+export const STAGE_INTEG_OFF: i32 = 128;
+
+/**
+ * Adds an SA from keys staged at keyStage (encryption key at 0, for GCM followed by the salt;
+ * integrity key at STAGE_INTEG_OFF). Returns the slot, or a negative ERR_* with nothing changed.
+ */
+export function saAdd(
+  spi: u32, flags: u32, kind: u32, encKeyLen: i32, integKeyLen: i32, hashAlg: i32,
+  icvLen: i32, window: u32, seq: u64,
+): i32 {
+  if (freeTop == 0) return ERR_NO_SLOT;
+  if (window != 0 && (window < 32 || window > 4096)) return ERR_WINDOW;
+  let aesLen = 0;
+  let keyBytes = 0;
+  let hmacOff = 0;
+  if (kind == KIND_GCM) {
+    aesLen = encKeyLen - 4;
+    if (aesLen != 16 && aesLen != 24 && aesLen != 32) return ERR_ENC_KEY;
+    if (icvLen != 8 && icvLen != 12 && icvLen != 16) return ERR_ICV;
+    keyBytes = gcmContextBytes(aesLen);
+  } else if (kind == KIND_CBC_HMAC || kind == KIND_NULL_HMAC) {
+    if (kind == KIND_CBC_HMAC) {
+      aesLen = encKeyLen;
+      if (aesLen != 16 && aesLen != 24 && aesLen != 32) return ERR_ENC_KEY;
+      hmacOff = (aesKeyBytes(aesLen, 1) + 15) & ~15;
+    } else if (encKeyLen != 0) {
+      return ERR_ENC_KEY;
+    }
+    const digest = hashDigestBytes(hashAlg);
+    if (digest == 0) return ERR_KIND;
+    if (icvLen < 12 || icvLen > digest) return ERR_ICV;
+    if (integKeyLen <= 0 || integKeyLen > 128) return ERR_INTEG_KEY;
+    keyBytes = hmacOff + hmacContextBytes(hashAlg);
+  } else {
+    return ERR_KIND;
+  }
+
+  const inbound = (flags & F_INBOUND) != 0;
+  const slot = load<i32>(freeSlots + (<usize>(freeTop - 1) << 2));
+  if (inbound && !spiInsert(spi, slot)) return ERR_DUPLICATE_SPI;
+
+  const keyPtr = blockAlloc(keyBytes);
+  let blocks: u32 = 0;
+  let bitmap: usize = 0;
+  if (inbound && window != 0) {
+    blocks = replayBlocks(window);
+    bitmap = blockAlloc(<i32>blocks << 3);
+  }
+  if (keyPtr == 0 || (blocks != 0 && bitmap == 0)) {
+    if (inbound) spiRemove(spi);
+    return ERR_NO_MEMORY;
+  }
+  setFreeTop(freeTop - 1);
+
+  const meta = metaOf(slot);
+  memory.fill(meta, 0, SA_META_BYTES);
+  let rounds = 0;
+  if (kind == KIND_GCM) {
+    rounds = gcmInit(keyStage, aesLen, keyPtr);
+    memory.copy(meta + M_SALT, keyStage + aesLen, 4);
+    store<u32>(meta, 8, M_IV_LEN);
+    store<u32>(meta, 4, M_ALIGN);
+  } else {
+    if (kind == KIND_CBC_HMAC) {
+      rounds = aesExpandKey(keyStage, aesLen, keyPtr, 1);
+      store<u32>(meta, 16, M_IV_LEN);
+      store<u32>(meta, 16, M_ALIGN);
+    } else {
+      store<u32>(meta, 0, M_IV_LEN);
+      store<u32>(meta, 4, M_ALIGN);
+    }
+    hmacInit(hashAlg, keyStage + STAGE_INTEG_OFF, integKeyLen, keyPtr + hmacOff);
+  }
+  store<u32>(meta, flags | F_IN_USE, M_FLAGS);
+  store<u32>(meta, spi, M_SPI);
+  store<u32>(meta, kind, M_KIND);
+  store<u32>(meta, <u32>rounds, M_ROUNDS);
+  store<u32>(meta, <u32>icvLen, M_ICV);
+  store<u32>(meta, <u32>hashAlg, M_HASH);
+  store<u32>(meta, <u32>keyPtr, M_KEY_PTR);
+  store<u32>(meta, <u32>keyBytes, M_KEY_BYTES);
+  store<u32>(meta, <u32>hmacOff, M_HMAC_OFF);
+  store<u64>(meta, seq, M_SEQ);
+  store<u32>(meta, inbound ? window : 0, M_WINDOW);
+  store<u32>(meta, <u32>bitmap, M_BITMAP);
+  store<u32>(meta, blocks, M_BITMAP_BLOCKS);
+  memory.fill(keyStage, 0, 256);
+  return slot;
+}
+
+/** Deletes an SA: keys and replay state zeroed, SPI unindexed, slot reusable. */
+export function saRemove(slot: i32): i32 {
+  if (slot < 0 || slot >= maxSas) return ERR_BAD_SLOT;
+  const meta = metaOf(slot);
+  const flags = load<u32>(meta, M_FLAGS);
+  if ((flags & F_IN_USE) == 0) return ERR_BAD_SLOT;
+  if ((flags & F_INBOUND) != 0) spiRemove(load<u32>(meta, M_SPI));
+  blockFree(<usize>load<u32>(meta, M_KEY_PTR), <i32>load<u32>(meta, M_KEY_BYTES));
+  const bitmap = <usize>load<u32>(meta, M_BITMAP);
+  if (bitmap != 0) blockFree(bitmap, <i32>load<u32>(meta, M_BITMAP_BLOCKS) << 3);
+  memory.fill(meta, 0, SA_META_BYTES);
+  store<i32>(freeSlots + (<usize>freeTop << 2), slot);
+  setFreeTop(freeTop + 1);
+  return 0;
+}

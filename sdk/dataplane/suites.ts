@@ -1,0 +1,86 @@
+/**
+ * ESP proposal keywords, spelled the way strongSwan writes them, mapped to what the wasm
+ * dataplane needs. ICV truncation is always explicit: `sha256` is RFC 4868's 128 bits,
+ * `sha256_96` is the Linux kernel's `auth hmac(sha256)` default.
+ * @module
+ */
+import { DataplaneError } from "./errors.ts";
+
+/** Suite family as the wasm dataplane knows it (values shared with assembly/sad/layout.ts KIND_*). */
+export const SuiteKind = { Gcm: 1, CbcHmac: 2, NullHmac: 3 } as const;
+/** One of the SuiteKind values. */
+export type SuiteKind = (typeof SuiteKind)[keyof typeof SuiteKind];
+/** Hash ids shared with assembly/crypto/hmac.ts. */
+export const HashAlg = { Sha1: 1, Sha256: 2, Sha384: 3, Sha512: 4 } as const;
+/** One of the HashAlg values. */
+export type HashAlg = (typeof HashAlg)[keyof typeof HashAlg];
+
+/** A parsed suite keyword. */
+export interface Suite {
+  /** Canonical keyword, e.g. `aes128gcm16`, `aes128-sha256_96`. */
+  name: string;
+  kind: SuiteKind;
+  /** AES key bytes (0 for NULL). */
+  aesKeyBytes: number;
+  /** Encryption key bytes as given in SaConfig.encKey (GCM: AES key + 4-byte salt). */
+  encKeyBytes: number;
+  hash: HashAlg | 0;
+  /** Integrity key bytes required (RFC 2404 / RFC 4868: the hash output length), 0 for GCM. */
+  integKeyBytes: number;
+  /** ICV bytes on the wire. */
+  icvBytes: number;
+  /** ICV lengths this suite may be configured with (explicit truncation). */
+  allowedIcv: readonly number[];
+  esn: boolean;
+}
+
+const HASHES: Record<string, { alg: HashAlg; out: number; icv: number; icvs: number[] }> = {
+  sha1: { alg: HashAlg.Sha1, out: 20, icv: 12, icvs: [12] },
+  sha256: { alg: HashAlg.Sha256, out: 32, icv: 16, icvs: [12, 16, 32] },
+  sha256_96: { alg: HashAlg.Sha256, out: 32, icv: 12, icvs: [12, 16, 32] },
+  sha384: { alg: HashAlg.Sha384, out: 48, icv: 24, icvs: [24] },
+  sha512: { alg: HashAlg.Sha512, out: 64, icv: 32, icvs: [32] },
+};
+const HASH_ALIASES: Record<string, string> = {
+  sha: "sha1", sha1_96: "sha1", sha2_256: "sha256", sha2_256_96: "sha256_96", sha256_128: "sha256",
+  sha2_384: "sha384", sha384_192: "sha384", sha2_512: "sha512", sha512_256: "sha512",
+};
+
+/** Every keyword family accepted, for error messages. */
+export const KNOWN_SUITES =
+  "aes{128,192,256}gcm{8,12,16}, aes{128,192,256}-{sha1,sha256,sha256_96,sha384,sha512}, " +
+  "null-{sha1,sha256,sha256_96,sha384,sha512}, each optionally followed by -esn or -noesn";
+
+/** Parses a strongSwan-style ESP keyword such as `aes128gcm16-esn` or `aes256-sha256_96`. */
+export function parseSuite(keyword: string): Suite {
+  const fail = (why: string): never => {
+    throw new DataplaneError("BAD_PROPOSAL", `unknown ESP proposal "${keyword}": ${why}; known: ${KNOWN_SUITES}`);
+  };
+  let rest = keyword.trim().toLowerCase();
+  let esn = false;
+  if (rest.endsWith("-esn")) { esn = true; rest = rest.slice(0, -4); }
+  else if (rest.endsWith("-noesn")) rest = rest.slice(0, -6);
+
+  const gcm = /^aes(128|192|256)gcm(8|12|16|64|96|128)?$/.exec(rest);
+  if (gcm) {
+    const bits = Number(gcm[1]);
+    const t = gcm[2] === undefined ? 16 : Number(gcm[2]);
+    const icv = t >= 64 ? t / 8 : t;
+    return {
+      name: `aes${bits}gcm${icv}`, kind: SuiteKind.Gcm, aesKeyBytes: bits / 8, encKeyBytes: bits / 8 + 4,
+      hash: 0, integKeyBytes: 0, icvBytes: icv, allowedIcv: [icv], esn,
+    };
+  }
+  const m = /^(aes(128|192|256)?|null)-([a-z0-9_]+)$/.exec(rest);
+  if (!m) return fail("expected an AES-GCM keyword (aes128gcm16) or ENCR-INTEG (aes128-sha256)");
+  const hashName = HASH_ALIASES[m[3]] ?? m[3];
+  const h = HASHES[hashName];
+  if (!h) return fail(`integrity algorithm "${m[3]}" is not one of sha1, sha256, sha256_96, sha384, sha512`);
+  const isNull = m[1] === "null";
+  const aes = isNull ? 0 : Number(m[2] ?? 128) / 8;
+  return {
+    name: `${isNull ? "null" : `aes${aes * 8}`}-${hashName}`,
+    kind: isNull ? SuiteKind.NullHmac : SuiteKind.CbcHmac,
+    aesKeyBytes: aes, encKeyBytes: aes, hash: h.alg, integKeyBytes: h.out, icvBytes: h.icv, allowedIcv: h.icvs, esn,
+  };
+}
