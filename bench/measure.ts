@@ -40,6 +40,12 @@ export class Progress {
       process.stderr.write(`${line}\n`); // not a terminal (CI log): an occasional plain line
     }
   }
+  /** A free-form progress line (phases without a known count). */
+  note(text: string): void {
+    if (!this.enabled) return;
+    process.stderr.write(`\r${text.padEnd(this.last)}`);
+    this.last = text.length;
+  }
   done(): void {
     if (this.enabled && this.last) process.stderr.write(`\r${" ".repeat(this.last)}\r`);
     this.last = 0;

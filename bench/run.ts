@@ -141,11 +141,13 @@ const results: BenchResults = {
 
 if (withOurs && !flags["no-spi-lookup"]) {
   const { measureSpiLookup } = await import("./spi-lookup.ts");
-  results.spiLookup = await measureSpiLookup({ sas: Number(flags.sas ?? 1_000_000), sliceMs, reps });
+  results.spiLookup = await measureSpiLookup({ sas: Number(flags.sas ?? 1_000_000), sliceMs, reps, onProgress: (t) => progress.note(t) });
+  progress.done();
 }
 if (flags.profile) {
   const { profileOurPath } = await import("./profile.ts");
-  results.profile = await profileOurPath(sliceMs);
+  results.profile = await profileOurPath({ sliceMs, reps, onProgress: (t) => progress.note(t) });
+  progress.done();
 }
 results.targets = evaluateTargets(results);
 
