@@ -1,2 +1,178 @@
-// placeholder: aes (being written)
-export const AES_PLACEHOLDER: i32 = 0;
+// AES-128/192/256 (FIPS-197): key schedule and ECB/CBC/CTR modes over the bitsliced core.
+//
+// Constant time: all cipher work, including SubWord in the key schedule, runs through
+// cipher8 (aes-core.ts): gate-level S-box, constant shuffles, XOR with round keys, no
+// secret-indexed memory and no secret-dependent branch. The code here only branches on
+// public values (key length, lengths, block counts) and loads/stores at addresses that
+// depend only on the caller's pointers and lengths.
+//
+// Key schedule layout at `ks`: rounds + 1 round keys of 128 bytes, each as 8 bit-planes
+// of 16 bytes (plane j, byte i = 0xFF when bit j of round-key byte i is set). Keys 1..Nr
+// also carry the S-box constant 0x63 that the circuit leaves out (see aes-core.ts).
+// The inverse cipher walks the same keys backwards, so decryption needs no extra bytes.
+import { cipher8 } from "./aes-core";
+
+/** Two all-zero round keys: running one round with them makes the core a plain S-box. */
+const ZERO_KEYS: usize = memory.data(256, 16);
+
+@inline function roundsFor(keyLen: i32): i32 {
+  return keyLen == 16 ? 10 : keyLen == 24 ? 12 : keyLen == 32 ? 14 : 0;
+}
+
+/** Bytes needed at `ks` for a key of keyLen (16, 24 or 32) bytes; withDecrypt=1 adds the decryption schedule
+ *  (0 bytes here: the bitsliced inverse cipher uses the encryption schedule). Returns 0 for a bad key length. */
+export function aesKeyBytes(keyLen: i32, withDecrypt: i32): i32 {
+  const rounds = roundsFor(keyLen);
+  return rounds == 0 ? 0 : (rounds + 1) << 7;
+}
+
+/** S-box on the 4 bytes of w, written to out[0..4) (scratch) and returned.
+ *  One round of the core with zero keys is ShiftRows(S'(x)); bytes 0, 5, 10, 15 land on 0..3. */
+function subWord(w: u32, out: usize): u32 {
+  const z = i32x4.splat(0);
+  const v = i8x16.shuffle(i32x4.splat(w), z, 0, 16, 16, 16, 16, 1, 16, 16, 16, 16, 2, 16, 16, 16, 16, 3);
+  cipher8(ZERO_KEYS, 1, false, v, z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, out, 4);
+  return load<u32>(out) ^ 0x63636363;
+}
+
+/** Expands `key` into `ks` (aesKeyBytes(keyLen, withDecrypt) bytes, 16-byte aligned pointer given by the caller).
+ *  Returns the number of rounds (10, 12, 14), or 0 for a bad key length (nothing written). */
+export function aesExpandKey(key: usize, keyLen: i32, ks: usize, withDecrypt: i32): i32 {
+  const rounds = roundsFor(keyLen);
+  if (rounds == 0) return 0;
+  const nk = keyLen >> 2;
+  const words = (rounds + 1) << 2;
+  // FIPS-197 5.2 word by word, in the last 16*(rounds+1) bytes of ks: converting round
+  // key r to planes writes only below the raw words of round r + 1.
+  const raw = ks + <usize>((rounds + 1) * 112);
+  for (let i = 0; i < nk; i++) store<u32>(raw + (<usize>i << 2), load<u32>(key + (<usize>i << 2)));
+  let rcon: u32 = 1;
+  for (let i = nk; i < words; i++) {
+    const slot = raw + (<usize>i << 2);
+    let t = load<u32>(slot - 4);
+    if (i % nk == 0) {
+      t = subWord(rotr<u32>(t, 8), slot) ^ rcon; // RotWord on little-endian words
+      rcon = ((rcon << 1) ^ ((rcon >> 7) * 0x11b)) & 0xff;
+    } else if (nk == 8 && i % nk == 4) {
+      t = subWord(t, slot);
+    }
+    store<u32>(slot, load<u32>(slot - (<usize>nk << 2)) ^ t);
+  }
+  const zero = i32x4.splat(0);
+  for (let r = 0; r <= rounds; r++) {
+    let k = v128.load(raw + (<usize>r << 4));
+    if (r > 0) k = v128.xor(k, i8x16.splat(0x63));
+    const p = ks + (<usize>r << 7);
+    v128.store(p, i8x16.ne(v128.and(k, i8x16.splat(0x01)), zero), 0);
+    v128.store(p, i8x16.ne(v128.and(k, i8x16.splat(0x02)), zero), 16);
+    v128.store(p, i8x16.ne(v128.and(k, i8x16.splat(0x04)), zero), 32);
+    v128.store(p, i8x16.ne(v128.and(k, i8x16.splat(0x08)), zero), 48);
+    v128.store(p, i8x16.ne(v128.and(k, i8x16.splat(0x10)), zero), 64);
+    v128.store(p, i8x16.ne(v128.and(k, i8x16.splat(0x20)), zero), 80);
+    v128.store(p, i8x16.ne(v128.and(k, i8x16.splat(<i8>0x40)), zero), 96);
+    v128.store(p, i8x16.ne(v128.and(k, i8x16.splat(<i8>0x80)), zero), 112);
+  }
+  return rounds;
+}
+
+/** Up to 16 bytes at p: a full block when left >= 16, the first `left` bytes zero-padded otherwise. */
+@inline function loadUpTo(p: usize, left: i32): v128 {
+  if (left >= 16) return v128.load(p);
+  let lo: u64 = 0, hi: u64 = 0;
+  for (let i = 0; i < left; i++) {
+    const b = <u64>load<u8>(p + <usize>i);
+    if (i < 8) lo |= b << (<u64>i << 3);
+    else hi |= b << (<u64>(i - 8) << 3);
+  }
+  return i64x2.replace_lane(i64x2.splat(lo), 1, hi);
+}
+
+/** Block k at p when k < n, zero otherwise (never reads past block n - 1). */
+@inline function blockIf(p: usize, k: i32, n: i32): v128 {
+  if (k < n) return v128.load(p + (<usize>k << 4));
+  return i32x4.splat(0);
+}
+
+function ecb(ks: usize, rounds: i32, src: usize, dst: usize, n: i32, decrypt: bool): void {
+  const z = i32x4.splat(0);
+  for (let i = 0; i < n; i += 8) {
+    const p = src + (<usize>i << 4);
+    const m = min(n - i, 8);
+    cipher8(ks, rounds, decrypt,
+      blockIf(p, 0, m), blockIf(p, 1, m), blockIf(p, 2, m), blockIf(p, 3, m),
+      blockIf(p, 4, m), blockIf(p, 5, m), blockIf(p, 6, m), blockIf(p, 7, m),
+      z, z, z, z, z, z, z, z, dst + (<usize>i << 4), m << 4);
+  }
+}
+
+/** ECB-encrypt n 16-byte blocks from src to dst (dst may equal src). Processes 8 blocks per bitsliced pass;
+ *  a tail of fewer than 8 blocks is processed in one padded pass (never reads/writes past n*16). */
+export function aesEncryptBlocks(ks: usize, rounds: i32, src: usize, dst: usize, n: i32): void {
+  ecb(ks, rounds, src, dst, n, false);
+}
+
+/** Inverse cipher, same contract; needs a schedule expanded with withDecrypt=1. */
+export function aesDecryptBlocks(ks: usize, rounds: i32, src: usize, dst: usize, n: i32): void {
+  ecb(ks, rounds, src, dst, n, true);
+}
+
+/** Encrypts 8 independent blocks at once (in may equal out) — for callers who interleave 8 packets (CBC encrypt
+ *  across 8 packets of a batch, GCM counters across packets). */
+export function aesEncrypt8(ks: usize, rounds: i32, src: usize, dst: usize): void {
+  const z = i32x4.splat(0);
+  cipher8(ks, rounds, false,
+    v128.load(src, 0), v128.load(src, 16), v128.load(src, 32), v128.load(src, 48),
+    v128.load(src, 64), v128.load(src, 80), v128.load(src, 96), v128.load(src, 112),
+    z, z, z, z, z, z, z, z, dst, 128);
+}
+
+/** CBC (RFC 3602); len a multiple of 16; iv 16 bytes, not modified; dst may equal src.
+ *  Each block depends on the previous one, so every block costs a whole 8-lane pass. */
+export function aesCbcEncrypt(ks: usize, rounds: i32, iv: usize, src: usize, dst: usize, len: i32): void {
+  const z = i32x4.splat(0);
+  let chain = v128.load(iv);
+  for (let off = 0; off + 16 <= len; off += 16) {
+    const b = v128.xor(v128.load(src + <usize>off), chain);
+    cipher8(ks, rounds, false, b, z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, dst + <usize>off, 16);
+    chain = v128.load(dst + <usize>off);
+  }
+}
+
+export function aesCbcDecrypt(ks: usize, rounds: i32, iv: usize, src: usize, dst: usize, len: i32): void {
+  let chain = v128.load(iv);
+  const n = len >> 4;
+  for (let i = 0; i < n; i += 8) {
+    const p = src + (<usize>i << 4);
+    const m = min(n - i, 8);
+    // Ciphertext blocks are read before anything is written, so in-place works.
+    const c0 = blockIf(p, 0, m), c1 = blockIf(p, 1, m), c2 = blockIf(p, 2, m), c3 = blockIf(p, 3, m);
+    const c4 = blockIf(p, 4, m), c5 = blockIf(p, 5, m), c6 = blockIf(p, 6, m), c7 = blockIf(p, 7, m);
+    cipher8(ks, rounds, true, c0, c1, c2, c3, c4, c5, c6, c7,
+      chain, c0, c1, c2, c3, c4, c5, c6, dst + (<usize>i << 4), m << 4);
+    chain = c7;
+  }
+}
+
+/** Counter block `base` with its last 4 bytes replaced by big-endian c. */
+@inline function counterBlock(base: v128, c: u32): v128 {
+  return i32x4.replace_lane(base, 3, bswap<u32>(c));
+}
+
+/** CTR: `ctr` is a 16-byte counter block whose last 4 bytes are a big-endian 32-bit counter incremented per
+ *  block (wrapping mod 2^32, as GCM's inc32 and RFC 3686). XORs the keystream over len bytes src->dst (dst may
+ *  equal src; len need not be a multiple of 16). The block at `ctr` itself is NOT modified. */
+export function aesCtrXor(ks: usize, rounds: i32, ctr: usize, src: usize, dst: usize, len: i32): void {
+  const base = v128.load(ctr);
+  let c = bswap<u32>(i32x4.extract_lane(base, 3));
+  for (let off = 0; off < len; off += 128) {
+    const p = src + <usize>off;
+    const left = min(len - off, 128);
+    cipher8(ks, rounds, false,
+      counterBlock(base, c), counterBlock(base, c + 1), counterBlock(base, c + 2), counterBlock(base, c + 3),
+      counterBlock(base, c + 4), counterBlock(base, c + 5), counterBlock(base, c + 6), counterBlock(base, c + 7),
+      loadUpTo(p, left), loadUpTo(p + 16, left - 16), loadUpTo(p + 32, left - 32), loadUpTo(p + 48, left - 48),
+      loadUpTo(p + 64, left - 64), loadUpTo(p + 80, left - 80), loadUpTo(p + 96, left - 96), loadUpTo(p + 112, left - 112),
+      dst + <usize>off, left);
+    c += 8;
+  }
+}
