@@ -1,0 +1,392 @@
+/**
+ * SA sources for offline decryption: our JSON file, the text `ip xfrm state` prints, and
+ * Wireshark's `esp_sa` UAT file. Each parser returns inbound {@link SaConfig}s with an explicit
+ * ICV length, or throws {@link SaFileError} naming the entry and field that is wrong.
+ * @module
+ */
+import type { EspMode, EspSuite, IcvLength, SaConfig } from "../dataplane/types.ts";
+
+/** A SA file could not be turned into SA configurations. The message names the entry and field. */
+export class SaFileError extends Error {
+  override name = "SaFileError";
+}
+
+/** Suite keywords accepted in SA files (the dataplane's {@link EspSuite}). */
+export const ESP_SUITES: readonly EspSuite[] = [
+  "aes128gcm8", "aes128gcm12", "aes128gcm16", "aes256gcm8", "aes256gcm12", "aes256gcm16",
+  "aes128-sha256", "aes256-sha256", "aes128-sha256_96", "aes256-sha256_96", "aes128-sha1", "aes256-sha1",
+  "null-sha256", "null-sha256_96", "null-sha1",
+];
+
+const MAX_U64 = (1n << 64n) - 1n;
+
+/** Decodes hex (optionally `0x`-prefixed, `:` separated); returns undefined when it is not hex. */
+export function parseHex(text: string): Uint8Array | undefined {
+  let s = text.trim().replace(/:/g, "");
+  if (/^0x/i.test(s)) s = s.slice(2);
+  if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) return undefined;
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** Parses an SPI written as `0x…` hex or decimal; rejects 0..255 (reserved, RFC 4303 §2.1) and > 32 bits. */
+export function parseSpi(text: string): number | undefined {
+  const s = text.trim();
+  let v: number;
+  if (/^0x[0-9a-f]{1,8}$/i.test(s)) v = parseInt(s.slice(2), 16);
+  else if (/^[0-9]{1,10}$/.test(s)) v = Number(s);
+  else return undefined;
+  return v >= 256 && v <= 0xffffffff ? v : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Our JSON format
+
+/**
+ * Parses `{"sas": [{"spi": "0x0e582872", "mode": "tunnel", "esp": "aes128gcm16", "encKey": "hex",
+ * "integKey": "hex", "esn": false, "replayWindow": 64, "replaySeq": "0", "icvLength": 16}]}`.
+ * `replaySeq` is the highest sequence number already received (decimal string, 64-bit with ESN).
+ */
+export function parseSaJson(text: string): SaConfig[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new SaFileError(`not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof doc !== "object" || doc === null || !Array.isArray((doc as { sas?: unknown }).sas)) {
+    throw new SaFileError('expected an object with an array "sas"');
+  }
+  const sas = (doc as { sas: unknown[] }).sas;
+  if (sas.length === 0) throw new SaFileError('"sas" is empty');
+  return sas.map((entry, i) => parseJsonEntry(entry, i));
+}
+
+function parseJsonEntry(entry: unknown, i: number): SaConfig {
+  const where = (field: string): string => `sas[${i}].${field}`;
+  const fail = (field: string, why: string): never => {
+    throw new SaFileError(`${where(field)}: ${why}`);
+  };
+  if (typeof entry !== "object" || entry === null || Array.isArray(entry)) throw new SaFileError(`sas[${i}]: expected an object`);
+  const e = entry as Record<string, unknown>;
+  const known = new Set(["spi", "mode", "esp", "encKey", "integKey", "esn", "replayWindow", "replaySeq", "icvLength", "comment"]);
+  for (const k of Object.keys(e)) if (!known.has(k)) fail(k, `unknown field (known: ${[...known].join(", ")})`);
+
+  const spi = typeof e.spi === "string" ? parseSpi(e.spi) : typeof e.spi === "number" && e.spi >= 256 && e.spi <= 0xffffffff && Number.isInteger(e.spi) ? e.spi : undefined;
+  if (spi === undefined) fail("spi", 'expected "0x" and up to 8 hex digits, 0x100..0xffffffff');
+  if (e.mode !== "tunnel" && e.mode !== "transport") fail("mode", 'expected "tunnel" or "transport"');
+  if (typeof e.esp !== "string") fail("esp", `expected a suite keyword (${ESP_SUITES.join(", ")})`);
+  const esp = e.esp as string;
+  const base = esp.endsWith("-esn") ? esp.slice(0, -4) : esp;
+  if (!(ESP_SUITES as readonly string[]).includes(base)) fail("esp", `unknown suite "${esp}" (known: ${ESP_SUITES.join(", ")}, optionally with -esn)`);
+  const isNull = base.startsWith("null-");
+  const isGcm = base.includes("gcm");
+
+  const encKey = typeof e.encKey === "string" ? parseHex(e.encKey) : e.encKey === undefined && isNull ? new Uint8Array(0) : undefined;
+  if (encKey === undefined) fail("encKey", "expected a hex string");
+  const wantEnc = isNull ? [0] : isGcm ? [base.startsWith("aes128") ? 20 : 36] : [base.startsWith("aes128") ? 16 : 32];
+  if (!wantEnc.includes(encKey!.length)) {
+    fail("encKey", `${esp} needs ${wantEnc[0]} bytes${isGcm ? " (AES key then 4-byte salt)" : ""}, got ${encKey!.length}`);
+  }
+  let integKey: Uint8Array | undefined;
+  if (isGcm) {
+    if (e.integKey !== undefined && e.integKey !== "") fail("integKey", `${esp} is AEAD and takes no integrity key`);
+  } else {
+    integKey = typeof e.integKey === "string" ? parseHex(e.integKey) : undefined;
+    if (integKey === undefined || integKey.length === 0) fail("integKey", `${esp} needs an HMAC key as a hex string`);
+  }
+  if (e.esn !== undefined && typeof e.esn !== "boolean") fail("esn", "expected true or false");
+  const esn = e.esn === true || esp.endsWith("-esn");
+  if (e.replayWindow !== undefined) {
+    const w = e.replayWindow;
+    if (typeof w !== "number" || !Number.isInteger(w) || !(w === 0 || (w >= 32 && w <= 4096))) {
+      fail("replayWindow", "expected 0 (off) or an integer 32..4096");
+    }
+  }
+  let seq: bigint | undefined;
+  if (e.replaySeq !== undefined) {
+    const r = e.replaySeq;
+    const ok = (typeof r === "string" && /^[0-9]{1,20}$/.test(r)) || (typeof r === "number" && Number.isSafeInteger(r) && r >= 0);
+    if (!ok) fail("replaySeq", "expected a decimal string");
+    seq = BigInt(r as string | number);
+    const max = esn ? MAX_U64 : 0xffffffffn;
+    if (seq > max) fail("replaySeq", `exceeds ${esn ? 64 : 32} bits${esn ? "" : " (set esn: true for 64-bit sequence numbers)"}`);
+  }
+  let icvLength: IcvLength | undefined;
+  if (e.icvLength !== undefined) {
+    if (![8, 12, 16, 32].includes(e.icvLength as number)) fail("icvLength", "expected 8, 12, 16 or 32");
+    icvLength = e.icvLength as IcvLength;
+  }
+  const cfg: SaConfig = { spi: spi!, direction: "in", mode: e.mode as EspMode, esp, encKey: encKey!, esn };
+  if (integKey) cfg.integKey = integKey;
+  cfg.icvLength = icvLength ?? impliedIcv(base);
+  if (e.replayWindow !== undefined) cfg.replayWindow = e.replayWindow as number;
+  if (seq !== undefined) cfg.seq = seq;
+  return cfg;
+}
+
+/** The ICV length a suite keyword implies. */
+export function impliedIcv(suite: string): IcvLength {
+  const base = suite.endsWith("-esn") ? suite.slice(0, -4) : suite;
+  const gcm = /gcm(8|12|16)$/.exec(base);
+  if (gcm) return Number(gcm[1]) as IcvLength;
+  if (base.endsWith("_96") || base.endsWith("-sha1")) return 12;
+  return 16;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Algorithm mapping shared by the xfrm and Wireshark parsers
+
+type Cipher = "aes-gcm" | "aes-cbc" | "null";
+type Hash = "sha256" | "sha1";
+
+/** Picks the suite keyword for a cipher/HMAC/ICV combination; throws a plain Error with the reason. */
+function suiteFor(cipher: Cipher, encKeyLength: number, hash: Hash | undefined, icvLength: number): { esp: EspSuite; icvLength: IcvLength } {
+  if (cipher === "aes-gcm") {
+    const bits = encKeyLength === 20 ? 128 : encKeyLength === 36 ? 256 : undefined;
+    if (bits === undefined) throw new Error(`AES-GCM key must be 16 or 32 bytes plus a 4-byte salt, got ${encKeyLength} bytes`);
+    if (![8, 12, 16].includes(icvLength)) throw new Error(`AES-GCM ICV of ${icvLength} bytes is not supported (8, 12 or 16)`);
+    return { esp: `aes${bits}gcm${icvLength}` as EspSuite, icvLength: icvLength as IcvLength };
+  }
+  if (hash === undefined) throw new Error(`${cipher === "null" ? "NULL encryption" : "AES-CBC"} without an integrity algorithm is not supported`);
+  let prefix: string;
+  if (cipher === "null") {
+    if (encKeyLength !== 0) throw new Error("NULL encryption takes no key");
+    prefix = "null";
+  } else {
+    if (encKeyLength !== 16 && encKeyLength !== 32) throw new Error(`AES-CBC key must be 16 or 32 bytes, got ${encKeyLength}`);
+    prefix = `aes${encKeyLength * 8}`;
+  }
+  if (hash === "sha1") {
+    if (icvLength !== 12) throw new Error(`HMAC-SHA-1 with a ${icvLength * 8}-bit ICV is not supported (96 bits only)`);
+    return { esp: `${prefix}-sha1` as EspSuite, icvLength: 12 };
+  }
+  if (![12, 16, 32].includes(icvLength)) throw new Error(`HMAC-SHA-256 with a ${icvLength * 8}-bit ICV is not supported (96, 128 or 256)`);
+  return { esp: `${prefix}-sha256${icvLength === 12 ? "_96" : ""}` as EspSuite, icvLength: icvLength as IcvLength };
+}
+
+// ---------------------------------------------------------------------------------------------
+// ip xfrm state
+
+/**
+ * Parses what `ip xfrm state` (or `ip -s xfrm state`) prints: blocks starting with `src A dst B`,
+ * then indented lines `proto esp spi 0x… reqid N mode tunnel`, `replay-window N flag …`,
+ * `aead rfc4106(gcm(aes)) 0x<key+salt> <icv bits>`, `enc cbc(aes) 0x…`, `auth-trunc hmac(sha256) 0x… <bits>`,
+ * `auth hmac(sha256) 0x…` (the kernel truncates plain `auth` to 96 bits for SHA-1 and SHA-256),
+ * `anti-replay context: seq 0x…` or `anti-replay esn context:` with `seq-hi`, `seq` and `replay_window`.
+ * Non-ESP states (AH, IPComp) are skipped.
+ */
+export function parseXfrmState(text: string): SaConfig[] {
+  const blocks: string[][] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.replace(/\s+$/, "");
+    if (line === "") continue;
+    if (/^src\s/.test(line)) blocks.push([line]);
+    else if (blocks.length > 0) blocks[blocks.length - 1].push(line.trim());
+    else throw new SaFileError(`line "${line.trim()}": expected a state to start with "src ADDRESS dst ADDRESS"`);
+  }
+  if (blocks.length === 0) throw new SaFileError('no states found (expected blocks starting with "src ADDRESS dst ADDRESS")');
+  const sas: SaConfig[] = [];
+  blocks.forEach((lines, i) => {
+    const sa = parseXfrmBlock(lines, i + 1);
+    if (sa) sas.push(sa);
+  });
+  if (sas.length === 0) throw new SaFileError("no ESP states found");
+  return sas;
+}
+
+function parseXfrmBlock(lines: string[], n: number): SaConfig | undefined {
+  const head = `state ${n} (${lines[0]})`;
+  const body = lines.slice(1).join("\n");
+  const proto = /(?:^|\n)proto (\S+) spi 0x([0-9a-fA-F]+)/.exec(body);
+  if (!proto) throw new SaFileError(`${head}: no "proto ... spi 0x..." line`);
+  if (proto[1] !== "esp") return undefined;
+  const spiText = `0x${proto[2].padStart(8, "0").toLowerCase()}`;
+  const where = `${head}, spi ${spiText}`;
+  const fail = (field: string, why: string): never => {
+    throw new SaFileError(`${where}: ${field}: ${why}`);
+  };
+  const spi = parseSpi(`0x${proto[2]}`) ?? fail("spi", "must be 0x100..0xffffffff");
+  const modeMatch = /\bmode (\S+)/.exec(body);
+  const mode = modeMatch?.[1] ?? "transport";
+  if (mode !== "tunnel" && mode !== "transport") fail("mode", `"${mode}" is not supported (tunnel or transport)`);
+
+  const algo = (kind: string): { name: string; key: string; bits?: number } | undefined => {
+    const m = new RegExp(`(?:^|\\n)${kind} (\\S+)(?: (0x[0-9a-fA-F]*|\\d+))?(?: (\\d+))?(?:\\n|$)`).exec(body);
+    if (!m) return undefined;
+    if (m[2] !== undefined && !m[2].startsWith("0x")) {
+      fail(kind, "keys are hidden (the output came from `ip xfrm state ... nokeys`); print the states with keys");
+    }
+    return { name: m[1], key: m[2] ?? "0x", bits: m[3] === undefined ? undefined : Number(m[3]) };
+  };
+  const key = (field: string, text: string): Uint8Array => parseHex(text) ?? fail(field, `key "${text}" is not hex`);
+  const aead = algo("aead");
+  const enc = algo("enc");
+  const authTrunc = algo("auth-trunc");
+  const auth = algo("auth");
+  if (/(?:^|\n)comp /.test(body)) fail("comp", "IPComp is not supported");
+
+  let cipher: Cipher;
+  let encKey: Uint8Array;
+  let hash: Hash | undefined;
+  let integKey: Uint8Array | undefined;
+  let icvBits: number;
+  if (aead) {
+    if (aead.name !== "rfc4106(gcm(aes))") fail("aead", `${aead.name} is not supported (rfc4106(gcm(aes)) only)`);
+    cipher = "aes-gcm";
+    encKey = key("aead", aead.key);
+    icvBits = aead.bits ?? fail("aead", "missing ICV length in bits after the key");
+  } else {
+    if (!enc) fail("enc", 'no "enc" or "aead" line');
+    if (enc!.name === "cbc(aes)") cipher = "aes-cbc";
+    else if (enc!.name === "ecb(cipher_null)" || enc!.name === "cipher_null") cipher = "null";
+    else fail("enc", `${enc!.name} is not supported (cbc(aes) or ecb(cipher_null))`);
+    encKey = key("enc", enc!.key);
+    const a = authTrunc ?? auth;
+    if (!a) fail("auth", 'no "auth" or "auth-trunc" line');
+    if (a!.name === "hmac(sha256)") hash = "sha256";
+    else if (a!.name === "hmac(sha1)") hash = "sha1";
+    else fail(authTrunc ? "auth-trunc" : "auth", `${a!.name} is not supported (hmac(sha256) or hmac(sha1))`);
+    integKey = key(authTrunc ? "auth-trunc" : "auth", a!.key);
+    // Plain `auth` is the kernel's legacy form: hmac(sha1) and hmac(sha256) are truncated to 96 bits.
+    icvBits = authTrunc ? (authTrunc.bits ?? fail("auth-trunc", "missing truncation length in bits")) : 96;
+  }
+  if (icvBits % 8 !== 0) fail(aead ? "aead" : "auth-trunc", `ICV length ${icvBits} is not a whole number of bytes`);
+  let suite: { esp: EspSuite; icvLength: IcvLength };
+  try {
+    suite = suiteFor(cipher!, encKey!.length, hash, icvBits / 8);
+  } catch (e) {
+    return fail(aead ? "aead" : "enc/auth", (e as Error).message);
+  }
+
+  const flags = /(?:^|\n)(?:replay-window \d+ (?:seq 0x[0-9a-f]+ )?)?flag ([^\n]*)/.exec(body)?.[1] ?? "";
+  const esnContext = /anti-replay esn context:/.test(body);
+  const esn = esnContext || /\besn\b/.test(flags);
+  let replayWindow = Number(/(?:^|\n)replay-window (\d+)/.exec(body)?.[1] ?? 0);
+  const esnWindow = /replay_window (\d+)/.exec(body);
+  if (esnWindow) replayWindow = Number(esnWindow[1]);
+  // The dataplane's smallest window is 32; a smaller kernel window only ever accepts fewer late packets.
+  if (replayWindow > 0 && replayWindow < 32) replayWindow = 32;
+  if (replayWindow > 4096) fail("replay-window", `${replayWindow} exceeds the supported 4096`);
+
+  let seq: bigint | undefined;
+  const ctxSeq = /(?:^|[\s,:])seq 0x([0-9a-fA-F]+)/.exec(body.slice(body.search(/anti-replay/) >= 0 ? body.search(/anti-replay/) : body.length));
+  if (ctxSeq) {
+    seq = BigInt(`0x${ctxSeq[1]}`);
+    const hi = /seq-hi 0x([0-9a-fA-F]+)/.exec(body);
+    if (hi) seq |= BigInt(`0x${hi[1]}`) << 32n;
+  }
+  const cfg: SaConfig = {
+    spi: spi!, direction: "in", mode: mode as EspMode, esp: suite.esp, encKey: encKey!, icvLength: suite.icvLength, esn, replayWindow,
+  };
+  if (integKey) cfg.integKey = integKey;
+  if (seq !== undefined) cfg.seq = seq;
+  return cfg;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wireshark esp_sa
+
+/** Encryption algorithm names of Wireshark's ESP preferences (packet-ipsec.c, 4.0). */
+const WIRESHARK_ENC: Record<string, { cipher: Cipher; icv?: number } | undefined> = {
+  "NULL": { cipher: "null" },
+  "AES-CBC [RFC3602]": { cipher: "aes-cbc" },
+  "AES-GCM [RFC4106]": { cipher: "aes-gcm", icv: 16 },
+  "AES-GCM with 8 octet ICV [RFC4106]": { cipher: "aes-gcm", icv: 8 },
+  "AES-GCM with 12 octet ICV [RFC4106]": { cipher: "aes-gcm", icv: 12 },
+  "AES-GCM with 16 octet ICV [RFC4106]": { cipher: "aes-gcm", icv: 16 },
+};
+const WIRESHARK_AUTH: Record<string, { hash?: Hash; icv: number } | undefined> = {
+  "NULL": { icv: 0 },
+  "HMAC-SHA-1-96 [RFC2404]": { hash: "sha1", icv: 12 },
+  "HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]": { hash: "sha256", icv: 12 },
+  "HMAC-SHA-256-128 [RFC4868]": { hash: "sha256", icv: 16 },
+};
+
+/** Splits one UAT line: comma-separated, double-quoted fields with `\xNN` escapes. */
+function splitUatLine(line: string): string[] | undefined {
+  const fields: string[] = [];
+  let i = 0;
+  for (;;) {
+    while (line[i] === " " || line[i] === "\t") i++;
+    if (line[i] !== '"') return undefined;
+    i++;
+    let value = "";
+    while (i < line.length && line[i] !== '"') {
+      if (line[i] === "\\" && line[i + 1] === "x" && /^[0-9a-fA-F]{2}$/.test(line.slice(i + 2, i + 4))) {
+        value += String.fromCharCode(parseInt(line.slice(i + 2, i + 4), 16));
+        i += 4;
+      } else if (line[i] === "\\" && i + 1 < line.length) {
+        value += line[i + 1];
+        i += 2;
+      } else {
+        value += line[i++];
+      }
+    }
+    if (line[i] !== '"') return undefined;
+    i++;
+    fields.push(value);
+    while (line[i] === " " || line[i] === "\t") i++;
+    if (i >= line.length) return fields;
+    if (line[i] !== ",") return undefined;
+    i++;
+  }
+}
+
+/**
+ * Parses Wireshark's `esp_sa` UAT file: one SA per line, quoted CSV fields protocol ("IPv4",
+ * "IPv6", "Any"), source, destination, SPI, encryption algorithm, encryption key, authentication
+ * algorithm, authentication key. Keys are `0x` hex or literal text. The file does not say whether
+ * an SA is tunnel or transport mode, so the caller passes it. Replay protection uses the
+ * dataplane's default window (Wireshark keeps no replay state to import); ESN is off.
+ */
+export function parseWiresharkEspSa(text: string, mode: EspMode = "tunnel"): SaConfig[] {
+  const sas: SaConfig[] = [];
+  text.split(/\r?\n/).forEach((raw, idx) => {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) return;
+    const n = idx + 1;
+    const fields = splitUatLine(line);
+    if (!fields) throw new SaFileError(`line ${n}: expected comma-separated "quoted" fields`);
+    if (fields.length < 8) throw new SaFileError(`line ${n}: expected 8 fields (protocol, src, dst, spi, encryption, key, authentication, key), got ${fields.length}`);
+    const [, , , spiText, encName, encKeyText, authName, authKeyText] = fields;
+    const fail = (field: string, why: string): never => {
+      throw new SaFileError(`line ${n} (spi ${spiText}): ${field}: ${why}`);
+    };
+    const spi = parseSpi(spiText) ?? fail("spi", 'expected "0x" and up to 8 hex digits (wildcards are not supported)');
+    const enc = WIRESHARK_ENC[encName] ?? fail("encryption", `"${encName}" is not supported (${Object.keys(WIRESHARK_ENC).join("; ")})`);
+    const auth = WIRESHARK_AUTH[authName] ?? fail("authentication", `"${authName}" is not supported (${Object.keys(WIRESHARK_AUTH).join("; ")})`);
+    const wsKey = (field: string, t: string): Uint8Array => {
+      if (t === "" || /^0x$/i.test(t)) return new Uint8Array(0);
+      if (/^0x/i.test(t)) return parseHex(t) ?? fail(field, `"${t}" is not hex`);
+      return new TextEncoder().encode(t);
+    };
+    const encKey = wsKey("encryption key", encKeyText);
+    let hash: Hash | undefined;
+    let icv: number;
+    let integKey: Uint8Array | undefined;
+    if (enc!.cipher === "aes-gcm") {
+      if (auth!.hash) fail("authentication", "must be NULL with AES-GCM");
+      icv = enc!.icv!;
+    } else {
+      hash = auth!.hash;
+      icv = auth!.icv;
+      integKey = wsKey("authentication key", authKeyText);
+      if (hash && integKey.length === 0) fail("authentication key", "is empty");
+    }
+    let suite: { esp: EspSuite; icvLength: IcvLength };
+    try {
+      suite = suiteFor(enc!.cipher, encKey.length, hash, icv);
+    } catch (e) {
+      return fail("encryption/authentication", (e as Error).message);
+    }
+    const cfg: SaConfig = {
+      spi: spi!, direction: "in", mode, esp: suite.esp, encKey, icvLength: suite.icvLength, esn: false,
+    };
+    if (integKey) cfg.integKey = integKey;
+    sas.push(cfg);
+  });
+  if (sas.length === 0) throw new SaFileError("no SA lines found");
+  return sas;
+}
