@@ -132,6 +132,8 @@ export interface PacketSpec {
   /** ICMP sequence / TCP sequence number. */
   seq: number;
   payload: Uint8Array;
+  /** UDP/TCP destination port (default 53 for UDP, 443 for TCP). */
+  dport?: number;
 }
 
 /** An IPv4 or IPv6 packet with an ICMP(v6) echo request, UDP (port 53) or TCP (port 443) segment. */
@@ -141,8 +143,8 @@ export function buildPacket(p: PacketSpec): Uint8Array {
   const proto = p.l4 === "icmp" ? (p.v6 ? 58 : 1) : p.l4 === "udp" ? 17 : 6;
   let l4: Uint8Array;
   if (p.l4 === "icmp") l4 = concat(Uint8Array.of(p.v6 ? 128 : 8, 0, 0, 0), be16(p.id), be16(p.seq & 0xffff), p.payload);
-  else if (p.l4 === "udp") l4 = concat(be16(p.id), be16(53), be16(8 + p.payload.length), be16(0), p.payload);
-  else l4 = concat(be16(p.id), be16(443), be32(p.seq), be32(0x01020304), Uint8Array.of(0x50, 0x18), be16(8192), be16(0), be16(0), p.payload);
+  else if (p.l4 === "udp") l4 = concat(be16(p.id), be16(p.dport ?? 53), be16(8 + p.payload.length), be16(0), p.payload);
+  else l4 = concat(be16(p.id), be16(p.dport ?? 443), be32(p.seq), be32(0x01020304), Uint8Array.of(0x50, 0x18), be16(8192), be16(0), be16(0), p.payload);
   const pseudo = p.v6
     ? concat(src, dst, be32(l4.length), Uint8Array.of(0, 0, 0, proto))
     : concat(src, dst, Uint8Array.of(0, proto), be16(l4.length));
