@@ -62,8 +62,9 @@ const M4: v128 = i8x16(0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0
  * block k of the result with xk, and stores the first `outLen` bytes (0..128) at dst.
  * All inputs are values, so dst may overlap wherever the blocks came from.
  * `ks` holds rounds + 1 bitsliced round keys of 128 bytes each (see aes.ts).
+ * Inlined into one encrypt and one decrypt function in aes.ts, so `decrypt` is a constant there.
  */
-export function cipher8(
+@inline export function cipher8(
   ks: usize, rounds: i32, decrypt: bool,
   b0: v128, b1: v128, b2: v128, b3: v128, b4: v128, b5: v128, b6: v128, b7: v128,
   x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128,

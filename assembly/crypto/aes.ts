@@ -12,6 +12,26 @@
 // The inverse cipher walks the same keys backwards, so decryption needs no extra bytes.
 import { cipher8 } from "./aes-core";
 
+/** cipher8 specialised for encryption (see aes-core.ts for the argument contract). */
+function encrypt8(
+  ks: usize, rounds: i32,
+  b0: v128, b1: v128, b2: v128, b3: v128, b4: v128, b5: v128, b6: v128, b7: v128,
+  x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128,
+  dst: usize, outLen: i32,
+): void {
+  cipher8(ks, rounds, false, b0, b1, b2, b3, b4, b5, b6, b7, x0, x1, x2, x3, x4, x5, x6, x7, dst, outLen);
+}
+
+/** cipher8 specialised for decryption. */
+function decrypt8(
+  ks: usize, rounds: i32,
+  b0: v128, b1: v128, b2: v128, b3: v128, b4: v128, b5: v128, b6: v128, b7: v128,
+  x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128,
+  dst: usize, outLen: i32,
+): void {
+  cipher8(ks, rounds, true, b0, b1, b2, b3, b4, b5, b6, b7, x0, x1, x2, x3, x4, x5, x6, x7, dst, outLen);
+}
+
 /** Two all-zero round keys: running one round with them makes the core a plain S-box. */
 const ZERO_KEYS: usize = memory.data(256, 16);
 
@@ -31,7 +51,7 @@ export function aesKeyBytes(keyLen: i32, withDecrypt: i32): i32 {
 function subWord(w: u32, out: usize): u32 {
   const z = i32x4.splat(0);
   const v = i8x16.shuffle(i32x4.splat(w), z, 0, 16, 16, 16, 16, 1, 16, 16, 16, 16, 2, 16, 16, 16, 16, 3);
-  cipher8(ZERO_KEYS, 1, false, v, z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, out, 4);
+  encrypt8(ZERO_KEYS, 1, v, z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, out, 4);
   return load<u32>(out) ^ 0x63636363;
 }
 
@@ -98,10 +118,11 @@ function ecb(ks: usize, rounds: i32, src: usize, dst: usize, n: i32, decrypt: bo
   for (let i = 0; i < n; i += 8) {
     const p = src + (<usize>i << 4);
     const m = min(n - i, 8);
-    cipher8(ks, rounds, decrypt,
-      blockIf(p, 0, m), blockIf(p, 1, m), blockIf(p, 2, m), blockIf(p, 3, m),
-      blockIf(p, 4, m), blockIf(p, 5, m), blockIf(p, 6, m), blockIf(p, 7, m),
-      z, z, z, z, z, z, z, z, dst + (<usize>i << 4), m << 4);
+    const b0 = blockIf(p, 0, m), b1 = blockIf(p, 1, m), b2 = blockIf(p, 2, m), b3 = blockIf(p, 3, m);
+    const b4 = blockIf(p, 4, m), b5 = blockIf(p, 5, m), b6 = blockIf(p, 6, m), b7 = blockIf(p, 7, m);
+    const out = dst + (<usize>i << 4);
+    if (decrypt) decrypt8(ks, rounds, b0, b1, b2, b3, b4, b5, b6, b7, z, z, z, z, z, z, z, z, out, m << 4);
+    else encrypt8(ks, rounds, b0, b1, b2, b3, b4, b5, b6, b7, z, z, z, z, z, z, z, z, out, m << 4);
   }
 }
 
@@ -120,7 +141,7 @@ export function aesDecryptBlocks(ks: usize, rounds: i32, src: usize, dst: usize,
  *  across 8 packets of a batch, GCM counters across packets). */
 export function aesEncrypt8(ks: usize, rounds: i32, src: usize, dst: usize): void {
   const z = i32x4.splat(0);
-  cipher8(ks, rounds, false,
+  encrypt8(ks, rounds,
     v128.load(src, 0), v128.load(src, 16), v128.load(src, 32), v128.load(src, 48),
     v128.load(src, 64), v128.load(src, 80), v128.load(src, 96), v128.load(src, 112),
     z, z, z, z, z, z, z, z, dst, 128);
@@ -133,7 +154,7 @@ export function aesCbcEncrypt(ks: usize, rounds: i32, iv: usize, src: usize, dst
   let chain = v128.load(iv);
   for (let off = 0; off + 16 <= len; off += 16) {
     const b = v128.xor(v128.load(src + <usize>off), chain);
-    cipher8(ks, rounds, false, b, z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, dst + <usize>off, 16);
+    encrypt8(ks, rounds, b, z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, dst + <usize>off, 16);
     chain = v128.load(dst + <usize>off);
   }
 }
@@ -147,7 +168,7 @@ export function aesCbcDecrypt(ks: usize, rounds: i32, iv: usize, src: usize, dst
     // Ciphertext blocks are read before anything is written, so in-place works.
     const c0 = blockIf(p, 0, m), c1 = blockIf(p, 1, m), c2 = blockIf(p, 2, m), c3 = blockIf(p, 3, m);
     const c4 = blockIf(p, 4, m), c5 = blockIf(p, 5, m), c6 = blockIf(p, 6, m), c7 = blockIf(p, 7, m);
-    cipher8(ks, rounds, true, c0, c1, c2, c3, c4, c5, c6, c7,
+    decrypt8(ks, rounds, c0, c1, c2, c3, c4, c5, c6, c7,
       chain, c0, c1, c2, c3, c4, c5, c6, dst + (<usize>i << 4), m << 4);
     chain = c7;
   }
@@ -167,7 +188,7 @@ export function aesCtrXor(ks: usize, rounds: i32, ctr: usize, src: usize, dst: u
   for (let off = 0; off < len; off += 128) {
     const p = src + <usize>off;
     const left = min(len - off, 128);
-    cipher8(ks, rounds, false,
+    encrypt8(ks, rounds,
       counterBlock(base, c), counterBlock(base, c + 1), counterBlock(base, c + 2), counterBlock(base, c + 3),
       counterBlock(base, c + 4), counterBlock(base, c + 5), counterBlock(base, c + 6), counterBlock(base, c + 7),
       loadUpTo(p, left), loadUpTo(p + 16, left - 16), loadUpTo(p + 32, left - 32), loadUpTo(p + 48, left - 48),
