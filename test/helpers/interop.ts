@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** Debian's python packages are only visible to this interpreter, not to `python3` on PATH. */
-export const SYSTEM_PYTHON = "/usr/bin/python3";
+/** Debian's python packages are only visible to this interpreter, not to `python3` on PATH. `IPSEC_WASM_PYTHON` overrides it. */
+export const SYSTEM_PYTHON = process.env.IPSEC_WASM_PYTHON ?? "/usr/bin/python3";
 
 /** Absolute path of a file in this repository, from its repo-relative path. */
 export function repoPath(relative: string): string {
@@ -32,8 +32,13 @@ export function requireScapyPython(): string {
   return SYSTEM_PYTHON;
 }
 
-/** Path of tshark; throws naming the Debian package when it is missing. */
+/** Path of tshark (`IPSEC_WASM_TSHARK` overrides the search); throws naming the Debian package when it is missing. */
 export function requireTshark(): string {
+  const forced = process.env.IPSEC_WASM_TSHARK;
+  if (forced !== undefined) {
+    if (existsSync(forced)) return forced;
+    throw new Error(`tshark not found at ${forced}: install the Debian package tshark (apt-get install tshark)`);
+  }
   for (const p of ["/usr/bin/tshark", "/usr/local/bin/tshark"]) if (existsSync(p)) return p;
   const which = spawnSync("sh", ["-c", "command -v tshark"], { encoding: "utf8" });
   if (which.status === 0 && which.stdout.trim() !== "") return which.stdout.trim();
