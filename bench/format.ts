@@ -48,7 +48,7 @@ export function spiLookupLine(res: BenchResults): string {
   if (!s) return "SPI lookup: not measured";
   return `SPI lookup (${s.suite}, ${s.size} B, decap, batch 256): 1 SA ${formatPps(s.oneSaPps)}; ` +
     `${s.sas.toLocaleString("en-US")} SAs, packets over ${s.ringSas.toLocaleString("en-US")} random SAs ${formatPps(s.manySaPps)}; ` +
-    `same table, one SA ${formatPps(s.manySaOneHotPps)}; extra cost per packet ${(s.extraCost * 100).toFixed(1)}% ` +
+    `same table, ${s.fewSas.toLocaleString("en-US")} random SAs ${formatPps(s.manySaFewPps)}; same table, one SA ${formatPps(s.manySaOneHotPps)}; extra cost per packet ${(s.extraCost * 100).toFixed(1)}% ` +
     `(adding the SAs took ${s.addSeconds.toFixed(1)} s)`;
 }
 
@@ -59,5 +59,5 @@ export function targetLines(res: BenchResults): string[] {
 export function machineLine(res: BenchResults): string {
   const m = res.machine;
   return `${m.cpu} (${m.cores} cores), Node ${m.node}, ${m.platform}/${m.arch}, ${m.date}; ` +
-    `${res.config.repetitions} interleaved repetitions of ${res.config.sliceMs} ms, medians${res.config.quick ? " (--quick: smoke run, numbers are noise)" : ""}`;
+    `${res.config.repetitions} interleaved repetitions of ${res.config.sliceMs} ms, medians, per ${res.config.clock === "cpu" ? "second of process CPU time" : "second of elapsed time"}${res.config.quick ? " (--quick: smoke run, numbers are noise)" : ""}`;
 }

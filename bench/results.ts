@@ -34,6 +34,10 @@ export interface SpiLookupResult {
   manySaPps: number;
   /** Decap pps with `sas` SAs in the table, every packet for one SA. */
   manySaOneHotPps: number;
+  /** Decap pps with `sas` SAs in the table, packets spread over `fewSas` random SAs (their state fits in cache). */
+  manySaFewPps: number;
+  fewSas: number;
+  /** Packets in every ring; also the number of random SAs of `manySaPps`. */
   ringSas: number;
   /** Extra cost per packet at `sas` SAs versus 1 SA (oneSaPps / manySaPps − 1). */
   extraCost: number;
@@ -48,7 +52,12 @@ export interface Target {
 
 export interface BenchResults {
   machine: { cpu: string; cores: number; node: string; v8: string; platform: string; arch: string; date: string };
-  config: { sliceMs: number; repetitions: number; quick: boolean; suites: BenchSuite[]; sizes: number[]; decapRing: string };
+  config: {
+    sliceMs: number; repetitions: number; quick: boolean; suites: BenchSuite[]; sizes: number[];
+    /** What pps is per: elapsed time, or this process's CPU time (see bench/measure.ts). */
+    clock: "wall" | "cpu";
+    decapRing: string;
+  };
   rows: BenchRow[];
   spiLookup?: SpiLookupResult;
   targets: Target[];

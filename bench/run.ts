@@ -9,7 +9,7 @@ import { createNodeCryptoEsp } from "./baselines/node-crypto-esp.ts";
 import { createNobleEsp } from "./baselines/noble-esp.ts";
 import type { BaselineSa, BenchSuite, PerPacketEsp } from "./baselines/esp-layout.ts";
 import { packetRing } from "./packets.ts";
-import { type Step, Progress, gbps, median, packetsPerSecond } from "./measure.ts";
+import { type Clock, type Step, Progress, gbps, median, packetsPerSecond, setClock } from "./measure.ts";
 import type { BenchResults, BenchRow, Direction, Impl, Target } from "./results.ts";
 import { IMPLS } from "./results.ts";
 import { machineLine, spiLookupLine, targetLines, textTable } from "./format.ts";
@@ -28,6 +28,7 @@ const { values: flags } = parseArgs({
     "slice-ms": { type: "string" },
     sas: { type: "string" },
     "no-spi-lookup": { type: "boolean", default: false },
+    clock: { type: "string", default: "wall" },
     profile: { type: "boolean", default: false },
     out: { type: "string", default: fileURLToPath(new URL("./results.json", import.meta.url)) },
     help: { type: "boolean", default: false },
@@ -37,7 +38,8 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   console.log(`usage: node --import tsx bench/run.ts [--quick] [--suite aes128gcm16|aes128-sha256]... [--size N]...
   [--impl node:crypto|noble|ours-b64|ours-b256]... [--reps N] [--slice-ms MS] [--sas N] [--no-spi-lookup]
-  [--profile] [--out FILE]      (comma-separated lists work too)`);
+  [--clock wall|cpu] [--profile] [--out FILE]      (comma-separated lists work too)
+  --clock cpu divides by this process's CPU time instead of elapsed time (for a machine shared with other work)`);
   process.exit(0);
 }
 
@@ -51,6 +53,9 @@ for (const i of impls) if (!IMPLS.includes(i)) throw new Error(`unknown impl ${i
 const quick = flags.quick;
 const reps = Number(flags.reps ?? (quick ? 1 : 5));
 const sliceMs = Number(flags["slice-ms"] ?? (quick ? 15 : 200));
+if (flags.clock !== "wall" && flags.clock !== "cpu") throw new Error("--clock wall|cpu");
+const clock = flags.clock as Clock;
+setClock(clock);
 const withOurs = impls.some((i) => i.startsWith("ours"));
 const ours = withOurs ? await import("./ours.ts") : undefined;
 
@@ -132,7 +137,7 @@ const results: BenchResults = {
     platform: process.platform, arch: process.arch, date: new Date().toISOString(),
   },
   config: {
-    sliceMs, repetitions: reps, quick, suites, sizes,
+    sliceMs, repetitions: reps, quick, suites, sizes, clock,
     decapRing: `${RING} packets from ${withOurs ? "our" : "the node:crypto"} encoder, replayed; our inbound SA has replayWindow 0, the baselines check no replay`,
   },
   rows,
@@ -179,8 +184,9 @@ console.log(machineLine(results));
 console.log(textTable(results));
 if (results.spiLookup) console.log(spiLookupLine(results));
 if (results.profile) {
-  console.log("Profile of our path (ns per packet):");
-  for (const p of results.profile) console.log(`  ${p.what.padEnd(44)} ${String(p.size).padStart(5)} B  ${p.nsPerPacket.toFixed(0).padStart(7)} ns  ${p.note}`);
+  console.log("Profile of our path (ns per packet; batch-path parts are differences of medians, so noisy):");
+  const width = Math.max(...results.profile.map((p) => p.what.length));
+  for (const p of results.profile) console.log(`  ${p.what.padEnd(width)} ${String(p.size).padStart(5)} B  ${p.nsPerPacket.toFixed(0).padStart(7)} ns  ${p.note}`);
 }
 for (const line of targetLines(results)) console.log(line);
 writeFileSync(flags.out, JSON.stringify(results, null, 2) + "\n");
