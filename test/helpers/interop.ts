@@ -202,3 +202,25 @@ export function pcapRaw(frames: Uint8Array[]): Uint8Array {
   frames.forEach((f, i) => parts.push(le32(1_700_000_000 + i), le32(0), le32(f.length), le32(f.length), f));
   return concat(...parts);
 }
+
+/**
+ * Turns an IP packet carrying ESP (protocol 50 right after a plain IPv4/IPv6 header) into
+ * ESP-in-UDP on port 4500 (RFC 3948): UDP header inserted, protocol, length and checksum fixed.
+ */
+export function espInUdp(packet: Uint8Array): Uint8Array {
+  const v4 = packet[0] >> 4 === 4;
+  const l3 = v4 ? (packet[0] & 15) * 4 : 40;
+  if (packet[v4 ? 9 : 6] !== 50) throw new Error("espInUdp: not an ESP packet without extension headers");
+  const esp = packet.subarray(l3);
+  const hdr = packet.slice(0, l3);
+  if (v4) {
+    hdr[9] = 17;
+    hdr.set(be16(l3 + 8 + esp.length), 2);
+    hdr.set([0, 0], 10);
+    hdr.set(be16(checksum(hdr)), 10);
+  } else {
+    hdr[6] = 17;
+    hdr.set(be16(8 + esp.length), 4);
+  }
+  return concat(hdr, udpHeader(4500, 4500, esp.length), esp);
+}

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { Dataplane } from "../../sdk/dataplane/dataplane.ts";
 import type { IcvLength, SaConfig } from "../../sdk/dataplane/types.ts";
 import {
-  concat, hex, ipv4Header, ipv6Header, prng, randomPacket, repoPath, requireScapyPython, run, unhex,
+  concat, espInUdp, hex, ipv4Header, ipv6Header, prng, randomPacket, repoPath, requireScapyPython, run, unhex,
 } from "../helpers/interop.ts";
 
 const SUITES: Record<string, { key: number; integ: number; icv: IcvLength }> = {
@@ -40,6 +40,8 @@ interface Case {
   name: string;
   sa: ScapySa;
   outer: "4" | "6";
+  /** ESP in UDP 4500 both ways (RFC 3948). */
+  natt: boolean;
   /** Originals we encapsulated (→ scapy decrypts `ours`). */
   sent: Uint8Array[];
   ours: { wire: string; seq: string }[];
@@ -64,7 +66,7 @@ const rnd = prng(0x5ca9e);
 const dp = await Dataplane.create({ maxSas: 256 });
 const cases: Case[] = [];
 
-function addCase(suite: string, mode: "tunnel" | "transport", family: string, firstSeq: bigint, esn: boolean): void {
+function addCase(suite: string, mode: "tunnel" | "transport", family: string, firstSeq: bigint, esn: boolean, natt = false): void {
   const s = SUITES[suite];
   const sa: ScapySa = {
     spi: rnd.int(0x1000, 0x7fffffff), mode, esp: suite, encKey: hex(rnd.bytes(s.key)),
@@ -74,7 +76,7 @@ function addCase(suite: string, mode: "tunnel" | "transport", family: string, fi
   const outer = family[family.length - 1] as "4" | "6";
   const [src, dst] = mode === "tunnel" ? (innerV6 ? INNER.v6 : INNER.v4) : innerV6 ? OUTER.v6 : OUTER.v4;
   const c: Case = {
-    name: `${suite}${esn ? "-esn" : ""} ${mode} ${family}`, sa, outer, sent: [], ours: [], forScapy: [],
+    name: `${suite}${esn ? "-esn" : ""} ${mode} ${family}${natt ? " udp4500" : ""}`, sa, outer, natt, sent: [], ours: [], forScapy: [],
     scapySeqs: [], encStatus: [],
   };
   const h = dp.addSa(config(c, "out", firstSeq - 1n));
@@ -88,6 +90,7 @@ function addCase(suite: string, mode: "tunnel" | "transport", family: string, fi
       const [os, od] = outer === "4" ? OUTER.v4 : OUTER.v6;
       wire = concat(outer === "4" ? ipv4Header(os, od, 50, wire.length) : ipv6Header(os, od, 50, wire.length), wire);
     }
+    if (natt) wire = espInUdp(wire);
     c.sent.push(pkt);
     c.ours.push({ wire: hex(wire), seq: r.seq.toString() });
     c.forScapy.push(randomPacket(rnd, innerV6, src, dst, i === 0 ? 1400 : 200));
@@ -105,6 +108,11 @@ for (const suite of Object.keys(SUITES)) {
 addCase("aes128gcm16", "tunnel", "4in4", 0xfffffffcn, true);
 addCase("aes128-sha256_96", "transport", "6", 0xfffffffcn, true);
 addCase("aes256-sha1", "tunnel", "6in4", 0xfffffffcn, true);
+// ESP in UDP 4500: the decapsulation is handed the IP + UDP header length
+addCase("aes128gcm16", "tunnel", "4in4", 1n, false, true);
+addCase("aes128-sha256", "tunnel", "6in6", 1n, false, true);
+addCase("aes256gcm16", "transport", "4", 1n, false, true);
+addCase("null-sha256", "transport", "6", 1n, false, true);
 
 // Tampered copies: the last byte before the ICV flipped (ciphertext or, for NULL, payload).
 function tamper(wireHex: string, icv: number): string {
@@ -121,6 +129,7 @@ try {
     cases: cases.map((c) => ({
       sa: c.sa,
       outer: c.outer,
+      natt: c.natt,
       decrypt: [...c.ours, ...(c.ours.length ? [{ wire: tamper(c.ours[0].wire, c.sa.icvLength), seq: c.ours[0].seq }] : [])],
       encrypt: c.forScapy.map((p, i) => ({ inner: hex(p), seq: c.scapySeqs[i].toString() })),
     })),

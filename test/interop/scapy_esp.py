@@ -6,7 +6,7 @@ Used two ways:
   * as a filter by test/interop/scapy-live.test.ts: one JSON request on stdin,
     one JSON answer on stdout (format below).
 
-Request:  {"cases": [{"sa": SA, "outer": "4"|"6",
+Request:  {"cases": [{"sa": SA, "outer": "4"|"6", "natt": bool (ESP in UDP 4500),
                       "encrypt": [{"inner": hex, "seq": int, "iv": hex?}],
                       "decrypt": [{"wire": hex, "seq": int}]}]}
   SA = {"spi", "mode": "tunnel"|"transport", "esp": suite keyword, "encKey": hex,
@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import algorithms, modes
 from cryptography.hazmat.primitives.hmac import HMAC
 from scapy.compat import raw
-from scapy.layers.inet import IP
+from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.ipsec import (AUTH_ALGOS, CRYPT_ALGOS, ESP, AuthAlgo,
                                 CryptAlgo, IPSecIntegrityError,
@@ -86,8 +86,8 @@ class EsnAuthAlgo(AuthAlgo):
             raise IPSecIntegrityError("pkt_icv=%r, computed_icv=%r" % (icv, computed))
 
 
-def make_sa(cfg, outer="4"):
-    """A scapy SecurityAssociation for one SA config (the JSON form above)."""
+def make_sa(cfg, outer="4", natt=False):
+    """A scapy SecurityAssociation for one SA config (the JSON form above); natt: ESP in UDP 4500."""
     crypt, _, auth, icv_len, _ = SUITES[cfg["esp"]]
     if cfg.get("icvLength", icv_len) != icv_len:
         raise ValueError("icvLength %s does not match suite %s" % (cfg["icvLength"], cfg["esp"]))
@@ -100,7 +100,8 @@ def make_sa(cfg, outer="4"):
         ESP, spi=cfg["spi"], crypt_algo=crypt, crypt_key=enc_key,
         crypt_icv_size=icv_len if crypt.startswith("AES-GCM") else None,
         auth_algo=auth, auth_key=bytes.fromhex(cfg["integKey"]) if auth else None,
-        tunnel_header=tunnel, esn_en=bool(cfg.get("esn")))
+        tunnel_header=tunnel, nat_t_header=UDP(sport=4500, dport=4500) if natt else None,
+        esn_en=bool(cfg.get("esn")))
     if cfg.get("esn") and auth:
         sa.auth_algo = EsnAuthAlgo(sa.auth_algo)
     return sa
@@ -127,6 +128,14 @@ def encrypt(sa, inner, seq, iv=None):
 def decrypt(sa, wire, seq):
     """Decrypt one packet (outer IP header + ESP). Returns the inner/rebuilt packet bytes; raises on bad ICV."""
     pkt = IP(wire) if wire[0] >> 4 == 4 else IPv6(wire)
+    if sa.nat_t_header and not sa.tunnel_header and isinstance(pkt, IPv6) and pkt.nh == 17:
+        # scapy 2.5 bug: IPv6 transport + UDP encapsulation rewrites the UDP layer instead of the
+        # IPv6 header and keeps the UDP header; strip it first, as an RFC 3948 receiver does.
+        hdr = bytearray(wire[:40])
+        esp = wire[48:]
+        hdr[4:6] = len(esp).to_bytes(2, "big")
+        hdr[6] = 50
+        pkt = IPv6(bytes(hdr) + esp)
     _set_seq(sa, seq)
     return raw(sa.decrypt(pkt, esn_en=sa.esn_en, esn=seq >> 32))
 
@@ -134,7 +143,7 @@ def decrypt(sa, wire, seq):
 def run(request):
     answer = []
     for case in request["cases"]:
-        sa = make_sa(case["sa"], case.get("outer", "4"))
+        sa = make_sa(case["sa"], case.get("outer", "4"), bool(case.get("natt")))
         enc = []
         for p in case.get("encrypt", []):
             iv = bytes.fromhex(p["iv"]) if p.get("iv") else None
