@@ -52,6 +52,9 @@ export interface OtherFrame {
 export type FrameClass = EspFrame | OtherFrame;
 
 const malformed = (reason: string, spi?: number, seq?: number): OtherFrame => ({ kind: "malformed", reason, spi, seq });
+/** A cut ESP packet still names its SA and sequence number when those 8 bytes were captured. */
+const malformedEsp = (reason: string, esp: Uint8Array): OtherFrame =>
+  malformed(reason, esp.length >= 4 ? be32(esp, 0) : undefined, esp.length >= 8 ? be32(esp, 4) : undefined);
 const notEsp = (reason: string): OtherFrame => ({ kind: "not-esp", reason });
 const be16 = (b: Uint8Array, o: number): number => (b[o] << 8) | b[o + 1];
 const be32 = (b: Uint8Array, o: number): number => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
@@ -135,7 +138,8 @@ function parseIpv4(b: Uint8Array): IpLayer | OtherFrame {
   const totalLength = be16(b, 2);
   if (totalLength < headerLength) return malformed(`IPv4 total length ${totalLength} is shorter than its header.`);
   if (totalLength > b.length) {
-    return malformed(`IPv4 total length says ${totalLength} bytes but only ${b.length} were captured.`);
+    const reason = `IPv4 total length says ${totalLength} bytes but only ${b.length} were captured.`;
+    return b[9] === IPPROTO_ESP ? malformedEsp(reason, b.subarray(headerLength)) : malformed(reason);
   }
   const fragField = be16(b, 6);
   const offset = fragField & 0x1fff;
@@ -149,7 +153,8 @@ function parseIpv6(b: Uint8Array): IpLayer | OtherFrame {
   const payloadLength = be16(b, 4);
   if (payloadLength === 0) return malformed("IPv6 jumbograms (payload length 0) are not supported.");
   if (40 + payloadLength > b.length) {
-    return malformed(`IPv6 payload length says ${payloadLength} bytes but only ${b.length - 40} were captured.`);
+    const reason = `IPv6 payload length says ${payloadLength} bytes but only ${b.length - 40} were captured.`;
+    return b[6] === IPPROTO_ESP ? malformedEsp(reason, b.subarray(40)) : malformed(reason);
   }
   const packet = b.subarray(0, 40 + payloadLength);
   let protocol = b[6];

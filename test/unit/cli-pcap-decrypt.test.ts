@@ -1,0 +1,201 @@
+// `ipsec-wasm pcap decrypt` end to end on a capture whose ESP was made by node:crypto
+// (test/fixtures/pcap/make-esp-capture.ts), independent of our encoder. Every verdict line and
+// every output packet is checked against what the fixture builder put in.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { main, type CliIo } from "../../sdk/cli/main.ts";
+import { VERDICTS } from "../../sdk/cli/pcap-decrypt.ts";
+import { LINKTYPE_LINUX_SLL, LINKTYPE_RAW, readPcap, writePcap } from "../../sdk/pcap/pcap.ts";
+import { buildEspCapture, pcapBytes, SA_A, type ExpectedFrame } from "../fixtures/pcap/make-esp-capture.ts";
+
+const fixtures = fileURLToPath(new URL("../fixtures/pcap/", import.meta.url));
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const cap = buildEspCapture();
+const work = mkdtempSync(join(tmpdir(), "cli-pcap-"));
+process.on("exit", () => rmSync(work, { recursive: true, force: true }));
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "", err = "";
+  const io: CliIo = { out: (t) => { out += t; }, err: (t) => { err += t; } };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
+
+const hex32 = (n: number): string => `0x${n.toString(16).padStart(8, "0")}`;
+
+/** Asserts every verdict line against the fixture's expectations, keys included. */
+function checkVerdicts(jsonl: string, expected: ExpectedFrame[]): void {
+  const lines = jsonl.trim().split("\n");
+  assert.equal(lines.length, expected.length);
+  lines.forEach((line, i) => {
+    const e = expected[i];
+    const v = JSON.parse(line) as Record<string, unknown>;
+    const keys = ["frame", ...(e.spi !== undefined ? ["spi"] : []), ...(e.seq !== undefined ? ["seq"] : []), "verdict", "reason"];
+    assert.deepEqual(Object.keys(v), keys, `frame ${i + 1}: ${line}`);
+    assert.equal(v.frame, i + 1);
+    if (e.spi !== undefined) assert.equal(v.spi, hex32(e.spi), line);
+    if (e.seq !== undefined) assert.equal(/"seq": (\d+)/.exec(line)![1], e.seq.toString(), line);
+    assert.equal(v.verdict, e.verdict, line);
+    assert.equal(typeof v.reason, "string");
+    assert.ok((v.reason as string).length > 5, line);
+    if (e.reasonIncludes) assert.ok((v.reason as string).includes(e.reasonIncludes), line);
+  });
+}
+
+/** Asserts the output pcap holds exactly the inner packets of the ok frames, with their timestamps. */
+function checkOutput(bytes: Uint8Array, frames: typeof cap.frames, expected: ExpectedFrame[], nanosecond = false): void {
+  const out = readPcap(bytes);
+  assert.equal(out.linkType, LINKTYPE_RAW);
+  assert.equal(out.nanosecond, nanosecond);
+  const want = expected.flatMap((e, i) => (e.verdict === "ok" ? [{ inner: e.inner!, frame: frames[i] }] : []));
+  assert.equal(out.records.length, want.length);
+  out.records.forEach((r, k) => {
+    assert.equal(Buffer.from(r.data).toString("hex"), want[k].inner.toString("hex"), `output packet ${k + 1}`);
+    assert.equal(r.tsSec, want[k].frame.tsSec);
+    assert.equal(r.tsFrac, want[k].frame.tsFrac);
+  });
+}
+
+test("committed fixture files are what the generator builds", () => {
+  assert.ok(readFileSync(join(fixtures, "esp-mixed.pcap")).equals(pcapBytes(cap.frames)));
+  assert.equal(readFileSync(join(fixtures, "esp-mixed.sas.json"), "utf8"), cap.sasJson);
+  assert.equal(readFileSync(join(fixtures, "esp-mixed.xfrm.txt"), "utf8"), cap.xfrmText);
+  const kinds = new Set(cap.expected.map((e) => e.verdict));
+  for (const v of ["ok", "no-sa", "replay", "integrity-failed", "malformed", "dummy", "nat-keepalive", "not-esp"]) assert.ok(kinds.has(v), v);
+});
+
+test("--sa JSON: every verdict line, the inner packets byte for byte, the summary totals", async () => {
+  const out = join(work, "sa.pcap"), verdicts = join(work, "sa.jsonl");
+  const r = await cli("pcap", "decrypt", "--sa", join(fixtures, "esp-mixed.sas.json"), join(fixtures, "esp-mixed.pcap"), "-o", out, "--verdicts", verdicts);
+  assert.equal(r.err, "");
+  assert.equal(r.code, 0);
+  checkVerdicts(readFileSync(verdicts, "utf8"), cap.expected);
+  checkOutput(readFileSync(out), cap.frames, cap.expected);
+  const counts = VERDICTS.map((v) => `${v} ${cap.expected.filter((e) => e.verdict === v).length}`).join(", ");
+  assert.ok(r.out.includes(`frames ${cap.expected.length}: ${counts}\n`), r.out);
+  const okA = cap.expected.filter((e) => e.spi === SA_A.spi && e.verdict === "ok");
+  const bytesA = okA.reduce((n, e) => n + e.inner!.length, 0);
+  assert.match(r.out, new RegExp(`spi 0x0e582872 esp aes128gcm16 mode tunnel icv 16 replay-window 64\n\tpackets ${okA.length} bytes ${bytesA} `));
+  assert.match(r.out, /spi 0x0e582872 [^\n]*\n[^\n]*\n\tdrops: replay 1 integrity-failed 1 bad-padding 1 dummy 1\n/);
+  assert.match(r.out, /spi 0xc0ffee01 esp aes256gcm16-esn mode tunnel icv 16 replay-window 128\n\tpackets 1 bytes \d+ seq 4294967297\n/);
+});
+
+test("--xfrm (ip xfrm state text) gives the same verdicts and output as --sa", async () => {
+  const out = join(work, "xfrm.pcap"), verdicts = join(work, "xfrm.jsonl");
+  const r = await cli("pcap", "decrypt", "--xfrm", join(fixtures, "esp-mixed.xfrm.txt"), join(fixtures, "esp-mixed.pcap"), "-o", out, "--verdicts", verdicts, "-q");
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, "");
+  checkVerdicts(readFileSync(verdicts, "utf8"), cap.expected);
+  checkOutput(readFileSync(out), cap.frames, cap.expected);
+});
+
+test("--wireshark with only SA A: its frames as before, the other SAs' frames become no-sa", async () => {
+  const ws = join(work, "esp_sa");
+  writeFileSync(ws, `"IPv4","*","*","0x0e582872","AES-GCM with 16 octet ICV [RFC4106]","0x${Buffer.concat([SA_A.key, SA_A.salt]).toString("hex")}","NULL",""\n`);
+  const r = await cli("pcap", "decrypt", "--wireshark", ws, join(fixtures, "esp-mixed.pcap"), "--verdicts", "-");
+  assert.equal(r.code, 0, r.err);
+  // Without the SA the 64-bit ESN sequence number cannot be inferred: the line carries the wire's 32 bits.
+  const expected = cap.expected.map((e) => (e.spi !== undefined && e.spi !== SA_A.spi && e.verdict === "ok"
+    ? { ...e, verdict: "no-sa", seq: e.seq! & 0xffffffffn } : e));
+  checkVerdicts(r.out, expected);
+  assert.match(r.err, /^spi 0x0e582872 esp aes128gcm16 mode tunnel/);
+});
+
+test("Linux cooked and big-endian nanosecond raw-IP captures give the same verdicts", async () => {
+  // Strip the Ethernet header (and VLAN tag) to get the IP packet of each frame.
+  const ipOf = (f: Buffer): Buffer => f.subarray(f.readUInt16BE(12) === 0x8100 ? 18 : 14);
+  const raw = cap.frames.map((f) => ({ ...f, tsFrac: f.tsFrac * 1000 + 123, data: ipOf(f.data) }));
+  const sll = cap.frames.map((f) => ({ ...f, data: Buffer.concat([Buffer.from("0000000100060200000000010000", "hex"), Buffer.from([0x08, 0x00]), ipOf(f.data)]) }));
+  const rawFile = join(work, "raw-be-ns.pcap"), sllFile = join(work, "sll.pcap");
+  writeFileSync(rawFile, writePcap({ linkType: LINKTYPE_RAW, bigEndian: true, nanosecond: true, records: raw }));
+  writeFileSync(sllFile, pcapBytes(sll, LINKTYPE_LINUX_SLL));
+  for (const [file, frames, ns] of [[rawFile, raw, true], [sllFile, sll, false]] as const) {
+    const out = join(work, "o.pcap");
+    const r = await cli("pcap", "decrypt", "--sa", join(fixtures, "esp-mixed.sas.json"), file, "-o", out, "--verdicts", "-", "-q");
+    assert.equal(r.code, 0, r.err);
+    checkVerdicts(r.out, cap.expected);
+    checkOutput(readFileSync(out), frames, cap.expected, ns);
+  }
+});
+
+test("a capture torn inside its last frame: that frame is malformed, the rest as usual", async () => {
+  const bytes = pcapBytes(cap.frames);
+  const torn = join(work, "torn.pcap");
+  writeFileSync(torn, bytes.subarray(0, bytes.length - 7));
+  const r = await cli("pcap", "decrypt", "--sa", join(fixtures, "esp-mixed.sas.json"), torn, "--verdicts", "-", "-q");
+  assert.equal(r.code, 0, r.err);
+  const last = cap.expected.length - 1;
+  const expected = cap.expected.map((e, i) => (i === last ? { spi: e.spi, seq: e.seq! & 0xffffffffn, verdict: "malformed", reasonIncludes: "ends in the middle" } : e));
+  checkVerdicts(r.out, expected);
+});
+
+test("bad arguments and unusable files: exit 2, one line, no stack", async () => {
+  const pcap = join(fixtures, "esp-mixed.pcap"), sas = join(fixtures, "esp-mixed.sas.json");
+  const badSa = join(work, "bad.json");
+  writeFileSync(badSa, JSON.stringify({ sas: [{ spi: "0x1000", mode: "tunnel", esp: "aes128gcm16", encKey: "00" }] }));
+  const cases: [string[], RegExp][] = [
+    [["pcap", "decrypt", "--sa", sas, pcap, "--bogus"], /Unknown option '--bogus'[\s\S]*--help/],
+    [["pcap", "decrypt", pcap], /no SAs given/],
+    [["pcap", "decrypt", "--sa", sas], /missing the input capture/],
+    [["pcap", "decrypt", "--sa", join(work, "nope.json"), pcap], /cannot read SA file .*nope\.json: ENOENT/],
+    [["pcap", "decrypt", "--sa", sas, join(work, "nope.pcap")], /cannot read capture .*ENOENT/],
+    [["pcap", "decrypt", "--sa", badSa, pcap], /bad\.json: sas\[0\]\.encKey: aes128gcm16 needs 20 bytes/],
+    [["pcap", "decrypt", "--sa", sas, sas], /not a pcap file/],
+    [["pcap", "decrypt", "--wireshark", sas, pcap, "--wireshark-mode", "beet"], /--wireshark-mode must be tunnel or transport/],
+    [["pcap", "frobnicate"], /unknown command 'pcap frobnicate'/],
+    [["--frob"], /unknown option '--frob'/],
+  ];
+  for (const [argv, re] of cases) {
+    const r = await cli(...argv);
+    assert.equal(r.code, 2, argv.join(" "));
+    assert.match(r.err, re, argv.join(" "));
+    assert.doesNotMatch(r.err, /\n\s+at /, "no stack trace");
+    assert.equal(r.out, "");
+  }
+  const dup = join(work, "dup.json");
+  const one = JSON.parse(cap.sasJson).sas[0];
+  writeFileSync(dup, JSON.stringify({ sas: [one, one] }));
+  const r = await cli("pcap", "decrypt", "--sa", dup, pcap);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /dup\.json: SA 2 \(spi 0x0e582872\): .*already exists/);
+});
+
+test("help: top level and per command, exit 0", async () => {
+  const top = await cli("--help");
+  assert.equal(top.code, 0);
+  assert.match(top.out, /pcap decrypt/);
+  const sub = await cli("pcap", "decrypt", "--help");
+  assert.equal(sub.code, 0);
+  assert.match(sub.out, /--verdicts FILE/);
+  assert.match(sub.out, /--xfrm FILE/);
+  const none = await cli();
+  assert.equal(none.code, 2);
+});
+
+test("bin/ipsec-wasm.mjs runs from another working directory", () => {
+  const r = spawnSync(process.execPath, [join(root, "bin/ipsec-wasm.mjs"), "pcap", "decrypt", "--sa", join(fixtures, "esp-mixed.sas.json"),
+    join(fixtures, "esp-mixed.pcap"), "--verdicts", "-", "-q"], { cwd: tmpdir(), encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  checkVerdicts(r.stdout, cap.expected);
+  const bad = spawnSync(process.execPath, [join(root, "bin/ipsec-wasm.mjs"), "nope"], { cwd: tmpdir(), encoding: "utf8" });
+  assert.equal(bad.status, 2);
+  assert.equal(bad.stderr.trim().split("\n").length, 2);
+});
+
+test("tshark decodes the output pcap as the inner packets", () => {
+  const out = join(work, "sa.pcap");
+  const lines = execFileSync("tshark", ["-r", out, "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ipv6.src", "-e", "frame.protocols"],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim().split("\n");
+  const ok = cap.expected.filter((e) => e.verdict === "ok");
+  assert.equal(lines.length, ok.length);
+  lines.forEach((l, i) => {
+    const inner = ok[i].inner!;
+    const src = inner[0] >> 4 === 4 ? inner.subarray(12, 16).join(".") : "fd00::1";
+    assert.ok(l.startsWith(inner[0] >> 4 === 4 ? `${src},,raw:ip` : `,${src},raw:ipv6`), l);
+  });
+});
