@@ -1,6 +1,6 @@
 // tshark (Wireshark 4.0) as an independent ESP decoder: packets we encapsulate are written to a
-// pcap (LINKTYPE_RAW, outer IPv4 198.18.0.1 -> 198.18.0.2: raw ESP, ESP-in-UDP 4500 and transport
-// mode), the keys go into a Wireshark `esp_sa` table in a private config directory, and tshark
+// pcap (LINKTYPE_RAW; outer IPv4 198.18.0.1 -> 198.18.0.2: raw ESP, ESP-in-UDP 4500 and transport
+// mode; and raw ESP over IPv6 2001:db8:ffff::1 -> ::2), the keys go into a Wireshark `esp_sa` table in a private config directory, and tshark
 // must decrypt every packet to what we sent, report the ICV as good, and report a tampered copy bad.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Dataplane } from "../../sdk/dataplane/dataplane.ts";
 import type { IcvLength } from "../../sdk/dataplane/types.ts";
 import {
-  buildPacket, concat, hex, ipv4Header, pcapRaw, prng, requireTshark, run, tempDir, udpHeader, type PacketSpec,
+  buildPacket, concat, hex, ipv4Header, ipv6Header, pcapRaw, prng, requireTshark, run, tempDir, udpHeader, type PacketSpec,
 } from "../helpers/interop.ts";
 
 /** Our suite keyword -> key sizes and Wireshark 4.0's esp_sa algorithm names. */
@@ -26,6 +26,7 @@ const SUITES: Record<string, { key: number; integ: number; icv: IcvLength; encr:
   "null-sha256": { key: 0, integ: 32, icv: 16, encr: "NULL", auth: "HMAC-SHA-256-128 [RFC4868]" },
 };
 const [OUT_SRC, OUT_DST] = ["198.18.0.1", "198.18.0.2"];
+const [OUT6_SRC, OUT6_DST] = ["2001:db8:ffff::1", "2001:db8:ffff::2"];
 const INNER4 = ["198.51.100.10", "203.0.113.20"];
 const INNER6 = ["2001:db8:100::10", "2001:db8:200::20"];
 
@@ -59,15 +60,16 @@ function spec(v6: boolean, src: string, dst: string, kind: "icmp" | "udp", size:
 for (const [suite, s] of Object.entries(SUITES)) {
   const encKey = rnd.bytes(s.key);
   const integKey = rnd.bytes(s.integ);
-  for (const variant of ["esp", "udp4500", "transport"] as const) {
+  for (const variant of ["esp", "udp4500", "transport", "esp-over-ipv6"] as const) {
     const spi = rnd.int(0x10000, 0x7fffffff);
     const mode = variant === "transport" ? "transport" : "tunnel";
     const h = dp.addSa({
       spi, direction: "out", mode, esp: suite, encKey, integKey: s.integ ? integKey : undefined, icvLength: s.icv,
       seq: BigInt(rnd.int(0, 1000)),
     });
+    const v6Outer = variant === "esp-over-ipv6";
     uat.push(
-      [`"IPv4"`, `"${OUT_SRC}"`, `"${OUT_DST}"`, `"0x${spi.toString(16).padStart(8, "0")}"`, `"${s.encr}"`,
+      [v6Outer ? `"IPv6"` : `"IPv4"`, `"${v6Outer ? OUT6_SRC : OUT_SRC}"`, `"${v6Outer ? OUT6_DST : OUT_DST}"`, `"0x${spi.toString(16).padStart(8, "0")}"`, `"${s.encr}"`,
         `"0x${hex(encKey)}"`, `"${s.auth}"`, `"${s.integ ? `0x${hex(integKey)}` : ""}"`].join(","),
     );
     const specs =
@@ -85,6 +87,7 @@ for (const [suite, s] of Object.entries(SUITES)) {
       assert.ok(r.packet);
       let frame: Uint8Array;
       if (variant === "esp") frame = concat(ipv4Header(OUT_SRC, OUT_DST, 50, r.packet.length), r.packet);
+      else if (variant === "esp-over-ipv6") frame = concat(ipv6Header(OUT6_SRC, OUT6_DST, 50, r.packet.length), r.packet);
       else if (variant === "udp4500") {
         frame = concat(ipv4Header(OUT_SRC, OUT_DST, 17, 8 + r.packet.length), udpHeader(4500, 4500, r.packet.length), r.packet);
       } else frame = r.packet;
@@ -150,7 +153,7 @@ test("tshark (Debian package tshark) reads our pcap", () => {
 });
 
 for (const suite of Object.keys(SUITES)) {
-  test(`tshark decrypts our ${suite} packets (raw ESP, ESP-in-UDP 4500, transport) to what we sent, ICV good`, () => {
+  test(`tshark decrypts our ${suite} packets (raw ESP over IPv4 and IPv6, ESP-in-UDP 4500, transport) to what we sent, ICV good`, () => {
     assert.ok(rows.length === frames.length, "tshark did not run");
     let checked = 0;
     expects.forEach((e, i) => {
@@ -173,13 +176,13 @@ for (const suite of Object.keys(SUITES)) {
       assert.equal(r["data.data"], e.data, `${at}: payload`);
       checked++;
     });
-    assert.equal(checked, 13);
+    assert.equal(checked, 18);
   });
 
   test(`tshark reports the ICV of a tampered ${suite} packet of ours as bad`, () => {
     assert.ok(rows.length === frames.length, "tshark did not run");
     const bad = expects.flatMap((e, i) => (e.label.startsWith(`${suite} `) && !e.good ? [i] : []));
-    assert.equal(bad.length, 3);
+    assert.equal(bad.length, 4);
     for (const i of bad) {
       assert.equal(rows[i]["esp.icv_good"], "0", `${expects[i].label}: ICV good flag`);
       assert.equal(rows[i]["esp.icv_bad"], "1", `${expects[i].label}: ICV bad flag`);
