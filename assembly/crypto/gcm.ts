@@ -17,6 +17,9 @@ const AES_OFF: usize = (GHASH_OFF + <usize>GHASH_KEY_BYTES + 15) & ~(<usize>15);
 /** Blocks of one bitsliced AES pass: J0 plus the first 7 counter blocks share it. */
 const HEAD_BLOCKS: i32 = 8;
 const HEAD_BYTES: i32 = (HEAD_BLOCKS - 1) * 16;
+/** Up to this many GHASH blocks (AAD, ciphertext, lengths) are packed into one buffer so that a small
+ *  packet costs a single GHASH reduction (the GHASH key keeps 8 powers of H). */
+const PACKED_BLOCKS: i32 = 8;
 
 // Static scratch (the module is single-threaded): counter blocks, their encryption, GHASH state.
 const ctrs: usize = memory.data(HEAD_BLOCKS * 16, 16);
@@ -24,6 +27,7 @@ const stream: usize = memory.data(HEAD_BLOCKS * 16, 16);
 const ghashY: usize = memory.data(16, 16);
 const lenBlock: usize = memory.data(16, 16);
 const expected: usize = memory.data(16, 16);
+const packed: usize = memory.data(PACKED_BLOCKS * 16, 16);
 
 function validKeyLen(keyLen: i32): bool {
   return keyLen == 16 || keyLen == 24 || keyLen == 32;
@@ -90,16 +94,36 @@ function headKeystream(ctx: usize, nonce: usize, len: i32): void {
   aesEncryptBlocks(ctx + AES_OFF, load<i32>(ctx + ROUNDS_OFF), ctrs, stream, n);
 }
 
+/** Copies len bytes to a zeroed dst (whole blocks as v128, the tail byte by byte: never reads past src+len). */
+function copyToZeroed(dst: usize, src: usize, len: i32): void {
+  let i = 0;
+  for (; i + 16 <= len; i += 16) v128.store(dst + <usize>i, v128.load(src + <usize>i));
+  for (; i < len; i++) store<u8>(dst + <usize>i, load<u8>(src + <usize>i));
+}
+
 /** expected = GHASH_H(aad, ct) ^ E_K(J0) (stream block 0 must hold E_K(J0)). */
 function computeTag(ctx: usize, aad: usize, aadLen: i32, ct: usize, len: i32): void {
   const key = ctx + GHASH_OFF;
-  v128.store(ghashY, i64x2.splat(0));
-  ghashUpdate(key, ghashY, aad, aadLen);
-  ghashUpdate(key, ghashY, ct, len);
   // Bit lengths, big-endian 64-bit each.
   const lens = i64x2.replace_lane(i64x2.splat(<i64>aadLen << 3), 1, <i64>len << 3);
-  v128.store(lenBlock, i8x16.shuffle(lens, lens, 7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8));
-  ghashUpdate(key, ghashY, lenBlock, 16);
+  const lensBlock = i8x16.shuffle(lens, lens, 7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8);
+  v128.store(ghashY, i64x2.splat(0));
+  const aadBlocks = (aadLen + 15) >> 4;
+  const ctBlocks = (len + 15) >> 4;
+  const total = aadBlocks + ctBlocks + 1;
+  if (total <= PACKED_BLOCKS) {
+    const zero = i64x2.splat(0);
+    for (let i = 0; i < PACKED_BLOCKS; i++) v128.store(packed + <usize>(i << 4), zero);
+    copyToZeroed(packed, aad, aadLen);
+    copyToZeroed(packed + <usize>(aadBlocks << 4), ct, len);
+    v128.store(packed + <usize>((total - 1) << 4), lensBlock);
+    ghashUpdate(key, ghashY, packed, total << 4);
+  } else {
+    ghashUpdate(key, ghashY, aad, aadLen);
+    ghashUpdate(key, ghashY, ct, len);
+    v128.store(lenBlock, lensBlock);
+    ghashUpdate(key, ghashY, lenBlock, 16);
+  }
   v128.store(expected, v128.xor(v128.load(ghashY), v128.load(stream)));
 }
 
