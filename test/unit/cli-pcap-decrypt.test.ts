@@ -199,3 +199,43 @@ test("tshark decodes the output pcap as the inner packets", () => {
     assert.ok(l.startsWith(inner[0] >> 4 === 4 ? `${src},,raw:ip` : `,${src},raw:ipv6`), l);
   });
 });
+
+interface McgrewVector {
+  id: string; key_hex: string; key_with_salt_hex: string; spi_hex: string; esn: boolean; seq_hex: string;
+  plaintext_hex: string; pad_length: number; next_header: number; esp_packet_hex: string;
+}
+
+test("draft-mcgrew-gcm-test-01 ESP packets (AES-128/256) decrypt through the CLI in transport mode", async () => {
+  const vectors = JSON.parse(readFileSync(join(root, "test/vectors/rfc/draft_mcgrew_gcm_test_01_esp.json"), "utf8")) as McgrewVector[];
+  // AES-192 is not a supported suite, and SPI 0 is reserved (RFC 4303 section 2.1): the SA loader refuses both.
+  const usable = vectors.filter((v) => (v.key_hex.length === 32 || v.key_hex.length === 64) && parseInt(v.spi_hex, 16) >= 256);
+  assert.equal(usable.length, 12);
+  for (const v of usable) {
+    const esp = Buffer.from(v.esp_packet_hex, "hex");
+    // An outer IPv4 header carrying the ESP packet: transport mode rebuilds it with the trailer's next header.
+    const header = (proto: number, payloadLength: number): Buffer => {
+      const h = Buffer.from("450000000001000040000000c0a80001c0a80002", "hex");
+      h.writeUInt16BE(20 + payloadLength, 2);
+      h[9] = proto;
+      let sum = 0;
+      for (let i = 0; i < 20; i += 2) sum += h.readUInt16BE(i);
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+      h.writeUInt16BE(~sum & 0xffff, 10);
+      return h;
+    };
+    const pcapFile = join(work, `${v.id}.pcap`), saFile = join(work, `${v.id}.json`), out = join(work, `${v.id}.out.pcap`);
+    writeFileSync(pcapFile, pcapBytes([{ tsSec: 1, tsFrac: 2, data: Buffer.concat([header(50, esp.length), esp]) }], LINKTYPE_RAW));
+    const seq = BigInt(`0x${v.seq_hex}`);
+    writeFileSync(saFile, JSON.stringify({ sas: [{
+      spi: `0x${v.spi_hex}`, mode: "transport", esp: v.key_hex.length === 32 ? "aes128gcm16" : "aes256gcm16",
+      encKey: v.key_with_salt_hex, esn: v.esn, replaySeq: (seq - 1n).toString(),
+    }] }));
+    const r = await cli("pcap", "decrypt", "--sa", saFile, pcapFile, "-o", out, "--verdicts", "-", "-q");
+    assert.equal(r.code, 0, r.err);
+    checkVerdicts(r.out, [{ spi: parseInt(v.spi_hex, 16), seq, verdict: "ok" }]);
+    const plain = Buffer.from(v.plaintext_hex, "hex");
+    const payload = plain.subarray(0, plain.length - v.pad_length - 2);
+    const [rec] = readPcap(readFileSync(out)).records;
+    assert.equal(Buffer.from(rec.data).toString("hex"), Buffer.concat([header(v.next_header, payload.length), payload]).toString("hex"), v.id);
+  }
+});
