@@ -8,7 +8,7 @@
 // Not reentrant, which is fine for a single-threaded wasm instance.
 
 import { sha1Compress, sha1Init } from "./sha1";
-import { sha256Compress, sha256Init } from "./sha256";
+import { sha256Compress, sha256Compress4x, sha256Init } from "./sha256";
 import { sha384Init, sha512Compress, sha512Init } from "./sha512";
 
 export const HASH_SHA1: i32 = 1;
@@ -167,4 +167,107 @@ export function hmacMac(alg: i32, ctx: usize, a: usize, aLen: i32, b: usize, bLe
   store<u64>(TAIL + bs - 8, bswap<u64>(<u64>(bs + db) << 3));
   compress(alg, WORK, TAIL, 1);
   writeDigest(alg, WORK, out);
+}
+
+// ---- HMAC-SHA-256 of four packets at once (4-lane v128 compression) ----
+
+/** Bytes of one hmacSha256Mac4x job: six u32 fields ctx, a, aLen, b, bLen, out. */
+export const HMAC4_JOB_BYTES: i32 = 24;
+
+/** Per lane: tail of a, b, padding (3 blocks suffice because bLen <= 64 on this path). */
+const LANE_TAIL: usize = memory.data(4 * 192, 16);
+/** Per lane (u32 each): whole blocks of a, total inner blocks. */
+const LANE_BLOCKS: usize = memory.data(32, 16);
+const STATE4: usize = memory.data(128, 16);
+const SAVED4: usize = memory.data(128, 16);
+/** Outer blocks of the four lanes, 64 bytes each. */
+const OUTER4: usize = memory.data(256, 16);
+
+// @ts-ignore: decorator
+@inline function jobField(jobs: usize, lane: i32, field: i32): u32 {
+  return load<u32>(jobs + <usize>(lane * HMAC4_JOB_BYTES + field * 4));
+}
+
+/** Copies lane `lane` of an 8-word chaining state at `src` into the 4-lane STATE4. */
+function putLane(lane: i32, src: usize): void {
+  for (let w: usize = 0; w < 8; w++) store<u32>(STATE4 + (w << 4) + (<usize>lane << 2), load<u32>(src + (w << 2)));
+}
+
+/**
+ * Full-length HMAC-SHA-256 of four independent jobs (HMAC4_JOB_BYTES each, consecutive at
+ * `jobs`: ctx from hmacInit(HASH_SHA256), message a‖b, out of 32 bytes), each equal to
+ * hmacMac(HASH_SHA256, ctx, a, aLen, b, bLen, out). Lengths may differ; lanes that need fewer
+ * blocks idle (their state is kept). A job with bLen > 64 sends all four to hmacMac.
+ */
+export function hmacSha256Mac4x(jobs: usize): void {
+  for (let i = 0; i < 4; i++) {
+    if (jobField(jobs, i, 4) > 64) {
+      for (let k = 0; k < 4; k++) {
+        hmacMac(HASH_SHA256, jobField(jobs, k, 0), jobField(jobs, k, 1), jobField(jobs, k, 2),
+          jobField(jobs, k, 3), jobField(jobs, k, 4), jobField(jobs, k, 5));
+      }
+      return;
+    }
+  }
+  let maxBlocks = 0;
+  for (let i = 0; i < 4; i++) {
+    const a = <usize>jobField(jobs, i, 1), aLen = <i32>jobField(jobs, i, 2);
+    const bLen = <i32>jobField(jobs, i, 4);
+    const tail = LANE_TAIL + <usize>(i * 192);
+    const aFull = aLen >> 6;
+    let fill = aLen & 63;
+    memory.copy(tail, a + (<usize>aFull << 6), <usize>fill);
+    memory.copy(tail + fill, jobField(jobs, i, 3), <usize>bLen);
+    fill += bLen;
+    store<u8>(tail + fill, 0x80);
+    fill++;
+    const end = (fill + 8 + 63) & ~63;
+    memory.fill(tail + fill, 0, <usize>(end - fill));
+    store<u64>(tail + end - 8, bswap<u64>((<u64>64 + <u64>aLen + <u64>bLen) << 3));
+    const total = aFull + (end >> 6);
+    store<u32>(LANE_BLOCKS + (i << 3), aFull);
+    store<u32>(LANE_BLOCKS + (i << 3) + 4, total);
+    maxBlocks = max(maxBlocks, total);
+    putLane(i, jobField(jobs, i, 0));
+  }
+  // Inner hashes. Lanes past their last block compress a dummy (their last block) and get
+  // their state restored; which lanes idle follows from the lengths, which are public.
+  for (let k = 0; k < maxBlocks; k++) {
+    let idle = false;
+    let p0: usize = 0, p1: usize = 0, p2: usize = 0, p3: usize = 0;
+    for (let i = 0; i < 4; i++) {
+      const aFull = <i32>load<u32>(LANE_BLOCKS + (i << 3));
+      const total = <i32>load<u32>(LANE_BLOCKS + (i << 3) + 4);
+      if (k >= total) idle = true;
+      const p = k < aFull
+        ? <usize>jobField(jobs, i, 1) + (<usize>k << 6)
+        : LANE_TAIL + <usize>(i * 192) + (<usize>(min(k, total - 1) - aFull) << 6);
+      if (i == 0) p0 = p; else if (i == 1) p1 = p; else if (i == 2) p2 = p; else p3 = p;
+    }
+    if (idle) memory.copy(SAVED4, STATE4, 128);
+    sha256Compress4x(STATE4, p0, p1, p2, p3);
+    if (idle) {
+      for (let i = 0; i < 4; i++) {
+        if (k < <i32>load<u32>(LANE_BLOCKS + (i << 3) + 4)) continue;
+        for (let w: usize = 0; w < 8; w++) {
+          const at = (w << 4) + (<usize>i << 2);
+          store<u32>(STATE4 + at, load<u32>(SAVED4 + at));
+        }
+      }
+    }
+  }
+  // Outer hashes: inner digest, 0x80, zeros, bit length of 64 + 32 bytes.
+  for (let i = 0; i < 4; i++) {
+    const blk = OUTER4 + <usize>(i << 6);
+    for (let w: usize = 0; w < 8; w++) store<u32>(blk + (w << 2), bswap<u32>(load<u32>(STATE4 + (w << 4) + (<usize>i << 2))));
+    store<u8>(blk, 0x80, 32);
+    memory.fill(blk + 33, 0, 23);
+    store<u64>(blk, bswap<u64>(<u64>(64 + 32) << 3), 56);
+    putLane(i, <usize>jobField(jobs, i, 0) + 32);
+  }
+  sha256Compress4x(STATE4, OUTER4, OUTER4 + 64, OUTER4 + 128, OUTER4 + 192);
+  for (let i = 0; i < 4; i++) {
+    const out = <usize>jobField(jobs, i, 5);
+    for (let w: usize = 0; w < 8; w++) store<u32>(out + (w << 2), bswap<u32>(load<u32>(STATE4 + (w << 4) + (<usize>i << 2))));
+  }
 }

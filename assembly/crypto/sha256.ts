@@ -235,3 +235,99 @@ export function sha256Compress(state: usize, blocks: usize, n: i32): void {
   store<u32>(state, h0, 0); store<u32>(state, h1, 4); store<u32>(state, h2, 8); store<u32>(state, h3, 12);
   store<u32>(state, h4, 16); store<u32>(state, h5, 20); store<u32>(state, h6, 24); store<u32>(state, h7, 28);
 }
+
+// ---- Four independent SHA-256 compressions at once (v128 lanes), for 4 packets of a batch ----
+// Same constant-time argument: lane-wise adds, XORs, bitselects and fixed shifts only.
+
+/** Bytes of a 4-lane state: word j of lanes 0..3 at offset 16*j (8 v128, host order). */
+export const SHA256_STATE4_BYTES: i32 = 128;
+
+// prettier-ignore
+const K256: usize = memory.data<u32>([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]);
+
+/** K[t] + W[t] for the four lanes of the blocks being compressed (64 v128). */
+const SCHEDULE4: usize = memory.data(1024, 16);
+
+// @ts-ignore: decorator
+@inline function rotr4(x: v128, n: i32): v128 { return v128.or(i32x4.shr_u(x, n), i32x4.shl(x, 32 - n)); }
+// @ts-ignore: decorator
+@inline function bigSigma0x4(x: v128): v128 { return v128.xor(v128.xor(rotr4(x, 2), rotr4(x, 13)), rotr4(x, 22)); }
+// @ts-ignore: decorator
+@inline function bigSigma1x4(x: v128): v128 { return v128.xor(v128.xor(rotr4(x, 6), rotr4(x, 11)), rotr4(x, 25)); }
+// @ts-ignore: decorator
+@inline function sigma0x4(x: v128): v128 { return v128.xor(v128.xor(rotr4(x, 7), rotr4(x, 18)), i32x4.shr_u(x, 3)); }
+// @ts-ignore: decorator
+@inline function sigma1x4(x: v128): v128 { return v128.xor(v128.xor(rotr4(x, 17), rotr4(x, 19)), i32x4.shr_u(x, 10)); }
+// @ts-ignore: decorator
+@inline function bswapWords(x: v128): v128 { return i8x16.shuffle(x, x, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12); }
+
+/** Loads 16 bytes of each lane's block, byte-swaps the words and stores them transposed at `w`. */
+// @ts-ignore: decorator
+@inline function gatherWords4(w: usize, p0: usize, p1: usize, p2: usize, p3: usize, off: usize): void {
+  const r0 = bswapWords(v128.load(p0 + off)), r1 = bswapWords(v128.load(p1 + off));
+  const r2 = bswapWords(v128.load(p2 + off)), r3 = bswapWords(v128.load(p3 + off));
+  const t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5), t1 = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  const t2 = i32x4.shuffle(r2, r3, 0, 4, 1, 5), t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  v128.store(w, i32x4.shuffle(t0, t2, 0, 1, 4, 5), 0);
+  v128.store(w, i32x4.shuffle(t0, t2, 2, 3, 6, 7), 16);
+  v128.store(w, i32x4.shuffle(t1, t3, 0, 1, 4, 5), 32);
+  v128.store(w, i32x4.shuffle(t1, t3, 2, 3, 6, 7), 48);
+}
+
+/**
+ * Compresses one 64-byte block per lane (`p0`..`p3`) into the 4-lane `state4`
+ * (SHA256_STATE4_BYTES: word j of lanes 0..3 at offset 16*j, host order). Lane i is exactly
+ * sha256Compress(state_i, p_i, 1).
+ */
+export function sha256Compress4x(state4: usize, p0: usize, p1: usize, p2: usize, p3: usize): void {
+  const w = SCHEDULE4;
+  for (let off: usize = 0; off < 64; off += 16) gatherWords4(w + (off << 2), p0, p1, p2, p3, off);
+  for (let t: usize = 256; t < 1024; t += 16) {
+    const s = i32x4.add(sigma1x4(v128.load(w + t - 32)), sigma0x4(v128.load(w + t - 240)));
+    v128.store(w + t, i32x4.add(i32x4.add(s, v128.load(w + t - 112)), v128.load(w + t - 256)));
+  }
+  for (let t: usize = 0; t < 64; t++) {
+    const q = w + (t << 4);
+    v128.store(q, i32x4.add(v128.load(q), i32x4.splat(load<u32>(K256 + (t << 2)))));
+  }
+  let a = v128.load(state4, 0), b = v128.load(state4, 16), c = v128.load(state4, 32), d = v128.load(state4, 48);
+  let e = v128.load(state4, 64), f = v128.load(state4, 80), g = v128.load(state4, 96), h = v128.load(state4, 112);
+  // ch(e,f,g) = bitselect(f, g, e); maj(a,b,c) = bitselect(b, a, a ^ c). Eight rounds per
+  // iteration with the roles rotated by hand, as in the scalar code.
+  for (let t: usize = 0; t < 1024; t += 128) {
+    const q = w + t;
+    let t1 = i32x4.add(i32x4.add(h, bigSigma1x4(e)), i32x4.add(v128.bitselect(f, g, e), v128.load(q, 0)));
+    d = i32x4.add(d, t1); h = i32x4.add(i32x4.add(t1, bigSigma0x4(a)), v128.bitselect(b, a, v128.xor(a, c)));
+    t1 = i32x4.add(i32x4.add(g, bigSigma1x4(d)), i32x4.add(v128.bitselect(e, f, d), v128.load(q, 16)));
+    c = i32x4.add(c, t1); g = i32x4.add(i32x4.add(t1, bigSigma0x4(h)), v128.bitselect(a, h, v128.xor(h, b)));
+    t1 = i32x4.add(i32x4.add(f, bigSigma1x4(c)), i32x4.add(v128.bitselect(d, e, c), v128.load(q, 32)));
+    b = i32x4.add(b, t1); f = i32x4.add(i32x4.add(t1, bigSigma0x4(g)), v128.bitselect(h, g, v128.xor(g, a)));
+    t1 = i32x4.add(i32x4.add(e, bigSigma1x4(b)), i32x4.add(v128.bitselect(c, d, b), v128.load(q, 48)));
+    a = i32x4.add(a, t1); e = i32x4.add(i32x4.add(t1, bigSigma0x4(f)), v128.bitselect(g, f, v128.xor(f, h)));
+    t1 = i32x4.add(i32x4.add(d, bigSigma1x4(a)), i32x4.add(v128.bitselect(b, c, a), v128.load(q, 64)));
+    h = i32x4.add(h, t1); d = i32x4.add(i32x4.add(t1, bigSigma0x4(e)), v128.bitselect(f, e, v128.xor(e, g)));
+    t1 = i32x4.add(i32x4.add(c, bigSigma1x4(h)), i32x4.add(v128.bitselect(a, b, h), v128.load(q, 80)));
+    g = i32x4.add(g, t1); c = i32x4.add(i32x4.add(t1, bigSigma0x4(d)), v128.bitselect(e, d, v128.xor(d, f)));
+    t1 = i32x4.add(i32x4.add(b, bigSigma1x4(g)), i32x4.add(v128.bitselect(h, a, g), v128.load(q, 96)));
+    f = i32x4.add(f, t1); b = i32x4.add(i32x4.add(t1, bigSigma0x4(c)), v128.bitselect(d, c, v128.xor(c, e)));
+    t1 = i32x4.add(i32x4.add(a, bigSigma1x4(f)), i32x4.add(v128.bitselect(g, h, f), v128.load(q, 112)));
+    e = i32x4.add(e, t1); a = i32x4.add(i32x4.add(t1, bigSigma0x4(b)), v128.bitselect(c, b, v128.xor(b, d)));
+  }
+  v128.store(state4, i32x4.add(v128.load(state4, 0), a), 0);
+  v128.store(state4, i32x4.add(v128.load(state4, 16), b), 16);
+  v128.store(state4, i32x4.add(v128.load(state4, 32), c), 32);
+  v128.store(state4, i32x4.add(v128.load(state4, 48), d), 48);
+  v128.store(state4, i32x4.add(v128.load(state4, 64), e), 64);
+  v128.store(state4, i32x4.add(v128.load(state4, 80), f), 80);
+  v128.store(state4, i32x4.add(v128.load(state4, 96), g), 96);
+  v128.store(state4, i32x4.add(v128.load(state4, 112), h), 112);
+}
