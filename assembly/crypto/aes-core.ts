@@ -20,20 +20,15 @@
 @inline function xor(a: v128, b: v128): v128 { return v128.xor(a, b); }
 @inline function and(a: v128, b: v128): v128 { return v128.and(a, b); }
 
-/** ShiftRows: byte (row r, column c) takes the byte of column c + r. */
-@inline function shiftRows(x: v128): v128 {
-  return i8x16.shuffle(x, x, 0, 5, 10, 15, 4, 9, 14, 3, 8, 13, 2, 7, 12, 1, 6, 11);
-}
-@inline function invShiftRows(x: v128): v128 {
-  return i8x16.shuffle(x, x, 0, 13, 10, 7, 4, 1, 14, 11, 8, 5, 2, 15, 12, 9, 6, 3);
-}
-/** Row r of each column takes row r + 1 (mod 4). */
+// ShiftRows (byte at row r, column c takes the byte of column c + r) and its inverse, as
+// swizzle index vectors. They are loaded once per call and kept in registers: V8 rebuilds
+// the index vector of a constant i8x16.shuffle from immediates at every use.
+const SHIFT_ROWS: usize = memory.data<u8>([0, 5, 10, 15, 4, 9, 14, 3, 8, 13, 2, 7, 12, 1, 6, 11]);
+const INV_SHIFT_ROWS: usize = memory.data<u8>([0, 13, 10, 7, 4, 1, 14, 11, 8, 5, 2, 15, 12, 9, 6, 3]);
+/** Row r of each column takes row r + 1 (mod 4): a 32-bit rotation, cheaper than a
+ *  byte shuffle whose index vector V8 rebuilds at every use. */
 @inline function rot1(x: v128): v128 {
-  return i8x16.shuffle(x, x, 1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12);
-}
-/** rot1(shiftRows(x)) in one shuffle. */
-@inline function rot1ShiftRows(x: v128): v128 {
-  return i8x16.shuffle(x, x, 5, 10, 15, 0, 9, 14, 3, 4, 13, 2, 7, 8, 1, 6, 11, 12);
+  return v128.or(i32x4.shr_u(x, 8), i32x4.shl(x, 24));
 }
 /** Row r of each column takes row r + 2 (mod 4). */
 @inline function rot2(x: v128): v128 {
@@ -70,6 +65,7 @@ const M4: v128 = i8x16(0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0
   x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128,
   dst: usize, outLen: i32,
 ): void {
+  const rows = v128.load(decrypt ? INV_SHIFT_ROWS : SHIFT_ROWS);
   let q0 = b0, q1 = b1, q2 = b2, q3 = b3, q4 = b4, q5 = b5, q6 = b6, q7 = b7;
   let t: v128;
   // Transpose each byte position's 8x8 bit matrix: blocks -> bit-planes.
@@ -97,8 +93,8 @@ const M4: v128 = i8x16(0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0
     rk = ks + (<usize>(decrypt ? rounds - round : round) << 7);
     if (decrypt) {
       // InvShiftRows, then the inverse affine map B (bit i <- bits i+2, i+5, i+7).
-      const y0 = invShiftRows(q0), y1 = invShiftRows(q1), y2 = invShiftRows(q2), y3 = invShiftRows(q3);
-      const y4 = invShiftRows(q4), y5 = invShiftRows(q5), y6 = invShiftRows(q6), y7 = invShiftRows(q7);
+      const y0 = i8x16.swizzle(q0, rows), y1 = i8x16.swizzle(q1, rows), y2 = i8x16.swizzle(q2, rows), y3 = i8x16.swizzle(q3, rows);
+      const y4 = i8x16.swizzle(q4, rows), y5 = i8x16.swizzle(q5, rows), y6 = i8x16.swizzle(q6, rows), y7 = i8x16.swizzle(q7, rows);
       q0 = xor(xor(y2, y5), y7); q1 = xor(xor(y3, y6), y0);
       q2 = xor(xor(y4, y7), y1); q3 = xor(xor(y5, y0), y2);
       q4 = xor(xor(y6, y1), y3); q5 = xor(xor(y7, y2), y4);
@@ -193,12 +189,12 @@ const M4: v128 = i8x16(0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0
       if (round < rounds) {
         // ShiftRows then MixColumns: with s = shiftRows(q) and r = rot1(s),
         // out = 2*(s ^ r) ^ r ^ rot2(s ^ r).
-        const r0 = rot1ShiftRows(q0), r1 = rot1ShiftRows(q1), r2 = rot1ShiftRows(q2), r3 = rot1ShiftRows(q3);
-        const r4 = rot1ShiftRows(q4), r5 = rot1ShiftRows(q5), r6 = rot1ShiftRows(q6), r7 = rot1ShiftRows(q7);
-        const e0 = xor(shiftRows(q0), r0), e1 = xor(shiftRows(q1), r1);
-        const e2 = xor(shiftRows(q2), r2), e3 = xor(shiftRows(q3), r3);
-        const e4 = xor(shiftRows(q4), r4), e5 = xor(shiftRows(q5), r5);
-        const e6 = xor(shiftRows(q6), r6), e7 = xor(shiftRows(q7), r7);
+        const s0 = i8x16.swizzle(q0, rows), s1 = i8x16.swizzle(q1, rows), s2 = i8x16.swizzle(q2, rows), s3 = i8x16.swizzle(q3, rows);
+        const s4 = i8x16.swizzle(q4, rows), s5 = i8x16.swizzle(q5, rows), s6 = i8x16.swizzle(q6, rows), s7 = i8x16.swizzle(q7, rows);
+        const r0 = rot1(s0), r1 = rot1(s1), r2 = rot1(s2), r3 = rot1(s3);
+        const r4 = rot1(s4), r5 = rot1(s5), r6 = rot1(s6), r7 = rot1(s7);
+        const e0 = xor(s0, r0), e1 = xor(s1, r1), e2 = xor(s2, r2), e3 = xor(s3, r3);
+        const e4 = xor(s4, r4), e5 = xor(s5, r5), e6 = xor(s6, r6), e7 = xor(s7, r7);
         q0 = xor(xor(e7, r0), rot2(e0));
         q1 = xor(xor(xor(e0, e7), r1), rot2(e1));
         q2 = xor(xor(e1, r2), rot2(e2));
@@ -208,8 +204,8 @@ const M4: v128 = i8x16(0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0
         q6 = xor(xor(e5, r6), rot2(e6));
         q7 = xor(xor(e6, r7), rot2(e7));
       } else {
-        q0 = shiftRows(q0); q1 = shiftRows(q1); q2 = shiftRows(q2); q3 = shiftRows(q3);
-        q4 = shiftRows(q4); q5 = shiftRows(q5); q6 = shiftRows(q6); q7 = shiftRows(q7);
+        q0 = i8x16.swizzle(q0, rows); q1 = i8x16.swizzle(q1, rows); q2 = i8x16.swizzle(q2, rows); q3 = i8x16.swizzle(q3, rows);
+        q4 = i8x16.swizzle(q4, rows); q5 = i8x16.swizzle(q5, rows); q6 = i8x16.swizzle(q6, rows); q7 = i8x16.swizzle(q7, rows);
       }
       q0 = xor(q0, v128.load(rk, 0)); q1 = xor(q1, v128.load(rk, 16));
       q2 = xor(q2, v128.load(rk, 32)); q3 = xor(q3, v128.load(rk, 48));
