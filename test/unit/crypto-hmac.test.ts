@@ -195,3 +195,46 @@ test("raw compression functions: one padded block equals the hash of the empty m
     assert.equal(hex(out), createHash(name).update(new Uint8Array(0)).digest("hex"), name);
   }
 });
+
+test("sha256Compress4x: each lane equals sha256Compress on its own block", () => {
+  const state4 = p.alloc(globalValue("SHA256_STATE4_BYTES"));
+  const lanes = [0, 1, 2, 3].map(() => ({ state: randomBytes(32), block: randomBytes(64) }));
+  for (let w = 0; w < 8; w++) {
+    for (let i = 0; i < 4; i++) {
+      new Uint8Array(x.memory.buffer, state4 + 16 * w + 4 * i, 4).set(lanes[i].state.subarray(4 * w, 4 * w + 4));
+    }
+  }
+  x.sha256Compress4x(state4, ...lanes.map((l) => putAt(l.block, 3)));
+  for (let i = 0; i < 4; i++) {
+    const one = putAt(lanes[i].state);
+    x.sha256Compress(one, putAt(lanes[i].block), 1);
+    const want = p.get(one, 32);
+    const got = new Uint8Array(32);
+    for (let w = 0; w < 8; w++) got.set(p.get(state4 + 16 * w + 4 * i, 4), 4 * w);
+    assert.equal(hex(got), hex(want), `lane ${i}`);
+  }
+});
+
+test("hmacSha256Mac4x: four jobs of mixed lengths (incl. ESN-style b, long b) equal node:crypto", () => {
+  const jobBytes = globalValue("HMAC4_JOB_BYTES");
+  assert.equal(jobBytes, 24);
+  const jobs = p.alloc(4 * jobBytes);
+  for (let round = 0; round < 400; round++) {
+    const want: { out: number; mac: string }[] = [];
+    const fields: number[][] = [];
+    for (let i = 0; i < 4; i++) {
+      const key = randomBytes(round % 3 === 0 ? 100 : 32); // some keys longer than the block
+      // Rounds 0..299 sweep lengths so lanes straddle block boundaries differently.
+      const aLen = round < 300 ? (round + 61 * i) % 300 : (round * 37 + i * 411) % 1500;
+      const bLen = round % 50 === 7 && i === 2 ? 65 : [0, 4][(round + i) % 2]; // one bLen > 64: scalar fallback
+      const a = randomBytes(aLen), b = randomBytes(bLen);
+      const out = p.alloc(32);
+      fields.push([wasmHmacInit("sha256", key), putAt(a, i), aLen, putAt(b), bLen, out]);
+      want.push({ out, mac: createHmac("sha256", key).update(a).update(b).digest("hex") });
+    }
+    const view = new DataView(x.memory.buffer, jobs, 4 * jobBytes);
+    fields.forEach((f, i) => f.forEach((v, k) => view.setUint32(i * jobBytes + 4 * k, v, true)));
+    x.hmacSha256Mac4x(jobs);
+    want.forEach((w, i) => assert.equal(hex(p.get(w.out, 32)), w.mac, `round ${round} lane ${i}`));
+  }
+});
