@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { main, type CliIo } from "../../sdk/cli/main.ts";
-import { VERDICTS } from "../../sdk/cli/pcap-decrypt.ts";
+import { decryptCapture, loadSas, VERDICTS } from "../../sdk/cli/pcap-decrypt.ts";
 import { LINKTYPE_LINUX_SLL, LINKTYPE_RAW, readPcap, writePcap } from "../../sdk/pcap/pcap.ts";
-import { buildEspCapture, pcapBytes, SA_A, type ExpectedFrame } from "../fixtures/pcap/make-esp-capture.ts";
+import { buildEspCapture, espGcm, ipv4, pcapBytes, SA_A, type ExpectedFrame } from "../fixtures/pcap/make-esp-capture.ts";
 
 const fixtures = fileURLToPath(new URL("../fixtures/pcap/", import.meta.url));
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -238,4 +238,34 @@ test("draft-mcgrew-gcm-test-01 ESP packets (AES-128/256) decrypt through the CLI
     const [rec] = readPcap(readFileSync(out)).records;
     assert.equal(Buffer.from(rec.data).toString("hex"), Buffer.concat([header(v.next_header, payload.length), payload]).toString("hex"), v.id);
   }
+});
+
+test("a 9000-byte jumbo ESP frame decrypts (packet slots sized to the capture)", async () => {
+  const inner = ipv4("10.0.1.1", "10.0.2.1", 17, Buffer.alloc(8900, 0x5a), 1);
+  const esp = espGcm(SA_A, 1n, Buffer.alloc(8, 1), inner, 4);
+  const capture = readPcap(pcapBytes([{ tsSec: 5, tsFrac: 6, data: ipv4("198.51.100.1", "203.0.113.1", 50, esp, 2) }], LINKTYPE_RAW));
+  const r = await decryptCapture(capture, loadSas([{ format: "json", name: "sas", text: cap.sasJson }]));
+  assert.deepEqual(r.verdicts.map((v) => v.verdict), ["ok"]);
+  assert.equal(Buffer.from(readPcap(r.output).records[0].data).toString("hex"), inner.toString("hex"));
+});
+
+test("randomly damaged frames never crash the run: one verdict per frame", async () => {
+  let state = 0x9e3779b9;
+  const next = (): number => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) >>> 24;
+  const records = [];
+  for (let i = 0; i < 600; i++) {
+    const src = cap.frames[i % cap.frames.length].data;
+    const data = Buffer.from(src.subarray(0, next() % 2 === 0 ? src.length : (next() << 8 | next()) % (src.length + 1)));
+    for (let k = next() % 4; k > 0 && data.length; k--) data[(next() << 8 | next()) % data.length] = next();
+    records.push({ tsSec: i, tsFrac: 0, origLength: data.length, data });
+  }
+  const r = await decryptCapture({ linkType: 1, nanosecond: false, bigEndian: false, snapLength: 65535, records },
+    loadSas([{ format: "json", name: "sas", text: cap.sasJson }]));
+  assert.equal(r.verdicts.length, records.length);
+  r.verdicts.forEach((v, i) => {
+    assert.equal(v.frame, i + 1);
+    assert.ok(VERDICTS.includes(v.verdict));
+    assert.ok(v.reason.length > 5);
+  });
+  assert.equal(readPcap(r.output).records.length, r.counts.ok);
 });
