@@ -1,10 +1,11 @@
 // Bitsliced AES core: 8 blocks at once in 8 v128 bit-planes (Käsper–Schwabe layout).
 //
 // Constant time: every block is turned into bit-planes, and from then on the cipher is
-// only AND/XOR/shift/constant-shuffle on whole v128 values: the S-box is the Boyar–Peralta
-// gate circuit, ShiftRows and MixColumns are shuffles with constant lane indices, round
-// keys are added with XOR. No memory address and no branch depends on key or data; the
-// only branches are on the round counter, the direction and the public output length.
+// only AND/XOR/shift/fixed-permutation on whole v128 values: the S-box is the Boyar–Peralta
+// gate circuit, ShiftRows and MixColumns are byte permutations with fixed indices (swizzle
+// with a constant index vector, 16/32-bit lane rotations), round keys are added with XOR.
+// No memory address and no branch depends on key or data; the only branches are on the
+// round counter, the direction and the public output length.
 //
 // Layout: plane q_j holds bit j of every state byte; byte i of a plane is AES state byte i
 // (column-major, i = 4*column + row), and bit k of that byte belongs to block k.
