@@ -132,7 +132,8 @@ export function aesEncryptBlocks(ks: usize, rounds: i32, src: usize, dst: usize,
   ecb(ks, rounds, src, dst, n, false);
 }
 
-/** Inverse cipher, same contract; needs a schedule expanded with withDecrypt=1. */
+/** Inverse cipher, same contract; needs a schedule expanded with withDecrypt=1 (here any schedule from
+ *  aesExpandKey works: the inverse cipher reads the encryption round keys backwards). */
 export function aesDecryptBlocks(ks: usize, rounds: i32, src: usize, dst: usize, n: i32): void {
   ecb(ks, rounds, src, dst, n, true);
 }
