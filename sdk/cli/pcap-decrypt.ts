@@ -170,6 +170,8 @@ export async function decryptCapture(capture: PcapFile, sas: { config: SaConfig;
     });
   }
 
+  await explainIcvMismatches(espFrames, verdicts, handles, slotBytes);
+
   const records: Pick<PcapRecord, "tsSec" | "tsFrac" | "data">[] = [];
   capture.records.forEach((rec, i) => {
     const data = inner[i];
@@ -180,6 +182,41 @@ export async function decryptCapture(capture: PcapFile, sas: { config: SaConfig;
   const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
   for (const v of verdicts) counts[v.verdict]++;
   return { verdicts, output, summary: summarise(dp, handles, counts, verdicts.length), counts };
+}
+
+const HMAC_SHA256_ICVS = [12, 16, 32] as const;
+
+/**
+ * The classic "tunnel up, no traffic" cause: the peers disagree on the HMAC-SHA-256 truncation
+ * (Linux `auth hmac(sha256)` = 96 bits, RFC 4868 = 128). For frames that failed the ICV on an
+ * HMAC-SHA-256 SA (or looked truncated to it), retry with the other lengths on a scratch dataplane
+ * (no replay state) and, when one verifies, say so in the reason. The verdict does not change.
+ */
+async function explainIcvMismatches(espFrames: { index: number; frame: EspFrame }[], verdicts: FrameVerdict[],
+  handles: { handle: SaHandle; config: SaConfig }[], slotBytes: number): Promise<void> {
+  // With CBC a wrong ICV length usually also misaligns the ciphertext, which the dataplane reports as truncated.
+  const failed = espFrames.filter((f) => verdicts[f.index].verdict === "integrity-failed" ||
+    (verdicts[f.index].verdict === "malformed" && verdicts[f.index].reason.startsWith("truncated:")));
+  const bySpi = new Map(handles.filter((h) => /-sha256/.test(h.config.esp)).map((h) => [h.config.spi >>> 0, h.config]));
+  const candidates = failed.filter((f) => bySpi.has(f.frame.spi));
+  if (candidates.length === 0) return;
+  for (const icv of HMAC_SHA256_ICVS) {
+    const probe = await Dataplane.create({ maxSas: Math.max(16, bySpi.size), batchSize: BATCH, slotBytes });
+    for (const cfg of bySpi.values()) {
+      if ((cfg.icvLength ?? 16) !== icv) probe.addSa({ ...cfg, icvLength: icv, replayWindow: 0 });
+    }
+    for (let start = 0; start < candidates.length; start += BATCH) {
+      const chunk = candidates.slice(start, start + BATCH);
+      probe.decapsulateBatch(chunk.map((f) => f.frame.packet), chunk.map((f) => f.frame.l3HeaderLength)).forEach((r, k) => {
+        if (r.status !== "ok" && r.status !== "dummy") return;
+        const cfg = bySpi.get(r.spi >>> 0)!;
+        const v = verdicts[chunk[k].index];
+        v.reason = `${v.verdict === "malformed" ? "truncated: " : ""}The packet does not verify with this SA's ${(cfg.icvLength ?? 16) * 8}-bit ICV but does with ` +
+          `${icv * 8} bits: the peer appears to use ${icv * 8}-bit ICVs; set the SA's ICV length to ${icv * 8} bits` +
+          `${icv === 12 ? " (Linux `auth hmac(sha256)` truncates to 96)" : icv === 16 ? " (RFC 4868, `auth-trunc hmac(sha256) ... 128`)" : ""}.`;
+      });
+    }
+  }
 }
 
 function summarise(dp: Dataplane, handles: { handle: SaHandle; config: SaConfig }[], counts: Record<Verdict, number>, frames: number): string {

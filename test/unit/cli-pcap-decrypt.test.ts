@@ -269,3 +269,38 @@ test("randomly damaged frames never crash the run: one verdict per frame", async
   });
   assert.equal(readPcap(r.output).records.length, r.counts.ok);
 });
+
+test("HMAC-SHA-256 truncation mismatch: integrity-failed, and the reason names the peer's ICV length", async () => {
+  // The capture's SA B packets carry 128-bit ICVs (RFC 4868); configure the SA the Linux way (96 bits).
+  const sas = JSON.parse(cap.sasJson) as { sas: Record<string, unknown>[] };
+  sas.sas[1].esp = "aes128-sha256_96";
+  const file = join(work, "sa96.json");
+  writeFileSync(file, JSON.stringify(sas));
+  const r = await cli("pcap", "decrypt", "--sa", file, join(fixtures, "esp-mixed.pcap"), "--verdicts", "-", "-q");
+  assert.equal(r.code, 0, r.err);
+  // 4 bytes less ICV leave a CBC ciphertext that is not whole blocks: the dataplane calls that truncated.
+  const expected = cap.expected.map((e) => (e.spi === 0x1001 ? { spi: e.spi, seq: e.seq, verdict: "malformed",
+    reasonIncludes: "the peer appears to use 128-bit ICVs" } : e));
+  checkVerdicts(r.out, expected);
+  assert.match(r.out.split("\n")[1], /"truncated: The packet does not verify with this SA's 96-bit ICV but does with 128 bits/);
+});
+
+test("HMAC-SHA-256 mismatch the other way (SA at 128 bits, peer at 96): the reason names 96 bits", async () => {
+  // Re-encrypt SA B's transport packet with a 96-bit ICV: same layout, 4 bytes shorter.
+  const sas = JSON.parse(cap.sasJson) as { sas: Record<string, unknown>[] };
+  const capture = readPcap(readFileSync(join(fixtures, "esp-mixed.pcap")));
+  const frame2 = Buffer.from(capture.records[1].data);
+  const ip = frame2.subarray(14);
+  const esp = ip.subarray(20, ip.readUInt16BE(2));
+  const { createHmac } = await import("node:crypto");
+  const body = esp.subarray(0, esp.length - 16);
+  const icv96 = createHmac("sha256", Buffer.from(sas.sas[1].integKey as string, "hex")).update(body).digest().subarray(0, 12);
+  const esp96 = Buffer.concat([body, icv96]);
+  const ip96 = ipv4("198.51.100.1", "203.0.113.1", 50, esp96, 200);
+  const file = join(work, "peer96.pcap");
+  writeFileSync(file, pcapBytes([{ tsSec: 1, tsFrac: 0, data: ip96 }], LINKTYPE_RAW));
+  const r = await cli("pcap", "decrypt", "--sa", join(fixtures, "esp-mixed.sas.json"), file, "--verdicts", "-", "-q");
+  assert.equal(r.code, 0, r.err);
+  checkVerdicts(r.out, [{ spi: 0x1001, seq: 1n, verdict: "malformed", reasonIncludes: "this SA's 128-bit ICV but does with 96 bits" }]);
+  assert.match(r.out, /auth hmac\(sha256\)/);
+});
