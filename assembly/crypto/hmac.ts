@@ -150,8 +150,8 @@ export function hmacInit(alg: i32, key: usize, keyLen: i32, ctx: usize): void {
 
 /**
  * Full-length HMAC of a‖b into `out` (hashDigestBytes(alg) bytes), from the context made by
- * hmacInit. `bLen` may be 0 (ESP with ESN passes the 4-byte seq-hi as `b`). `out` may not
- * overlap `ctx`; it may overlap a or b only after them (it is written last).
+ * hmacInit. `bLen` may be 0 (ESP with ESN passes the 4-byte seq-hi as `b`). `out` is written
+ * last, so it may overlap a or b (e.g. the ICV slot right after the packet), but not `ctx`.
  */
 export function hmacMac(alg: i32, ctx: usize, a: usize, aLen: i32, b: usize, bLen: i32, out: usize): void {
   const bs = hashBlockBytes(alg);
