@@ -13,7 +13,7 @@ export function formatPps(pps: number): string {
 
 function cell(r: BenchRow | undefined): string {
   if (!r) return "–";
-  const ratio = r.impl === "node:crypto" ? "" : ` (${r.ratio.toFixed(2)}×)`;
+  const ratio = r.impl === "node:crypto" || r.ratio === null ? "" : ` (${r.ratio.toFixed(2)}×)`;
   return `${formatPps(r.pps)} ${r.gbps.toFixed(2)} Gb/s${ratio}`;
 }
 

@@ -14,6 +14,9 @@ let clock: Clock = "wall";
 export function setClock(c: Clock): void {
   clock = c;
 }
+export function getClock(): Clock {
+  return clock;
+}
 
 /** Runs `step` for `ms` milliseconds of wall time; returns packets per second of the chosen clock. */
 export function packetsPerSecond(step: Step, ms: number): number {

@@ -1,11 +1,11 @@
-// `--profile`: where the time goes on our path. Two views:
+// `--profile`: where the time goes on our path (always on the CPU clock). Two views:
 //  1. the batch path split by difference of medians: copy-in only; copy-in + wasm run; + copy-out;
 //  2. the raw primitives from build/primitives.wasm (GHASH-only, HMAC-SHA-256-only, whole AES-GCM
 //     seal, AES-only when exported), per packet of the benchmark's sizes.
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { BaselineSa, BenchSuite } from "./baselines/esp-layout.ts";
-import { median, packetsPerSecond, type Step } from "./measure.ts";
+import { getClock, median, packetsPerSecond, setClock, type Step } from "./measure.ts";
 import { packetRing } from "./packets.ts";
 import type { ProfileEntry } from "./results.ts";
 
@@ -19,11 +19,20 @@ export interface ProfileOptions {
 const BATCH = 256;
 const HASH_SHA256 = 2;
 
-function nsPerPacket(step: Step, opts: ProfileOptions): number {
-  packetsPerSecond(step, opts.sliceMs / 4);
-  const samples: number[] = [];
-  for (let i = 0; i < opts.reps; i++) samples.push(1e9 / packetsPerSecond(step, opts.sliceMs / 2));
-  return median(samples);
+/**
+ * ns per packet of each step, measured interleaved (every repetition runs all steps) on the CPU
+ * clock, so parts computed as differences are not swamped by other processes on the machine.
+ */
+function nsPerPacket(steps: Step[], opts: ProfileOptions): number[] {
+  const before = getClock();
+  setClock("cpu");
+  for (const step of steps) packetsPerSecond(step, opts.sliceMs / 4);
+  const samples = steps.map(() => [] as number[]);
+  for (let rep = 0; rep < Math.max(opts.reps, 3); rep++) {
+    steps.forEach((step, i) => samples[i].push(1e9 / packetsPerSecond(step, opts.sliceMs / 2)));
+  }
+  setClock(before);
+  return samples.map(median);
 }
 
 async function batchPathSplit(opts: ProfileOptions, out: ProfileEntry[]): Promise<void> {
@@ -46,9 +55,12 @@ async function batchPathSplit(opts: ProfileOptions, out: ProfileEntry[]): Promis
           for (let i = 0; i < BATCH; i++) { b.add(ring[next], sa); next = (next + 1) & 1023; }
         };
         const run = () => (direction === "encap" ? ep.dp.runEncapsulate(b) : ep.dp.runDecapsulate(b));
-        const inOnly = nsPerPacket(() => { copyIn(); return BATCH; }, opts);
-        const inRun = nsPerPacket(() => { copyIn(); run(); return BATCH; }, opts);
-        const full = nsPerPacket(direction === "encap" ? ours.ourEncapStep(ep, ring, BATCH) : ours.ourDecapStep(ep, ring, BATCH), opts);
+        const fullStep = direction === "encap" ? ours.ourEncapStep(ep, ring, BATCH) : ours.ourDecapStep(ep, ring, BATCH);
+        const [inOnly, inRun, full] = nsPerPacket([
+          () => { copyIn(); return BATCH; },
+          () => { copyIn(); run(); return BATCH; },
+          fullStep,
+        ], opts);
         const what = `ours ${suite} ${direction} b=${BATCH}`;
         out.push({ what: `${what}: copy into arena`, size, nsPerPacket: inOnly, note: `${pct(inOnly, full)} of ${full.toFixed(0)} ns` });
         out.push({ what: `${what}: wasm run`, size, nsPerPacket: inRun - inOnly, note: `${pct(inRun - inOnly, full)}` });
@@ -87,7 +99,7 @@ function primitives(opts: ProfileOptions, out: ProfileEntry[]): void {
     const call = setup();
     for (const size of sizes) {
       opts.onProgress?.(`profile: ${what} ${size} B`);
-      out.push({ what, size, nsPerPacket: nsPerPacket(() => { call(size); return 1; }, opts), note });
+      out.push({ what, size, nsPerPacket: nsPerPacket([() => { call(size); return 1; }], opts)[0], note });
     }
   };
   measure("primitive: AES-128-GCM seal (whole)", ["alloc", "gcmContextBytes", "gcmInit", "gcmSeal"], () => {
@@ -107,11 +119,23 @@ function primitives(opts: ProfileOptions, out: ProfileEntry[]): void {
     x.hmacInit(HASH_SHA256, key, 32, ctx);
     return (len) => x.hmacMac(HASH_SHA256, ctx, data, len + 24, 0, 0, mac);
   }, "SPI..ciphertext of a CBC packet, pad states precomputed");
+  const aesKey = (withDecrypt: number) => {
+    const sched = alloc(x.aesKeyBytes(16, withDecrypt)); const key = alloc(16); fill(key, 16);
+    return { sched, rounds: x.aesExpandKey(key, 16, sched, withDecrypt) };
+  };
+  const iv = alloc(16);
   measure("primitive: AES-128 blocks only", ["alloc", "aesKeyBytes", "aesExpandKey", "aesEncryptBlocks"], () => {
-    const sched = alloc(x.aesKeyBytes(16, 0)); const key = alloc(16); fill(key, 16);
-    const rounds = x.aesExpandKey(key, 16, sched);
+    const { sched, rounds } = aesKey(0);
     return (len) => x.aesEncryptBlocks(sched, rounds, data, dst, (len + 15) >> 4);
-  }, "ECB-style blocks, the AES share of CTR or CBC");
+  }, "independent blocks (8 per bitsliced pass), the AES share of GCM's CTR");
+  measure("primitive: AES-128-CBC encrypt", ["alloc", "aesKeyBytes", "aesExpandKey", "aesCbcEncrypt"], () => {
+    const { sched, rounds } = aesKey(0);
+    return (len) => x.aesCbcEncrypt(sched, rounds, iv, data, dst, (len + 15) & ~15);
+  }, "chained: one block per bitsliced pass");
+  measure("primitive: AES-128-CBC decrypt", ["alloc", "aesKeyBytes", "aesExpandKey", "aesCbcDecrypt"], () => {
+    const { sched, rounds } = aesKey(1);
+    return (len) => x.aesCbcDecrypt(sched, rounds, iv, data, dst, (len + 15) & ~15);
+  }, "parallel: 8 blocks per pass");
 }
 
 export async function profileOurPath(opts: ProfileOptions): Promise<ProfileEntry[]> {

@@ -16,8 +16,8 @@ export interface BenchRow {
   pps: number;
   /** Gbit/s of inner bytes at the median pps. */
   gbps: number;
-  /** pps divided by node:crypto's pps in the same (suite, size, direction). */
-  ratio: number;
+  /** pps divided by node:crypto's pps in the same (suite, size, direction); null when node:crypto was not run. */
+  ratio: number | null;
   /** pps of every repetition, in run order. */
   samples: number[];
 }
