@@ -5,6 +5,7 @@ const LABEL: Record<Impl, string> = {
   "node:crypto": "node:crypto", noble: "@noble", "ours-b64": "ours, batch 64", "ours-b256": "ours, batch 256",
 };
 
+/** 1234567 -> "1.23 Mpps". */
 export function formatPps(pps: number): string {
   if (pps >= 1e6) return `${(pps / 1e6).toFixed(2)} Mpps`;
   if (pps >= 1e3) return `${(pps / 1e3).toFixed(1)} kpps`;
@@ -28,6 +29,7 @@ function lines(res: BenchResults): { key: string[]; cells: string[] }[] {
   return out;
 }
 
+/** The console table: one line per (suite, size, direction), one column per implementation. */
 export function textTable(res: BenchResults): string {
   const head = ["suite", "inner B", "dir", ...IMPLS.map((i) => LABEL[i])];
   const body = lines(res).map((l) => [...l.key, ...l.cells]);
@@ -36,6 +38,7 @@ export function textTable(res: BenchResults): string {
   return [fmt(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(fmt)].join("\n");
 }
 
+/** The same table in Markdown, for README.md. */
 export function markdownTable(res: BenchResults): string {
   const head = ["suite", "inner B", "dir", ...IMPLS.map((i) => LABEL[i])];
   const body = lines(res).map((l) => [...l.key, ...l.cells]);
@@ -43,6 +46,7 @@ export function markdownTable(res: BenchResults): string {
   return [row(head), row(head.map((_, c) => (c === 1 ? "---:" : "---"))), ...body.map(row)].join("\n");
 }
 
+/** One sentence with the SPI lookup numbers. */
 export function spiLookupLine(res: BenchResults): string {
   const s = res.spiLookup;
   if (!s) return "SPI lookup: not measured";
@@ -52,10 +56,12 @@ export function spiLookupLine(res: BenchResults): string {
     `(adding the SAs took ${s.addSeconds.toFixed(1)} s)`;
 }
 
+/** One line per target of the issue: met or not, measured vs required. */
 export function targetLines(res: BenchResults): string[] {
   return res.targets.map((t) => `${t.met ? "met    " : "NOT MET"}  ${t.name}: ${t.measured} (target ${t.required})`);
 }
 
+/** Machine, Node version, date and method, for the table caption. */
 export function machineLine(res: BenchResults): string {
   const m = res.machine;
   return `${m.cpu} (${m.cores} cores), Node ${m.node}, ${m.platform}/${m.arch}, ${m.date}; ` +

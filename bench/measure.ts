@@ -34,6 +34,7 @@ export function packetsPerSecond(step: Step, ms: number): number {
   return (packets * 1e6) / Math.max(1, used.user + used.system);
 }
 
+/** Median of the samples (mean of the middle two for an even count). */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;

@@ -17,6 +17,7 @@ export interface OurEndpoint {
 /** Arena capacity: the largest batch the benchmark runs. */
 export const MAX_BATCH = 256;
 
+/** A fresh dataplane with the outbound and inbound SA of `sa` for `suite`; aes128-sha256 uses a 16-byte ICV (RFC 4868). */
 export async function createOurEndpoint(suite: BenchSuite, sa: BaselineSa): Promise<OurEndpoint> {
   const dp = await Dataplane.create({ maxSas: 16, batchSize: MAX_BATCH });
   const common = { spi: sa.spi, mode: "tunnel", esp: suite, encKey: sa.encKey, integKey: sa.integKey } as const;

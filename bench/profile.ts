@@ -138,6 +138,7 @@ function primitives(opts: ProfileOptions, out: ProfileEntry[]): void {
   }, "parallel: 8 blocks per pass");
 }
 
+/** Everything `--profile` measures, in print order. */
 export async function profileOurPath(opts: ProfileOptions): Promise<ProfileEntry[]> {
   const out: ProfileEntry[] = [];
   await batchPathSplit(opts, out);

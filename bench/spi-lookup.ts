@@ -52,6 +52,7 @@ export interface SpiLookupOptions {
   onProgress?: (text: string) => void;
 }
 
+/** Decap pps with 1 SA versus `opts.sas` SAs in the table (see the file comment). */
 export async function measureSpiLookup(opts: SpiLookupOptions): Promise<SpiLookupResult> {
   const say = opts.onProgress ?? (() => {});
   const integKey = crypto.getRandomValues(new Uint8Array(32));

@@ -74,6 +74,7 @@ export function writeEspHeader(buf: Uint8Array, spi: number, seq: number): void 
   view.setUint32(4, seq >>> 0);
 }
 
+/** Big-endian u32 at `at`. */
 export function readU32(buf: Uint8Array, at: number): number {
   return ((buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]) >>> 0;
 }
