@@ -9,6 +9,7 @@ import { Dataplane } from "../dataplane/dataplane.ts";
 import type { SaHandle, SaStats } from "../dataplane/types.ts";
 import { EspUdpEndpoint } from "../node/esp-udp.ts";
 import { icmpEcho, echoReplyFor, parseIcmpEcho } from "../packet/icmp.ts";
+import type { CliCommand } from "./main.ts";
 
 const LOOPBACK = "127.0.0.1";
 const INNER_A = "198.51.100.1";
@@ -100,6 +101,14 @@ export async function runDemo(argv: string[] = []): Promise<number> {
   console.log(ok ? "\nall echo requests answered through ESP" : "\nsome echo requests were not answered (see counters above)");
   return ok ? 0 : 1;
 }
+
+/** `ipsec-wasm demo [--count N]`. */
+export const demoCommand: CliCommand = {
+  path: ["demo"],
+  summary: "two userspace ESP peers on loopback pass ICMP echo through ESP-in-UDP and print their counters",
+  usage: "usage: ipsec-wasm demo [--count N]   (N echo requests per suite, default 4000)\n",
+  run: (args) => runDemo(args),
+};
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   runDemo(process.argv.slice(2)).then((code) => { process.exitCode = code; });

@@ -7,6 +7,7 @@
 import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { pcapDecryptCommand } from "./pcap-decrypt.ts";
+import { demoCommand } from "./demo.ts";
 
 /** Where a command writes; tests pass their own. */
 export interface CliIo {
@@ -27,7 +28,7 @@ export interface CliCommand {
 }
 
 /** The dispatch table. */
-export const COMMANDS: CliCommand[] = [pcapDecryptCommand];
+export const COMMANDS: CliCommand[] = [pcapDecryptCommand, demoCommand];
 
 /** Adds a subcommand to the table (replacing one with the same path). */
 export function registerCommand(cmd: CliCommand): void {
