@@ -111,8 +111,9 @@ function absorbFinal(alg: i32, state: usize, prefix: i32, a: usize, aLen: i32, b
   compress(alg, state, TAIL, blocks);
 }
 
-/** One-shot hash of `len` bytes at `data`: `out` gets hashDigestBytes(alg) bytes. */
+/** One-shot hash of `len` bytes at `data`: `out` gets hashDigestBytes(alg) bytes (nothing for an unknown id). */
 export function hashOneShot(alg: i32, data: usize, len: i32, out: usize): void {
+  if (hashDigestBytes(alg) == 0) return; // unknown id: write nothing
   initState(alg, WORK);
   absorbFinal(alg, WORK, 0, data, len, 0, 0);
   writeDigest(alg, WORK, out);
@@ -131,6 +132,7 @@ export function hmacContextBytes(alg: i32): i32 {
  * keys longer than the block are hashed first (RFC 2104 section 2).
  */
 export function hmacInit(alg: i32, key: usize, keyLen: i32, ctx: usize): void {
+  if (hashDigestBytes(alg) == 0) return; // unknown id: write nothing
   const bs = hashBlockBytes(alg);
   const sb = stateBytes(alg);
   memory.fill(KEY_BLOCK, 0, <usize>bs);
@@ -154,6 +156,7 @@ export function hmacInit(alg: i32, key: usize, keyLen: i32, ctx: usize): void {
  * last, so it may overlap a or b (e.g. the ICV slot right after the packet), but not `ctx`.
  */
 export function hmacMac(alg: i32, ctx: usize, a: usize, aLen: i32, b: usize, bLen: i32, out: usize): void {
+  if (hashDigestBytes(alg) == 0) return; // unknown id: write nothing
   const bs = hashBlockBytes(alg);
   const sb = <usize>stateBytes(alg);
   const db = hashDigestBytes(alg);

@@ -238,3 +238,14 @@ test("hmacSha256Mac4x: four jobs of mixed lengths (incl. ESN-style b, long b) eq
     want.forEach((w, i) => assert.equal(hex(p.get(w.out, 32)), w.mac, `round ${round} lane ${i}`));
   }
 });
+
+test("unknown algorithm ids write nothing", () => {
+  const ctx = p.alloc(128), out = p.alloc(64), msg = putAt(randomBytes(100));
+  for (const alg of [0, 5, -1]) {
+    x.hmacInit(alg, msg, 32, ctx);
+    x.hmacMac(alg, ctx, msg, 100, 0, 0, out);
+    x.hashOneShot(alg, msg, 100, out);
+  }
+  assert.equal(hex(p.get(ctx, 128)), "00".repeat(128));
+  assert.equal(hex(p.get(out, 64)), "00".repeat(64));
+});
