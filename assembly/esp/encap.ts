@@ -2,7 +2,7 @@
 // Packets are processed in place in their arena slot: the ESP header and IV go into the
 // headroom in front of the payload, the trailer and ICV into the tailroom behind it.
 import {
-  descBase, DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR,
+  descBase, DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR, D_L3_LEN,
   metaOf, maxSas, slotBytes, HEADROOM, TAILROOM, ivPool, scratch, countDrop, countGlobal,
   M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SEQ, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
   M_PACKETS, M_BYTES, F_IN_USE, F_INBOUND, F_TRANSPORT, F_ESN, KIND_GCM, KIND_CBC_HMAC,
@@ -12,7 +12,7 @@ import {
 } from "./status";
 import { transportHeader, rewriteHeader, storeBe32 } from "./ip";
 import { gcmSeal } from "../crypto/gcm";
-import { aesCbcEncrypt } from "../crypto/aes";
+import { cbcQueue, cbcFlush, cbcPending, CBC_LANES } from "./cbc-lanes";
 import { hmacMac } from "../crypto/hmac";
 
 function finish(d: usize, status: u32): void {
@@ -27,18 +27,55 @@ export function encapBatch(n: i32): i32 {
   for (let i = 0; i < n; i++) {
     const d = descBase + <usize>i * <usize>DESC_BYTES;
     const slot = load<i32>(d, D_SA);
-    if (slot < 0 || slot >= maxSas) { finish(d, ST_INVALID_SA); continue; }
+    if (slot < 0 || slot >= maxSas) { flushCbc(); finish(d, ST_INVALID_SA); continue; }
     const meta = metaOf(slot);
     const flags = load<u32>(meta, M_FLAGS);
-    if ((flags & F_IN_USE) == 0 || (flags & F_INBOUND) != 0) { finish(d, ST_INVALID_SA); continue; }
+    if ((flags & F_IN_USE) == 0 || (flags & F_INBOUND) != 0) { flushCbc(); finish(d, ST_INVALID_SA); continue; }
+    // CBC packets of one SA are encrypted 8 at a time (cbc-lanes.ts); another SA flushes the group.
+    if (cbcPending() > 0 && meta != cbcMeta) flushCbc();
     store<u32>(d, load<u32>(meta, M_SPI), D_SPI);
     const status = encapOne(d, meta, flags, ivPool + (<usize>i << 4));
     store<u32>(d, status, D_STATUS);
     countGlobal(status);
     if (status == ST_OK) ok++;
     else { countDrop(meta, status); store<u32>(d, 0, D_OUT_LEN); }
+    if (cbcPending() == CBC_LANES) flushCbc();
   }
+  flushCbc();
   return ok;
+}
+
+// The CBC group being filled: its SA and, per lane, the descriptor whose ICV is still to compute.
+let cbcMeta: usize = 0;
+const cbcDescs = memory.data(CBC_LANES * 4, 16);
+
+function flushCbc(): void {
+  const n = cbcPending();
+  if (n == 0) return;
+  const meta = cbcMeta;
+  const keys = <usize>load<u32>(meta, M_KEY_PTR);
+  cbcFlush(keys, <i32>load<u32>(meta, M_ROUNDS));
+  for (let k = 0; k < n; k++) {
+    const d = <usize>load<u32>(cbcDescs + (<usize>k << 2));
+    writeHmacIcv(meta, keys, d);
+  }
+}
+
+/** HMAC over SPI..ciphertext (‖ seq-hi with ESN), truncated into the ICV field. */
+function writeHmacIcv(meta: usize, keys: usize, d: usize): void {
+  const flags = load<u32>(meta, M_FLAGS);
+  const esn = (flags & F_ESN) != 0;
+  const out = <usize>load<u32>(d, D_OUT_OFF);
+  const seq = load<u64>(d, D_SEQ);
+  const icv = <i32>load<u32>(meta, M_ICV);
+  const hdrLen = <i32>load<u32>(d, D_L3_LEN);
+  const esp = out + <usize>hdrLen;
+  const signedLen = <i32>load<u32>(d, D_OUT_LEN) - hdrLen - icv;
+  const seqHi = scratch + 32;
+  storeBe32(seqHi, <u32>(seq >>> 32));
+  const mac = scratch + 64;
+  hmacMac(<i32>load<u32>(meta, M_HASH), keys + <usize>load<u32>(meta, M_HMAC_OFF), esp, signedLen, seqHi, esn ? 4 : 0, mac);
+  memory.copy(esp + <usize>signedLen, mac, <usize>icv);
 }
 
 function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
@@ -100,17 +137,6 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
     const aad = scratch + 16;
     const aadLen = writeAad(aad, esp, seq, esn);
     gcmSeal(keys, nonce, aad, aadLen, payload, payload, padded, icvAt, icv);
-  } else {
-    const hash = <i32>load<u32>(meta, M_HASH);
-    if (kind == KIND_CBC_HMAC) {
-      memory.copy(esp + 8, randomIv, 16);
-      aesCbcEncrypt(keys, <i32>load<u32>(meta, M_ROUNDS), esp + 8, payload, payload, padded);
-    }
-    const seqHi = scratch + 32;
-    storeBe32(seqHi, <u32>(seq >>> 32));
-    const mac = scratch + 64;
-    hmacMac(hash, keys + <usize>load<u32>(meta, M_HMAC_OFF), esp, 8 + ivLen + padded, seqHi, esn ? 4 : 0, mac);
-    memory.copy(icvAt, mac, <usize>icv);
   }
 
   const outLen = <i32>(icvAt + <usize>icv - out);
@@ -119,8 +145,19 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
   store<u32>(d, <u32>outLen, D_OUT_LEN);
   store<u64>(d, seq, D_SEQ);
   store<u32>(d, nextHeader, D_NEXT_HDR);
+  // The encap side uses D_L3_LEN to remember where ESP starts inside the output (transport header).
+  store<u32>(d, <u32>hdrLen, D_L3_LEN);
   store<u64>(meta, load<u64>(meta, M_PACKETS) + 1, M_PACKETS);
   store<u64>(meta, load<u64>(meta, M_BYTES) + <u64>len, M_BYTES);
+
+  if (kind == KIND_CBC_HMAC) {
+    memory.copy(esp + 8, randomIv, 16);
+    cbcMeta = meta;
+    store<u32>(cbcDescs + (<usize>cbcPending() << 2), <u32>d);
+    cbcQueue(payload, padded, esp + 8);   // encrypted and MACed in flushCbc
+  } else if (kind != KIND_GCM) {
+    writeHmacIcv(meta, keys, d);          // NULL encryption: integrity only
+  }
   return ST_OK;
 }
 
