@@ -223,3 +223,24 @@ test("bad key lengths and tag lengths outside 4..16 are refused", () => {
   assert.equal(gcm.open(nonce, new Uint8Array(), ref.subarray(0, 20), new Uint8Array()), null, "empty tag");
   assert.equal(hex(gcm.open(nonce, new Uint8Array(), ref.subarray(0, 20), ref.subarray(20, 24)) ?? new Uint8Array()), hex(pt), "4-byte tag");
 });
+
+test("unaligned nonce, AAD, data and tag pointers (ESP ciphertext sits at odd offsets after outer headers)", () => {
+  const { x, alloc, get } = gcm.p;
+  const key = rand(32), nonce = rand(12), aad = rand(12);
+  gcm.init(key);
+  const base = alloc(4 * MAX);
+  const at = (off: number, b: Uint8Array): number => {
+    new Uint8Array(x.memory.buffer, base + off, b.length).set(b);
+    return base + off;
+  };
+  for (const len of [1, 37, 64, 200, 1401]) {
+    const pt = rand(len);
+    const ref = nodeSeal(key, nonce, aad, pt);
+    const np = at(3, nonce), ap = at(21, aad), sp = at(45, pt), tp = at(61 + len, new Uint8Array(16));
+    x.gcmSeal(gcm.ctx, np, ap, aad.length, sp, sp, len, tp, 12);
+    assert.equal(hex(get(sp, len)) + hex(get(tp, 12)), hex(ref.subarray(0, len + 12)), `seal len ${len}`);
+    const dp = base + 2 * MAX + 7;
+    assert.equal(x.gcmOpen(gcm.ctx, np, ap, aad.length, sp, dp, len, tp, 12), 1, `open len ${len}`);
+    assert.equal(hex(get(dp, len)), hex(pt), `open len ${len}`);
+  }
+});
