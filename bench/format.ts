@@ -64,6 +64,7 @@ export function targetLines(res: BenchResults): string[] {
 /** Machine, Node version, date and method, for the table caption. */
 export function machineLine(res: BenchResults): string {
   const m = res.machine;
-  return `${m.cpu} (${m.cores} cores), Node ${m.node}, ${m.platform}/${m.arch}, ${m.date}; ` +
+  const build = m.gitCommit || m.wasmSha256 ? `, commit ${m.gitCommit ?? "?"}, dataplane.wasm sha256 ${m.wasmSha256?.slice(0, 12) ?? "?"}` : "";
+  return `${m.cpu} (${m.cores} cores), Node ${m.node}, ${m.platform}/${m.arch}, ${m.date}${build}; ` +
     `${res.config.repetitions} interleaved repetitions of ${res.config.sliceMs} ms, medians, per ${res.config.clock === "cpu" ? "second of process CPU time" : "second of elapsed time"}${res.config.quick ? " (--quick: smoke run, numbers are noise)" : ""}`;
 }

@@ -17,9 +17,27 @@ export interface OurEndpoint {
 /** Arena capacity: the largest batch the benchmark runs. */
 export const MAX_BATCH = 256;
 
+let pinned: WebAssembly.Module | undefined;
+/**
+ * Compiles build/dataplane.wasm once, so every dataplane of a run uses the same build even when
+ * the file is rebuilt while the benchmark runs. Returns the SHA-256 of the bytes measured.
+ */
+export async function pinDataplaneModule(): Promise<string> {
+  const { readFileSync } = await import("node:fs");
+  const { createHash } = await import("node:crypto");
+  const bytes = readFileSync(new URL("../build/dataplane.wasm", import.meta.url));
+  pinned = await WebAssembly.compile(bytes);
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** Options for Dataplane.create with the pinned module (when pinned). */
+export function dataplaneOptions(maxSas: number, batchSize: number): { maxSas: number; batchSize: number; module?: WebAssembly.Module } {
+  return pinned ? { maxSas, batchSize, module: pinned } : { maxSas, batchSize };
+}
+
 /** A fresh dataplane with the outbound and inbound SA of `sa` for `suite`; aes128-sha256 uses a 16-byte ICV (RFC 4868). */
 export async function createOurEndpoint(suite: BenchSuite, sa: BaselineSa): Promise<OurEndpoint> {
-  const dp = await Dataplane.create({ maxSas: 16, batchSize: MAX_BATCH });
+  const dp = await Dataplane.create(dataplaneOptions(16, MAX_BATCH));
   const common = { spi: sa.spi, mode: "tunnel", esp: suite, encKey: sa.encKey, integKey: sa.integKey } as const;
   const icv = suite === "aes128-sha256" ? { icvLength: 16 as const } : {};
   const out = dp.addSa({ ...common, ...icv, direction: "out" });

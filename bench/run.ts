@@ -1,6 +1,7 @@
 // `npm run bench`: per suite and inner size, encap and decap pps / Gbit/s of node:crypto, @noble and
 // our batch path (64 and 256), interleaved repetitions, medians; then the SPI lookup cost at 1M SAs.
 // Writes bench/results.json; bench/report.ts turns it into the README table.
+import { execFileSync } from "node:child_process";
 import { cpus } from "node:os";
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -58,6 +59,14 @@ const clock = flags.clock as Clock;
 setClock(clock);
 const withOurs = impls.some((i) => i.startsWith("ours"));
 const ours = withOurs ? await import("./ours.ts") : undefined;
+const wasmSha256 = ours ? await ours.pinDataplaneModule() : undefined;
+const gitCommit = (() => {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: fileURLToPath(new URL(".", import.meta.url)), encoding: "utf8" }).trim();
+  } catch {
+    return undefined;
+  }
+})();
 
 function randomSa(suite: BenchSuite): BaselineSa {
   const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
@@ -134,7 +143,7 @@ progress.done();
 const results: BenchResults = {
   machine: {
     cpu: cpus()[0]?.model.trim() ?? "unknown", cores: cpus().length, node: process.version, v8: process.versions.v8,
-    platform: process.platform, arch: process.arch, date: new Date().toISOString(),
+    platform: process.platform, arch: process.arch, date: new Date().toISOString(), gitCommit, wasmSha256,
   },
   config: {
     sliceMs, repetitions: reps, quick, suites, sizes, clock,

@@ -6,7 +6,7 @@ import { createHmac } from "node:crypto";
 import { Dataplane } from "../sdk/dataplane/dataplane.ts";
 import { ipv4UdpPacket } from "./packets.ts";
 import { type Step, median, packetsPerSecond } from "./measure.ts";
-import { ourDecapStep } from "./ours.ts";
+import { dataplaneOptions, ourDecapStep } from "./ours.ts";
 import type { SpiLookupResult } from "./results.ts";
 
 const SUITE = "null-sha256";
@@ -61,9 +61,9 @@ export async function measureSpiLookup(opts: SpiLookupOptions): Promise<SpiLooku
   const spis = randomSpis(opts.sas);
   const inner = ipv4UdpPacket(SIZE);
 
-  const one = await Dataplane.create({ maxSas: opts.sas, batchSize: BATCH });
+  const one = await Dataplane.create(dataplaneOptions(opts.sas, BATCH));
   one.addSa(sa(spis[0]));
-  const many = await Dataplane.create({ maxSas: opts.sas, batchSize: BATCH });
+  const many = await Dataplane.create(dataplaneOptions(opts.sas, BATCH));
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < spis.length; i++) {
     many.addSa(sa(spis[i]));
