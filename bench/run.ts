@@ -135,7 +135,10 @@ for (const suite of suites) {
         rows.push({ suite, size, direction, impl, pps, gbps: gbps(pps, size), ratio: reference ? pps / reference : null, samples: samples.get(impl)! });
       }
     }
-    if (endpoint) endpoint.dp.removeSa(endpoint.out), endpoint.dp.removeSa(endpoint.in);
+    if (endpoint) {
+      endpoint.dp.removeSa(endpoint.out);
+      endpoint.dp.removeSa(endpoint.in);
+    }
   }
 }
 progress.done();
