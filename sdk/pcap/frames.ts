@@ -4,6 +4,7 @@
  * Never throws on bad input: every frame gets a classification with a reason.
  * @module
  */
+import { inetChecksum } from "../packet/icmp.ts";
 import { LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_RAW } from "./pcap.ts";
 
 /** Link types {@link classifyFrame} understands. */
@@ -247,8 +248,5 @@ function espFrame(ip: IpLayer, packet: Uint8Array, udpEncapsulated: boolean): Fr
 
 /** RFC 1071 one's-complement sum of an IPv4 header (checksum field zeroed by the caller). */
 export function ipv4Checksum(header: Uint8Array): number {
-  let sum = 0;
-  for (let i = 0; i + 1 < header.length; i += 2) sum += (header[i] << 8) | header[i + 1];
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
+  return inetChecksum(header);
 }
