@@ -64,3 +64,6 @@ export function layout_sa_meta_bytes(): i32 { return SA_META_BYTES; }
 export function layout_desc_bytes(): i32 { return DESC_BYTES; }
 export function layout_headroom(): i32 { return HEADROOM; }
 export function layout_tailroom(): i32 { return TAILROOM; }
+
+// Control-plane crypto for the SDK's IKEv2 (see control.ts).
+export { cc_buffer, cc_hmac, cc_hash, cc_gcm_seal, cc_gcm_open, cc_cbc } from "./control";

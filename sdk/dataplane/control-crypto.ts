@@ -1,0 +1,130 @@
+/**
+ * One-shot AES-GCM, AES-CBC, HMAC and hashes for the control plane (IKEv2), run by the same
+ * wasm primitives as the ESP hot path (assembly/control.ts), in an instance of their own so IKE
+ * never touches packet memory. Arguments are copied into wasm scratch and the scratch is zeroed
+ * after every call, so keys do not linger there.
+ * @module
+ */
+import { loadDataplaneModule, type WasmSource } from "./wasm.ts";
+import { DataplaneError } from "./errors.ts";
+import { HashAlg } from "./suites.ts";
+
+interface ControlExports {
+  memory: WebAssembly.Memory;
+  cc_buffer(n: number): number;
+  cc_hmac(alg: number, key: number, keyLen: number, data: number, dataLen: number, out: number): number;
+  cc_hash(alg: number, data: number, len: number, out: number): number;
+  cc_gcm_seal(key: number, keyLen: number, nonce: number, aad: number, aadLen: number, src: number, dst: number, len: number, tag: number, tagLen: number): number;
+  cc_gcm_open(key: number, keyLen: number, nonce: number, aad: number, aadLen: number, src: number, dst: number, len: number, tag: number, tagLen: number): number;
+  cc_cbc(dir: number, key: number, keyLen: number, iv: number, src: number, dst: number, len: number): number;
+}
+
+const DIGEST_BYTES: Record<number, number> = { [HashAlg.Sha1]: 20, [HashAlg.Sha256]: 32, [HashAlg.Sha384]: 48, [HashAlg.Sha512]: 64 };
+const align = (n: number): number => (n + 15) & ~15;
+
+/** Control-plane crypto over the dataplane's wasm primitives. */
+export class ControlCrypto {
+  private constructor(private readonly x: ControlExports) {}
+
+  /** Instantiates from a module or bytes (see {@link WasmSource}); defaults to the packaged wasm. */
+  static async create(src: WasmSource = {}): Promise<ControlCrypto> {
+    const module = await loadDataplaneModule(src);
+    return ControlCrypto.fromModule(module);
+  }
+
+  /** Synchronous instantiation from a compiled module. */
+  static fromModule(module: WebAssembly.Module): ControlCrypto {
+    const inst = new WebAssembly.Instance(module, {
+      env: { abort: () => { throw new DataplaneError("WASM_LOAD", "control crypto aborted"); } },
+    });
+    return new ControlCrypto(inst.exports as unknown as ControlExports);
+  }
+
+  /** Lays out `parts` (16-aligned) in scratch, plus `extra` output bytes; returns their offsets. */
+  private place(parts: Uint8Array[], extra: number[]): { offs: number[]; outs: number[]; base: number; total: number } {
+    let total = 0;
+    const sizes = [...parts.map((p) => align(Math.max(p.length, 16))), ...extra.map((n) => align(Math.max(n, 16)))];
+    for (const s of sizes) total += s;
+    const base = this.x.cc_buffer(total);
+    const mem = new Uint8Array(this.x.memory.buffer);
+    const offs: number[] = [];
+    let at = base;
+    for (const p of parts) { mem.set(p, at); offs.push(at); at += align(Math.max(p.length, 16)); }
+    const outs: number[] = [];
+    for (const n of extra) { outs.push(at); at += align(Math.max(n, 16)); }
+    return { offs, outs, base, total };
+  }
+
+  private take(ptr: number, n: number): Uint8Array {
+    return new Uint8Array(this.x.memory.buffer, ptr, n).slice();
+  }
+
+  private wipe(base: number, total: number): void {
+    new Uint8Array(this.x.memory.buffer, base, total).fill(0);
+  }
+
+  /** HMAC with SHA-1/256/384/512 (full-length output). */
+  hmac(alg: HashAlg, key: Uint8Array, data: Uint8Array): Uint8Array {
+    const n = DIGEST_BYTES[alg];
+    if (!n) throw new DataplaneError("BAD_PROPOSAL", `unknown hash id ${alg}`);
+    const { offs, outs, base, total } = this.place([key, data], [n]);
+    this.x.cc_hmac(alg, offs[0], key.length, offs[1], data.length, outs[0]);
+    const out = this.take(outs[0], n);
+    this.wipe(base, total);
+    return out;
+  }
+
+  /** Plain hash. */
+  hash(alg: HashAlg, data: Uint8Array): Uint8Array {
+    const n = DIGEST_BYTES[alg];
+    if (!n) throw new DataplaneError("BAD_PROPOSAL", `unknown hash id ${alg}`);
+    const { offs, outs, base, total } = this.place([data], [n]);
+    this.x.cc_hash(alg, offs[0], data.length, outs[0]);
+    const out = this.take(outs[0], n);
+    this.wipe(base, total);
+    return out;
+  }
+
+  /** AES-GCM: returns ciphertext ‖ tag (tagLen bytes). nonce is 12 bytes. */
+  gcmSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, tagLen: number): Uint8Array {
+    const { offs, outs, base, total } = this.place([key, nonce, aad, plaintext], [plaintext.length, 16]);
+    const ok = this.x.cc_gcm_seal(offs[0], key.length, offs[1], offs[2], aad.length, offs[3], outs[0], plaintext.length, outs[1], tagLen);
+    if (!ok) { this.wipe(base, total); throw new DataplaneError("BAD_KEY_LENGTH", `AES-GCM: bad key (${key.length} bytes) or tag length ${tagLen}`); }
+    const out = new Uint8Array(plaintext.length + tagLen);
+    out.set(this.take(outs[0], plaintext.length));
+    out.set(this.take(outs[1], tagLen), plaintext.length);
+    this.wipe(base, total);
+    return out;
+  }
+
+  /** AES-GCM open of ciphertext ‖ tag; undefined when the tag does not verify (no plaintext is produced). */
+  gcmOpen(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, tagLen: number): Uint8Array | undefined {
+    if (sealed.length < tagLen) return undefined;
+    const ct = sealed.subarray(0, sealed.length - tagLen);
+    const tag = sealed.subarray(sealed.length - tagLen);
+    const { offs, outs, base, total } = this.place([key, nonce, aad, ct, tag], [ct.length]);
+    const ok = this.x.cc_gcm_open(offs[0], key.length, offs[1], offs[2], aad.length, offs[3], outs[0], ct.length, offs[4], tagLen);
+    const out = ok ? this.take(outs[0], ct.length) : undefined;
+    this.wipe(base, total);
+    return out;
+  }
+
+  /** AES-CBC encrypt (length must be a multiple of 16; padding is the caller's). */
+  cbcEncrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
+    return this.cbc(1, key, iv, data);
+  }
+
+  /** AES-CBC decrypt (length must be a multiple of 16). */
+  cbcDecrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
+    return this.cbc(0, key, iv, data);
+  }
+
+  private cbc(dir: number, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
+    const { offs, outs, base, total } = this.place([key, iv, data], [data.length]);
+    const ok = this.x.cc_cbc(dir, offs[0], key.length, offs[1], offs[2], outs[0], data.length);
+    if (!ok) { this.wipe(base, total); throw new DataplaneError("BAD_KEY_LENGTH", `AES-CBC: bad key (${key.length} bytes) or length ${data.length} (not a multiple of 16)`); }
+    const out = this.take(outs[0], data.length);
+    this.wipe(base, total);
+    return out;
+  }
+}
