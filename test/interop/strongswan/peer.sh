@@ -547,6 +547,7 @@ cmd_initiate() {
 		return 1
 	fi
 	ms=$((($(date +%s%N) - t0) / 1000000))
+	cat "$DIR/initiate.out"
 	say "initiated $CONN/$CHILD in ${ms} ms"
 }
 
