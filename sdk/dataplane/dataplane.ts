@@ -29,6 +29,7 @@ interface Exports {
   sa_add(spi: number, flags: number, kind: number, encLen: number, integLen: number, hash: number,
     icv: number, window: number, seqLo: number, seqHi: number): number;
   sa_remove(slot: number): number;
+  sa_lookup(spi: number): number;
   encap_batch(n: number): number;
   decap_batch(n: number): number;
   sa_meta_ptr(slot: number): number;
@@ -343,6 +344,9 @@ export class Dataplane {
 
   /** Handles of every installed SA. */
   handles(): SaHandle[] { return [...this.#sas.keys()]; }
+
+  /** The inbound SA with this SPI, or -1 (the wasm SPI table lookup). */
+  lookup(spi: number): SaHandle { return this.#x.sa_lookup(spi >>> 0); }
 
   /** The configuration an SA was added with (keys removed). */
   config(h: SaHandle): Readonly<SaConfig> { return this.#info(h).config; }

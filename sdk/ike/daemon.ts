@@ -1,0 +1,504 @@
+/**
+ * The IKE daemon: owns the IKE SAs of a set of connections, routes received IKE messages to
+ * them, answers new IKE_SA_INITs as responder (with COOKIEs under load, RFC 7296 §2.6), installs
+ * every negotiated Child SA in the wasm Dataplane, and moves ESP between the dataplane and the
+ * transport. Runtime-neutral: sockets are behind {@link IkeTransport}, time behind {@link Clock}.
+ * @module
+ */
+import type { Dataplane } from "../dataplane/dataplane.ts";
+import type { ControlCrypto } from "../dataplane/control-crypto.ts";
+import type { DecapResult, SaHandle, SaStats } from "../dataplane/types.ts";
+import { HashAlg } from "../dataplane/suites.ts";
+import { decodeHeader, decodeMessage, encodeMessage } from "./codec.ts";
+import { Exchange, HeaderFlag, Notify } from "./message.ts";
+import { IkeSa, hexBytes, type ChildSa, type ChildSaKeys, type Endpoint, type IkeEvent, type IkeSaHost, type TimerId } from "./ike-sa.ts";
+import type { IkeConnection, ChildTemplate } from "./config.ts";
+import { identityMatches, formatIdentity, type IkeIdentity } from "./identity.ts";
+import { tsContainsAddress, parseIp, formatTs } from "./ts.ts";
+import type { TrafficSelector } from "./message.ts";
+import type { LogSink } from "./log.ts";
+import { IkeError } from "./errors.ts";
+import { concat } from "./keys.ts";
+
+/** Sends datagrams. `local.port` names the socket; ports other than 500 carry the non-ESP marker. */
+export interface IkeTransport {
+  /** Sends one IKE message (the transport adds the 4-byte zero marker on NAT-T sockets). */
+  sendIke(bytes: Uint8Array, local: Endpoint, remote: Endpoint): void;
+  /** Sends ESP packets (already encapsulated) from the NAT-T socket at local.port. */
+  sendEsp(packets: Uint8Array[], local: Endpoint, remote: Endpoint): void;
+  /** Port of the NAT-T socket (4500 in production). */
+  readonly natPort: number;
+  /** Sends one NAT keepalive (a single 0xff byte, RFC 3948 §2.3) from the NAT-T socket. */
+  sendKeepalive?(remote: Endpoint): void;
+}
+
+/** NAT keepalive interval (strongSwan's charon.keep_alive default). */
+export const KEEPALIVE_MS = 20_000;
+
+/** Time source and timers (injected so tests can run a virtual clock). */
+export interface Clock {
+  now(): number;
+  setTimer(ms: number, fn: () => void): TimerId;
+  clearTimer(t: TimerId): void;
+}
+
+/** The real clock. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimer: (ms, fn) => {
+    const t = setTimeout(fn, ms);
+    (t as { unref?: () => void }).unref?.();
+    return t;
+  },
+  clearTimer: (t) => clearTimeout(t as ReturnType<typeof setTimeout>),
+};
+
+/** Options of an {@link IkeDaemon}. */
+export interface IkeDaemonOptions {
+  dataplane: Dataplane;
+  crypto: ControlCrypto;
+  connections: IkeConnection[];
+  transport: IkeTransport;
+  log?: LogSink;
+  clock?: Clock;
+  random?: (n: number) => Uint8Array;
+  /** Half-open IKE SAs above which IKE_SA_INIT must carry a COOKIE (strongSwan: 30). */
+  cookieThreshold?: number;
+  /** Our own address, used for "dynamic" selectors and IDs when the socket is bound to a wildcard. */
+  localAddress?: string;
+}
+
+/** Where decapsulated inner packets go. */
+export type InnerHandler = (packet: Uint8Array, child: ChildSa, ike: IkeSa) => void;
+
+interface Installed { in: SaHandle; out?: SaHandle; outKeys?: { enc: Uint8Array; integ: Uint8Array }; lastInbound: number; ike: IkeSa }
+
+/** Counters of the daemon itself (IKE level), like strongSwan's `swanctl --stats`. */
+export interface IkeCounters {
+  ikeReceived: number;
+  ikeSent: number;
+  ikeDroppedInvalid: number;
+  ikeV1Dropped: number;
+  cookiesSent: number;
+  halfOpen: number;
+  espToUnknownChild: number;
+  keepalivesSent: number;
+}
+
+/** A snapshot for `ipsec-wasm status` (shaped like `swanctl --list-sas`). */
+export interface IkeSaStatus {
+  name: string;
+  uniqueId: number;
+  state: string;
+  initiator: boolean;
+  spiI: string;
+  spiR: string;
+  local: string;
+  remote: string;
+  localId: string;
+  remoteId: string;
+  proposal: string;
+  establishedSecondsAgo: number;
+  children: {
+    name: string; uniqueId: number; state: string; mode: string; proposal: string; spiIn: string; spiOut: string;
+    localTs: string; remoteTs: string; installedSecondsAgo: number; in?: SaStats; out?: SaStats;
+  }[];
+}
+
+/** The IKE daemon. */
+export class IkeDaemon {
+  readonly counters: IkeCounters = { ikeReceived: 0, ikeSent: 0, ikeDroppedInvalid: 0, ikeV1Dropped: 0, cookiesSent: 0, halfOpen: 0, espToUnknownChild: 0, keepalivesSent: 0 };
+  /** IKE SAs by our local SPI (hex). */
+  readonly sas = new Map<string, IkeSa>();
+  /** Half-open responder SAs by initiator SPI + address (to spot IKE_SA_INIT retransmits). */
+  readonly #halfOpen = new Map<string, IkeSa>();
+  readonly #children = new Map<ChildSa, Installed>();
+  readonly #lastHeard = new Map<IkeSa, number>();
+  readonly #listeners = new Set<(e: IkeEvent) => void>();
+  readonly #opts: IkeDaemonOptions;
+  readonly #clock: Clock;
+  readonly #random: (n: number) => Uint8Array;
+  readonly #log: LogSink;
+  readonly #cookieSecret: Uint8Array;
+  #volumeTimer?: TimerId;
+  /** Receives every decapsulated inner packet. */
+  onInner?: InnerHandler;
+
+  constructor(opts: IkeDaemonOptions) {
+    this.#opts = opts;
+    this.#clock = opts.clock ?? systemClock;
+    this.#random = opts.random ?? ((n) => crypto.getRandomValues(new Uint8Array(n)));
+    this.#log = opts.log ?? (() => undefined);
+    this.#cookieSecret = this.#random(32);
+    this.scheduleVolumeCheck();
+  }
+
+  /** Connections this daemon knows. */
+  get connections(): IkeConnection[] { return this.#opts.connections; }
+
+  /** Subscribes to IKE SA events; returns the unsubscribe function. */
+  on(listener: (e: IkeEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #ticks = 0;
+  /** Once a second: volume-based rekeys; every 20 s: NAT keepalives for UDP-encapsulated SAs. */
+  private scheduleVolumeCheck(): void {
+    this.#volumeTimer = this.#clock.setTimer(1000, () => {
+      this.#ticks++;
+      for (const ike of new Set(this.sas.values())) {
+        ike.checkVolumeLimits();
+        if (this.#ticks % (KEEPALIVE_MS / 1000) === 0 && ike.natDetected && ike.state === "ESTABLISHED") {
+          this.#opts.transport.sendKeepalive?.(ike.remote);
+          this.counters.keepalivesSent++;
+        }
+      }
+      this.scheduleVolumeCheck();
+    });
+  }
+
+  // ------------------------------------------------------------------ the host interface for IkeSa
+
+  private host(): IkeSaHost {
+    const d = this;
+    return {
+      crypto: this.#opts.crypto,
+      now: () => this.#clock.now(),
+      setTimer: (ms, fn) => this.#clock.setTimer(ms, fn),
+      clearTimer: (t) => this.#clock.clearTimer(t),
+      random: (n) => this.#random(n),
+      send: (bytes, local, remote) => { this.counters.ikeSent++; this.#opts.transport.sendIke(bytes, local, remote); },
+      log: (r) => this.#log(r),
+      natPort: () => this.#opts.transport.natPort,
+      allocateSpi: () => this.allocateSpi(),
+      installChild: (ike, child, keys, outbound) => this.installChild(ike, child, keys, outbound),
+      activateOutbound: (child) => this.activateOutbound(child),
+      removeChild: (child) => this.removeChild(child),
+      childUsage: (child) => this.childUsage(child),
+      lastHeard: (ike) => this.#lastHeard.get(ike) ?? 0,
+      register: (ike) => {
+        this.sas.set(hexBytes(ike.localSpi), ike);
+        for (const [k, v] of this.#halfOpen) if (v === ike) this.#halfOpen.delete(k);
+        this.#lastHeard.set(ike, this.#clock.now());
+      },
+      event: (e) => d.dispatch(e),
+      findConnection: (idi, idr, local, remote) => this.findResponderConnection(idi, idr, local, remote),
+      findPsk: () => undefined,
+    };
+  }
+
+  private dispatch(e: IkeEvent): void {
+    if (e.type === "deleted" || e.type === "failed") {
+      const key = hexBytes(e.ike.localSpi);
+      if (this.sas.get(key) === e.ike) this.sas.delete(key);
+      for (const [k, v] of this.#halfOpen) if (v === e.ike) this.#halfOpen.delete(k);
+      this.#lastHeard.delete(e.ike);
+    }
+    if (e.type === "child-up" || e.type === "rekeyed") {
+      const ike = e.type === "rekeyed" ? e.successor : e.ike;
+      if (e.type === "child-up") {
+        const inst = this.#children.get(e.child);
+        if (inst) inst.ike = ike;
+      } else {
+        for (const c of ike.children.values()) { const inst = this.#children.get(c); if (inst) inst.ike = ike; }
+        this.#lastHeard.set(ike, this.#clock.now());
+      }
+    }
+    for (const l of this.#listeners) l(e);
+  }
+
+  private allocateSpi(): number {
+    for (let i = 0; i < 1000; i++) {
+      const b = this.#random(4);
+      const spi = (((b[0] | 0xc0) << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+      if (this.#opts.dataplane.lookup(spi) < 0 && ![...this.#children.keys()].some((c) => c.spiIn === spi)) return spi;
+    }
+    throw new IkeError("INTERNAL", "no free SPI found after 1000 tries");
+  }
+
+  private installChild(ike: IkeSa, child: ChildSa, keys: ChildSaKeys, outbound: boolean): void {
+    const dp = this.#opts.dataplane;
+    const gcm = child.suite.includes("gcm");
+    const base = { mode: child.mode, esp: child.suite, esn: child.esn };
+    const replayWindow = Math.min(4096, Math.max(32, child.template.replayWindow || 32));
+    const hIn = dp.addSa({ ...base, spi: child.spiIn, direction: "in", encKey: keys.encIn, integKey: gcm ? undefined : keys.integIn, replayWindow });
+    const inst: Installed = { in: hIn, lastInbound: this.#clock.now(), ike };
+    const out = { enc: keys.encOut.slice(), integ: keys.integOut.slice() };
+    if (outbound) inst.out = this.addOutbound(child, out);
+    else inst.outKeys = out;
+    this.#children.set(child, inst);
+    child.handles = { in: hIn, out: inst.out };
+  }
+
+  private addOutbound(child: ChildSa, k: { enc: Uint8Array; integ: Uint8Array }): SaHandle {
+    const gcm = child.suite.includes("gcm");
+    const h = this.#opts.dataplane.addSa({ mode: child.mode, esp: child.suite, esn: child.esn, spi: child.spiOut, direction: "out", encKey: k.enc, integKey: gcm ? undefined : k.integ });
+    k.enc.fill(0);
+    k.integ.fill(0);
+    return h;
+  }
+
+  private activateOutbound(child: ChildSa): void {
+    const inst = this.#children.get(child);
+    if (!inst || inst.out !== undefined || !inst.outKeys) return;
+    inst.out = this.addOutbound(child, inst.outKeys);
+    inst.outKeys = undefined;
+    child.handles = { in: inst.in, out: inst.out };
+  }
+
+  private removeChild(child: ChildSa): void {
+    const inst = this.#children.get(child);
+    if (!inst) return;
+    this.#opts.dataplane.removeSa(inst.in);
+    if (inst.out !== undefined) this.#opts.dataplane.removeSa(inst.out);
+    inst.outKeys?.enc.fill(0);
+    inst.outKeys?.integ.fill(0);
+    this.#children.delete(child);
+  }
+
+  private childUsage(child: ChildSa): { packets: bigint; bytes: bigint; lastInbound: number } {
+    const inst = this.#children.get(child);
+    if (!inst) return { packets: 0n, bytes: 0n, lastInbound: 0 };
+    const i = this.#opts.dataplane.stats(inst.in);
+    const o = inst.out !== undefined ? this.#opts.dataplane.stats(inst.out) : undefined;
+    return { packets: i.packets + (o?.packets ?? 0n), bytes: i.bytes + (o?.bytes ?? 0n), lastInbound: inst.lastInbound };
+  }
+
+  // ------------------------------------------------------------------ connections
+
+  private findResponderConnection(idi: IkeIdentity, _idr: IkeIdentity | undefined, _local: Endpoint, _remote: Endpoint): IkeConnection | undefined {
+    return this.#opts.connections.find((c) => c.remote.id === "any" || identityMatches(c.remote.id, idi));
+  }
+
+  private connectionFor(remote: Endpoint): IkeConnection | undefined {
+    const cs = this.#opts.connections;
+    return cs.find((c) => c.remoteAddrs.includes(remote.address)) ??
+      cs.find((c) => c.remoteAddrs.length === 0 || c.remoteAddrs.includes("%any") || c.remoteAddrs.some((a) => addrInPrefix(remote.address, a)));
+  }
+
+  /**
+   * Initiates a connection; resolves with the IKE SA once it and its first Child SA are up,
+   * rejects with an {@link IkeError} that explains what failed.
+   */
+  initiate(connName: string, childName?: string, local?: Endpoint): Promise<{ ike: IkeSa; child?: ChildSa }> {
+    const conn = this.#opts.connections.find((c) => c.name === connName);
+    if (!conn) return Promise.reject(new IkeError("CONFIG", `no connection named '${connName}'; known: ${this.#opts.connections.map((c) => c.name).join(", ") || "none"}`));
+    const child = childName ? conn.children.find((c) => c.name === childName) : conn.children[0];
+    if (childName && !child) return Promise.reject(new IkeError("CONFIG", `connection '${connName}' has no child '${childName}'; known: ${conn.children.map((c) => c.name).join(", ")}`));
+    const remoteAddr = conn.remoteAddrs.find((a) => a !== "%any" && !a.includes("/"));
+    if (!remoteAddr) return Promise.reject(new IkeError("CONFIG", `connection '${connName}' has no remote_addrs to initiate to`));
+    const localEp = local ?? { address: this.#opts.localAddress ?? conn.localAddrs.find((a) => a !== "%any") ?? "0.0.0.0", port: conn.localPort };
+    const ike = new IkeSa(this.host(), conn, localEp, { address: remoteAddr, port: conn.remotePort }, true);
+    this.sas.set(hexBytes(ike.localSpi), ike);
+    this.#lastHeard.set(ike, this.#clock.now());
+    return new Promise((resolve, reject) => {
+      const off = this.on((e) => {
+        if (e.ike !== ike) return;
+        if (e.type === "failed") { off(); reject(e.error); }
+        else if (e.type === "deleted") { off(); reject(new IkeError("DELETED", `IKE_SA ${conn.name} was deleted before it came up: ${e.reason}`)); }
+        else if (e.type === "child-failed") { off(); reject(e.error); }
+        else if (e.type === "child-up" || (e.type === "established" && !child)) { off(); resolve({ ike, child: e.type === "child-up" ? e.child : undefined }); }
+      });
+      ike.initiate(child);
+    });
+  }
+
+  /** Deletes every IKE SA (DELETE sent to each peer); resolves when all are answered or timed out. */
+  async terminateAll(): Promise<void> {
+    await Promise.all([...new Set(this.sas.values())].map((ike) => ike.delete()));
+  }
+
+  /** Stops timers (after terminateAll). */
+  close(): void {
+    if (this.#volumeTimer !== undefined) this.#clock.clearTimer(this.#volumeTimer);
+    for (const ike of new Set([...this.sas.values(), ...this.#halfOpen.values()])) ike.fail(new IkeError("DELETED", "daemon shut down"));
+  }
+
+  // ------------------------------------------------------------------ receiving IKE
+
+  /** Feeds one IKE datagram (marker removed) received on `local` from `remote`. */
+  receiveIke(bytes: Uint8Array, local: Endpoint, remote: Endpoint): void {
+    this.counters.ikeReceived++;
+    const hdr = decodeHeader(bytes);
+    if (!hdr.ok) {
+      if (hdr.error.code === "UNSUPPORTED_VERSION" && hdr.error.majorVersion === 1) {
+        this.counters.ikeV1Dropped++;
+        this.logLine("IKE", 0, `received an IKEv1 packet from ${remote.address}[${remote.port}]: the peer speaks IKEv1; this side is IKEv2 only (set keyexchange=ikev2 / version = 2 on the peer)`);
+      } else {
+        this.counters.ikeDroppedInvalid++;
+        this.logLine("ENC", 0, `dropping invalid IKE packet from ${remote.address}[${remote.port}] (${bytes.length} bytes): ${hdr.error.message}`);
+      }
+      return;
+    }
+    const h = hdr.value;
+    const fromInitiator = (h.flags & HeaderFlag.INITIATOR) !== 0;
+    const ourSpi = fromInitiator ? h.spiR : h.spiI;
+    const known = this.sas.get(hexBytes(ourSpi));
+    if (known) {
+      this.#lastHeard.set(known, this.#clock.now());
+      void known.receive(bytes, local, remote);
+      return;
+    }
+    const isResponse = (h.flags & HeaderFlag.RESPONSE) !== 0;
+    if (h.exchange === Exchange.IKE_SA_INIT && !isResponse && fromInitiator && h.messageId === 0) {
+      const key = `${hexBytes(h.spiI)}/${remote.address}`;
+      const half = this.#halfOpen.get(key);
+      if (half) { void half.receive(bytes, local, remote); return; }
+      this.newResponder(bytes, local, remote, key);
+      return;
+    }
+    this.logLine("IKE", 1, `ignoring ${isResponse ? "response" : "request"} for unknown IKE_SA ${hexBytes(h.spiI)}_i ${hexBytes(h.spiR)}_r from ${remote.address}[${remote.port}]`);
+  }
+
+  private newResponder(bytes: Uint8Array, local: Endpoint, remote: Endpoint, key: string): void {
+    const msg = decodeMessage(bytes);
+    if (!msg.ok) { this.counters.ikeDroppedInvalid++; this.logLine("ENC", 0, `dropping invalid IKE_SA_INIT from ${remote.address}: ${msg.error.message}`); return; }
+    const conn = this.connectionFor(remote);
+    if (!conn) { this.logLine("CFG", 0, `no IKE config found for ${local.address}...${remote.address}, sending NO_PROPOSAL_CHOSEN`); return this.answerPlain(msg.value.header, local, remote, Notify.NO_PROPOSAL_CHOSEN); }
+    const threshold = this.#opts.cookieThreshold ?? 30;
+    if (this.#halfOpen.size >= threshold) {
+      const cookie = this.cookieFor(msg.value, remote);
+      const got = msg.value.payloads[0];
+      const valid = got?.type === "N" && got.notifyType === Notify.COOKIE && equal(got.data, cookie);
+      if (!valid) {
+        this.counters.cookiesSent++;
+        this.logLine("IKE", 0, `${this.#halfOpen.size} half-open IKE_SAs (threshold ${threshold}): requesting a COOKIE from ${remote.address}`);
+        return this.answerPlain(msg.value.header, local, remote, Notify.COOKIE, cookie);
+      }
+    }
+    const localEp = local.address === "0.0.0.0" || local.address === "::" ? { address: this.#opts.localAddress ?? local.address, port: local.port } : local;
+    const ike = new IkeSa(this.host(), conn, localEp, remote, false, msg.value.header.spiI.slice());
+    this.#halfOpen.set(key, ike);
+    this.counters.halfOpen = this.#halfOpen.size;
+    this.#lastHeard.set(ike, this.#clock.now());
+    const keep = ike.respondInit(bytes, msg.value);
+    if (!keep) { this.#halfOpen.delete(key); return; }
+    // Half-open SAs that never authenticate are dropped after 30 s (strongSwan's half_open_timeout).
+    this.#clock.setTimer(30_000, () => {
+      if (ike.state === "CONNECTING") ike.fail(new IkeError("PEER_UNREACHABLE", `half-open IKE_SA from ${remote.address} timed out: no IKE_AUTH within 30 s`));
+    });
+  }
+
+  /** Cookie (§2.6): SHA-256(Ni | IPi | SPIi | secret), versioned by a leading byte. */
+  private cookieFor(msg: { header: { spiI: Uint8Array }; payloads: { type: string }[] }, remote: Endpoint): Uint8Array {
+    const ni = (msg.payloads.find((p) => p.type === "NONCE") as { data?: Uint8Array } | undefined)?.data ?? new Uint8Array(0);
+    const ip = parseIp(remote.address) ?? new Uint8Array(0);
+    const h = this.#opts.crypto.hash(HashAlg.Sha256, concat(ni, ip, msg.header.spiI, this.#cookieSecret));
+    return concat(Uint8Array.of(1), h);
+  }
+
+  private answerPlain(h: { spiI: Uint8Array; exchange: number; messageId: number }, local: Endpoint, remote: Endpoint, type: number, data: Uint8Array = new Uint8Array(0)): void {
+    const bytes = encodeMessage({
+      header: { spiI: h.spiI, spiR: new Uint8Array(8), nextPayload: 0, majorVersion: 2, minorVersion: 0, exchange: h.exchange, flags: HeaderFlag.RESPONSE, messageId: h.messageId, length: 0 },
+      payloads: [{ type: "N", protocolId: 0, spi: new Uint8Array(0), notifyType: type, data }],
+    });
+    this.counters.ikeSent++;
+    this.#opts.transport.sendIke(bytes, local, remote);
+  }
+
+  private logLine(subsystem: "IKE" | "ENC" | "CFG" | "NET", level: 0 | 1 | 2, message: string): void {
+    this.#log({ subsystem, level, message, time: this.#clock.now() });
+  }
+
+  // ------------------------------------------------------------------ ESP
+
+  /** Accounts a batch of decapsulated ESP packets and hands inner packets to {@link onInner}. */
+  receiveEsp(results: DecapResult[]): void {
+    const now = this.#clock.now();
+    for (const r of results) {
+      if (r.status !== "ok" || !r.payload) continue;
+      for (const [child, inst] of this.#children) {
+        if (inst.in !== r.sa) continue;
+        inst.lastInbound = now;
+        if (inst.ike) this.#lastHeard.set(inst.ike, now);
+        if (r.nextHeader !== 59) this.onInner?.(r.payload, child, inst.ike);
+        break;
+      }
+    }
+  }
+
+  /** The Child SA whose remote selectors contain `dst` and that has an active outbound SA. */
+  childFor(dst: string): { child: ChildSa; ike: IkeSa; out: SaHandle } | undefined {
+    const addr = parseIp(dst);
+    if (!addr) return undefined;
+    let best: { child: ChildSa; ike: IkeSa; out: SaHandle } | undefined;
+    for (const [child, inst] of this.#children) {
+      if (inst.out === undefined || child.state === "DELETED" || !inst.ike) continue;
+      if (!child.remoteTs.some((t) => tsContainsAddress(t, addr))) continue;
+      // Prefer the newest SA: after a rekey it carries the traffic.
+      if (!best || child.uniqueId > best.child.uniqueId) best = { child, ike: inst.ike, out: inst.out };
+    }
+    return best;
+  }
+
+  /** Encapsulates inner packets for `dst`'s Child SA and sends them; returns how many were sent. */
+  sendInner(packets: Uint8Array[], dst: string): number {
+    const route = this.childFor(dst);
+    if (!route) { this.counters.espToUnknownChild += packets.length; return 0; }
+    const out: Uint8Array[] = [];
+    for (const r of this.#opts.dataplane.encapsulateBatch(route.out, packets)) if (r.status === "ok" && r.packet) out.push(r.packet);
+    if (out.length) this.#opts.transport.sendEsp(out, route.ike.local, route.ike.remote);
+    return out.length;
+  }
+
+  /** SA handles and stats of an installed child. */
+  childHandles(child: ChildSa): { in: SaHandle; out?: SaHandle } | undefined {
+    const i = this.#children.get(child);
+    return i ? { in: i.in, out: i.out } : undefined;
+  }
+
+  /** Everything for `status`. */
+  status(): IkeSaStatus[] {
+    const now = this.#clock.now();
+    const dp = this.#opts.dataplane;
+    const fmtId = (id: IkeIdentity | undefined): string => (id ? formatIdentity(id) : "%any");
+    return [...new Set(this.sas.values())].map((ike) => ({
+      name: ike.conn.name,
+      uniqueId: ike.uniqueId,
+      state: ike.state,
+      initiator: ike.originalInitiator,
+      spiI: hexBytes(ike.spiI),
+      spiR: hexBytes(ike.spiR),
+      local: `${ike.local.address}[${ike.local.port}]`,
+      remote: `${ike.remote.address}[${ike.remote.port}]`,
+      localId: fmtId(ike.localId),
+      remoteId: fmtId(ike.remoteId),
+      proposal: ike.proposal,
+      establishedSecondsAgo: ike.establishedAt ? Math.round((now - ike.establishedAt) / 1000) : 0,
+      children: [...ike.children.values()].map((c) => {
+        const inst = this.#children.get(c);
+        return {
+          name: c.name, uniqueId: c.uniqueId, state: c.state, mode: c.mode, proposal: c.proposal,
+          spiIn: hexBytes(spiB(c.spiIn)), spiOut: hexBytes(spiB(c.spiOut)),
+          localTs: c.localTs.map(tsText).join(" "), remoteTs: c.remoteTs.map(tsText).join(" "),
+          installedSecondsAgo: Math.round((now - c.installedAt) / 1000),
+          in: inst ? dp.stats(inst.in) : undefined,
+          out: inst?.out !== undefined ? dp.stats(inst.out) : undefined,
+        };
+      }),
+    }));
+  }
+}
+
+function tsText(t: TrafficSelector): string { return formatTs(t); }
+function spiB(n: number): Uint8Array { return Uint8Array.of(n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255); }
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+  return d === 0;
+}
+function addrInPrefix(addr: string, spec: string): boolean {
+  const [net, bitsText] = spec.split("/");
+  const a = parseIp(addr), n = parseIp(net);
+  if (!a || !n || a.length !== n.length) return false;
+  const bits = bitsText === undefined ? a.length * 8 : Number(bitsText);
+  for (let i = 0; i < a.length; i++) {
+    const take = Math.max(0, Math.min(8, bits - i * 8));
+    const mask = take === 0 ? 0 : (0xff << (8 - take)) & 0xff;
+    if ((a[i] & mask) !== (n[i] & mask)) return false;
+  }
+  return true;
+}
+export type { ChildTemplate };

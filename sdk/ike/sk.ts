@@ -1,0 +1,141 @@
+/**
+ * The Encrypted payload (RFC 7296 §3.14) and Encrypted Fragments (RFC 7383 §2.5), for the two
+ * IKE ciphers we negotiate: AES-GCM (RFC 5282: 8-byte explicit IV, nonce = salt | IV, the AAD is
+ * the IKE header and the SK header) and AES-CBC with HMAC (16-byte random IV, ICV = truncated HMAC
+ * over the whole message up to the ICV). Crypto runs in the wasm (ControlCrypto).
+ * @module
+ */
+import type { ControlCrypto } from "../dataplane/control-crypto.ts";
+import { HashAlg } from "../dataplane/suites.ts";
+import { encodeHeader, payloadHeaderBytes } from "./codec.ts";
+import { concat } from "./keys.ts";
+import { PayloadType, type IkeHeader } from "./message.ts";
+
+/** ENCR ids (IANA Transform Type 1) this module implements. */
+export const ENCR = { AES_CBC: 12, AES_GCM_8: 18, AES_GCM_12: 19, AES_GCM_16: 20 } as const;
+/** INTEG ids (IANA Transform Type 3) with their hash and ICV length. */
+export const INTEG: Record<number, { alg: HashAlg; keyBytes: number; icv: number }> = {
+  2: { alg: HashAlg.Sha1, keyBytes: 20, icv: 12 },
+  12: { alg: HashAlg.Sha256, keyBytes: 32, icv: 16 },
+  13: { alg: HashAlg.Sha384, keyBytes: 48, icv: 24 },
+  14: { alg: HashAlg.Sha512, keyBytes: 64, icv: 32 },
+};
+
+/** Key lengths an IKE SA needs for its cipher (encr includes the GCM salt). */
+export function ikeCipherKeyLengths(encrId: number, keyBits: number, integId: number | undefined): { encr: number; integ: number } {
+  const aead = encrId === ENCR.AES_GCM_8 || encrId === ENCR.AES_GCM_12 || encrId === ENCR.AES_GCM_16;
+  return { encr: keyBits / 8 + (aead ? 4 : 0), integ: aead ? 0 : INTEG[integId ?? -1]?.keyBytes ?? 0 };
+}
+
+/** Whether an IKE cipher (encr + integ ids) is implemented here. */
+export function ikeCipherSupported(encrId: number, keyBits: number | undefined, integId: number | undefined): boolean {
+  if (![128, 192, 256].includes(keyBits ?? 0)) return false;
+  if (encrId === ENCR.AES_CBC) return integId !== undefined && INTEG[integId] !== undefined;
+  return encrId === ENCR.AES_GCM_8 || encrId === ENCR.AES_GCM_12 || encrId === ENCR.AES_GCM_16;
+}
+
+/** One direction's SK protection. */
+export class SkCipher {
+  readonly aead: boolean;
+  readonly icvBytes: number;
+  readonly ivBytes: number;
+  #ivCounter = 0n;
+
+  /**
+   * @param encKey SK_e (GCM: key | 4-byte salt)
+   * @param integKey SK_a (empty for GCM)
+   */
+  constructor(
+    private readonly cc: ControlCrypto, readonly encrId: number, private readonly encKey: Uint8Array,
+    readonly integId: number | undefined, private readonly integKey: Uint8Array,
+    private readonly random: (n: number) => Uint8Array,
+  ) {
+    this.aead = encrId !== ENCR.AES_CBC;
+    this.icvBytes = encrId === ENCR.AES_GCM_8 ? 8 : encrId === ENCR.AES_GCM_12 ? 12 : encrId === ENCR.AES_GCM_16 ? 16 : INTEG[integId ?? -1]?.icv ?? 0;
+    this.ivBytes = this.aead ? 8 : 16;
+  }
+
+  /** Bytes the SK body adds around a plaintext of n bytes (IV, padding, pad length, ICV). */
+  overhead(n: number): number {
+    return this.ivBytes + this.padded(n) - n + this.icvBytes;
+  }
+
+  private padded(n: number): number {
+    // GCM needs no block alignment (RFC 5282 §3: padding optional); CBC pads plaintext|padlen to 16.
+    return this.aead ? n + 1 : (n + 1 + 15) & ~15;
+  }
+
+  private nextIv(): Uint8Array {
+    if (!this.aead) return this.random(16);
+    // RFC 5282 §3.1: the IV must never repeat under one key; a counter guarantees it.
+    this.#ivCounter++;
+    const iv = new Uint8Array(8);
+    new DataView(iv.buffer).setBigUint64(0, this.#ivCounter);
+    return iv;
+  }
+
+  /**
+   * Builds a whole protected message: header | [outer payloads] | SK(or SKF) header | IV | ct | ICV.
+   * `fragment` gives the SKF numbers (RFC 7383); innerType is the first inner payload (0 in fragments > 1).
+   */
+  seal(
+    header: Omit<IkeHeader, "length" | "nextPayload">, innerType: number, plaintext: Uint8Array,
+    fragment?: { number: number; total: number },
+  ): Uint8Array {
+    const padLen = this.padded(plaintext.length) - plaintext.length - 1;
+    const body = new Uint8Array(plaintext.length + padLen + 1);
+    body.set(plaintext);
+    body[body.length - 1] = padLen;
+    const skHeaderLen = fragment ? 8 : 4;
+    const skLen = skHeaderLen + this.ivBytes + body.length + this.icvBytes;
+    const total = 28 + skLen;
+    const hdr = encodeHeader(header, fragment ? PayloadType.SKF : PayloadType.SK, total);
+    let skHdr = payloadHeaderBytes(innerType, skLen);
+    if (fragment) {
+      const f = new Uint8Array(4);
+      new DataView(f.buffer).setUint16(0, fragment.number);
+      new DataView(f.buffer).setUint16(2, fragment.total);
+      skHdr = concat(skHdr, f);
+    }
+    const iv = this.nextIv();
+    if (this.aead) {
+      const aad = concat(hdr, skHdr);
+      const nonce = concat(this.encKey.subarray(this.encKey.length - 4), iv);
+      const sealed = this.cc.gcmSeal(this.encKey.subarray(0, this.encKey.length - 4), nonce, aad, body, this.icvBytes);
+      return concat(aad, iv, sealed);
+    }
+    const ct = this.cc.cbcEncrypt(this.encKey, iv, body);
+    const signed = concat(hdr, skHdr, iv, ct);
+    const icv = this.cc.hmac(INTEG[this.integId!].alg, this.integKey, signed).subarray(0, this.icvBytes);
+    return concat(signed, icv);
+  }
+
+  /**
+   * Verifies and decrypts the SK/SKF payload that ends `message` (its body is the last
+   * `bodyLength` bytes). Returns the inner plaintext without padding, or a reason.
+   */
+  open(message: Uint8Array, bodyLength: number): { ok: true; plaintext: Uint8Array } | { ok: false; reason: string } {
+    const bodyStart = message.length - bodyLength;
+    if (bodyLength < this.ivBytes + this.icvBytes + 1) return { ok: false, reason: `encrypted payload of ${bodyLength} bytes is shorter than IV + ICV` };
+    const iv = message.subarray(bodyStart, bodyStart + this.ivBytes);
+    const ctAndIcv = message.subarray(bodyStart + this.ivBytes);
+    let body: Uint8Array | undefined;
+    if (this.aead) {
+      const nonce = concat(this.encKey.subarray(this.encKey.length - 4), iv);
+      body = this.cc.gcmOpen(this.encKey.subarray(0, this.encKey.length - 4), nonce, message.subarray(0, bodyStart), ctAndIcv, this.icvBytes);
+      if (!body) return { ok: false, reason: "integrity check failed (AES-GCM tag mismatch)" };
+    } else {
+      const icvAt = message.length - this.icvBytes;
+      const expected = this.cc.hmac(INTEG[this.integId!].alg, this.integKey, message.subarray(0, icvAt)).subarray(0, this.icvBytes);
+      let diff = 0;
+      for (let i = 0; i < this.icvBytes; i++) diff |= expected[i] ^ message[icvAt + i];
+      if (diff !== 0) return { ok: false, reason: "integrity check failed (HMAC mismatch)" };
+      const ct = message.subarray(bodyStart + this.ivBytes, icvAt);
+      if (ct.length % 16 !== 0 || ct.length === 0) return { ok: false, reason: `ciphertext of ${ct.length} bytes is not whole AES blocks` };
+      body = this.cc.cbcDecrypt(this.encKey, iv, ct);
+    }
+    const padLen = body[body.length - 1];
+    if (padLen + 1 > body.length) return { ok: false, reason: `pad length ${padLen} exceeds the decrypted ${body.length} bytes` };
+    return { ok: true, plaintext: body.subarray(0, body.length - 1 - padLen) };
+  }
+}

@@ -1,0 +1,124 @@
+// Two IKE daemons wired back to back in memory (no sockets) with a virtual clock, so the state
+// machine can be driven deterministically: every datagram can be inspected, dropped or delayed.
+import { Dataplane } from "../../sdk/dataplane/dataplane.ts";
+import { ControlCrypto } from "../../sdk/dataplane/control-crypto.ts";
+import { IkeDaemon, type Clock, type IkeTransport } from "../../sdk/ike/daemon.ts";
+import type { Endpoint, TimerId } from "../../sdk/ike/ike-sa.ts";
+import type { IkeConnection, ChildTemplate } from "../../sdk/ike/config.ts";
+import { DEFAULT_RETRANSMIT } from "../../sdk/ike/config.ts";
+import { parseProposals } from "../../sdk/ike/proposals.ts";
+import { parseTs } from "../../sdk/ike/ts.ts";
+import { parseIdentity } from "../../sdk/ike/identity.ts";
+import { formatLog, type LogRecord } from "../../sdk/ike/log.ts";
+
+/** A virtual clock: timers fire only when the test advances time. */
+export class VirtualClock implements Clock {
+  t = 1_700_000_000_000;
+  #timers = new Map<number, { at: number; fn: () => void }>();
+  #next = 1;
+  now(): number { return this.t; }
+  setTimer(ms: number, fn: () => void): TimerId { const id = this.#next++; this.#timers.set(id, { at: this.t + ms, fn }); return id; }
+  clearTimer(t: TimerId): void { this.#timers.delete(t as number); }
+  /** Advances time, firing due timers in order (bounded). */
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (let guard = 0; guard < 100_000; guard++) {
+      let first: [number, { at: number; fn: () => void }] | undefined;
+      for (const e of this.#timers) if (e[1].at <= end && (!first || e[1].at < first[1].at)) first = e;
+      if (!first) break;
+      this.#timers.delete(first[0]);
+      this.t = Math.max(this.t, first[1].at);
+      first[1].fn();
+      await settle();
+    }
+    this.t = end;
+    await settle();
+  }
+}
+
+/** Lets queued deliveries and promise chains run. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+}
+
+export interface PeerOptions {
+  name?: string;
+  addr: string;
+  remoteAddr: string;
+  id: string;
+  remoteId?: string;
+  proposals?: string;
+  espProposals?: string;
+  localTs?: string;
+  remoteTs?: string;
+  psk?: string;
+  dpdDelay?: number;
+  rekeyTime?: number;
+  childRekeyTime?: number;
+  mode?: "tunnel" | "transport";
+  extra?: Partial<IkeConnection>;
+  child?: Partial<ChildTemplate>;
+}
+
+export function connection(o: PeerOptions): IkeConnection {
+  const child: ChildTemplate = {
+    name: "net", localTs: parseTs(o.localTs ?? "dynamic"), remoteTs: parseTs(o.remoteTs ?? "dynamic"),
+    espProposals: parseProposals(o.espProposals ?? "aes128gcm16", "ESP"), mode: o.mode ?? "tunnel",
+    startAction: "none", dpdAction: "clear", closeAction: "none",
+    rekeyTime: o.childRekeyTime ?? 0, lifeTime: 0, randTime: 0, rekeyBytes: 0, lifeBytes: 0, rekeyPackets: 0, lifePackets: 0, replayWindow: 64,
+    ...o.child,
+  };
+  return {
+    name: o.name ?? "peer", localAddrs: [o.addr], remoteAddrs: [o.remoteAddr], localPort: 500, remotePort: 500,
+    ikeProposals: parseProposals(o.proposals ?? "aes128gcm16-prfsha256-x25519", "IKE"),
+    local: { auth: "psk", id: parseIdentity(o.id) }, remote: { auth: "psk", id: parseIdentity(o.remoteId ?? "%any") },
+    psk: new TextEncoder().encode(o.psk ?? "loopback-test-psk"),
+    children: [child], dpdDelay: o.dpdDelay ?? 0, dpdTimeout: 0, rekeyTime: o.rekeyTime ?? 0, overTime: 0, randTime: 0,
+    fragmentation: "yes", encap: true, keyingTries: 1, retransmit: { ...DEFAULT_RETRANSMIT },
+    ...o.extra,
+  };
+}
+
+/** A filter on the wire: return false to drop a datagram. */
+export type WireFilter = (d: { from: Endpoint; to: Endpoint; bytes: Uint8Array; esp: boolean }) => boolean;
+
+export interface Pair {
+  a: IkeDaemon; b: IkeDaemon; clock: VirtualClock; dpA: Dataplane; dpB: Dataplane;
+  logs: { a: string[]; b: string[] };
+  wire: { ike: number; esp: number; dropped: number };
+  filter?: WireFilter;
+}
+
+export async function makePair(optA: PeerOptions, optB: PeerOptions, opts: { cookieThreshold?: number } = {}): Promise<Pair> {
+  const clock = new VirtualClock();
+  const cc = await ControlCrypto.create();
+  const dpA = await Dataplane.create({ maxSas: 64, batchSize: 64 });
+  const dpB = await Dataplane.create({ maxSas: 64, batchSize: 64 });
+  const pair = { clock, dpA, dpB, logs: { a: [] as string[], b: [] as string[] }, wire: { ike: 0, esp: 0, dropped: 0 } } as Pair;
+  const daemons: Record<string, IkeDaemon> = {};
+  const transportFor = (me: "a" | "b", addr: string): IkeTransport => ({
+    natPort: 4500,
+    sendIke(bytes, local, remote) {
+      const copy = bytes.slice();
+      const d = { from: { address: addr, port: local.port }, to: remote, bytes: copy, esp: false };
+      if (pair.filter && !pair.filter(d)) { pair.wire.dropped++; return; }
+      pair.wire.ike++;
+      const peer = daemons[me === "a" ? "b" : "a"];
+      setImmediate(() => peer.receiveIke(copy, remote, d.from));
+    },
+    sendEsp(packets, local, remote) {
+      const peerName = me === "a" ? "b" : "a";
+      const kept = packets.filter((p) => !pair.filter || pair.filter({ from: { address: addr, port: local.port }, to: remote, bytes: p, esp: true }) || (pair.wire.dropped++, false));
+      pair.wire.esp += kept.length;
+      const dp = peerName === "a" ? dpA : dpB;
+      const copies = kept.map((p) => p.slice());
+      setImmediate(() => daemons[peerName].receiveEsp(dp.decapsulateBatch(copies)));
+    },
+  });
+  const sink = (which: "a" | "b") => (r: LogRecord) => { pair.logs[which].push(formatLog(r)); };
+  daemons.a = new IkeDaemon({ dataplane: dpA, crypto: cc, connections: [connection(optA)], transport: transportFor("a", optA.addr), log: sink("a"), clock, cookieThreshold: opts.cookieThreshold, localAddress: optA.addr });
+  daemons.b = new IkeDaemon({ dataplane: dpB, crypto: cc, connections: [connection(optB)], transport: transportFor("b", optB.addr), log: sink("b"), clock, cookieThreshold: opts.cookieThreshold, localAddress: optB.addr });
+  pair.a = daemons.a;
+  pair.b = daemons.b;
+  return pair;
+}
