@@ -1,113 +1,204 @@
 /**
- * `npm run demo`: two ipsec-wasm dataplanes in one process exchange ESP-in-UDP over loopback
- * with manually keyed SAs (like `ip xfrm state add`): peer A pings through the tunnel, peer B
- * answers every echo request, for aes128gcm16 and aes128-sha256. Prints per-SA counters and
- * the throughput. (IKE replaces the manual keys once it lands.)
+ * `npm run demo`: two ipsec-wasm peers in one process negotiate IKEv2 (PSK) over UDP on 127.0.0.1,
+ * then peer A pings through the Child SA and peer B answers every echo request; finally A deletes
+ * the IKE SA and B must be left with nothing. Runs twice: AES-GCM with X25519, and AES-CBC +
+ * HMAC-SHA-256 with ECP-256. Prints the IKE exchanges as charon would log them, the negotiated
+ * proposals and the per-SA counters.
  * @module
  */
-import { Dataplane } from "../dataplane/dataplane.ts";
-import type { SaHandle, SaStats } from "../dataplane/types.ts";
-import { EspUdpEndpoint } from "../node/esp-udp.ts";
+import type { SaStats } from "../dataplane/types.ts";
+import { IkeError, EXIT_CODES } from "../ike/errors.ts";
+import type { ChildSa, IkeSa } from "../ike/ike-sa.ts";
+import { formatLog, type LogRecord } from "../ike/log.ts";
 import { icmpEcho, echoReplyFor, parseIcmpEcho } from "../packet/icmp.ts";
+import { startPeerPair, INNER_A, INNER_B, CONN_A, type PeerPair } from "../node/ike-pair.ts";
 import type { CliCommand } from "./main.ts";
 
-const LOOPBACK = "127.0.0.1";
-const INNER_A = "198.51.100.1";
-const INNER_B = "203.0.113.2";
+/** One configuration the demo negotiates: IKE and ESP proposals in strongSwan notation. */
+export interface DemoSuite { ike: string; esp: string }
 
-interface Options { packets: number; burst: number; timeoutMs: number; suites: string[] }
+/** The two configurations `npm run demo` shows. */
+export const DEMO_SUITES: readonly DemoSuite[] = [
+  { ike: "aes128gcm16-prfsha256-x25519", esp: "aes128gcm16" },
+  { ike: "aes128-sha256-prfsha256-ecp256", esp: "aes128-sha256" },
+];
 
-function keysFor(esp: string): { encKey: Uint8Array; integKey?: Uint8Array } {
-  const rnd = (n: number) => crypto.getRandomValues(new Uint8Array(n));
-  if (esp.startsWith("aes128gcm")) return { encKey: rnd(20) };
-  return { encKey: rnd(16), integKey: rnd(32) };
+/** Knobs of one demo run. */
+export interface DemoOptions {
+  /** Echo requests per suite. */
+  packets: number;
+  /** Requests sent before waiting for their replies (keeps loopback socket buffers from overflowing). */
+  burst: number;
+  /** Bound on one suite: negotiation, pings and DELETE together. */
+  timeoutMs: number;
+  /** Peer B gets another pre-shared key, to show how a failed negotiation reads. */
+  wrongPsk: boolean;
+  /** Print every log line up to this level instead of the exchanges that tell the story. */
+  logLevel?: 0 | 1 | 2;
 }
 
-function formatStats(name: string, s: SaStats): string {
+/** What one suite did. */
+export interface DemoSuiteResult {
+  suite: DemoSuite;
+  /** Negotiated proposals in strongSwan notation as peer A and peer B see them ("" when not negotiated). */
+  ikeProposal: { a: string; b: string };
+  espProposal: { a: string; b: string };
+  /** Both IKE SAs reached ESTABLISHED and the Child SA was installed on both sides. */
+  established: boolean;
+  requests: number;
+  replies: number;
+  /** After A's DELETE, neither daemon holds an IKE SA nor either dataplane an SA. */
+  cleanedUp: boolean;
+  /** Why the negotiation failed. */
+  error?: IkeError;
+}
+
+const NEGOTIATION_MS = 10_000;
+
+/** The lines that tell the story at level 1: each exchange sent and received, and the proposal picked. */
+function isStoryLine(r: LogRecord): boolean {
+  return r.level === 0 || (r.level === 1 && /^(generating |parsed |selected proposal: )/.test(r.message));
+}
+
+function formatStats(name: string, s: SaStats | undefined): string {
+  if (!s) return `  ${name.padEnd(6)} (not installed)`;
   const drops = Object.entries(s.drops).filter(([, v]) => v > 0n).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
   return `  ${name.padEnd(6)} spi 0x${s.spi.toString(16).padStart(8, "0")} ${s.direction.padEnd(3)} ${s.esp} (ICV ${s.icvLength * 8} bit)` +
     `  packets ${s.packets}  bytes ${s.bytes}  seq ${s.seq}  drops: ${drops}`;
 }
 
-async function runSuite(esp: string, opt: Options): Promise<boolean> {
-  const a = await Dataplane.create({ maxSas: 8, batchSize: 256 });
-  const b = await Dataplane.create({ maxSas: 8, batchSize: 256 });
-  const spiAB = (0xc0000000 | (crypto.getRandomValues(new Uint32Array(1))[0] & 0xffffff)) >>> 0;
-  const spiBA = (spiAB ^ 0x00800000) >>> 0;
-  const kAB = keysFor(esp), kBA = keysFor(esp);
-  const sa = (spi: number, direction: "in" | "out", k: typeof kAB) => ({ spi, direction, mode: "tunnel" as const, esp, ...k, replayWindow: direction === "in" ? 1024 : undefined });
-  const aOut = a.addSa(sa(spiAB, "out", kAB)), bIn = b.addSa(sa(spiAB, "in", kAB));
-  const bOut = b.addSa(sa(spiBA, "out", kBA)), aIn = a.addSa(sa(spiBA, "in", kBA));
+function timeout<T>(p: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(error()), ms); });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
 
-  let replies = 0;
-  let bPort = 0;
-  let aPort = 0;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Pings `opt.packets` times through the Child SA in bursts; resolves to [sent, distinct replies, seconds]. */
+async function ping(pair: PeerPair, opt: DemoOptions, deadline: number): Promise<[number, number, number]> {
+  const seen = new Set<number>();
   let wake: (() => void) | null = null;
-  const epB = await EspUdpEndpoint.bind(b, LOOPBACK, 0, {
-    onDecap(results) {
-      // Answer the whole batch of echo requests with one encapsulation call.
-      const out = results.flatMap((r) => (r.status === "ok" && r.payload ? [echoReplyFor(r.payload)] : []));
-      epB.send(bOut, out.filter((p): p is Uint8Array => p !== null), LOOPBACK, aPort);
-    },
-  });
-  const epA = await EspUdpEndpoint.bind(a, LOOPBACK, 0, {
-    onDecap(results) {
-      for (const r of results) {
-        const e = r.status === "ok" && r.payload ? parseIcmpEcho(r.payload) : null;
-        if (e && e.type === 0 && e.src === INNER_B) replies++;
-      }
-      wake?.();
-    },
-  });
-  bPort = epB.port; aPort = epA.port;
-  console.log(`\n${esp}: peer A udp ${LOOPBACK}:${aPort} (inner ${INNER_A})  <-- ESP-in-UDP -->  peer B udp ${LOOPBACK}:${bPort} (inner ${INNER_B})`);
-
+  const queue: Uint8Array[] = [];
+  // B answers a whole batch of decapsulated requests with one encapsulation call.
+  pair.b.onInner = (pkt) => {
+    const reply = echoReplyFor(pkt);
+    if (!reply) return;
+    if (queue.push(reply) === 1) queueMicrotask(() => pair.b.sendInner(queue.splice(0), INNER_A));
+  };
+  pair.a.onInner = (pkt) => {
+    const e = parseIcmpEcho(pkt);
+    if (e && e.type === 0 && e.src === INNER_B && e.dst === INNER_A) seen.add(e.seq);
+    wake?.();
+  };
   const t0 = performance.now();
-  const deadline = t0 + opt.timeoutMs;
   let sent = 0;
   while (sent < opt.packets && performance.now() < deadline) {
     const n = Math.min(opt.burst, opt.packets - sent);
-    const burst = Array.from({ length: n }, (_, i) => icmpEcho(INNER_A, INNER_B, 0x1234, (sent + i) & 0xffff, 56));
-    sent += epA.send(aOut, burst, LOOPBACK, bPort);
-    // Wait for this burst's replies (bounded), so loopback socket buffers never overflow.
+    const burst = Array.from({ length: n }, (_, i) => icmpEcho(INNER_A, INNER_B, 0x1234, sent + i, 56));
+    sent += pair.a.sendInner(burst, INNER_B);
     const until = Math.min(deadline, performance.now() + 1000);
-    while (replies < sent && performance.now() < until) {
+    while (seen.size < sent && performance.now() < until) {
       await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, 50); });
       wake = null;
     }
   }
-  const seconds = (performance.now() - t0) / 1000;
-  await epA.close(); await epB.close();
-
-  console.log(formatStats("A out", a.stats(aOut)));
-  console.log(formatStats("B in", b.stats(bIn)));
-  console.log(formatStats("B out", b.stats(bOut)));
-  console.log(formatStats("A in", a.stats(aIn)));
-  console.log(`  ${sent} echo requests, ${replies} replies in ${seconds.toFixed(2)} s: ` +
-    `${Math.round((sent + replies) / seconds)} ESP packets/s through both dataplanes and the kernel's UDP loopback`);
-  return replies === sent && sent === opt.packets;
+  return [sent, seen.size, (performance.now() - t0) / 1000];
 }
 
-/** Runs the demo; resolves to the process exit code (0 when every echo came back). */
-export async function runDemo(argv: string[] = []): Promise<number> {
-  const count = Number(argv[argv.indexOf("--count") + 1]);
-  const opt: Options = {
-    packets: argv.includes("--count") && count > 0 ? count : 4000,
-    burst: 64, timeoutMs: 20_000, suites: ["aes128gcm16", "aes128-sha256"],
+/** Negotiates one suite between two fresh peers, pings through it and deletes it. */
+export async function runDemoSuite(suite: DemoSuite, opt: DemoOptions, out: (line: string) => void): Promise<DemoSuiteResult> {
+  const deadline = performance.now() + opt.timeoutMs;
+  const res: DemoSuiteResult = { suite, ikeProposal: { a: "", b: "" }, espProposal: { a: "", b: "" }, established: false, requests: 0, replies: 0, cleanedUp: false };
+  const show = (peer: "A" | "B", r: LogRecord) => {
+    if (opt.logLevel === undefined ? isStoryLine(r) : r.level <= opt.logLevel) out(`  ${peer}  ${formatLog(r)}`);
   };
-  console.log("ipsec-wasm demo: two userspace ESP peers on loopback, manually keyed SAs (IKE comes later)");
-  let ok = true;
-  for (const s of opt.suites) ok = (await runSuite(s, opt)) && ok;
-  console.log(ok ? "\nall echo requests answered through ESP" : "\nsome echo requests were not answered (see counters above)");
-  return ok ? 0 : 1;
+  const pair = await startPeerPair({ ike: suite.ike, esp: suite.esp, pskB: opt.wrongPsk ? "not the key peer A has" : undefined, log: show });
+  try {
+    const { endpointA: ea, endpointB: eb } = pair;
+    out(`\nIKE ${suite.ike}, ESP ${suite.esp}, PSK${opt.wrongPsk ? " (peer B has a different key)" : ""}`);
+    out(`  peer A ${ea.address}[${ea.port}] (inner ${INNER_A}/32)  <-- IKEv2 and ESP-in-UDP -->  peer B ${eb.address}[${eb.port}] (inner 203.0.113.0/24)`);
+
+    let ike: IkeSa, child: ChildSa | undefined;
+    try {
+      ({ ike, child } = await timeout(pair.a.initiate(CONN_A), NEGOTIATION_MS,
+        () => new IkeError("PEER_UNREACHABLE", `no IKE_SA with peer B within ${NEGOTIATION_MS / 1000} s`)));
+    } catch (e) {
+      if (!(e instanceof IkeError)) throw e;
+      res.error = e;
+      out(`  negotiation failed: ${e.code} (${e.side === "remote" ? "peer B refused" : "peer A refused"}): ${e.message}`);
+      return res;
+    }
+    const bIke = [...pair.b.sas.values()][0];
+    const bChild = bIke ? [...bIke.children.values()][0] : undefined;
+    res.ikeProposal = { a: ike.proposal, b: bIke?.proposal ?? "" };
+    res.espProposal = { a: child?.proposal ?? "", b: bChild?.proposal ?? "" };
+    res.established = ike.state === "ESTABLISHED" && bIke?.state === "ESTABLISHED" && child !== undefined && bChild !== undefined;
+    out(`  negotiated IKE proposal: ${res.ikeProposal.a}${res.ikeProposal.a === res.ikeProposal.b ? "" : `  (peer B: ${res.ikeProposal.b || "none"})`}`);
+    out(`  negotiated ESP proposal: ${res.espProposal.a}${res.espProposal.a === res.espProposal.b ? "" : `  (peer B: ${res.espProposal.b || "none"})`}`);
+
+    const [sent, replies, seconds] = await ping(pair, opt, deadline);
+    res.requests = sent;
+    res.replies = replies;
+    const [sa] = pair.a.status(), [sb] = pair.b.status();
+    out(formatStats("A out", sa?.children[0]?.out));
+    out(formatStats("B in", sb?.children[0]?.in));
+    out(formatStats("B out", sb?.children[0]?.out));
+    out(formatStats("A in", sa?.children[0]?.in));
+    out(`  ${sent} echo requests, ${replies} replies in ${seconds.toFixed(2)} s: ${Math.round((sent + replies) / seconds)} ESP packets/s ` +
+      "through both daemons, both dataplanes and the kernel's UDP loopback");
+
+    await timeout(pair.a.terminateAll(), Math.max(1000, deadline - performance.now()), () => new Error("DELETE not answered in time"))
+      .catch((e: Error) => out(`  ${e.message}`));
+    // B tears down before it answers, but give its last event-loop turn a bounded chance anyway.
+    const empty = () => pair.a.sas.size === 0 && pair.b.sas.size === 0 && pair.dpA.handles().length === 0 && pair.dpB.handles().length === 0;
+    for (let i = 0; i < 40 && !empty(); i++) await sleep(25);
+    res.cleanedUp = empty();
+    out(`  after DELETE: peer A holds ${pair.a.sas.size} IKE SAs and ${pair.dpA.handles().length} dataplane SAs, ` +
+      `peer B ${pair.b.sas.size} IKE SAs and ${pair.dpB.handles().length} dataplane SAs`);
+    return res;
+  } finally {
+    await pair.close();
+  }
 }
 
-/** `ipsec-wasm demo [--count N]`. */
+function parseOptions(argv: string[]): DemoOptions {
+  const value = (flag: string): string | undefined => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
+  const count = Number(value("--count"));
+  const level = value("--log-level");
+  return {
+    packets: Number.isInteger(count) && count > 0 ? count : 4000,
+    burst: 64, timeoutMs: 30_000, wrongPsk: argv.includes("--wrong-psk"),
+    logLevel: level === "0" || level === "1" || level === "2" ? (Number(level) as 0 | 1 | 2) : undefined,
+  };
+}
+
+/**
+ * Runs the demo with CLI arguments; resolves to the exit code: 0 when both suites negotiated,
+ * every echo came back and the DELETE left nothing behind; the {@link EXIT_CODES} code of the IKE
+ * failure (e.g. 11 for AUTHENTICATION_FAILED) when a negotiation failed; 1 otherwise.
+ */
+export async function runDemo(argv: string[] = [], out: (line: string) => void = (l) => console.log(l)): Promise<number> {
+  const opt = parseOptions(argv);
+  out("ipsec-wasm demo: two userspace IPsec peers in one process negotiate IKEv2 over UDP on 127.0.0.1, then ping through the Child SA");
+  const results: DemoSuiteResult[] = [];
+  for (const s of DEMO_SUITES) results.push(await runDemoSuite(s, opt, out));
+  const failed = results.find((r) => r.error);
+  const ok = results.every((r) => r.established && r.requests === opt.packets && r.replies === r.requests && r.cleanedUp);
+  out(ok ? "\nboth suites negotiated, every echo request answered through ESP, and DELETE removed every SA"
+    : failed ? `\nnegotiation failed: ${failed.error!.code}` : "\nsome echo requests were not answered or SAs were left behind (see above)");
+  return ok ? 0 : failed ? EXIT_CODES[failed.error!.code] : 1;
+}
+
+/** `ipsec-wasm demo [--count N] [--wrong-psk] [--log-level 0|1|2]`. */
 export const demoCommand: CliCommand = {
   path: ["demo"],
-  summary: "two userspace ESP peers on loopback pass ICMP echo through ESP-in-UDP and print their counters",
-  usage: "usage: ipsec-wasm demo [--count N]   (N echo requests per suite, default 4000)\n",
-  run: (args) => runDemo(args),
+  summary: "two userspace IPsec peers on loopback negotiate IKEv2, pass ICMP echo through ESP-in-UDP and print their counters",
+  usage: "usage: ipsec-wasm demo [--count N] [--wrong-psk] [--log-level 0|1|2]\n" +
+    "  --count N          echo requests per suite (default 4000)\n" +
+    "  --wrong-psk        give peer B another pre-shared key: shows how AUTHENTICATION_FAILED is reported (exit 11)\n" +
+    "  --log-level L      print every IKE log line up to level L instead of one line per exchange\n",
+  run: (args, io) => runDemo(args, (l) => io.out(`${l}\n`)),
 };
 
 if (import.meta.url === `file://${process.argv[1]}`) {
