@@ -86,6 +86,16 @@ function ok<T>(value: T): { ok: true; value: T } {
   return { ok: true, value };
 }
 
+/** Part of the input, copied: decoded values never alias the caller's buffer. */
+const copy = (b: Uint8Array, start = 0, end = b.length): Uint8Array => b.slice(start, end);
+
+/**
+ * The input as a plain Uint8Array view. A Node Buffer's slice() does not copy and its subarrays are
+ * Buffers; viewing it as a Uint8Array first makes every decoded value a plain, independent copy.
+ */
+const plain = (b: Uint8Array): Uint8Array =>
+  Object.getPrototypeOf(b) === Uint8Array.prototype ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
 const be16 = (b: Uint8Array, o: number): number => (b[o] << 8) | b[o + 1];
 const be32 = (b: Uint8Array, o: number): number => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -96,24 +106,36 @@ function label(type: number): string {
   return name === undefined ? `payload of type ${type}` : `${name} payload`;
 }
 
-/** Where one payload sits, for error messages: "TSi payload at offset 120". */
-interface Site {
-  /** e.g. "TSi payload at offset 120" */
-  what: string;
-  /** Absolute offset of the payload body (just after the generic header). */
-  body: number;
+/**
+ * Where one payload sits. Its description ("TSi payload at offset 120") is only built when an
+ * error needs it: decoding a valid message builds no strings.
+ */
+class Site {
+  constructor(
+    readonly type: number,
+    /** Absolute offset of the payload's generic header. */
+    readonly at: number,
+  ) {}
+  /** Absolute offset of the payload body, just after the generic header. */
+  get body(): number {
+    return this.at + PAYLOAD_HEADER_LENGTH;
+  }
+  get what(): string {
+    return `${label(this.type)} at offset ${this.at}`;
+  }
 }
 
 function tooShort(site: Site, bodyLength: number, minimum: number, detail: string): Failure {
   const total = PAYLOAD_HEADER_LENGTH + bodyLength;
-  return fail("BAD_PAYLOAD_LENGTH", site.body - PAYLOAD_HEADER_LENGTH,
+  return fail("BAD_PAYLOAD_LENGTH", site.at,
     `${site.what} is ${plural(total, "byte")}, shorter than its ${minimum}-byte minimum (${detail})`);
 }
 
 // ---------------------------------------------------------------- header
 
 /** Decodes the 28-byte IKE header at the start of `buf`; `buf` must be the whole message (its length is checked). */
-export function decodeHeader(buf: Uint8Array): ParseResult<IkeHeader> {
+export function decodeHeader(input: Uint8Array): ParseResult<IkeHeader> {
+  const buf = plain(input);
   if (buf.length < IKE_HEADER_LENGTH) {
     return fail("TOO_SHORT", buf.length, `an IKE message needs a ${IKE_HEADER_LENGTH}-byte header but only ${plural(buf.length, "byte")} arrived`);
   }
@@ -127,8 +149,8 @@ export function decodeHeader(buf: Uint8Array): ParseResult<IkeHeader> {
     return fail("BAD_LENGTH", 24, `IKE header says the message is ${plural(length, "byte")} but ${plural(buf.length, "byte")} arrived`);
   }
   return ok({
-    spiI: buf.slice(0, 8),
-    spiR: buf.slice(8, 16),
+    spiI: copy(buf, 0, 8),
+    spiR: copy(buf, 8, 16),
     nextPayload: buf[16],
     majorVersion,
     minorVersion: buf[17] & 0x0f,
@@ -140,7 +162,8 @@ export function decodeHeader(buf: Uint8Array): ParseResult<IkeHeader> {
 }
 
 /** Decodes a whole IKE message: header and outer payload chain (ending in SK/SKF for encrypted messages). */
-export function decodeMessage(buf: Uint8Array): ParseResult<IkeMessage> {
+export function decodeMessage(input: Uint8Array): ParseResult<IkeMessage> {
+  const buf = plain(input);
   const header = decodeHeader(buf);
   if (!header.ok) return header;
   const payloads = decodeChain(buf, IKE_HEADER_LENGTH, header.value.nextPayload, 0);
@@ -153,7 +176,7 @@ export function decodeMessage(buf: Uint8Array): ParseResult<IkeMessage> {
  * (e.g. the decrypted contents of SK). Error offsets are offsets in `buf` plus `baseOffset`.
  */
 export function decodePayloads(buf: Uint8Array, firstType: number, baseOffset = 0): ParseResult<Payload[]> {
-  return decodeChain(buf, 0, firstType, baseOffset);
+  return decodeChain(plain(buf), 0, firstType, baseOffset);
 }
 
 function decodeChain(buf: Uint8Array, start: number, firstType: number, base: number): ParseResult<Payload[]> {
@@ -163,22 +186,22 @@ function decodeChain(buf: Uint8Array, start: number, firstType: number, base: nu
   // Every payload is at least 4 bytes long, so the loop ends after at most buf.length / 4 rounds.
   while (type !== PayloadType.NONE) {
     const at = base + off;
-    const what = `${label(type)} at offset ${at}`;
+    const site = new Site(type, at);
     const left = buf.length - off;
     if (left < PAYLOAD_HEADER_LENGTH) {
       const why = left === 0 ? "the message ends there" : `only ${plural(left, "byte")} remain`;
-      return fail("BAD_PAYLOAD_LENGTH", base + buf.length, `${what} needs a ${PAYLOAD_HEADER_LENGTH}-byte header but ${why}`);
+      return fail("BAD_PAYLOAD_LENGTH", base + buf.length, `${site.what} needs a ${PAYLOAD_HEADER_LENGTH}-byte header but ${why}`);
     }
     const next = buf[off];
     const critical = (buf[off + 1] & CRITICAL_BIT) !== 0;
     const length = be16(buf, off + 2);
     if (length < PAYLOAD_HEADER_LENGTH) {
-      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${what} claims a length of ${length}, less than its ${PAYLOAD_HEADER_LENGTH}-byte header`);
+      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${site.what} claims a length of ${length}, less than its ${PAYLOAD_HEADER_LENGTH}-byte header`);
     }
     if (length > left) {
-      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${what} claims ${plural(length, "byte")} but only ${plural(left, "byte")} remain`);
+      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${site.what} claims ${plural(length, "byte")} but only ${plural(left, "byte")} remain`);
     }
-    const decoded = decodeBody(type, next, buf.subarray(off + PAYLOAD_HEADER_LENGTH, off + length), { what, body: at + PAYLOAD_HEADER_LENGTH });
+    const decoded = decodeBody(type, next, buf.subarray(off + PAYLOAD_HEADER_LENGTH, off + length), site);
     if (!decoded.ok) return decoded;
     const payload = decoded.value;
     if (payload.type === "UNKNOWN") payload.critical = critical;
@@ -188,7 +211,7 @@ function decodeChain(buf: Uint8Array, start: number, firstType: number, base: nu
     if (type === PayloadType.SK || type === PayloadType.SKF) {
       // Its next-payload field names the first inner payload, so SK/SKF must end the chain (RFC 7296 §3.14).
       if (off !== buf.length) {
-        return fail("TRAILING_BYTES", base + off, `${what} must be the last payload but ${plural(buf.length - off, "byte")} follow it`);
+        return fail("TRAILING_BYTES", base + off, `${site.what} must be the last payload but ${plural(buf.length - off, "byte")} follow it`);
       }
       return ok(payloads);
     }
@@ -208,29 +231,29 @@ function decodeBody(type: number, next: number, body: Uint8Array, site: Site): P
       return decodeSa(body, site);
     case "KE":
       if (body.length < 4) return tooShort(site, body.length, 8, "DH group and reserved field");
-      return ok({ type: "KE", group: be16(body, 0), data: body.slice(4) });
+      return ok({ type: "KE", group: be16(body, 0), data: copy(body, 4) });
     case "IDi":
     case "IDr":
       if (body.length < 4) return tooShort(site, body.length, 8, "ID type and reserved field");
-      return ok({ type: name, idType: body[0], data: body.slice(4) });
+      return ok({ type: name, idType: body[0], data: copy(body, 4) });
     case "CERT":
     case "CERTREQ":
       if (body.length < 1) return tooShort(site, body.length, 5, "encoding field");
-      return ok({ type: name, encoding: body[0], data: body.slice(1) });
+      return ok({ type: name, encoding: body[0], data: copy(body, 1) });
     case "AUTH":
       if (body.length < 4) return tooShort(site, body.length, 8, "auth method and reserved field");
-      return ok({ type: "AUTH", method: body[0], data: body.slice(4) });
+      return ok({ type: "AUTH", method: body[0], data: copy(body, 4) });
     case "NONCE":
       if (body.length < NONCE_MIN || body.length > NONCE_MAX) {
-        return fail("BAD_PAYLOAD", site.body, `${site.what} carries a ${plural(body.length, "byte")} nonce; RFC 7296 §3.9 allows ${NONCE_MIN} to ${NONCE_MAX}`);
+        return fail("BAD_PAYLOAD", site.body, `${site.what} carries a ${body.length}-byte nonce; RFC 7296 §3.9 allows ${NONCE_MIN} to ${NONCE_MAX}`);
       }
-      return ok({ type: "NONCE", data: body.slice() });
+      return ok({ type: "NONCE", data: copy(body) });
     case "N":
       return decodeNotify(body, site);
     case "D":
       return decodeDelete(body, site);
     case "V":
-      return ok({ type: "V", data: body.slice() });
+      return ok({ type: "V", data: copy(body) });
     case "TSi":
     case "TSr":
       return decodeTs(name, body, site);
@@ -239,11 +262,11 @@ function decodeBody(type: number, next: number, body: Uint8Array, site: Site): P
     case "EAP":
       return decodeEap(body, site);
     case "SK":
-      return ok({ type: "SK", innerType: next, body: body.slice() });
+      return ok({ type: "SK", innerType: next, body: copy(body) });
     case "SKF":
       return decodeSkf(next, body, site);
     case undefined:
-      return ok({ type: "UNKNOWN", payloadType: type, data: body.slice() });
+      return ok({ type: "UNKNOWN", payloadType: type, data: copy(body) });
   }
 }
 
@@ -255,35 +278,35 @@ function decodeSa(body: Uint8Array, site: Site): ParseResult<Payload> {
   let o = 0;
   for (let n = 1; o < body.length; n++) {
     const at = site.body + o;
-    const where = `${site.what}: proposal ${n} at offset ${at}`;
+    const where = (): string => `${site.what}: proposal ${n} at offset ${at}`;
     const left = body.length - o;
-    if (left < 8) return fail("BAD_PAYLOAD_LENGTH", at, `${where} needs an 8-byte header but only ${plural(left, "byte")} remain`);
+    if (left < 8) return fail("BAD_PAYLOAD_LENGTH", at, `${where()} needs an 8-byte header but only ${plural(left, "byte")} remain`);
     const lastMore = body[o];
     const length = be16(body, o + 2);
     const protocolId = body[o + 5];
     const spiSize = body[o + 6];
     const transformCount = body[o + 7];
     if (lastMore !== PROPOSAL_LAST && lastMore !== PROPOSAL_MORE) {
-      return fail("BAD_PAYLOAD", at, `${where} has last/more field ${lastMore}; RFC 7296 §3.3.1 allows 0 (last) or 2 (more)`);
+      return fail("BAD_PAYLOAD", at, `${where()} has last/more field ${lastMore}; RFC 7296 §3.3.1 allows 0 (last) or 2 (more)`);
     }
     if (length < 8 + spiSize) {
-      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${where} claims ${plural(length, "byte")}, less than its 8-byte header and ${spiSize}-byte SPI`);
+      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${where()} claims ${plural(length, "byte")}, less than its 8-byte header and ${spiSize}-byte SPI`);
     }
     if (length > left) {
-      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${where} claims ${plural(length, "byte")} but only ${plural(left, "byte")} remain in the payload`);
+      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${where()} claims ${plural(length, "byte")} but only ${plural(left, "byte")} remain in the payload`);
     }
     const isLast = length === left;
     if (isLast !== (lastMore === PROPOSAL_LAST)) {
       const why = isLast ? "is marked 'more' but nothing follows it" : `is marked last but ${plural(left - length, "byte")} follow it`;
-      return fail("BAD_PAYLOAD", at, `${where} ${why}`);
+      return fail("BAD_PAYLOAD", at, `${where()} ${why}`);
     }
     const spiProblem = proposalSpiProblem(protocolId, spiSize);
-    if (spiProblem !== undefined) return fail("BAD_PAYLOAD", at + 6, `${where} ${spiProblem}`);
-    const spi = body.slice(o + 8, o + 8 + spiSize);
+    if (spiProblem !== undefined) return fail("BAD_PAYLOAD", at + 6, `${where()} ${spiProblem}`);
+    const spi = copy(body, o + 8, o + 8 + spiSize);
     const transforms = decodeTransforms(body.subarray(o + 8 + spiSize, o + length), at + 8 + spiSize, where);
     if (!transforms.ok) return transforms;
     if (transforms.value.length !== transformCount) {
-      return fail("BAD_PAYLOAD", at + 7, `${where} says it has ${plural(transformCount, "transform")} but holds ${transforms.value.length}`);
+      return fail("BAD_PAYLOAD", at + 7, `${where()} says it has ${plural(transformCount, "transform")} but holds ${transforms.value.length}`);
     }
     proposals.push({ num: body[o + 4], protocolId, spi, transforms: transforms.value });
     o += length;
@@ -303,27 +326,27 @@ function proposalSpiProblem(protocolId: number, spiSize: number): string | undef
   return spiSize === 0 || spiSize === 4 || spiSize === 8 ? undefined : `has a ${spiSize}-byte SPI; SPIs are 0, 4 or 8 bytes`;
 }
 
-function decodeTransforms(buf: Uint8Array, base: number, owner: string): ParseResult<Transform[]> {
+function decodeTransforms(buf: Uint8Array, base: number, owner: () => string): ParseResult<Transform[]> {
   const transforms: Transform[] = [];
   let o = 0;
   for (let n = 1; o < buf.length; n++) {
     const at = base + o;
-    const where = `${owner}: transform ${n} at offset ${at}`;
+    const where = (): string => `${owner()}: transform ${n} at offset ${at}`;
     const left = buf.length - o;
-    if (left < 8) return fail("BAD_PAYLOAD_LENGTH", at, `${where} needs an 8-byte header but only ${plural(left, "byte")} remain`);
+    if (left < 8) return fail("BAD_PAYLOAD_LENGTH", at, `${where()} needs an 8-byte header but only ${plural(left, "byte")} remain`);
     const lastMore = buf[o];
     const length = be16(buf, o + 2);
     if (lastMore !== TRANSFORM_LAST && lastMore !== TRANSFORM_MORE) {
-      return fail("BAD_PAYLOAD", at, `${where} has last/more field ${lastMore}; RFC 7296 §3.3.2 allows 0 (last) or 3 (more)`);
+      return fail("BAD_PAYLOAD", at, `${where()} has last/more field ${lastMore}; RFC 7296 §3.3.2 allows 0 (last) or 3 (more)`);
     }
-    if (length < 8) return fail("BAD_PAYLOAD_LENGTH", at + 2, `${where} claims ${plural(length, "byte")}, less than its 8-byte header`);
+    if (length < 8) return fail("BAD_PAYLOAD_LENGTH", at + 2, `${where()} claims ${plural(length, "byte")}, less than its 8-byte header`);
     if (length > left) {
-      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${where} claims ${plural(length, "byte")} but only ${plural(left, "byte")} remain in the proposal`);
+      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${where()} claims ${plural(length, "byte")} but only ${plural(left, "byte")} remain in the proposal`);
     }
     const isLast = length === left;
     if (isLast !== (lastMore === TRANSFORM_LAST)) {
       const why = isLast ? "is marked 'more' but nothing follows it" : `is marked last but ${plural(left - length, "byte")} follow it`;
-      return fail("BAD_PAYLOAD", at, `${where} ${why}`);
+      return fail("BAD_PAYLOAD", at, `${where()} ${why}`);
     }
     const transform: Transform = { type: buf[o + 4], id: be16(buf, o + 6) };
     const keyLength = decodeKeyLength(buf.subarray(o + 8, o + length), at + 8, where);
@@ -336,25 +359,25 @@ function decodeTransforms(buf: Uint8Array, base: number, owner: string): ParseRe
 }
 
 /** Transform attributes (RFC 7296 §3.3.5): only the key length (type 14, TV form) exists in IKEv2. */
-function decodeKeyLength(buf: Uint8Array, base: number, owner: string): ParseResult<number | undefined> {
+function decodeKeyLength(buf: Uint8Array, base: number, owner: () => string): ParseResult<number | undefined> {
   let keyLength: number | undefined;
   let o = 0;
   while (o < buf.length) {
     const at = base + o;
     const left = buf.length - o;
-    if (left < 4) return fail("BAD_PAYLOAD_LENGTH", at, `${owner}: attribute at offset ${at} needs 4 bytes but only ${plural(left, "byte")} remain`);
+    if (left < 4) return fail("BAD_PAYLOAD_LENGTH", at, `${owner()}: attribute at offset ${at} needs 4 bytes but only ${plural(left, "byte")} remain`);
     const word = be16(buf, o);
     const attrType = word & ~ATTR_TV_BIT;
     const tv = (word & ATTR_TV_BIT) !== 0;
     const size = tv ? 4 : 4 + be16(buf, o + 2);
     if (size > left) {
-      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${owner}: attribute ${attrType} at offset ${at} claims ${plural(size - 4, "value byte")} but only ${plural(left - 4, "byte")} remain`);
+      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${owner()}: attribute ${attrType} at offset ${at} claims ${plural(size - 4, "value byte")} but only ${plural(left - 4, "byte")} remain`);
     }
     if (attrType !== ATTR_KEY_LENGTH) {
-      return fail("BAD_PAYLOAD", at, `${owner}: attribute type ${attrType} at offset ${at} is not the key length (14), the only transform attribute IKEv2 defines`);
+      return fail("BAD_PAYLOAD", at, `${owner()}: attribute type ${attrType} at offset ${at} is not the key length (14), the only transform attribute IKEv2 defines`);
     }
-    if (!tv) return fail("BAD_PAYLOAD", at, `${owner}: key length attribute at offset ${at} is in TLV form; RFC 7296 §3.3.5 requires TV`);
-    if (keyLength !== undefined) return fail("BAD_PAYLOAD", at, `${owner}: second key length attribute at offset ${at}`);
+    if (!tv) return fail("BAD_PAYLOAD", at, `${owner()}: key length attribute at offset ${at} is in TLV form; RFC 7296 §3.3.5 requires TV`);
+    if (keyLength !== undefined) return fail("BAD_PAYLOAD", at, `${owner()}: second key length attribute at offset ${at}`);
     keyLength = be16(buf, o + 2);
     o += size;
   }
@@ -370,9 +393,9 @@ function decodeNotify(body: Uint8Array, site: Site): ParseResult<Payload> {
   return ok({
     type: "N",
     protocolId: body[0],
-    spi: body.slice(4, 4 + spiSize),
+    spi: copy(body, 4, 4 + spiSize),
     notifyType: be16(body, 2),
-    data: body.slice(4 + spiSize),
+    data: copy(body, 4 + spiSize),
   });
 }
 
@@ -390,7 +413,7 @@ function decodeDelete(body: Uint8Array, site: Site): ParseResult<Payload> {
     return fail("BAD_PAYLOAD_LENGTH", site.body + 2, `${site.what} lists ${plural(count, "SPI")} of ${spiSize} bytes (${need} bytes) but ${plural(body.length - 4, "byte")} follow`);
   }
   const spis: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) spis.push(body.slice(4 + i * spiSize, 4 + (i + 1) * spiSize));
+  for (let i = 0; i < count; i++) spis.push(copy(body, 4 + i * spiSize, 4 + (i + 1) * spiSize));
   return ok({ type: "D", protocolId, spiSize, spis });
 }
 
@@ -423,8 +446,8 @@ function decodeTs(name: "TSi" | "TSr", body: Uint8Array, site: Site): ParseResul
       ipProtocol: body[o + 1],
       startPort: be16(body, o + 4),
       endPort: be16(body, o + 6),
-      start: body.slice(o + 8, o + 8 + addrLength),
-      end: body.slice(o + 8 + addrLength, o + need),
+      start: copy(body, o + 8, o + 8 + addrLength),
+      end: copy(body, o + 8 + addrLength, o + need),
     });
     o += length;
   }
@@ -447,7 +470,7 @@ function decodeCp(body: Uint8Array, site: Site): ParseResult<Payload> {
       return fail("BAD_PAYLOAD_LENGTH", at + 2, `${site.what}: attribute ${n} at offset ${at} claims ${plural(length, "value byte")} but only ${plural(left - 4, "byte")} remain`);
     }
     // The top bit is reserved (RFC 7296 §3.15.1) and ignored on receipt.
-    attributes.push({ type: be16(body, o) & 0x7fff, value: body.slice(o + 4, o + 4 + length) });
+    attributes.push({ type: be16(body, o) & 0x7fff, value: copy(body, o + 4, o + 4 + length) });
     o += 4 + length;
   }
   return ok({ type: "CP", cfgType: body[0], attributes });
@@ -459,7 +482,7 @@ function decodeEap(body: Uint8Array, site: Site): ParseResult<Payload> {
   if (eapLength !== body.length) {
     return fail("BAD_PAYLOAD_LENGTH", site.body + 2, `${site.what}: the EAP message says it is ${plural(eapLength, "byte")} but the payload holds ${body.length}`);
   }
-  return ok({ type: "EAP", data: body.slice() });
+  return ok({ type: "EAP", data: copy(body) });
 }
 
 function decodeSkf(innerType: number, body: Uint8Array, site: Site): ParseResult<Payload> {
@@ -469,7 +492,7 @@ function decodeSkf(innerType: number, body: Uint8Array, site: Site): ParseResult
   if (fragmentNumber < 1 || fragmentNumber > totalFragments) {
     return fail("BAD_PAYLOAD", site.body, `${site.what} is fragment ${fragmentNumber} of ${totalFragments}; RFC 7383 §2.5 needs 1 <= number <= total`);
   }
-  return ok({ type: "SKF", innerType, fragmentNumber, totalFragments, body: body.slice(4) });
+  return ok({ type: "SKF", innerType, fragmentNumber, totalFragments, body: copy(body, 4) });
 }
 
 // ---------------------------------------------------------------- encoding
@@ -568,7 +591,7 @@ function encodeBody(p: Payload): Uint8Array {
     case "V":
     case "EAP":
     case "UNKNOWN":
-      return p.data.slice();
+      return p.data;
     case "N":
       return concat([u8(p.protocolId, "notify protocol"), u8(p.spi.length, "notify SPI size"), u16(p.notifyType, "notify type"), p.spi, p.data]);
     case "D":
@@ -586,7 +609,7 @@ function encodeBody(p: Payload): Uint8Array {
         ...p.attributes.flatMap((a) => [u16(checkWidth(a.type, 15, "CP attribute type"), "CP attribute type"), u16(a.value.length, "CP attribute length"), a.value]),
       ]);
     case "SK":
-      return p.body.slice();
+      return p.body;
     case "SKF":
       return concat([u16(p.fragmentNumber, "fragment number"), u16(p.totalFragments, "total fragments"), p.body]);
   }
