@@ -1,0 +1,151 @@
+// IKE setup rate: how many IKE_SA + first Child SA setups per second two ipsec-wasm peers manage on
+// one core. Both daemons run in this process on the main thread, wired in memory (datagrams handed
+// over with setImmediate, the real clock), so the number is IKE work (DH, PRF+, AUTH, SK
+// encryption, SA installs) and not the kernel's UDP loopback; `--transport udp` measures over
+// sockets on 127.0.0.1 instead. Each setup: A initiates, waits for child-up, deletes, and B must be
+// left with nothing. Compares with the previous run stored in bench/ike-results.json.
+import { parseArgs } from "node:util";
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { fileURLToPath } from "node:url";
+import { ControlCrypto } from "../sdk/dataplane/control-crypto.ts";
+import { startPeerPair, CONN_A, type PeerPair } from "../sdk/node/ike-pair.ts";
+import { median } from "./measure.ts";
+
+/** One DH group's numbers. */
+interface GroupResult {
+  group: string;
+  ike: string;
+  esp: string;
+  setups: number;
+  /** Setups per second of elapsed time, each cycle including its DELETE. */
+  setupsPerSecond: number;
+  /** initiate() until the first Child SA is up, in ms. */
+  medianMs: number;
+  p95Ms: number;
+  /** Process CPU time (user + system) per whole cycle, in ms. */
+  cpuMsPerSetup: number;
+}
+
+interface IkeBenchResults {
+  machine: { cpu: string; cores: number; node: string; platform: string; arch: string; date: string; gitCommit?: string };
+  config: { transport: "memory" | "udp"; budgetMs: number; warmup: number; auth: "psk"; quick: boolean };
+  groups: GroupResult[];
+}
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    "budget-ms": { type: "string" },
+    group: { type: "string", multiple: true },
+    transport: { type: "string", default: "memory" },
+    out: { type: "string" },
+    help: { type: "boolean", default: false },
+  },
+});
+
+const RESULTS = fileURLToPath(new URL("./ike-results.json", import.meta.url));
+const ALL_GROUPS = ["x25519", "ecp256", "modp2048"];
+
+if (flags.help) {
+  console.log(`usage: node --import tsx bench/ike-setup.ts [--quick] [--budget-ms MS] [--group x25519,ecp256,modp2048] [--transport memory|udp] [--out FILE]
+  default: 10 s per group, in memory, results to bench/ike-results.json (--quick: 1.5 s per group, results to /tmp)`);
+  process.exit(0);
+}
+
+const quick = flags.quick;
+const budgetMs = Number(flags["budget-ms"] ?? (quick ? 1500 : 10_000));
+const groups = flags.group?.flatMap((g) => g.split(",")).filter(Boolean) ?? ALL_GROUPS;
+if (flags.transport !== "memory" && flags.transport !== "udp") throw new Error("--transport memory|udp");
+const transport: "memory" | "udp" = flags.transport;
+if (!(budgetMs > 0)) throw new Error("--budget-ms must be positive");
+const out = flags.out ?? (quick || transport !== "memory" ? "/tmp/ipsec-wasm-ike-setup.json" : RESULTS);
+const WARMUP = 5;
+// Bounds every loop even if a setup became absurdly fast or a budget absurdly long.
+const MAX_SETUPS = 200_000;
+
+const gitCommit = (() => {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: fileURLToPath(new URL(".", import.meta.url)), encoding: "utf8" }).trim();
+  } catch {
+    return undefined;
+  }
+})();
+
+const previous = ((): IkeBenchResults | undefined => {
+  try {
+    return JSON.parse(readFileSync(RESULTS, "utf8")) as IkeBenchResults;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** One cycle: initiate, child up, DELETE, both peers empty. Returns ms until the child was up. */
+async function setupOnce(pair: PeerPair): Promise<number> {
+  const t0 = performance.now();
+  const { child } = await pair.a.initiate(CONN_A);
+  const upMs = performance.now() - t0;
+  if (!child) throw new Error("IKE SA came up without its Child SA");
+  await pair.a.terminateAll();
+  // B tears down before it answers the DELETE; a few turns of the event loop cover a slow socket.
+  for (let i = 0; i < 100 && pair.b.sas.size > 0; i++) await new Promise((r) => setImmediate(r));
+  if (pair.a.sas.size || pair.b.sas.size || pair.dpA.handles().length || pair.dpB.handles().length) {
+    throw new Error(`SAs left after DELETE: A ${pair.a.sas.size} IKE / ${pair.dpA.handles().length} ESP, B ${pair.b.sas.size} IKE / ${pair.dpB.handles().length} ESP`);
+  }
+  return upMs;
+}
+
+function percentile(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+}
+
+async function measureGroup(group: string, crypto: ControlCrypto): Promise<GroupResult> {
+  const ike = `aes128gcm16-prfsha256-${group}`, esp = "aes128gcm16";
+  const pair = await startPeerPair({ ike, esp, transport, crypto });
+  try {
+    for (let i = 0; i < WARMUP; i++) await setupOnce(pair);
+    const latencies: number[] = [];
+    const cpu0 = process.cpuUsage();
+    const start = performance.now();
+    while (performance.now() - start < budgetMs && latencies.length < MAX_SETUPS) latencies.push(await setupOnce(pair));
+    const seconds = (performance.now() - start) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    return {
+      group, ike, esp, setups: latencies.length, setupsPerSecond: latencies.length / seconds,
+      medianMs: median(latencies), p95Ms: percentile(latencies, 95), cpuMsPerSetup: (cpu.user + cpu.system) / 1000 / latencies.length,
+    };
+  } finally {
+    await pair.close();
+  }
+}
+
+const crypto = await ControlCrypto.create();
+const results: IkeBenchResults = {
+  machine: {
+    cpu: cpus()[0]?.model.trim() ?? "unknown", cores: cpus().length, node: process.version,
+    platform: process.platform, arch: process.arch, date: new Date().toISOString(), gitCommit,
+  },
+  config: { transport, budgetMs, warmup: WARMUP, auth: "psk", quick },
+  groups: [],
+};
+
+const m = results.machine;
+console.log(`IKE_SA + first Child SA setups, PSK, both peers in this process on one core (${transport === "memory" ? "in-memory datagrams" : "UDP on 127.0.0.1"}), ` +
+  `${(budgetMs / 1000).toFixed(1)} s per group after ${WARMUP} warm-up setups${quick ? " (--quick: noisy)" : ""}`);
+console.log(`${m.cpu} (${m.cores} cores), Node ${m.node}, ${m.platform}/${m.arch}, commit ${m.gitCommit ?? "?"}`);
+const prevLabel = previous ? `previous run (${previous.machine.gitCommit ?? "?"}, ${previous.machine.date.slice(0, 10)}, ${previous.config.transport})` : "previous run";
+console.log(`\n${"group".padEnd(9)} ${"setups".padStart(7)} ${"setups/s".padStart(9)} ${"median ms".padStart(10)} ${"p95 ms".padStart(8)} ${"CPU ms".padStart(8)}   ${prevLabel}: setups/s, ratio`);
+for (const g of groups) {
+  const r = await measureGroup(g, crypto);
+  results.groups.push(r);
+  const before = previous?.groups.find((p) => p.group === g);
+  const cmp = before ? `${before.setupsPerSecond.toFixed(1).padStart(8)}  ${(r.setupsPerSecond / before.setupsPerSecond).toFixed(2)}×` : "       –";
+  console.log(`${g.padEnd(9)} ${String(r.setups).padStart(7)} ${r.setupsPerSecond.toFixed(1).padStart(9)} ${r.medianMs.toFixed(2).padStart(10)} ` +
+    `${r.p95Ms.toFixed(2).padStart(8)} ${r.cpuMsPerSetup.toFixed(2).padStart(8)}   ${cmp}`);
+}
+console.log("\nsetups/s: whole cycles (IKE_SA_INIT, IKE_AUTH with the first Child SA, INFORMATIONAL DELETE) per second;");
+console.log("median/p95: initiate() until the Child SA is installed on both sides; CPU ms: process CPU time per cycle, both peers.");
+writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`results written to ${out}`);
