@@ -8,6 +8,9 @@ import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { pcapDecryptCommand } from "./pcap-decrypt.ts";
 import { demoCommand } from "./demo.ts";
+import { upCommand } from "./up.ts";
+import { pingCommand } from "./ping.ts";
+import { statusCommand } from "./status.ts";
 
 /** Where a command writes; tests pass their own. */
 export interface CliIo {
@@ -28,7 +31,7 @@ export interface CliCommand {
 }
 
 /** The dispatch table. */
-export const COMMANDS: CliCommand[] = [pcapDecryptCommand, demoCommand];
+export const COMMANDS: CliCommand[] = [pcapDecryptCommand, demoCommand, upCommand, pingCommand, statusCommand];
 
 /** Adds a subcommand to the table (replacing one with the same path). */
 export function registerCommand(cmd: CliCommand): void {

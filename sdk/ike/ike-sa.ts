@@ -729,7 +729,7 @@ export class IkeSa {
       if (!psk) return { ok: false, reason: `no pre-shared key found for '${this.fmtId(this.localId)}' - ${who}` };
       const expect = pskAuth(this.#prf!, psk, octets);
       if (!equalBytes(expect, auth.data)) {
-        return { ok: false, reason: `pre-shared key mismatch: the AUTH payload of ${who} does not verify with the key configured for '${this.fmtId(this.localId)}' - ${who} (tried 1 shared key, MAC mismatched)` };
+        return { ok: false, reason: `pre-shared key mismatch: the AUTH payload of ${who} does not verify with the key configured for '${this.fmtId(this.localId ?? this.conn.local.id)}' - ${who} (tried 1 shared key, MAC mismatched)` };
       }
       this.log("IKE", 0, `authentication of ${who} with pre-shared key successful`);
       return { ok: true };
@@ -861,7 +861,6 @@ export class IkeSa {
     }
     const verdict = await this.verifyPeerAuth(ps, idi, auth, this.#initRequestIn, this.#nr);
     if (!verdict.ok) {
-      this.log("IKE", 0, verdict.reason);
       this.respond(Exchange.IKE_AUTH, messageId, [notify(Notify.AUTHENTICATION_FAILED)]);
       this.fail(new IkeError("AUTHENTICATION_FAILED", verdict.reason));
       return;

@@ -1,0 +1,127 @@
+/**
+ * What `up` and `ping` share: read a swanctl.conf, start a dataplane, the IKE daemon and its UDP
+ * sockets, print log lines, and format `status` like `swanctl --list-sas`.
+ * @module
+ */
+import { readFile } from "node:fs/promises";
+import { dirname, resolve as resolvePath } from "node:path";
+import { Dataplane } from "../dataplane/dataplane.ts";
+import { ControlCrypto } from "../dataplane/control-crypto.ts";
+import { parseSwanctlConf } from "../config/swanctl.ts";
+import { ConfigError } from "../config/errors.ts";
+import { resolveConnections } from "../ike/resolve.ts";
+import { IkeDaemon, type IkeSaStatus } from "../ike/daemon.ts";
+import { IkeUdpTransport } from "../node/ike-udp.ts";
+import { formatLog, type LogRecord } from "../ike/log.ts";
+import type { IkeConnection } from "../ike/config.ts";
+import type { CliIo } from "./main.ts";
+
+/** Options common to `up` and `ping`. */
+export interface SessionOptions {
+  conf: string;
+  conn?: string;
+  /** Log level printed (0 quiet, 1 default, 2 verbose). */
+  level: 0 | 1 | 2;
+  natPort?: number;
+  /** strongswan.conf's charon.retransmit_timeout / _base / _tries (seconds, factor, count). */
+  retransmit?: { timeoutMs?: number; base?: number; tries?: number };
+}
+
+/** A running daemon with its sockets. */
+export interface Session {
+  daemon: IkeDaemon;
+  dataplane: Dataplane;
+  transport: IkeUdpTransport;
+  conn: IkeConnection;
+  close(): Promise<void>;
+}
+
+/** Parses `--conf F --conn N -v/-q --nat-port P`, returning the rest. */
+export function parseSessionArgs(args: string[]): { opts: SessionOptions; rest: string[]; flags: Map<string, string> } {
+  const rest: string[] = [];
+  const flags = new Map<string, string>();
+  const opts: SessionOptions = { conf: "", level: 1 };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const val = (): string => {
+      const v = args[++i];
+      if (v === undefined) throw new ConfigError("SYNTAX", `${a} needs a value`);
+      return v;
+    };
+    if (a === "--conf") opts.conf = val();
+    else if (a === "--conn") opts.conn = val();
+    else if (a === "-v" || a === "--verbose") opts.level = 2;
+    else if (a === "-q" || a === "--quiet") opts.level = 0;
+    else if (a === "--nat-port") opts.natPort = Number(val());
+    else if (a === "--retransmit-timeout") opts.retransmit = { ...opts.retransmit, timeoutMs: Number(val()) * 1000 };
+    else if (a === "--retransmit-base") opts.retransmit = { ...opts.retransmit, base: Number(val()) };
+    else if (a === "--retransmit-tries") opts.retransmit = { ...opts.retransmit, tries: Number(val()) };
+    else if (a.startsWith("-") && a.length > 1 && !/^-?\d/.test(a)) flags.set(a, args[i + 1] !== undefined && !args[i + 1].startsWith("-") ? args[++i] : "");
+    else rest.push(a);
+  }
+  if (!opts.conf) throw new ConfigError("MISSING", "--conf FILE (a swanctl.conf) is required");
+  return { opts, rest, flags };
+}
+
+/** Reads the configuration and starts everything; does not initiate. */
+export async function startSession(opts: SessionOptions, io: CliIo): Promise<Session> {
+  const path = resolvePath(opts.conf);
+  let textConf: string;
+  try { textConf = await readFile(path, "utf8"); } catch (e) {
+    throw new ConfigError("MISSING", `cannot read ${opts.conf}: ${(e as Error).message}`);
+  }
+  const cfg = parseSwanctlConf(textConf, opts.conf);
+  const conns = await resolveConnections(cfg, { dir: dirname(path), readFile: async (p) => new Uint8Array(await readFile(p)) });
+  if (conns.length === 0) throw new ConfigError("MISSING", `${opts.conf} defines no connections`);
+  const conn = opts.conn ? conns.find((c) => c.name === opts.conn) : conns[0];
+  if (conn && opts.retransmit) conn.retransmit = { ...conn.retransmit, ...opts.retransmit };
+  if (!conn) throw new ConfigError("UNKNOWN_KEYWORD", `no connection '${opts.conn}' in ${opts.conf}; known: ${conns.map((c) => c.name).join(", ")}`);
+  const localAddr = conn.localAddrs.find((a) => a !== "%any" && !a.includes("/")) ?? "0.0.0.0";
+  const dataplane = await Dataplane.create({ maxSas: 256, batchSize: 256 });
+  const cc = await ControlCrypto.create();
+  const log = (r: LogRecord): void => { if (r.level <= opts.level) io.out(`${formatLog(r)}\n`); };
+  let daemon: IkeDaemon | undefined;
+  const transport = await IkeUdpTransport.bind(dataplane, { address: localAddr, ikePort: conn.localPort, natPort: opts.natPort ?? (conn.localPort === 500 ? 4500 : conn.localPort) }, {
+    onIke: (bytes, local, remote) => daemon?.receiveIke(bytes, local, remote),
+    onEsp: (results) => daemon?.receiveEsp(results),
+  });
+  daemon = new IkeDaemon({ dataplane, crypto: cc, connections: [conn], transport, log, localAddress: localAddr === "0.0.0.0" ? undefined : localAddr });
+  return {
+    daemon, dataplane, transport, conn,
+    async close() { daemon!.close(); await transport.close(); },
+  };
+}
+
+const pad = (n: bigint | number, w: number): string => String(n).padStart(w);
+
+/** `swanctl --list-sas` style text. */
+export function formatStatus(sas: IkeSaStatus[]): string {
+  if (sas.length === 0) return "no IKE_SAs\n";
+  const lines: string[] = [];
+  for (const s of sas) {
+    lines.push(`${s.name}: #${s.uniqueId}, ${s.state}, IKEv2, ${s.spiI}_i${s.initiator ? "*" : ""} ${s.spiR}_r${s.initiator ? "" : "*"}`);
+    lines.push(`  local  '${s.localId}' @ ${s.local}`);
+    lines.push(`  remote '${s.remoteId}' @ ${s.remote}`);
+    if (s.proposal) lines.push(`  ${s.proposal.replace(/^IKE:/, "")}`);
+    lines.push(`  established ${s.establishedSecondsAgo}s ago`);
+    for (const c of s.children) {
+      lines.push(`  ${c.name}: #${c.uniqueId}, ${c.state}, ${c.mode.toUpperCase()}-in-UDP, ${c.proposal}`);
+      lines.push(`    installed ${c.installedSecondsAgo}s ago`);
+      const drops = (st: typeof c.in): string => {
+        if (!st) return "";
+        const d = Object.entries(st.drops).filter(([, v]) => v > 0n).map(([k, v]) => `${k} ${v}`);
+        return d.length ? `, dropped: ${d.join(", ")}` : "";
+      };
+      lines.push(`    in  ${c.spiIn}, ${pad(c.in?.bytes ?? 0n, 9)} bytes, ${pad(c.in?.packets ?? 0n, 6)} packets${drops(c.in)}`);
+      lines.push(`    out ${c.spiOut}, ${pad(c.out?.bytes ?? 0n, 9)} bytes, ${pad(c.out?.packets ?? 0n, 6)} packets${c.out ? "" : " (outbound not active yet)"}`);
+      lines.push(`    local  ${c.localTs}`);
+      lines.push(`    remote ${c.remoteTs}`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** JSON form of the status (bigints as strings). */
+export function statusJson(sas: IkeSaStatus[]): string {
+  return JSON.stringify(sas, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2) + "\n";
+}

@@ -1,0 +1,77 @@
+/**
+ * `ipsec-wasm ping --conf FILE [--conn NAME] DEST [-c COUNT]`: establish the connection, send
+ * COUNT ICMP echo requests from the first address of the negotiated local selectors through the
+ * Child SA, print each reply with its round trip, then the SA counters. Exit 0 only if every echo
+ * came back: the end-to-end answer to "the tunnel is up, but is traffic flowing?".
+ * @module
+ */
+import { icmpEcho, parseIcmpEcho } from "../packet/icmp.ts";
+import { formatIp } from "../ike/ts.ts";
+import { parseSessionArgs, startSession, formatStatus, type Session } from "./ike-session.ts";
+import { reportFailure, answerPings } from "./up.ts";
+import type { CliCommand } from "./main.ts";
+
+export const pingCommand: CliCommand = {
+  path: ["ping"],
+  summary: "establish a connection and ping through its Child SA; exit 0 only if every echo came back",
+  usage: [
+    "Usage: ipsec-wasm ping --conf FILE [--conn NAME] DEST [-c COUNT] [-i SECONDS] [-W SECONDS] [--hold SECONDS]",
+    "",
+    "  -c COUNT      echo requests to send (default 5)",
+    "  -i SECONDS    interval between requests (default 1)",
+    "  -W SECONDS    how long to wait for the last reply (default 2)",
+    "  --hold S      keep the SAs this long after the last reply (answering DPD and rekeys)",
+    "",
+    "Exit codes: 0 every reply came back, 1 some were lost, others as for `ipsec-wasm up`.",
+  ].join("\n") + "\n",
+  async run(args, io) {
+    let s: Session | undefined;
+    try {
+      const { opts, rest, flags } = parseSessionArgs(args);
+      const dest = rest[0];
+      if (!dest) { io.err("error: ping needs a destination address (inside the peer's traffic selectors)\n"); return 2; }
+      const count = Number(flags.get("-c") ?? 5);
+      const interval = Number(flags.get("-i") ?? 1) * 1000;
+      const wait = Number(flags.get("-W") ?? 2) * 1000;
+      s = await startSession(opts, io);
+      answerPings(s);
+      const session = s;
+      const { child } = await session.daemon.initiate(session.conn.name);
+      if (!child) { io.err("error: the IKE SA came up without a Child SA\n"); return 18; }
+      const src = formatIp(child.localTs[0].start);
+      io.out(`PING ${dest} from ${src} through CHILD_SA ${child.name} (${child.proposal}): ${count} requests\n`);
+      const id = process.pid & 0xffff;
+      const sentAt = new Map<number, number>();
+      let received = 0;
+      const inner = session.daemon.onInner;
+      session.daemon.onInner = (pkt, c, ike) => {
+        const e = parseIcmpEcho(pkt);
+        if (e && e.type === 0 && e.id === id && sentAt.has(e.seq)) {
+          const rtt = performance.now() - sentAt.get(e.seq)!;
+          sentAt.delete(e.seq);
+          received++;
+          io.out(`${pkt.length} bytes from ${e.src}: icmp_seq=${e.seq} time=${rtt.toFixed(2)} ms (SPI ${c.spiIn.toString(16)})\n`);
+          return;
+        }
+        inner?.(pkt, c, ike);
+      };
+      for (let seq = 1; seq <= count; seq++) {
+        sentAt.set(seq, performance.now());
+        if (session.daemon.sendInner([icmpEcho(src, dest, id, seq)], dest) === 0) io.err(`icmp_seq=${seq}: no Child SA covers ${dest}\n`);
+        if (seq < count) await new Promise((r) => setTimeout(r, interval));
+      }
+      const deadline = Date.now() + wait;
+      while (received < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      io.out(`--- ${dest} ping statistics through ipsec-wasm ---\n${count} packets transmitted, ${received} received, ${Math.round((100 * (count - received)) / count)}% packet loss\n`);
+      const hold = Number(flags.get("--hold") ?? 0);
+      if (hold > 0) await new Promise((r) => setTimeout(r, hold * 1000));
+      io.out(formatStatus(session.daemon.status()));
+      await session.daemon.terminateAll();
+      return received === count ? 0 : 1;
+    } catch (e) {
+      return reportFailure(e, io);
+    } finally {
+      await s?.close();
+    }
+  },
+};
