@@ -1,0 +1,571 @@
+/**
+ * IKE and ESP algorithm proposals in strongSwan's language: proposal keywords in
+ * ("aes128gcm16-prfsha256-x25519"), charon's log notation out ("IKE:AES_GCM_16_128/PRF_HMAC_SHA2_256/CURVE_25519"),
+ * and RFC 7296 §2.7 selection with strongSwan's rules (configured order preferred, DH "NONE" means
+ * no PFS, AEAD proposals carry no integrity algorithm).
+ * @module
+ */
+import { ATTR_KEY_LENGTH, ProtocolId, TransformType, type Proposal, type Transform } from "./message.ts";
+import { ConfigError, describeWhere, type ConfigWhere } from "../config/errors.ts";
+
+// IANA "IKEv2 Transform Type" registries (the ids this module names), plus strongSwan's private
+// HMAC-SHA-256-96 (1026) that its `sha256_96` keyword puts on the wire.
+/** Encryption transform ids (IANA Transform Type 1). */
+export const Encr = { NULL: 11, AES_CBC: 12, AES_CTR: 13, AES_GCM_8: 18, AES_GCM_12: 19, AES_GCM_16: 20, NULL_AUTH_AES_GMAC: 21, CHACHA20_POLY1305: 28 } as const;
+/** Integrity transform ids (IANA Transform Type 3); HMAC_SHA2_256_96 is strongSwan's private-use id. */
+export const Integ = { NONE: 0, HMAC_SHA1_96: 2, HMAC_SHA2_256_128: 12, HMAC_SHA2_384_192: 13, HMAC_SHA2_512_256: 14, HMAC_SHA2_256_96: 1026 } as const;
+/** PRF transform ids (IANA Transform Type 2). */
+export const Prf = { HMAC_SHA1: 2, HMAC_SHA2_256: 5, HMAC_SHA2_384: 6, HMAC_SHA2_512: 7 } as const;
+/** Diffie-Hellman group ids (IANA Transform Type 4); NONE only in Child SA proposals (no PFS). */
+export const DhGroup = {
+  NONE: 0, MODP_2048: 14, MODP_3072: 15, MODP_4096: 16, ECP_256: 19, ECP_384: 20, ECP_521: 21,
+  ECP_256_BP: 28, ECP_384_BP: 29, ECP_512_BP: 30, CURVE_25519: 31, CURVE_448: 32,
+} as const;
+
+/** One strongSwan proposal ("aes128gcm16-aes256gcm16-prfsha256-x25519"): alternatives per transform type. */
+export interface AlgorithmSet {
+  protocol: "IKE" | "ESP";
+  /** AEAD and classic ciphers never share a set (strongSwan refuses such a proposal). */
+  encr: { id: number; keyLength?: number }[];
+  /** Empty for AEAD sets. */
+  integ: number[];
+  /** IKE only. Without prf keywords strongSwan derives them from the integrity algorithms. */
+  prf: number[];
+  /** IKE: at least one. ESP: PFS groups for CREATE_CHILD_SA, empty = no PFS, 0 = "none" also accepted. */
+  dh: number[];
+  /** ESP only: 0 = no ESN, 1 = ESN, in preference order ("-esn-noesn" gives [1, 0]); default [0]. */
+  esn: number[];
+}
+
+/** Negotiated algorithms: exactly one of each present type. */
+export interface Chosen {
+  protocol: "IKE" | "ESP";
+  proposalNum: number;
+  /** The SPI in the chosen proposal: the peer's for selectProposal, the responder's for acceptChosen. */
+  spi: Uint8Array;
+  encr: { id: number; keyLength?: number };
+  integ?: number;
+  prf?: number;
+  dh?: number;
+  esn: boolean;
+}
+
+/** Result of a proposal selection, with charon-style lists for the log when nothing matched. */
+export type Selection =
+  | { ok: true; chosen: Chosen; proposal: Proposal }
+  | { ok: false; explanation: string; received: string[]; configured: string[] };
+
+// ------------------------------------------------------------------ keywords
+
+type Kw = { type: number; id: number; keyLength?: number };
+const E = TransformType.ENCR, I = TransformType.INTEG, P = TransformType.PRF, D = TransformType.DH, S = TransformType.ESN;
+
+/** strongSwan's keywords (proposal_keywords_static.txt) for the algorithms ipsec-wasm implements. */
+const KEYWORDS = new Map<string, Kw>();
+const add = (names: string[], kw: Kw): void => names.forEach((n) => KEYWORDS.set(n, kw));
+for (const bits of [128, 192, 256]) {
+  add(bits === 128 ? ["aes", "aes128"] : [`aes${bits}`], { type: E, id: Encr.AES_CBC, keyLength: bits });
+  add([`aes${bits}ctr`], { type: E, id: Encr.AES_CTR, keyLength: bits });
+  add([`aes${bits}gcm8`, `aes${bits}gcm64`], { type: E, id: Encr.AES_GCM_8, keyLength: bits });
+  add([`aes${bits}gcm12`, `aes${bits}gcm96`], { type: E, id: Encr.AES_GCM_12, keyLength: bits });
+  add([`aes${bits}gcm16`, `aes${bits}gcm128`, `aes${bits}gcm`], { type: E, id: Encr.AES_GCM_16, keyLength: bits });
+  add([`aes${bits}gmac`], { type: E, id: Encr.NULL_AUTH_AES_GMAC, keyLength: bits });
+}
+add(["chacha20poly1305"], { type: E, id: Encr.CHACHA20_POLY1305 });
+add(["null"], { type: E, id: Encr.NULL });
+add(["sha", "sha1"], { type: I, id: Integ.HMAC_SHA1_96 });
+add(["sha256", "sha2_256"], { type: I, id: Integ.HMAC_SHA2_256_128 });
+add(["sha256_96", "sha2_256_96"], { type: I, id: Integ.HMAC_SHA2_256_96 });
+add(["sha384", "sha2_384"], { type: I, id: Integ.HMAC_SHA2_384_192 });
+add(["sha512", "sha2_512"], { type: I, id: Integ.HMAC_SHA2_512_256 });
+add(["prfsha1"], { type: P, id: Prf.HMAC_SHA1 });
+add(["prfsha256"], { type: P, id: Prf.HMAC_SHA2_256 });
+add(["prfsha384"], { type: P, id: Prf.HMAC_SHA2_384 });
+add(["prfsha512"], { type: P, id: Prf.HMAC_SHA2_512 });
+add(["none", "modpnone"], { type: D, id: DhGroup.NONE });
+add(["modp2048"], { type: D, id: DhGroup.MODP_2048 });
+add(["modp3072"], { type: D, id: DhGroup.MODP_3072 });
+add(["modp4096"], { type: D, id: DhGroup.MODP_4096 });
+add(["ecp256"], { type: D, id: DhGroup.ECP_256 });
+add(["ecp384"], { type: D, id: DhGroup.ECP_384 });
+add(["ecp521"], { type: D, id: DhGroup.ECP_521 });
+add(["ecp256bp"], { type: D, id: DhGroup.ECP_256_BP });
+add(["ecp384bp"], { type: D, id: DhGroup.ECP_384_BP });
+add(["ecp512bp"], { type: D, id: DhGroup.ECP_512_BP });
+add(["x25519", "curve25519"], { type: D, id: DhGroup.CURVE_25519 });
+add(["x448", "curve448"], { type: D, id: DhGroup.CURVE_448 });
+add(["esn"], { type: S, id: 1 });
+add(["noesn"], { type: S, id: 0 });
+
+const AES = ["aes128", "aes192", "aes256"];
+const KNOWN_ENCR = [
+  ...AES, ...AES.map((a) => `${a}ctr`), ...AES.flatMap((a) => [8, 12, 16].map((t) => `${a}gcm${t}`)),
+  ...AES.map((a) => `${a}gmac`), "chacha20poly1305",
+];
+const KNOWN_REST = [
+  "sha1", "sha256", "sha256_96", "sha384", "sha512",
+  "modp2048", "modp3072", "modp4096", "ecp256", "ecp384", "ecp521", "ecp256bp", "ecp384bp", "ecp512bp", "x25519", "x448",
+];
+const KNOWN = {
+  IKE: [...KNOWN_ENCR.filter((k) => !k.endsWith("gmac")), ...KNOWN_REST, "prfsha1", "prfsha256", "prfsha384", "prfsha512"],
+  ESP: ["null", ...KNOWN_ENCR, ...KNOWN_REST, "none", "esn", "noesn"],
+};
+
+/** The canonical keywords accepted for `protocol` (aliases such as `aes` or `sha` are accepted too). */
+export function proposalKeywords(protocol: "IKE" | "ESP"): string[] {
+  return [...KNOWN[protocol]];
+}
+
+/** The transform a single strongSwan keyword stands for ("aes128gcm16" -> ENCR 20/128), undefined if unknown. */
+export function keywordTransform(word: string): Transform | undefined {
+  const kw = KEYWORDS.get(word);
+  if (!kw) return undefined;
+  return kw.keyLength === undefined ? { type: kw.type, id: kw.id } : { type: kw.type, id: kw.id, keyLength: kw.keyLength };
+}
+
+/** Keywords strongSwan knows but ipsec-wasm does not implement (the message then says so). */
+const STRONGSWAN_ONLY =
+  /^(des|3des|cast128|blowfish\d*|camellia\d*(ctr|ccm\d+)?|serpent\d*|twofish\d*|aes\d*ccm\d*|chacha20poly1305compat|sha1_160|md5(_128)?|(prf)?(aesxcbc|aescmac|camelliaxcbc|md5)|modp(null|768|1024|1536|6144|8192|1024s160|2048s224|2048s256)|ecp(192|224|224bp)|ntru\d+|kyber\d|ntrup\d|ntrur3|saber\d|bike\d|frodo[as]\d|hqc\d|sike\d)$/;
+
+// ------------------------------------------------------------------ parsing
+
+/** PRF strongSwan derives from an integrity algorithm when an IKE proposal names no PRF. */
+const INTEG_TO_PRF: Record<number, number> = {
+  [Integ.HMAC_SHA1_96]: Prf.HMAC_SHA1,
+  [Integ.HMAC_SHA2_256_128]: Prf.HMAC_SHA2_256,
+  [Integ.HMAC_SHA2_384_192]: Prf.HMAC_SHA2_384,
+  [Integ.HMAC_SHA2_512_256]: Prf.HMAC_SHA2_512,
+};
+
+const AEAD = new Set<number>([Encr.AES_GCM_8, Encr.AES_GCM_12, Encr.AES_GCM_16, Encr.NULL_AUTH_AES_GMAC, Encr.CHACHA20_POLY1305, 14, 15, 16, 25, 26, 27]);
+
+/** Whether an encryption transform id is a combined-mode (AEAD) cipher. */
+export function isAead(encrId: number): boolean {
+  return AEAD.has(encrId);
+}
+
+// charon 5.9.8's `default` proposals (proposal_create_default/_default_aead with the interop
+// peer's plugins, as it logs them), restricted to the algorithms ipsec-wasm implements.
+const DH_DEFAULT = "curve25519-curve448-ecp256-ecp384-ecp521-ecp256bp-ecp384bp-ecp512bp-modp3072-modp4096-modp2048";
+const PRF_DEFAULT = "prfsha256-prfsha384-prfsha512-prfsha1";
+const DEFAULTS = {
+  IKE: [
+    `aes128-aes192-aes256-aes128ctr-aes192ctr-aes256ctr-sha256-sha384-sha512-sha1-${PRF_DEFAULT}-${DH_DEFAULT}`,
+    `aes128gcm16-aes192gcm16-aes256gcm16-chacha20poly1305-aes128gcm12-aes192gcm12-aes256gcm12-aes128gcm8-aes192gcm8-aes256gcm8-${PRF_DEFAULT}-${DH_DEFAULT}`,
+  ],
+  ESP: ["aes128-aes192-aes256-sha256-sha384-sha512-sha1", "aes128gcm16-aes192gcm16-aes256gcm16"],
+};
+
+/**
+ * strongSwan's default proposals. The `default` keyword lists the classic set first; a connection
+ * without esp_proposals gets the AEAD set first (charon 5.9.8 does both, see swanctl.ts).
+ */
+export function defaultProposals(protocol: "IKE" | "ESP", opts?: { omitted?: boolean }): AlgorithmSet[] {
+  const sets = DEFAULTS[protocol].map((p) => parseOne(p, protocol));
+  return protocol === "ESP" && opts?.omitted ? sets.reverse() : sets;
+}
+
+/**
+ * Parses a comma-separated list of strongSwan proposals for `protocol`; `default` expands to
+ * strongSwan's default proposals. Throws ConfigError naming the keyword, the setting and the line.
+ */
+export function parseProposals(text: string, protocol: "IKE" | "ESP", where?: { key: string; line?: number; file?: string }): AlgorithmSet[] {
+  const at = where ?? { key: protocol === "IKE" ? "proposals" : "esp_proposals" };
+  const items = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (items.length === 0) {
+    throw new ConfigError("MISSING", `no proposal given${describeWhere(at)}; write e.g. ${protocol === "IKE" ? "aes128gcm16-prfsha256-x25519" : "aes128gcm16"} or default`, at);
+  }
+  return items.flatMap((item) => (item.toLowerCase() === "default" ? defaultProposals(protocol) : [parseOne(item, protocol, at)]));
+}
+
+function parseOne(text: string, protocol: "IKE" | "ESP", where?: ConfigWhere): AlgorithmSet {
+  const fail = (code: "BAD_VALUE" | "MISSING", why: string): ConfigError =>
+    new ConfigError(code, `${protocol} proposal '${text}'${describeWhere(where)}: ${why}`, where);
+  const set: AlgorithmSet = { protocol, encr: [], integ: [], prf: [], dh: [], esn: [] };
+  for (const raw of text.split("-")) {
+    // keywords are case-sensitive and empty ones ("aes128--sha256") are skipped, as in strongSwan
+    const word = raw.trim();
+    if (word === "") continue;
+    const kw = KEYWORDS.get(word);
+    if (!kw) throw unknownKeyword(word, protocol, where);
+    if (protocol === "IKE" && (kw.id === Encr.NULL || kw.id === Encr.NULL_AUTH_AES_GMAC) && kw.type === E) {
+      throw fail("BAD_VALUE", `'${word}' does not encrypt, which IKE does not allow (RFC 7296 §3.3.2); use e.g. aes128gcm16`);
+    }
+    if (protocol === "IKE" && kw.type === S) throw fail("BAD_VALUE", `'${word}' applies to esp_proposals only; IKE SAs have no extended sequence numbers`);
+    // strongSwan silently drops PRFs from ESP proposals; so do we
+    if (protocol === "ESP" && kw.type === P) continue;
+    push(set, kw);
+  }
+  // the rules of strongSwan's check_proposal(), with its messages
+  if (protocol === "IKE") {
+    if (set.prf.length === 0) {
+      for (const i of set.integ) if (INTEG_TO_PRF[i] !== undefined) set.prf.push(INTEG_TO_PRF[i]);
+    }
+    if (set.prf.length === 0) throw fail("MISSING", "a PRF algorithm is mandatory in IKE proposals; add e.g. prfsha256");
+    set.dh = set.dh.filter((g) => g !== DhGroup.NONE);
+    if (set.dh.length === 0) throw fail("MISSING", "a DH group is mandatory in IKE proposals; add e.g. x25519 or ecp256");
+  }
+  if (set.encr.length === 0) throw fail("MISSING", `an encryption algorithm is mandatory in ${protocol} proposals`);
+  const aead = set.encr.filter((e) => isAead(e.id)).length;
+  if (aead > 0 && aead < set.encr.length) {
+    throw fail("BAD_VALUE", `classic and combined-mode (AEAD) encryption algorithms can't be contained in the same ${protocol} proposal; ` +
+      "split it into two proposals separated by a comma");
+  }
+  if (aead > 0) set.integ = [];
+  else if (protocol === "IKE" && set.integ.length === 0) {
+    throw fail("MISSING", "an integrity algorithm is mandatory in IKE proposals with classic (non-AEAD) encryption algorithms; add e.g. sha256");
+  }
+  if (protocol === "ESP" && set.esn.length === 0) set.esn = [0];
+  return set;
+}
+
+// repeated keywords stay repeated, as charon keeps (and sends) them
+function push(set: AlgorithmSet, kw: Kw): void {
+  if (kw.type === E) set.encr.push(kw.keyLength === undefined ? { id: kw.id } : { id: kw.id, keyLength: kw.keyLength });
+  else (kw.type === I ? set.integ : kw.type === P ? set.prf : kw.type === D ? set.dh : set.esn).push(kw.id);
+}
+
+function unknownKeyword(word: string, protocol: "IKE" | "ESP", where?: ConfigWhere): ConfigError {
+  const known = KNOWN[protocol];
+  const dist = known.map((k) => editDistance(k, word));
+  const best = Math.min(...dist);
+  const near = KEYWORDS.has(word.toLowerCase()) || best > 2 ? [] : known.filter((_, i) => dist[i] === best).slice(0, 3);
+  const hint = near.length ? ` (did you mean ${near.join(" or ")}?)` : "";
+  const list = `; known: ${known.join(", ")}`;
+  if (STRONGSWAN_ONLY.test(word)) {
+    return new ConfigError("UNKNOWN_KEYWORD",
+      `${protocol} algorithm '${word}'${describeWhere(where)} is a strongSwan keyword that ipsec-wasm does not implement${list}`, where);
+  }
+  const why = KEYWORDS.has(word.toLowerCase()) ? " (keywords are lowercase)" : "";
+  return new ConfigError("UNKNOWN_KEYWORD", `unknown ${protocol} algorithm '${word}'${describeWhere(where)}${why}${hint}${list}`, where);
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length];
+}
+
+// ------------------------------------------------------------------ wire form
+
+const protocolIdOf = (p: "IKE" | "ESP"): number => (p === "IKE" ? ProtocolId.IKE : ProtocolId.ESP);
+
+/**
+ * The SA payload proposals for `sets`: numbered from 1, transforms in strongSwan's order (ENCR,
+ * INTEG, PRF, DH, ESN), one transform per alternative. `withoutDh` drops the DH transforms: the
+ * Child SA created with IKE_AUTH never carries them (RFC 7296 §1.2).
+ */
+export function toWireProposals(sets: AlgorithmSet[], spi: Uint8Array, opts?: { withoutDh?: boolean }): Proposal[] {
+  return sets.map((s, i) => {
+    const transforms: Transform[] = [];
+    for (const e of s.encr) transforms.push(e.keyLength === undefined ? { type: E, id: e.id } : { type: E, id: e.id, keyLength: e.keyLength });
+    for (const id of s.integ) transforms.push({ type: I, id });
+    for (const id of s.prf) transforms.push({ type: P, id });
+    if (!opts?.withoutDh) for (const id of s.dh) transforms.push({ type: D, id });
+    for (const id of s.esn) transforms.push({ type: S, id });
+    return { num: i + 1, protocolId: protocolIdOf(s.protocol), spi: spi.slice(), transforms };
+  });
+}
+
+// ------------------------------------------------------------------ names (charon's enums)
+
+const ENCR_NAMES: Record<number, string> = {
+  1: "DES_IV64", 2: "DES_CBC", 3: "3DES_CBC", 4: "RC5_CBC", 5: "IDEA_CBC", 6: "CAST_CBC", 7: "BLOWFISH_CBC",
+  8: "3IDEA", 9: "DES_IV32", 11: "NULL", 12: "AES_CBC", 13: "AES_CTR", 14: "AES_CCM_8", 15: "AES_CCM_12",
+  16: "AES_CCM_16", 18: "AES_GCM_8", 19: "AES_GCM_12", 20: "AES_GCM_16", 21: "NULL_AES_GMAC", 23: "CAMELLIA_CBC",
+  24: "CAMELLIA_CTR", 25: "CAMELLIA_CCM_8", 26: "CAMELLIA_CCM_12", 27: "CAMELLIA_CCM_16", 28: "CHACHA20_POLY1305",
+  1024: "UNDEFINED", 1025: "DES_ECB", 1026: "SERPENT_CBC", 1027: "TWOFISH_CBC", 1028: "RC2_CBC",
+};
+const INTEG_NAMES: Record<number, string> = {
+  1: "HMAC_MD5_96", 2: "HMAC_SHA1_96", 3: "DES_MAC", 4: "KPDK_MD5", 5: "AES_XCBC_96", 6: "HMAC_MD5_128",
+  7: "HMAC_SHA1_160", 8: "AES_CMAC_96", 9: "AES_128_GMAC", 10: "AES_192_GMAC", 11: "AES_256_GMAC",
+  12: "HMAC_SHA2_256_128", 13: "HMAC_SHA2_384_192", 14: "HMAC_SHA2_512_256", 1024: "UNDEFINED",
+  1025: "HMAC_SHA1_128", 1026: "HMAC_SHA2_256_96", 1027: "HMAC_SHA2_256_256", 1028: "HMAC_SHA2_384_384",
+  1029: "HMAC_SHA2_512_512", 1030: "CAMELLIA_XCBC_96",
+};
+const PRF_NAMES: Record<number, string> = {
+  1: "PRF_HMAC_MD5", 2: "PRF_HMAC_SHA1", 3: "PRF_HMAC_TIGER", 4: "PRF_AES128_XCBC", 5: "PRF_HMAC_SHA2_256",
+  6: "PRF_HMAC_SHA2_384", 7: "PRF_HMAC_SHA2_512", 8: "PRF_AES128_CMAC", 1024: "PRF_UNDEFINED",
+  1025: "PRF_FIPS_SHA1_160", 1026: "PRF_FIPS_DES", 1027: "PRF_KEYED_SHA1", 1028: "PRF_CAMELLIA128_XCBC",
+};
+const DH_NAMES: Record<number, string> = {
+  0: "KE_NONE", 1: "MODP_768", 2: "MODP_1024", 5: "MODP_1536", 14: "MODP_2048", 15: "MODP_3072", 16: "MODP_4096",
+  17: "MODP_6144", 18: "MODP_8192", 19: "ECP_256", 20: "ECP_384", 21: "ECP_521", 22: "MODP_1024_160",
+  23: "MODP_2048_224", 24: "MODP_2048_256", 25: "ECP_192", 26: "ECP_224", 27: "ECP_224_BP", 28: "ECP_256_BP",
+  29: "ECP_384_BP", 30: "ECP_512_BP", 31: "CURVE_25519", 32: "CURVE_448", 1024: "MODP_NULL", 1025: "MODP_CUSTOM",
+};
+const ESN_NAMES: Record<number, string> = { 0: "NO_EXT_SEQ", 1: "EXT_SEQ" };
+const NAMES: Record<number, Record<number, string>> = { [E]: ENCR_NAMES, [I]: INTEG_NAMES, [P]: PRF_NAMES, [D]: DH_NAMES, [S]: ESN_NAMES };
+const PROTOCOL_NAMES: Record<number, string> = { 0: "PROTO_NONE", 1: "IKE", 2: "AH", 3: "ESP", 4: "IPCOMP" };
+
+/** charon's name of one transform: "AES_GCM_16_128", "HMAC_SHA2_256_128", "CURVE_25519", "(99)" if unknown. */
+export function transformName(t: Transform): string {
+  const names = NAMES[t.type];
+  const base = names ? names[t.id] ?? `(${t.id})` : `UNKNOWN_${t.type}_${t.id}`;
+  return t.keyLength ? `${base}_${t.keyLength}` : base;
+}
+
+// charon prints ENCR, INTEG, PRF, DH, ESN, whatever order they came in
+const PRINT_ORDER: number[] = [E, I, P, D, S];
+
+/**
+ * strongSwan notation, exactly as charon logs it: "IKE:AES_GCM_16_128/PRF_HMAC_SHA2_256/CURVE_25519",
+ * "ESP:AES_CBC_128/HMAC_SHA1_96/NO_EXT_SEQ"; all alternatives of one proposal in one string.
+ */
+export function formatProposal(p: Proposal): string {
+  const types = [...PRINT_ORDER, ...[...new Set(p.transforms.map((t) => t.type))].filter((t) => !PRINT_ORDER.includes(t)).sort((a, b) => a - b)];
+  const parts = types.flatMap((type) => p.transforms.filter((t) => t.type === type).map(transformName));
+  return `${PROTOCOL_NAMES[p.protocolId] ?? `(${p.protocolId})`}:${parts.join("/")}`;
+}
+
+/** An AlgorithmSet in charon's notation (as it logs configured proposals). */
+export function formatAlgorithmSet(s: AlgorithmSet): string {
+  return formatProposal(toWireProposals([s], new Uint8Array(0))[0]);
+}
+
+/** A list of proposals the way charon's `%#P` prints it: ", "-separated. */
+export function formatProposalList(list: (Proposal | AlgorithmSet)[]): string {
+  return list.map((p) => ("transforms" in p ? formatProposal(p) : formatAlgorithmSet(p))).join(", ");
+}
+
+// ------------------------------------------------------------------ selection
+
+type Pick = { type: number; id: number; keyLength?: number };
+type PairResult = { picks: Pick[]; failed: number[] };
+
+const sameEncr = (a: { id: number; keyLength?: number }, b: Transform): boolean => a.id === b.id && (a.keyLength ?? 0) === (b.keyLength ?? 0);
+
+/** One configured set against one offered proposal, type by type (strongSwan's select_algos). */
+function matchPair(cfg: AlgorithmSet, off: Proposal, ignoreDh: boolean): PairResult {
+  const picks: Pick[] = [];
+  const failed: number[] = [];
+  const offeredTypes = new Set(off.transforms.map((t) => t.type));
+  for (const t of offeredTypes) if (!PRINT_ORDER.includes(t)) failed.push(t);
+  const cfgLists: Record<number, { id: number; keyLength?: number }[]> = {
+    [E]: cfg.encr, [I]: cfg.integ.map((id) => ({ id })), [P]: cfg.prf.map((id) => ({ id })),
+    [D]: cfg.dh.map((id) => ({ id })), [S]: cfg.esn.map((id) => ({ id })),
+  };
+  let aead = false;
+  for (const type of [E, I, P, D, S]) {
+    if (type === I && aead) continue;
+    if (type === D && ignoreDh) continue;
+    const mine = cfgLists[type];
+    const theirs = off.transforms.filter((t) => t.type === type);
+    // DH is optional in Child SA proposals: "NONE" on either side means no PFS
+    const optional = type === D && cfg.protocol === "ESP";
+    if (mine.length === 0 && theirs.length === 0) continue;
+    if (mine.length === 0 || theirs.length === 0) {
+      const ok = optional && (mine.length === 0 ? theirs.some((t) => t.id === 0) : mine.some((m) => m.id === 0));
+      if (!ok) failed.push(type);
+      continue;
+    }
+    const hit = mine.find((m) => theirs.some((t) => sameEncr(m, t)));
+    if (!hit) { failed.push(type); continue; }
+    if (type === E && isAead(hit.id)) aead = true;
+    // 0 means NONE for every type but ESN, where it is "no ESN"
+    if (hit.id !== 0 || type === S) picks.push({ type, ...hit });
+  }
+  return { picks, failed };
+}
+
+function toChosen(cfg: AlgorithmSet, off: Proposal, picks: Pick[]): { chosen: Chosen; proposal: Proposal } {
+  const get = (type: number): Pick | undefined => picks.find((p) => p.type === type);
+  const encr = get(E)!;
+  const chosen: Chosen = {
+    protocol: cfg.protocol, proposalNum: off.num, spi: off.spi.slice(),
+    encr: encr.keyLength === undefined ? { id: encr.id } : { id: encr.id, keyLength: encr.keyLength },
+    esn: get(S)?.id === 1,
+  };
+  const integ = get(I), prf = get(P), dh = get(D);
+  if (integ) chosen.integ = integ.id;
+  if (prf) chosen.prf = prf.id;
+  if (dh) chosen.dh = dh.id;
+  const transforms: Transform[] = picks
+    .map((p) => (p.keyLength === undefined ? { type: p.type, id: p.id } : { type: p.type, id: p.id, keyLength: p.keyLength }));
+  return { chosen, proposal: { num: off.num, protocolId: off.protocolId, spi: off.spi.slice(), transforms } };
+}
+
+function failure(offered: Proposal[], configured: AlgorithmSet[], explanation?: string): Selection {
+  return {
+    ok: false,
+    explanation: explanation ?? explainMismatch(offered, configured),
+    received: offered.map(formatProposal),
+    configured: configured.map(formatAlgorithmSet),
+  };
+}
+
+/**
+ * Responder side: picks from the peer's offer, preferring our configured order as strongSwan does
+ * by default. A DH transform NONE (0) counts as "no PFS". `ignoreDh` skips DH entirely (the Child
+ * SA of IKE_AUTH). The returned proposal carries the peer's number and SPI; put our own SPI in
+ * before answering.
+ */
+export function selectProposal(offered: Proposal[], configured: AlgorithmSet[], opts?: { ignoreDh?: boolean }): Selection {
+  for (const cfg of configured) {
+    for (const off of offered) {
+      if (off.protocolId !== protocolIdOf(cfg.protocol)) continue;
+      const r = matchPair(cfg, off, opts?.ignoreDh ?? false);
+      if (r.failed.length === 0) return { ok: true, ...toChosen(cfg, off, r.picks) };
+    }
+  }
+  return failure(offered, configured);
+}
+
+/**
+ * Initiator side: checks the responder's answer is a single proposal with one transform of each
+ * type that matches the proposal of that number we offered (RFC 7296 §2.7; anything else must be
+ * rejected). `offered` is the list given to toWireProposals, whose numbering starts at 1.
+ */
+export function acceptChosen(answer: Proposal[], offered: AlgorithmSet[], opts?: { ignoreDh?: boolean }): Selection {
+  if (answer.length !== 1) {
+    return failure(answer, offered, `peer answered with ${answer.length} proposals; RFC 7296 §2.7 allows exactly one`);
+  }
+  const p = answer[0];
+  const cfg = offered[p.num - 1];
+  if (!cfg) return failure(answer, offered, `peer chose proposal number ${p.num}, but we offered ${offered.length}`);
+  if (p.protocolId !== protocolIdOf(cfg.protocol)) {
+    return failure(answer, offered, `peer answered with a ${PROTOCOL_NAMES[p.protocolId] ?? p.protocolId} proposal to our ${cfg.protocol} proposal`);
+  }
+  for (const type of new Set(p.transforms.map((t) => t.type))) {
+    const n = p.transforms.filter((t) => t.type === type).length;
+    if (n > 1) return failure(answer, offered, `peer's chosen proposal lists ${n} ${TYPE_WORDS[type] ?? `type ${type} transforms`}; RFC 7296 §2.7 allows one of each type`);
+  }
+  const r = matchPair(cfg, p, opts?.ignoreDh ?? false);
+  if (r.failed.length) {
+    return failure(answer, offered, `peer chose ${formatProposal(p)}, which is not what we offered as proposal ${p.num} (${formatAlgorithmSet(cfg)})`);
+  }
+  return { ok: true, ...toChosen(cfg, p, r.picks) };
+}
+
+const TYPE_WORDS: Record<number, string> = { [E]: "encryption algorithms", [I]: "integrity algorithms", [P]: "PRFs", [D]: "DH groups", [S]: "ESN modes" };
+
+/**
+ * Which transform(s) differ, in one sentence: "peer offers MODP_2048 as PFS group; local
+ * esp_proposals have none", "peer offers only AES_CBC_128/HMAC_SHA1_96; local esp_proposals
+ * require AES_GCM_16_256".
+ */
+export function explainMismatch(offered: Proposal[], configured: AlgorithmSet[]): string {
+  if (configured.length === 0) return "no local proposals are configured";
+  const protocol = configured[0].protocol;
+  const key = protocol === "IKE" ? "proposals" : "esp_proposals";
+  if (offered.length === 0) return `peer offers no proposals; local ${key} have ${configured.length}`;
+  const mine = offered.filter((p) => p.protocolId === protocolIdOf(protocol));
+  if (mine.length === 0) {
+    const theirs = [...new Set(offered.map((p) => PROTOCOL_NAMES[p.protocolId] ?? `protocol ${p.protocolId}`))].join("/");
+    return `peer offers only ${theirs} proposals; local ${key} are ${protocol}`;
+  }
+  // explain the pair that came closest: fewest transform types without a common algorithm
+  let best: { cfg: AlgorithmSet; off: Proposal; failed: number[] } | undefined;
+  for (const cfg of configured) {
+    for (const off of mine) {
+      const { failed } = matchPair(cfg, off, false);
+      if (!best || failed.length < best.failed.length) best = { cfg, off, failed };
+    }
+  }
+  const { cfg, off, failed } = best!;
+  const unknown = failed.filter((t) => !PRINT_ORDER.includes(t));
+  if (unknown.length) return `peer's proposal ${off.num} carries transform type ${unknown.join(", ")}, which IKEv2 (RFC 7296) does not define`;
+  const clauses: string[] = [];
+  const generic: number[] = [];
+  for (const type of failed) {
+    if (type === D && protocol === "ESP") {
+      const offDh = off.transforms.filter((t) => t.type === D && t.id !== 0).map(transformName);
+      const cfgDh = cfg.dh.filter((g) => g !== 0).map((id) => transformName({ type: D, id }));
+      if (cfgDh.length === 0) { clauses.push(`peer offers ${offDh.join("/")} as PFS group${offDh.length > 1 ? "s" : ""}; local ${key} have none`); continue; }
+      if (offDh.length === 0) { clauses.push(`peer offers no PFS group; local ${key} require ${cfgDh.join("/")}`); continue; }
+    }
+    generic.push(type);
+  }
+  if (generic.length) {
+    // a cipher mismatch is shown with its integrity algorithms, as the suite people configure
+    const types = generic.includes(E) && !generic.includes(I) ? [...generic, I].sort((a, b) => PRINT_ORDER.indexOf(a) - PRINT_ORDER.indexOf(b)) : generic;
+    const offNames = types.flatMap((t) => off.transforms.filter((x) => x.type === t).map(transformName));
+    const cfgWire = toWireProposals([cfg], new Uint8Array(0))[0];
+    const cfgNames = types.flatMap((t) => cfgWire.transforms.filter((x) => x.type === t).map(transformName));
+    clauses.unshift(`peer offers ${offNames.length ? `only ${offNames.join("/")}` : `no ${types.map((t) => TYPE_WORDS[t]).join(" or ")}`}; ` +
+      `local ${key} require ${cfgNames.length ? cfgNames.join("/") : `no ${types.map((t) => TYPE_WORDS[t]).join(" or ")}`}`);
+  }
+  return clauses.join("; and ");
+}
+
+// ------------------------------------------------------------------ using the result
+
+/**
+ * The dataplane suite keyword for a negotiated ESP proposal, one that sdk/dataplane/suites.ts
+ * parseSuite accepts ("aes128gcm16", "aes256-sha512", "aes128-sha256-esn"), or undefined when the
+ * dataplane cannot run it (then the caller refuses the proposal).
+ */
+export function espSuiteKeyword(c: Chosen): string | undefined {
+  if (c.protocol !== "ESP") return undefined;
+  const esn = c.esn ? "-esn" : "";
+  const bits = c.encr.keyLength;
+  const aesBits = bits === 128 || bits === 192 || bits === 256;
+  const icv: Record<number, number> = { [Encr.AES_GCM_8]: 8, [Encr.AES_GCM_12]: 12, [Encr.AES_GCM_16]: 16 };
+  if (icv[c.encr.id] !== undefined) return aesBits && c.integ === undefined ? `aes${bits}gcm${icv[c.encr.id]}${esn}` : undefined;
+  const hash: Record<number, string> = {
+    [Integ.HMAC_SHA1_96]: "sha1", [Integ.HMAC_SHA2_256_128]: "sha256", [Integ.HMAC_SHA2_256_96]: "sha256_96",
+    [Integ.HMAC_SHA2_384_192]: "sha384", [Integ.HMAC_SHA2_512_256]: "sha512",
+  };
+  const h = c.integ === undefined ? undefined : hash[c.integ];
+  if (!h) return undefined;
+  if (c.encr.id === Encr.AES_CBC && aesBits) return `aes${bits}-${h}${esn}`;
+  if (c.encr.id === Encr.NULL) return `null-${h}${esn}`;
+  return undefined;
+}
+
+const INTEG_KEYS: Record<number, { key: number; icv: number }> = {
+  [Integ.HMAC_SHA1_96]: { key: 20, icv: 12 },
+  [Integ.HMAC_SHA2_256_128]: { key: 32, icv: 16 },
+  [Integ.HMAC_SHA2_256_96]: { key: 32, icv: 12 },
+  [Integ.HMAC_SHA2_384_192]: { key: 48, icv: 24 },
+  [Integ.HMAC_SHA2_512_256]: { key: 64, icv: 32 },
+};
+const PRF_OUT: Record<number, number> = { [Prf.HMAC_SHA1]: 20, [Prf.HMAC_SHA2_256]: 32, [Prf.HMAC_SHA2_384]: 48, [Prf.HMAC_SHA2_512]: 64 };
+
+/**
+ * Key material lengths in bytes for a negotiated proposal: the encryption key (GCM and GMAC: key +
+ * 4-byte salt, RFC 4106 §8.1 / RFC 4543 §7.1; CTR: key + 4-byte nonce, RFC 3686 §5.1;
+ * ChaCha20-Poly1305: 32 + 4, RFC 7634 §2), the integrity key (RFC 2404/4868: the hash output),
+ * the PRF output (also its preferred key length), IV and ICV sizes. Throws for ids it does not know.
+ */
+export function keyLengths(c: Chosen): { encrKey: number; integKey: number; prfOut: number; ivBytes: number; icvBytes: number; aead: boolean } {
+  const bytes = (c.encr.keyLength ?? 0) / 8;
+  const needAes = (): number => {
+    if (bytes !== 16 && bytes !== 24 && bytes !== 32) throw new RangeError(`${transformName({ type: E, ...c.encr })} needs a key length of 128, 192 or 256 bits`);
+    return bytes;
+  };
+  let encrKey: number, ivBytes: number, icvBytes: number;
+  const aead = isAead(c.encr.id);
+  switch (c.encr.id) {
+    case Encr.AES_GCM_8: case Encr.AES_GCM_12: case Encr.AES_GCM_16:
+      encrKey = needAes() + 4; ivBytes = 8; icvBytes = c.encr.id === Encr.AES_GCM_8 ? 8 : c.encr.id === Encr.AES_GCM_12 ? 12 : 16;
+      break;
+    case Encr.NULL_AUTH_AES_GMAC: encrKey = needAes() + 4; ivBytes = 8; icvBytes = 16; break;
+    case Encr.CHACHA20_POLY1305: encrKey = 36; ivBytes = 8; icvBytes = 16; break;
+    case Encr.AES_CBC: encrKey = needAes(); ivBytes = 16; icvBytes = 0; break;
+    case Encr.AES_CTR: encrKey = needAes() + 4; ivBytes = 8; icvBytes = 0; break;
+    case Encr.NULL: encrKey = 0; ivBytes = 0; icvBytes = 0; break;
+    default: throw new RangeError(`no key lengths known for encryption algorithm ${transformName({ type: E, ...c.encr })}`);
+  }
+  let integKey = 0;
+  if (!aead && c.integ !== undefined) {
+    const k = INTEG_KEYS[c.integ];
+    if (!k) throw new RangeError(`no key length known for integrity algorithm ${transformName({ type: I, id: c.integ })}`);
+    integKey = k.key;
+    icvBytes = k.icv;
+  }
+  let prfOut = 0;
+  if (c.prf !== undefined) {
+    prfOut = PRF_OUT[c.prf];
+    if (prfOut === undefined) throw new RangeError(`no output length known for ${transformName({ type: P, id: c.prf })}`);
+  }
+  return { encrKey, integKey, prfOut, ivBytes, icvBytes, aead };
+}
