@@ -13,7 +13,7 @@ import { formatLog, type LogRecord } from "../../sdk/ike/log.ts";
 
 /** A virtual clock: timers fire only when the test advances time. */
 export class VirtualClock implements Clock {
-  t = 1_700_000_000_000;
+  t = Date.now();
   #timers = new Map<number, { at: number; fn: () => void }>();
   #next = 1;
   now(): number { return this.t; }
