@@ -20,8 +20,9 @@ import { IkeUdpTransport } from "./ike-udp.ts";
 export const INNER_A = "198.51.100.1";
 /** Inner address peer A pings; it lies in peer B's protected network. */
 export const INNER_B = "203.0.113.2";
-/** Connection names; they appear in every log line as `<peer-a|1>`. */
+/** Peer A's connection name; it appears in A's log lines as `<peer-a|1>`. */
 export const CONN_A = "peer-a";
+/** Peer B's connection name. */
 export const CONN_B = "peer-b";
 
 /** What both peers are configured with. */
@@ -40,8 +41,6 @@ export interface PeerPairOptions {
   log?: (peer: "A" | "B", r: LogRecord) => void;
   /** Control crypto to share (instantiating one costs a wasm compile). */
   crypto?: ControlCrypto;
-  /** Retransmission timeout of the first try (default strongSwan's 4 s). */
-  retransmitMs?: number;
 }
 
 /** The running pair. */
@@ -59,7 +58,8 @@ export interface PeerPair {
 
 const DEFAULT_PSK = "ipsec-wasm demo pre-shared key";
 
-interface Side { addr: string; port: number; id: string; localTs: string; remoteTs: string }
+/** One end of the pair: outer address and NAT-T port, FQDN identity, traffic selectors (strongSwan notation). */
+export interface PeerSide { addr: string; port: number; id: string; localTs: string; remoteTs: string }
 
 function child(esp: string, localTs: string, remoteTs: string): ChildTemplate {
   return {
@@ -70,7 +70,7 @@ function child(esp: string, localTs: string, remoteTs: string): ChildTemplate {
 }
 
 /** A PSK connection from `me` to `peer` (what swanctl.conf would say for one side of the pair). */
-export function pskConnection(name: string, me: Side, peer: Side, o: { ike: string; esp: string; psk: string; retransmitMs?: number }): IkeConnection {
+export function pskConnection(name: string, me: PeerSide, peer: PeerSide, o: { ike: string; esp: string; psk: string }): IkeConnection {
   return {
     name, localAddrs: [me.addr], remoteAddrs: [peer.addr], localPort: me.port, remotePort: peer.port,
     ikeProposals: parseProposals(o.ike, "IKE"),
@@ -78,7 +78,7 @@ export function pskConnection(name: string, me: Side, peer: Side, o: { ike: stri
     psk: new TextEncoder().encode(o.psk),
     children: [child(o.esp, me.localTs, me.remoteTs)],
     dpdDelay: 0, dpdTimeout: 0, rekeyTime: 0, overTime: 0, randTime: 0, fragmentation: "yes", encap: true, keyingTries: 1,
-    retransmit: { ...DEFAULT_RETRANSMIT, timeoutMs: o.retransmitMs ?? DEFAULT_RETRANSMIT.timeoutMs },
+    retransmit: { ...DEFAULT_RETRANSMIT },
   };
 }
 
@@ -133,9 +133,9 @@ export async function startPeerPair(o: PeerPairOptions): Promise<PeerPair> {
     transportB = memoryTransport(endpointB, () => ({ daemon: daemons.a!, dp: dpA }));
   }
 
-  const sideA: Side = { addr: endpointA.address, port: endpointA.port, id: "peer-a.example.org", localTs: `${INNER_A}/32`, remoteTs: "203.0.113.0/24" };
-  const sideB: Side = { addr: endpointB.address, port: endpointB.port, id: "peer-b.example.org", localTs: "203.0.113.0/24", remoteTs: "198.51.100.0/24" };
-  const common = { ike: o.ike, esp: o.esp, retransmitMs: o.retransmitMs };
+  const sideA: PeerSide = { addr: endpointA.address, port: endpointA.port, id: "peer-a.example.org", localTs: `${INNER_A}/32`, remoteTs: "203.0.113.0/24" };
+  const sideB: PeerSide = { addr: endpointB.address, port: endpointB.port, id: "peer-b.example.org", localTs: "203.0.113.0/24", remoteTs: "198.51.100.0/24" };
+  const common = { ike: o.ike, esp: o.esp };
   daemons.a = new IkeDaemon({
     dataplane: dpA, crypto, transport: transportA, localAddress: endpointA.address,
     connections: [pskConnection(CONN_A, sideA, sideB, { ...common, psk })], log: (r) => log?.("A", r),
