@@ -6,3 +6,20 @@ export { Dataplane, PacketBatch, type DataplaneOptions } from "./dataplane/datap
 export { DataplaneError, type DataplaneErrorCode } from "./dataplane/errors.ts";
 export { parseSuite, KNOWN_SUITES, type Suite } from "./dataplane/suites.ts";
 export * from "./dataplane/types.ts";
+export { ControlCrypto } from "./dataplane/control-crypto.ts";
+
+// IKEv2 (runtime-neutral; sockets come from ipsec-wasm/node/ike-udp or ipsec-wasm/deno/ike-udp).
+export { IkeDaemon, systemClock, type IkeDaemonOptions, type IkeTransport, type Clock, type IkeSaStatus, type IkeCounters, type InnerHandler } from "./ike/daemon.ts";
+export { IkeSa, type ChildSa, type Endpoint, type IkeEvent, type IkeState } from "./ike/ike-sa.ts";
+export { IkeError, EXIT_CODES, type IkeErrorCode } from "./ike/errors.ts";
+export { DEFAULT_RETRANSMIT, type IkeConnection, type ChildTemplate, type AuthConfig, type RetransmitConfig } from "./ike/config.ts";
+export { formatLog, consoleSink, type LogRecord, type LogSink, type Subsystem } from "./ike/log.ts";
+export { resolveConnections, type ResolveIo } from "./ike/resolve.ts";
+export { parseSwanctlConf, type SwanctlConfig, type ConnectionConfig, type ChildConfig } from "./config/swanctl.ts";
+export { ConfigError } from "./config/errors.ts";
+export { parseProposals, formatProposal, type AlgorithmSet } from "./ike/proposals.ts";
+export { parseTs, formatTs } from "./ike/ts.ts";
+export { parseIdentity, formatIdentity, type IkeIdentity } from "./ike/identity.ts";
+export { parseCertificate, type Certificate } from "./ike/x509.ts";
+export { importPrivateKeyPem, type PrivateKey } from "./ike/signature-auth.ts";
+export { DH_GROUPS, type DhGroup } from "./ike/dh.ts";
