@@ -4,7 +4,7 @@
  * @module
  */
 import type { AlgorithmSet } from "./proposals.ts";
-import type { TrafficSelector } from "./message.ts";
+import type { ChildConfig } from "../config/swanctl.ts";
 import type { IkeIdentity } from "./identity.ts";
 import type { Certificate } from "./x509.ts";
 import type { PrivateKey } from "./signature-auth.ts";
@@ -21,26 +21,13 @@ export interface AuthConfig {
   cacerts?: Certificate[];
 }
 
-/** A Child SA template (swanctl `children.<name>`). */
-export interface ChildTemplate {
-  name: string;
-  localTs: (TrafficSelector | "dynamic")[];
-  remoteTs: (TrafficSelector | "dynamic")[];
-  espProposals: AlgorithmSet[];
-  mode: "tunnel" | "transport";
-  startAction: "none" | "trap" | "start";
-  dpdAction: "clear" | "trap" | "restart";
-  closeAction: "none" | "trap" | "start";
-  /** Seconds; 0 disables. */
-  rekeyTime: number;
-  lifeTime: number;
-  randTime: number;
-  rekeyBytes: number;
-  lifeBytes: number;
-  rekeyPackets: number;
-  lifePackets: number;
-  replayWindow: number;
-}
+/**
+ * A Child SA template (swanctl `children.<name>`): the parsed child configuration minus what only
+ * the config layer needs (the proposal text as written, updown, policy flags).
+ */
+export type ChildTemplate = Pick<ChildConfig,
+  "name" | "localTs" | "remoteTs" | "espProposals" | "mode" | "startAction" | "dpdAction" | "closeAction" |
+  "rekeyTime" | "lifeTime" | "randTime" | "rekeyBytes" | "lifeBytes" | "rekeyPackets" | "lifePackets" | "replayWindow">;
 
 /** Retransmission schedule (strongSwan: timeout 4 s, base 1.8, 5 tries). */
 export interface RetransmitConfig {

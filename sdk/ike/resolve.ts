@@ -86,12 +86,7 @@ async function resolveOne(c: ConnectionConfig, cfg: SwanctlConfig, io: ResolveIo
     local: { auth: c.local.auth, id: localId, certs, key },
     remote: { auth: c.remote.auth, id: remoteId, cacerts },
     psk,
-    children: c.children.map((ch) => ({
-      name: ch.name, localTs: ch.localTs, remoteTs: ch.remoteTs, espProposals: ch.espProposals, mode: ch.mode,
-      startAction: ch.startAction, dpdAction: ch.dpdAction, closeAction: ch.closeAction,
-      rekeyTime: ch.rekeyTime, lifeTime: ch.lifeTime, randTime: ch.randTime, rekeyBytes: ch.rekeyBytes,
-      lifeBytes: ch.lifeBytes, rekeyPackets: ch.rekeyPackets, lifePackets: ch.lifePackets, replayWindow: ch.replayWindow,
-    })),
+    children: c.children,
     dpdDelay: c.dpdDelay,
     dpdTimeout: c.dpdTimeout,
     rekeyTime: c.rekeyTime,

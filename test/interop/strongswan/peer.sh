@@ -390,7 +390,7 @@ cidr_overlap() {
 	[ $(($(ip2int "$n1") & mask)) -eq $(($(ip2int "$n2") & mask)) ]
 }
 # refuse to put our subnet into a namespace that already uses it (the test VMs'
-# root namespace has its real uplink in 192.0.2.0/24, hence 198.18.0.0/24 here)
+# root namespace has its real uplink on the TEST-NET-1 documentation prefix, hence 198.18.0.0/24 here)
 check_caller_subnet() {
 	local net="$REMOTE_ADDR/$PREFIX" x
 	for x in $(cip -o -4 addr show 2>/dev/null | awk '{print $4}') \
