@@ -11,14 +11,14 @@ import type { DecapResult, SaHandle, SaStats } from "../dataplane/types.ts";
 import { HashAlg } from "../dataplane/suites.ts";
 import { decodeHeader, decodeMessage, encodeMessage } from "./codec.ts";
 import { Exchange, HeaderFlag, Notify } from "./message.ts";
-import { IkeSa, hexBytes, type ChildSa, type ChildSaKeys, type Endpoint, type IkeEvent, type IkeSaHost, type TimerId } from "./ike-sa.ts";
+import { IkeSa, hexBytes, spiBytes, type ChildSa, type ChildSaKeys, type Endpoint, type IkeEvent, type IkeSaHost, type TimerId } from "./ike-sa.ts";
 import type { IkeConnection, ChildTemplate } from "./config.ts";
 import { identityMatches, formatIdentity, type IkeIdentity } from "./identity.ts";
-import { tsContainsAddress, parseIp, formatTs } from "./ts.ts";
+import { tsContainsAddress, parseIp, parseTs, formatTs } from "./ts.ts";
 import type { TrafficSelector } from "./message.ts";
 import type { LogSink } from "./log.ts";
 import { IkeError } from "./errors.ts";
-import { concat } from "./keys.ts";
+import { concat, equalBytes } from "./keys.ts";
 
 /** Sends datagrams. `local.port` names the socket; ports other than 500 carry the non-ESP marker. */
 export interface IkeTransport {
@@ -360,7 +360,7 @@ export class IkeDaemon {
     if (this.#halfOpen.size >= threshold) {
       const cookie = this.cookieFor(msg.value, remote);
       const got = msg.value.payloads[0];
-      const valid = got?.type === "N" && got.notifyType === Notify.COOKIE && equal(got.data, cookie);
+      const valid = got?.type === "N" && got.notifyType === Notify.COOKIE && equalBytes(got.data, cookie);
       if (!valid) {
         this.counters.cookiesSent++;
         this.logLine("IKE", 0, `${this.#halfOpen.size} half-open IKE_SAs (threshold ${threshold}): requesting a COOKIE from ${remote.address}`);
@@ -470,7 +470,7 @@ export class IkeDaemon {
         const inst = this.#children.get(c);
         return {
           name: c.name, uniqueId: c.uniqueId, state: c.state, mode: c.mode, proposal: c.proposal,
-          spiIn: hexBytes(spiB(c.spiIn)), spiOut: hexBytes(spiB(c.spiOut)),
+          spiIn: hexBytes(spiBytes(c.spiIn)), spiOut: hexBytes(spiBytes(c.spiOut)),
           localTs: c.localTs.map(tsText).join(" "), remoteTs: c.remoteTs.map(tsText).join(" "),
           installedSecondsAgo: Math.round((now - c.installedAt) / 1000),
           in: inst ? dp.stats(inst.in) : undefined,
@@ -482,23 +482,14 @@ export class IkeDaemon {
 }
 
 function tsText(t: TrafficSelector): string { return formatTs(t); }
-function spiB(n: number): Uint8Array { return Uint8Array.of(n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255); }
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
-  return d === 0;
-}
+/** Whether `addr` lies in a remote_addrs entry (an address, prefix or range, parsed like a selector). */
 function addrInPrefix(addr: string, spec: string): boolean {
-  const [net, bitsText] = spec.split("/");
-  const a = parseIp(addr), n = parseIp(net);
-  if (!a || !n || a.length !== n.length) return false;
-  const bits = bitsText === undefined ? a.length * 8 : Number(bitsText);
-  for (let i = 0; i < a.length; i++) {
-    const take = Math.max(0, Math.min(8, bits - i * 8));
-    const mask = take === 0 ? 0 : (0xff << (8 - take)) & 0xff;
-    if ((a[i] & mask) !== (n[i] & mask)) return false;
+  const a = parseIp(addr);
+  if (!a) return false;
+  try {
+    return parseTs(spec).some((t) => t !== "dynamic" && tsContainsAddress(t, a));
+  } catch {
+    return false;
   }
-  return true;
 }
 export type { ChildTemplate };

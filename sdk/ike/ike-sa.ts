@@ -11,17 +11,17 @@ import type { ControlCrypto } from "../dataplane/control-crypto.ts";
 import { HashAlg } from "../dataplane/suites.ts";
 import { decodeMessage, decodePayloads, encodePayloads, encodeMessage } from "./codec.ts";
 import { notifyName, summarizeMessage } from "./names.ts";
-import { generateKeyShare, type KeyShare } from "./dh.ts";
+import { generateKeyShare, dhGroupById, type KeyShare } from "./dh.ts";
 import {
   acceptChosen, selectProposal, toWireProposals, formatProposal, espSuiteKeyword, keyLengths,
   type AlgorithmSet, type Chosen,
 } from "./proposals.ts";
-import { narrowTs, formatTsList, explainTsMismatch, tsForAddress } from "./ts.ts";
+import { narrowTs, formatTsList, explainTsMismatch, resolveTs, parseIp } from "./ts.ts";
 import { formatIdentity, identityMatches, type IkeIdentity } from "./identity.ts";
 import { certMatchesIdentity, parseCertificate, verifyChain, type Certificate } from "./x509.ts";
 import { signAuth, verifyAuth, SUPPORTED_HASHES } from "./signature-auth.ts";
-import { concat, deriveIkeKeys, deriveChildKeys, prfFor, pskAuth, authOctets, type Prf, type IkeKeys } from "./keys.ts";
-import { SkCipher, ikeCipherKeyLengths } from "./sk.ts";
+import { concat, equalBytes, deriveIkeKeys, deriveChildKeys, prfFor, pskAuth, authOctets, type Prf, type IkeKeys } from "./keys.ts";
+import { SkCipher } from "./sk.ts";
 import {
   Exchange, HeaderFlag, ProtocolId, Notify, NOTIFY_ERROR_MAX, AuthMethod, CertEncoding,
   type IkeHeader, type IkeMessage, type Payload, type Proposal, type TrafficSelector,
@@ -147,19 +147,11 @@ function idBody(p: { idType: number; data: Uint8Array }): Uint8Array {
 }
 function sha1(cc: ControlCrypto, data: Uint8Array): Uint8Array { return cc.hash(HashAlg.Sha1, data); }
 function ipBytes(addr: string): Uint8Array {
-  if (!addr.includes(":")) return Uint8Array.from(addr.split(".").map(Number));
-  const ts = tsForAddress(addr);
-  return ts.start;
+  return parseIp(addr) ?? new Uint8Array(0);
 }
 /** NAT_DETECTION hash (§2.23): SHA-1(SPIi | SPIr | IP | port). */
 function natHash(cc: ControlCrypto, spiI: Uint8Array, spiR: Uint8Array, ep: Endpoint): Uint8Array {
   return sha1(cc, concat(spiI, spiR, ipBytes(ep.address), Uint8Array.of(ep.port >> 8, ep.port & 255)));
-}
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
-  return d === 0;
 }
 
 /** One IKE SA. */
@@ -564,7 +556,7 @@ export class IkeSa {
     }
     this.spiR = msg.header.spiR.slice();
     this.#nr = nonce.data;
-    this.#initResponse = this.lastReceived(msg);
+    this.#initResponse = this.#rawIn;
     this.peerSupportsFragmentation = ns.some((n) => n.notifyType === Notify.IKEV2_FRAGMENTATION_SUPPORTED);
     this.peerHashes = parseHashList(ns.find((n) => n.notifyType === Notify.SIGNATURE_HASH_ALGORITHMS)?.data);
     this.checkNat(ns, true);
@@ -586,7 +578,6 @@ export class IkeSa {
 
   /** The exact bytes of the message being processed (IKE_SA_INIT's are kept for AUTH). */
   #rawIn: Uint8Array = new Uint8Array(0);
-  private lastReceived(_msg: IkeMessage): Uint8Array { return this.#rawIn; }
 
   private checkNat(ns: PayloadOf<"N">[], asInitiator: boolean): void {
     const cc = this.#host.crypto;
@@ -597,9 +588,8 @@ export class IkeSa {
       this.natDetected = false;
       return;
     }
-    const spiR = asInitiator ? this.spiR : SPI_ZERO;
+    // The request's hashes were made before the responder SPI existed (§2.23).
     const spiRForHash = asInitiator ? this.spiR : SPI_ZERO;
-    void spiR;
     const remoteOk = srcs.some((s) => equalBytes(s.data, natHash(cc, this.spiI, spiRForHash, this.remote)));
     const localOk = equalBytes(dst.data, natHash(cc, this.spiI, spiRForHash, this.local));
     if (!remoteOk) this.log("IKE", 1, "remote host is behind NAT");
@@ -612,8 +602,8 @@ export class IkeSa {
     this.proposal = formatProposal(chosenProposal(chosen));
     this.log("CFG", 1, `selected proposal: ${this.proposal}`);
     this.#prf = prfFor(this.#host.crypto, chosen.prf!);
-    const lengths = ikeCipherKeyLengths(chosen.encr.id, chosen.encr.keyLength ?? 128, chosen.integ);
-    this.#keys = deriveIkeKeys(this.#prf, lengths, secret, this.#ni, this.#nr, this.spiI, this.spiR, rekey);
+    const lens = keyLengths(chosen);
+    this.#keys = deriveIkeKeys(this.#prf, { encr: lens.encrKey, integ: lens.integKey }, secret, this.#ni, this.#nr, this.spiI, this.spiR, rekey);
     secret.fill(0);
     const k = this.#keys;
     const cc = this.#host.crypto;
@@ -889,10 +879,6 @@ export class IkeSa {
     return { template: t, spiIn, rekeyOf, ks, group, nonce: this.#host.random(NONCE_BYTES) };
   }
 
-  private resolveTs(list: (TrafficSelector | "dynamic")[], addr: string): TrafficSelector[] {
-    return list.map((t) => (t === "dynamic" ? tsForAddress(addr) : t));
-  }
-
   private childRequestPayloads(c: PendingChild, withKe: boolean): Payload[] {
     const t = c.template;
     const out: Payload[] = [];
@@ -903,8 +889,8 @@ export class IkeSa {
       out.push({ type: "NONCE", data: c.nonce });
       if (c.ks) out.push({ type: "KE", group: c.group!, data: c.ks.publicValue });
     }
-    const localTs = c.rekeyOf ? c.rekeyOf.localTs : this.resolveTs(t.localTs, this.local.address);
-    const remoteTs = c.rekeyOf ? c.rekeyOf.remoteTs : this.resolveTs(t.remoteTs, this.remote.address);
+    const localTs = c.rekeyOf ? c.rekeyOf.localTs : resolveTs(t.localTs, this.local.address);
+    const remoteTs = c.rekeyOf ? c.rekeyOf.remoteTs : resolveTs(t.remoteTs, this.remote.address);
     out.push({ type: "TSi", selectors: localTs }, { type: "TSr", selectors: remoteTs });
     return out;
   }
@@ -919,7 +905,7 @@ export class IkeSa {
       const detail = code === "NO_PROPOSAL_CHOSEN"
         ? `peer accepts none of our ESP proposals for '${t.name}' (${toWireProposals(t.espProposals, spiBytes(c.spiIn), { withoutDh: inAuth }).map(formatProposal).join(", ")}); compare with the peer's esp_proposals`
         : code === "TS_UNACCEPTABLE"
-          ? `peer finds our traffic selectors for '${t.name}' unacceptable: ${formatTsList(this.resolveTs(t.localTs, this.local.address))} === ${formatTsList(this.resolveTs(t.remoteTs, this.remote.address))}; compare with the peer's local_ts/remote_ts`
+          ? `peer finds our traffic selectors for '${t.name}' unacceptable: ${formatTsList(resolveTs(t.localTs, this.local.address))} === ${formatTsList(resolveTs(t.remoteTs, this.remote.address))}; compare with the peer's local_ts/remote_ts`
           : `peer refused Child SA '${t.name}' with ${notifyName(err.notifyType)}`;
       c.ks?.wipe();
       this.childFailed(new IkeError(code, detail, "remote"));
@@ -953,8 +939,8 @@ export class IkeSa {
     let lastTsWhy = "";
     let lastPropWhy = "";
     for (const t of templates) {
-      const remoteCfg = this.resolveTs(t.remoteTs, this.remote.address);
-      const localCfg = this.resolveTs(t.localTs, this.local.address);
+      const remoteCfg = resolveTs(t.remoteTs, this.remote.address);
+      const localCfg = resolveTs(t.localTs, this.local.address);
       const nI = narrowTs(tsi.selectors, remoteCfg);
       const nR = narrowTs(tsr.selectors, localCfg);
       if (nI.length === 0 || nR.length === 0) {
@@ -1405,11 +1391,7 @@ function chosenProposal(c: Chosen): Proposal {
   return { num: c.proposalNum, protocolId: c.protocol === "IKE" ? 1 : 3, spi: c.spi, transforms: t.map((x: { type: number; id: number; keyLength: number | undefined }) => (x.keyLength === undefined ? { type: x.type, id: x.id } : x)) };
 }
 
-const GROUP_NAMES: Record<number, string> = {
-  14: "MODP_2048", 15: "MODP_3072", 16: "MODP_4096", 19: "ECP_256", 20: "ECP_384", 21: "ECP_521",
-  28: "ECP_256_BP", 29: "ECP_384_BP", 30: "ECP_512_BP", 31: "CURVE_25519", 32: "CURVE_448",
-};
-function groupName(g: number): string { return GROUP_NAMES[g] ?? `DH_${g}`; }
+function groupName(g: number): string { return dhGroupById(g)?.name ?? `DH_${g}`; }
 
 function hashList(ids: number[]): Uint8Array {
   const out = new Uint8Array(ids.length * 2);

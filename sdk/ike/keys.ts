@@ -39,6 +39,14 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** Compares two byte strings without an early exit (for MACs, cookies and NAT-D hashes). */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+  return d === 0;
+}
+
 /** prf+ (§2.13): T1 = prf(K, S | 0x01), Tn = prf(K, Tn-1 | S | n); at most 255 rounds. */
 export function prfPlus(prf: Prf, key: Uint8Array, seed: Uint8Array, length: number): Uint8Array {
   if (length > 255 * prf.bytes) throw new Error(`prf+ cannot produce ${length} bytes (max ${255 * prf.bytes})`);

@@ -21,19 +21,6 @@ export const INTEG: Record<number, { alg: HashAlg; keyBytes: number; icv: number
   14: { alg: HashAlg.Sha512, keyBytes: 64, icv: 32 },
 };
 
-/** Key lengths an IKE SA needs for its cipher (encr includes the GCM salt). */
-export function ikeCipherKeyLengths(encrId: number, keyBits: number, integId: number | undefined): { encr: number; integ: number } {
-  const aead = encrId === ENCR.AES_GCM_8 || encrId === ENCR.AES_GCM_12 || encrId === ENCR.AES_GCM_16;
-  return { encr: keyBits / 8 + (aead ? 4 : 0), integ: aead ? 0 : INTEG[integId ?? -1]?.keyBytes ?? 0 };
-}
-
-/** Whether an IKE cipher (encr + integ ids) is implemented here. */
-export function ikeCipherSupported(encrId: number, keyBits: number | undefined, integId: number | undefined): boolean {
-  if (![128, 192, 256].includes(keyBits ?? 0)) return false;
-  if (encrId === ENCR.AES_CBC) return integId !== undefined && INTEG[integId] !== undefined;
-  return encrId === ENCR.AES_GCM_8 || encrId === ENCR.AES_GCM_12 || encrId === ENCR.AES_GCM_16;
-}
-
 /** One direction's SK protection. */
 export class SkCipher {
   readonly aead: boolean;
