@@ -65,5 +65,8 @@ export function layout_desc_bytes(): i32 { return DESC_BYTES; }
 export function layout_headroom(): i32 { return HEADROOM; }
 export function layout_tailroom(): i32 { return TAILROOM; }
 
+// Off the hot path: which ICV truncation a failing packet would verify at (assembly/diag).
+export { icvProbe as icv_probe } from "./diag/icv-probe";
+
 // Control-plane crypto for the SDK's IKEv2 (see control.ts).
 export { cc_buffer, cc_hmac, cc_hash, cc_gcm_seal, cc_gcm_open, cc_cbc } from "./control";

@@ -30,6 +30,7 @@ interface Exports {
     icv: number, window: number, seqLo: number, seqHi: number): number;
   sa_remove(slot: number): number;
   sa_lookup(spi: number): number;
+  icv_probe(i: number): number;
   encap_batch(n: number): number;
   decap_batch(n: number): number;
   sa_meta_ptr(slot: number): number;
@@ -46,7 +47,7 @@ interface Exports {
 
 // Must match assembly/sad/layout.ts.
 const F_INBOUND = 2, F_TRANSPORT = 4, F_ESN = 8;
-const M_SEQ = 32, M_PACKETS = 96, M_BYTES = 104, M_DROPS = 112;
+const M_SEQ = 32, M_WINDOW = 40, M_BITMAP = 44, M_BITMAP_BLOCKS = 48, M_PACKETS = 96, M_BYTES = 104, M_DROPS = 112;
 const D_IN_OFF = 0, D_IN_LEN = 4, D_SA = 8, D_STATUS = 12, D_OUT_OFF = 16, D_OUT_LEN = 20, D_SEQ = 24,
   D_SPI = 32, D_L3_LEN = 36, D_NEXT_HDR = 40;
 const STAGE_INTEG_OFF = 128;
@@ -308,7 +309,51 @@ export class Dataplane {
 
   /** Decapsulates every packet of the batch in one wasm call. */
   runDecapsulate(b: PacketBatch): number {
-    return this.#x.decap_batch(b.length);
+    const n = this.#x.decap_batch(b.length);
+    for (const fn of this.#decapObservers) fn(b);
+    return n;
+  }
+
+  readonly #decapObservers = new Set<(b: PacketBatch) => void>();
+
+  /**
+   * Calls `fn` after every decapsulation run, while the batch's statuses, SPIs and (for packets
+   * that failed their ICV) the untouched input bytes are still in the arena. Diagnostics use it
+   * (the ICV-truncation detector); it must not run another batch. Returns the unsubscribe function.
+   */
+  observeDecapsulation(fn: (b: PacketBatch) => void): () => void {
+    this.#decapObservers.add(fn);
+    return () => this.#decapObservers.delete(fn);
+  }
+
+  /**
+   * For packet i of the batch just decapsulated, when it failed its HMAC ICV: the ICV lengths in
+   * bytes at which it would have verified with its SA's key (empty when none). Recomputes the
+   * MAC in wasm; call it for a rate-limited sample only.
+   */
+  icvProbe(i: number): number[] {
+    const mask = this.#x.icv_probe(i) >>> 0;
+    const out: number[] = [];
+    for (let k = 1; k < 32; k++) if (mask & (1 << k)) out.push(4 * k);
+    return out;
+  }
+
+  /**
+   * The inbound anti-replay window of an SA, as `ip -s xfrm state` shows it: the highest
+   * sequence number accepted, the window size and the raw bitmap (little-endian u64 blocks of a
+   * ring indexed by sequence number / 64; bit (seq % 64) of block (seq / 64) % blocks).
+   */
+  replayState(h: SaHandle): { top: bigint; window: number; bitmap: Uint8Array } {
+    this.#info(h);
+    this.#view();
+    const meta = this.#metaBase + h * this.#metaBytes;
+    const ptr = this.#dv.getUint32(meta + M_BITMAP, true);
+    const blocks = this.#dv.getUint32(meta + M_BITMAP_BLOCKS, true);
+    return {
+      top: this.#dv.getBigUint64(meta + M_SEQ, true),
+      window: this.#dv.getUint32(meta + M_WINDOW, true),
+      bitmap: ptr ? this.#u8.slice(ptr, ptr + blocks * 8) : new Uint8Array(0),
+    };
   }
 
   /** Counters of one SA, like `ip -s xfrm state`. */

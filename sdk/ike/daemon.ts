@@ -66,6 +66,28 @@ export interface IkeDaemonOptions {
   cookieThreshold?: number;
   /** Our own address, used for "dynamic" selectors and IDs when the socket is bound to a wildcard. */
   localAddress?: string;
+  /**
+   * Opt-in key log for debugging with Wireshark: called with the keys of every Child SA as it is
+   * installed (both directions). Keys otherwise live only in the wasm dataplane; leave this unset
+   * in production. IKE SA keys are available from `IkeSa.keys` on the `established` event.
+   */
+  keyLog?: (rec: ChildKeyRecord) => void;
+}
+
+/** One direction of a Child SA with its keys, for Wireshark's `esp_sa` table (see {@link IkeDaemonOptions.keyLog}). */
+export interface ChildKeyRecord {
+  child: ChildSa;
+  ike: IkeSa;
+  direction: "in" | "out";
+  spi: number;
+  /** Outer source and destination of the packets this SA protects. */
+  src: string;
+  dst: string;
+  /** Dataplane suite keyword (e.g. `aes128gcm16`, `aes128-sha256`). */
+  suite: string;
+  /** Encryption key (for AEAD suites the key followed by the 4-byte salt), integrity key (empty for AEAD). */
+  encKey: Uint8Array;
+  integKey: Uint8Array;
 }
 
 /** Where decapsulated inner packets go. */
@@ -223,6 +245,12 @@ export class IkeDaemon {
     const base = { mode: child.mode, esp: child.suite, esn: child.esn };
     const replayWindow = Math.min(4096, Math.max(32, child.template.replayWindow || 32));
     const hIn = dp.addSa({ ...base, spi: child.spiIn, direction: "in", encKey: keys.encIn, integKey: gcm ? undefined : keys.integIn, replayWindow });
+    const log = this.#opts.keyLog;
+    if (log) {
+      const rec = { child, ike, suite: child.suite };
+      log({ ...rec, direction: "in", spi: child.spiIn, src: ike.remote.address, dst: ike.local.address, encKey: keys.encIn.slice(), integKey: gcm ? new Uint8Array(0) : keys.integIn.slice() });
+      log({ ...rec, direction: "out", spi: child.spiOut, src: ike.local.address, dst: ike.remote.address, encKey: keys.encOut.slice(), integKey: gcm ? new Uint8Array(0) : keys.integOut.slice() });
+    }
     const inst: Installed = { in: hIn, lastInbound: this.#clock.now(), ike };
     const out = { enc: keys.encOut.slice(), integ: keys.integOut.slice() };
     if (outbound) inst.out = this.addOutbound(child, out);
