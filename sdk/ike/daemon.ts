@@ -8,7 +8,7 @@
 import type { Dataplane } from "../dataplane/dataplane.ts";
 import type { ControlCrypto } from "../dataplane/control-crypto.ts";
 import type { DecapResult, SaHandle, SaStats } from "../dataplane/types.ts";
-import { HashAlg } from "../dataplane/suites.ts";
+import { HashAlg, parseSuite } from "../dataplane/suites.ts";
 import { decodeHeader, decodeMessage, encodeMessage } from "./codec.ts";
 import { Exchange, HeaderFlag, Notify } from "./message.ts";
 import { IkeSa, hexBytes, spiBytes, type ChildSa, type ChildSaKeys, type Endpoint, type IkeEvent, type IkeSaHost, type TimerId } from "./ike-sa.ts";
@@ -241,7 +241,7 @@ export class IkeDaemon {
 
   private installChild(ike: IkeSa, child: ChildSa, keys: ChildSaKeys, outbound: boolean): void {
     const dp = this.#opts.dataplane;
-    const gcm = child.suite.includes("gcm");
+    const gcm = !hasIntegKey(child.suite);
     const base = { mode: child.mode, esp: child.suite, esn: child.esn };
     const replayWindow = Math.min(4096, Math.max(32, child.template.replayWindow || 32));
     const hIn = dp.addSa({ ...base, spi: child.spiIn, direction: "in", encKey: keys.encIn, integKey: gcm ? undefined : keys.integIn, replayWindow });
@@ -260,7 +260,7 @@ export class IkeDaemon {
   }
 
   private addOutbound(child: ChildSa, k: { enc: Uint8Array; integ: Uint8Array }): SaHandle {
-    const gcm = child.suite.includes("gcm");
+    const gcm = !hasIntegKey(child.suite);
     const h = this.#opts.dataplane.addSa({ mode: child.mode, esp: child.suite, esn: child.esn, spi: child.spiOut, direction: "out", encKey: k.enc, integKey: gcm ? undefined : k.integ });
     k.enc.fill(0);
     k.integ.fill(0);
@@ -507,6 +507,11 @@ export class IkeDaemon {
       }),
     }));
   }
+}
+
+/** AEAD suites (GCM, GMAC, ChaCha20-Poly1305) take all their keying material as encKey. */
+function hasIntegKey(suite: string): boolean {
+  return parseSuite(suite).integKeyBytes > 0;
 }
 
 function tsText(t: TrafficSelector): string { return formatTs(t); }

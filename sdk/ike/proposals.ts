@@ -7,6 +7,7 @@
  */
 import { ATTR_KEY_LENGTH, ProtocolId, TransformType, type Proposal, type Transform } from "./message.ts";
 import { ConfigError, describeWhere, type ConfigWhere } from "../config/errors.ts";
+import { parseSuite } from "../dataplane/suites.ts";
 
 // IANA "IKEv2 Transform Type" registries (the ids this module names), plus strongSwan's private
 // HMAC-SHA-256-96 (1026) that its `sha256_96` keyword puts on the wire.
@@ -504,12 +505,22 @@ export function explainMismatch(offered: Proposal[], configured: AlgorithmSet[])
  * dataplane cannot run it (then the caller refuses the proposal).
  */
 export function espSuiteKeyword(c: Chosen): string | undefined {
+  const kw = espKeywordFor(c);
+  if (kw === undefined) return undefined;
+  // Named, but only usable if the wasm dataplane implements it.
+  try { parseSuite(kw); } catch { return undefined; }
+  return kw;
+}
+
+function espKeywordFor(c: Chosen): string | undefined {
   if (c.protocol !== "ESP") return undefined;
   const esn = c.esn ? "-esn" : "";
   const bits = c.encr.keyLength;
   const aesBits = bits === 128 || bits === 192 || bits === 256;
   const icv: Record<number, number> = { [Encr.AES_GCM_8]: 8, [Encr.AES_GCM_12]: 12, [Encr.AES_GCM_16]: 16 };
   if (icv[c.encr.id] !== undefined) return aesBits && c.integ === undefined ? `aes${bits}gcm${icv[c.encr.id]}${esn}` : undefined;
+  if (c.encr.id === Encr.NULL_AUTH_AES_GMAC) return aesBits && c.integ === undefined ? `aes${bits}gmac${esn}` : undefined;
+  if (c.encr.id === Encr.CHACHA20_POLY1305) return bits === undefined && c.integ === undefined ? `chacha20poly1305${esn}` : undefined;
   const hash: Record<number, string> = {
     [Integ.HMAC_SHA1_96]: "sha1", [Integ.HMAC_SHA2_256_128]: "sha256", [Integ.HMAC_SHA2_256_96]: "sha256_96",
     [Integ.HMAC_SHA2_384_192]: "sha384", [Integ.HMAC_SHA2_512_256]: "sha512",
@@ -517,6 +528,7 @@ export function espSuiteKeyword(c: Chosen): string | undefined {
   const h = c.integ === undefined ? undefined : hash[c.integ];
   if (!h) return undefined;
   if (c.encr.id === Encr.AES_CBC && aesBits) return `aes${bits}-${h}${esn}`;
+  if (c.encr.id === Encr.AES_CTR && aesBits) return `aes${bits}ctr-${h}${esn}`;
   if (c.encr.id === Encr.NULL) return `null-${h}${esn}`;
   return undefined;
 }
