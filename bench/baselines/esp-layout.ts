@@ -2,15 +2,36 @@
 // header fields). Kept apart from the crypto calls so each baseline file reads as "what a user
 // writes today" and differs from the other only in the library it calls.
 
-/** The two suites the benchmark compares, spelled as strongSwan writes ESP proposals. */
-export type BenchSuite = "aes128gcm16" | "aes128-sha256";
+/** The suites the benchmark compares, spelled as strongSwan writes ESP proposals. */
+export type BenchSuite = "aes128gcm16" | "aes128-sha256" | "chacha20poly1305" | "aes128ctr-sha256";
+
+/** Every BenchSuite, in the order the tables show them. */
+export const BENCH_SUITES: readonly BenchSuite[] = ["aes128gcm16", "aes128-sha256", "chacha20poly1305", "aes128ctr-sha256"];
+
+/** Key bytes per suite: encKey as `ip xfrm state` takes it (key ‖ salt/nonce) and the HMAC key (0: AEAD). */
+export const SUITE_KEYS: Readonly<Record<BenchSuite, { encKey: number; integKey: number }>> = {
+  aes128gcm16: { encKey: 20, integKey: 0 },
+  "aes128-sha256": { encKey: 16, integKey: 32 },
+  chacha20poly1305: { encKey: 36, integKey: 0 },
+  "aes128ctr-sha256": { encKey: 20, integKey: 32 },
+};
+
+/** Fresh random keys for one SA of `suite` (the benchmark and its tests never reuse keys across runs). */
+export function randomBaselineSa(suite: BenchSuite, spi: number): BaselineSa {
+  const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
+  const k = SUITE_KEYS[suite];
+  return k.integKey ? { spi, encKey: random(k.encKey), integKey: random(k.integKey) } : { spi, encKey: random(k.encKey) };
+}
 
 /** Keys of one tunnel-mode SA, in the layout `ip xfrm state` and our dataplane take. */
 export interface BaselineSa {
   spi: number;
-  /** aes128gcm16: 16-byte AES key followed by the 4-byte salt. aes128-sha256: 16-byte AES key. */
+  /**
+   * aes128gcm16: 16-byte AES key ‖ 4-byte salt (RFC 4106). aes128-sha256: 16-byte AES key.
+   * chacha20poly1305: 32-byte key ‖ 4-byte salt (RFC 7634). aes128ctr-sha256: 16-byte AES key ‖ 4-byte nonce (RFC 3686).
+   */
   encKey: Uint8Array;
-  /** aes128-sha256 only: 32-byte HMAC-SHA-256 key (ICV truncated to 16 bytes, RFC 4868). */
+  /** The HMAC suites only: 32-byte HMAC-SHA-256 key (ICV truncated to 16 bytes, RFC 4868). */
   integKey?: Uint8Array;
 }
 
@@ -36,6 +57,9 @@ export const GCM_IV = 8;
 export const GCM_ICV = 16;
 export const CBC_IV = 16;
 export const HMAC_ICV = 16;
+/** RFC 7634 and RFC 3686: an 8-byte explicit IV (we use the sequence number, as our encoder does). */
+export const SEQ_IV = 8;
+export const CHACHA_ICV = 16;
 
 /** Thrown by the baselines for packets a receiver must drop. */
 export class EspDropError extends Error {}
@@ -77,6 +101,22 @@ export function writeEspHeader(buf: Uint8Array, spi: number, seq: number): void 
 /** Big-endian u32 at `at`. */
 export function readU32(buf: Uint8Array, at: number): number {
   return ((buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]) >>> 0;
+}
+
+/** Writes the 64-bit sequence number (high half 0 without ESN) as the 8-byte IV at `at`. */
+export function writeSeqIv(buf: Uint8Array, at: number, seq: number): void {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  view.setUint32(at, 0);
+  view.setUint32(at + 4, seq >>> 0);
+}
+
+/** RFC 3686 §4 counter block: nonce ‖ IV ‖ block counter 1, big-endian. */
+export function ctrBlock(nonce: Uint8Array, iv: Uint8Array): Uint8Array {
+  const block = new Uint8Array(16);
+  block.set(nonce);
+  block.set(iv, 4);
+  block[15] = 1;
+  return block;
 }
 
 /** Random bytes drawn from a pool refilled in bulk, as a careful user would do for CBC IVs. */
