@@ -3,7 +3,7 @@
 // out again (a real sender must hand the bytes to a socket), so both copies are in the measurement.
 import { Dataplane } from "../sdk/dataplane/dataplane.ts";
 import type { SaHandle } from "../sdk/dataplane/types.ts";
-import type { BaselineSa, BenchSuite } from "./baselines/esp-layout.ts";
+import { type BaselineSa, type BenchSuite, SUITE_KEYS } from "./baselines/esp-layout.ts";
 import type { Step } from "./measure.ts";
 
 /** One dataplane with an outbound and an inbound SA of the same keys (tunnel mode, no ESN). */
@@ -35,11 +35,14 @@ export function dataplaneOptions(maxSas: number, batchSize: number): { maxSas: n
   return pinned ? { maxSas, batchSize, module: pinned } : { maxSas, batchSize };
 }
 
-/** A fresh dataplane with the outbound and inbound SA of `sa` for `suite`; aes128-sha256 uses a 16-byte ICV (RFC 4868). */
+/**
+ * A fresh dataplane with the outbound and inbound SA of `sa` for `suite`. The HMAC suites
+ * (aes128-sha256, aes128ctr-sha256) say their 16-byte ICV (RFC 4868) explicitly, as the baselines use it.
+ */
 export async function createOurEndpoint(suite: BenchSuite, sa: BaselineSa): Promise<OurEndpoint> {
   const dp = await Dataplane.create(dataplaneOptions(16, MAX_BATCH));
   const common = { spi: sa.spi, mode: "tunnel", esp: suite, encKey: sa.encKey, integKey: sa.integKey } as const;
-  const icv = suite === "aes128-sha256" ? { icvLength: 16 as const } : {};
+  const icv = SUITE_KEYS[suite].integKey ? { icvLength: 16 as const } : {};
   const out = dp.addSa({ ...common, ...icv, direction: "out" });
   const inbound = dp.addSa({ ...common, ...icv, direction: "in", replayWindow: 0 });
   return { dp, out, in: inbound };
