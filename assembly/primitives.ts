@@ -8,6 +8,9 @@ export * from "./crypto/sha256";
 export * from "./crypto/sha1";
 export * from "./crypto/sha512";
 export * from "./crypto/hmac";
+export * from "./crypto/chacha20";
+export * from "./crypto/poly1305";
+export * from "./crypto/chacha20poly1305";
 
 /** Scratch allocation for tests (bump allocator of the stub runtime). */
 export function alloc(n: i32): usize {
