@@ -1,17 +1,23 @@
 /**
  * What `up` and `ping` share: read a swanctl.conf, start a dataplane, the IKE daemon and its UDP
- * sockets, print log lines, and format `status` like `swanctl --list-sas`.
+ * sockets, attach the diagnostics (ICV-truncation detector), optionally the debugging aids
+ * (capture tap, Wireshark key files), print log lines, and format `status` like `swanctl --list-sas`.
  * @module
  */
 import { readFile } from "node:fs/promises";
-import { dirname, resolve as resolvePath } from "node:path";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve as resolvePath } from "node:path";
 import { Dataplane } from "../dataplane/dataplane.ts";
 import { ControlCrypto } from "../dataplane/control-crypto.ts";
 import { parseSwanctlConf } from "../config/swanctl.ts";
 import { ConfigError } from "../config/errors.ts";
 import { resolveConnections } from "../ike/resolve.ts";
-import { IkeDaemon, type IkeSaStatus } from "../ike/daemon.ts";
+import { IkeDaemon, type ChildKeyRecord, type IkeSaStatus } from "../ike/daemon.ts";
+import type { IkeSa } from "../ike/ike-sa.ts";
 import { IkeUdpTransport } from "../node/ike-udp.ts";
+import { CaptureTap, tapDataplane, tapTransport, type CaptureFiles } from "../node/capture.ts";
+import { WiresharkKeyTables, WiresharkExportError, wiresharkEspAlgorithms } from "../diag/wireshark.ts";
+import { IcvTruncationDetector, type Diagnostic } from "../diag/icv-truncation.ts";
 import { formatLog, type LogRecord } from "../ike/log.ts";
 import type { IkeConnection } from "../ike/config.ts";
 import type { CliIo } from "./main.ts";
@@ -25,6 +31,10 @@ export interface SessionOptions {
   natPort?: number;
   /** strongswan.conf's charon.retransmit_timeout / _base / _tries (seconds, factor, count). */
   retransmit?: { timeoutMs?: number; base?: number; tries?: number };
+  /** pcap files of the ciphertext and plaintext sides (debugging). */
+  capture?: CaptureFiles;
+  /** Directory to keep Wireshark's `esp_sa` and `ikev2_decryption_table` in (debugging: holds keys). */
+  wiresharkKeys?: string;
 }
 
 /** A running daemon with its sockets. */
@@ -33,6 +43,12 @@ export interface Session {
   dataplane: Dataplane;
   transport: IkeUdpTransport;
   conn: IkeConnection;
+  /** Explains integrity failures on HMAC SAs (logged as they are raised). */
+  icvDetector: IcvTruncationDetector;
+  /** The capture tap, when capture files were asked for. */
+  capture?: CaptureTap;
+  /** Active diagnostics of every detector. */
+  diagnostics(): Diagnostic[];
   close(): Promise<void>;
 }
 
@@ -80,15 +96,76 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
   const dataplane = await Dataplane.create({ maxSas: 256, batchSize: 256 });
   const cc = await ControlCrypto.create();
   const log = (r: LogRecord): void => { if (r.level <= opts.level) io.out(`${formatLog(r)}\n`); };
+  const icvDetector = new IcvTruncationDetector(dataplane, { log: (line) => log({ subsystem: "ESP", level: 0, message: line, time: Date.now() }) });
+  const capture = opts.capture && (opts.capture.cipher || opts.capture.plain) ? new CaptureTap(opts.capture) : undefined;
+  const tapped = capture ? tapDataplane(dataplane, capture) : undefined;
+  const keys = opts.wiresharkKeys ? wiresharkKeyFiles(opts.wiresharkKeys, log) : undefined;
   let daemon: IkeDaemon | undefined;
-  const transport = await IkeUdpTransport.bind(dataplane, { address: localAddr, ikePort: conn.localPort, natPort: opts.natPort ?? (conn.localPort === 500 ? 4500 : conn.localPort) }, {
-    onIke: (bytes, local, remote) => daemon?.receiveIke(bytes, local, remote),
-    onEsp: (results) => daemon?.receiveEsp(results),
+  const ports = { address: localAddr, ikePort: conn.localPort, natPort: opts.natPort ?? (conn.localPort === 500 ? 4500 : conn.localPort) };
+  const transport = await IkeUdpTransport.bind(tapped?.dataplane ?? dataplane, ports, {
+    onIke: (bytes, local, remote) => { capture?.ike(bytes, remote, local, local.port); daemon?.receiveIke(bytes, local, remote); },
+    onEsp: (results, from) => {
+      if (capture && tapped) {
+        const raw = tapped.arrived();
+        raw.forEach((d, i) => capture.datagram(d, from[i], { address: localAddr, port: transport.natPort }));
+      }
+      daemon?.receiveEsp(results);
+    },
   });
-  daemon = new IkeDaemon({ dataplane, crypto: cc, connections: [conn], transport, log, localAddress: localAddr === "0.0.0.0" ? undefined : localAddr });
+  daemon = new IkeDaemon({
+    dataplane: tapped?.dataplane ?? dataplane, crypto: cc, connections: [conn], log,
+    transport: capture ? tapTransport(transport, capture, localAddr) : transport,
+    localAddress: localAddr === "0.0.0.0" ? undefined : localAddr,
+    keyLog: keys?.child,
+  });
+  if (keys) {
+    daemon.on((e) => {
+      if (e.type === "established") keys.ike(e.ike);
+      if (e.type === "rekeyed") keys.ike(e.successor);
+    });
+  }
   return {
-    daemon, dataplane, transport, conn,
-    async close() { daemon!.close(); await transport.close(); },
+    daemon, dataplane, transport, conn, icvDetector, capture,
+    diagnostics: () => icvDetector.diagnostics(),
+    async close() { daemon!.close(); icvDetector.detach(); await transport.close(); capture?.close(); },
+  };
+}
+
+/**
+ * Keeps `dir/esp_sa` and `dir/ikev2_decryption_table` current: every installed Child SA and every
+ * IKE SA (also rekeyed ones) is added as it comes up; lines already in the files stay, so a
+ * capture spanning rekeys and restarts stays readable. Files are replaced atomically, mode 0600.
+ */
+function wiresharkKeyFiles(dir: string, log: (r: LogRecord) => void): { child(rec: ChildKeyRecord): void; ike(sa: IkeSa): void } {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const espPath = join(dir, "esp_sa"), ikePath = join(dir, "ikev2_decryption_table");
+  const read = (p: string): string => { try { return readFileSync(p, "utf8"); } catch { return ""; } };
+  const tables = new WiresharkKeyTables({ espSa: read(espPath), ikev2: read(ikePath) });
+  const save = (p: string, text: string): void => {
+    writeFileSync(`${p}.tmp`, text, { mode: 0o600 });
+    renameSync(`${p}.tmp`, p);
+  };
+  const warn = (what: string, e: unknown): void => {
+    if (!(e instanceof WiresharkExportError)) throw e;
+    log({ subsystem: "CFG", level: 0, message: `wireshark keys: ${what} not exported: ${e.message}`, time: Date.now() });
+  };
+  const cautioned = new Set<string>();
+  return {
+    child(rec) {
+      try { tables.addChild(rec); } catch (e) { warn(`CHILD_SA ${rec.child.name} SPI ${rec.spi.toString(16)}`, e); return; }
+      save(espPath, tables.espSaText());
+      const caveat = wiresharkEspAlgorithms(rec.suite).caveat;
+      if (caveat && !cautioned.has(caveat)) {
+        cautioned.add(caveat);
+        log({ subsystem: "CFG", level: 0, message: `wireshark keys: ${caveat}`, time: Date.now() });
+      }
+    },
+    ike(sa) {
+      const k = sa.keys;
+      if (!k) return;
+      try { tables.addIke({ ...k, spiI: sa.spiI, spiR: sa.spiR }); } catch (e) { warn(`IKE_SA ${sa.conn.name}[${sa.uniqueId}]`, e); return; }
+      save(ikePath, tables.ikev2Text());
+    },
   };
 }
 

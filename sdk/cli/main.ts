@@ -11,6 +11,7 @@ import { demoCommand } from "./demo.ts";
 import { upCommand } from "./up.ts";
 import { pingCommand } from "./ping.ts";
 import { statusCommand } from "./status.ts";
+import { downCommand } from "./down.ts";
 
 /** Where a command writes; tests pass their own. */
 export interface CliIo {
@@ -31,7 +32,7 @@ export interface CliCommand {
 }
 
 /** The dispatch table. */
-export const COMMANDS: CliCommand[] = [pcapDecryptCommand, demoCommand, upCommand, pingCommand, statusCommand];
+export const COMMANDS: CliCommand[] = [pcapDecryptCommand, demoCommand, upCommand, pingCommand, statusCommand, downCommand];
 
 /** Adds a subcommand to the table (replacing one with the same path). */
 export function registerCommand(cmd: CliCommand): void {

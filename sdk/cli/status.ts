@@ -8,11 +8,17 @@ import { readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import type { CliCommand } from "./main.ts";
 
-function ask(path: string, cmd: string): Promise<string> {
+/** Control sockets of running `ipsec-wasm up` processes (in the temp directory, one per process). */
+export async function listControlSockets(dir = tmpdir()): Promise<string[]> {
+  return (await readdir(dir)).filter((f) => /^ipsec-wasm-\d+\.ctl$/.test(f)).map((f) => `${dir}/${f}`);
+}
+
+/** Sends one request line to an `up` control socket; resolves with the whole answer. */
+export function askControl(path: string, cmd: string, timeoutMs = 2000): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = net.createConnection(path);
     let data = "";
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error("no answer within 2 s")); }, 2000);
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no answer within ${timeoutMs / 1000} s`)); }, timeoutMs);
     sock.on("connect", () => sock.write(`${cmd}\n`));
     sock.on("data", (d) => (data += d.toString()));
     sock.on("end", () => { clearTimeout(timer); resolve(data); });
@@ -26,12 +32,11 @@ export const statusCommand: CliCommand = {
   usage: "Usage: ipsec-wasm status [--json]\n",
   async run(args, io) {
     const json = args.includes("--json");
-    const dir = tmpdir();
-    const socks = (await readdir(dir)).filter((f) => /^ipsec-wasm-\d+\.ctl$/.test(f));
+    const socks = await listControlSockets();
     if (socks.length === 0) { io.err("no running `ipsec-wasm up` found\n"); return 3; }
     const parts: string[] = [];
-    for (const f of socks) {
-      try { parts.push(await ask(`${dir}/${f}`, json ? "status-json" : "status")); } catch { /* a stale socket of a process that died */ }
+    for (const path of socks) {
+      try { parts.push(await askControl(path, json ? "status-json" : "status")); } catch { /* a stale socket of a process that died */ }
     }
     if (parts.length === 0) { io.err("no running `ipsec-wasm up` answered\n"); return 3; }
     io.out(json ? `[${parts.map((p) => p.trim().replace(/^\[|\]$/g, "")).filter(Boolean).join(",")}]\n` : parts.join(""));

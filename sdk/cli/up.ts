@@ -1,37 +1,72 @@
 /**
  * `ipsec-wasm up --conf FILE [--conn NAME]`: establish (or, with --listen, wait for the peer),
  * hold the SAs, rekey, answer DPD and ICMP echo requests to our inner addresses, print status
- * lines; Ctrl-C sends DELETE and exits. A control socket serves `ipsec-wasm status`.
+ * lines and diagnostics; Ctrl-C sends DELETE and exits. A control socket serves
+ * `ipsec-wasm status` and `ipsec-wasm down`; optional debugging aids: a pcap tap, Wireshark key
+ * files, and an OpenMetrics endpoint on a loopback address.
  * @module
  */
 import net from "node:net";
+import http from "node:http";
 import { tmpdir } from "node:os";
 import { unlink } from "node:fs/promises";
 import { echoReplyFor, parseIcmpEcho } from "../packet/icmp.ts";
+import { parseIp } from "../ike/ts.ts";
 import { IkeError, EXIT_CODES } from "../ike/errors.ts";
 import { ConfigError } from "../config/errors.ts";
 import { parseSessionArgs, startSession, formatStatus, statusJson, type Session } from "./ike-session.ts";
+import { deleteSas, describeDelete, type DownReply, type DownRequest } from "./down.ts";
 import type { CliCommand, CliIo } from "./main.ts";
 
-/** Where `up` listens for `status` (one socket per process). */
+/** Where `up` listens for `status` and `down` (one socket per process). */
 export function controlPath(pid = process.pid): string {
   return `${tmpdir()}/ipsec-wasm-${pid}.ctl`;
 }
 
-/** Serves status requests on a unix socket. */
-async function serveControl(s: Session, path: string): Promise<net.Server> {
+/** How long Ctrl-C, SIGTERM and --for wait for the peers to answer the DELETE. */
+const SHUTDOWN_TIMEOUT_MS = 5000;
+
+/** What `up` does around a `down` request that names its connection. */
+interface DownHooks {
+  /** Before the first DELETE goes out (the SAs are about to go: stop reacting to their events). */
+  started(): void;
+  /** After the reply was sent: exit. */
+  finished(): void;
+}
+
+/**
+ * Serves the control socket: `status`, `status-json`, and `down {json}` (answered with a
+ * {@link DownReply} once every DELETE is confirmed or timed out).
+ */
+async function serveControl(s: Session, path: string, hooks: DownHooks): Promise<net.Server> {
   await unlink(path).catch(() => undefined);
   const server = net.createServer((sock) => {
     sock.once("data", (d) => {
-      const cmd = d.toString().trim();
+      const line = d.toString().trim();
+      if (line.startsWith("down")) {
+        void answerDown(s, line.slice(4).trim(), hooks).then((reply) => {
+          sock.end(JSON.stringify(reply), () => { if (reply.matched) hooks.finished(); });
+        });
+        return;
+      }
       const st = s.daemon.status();
-      sock.end(cmd === "status-json" ? statusJson(st) : formatStatus(st));
+      sock.end(line === "status-json" ? statusJson(st) : formatStatus(st));
     });
     sock.on("error", () => undefined);
   });
   await new Promise<void>((r) => server.listen(path, r));
   server.unref();
   return server;
+}
+
+async function answerDown(s: Session, body: string, hooks: DownHooks): Promise<DownReply> {
+  let req: DownRequest = { timeoutMs: SHUTDOWN_TIMEOUT_MS };
+  try { req = { ...req, ...(JSON.parse(body || "{}") as Partial<DownRequest>) }; } catch { /* defaults */ }
+  const timeoutMs = Math.min(600_000, Math.max(100, Number(req.timeoutMs) || SHUTDOWN_TIMEOUT_MS));
+  const base = { pid: process.pid, conn: s.conn.name };
+  if (req.conn !== undefined && req.conn !== s.conn.name) return { ...base, matched: false, results: [] };
+  hooks.started();
+  return { ...base, matched: true, results: await deleteSas(s.daemon, timeoutMs) };
 }
 
 /** Maps a failure to its exit code and one line. */
@@ -52,43 +87,121 @@ export function answerPings(s: Session): void {
   };
 }
 
+/**
+ * Parses `--metrics ADDR:PORT` (`127.0.0.1:9464`, `[::1]:9464`). Only loopback addresses: the
+ * endpoint has no authentication and names every SA, peer and counter.
+ */
+export function parseMetricsAddress(text: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
+  if (!m) throw new ConfigError("SYNTAX", `--metrics needs ADDRESS:PORT (e.g. 127.0.0.1:9464), got '${text}'`);
+  const host = m[1], port = Number(m[2]);
+  if (!(port > 0 && port < 65536)) throw new ConfigError("SYNTAX", `--metrics: port ${m[2]} is not in 1..65535`);
+  const ip = parseIp(host);
+  const loopback = ip !== undefined && (ip.length === 4 ? ip[0] === 127 : ip.every((b, i) => b === (i === 15 ? 1 : 0)));
+  if (!loopback) {
+    throw new ConfigError("SYNTAX", `refusing to serve metrics on ${host}: only loopback addresses (127.0.0.0/8, ::1) are allowed, because the endpoint has no authentication; scrape it locally or through a proxy`);
+  }
+  return { host, port };
+}
+
+/** HTTP GET /metrics on a loopback address, serving `render()`. */
+async function serveMetrics(addr: { host: string; port: number }, render: () => { body: string; contentType: string }): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? "").split("?")[0];
+    if (path !== "/metrics") { res.writeHead(404, { "content-type": "text/plain" }).end("only /metrics here\n"); return; }
+    if (req.method !== "GET" && req.method !== "HEAD") { res.writeHead(405, { allow: "GET, HEAD" }).end(); return; }
+    try {
+      const { body, contentType } = render();
+      res.writeHead(200, { "content-type": contentType }).end(req.method === "HEAD" ? undefined : body);
+    } catch (e) {
+      res.writeHead(500, { "content-type": "text/plain" }).end(`${(e as Error).message}\n`);
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(addr.port, addr.host, () => { server.off("error", reject); resolve(); });
+  });
+  server.unref();
+  return server;
+}
+
 export const upCommand: CliCommand = {
   path: ["up"],
   summary: "establish an IKEv2 connection from a swanctl.conf and hold it (Ctrl-C sends DELETE)",
   usage: [
-    "Usage: ipsec-wasm up --conf FILE [--conn NAME] [--listen] [--for SECONDS] [-v|-q]",
+    "Usage: ipsec-wasm up --conf FILE [--conn NAME] [--listen] [--for SECONDS] [-v|-q] [debugging options]",
     "",
     "  --conf FILE    swanctl.conf with connections { } and secrets { }",
     "  --conn NAME    connection to use (default: the first)",
     "  --listen       do not initiate; answer the peer's IKE_SA_INIT (responder)",
-    "  --for SECONDS  exit (with DELETE) after this long; default: until Ctrl-C",
+    "  --for SECONDS  exit (with DELETE) after this long; default: until Ctrl-C or `ipsec-wasm down`",
     "  --nat-port P   NAT-T port (default 4500)",
     "  --retransmit-timeout S, --retransmit-base F, --retransmit-tries N",
     "                 retransmission schedule (strongSwan's defaults: 4 s, 1.8, 5)",
+    "  --metrics ADDR:PORT",
+    "                 serve OpenMetrics text on http://ADDR:PORT/metrics (loopback addresses only)",
     "",
-    "Answers ICMP echo requests addressed to its side of the tunnel. `ipsec-wasm status` lists the SAs.",
-    "Exit codes: 0 ok, 2 configuration, 10 NO_PROPOSAL_CHOSEN, 11 AUTHENTICATION_FAILED,",
-    "12 TS_UNACCEPTABLE, 15 peer unreachable, 16 peer dead (DPD).",
+    "Debugging only (these write secrets or traffic to disk; never use them in production):",
+    "  --wireshark-keys DIR",
+    "                 keep DIR/esp_sa and DIR/ikev2_decryption_table current with the keys of every",
+    "                 Child SA and IKE SA (Wireshark's tables: WIRESHARK_CONFIG_DIR=DIR tshark ...)",
+    "  --capture FILE pcap of every IKE and ESP-in-UDP datagram sent and received (real addresses and",
+    "                 ports; with a port other than 4500 tell Wireshark: -d udp.port==P,udpencap)",
+    "  --capture-plain FILE",
+    "                 pcap of the inner packets entering and leaving the Child SAs",
+    "",
+    "Answers ICMP echo requests addressed to its side of the tunnel. `ipsec-wasm status` lists the SAs,",
+    "`ipsec-wasm down` deletes them. Exit codes: 0 ok, 2 configuration, 10 NO_PROPOSAL_CHOSEN,",
+    "11 AUTHENTICATION_FAILED, 12 TS_UNACCEPTABLE, 15 peer unreachable, 16 peer dead (DPD).",
   ].join("\n") + "\n",
   async run(args, io) {
     let s: Session | undefined;
     let server: net.Server | undefined;
+    let metrics: http.Server | undefined;
     const path = controlPath();
     try {
       const { opts, flags } = parseSessionArgs(args);
+      const value = (f: string): string | undefined => {
+        const v = flags.get(f);
+        if (v === "") throw new ConfigError("SYNTAX", `${f} needs a value`);
+        return v;
+      };
+      const metricsAddr = flags.has("--metrics") ? parseMetricsAddress(value("--metrics")!) : undefined;
+      opts.capture = { cipher: value("--capture"), plain: value("--capture-plain") };
+      opts.wiresharkKeys = value("--wireshark-keys");
       s = await startSession(opts, io);
       answerPings(s);
-      server = await serveControl(s, path);
       const session = s;
       let exitCode = 0;
+      let shuttingDown = false;
       let finish!: () => void;
       const done = new Promise<void>((r) => (finish = r));
+      server = await serveControl(s, path, {
+        started: () => { shuttingDown = true; io.out("up: `ipsec-wasm down`: sending DELETE\n"); },
+        finished: () => { io.out("up: IKE_SAs gone (ipsec-wasm down), exiting\n"); finish(); },
+      });
+      if (metricsAddr) {
+        metrics = await serveMetrics(metricsAddr, () => renderMetrics(session));
+        io.out(`up: metrics on http://${metricsAddr.host.includes(":") ? `[${metricsAddr.host}]` : metricsAddr.host}:${metricsAddr.port}/metrics\n`);
+      }
+      if (opts.wiresharkKeys) io.out(`up: writing SA keys for Wireshark to ${opts.wiresharkKeys} (debugging only: anyone who reads them can decrypt the traffic)\n`);
+      session.icvDetector.on((d) => { if (!shuttingDown) io.out(`up: diagnostic: ${d.message}\n`); });
       session.daemon.on((e) => {
+        if (shuttingDown) return;
         if (e.type === "child-up") io.out(`up: CHILD_SA ${e.child.name} ${e.child.proposal} ${e.child.localTs.length} === ${e.child.remoteTs.length} selectors, SPIs in ${e.child.spiIn.toString(16)} out ${e.child.spiOut.toString(16)}\n`);
         if (e.type === "failed" && !flags.has("--listen")) { exitCode = reportFailure(e.error, io); finish(); }
         if (e.type === "deleted" && e.reason !== "rekeyed" && !flags.has("--listen") && session.daemon.sas.size === 0) { io.out(`up: IKE_SA deleted (${e.reason})\n`); finish(); }
       });
-      const onSignal = (): void => { io.out("up: Ctrl-C, sending DELETE\n"); void session.daemon.terminateAll().then(finish); };
+      const shutdown = (why: string): void => {
+        if (shuttingDown) return;
+        shuttingDown = true;
+        io.out(`up: ${why}, sending DELETE\n`);
+        void deleteSas(session.daemon, SHUTDOWN_TIMEOUT_MS).then((rs) => {
+          for (const r of rs) io.out(`up: ${describeDelete(r, SHUTDOWN_TIMEOUT_MS)}\n`);
+          finish();
+        });
+      };
+      const onSignal = (): void => shutdown("Ctrl-C");
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
       if (!flags.has("--listen")) {
@@ -97,9 +210,10 @@ export const upCommand: CliCommand = {
       } else {
         io.out(`up: listening on ${session.transport.address}[${session.transport.ikePort}] and [${session.transport.natPort}] for connection '${session.conn.name}'\n`);
       }
-      const forSec = flags.get("--for");
-      if (forSec) setTimeout(() => { void session.daemon.terminateAll().then(finish); }, Number(forSec) * 1000);
+      const forSec = value("--for");
+      const forTimer = forSec ? setTimeout(() => shutdown(`--for ${forSec} s elapsed`), Number(forSec) * 1000) : undefined;
       await done;
+      clearTimeout(forTimer);
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
       return exitCode;
@@ -107,8 +221,15 @@ export const upCommand: CliCommand = {
       return reportFailure(e, io);
     } finally {
       server?.close();
+      metrics?.close();
       await unlink(path).catch(() => undefined);
       await s?.close();
     }
   },
 };
+
+/** Placeholder until the OpenMetrics renderer lands: the per-SA counters `status` shows. */
+function renderMetrics(s: Session): { body: string; contentType: string } {
+  void s;
+  throw new Error("metrics renderer not available yet");
+}
