@@ -1,13 +1,16 @@
 /**
  * `ipsec-wasm pcap decrypt`: runs every frame of a capture through the real dataplane, in file
  * order (so replay windows apply), writes the inner packets of the `ok` frames to a pcap and one
- * verdict per frame to a JSON-lines file, then prints per-SA counters like `ip -s xfrm state`.
+ * verdict per frame to a JSON-lines file, then prints per-SA counters like `ip -s xfrm state`
+ * followed by the ICV-truncation detector's diagnostics: a capture plus the SAs as configured in
+ * production is enough to learn that the peers disagree on the HMAC truncation.
  * @module
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Dataplane, DataplaneError } from "../dataplane/dataplane.ts";
 import type { DecapResult, EspMode, SaConfig, SaHandle, Status } from "../dataplane/types.ts";
+import { IcvTruncationDetector, type Diagnostic, type ProbeResult } from "../diag/icv-truncation.ts";
 import { classifyFrame, SUPPORTED_LINKTYPES, type EspFrame } from "../pcap/frames.ts";
 import { LINKTYPE_RAW, PcapError, readPcap, writePcap, type PcapFile, type PcapRecord } from "../pcap/pcap.ts";
 import { parseSaJson, parseWiresharkEspSa, parseXfrmState, SaFileError } from "../sa/files.ts";
@@ -48,6 +51,8 @@ export interface DecryptResult {
   /** Human-readable counters, like `ip -s xfrm state`. */
   summary: string;
   counts: Record<Verdict, number>;
+  /** What the ICV-truncation detector concluded per SA (every failed HMAC frame is probed offline). */
+  diagnostics: Diagnostic[];
 }
 
 /** Bad input the user can fix: reported on one line, exit code 2. */
@@ -90,17 +95,28 @@ const STATUS_SENTENCES: Record<Exclude<Status, "ok">, string> = {
   "malformed-inner": "The decrypted inner packet is not a well-formed IP packet.",
 };
 
-function verdictOf(r: DecapResult): { verdict: Verdict; reason: string } {
+function verdictOf(r: DecapResult, probe?: ProbeResult): { verdict: Verdict; reason: string } {
   switch (r.status) {
     case "ok": return { verdict: "ok", reason: `Decrypted and verified; next header ${r.nextHeader}.` };
     case "no-sa": return { verdict: "no-sa", reason: `No SA with SPI ${hex32(r.spi)} was loaded.` };
     case "replay":
-    case "integrity-failed":
     case "dummy":
       return { verdict: r.status, reason: STATUS_SENTENCES[r.status] };
-    default:
-      return { verdict: "malformed", reason: `${r.status}: ${STATUS_SENTENCES[r.status]}` };
+    case "integrity-failed":
+      return { verdict: r.status, reason: probeSentence(probe) ?? STATUS_SENTENCES[r.status] };
+    default: {
+      const why = r.status === "truncated" ? probeSentence(probe) : undefined;
+      return { verdict: "malformed", reason: `${r.status}: ${why ?? STATUS_SENTENCES[r.status]}` };
+    }
   }
+}
+
+/** The frame's own evidence: it verifies with this SA's key at another ICV length. */
+function probeSentence(p?: ProbeResult): string | undefined {
+  if (!p || p.verifiesAtBits.length === 0) return undefined;
+  const bits = p.verifiesAtBits[0];
+  return `The packet does not verify with this SA's ${p.configuredIcvBits}-bit ICV but does with ${bits} bits: ` +
+    `the peer appears to use ${bits}-bit ICVs (see the diagnostic in the summary).`;
 }
 
 /** Serialises one verdict line; `seq` is written as an exact integer even above 2^53. */
@@ -153,13 +169,21 @@ export async function decryptCapture(capture: PcapFile, sas: { config: SaConfig;
     }
   }
 
+  // Offline there is no live traffic to protect: probe every failed HMAC frame, so each one's
+  // verdict line can say whether it verifies at another ICV length.
+  const probes = new Map<number, ProbeResult>();
+  const detector = new IcvTruncationDetector(dp, {
+    now: () => 0, log: null, maxProbesPerSecond: Infinity, maxTotalProbesPerSecond: Infinity,
+    onProbe: (p) => probes.set(p.index, p),
+  });
   const inner: (Uint8Array | undefined)[] = new Array(capture.records.length);
   for (let start = 0; start < espFrames.length; start += BATCH) {
     const chunk = espFrames.slice(start, start + BATCH);
+    probes.clear();
     const results = dp.decapsulateBatch(chunk.map((f) => f.frame.packet), chunk.map((f) => f.frame.l3HeaderLength));
     results.forEach((r, k) => {
       const { index } = chunk[k];
-      const { verdict, reason } = verdictOf(r);
+      const { verdict, reason } = verdictOf(r, probes.get(k));
       const v = verdicts[index];
       v.verdict = verdict;
       v.reason = reason;
@@ -169,8 +193,8 @@ export async function decryptCapture(capture: PcapFile, sas: { config: SaConfig;
       if (r.status === "ok") inner[index] = r.payload;
     });
   }
-
-  await explainIcvMismatches(espFrames, verdicts, handles, slotBytes);
+  detector.detach();
+  const diagnostics = detector.diagnostics();
 
   const records: Pick<PcapRecord, "tsSec" | "tsFrac" | "data">[] = [];
   capture.records.forEach((rec, i) => {
@@ -181,45 +205,11 @@ export async function decryptCapture(capture: PcapFile, sas: { config: SaConfig;
 
   const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
   for (const v of verdicts) counts[v.verdict]++;
-  return { verdicts, output, summary: summarise(dp, handles, counts, verdicts.length), counts };
+  return { verdicts, output, summary: summarise(dp, handles, counts, verdicts.length, diagnostics), counts, diagnostics };
 }
 
-const HMAC_SHA256_ICVS = [12, 16, 32] as const;
-
-/**
- * The classic "tunnel up, no traffic" cause: the peers disagree on the HMAC-SHA-256 truncation
- * (Linux `auth hmac(sha256)` = 96 bits, RFC 4868 = 128). For frames that failed the ICV on an
- * HMAC-SHA-256 SA (or looked truncated to it), retry with the other lengths on a scratch dataplane
- * (no replay state) and, when one verifies, say so in the reason. The verdict does not change.
- */
-async function explainIcvMismatches(espFrames: { index: number; frame: EspFrame }[], verdicts: FrameVerdict[],
-  handles: { handle: SaHandle; config: SaConfig }[], slotBytes: number): Promise<void> {
-  // With CBC a wrong ICV length usually also misaligns the ciphertext, which the dataplane reports as truncated.
-  const failed = espFrames.filter((f) => verdicts[f.index].verdict === "integrity-failed" ||
-    (verdicts[f.index].verdict === "malformed" && verdicts[f.index].reason.startsWith("truncated:")));
-  const bySpi = new Map(handles.filter((h) => /-sha256/.test(h.config.esp)).map((h) => [h.config.spi >>> 0, h.config]));
-  const candidates = failed.filter((f) => bySpi.has(f.frame.spi));
-  if (candidates.length === 0) return;
-  for (const icv of HMAC_SHA256_ICVS) {
-    const probe = await Dataplane.create({ maxSas: Math.max(16, bySpi.size), batchSize: BATCH, slotBytes });
-    for (const cfg of bySpi.values()) {
-      if ((cfg.icvLength ?? 16) !== icv) probe.addSa({ ...cfg, icvLength: icv, replayWindow: 0 });
-    }
-    for (let start = 0; start < candidates.length; start += BATCH) {
-      const chunk = candidates.slice(start, start + BATCH);
-      probe.decapsulateBatch(chunk.map((f) => f.frame.packet), chunk.map((f) => f.frame.l3HeaderLength)).forEach((r, k) => {
-        if (r.status !== "ok" && r.status !== "dummy") return;
-        const cfg = bySpi.get(r.spi >>> 0)!;
-        const v = verdicts[chunk[k].index];
-        v.reason = `${v.verdict === "malformed" ? "truncated: " : ""}The packet does not verify with this SA's ${(cfg.icvLength ?? 16) * 8}-bit ICV but does with ` +
-          `${icv * 8} bits: the peer appears to use ${icv * 8}-bit ICVs; set the SA's ICV length to ${icv * 8} bits` +
-          `${icv === 12 ? " (Linux `auth hmac(sha256)` truncates to 96)" : icv === 16 ? " (RFC 4868, `auth-trunc hmac(sha256) ... 128`)" : ""}.`;
-      });
-    }
-  }
-}
-
-function summarise(dp: Dataplane, handles: { handle: SaHandle; config: SaConfig }[], counts: Record<Verdict, number>, frames: number): string {
+function summarise(dp: Dataplane, handles: { handle: SaHandle; config: SaConfig }[], counts: Record<Verdict, number>, frames: number,
+  diagnostics: Diagnostic[]): string {
   const lines: string[] = [];
   for (const { handle, config } of handles) {
     const s = dp.stats(handle);
@@ -227,6 +217,7 @@ function summarise(dp: Dataplane, handles: { handle: SaHandle; config: SaConfig 
     lines.push(`\tpackets ${s.packets} bytes ${s.bytes} seq ${s.seq}`);
     const drops = Object.entries(s.drops).filter(([, n]) => n > 0n).map(([k, n]) => `${k} ${n}`);
     if (drops.length) lines.push(`\tdrops: ${drops.join(" ")}`);
+    for (const d of diagnostics) if (d.sa === handle) lines.push(`\tdiagnostic ${d.kind}: ${d.message}`);
   }
   lines.push(`frames ${frames}: ${VERDICTS.map((v) => `${v} ${counts[v]}`).join(", ")}`);
   return lines.join("\n") + "\n";
@@ -255,6 +246,12 @@ Output:
                      "-" writes them to stdout (the summary then goes to stderr)
   -q, --quiet        no summary
   -h, --help         this text
+
+The summary lists each SA's counters like \`ip -s xfrm state\`. Every frame that failed its HMAC
+ICV is checked at 96, 128, 192 and 256 bits with the SA's key; an SA whose peer truncates
+differently gets a "diagnostic icv-truncation" line naming the peer's ICV length and the setting
+to change, and one where nothing verifies (3 frames or more, none ever ok) a
+"diagnostic integrity-key-mismatch" line.
 
 Verdicts: ok, no-sa, replay, integrity-failed, malformed, dummy, nat-keepalive, not-esp.
 Exit status: 0 when the run completed (drops included), 2 on bad arguments or unusable files.

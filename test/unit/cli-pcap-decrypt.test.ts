@@ -11,7 +11,9 @@ import { fileURLToPath } from "node:url";
 import { main, type CliIo } from "../../sdk/cli/main.ts";
 import { decryptCapture, loadSas, VERDICTS } from "../../sdk/cli/pcap-decrypt.ts";
 import { LINKTYPE_LINUX_SLL, LINKTYPE_RAW, readPcap, writePcap } from "../../sdk/pcap/pcap.ts";
-import { buildEspCapture, espGcm, ipv4, pcapBytes, SA_A, type ExpectedFrame } from "../fixtures/pcap/make-esp-capture.ts";
+import { buildEspCapture, espGcm, ipv4, pcapBytes, SA_A, SA_B, type ExpectedFrame } from "../fixtures/pcap/make-esp-capture.ts";
+import { refDecap, refEncap, type RefSa } from "../helpers/esp-ref.ts";
+import { Dataplane } from "../../sdk/dataplane/dataplane.ts";
 
 const fixtures = fileURLToPath(new URL("../fixtures/pcap/", import.meta.url));
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -83,6 +85,8 @@ test("--sa JSON: every verdict line, the inner packets byte for byte, the summar
   assert.match(r.out, new RegExp(`spi 0x0e582872 esp aes128gcm16 mode tunnel icv 16 replay-window 64\n\tpackets ${okA.length} bytes ${bytesA} `));
   assert.match(r.out, /spi 0x0e582872 [^\n]*\n[^\n]*\n\tdrops: replay 1 integrity-failed 1 bad-padding 1 dummy 1\n/);
   assert.match(r.out, /spi 0xc0ffee01 esp aes256gcm16-esn mode tunnel icv 16 replay-window 128\n\tpackets 1 bytes \d+ seq 4294967297\n/);
+  // SA A's tampered frame is an AEAD failure and SA B verifies: nothing to diagnose.
+  assert.doesNotMatch(r.out, /diagnostic/);
 });
 
 test("--xfrm (ip xfrm state text) gives the same verdicts and output as --sa", async () => {
@@ -270,37 +274,102 @@ test("randomly damaged frames never crash the run: one verdict per frame", async
   assert.equal(readPcap(r.output).records.length, r.counts.ok);
 });
 
-test("HMAC-SHA-256 truncation mismatch: integrity-failed, and the reason names the peer's ICV length", async () => {
-  // The capture's SA B packets carry 128-bit ICVs (RFC 4868); configure the SA the Linux way (96 bits).
-  const sas = JSON.parse(cap.sasJson) as { sas: Record<string, unknown>[] };
-  sas.sas[1].esp = "aes128-sha256_96";
-  const file = join(work, "sa96.json");
-  writeFileSync(file, JSON.stringify(sas));
-  const r = await cli("pcap", "decrypt", "--sa", file, join(fixtures, "esp-mixed.pcap"), "--verdicts", "-", "-q");
-  assert.equal(r.code, 0, r.err);
-  // 4 bytes less ICV leave a CBC ciphertext that is not whole blocks: the dataplane calls that truncated.
-  const expected = cap.expected.map((e) => (e.spi === 0x1001 ? { spi: e.spi, seq: e.seq, verdict: "malformed",
-    reasonIncludes: "the peer appears to use 128-bit ICVs" } : e));
-  checkVerdicts(r.out, expected);
-  assert.match(r.out.split("\n")[1], /"truncated: The packet does not verify with this SA's 96-bit ICV but does with 128 bits/);
+// ---- The ICV-truncation detector in the summary (seed 000: "tunnel up, every packet dropped") ----
+
+const KEY_B = SA_B.encKey, AUTH_B = SA_B.authKey;
+const refB = (spi: number, icv: number, integKey: Uint8Array = AUTH_B): RefSa =>
+  ({ spi, suite: "cbc", key: KEY_B, integKey, hash: "sha256", icv });
+/** ESP-in-UDP (port 4500, UDP checksum 0 as IPv4 allows) or raw ESP in an outer IPv4 header. */
+function outer(esp: Uint8Array, id: number, udp: boolean): Buffer {
+  if (!udp) return ipv4("198.51.100.7", "203.0.113.9", 50, Buffer.from(esp), id);
+  const u = Buffer.alloc(8);
+  u.writeUInt16BE(4500, 0); u.writeUInt16BE(4500, 2); u.writeUInt16BE(8 + esp.length, 4);
+  return ipv4("198.51.100.7", "203.0.113.9", 17, Buffer.concat([u, esp]), id);
+}
+const saJson = (sas: { spi: number; esp: string; integKey?: Uint8Array }[]): string => JSON.stringify({
+  sas: sas.map((x) => ({ spi: hex32(x.spi), mode: "tunnel", esp: x.esp, encKey: Buffer.from(KEY_B).toString("hex"),
+    integKey: Buffer.from(x.integKey ?? AUTH_B).toString("hex") })),
 });
 
-test("HMAC-SHA-256 mismatch the other way (SA at 128 bits, peer at 96): the reason names 96 bits", async () => {
-  // Re-encrypt SA B's transport packet with a 96-bit ICV: same layout, 4 bytes shorter.
-  const sas = JSON.parse(cap.sasJson) as { sas: Record<string, unknown>[] };
-  const capture = readPcap(readFileSync(join(fixtures, "esp-mixed.pcap")));
-  const frame2 = Buffer.from(capture.records[1].data);
-  const ip = frame2.subarray(14);
-  const esp = ip.subarray(20, ip.readUInt16BE(2));
-  const { createHmac } = await import("node:crypto");
-  const body = esp.subarray(0, esp.length - 16);
-  const icv96 = createHmac("sha256", Buffer.from(sas.sas[1].integKey as string, "hex")).update(body).digest().subarray(0, 12);
-  const esp96 = Buffer.concat([body, icv96]);
-  const ip96 = ipv4("198.51.100.1", "203.0.113.1", 50, esp96, 200);
-  const file = join(work, "peer96.pcap");
-  writeFileSync(file, pcapBytes([{ tsSec: 1, tsFrac: 0, data: ip96 }], LINKTYPE_RAW));
-  const r = await cli("pcap", "decrypt", "--sa", join(fixtures, "esp-mixed.sas.json"), file, "--verdicts", "-", "-q");
+test("sender at 96-bit ICVs, SA file says aes128-sha256: the summary names the truncation and the fix, which then works", async () => {
+  // Two independent senders: node:crypto (OpenSSL) HMAC-SHA-256-96 + AES-CBC, and our own encapsulator at icvLength 12.
+  const inners = Array.from({ length: 6 }, (_, i) => new Uint8Array(ipv4("10.1.0.1", "10.2.0.1", 17, Buffer.alloc(20 + 9 * i, i), 500 + i)));
+  const openssl = inners.map((inner, i) => {
+    const esp = refEncap(refB(0x2001, 12), BigInt(i + 1), inner, 4, { iv: Buffer.alloc(16, i + 1) });
+    assert.deepEqual(new Uint8Array(refDecap(refB(0x2001, 12), esp).payload), inner, "OpenSSL: a valid 96-bit packet");
+    return esp;
+  });
+  const enc = await Dataplane.create({ maxSas: 4, batchSize: 8 });
+  const out = enc.addSa({ spi: 0x2002, direction: "out", mode: "tunnel", esp: "aes128-sha256", encKey: KEY_B, integKey: AUTH_B, icvLength: 12 });
+  const ours = enc.encapsulateBatch(out, inners.slice(0, 3)).map((e) => e.packet!);
+  for (const p of ours) refDecap(refB(0x2002, 12), p);
+  const frames = [...openssl.map((p, i) => outer(p, i, i % 2 === 0)), ...ours.map((p, i) => outer(p, 100 + i, true))]
+    .map((data, i) => ({ tsSec: 1_700_000_100 + i, tsFrac: 0, data }));
+  const pcapFile = join(work, "peer96.pcap"), prod = join(work, "prod128.json"), fixed = join(work, "fixed96.json");
+  writeFileSync(pcapFile, pcapBytes(frames, LINKTYPE_RAW));
+  writeFileSync(prod, saJson([{ spi: 0x2001, esp: "aes128-sha256" }, { spi: 0x2002, esp: "aes128-sha256" }]));
+
+  const verdictsFile = join(work, "peer96.jsonl");
+  const r = await cli("pcap", "decrypt", "--sa", prod, pcapFile, "--verdicts", verdictsFile);
   assert.equal(r.code, 0, r.err);
-  checkVerdicts(r.out, [{ spi: 0x1001, seq: 1n, verdict: "malformed", reasonIncludes: "this SA's 128-bit ICV but does with 96 bits" }]);
-  assert.match(r.out, /auth hmac\(sha256\)/);
+  const why = "truncated: The packet does not verify with this SA's 128-bit ICV but does with 96 bits: the peer appears to use 96-bit ICVs";
+  checkVerdicts(readFileSync(verdictsFile, "utf8"), [
+    ...openssl.map((_, i) => ({ spi: 0x2001, seq: BigInt(i + 1), verdict: "malformed", reasonIncludes: why })),
+    ...ours.map((_, i) => ({ spi: 0x2002, seq: BigInt(i + 1), verdict: "malformed", reasonIncludes: why })),
+  ]);
+  const tail = "; the peer's packets verify with a 96-bit ICV — it is using the Linux default `auth hmac(sha256)` (ip xfrm without " +
+    "auth-trunc, strongSwan through kernel-pfkey, or a `sha256_96` proposal); set `aes128-sha256_96` here or " +
+    "`auth-trunc hmac(sha256) KEY 128` there (strongSwan: `sha256` with kernel-netlink, not kernel-pfkey).\n";
+  const dropped = "dropped as truncated (read with a 128-bit ICV, the ciphertext is not whole cipher blocks)";
+  assert.ok(r.out.includes("spi 0x00002001 esp aes128-sha256 mode tunnel icv 16 replay-window 64\n\tpackets 0 bytes 0 seq 0\n" +
+    `\tdrops: truncated 6\n\tdiagnostic icv-truncation: SA 0x00002001 (aes128-sha256, 128-bit ICV): 6 packets ${dropped}${tail}`), r.out);
+  assert.ok(r.out.includes(`\tdiagnostic icv-truncation: SA 0x00002002 (aes128-sha256, 128-bit ICV): 3 packets ${dropped}${tail}`), r.out);
+
+  const capture = readPcap(readFileSync(pcapFile));
+  const res = await decryptCapture(capture, loadSas([{ format: "json", name: "prod", text: readFileSync(prod, "utf8") }]));
+  assert.deepEqual(res.diagnostics.map((d) => [d.kind, d.spi, d.suite, d.configuredIcvBits, d.peerIcvBits, d.failures, d.probed, d.matched]),
+    [["icv-truncation", 0x2001, "aes128-sha256", 128, 96, 6, 6, 6], ["icv-truncation", 0x2002, "aes128-sha256", 128, 96, 3, 3, 3]]);
+
+  // Apply the fix the diagnostic names on this side: every frame decrypts, and nothing is diagnosed.
+  writeFileSync(fixed, saJson([{ spi: 0x2001, esp: "aes128-sha256_96" }, { spi: 0x2002, esp: "aes128-sha256_96" }]));
+  const o = join(work, "fixed.pcap");
+  const f = await cli("pcap", "decrypt", "--sa", fixed, pcapFile, "-o", o);
+  assert.equal(f.code, 0, f.err);
+  assert.match(f.out, /frames 9: ok 9,/);
+  assert.doesNotMatch(f.out, /diagnostic/);
+  assert.deepEqual(readPcap(readFileSync(o)).records.map((x) => Buffer.from(x.data).toString("hex")),
+    [...inners, ...inners.slice(0, 3)].map((x) => Buffer.from(x).toString("hex")));
+});
+
+test("seed 000 from the other side: `ip xfrm state` with plain `auth hmac(sha256)` (96 bits), the peer at RFC 4868's 128", async () => {
+  // The committed capture's SA B frames carry 128-bit ICVs made by node:crypto; the Linux SA defaults to 96.
+  const xfrm = join(work, "linux-default.xfrm");
+  const text = cap.xfrmText.replace(/auth-trunc hmac\(sha256\) (0x[0-9a-f]+) 128/, "auth hmac(sha256) $1");
+  assert.notEqual(text, cap.xfrmText);
+  writeFileSync(xfrm, text);
+  const verdicts = join(work, "linux-default.jsonl");
+  const r = await cli("pcap", "decrypt", "--xfrm", xfrm, join(fixtures, "esp-mixed.pcap"), "--verdicts", verdicts);
+  assert.equal(r.code, 0, r.err);
+  checkVerdicts(readFileSync(verdicts, "utf8"), cap.expected.map((e) => (e.spi === SA_B.spi
+    ? { spi: e.spi, seq: e.seq, verdict: "malformed", reasonIncludes: "this SA's 96-bit ICV but does with 128 bits" } : e)));
+  assert.ok(r.out.includes("\tdiagnostic icv-truncation: SA 0x00001001 (aes128-sha256_96, 96-bit ICV): 2 packets dropped as truncated " +
+    "(read with a 96-bit ICV, the ciphertext is not whole cipher blocks); the peer's packets verify with a 128-bit ICV — RFC 4868's length " +
+    "(strongSwan `sha256`, Linux `auth-trunc hmac(sha256) KEY 128`); set `aes128-sha256` here: the peer follows RFC 4868"), r.out);
+  // The GCM SAs' failures (a tampered frame, bad padding) are not HMAC truncations: no line for them.
+  assert.equal(r.out.match(/diagnostic/g)?.length, 1);
+});
+
+test("wrong integrity key: 'key mismatch or corruption' from 3 frames on, never a truncation claim", async () => {
+  const inners = Array.from({ length: 4 }, (_, i) => new Uint8Array(ipv4("10.1.0.1", "10.2.0.1", 17, Buffer.alloc(40, i), 700 + i)));
+  const other = Buffer.alloc(32, 0x77);
+  const frames = inners.map((inner, i) => ({ tsSec: 1, tsFrac: i, data: outer(refEncap(refB(0x3001, 16, other), BigInt(i + 1), inner, 4), i, false) }));
+  const sas = loadSas([{ format: "json", name: "sas", text: saJson([{ spi: 0x3001, esp: "aes128-sha256" }]) }]);
+  const two = await decryptCapture(readPcap(pcapBytes(frames.slice(0, 2), LINKTYPE_RAW)), sas);
+  assert.deepEqual(two.diagnostics, []);
+  assert.doesNotMatch(two.summary, /diagnostic/);
+  const four = await decryptCapture(readPcap(pcapBytes(frames, LINKTYPE_RAW)), sas);
+  assert.deepEqual(four.verdicts.map((v) => v.verdict), ["integrity-failed", "integrity-failed", "integrity-failed", "integrity-failed"]);
+  assert.ok(four.verdicts.every((v) => v.reason.startsWith("The ICV did not verify")));
+  assert.deepEqual(four.diagnostics.map((d) => [d.kind, d.peerIcvBits, d.failures]), [["integrity-key-mismatch", undefined, 4]]);
+  assert.match(four.summary, /\tdiagnostic integrity-key-mismatch: SA 0x00003001 \(aes128-sha256, 128-bit ICV\): key mismatch or corruption: 4 integrity failures, none verify at 96\/128\/192\/256 bits/);
 });
