@@ -39,6 +39,12 @@ export interface Diagnostic {
   message: string;
   /** Only the change to make. */
   hint: string;
+  /** Always `error`: every packet of the SA that fails this way is lost. */
+  severity: "error";
+  /** When this SA's first failure was seen (ms, the detector's clock). */
+  since: number;
+  /** The counts behind the message, by name (the shape every diagnostic shares for status and metrics). */
+  evidence: Record<string, number>;
 }
 
 /** One probe's answer, for callers that explain packet by packet (`pcap decrypt`). */
@@ -85,6 +91,7 @@ interface SaState {
   matches: Map<number, number>;
   windowStart: number;
   windowProbes: number;
+  firstFailure: number;
   lastFailure: number;
   emitted?: { kind: DiagnosticKind; peer?: number; failures: number; at: number };
 }
@@ -168,6 +175,7 @@ export class IcvTruncationDetector {
       s.facts.failures++;
       if (status === "truncated") s.facts.truncated++;
       s.lastFailure = this.#now();
+      if (s.facts.failures === 1) s.firstFailure = s.lastFailure;
       touched.add(s);
       if (s.seen++ % this.#sampleEvery !== 0 || !this.#admit(s)) continue;
       this.#probes++;
@@ -198,7 +206,7 @@ export class IcvTruncationDetector {
         hash, esn, configuredIcvBits: (config.icvLength ?? suite.icvBytes) * 8,
         allowedIcvBits: suite.allowedIcv.map((n) => n * 8), failures: 0, truncated: 0,
       },
-      seen: 0, probed: 0, matches: new Map(), windowStart: -Infinity, windowProbes: 0, lastFailure: 0,
+      seen: 0, probed: 0, matches: new Map(), windowStart: -Infinity, windowProbes: 0, firstFailure: 0, lastFailure: 0,
     };
     this.#sas.set(h, s);
     return s;
@@ -230,15 +238,18 @@ export class IcvTruncationDetector {
   #diagnose(s: SaState): Diagnostic | undefined {
     let peer = 0, matched = 0;
     for (const [bits, n] of s.matches) if (n > matched) { peer = bits; matched = n; }
-    const base = { spi: s.facts.spi, sa: s.handle, suite: s.facts.suite, configuredIcvBits: s.facts.configuredIcvBits,
-      failures: s.facts.failures, probed: s.probed };
+    const f = s.facts;
+    const base = { spi: f.spi, sa: s.handle, suite: f.suite, configuredIcvBits: f.configuredIcvBits, failures: f.failures,
+      probed: s.probed, severity: "error" as const, since: s.firstFailure };
+    const evidence = { failures: f.failures, truncated: f.truncated, probed: s.probed, matched, configuredIcvBits: f.configuredIcvBits };
     // A MAC that verifies at >= 96 bits with our key is proof (forgery odds 2^-96): one suffices.
     if (matched > 0) {
-      return { kind: "icv-truncation", ...base, peerIcvBits: peer, matched, ...truncationWording(s.facts, peer) };
+      return { kind: "icv-truncation", ...base, peerIcvBits: peer, matched, evidence: { ...evidence, peerIcvBits: peer },
+        ...truncationWording(f, peer) };
     }
     // Key mismatch needs several failures and no packet ever verified on this SA: a right key
     // delivered those, so failures among them are damage, not configuration.
-    if (s.probed < this.#minSamples || this.#dp.stats(base.sa).packets > 0n) return undefined;
-    return { kind: "integrity-key-mismatch", ...base, matched: 0, ...keyMismatchWording(s.facts) };
+    if (s.probed < this.#minSamples || this.#dp.stats(s.handle).packets > 0n) return undefined;
+    return { kind: "integrity-key-mismatch", ...base, matched: 0, evidence, ...keyMismatchWording(f) };
   }
 }

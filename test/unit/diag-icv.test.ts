@@ -73,7 +73,8 @@ test("peer sends 96-bit ICVs (Linux `auth hmac(sha256)`), we expect RFC 4868's 1
   const [a, b] = ds;
   assert.deepEqual({ ...a, message: "", hint: "" }, {
     kind: "icv-truncation", spi: 0x1001, sa: cbc, suite: "aes128-sha256", configuredIcvBits: 128, peerIcvBits: 96,
-    failures: 5, probed: 4, matched: 4, message: "", hint: "",
+    failures: 5, probed: 4, matched: 4, message: "", hint: "", severity: "error", since: 1_700_000_000_000,
+    evidence: { failures: 5, truncated: 5, probed: 4, matched: 4, configuredIcvBits: 128, peerIcvBits: 96 },
   });
   assert.equal(a.message, "SA 0x00001001 (aes128-sha256, 128-bit ICV): 5 packets dropped as truncated (read with a 128-bit ICV, " +
     "the ciphertext is not whole cipher blocks); the peer's packets verify with a 96-bit ICV — it is using the Linux default " +
