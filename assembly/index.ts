@@ -2,10 +2,10 @@
 // (encap_batch / decap_batch), never one call per packet.
 import {
   setRegions, setFreeTop, SA_META_BYTES, DESC_BYTES, HEADROOM, TAILROOM, GLOBAL_COUNTER_BYTES,
-  metaOf, arenaBase, descBase, ivPool, keyStage, globalCounters, maxSas,
+  metaOf, arenaBase, descBase, ivPool, keyStage, globalCounters, maxSas, lifeEvents, LIFE_EVENT_BYTES,
 } from "./sad/layout";
 import { spiTableInit, spiTableBytes, spiLookup } from "./sad/spi-table";
-import { saAdd, saRemove } from "./sad/sa";
+import { saAdd, saRemove, saSetLifetime, saLifeMark, saSetTfc } from "./sad/sa";
 import { encapBatch } from "./esp/encap";
 import { decapBatch } from "./esp/decap";
 
@@ -34,7 +34,9 @@ export function init(nSas: i32, nBatch: i32, slot: i32, hashSeed: u32): i32 {
   const scr = heap.alloc(256);
   const glob = heap.alloc(<usize>GLOBAL_COUNTER_BYTES);
   memory.fill(glob, 0, <usize>GLOBAL_COUNTER_BYTES);
-  setRegions(nSas, meta, free, nBatch, slot, arena, desc, iv, stage, scr, glob);
+  const events = heap.alloc(<usize>LIFE_EVENT_BYTES);
+  memory.fill(events, 0, <usize>LIFE_EVENT_BYTES);
+  setRegions(nSas, meta, free, nBatch, slot, arena, desc, iv, stage, scr, glob, events);
   setFreeTop(nSas);
   ready = true;
   return 0;
@@ -48,6 +50,14 @@ export function sa_add(
 }
 
 export function sa_remove(slot: i32): i32 { return saRemove(slot); }
+/** Packet/byte lifetime limits (u64 max = none; the JS side passes BigInts). */
+export function sa_set_lifetime(slot: i32, softPackets: u64, softBytes: u64, hardPackets: u64, hardBytes: u64): i32 {
+  return saSetLifetime(slot, softPackets, softBytes, hardPackets, hardBytes);
+}
+/** A time limit the SDK's clock reached (reason: 3 = seconds). */
+export function sa_life_mark(slot: i32, hard: i32, reason: u32): i32 { return saLifeMark(slot, hard, reason); }
+/** TFC padding target for a tunnel-mode outbound SA (0 = off). */
+export function sa_set_tfc(slot: i32, len: i32): i32 { return saSetTfc(slot, len); }
 export function sa_lookup(spi: u32): i32 { return spiLookup(spi); }
 export function encap_batch(n: i32): i32 { return encapBatch(n); }
 export function decap_batch(n: i32): i32 { return decapBatch(n); }
@@ -59,6 +69,7 @@ export function desc_ptr(): usize { return descBase; }
 export function iv_pool_ptr(): usize { return ivPool; }
 export function key_stage_ptr(): usize { return keyStage; }
 export function global_counters_ptr(): usize { return globalCounters; }
+export function life_events_ptr(): usize { return lifeEvents; }
 export function max_sas(): i32 { return maxSas; }
 export function layout_sa_meta_bytes(): i32 { return SA_META_BYTES; }
 export function layout_desc_bytes(): i32 { return DESC_BYTES; }

@@ -1,23 +1,32 @@
 // ESP decapsulation (RFC 4303 §3.4) of a batch, in the order the RFC and our users rely on:
-// length sanity -> SPI lookup -> replay pre-check -> ICV -> decrypt -> trailer checks ->
+// length sanity -> SPI lookup -> lifetime -> replay pre-check -> ICV -> decrypt -> trailer checks ->
 // replay window update. Nothing is decrypted before the ICV verified, the window never moves
 // for a packet that failed, and plaintext of a rejected packet is wiped from the arena.
+// A verify-only SA (integrity gateway) stops after the ICV and the window: the packet goes on
+// exactly as it came, still encrypted.
+//
+// Constant time: the ICV is computed by the constant-time primitives (GCM/GMAC via gcm.ts, HMAC
+// via hmac.ts) and compared with ctEqual over its whole length; the only branch on the result is
+// accept/reject, which is public. Branches before it depend on lengths, SPI, sequence number and
+// flags (all on the wire or in the SA). Trailer checks branch on plaintext only after the ICV verified.
 import {
   descBase, DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR,
   D_L3_LEN, metaOf, scratch, slotBytes, HEADROOM, TAILROOM, countDrop, countGlobal,
-  M_FLAGS, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
-  M_PACKETS, M_BYTES, F_TRANSPORT, F_ESN, KIND_GCM, KIND_CBC_HMAC,
+  M_FLAGS, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
+  M_PACKETS, M_BYTES, M_LIM_PACKETS, M_LIM_BYTES, F_TRANSPORT, F_ESN, F_EXPIRED, F_VERIFY_ONLY,
+  KIND_GCM, KIND_CBC_HMAC, KIND_CTR_HMAC, KIND_GMAC,
 } from "../sad/layout";
 import {
   ST_OK, ST_NO_SA, ST_REPLAY, ST_INTEGRITY_FAILED, ST_BAD_PADDING, ST_TRUNCATED, ST_DUMMY,
-  ST_BAD_NEXT_HEADER, ST_MALFORMED_INNER, ST_TOO_BIG,
+  ST_BAD_NEXT_HEADER, ST_MALFORMED_INNER, ST_TOO_BIG, ST_LIFETIME_EXPIRED,
 } from "./status";
+import { lifetimeCross } from "../sad/lifetime";
 import { spiLookup } from "../sad/spi-table";
 import { inferSeq, replayCheck, replayAccept } from "../sad/replay";
 import { receivedHeader, rewriteHeader, loadBe16, loadBe32, storeBe32 } from "./ip";
-import { writeAad } from "./encap";
+import { writeAad, saltNonce, ctrBlock, gmacVerify } from "./encap";
 import { gcmOpen } from "../crypto/gcm";
-import { aesCbcDecrypt } from "../crypto/aes";
+import { aesCbcDecrypt, aesCtrXor } from "../crypto/aes";
 import { hmacMac } from "../crypto/hmac";
 import { ctEqual } from "../crypto/ct";
 
@@ -63,6 +72,7 @@ function decapOne(d: usize): u32 {
 
 function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLen: i32, wireSeq: u32): u32 {
   const flags = load<u32>(meta, M_FLAGS);
+  if ((flags & F_EXPIRED) != 0) return ST_LIFETIME_EXPIRED;
   const kind = load<u32>(meta, M_KIND);
   const ivLen = <i32>load<u32>(meta, M_IV_LEN);
   const icv = <i32>load<u32>(meta, M_ICV);
@@ -70,12 +80,13 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
   const ctLen = espLen - 8 - ivLen - icv;
   // CBC needs whole blocks; every suite needs at least Pad Length and Next Header.
   if (ctLen < 2 || (align == 16 && (ctLen & 15) != 0)) return ST_TRUNCATED;
+  const verifyOnly = (flags & F_VERIFY_ONLY) != 0;
 
   // Transport mode with the received IP header: check it before spending any crypto on it.
   const transport = (flags & F_TRANSPORT) != 0;
   let keep = 0;
   let protoAt = 0;
-  if (transport && l3 > 0) {
+  if (transport && l3 > 0 && !verifyOnly) {
     keep = receivedHeader(p, l3, scratch + 252);
     if (keep < 0) return ST_MALFORMED_INNER;
     protoAt = <i32>load<u32>(scratch + 252);
@@ -90,12 +101,12 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
   const ct = esp + 8 + <usize>ivLen;
   const icvAt = ct + <usize>ctLen;
   if (kind == KIND_GCM) {
-    const nonce = scratch;
-    memory.copy(nonce, meta + M_SALT, 4);
-    memory.copy(nonce + 4, esp + 8, 8);
+    const nonce = saltNonce(meta, esp);
     const aad = scratch + 16;
     const aadLen = writeAad(aad, esp, seq, esn);
     if (gcmOpen(keys, nonce, aad, aadLen, ct, ct, ctLen, icvAt, icv) == 0) return ST_INTEGRITY_FAILED;
+  } else if (kind == KIND_GMAC) {
+    if (gmacVerify(keys, meta, esp, seq, esn, ctLen, icvAt) == 0) return ST_INTEGRITY_FAILED;
   } else {
     const seqHi = scratch + 32;
     storeBe32(seqHi, <u32>(seq >>> 32));
@@ -103,7 +114,17 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
     hmacMac(<i32>load<u32>(meta, M_HASH), keys + <usize>load<u32>(meta, M_HMAC_OFF),
       esp, 8 + ivLen + ctLen, seqHi, esn ? 4 : 0, mac);
     if (ctEqual(mac, icvAt, icv) == 0) return ST_INTEGRITY_FAILED;
-    if (kind == KIND_CBC_HMAC) aesCbcDecrypt(keys, <i32>load<u32>(meta, M_ROUNDS), esp + 8, ct, ct, ctLen);
+    if (!verifyOnly) {
+      const rounds = <i32>load<u32>(meta, M_ROUNDS);
+      if (kind == KIND_CBC_HMAC) aesCbcDecrypt(keys, rounds, esp + 8, ct, ct, ctLen);
+      else if (kind == KIND_CTR_HMAC) aesCtrXor(keys, rounds, ctrBlock(meta, esp), ct, ct, ctLen);
+    }
+  }
+
+  if (verifyOnly) {
+    // Integrity gateway: authentic and fresh; the bytes go on as received, header and all.
+    replayAccept(meta, seq);
+    return deliver(d, meta, p, espLen + l3);
   }
 
   // Authenticated from here on: the trailer checks may branch on the plaintext.
@@ -139,10 +160,18 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
   }
 
   replayAccept(meta, seq);
+  return deliver(d, meta, out, outLen);
+}
+
+/** Output descriptor, counters and the lifetime check of a delivered packet. */
+function deliver(d: usize, meta: usize, out: usize, outLen: i32): u32 {
   store<u32>(d, <u32>out, D_OUT_OFF);
   store<u32>(d, <u32>outLen, D_OUT_LEN);
-  store<u64>(meta, load<u64>(meta, M_PACKETS) + 1, M_PACKETS);
-  store<u64>(meta, load<u64>(meta, M_BYTES) + <u64>outLen, M_BYTES);
+  const packets = load<u64>(meta, M_PACKETS) + 1;
+  const bytes = load<u64>(meta, M_BYTES) + <u64>outLen;
+  store<u64>(meta, packets, M_PACKETS);
+  store<u64>(meta, bytes, M_BYTES);
+  if (packets >= load<u64>(meta, M_LIM_PACKETS) || bytes >= load<u64>(meta, M_LIM_BYTES)) lifetimeCross(meta);
   return ST_OK;
 }
 

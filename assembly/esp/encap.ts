@@ -1,17 +1,27 @@
-// ESP encapsulation (RFC 4303 §3.3) of a batch: sequence number, IV, padding, encrypt, ICV.
-// Packets are processed in place in their arena slot: the ESP header and IV go into the
-// headroom in front of the payload, the trailer and ICV into the tailroom behind it.
+// ESP encapsulation (RFC 4303 §3.3) of a batch: sequence number, IV, TFC padding, padding,
+// encrypt, ICV, lifetime counters. Packets are processed in place in their arena slot: the ESP
+// header and IV go into the headroom in front of the payload, the trailer and ICV into the
+// tailroom behind it.
+//
+// Counter-mode suites (GCM, GMAC, CTR, ChaCha20-Poly1305) use the 64-bit sequence number as
+// their 8-byte IV: unique per key, which is all RFC 4106 §3.1, RFC 3686 §3.1 and RFC 7634 §2 ask.
+//
+// Constant time: all key- and plaintext-dependent work is in the constant-time primitives (aes.ts,
+// gcm.ts, hmac.ts); this file branches only on lengths, flags, the suite and the sequence number.
 import {
   descBase, DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR, D_L3_LEN,
   metaOf, maxSas, slotBytes, HEADROOM, TAILROOM, ivPool, scratch, countDrop, countGlobal,
   M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SEQ, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
-  M_PACKETS, M_BYTES, F_IN_USE, F_INBOUND, F_TRANSPORT, F_ESN, KIND_GCM, KIND_CBC_HMAC,
+  M_PACKETS, M_BYTES, M_TFC, M_LIM_PACKETS, M_LIM_BYTES, M_LIM_SEQ, F_IN_USE, F_INBOUND, F_TRANSPORT, F_ESN,
+  F_EXPIRED, KIND_GCM, KIND_CBC_HMAC, KIND_CTR_HMAC, KIND_GMAC,
 } from "../sad/layout";
 import {
-  ST_OK, ST_INVALID_SA, ST_SEQ_OVERFLOW, ST_MALFORMED_INNER, ST_TOO_BIG,
+  ST_OK, ST_INVALID_SA, ST_SEQ_OVERFLOW, ST_MALFORMED_INNER, ST_TOO_BIG, ST_LIFETIME_EXPIRED,
 } from "./status";
+import { lifetimeCross, lifetimeSeqExhausted } from "../sad/lifetime";
+import { aesCtrXor } from "../crypto/aes";
 import { transportHeader, rewriteHeader, storeBe32 } from "./ip";
-import { gcmSeal } from "../crypto/gcm";
+import { gcmSeal, gcmOpen } from "../crypto/gcm";
 import { cbcQueue, cbcFlush, cbcPending, CBC_LANES } from "./cbc-lanes";
 import { hmacMac } from "../crypto/hmac";
 
@@ -31,6 +41,7 @@ export function encapBatch(n: i32): i32 {
     const meta = metaOf(slot);
     const flags = load<u32>(meta, M_FLAGS);
     if ((flags & F_IN_USE) == 0 || (flags & F_INBOUND) != 0) { flushCbc(); finish(d, ST_INVALID_SA); continue; }
+    if ((flags & F_EXPIRED) != 0) { countDrop(meta, ST_LIFETIME_EXPIRED); finish(d, ST_LIFETIME_EXPIRED); continue; }
     // CBC packets of one SA are encrypted 8 at a time (cbc-lanes.ts); another SA flushes the group.
     if (cbcPending() > 0 && meta != cbcMeta) flushCbc();
     store<u32>(d, load<u32>(meta, M_SPI), D_SPI);
@@ -82,16 +93,24 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
   const p = <usize>load<u32>(d, D_IN_OFF);
   const len = <i32>load<u32>(d, D_IN_LEN);
   if (len > slotBytes - HEADROOM - TAILROOM) return ST_TOO_BIG;
+  const dummy = load<u32>(d, D_NEXT_HDR) == 59;
 
   const seqNow = load<u64>(meta, M_SEQ);
   const esn = (flags & F_ESN) != 0;
-  if (esn ? seqNow == 0xffffffffffffffff : seqNow >= 0xffffffff) return ST_SEQ_OVERFLOW;
+  if (esn ? seqNow == 0xffffffffffffffff : seqNow >= 0xffffffff) {
+    lifetimeSeqExhausted(meta);
+    return ST_SEQ_OVERFLOW;
+  }
 
   // Where the protected payload starts and which Next Header it gets.
   let hdrLen = 0;
   let protoAt = 0;
   let nextHeader: u32;
-  if ((flags & F_TRANSPORT) != 0) {
+  const transport = (flags & F_TRANSPORT) != 0;
+  if (dummy) {
+    if (transport) return ST_INVALID_SA; // a dummy has no IP header to keep in front
+    nextHeader = 59;
+  } else if (transport) {
     hdrLen = transportHeader(p, len, scratch + 252);
     if (hdrLen < 0) return ST_MALFORMED_INNER;
     protoAt = <i32>load<u32>(scratch + 252);
@@ -103,7 +122,14 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
     else return ST_MALFORMED_INNER;
   }
   const payload = p + hdrLen;
-  const plen = len - hdrLen;
+  let plen = len - hdrLen;
+  // TFC padding (tunnel mode only, sa_set_tfc checks that): zeros, so no earlier packet's bytes
+  // left in this arena slot go out; the receiver drops them by the inner IP length.
+  const tfc = <i32>load<u32>(meta, M_TFC);
+  if (tfc > plen) {
+    memory.fill(payload + <usize>plen, 0, <usize>(tfc - plen));
+    plen = tfc;
+  }
   const ivLen = <i32>load<u32>(meta, M_IV_LEN);
   const align = <i32>load<u32>(meta, M_ALIGN);
   const icv = <i32>load<u32>(meta, M_ICV);
@@ -128,15 +154,16 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
   const kind = load<u32>(meta, M_KIND);
   const keys = <usize>load<u32>(meta, M_KEY_PTR);
   const icvAt = payload + <usize>padded;
+  if (ivLen == 8) store<u64>(esp + 8, bswap<u64>(seq));
   if (kind == KIND_GCM) {
-    // IV = the 64-bit sequence number: unique per key, as RFC 4106 §3.1 allows.
-    store<u64>(esp + 8, bswap<u64>(seq));
-    const nonce = scratch;
-    memory.copy(nonce, meta + M_SALT, 4);
-    store<u64>(nonce + 4, bswap<u64>(seq));
+    const nonce = saltNonce(meta, esp);
     const aad = scratch + 16;
     const aadLen = writeAad(aad, esp, seq, esn);
     gcmSeal(keys, nonce, aad, aadLen, payload, payload, padded, icvAt, icv);
+  } else if (kind == KIND_GMAC) {
+    gmacTag(keys, meta, esp, seq, esn, padded, icvAt);
+  } else if (kind == KIND_CTR_HMAC) {
+    aesCtrXor(keys, <i32>load<u32>(meta, M_ROUNDS), ctrBlock(meta, esp), payload, payload, padded);
   }
 
   const outLen = <i32>(icvAt + <usize>icv - out);
@@ -147,18 +174,78 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
   store<u32>(d, nextHeader, D_NEXT_HDR);
   // The encap side uses D_L3_LEN to remember where ESP starts inside the output (transport header).
   store<u32>(d, <u32>hdrLen, D_L3_LEN);
-  store<u64>(meta, load<u64>(meta, M_PACKETS) + 1, M_PACKETS);
-  store<u64>(meta, load<u64>(meta, M_BYTES) + <u64>len, M_BYTES);
+  const packets = load<u64>(meta, M_PACKETS) + 1;
+  const bytes = load<u64>(meta, M_BYTES) + <u64>len;
+  store<u64>(meta, packets, M_PACKETS);
+  store<u64>(meta, bytes, M_BYTES);
+  if (packets >= load<u64>(meta, M_LIM_PACKETS) || bytes >= load<u64>(meta, M_LIM_BYTES) || seq >= load<u64>(meta, M_LIM_SEQ)) {
+    lifetimeCross(meta);
+  }
 
   if (kind == KIND_CBC_HMAC) {
     memory.copy(esp + 8, randomIv, 16);
     cbcMeta = meta;
     store<u32>(cbcDescs + (<usize>cbcPending() << 2), <u32>d);
     cbcQueue(payload, padded, esp + 8);   // encrypted and MACed in flushCbc
-  } else if (kind != KIND_GCM) {
-    writeHmacIcv(meta, keys, d);          // NULL encryption: integrity only
+  } else if (kind != KIND_GCM && kind != KIND_GMAC) {
+    writeHmacIcv(meta, keys, d);          // CTR (already encrypted) or NULL encryption
   }
   return ST_OK;
+}
+
+/** 12-byte nonce salt ‖ IV (RFC 4106 §4, RFC 4543 §3.1, RFC 7634 §2) in scratch. */
+export function saltNonce(meta: usize, esp: usize): usize {
+  const nonce = scratch;
+  memory.copy(nonce, meta + M_SALT, 4);
+  memory.copy(nonce + 4, esp + 8, 8);
+  return nonce;
+}
+
+/** RFC 3686 §4 counter block nonce ‖ IV ‖ 00000001 in scratch. */
+export function ctrBlock(meta: usize, esp: usize): usize {
+  const block = scratch;
+  memory.copy(block, meta + M_SALT, 4);
+  memory.copy(block + 4, esp + 8, 8);
+  store<u32>(block + 12, bswap<u32>(1));
+  return block;
+}
+
+/**
+ * AES-GMAC ICV (RFC 4543 §3.3): GCM with nothing to encrypt, over AAD = SPI ‖ seq (or SPI ‖
+ * seq-hi ‖ seq-lo with ESN) ‖ IV ‖ payload ‖ padding ‖ Pad Length ‖ Next Header. Without ESN that
+ * is the packet itself from the SPI on. With ESN the 4 bytes in front of the SPI are borrowed
+ * (the headroom always has them) to lay SPI ‖ seq-hi ‖ seq-lo out in one piece, then restored.
+ * `bodyLen` is payload + padding + trailer. Writes 16 bytes at `icvAt`.
+ */
+export function gmacTag(keys: usize, meta: usize, esp: usize, seq: u64, esn: bool, bodyLen: i32, icvAt: usize): void {
+  const nonce = saltNonce(meta, esp);
+  const n = 16 + bodyLen;
+  if (!esn) {
+    gcmSeal(keys, nonce, esp, n, icvAt, icvAt, 0, icvAt, 16);
+    return;
+  }
+  const before = load<u32>(esp - 4);
+  const spi = load<u32>(esp);
+  store<u32>(esp - 4, spi);
+  storeBe32(esp, <u32>(seq >>> 32));
+  gcmSeal(keys, nonce, esp - 4, n + 4, icvAt, icvAt, 0, icvAt, 16);
+  store<u32>(esp, spi);
+  store<u32>(esp - 4, before);
+}
+
+/** Verify side of gmacTag: 1 when the 16 bytes at `icvAt` are the packet's GMAC. */
+export function gmacVerify(keys: usize, meta: usize, esp: usize, seq: u64, esn: bool, bodyLen: i32, icvAt: usize): i32 {
+  const nonce = saltNonce(meta, esp);
+  const n = 16 + bodyLen;
+  if (!esn) return gcmOpen(keys, nonce, esp, n, icvAt, icvAt, 0, icvAt, 16);
+  const before = load<u32>(esp - 4);
+  const spi = load<u32>(esp);
+  store<u32>(esp - 4, spi);
+  storeBe32(esp, <u32>(seq >>> 32));
+  const ok = gcmOpen(keys, nonce, esp - 4, n + 4, icvAt, icvAt, 0, icvAt, 16);
+  store<u32>(esp, spi);
+  store<u32>(esp - 4, before);
+  return ok;
 }
 
 /** GCM AAD (RFC 4106 §5): SPI ‖ seq, or SPI ‖ seq-hi ‖ seq-lo with ESN. Returns its length. */

@@ -2,10 +2,11 @@
 // remove (keys zeroed, slot and blocks recycled).
 import {
   metaOf, SA_META_BYTES, M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_KEY_BYTES,
-  M_SEQ, M_WINDOW, M_BITMAP, M_BITMAP_BLOCKS, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
-  F_IN_USE, F_INBOUND, KIND_GCM, KIND_CBC_HMAC, KIND_NULL_HMAC,
-  keyStage, maxSas, freeSlots, freeTop, setFreeTop,
+  M_SEQ, M_WINDOW, M_BITMAP, M_BITMAP_BLOCKS, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN, M_TFC, M_LIFE_PTR,
+  F_IN_USE, F_INBOUND, F_TRANSPORT, F_VERIFY_ONLY, KIND_GCM, KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC,
+  KIND_GMAC, KIND_CHACHA, keyStage, maxSas, freeSlots, freeTop, setFreeTop, slotBytes, HEADROOM, TAILROOM,
 } from "./layout";
+import { lifetimeInit, lifetimeSet, lifeMark, LIMITS_BYTES } from "./lifetime";
 import { blockAlloc, blockFree } from "./blocks";
 import { spiInsert, spiRemove } from "./spi-table";
 import { replayBlocks } from "./replay";
@@ -22,13 +23,19 @@ export const ERR_ICV: i32 = -6;
 export const ERR_INTEG_KEY: i32 = -7;
 export const ERR_KIND: i32 = -8;
 export const ERR_BAD_SLOT: i32 = -9;
+export const ERR_VERIFY_ONLY: i32 = -10;
+export const ERR_TFC: i32 = -11;
 
 /** Where sa_add finds the integrity key inside the key staging area. */
 export const STAGE_INTEG_OFF: i32 = 128;
 
 /**
- * Adds an SA from keys staged at keyStage (encryption key at 0, for GCM followed by the salt;
- * integrity key at STAGE_INTEG_OFF). Returns the slot, or a negative ERR_* with nothing changed.
+ * Adds an SA from keys staged at keyStage (encryption key at 0, for GCM, GMAC and ChaCha20-Poly1305
+ * followed by the 4-byte salt, for CTR by the 4-byte nonce; integrity key at STAGE_INTEG_OFF).
+ * With F_VERIFY_ONLY (inbound only) the SA holds no encryption key: HMAC suites get encKeyLen 0,
+ * GMAC its key and salt (GMAC's key is an integrity key); AEAD suites are refused (ERR_VERIFY_ONLY),
+ * because their ICV is keyed by the encryption key. Returns the slot, or a negative ERR_* with
+ * nothing changed.
  */
 export function saAdd(
   spi: u32, flags: u32, kind: u32, encKeyLen: i32, integKeyLen: i32, hashAlg: i32,
@@ -36,21 +43,25 @@ export function saAdd(
 ): i32 {
   if (freeTop == 0) return ERR_NO_SLOT;
   if (window != 0 && (window < 32 || window > 4096)) return ERR_WINDOW;
+  const verifyOnly = (flags & F_VERIFY_ONLY) != 0;
+  if (verifyOnly && ((flags & F_INBOUND) == 0 || kind == KIND_GCM || kind == KIND_CHACHA)) return ERR_VERIFY_ONLY;
   let aesLen = 0;
   let keyBytes = 0;
   let hmacOff = 0;
-  if (kind == KIND_GCM) {
+  if (kind == KIND_GCM || kind == KIND_GMAC) {
     aesLen = encKeyLen - 4;
     if (aesLen != 16 && aesLen != 24 && aesLen != 32) return ERR_ENC_KEY;
-    if (icvLen != 8 && icvLen != 12 && icvLen != 16) return ERR_ICV;
+    if (kind == KIND_GMAC ? icvLen != 16 : icvLen != 8 && icvLen != 12 && icvLen != 16) return ERR_ICV;
     keyBytes = gcmContextBytes(aesLen);
-  } else if (kind == KIND_CBC_HMAC || kind == KIND_NULL_HMAC) {
-    if (kind == KIND_CBC_HMAC) {
-      aesLen = encKeyLen;
+  } else if (kind == KIND_CHACHA) {
+    return ERR_KIND; // ChaCha20-Poly1305 arrives with assembly/crypto/chacha20poly1305.ts
+  } else if (kind == KIND_CBC_HMAC || kind == KIND_CTR_HMAC || kind == KIND_NULL_HMAC) {
+    if (verifyOnly || kind == KIND_NULL_HMAC) {
+      if (encKeyLen != 0) return ERR_ENC_KEY;
+    } else {
+      aesLen = kind == KIND_CTR_HMAC ? encKeyLen - 4 : encKeyLen;
       if (aesLen != 16 && aesLen != 24 && aesLen != 32) return ERR_ENC_KEY;
       hmacOff = (aesKeyBytes(aesLen, 1) + 15) & ~15;
-    } else if (encKeyLen != 0) {
-      return ERR_ENC_KEY;
     }
     const digest = hashDigestBytes(hashAlg);
     if (digest == 0) return ERR_KIND;
@@ -81,22 +92,22 @@ export function saAdd(
   const meta = metaOf(slot);
   memory.fill(meta, 0, SA_META_BYTES);
   let rounds = 0;
-  if (kind == KIND_GCM) {
+  let ivLen = 8;
+  let align = 4;
+  if (kind == KIND_GCM || kind == KIND_GMAC) {
     rounds = gcmInit(keyStage, aesLen, keyPtr);
     memory.copy(meta + M_SALT, keyStage + aesLen, 4);
-    store<u32>(meta, 8, M_IV_LEN);
-    store<u32>(meta, 4, M_ALIGN);
   } else {
-    if (kind == KIND_CBC_HMAC) {
+    if (aesLen != 0) {
       rounds = aesExpandKey(keyStage, aesLen, keyPtr, 1);
-      store<u32>(meta, 16, M_IV_LEN);
-      store<u32>(meta, 16, M_ALIGN);
-    } else {
-      store<u32>(meta, 0, M_IV_LEN);
-      store<u32>(meta, 4, M_ALIGN);
+      if (kind == KIND_CTR_HMAC) memory.copy(meta + M_SALT, keyStage + aesLen, 4);
     }
+    if (kind == KIND_CBC_HMAC) { ivLen = 16; align = 16; }
+    else if (kind == KIND_NULL_HMAC) ivLen = 0;
     hmacInit(hashAlg, keyStage + STAGE_INTEG_OFF, integKeyLen, keyPtr + hmacOff);
   }
+  store<u32>(meta, <u32>ivLen, M_IV_LEN);
+  store<u32>(meta, <u32>align, M_ALIGN);
   store<u32>(meta, flags | F_IN_USE, M_FLAGS);
   store<u32>(meta, spi, M_SPI);
   store<u32>(meta, kind, M_KIND);
@@ -110,8 +121,43 @@ export function saAdd(
   store<u32>(meta, inbound ? window : 0, M_WINDOW);
   store<u32>(meta, <u32>bitmap, M_BITMAP);
   store<u32>(meta, blocks, M_BITMAP_BLOCKS);
+  lifetimeInit(meta);
   memory.fill(keyStage, 0, 256);
   return slot;
+}
+
+function liveMeta(slot: i32): usize {
+  if (slot < 0 || slot >= maxSas) return 0;
+  const meta = metaOf(slot);
+  return (load<u32>(meta, M_FLAGS) & F_IN_USE) != 0 ? meta : 0;
+}
+
+/** Packet and byte limits of an SA (u64 max = none). Returns 0 or a negative ERR_*. */
+export function saSetLifetime(slot: i32, softPackets: u64, softBytes: u64, hardPackets: u64, hardBytes: u64): i32 {
+  const meta = liveMeta(slot);
+  if (meta == 0) return ERR_BAD_SLOT;
+  return lifetimeSet(meta, softPackets, softBytes, hardPackets, hardBytes) < 0 ? ERR_NO_MEMORY : 0;
+}
+
+/** The SDK's clock reached a soft (hard = 0) or hard time limit. Returns 1 when the state changed, 0 if not, or ERR_BAD_SLOT. */
+export function saLifeMark(slot: i32, hard: i32, reason: u32): i32 {
+  const meta = liveMeta(slot);
+  if (meta == 0) return ERR_BAD_SLOT;
+  return lifeMark(meta, hard != 0, reason);
+}
+
+/**
+ * TFC padding (RFC 4303 §2.7) for a tunnel-mode outbound SA: inner packets shorter than `len`
+ * bytes are padded with zeros to `len` before the ESP trailer. 0 turns it off. Returns 0 or ERR_TFC
+ * (transport mode, inbound, or longer than a packet slot holds).
+ */
+export function saSetTfc(slot: i32, len: i32): i32 {
+  const meta = liveMeta(slot);
+  if (meta == 0) return ERR_BAD_SLOT;
+  const flags = load<u32>(meta, M_FLAGS);
+  if ((flags & (F_INBOUND | F_TRANSPORT)) != 0 || len < 0 || len > slotBytes - HEADROOM - TAILROOM) return ERR_TFC;
+  store<u32>(meta, <u32>len, M_TFC);
+  return 0;
 }
 
 /** Deletes an SA: keys and replay state zeroed, SPI unindexed, slot reusable. */
@@ -124,6 +170,8 @@ export function saRemove(slot: i32): i32 {
   blockFree(<usize>load<u32>(meta, M_KEY_PTR), <i32>load<u32>(meta, M_KEY_BYTES));
   const bitmap = <usize>load<u32>(meta, M_BITMAP);
   if (bitmap != 0) blockFree(bitmap, <i32>load<u32>(meta, M_BITMAP_BLOCKS) << 3);
+  const limits = <usize>load<u32>(meta, M_LIFE_PTR);
+  if (limits != 0) blockFree(limits, LIMITS_BYTES);
   memory.fill(meta, 0, SA_META_BYTES);
   store<i32>(freeSlots + (<usize>freeTop << 2), slot);
   setFreeTop(freeTop + 1);

@@ -7,8 +7,8 @@ import { DataplaneError } from "./errors.ts";
 import { parseSuite, SuiteKind, type Suite } from "./suites.ts";
 import { loadDataplaneModule, type WasmSource } from "./wasm.ts";
 import {
-  STATUS_NAMES, type DecapResult, type EncapResult, type GlobalStats, type SaConfig, type SaHandle,
-  type SaStats, type Status,
+  STATUS_NAMES, type DecapResult, type EncapResult, type GlobalStats, type LifetimeEvent, type LifetimeLimits,
+  type LifetimeReason, type OuterHeaders, type SaConfig, type SaHandle, type SaStats, type Status,
 } from "./types.ts";
 
 export { DataplaneError } from "./errors.ts";
@@ -21,6 +21,11 @@ export interface DataplaneOptions extends WasmSource {
   batchSize?: number;
   /** Bytes per packet slot in the arena, multiple of 16 (default 2176: a 2048-byte packet after head/tailroom). */
   slotBytes?: number;
+  /**
+   * Clock for lifetimes in seconds, in milliseconds (default Date.now). Read once per batch run
+   * and only while some SA has a time limit; `checkLifetimes()` reads it between batches.
+   */
+  now?: () => number;
 }
 
 interface Exports {
@@ -29,6 +34,10 @@ interface Exports {
   sa_add(spi: number, flags: number, kind: number, encLen: number, integLen: number, hash: number,
     icv: number, window: number, seqLo: number, seqHi: number): number;
   sa_remove(slot: number): number;
+  sa_set_lifetime(slot: number, softPackets: bigint, softBytes: bigint, hardPackets: bigint, hardBytes: bigint): number;
+  sa_life_mark(slot: number, hard: number, reason: number): number;
+  sa_set_tfc(slot: number, len: number): number;
+  life_events_ptr(): number;
   sa_lookup(spi: number): number;
   icv_probe(i: number): number;
   encap_batch(n: number): number;
@@ -45,9 +54,14 @@ interface Exports {
   layout_tailroom(): number;
 }
 
-// Must match assembly/sad/layout.ts.
-const F_INBOUND = 2, F_TRANSPORT = 4, F_ESN = 8;
-const M_SEQ = 32, M_WINDOW = 40, M_BITMAP = 44, M_BITMAP_BLOCKS = 48, M_PACKETS = 96, M_BYTES = 104, M_DROPS = 112;
+// Must match assembly/sad/layout.ts and assembly/sad/lifetime.ts.
+const F_INBOUND = 2, F_TRANSPORT = 4, F_ESN = 8, F_VERIFY_ONLY = 32;
+const M_SEQ = 32, M_WINDOW = 40, M_BITMAP = 44, M_BITMAP_BLOCKS = 48, M_LIFE = 68, M_PACKETS = 96, M_BYTES = 104, M_DROPS = 112;
+const LIFE_REASONS: readonly (LifetimeReason | null)[] = [null, "bytes", "packets", "seconds", "sequence"];
+const R_SECONDS = 3;
+const NO_LIMIT = 0xffffffffffffffffn;
+/** Next Header value of a dummy packet (RFC 4303 §2.6). */
+const NH_DUMMY = 59;
 const D_IN_OFF = 0, D_IN_LEN = 4, D_SA = 8, D_STATUS = 12, D_OUT_OFF = 16, D_OUT_LEN = 20, D_SEQ = 24,
   D_SPI = 32, D_L3_LEN = 36, D_NEXT_HDR = 40;
 const STAGE_INTEG_OFF = 128;
@@ -61,9 +75,24 @@ const ADD_ERRORS: Record<number, [DataplaneError["code"], string]> = {
   [-6]: ["BAD_ICV_LENGTH", "ICV length rejected"],
   [-7]: ["BAD_KEY_LENGTH", "integrity key length rejected"],
   [-8]: ["BAD_PROPOSAL", "suite rejected by the dataplane"],
+  [-10]: ["BAD_ARGUMENT", "verify-only SAs are inbound and not AEAD"],
+  [-11]: ["BAD_ARGUMENT", "TFC padding needs a tunnel-mode outbound SA and a length a packet slot holds"],
 };
 
-interface SaInfo { config: SaConfig; suite: Suite; icv: number; window: number }
+interface SaInfo {
+  config: SaConfig;
+  suite: Suite;
+  icv: number;
+  window: number;
+  /** Resolved TFC padding target (0 = none). */
+  tfc: number;
+  /** Clock value at addSa, and the time limits as clock values (Infinity = none). */
+  addedAt: number;
+  softAt: number;
+  hardAt: number;
+  /** Lifetime state already reported to listeners (M_LIFE bits). */
+  reported: number;
+}
 
 const hexSpi = (spi: number): string => `0x${(spi >>> 0).toString(16).padStart(8, "0")}`;
 
@@ -90,7 +119,16 @@ export class PacketBatch {
    * back with status `too-big`.
    */
   add(bytes: Uint8Array, sa: SaHandle = -1, l3HeaderLength = 0): number {
-    return this.#dp._stage(this, bytes, sa, l3HeaderLength);
+    return this.#dp._stage(this, bytes, sa, l3HeaderLength, false);
+  }
+
+  /**
+   * Adds a dummy packet for encapsulation (RFC 4303 §2.6: Next Header 59, discarded by the
+   * receiver): `length` zero bytes of payload (then TFC padding, if the SA has it), on a
+   * tunnel-mode outbound SA. Returns its index in the batch.
+   */
+  addDummy(length: number, sa: SaHandle): number {
+    return this.#dp._stage(this, new Uint8Array(length), sa, 0, true);
   }
 
   /** Verdict of packet i after a run. */
@@ -114,6 +152,7 @@ export class Dataplane {
   readonly #maxSas: number;
   readonly #batchSize: number;
   readonly #slotBytes: number;
+  readonly #now: () => number;
   readonly #headroom: number;
   readonly #maxPacket: number;
   readonly #arena: number;
@@ -127,8 +166,9 @@ export class Dataplane {
   /** The batch bound to this dataplane's arena (one batch at a time). */
   readonly batch: PacketBatch;
 
-  private constructor(x: Exports, maxSas: number, batchSize: number, slotBytes: number) {
+  private constructor(x: Exports, maxSas: number, batchSize: number, slotBytes: number, now: () => number) {
     this.#x = x;
+    this.#now = now;
     this.#maxSas = maxSas;
     this.#batchSize = batchSize;
     this.#slotBytes = slotBytes;
@@ -168,7 +208,9 @@ export class Dataplane {
     if (x.init(maxSas, batchSize, slotBytes, seed) !== 0) {
       throw new DataplaneError("OUT_OF_MEMORY", `cannot reserve memory for ${maxSas} SAs and ${batchSize}×${slotBytes} B`);
     }
-    return new Dataplane(x, maxSas, batchSize, slotBytes);
+    const now = opts.now ?? Date.now;
+    if (typeof now !== "function") throw new DataplaneError("BAD_ARGUMENT", "now must be a function returning milliseconds");
+    return new Dataplane(x, maxSas, batchSize, slotBytes, now);
   }
 
   /** Number of SAs installed. */
@@ -180,7 +222,8 @@ export class Dataplane {
 
   /**
    * Installs an SA. Throws DataplaneError (and changes nothing) when the proposal keyword, a key
-   * length, the ICV length, the SPI, the window or the sequence number is not acceptable.
+   * length, the ICV length, the SPI, the window, the sequence number, the lifetime, the TFC
+   * setting or a verify-only combination is not acceptable.
    */
   addSa(cfg: SaConfig): SaHandle {
     const suite = parseSuite(cfg.esp);
@@ -194,18 +237,19 @@ export class Dataplane {
     if (cfg.mode !== "tunnel" && cfg.mode !== "transport") {
       throw new DataplaneError("BAD_ARGUMENT", `mode must be "tunnel" or "transport", got ${String(cfg.mode)}`);
     }
+    const verifyOnly = cfg.verifyOnly === true;
+    if (verifyOnly) checkVerifyOnly(cfg, suite);
     const encKey = cfg.encKey ?? new Uint8Array(0);
-    if (encKey.length !== suite.encKeyBytes) {
-      const what = suite.kind === SuiteKind.Gcm
-        ? `${suite.aesKeyBytes}-byte AES key followed by the 4-byte salt`
-        : suite.kind === SuiteKind.NullHmac ? "no key (NULL encryption)" : `${suite.aesKeyBytes}-byte AES key`;
+    // A verify-only HMAC SA holds no encryption key (GMAC's key is its integrity key).
+    const wantEnc = verifyOnly && suite.kind !== SuiteKind.Gmac ? 0 : suite.encKeyBytes;
+    if (encKey.length !== wantEnc) {
       throw new DataplaneError("BAD_KEY_LENGTH",
-        `${suite.name}: encKey is ${encKey.length} bytes; it must be ${suite.encKeyBytes} (${what})`);
+        `${suite.name}: encKey is ${encKey.length} bytes; it must be ${wantEnc} (${encKeyLayout(suite, verifyOnly)})`);
     }
     const integKey = cfg.integKey ?? new Uint8Array(0);
     if (integKey.length !== suite.integKeyBytes) {
       throw new DataplaneError("BAD_KEY_LENGTH", suite.integKeyBytes === 0
-        ? `${suite.name}: AES-GCM has no separate integrity key, but integKey has ${integKey.length} bytes`
+        ? `${suite.name}: this suite has no separate integrity key (its ICV is keyed by encKey), but integKey has ${integKey.length} bytes`
         : `${suite.name}: integKey is ${integKey.length} bytes; it must be ${suite.integKeyBytes} (RFC 2404/4868: the hash output length)`);
     }
     const icv = cfg.icvLength ?? suite.icvBytes;
@@ -223,7 +267,10 @@ export class Dataplane {
     if (typeof seq !== "bigint" || seq < 0n || seq > seqMax) {
       throw new DataplaneError("BAD_SEQ", `seq must be a bigint 0..${seqMax} ${esn ? "(64-bit, ESN)" : "(32-bit without ESN)"}`);
     }
-    const flags = (cfg.direction === "in" ? F_INBOUND : 0) | (cfg.mode === "transport" ? F_TRANSPORT : 0) | (esn ? F_ESN : 0);
+    const limits = checkLifetime(cfg);
+    const tfc = this.#resolveTfc(cfg, suite, icv);
+    const flags = (cfg.direction === "in" ? F_INBOUND : 0) | (cfg.mode === "transport" ? F_TRANSPORT : 0) |
+      (esn ? F_ESN : 0) | (verifyOnly ? F_VERIFY_ONLY : 0);
 
     const stage = this.#x.key_stage_ptr();
     this.#view();
@@ -233,12 +280,48 @@ export class Dataplane {
       icv, window, Number(seq & 0xffffffffn), Number(seq >> 32n));
     this.#view();
     this.#u8.fill(0, stage, stage + 256);
-    if (slot < 0) {
-      const [code, msg] = ADD_ERRORS[slot] ?? ["BAD_ARGUMENT", `rejected (${slot})`];
-      throw new DataplaneError(code, `SA ${hexSpi(spi)} (${suite.name}): ${msg}`);
+    const fail = (code: number): never => {
+      const [c, msg] = ADD_ERRORS[code] ?? ["BAD_ARGUMENT", `rejected (${code})`];
+      throw new DataplaneError(c, `SA ${hexSpi(spi)} (${suite.name}): ${msg}`);
+    };
+    if (slot < 0) fail(slot);
+    let rc = 0;
+    if (limits.packetsOrBytes) rc = this.#x.sa_set_lifetime(slot, limits.softPackets, limits.softBytes, limits.hardPackets, limits.hardBytes);
+    if (rc === 0 && tfc > 0) rc = this.#x.sa_set_tfc(slot, tfc);
+    if (rc !== 0) { this.#x.sa_remove(slot); fail(rc); }
+    const addedAt = this.#now();
+    const info: SaInfo = {
+      config: { ...cfg, encKey: new Uint8Array(0), integKey: undefined }, suite, icv, window, tfc, addedAt,
+      softAt: addedAt + (limits.softSeconds ?? Infinity) * 1000, hardAt: addedAt + (limits.hardSeconds ?? Infinity) * 1000,
+      reported: 0,
+    };
+    this.#sas.set(slot, info);
+    if (limits.seconds) {
+      this.#timed.add(slot);
+      this.#nextDeadline = Math.min(this.#nextDeadline, info.softAt, info.hardAt);
     }
-    this.#sas.set(slot, { config: { ...cfg, encKey: new Uint8Array(0), integKey: undefined }, suite, icv, window });
     return slot;
+  }
+
+  /** TFC target in bytes for an SA being added (0 = none); throws for a setting that cannot work. */
+  #resolveTfc(cfg: SaConfig, suite: Suite, icv: number): number {
+    if (cfg.tfc === undefined || cfg.tfc === 0) return 0;
+    if (cfg.direction !== "out" || cfg.mode !== "tunnel") {
+      throw new DataplaneError("BAD_ARGUMENT", `tfc pads inner packets of tunnel-mode outbound SAs only (RFC 4303 §2.7: the receiver finds the end by the inner IP length); this SA is ${cfg.mode} ${cfg.direction}`);
+    }
+    let target: number;
+    if (cfg.tfc === "mtu") {
+      const mtu = cfg.pathMtu ?? 1500;
+      if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw new DataplaneError("BAD_ARGUMENT", `pathMtu must be an integer 68..65535, got ${mtu}`);
+      target = innerMtuFor(suite, icv, "tunnel", mtu, cfg.outer ?? {}, this.#maxPacket);
+      if (target < 20) throw new DataplaneError("BAD_ARGUMENT", `pathMtu ${mtu} leaves no room for an inner packet with ${suite.name}`);
+    } else {
+      target = cfg.tfc;
+    }
+    if (!Number.isInteger(target) || target < 1 || target > this.#maxPacket) {
+      throw new DataplaneError("BAD_ARGUMENT", `tfc must be "mtu" or an integer 1..${this.#maxPacket} (the largest packet a slot holds), got ${String(cfg.tfc)}`);
+    }
+    return target;
   }
 
   /** Deletes an SA; its keys and replay state are zeroed in wasm memory. */
@@ -246,11 +329,62 @@ export class Dataplane {
     this.#info(h);
     this.#x.sa_remove(h);
     this.#sas.delete(h);
+    this.#timed.delete(h);
   }
 
   /** Encapsulates one packet (uses and resets `batch`). */
   encapsulate(h: SaHandle, inner: Uint8Array): EncapResult {
     return this.encapsulateBatch(h, [inner])[0];
+  }
+
+  /**
+   * Sends a dummy packet (RFC 4303 §2.6, Next Header 59) on a tunnel-mode outbound SA: `length`
+   * bytes of zeros as payload, TFC-padded like any packet of the SA. The receiver authenticates and
+   * discards it (status `dummy`). Uses and resets `batch`.
+   */
+  encapsulateDummy(h: SaHandle, length: number): EncapResult {
+    const info = this.#info(h);
+    if (info.config.direction !== "out" || info.config.mode !== "tunnel") {
+      throw new DataplaneError("BAD_ARGUMENT", `dummy packets need a tunnel-mode outbound SA; SA ${hexSpi(info.config.spi)} is ${info.config.mode} ${info.config.direction}`);
+    }
+    if (!Number.isInteger(length) || length < 0 || length > this.#maxPacket) {
+      throw new DataplaneError("BAD_ARGUMENT", `dummy length must be an integer 0..${this.#maxPacket}, got ${length}`);
+    }
+    const b = this.batch;
+    b.reset();
+    b.addDummy(length, h);
+    this.runEncapsulate(b);
+    const status = b.status(0);
+    const r: EncapResult = status === "ok" ? { status, seq: b.seq(0), packet: b.output(0).slice() } : { status, seq: b.seq(0) };
+    b.reset();
+    return r;
+  }
+
+  /**
+   * Exact bytes ESP adds to an inner packet of `innerLength` bytes on this SA: ESP header, IV,
+   * TFC padding (outbound SAs with `tfc`), padding to the suite's alignment, Pad Length and Next
+   * Header, ICV; plus the outer IP header (tunnel mode, when `outer.ipVersion` is given) and 8
+   * bytes of UDP with `outer.udpEncap`. In transport mode `innerLength` is the whole IP packet and
+   * its header (20 bytes for IPv4, 40 for IPv6, by `outer.ipVersion`; options not counted) stays.
+   */
+  overhead(h: SaHandle, innerLength: number, outer: OuterHeaders = {}): number {
+    const info = this.#info(h);
+    if (!Number.isInteger(innerLength) || innerLength < 0) {
+      throw new DataplaneError("BAD_ARGUMENT", `innerLength must be a non-negative integer, got ${innerLength}`);
+    }
+    return overheadFor(info.suite, info.icv, info.config.mode, innerLength, outer, info.tfc, outer.ipVersion !== undefined);
+  }
+
+  /**
+   * Largest inner packet (bytes) whose ESP packet, with the outer headers, fits `outerMtu` on this
+   * SA: the MTU to give the inner interface (seed 003 pinned 1450 by hand). Default outer: IPv4,
+   * no UDP. 0 when nothing fits, or when the SA's TFC target is itself larger than what fits.
+   */
+  innerMtu(h: SaHandle, outerMtu: number, outer: OuterHeaders = {}): number {
+    const info = this.#info(h);
+    if (!Number.isInteger(outerMtu) || outerMtu < 0) throw new DataplaneError("BAD_ARGUMENT", `outerMtu must be a non-negative integer, got ${outerMtu}`);
+    const l = innerMtuFor(info.suite, info.icv, info.config.mode, outerMtu, outer, this.#maxPacket);
+    return info.tfc > l ? 0 : l;
   }
 
   /** Decapsulates one packet (uses and resets `batch`). */
@@ -297,21 +431,107 @@ export class Dataplane {
     return out;
   }
 
-  /** Encapsulates every packet of the batch in one wasm call. */
+  /** Encapsulates every packet of the batch in one wasm call (lifetime events are raised right after). */
   runEncapsulate(b: PacketBatch): number {
+    if (this.#nextDeadline !== Infinity) this.#checkClock();
     if (b.needsIv) {
       this.#view();
       const pool = this.#x.iv_pool_ptr();
       crypto.getRandomValues(this.#u8.subarray(pool, pool + b.length * 16));
     }
-    return this.#x.encap_batch(b.length);
+    const n = this.#x.encap_batch(b.length);
+    this.#drainLifeEvents();
+    return n;
   }
 
-  /** Decapsulates every packet of the batch in one wasm call. */
+  /** Decapsulates every packet of the batch in one wasm call (lifetime events are raised right after). */
   runDecapsulate(b: PacketBatch): number {
+    if (this.#nextDeadline !== Infinity) this.#checkClock();
     const n = this.#x.decap_batch(b.length);
     for (const fn of this.#decapObservers) fn(b);
+    this.#drainLifeEvents();
     return n;
+  }
+
+  // ---- lifetimes ------------------------------------------------------------------------------
+
+  readonly #lifetimeListeners = new Set<(e: LifetimeEvent) => void>();
+  /** SAs with a time limit not yet reached, and the earliest such limit on the clock. */
+  readonly #timed = new Set<SaHandle>();
+  #nextDeadline = Infinity;
+
+  /**
+   * Subscribes to `lifetime` events: an SA reached a soft limit (rekey now; raised once) or a hard
+   * one (every further packet fails with `lifetime-expired`; raised once). Soft also fires 2^20
+   * packets before an outbound sequence number runs out (reason `sequence`); a hard `sequence`
+   * event comes with the first `seq-overflow`. Events are raised after the batch that caused
+   * them, and for time limits at the next batch run or checkLifetimes() call. Returns the
+   * unsubscribe function.
+   */
+  on(event: "lifetime", fn: (e: LifetimeEvent) => void): () => void {
+    if (event !== "lifetime") throw new DataplaneError("BAD_ARGUMENT", `unknown event "${String(event)}"; known: lifetime`);
+    this.#lifetimeListeners.add(fn);
+    return () => { this.#lifetimeListeners.delete(fn); };
+  }
+
+  /**
+   * Applies time limits that the clock has reached and raises pending events. Batch runs do this
+   * themselves; call it from a timer so an idle SA still expires on time.
+   */
+  checkLifetimes(): void {
+    this.#checkClock();
+    this.#drainLifeEvents();
+  }
+
+  #checkClock(): void {
+    const now = this.#now();
+    if (now < this.#nextDeadline) return;
+    let next = Infinity;
+    for (const h of this.#timed) {
+      const info = this.#sas.get(h);
+      if (!info) { this.#timed.delete(h); continue; }
+      if (info.softAt <= now) { this.#x.sa_life_mark(h, 0, R_SECONDS); info.softAt = Infinity; }
+      if (info.hardAt <= now) { this.#x.sa_life_mark(h, 1, R_SECONDS); info.hardAt = Infinity; }
+      this.#report(h, info);
+      if (info.softAt === Infinity && info.hardAt === Infinity) this.#timed.delete(h);
+      else next = Math.min(next, info.softAt, info.hardAt);
+    }
+    this.#nextDeadline = next;
+  }
+
+  /** Raises the events for SAs the wasm queued during the last batch (all SAs if its queue overflowed). */
+  #drainLifeEvents(): void {
+    this.#view();
+    const q = this.#x.life_events_ptr();
+    const n = this.#dv.getUint32(q, true);
+    if (n === 0) return;
+    const overflowed = this.#dv.getUint32(q + 4, true) !== 0;
+    const slots = overflowed ? [...this.#sas.keys()] : Array.from({ length: n }, (_, i) => this.#dv.getUint32(q + 8 + 4 * i, true));
+    this.#dv.setUint32(q, 0, true);
+    this.#dv.setUint32(q + 4, 0, true);
+    for (const h of slots) {
+      const info = this.#sas.get(h);
+      if (info) this.#report(h, info);
+    }
+  }
+
+  /** Emits what changed in an SA's lifetime state since the last report: soft before hard. */
+  #report(h: SaHandle, info: SaInfo): void {
+    this.#view();
+    const life = this.#dv.getUint32(this.#metaBase + h * this.#metaBytes + M_LIFE, true);
+    const fresh = life & ~info.reported;
+    if (fresh === 0) return;
+    info.reported |= fresh;
+    const base = { sa: h, spi: info.config.spi >>> 0, direction: info.config.direction };
+    const events: LifetimeEvent[] = [];
+    if (fresh & 0xff) events.push({ ...base, kind: "soft", reason: LIFE_REASONS[fresh & 0xff] ?? "packets" });
+    if (fresh & 0xff00) events.push({ ...base, kind: "hard", reason: LIFE_REASONS[(fresh >> 8) & 0xff] ?? "packets" });
+    for (const e of events) {
+      for (const fn of this.#lifetimeListeners) {
+        // A throwing listener must not lose the batch's results; its error surfaces on its own.
+        try { fn(e); } catch (err) { queueMicrotask(() => { throw err; }); }
+      }
+    }
   }
 
   readonly #decapObservers = new Set<(b: PacketBatch) => void>();
@@ -365,6 +585,7 @@ export class Dataplane {
     STATUS_NAMES.forEach((name, code) => {
       if (name !== "ok") drops[name] = this.#dv.getBigUint64(meta + M_DROPS + code * 8, true);
     });
+    const life = this.#dv.getUint32(meta + M_LIFE, true);
     return {
       spi: info.config.spi >>> 0,
       direction: info.config.direction,
@@ -375,6 +596,8 @@ export class Dataplane {
       drops,
       seq: this.#dv.getBigUint64(meta + M_SEQ, true),
       replayWindow: info.window,
+      verifyOnly: info.config.verifyOnly === true,
+      lifetime: { soft: LIFE_REASONS[life & 0xff] ?? null, hard: LIFE_REASONS[(life >> 8) & 0xff] ?? null, addedAt: info.addedAt },
     };
   }
 
@@ -399,7 +622,7 @@ export class Dataplane {
   // ---- internals used by PacketBatch ----------------------------------------------------------
 
   /** @internal */
-  _stage(b: PacketBatch, bytes: Uint8Array, sa: SaHandle, l3: number): number {
+  _stage(b: PacketBatch, bytes: Uint8Array, sa: SaHandle, l3: number, dummy: boolean): number {
     const i = b.length;
     if (i >= this.#batchSize) throw new DataplaneError("BATCH_FULL", `batch holds at most ${this.#batchSize} packets`);
     this.#view();
@@ -412,6 +635,7 @@ export class Dataplane {
     this.#dv.setUint32(d + D_L3_LEN, l3 >>> 0, true);
     this.#dv.setUint32(d + D_STATUS, 0, true);
     this.#dv.setUint32(d + D_OUT_LEN, 0, true);
+    this.#dv.setUint32(d + D_NEXT_HDR, dummy ? NH_DUMMY : 0, true);
     if (sa >= 0 && this.#sas.get(sa)?.suite.kind === SuiteKind.CbcHmac) b.needsIv = true;
     b.length = i + 1;
     return i;
@@ -449,4 +673,94 @@ export class Dataplane {
       this.#dv = new DataView(this.#buf);
     }
   }
+}
+
+// ---- configuration checks and MTU arithmetic (pure functions of the suite) ---------------------
+
+/** Words for the error message: what encKey must hold for this suite. */
+function encKeyLayout(suite: Suite, verifyOnly: boolean): string {
+  if (verifyOnly && suite.kind !== SuiteKind.Gmac) return "none: a verify-only SA holds only the integrity key";
+  switch (suite.kind) {
+    case SuiteKind.Gcm: return `${suite.aesKeyBytes}-byte AES key followed by the 4-byte salt`;
+    case SuiteKind.Gmac: return `${suite.aesKeyBytes}-byte AES key followed by the 4-byte salt, RFC 4543`;
+    case SuiteKind.CtrHmac: return `${suite.aesKeyBytes}-byte AES key followed by the 4-byte nonce, RFC 3686`;
+    case SuiteKind.ChaCha20Poly1305: return "32-byte ChaCha20 key followed by the 4-byte salt, RFC 7634";
+    case SuiteKind.NullHmac: return "no key (NULL encryption)";
+    default: return `${suite.aesKeyBytes}-byte AES key`;
+  }
+}
+
+/** Verify-only SAs: inbound, and a suite whose ICV key is not the encryption key. */
+function checkVerifyOnly(cfg: SaConfig, suite: Suite): void {
+  if (cfg.direction !== "in") {
+    throw new DataplaneError("BAD_ARGUMENT", `verifyOnly is for inbound SAs (an integrity gateway checks packets it receives); this SA is outbound`);
+  }
+  if (suite.aead) {
+    throw new DataplaneError("BAD_PROPOSAL",
+      `${suite.name} cannot be verified without decrypting: an AEAD's ICV is keyed by the encryption key, so a verify-only ` +
+      `gateway would need the full key. Use an HMAC suite (e.g. aes128ctr-sha256, aes128-sha256) or AES-GMAC for integrity gateways`);
+  }
+  if (cfg.tfc !== undefined) throw new DataplaneError("BAD_ARGUMENT", "tfc applies to outbound SAs; a verify-only SA forwards packets unchanged");
+}
+
+interface Limits {
+  packetsOrBytes: boolean;
+  seconds: boolean;
+  softPackets: bigint; softBytes: bigint; hardPackets: bigint; hardBytes: bigint;
+  softSeconds?: number; hardSeconds?: number;
+}
+
+/** Validates SaConfig.lifetime: positive integers, soft not above hard. */
+function checkLifetime(cfg: SaConfig): Limits {
+  const count = (v: number | bigint | undefined, what: string): bigint => {
+    if (v === undefined) return NO_LIMIT;
+    const ok = typeof v === "bigint" ? v >= 1n && v < NO_LIMIT : Number.isSafeInteger(v) && v >= 1;
+    if (!ok) throw new DataplaneError("BAD_ARGUMENT", `lifetime ${what} must be a positive integer, got ${String(v)}`);
+    return BigInt(v);
+  };
+  const secs = (v: number | undefined, what: string): number | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) throw new DataplaneError("BAD_ARGUMENT", `lifetime ${what} must be a positive number of seconds, got ${String(v)}`);
+    return v;
+  };
+  const soft: LifetimeLimits = cfg.lifetime?.soft ?? {};
+  const hard: LifetimeLimits = cfg.lifetime?.hard ?? {};
+  const l: Limits = {
+    softPackets: count(soft.packets, "soft.packets"), softBytes: count(soft.bytes, "soft.bytes"),
+    hardPackets: count(hard.packets, "hard.packets"), hardBytes: count(hard.bytes, "hard.bytes"),
+    softSeconds: secs(soft.seconds, "soft.seconds"), hardSeconds: secs(hard.seconds, "hard.seconds"),
+    packetsOrBytes: false, seconds: false,
+  };
+  for (const [what, a, b] of [["packets", l.softPackets, l.hardPackets], ["bytes", l.softBytes, l.hardBytes]] as const) {
+    if (a !== NO_LIMIT && b !== NO_LIMIT && a > b) throw new DataplaneError("BAD_ARGUMENT", `lifetime soft.${what} (${a}) is above hard.${what} (${b}): the soft limit warns before the hard one`);
+  }
+  if (l.softSeconds !== undefined && l.hardSeconds !== undefined && l.softSeconds > l.hardSeconds) {
+    throw new DataplaneError("BAD_ARGUMENT", `lifetime soft.seconds (${l.softSeconds}) is above hard.seconds (${l.hardSeconds}): the soft limit warns before the hard one`);
+  }
+  l.packetsOrBytes = [l.softPackets, l.softBytes, l.hardPackets, l.hardBytes].some((v) => v !== NO_LIMIT);
+  l.seconds = l.softSeconds !== undefined || l.hardSeconds !== undefined;
+  return l;
+}
+
+/** Bytes of the outer IP header a tunnel adds, or of the packet's own header in transport mode. */
+const ipHeaderBytes = (outer: OuterHeaders): number => (outer.ipVersion === 6 ? 40 : 20);
+
+/** See Dataplane.overhead; `withOuterIp` counts the tunnel's outer IP header. */
+function overheadFor(suite: Suite, icv: number, mode: SaConfig["mode"], innerLength: number, outer: OuterHeaders,
+  tfc: number, withOuterIp: boolean): number {
+  const kept = mode === "transport" ? Math.min(innerLength, ipHeaderBytes(outer)) : 0;
+  const plen = Math.max(innerLength - kept, mode === "tunnel" ? tfc : 0);
+  const padded = Math.ceil((plen + 2) / suite.align) * suite.align;
+  const esp = 8 + suite.ivBytes + padded + icv;
+  const outerIp = mode === "tunnel" && withOuterIp ? ipHeaderBytes(outer) : 0;
+  return esp + kept - innerLength + outerIp + (outer.udpEncap ? 8 : 0);
+}
+
+/** See Dataplane.innerMtu (without the TFC check); at most `maxPacket`, never negative. */
+function innerMtuFor(suite: Suite, icv: number, mode: SaConfig["mode"], outerMtu: number, outer: OuterHeaders, maxPacket: number): number {
+  const ip = ipHeaderBytes(outer);
+  const room = outerMtu - ip - (outer.udpEncap ? 8 : 0) - 8 - suite.ivBytes - icv;
+  const padded = Math.floor(room / suite.align) * suite.align;
+  const inner = padded - 2 + (mode === "transport" ? ip : 0);
+  return Math.max(0, Math.min(inner, maxPacket));
 }

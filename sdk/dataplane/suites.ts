@@ -7,7 +7,7 @@
 import { DataplaneError } from "./errors.ts";
 
 /** Suite family as the wasm dataplane knows it (values shared with assembly/sad/layout.ts KIND_*). */
-export const SuiteKind = { Gcm: 1, CbcHmac: 2, NullHmac: 3 } as const;
+export const SuiteKind = { Gcm: 1, CbcHmac: 2, NullHmac: 3, CtrHmac: 4, Gmac: 5, ChaCha20Poly1305: 6 } as const;
 /** One of the SuiteKind values. */
 export type SuiteKind = (typeof SuiteKind)[keyof typeof SuiteKind];
 /** Hash ids shared with assembly/crypto/hmac.ts. */
@@ -17,20 +17,29 @@ export type HashAlg = (typeof HashAlg)[keyof typeof HashAlg];
 
 /** A parsed suite keyword. */
 export interface Suite {
-  /** Canonical keyword, e.g. `aes128gcm16`, `aes128-sha256_96`. */
+  /** Canonical keyword, e.g. `aes128gcm16`, `aes128-sha256_96`, `aes256ctr-sha512`, `aes128gmac`. */
   name: string;
   kind: SuiteKind;
-  /** AES key bytes (0 for NULL). */
+  /** AES key bytes (0 for NULL and ChaCha20-Poly1305). */
   aesKeyBytes: number;
-  /** Encryption key bytes as given in SaConfig.encKey (GCM: AES key + 4-byte salt). */
+  /**
+   * Encryption key bytes as given in SaConfig.encKey: GCM and GMAC the AES key + 4-byte salt,
+   * CTR the AES key + 4-byte nonce, ChaCha20-Poly1305 32 + 4 bytes of salt (the IKEv2 KEYMAT layout).
+   */
   encKeyBytes: number;
   hash: HashAlg | 0;
-  /** Integrity key bytes required (RFC 2404 / RFC 4868: the hash output length), 0 for GCM. */
+  /** Integrity key bytes required (RFC 2404 / RFC 4868: the hash output length), 0 for GCM, GMAC and ChaCha20-Poly1305. */
   integKeyBytes: number;
   /** ICV bytes on the wire. */
   icvBytes: number;
   /** ICV lengths this suite may be configured with (explicit truncation). */
   allowedIcv: readonly number[];
+  /** IV bytes on the wire after the sequence number: 16 (CBC), 8 (GCM, GMAC, CTR, ChaCha20-Poly1305), 0 (NULL). */
+  ivBytes: number;
+  /** Payload + trailer are padded to a multiple of this: 16 (CBC block), else 4 (RFC 4303 §2.4). */
+  align: number;
+  /** AEAD: the ICV is keyed by the encryption key (GCM, ChaCha20-Poly1305), so no verify-only SA. */
+  aead: boolean;
   esn: boolean;
 }
 
@@ -48,7 +57,8 @@ const HASH_ALIASES: Record<string, string> = {
 
 /** Every keyword family accepted, for error messages. */
 export const KNOWN_SUITES =
-  "aes{128,192,256}gcm{8,12,16}, aes{128,192,256}-{sha1,sha256,sha256_96,sha384,sha512}, " +
+  "aes{128,192,256}gcm{8,12,16}, aes{128,192,256}gmac, chacha20poly1305, " +
+  "aes{128,192,256}-{sha1,sha256,sha256_96,sha384,sha512}, aes{128,192,256}ctr-{sha1,sha256,sha256_96,sha384,sha512}, " +
   "null-{sha1,sha256,sha256_96,sha384,sha512}, each optionally followed by -esn or -noesn";
 
 /** Parses a strongSwan-style ESP keyword such as `aes128gcm16-esn` or `aes256-sha256_96`. */
@@ -68,19 +78,35 @@ export function parseSuite(keyword: string): Suite {
     const icv = t >= 64 ? t / 8 : t;
     return {
       name: `aes${bits}gcm${icv}`, kind: SuiteKind.Gcm, aesKeyBytes: bits / 8, encKeyBytes: bits / 8 + 4,
-      hash: 0, integKeyBytes: 0, icvBytes: icv, allowedIcv: [icv], esn,
+      hash: 0, integKeyBytes: 0, icvBytes: icv, allowedIcv: [icv], ivBytes: 8, align: 4, aead: true, esn,
     };
   }
-  const m = /^(aes(128|192|256)?|null)-([a-z0-9_]+)$/.exec(rest);
-  if (!m) return fail("expected an AES-GCM keyword (aes128gcm16) or ENCR-INTEG (aes128-sha256)");
-  const hashName = HASH_ALIASES[m[3]] ?? m[3];
+  const gmac = /^aes(128|192|256)gmac$/.exec(rest);
+  if (gmac) {
+    const bits = Number(gmac[1]);
+    return {
+      name: `aes${bits}gmac`, kind: SuiteKind.Gmac, aesKeyBytes: bits / 8, encKeyBytes: bits / 8 + 4,
+      hash: 0, integKeyBytes: 0, icvBytes: 16, allowedIcv: [16], ivBytes: 8, align: 4, aead: false, esn,
+    };
+  }
+  if (rest === "chacha20poly1305") {
+    return {
+      name: "chacha20poly1305", kind: SuiteKind.ChaCha20Poly1305, aesKeyBytes: 0, encKeyBytes: 36,
+      hash: 0, integKeyBytes: 0, icvBytes: 16, allowedIcv: [16], ivBytes: 8, align: 4, aead: true, esn,
+    };
+  }
+  const m = /^(aes(128|192|256)?(ctr)?|null)-([a-z0-9_]+)$/.exec(rest);
+  if (!m) return fail("expected an AEAD keyword (aes128gcm16, aes128gmac, chacha20poly1305) or ENCR-INTEG (aes128-sha256, aes128ctr-sha256)");
+  const hashName = HASH_ALIASES[m[4]] ?? m[4];
   const h = HASHES[hashName];
-  if (!h) return fail(`integrity algorithm "${m[3]}" is not one of sha1, sha256, sha256_96, sha384, sha512`);
+  if (!h) return fail(`integrity algorithm "${m[4]}" is not one of sha1, sha256, sha256_96, sha384, sha512`);
   const isNull = m[1] === "null";
+  const ctr = m[3] !== undefined;
   const aes = isNull ? 0 : Number(m[2] ?? 128) / 8;
   return {
-    name: `${isNull ? "null" : `aes${aes * 8}`}-${hashName}`,
-    kind: isNull ? SuiteKind.NullHmac : SuiteKind.CbcHmac,
-    aesKeyBytes: aes, encKeyBytes: aes, hash: h.alg, integKeyBytes: h.out, icvBytes: h.icv, allowedIcv: h.icvs, esn,
+    name: `${isNull ? "null" : `aes${aes * 8}${ctr ? "ctr" : ""}`}-${hashName}`,
+    kind: isNull ? SuiteKind.NullHmac : ctr ? SuiteKind.CtrHmac : SuiteKind.CbcHmac,
+    aesKeyBytes: aes, encKeyBytes: ctr ? aes + 4 : aes, hash: h.alg, integKeyBytes: h.out, icvBytes: h.icv, allowedIcv: h.icvs,
+    ivBytes: isNull ? 0 : ctr ? 8 : 16, align: isNull || ctr ? 4 : 16, aead: false, esn,
   };
 }

@@ -23,19 +23,67 @@ export const STATUS_NAMES = [
 /** A packet verdict: `ok` or the reason it was dropped. */
 export type Status = (typeof STATUS_NAMES)[number];
 
-/** ESP proposal keywords the dataplane accepts, spelled as strongSwan writes ESP proposals (optionally followed by `-esn`). */
+/** HMAC keywords as strongSwan spells them: `sha256` is RFC 4868's 128-bit ICV, `sha256_96` Linux's 96-bit one. */
+export type EspInteg = "sha1" | "sha256" | "sha256_96" | "sha384" | "sha512";
+/** AES key sizes in bits, as they appear in keywords. */
+export type AesBits = "128" | "192" | "256";
+
+/**
+ * ESP proposal keywords the dataplane accepts, spelled as strongSwan writes ESP proposals
+ * (optionally followed by `-esn`): AES-GCM (RFC 4106), AES-GMAC (RFC 4543, integrity only),
+ * ChaCha20-Poly1305 (RFC 7634), AES-CBC (RFC 3602) or AES-CTR (RFC 3686) with an HMAC, and NULL
+ * encryption with an HMAC.
+ */
 export type EspSuite =
-  | "aes128gcm8" | "aes128gcm12" | "aes128gcm16"
-  | "aes256gcm8" | "aes256gcm12" | "aes256gcm16"
-  | "aes128-sha256" | "aes256-sha256" | "aes128-sha256_96" | "aes256-sha256_96"
-  | "aes128-sha1" | "aes256-sha1"
-  | "null-sha256" | "null-sha256_96" | "null-sha1";
+  | `aes${AesBits}gcm${8 | 12 | 16}`
+  | `aes${AesBits}gmac`
+  | "chacha20poly1305"
+  | `aes${AesBits}-${EspInteg}`
+  | `aes${AesBits}ctr-${EspInteg}`
+  | `null-${EspInteg}`;
 
 /** Tunnel mode carries a whole inner IP packet; transport mode protects the upper-layer payload of the packet itself. */
 export type EspMode = "tunnel" | "transport";
 
 /** Integrity check value length in bytes. Explicit on every SA: 12 is Linux's `auth hmac(sha256)`, 16 is RFC 4868. */
-export type IcvLength = 8 | 12 | 16 | 32;
+export type IcvLength = 8 | 12 | 16 | 24 | 32;
+
+/** Why a lifetime limit was reached: a configured limit, or the outbound sequence number running out. */
+export type LifetimeReason = "bytes" | "packets" | "seconds" | "sequence";
+
+/** One set of lifetime limits; any that is absent does not apply. */
+export interface LifetimeLimits {
+  /** Payload bytes (the `bytes` counter of stats()). */
+  bytes?: number | bigint;
+  /** Packets processed successfully. */
+  packets?: number | bigint;
+  /** Seconds since the SA was added, on the Dataplane's clock (DataplaneOptions.now). */
+  seconds?: number;
+}
+
+/** Soft limits raise a `lifetime` event (rekey now); hard limits also make every further packet fail with `lifetime-expired`. */
+export interface SaLifetime {
+  soft?: LifetimeLimits;
+  hard?: LifetimeLimits;
+}
+
+/** Headers in front of ESP on the wire, for MTU arithmetic. */
+export interface OuterHeaders {
+  /** IP version of the outer header (tunnel mode) or of the packet itself (transport mode). Default 4. */
+  ipVersion?: 4 | 6;
+  /** ESP inside UDP (RFC 3948, NAT traversal): 8 more bytes. Default false. */
+  udpEncap?: boolean;
+}
+
+/** A `lifetime` event: an SA reached a soft or hard limit. Raised once per SA and kind. */
+export interface LifetimeEvent {
+  /** The SA's handle. */
+  sa: SaHandle;
+  spi: number;
+  direction: "in" | "out";
+  kind: "soft" | "hard";
+  reason: LifetimeReason;
+}
 
 /** Configuration of one Security Association, like one `ip xfrm state add`. */
 export interface SaConfig {
@@ -58,6 +106,25 @@ export interface SaConfig {
   replayWindow?: number;
   /** Outbound: the last sequence number already sent (next is +1). Inbound: the highest sequence number already received. */
   seq?: bigint;
+  /**
+   * Inbound integrity gateway ("Type 4"): the SA holds only the integrity key, checks ICV and
+   * replay window, and delivers the packet unchanged (still encrypted) as its payload. HMAC suites
+   * (give `integKey`, no `encKey`) and AES-GMAC (its key and salt as `encKey`); AEAD suites cannot,
+   * their ICV is keyed by the encryption key.
+   */
+  verifyOnly?: boolean;
+  /** Soft and hard limits in bytes, packets and seconds. */
+  lifetime?: SaLifetime;
+  /**
+   * TFC padding (RFC 4303 §2.7, strongSwan's `tfc`), tunnel-mode outbound SAs: inner packets are
+   * padded with zeros to this many bytes, or with `"mtu"` to the largest inner packet that fits
+   * `pathMtu` (see Dataplane.innerMtu). The receiver drops the padding by the inner IP length.
+   */
+  tfc?: number | "mtu";
+  /** Outer path MTU for `tfc: "mtu"` (default 1500). */
+  pathMtu?: number;
+  /** Outer headers for `tfc: "mtu"` (default IPv4, no UDP encapsulation). */
+  outer?: OuterHeaders;
 }
 
 /** Opaque handle of an SA inside one Dataplane. */
@@ -108,6 +175,10 @@ export interface SaStats {
   /** Outbound: last sequence number sent. Inbound: highest sequence number accepted. */
   seq: bigint;
   replayWindow: number;
+  /** Integrity gateway SA (SaConfig.verifyOnly). */
+  verifyOnly: boolean;
+  /** Lifetime state: the reason each limit was reached, or null; `addedAt` on the Dataplane's clock (ms). */
+  lifetime: { soft: LifetimeReason | null; hard: LifetimeReason | null; addedAt: number };
 }
 
 /** Counters not tied to an SA, named like /proc/net/xfrm_stat. */

@@ -5,6 +5,7 @@
  * @module
  */
 import type { EspMode, EspSuite, IcvLength, SaConfig } from "../dataplane/types.ts";
+import { parseSuite } from "../dataplane/suites.ts";
 
 /** A SA file could not be turned into SA configurations. The message names the entry and field. */
 export class SaFileError extends Error {
@@ -16,6 +17,10 @@ export const ESP_SUITES: readonly EspSuite[] = [
   "aes128gcm8", "aes128gcm12", "aes128gcm16", "aes256gcm8", "aes256gcm12", "aes256gcm16",
   "aes128-sha256", "aes256-sha256", "aes128-sha256_96", "aes256-sha256_96", "aes128-sha1", "aes256-sha1",
   "null-sha256", "null-sha256_96", "null-sha1",
+  "aes192gcm8", "aes192gcm12", "aes192gcm16", "aes128gmac", "aes192gmac", "aes256gmac", "chacha20poly1305",
+  ...(["128", "192", "256"] as const).flatMap((b) => (["sha1", "sha256", "sha256_96", "sha384", "sha512"] as const)
+    .flatMap((h): EspSuite[] => [`aes${b}ctr-${h}`, ...(b === "192" || h === "sha384" || h === "sha512" ? [`aes${b}-${h}` as const] : [])])),
+  "null-sha384", "null-sha512",
 ];
 
 const MAX_U64 = (1n << 64n) - 1n;
@@ -81,17 +86,20 @@ function parseJsonEntry(entry: unknown, i: number): SaConfig {
   const base = esp.endsWith("-esn") ? esp.slice(0, -4) : esp;
   if (!(ESP_SUITES as readonly string[]).includes(base)) fail("esp", `unknown suite "${esp}" (known: ${ESP_SUITES.join(", ")}, optionally with -esn)`);
   const isNull = base.startsWith("null-");
-  const isGcm = base.includes("gcm");
+  const suite = parseSuite(base);
+  const isGcm = suite.integKeyBytes === 0; // AEAD or GMAC: all keying material is encKey
 
   const encKey = typeof e.encKey === "string" ? parseHex(e.encKey) : e.encKey === undefined && isNull ? new Uint8Array(0) : undefined;
   if (encKey === undefined) fail("encKey", "expected a hex string");
-  const wantEnc = isNull ? [0] : isGcm ? [base.startsWith("aes128") ? 20 : 36] : [base.startsWith("aes128") ? 16 : 32];
+  const wantEnc = [suite.encKeyBytes];
   if (!wantEnc.includes(encKey!.length)) {
-    fail("encKey", `${esp} needs ${wantEnc[0]} bytes${isGcm ? " (AES key then 4-byte salt)" : ""}, got ${encKey!.length}`);
+    const salted = suite.encKeyBytes > suite.aesKeyBytes && !isNull;
+    const key = base.startsWith("chacha") ? "ChaCha20 key" : "AES key";
+    fail("encKey", `${esp} needs ${wantEnc[0]} bytes${salted ? ` (${key} then 4-byte ${base.includes("ctr-") ? "nonce" : "salt"})` : ""}, got ${encKey!.length}`);
   }
   let integKey: Uint8Array | undefined;
   if (isGcm) {
-    if (e.integKey !== undefined && e.integKey !== "") fail("integKey", `${esp} is AEAD and takes no integrity key`);
+    if (e.integKey !== undefined && e.integKey !== "") fail("integKey", `${esp} ${base.includes("gmac") ? "keys its ICV with encKey" : "is AEAD"} and takes no integrity key`);
   } else {
     integKey = typeof e.integKey === "string" ? parseHex(e.integKey) : undefined;
     if (integKey === undefined || integKey.length === 0) fail("integKey", `${esp} needs an HMAC key as a hex string`);
@@ -115,7 +123,7 @@ function parseJsonEntry(entry: unknown, i: number): SaConfig {
   }
   let icvLength: IcvLength | undefined;
   if (e.icvLength !== undefined) {
-    if (![8, 12, 16, 32].includes(e.icvLength as number)) fail("icvLength", "expected 8, 12, 16 or 32");
+    if (![8, 12, 16, 24, 32].includes(e.icvLength as number)) fail("icvLength", "expected 8, 12, 16, 24 or 32");
     icvLength = e.icvLength as IcvLength;
   }
   const cfg: SaConfig = { spi: spi!, direction: "in", mode: e.mode as EspMode, esp, encKey: encKey!, esn };
@@ -132,6 +140,8 @@ export function impliedIcv(suite: string): IcvLength {
   const gcm = /gcm(8|12|16)$/.exec(base);
   if (gcm) return Number(gcm[1]) as IcvLength;
   if (base.endsWith("_96") || base.endsWith("-sha1")) return 12;
+  if (base.endsWith("-sha384")) return 24;
+  if (base.endsWith("-sha512")) return 32;
   return 16;
 }
 
