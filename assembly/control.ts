@@ -1,12 +1,13 @@
 // Control-plane crypto for the SDK's IKEv2 (SK payloads, PRF, AUTH): one-shot calls on caller-filled
-// buffers. They run the same primitives as the ESP hot path, so there is one AES, one GHASH and one
-// HMAC in the product, and their constant-time arguments (see each file's header) carry over:
+// buffers. They run the same primitives as the ESP hot path, so there is one AES, one GHASH, one
+// ChaCha20-Poly1305 and one HMAC in the product, and their constant-time arguments (see each file's header) carry over:
 // key schedules and contexts live in fixed scratch and are wiped before each call returns; GCM open
 // compares tags with ctEqual and writes no plaintext when they differ. Lengths and algorithm ids are
 // public (they come from the negotiated proposal and the message size), so branching on them is fine.
 import { aesExpandKey, aesKeyBytes, aesCbcEncrypt, aesCbcDecrypt } from "./crypto/aes";
 import { gcmContextBytes, gcmInit, gcmSeal, gcmOpen } from "./crypto/gcm";
 import { hashDigestBytes, hashOneShot, hmacContextBytes, hmacInit, hmacMac } from "./crypto/hmac";
+import { chachaPolyContextBytes, chachaPolyInit, chachaPolySeal, chachaPolyOpen } from "./crypto/chacha20poly1305";
 import { wipe } from "./crypto/ct";
 
 // Largest context any call needs: a GCM context for AES-256 (schedule + GHASH powers).
@@ -69,4 +70,22 @@ export function cc_cbc(dir: i32, key: usize, keyLen: i32, iv: usize, src: usize,
   else aesCbcDecrypt(ctx, rounds, iv, src, dst, len);
   wipe(ctx, ksBytes);
   return 1;
+}
+
+/** ChaCha20-Poly1305 (RFC 8439) seal with a 32-byte key and 12-byte nonce, 16-byte tag; returns 1, or 0 for a bad key length. */
+export function cc_chacha_seal(key: usize, keyLen: i32, nonce: usize, aad: usize, aadLen: i32, src: usize, dst: usize, len: i32, tag: usize): i32 {
+  if (keyLen != 32 || chachaPolyContextBytes() > CTX_BYTES) return 0;
+  chachaPolyInit(key, ctx);
+  chachaPolySeal(ctx, nonce, aad, aadLen, src, dst, len, tag);
+  wipe(ctx, chachaPolyContextBytes());
+  return 1;
+}
+
+/** ChaCha20-Poly1305 open; returns 1 if the 16-byte tag verifies (plaintext written to dst), else 0 and dst untouched. */
+export function cc_chacha_open(key: usize, keyLen: i32, nonce: usize, aad: usize, aadLen: i32, src: usize, dst: usize, len: i32, tag: usize): i32 {
+  if (keyLen != 32 || chachaPolyContextBytes() > CTX_BYTES) return 0;
+  chachaPolyInit(key, ctx);
+  const ok = chachaPolyOpen(ctx, nonce, aad, aadLen, src, dst, len, tag);
+  wipe(ctx, chachaPolyContextBytes());
+  return ok;
 }

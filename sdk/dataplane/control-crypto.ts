@@ -1,5 +1,5 @@
 /**
- * One-shot AES-GCM, AES-CBC, HMAC and hashes for the control plane (IKEv2), run by the same
+ * One-shot AES-GCM, ChaCha20-Poly1305, AES-CBC, HMAC and hashes for the control plane (IKEv2), run by the same
  * wasm primitives as the ESP hot path (assembly/control.ts), in an instance of their own so IKE
  * never touches packet memory. Arguments are copied into wasm scratch and the scratch is zeroed
  * after every call, so keys do not linger there.
@@ -17,6 +17,8 @@ interface ControlExports {
   cc_gcm_seal(key: number, keyLen: number, nonce: number, aad: number, aadLen: number, src: number, dst: number, len: number, tag: number, tagLen: number): number;
   cc_gcm_open(key: number, keyLen: number, nonce: number, aad: number, aadLen: number, src: number, dst: number, len: number, tag: number, tagLen: number): number;
   cc_cbc(dir: number, key: number, keyLen: number, iv: number, src: number, dst: number, len: number): number;
+  cc_chacha_seal(key: number, keyLen: number, nonce: number, aad: number, aadLen: number, src: number, dst: number, len: number, tag: number): number;
+  cc_chacha_open(key: number, keyLen: number, nonce: number, aad: number, aadLen: number, src: number, dst: number, len: number, tag: number): number;
 }
 
 const DIGEST_BYTES: Record<number, number> = { [HashAlg.Sha1]: 20, [HashAlg.Sha256]: 32, [HashAlg.Sha384]: 48, [HashAlg.Sha512]: 64 };
@@ -104,6 +106,30 @@ export class ControlCrypto {
     const tag = sealed.subarray(sealed.length - tagLen);
     const { offs, outs, base, total } = this.place([key, nonce, aad, ct, tag], [ct.length]);
     const ok = this.x.cc_gcm_open(offs[0], key.length, offs[1], offs[2], aad.length, offs[3], outs[0], ct.length, offs[4], tagLen);
+    const out = ok ? this.take(outs[0], ct.length) : undefined;
+    this.wipe(base, total);
+    return out;
+  }
+
+  /** ChaCha20-Poly1305 (RFC 8439): returns ciphertext ‖ 16-byte tag. key is 32 bytes, nonce 12. */
+  chachaSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    const { offs, outs, base, total } = this.place([key, nonce, aad, plaintext], [plaintext.length, 16]);
+    const ok = this.x.cc_chacha_seal(offs[0], key.length, offs[1], offs[2], aad.length, offs[3], outs[0], plaintext.length, outs[1]);
+    if (!ok) { this.wipe(base, total); throw new DataplaneError("BAD_KEY_LENGTH", `ChaCha20-Poly1305: key is ${key.length} bytes, must be 32`); }
+    const out = new Uint8Array(plaintext.length + 16);
+    out.set(this.take(outs[0], plaintext.length));
+    out.set(this.take(outs[1], 16), plaintext.length);
+    this.wipe(base, total);
+    return out;
+  }
+
+  /** ChaCha20-Poly1305 open of ciphertext ‖ 16-byte tag; undefined when the tag does not verify. */
+  chachaOpen(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
+    if (sealed.length < 16) return undefined;
+    const ct = sealed.subarray(0, sealed.length - 16);
+    const tag = sealed.subarray(sealed.length - 16);
+    const { offs, outs, base, total } = this.place([key, nonce, aad, ct, tag], [ct.length]);
+    const ok = this.x.cc_chacha_open(offs[0], key.length, offs[1], offs[2], aad.length, offs[3], outs[0], ct.length, offs[4]);
     const out = ok ? this.take(outs[0], ct.length) : undefined;
     this.wipe(base, total);
     return out;

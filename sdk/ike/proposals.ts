@@ -8,6 +8,7 @@
 import { ATTR_KEY_LENGTH, ProtocolId, TransformType, type Proposal, type Transform } from "./message.ts";
 import { ConfigError, describeWhere, type ConfigWhere } from "../config/errors.ts";
 import { parseSuite } from "../dataplane/suites.ts";
+import { ENCR as SK_ENCR } from "./sk.ts";
 
 // IANA "IKEv2 Transform Type" registries (the ids this module names), plus strongSwan's private
 // HMAC-SHA-256-96 (1026) that its `sha256_96` keyword puts on the wire.
@@ -253,6 +254,24 @@ function editDistance(a: string, b: string): number {
     }
   }
   return row[b.length];
+}
+
+/**
+ * The IKE proposals with only the encryption algorithms our SK payload implements (AES-CBC,
+ * AES-GCM, ChaCha20-Poly1305): strongSwan's default list also names AES-CTR, which we must not
+ * offer or accept for IKE. A proposal left without any cipher is a configuration error.
+ */
+export function implementableIkeProposals(sets: AlgorithmSet[], where?: ConfigWhere): AlgorithmSet[] {
+  const ok = new Set<number>(Object.values(SK_ENCR));
+  return sets.map((s) => {
+    if (s.protocol !== "IKE") return s;
+    const encr = s.encr.filter((e) => ok.has(e.id));
+    if (encr.length === 0) {
+      const names = s.encr.map((e) => transformName({ type: E, ...e })).join("/");
+      throw new ConfigError("BAD_VALUE", `IKE proposal ${formatAlgorithmSet(s)}${describeWhere(where)}: ipsec-wasm protects IKE messages with AES-CBC, AES-GCM or ChaCha20-Poly1305 only, not ${names} (AES-CTR is available for ESP); use e.g. aes128gcm16-prfsha256-x25519`, where);
+    }
+    return encr.length === s.encr.length ? s : { ...s, encr };
+  });
 }
 
 // ------------------------------------------------------------------ wire form

@@ -10,6 +10,7 @@ import { parseIdentity, type IkeIdentity } from "./identity.ts";
 import { parseCertificate, type Certificate } from "./x509.ts";
 import { importPrivateKeyPem, type PrivateKey } from "./signature-auth.ts";
 import { DEFAULT_RETRANSMIT, type IkeConnection } from "./config.ts";
+import { implementableIkeProposals } from "./proposals.ts";
 
 /** File access, so this stays runtime-neutral. */
 export interface ResolveIo {
@@ -82,7 +83,7 @@ async function resolveOne(c: ConnectionConfig, cfg: SwanctlConfig, io: ResolveIo
     remoteAddrs: c.remoteAddrs,
     localPort: c.localPort,
     remotePort: c.remotePort,
-    ikeProposals: c.proposals,
+    ikeProposals: implementableIkeProposals(c.proposals, { key: `connections.${c.name}.proposals` }),
     local: { auth: c.local.auth, id: localId, certs, key },
     remote: { auth: c.remote.auth, id: remoteId, cacerts },
     psk,

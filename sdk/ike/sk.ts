@@ -1,7 +1,8 @@
 /**
  * The Encrypted payload (RFC 7296 §3.14) and Encrypted Fragments (RFC 7383 §2.5), for the two
  * IKE ciphers we negotiate: AES-GCM (RFC 5282: 8-byte explicit IV, nonce = salt | IV, the AAD is
- * the IKE header and the SK header) and AES-CBC with HMAC (16-byte random IV, ICV = truncated HMAC
+ * the IKE header and the SK header), ChaCha20-Poly1305 (RFC 7634 §3: the same construction with a
+ * 32-byte key, 4-byte salt and 16-byte ICV) and AES-CBC with HMAC (16-byte random IV, ICV = truncated HMAC
  * over the whole message up to the ICV). Crypto runs in the wasm (ControlCrypto).
  * @module
  */
@@ -12,7 +13,7 @@ import { concat } from "./keys.ts";
 import { PayloadType, type IkeHeader } from "./message.ts";
 
 /** ENCR ids (IANA Transform Type 1) this module implements. */
-export const ENCR = { AES_CBC: 12, AES_GCM_8: 18, AES_GCM_12: 19, AES_GCM_16: 20 } as const;
+export const ENCR = { AES_CBC: 12, AES_GCM_8: 18, AES_GCM_12: 19, AES_GCM_16: 20, CHACHA20_POLY1305: 28 } as const;
 /** INTEG ids (IANA Transform Type 3) with their hash and ICV length. */
 export const INTEG: Record<number, { alg: HashAlg; keyBytes: number; icv: number }> = {
   2: { alg: HashAlg.Sha1, keyBytes: 20, icv: 12 },
@@ -38,7 +39,7 @@ export class SkCipher {
     private readonly random: (n: number) => Uint8Array,
   ) {
     this.aead = encrId !== ENCR.AES_CBC;
-    this.icvBytes = encrId === ENCR.AES_GCM_8 ? 8 : encrId === ENCR.AES_GCM_12 ? 12 : encrId === ENCR.AES_GCM_16 ? 16 : INTEG[integId ?? -1]?.icv ?? 0;
+    this.icvBytes = encrId === ENCR.AES_GCM_8 ? 8 : encrId === ENCR.AES_GCM_12 ? 12 : encrId === ENCR.AES_GCM_16 || encrId === ENCR.CHACHA20_POLY1305 ? 16 : INTEG[integId ?? -1]?.icv ?? 0;
     this.ivBytes = this.aead ? 8 : 16;
   }
 
@@ -88,7 +89,10 @@ export class SkCipher {
     if (this.aead) {
       const aad = concat(hdr, skHdr);
       const nonce = concat(this.encKey.subarray(this.encKey.length - 4), iv);
-      const sealed = this.cc.gcmSeal(this.encKey.subarray(0, this.encKey.length - 4), nonce, aad, body, this.icvBytes);
+      const key = this.encKey.subarray(0, this.encKey.length - 4);
+      const sealed = this.encrId === ENCR.CHACHA20_POLY1305
+        ? this.cc.chachaSeal(key, nonce, aad, body)
+        : this.cc.gcmSeal(key, nonce, aad, body, this.icvBytes);
       return concat(aad, iv, sealed);
     }
     const ct = this.cc.cbcEncrypt(this.encKey, iv, body);
@@ -109,8 +113,12 @@ export class SkCipher {
     let body: Uint8Array | undefined;
     if (this.aead) {
       const nonce = concat(this.encKey.subarray(this.encKey.length - 4), iv);
-      body = this.cc.gcmOpen(this.encKey.subarray(0, this.encKey.length - 4), nonce, message.subarray(0, bodyStart), ctAndIcv, this.icvBytes);
-      if (!body) return { ok: false, reason: "integrity check failed (AES-GCM tag mismatch)" };
+      const key = this.encKey.subarray(0, this.encKey.length - 4);
+      const chacha = this.encrId === ENCR.CHACHA20_POLY1305;
+      body = chacha
+        ? this.cc.chachaOpen(key, nonce, message.subarray(0, bodyStart), ctAndIcv)
+        : this.cc.gcmOpen(key, nonce, message.subarray(0, bodyStart), ctAndIcv, this.icvBytes);
+      if (!body) return { ok: false, reason: `integrity check failed (${chacha ? "ChaCha20-Poly1305" : "AES-GCM"} tag mismatch)` };
     } else {
       const icvAt = message.length - this.icvBytes;
       const expected = this.cc.hmac(INTEG[this.integId!].alg, this.integKey, message.subarray(0, icvAt)).subarray(0, this.icvBytes);

@@ -56,3 +56,19 @@ test("AES-CBC matches OpenSSL both ways; bad lengths are typed errors", () => {
   assert.throws(() => cc.cbcEncrypt(new Uint8Array(16), new Uint8Array(16), new Uint8Array(15)), /multiple of 16/);
   assert.throws(() => cc.cbcEncrypt(new Uint8Array(17), new Uint8Array(16), new Uint8Array(16)), /bad key/);
 });
+
+test("ChaCha20-Poly1305 seal/open match OpenSSL (IKE SK payloads, RFC 7634 §3); a flipped bit yields no plaintext", () => {
+  for (const len of [0, 1, 15, 16, 63, 64, 65, 300, 1400]) {
+    const key = randomBytes(32), nonce = randomBytes(12), aad = randomBytes(32), pt = randomBytes(len);
+    const c = createCipheriv("chacha20-poly1305", key, nonce, { authTagLength: 16 });
+    c.setAAD(aad);
+    const expected = Buffer.concat([c.update(pt), c.final(), c.getAuthTag()]);
+    const sealed = cc.chachaSeal(key, nonce, aad, pt);
+    assert.deepEqual(Buffer.from(sealed), expected, `len ${len}`);
+    assert.deepEqual(Buffer.from(cc.chachaOpen(key, nonce, aad, sealed)!), pt);
+    const bad = sealed.slice();
+    bad[bad.length - 1 - (len % 16)] ^= 1;
+    assert.equal(cc.chachaOpen(key, nonce, aad, bad), undefined);
+  }
+  assert.throws(() => cc.chachaSeal(randomBytes(16), randomBytes(12), new Uint8Array(0), new Uint8Array(4)), /must be 32/);
+});

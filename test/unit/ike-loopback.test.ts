@@ -66,6 +66,17 @@ for (const esp of ["aes128gcm16", "aes256gcm16", "aes128-sha256", "aes256-sha512
   });
 }
 
+test("loopback: IKE SA protected with ChaCha20-Poly1305 (RFC 7634 §3), ping through", async () => {
+  const p = await makePair({ ...A, proposals: "chacha20poly1305-prfsha256-x25519" }, { ...B, proposals: "aes256gcm16-chacha20poly1305-prfsha256-x25519" });
+  const echo = wireEcho(p);
+  const { ike } = await up(p);
+  assert.equal(ike.state, "ESTABLISHED");
+  assert.match(ike.proposal, /^IKE:CHACHA20_POLY1305\/PRF_HMAC_SHA2_256\/CURVE_25519$/);
+  await pingN(p, 4);
+  assert.equal(echo.replies(), 4);
+  p.a.close(); p.b.close();
+});
+
 test("wrong PSK: both sides fail with AUTHENTICATION_FAILED and say which keys differ", async () => {
   const p = await makePair(A, { ...B, psk: "another-secret" });
   const err = await up(p).then(() => null, (e: unknown) => e);

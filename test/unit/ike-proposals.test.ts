@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { ProtocolId, TransformType, type Proposal } from "../../sdk/ike/message.ts";
 import {
-  acceptChosen, defaultProposals, espSuiteKeyword, explainMismatch, formatAlgorithmSet, formatProposal,
+  acceptChosen, defaultProposals, implementableIkeProposals, espSuiteKeyword, explainMismatch, formatAlgorithmSet, formatProposal,
   formatProposalList, keyLengths, keywordTransform, parseProposals, proposalKeywords, selectProposal,
   toWireProposals, transformName, type AlgorithmSet, type Chosen,
 } from "../../sdk/ike/proposals.ts";
@@ -302,6 +302,7 @@ test("espSuiteKeyword gives keywords the dataplane's parseSuite accepts, with th
   const texts = [
     "aes128gcm8", "aes128gcm12", "aes128gcm16", "aes192gcm16", "aes256gcm8", "aes256gcm12", "aes256gcm16", "aes256gcm16-esn",
     "aes128-sha1", "aes128-sha256", "aes128-sha256_96", "aes192-sha384", "aes256-sha512", "aes256-sha256-esn", "null-sha256",
+    "chacha20poly1305", "chacha20poly1305-esn", "aes128ctr-sha256", "aes192ctr-sha384", "aes256ctr-sha512-esn", "aes128gmac", "aes256gmac-esn",
   ];
   for (const text of texts) {
     const c = esp(text);
@@ -314,10 +315,22 @@ test("espSuiteKeyword gives keywords the dataplane's parseSuite accepts, with th
     assert.equal(suite.icvBytes, k.icvBytes, text);
     assert.equal(suite.esn, c.esn, text);
   }
-  for (const text of ["chacha20poly1305", "aes128ctr-sha256", "aes128gmac", "aes128"]) assert.equal(espSuiteKeyword(esp(text)), undefined, text);
+  // AES-CBC without an integrity algorithm is not a usable ESP suite
+  assert.equal(espSuiteKeyword(esp("aes128")), undefined);
 });
 
 test("explainMismatch covers the empty cases", () => {
   assert.equal(explainMismatch([], parseProposals("aes128gcm16", "ESP")), "peer offers no proposals; local esp_proposals have 1");
   assert.equal(explainMismatch(toWireProposals(parseProposals("aes128gcm16", "ESP"), spi4), []), "no local proposals are configured");
+});
+
+test("IKE proposals keep only the ciphers our SK payload implements; AES-CTR alone is a clear configuration error", () => {
+  const sets = implementableIkeProposals(defaultProposals("IKE"));
+  assert.equal(formatAlgorithmSet(sets[0]).includes("AES_CTR"), false);
+  assert.ok(formatAlgorithmSet(sets[0]).includes("AES_CBC_128"));
+  assert.ok(formatAlgorithmSet(sets[1]).includes("CHACHA20_POLY1305"));
+  assert.throws(() => implementableIkeProposals(parseProposals("aes128ctr-sha256-prfsha256-x25519", "IKE"), { key: "proposals" }),
+    /AES-CBC, AES-GCM or ChaCha20-Poly1305 only, not AES_CTR_128.*available for ESP/);
+  const esp = parseProposals("aes128ctr-sha256", "ESP");
+  assert.deepEqual(implementableIkeProposals(esp), esp);
 });
