@@ -88,14 +88,15 @@ export function answerPings(s: Session): void {
 }
 
 /**
- * Parses `--metrics ADDR:PORT` (`127.0.0.1:9464`, `[::1]:9464`). Only loopback addresses: the
+ * Parses `--metrics ADDR:PORT` (`127.0.0.1:9464`, `[::1]:9464`; port 0: any free one). Only loopback addresses: the
  * endpoint has no authentication and names every SA, peer and counter.
  */
 export function parseMetricsAddress(text: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
   if (!m) throw new ConfigError("SYNTAX", `--metrics needs ADDRESS:PORT (e.g. 127.0.0.1:9464), got '${text}'`);
   const host = m[1], port = Number(m[2]);
-  if (!(port > 0 && port < 65536)) throw new ConfigError("SYNTAX", `--metrics: port ${m[2]} is not in 1..65535`);
+  // Port 0 takes any free port (printed at start).
+  if (!(port >= 0 && port < 65536)) throw new ConfigError("SYNTAX", `--metrics: port ${m[2]} is not in 0..65535`);
   const ip = parseIp(host);
   const loopback = ip !== undefined && (ip.length === 4 ? ip[0] === 127 : ip.every((b, i) => b === (i === 15 ? 1 : 0)));
   if (!loopback) {
@@ -182,7 +183,8 @@ export const upCommand: CliCommand = {
       });
       if (metricsAddr) {
         metrics = await serveMetrics(metricsAddr, () => renderMetrics(session));
-        io.out(`up: metrics on http://${metricsAddr.host.includes(":") ? `[${metricsAddr.host}]` : metricsAddr.host}:${metricsAddr.port}/metrics\n`);
+        const bound = (metrics.address() as net.AddressInfo).port;
+        io.out(`up: metrics on http://${metricsAddr.host.includes(":") ? `[${metricsAddr.host}]` : metricsAddr.host}:${bound}/metrics\n`);
       }
       if (opts.wiresharkKeys) io.out(`up: writing SA keys for Wireshark to ${opts.wiresharkKeys} (debugging only: anyone who reads them can decrypt the traffic)\n`);
       session.icvDetector.on((d) => { if (!shuttingDown) io.out(`up: diagnostic: ${d.message}\n`); });
