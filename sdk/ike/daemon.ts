@@ -7,7 +7,7 @@
  */
 import type { Dataplane } from "../dataplane/dataplane.ts";
 import type { ControlCrypto } from "../dataplane/control-crypto.ts";
-import type { DecapResult, SaHandle, SaStats } from "../dataplane/types.ts";
+import type { DecapResult, LifetimeEvent, LifetimeLimits, SaHandle, SaLifetime, SaStats } from "../dataplane/types.ts";
 import { HashAlg, parseSuite } from "../dataplane/suites.ts";
 import { decodeHeader, decodeMessage, encodeMessage } from "./codec.ts";
 import { Exchange, HeaderFlag, Notify } from "./message.ts";
@@ -153,6 +153,20 @@ export class IkeDaemon {
     this.#log = opts.log ?? (() => undefined);
     this.#cookieSecret = this.#random(32);
     this.scheduleVolumeCheck();
+    this.#unsubscribeLifetime = opts.dataplane.on("lifetime", (e) => this.onLifetime(e));
+  }
+
+  readonly #unsubscribeLifetime: () => void;
+
+  /** A child's SA reached a dataplane lifetime limit: soft rekeys the child, hard deletes it. */
+  private onLifetime(e: LifetimeEvent): void {
+    for (const [child, inst] of this.#children) {
+      if (inst.in !== e.sa && inst.out !== e.sa) continue;
+      const why = e.reason === "sequence" ? "sequence number" : `${e.direction}bound ${e.reason}`;
+      if (e.kind === "soft") inst.ike.childSoftExpired(child, why);
+      else inst.ike.childHardExpired(child, why);
+      return;
+    }
   }
 
   /** Connections this daemon knows. */
@@ -165,12 +179,11 @@ export class IkeDaemon {
   }
 
   #ticks = 0;
-  /** Once a second: volume-based rekeys; every 20 s: NAT keepalives for UDP-encapsulated SAs. */
+  /** Every 20 s: NAT keepalives for UDP-encapsulated SAs (volume rekeys come from dataplane lifetime events). */
   private scheduleVolumeCheck(): void {
     this.#volumeTimer = this.#clock.setTimer(1000, () => {
       this.#ticks++;
       for (const ike of new Set(this.sas.values())) {
-        ike.checkVolumeLimits();
         if (this.#ticks % (KEEPALIVE_MS / 1000) === 0 && ike.natDetected && ike.state === "ESTABLISHED") {
           this.#opts.transport.sendKeepalive?.(ike.remote);
           this.counters.keepalivesSent++;
@@ -197,7 +210,6 @@ export class IkeDaemon {
       installChild: (ike, child, keys, outbound) => this.installChild(ike, child, keys, outbound),
       activateOutbound: (child) => this.activateOutbound(child),
       removeChild: (child) => this.removeChild(child),
-      childUsage: (child) => this.childUsage(child),
       lastHeard: (ike) => this.#lastHeard.get(ike) ?? 0,
       register: (ike) => {
         this.sas.set(hexBytes(ike.localSpi), ike);
@@ -244,7 +256,7 @@ export class IkeDaemon {
     const gcm = !hasIntegKey(child.suite);
     const base = { mode: child.mode, esp: child.suite, esn: child.esn };
     const replayWindow = Math.min(4096, Math.max(32, child.template.replayWindow || 32));
-    const hIn = dp.addSa({ ...base, spi: child.spiIn, direction: "in", encKey: keys.encIn, integKey: gcm ? undefined : keys.integIn, replayWindow });
+    const hIn = dp.addSa({ ...base, spi: child.spiIn, direction: "in", encKey: keys.encIn, integKey: gcm ? undefined : keys.integIn, replayWindow, lifetime: volumeLifetime(child) });
     const log = this.#opts.keyLog;
     if (log) {
       const rec = { child, ike, suite: child.suite };
@@ -261,7 +273,7 @@ export class IkeDaemon {
 
   private addOutbound(child: ChildSa, k: { enc: Uint8Array; integ: Uint8Array }): SaHandle {
     const gcm = !hasIntegKey(child.suite);
-    const h = this.#opts.dataplane.addSa({ mode: child.mode, esp: child.suite, esn: child.esn, spi: child.spiOut, direction: "out", encKey: k.enc, integKey: gcm ? undefined : k.integ });
+    const h = this.#opts.dataplane.addSa({ mode: child.mode, esp: child.suite, esn: child.esn, spi: child.spiOut, direction: "out", encKey: k.enc, integKey: gcm ? undefined : k.integ, lifetime: volumeLifetime(child) });
     k.enc.fill(0);
     k.integ.fill(0);
     return h;
@@ -283,14 +295,6 @@ export class IkeDaemon {
     inst.outKeys?.enc.fill(0);
     inst.outKeys?.integ.fill(0);
     this.#children.delete(child);
-  }
-
-  private childUsage(child: ChildSa): { packets: bigint; bytes: bigint; lastInbound: number } {
-    const inst = this.#children.get(child);
-    if (!inst) return { packets: 0n, bytes: 0n, lastInbound: 0 };
-    const i = this.#opts.dataplane.stats(inst.in);
-    const o = inst.out !== undefined ? this.#opts.dataplane.stats(inst.out) : undefined;
-    return { packets: i.packets + (o?.packets ?? 0n), bytes: i.bytes + (o?.bytes ?? 0n), lastInbound: inst.lastInbound };
   }
 
   // ------------------------------------------------------------------ connections
@@ -340,6 +344,7 @@ export class IkeDaemon {
   /** Stops timers (after terminateAll). */
   close(): void {
     if (this.#volumeTimer !== undefined) this.#clock.clearTimer(this.#volumeTimer);
+    this.#unsubscribeLifetime();
     for (const ike of new Set([...this.sas.values(), ...this.#halfOpen.values()])) ike.fail(new IkeError("DELETED", "daemon shut down"));
   }
 
@@ -507,6 +512,19 @@ export class IkeDaemon {
       }),
     }));
   }
+}
+
+/**
+ * rekey_bytes/rekey_packets as the dataplane's soft limits and life_bytes/life_packets as its hard
+ * ones, per SA and direction as the kernel counts them. Time limits stay with the IKE SA's timers.
+ */
+function volumeLifetime(child: ChildSa): SaLifetime | undefined {
+  const t = child.template;
+  const limits = (bytes: number, packets: number): LifetimeLimits | undefined =>
+    bytes > 0 || packets > 0 ? { ...(bytes > 0 ? { bytes } : {}), ...(packets > 0 ? { packets } : {}) } : undefined;
+  const soft = limits(t.rekeyBytes, t.rekeyPackets);
+  const hard = limits(t.lifeBytes, t.lifePackets);
+  return soft || hard ? { ...(soft ? { soft } : {}), ...(hard ? { hard } : {}) } : undefined;
 }
 
 /** AEAD suites (GCM, GMAC, ChaCha20-Poly1305) take all their keying material as encKey. */

@@ -88,8 +88,6 @@ export interface IkeSaHost {
   installChild(ike: IkeSa, child: ChildSa, keys: ChildSaKeys, outbound: boolean): void;
   activateOutbound(child: ChildSa): void;
   removeChild(child: ChildSa): void;
-  /** Packets and bytes the child has carried (both directions), for rekey_bytes/packets. */
-  childUsage(child: ChildSa): { packets: bigint; bytes: bigint; lastInbound: number };
   /** Local port of the NAT-T socket (4500 in production): where IKE floats to and ESP-in-UDP lives. */
   natPort(): number;
   /** Time of the last packet (IKE or ESP) from the peer, for DPD. */
@@ -1227,18 +1225,24 @@ export class IkeSa {
     });
   }
 
-  /** Called by the owner periodically with usage; triggers rekeys for rekey_bytes/rekey_packets. */
-  checkVolumeLimits(): void {
-    for (const child of this.children.values()) {
-      if (child.state !== "INSTALLED") continue;
-      const t = child.template;
-      if (!t.rekeyBytes && !t.rekeyPackets) continue;
-      const u = this.#host.childUsage(child);
-      if ((t.rekeyBytes && u.bytes >= BigInt(t.rekeyBytes)) || (t.rekeyPackets && u.packets >= BigInt(t.rekeyPackets))) {
-        this.log("CHD", 0, `CHILD_SA ${child.name}{${child.uniqueId}} reached its volume limit (${u.bytes} bytes, ${u.packets} packets): rekeying`);
-        this.rekeyChild(child);
-      }
-    }
+  /**
+   * The dataplane raised a soft lifetime event on one of this child's SAs (rekey_bytes /
+   * rekey_packets reached, or the sequence number space running out): rekey it, once.
+   */
+  childSoftExpired(child: ChildSa, reason: string): void {
+    if (child.state !== "INSTALLED" || this.children.get(child.spiIn) !== child) return;
+    this.log("CHD", 0, `CHILD_SA ${child.name}{${child.uniqueId}} reached its soft ${reason} limit: rekeying`);
+    this.rekeyChild(child);
+  }
+
+  /**
+   * The dataplane raised a hard lifetime event (life_bytes / life_packets, or the sequence number
+   * space exhausted): the SA passes no more packets, so the child is deleted (strongSwan does the same).
+   */
+  childHardExpired(child: ChildSa, reason: string): void {
+    if (this.children.get(child.spiIn) !== child || child.state === "DELETING" || child.state === "DELETED") return;
+    this.log("CHD", 0, `CHILD_SA ${child.name}{${child.uniqueId}} reached its hard ${reason} limit: deleting`);
+    this.deleteChild(child);
   }
 
   private scheduleIkeRekey(): void {

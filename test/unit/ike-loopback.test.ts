@@ -241,6 +241,38 @@ for (const side of ["initiator", "responder"] as const) {
   });
 }
 
+test("rekey_packets: the dataplane's soft lifetime event rekeys the child once, with zero loss", async () => {
+  const p = await makePair({ ...A, child: { rekeyPackets: 12 } }, B);
+  const echo = wireEcho(p);
+  await up(p);
+  const first = p.a.status()[0].children[0].spiIn;
+  let sent = await pingN(p, 11);
+  assert.equal(p.a.status()[0].children[0].spiIn, first, "below the limit: no rekey");
+  sent += await pingN(p, 3, 100); // the 12th packet out crosses rekey_packets
+  sent += await pingN(p, 20, 200);
+  assert.equal(echo.replies(), sent);
+  const now = p.a.status()[0].children;
+  assert.equal(now.length, 1);
+  assert.notEqual(now[0].spiIn, first, "rekeyed");
+  assert.ok(now[0].out!.packets < 12n, "the new SA starts counting again, so no second rekey yet");
+  assert.equal(p.dpA.handles().length, 2, "old SAs removed");
+  assert.ok(p.logs.a.some((l) => /reached its soft outbound packets limit: rekeying/.test(l)), p.logs.a.join("\n"));
+  p.a.close(); p.b.close();
+});
+
+test("life_packets: the dataplane's hard lifetime stops the SA and the child is deleted on both sides", async () => {
+  const p = await makePair({ ...A, child: { lifePackets: 5 } }, B);
+  const echo = wireEcho(p);
+  await up(p);
+  await pingN(p, 8);
+  assert.equal(echo.replies(), 5, "packets 6..8 fail with lifetime-expired");
+  await settle();
+  assert.equal(p.a.status()[0].children.length, 0);
+  assert.equal(p.b.status()[0].children.length, 0);
+  assert.ok(p.logs.a.some((l) => /reached its hard outbound packets limit: deleting/.test(l)), p.logs.a.join("\n"));
+  p.a.close(); p.b.close();
+});
+
 test("DELETE of the IKE SA: both sides remove the IKE SA and every child from the dataplane", async () => {
   const p = await makePair(A, B);
   await up(p);
