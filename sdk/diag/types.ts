@@ -25,8 +25,3 @@ export interface Diagnostic {
   /** The counters that support the message, by name. */
   evidence: Record<string, bigint | number | string>;
 }
-
-/** `0x` and 8 hex digits, the way ip-xfrm and charon's logs print SPIs. */
-export function hexSpi(spi: number): string {
-  return `0x${(spi >>> 0).toString(16).padStart(8, "0")}`;
-}
