@@ -465,8 +465,9 @@ export class Dataplane {
    * one (every further packet fails with `lifetime-expired`; raised once). Soft also fires 2^20
    * packets before an outbound sequence number runs out (reason `sequence`); a hard `sequence`
    * event comes with the first `seq-overflow`. Events are raised after the batch that caused
-   * them, and for time limits at the next batch run or checkLifetimes() call. Returns the
-   * unsubscribe function.
+   * them, and for time limits at the next batch run or checkLifetimes() call. A listener that
+   * throws does not cost the batch its results: its error is rethrown from a microtask (like an
+   * EventTarget listener's). Returns the unsubscribe function.
    */
   on(event: "lifetime", fn: (e: LifetimeEvent) => void): () => void {
     if (event !== "lifetime") throw new DataplaneError("BAD_ARGUMENT", `unknown event "${String(event)}"; known: lifetime`);
