@@ -443,6 +443,31 @@ test("unaligned nonce, AAD, data and tag pointers (ESP ciphertext sits at odd of
   }
 });
 
+test("long packets: open's keystream scratch boundary (16 KiB after the first 192 bytes) and the second-pass path beyond it", () => {
+  const size = 40000;
+  const src = p.alloc(size + 32), dst = p.alloc(size + 32);
+  const key = rand(32);
+  set(buf.key, key);
+  x.chachaPolyInit(buf.key, buf.ctx);
+  for (const len of [16383, 16384 + 192 - 1, 16384 + 192, 16384 + 192 + 1, 16384 + 192 + 256, 20000, size]) {
+    const nonce = rand(12), aad = rand(12), pt = rand(len);
+    const ref = nodeSeal(key, nonce, aad, pt);
+    set(buf.nonce, nonce); set(buf.aad, aad); set(src, pt);
+    x.chachaPolySeal(buf.ctx, buf.nonce, buf.aad, 12, src, dst, len, buf.tag);
+    assert.equal(hex(p.get(dst, len)) + hex(p.get(buf.tag, 16)), hex(ref), `seal len ${len}`);
+    set(buf.tag, ref.subarray(len));
+    fill(src, len, SENTINEL);
+    assert.equal(x.chachaPolyOpen(buf.ctx, buf.nonce, buf.aad, 12, dst, src, len, buf.tag), 1, `open len ${len}`);
+    assert.equal(hex(p.get(src, len)), hex(pt), `open len ${len}`);
+    const bad = ref.slice(len);
+    bad[3] ^= 4;
+    set(buf.tag, bad);
+    fill(src, len, SENTINEL);
+    assert.equal(x.chachaPolyOpen(buf.ctx, buf.nonce, buf.aad, 12, dst, src, len, buf.tag), 0, `bad tag len ${len}`);
+    assert.ok(p.get(src, len).every((v) => v === SENTINEL), `rejected open wrote into dst, len ${len}`);
+  }
+});
+
 test("negative lengths neither trap nor write: open returns 0, seal leaves dst and tag alone", () => {
   set(buf.key, rand(32));
   x.chachaPolyInit(buf.key, buf.ctx);
