@@ -17,7 +17,9 @@ import type { IkeSa } from "../ike/ike-sa.ts";
 import { IkeUdpTransport } from "../node/ike-udp.ts";
 import { CaptureTap, tapDataplane, tapTransport, type CaptureFiles } from "../node/capture.ts";
 import { WiresharkKeyTables, WiresharkExportError, wiresharkEspAlgorithms } from "../diag/wireshark.ts";
-import { IcvTruncationDetector, type Diagnostic } from "../diag/icv-truncation.ts";
+import { IcvTruncationDetector } from "../diag/icv-truncation.ts";
+import { buildStatusReport, type DiagnosticLike, type StatusReport } from "../diag/status-report.ts";
+import { XfrmStatCollector } from "../diag/xfrm-stat.ts";
 import { formatLog, type LogRecord } from "../ike/log.ts";
 import type { IkeConnection } from "../ike/config.ts";
 import type { CliIo } from "./main.ts";
@@ -48,7 +50,9 @@ export interface Session {
   /** The capture tap, when capture files were asked for. */
   capture?: CaptureTap;
   /** Active diagnostics of every detector. */
-  diagnostics(): Diagnostic[];
+  diagnostics(): DiagnosticLike[];
+  /** Everything `ipsec-wasm status` shows (IKE and Child SAs, every dataplane SA, xfrm_stat, diagnostics). */
+  report(): StatusReport;
   close(): Promise<void>;
 }
 
@@ -124,9 +128,12 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
       if (e.type === "rekeyed") keys.ike(e.successor);
     });
   }
+  // One collector for the process, so the global counters never go backwards when SAs are removed.
+  const collector = new XfrmStatCollector(dataplane);
+  const diagnostics = (): DiagnosticLike[] => icvDetector.diagnostics();
   return {
-    daemon, dataplane, transport, conn, icvDetector, capture,
-    diagnostics: () => icvDetector.diagnostics(),
+    daemon, dataplane, transport, conn, icvDetector, capture, diagnostics,
+    report: () => buildStatusReport({ dataplane, daemon, diagnostics: diagnostics(), collector }),
     async close() { daemon!.close(); icvDetector.detach(); await transport.close(); capture?.close(); },
   };
 }
@@ -198,7 +205,4 @@ export function formatStatus(sas: IkeSaStatus[]): string {
   return lines.join("\n") + "\n";
 }
 
-/** JSON form of the status (bigints as strings). */
-export function statusJson(sas: IkeSaStatus[]): string {
-  return JSON.stringify(sas, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2) + "\n";
-}
+

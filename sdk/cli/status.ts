@@ -1,6 +1,7 @@
 /**
  * `ipsec-wasm status [--json]`: asks every running `ipsec-wasm up` (over its control socket) for
- * its IKE and Child SAs, printed like `swanctl --list-sas` with the per-SA counters.
+ * its status report (sdk/diag/status-report.ts): IKE and Child SAs like `swanctl --list-sas`,
+ * every dataplane SA like `ip -s xfrm state`, the xfrm_stat counters and the active diagnostics.
  * @module
  */
 import net from "node:net";
@@ -28,8 +29,17 @@ export function askControl(path: string, cmd: string, timeoutMs = 2000): Promise
 
 export const statusCommand: CliCommand = {
   path: ["status"],
-  summary: "list the IKE and Child SAs of running `ipsec-wasm up` processes, with counters",
-  usage: "Usage: ipsec-wasm status [--json]\n",
+  summary: "list the SAs of running `ipsec-wasm up` processes: swanctl --list-sas, ip -s xfrm state, diagnostics",
+  usage: [
+    "Usage: ipsec-wasm status [--json]",
+    "",
+    "For every running `ipsec-wasm up`: its IKE and Child SAs as `swanctl --list-sas` shows them",
+    "(algorithms with ICV lengths, SPIs, rekey and expiry times, counters), every dataplane SA as",
+    "`ip -s xfrm state` shows it (replay window, drops by reason), the /proc/net/xfrm_stat counters",
+    "and the active diagnostics (e.g. an ICV-truncation mismatch and the line that fixes it).",
+    "  --json   the same as JSON: one report per process, 64-bit counters as decimal strings",
+    "",
+  ].join("\n"),
   async run(args, io) {
     const json = args.includes("--json");
     const socks = await listControlSockets();
@@ -39,7 +49,8 @@ export const statusCommand: CliCommand = {
       try { parts.push(await askControl(path, json ? "status-json" : "status")); } catch { /* a stale socket of a process that died */ }
     }
     if (parts.length === 0) { io.err("no running `ipsec-wasm up` answered\n"); return 3; }
-    io.out(json ? `[${parts.map((p) => p.trim().replace(/^\[|\]$/g, "")).filter(Boolean).join(",")}]\n` : parts.join(""));
+    // JSON: one report per running `up`; text: the reports one after the other.
+    io.out(json ? `[${parts.map((p) => p.trim()).filter(Boolean).join(",\n")}]\n` : parts.join("\n"));
     return 0;
   },
 };

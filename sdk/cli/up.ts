@@ -14,7 +14,8 @@ import { echoReplyFor, parseIcmpEcho } from "../packet/icmp.ts";
 import { parseIp } from "../ike/ts.ts";
 import { IkeError, EXIT_CODES } from "../ike/errors.ts";
 import { ConfigError } from "../config/errors.ts";
-import { parseSessionArgs, startSession, formatStatus, statusJson, type Session } from "./ike-session.ts";
+import { parseSessionArgs, startSession, type Session } from "./ike-session.ts";
+import { formatStatusReport, formatSwanctlSas, statusReportJson } from "../diag/status-report.ts";
 import { deleteSas, describeDelete, type DownReply, type DownRequest } from "./down.ts";
 import type { CliCommand, CliIo } from "./main.ts";
 
@@ -49,8 +50,8 @@ async function serveControl(s: Session, path: string, hooks: DownHooks): Promise
         });
         return;
       }
-      const st = s.daemon.status();
-      sock.end(line === "status-json" ? statusJson(st) : formatStatus(st));
+      const report = s.report();
+      sock.end(line === "status-json" ? statusReportJson(report) : formatStatusReport(report));
     });
     sock.on("error", () => undefined);
   });
@@ -187,7 +188,6 @@ export const upCommand: CliCommand = {
         io.out(`up: metrics on http://${metricsAddr.host.includes(":") ? `[${metricsAddr.host}]` : metricsAddr.host}:${bound}/metrics\n`);
       }
       if (opts.wiresharkKeys) io.out(`up: writing SA keys for Wireshark to ${opts.wiresharkKeys} (debugging only: anyone who reads them can decrypt the traffic)\n`);
-      session.icvDetector.on((d) => { if (!shuttingDown) io.out(`up: diagnostic: ${d.message}\n`); });
       session.daemon.on((e) => {
         if (shuttingDown) return;
         if (e.type === "child-up") io.out(`up: CHILD_SA ${e.child.name} ${e.child.proposal} ${e.child.localTs.length} === ${e.child.remoteTs.length} selectors, SPIs in ${e.child.spiIn.toString(16)} out ${e.child.spiOut.toString(16)}\n`);
@@ -208,7 +208,7 @@ export const upCommand: CliCommand = {
       process.once("SIGTERM", onSignal);
       if (!flags.has("--listen")) {
         await session.daemon.initiate(session.conn.name);
-        io.out(formatStatus(session.daemon.status()));
+        io.out(formatSwanctlSas(session.report().ikeSas));
       } else {
         io.out(`up: listening on ${session.transport.address}[${session.transport.ikePort}] and [${session.transport.natPort}] for connection '${session.conn.name}'\n`);
       }

@@ -1,0 +1,179 @@
+// `ipsec-wasm up` observability, end to end over loopback UDP: two `up` processes negotiate
+// (IKE AES-GCM, ESP aes128-sha256 = HMAC-SHA-256 with RFC 4868's 128-bit ICV); then packets of a
+// peer that truncates to 96 bits (the Linux `auth hmac(sha256)` default of seed 000) are built with
+// node:crypto from the keys `--wireshark-keys` exported and sent to the responder. `status` must
+// name the mismatch (text and JSON) with the fix, count the failures as the kernel's
+// XfrmInStateProtoError, and `up` must log it; `status` before that must show no diagnostic.
+// Also: `--metrics` refuses non-loopback addresses.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createSocket } from "node:dgram";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseMetricsAddress } from "../../sdk/cli/up.ts";
+import { main } from "../../sdk/cli/main.ts";
+import { ConfigError } from "../../sdk/config/errors.ts";
+import { icmpEcho } from "../../sdk/packet/icmp.ts";
+import { refEncap } from "../helpers/esp-ref.ts";
+import { repoPath, unhex } from "../helpers/interop.ts";
+
+const CLI = repoPath("bin/ipsec-wasm.mjs");
+const work = mkdtempSync(join(tmpdir(), "ipsec-wasm-cli-obs-"));
+const children: ChildProcess[] = [];
+after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  rmSync(work, { recursive: true, force: true });
+});
+
+test("--metrics: loopback addresses only, port 0 allowed, clear refusal otherwise", async () => {
+  assert.deepEqual(parseMetricsAddress("127.0.0.1:9464"), { host: "127.0.0.1", port: 9464 });
+  assert.deepEqual(parseMetricsAddress("127.8.9.10:0"), { host: "127.8.9.10", port: 0 });
+  assert.deepEqual(parseMetricsAddress("[::1]:9464"), { host: "::1", port: 9464 });
+  for (const bad of ["0.0.0.0:9464", "198.18.0.1:9464", "[::]:9464", "[2001:db8::1]:9464", "localhost:9464"]) {
+    assert.throws(() => parseMetricsAddress(bad), (e: Error) => e instanceof ConfigError && /only loopback addresses/.test(e.message), bad);
+  }
+  for (const bad of ["127.0.0.1", "127.0.0.1:70000", ":9464"]) assert.throws(() => parseMetricsAddress(bad), ConfigError, bad);
+  let err = "";
+  const code = await main(["up", "--conf", "/nonexistent.conf", "--metrics", "0.0.0.0:9464"], { out: () => undefined, err: (t) => (err += t) });
+  assert.equal(code, 2);
+  assert.match(err, /refusing to serve metrics on 0\.0\.0\.0: only loopback addresses/);
+});
+
+async function freePort(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const s = createSocket("udp4");
+    const port = await new Promise<number>((r) => s.bind(0, "127.0.0.1", () => r(s.address().port)));
+    const t = createSocket("udp4");
+    const ok = await new Promise<boolean>((r) => { t.once("error", () => r(false)); t.bind(port, "127.0.0.2", () => r(true)); });
+    s.close();
+    if (ok) t.close();
+    if (ok) return port;
+  }
+  throw new Error("no free UDP port on 127.0.0.1 and 127.0.0.2");
+}
+
+interface Side { addr: string; id: string; ts: string }
+function conf(me: Side, peer: Side, port: number): string {
+  const path = join(work, `${me.id}.conf`);
+  writeFileSync(path, `connections {
+  t {
+    local_addrs = ${me.addr}
+    remote_addrs = ${peer.addr}
+    local_port = ${port}
+    remote_port = ${port}
+    proposals = aes128gcm16-prfsha256-x25519
+    local {
+      auth = psk
+      id = ${me.id}
+    }
+    remote {
+      auth = psk
+      id = ${peer.id}
+    }
+    children {
+      net {
+        local_ts = ${me.ts}
+        remote_ts = ${peer.ts}
+        esp_proposals = aes128-sha256
+      }
+    }
+  }
+}
+secrets {
+  ike-1 {
+    id-1 = ${me.id}
+    id-2 = ${peer.id}
+    secret = cli-obs-test-psk-not-secret
+  }
+}
+`);
+  return path;
+}
+
+interface Proc { child: ChildProcess; out: () => string; exited: Promise<number> }
+function startUp(args: string[], tmp: string): Proc {
+  const child = spawn(process.execPath, [CLI, "up", ...args], { env: { ...process.env, TMPDIR: tmp }, cwd: repoPath(".") });
+  children.push(child);
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  return { child, out: () => out, exited: new Promise<number>((r) => child.on("exit", (c) => r(c ?? -1))) };
+}
+async function waitFor(p: Proc, re: RegExp, ms = 20_000): Promise<void> {
+  for (let t = 0; t < ms && !re.test(p.out()); t += 100) await new Promise((r) => setTimeout(r, 100));
+  assert.match(p.out(), re);
+}
+function cli(tmp: string, args: string[]): { code: number; out: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, TMPDIR: tmp }, encoding: "utf8", timeout: 30_000 });
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+/** The esp_sa line of the SA from `src`: SPI and keys (Wireshark's UAT fields, quoted). */
+function exportedSa(file: string, src: string): { spi: number; encKey: Uint8Array; integKey: Uint8Array } {
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    const f = [...line.matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+    if (f.length === 8 && f[1] === src) return { spi: Number(f[3]), encKey: unhex(f[5].slice(2)), integKey: unhex(f[7].slice(2)) };
+  }
+  throw new Error(`no esp_sa line from ${src} in ${file}`);
+}
+
+test("status names a peer that truncates HMAC-SHA-256 to 96 bits (text, JSON, up's log), after showing no diagnostic while traffic is fine", async () => {
+  const port = await freePort();
+  const R: Side = { addr: "127.0.0.1", id: "resp.example.org", ts: "203.0.113.2/32" };
+  const I: Side = { addr: "127.0.0.2", id: "init.example.org", ts: "198.51.100.1/32" };
+  const rtmp = join(work, "resp-ctl"), itmp = join(work, "init-ctl");
+  mkdirSync(rtmp);
+  mkdirSync(itmp);
+  const keys = join(work, "keys");
+  const resp = startUp(["--listen", "--conf", conf(R, I, port), "--wireshark-keys", keys], rtmp);
+  await waitFor(resp, /listening on/);
+  const init = startUp(["--conf", conf(I, R, port)], itmp);
+  await waitFor(init, /ESTABLISHED, IKEv2/);
+  await waitFor(resp, /up: CHILD_SA net/);
+
+  const clean = cli(rtmp, ["status"]);
+  assert.equal(clean.code, 0, clean.out);
+  assert.match(clean.out, /^t: #\d+, ESTABLISHED, IKEv2, [0-9a-f]{16}_i [0-9a-f]{16}_r\*$/m);
+  assert.match(clean.out, /ESP:AES_CBC-128\/HMAC_SHA2_256_128/);
+  assert.match(clean.out, /auth-trunc hmac\(sha256\) .* 128$/m);
+  assert.match(clean.out, /no active diagnostics/);
+
+  // A peer with Linux's 96-bit truncation: right keys, right SPI, 12-byte ICV.
+  const sa = exportedSa(join(keys, "esp_sa"), I.addr);
+  const sock = createSocket("udp4");
+  await new Promise<void>((r) => sock.bind(0, I.addr, () => r()));
+  const sent = 6;
+  for (let seq = 1; seq <= sent; seq++) {
+    const esp = refEncap({ spi: sa.spi, suite: "cbc", key: sa.encKey, integKey: sa.integKey, hash: "sha256", icv: 12 }, BigInt(seq),
+      icmpEcho("198.51.100.1", "203.0.113.2", 99, seq), 4, { iv: new Uint8Array(16).fill(seq) });
+    await new Promise<void>((r) => sock.send(esp, port, R.addr, () => r()));
+    // the detector samples at most 4 failures per SA per second: spread them out
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  sock.close();
+  const spiHex = `0x${sa.spi.toString(16).padStart(8, "0")}`;
+  await waitFor(resp, new RegExp(`\\[ESP\\] .*SA ${spiHex} \\(aes128-sha256, 128-bit ICV\\).*96-bit ICV`));
+
+  const text = cli(rtmp, ["status"]);
+  assert.equal(text.code, 0, text.out);
+  assert.match(text.out, /1 active diagnostic:/);
+  // (with CBC a 12-byte ICV read as 16 leaves the ciphertext off the block size: "dropped as truncated")
+  assert.match(text.out, new RegExp(`icv-truncation: SA ${spiHex} \\(aes128-sha256, 128-bit ICV\\): ${sent} packets .*96-bit ICV`));
+  assert.match(text.out, /fix: .*aes128-sha256_96/);
+  assert.match(text.out, new RegExp(`XfrmInStateProtoError\\s+${sent}$`, "m"));
+
+  const json = cli(rtmp, ["status", "--json"]);
+  assert.equal(json.code, 0, json.out);
+  const reports = JSON.parse(json.out) as { diagnostics: { kind: string; spi: number; peerIcvBits?: number }[]; ikeSas: { children: { icvBits: number }[] }[] }[];
+  assert.equal(reports.length, 1);
+  assert.deepEqual(reports[0].diagnostics.map((d) => [d.kind, d.spi, d.peerIcvBits]), [["icv-truncation", sa.spi, 96]]);
+  assert.equal(reports[0].ikeSas[0].children[0].icvBits, 128);
+
+  const down = cli(itmp, ["down", "--all"]);
+  assert.equal(down.code, 0, down.out);
+  assert.equal(await init.exited, 0);
+  assert.equal(cli(rtmp, ["down", "--all"]).code, 0);
+  assert.equal(await resp.exited, 0);
+});
