@@ -14,8 +14,9 @@ import {
   D_L3_LEN, metaOf, scratch, slotBytes, HEADROOM, TAILROOM, countDrop, countGlobal,
   M_FLAGS, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
   M_PACKETS, M_BYTES, M_LIM_PACKETS, M_LIM_BYTES, F_TRANSPORT, F_ESN, F_EXPIRED, F_VERIFY_ONLY,
-  KIND_GCM, KIND_CBC_HMAC, KIND_CTR_HMAC, KIND_GMAC,
+  KIND_GCM, KIND_CBC_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA,
 } from "../sad/layout";
+import { chachaPolyOpen } from "../crypto/chacha20poly1305";
 import {
   ST_OK, ST_NO_SA, ST_REPLAY, ST_INTEGRITY_FAILED, ST_BAD_PADDING, ST_TRUNCATED, ST_DUMMY,
   ST_BAD_NEXT_HEADER, ST_MALFORMED_INNER, ST_TOO_BIG, ST_LIFETIME_EXPIRED,
@@ -105,6 +106,10 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
     const aad = scratch + 16;
     const aadLen = writeAad(aad, esp, seq, esn);
     if (gcmOpen(keys, nonce, aad, aadLen, ct, ct, ctLen, icvAt, icv) == 0) return ST_INTEGRITY_FAILED;
+  } else if (kind == KIND_CHACHA) {
+    const nonce = saltNonce(meta, esp);
+    const aad = scratch + 16;
+    if (chachaPolyOpen(keys, nonce, aad, writeAad(aad, esp, seq, esn), ct, ct, ctLen, icvAt) == 0) return ST_INTEGRITY_FAILED;
   } else if (kind == KIND_GMAC) {
     if (gmacVerify(keys, meta, esp, seq, esn, ctLen, icvAt) == 0) return ST_INTEGRITY_FAILED;
   } else {

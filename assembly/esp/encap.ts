@@ -13,8 +13,9 @@ import {
   metaOf, maxSas, slotBytes, HEADROOM, TAILROOM, ivPool, scratch, countDrop, countGlobal,
   M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SEQ, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
   M_PACKETS, M_BYTES, M_TFC, M_LIM_PACKETS, M_LIM_BYTES, M_LIM_SEQ, F_IN_USE, F_INBOUND, F_TRANSPORT, F_ESN,
-  F_EXPIRED, KIND_GCM, KIND_CBC_HMAC, KIND_CTR_HMAC, KIND_GMAC,
+  F_EXPIRED, KIND_GCM, KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA,
 } from "../sad/layout";
+import { chachaPolySeal } from "../crypto/chacha20poly1305";
 import {
   ST_OK, ST_INVALID_SA, ST_SEQ_OVERFLOW, ST_MALFORMED_INNER, ST_TOO_BIG, ST_LIFETIME_EXPIRED,
 } from "./status";
@@ -160,6 +161,11 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
     const aad = scratch + 16;
     const aadLen = writeAad(aad, esp, seq, esn);
     gcmSeal(keys, nonce, aad, aadLen, payload, payload, padded, icvAt, icv);
+  } else if (kind == KIND_CHACHA) {
+    // RFC 7634 §2-§3: nonce salt ‖ IV, AAD as for GCM.
+    const nonce = saltNonce(meta, esp);
+    const aad = scratch + 16;
+    chachaPolySeal(keys, nonce, aad, writeAad(aad, esp, seq, esn), payload, payload, padded, icvAt);
   } else if (kind == KIND_GMAC) {
     gmacTag(keys, meta, esp, seq, esn, padded, icvAt);
   } else if (kind == KIND_CTR_HMAC) {
@@ -187,7 +193,7 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
     cbcMeta = meta;
     store<u32>(cbcDescs + (<usize>cbcPending() << 2), <u32>d);
     cbcQueue(payload, padded, esp + 8);   // encrypted and MACed in flushCbc
-  } else if (kind != KIND_GCM && kind != KIND_GMAC) {
+  } else if (kind == KIND_CTR_HMAC || kind == KIND_NULL_HMAC) {
     writeHmacIcv(meta, keys, d);          // CTR (already encrypted) or NULL encryption
   }
   return ST_OK;

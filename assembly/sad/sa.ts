@@ -13,6 +13,7 @@ import { replayBlocks } from "./replay";
 import { gcmContextBytes, gcmInit } from "../crypto/gcm";
 import { aesKeyBytes, aesExpandKey } from "../crypto/aes";
 import { hmacContextBytes, hmacInit, hashDigestBytes } from "../crypto/hmac";
+import { chachaPolyContextBytes, chachaPolyInit } from "../crypto/chacha20poly1305";
 
 export const ERR_NO_SLOT: i32 = -1;
 export const ERR_DUPLICATE_SPI: i32 = -2;
@@ -54,7 +55,9 @@ export function saAdd(
     if (kind == KIND_GMAC ? icvLen != 16 : icvLen != 8 && icvLen != 12 && icvLen != 16) return ERR_ICV;
     keyBytes = gcmContextBytes(aesLen);
   } else if (kind == KIND_CHACHA) {
-    return ERR_KIND; // ChaCha20-Poly1305 arrives with assembly/crypto/chacha20poly1305.ts
+    if (encKeyLen != 36) return ERR_ENC_KEY; // 32-byte key + 4-byte salt (RFC 7634 §2)
+    if (icvLen != 16) return ERR_ICV;
+    keyBytes = chachaPolyContextBytes();
   } else if (kind == KIND_CBC_HMAC || kind == KIND_CTR_HMAC || kind == KIND_NULL_HMAC) {
     if (verifyOnly || kind == KIND_NULL_HMAC) {
       if (encKeyLen != 0) return ERR_ENC_KEY;
@@ -97,6 +100,9 @@ export function saAdd(
   if (kind == KIND_GCM || kind == KIND_GMAC) {
     rounds = gcmInit(keyStage, aesLen, keyPtr);
     memory.copy(meta + M_SALT, keyStage + aesLen, 4);
+  } else if (kind == KIND_CHACHA) {
+    chachaPolyInit(keyStage, keyPtr);
+    memory.copy(meta + M_SALT, keyStage + 32, 4);
   } else {
     if (aesLen != 0) {
       rounds = aesExpandKey(keyStage, aesLen, keyPtr, 1);

@@ -1,4 +1,5 @@
-// The ESP suites beyond GCM/CBC against outside references: AES-CTR (RFC 3686 test vectors and
+// The ESP suites beyond GCM/CBC against outside references: ChaCha20-Poly1305 (RFC 7634 appendix A
+// and node:crypto's chacha20-poly1305), AES-CTR (RFC 3686 test vectors and
 // node:crypto's aes-*-ctr), AES-GMAC (RFC 4543 has no vectors: node:crypto's aes-*-gcm over an empty
 // plaintext computes the ICV independently), HMAC-SHA-384-192 and HMAC-SHA-512-256 (RFC 4868
 // authenticator cases and node:crypto), AES-192 wherever a suite allows it. Both directions,
@@ -18,7 +19,7 @@ const be64 = (v: bigint): Buffer => { const b = Buffer.alloc(8); b.writeBigUInt6
 
 // ---- an independent ESP encoder/decoder on node:crypto (OpenSSL) for the new suites ---------------
 
-type Kind = "ctr" | "gmac" | "cbc" | "null" | "gcm";
+type Kind = "ctr" | "gmac" | "cbc" | "null" | "gcm" | "chacha";
 interface Ref { kind: Kind; spi: number; key: Buffer; salt: Buffer; integKey?: Buffer; hash?: string; icv: number; esn: boolean }
 
 const align = (k: Kind): number => (k === "cbc" ? 16 : 4);
@@ -43,8 +44,9 @@ function refEncap(r: Ref, seq: bigint, payload: Uint8Array, nh: number, iv: Buff
     g.final();
     return Buffer.concat([hdr, iv, body, g.getAuthTag()]);
   }
-  if (r.kind === "gcm") {
-    const g = createCipheriv(`aes-${bits}-gcm` as "aes-128-gcm", r.key, Buffer.concat([r.salt, iv]));
+  if (r.kind === "gcm" || r.kind === "chacha") {
+    const alg = r.kind === "chacha" ? "chacha20-poly1305" : `aes-${bits}-gcm`;
+    const g = createCipheriv(alg as "aes-128-gcm", r.key, Buffer.concat([r.salt, iv]), { authTagLength: 16 });
     g.setAAD(aadHeader(r, hdr, seq));
     const ct = Buffer.concat([g.update(body), g.final()]);
     return Buffer.concat([hdr, iv, ct, g.getAuthTag().subarray(0, r.icv)]);
@@ -68,8 +70,9 @@ function refDecap(r: Ref, pkt: Uint8Array, seqHi = 0): { payload: Buffer; nh: nu
   const aadHdr = r.esn ? Buffer.concat([hdr.subarray(0, 4), hi, hdr.subarray(4)]) : hdr;
   const bits = r.key.length * 8;
   let pt: Buffer;
-  if (r.kind === "gmac" || r.kind === "gcm") {
-    const g = createDecipheriv(`aes-${bits}-gcm` as "aes-128-gcm", r.key, Buffer.concat([r.salt, iv]), { authTagLength: r.icv });
+  if (r.kind === "gmac" || r.kind === "gcm" || r.kind === "chacha") {
+    const alg = r.kind === "chacha" ? "chacha20-poly1305" : `aes-${bits}-gcm`;
+    const g = createDecipheriv(alg as "aes-128-gcm", r.key, Buffer.concat([r.salt, iv]), { authTagLength: r.icv });
     g.setAuthTag(icv);
     if (r.kind === "gmac") { g.setAAD(Buffer.concat([aadHdr, iv, body])); g.final(); pt = Buffer.from(body); }
     else { g.setAAD(aadHdr); pt = Buffer.concat([g.update(body), g.final()]); }
@@ -94,9 +97,11 @@ function keysFor(esp: string): { encKey: Uint8Array; integKey?: Uint8Array; ref:
   const hashName = ["", "sha1", "sha256", "sha384", "sha512"][s.hash];
   const enc = bytes(s.encKeyBytes, s.encKeyBytes + 1);
   const integKey = s.integKeyBytes ? bytes(s.integKeyBytes, 7) : undefined;
-  const kind: Kind = esp.includes("gmac") ? "gmac" : esp.includes("gcm") ? "gcm" : esp.includes("ctr-") ? "ctr" : esp.startsWith("null") ? "null" : "cbc";
-  const aes = Buffer.from(enc.subarray(0, s.aesKeyBytes));
-  const salt = Buffer.from(enc.subarray(s.aesKeyBytes));
+  const kind: Kind = esp.startsWith("chacha") ? "chacha" : esp.includes("gmac") ? "gmac" : esp.includes("gcm") ? "gcm"
+    : esp.includes("ctr-") ? "ctr" : esp.startsWith("null") ? "null" : "cbc";
+  const cipherKey = kind === "chacha" ? 32 : s.aesKeyBytes;
+  const aes = Buffer.from(enc.subarray(0, cipherKey));
+  const salt = Buffer.from(enc.subarray(cipherKey));
   return { encKey: enc, integKey, ref: { kind, key: aes, salt, integKey: integKey && Buffer.from(integKey), hash: hashName || undefined, icv: s.icvBytes } };
 }
 
@@ -111,6 +116,7 @@ async function pair(esp: string, extra: Partial<SaConfig> = {}): Promise<Pair> {
 
 const HASHES = ["sha1", "sha256", "sha256_96", "sha384", "sha512"];
 const NEW_SUITES = [
+  "chacha20poly1305",
   ...["128", "192", "256"].flatMap((b) => HASHES.map((h) => `aes${b}ctr-${h}`)),
   "aes128gmac", "aes192gmac", "aes256gmac",
   "aes192-sha256", "aes192-sha384", "aes192-sha512", "aes256-sha384", "aes128-sha512", "aes192gcm16", "aes192gcm8",
@@ -144,7 +150,7 @@ for (const esp of NEW_SUITES) {
 }
 
 test("new suites in transport mode and with ESN across 2^32: both directions against OpenSSL", async () => {
-  for (const esp of ["aes128ctr-sha256", "aes256ctr-sha512", "aes128gmac", "aes256gmac", "aes192-sha384"]) {
+  for (const esp of ["chacha20poly1305", "aes128ctr-sha256", "aes256ctr-sha512", "aes128gmac", "aes256gmac", "aes192-sha384"]) {
     const t = await pair(esp, { mode: "transport" });
     for (const [i, orig] of [ipv4Udp(33), ipv6Udp(9)].entries()) {
       const hl = orig[0] >> 4 === 4 ? 20 : 40;
@@ -237,6 +243,37 @@ test("RFC 3686 vectors through ESP: decap uses nonce ‖ IV ‖ 1 from the packe
   }
 });
 
+// ---- RFC 7634 appendix A: the ChaCha20-Poly1305 ESP example ------------------------------------
+
+interface ChaChaVector { keymat_hex: string; spi_hex: string; seq: number; iv_hex: string; plaintext_hex: string; pad_length: number; next_header: number; ciphertext_hex: string; esp_packet_hex: string }
+const [CHACHA_ESP] = JSON.parse(readFileSync(new URL("../vectors/rfc/rfc7634_chacha20_poly1305_esp.json", import.meta.url), "utf8")) as ChaChaVector[];
+
+test("RFC 7634 appendix A: the example packet decapsulates to its ICMP packet; our encap of it gives the RFC ciphertext", async () => {
+  const v = CHACHA_ESP;
+  const dp = await Dataplane.create({ maxSas: 4, batchSize: 4 });
+  const spi = parseInt(v.spi_hex, 16);
+  const inn = dp.addSa({ spi, direction: "in", mode: "tunnel", esp: "chacha20poly1305", encKey: hex(v.keymat_hex) });
+  const pt = hex(v.plaintext_hex);
+  const inner = pt.subarray(0, pt.length - 2 - v.pad_length);
+  const d = dp.decapsulate(hex(v.esp_packet_hex));
+  assert.equal(d.status, "ok");
+  assert.equal(d.seq, BigInt(v.seq));
+  assert.equal(d.nextHeader, v.next_header);
+  assert.deepEqual(Buffer.from(d.payload!), inner, "the inner IPv4 packet of the example");
+  assert.equal(dp.decapsulate(hex(v.esp_packet_hex)).status, "replay");
+  const forged = hex(v.esp_packet_hex); forged[forged.length - 1] ^= 0x80;
+  forged.writeUInt32BE(6, 4);
+  assert.equal(dp.decapsulate(forged).status, "integrity-failed");
+  assert.equal(dp.replayState(inn).top, BigInt(v.seq));
+  // Encap: with ESN and next sequence number = the example's IV, the nonce is the example's, so
+  // the ciphertext (same inner packet, same RFC 4303 padding) is byte for byte the RFC's.
+  const out = dp.addSa({ spi, direction: "out", mode: "tunnel", esp: "chacha20poly1305-esn", encKey: hex(v.keymat_hex), seq: hex(v.iv_hex).readBigUInt64BE() - 1n });
+  const e = dp.encapsulate(out, inner);
+  assert.equal(e.status, "ok");
+  assert.equal(Buffer.from(e.packet!.subarray(8, 16)).toString("hex"), v.iv_hex);
+  assert.equal(Buffer.from(e.packet!.subarray(16, e.packet!.length - 16)).toString("hex"), v.ciphertext_hex);
+});
+
 // ---- RFC 4868 authenticators: HMAC-SHA-384-192 and HMAC-SHA-512-256 ------------------------------
 
 interface AuthVector { id: string; hash: string; key_hex: string; data_hex: string; prf_hex: string; icv_hex: string; icv_len_bytes: number }
@@ -269,7 +306,7 @@ test("RFC 4868 AUTH384/AUTH512 cases: transcription equals node:crypto, and an E
 // ---- bad input for every new kind ---------------------------------------------------------------
 
 test("new kinds: every bit flip, every truncation and a wrong SPI are dropped without output or a window move", async () => {
-  for (const esp of ["aes128ctr-sha256", "aes256ctr-sha384", "aes128gmac", "aes256gmac-esn", "aes192-sha512", "null-sha512"]) {
+  for (const esp of ["chacha20poly1305", "chacha20poly1305-esn", "aes128ctr-sha256", "aes256ctr-sha384", "aes128gmac", "aes256gmac-esn", "aes192-sha512", "null-sha512"]) {
     const { dp, out, inn } = await pair(esp);
     const good = dp.encapsulate(out, ipv4Udp(21)).packet!;
     for (let bit = 0; bit < good.length * 8; bit++) {
