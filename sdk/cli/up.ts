@@ -16,6 +16,7 @@ import { IkeError, EXIT_CODES } from "../ike/errors.ts";
 import { ConfigError } from "../config/errors.ts";
 import { parseSessionArgs, startSession, type Session } from "./ike-session.ts";
 import { formatStatusReport, formatSwanctlSas, statusReportJson } from "../diag/status-report.ts";
+import { metricsResponse } from "../diag/metrics.ts";
 import { deleteSas, describeDelete, type DownReply, type DownRequest } from "./down.ts";
 import type { CliCommand, CliIo } from "./main.ts";
 
@@ -106,14 +107,14 @@ export function parseMetricsAddress(text: string): { host: string; port: number 
   return { host, port };
 }
 
-/** HTTP GET /metrics on a loopback address, serving `render()`. */
-async function serveMetrics(addr: { host: string; port: number }, render: () => { body: string; contentType: string }): Promise<http.Server> {
+/** HTTP GET /metrics on a loopback address, serving `render(accept)` (the format follows the Accept header). */
+async function serveMetrics(addr: { host: string; port: number }, render: (accept?: string) => { body: string; contentType: string }): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/metrics") { res.writeHead(404, { "content-type": "text/plain" }).end("only /metrics here\n"); return; }
     if (req.method !== "GET" && req.method !== "HEAD") { res.writeHead(405, { allow: "GET, HEAD" }).end(); return; }
     try {
-      const { body, contentType } = render();
+      const { body, contentType } = render(req.headers.accept);
       res.writeHead(200, { "content-type": contentType }).end(req.method === "HEAD" ? undefined : body);
     } catch (e) {
       res.writeHead(500, { "content-type": "text/plain" }).end(`${(e as Error).message}\n`);
@@ -141,7 +142,9 @@ export const upCommand: CliCommand = {
     "  --retransmit-timeout S, --retransmit-base F, --retransmit-tries N",
     "                 retransmission schedule (strongSwan's defaults: 4 s, 1.8, 5)",
     "  --metrics ADDR:PORT",
-    "                 serve OpenMetrics text on http://ADDR:PORT/metrics (loopback addresses only)",
+    "                 serve per-SA counters, xfrm_stat and diagnostics on http://ADDR:PORT/metrics:",
+    "                 OpenMetrics 1.0 when the scraper's Accept asks for it, else Prometheus text 0.0.4;",
+    "                 loopback addresses only (the endpoint has no authentication)",
     "",
     "Debugging only (these write secrets or traffic to disk; never use them in production):",
     "  --wireshark-keys DIR",
@@ -183,7 +186,7 @@ export const upCommand: CliCommand = {
         finished: () => { io.out("up: IKE_SAs gone (ipsec-wasm down), exiting\n"); finish(); },
       });
       if (metricsAddr) {
-        metrics = await serveMetrics(metricsAddr, () => renderMetrics(session));
+        metrics = await serveMetrics(metricsAddr, (accept) => metricsResponse(session.report(), accept));
         const bound = (metrics.address() as net.AddressInfo).port;
         io.out(`up: metrics on http://${metricsAddr.host.includes(":") ? `[${metricsAddr.host}]` : metricsAddr.host}:${bound}/metrics\n`);
       }
@@ -229,9 +232,3 @@ export const upCommand: CliCommand = {
     }
   },
 };
-
-/** Placeholder until the OpenMetrics renderer lands: the per-SA counters `status` shows. */
-function renderMetrics(s: Session): { body: string; contentType: string } {
-  void s;
-  throw new Error("metrics renderer not available yet");
-}

@@ -1,9 +1,11 @@
 // `ipsec-wasm up` observability, end to end over loopback UDP: two `up` processes negotiate
-// (IKE AES-GCM, ESP aes128-sha256 = HMAC-SHA-256 with RFC 4868's 128-bit ICV); then packets of a
-// peer that truncates to 96 bits (the Linux `auth hmac(sha256)` default of seed 000) are built with
-// node:crypto from the keys `--wireshark-keys` exported and sent to the responder. `status` must
-// name the mismatch (text and JSON) with the fix, count the failures as the kernel's
-// XfrmInStateProtoError, and `up` must log it; `status` before that must show no diagnostic.
+// (IKE AES-GCM, ESP aes128-sha256 = HMAC-SHA-256 with RFC 4868's 128-bit ICV). Packets built with
+// node:crypto from the keys `--wireshark-keys` exported are sent to the responder: first three
+// good echo requests (answered through the tunnel), then packets of a peer that truncates to 96
+// bits (the Linux `auth hmac(sha256)` default of seed 000). `status` must show no diagnostic
+// before and name the mismatch after (text and JSON) with the fix, count the failures as the
+// kernel's XfrmInStateProtoError, and `up` must log it; the `--metrics` endpoint, read by
+// python3-prometheus-client's OpenMetrics parser, must carry the same counters and the diagnostic.
 // Also: `--metrics` refuses non-loopback addresses.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -17,7 +19,7 @@ import { main } from "../../sdk/cli/main.ts";
 import { ConfigError } from "../../sdk/config/errors.ts";
 import { icmpEcho } from "../../sdk/packet/icmp.ts";
 import { refEncap } from "../helpers/esp-ref.ts";
-import { repoPath, unhex } from "../helpers/interop.ts";
+import { SYSTEM_PYTHON, repoPath, unhex } from "../helpers/interop.ts";
 
 const CLI = repoPath("bin/ipsec-wasm.mjs");
 const work = mkdtempSync(join(tmpdir(), "ipsec-wasm-cli-obs-"));
@@ -119,7 +121,31 @@ function exportedSa(file: string, src: string): { spi: number; encKey: Uint8Arra
   throw new Error(`no esp_sa line from ${src} in ${file}`);
 }
 
-test("status names a peer that truncates HMAC-SHA-256 to 96 bits (text, JSON, up's log), after showing no diagnostic while traffic is fine", async () => {
+/** One metric sample as python3-prometheus-client's OpenMetrics parser reads it. */
+interface Sample { name: string; labels: Record<string, string>; value: number }
+
+/** GET /metrics asking for OpenMetrics; the body parsed by prometheus_client (a parse error fails the test). */
+async function scrape(url: string): Promise<{ contentType: string; samples: Sample[] }> {
+  const res = await fetch(url, { headers: { accept: "application/openmetrics-text; version=1.0.0" } });
+  assert.equal(res.status, 200);
+  const body = await res.text();
+  const py = [
+    "import sys, json",
+    "from prometheus_client.openmetrics.parser import text_string_to_metric_families",
+    "out = [[s.name, s.labels, s.value] for f in text_string_to_metric_families(sys.stdin.read()) for s in f.samples]",
+    "print(json.dumps(out))",
+  ].join("\n");
+  const r = spawnSync(SYSTEM_PYTHON, ["-c", py], { input: body, encoding: "utf8" });
+  assert.equal(r.status, 0, `prometheus_client rejected the exposition:\n${r.stderr}\n${body}`);
+  const samples = (JSON.parse(r.stdout) as [string, Record<string, string>, number][]).map(([name, labels, value]) => ({ name, labels, value }));
+  return { contentType: res.headers.get("content-type") ?? "", samples };
+}
+
+function value(samples: Sample[], name: string, labels: Record<string, string>): number | undefined {
+  return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+}
+
+test("status and /metrics: good packets counted with no diagnostic, then a peer truncating HMAC-SHA-256 to 96 bits is named (text, JSON, log, metrics)", async () => {
   const port = await freePort();
   const R: Side = { addr: "127.0.0.1", id: "resp.example.org", ts: "203.0.113.2/32" };
   const I: Side = { addr: "127.0.0.2", id: "init.example.org", ts: "198.51.100.1/32" };
@@ -127,8 +153,10 @@ test("status names a peer that truncates HMAC-SHA-256 to 96 bits (text, JSON, up
   mkdirSync(rtmp);
   mkdirSync(itmp);
   const keys = join(work, "keys");
-  const resp = startUp(["--listen", "--conf", conf(R, I, port), "--wireshark-keys", keys], rtmp);
+  const resp = startUp(["--listen", "--conf", conf(R, I, port), "--wireshark-keys", keys, "--metrics", "127.0.0.1:0"], rtmp);
   await waitFor(resp, /listening on/);
+  const url = /up: metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(resp.out())?.[1];
+  assert.ok(url, resp.out());
   const init = startUp(["--conf", conf(I, R, port)], itmp);
   await waitFor(init, /ESTABLISHED, IKEv2/);
   await waitFor(resp, /up: CHILD_SA net/);
@@ -140,20 +168,37 @@ test("status names a peer that truncates HMAC-SHA-256 to 96 bits (text, JSON, up
   assert.match(clean.out, /auth-trunc hmac\(sha256\) .* 128$/m);
   assert.match(clean.out, /no active diagnostics/);
 
-  // A peer with Linux's 96-bit truncation: right keys, right SPI, 12-byte ICV.
   const sa = exportedSa(join(keys, "esp_sa"), I.addr);
+  const spiHex = `0x${sa.spi.toString(16).padStart(8, "0")}`;
   const sock = createSocket("udp4");
   await new Promise<void>((r) => sock.bind(0, I.addr, () => r()));
-  const sent = 6;
-  for (let seq = 1; seq <= sent; seq++) {
-    const esp = refEncap({ spi: sa.spi, suite: "cbc", key: sa.encKey, integKey: sa.integKey, hash: "sha256", icv: 12 }, BigInt(seq),
+  const send = async (seq: number, icv: number): Promise<void> => {
+    const esp = refEncap({ spi: sa.spi, suite: "cbc", key: sa.encKey, integKey: sa.integKey, hash: "sha256", icv }, BigInt(seq),
       icmpEcho("198.51.100.1", "203.0.113.2", 99, seq), 4, { iv: new Uint8Array(16).fill(seq) });
     await new Promise<void>((r) => sock.send(esp, port, R.addr, () => r()));
+  };
+  // Three good echo requests: counted in, answered out, no diagnostic.
+  for (let seq = 1; seq <= 3; seq++) await send(seq, 16);
+  let m = await scrape(url);
+  for (let i = 0; i < 50 && value(m.samples, "ipsec_sa_packets_total", { spi: spiHex }) !== 3; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    m = await scrape(url);
+  }
+  assert.match(m.contentType, /^application\/openmetrics-text; version=1\.0\.0/);
+  const labels = { spi: spiHex, direction: "in", child: "net", peer: I.addr, suite: "aes128-sha256" };
+  assert.equal(value(m.samples, "ipsec_sa_packets_total", labels), 3, JSON.stringify(m.samples.filter((s) => s.labels.spi === spiHex)));
+  assert.equal(value(m.samples, "ipsec_sa_icv_bits", labels), 128);
+  assert.equal(value(m.samples, "ipsec_sa_packets_total", { direction: "out", child: "net" }), 3, "the echo replies went out");
+  assert.equal(value(m.samples, "ipsec_diagnostics_active", {}), 0);
+
+  // A peer with Linux's 96-bit truncation: right keys, right SPI, 12-byte ICV.
+  const sent = 6;
+  for (let seq = 4; seq < 4 + sent; seq++) {
+    await send(seq, 12);
     // the detector samples at most 4 failures per SA per second: spread them out
     await new Promise((r) => setTimeout(r, 300));
   }
   sock.close();
-  const spiHex = `0x${sa.spi.toString(16).padStart(8, "0")}`;
   await waitFor(resp, new RegExp(`\\[ESP\\] .*SA ${spiHex} \\(aes128-sha256, 128-bit ICV\\).*96-bit ICV`));
 
   const text = cli(rtmp, ["status"]);
@@ -170,6 +215,13 @@ test("status names a peer that truncates HMAC-SHA-256 to 96 bits (text, JSON, up
   assert.equal(reports.length, 1);
   assert.deepEqual(reports[0].diagnostics.map((d) => [d.kind, d.spi, d.peerIcvBits]), [["icv-truncation", sa.spi, 96]]);
   assert.equal(reports[0].ikeSas[0].children[0].icvBits, 128);
+
+  m = await scrape(url);
+  assert.equal(value(m.samples, "ipsec_diagnostics_active", {}), 1);
+  assert.equal(value(m.samples, "ipsec_sa_packets_total", labels), 3, "failed packets are not counted as processed");
+  const dropped = m.samples.filter((s) => s.name === "ipsec_sa_drops_total" && s.labels.spi === spiHex).reduce((n, s) => n + s.value, 0);
+  assert.equal(dropped, sent);
+  assert.equal(value(m.samples, "ipsec_xfrm_stat_total", { stat: "XfrmInStateProtoError" }), sent);
 
   const down = cli(itmp, ["down", "--all"]);
   assert.equal(down.code, 0, down.out);
