@@ -12,21 +12,11 @@ import type { IkeCounters, IkeDaemon } from "../ike/daemon.ts";
 import type { ChildSa, IkeSa } from "../ike/ike-sa.ts";
 import { formatIdentity } from "../ike/identity.ts";
 import { formatTs } from "../ike/ts.ts";
-import type { DiagnosticSeverity } from "./types.ts";
+import type { DiagnosticLike } from "./types.ts";
 import {
   XFRM_STAT_NAMES, XfrmStatCollector, formatXfrmStates, xfrmStateEntries, zeroDrops,
   type DropCounts, type XfrmStat, type XfrmStateContext, type XfrmStateEntry,
 } from "./xfrm-stat.ts";
-
-/** What every diagnostic has, whichever detector raised it. */
-export interface DiagnosticLike {
-  kind: string;
-  message: string;
-  hint?: string;
-  severity?: DiagnosticSeverity;
-  spi?: number;
-  sa?: SaHandle;
-}
 
 /** One direction of a Child SA: its SPI (8 hex digits, as swanctl prints it) and counters. */
 export interface ChildSaTraffic {

@@ -25,3 +25,17 @@ export interface Diagnostic {
   /** The counters that support the message, by name. */
   evidence: Record<string, bigint | number | string>;
 }
+
+/**
+ * What every diagnostic has, whichever detector raised it: {@link Diagnostic}, and the
+ * ICV-truncation detector's own type (which has no severity; it counts as an error).
+ */
+export interface DiagnosticLike {
+  kind: string;
+  message: string;
+  hint?: string;
+  severity?: DiagnosticSeverity;
+  spi?: number;
+  /** Dataplane handle of the SA concerned. */
+  sa?: number;
+}

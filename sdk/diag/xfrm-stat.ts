@@ -323,8 +323,11 @@ export function xfrmStateEntry(dp: Dataplane, h: SaHandle, ctx: XfrmStateContext
       ...configuredLimits(cfg, s), ...ctx.limits,
       bytes: s.bytes, packets: s.packets,
     },
-    // Our replay counter holds duplicates and packets behind the window alike.
-    stats: { replayWindow: 0n, replay: s.drops.replay, failed: s.drops["integrity-failed"] },
+    // Our replay counter holds duplicates and packets behind the window alike. `failed`: the
+    // kernel's authenc checks the MAC before the cipher looks at the length, so a CBC packet whose
+    // length does not fit the SA (our `truncated` on an SA: a peer with another ICV length) is an
+    // ICV failure there.
+    stats: { replayWindow: 0n, replay: s.drops.replay, failed: s.drops["integrity-failed"] + s.drops.truncated },
     drops: { ...s.drops },
   };
 }

@@ -8,9 +8,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { makePair, settle, type Pair, type PeerOptions } from "../helpers/ike-pair.ts";
 import { icmpEcho, echoReplyFor, parseIcmpEcho } from "../../sdk/packet/icmp.ts";
-import {
-  buildStatusReport, formatStatusReport, formatSwanctlSas, statusReportJson, swanctlAlgorithms, type DiagnosticLike,
-} from "../../sdk/diag/status-report.ts";
+import { buildStatusReport, formatStatusReport, formatSwanctlSas, statusReportJson, swanctlAlgorithms } from "../../sdk/diag/status-report.ts";
+import type { DiagnosticLike } from "../../sdk/diag/types.ts";
 import { XfrmStatCollector } from "../../sdk/diag/xfrm-stat.ts";
 
 const A: PeerOptions = {

@@ -265,3 +265,17 @@ test("xfrmStatFrom: SA-less remainders never go negative; direction decides the 
   assert.equal(x.XfrmInBufferError, 0n);
   assert.equal(x.XfrmInHdrError, 0n);
 });
+
+test("a 128-bit-ICV packet at an `auth hmac(sha256)` (96-bit) SA: `failed 1` and XfrmInStateProtoError 1, as the kernel showed", async () => {
+  // ../shared/kernel-vm/README.md, interop proof: "a packet with a 16-byte ICV sent to the
+  // `auth hmac(sha256)` SA (which expects 12) ... shows as `stats: ... failed 1` on its SA, and
+  // /proc/net/xfrm_stat has XfrmInStateProtoError" (the kernel checks the MAC before the length).
+  const { rx, send } = await link();
+  const h = rx.addSa({ mode: "tunnel", esp: "aes128-sha256_96", encKey: KE, integKey: KA, spi: 0x5001, direction: "in" });
+  send({ mode: "tunnel", esp: "aes128-sha256", encKey: KE, integKey: KA, spi: 0x5001 }, 0n, 1, 10);
+  const e = xfrmStateEntry(rx, h);
+  assert.equal(e.stats.failed, 1n);
+  assert.match(formatXfrmState(e), /\n\t {2}replay-window 0 replay 0 failed 1\n/);
+  const x = new XfrmStatCollector(rx).sample();
+  assert.deepEqual(XFRM_STAT_NAMES.filter((n) => x[n] !== 0n), ["XfrmInStateProtoError"]);
+});
