@@ -18,7 +18,7 @@ import { IkeUdpTransport } from "../node/ike-udp.ts";
 import { CaptureTap, tapDataplane, tapTransport, type CaptureFiles } from "../node/capture.ts";
 import { WiresharkKeyTables, WiresharkExportError, wiresharkEspAlgorithms } from "../diag/wireshark.ts";
 import { IcvTruncationDetector } from "../diag/icv-truncation.ts";
-import { buildStatusReport, type DiagnosticLike, type StatusReport } from "../diag/status-report.ts";
+import { buildStatusReport, type StatusReport } from "../diag/status-report.ts";
 import { XfrmStatCollector } from "../diag/xfrm-stat.ts";
 import { formatLog, type LogRecord } from "../ike/log.ts";
 import type { IkeConnection } from "../ike/config.ts";
@@ -50,7 +50,7 @@ export interface Session {
   /** The capture tap, when capture files were asked for. */
   capture?: CaptureTap;
   /** Active diagnostics of every detector. */
-  diagnostics(): DiagnosticLike[];
+  diagnostics(): StatusReport["diagnostics"];
   /** Everything `ipsec-wasm status` shows (IKE and Child SAs, every dataplane SA, xfrm_stat, diagnostics). */
   report(): StatusReport;
   close(): Promise<void>;
@@ -130,7 +130,7 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
   }
   // One collector for the process, so the global counters never go backwards when SAs are removed.
   const collector = new XfrmStatCollector(dataplane);
-  const diagnostics = (): DiagnosticLike[] => icvDetector.diagnostics();
+  const diagnostics = (): StatusReport["diagnostics"] => icvDetector.diagnostics();
   return {
     daemon, dataplane, transport, conn, icvDetector, capture, diagnostics,
     report: () => buildStatusReport({ dataplane, daemon, diagnostics: diagnostics(), collector }),
@@ -159,7 +159,11 @@ function wiresharkKeyFiles(dir: string, log: (r: LogRecord) => void): { child(re
   const cautioned = new Set<string>();
   return {
     child(rec) {
-      try { tables.addChild(rec); } catch (e) { warn(`CHILD_SA ${rec.child.name} SPI ${rec.spi.toString(16)}`, e); return; }
+      try { tables.addChild(rec); } catch (e) { warn(`CHILD_SA ${rec.child.name} SPI ${rec.spi.toString(16)}`, e); return; } finally {
+        // The table holds its own hex copy: the key copies the daemon made for us need not linger.
+        rec.encKey.fill(0);
+        rec.integKey.fill(0);
+      }
       save(espPath, tables.espSaText());
       const caveat = wiresharkEspAlgorithms(rec.suite).caveat;
       if (caveat && !cautioned.has(caveat)) {

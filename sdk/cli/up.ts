@@ -210,8 +210,13 @@ export const upCommand: CliCommand = {
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
       if (!flags.has("--listen")) {
-        await session.daemon.initiate(session.conn.name);
-        io.out(formatSwanctlSas(session.report().ikeSas));
+        try {
+          await session.daemon.initiate(session.conn.name);
+          io.out(formatSwanctlSas(session.report().ikeSas));
+        } catch (e) {
+          // A shutdown while still negotiating is not a failure of the negotiation.
+          if (!shuttingDown) throw e;
+        }
       } else {
         io.out(`up: listening on ${session.transport.address}[${session.transport.ikePort}] and [${session.transport.natPort}] for connection '${session.conn.name}'\n`);
       }
