@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { Dataplane } from "../../sdk/dataplane/dataplane.ts";
 import type { SaConfig, SaHandle } from "../../sdk/dataplane/types.ts";
 import { SilenceDetector, SILENCE_KIND, daemonSilencePairs, type SilenceEvent, type SilencePair } from "../../sdk/diag/silence.ts";
-import { buildStatusReport } from "../../sdk/diag/status-report.ts";
+import { buildStatusReport, formatStatusReport } from "../../sdk/diag/status-report.ts";
+import { IcvTruncationDetector } from "../../sdk/diag/icv-truncation.ts";
 import { renderMetrics } from "../../sdk/diag/metrics.ts";
 import { ipv4Udp } from "../helpers/esp-ref.ts";
 import { makePair, settle } from "../helpers/ike-pair.ts";
@@ -231,4 +232,28 @@ test("with the IKE daemon: replies lost on the way back raise for net{n}; status
   await settle();
   assert.deepEqual(det.check().map((e) => e.type), ["cleared"]);
   p.a.close(); p.b.close();
+});
+
+test("seed 000 end to end: the peer sends 96-bit ICVs; both detectors speak, one status and one scrape show them", async () => {
+  const x = await tunnel({ esp: "aes128-sha256_96" });
+  const icv = new IcvTruncationDetector(x.a, { now: () => x.now, log: null });
+  x.det.check();
+  x.run(40_000, () => { x.send(2); x.answer(2); });
+  const silent = x.det.diagnostics();
+  const truncation = icv.diagnostics();
+  assert.equal(silent.length, 1);
+  assert.equal(truncation.length, 1);
+  assert.equal(truncation[0].spi, silent[0].spi, "both about our inbound SA");
+  assert.equal(truncation[0].peerIcvBits, 96);
+  // The silence diagnostic points at the truncation one; the truncation one names the fix.
+  assert.match(silent[0].message, /icv-truncation diagnostic for 0xb0000001/);
+  const report = buildStatusReport({ dataplane: x.a, diagnostics: [...truncation, ...silent], now: x.now });
+  const text = formatStatusReport(report);
+  assert.match(text, /2 active diagnostics:\n {2}\[error\] icv-truncation: [^\n]*96[^\n]*\n[^]*\[error\] up-but-silent: SA pair net\{1\}/);
+  assert.match(text, /\tproto esp spi 0xb0000001\(2952790017\)[^]*\n\t {2}replay-window 0 replay 0 failed 16\n/);
+  const metrics = renderMetrics(report);
+  assert.match(metrics, /^ipsec_diagnostics_active 2$/m);
+  assert.match(metrics, /^ipsec_xfrm_stat_total\{stat="XfrmInStateProtoError"\} 16$/m);
+  assert.match(metrics, /^ipsec_sa_icv_bits\{spi="0xb0000001",direction="in",child="",peer="",suite="aes128-sha256"\} 128$/m);
+  icv.detach();
 });
