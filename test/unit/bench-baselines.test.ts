@@ -1,24 +1,31 @@
 // The benchmark baselines must be real ESP, or the comparison means nothing. Checked against
-// outside references: the draft-mcgrew GCM ESP packets, scapy's ESP implementation (python
-// cryptography), each other (node:crypto vs @noble), and our dataplane in both directions.
+// outside references: the draft-mcgrew GCM ESP packets, the RFC 7634 appendix A ChaCha20-Poly1305
+// ESP packet, the RFC 3686 AES-CTR vectors (counter block layout), scapy's ESP implementation
+// (python cryptography), each other (node:crypto vs @noble), and our dataplane in both directions.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
+import { createCipheriv } from "node:crypto";
+import { ctr } from "@noble/ciphers/aes.js";
 import { createNodeCryptoEsp } from "../../bench/baselines/node-crypto-esp.ts";
 import { createNobleEsp } from "../../bench/baselines/noble-esp.ts";
-import { type BaselineSa, type BenchSuite, EspDropError, readTrailer } from "../../bench/baselines/esp-layout.ts";
+import {
+  BENCH_SUITES, type BaselineSa, type BenchSuite, EspDropError, ctrBlock, randomBaselineSa, readTrailer,
+} from "../../bench/baselines/esp-layout.ts";
 import { ipv4UdpPacket } from "../../bench/packets.ts";
 import { Dataplane } from "../../sdk/dataplane/dataplane.ts";
 import { createOurEndpoint, encapsulateRing, ourDecapStep, ourEncapStep } from "../../bench/ours.ts";
 
-const SUITES: BenchSuite[] = ["aes128gcm16", "aes128-sha256"];
+const SUITES = BENCH_SUITES;
+/** Suites whose IV is the sequence number, so the same SA and seq give the same bytes everywhere. */
+const DETERMINISTIC: BenchSuite[] = ["aes128gcm16", "chacha20poly1305", "aes128ctr-sha256"];
 const SIZES = [28, 29, 30, 31, 64, 256, 1400];
 const BASELINES = { "node:crypto": createNodeCryptoEsp, noble: createNobleEsp };
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 function randomSa(suite: BenchSuite, spi = 0x0a0b0c0d): BaselineSa {
-  const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
-  return suite === "aes128gcm16" ? { spi, encKey: random(20) } : { spi, encKey: random(16), integKey: random(32) };
+  return randomBaselineSa(suite, spi);
 }
 
 interface McgrewCase { id: string; key_with_salt_hex: string; key_hex: string; spi_hex: string; esn: boolean;
@@ -41,21 +48,66 @@ test("baselines decapsulate the draft-mcgrew AES-128-GCM ESP packets (no ESN)", 
   }
 });
 
-test("node:crypto and @noble GCM encapsulation are byte-identical (IV = seq is deterministic)", () => {
-  const sa = randomSa("aes128gcm16");
-  const a = createNodeCryptoEsp("aes128gcm16", sa);
-  const b = createNobleEsp("aes128gcm16", sa);
-  for (const size of SIZES) {
-    const inner = ipv4UdpPacket(size);
-    const wire = a.encapsulate(inner);
-    assert.deepEqual(Buffer.from(b.encapsulate(inner)), Buffer.from(wire));
-    const encrypted = wire.length - 8 - 8 - 16; // SPI, seq, IV ... ICV
-    assert.equal(encrypted % 4, 0, "RFC 4303: payload ‖ padding ‖ trailer ends 4-byte aligned");
-    assert.ok(encrypted - size - 2 >= 0 && encrypted - size - 2 < 4, "minimal padding");
+interface Rfc7634Case { keymat_hex: string; spi_hex: string; seq: number; plaintext_hex: string; pad_length: number;
+  next_header: number; esp_packet_hex: string }
+
+test("baselines decapsulate the RFC 7634 appendix A ChaCha20-Poly1305 ESP packet, and drop it tampered", () => {
+  const [c] = JSON.parse(readFileSync(new URL("../vectors/rfc/rfc7634_chacha20_poly1305_esp.json", import.meta.url), "utf8")) as Rfc7634Case[];
+  const plain = Buffer.from(c.plaintext_hex, "hex");
+  const payload = plain.subarray(0, plain.length - 2 - c.pad_length);
+  const wire = Buffer.from(c.esp_packet_hex, "hex");
+  for (const [name, make] of Object.entries(BASELINES)) {
+    const esp = make("chacha20poly1305", { spi: parseInt(c.spi_hex, 16), encKey: Buffer.from(c.keymat_hex, "hex") });
+    const out = esp.decapsulate(wire);
+    assert.deepEqual(Buffer.from(out.inner), payload, name);
+    assert.equal(out.nextHeader, c.next_header);
+    assert.equal(out.seq, c.seq);
+    const bad = Buffer.from(wire);
+    bad[7] ^= 1; // the sequence number is AAD
+    assert.throws(() => esp.decapsulate(bad), EspDropError, `${name}: AAD covers the sequence number`);
   }
 });
 
-test("node:crypto and @noble decapsulate each other's packets, both suites", () => {
+// RFC 3686 section 6, test vectors #1-#3 (AES-128): key, nonce, IV, plaintext, ciphertext.
+const RFC3686 = [
+  { key: "ae6852f8121067cc4bf7a5765577f39e", nonce: "00000030", iv: "0000000000000000",
+    pt: "53696e676c6520626c6f636b206d7367", ct: "e4095d4fb7a7b3792d6175a3261311b8" },
+  { key: "7e24067817fae0d743d6ce1f32539163", nonce: "006cb6db", iv: "c0543b59da48d90b",
+    pt: "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+    ct: "5104a106168a72d9790d41ee8edad388eb2e1efc46da57c8fce630df9141be28" },
+  { key: "7691be035e5020a8ac6e618529f9a0dc", nonce: "00e0017b", iv: "27777f3f4a1786f0",
+    pt: "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20212223",
+    ct: "c1cf48a89f2ffdd9cf4652e9efdb72d74540a42bde6d7836d59a5ceaaef3105325b2072f" },
+];
+
+test("the baselines' AES-CTR counter block (nonce ‖ IV ‖ 1) gives the RFC 3686 test vectors in node:crypto and @noble", () => {
+  for (const v of RFC3686) {
+    const key = Buffer.from(v.key, "hex");
+    const block = ctrBlock(Buffer.from(v.nonce, "hex"), Buffer.from(v.iv, "hex"));
+    const pt = Buffer.from(v.pt, "hex");
+    assert.equal(createCipheriv("aes-128-ctr", key, block).update(pt).toString("hex"), v.ct, `node:crypto ${v.nonce}`);
+    assert.equal(hex(ctr(key, block).encrypt(pt)), v.ct, `@noble ${v.nonce}`);
+  }
+});
+
+test("node:crypto and @noble encapsulation are byte-identical where the IV is the sequence number (GCM, ChaCha20, CTR)", () => {
+  for (const suite of DETERMINISTIC) {
+    const sa = randomSa(suite);
+    const a = createNodeCryptoEsp(suite, sa);
+    const b = createNobleEsp(suite, sa);
+    for (const [k, size] of SIZES.entries()) {
+      const inner = ipv4UdpPacket(size);
+      const wire = a.encapsulate(inner);
+      assert.deepEqual(Buffer.from(b.encapsulate(inner)), Buffer.from(wire), `${suite} ${size}`);
+      assert.equal(hex(wire.subarray(8, 16)), (k + 1).toString(16).padStart(16, "0"), "IV = 64-bit sequence number");
+      const encrypted = wire.length - 8 - 8 - 16; // SPI, seq, IV ... ICV (16 in all three)
+      assert.equal(encrypted % 4, 0, "RFC 4303: payload ‖ padding ‖ trailer ends 4-byte aligned");
+      assert.ok(encrypted - size - 2 >= 0 && encrypted - size - 2 < 4, "minimal padding");
+    }
+  }
+});
+
+test("node:crypto and @noble decapsulate each other's packets, every suite", () => {
   for (const suite of SUITES) {
     const sa = randomSa(suite);
     const a = createNodeCryptoEsp(suite, sa);
@@ -88,23 +140,28 @@ test("baselines drop a packet with any flipped bit, and bad padding", () => {
   assert.equal(readTrailer(Uint8Array.of(9, 1, 2, 2, 4)).payloadLength, 1);
 });
 
-/** Runs scapy's ESP (tunnel mode) on JSON jobs; /usr/bin/python3 is the interpreter with scapy installed. */
+/**
+ * Runs scapy's ESP (tunnel mode) on JSON jobs; /usr/bin/python3 is the interpreter with scapy installed.
+ * scapy 2.5 names: AES-GCM, AES-CBC, CHACHA20-POLY1305, AES-CTR (key ‖ salt/nonce split by scapy), SHA2-256-128.
+ */
 const SCAPY = String.raw`
 import json, sys
 from scapy.all import IP, Raw
 from scapy.layers.ipsec import SecurityAssociation, ESP
+ALGOS = {"aes128gcm16": ("AES-GCM", "NULL"), "aes128-sha256": ("AES-CBC", "SHA2-256-128"),
+         "chacha20poly1305": ("CHACHA20-POLY1305", "NULL"), "aes128ctr-sha256": ("AES-CTR", "SHA2-256-128")}
 out = []
 for job in json.load(sys.stdin):
-    gcm = job["suite"] == "aes128gcm16"
-    sa = SecurityAssociation(ESP, spi=job["spi"],
-        crypt_algo="AES-GCM" if gcm else "AES-CBC", crypt_key=bytes.fromhex(job["encKey"]),
-        auth_algo="NULL" if gcm else "SHA2-256-128", auth_key=None if gcm else bytes.fromhex(job["integKey"]),
+    crypt, auth = ALGOS[job["suite"]]
+    sa = SecurityAssociation(ESP, spi=job["spi"], crypt_algo=crypt, crypt_key=bytes.fromhex(job["encKey"]),
+        auth_algo=auth, auth_key=bytes.fromhex(job["integKey"]) if auth != "NULL" else None,
         tunnel_header=IP(src="10.9.0.1", dst="10.9.0.2"))
     if job["op"] == "decrypt":
         outer = IP(bytes(IP(src="10.9.0.1", dst="10.9.0.2", proto=50) / Raw(bytes.fromhex(job["esp"]))))
         out.append(bytes(sa.decrypt(outer)).hex())
     else:
-        pkt = sa.encrypt(IP(bytes.fromhex(job["inner"])), seq_num=job["seq"])
+        iv = bytes.fromhex(job["iv"]) if job.get("iv") else None
+        pkt = sa.encrypt(IP(bytes.fromhex(job["inner"])), seq_num=job["seq"], iv=iv)
         out.append(bytes(pkt[ESP]).hex())
 print(json.dumps(out))
 `;
@@ -115,8 +172,7 @@ function scapy(jobs: object[]): string[] {
   return JSON.parse(r.stdout) as string[];
 }
 
-test("scapy decapsulates the baselines' packets and the baselines decapsulate scapy's", () => {
-  const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+test("scapy decapsulates the baselines' packets and the baselines decapsulate scapy's; IV = seq gives scapy's bytes", () => {
   const jobs: object[] = [];
   const expected: { inner: Uint8Array; check: (wire: string) => void }[] = [];
   for (const suite of SUITES) {
@@ -136,6 +192,13 @@ test("scapy decapsulates the baselines' packets and the baselines decapsulate sc
           assert.equal(out.nextHeader, 4);
         } });
       }
+      if (DETERMINISTIC.includes(suite)) {
+        // a fresh endpoint's first packet has seq 1 and IV 0…01: scapy given that IV must write the same bytes
+        const inner = ipv4UdpPacket(333);
+        const ours = hex(make(suite, sa).encapsulate(inner));
+        jobs.push({ ...keys, op: "encrypt", inner: hex(inner), seq: 1, iv: "0000000000000001" });
+        expected.push({ inner, check: (got) => assert.equal(got, ours, `${name} ${suite} bytes vs scapy`) });
+      }
     }
   }
   const results = scapy(jobs);
@@ -143,7 +206,7 @@ test("scapy decapsulates the baselines' packets and the baselines decapsulate sc
   results.forEach((r, i) => expected[i].check(r));
 });
 
-test("our dataplane decapsulates the baselines' packets and the baselines decapsulate ours", async () => {
+test("our dataplane decapsulates the baselines' packets and the baselines decapsulate ours; IV = seq suites byte-identical", async () => {
   for (const suite of SUITES) {
     for (const [name, make] of Object.entries(BASELINES)) {
       const sa = randomSa(suite);
@@ -166,11 +229,11 @@ test("our dataplane decapsulates the baselines' packets and the baselines decaps
         assert.deepEqual(Buffer.from(back.inner), Buffer.from(inner), `${name} decap of dataplane ${suite} ${size}`);
         assert.equal(BigInt(back.seq), ours.seq);
         assert.equal(back.nextHeader, 4);
-        if (suite === "aes128gcm16" && name === "node:crypto") {
-          // GCM with IV = seq is deterministic: same SA, same seq, same bytes.
+        if (DETERMINISTIC.includes(suite) && name === "node:crypto") {
+          // IV = seq is deterministic: same SA, same seq, same bytes.
           const twin = createNodeCryptoEsp(suite, sa);
           for (let s = 1n; s < ours.seq; s++) twin.encapsulate(inner);
-          assert.deepEqual(Buffer.from(twin.encapsulate(inner)), Buffer.from(ours.packet!));
+          assert.deepEqual(Buffer.from(twin.encapsulate(inner)), Buffer.from(ours.packet!), `${suite} ${size}: our bytes = node:crypto's`);
         }
       }
     }
@@ -184,7 +247,7 @@ test("the benchmark's batch steps produce ESP the baselines accept, and decapsul
     const inners = Array.from({ length: 64 }, (_, i) => ipv4UdpPacket(64 + i));
     const ring = encapsulateRing(ep, inners);
     const node = createNodeCryptoEsp(suite, sa);
-    ring.forEach((p, i) => assert.deepEqual(Buffer.from(node.decapsulate(p).inner), Buffer.from(inners[i])));
+    ring.forEach((p, i) => assert.deepEqual(Buffer.from(node.decapsulate(p).inner), Buffer.from(inners[i]), `${suite} ring ${i}`));
     assert.equal(ourEncapStep(ep, inners, 64)(), 64);
     assert.equal(ourDecapStep(ep, ring, 64)(), 64);
     assert.equal(ourDecapStep(ep, ring, 64)(), 64, "replay protection is off on the bench's inbound SA");
