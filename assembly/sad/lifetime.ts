@@ -12,9 +12,13 @@ import {
 } from "./layout";
 import { blockAlloc } from "./blocks";
 
+/** Reasons kept in M_LIFE (the SDK's LIFE_REASONS has the same order): a byte limit, */
 export const R_BYTES: u32 = 1;
+/** a packet limit, */
 export const R_PACKETS: u32 = 2;
+/** a time limit (marked by the SDK), */
 export const R_SECONDS: u32 = 3;
+/** or the outbound sequence number running out. */
 export const R_SEQUENCE: u32 = 4;
 
 /** Bytes of the per-SA limits block: soft packets, soft bytes, hard packets, hard bytes. */

@@ -141,6 +141,16 @@ test("innerMtu(): the largest inner packet that fits, and one byte more does not
       }
     }
   }
+  // Transport mode: the packet keeps its own header, so innerMtu counts it.
+  for (const esp of ["aes128gcm16", "aes256-sha256", "null-sha1"]) {
+    const tr = await pair(esp, { mode: "transport" });
+    for (const [o, make, extra] of [[{ ipVersion: 4 }, ipv4Udp, 28], [{ ipVersion: 6, udpEncap: true }, ipv6Udp, 48]] as const) {
+      const l = tr.dp.innerMtu(tr.out, 1400, o);
+      const udp = o.udpEncap ? 8 : 0;
+      assert.ok(tr.dp.encapsulate(tr.out, make(l - extra)).packet!.length + udp <= 1400, `${esp} transport ${l}`);
+      assert.ok(tr.dp.encapsulate(tr.out, make(l - extra + 1)).packet!.length + udp > 1400, `${esp} transport ${l + 1}`);
+    }
+  }
   // The numbers a network engineer would check by hand for a 1500-byte path over IPv4.
   const gcm = await pair("aes128gcm16");
   assert.equal(gcm.dp.innerMtu(gcm.out, 1500), 1446);
