@@ -31,6 +31,17 @@ const IMAGE_INPUTS = ["build.sh", "guest-init.sh", "espudp.c", "udpio.c"];
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** `p`'s value, or null when it takes longer than `ms` (the timer is cleared either way, so it never holds the process). */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((r) => { timer = setTimeout(() => r(null), ms); });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function imageStamp(): string {
   const h = createHash("sha256");
   for (const f of IMAGE_INPUTS) h.update(readFileSync(join(KERNEL_VM_DIR, f)));
@@ -47,7 +58,7 @@ export function kernelVmProblem(): string | null {
     if (!existsSync(join(KERNEL_VM_CACHE, f))) return `${join(KERNEL_VM_CACHE, f)} is missing (kernel image not prepared)`;
   }
   const stamp = existsSync(join(KERNEL_VM_CACHE, "stamp")) ? readFileSync(join(KERNEL_VM_CACHE, "stamp"), "utf8").split(" ")[0] : "";
-  if (stamp !== imageStamp()) return `${KERNEL_VM_CACHE}/initramfs.cpio is older than test/interop/kernel/{${IMAGE_INPUTS.join(",")}}`;
+  if (stamp !== imageStamp()) return `${KERNEL_VM_CACHE}/initramfs.cpio is stale: built from other versions of test/interop/kernel/{${IMAGE_INPUTS.join(",")}}`;
   return null;
 }
 
@@ -58,7 +69,7 @@ export function kernelVmProblem(): string | null {
  */
 export function prepareKernelVm(): void {
   let problem = kernelVmProblem();
-  if (problem?.includes("is older than") === true) {
+  if (problem?.includes("is stale") === true) {
     const r = spawnSync("bash", [join(KERNEL_VM_DIR, "build.sh")], {
       env: { ...process.env, KVM_SKIP_APT: "1", KVM_CACHE: KERNEL_VM_CACHE }, encoding: "utf8", timeout: 300_000,
     });
@@ -162,7 +173,7 @@ export class KernelVm {
     for (let i = 0; i < polls && !exited && !existsSync(readyFile); i++) await sleep(100);
     if (!existsSync(readyFile)) {
       if (!exited && proc.pid !== undefined) process.kill(proc.pid, "SIGTERM");
-      await Promise.race([exit, sleep(10_000)]);
+      await within(exit, 10_000);
       share.remove();
       throw new Error(`kernel VM did not become ready (${exited ? "VM exited" : "boot timeout"}); console:\n${lines.slice(-60).join("\n")}`);
     }
@@ -218,11 +229,9 @@ export class KernelVm {
   async stop(): Promise<number> {
     if (!this.#exited) {
       writeFileSync(join(this.#share.dir, "stop"), "");
-      const first = await Promise.race([this.#exit, sleep(30_000).then(() => null)]);
-      if (first === null && this.#proc.pid !== undefined) {
+      if ((await within(this.#exit, 30_000)) === null && this.#proc.pid !== undefined) {
         process.kill(this.#proc.pid, "SIGTERM");
-        const second = await Promise.race([this.#exit, sleep(15_000).then(() => null)]);
-        if (second === null) process.kill(this.#proc.pid, "SIGKILL");
+        if ((await within(this.#exit, 15_000)) === null) process.kill(this.#proc.pid, "SIGKILL");
       }
     }
     const code = await this.#exit;
