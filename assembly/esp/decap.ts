@@ -22,6 +22,7 @@ import {
   ST_BAD_NEXT_HEADER, ST_MALFORMED_INNER, ST_TOO_BIG, ST_LIFETIME_EXPIRED,
 } from "./status";
 import { lifetimeCross } from "../sad/lifetime";
+import { ahProtoAt, ahDecapOne } from "./ah";
 import { spiLookup } from "../sad/spi-table";
 import { inferSeq, replayCheck, replayAccept } from "../sad/replay";
 import { receivedHeader, rewriteHeader, loadBe16, loadBe32, storeBe32 } from "./ip";
@@ -55,6 +56,11 @@ function decapOne(d: usize): u32 {
   store<u32>(d, 0, D_SPI);
   if (len > slotBytes - HEADROOM - TAILROOM) return ST_TOO_BIG;
   if (l3 < 0 || l3 > len || len - l3 < 8) return ST_TRUNCATED;
+  if (l3 > 0) {
+    // An IP header whose protocol is 51: Authentication Header, not ESP.
+    const ahAt = ahProtoAt(p, l3, len);
+    if (ahAt >= 0) return ahDecapOne(d, ahAt);
+  }
   const esp = p + <usize>l3;
   const espLen = len - l3;
   const spi = loadBe32(esp);
@@ -168,8 +174,8 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
   return deliver(d, meta, out, outLen);
 }
 
-/** Output descriptor, counters and the lifetime check of a delivered packet. */
-function deliver(d: usize, meta: usize, out: usize, outLen: i32): u32 {
+/** Output descriptor, counters and the lifetime check of a delivered packet (ESP and AH). */
+export function deliver(d: usize, meta: usize, out: usize, outLen: i32): u32 {
   store<u32>(d, <u32>out, D_OUT_OFF);
   store<u32>(d, <u32>outLen, D_OUT_LEN);
   const packets = load<u64>(meta, M_PACKETS) + 1;

@@ -13,13 +13,14 @@ import {
   metaOf, maxSas, slotBytes, HEADROOM, TAILROOM, ivPool, scratch, countDrop, countGlobal,
   M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SEQ, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
   M_PACKETS, M_BYTES, M_TFC, M_LIM_PACKETS, M_LIM_BYTES, M_LIM_SEQ, F_IN_USE, F_INBOUND, F_TRANSPORT, F_ESN,
-  F_EXPIRED, KIND_GCM, KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA,
+  F_EXPIRED, F_AH, KIND_GCM, KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA,
 } from "../sad/layout";
 import { chachaPolySeal } from "../crypto/chacha20poly1305";
 import {
   ST_OK, ST_INVALID_SA, ST_SEQ_OVERFLOW, ST_MALFORMED_INNER, ST_TOO_BIG, ST_LIFETIME_EXPIRED,
 } from "./status";
 import { lifetimeCross, lifetimeSeqExhausted } from "../sad/lifetime";
+import { ahEncapOne } from "./ah";
 import { aesCtrXor } from "../crypto/aes";
 import { transportHeader, rewriteHeader, storeBe32 } from "./ip";
 import { gcmSeal, gcmOpen } from "../crypto/gcm";
@@ -46,7 +47,7 @@ export function encapBatch(n: i32): i32 {
     // CBC packets of one SA are encrypted 8 at a time (cbc-lanes.ts); another SA flushes the group.
     if (cbcPending() > 0 && meta != cbcMeta) flushCbc();
     store<u32>(d, load<u32>(meta, M_SPI), D_SPI);
-    const status = encapOne(d, meta, flags, ivPool + (<usize>i << 4));
+    const status = (flags & F_AH) != 0 ? ahEncapOne(d, meta, flags) : encapOne(d, meta, flags, ivPool + (<usize>i << 4));
     store<u32>(d, status, D_STATUS);
     countGlobal(status);
     if (status == ST_OK) ok++;

@@ -30,7 +30,8 @@ export const M_BYTES: i32 = 104;      // u64
 export const M_DROPS: i32 = 112;      // u64[STATUS_SLOTS]
 export const M_TFC: i32 = 240;        // u32, tunnel mode: pad inner packets to this many bytes (0 = no TFC padding)
 export const M_LIFE_PTR: i32 = 244;   // u32, block of limits (soft packets, soft bytes, hard packets, hard bytes: u64), 0 = none
-// 112 + 16*8 = 240; 248 <= SA_META_BYTES
+export const M_AH_OUTER: i32 = 248;   // u32, AH tunnel mode outbound: block with the outer IP header template (ah.ts)
+// 112 + 16*8 = 240; 252 <= SA_META_BYTES
 
 export const F_IN_USE: u32 = 1;
 export const F_INBOUND: u32 = 2;
@@ -40,6 +41,8 @@ export const F_ESN: u32 = 8;
 export const F_EXPIRED: u32 = 16;
 /** Inbound integrity gateway (RFC 4301 has no name for it; "Type 4"): verify ICV and replay, forward unchanged. */
 export const F_VERIFY_ONLY: u32 = 32;
+/** Authentication Header (RFC 4302) instead of ESP: HMAC over the IP packet with mutable fields zeroed. */
+export const F_AH: u32 = 64;
 
 export const KIND_GCM: u32 = 1;
 export const KIND_CBC_HMAC: u32 = 2;

@@ -3,10 +3,11 @@
 import {
   metaOf, SA_META_BYTES, M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_KEY_BYTES,
   M_SEQ, M_WINDOW, M_BITMAP, M_BITMAP_BLOCKS, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN, M_TFC, M_LIFE_PTR,
-  F_IN_USE, F_INBOUND, F_TRANSPORT, F_VERIFY_ONLY, KIND_GCM, KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC,
+  M_AH_OUTER, F_IN_USE, F_INBOUND, F_TRANSPORT, F_VERIFY_ONLY, F_AH, KIND_GCM, KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC,
   KIND_GMAC, KIND_CHACHA, keyStage, maxSas, freeSlots, freeTop, setFreeTop, slotBytes, HEADROOM, TAILROOM,
 } from "./layout";
 import { lifetimeInit, lifetimeSet, lifeMark, LIMITS_BYTES } from "./lifetime";
+import { ahOuterInit, AH_OUTER_BYTES } from "../esp/ah";
 import { blockAlloc, blockFree } from "./blocks";
 import { spiInsert, spiRemove } from "./spi-table";
 import { replayBlocks } from "./replay";
@@ -46,6 +47,7 @@ export function saAdd(
   if (window != 0 && (window < 32 || window > 4096)) return ERR_WINDOW;
   const verifyOnly = (flags & F_VERIFY_ONLY) != 0;
   if (verifyOnly && ((flags & F_INBOUND) == 0 || kind == KIND_GCM || kind == KIND_CHACHA)) return ERR_VERIFY_ONLY;
+  if ((flags & F_AH) != 0 && kind != KIND_NULL_HMAC) return ERR_KIND; // AH: an HMAC over the packet, nothing else
   let aesLen = 0;
   let keyBytes = 0;
   let hmacOff = 0;
@@ -153,6 +155,26 @@ export function saLifeMark(slot: i32, hard: i32, reason: u32): i32 {
 }
 
 /**
+ * Outer header of an outbound tunnel-mode AH SA: addresses staged at keyStage (src then dst,
+ * 4 bytes each for version 4, 16 for version 6). Returns 0 or a negative ERR_*.
+ */
+export function saSetAhOuter(slot: i32, version: i32): i32 {
+  const meta = liveMeta(slot);
+  if (meta == 0) return ERR_BAD_SLOT;
+  const flags = load<u32>(meta, M_FLAGS);
+  if ((flags & (F_AH | F_INBOUND | F_TRANSPORT)) != F_AH || (version != 4 && version != 6)) return ERR_KIND;
+  let block = <usize>load<u32>(meta, M_AH_OUTER);
+  if (block == 0) {
+    block = blockAlloc(AH_OUTER_BYTES);
+    if (block == 0) return ERR_NO_MEMORY;
+    store<u32>(meta, <u32>block, M_AH_OUTER);
+  }
+  ahOuterInit(block, version == 6, keyStage);
+  memory.fill(keyStage, 0, 256);
+  return 0;
+}
+
+/**
  * TFC padding (RFC 4303 §2.7) for a tunnel-mode outbound SA: inner packets shorter than `len`
  * bytes are padded with zeros to `len` before the ESP trailer. 0 turns it off. Returns 0 or ERR_TFC
  * (transport mode, inbound, or longer than a packet slot holds).
@@ -178,6 +200,8 @@ export function saRemove(slot: i32): i32 {
   if (bitmap != 0) blockFree(bitmap, <i32>load<u32>(meta, M_BITMAP_BLOCKS) << 3);
   const limits = <usize>load<u32>(meta, M_LIFE_PTR);
   if (limits != 0) blockFree(limits, LIMITS_BYTES);
+  const outer = <usize>load<u32>(meta, M_AH_OUTER);
+  if (outer != 0) blockFree(outer, AH_OUTER_BYTES);
   memory.fill(meta, 0, SA_META_BYTES);
   store<i32>(freeSlots + (<usize>freeTop << 2), slot);
   setFreeTop(freeTop + 1);

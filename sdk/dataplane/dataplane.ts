@@ -4,7 +4,8 @@
  * @module
  */
 import { DataplaneError } from "./errors.ts";
-import { parseSuite, SuiteKind, type Suite } from "./suites.ts";
+import { parseSuite, parseAhSuite, SuiteKind, type Suite } from "./suites.ts";
+import { parseIp } from "../ike/ts.ts";
 import { loadDataplaneModule, type WasmSource } from "./wasm.ts";
 import {
   STATUS_NAMES, type DecapResult, type EncapResult, type GlobalStats, type LifetimeEvent, type LifetimeLimits,
@@ -37,6 +38,7 @@ interface Exports {
   sa_set_lifetime(slot: number, softPackets: bigint, softBytes: bigint, hardPackets: bigint, hardBytes: bigint): number;
   sa_life_mark(slot: number, hard: number, reason: number): number;
   sa_set_tfc(slot: number, len: number): number;
+  sa_set_ah_outer(slot: number, version: number): number;
   life_events_ptr(): number;
   sa_lookup(spi: number): number;
   icv_probe(i: number): number;
@@ -55,7 +57,7 @@ interface Exports {
 }
 
 // Must match assembly/sad/layout.ts and assembly/sad/lifetime.ts.
-const F_INBOUND = 2, F_TRANSPORT = 4, F_ESN = 8, F_VERIFY_ONLY = 32;
+const F_INBOUND = 2, F_TRANSPORT = 4, F_ESN = 8, F_VERIFY_ONLY = 32, F_AH = 64;
 const M_SEQ = 32, M_WINDOW = 40, M_BITMAP = 44, M_BITMAP_BLOCKS = 48, M_LIFE = 68, M_PACKETS = 96, M_BYTES = 104, M_DROPS = 112;
 const LIFE_REASONS: readonly (LifetimeReason | null)[] = [null, "bytes", "packets", "seconds", "sequence"];
 const R_SECONDS = 3;
@@ -226,7 +228,11 @@ export class Dataplane {
    * setting or a verify-only combination is not acceptable.
    */
   addSa(cfg: SaConfig): SaHandle {
-    const suite = parseSuite(cfg.esp);
+    if (cfg.protocol !== undefined && cfg.protocol !== "esp" && cfg.protocol !== "ah") {
+      throw new DataplaneError("BAD_ARGUMENT", `protocol must be "esp" or "ah", got ${String(cfg.protocol)}`);
+    }
+    const ah = cfg.protocol === "ah";
+    const suite = ah ? parseAhSuite(cfg.esp) : parseSuite(cfg.esp);
     const spi = cfg.spi;
     if (!Number.isInteger(spi) || spi < 256 || spi > 0xffffffff) {
       throw new DataplaneError("BAD_SPI", `SPI ${spi} is not allowed: use 256..0xffffffff (0..255 are reserved, RFC 4303 §2.1)`);
@@ -268,9 +274,11 @@ export class Dataplane {
       throw new DataplaneError("BAD_SEQ", `seq must be a bigint 0..${seqMax} ${esn ? "(64-bit, ESN)" : "(32-bit without ESN)"}`);
     }
     const limits = checkLifetime(cfg);
+    if (ah && cfg.tfc !== undefined) throw new DataplaneError("BAD_ARGUMENT", "tfc is ESP's (RFC 4303 §2.7); AH carries no padding");
     const tfc = this.#resolveTfc(cfg, suite, icv);
+    const outer = ah && cfg.direction === "out" && cfg.mode === "tunnel" ? tunnelAddresses(cfg) : undefined;
     const flags = (cfg.direction === "in" ? F_INBOUND : 0) | (cfg.mode === "transport" ? F_TRANSPORT : 0) |
-      (esn ? F_ESN : 0) | (verifyOnly ? F_VERIFY_ONLY : 0);
+      (esn ? F_ESN : 0) | (verifyOnly ? F_VERIFY_ONLY : 0) | (ah ? F_AH : 0);
 
     const stage = this.#x.key_stage_ptr();
     this.#view();
@@ -288,6 +296,12 @@ export class Dataplane {
     let rc = 0;
     if (limits.packetsOrBytes) rc = this.#x.sa_set_lifetime(slot, limits.softPackets, limits.softBytes, limits.hardPackets, limits.hardBytes);
     if (rc === 0 && tfc > 0) rc = this.#x.sa_set_tfc(slot, tfc);
+    if (rc === 0 && outer) {
+      this.#view();
+      this.#u8.set(outer.src, stage);
+      this.#u8.set(outer.dst, stage + outer.src.length);
+      rc = this.#x.sa_set_ah_outer(slot, outer.src.length === 4 ? 4 : 6);
+    }
     if (rc !== 0) { this.#x.sa_remove(slot); fail(rc); }
     const addedAt = this.#now();
     const info: SaInfo = {
@@ -344,8 +358,8 @@ export class Dataplane {
    */
   encapsulateDummy(h: SaHandle, length: number): EncapResult {
     const info = this.#info(h);
-    if (info.config.direction !== "out" || info.config.mode !== "tunnel") {
-      throw new DataplaneError("BAD_ARGUMENT", `dummy packets need a tunnel-mode outbound SA; SA ${hexSpi(info.config.spi)} is ${info.config.mode} ${info.config.direction}`);
+    if (info.config.direction !== "out" || info.config.mode !== "tunnel" || info.suite.protocol === "ah") {
+      throw new DataplaneError("BAD_ARGUMENT", `dummy packets need a tunnel-mode outbound ESP SA; SA ${hexSpi(info.config.spi)} is ${info.suite.protocol.toUpperCase()} ${info.config.mode} ${info.config.direction}`);
     }
     if (!Number.isInteger(length) || length < 0 || length > this.#maxPacket) {
       throw new DataplaneError("BAD_ARGUMENT", `dummy length must be an integer 0..${this.#maxPacket}, got ${length}`);
@@ -366,6 +380,8 @@ export class Dataplane {
    * Header, ICV; plus the outer IP header (tunnel mode, when `outer.ipVersion` is given) and 8
    * bytes of UDP with `outer.udpEncap`. In transport mode `innerLength` is the whole IP packet and
    * its header (20 bytes for IPv4, 40 for IPv6, by `outer.ipVersion`; options not counted) stays.
+   * AH SAs: the AH header (12 + ICV, padded to 4 bytes for IPv4, 8 for IPv6) plus, in tunnel mode,
+   * always the outer header (AH's output includes it); AH does not go through UDP.
    */
   overhead(h: SaHandle, innerLength: number, outer: OuterHeaders = {}): number {
     const info = this.#info(h);
@@ -598,6 +614,7 @@ export class Dataplane {
       seq: this.#dv.getBigUint64(meta + M_SEQ, true),
       replayWindow: info.window,
       verifyOnly: info.config.verifyOnly === true,
+      protocol: info.suite.protocol,
       lifetime: { soft: LIFE_REASONS[life & 0xff] ?? null, hard: LIFE_REASONS[(life >> 8) & 0xff] ?? null, addedAt: info.addedAt },
     };
   }
@@ -743,12 +760,29 @@ function checkLifetime(cfg: SaConfig): Limits {
   return l;
 }
 
+/** The outer addresses of an outbound tunnel-mode AH SA. */
+function tunnelAddresses(cfg: SaConfig): { src: Uint8Array; dst: Uint8Array } {
+  const src = cfg.tunnel ? parseIp(cfg.tunnel.src) : undefined;
+  const dst = cfg.tunnel ? parseIp(cfg.tunnel.dst) : undefined;
+  if (!src || !dst || src.length !== dst.length) {
+    throw new DataplaneError("BAD_ARGUMENT", `an outbound tunnel-mode AH SA needs tunnel: { src, dst }, two IPv4 or two IPv6 addresses (the AH ICV covers the outer header); got ${JSON.stringify(cfg.tunnel)}`);
+  }
+  return { src, dst };
+}
+
 /** Bytes of the outer IP header a tunnel adds, or of the packet's own header in transport mode. */
 const ipHeaderBytes = (outer: OuterHeaders): number => (outer.ipVersion === 6 ? 40 : 20);
+
+/** AH header bytes for this ICV: 12 + ICV padded to 4 (IPv4) or 8 (IPv6) bytes, RFC 4302 §2.2. */
+const ahBytes = (icv: number, ipVersion: 4 | 6 | undefined): number => (ipVersion === 6 ? Math.ceil((12 + icv) / 8) * 8 : Math.ceil((12 + icv) / 4) * 4);
 
 /** See Dataplane.overhead; `withOuterIp` counts the tunnel's outer IP header. */
 function overheadFor(suite: Suite, icv: number, mode: SaConfig["mode"], innerLength: number, outer: OuterHeaders,
   tfc: number, withOuterIp: boolean): number {
+  if (suite.protocol === "ah") {
+    // AH's output is the whole IP packet: in tunnel mode the outer header is always part of it.
+    return ahBytes(icv, outer.ipVersion) + (mode === "tunnel" ? ipHeaderBytes(outer) : 0);
+  }
   const kept = mode === "transport" ? Math.min(innerLength, ipHeaderBytes(outer)) : 0;
   const plen = Math.max(innerLength - kept, mode === "tunnel" ? tfc : 0);
   const padded = Math.ceil((plen + 2) / suite.align) * suite.align;
@@ -760,6 +794,10 @@ function overheadFor(suite: Suite, icv: number, mode: SaConfig["mode"], innerLen
 /** See Dataplane.innerMtu (without the TFC check); at most `maxPacket`, never negative. */
 function innerMtuFor(suite: Suite, icv: number, mode: SaConfig["mode"], outerMtu: number, outer: OuterHeaders, maxPacket: number): number {
   const ip = ipHeaderBytes(outer);
+  if (suite.protocol === "ah") {
+    const inner = outerMtu - ahBytes(icv, outer.ipVersion) - (mode === "tunnel" ? ip : 0);
+    return Math.max(0, Math.min(inner, maxPacket));
+  }
   const room = outerMtu - ip - (outer.udpEncap ? 8 : 0) - 8 - suite.ivBytes - icv;
   const padded = Math.floor(room / suite.align) * suite.align;
   const inner = padded - 2 + (mode === "transport" ? ip : 0);

@@ -41,6 +41,8 @@ export interface Suite {
   /** AEAD: the ICV is keyed by the encryption key (GCM, ChaCha20-Poly1305), so no verify-only SA. */
   aead: boolean;
   esn: boolean;
+  /** ESP, or AH (RFC 4302) for keywords parsed by parseAhSuite. */
+  protocol: "esp" | "ah";
 }
 
 const HASHES: Record<string, { alg: HashAlg; out: number; icv: number; icvs: number[] }> = {
@@ -78,7 +80,7 @@ export function parseSuite(keyword: string): Suite {
     const icv = t >= 64 ? t / 8 : t;
     return {
       name: `aes${bits}gcm${icv}`, kind: SuiteKind.Gcm, aesKeyBytes: bits / 8, encKeyBytes: bits / 8 + 4,
-      hash: 0, integKeyBytes: 0, icvBytes: icv, allowedIcv: [icv], ivBytes: 8, align: 4, aead: true, esn,
+      hash: 0, integKeyBytes: 0, icvBytes: icv, allowedIcv: [icv], ivBytes: 8, align: 4, aead: true, esn, protocol: "esp",
     };
   }
   const gmac = /^aes(128|192|256)gmac$/.exec(rest);
@@ -86,13 +88,13 @@ export function parseSuite(keyword: string): Suite {
     const bits = Number(gmac[1]);
     return {
       name: `aes${bits}gmac`, kind: SuiteKind.Gmac, aesKeyBytes: bits / 8, encKeyBytes: bits / 8 + 4,
-      hash: 0, integKeyBytes: 0, icvBytes: 16, allowedIcv: [16], ivBytes: 8, align: 4, aead: false, esn,
+      hash: 0, integKeyBytes: 0, icvBytes: 16, allowedIcv: [16], ivBytes: 8, align: 4, aead: false, esn, protocol: "esp",
     };
   }
   if (rest === "chacha20poly1305") {
     return {
       name: "chacha20poly1305", kind: SuiteKind.ChaCha20Poly1305, aesKeyBytes: 0, encKeyBytes: 36,
-      hash: 0, integKeyBytes: 0, icvBytes: 16, allowedIcv: [16], ivBytes: 8, align: 4, aead: true, esn,
+      hash: 0, integKeyBytes: 0, icvBytes: 16, allowedIcv: [16], ivBytes: 8, align: 4, aead: true, esn, protocol: "esp",
     };
   }
   const m = /^(aes(128|192|256)?(ctr)?|null)-([a-z0-9_]+)$/.exec(rest);
@@ -107,6 +109,27 @@ export function parseSuite(keyword: string): Suite {
     name: `${isNull ? "null" : `aes${aes * 8}${ctr ? "ctr" : ""}`}-${hashName}`,
     kind: isNull ? SuiteKind.NullHmac : ctr ? SuiteKind.CtrHmac : SuiteKind.CbcHmac,
     aesKeyBytes: aes, encKeyBytes: ctr ? aes + 4 : aes, hash: h.alg, integKeyBytes: h.out, icvBytes: h.icv, allowedIcv: h.icvs,
-    ivBytes: isNull ? 0 : ctr ? 8 : 16, align: isNull || ctr ? 4 : 16, aead: false, esn,
+    ivBytes: isNull ? 0 : ctr ? 8 : 16, align: isNull || ctr ? 4 : 16, aead: false, esn, protocol: "esp",
+  };
+}
+
+/** AH keywords accepted, for error messages. */
+export const KNOWN_AH_SUITES = "sha1, sha256, sha256_96, sha384, sha512, each optionally followed by -esn or -noesn";
+
+/**
+ * Parses an AH (RFC 4302) keyword as strongSwan writes `ah_proposals`: the integrity algorithm
+ * alone, e.g. `sha256` (HMAC-SHA-256-128), `sha1`, `sha256_96`, `sha512-esn`.
+ */
+export function parseAhSuite(keyword: string): Suite {
+  let rest = keyword.trim().toLowerCase();
+  let esn = false;
+  if (rest.endsWith("-esn")) { esn = true; rest = rest.slice(0, -4); }
+  else if (rest.endsWith("-noesn")) rest = rest.slice(0, -6);
+  const hashName = HASH_ALIASES[rest] ?? rest;
+  const h = HASHES[hashName];
+  if (!h) throw new DataplaneError("BAD_PROPOSAL", `unknown AH proposal "${keyword}"; known: ${KNOWN_AH_SUITES}`);
+  return {
+    name: hashName, kind: SuiteKind.NullHmac, aesKeyBytes: 0, encKeyBytes: 0, hash: h.alg, integKeyBytes: h.out,
+    icvBytes: h.icv, allowedIcv: h.icvs, ivBytes: 0, align: 4, aead: false, esn, protocol: "ah",
   };
 }

@@ -87,6 +87,14 @@ export interface LifetimeEvent {
 
 /** Configuration of one Security Association, like one `ip xfrm state add`. */
 export interface SaConfig {
+  /**
+   * `esp` (default) or `ah` (RFC 4302: integrity for the whole IP packet, no encryption). For AH,
+   * `esp` holds the integrity keyword as strongSwan's `ah_proposals` writes it (`sha256`, `sha1`,
+   * `sha256_96`, `sha384`, `sha512`), `encKey` is empty, and packets are whole IP packets both ways.
+   */
+  protocol?: "esp" | "ah";
+  /** AH tunnel mode, outbound: the outer header's addresses (both IPv4 or both IPv6), which the AH ICV covers. */
+  tunnel?: { src: string; dst: string };
   /** Security Parameter Index, 32-bit, not 0..255 (RFC 4303 §2.1 reserves them). */
   spi: number;
   /** `in` SAs are found by SPI on decapsulation; `out` SAs are named by their handle on encapsulation. */
@@ -137,7 +145,8 @@ export interface EncapResult {
   seq: bigint;
   /**
    * On `ok`: tunnel mode, the ESP packet (SPI .. ICV) to put after an outer IP/UDP header;
-   * transport mode, the whole IP packet with ESP inserted (protocol 50).
+   * transport mode, the whole IP packet with ESP inserted (protocol 50). AH: the whole IP packet
+   * (tunnel mode with the outer header from SaConfig.tunnel), protocol 51.
    */
   packet?: Uint8Array;
 }
@@ -177,6 +186,8 @@ export interface SaStats {
   replayWindow: number;
   /** Integrity gateway SA (SaConfig.verifyOnly). */
   verifyOnly: boolean;
+  /** ESP or AH. */
+  protocol: "esp" | "ah";
   /** Lifetime state: the reason each limit was reached, or null; `addedAt` on the Dataplane's clock (ms). */
   lifetime: { soft: LifetimeReason | null; hard: LifetimeReason | null; addedAt: number };
 }

@@ -94,9 +94,9 @@ test("dummy packets: Next Header 59, authenticated, move the window, dropped as 
     assert.equal(dp.stats(out).seq, 2n);
   }
   const t = await pair("aes128gcm16", { mode: "transport" });
-  assert.throws(() => t.dp.encapsulateDummy(t.out, 10), /tunnel-mode outbound SA/);
+  assert.throws(() => t.dp.encapsulateDummy(t.out, 10), /tunnel-mode outbound ESP SA/);
   const u = await pair("aes128gcm16");
-  assert.throws(() => u.dp.encapsulateDummy(u.inn, 10), /tunnel-mode outbound SA/);
+  assert.throws(() => u.dp.encapsulateDummy(u.inn, 10), /tunnel-mode outbound ESP SA/);
   assert.throws(() => u.dp.encapsulateDummy(u.out, 1e6), /dummy length must be an integer/);
 });
 
