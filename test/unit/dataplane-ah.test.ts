@@ -195,3 +195,47 @@ test("AH configuration: keywords, the outer addresses tunnel mode needs, what AH
   assert.equal(dp.encapsulate(t6, ipv6Udp(l - 48)).packet!.length, 1280);
   assert.equal(dp.stats(t6).protocol, "ah");
 });
+
+test("fuzz: random IP headers claiming AH or ESP, random lengths and SPIs of every SA kind: never ok, never a trap", async () => {
+  const dp = await Dataplane.create({ maxSas: 16, batchSize: 64 });
+  const spis = [0x1001, 0x1002, 0x1003, 0x1004, 0x1005, 0x1006];
+  dp.addSa({ protocol: "ah", spi: spis[0], direction: "in", mode: "transport", esp: "sha256", encKey: new Uint8Array(0), integKey: bytes(32, 1) });
+  dp.addSa({ protocol: "ah", spi: spis[1], direction: "in", mode: "tunnel", esp: "sha512-esn", encKey: new Uint8Array(0), integKey: bytes(64, 2), verifyOnly: true });
+  dp.addSa({ spi: spis[2], direction: "in", mode: "transport", esp: "chacha20poly1305", encKey: bytes(36, 3) });
+  dp.addSa({ spi: spis[3], direction: "in", mode: "tunnel", esp: "aes128gmac-esn", encKey: bytes(20, 4) });
+  dp.addSa({ spi: spis[4], direction: "in", mode: "transport", esp: "aes256ctr-sha384", encKey: bytes(36, 5), integKey: bytes(48, 6) });
+  dp.addSa({ spi: spis[5], direction: "in", mode: "tunnel", esp: "aes128-sha1", encKey: new Uint8Array(0), integKey: bytes(20, 7), verifyOnly: true });
+  let rnd = 2024;
+  const next = (n: number): number => { rnd = (Math.imul(rnd, 1103515245) + 12345) >>> 0; return (rnd >>> 8) % n; };
+  let runs = 0;
+  for (let round = 0; round < 60; round++) {
+    const pkts: Uint8Array[] = [];
+    const l3s: number[] = [];
+    for (let k = 0; k < 50; k++) {
+      const len = next(400);
+      const p = Uint8Array.from({ length: len }, () => next(256));
+      let l3 = 0;
+      if (len >= 40 && next(3) > 0) {
+        const v6 = next(2) === 1;
+        l3 = v6 ? 40 + 8 * next(3) : 20 + 4 * next(3);
+        if (l3 > len) l3 = 0;
+        else if (v6) { p[0] = 0x60; p[6] = l3 > 40 ? [0, 60][next(2)] : 51; if (l3 > 40) { p[40] = 51; p[41] = (l3 - 48) / 8; } }
+        else { p[0] = 0x40 | (l3 / 4); p[9] = [51, 50, 17][next(3)]; p[6] = next(2) ? 0 : p[6]; }
+      }
+      if (len >= l3 + 12) {
+        const spi = spis[next(spis.length)];
+        const at = l3 + (l3 && (p[9] === 51 || p[0] >> 4 === 6) ? 4 : 0);
+        if (at + 4 <= len) p.set([spi >>> 24, (spi >>> 16) & 255, (spi >>> 8) & 255, spi & 255], at);
+      }
+      pkts.push(p);
+      l3s.push(l3);
+    }
+    for (const r of dp.decapsulateBatch(pkts, l3s)) {
+      assert.notEqual(r.status, "ok");
+      assert.equal(r.payload, undefined);
+      runs++;
+    }
+  }
+  assert.equal(runs, 3000);
+  for (const h of dp.handles()) assert.equal(dp.replayState(h).top, 0n);
+});
