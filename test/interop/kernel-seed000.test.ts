@@ -45,7 +45,7 @@ const text = new TextEncoder();
 let vm: KernelVm;
 
 before(async () => {
-  vm = await KernelVm.boot({ lifetimeSec: 420 });
+  vm = await KernelVm.boot();
   // Policies first, route second: a datagram for the peer's inner prefix never leaves in clear
   // (without an SA the kernel drops it, XfrmOutNoStates).
   await vm.sh(`
