@@ -48,7 +48,7 @@ function imageStamp(): string {
   return h.digest("hex");
 }
 
-/** What is missing to boot the VM, or null when the cache is current. */
+/** What is missing to boot the VM (QEMU, the kernel, the initramfs), or null. */
 export function kernelVmProblem(): string | null {
   if (process.platform !== "linux" || process.arch !== "x64") return `the kernel peer needs Linux on x86-64 (this is ${process.platform}/${process.arch})`;
   if (spawnSync("sh", ["-c", "command -v qemu-system-x86_64"], { stdio: "ignore" }).status !== 0) {
@@ -57,29 +57,33 @@ export function kernelVmProblem(): string | null {
   for (const f of ["vmlinuz", "initramfs.cpio", "kver"]) {
     if (!existsSync(join(KERNEL_VM_CACHE, f))) return `${join(KERNEL_VM_CACHE, f)} is missing (kernel image not prepared)`;
   }
-  const stamp = existsSync(join(KERNEL_VM_CACHE, "stamp")) ? readFileSync(join(KERNEL_VM_CACHE, "stamp"), "utf8").split(" ")[0] : "";
-  if (stamp !== imageStamp()) return `${KERNEL_VM_CACHE}/initramfs.cpio is stale: built from other versions of test/interop/kernel/{${IMAGE_INPUTS.join(",")}}`;
   return null;
 }
 
+/** Whether the initramfs was built from other versions of the recipe than the ones in this checkout. */
+export function kernelVmImageStale(): boolean {
+  const f = join(KERNEL_VM_CACHE, "stamp");
+  return !existsSync(f) || readFileSync(f, "utf8").split(" ")[0] !== imageStamp();
+}
+
 /**
- * Makes sure the VM can boot: a stale initramfs (the recipe changed since it was built) is rebuilt
- * with what is installed (no apt-get, a few seconds); missing QEMU or kernel throws, naming the
- * command that prepares them.
+ * Makes sure the VM can boot: missing QEMU or kernel throws, naming the command that prepares
+ * them; a stale initramfs (the recipe changed since it was built) is rebuilt with what is
+ * installed (no apt-get, a few seconds).
  */
 export function prepareKernelVm(): void {
-  let problem = kernelVmProblem();
-  if (problem?.includes("is stale") === true) {
-    const r = spawnSync("bash", [join(KERNEL_VM_DIR, "build.sh")], {
-      env: { ...process.env, KVM_SKIP_APT: "1", KVM_CACHE: KERNEL_VM_CACHE }, encoding: "utf8", timeout: 300_000,
-    });
-    if (r.status !== 0) throw new Error(`rebuilding the kernel VM image failed:\n${r.stderr}`);
-    problem = kernelVmProblem();
-  }
+  const problem = kernelVmProblem();
   if (problem !== null) {
     throw new Error(`Linux kernel peer not available: ${problem}. Prepare it with \`${PREPARE_COMMAND}\` ` +
       "(as root: installs qemu-system-x86 busybox-static kmod cpio gcc, downloads Debian's linux-image-amd64 " +
       `into ${KERNEL_VM_CACHE}); .ci/run does this before npm run test:interop`);
+  }
+  if (!kernelVmImageStale()) return;
+  const r = spawnSync("bash", [join(KERNEL_VM_DIR, "build.sh")], {
+    env: { ...process.env, KVM_SKIP_APT: "1", KVM_CACHE: KERNEL_VM_CACHE }, encoding: "utf8", timeout: 300_000,
+  });
+  if (r.status !== 0 || kernelVmImageStale()) {
+    throw new Error(`rebuilding the stale kernel VM image (${PREPARE_COMMAND}) failed:\n${r.stderr}`);
   }
 }
 
@@ -121,7 +125,7 @@ export class KernelVm {
   readonly #proc: ChildProcess;
   readonly #share: { dir: string; remove: () => void };
   readonly #console: string[];
-  #exit: Promise<number>;
+  readonly #exit: Promise<number>;
   #exited = false;
   #next = 1;
 
