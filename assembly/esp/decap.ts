@@ -85,8 +85,10 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
   const icv = <i32>load<u32>(meta, M_ICV);
   const align = <i32>load<u32>(meta, M_ALIGN);
   const ctLen = espLen - 8 - ivLen - icv;
-  // CBC needs whole blocks; every suite needs at least Pad Length and Next Header.
-  if (ctLen < 2 || (align == 16 && (ctLen & 15) != 0)) return ST_TRUNCATED;
+  // Every suite needs at least Pad Length and Next Header. CBC's whole-block check waits until the
+  // ICV verified: a peer using another ICV length (seed 000: 96 vs 128 bits) shifts the ciphertext
+  // off the block size, and like Linux we count that as an integrity failure, not a short packet.
+  if (ctLen < 2) return ST_TRUNCATED;
   const verifyOnly = (flags & F_VERIFY_ONLY) != 0;
 
   // Transport mode with the received IP header: check it before spending any crypto on it.
@@ -125,6 +127,7 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
     hmacMac(<i32>load<u32>(meta, M_HASH), keys + <usize>load<u32>(meta, M_HMAC_OFF),
       esp, 8 + ivLen + ctLen, seqHi, esn ? 4 : 0, mac);
     if (ctEqual(mac, icvAt, icv) == 0) return ST_INTEGRITY_FAILED;
+    if (align == 16 && (ctLen & 15) != 0) return ST_TRUNCATED; // authentic, but not whole AES blocks
     if (!verifyOnly) {
       const rounds = <i32>load<u32>(meta, M_ROUNDS);
       if (kind == KIND_CBC_HMAC) aesCbcDecrypt(keys, rounds, esp + 8, ct, ct, ctLen);

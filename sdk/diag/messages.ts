@@ -59,8 +59,8 @@ function failuresText(f: IntegrityFacts): string {
   const n = f.failures;
   const plural = (k: number, w: string): string => `${k} ${w}${k === 1 ? "" : "s"}`;
   if (f.truncated === 0) return plural(n, "integrity failure");
-  // CBC: a shorter or longer ICV shifts the ciphertext off the block size, so decap stops at the length check.
-  const why = `read with a ${f.configuredIcvBits}-bit ICV, the ciphertext is not whole cipher blocks`;
+  // Decap checks the ICV first, so `truncated` here means the packet was too short for our ICV length.
+  const why = `read with a ${f.configuredIcvBits}-bit ICV, too short to hold the trailer`;
   if (f.truncated === n) return `${plural(n, "packet")} dropped as truncated (${why})`;
   return `${plural(n, "integrity failure")} (${f.truncated} dropped as truncated: ${why})`;
 }

@@ -69,8 +69,8 @@ interface Track {
   causes?: string;
 }
 
-// Drops after the ICV verified. (`truncated` on an SA comes before it: a length that does not fit
-// the SA's ICV and cipher block, which is how a CBC peer with another ICV length shows up.)
+// Drops after the ICV verified. (`truncated` on an SA comes before it: too short for the SA's ICV
+// length; a CBC peer with another ICV length shows up as integrity failures, as in Linux.)
 const AFTER_ICV: DropReason[] = ["bad-padding", "bad-next-header", "malformed-inner"];
 
 /** Watches SA pairs for outbound traffic with no verified inbound traffic. */

@@ -312,18 +312,17 @@ test("sender at 96-bit ICVs, SA file says aes128-sha256: the summary names the t
   const verdictsFile = join(work, "peer96.jsonl");
   const r = await cli("pcap", "decrypt", "--sa", prod, pcapFile, "--verdicts", verdictsFile);
   assert.equal(r.code, 0, r.err);
-  const why = "truncated: The packet does not verify with this SA's 128-bit ICV but does with 96 bits: the peer appears to use 96-bit ICVs";
+  const why = "The packet does not verify with this SA's 128-bit ICV but does with 96 bits: the peer appears to use 96-bit ICVs";
   checkVerdicts(readFileSync(verdictsFile, "utf8"), [
-    ...openssl.map((_, i) => ({ spi: 0x2001, seq: BigInt(i + 1), verdict: "malformed", reasonIncludes: why })),
-    ...ours.map((_, i) => ({ spi: 0x2002, seq: BigInt(i + 1), verdict: "malformed", reasonIncludes: why })),
+    ...openssl.map((_, i) => ({ spi: 0x2001, seq: BigInt(i + 1), verdict: "integrity-failed", reasonIncludes: why })),
+    ...ours.map((_, i) => ({ spi: 0x2002, seq: BigInt(i + 1), verdict: "integrity-failed", reasonIncludes: why })),
   ]);
   const tail = "; the peer's packets verify with a 96-bit ICV — it is using the Linux default `auth hmac(sha256)` (ip xfrm without " +
     "auth-trunc, strongSwan through kernel-pfkey, or a `sha256_96` proposal); set `aes128-sha256_96` here or " +
     "`auth-trunc hmac(sha256) KEY 128` there (strongSwan: `sha256` with kernel-netlink, not kernel-pfkey).\n";
-  const dropped = "dropped as truncated (read with a 128-bit ICV, the ciphertext is not whole cipher blocks)";
   assert.ok(r.out.includes("spi 0x00002001 esp aes128-sha256 mode tunnel icv 16 replay-window 64\n\tpackets 0 bytes 0 seq 0\n" +
-    `\tdrops: truncated 6\n\tdiagnostic icv-truncation: SA 0x00002001 (aes128-sha256, 128-bit ICV): 6 packets ${dropped}${tail}`), r.out);
-  assert.ok(r.out.includes(`\tdiagnostic icv-truncation: SA 0x00002002 (aes128-sha256, 128-bit ICV): 3 packets ${dropped}${tail}`), r.out);
+    `\tdrops: integrity-failed 6\n\tdiagnostic icv-truncation: SA 0x00002001 (aes128-sha256, 128-bit ICV): 6 integrity failures${tail}`), r.out);
+  assert.ok(r.out.includes(`\tdiagnostic icv-truncation: SA 0x00002002 (aes128-sha256, 128-bit ICV): 3 integrity failures${tail}`), r.out);
 
   const capture = readPcap(readFileSync(pcapFile));
   const res = await decryptCapture(capture, loadSas([{ format: "json", name: "prod", text: readFileSync(prod, "utf8") }]));
@@ -351,9 +350,8 @@ test("seed 000 from the other side: `ip xfrm state` with plain `auth hmac(sha256
   const r = await cli("pcap", "decrypt", "--xfrm", xfrm, join(fixtures, "esp-mixed.pcap"), "--verdicts", verdicts);
   assert.equal(r.code, 0, r.err);
   checkVerdicts(readFileSync(verdicts, "utf8"), cap.expected.map((e) => (e.spi === SA_B.spi
-    ? { spi: e.spi, seq: e.seq, verdict: "malformed", reasonIncludes: "this SA's 96-bit ICV but does with 128 bits" } : e)));
-  assert.ok(r.out.includes("\tdiagnostic icv-truncation: SA 0x00001001 (aes128-sha256_96, 96-bit ICV): 2 packets dropped as truncated " +
-    "(read with a 96-bit ICV, the ciphertext is not whole cipher blocks); the peer's packets verify with a 128-bit ICV — RFC 4868's length " +
+    ? { spi: e.spi, seq: e.seq, verdict: "integrity-failed", reasonIncludes: "this SA's 96-bit ICV but does with 128 bits" } : e)));
+  assert.ok(r.out.includes("\tdiagnostic icv-truncation: SA 0x00001001 (aes128-sha256_96, 96-bit ICV): 2 integrity failures; the peer's packets verify with a 128-bit ICV — RFC 4868's length " +
     "(strongSwan `sha256`, Linux `auth-trunc hmac(sha256) KEY 128`); set `aes128-sha256` here: the peer follows RFC 4868"), r.out);
   // The GCM SAs' failures (a tampered frame, bad padding) are not HMAC truncations: no line for them.
   assert.equal(r.out.match(/diagnostic/g)?.length, 1);

@@ -64,8 +64,8 @@ test("peer sends 96-bit ICVs (Linux `auth hmac(sha256)`), we expect RFC 4868's 1
   const cbcPeer: RefSa = { spi: 0x1001, suite: "cbc", key: AES128, integKey: ik, hash: "sha256", icv: 12 };
   const nulPeer: RefSa = { spi: 0x1002, suite: "null", key: new Uint8Array(0), integKey: ik, hash: "sha256", icv: 12 };
   const r = dp.decapsulateBatch([...refPackets(cbcPeer, 1n, 5), ...refPackets(nulPeer, 1n, 5)]);
-  // 4 bytes less ICV leave a CBC ciphertext that is not whole blocks; NULL has no blocks to miss.
-  assert.deepEqual(r.map((x) => x.status), [...Array(5).fill("truncated"), ...Array(5).fill("integrity-failed")]);
+  // Decap checks the ICV before CBC's whole-block rule (as Linux does), so both count as integrity failures.
+  assert.deepEqual(r.map((x) => x.status), Array(10).fill("integrity-failed"));
   assert.equal(r.some((x) => x.payload), false);
 
   const ds = det.diagnostics();
@@ -74,10 +74,9 @@ test("peer sends 96-bit ICVs (Linux `auth hmac(sha256)`), we expect RFC 4868's 1
   assert.deepEqual({ ...a, message: "", hint: "" }, {
     kind: "icv-truncation", spi: 0x1001, sa: cbc, suite: "aes128-sha256", configuredIcvBits: 128, peerIcvBits: 96,
     failures: 5, probed: 4, matched: 4, message: "", hint: "", severity: "error", since: 1_700_000_000_000,
-    evidence: { failures: 5, truncated: 5, probed: 4, matched: 4, configuredIcvBits: 128, peerIcvBits: 96 },
+    evidence: { failures: 5, truncated: 0, probed: 4, matched: 4, configuredIcvBits: 128, peerIcvBits: 96 },
   });
-  assert.equal(a.message, "SA 0x00001001 (aes128-sha256, 128-bit ICV): 5 packets dropped as truncated (read with a 128-bit ICV, " +
-    "the ciphertext is not whole cipher blocks); the peer's packets verify with a 96-bit ICV — it is using the Linux default " +
+  assert.equal(a.message, "SA 0x00001001 (aes128-sha256, 128-bit ICV): 5 integrity failures; the peer's packets verify with a 96-bit ICV — it is using the Linux default " +
     "`auth hmac(sha256)` (ip xfrm without auth-trunc, strongSwan through kernel-pfkey, or a `sha256_96` proposal); " +
     "set `aes128-sha256_96` here or `auth-trunc hmac(sha256) KEY 128` there (strongSwan: `sha256` with kernel-netlink, not kernel-pfkey).");
   assert.equal(a.hint, "set `aes128-sha256_96` here or `auth-trunc hmac(sha256) KEY 128` there (strongSwan: `sha256` with kernel-netlink, not kernel-pfkey)");
@@ -114,8 +113,7 @@ test("our own encapsulator at icvLength 12 into an SA at 16, and the reverse", a
   assert.match(x.hint, /^set `aes256-sha256_96` here or `auth-trunc hmac\(sha256\) KEY 128` there/);
   assert.deepEqual([y.spi, y.kind, y.configuredIcvBits, y.peerIcvBits, y.failures], [0x2002, "icv-truncation", 96, 128, 3]);
   // The peer is the RFC 4868 one: the fix is here; moving the peer to 96 bits is named as the non-standard fallback.
-  assert.equal(y.message, "SA 0x00002002 (aes256-sha256_96, 96-bit ICV): 3 packets dropped as truncated (read with a 96-bit ICV, " +
-    "the ciphertext is not whole cipher blocks); the peer's packets verify with a 128-bit ICV — RFC 4868's length (strongSwan `sha256`, " +
+  assert.equal(y.message, "SA 0x00002002 (aes256-sha256_96, 96-bit ICV): 3 integrity failures; the peer's packets verify with a 128-bit ICV — RFC 4868's length (strongSwan `sha256`, " +
     "Linux `auth-trunc hmac(sha256) KEY 128`); set `aes256-sha256` here: the peer follows RFC 4868 (making it send 96-bit ICVs, " +
     "`auth-trunc hmac(sha256) KEY 96` or strongSwan `sha256_96` there, also works but is non-standard).");
 });
@@ -301,16 +299,15 @@ test("probing changes no replay window, counter or packet byte", async () => {
   const r = dp.decapsulateBatch(bad);
   stop();
   assert.deepEqual(masks, [[[12], [12], [32], [32], [], [], []]]);
-  assert.deepEqual(r.map((x) => x.status), ["truncated", "truncated", "integrity-failed", "integrity-failed", "integrity-failed",
-    "integrity-failed", "truncated"]);
+  assert.deepEqual(r.map((x) => x.status), Array(7).fill("integrity-failed"));
   assert.ok(arena.every((o) => o.length === 0), "no plaintext of a failed packet");
   const after = { replay: dp.replayState(h), stats: dp.stats(h), global: dp.globalStats() };
   assert.deepEqual(after.replay, before.replay);
   assert.equal(after.stats.seq, before.stats.seq);
   assert.equal(after.stats.packets, before.stats.packets);
-  // Only decap's own drop counters moved (3 truncated, 4 integrity-failed), nothing from the 350 probes.
-  assert.equal(after.stats.drops.truncated - before.stats.drops.truncated, 3n);
-  assert.equal(after.stats.drops["integrity-failed"] - before.stats.drops["integrity-failed"], 4n);
+  // Only decap's own drop counters moved (7 integrity-failed), nothing from the 350 probes.
+  assert.equal(after.stats.drops.truncated - before.stats.drops.truncated, 0n);
+  assert.equal(after.stats.drops["integrity-failed"] - before.stats.drops["integrity-failed"], 7n);
   assert.equal(after.global.byStatus.ok, before.global.byStatus.ok);
   // Those packets still verify at their real length afterwards: the probe left the window alone.
   const again = dp.decapsulateBatch(refPackets(peer, (3n << 32n) + 101n, 1));
