@@ -1,6 +1,7 @@
 /**
  * What `up` and `ping` share: read a swanctl.conf, start a dataplane, the IKE daemon and its UDP
- * sockets, attach the diagnostics (ICV-truncation detector), optionally the debugging aids
+ * sockets, attach the diagnostics (ICV-truncation and up-but-silent detectors, logged as they
+ * are raised and cleared, listed by `status`), optionally the debugging aids
  * (capture tap, Wireshark key files), print log lines, and format `status` like `swanctl --list-sas`.
  * @module
  */
@@ -18,6 +19,7 @@ import { IkeUdpTransport } from "../node/ike-udp.ts";
 import { CaptureTap, tapDataplane, tapTransport, type CaptureFiles } from "../node/capture.ts";
 import { WiresharkKeyTables, WiresharkExportError, wiresharkEspAlgorithms } from "../diag/wireshark.ts";
 import { IcvTruncationDetector } from "../diag/icv-truncation.ts";
+import { SilenceDetector, daemonSilencePairs } from "../diag/silence.ts";
 import { buildStatusReport, type StatusReport } from "../diag/status-report.ts";
 import { XfrmStatCollector } from "../diag/xfrm-stat.ts";
 import { formatLog, type LogRecord } from "../ike/log.ts";
@@ -37,6 +39,8 @@ export interface SessionOptions {
   capture?: CaptureFiles;
   /** Directory to keep Wireshark's `esp_sa` and `ikev2_decryption_table` in (debugging: holds keys). */
   wiresharkKeys?: string;
+  /** Inbound silence (while outbound rises) that raises an up-but-silent diagnostic, ms (default 30 000). */
+  silenceAfterMs?: number;
 }
 
 /** A running daemon with its sockets. */
@@ -47,6 +51,8 @@ export interface Session {
   conn: IkeConnection;
   /** Explains integrity failures on HMAC SAs (logged as they are raised). */
   icvDetector: IcvTruncationDetector;
+  /** Notices Child SAs whose outbound counter rises while nothing verifies inbound. */
+  silenceDetector: SilenceDetector;
   /** The capture tap, when capture files were asked for. */
   capture?: CaptureTap;
   /** Active diagnostics of every detector. */
@@ -76,6 +82,11 @@ export function parseSessionArgs(args: string[]): { opts: SessionOptions; rest: 
     else if (a === "--retransmit-timeout") opts.retransmit = { ...opts.retransmit, timeoutMs: Number(val()) * 1000 };
     else if (a === "--retransmit-base") opts.retransmit = { ...opts.retransmit, base: Number(val()) };
     else if (a === "--retransmit-tries") opts.retransmit = { ...opts.retransmit, tries: Number(val()) };
+    else if (a === "--silence-after") {
+      const sec = Number(val());
+      if (!(sec > 0)) throw new ConfigError("SYNTAX", `--silence-after needs a number of seconds > 0, got '${args[i]}'`);
+      opts.silenceAfterMs = sec * 1000;
+    }
     else if (a.startsWith("-") && a.length > 1 && !/^-?\d/.test(a)) flags.set(a, args[i + 1] !== undefined && !args[i + 1].startsWith("-") ? args[++i] : "");
     else rest.push(a);
   }
@@ -128,13 +139,23 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
       if (e.type === "rekeyed") keys.ike(e.successor);
     });
   }
+  const quietMs = opts.silenceAfterMs ?? 30_000;
+  const silenceDetector = new SilenceDetector({ dataplane, pairs: daemonSilencePairs(daemon), quietMs });
+  silenceDetector.on((e) => {
+    const d = e.diagnostic;
+    const line = e.type === "cleared" ? `${d.kind} cleared: inbound traffic verifies again on ${d.evidence.spiIn}` : `${d.kind}: ${d.message}${d.hint ? ` Fix: ${d.hint}.` : ""}`;
+    log({ subsystem: "ESP", level: 0, message: line, time: Date.now() });
+  });
+  // A few checks per quiet period, so a silence is reported soon after it is long enough.
+  const silenceTimer = setInterval(() => silenceDetector.check(), Math.max(200, Math.min(5000, quietMs / 4)));
+  silenceTimer.unref();
   // One collector for the process, so the global counters never go backwards when SAs are removed.
   const collector = new XfrmStatCollector(dataplane);
-  const diagnostics = (): StatusReport["diagnostics"] => icvDetector.diagnostics();
+  const diagnostics = (): StatusReport["diagnostics"] => [...icvDetector.diagnostics(), ...silenceDetector.diagnostics()];
   return {
-    daemon, dataplane, transport, conn, icvDetector, capture, diagnostics,
+    daemon, dataplane, transport, conn, icvDetector, silenceDetector, capture, diagnostics,
     report: () => buildStatusReport({ dataplane, daemon, diagnostics: diagnostics(), collector }),
-    async close() { daemon!.close(); icvDetector.detach(); await transport.close(); capture?.close(); },
+    async close() { clearInterval(silenceTimer); daemon!.close(); icvDetector.detach(); await transport.close(); capture?.close(); },
   };
 }
 
