@@ -1,10 +1,10 @@
 /**
- * ipsec-wasm: a userspace IPsec (ESP) stack for JavaScript runtimes.
+ * ipsec-wasm: a userspace IPsec (ESP, AH) stack for JavaScript runtimes.
  * @module
  */
 export { Dataplane, PacketBatch, type DataplaneOptions } from "./dataplane/dataplane.ts";
 export { DataplaneError, type DataplaneErrorCode } from "./dataplane/errors.ts";
-export { parseSuite, KNOWN_SUITES, type Suite } from "./dataplane/suites.ts";
+export { parseSuite, parseAhSuite, KNOWN_SUITES, KNOWN_AH_SUITES, type Suite } from "./dataplane/suites.ts";
 export * from "./dataplane/types.ts";
 export { ControlCrypto } from "./dataplane/control-crypto.ts";
 
@@ -23,3 +23,7 @@ export { parseIdentity, formatIdentity, type IkeIdentity } from "./ike/identity.
 export { parseCertificate, type Certificate } from "./ike/x509.ts";
 export { importPrivateKeyPem, type PrivateKey } from "./ike/signature-auth.ts";
 export { DH_GROUPS, type DhGroup } from "./ike/dh.ts";
+
+// Observability: kernel-named counters, status report, OpenMetrics, Wireshark keys, and the
+// detectors that explain failures (ICV truncation, up-but-silent).
+export * from "./diag/index.ts";
