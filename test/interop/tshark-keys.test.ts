@@ -5,7 +5,9 @@
 // decrypt every ESP packet (ICV good, the inner ICMP echo requests and replies visible and equal
 // to the plaintext capture) and the IKE_AUTH payloads (both identities visible); without the
 // files it must see neither. Two suite combinations: IKE AES-GCM with ESP AES-CBC/HMAC-SHA-256,
-// and IKE AES-CBC/HMAC-SHA-256 with ESP AES-GCM-256.
+// and IKE AES-CBC/HMAC-SHA-256 with ESP AES-GCM-256; and a run with Child SA and IKE SA rekeys
+// under the ping stream, where every ESP packet of every Child SA and every encrypted IKE message
+// (those of the rekeyed IKE SA too) must decrypt from the files as they were kept up to date.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -37,7 +39,9 @@ interface Side { addr: string; id: string; ts: string }
 const RESP: Side = { addr: "127.0.0.1", id: "resp.example.org", ts: "203.0.113.2/32" };
 const INIT: Side = { addr: "127.0.0.2", id: "init.example.org", ts: "198.51.100.1/32" };
 
-function conf(dir: string, me: Side, peer: Side, port: number, ike: string, esp: string): string {
+interface Rekey { ike: string; child: string }
+
+function conf(dir: string, me: Side, peer: Side, port: number, ike: string, esp: string, rekey?: Rekey): string {
   const path = join(dir, `${me.id}.conf`);
   writeFileSync(path, `
 connections {
@@ -48,6 +52,7 @@ connections {
     local_port = ${port}
     remote_port = ${port}
     proposals = ${ike}
+    ${rekey ? `rekey_time = ${rekey.ike}` : ""}
     local {
       auth = psk
       id = ${me.id}
@@ -61,6 +66,7 @@ connections {
         local_ts = ${me.ts}
         remote_ts = ${peer.ts}
         esp_proposals = ${esp}
+        ${rekey ? `rekey_time = ${rekey.child}` : ""}
       }
     }
   }
@@ -78,15 +84,15 @@ secrets {
 
 interface Run { dir: string; port: number; upOut: string; pingOut: string }
 
-/** Runs the tunnel once: `up --listen` with tap and key export, `ping -c 3`, then `down --all`. */
-async function liveTunnel(name: string, ike: string, esp: string): Promise<Run> {
+/** Runs the tunnel once: `up --listen` with tap and key export, `ping -c N`, then `down --all`. */
+async function liveTunnel(name: string, ike: string, esp: string, pings = 3, rekey?: Rekey): Promise<Run> {
   const dir = join(work, name);
   const ctl = join(dir, "ctl");
   mkdirSync(ctl, { recursive: true });
   const port = await freePort();
   // A private TMPDIR: `down --all` must only see this test's `up`, never someone else's.
   const env = { ...process.env, TMPDIR: ctl };
-  const up = spawn(process.execPath, [...CLI, "up", "--listen", "--conf", conf(dir, RESP, INIT, port, ike, esp), "--for", "60",
+  const up = spawn(process.execPath, [...CLI, "up", "--listen", "--conf", conf(dir, RESP, INIT, port, ike, esp, rekey), "--for", "60",
     "--capture", join(dir, "cipher.pcap"), "--capture-plain", join(dir, "plain.pcap"), "--wireshark-keys", join(dir, "keys")], { env, cwd: repoPath(".") });
   let upOut = "";
   up.stdout.on("data", (d) => (upOut += d));
@@ -95,11 +101,11 @@ async function liveTunnel(name: string, ike: string, esp: string): Promise<Run> 
   try {
     for (let i = 0; i < 150 && !/listening on/.test(upOut); i++) await new Promise((r) => setTimeout(r, 100));
     assert.match(upOut, /listening on/, upOut);
-    const ping = spawnSync(process.execPath, [...CLI, "ping", "--conf", conf(dir, INIT, RESP, port, ike, esp), "203.0.113.2", "-c", "3", "-i", "0.2"],
-      { env: { ...process.env, TMPDIR: join(dir, "ping-ctl") }, encoding: "utf8", timeout: 30_000 });
+    const ping = spawnSync(process.execPath, [...CLI, "ping", "--conf", conf(dir, INIT, RESP, port, ike, esp, rekey), "203.0.113.2", "-c", String(pings), "-i", "0.2"],
+      { env: { ...process.env, TMPDIR: join(dir, "ping-ctl") }, encoding: "utf8", timeout: 40_000 });
     const pingOut = `${ping.stdout}${ping.stderr}`;
     assert.equal(ping.status, 0, pingOut);
-    assert.match(pingOut, /3 packets transmitted, 3 received/);
+    assert.match(pingOut, new RegExp(`${pings} packets transmitted, ${pings} received`));
     const down = spawnSync(process.execPath, [...CLI, "down", "--all"], { env, encoding: "utf8", timeout: 20_000 });
     assert.equal(down.status, 0, `${down.stdout}${down.stderr}`);
     const code = await Promise.race([exited, new Promise<number>((r) => setTimeout(() => r(-2), 15_000))]);
@@ -110,7 +116,8 @@ async function liveTunnel(name: string, ike: string, esp: string): Promise<Run> 
   }
 }
 
-const FIELDS = ["frame.number", "udp.srcport", "esp.spi", "esp.icv_good", "icmp.type", "icmp.ident", "icmp.seq", "isakmp.exchangetype", "isakmp.id.data.fqdn"] as const;
+const FIELDS = ["frame.number", "udp.srcport", "esp.spi", "esp.icv_good", "icmp.type", "icmp.ident", "icmp.seq", "isakmp.exchangetype", "isakmp.id.data.fqdn",
+  "isakmp.ispi", "isakmp.enc.pad_length"] as const;
 type Row = Record<(typeof FIELDS)[number], string>;
 
 /** tshark's reading of a capture with the given config dir (the key tables, or none). */
@@ -155,6 +162,32 @@ for (const [name, ike, esp] of [
     mkdirSync(empty, { recursive: true });
     const blind = tshark(join(run.dir, "cipher.pcap"), empty, run.port);
     assert.equal(blind.filter((r) => r["esp.spi"]).length, 6);
-    assert.ok(blind.every((r) => r["icmp.type"] === "" && r["isakmp.id.data.fqdn"] === ""), "nothing readable without the keys");
+    assert.ok(blind.every((r) => r["icmp.type"] === "" && r["isakmp.id.data.fqdn"] === "" && r["isakmp.enc.pad_length"] === ""), "nothing readable without the keys");
   });
 }
+
+test("tshark decrypts a live tunnel across Child SA and IKE SA rekeys with the key files as up kept them", async () => {
+  const pings = 30;
+  const run = await liveTunnel("rekeys", "aes128gcm16-prfsha256-x25519", "aes128gcm16", pings, { ike: "3s", child: "2s" });
+  assert.match(run.pingOut, /rekeying CHILD_SA net|peer rekeys CHILD_SA net/);
+  assert.match(run.pingOut, /rekeying IKE_SA t|peer rekeys IKE_SA t/);
+  const keys = join(run.dir, "keys");
+  const rows = tshark(join(run.dir, "cipher.pcap"), keys, run.port);
+  const esps = rows.filter((r) => r["esp.spi"]);
+  assert.equal(esps.length, 2 * pings);
+  const spis = new Set(esps.map((r) => r["esp.spi"]));
+  assert.ok(spis.size >= 4, `packets of at least two Child SAs (${spis.size} SPIs)`);
+  for (const r of esps) {
+    assert.equal(r["esp.icv_good"], "1", `frame ${r["frame.number"]} SPI ${r["esp.spi"]}: ICV good`);
+    assert.match(r["icmp.type"], /^(8|0)$/, `frame ${r["frame.number"]}: inner ICMP visible`);
+  }
+  // Every encrypted IKE message (IKE_AUTH, CREATE_CHILD_SA, INFORMATIONAL) was opened: tshark shows
+  // its pad length and the payloads inside SK, whichever IKE SA (SPI pair) it belongs to.
+  const encrypted = rows.filter((r) => ["35", "36", "37"].includes(r["isakmp.exchangetype"]));
+  const ikeSpis = new Set(encrypted.map((r) => r["isakmp.ispi"]));
+  assert.ok(ikeSpis.size >= 2, `messages of the rekeyed IKE SA too (${ikeSpis.size} IKE SAs)`);
+  assert.ok(encrypted.some((r) => r["isakmp.exchangetype"] === "36"), "CREATE_CHILD_SA captured");
+  for (const r of encrypted) assert.notEqual(r["isakmp.enc.pad_length"], "", `frame ${r["frame.number"]} (exchange ${r["isakmp.exchangetype"]}, IKE SA ${r["isakmp.ispi"]}) decrypted`);
+  const ikeLines = readFileSync(join(keys, "ikev2_decryption_table"), "utf8").split("\n").filter((l) => /^[0-9a-f]{16},/.test(l));
+  assert.equal(ikeLines.length, ikeSpis.size, "one ikev2_decryption_table line per IKE SA seen");
+});
