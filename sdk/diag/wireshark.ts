@@ -11,7 +11,8 @@
  *
  * The algorithm names are the value strings of Wireshark 4.0's packet-ipsec.c / packet-isakmp.c
  * UATs (an unknown name makes Wireshark refuse the whole table, so they must match exactly).
- * Runtime-neutral.
+ * Not constant time, on purpose: key bytes are turned into hex with ordinary string code, because
+ * this runs only when a user asks for the keys to be written out in the clear. Runtime-neutral.
  * @module
  */
 import { Encr, Integ } from "../ike/proposals.ts";
