@@ -148,43 +148,102 @@ export function impliedIcv(suite: string): IcvLength {
 // ---------------------------------------------------------------------------------------------
 // Algorithm mapping shared by the xfrm and Wireshark parsers
 
-type Cipher = "aes-gcm" | "aes-cbc" | "null";
-type Hash = "sha256" | "sha1";
+type Cipher = "aes-gcm" | "aes-gmac" | "chacha20-poly1305" | "aes-cbc" | "aes-ctr" | "null";
+type Hash = "sha1" | "sha256" | "sha384" | "sha512";
+
+/** ICV bytes each HMAC may be configured with: RFC 2404, RFC 4868, Linux's 96-bit HMAC-SHA-256 and its untruncated form. */
+const HMAC_ICV: Record<Hash, readonly number[]> = { sha1: [12], sha256: [12, 16, 32], sha384: [24], sha512: [32] };
+
+/**
+ * The AES key size in bits of a key blob that is `extra` bytes longer than the AES key (the 4-byte
+ * salt or nonce of GCM, GMAC and CTR), or a plain Error naming the lengths that would work.
+ */
+function aesBits(what: string, length: number, extra: number, layout: string): number {
+  const bits = [128, 192, 256].find((b) => b / 8 + extra === length);
+  if (bits !== undefined) return bits;
+  // AES-192 last: it is rare, and the 128/256 wording is what people look for.
+  throw new Error(`${what} key must be ${16 + extra} or ${32 + extra} bytes${layout}, got ${length} (AES-192 takes ${24 + extra})`);
+}
 
 /** Picks the suite keyword for a cipher/HMAC/ICV combination; throws a plain Error with the reason. */
 function suiteFor(cipher: Cipher, encKeyLength: number, hash: Hash | undefined, icvLength: number): { esp: EspSuite; icvLength: IcvLength } {
   if (cipher === "aes-gcm") {
-    const bits = encKeyLength === 20 ? 128 : encKeyLength === 36 ? 256 : undefined;
-    if (bits === undefined) throw new Error(`AES-GCM key must be 16 or 32 bytes plus a 4-byte salt, got ${encKeyLength} bytes`);
+    const bits = aesBits("AES-GCM", encKeyLength, 4, " (AES key then 4-byte salt)");
     if (![8, 12, 16].includes(icvLength)) throw new Error(`AES-GCM ICV of ${icvLength} bytes is not supported (8, 12 or 16)`);
     return { esp: `aes${bits}gcm${icvLength}` as EspSuite, icvLength: icvLength as IcvLength };
   }
-  if (hash === undefined) throw new Error(`${cipher === "null" ? "NULL encryption" : "AES-CBC"} without an integrity algorithm is not supported`);
+  if (cipher === "aes-gmac") {
+    const bits = aesBits("AES-GMAC", encKeyLength, 4, " (AES key then 4-byte salt)");
+    if (icvLength !== 16) throw new Error(`AES-GMAC ICV of ${icvLength} bytes is not supported (16 only, RFC 4543)`);
+    return { esp: `aes${bits}gmac` as EspSuite, icvLength: 16 };
+  }
+  if (cipher === "chacha20-poly1305") {
+    if (encKeyLength !== 36) throw new Error(`ChaCha20-Poly1305 key must be 36 bytes (32-byte key then 4-byte salt), got ${encKeyLength}`);
+    if (icvLength !== 16) throw new Error(`ChaCha20-Poly1305 ICV of ${icvLength} bytes is not supported (16 only, RFC 7634)`);
+    return { esp: "chacha20poly1305", icvLength: 16 };
+  }
+  const names = { "aes-cbc": "AES-CBC", "aes-ctr": "AES-CTR", "null": "NULL encryption" } as const;
+  if (hash === undefined) throw new Error(`${names[cipher]} without an integrity algorithm is not supported`);
   let prefix: string;
   if (cipher === "null") {
     if (encKeyLength !== 0) throw new Error("NULL encryption takes no key");
     prefix = "null";
+  } else if (cipher === "aes-ctr") {
+    prefix = `aes${aesBits("AES-CTR", encKeyLength, 4, " (AES key then 4-byte nonce)")}ctr`;
   } else {
-    if (encKeyLength !== 16 && encKeyLength !== 32) throw new Error(`AES-CBC key must be 16 or 32 bytes, got ${encKeyLength}`);
-    prefix = `aes${encKeyLength * 8}`;
+    prefix = `aes${aesBits("AES-CBC", encKeyLength, 0, "")}`;
   }
-  if (hash === "sha1") {
-    if (icvLength !== 12) throw new Error(`HMAC-SHA-1 with a ${icvLength * 8}-bit ICV is not supported (96 bits only)`);
-    return { esp: `${prefix}-sha1` as EspSuite, icvLength: 12 };
+  const hashNames = { sha1: "HMAC-SHA-1", sha256: "HMAC-SHA-256", sha384: "HMAC-SHA-384", sha512: "HMAC-SHA-512" } as const;
+  if (!HMAC_ICV[hash].includes(icvLength)) {
+    const ok = HMAC_ICV[hash].map((n) => n * 8);
+    throw new Error(`${hashNames[hash]} with a ${icvLength * 8}-bit ICV is not supported (${ok.length === 1 ? `${ok[0]} bits only` : `${ok.slice(0, -1).join(", ")} or ${ok[ok.length - 1]}`})`);
   }
-  if (![12, 16, 32].includes(icvLength)) throw new Error(`HMAC-SHA-256 with a ${icvLength * 8}-bit ICV is not supported (96, 128 or 256)`);
-  return { esp: `${prefix}-sha256${icvLength === 12 ? "_96" : ""}` as EspSuite, icvLength: icvLength as IcvLength };
+  const integ = hash === "sha256" && icvLength === 12 ? "sha256_96" : hash;
+  return { esp: `${prefix}-${integ}` as EspSuite, icvLength: icvLength as IcvLength };
 }
 
 // ---------------------------------------------------------------------------------------------
 // ip xfrm state
 
+/** `aead` algorithm names as the kernel prints them (net/xfrm/xfrm_algo.c aead_list). */
+const XFRM_AEAD: Record<string, Cipher | undefined> = {
+  "rfc4106(gcm(aes))": "aes-gcm",
+  "rfc4543(gcm(aes))": "aes-gmac",
+  "rfc7539esp(chacha20,poly1305)": "chacha20-poly1305",
+};
+/** `enc` algorithm names (ealg_list); the kernel prints the canonical name even when `ip xfrm state add` was given the compat one (`aes`). */
+const XFRM_ENC: Record<string, Cipher | undefined> = {
+  "cbc(aes)": "aes-cbc",
+  "rfc3686(ctr(aes))": "aes-ctr",
+  "ecb(cipher_null)": "null",
+  "cipher_null": "null",
+};
+/**
+ * `auth` / `auth-trunc` names (aalg_list) with the kernel's default truncation, which applies when
+ * the SA was added with plain `auth`: 96 bits for SHA-1 and, against RFC 4868, for SHA-256.
+ */
+const XFRM_AUTH: Record<string, { hash: Hash; defaultBits: number } | undefined> = {
+  "hmac(sha1)": { hash: "sha1", defaultBits: 96 },
+  "hmac(sha256)": { hash: "sha256", defaultBits: 96 },
+  "hmac(sha384)": { hash: "sha384", defaultBits: 192 },
+  "hmac(sha512)": { hash: "sha512", defaultBits: 256 },
+};
+const known = (table: Record<string, unknown>): string => Object.keys(table).join(", ");
+
+/** HMAC key bytes the dataplane takes for a keyword (the hash output length). */
+const integKeyBytes = (esp: EspSuite): number => parseSuite(esp).integKeyBytes;
+
 /**
  * Parses what `ip xfrm state` (or `ip -s xfrm state`) prints: blocks starting with `src A dst B`,
- * then indented lines `proto esp spi 0x… reqid N mode tunnel`, `replay-window N flag …`,
- * `aead rfc4106(gcm(aes)) 0x<key+salt> <icv bits>`, `enc cbc(aes) 0x…`, `auth-trunc hmac(sha256) 0x… <bits>`,
- * `auth hmac(sha256) 0x…` (the kernel truncates plain `auth` to 96 bits for SHA-1 and SHA-256),
- * `anti-replay context: seq 0x…` or `anti-replay esn context:` with `seq-hi`, `seq` and `replay_window`.
+ * then indented lines `proto esp spi 0x… reqid N mode tunnel`, `replay-window N flag …`, the
+ * algorithms — `aead rfc4106(gcm(aes)) 0x<key+salt> <icv bits>` (AES-GCM),
+ * `aead rfc4543(gcm(aes)) 0x<key+salt> 128` (AES-GMAC), `aead rfc7539esp(chacha20,poly1305)
+ * 0x<key+salt> 128`, or `enc cbc(aes)|rfc3686(ctr(aes))|ecb(cipher_null) 0x…` (CTR: key then
+ * nonce) with `auth-trunc hmac(sha1|sha256|sha384|sha512) 0x… <bits>` or plain `auth` (the
+ * kernel's default truncation: 96 bits for SHA-1 and SHA-256, 192 and 256 for SHA-384 and -512);
+ * `ip -s` adds `(N bits)` after each key — then `anti-replay context: seq 0x…` or
+ * `anti-replay esn context:` with `seq-hi`, `seq` and `replay_window`. ESN comes from `flag … esn`
+ * alone: the kernel prints the "esn context" for any window over 32 packets, ESN or not.
  * Non-ESP states (AH, IPComp) are skipped.
  */
 export function parseXfrmState(text: string): SaConfig[] {
@@ -222,15 +281,17 @@ function parseXfrmBlock(lines: string[], n: number): SaConfig | undefined {
   const mode = modeMatch?.[1] ?? "transport";
   if (mode !== "tunnel" && mode !== "transport") fail("mode", `"${mode}" is not supported (tunnel or transport)`);
 
-  const algo = (kind: string): { name: string; key: string; bits?: number } | undefined => {
-    const m = new RegExp(`(?:^|\\n)${kind} (\\S+)(?: (0x[0-9a-fA-F]*|\\d+))?(?: (\\d+))?(?:\\n|$)`).exec(body);
+  // `KIND NAME [0xKEY | <<Keys hidden>>] [(KEYBITS bits)] [ICV/TRUNC BITS]`
+  const algo = (kind: string): { name: string; key: Uint8Array; bits?: number } | undefined => {
+    const m = new RegExp(`(?:^|\\n)${kind} (\\S+)(?: (0x[0-9a-fA-F]*|<<Keys hidden>>|\\d+))?(?: \\((\\d+) bits\\))?(?: (\\d+))?(?:\\n|$)`).exec(body);
     if (!m) return undefined;
     if (m[2] !== undefined && !m[2].startsWith("0x")) {
       fail(kind, "keys are hidden (the output came from `ip xfrm state ... nokeys`); print the states with keys");
     }
-    return { name: m[1], key: m[2] ?? "0x", bits: m[3] === undefined ? undefined : Number(m[3]) };
+    const key = parseHex(m[2] ?? "0x") ?? fail(kind, `key "${m[2]}" is not hex`);
+    if (m[3] !== undefined && Number(m[3]) !== key.length * 8) fail(kind, `the key has ${key.length * 8} bits but the line says ${m[3]}`);
+    return { name: m[1], key, bits: m[4] === undefined ? undefined : Number(m[4]) };
   };
-  const key = (field: string, text: string): Uint8Array => parseHex(text) ?? fail(field, `key "${text}" is not hex`);
   const aead = algo("aead");
   const enc = algo("enc");
   const authTrunc = algo("auth-trunc");
@@ -243,49 +304,54 @@ function parseXfrmBlock(lines: string[], n: number): SaConfig | undefined {
   let integKey: Uint8Array | undefined;
   let icvBits: number;
   if (aead) {
-    if (aead.name !== "rfc4106(gcm(aes))") fail("aead", `${aead.name} is not supported (rfc4106(gcm(aes)) only)`);
-    cipher = "aes-gcm";
-    encKey = key("aead", aead.key);
+    cipher = XFRM_AEAD[aead.name] ?? fail("aead", `${aead.name} is not supported (${known(XFRM_AEAD)})`);
+    encKey = aead.key;
     icvBits = aead.bits ?? fail("aead", "missing ICV length in bits after the key");
   } else {
     if (!enc) fail("enc", 'no "enc" or "aead" line');
-    if (enc!.name === "cbc(aes)") cipher = "aes-cbc";
-    else if (enc!.name === "ecb(cipher_null)" || enc!.name === "cipher_null") cipher = "null";
-    else fail("enc", `${enc!.name} is not supported (cbc(aes) or ecb(cipher_null))`);
-    encKey = key("enc", enc!.key);
+    cipher = XFRM_ENC[enc!.name] ?? fail("enc", `${enc!.name} is not supported (${known(XFRM_ENC)})`);
+    encKey = enc!.key;
     const a = authTrunc ?? auth;
     if (!a) fail("auth", 'no "auth" or "auth-trunc" line');
-    if (a!.name === "hmac(sha256)") hash = "sha256";
-    else if (a!.name === "hmac(sha1)") hash = "sha1";
-    else fail(authTrunc ? "auth-trunc" : "auth", `${a!.name} is not supported (hmac(sha256) or hmac(sha1))`);
-    integKey = key(authTrunc ? "auth-trunc" : "auth", a!.key);
-    // Plain `auth` is the kernel's legacy form: hmac(sha1) and hmac(sha256) are truncated to 96 bits.
-    icvBits = authTrunc ? (authTrunc.bits ?? fail("auth-trunc", "missing truncation length in bits")) : 96;
+    const field = authTrunc ? "auth-trunc" : "auth";
+    const alg = XFRM_AUTH[a!.name] ?? fail(field, `${a!.name} is not supported (${known(XFRM_AUTH)})`);
+    hash = alg!.hash;
+    integKey = a!.key;
+    icvBits = authTrunc ? (authTrunc.bits ?? fail("auth-trunc", "missing truncation length in bits")) : alg!.defaultBits;
   }
   if (icvBits % 8 !== 0) fail(aead ? "aead" : "auth-trunc", `ICV length ${icvBits} is not a whole number of bytes`);
   let suite: { esp: EspSuite; icvLength: IcvLength };
   try {
     suite = suiteFor(cipher!, encKey!.length, hash, icvBits / 8);
   } catch (e) {
-    return fail(aead ? "aead" : "enc/auth", (e as Error).message);
+    return fail(aead ? "aead" : "enc/auth", `${aead ? aead.name : `${enc!.name} + ${(authTrunc ?? auth)?.name ?? "no auth"}`}: ${(e as Error).message}`);
+  }
+  if (integKey) {
+    const want = integKeyBytes(suite.esp);
+    const field = authTrunc ? "auth-trunc" : "auth";
+    if (integKey.length !== want) fail(field, `${(authTrunc ?? auth)!.name} is not supported with a ${integKey.length * 8}-bit key (it takes ${want * 8} bits, the hash output length, as RFC 2404 and RFC 4868 key it)`);
   }
 
+  // `replay-window N [seq 0x…] flag LIST [(0xHEX)]`; `ip -s` adds the netlink seq and the hex flags.
   const flags = /(?:^|\n)(?:replay-window \d+ (?:seq 0x[0-9a-f]+ )?)?flag ([^\n]*)/.exec(body)?.[1] ?? "";
-  const esnContext = /anti-replay esn context:/.test(body);
-  const esn = esnContext || /\besn\b/.test(flags);
+  const esn = /(?:^|\s)esn(?:\s|$)/.test(flags);
   let replayWindow = Number(/(?:^|\n)replay-window (\d+)/.exec(body)?.[1] ?? 0);
-  const esnWindow = /replay_window (\d+)/.exec(body);
+  // Windows over 32 packets (and every ESN window) live in the bitmap context; its size wins.
+  const esnWindow = /(?:^|\n)replay_window (\d+)/.exec(body);
   if (esnWindow) replayWindow = Number(esnWindow[1]);
   // The dataplane's smallest window is 32; a smaller kernel window only ever accepts fewer late packets.
   if (replayWindow > 0 && replayWindow < 32) replayWindow = 32;
   if (replayWindow > 4096) fail("replay-window", `${replayWindow} exceeds the supported 4096`);
 
   let seq: bigint | undefined;
-  const ctxSeq = /(?:^|[\s,:])seq 0x([0-9a-fA-F]+)/.exec(body.slice(body.search(/anti-replay/) >= 0 ? body.search(/anti-replay/) : body.length));
+  const at = body.search(/anti-replay/);
+  const context = at >= 0 ? body.slice(at) : "";
+  const ctxSeq = /(?:^|[\s,:])seq 0x([0-9a-fA-F]+)/.exec(context);
   if (ctxSeq) {
     seq = BigInt(`0x${ctxSeq[1]}`);
-    const hi = /seq-hi 0x([0-9a-fA-F]+)/.exec(body);
-    if (hi) seq |= BigInt(`0x${hi[1]}`) << 32n;
+    // Without ESN the kernel never uses seq-hi, whatever the context prints.
+    const hi = /(?:^|[\s,:])seq-hi 0x([0-9a-fA-F]+)/.exec(context);
+    if (hi && esn) seq |= BigInt(`0x${hi[1]}`) << 32n;
   }
   const cfg: SaConfig = {
     spi: spi!, direction: "in", mode: mode as EspMode, esp: suite.esp, encKey: encKey!, icvLength: suite.icvLength, esn, replayWindow,
@@ -302,6 +368,8 @@ function parseXfrmBlock(lines: string[], n: number): SaConfig | undefined {
 const WIRESHARK_ENC: Record<string, { cipher: Cipher; icv?: number } | undefined> = {
   "NULL": { cipher: "null" },
   "AES-CBC [RFC3602]": { cipher: "aes-cbc" },
+  // Key = AES key then the 4-byte nonce (160/224/288 bits), the kernel's rfc3686(ctr(aes)) layout.
+  "AES-CTR [RFC3686]": { cipher: "aes-ctr" },
   "AES-GCM [RFC4106]": { cipher: "aes-gcm", icv: 16 },
   "AES-GCM with 8 octet ICV [RFC4106]": { cipher: "aes-gcm", icv: 8 },
   "AES-GCM with 12 octet ICV [RFC4106]": { cipher: "aes-gcm", icv: 12 },
@@ -312,6 +380,8 @@ const WIRESHARK_AUTH: Record<string, { hash?: Hash; icv: number } | undefined> =
   "HMAC-SHA-1-96 [RFC2404]": { hash: "sha1", icv: 12 },
   "HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]": { hash: "sha256", icv: 12 },
   "HMAC-SHA-256-128 [RFC4868]": { hash: "sha256", icv: 16 },
+  "HMAC-SHA-384-192 [RFC4868]": { hash: "sha384", icv: 24 },
+  "HMAC-SHA-512-256 [RFC4868]": { hash: "sha512", icv: 32 },
 };
 
 /** Splits one UAT line: comma-separated, double-quoted fields with `\xNN` escapes. */
@@ -347,7 +417,10 @@ function splitUatLine(line: string): string[] | undefined {
 /**
  * Parses Wireshark's `esp_sa` UAT file: one SA per line, quoted CSV fields protocol ("IPv4",
  * "IPv6", "Any"), source, destination, SPI, encryption algorithm, encryption key, authentication
- * algorithm, authentication key. Keys are `0x` hex or literal text. The file does not say whether
+ * algorithm, authentication key. Keys are `0x` hex or literal text. Algorithms: NULL, AES-CBC,
+ * AES-CTR (key then 4-byte nonce), AES-GCM with 8/12/16-byte ICV (key then salt); HMAC-SHA-1-96,
+ * HMAC-SHA-256-96/128, HMAC-SHA-384-192, HMAC-SHA-512-256 (Wireshark 4.0 has no AES-GMAC and no
+ * ChaCha20-Poly1305; its key length picks AES-128/192/256). The file does not say whether
  * an SA is tunnel or transport mode, so the caller passes it. Replay protection uses the
  * dataplane's default window (Wireshark keeps no replay state to import); ESN is off.
  */
@@ -390,6 +463,9 @@ export function parseWiresharkEspSa(text: string, mode: EspMode = "tunnel"): SaC
       suite = suiteFor(enc!.cipher, encKey.length, hash, icv);
     } catch (e) {
       return fail("encryption/authentication", (e as Error).message);
+    }
+    if (integKey && integKey.length !== integKeyBytes(suite.esp)) {
+      fail("authentication key", `${authName} takes a ${integKeyBytes(suite.esp)}-byte key here (the hash output length), got ${integKey.length}`);
     }
     const cfg: SaConfig = {
       spi: spi!, direction: "in", mode, esp: suite.esp, encKey, icvLength: suite.icvLength, esn: false,
