@@ -151,7 +151,7 @@ test("strongSwan initiator: our `up --listen` responds, charon pings our side, `
   const st = await p.inCaller([...CLI, "status"], { timeoutMs: 10_000, cwd: ROOT });
   assert.equal(st.code, 0, show(st));
   assert.match(st.stdout, /peer: #\d+, ESTABLISHED, IKEv2/);
-  assert.match(st.stdout, /ESP:AES_GCM_16_256/);
+  assert.match(st.stdout, /ESP:AES_GCM_16-256/);
   assert.match(st.stdout, /in {2}[0-9a-f]{8}, +252 bytes, +3 packets/);
   await p.terminate();
   for (let i = 0; i < 50 && !/received DELETE for IKE_SA/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
