@@ -161,7 +161,7 @@ const HMAC_ICV: Record<Hash, readonly number[]> = { sha1: [12], sha256: [12, 16,
 function aesBits(what: string, length: number, extra: number, layout: string): number {
   const bits = [128, 192, 256].find((b) => b / 8 + extra === length);
   if (bits !== undefined) return bits;
-  // AES-192 last: it is rare, and the 128/256 wording is what people look for.
+  // AES-192 in parentheses: it is rare, and 128/256 are the sizes people check first.
   throw new Error(`${what} key must be ${16 + extra} or ${32 + extra} bytes${layout}, got ${length} (AES-192 takes ${24 + extra})`);
 }
 
@@ -211,7 +211,10 @@ const XFRM_AEAD: Record<string, Cipher | undefined> = {
   "rfc4543(gcm(aes))": "aes-gmac",
   "rfc7539esp(chacha20,poly1305)": "chacha20-poly1305",
 };
-/** `enc` algorithm names (ealg_list); the kernel prints the canonical name even when `ip xfrm state add` was given the compat one (`aes`). */
+/**
+ * `enc` algorithm names (ealg_list). The kernel prints the canonical name even when `ip xfrm state
+ * add` was given the compat one (`aes`); `cipher_null` stays accepted for hand-written files.
+ */
 const XFRM_ENC: Record<string, Cipher | undefined> = {
   "cbc(aes)": "aes-cbc",
   "rfc3686(ctr(aes))": "aes-ctr",
