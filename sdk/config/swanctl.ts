@@ -41,6 +41,8 @@ export interface ChildConfig {
   lifePackets: number;
   randPackets: number;
   replayWindow: number;
+  /** strongSwan's `tfc_padding`: pad inner packets to this many bytes, or to what fits the path MTU; absent = off. */
+  tfcPadding?: number | "mtu";
   updown?: string;
   hostaccess: boolean;
   policies: boolean;
@@ -300,7 +302,7 @@ const AUTH_KEYS = ["auth", "id", "certs", "cacerts"];
 const CHILD_KEYS = [
   "local_ts", "remote_ts", "esp_proposals", "mode", "start_action", "close_action", "dpd_action", "rekey_time",
   "life_time", "rand_time", "rekey_bytes", "life_bytes", "rand_bytes", "rekey_packets", "life_packets",
-  "rand_packets", "replay_window", "updown", "hostaccess", "policies",
+  "rand_packets", "replay_window", "tfc_padding", "updown", "hostaccess", "policies",
 ];
 const CHILD_REASONS: Record<string, string> = {
   ah_proposals: "AH is not supported by ipsec-wasm; use esp_proposals",
@@ -485,6 +487,12 @@ function parseChild(sec: Section, file: string | undefined): ChildConfig {
     hostaccess: bool("hostaccess", false),
     policies: bool("policies", true),
   };
+  const tfc = get("tfc_padding");
+  if (tfc && tfc.text.trim().toLowerCase() === "mtu") child.tfcPadding = "mtu";
+  else {
+    const n = num("tfc_padding", (x, w) => parseUint(x, w, 65535));
+    if (n) child.tfcPadding = n;
+  }
   const updown = get("updown");
   if (updown && updown.text.trim() !== "") child.updown = updown.text.trim();
   return child;

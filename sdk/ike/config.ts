@@ -27,7 +27,7 @@ export interface AuthConfig {
  */
 export type ChildTemplate = Pick<ChildConfig,
   "name" | "localTs" | "remoteTs" | "espProposals" | "mode" | "startAction" | "dpdAction" | "closeAction" |
-  "rekeyTime" | "lifeTime" | "randTime" | "rekeyBytes" | "lifeBytes" | "rekeyPackets" | "lifePackets" | "replayWindow">;
+  "rekeyTime" | "lifeTime" | "randTime" | "rekeyBytes" | "lifeBytes" | "rekeyPackets" | "lifePackets" | "replayWindow" | "tfcPadding">;
 
 /** Retransmission schedule (strongSwan: timeout 4 s, base 1.8, 5 tries). */
 export interface RetransmitConfig {

@@ -7,7 +7,7 @@
  */
 import type { Dataplane } from "../dataplane/dataplane.ts";
 import type { ControlCrypto } from "../dataplane/control-crypto.ts";
-import type { DecapResult, LifetimeEvent, LifetimeLimits, SaHandle, SaLifetime, SaStats } from "../dataplane/types.ts";
+import type { DecapResult, LifetimeEvent, LifetimeLimits, SaConfig, SaHandle, SaLifetime, SaStats } from "../dataplane/types.ts";
 import { HashAlg, parseSuite } from "../dataplane/suites.ts";
 import { decodeHeader, decodeMessage, encodeMessage } from "./codec.ts";
 import { Exchange, HeaderFlag, Notify } from "./message.ts";
@@ -265,15 +265,15 @@ export class IkeDaemon {
     }
     const inst: Installed = { in: hIn, lastInbound: this.#clock.now(), ike };
     const out = { enc: keys.encOut.slice(), integ: keys.integOut.slice() };
-    if (outbound) inst.out = this.addOutbound(child, out);
+    if (outbound) inst.out = this.addOutbound(child, out, ike);
     else inst.outKeys = out;
     this.#children.set(child, inst);
     child.handles = { in: hIn, out: inst.out };
   }
 
-  private addOutbound(child: ChildSa, k: { enc: Uint8Array; integ: Uint8Array }): SaHandle {
+  private addOutbound(child: ChildSa, k: { enc: Uint8Array; integ: Uint8Array }, ike: IkeSa): SaHandle {
     const gcm = !hasIntegKey(child.suite);
-    const h = this.#opts.dataplane.addSa({ mode: child.mode, esp: child.suite, esn: child.esn, spi: child.spiOut, direction: "out", encKey: k.enc, integKey: gcm ? undefined : k.integ, lifetime: volumeLifetime(child) });
+    const h = this.#opts.dataplane.addSa({ mode: child.mode, esp: child.suite, esn: child.esn, spi: child.spiOut, direction: "out", encKey: k.enc, integKey: gcm ? undefined : k.integ, lifetime: volumeLifetime(child), ...tfcPadding(child, ike) });
     k.enc.fill(0);
     k.integ.fill(0);
     return h;
@@ -282,7 +282,7 @@ export class IkeDaemon {
   private activateOutbound(child: ChildSa): void {
     const inst = this.#children.get(child);
     if (!inst || inst.out !== undefined || !inst.outKeys) return;
-    inst.out = this.addOutbound(child, inst.outKeys);
+    inst.out = this.addOutbound(child, inst.outKeys, inst.ike);
     inst.outKeys = undefined;
     child.handles = { in: inst.in, out: inst.out };
   }
@@ -525,6 +525,17 @@ function volumeLifetime(child: ChildSa): SaLifetime | undefined {
   const soft = limits(t.rekeyBytes, t.rekeyPackets);
   const hard = limits(t.lifeBytes, t.lifePackets);
   return soft || hard ? { ...(soft ? { soft } : {}), ...(hard ? { hard } : {}) } : undefined;
+}
+
+/**
+ * swanctl's `tfc_padding` for the outbound SA (RFC 4303 §2.7, tunnel mode only, as in strongSwan):
+ * "mtu" pads to what fits a 1500-byte path inside UDP encapsulation, which we always use.
+ */
+function tfcPadding(child: ChildSa, ike: IkeSa): Pick<SaConfig, "tfc" | "pathMtu" | "outer"> {
+  const t = child.template.tfcPadding;
+  if (t === undefined || child.mode !== "tunnel") return {};
+  if (t !== "mtu") return { tfc: t };
+  return { tfc: "mtu", pathMtu: 1500, outer: { ipVersion: ike.remote.address.includes(":") ? 6 : 4, udpEncap: true } };
 }
 
 /** AEAD suites (GCM, GMAC, ChaCha20-Poly1305) take all their keying material as encKey. */

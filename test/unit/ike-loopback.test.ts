@@ -77,6 +77,24 @@ test("loopback: IKE SA protected with ChaCha20-Poly1305 (RFC 7634 §3), ping thr
   p.a.close(); p.b.close();
 });
 
+test("tfc_padding: every ESP packet of the padded side has one size on the wire; the receiver strips the padding", async () => {
+  const p = await makePair({ ...A, child: { tfcPadding: 600 } }, B);
+  const sizes = { a: new Set<number>(), b: new Set<number>() };
+  p.filter = (d) => { if (d.esp) sizes[d.from.address === A.addr ? "a" : "b"].add(d.bytes.length); return true; };
+  const echo = wireEcho(p);
+  await up(p);
+  for (const [i, n] of [[0, 10], [1, 200], [2, 500]] as const) {
+    const pkt = icmpEcho("198.51.100.1", "203.0.113.2", 7, i, n);
+    p.a.sendInner([pkt], "203.0.113.2");
+  }
+  await settle();
+  assert.equal(echo.replies(), 3, "padded echoes arrive and are answered");
+  assert.equal(sizes.a.size, 1, `A pads everything to 600 inner bytes: ${[...sizes.a]}`);
+  assert.equal([...sizes.a][0], 8 + 8 + ((600 + 2 + 3) & ~3) + 16, "SPI/seq + IV + 600 padded to 4 with pad length/next header + ICV (aes128gcm16)");
+  assert.equal(sizes.b.size, 3, "B has no tfc_padding: its replies keep their sizes");
+  p.a.close(); p.b.close();
+});
+
 test("wrong PSK: both sides fail with AUTHENTICATION_FAILED and say which keys differ", async () => {
   const p = await makePair(A, { ...B, psk: "another-secret" });
   const err = await up(p).then(() => null, (e: unknown) => e);

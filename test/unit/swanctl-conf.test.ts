@@ -285,3 +285,11 @@ test("the settings syntax: comments, quotes, joined words, merged sections, last
     children: [],
   });
 });
+
+test("tfc_padding: a byte count, mtu, or 0 for off (strongSwan's child option)", () => {
+  const child = (v: string) => parseSwanctlConf(`connections {\n  c {\n    children {\n      net {\n        tfc_padding = ${v}\n      }\n    }\n  }\n}\n`).connections[0].children[0];
+  assert.equal(child("1200").tfcPadding, 1200);
+  assert.equal(child("mtu").tfcPadding, "mtu");
+  assert.equal(child("0").tfcPadding, undefined);
+  assert.throws(() => child("70000"), ConfigError);
+});
