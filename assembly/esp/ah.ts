@@ -14,8 +14,7 @@
 import {
   D_IN_OFF, D_IN_LEN, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_NEXT_HDR, D_L3_LEN, D_SA, D_SPI,
   scratch, slotBytes, HEADROOM, TAILROOM, metaOf, countDrop,
-  M_FLAGS, M_SPI, M_ICV, M_HASH, M_KEY_PTR, M_HMAC_OFF, M_SEQ, M_PACKETS, M_BYTES, M_LIM_PACKETS,
-  M_LIM_BYTES, M_LIM_SEQ, M_AH_OUTER, F_TRANSPORT, F_ESN, F_EXPIRED, F_VERIFY_ONLY, F_AH,
+  M_FLAGS, M_SPI, M_ICV, M_HASH, M_KEY_PTR, M_HMAC_OFF, M_SEQ, M_AH_OUTER, F_TRANSPORT, F_ESN, F_EXPIRED, F_VERIFY_ONLY, F_AH,
 } from "../sad/layout";
 import {
   ST_OK, ST_NO_SA, ST_REPLAY, ST_INTEGRITY_FAILED, ST_TRUNCATED, ST_SEQ_OVERFLOW, ST_MALFORMED_INNER,
@@ -24,7 +23,7 @@ import {
 import { transportHeader, rewriteHeader, loadBe16, loadBe32, storeBe16, storeBe32 } from "./ip";
 import { spiLookup } from "../sad/spi-table";
 import { inferSeq, replayCheck, replayAccept } from "../sad/replay";
-import { lifetimeCross, lifetimeSeqExhausted } from "../sad/lifetime";
+import { countOutbound, lifetimeSeqExhausted } from "../sad/lifetime";
 import { hmacMac } from "../crypto/hmac";
 import { ctEqual } from "../crypto/ct";
 import { deliver } from "./decap";
@@ -212,13 +211,7 @@ export function ahEncapOne(d: usize, meta: usize, flags: u32): u32 {
   store<u64>(d, seq, D_SEQ);
   store<u32>(d, nextHeader, D_NEXT_HDR);
   store<u32>(d, <u32>hdrLen, D_L3_LEN);
-  const packets = load<u64>(meta, M_PACKETS) + 1;
-  const bytes = load<u64>(meta, M_BYTES) + <u64>len;
-  store<u64>(meta, packets, M_PACKETS);
-  store<u64>(meta, bytes, M_BYTES);
-  if (packets >= load<u64>(meta, M_LIM_PACKETS) || bytes >= load<u64>(meta, M_LIM_BYTES) || seq >= load<u64>(meta, M_LIM_SEQ)) {
-    lifetimeCross(meta);
-  }
+  countOutbound(meta, len, seq);
   return ST_OK;
 }
 

@@ -12,14 +12,14 @@ import {
   descBase, DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR, D_L3_LEN,
   metaOf, maxSas, slotBytes, HEADROOM, TAILROOM, ivPool, scratch, countDrop, countGlobal,
   M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SEQ, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
-  M_PACKETS, M_BYTES, M_TFC, M_LIM_PACKETS, M_LIM_BYTES, M_LIM_SEQ, F_IN_USE, F_INBOUND, F_TRANSPORT, F_ESN,
+  M_TFC, F_IN_USE, F_INBOUND, F_TRANSPORT, F_ESN,
   F_EXPIRED, F_AH, KIND_GCM, KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA,
 } from "../sad/layout";
 import { chachaPolySeal } from "../crypto/chacha20poly1305";
 import {
   ST_OK, ST_INVALID_SA, ST_SEQ_OVERFLOW, ST_MALFORMED_INNER, ST_TOO_BIG, ST_LIFETIME_EXPIRED,
 } from "./status";
-import { lifetimeCross, lifetimeSeqExhausted } from "../sad/lifetime";
+import { countOutbound, lifetimeSeqExhausted } from "../sad/lifetime";
 import { ahEncapOne } from "./ah";
 import { aesCtrXor } from "../crypto/aes";
 import { transportHeader, rewriteHeader, storeBe32 } from "./ip";
@@ -181,13 +181,7 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
   store<u32>(d, nextHeader, D_NEXT_HDR);
   // The encap side uses D_L3_LEN to remember where ESP starts inside the output (transport header).
   store<u32>(d, <u32>hdrLen, D_L3_LEN);
-  const packets = load<u64>(meta, M_PACKETS) + 1;
-  const bytes = load<u64>(meta, M_BYTES) + <u64>len;
-  store<u64>(meta, packets, M_PACKETS);
-  store<u64>(meta, bytes, M_BYTES);
-  if (packets >= load<u64>(meta, M_LIM_PACKETS) || bytes >= load<u64>(meta, M_LIM_BYTES) || seq >= load<u64>(meta, M_LIM_SEQ)) {
-    lifetimeCross(meta);
-  }
+  countOutbound(meta, len, seq);
 
   if (kind == KIND_CBC_HMAC) {
     memory.copy(esp + 8, randomIv, 16);

@@ -77,6 +77,21 @@ function queue(meta: usize): void {
   }
 }
 
+/**
+ * Counts one sent packet (the hot path's only lifetime cost: three compares against the
+ * precomputed M_LIM_* values) and takes the slow path when a limit was reached.
+ */
+// @ts-ignore: decorator
+@inline export function countOutbound(meta: usize, len: i32, seq: u64): void {
+  const packets = load<u64>(meta, M_PACKETS) + 1;
+  const bytes = load<u64>(meta, M_BYTES) + <u64>len;
+  store<u64>(meta, packets, M_PACKETS);
+  store<u64>(meta, bytes, M_BYTES);
+  if (packets >= load<u64>(meta, M_LIM_PACKETS) || bytes >= load<u64>(meta, M_LIM_BYTES) || seq >= load<u64>(meta, M_LIM_SEQ)) {
+    lifetimeCross(meta);
+  }
+}
+
 /** Slow path, run when a counter reached its M_LIM_* value. */
 export function lifetimeCross(meta: usize): void {
   const life = load<u32>(meta, M_LIFE);
