@@ -5,10 +5,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Dataplane } from "../../sdk/dataplane/dataplane.ts";
-import type { IcvLength, SaConfig } from "../../sdk/dataplane/types.ts";
+import type { IcvLength } from "../../sdk/dataplane/types.ts";
+import { espInUdp, hex, prng, randomPacket, repoPath, requireScapyPython, run } from "../helpers/interop.ts";
 import {
-  concat, espInUdp, hex, ipv4Header, ipv6Header, prng, randomPacket, repoPath, requireScapyPython, run, unhex,
-} from "../helpers/interop.ts";
+  assertOursDecryptInScapy, assertScapyDecapsInOurs, assertTamperedFailsScapy, FAMILIES, newCase, PACKETS, requestCase, saConfig,
+  withOuterHeader, type ScapyAnswer, type ScapyCase,
+} from "../helpers/scapy-esp.ts";
 
 const SUITES: Record<string, { key: number; integ: number; icv: IcvLength }> = {
   aes128gcm16: { key: 20, integ: 0, icv: 16 },
@@ -20,76 +22,20 @@ const SUITES: Record<string, { key: number; integ: number; icv: IcvLength }> = {
   "aes256-sha1": { key: 32, integ: 20, icv: 12 },
   "null-sha256": { key: 0, integ: 32, icv: 16 },
 };
-// tunnel: inner family "in" outer family; transport: the packet's own family
-const FAMILIES = { tunnel: ["4in4", "6in6", "4in6", "6in4"], transport: ["4", "6"] } as const;
-const OUTER = { v4: ["198.18.0.1", "198.18.0.2"], v6: ["2001:db8:ffff::1", "2001:db8:ffff::2"] };
-const INNER = { v4: ["198.51.100.10", "203.0.113.20"], v6: ["2001:db8:100::10", "2001:db8:200::20"] };
-const PACKETS = 8;
-
-interface ScapySa {
-  spi: number;
-  mode: "tunnel" | "transport";
-  esp: string;
-  encKey: string;
-  integKey?: string;
-  icvLength: IcvLength;
-  esn: boolean;
-}
-
-interface Case {
-  name: string;
-  sa: ScapySa;
-  outer: "4" | "6";
-  /** ESP in UDP 4500 both ways (RFC 3948). */
-  natt: boolean;
-  /** Originals we encapsulated (→ scapy decrypts `ours`). */
-  sent: Uint8Array[];
-  ours: { wire: string; seq: string }[];
-  /** Originals scapy encrypts (→ we decapsulate). */
-  forScapy: Uint8Array[];
-  scapySeqs: bigint[];
-  encStatus: string[];
-}
-
-interface Answer {
-  cases: { encrypt: { wire: string; l3HeaderLength: number }[]; decrypt: ({ ok: true; packet: string } | { ok: false; error: string })[] }[];
-}
-
-function config(c: Case, direction: "in" | "out", seq: bigint): SaConfig {
-  return {
-    spi: c.sa.spi, direction, mode: c.sa.mode, esp: c.sa.esp, encKey: unhex(c.sa.encKey),
-    integKey: c.sa.integKey === undefined ? undefined : unhex(c.sa.integKey), icvLength: c.sa.icvLength, esn: c.sa.esn, seq,
-  };
-}
 
 const rnd = prng(0x5ca9e);
 const dp = await Dataplane.create({ maxSas: 256 });
-const cases: Case[] = [];
+const cases: ScapyCase[] = [];
 
 function addCase(suite: string, mode: "tunnel" | "transport", family: string, firstSeq: bigint, esn: boolean, natt = false): void {
-  const s = SUITES[suite];
-  const sa: ScapySa = {
-    spi: rnd.int(0x1000, 0x7fffffff), mode, esp: suite, encKey: hex(rnd.bytes(s.key)),
-    integKey: s.integ ? hex(rnd.bytes(s.integ)) : undefined, icvLength: s.icv, esn,
-  };
-  const innerV6 = family[0] === "6";
-  const outer = family[family.length - 1] as "4" | "6";
-  const [src, dst] = mode === "tunnel" ? (innerV6 ? INNER.v6 : INNER.v4) : innerV6 ? OUTER.v6 : OUTER.v4;
-  const c: Case = {
-    name: `${suite}${esn ? "-esn" : ""} ${mode} ${family}${natt ? " udp4500" : ""}`, sa, outer, natt, sent: [], ours: [], forScapy: [],
-    scapySeqs: [], encStatus: [],
-  };
-  const h = dp.addSa(config(c, "out", firstSeq - 1n));
+  const { c, innerV6, src, dst } = newCase(rnd, suite, SUITES[suite], mode, family, esn, natt);
+  const h = dp.addSa(saConfig(c, "out", firstSeq - 1n, true));
   for (let i = 0; i < PACKETS; i++) {
     const pkt = randomPacket(rnd, innerV6, src, dst, i === 0 ? 1400 : 200);
     const r = dp.encapsulate(h, pkt);
     c.encStatus.push(r.status);
     if (r.status !== "ok" || !r.packet) continue;
-    let wire = r.packet;
-    if (mode === "tunnel") {
-      const [os, od] = outer === "4" ? OUTER.v4 : OUTER.v6;
-      wire = concat(outer === "4" ? ipv4Header(os, od, 50, wire.length) : ipv6Header(os, od, 50, wire.length), wire);
-    }
+    let wire = withOuterHeader(c, r.packet);
     if (natt) wire = espInUdp(wire);
     c.sent.push(pkt);
     c.ours.push({ wire: hex(wire), seq: r.seq.toString() });
@@ -114,27 +60,12 @@ addCase("aes128-sha256", "tunnel", "6in6", 1n, false, true);
 addCase("aes256gcm16", "transport", "4", 1n, false, true);
 addCase("null-sha256", "transport", "6", 1n, false, true);
 
-// Tampered copies: the last byte before the ICV flipped (ciphertext or, for NULL, payload).
-function tamper(wireHex: string, icv: number): string {
-  const b = unhex(wireHex);
-  b[b.length - icv - 1] ^= 0x01;
-  return hex(b);
-}
-
-let answer: Answer | undefined;
+let answer: ScapyAnswer | undefined;
 let setupError: unknown;
 try {
   const python = requireScapyPython();
-  const request = {
-    cases: cases.map((c) => ({
-      sa: c.sa,
-      outer: c.outer,
-      natt: c.natt,
-      decrypt: [...c.ours, ...(c.ours.length ? [{ wire: tamper(c.ours[0].wire, c.sa.icvLength), seq: c.ours[0].seq }] : [])],
-      encrypt: c.forScapy.map((p, i) => ({ inner: hex(p), seq: c.scapySeqs[i].toString() })),
-    })),
-  };
-  answer = JSON.parse(run(python, [repoPath("test/interop/scapy_esp.py")], JSON.stringify(request))) as Answer;
+  const request = { cases: cases.map(requestCase) };
+  answer = JSON.parse(run(python, [repoPath("test/interop/scapy_esp.py")], JSON.stringify(request))) as ScapyAnswer;
 } catch (err) {
   setupError = err;
 }
@@ -146,40 +77,14 @@ test("scapy (Debian python3-scapy) runs the interop helper", () => {
 
 for (const [i, c] of cases.entries()) {
   test(`${c.name}: our encapsulation decrypts in scapy to the originals`, () => {
-    assert.ok(answer, "scapy did not run");
-    assert.deepEqual(c.encStatus, new Array<string>(PACKETS).fill("ok"), "our encapsulate statuses");
-    const dec = answer.cases[i].decrypt;
-    for (const [k, sent] of c.sent.entries()) {
-      const d = dec[k];
-      assert.ok(d.ok, `packet ${k} (seq ${c.ours[k].seq}): scapy says ${d.ok ? "" : d.error}`);
-      assert.equal(d.packet, hex(sent), `packet ${k} (seq ${c.ours[k].seq})`);
-    }
+    assertOursDecryptInScapy(answer, i, c);
   });
 
   test(`${c.name}: a tampered packet of ours fails scapy's integrity check`, () => {
-    assert.ok(answer, "scapy did not run");
-    const last = answer.cases[i].decrypt[c.sent.length];
-    assert.ok(last && !last.ok, "scapy accepted a tampered packet");
-    assert.match(last.error, /IPSecIntegrityError/);
+    assertTamperedFailsScapy(answer, i, c);
   });
 
   test(`${c.name}: scapy's encapsulation decapsulates in ours to the originals, tampered copy dropped`, async () => {
-    assert.ok(answer, "scapy did not run");
-    const rx = await Dataplane.create({ maxSas: 4 });
-    rx.addSa(config(c, "in", c.scapySeqs[0] - 1n));
-    const enc = answer.cases[i].encrypt;
-    assert.equal(enc.length, c.forScapy.length);
-    for (const [k, e] of enc.entries()) {
-      const r = rx.decapsulate(unhex(e.wire), e.l3HeaderLength);
-      assert.equal(r.status, "ok", `packet ${k} (seq ${c.scapySeqs[k]})`);
-      assert.equal(r.seq, c.scapySeqs[k]);
-      assert.equal(hex(r.payload ?? new Uint8Array(0)), hex(c.forScapy[k]), `packet ${k} (seq ${c.scapySeqs[k]})`);
-    }
-    // a fresh SA, so the replay window does not decide: the ICV must
-    const rx2 = await Dataplane.create({ maxSas: 4 });
-    rx2.addSa(config(c, "in", c.scapySeqs[0] - 1n));
-    const bad = rx2.decapsulate(unhex(tamper(enc[0].wire, c.sa.icvLength)), enc[0].l3HeaderLength);
-    assert.equal(bad.status, "integrity-failed");
-    assert.equal(bad.payload, undefined);
+    await assertScapyDecapsInOurs(answer, i, c, saConfig(c, "in", c.scapySeqs[0] - 1n, true));
   });
 }

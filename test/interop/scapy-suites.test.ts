@@ -13,12 +13,16 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { Dataplane } from "../../sdk/dataplane/dataplane.ts";
-import type { SaConfig, SaHandle } from "../../sdk/dataplane/types.ts";
+import type { IcvLength, SaConfig, SaHandle } from "../../sdk/dataplane/types.ts";
 import {
-  concat, espInUdp, hex, ipv4Header, ipv6Header, prng, randomPacket, repoPath, requireScapyPython, run, unhex,
+  concat, espInUdp, hex, ipv4Header, prng, randomPacket, repoPath, requireScapyPython, run, unhex,
 } from "../helpers/interop.ts";
+import {
+  assertOursDecryptInScapy, assertScapyDecapsInOurs, assertTamperedFailsScapy, FAMILIES, newCase, OUTER, PACKETS, requestCase,
+  saConfig, withOuterHeader, type ScapyAnswer, type ScapyCase,
+} from "../helpers/scapy-esp.ts";
 
-interface SuiteShape { key: number; integ: number; icv: number; iv: number }
+interface SuiteShape { key: number; integ: number; icv: IcvLength; iv: number }
 const SUITES: Record<string, SuiteShape> = { chacha20poly1305: { key: 36, integ: 0, icv: 16, iv: 8 } };
 const HMAC = { sha1: [20, 12], sha256: [32, 16], sha384: [48, 24], sha512: [64, 32] } as const;
 for (const bits of [128, 192, 256]) {
@@ -27,48 +31,6 @@ for (const bits of [128, 192, 256]) {
     SUITES[`aes${bits}ctr-${h}`] = { key: bits / 8 + 4, integ, icv, iv: 8 };
     if (h === "sha384" || h === "sha512") SUITES[`aes${bits}-${h}`] = { key: bits / 8, integ, icv, iv: 16 };
   }
-}
-const FAMILIES = { tunnel: ["4in4", "6in6", "4in6", "6in4"], transport: ["4", "6"] } as const;
-const OUTER = { v4: ["198.18.0.1", "198.18.0.2"], v6: ["2001:db8:ffff::1", "2001:db8:ffff::2"] };
-const INNER = { v4: ["198.51.100.10", "203.0.113.20"], v6: ["2001:db8:100::10", "2001:db8:200::20"] };
-const PACKETS = 8;
-
-interface ScapySa {
-  spi: number;
-  mode: "tunnel" | "transport";
-  esp: string;
-  encKey: string;
-  integKey?: string;
-  icvLength: number;
-  esn: boolean;
-}
-
-interface Case {
-  name: string;
-  sa: ScapySa;
-  outer: "4" | "6";
-  natt: boolean;
-  /** Why our dataplane refused the SA (then every test of the case fails with it). */
-  addError?: string;
-  sent: Uint8Array[];
-  ours: { wire: string; seq: string }[];
-  forScapy: Uint8Array[];
-  scapySeqs: bigint[];
-  encStatus: string[];
-  /** scapy re-encrypts our first packet with its IV and seq; must equal ours[0].wire. */
-  twin?: { inner: string; seq: string; iv: string };
-}
-
-type Decrypted = { ok: true; packet: string } | { ok: false; error: string };
-interface Answer {
-  cases: { encrypt: { wire: string; l3HeaderLength: number }[]; decrypt: Decrypted[] }[];
-}
-
-function config(c: Case, direction: "in" | "out", seq: bigint): SaConfig {
-  return {
-    spi: c.sa.spi, direction, mode: c.sa.mode, esp: c.sa.esp, encKey: unhex(c.sa.encKey),
-    integKey: c.sa.integKey === undefined ? undefined : unhex(c.sa.integKey), esn: c.sa.esn, seq,
-  };
 }
 
 function tryAddSa(dp: Dataplane, cfg: SaConfig): SaHandle | string {
@@ -81,27 +43,17 @@ function tryAddSa(dp: Dataplane, cfg: SaConfig): SaHandle | string {
 
 const rnd = prng(0x5a17e5);
 const dp = await Dataplane.create({ maxSas: 512 });
-const cases: Case[] = [];
+const cases: ScapyCase[] = [];
 
 function addCase(suite: string, mode: "tunnel" | "transport", family: string, firstSeq: bigint, esn: boolean, natt = false): void {
   const s = SUITES[suite];
-  const sa: ScapySa = {
-    spi: rnd.int(0x1000, 0x7fffffff), mode, esp: suite, encKey: hex(rnd.bytes(s.key)),
-    integKey: s.integ ? hex(rnd.bytes(s.integ)) : undefined, icvLength: s.icv, esn,
-  };
-  const innerV6 = family[0] === "6";
-  const outer = family[family.length - 1] as "4" | "6";
-  const [src, dst] = mode === "tunnel" ? (innerV6 ? INNER.v6 : INNER.v4) : innerV6 ? OUTER.v6 : OUTER.v4;
-  const c: Case = {
-    name: `${suite}${esn ? "-esn" : ""} ${mode} ${family}${natt ? " udp4500" : ""}`, sa, outer, natt, sent: [], ours: [], forScapy: [],
-    scapySeqs: [], encStatus: [],
-  };
+  const { c, innerV6, src, dst } = newCase(rnd, suite, s, mode, family, esn, natt);
   cases.push(c);
   for (let i = 0; i < PACKETS; i++) {
     c.forScapy.push(randomPacket(rnd, innerV6, src, dst, i === 0 ? 1400 : 200));
     c.scapySeqs.push(firstSeq + BigInt(i));
   }
-  const h = tryAddSa(dp, config(c, "out", firstSeq - 1n));
+  const h = tryAddSa(dp, saConfig(c, "out", firstSeq - 1n, false));
   if (typeof h === "string") {
     c.addError = h;
     return;
@@ -111,13 +63,9 @@ function addCase(suite: string, mode: "tunnel" | "transport", family: string, fi
     const r = dp.encapsulate(h, pkt);
     c.encStatus.push(r.status);
     if (r.status !== "ok" || !r.packet) continue;
-    let wire = r.packet;
-    if (mode === "tunnel") {
-      const [os, od] = outer === "4" ? OUTER.v4 : OUTER.v6;
-      wire = concat(outer === "4" ? ipv4Header(os, od, 50, wire.length) : ipv6Header(os, od, 50, wire.length), wire);
-    }
+    let wire = withOuterHeader(c, r.packet);
     if (i === 0 && !natt) {
-      const espAt = mode === "tunnel" ? (outer === "4" ? 20 : 40) : innerV6 ? 40 : 20;
+      const espAt = mode === "tunnel" ? (c.outer === "4" ? 20 : 40) : innerV6 ? 40 : 20;
       c.twin = { inner: hex(pkt), seq: r.seq.toString(), iv: hex(wire.subarray(espAt + 8, espAt + 8 + s.iv)) };
     }
     if (natt) wire = espInUdp(wire);
@@ -149,13 +97,6 @@ addCase("aes128ctr-sha256", "transport", "6", 1n, false, true);
 addCase("aes256gmac", "tunnel", "6in6", 1n, false, true);
 addCase("aes192-sha512", "transport", "4", 1n, false, true);
 
-// The last byte before the ICV flipped: ciphertext (CTR, CBC, ChaCha20) or, for GMAC, the cleartext trailer.
-function tamper(wireHex: string, icv: number): string {
-  const b = unhex(wireHex);
-  b[b.length - icv - 1] ^= 0x01;
-  return hex(b);
-}
-
 // Published packets: ChaCha20-Poly1305 from RFC 7634 appendix A, and an AES-128-GMAC ESP packet
 // (key f89370ca901af1a99070273f0e90db57, salt 2f5af3fc, SPI 0x91909dc9, seq 1, IV 73e18b4108000000,
 // a 100-byte ICMP echo; ICV 8ff59c004238788f41a38a69c8fe3855) as it appears in the GMAC test
@@ -178,22 +119,13 @@ const PUBLISHED = [
   },
 ];
 
-let answer: Answer | undefined;
+let answer: ScapyAnswer | undefined;
 let setupError: unknown;
 try {
   const python = requireScapyPython();
   const request = {
     cases: [
-      ...cases.map((c) => ({
-        sa: c.sa,
-        outer: c.outer,
-        natt: c.natt,
-        decrypt: [...c.ours, ...(c.ours.length ? [{ wire: tamper(c.ours[0].wire, c.sa.icvLength), seq: c.ours[0].seq }] : [])],
-        encrypt: [
-          ...c.forScapy.map((p, i) => ({ inner: hex(p), seq: c.scapySeqs[i].toString() })),
-          ...(c.twin ? [c.twin] : []),
-        ],
-      })),
+      ...cases.map(requestCase),
       ...PUBLISHED.map((p) => ({
         sa: { spi: p.spi, mode: "tunnel", esp: p.esp, encKey: p.encKey, icvLength: 16, esn: false },
         outer: "4",
@@ -203,7 +135,7 @@ try {
       })),
     ],
   };
-  answer = JSON.parse(run(python, [repoPath("test/interop/scapy_suites.py")], JSON.stringify(request))) as Answer;
+  answer = JSON.parse(run(python, [repoPath("test/interop/scapy_suites.py")], JSON.stringify(request))) as ScapyAnswer;
 } catch (err) {
   setupError = err;
 }
@@ -239,23 +171,11 @@ for (const [k, p] of PUBLISHED.entries()) {
 
 for (const [i, c] of cases.entries()) {
   test(`${c.name}: our encapsulation decrypts in scapy to the originals`, () => {
-    assert.equal(c.addError, undefined, `our dataplane refused the SA: ${c.addError}`);
-    assert.ok(answer, "scapy did not run");
-    assert.deepEqual(c.encStatus, new Array<string>(PACKETS).fill("ok"), "our encapsulate statuses");
-    const dec = answer.cases[i].decrypt;
-    for (const [k, sent] of c.sent.entries()) {
-      const d = dec[k];
-      assert.ok(d.ok, `packet ${k} (seq ${c.ours[k].seq}): scapy says ${d.ok ? "" : d.error}`);
-      assert.equal(d.packet, hex(sent), `packet ${k} (seq ${c.ours[k].seq})`);
-    }
+    assertOursDecryptInScapy(answer, i, c);
   });
 
   test(`${c.name}: a tampered packet of ours fails scapy's integrity check`, () => {
-    assert.equal(c.addError, undefined, `our dataplane refused the SA: ${c.addError}`);
-    assert.ok(answer, "scapy did not run");
-    const last = answer.cases[i].decrypt[c.sent.length];
-    assert.ok(last && !last.ok, "scapy accepted a tampered packet");
-    assert.match(last.error, /IPSecIntegrityError/);
+    assertTamperedFailsScapy(answer, i, c);
   });
 
   if (!c.natt) {
@@ -269,23 +189,6 @@ for (const [i, c] of cases.entries()) {
   }
 
   test(`${c.name}: scapy's encapsulation decapsulates in ours to the originals, tampered copy dropped`, async () => {
-    assert.equal(c.addError, undefined, `our dataplane refused the SA: ${c.addError}`);
-    assert.ok(answer, "scapy did not run");
-    const rx = await Dataplane.create({ maxSas: 4 });
-    rx.addSa(config(c, "in", c.scapySeqs[0] - 1n));
-    const enc = answer.cases[i].encrypt.slice(0, PACKETS);
-    assert.equal(enc.length, c.forScapy.length);
-    for (const [k, e] of enc.entries()) {
-      const r = rx.decapsulate(unhex(e.wire), e.l3HeaderLength);
-      assert.equal(r.status, "ok", `packet ${k} (seq ${c.scapySeqs[k]})`);
-      assert.equal(r.seq, c.scapySeqs[k]);
-      assert.equal(hex(r.payload ?? new Uint8Array(0)), hex(c.forScapy[k]), `packet ${k} (seq ${c.scapySeqs[k]})`);
-    }
-    // a fresh SA, so the replay window does not decide: the ICV must
-    const rx2 = await Dataplane.create({ maxSas: 4 });
-    rx2.addSa(config(c, "in", c.scapySeqs[0] - 1n));
-    const bad = rx2.decapsulate(unhex(tamper(enc[0].wire, c.sa.icvLength)), enc[0].l3HeaderLength);
-    assert.equal(bad.status, "integrity-failed");
-    assert.equal(bad.payload, undefined);
+    await assertScapyDecapsInOurs(answer, i, c, saConfig(c, "in", c.scapySeqs[0] - 1n, false));
   });
 }
