@@ -80,7 +80,7 @@ type Fn = (...args: number[]) => number;
 function primitives(opts: ProfileOptions, out: ProfileEntry[]): void {
   const file = fileURLToPath(new URL("../build/primitives.wasm", import.meta.url));
   if (!existsSync(file)) {
-    out.push({ what: "primitives", size: 0, nsPerPacket: NaN, note: "build/primitives.wasm missing (npm run asbuild:primitives)" });
+    out.push({ what: "primitives", size: 0, nsPerPacket: NaN, note: "build/primitives.wasm missing (npm run build:wasm)" });
     return;
   }
   const inst = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), { env: { abort: () => { throw new Error("wasm abort"); } } });

@@ -192,8 +192,6 @@ export async function runDemo(argv: string[] = [], out: (line: string) => void =
 
 /** `ipsec-wasm demo [--count N] [--wrong-psk] [--log-level 0|1|2]`. */
 export const demoCommand: CliCommand = {
-  path: ["demo"],
-  summary: "two userspace IPsec peers on loopback negotiate IKEv2, pass ICMP echo through ESP-in-UDP and print their counters",
   usage: "usage: ipsec-wasm demo [--count N] [--wrong-psk] [--log-level 0|1|2]\n" +
     "  --count N          echo requests per suite (default 4000)\n" +
     "  --wrong-psk        give peer B another pre-shared key: shows how AUTHENTICATION_FAILED is reported (exit 11)\n" +

@@ -114,8 +114,6 @@ function parseArgs(args: string[]): { all: boolean; conn?: string; timeoutMs: nu
 }
 
 export const downCommand: CliCommand = {
-  path: ["down"],
-  summary: "send DELETE for the IKE SAs of running `ipsec-wasm up` processes and wait for the peers' answers",
   usage: [
     "Usage: ipsec-wasm down (--all | CONN) [--timeout SECONDS]",
     "",

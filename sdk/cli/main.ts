@@ -1,17 +1,11 @@
 /**
  * The `ipsec-wasm` command: finds the subcommand in {@link COMMANDS} and runs it.
- * Add a subcommand by appending a {@link CliCommand} (or calling {@link registerCommand}).
+ * Add a subcommand by appending a {@link CommandEntry} (or calling {@link registerCommand}).
  * Exit codes: 0 done, 2 bad arguments or unusable input (one line on stderr), 1 internal error.
  * @module
  */
 import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { pcapDecryptCommand } from "./pcap-decrypt.ts";
-import { demoCommand } from "./demo.ts";
-import { upCommand } from "./up.ts";
-import { pingCommand } from "./ping.ts";
-import { statusCommand } from "./status.ts";
-import { downCommand } from "./down.ts";
 
 /** Where a command writes; tests pass their own. */
 export interface CliIo {
@@ -19,23 +13,63 @@ export interface CliIo {
   err(text: string): void;
 }
 
-/** One subcommand, e.g. `pcap decrypt`. */
+/** What a subcommand module exports: its usage text and how it runs. */
 export interface CliCommand {
-  /** Words that select it, e.g. `["pcap", "decrypt"]`. */
-  path: string[];
-  /** One line for `ipsec-wasm --help`. */
-  summary: string;
   /** Full usage text for `ipsec-wasm <path> --help`. */
   usage: string;
   /** Runs with the arguments after the path; resolves to the exit code. */
   run(args: string[], io: CliIo): Promise<number>;
 }
 
+/**
+ * One row of the dispatch table, e.g. `pcap decrypt`. The module behind it is imported only when
+ * the command runs, so `ipsec-wasm --help` loads none of IKE, the dataplane or the diagnostics.
+ */
+export interface CommandEntry {
+  /** Words that select it, e.g. `["pcap", "decrypt"]`. */
+  path: string[];
+  /** One line for `ipsec-wasm --help`. */
+  summary: string;
+  /** Imports the command's module. */
+  load(): Promise<CliCommand>;
+}
+
 /** The dispatch table. */
-export const COMMANDS: CliCommand[] = [pcapDecryptCommand, demoCommand, upCommand, pingCommand, statusCommand, downCommand];
+export const COMMANDS: CommandEntry[] = [
+  {
+    path: ["pcap", "decrypt"],
+    summary: "decrypt the ESP packets of a pcap capture with known SAs",
+    load: async () => (await import("./pcap-decrypt.ts")).pcapDecryptCommand,
+  },
+  {
+    path: ["demo"],
+    summary: "two userspace IPsec peers on loopback negotiate IKEv2, pass ICMP echo through ESP-in-UDP and print their counters",
+    load: async () => (await import("./demo.ts")).demoCommand,
+  },
+  {
+    path: ["up"],
+    summary: "establish an IKEv2 connection from a swanctl.conf and hold it (Ctrl-C sends DELETE)",
+    load: async () => (await import("./up.ts")).upCommand,
+  },
+  {
+    path: ["ping"],
+    summary: "establish a connection and ping through its Child SA; exit 0 only if every echo came back",
+    load: async () => (await import("./ping.ts")).pingCommand,
+  },
+  {
+    path: ["status"],
+    summary: "list the SAs of running `ipsec-wasm up` processes: swanctl --list-sas, ip -s xfrm state, diagnostics",
+    load: async () => (await import("./status.ts")).statusCommand,
+  },
+  {
+    path: ["down"],
+    summary: "send DELETE for the IKE SAs of running `ipsec-wasm up` processes and wait for the peers' answers",
+    load: async () => (await import("./down.ts")).downCommand,
+  },
+];
 
 /** Adds a subcommand to the table (replacing one with the same path). */
-export function registerCommand(cmd: CliCommand): void {
+export function registerCommand(cmd: CommandEntry): void {
   const i = COMMANDS.findIndex((c) => c.path.join(" ") === cmd.path.join(" "));
   if (i >= 0) COMMANDS[i] = cmd;
   else COMMANDS.push(cmd);
@@ -100,12 +134,13 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     return 2;
   }
   const rest = argv.slice(cmd.path.length);
+  const command = await cmd.load();
   if (rest.includes("--help") || rest.includes("-h")) {
-    io.out(cmd.usage);
+    io.out(command.usage);
     return 0;
   }
   try {
-    return await cmd.run(rest, io);
+    return await command.run(rest, io);
   } catch (e) {
     const err = e as Error;
     io.err(`ipsec-wasm: internal error: ${err.message}\n`);

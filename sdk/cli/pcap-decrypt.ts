@@ -339,8 +339,6 @@ async function run(args: string[], io: CliIo): Promise<number> {
 
 /** The `pcap decrypt` entry of the CLI's command table. */
 export const pcapDecryptCommand: CliCommand = {
-  path: ["pcap", "decrypt"],
-  summary: "decrypt the ESP packets of a pcap capture with known SAs",
   usage: PCAP_DECRYPT_USAGE,
   run,
 };

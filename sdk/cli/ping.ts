@@ -12,8 +12,6 @@ import { reportFailure, answerPings } from "./up.ts";
 import type { CliCommand } from "./main.ts";
 
 export const pingCommand: CliCommand = {
-  path: ["ping"],
-  summary: "establish a connection and ping through its Child SA; exit 0 only if every echo came back",
   usage: [
     "Usage: ipsec-wasm ping --conf FILE [--conn NAME] DEST [-c COUNT] [-i SECONDS] [-W SECONDS] [--hold SECONDS]",
     "",

@@ -28,8 +28,6 @@ export function askControl(path: string, cmd: string, timeoutMs = 2000): Promise
 }
 
 export const statusCommand: CliCommand = {
-  path: ["status"],
-  summary: "list the SAs of running `ipsec-wasm up` processes: swanctl --list-sas, ip -s xfrm state, diagnostics",
   usage: [
     "Usage: ipsec-wasm status [--json]",
     "",

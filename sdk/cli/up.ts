@@ -129,8 +129,6 @@ async function serveMetrics(addr: { host: string; port: number }, render: (accep
 }
 
 export const upCommand: CliCommand = {
-  path: ["up"],
-  summary: "establish an IKEv2 connection from a swanctl.conf and hold it (Ctrl-C sends DELETE)",
   usage: [
     "Usage: ipsec-wasm up --conf FILE [--conn NAME] [--listen] [--for SECONDS] [-v|-q] [debugging options]",
     "",

@@ -26,7 +26,10 @@ const align = (n: number): number => (n + 15) & ~15;
 
 /** Control-plane crypto over the dataplane's wasm primitives. */
 export class ControlCrypto {
-  private constructor(private readonly x: ControlExports) {}
+  private readonly x: ControlExports;
+  private constructor(x: ControlExports) {
+    this.x = x;
+  }
 
   /** Instantiates from a module or bytes (see {@link WasmSource}); defaults to the packaged wasm. */
   static async create(src: WasmSource = {}): Promise<ControlCrypto> {

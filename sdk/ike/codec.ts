@@ -111,11 +111,13 @@ function label(type: number): string {
  * error needs it: decoding a valid message builds no strings.
  */
 class Site {
-  constructor(
-    readonly type: number,
-    /** Absolute offset of the payload's generic header. */
-    readonly at: number,
-  ) {}
+  readonly type: number;
+  /** Absolute offset of the payload's generic header. */
+  readonly at: number;
+  constructor(type: number, at: number) {
+    this.type = type;
+    this.at = at;
+  }
   /** Absolute offset of the payload body, just after the generic header. */
   get body(): number {
     return this.at + PAYLOAD_HEADER_LENGTH;

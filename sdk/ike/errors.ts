@@ -38,8 +38,12 @@ export const EXIT_CODES: Record<IkeErrorCode, number> = {
 /** A failed negotiation: the code, which side detected it, and the explanation. */
 export class IkeError extends Error {
   override readonly name = "IkeError";
-  /** @param side "local": we refused; "remote": the peer told us so (with a notify). */
-  constructor(readonly code: IkeErrorCode, message: string, readonly side: "local" | "remote" = "local") {
+  readonly code: IkeErrorCode;
+  /** "local": we refused; "remote": the peer told us so (with a notify). */
+  readonly side: "local" | "remote";
+  constructor(code: IkeErrorCode, message: string, side: "local" | "remote" = "local") {
     super(message);
+    this.code = code;
+    this.side = side;
   }
 }

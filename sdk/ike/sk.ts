@@ -27,6 +27,12 @@ export class SkCipher {
   readonly aead: boolean;
   readonly icvBytes: number;
   readonly ivBytes: number;
+  readonly encrId: number;
+  readonly integId: number | undefined;
+  private readonly cc: ControlCrypto;
+  private readonly encKey: Uint8Array;
+  private readonly integKey: Uint8Array;
+  private readonly random: (n: number) => Uint8Array;
   #ivCounter = 0n;
 
   /**
@@ -34,10 +40,16 @@ export class SkCipher {
    * @param integKey SK_a (empty for GCM)
    */
   constructor(
-    private readonly cc: ControlCrypto, readonly encrId: number, private readonly encKey: Uint8Array,
-    readonly integId: number | undefined, private readonly integKey: Uint8Array,
-    private readonly random: (n: number) => Uint8Array,
+    cc: ControlCrypto, encrId: number, encKey: Uint8Array,
+    integId: number | undefined, integKey: Uint8Array,
+    random: (n: number) => Uint8Array,
   ) {
+    this.cc = cc;
+    this.encrId = encrId;
+    this.encKey = encKey;
+    this.integId = integId;
+    this.integKey = integKey;
+    this.random = random;
     this.aead = encrId !== ENCR.AES_CBC;
     this.icvBytes = encrId === ENCR.AES_GCM_8 ? 8 : encrId === ENCR.AES_GCM_12 ? 12 : encrId === ENCR.AES_GCM_16 || encrId === ENCR.CHACHA20_POLY1305 ? 16 : INTEG[integId ?? -1]?.icv ?? 0;
     this.ivBytes = this.aead ? 8 : 16;

@@ -28,9 +28,11 @@ import { IdType } from "./message.ts";
 /** A certificate that cannot be parsed, with one sentence saying why. */
 export class CertError extends Error {
   override readonly name = "CertError";
-  /** @param offset byte offset in the DER where the problem was found, when known */
-  constructor(message: string, readonly offset?: number) {
+  /** Byte offset in the DER where the problem was found, when known. */
+  readonly offset?: number;
+  constructor(message: string, offset?: number) {
     super(message);
+    this.offset = offset;
   }
 }
 
