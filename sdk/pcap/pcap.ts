@@ -28,6 +28,22 @@ export interface PcapRecord {
   data: Uint8Array;
   /** Set on the last record when the file ends before its captured bytes do. */
   fileTruncated?: boolean;
+  /** The record's own link type (pcapng: its interface's), when it differs from the file's. */
+  linkType?: number;
+  /** pcapng: the interface the packet was captured on (index in {@link PcapFile.interfaces}). */
+  interfaceId?: number;
+}
+
+/** A capture interface of a pcapng file (one Interface Description Block). */
+export interface CaptureInterface {
+  linkType: number;
+  snapLength: number;
+  /** `if_name`, when the file gives one. */
+  name?: string;
+  /** Timestamp units per second (`if_tsresol`; default 1,000,000). */
+  unitsPerSecond: bigint;
+  /** `if_tsoffset`: seconds added to every timestamp. */
+  offsetSeconds: bigint;
 }
 
 /** A whole classic pcap file. */
@@ -39,6 +55,10 @@ export interface PcapFile {
   bigEndian: boolean;
   snapLength: number;
   records: PcapRecord[];
+  /** Which file format the bytes were (readPcap: always "pcap"; set by readCapture). */
+  format?: "pcap" | "pcapng";
+  /** pcapng: every interface of every section, in file order (records' `interfaceId` index this). */
+  interfaces?: CaptureInterface[];
 }
 
 /** The bytes are not a classic pcap file we can read. */
