@@ -21,7 +21,7 @@ export type {
 } from "../pcap/decrypt.ts";
 
 /** Usage text of `ipsec-wasm pcap decrypt`. */
-export const PCAP_DECRYPT_USAGE = `Usage: ipsec-wasm pcap decrypt (--sa FILE | --xfrm FILE | --wireshark FILE)...
+export const PCAP_DECRYPT_USAGE = `Usage: ipsec-wasm pcap decrypt (--sa FILE | --xfrm FILE | --wireshark FILE | --charon FILE)...
                                IN.pcap|IN.pcapng [-o OUT.pcap] [--verdicts OUT.jsonl]
 
 Decrypts the ESP packets of a pcap or pcapng capture (Ethernet, 802.1Q, Linux cooked or raw IP;
@@ -34,6 +34,9 @@ SA sources (repeatable, combined):
                      "replaySeq": "0"}]}
   --xfrm FILE        the output of \`ip xfrm state\` (keys included)
   --wireshark FILE   Wireshark's esp_sa preferences file
+  --charon FILE      strongSwan's charon log with the Child SA keys: filelog or syslog with
+                     default = 1 and chd = 4 (ipsec.conf: charondebug="chd 4"); both directions
+                     of every Child SA are loaded
   --wireshark-mode tunnel|transport
                      mode of the Wireshark SAs (the file does not say; default tunnel)
 
@@ -81,6 +84,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
         sa: { type: "string", multiple: true },
         xfrm: { type: "string", multiple: true },
         wireshark: { type: "string", multiple: true },
+        charon: { type: "string", multiple: true },
         "wireshark-mode": { type: "string" },
         output: { type: "string", short: "o" },
         verdicts: { type: "string" },
@@ -104,8 +108,9 @@ async function run(args: string[], io: CliIo): Promise<number> {
     ...(values.sa ?? []).map((path) => ({ format: "json" as const, path })),
     ...(values.xfrm ?? []).map((path) => ({ format: "xfrm" as const, path })),
     ...(values.wireshark ?? []).map((path) => ({ format: "wireshark" as const, path })),
+    ...(values.charon ?? []).map((path) => ({ format: "charon" as const, path })),
   ];
-  if (sources.length === 0) return usageError("no SAs given: use --sa, --xfrm or --wireshark");
+  if (sources.length === 0) return usageError("no SAs given: use --sa, --xfrm, --wireshark or --charon");
 
   try {
     const sas = loadSas(sources.map((s) => ({

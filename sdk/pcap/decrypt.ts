@@ -10,6 +10,7 @@ import { Dataplane, DataplaneError } from "../dataplane/dataplane.ts";
 import type { DecapResult, EspMode, SaConfig, SaHandle, Status } from "../dataplane/types.ts";
 import type { WasmSource } from "../dataplane/wasm.ts";
 import { IcvTruncationDetector, type Diagnostic, type ProbeResult } from "../diag/icv-truncation.ts";
+import { parseCharonLog } from "../sa/charon.ts";
 import { parseSaJson, parseWiresharkEspSa, parseXfrmState, SaFileError } from "../sa/files.ts";
 import { classifyFrame, SUPPORTED_LINKTYPES, type EspFrame } from "./frames.ts";
 import { LINKTYPE_RAW, PcapError, writePcap, type PcapFile, type PcapRecord } from "./pcap.ts";
@@ -34,14 +35,15 @@ export interface FrameVerdict {
   reason: string;
 }
 
-/** SA file formats: our JSON, `ip xfrm state` text, Wireshark's `esp_sa`. */
-export type SaFormat = "json" | "xfrm" | "wireshark";
+/** SA file formats: our JSON, `ip xfrm state` text, Wireshark's `esp_sa`, strongSwan's charon log (chd 4). */
+export type SaFormat = "json" | "xfrm" | "wireshark" | "charon";
 
 /** Every SA format, with the name the CLI and the page show. */
 export const SA_FORMATS: readonly { format: SaFormat; name: string }[] = [
   { format: "json", name: "SAS.json (ipsec-wasm)" },
   { format: "xfrm", name: "ip xfrm state" },
   { format: "wireshark", name: "Wireshark esp_sa" },
+  { format: "charon", name: "strongSwan charon log (chd 4)" },
 ];
 
 /** Where SAs come from. */
@@ -95,12 +97,13 @@ export class InputError extends Error {
 }
 
 /**
- * Guesses an SA file's format from its text: JSON object, `src … dst …` states or quoted UAT
- * lines. Undefined when none fits.
+ * Guesses an SA file's format from its text: JSON object, `src … dst …` states, quoted UAT lines,
+ * or charon's `NN[CHD]` lines. Undefined when none fits.
  */
 export function detectSaFormat(text: string): SaFormat | undefined {
   const t = text.replace(/^\uFEFF/, "").trimStart();
   if (t.startsWith("{")) return "json";
+  if (/(?:^|\s)\d+\[(?:CHD|IKE|CFG|ENC|NET|KNL|DMN|LIB|MGR|JOB)\] /m.test(t)) return "charon";
   if (/^src \S+ dst \S+/m.test(t)) return "xfrm";
   if (/^\s*"(?:IPv4|IPv6|Any|\*)"\s*,/m.test(t)) return "wireshark";
   return undefined;
@@ -114,6 +117,7 @@ export function loadSas(sources: SaSource[], wiresharkMode: EspMode = "tunnel"):
     try {
       sas = src.format === "json" ? parseSaJson(src.text)
         : src.format === "xfrm" ? parseXfrmState(src.text)
+        : src.format === "charon" ? parseCharonLog(src.text)
         : parseWiresharkEspSa(src.text, wiresharkMode);
     } catch (e) {
       if (e instanceof SaFileError) throw new InputError(`${src.name}: ${e.message}`);

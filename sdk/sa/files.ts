@@ -148,8 +148,10 @@ export function impliedIcv(suite: string): IcvLength {
 // ---------------------------------------------------------------------------------------------
 // Algorithm mapping shared by the xfrm and Wireshark parsers
 
-type Cipher = "aes-gcm" | "aes-gmac" | "chacha20-poly1305" | "aes-cbc" | "aes-ctr" | "null";
-type Hash = "sha1" | "sha256" | "sha384" | "sha512";
+/** @internal Cipher families of the SA-file parsers (shared with ./charon.ts). */
+export type Cipher = "aes-gcm" | "aes-gmac" | "chacha20-poly1305" | "aes-cbc" | "aes-ctr" | "null";
+/** @internal HMAC hashes of the SA-file parsers. */
+export type Hash = "sha1" | "sha256" | "sha384" | "sha512";
 
 /** ICV bytes each HMAC may be configured with: RFC 2404, RFC 4868, Linux's 96-bit HMAC-SHA-256 and its untruncated form. */
 const HMAC_ICV: Record<Hash, readonly number[]> = { sha1: [12], sha256: [12, 16, 32], sha384: [24], sha512: [32] };
@@ -165,8 +167,8 @@ function aesBits(what: string, length: number, extra: number, layout: string): n
   throw new Error(`${what} key must be ${16 + extra} or ${32 + extra} bytes${layout}, got ${length} (AES-192 takes ${24 + extra})`);
 }
 
-/** Picks the suite keyword for a cipher/HMAC/ICV combination; throws a plain Error with the reason. */
-function suiteFor(cipher: Cipher, encKeyLength: number, hash: Hash | undefined, icvLength: number): { esp: EspSuite; icvLength: IcvLength } {
+/** @internal Picks the suite keyword for a cipher/HMAC/ICV combination; throws a plain Error with the reason. */
+export function suiteFor(cipher: Cipher, encKeyLength: number, hash: Hash | undefined, icvLength: number): { esp: EspSuite; icvLength: IcvLength } {
   if (cipher === "aes-gcm") {
     const bits = aesBits("AES-GCM", encKeyLength, 4, " (AES key then 4-byte salt)");
     if (![8, 12, 16].includes(icvLength)) throw new Error(`AES-GCM ICV of ${icvLength} bytes is not supported (8, 12 or 16)`);
