@@ -66,6 +66,11 @@ export const COMMANDS: CommandEntry[] = [
     summary: "send DELETE for the IKE SAs of running `ipsec-wasm up` processes and wait for the peers' answers",
     load: async () => (await import("./down.ts")).downCommand,
   },
+  {
+    path: ["web"],
+    summary: "serve the page that decrypts ESP captures in the browser (pcap/pcapng + SA file; nothing uploaded) on 127.0.0.1",
+    load: async () => (await import("./web.ts")).webCommand,
+  },
 ];
 
 /** Adds a subcommand to the table (replacing one with the same path). */
