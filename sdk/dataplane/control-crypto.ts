@@ -1,3 +1,4 @@
+/// <reference path="../wasm/web-globals.d.ts" preserve="true" />
 /**
  * One-shot AES-GCM, ChaCha20-Poly1305, AES-CBC, HMAC and hashes for the control plane (IKEv2), run by the same
  * wasm primitives as the ESP hot path (assembly/control.ts), in an instance of their own so IKE

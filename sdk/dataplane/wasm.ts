@@ -1,3 +1,4 @@
+/// <reference path="../wasm/web-globals.d.ts" preserve="true" />
 /**
  * Finds the compiled dataplane: a caller-supplied `WebAssembly.Module` or bytes, otherwise the
  * packaged `dataplane.wasm` through `#wasm`, which the package's `imports` map resolves per

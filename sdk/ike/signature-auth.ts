@@ -1,3 +1,4 @@
+/// <reference path="../wasm/web-globals.d.ts" preserve="true" />
 /**
  * IKE_AUTH with signatures: RFC 7427 Digital Signature (method 14) and the classic methods
  * RSA (1, PKCS#1 v1.5 with SHA-1, RFC 7296 §3.8) and ECDSA (9/10/11, RFC 4754: r||s). Private

@@ -3,7 +3,8 @@
 // that tarball, the pinned tools that drive other runtimes (test/consumers/tools, its own
 // lockfile), and a child-process runner that always ends what it started.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -122,13 +123,17 @@ let toolsReady = false;
 
 /**
  * Path of a tool's executable from test/consumers/tools (pinned versions, its own lockfile,
- * installed with `npm ci` on first use): e.g. `tool("wrangler")`, `tool("bun")`.
+ * installed with `npm ci` on first use, and again whenever the lockfile changed since the last
+ * install): e.g. `tool("wrangler")`, `tool("bun")`.
  */
 export async function tool(bin: string): Promise<string> {
   const dir = repo("test/consumers/tools");
   if (!toolsReady) {
-    if (!existsSync(join(dir, "node_modules/.package-lock.json"))) {
+    const lock = createHash("sha256").update(readFileSync(join(dir, "package-lock.json"))).digest("hex");
+    const stamp = join(dir, "node_modules/.ipsec-wasm-lock-sha256");
+    if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== lock) {
       await runOk("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, timeoutMs: 600_000 });
+      writeFileSync(stamp, lock);
     }
     toolsReady = true;
   }
