@@ -21,7 +21,7 @@ export function requireScapyPython(): string {
     throw new Error(`${SYSTEM_PYTHON} not found: install Debian packages python3, python3-scapy and python3-cryptography`);
   }
   const probe = spawnSync(SYSTEM_PYTHON, ["-c", "import cryptography, scapy.layers.ipsec; print(scapy.VERSION)"], {
-    encoding: "utf8",
+    encoding: "utf8", timeout: 60_000,
   });
   if (probe.status !== 0) {
     throw new Error(
@@ -40,14 +40,14 @@ export function requireTshark(): string {
     throw new Error(`tshark not found at ${forced}: install the Debian package tshark (apt-get install tshark)`);
   }
   for (const p of ["/usr/bin/tshark", "/usr/local/bin/tshark"]) if (existsSync(p)) return p;
-  const which = spawnSync("sh", ["-c", "command -v tshark"], { encoding: "utf8" });
+  const which = spawnSync("sh", ["-c", "command -v tshark"], { encoding: "utf8", timeout: 10_000 });
   if (which.status === 0 && which.stdout.trim() !== "") return which.stdout.trim();
   throw new Error("tshark not found: install the Debian package tshark (apt-get install tshark)");
 }
 
-/** Runs a program with `input` on stdin; returns stdout, throws with stderr on a non-zero exit. */
-export function run(cmd: string, args: string[], input = "", env?: NodeJS.ProcessEnv): string {
-  const r = spawnSync(cmd, args, { input, encoding: "utf8", maxBuffer: 256 * 1024 * 1024, env: env ?? process.env });
+/** Runs a program with `input` on stdin; returns stdout, throws with stderr on a non-zero exit or after `timeoutMs` (then SIGKILLed). */
+export function run(cmd: string, args: string[], input = "", env?: NodeJS.ProcessEnv, timeoutMs = 120_000): string {
+  const r = spawnSync(cmd, args, { input, encoding: "utf8", maxBuffer: 256 * 1024 * 1024, env: env ?? process.env, timeout: timeoutMs, killSignal: "SIGKILL" });
   if (r.error) throw r.error;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}:\n${r.stderr}`);
   return r.stdout;

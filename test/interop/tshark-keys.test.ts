@@ -125,8 +125,8 @@ function tshark(pcap: string, configDir: string, port: number): Row[] {
   const r = spawnSync(requireTshark(), ["-r", pcap, "-n", "-d", `udp.port==${port},udpencap`,
     "-o", "esp.enable_encryption_decode:TRUE", "-o", "esp.enable_authentication_check:TRUE",
     "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=/", ...FIELDS.flatMap((f) => ["-e", f])],
-  { encoding: "utf8", env: { ...process.env, WIRESHARK_CONFIG_DIR: configDir, HOME: configDir, XDG_CONFIG_HOME: configDir } });
-  assert.equal(r.status, 0, r.stderr);
+  { encoding: "utf8", env: { ...process.env, WIRESHARK_CONFIG_DIR: configDir, HOME: configDir, XDG_CONFIG_HOME: configDir }, timeout: 60_000, killSignal: "SIGKILL" });
+  assert.equal(r.status, 0, `${r.error ? `${r.error.message}\n` : ""}${r.stderr ?? ""}`);
   assert.doesNotMatch(r.stderr, /Error loading table/);
   return r.stdout.trimEnd().split("\n").map((l) => Object.fromEntries(FIELDS.map((f, i) => [f, l.split("\t")[i] ?? ""])) as Row);
 }
