@@ -3,6 +3,7 @@
 // the real addresses/ports and microsecond timestamps; IKE framed with the non-ESP marker on
 // NAT-T ports and bare on 500; the dataplane view records the datagrams it is handed (as copies)
 // and the inner packets both ways, while every other dataplane member still works through it.
+// Moved from test/unit/cli-obs-capture.test.ts because every test reads its pcap with Debian's tshark.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -18,8 +19,8 @@ import { hex, requireTshark, tempDir } from "../helpers/interop.ts";
 /** tshark fields of every frame of a pcap, with IP/UDP checksum verification on. */
 function fields(pcap: string, names: string[], extra: string[] = []): string[][] {
   const r = spawnSync(requireTshark(), ["-r", pcap, "-n", "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", ...extra,
-    "-T", "fields", ...names.flatMap((f) => ["-e", f])], { encoding: "utf8", env: { ...process.env, HOME: "/nonexistent" } });
-  assert.equal(r.status, 0, r.stderr);
+    "-T", "fields", ...names.flatMap((f) => ["-e", f])], { encoding: "utf8", env: { ...process.env, HOME: "/nonexistent" }, timeout: 30_000, killSignal: "SIGKILL" });
+  assert.equal(r.status, 0, `${r.error ? `${r.error.message}\n` : ""}${r.stderr ?? ""}`);
   return r.stdout.trimEnd().split("\n").map((l) => l.split("\t"));
 }
 
@@ -31,7 +32,7 @@ const ikeInit = (spiI: number): Uint8Array => encodeMessage({
   payloads: [{ type: "N", protocolId: 0, spi: new Uint8Array(0), notifyType: 16390, data: new Uint8Array(0) }],
 });
 
-test("udpPacket + PcapWriter: tshark reads IPv4 and IPv6 UDP with good checksums, our ports, payload and microsecond times", () => {
+test("udpPacket + PcapWriter: tshark reads IPv4 and IPv6 UDP with good checksums, our ports, payload and microsecond times", { timeout: 60_000 }, () => {
   const tmp = tempDir("cap-udp");
   try {
     const path = join(tmp.dir, "u.pcap");
@@ -54,7 +55,7 @@ test("udpPacket + PcapWriter: tshark reads IPv4 and IPv6 UDP with good checksums
   }
 });
 
-test("CaptureTap.ike: non-ESP marker on a NAT-T socket, none on port 500; tshark dissects both as IKEv2", () => {
+test("CaptureTap.ike: non-ESP marker on a NAT-T socket, none on port 500; tshark dissects both as IKEv2", { timeout: 60_000 }, () => {
   const tmp = tempDir("cap-ike");
   try {
     const cipher = join(tmp.dir, "c.pcap");
@@ -86,7 +87,7 @@ function recorder(): IkeTransport & { sent: string[] } {
   };
 }
 
-test("tapTransport: every send is passed on unchanged and captured with our real address (wildcard replaced) and the NAT-T port for ESP", () => {
+test("tapTransport: every send is passed on unchanged and captured with our real address (wildcard replaced) and the NAT-T port for ESP", { timeout: 60_000 }, () => {
   const tmp = tempDir("cap-tr");
   try {
     const cipher = join(tmp.dir, "c.pcap");
@@ -113,7 +114,7 @@ test("tapTransport: every send is passed on unchanged and captured with our real
   }
 });
 
-test("tapDataplane: decap input recorded as copies, inner packets both ways to the plaintext pcap (tshark: the ICMP echoes), other members unchanged", async () => {
+test("tapDataplane: decap input recorded as copies, inner packets both ways to the plaintext pcap (tshark: the ICMP echoes), other members unchanged", { timeout: 60_000 }, async () => {
   const tmp = tempDir("cap-dp");
   try {
     const plain = join(tmp.dir, "p.pcap");
