@@ -29,7 +29,7 @@ test("ICMP echo packets carry valid checksums and replies swap addresses", () =>
   assert.equal(parseIcmpEcho(req), null, "a corrupted echo fails its checksum");
 });
 
-test("demo: both suites negotiate over UDP loopback, 300 echoes each come back, DELETE empties both peers", async () => {
+test("demo: both suites negotiate over UDP loopback, 300 echoes each come back, DELETE empties both peers", { timeout: 120_000 }, async () => {
   const lines: string[] = [];
   const code = await runDemo(["--count", "300"], (l) => lines.push(l));
   const text = lines.join("\n");
@@ -63,7 +63,7 @@ test("demo: both suites negotiate over UDP loopback, 300 echoes each come back, 
   assert.equal(lines.filter((l) => l === "  after DELETE: peer A holds 0 IKE SAs and 0 dataplane SAs, peer B 0 IKE SAs and 0 dataplane SAs").length, 2);
 });
 
-test("demo suite result: proposals agree on both peers and every request got its own reply", async () => {
+test("demo suite result: proposals agree on both peers and every request got its own reply", { timeout: 120_000 }, async () => {
   const r = await runDemoSuite(DEMO_SUITES[1], { packets: 130, burst: 64, timeoutMs: 20_000, wrongPsk: false }, () => undefined);
   assert.equal(r.error, undefined);
   assert.deepEqual(r.ikeProposal, { a: SWAN.cbcIke, b: SWAN.cbcIke });
@@ -74,7 +74,7 @@ test("demo suite result: proposals agree on both peers and every request got its
   assert.equal(r.cleanedUp, true);
 });
 
-test("demo --wrong-psk: AUTHENTICATION_FAILED reported by peer B, exit code 11, no traffic", async () => {
+test("demo --wrong-psk: AUTHENTICATION_FAILED reported by peer B, exit code 11, no traffic", { timeout: 120_000 }, async () => {
   const lines: string[] = [];
   const code = await runDemo(["--wrong-psk", "--count", "5"], (l) => lines.push(l));
   const text = lines.join("\n");
@@ -85,7 +85,7 @@ test("demo --wrong-psk: AUTHENTICATION_FAILED reported by peer B, exit code 11, 
   assert.ok(!lines.some((l) => /echo requests/.test(l)), text);
 });
 
-test("peer pair with different PSKs: initiate rejects with AUTHENTICATION_FAILED and neither peer keeps an SA", async () => {
+test("peer pair with different PSKs: initiate rejects with AUTHENTICATION_FAILED and neither peer keeps an SA", { timeout: 120_000 }, async () => {
   const pair = await startPeerPair({ ike: DEMO_SUITES[0].ike, esp: DEMO_SUITES[0].esp, psk: "key one", pskB: "key two" });
   try {
     const err = await pair.a.initiate(CONN_A).then(() => null, (e: unknown) => e);
@@ -101,7 +101,7 @@ test("peer pair with different PSKs: initiate rejects with AUTHENTICATION_FAILED
   }
 });
 
-test("peer pair in memory (the benchmark's wiring): ecp256 negotiates, pings pass, DELETE empties both", async () => {
+test("peer pair in memory (the benchmark's wiring): ecp256 negotiates, pings pass, DELETE empties both", { timeout: 120_000 }, async () => {
   const pair = await startPeerPair({ ike: "aes128-sha256-prfsha256-ecp256", esp: "aes128gcm16", transport: "memory" });
   try {
     const { ike, child } = await pair.a.initiate(CONN_A);
@@ -122,7 +122,7 @@ test("peer pair in memory (the benchmark's wiring): ecp256 negotiates, pings pas
   }
 });
 
-test("ipsec-wasm demo through the CLI dispatcher writes to its io and exits 0", async () => {
+test("ipsec-wasm demo through the CLI dispatcher writes to its io and exits 0", { timeout: 120_000 }, async () => {
   let out = "", err = "";
   const code = await main(["demo", "--count", "20"], { out: (t) => { out += t; }, err: (t) => { err += t; } });
   assert.equal(code, 0, out + err);
