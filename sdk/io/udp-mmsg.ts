@@ -1,0 +1,194 @@
+/**
+ * A UDP socket driven through libc with recvmmsg/sendmmsg: one system call per batch. Every
+ * structure the kernel reads (mmsghdr and iovec arrays, sockaddrs, receive buffers) is allocated
+ * once in native memory; a batch only writes lengths and addresses into them. Receive buffers are
+ * native slots; sends point their iovecs anywhere (the packet worker points them straight into the
+ * wasm arena, so the ciphertext is never copied in userspace).
+ * @module
+ */
+import { IoError } from "./errors.ts";
+import {
+  AF_INET, AF_INET6, EAGAIN, EINTR, IP_MTU_DISCOVER, IP_PMTUDISC_DONT, IPPROTO_IP, IPPROTO_IPV6, IPV6_MTU_DISCOVER,
+  IOVEC, MMSGHDR, MSG_DONTWAIT, SO_RCVBUF, SO_RCVBUFFORCE, SO_REUSEADDR, SO_SNDBUF, SO_SNDBUFFORCE, SOCK_CLOEXEC,
+  SOCK_DGRAM, SOCKADDR, SOL_SOCKET, readSockaddr, writeSockaddr, type Libc, type NativeBlock,
+} from "./libc.ts";
+import { parseIp } from "../ike/ts.ts";
+
+/** Socket buffer size asked for (SO_*BUFFORCE as root, else capped by net.core.*mem_max). */
+const SOCKET_BUFFER = 4 << 20;
+/** Destination sockaddrs kept (one per peer endpoint). */
+const MAX_DESTS = 64;
+
+/** Writes a 64-bit pointer or size from a number (no BigInt: nothing allocated per packet). */
+export function setPtr(v: DataView, off: number, value: number): void {
+  const hi = Math.floor(value / 0x100000000);
+  v.setUint32(off, value - hi * 0x100000000, true);
+  v.setUint32(off + 4, hi, true);
+}
+
+/** A bound UDP socket with preallocated batch structures. */
+export class MmsgSocket {
+  readonly fd: number;
+  readonly port: number;
+  /** Receive slots: datagram i is `rxBytes[rxOffset(i) .. + rxLength(i)]`. */
+  readonly rxBytes: Uint8Array;
+  readonly slotBytes: number;
+  readonly batch: number;
+  readonly #libc: Libc;
+  readonly #rxVec: NativeBlock;
+  readonly #rxIov: NativeBlock;
+  readonly #rxNames: NativeBlock;
+  readonly #rxData: NativeBlock;
+  readonly #txVec: NativeBlock;
+  readonly #txIov: NativeBlock;
+  readonly #dests: NativeBlock;
+  readonly #destIndex = new Map<string, [number, number]>();
+  readonly #scratch: NativeBlock;
+  #closed = false;
+
+  private constructor(libc: Libc, fd: number, port: number, batch: number, slotBytes: number) {
+    this.#libc = libc;
+    this.fd = fd;
+    this.port = port;
+    this.batch = batch;
+    this.slotBytes = slotBytes;
+    this.#rxVec = libc.alloc(batch * MMSGHDR);
+    this.#rxIov = libc.alloc(batch * IOVEC);
+    this.#rxNames = libc.alloc(batch * SOCKADDR);
+    this.#rxData = libc.alloc(batch * slotBytes);
+    this.#txVec = libc.alloc(batch * MMSGHDR);
+    this.#txIov = libc.alloc(batch * IOVEC);
+    this.#dests = libc.alloc(MAX_DESTS * SOCKADDR);
+    this.#scratch = libc.alloc(slotBytes + 64);
+    this.rxBytes = this.#rxData.bytes;
+    // Receive side: fixed iovecs (slot i) and names; only msg_namelen is reset per call.
+    for (let i = 0; i < batch; i++) {
+      const m = i * MMSGHDR, v = this.#rxVec.view, iov = this.#rxIov.view;
+      iov.setBigUint64(i * IOVEC, BigInt(this.#rxData.address + i * slotBytes), true);
+      iov.setBigUint64(i * IOVEC + 8, BigInt(slotBytes), true);
+      v.setBigUint64(m, BigInt(this.#rxNames.address + i * SOCKADDR), true);
+      v.setUint32(m + 8, SOCKADDR, true);
+      v.setBigUint64(m + 16, BigInt(this.#rxIov.address + i * IOVEC), true);
+      v.setBigUint64(m + 24, 1n, true);
+      const t = this.#txVec.view;
+      t.setBigUint64(m + 16, BigInt(this.#txIov.address + i * IOVEC), true);
+      t.setBigUint64(m + 24, 1n, true);
+    }
+  }
+
+  /** Creates and binds a socket on `address`:`port` (0: any free port). */
+  static open(libc: Libc, address: string, port: number, batch: number, slotBytes: number): MmsgSocket {
+    const ip = parseIp(address);
+    if (!ip) throw new IoError("ARGUMENT", `'${address}' is not an IP address to bind the ESP-in-UDP socket to`);
+    const fd = libc.socket(ip.length === 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw new IoError("SOCKET", `socket(): ${libc.strerror(libc.errno())}`);
+    const tmp = libc.alloc(SOCKADDR + 8);
+    try {
+      const opt = (level: number, name: number, value: number): number => {
+        tmp.view.setInt32(SOCKADDR, value, true);
+        return libc.setsockopt(fd, level, name, tmp.address + SOCKADDR, 4);
+      };
+      opt(SOL_SOCKET, SO_REUSEADDR, 1);
+      // Root may exceed net.core.rmem_max: a burst of 64-packet batches must not overflow the queue.
+      if (opt(SOL_SOCKET, SO_RCVBUFFORCE, SOCKET_BUFFER) < 0) opt(SOL_SOCKET, SO_RCVBUF, SOCKET_BUFFER);
+      if (opt(SOL_SOCKET, SO_SNDBUFFORCE, SOCKET_BUFFER) < 0) opt(SOL_SOCKET, SO_SNDBUF, SOCKET_BUFFER);
+      // The inner packet was sized for the path; an outer packet still too large is fragmented by the
+      // kernel rather than refused (an inner IPv4 packet without DF may be fragmented, RFC 4459 §3).
+      if (ip.length === 4) opt(IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT);
+      else opt(IPPROTO_IPV6, IPV6_MTU_DISCOVER, IP_PMTUDISC_DONT);
+      const len = writeSockaddr(tmp.view, 0, ip, port);
+      if (libc.bind(fd, tmp.address, len) < 0) {
+        const e = libc.errno();
+        libc.close(fd);
+        throw new IoError("SOCKET", `cannot bind UDP ${address}[${port}]: ${libc.strerror(e)}${e === 98 ? " (another process uses this port: a charon or another `ipsec-wasm up`?)" : ""}`);
+      }
+      tmp.view.setUint32(SOCKADDR, SOCKADDR, true);
+      libc.getsockname(fd, tmp.address, tmp.address + SOCKADDR);
+      const bound = readSockaddr(tmp.view, 0).port;
+      return new MmsgSocket(libc, fd, bound, batch, slotBytes);
+    } finally {
+      tmp.free();
+    }
+  }
+
+  /** Receives up to `max` datagrams without blocking; returns how many (0 when none is queued). */
+  recv(max: number): number {
+    const v = this.#rxVec.view;
+    const n = Math.min(max, this.batch);
+    for (let i = 0; i < n; i++) v.setUint32(i * MMSGHDR + 8, SOCKADDR, true);
+    const got = this.#libc.recvmmsg(this.fd, this.#rxVec.address, n, MSG_DONTWAIT, 0);
+    if (got < 0) {
+      const e = this.#libc.errno();
+      if (e === EAGAIN || e === EINTR) return 0;
+      throw new IoError("SOCKET", `recvmmsg: ${this.#libc.strerror(e)}`);
+    }
+    return got;
+  }
+
+  /** Byte offset of received datagram i in {@link rxBytes}. */
+  rxOffset(i: number): number { return i * this.slotBytes; }
+  /** Length of received datagram i. */
+  rxLength(i: number): number { return this.#rxVec.view.getUint32(i * MMSGHDR + 56, true); }
+  /** Sender of received datagram i (allocates: for IKE messages, not for ESP). */
+  rxFrom(i: number): { address: string; port: number } { return readSockaddr(this.#rxNames.view, i * SOCKADDR); }
+
+  /** The native sockaddr for a destination (kept; at most 64 distinct ones), as [address, length]. */
+  dest(address: string, port: number): [number, number] {
+    const key = `${address}|${port}`;
+    let d = this.#destIndex.get(key);
+    if (d === undefined) {
+      const ip = parseIp(address);
+      if (!ip) throw new IoError("ARGUMENT", `'${address}' is not an IP address`);
+      if (this.#destIndex.size >= MAX_DESTS) this.#destIndex.clear();
+      const i = this.#destIndex.size;
+      d = [this.#dests.address + i * SOCKADDR, writeSockaddr(this.#dests.view, i * SOCKADDR, ip, port)];
+      this.#destIndex.set(key, d);
+    }
+    return d;
+  }
+
+  /** Sets message i of the next {@link send}: `len` bytes at native address `addr` to `dest`. */
+  setTx(i: number, addr: number, len: number, dest: [number, number]): void {
+    const iov = this.#txIov.view, v = this.#txVec.view, m = i * MMSGHDR;
+    setPtr(iov, i * IOVEC, addr);
+    setPtr(iov, i * IOVEC + 8, len);
+    setPtr(v, m, dest[0]);
+    v.setUint32(m + 8, dest[1], true);
+  }
+
+  /**
+   * Sends messages 0..n-1 (set with {@link setTx}) with as few sendmmsg calls as the kernel
+   * allows; a message it refuses is skipped. Returns [sent, failed, calls].
+   */
+  send(n: number): [number, number, number] {
+    let done = 0, failed = 0, calls = 0;
+    while (done < n && calls < 2 * n + 2) {
+      calls++;
+      const r = this.#libc.sendmmsg(this.fd, this.#txVec.address + done * MMSGHDR, n - done, 0);
+      if (r > 0) { done += r; continue; }
+      if (r < 0 && this.#libc.errno() === EINTR) continue;
+      // This message failed (too big, no route): skip it, keep the rest.
+      failed++;
+      done++;
+    }
+    return [done - failed, failed, calls];
+  }
+
+  /** Sends one datagram (IKE, keepalive, raw ESP) from a JavaScript buffer: copied to a native scratch buffer. */
+  sendOne(prefix: Uint8Array | undefined, bytes: Uint8Array, address: string, port: number): boolean {
+    const pre = prefix?.length ?? 0;
+    if (pre + bytes.length > this.slotBytes + 64) return false;
+    if (prefix) this.#scratch.bytes.set(prefix, 0);
+    this.#scratch.bytes.set(bytes, pre);
+    const [to, tolen] = this.dest(address, port);
+    return this.#libc.sendto(this.fd, this.#scratch.address, pre + bytes.length, 0, to, tolen) >= 0;
+  }
+
+  /** Closes the socket and frees the native memory. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#libc.close(this.fd);
+    for (const b of [this.#rxVec, this.#rxIov, this.#rxNames, this.#rxData, this.#txVec, this.#txIov, this.#dests, this.#scratch]) b.free();
+  }
+}
