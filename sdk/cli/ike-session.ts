@@ -13,7 +13,7 @@ import { ControlCrypto } from "../dataplane/control-crypto.ts";
 import { parseSwanctlConf } from "../config/swanctl.ts";
 import { ConfigError } from "../config/errors.ts";
 import { resolveConnections } from "../ike/resolve.ts";
-import { IkeDaemon, type ChildKeyRecord, type IkeSaStatus } from "../ike/daemon.ts";
+import { IkeDaemon, type ChildKeyRecord, type IkeSaStatus, type IkeTransport } from "../ike/daemon.ts";
 import type { IkeSa } from "../ike/ike-sa.ts";
 import { IkeUdpTransport } from "../node/ike-udp.ts";
 import { CaptureTap, tapDataplane, tapTransport, type CaptureFiles } from "../node/capture.ts";
@@ -25,6 +25,9 @@ import { XfrmStatCollector } from "../diag/xfrm-stat.ts";
 import { formatLog, type LogRecord } from "../ike/log.ts";
 import type { IkeConnection } from "../ike/config.ts";
 import type { CliIo } from "./main.ts";
+import type { TunnelTransport } from "../io/tunnel.ts";
+import type { UdpIoMode } from "../io/messages.ts";
+import type { IoError } from "../io/errors.ts";
 
 /** Options common to `up` and `ping`. */
 export interface SessionOptions {
@@ -41,13 +44,29 @@ export interface SessionOptions {
   wiresharkKeys?: string;
   /** Inbound silence (while outbound rises) that raises an up-but-silent diagnostic, ms (default 30 000). */
   silenceAfterMs?: number;
+  /**
+   * Carry the host's traffic through a TUN device (`up --tun`): a packet worker owns the TUN and
+   * the NAT-T socket (sdk/io/tunnel.ts). `onError` hears failures after start.
+   */
+  tunnel?: { name: string; io: UdpIoMode; pathMtu?: number; onError?(e: IoError): void };
+}
+
+/** The sockets a session's daemon speaks through (node:dgram, or the TUN packet worker). */
+export interface SessionTransport extends IkeTransport {
+  readonly address: string;
+  readonly ikePort: number;
+  readonly natPort: number;
+  close(): Promise<void>;
 }
 
 /** A running daemon with its sockets. */
 export interface Session {
   daemon: IkeDaemon;
+  /** The Dataplane the daemon, status and diagnostics read (with --tun: mirrored from the packet worker). */
   dataplane: Dataplane;
-  transport: IkeUdpTransport;
+  transport: SessionTransport;
+  /** The TUN packet worker, with --tun. */
+  tunnel?: TunnelTransport;
   conn: IkeConnection;
   /** Explains integrity failures on HMAC SAs (logged as they are raised). */
   icvDetector: IcvTruncationDetector;
@@ -117,22 +136,40 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
   const keys = opts.wiresharkKeys ? wiresharkKeyFiles(opts.wiresharkKeys, log) : undefined;
   let daemon: IkeDaemon | undefined;
   const ports = { address: localAddr, ikePort: conn.localPort, natPort: opts.natPort ?? (conn.localPort === 500 ? 4500 : conn.localPort) };
-  const transport = await IkeUdpTransport.bind(tapped?.dataplane ?? dataplane, ports, {
-    onIke: (bytes, local, remote) => { capture?.ike(bytes, remote, local, local.port); daemon?.receiveIke(bytes, local, remote); },
-    onEsp: (results, from) => {
-      if (capture && tapped) {
-        const raw = tapped.arrived();
-        raw.forEach((d, i) => capture.datagram(d, from[i], { address: localAddr, port: transport.natPort }));
-      }
-      daemon?.receiveEsp(results);
-    },
-  });
+  let transport: SessionTransport;
+  let tunnel: TunnelTransport | undefined;
+  if (opts.tunnel) {
+    if (capture) throw new ConfigError("SYNTAX", "--capture and --capture-plain do not work with --tun yet: capture the TUN and the outer interface with tcpdump");
+    // Imported only here: koffi and worker_threads stay out of every other command.
+    const { TunnelTransport } = await import("../io/tunnel.ts");
+    tunnel = await TunnelTransport.start(dataplane, {
+      tun: opts.tunnel.name, io: opts.tunnel.io, pathMtu: opts.tunnel.pathMtu, ...ports,
+      log: (line) => log({ subsystem: "NET", level: 1, message: line, time: Date.now() }),
+      onError: opts.tunnel.onError,
+    }, (bytes, local, remote) => daemon?.receiveIke(bytes, local, remote));
+    transport = tunnel;
+  } else {
+    const udp = await IkeUdpTransport.bind(tapped?.dataplane ?? dataplane, ports, {
+      onIke: (bytes, local, remote) => { capture?.ike(bytes, remote, local, local.port); daemon?.receiveIke(bytes, local, remote); },
+      onEsp: (results, from) => {
+        if (capture && tapped) {
+          const raw = tapped.arrived();
+          raw.forEach((d, i) => capture.datagram(d, from[i], { address: localAddr, port: udp.natPort }));
+        }
+        daemon?.receiveEsp(results);
+      },
+    });
+    transport = udp;
+  }
+  // With --tun the worker's Dataplane sees the packets: everything reads it through the mirror.
+  const view = tunnel ? tunnel.dataplane : dataplane;
   daemon = new IkeDaemon({
-    dataplane: tapped?.dataplane ?? dataplane, crypto: cc, connections: [conn], log,
-    transport: capture ? tapTransport(transport, capture, localAddr) : transport,
+    dataplane: tunnel ? tunnel.dataplane : (tapped?.dataplane ?? dataplane), crypto: cc, connections: [conn], log,
+    transport: capture ? tapTransport(transport as IkeUdpTransport, capture, localAddr) : transport,
     localAddress: localAddr === "0.0.0.0" ? undefined : localAddr,
     keyLog: keys?.child,
   });
+  tunnel?.attach(daemon);
   if (keys) {
     daemon.on((e) => {
       if (e.type === "established") keys.ike(e.ike);
@@ -140,7 +177,7 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
     });
   }
   const quietMs = opts.silenceAfterMs ?? 30_000;
-  const silenceDetector = new SilenceDetector({ dataplane, pairs: daemonSilencePairs(daemon), quietMs });
+  const silenceDetector = new SilenceDetector({ dataplane: view, pairs: daemonSilencePairs(daemon), quietMs });
   silenceDetector.on((e) => {
     const d = e.diagnostic;
     const line = e.type === "cleared" ? `${d.kind} cleared: inbound traffic verifies again on ${d.evidence.spiIn}` : `${d.kind}: ${d.message}${d.hint ? ` Fix: ${d.hint}.` : ""}`;
@@ -150,11 +187,11 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
   const silenceTimer = setInterval(() => silenceDetector.check(), Math.max(200, Math.min(5000, quietMs / 4)));
   silenceTimer.unref();
   // One collector for the process, so the global counters never go backwards when SAs are removed.
-  const collector = new XfrmStatCollector(dataplane);
+  const collector = new XfrmStatCollector(view);
   const diagnostics = (): StatusReport["diagnostics"] => [...icvDetector.diagnostics(), ...silenceDetector.diagnostics()];
   return {
-    daemon, dataplane, transport, conn, icvDetector, silenceDetector, capture, diagnostics,
-    report: () => buildStatusReport({ dataplane, daemon, diagnostics: diagnostics(), collector }),
+    daemon, dataplane: view, transport, tunnel, conn, icvDetector, silenceDetector, capture, diagnostics,
+    report: () => buildStatusReport({ dataplane: view, daemon, diagnostics: diagnostics(), collector }),
     async close() { clearInterval(silenceTimer); daemon!.close(); icvDetector.detach(); await transport.close(); capture?.close(); },
   };
 }

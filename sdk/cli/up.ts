@@ -1,7 +1,9 @@
 /**
  * `ipsec-wasm up --conf FILE [--conn NAME]`: establish (or, with --listen, wait for the peer),
  * hold the SAs, rekey, answer DPD and ICMP echo requests to our inner addresses, print status
- * lines and diagnostics; Ctrl-C sends DELETE and exits. A control socket serves
+ * lines and diagnostics; Ctrl-C sends DELETE and exits. With `--tun NAME` it is a VPN instead:
+ * the host's own traffic goes through a TUN device and a packet worker (sdk/io), nothing is
+ * answered here, and the TUN and its routes go away on exit. A control socket serves
  * `ipsec-wasm status` and `ipsec-wasm down`; optional debugging aids: a pcap tap, Wireshark key
  * files, and an OpenMetrics endpoint on a loopback address.
  * @module
@@ -14,7 +16,8 @@ import { echoReplyFor, parseIcmpEcho } from "../packet/icmp.ts";
 import { parseIp } from "../ike/ts.ts";
 import { IkeError, EXIT_CODES } from "../ike/errors.ts";
 import { ConfigError } from "../config/errors.ts";
-import { parseSessionArgs, startSession, type Session } from "./ike-session.ts";
+import { IoError, IO_EXIT_CODES } from "../io/errors.ts";
+import { parseSessionArgs, startSession, type Session, type SessionOptions } from "./ike-session.ts";
 import { formatStatusReport, formatSwanctlSas, statusReportJson } from "../diag/status-report.ts";
 import { metricsResponse } from "../diag/metrics.ts";
 import { deleteSas, describeDelete, type DownReply, type DownRequest } from "./down.ts";
@@ -37,8 +40,9 @@ interface DownHooks {
 }
 
 /**
- * Serves the control socket: `status`, `status-json`, and `down {json}` (answered with a
- * {@link DownReply} once every DELETE is confirmed or timed out).
+ * Serves the control socket: `status`, `status-json`, `tunnel-json` (the TUN packet worker's
+ * counters) and `down {json}` (answered with a {@link DownReply} once every DELETE is confirmed
+ * or timed out).
  */
 async function serveControl(s: Session, path: string, hooks: DownHooks): Promise<net.Server> {
   await unlink(path).catch(() => undefined);
@@ -49,6 +53,13 @@ async function serveControl(s: Session, path: string, hooks: DownHooks): Promise
         void answerDown(s, line.slice(4).trim(), hooks).then((reply) => {
           sock.end(JSON.stringify(reply), () => { if (reply.matched) hooks.finished(); });
         });
+        return;
+      }
+      if (line === "tunnel-json") {
+        // The packet worker's counters, fresh (for benchmarks: CPU and packets per stage).
+        const t = s.tunnel;
+        if (!t) { sock.end(JSON.stringify({ tun: null })); return; }
+        void t.freshStats().then((st) => sock.end(JSON.stringify({ tun: t.tun.name, routes: t.tun.routes, addresses: t.tun.addresses, io: st?.io ?? null })));
         return;
       }
       const report = s.report();
@@ -71,10 +82,37 @@ async function answerDown(s: Session, body: string, hooks: DownHooks): Promise<D
   return { ...base, matched: true, results: await deleteSas(s.daemon, timeoutMs) };
 }
 
+/** Options `up` knows besides those of parseSessionArgs (which are consumed there). */
+const UP_FLAGS = new Set(["--listen", "--for", "--metrics", "--capture", "--capture-plain", "--wireshark-keys", "--tun", "--mtu-path", "--io"]);
+
+/** Refuses unknown options and stray arguments: a typo must not silently change what `up` does. */
+function checkUpArgs(flags: Map<string, string>, rest: string[]): void {
+  for (const f of flags.keys()) {
+    if (!UP_FLAGS.has(f)) throw new ConfigError("SYNTAX", `unknown option '${f}' (see \`ipsec-wasm up --help\`)`);
+  }
+  if (rest.length) throw new ConfigError("SYNTAX", `unexpected argument '${rest[0]}' (see \`ipsec-wasm up --help\`)`);
+}
+
+/** `--tun NAME [--mtu-path N] [--io mmsg|dgram]`, or undefined without --tun. */
+function tunnelOptions(flags: Map<string, string>, value: (f: string) => string | undefined): SessionOptions["tunnel"] {
+  const mode = value("--io");
+  if (mode !== undefined && mode !== "mmsg" && mode !== "dgram") throw new ConfigError("SYNTAX", `--io must be mmsg or dgram, got '${mode}'`);
+  if (!flags.has("--tun")) {
+    if (flags.has("--mtu-path") || mode === "mmsg") throw new ConfigError("SYNTAX", `${flags.has("--mtu-path") ? "--mtu-path" : "--io mmsg"} needs --tun NAME`);
+    return undefined;
+  }
+  const name = value("--tun")!;
+  const mtuText = value("--mtu-path");
+  const pathMtu = mtuText === undefined ? 1500 : Number(mtuText);
+  if (!Number.isInteger(pathMtu) || pathMtu < 576 || pathMtu > 65535) throw new ConfigError("SYNTAX", `--mtu-path must be an integer 576..65535, got '${mtuText}'`);
+  return { name, io: mode ?? "mmsg", pathMtu };
+}
+
 /** Maps a failure to its exit code and one line. */
 export function reportFailure(e: unknown, io: CliIo): number {
   if (e instanceof IkeError) { io.err(`error: ${e.message}\n`); return EXIT_CODES[e.code]; }
   if (e instanceof ConfigError) { io.err(`error: ${e.message}\n`); return 2; }
+  if (e instanceof IoError) { io.err(`error: ${e.message}\n`); return IO_EXIT_CODES[e.code]; }
   io.err(`internal error: ${(e as Error).stack ?? e}\n`);
   return 1;
 }
@@ -130,7 +168,7 @@ async function serveMetrics(addr: { host: string; port: number }, render: (accep
 
 export const upCommand: CliCommand = {
   usage: [
-    "Usage: ipsec-wasm up --conf FILE [--conn NAME] [--listen] [--for SECONDS] [-v|-q] [debugging options]",
+    "Usage: ipsec-wasm up --conf FILE [--conn NAME] [--listen] [--for SECONDS] [-v|-q] [--tun NAME [--mtu-path N] [--io mmsg|dgram]] [debugging options]",
     "",
     "  --conf FILE    swanctl.conf with connections { } and secrets { }",
     "  --conn NAME    connection to use (default: the first)",
@@ -147,6 +185,16 @@ export const upCommand: CliCommand = {
     "                 OpenMetrics 1.0 when the scraper's Accept asks for it, else Prometheus text 0.0.4;",
     "                 loopback addresses only (the endpoint has no authentication)",
     "",
+    "A VPN for this host (Linux, root or CAP_NET_ADMIN, the optional dependency koffi, iproute2):",
+    "  --tun NAME     carry the host's traffic: create TUN device NAME, give it the local traffic",
+    "                 selector's address (when it is one host, /32 or /128), route the remote",
+    "                 selectors through it; a worker thread moves packets between the TUN and UDP",
+    "                 4500 in batches. Nothing is answered by ipsec-wasm itself: the kernel's stack",
+    "                 does ping, TCP and UDP. The TUN and its routes are removed on exit",
+    "  --mtu-path N   outer path MTU (default 1500): the TUN MTU is the largest inner packet that",
+    "                 fits it; larger packets get ICMP fragmentation-needed / packet-too-big",
+    "  --io MODE      mmsg (default): recvmmsg/sendmmsg through libc; dgram: node:dgram for UDP",
+    "",
     "Debugging only (these write secrets or traffic to disk; never use them in production):",
     "  --wireshark-keys DIR",
     "                 keep DIR/esp_sa and DIR/ikev2_decryption_table current with the keys of every",
@@ -156,9 +204,11 @@ export const upCommand: CliCommand = {
     "  --capture-plain FILE",
     "                 pcap of the inner packets entering and leaving the Child SAs",
     "",
-    "Answers ICMP echo requests addressed to its side of the tunnel. `ipsec-wasm status` lists the SAs,",
-    "`ipsec-wasm down` deletes them. Exit codes: 0 ok, 2 configuration, 10 NO_PROPOSAL_CHOSEN,",
-    "11 AUTHENTICATION_FAILED, 12 TS_UNACCEPTABLE, 15 peer unreachable, 16 peer dead (DPD).",
+    "Without --tun it answers ICMP echo requests addressed to its side of the tunnel. `ipsec-wasm status`",
+    "lists the SAs, `ipsec-wasm down` deletes them. Exit codes: 0 ok, 2 configuration or usage (unknown",
+    "options too), 10 NO_PROPOSAL_CHOSEN, 11 AUTHENTICATION_FAILED, 12 TS_UNACCEPTABLE, 15 peer",
+    "unreachable, 16 peer dead (DPD), 20 koffi missing or not Linux, 21 TUN device (permission, name",
+    "in use, iproute2), 22 UDP socket (port in use), 23 packet worker failed.",
   ].join("\n") + "\n",
   async run(args, io) {
     let s: Session | undefined;
@@ -166,22 +216,33 @@ export const upCommand: CliCommand = {
     let metrics: http.Server | undefined;
     const path = controlPath();
     try {
-      const { opts, flags } = parseSessionArgs(args);
+      const { opts, flags, rest } = parseSessionArgs(args);
       const value = (f: string): string | undefined => {
         const v = flags.get(f);
         if (v === "") throw new ConfigError("SYNTAX", `${f} needs a value`);
         return v;
       };
+      checkUpArgs(flags, rest);
       const metricsAddr = flags.has("--metrics") ? parseMetricsAddress(value("--metrics")!) : undefined;
+      opts.tunnel = tunnelOptions(flags, value);
       opts.capture = { cipher: value("--capture"), plain: value("--capture-plain") };
       opts.wiresharkKeys = value("--wireshark-keys");
-      s = await startSession(opts, io);
-      answerPings(s);
-      const session = s;
       let exitCode = 0;
       let shuttingDown = false;
       let finish!: () => void;
       const done = new Promise<void>((r) => (finish = r));
+      let failIo: (e: IoError) => void = () => undefined;
+      if (opts.tunnel) opts.tunnel.onError = (e) => failIo(e);
+      s = await startSession(opts, io);
+      const session = s;
+      if (session.tunnel) {
+        const t = session.tunnel;
+        // Last resort (an uncaught exception): the routes go; the device goes with the fd anyway.
+        process.once("exit", () => t.closeSync());
+        io.out(`up: TUN ${t.tun.name} created (UDP ${opts.tunnel!.io === "mmsg" ? "recvmmsg/sendmmsg" : "node:dgram"} on [${t.natPort}], packet worker started)\n`);
+      } else {
+        answerPings(s);
+      }
       server = await serveControl(s, path, {
         started: () => { shuttingDown = true; io.out("up: `ipsec-wasm down`: sending DELETE\n"); },
         finished: () => { io.out("up: IKE_SAs gone (ipsec-wasm down), exiting\n"); finish(); },
@@ -206,6 +267,12 @@ export const upCommand: CliCommand = {
           for (const r of rs) io.out(`up: ${describeDelete(r, SHUTDOWN_TIMEOUT_MS)}\n`);
           finish();
         });
+      };
+      failIo = (e) => {
+        if (shuttingDown) return;
+        exitCode = IO_EXIT_CODES[e.code];
+        io.err(`error: ${e.message}\n`);
+        shutdown("I/O failure");
       };
       const onSignal = (): void => shutdown("Ctrl-C");
       process.once("SIGINT", onSignal);
