@@ -17,6 +17,7 @@ import { parseIp } from "../ike/ts.ts";
 import { IkeError, EXIT_CODES } from "../ike/errors.ts";
 import { ConfigError } from "../config/errors.ts";
 import { IoError, IO_EXIT_CODES } from "../io/errors.ts";
+import { checkTunName } from "../io/tun-linux.ts";
 import { parseSessionArgs, startSession, type Session, type SessionOptions } from "./ike-session.ts";
 import { formatStatusReport, formatSwanctlSas, statusReportJson } from "../diag/status-report.ts";
 import { metricsResponse } from "../diag/metrics.ts";
@@ -101,7 +102,7 @@ function tunnelOptions(flags: Map<string, string>, value: (f: string) => string 
     if (flags.has("--mtu-path") || mode === "mmsg") throw new ConfigError("SYNTAX", `${flags.has("--mtu-path") ? "--mtu-path" : "--io mmsg"} needs --tun NAME`);
     return undefined;
   }
-  const name = value("--tun")!;
+  const name = checkTunName(value("--tun")!);
   const mtuText = value("--mtu-path");
   const pathMtu = mtuText === undefined ? 1500 : Number(mtuText);
   if (!Number.isInteger(pathMtu) || pathMtu < 576 || pathMtu > 65535) throw new ConfigError("SYNTAX", `--mtu-path must be an integer 576..65535, got '${mtuText}'`);

@@ -68,13 +68,19 @@ function mmsgSink(libc: Libc, sock: MmsgSocket): UdpSink {
 
 /** The dgram sink: node:dgram sends asynchronously, so each datagram is copied out of the arena. */
 function dgramSink(socket: dgram.Socket): UdpSink {
+  let n = 0;
   return {
     dest: (address, port) => ({ address, port }),
     queue(out, dest) {
       const d = dest as { address: string; port: number };
       socket.send(out.slice(), d.port, d.address);
+      n++;
     },
-    flush: () => [0, 0, 0],
+    flush() {
+      const r: [number, number, number] = [n, 0, n];
+      n = 0;
+      return r;
+    },
     sendOne(prefix, bytes, address, port) {
       socket.send(prefix ? Buffer.concat([prefix, bytes]) : bytes, port, address);
       return true;
@@ -160,11 +166,21 @@ async function runDgram(libc: Libc, dp: Dataplane, wake: number, pfd: NativeBloc
     socket.bind(setup.natPort, setup.address, () => { socket.off("error", reject); resolve(); });
   });
   const engine = new TunnelEngine(libc, dp, setup.tunFd, setup.batch, dgramSink(socket), post, setup.profile);
-  let pending = false;
+  // The Dataplane has one batch for both directions: datagrams wait here (node:dgram allocated
+  // them anyway) until a whole turn of the event loop's arrivals is decapsulated at once.
+  const pending: { msg: Buffer; rinfo: dgram.RemoteInfo }[] = [];
   socket.on("message", (msg, rinfo) => {
-    // node:dgram's receive cost is spent before this callback: outside the stage timers.
-    if (!pending) { pending = true; engine.beginReceive(); setImmediate(() => { pending = false; engine.mark(); engine.finishReceive(); }); }
-    engine.ingest(msg, () => ({ address: rinfo.address, port: rinfo.port }));
+    if (pending.length === 0) {
+      setImmediate(() => {
+        // node:dgram's receive cost is spent before this: outside the stage timers.
+        engine.mark();
+        engine.beginReceive();
+        for (const { msg: m, rinfo: r } of pending) engine.ingest(m, () => ({ address: r.address, port: r.port }));
+        pending.length = 0;
+        engine.finishReceive();
+      });
+    }
+    pending.push({ msg, rinfo });
   });
   const v = pfd.view;
   for (const [i, fd] of [setup.tunFd, wake].entries()) { v.setInt32(i * POLLFD, fd, true); v.setInt16(i * POLLFD + 4, POLLIN, true); }

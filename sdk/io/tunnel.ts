@@ -22,7 +22,7 @@ import type { Dataplane } from "../dataplane/dataplane.ts";
 import type { GlobalStats, LifetimeEvent, SaHandle, SaStats, Status } from "../dataplane/types.ts";
 import type { IkeDaemon, IkeTransport } from "../ike/daemon.ts";
 import type { Endpoint } from "../ike/ike-sa.ts";
-import { formatIp, parseIp } from "../ike/ts.ts";
+import { formatIp } from "../ike/ts.ts";
 import { IoError, type IoErrorCode } from "./errors.ts";
 import { loadLibc } from "./libc.ts";
 import { TunDevice, rangeToPrefixes } from "./tun-linux.ts";
@@ -317,11 +317,9 @@ export class TunnelTransport implements IkeTransport {
     }
     rows.sort((a, b) => b.id - a.id);
     const hosts = [...new Set(rows.flatMap((r) => r.hosts))];
-    const src4 = hosts.find((a) => !a.includes(":")), src6 = hosts.find((a) => a.includes(":"));
-    const msg: ToWorker = {
-      t: "routes", out: rows.flatMap((r) => (r.out ? [r.out] : [])), in: rows.map((r) => r.in),
-      icmpSrc4: src4 ? parseIp(src4.split("/")[0]) : undefined, icmpSrc6: src6 ? parseIp(src6.split("/")[0]) : undefined,
-    };
+    // ICMP too-big goes out from the packet's destination, not from our inner address: the kernel
+    // drops a packet arriving on the TUN with one of its own addresses as source (a martian).
+    const msg: ToWorker = { t: "routes", out: rows.flatMap((r) => (r.out ? [r.out] : [])), in: rows.map((r) => r.in) };
     const key = JSON.stringify(msg, (_k, v: unknown) => (v instanceof Uint8Array ? Array.from(v) : v));
     if (key !== this.#lastRoutes) { this.#lastRoutes = key; this.#send(msg); }
     if (msg.out.length === 0) return;
