@@ -144,7 +144,8 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
     const { TunnelTransport } = await import("../io/tunnel.ts");
     tunnel = await TunnelTransport.start(dataplane, {
       tun: opts.tunnel.name, io: opts.tunnel.io, pathMtu: opts.tunnel.pathMtu, ...ports,
-      log: (line) => log({ subsystem: "NET", level: 1, message: line, time: Date.now() }),
+      // The TUN coming up and its routes are what a VPN user watches for: shown even with -q.
+      log: (line) => log({ subsystem: "NET", level: 0, message: line, time: Date.now() }),
       onError: opts.tunnel.onError,
     }, (bytes, local, remote) => daemon?.receiveIke(bytes, local, remote));
     transport = tunnel;

@@ -1,0 +1,107 @@
+// The packet worker's own accounting (IPSEC_WASM_IO_PROFILE=1, the `tunnel-json` control request)
+// under a short iperf3 UDP flood A -> B through two `up --tun` peers, per --io mode and packet
+// size: A's worker does TUN -> UDP, B's does UDP -> TUN. The assertions check the accounting
+// (packets flowed, stage times add up to no more than the thread's CPU time); the numbers (kpps,
+// CPU µs per packet, per stage) are printed as diagnostics, never asserted: 2-second runs on a
+// shared 2-core machine are orientation, `npm run bench:tunnel` is the benchmark.
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { NetnsLab, requireNetns, tunnelJson } from "../helpers/netns.ts";
+import { repoPath } from "../helpers/interop.ts";
+
+const CLI = repoPath("bin/ipsec-wasm.mjs");
+const work = mkdtempSync(join(tmpdir(), "ipsec-wasm-tun-profile-"));
+const lab = new NetnsLab("tf");
+let nsA = "", nsB = "";
+
+before(() => {
+  requireNetns([{ cmd: "iperf3", pkg: "iperf3" }]);
+  nsA = lab.netns();
+  nsB = lab.netns();
+  lab.veth(nsA, "198.18.9.1/24", nsB, "198.18.9.2/24");
+});
+after(async () => {
+  await lab.cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
+
+function conf(name: string, me: string, peer: string, lts: string, rts: string): string {
+  const path = join(work, `${name}.conf`);
+  writeFileSync(path, `connections {
+  t {
+    local_addrs = ${me}
+    remote_addrs = ${peer}
+    proposals = aes128gcm16-prfsha256-x25519
+    local {
+      auth = psk
+      id = ${me}
+    }
+    remote {
+      auth = psk
+      id = ${peer}
+    }
+    children {
+      net {
+        local_ts = ${lts}
+        remote_ts = ${rts}
+        esp_proposals = aes128gcm16
+      }
+    }
+  }
+}
+secrets {
+  ike-1 {
+    id-1 = ${me}
+    id-2 = ${peer}
+    secret = tun-profile-psk
+  }
+}
+`);
+  return path;
+}
+
+type Io = { tunRead: number; tunWritten: number; udpSent: number; udpReceived: number; cpuUs: number; wallMs: number; stageUs: Record<string, number> };
+const delta = (a: Io, b: Io): Io => ({
+  tunRead: b.tunRead - a.tunRead, tunWritten: b.tunWritten - a.tunWritten, udpSent: b.udpSent - a.udpSent, udpReceived: b.udpReceived - a.udpReceived,
+  cpuUs: b.cpuUs - a.cpuUs, wallMs: b.wallMs - a.wallMs,
+  stageUs: Object.fromEntries(Object.keys(b.stageUs).map((k) => [k, b.stageUs[k] - (a.stageUs[k] ?? 0)])),
+});
+
+for (const io of ["mmsg", "dgram"] as const) {
+  test(`profiled worker, --io ${io}: CPU per packet and per stage for TUN -> UDP and UDP -> TUN (printed)`, { timeout: 120_000 }, async (t) => {
+    const env = { IPSEC_WASM_IO_PROFILE: "1" };
+    const tmpA = join(work, `${io}-a`), tmpB = join(work, `${io}-b`);
+    mkdirSync(tmpA);
+    mkdirSync(tmpB);
+    const b = lab.spawn(nsB, [process.execPath, CLI, "up", "--listen", "-q", "--conf", conf(`${io}-b`, "198.18.9.2", "198.18.9.1", "10.92.0.2/32", "10.92.0.1/32"), "--tun", `${lab.prefix}${io}b`, "--io", io], { ...env, TMPDIR: tmpB });
+    await b.waitFor(/listening on/, 15_000);
+    const a = lab.spawn(nsA, [process.execPath, CLI, "up", "--conf", conf(`${io}-a`, "198.18.9.1", "198.18.9.2", "10.92.0.1/32", "10.92.0.2/32"), "--tun", `${lab.prefix}${io}a`, "--io", io], { ...env, TMPDIR: tmpA });
+    t.after(() => lab.stop(a, "SIGKILL", 2000).then(() => lab.stop(b, "SIGKILL", 2000)));
+    await a.waitFor(/routes 10\.92\.0\.2\/32/, 20_000);
+    await b.waitFor(/routes 10\.92\.0\.1\/32/, 10_000);
+    for (const size of [64, 1372]) {
+      const server = lab.spawn(nsB, ["iperf3", "-s", "-1", "--forceflush", "-B", "10.92.0.2"]);
+      await server.waitFor(/Server listening/, 5000);
+      const a0 = (await tunnelJson(a.pid, tmpA)).io as Io, b0 = (await tunnelJson(b.pid, tmpB)).io as Io;
+      const r = await lab.exec(nsA, ["iperf3", "-c", "10.92.0.2", "-u", "-b", "0", "-l", String(size), "-t", "2"], 20_000);
+      const a1 = (await tunnelJson(a.pid, tmpA)).io as Io, b1 = (await tunnelJson(b.pid, tmpB)).io as Io;
+      await Promise.race([server.exited, new Promise((res) => setTimeout(res, 3000))]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const tx = delta(a0, a1), rx = delta(b0, b1);
+      assert.ok(tx.tunRead > 1000 && rx.tunWritten > 1000, JSON.stringify({ tx, rx }));
+      const staged = (d: Io, keys: string[]): number => keys.reduce((s, k) => s + (d.stageUs[k] ?? 0), 0);
+      assert.ok(staged(tx, ["tunRead", "encStage", "encap", "udpSend"]) <= tx.cpuUs * 1.05 + 1000, JSON.stringify(tx));
+      const per = (us: number, n: number): string => (us / n).toFixed(2);
+      const stages = (d: Io, keys: string[], n: number): string => keys.map((k) => `${k} ${per(d.stageUs[k] ?? 0, n)}`).join(", ");
+      t.diagnostic(`${io} ${size} B TUN->UDP (A): ${tx.tunRead} packets, ${(tx.tunRead / tx.wallMs).toFixed(1)} kpps, worker CPU ${per(tx.cpuUs, tx.tunRead)} us/packet ` +
+        `(${stages(tx, ["tunRead", "encStage", "encap", "udpSend"], tx.tunRead)})`);
+      t.diagnostic(`${io} ${size} B UDP->TUN (B): ${rx.tunWritten} packets, ${(rx.tunWritten / rx.wallMs).toFixed(1)} kpps, worker CPU ${per(rx.cpuUs, rx.tunWritten)} us/packet ` +
+        `(${stages(rx, ["udpRecv", "decStage", "decap", "tunWrite"], rx.tunWritten)})`);
+    }
+    assert.equal(await lab.stop(a), 0, a.out());
+    assert.equal(await lab.stop(b), 0, b.out());
+  });
+}
