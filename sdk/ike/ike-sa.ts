@@ -193,6 +193,8 @@ export class IkeSa {
   #expectRequestId = 0;
   #pending?: Pending;
   #queue: Task[] = [];
+  /** A task has been taken from {@link #queue} and has not finished running yet. */
+  #taskTaken = false;
   #lastResponse?: { messageId: number; datagrams: Uint8Array[] };
   #fragments = new Map<number, { total: number; parts: Map<number, Uint8Array>; innerType: number }>();
   #chain: Promise<void> = Promise.resolve();
@@ -239,10 +241,20 @@ export class IkeSa {
   }
 
   private pump(): void {
-    if (this.#pending || this.state === "DESTROYED") return;
+    // A task taken from the queue runs later on the chain; until it has run it may still send a
+    // request, so no second task may be taken before it: otherwise both would send with the same
+    // message ID (seen against Libreswan: two INFORMATIONAL request 3). RFC 7296 §2.3, window 1.
+    if (this.#pending || this.#taskTaken || this.state === "DESTROYED") return;
     const task = this.#queue.shift();
     if (!task) return;
-    this.#chain = this.#chain.then(() => task.run()).catch((e) => this.crash(e));
+    this.#taskTaken = true;
+    this.#chain = this.#chain
+      .then(() => task.run())
+      .catch((e) => this.crash(e))
+      .finally(() => {
+        this.#taskTaken = false;
+        this.pump(); // the task may have sent nothing (its SA already gone): the next one may go
+      });
   }
 
   private crash(e: unknown): void {

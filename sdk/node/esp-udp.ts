@@ -31,18 +31,28 @@ export class EspUdpEndpoint {
     socket.on("message", (msg, rinfo) => {
       if (msg.length === 1 && msg[0] === 0xff) { this.keepalives++; return; }
       const from = { address: rinfo.address, port: rinfo.port };
-      if (msg.length >= 4 && msg.readUInt32BE(0) === 0) { handlers.onIke?.(msg.subarray(4), from); return; }
+      if (msg.length >= 4 && msg.readUInt32BE(0) === 0) {
+        // Arrival order holds across the demux: ESP that came before this IKE message is decapsulated
+        // first. Otherwise a DELETE (or its response) could remove an SA while packets sent under it
+        // still waited for the batch, and a rekey would lose them as no-sa.
+        this.#flush(handlers);
+        handlers.onIke?.(msg.subarray(4), from);
+        return;
+      }
       this.#pending.push({ data: msg, from });
       if (!this.#scheduled) {
         this.#scheduled = true;
         // Everything that arrived in this turn of the event loop is decapsulated in one batch call.
-        setImmediate(() => {
-          this.#scheduled = false;
-          const items = this.#pending.splice(0);
-          handlers.onDecap(this.#dp.decapsulateBatch(items.map((x) => x.data)), items.map((x) => x.from));
-        });
+        setImmediate(() => this.#flush(handlers));
       }
     });
+  }
+
+  #flush(handlers: EspUdpHandlers): void {
+    this.#scheduled = false;
+    if (this.#pending.length === 0) return;
+    const items = this.#pending.splice(0);
+    handlers.onDecap(this.#dp.decapsulateBatch(items.map((x) => x.data)), items.map((x) => x.from));
   }
 
   /** Binds a UDP socket (address and port; port 0 picks a free one). */
