@@ -1,7 +1,6 @@
 // One iperf3 measurement through a path: a one-shot server in the receiving namespace, the client
 // in the sending one, and around the client run the tunnel processes' CPU (/proc/PID/stat), the
 // machine's busy jiffies (/proc/stat) and load1 (/proc/loadavg).
-import { spawn } from "node:child_process";
 import { Cleanup, CLK_TCK, cpuSeconds, inNs, load1, machineTicks, run, sleep } from "./sys.ts";
 
 export const MODES = ["tcp", "udp1372", "udp64"] as const;
@@ -64,17 +63,14 @@ async function serverListening(ns: string, timeoutMs: number): Promise<boolean> 
   return false;
 }
 
-function runClient(argv: string[], timeoutMs: number): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "", err = "";
-    c.stdout.on("data", (b: Buffer) => { out += b; });
-    c.stderr.on("data", (b: Buffer) => { err += b; });
-    // killed by its own PID if iperf3's own -t plus this margin is not enough
-    const t = setTimeout(() => c.kill("SIGKILL"), timeoutMs);
-    c.on("close", (code) => { clearTimeout(t); resolve({ code: code ?? 124, out, err }); });
-    c.on("error", (e) => { clearTimeout(t); resolve({ code: 125, out, err: String(e) }); });
+/** Runs the client to its end (killed by PID after `timeoutMs`); registered with `cleanup` so an abort kills it too. */
+async function runClient(cleanup: Cleanup, argv: string[], timeoutMs: number): Promise<{ code: number; out: string; err: string }> {
+  const c = cleanup.spawn(argv, process.env, 4_000_000);
+  const code = await new Promise<number>((resolve) => {
+    const t = setTimeout(() => c.child.kill("SIGKILL"), timeoutMs);
+    c.child.on("close", (rc) => { clearTimeout(t); resolve(rc ?? 124); });
   });
+  return { code, out: c.out(), err: c.log().slice(-600) };
 }
 
 /** CPU and load read just before and just after the iperf3 client ran. */
@@ -106,8 +102,10 @@ export function toMeasurement(json: string, failure: string, mode: Mode, rep: nu
 }
 
 /** One iperf3 run of `mode` for `seconds` through `ep`; failures come back as ok: false with the reason. */
-export async function measure(ep: Endpoints, mode: Mode, rep: number, seconds: number): Promise<Measurement> {
+export async function measure(parent: Cleanup, ep: Endpoints, mode: Mode, rep: number, seconds: number): Promise<Measurement> {
   const cleanup = new Cleanup();
+  // the path's cleanup (run on SIGINT too) also ends this run's iperf3 server and client
+  parent.add(`iperf3 ${mode} processes`, () => cleanup.run());
   const hasTunnel = ep.pids.length + (ep.treeRoots?.length ?? 0) > 0;
   try {
     cleanup.spawn(inNs(ep.serverNs, ["iperf3", "-s", "-1", "-B", ep.serverIp, "-p", String(PORT)]));
@@ -117,7 +115,7 @@ export async function measure(ep: Endpoints, mode: Mode, rep: number, seconds: n
     if (ep.bindIp) args.push("-B", ep.bindIp);
     if (mode !== "tcp") args.push("-u", "-b", "0", "-l", String(PAYLOAD[mode]));
     const s0 = sample(ep);
-    const r = await runClient(inNs(ep.clientNs, ["iperf3", ...args]), (seconds + 20) * 1000);
+    const r = await runClient(cleanup, inNs(ep.clientNs, ["iperf3", ...args]), (seconds + 20) * 1000);
     const s1 = sample(ep);
     return toMeasurement(r.out, r.code === 0 ? "" : `iperf3 exit ${r.code}: ${r.err.trim().slice(-300)}`, mode, rep, seconds, s0, s1, hasTunnel);
   } finally {

@@ -4,14 +4,14 @@
 // CPU with generic C crypto (no AES-NI), and iperf3's both ends run inside the same guest: the
 // CPU charged to this row is the whole UML process tree. The guest prints markers around each
 // iperf3 run; the CPU is sampled when a marker line arrives.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Measurement, type Mode, type Sample, sample, toMeasurement } from "./iperf.ts";
 import type { PathDef } from "./paths.ts";
-import { Cleanup, exists, run, sleep } from "./sys.ts";
+import { Cleanup, exists, processTree, run, sleep } from "./sys.ts";
 
 const BUILD = fileURLToPath(new URL("./uml/build.sh", import.meta.url));
 const UML = "/usr/bin/linux.uml";
@@ -49,13 +49,25 @@ export function kernelUml(algo: KernelAlgo): GuestPathDef {
       throw new Error("kernel-uml paths are measured with measureAll");
     },
     async measureAll(cleanup, modes, rep, seconds, verbose) {
-      const dir = mkdtempSync(join(tmpdir(), "tbench-uml-"));
+      // UML backs guest RAM with a file in TMPDIR: on tmpfs it never touches the disk
+      const dir = mkdtempSync(join(exists("/dev/shm") ? "/dev/shm" : tmpdir(), "tbench-uml-"));
       cleanup.add(`rm -r ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
       const args = [`mem=256M`, `uml_dir=${dir}`, `initrd=${join(CACHE, "initramfs.cpio")}`, "rdinit=/init", "con=null",
         "con0=null,fd:1", "ssl=null", "panic=-1", "quiet", "loglevel=1", `tb.algo=${algo}`, `tb.modes=${modes.join(",")}`, `tb.t=${seconds}`];
-      // UML keeps guest RAM in a deleted file under TMPDIR
+      // SIGTERM to the main UML process takes its host processes with it; should one outlive it,
+      // it is killed by the PID seen in the last sample (registered first, so it runs last)
+      let seen: number[] = [];
+      cleanup.add("UML leftovers", () => {
+        for (const pid of seen) {
+          let cmd = "";
+          try { cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8"); } catch { continue; }
+          if (cmd.includes(`uml_dir=${dir}`)) process.kill(pid, "SIGKILL"); // ours: this run's own uml_dir
+        }
+      });
       const p = cleanup.spawn([UML, ...args], { ...process.env, TMPDIR: dir });
       const ep = { pids: [], treeRoots: [p.pid] };
+      const track = setInterval(() => { seen = processTree(p.pid); }, 1000);
+      cleanup.add("stop tracking", () => clearInterval(track));
       const out: Measurement[] = [];
       const begin = new Map<string, Sample>(), end = new Map<string, Sample>();
       let json: string[] | null = null, jsonMode = "", exit: number | null = null;
@@ -81,9 +93,12 @@ export function kernelUml(algo: KernelAlgo): GuestPathDef {
         p.child.on("exit", () => resolve());
       });
       const limit = (30 + modes.length * (seconds + 25)) * 1000;
-      await Promise.race([done, sleep(limit)]);
+      const ended = await Promise.race([done.then(() => true), sleep(limit).then(() => false)]);
       lines.close();
-      if (exit === null) errors.push(`the UML guest did not finish within ${limit / 1000} s: ${p.log().slice(-300)}`);
+      if (exit === null) {
+        errors.push(ended ? `the UML guest ended without a result (exit ${p.child.exitCode ?? p.child.signalCode}): ${p.log().slice(-300)}`
+          : `the UML guest did not finish within ${limit / 1000} s: ${p.log().slice(-300)}`);
+      }
       for (const mode of modes) {
         if (!out.some((m) => m.mode === mode)) {
           const s = sample(ep);

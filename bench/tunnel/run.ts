@@ -131,7 +131,7 @@ for (let rep = 1; rep <= reps; rep++) {
         ms.push(...(await (p as GuestPathDef).measureAll(cleanup, modes, rep, seconds, flags.verbose)));
       } else {
         const ep = await p.setup(cleanup, { tag, verbose: flags.verbose });
-        for (const mode of modes) ms.push(await measure(ep, mode, rep, seconds));
+        for (const mode of modes) ms.push(await measure(cleanup, ep, mode, rep, seconds));
       }
       for (const m of ms) console.log(`rep ${rep} ${p.id} ${m.mode}: ${fmt(m)}`);
       r.runs.push(...ms);

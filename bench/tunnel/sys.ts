@@ -36,11 +36,11 @@ export class Cleanup {
   }
 
   /** Spawns a long-running process (output appended to a string kept for error messages), killed by PID at cleanup. */
-  spawn(argv: string[], env?: NodeJS.ProcessEnv): { child: ChildProcess; pid: number; log: () => string } {
+  spawn(argv: string[], env?: NodeJS.ProcessEnv, keepChars = 8000): { child: ChildProcess; pid: number; log: () => string; out: () => string } {
     const child = spawn(argv[0], argv.slice(1), { env: env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
-    let log = "";
-    const keep = (b: Buffer) => { log = (log + b.toString()).slice(-8000); };
-    child.stdout!.on("data", keep);
+    let log = "", out = "";
+    const keep = (b: Buffer) => { log = (log + b.toString()).slice(-keepChars); };
+    child.stdout!.on("data", (b: Buffer) => { keep(b); out = (out + b.toString()).slice(-keepChars); });
     child.stderr!.on("data", keep);
     child.on("error", (e) => { log += `\nspawn error: ${e.message}`; });
     if (child.pid === undefined) throw new Error(`could not start ${argv.join(" ")}`);
@@ -48,7 +48,7 @@ export class Cleanup {
     child.on("exit", () => this.#children.delete(child));
     const pid = child.pid;
     this.add(`kill ${pid} (${argv.slice(argv[0] === "ip" ? 4 : 0, 6).join(" ")})`, () => killPid(child));
-    return { child, pid, log: () => log };
+    return { child, pid, log: () => log, out: () => out };
   }
 
   /** A namespace, deleted at cleanup (its veth ends go with it). */
