@@ -84,9 +84,21 @@ async function pair(tag: string, args: string[] = [], childExtra = ""): Promise<
   return { a, b, tmpA, tmpB, tunA, tunB };
 }
 
-/** Stops both with SIGTERM (DELETE is sent), expects exit 0 and nothing of theirs left in the namespaces. */
-async function stopPair(p: Pair): Promise<void> {
-  const [ca, cb] = await Promise.all([lab.stop(p.a), lab.stop(p.b)]);
+/**
+ * Stops both (DELETE is sent): with SIGTERM, or A with `ipsec-wasm down --all` and B with SIGINT;
+ * expects exit 0 and nothing of theirs left in the namespaces.
+ */
+async function stopPair(p: Pair, how: "SIGTERM" | "down+SIGINT" = "SIGTERM"): Promise<void> {
+  let ca: number | undefined, cb: number | undefined;
+  if (how === "SIGTERM") {
+    [ca, cb] = await Promise.all([lab.stop(p.a), lab.stop(p.b)]);
+  } else {
+    const d = await lab.exec(nsA, [process.execPath, CLI, "down", "--all"], 20_000, { TMPDIR: p.tmpA });
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.match(d.stdout, /deleted, confirmed by peer/);
+    ca = await Promise.race([p.a.exited, new Promise<undefined>((r) => setTimeout(r, 10_000))]);
+    cb = await lab.stop(p.b, "SIGINT");
+  }
   assert.equal(ca, 0, p.a.out());
   assert.equal(cb, 0, p.b.out());
   for (const [ns, tun] of [[nsA, p.tunA], [nsB, p.tunB]]) {
@@ -153,13 +165,13 @@ test("MTU: --mtu-path 1400 gives the TUN innerMtu (1338 for aes128gcm16 in UDP);
   await stopPair(p);
 });
 
-test("a child rekey every 3 s under a ping stream through the TUNs: no loss, the worker gets the new SAs before the old go", { timeout: 60_000 }, async (t) => {
+test("a child rekey every 3 s under a ping stream through the TUNs: no loss, the worker gets the new SAs before the old go; `down` and SIGINT remove everything", { timeout: 60_000 }, async (t) => {
   const p = await pair("rk", [], "rekey_time = 3s");
   t.after(() => lab.stop(p.a, "SIGKILL", 2000).then(() => lab.stop(p.b, "SIGKILL", 2000)));
   const r = await lab.exec(nsA, ["ping", "-c", "40", "-i", "0.2", "-W", "2", B_IN], 30_000);
   assert.match(r.stdout, /40 packets transmitted, 40 received, 0% packet loss/, r.stdout + p.a.out().slice(-3000));
   assert.match(p.a.out() + p.b.out(), /rekeying CHILD_SA|peer rekeys CHILD_SA/);
-  await stopPair(p);
+  await stopPair(p, "down+SIGINT");
 });
 
 test("`up --tun` refuses bad input with one line and exit 2: unknown option, bad name, --io without --tun, bad --mtu-path", { timeout: 30_000 }, async () => {
