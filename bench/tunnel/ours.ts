@@ -78,8 +78,8 @@ export function ours(v: OursVariant): PathDef {
   const id = `ipsec-wasm-${v.esp}-${v.io}-w${v.workers}`;
   return {
     id,
-    label: `ipsec-wasm ${v.esp}, ${v.io === "mmsg" ? "recvmmsg/sendmmsg" : "node:dgram"}, ${v.workers} worker${v.workers > 1 ? "s" : ""}`,
-    note: "WebAssembly SIMD dataplane (no AES-NI), Node, TUN",
+    label: `ipsec-wasm ${v.esp}, --io ${v.io}, ${v.workers} worker${v.workers > 1 ? "s" : ""}`,
+    note: `WebAssembly SIMD dataplane (no AES-NI), Node, TUN; UDP via ${v.io === "mmsg" ? "recvmmsg/sendmmsg (koffi)" : "node:dgram"}`,
     unavailable: () => oursUnavailable(v),
     async setup(cleanup, ctx) {
       const { a, b } = twoNamespaces(cleanup, ctx, "iw");
