@@ -48,7 +48,7 @@ export interface SessionOptions {
    * Carry the host's traffic through a TUN device (`up --tun`): a packet worker owns the TUN and
    * the NAT-T socket (sdk/io/tunnel.ts). `onError` hears failures after start.
    */
-  tunnel?: { name: string; io: UdpIoMode; pathMtu?: number; onError?(e: IoError): void };
+  tunnel?: { name: string; io: UdpIoMode; pathMtu?: number; workers?: 1 | 2; onError?(e: IoError): void };
 }
 
 /** The sockets a session's daemon speaks through (node:dgram, or the TUN packet worker). */
@@ -143,7 +143,7 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
     // Imported only here: koffi and worker_threads stay out of every other command.
     const { TunnelTransport } = await import("../io/tunnel.ts");
     tunnel = await TunnelTransport.start(dataplane, {
-      tun: opts.tunnel.name, io: opts.tunnel.io, pathMtu: opts.tunnel.pathMtu, ...ports,
+      tun: opts.tunnel.name, io: opts.tunnel.io, pathMtu: opts.tunnel.pathMtu, workers: opts.tunnel.workers, ...ports,
       // The TUN coming up and its routes are what a VPN user watches for: shown even with -q.
       log: (line) => log({ subsystem: "NET", level: 0, message: line, time: Date.now() }),
       onError: opts.tunnel.onError,

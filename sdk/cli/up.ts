@@ -60,7 +60,7 @@ async function serveControl(s: Session, path: string, hooks: DownHooks): Promise
         // The packet worker's counters, fresh (for benchmarks: CPU and packets per stage).
         const t = s.tunnel;
         if (!t) { sock.end(JSON.stringify({ tun: null })); return; }
-        void t.freshStats().then((st) => sock.end(JSON.stringify({ tun: t.tun.name, routes: t.tun.routes, addresses: t.tun.addresses, io: st?.io ?? null })));
+        void t.freshStats().then((st) => sock.end(JSON.stringify({ tun: t.tun.name, routes: t.tun.routes, addresses: t.tun.addresses, io: st?.io ?? null, workers: t.laneCounters })));
         return;
       }
       const report = s.report();
@@ -84,7 +84,7 @@ async function answerDown(s: Session, body: string, hooks: DownHooks): Promise<D
 }
 
 /** Options `up` knows besides those of parseSessionArgs (which are consumed there). */
-const UP_FLAGS = new Set(["--listen", "--for", "--metrics", "--capture", "--capture-plain", "--wireshark-keys", "--tun", "--mtu-path", "--io"]);
+const UP_FLAGS = new Set(["--listen", "--for", "--metrics", "--capture", "--capture-plain", "--wireshark-keys", "--tun", "--mtu-path", "--io", "--workers"]);
 
 /** Refuses unknown options and stray arguments: a typo must not silently change what `up` does. */
 function checkUpArgs(flags: Map<string, string>, rest: string[]): void {
@@ -99,14 +99,19 @@ function tunnelOptions(flags: Map<string, string>, value: (f: string) => string 
   const mode = value("--io");
   if (mode !== undefined && mode !== "mmsg" && mode !== "dgram") throw new ConfigError("SYNTAX", `--io must be mmsg or dgram, got '${mode}'`);
   if (!flags.has("--tun")) {
-    if (flags.has("--mtu-path") || mode === "mmsg") throw new ConfigError("SYNTAX", `${flags.has("--mtu-path") ? "--mtu-path" : "--io mmsg"} needs --tun NAME`);
+    const lone = ["--mtu-path", "--workers"].find((f) => flags.has(f)) ?? (mode === "mmsg" ? "--io mmsg" : undefined);
+    if (lone) throw new ConfigError("SYNTAX", `${lone} needs --tun NAME`);
     return undefined;
   }
   const name = checkTunName(value("--tun")!);
   const mtuText = value("--mtu-path");
   const pathMtu = mtuText === undefined ? 1500 : Number(mtuText);
   if (!Number.isInteger(pathMtu) || pathMtu < 576 || pathMtu > 65535) throw new ConfigError("SYNTAX", `--mtu-path must be an integer 576..65535, got '${mtuText}'`);
-  return { name, io: mode ?? "mmsg", pathMtu };
+  const workersText = value("--workers");
+  const workers = workersText === undefined ? 1 : Number(workersText);
+  if (workers !== 1 && workers !== 2) throw new ConfigError("SYNTAX", `--workers must be 1 or 2, got '${workersText}'`);
+  if (workers === 2 && mode === "dgram") throw new ConfigError("SYNTAX", "--workers 2 needs --io mmsg (ESP is steered to the second worker by a socket option)");
+  return { name, io: mode ?? "mmsg", pathMtu, workers };
 }
 
 /** Maps a failure to its exit code and one line. */
@@ -169,7 +174,7 @@ async function serveMetrics(addr: { host: string; port: number }, render: (accep
 
 export const upCommand: CliCommand = {
   usage: [
-    "Usage: ipsec-wasm up --conf FILE [--conn NAME] [--listen] [--for SECONDS] [-v|-q] [--tun NAME [--mtu-path N] [--io mmsg|dgram]] [debugging options]",
+    "Usage: ipsec-wasm up --conf FILE [--conn NAME] [--listen] [--for SECONDS] [-v|-q] [--tun NAME [--mtu-path N] [--io mmsg|dgram] [--workers 1|2]] [debugging options]",
     "",
     "  --conf FILE    swanctl.conf with connections { } and secrets { }",
     "  --conn NAME    connection to use (default: the first)",
@@ -195,6 +200,8 @@ export const upCommand: CliCommand = {
     "  --mtu-path N   outer path MTU (default 1500): the TUN MTU is the largest inner packet that",
     "                 fits it; larger packets get ICMP fragmentation-needed / packet-too-big",
     "  --io MODE      mmsg (default): recvmmsg/sendmmsg through libc; dgram: node:dgram for UDP",
+    "  --workers N    packet worker threads, 1 (default) or 2: one reads the TUN and encrypts, the",
+    "                 other decrypts the ESP the kernel steers to it by SPI (mmsg only)",
     "",
     "Debugging only (these write secrets or traffic to disk; never use them in production):",
     "  --wireshark-keys DIR",
@@ -240,7 +247,7 @@ export const upCommand: CliCommand = {
         const t = session.tunnel;
         // Last resort (an uncaught exception): the routes go; the device goes with the fd anyway.
         process.once("exit", () => t.closeSync());
-        io.out(`up: TUN ${t.tun.name} created (UDP ${opts.tunnel!.io === "mmsg" ? "recvmmsg/sendmmsg" : "node:dgram"} on [${t.natPort}], packet worker started)\n`);
+        io.out(`up: TUN ${t.tun.name} created (UDP ${opts.tunnel!.io === "mmsg" ? "recvmmsg/sendmmsg" : "node:dgram"} on [${t.natPort}], ${t.workers === 1 ? "packet worker started" : `${t.workers} packet workers started`})\n`);
       } else {
         answerPings(s);
       }

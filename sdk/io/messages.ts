@@ -24,6 +24,14 @@ export interface WorkerSetup {
   statsMs: number;
   /** Measure the thread CPU time of each stage (IPSEC_WASM_IO_PROFILE=1): two clock reads per stage and batch. */
   profile: boolean;
+  /**
+   * With two workers: "out" reads the TUN and encapsulates (and receives what is not ESP),
+   * "in" only receives ESP (steered to its socket by SPI) and writes to the TUN. One worker: "all".
+   */
+  role: "all" | "out" | "in";
+  /** Join an SO_REUSEPORT group on natPort (two workers); `steer` attaches the ESP steering program. */
+  reusePort: boolean;
+  steer: boolean;
 }
 
 /** Stages of the packet path whose CPU time the worker measures when profiling. */

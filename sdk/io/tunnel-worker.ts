@@ -118,10 +118,12 @@ function periodic(engine: TunnelEngine): () => void {
 }
 
 async function runMmsg(libc: Libc, dp: Dataplane, wake: number, pfd: NativeBlock, scratch: NativeBlock): Promise<void> {
-  const sock = MmsgSocket.open(libc, setup.address, setup.natPort, setup.batch, 2048);
+  const sock = MmsgSocket.open(libc, setup.address, setup.natPort, setup.batch, 2048, { reusePort: setup.reusePort, steer: setup.steer });
   const engine = new TunnelEngine(libc, dp, setup.tunFd, setup.batch, mmsgSink(libc, sock), post, setup.profile);
   const v = pfd.view;
-  for (const [i, fd] of [setup.tunFd, sock.fd, wake].entries()) { v.setInt32(i * POLLFD, fd, true); v.setInt16(i * POLLFD + 4, POLLIN, true); }
+  // The inbound worker of two never reads the TUN (fd -1: poll ignores the entry).
+  const tunFd = setup.role === "in" ? -1 : setup.tunFd;
+  for (const [i, fd] of [tunFd, sock.fd, wake].entries()) { v.setInt32(i * POLLFD, fd, true); v.setInt16(i * POLLFD + 4, POLLIN, true); }
   post({ t: "ready", port: sock.port, wakeFd: wake });
   drain(engine);
   const tick = periodic(engine);

@@ -27,7 +27,7 @@ import { IoError, type IoErrorCode } from "./errors.ts";
 import { loadLibc } from "./libc.ts";
 import { TunDevice, rangeToPrefixes } from "./tun-linux.ts";
 import { wireTs } from "./selectors.ts";
-import type { FromWorker, InPolicy, IoCounters, OutRoute, ToWorker, UdpIoMode } from "./messages.ts";
+import type { FromWorker, InPolicy, IoCounters, OutRoute, ToWorker, UdpIoMode, WorkerSetup } from "./messages.ts";
 
 /** Options of {@link TunnelTransport.start}. */
 export interface TunnelOptions {
@@ -42,6 +42,12 @@ export interface TunnelOptions {
   pathMtu?: number;
   /** Packets per batch (default 64). */
   batch?: number;
+  /**
+   * Packet workers (default 1). 2: one reads the TUN and encapsulates, the other receives the ESP
+   * steered to its socket (SO_REUSEPORT + a BPF program on the SPI) and decapsulates; SA installs
+   * go to both. Needs `io: "mmsg"`.
+   */
+  workers?: 1 | 2;
   /** Worker stats interval, ms (default 500). */
   statsMs?: number;
   /** Measure CPU per stage in the worker (default: the IPSEC_WASM_IO_PROFILE environment variable is 1). */
@@ -53,6 +59,18 @@ export interface TunnelOptions {
 }
 
 type Stats = Extract<FromWorker, { t: "stats" }>;
+
+/** One packet worker and its control channel. */
+interface Lane {
+  worker: Worker;
+  ctrl: MessageChannel["port1"];
+  wakeFd: number;
+  stopped: Promise<void>;
+  last?: Stats;
+  kick: boolean;
+  /** Stats messages received (freshStats waits for one more from each lane). */
+  reports: number;
+}
 
 /** The worker's script: the compiled .js next to this module, or the .ts under a TypeScript loader. */
 function workerUrl(): URL {
@@ -69,28 +87,21 @@ export class TunnelTransport implements IkeTransport {
   readonly dataplane: Dataplane;
   readonly #opts: TunnelOptions;
   readonly #target: Dataplane;
-  readonly #worker: Worker;
-  readonly #ctrl: MessageChannel["port1"];
+  readonly #lanes: Lane[];
   readonly #plain?: dgram.Socket;
-  readonly #wakeFd: number;
   readonly #lifetime = new Set<(e: LifetimeEvent) => void>();
   #last?: Stats;
   readonly #snap = new Map<SaHandle, Stats["sas"][number]>();
-  #kick = false;
   #closed = false;
-  #stopped: Promise<void>;
-  #onStats?: (s: Stats) => void;
+  #onStats?: () => void;
   readonly #statsHooks: ((s: Stats) => void)[] = [];
 
-  private constructor(init: { opts: TunnelOptions; target: Dataplane; worker: Worker; ctrl: MessageChannel["port1"]; tun: TunDevice; natPort: number; wakeFd: number; plain?: dgram.Socket; stopped: Promise<void> }) {
+  private constructor(init: { opts: TunnelOptions; target: Dataplane; lanes: Lane[]; tun: TunDevice; natPort: number; plain?: dgram.Socket }) {
     this.#opts = init.opts;
     this.#target = init.target;
-    this.#worker = init.worker;
-    this.#ctrl = init.ctrl;
+    this.#lanes = init.lanes;
     this.tun = init.tun;
     this.#plain = init.plain;
-    this.#wakeFd = init.wakeFd;
-    this.#stopped = init.stopped;
     this.address = init.opts.address;
     this.natPort = init.natPort;
     this.ikePort = init.plain ? (init.plain.address().port) : init.natPort;
@@ -104,27 +115,24 @@ export class TunnelTransport implements IkeTransport {
   static async start(dp: Dataplane, opts: TunnelOptions, onIke: (bytes: Uint8Array, local: Endpoint, remote: Endpoint) => void): Promise<TunnelTransport> {
     const libc = await loadLibc(`--tun ${opts.tun}`);
     const tun = TunDevice.open(libc, opts.tun);
-    let worker: Worker | undefined;
+    const n = opts.workers ?? 1;
+    if (n !== 1 && (n !== 2 || opts.io !== "mmsg")) throw new IoError("ARGUMENT", "--workers 2 needs --io mmsg (the ESP steering is a socket option); --workers takes 1 or 2");
+    const lanes: Lane[] = [];
     let plain: dgram.Socket | undefined;
+    let self: TunnelTransport | undefined;
     try {
-      const { port1, port2 } = new MessageChannel();
-      worker = new Worker(workerUrl(), {
-        workerData: { tunFd: tun.fd, address: opts.address, natPort: opts.natPort, io: opts.io, batch: opts.batch ?? 64, statsMs: opts.statsMs ?? 500, profile: opts.profile ?? process.env.IPSEC_WASM_IO_PROFILE === "1", ctrl: port2 },
-        transferList: [port2],
-      });
-      const w = worker;
-      let self: TunnelTransport | undefined;
-      const stopped = new Promise<void>((resolve) => w.once("exit", () => resolve()));
-      const ready = await new Promise<Extract<FromWorker, { t: "ready" }>>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new IoError("WORKER", "the packet worker did not start within 10 s")), 10_000);
-        w.on("error", (e) => { clearTimeout(timer); reject(new IoError("WORKER", `packet worker: ${e.message}`)); if (self) self.#fail("WORKER", e.message); });
-        w.on("message", (m: FromWorker) => {
-          if (m.t === "ready") { clearTimeout(timer); resolve(m); return; }
-          if (m.t === "fatal") { clearTimeout(timer); reject(new IoError(m.code as IoErrorCode, m.message)); if (self) self.#fail(m.code, m.message); return; }
-          if (m.t === "ike") onIke(m.bytes, { address: opts.address, port: self?.natPort ?? opts.natPort }, { address: m.address, port: m.port });
-          else if (self) self.#fromWorker(m);
+      let natPort = opts.natPort;
+      for (let i = 0; i < n; i++) {
+        const role = n === 1 ? "all" : i === 0 ? "out" : "in";
+        const lane = await startLane(i, { tunFd: tun.fd, address: opts.address, natPort, io: opts.io, batch: opts.batch ?? 64, statsMs: opts.statsMs ?? 500,
+          profile: opts.profile ?? process.env.IPSEC_WASM_IO_PROFILE === "1", role, reusePort: n > 1, steer: n > 1 && i === 0 }, {
+          ike: (m) => onIke(m.bytes, { address: opts.address, port: self?.natPort ?? natPort }, { address: m.address, port: m.port }),
+          other: (m) => { if (self) self.#fromWorker(i, m); },
+          fail: (code, message) => { if (self) self.#fail(code, message); },
         });
-      });
+        lanes.push(lane.lane);
+        natPort = lane.port;
+      }
       if (opts.ikePort !== opts.natPort && opts.ikePort !== 0) {
         const framed = opts.ikePort !== 500;
         plain = await bindPlain(opts.address, opts.ikePort, (m, r) => {
@@ -133,10 +141,10 @@ export class TunnelTransport implements IkeTransport {
           onIke(new Uint8Array(framed ? m.subarray(4) : m), { address: opts.address, port: opts.ikePort }, { address: r.address, port: r.port });
         });
       }
-      self = new TunnelTransport({ opts, target: dp, worker, ctrl: port1, tun, natPort: ready.port, wakeFd: ready.wakeFd, plain, stopped });
+      self = new TunnelTransport({ opts, target: dp, lanes, tun, natPort, plain });
       return self;
     } catch (e) {
-      await worker?.terminate();
+      for (const l of lanes) await l.worker.terminate();
       plain?.close();
       tun.close();
       throw e;
@@ -148,12 +156,16 @@ export class TunnelTransport implements IkeTransport {
     this.#opts.onError?.(new IoError((code in { FFI_MISSING: 1, UNSUPPORTED: 1, TUN: 1, SOCKET: 1, WORKER: 1, ARGUMENT: 1 } ? code : "WORKER") as IoErrorCode, `packet worker: ${message}`));
   }
 
-  #fromWorker(m: FromWorker): void {
+  #fromWorker(i: number, m: FromWorker): void {
     if (m.t === "stats") {
-      this.#last = m;
-      for (const s of m.sas) this.#snap.set(s.h, s);
-      for (const fn of this.#statsHooks) fn(m);
-      this.#onStats?.(m);
+      const lane = this.#lanes[i];
+      lane.last = m;
+      lane.reports++;
+      const merged = this.#lanes.length === 1 ? m : mergeStats(this.#lanes.flatMap((l) => (l.last ? [l.last] : [])));
+      this.#last = merged;
+      for (const s of merged.sas) this.#snap.set(s.h, s);
+      for (const fn of this.#statsHooks) fn(merged);
+      this.#onStats?.();
     } else if (m.t === "lifetime") {
       for (const fn of this.#lifetime) fn(m.event);
     } else if (m.t === "log") {
@@ -163,17 +175,22 @@ export class TunnelTransport implements IkeTransport {
     }
   }
 
-  /** Posts to the worker and rings its eventfd (once per turn of the event loop). */
-  #send(m: ToWorker): void {
+  /**
+   * Posts to every worker (or only to lane `to`: sends go out of the first worker's socket) and
+   * rings their eventfds, once per turn of the event loop.
+   */
+  #send(m: ToWorker, to?: number): void {
     if (this.#closed) return;
-    this.#ctrl.postMessage(m);
-    if (this.#kick) return;
-    this.#kick = true;
-    queueMicrotask(() => {
-      this.#kick = false;
-      if (this.#closed) return;
-      try { writeSync(this.#wakeFd, ONE); } catch { /* the worker is gone; its exit is reported */ }
-    });
+    for (const lane of to === undefined ? this.#lanes : [this.#lanes[to]]) {
+      lane.ctrl.postMessage(m);
+      if (lane.kick) continue;
+      lane.kick = true;
+      queueMicrotask(() => {
+        lane.kick = false;
+        if (this.#closed) return;
+        try { writeSync(lane.wakeFd, ONE); } catch { /* the worker is gone; its exit is reported */ }
+      });
+    }
   }
 
   // ------------------------------------------------------------------ IkeTransport
@@ -183,28 +200,40 @@ export class TunnelTransport implements IkeTransport {
       this.#plain.send(this.ikePort === 500 ? bytes : Buffer.concat([MARKER, bytes]), remote.port, remote.address);
       return;
     }
-    this.#send({ t: "ike", bytes, address: remote.address, port: remote.port });
+    this.#send({ t: "ike", bytes, address: remote.address, port: remote.port }, 0);
   }
 
   sendEsp(packets: Uint8Array[], _local: Endpoint, remote: Endpoint): void {
-    this.#send({ t: "esp", packets, address: remote.address, port: remote.port });
+    this.#send({ t: "esp", packets, address: remote.address, port: remote.port }, 0);
   }
 
   sendKeepalive(remote: Endpoint): void {
-    this.#send({ t: "keepalive", address: remote.address, port: remote.port });
+    this.#send({ t: "keepalive", address: remote.address, port: remote.port }, 0);
   }
 
   /** The worker's I/O counters as of its last report (every statsMs), with the last stats message. */
   get ioCounters(): IoCounters | undefined { return this.#last?.io; }
 
-  /** Asks the worker for fresh stats and resolves with them (at most `timeoutMs`). */
+  /** Asks the workers for fresh stats and resolves with them merged (at most `timeoutMs`). */
   freshStats(timeoutMs = 2000): Promise<Stats | undefined> {
     return new Promise((resolve) => {
+      const want = this.#lanes.map((l) => l.reports + 1);
       const timer = setTimeout(() => { this.#onStats = undefined; resolve(this.#last); }, timeoutMs);
-      this.#onStats = (s) => { clearTimeout(timer); this.#onStats = undefined; resolve(s); };
+      this.#onStats = () => {
+        if (this.#lanes.some((l, i) => l.reports < want[i])) return;
+        clearTimeout(timer);
+        this.#onStats = undefined;
+        resolve(this.#last);
+      };
       this.#send({ t: "stats" });
     });
   }
+
+  /** Each worker's own I/O counters as of its last report (the merged ones: {@link ioCounters}). */
+  get laneCounters(): (IoCounters | undefined)[] { return this.#lanes.map((l) => l.last?.io); }
+
+  /** How many packet workers run. */
+  get workers(): number { return this.#lanes.length; }
 
   // ------------------------------------------------------------------ the mirrored Dataplane
 
@@ -349,12 +378,16 @@ export class TunnelTransport implements IkeTransport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#send({ t: "stop" });
-    try { writeSync(this.#wakeFd, ONE); } catch { /* already gone */ }
     this.#closed = true;
-    const t = setTimeout(() => void this.#worker.terminate(), 2000);
-    await this.#stopped;
-    clearTimeout(t);
-    this.#ctrl.close();
+    for (const lane of this.#lanes) {
+      try { writeSync(lane.wakeFd, ONE); } catch { /* already gone */ }
+    }
+    await Promise.all(this.#lanes.map(async (lane) => {
+      const t = setTimeout(() => void lane.worker.terminate(), 2000);
+      await lane.stopped;
+      clearTimeout(t);
+      lane.ctrl.close();
+    }));
     this.tun.close();
     if (this.#plain) await new Promise<void>((r) => this.#plain!.close(() => r()));
   }
@@ -367,6 +400,55 @@ export class TunnelTransport implements IkeTransport {
 }
 
 const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
+
+/** Starts one packet worker and waits for its `ready` (its socket is bound). */
+async function startLane(i: number, setup: WorkerSetup, on: { ike(m: Extract<FromWorker, { t: "ike" }>): void; other(m: FromWorker): void; fail(code: string, message: string): void }): Promise<{ lane: Lane; port: number }> {
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(workerUrl(), { workerData: { ...setup, ctrl: port2 }, transferList: [port2], name: `ipsec-wasm packet worker ${i}` });
+  const stopped = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  let started = false;
+  const ready = await new Promise<Extract<FromWorker, { t: "ready" }>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new IoError("WORKER", `packet worker ${i} did not start within 10 s`)), 10_000);
+    worker.on("error", (e) => { clearTimeout(timer); if (!started) reject(new IoError("WORKER", `packet worker: ${e.message}`)); else on.fail("WORKER", e.message); });
+    worker.on("message", (m: FromWorker) => {
+      if (m.t === "ready") { started = true; clearTimeout(timer); resolve(m); return; }
+      if (m.t === "fatal") { clearTimeout(timer); if (!started) reject(new IoError(m.code as IoErrorCode, m.message)); else on.fail(m.code, m.message); return; }
+      if (m.t === "ike") on.ike(m);
+      else on.other(m);
+    });
+  }).catch(async (e: unknown) => { await worker.terminate(); throw e; });
+  return { lane: { worker, ctrl: port1, wakeFd: ready.wakeFd, stopped, kick: false, reports: 0 }, port: ready.port };
+}
+
+/** Adds the workers' reports: counters summed per SA (only one worker processes each SA), the highest sequence numbers. */
+export function mergeStats(list: Stats[]): Stats {
+  const sas = new Map<SaHandle, Stats["sas"][number]>();
+  for (const st of list) {
+    for (const e of st.sas) {
+      const prev = sas.get(e.h);
+      if (!prev) { sas.set(e.h, { ...e, stats: { ...e.stats, drops: { ...e.stats.drops } } }); continue; }
+      const a = prev.stats, b = e.stats;
+      if (b.packets > a.packets || (e.replay && (!prev.replay || e.replay.top > prev.replay.top))) prev.replay = e.replay ?? prev.replay;
+      a.packets += b.packets;
+      a.bytes += b.bytes;
+      a.seq = a.seq > b.seq ? a.seq : b.seq;
+      for (const k of Object.keys(a.drops) as (keyof typeof a.drops)[]) a.drops[k] += b.drops[k];
+      if (b.lifetime.soft) a.lifetime.soft = b.lifetime.soft;
+      if (b.lifetime.hard) a.lifetime.hard = b.lifetime.hard;
+    }
+  }
+  const byStatus = { ...list[0].global.byStatus };
+  for (const st of list.slice(1)) for (const k of Object.keys(byStatus) as (keyof typeof byStatus)[]) byStatus[k] += st.global.byStatus[k];
+  const io = { ...list[0].io, espDrops: { ...list[0].io.espDrops }, stageUs: list[0].io.stageUs && { ...list[0].io.stageUs } };
+  for (const st of list.slice(1)) {
+    for (const [k, v] of Object.entries(st.io)) {
+      if (typeof v === "number" && k !== "wallMs") (io as unknown as Record<string, number>)[k] += v;
+    }
+    for (const [k, v] of Object.entries(st.io.espDrops)) io.espDrops[k as keyof typeof io.espDrops] = (io.espDrops[k as keyof typeof io.espDrops] ?? 0) + (v ?? 0);
+    if (io.stageUs && st.io.stageUs) for (const [k, v] of Object.entries(st.io.stageUs)) io.stageUs[k as keyof typeof io.stageUs] = (io.stageUs[k as keyof typeof io.stageUs] ?? 0) + (v ?? 0);
+  }
+  return { t: "stats", sas: [...sas.values()], global: { XfrmInNoStates: byStatus["no-sa"], XfrmInHdrError: byStatus["truncated"], byStatus }, io };
+}
 const MARKER = new Uint8Array(4);
 
 /** A route to everything would replace the default route: two halves are more specific and replace nothing. */

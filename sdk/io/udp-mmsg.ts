@@ -9,7 +9,7 @@
 import { IoError } from "./errors.ts";
 import {
   AF_INET, AF_INET6, EAGAIN, EINTR, IP_MTU_DISCOVER, IP_PMTUDISC_DONT, IPPROTO_IP, IPPROTO_IPV6, IPV6_MTU_DISCOVER,
-  IOVEC, MMSGHDR, MSG_DONTWAIT, SO_RCVBUF, SO_RCVBUFFORCE, SO_REUSEADDR, SO_SNDBUF, SO_SNDBUFFORCE, SOCK_CLOEXEC,
+  IOVEC, MMSGHDR, MSG_DONTWAIT, SO_ATTACH_REUSEPORT_CBPF, SO_RCVBUF, SO_RCVBUFFORCE, SO_REUSEADDR, SO_REUSEPORT, SO_SNDBUF, SO_SNDBUFFORCE, SOCK_CLOEXEC,
   SOCK_DGRAM, SOCKADDR, SOL_SOCKET, readSockaddr, writeSockaddr, type Libc, type NativeBlock,
 } from "./libc.ts";
 import { parseIp } from "../ike/ts.ts";
@@ -18,6 +18,43 @@ import { parseIp } from "../ike/ts.ts";
 const SOCKET_BUFFER = 4 << 20;
 /** Destination sockaddrs kept (one per peer endpoint). */
 const MAX_DESTS = 64;
+
+/**
+ * Classic BPF for the SO_REUSEPORT group of the NAT-T port (the kernel runs it with the data at
+ * the UDP payload and takes its result as the index of the socket in the group): payloads shorter
+ * than 4 bytes (keepalives) and those starting with the zero non-ESP marker (IKE, RFC 3948) go
+ * to socket 0, ESP to socket 1. With one inbound worker this is the "shard by SPI" of issue 15
+ * with one shard; more would `ld [0]` and take the SPI modulo the number of inbound sockets.
+ * Rows: [code, jt, jf, k].
+ */
+export const STEER_ESP_PROGRAM: readonly (readonly [number, number, number, number])[] = [
+  [0x80, 0, 0, 0], // ld #len
+  [0x35, 0, 3, 4], // jge #4 ? next : ret 0
+  [0x20, 0, 0, 0], // ld [0] (32 bits, network order)
+  [0x15, 1, 0, 0], // jeq #0 ? ret 0 : next
+  [0x06, 0, 0, 1], // ret #1
+  [0x06, 0, 0, 0], // ret #0
+];
+
+function attachSteering(libc: Libc, fd: number): void {
+  const prog = libc.alloc(16 + STEER_ESP_PROGRAM.length * 8);
+  try {
+    const v = prog.view, filter = prog.address + 16;
+    v.setUint16(0, STEER_ESP_PROGRAM.length, true);
+    setPtr(v, 8, filter);
+    STEER_ESP_PROGRAM.forEach(([code, jt, jf, k], i) => {
+      v.setUint16(16 + i * 8, code, true);
+      v.setUint8(16 + i * 8 + 2, jt);
+      v.setUint8(16 + i * 8 + 3, jf);
+      v.setUint32(16 + i * 8 + 4, k, true);
+    });
+    if (libc.setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, prog.address, 16) < 0) {
+      throw new IoError("SOCKET", `SO_ATTACH_REUSEPORT_CBPF: ${libc.strerror(libc.errno())}`);
+    }
+  } finally {
+    prog.free();
+  }
+}
 
 /** Writes a 64-bit pointer or size from a number (no BigInt: nothing allocated per packet). */
 export function setPtr(v: DataView, off: number, value: number): void {
@@ -76,8 +113,13 @@ export class MmsgSocket {
     }
   }
 
-  /** Creates and binds a socket on `address`:`port` (0: any free port). */
-  static open(libc: Libc, address: string, port: number, batch: number, slotBytes: number): MmsgSocket {
+  /**
+   * Creates and binds a socket on `address`:`port` (0: any free port). `reusePort`: join the
+   * SO_REUSEPORT group of the other workers' sockets on that port; `steer`: attach the program
+   * that sends ESP (first 4 bytes a non-zero SPI) to the group's second socket and everything else
+   * (IKE behind its zero marker, keepalives) to the first (see {@link STEER_ESP_PROGRAM}).
+   */
+  static open(libc: Libc, address: string, port: number, batch: number, slotBytes: number, opts: { reusePort?: boolean; steer?: boolean } = {}): MmsgSocket {
     const ip = parseIp(address);
     if (!ip) throw new IoError("ARGUMENT", `'${address}' is not an IP address to bind the ESP-in-UDP socket to`);
     const fd = libc.socket(ip.length === 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -89,6 +131,7 @@ export class MmsgSocket {
         return libc.setsockopt(fd, level, name, tmp.address + SOCKADDR, 4);
       };
       opt(SOL_SOCKET, SO_REUSEADDR, 1);
+      if (opts.reusePort && opt(SOL_SOCKET, SO_REUSEPORT, 1) < 0) throw new IoError("SOCKET", `SO_REUSEPORT: ${libc.strerror(libc.errno())}`);
       // Root may exceed net.core.rmem_max: a burst of 64-packet batches must not overflow the queue.
       if (opt(SOL_SOCKET, SO_RCVBUFFORCE, SOCKET_BUFFER) < 0) opt(SOL_SOCKET, SO_RCVBUF, SOCKET_BUFFER);
       if (opt(SOL_SOCKET, SO_SNDBUFFORCE, SOCKET_BUFFER) < 0) opt(SOL_SOCKET, SO_SNDBUF, SOCKET_BUFFER);
@@ -102,6 +145,7 @@ export class MmsgSocket {
         libc.close(fd);
         throw new IoError("SOCKET", `cannot bind UDP ${address}[${port}]: ${libc.strerror(e)}${e === 98 ? " (another process uses this port: a charon or another `ipsec-wasm up`?)" : ""}`);
       }
+      if (opts.steer) attachSteering(libc, fd);
       tmp.view.setUint32(SOCKADDR, SOCKADDR, true);
       libc.getsockname(fd, tmp.address, tmp.address + SOCKADDR);
       const bound = readSockaddr(tmp.view, 0).port;

@@ -153,6 +153,22 @@ for (const io of ["mmsg", "dgram"] as const) {
   });
 }
 
+test("two packet workers (--workers 2): the TUN reader encrypts, ESP is steered by SPI to the other worker, which decrypts; ping and TCP both ways", { timeout: 120_000 }, async (t) => {
+  const p = await pair("w2", ["--workers", "2"]);
+  t.after(() => lab.stop(p.a, "SIGKILL", 2000).then(() => lab.stop(p.b, "SIGKILL", 2000)));
+  assert.match(p.a.out(), /2 packet workers started/);
+  assert.match(await ping(nsA, B_IN), /3 packets transmitted, 3 received/);
+  assert.match(await ping(nsB, A_IN), /3 packets transmitted, 3 received/);
+  const tcp = await iperf(nsB, B_IN, nsA, ["--bidir"]);
+  assert.ok(tcp.sum_received!.bytes > 1e6, JSON.stringify(tcp));
+  const j = await tunnelJson(p.a.pid, p.tmpA) as unknown as { workers: { tunRead: number; tunWritten: number; udpReceived: number; ikeReceived: number }[] };
+  const [out, inn] = j.workers;
+  assert.ok(out.tunRead > 1000 && out.tunWritten === 0, `worker 0 reads the TUN and decrypts nothing: ${JSON.stringify(out)}`);
+  assert.ok(inn.tunRead === 0 && inn.tunWritten > 1000 && inn.ikeReceived === 0, `worker 1 gets the ESP, no IKE: ${JSON.stringify(inn)}`);
+  t.diagnostic(`2 workers: TCP --bidir ${(tcp.sum_received!.bits_per_second / 1e6).toFixed(0)} Mbit/s received (2 s, orientation only)`);
+  await stopPair(p);
+});
+
 test("MTU: --mtu-path 1400 gives the TUN innerMtu (1338 for aes128gcm16 in UDP); a larger packet with DF gets ICMP fragmentation-needed", { timeout: 60_000 }, async (t) => {
   const p = await pair("mtu", ["--mtu-path", "1400"]);
   t.after(() => lab.stop(p.a, "SIGKILL", 2000).then(() => lab.stop(p.b, "SIGKILL", 2000)));
@@ -183,6 +199,8 @@ test("`up --tun` refuses bad input with one line and exit 2: unknown option, bad
     [["--io", "mmsg"], /--io mmsg needs --tun/],
     [["--tun", "x", "--io", "fast"], /--io must be mmsg or dgram/],
     [["--tun", "x", "--mtu-path", "100"], /--mtu-path must be an integer 576\.\.65535/],
+    [["--tun", "x", "--workers", "3"], /--workers must be 1 or 2/],
+    [["--tun", "x", "--workers", "2", "--io", "dgram"], /--workers 2 needs --io mmsg/],
   ];
   for (const [args, re] of cases) {
     const r = await lab.exec(nsA, [process.execPath, CLI, "up", "--conf", c, ...args], 15_000);

@@ -105,3 +105,30 @@ for (const io of ["mmsg", "dgram"] as const) {
     assert.equal(await lab.stop(b), 0, b.out());
   });
 }
+
+test("1 vs 2 packet workers: TCP both ways at once through two `up --tun` peers (printed; both peers, both iperf3 ends and the kernel share 2 cores)", { timeout: 120_000 }, async (t) => {
+  const rates: string[] = [];
+  for (const workers of [1, 2]) {
+    const tmpA = join(work, `w${workers}-a`), tmpB = join(work, `w${workers}-b`);
+    mkdirSync(tmpA);
+    mkdirSync(tmpB);
+    const b = lab.spawn(nsB, [process.execPath, CLI, "up", "--listen", "-q", "--conf", conf(`w${workers}-b`, "198.18.9.2", "198.18.9.1", "10.92.0.2/32", "10.92.0.1/32"), "--tun", `${lab.prefix}w${workers}b`, "--workers", String(workers)], { TMPDIR: tmpB });
+    await b.waitFor(/listening on/, 15_000);
+    const a = lab.spawn(nsA, [process.execPath, CLI, "up", "-q", "--conf", conf(`w${workers}-a`, "198.18.9.1", "198.18.9.2", "10.92.0.1/32", "10.92.0.2/32"), "--tun", `${lab.prefix}w${workers}a`, "--workers", String(workers)], { TMPDIR: tmpA });
+    t.after(() => lab.stop(a, "SIGKILL", 2000).then(() => lab.stop(b, "SIGKILL", 2000)));
+    await a.waitFor(/routes 10\.92\.0\.2\/32/, 20_000);
+    await b.waitFor(/routes 10\.92\.0\.1\/32/, 10_000);
+    const server = lab.spawn(nsB, ["iperf3", "-s", "-1", "--forceflush", "-B", "10.92.0.2"]);
+    await server.waitFor(/Server listening/, 5000);
+    const r = await lab.exec(nsA, ["iperf3", "-c", "10.92.0.2", "--bidir", "-t", "3", "-J"], 20_000);
+    await Promise.race([server.exited, new Promise((res) => setTimeout(res, 3000))]);
+    assert.equal(r.code, 0, r.stdout.slice(-1000) + r.stderr);
+    const end = (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number }; sum_received_bidir_reverse?: { bits_per_second: number } } }).end;
+    const fwd = end.sum_received.bits_per_second / 1e6, rev = (end.sum_received_bidir_reverse?.bits_per_second ?? 0) / 1e6;
+    assert.ok(fwd > 1 && rev > 1, JSON.stringify(end));
+    rates.push(`${workers} worker${workers > 1 ? "s" : ""}: ${fwd.toFixed(0)} + ${rev.toFixed(0)} = ${(fwd + rev).toFixed(0)} Mbit/s`);
+    assert.equal(await lab.stop(a), 0, a.out());
+    assert.equal(await lab.stop(b), 0, b.out());
+  }
+  t.diagnostic(`TCP --bidir, 3 s: ${rates.join("; ")}`);
+});
