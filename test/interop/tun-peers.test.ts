@@ -47,8 +47,8 @@ function conf(name: string, me: { out: string; inner: string; id: string }, peer
     }
     children {
       net {
-        local_ts = ${me.inner}/32
-        remote_ts = ${peer.inner}/32
+        local_ts = ${me.inner}/${me.inner.includes(":") ? 128 : 32}
+        remote_ts = ${peer.inner}/${peer.inner.includes(":") ? 128 : 32}
         esp_proposals = aes128gcm16
         ${extra}
       }
@@ -71,14 +71,15 @@ const A = { out: A_OUT, inner: A_IN, id: "a.example" }, B = { out: B_OUT, inner:
 interface Pair { a: Spawned; b: Spawned; tmpA: string; tmpB: string; tunA: string; tunB: string }
 
 /** Starts B (`--listen`) and A (initiator), each with a TUN, and waits until both have routes. */
-async function pair(tag: string, args: string[] = [], childExtra = ""): Promise<Pair> {
+async function pair(tag: string, args: string[] = [], childExtra = "", sides: [typeof A, typeof B] = [A, B]): Promise<Pair> {
+  const [sa, sb] = sides;
   const tmpA = join(work, `${tag}-a`), tmpB = join(work, `${tag}-b`);
   mkdirSync(tmpA);
   mkdirSync(tmpB);
   const tunA = `${lab.prefix}${tag}a`, tunB = `${lab.prefix}${tag}b`;
-  const b = lab.spawn(nsB, [process.execPath, CLI, "up", "--listen", "--conf", conf(`${tag}-b`, B, A, childExtra), "--tun", tunB, ...args], { TMPDIR: tmpB });
+  const b = lab.spawn(nsB, [process.execPath, CLI, "up", "--listen", "--conf", conf(`${tag}-b`, sb, sa, childExtra), "--tun", tunB, ...args], { TMPDIR: tmpB });
   await b.waitFor(/listening on/, 15_000);
-  const a = lab.spawn(nsA, [process.execPath, CLI, "up", "--conf", conf(`${tag}-a`, A, B, childExtra), "--tun", tunA, ...args], { TMPDIR: tmpA });
+  const a = lab.spawn(nsA, [process.execPath, CLI, "up", "--conf", conf(`${tag}-a`, sa, sb, childExtra), "--tun", tunA, ...args], { TMPDIR: tmpA });
   await a.waitFor(new RegExp(`${tunA}: routes`), 20_000);
   await b.waitFor(new RegExp(`${tunB}: routes`), 10_000);
   return { a, b, tmpA, tmpB, tunA, tunB };
@@ -104,7 +105,7 @@ async function stopPair(p: Pair, how: "SIGTERM" | "down+SIGINT" = "SIGTERM"): Pr
   for (const [ns, tun] of [[nsA, p.tunA], [nsB, p.tunB]]) {
     const st = lab.state(ns);
     assert.deepEqual(st.tuns, [], `no TUN left in ${ns}`);
-    assert.ok(!st.routes.some((r) => r.includes(tun) || r.includes("10.91.")), `no route of ${tun} left:\n${st.routes.join("\n")}`);
+    assert.ok(!st.routes.some((r) => r.includes(tun) || r.includes("10.91.") || r.includes("fd00:91")), `no route of ${tun} left:\n${st.routes.join("\n")}`);
   }
 }
 
@@ -166,6 +167,18 @@ test("two packet workers (--workers 2): the TUN reader encrypts, ESP is steered 
   assert.ok(out.tunRead > 1000 && out.tunWritten === 0, `worker 0 reads the TUN and decrypts nothing: ${JSON.stringify(out)}`);
   assert.ok(inn.tunRead === 0 && inn.tunWritten > 1000 && inn.ikeReceived === 0, `worker 1 gets the ESP, no IKE: ${JSON.stringify(inn)}`);
   t.diagnostic(`2 workers: TCP --bidir ${(tcp.sum_received!.bits_per_second / 1e6).toFixed(0)} Mbit/s received (2 s, orientation only)`);
+  await stopPair(p);
+});
+
+test("IPv6 inside (fd00:91::1/128 <-> fd00:91::2/128 over IPv4): ping -6 both ways and TCP through the TUNs", { timeout: 60_000 }, async (t) => {
+  const a6 = { ...A, inner: "fd00:91::1" }, b6 = { ...B, inner: "fd00:91::2" };
+  const p = await pair("v6", [], "", [a6, b6]);
+  t.after(() => lab.stop(p.a, "SIGKILL", 2000).then(() => lab.stop(p.b, "SIGKILL", 2000)));
+  assert.match(lab.ip(["-n", nsA, "-6", "route", "get", b6.inner]), new RegExp(`dev ${p.tunA} .*src ${a6.inner}`));
+  assert.match(await ping(nsA, b6.inner, ["-6"]), /3 packets transmitted, 3 received/);
+  assert.match(await ping(nsB, a6.inner, ["-6"]), /3 packets transmitted, 3 received/);
+  const tcp = await iperf(nsB, b6.inner, nsA, ["-6"]);
+  assert.ok(tcp.sum_received!.bytes > 1e6, JSON.stringify(tcp));
   await stopPair(p);
 });
 
