@@ -146,6 +146,8 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
       tun: opts.tunnel.name, io: opts.tunnel.io, pathMtu: opts.tunnel.pathMtu, workers: opts.tunnel.workers, ...ports,
       // The TUN coming up and its routes are what a VPN user watches for: shown even with -q.
       log: (line) => log({ subsystem: "NET", level: 0, message: line, time: Date.now() }),
+      // The packets (and so the ICV-truncation detector) are in the worker: its lines, as the local detector's.
+      diagLog: (line) => log({ subsystem: "ESP", level: 0, message: line, time: Date.now() }),
       onError: opts.tunnel.onError,
     }, (bytes, local, remote) => daemon?.receiveIke(bytes, local, remote));
     transport = tunnel;
@@ -189,7 +191,7 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
   silenceTimer.unref();
   // One collector for the process, so the global counters never go backwards when SAs are removed.
   const collector = new XfrmStatCollector(view);
-  const diagnostics = (): StatusReport["diagnostics"] => [...icvDetector.diagnostics(), ...silenceDetector.diagnostics()];
+  const diagnostics = (): StatusReport["diagnostics"] => [...icvDetector.diagnostics(), ...(tunnel?.diagnostics() ?? []), ...silenceDetector.diagnostics()];
   return {
     daemon, dataplane: view, transport, tunnel, conn, icvDetector, silenceDetector, capture, diagnostics,
     report: () => buildStatusReport({ dataplane: view, daemon, diagnostics: diagnostics(), collector }),

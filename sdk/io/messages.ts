@@ -6,6 +6,7 @@
  * @module
  */
 import type { GlobalStats, LifetimeEvent, SaConfig, SaStats, Status } from "../dataplane/types.ts";
+import type { Diagnostic } from "../diag/types.ts";
 import type { WireTs } from "./selectors.ts";
 
 /** How the worker moves ESP-in-UDP datagrams. */
@@ -107,7 +108,14 @@ export interface IoCounters {
 export type FromWorker =
   | { t: "ready"; port: number; wakeFd: number }
   | { t: "ike"; bytes: Uint8Array; address: string; port: number }
-  | { t: "stats"; sas: { h: number; stats: SaStats; replay?: { top: bigint; window: number; bitmap: Uint8Array } }[]; global: GlobalStats & { byStatus: Record<Status, bigint> }; io: IoCounters }
+  | {
+    t: "stats"; sas: { h: number; stats: SaStats; replay?: { top: bigint; window: number; bitmap: Uint8Array } }[];
+    global: GlobalStats & { byStatus: Record<Status, bigint> }; io: IoCounters;
+    /** The ICV-truncation detector's active diagnostics (it watches this worker's decapsulation; `sa` is the main thread's handle). */
+    diagnostics: Diagnostic[];
+  }
+  /** A diagnostic line as it is raised (ICV truncation, key mismatch). */
+  | { t: "diag"; line: string }
   | { t: "lifetime"; event: LifetimeEvent }
   | { t: "log"; message: string }
   | { t: "fatal"; code: string; message: string }

@@ -19,6 +19,7 @@ import { packetTooBig, RateLimit } from "./icmp-too-big.ts";
 import { compileTs, matchTs, type CompiledTs } from "./selectors.ts";
 import { STAGES, type FromWorker, type IoCounters, type ToWorker } from "./messages.ts";
 import type { Libc } from "./libc.ts";
+import { IcvTruncationDetector } from "../diag/icv-truncation.ts";
 
 /** Where ciphertext goes: the UDP mechanism. */
 export interface UdpSink {
@@ -70,6 +71,8 @@ export class TunnelEngine {
   #icmpSrc4?: Uint8Array;
   #icmpSrc6?: Uint8Array;
   readonly #icmpLimit = new RateLimit(100);
+  /** Explains integrity failures on HMAC SAs from this worker's decapsulation runs (a sample, off the fast path). */
+  readonly #icv: IcvTruncationDetector;
   /** Thread CPU ns per stage (index in STAGES) when profiling, else undefined. */
   readonly #prof?: Float64Array;
   #t = 0;
@@ -87,6 +90,7 @@ export class TunnelEngine {
     this.#tunSlots = libc.alloc(batch * this.#slotBytes);
     this.#lens = new Int32Array(batch);
     this.#routeOf = new Array<Route | undefined>(batch).fill(undefined);
+    this.#icv = new IcvTruncationDetector(dp, { log: (line) => post({ t: "diag", line }) });
     dp.on("lifetime", (e) => {
       const h = this.#toMain.get(e.sa);
       if (h !== undefined) post({ t: "lifetime", event: { ...e, sa: h } });
@@ -286,9 +290,10 @@ export class TunnelEngine {
     }
     const io: IoCounters = { ...this.io, espDrops: { ...this.io.espDrops } };
     if (this.#prof) io.stageUs = Object.fromEntries(STAGES.map((s, i) => [s, Math.round(this.#prof![i] / 1000)]));
-    return { t: "stats", sas, global: dp.globalStats(), io };
+    const diagnostics = this.#icv.diagnostics().map((d) => ({ ...d, sa: d.sa === undefined ? undefined : this.#toMain.get(d.sa) }));
+    return { t: "stats", sas, global: dp.globalStats(), io, diagnostics };
   }
 
   /** Frees the native slots. */
-  close(): void { this.#tunSlots.free(); }
+  close(): void { this.#icv.detach(); this.#tunSlots.free(); }
 }

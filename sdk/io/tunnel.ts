@@ -22,6 +22,7 @@ import type { Dataplane } from "../dataplane/dataplane.ts";
 import type { GlobalStats, LifetimeEvent, SaHandle, SaStats, Status } from "../dataplane/types.ts";
 import type { IkeDaemon, IkeTransport } from "../ike/daemon.ts";
 import type { Endpoint } from "../ike/ike-sa.ts";
+import type { Diagnostic } from "../diag/types.ts";
 import { formatIp } from "../ike/ts.ts";
 import { IoError, type IoErrorCode } from "./errors.ts";
 import { loadLibc } from "./libc.ts";
@@ -54,6 +55,8 @@ export interface TunnelOptions {
   profile?: boolean;
   /** Log lines (TUN changes, worker messages). */
   log?(line: string): void;
+  /** Diagnostic lines from the workers' ICV-truncation detectors (default: `log`). */
+  diagLog?(line: string): void;
   /** A failure after start (the worker died, the TUN could not be configured). */
   onError?(e: IoError): void;
 }
@@ -170,6 +173,8 @@ export class TunnelTransport implements IkeTransport {
       for (const fn of this.#lifetime) fn(m.event);
     } else if (m.t === "log") {
       this.#opts.log?.(m.message);
+    } else if (m.t === "diag") {
+      (this.#opts.diagLog ?? this.#opts.log)?.(m.line);
     } else if (m.t === "stopped") {
       if (!this.#closed) this.#fail("WORKER", "stopped unexpectedly");
     }
@@ -231,6 +236,9 @@ export class TunnelTransport implements IkeTransport {
 
   /** Each worker's own I/O counters as of its last report (the merged ones: {@link ioCounters}). */
   get laneCounters(): (IoCounters | undefined)[] { return this.#lanes.map((l) => l.last?.io); }
+
+  /** Active diagnostics of the workers' ICV-truncation detectors, as of their last reports. */
+  diagnostics(): Diagnostic[] { return this.#lanes.flatMap((l) => l.last?.diagnostics ?? []); }
 
   /** How many packet workers run. */
   get workers(): number { return this.#lanes.length; }
@@ -447,7 +455,7 @@ export function mergeStats(list: Stats[]): Stats {
     for (const [k, v] of Object.entries(st.io.espDrops)) io.espDrops[k as keyof typeof io.espDrops] = (io.espDrops[k as keyof typeof io.espDrops] ?? 0) + (v ?? 0);
     if (io.stageUs && st.io.stageUs) for (const [k, v] of Object.entries(st.io.stageUs)) io.stageUs[k as keyof typeof io.stageUs] = (io.stageUs[k as keyof typeof io.stageUs] ?? 0) + (v ?? 0);
   }
-  return { t: "stats", sas: [...sas.values()], global: { XfrmInNoStates: byStatus["no-sa"], XfrmInHdrError: byStatus["truncated"], byStatus }, io };
+  return { t: "stats", sas: [...sas.values()], global: { XfrmInNoStates: byStatus["no-sa"], XfrmInHdrError: byStatus["truncated"], byStatus }, io, diagnostics: list.flatMap((st) => st.diagnostics) };
 }
 const MARKER = new Uint8Array(4);
 
