@@ -17,7 +17,13 @@ import { parseIp } from "../ike/ts.ts";
 /** Socket buffer size asked for (SO_*BUFFORCE as root, else capped by net.core.*mem_max). */
 const SOCKET_BUFFER = 4 << 20;
 /** Destination sockaddrs kept (one per peer endpoint). */
-const MAX_DESTS = 64;
+const MAX_DESTS = 256;
+/** SOL_UDP, UDP_SEGMENT (Linux 4.18): one send of equal-size datagrams, split by the kernel (GSO). */
+const SOL_UDP = 17, UDP_SEGMENT = 103;
+/** Segments per GSO send (the kernel's UDP_MAX_SEGMENTS is 64 on older kernels) and bytes (IP's 64 KiB). */
+const GSO_MAX_SEGMENTS = 64, GSO_MAX_BYTES = 65000;
+/** CMSG_SPACE(sizeof(u16)) on LP64: a 16-byte cmsghdr, 2 bytes of data, aligned to 8. */
+const CMSG = 24;
 
 /**
  * Classic BPF for the SO_REUSEPORT group of the NAT-T port (the kernel runs it with the data at
@@ -81,6 +87,15 @@ export class MmsgSocket {
   readonly #dests: NativeBlock;
   readonly #destIndex = new Map<string, [number, number]>();
   readonly #scratch: NativeBlock;
+  /** GSO messages: one mmsghdr and one cmsg per run of equal-size datagrams to one destination. */
+  readonly #gsoVec: NativeBlock;
+  readonly #gsoCmsg: NativeBlock;
+  readonly #txLen: Int32Array;
+  readonly #txDest: Float64Array;
+  /** Datagrams in GSO message m of the last send. */
+  readonly #gsoCount: Int32Array;
+  /** UDP GSO: on until the kernel refuses it once (then every datagram is its own message again). */
+  gso = true;
   #closed = false;
 
   private constructor(libc: Libc, fd: number, port: number, batch: number, slotBytes: number) {
@@ -97,6 +112,17 @@ export class MmsgSocket {
     this.#txIov = libc.alloc(batch * IOVEC);
     this.#dests = libc.alloc(MAX_DESTS * SOCKADDR);
     this.#scratch = libc.alloc(slotBytes + 64);
+    this.#gsoVec = libc.alloc(batch * MMSGHDR);
+    this.#gsoCmsg = libc.alloc(batch * CMSG);
+    this.#txLen = new Int32Array(batch);
+    this.#txDest = new Float64Array(batch);
+    this.#gsoCount = new Int32Array(batch);
+    for (let i = 0; i < batch; i++) {
+      const c = this.#gsoCmsg.view, o = i * CMSG;
+      setPtr(c, o, 18); // cmsg_len = CMSG_LEN(2)
+      c.setInt32(o + 8, SOL_UDP, true);
+      c.setInt32(o + 12, UDP_SEGMENT, true);
+    }
     this.rxBytes = this.#rxData.bytes;
     // Receive side: fixed iovecs (slot i) and names; only msg_namelen is reset per call.
     for (let i = 0; i < batch; i++) {
@@ -183,7 +209,8 @@ export class MmsgSocket {
     if (d === undefined) {
       const ip = parseIp(address);
       if (!ip) throw new IoError("ARGUMENT", `'${address}' is not an IP address`);
-      if (this.#destIndex.size >= MAX_DESTS) this.#destIndex.clear();
+      // Routes hold these addresses: never reuse a slot.
+      if (this.#destIndex.size >= MAX_DESTS) throw new IoError("SOCKET", `more than ${MAX_DESTS} peer endpoints on one socket`);
       const i = this.#destIndex.size;
       d = [this.#dests.address + i * SOCKADDR, writeSockaddr(this.#dests.view, i * SOCKADDR, ip, port)];
       this.#destIndex.set(key, d);
@@ -198,6 +225,8 @@ export class MmsgSocket {
     setPtr(iov, i * IOVEC + 8, len);
     setPtr(v, m, dest[0]);
     v.setUint32(m + 8, dest[1], true);
+    this.#txLen[i] = len;
+    this.#txDest[i] = dest[0];
   }
 
   /**
@@ -205,6 +234,10 @@ export class MmsgSocket {
    * allows; a message it refuses is skipped. Returns [sent, failed, calls].
    */
   send(n: number): [number, number, number] {
+    if (this.gso && n > 1) {
+      const r = this.#sendGso(n);
+      if (r) return r;
+    }
     let done = 0, failed = 0, calls = 0;
     while (done < n && calls < 2 * n + 2) {
       calls++;
@@ -216,6 +249,53 @@ export class MmsgSocket {
       done++;
     }
     return [done - failed, failed, calls];
+  }
+
+  /**
+   * Sends messages 0..n-1 as runs: consecutive datagrams to one destination whose sizes are equal
+   * (the last of a run may be shorter) go as one message of several iovecs with UDP_SEGMENT, which
+   * the kernel routes and builds headers for once and splits late (GSO). Undefined when the kernel
+   * refused GSO (then {@link gso} is off and the caller sends them one by one).
+   */
+  #sendGso(n: number): [number, number, number] | undefined {
+    const g = this.#gsoVec.view, len = this.#txLen, dst = this.#txDest;
+    let m = 0;
+    for (let i = 0; i < n;) {
+      const size = len[i];
+      let j = i + 1, bytes = size;
+      while (j < n && j - i < GSO_MAX_SEGMENTS && dst[j] === dst[i] && bytes + len[j] <= GSO_MAX_BYTES && len[j] <= size && len[j - 1] === size) {
+        bytes += len[j];
+        j++;
+      }
+      const o = m * MMSGHDR;
+      setPtr(g, o, dst[i]);
+      g.setUint32(o + 8, this.#txVec.view.getUint32(i * MMSGHDR + 8, true), true);
+      setPtr(g, o + 16, this.#txIov.address + i * IOVEC);
+      setPtr(g, o + 24, j - i);
+      if (j - i > 1) {
+        this.#gsoCmsg.view.setUint16(m * CMSG + 16, size, true);
+        setPtr(g, o + 32, this.#gsoCmsg.address + m * CMSG);
+        setPtr(g, o + 40, CMSG);
+      } else {
+        setPtr(g, o + 32, 0);
+        setPtr(g, o + 40, 0);
+      }
+      this.#gsoCount[m] = j - i;
+      m++;
+      i = j;
+    }
+    let done = 0, sent = 0, failed = 0, calls = 0;
+    while (done < m && calls < 2 * m + 2) {
+      calls++;
+      const r = this.#libc.sendmmsg(this.fd, this.#gsoVec.address + done * MMSGHDR, m - done, 0);
+      if (r > 0) { for (let k = done; k < done + r; k++) sent += this.#gsoCount[k]; done += r; continue; }
+      const e = this.#libc.errno();
+      if (r < 0 && e === EINTR) continue;
+      if (done === 0 && (e === 22 /* EINVAL */ || e === 5 /* EIO */ || e === 95 /* EOPNOTSUPP */)) { this.gso = false; return undefined; }
+      failed += this.#gsoCount[done];
+      done++;
+    }
+    return [sent, failed, calls];
   }
 
   /** Sends one datagram (IKE, keepalive, raw ESP) from a JavaScript buffer: copied to a native scratch buffer. */
@@ -233,6 +313,6 @@ export class MmsgSocket {
     if (this.#closed) return;
     this.#closed = true;
     this.#libc.close(this.fd);
-    for (const b of [this.#rxVec, this.#rxIov, this.#rxNames, this.#rxData, this.#txVec, this.#txIov, this.#dests, this.#scratch]) b.free();
+    for (const b of [this.#rxVec, this.#rxIov, this.#rxNames, this.#rxData, this.#txVec, this.#txIov, this.#dests, this.#scratch, this.#gsoVec, this.#gsoCmsg]) b.free();
   }
 }
