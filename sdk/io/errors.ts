@@ -6,7 +6,7 @@
 
 /** What failed. */
 export type IoErrorCode =
-  /** The optional dependency koffi (FFI to libc) is not installed or did not load. */
+  /** koffi (FFI to libc, an optional peer dependency) is not installed or did not load. */
   | "FFI_MISSING"
   /** This platform has no implementation (TUN and recvmmsg/sendmmsg are Linux only). */
   | "UNSUPPORTED"

@@ -1,5 +1,5 @@
 /**
- * libc through koffi (an optional dependency, imported only when TUN or recvmmsg/sendmmsg I/O is
+ * libc through koffi (an optional peer dependency, imported only when TUN or recvmmsg/sendmmsg I/O is
  * asked for): the handful of system calls a userspace tunnel needs, and native memory whose
  * addresses stay put, so the batch structures (mmsghdr, iovec, sockaddr, pollfd) are built once
  * and the hot path only writes lengths and addresses into them.
@@ -13,7 +13,7 @@
 import { IoError } from "./errors.ts";
 import { formatIp } from "../ike/ts.ts";
 
-/** The koffi module's surface we use (typed loosely: it is an optional dependency). */
+/** The koffi module's surface we use (typed loosely: it is an optional peer dependency). */
 interface Koffi {
   load(path: string): { func(decl: string): (...args: unknown[]) => unknown };
   alloc(type: string, n: number): unknown;
@@ -101,7 +101,7 @@ async function bind(feature: string): Promise<Libc> {
     const mod = (await import(name)) as { default?: Koffi } & Koffi;
     k = mod.default ?? mod;
   } catch (e) {
-    throw new IoError("FFI_MISSING", `${feature} needs the optional dependency koffi (FFI to libc), which did not load (${(e as Error).message.split("\n")[0]}): run \`npm install koffi\`; without it only node:dgram (\`--io dgram\`, no --tun) carries ESP-in-UDP`);
+    throw new IoError("FFI_MISSING", `${feature} needs koffi (FFI to libc, an optional peer dependency), which did not load (${(e as Error).message.split("\n")[0]}): run \`npm install koffi@3\`; without it only node:dgram (\`--io dgram\`, no --tun) carries ESP-in-UDP`);
   }
   const lib = k.load("libc.so.6");
   const f = (decl: string): ((...a: unknown[]) => number) => lib.func(decl) as (...a: unknown[]) => number;

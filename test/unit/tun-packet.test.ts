@@ -146,7 +146,7 @@ test("without koffi, asking for TUN I/O is one sentence naming `npm install koff
     const e = JSON.parse(r.stdout) as { name: string; code: string; message: string };
     assert.equal(e.name, "IoError");
     assert.equal(e.code, "FFI_MISSING");
-    assert.match(e.message, /^--tun tun0 needs the optional dependency koffi .*run `npm install koffi`; without it only node:dgram \(`--io dgram`, no --tun\) carries ESP-in-UDP$/);
+    assert.match(e.message, /^--tun tun0 needs koffi \(FFI to libc, an optional peer dependency\).*run `npm install koffi@3`; without it only node:dgram \(`--io dgram`, no --tun\) carries ESP-in-UDP$/);
     assert.equal(e.message.split("\n").length, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
