@@ -4,7 +4,8 @@
  * - TUN → UDP: up to `batch` reads into native slots (one system call per packet: TUN gives one
  *   packet per read), selectors pick each packet's outbound SA, one {@link Dataplane.runEncapsulate}
  *   for the batch (copy 1: native slot → wasm arena, in `PacketBatch.add`), then the sink sends
- *   the outputs (mmsg: iovecs point into the wasm arena, no copy; dgram: one copy per datagram).
+ *   the outputs (mmsg: iovecs point into the wasm arena, no copy, and runs of equal-size
+ *   datagrams to one peer go as one UDP GSO message; dgram: one copy per datagram).
  * - UDP → TUN: datagrams demultiplexed as RFC 3948 says (0xff keepalive, zero non-ESP marker =
  *   IKE to the main thread, else ESP), one {@link Dataplane.runDecapsulate} (copy 1: receive slot
  *   → arena), inbound selectors checked, one `write` per inner packet straight from the arena.

@@ -24,7 +24,7 @@ const post = (m: FromWorker): void => parentPort!.postMessage(m);
 
 let stopping = false;
 
-/** Applies every queued control message; true when one was `stop`. */
+/** Applies every queued control message (`stop` ends the loop, `stats` is answered at once). */
 function drain(engine: TunnelEngine): void {
   for (;;) {
     const got = receiveMessageOnPort(setup.ctrl) as { message: ToWorker } | undefined;

@@ -24,7 +24,7 @@ import type { IkeDaemon, IkeTransport } from "../ike/daemon.ts";
 import type { Endpoint } from "../ike/ike-sa.ts";
 import type { Diagnostic } from "../diag/types.ts";
 import { formatIp } from "../ike/ts.ts";
-import { IoError, type IoErrorCode } from "./errors.ts";
+import { IoError, IO_EXIT_CODES, type IoErrorCode } from "./errors.ts";
 import { loadLibc } from "./libc.ts";
 import { TunDevice, rangeToPrefixes } from "./tun-linux.ts";
 import { wireTs } from "./selectors.ts";
@@ -116,10 +116,10 @@ export class TunnelTransport implements IkeTransport {
    * 500 here. Throws an {@link IoError}: FFI_MISSING (no koffi), TUN, SOCKET or WORKER.
    */
   static async start(dp: Dataplane, opts: TunnelOptions, onIke: (bytes: Uint8Array, local: Endpoint, remote: Endpoint) => void): Promise<TunnelTransport> {
-    const libc = await loadLibc(`--tun ${opts.tun}`);
-    const tun = TunDevice.open(libc, opts.tun);
     const n = opts.workers ?? 1;
     if (n !== 1 && (n !== 2 || opts.io !== "mmsg")) throw new IoError("ARGUMENT", "--workers 2 needs --io mmsg (the ESP steering is a socket option); --workers takes 1 or 2");
+    const libc = await loadLibc(`--tun ${opts.tun}`);
+    const tun = TunDevice.open(libc, opts.tun);
     const lanes: Lane[] = [];
     let plain: dgram.Socket | undefined;
     let self: TunnelTransport | undefined;
@@ -156,7 +156,7 @@ export class TunnelTransport implements IkeTransport {
 
   #fail(code: string, message: string): void {
     if (this.#closed) return;
-    this.#opts.onError?.(new IoError((code in { FFI_MISSING: 1, UNSUPPORTED: 1, TUN: 1, SOCKET: 1, WORKER: 1, ARGUMENT: 1 } ? code : "WORKER") as IoErrorCode, `packet worker: ${message}`));
+    this.#opts.onError?.(new IoError(code in IO_EXIT_CODES ? (code as IoErrorCode) : "WORKER", `packet worker: ${message}`));
   }
 
   #fromWorker(i: number, m: FromWorker): void {
