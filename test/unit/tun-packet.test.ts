@@ -4,7 +4,7 @@
 // never reaches sdk/io (koffi, worker_threads), and that a missing koffi is one clear sentence.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync, symlinkSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -148,6 +148,50 @@ test("without koffi, asking for TUN I/O is one sentence naming `npm install koff
     assert.equal(e.code, "FFI_MISSING");
     assert.match(e.message, /^--tun tun0 needs koffi \(FFI to libc, an optional peer dependency\).*run `npm install koffi@3`; without it only node:dgram \(`--io dgram`, no --tun\) carries ESP-in-UDP$/);
     assert.equal(e.message.split("\n").length, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("`ipsec-wasm up --tun` without koffi: exit 20 and one line on stderr", { skip: !existsSync(repoPath("dist/cli/main.js")) && "dist/ not built (npm run build)" }, () => {
+  // The package as installed without its optional peer koffi: dist/, the bin, @noble from the repo.
+  const dir = mkdtempSync(join(tmpdir(), "ipsec-wasm-nokoffi-cli-"));
+  try {
+    for (const d of ["dist", "bin"]) cpSync(repoPath(d), join(dir, d), { recursive: true });
+    cpSync(repoPath("package.json"), join(dir, "package.json"));
+    mkdirSync(join(dir, "node_modules"));
+    symlinkSync(repoPath("node_modules/@noble"), join(dir, "node_modules/@noble"));
+    writeFileSync(join(dir, "t.conf"), `connections {
+  t {
+    local_addrs = 127.0.0.1
+    remote_addrs = 127.0.0.2
+    local {
+      auth = psk
+      id = a
+    }
+    remote {
+      auth = psk
+      id = b
+    }
+    children {
+      net {
+        local_ts = 10.0.0.1/32
+        remote_ts = 10.0.0.2/32
+      }
+    }
+  }
+}
+secrets {
+  ike-1 {
+    id-1 = a
+    secret = x
+  }
+}
+`);
+    const r = spawnSync(process.execPath, [join(dir, "bin/ipsec-wasm.mjs"), "up", "--conf", join(dir, "t.conf"), "--tun", "nokoffi0"], { cwd: dir, encoding: "utf8", timeout: 30_000 });
+    assert.equal(r.status, 20, r.stdout + r.stderr);
+    assert.match(r.stderr, /^error: --tun nokoffi0 needs koffi .*`npm install koffi(@3)?`.*node:dgram/);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
