@@ -27,7 +27,8 @@ function stat(runs: Measurement[], mode: Mode, f: (m: Measurement) => number | n
 
 const f2 = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const range = (s: Stat, fmt: (v: number) => string) => (s.n > 1 ? ` [${fmt(s.min)}–${fmt(s.max)}]` : "");
-const partial = (s: Stat) => (s.n < s.of ? ` (${s.n}/${s.of} ok)` : "");
+/** "(2/3 ok)" when some repetitions failed, setup failures (no runs at all) included. */
+const partial = (s: Stat, p: PathResult) => (s.n < s.of + p.errors.length ? ` (${s.n}/${s.of + p.errors.length} ok)` : "");
 
 function failure(p: PathResult, mode: Mode): string {
   const e = p.runs.find((m) => m.mode === mode && !m.ok)?.error ?? p.errors[0] ?? "not measured";
@@ -38,8 +39,8 @@ function throughputCell(p: PathResult, mode: Mode): string {
   const g = stat(p.runs, mode, (m) => m.gbps), k = stat(p.runs, mode, (m) => m.kpps);
   if (!g || !k) return failure(p, mode);
   return mode === "tcp"
-    ? `**${f2(g.median)}** Gbit/s${range(g, f2)}, ${f2(k.median)} kpps${partial(g)}`
-    : `**${f2(k.median)}** kpps${range(k, f2)}, ${f2(g.median)} Gbit/s${partial(k)}`;
+    ? `**${f2(g.median)}** Gbit/s${range(g, f2)}, ${f2(k.median)} kpps${partial(g, p)}`
+    : `**${f2(k.median)}** kpps${range(k, f2)}, ${f2(g.median)} Gbit/s${partial(k, p)}`;
 }
 
 function cpuCell(p: PathResult, modes: Mode[], f: (m: Measurement) => number | null): string {

@@ -22,7 +22,7 @@ const num = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v
 export function barChart(title: string, subtitle: string, panels: Panel[]): string {
   const rows = panels[0]?.bars.length ?? 0;
   const longest = Math.max(0, ...(panels[0]?.bars.map((b) => b.label.length) ?? []));
-  const labelW = Math.max(160, Math.round(longest * 6.6) + 20), panelW = 230, gap = 44, rowH = 22, top = 70, bottom = 34;
+  const labelW = Math.max(160, Math.round(longest * 7.2) + 20), panelW = 230, gap = 44, rowH = 22, top = 70, bottom = 34;
   const width = labelW + panels.length * (panelW + gap), height = top + rows * rowH + bottom;
   const o: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">`,
