@@ -2,7 +2,7 @@
 // [--workers N]` in each namespace, IKEv2 over the veth, ESP in UDP, the kernel's own stack
 // carrying iperf3 through the TUNs. Which variants run is decided by what `up --help` offers, so
 // a CLI without --tun (or --io, --workers) yields "not available: …" rows, never a number.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,8 +10,25 @@ import type { PathDef } from "./paths.ts";
 import { OUTER_A, OUTER_B, pingUntil, twoNamespaces } from "./paths.ts";
 import { exists, have, inNs, run } from "./sys.ts";
 
-export const CLI = fileURLToPath(new URL("../../bin/ipsec-wasm.mjs", import.meta.url));
-const DIST_MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const DIST_MAIN = join(ROOT, "dist/cli/main.js");
+
+let snapshot: string | undefined;
+/**
+ * The built CLI, copied once per bench run (package.json for `#wasm`, bin/, dist/; node_modules
+ * linked): other work rebuilding dist/ during a 30-minute run once removed dist/cli/main.js under
+ * a starting `up`. Removed when the bench exits.
+ */
+export function cli(): string {
+  if (!snapshot) {
+    snapshot = mkdtempSync(join(tmpdir(), "tbench-cli-"));
+    const dir = snapshot;
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    for (const f of ["package.json", "bin", "dist"]) cpSync(join(ROOT, f), join(dir, f), { recursive: true });
+    symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  }
+  return join(snapshot, "bin/ipsec-wasm.mjs");
+}
 
 export type Io = "dgram" | "mmsg";
 export interface OursVariant { esp: "aes128gcm16" | "chacha20poly1305"; io: Io; workers: 1 | 2 }
@@ -20,7 +37,7 @@ let helpCache: string | undefined;
 /** `ipsec-wasm up --help` of the built CLI (dist/), or "" when it does not run. */
 function upHelp(): string {
   if (helpCache === undefined) {
-    const r = run(process.execPath, [CLI, "up", "--help"], 20_000);
+    const r = run(process.execPath, [cli(), "up", "--help"], 20_000);
     helpCache = r.code === 0 ? r.out + r.err : "";
   }
   return helpCache;
@@ -94,7 +111,7 @@ export function ours(v: OursVariant): PathDef {
         if (v.workers > 1 || upHelp().includes("--workers")) args.push("--workers", String(v.workers));
         if (me === "b") args.push("--listen");
         // TMPDIR of its own: `up` keeps its control socket there
-        return cleanup.spawn(inNs(ns, [process.execPath, CLI, ...args]), { ...process.env, TMPDIR: tmp });
+        return cleanup.spawn(inNs(ns, [process.execPath, cli(), ...args]), { ...process.env, TMPDIR: tmp });
       };
       const pb = start("b", b);
       const pa = start("a", a);
