@@ -53,6 +53,10 @@ export function oursUnavailable(v: OursVariant): string | null {
   if (!help.includes("--io")) return "`ipsec-wasm up` has no --io dgram|mmsg";
   if (!/\bmmsg\b/.test(help) && v.io === "mmsg") return "`ipsec-wasm up --io` does not offer mmsg";
   if (v.workers > 1 && !help.includes("--workers")) return "`ipsec-wasm up` has no --workers yet";
+  // "the kernel steers ESP to it by SPI (mmsg only)": a second worker needs the libc UDP socket
+  if (v.workers > 1 && v.io === "dgram" && /mmsg only/.test(help.slice(help.indexOf("--workers N")))) {
+    return "`up --workers 2` needs --io mmsg (the second worker's ESP socket is steered by SPI)";
+  }
   return null;
 }
 
@@ -115,7 +119,9 @@ export function ours(v: OursVariant): PathDef {
       };
       const pb = start("b", b);
       const pa = start("a", a);
-      await pingUntil(a, "10.201.2.2", 30, () => `a: ${pa.log()}\nb: ${pb.log()}`);
+      const dead = () => [pa, pb].find((p) => p.child.exitCode !== null || p.child.signalCode !== null);
+      await pingUntil(a, "10.201.2.2", 30, () => `a: ${pa.log()}\nb: ${pb.log()}`, undefined,
+        () => (dead() ? `\`up\` exited (${dead()!.child.exitCode ?? dead()!.child.signalCode}): ${dead()!.log().slice(-600)}` : null));
       return { serverNs: b, clientNs: a, serverIp: "10.201.2.2", pids: [pa.pid, pb.pid] };
     },
   };

@@ -40,9 +40,13 @@ export function twoNamespaces(cleanup: Cleanup, ctx: Ctx, kind: string): { a: st
 }
 
 /** Pings `dst` from `ns` until one answer, bounded; throws with `why()` when the tunnel never carries it. */
-export async function pingUntil(ns: string, dst: string, seconds: number, why: () => string, src?: string): Promise<void> {
+export async function pingUntil(ns: string, dst: string, seconds: number, why: () => string, src?: string,
+  gone?: () => string | null): Promise<void> {
   const until = Date.now() + seconds * 1000;
   for (let i = 0; i < 60 && Date.now() < until; i++) {
+    // a tunnel process that already exited will not answer: say why at once instead of after `seconds`
+    const g = gone?.();
+    if (g) throw new Error(`${dst} unreachable from ${ns}: ${g}`);
     const args = ["ping", "-c", "1", "-W", "1", ...(src ? ["-I", src] : []), dst];
     if (run("ip", ["netns", "exec", ns, ...args], 5000).code === 0) return;
     await sleep(250);
@@ -106,7 +110,10 @@ export const wireguardGo: PathDef = {
     must("ip", ["-n", b, "addr", "add", "10.201.0.2/24", "dev", ifb]);
     await linkUp(a, ifa);
     await linkUp(b, ifb);
-    await pingUntil(a, "10.201.0.2", 15, () => pa.log() + pb.log());
+    await pingUntil(a, "10.201.0.2", 15, () => pa.log() + pb.log(), undefined, () => {
+      const d = [pa, pb].find((p) => p.child.exitCode !== null || p.child.signalCode !== null);
+      return d ? `wireguard-go exited: ${d.log().slice(-600)}` : null;
+    });
     return { serverNs: b, clientNs: a, serverIp: "10.201.0.2", pids: [pa.pid, pb.pid] };
   },
 };

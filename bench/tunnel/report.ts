@@ -32,7 +32,7 @@ const partial = (s: Stat, p: PathResult) => (s.n < s.of + p.errors.length ? ` ($
 
 function failure(p: PathResult, mode: Mode): string {
   const e = p.runs.find((m) => m.mode === mode && !m.ok)?.error ?? p.errors[0] ?? "not measured";
-  return `failed: ${e.replace(/\|/g, "/").replace(/\s+/g, " ").slice(0, 160)}`;
+  return `failed: ${e.replace(/\|/g, "/").replace(/\s+/g, " ").slice(0, 200)}`;
 }
 
 function throughputCell(p: PathResult, mode: Mode): string {
@@ -73,6 +73,11 @@ export function markdownTable(r: TunnelResults): string {
       lines.push(`| ${p.label} | not available: ${p.unavailable.replace(/\|/g, "/")} |${" |".repeat(head.length - 2)}`);
       continue;
     }
+    if (!p.runs.some((m) => m.ok)) {
+      // nothing measured in any repetition: one reason, not the same one per column
+      lines.push(`| ${p.label} | ${failure(p, modes[0]).replace(/failed: rep \d+: /, "failed: ")} |${" |".repeat(head.length - 3)} ${p.note} |`);
+      continue;
+    }
     lines.push(`| ${[p.label, ...modes.map((m) => throughputCell(p, m)), cpuCell(p, modes, (m) => m.tunnelUsPerPkt),
       cpuCell(p, modes, (m) => m.machineUsPerPkt), loadCell(p), p.note].join(" | ")} |`);
   }
@@ -83,8 +88,8 @@ export function plot(r: TunnelResults): string {
   const panels = r.settings.modes.map((mode) => ({
     title: MODE_TITLE[mode],
     unit: mode === "tcp" ? "Gbit/s received" : "kpps received",
-    // rows that could not run here are in the table with their reason; the plot shows measurements
-    bars: r.paths.filter((p) => !p.unavailable).map((p): Bar => {
+    // rows that could not run (or never came up) are in the table with their reason; the plot shows measurements
+    bars: r.paths.filter((p) => !p.unavailable && p.runs.some((m) => m.ok)).map((p): Bar => {
       const s = stat(p.runs, mode, (m) => (mode === "tcp" ? m.gbps : m.kpps));
       return s
         ? { label: p.label, median: s.median, min: s.min, max: s.max, ceiling: CEILINGS.has(p.id) }
