@@ -118,8 +118,15 @@ export function readmeSection(r: TunnelResults, svgPath: string): string {
   ].join("\n");
 }
 
+/** Replaces what lies between the markers, each alone on its line (a marker quoted in prose does not count). */
 export function replaceSection(text: string, section: string): string | undefined {
-  const a = text.indexOf(START), b = text.indexOf(END);
+  const line = (m: string, from = 0) => {
+    for (let i = text.indexOf(m, from); i >= 0; i = text.indexOf(m, i + 1)) {
+      if ((i === 0 || text[i - 1] === "\n") && (text[i + m.length] ?? "\n") === "\n") return i;
+    }
+    return -1;
+  };
+  const a = line(START), b = a < 0 ? -1 : line(END, a);
   if (a < 0 || b < a) return undefined;
   return `${text.slice(0, a + START.length)}\n${section}\n${text.slice(b)}`;
 }
