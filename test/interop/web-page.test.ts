@@ -57,7 +57,7 @@ function makeInputs(dir: string): { pcap: string; sas: string; baseFrames: numbe
   const ipOf = (f: Buffer): Buffer => f.subarray(f.readUInt16BE(12) === 0x8100 ? 18 : 14);
   const frames = base.frames.map((f) => ({ ...f, data: ipOf(f.data) }));
   const add = (data: Buffer): void => { frames.push({ data, tsSec: 1_700_000_100 + frames.length, tsFrac: 500 }); };
-  const outer = (esp: Buffer, id: number): Buffer => ipv4("192.0.2.10", "192.0.2.20", 50, esp, id);
+  const outer = (esp: Buffer, id: number): Buffer => ipv4("198.18.0.10", "198.18.0.20", 50, esp, id);
   const inner = (i: number): Buffer => ipv4("10.7.0.1", "10.8.0.1", 17, Buffer.alloc(24 + i, 0x40 + i), 900 + i);
   for (let i = 1; i <= 3; i++) add(outer(espChacha(i, inner(i)), 10 + i));
   const sha512: RefSa = { spi: SHA512.spi, suite: "cbc", key: KEY32, integKey: SHA512_KEY, hash: "sha512", icv: 32 };

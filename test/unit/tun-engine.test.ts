@@ -83,7 +83,7 @@ const pkt = (src: string, dst: string, size = 40): Uint8Array =>
 
 test("TUN -> UDP: the matching SA encrypts (OpenSSL decrypts it back), other destinations and sources are not sent, a large DF packet gets ICMP", async () => {
   const { engine, tunIn, tunOut, sink, posted } = await rig();
-  const good = pkt("10.0.0.1", "10.0.9.9"), otherDst = pkt("10.0.0.1", "192.0.2.77"), otherSrc = pkt("10.5.5.5", "10.0.9.9"), big = pkt("10.0.0.1", "10.0.9.9", 1200);
+  const good = pkt("10.0.0.1", "10.0.9.9"), otherDst = pkt("10.0.0.1", "198.51.100.77"), otherSrc = pkt("10.5.5.5", "10.0.9.9"), big = pkt("10.0.0.1", "10.0.9.9", 1200);
   tunIn.push(good, otherDst, otherSrc, big);
   assert.equal(engine.fromTun(), 4);
   assert.equal(sink.sent.length, 1);
