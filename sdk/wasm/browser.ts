@@ -1,9 +1,9 @@
 /**
  * The packaged dataplane in browsers and web workers (the `browser` condition of `#wasm`):
  * fetched from `dataplane.wasm` beside this module. Bundlers that understand
- * `new URL("…", import.meta.url)` (Vite, webpack 5, Parcel) emit the file as an asset; after an
- * esbuild bundle, copy `ipsec-wasm/dataplane.wasm` next to the bundle, or pass `{ module }` /
- * `{ wasmBytes }`. No `node:` import reaches a browser.
+ * `new URL("…", import.meta.url)` should emit the file as an asset (esbuild does not: copy
+ * `ipsec-wasm/dataplane.wasm` next to its bundle, as test/consumers/browser does), or pass
+ * `{ module }` / `{ wasmBytes }`. No `node:` import reaches a browser.
  * @module
  */
 
