@@ -97,14 +97,15 @@ export interface Consumer {
   remove(): void;
 }
 
-/**
- * Creates a consumer project: package.json (ESM unless `type` says otherwise), the tarball plus
- * `deps` installed with npm (from its cache when it has the packages), and `files`.
- */
-export async function consumerProject(
-  name: string,
-  opts: { deps?: Record<string, string>; files?: Record<string, string>; type?: "module" | "commonjs" } = {},
-): Promise<Consumer> {
+/** What a consumer project is made of: extra npm packages, files, and the package type. */
+export interface ConsumerOptions {
+  deps?: Record<string, string>;
+  files?: Record<string, string>;
+  type?: "module" | "commonjs";
+}
+
+/** Writes the project and installs the tarball plus `deps`; `npmArgs` are extra npm flags. */
+async function makeConsumer(name: string, opts: ConsumerOptions, npmArgs: string[]): Promise<{ consumer: Consumer; install: Ran }> {
   const dir = mkdtempSync(join(tmpdir(), `ipsec-wasm-consumer-${name}-`));
   const write = (relative: string, text: string): string => {
     const path = join(dir, relative);
@@ -115,8 +116,16 @@ export async function consumerProject(
   write("package.json", JSON.stringify({ name: `consumer-${name}`, private: true, type: opts.type ?? "module" }, null, 2));
   for (const [f, text] of Object.entries(opts.files ?? {})) write(f, text);
   const specs = [packedTarball(), ...Object.entries(opts.deps ?? {}).map(([n, v]) => `${n}@${v}`)];
-  await runOk("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", ...specs], { cwd: dir, timeoutMs: 300_000 });
-  return { dir, write, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  const install = await runOk("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", ...npmArgs, ...specs], { cwd: dir, timeoutMs: 300_000 });
+  return { consumer: { dir, write, remove: () => rmSync(dir, { recursive: true, force: true }) }, install };
+}
+
+/**
+ * Creates a consumer project: package.json (ESM unless `type` says otherwise), the tarball plus
+ * `deps` installed with npm (from its cache when it has the packages), and `files`.
+ */
+export async function consumerProject(name: string, opts: ConsumerOptions = {}): Promise<Consumer> {
+  return (await makeConsumer(name, opts, ["--loglevel=error"])).consumer;
 }
 
 let toolsReady = false;
@@ -147,22 +156,8 @@ export async function tool(bin: string): Promise<string> {
  * returned, so a test can assert that a consumer install prints no warning (install scripts,
  * deprecations, engines).
  */
-export async function consumerProjectLogged(
-  name: string,
-  opts: { deps?: Record<string, string>; files?: Record<string, string>; type?: "module" | "commonjs" } = {},
-): Promise<{ consumer: Consumer; install: Ran }> {
-  const dir = mkdtempSync(join(tmpdir(), `ipsec-wasm-consumer-${name}-`));
-  const write = (relative: string, text: string): string => {
-    const path = join(dir, relative);
-    mkdirSync(join(path, ".."), { recursive: true });
-    writeFileSync(path, text);
-    return path;
-  };
-  write("package.json", JSON.stringify({ name: `consumer-${name}`, private: true, type: opts.type ?? "module" }, null, 2));
-  for (const [f, text] of Object.entries(opts.files ?? {})) write(f, text);
-  const specs = [packedTarball(), ...Object.entries(opts.deps ?? {}).map(([n, v]) => `${n}@${v}`)];
-  const install = await runOk("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", ...specs], { cwd: dir, timeoutMs: 300_000 });
-  return { consumer: { dir, write, remove: () => rmSync(dir, { recursive: true, force: true }) }, install };
+export function consumerProjectLogged(name: string, opts: ConsumerOptions = {}): Promise<{ consumer: Consumer; install: Ran }> {
+  return makeConsumer(name, opts, []);
 }
 
 /** A long-running child (a server under test) started by {@link startProcess}. */
