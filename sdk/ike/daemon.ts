@@ -7,11 +7,12 @@
  */
 import type { Dataplane } from "../dataplane/dataplane.ts";
 import type { ControlCrypto } from "../dataplane/control-crypto.ts";
-import type { DecapResult, LifetimeEvent, LifetimeLimits, SaConfig, SaHandle, SaLifetime, SaStats } from "../dataplane/types.ts";
-import { HashAlg, parseSuite } from "../dataplane/suites.ts";
+import type { DecapResult, LifetimeEvent, SaHandle, SaStats } from "../dataplane/types.ts";
+import { HashAlg } from "../dataplane/suites.ts";
 import { decodeHeader, decodeMessage, encodeMessage } from "./codec.ts";
 import { Exchange, HeaderFlag, Notify } from "./message.ts";
-import { IkeSa, hexBytes, spiBytes, type ChildSa, type ChildSaKeys, type Endpoint, type IkeEvent, type IkeSaHost, type TimerId } from "./ike-sa.ts";
+import { IkeSa, hexBytes, spiBytes, type ChildSa, type Endpoint, type IkeEvent, type IkeSaHost, type TimerId } from "./ike-sa.ts";
+import { DataplaneBackend } from "./dataplane-backend.ts";
 import type { IkeConnection, ChildTemplate } from "./config.ts";
 import { identityMatches, formatIdentity, type IkeIdentity } from "./identity.ts";
 import { tsContainsAddress, parseIp, parseTs, formatTs } from "./ts.ts";
@@ -93,7 +94,8 @@ export interface ChildKeyRecord {
 /** Where decapsulated inner packets go. */
 export type InnerHandler = (packet: Uint8Array, child: ChildSa, ike: IkeSa) => void;
 
-interface Installed { in: SaHandle; out?: SaHandle; outKeys?: { enc: Uint8Array; integ: Uint8Array }; lastInbound: number; ike: IkeSa }
+/** The IKE SA that owns a child now (children move to the successor of an IKE rekey). */
+function ownerOf(child: ChildSa): IkeSa { return child.owner as IkeSa; }
 
 /** Counters of the daemon itself (IKE level), like strongSwan's `swanctl --stats`. */
 export interface IkeCounters {
@@ -134,7 +136,7 @@ export class IkeDaemon {
   readonly sas = new Map<string, IkeSa>();
   /** Half-open responder SAs by initiator SPI + address (to spot IKE_SA_INIT retransmits). */
   readonly #halfOpen = new Map<string, IkeSa>();
-  readonly #children = new Map<ChildSa, Installed>();
+  readonly #backend: DataplaneBackend;
   readonly #lastHeard = new Map<IkeSa, number>();
   readonly #listeners = new Set<(e: IkeEvent) => void>();
   readonly #opts: IkeDaemonOptions;
@@ -152,6 +154,11 @@ export class IkeDaemon {
     this.#random = opts.random ?? ((n) => crypto.getRandomValues(new Uint8Array(n)));
     this.#log = opts.log ?? (() => undefined);
     this.#cookieSecret = this.#random(32);
+    const keyLog = opts.keyLog;
+    this.#backend = new DataplaneBackend(opts.dataplane, {
+      random: this.#random, now: () => this.#clock.now(),
+      keyLog: keyLog ? (rec) => keyLog({ ...rec, ike: ownerOf(rec.child) }) : undefined,
+    });
     this.scheduleVolumeCheck();
     this.#unsubscribeLifetime = opts.dataplane.on("lifetime", (e) => this.onLifetime(e));
   }
@@ -160,11 +167,11 @@ export class IkeDaemon {
 
   /** A child's SA reached a dataplane lifetime limit: soft rekeys the child, hard deletes it. */
   private onLifetime(e: LifetimeEvent): void {
-    for (const [child, inst] of this.#children) {
+    for (const [child, inst] of this.#backend.entries()) {
       if (inst.in !== e.sa && inst.out !== e.sa) continue;
       const why = e.reason === "sequence" ? "sequence number" : `${e.direction}bound ${e.reason}`;
-      if (e.kind === "soft") inst.ike.childSoftExpired(child, why);
-      else inst.ike.childHardExpired(child, why);
+      if (e.kind === "soft") ownerOf(child).childSoftExpired(child, why);
+      else ownerOf(child).childHardExpired(child, why);
       return;
     }
   }
@@ -206,10 +213,7 @@ export class IkeDaemon {
       send: (bytes, local, remote) => { this.counters.ikeSent++; this.#opts.transport.sendIke(bytes, local, remote); },
       log: (r) => this.#log(r),
       natPort: () => this.#opts.transport.natPort,
-      allocateSpi: () => this.allocateSpi(),
-      installChild: (ike, child, keys, outbound) => this.installChild(ike, child, keys, outbound),
-      activateOutbound: (child) => this.activateOutbound(child),
-      removeChild: (child) => this.removeChild(child),
+      backend: this.#backend,
       lastHeard: (ike) => this.#lastHeard.get(ike) ?? 0,
       register: (ike) => {
         this.sas.set(hexBytes(ike.localSpi), ike);
@@ -229,72 +233,8 @@ export class IkeDaemon {
       for (const [k, v] of this.#halfOpen) if (v === e.ike) this.#halfOpen.delete(k);
       this.#lastHeard.delete(e.ike);
     }
-    if (e.type === "child-up" || e.type === "rekeyed") {
-      const ike = e.type === "rekeyed" ? e.successor : e.ike;
-      if (e.type === "child-up") {
-        const inst = this.#children.get(e.child);
-        if (inst) inst.ike = ike;
-      } else {
-        for (const c of ike.children.values()) { const inst = this.#children.get(c); if (inst) inst.ike = ike; }
-        this.#lastHeard.set(ike, this.#clock.now());
-      }
-    }
+    if (e.type === "rekeyed") this.#lastHeard.set(e.successor, this.#clock.now());
     for (const l of this.#listeners) l(e);
-  }
-
-  private allocateSpi(): number {
-    for (let i = 0; i < 1000; i++) {
-      const b = this.#random(4);
-      const spi = (((b[0] | 0xc0) << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
-      if (this.#opts.dataplane.lookup(spi) < 0 && ![...this.#children.keys()].some((c) => c.spiIn === spi)) return spi;
-    }
-    throw new IkeError("INTERNAL", "no free SPI found after 1000 tries");
-  }
-
-  private installChild(ike: IkeSa, child: ChildSa, keys: ChildSaKeys, outbound: boolean): void {
-    const dp = this.#opts.dataplane;
-    const gcm = !hasIntegKey(child.suite);
-    const base = { mode: child.mode, esp: child.suite, esn: child.esn };
-    const replayWindow = Math.min(4096, Math.max(32, child.template.replayWindow || 32));
-    const hIn = dp.addSa({ ...base, spi: child.spiIn, direction: "in", encKey: keys.encIn, integKey: gcm ? undefined : keys.integIn, replayWindow, lifetime: volumeLifetime(child) });
-    const log = this.#opts.keyLog;
-    if (log) {
-      const rec = { child, ike, suite: child.suite };
-      log({ ...rec, direction: "in", spi: child.spiIn, src: ike.remote.address, dst: ike.local.address, encKey: keys.encIn.slice(), integKey: gcm ? new Uint8Array(0) : keys.integIn.slice() });
-      log({ ...rec, direction: "out", spi: child.spiOut, src: ike.local.address, dst: ike.remote.address, encKey: keys.encOut.slice(), integKey: gcm ? new Uint8Array(0) : keys.integOut.slice() });
-    }
-    const inst: Installed = { in: hIn, lastInbound: this.#clock.now(), ike };
-    const out = { enc: keys.encOut.slice(), integ: keys.integOut.slice() };
-    if (outbound) inst.out = this.addOutbound(child, out, ike);
-    else inst.outKeys = out;
-    this.#children.set(child, inst);
-    child.handles = { in: hIn, out: inst.out };
-  }
-
-  private addOutbound(child: ChildSa, k: { enc: Uint8Array; integ: Uint8Array }, ike: IkeSa): SaHandle {
-    const gcm = !hasIntegKey(child.suite);
-    const h = this.#opts.dataplane.addSa({ mode: child.mode, esp: child.suite, esn: child.esn, spi: child.spiOut, direction: "out", encKey: k.enc, integKey: gcm ? undefined : k.integ, lifetime: volumeLifetime(child), ...tfcPadding(child, ike) });
-    k.enc.fill(0);
-    k.integ.fill(0);
-    return h;
-  }
-
-  private activateOutbound(child: ChildSa): void {
-    const inst = this.#children.get(child);
-    if (!inst || inst.out !== undefined || !inst.outKeys) return;
-    inst.out = this.addOutbound(child, inst.outKeys, inst.ike);
-    inst.outKeys = undefined;
-    child.handles = { in: inst.in, out: inst.out };
-  }
-
-  private removeChild(child: ChildSa): void {
-    const inst = this.#children.get(child);
-    if (!inst) return;
-    this.#opts.dataplane.removeSa(inst.in);
-    if (inst.out !== undefined) this.#opts.dataplane.removeSa(inst.out);
-    inst.outKeys?.enc.fill(0);
-    inst.outKeys?.integ.fill(0);
-    this.#children.delete(child);
   }
 
   // ------------------------------------------------------------------ connections
@@ -441,11 +381,12 @@ export class IkeDaemon {
     const now = this.#clock.now();
     for (const r of results) {
       if (r.status !== "ok" || !r.payload) continue;
-      for (const [child, inst] of this.#children) {
+      for (const [child, inst] of this.#backend.entries()) {
         if (inst.in !== r.sa) continue;
         inst.lastInbound = now;
-        if (inst.ike) this.#lastHeard.set(inst.ike, now);
-        if (r.nextHeader !== 59) this.onInner?.(r.payload, child, inst.ike);
+        const ike = ownerOf(child);
+        this.#lastHeard.set(ike, now);
+        if (r.nextHeader !== 59) this.onInner?.(r.payload, child, ike);
         break;
       }
     }
@@ -456,11 +397,11 @@ export class IkeDaemon {
     const addr = parseIp(dst);
     if (!addr) return undefined;
     let best: { child: ChildSa; ike: IkeSa; out: SaHandle } | undefined;
-    for (const [child, inst] of this.#children) {
-      if (inst.out === undefined || child.state === "DELETED" || !inst.ike) continue;
+    for (const [child, inst] of this.#backend.entries()) {
+      if (inst.out === undefined || child.state === "DELETED") continue;
       if (!child.remoteTs.some((t) => tsContainsAddress(t, addr))) continue;
       // Prefer the newest SA: after a rekey it carries the traffic.
-      if (!best || child.uniqueId > best.child.uniqueId) best = { child, ike: inst.ike, out: inst.out };
+      if (!best || child.uniqueId > best.child.uniqueId) best = { child, ike: ownerOf(child), out: inst.out };
     }
     return best;
   }
@@ -477,7 +418,7 @@ export class IkeDaemon {
 
   /** SA handles and stats of an installed child. */
   childHandles(child: ChildSa): { in: SaHandle; out?: SaHandle } | undefined {
-    const i = this.#children.get(child);
+    const i = this.#backend.installed(child);
     return i ? { in: i.in, out: i.out } : undefined;
   }
 
@@ -500,7 +441,7 @@ export class IkeDaemon {
       proposal: ike.proposal,
       establishedSecondsAgo: ike.establishedAt ? Math.round((now - ike.establishedAt) / 1000) : 0,
       children: [...ike.children.values()].map((c) => {
-        const inst = this.#children.get(c);
+        const inst = this.#backend.installed(c);
         return {
           name: c.name, uniqueId: c.uniqueId, state: c.state, mode: c.mode, proposal: c.proposal,
           spiIn: hexBytes(spiBytes(c.spiIn)), spiOut: hexBytes(spiBytes(c.spiOut)),
@@ -512,35 +453,6 @@ export class IkeDaemon {
       }),
     }));
   }
-}
-
-/**
- * rekey_bytes/rekey_packets as the dataplane's soft limits and life_bytes/life_packets as its hard
- * ones, per SA and direction as the kernel counts them. Time limits stay with the IKE SA's timers.
- */
-function volumeLifetime(child: ChildSa): SaLifetime | undefined {
-  const t = child.template;
-  const limits = (bytes: number, packets: number): LifetimeLimits | undefined =>
-    bytes > 0 || packets > 0 ? { ...(bytes > 0 ? { bytes } : {}), ...(packets > 0 ? { packets } : {}) } : undefined;
-  const soft = limits(t.rekeyBytes, t.rekeyPackets);
-  const hard = limits(t.lifeBytes, t.lifePackets);
-  return soft || hard ? { ...(soft ? { soft } : {}), ...(hard ? { hard } : {}) } : undefined;
-}
-
-/**
- * swanctl's `tfc_padding` for the outbound SA (RFC 4303 §2.7, tunnel mode only, as in strongSwan):
- * "mtu" pads to what fits a 1500-byte path inside UDP encapsulation, which we always use.
- */
-function tfcPadding(child: ChildSa, ike: IkeSa): Pick<SaConfig, "tfc" | "pathMtu" | "outer"> {
-  const t = child.template.tfcPadding;
-  if (t === undefined || child.mode !== "tunnel") return {};
-  if (t !== "mtu") return { tfc: t };
-  return { tfc: "mtu", pathMtu: 1500, outer: { ipVersion: ike.remote.address.includes(":") ? 6 : 4, udpEncap: true } };
-}
-
-/** AEAD suites (GCM, GMAC, ChaCha20-Poly1305) take all their keying material as encKey. */
-function hasIntegKey(suite: string): boolean {
-  return parseSuite(suite).integKeyBytes > 0;
 }
 
 function tsText(t: TrafficSelector): string { return formatTs(t); }

@@ -1,0 +1,101 @@
+/**
+ * Small helpers the IKE exchanges share: finding payloads and notifies, building notifies, the
+ * byte forms of SPIs, hash lists and NAT_DETECTION hashes. No state.
+ * @module
+ */
+import type { ControlCrypto } from "../dataplane/control-crypto.ts";
+import { HashAlg } from "../dataplane/suites.ts";
+import { dhGroupById } from "./dh.ts";
+import { concat } from "./keys.ts";
+import { CertEncoding, type Payload, type Proposal } from "./message.ts";
+import type { Chosen } from "./proposals.ts";
+import { parseIp } from "./ts.ts";
+import type { Certificate } from "./x509.ts";
+
+/** An address and UDP port. */
+export interface Endpoint { address: string; port: number }
+
+/** The payload variant(s) whose type includes T (IDi/IDr and TSi/TSr share a variant). */
+export type PayloadOf<T extends Payload["type"]> = Payload extends infer P ? (P extends { type: infer U } ? (T extends U ? P : never) : never) : never;
+
+export function find<T extends Payload["type"]>(ps: Payload[], type: T): PayloadOf<T> | undefined {
+  return ps.find((p) => p.type === type) as PayloadOf<T> | undefined;
+}
+
+export function notifies(ps: Payload[]): PayloadOf<"N">[] {
+  return ps.filter((p): p is PayloadOf<"N"> => p.type === "N");
+}
+
+export function hasNotify(ps: Payload[], type: number): boolean {
+  return ps.some((p) => p.type === "N" && p.notifyType === type);
+}
+
+export function notify(type: number, data: Uint8Array = new Uint8Array(0), protocolId = 0, spi: Uint8Array = new Uint8Array(0)): Payload {
+  return { type: "N", protocolId, spi, notifyType: type, data };
+}
+
+/** A 2-byte DH group number as INVALID_KE_PAYLOAD carries it. */
+export function groupBytes(g: number): Uint8Array { return Uint8Array.of(g >> 8, g & 255); }
+
+export const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+export function u32(b: Uint8Array): number { return (((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0; }
+export function spiBytes(n: number): Uint8Array { return Uint8Array.of(n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255); }
+
+/** Body of an ID payload after the generic header (what AUTH's prf covers, §2.15). */
+export function idBody(p: { idType: number; data: Uint8Array }): Uint8Array {
+  return concat(Uint8Array.of(p.idType, 0, 0, 0), p.data);
+}
+
+export function ipBytes(addr: string): Uint8Array { return parseIp(addr) ?? new Uint8Array(0); }
+
+/** NAT_DETECTION hash (§2.23): SHA-1(SPIi | SPIr | IP | port). */
+export function natHash(cc: ControlCrypto, spiI: Uint8Array, spiR: Uint8Array, ep: Endpoint): Uint8Array {
+  return cc.hash(HashAlg.Sha1, concat(spiI, spiR, ipBytes(ep.address), Uint8Array.of(ep.port >> 8, ep.port & 255)));
+}
+
+export function groupName(g: number): string { return dhGroupById(g)?.name ?? `DH_${g}`; }
+
+/** SIGNATURE_HASH_ALGORITHMS notify data (RFC 7427): 2 bytes per hash id. */
+export function hashList(ids: number[]): Uint8Array {
+  const out = new Uint8Array(ids.length * 2);
+  ids.forEach((id, i) => { out[2 * i] = id >> 8; out[2 * i + 1] = id & 255; });
+  return out;
+}
+
+export function parseHashList(d: Uint8Array | undefined): number[] {
+  if (!d) return [];
+  const out: number[] = [];
+  for (let i = 0; i + 1 < d.length; i += 2) out.push(((d[i] ?? 0) << 8) | (d[i + 1] ?? 0));
+  return out;
+}
+
+/** CERTREQ (§3.7): SHA-1 hashes of the trusted CAs' SubjectPublicKeyInfo. */
+export function certReqs(cc: ControlCrypto, cas: Certificate[]): Payload[] {
+  if (cas.length === 0) return [];
+  return [{ type: "CERTREQ", encoding: CertEncoding.X509_SIGNATURE, data: concat(...cas.map((c) => cc.hash(HashAlg.Sha1, c.spki))) }];
+}
+
+/** A one-proposal wire form of a chosen set (for formatting). */
+export function chosenProposal(c: Chosen): Proposal {
+  const t: { type: number; id: number; keyLength?: number }[] = [c.encr.keyLength === undefined ? { type: 1, id: c.encr.id } : { type: 1, id: c.encr.id, keyLength: c.encr.keyLength }];
+  if (c.integ !== undefined) t.push({ type: 3, id: c.integ });
+  if (c.prf !== undefined) t.push({ type: 2, id: c.prf });
+  if (c.dh !== undefined) t.push({ type: 4, id: c.dh });
+  if (c.protocol === "ESP") t.push({ type: 5, id: c.esn ? 1 : 0 });
+  return { num: c.proposalNum, protocolId: c.protocol === "IKE" ? 1 : 3, spi: c.spi, transforms: t };
+}
+
+/**
+ * Orders nonces as RFC 7296 §2.8.1 compares them for collisions: byte-wise, a shorter nonce
+ * that is a prefix of a longer one being the lower.
+ */
+export function compareNonces(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return (a[i] ?? 0) - (b[i] ?? 0);
+  return a.length - b.length;
+}
+
+/** The lower of an exchange's two nonces: the exchange whose lower nonce is lowest created the redundant SA. */
+export function lowerNonce(ni: Uint8Array, nr: Uint8Array): Uint8Array {
+  return compareNonces(ni, nr) <= 0 ? ni : nr;
+}
