@@ -398,7 +398,8 @@ export class IkeDaemon {
     if (!addr) return undefined;
     let best: { child: ChildSa; ike: IkeSa; out: SaHandle } | undefined;
     for (const [child, inst] of this.#backend.entries()) {
-      if (inst.out === undefined || child.state === "DELETED") continue;
+      // A pair that lost a rekey collision keeps its outbound SA until deleted, but must not carry traffic.
+      if (inst.out === undefined || child.state === "DELETED" || !child.outboundActive) continue;
       if (!child.remoteTs.some((t) => tsContainsAddress(t, addr))) continue;
       // Prefer the newest SA: after a rekey it carries the traffic.
       if (!best || child.uniqueId > best.child.uniqueId) best = { child, ike: ownerOf(child), out: inst.out };

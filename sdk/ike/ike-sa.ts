@@ -373,6 +373,9 @@ export class IkeSa implements ChildSaOwner {
     this.deleteChild(child);
   }
 
+  /** Sends a liveness check (an empty INFORMATIONAL) now; no answer fails the SA as DPD would. */
+  checkLiveness(): void { this.queue(new DpdTask(this)); }
+
   /** Rekeys this IKE SA: a new IKE SA takes over the children; the old one is deleted. */
   rekeyIke(): void { this.queue(new IkeRekeyTask(this)); }
 
@@ -496,8 +499,7 @@ export class IkeSa implements ChildSaOwner {
     next.peerHashes = this.peerHashes;
     next.state = "ESTABLISHED";
     next.establishedAt = this.host.now();
-    next.tasks.initAnswered(); // a rekeyed SA starts at message ID 0 both ways
-    next.tasks.restartInit();
+    // A new task manager: message IDs of the rekeyed SA start at 0 both ways (§2.18).
     this.host.register(next);
     return next;
   }
@@ -510,6 +512,8 @@ export class IkeSa implements ChildSaOwner {
     this.state = "REKEYED";
     this.log("IKE", 0, `IKE_SA ${this.conn.name}[${this.uniqueId}] rekeyed to ${this.conn.name}[${next.uniqueId}], ${next.proposal}`);
     next.startTimers();
+    // Child exchanges still waiting here would die with this SA: they run on the successor instead.
+    for (const t of this.tasks.takeQueued()) if (isMovable(t)) { t.moveTo(next); next.queue(t); }
     this.cancel(this.#dpdTimer);
     this.cancel(this.#rekeyTimer);
     this.host.event({ type: "rekeyed", ike: this, successor: next });
@@ -550,5 +554,10 @@ export class IkeSa implements ChildSaOwner {
     if (c && c.children.size === 0 && c.state === "ESTABLISHED") void c.delete();
   }
 }
+
+/** A task that concerns Child SAs and can run on the successor of an IKE rekey. */
+export interface MovableTask extends Task { moveTo(ike: IkeSa): void }
+
+function isMovable(t: Task): t is MovableTask { return typeof (t as Partial<MovableTask>).moveTo === "function"; }
 
 export { hex as hexBytes, spiBytes, u32 as readU32 };

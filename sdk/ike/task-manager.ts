@@ -99,6 +99,13 @@ export class TaskManager {
     this.#pump();
   }
 
+  /** Removes and returns the tasks waiting for the window (an IKE rekey hands them to the successor). */
+  takeQueued(): Task[] {
+    const q = this.#queue;
+    this.#queue = [];
+    return q;
+  }
+
   /** IKE_SA_INIT again (COOKIE or INVALID_KE_PAYLOAD): the retry uses message ID 0 (§2.6, §1.2). */
   restartInit(): void { this.#nextRequestId = 0; }
 

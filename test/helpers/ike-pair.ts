@@ -89,7 +89,17 @@ export interface Pair {
   filter?: WireFilter;
 }
 
-export async function makePair(optA: PeerOptions, optB: PeerOptions, opts: { cookieThreshold?: number } = {}): Promise<Pair> {
+/** A deterministic random source (xorshift32) so a test can replay the same nonces, SPIs and keys. */
+export function seededRandom(seed: number): (n: number) => Uint8Array {
+  let x = seed >>> 0 || 1;
+  return (n) => {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; out[i] = x & 255; }
+    return out;
+  };
+}
+
+export async function makePair(optA: PeerOptions, optB: PeerOptions, opts: { cookieThreshold?: number; seed?: number } = {}): Promise<Pair> {
   const clock = new VirtualClock();
   const cc = await ControlCrypto.create();
   const dpA = await Dataplane.create({ maxSas: 64, batchSize: 64 });
@@ -116,8 +126,8 @@ export async function makePair(optA: PeerOptions, optB: PeerOptions, opts: { coo
     },
   });
   const sink = (which: "a" | "b") => (r: LogRecord) => { pair.logs[which].push(formatLog(r)); };
-  daemons.a = new IkeDaemon({ dataplane: dpA, crypto: cc, connections: [connection(optA)], transport: transportFor("a", optA.addr), log: sink("a"), clock, cookieThreshold: opts.cookieThreshold, localAddress: optA.addr });
-  daemons.b = new IkeDaemon({ dataplane: dpB, crypto: cc, connections: [connection(optB)], transport: transportFor("b", optB.addr), log: sink("b"), clock, cookieThreshold: opts.cookieThreshold, localAddress: optB.addr });
+  daemons.a = new IkeDaemon({ dataplane: dpA, crypto: cc, connections: [connection(optA)], transport: transportFor("a", optA.addr), log: sink("a"), clock, cookieThreshold: opts.cookieThreshold, localAddress: optA.addr, random: opts.seed === undefined ? undefined : seededRandom(opts.seed) });
+  daemons.b = new IkeDaemon({ dataplane: dpB, crypto: cc, connections: [connection(optB)], transport: transportFor("b", optB.addr), log: sink("b"), clock, cookieThreshold: opts.cookieThreshold, localAddress: optB.addr, random: opts.seed === undefined ? undefined : seededRandom(opts.seed * 7919 + 1) });
   pair.a = daemons.a;
   pair.b = daemons.b;
   return pair;

@@ -3,9 +3,8 @@
  * INVALID_KE_PAYLOAD to the group the peer asks for and retries after TEMPORARY_FAILURE (§2.25).
  * @module
  */
-import type { IkeSa } from "../ike-sa.ts";
 import type { ChildSa } from "../child-sa.ts";
-import type { Task } from "../task-manager.ts";
+import type { IkeSa, MovableTask } from "../ike-sa.ts";
 import type { ChildTemplate } from "../config.ts";
 import { Exchange, Notify, NOTIFY_ERROR_MAX, type Payload } from "../message.ts";
 import { IkeError } from "../errors.ts";
@@ -47,7 +46,7 @@ export async function childResponse(ike: IkeSa, c: PendingChild, ps: Payload[]):
 }
 
 /** An additional Child SA, initiated by us. */
-export class ChildCreateTask implements Task {
+export class ChildCreateTask implements MovableTask {
   readonly name = "CHILD_CREATE";
   readonly exchange = Exchange.CREATE_CHILD_SA;
   #ike: IkeSa;
@@ -74,6 +73,8 @@ export class ChildCreateTask implements Task {
       ike.timer(TEMPORARY_FAILURE_RETRY_MS, () => ike.createChild(this.#template));
     }
   }
+
+  moveTo(ike: IkeSa): void { this.#ike = ike; }
 
   timeout(): void { this.#pending?.ks?.wipe(); this.#ike.fail(unreachable(this.#ike, "request")); }
 }

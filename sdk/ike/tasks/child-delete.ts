@@ -5,15 +5,14 @@
  * tells it to.
  * @module
  */
-import type { IkeSa } from "../ike-sa.ts";
 import type { ChildSa } from "../child-sa.ts";
-import type { Task } from "../task-manager.ts";
+import type { IkeSa, MovableTask } from "../ike-sa.ts";
 import { Exchange, ProtocolId, type Payload } from "../message.ts";
 import { hex, spiBytes, u32, type PayloadOf } from "../payloads.ts";
 import { unreachable } from "./common.ts";
 
 /** Our DELETE of one child. */
-export class ChildDeleteTask implements Task {
+export class ChildDeleteTask implements MovableTask {
   readonly name = "CHILD_DELETE";
   readonly exchange = Exchange.INFORMATIONAL;
   #ike: IkeSa;
@@ -32,6 +31,8 @@ export class ChildDeleteTask implements Task {
   }
 
   process(): void { this.#child.owner.removeChild(this.#child, "deleted"); }
+
+  moveTo(ike: IkeSa): void { this.#ike = ike; }
 
   timeout(): void { this.#ike.fail(unreachable(this.#ike, "request")); }
 }

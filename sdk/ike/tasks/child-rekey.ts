@@ -9,9 +9,8 @@
  * deletes the old pair. No TEMPORARY_FAILURE, no retry loop.
  * @module
  */
-import type { IkeSa } from "../ike-sa.ts";
 import type { ChildSa } from "../child-sa.ts";
-import type { Task } from "../task-manager.ts";
+import type { IkeSa, MovableTask } from "../ike-sa.ts";
 import type { ChildTemplate } from "../config.ts";
 import { Exchange, Notify, ProtocolId, type Payload } from "../message.ts";
 import { compareNonces, find, hex, notifies, notify, spiBytes, u32 } from "../payloads.ts";
@@ -27,7 +26,7 @@ import { NONCE_BYTES, unreachable } from "./common.ts";
 export const REKEY_SWITCH_MS = 10_000;
 
 /** Our rekey of one child. */
-export class ChildRekeyTask implements Task {
+export class ChildRekeyTask implements MovableTask {
   readonly name = "CHILD_REKEY";
   readonly exchange = Exchange.CREATE_CHILD_SA;
   #ike: IkeSa;
@@ -96,6 +95,8 @@ export class ChildRekeyTask implements Task {
     old.state = "REKEYED";
     armSwitch(this.#ike, old, theirs);
   }
+
+  moveTo(ike: IkeSa): void { this.#ike = ike; }
 
   timeout(): void { this.#pending?.ks?.wipe(); this.#ike.fail(unreachable(this.#ike, "request")); }
 }
