@@ -187,6 +187,25 @@ test("rekeys started by strongSwan under a steady ping stream: zero loss", async
   await stop(p);
 });
 
+test("rekeys both ways (ours: child 3 s, IKE 7 s; charon's: child 10 s, IKE 14 s): child rekeys keep going after IKE rekeys, zero loss", async () => {
+  // The regression: our Child SAs' rekey timers died with the IKE SA that installed them, so after
+  // the first IKE rekey no child was rekeyed by time again (0 in 18 s).
+  const p = await peer({ SWAN_CHILD_REKEY_TIME: "10s", SWAN_REKEY_TIME: "14s", SWAN_ESP_PROPOSALS: "aes128gcm16-x25519,aes128gcm16" });
+  const conf = writeConf("rekey-both", { childRekeyTime: "3s", rekeyTime: "7s", esp: "aes128gcm16-x25519" });
+  const r = await ping(p, conf, ["-c", "110", "-i", "0.2"], 60_000);
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stdout, /110 packets transmitted, 110 received, 0% packet loss/);
+  const lines = r.stdout.split("\n");
+  const firstIkeRekey = lines.findIndex((l) => /IKE_SA peer\[\d+\] rekeyed to/.test(l));
+  assert.ok(firstIkeRekey >= 0, show(r));
+  const childRekeysAfter = lines.slice(firstIkeRekey).filter((l) => /rekeying CHILD_SA net|peer rekeys CHILD_SA net/.test(l)).length;
+  assert.ok(childRekeysAfter >= 4, `child rekeys after the first IKE rekey: ${childRekeysAfter}\n${show(r)}`);
+  assert.doesNotMatch(r.stdout, /ignoring unexpected response|ignoring request with message ID/);
+  const log = await p.logs(4000);
+  assert.doesNotMatch(log, /ESP decryption or ICV verification failed|does not belong to an installed SA|duplicate Message ID/);
+  await stop(p);
+});
+
 test("DPD: a killed strongSwan is noticed within dpd_delay plus the retransmissions", async () => {
   const p = await peer();
   const conf = writeConf("dpd", { dpdDelay: "2s" });
