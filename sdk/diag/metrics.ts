@@ -78,6 +78,8 @@ const IKE_COUNTERS: Record<string, { name: string; type: "counter" | "gauge"; he
   ikeV1Dropped: { name: "ipsec_ike_v1_messages_dropped", type: "counter", help: "IKEv1 datagrams dropped (this side speaks IKEv2 only)" },
   cookiesSent: { name: "ipsec_ike_cookies_sent", type: "counter", help: "COOKIE notifies sent under half-open load (RFC 7296 section 2.6)" },
   halfOpen: { name: "ipsec_ike_half_open_sas", type: "gauge", help: "Half-open IKE SAs (responder, IKE_AUTH not yet received)" },
+  initsBlocked: { name: "ipsec_ike_inits_blocked", type: "counter", help: "IKE_SA_INITs dropped: too many half-open IKE SAs from their address (block_threshold)" },
+  ikeOverLimit: { name: "ipsec_ike_messages_over_limit", type: "counter", help: "IKE messages dropped over a fragment count or size limit (RFC 7383)" },
   espToUnknownChild: { name: "ipsec_esp_no_child_sa_packets", type: "counter", help: "Outbound packets dropped because no Child SA covers their destination" },
   keepalivesSent: { name: "ipsec_nat_keepalives_sent", type: "counter", help: "NAT keepalives sent (RFC 3948)" },
 };

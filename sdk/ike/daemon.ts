@@ -63,8 +63,12 @@ export interface IkeDaemonOptions {
   log?: LogSink;
   clock?: Clock;
   random?: (n: number) => Uint8Array;
-  /** Half-open IKE SAs above which IKE_SA_INIT must carry a COOKIE (strongSwan: 30). */
+  /** Half-open IKE SAs above which IKE_SA_INIT must carry a COOKIE (strongSwan's cookie_threshold: 30). */
   cookieThreshold?: number;
+  /** Half-open IKE SAs from one address above which its IKE_SA_INIT must carry a COOKIE (cookie_threshold_ip: 3). */
+  cookieThresholdIp?: number;
+  /** Half-open IKE SAs from one address above which its IKE_SA_INITs are dropped (block_threshold: 5). */
+  blockThreshold?: number;
   /** Our own address, used for "dynamic" selectors and IDs when the socket is bound to a wildcard. */
   localAddress?: string;
   /**
@@ -104,7 +108,12 @@ export interface IkeCounters {
   ikeDroppedInvalid: number;
   ikeV1Dropped: number;
   cookiesSent: number;
+  /** Responder IKE SAs between IKE_SA_INIT and the end of IKE_AUTH. */
   halfOpen: number;
+  /** IKE_SA_INITs dropped because their address has too many half-open IKE SAs. */
+  initsBlocked: number;
+  /** IKE messages dropped over a size or fragment limit. */
+  ikeOverLimit: number;
   espToUnknownChild: number;
   keepalivesSent: number;
 }
@@ -131,11 +140,16 @@ export interface IkeSaStatus {
 
 /** The IKE daemon. */
 export class IkeDaemon {
-  readonly counters: IkeCounters = { ikeReceived: 0, ikeSent: 0, ikeDroppedInvalid: 0, ikeV1Dropped: 0, cookiesSent: 0, halfOpen: 0, espToUnknownChild: 0, keepalivesSent: 0 };
+  readonly counters: IkeCounters = { ikeReceived: 0, ikeSent: 0, ikeDroppedInvalid: 0, ikeV1Dropped: 0, cookiesSent: 0, halfOpen: 0, initsBlocked: 0, ikeOverLimit: 0, espToUnknownChild: 0, keepalivesSent: 0 };
   /** IKE SAs by our local SPI (hex). */
   readonly sas = new Map<string, IkeSa>();
-  /** Half-open responder SAs by initiator SPI + address (to spot IKE_SA_INIT retransmits). */
+  /**
+   * Half-open responder SAs (CONNECTING: IKE_SA_INIT answered, IKE_AUTH not done) by initiator SPI
+   * and address: retransmitted IKE_SA_INITs find theirs and get the cached response; the count
+   * decides COOKIEs (§2.6). An SA leaves when it is established, fails or is deleted.
+   */
   readonly #halfOpen = new Map<string, IkeSa>();
+  readonly #halfOpenByIp = new Map<string, number>();
   readonly #backend: DataplaneBackend;
   readonly #lastHeard = new Map<IkeSa, number>();
   readonly #listeners = new Set<(e: IkeEvent) => void>();
@@ -217,10 +231,10 @@ export class IkeDaemon {
       lastHeard: (ike) => this.#lastHeard.get(ike) ?? 0,
       register: (ike) => {
         this.sas.set(hexBytes(ike.localSpi), ike);
-        for (const [k, v] of this.#halfOpen) if (v === ike) this.#halfOpen.delete(k);
         this.#lastHeard.set(ike, this.#clock.now());
       },
       event: (e) => d.dispatch(e),
+      overLimit: () => { this.counters.ikeOverLimit++; },
       findConnection: (idi, idr, local, remote) => this.findResponderConnection(idi, idr, local, remote),
       findPsk: () => undefined,
     };
@@ -230,9 +244,9 @@ export class IkeDaemon {
     if (e.type === "deleted" || e.type === "failed") {
       const key = hexBytes(e.ike.localSpi);
       if (this.sas.get(key) === e.ike) this.sas.delete(key);
-      for (const [k, v] of this.#halfOpen) if (v === e.ike) this.#halfOpen.delete(k);
       this.#lastHeard.delete(e.ike);
     }
+    if (e.type === "established" || e.type === "deleted" || e.type === "failed") this.leaveHalfOpen(e.ike);
     if (e.type === "rekeyed") this.#lastHeard.set(e.successor, this.#clock.now());
     for (const l of this.#listeners) l(e);
   }
@@ -324,29 +338,50 @@ export class IkeDaemon {
     this.logLine("IKE", 1, `ignoring ${isResponse ? "response" : "request"} for unknown IKE_SA ${hexBytes(h.spiI)}_i ${hexBytes(h.spiR)}_r from ${remote.address}[${remote.port}]`);
   }
 
+  private leaveHalfOpen(ike: IkeSa): void {
+    for (const [k, v] of this.#halfOpen) {
+      if (v !== ike) continue;
+      this.#halfOpen.delete(k);
+      const n = (this.#halfOpenByIp.get(ike.remote.address) ?? 1) - 1;
+      if (n > 0) this.#halfOpenByIp.set(ike.remote.address, n);
+      else this.#halfOpenByIp.delete(ike.remote.address);
+    }
+    this.counters.halfOpen = this.#halfOpen.size;
+  }
+
   private newResponder(bytes: Uint8Array, local: Endpoint, remote: Endpoint, key: string): void {
     const msg = decodeMessage(bytes);
     if (!msg.ok) { this.counters.ikeDroppedInvalid++; this.logLine("ENC", 0, `dropping invalid IKE_SA_INIT from ${remote.address}: ${msg.error.message}`); return; }
     const conn = this.connectionFor(remote);
     if (!conn) { this.logLine("CFG", 0, `no IKE config found for ${local.address}...${remote.address}, sending NO_PROPOSAL_CHOSEN`); return this.answerPlain(msg.value.header, local, remote, Notify.NO_PROPOSAL_CHOSEN); }
+    // Everything up to here is stateless and costs one hash: no DH, no SA, before a valid cookie.
+    const fromIp = this.#halfOpenByIp.get(remote.address) ?? 0;
+    const block = this.#opts.blockThreshold ?? 5;
+    if (fromIp >= block) {
+      this.counters.initsBlocked++;
+      this.logLine("IKE", 1, `ignoring IKE_SA_INIT from ${remote.address}: ${fromIp} half-open IKE_SAs from it (block_threshold ${block})`);
+      return;
+    }
     const threshold = this.#opts.cookieThreshold ?? 30;
-    if (this.#halfOpen.size >= threshold) {
+    const thresholdIp = this.#opts.cookieThresholdIp ?? 3;
+    if (this.#halfOpen.size >= threshold || fromIp >= thresholdIp) {
       const cookie = this.cookieFor(msg.value, remote);
       const got = msg.value.payloads[0];
       const valid = got?.type === "N" && got.notifyType === Notify.COOKIE && equalBytes(got.data, cookie);
       if (!valid) {
         this.counters.cookiesSent++;
-        this.logLine("IKE", 0, `${this.#halfOpen.size} half-open IKE_SAs (threshold ${threshold}): requesting a COOKIE from ${remote.address}`);
+        this.logLine("IKE", 1, `${this.#halfOpen.size} half-open IKE_SAs (${fromIp} from ${remote.address}; thresholds ${threshold} and ${thresholdIp} per address): requesting a COOKIE`);
         return this.answerPlain(msg.value.header, local, remote, Notify.COOKIE, cookie);
       }
     }
     const localEp = local.address === "0.0.0.0" || local.address === "::" ? { address: this.#opts.localAddress ?? local.address, port: local.port } : local;
     const ike = new IkeSa(this.host(), conn, localEp, remote, false, msg.value.header.spiI.slice());
     this.#halfOpen.set(key, ike);
+    this.#halfOpenByIp.set(remote.address, fromIp + 1);
     this.counters.halfOpen = this.#halfOpen.size;
     this.#lastHeard.set(ike, this.#clock.now());
     const keep = ike.respondInit(bytes, msg.value);
-    if (!keep) { this.#halfOpen.delete(key); return; }
+    if (!keep) { this.leaveHalfOpen(ike); return; }
     // Half-open SAs that never authenticate are dropped after 30 s (strongSwan's half_open_timeout).
     this.#clock.setTimer(30_000, () => {
       if (ike.state === "CONNECTING") ike.fail(new IkeError("PEER_UNREACHABLE", `half-open IKE_SA from ${remote.address} timed out: no IKE_AUTH within 30 s`));

@@ -67,6 +67,8 @@ export interface IkeSaHost {
   /** The IKE SA's id key changed (IKE_SA_INIT done: responder SPI known), or a rekey created it. */
   register(ike: IkeSa): void;
   event(e: IkeEvent): void;
+  /** A message of the peer was dropped over a limit. */
+  overLimit?(what: "fragments"): void;
   /** Resolves a connection for a responder once the peer's identity is known (IDi). */
   findConnection?(idi: IkeIdentity, idr: IkeIdentity | undefined, local: Endpoint, remote: Endpoint): IkeConnection | undefined;
   /** Pre-shared key for a pair of identities (responder side lookups). */
@@ -144,6 +146,7 @@ export class IkeSa implements ChildSaOwner {
       clearTimer: (t) => this.cancel(t),
       log: (s, l, m) => this.log(s, l, m),
       crash: (e) => this.crash(e),
+      overLimit: (what) => this.host.overLimit?.(what),
     });
   }
 

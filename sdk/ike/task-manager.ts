@@ -49,6 +49,8 @@ export interface TaskManagerHost {
   log(subsystem: Subsystem, level: 0 | 1 | 2, message: string): void;
   /** A task threw: the SA fails with the error. */
   crash(e: unknown): void;
+  /** A received message was dropped over a limit (counted by the daemon). */
+  overLimit(what: "fragments"): void;
 }
 
 interface Active {
@@ -59,8 +61,14 @@ interface Active {
   timer?: unknown;
 }
 
-/** Caps of fragment reassembly (RFC 7383 §2.6.2 leaves them to the implementation). */
-const MAX_FRAGMENTS = 64;
+/**
+ * Caps of fragment reassembly (RFC 7383 leaves them to the implementation). Only the fragments of
+ * the one request we expect and of the one response we wait for are kept, so an SA holds at most
+ * two sets. strongSwan's max_packet (10000 bytes) bounds a reassembled message; 64 fragments of
+ * the 1280-byte fragment_size carry more than that.
+ */
+export const MAX_FRAGMENTS = 64;
+export const MAX_MESSAGE_BYTES = 10_000;
 
 /** The task manager of one IKE SA. */
 export class TaskManager {
@@ -72,7 +80,7 @@ export class TaskManager {
   #nextRequestId = 0;
   #expectRequestId = 0;
   #lastResponse?: { messageId: number; datagrams: Uint8Array[] };
-  #fragments = new Map<number, { total: number; parts: Map<number, Uint8Array>; innerType: number }>();
+  #fragments = new Map<number, { total: number; parts: Map<number, Uint8Array>; innerType: number; bytes: number }>();
   #chain: Promise<void> = Promise.resolve();
 
   constructor(host: TaskManagerHost) { this.#host = host; }
@@ -204,10 +212,11 @@ export class TaskManager {
     let f = this.#fragments.get(id);
     if (!f) {
       if (last.totalFragments > MAX_FRAGMENTS) {
-        this.#host.log("ENC", 0, `dropping fragment ${last.fragmentNumber}/${last.totalFragments}: more than ${MAX_FRAGMENTS} fragments`);
+        this.#host.overLimit("fragments");
+        this.#host.log("ENC", 1, `dropping fragment ${last.fragmentNumber}/${last.totalFragments}: more than ${MAX_FRAGMENTS} fragments`);
         return undefined;
       }
-      f = { total: last.totalFragments, parts: new Map(), innerType: 0 };
+      f = { total: last.totalFragments, parts: new Map(), innerType: 0, bytes: 0 };
       this.#fragments.set(id, f);
     }
     if (last.totalFragments !== f.total || last.fragmentNumber < 1 || last.fragmentNumber > f.total) {
@@ -215,7 +224,14 @@ export class TaskManager {
       return undefined;
     }
     if (last.fragmentNumber === 1) f.innerType = last.innerType;
+    f.bytes += opened.plaintext.length - (f.parts.get(last.fragmentNumber)?.length ?? 0);
     f.parts.set(last.fragmentNumber, opened.plaintext);
+    if (f.bytes > MAX_MESSAGE_BYTES) {
+      this.#fragments.delete(id);
+      this.#host.overLimit("fragments");
+      this.#host.log("ENC", 0, `dropping fragmented message ${id}: more than ${MAX_MESSAGE_BYTES} bytes (max_packet)`);
+      return undefined;
+    }
     this.#host.log("ENC", 2, `received fragment #${last.fragmentNumber} of ${f.total}`);
     if (f.parts.size < f.total) return undefined;
     this.#fragments.delete(id);
