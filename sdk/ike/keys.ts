@@ -1,6 +1,12 @@
 /**
  * IKEv2 key derivation (RFC 7296 §2.13, §2.14, §2.17, §2.18): prf, prf+, SKEYSEED, the seven
- * IKE SA keys and Child SA KEYMAT. Every PRF is HMAC run in the wasm (ControlCrypto).
+ * IKE SA keys and Child SA KEYMAT. Every PRF is HMAC run in the wasm (ControlCrypto), which wipes
+ * its scratch memory after each call.
+ *
+ * Key hygiene: every intermediate buffer here that held secret material (SKEYSEED, each prf+ block
+ * T1..Tn and the input that carries it, KEYMAT, the DH secret's concatenations) is zeroed before
+ * the function returns, so only the keys handed to the caller remain; callers zero those when the
+ * SA goes (IkeSa.destroy, the Child SA install).
  * @module
  */
 import type { ControlCrypto } from "../dataplane/control-crypto.ts";
@@ -53,10 +59,14 @@ export function prfPlus(prf: Prf, key: Uint8Array, seed: Uint8Array, length: num
   const out = new Uint8Array(length);
   let t = new Uint8Array(0);
   for (let i = 1, at = 0; at < length; i++) {
-    t = prf.mac(key, concat(t, seed, Uint8Array.of(i))) as Uint8Array<ArrayBuffer>;
+    const input = concat(t, seed, Uint8Array.of(i));
+    t.fill(0);
+    t = prf.mac(key, input) as Uint8Array<ArrayBuffer>;
+    input.fill(0);
     out.set(t.subarray(0, Math.min(t.length, length - at)), at);
     at += t.length;
   }
+  t.fill(0);
   return out;
 }
 
@@ -87,9 +97,14 @@ export function deriveIkeKeys(
   prf: Prf, lengths: IkeKeyLengths, sharedSecret: Uint8Array, ni: Uint8Array, nr: Uint8Array,
   spiI: Uint8Array, spiR: Uint8Array, rekey?: { oldPrf: Prf; oldSkD: Uint8Array },
 ): IkeKeys {
-  const skeyseed = rekey
-    ? rekey.oldPrf.mac(rekey.oldSkD, concat(sharedSecret, ni, nr))
-    : prf.mac(concat(ni, nr), sharedSecret);
+  let skeyseed: Uint8Array;
+  if (rekey) {
+    const input = concat(sharedSecret, ni, nr);
+    skeyseed = rekey.oldPrf.mac(rekey.oldSkD, input);
+    input.fill(0);
+  } else {
+    skeyseed = prf.mac(concat(ni, nr), sharedSecret);
+  }
   const p = prf.bytes;
   const total = p + 2 * lengths.integ + 2 * lengths.encr + 2 * p;
   const km = prfPlus(prf, skeyseed, concat(ni, nr, spiI, spiR), total);
@@ -122,6 +137,7 @@ export function deriveChildKeys(
 ): ChildKeys {
   const seed = pfsSecret ? concat(pfsSecret, ni, nr) : concat(ni, nr);
   const km = prfPlus(prf, skD, seed, 2 * (lengths.encr + lengths.integ));
+  seed.fill(0);
   let at = 0;
   const take = (n: number): Uint8Array => { const k = km.slice(at, at + n); at += n; return k; };
   const keys = { encrI2r: take(lengths.encr), integI2r: take(lengths.integ), encrR2i: take(lengths.encr), integR2i: take(lengths.integ) };

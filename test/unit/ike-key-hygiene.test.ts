@@ -1,0 +1,44 @@
+// Key hygiene of the IKE key derivation: every buffer that held secret material during prf+,
+// SKEYSEED and KEYMAT derivation is zero afterwards, except the keys returned (which their owner
+// wipes). Checked by a PRF wrapper that keeps every buffer it was given or returned.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ControlCrypto } from "../../sdk/dataplane/control-crypto.ts";
+import { deriveChildKeys, deriveIkeKeys, prfFor, type Prf } from "../../sdk/ike/keys.ts";
+
+function spyPrf(inner: Prf): { prf: Prf; seen: Uint8Array[] } {
+  const seen: Uint8Array[] = [];
+  return { seen, prf: { id: inner.id, bytes: inner.bytes, mac: (k, d) => { const out = inner.mac(k, d); seen.push(d, out); return out; } } };
+}
+
+const zero = (b: Uint8Array): boolean => b.every((x) => x === 0);
+const contains = (hay: Uint8Array, needle: Uint8Array): boolean => Buffer.from(hay).includes(Buffer.from(needle));
+
+test("key derivation leaves no secret in its intermediate buffers (prf+ blocks, SKEYSEED, KEYMAT, PFS seed)", async () => {
+  const cc = await ControlCrypto.create();
+  const { prf, seen } = spyPrf(prfFor(cc, 5));
+  const secret = crypto.getRandomValues(new Uint8Array(32));
+  const secretCopy = secret.slice();
+  const ni = crypto.getRandomValues(new Uint8Array(32)), nr = crypto.getRandomValues(new Uint8Array(32));
+  const spiI = crypto.getRandomValues(new Uint8Array(8)), spiR = crypto.getRandomValues(new Uint8Array(8));
+  const keys = deriveIkeKeys(prf, { encr: 36, integ: 0 }, secret, ni, nr, spiI, spiR);
+  const pfs = crypto.getRandomValues(new Uint8Array(32));
+  const pfsCopy = pfs.slice();
+  const child = deriveChildKeys(prf, keys.skD, ni, nr, { encr: 36, integ: 0 }, pfs);
+  // The callers zero the DH secrets right after (IkeSa.deriveKeys, the Child SA install).
+  secret.fill(0);
+  pfs.fill(0);
+  const returned = [...Object.values(keys), ...Object.values(child)];
+  // The PRF's outputs (SKEYSEED, T1..Tn) and the inputs that carried a previous block or a DH secret
+  // are wiped; the only inputs left readable are the public ones (Ni | Nr).
+  let wiped = 0;
+  for (const b of seen) {
+    if (returned.includes(b)) continue;
+    if (zero(b)) { wiped++; continue; }
+    assert.ok(!returned.some((k) => k.length >= 8 && contains(b, k.subarray(0, 8))), "a buffer still holds part of a returned key");
+    assert.ok(!contains(b, secretCopy.subarray(0, 16)) && !contains(b, pfsCopy.subarray(0, 16)), "a buffer still holds the DH secret");
+    assert.deepEqual(b, Buffer.concat([ni, nr]), "only the public nonce input is left");
+  }
+  assert.ok(wiped >= 10, `buffers wiped: ${wiped}`);
+  for (const k of returned) if (k.length > 0) assert.ok(!zero(k), "the returned keys are intact");
+});
