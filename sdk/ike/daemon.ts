@@ -17,7 +17,7 @@ import type { IkeConnection, ChildTemplate } from "./config.ts";
 import { identityMatches, formatIdentity, type IkeIdentity } from "./identity.ts";
 import { tsContainsAddress, parseIp, parseTs, formatTs } from "./ts.ts";
 import type { TrafficSelector } from "./message.ts";
-import type { LogSink } from "./log.ts";
+import { rateLimited, type LogSink } from "./log.ts";
 import { IkeError } from "./errors.ts";
 import { concat, equalBytes } from "./keys.ts";
 
@@ -166,7 +166,7 @@ export class IkeDaemon {
     this.#opts = opts;
     this.#clock = opts.clock ?? systemClock;
     this.#random = opts.random ?? ((n) => crypto.getRandomValues(new Uint8Array(n)));
-    this.#log = opts.log ?? (() => undefined);
+    this.#log = rateLimited(opts.log ?? (() => undefined), () => this.#clock.now());
     this.#cookieSecret = this.#random(32);
     const keyLog = opts.keyLog;
     this.#backend = new DataplaneBackend(opts.dataplane, {
@@ -311,10 +311,10 @@ export class IkeDaemon {
     if (!hdr.ok) {
       if (hdr.error.code === "UNSUPPORTED_VERSION" && hdr.error.majorVersion === 1) {
         this.counters.ikeV1Dropped++;
-        this.logLine("IKE", 0, `received an IKEv1 packet from ${remote.address}[${remote.port}]: the peer speaks IKEv1; this side is IKEv2 only (set keyexchange=ikev2 / version = 2 on the peer)`);
+        this.logLine("IKE", 0, `received an IKEv1 packet from ${remote.address}[${remote.port}]: the peer speaks IKEv1; this side is IKEv2 only (set keyexchange=ikev2 / version = 2 on the peer)`, "ikev1");
       } else {
         this.counters.ikeDroppedInvalid++;
-        this.logLine("ENC", 0, `dropping invalid IKE packet from ${remote.address}[${remote.port}] (${bytes.length} bytes): ${hdr.error.message}`);
+        this.logLine("ENC", 0, `dropping invalid IKE packet from ${remote.address}[${remote.port}] (${bytes.length} bytes): ${hdr.error.message}`, "invalid-packet");
       }
       return;
     }
@@ -335,7 +335,7 @@ export class IkeDaemon {
       this.newResponder(bytes, local, remote, key);
       return;
     }
-    this.logLine("IKE", 1, `ignoring ${isResponse ? "response" : "request"} for unknown IKE_SA ${hexBytes(h.spiI)}_i ${hexBytes(h.spiR)}_r from ${remote.address}[${remote.port}]`);
+    this.logLine("IKE", 1, `ignoring ${isResponse ? "response" : "request"} for unknown IKE_SA ${hexBytes(h.spiI)}_i ${hexBytes(h.spiR)}_r from ${remote.address}[${remote.port}]`, "unknown-sa");
   }
 
   private leaveHalfOpen(ike: IkeSa): void {
@@ -351,15 +351,15 @@ export class IkeDaemon {
 
   private newResponder(bytes: Uint8Array, local: Endpoint, remote: Endpoint, key: string): void {
     const msg = decodeMessage(bytes);
-    if (!msg.ok) { this.counters.ikeDroppedInvalid++; this.logLine("ENC", 0, `dropping invalid IKE_SA_INIT from ${remote.address}: ${msg.error.message}`); return; }
+    if (!msg.ok) { this.counters.ikeDroppedInvalid++; this.logLine("ENC", 0, `dropping invalid IKE_SA_INIT from ${remote.address}: ${msg.error.message}`, "invalid-init"); return; }
     const conn = this.connectionFor(remote);
-    if (!conn) { this.logLine("CFG", 0, `no IKE config found for ${local.address}...${remote.address}, sending NO_PROPOSAL_CHOSEN`); return this.answerPlain(msg.value.header, local, remote, Notify.NO_PROPOSAL_CHOSEN); }
+    if (!conn) { this.logLine("CFG", 0, `no IKE config found for ${local.address}...${remote.address}, sending NO_PROPOSAL_CHOSEN`, "no-config"); return this.answerPlain(msg.value.header, local, remote, Notify.NO_PROPOSAL_CHOSEN); }
     // Everything up to here is stateless and costs one hash: no DH, no SA, before a valid cookie.
     const fromIp = this.#halfOpenByIp.get(remote.address) ?? 0;
     const block = this.#opts.blockThreshold ?? 5;
     if (fromIp >= block) {
       this.counters.initsBlocked++;
-      this.logLine("IKE", 1, `ignoring IKE_SA_INIT from ${remote.address}: ${fromIp} half-open IKE_SAs from it (block_threshold ${block})`);
+      this.logLine("IKE", 1, `ignoring IKE_SA_INIT from ${remote.address}: ${fromIp} half-open IKE_SAs from it (block_threshold ${block})`, "blocked");
       return;
     }
     const threshold = this.#opts.cookieThreshold ?? 30;
@@ -370,7 +370,7 @@ export class IkeDaemon {
       const valid = got?.type === "N" && got.notifyType === Notify.COOKIE && equalBytes(got.data, cookie);
       if (!valid) {
         this.counters.cookiesSent++;
-        this.logLine("IKE", 1, `${this.#halfOpen.size} half-open IKE_SAs (${fromIp} from ${remote.address}; thresholds ${threshold} and ${thresholdIp} per address): requesting a COOKIE`);
+        this.logLine("IKE", 1, `${this.#halfOpen.size} half-open IKE_SAs (${fromIp} from ${remote.address}; thresholds ${threshold} and ${thresholdIp} per address): requesting a COOKIE`, "cookie");
         return this.answerPlain(msg.value.header, local, remote, Notify.COOKIE, cookie);
       }
     }
@@ -405,8 +405,8 @@ export class IkeDaemon {
     this.#opts.transport.sendIke(bytes, local, remote);
   }
 
-  private logLine(subsystem: "IKE" | "ENC" | "CFG" | "NET", level: 0 | 1 | 2, message: string): void {
-    this.#log({ subsystem, level, message, time: this.#clock.now() });
+  private logLine(subsystem: "IKE" | "ENC" | "CFG" | "NET", level: 0 | 1 | 2, message: string, rateKey?: string): void {
+    this.#log({ subsystem, level, message, time: this.#clock.now(), rateKey });
   }
 
   // ------------------------------------------------------------------ ESP

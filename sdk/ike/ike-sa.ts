@@ -144,7 +144,7 @@ export class IkeSa implements ChildSaOwner {
       send: (d) => this.sendDatagram(d),
       setTimer: (ms, fn) => this.timer(ms, fn),
       clearTimer: (t) => this.cancel(t),
-      log: (s, l, m) => this.log(s, l, m),
+      log: (s, l, m, k) => this.log(s, l, m, k),
       crash: (e) => this.crash(e),
       overLimit: (what) => this.host.overLimit?.(what),
     });
@@ -154,8 +154,8 @@ export class IkeSa implements ChildSaOwner {
   get localSpi(): Uint8Array { return this.originalInitiator ? this.spiI : this.spiR; }
 
   /** Logs with this SA's name and unique id. */
-  log(subsystem: Subsystem, level: 0 | 1 | 2, message: string): void {
-    this.host.log({ subsystem, level, ike: { name: this.conn.name, id: this.uniqueId }, message, time: this.host.now() });
+  log(subsystem: Subsystem, level: 0 | 1 | 2, message: string, rateKey?: string): void {
+    this.host.log({ subsystem, level, ike: { name: this.conn.name, id: this.uniqueId }, message, time: this.host.now(), rateKey });
   }
 
   /** @internal `'id'`, or `%any` when none. */
@@ -270,7 +270,7 @@ export class IkeSa implements ChildSaOwner {
   private async process(bytes: Uint8Array, local: Endpoint, remote: Endpoint): Promise<void> {
     if (this.state === "DESTROYED") return;
     const dec = decodeMessage(bytes);
-    if (!dec.ok) { this.log("ENC", 0, `dropping invalid message: ${dec.error.message}`); return; }
+    if (!dec.ok) { this.log("ENC", 0, `dropping invalid message: ${dec.error.message}`, "invalid-message"); return; }
     const msg = dec.value;
     const h = msg.header;
     const isResponse = (h.flags & HeaderFlag.RESPONSE) !== 0;

@@ -46,7 +46,8 @@ export interface TaskManagerHost {
   send(datagram: Uint8Array): void;
   setTimer(ms: number, fn: () => void): unknown;
   clearTimer(t: unknown): void;
-  log(subsystem: Subsystem, level: 0 | 1 | 2, message: string): void;
+  /** `rateKey` marks a line caused by one received datagram (rate limited, see log.ts). */
+  log(subsystem: Subsystem, level: 0 | 1 | 2, message: string, rateKey?: string): void;
   /** A task threw: the SA fails with the error. */
   crash(e: unknown): void;
   /** A received message was dropped over a limit (counted by the daemon). */
@@ -174,18 +175,18 @@ export class TaskManager {
     if (isResponse) {
       const a = this.#active;
       if (!a || a.messageId !== h.messageId || a.task.exchange !== h.exchange) {
-        this.#host.log("IKE", 1, `ignoring ${h.exchange === Exchange.IKE_SA_INIT ? "IKE_SA_INIT" : "unexpected"} response with message ID ${h.messageId} (none outstanding)`);
+        this.#host.log("IKE", 1, `ignoring ${h.exchange === Exchange.IKE_SA_INIT ? "IKE_SA_INIT" : "unexpected"} response with message ID ${h.messageId} (none outstanding)`, "unexpected-response");
         return undefined;
       }
     } else if (h.messageId !== this.#expectRequestId) {
       if (this.#lastResponse && h.messageId === this.#lastResponse.messageId) {
         const skf = find(msg.payloads, "SKF");
         if (!skf || skf.fragmentNumber === 1) {
-          this.#host.log("IKE", 1, `received retransmit of request with ID ${h.messageId}, retransmitting response`);
+          this.#host.log("IKE", 1, `received retransmit of request with ID ${h.messageId}, retransmitting response`, "retransmitted-request");
           for (const d of this.#lastResponse.datagrams) this.#host.send(d);
         }
       } else {
-        this.#host.log("IKE", 1, `ignoring request with message ID ${h.messageId}, expected ${this.#expectRequestId}`);
+        this.#host.log("IKE", 1, `ignoring request with message ID ${h.messageId}, expected ${this.#expectRequestId}`, "unexpected-request");
       }
       return undefined;
     }
@@ -196,15 +197,15 @@ export class TaskManager {
   /** Decrypts SK, or collects SKF fragments until the set is complete. */
   #open(bytes: Uint8Array, msg: IkeMessage): Payload[] | undefined {
     const sk = this.#host.inbound();
-    if (!sk) { this.#host.log("ENC", 0, "dropping encrypted message: no keys yet"); return undefined; }
+    if (!sk) { this.#host.log("ENC", 0, "dropping encrypted message: no keys yet", "no-keys"); return undefined; }
     const last = msg.payloads[msg.payloads.length - 1];
     if (!last || (last.type !== "SK" && last.type !== "SKF")) {
-      this.#host.log("ENC", 0, `dropping ${msg.header.exchange} message without an encrypted payload`);
+      this.#host.log("ENC", 0, `dropping ${msg.header.exchange} message without an encrypted payload`, "no-sk");
       return undefined;
     }
     const opened = sk.open(bytes, last.body.length);
     if (!opened.ok) {
-      this.#host.log("ENC", 0, `could not decrypt payloads: ${opened.reason}; message verification failed (wrong keys or a tampered message), dropped`);
+      this.#host.log("ENC", 0, `could not decrypt payloads: ${opened.reason}; message verification failed (wrong keys or a tampered message), dropped`, "bad-icv");
       return undefined;
     }
     if (last.type === "SK") return this.#decode(opened.plaintext, last.innerType);
@@ -213,14 +214,14 @@ export class TaskManager {
     if (!f) {
       if (last.totalFragments > MAX_FRAGMENTS) {
         this.#host.overLimit("fragments");
-        this.#host.log("ENC", 1, `dropping fragment ${last.fragmentNumber}/${last.totalFragments}: more than ${MAX_FRAGMENTS} fragments`);
+        this.#host.log("ENC", 1, `dropping fragment ${last.fragmentNumber}/${last.totalFragments}: more than ${MAX_FRAGMENTS} fragments`, "fragments");
         return undefined;
       }
       f = { total: last.totalFragments, parts: new Map(), innerType: 0, bytes: 0 };
       this.#fragments.set(id, f);
     }
     if (last.totalFragments !== f.total || last.fragmentNumber < 1 || last.fragmentNumber > f.total) {
-      this.#host.log("ENC", 0, `dropping fragment ${last.fragmentNumber}/${last.totalFragments}: inconsistent with ${f.total} fragments`);
+      this.#host.log("ENC", 0, `dropping fragment ${last.fragmentNumber}/${last.totalFragments}: inconsistent with ${f.total} fragments`, "fragments");
       return undefined;
     }
     if (last.fragmentNumber === 1) f.innerType = last.innerType;
@@ -229,7 +230,7 @@ export class TaskManager {
     if (f.bytes > MAX_MESSAGE_BYTES) {
       this.#fragments.delete(id);
       this.#host.overLimit("fragments");
-      this.#host.log("ENC", 0, `dropping fragmented message ${id}: more than ${MAX_MESSAGE_BYTES} bytes (max_packet)`);
+      this.#host.log("ENC", 0, `dropping fragmented message ${id}: more than ${MAX_MESSAGE_BYTES} bytes (max_packet)`, "fragments");
       return undefined;
     }
     this.#host.log("ENC", 2, `received fragment #${last.fragmentNumber} of ${f.total}`);
@@ -243,7 +244,7 @@ export class TaskManager {
 
   #decode(plaintext: Uint8Array, innerType: number): Payload[] | undefined {
     const r = decodePayloads(plaintext, innerType, 0);
-    if (!r.ok) { this.#host.log("ENC", 0, `invalid encrypted payloads: ${r.error.message}`); return undefined; }
+    if (!r.ok) { this.#host.log("ENC", 0, `invalid encrypted payloads: ${r.error.message}`, "invalid-payloads"); return undefined; }
     return r.value;
   }
 

@@ -165,3 +165,19 @@ test("fragment flood on a half-open SA: more than 64 fragments or 10000 bytes ar
   assert.equal(to.get("127.0.0.5")!.length, n + 1, "IKE_AUTH answered");
   p.a.close(); p.b.close();
 });
+
+test("log rate limit: 10,000 bad datagrams make 10 lines and one count, not 10,000 lines", async () => {
+  const p = await makePair(A, B);
+  const before = p.logs.b.length;
+  const junk = new Uint8Array(40).fill(0x5a);
+  for (let i = 0; i < 10_000; i++) p.b.receiveIke(junk, B_EP, { address: `127.0.${(i >> 8) & 255}.${(i & 255) + 1}`, port: 500 });
+  assert.equal(p.b.counters.ikeDroppedInvalid, 10_000, "every datagram is still counted");
+  const lines = p.logs.b.slice(before);
+  assert.equal(lines.filter((l) => /dropping invalid IKE packet/.test(l)).length, 10);
+  await p.clock.advance(1_000);
+  p.b.receiveIke(junk, B_EP, { address: "127.0.0.1", port: 500 });
+  const after = p.logs.b.slice(before + lines.length);
+  assert.match(after[0] ?? "", /9990 similar messages suppressed \(invalid-packet, more than 10 in 1 s\)/);
+  assert.match(after[1] ?? "", /dropping invalid IKE packet/);
+  p.a.close(); p.b.close();
+});
