@@ -1,8 +1,8 @@
 // The dataplane's flat ABI. The SDK calls these; packet work is only ever done in batches
 // (encap_batch / decap_batch), never one call per packet.
+import { SA_META_BYTES, DESC_BYTES, HEADROOM, TAILROOM, LIFE_EVENT_BYTES, KEY_STAGE_BYTES } from "./abi";
 import {
-  setRegions, setFreeTop, SA_META_BYTES, DESC_BYTES, HEADROOM, TAILROOM, GLOBAL_COUNTER_BYTES,
-  metaOf, arenaBase, descBase, ivPool, keyStage, globalCounters, maxSas, lifeEvents, LIFE_EVENT_BYTES,
+  setRegions, setFreeTop, GLOBAL_COUNTER_BYTES, metaOf, arenaBase, descBase, ivPool, keyStage, globalCounters, maxSas, lifeEvents,
 } from "./sad/layout";
 import { spiTableInit, spiTableBytes, spiLookup } from "./sad/spi-table";
 import { saAdd, saRemove, saSetLifetime, saLifeMark, saSetTfc, saSetAhOuter } from "./sad/sa";
@@ -29,8 +29,8 @@ export function init(nSas: i32, nBatch: i32, slot: i32, hashSeed: u32): i32 {
   const desc = heap.alloc(<usize>nBatch * <usize>DESC_BYTES);
   memory.fill(desc, 0, <usize>nBatch * <usize>DESC_BYTES);
   const iv = heap.alloc(<usize>nBatch << 4);
-  const stage = heap.alloc(256);
-  memory.fill(stage, 0, 256);
+  const stage = heap.alloc(<usize>KEY_STAGE_BYTES);
+  memory.fill(stage, 0, <usize>KEY_STAGE_BYTES);
   const scr = heap.alloc(256);
   const glob = heap.alloc(<usize>GLOBAL_COUNTER_BYTES);
   memory.fill(glob, 0, <usize>GLOBAL_COUNTER_BYTES);

@@ -12,14 +12,14 @@
 // over its whole length; every branch here depends on header bytes, lengths and flags, which are
 // on the wire in the clear anyway.
 import {
-  D_IN_OFF, D_IN_LEN, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_NEXT_HDR, D_L3_LEN, D_SA, D_SPI,
-  scratch, slotBytes, HEADROOM, TAILROOM, metaOf, countDrop,
-  M_FLAGS, M_SPI, M_ICV, M_HASH, M_KEY_PTR, M_HMAC_OFF, M_SEQ, M_AH_OUTER, F_TRANSPORT, F_ESN, F_EXPIRED, F_VERIFY_ONLY, F_AH,
-} from "../sad/layout";
+  D_IN_OFF, D_IN_LEN, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_NEXT_HDR, D_L3_LEN, D_SA, D_SPI, HEADROOM, TAILROOM,
+  M_FLAGS, M_SPI, M_ICV, M_HASH, M_KEY_PTR, M_HMAC_OFF, M_SEQ, M_AH_OUTER, F_TRANSPORT, F_ESN, F_EXPIRED,
+  F_VERIFY_ONLY, F_AH, ST_OK, ST_NO_SA, ST_REPLAY, ST_INTEGRITY_FAILED, ST_TRUNCATED, ST_SEQ_OVERFLOW,
+  ST_MALFORMED_INNER, ST_BAD_NEXT_HEADER, ST_TOO_BIG, ST_LIFETIME_EXPIRED, ST_INVALID_SA, NEXT_HEADER_DUMMY,
+} from "../abi";
 import {
-  ST_OK, ST_NO_SA, ST_REPLAY, ST_INTEGRITY_FAILED, ST_TRUNCATED, ST_SEQ_OVERFLOW, ST_MALFORMED_INNER,
-  ST_BAD_NEXT_HEADER, ST_TOO_BIG, ST_LIFETIME_EXPIRED, ST_INVALID_SA,
-} from "./status";
+  scratch, slotBytes, metaOf, countDrop,
+} from "../sad/layout";
 import { transportHeader, rewriteHeader, loadBe16, loadBe32, storeBe16, storeBe32 } from "./ip";
 import { spiLookup } from "../sad/spi-table";
 import { inferSeq, replayCheck, replayAccept } from "../sad/replay";
@@ -142,7 +142,7 @@ export function ahEncapOne(d: usize, meta: usize, flags: u32): u32 {
   let p = <usize>load<u32>(d, D_IN_OFF);
   const len = <i32>load<u32>(d, D_IN_LEN);
   if (len > slotBytes - HEADROOM - TAILROOM) return ST_TOO_BIG;
-  if (load<u32>(d, D_NEXT_HDR) == 59) return ST_INVALID_SA; // AH has no dummy packets
+  if (load<u32>(d, D_NEXT_HDR) == NEXT_HEADER_DUMMY) return ST_INVALID_SA; // AH has no dummy packets
   const seqNow = load<u64>(meta, M_SEQ);
   if ((flags & F_ESN) != 0 ? seqNow == 0xffffffffffffffff : seqNow >= 0xffffffff) {
     lifetimeSeqExhausted(meta);

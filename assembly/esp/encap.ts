@@ -9,16 +9,16 @@
 // Constant time: all key- and plaintext-dependent work is in the constant-time primitives (aes.ts,
 // gcm.ts, hmac.ts); this file branches only on lengths, flags, the suite and the sequence number.
 import {
-  descBase, DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR, D_L3_LEN,
-  metaOf, maxSas, slotBytes, HEADROOM, TAILROOM, ivPool, scratch, countDrop, countGlobal,
-  M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SEQ, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
-  M_TFC, F_IN_USE, F_INBOUND, F_TRANSPORT, F_ESN,
-  F_EXPIRED, F_AH, KIND_GCM, KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA,
+  DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR, D_L3_LEN,
+  HEADROOM, TAILROOM, M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SEQ, M_SALT, M_HMAC_OFF,
+  M_IV_LEN, M_ALIGN, M_TFC, F_IN_USE, F_INBOUND, F_TRANSPORT, F_ESN, F_EXPIRED, F_AH, KIND_GCM,
+  KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA, ST_OK, ST_INVALID_SA,
+  ST_SEQ_OVERFLOW, ST_MALFORMED_INNER, ST_TOO_BIG, ST_LIFETIME_EXPIRED, NEXT_HEADER_DUMMY,
+} from "../abi";
+import {
+  descBase, metaOf, maxSas, slotBytes, ivPool, scratch, countDrop, countGlobal,
 } from "../sad/layout";
 import { chachaPolySeal } from "../crypto/chacha20poly1305";
-import {
-  ST_OK, ST_INVALID_SA, ST_SEQ_OVERFLOW, ST_MALFORMED_INNER, ST_TOO_BIG, ST_LIFETIME_EXPIRED,
-} from "./status";
 import { countOutbound, lifetimeSeqExhausted } from "../sad/lifetime";
 import { ahEncapOne } from "./ah";
 import { aesCtrXor } from "../crypto/aes";
@@ -95,7 +95,7 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
   const p = <usize>load<u32>(d, D_IN_OFF);
   const len = <i32>load<u32>(d, D_IN_LEN);
   if (len > slotBytes - HEADROOM - TAILROOM) return ST_TOO_BIG;
-  const dummy = load<u32>(d, D_NEXT_HDR) == 59;
+  const dummy = load<u32>(d, D_NEXT_HDR) == NEXT_HEADER_DUMMY;
 
   const seqNow = load<u64>(meta, M_SEQ);
   const esn = (flags & F_ESN) != 0;
@@ -111,7 +111,7 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
   const transport = (flags & F_TRANSPORT) != 0;
   if (dummy) {
     if (transport) return ST_INVALID_SA; // a dummy has no IP header to keep in front
-    nextHeader = 59;
+    nextHeader = NEXT_HEADER_DUMMY;
   } else if (transport) {
     hdrLen = transportHeader(p, len, scratch + 252);
     if (hdrLen < 0) return ST_MALFORMED_INNER;
