@@ -5,7 +5,8 @@ import {
   setRegions, setFreeTop, GLOBAL_COUNTER_BYTES, metaOf, arenaBase, descBase, ivPool, keyStage, globalCounters, maxSas, lifeEvents,
 } from "./sad/layout";
 import { spiTableInit, spiTableBytes, spiLookup } from "./sad/spi-table";
-import { saAdd, saRemove, saSetLifetime, saLifeMark, saSetTfc, saSetAhOuter } from "./sad/sa";
+import { saAdd, saRemove, saSetLifetime, saLifeMark, saSetTfc } from "./sad/sa";
+import { ahSetOuter } from "./esp/ah";
 import { encapBatch } from "./esp/encap";
 import { decapBatch } from "./esp/decap";
 
@@ -59,7 +60,7 @@ export function sa_life_mark(slot: i32, hard: i32, reason: u32): i32 { return sa
 /** TFC padding target for a tunnel-mode outbound SA (0 = off). */
 export function sa_set_tfc(slot: i32, len: i32): i32 { return saSetTfc(slot, len); }
 /** Outer IPv4/IPv6 header of an outbound tunnel-mode AH SA, addresses staged at key_stage_ptr (src, dst). */
-export function sa_set_ah_outer(slot: i32, version: i32): i32 { return saSetAhOuter(slot, version); }
+export function sa_set_ah_outer(slot: i32, version: i32): i32 { return ahSetOuter(slot, version); }
 export function sa_lookup(spi: u32): i32 { return spiLookup(spi); }
 export function encap_batch(n: i32): i32 { return encapBatch(n); }
 export function decap_batch(n: i32): i32 { return decapBatch(n); }

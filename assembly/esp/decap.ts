@@ -26,7 +26,8 @@ import { ahProtoAt, ahDecapOne } from "./ah";
 import { spiLookup } from "../sad/spi-table";
 import { inferSeq, replayCheck, replayAccept } from "../sad/replay";
 import { receivedHeader, rewriteHeader, loadBe16, loadBe32, storeBe32 } from "./ip";
-import { writeAad, saltNonce, ctrBlock, gmacVerify } from "./encap";
+import { writeAad, saltNonce, ctrBlock, gmacVerify } from "./aead-inputs";
+import { deliver } from "./deliver";
 import { gcmOpen } from "../crypto/gcm";
 import { aesCbcDecrypt, aesCtrXor } from "../crypto/aes";
 import { hmacMac } from "../crypto/hmac";
@@ -175,18 +176,6 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
 
   replayAccept(meta, seq);
   return deliver(d, meta, out, outLen);
-}
-
-/** Output descriptor, counters and the lifetime check of a delivered packet (ESP and AH). */
-export function deliver(d: usize, meta: usize, out: usize, outLen: i32): u32 {
-  store<u32>(d, <u32>out, D_OUT_OFF);
-  store<u32>(d, <u32>outLen, D_OUT_LEN);
-  const packets = load<u64>(meta, M_PACKETS) + 1;
-  const bytes = load<u64>(meta, M_BYTES) + <u64>outLen;
-  store<u64>(meta, packets, M_PACKETS);
-  store<u64>(meta, bytes, M_BYTES);
-  if (packets >= load<u64>(meta, M_LIM_PACKETS) || bytes >= load<u64>(meta, M_LIM_BYTES)) lifetimeCross(meta);
-  return ST_OK;
 }
 
 /** Drops an authenticated packet: its plaintext does not stay in the arena. */

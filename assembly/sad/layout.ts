@@ -47,6 +47,9 @@ export function setFreeTop(v: i32): void { freeTop = v; }
   store<u64>(p, load<u64>(p) + 1);
 }
 
+/** Bytes of an outbound tunnel-mode AH SA's outer header template block (esp/ah.ts): [IP version u32, pad][header 40 bytes]. */
+export const AH_OUTER_BYTES: i32 = 48;
+
 export const GLOBAL_COUNTER_BYTES: i32 = STATUS_SLOTS * 8;
 
 // @ts-ignore: decorator
