@@ -6,7 +6,7 @@
  * @module
  */
 import { icmpEcho, parseIcmpEcho } from "../packet/icmp.ts";
-import { formatIp } from "../ike/ts.ts";
+import { formatIp } from "../net/ip.ts";
 import { parseSessionArgs, startSession, formatStatus, type Session } from "./ike-session.ts";
 import { reportFailure, answerPings } from "./up.ts";
 import type { CliCommand } from "./main.ts";

@@ -5,7 +5,7 @@
  */
 import { DataplaneError } from "./errors.ts";
 import { parseSuite, parseAhSuite, SuiteKind, type Suite } from "./suites.ts";
-import { parseIp } from "../ike/ts.ts";
+import { parseIp } from "../net/ip.ts";
 import { loadDataplaneModule, type WasmSource } from "./wasm.ts";
 import {
   D_IN_LEN, D_IN_OFF, D_L3_LEN, D_NEXT_HDR, D_OUT_LEN, D_OUT_OFF, D_SA, D_SEQ, D_SPI, D_STATUS, ERR_BAD_SLOT,
