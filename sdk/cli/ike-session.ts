@@ -24,7 +24,7 @@ import { buildStatusReport, type StatusReport } from "../diag/status-report.ts";
 import { XfrmStatCollector } from "../diag/xfrm-stat.ts";
 import { formatLog, type LogRecord } from "../ike/log.ts";
 import type { IkeConnection } from "../ike/config.ts";
-import type { CliIo } from "./main.ts";
+import type { CliIo } from "./command.ts";
 import type { TunnelTransport } from "../io/tunnel.ts";
 import type { UdpIoMode } from "../io/messages.ts";
 import type { IoError } from "../io/errors.ts";

@@ -22,7 +22,7 @@ import { parseSessionArgs, startSession, type Session, type SessionOptions } fro
 import { formatStatusReport, formatSwanctlSas, statusReportJson } from "../diag/status-report.ts";
 import { metricsResponse } from "../diag/metrics.ts";
 import { deleteSas, describeDelete, type DownReply, type DownRequest } from "./down.ts";
-import type { CliCommand, CliIo } from "./main.ts";
+import type { CliCommand, CliIo } from "./command.ts";
 
 /** Where `up` listens for `status` and `down` (one socket per process). */
 export function controlPath(pid = process.pid): string {
