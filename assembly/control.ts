@@ -7,7 +7,9 @@
 import { aesExpandKey, aesKeyBytes, aesCbcEncrypt, aesCbcDecrypt } from "./crypto/aes";
 import { gcmContextBytes, gcmInit, gcmSeal, gcmOpen } from "./crypto/gcm";
 import { hashDigestBytes, hashOneShot, hmacContextBytes, hmacInit, hmacMac } from "./crypto/hmac";
-import { chachaPolyContextBytes, chachaPolyInit, chachaPolySeal, chachaPolyOpen } from "./crypto/chacha20poly1305";
+import {
+  chachaPolyContextBytes, chachaPolyInit, chachaPolySeal, chachaPolyOpen,
+} from "./crypto/chacha20poly1305";
 import { wipe } from "./crypto/ct";
 
 // Largest context any call needs: a GCM context for AES-256 (schedule + GHASH powers).

@@ -1,11 +1,12 @@
 // The dataplane's flat ABI. The SDK calls these; packet work is only ever done in batches
 // (encap_batch / decap_batch), never one call per packet.
+import { SA_META_BYTES, DESC_BYTES, HEADROOM, TAILROOM, LIFE_EVENT_BYTES, KEY_STAGE_BYTES } from "./abi";
 import {
-  setRegions, setFreeTop, SA_META_BYTES, DESC_BYTES, HEADROOM, TAILROOM, GLOBAL_COUNTER_BYTES,
-  metaOf, arenaBase, descBase, ivPool, keyStage, globalCounters, maxSas, lifeEvents, LIFE_EVENT_BYTES,
+  setRegions, setFreeTop, GLOBAL_COUNTER_BYTES, metaOf, arenaBase, descBase, ivPool, keyStage, globalCounters, maxSas, lifeEvents,
 } from "./sad/layout";
 import { spiTableInit, spiTableBytes, spiLookup } from "./sad/spi-table";
-import { saAdd, saRemove, saSetLifetime, saLifeMark, saSetTfc, saSetAhOuter } from "./sad/sa";
+import { saAdd, saRemove, saSetLifetime, saLifeMark, saSetTfc } from "./sad/sa";
+import { ahSetOuter } from "./esp/ah";
 import { encapBatch } from "./esp/encap";
 import { decapBatch } from "./esp/decap";
 
@@ -29,8 +30,8 @@ export function init(nSas: i32, nBatch: i32, slot: i32, hashSeed: u32): i32 {
   const desc = heap.alloc(<usize>nBatch * <usize>DESC_BYTES);
   memory.fill(desc, 0, <usize>nBatch * <usize>DESC_BYTES);
   const iv = heap.alloc(<usize>nBatch << 4);
-  const stage = heap.alloc(256);
-  memory.fill(stage, 0, 256);
+  const stage = heap.alloc(<usize>KEY_STAGE_BYTES);
+  memory.fill(stage, 0, <usize>KEY_STAGE_BYTES);
   const scr = heap.alloc(256);
   const glob = heap.alloc(<usize>GLOBAL_COUNTER_BYTES);
   memory.fill(glob, 0, <usize>GLOBAL_COUNTER_BYTES);
@@ -59,7 +60,7 @@ export function sa_life_mark(slot: i32, hard: i32, reason: u32): i32 { return sa
 /** TFC padding target for a tunnel-mode outbound SA (0 = off). */
 export function sa_set_tfc(slot: i32, len: i32): i32 { return saSetTfc(slot, len); }
 /** Outer IPv4/IPv6 header of an outbound tunnel-mode AH SA, addresses staged at key_stage_ptr (src, dst). */
-export function sa_set_ah_outer(slot: i32, version: i32): i32 { return saSetAhOuter(slot, version); }
+export function sa_set_ah_outer(slot: i32, version: i32): i32 { return ahSetOuter(slot, version); }
 export function sa_lookup(spi: u32): i32 { return spiLookup(spi); }
 export function encap_batch(n: i32): i32 { return encapBatch(n); }
 export function decap_batch(n: i32): i32 { return decapBatch(n); }

@@ -8,6 +8,7 @@ import type { BaselineSa, BenchSuite } from "./baselines/esp-layout.ts";
 import { getClock, median, packetsPerSecond, setClock, type Step } from "./measure.ts";
 import { packetRing } from "./packets.ts";
 import type { ProfileEntry } from "./results.ts";
+import { HASH_SHA256 } from "../sdk/dataplane/abi.generated.ts";
 
 export interface ProfileOptions {
   sliceMs: number;
@@ -17,7 +18,6 @@ export interface ProfileOptions {
 }
 
 const BATCH = 256;
-const HASH_SHA256 = 2;
 
 /**
  * ns per packet of each step, measured interleaved (every repetition runs all steps) on the CPU

@@ -14,9 +14,9 @@ export { IkeSa, type ChildSa, type Endpoint, type IkeEvent, type IkeState } from
 export { IkeError, EXIT_CODES, type IkeErrorCode } from "./ike/errors.ts";
 export { DEFAULT_RETRANSMIT, type IkeConnection, type ChildTemplate, type AuthConfig, type RetransmitConfig } from "./ike/config.ts";
 export { formatLog, consoleSink, type LogRecord, type LogSink, type Subsystem } from "./ike/log.ts";
-export { resolveConnections, type ResolveIo } from "./ike/resolve.ts";
+export { resolveConnections, type ResolveIo } from "./config/resolve.ts";
 export { parseSwanctlConf, type SwanctlConfig, type ConnectionConfig, type ChildConfig } from "./config/swanctl.ts";
-export { ConfigError } from "./config/errors.ts";
+export { ConfigError } from "./ike/config-error.ts";
 export { parseProposals, formatProposal, type AlgorithmSet } from "./ike/proposals.ts";
 export { parseTs, formatTs } from "./ike/ts.ts";
 export { parseIdentity, formatIdentity, type IkeIdentity } from "./ike/identity.ts";

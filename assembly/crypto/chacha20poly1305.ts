@@ -11,8 +11,13 @@
 // here depends on lengths only. The tag is compared with ctEqual over all 16 bytes, and the only
 // branch on its result (decrypt or not) reveals accept/reject, which is public. The one-time key,
 // keystream scratch and Poly1305 state are wiped before returning.
-import { CHACHA_BATCH, POLY_SLOTS, chacha20Keystream256, chacha20Keystream256Poly, chacha20Xor, chacha20Xor256Poly, xorBytes } from "./chacha20";
-import { POLY1305_STATE_BYTES, poly1305Blocks, poly1305Finish, poly1305Init, poly1305UpdatePadded } from "./poly1305";
+import {
+  CHACHA_BATCH, POLY_SLOTS, chacha20Keystream256, chacha20Keystream256Poly, chacha20Xor, chacha20Xor256Poly,
+  xorBytes,
+} from "./chacha20";
+import {
+  POLY1305_STATE_BYTES, poly1305Blocks, poly1305Finish, poly1305Init, poly1305UpdatePadded,
+} from "./poly1305";
 import { ctEqual, wipe } from "./ct";
 
 const KEY_BYTES: i32 = 32;

@@ -7,14 +7,10 @@
 // Scratch: static buffers below (memory.data); nothing is allocated, the caller owns ctx/out.
 // Not reentrant, which is fine for a single-threaded wasm instance.
 
+import { HASH_SHA1, HASH_SHA256, HASH_SHA384, HASH_SHA512 } from "../abi";
 import { sha1Compress, sha1Init } from "./sha1";
 import { sha256Compress, sha256Compress4x, sha256Init } from "./sha256";
 import { sha384Init, sha512Compress, sha512Init } from "./sha512";
-
-export const HASH_SHA1: i32 = 1;
-export const HASH_SHA256: i32 = 2;
-export const HASH_SHA384: i32 = 3;
-export const HASH_SHA512: i32 = 4;
 
 /** Message tail plus padding: at most two blocks of the largest block size. */
 const TAIL: usize = memory.data(256, 16);

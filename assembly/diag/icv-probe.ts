@@ -10,11 +10,12 @@
 // Read-only on everything but scratch: no decryption, no replay window or counter updates, the
 // packet bytes in the arena stay as decap left them (a failed packet is never decrypted there).
 import {
-  descBase, DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_L3_LEN, batchMax, maxSas, metaOf, scratch,
-  slotBytes, HEADROOM, TAILROOM, M_FLAGS, M_ICV, M_HASH, M_KEY_PTR, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
-  F_IN_USE, F_INBOUND, F_ESN,
+  DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_L3_LEN, HEADROOM, TAILROOM, M_FLAGS, M_ICV, M_HASH,
+  M_KEY_PTR, M_HMAC_OFF, M_IV_LEN, M_ALIGN, F_IN_USE, F_INBOUND, F_ESN, ST_INTEGRITY_FAILED, ST_TRUNCATED,
+} from "../abi";
+import {
+  descBase, batchMax, maxSas, metaOf, scratch, slotBytes,
 } from "../sad/layout";
-import { ST_INTEGRITY_FAILED, ST_TRUNCATED } from "../esp/status";
 import { inferSeq } from "../sad/replay";
 import { loadBe32, storeBe32 } from "../esp/ip";
 import { hmacMac, hashDigestBytes } from "../crypto/hmac";

@@ -12,21 +12,22 @@
 // over its whole length; every branch here depends on header bytes, lengths and flags, which are
 // on the wire in the clear anyway.
 import {
-  D_IN_OFF, D_IN_LEN, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_NEXT_HDR, D_L3_LEN, D_SA, D_SPI,
-  scratch, slotBytes, HEADROOM, TAILROOM, metaOf, countDrop,
-  M_FLAGS, M_SPI, M_ICV, M_HASH, M_KEY_PTR, M_HMAC_OFF, M_SEQ, M_AH_OUTER, F_TRANSPORT, F_ESN, F_EXPIRED, F_VERIFY_ONLY, F_AH,
-} from "../sad/layout";
-import {
-  ST_OK, ST_NO_SA, ST_REPLAY, ST_INTEGRITY_FAILED, ST_TRUNCATED, ST_SEQ_OVERFLOW, ST_MALFORMED_INNER,
-  ST_BAD_NEXT_HEADER, ST_TOO_BIG, ST_LIFETIME_EXPIRED, ST_INVALID_SA,
-} from "./status";
+  D_IN_OFF, D_IN_LEN, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_NEXT_HDR, D_L3_LEN, D_SA, D_SPI, HEADROOM, TAILROOM,
+  M_FLAGS, M_SPI, M_ICV, M_HASH, M_KEY_PTR, M_HMAC_OFF, M_SEQ, M_AH_OUTER, F_TRANSPORT, F_ESN, F_EXPIRED,
+  F_VERIFY_ONLY, F_AH, ST_OK, ST_NO_SA, ST_REPLAY, ST_INTEGRITY_FAILED, ST_TRUNCATED, ST_SEQ_OVERFLOW,
+  ST_MALFORMED_INNER, ST_BAD_NEXT_HEADER, ST_TOO_BIG, ST_LIFETIME_EXPIRED, ST_INVALID_SA, NEXT_HEADER_DUMMY,
+  F_INBOUND, KEY_STAGE_BYTES, ERR_NO_MEMORY, ERR_KIND, ERR_BAD_SLOT,
+} from "../abi";
+import { scratch, slotBytes, metaOf, countDrop, keyStage, AH_OUTER_BYTES } from "../sad/layout";
+import { liveMeta } from "../sad/sa";
+import { blockAlloc } from "../sad/blocks";
 import { transportHeader, rewriteHeader, loadBe16, loadBe32, storeBe16, storeBe32 } from "./ip";
 import { spiLookup } from "../sad/spi-table";
 import { inferSeq, replayCheck, replayAccept } from "../sad/replay";
 import { countOutbound, lifetimeSeqExhausted } from "../sad/lifetime";
 import { hmacMac } from "../crypto/hmac";
 import { ctEqual } from "../crypto/ct";
-import { deliver } from "./decap";
+import { deliver } from "./deliver";
 
 /** Longest IP header part (with IPv6 extension headers) in front of AH that we handle. */
 const MAX_HEADER: i32 = 256;
@@ -110,9 +111,6 @@ function macPacket(meta: usize, p: usize, hdrLen: i32, len: i32, seq: u64, out: 
 
 // ---- outbound ------------------------------------------------------------------------------------
 
-/** Bytes of the outer header template block: [IP version u32, pad][header 40 bytes]. */
-export const AH_OUTER_BYTES: i32 = 48;
-
 /**
  * Stores the tunnel-mode outer header for an outbound AH SA: IPv4 (src and dst 4 bytes each) or
  * IPv6 (16 each) from `addrs` (src then dst). TTL / hop limit 64, DF clear.
@@ -137,12 +135,32 @@ export function ahOuterInit(block: usize, v6: bool, addrs: usize): void {
   }
 }
 
+/**
+ * Outer header of an outbound tunnel-mode AH SA: addresses staged at keyStage (src then dst,
+ * 4 bytes each for version 4, 16 for version 6). Returns 0 or a negative ERR_*.
+ */
+export function ahSetOuter(slot: i32, version: i32): i32 {
+  const meta = liveMeta(slot);
+  if (meta == 0) return ERR_BAD_SLOT;
+  const flags = load<u32>(meta, M_FLAGS);
+  if ((flags & (F_AH | F_INBOUND | F_TRANSPORT)) != F_AH || (version != 4 && version != 6)) return ERR_KIND;
+  let block = <usize>load<u32>(meta, M_AH_OUTER);
+  if (block == 0) {
+    block = blockAlloc(AH_OUTER_BYTES);
+    if (block == 0) return ERR_NO_MEMORY;
+    store<u32>(meta, <u32>block, M_AH_OUTER);
+  }
+  ahOuterInit(block, version == 6, keyStage);
+  memory.fill(keyStage, 0, KEY_STAGE_BYTES);
+  return 0;
+}
+
 /** AH-protects descriptor d on an outbound AH SA. Returns the status (counters are the caller's for drops). */
 export function ahEncapOne(d: usize, meta: usize, flags: u32): u32 {
   let p = <usize>load<u32>(d, D_IN_OFF);
   const len = <i32>load<u32>(d, D_IN_LEN);
   if (len > slotBytes - HEADROOM - TAILROOM) return ST_TOO_BIG;
-  if (load<u32>(d, D_NEXT_HDR) == 59) return ST_INVALID_SA; // AH has no dummy packets
+  if (load<u32>(d, D_NEXT_HDR) == NEXT_HEADER_DUMMY) return ST_INVALID_SA; // AH has no dummy packets
   const seqNow = load<u64>(meta, M_SEQ);
   if ((flags & F_ESN) != 0 ? seqNow == 0xffffffffffffffff : seqNow >= 0xffffffff) {
     lifetimeSeqExhausted(meta);

@@ -10,23 +10,24 @@
 // accept/reject, which is public. Branches before it depend on lengths, SPI, sequence number and
 // flags (all on the wire or in the SA). Trailer checks branch on plaintext only after the ICV verified.
 import {
-  descBase, DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR,
-  D_L3_LEN, metaOf, scratch, slotBytes, HEADROOM, TAILROOM, countDrop, countGlobal,
-  M_FLAGS, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
-  M_PACKETS, M_BYTES, M_LIM_PACKETS, M_LIM_BYTES, F_TRANSPORT, F_ESN, F_EXPIRED, F_VERIFY_ONLY,
-  KIND_GCM, KIND_CBC_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA,
+  DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR, D_L3_LEN,
+  HEADROOM, TAILROOM, M_FLAGS, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
+  M_PACKETS, M_BYTES, M_LIM_PACKETS, M_LIM_BYTES, F_TRANSPORT, F_ESN, F_EXPIRED, F_VERIFY_ONLY, KIND_GCM,
+  KIND_CBC_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA, ST_OK, ST_NO_SA, ST_REPLAY, ST_INTEGRITY_FAILED,
+  ST_BAD_PADDING, ST_TRUNCATED, ST_DUMMY, ST_BAD_NEXT_HEADER, ST_MALFORMED_INNER, ST_TOO_BIG,
+  ST_LIFETIME_EXPIRED, NEXT_HEADER_DUMMY,
+} from "../abi";
+import {
+  descBase, metaOf, scratch, slotBytes, countDrop, countGlobal,
 } from "../sad/layout";
 import { chachaPolyOpen } from "../crypto/chacha20poly1305";
-import {
-  ST_OK, ST_NO_SA, ST_REPLAY, ST_INTEGRITY_FAILED, ST_BAD_PADDING, ST_TRUNCATED, ST_DUMMY,
-  ST_BAD_NEXT_HEADER, ST_MALFORMED_INNER, ST_TOO_BIG, ST_LIFETIME_EXPIRED,
-} from "./status";
 import { lifetimeCross } from "../sad/lifetime";
 import { ahProtoAt, ahDecapOne } from "./ah";
 import { spiLookup } from "../sad/spi-table";
 import { inferSeq, replayCheck, replayAccept } from "../sad/replay";
 import { receivedHeader, rewriteHeader, loadBe16, loadBe32, storeBe32 } from "./ip";
-import { writeAad, saltNonce, ctrBlock, gmacVerify } from "./encap";
+import { writeAad, saltNonce, ctrBlock, gmacVerify } from "./aead-inputs";
+import { deliver } from "./deliver";
 import { gcmOpen } from "../crypto/gcm";
 import { aesCbcDecrypt, aesCtrXor } from "../crypto/aes";
 import { hmacMac } from "../crypto/hmac";
@@ -150,7 +151,7 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
     if (load<u8>(ct + plen + k) != <u8>(k + 1)) return reject(ct, ctLen, ST_BAD_PADDING);
   }
   store<u32>(d, nextHeader, D_NEXT_HDR);
-  if (nextHeader == 59) {
+  if (nextHeader == NEXT_HEADER_DUMMY) {
     // Dummy packet (RFC 4303 §2.6): authentic, so it moves the window; silently discarded.
     replayAccept(meta, seq);
     return reject(ct, ctLen, ST_DUMMY);
@@ -175,18 +176,6 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
 
   replayAccept(meta, seq);
   return deliver(d, meta, out, outLen);
-}
-
-/** Output descriptor, counters and the lifetime check of a delivered packet (ESP and AH). */
-export function deliver(d: usize, meta: usize, out: usize, outLen: i32): u32 {
-  store<u32>(d, <u32>out, D_OUT_OFF);
-  store<u32>(d, <u32>outLen, D_OUT_LEN);
-  const packets = load<u64>(meta, M_PACKETS) + 1;
-  const bytes = load<u64>(meta, M_BYTES) + <u64>outLen;
-  store<u64>(meta, packets, M_PACKETS);
-  store<u64>(meta, bytes, M_BYTES);
-  if (packets >= load<u64>(meta, M_LIM_PACKETS) || bytes >= load<u64>(meta, M_LIM_BYTES)) lifetimeCross(meta);
-  return ST_OK;
 }
 
 /** Drops an authenticated packet: its plaintext does not stay in the arena. */

@@ -9,23 +9,24 @@
 // Constant time: all key- and plaintext-dependent work is in the constant-time primitives (aes.ts,
 // gcm.ts, hmac.ts); this file branches only on lengths, flags, the suite and the sequence number.
 import {
-  descBase, DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR, D_L3_LEN,
-  metaOf, maxSas, slotBytes, HEADROOM, TAILROOM, ivPool, scratch, countDrop, countGlobal,
-  M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SEQ, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
-  M_TFC, F_IN_USE, F_INBOUND, F_TRANSPORT, F_ESN,
-  F_EXPIRED, F_AH, KIND_GCM, KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA,
+  DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR, D_L3_LEN,
+  HEADROOM, TAILROOM, M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SEQ, M_SALT, M_HMAC_OFF,
+  M_IV_LEN, M_ALIGN, M_TFC, F_IN_USE, F_INBOUND, F_TRANSPORT, F_ESN, F_EXPIRED, F_AH, KIND_GCM,
+  KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA, ST_OK, ST_INVALID_SA,
+  ST_SEQ_OVERFLOW, ST_MALFORMED_INNER, ST_TOO_BIG, ST_LIFETIME_EXPIRED, NEXT_HEADER_DUMMY,
+} from "../abi";
+import {
+  descBase, metaOf, maxSas, slotBytes, ivPool, scratch, countDrop, countGlobal,
 } from "../sad/layout";
 import { chachaPolySeal } from "../crypto/chacha20poly1305";
-import {
-  ST_OK, ST_INVALID_SA, ST_SEQ_OVERFLOW, ST_MALFORMED_INNER, ST_TOO_BIG, ST_LIFETIME_EXPIRED,
-} from "./status";
 import { countOutbound, lifetimeSeqExhausted } from "../sad/lifetime";
 import { ahEncapOne } from "./ah";
 import { aesCtrXor } from "../crypto/aes";
 import { transportHeader, rewriteHeader, storeBe32 } from "./ip";
-import { gcmSeal, gcmOpen } from "../crypto/gcm";
+import { gcmSeal } from "../crypto/gcm";
 import { cbcQueue, cbcFlush, cbcPending, CBC_LANES } from "./cbc-lanes";
 import { hmacMac } from "../crypto/hmac";
+import { saltNonce, ctrBlock, gmacTag, writeAad } from "./aead-inputs";
 
 function finish(d: usize, status: u32): void {
   store<u32>(d, status, D_STATUS);
@@ -95,7 +96,7 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
   const p = <usize>load<u32>(d, D_IN_OFF);
   const len = <i32>load<u32>(d, D_IN_LEN);
   if (len > slotBytes - HEADROOM - TAILROOM) return ST_TOO_BIG;
-  const dummy = load<u32>(d, D_NEXT_HDR) == 59;
+  const dummy = load<u32>(d, D_NEXT_HDR) == NEXT_HEADER_DUMMY;
 
   const seqNow = load<u64>(meta, M_SEQ);
   const esn = (flags & F_ESN) != 0;
@@ -111,7 +112,7 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
   const transport = (flags & F_TRANSPORT) != 0;
   if (dummy) {
     if (transport) return ST_INVALID_SA; // a dummy has no IP header to keep in front
-    nextHeader = 59;
+    nextHeader = NEXT_HEADER_DUMMY;
   } else if (transport) {
     hdrLen = transportHeader(p, len, scratch + 252);
     if (hdrLen < 0) return ST_MALFORMED_INNER;
@@ -192,68 +193,4 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
     writeHmacIcv(meta, keys, d);          // CTR (already encrypted) or NULL encryption
   }
   return ST_OK;
-}
-
-/** 12-byte nonce salt ‖ IV (RFC 4106 §4, RFC 4543 §3.1, RFC 7634 §2) in scratch. */
-export function saltNonce(meta: usize, esp: usize): usize {
-  const nonce = scratch;
-  memory.copy(nonce, meta + M_SALT, 4);
-  memory.copy(nonce + 4, esp + 8, 8);
-  return nonce;
-}
-
-/** RFC 3686 §4 counter block nonce ‖ IV ‖ 00000001 in scratch. */
-export function ctrBlock(meta: usize, esp: usize): usize {
-  const block = scratch;
-  memory.copy(block, meta + M_SALT, 4);
-  memory.copy(block + 4, esp + 8, 8);
-  store<u32>(block + 12, bswap<u32>(1));
-  return block;
-}
-
-/**
- * AES-GMAC ICV (RFC 4543 §3.3): GCM with nothing to encrypt, over AAD = SPI ‖ seq (or SPI ‖
- * seq-hi ‖ seq-lo with ESN) ‖ IV ‖ payload ‖ padding ‖ Pad Length ‖ Next Header. Without ESN that
- * is the packet itself from the SPI on. With ESN the 4 bytes in front of the SPI are borrowed
- * (the headroom always has them) to lay SPI ‖ seq-hi ‖ seq-lo out in one piece, then restored.
- * `bodyLen` is payload + padding + trailer. Writes 16 bytes at `icvAt`.
- */
-export function gmacTag(keys: usize, meta: usize, esp: usize, seq: u64, esn: bool, bodyLen: i32, icvAt: usize): void {
-  const nonce = saltNonce(meta, esp);
-  const n = 16 + bodyLen;
-  if (!esn) {
-    gcmSeal(keys, nonce, esp, n, icvAt, icvAt, 0, icvAt, 16);
-    return;
-  }
-  const before = load<u32>(esp - 4);
-  const spi = load<u32>(esp);
-  store<u32>(esp - 4, spi);
-  storeBe32(esp, <u32>(seq >>> 32));
-  gcmSeal(keys, nonce, esp - 4, n + 4, icvAt, icvAt, 0, icvAt, 16);
-  store<u32>(esp, spi);
-  store<u32>(esp - 4, before);
-}
-
-/** Verify side of gmacTag: 1 when the 16 bytes at `icvAt` are the packet's GMAC. */
-export function gmacVerify(keys: usize, meta: usize, esp: usize, seq: u64, esn: bool, bodyLen: i32, icvAt: usize): i32 {
-  const nonce = saltNonce(meta, esp);
-  const n = 16 + bodyLen;
-  if (!esn) return gcmOpen(keys, nonce, esp, n, icvAt, icvAt, 0, icvAt, 16);
-  const before = load<u32>(esp - 4);
-  const spi = load<u32>(esp);
-  store<u32>(esp - 4, spi);
-  storeBe32(esp, <u32>(seq >>> 32));
-  const ok = gcmOpen(keys, nonce, esp - 4, n + 4, icvAt, icvAt, 0, icvAt, 16);
-  store<u32>(esp, spi);
-  store<u32>(esp - 4, before);
-  return ok;
-}
-
-/** GCM AAD (RFC 4106 §5): SPI ‖ seq, or SPI ‖ seq-hi ‖ seq-lo with ESN. Returns its length. */
-export function writeAad(aad: usize, esp: usize, seq: u64, esn: bool): i32 {
-  memory.copy(aad, esp, 4);
-  if (!esn) { storeBe32(aad + 4, <u32>seq); return 8; }
-  storeBe32(aad + 4, <u32>(seq >>> 32));
-  storeBe32(aad + 8, <u32>seq);
-  return 12;
 }

@@ -7,19 +7,13 @@
 // limit it was, records the reason once in M_LIFE, sets F_EXPIRED for a hard limit (every later
 // packet fails with lifetime-expired), queues the SA for the SDK's event and moves the next limits.
 import {
-  M_FLAGS, M_LIFE, M_LIM_PACKETS, M_LIM_BYTES, M_LIM_SEQ, M_LIFE_PTR, M_PACKETS, M_BYTES, M_SEQ,
-  F_EXPIRED, F_INBOUND, F_ESN, lifeEvents, LIFE_EVENT_CAP, slotOf,
+  M_FLAGS, M_LIFE, M_LIM_PACKETS, M_LIM_BYTES, M_LIM_SEQ, M_LIFE_PTR, M_PACKETS, M_BYTES, M_SEQ, F_EXPIRED,
+  F_INBOUND, F_ESN, LIFE_EVENT_CAP, R_BYTES, R_PACKETS, R_SEQUENCE, LE_COUNT, LE_OVERFLOWED, LE_SLOTS,
+} from "../abi";
+import {
+  lifeEvents, slotOf,
 } from "./layout";
 import { blockAlloc } from "./blocks";
-
-/** Reasons kept in M_LIFE (the SDK's LIFE_REASONS has the same order): a byte limit, */
-export const R_BYTES: u32 = 1;
-/** a packet limit, */
-export const R_PACKETS: u32 = 2;
-/** a time limit (marked by the SDK), */
-export const R_SECONDS: u32 = 3;
-/** or the outbound sequence number running out. */
-export const R_SEQUENCE: u32 = 4;
 
 /** Bytes of the per-SA limits block: soft packets, soft bytes, hard packets, hard bytes. */
 export const LIMITS_BYTES: i32 = 32;
@@ -68,12 +62,12 @@ function nextLimits(meta: usize): void {
 }
 
 function queue(meta: usize): void {
-  const n = load<u32>(lifeEvents);
+  const n = load<u32>(lifeEvents, LE_COUNT);
   if (n < <u32>LIFE_EVENT_CAP) {
-    store<u32>(lifeEvents + 8 + (<usize>n << 2), <u32>slotOf(meta));
-    store<u32>(lifeEvents, n + 1);
+    store<u32>(lifeEvents + LE_SLOTS + (<usize>n << 2), <u32>slotOf(meta));
+    store<u32>(lifeEvents, n + 1, LE_COUNT);
   } else {
-    store<u32>(lifeEvents, 1, 4); // the SDK then looks at every SA
+    store<u32>(lifeEvents, 1, LE_OVERFLOWED); // the SDK then looks at every SA
   }
 }
 

@@ -2,7 +2,6 @@
 // whole blocks instead of shifting a big bitmap. Extended Sequence Numbers are inferred per
 // RFC 4303 Appendix A. The window moves only in replayAccept, which the decap path calls after
 // the ICV verified and the trailer checked out.
-import { M_SEQ, M_WINDOW, M_BITMAP, M_BITMAP_BLOCKS, M_FLAGS, F_ESN } from "./layout";
 
 /** Bitmap blocks for a window: a power of two >= ceil(window/64) + 1 (the extra block absorbs advance). */
 export function replayBlocks(window: u32): u32 {
@@ -70,4 +69,5 @@ export function replayAccept(meta: usize, seq: u64): void {
   }
   const p = bitmap + (<usize>(<u32>(seq >>> 6) & (n - 1)) << 3);
   store<u64>(p, load<u64>(p) | (<u64>1 << (seq & 63)));
-}
+}import { M_SEQ, M_WINDOW, M_BITMAP, M_BITMAP_BLOCKS, M_FLAGS, F_ESN } from "../abi";
+

@@ -1,13 +1,16 @@
 // Security Association slots: add (key setup into a per-SA block, SPI index for inbound),
 // remove (keys zeroed, slot and blocks recycled).
 import {
-  metaOf, SA_META_BYTES, M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_KEY_BYTES,
-  M_SEQ, M_WINDOW, M_BITMAP, M_BITMAP_BLOCKS, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN, M_TFC, M_LIFE_PTR,
-  M_AH_OUTER, F_IN_USE, F_INBOUND, F_TRANSPORT, F_VERIFY_ONLY, F_AH, KIND_GCM, KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC,
-  KIND_GMAC, KIND_CHACHA, keyStage, maxSas, freeSlots, freeTop, setFreeTop, slotBytes, HEADROOM, TAILROOM,
+  SA_META_BYTES, M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_KEY_BYTES, M_SEQ, M_WINDOW,
+  M_BITMAP, M_BITMAP_BLOCKS, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN, M_TFC, M_LIFE_PTR, M_AH_OUTER, F_IN_USE,
+  F_INBOUND, F_TRANSPORT, F_VERIFY_ONLY, F_AH, KIND_GCM, KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC,
+  KIND_GMAC, KIND_CHACHA, HEADROOM, TAILROOM, STAGE_INTEG_OFF, ERR_NO_SLOT, ERR_DUPLICATE_SPI, ERR_ENC_KEY,
+  ERR_WINDOW, ERR_NO_MEMORY, ERR_ICV, ERR_INTEG_KEY, ERR_KIND, ERR_BAD_SLOT, ERR_VERIFY_ONLY, ERR_TFC,
+} from "../abi";
+import {
+  metaOf, keyStage, maxSas, freeSlots, freeTop, setFreeTop, slotBytes, AH_OUTER_BYTES,
 } from "./layout";
 import { lifetimeInit, lifetimeSet, lifeMark, LIMITS_BYTES } from "./lifetime";
-import { ahOuterInit, AH_OUTER_BYTES } from "../esp/ah";
 import { blockAlloc, blockFree } from "./blocks";
 import { spiInsert, spiRemove } from "./spi-table";
 import { replayBlocks } from "./replay";
@@ -15,21 +18,6 @@ import { gcmContextBytes, gcmInit } from "../crypto/gcm";
 import { aesKeyBytes, aesExpandKey } from "../crypto/aes";
 import { hmacContextBytes, hmacInit, hashDigestBytes } from "../crypto/hmac";
 import { chachaPolyContextBytes, chachaPolyInit } from "../crypto/chacha20poly1305";
-
-export const ERR_NO_SLOT: i32 = -1;
-export const ERR_DUPLICATE_SPI: i32 = -2;
-export const ERR_ENC_KEY: i32 = -3;
-export const ERR_WINDOW: i32 = -4;
-export const ERR_NO_MEMORY: i32 = -5;
-export const ERR_ICV: i32 = -6;
-export const ERR_INTEG_KEY: i32 = -7;
-export const ERR_KIND: i32 = -8;
-export const ERR_BAD_SLOT: i32 = -9;
-export const ERR_VERIFY_ONLY: i32 = -10;
-export const ERR_TFC: i32 = -11;
-
-/** Where sa_add finds the integrity key inside the key staging area. */
-export const STAGE_INTEG_OFF: i32 = 128;
 
 /**
  * Adds an SA from keys staged at keyStage (encryption key at 0, for GCM, GMAC and ChaCha20-Poly1305
@@ -134,7 +122,7 @@ export function saAdd(
   return slot;
 }
 
-function liveMeta(slot: i32): usize {
+export function liveMeta(slot: i32): usize {
   if (slot < 0 || slot >= maxSas) return 0;
   const meta = metaOf(slot);
   return (load<u32>(meta, M_FLAGS) & F_IN_USE) != 0 ? meta : 0;
@@ -152,26 +140,6 @@ export function saLifeMark(slot: i32, hard: i32, reason: u32): i32 {
   const meta = liveMeta(slot);
   if (meta == 0) return ERR_BAD_SLOT;
   return lifeMark(meta, hard != 0, reason);
-}
-
-/**
- * Outer header of an outbound tunnel-mode AH SA: addresses staged at keyStage (src then dst,
- * 4 bytes each for version 4, 16 for version 6). Returns 0 or a negative ERR_*.
- */
-export function saSetAhOuter(slot: i32, version: i32): i32 {
-  const meta = liveMeta(slot);
-  if (meta == 0) return ERR_BAD_SLOT;
-  const flags = load<u32>(meta, M_FLAGS);
-  if ((flags & (F_AH | F_INBOUND | F_TRANSPORT)) != F_AH || (version != 4 && version != 6)) return ERR_KIND;
-  let block = <usize>load<u32>(meta, M_AH_OUTER);
-  if (block == 0) {
-    block = blockAlloc(AH_OUTER_BYTES);
-    if (block == 0) return ERR_NO_MEMORY;
-    store<u32>(meta, <u32>block, M_AH_OUTER);
-  }
-  ahOuterInit(block, version == 6, keyStage);
-  memory.fill(keyStage, 0, 256);
-  return 0;
 }
 
 /**

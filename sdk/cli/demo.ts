@@ -12,7 +12,7 @@ import type { ChildSa, IkeSa } from "../ike/ike-sa.ts";
 import { formatLog, type LogRecord } from "../ike/log.ts";
 import { icmpEcho, echoReplyFor, parseIcmpEcho } from "../packet/icmp.ts";
 import { startPeerPair, INNER_A, INNER_B, CONN_A, type PeerPair } from "../node/ike-pair.ts";
-import type { CliCommand } from "./main.ts";
+import type { CliCommand } from "./command.ts";
 
 /** One configuration the demo negotiates: IKE and ESP proposals in strongSwan notation. */
 export interface DemoSuite { ike: string; esp: string }

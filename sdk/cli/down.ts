@@ -10,7 +10,7 @@ import { IkeError, EXIT_CODES } from "../ike/errors.ts";
 import type { IkeSa } from "../ike/ike-sa.ts";
 import type { IkeDaemon } from "../ike/daemon.ts";
 import { askControl, listControlSockets } from "./status.ts";
-import type { CliCommand } from "./main.ts";
+import type { CliCommand } from "./command.ts";
 
 /** How one IKE SA's DELETE ended. */
 export type DeleteOutcome = "confirmed" | "deleted-by-peer" | "no-answer" | "not-established";

@@ -6,33 +6,7 @@
  */
 import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-
-/** Where a command writes; tests pass their own. */
-export interface CliIo {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-/** What a subcommand module exports: its usage text and how it runs. */
-export interface CliCommand {
-  /** Full usage text for `ipsec-wasm <path> --help`. */
-  usage: string;
-  /** Runs with the arguments after the path; resolves to the exit code. */
-  run(args: string[], io: CliIo): Promise<number>;
-}
-
-/**
- * One row of the dispatch table, e.g. `pcap decrypt`. The module behind it is imported only when
- * the command runs, so `ipsec-wasm --help` loads none of IKE, the dataplane or the diagnostics.
- */
-export interface CommandEntry {
-  /** Words that select it, e.g. `["pcap", "decrypt"]`. */
-  path: string[];
-  /** One line for `ipsec-wasm --help`. */
-  summary: string;
-  /** Imports the command's module. */
-  load(): Promise<CliCommand>;
-}
+import type { CliCommand, CliIo, CommandEntry } from "./command.ts";
 
 /** The dispatch table. */
 export const COMMANDS: CommandEntry[] = [

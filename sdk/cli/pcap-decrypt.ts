@@ -11,7 +11,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { decryptCapture, InputError, loadSas, readCaptureFile, verdictsJsonl, type SaSource } from "../pcap/decrypt.ts";
-import type { CliCommand, CliIo } from "./main.ts";
+import type { CliCommand, CliIo } from "./command.ts";
 
 export {
   decryptCapture, detectSaFormat, InputError, loadSas, readCaptureFile, SA_FORMATS, VERDICTS, verdictLine, verdictsJsonl,

@@ -6,10 +6,10 @@
  * @module
  */
 import { icmpEcho, parseIcmpEcho } from "../packet/icmp.ts";
-import { formatIp } from "../ike/ts.ts";
+import { formatIp } from "../net/ip.ts";
 import { parseSessionArgs, startSession, formatStatus, type Session } from "./ike-session.ts";
 import { reportFailure, answerPings } from "./up.ts";
-import type { CliCommand } from "./main.ts";
+import type { CliCommand } from "./command.ts";
 
 export const pingCommand: CliCommand = {
   usage: [

@@ -7,7 +7,7 @@
 import net from "node:net";
 import { readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import type { CliCommand } from "./main.ts";
+import type { CliCommand } from "./command.ts";
 
 /** Control sockets of running `ipsec-wasm up` processes (in the temp directory, one per process). */
 export async function listControlSockets(dir = tmpdir()): Promise<string[]> {

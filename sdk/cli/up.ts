@@ -13,16 +13,16 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { unlink } from "node:fs/promises";
 import { echoReplyFor, parseIcmpEcho } from "../packet/icmp.ts";
-import { parseIp } from "../ike/ts.ts";
+import { parseIp } from "../net/ip.ts";
 import { IkeError, EXIT_CODES } from "../ike/errors.ts";
-import { ConfigError } from "../config/errors.ts";
+import { ConfigError } from "../ike/config-error.ts";
 import { IoError, IO_EXIT_CODES } from "../io/errors.ts";
 import { checkTunName } from "../io/tun-linux.ts";
 import { parseSessionArgs, startSession, type Session, type SessionOptions } from "./ike-session.ts";
 import { formatStatusReport, formatSwanctlSas, statusReportJson } from "../diag/status-report.ts";
 import { metricsResponse } from "../diag/metrics.ts";
 import { deleteSas, describeDelete, type DownReply, type DownRequest } from "./down.ts";
-import type { CliCommand, CliIo } from "./main.ts";
+import type { CliCommand, CliIo } from "./command.ts";
 
 /** Where `up` listens for `status` and `down` (one socket per process). */
 export function controlPath(pid = process.pid): string {

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import type { CliCommand, CliIo } from "./main.ts";
+import type { CliCommand, CliIo } from "./command.ts";
 
 /** Where `npm run build:web` writes the page, relative to this module (sdk/cli/ or dist/cli/). */
 export const PAGE_DIR = fileURLToPath(new URL("../../web/dist/", import.meta.url));

@@ -6,9 +6,11 @@
  * @module
  */
 import type { TrafficSelector } from "../ike/message.ts";
+import type { ChildTemplate } from "../ike/config.ts";
 import { defaultProposals, parseProposals, type AlgorithmSet } from "../ike/proposals.ts";
-import { parseIp, parseTs } from "../ike/ts.ts";
-import { ConfigError, describeWhere, type ConfigWhere } from "./errors.ts";
+import { parseTs } from "../ike/ts.ts";
+import { parseIp } from "../net/ip.ts";
+import { ConfigError, describeWhere, type ConfigWhere } from "../ike/config-error.ts";
 
 /** One authentication round: `local {}` / `remote {}` (or `local-1`, ... when there is only one). */
 export interface AuthRound {
@@ -20,29 +22,11 @@ export interface AuthRound {
 }
 
 /** A `children.<name>` section with charon's defaults applied. Times in seconds. */
-export interface ChildConfig {
-  name: string;
-  localTs: (TrafficSelector | "dynamic")[];
-  remoteTs: (TrafficSelector | "dynamic")[];
-  espProposals: AlgorithmSet[];
+export interface ChildConfig extends ChildTemplate {
   /** As written, or "default" when esp_proposals is absent. */
   espProposalsText: string;
-  mode: "tunnel" | "transport";
-  startAction: "none" | "trap" | "start";
-  closeAction: "none" | "trap" | "start";
-  dpdAction: "clear" | "trap" | "restart";
-  rekeyTime: number;
-  lifeTime: number;
-  randTime: number;
-  rekeyBytes: number;
-  lifeBytes: number;
   randBytes: number;
-  rekeyPackets: number;
-  lifePackets: number;
   randPackets: number;
-  replayWindow: number;
-  /** strongSwan's `tfc_padding`: pad inner packets to this many bytes, or to what fits the path MTU; absent = off. */
-  tfcPadding?: number | "mtu";
   updown?: string;
   hostaccess: boolean;
   policies: boolean;

@@ -9,18 +9,11 @@
 import { loadDataplaneModule, type WasmSource } from "./wasm.ts";
 import { DataplaneError } from "./errors.ts";
 import { HashAlg } from "./suites.ts";
+import type { DataplaneExports } from "./abi.generated.ts";
 
-interface ControlExports {
-  memory: WebAssembly.Memory;
-  cc_buffer(n: number): number;
-  cc_hmac(alg: number, key: number, keyLen: number, data: number, dataLen: number, out: number): number;
-  cc_hash(alg: number, data: number, len: number, out: number): number;
-  cc_gcm_seal(key: number, keyLen: number, nonce: number, aad: number, aadLen: number, src: number, dst: number, len: number, tag: number, tagLen: number): number;
-  cc_gcm_open(key: number, keyLen: number, nonce: number, aad: number, aadLen: number, src: number, dst: number, len: number, tag: number, tagLen: number): number;
-  cc_cbc(dir: number, key: number, keyLen: number, iv: number, src: number, dst: number, len: number): number;
-  cc_chacha_seal(key: number, keyLen: number, nonce: number, aad: number, aadLen: number, src: number, dst: number, len: number, tag: number): number;
-  cc_chacha_open(key: number, keyLen: number, nonce: number, aad: number, aadLen: number, src: number, dst: number, len: number, tag: number): number;
-}
+/** The control-plane calls of the module (assembly/control.ts). */
+type ControlExports = Pick<DataplaneExports, "memory" | "cc_buffer" | "cc_hmac" | "cc_hash" | "cc_gcm_seal" | "cc_gcm_open" |
+  "cc_cbc" | "cc_chacha_seal" | "cc_chacha_open">;
 
 const DIGEST_BYTES: Record<number, number> = { [HashAlg.Sha1]: 20, [HashAlg.Sha256]: 32, [HashAlg.Sha384]: 48, [HashAlg.Sha512]: 64 };
 const align = (n: number): number => (n + 15) & ~15;

@@ -5,8 +5,15 @@
  */
 import { DataplaneError } from "./errors.ts";
 import { parseSuite, parseAhSuite, SuiteKind, type Suite } from "./suites.ts";
-import { parseIp } from "../ike/ts.ts";
+import { parseIp } from "../net/ip.ts";
 import { loadDataplaneModule, type WasmSource } from "./wasm.ts";
+import {
+  D_IN_LEN, D_IN_OFF, D_L3_LEN, D_NEXT_HDR, D_OUT_LEN, D_OUT_OFF, D_SA, D_SEQ, D_SPI, D_STATUS, ERR_BAD_SLOT,
+  ERR_DUPLICATE_SPI, ERR_ENC_KEY, ERR_ICV, ERR_INTEG_KEY, ERR_KIND, ERR_NO_MEMORY, ERR_NO_SLOT, ERR_TFC,
+  ERR_VERIFY_ONLY, ERR_WINDOW, F_AH, F_ESN, F_INBOUND, F_TRANSPORT, F_VERIFY_ONLY, KEY_STAGE_BYTES, LE_COUNT,
+  LE_OVERFLOWED, LE_SLOTS, LIFE_REASON_NAMES, M_BITMAP, M_BITMAP_BLOCKS, M_BYTES, M_DROPS, M_LIFE, M_PACKETS, M_SEQ,
+  M_WINDOW, NEXT_HEADER_DUMMY, R_SECONDS, STAGE_INTEG_OFF, ST_OK, type DataplaneExports, type SaErrorCode,
+} from "./abi.generated.ts";
 import {
   STATUS_NAMES, type DecapResult, type EncapResult, type GlobalStats, type LifetimeEvent, type LifetimeLimits,
   type LifetimeReason, type OuterHeaders, type SaConfig, type SaHandle, type SaStats, type Status,
@@ -29,56 +36,22 @@ export interface DataplaneOptions extends WasmSource {
   now?: () => number;
 }
 
-interface Exports {
-  memory: WebAssembly.Memory;
-  init(nSas: number, nBatch: number, slot: number, seed: number): number;
-  sa_add(spi: number, flags: number, kind: number, encLen: number, integLen: number, hash: number,
-    icv: number, window: number, seqLo: number, seqHi: number): number;
-  sa_remove(slot: number): number;
-  sa_set_lifetime(slot: number, softPackets: bigint, softBytes: bigint, hardPackets: bigint, hardBytes: bigint): number;
-  sa_life_mark(slot: number, hard: number, reason: number): number;
-  sa_set_tfc(slot: number, len: number): number;
-  sa_set_ah_outer(slot: number, version: number): number;
-  life_events_ptr(): number;
-  sa_lookup(spi: number): number;
-  icv_probe(i: number): number;
-  encap_batch(n: number): number;
-  decap_batch(n: number): number;
-  sa_meta_ptr(slot: number): number;
-  arena_ptr(): number;
-  desc_ptr(): number;
-  iv_pool_ptr(): number;
-  key_stage_ptr(): number;
-  global_counters_ptr(): number;
-  layout_sa_meta_bytes(): number;
-  layout_desc_bytes(): number;
-  layout_headroom(): number;
-  layout_tailroom(): number;
-}
-
-// Must match assembly/sad/layout.ts and assembly/sad/lifetime.ts.
-const F_INBOUND = 2, F_TRANSPORT = 4, F_ESN = 8, F_VERIFY_ONLY = 32, F_AH = 64;
-const M_SEQ = 32, M_WINDOW = 40, M_BITMAP = 44, M_BITMAP_BLOCKS = 48, M_LIFE = 68, M_PACKETS = 96, M_BYTES = 104, M_DROPS = 112;
-const LIFE_REASONS: readonly (LifetimeReason | null)[] = [null, "bytes", "packets", "seconds", "sequence"];
-const R_SECONDS = 3;
+const LIFE_REASONS: readonly (LifetimeReason | null)[] = LIFE_REASON_NAMES;
 const NO_LIMIT = 0xffffffffffffffffn;
-/** Next Header value of a dummy packet (RFC 4303 §2.6). */
-const NH_DUMMY = 59;
-const D_IN_OFF = 0, D_IN_LEN = 4, D_SA = 8, D_STATUS = 12, D_OUT_OFF = 16, D_OUT_LEN = 20, D_SEQ = 24,
-  D_SPI = 32, D_L3_LEN = 36, D_NEXT_HDR = 40;
-const STAGE_INTEG_OFF = 128;
 
-const ADD_ERRORS: Record<number, [DataplaneError["code"], string]> = {
-  [-1]: ["NO_FREE_SLOT", "no free SA slot: raise maxSas when creating the Dataplane"],
-  [-2]: ["DUPLICATE_SPI", "an inbound SA with this SPI already exists"],
-  [-3]: ["BAD_KEY_LENGTH", "encryption key length rejected"],
-  [-4]: ["BAD_WINDOW", "replay window must be 0 (off) or 32..4096"],
-  [-5]: ["OUT_OF_MEMORY", "wasm memory cannot grow for this SA's keys"],
-  [-6]: ["BAD_ICV_LENGTH", "ICV length rejected"],
-  [-7]: ["BAD_KEY_LENGTH", "integrity key length rejected"],
-  [-8]: ["BAD_PROPOSAL", "suite rejected by the dataplane"],
-  [-10]: ["BAD_ARGUMENT", "verify-only SAs are inbound and not AEAD"],
-  [-11]: ["BAD_ARGUMENT", "TFC padding needs a tunnel-mode outbound SA and a length a packet slot holds"],
+/** What each negative result of sa_add / sa_set_* means, for the DataplaneError it becomes. */
+const ADD_ERRORS: Record<SaErrorCode, [DataplaneError["code"], string]> = {
+  [ERR_NO_SLOT]: ["NO_FREE_SLOT", "no free SA slot: raise maxSas when creating the Dataplane"],
+  [ERR_DUPLICATE_SPI]: ["DUPLICATE_SPI", "an inbound SA with this SPI already exists"],
+  [ERR_ENC_KEY]: ["BAD_KEY_LENGTH", "encryption key length rejected"],
+  [ERR_WINDOW]: ["BAD_WINDOW", "replay window must be 0 (off) or 32..4096"],
+  [ERR_NO_MEMORY]: ["OUT_OF_MEMORY", "wasm memory cannot grow for this SA's keys"],
+  [ERR_ICV]: ["BAD_ICV_LENGTH", "ICV length rejected"],
+  [ERR_INTEG_KEY]: ["BAD_KEY_LENGTH", "integrity key length rejected"],
+  [ERR_KIND]: ["BAD_PROPOSAL", "suite rejected by the dataplane"],
+  [ERR_BAD_SLOT]: ["UNKNOWN_SA", "no SA in this slot"],
+  [ERR_VERIFY_ONLY]: ["BAD_ARGUMENT", "verify-only SAs are inbound and not AEAD"],
+  [ERR_TFC]: ["BAD_ARGUMENT", "TFC padding needs a tunnel-mode outbound SA and a length a packet slot holds"],
 };
 
 interface SaInfo {
@@ -149,7 +122,7 @@ export class PacketBatch {
 
 /** An ESP dataplane instance: its own wasm memory, SAs, counters and packet arena. */
 export class Dataplane {
-  readonly #x: Exports;
+  readonly #x: DataplaneExports;
   readonly #sas = new Map<SaHandle, SaInfo>();
   readonly #maxSas: number;
   readonly #batchSize: number;
@@ -168,7 +141,7 @@ export class Dataplane {
   /** The batch bound to this dataplane's arena (one batch at a time). */
   readonly batch: PacketBatch;
 
-  private constructor(x: Exports, maxSas: number, batchSize: number, slotBytes: number, now: () => number) {
+  private constructor(x: DataplaneExports, maxSas: number, batchSize: number, slotBytes: number, now: () => number) {
     this.#x = x;
     this.#now = now;
     this.#maxSas = maxSas;
@@ -205,7 +178,7 @@ export class Dataplane {
     const instance = await WebAssembly.instantiate(module, {
       env: { abort: () => { throw new DataplaneError("WASM_LOAD", "dataplane aborted"); } },
     });
-    const x = instance.exports as unknown as Exports;
+    const x = instance.exports as unknown as DataplaneExports;
     const seed = crypto.getRandomValues(new Uint32Array(1))[0];
     if (x.init(maxSas, batchSize, slotBytes, seed) !== 0) {
       throw new DataplaneError("OUT_OF_MEMORY", `cannot reserve memory for ${maxSas} SAs and ${batchSize}×${slotBytes} B`);
@@ -287,9 +260,9 @@ export class Dataplane {
     const slot = this.#x.sa_add(spi >>> 0, flags, suite.kind, encKey.length, integKey.length, suite.hash,
       icv, window, Number(seq & 0xffffffffn), Number(seq >> 32n));
     this.#view();
-    this.#u8.fill(0, stage, stage + 256);
+    this.#u8.fill(0, stage, stage + KEY_STAGE_BYTES);
     const fail = (code: number): never => {
-      const [c, msg] = ADD_ERRORS[code] ?? ["BAD_ARGUMENT", `rejected (${code})`];
+      const [c, msg] = ADD_ERRORS[code as SaErrorCode] ?? ["BAD_ARGUMENT", `rejected (${code})`];
       throw new DataplaneError(c, `SA ${hexSpi(spi)} (${suite.name}): ${msg}`);
     };
     if (slot < 0) fail(slot);
@@ -520,12 +493,12 @@ export class Dataplane {
   #drainLifeEvents(): void {
     this.#view();
     const q = this.#x.life_events_ptr();
-    const n = this.#dv.getUint32(q, true);
+    const n = this.#dv.getUint32(q + LE_COUNT, true);
     if (n === 0) return;
-    const overflowed = this.#dv.getUint32(q + 4, true) !== 0;
-    const slots = overflowed ? [...this.#sas.keys()] : Array.from({ length: n }, (_, i) => this.#dv.getUint32(q + 8 + 4 * i, true));
-    this.#dv.setUint32(q, 0, true);
-    this.#dv.setUint32(q + 4, 0, true);
+    const overflowed = this.#dv.getUint32(q + LE_OVERFLOWED, true) !== 0;
+    const slots = overflowed ? [...this.#sas.keys()] : Array.from({ length: n }, (_, i) => this.#dv.getUint32(q + LE_SLOTS + 4 * i, true));
+    this.#dv.setUint32(q + LE_COUNT, 0, true);
+    this.#dv.setUint32(q + LE_OVERFLOWED, 0, true);
     for (const h of slots) {
       const info = this.#sas.get(h);
       if (info) this.#report(h, info);
@@ -653,7 +626,7 @@ export class Dataplane {
     this.#dv.setUint32(d + D_L3_LEN, l3 >>> 0, true);
     this.#dv.setUint32(d + D_STATUS, 0, true);
     this.#dv.setUint32(d + D_OUT_LEN, 0, true);
-    this.#dv.setUint32(d + D_NEXT_HDR, dummy ? NH_DUMMY : 0, true);
+    this.#dv.setUint32(d + D_NEXT_HDR, dummy ? NEXT_HEADER_DUMMY : 0, true);
     if (sa >= 0 && this.#sas.get(sa)?.suite.kind === SuiteKind.CbcHmac) b.needsIv = true;
     b.length = i + 1;
     return i;
@@ -672,7 +645,7 @@ export class Dataplane {
   _output(i: number): Uint8Array {
     this.#view();
     const d = this.#desc + i * this.#descBytes;
-    if (this.#dv.getUint32(d + D_STATUS, true) !== 0) return new Uint8Array(0);
+    if (this.#dv.getUint32(d + D_STATUS, true) !== ST_OK) return new Uint8Array(0);
     const off = this.#dv.getUint32(d + D_OUT_OFF, true);
     return this.#u8.subarray(off, off + this.#dv.getUint32(d + D_OUT_LEN, true));
   }

@@ -5,15 +5,27 @@
  * @module
  */
 import { DataplaneError } from "./errors.ts";
+import {
+  HASH_SHA1, HASH_SHA256, HASH_SHA384, HASH_SHA512, KIND_CBC_HMAC, KIND_CHACHA, KIND_CTR_HMAC, KIND_GCM, KIND_GMAC,
+  KIND_NULL_HMAC, type HashAlgCode, type SuiteKindCode,
+} from "./abi.generated.ts";
 
-/** Suite family as the wasm dataplane knows it (values shared with assembly/sad/layout.ts KIND_*). */
-export const SuiteKind = { Gcm: 1, CbcHmac: 2, NullHmac: 3, CtrHmac: 4, Gmac: 5, ChaCha20Poly1305: 6 } as const;
+/** Suite family as the wasm dataplane knows it (assembly/abi.ts KIND_*). */
+export const SuiteKind = {
+  Gcm: KIND_GCM, CbcHmac: KIND_CBC_HMAC, NullHmac: KIND_NULL_HMAC, CtrHmac: KIND_CTR_HMAC, Gmac: KIND_GMAC,
+  ChaCha20Poly1305: KIND_CHACHA,
+} as const;
 /** One of the SuiteKind values. */
 export type SuiteKind = (typeof SuiteKind)[keyof typeof SuiteKind];
-/** Hash ids shared with assembly/crypto/hmac.ts. */
-export const HashAlg = { Sha1: 1, Sha256: 2, Sha384: 3, Sha512: 4 } as const;
+/** Hash ids of the wasm (assembly/abi.ts HASH_*). */
+export const HashAlg = { Sha1: HASH_SHA1, Sha256: HASH_SHA256, Sha384: HASH_SHA384, Sha512: HASH_SHA512 } as const;
 /** One of the HashAlg values. */
 export type HashAlg = (typeof HashAlg)[keyof typeof HashAlg];
+
+// A kind or hash added to assembly/abi.ts needs a name above: these stop compiling until it has one.
+type Named<Missing extends never> = Missing;
+type _KindsNamed = Named<Exclude<SuiteKindCode, SuiteKind>>;
+type _HashesNamed = Named<Exclude<HashAlgCode, HashAlg>>;
 
 /** A parsed suite keyword. */
 export interface Suite {

@@ -3,22 +3,10 @@
  * @module
  */
 
-/** Why a packet was not delivered (or `ok`). One name per drop counter; the order is the wasm status code. */
-export const STATUS_NAMES = [
-  "ok",
-  "no-sa",
-  "replay",
-  "integrity-failed",
-  "bad-padding",
-  "truncated",
-  "seq-overflow",
-  "lifetime-expired",
-  "dummy",
-  "bad-next-header",
-  "too-big",
-  "invalid-sa",
-  "malformed-inner",
-] as const;
+import { STATUS_NAMES } from "./abi.generated.ts";
+
+/** Why a packet was not delivered (or `ok`). One name per drop counter; the index is the wasm status code (assembly/abi.ts ST_*). */
+export { STATUS_NAMES };
 
 /** A packet verdict: `ok` or the reason it was dropped. */
 export type Status = (typeof STATUS_NAMES)[number];

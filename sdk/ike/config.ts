@@ -1,10 +1,10 @@
 /**
  * What one IKE SA needs to know about its connection, resolved from swanctl.conf (identities
- * parsed, secrets and certificates loaded). Built by sdk/ike/resolve.ts; tests build it directly.
+ * parsed, secrets and certificates loaded). Built by sdk/config/resolve.ts; tests build it directly.
  * @module
  */
 import type { AlgorithmSet } from "./proposals.ts";
-import type { ChildConfig } from "../config/swanctl.ts";
+import type { TrafficSelector } from "./message.ts";
 import type { IkeIdentity } from "./identity.ts";
 import type { Certificate } from "./x509.ts";
 import type { PrivateKey } from "./signature-auth.ts";
@@ -22,12 +22,30 @@ export interface AuthConfig {
 }
 
 /**
- * A Child SA template (swanctl `children.<name>`): the parsed child configuration minus what only
- * the config layer needs (the proposal text as written, updown, policy flags).
+ * A Child SA template (swanctl `children.<name>`): what the IKE state machine needs of a child.
+ * The config layer's ChildConfig extends it with what only that layer needs (the proposal text
+ * as written, updown, policy flags). Times in seconds.
  */
-export type ChildTemplate = Pick<ChildConfig,
-  "name" | "localTs" | "remoteTs" | "espProposals" | "mode" | "startAction" | "dpdAction" | "closeAction" |
-  "rekeyTime" | "lifeTime" | "randTime" | "rekeyBytes" | "lifeBytes" | "rekeyPackets" | "lifePackets" | "replayWindow" | "tfcPadding">;
+export interface ChildTemplate {
+  name: string;
+  localTs: (TrafficSelector | "dynamic")[];
+  remoteTs: (TrafficSelector | "dynamic")[];
+  espProposals: AlgorithmSet[];
+  mode: "tunnel" | "transport";
+  startAction: "none" | "trap" | "start";
+  closeAction: "none" | "trap" | "start";
+  dpdAction: "clear" | "trap" | "restart";
+  rekeyTime: number;
+  lifeTime: number;
+  randTime: number;
+  rekeyBytes: number;
+  lifeBytes: number;
+  rekeyPackets: number;
+  lifePackets: number;
+  replayWindow: number;
+  /** strongSwan's `tfc_padding`: pad inner packets to this many bytes, or to what fits the path MTU; absent = off. */
+  tfcPadding?: number | "mtu";
+}
 
 /** Retransmission schedule (strongSwan: timeout 4 s, base 1.8, 5 tries). */
 export interface RetransmitConfig {

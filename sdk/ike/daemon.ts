@@ -15,7 +15,8 @@ import { IkeSa, hexBytes, spiBytes, type ChildSa, type Endpoint, type IkeEvent, 
 import { DataplaneBackend } from "./dataplane-backend.ts";
 import type { IkeConnection, ChildTemplate } from "./config.ts";
 import { identityMatches, formatIdentity, type IkeIdentity } from "./identity.ts";
-import { tsContainsAddress, parseIp, parseTs, formatTs } from "./ts.ts";
+import { tsContainsAddress, parseTs, formatTs } from "./ts.ts";
+import { parseIp } from "../net/ip.ts";
 import type { TrafficSelector } from "./message.ts";
 import { rateLimited, type LogSink } from "./log.ts";
 import { IkeError } from "./errors.ts";

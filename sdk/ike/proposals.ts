@@ -6,7 +6,7 @@
  * @module
  */
 import { ATTR_KEY_LENGTH, ProtocolId, TransformType, type Proposal, type Transform } from "./message.ts";
-import { ConfigError, describeWhere, type ConfigWhere } from "../config/errors.ts";
+import { ConfigError, describeWhere, type ConfigWhere } from "./config-error.ts";
 import { parseSuite } from "../dataplane/suites.ts";
 import { ENCR as SK_ENCR } from "./sk.ts";
 

@@ -11,7 +11,7 @@
  * @module
  */
 import { IoError } from "./errors.ts";
-import { formatIp } from "../ike/ts.ts";
+import { formatIp } from "../net/ip.ts";
 
 /** The koffi module's surface we use (typed loosely: it is an optional peer dependency). */
 interface Koffi {

@@ -10,7 +10,7 @@
 import { execFileSync } from "node:child_process";
 import { IoError } from "./errors.ts";
 import { IFF_NO_PI, IFF_TUN, IFREQ, O_CLOEXEC, O_NONBLOCK, O_RDWR, TUNSETIFF, type Libc } from "./libc.ts";
-import { formatIp, parseIp } from "../ike/ts.ts";
+import { formatIp, parseIp } from "../net/ip.ts";
 
 /** Interface names the kernel accepts (IFNAMSIZ 16 with the NUL) and that are safe in argv. */
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;

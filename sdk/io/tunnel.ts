@@ -23,7 +23,7 @@ import type { GlobalStats, LifetimeEvent, SaHandle, SaStats, Status } from "../d
 import type { IkeDaemon, IkeTransport } from "../ike/daemon.ts";
 import type { Endpoint } from "../ike/ike-sa.ts";
 import type { Diagnostic } from "../diag/types.ts";
-import { formatIp } from "../ike/ts.ts";
+import { formatIp } from "../net/ip.ts";
 import { IoError, IO_EXIT_CODES, type IoErrorCode } from "./errors.ts";
 import { loadLibc } from "./libc.ts";
 import { TunDevice, rangeToPrefixes } from "./tun-linux.ts";

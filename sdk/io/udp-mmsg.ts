@@ -12,7 +12,7 @@ import {
   IOVEC, MMSGHDR, MSG_DONTWAIT, SO_ATTACH_REUSEPORT_CBPF, SO_RCVBUF, SO_RCVBUFFORCE, SO_REUSEADDR, SO_REUSEPORT, SO_SNDBUF, SO_SNDBUFFORCE, SOCK_CLOEXEC,
   SOCK_DGRAM, SOCKADDR, SOL_SOCKET, readSockaddr, writeSockaddr, type Libc, type NativeBlock,
 } from "./libc.ts";
-import { parseIp } from "../ike/ts.ts";
+import { parseIp } from "../net/ip.ts";
 
 /** Socket buffer size asked for (SO_*BUFFORCE as root, else capped by net.core.*mem_max). */
 const SOCKET_BUFFER = 4 << 20;

@@ -10,7 +10,7 @@
  */
 import { closeSync, openSync, writeSync } from "node:fs";
 import { inetChecksum } from "../packet/icmp.ts";
-import { parseIp } from "../ike/ts.ts";
+import { parseIp } from "../net/ip.ts";
 import { LINKTYPE_RAW, writePcap } from "../pcap/pcap.ts";
 import type { IkeTransport } from "../ike/daemon.ts";
 import type { Dataplane } from "../dataplane/dataplane.ts";

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { main, type CliIo } from "../../sdk/cli/main.ts";
+import { main } from "../../sdk/cli/main.ts";
+import type { CliIo } from "../../sdk/cli/command.ts";
 import { buildEspCapture } from "../fixtures/pcap/make-esp-capture.ts";
 import { requireTshark, tempDir } from "../helpers/interop.ts";
 

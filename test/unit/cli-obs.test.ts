@@ -16,7 +16,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { parseMetricsAddress } from "../../sdk/cli/up.ts";
 import { main } from "../../sdk/cli/main.ts";
-import { ConfigError } from "../../sdk/config/errors.ts";
+import { ConfigError } from "../../sdk/ike/config-error.ts";
 import { CliHarness, freePort, statusAndMetricsScenario, waitFor, type Sample, type Side } from "../helpers/cli-up.ts";
 import { parseExposition } from "../helpers/exposition.ts";
 

@@ -10,7 +10,7 @@ import {
   formatProposalList, keyLengths, keywordTransform, parseProposals, proposalKeywords, selectProposal,
   toWireProposals, transformName, type AlgorithmSet, type Chosen,
 } from "../../sdk/ike/proposals.ts";
-import { ConfigError } from "../../sdk/config/errors.ts";
+import { ConfigError } from "../../sdk/ike/config-error.ts";
 import { parseSuite } from "../../sdk/dataplane/suites.ts";
 
 const FIXTURES = new URL("../fixtures/swanctl/", import.meta.url);

@@ -8,10 +8,11 @@ import { readFileSync } from "node:fs";
 import { SocketAddress, isIP } from "node:net";
 import { TsType, type TrafficSelector } from "../../sdk/ike/message.ts";
 import {
-  explainTsMismatch, formatIp, formatTs, formatTsList, narrowTs, parseIp, parseTs, resolveTs, tsContainsAddress,
-  tsForAddress, tsIntersection,
+  explainTsMismatch, formatTs, formatTsList, narrowTs, parseTs, resolveTs, tsContainsAddress, tsForAddress,
+  tsIntersection,
 } from "../../sdk/ike/ts.ts";
-import { ConfigError } from "../../sdk/config/errors.ts";
+import { formatIp, parseIp } from "../../sdk/net/ip.ts";
+import { ConfigError } from "../../sdk/ike/config-error.ts";
 
 const FIXTURES = new URL("../fixtures/swanctl/", import.meta.url);
 

@@ -12,7 +12,8 @@ import { fileURLToPath } from "node:url";
 import { LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_RAW, PcapError, readPcap, type PcapRecord } from "../../sdk/pcap/pcap.ts";
 import { isPcapng, readCapture, readPcapng } from "../../sdk/pcap/pcapng.ts";
 import { decryptCapture, loadSas, verdictsJsonl } from "../../sdk/pcap/decrypt.ts";
-import { main, type CliIo } from "../../sdk/cli/main.ts";
+import { main } from "../../sdk/cli/main.ts";
+import type { CliIo } from "../../sdk/cli/command.ts";
 
 const fixtures = fileURLToPath(new URL("../fixtures/pcap/", import.meta.url));
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");

@@ -13,7 +13,8 @@ import { SaFileError } from "../../sdk/sa/files.ts";
 import { decryptCapture, detectSaFormat, loadSas, verdictsJsonl } from "../../sdk/pcap/decrypt.ts";
 import { readCapture } from "../../sdk/pcap/pcapng.ts";
 import { readPcap } from "../../sdk/pcap/pcap.ts";
-import { main, type CliIo } from "../../sdk/cli/main.ts";
+import { main } from "../../sdk/cli/main.ts";
+import type { CliIo } from "../../sdk/cli/command.ts";
 
 const dir = fileURLToPath(new URL("../fixtures/charon/", import.meta.url));
 const pcapDir = fileURLToPath(new URL("../fixtures/pcap/", import.meta.url));

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { findSecret, parseDuration, parseSize, parseSwanctlConf, type ConnectionConfig } from "../../sdk/config/swanctl.ts";
-import { ConfigError } from "../../sdk/config/errors.ts";
+import { ConfigError } from "../../sdk/ike/config-error.ts";
 import { formatProposalList, keywordTransform, proposalKeywords, transformName } from "../../sdk/ike/proposals.ts";
 import { formatTsList } from "../../sdk/ike/ts.ts";
 import type { TrafficSelector } from "../../sdk/ike/message.ts";

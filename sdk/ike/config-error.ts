@@ -1,6 +1,7 @@
 /**
  * The one error type for configuration input: swanctl.conf files, proposal strings and traffic
- * selectors. Messages are written for the person who edits the file.
+ * selectors. Messages are written for the person who edits the file. It lives in ike/ because
+ * the proposal and selector parsers here throw it; sdk/config (swanctl.conf, above ike) uses it too.
  * @module
  */
 

@@ -4,13 +4,13 @@
  * read from swanctl's directory layout (x509/, x509ca/, private/, rsa/, ecdsa/ beside the file).
  * @module
  */
-import { findSecret, type SwanctlConfig, type ConnectionConfig } from "../config/swanctl.ts";
-import { ConfigError } from "../config/errors.ts";
-import { parseIdentity, type IkeIdentity } from "./identity.ts";
-import { parseCertificate, type Certificate } from "./x509.ts";
-import { importPrivateKeyPem, type PrivateKey } from "./signature-auth.ts";
-import { DEFAULT_RETRANSMIT, type IkeConnection } from "./config.ts";
-import { implementableIkeProposals } from "./proposals.ts";
+import { findSecret, type SwanctlConfig, type ConnectionConfig } from "./swanctl.ts";
+import { ConfigError } from "../ike/config-error.ts";
+import { parseIdentity, type IkeIdentity } from "../ike/identity.ts";
+import { parseCertificate, type Certificate } from "../ike/x509.ts";
+import { importPrivateKeyPem, type PrivateKey } from "../ike/signature-auth.ts";
+import { DEFAULT_RETRANSMIT, type IkeConnection } from "../ike/config.ts";
+import { implementableIkeProposals } from "../ike/proposals.ts";
 
 /** File access, so this stays runtime-neutral. */
 export interface ResolveIo {
