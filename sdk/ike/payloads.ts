@@ -9,7 +9,7 @@ import { dhGroupById } from "./dh.ts";
 import { concat } from "./keys.ts";
 import { CertEncoding, type Payload, type Proposal } from "./message.ts";
 import type { Chosen } from "./proposals.ts";
-import { parseIp } from "./ts.ts";
+import { parseIp } from "../net/ip.ts";
 import type { Certificate } from "./x509.ts";
 
 /** An address and UDP port. */

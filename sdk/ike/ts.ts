@@ -8,9 +8,6 @@ import { TsType, type TrafficSelector } from "./message.ts";
 import { ConfigError, describeWhere, type ConfigWhere } from "./config-error.ts";
 import { formatIp, parseIp } from "../net/ip.ts";
 
-// ike-sa.ts imports parseIp from here (the lead is splitting that file; its import moves then).
-export { parseIp };
-
 const ANY_START = 0;
 const ANY_END = 0xffff;
 const ICMP = 1;
