@@ -13,7 +13,7 @@ import {
   metaOf, maxSas, slotBytes, HEADROOM, TAILROOM, ivPool, scratch, countDrop, countGlobal,
   M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SEQ, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
   M_TFC, F_IN_USE, F_INBOUND, F_TRANSPORT, F_ESN,
-  F_EXPIRED, F_AH, KIND_GCM, KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA,
+  F_EXPIRED, F_AH, KIND_GCM, KIND_CCM, KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA,
 } from "../sad/layout";
 import { chachaPolySeal } from "../crypto/chacha20poly1305";
 import {
@@ -24,6 +24,7 @@ import { ahEncapOne } from "./ah";
 import { aesCtrXor } from "../crypto/aes";
 import { transportHeader, rewriteHeader, storeBe32 } from "./ip";
 import { gcmSeal, gcmOpen } from "../crypto/gcm";
+import { ccmSeal } from "../crypto/ccm";
 import { cbcQueue, cbcFlush, cbcPending, CBC_LANES } from "./cbc-lanes";
 import { hmacMac } from "../crypto/hmac";
 
@@ -162,6 +163,10 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
     const aad = scratch + 16;
     const aadLen = writeAad(aad, esp, seq, esn);
     gcmSeal(keys, nonce, aad, aadLen, payload, payload, padded, icvAt, icv);
+  } else if (kind == KIND_CCM) {
+    // RFC 4309 §4-§5: nonce = 3-byte salt ‖ IV, AAD as for GCM.
+    const aad = scratch + 16;
+    ccmSeal(keys, ccmNonce(meta, esp), 11, aad, writeAad(aad, esp, seq, esn), payload, payload, padded, icvAt, icv);
   } else if (kind == KIND_CHACHA) {
     // RFC 7634 §2-§3: nonce salt ‖ IV, AAD as for GCM.
     const nonce = saltNonce(meta, esp);
@@ -199,6 +204,14 @@ export function saltNonce(meta: usize, esp: usize): usize {
   const nonce = scratch;
   memory.copy(nonce, meta + M_SALT, 4);
   memory.copy(nonce + 4, esp + 8, 8);
+  return nonce;
+}
+
+/** 11-byte CCM nonce 3-byte salt ‖ IV (RFC 4309 §4) in scratch. */
+export function ccmNonce(meta: usize, esp: usize): usize {
+  const nonce = scratch;
+  memory.copy(nonce, meta + M_SALT, 3);
+  memory.copy(nonce + 3, esp + 8, 8);
   return nonce;
 }
 

@@ -129,7 +129,7 @@ function ccmRows(): CipherRow[] {
   return AES_BITS.flatMap((bits) => ([8, 12, 16] as const).map((icv): CipherRow => ({
     keyword: `aes${bits}ccm${icv}`, aliases: [`aes${bits}ccm${icv * 8}`, ...(icv === 16 ? [`aes${bits}ccm`] : [])],
     family: "aes-ccm", iana: ids[icv], keyBits: bits, kind: SuiteKind.Ccm, keyBytes: bits / 8, saltBytes: 3, ivBytes: 8,
-    icvBytes: icv, align: 4, combined: true, aead: true, ike: false, charon: `AES_CCM_${icv}`,
+    icvBytes: icv, align: 4, combined: true, aead: true, ike: true, charon: `AES_CCM_${icv}`,
     xfrm: { aead: "rfc4309(ccm(aes))" },
     wireshark: { refused: "Wireshark 4.0 has no AES-CCM (RFC 4309) for ESP" },
     wiresharkIke: `AES-CCM-${bits} with ${icv} octet ICV [RFC5282]`,
@@ -150,6 +150,7 @@ export const CIPHERS: readonly CipherRow[] = [
     xfrm: { enc: "rfc3686(ctr(aes))" }, wireshark: { name: "AES-CTR [RFC3686]" }, wiresharkIke: `AES-CTR-${bits} [RFC5930]`,
   })),
   ...gcmRows(),
+  ...ccmRows(),
   ...AES_BITS.map((bits): CipherRow => ({
     keyword: `aes${bits}gmac`, aliases: [], family: "aes-gmac", iana: 21, keyBits: bits, kind: SuiteKind.Gmac,
     keyBytes: bits / 8, saltBytes: 4, ivBytes: 8, icvBytes: 16, align: 4, combined: true, aead: false, ike: false, charon: "NULL_AES_GMAC",

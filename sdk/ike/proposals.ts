@@ -15,7 +15,7 @@ import { ENCR as SK_ENCR } from "./sk.ts";
 // IANA "IKEv2 Transform Type" registries (the ids this module names), plus strongSwan's private
 // HMAC-SHA-256-96 (1026) that its `sha256_96` keyword puts on the wire.
 /** Encryption transform ids (IANA Transform Type 1). */
-export const Encr = { NULL: 11, AES_CBC: 12, AES_CTR: 13, AES_GCM_8: 18, AES_GCM_12: 19, AES_GCM_16: 20, NULL_AUTH_AES_GMAC: 21, CHACHA20_POLY1305: 28 } as const;
+export const Encr = { NULL: 11, AES_CBC: 12, AES_CTR: 13, AES_CCM_8: 14, AES_CCM_12: 15, AES_CCM_16: 16, AES_GCM_8: 18, AES_GCM_12: 19, AES_GCM_16: 20, NULL_AUTH_AES_GMAC: 21, CHACHA20_POLY1305: 28 } as const;
 /** Integrity transform ids (IANA Transform Type 3); HMAC_SHA2_256_96 is strongSwan's private-use id. */
 export const Integ = { NONE: 0, HMAC_SHA1_96: 2, HMAC_SHA2_256_128: 12, HMAC_SHA2_384_192: 13, HMAC_SHA2_512_256: 14, HMAC_SHA2_256_96: 1026 } as const;
 /** PRF transform ids (IANA Transform Type 2). */
@@ -142,7 +142,8 @@ const PRF_DEFAULT = "prfsha256-prfsha384-prfsha512-prfsha1";
 const DEFAULTS = {
   IKE: [
     `aes128-aes192-aes256-aes128ctr-aes192ctr-aes256ctr-sha256-sha384-sha512-sha1-${PRF_DEFAULT}-${DH_DEFAULT}`,
-    `aes128gcm16-aes192gcm16-aes256gcm16-chacha20poly1305-aes128gcm12-aes192gcm12-aes256gcm12-aes128gcm8-aes192gcm8-aes256gcm8-${PRF_DEFAULT}-${DH_DEFAULT}`,
+    "aes128gcm16-aes192gcm16-aes256gcm16-aes128ccm16-aes192ccm16-aes256ccm16-chacha20poly1305-aes128gcm12-aes192gcm12-aes256gcm12-" +
+      `aes128gcm8-aes192gcm8-aes256gcm8-aes128ccm12-aes192ccm12-aes256ccm12-aes128ccm8-aes192ccm8-aes256ccm8-${PRF_DEFAULT}-${DH_DEFAULT}`,
   ],
   ESP: ["aes128-aes192-aes256-sha256-sha384-sha512-sha1", "aes128gcm16-aes192gcm16-aes256gcm16"],
 };
@@ -257,7 +258,7 @@ export function implementableIkeProposals(sets: AlgorithmSet[], where?: ConfigWh
     const encr = s.encr.filter((e) => ok.has(e.id));
     if (encr.length === 0) {
       const names = s.encr.map((e) => transformName({ type: E, ...e })).join("/");
-      throw new ConfigError("BAD_VALUE", `IKE proposal ${formatAlgorithmSet(s)}${describeWhere(where)}: ipsec-wasm protects IKE messages with AES-CBC, AES-GCM or ChaCha20-Poly1305 only, not ${names} (AES-CTR is available for ESP); use e.g. aes128gcm16-prfsha256-x25519`, where);
+      throw new ConfigError("BAD_VALUE", `IKE proposal ${formatAlgorithmSet(s)}${describeWhere(where)}: ipsec-wasm protects IKE messages with AES-CCM, AES-CBC, AES-GCM or ChaCha20-Poly1305 only, not ${names} (AES-CTR is available for ESP); use e.g. aes128gcm16-prfsha256-x25519`, where);
     }
     return encr.length === s.encr.length ? s : { ...s, encr };
   });
