@@ -94,6 +94,8 @@ export interface IntegRow {
   hash: HashAlg;
   /** The HMAC's hash as the SA-file parsers name it. */
   hmac: "sha1" | "sha256" | "sha384" | "sha512";
+  /** The RFC that sets its ESP truncation (RFC 2404 for SHA-1, RFC 4868 for SHA-2; the 96-bit SHA-256 has none). */
+  rfc: string;
   /** Key bytes: the hash output length (RFC 2404, RFC 4868). */
   keyBytes: number;
   icvBytes: number;
@@ -177,28 +179,28 @@ export const CIPHERS: readonly CipherRow[] = [
 /** The integrity rows. */
 export const INTEGS: readonly IntegRow[] = [
   {
-    keyword: "sha1", aliases: ["sha"], iana: 2, hash: HashAlg.Sha1, hmac: "sha1", keyBytes: 20, icvBytes: 12, allowedIcv: [12],
+    keyword: "sha1", aliases: ["sha"], iana: 2, hash: HashAlg.Sha1, hmac: "sha1", rfc: "RFC 2404", keyBytes: 20, icvBytes: 12, allowedIcv: [12],
     charon: "HMAC_SHA1_96", xfrm: { auth: "hmac(sha1)", defaultBits: 96 },
     wireshark: "HMAC-SHA-1-96 [RFC2404]", wiresharkIke: "HMAC_SHA1_96 [RFC2404]",
   },
   {
-    keyword: "sha256", aliases: ["sha2_256"], iana: 12, hash: HashAlg.Sha256, hmac: "sha256", keyBytes: 32, icvBytes: 16,
+    keyword: "sha256", aliases: ["sha2_256"], iana: 12, hash: HashAlg.Sha256, hmac: "sha256", rfc: "RFC 4868", keyBytes: 32, icvBytes: 16,
     allowedIcv: [12, 16, 32], charon: "HMAC_SHA2_256_128", xfrm: { auth: "hmac(sha256)", defaultBits: 96 },
     wireshark: "HMAC-SHA-256-128 [RFC4868]", wiresharkIke: "HMAC_SHA2_256_128 [RFC4868]",
   },
   {
     // strongSwan's private id 1026: what Linux does for `auth hmac(sha256)` without auth-trunc
-    keyword: "sha256_96", aliases: ["sha2_256_96"], iana: 1026, hash: HashAlg.Sha256, hmac: "sha256", keyBytes: 32, icvBytes: 12,
+    keyword: "sha256_96", aliases: ["sha2_256_96"], iana: 1026, hash: HashAlg.Sha256, hmac: "sha256", rfc: "RFC 4868", keyBytes: 32, icvBytes: 12,
     allowedIcv: [12, 16, 32], charon: "HMAC_SHA2_256_96", xfrm: { auth: "hmac(sha256)", defaultBits: 96 },
     wireshark: "HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]", wiresharkIke: "HMAC_SHA2_256_96 [draft-ietf-ipsec-ciph-sha-256-00]",
   },
   {
-    keyword: "sha384", aliases: ["sha2_384"], iana: 13, hash: HashAlg.Sha384, hmac: "sha384", keyBytes: 48, icvBytes: 24,
+    keyword: "sha384", aliases: ["sha2_384"], iana: 13, hash: HashAlg.Sha384, hmac: "sha384", rfc: "RFC 4868", keyBytes: 48, icvBytes: 24,
     allowedIcv: [24], charon: "HMAC_SHA2_384_192", xfrm: { auth: "hmac(sha384)", defaultBits: 192 },
     wireshark: "HMAC-SHA-384-192 [RFC4868]", wiresharkIke: "HMAC_SHA2_384_192 [RFC4868]",
   },
   {
-    keyword: "sha512", aliases: ["sha2_512"], iana: 14, hash: HashAlg.Sha512, hmac: "sha512", keyBytes: 64, icvBytes: 32,
+    keyword: "sha512", aliases: ["sha2_512"], iana: 14, hash: HashAlg.Sha512, hmac: "sha512", rfc: "RFC 4868", keyBytes: 64, icvBytes: 32,
     allowedIcv: [32], charon: "HMAC_SHA2_512_256", xfrm: { auth: "hmac(sha512)", defaultBits: 256 },
     wireshark: "HMAC-SHA-512-256 [RFC4868]", wiresharkIke: "HMAC_SHA2_512_256 [RFC4868]",
   },

@@ -8,7 +8,7 @@
  */
 import type { ControlCrypto } from "../dataplane/control-crypto.ts";
 import { HashAlg } from "../dataplane/suites.ts";
-import { CIPHERS } from "../dataplane/suite-registry.ts";
+import { CIPHERS, INTEGS } from "../dataplane/suite-registry.ts";
 import { encodeHeader, payloadHeaderBytes } from "./codec.ts";
 import { concat } from "./keys.ts";
 import { PayloadType, type IkeHeader } from "./message.ts";
@@ -17,13 +17,9 @@ import { PayloadType, type IkeHeader } from "./message.ts";
 export const ENCR = {
   AES_CBC: 12, AES_CCM_8: 14, AES_CCM_12: 15, AES_CCM_16: 16, AES_GCM_8: 18, AES_GCM_12: 19, AES_GCM_16: 20, CHACHA20_POLY1305: 28,
 } as const;
-/** INTEG ids (IANA Transform Type 3) with their hash and ICV length. */
-export const INTEG: Record<number, { alg: HashAlg; keyBytes: number; icv: number }> = {
-  2: { alg: HashAlg.Sha1, keyBytes: 20, icv: 12 },
-  12: { alg: HashAlg.Sha256, keyBytes: 32, icv: 16 },
-  13: { alg: HashAlg.Sha384, keyBytes: 48, icv: 24 },
-  14: { alg: HashAlg.Sha512, keyBytes: 64, icv: 32 },
-};
+/** INTEG ids (IANA Transform Type 3) with their hash and ICV length (the suite registry's rows). */
+export const INTEG: Record<number, { alg: HashAlg; keyBytes: number; icv: number }> = Object.fromEntries(
+  INTEGS.map((r) => [r.iana, { alg: r.hash, keyBytes: r.keyBytes, icv: r.icvBytes }]));
 
 /** One direction's SK protection. */
 export class SkCipher {

@@ -14,6 +14,7 @@ import { transformName as logName } from "../../sdk/ike/names.ts";
 import { ENCR as SK_ENCR } from "../../sdk/ike/sk.ts";
 import { parseWiresharkEspSa, parseXfrmState } from "../../sdk/sa/files.ts";
 import { espSaLine, wiresharkEspAlgorithms } from "../../sdk/diag/wireshark.ts";
+import { xfrmAlgorithms } from "../../sdk/diag/xfrm-stat.ts";
 
 const SUITES = espSuites();
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
@@ -109,6 +110,11 @@ test("every suite has a kernel xfrm name that parses back to its keyword", () =>
     const [cfg] = parseXfrmState(text);
     assert.equal(cfg.esp, kw, text);
     assert.equal(cfg.icvLength, suite.icvBytes);
+    // and `status --xfrm` prints the same names and key sizes for our own SA
+    const shown = xfrmAlgorithms(`${kw}-esn`, suite.icvBytes);
+    assert.deepEqual(shown.map((a) => [a.name, a.keyBits, a.icvBits ?? suite.icvBytes * 8]).sort(),
+      ("aead" in s.cipher.xfrm ? [[s.cipher.xfrm.aead, suite.encKeyBytes * 8, suite.icvBytes * 8]]
+        : [[s.cipher.xfrm.enc, suite.encKeyBytes * 8, suite.icvBytes * 8], [s.integ!.xfrm.auth, s.integ!.keyBytes * 8, suite.icvBytes * 8]]).sort());
   }
 });
 
