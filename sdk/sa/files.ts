@@ -5,7 +5,7 @@
  * @module
  */
 import type { EspMode, EspSuite, IcvLength, SaConfig } from "../dataplane/types.ts";
-import { parseSuite } from "../dataplane/suites.ts";
+import { lookupSuite, parseSuite } from "../dataplane/suites.ts";
 import { CIPHERS, FAMILIES, INTEGS, espSuites, integByKeyword, suiteKeyword, type CipherFamily, type IntegRow } from "../dataplane/suite-registry.ts";
 
 /** A SA file could not be turned into SA configurations. The message names the entry and field. */
@@ -86,9 +86,10 @@ function parseJsonEntry(entry: unknown, i: number): SaConfig {
   if (encKey === undefined) fail("encKey", "expected a hex string");
   const wantEnc = [suite.encKeyBytes];
   if (!wantEnc.includes(encKey!.length)) {
-    const salted = suite.encKeyBytes > suite.aesKeyBytes && !isNull;
-    const key = base.startsWith("chacha") ? "ChaCha20 key" : "AES key";
-    fail("encKey", `${esp} needs ${wantEnc[0]} bytes${salted ? ` (${key} then 4-byte ${base.includes("ctr-") ? "nonce" : "salt"})` : ""}, got ${encKey!.length}`);
+    const cipher = lookupSuite(base)!.cipher;
+    const key = cipher.family === "chacha20-poly1305" ? "ChaCha20 key" : "AES key";
+    const layout = cipher.saltBytes ? ` (${key} then ${cipher.saltBytes}-byte ${FAMILIES[cipher.family].saltWord})` : "";
+    fail("encKey", `${esp} needs ${wantEnc[0]} bytes${layout}, got ${encKey!.length}`);
   }
   let integKey: Uint8Array | undefined;
   if (isGcm) {

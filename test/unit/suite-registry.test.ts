@@ -12,7 +12,7 @@ import { CIPHERS, INTEGS, espSuites, suiteKeyword, type SuiteRows } from "../../
 import { Encr, Integ, espSuiteKeyword, formatProposal, keyLengths, parseProposals, toWireProposals, transformName, type Chosen } from "../../sdk/ike/proposals.ts";
 import { transformName as logName } from "../../sdk/ike/names.ts";
 import { ENCR as SK_ENCR } from "../../sdk/ike/sk.ts";
-import { parseWiresharkEspSa, parseXfrmState } from "../../sdk/sa/files.ts";
+import { parseSaJson, parseWiresharkEspSa, parseXfrmState } from "../../sdk/sa/files.ts";
 import { espSaLine, wiresharkEspAlgorithms } from "../../sdk/diag/wireshark.ts";
 import { xfrmAlgorithms } from "../../sdk/diag/xfrm-stat.ts";
 
@@ -135,6 +135,20 @@ test("every suite has a Wireshark esp_sa name that parses back, or says why Wire
     shown++;
   }
   assert.ok(shown >= 40, `only ${shown} suites shown`);
+});
+
+test("every suite reads from a JSON SA file with the registry's key layout, and a wrong length names it", () => {
+  for (const s of SUITES) {
+    const kw = suiteKeyword(s);
+    const suite = parseSuite(kw);
+    const sa = { spi: "0x1234", mode: "tunnel", esp: kw, encKey: hex(keyOf(suite.encKeyBytes, 7)), ...(s.integ ? { integKey: hex(keyOf(s.integ.keyBytes, 8)) } : {}) };
+    const [cfg] = parseSaJson(JSON.stringify({ sas: [sa] }));
+    assert.equal(cfg.esp, kw);
+    assert.equal(cfg.icvLength, suite.icvBytes);
+    if (suite.encKeyBytes === 0) continue;
+    const salt = s.cipher.saltBytes ? `then ${s.cipher.saltBytes}-byte` : "";
+    assert.throws(() => parseSaJson(JSON.stringify({ sas: [{ ...sa, encKey: "00" }] })), new RegExp(`needs ${suite.encKeyBytes} bytes.*${salt}`));
+  }
 });
 
 test("the IKE SK payload implements exactly the registry rows marked ike", () => {
