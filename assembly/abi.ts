@@ -42,7 +42,7 @@ export const M_SEQ: i32 = 32;         // u64, out: last sequence number sent; in
 export const M_WINDOW: i32 = 40;      // u32, replay window in packets (0 = off)
 export const M_BITMAP: i32 = 44;      // u32, replay bitmap (u64 blocks)
 export const M_BITMAP_BLOCKS: i32 = 48; // u32, power of two
-export const M_SALT: i32 = 52;        // 4 bytes: GCM/GMAC salt, CTR nonce, ChaCha20-Poly1305 salt
+export const M_SALT: i32 = 52;        // 4 bytes: GCM/GMAC salt, CTR nonce, ChaCha20-Poly1305 salt; CCM: 3-byte salt
 export const M_HMAC_OFF: i32 = 56;    // u32, offset of the HMAC context inside the key block
 export const M_IV_LEN: i32 = 60;      // u32, 8 (GCM, GMAC, CTR, ChaCha20), 16 (CBC), 0 (NULL)
 export const M_ALIGN: i32 = 64;       // u32, padding alignment: 16 (CBC) or 4
@@ -78,6 +78,7 @@ export const KIND_NULL_HMAC: u32 = 3;
 export const KIND_CTR_HMAC: u32 = 4;  // RFC 3686 AES-CTR with an HMAC
 export const KIND_GMAC: u32 = 5;      // RFC 4543 AES-GMAC: integrity only, payload in the clear
 export const KIND_CHACHA: u32 = 6;    // RFC 7634 ChaCha20-Poly1305
+export const KIND_CCM: u32 = 7;       // RFC 4309 AES-CCM
 
 // ---- Hash ids (sa_add's `hashAlg`, cc_hmac's and cc_hash's `alg`) ---------------------------------
 export const HASH_SHA1: i32 = 1;

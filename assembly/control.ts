@@ -6,6 +6,7 @@
 // public (they come from the negotiated proposal and the message size), so branching on them is fine.
 import { aesExpandKey, aesKeyBytes, aesCbcEncrypt, aesCbcDecrypt } from "./crypto/aes";
 import { gcmContextBytes, gcmInit, gcmSeal, gcmOpen } from "./crypto/gcm";
+import { ccmContextBytes, ccmInit, ccmSeal, ccmOpen } from "./crypto/ccm";
 import { hashDigestBytes, hashOneShot, hmacContextBytes, hmacInit, hmacMac } from "./crypto/hmac";
 import {
   chachaPolyContextBytes, chachaPolyInit, chachaPolySeal, chachaPolyOpen,
@@ -60,6 +61,24 @@ export function cc_gcm_open(key: usize, keyLen: i32, nonce: usize, aad: usize, a
   if (gcmInit(key, keyLen, ctx) == 0) return 0;
   const ok = gcmOpen(ctx, nonce, aad, aadLen, src, dst, len, tag, tagLen);
   wipe(ctx, gcmContextBytes(keyLen));
+  return ok;
+}
+
+/** AES-CCM seal with an 11-byte nonce (RFC 5282: 3-byte salt ‖ IV); returns 1, or 0 for a bad key/tag length. */
+export function cc_ccm_seal(key: usize, keyLen: i32, nonce: usize, aad: usize, aadLen: i32, src: usize, dst: usize, len: i32, tag: usize, tagLen: i32): i32 {
+  const n = ccmContextBytes(keyLen);
+  if (n == 0 || n > CTX_BYTES || ccmInit(key, keyLen, ctx) == 0) return 0;
+  const ok = ccmSeal(ctx, nonce, 11, aad, aadLen, src, dst, len, tag, tagLen);
+  wipe(ctx, n);
+  return ok;
+}
+
+/** AES-CCM open; returns 1 if the tag verifies (plaintext in dst), else 0 and dst holds no plaintext (zeroed). */
+export function cc_ccm_open(key: usize, keyLen: i32, nonce: usize, aad: usize, aadLen: i32, src: usize, dst: usize, len: i32, tag: usize, tagLen: i32): i32 {
+  const n = ccmContextBytes(keyLen);
+  if (n == 0 || n > CTX_BYTES || ccmInit(key, keyLen, ctx) == 0) return 0;
+  const ok = ccmOpen(ctx, nonce, 11, aad, aadLen, src, dst, len, tag, tagLen);
+  wipe(ctx, n);
   return ok;
 }
 

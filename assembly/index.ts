@@ -83,4 +83,4 @@ export function layout_tailroom(): i32 { return TAILROOM; }
 export { icvProbe as icv_probe } from "./diag/icv-probe";
 
 // Control-plane crypto for the SDK's IKEv2 (see control.ts).
-export { cc_buffer, cc_hmac, cc_hash, cc_gcm_seal, cc_gcm_open, cc_cbc, cc_chacha_seal, cc_chacha_open } from "./control";
+export { cc_buffer, cc_hmac, cc_hash, cc_gcm_seal, cc_gcm_open, cc_ccm_seal, cc_ccm_open, cc_cbc, cc_chacha_seal, cc_chacha_open } from "./control";

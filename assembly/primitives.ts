@@ -5,6 +5,7 @@ export { ctEqual, wipe } from "./crypto/ct";
 export * from "./crypto/aes";
 export * from "./crypto/ghash";
 export * from "./crypto/gcm";
+export * from "./crypto/ccm";
 export * from "./crypto/sha256";
 export * from "./crypto/sha1";
 export * from "./crypto/sha512";

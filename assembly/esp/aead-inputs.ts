@@ -1,4 +1,4 @@
-// What encap and decap both build from an SA and a packet: the AEAD nonce, the CTR counter block,
+// What encap and decap both build from an SA and a packet: the AEAD nonces (GCM, GMAC, ChaCha20-Poly1305, CCM), the CTR counter block,
 // the GCM / ChaCha20-Poly1305 AAD and the AES-GMAC ICV. Below encap.ts and decap.ts, which import
 // it (neither imports the other).
 //
@@ -13,6 +13,14 @@ export function saltNonce(meta: usize, esp: usize): usize {
   const nonce = scratch;
   memory.copy(nonce, meta + M_SALT, 4);
   memory.copy(nonce + 4, esp + 8, 8);
+  return nonce;
+}
+
+/** 11-byte CCM nonce 3-byte salt ‖ IV (RFC 4309 §4) in scratch. */
+export function ccmNonce(meta: usize, esp: usize): usize {
+  const nonce = scratch;
+  memory.copy(nonce, meta + M_SALT, 3);
+  memory.copy(nonce + 3, esp + 8, 8);
   return nonce;
 }
 

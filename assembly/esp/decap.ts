@@ -1,11 +1,13 @@
 // ESP decapsulation (RFC 4303 §3.4) of a batch, in the order the RFC and our users rely on:
 // length sanity -> SPI lookup -> lifetime -> replay pre-check -> ICV -> decrypt -> trailer checks ->
-// replay window update. Nothing is decrypted before the ICV verified, the window never moves
-// for a packet that failed, and plaintext of a rejected packet is wiped from the arena.
+// replay window update. Nothing is decrypted before the ICV verified (except AES-CCM, whose ICV
+// covers the plaintext: ccm.ts decrypts in place and restores the ciphertext when the ICV fails,
+// so no plaintext of a rejected packet is left), the window never moves for a packet that
+// failed, and plaintext of a rejected packet is wiped from the arena.
 // A verify-only SA (integrity gateway) stops after the ICV and the window: the packet goes on
 // exactly as it came, still encrypted.
 //
-// Constant time: the ICV is computed by the constant-time primitives (GCM/GMAC via gcm.ts, HMAC
+// Constant time: the ICV is computed by the constant-time primitives (GCM/GMAC via gcm.ts, CCM via ccm.ts, HMAC
 // via hmac.ts) and compared with ctEqual over its whole length; the only branch on the result is
 // accept/reject, which is public. Branches before it depend on lengths, SPI, sequence number and
 // flags (all on the wire or in the SA). Trailer checks branch on plaintext only after the ICV verified.
@@ -13,7 +15,7 @@ import {
   DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR, D_L3_LEN,
   HEADROOM, TAILROOM, M_FLAGS, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
   M_PACKETS, M_BYTES, M_LIM_PACKETS, M_LIM_BYTES, F_TRANSPORT, F_ESN, F_EXPIRED, F_VERIFY_ONLY, KIND_GCM,
-  KIND_CBC_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA, ST_OK, ST_NO_SA, ST_REPLAY, ST_INTEGRITY_FAILED,
+  KIND_CBC_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA, KIND_CCM, ST_OK, ST_NO_SA, ST_REPLAY, ST_INTEGRITY_FAILED,
   ST_BAD_PADDING, ST_TRUNCATED, ST_DUMMY, ST_BAD_NEXT_HEADER, ST_MALFORMED_INNER, ST_TOO_BIG,
   ST_LIFETIME_EXPIRED, NEXT_HEADER_DUMMY,
 } from "../abi";
@@ -26,9 +28,10 @@ import { ahProtoAt, ahDecapOne } from "./ah";
 import { spiLookup } from "../sad/spi-table";
 import { inferSeq, replayCheck, replayAccept } from "../sad/replay";
 import { receivedHeader, rewriteHeader, loadBe16, loadBe32, storeBe32 } from "./ip";
-import { writeAad, saltNonce, ctrBlock, gmacVerify } from "./aead-inputs";
+import { writeAad, saltNonce, ccmNonce, ctrBlock, gmacVerify } from "./aead-inputs";
 import { deliver } from "./deliver";
 import { gcmOpen } from "../crypto/gcm";
+import { ccmOpen } from "../crypto/ccm";
 import { aesCbcDecrypt, aesCtrXor } from "../crypto/aes";
 import { hmacMac } from "../crypto/hmac";
 import { ctEqual } from "../crypto/ct";
@@ -115,6 +118,11 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
     const aad = scratch + 16;
     const aadLen = writeAad(aad, esp, seq, esn);
     if (gcmOpen(keys, nonce, aad, aadLen, ct, ct, ctLen, icvAt, icv) == 0) return ST_INTEGRITY_FAILED;
+  } else if (kind == KIND_CCM) {
+    // CCM's tag covers the plaintext: ccmOpen decrypts in place and, on a bad tag, restores the ciphertext.
+    const aad = scratch + 16;
+    const aadLen = writeAad(aad, esp, seq, esn);
+    if (ccmOpen(keys, ccmNonce(meta, esp), 11, aad, aadLen, ct, ct, ctLen, icvAt, icv) == 0) return ST_INTEGRITY_FAILED;
   } else if (kind == KIND_CHACHA) {
     const nonce = saltNonce(meta, esp);
     const aad = scratch + 16;

@@ -12,7 +12,7 @@ import {
   DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR, D_L3_LEN,
   HEADROOM, TAILROOM, M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SEQ, M_SALT, M_HMAC_OFF,
   M_IV_LEN, M_ALIGN, M_TFC, F_IN_USE, F_INBOUND, F_TRANSPORT, F_ESN, F_EXPIRED, F_AH, KIND_GCM,
-  KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA, ST_OK, ST_INVALID_SA,
+  KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA, KIND_CCM, ST_OK, ST_INVALID_SA,
   ST_SEQ_OVERFLOW, ST_MALFORMED_INNER, ST_TOO_BIG, ST_LIFETIME_EXPIRED, NEXT_HEADER_DUMMY,
 } from "../abi";
 import {
@@ -24,9 +24,10 @@ import { ahEncapOne } from "./ah";
 import { aesCtrXor } from "../crypto/aes";
 import { transportHeader, rewriteHeader, storeBe32 } from "./ip";
 import { gcmSeal } from "../crypto/gcm";
+import { ccmSeal } from "../crypto/ccm";
 import { cbcQueue, cbcFlush, cbcPending, CBC_LANES } from "./cbc-lanes";
 import { hmacMac } from "../crypto/hmac";
-import { saltNonce, ctrBlock, gmacTag, writeAad } from "./aead-inputs";
+import { saltNonce, ccmNonce, ctrBlock, gmacTag, writeAad } from "./aead-inputs";
 
 function finish(d: usize, status: u32): void {
   store<u32>(d, status, D_STATUS);
@@ -163,6 +164,10 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
     const aad = scratch + 16;
     const aadLen = writeAad(aad, esp, seq, esn);
     gcmSeal(keys, nonce, aad, aadLen, payload, payload, padded, icvAt, icv);
+  } else if (kind == KIND_CCM) {
+    // RFC 4309 §4-§5: nonce = 3-byte salt ‖ IV, AAD as for GCM.
+    const aad = scratch + 16;
+    ccmSeal(keys, ccmNonce(meta, esp), 11, aad, writeAad(aad, esp, seq, esn), payload, payload, padded, icvAt, icv);
   } else if (kind == KIND_CHACHA) {
     // RFC 7634 §2-§3: nonce salt ‖ IV, AAD as for GCM.
     const nonce = saltNonce(meta, esp);

@@ -4,7 +4,7 @@ import {
   SA_META_BYTES, M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_KEY_BYTES, M_SEQ, M_WINDOW,
   M_BITMAP, M_BITMAP_BLOCKS, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN, M_TFC, M_LIFE_PTR, M_AH_OUTER, F_IN_USE,
   F_INBOUND, F_TRANSPORT, F_VERIFY_ONLY, F_AH, KIND_GCM, KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC,
-  KIND_GMAC, KIND_CHACHA, HEADROOM, TAILROOM, STAGE_INTEG_OFF, ERR_NO_SLOT, ERR_DUPLICATE_SPI, ERR_ENC_KEY,
+  KIND_GMAC, KIND_CHACHA, KIND_CCM, HEADROOM, TAILROOM, STAGE_INTEG_OFF, ERR_NO_SLOT, ERR_DUPLICATE_SPI, ERR_ENC_KEY,
   ERR_WINDOW, ERR_NO_MEMORY, ERR_ICV, ERR_INTEG_KEY, ERR_KIND, ERR_BAD_SLOT, ERR_VERIFY_ONLY, ERR_TFC,
 } from "../abi";
 import {
@@ -15,13 +15,14 @@ import { blockAlloc, blockFree } from "./blocks";
 import { spiInsert, spiRemove } from "./spi-table";
 import { replayBlocks } from "./replay";
 import { gcmContextBytes, gcmInit } from "../crypto/gcm";
+import { ccmContextBytes, ccmInit } from "../crypto/ccm";
 import { aesKeyBytes, aesExpandKey } from "../crypto/aes";
 import { hmacContextBytes, hmacInit, hashDigestBytes } from "../crypto/hmac";
 import { chachaPolyContextBytes, chachaPolyInit } from "../crypto/chacha20poly1305";
 
 /**
  * Adds an SA from keys staged at keyStage (encryption key at 0, for GCM, GMAC and ChaCha20-Poly1305
- * followed by the 4-byte salt, for CTR by the 4-byte nonce; integrity key at STAGE_INTEG_OFF).
+ * followed by the 4-byte salt, for CCM by the 3-byte salt, for CTR by the 4-byte nonce; integrity key at STAGE_INTEG_OFF).
  * With F_VERIFY_ONLY (inbound only) the SA holds no encryption key: HMAC suites get encKeyLen 0,
  * GMAC its key and salt (GMAC's key is an integrity key); AEAD suites are refused (ERR_VERIFY_ONLY),
  * because their ICV is keyed by the encryption key. Returns the slot, or a negative ERR_* with
@@ -34,7 +35,7 @@ export function saAdd(
   if (freeTop == 0) return ERR_NO_SLOT;
   if (window != 0 && (window < 32 || window > 4096)) return ERR_WINDOW;
   const verifyOnly = (flags & F_VERIFY_ONLY) != 0;
-  if (verifyOnly && ((flags & F_INBOUND) == 0 || kind == KIND_GCM || kind == KIND_CHACHA)) return ERR_VERIFY_ONLY;
+  if (verifyOnly && ((flags & F_INBOUND) == 0 || kind == KIND_GCM || kind == KIND_CHACHA || kind == KIND_CCM)) return ERR_VERIFY_ONLY;
   if ((flags & F_AH) != 0 && kind != KIND_NULL_HMAC) return ERR_KIND; // AH: an HMAC over the packet, nothing else
   let aesLen = 0;
   let keyBytes = 0;
@@ -44,6 +45,11 @@ export function saAdd(
     if (aesLen != 16 && aesLen != 24 && aesLen != 32) return ERR_ENC_KEY;
     if (kind == KIND_GMAC ? icvLen != 16 : icvLen != 8 && icvLen != 12 && icvLen != 16) return ERR_ICV;
     keyBytes = gcmContextBytes(aesLen);
+  } else if (kind == KIND_CCM) {
+    aesLen = encKeyLen - 3; // RFC 4309 §7.1: AES key then a 3-byte salt
+    if (aesLen != 16 && aesLen != 24 && aesLen != 32) return ERR_ENC_KEY;
+    if (icvLen != 8 && icvLen != 12 && icvLen != 16) return ERR_ICV;
+    keyBytes = ccmContextBytes(aesLen);
   } else if (kind == KIND_CHACHA) {
     if (encKeyLen != 36) return ERR_ENC_KEY; // 32-byte key + 4-byte salt (RFC 7634 §2)
     if (icvLen != 16) return ERR_ICV;
@@ -90,6 +96,9 @@ export function saAdd(
   if (kind == KIND_GCM || kind == KIND_GMAC) {
     rounds = gcmInit(keyStage, aesLen, keyPtr);
     memory.copy(meta + M_SALT, keyStage + aesLen, 4);
+  } else if (kind == KIND_CCM) {
+    rounds = ccmInit(keyStage, aesLen, keyPtr);
+    memory.copy(meta + M_SALT, keyStage + aesLen, 3);
   } else if (kind == KIND_CHACHA) {
     chachaPolyInit(keyStage, keyPtr);
     memory.copy(meta + M_SALT, keyStage + 32, 4);

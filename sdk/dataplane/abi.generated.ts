@@ -45,7 +45,7 @@ export const M_WINDOW = 40;
 export const M_BITMAP = 44;
 /** u32, power of two */
 export const M_BITMAP_BLOCKS = 48;
-/** 4 bytes: GCM/GMAC salt, CTR nonce, ChaCha20-Poly1305 salt */
+/** 4 bytes: GCM/GMAC salt, CTR nonce, ChaCha20-Poly1305 salt; CCM: 3-byte salt */
 export const M_SALT = 52;
 /** u32, offset of the HMAC context inside the key block */
 export const M_HMAC_OFF = 56;
@@ -92,6 +92,8 @@ export const KIND_CTR_HMAC = 4;
 export const KIND_GMAC = 5;
 /** RFC 7634 ChaCha20-Poly1305 */
 export const KIND_CHACHA = 6;
+/** RFC 4309 AES-CCM */
+export const KIND_CCM = 7;
 export const HASH_SHA1 = 1;
 export const HASH_SHA256 = 2;
 export const HASH_SHA384 = 3;
@@ -167,7 +169,7 @@ export type SaFlag = typeof F_IN_USE | typeof F_INBOUND | typeof F_TRANSPORT | t
   | typeof F_VERIFY_ONLY | typeof F_AH;
 /** Suite kinds (sa_add's kind). */
 export type SuiteKindCode = typeof KIND_GCM | typeof KIND_CBC_HMAC | typeof KIND_NULL_HMAC
-  | typeof KIND_CTR_HMAC | typeof KIND_GMAC | typeof KIND_CHACHA;
+  | typeof KIND_CTR_HMAC | typeof KIND_GMAC | typeof KIND_CHACHA | typeof KIND_CCM;
 /** Hash ids (sa_add's hashAlg, cc_hmac and cc_hash). */
 export type HashAlgCode = typeof HASH_SHA1 | typeof HASH_SHA256 | typeof HASH_SHA384 | typeof HASH_SHA512;
 /** Byte offsets inside a batch descriptor (desc_ptr). */
@@ -236,6 +238,12 @@ export interface DataplaneExports {
   /** AES-GCM open; returns 1 if the tag verifies (plaintext written to dst), else 0 and dst untouched. */
   cc_gcm_open(key: number, keyLen: number, nonce: number, aad: number, aadLen: number, src: number,
     dst: number, len: number, tag: number, tagLen: number): number;
+  /** AES-CCM seal with an 11-byte nonce (RFC 5282: 3-byte salt ‖ IV); returns 1, or 0 for a bad key/tag length. */
+  cc_ccm_seal(key: number, keyLen: number, nonce: number, aad: number, aadLen: number, src: number,
+    dst: number, len: number, tag: number, tagLen: number): number;
+  /** AES-CCM open; returns 1 if the tag verifies (plaintext in dst), else 0 and dst holds no plaintext (zeroed). */
+  cc_ccm_open(key: number, keyLen: number, nonce: number, aad: number, aadLen: number, src: number,
+    dst: number, len: number, tag: number, tagLen: number): number;
   /** AES-CBC encrypt (dir 1) or decrypt (dir 0) of len bytes (a multiple of 16); returns 1, or 0 for bad lengths. */
   cc_cbc(dir: number, key: number, keyLen: number, iv: number, src: number, dst: number, len: number): number;
   /** ChaCha20-Poly1305 (RFC 8439) seal with a 32-byte key and 12-byte nonce, 16-byte tag; returns 1, or 0 for a bad key length. */
@@ -276,6 +284,8 @@ export const EXPORT_ARITY = {
   cc_hash: 4,
   cc_gcm_seal: 10,
   cc_gcm_open: 10,
+  cc_ccm_seal: 10,
+  cc_ccm_open: 10,
   cc_cbc: 7,
   cc_chacha_seal: 9,
   cc_chacha_open: 9,

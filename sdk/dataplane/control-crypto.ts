@@ -1,6 +1,6 @@
 /// <reference path="../wasm/web-globals.d.ts" preserve="true" />
 /**
- * One-shot AES-GCM, ChaCha20-Poly1305, AES-CBC, HMAC and hashes for the control plane (IKEv2), run by the same
+ * One-shot AES-GCM, AES-CCM, ChaCha20-Poly1305, AES-CBC, HMAC and hashes for the control plane (IKEv2), run by the same
  * wasm primitives as the ESP hot path (assembly/control.ts), in an instance of their own so IKE
  * never touches packet memory. Arguments are copied into wasm scratch and the scratch is zeroed
  * after every call, so keys do not linger there.
@@ -13,7 +13,7 @@ import type { DataplaneExports } from "./abi.generated.ts";
 
 /** The control-plane calls of the module (assembly/control.ts). */
 type ControlExports = Pick<DataplaneExports, "memory" | "cc_buffer" | "cc_hmac" | "cc_hash" | "cc_gcm_seal" | "cc_gcm_open" |
-  "cc_cbc" | "cc_chacha_seal" | "cc_chacha_open">;
+  "cc_ccm_seal" | "cc_ccm_open" | "cc_cbc" | "cc_chacha_seal" | "cc_chacha_open">;
 
 const DIGEST_BYTES: Record<number, number> = { [HashAlg.Sha1]: 20, [HashAlg.Sha256]: 32, [HashAlg.Sha384]: 48, [HashAlg.Sha512]: 64 };
 const align = (n: number): number => (n + 15) & ~15;
@@ -103,6 +103,30 @@ export class ControlCrypto {
     const tag = sealed.subarray(sealed.length - tagLen);
     const { offs, outs, base, total } = this.place([key, nonce, aad, ct, tag], [ct.length]);
     const ok = this.x.cc_gcm_open(offs[0], key.length, offs[1], offs[2], aad.length, offs[3], outs[0], ct.length, offs[4], tagLen);
+    const out = ok ? this.take(outs[0], ct.length) : undefined;
+    this.wipe(base, total);
+    return out;
+  }
+
+  /** AES-CCM (RFC 5282): returns ciphertext ‖ tag (tagLen bytes: 8, 12 or 16). nonce is 11 bytes. */
+  ccmSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, tagLen: number): Uint8Array {
+    const { offs, outs, base, total } = this.place([key, nonce, aad, plaintext], [plaintext.length, 16]);
+    const ok = this.x.cc_ccm_seal(offs[0], key.length, offs[1], offs[2], aad.length, offs[3], outs[0], plaintext.length, outs[1], tagLen);
+    if (!ok) { this.wipe(base, total); throw new DataplaneError("BAD_KEY_LENGTH", `AES-CCM: bad key (${key.length} bytes) or tag length ${tagLen}`); }
+    const out = new Uint8Array(plaintext.length + tagLen);
+    out.set(this.take(outs[0], plaintext.length));
+    out.set(this.take(outs[1], tagLen), plaintext.length);
+    this.wipe(base, total);
+    return out;
+  }
+
+  /** AES-CCM open of ciphertext ‖ tag; undefined when the tag does not verify (no plaintext is returned). */
+  ccmOpen(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, tagLen: number): Uint8Array | undefined {
+    if (sealed.length < tagLen) return undefined;
+    const ct = sealed.subarray(0, sealed.length - tagLen);
+    const tag = sealed.subarray(sealed.length - tagLen);
+    const { offs, outs, base, total } = this.place([key, nonce, aad, ct, tag], [ct.length]);
+    const ok = this.x.cc_ccm_open(offs[0], key.length, offs[1], offs[2], aad.length, offs[3], outs[0], ct.length, offs[4], tagLen);
     const out = ok ? this.take(outs[0], ct.length) : undefined;
     this.wipe(base, total);
     return out;

@@ -4,7 +4,8 @@
  * @module
  */
 import { DataplaneError } from "./errors.ts";
-import { parseSuite, parseAhSuite, SuiteKind, type Suite } from "./suites.ts";
+import { parseSuite, parseAhSuite, lookupSuite, SuiteKind, type Suite } from "./suites.ts";
+import { FAMILIES } from "./suite-registry.ts";
 import { parseIp } from "../net/ip.ts";
 import { loadDataplaneModule, type WasmSource } from "./wasm.ts";
 import {
@@ -668,17 +669,16 @@ export class Dataplane {
 
 // ---- configuration checks and MTU arithmetic (pure functions of the suite) ---------------------
 
-/** Words for the error message: what encKey must hold for this suite. */
+/** Words for the error message: what encKey must hold for this suite (from its registry row). */
 function encKeyLayout(suite: Suite, verifyOnly: boolean): string {
   if (verifyOnly && suite.kind !== SuiteKind.Gmac) return "none: a verify-only SA holds only the integrity key";
-  switch (suite.kind) {
-    case SuiteKind.Gcm: return `${suite.aesKeyBytes}-byte AES key followed by the 4-byte salt`;
-    case SuiteKind.Gmac: return `${suite.aesKeyBytes}-byte AES key followed by the 4-byte salt, RFC 4543`;
-    case SuiteKind.CtrHmac: return `${suite.aesKeyBytes}-byte AES key followed by the 4-byte nonce, RFC 3686`;
-    case SuiteKind.ChaCha20Poly1305: return "32-byte ChaCha20 key followed by the 4-byte salt, RFC 7634";
-    case SuiteKind.NullHmac: return "no key (NULL encryption)";
-    default: return `${suite.aesKeyBytes}-byte AES key`;
-  }
+  const cipher = lookupSuite(suite.name)?.cipher;
+  if (!cipher || cipher.keyBytes === 0) return "no key (NULL encryption)";
+  const key = `${cipher.keyBytes}-byte ${cipher.family === "chacha20-poly1305" ? "ChaCha20" : "AES"} key`;
+  if (cipher.saltBytes === 0) return key;
+  const { rfc, saltWord } = FAMILIES[cipher.family];
+  // GCM, the suite everyone starts with, keeps its short form
+  return `${key} followed by the ${cipher.saltBytes}-byte ${saltWord}${cipher.family === "aes-gcm" ? "" : `, ${rfc}`}`;
 }
 
 /** Verify-only SAs: inbound, and a suite whose ICV key is not the encryption key. */

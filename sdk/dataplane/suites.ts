@@ -5,27 +5,9 @@
  * @module
  */
 import { DataplaneError } from "./errors.ts";
-import {
-  HASH_SHA1, HASH_SHA256, HASH_SHA384, HASH_SHA512, KIND_CBC_HMAC, KIND_CHACHA, KIND_CTR_HMAC, KIND_GCM, KIND_GMAC,
-  KIND_NULL_HMAC, type HashAlgCode, type SuiteKindCode,
-} from "./abi.generated.ts";
+import { CIPHERS, INTEGS, HashAlg, SuiteKind, cipherByKeyword, integByKeyword, type CipherRow, type IntegRow, type SuiteRows } from "./suite-registry.ts";
 
-/** Suite family as the wasm dataplane knows it (assembly/abi.ts KIND_*). */
-export const SuiteKind = {
-  Gcm: KIND_GCM, CbcHmac: KIND_CBC_HMAC, NullHmac: KIND_NULL_HMAC, CtrHmac: KIND_CTR_HMAC, Gmac: KIND_GMAC,
-  ChaCha20Poly1305: KIND_CHACHA,
-} as const;
-/** One of the SuiteKind values. */
-export type SuiteKind = (typeof SuiteKind)[keyof typeof SuiteKind];
-/** Hash ids of the wasm (assembly/abi.ts HASH_*). */
-export const HashAlg = { Sha1: HASH_SHA1, Sha256: HASH_SHA256, Sha384: HASH_SHA384, Sha512: HASH_SHA512 } as const;
-/** One of the HashAlg values. */
-export type HashAlg = (typeof HashAlg)[keyof typeof HashAlg];
-
-// A kind or hash added to assembly/abi.ts needs a name above: these stop compiling until it has one.
-type Named<Missing extends never> = Missing;
-type _KindsNamed = Named<Exclude<SuiteKindCode, SuiteKind>>;
-type _HashesNamed = Named<Exclude<HashAlgCode, HashAlg>>;
+export { SuiteKind, HashAlg } from "./suite-registry.ts";
 
 /** A parsed suite keyword. */
 export interface Suite {
@@ -57,71 +39,70 @@ export interface Suite {
   protocol: "esp" | "ah";
 }
 
-const HASHES: Record<string, { alg: HashAlg; out: number; icv: number; icvs: number[] }> = {
-  sha1: { alg: HashAlg.Sha1, out: 20, icv: 12, icvs: [12] },
-  sha256: { alg: HashAlg.Sha256, out: 32, icv: 16, icvs: [12, 16, 32] },
-  sha256_96: { alg: HashAlg.Sha256, out: 32, icv: 12, icvs: [12, 16, 32] },
-  sha384: { alg: HashAlg.Sha384, out: 48, icv: 24, icvs: [24] },
-  sha512: { alg: HashAlg.Sha512, out: 64, icv: 32, icvs: [32] },
-};
-const HASH_ALIASES: Record<string, string> = {
-  sha: "sha1", sha1_96: "sha1", sha2_256: "sha256", sha2_256_96: "sha256_96", sha256_128: "sha256",
-  sha2_384: "sha384", sha384_192: "sha384", sha2_512: "sha512", sha512_256: "sha512",
-};
+/** Folds rows into brace patterns: aes{128,192,256}gcm{8,12,16}, chacha20poly1305. */
+function keywordPatterns(rows: readonly CipherRow[]): string[] {
+  const groups = new Map<string, { bits: Set<number>; icvs: Set<number> }>();
+  for (const r of rows) {
+    let t = r.keyBits === undefined ? r.keyword : r.keyword.replace(String(r.keyBits), "{B}");
+    const icvSuffix = r.icvBytes > 0 && t.endsWith(String(r.icvBytes));
+    if (icvSuffix) t = `${t.slice(0, -String(r.icvBytes).length)}{I}`;
+    const g = groups.get(t) ?? { bits: new Set<number>(), icvs: new Set<number>() };
+    if (r.keyBits !== undefined) g.bits.add(r.keyBits);
+    if (icvSuffix) g.icvs.add(r.icvBytes);
+    groups.set(t, g);
+  }
+  return [...groups].map(([t, g]) => t.replace("{B}", `{${[...g.bits].join(",")}}`).replace("{I}", `{${[...g.icvs].join(",")}}`));
+}
 
-/** Every keyword family accepted, for error messages. */
+/** Every keyword family accepted, for error messages (derived from the suite registry). */
 export const KNOWN_SUITES =
-  "aes{128,192,256}gcm{8,12,16}, aes{128,192,256}gmac, chacha20poly1305, " +
-  "aes{128,192,256}-{sha1,sha256,sha256_96,sha384,sha512}, aes{128,192,256}ctr-{sha1,sha256,sha256_96,sha384,sha512}, " +
-  "null-{sha1,sha256,sha256_96,sha384,sha512}, each optionally followed by -esn or -noesn";
+  `${keywordPatterns(CIPHERS.filter((c) => c.combined)).join(", ")}, ` +
+  `${keywordPatterns(CIPHERS.filter((c) => !c.combined)).map((c) => `${c}-{${INTEGS.map((r) => r.keyword).join(",")}}`).join(", ")}, ` +
+  "each optionally followed by -esn or -noesn";
+
+/** Dataplane spellings beyond strongSwan's keywords, accepted since the first release. */
+const CIPHER_ALIASES: Record<string, string> = { aesctr: "aes128ctr" };
+const INTEG_ALIASES: Record<string, string> = { sha1_96: "sha1", sha256_128: "sha256", sha384_192: "sha384", sha512_256: "sha512" };
+const integOf = (word: string): IntegRow | undefined => integByKeyword(INTEG_ALIASES[word] ?? word);
+
+/** The rows of a keyword without its ESN suffix, or why there are none. */
+function suiteRows(rest: string): SuiteRows | string {
+  const combined = cipherByKeyword(rest);
+  if (combined?.combined) return { cipher: combined };
+  const m = /^([a-z0-9]+)-([a-z0-9_]+)$/.exec(rest);
+  const cipherWord = m ? (CIPHER_ALIASES[m[1]] ?? m[1]) : undefined;
+  const cipher = cipherWord === undefined ? undefined : cipherByKeyword(cipherWord);
+  if (!m || !cipher || cipher.combined) {
+    return "expected an AEAD keyword (aes128gcm16, aes128gmac, chacha20poly1305) or ENCR-INTEG (aes128-sha256, aes128ctr-sha256)";
+  }
+  const integ = integOf(m[2]);
+  if (!integ) return `integrity algorithm "${m[2]}" is not one of ${INTEGS.map((r) => r.keyword).join(", ")}`;
+  return { cipher, integ };
+}
+
+/** The registry rows of an ESP keyword (without `-esn`), undefined when the dataplane has no such suite. */
+export function lookupSuite(keyword: string): SuiteRows | undefined {
+  const rows = suiteRows(keyword.trim().toLowerCase());
+  return typeof rows === "string" ? undefined : rows;
+}
 
 /** Parses a strongSwan-style ESP keyword such as `aes128gcm16-esn` or `aes256-sha256_96`. */
 export function parseSuite(keyword: string): Suite {
-  const fail = (why: string): never => {
-    throw new DataplaneError("BAD_PROPOSAL", `unknown ESP proposal "${keyword}": ${why}; known: ${KNOWN_SUITES}`);
-  };
   let rest = keyword.trim().toLowerCase();
   let esn = false;
   if (rest.endsWith("-esn")) { esn = true; rest = rest.slice(0, -4); }
   else if (rest.endsWith("-noesn")) rest = rest.slice(0, -6);
-
-  const gcm = /^aes(128|192|256)gcm(8|12|16|64|96|128)?$/.exec(rest);
-  if (gcm) {
-    const bits = Number(gcm[1]);
-    const t = gcm[2] === undefined ? 16 : Number(gcm[2]);
-    const icv = t >= 64 ? t / 8 : t;
-    return {
-      name: `aes${bits}gcm${icv}`, kind: SuiteKind.Gcm, aesKeyBytes: bits / 8, encKeyBytes: bits / 8 + 4,
-      hash: 0, integKeyBytes: 0, icvBytes: icv, allowedIcv: [icv], ivBytes: 8, align: 4, aead: true, esn, protocol: "esp",
-    };
+  const rows = suiteRows(rest);
+  if (typeof rows === "string") {
+    throw new DataplaneError("BAD_PROPOSAL", `unknown ESP proposal "${keyword}": ${rows}; known: ${KNOWN_SUITES}`);
   }
-  const gmac = /^aes(128|192|256)gmac$/.exec(rest);
-  if (gmac) {
-    const bits = Number(gmac[1]);
-    return {
-      name: `aes${bits}gmac`, kind: SuiteKind.Gmac, aesKeyBytes: bits / 8, encKeyBytes: bits / 8 + 4,
-      hash: 0, integKeyBytes: 0, icvBytes: 16, allowedIcv: [16], ivBytes: 8, align: 4, aead: false, esn, protocol: "esp",
-    };
-  }
-  if (rest === "chacha20poly1305") {
-    return {
-      name: "chacha20poly1305", kind: SuiteKind.ChaCha20Poly1305, aesKeyBytes: 0, encKeyBytes: 36,
-      hash: 0, integKeyBytes: 0, icvBytes: 16, allowedIcv: [16], ivBytes: 8, align: 4, aead: true, esn, protocol: "esp",
-    };
-  }
-  const m = /^(aes(128|192|256)?(ctr)?|null)-([a-z0-9_]+)$/.exec(rest);
-  if (!m) return fail("expected an AEAD keyword (aes128gcm16, aes128gmac, chacha20poly1305) or ENCR-INTEG (aes128-sha256, aes128ctr-sha256)");
-  const hashName = HASH_ALIASES[m[4]] ?? m[4];
-  const h = HASHES[hashName];
-  if (!h) return fail(`integrity algorithm "${m[4]}" is not one of sha1, sha256, sha256_96, sha384, sha512`);
-  const isNull = m[1] === "null";
-  const ctr = m[3] !== undefined;
-  const aes = isNull ? 0 : Number(m[2] ?? 128) / 8;
+  const { cipher, integ } = rows;
   return {
-    name: `${isNull ? "null" : `aes${aes * 8}${ctr ? "ctr" : ""}`}-${hashName}`,
-    kind: isNull ? SuiteKind.NullHmac : ctr ? SuiteKind.CtrHmac : SuiteKind.CbcHmac,
-    aesKeyBytes: aes, encKeyBytes: ctr ? aes + 4 : aes, hash: h.alg, integKeyBytes: h.out, icvBytes: h.icv, allowedIcv: h.icvs,
-    ivBytes: isNull ? 0 : ctr ? 8 : 16, align: isNull || ctr ? 4 : 16, aead: false, esn, protocol: "esp",
+    name: integ ? `${cipher.keyword}-${integ.keyword}` : cipher.keyword,
+    kind: cipher.kind, aesKeyBytes: cipher.family === "chacha20-poly1305" ? 0 : cipher.keyBytes,
+    encKeyBytes: cipher.keyBytes + cipher.saltBytes, hash: integ?.hash ?? 0, integKeyBytes: integ?.keyBytes ?? 0,
+    icvBytes: integ?.icvBytes ?? cipher.icvBytes, allowedIcv: integ?.allowedIcv ?? [cipher.icvBytes], ivBytes: cipher.ivBytes,
+    align: cipher.align, aead: cipher.aead, esn, protocol: "esp",
   };
 }
 
@@ -137,11 +118,10 @@ export function parseAhSuite(keyword: string): Suite {
   let esn = false;
   if (rest.endsWith("-esn")) { esn = true; rest = rest.slice(0, -4); }
   else if (rest.endsWith("-noesn")) rest = rest.slice(0, -6);
-  const hashName = HASH_ALIASES[rest] ?? rest;
-  const h = HASHES[hashName];
+  const h = integOf(rest);
   if (!h) throw new DataplaneError("BAD_PROPOSAL", `unknown AH proposal "${keyword}"; known: ${KNOWN_AH_SUITES}`);
   return {
-    name: hashName, kind: SuiteKind.NullHmac, aesKeyBytes: 0, encKeyBytes: 0, hash: h.alg, integKeyBytes: h.out,
-    icvBytes: h.icv, allowedIcv: h.icvs, ivBytes: 0, align: 4, aead: false, esn, protocol: "ah",
+    name: h.keyword, kind: SuiteKind.NullHmac, aesKeyBytes: 0, encKeyBytes: 0, hash: h.hash, integKeyBytes: h.keyBytes,
+    icvBytes: h.icvBytes, allowedIcv: h.allowedIcv, ivBytes: 0, align: 4, aead: false, esn, protocol: "ah",
   };
 }

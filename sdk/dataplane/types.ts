@@ -18,12 +18,13 @@ export type AesBits = "128" | "192" | "256";
 
 /**
  * ESP proposal keywords the dataplane accepts, spelled as strongSwan writes ESP proposals
- * (optionally followed by `-esn`): AES-GCM (RFC 4106), AES-GMAC (RFC 4543, integrity only),
+ * (optionally followed by `-esn`): AES-GCM (RFC 4106), AES-CCM (RFC 4309), AES-GMAC (RFC 4543, integrity only),
  * ChaCha20-Poly1305 (RFC 7634), AES-CBC (RFC 3602) or AES-CTR (RFC 3686) with an HMAC, and NULL
  * encryption with an HMAC.
  */
 export type EspSuite =
   | `aes${AesBits}gcm${8 | 12 | 16}`
+  | `aes${AesBits}ccm${8 | 12 | 16}`
   | `aes${AesBits}gmac`
   | "chacha20poly1305"
   | `aes${AesBits}-${EspInteg}`

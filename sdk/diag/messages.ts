@@ -5,6 +5,8 @@
  * @module
  */
 
+import { INTEGS, integByKeyword, type IntegRow } from "../dataplane/suite-registry.ts";
+
 /** HMAC hash of an ESP integrity algorithm, named as strongSwan names it. */
 export type HmacHash = "sha1" | "sha256" | "sha384" | "sha512";
 
@@ -31,19 +33,19 @@ export interface Wording { message: string; hint: string }
 
 // Linux xfrm_algo.c icv_truncbits (what `auth hmac(...)` without auth-trunc uses), and the
 // RFC length (RFC 2404 for SHA-1, RFC 4868 for SHA-2). They differ only for SHA-256.
-const LINUX_DEFAULT_BITS: Record<HmacHash, number> = { sha1: 96, sha256: 96, sha384: 192, sha512: 256 };
-const RFC_BITS: Record<HmacHash, number> = { sha1: 96, sha256: 128, sha384: 192, sha512: 256 };
-const RFC_NAME: Record<HmacHash, string> = { sha1: "RFC 2404", sha256: "RFC 4868", sha384: "RFC 4868", sha512: "RFC 4868" };
+// From the suite registry: the row named after the bare hash carries the RFC length.
+const HASHES: readonly HmacHash[] = ["sha1", "sha256", "sha384", "sha512"];
+const table = <T>(f: (h: HmacHash, row: IntegRow) => T): Record<HmacHash, T> =>
+  Object.fromEntries(HASHES.map((h) => [h, f(h, integByKeyword(h)!)])) as Record<HmacHash, T>;
+const LINUX_DEFAULT_BITS = table((_, r) => r.xfrm.defaultBits);
+const RFC_BITS = table((_, r) => r.icvBytes * 8);
+const RFC_NAME = table((_, r) => r.rfc);
 /** strongSwan ESP integrity keywords by truncation; lengths without one have no keyword. */
-const KEYWORDS: Record<HmacHash, Partial<Record<number, string>>> = {
-  sha1: { 96: "sha1" },
-  sha256: { 96: "sha256_96", 128: "sha256" },
-  sha384: { 192: "sha384" },
-  sha512: { 256: "sha512" },
-};
+const KEYWORDS = table((h): Partial<Record<number, string>> =>
+  Object.fromEntries(INTEGS.filter((r) => r.hmac === h).map((r) => [r.icvBytes * 8, r.keyword])));
 /** Candidate truncations the wasm probe tries (bits). */
 export const PROBED_ICV_BITS = [96, 128, 192, 256] as const;
-const DIGEST_BITS: Record<HmacHash, number> = { sha1: 160, sha256: 256, sha384: 384, sha512: 512 };
+const DIGEST_BITS = table((_, r) => r.keyBytes * 8);
 
 /** `0x0000abcd`, the way `ip xfrm state` prints SPIs. */
 export const hexSpi = (spi: number): string => `0x${(spi >>> 0).toString(16).padStart(8, "0")}`;

@@ -15,7 +15,8 @@
  * this runs only when a user asks for the keys to be written out in the clear. Runtime-neutral.
  * @module
  */
-import { Encr, Integ } from "../ike/proposals.ts";
+import { CIPHERS, integByIana } from "../dataplane/suite-registry.ts";
+import { lookupSuite } from "../dataplane/suites.ts";
 
 /** One direction of a Child SA with its keys. {@link ChildKeyRecord} from the IKE daemon has this shape. */
 export interface EspSaKeys {
@@ -59,14 +60,6 @@ export class WiresharkExportError extends Error {
   override name = "WiresharkExportError";
 }
 
-const ESP_AUTH: Record<string, string> = {
-  sha1: "HMAC-SHA-1-96 [RFC2404]",
-  sha256: "HMAC-SHA-256-128 [RFC4868]",
-  sha256_96: "HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]",
-  sha384: "HMAC-SHA-384-192 [RFC4868]",
-  sha512: "HMAC-SHA-512-256 [RFC4868]",
-};
-
 /**
  * Wireshark's `esp_sa` algorithm names for a dataplane suite keyword. Throws
  * {@link WiresharkExportError} for a suite Wireshark cannot show.
@@ -79,23 +72,13 @@ export function wiresharkEspAlgorithms(suite: string): WiresharkEspAlgorithms {
 }
 
 function espAlgorithms(kw: string, suite: string): WiresharkEspAlgorithms {
-  const gcm = /^aes(128|192|256)gcm(8|12|16)$/.exec(kw);
-  if (gcm) return { encryption: `AES-GCM with ${gcm[2]} octet ICV [RFC4106]`, authentication: "NULL" };
-  if (/^aes(128|192|256)gmac$/.test(kw)) {
-    // NULL encryption does not fit either: Wireshark would read GMAC's 8-byte IV as payload.
-    throw new WiresharkExportError(`no Wireshark ESP algorithm for suite '${suite}': Wireshark has no AES-GMAC (RFC 4543)`);
-  }
-  if (kw === "chacha20poly1305") {
-    return {
-      encryption: "ChaCha20 with Poly1305 [RFC7634]", authentication: "NULL",
-      caveat: "ChaCha20-Poly1305 needs a Wireshark with RFC 7634 ESP support; 4.0 rejects the whole esp_sa table",
-    };
-  }
-  const m = /^(aes(128|192|256)(ctr)?|null)-([a-z0-9_]+)$/.exec(kw);
-  const auth = m ? ESP_AUTH[m[4]] : undefined;
-  if (!m || !auth) throw new WiresharkExportError(`no Wireshark ESP algorithm for suite '${suite}'`);
-  const encryption = m[1] === "null" ? "NULL" : m[3] ? "AES-CTR [RFC3686]" : "AES-CBC [RFC3602]";
-  return { encryption, authentication: auth };
+  const rows = lookupSuite(kw);
+  if (!rows) throw new WiresharkExportError(`no Wireshark ESP algorithm for suite '${suite}'`);
+  const w = rows.cipher.wireshark;
+  if ("refused" in w) throw new WiresharkExportError(`no Wireshark ESP algorithm for suite '${suite}': ${w.refused}`);
+  const alg: WiresharkEspAlgorithms = { encryption: w.name, authentication: rows.integ?.wireshark ?? "NULL" };
+  if (w.caveat) alg.caveat = w.caveat;
+  return alg;
 }
 
 const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
@@ -111,29 +94,16 @@ export function espSaLine(sa: EspSaKeys): string {
   return [quoted(family), quoted(sa.src), quoted(sa.dst), quoted(spi), quoted(alg.encryption), keyField(sa.encKey), quoted(alg.authentication), keyField(integ)].join(",");
 }
 
-const IKE_INTEG: Record<number, string> = {
-  [Integ.HMAC_SHA1_96]: "HMAC_SHA1_96 [RFC2404]",
-  [Integ.HMAC_SHA2_256_128]: "HMAC_SHA2_256_128 [RFC4868]",
-  [Integ.HMAC_SHA2_384_192]: "HMAC_SHA2_384_192 [RFC4868]",
-  [Integ.HMAC_SHA2_512_256]: "HMAC_SHA2_512_256 [RFC4868]",
-  [Integ.HMAC_SHA2_256_96]: "HMAC_SHA2_256_96 [draft-ietf-ipsec-ciph-sha-256-00]",
-};
-const GCM_ICV: Record<number, number> = { [Encr.AES_GCM_8]: 8, [Encr.AES_GCM_12]: 12, [Encr.AES_GCM_16]: 16 };
-
 /**
  * Wireshark's `ikev2_decryption_table` names for an IKE SA's transforms. Throws
  * {@link WiresharkExportError} when Wireshark cannot decrypt it (e.g. ChaCha20-Poly1305 IKE SAs).
  */
 export function wiresharkIkeAlgorithms(encrId: number, keyBits: number, integId?: number): { encryption: string; integrity: string } {
-  const aes = keyBits === 128 || keyBits === 192 || keyBits === 256;
-  let encryption: string | undefined;
-  if (GCM_ICV[encrId] !== undefined && aes) encryption = `AES-GCM-${keyBits} with ${GCM_ICV[encrId]} octet ICV [RFC5282]`;
-  else if (encrId === Encr.AES_CBC && aes) encryption = `AES-CBC-${keyBits} [RFC3602]`;
-  else if (encrId === Encr.AES_CTR && aes) encryption = `AES-CTR-${keyBits} [RFC5930]`;
-  else if (encrId === Encr.NULL) encryption = "NULL [RFC2410]";
-  if (!encryption) throw new WiresharkExportError(`no Wireshark IKEv2 encryption algorithm for transform ${encrId} (${keyBits} bits)`);
-  const aead = GCM_ICV[encrId] !== undefined;
-  const integrity = aead || integId === undefined || integId === Integ.NONE ? "NONE [RFC4306]" : IKE_INTEG[integId];
+  // fixed-key ciphers (NULL) match whatever key length the caller passes
+  const cipher = CIPHERS.find((r) => r.iana === encrId && (r.keyBits === undefined || r.keyBits === keyBits));
+  const encryption = cipher?.wiresharkIke;
+  if (!cipher || !encryption) throw new WiresharkExportError(`no Wireshark IKEv2 encryption algorithm for transform ${encrId} (${keyBits} bits)`);
+  const integrity = cipher.combined || integId === undefined || integId === 0 ? "NONE [RFC4306]" : integByIana(integId)?.wiresharkIke;
   if (!integrity) throw new WiresharkExportError(`no Wireshark IKEv2 integrity algorithm for transform ${integId}`);
   return { encryption, integrity };
 }

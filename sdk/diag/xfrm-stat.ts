@@ -8,6 +8,7 @@
  * @module
  */
 import type { Dataplane } from "../dataplane/dataplane.ts";
+import { lookupSuite } from "../dataplane/suites.ts";
 import { STATUS_NAMES, type EspMode, type SaHandle, type SaStats, type Status } from "../dataplane/types.ts";
 
 /** Every counter of /proc/net/xfrm_stat, in the kernel's order (Linux 6.18, net/xfrm/xfrm_proc.c). */
@@ -218,29 +219,20 @@ export interface XfrmStateContext {
   limits?: Partial<Omit<XfrmLifetime, "bytes" | "packets">>;
 }
 
-const HASH_KEY_BITS: Record<string, number> = { sha1: 160, sha256: 256, sha384: 384, sha512: 512 };
-
 /**
  * The transforms ip-xfrm would list for one of our suite keywords (as stats() spells them), with
- * the ICV length actually used. Read from the keyword rather than the suite table so that suites
- * added later still map (or say "?" instead of throwing).
+ * the ICV length actually used: the suite registry's kernel names, the key with its salt or nonce
+ * as the kernel holds it. A keyword the registry does not know says "?" instead of throwing.
  */
 export function xfrmAlgorithms(suite: string, icvBytes: number): XfrmAlgorithm[] {
   const icvBits = icvBytes * 8;
-  const kw = suite.toLowerCase().replace(/-(no)?esn$/, "");
-  const gcm = /^aes(128|192|256)gcm\d+$/.exec(kw);
-  if (gcm) return [{ type: "aead", name: "rfc4106(gcm(aes))", keyBits: Number(gcm[1]) + 32, icvBits }];
-  const gmac = /^aes(128|192|256)gmac$/.exec(kw);
-  if (gmac) return [{ type: "aead", name: "rfc4543(gcm(aes))", keyBits: Number(gmac[1]) + 32, icvBits }];
-  if (kw === "chacha20poly1305") return [{ type: "aead", name: "rfc7539esp(chacha20,poly1305)", keyBits: 288, icvBits }];
-  const m = /^(null|aes(128|192|256)?(ctr)?)-(sha1|sha256|sha384|sha512)(_\d+)?$/.exec(kw);
-  if (!m) return [{ type: "enc", name: `? (${suite})`, keyBits: 0 }];
-  const auth: XfrmAlgorithm = { type: "auth-trunc", name: `hmac(${m[4]})`, keyBits: HASH_KEY_BITS[m[4]], icvBits };
-  const aes = Number(m[2] ?? 128);
-  const enc: XfrmAlgorithm = m[1] === "null" ? { type: "enc", name: "ecb(cipher_null)", keyBits: 0 }
-    : m[3] ? { type: "enc", name: "rfc3686(ctr(aes))", keyBits: aes + 32 }
-    : { type: "enc", name: "cbc(aes)", keyBits: aes };
-  return [auth, enc];
+  const rows = lookupSuite(suite.toLowerCase().replace(/-(no)?esn$/, ""));
+  if (!rows) return [{ type: "enc", name: `? (${suite})`, keyBits: 0 }];
+  const { cipher, integ } = rows;
+  const keyBits = (cipher.keyBytes + cipher.saltBytes) * 8;
+  if ("aead" in cipher.xfrm) return [{ type: "aead", name: cipher.xfrm.aead, keyBits, icvBits }];
+  const auth: XfrmAlgorithm = { type: "auth-trunc", name: integ!.xfrm.auth, keyBits: integ!.keyBytes * 8, icvBits };
+  return [auth, { type: "enc", name: cipher.xfrm.enc, keyBits }];
 }
 
 /**

@@ -20,6 +20,7 @@
  */
 import type { Payload, Proposal } from "./message.ts";
 import { TransformType } from "./message.ts";
+import { CIPHERS, INTEGS } from "../dataplane/suite-registry.ts";
 
 const unnamed = (n: number): string => `(${n})`;
 
@@ -134,7 +135,9 @@ export function notifyShortName(n: number): string {
   return NOTIFY_SHORT.get(n) ?? unnamed(n);
 }
 
-const ENCR: ReadonlyMap<number, string> = new Map([
+// Encryption and integrity names: the suite registry's `charon` column for what ipsec-wasm runs,
+// plus the rest of strongSwan's enums (crypter.c, signer.c), private-use ids (>= 1024) included.
+const ENCR: ReadonlyMap<number, string> = new Map(([
   [1, "DES_IV64"],
   [2, "DES_CBC"],
   [3, "3DES_CBC"],
@@ -144,23 +147,21 @@ const ENCR: ReadonlyMap<number, string> = new Map([
   [7, "BLOWFISH_CBC"],
   [8, "3IDEA"],
   [9, "DES_IV32"],
-  [11, "NULL"],
-  [12, "AES_CBC"],
-  [13, "AES_CTR"],
   [14, "AES_CCM_8"],
   [15, "AES_CCM_12"],
   [16, "AES_CCM_16"],
-  [18, "AES_GCM_8"],
-  [19, "AES_GCM_12"],
-  [20, "AES_GCM_16"],
-  [21, "NULL_AES_GMAC"],
   [23, "CAMELLIA_CBC"],
   [24, "CAMELLIA_CTR"],
   [25, "CAMELLIA_CCM_8"],
   [26, "CAMELLIA_CCM_12"],
   [27, "CAMELLIA_CCM_16"],
-  [28, "CHACHA20_POLY1305"],
-]);
+  [1024, "UNDEFINED"],
+  [1025, "DES_ECB"],
+  [1026, "SERPENT_CBC"],
+  [1027, "TWOFISH_CBC"],
+  [1028, "RC2_CBC"],
+  ...CIPHERS.map((r) => [r.iana, r.charon] as const),
+] as (readonly [number, string])[]).sort((x, y) => x[0] - y[0]));
 
 const PRF: ReadonlyMap<number, string> = new Map([
   [1, "PRF_HMAC_MD5"],
@@ -171,11 +172,15 @@ const PRF: ReadonlyMap<number, string> = new Map([
   [6, "PRF_HMAC_SHA2_384"],
   [7, "PRF_HMAC_SHA2_512"],
   [8, "PRF_AES128_CMAC"],
+  [1024, "PRF_UNDEFINED"],
+  [1025, "PRF_FIPS_SHA1_160"],
+  [1026, "PRF_FIPS_DES"],
+  [1027, "PRF_KEYED_SHA1"],
+  [1028, "PRF_CAMELLIA128_XCBC"],
 ]);
 
-const INTEG: ReadonlyMap<number, string> = new Map([
+const INTEG: ReadonlyMap<number, string> = new Map(([
   [1, "HMAC_MD5_96"],
-  [2, "HMAC_SHA1_96"],
   [3, "DES_MAC"],
   [4, "KPDK_MD5"],
   [5, "AES_XCBC_96"],
@@ -185,12 +190,17 @@ const INTEG: ReadonlyMap<number, string> = new Map([
   [9, "AES_128_GMAC"],
   [10, "AES_192_GMAC"],
   [11, "AES_256_GMAC"],
-  [12, "HMAC_SHA2_256_128"],
-  [13, "HMAC_SHA2_384_192"],
-  [14, "HMAC_SHA2_512_256"],
-]);
+  [1024, "UNDEFINED"],
+  [1025, "HMAC_SHA1_128"],
+  [1027, "HMAC_SHA2_256_256"],
+  [1028, "HMAC_SHA2_384_384"],
+  [1029, "HMAC_SHA2_512_512"],
+  [1030, "CAMELLIA_XCBC_96"],
+  ...INTEGS.map((r) => [r.iana, r.charon] as const),
+] as (readonly [number, string])[]).sort((x, y) => x[0] - y[0]));
 
 const DH: ReadonlyMap<number, string> = new Map([
+  [0, "KE_NONE"],
   [1, "MODP_768"],
   [2, "MODP_1024"],
   [5, "MODP_1536"],
@@ -213,6 +223,8 @@ const DH: ReadonlyMap<number, string> = new Map([
   [30, "ECP_512_BP"],
   [31, "CURVE_25519"],
   [32, "CURVE_448"],
+  [1024, "MODP_NULL"],
+  [1025, "MODP_CUSTOM"],
 ]);
 
 const ESN: ReadonlyMap<number, string> = new Map([
@@ -241,11 +253,17 @@ export function transformName(type: number, id: number, keyLength?: number): str
 }
 
 const PROTOCOLS: ReadonlyMap<number, string> = new Map([
+  [0, "PROTO_NONE"],
   [1, "IKE"],
   [2, "AH"],
   [3, "ESP"],
   [4, "IPCOMP"],
 ]);
+
+/** strongSwan's protocol_id_names: "IKE", "ESP", "AH"; "(n)" if unknown. */
+export function protocolName(id: number): string {
+  return PROTOCOLS.get(id) ?? unnamed(id);
+}
 
 /**
  * A proposal as strongSwan prints it: "IKE:AES_CBC_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048".

@@ -8,12 +8,14 @@
 import { ATTR_KEY_LENGTH, ProtocolId, TransformType, type Proposal, type Transform } from "./message.ts";
 import { ConfigError, describeWhere, type ConfigWhere } from "./config-error.ts";
 import { parseSuite } from "../dataplane/suites.ts";
+import { CIPHERS, INTEGS, cipherByIana, integByIana, type CipherRow } from "../dataplane/suite-registry.ts";
+import { protocolName, transformName as charonName } from "./names.ts";
 import { ENCR as SK_ENCR } from "./sk.ts";
 
 // IANA "IKEv2 Transform Type" registries (the ids this module names), plus strongSwan's private
 // HMAC-SHA-256-96 (1026) that its `sha256_96` keyword puts on the wire.
 /** Encryption transform ids (IANA Transform Type 1). */
-export const Encr = { NULL: 11, AES_CBC: 12, AES_CTR: 13, AES_GCM_8: 18, AES_GCM_12: 19, AES_GCM_16: 20, NULL_AUTH_AES_GMAC: 21, CHACHA20_POLY1305: 28 } as const;
+export const Encr = { NULL: 11, AES_CBC: 12, AES_CTR: 13, AES_CCM_8: 14, AES_CCM_12: 15, AES_CCM_16: 16, AES_GCM_8: 18, AES_GCM_12: 19, AES_GCM_16: 20, NULL_AUTH_AES_GMAC: 21, CHACHA20_POLY1305: 28 } as const;
 /** Integrity transform ids (IANA Transform Type 3); HMAC_SHA2_256_96 is strongSwan's private-use id. */
 export const Integ = { NONE: 0, HMAC_SHA1_96: 2, HMAC_SHA2_256_128: 12, HMAC_SHA2_384_192: 13, HMAC_SHA2_512_256: 14, HMAC_SHA2_256_96: 1026 } as const;
 /** PRF transform ids (IANA Transform Type 2). */
@@ -65,21 +67,9 @@ const E = TransformType.ENCR, I = TransformType.INTEG, P = TransformType.PRF, D 
 /** strongSwan's keywords (proposal_keywords_static.txt) for the algorithms ipsec-wasm implements. */
 const KEYWORDS = new Map<string, Kw>();
 const add = (names: string[], kw: Kw): void => names.forEach((n) => KEYWORDS.set(n, kw));
-for (const bits of [128, 192, 256]) {
-  add(bits === 128 ? ["aes", "aes128"] : [`aes${bits}`], { type: E, id: Encr.AES_CBC, keyLength: bits });
-  add([`aes${bits}ctr`], { type: E, id: Encr.AES_CTR, keyLength: bits });
-  add([`aes${bits}gcm8`, `aes${bits}gcm64`], { type: E, id: Encr.AES_GCM_8, keyLength: bits });
-  add([`aes${bits}gcm12`, `aes${bits}gcm96`], { type: E, id: Encr.AES_GCM_12, keyLength: bits });
-  add([`aes${bits}gcm16`, `aes${bits}gcm128`, `aes${bits}gcm`], { type: E, id: Encr.AES_GCM_16, keyLength: bits });
-  add([`aes${bits}gmac`], { type: E, id: Encr.NULL_AUTH_AES_GMAC, keyLength: bits });
-}
-add(["chacha20poly1305"], { type: E, id: Encr.CHACHA20_POLY1305 });
-add(["null"], { type: E, id: Encr.NULL });
-add(["sha", "sha1"], { type: I, id: Integ.HMAC_SHA1_96 });
-add(["sha256", "sha2_256"], { type: I, id: Integ.HMAC_SHA2_256_128 });
-add(["sha256_96", "sha2_256_96"], { type: I, id: Integ.HMAC_SHA2_256_96 });
-add(["sha384", "sha2_384"], { type: I, id: Integ.HMAC_SHA2_384_192 });
-add(["sha512", "sha2_512"], { type: I, id: Integ.HMAC_SHA2_512_256 });
+// encryption and integrity keywords come from the suite registry
+for (const r of CIPHERS) add([r.keyword, ...r.aliases], r.keyBits === undefined ? { type: E, id: r.iana } : { type: E, id: r.iana, keyLength: r.keyBits });
+for (const r of INTEGS) add([r.keyword, ...r.aliases], { type: I, id: r.iana });
 add(["prfsha1"], { type: P, id: Prf.HMAC_SHA1 });
 add(["prfsha256"], { type: P, id: Prf.HMAC_SHA2_256 });
 add(["prfsha384"], { type: P, id: Prf.HMAC_SHA2_384 });
@@ -99,17 +89,15 @@ add(["x448", "curve448"], { type: D, id: DhGroup.CURVE_448 });
 add(["esn"], { type: S, id: 1 });
 add(["noesn"], { type: S, id: 0 });
 
-const AES = ["aes128", "aes192", "aes256"];
-const KNOWN_ENCR = [
-  ...AES, ...AES.map((a) => `${a}ctr`), ...AES.flatMap((a) => [8, 12, 16].map((t) => `${a}gcm${t}`)),
-  ...AES.map((a) => `${a}gmac`), "chacha20poly1305",
-];
+/** Ciphers that leave the payload in the clear: refused in IKE proposals (RFC 7296 §3.3.2). */
+const encrypts = (r: CipherRow): boolean => r.family !== "null" && r.family !== "aes-gmac";
+const KNOWN_ENCR = CIPHERS.filter((r) => r.family !== "null").map((r) => r.keyword);
 const KNOWN_REST = [
-  "sha1", "sha256", "sha256_96", "sha384", "sha512",
+  ...INTEGS.map((r) => r.keyword),
   "modp2048", "modp3072", "modp4096", "ecp256", "ecp384", "ecp521", "ecp256bp", "ecp384bp", "ecp512bp", "x25519", "x448",
 ];
 const KNOWN = {
-  IKE: [...KNOWN_ENCR.filter((k) => !k.endsWith("gmac")), ...KNOWN_REST, "prfsha1", "prfsha256", "prfsha384", "prfsha512"],
+  IKE: [...CIPHERS.filter(encrypts).map((r) => r.keyword), ...KNOWN_REST, "prfsha1", "prfsha256", "prfsha384", "prfsha512"],
   ESP: ["null", ...KNOWN_ENCR, ...KNOWN_REST, "none", "esn", "noesn"],
 };
 
@@ -139,7 +127,8 @@ const INTEG_TO_PRF: Record<number, number> = {
   [Integ.HMAC_SHA2_512_256]: Prf.HMAC_SHA2_512,
 };
 
-const AEAD = new Set<number>([Encr.AES_GCM_8, Encr.AES_GCM_12, Encr.AES_GCM_16, Encr.NULL_AUTH_AES_GMAC, Encr.CHACHA20_POLY1305, 14, 15, 16, 25, 26, 27]);
+// the registry's combined modes, plus the AES-CCM (14-16) and Camellia-CCM (25-27) ids ipsec-wasm may not run
+const AEAD = new Set<number>([...CIPHERS.filter((r) => r.combined).map((r) => r.iana), 14, 15, 16, 25, 26, 27]);
 
 /** Whether an encryption transform id is a combined-mode (AEAD) cipher. */
 export function isAead(encrId: number): boolean {
@@ -153,7 +142,8 @@ const PRF_DEFAULT = "prfsha256-prfsha384-prfsha512-prfsha1";
 const DEFAULTS = {
   IKE: [
     `aes128-aes192-aes256-aes128ctr-aes192ctr-aes256ctr-sha256-sha384-sha512-sha1-${PRF_DEFAULT}-${DH_DEFAULT}`,
-    `aes128gcm16-aes192gcm16-aes256gcm16-chacha20poly1305-aes128gcm12-aes192gcm12-aes256gcm12-aes128gcm8-aes192gcm8-aes256gcm8-${PRF_DEFAULT}-${DH_DEFAULT}`,
+    "aes128gcm16-aes192gcm16-aes256gcm16-aes128ccm16-aes192ccm16-aes256ccm16-chacha20poly1305-aes128gcm12-aes192gcm12-aes256gcm12-" +
+      `aes128gcm8-aes192gcm8-aes256gcm8-aes128ccm12-aes192ccm12-aes256ccm12-aes128ccm8-aes192ccm8-aes256ccm8-${PRF_DEFAULT}-${DH_DEFAULT}`,
   ],
   ESP: ["aes128-aes192-aes256-sha256-sha384-sha512-sha1", "aes128gcm16-aes192gcm16-aes256gcm16"],
 };
@@ -190,7 +180,7 @@ function parseOne(text: string, protocol: "IKE" | "ESP", where?: ConfigWhere): A
     if (word === "") continue;
     const kw = KEYWORDS.get(word);
     if (!kw) throw unknownKeyword(word, protocol, where);
-    if (protocol === "IKE" && (kw.id === Encr.NULL || kw.id === Encr.NULL_AUTH_AES_GMAC) && kw.type === E) {
+    if (protocol === "IKE" && kw.type === E && CIPHERS.some((r) => r.iana === kw.id && !encrypts(r))) {
       throw fail("BAD_VALUE", `'${word}' does not encrypt, which IKE does not allow (RFC 7296 §3.3.2); use e.g. aes128gcm16`);
     }
     if (protocol === "IKE" && kw.type === S) throw fail("BAD_VALUE", `'${word}' applies to esp_proposals only; IKE SAs have no extended sequence numbers`);
@@ -268,7 +258,7 @@ export function implementableIkeProposals(sets: AlgorithmSet[], where?: ConfigWh
     const encr = s.encr.filter((e) => ok.has(e.id));
     if (encr.length === 0) {
       const names = s.encr.map((e) => transformName({ type: E, ...e })).join("/");
-      throw new ConfigError("BAD_VALUE", `IKE proposal ${formatAlgorithmSet(s)}${describeWhere(where)}: ipsec-wasm protects IKE messages with AES-CBC, AES-GCM or ChaCha20-Poly1305 only, not ${names} (AES-CTR is available for ESP); use e.g. aes128gcm16-prfsha256-x25519`, where);
+      throw new ConfigError("BAD_VALUE", `IKE proposal ${formatAlgorithmSet(s)}${describeWhere(where)}: ipsec-wasm protects IKE messages with AES-CCM, AES-CBC, AES-GCM or ChaCha20-Poly1305 only, not ${names} (AES-CTR is available for ESP); use e.g. aes128gcm16-prfsha256-x25519`, where);
     }
     return encr.length === s.encr.length ? s : { ...s, encr };
   });
@@ -297,41 +287,13 @@ export function toWireProposals(sets: AlgorithmSet[], spi: Uint8Array, opts?: { 
 
 // ------------------------------------------------------------------ names (charon's enums)
 
-const ENCR_NAMES: Record<number, string> = {
-  1: "DES_IV64", 2: "DES_CBC", 3: "3DES_CBC", 4: "RC5_CBC", 5: "IDEA_CBC", 6: "CAST_CBC", 7: "BLOWFISH_CBC",
-  8: "3IDEA", 9: "DES_IV32", 11: "NULL", 12: "AES_CBC", 13: "AES_CTR", 14: "AES_CCM_8", 15: "AES_CCM_12",
-  16: "AES_CCM_16", 18: "AES_GCM_8", 19: "AES_GCM_12", 20: "AES_GCM_16", 21: "NULL_AES_GMAC", 23: "CAMELLIA_CBC",
-  24: "CAMELLIA_CTR", 25: "CAMELLIA_CCM_8", 26: "CAMELLIA_CCM_12", 27: "CAMELLIA_CCM_16", 28: "CHACHA20_POLY1305",
-  1024: "UNDEFINED", 1025: "DES_ECB", 1026: "SERPENT_CBC", 1027: "TWOFISH_CBC", 1028: "RC2_CBC",
-};
-const INTEG_NAMES: Record<number, string> = {
-  1: "HMAC_MD5_96", 2: "HMAC_SHA1_96", 3: "DES_MAC", 4: "KPDK_MD5", 5: "AES_XCBC_96", 6: "HMAC_MD5_128",
-  7: "HMAC_SHA1_160", 8: "AES_CMAC_96", 9: "AES_128_GMAC", 10: "AES_192_GMAC", 11: "AES_256_GMAC",
-  12: "HMAC_SHA2_256_128", 13: "HMAC_SHA2_384_192", 14: "HMAC_SHA2_512_256", 1024: "UNDEFINED",
-  1025: "HMAC_SHA1_128", 1026: "HMAC_SHA2_256_96", 1027: "HMAC_SHA2_256_256", 1028: "HMAC_SHA2_384_384",
-  1029: "HMAC_SHA2_512_512", 1030: "CAMELLIA_XCBC_96",
-};
-const PRF_NAMES: Record<number, string> = {
-  1: "PRF_HMAC_MD5", 2: "PRF_HMAC_SHA1", 3: "PRF_HMAC_TIGER", 4: "PRF_AES128_XCBC", 5: "PRF_HMAC_SHA2_256",
-  6: "PRF_HMAC_SHA2_384", 7: "PRF_HMAC_SHA2_512", 8: "PRF_AES128_CMAC", 1024: "PRF_UNDEFINED",
-  1025: "PRF_FIPS_SHA1_160", 1026: "PRF_FIPS_DES", 1027: "PRF_KEYED_SHA1", 1028: "PRF_CAMELLIA128_XCBC",
-};
-const DH_NAMES: Record<number, string> = {
-  0: "KE_NONE", 1: "MODP_768", 2: "MODP_1024", 5: "MODP_1536", 14: "MODP_2048", 15: "MODP_3072", 16: "MODP_4096",
-  17: "MODP_6144", 18: "MODP_8192", 19: "ECP_256", 20: "ECP_384", 21: "ECP_521", 22: "MODP_1024_160",
-  23: "MODP_2048_224", 24: "MODP_2048_256", 25: "ECP_192", 26: "ECP_224", 27: "ECP_224_BP", 28: "ECP_256_BP",
-  29: "ECP_384_BP", 30: "ECP_512_BP", 31: "CURVE_25519", 32: "CURVE_448", 1024: "MODP_NULL", 1025: "MODP_CUSTOM",
-};
-const ESN_NAMES: Record<number, string> = { 0: "NO_EXT_SEQ", 1: "EXT_SEQ" };
-const NAMES: Record<number, Record<number, string>> = { [E]: ENCR_NAMES, [I]: INTEG_NAMES, [P]: PRF_NAMES, [D]: DH_NAMES, [S]: ESN_NAMES };
-const PROTOCOL_NAMES: Record<number, string> = { 0: "PROTO_NONE", 1: "IKE", 2: "AH", 3: "ESP", 4: "IPCOMP" };
-
 /** charon's name of one transform: "AES_GCM_16_128", "HMAC_SHA2_256_128", "CURVE_25519", "(99)" if unknown. */
 export function transformName(t: Transform): string {
-  const names = NAMES[t.type];
-  const base = names ? names[t.id] ?? `(${t.id})` : `UNKNOWN_${t.type}_${t.id}`;
-  return t.keyLength ? `${base}_${t.keyLength}` : base;
+  return charonName(t.type, t.id, t.keyLength);
 }
+
+/** charon's protocol name, undefined for a number it has none for. */
+const knownProtocol = (id: number): string | undefined => (protocolName(id).startsWith("(") ? undefined : protocolName(id));
 
 // charon prints ENCR, INTEG, PRF, DH, ESN, whatever order they came in
 const PRINT_ORDER: number[] = [E, I, P, D, S];
@@ -343,7 +305,7 @@ const PRINT_ORDER: number[] = [E, I, P, D, S];
 export function formatProposal(p: Proposal): string {
   const types = [...PRINT_ORDER, ...[...new Set(p.transforms.map((t) => t.type))].filter((t) => !PRINT_ORDER.includes(t)).sort((a, b) => a - b)];
   const parts = types.flatMap((type) => p.transforms.filter((t) => t.type === type).map(transformName));
-  return `${PROTOCOL_NAMES[p.protocolId] ?? `(${p.protocolId})`}:${parts.join("/")}`;
+  return `${protocolName(p.protocolId)}:${parts.join("/")}`;
 }
 
 /** An AlgorithmSet in charon's notation (as it logs configured proposals). */
@@ -452,7 +414,7 @@ export function acceptChosen(answer: Proposal[], offered: AlgorithmSet[], opts?:
   const cfg = offered[p.num - 1];
   if (!cfg) return failure(answer, offered, `peer chose proposal number ${p.num}, but we offered ${offered.length}`);
   if (p.protocolId !== protocolIdOf(cfg.protocol)) {
-    return failure(answer, offered, `peer answered with a ${PROTOCOL_NAMES[p.protocolId] ?? p.protocolId} proposal to our ${cfg.protocol} proposal`);
+    return failure(answer, offered, `peer answered with a ${knownProtocol(p.protocolId) ?? p.protocolId} proposal to our ${cfg.protocol} proposal`);
   }
   for (const type of new Set(p.transforms.map((t) => t.type))) {
     const n = p.transforms.filter((t) => t.type === type).length;
@@ -479,7 +441,7 @@ export function explainMismatch(offered: Proposal[], configured: AlgorithmSet[])
   if (offered.length === 0) return `peer offers no proposals; local ${key} have ${configured.length}`;
   const mine = offered.filter((p) => p.protocolId === protocolIdOf(protocol));
   if (mine.length === 0) {
-    const theirs = [...new Set(offered.map((p) => PROTOCOL_NAMES[p.protocolId] ?? `protocol ${p.protocolId}`))].join("/");
+    const theirs = [...new Set(offered.map((p) => knownProtocol(p.protocolId) ?? `protocol ${p.protocolId}`))].join("/");
     return `peer offers only ${theirs} proposals; local ${key} are ${protocol}`;
   }
   // explain the pair that came closest: fewest transform types without a common algorithm
@@ -533,32 +495,14 @@ export function espSuiteKeyword(c: Chosen): string | undefined {
 
 function espKeywordFor(c: Chosen): string | undefined {
   if (c.protocol !== "ESP") return undefined;
+  const cipher = cipherByIana(c.encr.id, c.encr.keyLength);
+  if (!cipher) return undefined;
   const esn = c.esn ? "-esn" : "";
-  const bits = c.encr.keyLength;
-  const aesBits = bits === 128 || bits === 192 || bits === 256;
-  const icv: Record<number, number> = { [Encr.AES_GCM_8]: 8, [Encr.AES_GCM_12]: 12, [Encr.AES_GCM_16]: 16 };
-  if (icv[c.encr.id] !== undefined) return aesBits && c.integ === undefined ? `aes${bits}gcm${icv[c.encr.id]}${esn}` : undefined;
-  if (c.encr.id === Encr.NULL_AUTH_AES_GMAC) return aesBits && c.integ === undefined ? `aes${bits}gmac${esn}` : undefined;
-  if (c.encr.id === Encr.CHACHA20_POLY1305) return bits === undefined && c.integ === undefined ? `chacha20poly1305${esn}` : undefined;
-  const hash: Record<number, string> = {
-    [Integ.HMAC_SHA1_96]: "sha1", [Integ.HMAC_SHA2_256_128]: "sha256", [Integ.HMAC_SHA2_256_96]: "sha256_96",
-    [Integ.HMAC_SHA2_384_192]: "sha384", [Integ.HMAC_SHA2_512_256]: "sha512",
-  };
-  const h = c.integ === undefined ? undefined : hash[c.integ];
-  if (!h) return undefined;
-  if (c.encr.id === Encr.AES_CBC && aesBits) return `aes${bits}-${h}${esn}`;
-  if (c.encr.id === Encr.AES_CTR && aesBits) return `aes${bits}ctr-${h}${esn}`;
-  if (c.encr.id === Encr.NULL) return `null-${h}${esn}`;
-  return undefined;
+  if (cipher.combined) return c.integ === undefined ? `${cipher.keyword}${esn}` : undefined;
+  const integ = c.integ === undefined ? undefined : integByIana(c.integ);
+  return integ ? `${cipher.keyword}-${integ.keyword}${esn}` : undefined;
 }
 
-const INTEG_KEYS: Record<number, { key: number; icv: number }> = {
-  [Integ.HMAC_SHA1_96]: { key: 20, icv: 12 },
-  [Integ.HMAC_SHA2_256_128]: { key: 32, icv: 16 },
-  [Integ.HMAC_SHA2_256_96]: { key: 32, icv: 12 },
-  [Integ.HMAC_SHA2_384_192]: { key: 48, icv: 24 },
-  [Integ.HMAC_SHA2_512_256]: { key: 64, icv: 32 },
-};
 const PRF_OUT: Record<number, number> = { [Prf.HMAC_SHA1]: 20, [Prf.HMAC_SHA2_256]: 32, [Prf.HMAC_SHA2_384]: 48, [Prf.HMAC_SHA2_512]: 64 };
 
 /**
@@ -568,35 +512,25 @@ const PRF_OUT: Record<number, number> = { [Prf.HMAC_SHA1]: 20, [Prf.HMAC_SHA2_25
  * the PRF output (also its preferred key length), IV and ICV sizes. Throws for ids it does not know.
  */
 export function keyLengths(c: Chosen): { encrKey: number; integKey: number; prfOut: number; ivBytes: number; icvBytes: number; aead: boolean } {
-  const bytes = (c.encr.keyLength ?? 0) / 8;
-  const needAes = (): number => {
-    if (bytes !== 16 && bytes !== 24 && bytes !== 32) throw new RangeError(`${transformName({ type: E, ...c.encr })} needs a key length of 128, 192 or 256 bits`);
-    return bytes;
-  };
-  let encrKey: number, ivBytes: number, icvBytes: number;
-  const aead = isAead(c.encr.id);
-  switch (c.encr.id) {
-    case Encr.AES_GCM_8: case Encr.AES_GCM_12: case Encr.AES_GCM_16:
-      encrKey = needAes() + 4; ivBytes = 8; icvBytes = c.encr.id === Encr.AES_GCM_8 ? 8 : c.encr.id === Encr.AES_GCM_12 ? 12 : 16;
-      break;
-    case Encr.NULL_AUTH_AES_GMAC: encrKey = needAes() + 4; ivBytes = 8; icvBytes = 16; break;
-    case Encr.CHACHA20_POLY1305: encrKey = 36; ivBytes = 8; icvBytes = 16; break;
-    case Encr.AES_CBC: encrKey = needAes(); ivBytes = 16; icvBytes = 0; break;
-    case Encr.AES_CTR: encrKey = needAes() + 4; ivBytes = 8; icvBytes = 0; break;
-    case Encr.NULL: encrKey = 0; ivBytes = 0; icvBytes = 0; break;
-    default: throw new RangeError(`no key lengths known for encryption algorithm ${transformName({ type: E, ...c.encr })}`);
+  const cipher = cipherByIana(c.encr.id, c.encr.keyLength);
+  if (!cipher) {
+    const sizes = CIPHERS.filter((r) => r.iana === c.encr.id).map((r) => r.keyBits);
+    if (sizes.length && sizes[0] !== undefined) throw new RangeError(`${transformName({ type: E, ...c.encr })} needs a key length of ${sizes.slice(0, -1).join(", ")} or ${sizes[sizes.length - 1]} bits`);
+    throw new RangeError(`no key lengths known for encryption algorithm ${transformName({ type: E, ...c.encr })}`);
   }
+  const aead = isAead(c.encr.id);
+  let icvBytes = cipher.icvBytes;
   let integKey = 0;
   if (!aead && c.integ !== undefined) {
-    const k = INTEG_KEYS[c.integ];
+    const k = integByIana(c.integ);
     if (!k) throw new RangeError(`no key length known for integrity algorithm ${transformName({ type: I, id: c.integ })}`);
-    integKey = k.key;
-    icvBytes = k.icv;
+    integKey = k.keyBytes;
+    icvBytes = k.icvBytes;
   }
   let prfOut = 0;
   if (c.prf !== undefined) {
     prfOut = PRF_OUT[c.prf];
     if (prfOut === undefined) throw new RangeError(`no output length known for ${transformName({ type: P, id: c.prf })}`);
   }
-  return { encrKey, integKey, prfOut, ivBytes, icvBytes, aead };
+  return { encrKey: cipher.keyBytes + cipher.saltBytes, integKey, prfOut, ivBytes: cipher.ivBytes, icvBytes, aead };
 }

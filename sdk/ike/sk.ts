@@ -1,26 +1,25 @@
 /**
  * The Encrypted payload (RFC 7296 §3.14) and Encrypted Fragments (RFC 7383 §2.5), for the two
- * IKE ciphers we negotiate: AES-GCM (RFC 5282: 8-byte explicit IV, nonce = salt | IV, the AAD is
- * the IKE header and the SK header), ChaCha20-Poly1305 (RFC 7634 §3: the same construction with a
+ * IKE ciphers we negotiate: AES-GCM and AES-CCM (RFC 5282: 8-byte explicit IV, nonce = salt | IV
+ * with a 4-byte GCM or 3-byte CCM salt, the AAD is the IKE header and the SK header), ChaCha20-Poly1305 (RFC 7634 §3: the same construction with a
  * 32-byte key, 4-byte salt and 16-byte ICV) and AES-CBC with HMAC (16-byte random IV, ICV = truncated HMAC
  * over the whole message up to the ICV). Crypto runs in the wasm (ControlCrypto).
  * @module
  */
 import type { ControlCrypto } from "../dataplane/control-crypto.ts";
 import { HashAlg } from "../dataplane/suites.ts";
+import { CIPHERS, INTEGS } from "../dataplane/suite-registry.ts";
 import { encodeHeader, payloadHeaderBytes } from "./codec.ts";
 import { concat } from "./keys.ts";
 import { PayloadType, type IkeHeader } from "./message.ts";
 
 /** ENCR ids (IANA Transform Type 1) this module implements. */
-export const ENCR = { AES_CBC: 12, AES_GCM_8: 18, AES_GCM_12: 19, AES_GCM_16: 20, CHACHA20_POLY1305: 28 } as const;
-/** INTEG ids (IANA Transform Type 3) with their hash and ICV length. */
-export const INTEG: Record<number, { alg: HashAlg; keyBytes: number; icv: number }> = {
-  2: { alg: HashAlg.Sha1, keyBytes: 20, icv: 12 },
-  12: { alg: HashAlg.Sha256, keyBytes: 32, icv: 16 },
-  13: { alg: HashAlg.Sha384, keyBytes: 48, icv: 24 },
-  14: { alg: HashAlg.Sha512, keyBytes: 64, icv: 32 },
-};
+export const ENCR = {
+  AES_CBC: 12, AES_CCM_8: 14, AES_CCM_12: 15, AES_CCM_16: 16, AES_GCM_8: 18, AES_GCM_12: 19, AES_GCM_16: 20, CHACHA20_POLY1305: 28,
+} as const;
+/** INTEG ids (IANA Transform Type 3) with their hash and ICV length (the suite registry's rows). */
+export const INTEG: Record<number, { alg: HashAlg; keyBytes: number; icv: number }> = Object.fromEntries(
+  INTEGS.map((r) => [r.iana, { alg: r.hash, keyBytes: r.keyBytes, icv: r.icvBytes }]));
 
 /** One direction's SK protection. */
 export class SkCipher {
@@ -33,6 +32,8 @@ export class SkCipher {
   private readonly encKey: Uint8Array;
   private readonly integKey: Uint8Array;
   private readonly random: (n: number) => Uint8Array;
+  /** Bytes of salt at the end of SK_e (the suite registry's row: 4 GCM/ChaCha20, 3 CCM, 0 CBC). */
+  private readonly saltBytes: number;
   #ivCounter = 0n;
 
   /**
@@ -51,8 +52,14 @@ export class SkCipher {
     this.integKey = integKey;
     this.random = random;
     this.aead = encrId !== ENCR.AES_CBC;
-    this.icvBytes = encrId === ENCR.AES_GCM_8 ? 8 : encrId === ENCR.AES_GCM_12 ? 12 : encrId === ENCR.AES_GCM_16 || encrId === ENCR.CHACHA20_POLY1305 ? 16 : INTEG[integId ?? -1]?.icv ?? 0;
+    const row = CIPHERS.find((r) => r.iana === encrId);
+    this.saltBytes = row?.saltBytes ?? 0;
+    this.icvBytes = this.aead ? row?.icvBytes ?? 0 : INTEG[integId ?? -1]?.icv ?? 0;
     this.ivBytes = this.aead ? 8 : 16;
+  }
+
+  private isCcm(): boolean {
+    return this.encrId === ENCR.AES_CCM_8 || this.encrId === ENCR.AES_CCM_12 || this.encrId === ENCR.AES_CCM_16;
   }
 
   /** Bytes the SK body adds around a plaintext of n bytes (IV, padding, pad length, ICV). */
@@ -100,11 +107,11 @@ export class SkCipher {
     const iv = this.nextIv();
     if (this.aead) {
       const aad = concat(hdr, skHdr);
-      const nonce = concat(this.encKey.subarray(this.encKey.length - 4), iv);
-      const key = this.encKey.subarray(0, this.encKey.length - 4);
+      const nonce = concat(this.encKey.subarray(this.encKey.length - this.saltBytes), iv);
+      const key = this.encKey.subarray(0, this.encKey.length - this.saltBytes);
       const sealed = this.encrId === ENCR.CHACHA20_POLY1305
         ? this.cc.chachaSeal(key, nonce, aad, body)
-        : this.cc.gcmSeal(key, nonce, aad, body, this.icvBytes);
+        : this.isCcm() ? this.cc.ccmSeal(key, nonce, aad, body, this.icvBytes) : this.cc.gcmSeal(key, nonce, aad, body, this.icvBytes);
       return concat(aad, iv, sealed);
     }
     const ct = this.cc.cbcEncrypt(this.encKey, iv, body);
@@ -124,13 +131,14 @@ export class SkCipher {
     const ctAndIcv = message.subarray(bodyStart + this.ivBytes);
     let body: Uint8Array | undefined;
     if (this.aead) {
-      const nonce = concat(this.encKey.subarray(this.encKey.length - 4), iv);
-      const key = this.encKey.subarray(0, this.encKey.length - 4);
+      const nonce = concat(this.encKey.subarray(this.encKey.length - this.saltBytes), iv);
+      const key = this.encKey.subarray(0, this.encKey.length - this.saltBytes);
       const chacha = this.encrId === ENCR.CHACHA20_POLY1305;
+      const aad = message.subarray(0, bodyStart);
       body = chacha
-        ? this.cc.chachaOpen(key, nonce, message.subarray(0, bodyStart), ctAndIcv)
-        : this.cc.gcmOpen(key, nonce, message.subarray(0, bodyStart), ctAndIcv, this.icvBytes);
-      if (!body) return { ok: false, reason: `integrity check failed (${chacha ? "ChaCha20-Poly1305" : "AES-GCM"} tag mismatch)` };
+        ? this.cc.chachaOpen(key, nonce, aad, ctAndIcv)
+        : this.isCcm() ? this.cc.ccmOpen(key, nonce, aad, ctAndIcv, this.icvBytes) : this.cc.gcmOpen(key, nonce, aad, ctAndIcv, this.icvBytes);
+      if (!body) return { ok: false, reason: `integrity check failed (${chacha ? "ChaCha20-Poly1305" : this.isCcm() ? "AES-CCM" : "AES-GCM"} tag mismatch)` };
     } else {
       const icvAt = message.length - this.icvBytes;
       const expected = this.cc.hmac(INTEG[this.integId!].alg, this.integKey, message.subarray(0, icvAt)).subarray(0, this.icvBytes);

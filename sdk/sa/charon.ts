@@ -25,6 +25,7 @@
 import type { EspSuite, IcvLength, SaConfig } from "../dataplane/types.ts";
 import { parseSuite } from "../dataplane/suites.ts";
 import { SaFileError, suiteFor, type Cipher, type Hash } from "./files.ts";
+import { CIPHERS, FAMILIES, INTEGS } from "../dataplane/suite-registry.ts";
 
 /** One direction of a Child SA found in the log. */
 export interface CharonSa {
@@ -206,22 +207,21 @@ function sameKeys(a: SaConfig, b: SaConfig): boolean {
   return a.esp === b.esp && eq(a.encKey, b.encKey) && eq(a.integKey, b.integKey);
 }
 
-/** strongSwan's ESP transform names (libstrongswan crypto names, as `%P` prints a proposal). */
-const ENCRYPTION: { re: RegExp; cipher: Cipher; icv?: (m: RegExpExecArray) => number }[] = [
-  { re: /^AES_GCM_(8|12|16)(?:_(\d+))?$/, cipher: "aes-gcm", icv: (m) => Number(m[1]) },
-  { re: /^NULL_AES_GMAC(?:_(\d+))?$/, cipher: "aes-gmac", icv: () => 16 },
-  { re: /^CHACHA20_POLY1305(?:_(\d+))?$/, cipher: "chacha20-poly1305", icv: () => 16 },
-  { re: /^AES_CBC(?:_(\d+))?$/, cipher: "aes-cbc" },
-  { re: /^AES_CTR(?:_(\d+))?$/, cipher: "aes-ctr" },
-  { re: /^NULL$/, cipher: "null" },
-];
-const INTEGRITY: Record<string, { hash: Hash; icv: number } | undefined> = {
-  HMAC_SHA1_96: { hash: "sha1", icv: 12 },
-  HMAC_SHA2_256_96: { hash: "sha256", icv: 12 },
-  HMAC_SHA2_256_128: { hash: "sha256", icv: 16 },
-  HMAC_SHA2_384_192: { hash: "sha384", icv: 24 },
-  HMAC_SHA2_512_256: { hash: "sha512", icv: 32 },
-};
+/** strongSwan's ESP transform names (libstrongswan crypto names, as `%P` prints a proposal), from the suite registry. */
+const ENCRYPTION: ReadonlyMap<string, { cipher: Cipher; icv?: number }> = new Map(
+  CIPHERS.map((r) => [r.charon, r.combined ? { cipher: r.family, icv: r.icvBytes } : { cipher: r.family }]));
+const INTEGRITY: Record<string, { hash: Hash; icv: number } | undefined> = Object.fromEntries(
+  INTEGS.map((r) => [r.charon, { hash: r.hmac, icv: r.icvBytes }]));
+/** `AES_GCM_16_128` → the row name `AES_GCM_16` and 128 bits; `NULL` → itself. */
+function encryptionOf(p: string): { name: string; bits?: number } | undefined {
+  for (const name of ENCRYPTION.keys()) {
+    if (p === name) return { name };
+    const rest = p.startsWith(`${name}_`) ? p.slice(name.length + 1) : "";
+    if (/^\d+$/.test(rest)) return { name, bits: Number(rest) };
+  }
+  return undefined;
+}
+const FAMILY_LIST = [...new Set(CIPHERS.map((r) => r.family))].map((f) => (f === "null" ? "NULL" : FAMILIES[f].title)).join(", ");
 
 function suiteOf(proposal: string, keys: Partial<Record<KeyName, Uint8Array>>, where: string):
   { esp: string; icvLength: IcvLength; esn: boolean; integKeyBytes: number } {
@@ -233,10 +233,9 @@ function suiteOf(proposal: string, keys: Partial<Record<KeyName, Uint8Array>>, w
   let integ: { hash: Hash; icv: number } | undefined;
   let esn = false;
   for (const p of parts) {
-    const e = ENCRYPTION.map((x) => ({ x, m: x.re.exec(p) })).find((y) => y.m);
+    const e = encryptionOf(p);
     if (e) {
-      const bitsText = e.m![e.x.cipher === "aes-gcm" ? 2 : 1];
-      enc = { cipher: e.x.cipher, icv: e.x.icv?.(e.m!), bits: bitsText ? Number(bitsText) : undefined };
+      enc = { ...ENCRYPTION.get(e.name)!, bits: e.bits };
     } else if (p.startsWith("HMAC_") || p.startsWith("AES_XCBC") || p.startsWith("AES_CMAC") || p.startsWith("AES_GMAC")) {
       integ = INTEGRITY[p] ?? fail(`integrity algorithm ${p} is not supported (${Object.keys(INTEGRITY).join(", ")})`);
     } else if (p === "EXT_SEQ") {
@@ -244,13 +243,13 @@ function suiteOf(proposal: string, keys: Partial<Record<KeyName, Uint8Array>>, w
     } else if (p === "NO_EXT_SEQ") {
       esn = false;
     } else if (/^(3DES|DES|BLOWFISH|CAMELLIA|CAST|SERPENT|TWOFISH|AES_CCM|IDEA|RC5)/.test(p)) {
-      fail(`encryption algorithm ${p} is not supported (AES-GCM, AES-GMAC, ChaCha20-Poly1305, AES-CBC, AES-CTR, NULL)`);
+      fail(`encryption algorithm ${p} is not supported (${FAMILY_LIST})`);
     }
     // Anything else is a key exchange method of a rekey with PFS (CURVE_25519, ECP_256, MODP_2048, …).
   }
   if (!enc) return fail("no supported encryption algorithm");
   const encKey = keys["encryption initiator"] ?? new Uint8Array(0);
-  const aead = enc.cipher === "aes-gcm" || enc.cipher === "aes-gmac" || enc.cipher === "chacha20-poly1305";
+  const aead = enc.icv !== undefined;
   if (aead && integ) fail("an AEAD or GMAC transform with a separate integrity algorithm");
   if (!aead && !integ) fail(`${enc.cipher === "null" ? "NULL encryption" : "this cipher"} without an integrity algorithm is not supported`);
   let suite: { esp: EspSuite; icvLength: IcvLength };

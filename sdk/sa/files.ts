@@ -5,7 +5,8 @@
  * @module
  */
 import type { EspMode, EspSuite, IcvLength, SaConfig } from "../dataplane/types.ts";
-import { parseSuite } from "../dataplane/suites.ts";
+import { lookupSuite, parseSuite } from "../dataplane/suites.ts";
+import { CIPHERS, FAMILIES, INTEGS, espSuites, integByKeyword, suiteKeyword, type CipherFamily, type IntegRow } from "../dataplane/suite-registry.ts";
 
 /** A SA file could not be turned into SA configurations. The message names the entry and field. */
 export class SaFileError extends Error {
@@ -13,15 +14,7 @@ export class SaFileError extends Error {
 }
 
 /** Suite keywords accepted in SA files (the dataplane's {@link EspSuite}). */
-export const ESP_SUITES: readonly EspSuite[] = [
-  "aes128gcm8", "aes128gcm12", "aes128gcm16", "aes256gcm8", "aes256gcm12", "aes256gcm16",
-  "aes128-sha256", "aes256-sha256", "aes128-sha256_96", "aes256-sha256_96", "aes128-sha1", "aes256-sha1",
-  "null-sha256", "null-sha256_96", "null-sha1",
-  "aes192gcm8", "aes192gcm12", "aes192gcm16", "aes128gmac", "aes192gmac", "aes256gmac", "chacha20poly1305",
-  ...(["128", "192", "256"] as const).flatMap((b) => (["sha1", "sha256", "sha256_96", "sha384", "sha512"] as const)
-    .flatMap((h): EspSuite[] => [`aes${b}ctr-${h}`, ...(b === "192" || h === "sha384" || h === "sha512" ? [`aes${b}-${h}` as const] : [])])),
-  "null-sha384", "null-sha512",
-];
+export const ESP_SUITES: readonly EspSuite[] = espSuites().map((s) => suiteKeyword(s) as EspSuite);
 
 const MAX_U64 = (1n << 64n) - 1n;
 
@@ -93,9 +86,10 @@ function parseJsonEntry(entry: unknown, i: number): SaConfig {
   if (encKey === undefined) fail("encKey", "expected a hex string");
   const wantEnc = [suite.encKeyBytes];
   if (!wantEnc.includes(encKey!.length)) {
-    const salted = suite.encKeyBytes > suite.aesKeyBytes && !isNull;
-    const key = base.startsWith("chacha") ? "ChaCha20 key" : "AES key";
-    fail("encKey", `${esp} needs ${wantEnc[0]} bytes${salted ? ` (${key} then 4-byte ${base.includes("ctr-") ? "nonce" : "salt"})` : ""}, got ${encKey!.length}`);
+    const cipher = lookupSuite(base)!.cipher;
+    const key = cipher.family === "chacha20-poly1305" ? "ChaCha20 key" : "AES key";
+    const layout = cipher.saltBytes ? ` (${key} then ${cipher.saltBytes}-byte ${FAMILIES[cipher.family].saltWord})` : "";
+    fail("encKey", `${esp} needs ${wantEnc[0]} bytes${layout}, got ${encKey!.length}`);
   }
   let integKey: Uint8Array | undefined;
   if (isGcm) {
@@ -134,105 +128,85 @@ function parseJsonEntry(entry: unknown, i: number): SaConfig {
   return cfg;
 }
 
-/** The ICV length a suite keyword implies. */
+/** The ICV length a suite keyword implies (16 for a keyword the registry does not know). */
 export function impliedIcv(suite: string): IcvLength {
-  const base = suite.endsWith("-esn") ? suite.slice(0, -4) : suite;
-  const gcm = /gcm(8|12|16)$/.exec(base);
-  if (gcm) return Number(gcm[1]) as IcvLength;
-  if (base.endsWith("_96") || base.endsWith("-sha1")) return 12;
-  if (base.endsWith("-sha384")) return 24;
-  if (base.endsWith("-sha512")) return 32;
-  return 16;
+  try {
+    return parseSuite(suite).icvBytes as IcvLength;
+  } catch {
+    return 16;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Algorithm mapping shared by the xfrm and Wireshark parsers
+// Algorithm mapping shared by the xfrm and Wireshark parsers, derived from the suite registry
 
 /** @internal Cipher families of the SA-file parsers (shared with ./charon.ts). */
-export type Cipher = "aes-gcm" | "aes-gmac" | "chacha20-poly1305" | "aes-cbc" | "aes-ctr" | "null";
+export type Cipher = CipherFamily;
 /** @internal HMAC hashes of the SA-file parsers. */
-export type Hash = "sha1" | "sha256" | "sha384" | "sha512";
+export type Hash = IntegRow["hmac"];
 
-/** ICV bytes each HMAC may be configured with: RFC 2404, RFC 4868, Linux's 96-bit HMAC-SHA-256 and its untruncated form. */
-const HMAC_ICV: Record<Hash, readonly number[]> = { sha1: [12], sha256: [12, 16, 32], sha384: [24], sha512: [32] };
+/** The HMAC row named after the bare hash (`sha256`: RFC 4868's ICV; its allowedIcv lists the truncations). */
+const hmacRow = (hash: Hash): IntegRow => integByKeyword(hash)!;
 
-/**
- * The AES key size in bits of a key blob that is `extra` bytes longer than the AES key (the 4-byte
- * salt or nonce of GCM, GMAC and CTR), or a plain Error naming the lengths that would work.
- */
-function aesBits(what: string, length: number, extra: number, layout: string): number {
-  const bits = [128, 192, 256].find((b) => b / 8 + extra === length);
-  if (bits !== undefined) return bits;
-  // AES-192 in parentheses: it is rare, and 128/256 are the sizes people check first.
-  throw new Error(`${what} key must be ${16 + extra} or ${32 + extra} bytes${layout}, got ${length} (AES-192 takes ${24 + extra})`);
-}
+/** "HMAC-SHA-256" for messages: Wireshark's ESP name without the truncation and RFC. */
+const hmacTitle = (hash: Hash): string => hmacRow(hash).wireshark.replace(/-\d+ \[.*$/, "");
+
+/** "8, 12 or 16". */
+const orList = (items: readonly (string | number)[]): string =>
+  items.length === 1 ? String(items[0]) : `${items.slice(0, -1).join(", ")} or ${items[items.length - 1]}`;
 
 /** @internal Picks the suite keyword for a cipher/HMAC/ICV combination; throws a plain Error with the reason. */
 export function suiteFor(cipher: Cipher, encKeyLength: number, hash: Hash | undefined, icvLength: number): { esp: EspSuite; icvLength: IcvLength } {
-  if (cipher === "aes-gcm") {
-    const bits = aesBits("AES-GCM", encKeyLength, 4, " (AES key then 4-byte salt)");
-    if (![8, 12, 16].includes(icvLength)) throw new Error(`AES-GCM ICV of ${icvLength} bytes is not supported (8, 12 or 16)`);
-    return { esp: `aes${bits}gcm${icvLength}` as EspSuite, icvLength: icvLength as IcvLength };
+  const rows = CIPHERS.filter((r) => r.family === cipher);
+  const { title, rfc, saltWord } = FAMILIES[cipher];
+  const first = rows[0];
+  if (!first.combined && hash === undefined) throw new Error(`${title} without an integrity algorithm is not supported`);
+  const sized = rows.filter((r) => r.keyBytes + r.saltBytes === encKeyLength);
+  if (sized.length === 0) {
+    if (first.keyBytes === 0) throw new Error(`${title} takes no key`);
+    const salt = first.saltBytes;
+    if (first.keyBits === undefined) {
+      throw new Error(`${title} key must be ${first.keyBytes + salt} bytes (${first.keyBytes}-byte key then ${salt}-byte ${saltWord}), got ${encKeyLength}`);
+    }
+    // AES-192 in parentheses: it is rare, and 128/256 are the sizes people check first.
+    const layout = salt ? ` (AES key then ${salt}-byte ${saltWord})` : "";
+    throw new Error(`${title} key must be ${16 + salt} or ${32 + salt} bytes${layout}, got ${encKeyLength} (AES-192 takes ${24 + salt})`);
   }
-  if (cipher === "aes-gmac") {
-    const bits = aesBits("AES-GMAC", encKeyLength, 4, " (AES key then 4-byte salt)");
-    if (icvLength !== 16) throw new Error(`AES-GMAC ICV of ${icvLength} bytes is not supported (16 only, RFC 4543)`);
-    return { esp: `aes${bits}gmac` as EspSuite, icvLength: 16 };
+  if (first.combined) {
+    const row = sized.find((r) => r.icvBytes === icvLength);
+    if (!row) {
+      const icvs = [...new Set(sized.map((r) => r.icvBytes))];
+      throw new Error(`${title} ICV of ${icvLength} bytes is not supported (${icvs.length === 1 ? `${icvs[0]} only, ${rfc}` : orList(icvs)})`);
+    }
+    return { esp: row.keyword as EspSuite, icvLength: icvLength as IcvLength };
   }
-  if (cipher === "chacha20-poly1305") {
-    if (encKeyLength !== 36) throw new Error(`ChaCha20-Poly1305 key must be 36 bytes (32-byte key then 4-byte salt), got ${encKeyLength}`);
-    if (icvLength !== 16) throw new Error(`ChaCha20-Poly1305 ICV of ${icvLength} bytes is not supported (16 only, RFC 7634)`);
-    return { esp: "chacha20poly1305", icvLength: 16 };
+  const allowed = hmacRow(hash!).allowedIcv;
+  if (!allowed.includes(icvLength)) {
+    const ok = allowed.map((n) => n * 8);
+    throw new Error(`${hmacTitle(hash!)} with a ${icvLength * 8}-bit ICV is not supported (${ok.length === 1 ? `${ok[0]} bits only` : orList(ok)})`);
   }
-  const names = { "aes-cbc": "AES-CBC", "aes-ctr": "AES-CTR", "null": "NULL encryption" } as const;
-  if (hash === undefined) throw new Error(`${names[cipher]} without an integrity algorithm is not supported`);
-  let prefix: string;
-  if (cipher === "null") {
-    if (encKeyLength !== 0) throw new Error("NULL encryption takes no key");
-    prefix = "null";
-  } else if (cipher === "aes-ctr") {
-    prefix = `aes${aesBits("AES-CTR", encKeyLength, 4, " (AES key then 4-byte nonce)")}ctr`;
-  } else {
-    prefix = `aes${aesBits("AES-CBC", encKeyLength, 0, "")}`;
-  }
-  const hashNames = { sha1: "HMAC-SHA-1", sha256: "HMAC-SHA-256", sha384: "HMAC-SHA-384", sha512: "HMAC-SHA-512" } as const;
-  if (!HMAC_ICV[hash].includes(icvLength)) {
-    const ok = HMAC_ICV[hash].map((n) => n * 8);
-    throw new Error(`${hashNames[hash]} with a ${icvLength * 8}-bit ICV is not supported (${ok.length === 1 ? `${ok[0]} bits only` : `${ok.slice(0, -1).join(", ")} or ${ok[ok.length - 1]}`})`);
-  }
-  const integ = hash === "sha256" && icvLength === 12 ? "sha256_96" : hash;
-  return { esp: `${prefix}-${integ}` as EspSuite, icvLength: icvLength as IcvLength };
+  const integ = INTEGS.find((r) => r.hmac === hash && r.icvBytes === icvLength) ?? hmacRow(hash!);
+  return { esp: `${sized[0].keyword}-${integ.keyword}` as EspSuite, icvLength: icvLength as IcvLength };
 }
 
 // ---------------------------------------------------------------------------------------------
 // ip xfrm state
 
 /** `aead` algorithm names as the kernel prints them (net/xfrm/xfrm_algo.c aead_list). */
-const XFRM_AEAD: Record<string, Cipher | undefined> = {
-  "rfc4106(gcm(aes))": "aes-gcm",
-  "rfc4543(gcm(aes))": "aes-gmac",
-  "rfc7539esp(chacha20,poly1305)": "chacha20-poly1305",
-};
+const XFRM_AEAD: Record<string, Cipher | undefined> = Object.fromEntries(
+  CIPHERS.flatMap((r) => ("aead" in r.xfrm ? [[r.xfrm.aead, r.family]] : [])));
 /**
  * `enc` algorithm names (ealg_list). The kernel prints the canonical name even when `ip xfrm state
  * add` was given the compat one (`aes`); `cipher_null` stays accepted for hand-written files.
  */
-const XFRM_ENC: Record<string, Cipher | undefined> = {
-  "cbc(aes)": "aes-cbc",
-  "rfc3686(ctr(aes))": "aes-ctr",
-  "ecb(cipher_null)": "null",
-  "cipher_null": "null",
-};
+const XFRM_ENC: Record<string, Cipher | undefined> = Object.fromEntries(
+  CIPHERS.flatMap((r) => ("enc" in r.xfrm ? [r.xfrm.enc, ...(r.xfrm.aliases ?? [])].map((n) => [n, r.family]) : [])));
 /**
  * `auth` / `auth-trunc` names (aalg_list) with the kernel's default truncation, which applies when
  * the SA was added with plain `auth`: 96 bits for SHA-1 and, against RFC 4868, for SHA-256.
  */
-const XFRM_AUTH: Record<string, { hash: Hash; defaultBits: number } | undefined> = {
-  "hmac(sha1)": { hash: "sha1", defaultBits: 96 },
-  "hmac(sha256)": { hash: "sha256", defaultBits: 96 },
-  "hmac(sha384)": { hash: "sha384", defaultBits: 192 },
-  "hmac(sha512)": { hash: "sha512", defaultBits: 256 },
-};
+const XFRM_AUTH: Record<string, { hash: Hash; defaultBits: number } | undefined> = Object.fromEntries(
+  INTEGS.map((r) => [r.xfrm.auth, { hash: r.hmac, defaultBits: r.xfrm.defaultBits }]));
 const known = (table: Record<string, unknown>): string => Object.keys(table).join(", ");
 
 /** HMAC key bytes the dataplane takes for a keyword (the hash output length). */
@@ -370,23 +344,12 @@ function parseXfrmBlock(lines: string[], n: number): SaConfig | undefined {
 // Wireshark esp_sa
 
 /** Encryption algorithm names of Wireshark's ESP preferences (packet-ipsec.c, 4.0). */
-const WIRESHARK_ENC: Record<string, { cipher: Cipher; icv?: number } | undefined> = {
-  "NULL": { cipher: "null" },
-  "AES-CBC [RFC3602]": { cipher: "aes-cbc" },
-  // Key = AES key then the 4-byte nonce (160/224/288 bits), the kernel's rfc3686(ctr(aes)) layout.
-  "AES-CTR [RFC3686]": { cipher: "aes-ctr" },
-  "AES-GCM [RFC4106]": { cipher: "aes-gcm", icv: 16 },
-  "AES-GCM with 8 octet ICV [RFC4106]": { cipher: "aes-gcm", icv: 8 },
-  "AES-GCM with 12 octet ICV [RFC4106]": { cipher: "aes-gcm", icv: 12 },
-  "AES-GCM with 16 octet ICV [RFC4106]": { cipher: "aes-gcm", icv: 16 },
-};
+const WIRESHARK_ENC: Record<string, { cipher: Cipher; icv?: number } | undefined> = Object.fromEntries(
+  CIPHERS.flatMap((r) => ("name" in r.wireshark ? [r.wireshark.name, ...(r.wireshark.aliases ?? [])] : [])
+    .map((n) => [n, r.combined ? { cipher: r.family, icv: r.icvBytes } : { cipher: r.family }])));
 const WIRESHARK_AUTH: Record<string, { hash?: Hash; icv: number } | undefined> = {
   "NULL": { icv: 0 },
-  "HMAC-SHA-1-96 [RFC2404]": { hash: "sha1", icv: 12 },
-  "HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]": { hash: "sha256", icv: 12 },
-  "HMAC-SHA-256-128 [RFC4868]": { hash: "sha256", icv: 16 },
-  "HMAC-SHA-384-192 [RFC4868]": { hash: "sha384", icv: 24 },
-  "HMAC-SHA-512-256 [RFC4868]": { hash: "sha512", icv: 32 },
+  ...Object.fromEntries(INTEGS.map((r) => [r.wireshark, { hash: r.hmac, icv: r.icvBytes }])),
 };
 
 /** Splits one UAT line: comma-separated, double-quoted fields with `\xNN` escapes. */
@@ -454,8 +417,8 @@ export function parseWiresharkEspSa(text: string, mode: EspMode = "tunnel"): SaC
     let hash: Hash | undefined;
     let icv: number;
     let integKey: Uint8Array | undefined;
-    if (enc!.cipher === "aes-gcm") {
-      if (auth!.hash) fail("authentication", "must be NULL with AES-GCM");
+    if (enc!.icv !== undefined) {
+      if (auth!.hash) fail("authentication", `must be NULL with ${FAMILIES[enc!.cipher].title}`);
       icv = enc!.icv!;
     } else {
       hash = auth!.hash;

@@ -1,4 +1,5 @@
-// The issue-4 ESP suites against the real Linux kernel: Debian's kernel under QEMU
+// The issue-4 ESP suites, and every AES-CCM row of the suite registry (RFC 4309, kernel
+// rfc4309(ccm(aes)) with the row's ICV bits), against the real Linux kernel: Debian's kernel under QEMU
 // (test/helpers/kernel-vm.ts), its XFRM doing tunnel-mode ESP in UDP with our Dataplane on a host
 // socket. strongSwan's kernel-libipsec has neither AES-GMAC nor ESN, so the kernel is the live peer
 // for those. Per suite, both directions:
@@ -22,6 +23,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { Dataplane } from "../../sdk/dataplane/dataplane.ts";
 import { parseSuite } from "../../sdk/dataplane/suites.ts";
+import { CIPHERS } from "../../sdk/dataplane/suite-registry.ts";
 import type { DecapResult, SaConfig, SaHandle } from "../../sdk/dataplane/types.ts";
 import { EspUdpEndpoint } from "../../sdk/node/esp-udp.ts";
 import { inetChecksum } from "../../sdk/packet/icmp.ts";
@@ -78,6 +80,13 @@ const SUITES: Suite[] = [
   { esp: "aes128gmac", esn: true, ...aead("rfc4543(gcm(aes))", 20) },
   { esp: "aes128gcm16", esn: true, ...aead("rfc4106(gcm(aes))", 20) },
 ];
+// AES-CCM: the registry's rows, with the kernel name and ICV the row states; one with ESN.
+for (const r of CIPHERS.filter((c) => c.family === "aes-ccm")) {
+  const name = "aead" in r.xfrm ? r.xfrm.aead : "";
+  const ccm = { encBytes: r.keyBytes + r.saltBytes, integBytes: 0, kernel: (e: string) => `aead '${name}' 0x${e} ${r.icvBytes * 8}` };
+  SUITES.push({ esp: r.keyword, esn: false, ...ccm });
+  if (r.keyword === "aes256ccm16") SUITES.push({ esp: r.keyword, esn: true, ...ccm });
+}
 
 let vm: KernelVm;
 let dp: Dataplane;

@@ -1,6 +1,7 @@
 // Live two-way ESP interop with scapy for the issue-4 suites (test/interop/scapy_suites.py, run by
 // /usr/bin/python3): AES-CTR + HMAC-SHA-1/256/384/512 (RFC 3686, RFC 4868), AES-CBC +
-// HMAC-SHA-384/512, AES-GMAC (RFC 4543) and ChaCha20-Poly1305 (RFC 7634), every key size.
+// HMAC-SHA-384/512, AES-GMAC (RFC 4543), ChaCha20-Poly1305 (RFC 7634) and AES-CCM (RFC 4309, the
+// suite registry's aes-ccm rows), every key size.
 //   * ours -> scapy: scapy decrypts to the originals; a tampered copy fails scapy's ICV check;
 //   * scapy (random IVs, its own padding) -> ours: we decapsulate to the originals; tampered: dropped
 //     as integrity-failed with no payload;
@@ -13,6 +14,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { Dataplane } from "../../sdk/dataplane/dataplane.ts";
+import { CIPHERS } from "../../sdk/dataplane/suite-registry.ts";
 import type { IcvLength, SaConfig, SaHandle } from "../../sdk/dataplane/types.ts";
 import {
   concat, espInUdp, hex, ipv4Header, prng, randomPacket, repoPath, requireScapyPython, run, unhex,
@@ -31,6 +33,11 @@ for (const bits of [128, 192, 256]) {
     SUITES[`aes${bits}ctr-${h}`] = { key: bits / 8 + 4, integ, icv, iv: 8 };
     if (h === "sha384" || h === "sha512") SUITES[`aes${bits}-${h}`] = { key: bits / 8, integ, icv, iv: 16 };
   }
+}
+
+// AES-CCM: every row of the registry (scapy 2.5's own AES-CCM)
+for (const r of CIPHERS.filter((c) => c.family === "aes-ccm")) {
+  SUITES[r.keyword] = { key: r.keyBytes + r.saltBytes, integ: 0, icv: r.icvBytes as IcvLength, iv: r.ivBytes };
 }
 
 function tryAddSa(dp: Dataplane, cfg: SaConfig): SaHandle | string {
@@ -91,11 +98,14 @@ addCase("aes128gmac", "tunnel", "4in4", ESN, true);
 addCase("aes256gmac", "transport", "6", ESN, true);
 addCase("chacha20poly1305", "tunnel", "4in4", ESN, true);
 addCase("chacha20poly1305", "transport", "6", ESN, true);
+addCase("aes128ccm16", "tunnel", "4in4", ESN, true);
+addCase("aes256ccm8", "transport", "6", ESN, true);
 // ESP in UDP 4500
 addCase("chacha20poly1305", "tunnel", "4in4", 1n, false, true);
 addCase("aes128ctr-sha256", "transport", "6", 1n, false, true);
 addCase("aes256gmac", "tunnel", "6in6", 1n, false, true);
 addCase("aes192-sha512", "transport", "4", 1n, false, true);
+addCase("aes192ccm12", "tunnel", "4in4", 1n, false, true);
 
 // Published packets: ChaCha20-Poly1305 from RFC 7634 appendix A, and an AES-128-GMAC ESP packet
 // (key f89370ca901af1a99070273f0e90db57, salt 2f5af3fc, SPI 0x91909dc9, seq 1, IV 73e18b4108000000,

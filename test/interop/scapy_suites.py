@@ -8,11 +8,14 @@ that file), for these suite keywords:
   aes{128,192,256}-{sha384,sha512}                 AES-CBC (RFC 3602) + HMAC-SHA-384-192 / -512-256
   aes{128,192,256}gmac                             AES-GMAC (RFC 4543), integrity only
   chacha20poly1305                                 ChaCha20-Poly1305 (RFC 7634)
+  aes{128,192,256}ccm{8,12,16}                     AES-CCM (RFC 4309)
 
 Keys as our SaConfig takes them: CTR encKey = AES key || 4-byte nonce, GMAC = AES key || 4-byte
-salt, ChaCha20 = 32-byte key || 4-byte salt (scapy splits the last 4 bytes off as its salt).
+salt, ChaCha20 = 32-byte key || 4-byte salt (scapy splits the last 4 bytes off as its salt), CCM = AES
+key || 3-byte salt (scapy's AES-CCM has salt_size 3 and takes the ICV length from crypt_icv_size).
 
 What scapy 2.5 has and what is added here:
+  * AES-CCM: scapy's own, on python3-cryptography's AESCCM (nonce = salt || IV, AAD as for GCM).
   * AES-CTR, CHACHA20-POLY1305, SHA2-384-192, SHA2-512-256, HMAC-SHA1-96, SHA2-256-128: scapy's own
     (python3-cryptography underneath). scapy builds the CTR counter block as nonce || IV || 1
     (RFC 3686 §4) and the AEAD AAD as SPI || seq-hi || seq (RFC 4106 §5 / RFC 7634 §2.1).
@@ -47,6 +50,8 @@ HMACS = {  # our hash name -> (scapy auth algo, ICV bytes, key bytes)
 SUITES = {"chacha20poly1305": ("CHACHA20-POLY1305", 36, None, 16, 0)}
 for _bits in (128, 192, 256):
     SUITES["aes%dgmac" % _bits] = ("AES-GMAC", _bits // 8 + 4, None, 16, 0)
+    for _icv in (8, 12, 16):
+        SUITES["aes%dccm%d" % (_bits, _icv)] = ("AES-CCM", _bits // 8 + 3, None, _icv, 0)
     for _h, (_auth, _icv, _ikey) in HMACS.items():
         SUITES["aes%dctr-%s" % (_bits, _h)] = ("AES-CTR", _bits // 8 + 4, _auth, _icv, _ikey)
         if _h in ("sha384", "sha512"):
@@ -102,6 +107,7 @@ def make_sa(cfg, outer="4", natt=False):
         tunnel = IP(src=src, dst=dst) if outer == "4" else IPv6(src=src, dst=dst)
     sa = SecurityAssociation(
         ESP, spi=cfg["spi"], crypt_algo=crypt, crypt_key=enc_key,
+        crypt_icv_size=icv_len if crypt == "AES-CCM" else None,
         auth_algo=auth, auth_key=bytes.fromhex(cfg["integKey"]) if auth else None,
         tunnel_header=tunnel, nat_t_header=UDP(sport=4500, dport=4500) if natt else None,
         esn_en=bool(cfg.get("esn")))

@@ -135,6 +135,26 @@ test("strongSwan responder: ChaCha20-Poly1305, AES-CTR and SHA-384/512 ESP suite
   await stop(p);
 });
 
+// AES-CCM, from the suite registry: ESP (RFC 4309) through charon's kernel-libipsec, and the IKE SA
+// itself protected with AES-CCM (RFC 5282), with charon's ccm plugin as the other end.
+test("strongSwan responder: AES-CCM for IKE (RFC 5282) and ESP (RFC 4309) carries ICMP both ways", async () => {
+  const esps = ["aes128ccm16", "aes256ccm8", "aes192ccm12"];
+  const p = await peer({ SWAN_ESP_PROPOSALS: esps.join(","), SWAN_IKE_PROPOSALS: "aes128ccm16-prfsha256-x25519,aes256ccm12-prfsha384-ecp384" });
+  for (const [esp, ike] of [[esps[0], "aes128ccm16-prfsha256-x25519"], [esps[1], "aes256ccm12-prfsha384-ecp384"], [esps[2], "aes128ccm16-prfsha256-x25519"]]) {
+    const r = await ping(p, writeConf(`resp-ccm-${esp}`, { proposals: ike, esp }), ["-c", "3", "-i", "0.1"]);
+    assert.equal(r.code, 0, `${esp}: ${show(r)}`);
+    assert.match(r.stdout, /3 packets transmitted, 3 received, 0% packet loss/, esp);
+    assert.match(r.stdout, /in {2}[0-9a-f]{8}, +252 bytes, +3 packets/, `${esp}: ${show(r)}`);
+    assert.match(r.stdout, /out [0-9a-f]{8}, +252 bytes, +3 packets/, esp);
+  }
+  const log = await p.logs(100_000);
+  for (const name of ["IKE:AES_CCM_16_128/PRF_HMAC_SHA2_256/CURVE_25519", "IKE:AES_CCM_12_256/PRF_HMAC_SHA2_384/ECP_384",
+    "ESP:AES_CCM_16_128/NO_EXT_SEQ", "ESP:AES_CCM_8_256/NO_EXT_SEQ", "ESP:AES_CCM_12_192/NO_EXT_SEQ"]) {
+    assert.ok(log.includes(`selected proposal: ${name}`), `charon selected ${name}:\n${log.split("\n").filter((l) => /selected proposal/.test(l)).join("\n")}`);
+  }
+  await stop(p);
+});
+
 test("strongSwan initiator: our `up --listen` responds, charon pings our side, `status` lists the SAs, DELETE from charon", async () => {
   const p = await peer({ SWAN_ROLE: "initiator" }, "initiator");
   const conf = writeConf("listen", { esp: "aes256gcm16", proposals: "aes256gcm16-prfsha384-ecp384bp" });
