@@ -15,6 +15,17 @@ import type { DataplaneExports } from "./abi.generated.ts";
 type ControlExports = Pick<DataplaneExports, "memory" | "cc_buffer" | "cc_hmac" | "cc_hash" | "cc_gcm_seal" | "cc_gcm_open" |
   "cc_ccm_seal" | "cc_ccm_open" | "cc_cbc" | "cc_chacha_seal" | "cc_chacha_open">;
 
+/**
+ * A byte array for key material whose memory never moves. V8 keeps small typed arrays (64 bytes
+ * or less, made by `new Uint8Array(n)` or `slice()`) inside its garbage-collected heap, and a
+ * collection that moves one leaves the old bytes behind where `fill(0)` cannot reach them (seen:
+ * 8 stale copies of each SK_e after two IKE rekeys). An explicit ArrayBuffer's store is allocated
+ * outside that heap and stays put, so wiping it wipes the only copy.
+ */
+export function secretBytes(n: number): Uint8Array {
+  return new Uint8Array(new ArrayBuffer(n));
+}
+
 const DIGEST_BYTES: Record<number, number> = { [HashAlg.Sha1]: 20, [HashAlg.Sha256]: 32, [HashAlg.Sha384]: 48, [HashAlg.Sha512]: 64 };
 const align = (n: number): number => (n + 15) & ~15;
 
@@ -55,7 +66,9 @@ export class ControlCrypto {
   }
 
   private take(ptr: number, n: number): Uint8Array {
-    return new Uint8Array(this.x.memory.buffer, ptr, n).slice();
+    const out = secretBytes(n);
+    out.set(new Uint8Array(this.x.memory.buffer, ptr, n));
+    return out;
   }
 
   private wipe(base: number, total: number): void {

@@ -12,6 +12,14 @@ import type { ChildBackend } from "./backend.ts";
 import type { ChildSa, ChildSaKeys } from "./child-sa.ts";
 import type { Endpoint } from "./payloads.ts";
 import { IkeError } from "./errors.ts";
+import { secretBytes } from "../dataplane/control-crypto.ts";
+
+/** A copy of key material in memory the garbage collector does not move (see secretBytes). */
+function secretCopy(k: Uint8Array): Uint8Array {
+  const c = secretBytes(k.length);
+  c.set(k);
+  return c;
+}
 
 /** One direction of a Child SA with its keys, as {@link DataplaneBackend} reports them to a key log. */
 export interface ChildKeys {
@@ -69,11 +77,11 @@ export class DataplaneBackend implements ChildBackend {
     const log = this.#keyLog;
     if (log) {
       const empty = new Uint8Array(0);
-      log({ child, suite: child.suite, direction: "in", spi: child.spiIn, src: path.remote.address, dst: path.local.address, encKey: keys.encIn.slice(), integKey: aead ? empty : keys.integIn.slice() });
-      log({ child, suite: child.suite, direction: "out", spi: child.spiOut, src: path.local.address, dst: path.remote.address, encKey: keys.encOut.slice(), integKey: aead ? empty : keys.integOut.slice() });
+      log({ child, suite: child.suite, direction: "in", spi: child.spiIn, src: path.remote.address, dst: path.local.address, encKey: secretCopy(keys.encIn), integKey: aead ? empty : secretCopy(keys.integIn) });
+      log({ child, suite: child.suite, direction: "out", spi: child.spiOut, src: path.local.address, dst: path.remote.address, encKey: secretCopy(keys.encOut), integKey: aead ? empty : secretCopy(keys.integOut) });
     }
     const inst: InstalledChild = { in: hIn, path, lastInbound: this.#now() };
-    const out = { enc: keys.encOut.slice(), integ: keys.integOut.slice() };
+    const out = { enc: secretCopy(keys.encOut), integ: secretCopy(keys.integOut) };
     if (outbound) inst.out = this.#addOutbound(child, out, path);
     else inst.outKeys = out;
     this.#children.set(child, inst);

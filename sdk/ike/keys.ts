@@ -9,7 +9,7 @@
  * SA goes (IkeSa.destroy, the Child SA install).
  * @module
  */
-import type { ControlCrypto } from "../dataplane/control-crypto.ts";
+import { secretBytes, type ControlCrypto } from "../dataplane/control-crypto.ts";
 import { HashAlg } from "../dataplane/suites.ts";
 
 /** PRF transform ids (IANA "Transform Type 2") to the wasm hash and output length. */
@@ -35,11 +35,11 @@ export function prfFor(cc: ControlCrypto, id: number): Prf {
   return { id, bytes: h.bytes, mac: (key, data) => cc.hmac(h.alg, key, data) };
 }
 
-/** Concatenates byte strings. */
+/** Concatenates byte strings (into memory that does not move: the parts may be secret). */
 export function concat(...parts: Uint8Array[]): Uint8Array {
   let n = 0;
   for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
+  const out = secretBytes(n);
   let at = 0;
   for (const p of parts) { out.set(p, at); at += p.length; }
   return out;
@@ -56,7 +56,7 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 /** prf+ (§2.13): T1 = prf(K, S | 0x01), Tn = prf(K, Tn-1 | S | n); at most 255 rounds. */
 export function prfPlus(prf: Prf, key: Uint8Array, seed: Uint8Array, length: number): Uint8Array {
   if (length > 255 * prf.bytes) throw new Error(`prf+ cannot produce ${length} bytes (max ${255 * prf.bytes})`);
-  const out = new Uint8Array(length);
+  const out = secretBytes(length);
   let t = new Uint8Array(0);
   for (let i = 1, at = 0; at < length; i++) {
     const input = concat(t, seed, Uint8Array.of(i));
@@ -110,7 +110,7 @@ export function deriveIkeKeys(
   const km = prfPlus(prf, skeyseed, concat(ni, nr, spiI, spiR), total);
   skeyseed.fill(0);
   let at = 0;
-  const take = (n: number): Uint8Array => { const k = km.slice(at, at + n); at += n; return k; };
+  const take = (n: number): Uint8Array => { const k = secretBytes(n); k.set(km.subarray(at, at + n)); at += n; return k; };
   const keys = {
     skD: take(p), skAi: take(lengths.integ), skAr: take(lengths.integ),
     skEi: take(lengths.encr), skEr: take(lengths.encr), skPi: take(p), skPr: take(p),
@@ -139,7 +139,7 @@ export function deriveChildKeys(
   const km = prfPlus(prf, skD, seed, 2 * (lengths.encr + lengths.integ));
   seed.fill(0);
   let at = 0;
-  const take = (n: number): Uint8Array => { const k = km.slice(at, at + n); at += n; return k; };
+  const take = (n: number): Uint8Array => { const k = secretBytes(n); k.set(km.subarray(at, at + n)); at += n; return k; };
   const keys = { encrI2r: take(lengths.encr), integI2r: take(lengths.integ), encrR2i: take(lengths.encr), integR2i: take(lengths.integ) };
   km.fill(0);
   return keys;

@@ -2,7 +2,7 @@
 // machine can be driven deterministically: every datagram can be inspected, dropped or delayed.
 import { Dataplane } from "../../sdk/dataplane/dataplane.ts";
 import { ControlCrypto } from "../../sdk/dataplane/control-crypto.ts";
-import { IkeDaemon, type Clock, type IkeTransport } from "../../sdk/ike/daemon.ts";
+import { IkeDaemon, type Clock, type IkeDaemonOptions, type IkeTransport } from "../../sdk/ike/daemon.ts";
 import type { Endpoint, TimerId } from "../../sdk/ike/ike-sa.ts";
 import type { IkeConnection, ChildTemplate } from "../../sdk/ike/config.ts";
 import { DEFAULT_RETRANSMIT } from "../../sdk/ike/config.ts";
@@ -99,7 +99,7 @@ export function seededRandom(seed: number): (n: number) => Uint8Array {
   };
 }
 
-export async function makePair(optA: PeerOptions, optB: PeerOptions, opts: { cookieThreshold?: number; seed?: number } = {}): Promise<Pair> {
+export async function makePair(optA: PeerOptions, optB: PeerOptions, opts: { cookieThreshold?: number; seed?: number; keyLog?: IkeDaemonOptions["keyLog"] } = {}): Promise<Pair> {
   const clock = new VirtualClock();
   const cc = await ControlCrypto.create();
   const dpA = await Dataplane.create({ maxSas: 64, batchSize: 64 });
@@ -126,7 +126,7 @@ export async function makePair(optA: PeerOptions, optB: PeerOptions, opts: { coo
     },
   });
   const sink = (which: "a" | "b") => (r: LogRecord) => { pair.logs[which].push(formatLog(r)); };
-  daemons.a = new IkeDaemon({ dataplane: dpA, crypto: cc, connections: [connection(optA)], transport: transportFor("a", optA.addr), log: sink("a"), clock, cookieThreshold: opts.cookieThreshold, localAddress: optA.addr, random: opts.seed === undefined ? undefined : seededRandom(opts.seed) });
+  daemons.a = new IkeDaemon({ dataplane: dpA, crypto: cc, connections: [connection(optA)], transport: transportFor("a", optA.addr), log: sink("a"), clock, cookieThreshold: opts.cookieThreshold, localAddress: optA.addr, random: opts.seed === undefined ? undefined : seededRandom(opts.seed), keyLog: opts.keyLog });
   daemons.b = new IkeDaemon({ dataplane: dpB, crypto: cc, connections: [connection(optB)], transport: transportFor("b", optB.addr), log: sink("b"), clock, cookieThreshold: opts.cookieThreshold, localAddress: optB.addr, random: opts.seed === undefined ? undefined : seededRandom(opts.seed * 7919 + 1) });
   pair.a = daemons.a;
   pair.b = daemons.b;

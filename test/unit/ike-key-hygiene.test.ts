@@ -5,6 +5,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ControlCrypto } from "../../sdk/dataplane/control-crypto.ts";
 import { deriveChildKeys, deriveIkeKeys, prfFor, type Prf } from "../../sdk/ike/keys.ts";
+import type { IkeSa } from "../../sdk/ike/ike-sa.ts";
+import { makePair, settle } from "../helpers/ike-pair.ts";
+import { scanMemory } from "../helpers/memscan.ts";
 
 function spyPrf(inner: Prf): { prf: Prf; seen: Uint8Array[] } {
   const seen: Uint8Array[] = [];
@@ -41,4 +44,38 @@ test("key derivation leaves no secret in its intermediate buffers (prf+ blocks, 
   }
   assert.ok(wiped >= 10, `buffers wiped: ${wiped}`);
   for (const k of returned) if (k.length > 0) assert.ok(!zero(k), "the returned keys are intact");
+});
+
+test("after rekeys and DELETE, no IKE or Child SA key of a gone SA is anywhere in this process's memory (/proc/self/mem)", async () => {
+  const A = { addr: "198.18.0.1", remoteAddr: "198.18.0.2", id: "client.example.org", remoteId: "swan.example.org", localTs: "198.51.100.1/32", remoteTs: "203.0.113.0/24" };
+  const B = { addr: "198.18.0.2", remoteAddr: "198.18.0.1", id: "swan.example.org", remoteId: "client.example.org", localTs: "203.0.113.0/24", remoteTs: "198.51.100.0/24" };
+  // Keys are remembered as hex text only: a byte copy kept here would be found by the scan.
+  const gone: string[] = [];
+  const hexOf = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  const p = await makePair(A, B, {
+    keyLog: (rec) => { gone.push(hexOf(rec.encKey)); rec.encKey.fill(0); rec.integKey.fill(0); }, // as the CLI's key writer does
+  });
+  const r = p.a.initiate("peer");
+  await settle();
+  await r;
+  const live = (): IkeSa => [...p.a.sas.values()].find((s) => s.state === "ESTABLISHED")!;
+  for (let round = 0; round < 2; round++) {
+    const k = live().keys!;
+    gone.push(hexOf(k.skEi), hexOf(k.skEr), hexOf(k.skD), hexOf(k.skPi), hexOf(k.skPr));
+    live().rekeyChild([...live().children.values()][0]!);
+    await settle();
+    live().rekeyIke();
+    await settle();
+  }
+  const last = live().keys!;
+  gone.push(hexOf(last.skEi), hexOf(last.skEr), hexOf(last.skD));
+  await live().delete();
+  await p.clock.advance(60_000);
+  p.a.close(); p.b.close();
+  const unique = [...new Set(gone)];
+  const needles = unique.map((h) => Buffer.from(h, "hex"));
+  assert.ok(needles.length >= 15, `keys checked: ${needles.length}`);
+  const counts = scanMemory(process.pid, needles);
+  // Each needle is found once: itself.
+  assert.deepEqual(counts.map((c, i) => (c === 1 ? "" : `${unique[i]!.slice(0, 8)}…: ${c}`)).filter(Boolean), []);
 });
