@@ -29,6 +29,12 @@ export interface Task {
    * for is gone): the task is then dropped without using a message ID.
    */
   build(): Payload[] | undefined | Promise<Payload[] | undefined>;
+  /**
+   * Whether this is the response to act on. An unauthenticated IKE_SA_INIT response may be forged
+   * (RFC 7296 §2.21.1): a task can decline it, and the request stays outstanding (same message ID,
+   * retransmits go on) until a response it accepts or the timeout.
+   */
+  acceptResponse?(inner: Payload[]): boolean;
   /** The response, decrypted (for IKE_SA_INIT: its payloads; `raw` is the datagram as received). */
   process(inner: Payload[], msg: IkeMessage, raw: Uint8Array): void | Promise<void>;
   /** No response after every retransmit. */
@@ -252,6 +258,7 @@ export class TaskManager {
   async completeActive(inner: Payload[], msg: IkeMessage, raw: Uint8Array): Promise<void> {
     const a = this.#active;
     if (!a) return;
+    if (a.task.acceptResponse && !a.task.acceptResponse(inner)) return;
     if (a.timer !== undefined) this.#host.clearTimer(a.timer);
     this.#active = undefined;
     this.#nextRequestId++;

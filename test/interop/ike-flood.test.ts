@@ -1,7 +1,8 @@
 // `ipsec-wasm up --listen` under an IKE_SA_INIT flood over real loopback UDP (issue 12): 20,000
 // IKE_SA_INITs from 1,000 source addresses in 127.0.0.0/8 at about 1,000/s. COOKIE notifies must
 // answer all but the cookie threshold, the responder's RSS must stay bounded, and a legitimate
-// `ipsec-wasm ping` during the flood must get every echo back. Needs loopback
+// `ipsec-wasm ping` during the flood must get every echo back. And a fragment flood (RFC 7383) on
+// one half-open SA must not grow the responder's memory. Needs loopback
 // (the whole of 127.0.0.0/8) and /proc only: no root, no namespaces.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -12,7 +13,8 @@ import { CliHarness, freePort, waitFor } from "../helpers/cli-up.ts";
 import { IkeSa, type IkeSaHost } from "../../sdk/ike/ike-sa.ts";
 import { ControlCrypto } from "../../sdk/dataplane/control-crypto.ts";
 import { decodeMessage } from "../../sdk/ike/codec.ts";
-import { Notify } from "../../sdk/ike/message.ts";
+import { Exchange, HeaderFlag, Notify } from "../../sdk/ike/message.ts";
+import { SkCipher } from "../../sdk/ike/sk.ts";
 import { connection, VirtualClock, settle } from "../helpers/ike-pair.ts";
 
 const h = new CliHarness("ike-flood");
@@ -144,6 +146,67 @@ test("IKE_SA_INIT flood: 20,000 from 1,000 addresses get COOKIEs beyond the thre
   assert.ok(rssAfter - rssBefore < 64 * 1024, `RSS grew ${(rssAfter - rssBefore) / 1024} MB`);
   assert.equal(status.code, 0, status.out);
   assert.doesNotThrow(() => JSON.parse(status.out));
+  resp.child.kill("SIGINT");
+  await resp.exited;
+});
+
+test("fragment flood: 65,534 SKF fragments of 1,200 bytes on one half-open IKE SA grow the responder's RSS by less than 5 MB beyond a junk flood of the same size", { timeout: 120_000 }, async () => {
+  const port = await freePort();
+  const rtmp = h.dir("frag-resp");
+  const resp = h.startUp(["--listen", "--conf", conf("127.0.0.1", "resp.example.org", "127.0.0.0/8", "%any", port, "203.0.113.2/32", "198.51.100.0/24")], rtmp);
+  await waitFor(resp, /listening on/);
+  const pid = resp.child.pid!;
+  // The attacker: our own initiator completes IKE_SA_INIT over UDP, so it has the SK keys.
+  const clock = new VirtualClock();
+  const sent: Uint8Array[] = [];
+  const host: IkeSaHost = {
+    crypto: await ControlCrypto.create(), now: () => clock.now(), setTimer: (ms, fn) => clock.setTimer(ms, fn), clearTimer: (t) => clock.clearTimer(t),
+    random: (n) => crypto.getRandomValues(new Uint8Array(n)), log: () => undefined, natPort: () => port, lastHeard: () => 0,
+    register: () => undefined, event: () => undefined, send: (b) => { sent.push(b.slice()); },
+    backend: { allocateSpi: () => 0x1234, installChild: () => undefined, activateOutbound: () => undefined, removeChild: () => undefined },
+  };
+  const me = { address: "127.1.9.9", port: 0 };
+  const sock = createSocket("udp4");
+  await new Promise<void>((r) => sock.bind(0, me.address, () => r()));
+  me.port = sock.address().port;
+  const ike = new IkeSa(host, connection({ addr: me.address, remoteAddr: "127.0.0.1", id: "frag.example.org" }), me, { address: "127.0.0.1", port }, true);
+  const answers: Uint8Array[] = [];
+  sock.on("message", (m) => answers.push(new Uint8Array(m).subarray(4)));
+  const marker = (b: Uint8Array): Uint8Array => { const m = new Uint8Array(b.length + 4); m.set(b, 4); return m; };
+  ike.initiate();
+  await settle();
+  sock.send(marker(sent[0]!), port, "127.0.0.1");
+  for (let i = 0; i < 50 && answers.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(answers.length, 1, "IKE_SA_INIT answered");
+  await ike.receive(answers[0]!, me, { address: "127.0.0.1", port });
+  await settle();
+  const k = ike.keys!;
+  assert.ok(k, "the attacker has the SK keys");
+  // Warm-up: the same number of junk datagrams of the same size, which the daemon drops at the
+  // header. They grow the JS heap by its garbage headroom (about 15 MB here); what the fragment
+  // flood adds after them is what it keeps.
+  const junk = marker(new Uint8Array(1290).fill(0x5a));
+  for (let i = 1; i <= 65_534; i++) {
+    sock.send(junk, port, "127.0.0.1");
+    if (i % 200 === 0) await new Promise((r) => setTimeout(r, 2));
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  const before = rssKb(pid);
+  const sk = new SkCipher(host.crypto, k.encrId, k.skEi, k.integId, k.skAi, (n) => crypto.getRandomValues(new Uint8Array(n)));
+  const hdr = { spiI: ike.spiI, spiR: ike.spiR, majorVersion: 2, minorVersion: 0, exchange: Exchange.IKE_AUTH, flags: HeaderFlag.INITIATOR, messageId: 1 };
+  const chunk = new Uint8Array(1200).fill(0x41);
+  const TOTAL = 65_534;
+  for (let i = 1; i <= TOTAL; i++) {
+    sock.send(marker(sk.seal(hdr, i === 1 ? 35 : 0, chunk, { number: i, total: TOTAL })), port, "127.0.0.1");
+    if (i % 200 === 0) await new Promise((r) => setTimeout(r, 2)); // about 50,000 fragments per second at most
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  const after = rssKb(pid);
+  const metrics = h.cli(rtmp, ["status", "--json"]);
+  sock.close();
+  console.log(`# fragment flood: ${TOTAL} fragments of 1200 B; responder RSS ${(before / 1024).toFixed(1)} MB before (after as many junk datagrams), ${(after / 1024).toFixed(1)} MB after`);
+  assert.ok(after - before < 5 * 1024, `RSS grew ${((after - before) / 1024).toFixed(1)} MB`);
+  assert.equal(metrics.code, 0, metrics.out);
   resp.child.kill("SIGINT");
   await resp.exited;
 });

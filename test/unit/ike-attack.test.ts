@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { makePair, settle, connection, VirtualClock, type Pair, type PeerOptions } from "../helpers/ike-pair.ts";
 import { IkeSa, type IkeSaHost, type Endpoint } from "../../sdk/ike/ike-sa.ts";
 import { ControlCrypto } from "../../sdk/dataplane/control-crypto.ts";
-import { decodeMessage, decodeHeader } from "../../sdk/ike/codec.ts";
+import { decodeMessage, decodeHeader, encodeMessage } from "../../sdk/ike/codec.ts";
 import { Exchange, HeaderFlag, Notify } from "../../sdk/ike/message.ts";
 import { SkCipher } from "../../sdk/ike/sk.ts";
 import { MAX_FRAGMENTS, MAX_MESSAGE_BYTES } from "../../sdk/ike/task-manager.ts";
@@ -179,5 +179,50 @@ test("log rate limit: 10,000 bad datagrams make 10 lines and one count, not 10,0
   const after = p.logs.b.slice(before + lines.length);
   assert.match(after[0] ?? "", /9990 similar messages suppressed \(invalid-packet, more than 10 in 1 s\)/);
   assert.match(after[1] ?? "", /dropping invalid IKE packet/);
+  p.a.close(); p.b.close();
+});
+
+test("a forged IKE_SA_INIT error notify (unauthenticated) does not stop the initiator: it is ignored and the real response wins", async () => {
+  // Found by the IKE fuzzer (test/fuzz): one forged INVALID_SYNTAX used to fail the IKE SA with INTERNAL.
+  const p = await makePair(A, { ...B, remoteAddr: A.addr });
+  let forged = false;
+  p.filter = (d) => {
+    const h = decodeHeader(d.bytes);
+    if (d.esp || forged || !h.ok || h.value.exchange !== Exchange.IKE_SA_INIT || (h.value.flags & HeaderFlag.RESPONSE) !== 0) return true;
+    forged = true;
+    const fake = encodeMessage({
+      header: { spiI: h.value.spiI, spiR: new Uint8Array(8), nextPayload: 0, majorVersion: 2, minorVersion: 0, exchange: Exchange.IKE_SA_INIT, flags: HeaderFlag.RESPONSE, messageId: 0, length: 0 },
+      payloads: [{ type: "N", protocolId: 0, spi: new Uint8Array(0), notifyType: Notify.INVALID_SYNTAX, data: new Uint8Array(0) }],
+    });
+    p.a.receiveIke(fake, d.from, d.to); // arrives before the real response
+    return true;
+  };
+  const r = p.a.initiate("peer");
+  await settle();
+  const { ike } = await r;
+  assert.equal(ike.state, "ESTABLISHED");
+  assert.ok(p.logs.a.some((l) => /IKE_SA_INIT answered with INVALID_SYNTAX, which is not authenticated: ignored/.test(l)));
+  p.a.close(); p.b.close();
+});
+
+test("only forged error notifies and no real responder: the error names them after the retransmits, not INTERNAL", async () => {
+  const p = await makePair(A, B);
+  p.filter = (d) => {
+    const h = decodeHeader(d.bytes);
+    if (!d.esp && h.ok && h.value.exchange === Exchange.IKE_SA_INIT && (h.value.flags & HeaderFlag.RESPONSE) === 0) {
+      p.a.receiveIke(encodeMessage({
+        header: { spiI: h.value.spiI, spiR: new Uint8Array(8), nextPayload: 0, majorVersion: 2, minorVersion: 0, exchange: Exchange.IKE_SA_INIT, flags: HeaderFlag.RESPONSE, messageId: 0, length: 0 },
+        payloads: [{ type: "N", protocolId: 0, spi: new Uint8Array(0), notifyType: Notify.INVALID_SYNTAX, data: new Uint8Array(0) }],
+      }), d.from, d.to);
+      return false; // the real responder never sees it
+    }
+    return true;
+  };
+  const r = p.a.initiate("peer").then(() => undefined, (e: Error & { code?: string }) => e);
+  await settle();
+  await p.clock.advance(200_000);
+  const err = await r;
+  assert.equal(err?.code, "PEER_UNREACHABLE");
+  assert.match(err?.message ?? "", /the only answers were INVALID_SYNTAX notifies, which are not authenticated/);
   p.a.close(); p.b.close();
 });

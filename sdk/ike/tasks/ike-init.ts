@@ -34,6 +34,8 @@ export class IkeInitTask implements Task {
   #cookie?: Uint8Array;
   #ks?: KeyShare;
   #retries = 0;
+  /** An error notify we declined to act on (unauthenticated), named if the request times out. */
+  #declined?: number;
 
   constructor(ike: IkeSa, firstChild?: ChildTemplate) {
     this.#ike = ike;
@@ -64,12 +66,27 @@ export class IkeInitTask implements Task {
     this.#ike.queue(this, true);
   }
 
+  /**
+   * Nothing in an IKE_SA_INIT response is authenticated, so an error notify could be forged by
+   * anyone who saw our request (RFC 7296 §2.21.1): acting on it would let one packet stop the
+   * connection. COOKIE and INVALID_KE_PAYLOAD only make us retry, and NO_PROPOSAL_CHOSEN fails at
+   * once as in strongSwan (a configuration error the user must see now); any other error notify
+   * is noted and we keep waiting for a real response until the retransmits run out.
+   */
+  acceptResponse(ps: Payload[]): boolean {
+    const err = notifies(ps).find((n) => n.notifyType <= NOTIFY_ERROR_MAX && n.notifyType !== Notify.INVALID_KE_PAYLOAD && n.notifyType !== Notify.NO_PROPOSAL_CHOSEN);
+    if (!err || find(ps, "SA")) return true;
+    this.#declined = err.notifyType;
+    this.#ike.log("IKE", 0, `IKE_SA_INIT answered with ${notifyName(err.notifyType)}, which is not authenticated: ignored, waiting for a valid response (RFC 7296 §2.21.1)`, "init-error-notify");
+    return false;
+  }
+
   process(ps: Payload[], msg: IkeMessage, raw: Uint8Array): void {
     const ike = this.#ike;
     const ns = notifies(ps);
     const cookie = ns.find((n) => n.notifyType === Notify.COOKIE);
     if (cookie) {
-      if (this.#retries++ >= INIT_RETRIES) { ike.fail(new IkeError("INTERNAL", `the peer keeps demanding a COOKIE; giving up after ${INIT_RETRIES} tries`, "remote")); return; }
+      if (this.#retries++ >= INIT_RETRIES) { ike.fail(new IkeError("PEER_UNREACHABLE", `the peer keeps demanding a COOKIE; giving up after ${INIT_RETRIES} tries`, "remote")); return; }
       ike.log("IKE", 0, `received COOKIE notify (${cookie.data.length} bytes): the responder is under load; retrying IKE_SA_INIT with the cookie`);
       this.#cookie = cookie.data;
       this.#retry();
@@ -94,7 +111,7 @@ export class IkeInitTask implements Task {
         ike.fail(new IkeError("NO_PROPOSAL_CHOSEN",
           `peer rejected every IKE proposal (NO_PROPOSAL_CHOSEN). Local proposals: ${toWireProposals(ike.conn.ikeProposals, new Uint8Array(0)).map(formatProposal).join(", ")}; compare with the peer's 'proposals'`, "remote"));
       } else {
-        ike.fail(new IkeError("INTERNAL", `peer answered IKE_SA_INIT with ${notifyName(err.notifyType)}`, "remote"));
+        ike.fail(new IkeError("INVALID_SYNTAX", `peer's IKE_SA_INIT response carries both ${notifyName(err.notifyType)} and an SA payload`, "remote"));
       }
       return;
     }
@@ -133,7 +150,14 @@ export class IkeInitTask implements Task {
     ike.queue(new IkeAuthTask(ike, this.#firstChild));
   }
 
-  timeout(): void { this.#ks?.wipe(); this.#ike.fail(unreachable(this.#ike, "IKE_SA_INIT")); }
+  timeout(): void {
+    this.#ks?.wipe();
+    const ike = this.#ike;
+    if (this.#declined === undefined) { ike.fail(unreachable(ike, "IKE_SA_INIT")); return; }
+    const r = ike.conn.retransmit;
+    ike.fail(new IkeError("PEER_UNREACHABLE",
+      `no valid answer to IKE_SA_INIT from ${ike.remote.address}[${ike.remote.port}] after ${r.tries} retransmits: the only answers were ${notifyName(this.#declined)} notifies, which are not authenticated (the peer refuses our request, or someone on the path forges them)`, "remote"));
+  }
 }
 
 /**
