@@ -38,7 +38,7 @@ export function fuzzCodec(rng: Prng, corpus: readonly Uint8Array[], n: number, s
     stats.inputs++;
     note(kind);
     try {
-      const r = firstType === undefined ? decodeMessage(input) : decodePayloads(input, firstType);
+      const r: ParseResult<unknown> = firstType === undefined ? decodeMessage(input) : decodePayloads(input, firstType);
       const bad = badResult(r);
       if (bad) out.push(`${kind}: ${bad} for ${Buffer.from(input).toString("hex")}`);
       if (r.ok) stats.ok++;
