@@ -23,6 +23,11 @@ export interface Verdict {
   sa: SaHandle;
   /** Output bytes (empty unless ok). */
   payload: Uint8Array;
+  /**
+   * For a dropped packet that reached its SA: a copy of its arena slot after the run, where the
+   * packet was staged (absent when no packet of the batch was ok to locate wasm memory by).
+   */
+  arena?: Uint8Array;
 }
 
 /** What the model says must happen to one packet. */
@@ -49,6 +54,12 @@ export function checkVerdicts(batch: number, staged: readonly Staged[], expected
     const s = staged[i], e = expected[i], v = verdicts[i];
     const tag = `${s.kind}${s.op ? `/${s.op}` : ""} (${s.bytes.length} B)`;
     if (v.status !== "ok" && v.payload.length > 0) out.push({ batch, index: i, what: `plaintext from a dropped packet: ${tag} was ${v.status} but returned ${v.payload.length} bytes` });
+    if (v.arena && v.status !== "ok") {
+      // Each byte the packet was staged with is still there or wiped; anything else is output
+      // (plaintext) written for a packet that was dropped.
+      const at = v.arena.findIndex((x, k) => x !== 0 && x !== s.bytes[k]);
+      if (at >= 0) out.push({ batch, index: i, what: `plaintext in the arena: ${tag} was ${v.status} but byte ${at} of its slot changed` });
+    }
     if (v.status === "ok" && e.status !== "ok") {
       out.push({ batch, index: i, what: `forged ok: ${tag} decapsulated ok, expected ${e.status}` });
       continue;

@@ -13,6 +13,33 @@ import { checkGlobal, checkSa, checkVerdicts, type Expected, type ModelCounters,
 /** Decapsulates a batch and reports the verdicts; the real one is {@link dataplaneDecap}. */
 export type Decapper = (dp: Dataplane, staged: readonly Staged[]) => Verdict[];
 
+/** Where packet i of a batch is staged in wasm memory: base + i * slot (found by {@link arenaLayout}). */
+interface ArenaLayout { base: number; slot: number }
+const layouts = new WeakMap<Dataplane, ArenaLayout>();
+
+/**
+ * Finds the arena layout of a dataplane with these options from a probe instance (same options,
+ * same allocation): two NULL-encrypted packets, whose delivered bytes sit right after their ESP
+ * header in their slots.
+ */
+async function arenaLayout(batchSize: number): Promise<ArenaLayout> {
+  const dp = await Dataplane.create({ maxSas: 512, batchSize });
+  const base = { spi: 0x777, mode: "tunnel" as const, esp: "null-sha256", encKey: new Uint8Array(0), integKey: new Uint8Array(32) };
+  const out = dp.addSa({ ...base, direction: "out" });
+  dp.addSa({ ...base, direction: "in" });
+  const rng = new Prng(7);
+  const pkts = dp.encapsulateBatch(out, [innerPacket(rng, 1, false), innerPacket(rng, 2, false)]).map((r) => r.packet!);
+  const b = dp.batch;
+  b.reset();
+  for (const p of pkts) b.add(p);
+  dp.runDecapsulate(b);
+  const o0 = b.output(0), o1 = b.output(1);
+  const layout = { base: o0.byteOffset - 8, slot: o1.byteOffset - o0.byteOffset };
+  const mem = new Uint8Array(o0.buffer);
+  if (!equalBytes(mem.subarray(layout.base, layout.base + 8), pkts[0].subarray(0, 8))) throw new Error("arena layout probe: the ESP header is not where expected");
+  return layout;
+}
+
 /** One batch through the public batch API; payloads are views valid until the next batch. */
 export const dataplaneDecap: Decapper = (dp, staged) => {
   const b = dp.batch;
@@ -20,7 +47,25 @@ export const dataplaneDecap: Decapper = (dp, staged) => {
   for (const s of staged) b.add(s.bytes, -1, s.l3);
   dp.runDecapsulate(b);
   const out: Verdict[] = [];
-  for (let i = 0; i < staged.length; i++) out.push({ status: b.status(i), sa: b.sa(i), payload: b.output(i) });
+  let mem: Uint8Array | undefined;
+  const layout = layouts.get(dp);
+  for (let i = 0; i < staged.length; i++) {
+    const v: Verdict = { status: b.status(i), sa: b.sa(i), payload: b.output(i) };
+    if (layout && !mem && v.status === "ok") {
+      // wasm memory, reached through a delivered packet's view; check the layout against it.
+      const start = layout.base + i * layout.slot;
+      if (v.payload.byteOffset < start || v.payload.byteOffset >= start + layout.slot) throw new Error(`arena layout: output of packet ${i} at ${v.payload.byteOffset}, outside its slot at ${start}`);
+      mem = new Uint8Array(v.payload.buffer);
+    }
+    out.push(v);
+  }
+  if (mem && layout) {
+    for (let i = 0; i < staged.length; i++) {
+      if (out[i].status === "ok" || out[i].sa < 0) continue;
+      const at = layout.base + i * layout.slot;
+      out[i].arena = mem.slice(at, at + staged[i].bytes.length);
+    }
+  }
   return out;
 };
 
@@ -66,6 +111,8 @@ export interface EspFuzzStats {
   byKind: Record<Staged["kind"], number>;
   byStatus: Record<string, number>;
   byOp: Record<string, number>;
+  /** Dropped packets whose arena slot was checked for output bytes. */
+  arenaChecked: number;
 }
 
 /** Options of {@link EspFuzzer.create}. */
@@ -97,7 +144,7 @@ export class EspFuzzer {
     for (const l of lanes) this.#bySpi.set(l.spi, l);
     this.stats = {
       packets: 0, batches: 0, sas: lanes.length,
-      byKind: { fresh: 0, replayed: 0, mutant: 0, generated: 0 }, byStatus: {}, byOp: {},
+      byKind: { fresh: 0, replayed: 0, mutant: 0, generated: 0 }, byStatus: {}, byOp: {}, arenaChecked: 0,
     };
   }
 
@@ -118,6 +165,7 @@ export class EspFuzzer {
         counts: { packets: 0n, bytes: 0n, drops: new Map() }, ivBytes: spec.suite.ivBytes, icv: icvBytes(spec),
       });
     }
+    layouts.set(dp, await arenaLayout(batchSize));
     return new EspFuzzer(rng, dp, lanes, batchSize);
   }
 
@@ -150,6 +198,7 @@ export class EspFuzzer {
       return [{ batch, what: `decapsulation threw: ${(e as Error).stack ?? String(e)}` }];
     }
     this.stats.packets += staged.length;
+    for (const v of verdicts) if (v.arena) this.stats.arenaChecked++;
     for (const s of staged) this.stats.byKind[s.kind]++;
     for (const v of verdicts) this.stats.byStatus[v.status] = (this.stats.byStatus[v.status] ?? 0) + 1;
     const out = checkVerdicts(batch, staged, expected, verdicts);

@@ -36,6 +36,7 @@ if (espPackets > 0) {
   console.log(`  by kind: ${Object.entries(s.byKind).map(([k, n]) => `${k} ${n}`).join(", ")}`);
   console.log(`  by status: ${STATUS_ORDER.filter((x) => s.byStatus[x]).map((x) => `${x} ${s.byStatus[x]}`).join(", ")}`);
   console.log(`  mutations: ${Object.entries(s.byOp).sort().map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  console.log(`  dropped packets whose arena slot was checked for bytes written in place: ${s.arenaChecked}`);
   if (v.length) {
     failed = true;
     console.log(`esp seed ${seed}: ${v.length} violation(s), first at batch ${v[0].batch}:`);

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { EspFuzzer } from "../fuzz/esp-fuzz.ts";
 import { allEspSuites } from "../fuzz/esp-suites.ts";
 import { parseSuite } from "../../sdk/dataplane/suites.ts";
-import { forgingDecap, leakingDecap, replayHoleDecap } from "../fuzz/esp-fakes.ts";
+import { dirtyArenaDecap, forgingDecap, leakingDecap, replayHoleDecap } from "../fuzz/esp-fakes.ts";
 
 const PACKETS = 1_000_000;
 
@@ -27,6 +27,8 @@ test(`ESP fuzz, seed 1: ${PACKETS} packets, no trap, no forged ok, no leak, wind
   // Every path was taken often: deliveries, replays, ICV failures, short packets, unknown SPIs.
   for (const st of ["ok", "replay", "integrity-failed", "truncated", "no-sa"]) assert.ok((s.byStatus[st] ?? 0) > PACKETS / 50, `${st}: ${s.byStatus[st]}`);
   assert.ok(s.byKind.mutant > PACKETS / 3);
+  // Dropped packets whose arena slot was checked for bytes written in place (plaintext).
+  assert.ok(s.arenaChecked > PACKETS / 2, `arena checked for ${s.arenaChecked}`);
 });
 
 test("self-check: the checker reports a forged ok (a broken ICV compare)", async () => {
@@ -43,6 +45,13 @@ test("self-check: the checker reports plaintext returned for a dropped packet", 
   const v = f.run(50_000, leakingDecap());
   assert.equal(v.length, 1, JSON.stringify(v));
   assert.match(v[0].what, /^plaintext from a dropped packet: .* was integrity-failed but returned 32 bytes/);
+});
+
+test("self-check: the checker reports bytes written into a dropped packet's arena slot", async () => {
+  const f = await EspFuzzer.create({ seed: 6 });
+  const v = f.run(50_000, dirtyArenaDecap());
+  assert.equal(v.length, 1, JSON.stringify(v));
+  assert.match(v[0].what, /^plaintext in the arena: .* was integrity-failed but byte 16 of its slot changed/);
 });
 
 test("self-check: the checker reports a replayed packet delivered twice", async () => {
