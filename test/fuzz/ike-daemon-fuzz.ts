@@ -22,6 +22,8 @@ export interface DaemonFuzzStats {
   sessionsUp: number;
   sessionsFailed: Record<string, number>;
   cleanSessions: number;
+  /** Datagrams re-sealed with the IKE SA's keys after their inner payloads were mutated. */
+  authenticated: number;
   byOp: Record<string, number>;
 }
 
@@ -163,7 +165,7 @@ export async function fuzzDaemons(rng: Prng, seed: number, corpus: readonly Wire
 }
 
 /** After fuzzing: a new IKE SA between the same daemons must come up. */
-async function cleanSession(p: Pair, stats: DaemonFuzzStats): Promise<string[]> {
+export async function cleanSession(p: Pair, stats: DaemonFuzzStats): Promise<string[]> {
   p.filter = undefined;
   const r = await establish(p);
   if (!r.ike || r.ike.state !== "ESTABLISHED") return [`no clean session after fuzzing: ${r.error instanceof Error ? r.error.message : String(r.error)}`];

@@ -4,6 +4,7 @@ import { Prng } from "./prng.ts";
 import { recordSession } from "./ike-session.ts";
 import { fuzzCodec, type CodecFuzzStats } from "./ike-codec-fuzz.ts";
 import { fuzzDaemons, fuzzSessions, type DaemonFuzzStats } from "./ike-daemon-fuzz.ts";
+import { fuzzAuthenticated } from "./ike-sk-fuzz.ts";
 
 /** Sizes of an IKE fuzz run. */
 export interface IkeFuzzOptions {
@@ -12,7 +13,7 @@ export interface IkeFuzzOptions {
   codec: number;
   /** Mutated datagrams fed to daemons holding the recorded IKE SA. */
   daemon: number;
-  /** Sessions with datagrams mutated in flight. */
+  /** Sessions with datagrams mutated in flight, and as many again with authenticated mutants. */
   sessions: number;
 }
 
@@ -30,7 +31,7 @@ export async function fuzzIke(o: IkeFuzzOptions): Promise<IkeFuzzResult> {
   const sessionSeed = (o.seed % 1000) + 1;
   const corpus = await recordSession(sessionSeed);
   const codec: CodecFuzzStats = { inputs: 0, ok: 0, errors: {}, byInput: {}, roundTrips: 0 };
-  const daemon: DaemonFuzzStats = { messages: 0, victims: 0, sessions: 0, sessionsUp: 0, sessionsFailed: {}, cleanSessions: 0, byOp: {} };
+  const daemon: DaemonFuzzStats = { messages: 0, victims: 0, sessions: 0, sessionsUp: 0, sessionsFailed: {}, cleanSessions: 0, authenticated: 0, byOp: {} };
   const result: IkeFuzzResult = { corpus: corpus.length, codec, daemon, violations: [] };
   // fuzzCodec counts an iteration as 1..4 inputs; run until the requested number of inputs.
   while (codec.inputs < o.codec && !result.violations.length) {
@@ -38,5 +39,6 @@ export async function fuzzIke(o: IkeFuzzOptions): Promise<IkeFuzzResult> {
   }
   if (!result.violations.length) result.violations.push(...await fuzzDaemons(rng, sessionSeed, corpus, o.daemon, daemon));
   if (!result.violations.length) result.violations.push(...await fuzzSessions(rng, o.sessions, daemon));
+  if (!result.violations.length) result.violations.push(...await fuzzAuthenticated(rng, o.sessions, daemon));
   return result;
 }

@@ -51,7 +51,7 @@ if (ikeMessages > 0) {
   console.log(`  codec: ${r.codec.inputs} inputs (${Object.entries(r.codec.byInput).map(([k, n]) => `${k} ${n}`).join(", ")}), ${r.codec.ok} decoded, ${r.codec.roundTrips} round trips`);
   console.log(`  codec errors: ${Object.entries(r.codec.errors).map(([k, n]) => `${k} ${n}`).join(", ")}`);
   const d = r.daemon;
-  console.log(`  daemons: ${d.messages} mutated datagrams (${d.victims} victim pairs), ${d.sessions} in-flight sessions (${d.sessionsUp} up, failed: ${JSON.stringify(d.sessionsFailed)}), ${d.cleanSessions} clean sessions afterwards`);
+  console.log(`  daemons: ${d.messages} mutated datagrams (${d.victims} victim pairs), ${d.sessions} in-flight sessions (${d.authenticated} datagrams re-sealed after mutating their inner payloads; ${d.sessionsUp} up, failed: ${JSON.stringify(d.sessionsFailed)}), ${d.cleanSessions} clean sessions afterwards`);
   console.log(`  mutations: ${Object.entries(d.byOp).sort().map(([k, n]) => `${k} ${n}`).join(", ")}`);
   if (r.violations.length) {
     failed = true;

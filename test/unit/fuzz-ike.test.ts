@@ -1,6 +1,7 @@
 // The IKE fuzzers (test/fuzz/ike-*.ts), a short deterministic run: codec inputs that must decode
 // or fail with a structured error, mutated datagrams of every exchange fed to an initiator and a
-// responder, sessions mutated in flight; and the harness's self-check.
+// responder, sessions mutated in flight (raw, and re-sealed with the SA's keys so that mutated inner
+// payloads reach the exchange handlers); and the harness's self-check.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { fuzzIke } from "../fuzz/ike-fuzz.ts";
@@ -23,7 +24,7 @@ test("the recorded session has every exchange, requests and responses both ways"
   assert.ok(seen.has(`${Exchange.INFORMATIONAL}/request/b`), "a request from the responder (DPD)");
 });
 
-test("IKE fuzz, seed 1: 100,000 codec inputs, 100,000 mutated datagrams to daemons, 40 mutated sessions", async () => {
+test("IKE fuzz, seed 1: 100,000 codec inputs, 100,000 mutated datagrams to daemons, 40 + 40 mutated sessions", async () => {
   const r = await fuzzIke({ seed: 1, codec: 100_000, daemon: 100_000, sessions: 40 });
   assert.deepEqual(r.violations, []);
   assert.ok(r.codec.inputs >= 100_000);
@@ -32,7 +33,10 @@ test("IKE fuzz, seed 1: 100,000 codec inputs, 100,000 mutated datagrams to daemo
     assert.ok((r.codec.errors[code] ?? 0) > 100, `codec error ${code}: ${r.codec.errors[code]}`);
   }
   assert.equal(r.daemon.messages >= 100_000, true);
-  assert.equal(r.daemon.sessions, 40);
+  assert.equal(r.daemon.sessions, 80, "40 with raw mutants in flight, 40 with authenticated ones");
+  assert.ok(r.daemon.authenticated >= 40, `authenticated mutants: ${r.daemon.authenticated}`);
+  // Authenticated mutants reach the handlers: some sessions fail, each with an IkeError.
+  assert.ok(Object.keys(r.daemon.sessionsFailed).length > 0, JSON.stringify(r.daemon));
   assert.equal(r.daemon.cleanSessions, r.daemon.victims + r.daemon.sessions, "every victim and session followed by a clean session");
 });
 
