@@ -183,7 +183,8 @@ export class EspFuzzer {
       onBatch?.(this.stats);
       if (v.length) return v;
     }
-    return [];
+    // Batches check the SAs they touched; at the end, every SA (a stray write would show here).
+    return this.#lanes.flatMap((l) => checkSa(this.stats.batches, this.#dp, l.inH, l.name, l.model, l.counts));
   }
 
   /** One batch: build, predict, decapsulate, check. */
