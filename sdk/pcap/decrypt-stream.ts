@@ -10,7 +10,7 @@ import { Dataplane, DataplaneError } from "../dataplane/dataplane.ts";
 import type { SaConfig, SaHandle } from "../dataplane/types.ts";
 import type { WasmSource } from "../dataplane/wasm.ts";
 import { IcvTruncationDetector, type Diagnostic, type ProbeResult } from "../diag/icv-truncation.ts";
-import { readCaptureStream, CaptureStreamReader, type ByteChunks } from "./capture-stream.ts";
+import { readCaptureStream, CaptureStreamReader, type ByteChunks, type CaptureInfo } from "./capture-stream.ts";
 import { classifyFrame, SUPPORTED_LINKTYPES, type EspFrame } from "./frames.ts";
 import { LINKTYPE_RAW, PcapError, pcapFileHeader, pcapRecordBytes, type PcapRecord } from "./pcap.ts";
 import { InputError, summarise, verdictOf, VERDICTS, type FrameVerdict, type SaCounters, type Verdict } from "./verdicts.ts";
@@ -58,6 +58,11 @@ export interface DecryptSummary {
   sas: SaCounters[];
 }
 
+/** What {@link decryptCaptureStream} ends with: the summary and what the capture turned out to be. */
+export interface StreamSummary extends DecryptSummary {
+  capture: CaptureInfo;
+}
+
 /** Dataplane batch: the probe indices of the ICV detector are indices in one batch. */
 const BATCH = 64;
 /** The largest slot the dataplane accepts; a packet that does not fit is `malformed` (too-big), as before. */
@@ -70,7 +75,7 @@ export const MAX_SLOT_BYTES = 1 << 20;
  * bad later on).
  */
 export async function decryptCaptureStream(chunks: ByteChunks, sas: { config: SaConfig; origin: string }[], sink: DecryptSink,
-  options: DecryptOptions = {}, name = "capture"): Promise<DecryptSummary> {
+  options: DecryptOptions = {}, name = "capture"): Promise<StreamSummary> {
   const reader = new CaptureStreamReader();
   const source: FrameSource = {
     batches: readCaptureStream(chunks, reader),
@@ -78,7 +83,8 @@ export async function decryptCaptureStream(chunks: ByteChunks, sas: { config: Sa
     nanosecond: () => reader.info?.nanosecond ?? false,
   };
   try {
-    return await decryptFrames(source, sas, sink, options);
+    const summary = await decryptFrames(source, sas, sink, options);
+    return { ...summary, capture: reader.info! };
   } catch (e) {
     if (e instanceof PcapError) throw new InputError(`${name}: ${e.message}`);
     throw e;

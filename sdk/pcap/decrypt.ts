@@ -17,7 +17,7 @@ import { readCapture } from "./pcapng.ts";
 import { hex32, InputError, type FrameVerdict } from "./verdicts.ts";
 
 export { decryptCaptureStream, decryptFrames, MAX_SLOT_BYTES } from "./decrypt-stream.ts";
-export type { DecryptOptions, DecryptSink, DecryptSummary, FrameSource } from "./decrypt-stream.ts";
+export type { DecryptOptions, DecryptSink, DecryptSummary, FrameSource, StreamSummary } from "./decrypt-stream.ts";
 export { readCaptureStream, CaptureStreamReader } from "./capture-stream.ts";
 export type { ByteChunks, CaptureInfo } from "./capture-stream.ts";
 export { InputError, VERDICTS, verdictLine, verdictsJsonl } from "./verdicts.ts";
