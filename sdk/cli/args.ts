@@ -2,7 +2,7 @@
  * The argument parser every `ipsec-wasm` command uses: strict (an unknown option, a missing value,
  * a stray argument or a bad number is a {@link UsageError}, exit 2, one line), and plain
  * TypeScript, so it behaves the same under Node, Deno and Bun whatever their `node:util` offers.
- * Accepts `--name value`, `--name=value`, `-x value`, boolean flags, repeated options and `--`.
+ * Accepts `--name value`, `--name=value`, `-x value`, `-xVALUE`, boolean flags, repeated options and `--`.
  * @module
  */
 
@@ -50,9 +50,11 @@ export function parseCommandArgs<S extends Record<string, OptionSpec>>(args: rea
       continue;
     }
     if (a === "--") { onlyPositionals = true; continue; }
-    const eq = a.startsWith("--") ? a.indexOf("=") : -1;
+    // `-c5` is `-c 5` when -c takes a value (as ping's own -c does).
+    const shortValue = !a.startsWith("--") && a.length > 2 && spec[byShort.get(a[1]) ?? ""]?.type === "string";
+    const eq = a.startsWith("--") ? a.indexOf("=") : shortValue ? 2 : -1;
     const flag = eq > 0 ? a.slice(0, eq) : a;
-    const name = flag.startsWith("--") ? flag.slice(2) : a.length === 2 ? byShort.get(a[1]) : undefined;
+    const name = flag.startsWith("--") ? flag.slice(2) : flag.length === 2 ? byShort.get(flag[1]) : undefined;
     const s = name !== undefined && Object.prototype.hasOwnProperty.call(spec, name) ? spec[name] : undefined;
     if (!s || name === undefined) throw new UsageError(`unknown option '${flag}'${hint}`);
     if (s.type === "boolean") {
@@ -61,7 +63,7 @@ export function parseCommandArgs<S extends Record<string, OptionSpec>>(args: rea
       continue;
     }
     let v: string | undefined;
-    if (eq > 0) v = a.slice(eq + 1);
+    if (eq > 0) v = a.slice(shortValue ? eq : eq + 1);
     else {
       v = args[i + 1];
       // A value that looks like a long option is the next option: the value was forgotten.

@@ -31,9 +31,11 @@ test("the parser: options, values, repeats, --, negative numbers, and each refus
   assert.deepEqual(parseCommandArgs(["-a", "--n=3", "-m", "x", "--m", "y", "p", "--", "--n"], spec, { command: "t", maxPositionals: 2 }),
     { values: { a: true, n: "3", m: ["x", "y"] }, positionals: ["p", "--n"] });
   assert.deepEqual(parseCommandArgs(["--n", "-1", "-"], spec, { command: "t", maxPositionals: 1 }).values, { n: "-1" });
+  assert.deepEqual(parseCommandArgs(["-mx", "-m=y"], spec, { command: "t" }).values, { m: ["x", "=y"] });
   const refused: [string[], RegExp][] = [
     [["--nn"], /^unknown option '--nn' \(see `ipsec-wasm t --help`\)$/],
     [["-z"], /^unknown option '-z'/],
+    [["-ab"], /^unknown option '-ab'/],
     [["--n"], /^option '--n' needs a value/],
     [["--n", "--a"], /^option '--n' needs a value/],
     [["--a=1"], /^option '--a' takes no value/],
