@@ -9,6 +9,8 @@
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
+  /** True once stdout's reader went away (EPIPE, e.g. `| head`): long writers stop, quietly, exit 0. */
+  outClosed?(): boolean;
 }
 
 /** What a subcommand module exports: its usage text and how it runs. */

@@ -12,6 +12,7 @@ import type { ChildSa, IkeSa } from "../ike/ike-sa.ts";
 import { formatLog, type LogRecord } from "../ike/log.ts";
 import { icmpEcho, echoReplyFor, parseIcmpEcho } from "../packet/icmp.ts";
 import { startPeerPair, INNER_A, INNER_B, CONN_A, type PeerPair } from "../node/ike-pair.ts";
+import { numberArg, parseCommandArgs, UsageError } from "./args.ts";
 import type { CliCommand } from "./command.ts";
 
 /** One configuration the demo negotiates: IKE and ESP proposals in strongSwan notation. */
@@ -162,14 +163,17 @@ export async function runDemoSuite(suite: DemoSuite, opt: DemoOptions, out: (lin
   }
 }
 
+/** `[--count N] [--wrong-psk] [--log-level 0|1|2]`; throws {@link UsageError}. */
 function parseOptions(argv: string[]): DemoOptions {
-  const value = (flag: string): string | undefined => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
-  const count = Number(value("--count"));
-  const level = value("--log-level");
+  const { values } = parseCommandArgs(argv, {
+    count: { type: "string" }, "wrong-psk": { type: "boolean" }, "log-level": { type: "string" },
+  }, { command: "demo" });
+  const level = values["log-level"];
+  if (level !== undefined && level !== "0" && level !== "1" && level !== "2") throw new UsageError(`--log-level must be 0, 1 or 2, got '${level}'`);
   return {
-    packets: Number.isInteger(count) && count > 0 ? count : 4000,
-    burst: 64, timeoutMs: 30_000, wrongPsk: argv.includes("--wrong-psk"),
-    logLevel: level === "0" || level === "1" || level === "2" ? (Number(level) as 0 | 1 | 2) : undefined,
+    packets: values.count === undefined ? 4000 : numberArg("--count", values.count, { min: 1, max: 1_000_000, integer: true }),
+    burst: 64, timeoutMs: 30_000, wrongPsk: values["wrong-psk"] === true,
+    logLevel: level === undefined ? undefined : (Number(level) as 0 | 1 | 2),
   };
 }
 
@@ -177,6 +181,7 @@ function parseOptions(argv: string[]): DemoOptions {
  * Runs the demo with CLI arguments; resolves to the exit code: 0 when both suites negotiated,
  * every echo came back and the DELETE left nothing behind; the {@link EXIT_CODES} code of the IKE
  * failure (e.g. 11 for AUTHENTICATION_FAILED) when a negotiation failed; 1 otherwise.
+ * Bad arguments reject with a {@link UsageError} before anything runs.
  */
 export async function runDemo(argv: string[] = [], out: (line: string) => void = (l) => console.log(l)): Promise<number> {
   const opt = parseOptions(argv);
@@ -195,10 +200,19 @@ export const demoCommand: CliCommand = {
   usage: "usage: ipsec-wasm demo [--count N] [--wrong-psk] [--log-level 0|1|2]\n" +
     "  --count N          echo requests per suite (default 4000)\n" +
     "  --wrong-psk        give peer B another pre-shared key: shows how AUTHENTICATION_FAILED is reported (exit 11)\n" +
-    "  --log-level L      print every IKE log line up to level L instead of one line per exchange\n",
-  run: (args, io) => runDemo(args, (l) => io.out(`${l}\n`)),
+    "  --log-level L      print every IKE log line up to level L instead of one line per exchange\n" +
+    "Exit codes: 0 both suites passed, 1 echoes lost or SAs left, 2 bad arguments (one line), 10-19 the IKE failure (11 with --wrong-psk)\n",
+  async run(args, io) {
+    try {
+      return await runDemo(args, (l) => io.out(`${l}\n`));
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      io.err(`ipsec-wasm demo: ${e.message}\n`);
+      return 2;
+    }
+  },
 };
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  runDemo(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+  runDemo(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: Error) => { console.error(e.message); process.exitCode = 2; });
 }

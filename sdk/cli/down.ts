@@ -10,6 +10,7 @@ import { IkeError, EXIT_CODES } from "../ike/errors.ts";
 import type { IkeSa } from "../ike/ike-sa.ts";
 import type { IkeDaemon } from "../ike/daemon.ts";
 import { askControl, listControlSockets } from "./status.ts";
+import { numberArg, parseCommandArgs, UsageError } from "./args.ts";
 import type { CliCommand } from "./command.ts";
 
 /** How one IKE SA's DELETE ended. */
@@ -97,19 +98,12 @@ export function describeDelete(r: DeleteResult, timeoutMs: number): string {
   return `${r.name}[${r.uniqueId}] ${r.spis} ${r.remote}: ${what[r.outcome]}`;
 }
 
-function parseArgs(args: string[]): { all: boolean; conn?: string; timeoutMs: number } | string {
-  let all = false, conn: string | undefined, timeout = 5;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === "--all") all = true;
-    else if (a === "--timeout") {
-      timeout = Number(args[++i]);
-      if (!(timeout > 0 && timeout <= 600)) return "--timeout needs a number of seconds (0 < S <= 600)";
-    } else if (a.startsWith("-")) return `unknown option '${a}'`;
-    else if (conn === undefined) conn = a;
-    else return `unexpected argument '${a}'`;
-  }
-  if (all === (conn !== undefined)) return "name one connection or give --all";
+/** `--all | CONN [--timeout S]`; throws {@link UsageError}. */
+function parseDownArgs(args: string[]): { all: boolean; conn?: string; timeoutMs: number } {
+  const { values, positionals } = parseCommandArgs(args, { all: { type: "boolean" }, timeout: { type: "string" } }, { command: "down", maxPositionals: 1 });
+  const timeout = values.timeout === undefined ? 5 : numberArg("--timeout", values.timeout, { min: 0, max: 600, exclusiveMin: true });
+  const all = values.all === true, conn = positionals[0];
+  if (all === (conn !== undefined)) throw new UsageError("name one connection or give --all (see `ipsec-wasm down --help`)");
   return { all, conn, timeoutMs: timeout * 1000 };
 }
 
@@ -123,12 +117,18 @@ export const downCommand: CliCommand = {
     "",
     "Prints one line per IKE SA: \"deleted, confirmed by peer\" or \"no answer within S s\".",
     "Each `up` exits after its SAs are gone (an SA whose peer did not answer is removed locally).",
-    "Exit codes: 0 every DELETE confirmed, 2 bad arguments, 3 no `up` running (or none holds CONN),",
+    "Exit codes: 0 every DELETE confirmed, 2 bad arguments (one line), 3 no `up` running (or none holds CONN),",
     "15 some peer did not answer.",
   ].join("\n") + "\n",
   async run(args, io) {
-    const p = parseArgs(args);
-    if (typeof p === "string") { io.err(`error: ${p}\n${this.usage}`); return 2; }
+    let p: ReturnType<typeof parseDownArgs>;
+    try {
+      p = parseDownArgs(args);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      io.err(`error: ${e.message}\n`);
+      return 2;
+    }
     const socks = await listControlSockets();
     if (socks.length === 0) { io.err("no running `ipsec-wasm up` found\n"); return 3; }
     const request: DownRequest = { conn: p.conn, timeoutMs: p.timeoutMs };

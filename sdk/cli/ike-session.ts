@@ -27,6 +27,7 @@ import type { IkeConnection } from "../ike/config.ts";
 import type { CliIo } from "./command.ts";
 import type { TunnelTransport } from "../io/tunnel.ts";
 import type { UdpIoMode } from "../io/messages.ts";
+import { numberArg, parseCommandArgs, type OptionSpec, type ParsedValues } from "./args.ts";
 import type { IoError } from "../io/errors.ts";
 
 /** Options common to `up` and `ping`. */
@@ -81,36 +82,40 @@ export interface Session {
   close(): Promise<void>;
 }
 
-/** Parses `--conf F --conn N -v/-q --nat-port P`, returning the rest. */
-export function parseSessionArgs(args: string[]): { opts: SessionOptions; rest: string[]; flags: Map<string, string> } {
-  const rest: string[] = [];
-  const flags = new Map<string, string>();
-  const opts: SessionOptions = { conf: "", level: 1 };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const val = (): string => {
-      const v = args[++i];
-      if (v === undefined) throw new ConfigError("SYNTAX", `${a} needs a value`);
-      return v;
+/** The options `up` and `ping` share (parsed by {@link parseSessionArgs}). */
+export const SESSION_OPTIONS = {
+  conf: { type: "string" },
+  conn: { type: "string" },
+  verbose: { type: "boolean", short: "v" },
+  quiet: { type: "boolean", short: "q" },
+  "nat-port": { type: "string" },
+  "retransmit-timeout": { type: "string" },
+  "retransmit-base": { type: "string" },
+  "retransmit-tries": { type: "string" },
+  "silence-after": { type: "string" },
+} as const satisfies Record<string, OptionSpec>;
+
+/**
+ * Parses the session options and the command's own (`extra`) strictly: an unknown option, a
+ * missing value or a bad number is a {@link UsageError}; no `--conf` is a {@link ConfigError}.
+ */
+export function parseSessionArgs<E extends Record<string, OptionSpec>>(args: string[], extra: E, command: string, maxPositionals = 0):
+  { opts: SessionOptions; values: ParsedValues<typeof SESSION_OPTIONS & E>; positionals: string[] } {
+  const { values, positionals } = parseCommandArgs(args, { ...SESSION_OPTIONS, ...extra }, { command, maxPositionals });
+  const v = values as ParsedValues<typeof SESSION_OPTIONS>;
+  const opts: SessionOptions = { conf: v.conf ?? "", conn: v.conn, level: v.verbose ? 2 : v.quiet ? 0 : 1 };
+  if (v["nat-port"] !== undefined) opts.natPort = numberArg("--nat-port", v["nat-port"], { min: 1, max: 65535, integer: true });
+  const timeout = v["retransmit-timeout"], base = v["retransmit-base"], tries = v["retransmit-tries"];
+  if (timeout !== undefined || base !== undefined || tries !== undefined) {
+    opts.retransmit = {
+      ...(timeout !== undefined ? { timeoutMs: numberArg("--retransmit-timeout", timeout, { min: 0, max: 3600, exclusiveMin: true }) * 1000 } : {}),
+      ...(base !== undefined ? { base: numberArg("--retransmit-base", base, { min: 1, max: 100 }) } : {}),
+      ...(tries !== undefined ? { tries: numberArg("--retransmit-tries", tries, { min: 0, max: 100, integer: true }) } : {}),
     };
-    if (a === "--conf") opts.conf = val();
-    else if (a === "--conn") opts.conn = val();
-    else if (a === "-v" || a === "--verbose") opts.level = 2;
-    else if (a === "-q" || a === "--quiet") opts.level = 0;
-    else if (a === "--nat-port") opts.natPort = Number(val());
-    else if (a === "--retransmit-timeout") opts.retransmit = { ...opts.retransmit, timeoutMs: Number(val()) * 1000 };
-    else if (a === "--retransmit-base") opts.retransmit = { ...opts.retransmit, base: Number(val()) };
-    else if (a === "--retransmit-tries") opts.retransmit = { ...opts.retransmit, tries: Number(val()) };
-    else if (a === "--silence-after") {
-      const sec = Number(val());
-      if (!(sec > 0)) throw new ConfigError("SYNTAX", `--silence-after needs a number of seconds > 0, got '${args[i]}'`);
-      opts.silenceAfterMs = sec * 1000;
-    }
-    else if (a.startsWith("-") && a.length > 1 && !/^-?\d/.test(a)) flags.set(a, args[i + 1] !== undefined && !args[i + 1].startsWith("-") ? args[++i] : "");
-    else rest.push(a);
   }
+  if (v["silence-after"] !== undefined) opts.silenceAfterMs = numberArg("--silence-after", v["silence-after"], { min: 0, max: 86400, exclusiveMin: true }) * 1000;
   if (!opts.conf) throw new ConfigError("MISSING", "--conf FILE (a swanctl.conf) is required");
-  return { opts, rest, flags };
+  return { opts, values: values as ParsedValues<typeof SESSION_OPTIONS & E>, positionals };
 }
 
 /** Reads the configuration and starts everything; does not initiate. */

@@ -1,7 +1,8 @@
 /**
  * The `ipsec-wasm` command: finds the subcommand in {@link COMMANDS} and runs it.
  * Add a subcommand by appending a {@link CommandEntry} (or calling {@link registerCommand}).
- * Exit codes: 0 done, 2 bad arguments or unusable input (one line on stderr), 1 internal error.
+ * Exit codes: 0 done (also when stdout's reader went away), 2 bad arguments or unusable input (one line
+ * on stderr), 1 internal error; commands document their own further codes.
  * @module
  */
 import { readFileSync, realpathSync } from "node:fs";
@@ -54,9 +55,21 @@ export function registerCommand(cmd: CommandEntry): void {
   else COMMANDS.push(cmd);
 }
 
+/** Set when a write to stdout/stderr failed: EPIPE means the reader went away (not an error). */
+const closed = { out: "", err: "" };
+let watching = false;
+/** A closed pipe would otherwise be an unhandled 'error' event with a stack trace. */
+function watchStdio(): void {
+  if (watching) return;
+  watching = true;
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => { closed.out ||= e.code ?? "EIO"; });
+  process.stderr.on("error", (e: NodeJS.ErrnoException) => { closed.err ||= e.code ?? "EIO"; });
+}
+
 const processIo: CliIo = {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
+  out: (t) => { if (!closed.out) process.stdout.write(t); },
+  err: (t) => { if (!closed.err) process.stderr.write(t); },
+  outClosed: () => closed.out !== "",
 };
 
 function version(): string {
@@ -86,6 +99,7 @@ const isHelp = (a: string | undefined): boolean => a === "--help" || a === "-h" 
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  if (io === processIo) watchStdio();
   if (argv.length === 0) {
     io.err(topUsage());
     return 2;
@@ -119,7 +133,13 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     return 0;
   }
   try {
-    return await command.run(rest, io);
+    const code = await command.run(rest, io);
+    // A reader that went away is the reader's choice; any other failed write to stdout is ours.
+    if (io === processIo && closed.out && closed.out !== "EPIPE") {
+      io.err(`ipsec-wasm: cannot write to stdout: ${closed.out}\n`);
+      return code || 1;
+    }
+    return code;
   } catch (e) {
     const err = e as Error;
     io.err(`ipsec-wasm: internal error: ${err.message}\n`);

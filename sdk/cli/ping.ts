@@ -9,28 +9,40 @@ import { icmpEcho, parseIcmpEcho } from "../packet/icmp.ts";
 import { formatIp } from "../net/ip.ts";
 import { parseSessionArgs, startSession, formatStatus, type Session } from "./ike-session.ts";
 import { reportFailure, answerPings } from "./up.ts";
+import { numberArg } from "./args.ts";
 import type { CliCommand } from "./command.ts";
+
+/** `ping`'s own options, besides those of every session. */
+const PING_OPTIONS = {
+  count: { type: "string", short: "c" },
+  interval: { type: "string", short: "i" },
+  wait: { type: "string", short: "W" },
+  hold: { type: "string" },
+} as const;
 
 export const pingCommand: CliCommand = {
   usage: [
     "Usage: ipsec-wasm ping --conf FILE [--conn NAME] DEST [-c COUNT] [-i SECONDS] [-W SECONDS] [--hold SECONDS]",
     "",
-    "  -c COUNT      echo requests to send (default 5)",
-    "  -i SECONDS    interval between requests (default 1)",
-    "  -W SECONDS    how long to wait for the last reply (default 2)",
+    "  -c, --count COUNT      echo requests to send (default 5)",
+    "  -i, --interval SECONDS interval between requests (default 1)",
+    "  -W, --wait SECONDS     how long to wait for the last reply (default 2)",
+    "  --nat-port P, -v, -q, --retransmit-*, --silence-after S: as for `ipsec-wasm up`",
     "  --hold S      keep the SAs this long after the last reply (answering DPD and rekeys)",
     "",
-    "Exit codes: 0 every reply came back, 1 some were lost, others as for `ipsec-wasm up`.",
+    "Exit codes: 0 every reply came back, 1 some were lost, 2 bad arguments (unknown options and bad",
+    "numbers too; one line), others as for `ipsec-wasm up`.",
   ].join("\n") + "\n",
   async run(args, io) {
     let s: Session | undefined;
     try {
-      const { opts, rest, flags } = parseSessionArgs(args);
-      const dest = rest[0];
+      const { opts, values, positionals } = parseSessionArgs(args, PING_OPTIONS, "ping", 1);
+      const dest = positionals[0];
       if (!dest) { io.err("error: ping needs a destination address (inside the peer's traffic selectors)\n"); return 2; }
-      const count = Number(flags.get("-c") ?? 5);
-      const interval = Number(flags.get("-i") ?? 1) * 1000;
-      const wait = Number(flags.get("-W") ?? 2) * 1000;
+      const count = values.count === undefined ? 5 : numberArg("-c", values.count, { min: 1, max: 1_000_000, integer: true });
+      const interval = (values.interval === undefined ? 1 : numberArg("-i", values.interval, { min: 0, max: 3600, exclusiveMin: true })) * 1000;
+      const wait = (values.wait === undefined ? 2 : numberArg("-W", values.wait, { min: 0, max: 3600 })) * 1000;
+      const hold = values.hold === undefined ? 0 : numberArg("--hold", values.hold, { min: 0, max: 86400 });
       s = await startSession(opts, io);
       answerPings(s);
       const session = s;
@@ -61,7 +73,6 @@ export const pingCommand: CliCommand = {
       const deadline = Date.now() + wait;
       while (received < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       io.out(`--- ${dest} ping statistics through ipsec-wasm ---\n${count} packets transmitted, ${received} received, ${Math.round((100 * (count - received)) / count)}% packet loss\n`);
-      const hold = Number(flags.get("--hold") ?? 0);
       if (hold > 0) await new Promise((r) => setTimeout(r, hold * 1000));
       io.out(formatStatus(session.daemon.status()));
       await session.daemon.terminateAll();

@@ -7,6 +7,7 @@
 import net from "node:net";
 import { readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { parseCommandArgs, UsageError } from "./args.ts";
 import type { CliCommand } from "./command.ts";
 
 /** Control sockets of running `ipsec-wasm up` processes (in the temp directory, one per process). */
@@ -35,20 +36,33 @@ export const statusCommand: CliCommand = {
     "(algorithms with ICV lengths, SPIs, rekey and expiry times, counters), every dataplane SA as",
     "`ip -s xfrm state` shows it (replay window, drops by reason), the /proc/net/xfrm_stat counters",
     "and the active diagnostics (e.g. an ICV-truncation mismatch and the line that fixes it).",
-    "  --json   the same as JSON: one report per process, 64-bit counters as decimal strings",
+    "  --json   the same as JSON: one report per process, 64-bit counters as decimal strings; always",
+    "           a JSON array on stdout, `[]` when no `up` runs",
+    "",
+    "Exit codes: 0 reports printed, 2 bad arguments (one line), 3 no `ipsec-wasm up` running or answering.",
     "",
   ].join("\n"),
   async run(args, io) {
-    const json = args.includes("--json");
+    let json: boolean;
+    try {
+      json = parseCommandArgs(args, { json: { type: "boolean" } }, { command: "status" }).values.json === true;
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      io.err(`ipsec-wasm status: ${e.message}\n`);
+      return 2;
+    }
+    // With --json, stdout is JSON whatever happens: a script parses it before it looks at the code.
+    const none = (why: string): number => { if (json) io.out("[]\n"); io.err(`${why}\n`); return 3; };
     const socks = await listControlSockets();
-    if (socks.length === 0) { io.err("no running `ipsec-wasm up` found\n"); return 3; }
+    if (socks.length === 0) return none("no running `ipsec-wasm up` found");
     const parts: string[] = [];
     for (const path of socks) {
       try { parts.push(await askControl(path, json ? "status-json" : "status")); } catch { /* a stale socket of a process that died */ }
     }
-    if (parts.length === 0) { io.err("no running `ipsec-wasm up` answered\n"); return 3; }
+    const answers = json ? parts.map((p) => p.trim()).filter(Boolean) : parts;
+    if (answers.length === 0) return none("no running `ipsec-wasm up` answered");
     // JSON: one report per running `up`; text: the reports one after the other.
-    io.out(json ? `[${parts.map((p) => p.trim()).filter(Boolean).join(",\n")}]\n` : parts.join("\n"));
+    io.out(json ? `[${answers.join(",\n")}]\n` : answers.join("\n"));
     return 0;
   },
 };

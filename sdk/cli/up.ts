@@ -22,6 +22,7 @@ import { parseSessionArgs, startSession, type Session, type SessionOptions } fro
 import { formatStatusReport, formatSwanctlSas, statusReportJson } from "../diag/status-report.ts";
 import { metricsResponse } from "../diag/metrics.ts";
 import { deleteSas, describeDelete, type DownReply, type DownRequest } from "./down.ts";
+import { numberArg, UsageError, type ParsedValues } from "./args.ts";
 import type { CliCommand, CliIo } from "./command.ts";
 
 /** Where `up` listens for `status` and `down` (one socket per process). */
@@ -83,31 +84,35 @@ async function answerDown(s: Session, body: string, hooks: DownHooks): Promise<D
   return { ...base, matched: true, results: await deleteSas(s.daemon, timeoutMs) };
 }
 
-/** Options `up` knows besides those of parseSessionArgs (which are consumed there). */
-const UP_FLAGS = new Set(["--listen", "--for", "--metrics", "--capture", "--capture-plain", "--wireshark-keys", "--tun", "--mtu-path", "--io", "--workers"]);
+/** Options `up` knows besides those of every session (parseSessionArgs). */
+const UP_OPTIONS = {
+  listen: { type: "boolean" },
+  for: { type: "string" },
+  metrics: { type: "string" },
+  capture: { type: "string" },
+  "capture-plain": { type: "string" },
+  "wireshark-keys": { type: "string" },
+  tun: { type: "string" },
+  "mtu-path": { type: "string" },
+  io: { type: "string" },
+  workers: { type: "string" },
+} as const;
 
-/** Refuses unknown options and stray arguments: a typo must not silently change what `up` does. */
-function checkUpArgs(flags: Map<string, string>, rest: string[]): void {
-  for (const f of flags.keys()) {
-    if (!UP_FLAGS.has(f)) throw new ConfigError("SYNTAX", `unknown option '${f}' (see \`ipsec-wasm up --help\`)`);
-  }
-  if (rest.length) throw new ConfigError("SYNTAX", `unexpected argument '${rest[0]}' (see \`ipsec-wasm up --help\`)`);
-}
+type UpValues = ParsedValues<typeof UP_OPTIONS>;
 
 /** `--tun NAME [--mtu-path N] [--io mmsg|dgram]`, or undefined without --tun. */
-function tunnelOptions(flags: Map<string, string>, value: (f: string) => string | undefined): SessionOptions["tunnel"] {
-  const mode = value("--io");
+function tunnelOptions(values: UpValues): SessionOptions["tunnel"] {
+  const mode = values.io;
   if (mode !== undefined && mode !== "mmsg" && mode !== "dgram") throw new ConfigError("SYNTAX", `--io must be mmsg or dgram, got '${mode}'`);
-  if (!flags.has("--tun")) {
-    const lone = ["--mtu-path", "--workers"].find((f) => flags.has(f)) ?? (mode === "mmsg" ? "--io mmsg" : undefined);
+  if (values.tun === undefined) {
+    const lone = values["mtu-path"] !== undefined ? "--mtu-path" : values.workers !== undefined ? "--workers" : mode === "mmsg" ? "--io mmsg" : undefined;
     if (lone) throw new ConfigError("SYNTAX", `${lone} needs --tun NAME`);
     return undefined;
   }
-  const name = checkTunName(value("--tun")!);
-  const mtuText = value("--mtu-path");
-  const pathMtu = mtuText === undefined ? 1500 : Number(mtuText);
-  if (!Number.isInteger(pathMtu) || pathMtu < 576 || pathMtu > 65535) throw new ConfigError("SYNTAX", `--mtu-path must be an integer 576..65535, got '${mtuText}'`);
-  const workersText = value("--workers");
+  const name = checkTunName(values.tun);
+  const mtuText = values["mtu-path"];
+  const pathMtu = mtuText === undefined ? 1500 : numberArg("--mtu-path", mtuText, { min: 576, max: 65535, integer: true });
+  const workersText = values.workers;
   const workers = workersText === undefined ? 1 : Number(workersText);
   if (workers !== 1 && workers !== 2) throw new ConfigError("SYNTAX", `--workers must be 1 or 2, got '${workersText}'`);
   if (workers === 2 && mode === "dgram") throw new ConfigError("SYNTAX", "--workers 2 needs --io mmsg (ESP is steered to the second worker by a socket option)");
@@ -117,7 +122,7 @@ function tunnelOptions(flags: Map<string, string>, value: (f: string) => string 
 /** Maps a failure to its exit code and one line. */
 export function reportFailure(e: unknown, io: CliIo): number {
   if (e instanceof IkeError) { io.err(`error: ${e.message}\n`); return EXIT_CODES[e.code]; }
-  if (e instanceof ConfigError) { io.err(`error: ${e.message}\n`); return 2; }
+  if (e instanceof ConfigError || e instanceof UsageError) { io.err(`error: ${e.message}\n`); return 2; }
   if (e instanceof IoError) { io.err(`error: ${e.message}\n`); return IO_EXIT_CODES[e.code]; }
   io.err(`internal error: ${(e as Error).stack ?? e}\n`);
   return 1;
@@ -179,7 +184,8 @@ export const upCommand: CliCommand = {
     "  --conf FILE    swanctl.conf with connections { } and secrets { }",
     "  --conn NAME    connection to use (default: the first)",
     "  --listen       do not initiate; answer the peer's IKE_SA_INIT (responder)",
-    "  --for SECONDS  exit (with DELETE) after this long; default: until Ctrl-C or `ipsec-wasm down`",
+    "  --for SECONDS  exit (with DELETE) this long after the start, negotiation included; default: until",
+    "                 Ctrl-C or `ipsec-wasm down`. An initiator not established by then exits 15",
     "  --nat-port P   NAT-T port (default 4500)",
     "  --retransmit-timeout S, --retransmit-base F, --retransmit-tries N",
     "                 retransmission schedule (strongSwan's defaults: 4 s, 1.8, 5)",
@@ -214,27 +220,27 @@ export const upCommand: CliCommand = {
     "",
     "Without --tun it answers ICMP echo requests addressed to its side of the tunnel. `ipsec-wasm status`",
     "lists the SAs, `ipsec-wasm down` deletes them. Exit codes: 0 ok, 2 configuration or usage (unknown",
-    "options too), 10 NO_PROPOSAL_CHOSEN, 11 AUTHENTICATION_FAILED, 12 TS_UNACCEPTABLE, 15 peer",
-    "unreachable, 16 peer dead (DPD), 20 koffi missing or not Linux, 21 TUN device (permission, name",
-    "in use, iproute2), 22 UDP socket (port in use), 23 packet worker failed.",
+    "options, missing values and bad numbers too; one line), 10 NO_PROPOSAL_CHOSEN, 11",
+    "AUTHENTICATION_FAILED, 12 TS_UNACCEPTABLE, 15 peer unreachable (also: --for ended before the",
+    "IKE_SA was established), 16 peer dead (DPD), 20 koffi missing or not Linux, 21 TUN device",
+    "(permission, name in use, iproute2), 22 UDP socket (port in use), 23 packet worker failed.",
   ].join("\n") + "\n",
   async run(args, io) {
     let s: Session | undefined;
     let server: net.Server | undefined;
     let metrics: http.Server | undefined;
+    let forTimer: ReturnType<typeof setTimeout> | undefined;
     const path = controlPath();
     try {
-      const { opts, flags, rest } = parseSessionArgs(args);
-      const value = (f: string): string | undefined => {
-        const v = flags.get(f);
-        if (v === "") throw new ConfigError("SYNTAX", `${f} needs a value`);
-        return v;
-      };
-      checkUpArgs(flags, rest);
-      const metricsAddr = flags.has("--metrics") ? parseMetricsAddress(value("--metrics")!) : undefined;
-      opts.tunnel = tunnelOptions(flags, value);
-      opts.capture = { cipher: value("--capture"), plain: value("--capture-plain") };
-      opts.wiresharkKeys = value("--wireshark-keys");
+      const startedAt = performance.now();
+      const { opts, values } = parseSessionArgs(args, UP_OPTIONS, "up");
+      const forText = values.for;
+      const forMs = forText === undefined ? undefined : numberArg("--for", forText, { min: 0, max: 31_536_000, exclusiveMin: true }) * 1000;
+      const listen = values.listen === true;
+      const metricsAddr = values.metrics !== undefined ? parseMetricsAddress(values.metrics) : undefined;
+      opts.tunnel = tunnelOptions(values);
+      opts.capture = { cipher: values.capture, plain: values["capture-plain"] };
+      opts.wiresharkKeys = values["wireshark-keys"];
       let exitCode = 0;
       let shuttingDown = false;
       let finish!: () => void;
@@ -264,8 +270,8 @@ export const upCommand: CliCommand = {
       session.daemon.on((e) => {
         if (shuttingDown) return;
         if (e.type === "child-up") io.out(`up: CHILD_SA ${e.child.name} ${e.child.proposal} ${e.child.localTs.length} === ${e.child.remoteTs.length} selectors, SPIs in ${e.child.spiIn.toString(16)} out ${e.child.spiOut.toString(16)}\n`);
-        if (e.type === "failed" && !flags.has("--listen")) { exitCode = reportFailure(e.error, io); finish(); }
-        if (e.type === "deleted" && e.reason !== "rekeyed" && !flags.has("--listen") && session.daemon.sas.size === 0) { io.out(`up: IKE_SA deleted (${e.reason})\n`); finish(); }
+        if (e.type === "failed" && !listen) { exitCode = reportFailure(e.error, io); finish(); }
+        if (e.type === "deleted" && e.reason !== "rekeyed" && !listen && session.daemon.sas.size === 0) { io.out(`up: IKE_SA deleted (${e.reason})\n`); finish(); }
       });
       const shutdown = (why: string): void => {
         if (shuttingDown) return;
@@ -285,19 +291,25 @@ export const upCommand: CliCommand = {
       const onSignal = (): void => shutdown("Ctrl-C");
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
-      if (!flags.has("--listen")) {
-        try {
-          await session.daemon.initiate(session.conn.name);
-          io.out(formatSwanctlSas(session.report().ikeSas));
-        } catch (e) {
-          // A shutdown while still negotiating is not a failure of the negotiation.
-          if (!shuttingDown) throw e;
+      // --for bounds the whole run, the negotiation included: its clock started with the command.
+      let established = false;
+      if (forMs !== undefined) forTimer = setTimeout(() => {
+        if (!listen && !established && !shuttingDown) {
+          exitCode = EXIT_CODES.PEER_UNREACHABLE;
+          io.err(`error: --for ${forText} s elapsed before the IKE_SA of '${session.conn.name}' was established: the peer did not answer in time\n`);
         }
+        shutdown(`--for ${forText} s elapsed`);
+      }, Math.max(0, forMs - (performance.now() - startedAt)));
+      if (!listen) {
+        const initiated = session.daemon.initiate(session.conn.name).then(() => {
+          established = true;
+          io.out(formatSwanctlSas(session.report().ikeSas));
+        });
+        // A shutdown while still negotiating is not a failure of the negotiation, and need not wait for it.
+        await Promise.race([initiated.catch((e: unknown) => { if (!shuttingDown) throw e; }), done]);
       } else {
         io.out(`up: listening on ${session.transport.address}[${session.transport.ikePort}] and [${session.transport.natPort}] for connection '${session.conn.name}'\n`);
       }
-      const forSec = value("--for");
-      const forTimer = forSec ? setTimeout(() => shutdown(`--for ${forSec} s elapsed`), Number(forSec) * 1000) : undefined;
       await done;
       clearTimeout(forTimer);
       process.off("SIGINT", onSignal);
@@ -306,6 +318,7 @@ export const upCommand: CliCommand = {
     } catch (e) {
       return reportFailure(e, io);
     } finally {
+      clearTimeout(forTimer);
       server?.close();
       metrics?.close();
       await unlink(path).catch(() => undefined);

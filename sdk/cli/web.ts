@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseCommandArgs, UsageError } from "./args.ts";
 import type { CliCommand, CliIo } from "./command.ts";
 
 /** Where `npm run build:web` writes the page, relative to this module (sdk/cli/ or dist/cli/). */
@@ -31,7 +31,7 @@ the browser; the files are never sent anywhere, this server included.
   -h, --help    this text
 
 The page also works opened from disk (web/dist/index.html), without a Web Worker.
-Stops with Ctrl-C. Exit status: 2 on bad arguments, a busy port or a missing page.
+Stops with Ctrl-C. Exit status: 2 on bad arguments, a busy port or a missing page (one line).
 `;
 
 const TYPES: Record<string, string> = {
@@ -93,25 +93,26 @@ function handler(root: string, port: () => number) {
 }
 
 async function run(args: string[], io: CliIo): Promise<number> {
-  const fail = (msg: string, hint = true): number => {
-    io.err(`ipsec-wasm web: ${msg}\n${hint ? "Run `ipsec-wasm web --help` for usage.\n" : ""}`);
+  const fail = (msg: string): number => {
+    io.err(`ipsec-wasm web: ${msg}\n`);
     return 2;
   };
   let values: { port?: string; dir?: string };
   try {
-    ({ values } = parseArgs({ args, strict: true, allowPositionals: false, options: { port: { type: "string" }, dir: { type: "string" } } }));
+    ({ values } = parseCommandArgs(args, { port: { type: "string" }, dir: { type: "string" } }, { command: "web" }));
   } catch (e) {
-    return fail((e as Error).message.split("\n")[0].replace(/\. To specify a positional argument.*$/, ""));
+    if (!(e instanceof UsageError)) throw e;
+    return fail(e.message);
   }
   let port = 0;
   if (values.port !== undefined) {
-    if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) return fail(`--port must be 0..65535, got '${values.port}'`);
+    if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) return fail(`--port must be 0..65535, got '${values.port}' (see \`ipsec-wasm web --help\`)`);
     port = Number(values.port);
   }
   const dir = values.dir !== undefined ? resolve(values.dir) : PAGE_DIR;
   if (!existsSync(join(dir, "index.html"))) {
     return fail(values.dir !== undefined ? `${dir} has no index.html`
-      : `the page is not built (no ${join(dir, "index.html")}); run \`npm run build:web\``, false);
+      : `the page is not built (no ${join(dir, "index.html")}); run \`npm run build:web\``);
   }
   const root = realpathSync(dir);
   let bound = 0;
@@ -121,9 +122,9 @@ async function run(args: string[], io: CliIo): Promise<number> {
     server.listen(port, HOST, () => done(undefined));
   });
   if (listening) {
-    if (listening.code === "EADDRINUSE") return fail(`port ${port} on ${HOST} is in use; choose another with --port, or leave --port out for a free one`, false);
-    if (listening.code === "EACCES") return fail(`not allowed to listen on ${HOST}:${port}; use a port above 1023`, false);
-    return fail(`cannot listen on ${HOST}:${port}: ${listening.message}`, false);
+    if (listening.code === "EADDRINUSE") return fail(`port ${port} on ${HOST} is in use; choose another with --port, or leave --port out for a free one`);
+    if (listening.code === "EACCES") return fail(`not allowed to listen on ${HOST}:${port}; use a port above 1023`);
+    return fail(`cannot listen on ${HOST}:${port}: ${listening.message}`);
   }
   const address = server.address();
   bound = typeof address === "object" && address ? address.port : port;

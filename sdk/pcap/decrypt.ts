@@ -1,39 +1,27 @@
 /**
- * The runtime-neutral core of `ipsec-wasm pcap decrypt` (and of the web page in web/): runs every
- * frame of a capture (classic pcap or pcapng) through the real dataplane, in file order (so replay
- * windows apply), and returns one verdict per frame, the inner packets of the `ok` frames as a
- * pcap, per-SA counters like `ip -s xfrm state`, and the ICV-truncation detector's diagnostics.
+ * The runtime-neutral API of `ipsec-wasm pcap decrypt` (and of the web page in web/): loads SA
+ * files, and runs every frame of a capture (classic pcap or pcapng) through the real dataplane, in
+ * file order (so replay windows apply): {@link decryptCapture} over a capture in memory, returning
+ * one verdict per frame, the inner packets of the `ok` frames as a pcap, per-SA counters like
+ * `ip -s xfrm state`, and the ICV-truncation detector's diagnostics; {@link decryptCaptureStream}
+ * over chunks as they are read, handing each batch's results to a sink (decrypt-stream.ts).
  * No `node:` import: it runs in browsers and web workers as it does in Node.
  * @module
  */
-import { Dataplane, DataplaneError } from "../dataplane/dataplane.ts";
-import type { DecapResult, EspMode, SaConfig, SaHandle, Status } from "../dataplane/types.ts";
-import type { WasmSource } from "../dataplane/wasm.ts";
-import { IcvTruncationDetector, type Diagnostic, type ProbeResult } from "../diag/icv-truncation.ts";
+import type { EspMode, SaConfig } from "../dataplane/types.ts";
 import { parseCharonLog } from "../sa/charon.ts";
 import { parseSaJson, parseWiresharkEspSa, parseXfrmState, SaFileError } from "../sa/files.ts";
-import { classifyFrame, SUPPORTED_LINKTYPES, type EspFrame } from "./frames.ts";
-import { LINKTYPE_RAW, PcapError, writePcap, type PcapFile, type PcapRecord } from "./pcap.ts";
+import { decryptFrames, MAX_SLOT_BYTES, type DecryptOptions, type DecryptSummary } from "./decrypt-stream.ts";
+import { PcapError, type PcapFile, type PcapRecord } from "./pcap.ts";
 import { readCapture } from "./pcapng.ts";
+import { hex32, InputError, type FrameVerdict } from "./verdicts.ts";
 
-/** Outcome of one frame in the verdicts file. */
-export type Verdict = "ok" | "no-sa" | "replay" | "integrity-failed" | "malformed" | "dummy" | "nat-keepalive" | "not-esp";
-
-/** Every verdict, in the order the summary prints them. */
-export const VERDICTS: readonly Verdict[] = ["ok", "no-sa", "replay", "integrity-failed", "malformed", "dummy", "nat-keepalive", "not-esp"];
-
-/** One line of the verdicts file. */
-export interface FrameVerdict {
-  /** 1-based frame number in the input capture. */
-  frame: number;
-  /** SPI, when the frame carried at least 4 bytes of ESP. */
-  spi?: number;
-  /** Sequence number (64-bit with ESN), when the frame carried an ESP header. */
-  seq?: bigint;
-  verdict: Verdict;
-  /** A short sentence saying why. */
-  reason: string;
-}
+export { decryptCaptureStream, decryptFrames, MAX_SLOT_BYTES } from "./decrypt-stream.ts";
+export type { DecryptOptions, DecryptSink, DecryptSummary, FrameSource, StreamSummary } from "./decrypt-stream.ts";
+export { readCaptureStream, CaptureStreamReader } from "./capture-stream.ts";
+export type { ByteChunks, CaptureInfo } from "./capture-stream.ts";
+export { InputError, VERDICTS, verdictLine, verdictsJsonl } from "./verdicts.ts";
+export type { FrameVerdict, SaCounters, Verdict } from "./verdicts.ts";
 
 /** SA file formats: our JSON, `ip xfrm state` text, Wireshark's `esp_sa`, strongSwan's charon log (chd 4). */
 export type SaFormat = "json" | "xfrm" | "wireshark" | "charon";
@@ -54,46 +42,11 @@ export interface SaSource {
   text: string;
 }
 
-/** One SA's counters after the run, like a block of `ip -s xfrm state`. */
-export interface SaCounters {
-  spi: number;
-  /** Where the SA came from, e.g. `sas.json: SA 1 (spi 0x0e582872)`. */
-  origin: string;
-  esp: string;
-  mode: EspMode;
-  icvLength: number;
-  replayWindow: number;
-  packets: bigint;
-  bytes: bigint;
-  /** Highest sequence number accepted. */
-  seq: bigint;
-  /** Non-zero drop counters by reason. */
-  drops: Record<string, bigint>;
-}
-
 /** Result of {@link decryptCapture}. */
-export interface DecryptResult {
+export interface DecryptResult extends Omit<DecryptSummary, "frames"> {
   verdicts: FrameVerdict[];
   /** Inner packets of the `ok` frames as a LINKTYPE_RAW pcap with the frames' timestamps. */
   output: Uint8Array;
-  /** Human-readable counters, like `ip -s xfrm state`. */
-  summary: string;
-  counts: Record<Verdict, number>;
-  /** What the ICV-truncation detector concluded per SA (every failed HMAC frame is probed offline). */
-  diagnostics: Diagnostic[];
-  /** Each loaded SA's counters, in load order. */
-  sas: SaCounters[];
-}
-
-/** Options of {@link decryptCapture}. */
-export interface DecryptOptions {
-  /** The compiled dataplane (or its bytes); default: the packaged `dataplane.wasm` for this runtime. */
-  wasm?: WasmSource;
-}
-
-/** Bad input the user can fix: reported on one line, exit code 2. */
-export class InputError extends Error {
-  override name = "InputError";
 }
 
 /**
@@ -128,48 +81,6 @@ export function loadSas(sources: SaSource[], wiresharkMode: EspMode = "tunnel"):
   return out;
 }
 
-const hex32 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, "0")}`;
-
-const STATUS_SENTENCES: Record<Exclude<Status, "ok">, string> = {
-  "no-sa": "No SA with this SPI was loaded.",
-  "replay": "The sequence number was already received or is older than the replay window.",
-  "integrity-failed": "The ICV did not verify: wrong key, wrong ICV length, or the packet was modified.",
-  "bad-padding": "The decrypted padding is not 1, 2, 3, ... as RFC 4303 section 2.4 requires.",
-  "truncated": "The ESP packet is too short for its IV, trailer and ICV.",
-  "seq-overflow": "The sequence number cannot advance any further on this SA.",
-  "lifetime-expired": "The SA's lifetime has expired.",
-  "dummy": "Dummy packet (next header 59), discarded as RFC 4303 section 2.6 says.",
-  "bad-next-header": "The ESP trailer's next header does not fit the SA's mode.",
-  "too-big": "The packet is larger than the dataplane's packet slot.",
-  "invalid-sa": "The SA is not usable for inbound traffic.",
-  "malformed-inner": "The decrypted inner packet is not a well-formed IP packet.",
-};
-
-function verdictOf(r: DecapResult, probe?: ProbeResult): { verdict: Verdict; reason: string } {
-  switch (r.status) {
-    case "ok": return { verdict: "ok", reason: `Decrypted and verified; next header ${r.nextHeader}.` };
-    case "no-sa": return { verdict: "no-sa", reason: `No SA with SPI ${hex32(r.spi)} was loaded.` };
-    case "replay":
-    case "dummy":
-      return { verdict: r.status, reason: STATUS_SENTENCES[r.status] };
-    case "integrity-failed":
-      return { verdict: r.status, reason: probeSentence(probe) ?? STATUS_SENTENCES[r.status] };
-    default: {
-      const why = r.status === "truncated" ? probeSentence(probe) : undefined;
-      return { verdict: "malformed", reason: `${r.status}: ${why ?? STATUS_SENTENCES[r.status]}` };
-    }
-  }
-}
-
-/** The frame's own evidence: it verifies with this SA's key at another ICV length. */
-function probeSentence(p?: ProbeResult): string | undefined {
-  if (!p || p.verifiesAtBits.length === 0) return undefined;
-  const bits = p.verifiesAtBits[0];
-  return `The packet does not verify with this SA's ${p.configuredIcvBits}-bit ICV but does with ${bits} bits: ` +
-    `the peer appears to use ${bits}-bit ICVs (see the diagnostic in the summary).`;
-}
-
-/** Reads a classic pcap or pcapng capture; a bad file is an {@link InputError} naming it. */
 export function readCaptureFile(bytes: Uint8Array, name: string): PcapFile {
   try {
     return readCapture(bytes);
@@ -179,122 +90,34 @@ export function readCaptureFile(bytes: Uint8Array, name: string): PcapFile {
   }
 }
 
-/** The verdicts file: one {@link verdictLine} per frame, each ending in a newline. */
-export function verdictsJsonl(verdicts: readonly FrameVerdict[]): string {
-  return verdicts.map((v) => verdictLine(v) + "\n").join("");
+/**
+ * Decrypts a parsed capture with the given SAs, all in memory (the web page's API; the CLI streams
+ * with {@link decryptCaptureStream}). Throws {@link InputError} when an SA is refused.
+ */
+export async function decryptCapture(capture: PcapFile, sas: { config: SaConfig; origin: string }[], options: DecryptOptions = {}): Promise<DecryptResult> {
+  // The whole capture is here: a slot that just fits its largest frame (an ESP packet is never longer).
+  const largest = capture.records.reduce((m, r) => Math.max(m, r.data.length), 0);
+  const slotBytes = Math.min(MAX_SLOT_BYTES, Math.max(2176, Math.ceil((largest + SLOT_OVERHEAD) / 16) * 16));
+  const batches: PcapRecord[][] = [];
+  for (let i = 0; i < capture.records.length; i += 4096) batches.push(capture.records.slice(i, i + 4096));
+  const verdicts: FrameVerdict[] = [];
+  const output: Uint8Array[] = [];
+  const source = {
+    batches,
+    // pcapng: every interface of the file, so the checks and the timestamp resolution see them all.
+    linkTypes: () => capture.interfaces ? [...new Set(capture.interfaces.map((i) => i.linkType))] : [capture.linkType],
+    nanosecond: () => capture.nanosecond,
+  };
+  const sink = { verdicts: (b: readonly FrameVerdict[]) => { for (const v of b) verdicts.push(v); }, output: (b: Uint8Array) => { output.push(b); } };
+  const { frames: _frames, ...summary } = await decryptFrames(source, sas, sink, { ...options, slotBytes: options.slotBytes ?? slotBytes });
+  return { ...summary, verdicts, output: concat(output) };
 }
 
-/** Serialises one verdict line; `seq` is written as an exact integer even above 2^53. */
-export function verdictLine(v: FrameVerdict): string {
-  let s = `{"frame": ${v.frame}`;
-  if (v.spi !== undefined) s += `, "spi": "${hex32(v.spi)}"`;
-  if (v.seq !== undefined) s += `, "seq": ${v.seq.toString()}`;
-  return `${s}, "verdict": "${v.verdict}", "reason": ${JSON.stringify(v.reason)}}`;
-}
-
-const BATCH = 64;
 const SLOT_OVERHEAD = 128; // head and tail room the dataplane keeps around each packet
 
-/** Decrypts a parsed capture with the given SAs. Throws {@link InputError} when an SA is refused. */
-export async function decryptCapture(capture: PcapFile, sas: { config: SaConfig; origin: string }[], options: DecryptOptions = {}): Promise<DecryptResult> {
-  // pcapng: each interface has its own link type; frames of unsupported ones get a verdict each.
-  const linkTypes = capture.interfaces ? [...new Set(capture.interfaces.map((i) => i.linkType))] : [capture.linkType];
-  if (!linkTypes.some((t) => SUPPORTED_LINKTYPES.has(t))) {
-    const known = [...SUPPORTED_LINKTYPES].map(([n, name]) => `${n} (${name})`).join(", ");
-    throw new InputError(`link type ${linkTypes.join(", ") || "(no interface)"} is not supported (supported: ${known})`);
-  }
-  const verdicts: FrameVerdict[] = [];
-  const espFrames: { index: number; frame: EspFrame }[] = [];
-  capture.records.forEach((rec, i) => {
-    const frame = i + 1;
-    const c = classifyFrame(rec.data, rec.linkType ?? capture.linkType);
-    const spi = c.spi;
-    const seq = c.seq === undefined ? undefined : BigInt(c.seq);
-    if (rec.fileTruncated) {
-      verdicts.push({ frame, spi, seq, verdict: "malformed", reason: "The capture file ends in the middle of this frame." });
-    } else if (c.kind === "esp" && rec.origLength > rec.data.length) {
-      verdicts.push({ frame, spi, seq, verdict: "malformed",
-        reason: `Only ${rec.data.length} of ${rec.origLength} bytes were captured (snap length), so the ICV cannot be checked.` });
-    } else if (c.kind === "esp") {
-      verdicts.push({ frame, spi, seq, verdict: "malformed", reason: "" });
-      espFrames.push({ index: i, frame: c });
-    } else {
-      verdicts.push({ frame, spi, seq, verdict: c.kind, reason: c.reason });
-    }
-  });
-
-  const largest = espFrames.reduce((m, f) => Math.max(m, f.frame.packet.length), 0);
-  const slotBytes = Math.min(1 << 20, Math.max(2176, Math.ceil((largest + SLOT_OVERHEAD) / 16) * 16));
-  const dp = await Dataplane.create({ ...options.wasm, maxSas: Math.max(16, sas.length), batchSize: BATCH, slotBytes });
-  const handles: { handle: SaHandle; config: SaConfig; origin: string }[] = [];
-  for (const { config, origin } of sas) {
-    try {
-      handles.push({ handle: dp.addSa(config), config, origin });
-    } catch (e) {
-      if (e instanceof DataplaneError) throw new InputError(`${origin}: ${e.message}`);
-      throw e;
-    }
-  }
-
-  // Offline there is no live traffic to protect: probe every failed HMAC frame, so each one's
-  // verdict line can say whether it verifies at another ICV length.
-  const probes = new Map<number, ProbeResult>();
-  const detector = new IcvTruncationDetector(dp, {
-    now: () => 0, log: null, maxProbesPerSecond: Infinity, maxTotalProbesPerSecond: Infinity,
-    onProbe: (p) => probes.set(p.index, p),
-  });
-  const inner: (Uint8Array | undefined)[] = new Array(capture.records.length);
-  for (let start = 0; start < espFrames.length; start += BATCH) {
-    const chunk = espFrames.slice(start, start + BATCH);
-    probes.clear();
-    const results = dp.decapsulateBatch(chunk.map((f) => f.frame.packet), chunk.map((f) => f.frame.l3HeaderLength));
-    results.forEach((r, k) => {
-      const { index } = chunk[k];
-      const { verdict, reason } = verdictOf(r, probes.get(k));
-      const v = verdicts[index];
-      v.verdict = verdict;
-      v.reason = reason;
-      v.spi = r.spi;
-      // With ESN the dataplane infers the full 64-bit number, but only once the ICV verified.
-      if (r.status === "ok" || r.status === "replay" || r.status === "dummy") v.seq = r.seq;
-      if (r.status === "ok") inner[index] = r.payload;
-    });
-  }
-  detector.detach();
-  const diagnostics = detector.diagnostics();
-
-  const records: Pick<PcapRecord, "tsSec" | "tsFrac" | "data">[] = [];
-  capture.records.forEach((rec, i) => {
-    const data = inner[i];
-    if (data) records.push({ tsSec: rec.tsSec, tsFrac: rec.tsFrac, data });
-  });
-  const output = writePcap({ linkType: LINKTYPE_RAW, nanosecond: capture.nanosecond, records });
-
-  const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
-  for (const v of verdicts) counts[v.verdict]++;
-  const saCounters: SaCounters[] = handles.map(({ handle, config, origin }) => {
-    const st = dp.stats(handle);
-    return {
-      spi: st.spi, origin, esp: st.esp, mode: config.mode, icvLength: st.icvLength, replayWindow: st.replayWindow,
-      packets: st.packets, bytes: st.bytes, seq: st.seq,
-      drops: Object.fromEntries(Object.entries(st.drops).filter(([, n]) => n > 0n)),
-    };
-  });
-  return { verdicts, output, summary: summarise(dp, handles, counts, verdicts.length, diagnostics), counts, diagnostics, sas: saCounters };
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) { out.set(p, off); off += p.length; }
+  return out;
 }
-
-function summarise(dp: Dataplane, handles: { handle: SaHandle; config: SaConfig }[], counts: Record<Verdict, number>, frames: number,
-  diagnostics: Diagnostic[]): string {
-  const lines: string[] = [];
-  for (const { handle, config } of handles) {
-    const s = dp.stats(handle);
-    lines.push(`spi ${hex32(s.spi)} esp ${s.esp} mode ${config.mode} icv ${s.icvLength} replay-window ${s.replayWindow}`);
-    lines.push(`\tpackets ${s.packets} bytes ${s.bytes} seq ${s.seq}`);
-    const drops = Object.entries(s.drops).filter(([, n]) => n > 0n).map(([k, n]) => `${k} ${n}`);
-    if (drops.length) lines.push(`\tdrops: ${drops.join(" ")}`);
-    for (const d of diagnostics) if (d.sa === handle) lines.push(`\tdiagnostic ${d.kind}: ${d.message}`);
-  }
-  lines.push(`frames ${frames}: ${VERDICTS.map((v) => `${v} ${counts[v]}`).join(", ")}`);
-  return lines.join("\n") + "\n";
-}
-

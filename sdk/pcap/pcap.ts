@@ -66,8 +66,16 @@ export class PcapError extends Error {
   override name = "PcapError";
 }
 
-/** Parses a classic pcap file. Throws {@link PcapError} on a bad file header; a torn last record is kept, flagged. */
-export function readPcap(bytes: Uint8Array): PcapFile {
+/** What a classic pcap file header says. */
+export interface PcapHeader {
+  linkType: number;
+  nanosecond: boolean;
+  bigEndian: boolean;
+  snapLength: number;
+}
+
+/** Parses the 24-byte file header. Throws {@link PcapError} on a pcapng file, a short file or a bad magic. */
+export function readPcapHeader(bytes: Uint8Array): PcapHeader {
   if (bytes.length >= 4 && bytes[0] === 0x0a && bytes[1] === 0x0d && bytes[2] === 0x0d && bytes[3] === 0x0a) {
     throw new PcapError("this is a pcapng file; convert it with `editcap -F pcap IN OUT` first");
   }
@@ -89,27 +97,45 @@ export function readPcap(bytes: Uint8Array): PcapFile {
   const snapLength = view.getUint32(16, littleEndian);
   // The upper bits of the link-type field carry FCS information; the link type is the low 16 bits.
   const linkType = view.getUint32(20, littleEndian) & 0xffff;
-  const records: PcapRecord[] = [];
-  let off = FILE_HEADER_LENGTH;
-  while (off < bytes.length) {
-    if (bytes.length - off < RECORD_HEADER_LENGTH) {
-      records.push({ tsSec: 0, tsFrac: 0, origLength: 0, data: bytes.slice(off), fileTruncated: true });
-      break;
-    }
-    const tsSec = view.getUint32(off, littleEndian);
-    const tsFrac = view.getUint32(off + 4, littleEndian);
-    const inclLength = view.getUint32(off + 8, littleEndian);
-    const origLength = view.getUint32(off + 12, littleEndian);
-    off += RECORD_HEADER_LENGTH;
-    const available = bytes.length - off;
-    if (inclLength > available) {
-      records.push({ tsSec, tsFrac, origLength, data: bytes.slice(off), fileTruncated: true });
-      break;
-    }
-    records.push({ tsSec, tsFrac, origLength, data: bytes.slice(off, off + inclLength) });
-    off += inclLength;
+  return { linkType, nanosecond, bigEndian: !littleEndian, snapLength };
+}
+
+/** Bytes of the file header. */
+export const PCAP_HEADER_LENGTH = FILE_HEADER_LENGTH;
+
+/**
+ * Reads the record at `off`: how many bytes it used and the record, or `undefined` when it is not
+ * complete and `final` is false (more bytes may come). With `final` the end of `bytes` is the end
+ * of the file: a torn record is returned flagged `fileTruncated`, using the rest.
+ */
+export function readPcapRecord(bytes: Uint8Array, off: number, bigEndian: boolean, final: boolean): { used: number; record: PcapRecord } | undefined {
+  const rest = bytes.length - off;
+  if (rest < RECORD_HEADER_LENGTH) {
+    return final ? { used: rest, record: { tsSec: 0, tsFrac: 0, origLength: 0, data: bytes.slice(off), fileTruncated: true } } : undefined;
   }
-  return { linkType, nanosecond, bigEndian: !littleEndian, snapLength, records };
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const le = !bigEndian;
+  const tsSec = view.getUint32(off, le);
+  const tsFrac = view.getUint32(off + 4, le);
+  const inclLength = view.getUint32(off + 8, le);
+  const origLength = view.getUint32(off + 12, le);
+  const body = off + RECORD_HEADER_LENGTH;
+  if (inclLength > bytes.length - body) {
+    return final ? { used: rest, record: { tsSec, tsFrac, origLength, data: bytes.slice(body), fileTruncated: true } } : undefined;
+  }
+  return { used: RECORD_HEADER_LENGTH + inclLength, record: { tsSec, tsFrac, origLength, data: bytes.slice(body, body + inclLength) } };
+}
+
+/** Parses a classic pcap file. Throws {@link PcapError} on a bad file header; a torn last record is kept, flagged. */
+export function readPcap(bytes: Uint8Array): PcapFile {
+  const header = readPcapHeader(bytes);
+  const records: PcapRecord[] = [];
+  for (let off = FILE_HEADER_LENGTH; off < bytes.length;) {
+    const { used, record } = readPcapRecord(bytes, off, header.bigEndian, true)!;
+    records.push(record);
+    off += used;
+  }
+  return { ...header, records };
 }
 
 /** What {@link writePcap} needs; omitted options give a little-endian microsecond file with snap length 262144. */
@@ -143,4 +169,14 @@ export function writePcap(file: PcapWriteInput): Uint8Array {
     off += RECORD_HEADER_LENGTH + r.data.length;
   }
   return out;
+}
+
+/** The 24-byte header {@link writePcap} writes, for writing a file record by record. */
+export function pcapFileHeader(file: Omit<PcapWriteInput, "records">): Uint8Array {
+  return writePcap({ ...file, records: [] });
+}
+
+/** The bytes of records as {@link writePcap} lays them out after the header (little-endian unless `bigEndian`). */
+export function pcapRecordBytes(records: PcapWriteInput["records"], bigEndian = false): Uint8Array {
+  return writePcap({ linkType: 0, bigEndian, records }).subarray(FILE_HEADER_LENGTH);
 }

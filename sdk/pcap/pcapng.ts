@@ -34,28 +34,45 @@ interface Section {
   count: number;
 }
 
+/** A packet as a block holds it: timestamp in its interface's units, not yet converted. */
+export interface PcapngPacket {
+  /** File-wide interface index; -1 when a cut block did not say. */
+  iface: number;
+  units: bigint;
+  origLength: number;
+  data: Uint8Array;
+  fileTruncated?: boolean;
+}
+
 /**
- * Parses a pcapng file into the same shape as a classic one: `records` in file order, each with its
- * `interfaceId` (file-wide, across sections) and `linkType`; `interfaces` lists them all. The
- * file-level `linkType`/`snapLength`/`bigEndian` are those of the first interface and section.
- * Timestamps are converted to seconds plus a fraction in microseconds, or in nanoseconds
- * (`nanosecond: true`) when any interface records finer than microseconds. A block cut short by the
- * end of the file ends the read; a cut packet is kept and flagged `fileTruncated`.
+ * Reads pcapng blocks one at a time from a window of bytes, keeping the section and interface
+ * state between calls: {@link readPcapng} runs it over a whole file, the streaming reader
+ * (capture-stream.ts) over chunks as they arrive.
  */
-export function readPcapng(bytes: Uint8Array): PcapFile {
-  if (!isPcapng(bytes)) throw new PcapError("not a pcapng file (no Section Header Block)");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const interfaces: CaptureInterface[] = [];
-  const raw: { iface: number; units: bigint; origLength: number; data: Uint8Array; fileTruncated?: boolean }[] = [];
-  let section: Section | undefined;
-  let firstLittleEndian = true;
-  let off = 0;
-  while (off < bytes.length) {
-    if (bytes.length - off < 12) {
-      if (off + 4 <= bytes.length && isPacketType(view.getUint32(off, section?.littleEndian ?? true))) {
-        raw.push({ iface: -1, units: 0n, origLength: 0, data: bytes.slice(off + 4), fileTruncated: true });
+export class PcapngBlockReader {
+  readonly interfaces: CaptureInterface[] = [];
+  /** Byte order of the first section (true until one was read). */
+  firstLittleEndian = true;
+  /** Packets read so far (including cut ones). */
+  packets = 0;
+  #section: Section | undefined;
+
+  /**
+   * Reads the block at `off` of `bytes`. Returns how many bytes it used and the packet it held, or
+   * `undefined` when the block is not complete and `final` is false (more bytes may come). With
+   * `final` the end of `bytes` is the end of the file: a cut block ends the read (`used` reaches the end).
+   * `at` is the block's offset in the file, for error messages.
+   */
+  next(bytes: Uint8Array, off: number, final: boolean, at = off): { used: number; packet?: PcapngPacket } | undefined {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const section = this.#section;
+    const rest = bytes.length - off;
+    if (rest < 12) {
+      if (!final) return undefined;
+      if (rest >= 4 && isPacketType(view.getUint32(off, section?.littleEndian ?? true))) {
+        return { used: rest, packet: this.#count({ iface: -1, units: 0n, origLength: 0, data: bytes.slice(off + 4), fileTruncated: true }) };
       }
-      break;
+      return { used: rest };
     }
     let type: number;
     let le: boolean;
@@ -64,7 +81,7 @@ export function readPcapng(bytes: Uint8Array): PcapFile {
       const magic = view.getUint32(off + 8, true);
       if (magic === BYTE_ORDER_MAGIC) le = true;
       else if (magic === 0x4d3c2b1a) le = false;
-      else throw new PcapError(`section header at offset ${off}: bad byte-order magic 0x${magic.toString(16).padStart(8, "0")}`);
+      else throw new PcapError(`section header at offset ${at}: bad byte-order magic 0x${magic.toString(16).padStart(8, "0")}`);
       type = SHB;
     } else {
       if (!section) throw new PcapError("the file does not start with a Section Header Block");
@@ -72,25 +89,26 @@ export function readPcapng(bytes: Uint8Array): PcapFile {
       type = view.getUint32(off, le);
     }
     const length = view.getUint32(off + 4, le);
-    if (length < 12 || length % 4 !== 0) throw new PcapError(`block at offset ${off} (type 0x${type.toString(16)}): bad block length ${length}`);
+    if (length < 12 || length % 4 !== 0) throw new PcapError(`block at offset ${at} (type 0x${type.toString(16)}): bad block length ${length}`);
     const end = off + length;
     if (end > bytes.length) {
+      if (!final) return undefined;
       if (section && isPacketType(type)) {
-        const p = packetOf(view, bytes, off, Math.min(end, bytes.length), type, le, section, interfaces, true);
-        if (p) raw.push({ ...p, fileTruncated: true });
+        const p = packetOf(view, bytes, off, bytes.length, type, le, section, this.interfaces, true, at);
+        if (p) return { used: rest, packet: this.#count({ ...p, fileTruncated: true }) };
       }
-      break;
+      return { used: rest };
     }
     if (view.getUint32(end - 4, le) !== length) {
-      throw new PcapError(`block at offset ${off} (type 0x${type.toString(16)}): trailing length does not match ${length}`);
+      throw new PcapError(`block at offset ${at} (type 0x${type.toString(16)}): trailing length does not match ${length}`);
     }
     if (type === SHB) {
       const major = view.getUint16(off + 12, le);
-      if (major !== 1) throw new PcapError(`section header at offset ${off}: pcapng version ${major} is not supported (1)`);
-      if (!section) firstLittleEndian = le;
-      section = { littleEndian: le, firstInterface: interfaces.length, count: 0 };
+      if (major !== 1) throw new PcapError(`section header at offset ${at}: pcapng version ${major} is not supported (1)`);
+      if (!section) this.firstLittleEndian = le;
+      this.#section = { littleEndian: le, firstInterface: this.interfaces.length, count: 0 };
     } else if (type === IDB) {
-      if (length < 20) throw new PcapError(`interface description at offset ${off}: too short`);
+      if (length < 20) throw new PcapError(`interface description at offset ${at}: too short`);
       const iface: CaptureInterface = {
         linkType: view.getUint16(off + 8, le),
         snapLength: view.getUint32(off + 12, le),
@@ -105,34 +123,63 @@ export function readPcapng(bytes: Uint8Array): PcapFile {
           iface.unitsPerSecond = r & 0x80 ? 1n << exp : 10n ** exp;
         } else if (o.code === 14 && o.length >= 8) iface.offsetSeconds = view.getBigInt64(o.at, le);
       }
-      interfaces.push(iface);
+      this.interfaces.push(iface);
       section!.count++;
     } else if (isPacketType(type)) {
-      const p = packetOf(view, bytes, off, end, type, le, section!, interfaces, false);
-      if (p) raw.push(p);
+      const p = packetOf(view, bytes, off, end, type, le, section!, this.interfaces, false, at);
+      if (p) return { used: length, packet: this.#count(p) };
     }
-    off = end;
+    return { used: length };
   }
-  if (interfaces.length === 0 && raw.length === 0) throw new PcapError("the pcapng file describes no interface");
 
-  const nanosecond = interfaces.some((i) => i.unitsPerSecond > 1_000_000n);
-  const fracUnits = nanosecond ? 1_000_000_000n : 1_000_000n;
-  const records: PcapRecord[] = raw.map((r) => {
-    const iface = interfaces[r.iface];
-    if (!iface) return { tsSec: 0, tsFrac: 0, origLength: r.origLength, data: r.data, fileTruncated: r.fileTruncated };
+  /** The same record {@link readPcapng} makes, with the fraction in nanoseconds or microseconds. */
+  record(p: PcapngPacket, nanosecond: boolean): PcapRecord {
+    const iface = this.interfaces[p.iface];
+    if (!iface) return { tsSec: 0, tsFrac: 0, origLength: p.origLength, data: p.data, fileTruncated: p.fileTruncated };
     const per = iface.unitsPerSecond;
-    const sec = r.units / per + iface.offsetSeconds;
-    const frac = ((r.units % per) * fracUnits) / per;
-    const rec: PcapRecord = { tsSec: Number(BigInt.asUintN(32, sec)), tsFrac: Number(frac), origLength: r.origLength, data: r.data,
-      linkType: iface.linkType, interfaceId: r.iface };
-    if (r.fileTruncated) rec.fileTruncated = true;
+    const sec = p.units / per + iface.offsetSeconds;
+    const frac = ((p.units % per) * (nanosecond ? 1_000_000_000n : 1_000_000n)) / per;
+    const rec: PcapRecord = { tsSec: Number(BigInt.asUintN(32, sec)), tsFrac: Number(frac), origLength: p.origLength, data: p.data,
+      linkType: iface.linkType, interfaceId: p.iface };
+    if (p.fileTruncated) rec.fileTruncated = true;
     return rec;
-  });
+  }
+
+  #count(p: PcapngPacket): PcapngPacket {
+    this.packets++;
+    return p;
+  }
+}
+
+/** Whether any interface records timestamps finer than microseconds (then records carry nanoseconds). */
+export const needsNanoseconds = (interfaces: readonly CaptureInterface[]): boolean => interfaces.some((i) => i.unitsPerSecond > 1_000_000n);
+
+/**
+ * Parses a pcapng file into the same shape as a classic one: `records` in file order, each with its
+ * `interfaceId` (file-wide, across sections) and `linkType`; `interfaces` lists them all. The
+ * file-level `linkType`/`snapLength`/`bigEndian` are those of the first interface and section.
+ * Timestamps are converted to seconds plus a fraction in microseconds, or in nanoseconds
+ * (`nanosecond: true`) when any interface records finer than microseconds. A block cut short by the
+ * end of the file ends the read; a cut packet is kept and flagged `fileTruncated`.
+ */
+export function readPcapng(bytes: Uint8Array): PcapFile {
+  if (!isPcapng(bytes)) throw new PcapError("not a pcapng file (no Section Header Block)");
+  const reader = new PcapngBlockReader();
+  const raw: PcapngPacket[] = [];
+  for (let off = 0; off < bytes.length;) {
+    const step = reader.next(bytes, off, true)!;
+    if (step.packet) raw.push(step.packet);
+    off += step.used;
+  }
+  const interfaces = reader.interfaces;
+  if (interfaces.length === 0 && raw.length === 0) throw new PcapError("the pcapng file describes no interface");
+  const nanosecond = needsNanoseconds(interfaces);
+  const records = raw.map((p) => reader.record(p, nanosecond));
   const first = interfaces[0];
   return {
     linkType: first?.linkType ?? 0,
     nanosecond,
-    bigEndian: !firstLittleEndian,
+    bigEndian: !reader.firstLittleEndian,
     snapLength: first?.snapLength ?? 0,
     records,
     format: "pcapng",
@@ -144,7 +191,7 @@ const isPacketType = (type: number): boolean => type === EPB || type === SPB || 
 
 /** The packet of an EPB, SPB or PB between `off` and `end` (which may be cut short by the end of the file). */
 function packetOf(view: DataView, bytes: Uint8Array, off: number, end: number, type: number, le: boolean, section: Section,
-  interfaces: CaptureInterface[], cut: boolean): { iface: number; units: bigint; origLength: number; data: Uint8Array } | undefined {
+  interfaces: CaptureInterface[], cut: boolean, at: number): { iface: number; units: bigint; origLength: number; data: Uint8Array } | undefined {
   const body = off + 8;
   const avail = (n: number): boolean => body + n <= end;
   if (type === SPB) {
@@ -163,11 +210,11 @@ function packetOf(view: DataView, bytes: Uint8Array, off: number, end: number, t
   const origLength = view.getUint32(body + 16, le);
   if (local >= section.count) {
     if (cut) return { iface: -1, units, origLength, data: new Uint8Array(0) };
-    throw new PcapError(`packet block at offset ${off}: interface ${local} is not described in its section (${section.count})`);
+    throw new PcapError(`packet block at offset ${at}: interface ${local} is not described in its section (${section.count})`);
   }
   const start = body + 20;
   const limit = cut ? end : end - 4;
-  if (!cut && start + capLength > limit) throw new PcapError(`packet block at offset ${off}: captured length ${capLength} exceeds the block`);
+  if (!cut && start + capLength > limit) throw new PcapError(`packet block at offset ${at}: captured length ${capLength} exceeds the block`);
   return { iface: section.firstInterface + local, units, origLength, data: bytes.slice(start, Math.min(start + capLength, limit)) };
 }
 
