@@ -24,7 +24,7 @@ export function packetsPerSecond(step: Step, ms: number): number {
   const cpu0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   let packets = 0;
-  let elapsed = 0n;
+  let elapsed: bigint;
   do {
     packets += step();
     elapsed = process.hrtime.bigint() - start;

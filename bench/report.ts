@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { BenchResults } from "./results.ts";
-import { machineLine, markdownTable, spiLookupLine, targetLines } from "./format.ts";
+import { machineLine, markdownTable, spiLookupLine } from "./format.ts";
 
 const START = "<!-- bench:start -->";
 const END = "<!-- bench:end -->";

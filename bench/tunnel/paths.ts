@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Endpoints } from "./iperf.ts";
-import { Cleanup, exists, have, inNs, must, run, sleep } from "./sys.ts";
+import { type Cleanup, exists, have, inNs, must, run, sleep } from "./sys.ts";
 
 /** Per-run names: namespaces and wireguard-go's control sockets are visible to everyone on the machine. */
 export interface Ctx { tag: string; verbose: boolean }

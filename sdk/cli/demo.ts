@@ -200,5 +200,5 @@ export const demoCommand: CliCommand = {
 };
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  runDemo(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+  void runDemo(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }

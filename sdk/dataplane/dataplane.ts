@@ -151,7 +151,6 @@ export class PacketBatch {
 export class Dataplane {
   readonly #x: Exports;
   readonly #sas = new Map<SaHandle, SaInfo>();
-  readonly #maxSas: number;
   readonly #batchSize: number;
   readonly #slotBytes: number;
   readonly #now: () => number;
@@ -168,10 +167,9 @@ export class Dataplane {
   /** The batch bound to this dataplane's arena (one batch at a time). */
   readonly batch: PacketBatch;
 
-  private constructor(x: Exports, maxSas: number, batchSize: number, slotBytes: number, now: () => number) {
+  private constructor(x: Exports, batchSize: number, slotBytes: number, now: () => number) {
     this.#x = x;
     this.#now = now;
-    this.#maxSas = maxSas;
     this.#batchSize = batchSize;
     this.#slotBytes = slotBytes;
     this.#headroom = x.layout_headroom();
@@ -212,7 +210,7 @@ export class Dataplane {
     }
     const now = opts.now ?? Date.now;
     if (typeof now !== "function") throw new DataplaneError("BAD_ARGUMENT", "now must be a function returning milliseconds");
-    return new Dataplane(x, maxSas, batchSize, slotBytes, now);
+    return new Dataplane(x, batchSize, slotBytes, now);
   }
 
   /** Number of SAs installed. */

@@ -132,6 +132,7 @@ export class IcvTruncationDetector {
     this.#minSamples = Math.max(1, opts.minSamples ?? 3);
     this.#repeatMs = opts.repeatEveryMs ?? 60_000;
     this.#forgetMs = opts.forgetAfterMs ?? 600_000;
+    // eslint-disable-next-line no-console -- documented default; callers pass `log: null` to silence it
     this.#log = opts.log === undefined ? (line) => console.warn(line) : opts.log;
     this.#onProbe = opts.onProbe;
     this.#detach = dp.observeDecapsulation((b) => this.#observe(b));

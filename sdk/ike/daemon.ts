@@ -196,7 +196,6 @@ export class IkeDaemon {
   // ------------------------------------------------------------------ the host interface for IkeSa
 
   private host(): IkeSaHost {
-    const d = this;
     return {
       crypto: this.#opts.crypto,
       now: () => this.#clock.now(),
@@ -216,7 +215,7 @@ export class IkeDaemon {
         for (const [k, v] of this.#halfOpen) if (v === ike) this.#halfOpen.delete(k);
         this.#lastHeard.set(ike, this.#clock.now());
       },
-      event: (e) => d.dispatch(e),
+      event: (e) => this.dispatch(e),
       findConnection: (idi, idr, local, remote) => this.findResponderConnection(idi, idr, local, remote),
       findPsk: () => undefined,
     };

@@ -13,12 +13,10 @@ import {
   decodeBoolean,
   decodeOid,
   decodeSmallInt,
-  decodeString,
   decodeTime,
   decodeUnsigned,
   readChildren,
   readOne,
-  readTlv,
 } from "./asn1.ts";
 import type { DerResult, Tlv } from "./asn1.ts";
 import { dnEquals, formatDn, identityMatches } from "./identity.ts";

@@ -109,7 +109,7 @@ export async function wranglerDev(wrangler: string, cwd: string, opts: { timeout
     });
   } catch (e) {
     await stop();
-    throw new Error(`${(e as Error).message}\n--- wrangler ${args.join(" ")}\n${output}`);
+    throw new Error(`${(e as Error).message}\n--- wrangler ${args.join(" ")}\n${output}`, { cause: e });
   }
   return { url: `http://127.0.0.1:${port}/`, output: () => output, stop };
 }

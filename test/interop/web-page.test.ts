@@ -153,7 +153,7 @@ async function openPage(cdp: Cdp, url: string, downloads: string) {
   const s = (method: string, params: object = {}): Promise<Record<string, unknown>> => cdp.send(method, params, sessionId);
   const requests: { url: string; method: string }[] = [];
   const problems: string[] = [];
-  let loaded = false;
+  let loaded: boolean;
   const completed = new Map<string, string>();
   const names = new Map<string, string>();
   const sessions = new Set([sessionId]);

@@ -80,7 +80,7 @@ test("demo --wrong-psk: AUTHENTICATION_FAILED reported by peer B, exit code 11, 
   const text = lines.join("\n");
   assert.equal(code, 11, text);
   assert.equal(lines.filter((l) => /B {2}\[ENC\] <peer-b\|\d+> generating IKE_AUTH response 1 \[ N\(AUTH_FAILED\) \]/.test(l)).length, 2, text);
-  assert.equal(lines.filter((l) => /^  negotiation failed: AUTHENTICATION_FAILED/.test(l)).length, 2, text);
+  assert.equal(lines.filter((l) => /^ {2}negotiation failed: AUTHENTICATION_FAILED/.test(l)).length, 2, text);
   assert.equal(lines.at(-1), "\nnegotiation failed: AUTHENTICATION_FAILED");
   assert.ok(!lines.some((l) => /echo requests/.test(l)), text);
 });

@@ -322,7 +322,7 @@ test("icvProbe on packets it must not judge: ok, no-sa, replay, out-of-range ind
   const [p1] = refPackets(peer, 1n, 1);
   const other = refPackets({ ...peer, spi: 0xb002, icv: 12 }, 1n, 1)[0];
   let seen: number[][] = [];
-  dp.observeDecapsulation((b) => { seen = [-1, 0, 1, 2, 3, 8, 1 << 30].map((i) => dp.icvProbe(i)); });
+  dp.observeDecapsulation(() => { seen = [-1, 0, 1, 2, 3, 8, 1 << 30].map((i) => dp.icvProbe(i)); });
   dp.decapsulateBatch([p1, other, p1]);
   assert.deepEqual(seen, [[], [], [], [], [], [], []]);
 });

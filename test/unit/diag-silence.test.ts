@@ -228,7 +228,7 @@ test("with the IKE daemon: replies lost on the way back raise for net{n}; status
   assert.match(renderMetrics(report), new RegExp(`^ipsec_diagnostic_active\\{kind="up-but-silent",severity="error",spi="0x${child.spiIn}",child="net",peer="198\\.18\\.0\\.2"\\} 1$`, "m"));
   // The firewall is fixed.
   p.filter = undefined;
-  p.a.sendInner([icmpEcho("198.51.100.1", "203.0.113.2", 1, seq++)], "203.0.113.2");
+  p.a.sendInner([icmpEcho("198.51.100.1", "203.0.113.2", 1, seq)], "203.0.113.2");
   await settle();
   assert.deepEqual(det.check().map((e) => e.type), ["cleared"]);
   p.a.close(); p.b.close();

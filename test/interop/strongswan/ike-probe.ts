@@ -140,7 +140,7 @@ function decode(buf: Buffer, agree: (p: Buffer) => boolean): Partial<ProbeResult
       p.proposal = { number: body[4], protocol: body[5], spiSize: body[6], transforms };
     } else if (next === 34) {
       const value = body.subarray(4);
-      let dh = false;
+      let dh: boolean;
       try {
         dh = agree(value);
       } catch {
