@@ -5,6 +5,8 @@ import tseslint from "typescript-eslint";
 
 /** Rules that need type information: promises nobody awaits lose their errors. */
 const typedRules = {
+  // a `!` or `as` the checker does not need hides the spot where one is needed
+  "@typescript-eslint/no-unnecessary-type-assertion": "error",
   "@typescript-eslint/no-floating-promises": [
     "error",
     {

@@ -80,14 +80,14 @@ export function kernelUml(algo: KernelAlgo): GuestPathDef {
           if (json && m?.[1] !== "JSON-END") { json.push(line); return; }
           if (!m) return;
           const [, tag, arg] = m;
-          if (tag === "BEGIN") begin.set(arg, sample(ep));
-          else if (tag === "END") end.set(arg, sample(ep));
-          else if (tag === "JSON") { json = []; jsonMode = arg; }
+          if (tag === "BEGIN") begin.set(arg!, sample(ep));
+          else if (tag === "END") end.set(arg!, sample(ep));
+          else if (tag === "JSON") { json = []; jsonMode = arg!; }
           else if (tag === "JSON-END" && json) {
             const s0 = begin.get(jsonMode), s1 = end.get(jsonMode);
             if (s0 && s1) out.push(toMeasurement(json.join("\n"), "", jsonMode as Mode, rep, seconds, s0, s1, true));
             json = null;
-          } else if (tag === "ERROR") errors.push(arg);
+          } else if (tag === "ERROR") errors.push(arg!);
           else if (tag === "EXIT") exit = Number(arg);
         });
         p.child.on("exit", () => resolve());

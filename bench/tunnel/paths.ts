@@ -35,7 +35,7 @@ export function twoNamespaces(cleanup: Cleanup, ctx: Ctx, kind: string): { a: st
   must("ip", ["link", "add", "va", "netns", a, "type", "veth", "peer", "name", "vb", "netns", b]);
   must("ip", ["-n", a, "addr", "add", `${OUTER_A}/24`, "dev", "va"]);
   must("ip", ["-n", b, "addr", "add", `${OUTER_B}/24`, "dev", "vb"]);
-  for (const [ns, dev] of [[a, "va"], [b, "vb"], [a, "lo"], [b, "lo"]]) must("ip", ["-n", ns, "link", "set", dev, "up"]);
+  for (const [ns, dev] of [[a, "va"], [b, "vb"], [a, "lo"], [b, "lo"]]) must("ip", ["-n", ns!, "link", "set", dev!, "up"]);
   return { a, b };
 }
 

@@ -96,8 +96,8 @@ export async function wranglerDev(wrangler: string, cwd: string, opts: { timeout
           resolve();
         }
       };
-      child.stdout!.on("data", onData);
-      child.stderr!.on("data", onData);
+      child.stdout.on("data", onData);
+      child.stderr.on("data", onData);
       child.once("error", (e) => {
         clearTimeout(timer);
         reject(e);
