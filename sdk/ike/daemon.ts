@@ -19,6 +19,7 @@ import type { TrafficSelector } from "./message.ts";
 import type { LogSink } from "./log.ts";
 import { IkeError } from "./errors.ts";
 import { concat, equalBytes } from "./keys.ts";
+import { byteAt } from "../packet/bytes.ts";
 
 /** Sends datagrams. `local.port` names the socket; ports other than 500 carry the non-ESP marker. */
 export interface IkeTransport {
@@ -244,7 +245,7 @@ export class IkeDaemon {
   private allocateSpi(): number {
     for (let i = 0; i < 1000; i++) {
       const b = this.#random(4);
-      const spi = (((b[0] | 0xc0) << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+      const spi = (((byteAt(b, 0) | 0xc0) << 24) | (byteAt(b, 1) << 16) | (byteAt(b, 2) << 8) | byteAt(b, 3)) >>> 0;
       if (this.#opts.dataplane.lookup(spi) < 0 && ![...this.#children.keys()].some((c) => c.spiIn === spi)) return spi;
     }
     throw new IkeError("INTERNAL", "no free SPI found after 1000 tries");

@@ -6,6 +6,7 @@
  */
 import { TsType, type TrafficSelector } from "./message.ts";
 import { ConfigError, describeWhere, type ConfigWhere } from "../config/errors.ts";
+import { byteAt } from "../packet/bytes.ts";
 
 const ANY_START = 0;
 const ANY_END = 0xffff;
@@ -75,10 +76,10 @@ function parseIp4(text: string): Uint8Array | undefined {
   const parts = text.split(".");
   if (parts.length !== 4) return undefined;
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
+  for (const [i, part] of parts.entries()) {
     // inet_pton(3) refuses leading zeros, which other tools read as octal
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(parts[i])) return undefined;
-    const v = Number(parts[i]);
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return undefined;
+    const v = Number(part);
     if (v > 255) return undefined;
     out[i] = v;
   }
@@ -105,8 +106,9 @@ function parseIp6(text: string): Uint8Array | undefined {
     }
     return out;
   };
-  const left = groups(halves[0]);
-  const right = halves.length === 2 ? groups(halves[1]) : [];
+  const [before = "", after] = halves;
+  const left = groups(before);
+  const right = after === undefined ? [] : groups(after);
   if (!left || !right) return undefined;
   const missing = 8 - left.length - right.length;
   if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
@@ -126,11 +128,11 @@ export function formatIp(b: Uint8Array): string {
   if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
   if (b.length !== 16) throw new RangeError(`an IP address has 4 or 16 bytes, not ${b.length}`);
   const words: number[] = [];
-  for (let i = 0; i < 8; i++) words.push((b[2 * i] << 8) | b[2 * i + 1]);
+  for (let i = 0; i < 8; i++) words.push((byteAt(b, 2 * i) << 8) | byteAt(b, 2 * i + 1));
   let best = { base: -1, len: 0 };
   let cur = { base: -1, len: 0 };
-  for (let i = 0; i < 8; i++) {
-    if (words[i] === 0) {
+  for (const [i, w] of words.entries()) {
+    if (w === 0) {
       cur = cur.base === -1 ? { base: i, len: 1 } : { base: cur.base, len: cur.len + 1 };
       if (cur.len > best.len) best = { ...cur };
     } else {
@@ -141,7 +143,7 @@ export function formatIp(b: Uint8Array): string {
   // glibc's rule for an embedded IPv4 tail: ::a.b.c.d and ::ffff:a.b.c.d
   const v4Tail = best.base === 0 && (best.len === 6 || (best.len === 5 && words[5] === 0xffff));
   let out = "";
-  for (let i = 0; i < 8; i++) {
+  for (const [i, w] of words.entries()) {
     if (best.base !== -1 && i >= best.base && i < best.base + best.len) {
       if (i === best.base) out += "::";
       continue;
@@ -151,7 +153,7 @@ export function formatIp(b: Uint8Array): string {
       out += `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
       break;
     }
-    out += words[i].toString(16);
+    out += w.toString(16);
   }
   return out;
 }
@@ -278,14 +280,14 @@ function prefixRange(ip: Uint8Array, bits: number): { start: Uint8Array; end: Ui
   for (let i = 0; i < ip.length; i++) {
     const keep = Math.max(0, Math.min(8, bits - 8 * i));
     const mask = keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff;
-    start[i] &= mask;
-    end[i] = (end[i] & mask) | (~mask & 0xff);
+    start[i] = byteAt(start, i) & mask;
+    end[i] = (byteAt(end, i) & mask) | (~mask & 0xff);
   }
   return { start, end };
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return byteAt(a, i) - byteAt(b, i);
   return 0;
 }
 
@@ -294,13 +296,13 @@ function prefixLength(start: Uint8Array, end: Uint8Array): number | undefined {
   let bits = 0;
   let i = 0;
   for (; i < start.length * 8; i++) {
-    const s = (start[i >> 3] >> (7 - (i & 7))) & 1;
-    const e = (end[i >> 3] >> (7 - (i & 7))) & 1;
+    const s = (byteAt(start, i >> 3) >> (7 - (i & 7))) & 1;
+    const e = (byteAt(end, i >> 3) >> (7 - (i & 7))) & 1;
     if (s !== e) break;
     bits++;
   }
   for (; i < start.length * 8; i++) {
-    if (((start[i >> 3] >> (7 - (i & 7))) & 1) !== 0 || ((end[i >> 3] >> (7 - (i & 7))) & 1) !== 1) return undefined;
+    if (((byteAt(start, i >> 3) >> (7 - (i & 7))) & 1) !== 0 || ((byteAt(end, i >> 3) >> (7 - (i & 7))) & 1) !== 1) return undefined;
   }
   return bits;
 }
@@ -405,12 +407,13 @@ export function narrowTs(offered: TrafficSelector[], configured: TrafficSelector
     let removedSelf = false;
     for (let j = 0; j < result.length; j++) {
       if (j === i) continue;
-      if (containedIn(result[j], result[i])) {
+      // i and j are below result.length: the loop bounds, rechecked after every splice
+      if (containedIn(result[j]!, result[i]!)) {
         result.splice(j, 1);
         restart = true;
         break;
       }
-      if (containedIn(result[i], result[j])) {
+      if (containedIn(result[i]!, result[j]!)) {
         result.splice(i, 1);
         removedSelf = true;
         break;
