@@ -249,9 +249,10 @@ export async function decryptCapture(capture: PcapFile, sas: { config: SaConfig;
     probes.clear();
     const results = dp.decapsulateBatch(chunk.map((f) => f.frame.packet), chunk.map((f) => f.frame.l3HeaderLength));
     results.forEach((r, k) => {
-      const { index } = chunk[k];
+      // decapsulateBatch returns one result per packet of the chunk, and chunk holds indexes into verdicts
+      const { index } = chunk[k]!;
       const { verdict, reason } = verdictOf(r, probes.get(k));
-      const v = verdicts[index];
+      const v = verdicts[index]!;
       v.verdict = verdict;
       v.reason = reason;
       v.spi = r.spi;
