@@ -100,7 +100,7 @@ export function describeDelete(r: DeleteResult, timeoutMs: number): string {
 function parseArgs(args: string[]): { all: boolean; conn?: string; timeoutMs: number } | string {
   let all = false, conn: string | undefined, timeout = 5;
   for (let i = 0; i < args.length; i++) {
-    const a = args[i];
+    const a = args[i]!; // i < args.length
     if (a === "--all") all = true;
     else if (a === "--timeout") {
       timeout = Number(args[++i]);

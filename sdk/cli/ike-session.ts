@@ -87,7 +87,7 @@ export function parseSessionArgs(args: string[]): { opts: SessionOptions; rest: 
   const flags = new Map<string, string>();
   const opts: SessionOptions = { conf: "", level: 1 };
   for (let i = 0; i < args.length; i++) {
-    const a = args[i];
+    const a = args[i]!; // i < args.length
     const val = (): string => {
       const v = args[++i];
       if (v === undefined) throw new ConfigError("SYNTAX", `${a} needs a value`);
@@ -106,7 +106,7 @@ export function parseSessionArgs(args: string[]): { opts: SessionOptions; rest: 
       if (!(sec > 0)) throw new ConfigError("SYNTAX", `--silence-after needs a number of seconds > 0, got '${args[i]}'`);
       opts.silenceAfterMs = sec * 1000;
     }
-    else if (a.startsWith("-") && a.length > 1 && !/^-?\d/.test(a)) flags.set(a, args[i + 1] !== undefined && !args[i + 1].startsWith("-") ? args[++i] : "");
+    else if (a.startsWith("-") && a.length > 1 && !/^-?\d/.test(a)) flags.set(a, args[i + 1]?.startsWith("-") === false ? val() : "");
     else rest.push(a);
   }
   if (!opts.conf) throw new ConfigError("MISSING", "--conf FILE (a swanctl.conf) is required");
@@ -157,7 +157,8 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
       onEsp: (results, from) => {
         if (capture && tapped) {
           const raw = tapped.arrived();
-          raw.forEach((d, i) => capture.datagram(d, from[i], { address: localAddr, port: udp.natPort }));
+          // one datagram arrived per sender in `from`
+          raw.forEach((d, i) => capture.datagram(d, from[i]!, { address: localAddr, port: udp.natPort }));
         }
         daemon?.receiveEsp(results);
       },
@@ -168,7 +169,7 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
   const view = tunnel ? tunnel.dataplane : dataplane;
   daemon = new IkeDaemon({
     dataplane: tunnel ? tunnel.dataplane : (tapped?.dataplane ?? dataplane), crypto: cc, connections: [conn], log,
-    transport: capture ? tapTransport(transport as IkeUdpTransport, capture, localAddr) : transport,
+    transport: capture ? tapTransport(transport, capture, localAddr) : transport,
     localAddress: localAddr === "0.0.0.0" ? undefined : localAddr,
     keyLog: keys?.child,
   });
@@ -195,7 +196,7 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
   return {
     daemon, dataplane: view, transport, tunnel, conn, icvDetector, silenceDetector, capture, diagnostics,
     report: () => buildStatusReport({ dataplane: view, daemon, diagnostics: diagnostics(), collector }),
-    async close() { clearInterval(silenceTimer); daemon!.close(); icvDetector.detach(); await transport.close(); capture?.close(); },
+    async close() { clearInterval(silenceTimer); daemon.close(); icvDetector.detach(); await transport.close(); capture?.close(); },
   };
 }
 

@@ -92,7 +92,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       },
     });
   } catch (e) {
-    const msg = (e as Error).message.split("\n")[0].replace(/\. To specify a positional argument.*$/, "");
+    const msg = (e as Error).message.replace(/\n[^]*$/, "").replace(/\. To specify a positional argument.*$/, "");
     io.err(`ipsec-wasm pcap decrypt: ${msg}\nRun \`ipsec-wasm pcap decrypt --help\` for usage.\n`);
     return 2;
   }
@@ -116,7 +116,8 @@ async function run(args: string[], io: CliIo): Promise<number> {
     const sas = loadSas(sources.map((s) => ({
       format: s.format, name: s.path, text: new TextDecoder().decode(readInput(s.path, "SA file")),
     })), mode);
-    const capture = readCaptureFile(readInput(positionals[0], "capture"), positionals[0]);
+    const [input = ""] = positionals; // exactly one: checked above
+    const capture = readCaptureFile(readInput(input, "capture"), input);
     const result = await decryptCapture(capture, sas);
     if (values.output !== undefined) writeOutput(values.output, result.output);
     const jsonl = verdictsJsonl(result.verdicts);

@@ -101,7 +101,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
   try {
     ({ values } = parseArgs({ args, strict: true, allowPositionals: false, options: { port: { type: "string" }, dir: { type: "string" } } }));
   } catch (e) {
-    return fail((e as Error).message.split("\n")[0].replace(/\. To specify a positional argument.*$/, ""));
+    return fail((e as Error).message.replace(/\n[^]*$/, "").replace(/\. To specify a positional argument.*$/, ""));
   }
   let port = 0;
   if (values.port !== undefined) {

@@ -203,7 +203,7 @@ export class IcvTruncationDetector {
       handle: h,
       config,
       facts: {
-        spi: config.spi >>> 0, suite: suite.name + (esn ? "-esn" : ""), encryption: suite.name.split("-")[0],
+        spi: config.spi >>> 0, suite: suite.name + (esn ? "-esn" : ""), encryption: suite.name.replace(/-.*/, ""),
         hash, esn, configuredIcvBits: (config.icvLength ?? suite.icvBytes) * 8,
         allowedIcvBits: suite.allowedIcv.map((n) => n * 8), failures: 0, truncated: 0,
       },

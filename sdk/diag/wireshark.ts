@@ -92,7 +92,7 @@ function espAlgorithms(kw: string, suite: string): WiresharkEspAlgorithms {
     };
   }
   const m = /^(aes(128|192|256)(ctr)?|null)-([a-z0-9_]+)$/.exec(kw);
-  const auth = m ? ESP_AUTH[m[4]] : undefined;
+  const auth = m ? ESP_AUTH[m[4] ?? ""] : undefined;
   if (!m || !auth) throw new WiresharkExportError(`no Wireshark ESP algorithm for suite '${suite}'`);
   const encryption = m[1] === "null" ? "NULL" : m[3] ? "AES-CTR [RFC3686]" : "AES-CBC [RFC3602]";
   return { encryption, authentication: auth };

@@ -9,6 +9,7 @@
  */
 import type { Dataplane } from "../dataplane/dataplane.ts";
 import { STATUS_NAMES, type EspMode, type SaHandle, type SaStats, type Status } from "../dataplane/types.ts";
+import { byteAt } from "../packet/bytes.ts";
 
 /** Every counter of /proc/net/xfrm_stat, in the kernel's order (Linux 6.18, net/xfrm/xfrm_proc.c). */
 export const XFRM_STAT_NAMES = [
@@ -218,7 +219,7 @@ export interface XfrmStateContext {
   limits?: Partial<Omit<XfrmLifetime, "bytes" | "packets">>;
 }
 
-const HASH_KEY_BITS: Record<string, number> = { sha1: 160, sha256: 256, sha384: 384, sha512: 512 };
+const HASH_KEY_BITS: Record<"sha1" | "sha256" | "sha384" | "sha512", number> = { sha1: 160, sha256: 256, sha384: 384, sha512: 512 };
 
 /**
  * The transforms ip-xfrm would list for one of our suite keywords (as stats() spells them), with
@@ -235,7 +236,8 @@ export function xfrmAlgorithms(suite: string, icvBytes: number): XfrmAlgorithm[]
   if (kw === "chacha20poly1305") return [{ type: "aead", name: "rfc7539esp(chacha20,poly1305)", keyBits: 288, icvBits }];
   const m = /^(null|aes(128|192|256)?(ctr)?)-(sha1|sha256|sha384|sha512)(_\d+)?$/.exec(kw);
   if (!m) return [{ type: "enc", name: `? (${suite})`, keyBits: 0 }];
-  const auth: XfrmAlgorithm = { type: "auth-trunc", name: `hmac(${m[4]})`, keyBits: HASH_KEY_BITS[m[4]], icvBits };
+  const hash = m[4] as keyof typeof HASH_KEY_BITS; // the pattern's fourth group is one of these four
+  const auth: XfrmAlgorithm = { type: "auth-trunc", name: `hmac(${hash})`, keyBits: HASH_KEY_BITS[hash], icvBits };
   const aes = Number(m[2] ?? 128);
   const enc: XfrmAlgorithm = m[1] === "null" ? { type: "enc", name: "ecb(cipher_null)", keyBits: 0 }
     : m[3] ? { type: "enc", name: "rfc3686(ctr(aes))", keyBits: aes + 32 }
@@ -255,7 +257,7 @@ export function kernelReplayBitmap(rs: { top: bigint; window: number; bitmap: Ui
     if (blocks === 0 || s < 1n || s > top || top - s >= BigInt(window)) return false;
     const bit = Number(s & 63n);
     const at = Number((s >> 6n) & BigInt(blocks - 1)) * 8 + (bit >> 3);
-    return ((bitmap[at] >> (bit & 7)) & 1) === 1;
+    return ((byteAt(bitmap, at) >> (bit & 7)) & 1) === 1;
   };
   if (!esnContext) {
     let word = 0;
@@ -267,7 +269,7 @@ export function kernelReplayBitmap(rs: { top: bigint; window: number; bitmap: Ui
     const s = top - BigInt(i);
     if (!seen(s)) continue;
     const idx = ((Number(s & 0xffffffffn) - 1) >>> 0) % window;
-    words[idx >> 5] = (words[idx >> 5] | (1 << (idx & 31))) >>> 0;
+    words[idx >> 5] = ((words[idx >> 5] ?? 0) | (1 << (idx & 31))) >>> 0;
   }
   return words;
 }
@@ -373,7 +375,7 @@ export function formatXfrmState(e: XfrmStateEntry): string {
     // Highest word first, eight to a line, each "%08x " (iproute2's loop).
     for (let i = r.bitmap.length, j = 0; i > 0; i--, j++) {
       if (j % 8 === 0) { out.push(line); line = `${t} `; }
-      line += `${r.bitmap[i - 1].toString(16).padStart(8, "0")} `;
+      line += `${r.bitmap[i - 1]!.toString(16).padStart(8, "0")} `; // 0 < i <= bitmap.length
     }
     out.push(line);
   } else {

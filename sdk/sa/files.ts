@@ -256,8 +256,9 @@ export function parseXfrmState(text: string): SaConfig[] {
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.replace(/\s+$/, "");
     if (line === "") continue;
+    const current = blocks.at(-1);
     if (/^src\s/.test(line)) blocks.push([line]);
-    else if (blocks.length > 0) blocks[blocks.length - 1].push(line.trim());
+    else if (current) current.push(line.trim());
     else throw new SaFileError(`line "${line.trim()}": expected a state to start with "src ADDRESS dst ADDRESS"`);
   }
   if (blocks.length === 0) throw new SaFileError('no states found (expected blocks starting with "src ADDRESS dst ADDRESS")');
@@ -275,13 +276,14 @@ function parseXfrmBlock(lines: string[], n: number): SaConfig | undefined {
   const body = lines.slice(1).join("\n");
   const proto = /(?:^|\n)proto (\S+) spi 0x([0-9a-fA-F]+)/.exec(body);
   if (!proto) throw new SaFileError(`${head}: no "proto ... spi 0x..." line`);
-  if (proto[1] !== "esp") return undefined;
-  const spiText = `0x${proto[2].padStart(8, "0").toLowerCase()}`;
+  const [, protoName, spiHex = ""] = proto; // both groups are mandatory
+  if (protoName !== "esp") return undefined;
+  const spiText = `0x${spiHex.padStart(8, "0").toLowerCase()}`;
   const where = `${head}, spi ${spiText}`;
   const fail = (field: string, why: string): never => {
     throw new SaFileError(`${where}: ${field}: ${why}`);
   };
-  const spi = parseSpi(`0x${proto[2]}`) ?? fail("spi", "must be 0x100..0xffffffff");
+  const spi = parseSpi(`0x${spiHex}`) ?? fail("spi", "must be 0x100..0xffffffff");
   const modeMatch = /\bmode (\S+)/.exec(body);
   const mode = modeMatch?.[1] ?? "transport";
   if (mode !== "tunnel" && mode !== "transport") fail("mode", `"${mode}" is not supported (tunnel or transport)`);
@@ -295,7 +297,7 @@ function parseXfrmBlock(lines: string[], n: number): SaConfig | undefined {
     }
     const key = parseHex(m[2] ?? "0x") ?? fail(kind, `key "${m[2]}" is not hex`);
     if (m[3] !== undefined && Number(m[3]) !== key.length * 8) fail(kind, `the key has ${key.length * 8} bits but the line says ${m[3]}`);
-    return { name: m[1], key, bits: m[4] === undefined ? undefined : Number(m[4]) };
+    return { name: m[1]!, key, bits: m[4] === undefined ? undefined : Number(m[4]) }; // group 1 (the name) is mandatory
   };
   const aead = algo("aead");
   const enc = algo("enc");
@@ -320,9 +322,9 @@ function parseXfrmBlock(lines: string[], n: number): SaConfig | undefined {
     if (!a) fail("auth", 'no "auth" or "auth-trunc" line');
     const field = authTrunc ? "auth-trunc" : "auth";
     const alg = XFRM_AUTH[a!.name] ?? fail(field, `${a!.name} is not supported (${known(XFRM_AUTH)})`);
-    hash = alg!.hash;
+    hash = alg.hash;
     integKey = a!.key;
-    icvBits = authTrunc ? (authTrunc.bits ?? fail("auth-trunc", "missing truncation length in bits")) : alg!.defaultBits;
+    icvBits = authTrunc ? (authTrunc.bits ?? fail("auth-trunc", "missing truncation length in bits")) : alg.defaultBits;
   }
   if (icvBits % 8 !== 0) fail(aead ? "aead" : "auth-trunc", `ICV length ${icvBits} is not a whole number of bytes`);
   let suite: { esp: EspSuite; icvLength: IcvLength };
@@ -359,7 +361,7 @@ function parseXfrmBlock(lines: string[], n: number): SaConfig | undefined {
     if (hi && esn) seq |= BigInt(`0x${hi[1]}`) << 32n;
   }
   const cfg: SaConfig = {
-    spi: spi!, direction: "in", mode: mode as EspMode, esp: suite.esp, encKey: encKey!, icvLength: suite.icvLength, esn, replayWindow,
+    spi: spi, direction: "in", mode: mode as EspMode, esp: suite.esp, encKey: encKey!, icvLength: suite.icvLength, esn, replayWindow,
   };
   if (integKey) cfg.integKey = integKey;
   if (seq !== undefined) cfg.seq = seq;
@@ -438,7 +440,8 @@ export function parseWiresharkEspSa(text: string, mode: EspMode = "tunnel"): SaC
     const fields = splitUatLine(line);
     if (!fields) throw new SaFileError(`line ${n}: expected comma-separated "quoted" fields`);
     if (fields.length < 8) throw new SaFileError(`line ${n}: expected 8 fields (protocol, src, dst, spi, encryption, key, authentication, key), got ${fields.length}`);
-    const [, , , spiText, encName, encKeyText, authName, authKeyText] = fields;
+    // the defaults never apply: there are at least 8 fields
+    const [, , , spiText = "", encName = "", encKeyText = "", authName = "", authKeyText = ""] = fields;
     const fail = (field: string, why: string): never => {
       throw new SaFileError(`line ${n} (spi ${spiText}): ${field}: ${why}`);
     };
@@ -454,18 +457,18 @@ export function parseWiresharkEspSa(text: string, mode: EspMode = "tunnel"): SaC
     let hash: Hash | undefined;
     let icv: number;
     let integKey: Uint8Array | undefined;
-    if (enc!.cipher === "aes-gcm") {
-      if (auth!.hash) fail("authentication", "must be NULL with AES-GCM");
-      icv = enc!.icv!;
+    if (enc.cipher === "aes-gcm") {
+      if (auth.hash) fail("authentication", "must be NULL with AES-GCM");
+      icv = enc.icv!;
     } else {
-      hash = auth!.hash;
-      icv = auth!.icv;
+      hash = auth.hash;
+      icv = auth.icv;
       integKey = wsKey("authentication key", authKeyText);
       if (hash && integKey.length === 0) fail("authentication key", "is empty");
     }
     let suite: { esp: EspSuite; icvLength: IcvLength };
     try {
-      suite = suiteFor(enc!.cipher, encKey.length, hash, icv);
+      suite = suiteFor(enc.cipher, encKey.length, hash, icv);
     } catch (e) {
       return fail("encryption/authentication", (e as Error).message);
     }
@@ -473,7 +476,7 @@ export function parseWiresharkEspSa(text: string, mode: EspMode = "tunnel"): SaC
       fail("authentication key", `${authName} takes a ${integKeyBytes(suite.esp)}-byte key here (the hash output length), got ${integKey.length}`);
     }
     const cfg: SaConfig = {
-      spi: spi!, direction: "in", mode, esp: suite.esp, encKey, icvLength: suite.icvLength, esn: false,
+      spi: spi, direction: "in", mode, esp: suite.esp, encKey, icvLength: suite.icvLength, esn: false,
     };
     if (integKey) cfg.integKey = integKey;
     sas.push(cfg);
