@@ -204,7 +204,7 @@ export class Dataplane {
       env: { abort: () => { throw new DataplaneError("WASM_LOAD", "dataplane aborted"); } },
     });
     const x = instance.exports as unknown as Exports;
-    const seed = crypto.getRandomValues(new Uint32Array(1))[0];
+    const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
     if (x.init(maxSas, batchSize, slotBytes, seed) !== 0) {
       throw new DataplaneError("OUT_OF_MEMORY", `cannot reserve memory for ${maxSas} SAs and ${batchSize}×${slotBytes} B`);
     }
@@ -346,7 +346,7 @@ export class Dataplane {
 
   /** Encapsulates one packet (uses and resets `batch`). */
   encapsulate(h: SaHandle, inner: Uint8Array): EncapResult {
-    return this.encapsulateBatch(h, [inner])[0];
+    return this.encapsulateBatch(h, [inner])[0]!; // one result per packet
   }
 
   /**
@@ -403,7 +403,7 @@ export class Dataplane {
 
   /** Decapsulates one packet (uses and resets `batch`). */
   decapsulate(packet: Uint8Array, l3HeaderLength = 0): DecapResult {
-    return this.decapsulateBatch([packet], [l3HeaderLength])[0];
+    return this.decapsulateBatch([packet], [l3HeaderLength])[0]!; // one result per packet
   }
 
   /** Encapsulates packets with one SA; outputs are copies. Splits into arena-sized batches. */
@@ -414,7 +414,7 @@ export class Dataplane {
     for (let start = 0; start < inners.length; start += this.#batchSize) {
       b.reset();
       const end = Math.min(inners.length, start + this.#batchSize);
-      for (let i = start; i < end; i++) b.add(inners[i], h);
+      for (let i = start; i < end; i++) b.add(inners[i]!, h); // end <= inners.length
       this.runEncapsulate(b);
       for (let i = 0; i < b.length; i++) {
         const status = b.status(i);
@@ -432,7 +432,7 @@ export class Dataplane {
     for (let start = 0; start < packets.length; start += this.#batchSize) {
       b.reset();
       const end = Math.min(packets.length, start + this.#batchSize);
-      for (let i = start; i < end; i++) b.add(packets[i], -1, l3HeaderLengths?.[i] ?? 0);
+      for (let i = start; i < end; i++) b.add(packets[i]!, -1, l3HeaderLengths?.[i] ?? 0); // end <= packets.length
       this.runDecapsulate(b);
       for (let i = 0; i < b.length; i++) {
         const status = b.status(i);

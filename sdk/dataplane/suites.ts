@@ -99,7 +99,7 @@ export function parseSuite(keyword: string): Suite {
   }
   const m = /^(aes(128|192|256)?(ctr)?|null)-([a-z0-9_]+)$/.exec(rest);
   if (!m) return fail("expected an AEAD keyword (aes128gcm16, aes128gmac, chacha20poly1305) or ENCR-INTEG (aes128-sha256, aes128ctr-sha256)");
-  const hashName = HASH_ALIASES[m[4]] ?? m[4];
+  const hashName = HASH_ALIASES[m[4]!] ?? m[4]!; // group 4 is not optional
   const h = HASHES[hashName];
   if (!h) return fail(`integrity algorithm "${m[4]}" is not one of sha1, sha256, sha256_96, sha384, sha512`);
   const isNull = m[1] === "null";
