@@ -11,7 +11,7 @@ import { createNodeCryptoEsp } from "./baselines/node-crypto-esp.ts";
 import { createNobleEsp } from "./baselines/noble-esp.ts";
 import { BENCH_SUITES, type BenchSuite, type PerPacketEsp, randomBaselineSa } from "./baselines/esp-layout.ts";
 import { packetRing } from "./packets.ts";
-import { type Clock, type Step, Progress, gbps, median, packetsPerSecond, setClock } from "./measure.ts";
+import { type Step, Progress, gbps, median, packetsPerSecond, setClock } from "./measure.ts";
 import type { BenchResults, BenchRow, Direction, Impl, Target } from "./results.ts";
 import { IMPLS } from "./results.ts";
 import { machineLine, spiLookupLine, targetLines, textTable } from "./format.ts";
