@@ -47,9 +47,9 @@ async function measure(esp: string): Promise<{ t: number[]; crops: string[]; fir
   const good = dp.encapsulate(out, innerPacket(rng, 1, false)).packet!;
   // Both classes fail the ICV (the window never moves), so the same two packets serve every run.
   const firstWrong = good.slice();
-  firstWrong[good.length - suite.icvBytes] ^= 0x01;
+  firstWrong[good.length - suite.icvBytes]! ^= 0x01;
   const lastWrong = good.slice();
-  lastWrong[good.length - 1] ^= 0x01;
+  lastWrong[good.length - 1]! ^= 0x01;
   const classes = [firstWrong, lastWrong];
   const times: number[] = new Array(N);
   const cls: number[] = new Array(N);
@@ -57,7 +57,7 @@ async function measure(esp: string): Promise<{ t: number[]; crops: string[]; fir
   for (let i = 0; i < N + 5000; i++) {
     const c = rng.int(2);
     b.reset();
-    for (let k = 0; k < BATCH; k++) b.add(classes[c], -1, 0);
+    for (let k = 0; k < BATCH; k++) b.add(classes[c]!, -1, 0);
     const t0 = process.hrtime.bigint();
     dp.runDecapsulate(b);
     const dt = Number(process.hrtime.bigint() - t0);
@@ -73,11 +73,11 @@ async function measure(esp: string): Promise<{ t: number[]; crops: string[]; fir
   for (const q of cuts) {
     const limit = sorted[Math.min(N - 1, Math.floor(q * N))];
     const m = [new Moments(), new Moments()];
-    for (let i = 0; i < N; i++) if (q === 1 || times[i] <= limit) m[cls[i]].add(times[i]);
-    t.push(welch(m[0], m[1]));
+    for (let i = 0; i < N; i++) if (q === 1 || times[i]! <= limit!) m[cls[i]!]!.add(times[i]!);
+    t.push(welch(m[0]!, m[1]!));
     crops.push(q === 1 ? "all" : `<p${Math.round(q * 100)}`);
   }
-  const med = (c: number): number => { const xs = times.filter((_, i) => cls[i] === c).sort((x, y) => x - y); return xs[xs.length >> 1]; };
+  const med = (c: number): number => { const xs = times.filter((_, i) => cls[i] === c).sort((x, y) => x - y); return xs[xs.length >> 1] ?? NaN; };
   return { t, crops, first: med(0), last: med(1) };
 }
 

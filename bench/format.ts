@@ -33,8 +33,8 @@ function lines(res: BenchResults): { key: string[]; cells: string[] }[] {
 export function textTable(res: BenchResults): string {
   const head = ["suite", "inner B", "dir", ...IMPLS.map((i) => LABEL[i])];
   const body = lines(res).map((l) => [...l.key, ...l.cells]);
-  const widths = head.map((h, c) => Math.max(h.length, ...body.map((r) => r[c].length)));
-  const fmt = (r: string[]) => r.map((v, c) => (c === 1 ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join("  ").trimEnd();
+  const widths = head.map((h, c) => Math.max(h.length, ...body.map((r) => r[c]!.length)));
+  const fmt = (r: string[]) => r.map((v, c) => (c === 1 ? v.padStart(widths[c]!) : v.padEnd(widths[c]!))).join("  ").trimEnd();
   return [fmt(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(fmt)].join("\n");
 }
 

@@ -98,7 +98,7 @@ async function setupOnce(pair: PeerPair): Promise<number> {
 
 function percentile(xs: readonly number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 }
 
 async function measureGroup(group: string, crypto: ControlCrypto): Promise<GroupResult> {

@@ -24,7 +24,7 @@ export function packetsPerSecond(step: Step, ms: number): number {
   const cpu0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   let packets = 0;
-  let elapsed = 0n;
+  let elapsed: bigint;
   do {
     packets += step();
     elapsed = process.hrtime.bigint() - start;
@@ -38,7 +38,7 @@ export function packetsPerSecond(step: Step, ms: number): number {
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** Gbit/s of inner (cleartext) bytes, the number a user compares with a link speed. */

@@ -34,20 +34,20 @@ function report(name: string, ns: number, bytes: number): void {
 }
 
 const LEN = 16384;
-const key = x.alloc(32);
-const ks = x.alloc(2048);
-const buf = x.alloc(LEN);
-const iv = x.alloc(16);
+const key = x.alloc!(32);
+const ks = x.alloc!(2048);
+const buf = x.alloc!(LEN);
+const iv = x.alloc!(16);
 console.log(`clock ${ghz.toFixed(3)} GHz (nominal, from /proc/cpuinfo)`);
 for (const keyLen of [16, 24, 32]) {
-  const rounds = x.aesExpandKey(key, keyLen, ks, 1);
+  const rounds = x.aesExpandKey!(key, keyLen, ks, 1);
   const bits = keyLen * 8;
-  report(`aes${bits} encrypt 8-block pass`, nsPerCall(() => x.aesEncrypt8(ks, rounds, buf, buf), 10000), 128);
-  report(`aes${bits} decrypt 8-block pass`, nsPerCall(() => x.aesDecryptBlocks(ks, rounds, buf, buf, 8), 10000), 128);
-  report(`aes${bits} ctr 16 KiB`, nsPerCall(() => x.aesCtrXor(ks, rounds, iv, buf, buf, LEN), 200), LEN);
-  report(`aes${bits} cbc-decrypt 16 KiB`, nsPerCall(() => x.aesCbcDecrypt(ks, rounds, iv, buf, buf, LEN), 200), LEN);
-  report(`aes${bits} cbc-encrypt 1 KiB`, nsPerCall(() => x.aesCbcEncrypt(ks, rounds, iv, buf, buf, 1024), 200), 1024);
-  report(`aes${bits} key schedule`, nsPerCall(() => x.aesExpandKey(key, keyLen, ks, 1), 2000), keyLen);
+  report(`aes${bits} encrypt 8-block pass`, nsPerCall(() => x.aesEncrypt8!(ks, rounds, buf, buf), 10000), 128);
+  report(`aes${bits} decrypt 8-block pass`, nsPerCall(() => x.aesDecryptBlocks!(ks, rounds, buf, buf, 8), 10000), 128);
+  report(`aes${bits} ctr 16 KiB`, nsPerCall(() => x.aesCtrXor!(ks, rounds, iv, buf, buf, LEN), 200), LEN);
+  report(`aes${bits} cbc-decrypt 16 KiB`, nsPerCall(() => x.aesCbcDecrypt!(ks, rounds, iv, buf, buf, LEN), 200), LEN);
+  report(`aes${bits} cbc-encrypt 1 KiB`, nsPerCall(() => x.aesCbcEncrypt!(ks, rounds, iv, buf, buf, 1024), 200), 1024);
+  report(`aes${bits} key schedule`, nsPerCall(() => x.aesExpandKey!(key, keyLen, ks, 1), 2000), keyLen);
   const nodeKey = new Uint8Array(keyLen);
   const data = new Uint8Array(LEN);
   const nodeIv = new Uint8Array(16);

@@ -13,7 +13,7 @@ const path = process.argv[2] ?? fileURLToPath(new URL("../build/primitives.wasm"
 const inst = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(path)), { env: { abort: () => { throw new Error("wasm abort"); } } });
 const x = inst.exports as unknown as Exports;
 const put = (b: Uint8Array): number => {
-  const p = x.alloc(Math.max(b.length, 16));
+  const p = x.alloc!(Math.max(b.length, 16));
   new Uint8Array(x.memory.buffer, p, b.length).set(b);
   return p;
 };
@@ -34,23 +34,23 @@ const mbps = (len: number, ns: number): string => `${((len / ns) * 1000).toFixed
 const iterations = (len: number): number => Math.ceil(4e6 / (len + 64));
 
 const key = randomBytes(32), nonce = randomBytes(12), aad = randomBytes(8);
-const kp = put(key), np = put(nonce), ap = put(aad), tag = x.alloc(16);
-const src = put(randomBytes(16384)), dst = x.alloc(16384);
-const ctx = x.alloc(x.chachaPolyContextBytes());
-x.chachaPolyInit(kp, ctx);
+const kp = put(key), np = put(nonce), ap = put(aad), tag = x.alloc!(16);
+const src = put(randomBytes(16384)), dst = x.alloc!(16384);
+const ctx = x.alloc!(x.chachaPolyContextBytes!());
+x.chachaPolyInit!(kp, ctx);
 
 for (const len of [64, 256, 1400, 16384]) {
-  const chacha = nsPerCall(() => x.chacha20Xor(kp, np, 1, src, dst, len), iterations(len));
-  const poly = nsPerCall(() => x.poly1305Mac(kp, src, len, tag), iterations(len));
+  const chacha = nsPerCall(() => x.chacha20Xor!(kp, np, 1, src, dst, len), iterations(len));
+  const poly = nsPerCall(() => x.poly1305Mac!(kp, src, len, tag), iterations(len));
   console.log(`${String(len).padStart(5)} B  chacha20 ${chacha.toFixed(0).padStart(6)} ns ${mbps(len, chacha)}` +
     `  | poly1305 ${poly.toFixed(0).padStart(6)} ns ${mbps(len, poly)}`);
 }
 
 for (const len of [64, 1400]) {
   const iters = iterations(len);
-  const seal = nsPerCall(() => x.chachaPolySeal(ctx, np, ap, 8, src, dst, len, tag), iters);
-  const open = nsPerCall(() => x.chachaPolyOpen(ctx, np, ap, 8, dst, src, len, tag), iters);
-  if (x.chachaPolyOpen(ctx, np, ap, 8, dst, src, len, tag) !== 1) throw new Error("open rejected its own seal");
+  const seal = nsPerCall(() => x.chachaPolySeal!(ctx, np, ap, 8, src, dst, len, tag), iters);
+  const open = nsPerCall(() => x.chachaPolyOpen!(ctx, np, ap, 8, dst, src, len, tag), iters);
+  if (x.chachaPolyOpen!(ctx, np, ap, 8, dst, src, len, tag) !== 1) throw new Error("open rejected its own seal");
   const pt = randomBytes(len);
   const nodeSeal = nsPerCall(() => {
     const c = createCipheriv("chacha20-poly1305", key, nonce, { authTagLength: 16 });

@@ -11,7 +11,7 @@ const path = process.argv[2] ?? fileURLToPath(new URL("../build/primitives.wasm"
 const inst = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(path)), { env: { abort: () => { throw new Error("wasm abort"); } } });
 const x = inst.exports as unknown as Exports;
 const put = (b: Uint8Array): number => {
-  const p = x.alloc(Math.max(b.length, 16));
+  const p = x.alloc!(Math.max(b.length, 16));
   new Uint8Array(x.memory.buffer, p, b.length).set(b);
   return p;
 };
@@ -30,20 +30,20 @@ function nsPerCall(fn: () => void, iters: number): number {
 }
 
 const key = randomBytes(16), nonce = randomBytes(12), aad = randomBytes(8);
-const ghKey = x.alloc(Number(x.GHASH_KEY_BYTES.value)), y = x.alloc(16), buf = x.alloc(2048);
-x.ghashInit(put(randomBytes(16)), ghKey);
+const ghKey = x.alloc!(Number(x.GHASH_KEY_BYTES.value)), y = x.alloc!(16), buf = x.alloc!(2048);
+x.ghashInit!(put(randomBytes(16)), ghKey);
 for (const len of [16, 64, 112, 128, 1024]) {
-  const ns = nsPerCall(() => x.ghashUpdate(ghKey, y, buf, len), Math.ceil(2e6 / len) * 10);
+  const ns = nsPerCall(() => x.ghashUpdate!(ghKey, y, buf, len), Math.ceil(2e6 / len) * 10);
   console.log(`ghash ${String(len).padStart(5)} B: ${ns.toFixed(1).padStart(7)} ns/call  ${(ns / (len / 16)).toFixed(1)} ns/block`);
 }
 
-const ctx = x.alloc(x.gcmContextBytes(16));
-x.gcmInit(put(key), 16, ctx);
-const np = put(nonce), ap = put(aad), tag = x.alloc(16), src = x.alloc(2048), dst = x.alloc(2048);
+const ctx = x.alloc!(x.gcmContextBytes!(16));
+x.gcmInit!(put(key), 16, ctx);
+const np = put(nonce), ap = put(aad), tag = x.alloc!(16), src = x.alloc!(2048), dst = x.alloc!(2048);
 for (const len of [64, 1400]) {
   const iters = len < 256 ? 200000 : 20000;
-  const seal = nsPerCall(() => x.gcmSeal(ctx, np, ap, 8, src, dst, len, tag, 16), iters);
-  const open = nsPerCall(() => x.gcmOpen(ctx, np, ap, 8, dst, src, len, tag, 16), iters);
+  const seal = nsPerCall(() => x.gcmSeal!(ctx, np, ap, 8, src, dst, len, tag, 16), iters);
+  const open = nsPerCall(() => x.gcmOpen!(ctx, np, ap, 8, dst, src, len, tag, 16), iters);
   const pt = randomBytes(len);
   const nodeSeal = nsPerCall(() => {
     const c = createCipheriv("aes-128-gcm", key, nonce);
@@ -67,8 +67,8 @@ for (const len of [64, 1400]) {
 }
 
 // The AES share: one 8-lane pass (J0 + counters of a 64-byte packet) and CTR over 1400 bytes.
-const sched = x.alloc(x.aesKeyBytes(16, 0));
-const rounds = x.aesExpandKey(put(key), 16, sched, 0);
-const pass = nsPerCall(() => x.aesEncryptBlocks(sched, rounds, src, dst, 6), 200000);
-const ctr = nsPerCall(() => x.aesCtrXor(sched, rounds, np, src, dst, 1400), 20000);
+const sched = x.alloc!(x.aesKeyBytes!(16, 0));
+const rounds = x.aesExpandKey!(put(key), 16, sched, 0);
+const pass = nsPerCall(() => x.aesEncryptBlocks!(sched, rounds, src, dst, 6), 200000);
+const ctr = nsPerCall(() => x.aesCtrXor!(sched, rounds, np, src, dst, 1400), 20000);
 console.log(`aes: one pass (6 blocks) ${pass.toFixed(0)} ns, ctr 1400 B ${ctr.toFixed(0)} ns`);

@@ -67,7 +67,7 @@ function batchStep(ep: Pick<OurEndpoint, "dp" | "out">, ring: readonly Uint8Arra
   return () => {
     b.reset();
     for (let i = 0; i < batchSize; i++) {
-      b.add(ring[next], sa);
+      b.add(ring[next]!, sa);
       next = next + 1 === ring.length ? 0 : next + 1;
     }
     if (direction === "encap") dp.runEncapsulate(b);

@@ -4,7 +4,7 @@
 /** The RFC 1071 Internet checksum of a header. */
 function ipChecksum(h: Uint8Array): number {
   let sum = 0;
-  for (let i = 0; i < h.length; i += 2) sum += (h[i] << 8) | h[i + 1];
+  for (let i = 0; i < h.length; i += 2) sum += (h[i]! << 8) | h[i + 1]!;
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return ~sum & 0xffff;
 }

@@ -37,7 +37,7 @@ export function frame(n: number, seq: { a: number; b: number }, last: { frame?: 
     iv.writeUInt32BE(n >>> 0, iv.length - 4);
     const esp = onB ? espCbcSha256(SA_B, ++seq.b, iv, inner(n), 4) : espGcm(SA_A, BigInt(++seq.a), iv, inner(n), 4);
     if (n % 89 === 88) esp.writeUInt32BE((0xdead0000 | (n & 0xffff)) >>> 0, 0);
-    if (n % 97 === 96) esp[esp.length - 1] ^= 0x01;
+    if (n % 97 === 96) esp[esp.length - 1]! ^= 0x01;
     ip = onB ? ipv4("198.51.100.7", "203.0.113.9", 50, esp, n & 0xffff) : ipv4("198.51.100.7", "203.0.113.9", 17, udp(4500, 4500, esp), n & 0xffff);
   }
   const f = Buffer.concat([MAC, ip]);

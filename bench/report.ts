@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { BenchResults } from "./results.ts";
-import { machineLine, markdownTable, spiLookupLine, targetLines } from "./format.ts";
+import { machineLine, markdownTable, spiLookupLine } from "./format.ts";
 
 const START = "<!-- bench:start -->";
 const END = "<!-- bench:end -->";
@@ -53,10 +53,10 @@ export function replaceSection(text: string, section: string): string | undefine
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const res = JSON.parse(readFileSync(values.results!, "utf8")) as BenchResults;
+  const res = JSON.parse(readFileSync(values.results, "utf8")) as BenchResults;
   const section = benchSection(res);
   let printed = false;
-  for (const file of values.readme!) {
+  for (const file of values.readme) {
     const text = existsSync(file) ? readFileSync(file, "utf8") : undefined;
     const updated = text === undefined ? undefined : replaceSection(text, section);
     if (updated === undefined) {

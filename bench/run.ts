@@ -11,7 +11,7 @@ import { createNodeCryptoEsp } from "./baselines/node-crypto-esp.ts";
 import { createNobleEsp } from "./baselines/noble-esp.ts";
 import { BENCH_SUITES, type BenchSuite, type PerPacketEsp, randomBaselineSa } from "./baselines/esp-layout.ts";
 import { packetRing } from "./packets.ts";
-import { type Clock, type Step, Progress, gbps, median, packetsPerSecond, setClock } from "./measure.ts";
+import { type Step, Progress, gbps, median, packetsPerSecond, setClock } from "./measure.ts";
 import type { BenchResults, BenchRow, Direction, Impl, Target } from "./results.ts";
 import { IMPLS } from "./results.ts";
 import { machineLine, spiLookupLine, targetLines, textTable } from "./format.ts";
@@ -56,7 +56,7 @@ const quick = flags.quick;
 const reps = Number(flags.reps ?? (quick ? 1 : 5));
 const sliceMs = Number(flags["slice-ms"] ?? (quick ? 15 : 200));
 if (flags.clock !== "wall" && flags.clock !== "cpu") throw new Error("--clock wall|cpu");
-const clock = flags.clock as Clock;
+const clock = flags.clock;
 setClock(clock);
 const withOurs = impls.some((i) => i.startsWith("ours"));
 const ours = withOurs ? await import("./ours.ts") : undefined;
@@ -73,8 +73,8 @@ const gitCommit = (() => {
 function perPacketStep(esp: PerPacketEsp, ring: readonly Uint8Array[], direction: Direction): Step {
   let next = 0;
   const mask = ring.length - 1;
-  if (direction === "encap") return () => { esp.encapsulate(ring[next++ & mask]); return 1; };
-  return () => { esp.decapsulate(ring[next++ & mask]); return 1; };
+  if (direction === "encap") return () => { esp.encapsulate(ring[next++ & mask]!); return 1; };
+  return () => { esp.decapsulate(ring[next++ & mask]!); return 1; };
 }
 
 const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
@@ -103,7 +103,7 @@ let done = 0;
 
 for (const suite of suites) {
   for (const size of sizes) {
-    const sa = randomBaselineSa(suite, 0x1000 + (crypto.getRandomValues(new Uint8Array(1))[0] << 8));
+    const sa = randomBaselineSa(suite, 0x1000 + (crypto.getRandomValues(new Uint8Array(1))[0]! << 8));
     const inners = packetRing(size, RING);
     const endpoint = ours && !unsupported.has(suite) ? await ourEndpointOrNote(suite, sa) : undefined;
     const baselines: Partial<Record<Impl, PerPacketEsp>> = {
@@ -115,11 +115,11 @@ for (const suite of suites) {
     // baselines do no replay check, so the ring can be replayed for the whole time slice.
     const espRing = endpoint && ours ? ours.encapsulateRing(endpoint, inners) : inners.map((p) => baselines["node:crypto"]!.encapsulate(p));
     for (const [name, esp] of Object.entries(baselines)) {
-      if (!equal(esp!.decapsulate(espRing[0]).inner, inners[0])) throw new Error(`${name} does not decapsulate the ring`);
+      if (!equal(esp.decapsulate(espRing[0]!).inner, inners[0]!)) throw new Error(`${name} does not decapsulate the ring`);
     }
     if (endpoint) {
-      const back = endpoint.dp.decapsulate(baselines["node:crypto"]!.encapsulate(inners[1]));
-      if (back.status !== "ok" || !back.payload || !equal(back.payload, inners[1])) throw new Error(`our decap of node:crypto ESP: ${back.status}`);
+      const back = endpoint.dp.decapsulate(baselines["node:crypto"]!.encapsulate(inners[1]!));
+      if (back.status !== "ok" || !back.payload || !equal(back.payload, inners[1]!)) throw new Error(`our decap of node:crypto ESP: ${back.status}`);
     }
     for (const direction of ["encap", "decap"] as const) {
       const ring = direction === "encap" ? inners : espRing;
@@ -128,7 +128,7 @@ for (const suite of suites) {
         if (impl === "ours-b64" || impl === "ours-b256") {
           if (!endpoint) continue;
           const batch = impl === "ours-b64" ? 64 : 256;
-          steps.set(impl, direction === "encap" ? ours!.ourEncapStep(endpoint!, ring, batch) : ours!.ourDecapStep(endpoint!, ring, batch));
+          steps.set(impl, direction === "encap" ? ours!.ourEncapStep(endpoint, ring, batch) : ours!.ourDecapStep(endpoint, ring, batch));
         } else {
           steps.set(impl, perPacketStep(baselines[impl]!, ring, direction));
         }
@@ -141,7 +141,7 @@ for (const suite of suites) {
         for (let k = 0; k < measured.length; k++) {
           const impl = measured[(k + rep) % measured.length];
           progress.show(++done, `${suite} ${size} B ${direction} ${impl} rep ${rep + 1}/${reps}`);
-          samples.get(impl)!.push(packetsPerSecond(steps.get(impl)!, sliceMs));
+          samples.get(impl!)!.push(packetsPerSecond(steps.get(impl!)!, sliceMs));
         }
       }
       const reference = samples.has("node:crypto") ? median(samples.get("node:crypto")!) : undefined;

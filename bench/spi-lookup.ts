@@ -36,9 +36,9 @@ function randomSpis(n: number): Uint32Array {
   const rnd = new Uint32Array(1);
   for (let i = 0; i < n;) {
     crypto.getRandomValues(rnd);
-    if (rnd[0] < 256 || seen.has(rnd[0])) continue;
-    seen.add(rnd[0]);
-    spis[i++] = rnd[0];
+    if (rnd[0]! < 256 || seen.has(rnd[0]!)) continue;
+    seen.add(rnd[0]!);
+    spis[i++] = rnd[0]!;
   }
   return spis;
 }
@@ -62,11 +62,11 @@ export async function measureSpiLookup(opts: SpiLookupOptions): Promise<SpiLooku
   const inner = ipv4UdpPacket(SIZE);
 
   const one = await Dataplane.create(dataplaneOptions(opts.sas, BATCH));
-  one.addSa(sa(spis[0]));
+  one.addSa(sa(spis[0]!));
   const many = await Dataplane.create(dataplaneOptions(opts.sas, BATCH));
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < spis.length; i++) {
-    many.addSa(sa(spis[i]));
+    many.addSa(sa(spis[i]!));
     if ((i & 0xffff) === 0) say(`SPI lookup: adding SAs ${i.toLocaleString("en-US")}/${spis.length.toLocaleString("en-US")}`);
   }
   const addSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -77,11 +77,11 @@ export async function measureSpiLookup(opts: SpiLookupOptions): Promise<SpiLooku
   const fewSas = Math.min(1024, spis.length);
   const ring = (pick: () => number) => Array.from({ length: ringSas }, (_, i) => nullSha256Esp(pick(), i + 1, inner, integKey));
   const randomAmong = (n: number) => {
-    const chosen = Array.from({ length: n }, () => spis[Math.floor(Math.random() * spis.length)]);
+    const chosen = Array.from({ length: n }, () => spis[Math.floor(Math.random() * spis.length)]!);
     let k = 0;
-    return () => chosen[k++ % n];
+    return () => chosen[k++ % n]!;
   };
-  const hotRing = ring(() => spis[0]);
+  const hotRing = ring(() => spis[0]!);
   const fewRing = ring(randomAmong(fewSas));
   const randomRing = ring(randomAmong(ringSas));
 
@@ -96,11 +96,11 @@ export async function measureSpiLookup(opts: SpiLookupOptions): Promise<SpiLooku
   for (let rep = 0; rep < opts.reps; rep++) {
     for (let k = 0; k < steps.length; k++) {
       const i = (k + rep) % steps.length;
-      say(`SPI lookup: ${steps[i][0]} rep ${rep + 1}/${opts.reps}`);
-      samples[i].push(packetsPerSecond(steps[i][1], opts.sliceMs));
+      say(`SPI lookup: ${steps[i]![0]} rep ${rep + 1}/${opts.reps}`);
+      samples[i]!.push(packetsPerSecond(steps[i]![1], opts.sliceMs));
     }
   }
   const [oneSaPps, manySaPps, manySaOneHotPps, manySaFewPps] = samples.map(median);
-  return { suite: SUITE, size: SIZE, sas: opts.sas, addSeconds, oneSaPps, manySaPps, manySaOneHotPps, manySaFewPps, fewSas, ringSas,
-    extraCost: oneSaPps / manySaPps - 1 };
+  return { suite: SUITE, size: SIZE, sas: opts.sas, addSeconds, oneSaPps: oneSaPps!, manySaPps: manySaPps!, manySaOneHotPps: manySaOneHotPps!, manySaFewPps: manySaFewPps!, fewSas, ringSas,
+    extraCost: oneSaPps! / manySaPps! - 1 };
 }

@@ -66,7 +66,7 @@ export class EspDropError extends Error {}
 
 /** Next Header for an inner packet: 4 for IPv4, 41 for IPv6 (RFC 4303 tunnel mode). */
 export function innerNextHeader(inner: Uint8Array): number {
-  return inner.length > 0 && inner[0] >> 4 === 6 ? 41 : 4;
+  return inner.length > 0 && inner[0]! >> 4 === 6 ? 41 : 4;
 }
 
 /** Padding so that payload ‖ pad ‖ padLength ‖ nextHeader is a multiple of `align` (RFC 4303 §2.4). */
@@ -85,10 +85,10 @@ export function writeTrailer(buf: Uint8Array, at: number, pad: number, nextHeade
 export function readTrailer(plain: Uint8Array): { payloadLength: number; nextHeader: number } {
   if (plain.length < 2) throw new EspDropError("truncated");
   const pad = plain[plain.length - 2];
-  const payloadLength = plain.length - 2 - pad;
+  const payloadLength = plain.length - 2 - pad!;
   if (payloadLength < 0) throw new EspDropError("bad-padding");
-  for (let i = 0; i < pad; i++) if (plain[payloadLength + i] !== i + 1) throw new EspDropError("bad-padding");
-  return { payloadLength, nextHeader: plain[plain.length - 1] };
+  for (let i = 0; i < pad!; i++) if (plain[payloadLength + i] !== i + 1) throw new EspDropError("bad-padding");
+  return { payloadLength, nextHeader: plain[plain.length - 1]! };
 }
 
 /** SPI ‖ 32-bit sequence number, big-endian. */
@@ -100,7 +100,7 @@ export function writeEspHeader(buf: Uint8Array, spi: number, seq: number): void 
 
 /** Big-endian u32 at `at`. */
 export function readU32(buf: Uint8Array, at: number): number {
-  return ((buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]) >>> 0;
+  return ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
 }
 
 /** Writes the 64-bit sequence number (high half 0 without ESN) as the 8-byte IV at `at`. */

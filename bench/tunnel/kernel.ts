@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Measurement, type Mode, type Sample, sample, toMeasurement } from "./iperf.ts";
 import type { PathDef } from "./paths.ts";
-import { Cleanup, exists, processTree, run, sleep } from "./sys.ts";
+import { type Cleanup, exists, processTree, run, sleep } from "./sys.ts";
 
 const BUILD = fileURLToPath(new URL("./uml/build.sh", import.meta.url));
 const UML = "/usr/bin/linux.uml";
@@ -59,7 +59,7 @@ export function kernelUml(algo: KernelAlgo): GuestPathDef {
       let seen: number[] = [];
       cleanup.add("UML leftovers", () => {
         for (const pid of seen) {
-          let cmd = "";
+          let cmd: string;
           try { cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8"); } catch { continue; }
           if (cmd.includes(`uml_dir=${dir}`)) process.kill(pid, "SIGKILL"); // ours: this run's own uml_dir
         }
@@ -80,14 +80,14 @@ export function kernelUml(algo: KernelAlgo): GuestPathDef {
           if (json && m?.[1] !== "JSON-END") { json.push(line); return; }
           if (!m) return;
           const [, tag, arg] = m;
-          if (tag === "BEGIN") begin.set(arg, sample(ep));
-          else if (tag === "END") end.set(arg, sample(ep));
-          else if (tag === "JSON") { json = []; jsonMode = arg; }
+          if (tag === "BEGIN") begin.set(arg!, sample(ep));
+          else if (tag === "END") end.set(arg!, sample(ep));
+          else if (tag === "JSON") { json = []; jsonMode = arg!; }
           else if (tag === "JSON-END" && json) {
             const s0 = begin.get(jsonMode), s1 = end.get(jsonMode);
             if (s0 && s1) out.push(toMeasurement(json.join("\n"), "", jsonMode as Mode, rep, seconds, s0, s1, true));
             json = null;
-          } else if (tag === "ERROR") errors.push(arg);
+          } else if (tag === "ERROR") errors.push(arg!);
           else if (tag === "EXIT") exit = Number(arg);
         });
         p.child.on("exit", () => resolve());

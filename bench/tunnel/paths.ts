@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Endpoints } from "./iperf.ts";
-import { Cleanup, exists, have, inNs, must, run, sleep } from "./sys.ts";
+import { type Cleanup, exists, have, inNs, must, run, sleep } from "./sys.ts";
 
 /** Per-run names: namespaces and wireguard-go's control sockets are visible to everyone on the machine. */
 export interface Ctx { tag: string; verbose: boolean }
@@ -35,7 +35,7 @@ export function twoNamespaces(cleanup: Cleanup, ctx: Ctx, kind: string): { a: st
   must("ip", ["link", "add", "va", "netns", a, "type", "veth", "peer", "name", "vb", "netns", b]);
   must("ip", ["-n", a, "addr", "add", `${OUTER_A}/24`, "dev", "va"]);
   must("ip", ["-n", b, "addr", "add", `${OUTER_B}/24`, "dev", "vb"]);
-  for (const [ns, dev] of [[a, "va"], [b, "vb"], [a, "lo"], [b, "lo"]]) must("ip", ["-n", ns, "link", "set", dev, "up"]);
+  for (const [ns, dev] of [[a, "va"], [b, "vb"], [a, "lo"], [b, "lo"]]) must("ip", ["-n", ns!, "link", "set", dev!, "up"]);
   return { a, b };
 }
 

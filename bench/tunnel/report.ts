@@ -75,7 +75,7 @@ export function markdownTable(r: TunnelResults): string {
     }
     if (!p.runs.some((m) => m.ok)) {
       // nothing measured in any repetition: one reason, not the same one per column
-      lines.push(`| ${p.label} | ${failure(p, modes[0]).replace(/failed: rep \d+: /, "failed: ")} |${" |".repeat(head.length - 3)} ${p.note} |`);
+      lines.push(`| ${p.label} | ${failure(p, modes[0]!).replace(/failed: rep \d+: /, "failed: ")} |${" |".repeat(head.length - 3)} ${p.note} |`);
       continue;
     }
     lines.push(`| ${[p.label, ...modes.map((m) => throughputCell(p, m)), cpuCell(p, modes, (m) => m.tunnelUsPerPkt),
@@ -157,6 +157,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({
     options: { results: { type: "string", default: here("./results.json") }, readme: { type: "string", multiple: true } },
   });
-  const r = JSON.parse(readFileSync(values.results!, "utf8")) as TunnelResults;
-  writeReports(r, values.results!, values.readme);
+  const r = JSON.parse(readFileSync(values.results, "utf8")) as TunnelResults;
+  writeReports(r, values.results, values.readme);
 }

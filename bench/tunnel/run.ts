@@ -150,8 +150,8 @@ for (let rep = 1; rep <= reps; rep++) {
 results.finishedAt = new Date().toISOString();
 results.load.after = load1();
 // --only: keep the other paths' previous entries (each says when it was measured)
-const previous: TunnelResults | undefined = only && existsSync(flags.out!) ? JSON.parse(readFileSync(flags.out!, "utf8")) as TunnelResults : undefined;
+const previous: TunnelResults | undefined = only && existsSync(flags.out) ? JSON.parse(readFileSync(flags.out, "utf8")) as TunnelResults : undefined;
 results.paths = ALL_PATHS.map((p) => byId.get(p.id) ?? previous?.paths.find((q) => q.id === p.id)).filter((x): x is PathResult => !!x);
-writeFileSync(flags.out!, JSON.stringify(results, null, 2) + "\n");
+writeFileSync(flags.out, JSON.stringify(results, null, 2) + "\n");
 console.log(`wrote ${flags.out} (load1 ${results.load.before} -> ${results.load.after})`);
-if (!flags["no-report"]) writeReports(results, flags.out!);
+if (!flags["no-report"]) writeReports(results, flags.out);

@@ -37,11 +37,11 @@ export class Cleanup {
 
   /** Spawns a long-running process (output appended to a string kept for error messages), killed by PID at cleanup. */
   spawn(argv: string[], env?: NodeJS.ProcessEnv, keepChars = 8000): { child: ChildProcess; pid: number; log: () => string; out: () => string } {
-    const child = spawn(argv[0], argv.slice(1), { env: env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(argv[0]!, argv.slice(1), { env: env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
     let log = "", out = "";
     const keep = (b: Buffer) => { log = (log + b.toString()).slice(-keepChars); };
-    child.stdout!.on("data", (b: Buffer) => { keep(b); out = (out + b.toString()).slice(-keepChars); });
-    child.stderr!.on("data", keep);
+    child.stdout.on("data", (b: Buffer) => { keep(b); out = (out + b.toString()).slice(-keepChars); });
+    child.stderr.on("data", keep);
     child.on("error", (e) => { log += `\nspawn error: ${e.message}`; });
     if (child.pid === undefined) throw new Error(`could not start ${argv.join(" ")}`);
     this.#children.add(child);
@@ -132,10 +132,10 @@ export function cpuSeconds(pids: number[], treeRoots: number[] = []): number {
 
 /** The whole machine's busy and total jiffies (/proc/stat "cpu" line). */
 export function machineTicks(): { busy: number; total: number } {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal
-  const busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
-  return { busy, total: busy + f[3] + f[4] };
+  const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!;
+  return { busy, total: busy + f[3]! + f[4]! };
 }
 
 export const load1 = (): number => Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);

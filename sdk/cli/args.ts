@@ -43,7 +43,7 @@ export function parseCommandArgs<S extends Record<string, OptionSpec>>(args: rea
   const hint = ` (see \`ipsec-wasm ${opts.command} --help\`)`;
   let onlyPositionals = false;
   for (let i = 0; i < args.length; i++) {
-    const a = args[i];
+    const a = args[i]!; // i < args.length
     // "-" alone is a positional (stdin/stdout), and so is a negative number.
     if (onlyPositionals || !a.startsWith("-") || a === "-" || /^-\d/.test(a)) {
       positionals.push(a);
@@ -51,10 +51,10 @@ export function parseCommandArgs<S extends Record<string, OptionSpec>>(args: rea
     }
     if (a === "--") { onlyPositionals = true; continue; }
     // `-c5` is `-c 5` when -c takes a value (as ping's own -c does).
-    const shortValue = !a.startsWith("--") && a.length > 2 && spec[byShort.get(a[1]) ?? ""]?.type === "string";
+    const shortValue = !a.startsWith("--") && a.length > 2 && spec[byShort.get(a.charAt(1)) ?? ""]?.type === "string";
     const eq = a.startsWith("--") ? a.indexOf("=") : shortValue ? 2 : -1;
     const flag = eq > 0 ? a.slice(0, eq) : a;
-    const name = flag.startsWith("--") ? flag.slice(2) : flag.length === 2 ? byShort.get(flag[1]) : undefined;
+    const name = flag.startsWith("--") ? flag.slice(2) : flag.length === 2 ? byShort.get(flag.charAt(1)) : undefined;
     const s = name !== undefined && Object.prototype.hasOwnProperty.call(spec, name) ? spec[name] : undefined;
     if (!s || name === undefined) throw new UsageError(`unknown option '${flag}'${hint}`);
     if (s.type === "boolean") {

@@ -162,7 +162,7 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
       onEsp: (results, from) => {
         if (capture && tapped) {
           const raw = tapped.arrived();
-          raw.forEach((d, i) => capture.datagram(d, from[i], { address: localAddr, port: udp.natPort }));
+          raw.forEach((d, i) => { const f = from[i]; if (f) capture.datagram(d, f, { address: localAddr, port: udp.natPort }); });
         }
         daemon?.receiveEsp(results);
       },

@@ -117,12 +117,12 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   const cmd = matches[0];
   if (!cmd) {
     const words = argv.filter((a) => !a.startsWith("-"));
-    const group = COMMANDS.some((c) => c.path[0] === words[0]) ? [words[0]] : [];
+    const group = words[0] !== undefined && COMMANDS.some((c) => c.path[0] === words[0]) ? [words[0]] : [];
     if (group.length && (argv.length === 1 || isHelp(argv[1]))) {
       (isHelp(argv[1]) ? io.out : io.err)(topUsage(group));
       return isHelp(argv[1]) ? 0 : 2;
     }
-    const what = argv[0].startsWith("-") ? `unknown option '${argv[0]}'` : `unknown command '${argv.slice(0, group.length + 1).join(" ")}'`;
+    const what = argv[0]?.startsWith("-") ? `unknown option '${argv[0]}'` : `unknown command '${argv.slice(0, group.length + 1).join(" ")}'`;
     io.err(`ipsec-wasm: ${what}\nRun \`ipsec-wasm --help\` for usage.\n`);
     return 2;
   }

@@ -110,7 +110,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
   if (positionals.length !== 1) {
     return fail(positionals.length === 0 ? `missing the input capture IN.pcap${hint}` : `expected one input capture, got ${positionals.length}: ${positionals.join(" ")}${hint}`);
   }
-  const input = positionals[0];
+  const [input = ""] = positionals; // exactly one: checked above
   const mode = values["wireshark-mode"] ?? "tunnel";
   if (mode !== "tunnel" && mode !== "transport") return fail(`--wireshark-mode must be tunnel or transport, got '${mode}'${hint}`);
   const sources: { format: SaSource["format"]; path: string }[] = [

@@ -48,7 +48,9 @@ export const pingCommand: CliCommand = {
       const session = s;
       const { child } = await session.daemon.initiate(session.conn.name);
       if (!child) { io.err("error: the IKE SA came up without a Child SA\n"); return 18; }
-      const src = formatIp(child.localTs[0].start);
+      const ts = child.localTs[0];
+      if (!ts) { io.err("error: the Child SA came up without a local traffic selector\n"); return 18; }
+      const src = formatIp(ts.start);
       io.out(`PING ${dest} from ${src} through CHILD_SA ${child.name} (${child.proposal}): ${count} requests\n`);
       const id = process.pid & 0xffff;
       const sentAt = new Map<number, number>();

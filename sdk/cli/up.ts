@@ -145,9 +145,10 @@ export function answerPings(s: Session): void {
 export function parseMetricsAddress(text: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
   if (!m) throw new ConfigError("SYNTAX", `--metrics needs ADDRESS:PORT (e.g. 127.0.0.1:9464), got '${text}'`);
-  const host = m[1], port = Number(m[2]);
+  const [, host = "", portText] = m; // both groups are mandatory in both patterns
+  const port = Number(portText);
   // Port 0 takes any free port (printed at start).
-  if (!(port >= 0 && port < 65536)) throw new ConfigError("SYNTAX", `--metrics: port ${m[2]} is not in 0..65535`);
+  if (!(port >= 0 && port < 65536)) throw new ConfigError("SYNTAX", `--metrics: port ${portText} is not in 0..65535`);
   const ip = parseIp(host);
   const loopback = ip !== undefined && (ip.length === 4 ? ip[0] === 127 : ip.every((b, i) => b === (i === 15 ? 1 : 0)));
   if (!loopback) {

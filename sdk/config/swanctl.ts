@@ -98,9 +98,9 @@ function tokenize(text: string, file?: string): Token[] {
   const err = (msg: string, at = line): ConfigError => new ConfigError("SYNTAX", `${msg} (line ${at}${file ? ` of ${file}` : ""})`, { line: at, file });
   const isSpace = (c: string): boolean => c === " " || c === "\t" || c === "\r";
   while (i < text.length) {
-    const c = text[i];
+    const c = text.charAt(i);
     if (isSpace(c)) { i++; continue; }
-    if (c === "#") { while (i < text.length && text[i] !== "\n") i++; continue; }
+    if (c === "#") { while (i < text.length && text.charAt(i) !== "\n") i++; continue; }
     if (c === "\n") { out.push({ kind: "nl", line }); line++; i++; continue; }
     if (c === "{" || c === "}") { out.push({ kind: c, line }); i++; continue; }
     if (c === '"') throw err("a quoted string can only be a value, after '='");
@@ -111,7 +111,7 @@ function tokenize(text: string, file?: string): Token[] {
       const parts: string[] = [];
       const start = line;
       while (i < text.length) {
-        const v = text[i];
+        const v = text.charAt(i);
         if (isSpace(v)) { i++; continue; }
         if (v === "\n" || v === "#" || v === "}") break;
         if (v === '"') {
@@ -120,7 +120,7 @@ function tokenize(text: string, file?: string): Token[] {
           i++;
           for (;;) {
             if (i >= text.length) throw err("unterminated quoted string", open);
-            const q = text[i];
+            const q = text.charAt(i);
             if (q === '"') { i++; break; }
             if (q === "\r") { i++; continue; }
             if (q === "\\") {
@@ -143,18 +143,18 @@ function tokenize(text: string, file?: string): Token[] {
           continue;
         }
         let w = "";
-        while (i < text.length && !'#}"\r\n\t '.includes(text[i])) w += text[i++];
+        while (i < text.length && !'#}"\r\n\t '.includes(text.charAt(i))) w += text.charAt(i++);
         parts.push(w);
       }
       out.push({ kind: "value", text: parts.join(" "), line: start });
       continue;
     }
     let w = "";
-    while (i < text.length && !'#{}="\r\n\t '.includes(text[i])) w += text[i++];
+    while (i < text.length && !'#{}="\r\n\t '.includes(text.charAt(i))) w += text.charAt(i++);
     if (w === "include") {
       let j = i;
-      while (text[j] === " " || text[j] === "\t") j++;
-      if (j > i && text[j] !== "=" && text[j] !== "\n" && j < text.length) {
+      while (text.charAt(j) === " " || text.charAt(j) === "\t") j++;
+      if (j > i && text.charAt(j) !== "=" && text.charAt(j) !== "\n" && j < text.length) {
         throw err("'include' statements are not supported by ipsec-wasm; put the included settings into this file");
       }
     }
@@ -170,9 +170,10 @@ function parseSettings(text: string, file?: string): Section {
   let pos = 0;
   const err = (msg: string, line: number): ConfigError => new ConfigError("SYNTAX", `${msg} (line ${line}${file ? ` of ${file}` : ""})`, { line, file });
   const root: Section = { name: "", path: "", line: 0, keys: new Map(), sections: new Map() };
+  const eof = tokens[tokens.length - 1]!; // tokenize always ends with an eof token
   const body = (sec: Section, opener?: number): void => {
     for (;;) {
-      const t = tokens[pos++];
+      const t = tokens[pos++] ?? eof;
       if (t.kind === "nl") continue;
       if (t.kind === "eof") {
         if (opener !== undefined) throw err(`section '${sec.path}' opened at line ${opener} is missing its closing '}'`, t.line);
@@ -183,17 +184,17 @@ function parseSettings(text: string, file?: string): Section {
         return;
       }
       if (t.kind !== "name") throw err(`expected a setting name or section name, found '${t.kind === "value" ? t.text : t.kind}'`, t.line);
-      let n = tokens[pos];
+      let n = tokens[pos] ?? eof;
       if (n.kind === "=") {
         pos++;
-        const v = tokens[pos];
+        const v = tokens[pos] ?? eof;
         const value = v.kind === "value" ? (pos++, v.text) : "";
         sec.keys.set(t.text, { value, line: t.line });
         continue;
       }
       let p = pos;
-      while (tokens[p].kind === "nl") p++;
-      n = tokens[p];
+      while (tokens[p]?.kind === "nl") p++;
+      n = tokens[p] ?? eof;
       if (n.kind !== "{") throw err(`expected '=' or '{' after '${t.text}'`, t.line);
       pos = p + 1;
       const path = sec.path ? `${sec.path}.${t.text}` : t.text;
@@ -219,7 +220,7 @@ export function parseDuration(text: string, where?: ConfigWhere): number {
   const m = /^([0-9]+) *([dhms]?)$/i.exec(text.trim());
   if (!m) throw badValue(`'${text}'${describeWhere(where)} is not a time; write seconds or a number with s, m, h or d, e.g. 30m`, where ?? { key: "time" });
   const unit: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86400 };
-  return Number(m[1]) * unit[m[2].toLowerCase()];
+  return Number(m[1]) * unit[(m[2] ?? "").toLowerCase()]!; // the pattern admits only these units
 }
 
 /** Bytes from a swanctl volume value: "1G", "500M", "100k", "1048576" (binary units, charon's parse_bytes). */
@@ -227,7 +228,7 @@ export function parseSize(text: string, where?: ConfigWhere): number {
   const m = /^([0-9]+) *([kmg]?)$/i.exec(text.trim());
   if (!m) throw badValue(`'${text}'${describeWhere(where)} is not a byte count; write a number, optionally with k, M or G (powers of 1024)`, where ?? { key: "size" });
   const unit: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-  const n = Number(m[1]) * unit[m[2].toLowerCase()];
+  const n = Number(m[1]) * unit[(m[2] ?? "").toLowerCase()]!; // the pattern admits only these units
   if (!Number.isSafeInteger(n)) throw badValue(`'${text}'${describeWhere(where)} is too large`, where ?? { key: "size" });
   return n;
 }
@@ -391,12 +392,12 @@ function authRound(secs: Section[], side: "local" | "remote", conn: Section, fil
   if (secs.length > 1) {
     throw new ConfigError("BAD_VALUE",
       `connection '${conn.name}' has ${secs.length} ${side} authentication rounds (${secs.map((s) => `${s.name} at line ${s.line}`).join(", ")}); ` +
-      "ipsec-wasm supports one round (no RFC 4739 multiple authentication)", { line: secs[1].line, file });
+      "ipsec-wasm supports one round (no RFC 4739 multiple authentication)", { line: secs[1]!.line, file });
   }
   const round: AuthRound = { auth: "pubkey", certs: [], cacerts: [] };
   const sec = secs[0];
   if (!sec) return round;
-  if (sec.sections.size) throw unknownSection([...sec.sections.values()][0], "none (certificates are listed with certs = ...)", file);
+  for (const s of sec.sections.values()) throw unknownSection(s, "none (certificates are listed with certs = ...)", file);
   checkKeys(sec, AUTH_KEYS, file);
   for (const [key, s] of sec.keys) {
     const where = whereOf(sec, key, s, file);
@@ -416,7 +417,7 @@ function authRound(secs: Section[], side: "local" | "remote", conn: Section, fil
 }
 
 function parseChild(sec: Section, file: string | undefined): ChildConfig {
-  if (sec.sections.size) throw unknownSection([...sec.sections.values()][0], "none", file);
+  for (const s of sec.sections.values()) throw unknownSection(s, "none", file);
   checkKeys(sec, CHILD_KEYS, file, CHILD_REASONS);
   const get = (key: string): { text: string; where: ConfigWhere } | undefined => {
     const s = sec.keys.get(key);
@@ -501,13 +502,12 @@ function decodeSecret(text: string, where: ConfigWhere): Uint8Array {
 }
 
 function parseSecrets(sec: Section, file: string | undefined, out: SwanctlConfig): void {
-  if (sec.keys.size) {
-    const [key, s] = [...sec.keys][0];
+  for (const [key, s] of sec.keys) {
     throw new ConfigError("UNKNOWN_KEYWORD", `setting '${key}' directly in secrets (line ${s.line}) belongs into a section such as ike-NAME { }`, { line: s.line, file });
   }
   for (const sub of sec.sections.values()) {
     const kind = /^(ike|private|rsa|ecdsa|eap|xauth|ntlm|ppk|pkcs8|pkcs12|token)/.exec(sub.name)?.[1];
-    if (sub.sections.size) throw unknownSection([...sub.sections.values()][0], "none", file);
+    for (const s of sub.sections.values()) throw unknownSection(s, "none", file);
     if (kind === "ike") {
       const idKeys = [...sub.keys.keys()].filter((k) => k.startsWith("id"));
       checkKeys(sub, ["secret", ...idKeys], file);
@@ -535,14 +535,12 @@ function parseSecrets(sec: Section, file: string | undefined, out: SwanctlConfig
 export function parseSwanctlConf(text: string, file?: string): SwanctlConfig {
   const root = parseSettings(text, file);
   const out: SwanctlConfig = { connections: [], ikeSecrets: [], privateKeys: [] };
-  if (root.keys.size) {
-    const [key, s] = [...root.keys][0];
+  for (const [key, s] of root.keys) {
     throw new ConfigError("UNKNOWN_KEYWORD", `setting '${key}' outside any section (line ${s.line}); swanctl.conf settings live in connections { } or secrets { }`, { line: s.line, file });
   }
   for (const sec of root.sections.values()) {
     if (sec.name === "connections") {
-      if (sec.keys.size) {
-        const [key, s] = [...sec.keys][0];
+      for (const [key, s] of sec.keys) {
         throw new ConfigError("UNKNOWN_KEYWORD", `setting '${key}' directly in connections (line ${s.line}) belongs into a connection section`, { line: s.line, file });
       }
       for (const conn of sec.sections.values()) out.connections.push(parseConnection(conn, file));
@@ -570,8 +568,7 @@ function ident(text: string): Ident {
   if (t === "" || t === "%any" || t === "%any6") return { type: "any", value: "" };
   const prefixed = /^(ipv4|ipv6|fqdn|dns|email|rfc822|userfqdn|asn1dn|asn1gn|keyid|\{\d+\}):(.*)$/.exec(t);
   if (prefixed) {
-    const kind = prefixed[1];
-    const rest = prefixed[2];
+    const [, kind, rest = ""] = prefixed;
     if (kind === "fqdn" || kind === "dns") return { type: "fqdn", value: rest };
     if (kind === "email" || kind === "rfc822" || kind === "userfqdn") return { type: "email", value: rest };
     return { type: "other", value: t };

@@ -51,7 +51,10 @@ export class ControlCrypto {
   }
 
   /** Lays out `parts` (16-aligned) in scratch, plus `extra` output bytes; returns their offsets. */
-  private place(parts: Uint8Array[], extra: number[]): { offs: number[]; outs: number[]; base: number; total: number } {
+  // One offset per part and per extra: the tuple types carry the counts to the callers.
+  private place<const P extends readonly Uint8Array[], const E extends readonly number[]>(
+    parts: P, extra: E,
+  ): { offs: { [K in keyof P]: number }; outs: { [K in keyof E]: number }; base: number; total: number } {
     let total = 0;
     const sizes = [...parts.map((p) => align(Math.max(p.length, 16))), ...extra.map((n) => align(Math.max(n, 16)))];
     for (const s of sizes) total += s;
@@ -62,7 +65,7 @@ export class ControlCrypto {
     for (const p of parts) { mem.set(p, at); offs.push(at); at += align(Math.max(p.length, 16)); }
     const outs: number[] = [];
     for (const n of extra) { outs.push(at); at += align(Math.max(n, 16)); }
-    return { offs, outs, base, total };
+    return { offs: offs as { [K in keyof P]: number }, outs: outs as { [K in keyof E]: number }, base, total };
   }
 
   private take(ptr: number, n: number): Uint8Array {

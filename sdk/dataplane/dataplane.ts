@@ -125,7 +125,6 @@ export class PacketBatch {
 export class Dataplane {
   readonly #x: DataplaneExports;
   readonly #sas = new Map<SaHandle, SaInfo>();
-  readonly #maxSas: number;
   readonly #batchSize: number;
   readonly #slotBytes: number;
   readonly #now: () => number;
@@ -142,10 +141,9 @@ export class Dataplane {
   /** The batch bound to this dataplane's arena (one batch at a time). */
   readonly batch: PacketBatch;
 
-  private constructor(x: DataplaneExports, maxSas: number, batchSize: number, slotBytes: number, now: () => number) {
+  private constructor(x: DataplaneExports, batchSize: number, slotBytes: number, now: () => number) {
     this.#x = x;
     this.#now = now;
-    this.#maxSas = maxSas;
     this.#batchSize = batchSize;
     this.#slotBytes = slotBytes;
     this.#headroom = x.layout_headroom();
@@ -180,13 +178,13 @@ export class Dataplane {
       env: { abort: () => { throw new DataplaneError("WASM_LOAD", "dataplane aborted"); } },
     });
     const x = instance.exports as unknown as DataplaneExports;
-    const seed = crypto.getRandomValues(new Uint32Array(1))[0];
+    const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
     if (x.init(maxSas, batchSize, slotBytes, seed) !== 0) {
       throw new DataplaneError("OUT_OF_MEMORY", `cannot reserve memory for ${maxSas} SAs and ${batchSize}×${slotBytes} B`);
     }
     const now = opts.now ?? Date.now;
     if (typeof now !== "function") throw new DataplaneError("BAD_ARGUMENT", "now must be a function returning milliseconds");
-    return new Dataplane(x, maxSas, batchSize, slotBytes, now);
+    return new Dataplane(x, batchSize, slotBytes, now);
   }
 
   /** Number of SAs installed. */
@@ -322,7 +320,7 @@ export class Dataplane {
 
   /** Encapsulates one packet (uses and resets `batch`). */
   encapsulate(h: SaHandle, inner: Uint8Array): EncapResult {
-    return this.encapsulateBatch(h, [inner])[0];
+    return this.encapsulateBatch(h, [inner])[0]!; // one result per packet
   }
 
   /**
@@ -379,7 +377,7 @@ export class Dataplane {
 
   /** Decapsulates one packet (uses and resets `batch`). */
   decapsulate(packet: Uint8Array, l3HeaderLength = 0): DecapResult {
-    return this.decapsulateBatch([packet], [l3HeaderLength])[0];
+    return this.decapsulateBatch([packet], [l3HeaderLength])[0]!; // one result per packet
   }
 
   /** Encapsulates packets with one SA; outputs are copies. Splits into arena-sized batches. */
@@ -390,7 +388,7 @@ export class Dataplane {
     for (let start = 0; start < inners.length; start += this.#batchSize) {
       b.reset();
       const end = Math.min(inners.length, start + this.#batchSize);
-      for (let i = start; i < end; i++) b.add(inners[i], h);
+      for (let i = start; i < end; i++) b.add(inners[i]!, h); // end <= inners.length
       this.runEncapsulate(b);
       for (let i = 0; i < b.length; i++) {
         const status = b.status(i);
@@ -408,7 +406,7 @@ export class Dataplane {
     for (let start = 0; start < packets.length; start += this.#batchSize) {
       b.reset();
       const end = Math.min(packets.length, start + this.#batchSize);
-      for (let i = start; i < end; i++) b.add(packets[i], -1, l3HeaderLengths?.[i] ?? 0);
+      for (let i = start; i < end; i++) b.add(packets[i]!, -1, l3HeaderLengths?.[i] ?? 0); // end <= packets.length
       this.runDecapsulate(b);
       for (let i = 0; i < b.length; i++) {
         const status = b.status(i);

@@ -70,13 +70,14 @@ function suiteRows(rest: string): SuiteRows | string {
   const combined = cipherByKeyword(rest);
   if (combined?.combined) return { cipher: combined };
   const m = /^([a-z0-9]+)-([a-z0-9_]+)$/.exec(rest);
-  const cipherWord = m ? (CIPHER_ALIASES[m[1]] ?? m[1]) : undefined;
+  const [, encWord = "", integWord = ""] = m ?? [];
+  const cipherWord = m ? (CIPHER_ALIASES[encWord] ?? encWord) : undefined;
   const cipher = cipherWord === undefined ? undefined : cipherByKeyword(cipherWord);
   if (!m || !cipher || cipher.combined) {
     return "expected an AEAD keyword (aes128gcm16, aes128gmac, chacha20poly1305) or ENCR-INTEG (aes128-sha256, aes128ctr-sha256)";
   }
-  const integ = integOf(m[2]);
-  if (!integ) return `integrity algorithm "${m[2]}" is not one of ${INTEGS.map((r) => r.keyword).join(", ")}`;
+  const integ = integOf(integWord);
+  if (!integ) return `integrity algorithm "${integWord}" is not one of ${INTEGS.map((r) => r.keyword).join(", ")}`;
   return { cipher, integ };
 }
 

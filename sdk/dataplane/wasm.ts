@@ -22,7 +22,7 @@ export async function loadDataplaneModule(src: WasmSource): Promise<WebAssembly.
   if (src.module) return src.module;
   try {
     const found = src.wasmBytes ?? (await packagedWasm());
-    return found instanceof WebAssembly.Module ? found : await WebAssembly.compile(found as BufferSource);
+    return found instanceof WebAssembly.Module ? found : await WebAssembly.compile(found);
   } catch (e) {
     throw new DataplaneError(
       "WASM_LOAD",

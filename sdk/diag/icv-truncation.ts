@@ -132,6 +132,7 @@ export class IcvTruncationDetector {
     this.#minSamples = Math.max(1, opts.minSamples ?? 3);
     this.#repeatMs = opts.repeatEveryMs ?? 60_000;
     this.#forgetMs = opts.forgetAfterMs ?? 600_000;
+    // eslint-disable-next-line no-console -- documented default; callers pass `log: null` to silence it
     this.#log = opts.log === undefined ? (line) => console.warn(line) : opts.log;
     this.#onProbe = opts.onProbe;
     this.#detach = dp.observeDecapsulation((b) => this.#observe(b));
@@ -202,7 +203,7 @@ export class IcvTruncationDetector {
       handle: h,
       config,
       facts: {
-        spi: config.spi >>> 0, suite: suite.name + (esn ? "-esn" : ""), encryption: suite.name.split("-")[0],
+        spi: config.spi >>> 0, suite: suite.name + (esn ? "-esn" : ""), encryption: suite.name.replace(/-.*/, ""),
         hash, esn, configuredIcvBits: (config.icvLength ?? suite.icvBytes) * 8,
         allowedIcvBits: suite.allowedIcv.map((n) => n * 8), failures: 0, truncated: 0,
       },

@@ -90,7 +90,7 @@ function families(r: StatusReport): Family[] {
     labels: {
       spi: hexSpi(e.spi), direction: e.direction,
       child: r.owners[e.handle]?.child ?? "", peer: r.owners[e.handle]?.peer ?? "", suite: e.suite,
-    } as Labels,
+    },
   }));
   const fams: Family[] = [
     { name: "ipsec_sa_packets", type: "counter", help: "Packets an SA processed successfully (ip -s xfrm state: lifetime current packets)", samples: sa.map(({ e, labels }) => ({ labels, value: e.lifetime.packets })) },

@@ -213,7 +213,7 @@ export class SilenceDetector {
       severity: "error",
       message: `SA pair ${who} is up but silent: ${sent} packets went out on ${outSpi} over ${secs} s and nothing verified on ${inSpi} in that time. ` +
         `Likely causes, most likely first: ${causes.map((c, i) => `(${i + 1}) ${c.text}`).join("; ")}.`,
-      hint: causes[0].fix,
+      hint: causes[0]!.fix, // never empty: "nothing" is added when no other cause is
       spi: spiIn,
       sa: p.in,
       since: 0,

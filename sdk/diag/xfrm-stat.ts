@@ -8,6 +8,7 @@
  * @module
  */
 import type { Dataplane } from "../dataplane/dataplane.ts";
+import { byteAt } from "../packet/bytes.ts";
 import { lookupSuite } from "../dataplane/suites.ts";
 import { STATUS_NAMES, type EspMode, type SaHandle, type SaStats, type Status } from "../dataplane/types.ts";
 
@@ -247,7 +248,7 @@ export function kernelReplayBitmap(rs: { top: bigint; window: number; bitmap: Ui
     if (blocks === 0 || s < 1n || s > top || top - s >= BigInt(window)) return false;
     const bit = Number(s & 63n);
     const at = Number((s >> 6n) & BigInt(blocks - 1)) * 8 + (bit >> 3);
-    return ((bitmap[at] >> (bit & 7)) & 1) === 1;
+    return ((byteAt(bitmap, at) >> (bit & 7)) & 1) === 1;
   };
   if (!esnContext) {
     let word = 0;
@@ -259,7 +260,7 @@ export function kernelReplayBitmap(rs: { top: bigint; window: number; bitmap: Ui
     const s = top - BigInt(i);
     if (!seen(s)) continue;
     const idx = ((Number(s & 0xffffffffn) - 1) >>> 0) % window;
-    words[idx >> 5] = (words[idx >> 5] | (1 << (idx & 31))) >>> 0;
+    words[idx >> 5] = ((words[idx >> 5] ?? 0) | (1 << (idx & 31))) >>> 0;
   }
   return words;
 }
@@ -365,7 +366,7 @@ export function formatXfrmState(e: XfrmStateEntry): string {
     // Highest word first, eight to a line, each "%08x " (iproute2's loop).
     for (let i = r.bitmap.length, j = 0; i > 0; i--, j++) {
       if (j % 8 === 0) { out.push(line); line = `${t} `; }
-      line += `${r.bitmap[i - 1].toString(16).padStart(8, "0")} `;
+      line += `${r.bitmap[i - 1]!.toString(16).padStart(8, "0")} `; // 0 < i <= bitmap.length
     }
     out.push(line);
   } else {

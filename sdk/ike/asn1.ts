@@ -5,6 +5,7 @@
  * payload can only ever produce a typed error.
  * @module
  */
+import { byteAt } from "../packet/bytes.ts";
 
 /** Universal tags (first identifier octet, with the constructed bit where DER sets it). */
 export const Tag = {
@@ -87,10 +88,10 @@ function wrongTag<T>(tlv: Tlv, tag: number): DerResult<T> {
 export function readTlv(buf: Uint8Array, pos = 0, base = 0): DerResult<Tlv> {
   const at = base + pos;
   if (pos >= buf.length) return fail("TRUNCATED", at, `expected an element at offset ${at}, input ends there`);
-  const tag = buf[pos];
+  const tag = byteAt(buf, pos);
   if ((tag & 0x1f) === 0x1f) return fail("HIGH_TAG_NUMBER", at, `element at offset ${at} uses a multi-byte tag number, which X.509 never needs`);
   if (pos + 1 >= buf.length) return fail("TRUNCATED", at, `element at offset ${at} has no length octet`);
-  let len = buf[pos + 1];
+  let len = byteAt(buf, pos + 1);
   let header = 2;
   if (len === 0x80) return fail("INDEFINITE_LENGTH", at, `element at offset ${at} has an indefinite length, which DER forbids`);
   if (len > 0x80) {
@@ -98,7 +99,7 @@ export function readTlv(buf: Uint8Array, pos = 0, base = 0): DerResult<Tlv> {
     if (n > 4) return fail("LENGTH_TOO_LONG", at, `element at offset ${at} has a ${n}-octet length field`);
     if (pos + 2 + n > buf.length) return fail("TRUNCATED", at, `length field of the element at offset ${at} is cut off`);
     len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + buf[pos + 2 + i];
+    for (let i = 0; i < n; i++) len = len * 256 + byteAt(buf, pos + 2 + i);
     header = 2 + n;
   }
   const end = pos + header + len;
@@ -146,7 +147,7 @@ function hex2(n: number): string {
 export function decodeOid(tlv: Tlv): DerResult<string> {
   const v = tlv.value;
   if (tlv.tag !== Tag.OID) return wrongTag(tlv, Tag.OID);
-  if (v.length === 0 || (v[v.length - 1] & 0x80) !== 0) return fail("BAD_VALUE", tlv.offset, `OBJECT IDENTIFIER at offset ${tlv.offset} is empty or cut off`);
+  if (v.length === 0 || (byteAt(v, v.length - 1) & 0x80) !== 0) return fail("BAD_VALUE", tlv.offset, `OBJECT IDENTIFIER at offset ${tlv.offset} is empty or cut off`);
   const arcs: bigint[] = [];
   let acc = 0n;
   let start = true;
@@ -160,6 +161,7 @@ export function decodeOid(tlv: Tlv): DerResult<string> {
     }
   }
   const first = arcs[0];
+  if (first === undefined) return fail("BAD_VALUE", tlv.offset, `OBJECT IDENTIFIER at offset ${tlv.offset} has no arcs`);
   const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n];
   return ok([...head, ...arcs.slice(1)].join("."));
 }
@@ -169,7 +171,7 @@ export function decodeUnsigned(tlv: Tlv): DerResult<Uint8Array> {
   if (tlv.tag !== Tag.INTEGER) return wrongTag(tlv, Tag.INTEGER);
   const v = tlv.value;
   if (v.length === 0) return fail("BAD_VALUE", tlv.offset, `INTEGER at offset ${tlv.offset} has no contents`);
-  if ((v[0] & 0x80) !== 0) return fail("BAD_VALUE", tlv.offset, `INTEGER at offset ${tlv.offset} is negative`);
+  if ((byteAt(v, 0) & 0x80) !== 0) return fail("BAD_VALUE", tlv.offset, `INTEGER at offset ${tlv.offset} is negative`);
   let i = 0;
   while (i < v.length - 1 && v[i] === 0) i++;
   return ok(v.subarray(i));
@@ -196,10 +198,10 @@ export function decodeBoolean(tlv: Tlv): DerResult<boolean> {
 export function decodeBitString(tlv: Tlv): DerResult<{ unusedBits: number; bytes: Uint8Array }> {
   if (tlv.tag !== Tag.BIT_STRING) return wrongTag(tlv, Tag.BIT_STRING);
   const v = tlv.value;
-  if (v.length === 0 || v[0] > 7 || (v.length === 1 && v[0] !== 0)) {
+  if (v.length === 0 || byteAt(v, 0) > 7 || (v.length === 1 && v[0] !== 0)) {
     return fail("BAD_VALUE", tlv.offset, `BIT STRING at offset ${tlv.offset} has a bad unused-bits octet`);
   }
-  return ok({ unusedBits: v[0], bytes: v.subarray(1) });
+  return ok({ unusedBits: byteAt(v, 0), bytes: v.subarray(1) });
 }
 
 /** UTCTime (YYMMDDHHMMSSZ, years 1950..2049) or GeneralizedTime (YYYYMMDDHHMMSSZ), as RFC 5280 §4.1.2.5 requires. */
@@ -215,7 +217,8 @@ export function decodeTime(tlv: Tlv): DerResult<Date> {
   } else {
     return fail("BAD_VALUE", tlv.offset, `time at offset ${tlv.offset} is not a UTCTime or GeneralizedTime of the form RFC 5280 requires`);
   }
-  const [mo, d, h, mi, se] = [2, 3, 4, 5, 6].map((i) => Number(m![i]));
+  const field = (i: number): number => Number(m[i]);
+  const [mo, d, h, mi, se] = [field(2), field(3), field(4), field(5), field(6)] as const;
   const t = Date.UTC(year, mo - 1, d, h, mi, se);
   const back = new Date(t);
   // Date.UTC rolls 31 February over into March; a round trip catches impossible dates.
@@ -251,7 +254,7 @@ export function decodeString(tlv: Tlv): DerResult<string> {
       if (v.length % w !== 0) return fail("BAD_VALUE", tlv.offset, `string at offset ${tlv.offset} has a length that is not a multiple of ${w}`);
       let s = "";
       for (let i = 0; i < v.length; i += w) {
-        const cp = w === 2 ? (v[i] << 8) | v[i + 1] : ((v[i] << 24) | (v[i + 1] << 16) | (v[i + 2] << 8) | v[i + 3]) >>> 0;
+        const cp = w === 2 ? (byteAt(v, i) << 8) | byteAt(v, i + 1) : ((byteAt(v, i) << 24) | (byteAt(v, i + 1) << 16) | (byteAt(v, i + 2) << 8) | byteAt(v, i + 3)) >>> 0;
         if (cp > 0x10ffff) return fail("BAD_VALUE", tlv.offset, `UniversalString at offset ${tlv.offset} has an invalid code point`);
         s += String.fromCodePoint(cp);
       }
@@ -308,9 +311,10 @@ export function encodeOid(dotted: string): Uint8Array {
     if (!/^\d+$/.test(a)) throw new Error(`"${dotted}" is not a dotted OID`);
     return BigInt(a);
   });
-  if (arcs.length < 2 || arcs[0] > 2n || (arcs[0] < 2n && arcs[1] >= 40n)) throw new Error(`"${dotted}" is not a valid OID`);
+  const [a0, a1, ...rest] = arcs;
+  if (a0 === undefined || a1 === undefined || a0 > 2n || (a0 < 2n && a1 >= 40n)) throw new Error(`"${dotted}" is not a valid OID`);
   const body: number[] = [];
-  for (const arc of [arcs[0] * 40n + arcs[1], ...arcs.slice(2)]) {
+  for (const arc of [a0 * 40n + a1, ...rest]) {
     const chunk: number[] = [Number(arc & 0x7fn)];
     for (let v = arc >> 7n; v > 0n; v >>= 7n) chunk.unshift(Number(v & 0x7fn) | 0x80);
     body.push(...chunk);
@@ -331,7 +335,7 @@ export function encodeUnsigned(value: number | Uint8Array): Uint8Array {
     mag = value.subarray(i);
   }
   if (mag.length === 0) return Uint8Array.of(Tag.INTEGER, 1, 0);
-  return (mag[0] & 0x80) !== 0 ? encodeTlv(Tag.INTEGER, Uint8Array.of(0), mag) : encodeTlv(Tag.INTEGER, mag);
+  return (byteAt(mag, 0) & 0x80) !== 0 ? encodeTlv(Tag.INTEGER, Uint8Array.of(0), mag) : encodeTlv(Tag.INTEGER, mag);
 }
 
 /** OCTET STRING. */

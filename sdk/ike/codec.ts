@@ -25,6 +25,7 @@ import type {
   Transform,
 } from "./message.ts";
 import { ATTR_KEY_LENGTH, PayloadType, ProtocolId, TsType } from "./message.ts";
+import { byteAt } from "../packet/bytes.ts";
 
 /** Length of the fixed IKE header (RFC 7296 §3.1). */
 export const IKE_HEADER_LENGTH = 28;
@@ -96,8 +97,8 @@ const copy = (b: Uint8Array, start = 0, end = b.length): Uint8Array => b.slice(s
 const plain = (b: Uint8Array): Uint8Array =>
   Object.getPrototypeOf(b) === Uint8Array.prototype ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
-const be16 = (b: Uint8Array, o: number): number => (b[o] << 8) | b[o + 1];
-const be32 = (b: Uint8Array, o: number): number => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+const be16 = (b: Uint8Array, o: number): number => (byteAt(b, o) << 8) | byteAt(b, o + 1);
+const be32 = (b: Uint8Array, o: number): number => ((byteAt(b, o) << 24) | (byteAt(b, o + 1) << 16) | (byteAt(b, o + 2) << 8) | byteAt(b, o + 3)) >>> 0;
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /** How a payload is named in error messages: its short name, or its number when unknown. */
@@ -141,7 +142,7 @@ export function decodeHeader(input: Uint8Array): ParseResult<IkeHeader> {
   if (buf.length < IKE_HEADER_LENGTH) {
     return fail("TOO_SHORT", buf.length, `an IKE message needs a ${IKE_HEADER_LENGTH}-byte header but only ${plural(buf.length, "byte")} arrived`);
   }
-  const majorVersion = buf[17] >> 4;
+  const majorVersion = byteAt(buf, 17) >> 4;
   if (majorVersion !== 2) {
     const hint = majorVersion === 1 ? " (IKEv1)" : "";
     return fail("UNSUPPORTED_VERSION", 17, `IKE header at offset 0 has major version ${majorVersion}${hint}; only IKEv2 is supported`, { majorVersion });
@@ -153,11 +154,11 @@ export function decodeHeader(input: Uint8Array): ParseResult<IkeHeader> {
   return ok({
     spiI: copy(buf, 0, 8),
     spiR: copy(buf, 8, 16),
-    nextPayload: buf[16],
+    nextPayload: byteAt(buf, 16),
     majorVersion,
-    minorVersion: buf[17] & 0x0f,
-    exchange: buf[18],
-    flags: buf[19],
+    minorVersion: byteAt(buf, 17) & 0x0f,
+    exchange: byteAt(buf, 18),
+    flags: byteAt(buf, 19),
     messageId: be32(buf, 20),
     length,
   });
@@ -194,8 +195,8 @@ function decodeChain(buf: Uint8Array, start: number, firstType: number, base: nu
       const why = left === 0 ? "the message ends there" : `only ${plural(left, "byte")} remain`;
       return fail("BAD_PAYLOAD_LENGTH", base + buf.length, `${site.what} needs a ${PAYLOAD_HEADER_LENGTH}-byte header but ${why}`);
     }
-    const next = buf[off];
-    const critical = (buf[off + 1] & CRITICAL_BIT) !== 0;
+    const next = byteAt(buf, off);
+    const critical = (byteAt(buf, off + 1) & CRITICAL_BIT) !== 0;
     const length = be16(buf, off + 2);
     if (length < PAYLOAD_HEADER_LENGTH) {
       return fail("BAD_PAYLOAD_LENGTH", at + 2, `${site.what} claims a length of ${length}, less than its ${PAYLOAD_HEADER_LENGTH}-byte header`);
@@ -237,14 +238,14 @@ function decodeBody(type: number, next: number, body: Uint8Array, site: Site): P
     case "IDi":
     case "IDr":
       if (body.length < 4) return tooShort(site, body.length, 8, "ID type and reserved field");
-      return ok({ type: name, idType: body[0], data: copy(body, 4) });
+      return ok({ type: name, idType: byteAt(body, 0), data: copy(body, 4) });
     case "CERT":
     case "CERTREQ":
       if (body.length < 1) return tooShort(site, body.length, 5, "encoding field");
-      return ok({ type: name, encoding: body[0], data: copy(body, 1) });
+      return ok({ type: name, encoding: byteAt(body, 0), data: copy(body, 1) });
     case "AUTH":
       if (body.length < 4) return tooShort(site, body.length, 8, "auth method and reserved field");
-      return ok({ type: "AUTH", method: body[0], data: copy(body, 4) });
+      return ok({ type: "AUTH", method: byteAt(body, 0), data: copy(body, 4) });
     case "NONCE":
       if (body.length < NONCE_MIN || body.length > NONCE_MAX) {
         return fail("BAD_PAYLOAD", site.body, `${site.what} carries a ${body.length}-byte nonce; RFC 7296 §3.9 allows ${NONCE_MIN} to ${NONCE_MAX}`);
@@ -285,9 +286,9 @@ function decodeSa(body: Uint8Array, site: Site): ParseResult<Payload> {
     if (left < 8) return fail("BAD_PAYLOAD_LENGTH", at, `${where()} needs an 8-byte header but only ${plural(left, "byte")} remain`);
     const lastMore = body[o];
     const length = be16(body, o + 2);
-    const protocolId = body[o + 5];
-    const spiSize = body[o + 6];
-    const transformCount = body[o + 7];
+    const protocolId = byteAt(body, o + 5);
+    const spiSize = byteAt(body, o + 6);
+    const transformCount = byteAt(body, o + 7);
     if (lastMore !== PROPOSAL_LAST && lastMore !== PROPOSAL_MORE) {
       return fail("BAD_PAYLOAD", at, `${where()} has last/more field ${lastMore}; RFC 7296 §3.3.1 allows 0 (last) or 2 (more)`);
     }
@@ -310,7 +311,7 @@ function decodeSa(body: Uint8Array, site: Site): ParseResult<Payload> {
     if (transforms.value.length !== transformCount) {
       return fail("BAD_PAYLOAD", at + 7, `${where()} says it has ${plural(transformCount, "transform")} but holds ${transforms.value.length}`);
     }
-    proposals.push({ num: body[o + 4], protocolId, spi, transforms: transforms.value });
+    proposals.push({ num: byteAt(body, o + 4), protocolId, spi, transforms: transforms.value });
     o += length;
   }
   return ok({ type: "SA", proposals });
@@ -350,7 +351,7 @@ function decodeTransforms(buf: Uint8Array, base: number, owner: () => string): P
       const why = isLast ? "is marked 'more' but nothing follows it" : `is marked last but ${plural(left - length, "byte")} follow it`;
       return fail("BAD_PAYLOAD", at, `${where()} ${why}`);
     }
-    const transform: Transform = { type: buf[o + 4], id: be16(buf, o + 6) };
+    const transform: Transform = { type: byteAt(buf, o + 4), id: be16(buf, o + 6) };
     const keyLength = decodeKeyLength(buf.subarray(o + 8, o + length), at + 8, where);
     if (!keyLength.ok) return keyLength;
     if (keyLength.value !== undefined) transform.keyLength = keyLength.value;
@@ -390,11 +391,11 @@ function decodeKeyLength(buf: Uint8Array, base: number, owner: () => string): Pa
 
 function decodeNotify(body: Uint8Array, site: Site): ParseResult<Payload> {
   if (body.length < 4) return tooShort(site, body.length, 8, "protocol, SPI size and notify type");
-  const spiSize = body[1];
+  const spiSize = byteAt(body, 1);
   if (body.length < 4 + spiSize) return tooShort(site, body.length, 8 + spiSize, `its SPI size field says ${spiSize}`);
   return ok({
     type: "N",
-    protocolId: body[0],
+    protocolId: byteAt(body, 0),
     spi: copy(body, 4, 4 + spiSize),
     notifyType: be16(body, 2),
     data: copy(body, 4 + spiSize),
@@ -403,8 +404,8 @@ function decodeNotify(body: Uint8Array, site: Site): ParseResult<Payload> {
 
 function decodeDelete(body: Uint8Array, site: Site): ParseResult<Payload> {
   if (body.length < 4) return tooShort(site, body.length, 8, "protocol, SPI size and SPI count");
-  const protocolId = body[0];
-  const spiSize = body[1];
+  const protocolId = byteAt(body, 0);
+  const spiSize = byteAt(body, 1);
   const count = be16(body, 2);
   // RFC 7296 §3.11: the IKE SA is named by the header's SPIs, child SAs by 4-byte SPIs.
   const expected = protocolId === ProtocolId.IKE ? 0 : protocolId === ProtocolId.ESP || protocolId === ProtocolId.AH ? 4 : -1;
@@ -427,14 +428,14 @@ const TS_ADDRESS_LENGTH: ReadonlyMap<number, number> = new Map([
 
 function decodeTs(name: "TSi" | "TSr", body: Uint8Array, site: Site): ParseResult<Payload> {
   if (body.length < 4) return tooShort(site, body.length, 8, "selector count and reserved field");
-  const count = body[0];
+  const count = byteAt(body, 0);
   const selectors: TrafficSelector[] = [];
   let o = 4;
   for (let n = 1; o < body.length; n++) {
     const at = site.body + o;
     const left = body.length - o;
     if (left < 4) return fail("BAD_PAYLOAD_LENGTH", at, `${site.what}: selector ${n} at offset ${at} needs at least 4 bytes but only ${plural(left, "byte")} remain`);
-    const tsType = body[o];
+    const tsType = byteAt(body, o);
     const length = be16(body, o + 2);
     const addrLength = TS_ADDRESS_LENGTH.get(tsType);
     if (addrLength === undefined) {
@@ -445,7 +446,7 @@ function decodeTs(name: "TSi" | "TSr", body: Uint8Array, site: Site): ParseResul
     if (length > left) return fail("BAD_PAYLOAD_LENGTH", at + 2, `${site.what}: selector ${n} needs ${length} bytes but only ${plural(left, "byte")} remain`);
     selectors.push({
       tsType,
-      ipProtocol: body[o + 1],
+      ipProtocol: byteAt(body, o + 1),
       startPort: be16(body, o + 4),
       endPort: be16(body, o + 6),
       start: copy(body, o + 8, o + 8 + addrLength),
@@ -475,7 +476,7 @@ function decodeCp(body: Uint8Array, site: Site): ParseResult<Payload> {
     attributes.push({ type: be16(body, o) & 0x7fff, value: copy(body, o + 4, o + 4 + length) });
     o += 4 + length;
   }
-  return ok({ type: "CP", cfgType: body[0], attributes });
+  return ok({ type: "CP", cfgType: byteAt(body, 0), attributes });
 }
 
 function decodeEap(body: Uint8Array, site: Site): ParseResult<Payload> {
@@ -560,16 +561,17 @@ export function encodeMessage(msg: IkeMessage): Uint8Array {
 export function encodePayloads(payloads: Payload[]): { firstType: number; bytes: Uint8Array } {
   const parts: Uint8Array[] = [];
   payloads.forEach((p, i) => {
-    const isLast = i === payloads.length - 1;
+    const following = payloads[i + 1];
     const encrypted = p.type === "SK" || p.type === "SKF";
-    if (encrypted && !isLast) throw new RangeError(`${p.type} payload ${i + 1} of ${payloads.length} must be the last payload`);
-    const next = encrypted ? p.innerType : isLast ? PayloadType.NONE : payloadTypeNumber(payloads[i + 1]);
+    if (encrypted && following) throw new RangeError(`${p.type} payload ${i + 1} of ${payloads.length} must be the last payload`);
+    const next = encrypted ? p.innerType : following ? payloadTypeNumber(following) : PayloadType.NONE;
     const body = encodeBody(p);
     const length = PAYLOAD_HEADER_LENGTH + body.length;
     if (length > 0xffff) throw new RangeError(`${p.type} payload would be ${length} bytes, more than a payload length field holds`);
     parts.push(payloadHeaderBytes(next, length, p.critical ?? false), body);
   });
-  return { firstType: payloads.length === 0 ? PayloadType.NONE : payloadTypeNumber(payloads[0]), bytes: concat(parts) };
+  const first = payloads[0];
+  return { firstType: first ? payloadTypeNumber(first) : PayloadType.NONE, bytes: concat(parts) };
 }
 
 const RESERVED3 = new Uint8Array(3);

@@ -21,6 +21,7 @@ import type { TrafficSelector } from "./message.ts";
 import { rateLimited, type LogSink } from "./log.ts";
 import { IkeError } from "./errors.ts";
 import { concat, equalBytes } from "./keys.ts";
+import { byteAt } from "../packet/bytes.ts";
 
 /** Sends datagrams. `local.port` names the socket; ports other than 500 carry the non-ESP marker. */
 export interface IkeTransport {
@@ -218,7 +219,6 @@ export class IkeDaemon {
   // ------------------------------------------------------------------ the host interface for IkeSa
 
   private host(): IkeSaHost {
-    const d = this;
     return {
       crypto: this.#opts.crypto,
       now: () => this.#clock.now(),
@@ -234,7 +234,7 @@ export class IkeDaemon {
         this.sas.set(hexBytes(ike.localSpi), ike);
         this.#lastHeard.set(ike, this.#clock.now());
       },
-      event: (e) => d.dispatch(e),
+      event: (e) => this.dispatch(e),
       overLimit: () => { this.counters.ikeOverLimit++; },
       findConnection: (idi, idr, local, remote) => this.findResponderConnection(idi, idr, local, remote),
       findPsk: () => undefined,

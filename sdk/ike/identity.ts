@@ -7,6 +7,7 @@
  */
 import { IdType } from "./message.ts";
 import { Tag, encodeOid, encodeSequence, encodeSet, encodeTlv, readTlv } from "./asn1.ts";
+import { byteAt } from "../packet/bytes.ts";
 
 /** An identity as it travels in an IDi/IDr payload: ID type number and identification data. */
 export interface IkeIdentity {
@@ -123,7 +124,7 @@ function lower(b: number): number {
 }
 
 function caseEqual(a: Uint8Array, b: Uint8Array, aFrom = 0, bFrom = 0, len = a.length): boolean {
-  for (let i = 0; i < len; i++) if (lower(a[aFrom + i]) !== lower(b[bFrom + i])) return false;
+  for (let i = 0; i < len; i++) if (lower(byteAt(a, aFrom + i)) !== lower(byteAt(b, bFrom + i))) return false;
   return true;
 }
 
@@ -298,8 +299,7 @@ export function parseIpv4(s: string): Uint8Array | undefined {
   const parts = s.split(".");
   if (parts.length !== 4) return undefined;
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i];
+  for (const [i, p] of parts.entries()) {
     if (!/^(0|[1-9]\d{0,2})$/.test(p) || Number(p) > 255) return undefined;
     out[i] = Number(p);
   }
@@ -315,12 +315,11 @@ export function parseIpv6(s: string): Uint8Array | undefined {
     if (part === "") return [];
     const out: number[] = [];
     const items = part.split(":");
-    for (let i = 0; i < items.length; i++) {
-      const it = items[i];
+    for (const [i, it] of items.entries()) {
       if (i === items.length - 1 && it.includes(".")) {
         const v4 = parseIpv4(it);
         if (!v4) return undefined;
-        out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
+        out.push((byteAt(v4, 0) << 8) | byteAt(v4, 1), (byteAt(v4, 2) << 8) | byteAt(v4, 3));
       } else {
         if (!/^[0-9a-fA-F]{1,4}$/.test(it)) return undefined;
         out.push(parseInt(it, 16));
@@ -328,8 +327,9 @@ export function parseIpv6(s: string): Uint8Array | undefined {
     }
     return out;
   };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  const [before = "", after] = halves;
+  const head = groups(before);
+  const tail = after === undefined ? [] : groups(after);
   if (!head || !tail) return undefined;
   const total = head.length + tail.length;
   if (halves.length === 2 ? total > 7 : total !== 8) return undefined;
@@ -344,11 +344,11 @@ export function parseIpv6(s: string): Uint8Array | undefined {
 
 /** IPv6 text as glibc's inet_ntop prints it (longest zero run of 2+ groups as "::", embedded IPv4 for ::a.b.c.d and ::ffff:a.b.c.d). */
 export function formatIpv6(a: Uint8Array): string {
-  const words = Array.from({ length: 8 }, (_, i) => (a[2 * i] << 8) | a[2 * i + 1]);
+  const words = Array.from({ length: 8 }, (_, i) => (byteAt(a, 2 * i) << 8) | byteAt(a, 2 * i + 1));
   let best = { base: -1, len: 0 };
   let cur = { base: -1, len: 0 };
-  for (let i = 0; i < 8; i++) {
-    if (words[i] === 0) {
+  for (const [i, w] of words.entries()) {
+    if (w === 0) {
       cur = cur.base === -1 ? { base: i, len: 1 } : { base: cur.base, len: cur.len + 1 };
       if (cur.len > best.len) best = cur;
     } else {
@@ -357,7 +357,7 @@ export function formatIpv6(a: Uint8Array): string {
   }
   if (best.len < 2) best = { base: -1, len: 0 };
   let s = "";
-  for (let i = 0; i < 8; i++) {
+  for (const [i, w] of words.entries()) {
     if (best.base !== -1 && i >= best.base && i < best.base + best.len) {
       if (i === best.base) s += ":";
       continue;
@@ -366,7 +366,7 @@ export function formatIpv6(a: Uint8Array): string {
     if (i === 6 && best.base === 0 && (best.len === 6 || (best.len === 5 && words[5] === 0xffff))) {
       return s + `${a[12]}.${a[13]}.${a[14]}.${a[15]}`;
     }
-    s += words[i].toString(16);
+    s += w.toString(16);
   }
   if (best.base !== -1 && best.base + best.len === 8) s += ":";
   return s;
@@ -383,7 +383,7 @@ function prefixMask(bits: number, bytes: number): Uint8Array {
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return byteAt(a, i) - byteAt(b, i);
   return 0;
 }
 
@@ -397,7 +397,7 @@ function parseAddressPattern(s: string, v6: boolean): IkeIdentity | undefined {
     const bitsText = s.slice(slash + 1);
     if (!addr || !/^\d{1,3}$/.test(bitsText) || Number(bitsText) > 8 * size) return undefined;
     const mask = prefixMask(Number(bitsText), size);
-    const net = addr.map((b, i) => b & mask[i]);
+    const net = addr.map((b, i) => b & byteAt(mask, i));
     return { idType: v6 ? IdPatternType.IPV6_ADDR_SUBNET : IdPatternType.IPV4_ADDR_SUBNET, data: Uint8Array.from([...net, ...mask]) };
   }
   const dash = s.indexOf("-");
@@ -420,7 +420,7 @@ function fromHex(s: string): Uint8Array {
   const out = new Uint8Array(h.length / 2);
   for (let i = 0; i < out.length; i++) {
     const nib = (c: string): number => (/[0-9a-fA-F]/.test(c) ? parseInt(c, 16) : 0);
-    out[i] = (nib(h[2 * i]) << 4) | nib(h[2 * i + 1]);
+    out[i] = (nib(h.charAt(2 * i)) << 4) | nib(h.charAt(2 * i + 1));
   }
   return out;
 }
@@ -459,8 +459,9 @@ export function parseIdentity(text: string): IkeIdentity | "any" {
   }
   const num = text.match(/^\{(0x[0-9a-fA-F]+|0[0-7]*|[1-9]\d*)\}:/);
   if (num) {
-    const n = num[1].startsWith("0x") ? parseInt(num[1], 16) : num[1].startsWith("0") ? parseInt(num[1], 8) : Number(num[1]);
-    return typed(n, text.slice(num[0].length));
+    const [whole, digits = ""] = num; // the group is not optional: a match has it
+    const n = digits.startsWith("0x") ? parseInt(digits, 16) : digits.startsWith("0") ? parseInt(digits, 8) : Number(digits);
+    return typed(n, text.slice(whole.length));
   }
   if (text.includes("=")) {
     const dn = parseDn(text);
@@ -546,7 +547,7 @@ function matchesAddress(id: IkeIdentity, pattern: IkeIdentity): boolean {
   if (pattern.idType === id.idType) return bytesEqual(a, p);
   if (pattern.idType === (v4 ? IdPatternType.IPV4_ADDR_SUBNET : IdPatternType.IPV6_ADDR_SUBNET)) {
     if (p.length !== 2 * size) return false;
-    for (let i = 0; i < size; i++) if ((a[i] & p[size + i]) !== p[i]) return false;
+    for (let i = 0; i < size; i++) if ((byteAt(a, i) & byteAt(p, size + i)) !== p[i]) return false;
     return true;
   }
   if (pattern.idType === (v4 ? IdPatternType.IPV4_ADDR_RANGE : IdPatternType.IPV6_ADDR_RANGE)) {

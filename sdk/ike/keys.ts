@@ -11,6 +11,7 @@
  */
 import { secretBytes, type ControlCrypto } from "../dataplane/control-crypto.ts";
 import { HashAlg } from "../dataplane/suites.ts";
+import { byteAt } from "../packet/bytes.ts";
 
 /** PRF transform ids (IANA "Transform Type 2") to the wasm hash and output length. */
 export const PRF_HASH: Record<number, { alg: HashAlg; bytes: number }> = {
@@ -49,7 +50,7 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+  for (let i = 0; i < a.length; i++) d |= byteAt(a, i) ^ byteAt(b, i);
   return d === 0;
 }
 

@@ -32,6 +32,7 @@ export function formatLog(r: LogRecord): string {
 }
 
 /** A sink that prints to the console up to `maxLevel`. */
+// eslint-disable-next-line no-console -- the console sink: printing is what it is for
 export function consoleSink(maxLevel = 1, write: (line: string) => void = (l) => console.log(l)): LogSink {
   return (r) => { if (r.level <= maxLevel) write(formatLog(r)); };
 }

@@ -21,6 +21,7 @@
 import type { Payload, Proposal } from "./message.ts";
 import { TransformType } from "./message.ts";
 import { CIPHERS, INTEGS } from "../dataplane/suite-registry.ts";
+import { byteAt } from "../packet/bytes.ts";
 
 const unnamed = (n: number): string => `(${n})`;
 
@@ -307,15 +308,15 @@ const EAP_EXPANDED = 254;
 /** "/REQ/ID", "/SUCC": the part charon appends to "EAP" (message.c get_string). */
 function eapSuffix(data: Uint8Array): string {
   if (data.length === 0) return `/${unnamed(0)}`;
-  const code = data[0];
+  const code = byteAt(data, 0);
   let method = "";
   // Only requests and responses carry a method type (RFC 3748 §4).
   if ((code === 1 || code === 2) && data.length > 4) {
-    let type = data[4];
+    let type = byteAt(data, 4);
     let vendor = 0;
     if (type === EAP_EXPANDED && data.length >= 12) {
-      vendor = (data[5] << 16) | (data[6] << 8) | data[7];
-      type = ((data[8] << 24) | (data[9] << 16) | (data[10] << 8) | data[11]) >>> 0;
+      vendor = (byteAt(data, 5) << 16) | (byteAt(data, 6) << 8) | byteAt(data, 7);
+      type = ((byteAt(data, 8) << 24) | (byteAt(data, 9) << 16) | (byteAt(data, 10) << 8) | byteAt(data, 11)) >>> 0;
     }
     if (type !== 0) method = vendor !== 0 ? `/${type}-${vendor}` : `/${EAP_TYPES.get(type) ?? unnamed(type)}`;
   }

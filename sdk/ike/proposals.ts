@@ -235,15 +235,15 @@ function unknownKeyword(word: string, protocol: "IKE" | "ESP", where?: ConfigWhe
 function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
+    let prev = row[0]!; // row has b.length + 1 entries; j runs over them
     row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const cur = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const cur = row[j]!;
+      row[j] = Math.min(cur + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
       prev = cur;
     }
   }
-  return row[b.length];
+  return row[b.length]!;
 }
 
 /**
@@ -310,7 +310,7 @@ export function formatProposal(p: Proposal): string {
 
 /** An AlgorithmSet in charon's notation (as it logs configured proposals). */
 export function formatAlgorithmSet(s: AlgorithmSet): string {
-  return formatProposal(toWireProposals([s], new Uint8Array(0))[0]);
+  return formatProposal(toWireProposals([s], new Uint8Array(0))[0]!); // one set in, one proposal out
 }
 
 /** A list of proposals the way charon's `%#P` prints it: ", "-separated. */
@@ -339,7 +339,7 @@ function matchPair(cfg: AlgorithmSet, off: Proposal, ignoreDh: boolean): PairRes
   for (const type of [E, I, P, D, S]) {
     if (type === I && aead) continue;
     if (type === D && ignoreDh) continue;
-    const mine = cfgLists[type];
+    const mine = cfgLists[type] ?? [];
     const theirs = off.transforms.filter((t) => t.type === type);
     // DH is optional in Child SA proposals: "NONE" on either side means no PFS
     const optional = type === D && cfg.protocol === "ESP";
@@ -410,7 +410,7 @@ export function acceptChosen(answer: Proposal[], offered: AlgorithmSet[], opts?:
   if (answer.length !== 1) {
     return failure(answer, offered, `peer answered with ${answer.length} proposals; RFC 7296 §2.7 allows exactly one`);
   }
-  const p = answer[0];
+  const p = answer[0]!; // exactly one: checked above
   const cfg = offered[p.num - 1];
   if (!cfg) return failure(answer, offered, `peer chose proposal number ${p.num}, but we offered ${offered.length}`);
   if (p.protocolId !== protocolIdOf(cfg.protocol)) {
@@ -436,7 +436,7 @@ const TYPE_WORDS: Record<number, string> = { [E]: "encryption algorithms", [I]: 
  */
 export function explainMismatch(offered: Proposal[], configured: AlgorithmSet[]): string {
   if (configured.length === 0) return "no local proposals are configured";
-  const protocol = configured[0].protocol;
+  const protocol = configured[0]!.protocol; // not empty: checked above
   const key = protocol === "IKE" ? "proposals" : "esp_proposals";
   if (offered.length === 0) return `peer offers no proposals; local ${key} have ${configured.length}`;
   const mine = offered.filter((p) => p.protocolId === protocolIdOf(protocol));
@@ -470,7 +470,7 @@ export function explainMismatch(offered: Proposal[], configured: AlgorithmSet[])
     // a cipher mismatch is shown with its integrity algorithms, as the suite people configure
     const types = generic.includes(E) && !generic.includes(I) ? [...generic, I].sort((a, b) => PRINT_ORDER.indexOf(a) - PRINT_ORDER.indexOf(b)) : generic;
     const offNames = types.flatMap((t) => off.transforms.filter((x) => x.type === t).map(transformName));
-    const cfgWire = toWireProposals([cfg], new Uint8Array(0))[0];
+    const cfgWire = toWireProposals([cfg], new Uint8Array(0))[0]!; // one set in, one proposal out
     const cfgNames = types.flatMap((t) => cfgWire.transforms.filter((x) => x.type === t).map(transformName));
     clauses.unshift(`peer offers ${offNames.length ? `only ${offNames.join("/")}` : `no ${types.map((t) => TYPE_WORDS[t]).join(" or ")}`}; ` +
       `local ${key} require ${cfgNames.length ? cfgNames.join("/") : `no ${types.map((t) => TYPE_WORDS[t]).join(" or ")}`}`);
@@ -529,8 +529,9 @@ export function keyLengths(c: Chosen): { encrKey: number; integKey: number; prfO
   }
   let prfOut = 0;
   if (c.prf !== undefined) {
-    prfOut = PRF_OUT[c.prf];
-    if (prfOut === undefined) throw new RangeError(`no output length known for ${transformName({ type: P, id: c.prf })}`);
+    const out = PRF_OUT[c.prf];
+    if (out === undefined) throw new RangeError(`no output length known for ${transformName({ type: P, id: c.prf })}`);
+    prfOut = out;
   }
   return { encrKey: cipher.keyBytes + cipher.saltBytes, integKey, prfOut, ivBytes: cipher.ivBytes, icvBytes, aead };
 }

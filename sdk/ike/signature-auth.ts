@@ -24,6 +24,7 @@ import type { Tlv } from "./asn1.ts";
 import { AuthMethod } from "./message.ts";
 import { CertError, SigOid, ecdsaRawToDer, parseSignatureAlgorithm, pemBlocks, verifyWithCertificate } from "./x509.ts";
 import type { Certificate, Curve, Hash, SignatureScheme } from "./x509.ts";
+import { byteAt } from "../packet/bytes.ts";
 
 /** Hash algorithm ids of the SIGNATURE_HASH_ALGORITHMS notify (RFC 7427 §4, IANA; 5 "Identity" is RFC 8420). */
 export const SignatureHash = { SHA1: 1, SHA2_256: 2, SHA2_384: 3, SHA2_512: 4, IDENTITY: 5 } as const;
@@ -34,7 +35,9 @@ export const SignatureHash = { SHA1: 1, SHA2_256: 2, SHA2_384: 3, SHA2_512: 4, I
  */
 export const SUPPORTED_HASHES: number[] = [2, 3, 4, 5];
 
-const HASH_BY_ID: Record<number, Hash> = { 1: "SHA-1", 2: "SHA-256", 3: "SHA-384", 4: "SHA-512" };
+/** RFC 7427 hash ids this side signs with. */
+type HashId = 1 | 2 | 3 | 4;
+const HASH_BY_ID: Record<HashId, Hash> = { 1: "SHA-1", 2: "SHA-256", 3: "SHA-384", 4: "SHA-512" };
 const HASH_LEN: Record<Hash, number> = { "SHA-1": 20, "SHA-256": 32, "SHA-384": 48, "SHA-512": 64 };
 const HASH_OID: Record<Hash, string> = {
   "SHA-1": "1.3.14.3.2.26",
@@ -123,7 +126,7 @@ function modulusBits(rsaPrivateKey: Uint8Array): number {
   const [, n] = kids(der(readOne(rsaPrivateKey), "RSAPrivateKey"), "RSAPrivateKey");
   const m = n ? decodeUnsigned(n) : undefined;
   if (!m?.ok) throw new KeyError("RSAPrivateKey has no modulus");
-  return m.value.length * 8 - Math.clz32(m.value[0]) + 24;
+  return m.value.length * 8 - Math.clz32(byteAt(m.value, 0)) + 24;
 }
 
 /** PKCS#1 RSAPrivateKey or SEC1 ECPrivateKey wrapped into a PKCS#8 PrivateKeyInfo (RFC 5208, RFC 5915 §2). */
@@ -226,7 +229,7 @@ function classicPlan(key: PrivateKey, method: number): Plan {
 }
 
 /** Hash ids in strongSwan's order for a key (signature_schemes_for_key: strongest first that fits the key size). */
-function hashOrder(key: PrivateKey): number[] {
+function hashOrder(key: PrivateKey): HashId[] {
   if (key.alg === "ec") return key.curve === "P-256" ? [2, 3, 4] : key.curve === "P-384" ? [3, 4] : [4];
   const bits = key.rsaBits ?? 2048;
   return bits <= 3072 ? [2, 3, 4] : bits <= 7680 ? [3, 4] : [4];
@@ -240,12 +243,12 @@ function digitalSignaturePlan(key: PrivateKey, peerHashes: number[] | undefined,
     return { method, scheme: { name: "Ed25519", key: "ed25519" }, algId: ALGORITHM_IDENTIFIERS.Ed25519 };
   }
   const order = hashOrder(key);
-  const candidates: { pss: boolean; id: number }[] = [];
+  const candidates: { pss: boolean; id: HashId }[] = [];
   if (key.alg === "rsa") {
     if (rsaPss) candidates.push(...order.map((id) => ({ pss: true, id })));
     candidates.push(...order.map((id) => ({ pss: false, id })));
     // strongSwan then tries PKCS#1 down to what classic authentication would use.
-    for (const id of [3, 2, 1]) if (!order.includes(id)) candidates.push({ pss: false, id });
+    for (const id of [3, 2, 1] as const) if (!order.includes(id)) candidates.push({ pss: false, id });
   } else {
     candidates.push(...order.map((id) => ({ pss: false, id })));
   }
@@ -331,11 +334,11 @@ export async function verifyAuth(
   let sig: Uint8Array;
   let raw = false;
   if (method === AuthMethod.DIGITAL_SIGNATURE) {
-    if (data.length < 1 || 1 + data[0] > data.length) return { ok: false, reason: "RFC 7427 AUTH data is shorter than its AlgorithmIdentifier length octet says" };
-    const parsed = parseSignatureAlgorithm(data.subarray(1, 1 + data[0]));
+    if (data.length < 1 || 1 + byteAt(data, 0) > data.length) return { ok: false, reason: "RFC 7427 AUTH data is shorter than its AlgorithmIdentifier length octet says" };
+    const parsed = parseSignatureAlgorithm(data.subarray(1, 1 + byteAt(data, 0)));
     if (typeof parsed === "string") return { ok: false, reason: parsed };
     scheme = parsed;
-    sig = data.subarray(1 + data[0]);
+    sig = data.subarray(1 + byteAt(data, 0));
   } else if (method === AuthMethod.RSA_SIG) {
     scheme = { name: "sha1WithRSAEncryption", key: "rsa", hash: "SHA-1" };
     sig = data;

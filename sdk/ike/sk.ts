@@ -11,6 +11,7 @@ import { HashAlg } from "../dataplane/suites.ts";
 import { CIPHERS, INTEGS } from "../dataplane/suite-registry.ts";
 import { encodeHeader, payloadHeaderBytes } from "./codec.ts";
 import { concat } from "./keys.ts";
+import { byteAt } from "../packet/bytes.ts";
 import { PayloadType, type IkeHeader } from "./message.ts";
 
 /** ENCR ids (IANA Transform Type 1) this module implements. */
@@ -56,6 +57,13 @@ export class SkCipher {
     this.saltBytes = row?.saltBytes ?? 0;
     this.icvBytes = this.aead ? row?.icvBytes ?? 0 : INTEG[integId ?? -1]?.icv ?? 0;
     this.ivBytes = this.aead ? 8 : 16;
+  }
+
+  /** The HMAC of an AES-CBC SK: CBC always comes with an INTEG transform (AEADs have none). */
+  #hmacAlg(): HashAlg {
+    const integ = INTEG[this.integId ?? -1];
+    if (!integ) throw new RangeError(`an AES-CBC SK needs a known INTEG transform, got ${this.integId}`);
+    return integ.alg;
   }
 
   private isCcm(): boolean {
@@ -116,7 +124,7 @@ export class SkCipher {
     }
     const ct = this.cc.cbcEncrypt(this.encKey, iv, body);
     const signed = concat(hdr, skHdr, iv, ct);
-    const icv = this.cc.hmac(INTEG[this.integId!].alg, this.integKey, signed).subarray(0, this.icvBytes);
+    const icv = this.cc.hmac(this.#hmacAlg(), this.integKey, signed).subarray(0, this.icvBytes);
     return concat(signed, icv);
   }
 
@@ -141,15 +149,15 @@ export class SkCipher {
       if (!body) return { ok: false, reason: `integrity check failed (${chacha ? "ChaCha20-Poly1305" : this.isCcm() ? "AES-CCM" : "AES-GCM"} tag mismatch)` };
     } else {
       const icvAt = message.length - this.icvBytes;
-      const expected = this.cc.hmac(INTEG[this.integId!].alg, this.integKey, message.subarray(0, icvAt)).subarray(0, this.icvBytes);
+      const expected = this.cc.hmac(this.#hmacAlg(), this.integKey, message.subarray(0, icvAt)).subarray(0, this.icvBytes);
       let diff = 0;
-      for (let i = 0; i < this.icvBytes; i++) diff |= expected[i] ^ message[icvAt + i];
+      for (let i = 0; i < this.icvBytes; i++) diff |= byteAt(expected, i) ^ byteAt(message, icvAt + i);
       if (diff !== 0) return { ok: false, reason: "integrity check failed (HMAC mismatch)" };
       const ct = message.subarray(bodyStart + this.ivBytes, icvAt);
       if (ct.length % 16 !== 0 || ct.length === 0) return { ok: false, reason: `ciphertext of ${ct.length} bytes is not whole AES blocks` };
       body = this.cc.cbcDecrypt(this.encKey, iv, ct);
     }
-    const padLen = body[body.length - 1];
+    const padLen = byteAt(body, body.length - 1);
     if (padLen + 1 > body.length) return { ok: false, reason: `pad length ${padLen} exceeds the decrypted ${body.length} bytes` };
     return { ok: true, plaintext: body.subarray(0, body.length - 1 - padLen) };
   }

@@ -7,6 +7,7 @@
 import { TsType, type TrafficSelector } from "./message.ts";
 import { ConfigError, describeWhere, type ConfigWhere } from "./config-error.ts";
 import { formatIp, parseIp } from "../net/ip.ts";
+import { byteAt } from "../packet/bytes.ts";
 
 const ANY_START = 0;
 const ANY_END = 0xffff;
@@ -187,14 +188,14 @@ function prefixRange(ip: Uint8Array, bits: number): { start: Uint8Array; end: Ui
   for (let i = 0; i < ip.length; i++) {
     const keep = Math.max(0, Math.min(8, bits - 8 * i));
     const mask = keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff;
-    start[i] &= mask;
-    end[i] = (end[i] & mask) | (~mask & 0xff);
+    start[i] = byteAt(start, i) & mask;
+    end[i] = (byteAt(end, i) & mask) | (~mask & 0xff);
   }
   return { start, end };
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return byteAt(a, i) - byteAt(b, i);
   return 0;
 }
 
@@ -203,13 +204,13 @@ function prefixLength(start: Uint8Array, end: Uint8Array): number | undefined {
   let bits = 0;
   let i = 0;
   for (; i < start.length * 8; i++) {
-    const s = (start[i >> 3] >> (7 - (i & 7))) & 1;
-    const e = (end[i >> 3] >> (7 - (i & 7))) & 1;
+    const s = (byteAt(start, i >> 3) >> (7 - (i & 7))) & 1;
+    const e = (byteAt(end, i >> 3) >> (7 - (i & 7))) & 1;
     if (s !== e) break;
     bits++;
   }
   for (; i < start.length * 8; i++) {
-    if (((start[i >> 3] >> (7 - (i & 7))) & 1) !== 0 || ((end[i >> 3] >> (7 - (i & 7))) & 1) !== 1) return undefined;
+    if (((byteAt(start, i >> 3) >> (7 - (i & 7))) & 1) !== 0 || ((byteAt(end, i >> 3) >> (7 - (i & 7))) & 1) !== 1) return undefined;
   }
   return bits;
 }
@@ -314,12 +315,13 @@ export function narrowTs(offered: TrafficSelector[], configured: TrafficSelector
     let removedSelf = false;
     for (let j = 0; j < result.length; j++) {
       if (j === i) continue;
-      if (containedIn(result[j], result[i])) {
+      // i and j are below result.length: the loop bounds, rechecked after every splice
+      if (containedIn(result[j]!, result[i]!)) {
         result.splice(j, 1);
         restart = true;
         break;
       }
-      if (containedIn(result[i], result[j])) {
+      if (containedIn(result[i]!, result[j]!)) {
         result.splice(i, 1);
         removedSelf = true;
         break;

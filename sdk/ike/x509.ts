@@ -13,17 +13,16 @@ import {
   decodeBoolean,
   decodeOid,
   decodeSmallInt,
-  decodeString,
   decodeTime,
   decodeUnsigned,
   readChildren,
   readOne,
-  readTlv,
 } from "./asn1.ts";
 import type { DerResult, Tlv } from "./asn1.ts";
 import { dnEquals, formatDn, identityMatches } from "./identity.ts";
 import type { IkeIdentity } from "./identity.ts";
 import { IdType } from "./message.ts";
+import { byteAt } from "../packet/bytes.ts";
 
 /** A certificate that cannot be parsed, with one sentence saying why. */
 export class CertError extends Error {
@@ -153,11 +152,12 @@ export function pemBlocks(text: string, label?: string): { label: string; der: U
   const re = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
   for (let m = re.exec(text); m; m = re.exec(text)) {
     if (label !== undefined && m[1] !== label) continue;
-    const b64 = m[2].replace(/\s+/g, "");
+    const [, blockLabel = "", body = ""] = m; // neither group is optional: a match has both
+    const b64 = body.replace(/\s+/g, "");
     // Headers such as "Proc-Type:" mark encrypted legacy PEM, which we cannot read.
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) throw new CertError(`PEM block "${m[1]}" is not plain base64 (encrypted or damaged)`);
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) throw new CertError(`PEM block "${blockLabel}" is not plain base64 (encrypted or damaged)`);
     const bin = atob(b64);
-    out.push({ label: m[1], der: Uint8Array.from(bin, (c) => c.charCodeAt(0)) });
+    out.push({ label: blockLabel, der: Uint8Array.from(bin, (c) => c.charCodeAt(0)) });
   }
   return out;
 }
@@ -168,13 +168,15 @@ function parseSpki(t: Tlv): Pick<Certificate, "spki" | "publicKeyAlg" | "curve" 
   const [alg, key] = children(t, "subjectPublicKeyInfo");
   if (!alg || !key) throw new CertError(`subjectPublicKeyInfo at offset ${t.offset} is incomplete`, t.offset);
   const [oidT, params] = children(alg, "subjectPublicKeyInfo.algorithm");
+  if (!oidT) throw new CertError(`subjectPublicKeyInfo.algorithm at offset ${alg.offset} is empty`, alg.offset);
   const oid = need(decodeOid(oidT), "public key algorithm");
   const bits = need(decodeBitString(key), "subjectPublicKey");
   if (oid === "1.2.840.113549.1.1.1") {
     const rsa = children(need(readOne(bits.bytes, Tag.SEQUENCE, key.offset + key.headerLength + 1), "RSAPublicKey"), "RSAPublicKey");
-    if (rsa.length !== 2) throw new CertError("RSAPublicKey must hold a modulus and an exponent");
-    const n = need(decodeUnsigned(rsa[0]), "RSA modulus");
-    const rsaBits = n.length * 8 - Math.clz32(n[0]) + 24;
+    const [modulus] = rsa;
+    if (rsa.length !== 2 || !modulus) throw new CertError("RSAPublicKey must hold a modulus and an exponent");
+    const n = need(decodeUnsigned(modulus), "RSA modulus");
+    const rsaBits = n.length * 8 - Math.clz32(byteAt(n, 0)) + 24;
     return { spki: t.raw, publicKeyAlg: "rsa", rsaBits };
   }
   if (oid === "1.2.840.10045.2.1") {
@@ -447,8 +449,8 @@ export function ecdsaDerToRaw(der: Uint8Array, curve: Curve): Uint8Array | undef
   const parts = readChildren(seq.value);
   if (!parts.ok || parts.value.length !== 2) return undefined;
   const out = new Uint8Array(2 * n);
-  for (let k = 0; k < 2; k++) {
-    const v = decodeUnsigned(parts.value[k]);
+  for (const [k, part] of parts.value.entries()) {
+    const v = decodeUnsigned(part);
     if (!v.ok || v.value.length > n) return undefined;
     out.set(v.value, k * n + n - v.value.length);
   }
@@ -462,7 +464,7 @@ export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
     let i = 0;
     while (i < b.length - 1 && b[i] === 0) i++;
     const m = Array.from(b.subarray(i));
-    return m[0] & 0x80 ? [0x02, m.length + 1, 0, ...m] : [0x02, m.length, ...m];
+    return (m[0] ?? 0) & 0x80 ? [0x02, m.length + 1, 0, ...m] : [0x02, m.length, ...m];
   };
   const body = [...int(raw.subarray(0, n)), ...int(raw.subarray(n))];
   return Uint8Array.from(body.length < 0x80 ? [0x30, body.length, ...body] : [0x30, 0x81, body.length, ...body]);

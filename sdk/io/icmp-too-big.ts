@@ -5,13 +5,14 @@
  * Pure functions of the packet: no allocation but the reply.
  * @module
  */
+import { byteAt } from "../packet/bytes.ts";
 
 /** ICMPv4 error types (never answered with another error, RFC 1122 §3.2.2). */
 const ICMP4_ERRORS = new Set([3, 4, 5, 11, 12]);
 
 function sum16(b: Uint8Array, start: number, end: number, acc = 0): number {
-  for (let i = start; i + 1 < end; i += 2) acc += (b[i] << 8) | b[i + 1];
-  if ((end - start) & 1) acc += b[end - 1] << 8;
+  for (let i = start; i + 1 < end; i += 2) acc += (byteAt(b, i) << 8) | byteAt(b, i + 1);
+  if ((end - start) & 1) acc += byteAt(b, end - 1) << 8;
   return acc;
 }
 
@@ -28,19 +29,19 @@ function fold(acc: number): number {
  */
 export function packetTooBig(pkt: Uint8Array, mtu: number, src?: Uint8Array): Uint8Array | undefined {
   if (pkt.length < 20) return undefined;
-  const v = pkt[0] >> 4;
+  const v = byteAt(pkt, 0) >> 4;
   if (v === 4) return frag4(pkt, mtu, src);
   if (v === 6 && pkt.length >= 40) return tooBig6(pkt, mtu, src);
   return undefined;
 }
 
 function frag4(pkt: Uint8Array, mtu: number, src?: Uint8Array): Uint8Array | undefined {
-  const ihl = (pkt[0] & 15) * 4;
+  const ihl = (byteAt(pkt, 0) & 15) * 4;
   if (ihl < 20 || pkt.length < ihl) return undefined;
-  if ((pkt[6] & 0x40) === 0) return undefined; // no DF
-  if (((pkt[6] & 0x1f) << 8 | pkt[7]) !== 0) return undefined; // not the first fragment
-  if (pkt[12] >= 224 || pkt[12] === 0 || pkt[12] === 127) return undefined; // multicast/zero/loopback source
-  if (pkt[9] === 1 && pkt.length > ihl && ICMP4_ERRORS.has(pkt[ihl])) return undefined;
+  if ((byteAt(pkt, 6) & 0x40) === 0) return undefined; // no DF
+  if (((byteAt(pkt, 6) & 0x1f) << 8 | byteAt(pkt, 7)) !== 0) return undefined; // not the first fragment
+  if (byteAt(pkt, 12) >= 224 || pkt[12] === 0 || pkt[12] === 127) return undefined; // multicast/zero/loopback source
+  if (pkt[9] === 1 && pkt.length > ihl && ICMP4_ERRORS.has(byteAt(pkt, ihl))) return undefined;
   // RFC 1812 §4.3.2.3: as much of the original as fits in 576 bytes.
   const quote = Math.min(pkt.length, 576 - 28);
   const out = new Uint8Array(28 + quote);
@@ -62,7 +63,7 @@ function frag4(pkt: Uint8Array, mtu: number, src?: Uint8Array): Uint8Array | und
 function tooBig6(pkt: Uint8Array, mtu: number, src?: Uint8Array): Uint8Array | undefined {
   if (pkt[8] === 0xff) return undefined; // multicast source
   if (pkt.subarray(8, 24).every((b) => b === 0)) return undefined; // unspecified source
-  if (pkt[6] === 58 && pkt.length > 40 && pkt[40] < 128) return undefined; // an ICMPv6 error
+  if (pkt[6] === 58 && pkt.length > 40 && byteAt(pkt, 40) < 128) return undefined; // an ICMPv6 error
   // RFC 4443 §2.4 (c): as much as fits in the minimum IPv6 MTU.
   const quote = Math.min(pkt.length, 1280 - 48);
   const out = new Uint8Array(48 + quote);

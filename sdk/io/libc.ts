@@ -12,6 +12,7 @@
  */
 import { IoError } from "./errors.ts";
 import { formatIp } from "../net/ip.ts";
+import { byteAt } from "../packet/bytes.ts";
 
 /** The koffi module's surface we use (typed loosely: it is an optional peer dependency). */
 interface Koffi {
@@ -170,12 +171,12 @@ export function writeSockaddr(v: DataView, off: number, ip: Uint8Array, port: nu
   if (ip.length === 4) {
     v.setUint16(off, AF_INET, true);
     v.setUint16(off + 2, port, false);
-    for (let i = 0; i < 4; i++) v.setUint8(off + 4 + i, ip[i]);
+    for (let i = 0; i < 4; i++) v.setUint8(off + 4 + i, byteAt(ip, i));
     return 16;
   }
   v.setUint16(off, AF_INET6, true);
   v.setUint16(off + 2, port, false);
-  for (let i = 0; i < 16; i++) v.setUint8(off + 8 + i, ip[i]);
+  for (let i = 0; i < 16; i++) v.setUint8(off + 8 + i, byteAt(ip, i));
   return 28;
 }
 

@@ -6,6 +6,7 @@
  * @module
  */
 import type { TrafficSelector } from "../ike/message.ts";
+import { byteAt } from "../packet/bytes.ts";
 
 /** A selector as the worker receives it (structured-clone friendly). */
 export interface WireTs {
@@ -36,7 +37,7 @@ export interface CompiledTs {
   anyPort: boolean;
 }
 
-const u32 = (b: Uint8Array, o: number): number => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+const u32 = (b: Uint8Array, o: number): number => ((byteAt(b, o) << 24) | (byteAt(b, o + 1) << 16) | (byteAt(b, o + 2) << 8) | byteAt(b, o + 3)) >>> 0;
 
 /** Compiles selectors received from the main thread. */
 export function compileTs(list: readonly WireTs[]): CompiledTs[] {
@@ -52,7 +53,7 @@ export function compileTs(list: readonly WireTs[]): CompiledTs[] {
 /** Compares 16 bytes of `p` at `off` with `ref`: <0, 0, >0. */
 function cmp16(p: Uint8Array, off: number, ref: Uint8Array): number {
   for (let i = 0; i < 16; i++) {
-    const d = p[off + i] - ref[i];
+    const d = byteAt(p, off + i) - byteAt(ref, i);
     if (d !== 0) return d;
   }
   return 0;
@@ -63,22 +64,21 @@ function cmp16(p: Uint8Array, off: number, ref: Uint8Array): number {
  * destination address and port, false the source.
  */
 export function matchTs(p: Uint8Array, len: number, list: readonly CompiledTs[], dst: boolean): boolean {
-  const v = p[0] >> 4;
+  const v = byteAt(p, 0) >> 4;
   let proto: number, l4: number;
   if (v === 4) {
     if (len < 20) return false;
-    proto = p[9];
+    proto = byteAt(p, 9);
     // Ports only exist in the first fragment.
-    l4 = ((p[6] & 0x1f) | p[7]) === 0 ? (p[0] & 15) * 4 : -1;
+    l4 = ((byteAt(p, 6) & 0x1f) | byteAt(p, 7)) === 0 ? (byteAt(p, 0) & 15) * 4 : -1;
   } else if (v === 6) {
     if (len < 40) return false;
-    proto = p[6];
+    proto = byteAt(p, 6);
     l4 = 40;
   } else {
     return false;
   }
-  for (let k = 0; k < list.length; k++) {
-    const t = list[k];
+  for (const t of list) {
     if (t.v6 !== (v === 6)) continue;
     if (v === 4) {
       const a = u32(p, dst ? 16 : 12);
@@ -90,7 +90,7 @@ export function matchTs(p: Uint8Array, len: number, list: readonly CompiledTs[],
     if (t.proto !== 0 && t.proto !== proto) continue;
     if (!t.anyPort) {
       if (l4 < 0 || l4 + 4 > len || (proto !== 6 && proto !== 17 && proto !== 132)) continue;
-      const port = (p[l4 + (dst ? 2 : 0)] << 8) | p[l4 + (dst ? 3 : 1)];
+      const port = (byteAt(p, l4 + (dst ? 2 : 0)) << 8) | byteAt(p, l4 + (dst ? 3 : 1));
       if (port < t.startPort || port > t.endPort) continue;
     }
     return true;

@@ -142,7 +142,7 @@ export class TunDevice {
       if (peer && prefixContains(r, peer)) this.#pinPeer(peer);
       const src = this.#addresses.find((a) => a.includes(":") === r.includes(":"));
       try {
-        ip(["route", "add", r, "dev", this.name, ...(src ? ["src", src.split("/")[0]] : [])]);
+        ip(["route", "add", r, "dev", this.name, ...(src ? ["src", src.replace(/\/.*/, "")] : [])]);
         this.#routes.add(r);
       } catch (e) {
         // An existing route for the same prefix is someone else's: never replace or remove it.
@@ -184,7 +184,7 @@ export class TunDevice {
 
 /** Whether CIDR `prefix` contains `addr` (same family). */
 function prefixContains(prefix: string, addr: string): boolean {
-  const [net, lenText] = prefix.split("/");
+  const [net = "", lenText] = prefix.split("/");
   const a = addrBits(addr), n = addrBits(net);
   if (a === undefined || n === undefined || a.bits !== n.bits) return false;
   const shift = BigInt(a.bits - Number(lenText));

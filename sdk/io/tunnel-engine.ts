@@ -21,6 +21,7 @@ import { compileTs, matchTs, type CompiledTs } from "./selectors.ts";
 import { STAGES, type FromWorker, type IoCounters, type ToWorker } from "./messages.ts";
 import type { Libc } from "./libc.ts";
 import { IcvTruncationDetector } from "../diag/icv-truncation.ts";
+import { byteAt } from "../packet/bytes.ts";
 
 /** Where ciphertext goes: the UDP mechanism. */
 export interface UdpSink {
@@ -104,7 +105,7 @@ export class TunnelEngine {
   lap(i: number): void {
     if (!this.#prof) return;
     const t = this.#libc.threadCpuNs();
-    this.#prof[i] += t - this.#t;
+    this.#prof[i]! += t - this.#t; // i indexes STAGES, and #prof has STAGES.length slots
     this.#t = t;
   }
 
@@ -174,8 +175,7 @@ export class TunnelEngine {
   /** The outbound route for an inner packet: the first (newest) whose selectors match both addresses. */
   #route(p: Uint8Array, len: number): Route | undefined {
     const rs = this.#routes;
-    for (let k = 0; k < rs.length; k++) {
-      const r = rs[k];
+    for (const r of rs) {
       if (matchTs(p, len, r.remote, true) && matchTs(p, len, r.local, false)) return r;
     }
     return undefined;
@@ -198,7 +198,7 @@ export class TunnelEngine {
     const b = this.#batch;
     b.reset();
     for (let i = 0; i < n; i++) {
-      const len = this.#lens[i];
+      const len = this.#lens[i]!; // i < n <= #max = #lens.length
       const pkt = slots.bytes.subarray(i * sb, i * sb + len);
       const route = this.#route(pkt, len);
       if (!route) { this.io.noRoute++; continue; }
@@ -226,7 +226,7 @@ export class TunnelEngine {
   #tooBig(pkt: Uint8Array, mtu: number): void {
     this.io.tooBig++;
     if (!this.#icmpLimit.take(performance.now())) return;
-    const reply = packetTooBig(pkt, mtu, pkt[0] >> 4 === 4 ? this.#icmpSrc4 : this.#icmpSrc6);
+    const reply = packetTooBig(pkt, mtu, byteAt(pkt, 0) >> 4 === 4 ? this.#icmpSrc4 : this.#icmpSrc6);
     if (!reply) return;
     if (this.#libc.writeView(this.#tunFd, reply, reply.length) === reply.length) this.io.icmpSent++;
     else this.io.tunWriteErrors++;
@@ -290,7 +290,7 @@ export class TunnelEngine {
       sas.push({ h, stats, replay: stats.direction === "in" ? dp.replayState(wh) : undefined });
     }
     const io: IoCounters = { ...this.io, espDrops: { ...this.io.espDrops } };
-    if (this.#prof) io.stageUs = Object.fromEntries(STAGES.map((s, i) => [s, Math.round(this.#prof![i] / 1000)]));
+    if (this.#prof) io.stageUs = Object.fromEntries(STAGES.map((s, i) => [s, Math.round(this.#prof![i]! / 1000)]));
     const diagnostics = this.#icv.diagnostics().map((d) => ({ ...d, sa: d.sa === undefined ? undefined : this.#toMain.get(d.sa) }));
     return { t: "stats", sas, global: dp.globalStats(), io, diagnostics };
   }

@@ -27,7 +27,7 @@ let stopping = false;
 /** Applies every queued control message (`stop` ends the loop, `stats` is answered at once). */
 function drain(engine: TunnelEngine): void {
   for (;;) {
-    const got = receiveMessageOnPort(setup.ctrl) as { message: ToWorker } | undefined;
+    const got: { message: ToWorker } | undefined = receiveMessageOnPort(setup.ctrl);
     if (!got) return;
     if (got.message.t === "stop") stopping = true;
     else if (got.message.t === "stats") post(stats(engine));

@@ -162,6 +162,7 @@ export class TunnelTransport implements IkeTransport {
   #fromWorker(i: number, m: FromWorker): void {
     if (m.t === "stats") {
       const lane = this.#lanes[i];
+      if (!lane) return; // a lane index from a worker we no longer track
       lane.last = m;
       lane.reports++;
       const merged = this.#lanes.length === 1 ? m : mergeStats(this.#lanes.flatMap((l) => (l.last ? [l.last] : [])));
@@ -186,7 +187,7 @@ export class TunnelTransport implements IkeTransport {
    */
   #send(m: ToWorker, to?: number): void {
     if (this.#closed) return;
-    for (const lane of to === undefined ? this.#lanes : [this.#lanes[to]]) {
+    for (const lane of to === undefined ? this.#lanes : this.#lanes.slice(to, to + 1)) {
       lane.ctrl.postMessage(m);
       if (lane.kick) continue;
       lane.kick = true;
@@ -225,7 +226,7 @@ export class TunnelTransport implements IkeTransport {
       const want = this.#lanes.map((l) => l.reports + 1);
       const timer = setTimeout(() => { this.#onStats = undefined; resolve(this.#last); }, timeoutMs);
       this.#onStats = () => {
-        if (this.#lanes.some((l, i) => l.reports < want[i])) return;
+        if (this.#lanes.some((l, i) => l.reports < (want[i] ?? 0))) return;
         clearTimeout(timer);
         this.#onStats = undefined;
         resolve(this.#last);
@@ -430,6 +431,8 @@ async function startLane(i: number, setup: WorkerSetup, on: { ike(m: Extract<Fro
 
 /** Adds the workers' reports: counters summed per SA (only one worker processes each SA), the highest sequence numbers. */
 export function mergeStats(list: Stats[]): Stats {
+  const [first, ...rest] = list;
+  if (!first) throw new RangeError("mergeStats needs at least one report");
   const sas = new Map<SaHandle, Stats["sas"][number]>();
   for (const st of list) {
     for (const e of st.sas) {
@@ -445,12 +448,13 @@ export function mergeStats(list: Stats[]): Stats {
       if (b.lifetime.hard) a.lifetime.hard = b.lifetime.hard;
     }
   }
-  const byStatus = { ...list[0].global.byStatus };
-  for (const st of list.slice(1)) for (const k of Object.keys(byStatus) as (keyof typeof byStatus)[]) byStatus[k] += st.global.byStatus[k];
-  const io = { ...list[0].io, espDrops: { ...list[0].io.espDrops }, stageUs: list[0].io.stageUs && { ...list[0].io.stageUs } };
-  for (const st of list.slice(1)) {
+  const byStatus = { ...first.global.byStatus };
+  for (const st of rest) for (const k of Object.keys(byStatus) as (keyof typeof byStatus)[]) byStatus[k] += st.global.byStatus[k];
+  const io = { ...first.io, espDrops: { ...first.io.espDrops }, stageUs: first.io.stageUs && { ...first.io.stageUs } };
+  for (const st of rest) {
     for (const [k, v] of Object.entries(st.io)) {
-      if (typeof v === "number" && k !== "wallMs") (io as unknown as Record<string, number>)[k] += v;
+      const sums = io as unknown as Record<string, number | undefined>;
+      if (typeof v === "number" && k !== "wallMs") sums[k] = (sums[k] ?? 0) + v;
     }
     for (const [k, v] of Object.entries(st.io.espDrops)) io.espDrops[k as keyof typeof io.espDrops] = (io.espDrops[k as keyof typeof io.espDrops] ?? 0) + (v ?? 0);
     if (io.stageUs && st.io.stageUs) for (const [k, v] of Object.entries(st.io.stageUs)) io.stageUs[k as keyof typeof io.stageUs] = (io.stageUs[k as keyof typeof io.stageUs] ?? 0) + (v ?? 0);

@@ -260,15 +260,16 @@ export class MmsgSocket {
   #sendGso(n: number): [number, number, number] | undefined {
     const g = this.#gsoVec.view, len = this.#txLen, dst = this.#txDest;
     let m = 0;
+    // i, j < n <= batch, the length of len, dst and #gsoCount; m <= n
     for (let i = 0; i < n;) {
-      const size = len[i];
+      const size = len[i]!;
       let j = i + 1, bytes = size;
-      while (j < n && j - i < GSO_MAX_SEGMENTS && dst[j] === dst[i] && bytes + len[j] <= GSO_MAX_BYTES && len[j] <= size && len[j - 1] === size) {
-        bytes += len[j];
+      while (j < n && j - i < GSO_MAX_SEGMENTS && dst[j] === dst[i] && bytes + len[j]! <= GSO_MAX_BYTES && len[j]! <= size && len[j - 1] === size) {
+        bytes += len[j]!;
         j++;
       }
       const o = m * MMSGHDR;
-      setPtr(g, o, dst[i]);
+      setPtr(g, o, dst[i]!);
       g.setUint32(o + 8, this.#txVec.view.getUint32(i * MMSGHDR + 8, true), true);
       setPtr(g, o + 16, this.#txIov.address + i * IOVEC);
       setPtr(g, o + 24, j - i);
@@ -288,11 +289,11 @@ export class MmsgSocket {
     while (done < m && calls < 2 * m + 2) {
       calls++;
       const r = this.#libc.sendmmsg(this.fd, this.#gsoVec.address + done * MMSGHDR, m - done, 0);
-      if (r > 0) { for (let k = done; k < done + r; k++) sent += this.#gsoCount[k]; done += r; continue; }
+      if (r > 0) { for (let k = done; k < done + r; k++) sent += this.#gsoCount[k]!; done += r; continue; }
       const e = this.#libc.errno();
       if (r < 0 && e === EINTR) continue;
       if (done === 0 && (e === 22 /* EINVAL */ || e === 5 /* EIO */ || e === 95 /* EOPNOTSUPP */)) { this.gso = false; return undefined; }
-      failed += this.#gsoCount[done];
+      failed += this.#gsoCount[done]!;
       done++;
     }
     return [sent, failed, calls];

@@ -14,10 +14,10 @@ function parseIp4(text: string): Uint8Array | undefined {
   const parts = text.split(".");
   if (parts.length !== 4) return undefined;
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
+  for (const [i, part] of parts.entries()) {
     // inet_pton(3) refuses leading zeros, which other tools read as octal
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(parts[i])) return undefined;
-    const v = Number(parts[i]);
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return undefined;
+    const v = Number(part);
     if (v > 255) return undefined;
     out[i] = v;
   }
@@ -44,8 +44,9 @@ function parseIp6(text: string): Uint8Array | undefined {
     }
     return out;
   };
-  const left = groups(halves[0]);
-  const right = halves.length === 2 ? groups(halves[1]) : [];
+  const [first = "", second = ""] = halves;
+  const left = groups(first);
+  const right = halves.length === 2 ? groups(second) : [];
   if (!left || !right) return undefined;
   const missing = 8 - left.length - right.length;
   if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
@@ -65,11 +66,11 @@ export function formatIp(b: Uint8Array): string {
   if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
   if (b.length !== 16) throw new RangeError(`an IP address has 4 or 16 bytes, not ${b.length}`);
   const words: number[] = [];
-  for (let i = 0; i < 8; i++) words.push((b[2 * i] << 8) | b[2 * i + 1]);
+  for (let i = 0; i < 8; i++) words.push(((b[2 * i] ?? 0) << 8) | (b[2 * i + 1] ?? 0)); // b.length is 16: never 0 by default
   let best = { base: -1, len: 0 };
   let cur = { base: -1, len: 0 };
-  for (let i = 0; i < 8; i++) {
-    if (words[i] === 0) {
+  for (const [i, w] of words.entries()) {
+    if (w === 0) {
       cur = cur.base === -1 ? { base: i, len: 1 } : { base: cur.base, len: cur.len + 1 };
       if (cur.len > best.len) best = { ...cur };
     } else {
@@ -80,7 +81,7 @@ export function formatIp(b: Uint8Array): string {
   // glibc's rule for an embedded IPv4 tail: ::a.b.c.d and ::ffff:a.b.c.d
   const v4Tail = best.base === 0 && (best.len === 6 || (best.len === 5 && words[5] === 0xffff));
   let out = "";
-  for (let i = 0; i < 8; i++) {
+  for (const [i, w] of words.entries()) {
     if (best.base !== -1 && i >= best.base && i < best.base + best.len) {
       if (i === best.base) out += "::";
       continue;
@@ -90,7 +91,7 @@ export function formatIp(b: Uint8Array): string {
       out += `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
       break;
     }
-    out += words[i].toString(16);
+    out += w.toString(16);
   }
   return out;
 }

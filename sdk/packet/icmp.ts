@@ -2,11 +2,12 @@
  * IPv4 ICMP echo packets: what `npm run demo` and later `ipsec-wasm ping` send through a Child SA.
  * @module
  */
+import { byteAt } from "./bytes.ts";
 
 /** RFC 1071 Internet checksum. */
 export function inetChecksum(b: Uint8Array, start = 0, end = b.length): number {
   let sum = 0;
-  for (let i = start; i < end; i += 2) sum += (b[i] << 8) | (i + 1 < end ? b[i + 1] : 0);
+  for (let i = start; i < end; i += 2) sum += (byteAt(b, i) << 8) | (i + 1 < end ? byteAt(b, i + 1) : 0);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return ~sum & 0xffff;
 }
@@ -35,7 +36,7 @@ export function parseIcmpEcho(p: Uint8Array): { src: string; dst: string; type: 
   if (type !== 0 && type !== 8) return null;
   return {
     src: p.subarray(12, 16).join("."), dst: p.subarray(16, 20).join("."),
-    type, id: (p[24] << 8) | p[25], seq: (p[26] << 8) | p[27],
+    type, id: (byteAt(p, 24) << 8) | byteAt(p, 25), seq: (byteAt(p, 26) << 8) | byteAt(p, 27),
   };
 }
 

@@ -140,13 +140,15 @@ export async function decryptFrames(source: FrameSource, sas: { config: SaConfig
         probes.clear();
         const results = dp.decapsulateBatch(esp.map((f) => f.frame.packet), esp.map((f) => f.frame.l3HeaderLength));
         results.forEach((r, j) => {
-          const { k } = esp[j];
-          const v = verdicts[start + k];
+          // One result per packet given, in order: esp[j] and its verdict and record exist.
+          const { k } = esp[j]!;
+          const v = verdicts[start + k]!;
+          const rec = chunk[k]!;
           Object.assign(v, verdictOf(r, probes.get(j)));
           v.spi = r.spi;
           // With ESN the dataplane infers the full 64-bit number, but only once the ICV verified.
           if (r.status === "ok" || r.status === "replay" || r.status === "dummy") v.seq = r.seq;
-          if (r.status === "ok") inner.push({ tsSec: chunk[k].tsSec, tsFrac: chunk[k].tsFrac, data: r.payload! });
+          if (r.status === "ok") inner.push({ tsSec: rec.tsSec, tsFrac: rec.tsFrac, data: r.payload! });
         });
       }
       frames += records.length;

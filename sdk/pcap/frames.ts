@@ -6,6 +6,7 @@
  */
 import { inetChecksum } from "../packet/icmp.ts";
 import { LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_RAW } from "./pcap.ts";
+import { byteAt } from "../packet/bytes.ts";
 
 /** Link types {@link classifyFrame} understands. */
 export const SUPPORTED_LINKTYPES: ReadonlyMap<number, string> = new Map([
@@ -57,8 +58,8 @@ const malformed = (reason: string, spi?: number, seq?: number): OtherFrame => ({
 const malformedEsp = (reason: string, esp: Uint8Array): OtherFrame =>
   malformed(reason, esp.length >= 4 ? be32(esp, 0) : undefined, esp.length >= 8 ? be32(esp, 4) : undefined);
 const notEsp = (reason: string): OtherFrame => ({ kind: "not-esp", reason });
-const be16 = (b: Uint8Array, o: number): number => (b[o] << 8) | b[o + 1];
-const be32 = (b: Uint8Array, o: number): number => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+const be16 = (b: Uint8Array, o: number): number => (byteAt(b, o) << 8) | byteAt(b, o + 1);
+const be32 = (b: Uint8Array, o: number): number => ((byteAt(b, o) << 24) | (byteAt(b, o + 1) << 16) | (byteAt(b, o + 2) << 8) | byteAt(b, o + 3)) >>> 0;
 
 /** Classifies one captured frame of the given pcap link type. */
 export function classifyFrame(frame: Uint8Array, linkType: number): FrameClass {
@@ -112,7 +113,7 @@ interface IpLayer {
 
 function classifyIp(bytes: Uint8Array, expected?: 4 | 6): FrameClass {
   if (bytes.length < 1) return malformed("The frame has no IP header.");
-  const version = bytes[0] >> 4;
+  const version = byteAt(bytes, 0) >> 4;
   if (version !== 4 && version !== 6) return malformed(`Not an IP packet (IP version ${version}).`);
   if (expected !== undefined && version !== expected) {
     return malformed(`The link layer announced IPv${expected} but the packet is IPv${version}.`);
@@ -134,7 +135,7 @@ function classifyIp(bytes: Uint8Array, expected?: 4 | 6): FrameClass {
 
 function parseIpv4(b: Uint8Array): IpLayer | OtherFrame {
   if (b.length < 20) return malformed(`IPv4 header needs 20 bytes, only ${b.length} were captured.`);
-  const headerLength = (b[0] & 0x0f) * 4;
+  const headerLength = (byteAt(b, 0) & 0x0f) * 4;
   if (headerLength < 20) return malformed(`IPv4 header length field says ${headerLength} bytes (minimum 20).`);
   const totalLength = be16(b, 2);
   if (totalLength < headerLength) return malformed(`IPv4 total length ${totalLength} is shorter than its header.`);
@@ -146,7 +147,7 @@ function parseIpv4(b: Uint8Array): IpLayer | OtherFrame {
   const offset = fragField & 0x1fff;
   const moreFragments = (fragField & 0x2000) !== 0;
   const fragment = offset !== 0 ? "later" : moreFragments ? "first" : false;
-  return { version: 4, packet: b.subarray(0, totalLength), headerLength, protocol: b[9], protocolFieldOffset: 9, fragment };
+  return { version: 4, packet: b.subarray(0, totalLength), headerLength, protocol: byteAt(b, 9), protocolFieldOffset: 9, fragment };
 }
 
 function parseIpv6(b: Uint8Array): IpLayer | OtherFrame {
@@ -158,7 +159,7 @@ function parseIpv6(b: Uint8Array): IpLayer | OtherFrame {
     return b[6] === IPPROTO_ESP ? malformedEsp(reason, b.subarray(40)) : malformed(reason);
   }
   const packet = b.subarray(0, 40 + payloadLength);
-  let protocol = b[6];
+  let protocol = byteAt(b, 6);
   let protocolFieldOffset = 6;
   let off = 40;
   let fragment: IpLayer["fragment"] = false;
@@ -166,17 +167,17 @@ function parseIpv6(b: Uint8Array): IpLayer | OtherFrame {
   for (;;) {
     if (protocol === 0 || protocol === 43 || protocol === 60) {
       if (off + 2 > packet.length) return malformed("The packet ends inside an IPv6 extension header.");
-      const len = (packet[off + 1] + 1) * 8;
+      const len = (byteAt(packet, off + 1) + 1) * 8;
       if (off + len > packet.length) return malformed("The packet ends inside an IPv6 extension header.");
       protocolFieldOffset = off;
-      protocol = packet[off];
+      protocol = byteAt(packet, off);
       off += len;
     } else if (protocol === 44) {
       if (off + 8 > packet.length) return malformed("The packet ends inside an IPv6 fragment header.");
       const fragField = be16(packet, off + 2);
       fragment = (fragField & 0xfff8) !== 0 ? "later" : (fragField & 1) !== 0 ? "first" : false;
       protocolFieldOffset = off;
-      protocol = packet[off];
+      protocol = byteAt(packet, off);
       off += 8;
       // An atomic fragment (offset 0, no more fragments) is a whole packet; RFC 6946.
       if (fragment === false) continue;

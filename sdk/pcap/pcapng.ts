@@ -8,6 +8,7 @@
  * @module
  */
 import { PcapError, readPcap, type CaptureInterface, type PcapFile, type PcapRecord } from "./pcap.ts";
+import { byteAt } from "../packet/bytes.ts";
 
 const SHB = 0x0a0d0d0a;
 const IDB = 0x00000001;
@@ -118,7 +119,7 @@ export class PcapngBlockReader {
       for (const o of options(view, off + 16, end - 4, le)) {
         if (o.code === 2 && o.length > 0) iface.name = new TextDecoder().decode(bytes.subarray(o.at, o.at + o.length)).replace(/\0+$/, "");
         else if (o.code === 9 && o.length >= 1) {
-          const r = bytes[o.at];
+          const r = byteAt(bytes, o.at);
           const exp = BigInt(r & 0x7f);
           iface.unitsPerSecond = r & 0x80 ? 1n << exp : 10n ** exp;
         } else if (o.code === 14 && o.length >= 8) iface.offsetSeconds = view.getBigInt64(o.at, le);

@@ -78,15 +78,16 @@ export function parseCharonLogSas(text: string): CharonSa[] {
     const n = idx + 1;
     const m = LINE.exec(raw);
     if (!m) return;
-    const [, tid, group, msg] = m;
+    // Regex groups indexed with `!` below are not optional: a match has them.
+    const [, tid = "", group, msg = ""] = m;
     const t = thread(tid);
     if (t.collecting) {
       const c = t.collecting;
       const dump = group === "CHD" ? DUMP.exec(msg) : null;
       if (dump) {
-        const tokens = dump[1].split(" ");
-        for (let i = 0; i < tokens.length && i < 16 && c.bytes.length < c.want && /^[0-9A-Fa-f]{2}$/.test(tokens[i]); i++) {
-          c.bytes.push(parseInt(tokens[i], 16));
+        const tokens = dump[1]!.split(" ");
+        for (let i = 0; i < tokens.length && i < 16 && c.bytes.length < c.want && /^[0-9A-Fa-f]{2}$/.test(tokens[i]!); i++) {
+          c.bytes.push(parseInt(tokens[i]!, 16));
         }
         if (c.bytes.length === c.want) {
           t.keys[c.name] = Uint8Array.from(c.bytes);
@@ -104,18 +105,18 @@ export function parseCharonLogSas(text: string): CharonSa[] {
     }
     const est = /^establishing CHILD_SA (\S+?\{\d+\})/.exec(msg);
     if (est) {
-      establishing.add(est[1]);
+      establishing.add(est[1]!);
       return;
     }
     const parsed = /^parsed \S+ (request|response) \d+ \[(.*)\]/.exec(msg);
     if (parsed) {
       t.parsed = parsed[1] as "request" | "response";
-      t.parsedTransport = /\bN\(USE_TRANSP\)/.test(parsed[2]);
+      t.parsedTransport = /\bN\(USE_TRANSP\)/.test(parsed[2]!);
       return;
     }
     const generated = /^generating \S+ response \d+ \[(.*)\]/.exec(msg);
     if (generated) {
-      const transport = /\bN\(USE_TRANSP\)/.test(generated[1]);
+      const transport = /\bN\(USE_TRANSP\)/.test(generated[1]!);
       for (const sa of t.awaitingMode) sa.config.mode = transport ? "transport" : "tunnel";
       t.awaitingMode = [];
       return;
@@ -138,9 +139,9 @@ export function parseCharonLogSas(text: string): CharonSa[] {
     if (!e) return;
     // The deferred install of a rekeyed Child SA's outbound SA: the inbound line had the keys.
     if (e[1] === "outbound") return;
-    const child = e[2];
-    const spiIn = parseInt(e[3], 16) >>> 0;
-    const spiOut = parseInt(e[4], 16) >>> 0;
+    const child = e[2]!;
+    const spiIn = parseInt(e[3]!, 16) >>> 0;
+    const spiOut = parseInt(e[4]!, 16) >>> 0;
     const where = `line ${n} (CHILD_SA ${child}, SPIs ${hex32(spiIn)} in, ${hex32(spiOut)} out)`;
     const role = establishing.has(child) ? "initiator" : t.parsed === "response" ? "initiator" : t.parsed === "request" ? "responder" : undefined;
     if (!role) {

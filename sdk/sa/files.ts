@@ -159,7 +159,8 @@ const orList = (items: readonly (string | number)[]): string =>
 export function suiteFor(cipher: Cipher, encKeyLength: number, hash: Hash | undefined, icvLength: number): { esp: EspSuite; icvLength: IcvLength } {
   const rows = CIPHERS.filter((r) => r.family === cipher);
   const { title, rfc, saltWord } = FAMILIES[cipher];
-  const first = rows[0];
+  const [first] = rows;
+  if (!first) throw new Error(`no suite of the ${title} family is known`);
   if (!first.combined && hash === undefined) throw new Error(`${title} without an integrity algorithm is not supported`);
   const sized = rows.filter((r) => r.keyBytes + r.saltBytes === encKeyLength);
   if (sized.length === 0) {
@@ -186,7 +187,7 @@ export function suiteFor(cipher: Cipher, encKeyLength: number, hash: Hash | unde
     throw new Error(`${hmacTitle(hash!)} with a ${icvLength * 8}-bit ICV is not supported (${ok.length === 1 ? `${ok[0]} bits only` : orList(ok)})`);
   }
   const integ = INTEGS.find((r) => r.hmac === hash && r.icvBytes === icvLength) ?? hmacRow(hash!);
-  return { esp: `${sized[0].keyword}-${integ.keyword}` as EspSuite, icvLength: icvLength as IcvLength };
+  return { esp: `${sized[0]!.keyword}-${integ.keyword}` as EspSuite, icvLength: icvLength as IcvLength };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -230,8 +231,9 @@ export function parseXfrmState(text: string): SaConfig[] {
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.replace(/\s+$/, "");
     if (line === "") continue;
+    const current = blocks.at(-1);
     if (/^src\s/.test(line)) blocks.push([line]);
-    else if (blocks.length > 0) blocks[blocks.length - 1].push(line.trim());
+    else if (current) current.push(line.trim());
     else throw new SaFileError(`line "${line.trim()}": expected a state to start with "src ADDRESS dst ADDRESS"`);
   }
   if (blocks.length === 0) throw new SaFileError('no states found (expected blocks starting with "src ADDRESS dst ADDRESS")');
@@ -249,8 +251,9 @@ function parseXfrmBlock(lines: string[], n: number): SaConfig | undefined {
   const body = lines.slice(1).join("\n");
   const proto = /(?:^|\n)proto (\S+) spi 0x([0-9a-fA-F]+)/.exec(body);
   if (!proto) throw new SaFileError(`${head}: no "proto ... spi 0x..." line`);
-  if (proto[1] !== "esp") return undefined;
-  const spiText = `0x${proto[2].padStart(8, "0").toLowerCase()}`;
+  const [, protoName, spiHex = ""] = proto; // both groups are mandatory
+  if (protoName !== "esp") return undefined;
+  const spiText = `0x${spiHex.padStart(8, "0").toLowerCase()}`;
   const where = `${head}, spi ${spiText}`;
   const fail = (field: string, why: string): never => {
     throw new SaFileError(`${where}: ${field}: ${why}`);
@@ -269,7 +272,7 @@ function parseXfrmBlock(lines: string[], n: number): SaConfig | undefined {
     }
     const key = parseHex(m[2] ?? "0x") ?? fail(kind, `key "${m[2]}" is not hex`);
     if (m[3] !== undefined && Number(m[3]) !== key.length * 8) fail(kind, `the key has ${key.length * 8} bits but the line says ${m[3]}`);
-    return { name: m[1], key, bits: m[4] === undefined ? undefined : Number(m[4]) };
+    return { name: m[1]!, key, bits: m[4] === undefined ? undefined : Number(m[4]) }; // group 1 (the name) is mandatory
   };
   const aead = algo("aead");
   const enc = algo("enc");
@@ -401,7 +404,7 @@ export function parseWiresharkEspSa(text: string, mode: EspMode = "tunnel"): SaC
     const fields = splitUatLine(line);
     if (!fields) throw new SaFileError(`line ${n}: expected comma-separated "quoted" fields`);
     if (fields.length < 8) throw new SaFileError(`line ${n}: expected 8 fields (protocol, src, dst, spi, encryption, key, authentication, key), got ${fields.length}`);
-    const [, , , spiText, encName, encKeyText, authName, authKeyText] = fields;
+    const [, , , spiText = "", encName = "", encKeyText = "", authName = "", authKeyText = ""] = fields;
     const fail = (field: string, why: string): never => {
       throw new SaFileError(`line ${n} (spi ${spiText}): ${field}: ${why}`);
     };

@@ -3,6 +3,7 @@
 // no global WebAssembly namespace and no CryptoKey. Empty interfaces merge with the full
 // declarations where those exist, so this adds nothing when the DOM lib is present.
 // Shipped as dist/wasm/web-globals.d.ts (scripts/build-sdk.mjs copies it).
+/* eslint-disable @typescript-eslint/no-empty-object-type -- empty on purpose: they merge, see above */
 declare global {
   namespace WebAssembly {
     interface Module {}

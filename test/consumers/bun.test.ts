@@ -35,7 +35,7 @@ test(`bun ${pinned} runs the consumer program from node_modules`, { timeout: 120
   assert.equal(r.stderr, "");
   const lines = r.stdout.trim().split("\n");
   assert.equal(lines.length, 1, r.stdout);
-  const result = JSON.parse(lines[0]);
+  const result = JSON.parse(lines[0]!);
   assert.equal(result.runtime, `bun ${pinned}`);
   assert.deepEqual(result.failures, undefined);
   assert.equal(result.ok, true);

@@ -47,9 +47,9 @@ test("deno run of a file importing npm:ipsec-wasm from the consumer's node_modul
   assert.equal(r.stderr, "");
   const lines = r.stdout.trim().split("\n");
   assert.equal(lines.length, 1, r.stdout);
-  const result = JSON.parse(lines[0]);
+  const result = JSON.parse(lines[0]!);
   assert.match(result.runtime, /^deno 2\./, version);
-  assert.equal(`deno ${result.runtime.slice(5)}`, version.split(" ").slice(0, 2).join(" "));
+  assert.equal(`deno ${result.runtime.slice(5)}`, version!.split(" ").slice(0, 2).join(" "));
   assert.deepEqual(result.failures, undefined);
   assert.equal(result.ok, true);
   assert.equal(result.sameModule, true, "npm:ipsec-wasm and the bare specifier are the same install");

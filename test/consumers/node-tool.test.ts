@@ -19,7 +19,7 @@ const example = (f: string): string => readFileSync(repo(`examples/node-tool/${f
 /** RFC 1071 checksum over b[start..end). */
 function inet(b: Buffer, start: number, end: number): number {
   let sum = 0;
-  for (let i = start; i < end; i += 2) sum += (b[i] << 8) | (i + 1 < end ? b[i + 1] : 0);
+  for (let i = start; i < end; i += 2) sum += (b[i]! << 8) | (i + 1 < end ? b[i + 1]! : 0);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return ~sum & 0xffff;
 }
@@ -49,8 +49,8 @@ const SERVER = [203, 0, 113, 9];
 
 /** SA pair for one suite, as the test (node:crypto) and the responder's JSON see it. */
 function saPair(suite: "aes128gcm16" | "aes128-sha256"): { config: object; toResponder: RefSa; fromResponder: RefSa } {
-  const spiIn = 0x0000a000 + randomBytes(1)[0];
-  const spiOut = 0x0000b000 + randomBytes(1)[0];
+  const spiIn = 0x0000a000 + randomBytes(1)[0]!;
+  const spiOut = 0x0000b000 + randomBytes(1)[0]!;
   if (suite === "aes128gcm16") {
     const k1 = randomBytes(16), s1 = randomBytes(4), k2 = randomBytes(16), s2 = randomBytes(4);
     return {
@@ -89,7 +89,7 @@ async function exercise(cmd: string, args: string[], cwd: string, suite: "aes128
     const udpReq = ipv4(17, HOST, SERVER, udp(40000, 7, data), 63, 0x2222);
     const send = (p: Buffer): Promise<void> => new Promise((resolve, reject) => sock.send(p, port, "127.0.0.1", (e) => (e ? reject(e) : resolve())));
     const tampered = refEncap(pair.toResponder, 3n, udpReq, 4);
-    tampered[tampered.length - 20] ^= 0x80;
+    tampered[tampered.length - 20]! ^= 0x80;
     await send(refEncap(pair.toResponder, 1n, echoReq, 4));
     await send(refEncap(pair.toResponder, 2n, udpReq, 4));
     await send(tampered);

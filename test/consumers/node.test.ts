@@ -38,7 +38,7 @@ after(() => consumer?.remove());
 function passed(stdout: string, runtime: RegExp): Record<string, unknown> {
   const lines = stdout.trim().split("\n");
   assert.equal(lines.length, 1, stdout);
-  const result = JSON.parse(lines[0]) as Record<string, unknown>;
+  const result = JSON.parse(lines[0]!) as Record<string, unknown>;
   assert.match(String(result.runtime), runtime);
   assert.deepEqual(result.failures, undefined);
   assert.equal(result.ok, true, stdout);
@@ -47,7 +47,7 @@ function passed(stdout: string, runtime: RegExp): Record<string, unknown> {
 
 test("the program's committed hex is what node:crypto makes (GCM, CBC+HMAC-SHA-256, ChaCha20-Poly1305)", () => {
   const text = program("roundtrip.mjs");
-  const constant = (name: string): string => new RegExp(`const ${name} = "([0-9a-f]+)";`).exec(text)![1];
+  const constant = (name: string): string => new RegExp(`const ${name} = "([0-9a-f]+)";`).exec(text)![1]!;
   const v = vectors();
   assert.equal(constant("INNER"), v.inner);
   assert.equal(constant("GCM_ESP"), v.gcmEsp);
@@ -58,7 +58,7 @@ test("the program's committed hex is what node:crypto makes (GCM, CBC+HMAC-SHA-2
 
 test(`require("ipsec-wasm") on Node ${process.versions.node}: require(esm), no flag, no warning`, { timeout: 60_000 }, async () => {
   const [major, minor] = process.versions.node.split(".").map(Number);
-  assert.ok(major > 20 || (major === 20 && minor >= 19), `require(esm) without a flag needs Node >= 20.19 (this is ${process.version})`);
+  assert.ok(major! > 20 || (major === 20 && minor! >= 19), `require(esm) without a flag needs Node >= 20.19 (this is ${process.version})`);
   const r = await runOk(process.execPath, ["require-it.cjs"], { cwd: consumer.dir, timeoutMs: 30_000 });
   assert.equal(r.stderr, "", "no ExperimentalWarning");
   const result = passed(r.stdout, new RegExp(`^node ${process.versions.node}$`));

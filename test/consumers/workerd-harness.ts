@@ -96,8 +96,8 @@ export async function wranglerDev(wrangler: string, cwd: string, opts: { timeout
           resolve();
         }
       };
-      child.stdout!.on("data", onData);
-      child.stderr!.on("data", onData);
+      child.stdout.on("data", onData);
+      child.stderr.on("data", onData);
       child.once("error", (e) => {
         clearTimeout(timer);
         reject(e);
@@ -109,7 +109,7 @@ export async function wranglerDev(wrangler: string, cwd: string, opts: { timeout
     });
   } catch (e) {
     await stop();
-    throw new Error(`${(e as Error).message}\n--- wrangler ${args.join(" ")}\n${output}`);
+    throw new Error(`${(e as Error).message}\n--- wrangler ${args.join(" ")}\n${output}`, { cause: e });
   }
   return { url: `http://127.0.0.1:${port}/`, output: () => output, stop };
 }

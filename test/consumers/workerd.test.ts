@@ -20,7 +20,7 @@ interface Answer { status: string; spi: string; seq: number; nextHeader?: number
 function exampleSas(toml: string): ExampleSa[] {
   const m = /^SAS = '''([\s\S]*?)'''/m.exec(toml);
   assert.ok(m, "examples/cloudflare-worker/wrangler.toml has no SAS = '''[…]''' variable");
-  return JSON.parse(m[1]) as ExampleSa[];
+  return JSON.parse(m[1]!) as ExampleSa[];
 }
 
 /** The same SA as node:crypto's reference encoder sees it. */
@@ -68,9 +68,9 @@ test("examples/cloudflare-worker from the packed tarball: wrangler bundle with t
     assert.doesNotMatch(bundle, /ipsec-wasm\/dist\/wasm\/(node|browser)\.js/, "another runtime's loader is in the worker bundle");
     const wasmImport = /^import \w+ from "\.\/([0-9a-f]+-dataplane\.wasm)";$/m.exec(bundle);
     assert.ok(wasmImport, "the bundle does not import dataplane.wasm as a module");
-    assert.ok(readdirSync(join(dir, "out")).includes(wasmImport[1]), `${wasmImport[1]} was not written beside the bundle`);
+    assert.ok(readdirSync(join(dir, "out")).includes(wasmImport[1]!), `${wasmImport[1]} was not written beside the bundle`);
     assert.deepEqual(
-      readFileSync(join(dir, "out", wasmImport[1])),
+      readFileSync(join(dir, "out", wasmImport[1]!)),
       readFileSync(join(dir, "node_modules/ipsec-wasm/dist/wasm/dataplane.wasm")),
       "the wasm module is the package's dataplane.wasm",
     );
@@ -90,7 +90,7 @@ test("examples/cloudflare-worker from the packed tarball: wrangler bundle with t
 
       // A flipped ciphertext bit (GCM) / ICV bit (CBC+HMAC) with a fresh sequence number.
       const tampered = refEncap(ref, 2n, inner, 4);
-      tampered[ref.suite === "gcm" ? 20 : tampered.length - 1] ^= 0x01;
+      tampered[ref.suite === "gcm" ? 20 : tampered.length - 1]! ^= 0x01;
       const bad = await post(worker, tampered);
       assert.equal(bad.http, 422);
       assert.deepEqual(bad.answer, { status: "integrity-failed", spi: spiHex, seq: 2 }, `${sa.esp}: tampered packet`);
@@ -99,7 +99,7 @@ test("examples/cloudflare-worker from the packed tarball: wrangler bundle with t
       const again = await post(worker, refEncap(ref, 1n, inner, 4));
       assert.equal(again.answer.status, "replay", `${sa.esp}: replayed packet`);
     }
-    const unknown = await post(worker, refEncap({ ...refSa(sas[0]), spi: 0x0badf00d }, 1n, inner, 4));
+    const unknown = await post(worker, refEncap({ ...refSa(sas[0]!), spi: 0x0badf00d }, 1n, inner, 4));
     assert.deepEqual(unknown.answer, { status: "no-sa", spi: "0x0badf00d", seq: 1 });
 
     const wranglerVersion = /wrangler (\d+\.\d+\.\d+)/.exec(built.stdout)?.[1] ?? "?";

@@ -25,7 +25,7 @@ Deno.test("deno adapter: IKEv2 over 127.0.0.1, Child SA installed, 5 pings answe
     connections: [connection({ addr: "127.0.0.1", remoteAddr: "127.0.0.1", id: "a.example.org", localTs: "198.51.100.1/32", remoteTs: "203.0.113.0/24", ...common })] });
   b = new IkeDaemon({ dataplane: dpB, crypto: cc, transport: tB, localAddress: "127.0.0.1",
     connections: [connection({ addr: "127.0.0.1", remoteAddr: "127.0.0.1", id: "b.example.org", localTs: "203.0.113.0/24", remoteTs: "198.51.100.0/24", extra: { remotePort: tA.natPort, localPort: tB.natPort } })] });
-  b.onInner = (p) => { const r = echoReplyFor(p); if (r) b!.sendInner([r], parseIcmpEcho(p)!.src); };
+  b.onInner = (p) => { const r = echoReplyFor(p); if (r) b.sendInner([r], parseIcmpEcho(p)!.src); };
   let replies = 0;
   a.onInner = (p) => { if (parseIcmpEcho(p)?.type === 0) replies++; };
   const { child } = await a.initiate("peer");

@@ -52,24 +52,24 @@ export function checkVerdicts(batch: number, staged: readonly Staged[], expected
   if (verdicts.length !== staged.length) return [{ batch, what: `${verdicts.length} verdicts for ${staged.length} packets` }];
   for (let i = 0; i < staged.length; i++) {
     const s = staged[i], e = expected[i], v = verdicts[i];
-    const tag = `${s.kind}${s.op ? `/${s.op}` : ""} (${s.bytes.length} B)`;
-    if (v.status !== "ok" && v.payload.length > 0) out.push({ batch, index: i, what: `plaintext from a dropped packet: ${tag} was ${v.status} but returned ${v.payload.length} bytes` });
-    if (v.arena && v.status !== "ok") {
+    const tag = `${s!.kind}${s!.op ? `/${s!.op}` : ""} (${s!.bytes.length} B)`;
+    if (v!.status !== "ok" && v!.payload.length > 0) out.push({ batch, index: i, what: `plaintext from a dropped packet: ${tag} was ${v!.status} but returned ${v!.payload.length} bytes` });
+    if (v!.arena && v!.status !== "ok") {
       // Each byte the packet was staged with is still there or wiped; anything else is output
       // (plaintext) written for a packet that was dropped.
-      const at = v.arena.findIndex((x, k) => x !== 0 && x !== s.bytes[k]);
-      if (at >= 0) out.push({ batch, index: i, what: `plaintext in the arena: ${tag} was ${v.status} but byte ${at} of its slot changed` });
+      const at = v!.arena.findIndex((x, k) => x !== 0 && x !== s!.bytes[k]);
+      if (at >= 0) out.push({ batch, index: i, what: `plaintext in the arena: ${tag} was ${v!.status} but byte ${at} of its slot changed` });
     }
-    if (v.status === "ok" && e.status !== "ok") {
-      out.push({ batch, index: i, what: `forged ok: ${tag} decapsulated ok, expected ${e.status}` });
+    if (v!.status === "ok" && e!.status !== "ok") {
+      out.push({ batch, index: i, what: `forged ok: ${tag} decapsulated ok, expected ${e!.status}` });
       continue;
     }
-    if (v.status !== e.status) {
-      out.push({ batch, index: i, what: `${tag}: status ${v.status}, expected ${e.status}` });
+    if (v!.status !== e!.status) {
+      out.push({ batch, index: i, what: `${tag}: status ${v!.status}, expected ${e!.status}` });
       continue;
     }
-    if (v.sa !== e.sa) out.push({ batch, index: i, what: `${tag}: SA ${v.sa}, expected ${e.sa}` });
-    if (e.status === "ok" && !equalBytes(v.payload, e.payload!)) out.push({ batch, index: i, what: `${tag}: ok with ${v.payload.length} bytes that differ from the ${e.payload!.length} sent` });
+    if (v!.sa !== e!.sa) out.push({ batch, index: i, what: `${tag}: SA ${v!.sa}, expected ${e!.sa}` });
+    if (e!.status === "ok" && !equalBytes(v!.payload, e!.payload!)) out.push({ batch, index: i, what: `${tag}: ok with ${v!.payload.length} bytes that differ from the ${e!.payload!.length} sent` });
   }
   return out;
 }

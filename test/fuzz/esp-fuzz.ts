@@ -36,7 +36,7 @@ async function arenaLayout(batchSize: number): Promise<ArenaLayout> {
   const o0 = b.output(0), o1 = b.output(1);
   const layout = { base: o0.byteOffset - 8, slot: o1.byteOffset - o0.byteOffset };
   const mem = new Uint8Array(o0.buffer);
-  if (!equalBytes(mem.subarray(layout.base, layout.base + 8), pkts[0].subarray(0, 8))) throw new Error("arena layout probe: the ESP header is not where expected");
+  if (!equalBytes(mem.subarray(layout.base, layout.base + 8), pkts[0]!.subarray(0, 8))) throw new Error("arena layout probe: the ESP header is not where expected");
   return layout;
 }
 
@@ -61,9 +61,9 @@ export const dataplaneDecap: Decapper = (dp, staged) => {
   }
   if (mem && layout) {
     for (let i = 0; i < staged.length; i++) {
-      if (out[i].status === "ok" || out[i].sa < 0) continue;
+      if (out[i]!.status === "ok" || out[i]!.sa < 0) continue;
       const at = layout.base + i * layout.slot;
-      out[i].arena = mem.slice(at, at + staged[i].bytes.length);
+      out[i]!.arena = mem.slice(at, at + staged[i]!.bytes.length);
     }
   }
   return out;
@@ -237,7 +237,7 @@ export class EspFuzzer {
     if (rng.chance(0.5)) rng.shuffle(staged);
     else for (let k = rng.int(n / 4); k > 0; k--) {
       const i = rng.int(n - 1), j = Math.min(n - 1, i + 1 + rng.int(8));
-      [staged[i], staged[j]] = [staged[j], staged[i]];
+      [staged[i], staged[j]] = [staged[j]!, staged[i]!];
     }
     return staged;
   }
@@ -264,7 +264,7 @@ export class EspFuzzer {
       this.#global.set("ok", (this.#global.get("ok") ?? 0n) + 1n);
       lane.lastSent++;
       if (BigInt(lane.lastSent) !== r.seq) throw new Error(`${lane.name}: encapsulated seq ${r.seq}, expected ${lane.lastSent}`);
-      const inner = inners[i];
+      const inner = inners[i]!;
       const hl = ipHeaderLength(inner);
       const rec: AuthRec = s.mode === "tunnel"
         ? { seq: lane.lastSent, esp: r.packet!, payload: inner, pending: true }
@@ -284,7 +284,7 @@ export class EspFuzzer {
   /** Mostly one of the newest packets (often not yet delivered), sometimes any in the ring. */
   #recent(lane: Lane): AuthRec {
     const r = lane.ring;
-    return this.#rng.chance(0.6) ? r[r.length - 1 - this.#rng.int(Math.min(48, r.length))] : this.#rng.pick(r);
+    return this.#rng.chance(0.6) ? r[r.length - 1 - this.#rng.int(Math.min(48, r.length))]! : this.#rng.pick(r);
   }
 
   #authentic(lane: Lane, rec: AuthRec, kind: "fresh" | "replayed"): Staged {
@@ -305,8 +305,8 @@ export class EspFuzzer {
       case "spi-random": m = withBe32(e, 0, rng.u32()); break;
       case "seq-near": m = withBe32(e, 4, (readBe32(e, 4) + rng.range(-70, 70)) >>> 0); break;
       case "seq-random": m = withBe32(e, 4, rng.u32()); break;
-      case "icv-first": m = e.slice(); m[icvAt] ^= 1 << rng.int(8); break;
-      case "icv-last": m = e.slice(); m[e.length - 1] ^= 1 << rng.int(8); break;
+      case "icv-first": m = e.slice(); m[icvAt]! ^= 1 << rng.int(8); break;
+      case "icv-last": m = e.slice(); m[e.length - 1]! ^= 1 << rng.int(8); break;
       case "icv-other": m = cat(e.subarray(0, icvAt), other.subarray(Math.max(0, other.length - lane.icv))); break;
       case "icv-zero": m = e.slice(); m.fill(0, icvAt); break;
       default: m = mutateBytes(rng, e, op, other, 48);

@@ -53,7 +53,7 @@ export class PairWatch {
   /** Scans new log lines; returns and clears the problems found so far. */
   check(): string[] {
     const scan = (lines: string[], from: number, side: string): number => {
-      for (let i = from; i < lines.length; i++) if (/internal error/i.test(lines[i])) this.problems.push(`${side} log: ${lines[i].slice(0, 2000)}`);
+      for (let i = from; i < lines.length; i++) if (/internal error/i.test(lines[i]!)) this.problems.push(`${side} log: ${lines[i]!.slice(0, 2000)}`);
       return lines.length;
     };
     this.#seenA = scan(this.p.logs.a, this.#seenA, "a");
@@ -91,9 +91,9 @@ export function mutateIke(rng: Prng, m: WireMessage, corpus: readonly WireMessag
     case "spi-i": { const c = b.slice(); c.set(rng.chance(0.5) ? new Uint8Array(8) : rng.bytes(8), 0); return { bytes: c, to }; }
     case "spi-r": { const c = b.slice(); c.set(rng.chance(0.5) ? new Uint8Array(8) : rng.bytes(8), 8); return { bytes: c, to }; }
     case "exchange": return { bytes: set(18, rng.pick([33, 34, 35, 36, 37, 38, 43, 0, 255])), to };
-    case "flags": return { bytes: set(19, b[19] ^ rng.pick([0x08, 0x20, 0x10, 0x28, 0x01, 0x80])), to };
+    case "flags": return { bytes: set(19, b[19]! ^ rng.pick([0x08, 0x20, 0x10, 0x28, 0x01, 0x80])), to };
     case "message-id": {
-      const id = ((b[20] << 24) | (b[21] << 16) | (b[22] << 8) | b[23]) >>> 0;
+      const id = ((b[20]! << 24) | (b[21]! << 16) | (b[22]! << 8) | b[23]!) >>> 0;
       return { bytes: withBe32(b, 20, rng.chance(0.7) ? (id + rng.range(-2, 3)) >>> 0 : rng.u32()), to };
     }
     case "next-payload": return { bytes: set(16, rng.pick([0, 33, 34, 35, 40, 41, 46, 53, rng.int(256)])), to };

@@ -43,10 +43,10 @@ function mutateInner(rng: Prng, op: (typeof INNER_OPS)[number], header: IkeHeade
   const at = rng.int(Math.max(ps.length, 1));
   switch (op) {
     case "inner-drop": ps.splice(at, 1); break;
-    case "inner-dup": if (ps.length) ps.splice(at, 0, ps[at]); break;
+    case "inner-dup": if (ps.length) ps.splice(at, 0, ps[at]!); break;
     case "inner-insert": ps.splice(rng.int(ps.length + 1), 0, randomPayload(rng)); break;
     case "inner-replace": ps[at] = randomPayload(rng); break;
-    case "inner-swap": { const b = rng.int(Math.max(ps.length, 1)); if (ps.length) [ps[at], ps[b]] = [ps[b], ps[at]]; break; }
+    case "inner-swap": { const b = rng.int(Math.max(ps.length, 1)); if (ps.length) [ps[at], ps[b]] = [ps[b]!, ps[at]!]; break; }
     case "inner-critical": ps.splice(at, 0, rng.chance(0.5) ? { type: "UNKNOWN", critical: true, payloadType: rng.pick([1, 49, 200]), data: rng.bytes(rng.int(16)) } : { ...randomPayload(rng), critical: true }); break;
   }
   return chain(ps);

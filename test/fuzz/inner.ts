@@ -4,7 +4,7 @@ import type { Prng } from "./prng.ts";
 
 function ipv4Checksum(h: Uint8Array): number {
   let sum = 0;
-  for (let i = 0; i < 20; i += 2) sum += (h[i] << 8) | h[i + 1];
+  for (let i = 0; i < 20; i += 2) sum += (h[i]! << 8) | h[i + 1]!;
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return ~sum & 0xffff;
 }
@@ -41,4 +41,4 @@ export function innerPacket(rng: Prng, id: number, v6: boolean): Uint8Array {
 }
 
 /** IP header length of a packet built by innerPacket. */
-export const ipHeaderLength = (p: Uint8Array): number => (p[0] >> 4 === 6 ? 40 : 20);
+export const ipHeaderLength = (p: Uint8Array): number => (p[0]! >> 4 === 6 ? 40 : 20);

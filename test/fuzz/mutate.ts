@@ -26,10 +26,10 @@ export function mutateBytes(rng: Prng, src: Uint8Array, op: ByteMutation, other:
   const at = (): number => rng.int(Math.max(n, 1));
   const span = (): [number, number] => { const a = at(); return [a, Math.min(n, a + 1 + rng.int(Math.min(32, Math.max(n, 1))))]; };
   switch (op) {
-    case "flip-bit": { const o = src.slice(); if (n) o[at()] ^= 1 << rng.int(8); return o; }
+    case "flip-bit": { const o = src.slice(); if (n) o[at()]! ^= 1 << rng.int(8); return o; }
     case "flip-bits": {
       const o = src.slice();
-      for (let k = rng.range(2, 8); k > 0 && n; k--) o[at()] ^= 1 << rng.int(8);
+      for (let k = rng.range(2, 8); k > 0 && n; k--) o[at()]! ^= 1 << rng.int(8);
       return o;
     }
     case "set-byte": {
@@ -47,8 +47,8 @@ export function mutateBytes(rng: Prng, src: Uint8Array, op: ByteMutation, other:
     }
     case "zero-chunk": { const o = src.slice(); const [a, b] = span(); o.fill(0, a, b); return o; }
     case "ff-chunk": { const o = src.slice(); const [a, b] = span(); o.fill(0xff, a, b); return o; }
-    case "flip-last": { const o = src.slice(); if (n) o[n - 1] ^= 1 << rng.int(8); return o; }
-    case "flip-first": { const o = src.slice(); if (n) o[0] ^= 1 << rng.int(8); return o; }
+    case "flip-last": { const o = src.slice(); if (n) o[n - 1]! ^= 1 << rng.int(8); return o; }
+    case "flip-first": { const o = src.slice(); if (n) o[0]! ^= 1 << rng.int(8); return o; }
     case "splice": {
       const a = rng.int(n + 1);
       const b = rng.int(other.length + 1);
@@ -58,7 +58,7 @@ export function mutateBytes(rng: Prng, src: Uint8Array, op: ByteMutation, other:
 }
 
 /** Big-endian u32 at offset o (the caller checks the length). */
-export const readBe32 = (b: Uint8Array, o: number): number => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+export const readBe32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 
 /** Writes a big-endian u32 at offset o into a copy of b. */
 export function withBe32(b: Uint8Array, o: number, v: number): Uint8Array {

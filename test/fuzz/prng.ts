@@ -45,7 +45,7 @@ export class Prng {
   chance(p: number): boolean { return this.u32() < p * 4294967296; }
 
   /** One element of a non-empty array. */
-  pick<T>(xs: readonly T[]): T { return xs[this.int(xs.length)]; }
+  pick<T>(xs: readonly T[]): T { return xs[this.int(xs.length)]!; }
 
   /** n random bytes. */
   bytes(n: number): Uint8Array {
@@ -70,8 +70,8 @@ export class Prng {
     for (let i = xs.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
       const t = xs[i];
-      xs[i] = xs[j];
-      xs[j] = t;
+      xs[i] = xs[j]!;
+      xs[j] = t!;
     }
     return xs;
   }

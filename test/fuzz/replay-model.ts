@@ -70,7 +70,7 @@ export function compareWindow(model: ReplayModel, state: { top: bigint; window: 
   for (let s = Math.max(1, model.top - model.window + 1); s <= model.top; s++) {
     const block = Math.floor(s / 64) % blocks;
     const bit = s % 64;
-    const set = ((state.bitmap[block * 8 + (bit >> 3)] >> (bit & 7)) & 1) === 1;
+    const set = ((state.bitmap[block * 8 + (bit >> 3)]! >> (bit & 7)) & 1) === 1;
     if (set !== model.seen(s)) {
       out.push(`seq ${s}: bitmap ${set ? "set" : "clear"}, model ${model.seen(s) ? "set" : "clear"}`);
       if (out.length > 4) break;

@@ -39,7 +39,7 @@ if (espPackets > 0) {
   console.log(`  dropped packets whose arena slot was checked for bytes written in place: ${s.arenaChecked}`);
   if (v.length) {
     failed = true;
-    console.log(`esp seed ${seed}: ${v.length} violation(s), first at batch ${v[0].batch}:`);
+    console.log(`esp seed ${seed}: ${v.length} violation(s), first at batch ${v[0]!.batch}:`);
     for (const x of v.slice(0, 10)) console.log(`  batch ${x.batch}${x.index === undefined ? "" : ` packet ${x.index}`}: ${x.what}`);
   } else console.log("  invariants held after every batch");
 }

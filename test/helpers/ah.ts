@@ -14,7 +14,7 @@ export interface Setup { dp: Dataplane; out: number; inn: number; key: Uint8Arra
 /** An outbound and an inbound AH SA (SPI 0xa4a4, same key) on a fresh dataplane. Tunnel outer headers: 198.18.0.1 -> 198.18.0.2 or 2001:db8::a -> 2001:db8::b. */
 export async function ahPair(alg: string, mode: "tunnel" | "transport", outerV: 4 | 6, extra: Partial<SaConfig> = {}): Promise<Setup> {
   const dp = await Dataplane.create({ maxSas: 4, batchSize: 16 });
-  const key = bytes(KEYS[alg.replace(/-esn$/, "")], 7);
+  const key = bytes(KEYS[alg.replace(/-esn$/, "")]!, 7);
   const base: SaConfig = { protocol: "ah", spi: 0xa4a4, mode, esp: alg, encKey: new Uint8Array(0), integKey: key, direction: "out", ...extra };
   const tunnel = outerV === 4 ? { src: "198.18.0.1", dst: "198.18.0.2" } : { src: "2001:db8::a", dst: "2001:db8::b" };
   const out = dp.addSa({ ...base, tunnel: mode === "tunnel" ? tunnel : undefined });

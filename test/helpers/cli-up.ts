@@ -155,7 +155,7 @@ export async function waitFor(p: { out: () => string }, re: RegExp, ms = 20_000,
 export function exportedSa(file: string, src: string): { spi: number; encKey: Uint8Array; integKey: Uint8Array } {
   for (const line of readFileSync(file, "utf8").split("\n")) {
     const f = [...line.matchAll(/"([^"]*)"/g)].map((m) => m[1]);
-    if (f.length === 8 && f[1] === src) return { spi: Number(f[3]), encKey: unhex(f[5].slice(2)), integKey: unhex(f[7].slice(2)) };
+    if (f.length === 8 && f[1] === src) return { spi: Number(f[3]), encKey: unhex(f[5]!.slice(2)), integKey: unhex(f[7]!.slice(2)) };
   }
   throw new Error(`no esp_sa line from ${src} in ${file}`);
 }
@@ -247,8 +247,8 @@ export async function statusAndMetricsScenario(h: CliHarness, parse: MetricsPars
   assert.equal(json.code, 0, json.out);
   const reports = JSON.parse(json.out) as { diagnostics: { kind: string; spi: number; peerIcvBits?: number }[]; ikeSas: { children: { icvBits: number }[] }[] }[];
   assert.equal(reports.length, 1);
-  assert.deepEqual(reports[0].diagnostics.map((d) => [d.kind, d.spi, d.peerIcvBits]), [["icv-truncation", sa.spi, 96]]);
-  assert.equal(reports[0].ikeSas[0].children[0].icvBits, 128);
+  assert.deepEqual(reports[0]!.diagnostics.map((d) => [d.kind, d.spi, d.peerIcvBits]), [["icv-truncation", sa.spi, 96]]);
+  assert.equal(reports[0]!.ikeSas[0]!.children[0]!.icvBits, 128);
 
   m = await scrape(url, parse);
   assert.equal(value(m.samples, "ipsec_diagnostics_active", {}), 1);

@@ -20,7 +20,7 @@ const be32 = (v: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE
 export function trailer(payload: Uint8Array, align: number, nextHeader: number, badPad = false): Buffer {
   const padLen = (align - ((payload.length + 2) % align)) % align;
   const pad = Buffer.alloc(padLen, 0).map((_, i) => i + 1);
-  if (badPad && padLen > 0) pad[padLen - 1] ^= 0x55;
+  if (badPad && padLen > 0) pad[padLen - 1]! ^= 0x55;
   return Buffer.concat([payload, pad, Buffer.from([padLen, nextHeader])]);
 }
 
@@ -74,8 +74,8 @@ export function refDecap(sa: RefSa, esp: Uint8Array, seqHigh = 0): { payload: Bu
     }
   }
   const padLen = pt[pt.length - 2];
-  for (let i = 0; i < padLen; i++) if (pt[pt.length - 2 - padLen + i] !== i + 1) throw new Error("reference: bad padding");
-  return { payload: pt.subarray(0, pt.length - 2 - padLen), nextHeader: pt[pt.length - 1], seq };
+  for (let i = 0; i < padLen!; i++) if (pt[pt.length - 2 - padLen! + i] !== i + 1) throw new Error("reference: bad padding");
+  return { payload: pt.subarray(0, pt.length - 2 - padLen!), nextHeader: pt[pt.length - 1]!, seq };
 }
 
 /** A minimal IPv4 packet (UDP, valid header checksum) of the given payload size. */

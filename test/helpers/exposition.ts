@@ -23,11 +23,11 @@ export function parseExposition(text: string, format: "openmetrics" | "prometheu
   for (const line of lines) {
     if (line.startsWith("# HELP ") || line.startsWith("# TYPE ")) {
       const [, kw, name, rest] = /^# (HELP|TYPE) (\S+) ?(.*)$/.exec(line)!;
-      assert.match(name, NAME);
+      assert.match(name!, NAME);
       let f = fams.at(-1);
       if (!f || f.name !== name || f.samples.length) {
         assert.ok(!fams.some((x) => x.name === name), `family ${name} declared twice`);
-        f = { name, samples: [] };
+        f = { name: name!, samples: [] };
         fams.push(f);
       }
       if (kw === "HELP") { assert.equal(f.help, undefined); f.help = rest; } else { assert.equal(f.help !== undefined, true, `HELP before TYPE for ${name}`); f.type = rest; }

@@ -114,7 +114,7 @@ export async function makePair(optA: PeerOptions, optB: PeerOptions, opts: { coo
       if (pair.filter && !pair.filter(d)) { pair.wire.dropped++; return; }
       pair.wire.ike++;
       const peer = daemons[me === "a" ? "b" : "a"];
-      setImmediate(() => peer.receiveIke(copy, remote, d.from));
+      setImmediate(() => peer!.receiveIke(copy, remote, d.from));
     },
     sendEsp(packets, local, remote) {
       const peerName = me === "a" ? "b" : "a";
@@ -122,7 +122,7 @@ export async function makePair(optA: PeerOptions, optB: PeerOptions, opts: { coo
       pair.wire.esp += kept.length;
       const dp = peerName === "a" ? dpA : dpB;
       const copies = kept.map((p) => p.slice());
-      setImmediate(() => daemons[peerName].receiveEsp(dp.decapsulateBatch(copies)));
+      setImmediate(() => daemons[peerName]!.receiveEsp(dp.decapsulateBatch(copies)));
     },
   });
   const sink = (which: "a" | "b") => (r: LogRecord) => { pair.logs[which].push(formatLog(r)); };

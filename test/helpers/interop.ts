@@ -98,7 +98,7 @@ export function prng(seed: number): { u32: () => number; bytes: (n: number) => U
 function checksum(...parts: Uint8Array[]): number {
   let sum = 0;
   for (const p of parts) {
-    for (let i = 0; i < p.length; i += 2) sum += (p[i] << 8) | (i + 1 < p.length ? p[i + 1] : 0);
+    for (let i = 0; i < p.length; i += 2) sum += (p[i]! << 8) | (i + 1 < p.length ? p[i + 1]! : 0);
   }
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return ~sum & 0xffff;
@@ -170,7 +170,7 @@ export function randomPacket(rnd: ReturnType<typeof prng>, v6: boolean, src: str
     v6,
     src,
     dst,
-    l4: kinds[rnd.int(0, 2)],
+    l4: kinds[rnd.int(0, 2)]!,
     id: rnd.int(1024, 65535),
     seq: rnd.u32(),
     payload: rnd.bytes(rnd.int(0, maxPayload)),
@@ -208,8 +208,8 @@ export function pcapRaw(frames: Uint8Array[]): Uint8Array {
  * ESP-in-UDP on port 4500 (RFC 3948): UDP header inserted, protocol, length and checksum fixed.
  */
 export function espInUdp(packet: Uint8Array): Uint8Array {
-  const v4 = packet[0] >> 4 === 4;
-  const l3 = v4 ? (packet[0] & 15) * 4 : 40;
+  const v4 = packet[0]! >> 4 === 4;
+  const l3 = v4 ? (packet[0]! & 15) * 4 : 40;
   if (packet[v4 ? 9 : 6] !== 50) throw new Error("espInUdp: not an ESP packet without extension headers");
   const esp = packet.subarray(l3);
   const hdr = packet.slice(0, l3);

@@ -277,9 +277,9 @@ export function parseXfrmStates(text: string): XfrmState[] {
     const stats = /replay-window \d+ replay (\d+) failed (\d+)/.exec(b);
     const cur = /lifetime current:\s*\n\s*(\d+)\(bytes\), (\d+)\(packets\)/.exec(b);
     return {
-      src: head[1], dst: head[2], spi: parseInt(id[1], 16), reqid: Number(id[2]), mode: id[3],
-      auth: auth ? { name: auth[1], bits: Number(auth[2]) } : undefined,
-      aead: aead ? { name: aead[1], bits: Number(aead[2]) } : undefined,
+      src: head[1]!, dst: head[2]!, spi: parseInt(id[1]!, 16), reqid: Number(id[2]), mode: id[3]!,
+      auth: auth ? { name: auth[1]!, bits: Number(auth[2]) } : undefined,
+      aead: aead ? { name: aead[1]!, bits: Number(aead[2]) } : undefined,
       enc: enc?.[1],
       replayDrops: stats ? Number(stats[1]) : 0, failed: stats ? Number(stats[2]) : 0,
       bytes: cur ? Number(cur[1]) : 0, packets: cur ? Number(cur[2]) : 0,
@@ -290,6 +290,6 @@ export function parseXfrmStates(text: string): XfrmState[] {
 /** Parses /proc/net/xfrm_stat (`XfrmInError 0` per line). */
 export function parseXfrmStat(text: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^(Xfrm\w+)\s+(\d+)$/gm)) out[m[1]] = Number(m[2]);
+  for (const m of text.matchAll(/^(Xfrm\w+)\s+(\d+)$/gm)) out[m[1]!] = Number(m[2]);
   return out;
 }

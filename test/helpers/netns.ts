@@ -96,8 +96,8 @@ export class NetnsLab {
     const child = spawn("ip", ["netns", "exec", ns, ...cmd], { env: { ...process.env, PATH, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     if (child.pid === undefined) throw new Error(`${cmd[0]} did not start`);
     let out = "";
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
     const exited = new Promise<number>((resolve) => child.on("close", (code, sig) => resolve(code ?? 128 + (SIG[sig ?? ""] ?? 0))));
     let done = false;
     void exited.then(() => { done = true; });
@@ -132,14 +132,14 @@ export class NetnsLab {
 
   /** Interfaces of type tun in `ns`, and its routes (`ip route` lines, both families). */
   state(ns: string): { tuns: string[]; routes: string[] } {
-    const tuns = this.ip(["-n", ns, "-o", "link", "show", "type", "tun"]).split("\n").filter(Boolean).map((l) => l.split(":")[1].trim());
+    const tuns = this.ip(["-n", ns, "-o", "link", "show", "type", "tun"]).split("\n").filter(Boolean).map((l) => l.split(":")[1]!.trim());
     const routes = [...this.ip(["-n", ns, "route"]).split("\n"), ...this.ip(["-n", ns, "-6", "route"]).split("\n")].filter(Boolean);
     return { tuns, routes };
   }
 
   /** Namespaces of this lab that still exist, and its processes still running. */
   leftovers(): { namespaces: string[]; pids: number[] } {
-    const list = this.ip(["netns", "list"]).split("\n").map((l) => l.split(" ")[0]).filter(Boolean);
+    const list = this.ip(["netns", "list"]).split("\n").map((l) => l.split(" ")[0] ?? "").filter(Boolean);
     const pids = [...this.#procs].filter((p) => alive(p.pid)).map((p) => p.pid);
     return { namespaces: list.filter((n) => n.startsWith(this.prefix)), pids };
   }

@@ -23,7 +23,7 @@ export function loadPrimitives(): Primitives {
   const inst = new WebAssembly.Instance(mod, { env: { abort: () => { throw new Error("wasm abort"); } } });
   const x = inst.exports as unknown as PrimitiveExports;
   const alloc = (n: number): number => {
-    const p = x.alloc(Math.max(n, 1));
+    const p = x.alloc!(Math.max(n, 1));
     new Uint8Array(x.memory.buffer, p, n).fill(0);
     return p;
   };

@@ -64,7 +64,7 @@ export function newCase(
     name: `${suite}${esn ? "-esn" : ""} ${mode} ${family}${natt ? " udp4500" : ""}`, sa, outer, natt, sent: [], ours: [], forScapy: [],
     scapySeqs: [], encStatus: [],
   };
-  return { c, innerV6, src, dst };
+  return { c, innerV6, src: src!, dst: dst! };
 }
 
 /** Our SA for a case; `pinIcvLength` passes the case's ICV length instead of leaving the suite's default. */
@@ -80,13 +80,13 @@ export function saConfig(c: ScapyCase, direction: "in" | "out", seq: bigint, pin
 export function withOuterHeader(c: ScapyCase, esp: Uint8Array): Uint8Array {
   if (c.sa.mode !== "tunnel") return esp;
   const [os, od] = c.outer === "4" ? OUTER.v4 : OUTER.v6;
-  return concat(c.outer === "4" ? ipv4Header(os, od, 50, esp.length) : ipv6Header(os, od, 50, esp.length), esp);
+  return concat(c.outer === "4" ? ipv4Header(os!, od!, 50, esp.length) : ipv6Header(os!, od!, 50, esp.length), esp);
 }
 
 /** The last byte before the ICV flipped (ciphertext, or the cleartext payload/trailer for NULL and GMAC). */
 export function tamper(wireHex: string, icv: number): string {
   const b = unhex(wireHex);
-  b[b.length - icv - 1] ^= 0x01;
+  b[b.length - icv - 1]! ^= 0x01;
   return hex(b);
 }
 
@@ -96,9 +96,9 @@ export function requestCase(c: ScapyCase): object {
     sa: c.sa,
     outer: c.outer,
     natt: c.natt,
-    decrypt: [...c.ours, ...(c.ours.length ? [{ wire: tamper(c.ours[0].wire, c.sa.icvLength), seq: c.ours[0].seq }] : [])],
+    decrypt: [...c.ours, ...(c.ours.length ? [{ wire: tamper(c.ours[0]!.wire, c.sa.icvLength), seq: c.ours[0]!.seq }] : [])],
     encrypt: [
-      ...c.forScapy.map((p, i) => ({ inner: hex(p), seq: c.scapySeqs[i].toString() })),
+      ...c.forScapy.map((p, i) => ({ inner: hex(p), seq: c.scapySeqs[i]!.toString() })),
       ...(c.twin ? [c.twin] : []),
     ],
   };
@@ -109,11 +109,11 @@ export function assertOursDecryptInScapy(answer: ScapyAnswer | undefined, i: num
   assert.equal(c.addError, undefined, `our dataplane refused the SA: ${c.addError}`);
   assert.ok(answer, "scapy did not run");
   assert.deepEqual(c.encStatus, new Array<string>(PACKETS).fill("ok"), "our encapsulate statuses");
-  const dec = answer.cases[i].decrypt;
+  const dec = answer.cases[i]!.decrypt;
   for (const [k, sent] of c.sent.entries()) {
     const d = dec[k];
-    assert.ok(d.ok, `packet ${k} (seq ${c.ours[k].seq}): scapy says ${d.ok ? "" : d.error}`);
-    assert.equal(d.packet, hex(sent), `packet ${k} (seq ${c.ours[k].seq})`);
+    assert.ok(d!.ok, `packet ${k} (seq ${c.ours[k]!.seq}): scapy says ${d!.ok ? "" : d!.error}`);
+    assert.equal(d!.packet, hex(sent), `packet ${k} (seq ${c.ours[k]!.seq})`);
   }
 }
 
@@ -121,7 +121,7 @@ export function assertOursDecryptInScapy(answer: ScapyAnswer | undefined, i: num
 export function assertTamperedFailsScapy(answer: ScapyAnswer | undefined, i: number, c: ScapyCase): void {
   assert.equal(c.addError, undefined, `our dataplane refused the SA: ${c.addError}`);
   assert.ok(answer, "scapy did not run");
-  const last = answer.cases[i].decrypt[c.sent.length];
+  const last = answer.cases[i]!.decrypt[c.sent.length];
   assert.ok(last && !last.ok, "scapy accepted a tampered packet");
   assert.match(last.error, /IPSecIntegrityError/);
 }
@@ -132,18 +132,18 @@ export async function assertScapyDecapsInOurs(answer: ScapyAnswer | undefined, i
   assert.ok(answer, "scapy did not run");
   const rx = await Dataplane.create({ maxSas: 4 });
   rx.addSa(inSa);
-  const enc = answer.cases[i].encrypt.slice(0, PACKETS);
+  const enc = answer.cases[i]!.encrypt.slice(0, PACKETS);
   assert.equal(enc.length, c.forScapy.length);
   for (const [k, e] of enc.entries()) {
     const r = rx.decapsulate(unhex(e.wire), e.l3HeaderLength);
     assert.equal(r.status, "ok", `packet ${k} (seq ${c.scapySeqs[k]})`);
     assert.equal(r.seq, c.scapySeqs[k]);
-    assert.equal(hex(r.payload ?? new Uint8Array(0)), hex(c.forScapy[k]), `packet ${k} (seq ${c.scapySeqs[k]})`);
+    assert.equal(hex(r.payload ?? new Uint8Array(0)), hex(c.forScapy[k]!), `packet ${k} (seq ${c.scapySeqs[k]})`);
   }
   // a fresh SA, so the replay window does not decide: the ICV must
   const rx2 = await Dataplane.create({ maxSas: 4 });
   rx2.addSa(inSa);
-  const bad = rx2.decapsulate(unhex(tamper(enc[0].wire, c.sa.icvLength)), enc[0].l3HeaderLength);
+  const bad = rx2.decapsulate(unhex(tamper(enc[0]!.wire, c.sa.icvLength)), enc[0]!.l3HeaderLength);
   assert.equal(bad.status, "integrity-failed");
   assert.equal(bad.payload, undefined);
 }

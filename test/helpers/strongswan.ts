@@ -158,7 +158,7 @@ export function requireStrongswan(): void {
 /** Network namespaces that exist now (`ip netns list`, names only). */
 export function listNetns(): string[] {
   const r = privilegedSync(["ip", "netns", "list"]);
-  return r.stdout.split("\n").map((l) => l.split(" ")[0]).filter((n) => n !== "");
+  return r.stdout.split("\n").map((l) => l.split(" ")[0] ?? "").filter((n) => n !== "");
 }
 
 /** PATH with the sbin directories, where ip and swanctl live. */
@@ -169,7 +169,7 @@ function sbinPath(): string {
 /** The command line and environment to run `cmd` as root: directly, or through `sudo -n env ...`. */
 function privileged(cmd: string[], env: Record<string, string> = {}): { file: string; args: string[]; env: NodeJS.ProcessEnv } {
   if (isRoot()) {
-    return { file: cmd[0], args: cmd.slice(1), env: { ...process.env, PATH: sbinPath(), ...env } };
+    return { file: cmd[0]!, args: cmd.slice(1), env: { ...process.env, PATH: sbinPath(), ...env } };
   }
   const pairs = Object.entries({ PATH: sbinPath(), ...env }).map(([k, v]) => `${k}=${v}`);
   return { file: "sudo", args: ["-n", "env", ...pairs, ...cmd], env: process.env };
@@ -270,7 +270,7 @@ async function startCharon(env: Record<string, string>): Promise<SwanCharon & { 
     spawned.clear();
   };
   const charon: SwanCharon & { spawned: Set<ChildProcess> } = {
-    ns,
+    ns: ns!,
     dir,
     charonPid: Number(pidText),
     startMs,
@@ -285,7 +285,7 @@ async function startCharon(env: Record<string, string>): Promise<SwanCharon & { 
       return r.stderr;
     },
     reload: async (more = {}) => {
-      startEnv = { ...startEnv, ...more, SWAN_NS: ns };
+      startEnv = { ...startEnv, ...more, SWAN_NS: ns! };
       const r = await runScript(startEnv, ["reload"], 20_000);
       if (r.code !== 0) throw new Error(`peer.sh reload exited ${r.code}:\n${r.stderr}${r.stdout}`);
       return r.stdout + r.stderr;

@@ -104,9 +104,9 @@ export async function runTsharkEsp(suites: Record<string, TsharkSuite>, opts: Ts
         mode === "transport"
           ? [spec(false, OUT_SRC, OUT_DST, "icmp", 56), spec(false, OUT_SRC, OUT_DST, "udp", 1), spec(false, OUT_SRC, OUT_DST, "udp", 1200)]
           : [
-            spec(false, INNER4[0], INNER4[1], "icmp", 56), spec(false, INNER4[0], INNER4[1], "udp", 0),
-            spec(false, INNER4[0], INNER4[1], "udp", 1400), spec(true, INNER6[0], INNER6[1], "icmp", 17),
-            spec(true, INNER6[0], INNER6[1], "udp", 100),
+            spec(false, INNER4[0]!, INNER4[1]!, "icmp", 56), spec(false, INNER4[0]!, INNER4[1]!, "udp", 0),
+            spec(false, INNER4[0]!, INNER4[1]!, "udp", 1400), spec(true, INNER6[0]!, INNER6[1]!, "icmp", 17),
+            spec(true, INNER6[0]!, INNER6[1]!, "udp", 100),
           ];
       specs.forEach((p, k) => {
         const inner = buildPacket(p);
@@ -136,7 +136,7 @@ export async function runTsharkEsp(suites: Record<string, TsharkSuite>, opts: Ts
           // the same packet with one ciphertext byte flipped (inside the inner packet, so the trailer
           // still parses): tshark must not call the ICV good
           const bad = frame.slice();
-          bad[bad.length - s.icv - 20] ^= 0x80;
+          bad[bad.length - s.icv - 20]! ^= 0x80;
           frames.push(bad);
           expects.push({ ...expect, label: `${expect.label} TAMPERED`, good: false });
         }
@@ -184,20 +184,20 @@ export function assertTsharkDecrypts(t: TsharkEspRun, suite: string): void {
     if (!e.label.startsWith(`${suite} `) || !e.good) return;
     const r = t.rows[i];
     const at = `${e.label} (frame ${i + 1})`;
-    assert.equal(Number(r["esp.spi"]), e.spi, `${at}: SPI`);
-    assert.equal(Number(r["esp.sequence"]), e.seq, `${at}: sequence`);
-    assert.equal(r["esp.icv_good"], "1", `${at}: ICV good`);
-    assert.equal(r["esp.icv_bad"], "0", `${at}: ICV bad flag`);
-    assert.equal(Number(r["esp.protocol"]), e.nextHeader, `${at}: next header`);
-    assert.equal(r["esp.contained_data"], e.contained, `${at}: decrypted payload`);
+    assert.equal(Number(r!["esp.spi"]), e.spi, `${at}: SPI`);
+    assert.equal(Number(r!["esp.sequence"]), e.seq, `${at}: sequence`);
+    assert.equal(r!["esp.icv_good"], "1", `${at}: ICV good`);
+    assert.equal(r!["esp.icv_bad"], "0", `${at}: ICV bad flag`);
+    assert.equal(Number(r!["esp.protocol"]), e.nextHeader, `${at}: next header`);
+    assert.equal(r!["esp.contained_data"], e.contained, `${at}: decrypted payload`);
     if (e.icmp) {
       const [id, sq] = e.icmp.v6 ? ["icmpv6.echo.identifier", "icmpv6.echo.sequence_number"] as const : ["icmp.ident", "icmp.seq"] as const;
-      assert.equal(Number(r[id]), e.icmp.id, `${at}: ICMP id`);
-      assert.equal(Number(r[sq]), e.icmp.seq, `${at}: ICMP seq`);
+      assert.equal(Number(r![id]), e.icmp.id, `${at}: ICMP id`);
+      assert.equal(Number(r![sq]), e.icmp.seq, `${at}: ICMP seq`);
     } else {
-      assert.equal(Number(r["udp.dstport"]), e.udpPort, `${at}: UDP port`);
+      assert.equal(Number(r!["udp.dstport"]), e.udpPort, `${at}: UDP port`);
     }
-    assert.equal(r["data.data"], e.data, `${at}: payload`);
+    assert.equal(r!["data.data"], e.data, `${at}: payload`);
     checked++;
   });
   assert.equal(checked, 18);
@@ -210,7 +210,7 @@ export function assertTsharkTamperedBad(t: TsharkEspRun, suite: string): void {
   const bad = t.expects.flatMap((e, i) => (e.label.startsWith(`${suite} `) && !e.good ? [i] : []));
   assert.equal(bad.length, 4);
   for (const i of bad) {
-    assert.equal(t.rows[i]["esp.icv_good"], "0", `${t.expects[i].label}: ICV good flag`);
-    assert.equal(t.rows[i]["esp.icv_bad"], "1", `${t.expects[i].label}: ICV bad flag`);
+    assert.equal(t.rows[i]!["esp.icv_good"], "0", `${t.expects[i]!.label}: ICV good flag`);
+    assert.equal(t.rows[i]!["esp.icv_bad"], "1", `${t.expects[i]!.label}: ICV bad flag`);
   }
 }

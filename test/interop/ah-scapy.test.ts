@@ -81,12 +81,12 @@ test("AH both ways against scapy: transport and tunnel, IPv4 and IPv6, four HMAC
       assert.equal(e.status, "ok", where);
       assert.equal(e.seq, seq);
       const pkt = e.packet!;
-      assert.equal(pkt.length - inner.length, s.dp.overhead(s.out, inner.length, { ipVersion: mode === "tunnel" ? v : (inner[0] >> 4) as 4 | 6 }), `${where}: overhead()`);
+      assert.equal(pkt.length - inner.length, s.dp.overhead(s.out, inner.length, { ipVersion: mode === "tunnel" ? v : (inner[0]! >> 4) as 4 | 6 }), `${where}: overhead()`);
       // scapy verifies and strips ours (for tunnel mode it returns the inner packet).
       jobs.push({ op: "decrypt", spi: 0xa4a4, alg: h, key: hex(s.key), esn, seq, tunnel: mode === "tunnel" ? v : 0, packet: hex(pkt) });
       checks.push((got) => assert.equal(got, hex(inner), `${where} #${i}: scapy decrypts ours`));
       // We decapsulate our own and scapy's packets.
-      const hl = mode === "tunnel" ? (v === 4 ? 20 : 40) : inner[0] >> 4 === 4 ? (inner[0] & 15) * 4 : 40;
+      const hl = mode === "tunnel" ? (v === 4 ? 20 : 40) : inner[0]! >> 4 === 4 ? (inner[0]! & 15) * 4 : 40;
       const d = s.dp.decapsulate(pkt, hl);
       assert.equal(d.status, "ok", `${where} #${i}: our decap of ours`);
       assert.deepEqual(d.payload, inner);
@@ -98,11 +98,11 @@ test("AH both ways against scapy: transport and tunnel, IPv4 and IPv6, four HMAC
         assert.equal(r.status, "ok", `${where} #${i}: our decap of scapy's`);
         assert.deepEqual(r.payload, inner);
         assert.equal(r.seq, seq + 100n);
-        assert.equal(r.nextHeader, mode === "tunnel" ? (inner[0] >> 4 === 4 ? 4 : 41) : 17);
+        assert.equal(r.nextHeader, mode === "tunnel" ? (inner[0]! >> 4 === 4 ? 4 : 41) : 17);
       });
     }
   }
   const results = scapy(jobs);
   assert.equal(results.length, checks.length);
-  results.forEach((r, i) => checks[i](r));
+  results.forEach((r, i) => checks[i]!(r));
 });

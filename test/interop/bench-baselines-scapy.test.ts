@@ -85,5 +85,5 @@ test("scapy decapsulates the baselines' packets and the baselines decapsulate sc
   }
   const results = scapy(jobs);
   assert.equal(results.length, expected.length);
-  results.forEach((r, i) => expected[i].check(r));
+  results.forEach((r, i) => expected[i]!.check(r));
 });

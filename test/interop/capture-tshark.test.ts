@@ -46,9 +46,9 @@ test("udpPacket + PcapWriter: tshark reads IPv4 and IPv6 UDP with good checksums
     const rows = fields(path, ["frame.time_epoch", "ip.src", "ipv6.src", "ip.checksum.status", "udp.srcport", "udp.dstport", "udp.length", "udp.checksum.status", "udp.payload"],
       ["-d", "udp.port==41234,data", "-d", "udp.port==500,data"]);
     assert.equal(rows.length, 2);
-    assert.deepEqual(rows[0].slice(1), ["198.18.0.1", "", "1", "4500", "41234", "41", "1", hex(payload)]);
-    assert.equal(rows[0][0], "1700000000.123456000");
-    assert.deepEqual(rows[1].slice(1), ["", "2001:db8::1", "", "500", "500", "16", "1", hex(payload.subarray(0, 8))]);
+    assert.deepEqual(rows[0]!.slice(1), ["198.18.0.1", "", "1", "4500", "41234", "41", "1", hex(payload)]);
+    assert.equal(rows[0]![0], "1700000000.123456000");
+    assert.deepEqual(rows[1]!.slice(1), ["", "2001:db8::1", "", "500", "500", "16", "1", hex(payload.subarray(0, 8))]);
     assert.throws(() => udpPacket({ address: "198.18.0.1", port: 1 }, { address: "2001:db8::2", port: 2 }, payload), RangeError);
   } finally {
     tmp.remove();
@@ -108,7 +108,7 @@ test("tapTransport: every send is passed on unchanged and captured with our real
       ["198.18.0.1", "4500", "4500", "0xc0000001", "2"],
       ["198.18.0.1", "4500", "4500", "", ""],
     ]);
-    assert.equal(rows[3][5], "9", "NAT keepalive: one 0xff byte");
+    assert.equal(rows[3]![5], "9", "NAT keepalive: one 0xff byte");
   } finally {
     tmp.remove();
   }
@@ -127,14 +127,14 @@ test("tapDataplane: decap input recorded as copies, inner packets both ways to t
     assert.equal(dp.lookup(0x1234), inn, "the SA went into the real dataplane");
     const ping = icmpEcho("198.51.100.1", "203.0.113.2", 77, 1);
     const [enc] = dataplane.encapsulateBatch(out, [ping]);
-    assert.equal(enc.status, "ok");
-    const wire = enc.packet!.slice();
+    assert.equal(enc!.status, "ok");
+    const wire = enc!.packet!.slice();
     const [dec] = dataplane.decapsulateBatch([wire, Uint8Array.of(0, 0, 0x99, 0x99, 0, 0, 0, 1)]);
-    assert.equal(dec.status, "ok");
+    assert.equal(dec!.status, "ok");
     const got = arrived();
     assert.equal(got.length, 2);
-    assert.equal(hex(got[0]), hex(enc.packet!));
-    assert.notEqual(got[0].buffer, wire.buffer, "a copy, not the socket's buffer");
+    assert.equal(hex(got[0]!), hex(enc!.packet!));
+    assert.notEqual(got[0]!.buffer, wire.buffer, "a copy, not the socket's buffer");
     assert.deepEqual(arrived(), [], "taken once");
     assert.equal(dataplane.stats(inn).packets, 1n);
     tap.close();

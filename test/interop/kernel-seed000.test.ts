@@ -79,7 +79,7 @@ class Host {
     const dp = await Dataplane.create({ maxSas: 16, batchSize: 64 });
     const received: { r: DecapResult; from: string }[] = [];
     const ep = await EspUdpEndpoint.bind(dp, "127.0.0.1", 0, {
-      onDecap: (rs, from) => rs.forEach((r, i) => received.push({ r, from: `${from[i].address}:${from[i].port}` })),
+      onDecap: (rs, from) => rs.forEach((r, i) => received.push({ r, from: `${from[i]!.address}:${from[i]!.port}` })),
     });
     const log: string[] = [];
     return new Host(dp, ep, new IcvTruncationDetector(dp, { log: (l) => log.push(l) }), received, log);
@@ -172,9 +172,9 @@ grep -q listening /tmp/recv.txt`);
   const out = await vm.sh("sleep 0.3; kill $(cat /tmp/recv.pid) 2>/dev/null; cat /tmp/recv.txt");
   const delivered = [...out.matchAll(/^recv from (\S+) len \d+ text (.*) hex [0-9a-f]*$/gm)].map((m) => {
     assert.equal(m[1], `${HOST_INNER}:5555`, "the guest's socket sees our inner source");
-    return m[2];
+    return m[2]!;
   });
-  return { delivered, state };
+  return { delivered: delivered, state };
 }
 
 /** Checks a decapsulated inner packet as the kernel built it (both checksums) and returns its UDP payload text. */
@@ -184,10 +184,10 @@ function innerUdpText(p: Uint8Array): string {
   assert.equal(p[9], 17, "inner protocol UDP");
   assert.deepEqual([...p.subarray(12, 16)], [...ipBytes(GUEST_INNER)]);
   assert.deepEqual([...p.subarray(16, 20)], [...ipBytes(HOST_INNER)]);
-  const total = (p[2] << 8) | p[3];
+  const total = (p[2]! << 8) | p[3]!;
   assert.equal(total, p.length, "inner total length");
   const udp = p.subarray(20, total);
-  assert.equal((udp[2] << 8) | udp[3], 9, "inner UDP destination port");
+  assert.equal((udp[2]! << 8) | udp[3]!, 9, "inner UDP destination port");
   const pseudo = concat(p.subarray(12, 20), Uint8Array.of(0, 17, udp.length >> 8, udp.length & 255), udp);
   assert.equal(inetChecksum(pseudo), 0, "inner UDP checksum");
   return new TextDecoder().decode(udp.subarray(8));
@@ -200,7 +200,7 @@ function keywordToSet(d: Diagnostic): string {
   const m = /set `([a-z0-9_-]+)` here/.exec(d.hint);
   assert.ok(m, `the diagnostic names no keyword to set here: ${d.hint}`);
   assert.ok(d.message.includes(`\`${m[1]}\``), "the message names the same keyword");
-  return m[1];
+  return m[1]!;
 }
 
 /** Shows the diagnostic in the test output, as an operator would read it. */
@@ -230,13 +230,13 @@ async function mismatchFails(host: Host, spis: Spis, tag: string): Promise<Diagn
   assert.equal(h2g.state.packets, 0, "guest inbound SA: 0 packets accepted");
   assert.equal(h2g.state.failed, N, "guest `ip -s xfrm state`: failed");
   const stat1 = await vm.xfrmStat();
-  assert.equal(stat1.XfrmInStateProtoError - stat0.XfrmInStateProtoError, N, "guest /proc/net/xfrm_stat XfrmInStateProtoError");
+  assert.equal(stat1.XfrmInStateProtoError! - stat0.XfrmInStateProtoError!, N, "guest /proc/net/xfrm_stat XfrmInStateProtoError");
 
   const ds = host.detector.diagnostics();
   assert.equal(ds.length, 1, `one diagnostic expected, got ${JSON.stringify(ds)}`);
   assert.ok(host.raised.length >= 1, "the diagnostic was raised as an event too");
   assert.equal(host.log.length, host.raised.length, "each raised diagnostic was logged once");
-  return ds[0];
+  return ds[0]!;
 }
 
 /** After the fix both directions deliver: our payloads in the guest's socket, the guest's in ours. */
@@ -348,7 +348,7 @@ test("AES-GCM (rfc4106) with the kernel: matching keys flow with no diagnostic; 
     assert.deepEqual(h2g.delivered, []);
     assert.equal(h2g.state.failed - guestFailedBefore, N, "guest `ip -s xfrm state`: failed");
     const stat1 = await vm.xfrmStat();
-    assert.equal(stat1.XfrmInStateProtoError - stat0.XfrmInStateProtoError, N);
+    assert.equal(stat1.XfrmInStateProtoError! - stat0.XfrmInStateProtoError!, N);
 
     const all = [...host.raised, ...host.detector.diagnostics()];
     assert.deepEqual(all.filter((d) => d.kind === "icv-truncation"), [], "AEAD: no ICV-truncation diagnostic");

@@ -98,7 +98,7 @@ before(async () => {
   vm = await KernelVm.boot();
   dp = await Dataplane.create({ maxSas: 8, batchSize: 64 });
   ep = await EspUdpEndpoint.bind(dp, "127.0.0.1", 0, {
-    onDecap: (rs, from) => rs.forEach((r, i) => received.push({ r, from: `${from[i].address}:${from[i].port}` })),
+    onDecap: (rs, from) => rs.forEach((r, i) => received.push({ r, from: `${from[i]!.address}:${from[i]!.port}` })),
   });
   // Policies first, route second: a datagram for the peer's inner prefix never leaves in clear.
   await vm.sh(`
@@ -116,7 +116,7 @@ after(async () => {
 /** Splits guest output printed as `@@name` sections. */
 function sections(out: string): Record<string, string> {
   const parts: Record<string, string> = {};
-  for (const m of out.matchAll(/^@@(\w+)\n([\s\S]*?)(?=^@@\w+\n|(?![\s\S]))/gm)) parts[m[1]] = m[2];
+  for (const m of out.matchAll(/^@@(\w+)\n([\s\S]*?)(?=^@@\w+\n|(?![\s\S]))/gm)) parts[m[1]!] = m[2]!;
   return parts;
 }
 
@@ -176,7 +176,7 @@ echo @@g2h; ip xfrm state get src ${GUEST_ADDR} dst ${HOST_ADDR_IN_GUEST} proto 
 echo @@stat; cat /proc/net/xfrm_stat`));
 
     // Our inbound SA is what parseXfrmState makes of the kernel's own output for its outbound SA.
-    const [parsed] = parseXfrmState(setup.g2h);
+    const [parsed] = parseXfrmState(setup.g2h!);
     const suite = parseSuite(s.esp);
     const want: SaConfig = {
       spi: spis.g2h, direction: "in", mode: "tunnel", esp: suite.name, encKey: g2h.enc, icvLength: suite.icvBytes as SaConfig["icvLength"],
@@ -225,33 +225,33 @@ ${waitInbound(spis.h2g, N)}`, 30));
       assert.equal(ours.seq, (s.esn ? ESN_START : 0n) + BigInt(N));
 
       // us -> kernel: counted and accepted
-      const inbound = oneState(flow.inbound, spis.h2g);
+      const inbound = oneState(flow.inbound!, spis.h2g);
       assert.equal(inbound.packets, N, "guest `ip -s xfrm state`: inbound packets");
       assert.equal(inbound.failed, 0, "guest `ip -s xfrm state`: failed");
       assert.equal(inbound.replayDrops, 0, "guest `ip -s xfrm state`: replay");
-      const guestView = parseXfrmState(flow.inbound)[0];
-      assert.equal(guestView.esn, s.esn);
-      assert.equal(guestView.seq, (s.esn ? ESN_START : 0n) + BigInt(N), "the kernel's replay top (seq-hi:seq with ESN) is our last sequence number");
-      assert.equal(dp.stats(outSa).seq, guestView.seq);
+      const guestView = parseXfrmState(flow.inbound!)[0];
+      assert.equal(guestView!.esn, s.esn);
+      assert.equal(guestView!.seq, (s.esn ? ESN_START : 0n) + BigInt(N), "the kernel's replay top (seq-hi:seq with ESN) is our last sequence number");
+      assert.equal(dp.stats(outSa).seq, guestView!.seq);
 
       // 3. One tampered packet: the byte before the ICV (Next Header) is covered by every suite's ICV.
       const [bad] = dp.encapsulateBatch(outSa, [buildPacket({
         v6: false, src: HOST_INNER, dst: GUEST_INNER, l4: "udp", id: 5555, seq: 0, dport: GUEST_UDP_PORT, payload: text.encode(`${tag} tampered`),
       })]);
-      assert.equal(bad.status, "ok");
-      const wire = Uint8Array.from(bad.packet ?? []);
-      wire[wire.length - suite.icvBytes - 1] ^= 0x01;
+      assert.equal(bad!.status, "ok");
+      const wire = Uint8Array.from(bad!.packet ?? []);
+      wire[wire.length - suite.icvBytes - 1]! ^= 0x01;
       await new Promise<void>((resolve, reject) => ep.socket.send(wire, vm.udpForwardPort, "127.0.0.1", (e) => (e ? reject(e) : resolve())));
       const end = sections(await vm.sh(`${waitInbound(spis.h2g, N + 1)}
 echo @@stat; cat /proc/net/xfrm_stat
 echo @@recv; sleep 0.3; kill $(cat /tmp/recv.pid) 2>/dev/null; cat /tmp/recv.txt`, 30));
-      const afterBad = oneState(end.inbound, spis.h2g);
+      const afterBad = oneState(end.inbound!, spis.h2g);
       assert.equal(afterBad.failed, 1, "guest `ip -s xfrm state`: the tampered packet failed");
       assert.equal(afterBad.packets, N, "guest: no extra packet accepted");
-      const stat0 = parseXfrmStat(setup.stat);
-      const stat1 = parseXfrmStat(end.stat);
-      assert.equal(stat1.XfrmInStateProtoError - stat0.XfrmInStateProtoError, 1, "guest /proc/net/xfrm_stat XfrmInStateProtoError");
-      const delivered = [...end.recv.matchAll(/^recv from (\S+) len \d+ text (.*) hex [0-9a-f]*$/gm)];
+      const stat0 = parseXfrmStat(setup.stat!);
+      const stat1 = parseXfrmStat(end.stat!);
+      assert.equal(stat1.XfrmInStateProtoError! - stat0.XfrmInStateProtoError!, 1, "guest /proc/net/xfrm_stat XfrmInStateProtoError");
+      const delivered = [...end.recv!.matchAll(/^recv from (\S+) len \d+ text (.*) hex [0-9a-f]*$/gm)];
       assert.deepEqual(delivered.map((m) => m[1]), Array<string>(N).fill(`${HOST_INNER}:5555`), "the guest's socket sees our inner source");
       assert.deepEqual(delivered.map((m) => m[2]), inners.map((_, k) => `${tag} h2g ${k + 1}`), "the guest's socket got our N datagrams, in order, and not the tampered one");
     } finally {

@@ -84,8 +84,8 @@ test("the Prometheus client's OpenMetrics and text parsers read our exposition o
       assert.equal(Number(sample("ipsec_sa_bytes", { spi, direction: e.direction })?.value), Number(e.lifetime.bytes));
       assert.equal(Number(sample("ipsec_sa_icv_bits", { spi, direction: e.direction })?.value), e.icvBits);
     }
-    const child = report.ikeSas[0].children[0];
-    assert.equal(Number(sample("ipsec_sa_packets", { spi: `0x${child.out.spi}`, direction: "out", child: "net", peer: "198.18.0.2", suite: "aes128-sha256" })?.value), 5);
+    const child = report.ikeSas[0]!.children[0];
+    assert.equal(Number(sample("ipsec_sa_packets", { spi: `0x${child!.out.spi}`, direction: "out", child: "net", peer: "198.18.0.2", suite: "aes128-sha256" })?.value), 5);
     // The hostile label value survives escaping exactly, in the real parser.
     const m = sample("ipsec_sa_drops", { spi: "0x00007777", reason: "replay" });
     assert.deepEqual([m?.labels.child, m?.labels.peer, Number(m?.value)], [CHILD, "2001:db8::9", 2]);

@@ -27,7 +27,7 @@ function expectedCounts(frames: number): Record<string, number> {
     else if (n % 89 === 88) v = "no-sa";
     else if (n % 97 === 96) v = "integrity-failed";
     else v = "ok";
-    c[v]++;
+    c[v]!++;
     last = v;
   }
   return c;
@@ -52,7 +52,7 @@ process.stderr.write("maxrss-kb " + process.resourceUsage().maxRSS + "\\n");`;
     assert.deepEqual(summary.counts, expectedCounts(FRAMES));
     const lines = readFileSync(join(work, "v.jsonl"), "utf8").trimEnd().split("\n");
     assert.equal(lines.length, FRAMES);
-    assert.match(lines[FRAMES - 1], new RegExp(`^\\{"frame": ${FRAMES}, `));
+    assert.match(lines[FRAMES - 1]!, new RegExp(`^\\{"frame": ${FRAMES}, `));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

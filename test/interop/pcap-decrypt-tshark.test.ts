@@ -30,9 +30,9 @@ test("tshark decodes the output pcap as the inner packets", { timeout: 60_000 },
     const ok = cap.expected.filter((e) => e.verdict === "ok");
     assert.equal(lines.length, ok.length);
     lines.forEach((l, i) => {
-      const inner = ok[i].inner!;
-      const src = inner[0] >> 4 === 4 ? inner.subarray(12, 16).join(".") : "fd00::1";
-      assert.ok(l.startsWith(inner[0] >> 4 === 4 ? `${src},,raw:ip` : `,${src},raw:ipv6`), l);
+      const inner = ok[i]!.inner!;
+      const src = inner[0]! >> 4 === 4 ? inner.subarray(12, 16).join(".") : "fd00::1";
+      assert.ok(l.startsWith(inner[0]! >> 4 === 4 ? `${src},,raw:ip` : `,${src},raw:ipv6`), l);
     });
   } finally {
     tmp.remove();

@@ -28,9 +28,9 @@ test("tshark reads what writePcap writes (all 12 variants)", { timeout: 120_000 
       lines.forEach((line, i) => {
         const [epoch, capLen, src, dport] = line.split(",");
         const r = records[i];
-        const frac = v.nanosecond ? String(r.tsFrac).padStart(9, "0") : String(r.tsFrac).padStart(6, "0") + "000";
-        assert.equal(epoch, `${r.tsSec}.${frac}`, file);
-        assert.equal(Number(capLen), r.data.length);
+        const frac = v.nanosecond ? String(r!.tsFrac).padStart(9, "0") : String(r!.tsFrac).padStart(6, "0") + "000";
+        assert.equal(epoch, `${r!.tsSec}.${frac}`, file);
+        assert.equal(Number(capLen), r!.data.length);
         assert.equal(src, "10.0.0.1");
         assert.equal(dport, "4500");
       });

@@ -28,7 +28,7 @@ const dp = await Dataplane.create({ maxSas: 256 });
 const cases: ScapyCase[] = [];
 
 function addCase(suite: string, mode: "tunnel" | "transport", family: string, firstSeq: bigint, esn: boolean, natt = false): void {
-  const { c, innerV6, src, dst } = newCase(rnd, suite, SUITES[suite], mode, family, esn, natt);
+  const { c, innerV6, src, dst } = newCase(rnd, suite, SUITES[suite]!, mode, family, esn, natt);
   const h = dp.addSa(saConfig(c, "out", firstSeq - 1n, true));
   for (let i = 0; i < PACKETS; i++) {
     const pkt = randomPacket(rnd, innerV6, src, dst, i === 0 ? 1400 : 200);
@@ -85,6 +85,6 @@ for (const [i, c] of cases.entries()) {
   });
 
   test(`${c.name}: scapy's encapsulation decapsulates in ours to the originals, tampered copy dropped`, async () => {
-    await assertScapyDecapsInOurs(answer, i, c, saConfig(c, "in", c.scapySeqs[0] - 1n, true));
+    await assertScapyDecapsInOurs(answer, i, c, saConfig(c, "in", c.scapySeqs[0]! - 1n, true));
   });
 }

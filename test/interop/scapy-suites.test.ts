@@ -54,7 +54,7 @@ const cases: ScapyCase[] = [];
 
 function addCase(suite: string, mode: "tunnel" | "transport", family: string, firstSeq: bigint, esn: boolean, natt = false): void {
   const s = SUITES[suite];
-  const { c, innerV6, src, dst } = newCase(rnd, suite, s, mode, family, esn, natt);
+  const { c, innerV6, src, dst } = newCase(rnd, suite, s!, mode, family, esn, natt);
   cases.push(c);
   for (let i = 0; i < PACKETS; i++) {
     c.forScapy.push(randomPacket(rnd, innerV6, src, dst, i === 0 ? 1400 : 200));
@@ -73,7 +73,7 @@ function addCase(suite: string, mode: "tunnel" | "transport", family: string, fi
     let wire = withOuterHeader(c, r.packet);
     if (i === 0 && !natt) {
       const espAt = mode === "tunnel" ? (c.outer === "4" ? 20 : 40) : innerV6 ? 40 : 20;
-      c.twin = { inner: hex(pkt), seq: r.seq.toString(), iv: hex(wire.subarray(espAt + 8, espAt + 8 + s.iv)) };
+      c.twin = { inner: hex(pkt), seq: r.seq.toString(), iv: hex(wire.subarray(espAt + 8, espAt + 8 + s!.iv)) };
     }
     if (natt) wire = espInUdp(wire);
     c.sent.push(pkt);
@@ -117,9 +117,9 @@ const rfc7634 = (JSON.parse(readFileSync(repoPath("test/vectors/rfc/rfc7634_chac
 const GMAC_INNER = "4500006400050000ff01a28a0c0000010d0000090800294d0005000000000000016f5389" + "abcd".repeat(32);
 const PUBLISHED = [
   {
-    name: "RFC 7634 appendix A (chacha20poly1305)", esp: "chacha20poly1305", spi: parseInt(rfc7634.spi_hex, 16), seq: rfc7634.seq,
-    encKey: rfc7634.keymat_hex, packet: rfc7634.esp_packet_hex,
-    inner: rfc7634.plaintext_hex.slice(0, rfc7634.plaintext_hex.length - 2 * (rfc7634.pad_length + 2)),
+    name: "RFC 7634 appendix A (chacha20poly1305)", esp: "chacha20poly1305", spi: parseInt(rfc7634!.spi_hex, 16), seq: rfc7634!.seq,
+    encKey: rfc7634!.keymat_hex, packet: rfc7634!.esp_packet_hex,
+    inner: rfc7634!.plaintext_hex.slice(0, rfc7634!.plaintext_hex.length - 2 * (rfc7634!.pad_length + 2)),
   },
   {
     name: "AES-128-GMAC ESP packet (aes128gmac)", esp: "aes128gmac", spi: 0x91909dc9, seq: 1,
@@ -140,7 +140,7 @@ try {
         sa: { spi: p.spi, mode: "tunnel", esp: p.esp, encKey: p.encKey, icvLength: 16, esn: false },
         outer: "4",
         natt: false,
-        decrypt: [{ wire: hex(concat(ipv4Header(OUTER.v4[0], OUTER.v4[1], 50, p.packet.length / 2), unhex(p.packet))), seq: String(p.seq) }],
+        decrypt: [{ wire: hex(concat(ipv4Header(OUTER.v4[0]!, OUTER.v4[1]!, 50, p.packet.length / 2), unhex(p.packet))), seq: String(p.seq) }],
         encrypt: [],
       })),
     ],
@@ -158,9 +158,9 @@ test("scapy (Debian python3-scapy) runs the suites helper", () => {
 for (const [k, p] of PUBLISHED.entries()) {
   test(`${p.name}: scapy_suites.py and our dataplane both decapsulate it to the published inner packet`, async () => {
     assert.ok(answer, "scapy did not run");
-    const d = answer.cases[cases.length + k].decrypt[0];
-    assert.ok(d.ok, `scapy: ${d.ok ? "" : d.error}`);
-    assert.equal(d.packet, p.inner, "scapy");
+    const d = answer.cases[cases.length + k]!.decrypt[0];
+    assert.ok(d!.ok, `scapy: ${d!.ok ? "" : d!.error}`);
+    assert.equal(d!.packet, p.inner, "scapy");
     const rx = await Dataplane.create({ maxSas: 4 });
     const h = tryAddSa(rx, { spi: p.spi, direction: "in", mode: "tunnel", esp: p.esp, encKey: unhex(p.encKey) });
     assert.equal(typeof h, "number", `our dataplane refused the SA: ${String(h)}`);
@@ -170,7 +170,7 @@ for (const [k, p] of PUBLISHED.entries()) {
     assert.equal(r.nextHeader, 4);
     assert.equal(hex(r.payload ?? new Uint8Array(0)), p.inner);
     const bad = unhex(p.packet);
-    bad[20] ^= 0x01; // inside the inner IPv4 header (cleartext for GMAC, ciphertext for ChaCha20)
+    bad[20]! ^= 0x01; // inside the inner IPv4 header (cleartext for GMAC, ciphertext for ChaCha20)
     const rx2 = await Dataplane.create({ maxSas: 4 });
     rx2.addSa({ spi: p.spi, direction: "in", mode: "tunnel", esp: p.esp, encKey: unhex(p.encKey) });
     const r2 = rx2.decapsulate(bad);
@@ -192,13 +192,13 @@ for (const [i, c] of cases.entries()) {
     test(`${c.name}: scapy given our IV and sequence number writes our packet byte for byte`, () => {
       assert.equal(c.addError, undefined, `our dataplane refused the SA: ${c.addError}`);
       assert.ok(answer && c.twin, "scapy did not run");
-      const enc = answer.cases[i].encrypt;
+      const enc = answer.cases[i]!.encrypt;
       assert.equal(enc.length, PACKETS + 1);
-      assert.equal(enc[PACKETS].wire, c.ours[0].wire, `seq ${c.twin.seq}, IV ${c.twin.iv}`);
+      assert.equal(enc[PACKETS]!.wire, c.ours[0]!.wire, `seq ${c.twin.seq}, IV ${c.twin.iv}`);
     });
   }
 
   test(`${c.name}: scapy's encapsulation decapsulates in ours to the originals, tampered copy dropped`, async () => {
-    await assertScapyDecapsInOurs(answer, i, c, saConfig(c, "in", c.scapySeqs[0] - 1n, false));
+    await assertScapyDecapsInOurs(answer, i, c, saConfig(c, "in", c.scapySeqs[0]! - 1n, false));
   });
 }

@@ -102,14 +102,14 @@ test("responder answers IKE_SA_INIT from the caller namespace (ports 500 and 450
     assert.deepEqual(payloads.slice(0, 3).map((x) => x.type), [33, 34, 40], `${what}: SA, KE, Nonce first`);
     assert.equal(p.nextPayload, 33);
     // the one proposal we made, chosen as is: ENCR_AES_GCM_16/128, PRF_HMAC_SHA2_256, our group
-    assert.deepEqual(payloads[0].proposal, {
+    assert.deepEqual(payloads[0]!.proposal, {
       number: 1, protocol: 1, spiSize: 0,
       transforms: [{ type: 1, id: 20, keyLength: 128 }, { type: 2, id: 5 }, { type: 4, id: p.group }],
     });
     // KE of our group, the size RFC 7748/5903/3526 give it, and usable with our private key
     const keLen = { 31: 32, 19: 64, 14: 256 }[p.group];
-    assert.deepEqual(payloads[1].ke, { group: p.group, length: keLen, dh: true }, what);
-    const nonce = payloads[2].nonceLength ?? 0;
+    assert.deepEqual(payloads[1]!.ke, { group: p.group, length: keLen, dh: true }, what);
+    const nonce = payloads[2]!.nonceLength ?? 0;
     assert.ok(nonce >= 16 && nonce <= 256, `${what}: nonce of ${nonce} bytes`);
     // NAT-D (§2.23): SHA-1(SPIi | SPIr | IP | port). The peer saw our address unchanged, and fakes
     // its own (encap = yes) so that the IKE_SA floats to 4500 with ESP in UDP
@@ -122,10 +122,10 @@ test("responder answers IKE_SA_INIT from the caller namespace (ports 500 and 450
   }
   // §2.6: over the limit the responder keeps no state: SPIr zero and N(COOKIE) alone
   const cookie = probes[3];
-  assert.equal(cookie.error, undefined, cookie.error);
-  assert.equal(cookie.spiR, "0000000000000000");
-  assert.deepEqual(cookie.payloads?.map((x) => x.notify?.type), [16390]);
-  assert.ok((cookie.payloads?.[0].notify?.data.length ?? 0) >= 2, "COOKIE data");
+  assert.equal(cookie!.error, undefined, cookie!.error);
+  assert.equal(cookie!.spiR, "0000000000000000");
+  assert.deepEqual(cookie!.payloads?.map((x) => x.notify?.type), [16390]);
+  assert.ok((cookie!.payloads?.[0]!.notify?.data.length ?? 0) >= 2, "COOKIE data");
 
   const log = await peer.logs();
   assert.equal(log.match(/faking NAT situation to enforce UDP encapsulation/g)?.length, 3);

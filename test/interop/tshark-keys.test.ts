@@ -161,8 +161,8 @@ for (const [name, ike, esp] of [
 
     const auth = rows.filter((r) => r["isakmp.exchangetype"] === "35");
     assert.equal(auth.length, 2, "IKE_AUTH request and response");
-    assert.match(auth[0]["isakmp.id.data.fqdn"], /init\.example\.org/, "IDi decrypted");
-    assert.match(auth[1]["isakmp.id.data.fqdn"], /resp\.example\.org/, "IDr decrypted");
+    assert.match(auth[0]!["isakmp.id.data.fqdn"], /init\.example\.org/, "IDi decrypted");
+    assert.match(auth[1]!["isakmp.id.data.fqdn"], /resp\.example\.org/, "IDr decrypted");
     assert.ok(rows.some((r) => r["isakmp.exchangetype"] === "37"), "the DELETE exchange was captured");
 
     // Without the key files tshark sees neither the inner packets nor the identities.

@@ -103,9 +103,9 @@ async function stopPair(p: Pair, how: "SIGTERM" | "down+SIGINT" = "SIGTERM"): Pr
   assert.equal(ca, 0, p.a.out());
   assert.equal(cb, 0, p.b.out());
   for (const [ns, tun] of [[nsA, p.tunA], [nsB, p.tunB]]) {
-    const st = lab.state(ns);
+    const st = lab.state(ns!);
     assert.deepEqual(st.tuns, [], `no TUN left in ${ns}`);
-    assert.ok(!st.routes.some((r) => r.includes(tun) || r.includes("10.91.") || r.includes("fd00:91")), `no route of ${tun} left:\n${st.routes.join("\n")}`);
+    assert.ok(!st.routes.some((r) => r.includes(tun!) || r.includes("10.91.") || r.includes("fd00:91")), `no route of ${tun} left:\n${st.routes.join("\n")}`);
   }
 }
 
@@ -164,8 +164,8 @@ test("two packet workers (--workers 2): the TUN reader encrypts, ESP is steered 
   assert.ok(tcp.sum_received!.bytes > 1e6, JSON.stringify(tcp));
   const j = await tunnelJson(p.a.pid, p.tmpA) as unknown as { workers: { tunRead: number; tunWritten: number; udpReceived: number; ikeReceived: number }[] };
   const [out, inn] = j.workers;
-  assert.ok(out.tunRead > 1000 && out.tunWritten === 0, `worker 0 reads the TUN and decrypts nothing: ${JSON.stringify(out)}`);
-  assert.ok(inn.tunRead === 0 && inn.tunWritten > 1000 && inn.ikeReceived === 0, `worker 1 gets the ESP, no IKE: ${JSON.stringify(inn)}`);
+  assert.ok(out!.tunRead > 1000 && out!.tunWritten === 0, `worker 0 reads the TUN and decrypts nothing: ${JSON.stringify(out)}`);
+  assert.ok(inn!.tunRead === 0 && inn!.tunWritten > 1000 && inn!.ikeReceived === 0, `worker 1 gets the ESP, no IKE: ${JSON.stringify(inn)}`);
   t.diagnostic(`2 workers: TCP --bidir ${(tcp.sum_received!.bits_per_second / 1e6).toFixed(0)} Mbit/s received (2 s, orientation only)`);
   await stopPair(p);
 });

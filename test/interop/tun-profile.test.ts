@@ -67,7 +67,7 @@ type Io = { tunRead: number; tunWritten: number; udpSent: number; udpReceived: n
 const delta = (a: Io, b: Io): Io => ({
   tunRead: b.tunRead - a.tunRead, tunWritten: b.tunWritten - a.tunWritten, udpSent: b.udpSent - a.udpSent, udpReceived: b.udpReceived - a.udpReceived,
   cpuUs: b.cpuUs - a.cpuUs, wallMs: b.wallMs - a.wallMs,
-  stageUs: Object.fromEntries(Object.keys(b.stageUs).map((k) => [k, b.stageUs[k] - (a.stageUs[k] ?? 0)])),
+  stageUs: Object.fromEntries(Object.keys(b.stageUs).map((k) => [k, b.stageUs[k]! - (a.stageUs[k] ?? 0)])),
 });
 
 for (const io of ["mmsg", "dgram"] as const) {

@@ -154,7 +154,7 @@ async function openPage(cdp: Cdp, url: string, downloads: string) {
   const s = (method: string, params: object = {}): Promise<Record<string, unknown>> => cdp.send(method, params, sessionId);
   const requests: { url: string; method: string }[] = [];
   const problems: string[] = [];
-  let loaded = false;
+  let loaded: boolean;
   const completed = new Map<string, string>();
   const names = new Map<string, string>();
   const sessions = new Set([sessionId]);
@@ -268,8 +268,8 @@ function rowsFromJsonl(jsonl: string): string[][] {
 async function startServer(extra: string[] = []): Promise<{ proc: ChildProcess; url: string }> {
   const proc = spawn(process.execPath, [join(ROOT, "bin/ipsec-wasm.mjs"), "web", ...extra], { stdio: ["ignore", "pipe", "pipe"], detached: true });
   let out = "";
-  proc.stdout!.setEncoding("utf8").on("data", (d: string) => { out += d; });
-  proc.stderr!.setEncoding("utf8").on("data", (d: string) => { out += d; });
+  proc.stdout.setEncoding("utf8").on("data", (d: string) => { out += d; });
+  proc.stderr.setEncoding("utf8").on("data", (d: string) => { out += d; });
   for (let i = 0; i < 200 && !/http:\/\/127\.0\.0\.1:\d+\//.test(out) && proc.exitCode === null; i++) await sleep(50);
   const url = /http:\/\/127\.0\.0\.1:\d+\//.exec(out)?.[0];
   if (!url) {
@@ -382,7 +382,7 @@ test("Chromium: drop a capture and an SA file; verdicts, diagnostics, counters; 
     assert.equal(shown.state, "done", shown.error || shown.status);
     assert.match(shown.status, /mixed-suites\.pcap: pcap, 24 frames; SAs from SAS\.json \(SAS\.json \(ipsec-wasm\), 6\)\. Decrypted in \d+ ms in a Web Worker/);
     assert.deepEqual(shown.verdicts, rowsFromJsonl(want.jsonl), "the verdict table is the CLI's verdicts file");
-    const verdictOf = (frame: number): string => shown.verdicts[frame - 1][3];
+    const verdictOf = (frame: number): string => shown.verdicts[frame - 1]![3]!;
     assert.deepEqual([4, 5, 6, 7, 8, 9, 11, 12, 13].map(verdictOf),
       ["replay", "integrity-failed", "no-sa", "nat-keepalive", "not-esp", "not-esp", "dummy", "malformed", "malformed"]);
     const n0 = inputs.baseFrames;
@@ -393,17 +393,17 @@ test("Chromium: drop a capture and an SA file; verdicts, diagnostics, counters; 
     assert.equal(trunc.length, inputs.truncFrames);
     for (const r of trunc) {
       assert.equal(r[3], "integrity-failed");
-      assert.match(r[4], /does not verify with this SA's 128-bit ICV but does with 96 bits/);
+      assert.match(r[4]!, /does not verify with this SA's 128-bit ICV but does with 96 bits/);
     }
     // The diagnostic text, as the CLI's summary has it.
     assert.deepEqual(shown.diagnostics.map((d) => d.kind), ["icv-truncation"]);
     const line = /\tdiagnostic icv-truncation: (.*)\n/.exec(want.summary)?.[1];
-    assert.ok(line && shown.diagnostics[0].text.includes(line), `${shown.diagnosticsText}\n---\n${want.summary}`);
-    assert.match(shown.diagnostics[0].text, /SA 0x96000001 \(aes128-sha256, 128-bit ICV\): 4 integrity failures; the peer's packets verify with a 96-bit ICV/);
-    assert.match(shown.diagnostics[0].text, /Fix: .*aes128-sha256_96/);
+    assert.ok(line && shown.diagnostics[0]!.text.includes(line), `${shown.diagnosticsText}\n---\n${want.summary}`);
+    assert.match(shown.diagnostics[0]!.text, /SA 0x96000001 \(aes128-sha256, 128-bit ICV\): 4 integrity failures; the peer's packets verify with a 96-bit ICV/);
+    assert.match(shown.diagnostics[0]!.text, /Fix: .*aes128-sha256_96/);
     // Counters: the CLI's numbers per SA and per verdict.
     assert.equal(shown.summary, want.summary);
-    assert.deepEqual(shown.counts, Object.fromEntries(/frames \d+: (.*)\n/.exec(want.summary)![1].split(", ").map((x) => {
+    assert.deepEqual(shown.counts, Object.fromEntries(/frames \d+: (.*)\n/.exec(want.summary)![1]!.split(", ").map((x) => {
       const [v, n] = x.split(" ");
       return [v, `${v}: ${n}`];
     })));
@@ -411,7 +411,7 @@ test("Chromium: drop a capture and an SA file; verdicts, diagnostics, counters; 
       ["0x0e582872", "aes128gcm16", "3"], ["0x00001001", "aes128-sha256", "2"], ["0xc0ffee01", "aes256gcm16-esn", "1"],
       [hex32(CHACHA.spi), "chacha20poly1305", "3"], [hex32(SHA512.spi), "aes256-sha512", "2"], [hex32(TRUNC.spi), "aes128-sha256", "0"],
     ]);
-    assert.match(shown.sas[5][7], /integrity-failed 4/);
+    assert.match(shown.sas[5]![7]!, /integrity-failed 4/);
     await page.screenshot();
     // The downloads, byte for byte.
     const pcap = await page.download("download");

@@ -48,7 +48,7 @@ test("tshark opens the recorded strongSwan IKE_AUTH with a table written by Wire
   const tshark = requireTshark();
   const charon = readFileSync(fixture("ikev2_decryption_table"), "utf8").trim();
   const [spiI, spiR, ei, er] = charon.split(",");
-  const keys = { spiI: unhex(spiI), spiR: unhex(spiR), skEi: unhex(ei), skEr: unhex(er), skAi: new Uint8Array(0), skAr: new Uint8Array(0), encrId: Encr.AES_GCM_16, keyBits: 128 };
+  const keys = { spiI: unhex(spiI!), spiR: unhex(spiR!), skEi: unhex(ei!), skEr: unhex(er!), skAi: new Uint8Array(0), skAr: new Uint8Array(0), encrId: Encr.AES_GCM_16, keyBits: 128 };
   const ids = (table: string): string[] => {
     const tmp = tempDir("ws-ike");
     try {
@@ -66,7 +66,7 @@ test("tshark opens the recorded strongSwan IKE_AUTH with a table written by Wire
   assert.deepEqual(ids(t.ikev2Text()).sort(), ["client.example.org", "swan.example.org", "swan.example.org"]);
   const wrong = new WiresharkKeyTables();
   const bad = keys.skEr.slice();
-  bad[0] ^= 1;
+  bad[0]! ^= 1;
   wrong.addIke({ ...keys, skEr: bad, skEi: bad });
   assert.deepEqual(ids(wrong.ikev2Text()), []);
 });
@@ -128,8 +128,8 @@ test("tshark decrypts node:crypto-built ESP of every suite with our esp_sa lines
     frames.push(concat(ipv4Header(SRC, DST, 50, esp.length), esp));
     good.addChild({ src: SRC, dst: DST, spi, suite: c.suite, encKey: c.encKey, integKey: c.integKey });
     const badEnc = c.encKey.slice(), badInteg = c.integKey.slice();
-    if (badEnc.length) badEnc[0] ^= 0x80;
-    if (badInteg.length) badInteg[0] ^= 0x80;
+    if (badEnc.length) badEnc[0]! ^= 0x80;
+    if (badInteg.length) badInteg[0]! ^= 0x80;
     wrong.addChild({ src: SRC, dst: DST, spi, suite: c.suite, encKey: badEnc, integKey: badInteg });
     expect.push({ suite: c.suite, spi, id, payload: hex(payload) });
   });
@@ -149,14 +149,14 @@ test("tshark decrypts node:crypto-built ESP of every suite with our esp_sa lines
   const rows = read(good.espSaText());
   assert.equal(rows.length, expect.length);
   expect.forEach((e, i) => {
-    const [, icvGood, ident, data] = rows[i];
+    const [, icvGood, ident, data] = rows[i]!;
     assert.equal(Number(ident), e.id, `${e.suite}: inner ICMP echo id`);
     assert.equal(data, e.payload, `${e.suite}: inner ICMP payload`);
     assert.equal(icvGood, "1", `${e.suite}: ICV good`);
   });
   const bad = read(wrong.espSaText());
   expect.forEach((e, i) => {
-    const [, icvGood, ident, data] = bad[i];
+    const [, icvGood, ident, data] = bad[i]!;
     assert.notEqual(icvGood, "1", `${e.suite}: wrong key must not verify`);
     // NULL encryption carries the payload in the clear; every other suite must not decrypt
     if (!e.suite.startsWith("null")) assert.ok(Number(ident) !== e.id || data !== e.payload, `${e.suite}: wrong key must not decrypt`);

@@ -53,17 +53,17 @@ interface Rfc7634Case { keymat_hex: string; spi_hex: string; seq: number; plaint
 
 test("baselines decapsulate the RFC 7634 appendix A ChaCha20-Poly1305 ESP packet, and drop it tampered", () => {
   const [c] = JSON.parse(readFileSync(new URL("../vectors/rfc/rfc7634_chacha20_poly1305_esp.json", import.meta.url), "utf8")) as Rfc7634Case[];
-  const plain = Buffer.from(c.plaintext_hex, "hex");
-  const payload = plain.subarray(0, plain.length - 2 - c.pad_length);
-  const wire = Buffer.from(c.esp_packet_hex, "hex");
+  const plain = Buffer.from(c!.plaintext_hex, "hex");
+  const payload = plain.subarray(0, plain.length - 2 - c!.pad_length);
+  const wire = Buffer.from(c!.esp_packet_hex, "hex");
   for (const [name, make] of Object.entries(BASELINES)) {
-    const esp = make("chacha20poly1305", { spi: parseInt(c.spi_hex, 16), encKey: Buffer.from(c.keymat_hex, "hex") });
+    const esp = make("chacha20poly1305", { spi: parseInt(c!.spi_hex, 16), encKey: Buffer.from(c!.keymat_hex, "hex") });
     const out = esp.decapsulate(wire);
     assert.deepEqual(Buffer.from(out.inner), payload, name);
-    assert.equal(out.nextHeader, c.next_header);
-    assert.equal(out.seq, c.seq);
+    assert.equal(out.nextHeader, c!.next_header);
+    assert.equal(out.seq, c!.seq);
     const bad = Buffer.from(wire);
-    bad[7] ^= 1; // the sequence number is AAD
+    bad[7]! ^= 1; // the sequence number is AAD
     assert.throws(() => esp.decapsulate(bad), EspDropError, `${name}: AAD covers the sequence number`);
   }
 });
@@ -130,7 +130,7 @@ test("baselines drop a packet with any flipped bit, and bad padding", () => {
       const wire = esp.encapsulate(ipv4UdpPacket(64));
       for (const at of [4, 9, 20, wire.length - 17, wire.length - 1]) {
         const bad = wire.slice();
-        bad[at] ^= 0x01;
+        bad[at]! ^= 0x01;
         assert.throws(() => esp.decapsulate(bad), EspDropError, `${suite} byte ${at}`);
       }
     }
@@ -181,11 +181,11 @@ test("the benchmark's batch steps produce ESP the baselines accept, and decapsul
     const inners = Array.from({ length: 64 }, (_, i) => ipv4UdpPacket(64 + i));
     const ring = encapsulateRing(ep, inners);
     const node = createNodeCryptoEsp(suite, sa);
-    ring.forEach((p, i) => assert.deepEqual(Buffer.from(node.decapsulate(p).inner), Buffer.from(inners[i]), `${suite} ring ${i}`));
+    ring.forEach((p, i) => assert.deepEqual(Buffer.from(node.decapsulate(p).inner), Buffer.from(inners[i]!), `${suite} ring ${i}`));
     assert.equal(ourEncapStep(ep, inners, 64)(), 64);
     assert.equal(ourDecapStep(ep, ring, 64)(), 64);
     assert.equal(ourDecapStep(ep, ring, 64)(), 64, "replay protection is off on the bench's inbound SA");
     const b = ep.dp.batch;
-    for (let i = 0; i < b.length; i++) assert.deepEqual(Buffer.from(b.output(i)), Buffer.from(inners[i]));
+    for (let i = 0; i < b.length; i++) assert.deepEqual(Buffer.from(b.output(i)), Buffer.from(inners[i]!));
   }
 });

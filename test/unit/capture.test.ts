@@ -22,7 +22,7 @@ import { hex, tempDir } from "../helpers/interop.ts";
 function onesSum(...parts: Uint8Array[]): number {
   let sum = 0;
   for (const p of parts) {
-    for (let i = 0; i < p.length; i += 2) sum += (p[i] << 8) | (i + 1 < p.length ? p[i + 1] : 0);
+    for (let i = 0; i < p.length; i += 2) sum += (p[i]! << 8) | (i + 1 < p.length ? p[i + 1]! : 0);
   }
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return sum;
@@ -30,19 +30,19 @@ function onesSum(...parts: Uint8Array[]): number {
 
 const be16 = (n: number): Uint8Array => Uint8Array.of(n >>> 8, n & 255);
 const ipText = (b: Uint8Array): string => (b.length === 4 ? [...b].join(".")
-  : new URL(`http://[${Array.from({ length: 8 }, (_, i) => ((b[2 * i] << 8) | b[2 * i + 1]).toString(16)).join(":")}]`).hostname.slice(1, -1));
+  : new URL(`http://[${Array.from({ length: 8 }, (_, i) => ((b[2 * i]! << 8) | b[2 * i + 1]!).toString(16)).join(":")}]`).hostname.slice(1, -1));
 
 interface Udp { v: 4 | 6; src: string; dst: string; sport: number; dport: number; udpLength: number; payload: Uint8Array }
 
 /** One raw-IP record as IPv4 or IPv6 + UDP; asserts the IPv4 header checksum and the UDP checksum (pseudo-header included). */
 function parseUdp(r: PcapRecord): Udp {
   const p = r.data;
-  const v = p[0] >> 4;
+  const v = p[0]! >> 4;
   let hl: number, src: Uint8Array, dst: Uint8Array;
   if (v === 4) {
-    hl = (p[0] & 15) * 4;
+    hl = (p[0]! & 15) * 4;
     assert.equal(p[9], 17, "IPv4 protocol UDP");
-    assert.equal((p[2] << 8) | p[3], p.length, "IPv4 total length");
+    assert.equal((p[2]! << 8) | p[3]!, p.length, "IPv4 total length");
     assert.equal(onesSum(p.subarray(0, hl)), 0xffff, "IPv4 header checksum");
     src = p.subarray(12, 16);
     dst = p.subarray(16, 20);
@@ -50,17 +50,17 @@ function parseUdp(r: PcapRecord): Udp {
     assert.equal(v, 6);
     hl = 40;
     assert.equal(p[6], 17, "IPv6 next header UDP");
-    assert.equal((p[4] << 8) | p[5], p.length - 40, "IPv6 payload length");
+    assert.equal((p[4]! << 8) | p[5]!, p.length - 40, "IPv6 payload length");
     src = p.subarray(8, 24);
     dst = p.subarray(24, 40);
   }
   const u = p.subarray(hl);
-  const udpLength = (u[4] << 8) | u[5];
+  const udpLength = (u[4]! << 8) | u[5]!;
   assert.equal(udpLength, u.length, "UDP length");
   const pseudo = v === 4 ? [src, dst, Uint8Array.of(0, 17), be16(u.length)] : [src, dst, Uint8Array.of(0, 0, u.length >>> 8, u.length & 255, 0, 0, 0, 17)];
-  assert.notEqual((u[6] << 8) | u[7], 0, "UDP checksum present");
+  assert.notEqual((u[6]! << 8) | u[7]!, 0, "UDP checksum present");
   assert.equal(onesSum(...pseudo, u), 0xffff, "UDP checksum");
-  return { v: v as 4 | 6, src: ipText(src), dst: ipText(dst), sport: (u[0] << 8) | u[1], dport: (u[2] << 8) | u[3], udpLength, payload: u.subarray(8) };
+  return { v: v, src: ipText(src), dst: ipText(dst), sport: (u[0]! << 8) | u[1]!, dport: (u[2]! << 8) | u[3]!, udpLength, payload: u.subarray(8) };
 }
 
 function records(path: string): PcapRecord[] {
@@ -92,10 +92,10 @@ test("udpPacket + PcapWriter: IPv4 and IPv6 UDP with good checksums, our ports, 
     const recs = records(path);
     assert.equal(recs.length, 2);
     const [a, b] = recs.map(parseUdp);
-    assert.deepEqual([a.v, a.src, a.dst, a.sport, a.dport, a.udpLength, hex(a.payload)], [4, "198.18.0.1", "198.18.0.2", 4500, 41234, 41, hex(payload)]);
-    assert.deepEqual([recs[0].tsSec, recs[0].tsFrac], [1_700_000_000, 123_456]);
-    assert.deepEqual([b.v, b.src, b.dst, b.sport, b.dport, b.udpLength, hex(b.payload)], [6, "2001:db8::1", "2001:db8::2", 500, 500, 16, hex(payload.subarray(0, 8))]);
-    assert.deepEqual([recs[1].tsSec, recs[1].tsFrac], [1_700_000_001, 0]);
+    assert.deepEqual([a!.v, a!.src, a!.dst, a!.sport, a!.dport, a!.udpLength, hex(a!.payload)], [4, "198.18.0.1", "198.18.0.2", 4500, 41234, 41, hex(payload)]);
+    assert.deepEqual([recs[0]!.tsSec, recs[0]!.tsFrac], [1_700_000_000, 123_456]);
+    assert.deepEqual([b!.v, b!.src, b!.dst, b!.sport, b!.dport, b!.udpLength, hex(b!.payload)], [6, "2001:db8::1", "2001:db8::2", 500, 500, 16, hex(payload.subarray(0, 8))]);
+    assert.deepEqual([recs[1]!.tsSec, recs[1]!.tsFrac], [1_700_000_001, 0]);
     assert.throws(() => udpPacket({ address: "198.18.0.1", port: 1 }, { address: "2001:db8::2", port: 2 }, payload), RangeError);
   } finally {
     tmp.remove();
@@ -115,8 +115,8 @@ test("CaptureTap.ike: non-ESP marker on a NAT-T socket, none on port 500", () =>
     assert.equal(tap.cipherPackets, 2);
     assert.equal(tap.plainPackets, 0);
     const [nat, plain] = records(cipher).map(parseUdp);
-    assert.deepEqual([nat.sport, nat.dport, hex(nat.payload)], [4500, 4500, `00000000${hex(ikeInit(1))}`]);
-    assert.deepEqual([plain.sport, plain.dport, hex(plain.payload)], [500, 500, hex(ikeInit(2))]);
+    assert.deepEqual([nat!.sport, nat!.dport, hex(nat!.payload)], [4500, 4500, `00000000${hex(ikeInit(1))}`]);
+    assert.deepEqual([plain!.sport, plain!.dport, hex(plain!.payload)], [500, 500, hex(ikeInit(2))]);
   } finally {
     tmp.remove();
   }
@@ -152,8 +152,8 @@ test("tapTransport: every send is passed on unchanged and captured with our real
     const rows = records(cipher).map(parseUdp).map((u) => [u.src, u.dst, u.sport, u.dport, hex(u.payload)]);
     assert.deepEqual(rows, [
       ["198.18.0.1", "198.18.0.2", 500, 500, hex(ikeInit(3))],
-      ["198.18.0.1", "198.18.0.2", 4500, 4500, hex(esp[0])],
-      ["198.18.0.1", "198.18.0.2", 4500, 4500, hex(esp[1])],
+      ["198.18.0.1", "198.18.0.2", 4500, 4500, hex(esp[0]!)],
+      ["198.18.0.1", "198.18.0.2", 4500, 4500, hex(esp[1]!)],
       ["198.18.0.1", "198.18.0.2", 4500, 4500, "ff"], // NAT keepalive: one 0xff byte
     ]);
   } finally {
@@ -174,14 +174,14 @@ test("tapDataplane: decap input recorded as copies, inner packets both ways to t
     assert.equal(dp.lookup(0x1234), inn, "the SA went into the real dataplane");
     const ping = icmpEcho("198.51.100.1", "203.0.113.2", 77, 1);
     const [enc] = dataplane.encapsulateBatch(out, [ping]);
-    assert.equal(enc.status, "ok");
-    const wire = enc.packet!.slice();
+    assert.equal(enc!.status, "ok");
+    const wire = enc!.packet!.slice();
     const [dec] = dataplane.decapsulateBatch([wire, Uint8Array.of(0, 0, 0x99, 0x99, 0, 0, 0, 1)]);
-    assert.equal(dec.status, "ok");
+    assert.equal(dec!.status, "ok");
     const got = arrived();
     assert.equal(got.length, 2);
-    assert.equal(hex(got[0]), hex(enc.packet!));
-    assert.notEqual(got[0].buffer, wire.buffer, "a copy, not the socket's buffer");
+    assert.equal(hex(got[0]!), hex(enc!.packet!));
+    assert.notEqual(got[0]!.buffer, wire.buffer, "a copy, not the socket's buffer");
     assert.deepEqual(arrived(), [], "taken once");
     assert.equal(dataplane.stats(inn).packets, 1n);
     tap.close();

@@ -39,15 +39,15 @@ function checkVerdicts(jsonl: string, expected: ExpectedFrame[]): void {
   lines.forEach((line, i) => {
     const e = expected[i];
     const v = JSON.parse(line) as Record<string, unknown>;
-    const keys = ["frame", ...(e.spi !== undefined ? ["spi"] : []), ...(e.seq !== undefined ? ["seq"] : []), "verdict", "reason"];
+    const keys = ["frame", ...(e!.spi !== undefined ? ["spi"] : []), ...(e!.seq !== undefined ? ["seq"] : []), "verdict", "reason"];
     assert.deepEqual(Object.keys(v), keys, `frame ${i + 1}: ${line}`);
     assert.equal(v.frame, i + 1);
-    if (e.spi !== undefined) assert.equal(v.spi, hex32(e.spi), line);
-    if (e.seq !== undefined) assert.equal(/"seq": (\d+)/.exec(line)![1], e.seq.toString(), line);
-    assert.equal(v.verdict, e.verdict, line);
+    if (e!.spi !== undefined) assert.equal(v.spi, hex32(e!.spi), line);
+    if (e!.seq !== undefined) assert.equal(/"seq": (\d+)/.exec(line)![1], e!.seq.toString(), line);
+    assert.equal(v.verdict, e!.verdict, line);
     assert.equal(typeof v.reason, "string");
     assert.ok((v.reason as string).length > 5, line);
-    if (e.reasonIncludes) assert.ok((v.reason as string).includes(e.reasonIncludes), line);
+    if (e!.reasonIncludes) assert.ok((v.reason as string).includes(e!.reasonIncludes), line);
   });
 }
 
@@ -59,9 +59,9 @@ function checkOutput(bytes: Uint8Array, frames: typeof cap.frames, expected: Exp
   const want = expected.flatMap((e, i) => (e.verdict === "ok" ? [{ inner: e.inner!, frame: frames[i] }] : []));
   assert.equal(out.records.length, want.length);
   out.records.forEach((r, k) => {
-    assert.equal(Buffer.from(r.data).toString("hex"), want[k].inner.toString("hex"), `output packet ${k + 1}`);
-    assert.equal(r.tsSec, want[k].frame.tsSec);
-    assert.equal(r.tsFrac, want[k].frame.tsFrac);
+    assert.equal(Buffer.from(r.data).toString("hex"), want[k]!.inner.toString("hex"), `output packet ${k + 1}`);
+    assert.equal(r.tsSec, want[k]!.frame!.tsSec);
+    assert.equal(r.tsFrac, want[k]!.frame!.tsFrac);
   });
 }
 
@@ -229,7 +229,7 @@ test("draft-mcgrew-gcm-test-01 ESP packets (AES-128/256) decrypt through the CLI
     const plain = Buffer.from(v.plaintext_hex, "hex");
     const payload = plain.subarray(0, plain.length - v.pad_length - 2);
     const [rec] = readPcap(readFileSync(out)).records;
-    assert.equal(Buffer.from(rec.data).toString("hex"), Buffer.concat([header(v.next_header, payload.length), payload]).toString("hex"), v.id);
+    assert.equal(Buffer.from(rec!.data).toString("hex"), Buffer.concat([header(v.next_header, payload.length), payload]).toString("hex"), v.id);
   }
 });
 
@@ -239,7 +239,7 @@ test("a 9000-byte jumbo ESP frame decrypts (packet slots sized to the capture)",
   const capture = readPcap(pcapBytes([{ tsSec: 5, tsFrac: 6, data: ipv4("198.51.100.1", "203.0.113.1", 50, esp, 2) }], LINKTYPE_RAW));
   const r = await decryptCapture(capture, loadSas([{ format: "json", name: "sas", text: cap.sasJson }]));
   assert.deepEqual(r.verdicts.map((v) => v.verdict), ["ok"]);
-  assert.equal(Buffer.from(readPcap(r.output).records[0].data).toString("hex"), inner.toString("hex"));
+  assert.equal(Buffer.from(readPcap(r.output).records[0]!.data).toString("hex"), inner.toString("hex"));
 });
 
 test("randomly damaged frames never crash the run: one verdict per frame", async () => {
@@ -247,7 +247,7 @@ test("randomly damaged frames never crash the run: one verdict per frame", async
   const next = (): number => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) >>> 24;
   const records = [];
   for (let i = 0; i < 600; i++) {
-    const src = cap.frames[i % cap.frames.length].data;
+    const src = cap.frames[i % cap.frames.length]!.data;
     const data = Buffer.from(src.subarray(0, next() % 2 === 0 ? src.length : (next() << 8 | next()) % (src.length + 1)));
     for (let k = next() % 4; k > 0 && data.length; k--) data[(next() << 8 | next()) % data.length] = next();
     records.push({ tsSec: i, tsFrac: 0, origLength: data.length, data });

@@ -27,7 +27,7 @@ test("the install prints no warning (no install scripts) and pulls in only runti
   const printed = install.stdout + install.stderr;
   assert.doesNotMatch(printed, /warn/i, printed);
   const ls = await runOk("npm", ["ls", "--omit=dev", "--all", "--parseable", "--long"], { cwd: consumer.dir, timeoutMs: 30_000 });
-  const names = ls.stdout.trim().split("\n").slice(1).map((l) => l.split(":")[1].replace(/@[^@]+$/, "")).sort();
+  const names = ls.stdout.trim().split("\n").slice(1).map((l) => l.split(":")[1]!.replace(/@[^@]+$/, "")).sort();
   // koffi (FFI for `up --tun`) is an optional peer dependency: a user who wants the TUN installs
   // it; nobody else gets its install script.
   assert.deepEqual(names, ["@noble/curves", "@noble/hashes", "ipsec-wasm"], ls.stdout);
@@ -38,7 +38,7 @@ test("plain node imports it (ESM) and the consumer program passes every check", 
   assert.equal(r.stderr, "");
   const lines = r.stdout.trim().split("\n");
   assert.equal(lines.length, 1, r.stdout);
-  const result = JSON.parse(lines[0]);
+  const result = JSON.parse(lines[0]!);
   assert.equal(result.runtime, `node ${process.versions.node}`);
   assert.deepEqual(result.failures, undefined);
   assert.equal(result.ok, true);

@@ -24,8 +24,8 @@ function bytes(label: string, n: number): Uint8Array {
 
 /** Expands a key into fresh wasm memory; returns [ks, rounds]. */
 function expand(key: Uint8Array): [number, number] {
-  const ks = P.alloc(x.aesKeyBytes(key.length, 1));
-  const rounds = x.aesExpandKey(P.put(key), key.length, ks, 1);
+  const ks = P.alloc(x.aesKeyBytes!(key.length, 1));
+  const rounds = x.aesExpandKey!(P.put(key), key.length, ks, 1);
   assert.equal(rounds, key.length / 4 + 6);
   return [ks, rounds];
 }
@@ -71,9 +71,9 @@ const FIPS197_PT = "00112233445566778899aabbccddeeff";
 test("FIPS-197 Appendix C.1-C.3: AES-128/192/256 encrypt and decrypt one block", () => {
   for (const v of FIPS197) {
     const [ks, rounds] = expand(unhex(v.key));
-    const ct = run(unhex(FIPS197_PT), false, (s, d) => x.aesEncryptBlocks(ks, rounds, s, d, 1));
+    const ct = run(unhex(FIPS197_PT), false, (s, d) => x.aesEncryptBlocks!(ks, rounds, s, d, 1));
     assert.equal(hex(ct), v.ct);
-    const pt = run(unhex(v.ct), true, (s, d) => x.aesDecryptBlocks(ks, rounds, s, d, 1));
+    const pt = run(unhex(v.ct), true, (s, d) => x.aesDecryptBlocks!(ks, rounds, s, d, 1));
     assert.equal(hex(pt), FIPS197_PT);
   }
 });
@@ -84,7 +84,7 @@ test("FIPS-197 Appendix C: the known block gives the same result in every one of
     for (let lane = 0; lane < 8; lane++) {
       const blocks = bytes(`lanes${lane}`, 128);
       blocks.set(unhex(FIPS197_PT), lane * 16);
-      const out = run(blocks, false, (s, d) => x.aesEncrypt8(ks, rounds, s, d));
+      const out = run(blocks, false, (s, d) => x.aesEncrypt8!(ks, rounds, s, d));
       assert.equal(hex(out.subarray(lane * 16, lane * 16 + 16)), v.ct, `lane ${lane}`);
     }
   }
@@ -92,15 +92,15 @@ test("FIPS-197 Appendix C: the known block gives the same result in every one of
 
 test("aesKeyBytes/aesExpandKey reject bad key lengths and write nothing", () => {
   for (const bad of [0, 8, 15, 17, 20, 31, 33, 64]) {
-    assert.equal(x.aesKeyBytes(bad, 0), 0);
+    assert.equal(x.aesKeyBytes!(bad, 0), 0);
     const ks = P.alloc(2048);
     const before = bytes("ks", 2048);
     new Uint8Array(x.memory.buffer).set(before, ks);
-    assert.equal(x.aesExpandKey(P.put(new Uint8Array(32)), bad, ks, 1), 0);
+    assert.equal(x.aesExpandKey!(P.put(new Uint8Array(32)), bad, ks, 1), 0);
     assert.equal(hex(P.get(ks, 2048)), hex(before));
   }
   for (const k of KEY_SIZES) {
-    assert.ok(x.aesKeyBytes(k, 0) > 0 && x.aesKeyBytes(k, 1) >= x.aesKeyBytes(k, 0));
+    assert.ok(x.aesKeyBytes!(k, 0) > 0 && x.aesKeyBytes!(k, 1) >= x.aesKeyBytes!(k, 0));
   }
 });
 
@@ -115,9 +115,9 @@ test("RFC 3602 section 4 cases 1-4: raw AES-128-CBC encrypt and decrypt, in plac
     const iv = P.put(unhex(c.iv_hex));
     const pt = unhex(c.plaintext_hex);
     for (const inPlace of [false, true]) {
-      const ct = run(pt, inPlace, (s, d) => x.aesCbcEncrypt(ks, rounds, iv, s, d, pt.length));
+      const ct = run(pt, inPlace, (s, d) => x.aesCbcEncrypt!(ks, rounds, iv, s, d, pt.length));
       assert.equal(hex(ct), c.ciphertext_hex, `${c.id} encrypt`);
-      const back = run(ct, inPlace, (s, d) => x.aesCbcDecrypt(ks, rounds, iv, s, d, ct.length));
+      const back = run(ct, inPlace, (s, d) => x.aesCbcDecrypt!(ks, rounds, iv, s, d, ct.length));
       assert.equal(hex(back), c.plaintext_hex, `${c.id} decrypt`);
     }
     assert.equal(hex(P.get(iv, 16)), c.iv_hex, "iv modified");
@@ -138,12 +138,12 @@ test("Wycheproof aes_cbc_pkcs5 valid cases through the raw CBC core (padding don
     const padLen = 16 - (msg.length % 16);
     const padded = new Uint8Array(msg.length + padLen).fill(padLen);
     padded.set(msg);
-    const ct = run(padded, false, (s, d) => x.aesCbcEncrypt(ks, rounds, iv, s, d, padded.length));
+    const ct = run(padded, false, (s, d) => x.aesCbcEncrypt!(ks, rounds, iv, s, d, padded.length));
     assert.equal(hex(ct), t.ct, `tcId ${t.tcId} encrypt`);
-    const dec = run(unhex(t.ct), true, (s, d) => x.aesCbcDecrypt(ks, rounds, iv, s, d, ct.length));
+    const dec = run(unhex(t.ct), true, (s, d) => x.aesCbcDecrypt!(ks, rounds, iv, s, d, ct.length));
     const pad = dec[dec.length - 1];
-    assert.ok(pad >= 1 && pad <= 16 && dec.subarray(dec.length - pad).every((b) => b === pad), `tcId ${t.tcId} padding`);
-    assert.equal(hex(dec.subarray(0, dec.length - pad)), t.msg, `tcId ${t.tcId} decrypt`);
+    assert.ok(pad! >= 1 && pad! <= 16 && dec.subarray(dec.length - pad!).every((b) => b === pad), `tcId ${t.tcId} padding`);
+    assert.equal(hex(dec.subarray(0, dec.length - pad!)), t.msg, `tcId ${t.tcId} decrypt`);
   }
 });
 
@@ -157,13 +157,13 @@ test("ECB and CBC against node:crypto: 1..40 blocks, AES-128/192/256, in place a
       const iv = P.put(ivBytes);
       for (const inPlace of [false, true]) {
         const what = `aes-${k * 8} n=${n} inPlace=${inPlace}`;
-        assert.equal(hex(run(data, inPlace, (s, d) => x.aesEncryptBlocks(ks, rounds, s, d, n))),
+        assert.equal(hex(run(data, inPlace, (s, d) => x.aesEncryptBlocks!(ks, rounds, s, d, n))),
           hex(nodeCipher("ecb", "enc", key, null, data)), `ecb enc ${what}`);
-        assert.equal(hex(run(data, inPlace, (s, d) => x.aesDecryptBlocks(ks, rounds, s, d, n))),
+        assert.equal(hex(run(data, inPlace, (s, d) => x.aesDecryptBlocks!(ks, rounds, s, d, n))),
           hex(nodeCipher("ecb", "dec", key, null, data)), `ecb dec ${what}`);
-        assert.equal(hex(run(data, inPlace, (s, d) => x.aesCbcEncrypt(ks, rounds, iv, s, d, n * 16))),
+        assert.equal(hex(run(data, inPlace, (s, d) => x.aesCbcEncrypt!(ks, rounds, iv, s, d, n * 16))),
           hex(nodeCipher("cbc", "enc", key, ivBytes, data)), `cbc enc ${what}`);
-        assert.equal(hex(run(data, inPlace, (s, d) => x.aesCbcDecrypt(ks, rounds, iv, s, d, n * 16))),
+        assert.equal(hex(run(data, inPlace, (s, d) => x.aesCbcDecrypt!(ks, rounds, iv, s, d, n * 16))),
           hex(nodeCipher("cbc", "dec", key, ivBytes, data)), `cbc dec ${what}`);
         assert.equal(hex(P.get(iv, 16)), hex(ivBytes), "iv modified");
       }
@@ -181,7 +181,7 @@ function ctrInc32(key: Uint8Array, ctr: Uint8Array, data: Uint8Array): Uint8Arra
     new DataView(counters.buffer).setUint32(i * 16 + 12, (low + i) >>> 0);
   }
   const stream = nodeCipher("ecb", "enc", key, null, counters);
-  return data.map((b, i) => b ^ stream[i]);
+  return data.map((b, i) => b ^ stream[i]!);
 }
 
 test("CTR against node:crypto aes-*-ctr: 1..40 blocks and partial tails, in place and not", () => {
@@ -195,7 +195,7 @@ test("CTR against node:crypto aes-*-ctr: 1..40 blocks and partial tails, in plac
       ctrBytes[12] = 0x00; // keep the 32-bit counter far from wrapping, where node's 128-bit counter agrees with inc32
       const ctr = P.put(ctrBytes);
       for (const inPlace of [false, true]) {
-        const got = run(data, inPlace, (s, d) => x.aesCtrXor(ks, rounds, ctr, s, d, len));
+        const got = run(data, inPlace, (s, d) => x.aesCtrXor!(ks, rounds, ctr, s, d, len));
         assert.equal(hex(got), hex(nodeCipher("ctr", "enc", key, ctrBytes, data)), `aes-${k * 8} len=${len} inPlace=${inPlace}`);
         assert.equal(hex(P.get(ctr, 16)), hex(ctrBytes), "counter block modified");
       }
@@ -215,7 +215,7 @@ test("CTR counter wraps mod 2^32 across 0xffffffff (inc32), leaving the other 96
       for (const len of [16 * 20, 16 * 20 + 7]) {
         const data = bytes(`wrapdata${k}/${start}/${len}`, len);
         for (const inPlace of [false, true]) {
-          const got = run(data, inPlace, (s, d) => x.aesCtrXor(ks, rounds, ctr, s, d, len));
+          const got = run(data, inPlace, (s, d) => x.aesCtrXor!(ks, rounds, ctr, s, d, len));
           assert.equal(hex(got), hex(ctrInc32(key, ctrBytes, data)), `aes-${k * 8} start=${start.toString(16)} len=${len}`);
         }
       }
@@ -230,7 +230,7 @@ test("aesEncrypt8 encrypts 8 independent blocks like node:crypto ECB, in place a
       const [ks, rounds] = expand(key);
       const data = bytes(`e8data${k}/${trial}`, 128);
       for (const inPlace of [false, true]) {
-        assert.equal(hex(run(data, inPlace, (s, d) => x.aesEncrypt8(ks, rounds, s, d))), hex(nodeCipher("ecb", "enc", key, null, data)));
+        assert.equal(hex(run(data, inPlace, (s, d) => x.aesEncrypt8!(ks, rounds, s, d))), hex(nodeCipher("ecb", "enc", key, null, data)));
       }
     }
   }
@@ -248,19 +248,19 @@ test("tails never read past the input: data placed against the end of wasm memor
     const src = end - len; // any read past len would trap
     const place = (): void => new Uint8Array(x.memory.buffer).set(data, src);
     place();
-    x.aesCtrXor(ks, rounds, ctr, src, dst, len);
+    x.aesCtrXor!(ks, rounds, ctr, src, dst, len);
     assert.equal(hex(P.get(dst, len)), hex(nodeCipher("ctr", "enc", key, P.get(ctr, 16), data)));
     if (len % 16 === 0) {
-      x.aesEncryptBlocks(ks, rounds, src, src, len / 16);
+      x.aesEncryptBlocks!(ks, rounds, src, src, len / 16);
       assert.equal(hex(P.get(src, len)), hex(nodeCipher("ecb", "enc", key, null, data)));
       place();
-      x.aesDecryptBlocks(ks, rounds, src, src, len / 16);
+      x.aesDecryptBlocks!(ks, rounds, src, src, len / 16);
       assert.equal(hex(P.get(src, len)), hex(nodeCipher("ecb", "dec", key, null, data)));
       place();
-      x.aesCbcDecrypt(ks, rounds, iv, src, src, len);
+      x.aesCbcDecrypt!(ks, rounds, iv, src, src, len);
       assert.equal(hex(P.get(src, len)), hex(nodeCipher("cbc", "dec", key, P.get(iv, 16), data)));
       place();
-      x.aesCbcEncrypt(ks, rounds, iv, src, src, len);
+      x.aesCbcEncrypt!(ks, rounds, iv, src, src, len);
       assert.equal(hex(P.get(src, len)), hex(nodeCipher("cbc", "enc", key, P.get(iv, 16), data)));
     }
     assert.equal(x.memory.buffer.byteLength, end, "memory grew during the check");

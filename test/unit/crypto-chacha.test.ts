@@ -31,7 +31,7 @@ const SENTINEL = 0xa5;
 
 /** Fixed wasm buffers reused by every call (the primitives heap is a bump allocator). */
 const buf = {
-  ctx: p.alloc(x.chachaPolyContextBytes()),
+  ctx: p.alloc(x.chachaPolyContextBytes!()),
   key: p.alloc(32), nonce: p.alloc(16), aad: p.alloc(MAX), src: p.alloc(MAX + 32), dst: p.alloc(MAX + 32), tag: p.alloc(16),
   poly: p.alloc(Number((x.POLY1305_STATE_BYTES as unknown as WebAssembly.Global).value)),
 };
@@ -46,7 +46,7 @@ const h = (s: string): string => s.replace(/\s+/g, "");
 
 function block(key: Uint8Array, nonce: Uint8Array, counter: number): string {
   set(buf.key, key); set(buf.nonce, nonce);
-  x.chacha20Block(buf.key, buf.nonce, counter, buf.dst);
+  x.chacha20Block!(buf.key, buf.nonce, counter, buf.dst);
   return hex(p.get(buf.dst, 64));
 }
 
@@ -54,35 +54,35 @@ function chachaXor(key: Uint8Array, nonce: Uint8Array, counter: number, data: Ui
   set(buf.key, key); set(buf.nonce, nonce); set(buf.src, data);
   const out = inPlace ? buf.src : buf.dst;
   if (!inPlace) fill(buf.dst, data.length + 32, SENTINEL);
-  x.chacha20Xor(buf.key, buf.nonce, counter, buf.src, out, data.length);
+  x.chacha20Xor!(buf.key, buf.nonce, counter, buf.src, out, data.length);
   if (!inPlace) assert.equal(hex(p.get(buf.dst + data.length, 32)), "a5".repeat(32), "chacha20Xor wrote past len");
   return hex(p.get(out, data.length));
 }
 
 function polyMac(key: Uint8Array, msg: Uint8Array): string {
   set(buf.key, key); set(buf.src, msg);
-  x.poly1305Mac(buf.key, buf.src, msg.length, buf.tag);
+  x.poly1305Mac!(buf.key, buf.src, msg.length, buf.tag);
   return hex(p.get(buf.tag, 16));
 }
 
 /** AEAD seal through the wasm API; returns ct || tag. */
 function seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, pt: Uint8Array, inPlace = false): string {
-  set(buf.key, key); x.chachaPolyInit(buf.key, buf.ctx);
+  set(buf.key, key); x.chachaPolyInit!(buf.key, buf.ctx);
   set(buf.nonce, nonce); set(buf.aad, aad); set(buf.src, pt);
   const out = inPlace ? buf.src : buf.dst;
   if (!inPlace) fill(buf.dst, pt.length + 32, SENTINEL);
-  x.chachaPolySeal(buf.ctx, buf.nonce, buf.aad, aad.length, buf.src, out, pt.length, buf.tag);
+  x.chachaPolySeal!(buf.ctx, buf.nonce, buf.aad, aad.length, buf.src, out, pt.length, buf.tag);
   if (!inPlace) assert.equal(hex(p.get(buf.dst + pt.length, 32)), "a5".repeat(32), "seal wrote past len");
   return hex(p.get(out, pt.length)) + hex(p.get(buf.tag, 16));
 }
 
 /** AEAD open; returns the plaintext hex, or null when rejected (then checks dst is untouched). */
 function open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array, inPlace = false): string | null {
-  set(buf.key, key); x.chachaPolyInit(buf.key, buf.ctx);
+  set(buf.key, key); x.chachaPolyInit!(buf.key, buf.ctx);
   set(buf.nonce, nonce); set(buf.aad, aad); set(buf.src, ct); set(buf.tag, tag);
   const out = inPlace ? buf.src : buf.dst;
   if (!inPlace) fill(buf.dst, ct.length + 32, SENTINEL);
-  const ok = x.chachaPolyOpen(buf.ctx, buf.nonce, buf.aad, aad.length, buf.src, out, ct.length, buf.tag);
+  const ok = x.chachaPolyOpen!(buf.ctx, buf.nonce, buf.aad, aad.length, buf.src, out, ct.length, buf.tag);
   assert.ok(ok === 0 || ok === 1, `open returned ${ok}`);
   if (!inPlace) assert.equal(hex(p.get(buf.dst + ct.length, 32)), "a5".repeat(32), "open wrote past len");
   if (ok === 1) return hex(p.get(out, ct.length));
@@ -247,19 +247,19 @@ test("Poly1305 equals the BigInt transcription of RFC 8439 for random keys and e
 
 test("Poly1305 incremental API (init, padded updates, finish) gives node:crypto's AEAD tag", () => {
   for (const [aadLen, len] of [[0, 0], [8, 0], [12, 1], [8, 15], [12, 16], [20, 17], [8, 1400], [12, 2049]]) {
-    const key = rand(32), nonce = rand(12), aad = rand(aadLen), pt = rand(len);
+    const key = rand(32), nonce = rand(12), aad = rand(aadLen!), pt = rand(len!);
     const ref = nodeSeal(key, nonce, aad, pt);
     const otk = nodeChacha(key, nonce, 0, new Uint8Array(32));
     set(buf.key, otk); set(buf.aad, aad); set(buf.src, ref.subarray(0, len));
-    x.poly1305Init(buf.poly, buf.key);
-    x.poly1305UpdatePadded(buf.poly, buf.aad, aadLen);
-    x.poly1305UpdatePadded(buf.poly, buf.src, len);
+    x.poly1305Init!(buf.poly, buf.key);
+    x.poly1305UpdatePadded!(buf.poly, buf.aad, aadLen!);
+    x.poly1305UpdatePadded!(buf.poly, buf.src, len!);
     const lengths = new Uint8Array(16);
-    new DataView(lengths.buffer).setBigUint64(0, BigInt(aadLen), true);
-    new DataView(lengths.buffer).setBigUint64(8, BigInt(len), true);
+    new DataView(lengths.buffer).setBigUint64(0, BigInt(aadLen!), true);
+    new DataView(lengths.buffer).setBigUint64(8, BigInt(len!), true);
     set(buf.dst, lengths);
-    x.poly1305Blocks(buf.poly, buf.dst, 1, 1);
-    x.poly1305Finish(buf.poly, buf.tag);
+    x.poly1305Blocks!(buf.poly, buf.dst, 1, 1);
+    x.poly1305Finish!(buf.poly, buf.tag);
     assert.equal(hex(p.get(buf.tag, 16)), hex(ref.subarray(len)), `aad ${aadLen} len ${len}`);
   }
 });
@@ -308,7 +308,7 @@ test("AEAD: RFC 8439 section 2.8.2 seals, appendix A.5 opens; both reject a modi
   assert.equal(open(KEY_1C, nonceA5, aadA5, ctA5, tagA5, true), hex(ptA5), "A.5 open in place");
   assert.equal(seal(KEY_1C, nonceA5, aadA5, ptA5), hex(ctA5) + hex(tagA5), "A.5 seal");
   const badTag = tagA5.slice();
-  badTag[15] ^= 0x80;
+  badTag[15]! ^= 0x80;
   assert.equal(open(KEY_1C, nonceA5, aadA5, ctA5, badTag), null, "A.5 modified tag");
   assert.equal(open(KEY_1C, nonceA5, aadA5, ctA5, badTag, true), null, "A.5 modified tag in place");
 });
@@ -404,20 +404,20 @@ test("a one-bit change in any tag byte, the ciphertext, the AAD or the nonce is 
     for (let i = 0; i < 16; i++) {
       for (const inPlace of [false, true]) {
         const bad = tag.slice();
-        bad[i] ^= 1 << ((i * 3) % 8);
+        bad[i]! ^= 1 << ((i * 3) % 8);
         assert.equal(open(key, nonce, aad, ct, bad, inPlace), null, `len ${len} tag byte ${i}`);
       }
     }
     for (const at of len > 0 ? [0, len >> 1, len - 1] : []) {
       const badCt = ct.slice();
-      badCt[at] ^= 0x01;
+      badCt[at]! ^= 0x01;
       assert.equal(open(key, nonce, aad, badCt, tag), null, `len ${len} ciphertext byte ${at}`);
     }
     const badAad = aad.slice();
-    badAad[aad.length - 1] ^= 0x80;
+    badAad[aad.length - 1]! ^= 0x80;
     assert.equal(open(key, nonce, badAad, ct, tag), null, `len ${len} aad`);
     const badNonce = nonce.slice();
-    badNonce[0] ^= 1;
+    badNonce[0]! ^= 1;
     assert.equal(open(key, badNonce, aad, ct, tag, true), null, `len ${len} nonce`);
     assert.equal(open(key, nonce, aad.subarray(0, 7), ct, tag), null, `len ${len} shorter aad`);
     if (len > 0) assert.equal(open(key, nonce, aad, ct.subarray(0, len - 1), tag), null, `len ${len} truncated`);
@@ -428,17 +428,17 @@ test("a one-bit change in any tag byte, the ciphertext, the AAD or the nonce is 
 test("unaligned nonce, AAD, data and tag pointers (ESP ciphertext sits at odd offsets after outer headers)", () => {
   const key = rand(32), nonce = rand(12), aad = rand(12);
   set(buf.key, key);
-  x.chachaPolyInit(buf.key, buf.ctx);
+  x.chachaPolyInit!(buf.key, buf.ctx);
   const base = p.alloc(4 * MAX);
   const at = (off: number, b: Uint8Array): number => { set(base + off, b); return base + off; };
   for (const len of [1, 37, 64, 200, 1401, 2100]) {
     const pt = rand(len);
     const ref = hex(nodeSeal(key, nonce, aad, pt));
     const np = at(3, nonce), ap = at(21, aad), sp = at(45, pt), tp = at(61 + len, new Uint8Array(16));
-    x.chachaPolySeal(buf.ctx, np, ap, aad.length, sp, sp, len, tp);
+    x.chachaPolySeal!(buf.ctx, np, ap, aad.length, sp, sp, len, tp);
     assert.equal(hex(p.get(sp, len)) + hex(p.get(tp, 16)), ref, `seal len ${len}`);
     const dp = base + 2 * MAX + 7;
-    assert.equal(x.chachaPolyOpen(buf.ctx, np, ap, aad.length, sp, dp, len, tp), 1, `open len ${len}`);
+    assert.equal(x.chachaPolyOpen!(buf.ctx, np, ap, aad.length, sp, dp, len, tp), 1, `open len ${len}`);
     assert.equal(hex(p.get(dp, len)), hex(pt), `open len ${len}`);
   }
 });
@@ -448,39 +448,39 @@ test("long packets: open's keystream scratch boundary (16 KiB after the first 19
   const src = p.alloc(size + 32), dst = p.alloc(size + 32);
   const key = rand(32);
   set(buf.key, key);
-  x.chachaPolyInit(buf.key, buf.ctx);
+  x.chachaPolyInit!(buf.key, buf.ctx);
   for (const len of [16383, 16384 + 192 - 1, 16384 + 192, 16384 + 192 + 1, 16384 + 192 + 256, 20000, size]) {
     const nonce = rand(12), aad = rand(12), pt = rand(len);
     const ref = nodeSeal(key, nonce, aad, pt);
     set(buf.nonce, nonce); set(buf.aad, aad); set(src, pt);
-    x.chachaPolySeal(buf.ctx, buf.nonce, buf.aad, 12, src, dst, len, buf.tag);
+    x.chachaPolySeal!(buf.ctx, buf.nonce, buf.aad, 12, src, dst, len, buf.tag);
     assert.equal(hex(p.get(dst, len)) + hex(p.get(buf.tag, 16)), hex(ref), `seal len ${len}`);
     set(buf.tag, ref.subarray(len));
     fill(src, len, SENTINEL);
-    assert.equal(x.chachaPolyOpen(buf.ctx, buf.nonce, buf.aad, 12, dst, src, len, buf.tag), 1, `open len ${len}`);
+    assert.equal(x.chachaPolyOpen!(buf.ctx, buf.nonce, buf.aad, 12, dst, src, len, buf.tag), 1, `open len ${len}`);
     assert.equal(hex(p.get(src, len)), hex(pt), `open len ${len}`);
     const bad = ref.slice(len);
-    bad[3] ^= 4;
+    bad[3]! ^= 4;
     set(buf.tag, bad);
     fill(src, len, SENTINEL);
-    assert.equal(x.chachaPolyOpen(buf.ctx, buf.nonce, buf.aad, 12, dst, src, len, buf.tag), 0, `bad tag len ${len}`);
+    assert.equal(x.chachaPolyOpen!(buf.ctx, buf.nonce, buf.aad, 12, dst, src, len, buf.tag), 0, `bad tag len ${len}`);
     assert.ok(p.get(src, len).every((v) => v === SENTINEL), `rejected open wrote into dst, len ${len}`);
   }
 });
 
 test("negative lengths neither trap nor write: open returns 0, seal leaves dst and tag alone", () => {
   set(buf.key, rand(32));
-  x.chachaPolyInit(buf.key, buf.ctx);
+  x.chachaPolyInit!(buf.key, buf.ctx);
   fill(buf.dst, 64, SENTINEL);
   fill(buf.tag, 16, SENTINEL);
   for (const [aadLen, len] of [[-1, 16], [8, -1], [8, -16], [-2147483648, 0], [0, -2147483648]]) {
-    assert.equal(x.chachaPolyOpen(buf.ctx, buf.nonce, buf.aad, aadLen, buf.src, buf.dst, len, buf.tag), 0, `open ${aadLen}/${len}`);
-    x.chachaPolySeal(buf.ctx, buf.nonce, buf.aad, aadLen, buf.src, buf.dst, len, buf.tag);
+    assert.equal(x.chachaPolyOpen!(buf.ctx, buf.nonce, buf.aad, aadLen!, buf.src, buf.dst, len!, buf.tag), 0, `open ${aadLen}/${len}`);
+    x.chachaPolySeal!(buf.ctx, buf.nonce, buf.aad, aadLen!, buf.src, buf.dst, len!, buf.tag);
     assert.equal(hex(p.get(buf.dst, 64)), "a5".repeat(64), `seal ${aadLen}/${len}`);
     assert.equal(hex(p.get(buf.tag, 16)), "a5".repeat(16), `seal ${aadLen}/${len}`);
   }
-  x.chacha20Xor(buf.key, buf.nonce, 0, buf.src, buf.dst, -5);
+  x.chacha20Xor!(buf.key, buf.nonce, 0, buf.src, buf.dst, -5);
   assert.equal(hex(p.get(buf.dst, 64)), "a5".repeat(64), "chacha20Xor negative len");
-  x.poly1305Mac(buf.key, buf.src, -3, buf.tag);
+  x.poly1305Mac!(buf.key, buf.src, -3, buf.tag);
   assert.equal(hex(p.get(buf.tag, 16)), bigPoly1305(p.get(buf.key, 32), new Uint8Array()), "poly1305Mac negative len = empty message");
 });

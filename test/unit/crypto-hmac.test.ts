@@ -34,8 +34,8 @@ function putAt(bytes: Uint8Array, misalign = 0): number {
 }
 
 function wasmHmacInit(name: HashName, key: Uint8Array): number {
-  const ctx = p.alloc(x.hmacContextBytes(ALG[name]));
-  x.hmacInit(ALG[name], putAt(key), key.length, ctx);
+  const ctx = p.alloc(x.hmacContextBytes!(ALG[name]));
+  x.hmacInit!(ALG[name], putAt(key), key.length, ctx);
   return ctx;
 }
 
@@ -43,26 +43,26 @@ function wasmHmacInit(name: HashName, key: Uint8Array): number {
 function wasmHmac(name: HashName, ctx: number, msg: Uint8Array, split = msg.length, misalign = 0): Uint8Array {
   const m = putAt(msg, misalign);
   const out = p.alloc(64);
-  x.hmacMac(ALG[name], ctx, m, split, m + split, msg.length - split, out);
+  x.hmacMac!(ALG[name], ctx, m, split, m + split, msg.length - split, out);
   return p.get(out, DIGEST[name]);
 }
 
 function wasmHash(name: HashName, msg: Uint8Array, misalign = 0): Uint8Array {
   const out = p.alloc(64);
-  x.hashOneShot(ALG[name], putAt(msg, misalign), msg.length, out);
+  x.hashOneShot!(ALG[name], putAt(msg, misalign), msg.length, out);
   return p.get(out, DIGEST[name]);
 }
 
 test("sizes: digest, block and context bytes", () => {
   for (const name of NAMES) {
-    assert.equal(x.hashDigestBytes(ALG[name]), DIGEST[name], name);
-    assert.equal(x.hashBlockBytes(ALG[name]), BLOCK[name], name);
+    assert.equal(x.hashDigestBytes!(ALG[name]), DIGEST[name], name);
+    assert.equal(x.hashBlockBytes!(ALG[name]), BLOCK[name], name);
     // Two chaining states; SHA-384 keeps the full 64-byte SHA-512 state.
     const state = name === "sha1" ? 20 : name === "sha256" ? 32 : 64;
-    assert.equal(x.hmacContextBytes(ALG[name]), 2 * state, name);
+    assert.equal(x.hmacContextBytes!(ALG[name]), 2 * state, name);
   }
-  assert.equal(x.hashDigestBytes(0), 0);
-  assert.equal(x.hmacContextBytes(99), 0);
+  assert.equal(x.hashDigestBytes!(0), 0);
+  assert.equal(x.hmacContextBytes!(99), 0);
 });
 
 interface MacTest { tcId: number; key: string; msg: string; tag: string; result: "valid" | "invalid" | "acceptable" }
@@ -185,8 +185,8 @@ test("raw compression functions: one padded block equals the hash of the empty m
     const block = new Uint8Array(BLOCK[name]);
     block[0] = 0x80;
     const state = p.alloc(64);
-    x[init](state);
-    x[compress](state, putAt(block), 1);
+    x[init]!(state);
+    x[compress]!(state, putAt(block), 1);
     // State words are host order (little-endian); the digest is big-endian words.
     const wordBytes = name === "sha1" || name === "sha256" ? 4 : 8;
     const words = p.get(state, digest);
@@ -201,13 +201,13 @@ test("sha256Compress4x: each lane equals sha256Compress on its own block", () =>
   const lanes = [0, 1, 2, 3].map(() => ({ state: randomBytes(32), block: randomBytes(64) }));
   for (let w = 0; w < 8; w++) {
     for (let i = 0; i < 4; i++) {
-      new Uint8Array(x.memory.buffer, state4 + 16 * w + 4 * i, 4).set(lanes[i].state.subarray(4 * w, 4 * w + 4));
+      new Uint8Array(x.memory.buffer, state4 + 16 * w + 4 * i, 4).set(lanes[i]!.state.subarray(4 * w, 4 * w + 4));
     }
   }
-  x.sha256Compress4x(state4, ...lanes.map((l) => putAt(l.block, 3)));
+  x.sha256Compress4x!(state4, ...lanes.map((l) => putAt(l.block, 3)));
   for (let i = 0; i < 4; i++) {
-    const one = putAt(lanes[i].state);
-    x.sha256Compress(one, putAt(lanes[i].block), 1);
+    const one = putAt(lanes[i]!.state);
+    x.sha256Compress!(one, putAt(lanes[i]!.block), 1);
     const want = p.get(one, 32);
     const got = new Uint8Array(32);
     for (let w = 0; w < 8; w++) got.set(p.get(state4 + 16 * w + 4 * i, 4), 4 * w);
@@ -227,14 +227,14 @@ test("hmacSha256Mac4x: four jobs of mixed lengths (incl. ESN-style b, long b) eq
       // Rounds 0..299 sweep lengths so lanes straddle block boundaries differently.
       const aLen = round < 300 ? (round + 61 * i) % 300 : (round * 37 + i * 411) % 1500;
       const bLen = round % 50 === 7 && i === 2 ? 65 : [0, 4][(round + i) % 2]; // one bLen > 64: scalar fallback
-      const a = randomBytes(aLen), b = randomBytes(bLen);
+      const a = randomBytes(aLen), b = randomBytes(bLen!);
       const out = p.alloc(32);
-      fields.push([wasmHmacInit("sha256", key), putAt(a, i), aLen, putAt(b), bLen, out]);
+      fields.push([wasmHmacInit("sha256", key), putAt(a, i), aLen, putAt(b), bLen!, out]);
       want.push({ out, mac: createHmac("sha256", key).update(a).update(b).digest("hex") });
     }
     const view = new DataView(x.memory.buffer, jobs, 4 * jobBytes);
     fields.forEach((f, i) => f.forEach((v, k) => view.setUint32(i * jobBytes + 4 * k, v, true)));
-    x.hmacSha256Mac4x(jobs);
+    x.hmacSha256Mac4x!(jobs);
     want.forEach((w, i) => assert.equal(hex(p.get(w.out, 32)), w.mac, `round ${round} lane ${i}`));
   }
 });
@@ -242,9 +242,9 @@ test("hmacSha256Mac4x: four jobs of mixed lengths (incl. ESN-style b, long b) eq
 test("unknown algorithm ids write nothing", () => {
   const ctx = p.alloc(128), out = p.alloc(64), msg = putAt(randomBytes(100));
   for (const alg of [0, 5, -1]) {
-    x.hmacInit(alg, msg, 32, ctx);
-    x.hmacMac(alg, ctx, msg, 100, 0, 0, out);
-    x.hashOneShot(alg, msg, 100, out);
+    x.hmacInit!(alg, msg, 32, ctx);
+    x.hmacMac!(alg, ctx, msg, 100, 0, 0, out);
+    x.hashOneShot!(alg, msg, 100, out);
   }
   assert.equal(hex(p.get(ctx, 128)), "00".repeat(128));
   assert.equal(hex(p.get(out, 64)), "00".repeat(64));

@@ -17,7 +17,7 @@ test("AH: what routers change does not matter, anything else fails; failures nev
     const mutable = v === 4 ? [1, 6, 8, 10, 11] : [0, 1, 2, 3, 7]; // TOS, flags, TTL, checksum / traffic class, flow label, hop limit
     for (const at of mutable) {
       const pkt = s.dp.encapsulate(s.out, inner).packet!.slice();
-      pkt[at] ^= at === 0 ? 0x0f : 0x40; // (IPv6 byte 0: only the traffic-class nibble)
+      pkt[at]! ^= at === 0 ? 0x0f : 0x40; // (IPv6 byte 0: only the traffic-class nibble)
       assert.equal(s.dp.decapsulate(pkt, hl).status, "ok", `IPv${v}: byte ${at} is mutable`);
     }
     const top = s.dp.replayState(s.inn).top;
@@ -26,7 +26,7 @@ test("AH: what routers change does not matter, anything else fails; failures nev
     for (let at = 0; at < good.length; at++) {
       if (mutable.includes(at)) continue;
       const bad = good.slice();
-      bad[at] ^= at === 0 ? 0x01 : 0x80;
+      bad[at]! ^= at === 0 ? 0x01 : 0x80;
       const d = s.dp.decapsulate(bad, hl);
       assert.notEqual(d.status, "ok", `IPv${v} byte ${at}`);
       assert.equal(d.payload, undefined);
@@ -85,12 +85,12 @@ test("AH configuration: keywords, the outer addresses tunnel mode needs, what AH
 test("fuzz: random IP headers claiming AH or ESP, random lengths and SPIs of every SA kind: never ok, never a trap", async () => {
   const dp = await Dataplane.create({ maxSas: 16, batchSize: 64 });
   const spis = [0x1001, 0x1002, 0x1003, 0x1004, 0x1005, 0x1006];
-  dp.addSa({ protocol: "ah", spi: spis[0], direction: "in", mode: "transport", esp: "sha256", encKey: new Uint8Array(0), integKey: bytes(32, 1) });
-  dp.addSa({ protocol: "ah", spi: spis[1], direction: "in", mode: "tunnel", esp: "sha512-esn", encKey: new Uint8Array(0), integKey: bytes(64, 2), verifyOnly: true });
-  dp.addSa({ spi: spis[2], direction: "in", mode: "transport", esp: "chacha20poly1305", encKey: bytes(36, 3) });
-  dp.addSa({ spi: spis[3], direction: "in", mode: "tunnel", esp: "aes128gmac-esn", encKey: bytes(20, 4) });
-  dp.addSa({ spi: spis[4], direction: "in", mode: "transport", esp: "aes256ctr-sha384", encKey: bytes(36, 5), integKey: bytes(48, 6) });
-  dp.addSa({ spi: spis[5], direction: "in", mode: "tunnel", esp: "aes128-sha1", encKey: new Uint8Array(0), integKey: bytes(20, 7), verifyOnly: true });
+  dp.addSa({ protocol: "ah", spi: spis[0]!, direction: "in", mode: "transport", esp: "sha256", encKey: new Uint8Array(0), integKey: bytes(32, 1) });
+  dp.addSa({ protocol: "ah", spi: spis[1]!, direction: "in", mode: "tunnel", esp: "sha512-esn", encKey: new Uint8Array(0), integKey: bytes(64, 2), verifyOnly: true });
+  dp.addSa({ spi: spis[2]!, direction: "in", mode: "transport", esp: "chacha20poly1305", encKey: bytes(36, 3) });
+  dp.addSa({ spi: spis[3]!, direction: "in", mode: "tunnel", esp: "aes128gmac-esn", encKey: bytes(20, 4) });
+  dp.addSa({ spi: spis[4]!, direction: "in", mode: "transport", esp: "aes256ctr-sha384", encKey: bytes(36, 5), integKey: bytes(48, 6) });
+  dp.addSa({ spi: spis[5]!, direction: "in", mode: "tunnel", esp: "aes128-sha1", encKey: new Uint8Array(0), integKey: bytes(20, 7), verifyOnly: true });
   let rnd = 2024;
   const next = (n: number): number => { rnd = (Math.imul(rnd, 1103515245) + 12345) >>> 0; return (rnd >>> 8) % n; };
   let runs = 0;
@@ -105,13 +105,13 @@ test("fuzz: random IP headers claiming AH or ESP, random lengths and SPIs of eve
         const v6 = next(2) === 1;
         l3 = v6 ? 40 + 8 * next(3) : 20 + 4 * next(3);
         if (l3 > len) l3 = 0;
-        else if (v6) { p[0] = 0x60; p[6] = l3 > 40 ? [0, 60][next(2)] : 51; if (l3 > 40) { p[40] = 51; p[41] = (l3 - 48) / 8; } }
-        else { p[0] = 0x40 | (l3 / 4); p[9] = [51, 50, 17][next(3)]; p[6] = next(2) ? 0 : p[6]; }
+        else if (v6) { p[0] = 0x60; p[6] = (l3 > 40 ? [0, 60][next(2)] : 51)!; if (l3 > 40) { p[40] = 51; p[41] = (l3 - 48) / 8; } }
+        else { p[0] = 0x40 | (l3 / 4); p[9] = [51, 50, 17][next(3)]!; p[6] = (next(2) ? 0 : p[6])!; }
       }
       if (len >= l3 + 12) {
         const spi = spis[next(spis.length)];
-        const at = l3 + (l3 && (p[9] === 51 || p[0] >> 4 === 6) ? 4 : 0);
-        if (at + 4 <= len) p.set([spi >>> 24, (spi >>> 16) & 255, (spi >>> 8) & 255, spi & 255], at);
+        const at = l3 + (l3 && (p[9] === 51 || p[0]! >> 4 === 6) ? 4 : 0);
+        if (at + 4 <= len) p.set([spi! >>> 24, (spi! >>> 16) & 255, (spi! >>> 8) & 255, spi! & 255], at);
       }
       pkts.push(p);
       l3s.push(l3);

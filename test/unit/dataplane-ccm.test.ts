@@ -44,7 +44,7 @@ function refDecap(r: Ref, seq: bigint, pkt: Uint8Array): { inner: Buffer; iv: Bu
   const body = Buffer.concat([d.update(ct), d.final()]);
   assert.equal(body[body.length - 1], 4, "Next Header");
   const padLen = body[body.length - 2];
-  return { inner: body.subarray(0, body.length - 2 - padLen), iv };
+  return { inner: body.subarray(0, body.length - 2 - padLen!), iv };
 }
 
 for (const bits of [128, 192, 256]) {
@@ -70,7 +70,7 @@ for (const bits of [128, 192, 256]) {
           assert.equal(got.iv.toString("hex"), be64(seq).toString("hex"), "IV = 64-bit sequence number");
           const theirs = refEncap(r, seq, inner, be64(seq ^ 0x0123456789abcdefn));
           const bad = Buffer.from(theirs);
-          bad[20] ^= 0x80;
+          bad[20]! ^= 0x80;
           const d0 = dp.decapsulate(bad);
           assert.equal(d0.status, "integrity-failed");
           assert.equal(d0.payload, undefined);
@@ -107,7 +107,7 @@ test("IKE SK payload with AES-CCM (RFC 5282): sealed by us, opened by node:crypt
     assert.ok(opened.ok);
     assert.deepEqual(opened.plaintext, plaintext);
     const bad = msg.slice();
-    bad[bad.length - 1] ^= 1;
+    bad[bad.length - 1]! ^= 1;
     const refused = sk.open(bad, bad.length - 28 - 4);
     assert.equal(refused.ok, false);
     assert.match((refused as { reason: string }).reason, /AES-CCM tag mismatch/);

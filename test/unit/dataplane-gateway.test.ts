@@ -18,12 +18,12 @@ async function path(esp: string, extra: Partial<SaConfig> = {}): Promise<Path> {
   const integKey = s.integKeyBytes ? bytes(s.integKeyBytes, 2) : undefined;
   const base = { spi: 0xabc12345, mode: "tunnel" as const, esp, ...extra };
   const [sender, gateway, receiver] = await Promise.all([0, 1, 2].map(() => Dataplane.create({ maxSas: 4, batchSize: 16 })));
-  const out = sender.addSa({ ...base, direction: "out", encKey, integKey });
+  const out = sender!.addSa({ ...base, direction: "out", encKey, integKey });
   // GMAC's key is its integrity key; an HMAC gateway gets no encryption key at all.
   const gwKey = esp.includes("gmac") ? encKey : new Uint8Array(0);
-  const gw = gateway.addSa({ ...base, direction: "in", encKey: gwKey, integKey, verifyOnly: true });
-  const inn = receiver.addSa({ ...base, direction: "in", encKey, integKey });
-  return { sender, gateway, receiver, out, gw, inn };
+  const gw = gateway!.addSa({ ...base, direction: "in", encKey: gwKey, integKey, verifyOnly: true });
+  const inn = receiver!.addSa({ ...base, direction: "in", encKey, integKey });
+  return { sender: sender!, gateway: gateway!, receiver: receiver!, out, gw, inn };
 }
 
 const GATEWAY_SUITES = ["aes128ctr-sha256", "aes256ctr-sha512", "aes128-sha256", "aes256-sha256_96", "aes192-sha384", "null-sha1", "aes128gmac", "aes256gmac", "aes128ctr-sha256-esn", "aes128gmac-esn"];
@@ -41,21 +41,21 @@ for (const esp of GATEWAY_SUITES) {
     });
     if (!esp.includes("gmac") && !esp.startsWith("null")) {
       // Encrypted suites: the inner packet is nowhere in what the gateway forwards.
-      const inner = Buffer.from(inners[1].subarray(0, 28));
-      assert.equal(Buffer.from(forwarded[1].payload!).indexOf(inner), -1);
+      const inner = Buffer.from(inners[1]!.subarray(0, 28));
+      assert.equal(Buffer.from(forwarded[1]!.payload!).indexOf(inner), -1);
     }
     const delivered = p.receiver.decapsulateBatch(forwarded.map((r) => r.payload!));
     delivered.forEach((r, i) => { assert.equal(r.status, "ok"); assert.deepEqual(r.payload, inners[i]); });
 
     // Tampering anywhere (header, IV, ciphertext, ICV) and replays stop at the gateway.
     const fresh = p.sender.encapsulate(p.out, ipv4Udp(64)).packet!;
-    const tampered = [8, 12, 20, fresh.length - 30, fresh.length - 1].map((at) => { const t = fresh.slice(); t[at] ^= 0x10; return t; });
+    const tampered = [8, 12, 20, fresh.length - 30, fresh.length - 1].map((at) => { const t = fresh.slice(); t[at]! ^= 0x10; return t; });
     for (const t of tampered) {
       const g = p.gateway.decapsulate(t);
       assert.equal(g.status, "integrity-failed");
       assert.equal(g.payload, undefined);
     }
-    assert.equal(p.gateway.decapsulate(wire[2]).status, "replay");
+    assert.equal(p.gateway.decapsulate(wire[2]!).status, "replay");
     const st = p.gateway.stats(p.gw);
     assert.equal(st.drops["integrity-failed"], 5n);
     assert.equal(st.drops.replay, 1n);
@@ -77,7 +77,7 @@ test("gateway with the IP header in front: transport and ESP-in-UDP packets forw
   const g = p.gateway.decapsulate(pkt, 20);
   assert.equal(g.status, "ok");
   assert.deepEqual(g.payload, pkt, "IP header, ESP and all");
-  assert.deepEqual(p.receiver.decapsulate(g.payload!, 20).payload, orig);
+  assert.deepEqual(p.receiver.decapsulate(g.payload, 20).payload, orig);
   // ESP-in-UDP (RFC 3948): outer IPv4 + UDP 4500 in front of a tunnel-mode packet.
   const t = await path("aes256gmac");
   const esp = t.sender.encapsulate(t.out, ipv6Udp(8)).packet!;

@@ -29,7 +29,7 @@ test("packets: soft once at the limit, hard after the last allowed packet; later
   assert.deepEqual(events[0], { sa: out, spi: 0x100, direction: "out", kind: "soft", reason: "packets" });
   const r2 = dp.encapsulateBatch(out, Array.from({ length: 6 }, () => ipv4Udp(1)));
   assert.deepEqual(r2.map((r) => r.status), ["ok", "ok", "lifetime-expired", "lifetime-expired", "lifetime-expired", "lifetime-expired"]);
-  assert.equal(r2[2].packet, undefined);
+  assert.equal(r2[2]!.packet, undefined);
   assert.deepEqual(events.map(brief), ["soft:packets", "hard:packets"]);
   const s = dp.stats(out);
   assert.equal(s.packets, 5n, "expired SAs keep their counters");
@@ -48,15 +48,15 @@ test("bytes on an inbound SA: counted on delivered payload only; replays and for
   const out = dp.addSa(sa(0x200, "out"));
   const inn = dp.addSa(sa(0x200, "in", { lifetime: { soft: { bytes: 250n }, hard: { bytes: 400 } } }));
   const pkts = dp.encapsulateBatch(out, Array.from({ length: 6 }, () => ipv4Udp(72))).map((r) => r.packet!); // 100 B each
-  assert.equal(dp.decapsulate(pkts[0]).status, "ok");
-  assert.equal(dp.decapsulate(pkts[0]).status, "replay");
-  const forged = pkts[1].slice(); forged[30] ^= 1;
+  assert.equal(dp.decapsulate(pkts[0]!).status, "ok");
+  assert.equal(dp.decapsulate(pkts[0]!).status, "replay");
+  const forged = pkts[1]!.slice(); forged[30]! ^= 1;
   assert.equal(dp.decapsulate(forged).status, "integrity-failed");
   assert.equal(dp.stats(inn).bytes, 100n);
   assert.equal(events.length, 0);
   const res = dp.decapsulateBatch(pkts.slice(1));
   assert.deepEqual(res.map((r) => r.status), ["ok", "ok", "ok", "lifetime-expired", "lifetime-expired"]);
-  assert.equal(res[3].payload, undefined);
+  assert.equal(res[3]!.payload, undefined);
   assert.deepEqual(events.map((e) => `${e.direction} ${brief(e)}`), ["in soft:bytes", "in hard:bytes"]);
   assert.equal(dp.stats(inn).bytes, 400n);
   assert.equal(dp.replayState(inn).top, 4n, "expired packets do not move the window");

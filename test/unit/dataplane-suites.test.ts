@@ -84,8 +84,8 @@ function refDecap(r: Ref, pkt: Uint8Array, seqHi = 0): { payload: Buffer; nh: nu
     else pt = Buffer.from(body);
   }
   const padLen = pt[pt.length - 2];
-  for (let i = 0; i < padLen; i++) assert.equal(pt[pt.length - 2 - padLen + i], i + 1, "reference: RFC 4303 padding");
-  return { payload: pt.subarray(0, pt.length - 2 - padLen), nh: pt[pt.length - 1] };
+  for (let i = 0; i < padLen!; i++) assert.equal(pt[pt.length - 2 - padLen! + i], i + 1, "reference: RFC 4303 padding");
+  return { payload: pt.subarray(0, pt.length - 2 - padLen!), nh: pt[pt.length - 1]! };
 }
 
 // ---- SA pairs for a keyword --------------------------------------------------------------------
@@ -133,7 +133,7 @@ for (const esp of NEW_SUITES) {
       assert.equal(e.seq, BigInt(i + 1));
       const r = refDecap(ref, e.packet!);
       assert.deepEqual(new Uint8Array(r.payload), inner);
-      assert.equal(r.nh, inner[0] >> 4 === 4 ? 4 : 41);
+      assert.equal(r.nh, inner[0]! >> 4 === 4 ? 4 : 41);
       if (ref.kind === "gmac") {
         // Integrity only: the inner packet is on the wire in the clear, right after SPI, seq and IV.
         assert.deepEqual(e.packet!.subarray(16, 16 + inner.length), inner);
@@ -153,14 +153,14 @@ test("new suites in transport mode and with ESN across 2^32: both directions aga
   for (const esp of ["chacha20poly1305", "aes128ctr-sha256", "aes256ctr-sha512", "aes128gmac", "aes256gmac", "aes192-sha384"]) {
     const t = await pair(esp, { mode: "transport" });
     for (const [i, orig] of [ipv4Udp(33), ipv6Udp(9)].entries()) {
-      const hl = orig[0] >> 4 === 4 ? 20 : 40;
+      const hl = orig[0]! >> 4 === 4 ? 20 : 40;
       const e = t.dp.encapsulate(t.out, orig);
       const r = refDecap(t.ref, e.packet!.subarray(hl));
       assert.equal(r.nh, 17);
       assert.deepEqual(new Uint8Array(r.payload), orig.subarray(hl));
       assert.deepEqual(t.dp.decapsulate(e.packet!, hl).payload, orig, `${esp} transport round trip with the IP header`);
       const wire = Buffer.concat([orig.subarray(0, hl), refEncap(t.ref, 10n + BigInt(i), orig.subarray(hl), 17)]);
-      wire[orig[0] >> 4 === 4 ? 9 : 6] = 50;
+      wire[orig[0]! >> 4 === 4 ? 9 : 6] = 50;
       if (hl === 20) { wire.writeUInt16BE(wire.length, 2); wire.writeUInt16BE(0, 10); }
       else wire.writeUInt16BE(wire.length - 40, 4);
       const d = t.dp.decapsulate(wire, hl);
@@ -214,7 +214,7 @@ test("RFC 3686 vectors through ESP: decap uses nonce ‖ IV ‖ 1 from the packe
   for (const v of CTR_VECTORS) {
     const key = hex(v.key_hex);
     const esp = `aes${key.length * 8}ctr-sha256`;
-    const keystream = Buffer.from(hex(v.plaintext_hex).map((p, i) => p ^ hex(v.ciphertext_hex)[i]));
+    const keystream = Buffer.from(hex(v.plaintext_hex).map((p, i) => p ^ hex(v.ciphertext_hex)[i]!));
     const n = keystream.length; // 16, 32 or 36: a multiple of 4, so the trailer needs no padding
     const dp = await Dataplane.create({ maxSas: 4, batchSize: 4 });
     const integKey = bytes(32, 9);
@@ -222,7 +222,7 @@ test("RFC 3686 vectors through ESP: decap uses nonce ‖ IV ‖ 1 from the packe
     // Plaintext of our choosing (payload ‖ Pad Length 0 ‖ Next Header 17), encrypted with the RFC's keystream.
     const payload = bytes(n - 2, n);
     const pt = Buffer.concat([payload, Buffer.from([0, 17])]);
-    const ct = Buffer.from(pt.map((p, i) => p ^ keystream[i]));
+    const ct = Buffer.from(pt.map((p, i) => p ^ keystream[i]!));
     const signed = Buffer.concat([be32(0x3686), be32(1), hex(v.iv_hex), ct]);
     const pkt = Buffer.concat([signed, createHmac("sha256", integKey).update(signed).digest().subarray(0, 16)]);
     const d = dp.decapsulate(pkt);
@@ -238,7 +238,7 @@ test("RFC 3686 vectors through ESP: decap uses nonce ‖ IV ‖ 1 from the packe
     const e = dp.encapsulate(out, inner);
     assert.equal(e.status, "ok");
     assert.deepEqual(Buffer.from(e.packet!.subarray(8, 16)), hex(v.iv_hex), "IV on the wire = the 64-bit sequence number");
-    const got = Buffer.from(e.packet!.subarray(16, 16 + n)).map((c, i) => c ^ inner[i]);
+    const got = Buffer.from(e.packet!.subarray(16, 16 + n)).map((c, i) => c ^ inner[i]!);
     assert.deepEqual(Buffer.from(got), keystream, `${v.id}: keystream`);
   }
 });
@@ -251,27 +251,27 @@ const [CHACHA_ESP] = JSON.parse(readFileSync(new URL("../vectors/rfc/rfc7634_cha
 test("RFC 7634 appendix A: the example packet decapsulates to its ICMP packet; our encap of it gives the RFC ciphertext", async () => {
   const v = CHACHA_ESP;
   const dp = await Dataplane.create({ maxSas: 4, batchSize: 4 });
-  const spi = parseInt(v.spi_hex, 16);
-  const inn = dp.addSa({ spi, direction: "in", mode: "tunnel", esp: "chacha20poly1305", encKey: hex(v.keymat_hex) });
-  const pt = hex(v.plaintext_hex);
-  const inner = pt.subarray(0, pt.length - 2 - v.pad_length);
-  const d = dp.decapsulate(hex(v.esp_packet_hex));
+  const spi = parseInt(v!.spi_hex, 16);
+  const inn = dp.addSa({ spi, direction: "in", mode: "tunnel", esp: "chacha20poly1305", encKey: hex(v!.keymat_hex) });
+  const pt = hex(v!.plaintext_hex);
+  const inner = pt.subarray(0, pt.length - 2 - v!.pad_length);
+  const d = dp.decapsulate(hex(v!.esp_packet_hex));
   assert.equal(d.status, "ok");
-  assert.equal(d.seq, BigInt(v.seq));
-  assert.equal(d.nextHeader, v.next_header);
+  assert.equal(d.seq, BigInt(v!.seq));
+  assert.equal(d.nextHeader, v!.next_header);
   assert.deepEqual(Buffer.from(d.payload!), inner, "the inner IPv4 packet of the example");
-  assert.equal(dp.decapsulate(hex(v.esp_packet_hex)).status, "replay");
-  const forged = hex(v.esp_packet_hex); forged[forged.length - 1] ^= 0x80;
+  assert.equal(dp.decapsulate(hex(v!.esp_packet_hex)).status, "replay");
+  const forged = hex(v!.esp_packet_hex); forged[forged.length - 1]! ^= 0x80;
   forged.writeUInt32BE(6, 4);
   assert.equal(dp.decapsulate(forged).status, "integrity-failed");
-  assert.equal(dp.replayState(inn).top, BigInt(v.seq));
+  assert.equal(dp.replayState(inn).top, BigInt(v!.seq));
   // Encap: with ESN and next sequence number = the example's IV, the nonce is the example's, so
   // the ciphertext (same inner packet, same RFC 4303 padding) is byte for byte the RFC's.
-  const out = dp.addSa({ spi, direction: "out", mode: "tunnel", esp: "chacha20poly1305-esn", encKey: hex(v.keymat_hex), seq: hex(v.iv_hex).readBigUInt64BE() - 1n });
+  const out = dp.addSa({ spi, direction: "out", mode: "tunnel", esp: "chacha20poly1305-esn", encKey: hex(v!.keymat_hex), seq: hex(v!.iv_hex).readBigUInt64BE() - 1n });
   const e = dp.encapsulate(out, inner);
   assert.equal(e.status, "ok");
-  assert.equal(Buffer.from(e.packet!.subarray(8, 16)).toString("hex"), v.iv_hex);
-  assert.equal(Buffer.from(e.packet!.subarray(16, e.packet!.length - 16)).toString("hex"), v.ciphertext_hex);
+  assert.equal(Buffer.from(e.packet!.subarray(8, 16)).toString("hex"), v!.iv_hex);
+  assert.equal(Buffer.from(e.packet!.subarray(16, e.packet!.length - 16)).toString("hex"), v!.ciphertext_hex);
 });
 
 // ---- RFC 4868 authenticators: HMAC-SHA-384-192 and HMAC-SHA-512-256 ------------------------------
@@ -294,7 +294,7 @@ test("RFC 4868 AUTH384/AUTH512 cases: transcription equals node:crypto, and an E
     // The ICV verified; the data's last bytes are no RFC 4303 trailer, so it stops at the padding check.
     assert.equal(good.status, "bad-padding", v.id);
     const bad = Buffer.concat([data, hex(v.icv_hex)]);
-    bad[bad.length - 1] ^= 1;
+    bad[bad.length - 1]! ^= 1;
     assert.equal(dp.decapsulate(bad).status, "integrity-failed", v.id);
     const s = dp.stats(h);
     assert.equal(s.drops["bad-padding"], 1n);
@@ -311,7 +311,7 @@ test("new kinds: every bit flip, every truncation and a wrong SPI are dropped wi
     const good = dp.encapsulate(out, ipv4Udp(21)).packet!;
     for (let bit = 0; bit < good.length * 8; bit++) {
       const bad = good.slice();
-      bad[bit >> 3] ^= 1 << (bit & 7);
+      bad[bit >> 3]! ^= 1 << (bit & 7);
       const d = dp.decapsulate(bad);
       assert.ok(["integrity-failed", "no-sa", "replay"].includes(d.status), `${esp} bit ${bit}: ${d.status}`);
       assert.equal(d.payload, undefined);

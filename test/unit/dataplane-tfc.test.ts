@@ -109,7 +109,7 @@ test("overhead() equals the bytes each suite adds, for every inner length 20..30
       const { dp, out } = await pair(esp, { mode });
       for (let len = 28; len <= 300; len++) {
         for (const inner of [ipv4Udp(len - 28), ...(len >= 48 ? [ipv6Udp(len - 48)] : [])]) {
-          const v: 4 | 6 = inner[0] >> 4 === 4 ? 4 : 6;
+          const v: 4 | 6 = inner[0]! >> 4 === 4 ? 4 : 6;
           const pkt = dp.encapsulate(out, inner).packet!;
           const oh = dp.overhead(out, inner.length, mode === "transport" ? { ipVersion: v } : {});
           assert.equal(pkt.length - inner.length, oh, `${esp} ${mode} IPv${v} ${inner.length}`);

@@ -45,7 +45,7 @@ for (const esp of SUITES) {
       assert.equal(e.seq, BigInt(i + 1));
       const r = refDecap(ref, e.packet!);
       assert.deepEqual(new Uint8Array(r.payload), inner);
-      assert.equal(r.nextHeader, inner[0] >> 4 === 4 ? 4 : 41);
+      assert.equal(r.nextHeader, inner[0]! >> 4 === 4 ? 4 : 41);
       assert.equal(r.seq, i + 1);
       const wire = refEncap(ref, BigInt(i + 1), inner, r.nextHeader);
       const d = dp.decapsulate(wire);
@@ -63,13 +63,13 @@ test("transport mode IPv4 and IPv6: protocol, lengths and IPv4 checksum rebuilt 
   for (const esp of ["aes128gcm16", "aes128-sha256"]) {
     const { dp, out, ref } = await pair(esp, { mode: "transport" });
     for (const orig of [ipv4Udp(50), ipv6Udp(20)]) {
-      const v4 = orig[0] >> 4 === 4;
+      const v4 = orig[0]! >> 4 === 4;
       const hl = v4 ? 20 : 40;
       const e = dp.encapsulate(out, orig);
       assert.equal(e.status, "ok");
       const pkt = e.packet!;
       assert.equal(v4 ? pkt[9] : pkt[6], 50, "protocol becomes ESP");
-      assert.equal(v4 ? (pkt[2] << 8) | pkt[3] : ((pkt[4] << 8) | pkt[5]) + 40, pkt.length);
+      assert.equal(v4 ? (pkt[2]! << 8) | pkt[3]! : ((pkt[4]! << 8) | pkt[5]!) + 40, pkt.length);
       const r = refDecap(ref, pkt.subarray(hl));
       assert.equal(r.nextHeader, 17);
       assert.deepEqual(new Uint8Array(r.payload), orig.subarray(hl));
@@ -92,7 +92,7 @@ test("every single-bit flip of a packet is dropped with a reason, never delivers
     let dropped = 0;
     for (let bit = 0; bit < good.length * 8; bit++) {
       const bad = good.slice();
-      bad[bit >> 3] ^= 1 << (bit & 7);
+      bad[bit >> 3]! ^= 1 << (bit & 7);
       const d = dp.decapsulate(bad);
       assert.notEqual(d.status, "ok", `${esp} bit ${bit}`);
       assert.equal(d.payload, undefined);
@@ -125,13 +125,13 @@ test("truncation at every length: truncated or integrity-failed, never ok", asyn
 test("replay: duplicates and packets left of the window are dropped and counted; reordering inside is accepted", async () => {
   const { dp, out, inn } = await pair("aes128gcm16", { replayWindow: 64 });
   const pkts = Array.from({ length: 200 }, () => dp.encapsulate(out, ipv4Udp(10)).packet!);
-  assert.equal(dp.decapsulate(pkts[99]).status, "ok");
-  assert.equal(dp.decapsulate(pkts[99]).status, "replay");
-  assert.equal(dp.decapsulate(pkts[50]).status, "ok", "seq 51 is inside the 64-packet window of top 100");
-  assert.equal(dp.decapsulate(pkts[20]).status, "replay", "seq 21 is left of the window");
-  assert.equal(dp.decapsulate(pkts[199]).status, "ok");
-  assert.equal(dp.decapsulate(pkts[150]).status, "ok");
-  assert.equal(dp.decapsulate(pkts[150]).status, "replay");
+  assert.equal(dp.decapsulate(pkts[99]!).status, "ok");
+  assert.equal(dp.decapsulate(pkts[99]!).status, "replay");
+  assert.equal(dp.decapsulate(pkts[50]!).status, "ok", "seq 51 is inside the 64-packet window of top 100");
+  assert.equal(dp.decapsulate(pkts[20]!).status, "replay", "seq 21 is left of the window");
+  assert.equal(dp.decapsulate(pkts[199]!).status, "ok");
+  assert.equal(dp.decapsulate(pkts[150]!).status, "ok");
+  assert.equal(dp.decapsulate(pkts[150]!).status, "replay");
   const s = dp.stats(inn);
   assert.equal(s.drops.replay, 3n);
   assert.equal(s.packets, 4n);
@@ -227,7 +227,7 @@ test("property: random suites, sizes and reordering within the window all decaps
   for (let round = 0; round < 12; round++) {
     const esp = SUITES[next(SUITES.length)];
     const window = [32, 64, 128, 1024][next(4)];
-    const { dp, out, inn } = await pair(esp, { replayWindow: window });
+    const { dp, out, inn } = await pair(esp!, { replayWindow: window });
     const inners = Array.from({ length: 60 }, (_, i) => (next(3) === 0 ? ipv6Udp(next(300)) : ipv4Udp(next(1400), i)));
     const wire = dp.encapsulateBatch(out, inners).map((r) => r.packet!);
     // Shuffle inside blocks smaller than the window: every packet stays inside it.
@@ -236,10 +236,10 @@ test("property: random suites, sizes and reordering within the window all decaps
       const blk = order.slice(i, i + 16).sort(() => next(3) - 1);
       order.splice(i, blk.length, ...blk);
     }
-    const res = dp.decapsulateBatch(order.map((k) => wire[k]));
+    const res = dp.decapsulateBatch(order.map((k) => wire[k]!));
     res.forEach((r, j) => {
       assert.equal(r.status, "ok", `${esp} w${window} packet ${order[j]}`);
-      assert.deepEqual(r.payload, inners[order[j]]);
+      assert.deepEqual(r.payload, inners[order[j]!]);
     });
     assert.equal(dp.stats(inn).packets, 60n);
   }

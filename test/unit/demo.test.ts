@@ -25,7 +25,7 @@ test("ICMP echo packets carry valid checksums and replies swap addresses", () =>
   assert.deepEqual(parseIcmpEcho(req), { src: "198.51.100.1", dst: "203.0.113.2", type: 8, id: 7, seq: 9 });
   const rep = echoReplyFor(req)!;
   assert.deepEqual(parseIcmpEcho(rep), { src: "203.0.113.2", dst: "198.51.100.1", type: 0, id: 7, seq: 9 });
-  req[30] ^= 1;
+  req[30]! ^= 1;
   assert.equal(parseIcmpEcho(req), null, "a corrupted echo fails its checksum");
 });
 
@@ -64,7 +64,7 @@ test("demo: both suites negotiate over UDP loopback, 300 echoes each come back, 
 });
 
 test("demo suite result: proposals agree on both peers and every request got its own reply", { timeout: 120_000 }, async () => {
-  const r = await runDemoSuite(DEMO_SUITES[1], { packets: 130, burst: 64, timeoutMs: 20_000, wrongPsk: false }, () => undefined);
+  const r = await runDemoSuite(DEMO_SUITES[1]!, { packets: 130, burst: 64, timeoutMs: 20_000, wrongPsk: false }, () => undefined);
   assert.equal(r.error, undefined);
   assert.deepEqual(r.ikeProposal, { a: SWAN.cbcIke, b: SWAN.cbcIke });
   assert.deepEqual(r.espProposal, { a: SWAN.cbcEsp, b: SWAN.cbcEsp });
@@ -80,13 +80,13 @@ test("demo --wrong-psk: AUTHENTICATION_FAILED reported by peer B, exit code 11, 
   const text = lines.join("\n");
   assert.equal(code, 11, text);
   assert.equal(lines.filter((l) => /B {2}\[ENC\] <peer-b\|\d+> generating IKE_AUTH response 1 \[ N\(AUTH_FAILED\) \]/.test(l)).length, 2, text);
-  assert.equal(lines.filter((l) => /^  negotiation failed: AUTHENTICATION_FAILED/.test(l)).length, 2, text);
+  assert.equal(lines.filter((l) => /^ {2}negotiation failed: AUTHENTICATION_FAILED/.test(l)).length, 2, text);
   assert.equal(lines.at(-1), "\nnegotiation failed: AUTHENTICATION_FAILED");
   assert.ok(!lines.some((l) => /echo requests/.test(l)), text);
 });
 
 test("peer pair with different PSKs: initiate rejects with AUTHENTICATION_FAILED and neither peer keeps an SA", { timeout: 120_000 }, async () => {
-  const pair = await startPeerPair({ ike: DEMO_SUITES[0].ike, esp: DEMO_SUITES[0].esp, psk: "key one", pskB: "key two" });
+  const pair = await startPeerPair({ ike: DEMO_SUITES[0]!.ike, esp: DEMO_SUITES[0]!.esp, psk: "key one", pskB: "key two" });
   try {
     const err = await pair.a.initiate(CONN_A).then(() => null, (e: unknown) => e);
     assert.ok(err instanceof IkeError);

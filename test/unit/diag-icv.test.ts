@@ -53,7 +53,7 @@ const only1 = (det: IcvTruncationDetector, spi: number): Diagnostic => det.diagn
 const only = (det: IcvTruncationDetector): Diagnostic => {
   const ds = det.diagnostics();
   assert.equal(ds.length, 1, JSON.stringify(ds));
-  return ds[0];
+  return ds[0]!;
 };
 
 test("peer sends 96-bit ICVs (Linux `auth hmac(sha256)`), we expect RFC 4868's 128: CBC and NULL", async () => {
@@ -76,19 +76,19 @@ test("peer sends 96-bit ICVs (Linux `auth hmac(sha256)`), we expect RFC 4868's 1
     failures: 5, probed: 4, matched: 4, message: "", hint: "", severity: "error", since: 1_700_000_000_000,
     evidence: { failures: 5, truncated: 0, probed: 4, matched: 4, configuredIcvBits: 128, peerIcvBits: 96 },
   });
-  assert.equal(a.message, "SA 0x00001001 (aes128-sha256, 128-bit ICV): 5 integrity failures; the peer's packets verify with a 96-bit ICV — it is using the Linux default " +
+  assert.equal(a!.message, "SA 0x00001001 (aes128-sha256, 128-bit ICV): 5 integrity failures; the peer's packets verify with a 96-bit ICV — it is using the Linux default " +
     "`auth hmac(sha256)` (ip xfrm without auth-trunc, strongSwan through kernel-pfkey, or a `sha256_96` proposal); " +
     "set `aes128-sha256_96` here or `auth-trunc hmac(sha256) KEY 128` there (strongSwan: `sha256` with kernel-netlink, not kernel-pfkey).");
-  assert.equal(a.hint, "set `aes128-sha256_96` here or `auth-trunc hmac(sha256) KEY 128` there (strongSwan: `sha256` with kernel-netlink, not kernel-pfkey)");
-  assert.equal(b.kind, "icv-truncation");
-  assert.equal(b.sa, nul);
-  assert.equal(b.peerIcvBits, 96);
-  assert.equal(b.configuredIcvBits, 128);
-  assert.match(b.message, /^SA 0x00001002 \(null-sha256, 128-bit ICV\): 5 integrity failures; the peer's packets verify with a 96-bit ICV/);
-  assert.match(b.message, /set `null-sha256_96` here or `auth-trunc hmac\(sha256\) KEY 128` there/);
+  assert.equal(a!.hint, "set `aes128-sha256_96` here or `auth-trunc hmac(sha256) KEY 128` there (strongSwan: `sha256` with kernel-netlink, not kernel-pfkey)");
+  assert.equal(b!.kind, "icv-truncation");
+  assert.equal(b!.sa, nul);
+  assert.equal(b!.peerIcvBits, 96);
+  assert.equal(b!.configuredIcvBits, 128);
+  assert.match(b!.message, /^SA 0x00001002 \(null-sha256, 128-bit ICV\): 5 integrity failures; the peer's packets verify with a 96-bit ICV/);
+  assert.match(b!.message, /set `null-sha256_96` here or `auth-trunc hmac\(sha256\) KEY 128` there/);
   // One event and one log line per SA, raised after the batch that brought the first proof.
   assert.deepEqual(events.map((e) => [e.spi, e.kind, e.peerIcvBits, e.failures]), [[0x1001, "icv-truncation", 96, 5], [0x1002, "icv-truncation", 96, 5]]);
-  assert.deepEqual(logs, [`ipsec-wasm: ${a.message}`, `ipsec-wasm: ${b.message}`]);
+  assert.deepEqual(logs, [`ipsec-wasm: ${a!.message}`, `ipsec-wasm: ${b!.message}`]);
   dp.decapsulateBatch(refPackets(cbcPeer, 6n, 1));
   assert.equal(events.length, 2, "no repeat within a minute");
   assert.equal(only1(det, 0x1001).failures, 6);
@@ -109,11 +109,11 @@ test("our own encapsulator at icvLength 12 into an SA at 16, and the reverse", a
   for (const p of b) refDecap({ spi: 0x2002, suite: "cbc", key: AES256, integKey: ik, hash: "sha256", icv: 16 }, p);
   dp.decapsulateBatch([...a, ...b]);
   const [x, y] = det.diagnostics();
-  assert.deepEqual([x.spi, x.kind, x.configuredIcvBits, x.peerIcvBits, x.failures], [0x2001, "icv-truncation", 128, 96, 3]);
-  assert.match(x.hint, /^set `aes256-sha256_96` here or `auth-trunc hmac\(sha256\) KEY 128` there/);
-  assert.deepEqual([y.spi, y.kind, y.configuredIcvBits, y.peerIcvBits, y.failures], [0x2002, "icv-truncation", 96, 128, 3]);
+  assert.deepEqual([x!.spi, x!.kind, x!.configuredIcvBits, x!.peerIcvBits, x!.failures], [0x2001, "icv-truncation", 128, 96, 3]);
+  assert.match(x!.hint, /^set `aes256-sha256_96` here or `auth-trunc hmac\(sha256\) KEY 128` there/);
+  assert.deepEqual([y!.spi, y!.kind, y!.configuredIcvBits, y!.peerIcvBits, y!.failures], [0x2002, "icv-truncation", 96, 128, 3]);
   // The peer is the RFC 4868 one: the fix is here; moving the peer to 96 bits is named as the non-standard fallback.
-  assert.equal(y.message, "SA 0x00002002 (aes256-sha256_96, 96-bit ICV): 3 integrity failures; the peer's packets verify with a 128-bit ICV — RFC 4868's length (strongSwan `sha256`, " +
+  assert.equal(y!.message, "SA 0x00002002 (aes256-sha256_96, 96-bit ICV): 3 integrity failures; the peer's packets verify with a 128-bit ICV — RFC 4868's length (strongSwan `sha256`, " +
     "Linux `auth-trunc hmac(sha256) KEY 128`); set `aes256-sha256` here: the peer follows RFC 4868 (making it send 96-bit ICVs, " +
     "`auth-trunc hmac(sha256) KEY 96` or strongSwan `sha256_96` there, also works but is non-standard).");
 });
@@ -152,17 +152,17 @@ test("SHA-384, SHA-512 and SHA-1 SAs: the peer's truncation and the right keywor
   assert.equal(ds.length, cases.length);
   cases.forEach((c, i) => {
     const d = ds[i];
-    assert.equal(d.spi, c.spi);
-    assert.equal(d.kind, "icv-truncation", d.message);
-    assert.equal(d.configuredIcvBits, c.ourBits);
-    assert.equal(d.peerIcvBits, c.peerIcv * 8, d.message);
-    assert.equal(d.matched, 2);
+    assert.equal(d!.spi, c.spi);
+    assert.equal(d!.kind, "icv-truncation", d!.message);
+    assert.equal(d!.configuredIcvBits, c.ourBits);
+    assert.equal(d!.peerIcvBits, c.peerIcv * 8, d!.message);
+    assert.equal(d!.matched, 2);
     // These suites take only the RFC length here: the fix is on the peer.
-    assert.match(d.hint, new RegExp(`^this side supports only ${c.ourBits}-bit ICVs for HMAC-${c.hash.toUpperCase()}: set `), d.hint);
-    assert.match(d.message, c.there, d.message);
-    assert.ok(d.message.includes(`the peer's packets verify with a ${c.peerIcv * 8}-bit ICV`), d.message);
+    assert.match(d!.hint, new RegExp(`^this side supports only ${c.ourBits}-bit ICVs for HMAC-${c.hash.toUpperCase()}: set `), d!.hint);
+    assert.match(d!.message, c.there, d!.message);
+    assert.ok(d!.message.includes(`the peer's packets verify with a ${c.peerIcv * 8}-bit ICV`), d!.message);
   });
-  assert.match(ds[0].message, /a non-standard truncation \(Linux `auth-trunc hmac\(sha384\) KEY 128`\); RFC 4868 says 192 bits for HMAC-SHA384/);
+  assert.match(ds[0]!.message, /a non-standard truncation \(Linux `auth-trunc hmac\(sha384\) KEY 128`\); RFC 4868 says 192 bits for HMAC-SHA384/);
 });
 
 test("ESN: the probe infers the high half of the sequence number as decap does", async () => {
@@ -212,12 +212,12 @@ test("damaged packets among good ones: no diagnostic, no event", async () => {
   const ik = integ("sha256", 4);
   const h = inbound(dp, 0x7001, "aes128-sha256", AES128, ik);
   const good = refPackets({ spi: 0x7001, suite: "cbc", key: AES128, integKey: ik, hash: "sha256", icv: 16 }, 1n, 12);
-  const damaged = good.map((p, i) => { const c = p.slice(); c[30 + i] ^= 0x40; return c; });
+  const damaged = good.map((p, i) => { const c = p.slice(); c[30 + i]! ^= 0x40; return c; });
   // One damaged packet first: below the 3 samples a key-mismatch claim needs.
-  dp.decapsulateBatch([damaged[0], good[1], good[2]]);
+  dp.decapsulateBatch([damaged[0]!, good[1]!, good[2]!]);
   assert.deepEqual(det.diagnostics(), []);
   // More damage once good packets proved the key: still corruption, not configuration.
-  dp.decapsulateBatch([damaged[3], good[4], damaged[5], damaged[6], good[7], damaged[8]]);
+  dp.decapsulateBatch([damaged[3]!, good[4]!, damaged[5]!, damaged[6]!, good[7]!, damaged[8]!]);
   assert.equal(dp.stats(h).drops["integrity-failed"], 5n);
   assert.equal(det.probes, 5);
   assert.deepEqual(det.diagnostics(), []);
@@ -281,10 +281,10 @@ test("probing changes no replay window, counter or packet byte", async () => {
   const bad = [
     ...refPackets({ ...peer, icv: 12 }, (3n << 32n) + 101n, 2),
     ...refPackets({ ...peer, icv: 32 }, (3n << 32n) + 200n, 2),
-    ...refPackets({ ...peer, suite: "cbc" }, (3n << 32n) + 300n, 1).map((p) => { const c = p.slice(); c[40] ^= 1; return c; }),
+    ...refPackets({ ...peer, suite: "cbc" }, (3n << 32n) + 300n, 1).map((p) => { const c = p.slice(); c[40]! ^= 1; return c; }),
     // Right MAC, last ICV byte wrong: every byte of the candidate ICV counts.
-    ...refPackets({ ...peer, icv: 32 }, (3n << 32n) + 400n, 1).map((p) => { const c = p.slice(); c[c.length - 1] ^= 0x80; return c; }),
-    ...refPackets({ ...peer, icv: 12 }, (3n << 32n) + 401n, 1).map((p) => { const c = p.slice(); c[c.length - 1] ^= 0x01; return c; }),
+    ...refPackets({ ...peer, icv: 32 }, (3n << 32n) + 400n, 1).map((p) => { const c = p.slice(); c[c.length - 1]! ^= 0x80; return c; }),
+    ...refPackets({ ...peer, icv: 12 }, (3n << 32n) + 401n, 1).map((p) => { const c = p.slice(); c[c.length - 1]! ^= 0x01; return c; }),
   ];
   const masks: number[][][] = [];
   let arena: Uint8Array[] = [];
@@ -311,7 +311,7 @@ test("probing changes no replay window, counter or packet byte", async () => {
   assert.equal(after.global.byStatus.ok, before.global.byStatus.ok);
   // Those packets still verify at their real length afterwards: the probe left the window alone.
   const again = dp.decapsulateBatch(refPackets(peer, (3n << 32n) + 101n, 1));
-  assert.equal(again[0].status, "ok");
+  assert.equal(again[0]!.status, "ok");
 });
 
 test("icvProbe on packets it must not judge: ok, no-sa, replay, out-of-range index", async () => {
@@ -322,8 +322,8 @@ test("icvProbe on packets it must not judge: ok, no-sa, replay, out-of-range ind
   const [p1] = refPackets(peer, 1n, 1);
   const other = refPackets({ ...peer, spi: 0xb002, icv: 12 }, 1n, 1)[0];
   let seen: number[][] = [];
-  dp.observeDecapsulation((b) => { seen = [-1, 0, 1, 2, 3, 8, 1 << 30].map((i) => dp.icvProbe(i)); });
-  dp.decapsulateBatch([p1, other, p1]);
+  dp.observeDecapsulation(() => { seen = [-1, 0, 1, 2, 3, 8, 1 << 30].map((i) => dp.icvProbe(i)); });
+  dp.decapsulateBatch([p1!, other!, p1!]);
   assert.deepEqual(seen, [[], [], [], [], [], [], []]);
 });
 
@@ -340,7 +340,7 @@ test("events: raised once, updated at most every repeatEveryMs while failures co
   clock.t += 30_000;
   dp.decapsulateBatch(pk.slice(4, 5));
   assert.deepEqual(events.map((e) => e.failures), [2, 5]);
-  assert.match(events[1].message, /: 5 integrity failures;/);
+  assert.match(events[1]!.message, /: 5 integrity failures;/);
   clock.t += 299_999;
   assert.equal(det.diagnostics().length, 1);
   clock.t += 1;

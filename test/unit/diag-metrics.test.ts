@@ -62,8 +62,8 @@ test("both formats parse line by line; values equal the dataplane's counters; es
       assert.equal(find(fams, "ipsec_sa_icv_bits", { spi, direction: e.direction }), String(e.icvBits));
     }
     // The IKE child carried 3 pings each way; labels name it and the peer.
-    const child = report.ikeSas[0].children[0];
-    assert.equal(find(fams, "ipsec_sa_packets", { spi: `0x${child.in.spi}`, direction: "in", child: "net", peer: "198.18.0.2", suite: "aes128gcm16" }), "3");
+    const child = report.ikeSas[0]!.children[0];
+    assert.equal(find(fams, "ipsec_sa_packets", { spi: `0x${child!.in.spi}`, direction: "in", child: "net", peer: "198.18.0.2", suite: "aes128gcm16" }), "3");
     // The manual SA: label value with a quote, a backslash, a line feed and a non-ASCII letter, read back exactly.
     assert.equal(find(fams, "ipsec_sa_drops", { spi: "0x00004242", reason: "integrity-failed" }), "4");
     assert.equal(fams.find((f) => f.name.startsWith("ipsec_sa_drops"))!.samples.find((s) => s.labels.spi === "0x00004242")!.labels.child, WEIRD);

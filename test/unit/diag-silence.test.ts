@@ -64,8 +64,8 @@ test("nothing comes back: raised at the threshold, not before, naming UDP 4500/N
   x.run(10_000, () => x.send(2));
   assert.equal(x.events.length, 1);
   const [e] = x.events;
-  assert.equal(e.type, "raised");
-  const d = e.diagnostic;
+  assert.equal(e!.type, "raised");
+  const d = e!.diagnostic;
   assert.equal(d.kind, SILENCE_KIND);
   assert.equal(d.severity, "error");
   assert.equal(d.spi, 0xb0000001);
@@ -108,7 +108,7 @@ test("seed 000: the peer uses 96-bit ICVs, we expect 128 — integrity failures 
   x.run(35_000, () => { x.send(2); x.answer(2); });
   const raised = x.events.filter((e) => e.type === "raised");
   assert.equal(raised.length, 1);
-  const d = raised[0].diagnostic;
+  const d = raised[0]!.diagnostic;
   assert.equal(d.evidence.causes, "integrity");
   // The dataplane checks the ICV before CBC's block rule (as Linux's authenc does), so the shifted
   // ciphertext counts as an integrity failure (the kernel: XfrmInStateProtoError).
@@ -158,13 +158,13 @@ test("only unknown SPIs arrive (the peer rekeyed and we missed it): the no-SA ca
   const rekeyed = x.b.addSa({ ...cbc(), spi: 0xb0000002, direction: "out" });
   x.run(35_000, () => { x.send(1); x.answer(1, true, rekeyed); });
   assert.equal(x.det.diagnostics()[0]?.evidence.causes, "no-sa");
-  assert.match(x.det.diagnostics()[0].message, /\(1\) XfrmInNoStates rose by 7: ESP arrives for SPIs we have no SA for, so the peer sends to an SPI other than 0xb0000001/);
+  assert.match(x.det.diagnostics()[0]!.message, /\(1\) XfrmInNoStates rose by 7: ESP arrives for SPIs we have no SA for, so the peer sends to an SPI other than 0xb0000001/);
   const wrong = x.b.addSa({ ...cbc({ integKey: new Uint8Array(32) }), spi: 0xb0000001, direction: "out", seq: 9n });
   x.run(5000, () => x.answer(1, true, wrong));
   assert.deepEqual(x.events.map((e) => e.type), ["raised", "updated"]);
-  assert.equal(x.det.diagnostics()[0].evidence.causes, "integrity,no-sa");
+  assert.equal(x.det.diagnostics()[0]!.evidence.causes, "integrity,no-sa");
   // The original `since` is kept across updates.
-  assert.equal(x.det.diagnostics()[0].since, x.events[0].diagnostic.since);
+  assert.equal(x.det.diagnostics()[0]!.since, x.events[0]!.diagnostic.since);
 });
 
 test("CBC with the right integrity key but the wrong encryption key: failures after the ICV", async () => {
@@ -219,16 +219,16 @@ test("with the IKE daemon: replies lost on the way back raise for net{n}; status
   }
   const [d] = det.diagnostics();
   assert.ok(d, "raised");
-  const child = p.a.status()[0].children[0];
-  assert.match(d.message, new RegExp(`^SA pair net\\{${child.uniqueId}\\} \\(peer 198\\.18\\.0\\.2\\) is up but silent`));
-  assert.equal(d.evidence.spiIn, `0x${child.spiIn}`);
+  const child = p.a.status()[0]!.children[0];
+  assert.match(d.message, new RegExp(`^SA pair net\\{${child!.uniqueId}\\} \\(peer 198\\.18\\.0\\.2\\) is up but silent`));
+  assert.equal(d.evidence.spiIn, `0x${child!.spiIn}`);
   assert.equal(d.evidence.causes, "nothing");
   const report = buildStatusReport({ dataplane: p.dpA, daemon: p.a, diagnostics: det.diagnostics(), now: p.clock.now() });
   assert.match(renderMetrics(report), /^ipsec_diagnostics_active 1$/m);
-  assert.match(renderMetrics(report), new RegExp(`^ipsec_diagnostic_active\\{kind="up-but-silent",severity="error",spi="0x${child.spiIn}",child="net",peer="198\\.18\\.0\\.2"\\} 1$`, "m"));
+  assert.match(renderMetrics(report), new RegExp(`^ipsec_diagnostic_active\\{kind="up-but-silent",severity="error",spi="0x${child!.spiIn}",child="net",peer="198\\.18\\.0\\.2"\\} 1$`, "m"));
   // The firewall is fixed.
   p.filter = undefined;
-  p.a.sendInner([icmpEcho("198.51.100.1", "203.0.113.2", 1, seq++)], "203.0.113.2");
+  p.a.sendInner([icmpEcho("198.51.100.1", "203.0.113.2", 1, seq)], "203.0.113.2");
   await settle();
   assert.deepEqual(det.check().map((e) => e.type), ["cleared"]);
   p.a.close(); p.b.close();
@@ -243,10 +243,10 @@ test("seed 000 end to end: the peer sends 96-bit ICVs; both detectors speak, one
   const truncation = icv.diagnostics();
   assert.equal(silent.length, 1);
   assert.equal(truncation.length, 1);
-  assert.equal(truncation[0].spi, silent[0].spi, "both about our inbound SA");
-  assert.equal(truncation[0].peerIcvBits, 96);
+  assert.equal(truncation[0]!.spi, silent[0]!.spi, "both about our inbound SA");
+  assert.equal(truncation[0]!.peerIcvBits, 96);
   // The silence diagnostic points at the truncation one; the truncation one names the fix.
-  assert.match(silent[0].message, /icv-truncation diagnostic for 0xb0000001/);
+  assert.match(silent[0]!.message, /icv-truncation diagnostic for 0xb0000001/);
   const report = buildStatusReport({ dataplane: x.a, diagnostics: [...truncation, ...silent], now: x.now });
   const text = formatStatusReport(report);
   assert.match(text, /2 active diagnostics:\n {2}\[error\] icv-truncation: [^\n]*96[^\n]*\n[^]*\[error\] up-but-silent: SA pair net\{1\}/);

@@ -19,7 +19,7 @@ test("ikev2_decryption_table line equals the one strongSwan's save-keys plugin w
   const charon = readFileSync(fixture("ikev2_decryption_table"), "utf8").trim();
   const [spiI, spiR, ei, er] = charon.split(",");
   const ours = ikev2DecryptionLine({
-    spiI: unhex(spiI), spiR: unhex(spiR), skEi: unhex(ei), skEr: unhex(er), skAi: new Uint8Array(0), skAr: new Uint8Array(0),
+    spiI: unhex(spiI!), spiR: unhex(spiR!), skEi: unhex(ei!), skEr: unhex(er!), skAi: new Uint8Array(0), skAr: new Uint8Array(0),
     encrId: Encr.AES_GCM_16, keyBits: 128,
   });
   assert.equal(ours, charon);
@@ -56,6 +56,6 @@ test("WiresharkKeyTables keeps existing lines, replaces a line for the same SA, 
   const lines = again.espSaText().split("\n").filter((l) => l && !l.startsWith("#"));
   assert.equal(lines.length, 2);
   assert.equal(lines[0], `"IPv4","198.18.0.1","198.18.0.2","0xc0000001","AES-GCM with 16 octet ICV [RFC4106]","0x${"02".repeat(20)}","NULL",""`);
-  assert.match(lines[1], /"0xc0000002"/);
+  assert.match(lines[1]!, /"0xc0000002"/);
   assert.match(espSaLine({ ...k, src: "2001:db8::1", dst: "2001:db8::2" }), /^"IPv6","2001:db8::1","2001:db8::2",/);
 });

@@ -153,8 +153,8 @@ test("ESN across 2^32, window 0 and ESP-in-UDP SAs render like the kernel's", as
 function kernelEsnModel(window: number) {
   const bmp = new Uint32Array(Math.ceil(window / 32));
   let top = 0n;
-  const get = (i: number): boolean => ((bmp[i >> 5] >>> (i & 31)) & 1) === 1;
-  const set = (i: number, v: boolean): void => { bmp[i >> 5] = v ? bmp[i >> 5] | (1 << (i & 31)) : bmp[i >> 5] & ~(1 << (i & 31)); };
+  const get = (i: number): boolean => ((bmp[i >> 5]! >>> (i & 31)) & 1) === 1;
+  const set = (i: number, v: boolean): void => { bmp[i >> 5] = v ? bmp[i >> 5]! | (1 << (i & 31)) : bmp[i >> 5]! & ~(1 << (i & 31)); };
   return {
     bmp, get top() { return top; },
     /** Accepts seq (already inferred, > 0) if new; returns whether it was. */
@@ -200,9 +200,9 @@ test("replay bitmap conversion equals the kernel's ESN ring for random traffic (
       const out = tx.addSa({ ...gcm, direction: "out", seq: seq - 1n });
       const [p] = tx.encapsulateBatch(out, [ipv4Udp(4)]);
       tx.removeSa(out);
-      const [r] = dp.decapsulateBatch([p.packet!]);
+      const [r] = dp.decapsulateBatch([p!.packet!]);
       const accepted = model.accept(seq);
-      assert.equal(r.status === "ok", accepted, `window ${window}, seq ${seq}: ours ${r.status}`);
+      assert.equal(r!.status === "ok", accepted, `window ${window}, seq ${seq}: ours ${r!.status}`);
       if (seq > hi) hi = seq;
     }
     const rs = dp.replayState(inn);

@@ -37,28 +37,28 @@ test("self-check: the checker reports a forged ok (a broken ICV compare)", async
   const v = f.run(50_000, fake.decap);
   assert.equal(fake.forged(), 1);
   assert.equal(v.length, 1, JSON.stringify(v));
-  assert.match(v[0].what, /^forged ok: mutant\//);
+  assert.match(v[0]!.what, /^forged ok: mutant\//);
 });
 
 test("self-check: the checker reports plaintext returned for a dropped packet", async () => {
   const f = await EspFuzzer.create({ seed: 3 });
   const v = f.run(50_000, leakingDecap());
   assert.equal(v.length, 1, JSON.stringify(v));
-  assert.match(v[0].what, /^plaintext from a dropped packet: .* was integrity-failed but returned 32 bytes/);
+  assert.match(v[0]!.what, /^plaintext from a dropped packet: .* was integrity-failed but returned 32 bytes/);
 });
 
 test("self-check: the checker reports bytes written into a dropped packet's arena slot", async () => {
   const f = await EspFuzzer.create({ seed: 6 });
   const v = f.run(50_000, dirtyArenaDecap());
   assert.equal(v.length, 1, JSON.stringify(v));
-  assert.match(v[0].what, /^plaintext in the arena: .* was integrity-failed but byte 16 of its slot changed/);
+  assert.match(v[0]!.what, /^plaintext in the arena: .* was integrity-failed but byte 16 of its slot changed/);
 });
 
 test("self-check: the checker reports a replayed packet delivered twice", async () => {
   const f = await EspFuzzer.create({ seed: 4 });
   const v = f.run(50_000, replayHoleDecap());
   assert.equal(v.length, 1, JSON.stringify(v));
-  assert.match(v[0].what, /^forged ok: replayed .* expected replay/);
+  assert.match(v[0]!.what, /^forged ok: replayed .* expected replay/);
 });
 
 test("self-check: a drop the model did not see shows up as a counter difference", async () => {

@@ -47,7 +47,7 @@ test("self-check: the watch reports an internal error in a log and an unexplaine
   assert.deepEqual(watch.check(), []);
   p.logs.b.push("[IKE] <peer|1> internal error: TypeError: x is undefined");
   const ike = [...p.a.sas.values()][0];
-  ike.crash(new TypeError("boom"));
+  ike!.crash(new TypeError("boom"));
   const problems = watch.check();
   assert.ok(problems.some((x) => /^b log: .*internal error: TypeError: x is undefined/.test(x)), problems.join("\n"));
   assert.ok(problems.some((x) => /^a: failed: internal error: TypeError: boom/.test(x)), problems.join("\n"));

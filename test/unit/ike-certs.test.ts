@@ -50,13 +50,13 @@ const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "
 function opensslDate(s: string): Date {
   const m = s.trim().match(/^(\w{3}) +(\d+) (\d\d):(\d\d):(\d\d) (\d{4}) GMT$/);
   assert.ok(m, `unexpected OpenSSL date "${s}"`);
-  return new Date(Date.UTC(Number(m[6]), MONTHS.indexOf(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])));
+  return new Date(Date.UTC(Number(m[6]), MONTHS.indexOf(m[1]!), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])));
 }
 
 function after(txt: string, heading: string): string | undefined {
   const lines = txt.split("\n");
   const i = lines.findIndex((l) => l.includes(heading));
-  return i < 0 ? undefined : lines[i + 1].trim();
+  return i < 0 ? undefined : lines[i + 1]!.trim();
 }
 
 const OPENSSL_SIG: Record<string, string> = {
@@ -77,7 +77,7 @@ const OPENSSL_KU: Record<string, string> = {
 function openssl(name: string) {
   const txt = read(`${name}.txt`);
   const serialLine = txt.match(/Serial Number: (\d+) \(0x([0-9a-f]+)\)/);
-  const serial = serialLine ? serialLine[2].padStart(serialLine[2].length + (serialLine[2].length % 2), "0") : after(txt, "Serial Number:")!.replaceAll(":", "");
+  const serial = serialLine ? serialLine[2]!.padStart(serialLine[2]!.length + (serialLine[2]!.length % 2), "0") : after(txt, "Serial Number:")!.replaceAll(":", "");
   const sigHex = txt
     .slice(txt.lastIndexOf("Signature Value:"))
     .split("\n")
@@ -89,10 +89,10 @@ function openssl(name: string) {
   return {
     serial,
     // charon prints emailAddress as "E"
-    subject: txt.match(/^ +Subject: (.*)$/m)![1].replace("emailAddress=", "E="),
-    issuer: txt.match(/^ +Issuer: (.*)$/m)![1].replace("emailAddress=", "E="),
-    notBefore: opensslDate(txt.match(/Not Before: (.*)$/m)![1]),
-    notAfter: opensslDate(txt.match(/Not After : (.*)$/m)![1]),
+    subject: txt.match(/^ +Subject: (.*)$/m)![1]!.replace("emailAddress=", "E="),
+    issuer: txt.match(/^ +Issuer: (.*)$/m)![1]!.replace("emailAddress=", "E="),
+    notBefore: opensslDate(txt.match(/Not Before: (.*)$/m)![1]!),
+    notAfter: opensslDate(txt.match(/Not After : (.*)$/m)![1]!),
     keyAlg: txt.match(/Public Key Algorithm: (\S+)/)![1],
     bits: Number(txt.match(/Public-Key: \((\d+) bit\)/)?.[1] ?? 0),
     curve: txt.match(/NIST CURVE: (\S+)/)?.[1],
@@ -124,10 +124,10 @@ test("parseCertificate: every field equals what `openssl x509 -text` printed, fo
     assert.equal(c.issuer, o.issuer, `${name} issuer`);
     assert.equal(c.notBefore.getTime(), o.notBefore.getTime(), `${name} notBefore`);
     assert.equal(c.notAfter.getTime(), o.notAfter.getTime(), `${name} notAfter`);
-    assert.equal(c.publicKeyAlg, { rsaEncryption: "rsa", "id-ecPublicKey": "ec", ED25519: "ed25519" }[o.keyAlg], `${name} key algorithm`);
+    assert.equal(c.publicKeyAlg, { rsaEncryption: "rsa", "id-ecPublicKey": "ec", ED25519: "ed25519" }[o.keyAlg!], `${name} key algorithm`);
     if (c.publicKeyAlg === "rsa") assert.equal(c.rsaBits, o.bits, `${name} RSA bits`);
     assert.equal(c.curve, o.curve, `${name} curve`);
-    assert.equal(c.sigAlgOid, OPENSSL_SIG[o.sigAlg], `${name} signature algorithm ${o.sigAlg}`);
+    assert.equal(c.sigAlgOid, OPENSSL_SIG[o.sigAlg!], `${name} signature algorithm ${o.sigAlg}`);
     assert.equal(hex(c.signature), o.signature, `${name} signature value`);
     assert.equal(c.isCa, o.isCa, `${name} CA`);
     assert.equal(c.pathLen, o.pathLen === undefined ? undefined : Number(o.pathLen), `${name} pathlen`);
@@ -180,7 +180,7 @@ test("DER reader totality: every truncation and 4 mutations of every byte of 4 c
     for (let i = 0; i < der.length; i++) {
       for (const f of [(x: number) => x ^ 0x01, (x: number) => x ^ 0x80, () => 0x00, () => 0xff]) {
         const m = der.slice();
-        m[i] = f(m[i]);
+        m[i] = f(m[i]!);
         attempt(m);
       }
     }
@@ -198,7 +198,7 @@ test("a mutated tbsCertificate that still parses never verifies (sha256WithRSA a
     let checked = 0;
     for (let i = 4; i < tbsEnd; i += 5) {
       const m = der.slice();
-      m[i] ^= 0x01;
+      m[i]! ^= 0x01;
       let c: Certificate;
       try {
         c = parseCertificate(m);
@@ -359,7 +359,7 @@ test("parseIdentity: the 67 string cases of strongSwan's test_from_string and it
     assert.notEqual(got, "any", JSON.stringify(input));
     const id = got as IkeIdentity;
     assert.equal(id.idType, want.type, `type of ${JSON.stringify(input)}`);
-    assert.equal(hex(id.data), want.hex ?? hex(new TextEncoder().encode(want.text!)), `encoding of ${JSON.stringify(input)}`);
+    assert.equal(hex(id.data), want.hex ?? hex(new TextEncoder().encode(want.text)), `encoding of ${JSON.stringify(input)}`);
   }
 });
 
@@ -424,7 +424,7 @@ test("DN equality: strongSwan's test_equals cases, and ±1 on every byte of the 
     for (let i = 0; i < a.data.length; i++) {
       if (i === 11 || i === 30 || i === 60) continue;
       const f = a.data.slice();
-      f[i] = (f[i] + delta) & 0xff;
+      f[i] = (f[i]! + delta) & 0xff;
       assert.ok(!dnEquals(f, a.data) && !dnEquals(a.data, f), `byte ${i} ${delta}`);
     }
   }
@@ -533,12 +533,12 @@ interface NodeCheck {
 }
 function nodeVerify(certName: string, data: Uint8Array, sig: Uint8Array, check: NodeCheck): boolean {
   const key = nodeCrypto.createPublicKey(read(`${certName}.pem`));
-  return nodeCrypto.verify(check.alg, data, { key, ...check.opts } as nodeCrypto.VerifyKeyObjectInput, sig);
+  return nodeCrypto.verify(check.alg, data, { key, ...check.opts }, sig);
 }
 const PSS = (h: number): NodeCheck["opts"] => ({ padding: nodeCrypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: h });
 
 function splitAuth(data: Uint8Array): { algId: string; sig: Uint8Array } {
-  return { algId: hex(data.subarray(1, 1 + data[0])), sig: data.subarray(1 + data[0]) };
+  return { algId: hex(data.subarray(1, 1 + data[0]!)), sig: data.subarray(1 + data[0]!) };
 }
 
 const SIGN_CASES: { key: string; cert: string; opts: Parameters<typeof signAuth>[2]; method: number; algId?: string; node: NodeCheck }[] = [
@@ -638,7 +638,7 @@ const NODE_SIGN_CASES: [string, string, NodeSign][] = [
 
 function nodeAuth(keyFile: string, s: NodeSign, octets = OCTETS): Uint8Array {
   const key = nodeCrypto.createPrivateKey(read(keyFile));
-  const sig = new Uint8Array(nodeCrypto.sign(s.alg, octets, { key, ...s.opts } as nodeCrypto.SignKeyObjectInput));
+  const sig = new Uint8Array(nodeCrypto.sign(s.alg, octets, { key, ...s.opts }));
   if (!s.algId) return sig;
   const id = bytes(s.algId);
   return Uint8Array.from([id.length, ...id, ...sig]);
@@ -652,7 +652,7 @@ test("verifyAuth: 21 AUTH payloads signed by node:crypto (OpenSSL) verify, and f
     const ok = await verifyAuth(c, s.method, data, OCTETS);
     assert.ok(ok.ok, `${label}: ${ok.ok ? "" : ok.reason}`);
     const bad = data.slice();
-    bad[bad.length - 5] ^= 0x10;
+    bad[bad.length - 5]! ^= 0x10;
     const r = await verifyAuth(c, s.method, bad, OCTETS);
     assert.equal(r.ok, false, label);
     const other = await verifyAuth(c, s.method, data, OCTETS.subarray(0, 20));

@@ -53,12 +53,12 @@ function capturedMessages(): Captured[] {
   const out: Captured[] = [];
   for (const r of pcap.records) {
     const f = r.data;
-    if (((f[12] << 8) | f[13]) !== 0x0800) continue; // ARP
+    if (((f[12]! << 8) | f[13]!) !== 0x0800) continue; // ARP
     const ip = f.subarray(14);
     if (ip[9] !== 17) continue;
-    const udp = ip.subarray((ip[0] & 15) * 4);
-    const dport = (udp[2] << 8) | udp[3];
-    let ike = udp.subarray(8, (udp[4] << 8) | udp[5]);
+    const udp = ip.subarray((ip[0]! & 15) * 4);
+    const dport = (udp[2]! << 8) | udp[3]!;
+    let ike = udp.subarray(8, (udp[4]! << 8) | udp[5]!);
     if (dport === 4500) {
       assert.deepEqual([...ike.subarray(0, 4)], [0, 0, 0, 0], "non-ESP marker");
       ike = ike.subarray(4);
@@ -73,15 +73,15 @@ function charonLines(): { side: string; text: string }[] {
   return readFileSync(fixture("charon-summaries.txt"), "utf8").trim().split("\n").map((l) => {
     const m = /^\[(initiator|responder)\] (.*)$/.exec(l);
     assert.ok(m, l);
-    return { side: m[1], text: m[2] };
+    return { side: m[1]!, text: m[2]! };
   });
 }
 
 /** SK_ei / SK_er of the IKE SA: AES-GCM-16-128 key followed by the 4-byte salt (RFC 5282 §7.1). */
 function ikeKeys(): { ei: Uint8Array; er: Uint8Array } {
   const [, , ei, er, alg] = readFileSync(fixture("ikev2_decryption_table"), "utf8").trim().split(",");
-  assert.match(alg, /AES-GCM-128 with 16 octet ICV/);
-  return { ei: unhex(ei), er: unhex(er) };
+  assert.match(alg!, /AES-GCM-128 with 16 octet ICV/);
+  return { ei: unhex(ei!), er: unhex(er!) };
 }
 
 /**
@@ -97,7 +97,7 @@ function openEncrypted(bytes: Uint8Array, body: Uint8Array, key: Uint8Array): Ui
   d.setAAD(aad);
   d.setAuthTag(tag);
   const plain = Buffer.concat([d.update(body.subarray(8, body.length - 16)), d.final()]);
-  return new Uint8Array(plain.subarray(0, plain.length - plain[plain.length - 1] - 1));
+  return new Uint8Array(plain.subarray(0, plain.length - plain[plain.length - 1]! - 1));
 }
 
 interface Opened {
@@ -133,8 +133,8 @@ function openCapture(): { outer: Opened[]; reassembled: Opened[] } {
   if (fragments.length > 0) {
     fragments.sort((a, b) => a.n - b.n);
     const bytes = Buffer.concat(fragments.map((f) => f.plain));
-    const inner = value(decodePayloads(bytes, fragments[0].firstType), "reassembled decode");
-    reassembled.push({ header: fragments[0].header, fromInitiator: fragments[0].fromInitiator, payloads: inner, inner: { firstType: fragments[0].firstType, bytes } });
+    const inner = value(decodePayloads(bytes, fragments[0]!.firstType), "reassembled decode");
+    reassembled.push({ header: fragments[0]!.header, fromInitiator: fragments[0]!.fromInitiator, payloads: inner, inner: { firstType: fragments[0]!.firstType, bytes } });
   }
   return { outer, reassembled };
 }
@@ -202,21 +202,21 @@ test("strongSwan capture: decoded fields are the configured values", () => {
     return p as Payload & { type: T };
   };
   const [initReq, initResp] = outer;
-  assert.equal(initReq.header.exchange, 34);
-  assert.equal(hex(initReq.header.spiR), "0000000000000000");
-  assert.equal(find(initReq, "KE").group, 31);
-  assert.equal(find(initReq, "KE").data.length, 32);
-  assert.equal(find(initResp, "KE").group, 31);
-  const natd = initResp.payloads.filter((p) => p.type === "N" && p.notifyType === 16388);
+  assert.equal(initReq!.header.exchange, 34);
+  assert.equal(hex(initReq!.header.spiR), "0000000000000000");
+  assert.equal(find(initReq!, "KE").group, 31);
+  assert.equal(find(initReq!, "KE").data.length, 32);
+  assert.equal(find(initResp!, "KE").group, 31);
+  const natd = initResp!.payloads.filter((p) => p.type === "N" && p.notifyType === 16388);
   assert.equal(natd.length, 1);
   assert.equal((natd[0] as { data: Uint8Array }).data.length, 20); // SHA-1 (RFC 7296 §2.23)
   const authReq = reassembled[0];
-  const idi = find(authReq, "IDi");
+  const idi = find(authReq!, "IDi");
   assert.equal(idi.idType, 2);
   assert.equal(new TextDecoder().decode(idi.data), "client.example.org");
-  assert.equal(new TextDecoder().decode(find(authReq, "IDr").data), "swan.example.org");
-  assert.equal(find(authReq, "AUTH").method, 2); // PSK
-  const esp = find(authReq, "SA").proposals;
+  assert.equal(new TextDecoder().decode(find(authReq!, "IDr").data), "swan.example.org");
+  assert.equal(find(authReq!, "AUTH").method, 2); // PSK
+  const esp = find(authReq!, "SA").proposals;
   assert.deepEqual(esp.map((p) => [p.num, p.protocolId, p.spi.length]), [[1, 3, 4], [2, 3, 4]]);
   const authResp = outer.find((o) => o.header.exchange === 35 && (o.header.flags & 0x20) !== 0)!;
   const cp = find(authResp, "CP");
@@ -238,7 +238,7 @@ function encodedFixture(): Uint8Array[] {
 }
 
 function ipv6Text(b: Uint8Array): string {
-  const groups = Array.from({ length: 8 }, (_, i) => ((b[2 * i] << 8) | b[2 * i + 1]).toString(16));
+  const groups = Array.from({ length: 8 }, (_, i) => ((b[2 * i]! << 8) | b[2 * i + 1]!).toString(16));
   return new URL(`http://[${groups.join(":")}]`).hostname.slice(1, -1);
 }
 
@@ -249,7 +249,7 @@ function ipv6Text(b: Uint8Array): string {
  */
 function expectedFields(m: IkeMessage): Record<string, string[]> {
   const f: Record<string, string[]> = Object.fromEntries(TSHARK_FIELDS.map((k) => [k, []]));
-  const put = (k: (typeof TSHARK_FIELDS)[number], v: string | number): void => void f[k].push(String(v));
+  const put = (k: (typeof TSHARK_FIELDS)[number], v: string | number): void => void f[k]!.push(String(v));
   const h = m.header;
   const hex2 = (n: number, w: number): string => `0x${n.toString(16).padStart(w, "0")}`;
   put("isakmp.ispi", hex(h.spiI));
@@ -262,9 +262,9 @@ function expectedFields(m: IkeMessage): Record<string, string[]> {
   put("isakmp.length", h.length);
   put("isakmp.nextpayload", h.nextPayload);
   const typeNumber: Record<string, number> = { SA: 33, KE: 34, IDi: 35, IDr: 36, CERT: 37, CERTREQ: 38, AUTH: 39, NONCE: 40, N: 41, D: 42, V: 43, TSi: 44, TSr: 45, SK: 46, CP: 47, EAP: 48, SKF: 53 };
-  const numberOf = (p: Payload): number => (p.type === "UNKNOWN" ? p.payloadType : typeNumber[p.type]);
+  const numberOf = (p: Payload): number => (p.type === "UNKNOWN" ? p.payloadType : typeNumber[p.type]!);
   m.payloads.forEach((p, i) => {
-    const next = p.type === "SK" || p.type === "SKF" ? p.innerType : i + 1 < m.payloads.length ? numberOf(m.payloads[i + 1]) : 0;
+    const next = p.type === "SK" || p.type === "SKF" ? p.innerType : i + 1 < m.payloads.length ? numberOf(m.payloads[i + 1]!) : 0;
     put("isakmp.typepayload", numberOf(p));
     put("isakmp.nextpayload", next);
     put("isakmp.criticalpayload", p.critical ? 1 : 0);
@@ -371,9 +371,9 @@ function expectedFields(m: IkeMessage): Record<string, string[]> {
         break;
       case "EAP":
         put("isakmp.payloadlength", 4 + p.data.length);
-        put("eap.code", p.data[0]);
-        put("eap.id", p.data[1]);
-        put("eap.type", p.data[4]);
+        put("eap.code", p.data[0]!);
+        put("eap.id", p.data[1]!);
+        put("eap.type", p.data[4]!);
         put("eap.identity", new TextDecoder().decode(p.data.subarray(5)));
         break;
       case "SK":
@@ -405,7 +405,7 @@ test("our encoding of the samples is exactly encoded.pcap, and decodes back to t
   assert.equal(wire.length, SAMPLES.length);
   SAMPLES.forEach((s, i) => {
     const bytes = encodeMessage(s.message);
-    assert.equal(hex(bytes), hex(wire[i]), s.name);
+    assert.equal(hex(bytes), hex(wire[i]!), s.name);
     const back = value(decodeMessage(bytes), s.name);
     assert.deepEqual(back.payloads, s.message.payloads, s.name);
     assert.deepEqual(back.header, { ...s.message.header, length: bytes.length, nextPayload: back.header.nextPayload }, s.name);
@@ -421,7 +421,7 @@ test("tshark's reading of every field equals our decoder's, for every payload ki
     const m = value(decodeMessage(bytes));
     for (const p of m.payloads) kinds.add(p.type);
     const want = expectedFields(m);
-    for (const k of TSHARK_FIELDS) assert.deepEqual(shown[i][k], want[k], `${SAMPLES[i].name}: ${k}`);
+    for (const k of TSHARK_FIELDS) assert.deepEqual(shown[i]![k], want[k], `${SAMPLES[i]!.name}: ${k}`);
   });
   assert.deepEqual([...kinds].sort(), ["AUTH", "CERT", "CERTREQ", "CP", "D", "EAP", "IDi", "IDr", "KE", "N", "NONCE", "SA", "SK", "SKF", "TSi", "TSr", "UNKNOWN", "V"]);
 });
@@ -438,16 +438,16 @@ test("round trip: decode(encode(x)) = x for payload chains, and encodeHeader/pay
   assert.equal(hex(h), "0102030405060708" + "090a0b0c0d0e0f10" + "2e" + "20" + "25" + "28" + "01020304" + "00001234");
   assert.equal(hex(payloadHeaderBytes(35, 300)), "2300012c");
   assert.equal(hex(payloadHeaderBytes(0, 8, true)), "00800008");
-  const empty = value(decodeMessage(encodeMessage({ header: SAMPLES[0].message.header, payloads: [] })));
+  const empty = value(decodeMessage(encodeMessage({ header: SAMPLES[0]!.message.header, payloads: [] })));
   assert.deepEqual(empty.payloads, []);
   assert.equal(empty.header.length, 28);
 });
 
 test("canonical encoding: reserved bits are ignored on decode and written as zero", () => {
-  const bytes = encodeMessage(SAMPLES[3].message); // D, D, V (critical)
+  const bytes = encodeMessage(SAMPLES[3]!.message); // D, D, V (critical)
   const dirty = bytes.slice();
-  dirty[28 + 1] |= 0x7f; // reserved bits of the first payload's generic header
-  dirty[28 + 8 + 16 + 1] |= 0x01;
+  dirty[28 + 1]! |= 0x7f; // reserved bits of the first payload's generic header
+  dirty[28 + 8 + 16 + 1]! |= 0x01;
   const m = value(decodeMessage(dirty));
   assert.deepEqual(m, value(decodeMessage(bytes)));
   assert.equal(hex(encodeMessage(m)), hex(bytes));
@@ -455,14 +455,14 @@ test("canonical encoding: reserved bits are ignored on decode and written as zer
   const cp: Payload = { type: "CP", cfgType: 2, attributes: [{ type: 1, value: Uint8Array.of(198, 51, 100, 64) }] };
   const { firstType, bytes: cpBytes } = encodePayloads([cp]);
   const cpDirty = cpBytes.slice();
-  cpDirty[8] |= 0x80;
+  cpDirty[8]! |= 0x80;
   assert.deepEqual(value(decodePayloads(cpDirty, firstType)), [cp]);
 });
 
 test("encoding refuses models that cannot go on the wire", () => {
   const sk: Payload = { type: "SK", innerType: 35, body: seq(40, 0) };
   assert.throws(() => encodePayloads([sk, { type: "V", data: seq(4, 0) }]), RangeError);
-  assert.throws(() => encodeHeader({ ...SAMPLES[0].message.header, spiI: seq(4, 0) }, 0, 28), RangeError);
+  assert.throws(() => encodeHeader({ ...SAMPLES[0]!.message.header, spiI: seq(4, 0) }, 0, 28), RangeError);
   assert.throws(() => encodePayloads([{ type: "KE", group: 70000, data: seq(4, 0) }]), RangeError);
   assert.throws(() => encodePayloads([{ type: "V", data: new Uint8Array(65532) }]), RangeError);
   assert.throws(() => encodePayloads([{ type: "TSi", selectors: [{ tsType: 7, ipProtocol: 0, startPort: 0, endPort: 0, start: seq(16, 0), end: seq(16, 0) }] }]), RangeError);
@@ -471,7 +471,7 @@ test("encoding refuses models that cannot go on the wire", () => {
 });
 
 test("decoded values are plain Uint8Array copies, also from a Node Buffer (whose slice() would alias)", () => {
-  const wire = Buffer.from(encodeMessage(SAMPLES[1].message));
+  const wire = Buffer.from(encodeMessage(SAMPLES[1]!.message));
   const m = value(decodeMessage(wire));
   const ke = m.payloads[1] as Extract<Payload, { type: "KE" }>;
   assert.equal(Object.getPrototypeOf(ke.data), Uint8Array.prototype);
@@ -492,7 +492,7 @@ test("SK body, innerType and SKF fields survive a round trip; critical unknown p
   assert.equal(bytes[1], 0x80);
   assert.equal(bytes[7], 41); // SK's next payload = its inner type
   assert.deepEqual(value(decodePayloads(bytes, firstType)), chain);
-  assert.equal(payloadShortName(chain[0]), "UNKN(49)");
+  assert.equal(payloadShortName(chain[0]!), "UNKN(49)");
 });
 
 // ---------------------------------------------------------------- totality
@@ -599,7 +599,7 @@ test("totality: every single-byte change at each of the first 200 offsets of 15 
 test("totality: 5000 seeded random inputs, and byte changes inside decrypted strongSwan payload chains", () => {
   const rnd = prng(0x1ce2c0de);
   const firstTypes = [0, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 53, 99];
-  const anyType = (): number => firstTypes[rnd.int(1, firstTypes.length - 1)];
+  const anyType = (): number => firstTypes[rnd.int(1, firstTypes.length - 1)]!;
   /** Well-formed generic payload headers around random bodies, so every body parser gets random input. */
   const structuredChain = (): { first: number; bytes: Uint8Array } => {
     const types = Array.from({ length: rnd.int(1, 4) }, anyType);
@@ -608,20 +608,20 @@ test("totality: 5000 seeded random inputs, and byte changes inside decrypted str
       const next = j + 1 < types.length ? types[j + 1] : 0;
       return Uint8Array.from([next, rnd.int(0, 1) * 0x80, 0, 4 + body.length, ...body]);
     });
-    return { first: types[0], bytes: new Uint8Array(Buffer.concat(parts)) };
+    return { first: types[0]!, bytes: new Uint8Array(Buffer.concat(parts)) };
   };
   const header = (next: number): Uint8Array => Uint8Array.from([...rnd.bytes(16), next, 0x20, rnd.int(34, 37), rnd.int(0, 255), ...rnd.bytes(4), 0, 0, 0, 0]);
 
   const tally: Tally = { ok: 0, codes: new Map() };
   for (let i = 0; i < 1000; i++) checkMessage(rnd.bytes(rnd.int(0, 300)), tally, `random ${i}`);
-  for (let i = 0; i < 1000; i++) checkMessage(withLength(Uint8Array.from([...header(firstTypes[rnd.int(0, firstTypes.length - 1)]), ...rnd.bytes(rnd.int(0, 300))])), tally, `random after a header ${i}`);
+  for (let i = 0; i < 1000; i++) checkMessage(withLength(Uint8Array.from([...header(firstTypes[rnd.int(0, firstTypes.length - 1)]!), ...rnd.bytes(rnd.int(0, 300))])), tally, `random after a header ${i}`);
   for (let i = 0; i < 1000; i++) {
     const c = structuredChain();
     checkMessage(withLength(Uint8Array.from([...header(c.first), ...c.bytes])), tally, `structured message ${i}`);
   }
   let chainsOk = 0;
   for (let i = 0; i < 1000; i++) {
-    if (checkChain(rnd.bytes(rnd.int(0, 200)), firstTypes[rnd.int(0, firstTypes.length - 1)], rnd.int(0, 1000), `random chain ${i}`)) chainsOk++;
+    if (checkChain(rnd.bytes(rnd.int(0, 200)), firstTypes[rnd.int(0, firstTypes.length - 1)]!, rnd.int(0, 1000), `random chain ${i}`)) chainsOk++;
   }
   for (let i = 0; i < 1000; i++) {
     const c = structuredChain();
@@ -650,7 +650,7 @@ test("totality: 5000 seeded random inputs, and byte changes inside decrypted str
 // ---------------------------------------------------------------- specific errors
 
 /** A minimal valid message around `payloads`, as bytes. */
-const build = (payloads: Payload[]): Uint8Array => encodeMessage({ header: SAMPLES[1].message.header, payloads });
+const build = (payloads: Payload[]): Uint8Array => encodeMessage({ header: SAMPLES[1]!.message.header, payloads });
 
 test("IKEv1 header: UNSUPPORTED_VERSION with majorVersion 1", () => {
   // ISAKMP (RFC 2408 §3.1) Main Mode: version 0x10, exchange 2, SA payload (next 1) follows
@@ -686,7 +686,7 @@ test("payload length below 4, a chain running past the end, and trailing bytes",
   assert.deepEqual([e1.code, e1.offset], ["BAD_PAYLOAD_LENGTH", 30]);
   assert.match(e1.message, /NONCE payload at offset 28 claims a length of 3, less than its 4-byte header/);
   const past = bytes.slice();
-  past[48 + 3] += 1; // V payload (at 28 + 20) one byte longer than the message
+  past[48 + 3]! += 1; // V payload (at 28 + 20) one byte longer than the message
   const e2 = error(decodeMessage(past));
   assert.deepEqual([e2.code, e2.offset], ["BAD_PAYLOAD_LENGTH", 50]);
   assert.match(e2.message, /V payload at offset 48 claims 13 bytes but only 12 bytes remain/);
@@ -697,9 +697,9 @@ test("payload length below 4, a chain running past the end, and trailing bytes",
   noNext[28] = 0;
   const e3 = error(decodeMessage(noNext));
   assert.deepEqual([e3.code, e3.offset], ["TRAILING_BYTES", 48]);
-  const afterSk = encodeMessage({ header: SAMPLES[5].message.header, payloads: [{ type: "SK", innerType: 35, body: seq(40, 0) }] });
+  const afterSk = encodeMessage({ header: SAMPLES[5]!.message.header, payloads: [{ type: "SK", innerType: 35, body: seq(40, 0) }] });
   const skShort = withLength(afterSk.slice());
-  skShort[28 + 3] -= 4;
+  skShort[28 + 3]! -= 4;
   const e4 = error(decodeMessage(skShort));
   assert.equal(e4.code, "TRAILING_BYTES");
   assert.match(e4.message, /SK payload at offset 28 must be the last payload but 4 bytes follow it/);
@@ -709,7 +709,7 @@ test("payload length below 4, a chain running past the end, and trailing bytes",
 });
 
 test("SA: transform count mismatch, bad last/more, key length in TLV form, unknown attribute, SPI sizes", () => {
-  const bytes = encodeMessage(SAMPLES[1].message); // SA: one IKE proposal with 3 transforms
+  const bytes = encodeMessage(SAMPLES[1]!.message); // SA: one IKE proposal with 3 transforms
   const count = bytes.slice();
   count[32 + 7] = 4;
   const e1 = error(decodeMessage(count));
@@ -839,10 +839,10 @@ test("names: exchanges and transforms as strongSwan logs them", () => {
 
 test("names: payload short names and the one-line summary (message.c get_string)", () => {
   const n = (notifyType: number): Payload => ({ type: "N", protocolId: 0, spi: new Uint8Array(0), notifyType, data: new Uint8Array(0) });
-  const init = SAMPLES[0].message.payloads.slice(0, 6);
+  const init = SAMPLES[0]!.message.payloads.slice(0, 6);
   assert.equal(summarizeMessage(34, false, 0, [...init.slice(0, 3), n(16388), n(16389), n(16430)]),
     "IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) ]");
-  assert.equal(summarizeMessage(35, true, 1, SAMPLES[2].message.payloads.filter((p) => ["IDr", "AUTH", "SA", "TSi", "TSr"].includes(p.type))),
+  assert.equal(summarizeMessage(35, true, 1, SAMPLES[2]!.message.payloads.filter((p) => ["IDr", "AUTH", "SA", "TSi", "TSr"].includes(p.type))),
     "IKE_AUTH response 1 [ IDr AUTH SA TSi TSr ]");
   assert.equal(summarizeMessage(37, false, 0xffffffff, []), "INFORMATIONAL request 4294967295 [ ]");
   const names = SAMPLES.flatMap((s) => s.message.payloads.map(payloadShortName));

@@ -388,7 +388,7 @@ test("ECP: off-curve, out-of-range and foreign-curve points are refused, as Open
     const share = generateKeyShare(group);
     const candidates: [string, Uint8Array][] = [];
     const flipped = good.slice();
-    flipped[2 * L - 1] ^= 1;
+    flipped[2 * L - 1]! ^= 1;
     candidates.push(["y with its low bit flipped", flipped]);
     candidates.push(["(0, 0)", new Uint8Array(2 * L)]);
     candidates.push(["x all ones", Uint8Array.from([...new Uint8Array(L).fill(0xff), ...good.subarray(L)])]);
@@ -483,7 +483,7 @@ function opensslPeer(group: number): { publicValue: Uint8Array; secret: (peer: U
   }
   if (OPENSSL_MODP[group] !== undefined) {
     const len = dhGroupById(group)!.publicBytes;
-    const dh = crypto.getDiffieHellman(OPENSSL_MODP[group]!);
+    const dh = crypto.getDiffieHellman(OPENSSL_MODP[group]);
     dh.generateKeys();
     return { publicValue: fit(dh.getPublicKey(), len), secret: (peer) => fit(dh.computeSecret(Buffer.from(peer)), len) };
   }

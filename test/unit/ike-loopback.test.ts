@@ -46,9 +46,9 @@ for (const g of GROUPS) {
     assert.equal(sent, 5);
     assert.equal(echo.replies(), 5);
     const st = p.a.status()[0];
-    assert.equal(st.children.length, 1);
-    assert.equal(st.children[0].out!.packets, 5n);
-    assert.equal(st.children[0].in!.packets, 5n);
+    assert.equal(st!.children.length, 1);
+    assert.equal(st!.children[0]!.out!.packets, 5n);
+    assert.equal(st!.children[0]!.in!.packets, 5n);
     p.a.close(); p.b.close();
   });
 }
@@ -61,7 +61,7 @@ for (const esp of ["aes128gcm16", "aes256gcm16", "aes128-sha256", "aes256-sha512
     assert.match(ike.proposal, /AES_CBC_128\/HMAC_SHA2_256_128\/PRF_HMAC_SHA2_256\/ECP_256/);
     await pingN(p, 3);
     assert.equal(echo.replies(), 3);
-    assert.equal(p.a.status()[0].children[0].out!.esp.replace(/-esn$/, ""), esp);
+    assert.equal(p.a.status()[0]!.children[0]!.out!.esp.replace(/-esn$/, ""), esp);
     p.a.close(); p.b.close();
   });
 }
@@ -162,7 +162,7 @@ test("retransmission: a lost IKE_AUTH request is retransmitted; a lost response 
   let authRequests = 0, authDropped = 0;
   p.filter = (d) => {
     if (d.esp || d.bytes[18] !== 35) return true;
-    const response = (d.bytes[19] & 0x20) !== 0;
+    const response = (d.bytes[19]! & 0x20) !== 0;
     if (!response) authRequests++;
     if (response && authDropped === 0) { authDropped++; return false; }
     return true;
@@ -174,7 +174,7 @@ test("retransmission: a lost IKE_AUTH request is retransmitted; a lost response 
   assert.equal(ike.state, "ESTABLISHED");
   assert.equal(authRequests, 2);
   assert.ok(p.logs.b.some((l) => /received retransmit of request with ID 1, retransmitting response/.test(l)), p.logs.b.join("\n"));
-  assert.equal(p.b.status()[0].children.length, 1, "the duplicate request must not create a second child");
+  assert.equal(p.b.status()[0]!.children.length, 1, "the duplicate request must not create a second child");
   p.a.close(); p.b.close();
 });
 
@@ -195,15 +195,15 @@ test("CREATE_CHILD_SA: a second Child SA with PFS, and DELETE of it", async () =
   const p = await makePair({ ...A, espProposals: "aes128gcm16-modp2048" }, { ...B, espProposals: "aes128gcm16-modp2048" });
   const { ike } = await up(p);
   const first = [...ike.children.values()][0];
-  ike.createChild(first.template);
+  ike.createChild(first!.template);
   await settle();
   assert.equal(ike.children.size, 2);
-  assert.equal(p.b.status()[0].children.length, 2);
+  assert.equal(p.b.status()[0]!.children.length, 2);
   const second = [...ike.children.values()][1];
-  ike.deleteChild(second);
+  ike.deleteChild(second!);
   await settle();
   assert.equal(ike.children.size, 1);
-  assert.equal(p.b.status()[0].children.length, 1);
+  assert.equal(p.b.status()[0]!.children.length, 1);
   p.a.close(); p.b.close();
 });
 
@@ -215,8 +215,8 @@ for (const side of ["initiator", "responder"] as const) {
     let sent = 0;
     sent += await pingN(p, 20);
     const ike = side === "initiator" ? [...p.a.sas.values()][0] : [...p.b.sas.values()][0];
-    const old = [...ike.children.values()][0];
-    ike.rekeyChild(old);
+    const old = [...ike!.children.values()][0];
+    ike!.rekeyChild(old!);
     // Traffic keeps flowing while the exchange is in flight.
     for (let i = 0; i < 10; i++) { sent += p.a.sendInner([icmpEcho("198.51.100.1", "203.0.113.2", 7, 100 + i)], "203.0.113.2"); await new Promise((r) => setImmediate(r)); }
     await settle();
@@ -224,9 +224,9 @@ for (const side of ["initiator", "responder"] as const) {
     assert.equal(echo.replies(), sent);
     assert.equal(sent, 50);
     const a = p.a.status()[0], b = p.b.status()[0];
-    assert.equal(a.children.length, 1);
-    assert.equal(b.children.length, 1);
-    assert.notEqual(a.children[0].spiIn, old.spiIn.toString(16));
+    assert.equal(a!.children.length, 1);
+    assert.equal(b!.children.length, 1);
+    assert.notEqual(a!.children[0]!.spiIn, old!.spiIn.toString(16));
     assert.equal(p.dpA.handles().length, 2, "old SAs removed from A's dataplane");
     assert.equal(p.dpB.handles().length, 2, "old SAs removed from B's dataplane");
     p.a.close(); p.b.close();
@@ -238,8 +238,8 @@ for (const side of ["initiator", "responder"] as const) {
     await up(p);
     let sent = await pingN(p, 10);
     const ike = side === "initiator" ? [...p.a.sas.values()][0] : [...p.b.sas.values()][0];
-    const oldId = ike.uniqueId;
-    ike.rekeyIke();
+    const oldId = ike!.uniqueId;
+    ike!.rekeyIke();
     for (let i = 0; i < 10; i++) { sent += p.a.sendInner([icmpEcho("198.51.100.1", "203.0.113.2", 7, 100 + i)], "203.0.113.2"); await new Promise((r) => setImmediate(r)); }
     await settle();
     sent += await pingN(p, 10, 300);
@@ -247,14 +247,14 @@ for (const side of ["initiator", "responder"] as const) {
     const a = p.a.status(), b = p.b.status();
     assert.equal(a.length, 1);
     assert.equal(b.length, 1);
-    assert.notEqual(a[0].uniqueId, side === "initiator" ? oldId : -1);
-    assert.equal(a[0].children.length, 1);
-    assert.equal(b[0].children.length, 1);
+    assert.notEqual(a[0]!.uniqueId, side === "initiator" ? oldId : -1);
+    assert.equal(a[0]!.children.length, 1);
+    assert.equal(b[0]!.children.length, 1);
     // The new IKE SA works: a child rekey over it.
     const [next] = p.a.sas.values();
-    next.rekeyChild([...next.children.values()][0]);
+    next!.rekeyChild([...next!.children.values()][0]!);
     await settle();
-    assert.equal(p.a.status()[0].children.length, 1);
+    assert.equal(p.a.status()[0]!.children.length, 1);
     p.a.close(); p.b.close();
   });
 }
@@ -263,16 +263,16 @@ test("rekey_packets: the dataplane's soft lifetime event rekeys the child once, 
   const p = await makePair({ ...A, child: { rekeyPackets: 12 } }, B);
   const echo = wireEcho(p);
   await up(p);
-  const first = p.a.status()[0].children[0].spiIn;
+  const first = p.a.status()[0]!.children[0]!.spiIn;
   let sent = await pingN(p, 11);
-  assert.equal(p.a.status()[0].children[0].spiIn, first, "below the limit: no rekey");
+  assert.equal(p.a.status()[0]!.children[0]!.spiIn, first, "below the limit: no rekey");
   sent += await pingN(p, 3, 100); // the 12th packet out crosses rekey_packets
   sent += await pingN(p, 20, 200);
   assert.equal(echo.replies(), sent);
-  const now = p.a.status()[0].children;
+  const now = p.a.status()[0]!.children;
   assert.equal(now.length, 1);
-  assert.notEqual(now[0].spiIn, first, "rekeyed");
-  assert.ok(now[0].out!.packets < 12n, "the new SA starts counting again, so no second rekey yet");
+  assert.notEqual(now[0]!.spiIn, first, "rekeyed");
+  assert.ok(now[0]!.out!.packets < 12n, "the new SA starts counting again, so no second rekey yet");
   assert.equal(p.dpA.handles().length, 2, "old SAs removed");
   assert.ok(p.logs.a.some((l) => /reached its soft outbound packets limit: rekeying/.test(l)), p.logs.a.join("\n"));
   p.a.close(); p.b.close();
@@ -285,8 +285,8 @@ test("life_packets: the dataplane's hard lifetime stops the SA and the child is 
   await pingN(p, 8);
   assert.equal(echo.replies(), 5, "packets 6..8 fail with lifetime-expired");
   await settle();
-  assert.equal(p.a.status()[0].children.length, 0);
-  assert.equal(p.b.status()[0].children.length, 0);
+  assert.equal(p.a.status()[0]!.children.length, 0);
+  assert.equal(p.b.status()[0]!.children.length, 0);
   assert.ok(p.logs.a.some((l) => /reached its hard outbound packets limit: deleting/.test(l)), p.logs.a.join("\n"));
   p.a.close(); p.b.close();
 });

@@ -22,7 +22,7 @@ function verdicts(): { key: string; value: string; accepted?: string; reason?: s
   const out: { key: string; value: string; accepted?: string; reason?: string }[] = [];
   for (const line of readFileSync(new URL("verdicts.charon.txt", FIXTURES), "utf8").split("\n")) {
     const head = /^### (\w+) = (.*)$/.exec(line);
-    if (head) { out.push({ key: head[1], value: head[2] }); continue; }
+    if (head) { out.push({ key: head[1]!, value: head[2]! }); continue; }
     const cur = out[out.length - 1];
     if (!cur || line.trim() === "") continue;
     const parsed = /^ +(proposals|local_ts) = (.*)$/.exec(line);
@@ -61,34 +61,34 @@ test("the docs' two spellings of one IKE proposal are the same proposal (strongS
   const a = parseProposals("aes256gcm16-aes192gcm16-prfsha384-prfsha256-ecp384-modp3072", "IKE");
   const b = parseProposals("aes256gcm16-prfsha384-ecp384-aes192gcm16-prfsha256-modp3072", "IKE");
   assert.deepEqual(a, b);
-  assert.equal(formatAlgorithmSet(a[0]), "IKE:AES_GCM_16_256/AES_GCM_16_192/PRF_HMAC_SHA2_384/PRF_HMAC_SHA2_256/ECP_384/MODP_3072");
+  assert.equal(formatAlgorithmSet(a[0]!), "IKE:AES_GCM_16_256/AES_GCM_16_192/PRF_HMAC_SHA2_384/PRF_HMAC_SHA2_256/ECP_384/MODP_3072");
 });
 
 test("default proposals are charon 5.9.8's, minus algorithms ipsec-wasm does not implement", () => {
   const text = readFileSync(new URL("defaults.charon.txt", FIXTURES), "utf8");
-  const lines = [...text.matchAll(/^( +)proposals = (.*)$/gm)].map((m) => ({ child: m[1].length === 3, list: m[2] }));
+  const lines = [...text.matchAll(/^( +)proposals = (.*)$/gm)].map((m) => ({ child: m[1]!.length === 3, list: m[2] }));
   // conn "bare" (nothing configured) comes first, conn "keyword" (proposals = default) second
   const [bareEsp, bareIke, kwEsp, kwIke] = lines;
-  assert.ok(bareEsp.child && !bareIke.child && kwEsp.child && !kwIke.child);
+  assert.ok(bareEsp!.child && !bareIke!.child && kwEsp!.child && !kwIke!.child);
   const supported = new Set<string>();
   for (const w of [...proposalKeywords("IKE"), ...proposalKeywords("ESP")]) supported.add(transformName(keywordTransform(w)!));
   const ours = (list: string) => list.split(", ").map((p) => {
     const [proto, algs] = p.split(":");
-    return `${proto}:${algs.split("/").filter((a) => supported.has(a)).join("/")}`;
+    return `${proto}:${algs!.split("/").filter((a) => supported.has(a)).join("/")}`;
   }).join(", ");
-  assert.equal(formatProposalList(defaultProposals("IKE")), ours(kwIke.list));
-  assert.equal(formatProposalList(defaultProposals("IKE")), ours(bareIke.list));
-  assert.equal(formatProposalList(parseProposals("default", "ESP")), ours(kwEsp.list));
-  assert.equal(formatProposalList(defaultProposals("ESP", { omitted: true })), ours(bareEsp.list));
+  assert.equal(formatProposalList(defaultProposals("IKE")), ours(kwIke!.list!));
+  assert.equal(formatProposalList(defaultProposals("IKE")), ours(bareIke!.list!));
+  assert.equal(formatProposalList(parseProposals("default", "ESP")), ours(kwEsp!.list!));
+  assert.equal(formatProposalList(defaultProposals("ESP", { omitted: true })), ours(bareEsp!.list!));
   // what the filter removed, so the comparison cannot pass by filtering everything
-  assert.match(kwIke.list, /CAMELLIA_CBC_128.*3DES_CBC.*AES_CCM_16_128.*MODP_6144/);
+  assert.match(kwIke!.list!, /CAMELLIA_CBC_128.*3DES_CBC.*AES_CCM_16_128.*MODP_6144/);
   assert.equal(formatProposalList(parseProposals("default", "ESP")),
     "ESP:AES_CBC_128/AES_CBC_192/AES_CBC_256/HMAC_SHA2_256_128/HMAC_SHA2_384_192/HMAC_SHA2_512_256/HMAC_SHA1_96/NO_EXT_SEQ, " +
     "ESP:AES_GCM_16_128/AES_GCM_16_192/AES_GCM_16_256/NO_EXT_SEQ");
 });
 
 test("keywords of the brief map to the IANA ids (RFC 7296 §3.3.2, IANA registry) and strongSwan's private sha256_96", () => {
-  const one = (text: string, protocol: "IKE" | "ESP" = "ESP"): AlgorithmSet => parseProposals(text, protocol)[0];
+  const one = (text: string, protocol: "IKE" | "ESP" = "ESP"): AlgorithmSet => parseProposals(text, protocol)[0]!;
   assert.deepEqual(one("aes128-aes192-aes256-sha1").encr, [{ id: 12, keyLength: 128 }, { id: 12, keyLength: 192 }, { id: 12, keyLength: 256 }]);
   assert.deepEqual(one("aes128ctr-aes256ctr-sha256").encr.map((e) => e.id), [13, 13]);
   assert.deepEqual(one("aes128gcm8-aes128gcm12-aes128gcm16-aes192gcm16-aes256gcm8-aes256gcm12-aes256gcm16").encr.map((e) => e.id), [18, 19, 20, 20, 18, 19, 20]);
@@ -125,32 +125,32 @@ test("unknown keywords: one sentence with the setting, the line, a suggestion an
 test("toWireProposals: RFC 7296 §3.3's SA payload example (AES-CBC + HMAC-SHA1-96 and AES-GCM-8, ESN optional)", () => {
   const sets = parseProposals("aes128-aes192-aes256-sha1-noesn-esn, aes128gcm8-aes256gcm8-noesn-esn", "ESP");
   const [p1, p2] = toWireProposals(sets, Uint8Array.of(0x05, 0x23, 0x57, 0xbb));
-  assert.equal(p1.num, 1);
-  assert.equal(p2.num, 2);
-  assert.equal(p2.protocolId, ProtocolId.ESP);
-  assert.deepEqual([...p2.spi], [0x05, 0x23, 0x57, 0xbb]);
+  assert.equal(p1!.num, 1);
+  assert.equal(p2!.num, 2);
+  assert.equal(p2!.protocolId, ProtocolId.ESP);
+  assert.deepEqual([...p2!.spi], [0x05, 0x23, 0x57, 0xbb]);
   // the RFC's Proposal #2, transform by transform
-  assert.deepEqual(p2.transforms, [
+  assert.deepEqual(p2!.transforms, [
     { type: E, id: 18, keyLength: 128 }, { type: E, id: 18, keyLength: 256 }, { type: S, id: 0 }, { type: S, id: 1 },
   ]);
   // its Proposal #1 minus AUTH_AES_XCBC_96, which ipsec-wasm does not implement
-  assert.deepEqual(p1.transforms, [
+  assert.deepEqual(p1!.transforms, [
     { type: E, id: 12, keyLength: 128 }, { type: E, id: 12, keyLength: 192 }, { type: E, id: 12, keyLength: 256 },
     { type: I, id: 2 }, { type: S, id: 0 }, { type: S, id: 1 },
   ]);
   const pfs = toWireProposals(parseProposals("aes128gcm16-modp2048", "ESP"), spi4);
-  assert.ok(pfs[0].transforms.some((t) => t.type === D));
-  assert.ok(!toWireProposals(parseProposals("aes128gcm16-modp2048", "ESP"), spi4, { withoutDh: true })[0].transforms.some((t) => t.type === D));
-  assert.deepEqual(toWireProposals(parseProposals("aes128-sha256_96", "ESP"), spi4)[0].transforms[1], { type: I, id: 1026 });
-  assert.equal(toWireProposals(parseProposals("aes128gcm16-prfsha256-x25519", "IKE"), new Uint8Array(0))[0].protocolId, ProtocolId.IKE);
+  assert.ok(pfs[0]!.transforms.some((t) => t.type === D));
+  assert.ok(!toWireProposals(parseProposals("aes128gcm16-modp2048", "ESP"), spi4, { withoutDh: true })[0]!.transforms.some((t) => t.type === D));
+  assert.deepEqual(toWireProposals(parseProposals("aes128-sha256_96", "ESP"), spi4)[0]!.transforms[1], { type: I, id: 1026 });
+  assert.equal(toWireProposals(parseProposals("aes128gcm16-prfsha256-x25519", "IKE"), new Uint8Array(0))[0]!.protocolId, ProtocolId.IKE);
 });
 
 /** The peer of ../shared/interop (its swanctl.conf, as strongswan-peer.sh generates it). */
 function interopPeer(): { ike: AlgorithmSet[]; esp: AlgorithmSet[] } {
   const conf = readFileSync(new URL("interop-peer.conf", FIXTURES), "utf8");
   return {
-    ike: parseProposals(/^\s*proposals = (.*)$/m.exec(conf)![1], "IKE"),
-    esp: parseProposals(/^\s*esp_proposals = (.*)$/m.exec(conf)![1], "ESP"),
+    ike: parseProposals(/^\s*proposals = (.*)$/m.exec(conf)![1]!, "IKE"),
+    esp: parseProposals(/^\s*esp_proposals = (.*)$/m.exec(conf)![1]!, "ESP"),
   };
 }
 
@@ -165,7 +165,7 @@ test("selection reproduces what the interop charon selected for ike-probe's offe
   assert.deepEqual(sel.chosen, { protocol: "IKE", proposalNum: 1, spi: new Uint8Array(0), encr: { id: 20, keyLength: 128 }, prf: 5, dh: 31, esn: false });
   // the probe's other groups
   for (const [group, name] of [[19, "ECP_256"], [14, "MODP_2048"]] as const) {
-    offer[0].transforms[2] = { type: D, id: group };
+    offer[0]!.transforms[2] = { type: D, id: group };
     const s = selectProposal(offer, ike);
     assert.ok(s.ok && formatProposal(s.proposal).endsWith(`/${name}`));
   }
@@ -308,7 +308,7 @@ test("espSuiteKeyword gives keywords the dataplane's parseSuite accepts, with th
     const c = esp(text);
     const kw = espSuiteKeyword(c);
     assert.equal(kw, text, text);
-    const suite = parseSuite(kw!);
+    const suite = parseSuite(kw);
     const k = keyLengths(c);
     assert.equal(suite.encKeyBytes, k.encrKey, text);
     assert.equal(suite.integKeyBytes, k.integKey, text);
@@ -326,9 +326,9 @@ test("explainMismatch covers the empty cases", () => {
 
 test("IKE proposals keep only the ciphers our SK payload implements; AES-CTR alone is a clear configuration error", () => {
   const sets = implementableIkeProposals(defaultProposals("IKE"));
-  assert.equal(formatAlgorithmSet(sets[0]).includes("AES_CTR"), false);
-  assert.ok(formatAlgorithmSet(sets[0]).includes("AES_CBC_128"));
-  assert.ok(formatAlgorithmSet(sets[1]).includes("CHACHA20_POLY1305"));
+  assert.equal(formatAlgorithmSet(sets[0]!).includes("AES_CTR"), false);
+  assert.ok(formatAlgorithmSet(sets[0]!).includes("AES_CBC_128"));
+  assert.ok(formatAlgorithmSet(sets[1]!).includes("CHACHA20_POLY1305"));
   assert.throws(() => implementableIkeProposals(parseProposals("aes128ctr-sha256-prfsha256-x25519", "IKE"), { key: "proposals" }),
     /AES-CBC, AES-GCM or ChaCha20-Poly1305 only, not AES_CTR_128.*available for ESP/);
   const esp = parseProposals("aes128ctr-sha256", "ESP");

@@ -31,13 +31,13 @@ async function up(p: Pair): Promise<IkeSa> {
 function liveIke(p: Pair, side: "a" | "b"): IkeSa {
   const all = [...new Set(p[side].sas.values())].filter((s) => s.state === "ESTABLISHED");
   assert.equal(all.length, 1, `${side}: one established IKE SA (${all.map((s) => `${s.uniqueId}:${s.state}`).join(", ")})`);
-  return all[0];
+  return all[0]!;
 }
 
 function onlyChild(ike: IkeSa): ChildSa {
   const cs = [...ike.children.values()].filter((c) => c.state !== "DELETED");
   assert.equal(cs.length, 1, `one child on IKE SA ${ike.uniqueId}: ${cs.map((c) => `${c.uniqueId}:${c.state}`).join(", ")}`);
-  return cs[0];
+  return cs[0]!;
 }
 
 /** Both ends agree on the one Child SA pair: A's inbound SPI is B's outbound and the reverse. */

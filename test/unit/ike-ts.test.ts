@@ -64,7 +64,7 @@ test("charon's verdict on every selector in verdicts.list, and the three places 
     "198.51.100.0/33": "refuse", "198.51.100.5-198.51.100.1": "refuse", "10.0.0.1[udp/%any]": "accept",
   };
   for (const entry of entries) {
-    const value = entry.split("\n")[0].slice("local_ts = ".length);
+    const value = entry.split("\n")[0]!.slice("local_ts = ".length);
     const accepted = /^ {3}local_ts = (.*)$/m.exec(entry)?.[1];
     const refused = entry.includes("invalid value for: local_ts");
     assert.ok(accepted !== undefined || refused, `no verdict for ${value}`);
@@ -144,10 +144,10 @@ test("narrowing, RFC 7296 §2.9: subset, superset, disjoint, first choice kept",
   const offered = list("198.51.100.43[udp/53],198.51.100.0/24");
   const toHost = narrowTs(offered, list("198.51.100.43/32"));
   assert.equal(formatTsList(toHost), "198.51.100.43/32");
-  assert.ok(tsIntersection(toHost[0], offered[0]));
+  assert.ok(tsIntersection(toHost[0]!, offered[0]!));
   const toNet = narrowTs(offered, list("198.51.100.0/24"));
   assert.equal(formatTsList(toNet), "198.51.100.0/24");
-  assert.ok(toNet.some((t) => tsIntersection(t, offered[0])?.startPort === 53));
+  assert.ok(toNet.some((t) => tsIntersection(t, offered[0]!)?.startPort === 53));
 });
 
 test("narrowing of protocols, ports, IPv6 and ranges, in charon's order with contained selectors dropped", () => {

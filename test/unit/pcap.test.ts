@@ -35,11 +35,11 @@ test("reader: torn last record is kept and flagged; bad magic and pcapng are ref
   const bytes = writePcap({ linkType: LINKTYPE_RAW, records });
   const torn = readPcap(bytes.subarray(0, bytes.length - 3));
   assert.equal(torn.records.length, 3);
-  assert.equal(torn.records[2].fileTruncated, true);
-  assert.equal(hex(torn.records[2].data), hex(records[2].data.subarray(0, records[2].data.length - 3)));
-  const tornHeader = readPcap(bytes.subarray(0, 24 + 16 + records[0].data.length + 5));
+  assert.equal(torn.records[2]!.fileTruncated, true);
+  assert.equal(hex(torn.records[2]!.data), hex(records[2]!.data.subarray(0, records[2]!.data.length - 3)));
+  const tornHeader = readPcap(bytes.subarray(0, 24 + 16 + records[0]!.data.length + 5));
   assert.equal(tornHeader.records.length, 2);
-  assert.equal(tornHeader.records[1].fileTruncated, true);
+  assert.equal(tornHeader.records[1]!.fileTruncated, true);
   assert.throws(() => readPcap(new Uint8Array(10)), PcapError);
   assert.throws(() => readPcap(new Uint8Array(24)), /not a pcap file/);
   assert.throws(() => readPcap(Uint8Array.from([0x0a, 0x0d, 0x0d, 0x0a, ...new Uint8Array(40)])), /pcapng/);
@@ -51,19 +51,19 @@ for (const link of ["ethernet", "sll", "raw"] as const) {
     assert.equal(file.linkType, { ethernet: LINKTYPE_ETHERNET, sll: LINKTYPE_LINUX_SLL, raw: LINKTYPE_RAW }[link]);
     assert.equal(file.nanosecond, link === "raw");
     const want = expected[link];
-    assert.equal(file.records.length, want.length);
+    assert.equal(file.records.length, want!.length);
     file.records.forEach((r, i) => {
       const c = classifyFrame(r.data, file.linkType);
-      const e = want[i];
-      assert.equal(c.kind, e.kind, `frame ${i + 1} (${e.note}): ${"reason" in c ? c.reason : ""}`);
+      const e = want![i];
+      assert.equal(c.kind, e!.kind, `frame ${i + 1} (${e!.note}): ${"reason" in c ? c.reason : ""}`);
       if (c.kind === "esp") {
-        assert.equal(hex(c.packet), e.packet, e.note);
-        assert.equal(c.l3HeaderLength, e.l3HeaderLength, e.note);
-        assert.equal(c.seq, e.seq, e.note);
+        assert.equal(hex(c.packet), e!.packet, e!.note);
+        assert.equal(c.l3HeaderLength, e!.l3HeaderLength, e!.note);
+        assert.equal(c.seq, e!.seq, e!.note);
       } else {
-        assert.match(c.reason, /^[A-Z].*\.$/, `${e.note}: reason is a sentence`);
+        assert.match(c.reason, /^[A-Z].*\.$/, `${e!.note}: reason is a sentence`);
       }
-      if (e.spi !== undefined) assert.equal(c.spi, e.spi, e.note);
+      if (e!.spi !== undefined) assert.equal(c.spi, e!.spi, e!.note);
     });
   });
 }
@@ -73,7 +73,7 @@ test("classification never throws on random garbage", () => {
   const next = (): number => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) >>> 24;
   const base = readPcap(readFileSync(join(fixtures, "frames-ethernet.pcap"))).records;
   for (let i = 0; i < 3000; i++) {
-    const src = base[i % base.length].data;
+    const src = base[i % base.length]!.data;
     const b = src.slice(0, next() % (src.length + 1));
     for (let k = 0; k < 3; k++) if (b.length) b[next() % b.length] = next();
     for (const lt of [LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_LINUX_SLL, 228, 229, 999]) {

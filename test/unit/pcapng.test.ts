@@ -89,9 +89,9 @@ test("mergecap's two-interface pcapng: Ethernet/us and Linux cooked/ns records, 
   assert.ok(first.every((r) => r.linkType === LINKTYPE_ETHERNET) && second.every((r) => r.linkType === LINKTYPE_LINUX_SLL));
   second.forEach((r, i) => {
     const e = eth.records[i];
-    const ns = BigInt(e.tsSec) * 1_000_000_000n + BigInt(e.tsFrac) * 1000n + 500_000_123n;
+    const ns = BigInt(e!.tsSec) * 1_000_000_000n + BigInt(e!.tsFrac) * 1000n + 500_000_123n;
     assert.equal(BigInt(r.tsSec) * 1_000_000_000n + BigInt(r.tsFrac), ns, `frame ${i} time`);
-    const ip = e.data.subarray(((e.data[12] << 8) | e.data[13]) === 0x8100 ? 18 : 14);
+    const ip = e!.data.subarray(((e!.data[12]! << 8) | e!.data[13]!) === 0x8100 ? 18 : 14);
     assert.equal(hex(r.data.subarray(16)), hex(ip));
   });
 });
@@ -140,9 +140,9 @@ test("microsecond-only files keep microsecond fractions; a torn last packet is k
   assert.deepEqual(f.records.map((r) => [r.tsSec, r.tsFrac, r.fileTruncated]), [[7, 42, undefined], [8, 0, undefined]]);
   const torn = readPcapng(whole.subarray(0, whole.length - 30));
   assert.equal(torn.records.length, 2);
-  assert.equal(torn.records[1].fileTruncated, true);
-  assert.equal(torn.records[1].tsSec, 8);
-  assert.ok(torn.records[1].data.length < 40);
+  assert.equal(torn.records[1]!.fileTruncated, true);
+  assert.equal(torn.records[1]!.tsSec, 8);
+  assert.ok(torn.records[1]!.data.length < 40);
   const stub = readPcapng(whole.subarray(0, whole.length - 60 + 6));
   assert.equal(stub.records.at(-1)?.fileTruncated, true);
 });
@@ -180,10 +180,10 @@ test("pcap decrypt: the pcapng gives the classic file's verdicts and output byte
   // Merged: every frame twice, the copy on the cooked interface half a second later. The copies of
   // frames whose ICV verified (ok, dummy) are replays; everything else gets the same verdict twice.
   const merged = await decryptCapture(readCapture(readFileSync(join(fixtures, "esp-merged.pcapng"))), sas);
-  const pairs = classic.verdicts.map((v, i) => [v.verdict, merged.verdicts[2 * i].verdict, merged.verdicts[2 * i + 1].verdict]);
+  const pairs = classic.verdicts.map((v, i) => [v.verdict, merged.verdicts[2 * i]!.verdict, merged.verdicts[2 * i + 1]!.verdict]);
   for (const [orig, first, copy] of pairs) {
     assert.equal(first, orig);
-    assert.equal(copy, ["ok", "dummy", "replay"].includes(orig) ? "replay" : orig);
+    assert.equal(copy, ["ok", "dummy", "replay"].includes(orig!) ? "replay" : orig);
   }
   const out = readPcap(merged.output);
   assert.equal(out.nanosecond, true);

@@ -53,15 +53,15 @@ test("both real logs: six Child SAs, two directions each, the suites and roles a
     const twin = resp.find((r) => r.config.spi === s.config.spi)!;
     assert.notEqual(twin.direction, s.direction, `SPI ${s.config.spi.toString(16)}`);
   }
-  assert.equal(hex(ini[0].config.encKey), "4c44896355d16f10febfdf1805dccbe3eb06903d", "net{1} inbound = the responder's key, as dumped");
-  assert.equal(ini[0].config.spi, 0x56dc7c1b);
+  assert.equal(hex(ini[0]!.config.encKey), "4c44896355d16f10febfdf1805dccbe3eb06903d", "net{1} inbound = the responder's key, as dumped");
+  assert.equal(ini[0]!.config.spi, 0x56dc7c1b);
 });
 
 test("each log alone decrypts every ESP frame of the capture between the two daemons", async () => {
   const capture = readCapture(readFileSync(join(dir, "capture.pcap")));
   let first: string | undefined;
   for (const [name, text] of [["initiator.log", initiatorLog], ["responder.log", responderLog]]) {
-    const r = await decryptCapture(capture, loadSas([{ format: "charon", name, text }]));
+    const r = await decryptCapture(capture, loadSas([{ format: "charon", name: name!, text: text! }]));
     const esp = r.verdicts.filter((v) => v.spi !== undefined);
     assert.equal(esp.length, 36, "6 Child SAs x 3 echo requests and replies");
     assert.ok(esp.every((v) => v.verdict === "ok"), verdictsJsonl(esp));
@@ -133,7 +133,7 @@ test("ESN, HMAC-SHA-256-96 and the GCM ICV lengths map to the dataplane's suites
   const gcm = "ESP:AES_GCM_16_128/NO_EXT_SEQ";
   assert.deepEqual(swap(gcm, "ESP:AES_GCM_16_128/EXT_SEQ").slice(0, 2).map((s) => [s.config.esp, s.config.esn]), [["aes128gcm16", true], ["aes128gcm16", true]]);
   assert.deepEqual(swap(gcm, "ESP:AES_GCM_8_128/NO_EXT_SEQ").slice(0, 2).map((s) => [s.config.esp, s.config.icvLength]), [["aes128gcm8", 8], ["aes128gcm8", 8]]);
-  assert.deepEqual(swap(gcm, "ESP:AES_GCM_12_128/CURVE_25519/NO_EXT_SEQ")[0].config.esp, "aes128gcm12", "a PFS group in the proposal is ignored");
+  assert.deepEqual(swap(gcm, "ESP:AES_GCM_12_128/CURVE_25519/NO_EXT_SEQ")[0]!.config.esp, "aes128gcm12", "a PFS group in the proposal is ignored");
   const sha256 = "ESP:AES_CBC_256/HMAC_SHA2_256_128/NO_EXT_SEQ";
   assert.deepEqual(swap(sha256, "ESP:AES_CBC_256/HMAC_SHA2_256_96/NO_EXT_SEQ").find((s) => s.child === "net{5}")?.config.esp, "aes256-sha256_96");
 });

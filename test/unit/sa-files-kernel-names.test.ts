@@ -339,9 +339,9 @@ test("the parsed SAs decapsulate the kernel's own ESP packets to the exact inner
   const sas = parseXfrmState(OUTBOUND);
   for (const [i, e] of EXPECTED.entries()) {
     const wire = packet(e.name);
-    assert.equal((wire[0] << 24 | wire[1] << 16 | wire[2] << 8 | wire[3]) >>> 0, e.spi);
-    assert.equal(BigInt((wire[4] << 24 | wire[5] << 16 | wire[6] << 8 | wire[7]) >>> 0), e.sent & 0xffffffffn, `${e.name}: only the low half is on the wire`);
-    const r = await decap(sas[i], e.name, e.sent - 1n);
+    assert.equal((wire[0]! << 24 | wire[1]! << 16 | wire[2]! << 8 | wire[3]!) >>> 0, e.spi);
+    assert.equal(BigInt((wire[4]! << 24 | wire[5]! << 16 | wire[6]! << 8 | wire[7]!) >>> 0), e.sent & 0xffffffffn, `${e.name}: only the low half is on the wire`);
+    const r = await decap(sas[i]!, e.name, e.sent - 1n);
     assert.equal(r.status, "ok", `${e.name}: ${r.status}`);
     assert.equal(r.seq, e.sent);
     assert.ok(r.payload);
@@ -356,7 +356,7 @@ test("ESN: the kernel's ICV covers the high half of the sequence number, which i
   for (const [i, e] of EXPECTED.entries()) {
     if (!e.esn) continue;
     // A receive position one 2^32 epoch later makes the receiver infer the wrong high half.
-    const r = await decap(sas[i], e.name, e.sent - 1n + (1n << 32n));
+    const r = await decap(sas[i]!, e.name, e.sent - 1n + (1n << 32n));
     assert.equal(r.status, "integrity-failed", e.name);
     assert.equal(r.payload, undefined);
   }
@@ -378,7 +378,7 @@ test("a window over 32 packets without `flag esn` is not ESN; an inbound ESN con
 test("ip xfrm state errors for the new names name the state, field and what the kernel takes", () => {
   const one = (name: string): string => {
     const blocks = OUTBOUND.split(/^(?=src )/m);
-    return blocks[EXPECTED.findIndex((e) => e.name === name)];
+    return blocks[EXPECTED.findIndex((e) => e.name === name)]!;
   };
   const gmac = one("aes128gmac");
   const chacha = one("chacha20poly1305");
@@ -426,8 +426,8 @@ test("Wireshark esp_sa: AES-CTR (key then nonce), HMAC-SHA-384-192/512-256, AES-
     assert.equal(hex(r.payload ?? none), hex(guestInner(`kernel ${name}`, r.payload ?? none)));
   }
   const ctr = EXPECTED[0];
-  assert.throws(() => parseWiresharkEspSa(`"IPv4","*","*","0xc0de0001","AES-CTR [RFC3686]","0x${hex(ctr.enc.subarray(0, 16))}","HMAC-SHA-256-128 [RFC4868]","0x${hex(ctr.integ)}"`),
+  assert.throws(() => parseWiresharkEspSa(`"IPv4","*","*","0xc0de0001","AES-CTR [RFC3686]","0x${hex(ctr!.enc.subarray(0, 16))}","HMAC-SHA-256-128 [RFC4868]","0x${hex(ctr!.integ)}"`),
     /line 1 \(spi 0xc0de0001\): encryption\/authentication: AES-CTR key must be 20 or 36 bytes \(AES key then 4-byte nonce\), got 16/);
-  assert.throws(() => parseWiresharkEspSa(`"IPv4","*","*","0xc0de0001","AES-CTR [RFC3686]","0x${hex(ctr.enc)}","HMAC-SHA-512-256 [RFC4868]","0x${hex(ctr.integ)}"`),
+  assert.throws(() => parseWiresharkEspSa(`"IPv4","*","*","0xc0de0001","AES-CTR [RFC3686]","0x${hex(ctr!.enc)}","HMAC-SHA-512-256 [RFC4868]","0x${hex(ctr!.integ)}"`),
     /line 1 .*authentication key: HMAC-SHA-512-256 \[RFC4868\] takes a 64-byte key here \(the hash output length\), got 32/);
 });

@@ -119,11 +119,11 @@ test("Wireshark esp_sa: GCM, CBC with HMAC-SHA-256-96/128, NULL with HMAC-SHA-1-
     [4097, "null-sha1", 12, "tunnel"],
     [0x2002, "aes128gcm8", 8, "tunnel"],
   ]);
-  assert.deepEqual(sas[0].encKey, bytes(GCM_KEY));
-  assert.equal(sas[0].integKey, undefined);
-  assert.deepEqual(sas[1].integKey, bytes(SHA256_KEY));
-  assert.deepEqual(sas[3].encKey, new Uint8Array(0));
-  assert.equal(parseWiresharkEspSa(WIRESHARK, "transport")[2].mode, "transport");
+  assert.deepEqual(sas[0]!.encKey, bytes(GCM_KEY));
+  assert.equal(sas[0]!.integKey, undefined);
+  assert.deepEqual(sas[1]!.integKey, bytes(SHA256_KEY));
+  assert.deepEqual(sas[3]!.encKey, new Uint8Array(0));
+  assert.equal(parseWiresharkEspSa(WIRESHARK, "transport")[2]!.mode, "transport");
 });
 
 test("Wireshark esp_sa errors name the line and field", () => {

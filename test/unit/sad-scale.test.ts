@@ -22,7 +22,7 @@ test("1,000,000 inbound SAs: all installed, sampled SPIs decapsulate on the righ
   const res = dp.decapsulateBatch(sample.map((i) => packetFor(0x10000 + i, 1)));
   res.forEach((r, k) => {
     assert.equal(r.status, "ok");
-    assert.equal(r.sa, handles[sample[k]]);
+    assert.equal(r.sa, handles[sample[k]!]);
   });
   assert.equal(dp.decapsulate(packetFor(0x10000 + N, 1)).status, "no-sa");
 });
@@ -37,8 +37,8 @@ test("churn: 200,000 add/remove cycles on a 50,000-SA table keep every live SPI 
   for (let c = 0; c < 200_000; c++) {
     const idx = next() % keys.length;
     const spi = keys[idx];
-    dp.removeSa(live.get(spi)!);
-    live.delete(spi);
+    dp.removeSa(live.get(spi!)!);
+    live.delete(spi!);
     let fresh = 0x100 + (next() & 0x3ffffff);
     while (live.has(fresh)) fresh = 0x100 + (next() & 0x3ffffff);
     live.set(fresh, dp.addSa(cfg(fresh)));
@@ -48,8 +48,8 @@ test("churn: 200,000 add/remove cycles on a 50,000-SA table keep every live SPI 
   const probe = keys.filter((_, i) => i % 20 === 0);
   const res = dp.decapsulateBatch(probe.map((spi) => packetFor(spi, 1)));
   res.forEach((r, i) => {
-    assert.equal(r.status, "ok", `spi ${probe[i].toString(16)}`);
-    assert.equal(r.sa, live.get(probe[i]));
+    assert.equal(r.status, "ok", `spi ${probe[i]!.toString(16)}`);
+    assert.equal(r.sa, live.get(probe[i]!));
   });
   // A removed SPI is really gone.
   const gone = 0x4000000 + 0x100; // outside the random range

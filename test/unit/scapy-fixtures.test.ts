@@ -43,7 +43,7 @@ function saConfig(fx: Fixture, direction: "in" | "out"): SaConfig {
     integKey: fx.sa.integKey === undefined ? undefined : unhex(fx.sa.integKey),
     icvLength: fx.sa.icvLength,
     esn: fx.sa.esn,
-    seq: BigInt(fx.packets[0].seq) - 1n,
+    seq: BigInt(fx.packets[0]!.seq) - 1n,
   };
 }
 
@@ -59,15 +59,15 @@ function byteDiff(got: Uint8Array | undefined, want: Uint8Array): string | undef
 
 /** Offset of the byte holding the upper-layer protocol: IPv4 protocol, or the last IPv6 Next Header before `l3`. */
 function protocolAt(packet: Uint8Array, l3: number): number {
-  if (packet[0] >> 4 === 4) return 9;
+  if (packet[0]! >> 4 === 4) return 9;
   let at = 6;
-  for (let off = 40; off < l3; off += (packet[off + 1] + 1) * 8) at = off;
+  for (let off = 40; off < l3; off += (packet[off + 1]! + 1) * 8) at = off;
   return at;
 }
 
 /** Protocol number of the original packet (transport mode Next Header). */
 function upperProtocol(packet: Uint8Array, l3: number): number {
-  return packet[protocolAt(packet, l3)];
+  return packet[protocolAt(packet, l3)]!;
 }
 
 const isGcm = (fx: Fixture): boolean => fx.suite.includes("gcm");
@@ -89,7 +89,7 @@ for (const { name, fx } of fixtures) {
         failures.push(`${p.desc} seq ${p.seq}: status ${r.status}`);
         continue;
       }
-      const wantNh = fx.mode === "tunnel" ? (inner[0] >> 4 === 4 ? 4 : 41) : upperProtocol(inner, p.l3HeaderLength);
+      const wantNh = fx.mode === "tunnel" ? (inner[0]! >> 4 === 4 ? 4 : 41) : upperProtocol(inner, p.l3HeaderLength);
       if (r.nextHeader !== wantNh) failures.push(`${p.desc}: next header ${r.nextHeader}, expected ${wantNh}`);
       if (r.seq !== BigInt(p.seq)) failures.push(`${p.desc}: seq ${r.seq}, expected ${p.seq}`);
       if (r.spi !== fx.sa.spi || r.sa !== h) failures.push(`${p.desc}: spi ${r.spi} sa ${r.sa}`);
@@ -154,9 +154,9 @@ for (const { name, fx } of fixtures) {
         const decipher = createDecipheriv(`aes-${keyBits}-cbc`, unhex(fx.sa.encKey), esp.subarray(8, 24)).setAutoPadding(false);
         const plain = new Uint8Array(Buffer.concat([decipher.update(esp.subarray(24, esp.length - icv)), decipher.final()]));
         const padLen = plain[plain.length - 2];
-        assert.equal(plain.length - 2 - padLen, protected_.length, `${p.desc}: pad length`);
-        assert.deepEqual([...plain.subarray(protected_.length, protected_.length + padLen)], Array.from({ length: padLen }, (_, i) => i + 1), `${p.desc}: padding 1,2,3,...`);
-        const wantNh = fx.mode === "tunnel" ? (inner[0] >> 4 === 4 ? 4 : 41) : upperProtocol(inner, p.l3HeaderLength);
+        assert.equal(plain.length - 2 - padLen!, protected_.length, `${p.desc}: pad length`);
+        assert.deepEqual([...plain.subarray(protected_.length, protected_.length + padLen!)], Array.from({ length: padLen! }, (_, i) => i + 1), `${p.desc}: padding 1,2,3,...`);
+        const wantNh = fx.mode === "tunnel" ? (inner[0]! >> 4 === 4 ? 4 : 41) : upperProtocol(inner, p.l3HeaderLength);
         assert.equal(plain[plain.length - 1], wantNh, `${p.desc}: next header`);
         assert.equal(hex(plain.subarray(0, protected_.length)), hex(protected_), `${p.desc}: payload`);
         if (fx.mode === "transport") {
@@ -165,7 +165,7 @@ for (const { name, fx } of fixtures) {
           const l3 = p.l3HeaderLength;
           const want = inner.slice(0, l3);
           want[protocolAt(inner, l3)] = 50;
-          if (inner[0] >> 4 === 4) {
+          if (inner[0]! >> 4 === 4) {
             want.set([out.length >> 8, out.length & 0xff], 2);
             want.set(out.subarray(10, 12), 10);
             const hv = new DataView(want.buffer);
@@ -190,7 +190,7 @@ function interleaved(): { fx: Fixture; p: FixturePacket; file: number }[] {
   const longest = Math.max(...fixtures.map(({ fx }) => fx.packets.length));
   for (let k = 0; k < longest; k++) {
     fixtures.forEach(({ fx }, file) => {
-      if (k < fx.packets.length) out.push({ fx, p: fx.packets[k], file });
+      if (k < fx.packets.length) out.push({ fx, p: fx.packets[k]!, file });
     });
   }
   return out;
@@ -208,7 +208,7 @@ test("batch path: every fixture packet of every SA decapsulates in interleaved b
     for (const { p } of chunk) b.add(unhex(p.wire), -1, p.l3HeaderLength);
     dp.runDecapsulate(b);
     chunk.forEach(({ p, file }, i) => {
-      const at = `${fixtures[file].name} ${p.desc}`;
+      const at = `${fixtures[file]!.name} ${p.desc}`;
       if (b.status(i) !== "ok") failures.push(`${at}: status ${b.status(i)}`);
       else if (b.sa(i) !== handles[file] || b.seq(i) !== BigInt(p.seq)) failures.push(`${at}: sa ${b.sa(i)} seq ${b.seq(i)}`);
       else {
@@ -224,7 +224,7 @@ test("batch path: every fixture packet of every SA decapsulates in interleaved b
 test("batch path: GCM and NULL fixture packets encapsulate in interleaved batches to scapy's bytes", async () => {
   const dp = await Dataplane.create({ maxSas: 128, batchSize: 64 });
   const handles = fixtures.map(({ fx }) => (isGcm(fx) || isNull(fx) ? dp.addSa(saConfig(fx, "out")) : -1));
-  const all = interleaved().filter(({ file }) => handles[file] >= 0);
+  const all = interleaved().filter(({ file }) => handles[file]! >= 0);
   const failures: string[] = [];
   for (let start = 0; start < all.length; start += dp.batchSize) {
     const chunk = all.slice(start, start + dp.batchSize);
@@ -233,7 +233,7 @@ test("batch path: GCM and NULL fixture packets encapsulate in interleaved batche
     for (const { p, file } of chunk) b.add(unhex(p.inner), handles[file]);
     dp.runEncapsulate(b);
     chunk.forEach(({ fx, p, file }, i) => {
-      const at = `${fixtures[file].name} ${p.desc}`;
+      const at = `${fixtures[file]!.name} ${p.desc}`;
       const wire = unhex(p.wire);
       if (b.status(i) !== "ok") failures.push(`${at}: status ${b.status(i)}`);
       else {

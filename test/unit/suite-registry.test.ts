@@ -58,16 +58,16 @@ test("names.ts and proposals.ts print every transform id alike (they were two ta
 
 const chosenOf = (s: SuiteRows, esn: boolean): Chosen => {
   const [set] = parseProposals(`${suiteKeyword(s)}${esn ? "-esn" : ""}`, "ESP");
-  const [wire] = toWireProposals([set], new Uint8Array([1, 2, 3, 4]));
-  const encr = wire.transforms.filter((t) => t.type === 1);
-  const integ = wire.transforms.filter((t) => t.type === 3);
+  const [wire] = toWireProposals([set!], new Uint8Array([1, 2, 3, 4]));
+  const encr = wire!.transforms.filter((t) => t.type === 1);
+  const integ = wire!.transforms.filter((t) => t.type === 3);
   assert.equal(encr.length, 1);
-  assert.deepEqual(encr[0].keyLength === undefined ? { id: encr[0].id } : { id: encr[0].id, keyLength: encr[0].keyLength },
+  assert.deepEqual(encr[0]!.keyLength === undefined ? { id: encr[0]!.id } : { id: encr[0]!.id, keyLength: encr[0]!.keyLength },
     s.cipher.keyBits === undefined ? { id: s.cipher.iana } : { id: s.cipher.iana, keyLength: s.cipher.keyBits });
   assert.deepEqual(integ.map((t) => t.id), s.integ ? [s.integ.iana] : []);
-  const c: Chosen = { protocol: "ESP", proposalNum: 1, spi: wire.spi, encr: { id: encr[0].id }, esn };
-  if (encr[0].keyLength !== undefined) c.encr.keyLength = encr[0].keyLength;
-  if (integ.length) c.integ = integ[0].id;
+  const c: Chosen = { protocol: "ESP", proposalNum: 1, spi: wire!.spi, encr: { id: encr[0]!.id }, esn };
+  if (encr[0]!.keyLength !== undefined) c.encr.keyLength = encr[0]!.keyLength;
+  if (integ.length) c.integ = integ[0]!.id;
   return c;
 };
 
@@ -82,7 +82,7 @@ for (const s of SUITES) {
       assert.equal(espSuiteKeyword(c), `${kw}${esn ? "-esn" : ""}`);
       const k = keyLengths(c);
       assert.deepEqual([k.encrKey, k.integKey, k.ivBytes, k.icvBytes], [suite.encKeyBytes, suite.integKeyBytes, suite.ivBytes, suite.icvBytes]);
-      assert.match(formatProposal(toWireProposals(parseProposals(kw, "ESP"), new Uint8Array(0))[0]), new RegExp(`^ESP:${s.cipher.charon}`));
+      assert.match(formatProposal(toWireProposals(parseProposals(kw, "ESP"), new Uint8Array(0))[0]!), new RegExp(`^ESP:${s.cipher.charon}`));
     }
     // the dataplane takes exactly the registry's key lengths, and a packet survives a round trip
     const dp = await Dataplane.create();
@@ -108,8 +108,8 @@ test("every suite has a kernel xfrm name that parses back to its keyword", () =>
       : `enc ${s.cipher.xfrm.enc} ${suite.encKeyBytes ? key : "0x"}\n\tauth-trunc ${s.integ!.xfrm.auth} 0x${hex(keyOf(s.integ!.keyBytes, 4))} ${s.integ!.icvBytes * 8}`;
     const text = `src 10.0.0.1 dst 10.0.0.2\n\tproto esp spi 0x00001234 reqid 1 mode tunnel\n\treplay-window 32 flag af-unspec\n\t${alg}\n`;
     const [cfg] = parseXfrmState(text);
-    assert.equal(cfg.esp, kw, text);
-    assert.equal(cfg.icvLength, suite.icvBytes);
+    assert.equal(cfg!.esp, kw, text);
+    assert.equal(cfg!.icvLength, suite.icvBytes);
     // and `status --xfrm` prints the same names and key sizes for our own SA
     const shown = xfrmAlgorithms(`${kw}-esn`, suite.icvBytes);
     assert.deepEqual(shown.map((a) => [a.name, a.keyBits, a.icvBits ?? suite.icvBytes * 8]).sort(),
@@ -131,7 +131,7 @@ test("every suite has a Wireshark esp_sa name that parses back, or says why Wire
     const line = espSaLine(sa);
     assert.ok(line.includes(s.cipher.wireshark.name) && (!s.integ || line.includes(s.integ.wireshark)), line);
     const [cfg] = parseWiresharkEspSa(line);
-    assert.equal(cfg.esp, kw);
+    assert.equal(cfg!.esp, kw);
     shown++;
   }
   assert.ok(shown >= 40, `only ${shown} suites shown`);
@@ -143,8 +143,8 @@ test("every suite reads from a JSON SA file with the registry's key layout, and 
     const suite = parseSuite(kw);
     const sa = { spi: "0x1234", mode: "tunnel", esp: kw, encKey: hex(keyOf(suite.encKeyBytes, 7)), ...(s.integ ? { integKey: hex(keyOf(s.integ.keyBytes, 8)) } : {}) };
     const [cfg] = parseSaJson(JSON.stringify({ sas: [sa] }));
-    assert.equal(cfg.esp, kw);
-    assert.equal(cfg.icvLength, suite.icvBytes);
+    assert.equal(cfg!.esp, kw);
+    assert.equal(cfg!.icvLength, suite.icvBytes);
     if (suite.encKeyBytes === 0) continue;
     const salt = s.cipher.saltBytes ? `then ${s.cipher.saltBytes}-byte` : "";
     assert.throws(() => parseSaJson(JSON.stringify({ sas: [{ ...sa, encKey: "00" }] })), new RegExp(`needs ${suite.encKeyBytes} bytes.*${salt}`));

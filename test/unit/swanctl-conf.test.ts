@@ -24,17 +24,17 @@ function charonDump(text: string): { conns: Map<string, Dump>; shared: Map<strin
   let block: Map<string, string> | undefined;
   for (const line of text.split("\n")) {
     const key = /^loaded IKE shared key with id '([^']*)' for: (.*)$/.exec(line);
-    if (key) { shared.set(key[1], key[2].split(", ").map((s) => s.slice(1, -1))); continue; }
+    if (key) { shared.set(key[1]!, key[2]!.split(", ").map((s) => s.slice(1, -1))); continue; }
     const c = /^ conn (.*):$/.exec(line);
-    if (c) { conn = { keys: new Map(), children: new Map(), local: new Map(), remote: new Map() }; conns.set(c[1], conn); block = undefined; continue; }
+    if (c) { conn = { keys: new Map(), children: new Map(), local: new Map(), remote: new Map() }; conns.set(c[1]!, conn); block = undefined; continue; }
     if (!conn) continue;
     const child = /^ {2}child (.*):$/.exec(line);
-    if (child) { block = new Map(); conn.children.set(child[1], block); continue; }
+    if (child) { block = new Map(); conn.children.set(child[1]!, block); continue; }
     if (line === "  local:" || line === "  remote:") { block = line === "  local:" ? conn.local : conn.remote; continue; }
     const kv3 = /^ {3}(\w+) = (.*)$/.exec(line);
-    if (kv3 && block) { block.set(kv3[1], kv3[2]); continue; }
+    if (kv3 && block) { block.set(kv3[1]!, kv3[2]!); continue; }
     const kv2 = /^ {2}(\w+) = (.*)$/.exec(line);
-    if (kv2) { block = undefined; conn.keys.set(kv2[1], kv2[2]); continue; }
+    if (kv2) { block = undefined; conn.keys.set(kv2[1]!, kv2[2]!); continue; }
     if (!line.startsWith(" ")) conn = undefined;
   }
   return { conns, shared };
@@ -52,7 +52,7 @@ const supported = new Set([...proposalKeywords("IKE"), ...proposalKeywords("ESP"
 /** charon's list restricted to what ipsec-wasm implements ("default" expands to more than that). */
 const restrict = (list: string): string => list.split(", ").map((p) => {
   const [proto, algs] = p.split(":");
-  return `${proto}:${algs.split("/").filter((a) => supported.has(a)).join("/")}`;
+  return `${proto}:${algs!.split("/").filter((a) => supported.has(a)).join("/")}`;
 }).join(", ");
 
 function compare(conn: ConnectionConfig, dump: Dump, file: string): void {
@@ -129,23 +129,23 @@ test("every fixture parses to what charon 5.9.8 made of it: lifetimes, proposals
 test("the interop peer's swanctl.conf (strongswan-peer.sh config) as the library sees it", () => {
   const cfg = parseSwanctlConf(read("interop-peer.conf"));
   const [peer] = cfg.connections;
-  assert.equal(peer.name, "peer");
-  assert.deepEqual(peer.local, { auth: "psk", id: "swan.example.org", certs: [], cacerts: [] });
-  assert.deepEqual(peer.remote, { auth: "psk", id: "client.example.org", certs: [], cacerts: [] });
-  assert.equal(peer.proposalsText, "aes128gcm16-aes256gcm16-chacha20poly1305-prfsha256-prfsha384-prfsha512-x25519-ecp256-ecp384-modp2048-modp3072,aes128-aes256-sha256-sha384-sha512-sha1-x25519-ecp256-ecp384-modp2048-modp3072");
-  assert.equal(peer.children[0].espProposalsText, "aes128gcm16-aes256gcm16-chacha20poly1305,aes128-aes256-sha256-sha384-sha512-sha1");
+  assert.equal(peer!.name, "peer");
+  assert.deepEqual(peer!.local, { auth: "psk", id: "swan.example.org", certs: [], cacerts: [] });
+  assert.deepEqual(peer!.remote, { auth: "psk", id: "client.example.org", certs: [], cacerts: [] });
+  assert.equal(peer!.proposalsText, "aes128gcm16-aes256gcm16-chacha20poly1305-prfsha256-prfsha384-prfsha512-x25519-ecp256-ecp384-modp2048-modp3072,aes128-aes256-sha256-sha384-sha512-sha1-x25519-ecp256-ecp384-modp2048-modp3072");
+  assert.equal(peer!.children[0]!.espProposalsText, "aes128gcm16-aes256gcm16-chacha20poly1305,aes128-aes256-sha256-sha384-sha512-sha1");
   // README: "expires in 3960s" for a 1h child, "rekeying in 13410s" within 4h minus up to 1440s
-  assert.equal(peer.children[0].lifeTime, 3960);
-  assert.equal(peer.rekeyTime - peer.randTime, 12960);
+  assert.equal(peer!.children[0]!.lifeTime, 3960);
+  assert.equal(peer!.rekeyTime - peer!.randTime, 12960);
   assert.deepEqual([...findSecret(cfg, "swan.example.org", "client.example.org")!], [...new TextEncoder().encode("interop-test-psk-not-secret")]);
 });
 
 test("secrets: 0x hex, 0s base64 or the UTF-8 bytes, and private key references", () => {
   const cfg = parseSwanctlConf(read("features.conf"));
-  assert.deepEqual([...cfg.ikeSecrets[0].secret], [...Buffer.from("interop test psk", "utf8")]);
-  assert.deepEqual([...cfg.ikeSecrets[1].secret], [...Buffer.from("000102030405060708090a0b0c0d0e0f", "hex")]);
+  assert.deepEqual([...cfg.ikeSecrets[0]!.secret], [...Buffer.from("interop test psk", "utf8")]);
+  assert.deepEqual([...cfg.ikeSecrets[1]!.secret], [...Buffer.from("000102030405060708090a0b0c0d0e0f", "hex")]);
   const s2s = parseSwanctlConf(read("site-to-site.conf"));
-  assert.deepEqual([...s2s.ikeSecrets[0].secret], [...Buffer.from("v+NkxY9LLZvwj4qCC2o/gGrWDF2d21jL", "base64")]);
+  assert.deepEqual([...s2s.ikeSecrets[0]!.secret], [...Buffer.from("v+NkxY9LLZvwj4qCC2o/gGrWDF2d21jL", "base64")]);
   assert.deepEqual(parseSwanctlConf(read("roadwarrior-cert.conf")).privateKeys, [{ kind: "ecdsa", file: "gwKey.pem" }]);
   const keys = parseSwanctlConf("secrets {\n private-a {\n  file = a.pem\n  secret = \"pass word\"\n }\n rsa1 {\n  file = b.pem\n }\n}\n");
   assert.deepEqual(keys.privateKeys, [{ kind: "private", file: "a.pem", secret: "pass word" }, { kind: "rsa", file: "b.pem" }]);
@@ -271,10 +271,10 @@ test("the settings syntax: comments, quotes, joined words, merged sections, last
   ].join("\n"));
   const [a] = cfg.connections;
   assert.equal(cfg.connections.length, 1);
-  assert.deepEqual(a.remoteAddrs, ["198.18.0.9"]);
-  assert.deepEqual(a.localAddrs, ["one two"]);
-  assert.equal(a.children[0].updown, "/bin/up  #not a comment");
-  assert.equal(a.local.auth, "psk");
+  assert.deepEqual(a!.remoteAddrs, ["198.18.0.9"]);
+  assert.deepEqual(a!.localAddrs, ["one two"]);
+  assert.equal(a!.children[0]!.updown, "/bin/up  #not a comment");
+  assert.equal(a!.local.auth, "psk");
   // strongSwan's defaults for a connection that sets nothing
   const bare = parseSwanctlConf("connections {\n b {\n }\n}\n").connections[0];
   assert.deepEqual({ ...bare, proposals: undefined }, {
@@ -287,9 +287,9 @@ test("the settings syntax: comments, quotes, joined words, merged sections, last
 });
 
 test("tfc_padding: a byte count, mtu, or 0 for off (strongSwan's child option)", () => {
-  const child = (v: string) => parseSwanctlConf(`connections {\n  c {\n    children {\n      net {\n        tfc_padding = ${v}\n      }\n    }\n  }\n}\n`).connections[0].children[0];
-  assert.equal(child("1200").tfcPadding, 1200);
-  assert.equal(child("mtu").tfcPadding, "mtu");
-  assert.equal(child("0").tfcPadding, undefined);
+  const child = (v: string) => parseSwanctlConf(`connections {\n  c {\n    children {\n      net {\n        tfc_padding = ${v}\n      }\n    }\n  }\n}\n`).connections[0]!.children[0];
+  assert.equal(child("1200")!.tfcPadding, 1200);
+  assert.equal(child("mtu")!.tfcPadding, "mtu");
+  assert.equal(child("0")!.tfcPadding, undefined);
   assert.throws(() => child("70000"), ConfigError);
 });

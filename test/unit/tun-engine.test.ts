@@ -87,14 +87,14 @@ test("TUN -> UDP: the matching SA encrypts (OpenSSL decrypts it back), other des
   tunIn.push(good, otherDst, otherSrc, big);
   assert.equal(engine.fromTun(), 4);
   assert.equal(sink.sent.length, 1);
-  assert.equal(sink.sent[0].to, "198.18.0.2:4500");
-  const back = refDecap(refOut, sink.sent[0].bytes);
+  assert.equal(sink.sent[0]!.to, "198.18.0.2:4500");
+  const back = refDecap(refOut, sink.sent[0]!.bytes);
   assert.deepEqual(new Uint8Array(back.payload), good);
   assert.equal(back.nextHeader, 4);
   assert.equal(engine.io.noRoute, 2);
   assert.equal(engine.io.tooBig, 1);
   assert.equal(tunOut.length, 1, "the ICMP error went back into the TUN");
-  assert.deepEqual([tunOut[0][20], tunOut[0][21], (tunOut[0][26] << 8) | tunOut[0][27]], [3, 4, 1000]);
+  assert.deepEqual([tunOut[0]![20], tunOut[0]![21], (tunOut[0]![26]! << 8) | tunOut[0]![27]!], [3, 4, 1000]);
   // Soft lifetime of 3 packets: the event carries the main thread's handle.
   tunIn.push(good, good);
   engine.fromTun();
@@ -143,7 +143,7 @@ test("the ICV-truncation detector runs in the worker: a peer's 96-bit HMAC ICVs 
   engine.finishReceive();
   const d = engine.snapshot().diagnostics;
   assert.equal(d.length, 1, JSON.stringify(d));
-  assert.equal(d[0].kind, "icv-truncation");
-  assert.equal(d[0].sa, 102);
+  assert.equal(d[0]!.kind, "icv-truncation");
+  assert.equal(d[0]!.sa, 102);
   assert.ok(posted.some((m) => m.t === "diag" && /96-bit ICV/.test(m.line)), "the line is posted as it is raised");
 });

@@ -18,8 +18,8 @@ import { buildPacket, ipBytes, repoPath } from "../helpers/interop.ts";
 /** RFC 1071 checksum over `b` (0 when a packet's checksum field is right). */
 function csum(b: Uint8Array, init = 0): number {
   let s = init;
-  for (let i = 0; i + 1 < b.length; i += 2) s += (b[i] << 8) | b[i + 1];
-  if (b.length & 1) s += b[b.length - 1] << 8;
+  for (let i = 0; i + 1 < b.length; i += 2) s += (b[i]! << 8) | b[i + 1]!;
+  if (b.length & 1) s += b[b.length - 1]! << 8;
   while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
   return ~s & 0xffff;
 }
@@ -27,7 +27,7 @@ function csum(b: Uint8Array, init = 0): number {
 const udp4 = (size: number, df: boolean): Uint8Array => {
   const p = buildPacket({ v6: false, src: "10.1.0.1", dst: "203.0.113.9", l4: "udp", id: 4000, seq: 0, payload: new Uint8Array(size), dport: 5201 });
   // buildPacket sets DF; clear it when asked, and fix the header checksum.
-  p[6] = df ? p[6] | 0x40 : p[6] & ~0x40;
+  p[6] = df ? p[6]! | 0x40 : p[6]! & ~0x40;
   const h = p.subarray(0, 20);
   h[10] = 0; h[11] = 0;
   const c = csum(h);
@@ -44,9 +44,9 @@ test("ICMPv4 fragmentation needed: type 3 code 4 with the MTU, from the packet's
   assert.deepEqual([...r.subarray(12, 16)], [203, 0, 113, 9], "source: the unreachable destination");
   assert.deepEqual([...r.subarray(16, 20)], [10, 1, 0, 1], "sent back to the sender");
   assert.equal(csum(r.subarray(0, 20)), 0, "IP header checksum");
-  assert.equal((r[2] << 8) | r[3], r.length);
+  assert.equal((r[2]! << 8) | r[3]!, r.length);
   assert.deepEqual([r[20], r[21]], [3, 4]);
-  assert.equal((r[26] << 8) | r[27], 1338);
+  assert.equal((r[26]! << 8) | r[27]!, 1338);
   assert.equal(csum(r.subarray(20)), 0, "ICMP checksum");
   assert.equal(r.length, 576, "RFC 1812: as much as fits in 576 bytes");
   assert.deepEqual([...r.subarray(28, 48)], [...pkt.subarray(0, 20)]);
@@ -55,7 +55,7 @@ test("ICMPv4 fragmentation needed: type 3 code 4 with the MTU, from the packet's
 test("no ICMP for IPv4 without DF, for ICMP errors, for later fragments; a given source is used", () => {
   assert.equal(packetTooBig(udp4(1400, false), 1338), undefined);
   const err = buildPacket({ v6: false, src: "10.1.0.1", dst: "203.0.113.9", l4: "icmp", id: 0, seq: 0, payload: new Uint8Array(1400) });
-  err[6] |= 0x40;
+  err[6]! |= 0x40;
   err[20] = 3; // a destination-unreachable is never answered with another error
   assert.equal(packetTooBig(err, 1338), undefined);
   const frag = udp4(1400, true);
@@ -76,7 +76,7 @@ test("ICMPv6 packet too big: type 2 with the 32-bit MTU, quote within 1280 bytes
   assert.equal(new DataView(r.buffer).getUint32(44), 1280);
   const upper = r.subarray(40);
   let pseudo = 0;
-  for (let i = 8; i < 40; i += 2) pseudo += (r[i] << 8) | r[i + 1];
+  for (let i = 8; i < 40; i += 2) pseudo += (r[i]! << 8) | r[i + 1]!;
   pseudo += upper.length + 58;
   assert.equal(csum(upper, pseudo), 0);
   const echoErr = buildPacket({ v6: true, src: "2001:db8::1", dst: "2001:db8:1::9", l4: "icmp", id: 1, seq: 0, payload: new Uint8Array(1400) });
@@ -127,7 +127,7 @@ test("the package's main entry never imports sdk/io (koffi, worker_threads stay 
     if (seen.has(file)) return;
     seen.add(file);
     const text = readFileSync(file, "utf8");
-    for (const m of text.matchAll(/^(?:import|export)\s[^;]*?from\s+"(\.[^"]+)"/gms)) walk(resolve(dirname(file), m[1]));
+    for (const m of text.matchAll(/^(?:import|export)\s[^;]*?from\s+"(\.[^"]+)"/gms)) walk(resolve(dirname(file), m[1]!));
   };
   walk(repoPath("sdk/index.ts"));
   const io = [...seen].filter((f) => f.includes("/sdk/io/") || f.includes("/sdk/cli/"));

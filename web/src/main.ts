@@ -245,7 +245,8 @@ function render(r: DecryptResponse): void {
     counts.append(s);
   }
 
-  const saBody = ($<HTMLTableElement>("sa-table")).tBodies[0];
+  const saTable = $<HTMLTableElement>("sa-table");
+  const saBody = saTable.tBodies[0] ?? saTable.createTBody(); // index.html has the <tbody>
   saBody.replaceChildren();
   for (const s of r.sas) {
     const tr = saBody.insertRow();
@@ -264,7 +265,8 @@ function render(r: DecryptResponse): void {
 }
 
 function renderVerdicts(r: DecryptResponse): void {
-  const body = ($<HTMLTableElement>("verdicts")).tBodies[0];
+  const verdicts = $<HTMLTableElement>("verdicts");
+  const body = verdicts.tBodies[0] ?? verdicts.createTBody(); // index.html has the <tbody>
   const rows = filterSelect.value === "problems" ? r.verdicts.filter((v) => v.verdict !== "ok") : r.verdicts;
   const frag = document.createDocumentFragment();
   for (const v of rows.slice(0, MAX_ROWS)) {

@@ -51,7 +51,7 @@ export interface ProbeResult {
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
   const i = args.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
+  return i >= 0 && i + 1 < args.length ? args[i + 1]! : dflt;
 };
 const peer = opt("peer", "198.18.0.2");
 const bind = opt("bind", "198.18.0.1");
@@ -125,22 +125,22 @@ function decode(buf: Buffer, agree: (p: Buffer) => boolean): Partial<ProbeResult
     const len = buf.readUInt16BE(off + 2);
     if (len < 4 || off + len > buf.length) throw new Error(`bad payload length ${len} at ${off}`);
     const body = buf.subarray(off + 4, off + len);
-    const p: ProbePayload = { type: next };
+    const p: ProbePayload = { type: next! };
     if (next === 33) {
       const n = body[7];
       const transforms: { type: number; id: number; keyLength?: number }[] = [];
-      let t = 8 + body[6];
-      for (let i = 0; i < n; i++) {
+      let t = 8 + body[6]!;
+      for (let i = 0; i < n!; i++) {
         const tl = body.readUInt16BE(t + 2);
-        const tr: { type: number; id: number; keyLength?: number } = { type: body[t + 4], id: body.readUInt16BE(t + 6) };
+        const tr: { type: number; id: number; keyLength?: number } = { type: body[t + 4]!, id: body.readUInt16BE(t + 6) };
         if (tl >= 12 && body.readUInt16BE(t + 8) === 0x800e) tr.keyLength = body.readUInt16BE(t + 10);
         transforms.push(tr);
         t += tl;
       }
-      p.proposal = { number: body[4], protocol: body[5], spiSize: body[6], transforms };
+      p.proposal = { number: body[4]!, protocol: body[5]!, spiSize: body[6]!, transforms };
     } else if (next === 34) {
       const value = body.subarray(4);
-      let dh = false;
+      let dh: boolean;
       try {
         dh = agree(value);
       } catch {
@@ -151,7 +151,7 @@ function decode(buf: Buffer, agree: (p: Buffer) => boolean): Partial<ProbeResult
       p.nonceLength = body.length;
     } else if (next === 41) {
       const spiSize = body[1];
-      p.notify = { protocol: body[0], type: body.readUInt16BE(2), data: body.subarray(4 + spiSize).toString("hex") };
+      p.notify = { protocol: body[0]!, type: body.readUInt16BE(2), data: body.subarray(4 + spiSize!).toString("hex") };
     }
     out.payloads!.push(p);
     next = buf[off];
@@ -195,6 +195,6 @@ function probe(port: number, group: number): Promise<ProbeResult> {
 const results: ProbeResult[] = [];
 for (const s of specs.length > 0 ? specs : ["500:31"]) {
   const [port, group] = s.split(":").map(Number);
-  results.push(await probe(port, group));
+  results.push(await probe(port!, group!));
 }
 process.stdout.write(`${JSON.stringify(results, null, 1)}\n`);
