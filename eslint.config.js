@@ -74,6 +74,8 @@ export default tseslint.config(
     files: ["**/*.mjs", "**/*.js", "**/*.cjs"],
     languageOptions: {
       globals: {
+        module: "readonly",
+        require: "readonly",
         console: "readonly",
         process: "readonly",
         URL: "readonly",

@@ -82,7 +82,7 @@ async function measure(esp: string): Promise<{ t: number[]; crops: string[]; fir
 }
 
 console.log(`dudect ICV check: ${N} measurements per suite, batches of ${BATCH} identical packets, class drawn per measurement`);
-for (const esp of values.suites!.split(",")) {
+for (const esp of values.suites.split(",")) {
   const r = await measure(esp);
   console.log(`${esp.padEnd(18)} median ns/batch first-byte ${r.first}, last-byte ${r.last}; |t| ${r.t.map((t, i) => `${r.crops[i]} ${Math.abs(t).toFixed(2)}`).join(", ")}`);
 }

@@ -206,7 +206,7 @@ function generate() {
   for (const f of exports) {
     const params = f.params.map((p) => `${p.name}: ${p.type}`);
     lines.push(docLine(f.doc, "  ") + (params.length
-      ? wrap(`  ${f.name}(`, params, ",", `): ${f.result};`).replace(/\n  /g, "\n    ")
+      ? wrap(`  ${f.name}(`, params, ",", `): ${f.result};`).replace(/\n {2}/g, "\n    ")
       : `  ${f.name}(): ${f.result};`));
   }
   lines.push(

@@ -115,7 +115,7 @@ export function parseSessionArgs<E extends Record<string, OptionSpec>>(args: str
   }
   if (v["silence-after"] !== undefined) opts.silenceAfterMs = numberArg("--silence-after", v["silence-after"], { min: 0, max: 86400, exclusiveMin: true }) * 1000;
   if (!opts.conf) throw new ConfigError("MISSING", "--conf FILE (a swanctl.conf) is required");
-  return { opts, values: values as ParsedValues<typeof SESSION_OPTIONS & E>, positionals };
+  return { opts, values: values, positionals };
 }
 
 /** Reads the configuration and starts everything; does not initiate. */
@@ -173,7 +173,7 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
   const view = tunnel ? tunnel.dataplane : dataplane;
   daemon = new IkeDaemon({
     dataplane: tunnel ? tunnel.dataplane : (tapped?.dataplane ?? dataplane), crypto: cc, connections: [conn], log,
-    transport: capture ? tapTransport(transport as IkeUdpTransport, capture, localAddr) : transport,
+    transport: capture ? tapTransport(transport, capture, localAddr) : transport,
     localAddress: localAddr === "0.0.0.0" ? undefined : localAddr,
     keyLog: keys?.child,
   });
@@ -200,7 +200,7 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
   return {
     daemon, dataplane: view, transport, tunnel, conn, icvDetector, silenceDetector, capture, diagnostics,
     report: () => buildStatusReport({ dataplane: view, daemon, diagnostics: diagnostics(), collector }),
-    async close() { clearInterval(silenceTimer); daemon!.close(); icvDetector.detach(); await transport.close(); capture?.close(); },
+    async close() { clearInterval(silenceTimer); daemon.close(); icvDetector.detach(); await transport.close(); capture?.close(); },
   };
 }
 

@@ -7,7 +7,7 @@
  */
 import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { CliCommand, CliIo, CommandEntry } from "./command.ts";
+import type { CliIo, CommandEntry } from "./command.ts";
 
 /** The dispatch table. */
 export const COMMANDS: CommandEntry[] = [

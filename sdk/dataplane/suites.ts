@@ -5,7 +5,7 @@
  * @module
  */
 import { DataplaneError } from "./errors.ts";
-import { CIPHERS, INTEGS, HashAlg, SuiteKind, cipherByKeyword, integByKeyword, type CipherRow, type IntegRow, type SuiteRows } from "./suite-registry.ts";
+import { CIPHERS, INTEGS, type HashAlg, SuiteKind, cipherByKeyword, integByKeyword, type CipherRow, type IntegRow, type SuiteRows } from "./suite-registry.ts";
 
 export { SuiteKind, HashAlg } from "./suite-registry.ts";
 

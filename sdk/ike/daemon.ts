@@ -21,7 +21,6 @@ import type { TrafficSelector } from "./message.ts";
 import { rateLimited, type LogSink } from "./log.ts";
 import { IkeError } from "./errors.ts";
 import { concat, equalBytes } from "./keys.ts";
-import { byteAt } from "../packet/bytes.ts";
 
 /** Sends datagrams. `local.port` names the socket; ports other than 500 carry the non-ESP marker. */
 export interface IkeTransport {

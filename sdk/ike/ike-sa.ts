@@ -23,7 +23,7 @@ import type { ChildBackend } from "./backend.ts";
 import { chosenProposal, hex, lowerNonce, notify, spiBytes, u32, type Endpoint } from "./payloads.ts";
 import { formatTsList } from "./ts.ts";
 import { IkeInitTask, respondIkeInit } from "./tasks/ike-init.ts";
-import { IkeAuthTask, respondIkeAuth } from "./tasks/ike-auth.ts";
+import { respondIkeAuth } from "./tasks/ike-auth.ts";
 import { ChildCreateTask, respondChildCreate } from "./tasks/child-create.ts";
 import { ChildRekeyTask, respondChildRekey } from "./tasks/child-rekey.ts";
 import { ChildDeleteTask } from "./tasks/child-delete.ts";

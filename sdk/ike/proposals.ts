@@ -5,7 +5,7 @@
  * no PFS, AEAD proposals carry no integrity algorithm).
  * @module
  */
-import { ATTR_KEY_LENGTH, ProtocolId, TransformType, type Proposal, type Transform } from "./message.ts";
+import { ProtocolId, TransformType, type Proposal, type Transform } from "./message.ts";
 import { ConfigError, describeWhere, type ConfigWhere } from "./config-error.ts";
 import { parseSuite } from "../dataplane/suites.ts";
 import { CIPHERS, INTEGS, cipherByIana, integByIana, type CipherRow } from "../dataplane/suite-registry.ts";

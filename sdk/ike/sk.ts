@@ -7,7 +7,7 @@
  * @module
  */
 import type { ControlCrypto } from "../dataplane/control-crypto.ts";
-import { HashAlg } from "../dataplane/suites.ts";
+import type { HashAlg } from "../dataplane/suites.ts";
 import { CIPHERS, INTEGS } from "../dataplane/suite-registry.ts";
 import { encodeHeader, payloadHeaderBytes } from "./codec.ts";
 import { concat } from "./keys.ts";

@@ -94,8 +94,7 @@ export async function decryptCaptureStream(chunks: ByteChunks, sas: { config: Sa
 /** Decrypts the records of `source` with the given SAs; see {@link decryptCaptureStream}. */
 export async function decryptFrames(source: FrameSource, sas: { config: SaConfig; origin: string }[], sink: DecryptSink,
   options: DecryptOptions = {}): Promise<DecryptSummary> {
-  const iterator = (Symbol.asyncIterator in source.batches ? source.batches[Symbol.asyncIterator]() : source.batches[Symbol.iterator]()) as
-    AsyncIterator<readonly PcapRecord[]> | Iterator<readonly PcapRecord[]>;
+  const iterator = (Symbol.asyncIterator in source.batches ? source.batches[Symbol.asyncIterator]() : source.batches[Symbol.iterator]());
   let next = await iterator.next();
   checkLinkTypes(source.linkTypes());
   // Records of a classic pcap carry no link type; pcapng ones do, except a cut one (the first interface's then).

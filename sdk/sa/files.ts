@@ -297,9 +297,9 @@ function parseXfrmBlock(lines: string[], n: number): SaConfig | undefined {
     if (!a) fail("auth", 'no "auth" or "auth-trunc" line');
     const field = authTrunc ? "auth-trunc" : "auth";
     const alg = XFRM_AUTH[a!.name] ?? fail(field, `${a!.name} is not supported (${known(XFRM_AUTH)})`);
-    hash = alg!.hash;
+    hash = alg.hash;
     integKey = a!.key;
-    icvBits = authTrunc ? (authTrunc.bits ?? fail("auth-trunc", "missing truncation length in bits")) : alg!.defaultBits;
+    icvBits = authTrunc ? (authTrunc.bits ?? fail("auth-trunc", "missing truncation length in bits")) : alg.defaultBits;
   }
   if (icvBits % 8 !== 0) fail(aead ? "aead" : "auth-trunc", `ICV length ${icvBits} is not a whole number of bytes`);
   let suite: { esp: EspSuite; icvLength: IcvLength };
@@ -336,7 +336,7 @@ function parseXfrmBlock(lines: string[], n: number): SaConfig | undefined {
     if (hi && esn) seq |= BigInt(`0x${hi[1]}`) << 32n;
   }
   const cfg: SaConfig = {
-    spi: spi!, direction: "in", mode: mode as EspMode, esp: suite.esp, encKey: encKey!, icvLength: suite.icvLength, esn, replayWindow,
+    spi: spi, direction: "in", mode: mode as EspMode, esp: suite.esp, encKey: encKey!, icvLength: suite.icvLength, esn, replayWindow,
   };
   if (integKey) cfg.integKey = integKey;
   if (seq !== undefined) cfg.seq = seq;
@@ -420,18 +420,18 @@ export function parseWiresharkEspSa(text: string, mode: EspMode = "tunnel"): SaC
     let hash: Hash | undefined;
     let icv: number;
     let integKey: Uint8Array | undefined;
-    if (enc!.icv !== undefined) {
-      if (auth!.hash) fail("authentication", `must be NULL with ${FAMILIES[enc!.cipher].title}`);
-      icv = enc!.icv!;
+    if (enc.icv !== undefined) {
+      if (auth.hash) fail("authentication", `must be NULL with ${FAMILIES[enc.cipher].title}`);
+      icv = enc.icv!;
     } else {
-      hash = auth!.hash;
-      icv = auth!.icv;
+      hash = auth.hash;
+      icv = auth.icv;
       integKey = wsKey("authentication key", authKeyText);
       if (hash && integKey.length === 0) fail("authentication key", "is empty");
     }
     let suite: { esp: EspSuite; icvLength: IcvLength };
     try {
-      suite = suiteFor(enc!.cipher, encKey.length, hash, icv);
+      suite = suiteFor(enc.cipher, encKey.length, hash, icv);
     } catch (e) {
       return fail("encryption/authentication", (e as Error).message);
     }
@@ -439,7 +439,7 @@ export function parseWiresharkEspSa(text: string, mode: EspMode = "tunnel"): SaC
       fail("authentication key", `${authName} takes a ${integKeyBytes(suite.esp)}-byte key here (the hash output length), got ${integKey.length}`);
     }
     const cfg: SaConfig = {
-      spi: spi!, direction: "in", mode, esp: suite.esp, encKey, icvLength: suite.icvLength, esn: false,
+      spi: spi, direction: "in", mode, esp: suite.esp, encKey, icvLength: suite.icvLength, esn: false,
     };
     if (integKey) cfg.integKey = integKey;
     sas.push(cfg);

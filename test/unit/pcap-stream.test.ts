@@ -112,6 +112,7 @@ test("the progress line: nothing in the first second, then at most every 250 ms,
   now = 1200; p.frames(1);
   assert.equal(text().split("\r").length, 2, "not redrawn within 250 ms");
   now = 1250; p.frames(1);
+  // eslint-disable-next-line no-control-regex -- the line ends with the terminal's erase-to-end escape
   assert.match(text(), /\rpcap decrypt: 50% of 200 MB, 1,013 frames, 1\.3 s\x1b\[K$/);
   p.done();
   assert.ok(text().endsWith("\r\x1b[K"));

@@ -91,8 +91,8 @@ for (const s of SUITES) {
     dp.addSa({ ...cfg, direction: "in" });
     const { packet } = dp.encapsulate(out, innerPacket());
     assert.ok(packet);
-    assert.equal((packet!.length - 8 - s.cipher.ivBytes - suite.icvBytes) % s.cipher.align, 0, "payload + trailer aligned");
-    const r = dp.decapsulate(packet!);
+    assert.equal((packet.length - 8 - s.cipher.ivBytes - suite.icvBytes) % s.cipher.align, 0, "payload + trailer aligned");
+    const r = dp.decapsulate(packet);
     assert.equal(r.status, "ok");
     assert.throws(() => dp.addSa({ ...cfg, spi: 0x1235, direction: "in", encKey: keyOf(suite.encKeyBytes + 1, 1) }));
   });
