@@ -50,7 +50,10 @@ function layerRules(root, layers, asPath) {
   const rules = [];
   layers.forEach((layer, rank) => {
     for (const member of layer) {
-      const above = layers.slice(rank).flat().filter((m) => m !== member);
+      const above = layers
+        .slice(rank)
+        .flat()
+        .filter((m) => m !== member);
       if (above.length === 0) continue;
       rules.push({
         name: `layer:${root}/${member.replace(/\\|\$|\/$/g, "")}`,

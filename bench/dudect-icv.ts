@@ -27,8 +27,15 @@ class Moments {
   n = 0;
   mean = 0;
   m2 = 0;
-  add(x: number): void { this.n++; const d = x - this.mean; this.mean += d / this.n; this.m2 += d * (x - this.mean); }
-  get variance(): number { return this.n > 1 ? this.m2 / (this.n - 1) : 0; }
+  add(x: number): void {
+    this.n++;
+    const d = x - this.mean;
+    this.mean += d / this.n;
+    this.m2 += d * (x - this.mean);
+  }
+  get variance(): number {
+    return this.n > 1 ? this.m2 / (this.n - 1) : 0;
+  }
 }
 
 /** Welch's t statistic of two samples. */
@@ -40,7 +47,10 @@ function welch(a: Moments, b: Moments): number {
 async function measure(esp: string): Promise<{ t: number[]; crops: string[]; first: number; last: number }> {
   const suite = parseSuite(esp);
   const dp = await Dataplane.create({ maxSas: 4, batchSize: BATCH });
-  const keys = { encKey: rng.bytes(suite.encKeyBytes), integKey: suite.integKeyBytes ? rng.bytes(suite.integKeyBytes) : undefined };
+  const keys = {
+    encKey: rng.bytes(suite.encKeyBytes),
+    integKey: suite.integKeyBytes ? rng.bytes(suite.integKeyBytes) : undefined,
+  };
   const base = { spi: 0x4242, mode: "tunnel" as const, esp, ...keys };
   const out = dp.addSa({ ...base, direction: "out" });
   dp.addSa({ ...base, direction: "in", replayWindow: 64 });
@@ -77,12 +87,19 @@ async function measure(esp: string): Promise<{ t: number[]; crops: string[]; fir
     t.push(welch(m[0]!, m[1]!));
     crops.push(q === 1 ? "all" : `<p${Math.round(q * 100)}`);
   }
-  const med = (c: number): number => { const xs = times.filter((_, i) => cls[i] === c).sort((x, y) => x - y); return xs[xs.length >> 1] ?? NaN; };
+  const med = (c: number): number => {
+    const xs = times.filter((_, i) => cls[i] === c).sort((x, y) => x - y);
+    return xs[xs.length >> 1] ?? NaN;
+  };
   return { t, crops, first: med(0), last: med(1) };
 }
 
-console.log(`dudect ICV check: ${N} measurements per suite, batches of ${BATCH} identical packets, class drawn per measurement`);
+console.log(
+  `dudect ICV check: ${N} measurements per suite, batches of ${BATCH} identical packets, class drawn per measurement`,
+);
 for (const esp of values.suites.split(",")) {
   const r = await measure(esp);
-  console.log(`${esp.padEnd(18)} median ns/batch first-byte ${r.first}, last-byte ${r.last}; |t| ${r.t.map((t, i) => `${r.crops[i]} ${Math.abs(t).toFixed(2)}`).join(", ")}`);
+  console.log(
+    `${esp.padEnd(18)} median ns/batch first-byte ${r.first}, last-byte ${r.last}; |t| ${r.t.map((t, i) => `${r.crops[i]} ${Math.abs(t).toFixed(2)}`).join(", ")}`,
+  );
 }

@@ -29,7 +29,15 @@ interface GroupResult {
 }
 
 interface IkeBenchResults {
-  machine: { cpu: string; cores: number; node: string; platform: string; arch: string; date: string; gitCommit?: string };
+  machine: {
+    cpu: string;
+    cores: number;
+    node: string;
+    platform: string;
+    arch: string;
+    date: string;
+    gitCommit?: string;
+  };
   config: { transport: "memory" | "udp"; budgetMs: number; warmup: number; auth: "psk"; quick: boolean };
   groups: GroupResult[];
 }
@@ -67,7 +75,10 @@ const MAX_SETUPS = 200_000;
 
 const gitCommit = (() => {
   try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: fileURLToPath(new URL(".", import.meta.url)), encoding: "utf8" }).trim();
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      cwd: fileURLToPath(new URL(".", import.meta.url)),
+      encoding: "utf8",
+    }).trim();
   } catch {
     return undefined;
   }
@@ -91,7 +102,9 @@ async function setupOnce(pair: PeerPair): Promise<number> {
   // B tears down before it answers the DELETE; a few turns of the event loop cover a slow socket.
   for (let i = 0; i < 100 && pair.b.sas.size > 0; i++) await new Promise((r) => setImmediate(r));
   if (pair.a.sas.size || pair.b.sas.size || pair.dpA.handles().length || pair.dpB.handles().length) {
-    throw new Error(`SAs left after DELETE: A ${pair.a.sas.size} IKE / ${pair.dpA.handles().length} ESP, B ${pair.b.sas.size} IKE / ${pair.dpB.handles().length} ESP`);
+    throw new Error(
+      `SAs left after DELETE: A ${pair.a.sas.size} IKE / ${pair.dpA.handles().length} ESP, B ${pair.b.sas.size} IKE / ${pair.dpB.handles().length} ESP`,
+    );
   }
   return upMs;
 }
@@ -102,7 +115,8 @@ function percentile(xs: readonly number[], p: number): number {
 }
 
 async function measureGroup(group: string, crypto: ControlCrypto): Promise<GroupResult> {
-  const ike = `aes128gcm16-prfsha256-${group}`, esp = "aes128gcm16";
+  const ike = `aes128gcm16-prfsha256-${group}`,
+    esp = "aes128gcm16";
   const pair = await startPeerPair({ ike, esp, transport, crypto });
   try {
     for (let i = 0; i < WARMUP; i++) await setupOnce(pair);
@@ -113,8 +127,14 @@ async function measureGroup(group: string, crypto: ControlCrypto): Promise<Group
     const seconds = (performance.now() - start) / 1000;
     const cpu = process.cpuUsage(cpu0);
     return {
-      group, ike, esp, setups: latencies.length, setupsPerSecond: latencies.length / seconds,
-      medianMs: median(latencies), p95Ms: percentile(latencies, 95), cpuMsPerSetup: (cpu.user + cpu.system) / 1000 / latencies.length,
+      group,
+      ike,
+      esp,
+      setups: latencies.length,
+      setupsPerSecond: latencies.length / seconds,
+      medianMs: median(latencies),
+      p95Ms: percentile(latencies, 95),
+      cpuMsPerSetup: (cpu.user + cpu.system) / 1000 / latencies.length,
     };
   } finally {
     await pair.close();
@@ -124,28 +144,47 @@ async function measureGroup(group: string, crypto: ControlCrypto): Promise<Group
 const crypto = await ControlCrypto.create();
 const results: IkeBenchResults = {
   machine: {
-    cpu: cpus()[0]?.model.trim() ?? "unknown", cores: cpus().length, node: process.version,
-    platform: process.platform, arch: process.arch, date: new Date().toISOString(), gitCommit,
+    cpu: cpus()[0]?.model.trim() ?? "unknown",
+    cores: cpus().length,
+    node: process.version,
+    platform: process.platform,
+    arch: process.arch,
+    date: new Date().toISOString(),
+    gitCommit,
   },
   config: { transport, budgetMs, warmup: WARMUP, auth: "psk", quick },
   groups: [],
 };
 
 const m = results.machine;
-console.log(`IKE_SA + first Child SA setups, PSK, both peers in this process on one core (${transport === "memory" ? "in-memory datagrams" : "UDP on 127.0.0.1"}), ` +
-  `${(budgetMs / 1000).toFixed(1)} s per group after ${WARMUP} warm-up setups${quick ? " (--quick: noisy)" : ""}`);
+console.log(
+  `IKE_SA + first Child SA setups, PSK, both peers in this process on one core (${transport === "memory" ? "in-memory datagrams" : "UDP on 127.0.0.1"}), ` +
+    `${(budgetMs / 1000).toFixed(1)} s per group after ${WARMUP} warm-up setups${quick ? " (--quick: noisy)" : ""}`,
+);
 console.log(`${m.cpu} (${m.cores} cores), Node ${m.node}, ${m.platform}/${m.arch}, commit ${m.gitCommit ?? "?"}`);
-const prevLabel = previous ? `previous run (${previous.machine.gitCommit ?? "?"}, ${previous.machine.date.slice(0, 10)}, ${previous.config.transport})` : "previous run";
-console.log(`\n${"group".padEnd(9)} ${"setups".padStart(7)} ${"setups/s".padStart(9)} ${"median ms".padStart(10)} ${"p95 ms".padStart(8)} ${"CPU ms".padStart(8)}   ${prevLabel}: setups/s, ratio`);
+const prevLabel = previous
+  ? `previous run (${previous.machine.gitCommit ?? "?"}, ${previous.machine.date.slice(0, 10)}, ${previous.config.transport})`
+  : "previous run";
+console.log(
+  `\n${"group".padEnd(9)} ${"setups".padStart(7)} ${"setups/s".padStart(9)} ${"median ms".padStart(10)} ${"p95 ms".padStart(8)} ${"CPU ms".padStart(8)}   ${prevLabel}: setups/s, ratio`,
+);
 for (const g of groups) {
   const r = await measureGroup(g, crypto);
   results.groups.push(r);
   const before = previous?.groups.find((p) => p.group === g);
-  const cmp = before ? `${before.setupsPerSecond.toFixed(1).padStart(8)}  ${(r.setupsPerSecond / before.setupsPerSecond).toFixed(2)}×` : "       –";
-  console.log(`${g.padEnd(9)} ${String(r.setups).padStart(7)} ${r.setupsPerSecond.toFixed(1).padStart(9)} ${r.medianMs.toFixed(2).padStart(10)} ` +
-    `${r.p95Ms.toFixed(2).padStart(8)} ${r.cpuMsPerSetup.toFixed(2).padStart(8)}   ${cmp}`);
+  const cmp = before
+    ? `${before.setupsPerSecond.toFixed(1).padStart(8)}  ${(r.setupsPerSecond / before.setupsPerSecond).toFixed(2)}×`
+    : "       –";
+  console.log(
+    `${g.padEnd(9)} ${String(r.setups).padStart(7)} ${r.setupsPerSecond.toFixed(1).padStart(9)} ${r.medianMs.toFixed(2).padStart(10)} ` +
+      `${r.p95Ms.toFixed(2).padStart(8)} ${r.cpuMsPerSetup.toFixed(2).padStart(8)}   ${cmp}`,
+  );
 }
-console.log("\nsetups/s: whole cycles (IKE_SA_INIT, IKE_AUTH with the first Child SA, INFORMATIONAL DELETE) per second;");
-console.log("median/p95: initiate() until the Child SA is installed on both sides; CPU ms: process CPU time per cycle, both peers.");
+console.log(
+  "\nsetups/s: whole cycles (IKE_SA_INIT, IKE_AUTH with the first Child SA, INFORMATIONAL DELETE) per second;",
+);
+console.log(
+  "median/p95: initiate() until the Child SA is installed on both sides; CPU ms: process CPU time per cycle, both peers.",
+);
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`results written to ${out}`);

@@ -49,7 +49,10 @@ export function gbps(pps: number, innerBytes: number): number {
 /** One progress line on stderr, overwritten in place; `done()` clears it. */
 export class Progress {
   private last = 0;
-  constructor(private readonly total: number, private readonly enabled = process.stderr.isTTY ?? false) {}
+  constructor(
+    private readonly total: number,
+    private readonly enabled = process.stderr.isTTY ?? false,
+  ) {}
   show(index: number, text: string): void {
     const line = `[${String(index).padStart(String(this.total).length)}/${this.total}] ${text}`;
     if (this.enabled) {

@@ -10,7 +10,13 @@ import { fileURLToPath } from "node:url";
 type Exports = Record<string, (...args: number[]) => number> & { memory: WebAssembly.Memory };
 
 const path = process.argv[2] ?? fileURLToPath(new URL("../build/primitives.wasm", import.meta.url));
-const inst = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(path)), { env: { abort: () => { throw new Error("wasm abort"); } } });
+const inst = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(path)), {
+  env: {
+    abort: () => {
+      throw new Error("wasm abort");
+    },
+  },
+});
 const x = inst.exports as unknown as Exports;
 const put = (b: Uint8Array): number => {
   const p = x.alloc!(Math.max(b.length, 16));
@@ -33,17 +39,25 @@ function nsPerCall(fn: () => void, iters: number): number {
 const mbps = (len: number, ns: number): string => `${((len / ns) * 1000).toFixed(0).padStart(5)} MB/s`;
 const iterations = (len: number): number => Math.ceil(4e6 / (len + 64));
 
-const key = randomBytes(32), nonce = randomBytes(12), aad = randomBytes(8);
-const kp = put(key), np = put(nonce), ap = put(aad), tag = x.alloc!(16);
-const src = put(randomBytes(16384)), dst = x.alloc!(16384);
+const key = randomBytes(32),
+  nonce = randomBytes(12),
+  aad = randomBytes(8);
+const kp = put(key),
+  np = put(nonce),
+  ap = put(aad),
+  tag = x.alloc!(16);
+const src = put(randomBytes(16384)),
+  dst = x.alloc!(16384);
 const ctx = x.alloc!(x.chachaPolyContextBytes!());
 x.chachaPolyInit!(kp, ctx);
 
 for (const len of [64, 256, 1400, 16384]) {
   const chacha = nsPerCall(() => x.chacha20Xor!(kp, np, 1, src, dst, len), iterations(len));
   const poly = nsPerCall(() => x.poly1305Mac!(kp, src, len, tag), iterations(len));
-  console.log(`${String(len).padStart(5)} B  chacha20 ${chacha.toFixed(0).padStart(6)} ns ${mbps(len, chacha)}` +
-    `  | poly1305 ${poly.toFixed(0).padStart(6)} ns ${mbps(len, poly)}`);
+  console.log(
+    `${String(len).padStart(5)} B  chacha20 ${chacha.toFixed(0).padStart(6)} ns ${mbps(len, chacha)}` +
+      `  | poly1305 ${poly.toFixed(0).padStart(6)} ns ${mbps(len, poly)}`,
+  );
 }
 
 for (const len of [64, 1400]) {
@@ -52,25 +66,34 @@ for (const len of [64, 1400]) {
   const open = nsPerCall(() => x.chachaPolyOpen!(ctx, np, ap, 8, dst, src, len, tag), iters);
   if (x.chachaPolyOpen!(ctx, np, ap, 8, dst, src, len, tag) !== 1) throw new Error("open rejected its own seal");
   const pt = randomBytes(len);
-  const nodeSeal = nsPerCall(() => {
-    const c = createCipheriv("chacha20-poly1305", key, nonce, { authTagLength: 16 });
-    c.setAAD(aad, { plaintextLength: len });
-    c.update(pt);
-    c.final();
-    c.getAuthTag();
-  }, Math.ceil(iters / 4));
+  const nodeSeal = nsPerCall(
+    () => {
+      const c = createCipheriv("chacha20-poly1305", key, nonce, { authTagLength: 16 });
+      c.setAAD(aad, { plaintextLength: len });
+      c.update(pt);
+      c.final();
+      c.getAuthTag();
+    },
+    Math.ceil(iters / 4),
+  );
   const c = createCipheriv("chacha20-poly1305", key, nonce, { authTagLength: 16 });
   c.setAAD(aad, { plaintextLength: len });
-  const ct = Buffer.concat([c.update(pt), c.final()]), t = c.getAuthTag();
-  const nodeOpen = nsPerCall(() => {
-    const d = createDecipheriv("chacha20-poly1305", key, nonce, { authTagLength: 16 });
-    d.setAAD(aad, { plaintextLength: len });
-    d.setAuthTag(t);
-    d.update(ct);
-    d.final();
-  }, Math.ceil(iters / 4));
-  console.log(`${String(len).padStart(5)} B  seal ${seal.toFixed(0).padStart(5)} ns ${mbps(len, seal)}` +
-    `, open ${open.toFixed(0).padStart(5)} ns ${mbps(len, open)}` +
-    `  | node:crypto seal ${nodeSeal.toFixed(0)} ns ${mbps(len, nodeSeal)}, open ${nodeOpen.toFixed(0)} ns ${mbps(len, nodeOpen)}` +
-    `  | open ${(nodeOpen / open).toFixed(2)}x node`);
+  const ct = Buffer.concat([c.update(pt), c.final()]),
+    t = c.getAuthTag();
+  const nodeOpen = nsPerCall(
+    () => {
+      const d = createDecipheriv("chacha20-poly1305", key, nonce, { authTagLength: 16 });
+      d.setAAD(aad, { plaintextLength: len });
+      d.setAuthTag(t);
+      d.update(ct);
+      d.final();
+    },
+    Math.ceil(iters / 4),
+  );
+  console.log(
+    `${String(len).padStart(5)} B  seal ${seal.toFixed(0).padStart(5)} ns ${mbps(len, seal)}` +
+      `, open ${open.toFixed(0).padStart(5)} ns ${mbps(len, open)}` +
+      `  | node:crypto seal ${nodeSeal.toFixed(0)} ns ${mbps(len, nodeSeal)}, open ${nodeOpen.toFixed(0)} ns ${mbps(len, nodeOpen)}` +
+      `  | open ${(nodeOpen / open).toFixed(2)}x node`,
+  );
 }

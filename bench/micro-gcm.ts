@@ -5,10 +5,19 @@ import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-type Exports = Record<string, (...args: number[]) => number> & { memory: WebAssembly.Memory; GHASH_KEY_BYTES: WebAssembly.Global };
+type Exports = Record<string, (...args: number[]) => number> & {
+  memory: WebAssembly.Memory;
+  GHASH_KEY_BYTES: WebAssembly.Global;
+};
 
 const path = process.argv[2] ?? fileURLToPath(new URL("../build/primitives.wasm", import.meta.url));
-const inst = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(path)), { env: { abort: () => { throw new Error("wasm abort"); } } });
+const inst = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(path)), {
+  env: {
+    abort: () => {
+      throw new Error("wasm abort");
+    },
+  },
+});
 const x = inst.exports as unknown as Exports;
 const put = (b: Uint8Array): number => {
   const p = x.alloc!(Math.max(b.length, 16));
@@ -29,17 +38,27 @@ function nsPerCall(fn: () => void, iters: number): number {
   return Math.min(...runs);
 }
 
-const key = randomBytes(16), nonce = randomBytes(12), aad = randomBytes(8);
-const ghKey = x.alloc!(Number(x.GHASH_KEY_BYTES.value)), y = x.alloc!(16), buf = x.alloc!(2048);
+const key = randomBytes(16),
+  nonce = randomBytes(12),
+  aad = randomBytes(8);
+const ghKey = x.alloc!(Number(x.GHASH_KEY_BYTES.value)),
+  y = x.alloc!(16),
+  buf = x.alloc!(2048);
 x.ghashInit!(put(randomBytes(16)), ghKey);
 for (const len of [16, 64, 112, 128, 1024]) {
   const ns = nsPerCall(() => x.ghashUpdate!(ghKey, y, buf, len), Math.ceil(2e6 / len) * 10);
-  console.log(`ghash ${String(len).padStart(5)} B: ${ns.toFixed(1).padStart(7)} ns/call  ${(ns / (len / 16)).toFixed(1)} ns/block`);
+  console.log(
+    `ghash ${String(len).padStart(5)} B: ${ns.toFixed(1).padStart(7)} ns/call  ${(ns / (len / 16)).toFixed(1)} ns/block`,
+  );
 }
 
 const ctx = x.alloc!(x.gcmContextBytes!(16));
 x.gcmInit!(put(key), 16, ctx);
-const np = put(nonce), ap = put(aad), tag = x.alloc!(16), src = x.alloc!(2048), dst = x.alloc!(2048);
+const np = put(nonce),
+  ap = put(aad),
+  tag = x.alloc!(16),
+  src = x.alloc!(2048),
+  dst = x.alloc!(2048);
 for (const len of [64, 1400]) {
   const iters = len < 256 ? 200000 : 20000;
   const seal = nsPerCall(() => x.gcmSeal!(ctx, np, ap, 8, src, dst, len, tag, 16), iters);
@@ -54,7 +73,8 @@ for (const len of [64, 1400]) {
   }, iters / 4);
   const c = createCipheriv("aes-128-gcm", key, nonce);
   c.setAAD(aad);
-  const ct = Buffer.concat([c.update(pt), c.final()]), t = c.getAuthTag();
+  const ct = Buffer.concat([c.update(pt), c.final()]),
+    t = c.getAuthTag();
   const nodeOpen = nsPerCall(() => {
     const d = createDecipheriv("aes-128-gcm", key, nonce);
     d.setAAD(aad);
@@ -62,8 +82,10 @@ for (const len of [64, 1400]) {
     d.update(ct);
     d.final();
   }, iters / 4);
-  console.log(`gcm ${String(len).padStart(5)} B: seal ${seal.toFixed(0)} ns, open ${open.toFixed(0)} ns` +
-    ` | node:crypto seal ${nodeSeal.toFixed(0)} ns, open ${nodeOpen.toFixed(0)} ns`);
+  console.log(
+    `gcm ${String(len).padStart(5)} B: seal ${seal.toFixed(0)} ns, open ${open.toFixed(0)} ns` +
+      ` | node:crypto seal ${nodeSeal.toFixed(0)} ns, open ${nodeOpen.toFixed(0)} ns`,
+  );
 }
 
 // The AES share: one 8-lane pass (J0 + counters of a 64-byte packet) and CTR over 1400 bytes.

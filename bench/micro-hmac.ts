@@ -10,9 +10,17 @@ import { fileURLToPath } from "node:url";
 type Exports = Record<string, (...args: number[]) => number> & { memory: WebAssembly.Memory };
 
 const path = process.argv[2] ?? fileURLToPath(new URL("../build/primitives.wasm", import.meta.url));
-const inst = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(path)), { env: { abort: () => { throw new Error("wasm abort"); } } });
+const inst = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(path)), {
+  env: {
+    abort: () => {
+      throw new Error("wasm abort");
+    },
+  },
+});
 const x = inst.exports as unknown as Exports;
-const SHA1 = 1, SHA256 = 2, SHA512 = 4;
+const SHA1 = 1,
+  SHA256 = 2,
+  SHA512 = 4;
 
 function nsPerCall(fn: () => void, iters: number): number {
   const runs: number[] = [];
@@ -39,9 +47,14 @@ const jobs = x.alloc!(96);
 
 x.sha256Init!(state);
 report("sha256Compress, per block (64 blocks)", nsPerCall(() => x.sha256Compress!(state, buf, 64), 300) / 64);
-report("sha256Compress, 1 block per call", nsPerCall(() => x.sha256Compress!(state, buf, 1), 20000));
-report("sha256Compress4x, per block (4 lanes)",
-  nsPerCall(() => x.sha256Compress4x!(state4, buf, buf + 64, buf + 128, buf + 192), 20000) / 4);
+report(
+  "sha256Compress, 1 block per call",
+  nsPerCall(() => x.sha256Compress!(state, buf, 1), 20000),
+);
+report(
+  "sha256Compress4x, per block (4 lanes)",
+  nsPerCall(() => x.sha256Compress4x!(state4, buf, buf + 64, buf + 128, buf + 192), 20000) / 4,
+);
 x.sha1Init!(state);
 report("sha1Compress, per block (64 blocks)", nsPerCall(() => x.sha1Compress!(state, buf, 64), 300) / 64);
 x.sha512Init!(state);
@@ -50,16 +63,28 @@ report("sha512Compress, per 128-byte block (32)", nsPerCall(() => x.sha512Compre
 x.hmacInit!(SHA256, key, 32, ctx);
 const nodeKey = randomBytes(32);
 for (const len of [64, 256, 1400]) {
-  report(`hmacMac sha256 ${len} B`, nsPerCall(() => x.hmacMac!(SHA256, ctx, buf, len, 0, 0, out), 5000));
+  report(
+    `hmacMac sha256 ${len} B`,
+    nsPerCall(() => x.hmacMac!(SHA256, ctx, buf, len, 0, 0, out), 5000),
+  );
   const view = new DataView(x.memory.buffer, jobs, 96);
   for (let i = 0; i < 4; i++) {
     [ctx, buf + i * 1400, len, 0, 0, out + 32 * i].forEach((v, k) => view.setUint32(24 * i + 4 * k, v, true));
   }
   report(`hmacSha256Mac4x ${len} B, per message`, nsPerCall(() => x.hmacSha256Mac4x!(jobs), 2000) / 4);
   const msg = randomBytes(len);
-  report(`node createHmac sha256 ${len} B`, nsPerCall(() => createHmac("sha256", nodeKey).update(msg).digest(), 2000));
+  report(
+    `node createHmac sha256 ${len} B`,
+    nsPerCall(() => createHmac("sha256", nodeKey).update(msg).digest(), 2000),
+  );
 }
 x.hmacInit!(SHA1, key, 20, ctx);
-report("hmacMac sha1 64 B", nsPerCall(() => x.hmacMac!(SHA1, ctx, buf, 64, 0, 0, out), 5000));
+report(
+  "hmacMac sha1 64 B",
+  nsPerCall(() => x.hmacMac!(SHA1, ctx, buf, 64, 0, 0, out), 5000),
+);
 x.hmacInit!(SHA512, key, 32, ctx);
-report("hmacMac sha512 64 B", nsPerCall(() => x.hmacMac!(SHA512, ctx, buf, 64, 0, 0, out), 5000));
+report(
+  "hmacMac sha512 64 B",
+  nsPerCall(() => x.hmacMac!(SHA512, ctx, buf, 64, 0, 0, out), 5000),
+);

@@ -31,7 +31,10 @@ export async function pinDataplaneModule(): Promise<string> {
 }
 
 /** Options for Dataplane.create with the pinned module (when pinned). */
-export function dataplaneOptions(maxSas: number, batchSize: number): { maxSas: number; batchSize: number; module?: WebAssembly.Module } {
+export function dataplaneOptions(
+  maxSas: number,
+  batchSize: number,
+): { maxSas: number; batchSize: number; module?: WebAssembly.Module } {
   return pinned ? { maxSas, batchSize, module: pinned } : { maxSas, batchSize };
 }
 
@@ -59,7 +62,12 @@ export function encapsulateRing(ep: OurEndpoint, inners: readonly Uint8Array[]):
 /** Where the benchmark copies each output, standing in for the socket write. */
 const sink = new Uint8Array(65536);
 
-function batchStep(ep: Pick<OurEndpoint, "dp" | "out">, ring: readonly Uint8Array[], batchSize: number, direction: "encap" | "decap"): Step {
+function batchStep(
+  ep: Pick<OurEndpoint, "dp" | "out">,
+  ring: readonly Uint8Array[],
+  batchSize: number,
+  direction: "encap" | "decap",
+): Step {
   const { dp } = ep;
   const b = dp.batch;
   const sa = direction === "encap" ? ep.out : -1;

@@ -14,9 +14,15 @@ import { parseCommandArgs, numberArg } from "../sdk/cli/args.ts";
 import { writeCapture } from "./pcap-gen.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
-const { values } = parseCommandArgs(process.argv.slice(2), { frames: { type: "string" }, capture: { type: "string" }, cli: { type: "string" } },
-  { command: "bench pcap-decrypt-rss" });
-const frames = values.frames === undefined ? 2_000_000 : numberArg("--frames", values.frames, { min: 1, max: 100_000_000, integer: true });
+const { values } = parseCommandArgs(
+  process.argv.slice(2),
+  { frames: { type: "string" }, capture: { type: "string" }, cli: { type: "string" } },
+  { command: "bench pcap-decrypt-rss" },
+);
+const frames =
+  values.frames === undefined
+    ? 2_000_000
+    : numberArg("--frames", values.frames, { min: 1, max: 100_000_000, integer: true });
 const work = mkdtempSync(join(tmpdir(), "pcap-rss-"));
 const capture = values.capture ?? join(work, "capture.pcap");
 const main = values.cli ?? join(root, "dist/cli/main.js");
@@ -28,7 +34,9 @@ try {
     writeCapture(capture, frames);
     console.log(`generated ${capture}: ${frames} frames in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
-  console.log(`capture ${capture}: ${(statSync(capture).size / 1e6).toFixed(1)} MB; CLI ${main}; Node ${process.version}`);
+  console.log(
+    `capture ${capture}: ${(statSync(capture).size / 1e6).toFixed(1)} MB; CLI ${main}; Node ${process.version}`,
+  );
   const runs: [string, string[]][] = [
     ["-o and --verdicts files", ["-o", join(work, "out.pcap"), "--verdicts", join(work, "out.jsonl")]],
     ["-q, no outputs", ["-q"]],
@@ -42,7 +50,13 @@ process.stderr.write("maxrss-kb " + process.resourceUsage().maxRSS + "\\n");
 process.exitCode = code;`;
     const loader = main.endsWith(".ts") ? ["--import", "tsx"] : [];
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [...loader, "--input-type=module", "-e", code], { cwd: root, encoding: "utf8", timeout: 1_800_000, killSignal: "SIGKILL", maxBuffer: 1 << 26 });
+    const r = spawnSync(process.execPath, [...loader, "--input-type=module", "-e", code], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 1_800_000,
+      killSignal: "SIGKILL",
+      maxBuffer: 1 << 26,
+    });
     const seconds = (performance.now() - t0) / 1000;
     const kb = Number(/maxrss-kb (\d+)/.exec(r.stderr)?.[1] ?? NaN);
     console.log(`| ${name} | ${r.status ?? r.signal} | ${(kb / 1024).toFixed(0)} MB | ${seconds.toFixed(1)} s |`);

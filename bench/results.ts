@@ -52,14 +52,24 @@ export interface Target {
 
 export interface BenchResults {
   machine: {
-    cpu: string; cores: number; node: string; v8: string; platform: string; arch: string; date: string;
+    cpu: string;
+    cores: number;
+    node: string;
+    v8: string;
+    platform: string;
+    arch: string;
+    date: string;
     /** HEAD when the run started (the working tree may differ). */
     gitCommit?: string;
     /** SHA-256 of the build/dataplane.wasm measured (compiled once at the start of the run). */
     wasmSha256?: string;
   };
   config: {
-    sliceMs: number; repetitions: number; quick: boolean; suites: BenchSuite[]; sizes: number[];
+    sliceMs: number;
+    repetitions: number;
+    quick: boolean;
+    suites: BenchSuite[];
+    sizes: number[];
     /** What pps is per: elapsed time, or this process's CPU time (see bench/measure.ts). */
     clock: "wall" | "cpu";
     decapRing: string;

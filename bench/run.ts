@@ -47,7 +47,8 @@ if (flags.help) {
 
 const list = (v: string[] | undefined): string[] | undefined => v?.flatMap((s) => s.split(",")).filter(Boolean);
 const suites = (list(flags.suite) ?? ALL_SUITES) as BenchSuite[];
-for (const s of suites) if (!ALL_SUITES.includes(s)) throw new Error(`unknown suite ${s}; one of ${ALL_SUITES.join(", ")}`);
+for (const s of suites)
+  if (!ALL_SUITES.includes(s)) throw new Error(`unknown suite ${s}; one of ${ALL_SUITES.join(", ")}`);
 const sizes = (list(flags.size) ?? ALL_SIZES.map(String)).map(Number);
 for (const s of sizes) if (!Number.isInteger(s) || s < 28 || s > 1500) throw new Error(`--size ${s}: 28..1500`);
 const impls = (list(flags.impl) ?? [...IMPLS]) as Impl[];
@@ -63,18 +64,27 @@ const ours = withOurs ? await import("./ours.ts") : undefined;
 const wasmSha256 = ours ? await ours.pinDataplaneModule() : undefined;
 const gitCommit = (() => {
   try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: fileURLToPath(new URL(".", import.meta.url)), encoding: "utf8" }).trim();
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      cwd: fileURLToPath(new URL(".", import.meta.url)),
+      encoding: "utf8",
+    }).trim();
   } catch {
     return undefined;
   }
 })();
 
-
 function perPacketStep(esp: PerPacketEsp, ring: readonly Uint8Array[], direction: Direction): Step {
   let next = 0;
   const mask = ring.length - 1;
-  if (direction === "encap") return () => { esp.encapsulate(ring[next++ & mask]!); return 1; };
-  return () => { esp.decapsulate(ring[next++ & mask]!); return 1; };
+  if (direction === "encap")
+    return () => {
+      esp.encapsulate(ring[next++ & mask]!);
+      return 1;
+    };
+  return () => {
+    esp.decapsulate(ring[next++ & mask]!);
+    return 1;
+  };
 }
 
 const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
@@ -113,13 +123,18 @@ for (const suite of suites) {
     // The decap ring comes from our encoder when it is measured (every decoder must accept it),
     // else from node:crypto. Replay protection is off on our inbound SA (replayWindow 0) and the
     // baselines do no replay check, so the ring can be replayed for the whole time slice.
-    const espRing = endpoint && ours ? ours.encapsulateRing(endpoint, inners) : inners.map((p) => baselines["node:crypto"]!.encapsulate(p));
+    const espRing =
+      endpoint && ours
+        ? ours.encapsulateRing(endpoint, inners)
+        : inners.map((p) => baselines["node:crypto"]!.encapsulate(p));
     for (const [name, esp] of Object.entries(baselines)) {
-      if (!equal(esp.decapsulate(espRing[0]!).inner, inners[0]!)) throw new Error(`${name} does not decapsulate the ring`);
+      if (!equal(esp.decapsulate(espRing[0]!).inner, inners[0]!))
+        throw new Error(`${name} does not decapsulate the ring`);
     }
     if (endpoint) {
       const back = endpoint.dp.decapsulate(baselines["node:crypto"]!.encapsulate(inners[1]!));
-      if (back.status !== "ok" || !back.payload || !equal(back.payload, inners[1]!)) throw new Error(`our decap of node:crypto ESP: ${back.status}`);
+      if (back.status !== "ok" || !back.payload || !equal(back.payload, inners[1]!))
+        throw new Error(`our decap of node:crypto ESP: ${back.status}`);
     }
     for (const direction of ["encap", "decap"] as const) {
       const ring = direction === "encap" ? inners : espRing;
@@ -128,7 +143,12 @@ for (const suite of suites) {
         if (impl === "ours-b64" || impl === "ours-b256") {
           if (!endpoint) continue;
           const batch = impl === "ours-b64" ? 64 : 256;
-          steps.set(impl, direction === "encap" ? ours!.ourEncapStep(endpoint, ring, batch) : ours!.ourDecapStep(endpoint, ring, batch));
+          steps.set(
+            impl,
+            direction === "encap"
+              ? ours!.ourEncapStep(endpoint, ring, batch)
+              : ours!.ourDecapStep(endpoint, ring, batch),
+          );
         } else {
           steps.set(impl, perPacketStep(baselines[impl]!, ring, direction));
         }
@@ -148,7 +168,16 @@ for (const suite of suites) {
       done += (impls.length - measured.length) * reps;
       for (const impl of measured) {
         const pps = median(samples.get(impl)!);
-        rows.push({ suite, size, direction, impl, pps, gbps: gbps(pps, size), ratio: reference ? pps / reference : null, samples: samples.get(impl)! });
+        rows.push({
+          suite,
+          size,
+          direction,
+          impl,
+          pps,
+          gbps: gbps(pps, size),
+          ratio: reference ? pps / reference : null,
+          samples: samples.get(impl)!,
+        });
       }
     }
     if (endpoint) {
@@ -161,11 +190,23 @@ progress.done();
 
 const results: BenchResults = {
   machine: {
-    cpu: cpus()[0]?.model.trim() ?? "unknown", cores: cpus().length, node: process.version, v8: process.versions.v8,
-    platform: process.platform, arch: process.arch, date: new Date().toISOString(), gitCommit, wasmSha256,
+    cpu: cpus()[0]?.model.trim() ?? "unknown",
+    cores: cpus().length,
+    node: process.version,
+    v8: process.versions.v8,
+    platform: process.platform,
+    arch: process.arch,
+    date: new Date().toISOString(),
+    gitCommit,
+    wasmSha256,
   },
   config: {
-    sliceMs, repetitions: reps, quick, suites, sizes, clock,
+    sliceMs,
+    repetitions: reps,
+    quick,
+    suites,
+    sizes,
+    clock,
     decapRing: `${RING} packets from ${withOurs ? "our" : "the node:crypto"} encoder, replayed; our inbound SA has replayWindow 0, the baselines check no replay`,
   },
   rows,
@@ -174,7 +215,12 @@ const results: BenchResults = {
 
 if (withOurs && !flags["no-spi-lookup"]) {
   const { measureSpiLookup } = await import("./spi-lookup.ts");
-  results.spiLookup = await measureSpiLookup({ sas: Number(flags.sas ?? 1_000_000), sliceMs, reps, onProgress: (t) => progress.note(t) });
+  results.spiLookup = await measureSpiLookup({
+    sas: Number(flags.sas ?? 1_000_000),
+    sliceMs,
+    reps,
+    onProgress: (t) => progress.note(t),
+  });
   progress.done();
 }
 if (flags.profile) {
@@ -187,14 +233,19 @@ results.targets = evaluateTargets(results);
 function evaluateTargets(res: BenchResults): Target[] {
   const targets: Target[] = [];
   const best = (suite: BenchSuite, size: number, direction: Direction) =>
-    res.rows.filter((r) => r.suite === suite && r.size === size && r.direction === direction && r.impl.startsWith("ours"))
+    res.rows
+      .filter((r) => r.suite === suite && r.size === size && r.direction === direction && r.impl.startsWith("ours"))
       .sort((a, b) => (b.ratio ?? 0) - (a.ratio ?? 0))[0];
   const ratioTarget = (suite: BenchSuite, size: number, min: number) => {
     for (const direction of ["encap", "decap"] as const) {
       const r = best(suite, size, direction);
       if (!r || r.ratio === null) continue;
-      targets.push({ name: `${suite} ${direction} at ${size} B vs node:crypto`, required: `≥ ${min}×`,
-        measured: `${r.ratio.toFixed(2)}× (${r.impl})`, met: r.ratio >= min });
+      targets.push({
+        name: `${suite} ${direction} at ${size} B vs node:crypto`,
+        required: `≥ ${min}×`,
+        measured: `${r.ratio.toFixed(2)}× (${r.impl})`,
+        met: r.ratio >= min,
+      });
     }
   };
   ratioTarget("aes128gcm16", 64, 5);
@@ -204,12 +255,20 @@ function evaluateTargets(res: BenchResults): Target[] {
   // issue 4: ChaCha20-Poly1305 decapsulation of full-size packets at least 3x per-packet node:crypto
   const chacha = best("chacha20poly1305", 1400, "decap");
   if (chacha && chacha.ratio !== null) {
-    targets.push({ name: "chacha20poly1305 decap at 1400 B vs node:crypto", required: "≥ 3×",
-      measured: `${chacha.ratio.toFixed(2)}× (${chacha.impl})`, met: chacha.ratio >= 3 });
+    targets.push({
+      name: "chacha20poly1305 decap at 1400 B vs node:crypto",
+      required: "≥ 3×",
+      measured: `${chacha.ratio.toFixed(2)}× (${chacha.impl})`,
+      met: chacha.ratio >= 3,
+    });
   }
   if (res.spiLookup) {
-    targets.push({ name: `SPI lookup: decap cost at ${res.spiLookup.sas.toLocaleString("en-US")} SAs vs 1 SA`, required: "within 20%",
-      measured: `${(res.spiLookup.extraCost * 100).toFixed(1)}% more per packet`, met: res.spiLookup.extraCost <= 0.2 });
+    targets.push({
+      name: `SPI lookup: decap cost at ${res.spiLookup.sas.toLocaleString("en-US")} SAs vs 1 SA`,
+      required: "within 20%",
+      measured: `${(res.spiLookup.extraCost * 100).toFixed(1)}% more per packet`,
+      met: res.spiLookup.extraCost <= 0.2,
+    });
   }
   return targets;
 }
@@ -218,9 +277,14 @@ console.log(machineLine(results));
 console.log(textTable(results));
 if (results.spiLookup) console.log(spiLookupLine(results));
 if (results.profile) {
-  console.log("Profile of our path (ns per packet of CPU time; batch-path parts are differences of medians, so noisy):");
+  console.log(
+    "Profile of our path (ns per packet of CPU time; batch-path parts are differences of medians, so noisy):",
+  );
   const width = Math.max(...results.profile.map((p) => p.what.length));
-  for (const p of results.profile) console.log(`  ${p.what.padEnd(width)} ${String(p.size).padStart(5)} B  ${p.nsPerPacket.toFixed(0).padStart(7)} ns  ${p.note}`);
+  for (const p of results.profile)
+    console.log(
+      `  ${p.what.padEnd(width)} ${String(p.size).padStart(5)} B  ${p.nsPerPacket.toFixed(0).padStart(7)} ns  ${p.note}`,
+    );
 }
 for (const line of targetLines(results)) console.log(line);
 for (const [suite, why] of unsupported) console.log(`NOT MEASURED  ours for ${suite}: ${why.split(";")[0]}`);

@@ -56,8 +56,17 @@ export interface SpiLookupOptions {
 export async function measureSpiLookup(opts: SpiLookupOptions): Promise<SpiLookupResult> {
   const say = opts.onProgress ?? (() => {});
   const integKey = crypto.getRandomValues(new Uint8Array(32));
-  const sa = (spi: number) => ({ spi, direction: "in", mode: "tunnel", esp: SUITE, encKey: new Uint8Array(0),
-    integKey, icvLength: ICV, replayWindow: 0 }) as const;
+  const sa = (spi: number) =>
+    ({
+      spi,
+      direction: "in",
+      mode: "tunnel",
+      esp: SUITE,
+      encKey: new Uint8Array(0),
+      integKey,
+      icvLength: ICV,
+      replayWindow: 0,
+    }) as const;
   const spis = randomSpis(opts.sas);
   const inner = ipv4UdpPacket(SIZE);
 
@@ -67,7 +76,8 @@ export async function measureSpiLookup(opts: SpiLookupOptions): Promise<SpiLooku
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < spis.length; i++) {
     many.addSa(sa(spis[i]!));
-    if ((i & 0xffff) === 0) say(`SPI lookup: adding SAs ${i.toLocaleString("en-US")}/${spis.length.toLocaleString("en-US")}`);
+    if ((i & 0xffff) === 0)
+      say(`SPI lookup: adding SAs ${i.toLocaleString("en-US")}/${spis.length.toLocaleString("en-US")}`);
   }
   const addSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
 
@@ -75,7 +85,8 @@ export async function measureSpiLookup(opts: SpiLookupOptions): Promise<SpiLooku
   // and only the SA side differs: one SA, a few random SAs (state fits in cache), many random SAs.
   const ringSas = Math.min(opts.ringSas ?? 65536, spis.length);
   const fewSas = Math.min(1024, spis.length);
-  const ring = (pick: () => number) => Array.from({ length: ringSas }, (_, i) => nullSha256Esp(pick(), i + 1, inner, integKey));
+  const ring = (pick: () => number) =>
+    Array.from({ length: ringSas }, (_, i) => nullSha256Esp(pick(), i + 1, inner, integKey));
   const randomAmong = (n: number) => {
     const chosen = Array.from({ length: n }, () => spis[Math.floor(Math.random() * spis.length)]!);
     let k = 0;
@@ -101,6 +112,17 @@ export async function measureSpiLookup(opts: SpiLookupOptions): Promise<SpiLooku
     }
   }
   const [oneSaPps, manySaPps, manySaOneHotPps, manySaFewPps] = samples.map(median);
-  return { suite: SUITE, size: SIZE, sas: opts.sas, addSeconds, oneSaPps: oneSaPps!, manySaPps: manySaPps!, manySaOneHotPps: manySaOneHotPps!, manySaFewPps: manySaFewPps!, fewSas, ringSas,
-    extraCost: oneSaPps! / manySaPps! - 1 };
+  return {
+    suite: SUITE,
+    size: SIZE,
+    sas: opts.sas,
+    addSeconds,
+    oneSaPps: oneSaPps!,
+    manySaPps: manySaPps!,
+    manySaOneHotPps: manySaOneHotPps!,
+    manySaFewPps: manySaFewPps!,
+    fewSas,
+    ringSas,
+    extraCost: oneSaPps! / manySaPps! - 1,
+  };
 }

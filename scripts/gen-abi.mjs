@@ -33,8 +33,20 @@ const GROUPS = [
 
 /** wasm value types as the JS API passes them. */
 const JS_TYPE = {
-  i8: "number", u8: "number", i16: "number", u16: "number", i32: "number", u32: "number", bool: "number",
-  isize: "number", usize: "number", f32: "number", f64: "number", i64: "bigint", u64: "bigint", void: "void",
+  i8: "number",
+  u8: "number",
+  i16: "number",
+  u16: "number",
+  i32: "number",
+  u32: "number",
+  bool: "number",
+  isize: "number",
+  usize: "number",
+  f32: "number",
+  f64: "number",
+  i64: "bigint",
+  u64: "bigint",
+  void: "void",
 };
 
 const parse = (file) =>
@@ -45,7 +57,12 @@ function commentOf(node, sf) {
   const text = sf.getFullText();
   const docs = (ts.getLeadingCommentRanges(text, node.getFullStart()) ?? [])
     .filter((c) => text.startsWith("/**", c.pos))
-    .map((c) => text.slice(c.pos + 3, c.end - 2).replace(/^\s*\*\s?/gm, "").trim());
+    .map((c) =>
+      text
+        .slice(c.pos + 3, c.end - 2)
+        .replace(/^\s*\*\s?/gm, "")
+        .trim(),
+    );
   if (docs.length) return docs.at(-1);
   const trailing = (ts.getTrailingCommentRanges(text, node.getEnd()) ?? [])[0];
   return trailing ? text.slice(trailing.pos + 2, trailing.end).trim() : "";
@@ -60,7 +77,8 @@ function fail(msg) {
 function evaluate(expr, known, where) {
   if (ts.isNumericLiteral(expr)) return Number(expr.text);
   if (ts.isParenthesizedExpression(expr)) return evaluate(expr.expression, known, where);
-  if (ts.isPrefixUnaryExpression(expr) && expr.operator === ts.SyntaxKind.MinusToken) return -evaluate(expr.operand, known, where);
+  if (ts.isPrefixUnaryExpression(expr) && expr.operator === ts.SyntaxKind.MinusToken)
+    return -evaluate(expr.operand, known, where);
   if (ts.isIdentifier(expr)) {
     if (!known.has(expr.text)) fail(`${where}: ${expr.text} is not a constant declared above it in ${ABI}`);
     return known.get(expr.text).value;
@@ -69,11 +87,16 @@ function evaluate(expr, known, where) {
     const a = evaluate(expr.left, known, where);
     const b = evaluate(expr.right, known, where);
     switch (expr.operatorToken.kind) {
-      case ts.SyntaxKind.PlusToken: return a + b;
-      case ts.SyntaxKind.MinusToken: return a - b;
-      case ts.SyntaxKind.AsteriskToken: return a * b;
-      case ts.SyntaxKind.LessThanLessThanToken: return a << b;
-      case ts.SyntaxKind.BarToken: return a | b;
+      case ts.SyntaxKind.PlusToken:
+        return a + b;
+      case ts.SyntaxKind.MinusToken:
+        return a - b;
+      case ts.SyntaxKind.AsteriskToken:
+        return a * b;
+      case ts.SyntaxKind.LessThanLessThanToken:
+        return a << b;
+      case ts.SyntaxKind.BarToken:
+        return a | b;
     }
   }
   return fail(`${where}: only integer literals and + - * << | of constants are understood, got "${expr.getText()}"`);
@@ -103,7 +126,8 @@ function readConstants() {
 function signature(fn, sf, exportName) {
   const params = fn.parameters.map((p) => {
     const t = p.type?.getText() ?? "";
-    if (!(t in JS_TYPE)) fail(`${sf.fileName}: parameter ${p.name.getText()} of ${exportName} has type "${t}", not a wasm value type`);
+    if (!(t in JS_TYPE))
+      fail(`${sf.fileName}: parameter ${p.name.getText()} of ${exportName} has type "${t}", not a wasm value type`);
     return { name: p.name.getText(), type: JS_TYPE[t] };
   });
   const r = fn.type?.getText() ?? "void";
@@ -133,7 +157,8 @@ function readExports() {
         const [fn, src] = functionIn(file, (el.propertyName ?? el.name).text);
         out.push(signature(fn, src, el.name.text));
       }
-    } else if (exported) fail(`${ENTRY}: an export that is not a function (${st.getText().slice(0, 40)}…); add it to the generator`);
+    } else if (exported)
+      fail(`${ENTRY}: an export that is not a function (${st.getText().slice(0, 40)}…); add it to the generator`);
   }
   return out;
 }
@@ -146,13 +171,17 @@ function wrap(head, items, sep, tail) {
   let cur = head;
   items.forEach((it, i) => {
     const piece = it + (i < items.length - 1 ? sep.trimEnd() : tail);
-    if (cur.length + piece.length + 1 > 110 && cur.trim() !== "") { lines.push(cur.trimEnd()); cur = "  "; }
+    if (cur.length + piece.length + 1 > 110 && cur.trim() !== "") {
+      lines.push(cur.trimEnd());
+      cur = "  ";
+    }
     cur += (/[ ([]$/.test(cur) || cur === "" ? "" : " ") + piece;
   });
   lines.push(cur);
   return lines.join("\n");
 }
-const docLine = (doc, indent = "") => (doc ? `${indent}/** ${doc.replace(/\*\//g, "*\\/").replace(/\n/g, ` `)} */\n` : "");
+const docLine = (doc, indent = "") =>
+  doc ? `${indent}/** ${doc.replace(/\*\//g, "*\\/").replace(/\n/g, ` `)} */\n` : "";
 
 /** Names indexed by code 0..n-1 (no gaps), from the constants with this prefix. */
 function namesByCode(constants, prefix, zeroName) {
@@ -189,14 +218,32 @@ function generate() {
   for (const [prefix, type, doc] of GROUPS) {
     const members = constants.filter((c) => c.name.startsWith(prefix)).map((c) => `typeof ${c.name}`);
     if (members.length === 0) fail(`${ABI}: no ${prefix}* constants`);
-    lines.push(docLine(doc) + wrap(`export type ${type} =`, members.map((m, i) => (i ? "| " : "") + m), "", ";"));
+    lines.push(
+      docLine(doc) +
+        wrap(
+          `export type ${type} =`,
+          members.map((m, i) => (i ? "| " : "") + m),
+          "",
+          ";",
+        ),
+    );
   }
   lines.push(
     "",
     "/** Status names by code: ST_NO_SA is `no-sa`. One per drop counter. */",
-    wrap("export const STATUS_NAMES = [", statusNames.map((n) => JSON.stringify(n)), ",", "] as const;"),
+    wrap(
+      "export const STATUS_NAMES = [",
+      statusNames.map((n) => JSON.stringify(n)),
+      ",",
+      "] as const;",
+    ),
     "/** Lifetime reasons by code (M_LIFE bytes, sa_life_mark); code 0 is none. */",
-    wrap("export const LIFE_REASON_NAMES = [", lifeReasons.map((n) => JSON.stringify(n)), ",", "] as const;"),
+    wrap(
+      "export const LIFE_REASON_NAMES = [",
+      lifeReasons.map((n) => JSON.stringify(n)),
+      ",",
+      "] as const;",
+    ),
     "",
     "/** The dataplane wasm's exports (assembly/index.ts); i64 and u64 arrive as bigint. */",
     "export interface DataplaneExports {",
@@ -205,9 +252,12 @@ function generate() {
   );
   for (const f of exports) {
     const params = f.params.map((p) => `${p.name}: ${p.type}`);
-    lines.push(docLine(f.doc, "  ") + (params.length
-      ? wrap(`  ${f.name}(`, params, ",", `): ${f.result};`).replace(/\n {2}/g, "\n    ")
-      : `  ${f.name}(): ${f.result};`));
+    lines.push(
+      docLine(f.doc, "  ") +
+        (params.length
+          ? wrap(`  ${f.name}(`, params, ",", `): ${f.result};`).replace(/\n {2}/g, "\n    ")
+          : `  ${f.name}(): ${f.result};`),
+    );
   }
   lines.push(
     "}",
@@ -215,7 +265,7 @@ function generate() {
     "/** Parameter count of every exported function (a wasm function's `length`). */",
     "export const EXPORT_ARITY = {",
     ...exports.map((f) => `  ${f.name}: ${f.params.length},`),
-    "} as const satisfies Record<Exclude<keyof DataplaneExports, \"memory\">, number>;",
+    '} as const satisfies Record<Exclude<keyof DataplaneExports, "memory">, number>;',
     "",
   );
   return lines.join("\n").replace(/\n\n\n+/g, "\n\n");
@@ -223,7 +273,10 @@ function generate() {
 
 const args = process.argv.slice(2);
 const outIdx = args.indexOf("--out");
-const out = resolve(root, outIdx >= 0 ? args[outIdx + 1] ?? fail("--out needs a path") : "sdk/dataplane/abi.generated.ts");
+const out = resolve(
+  root,
+  outIdx >= 0 ? (args[outIdx + 1] ?? fail("--out needs a path")) : "sdk/dataplane/abi.generated.ts",
+);
 const text = generate();
 if (args.includes("--check")) {
   const shown = relative(root, out);
@@ -232,7 +285,9 @@ if (args.includes("--check")) {
     process.exit(1);
   }
   if (readFileSync(out, "utf8") !== text) {
-    console.error(`gen-abi: ${shown} is stale (${ABI} or ${ENTRY} changed); run \`node scripts/gen-abi.mjs\` and commit it`);
+    console.error(
+      `gen-abi: ${shown} is stale (${ABI} or ${ENTRY} changed); run \`node scripts/gen-abi.mjs\` and commit it`,
+    );
     process.exit(1);
   }
 } else if (!existsSync(out) || readFileSync(out, "utf8") !== text) {

@@ -9,10 +9,25 @@ export * from "./dataplane/types.ts";
 export { ControlCrypto } from "./dataplane/control-crypto.ts";
 
 // IKEv2 (runtime-neutral; sockets come from ipsec-wasm/node/ike-udp or ipsec-wasm/deno/ike-udp).
-export { IkeDaemon, systemClock, type IkeDaemonOptions, type IkeTransport, type Clock, type IkeSaStatus, type IkeCounters, type InnerHandler } from "./ike/daemon.ts";
+export {
+  IkeDaemon,
+  systemClock,
+  type IkeDaemonOptions,
+  type IkeTransport,
+  type Clock,
+  type IkeSaStatus,
+  type IkeCounters,
+  type InnerHandler,
+} from "./ike/daemon.ts";
 export { IkeSa, type ChildSa, type Endpoint, type IkeEvent, type IkeState } from "./ike/ike-sa.ts";
 export { IkeError, EXIT_CODES, type IkeErrorCode } from "./ike/errors.ts";
-export { DEFAULT_RETRANSMIT, type IkeConnection, type ChildTemplate, type AuthConfig, type RetransmitConfig } from "./ike/config.ts";
+export {
+  DEFAULT_RETRANSMIT,
+  type IkeConnection,
+  type ChildTemplate,
+  type AuthConfig,
+  type RetransmitConfig,
+} from "./ike/config.ts";
 export { formatLog, consoleSink, type LogRecord, type LogSink, type Subsystem } from "./ike/log.ts";
 export { resolveConnections, type ResolveIo } from "./config/resolve.ts";
 export { parseSwanctlConf, type SwanctlConfig, type ConnectionConfig, type ChildConfig } from "./config/swanctl.ts";

@@ -23,19 +23,33 @@ if (!existsSync(esbuild)) {
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 const meta = new URL("meta.json", out);
-const r = spawnSync(esbuild.pathname, [
-  "app=web/src/main.ts", "worker=web/src/worker.ts",
-  "--bundle", "--platform=browser", "--format=iife", "--target=es2022", "--charset=utf8",
-  `--outdir=${out.pathname}`, `--metafile=${meta.pathname}`, "--log-level=warning",
-  // In a classic script import.meta is empty: the packaged loader finds dataplane.wasm relative
-  // to the script that runs (the page, or worker.js), which is this directory.
-  "--define:import.meta.url=__ipsecWasmScriptUrl", "--banner:js=var __ipsecWasmScriptUrl = self.location.href;",
-], { cwd: root, stdio: "inherit" });
+const r = spawnSync(
+  esbuild.pathname,
+  [
+    "app=web/src/main.ts",
+    "worker=web/src/worker.ts",
+    "--bundle",
+    "--platform=browser",
+    "--format=iife",
+    "--target=es2022",
+    "--charset=utf8",
+    `--outdir=${out.pathname}`,
+    `--metafile=${meta.pathname}`,
+    "--log-level=warning",
+    // In a classic script import.meta is empty: the packaged loader finds dataplane.wasm relative
+    // to the script that runs (the page, or worker.js), which is this directory.
+    "--define:import.meta.url=__ipsecWasmScriptUrl",
+    "--banner:js=var __ipsecWasmScriptUrl = self.location.href;",
+  ],
+  { cwd: root, stdio: "inherit" },
+);
 if (r.status !== 0) process.exit(r.status ?? 1);
 
 const inputs = JSON.parse(readFileSync(meta, "utf8")).inputs;
 rmSync(meta);
-const nodeImports = Object.entries(inputs).flatMap(([file, i]) => i.imports.filter((x) => x.path.startsWith("node:")).map((x) => `${file} -> ${x.path}`));
+const nodeImports = Object.entries(inputs).flatMap(([file, i]) =>
+  i.imports.filter((x) => x.path.startsWith("node:")).map((x) => `${file} -> ${x.path}`),
+);
 if (nodeImports.length) {
   console.error(`build-web: node: imports reached the browser bundle:\n  ${nodeImports.join("\n  ")}`);
   process.exit(1);
@@ -43,6 +57,10 @@ if (nodeImports.length) {
 for (const f of ["index.html", "style.css"]) copyFileSync(new URL(`web/${f}`, root), new URL(f, out));
 const wasm = readFileSync(new URL("dist/wasm/dataplane.wasm", root));
 writeFileSync(new URL("dataplane.wasm", out), wasm);
-writeFileSync(new URL("dataplane-wasm.js", out),
-  `// dataplane.wasm as base64, for the page opened from disk (file://), where fetch cannot read it.\nglobalThis.IPSEC_WASM_BASE64 = "${wasm.toString("base64")}";\n`);
-console.log(`build-web: web/dist/ (app.js, worker.js, dataplane.wasm ${wasm.length} bytes, ${Object.keys(inputs).length} modules bundled)`);
+writeFileSync(
+  new URL("dataplane-wasm.js", out),
+  `// dataplane.wasm as base64, for the page opened from disk (file://), where fetch cannot read it.\nglobalThis.IPSEC_WASM_BASE64 = "${wasm.toString("base64")}";\n`,
+);
+console.log(
+  `build-web: web/dist/ (app.js, worker.js, dataplane.wasm ${wasm.length} bytes, ${Object.keys(inputs).length} modules bundled)`,
+);

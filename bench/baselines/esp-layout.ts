@@ -6,7 +6,12 @@
 export type BenchSuite = "aes128gcm16" | "aes128-sha256" | "chacha20poly1305" | "aes128ctr-sha256";
 
 /** Every BenchSuite, in the order the tables show them. */
-export const BENCH_SUITES: readonly BenchSuite[] = ["aes128gcm16", "aes128-sha256", "chacha20poly1305", "aes128ctr-sha256"];
+export const BENCH_SUITES: readonly BenchSuite[] = [
+  "aes128gcm16",
+  "aes128-sha256",
+  "chacha20poly1305",
+  "aes128ctr-sha256",
+];
 
 /** Key bytes per suite: encKey as `ip xfrm state` takes it (key ‖ salt/nonce) and the HMAC key (0: AEAD). */
 export const SUITE_KEYS: Readonly<Record<BenchSuite, { encKey: number; integKey: number }>> = {
@@ -20,7 +25,9 @@ export const SUITE_KEYS: Readonly<Record<BenchSuite, { encKey: number; integKey:
 export function randomBaselineSa(suite: BenchSuite, spi: number): BaselineSa {
   const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
   const k = SUITE_KEYS[suite];
-  return k.integKey ? { spi, encKey: random(k.encKey), integKey: random(k.integKey) } : { spi, encKey: random(k.encKey) };
+  return k.integKey
+    ? { spi, encKey: random(k.encKey), integKey: random(k.integKey) }
+    : { spi, encKey: random(k.encKey) };
 }
 
 /** Keys of one tunnel-mode SA, in the layout `ip xfrm state` and our dataplane take. */

@@ -5,18 +5,40 @@ import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import {
-  type BaselineDecap, type BaselineSa, type BenchSuite, type PerPacketEsp,
-  CBC_IV, CHACHA_ICV, ESP_HEADER, EspDropError, GCM_ICV, GCM_IV, HMAC_ICV, RandomPool, SEQ_IV,
-  ctrBlock, innerNextHeader, padLength, readTrailer, readU32, writeEspHeader, writeSeqIv, writeTrailer,
+  type BaselineDecap,
+  type BaselineSa,
+  type BenchSuite,
+  type PerPacketEsp,
+  CBC_IV,
+  CHACHA_ICV,
+  ESP_HEADER,
+  EspDropError,
+  GCM_ICV,
+  GCM_IV,
+  HMAC_ICV,
+  RandomPool,
+  SEQ_IV,
+  ctrBlock,
+  innerNextHeader,
+  padLength,
+  readTrailer,
+  readU32,
+  writeEspHeader,
+  writeSeqIv,
+  writeTrailer,
 } from "./esp-layout.ts";
 
 /** Creates a per-packet @noble ESP endpoint for one SA (encapsulation and decapsulation share the keys). */
 export function createNobleEsp(suite: BenchSuite, sa: BaselineSa): PerPacketEsp {
   switch (suite) {
-    case "aes128gcm16": return new NobleGcmEsp(sa);
-    case "aes128-sha256": return new NobleCbcHmacEsp(sa);
-    case "chacha20poly1305": return new NobleChachaEsp(sa);
-    case "aes128ctr-sha256": return new NobleCtrHmacEsp(sa);
+    case "aes128gcm16":
+      return new NobleGcmEsp(sa);
+    case "aes128-sha256":
+      return new NobleCbcHmacEsp(sa);
+    case "chacha20poly1305":
+      return new NobleChachaEsp(sa);
+    case "aes128ctr-sha256":
+      return new NobleCtrHmacEsp(sa);
   }
 }
 
@@ -141,7 +163,9 @@ class NobleChachaEsp implements PerPacketEsp {
     this.nonce.set(packet.subarray(ESP_HEADER, ESP_HEADER + SEQ_IV), 4);
     let plain: Uint8Array;
     try {
-      plain = chacha20poly1305(this.key, this.nonce, packet.subarray(0, ESP_HEADER)).decrypt(packet.subarray(ESP_HEADER + SEQ_IV));
+      plain = chacha20poly1305(this.key, this.nonce, packet.subarray(0, ESP_HEADER)).decrypt(
+        packet.subarray(ESP_HEADER + SEQ_IV),
+      );
     } catch {
       throw new EspDropError("integrity-failed");
     }
@@ -174,7 +198,10 @@ class NobleCtrHmacEsp implements PerPacketEsp {
     const out = new Uint8Array(ESP_HEADER + SEQ_IV + plain.length + HMAC_ICV);
     writeEspHeader(out, this.sa.spi, seq);
     writeSeqIv(out, ESP_HEADER, seq);
-    out.set(ctr(this.key, ctrBlock(this.nonce, out.subarray(ESP_HEADER, ESP_HEADER + SEQ_IV))).encrypt(plain), ESP_HEADER + SEQ_IV);
+    out.set(
+      ctr(this.key, ctrBlock(this.nonce, out.subarray(ESP_HEADER, ESP_HEADER + SEQ_IV))).encrypt(plain),
+      ESP_HEADER + SEQ_IV,
+    );
     const icvAt = out.length - HMAC_ICV;
     out.set(hmac(sha256, this.integKey, out.subarray(0, icvAt)).subarray(0, HMAC_ICV), icvAt);
     return out;

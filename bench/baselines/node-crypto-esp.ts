@@ -4,18 +4,40 @@
 // (RFC 7634), AES-CTR + HMAC-SHA-256-128 (RFC 3686/4868).
 import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from "node:crypto";
 import {
-  type BaselineDecap, type BaselineSa, type BenchSuite, type PerPacketEsp,
-  CBC_IV, CHACHA_ICV, ESP_HEADER, EspDropError, GCM_ICV, GCM_IV, HMAC_ICV, RandomPool, SEQ_IV,
-  ctrBlock, innerNextHeader, padLength, readTrailer, readU32, writeEspHeader, writeSeqIv, writeTrailer,
+  type BaselineDecap,
+  type BaselineSa,
+  type BenchSuite,
+  type PerPacketEsp,
+  CBC_IV,
+  CHACHA_ICV,
+  ESP_HEADER,
+  EspDropError,
+  GCM_ICV,
+  GCM_IV,
+  HMAC_ICV,
+  RandomPool,
+  SEQ_IV,
+  ctrBlock,
+  innerNextHeader,
+  padLength,
+  readTrailer,
+  readU32,
+  writeEspHeader,
+  writeSeqIv,
+  writeTrailer,
 } from "./esp-layout.ts";
 
 /** Creates a per-packet node:crypto ESP endpoint for one SA (encapsulation and decapsulation share the keys). */
 export function createNodeCryptoEsp(suite: BenchSuite, sa: BaselineSa): PerPacketEsp {
   switch (suite) {
-    case "aes128gcm16": return new NodeGcmEsp(sa);
-    case "aes128-sha256": return new NodeCbcHmacEsp(sa);
-    case "chacha20poly1305": return new NodeChachaEsp(sa);
-    case "aes128ctr-sha256": return new NodeCtrHmacEsp(sa);
+    case "aes128gcm16":
+      return new NodeGcmEsp(sa);
+    case "aes128-sha256":
+      return new NodeCbcHmacEsp(sa);
+    case "chacha20poly1305":
+      return new NodeChachaEsp(sa);
+    case "aes128ctr-sha256":
+      return new NodeCtrHmacEsp(sa);
   }
 }
 
@@ -103,7 +125,10 @@ class NodeCbcHmacEsp implements PerPacketEsp {
     if (!timingSafeEqual(expected, buf.subarray(buf.length - HMAC_ICV))) throw new EspDropError("integrity-failed");
     const iv = buf.subarray(ESP_HEADER, ESP_HEADER + CBC_IV);
     const decipher = createDecipheriv("aes-128-cbc", this.key, iv).setAutoPadding(false);
-    const plain = Buffer.concat([decipher.update(buf.subarray(ESP_HEADER + CBC_IV, buf.length - HMAC_ICV)), decipher.final()]);
+    const plain = Buffer.concat([
+      decipher.update(buf.subarray(ESP_HEADER + CBC_IV, buf.length - HMAC_ICV)),
+      decipher.final(),
+    ]);
     const { payloadLength, nextHeader } = readTrailer(plain);
     return { inner: plain.subarray(0, payloadLength), nextHeader, seq: readU32(buf, 4) };
   }
@@ -130,9 +155,14 @@ class NodeChachaEsp implements PerPacketEsp {
     const header = Buffer.allocUnsafe(ESP_HEADER + SEQ_IV);
     writeEspHeader(header, this.sa.spi, seq);
     writeSeqIv(header, ESP_HEADER, seq);
-    const cipher = createCipheriv("chacha20-poly1305", this.key, Buffer.concat([this.salt, header.subarray(ESP_HEADER)]), {
-      authTagLength: CHACHA_ICV,
-    });
+    const cipher = createCipheriv(
+      "chacha20-poly1305",
+      this.key,
+      Buffer.concat([this.salt, header.subarray(ESP_HEADER)]),
+      {
+        authTagLength: CHACHA_ICV,
+      },
+    );
     cipher.setAAD(header.subarray(0, ESP_HEADER), { plaintextLength: plain.length });
     const body = cipher.update(plain);
     cipher.final();
@@ -200,7 +230,11 @@ class NodeCtrHmacEsp implements PerPacketEsp {
     const authenticated = buf.subarray(0, buf.length - HMAC_ICV);
     const expected = createHmac("sha256", this.integKey).update(authenticated).digest().subarray(0, HMAC_ICV);
     if (!timingSafeEqual(expected, buf.subarray(buf.length - HMAC_ICV))) throw new EspDropError("integrity-failed");
-    const decipher = createDecipheriv("aes-128-ctr", this.key, ctrBlock(this.nonce, buf.subarray(ESP_HEADER, ESP_HEADER + SEQ_IV)));
+    const decipher = createDecipheriv(
+      "aes-128-ctr",
+      this.key,
+      ctrBlock(this.nonce, buf.subarray(ESP_HEADER, ESP_HEADER + SEQ_IV)),
+    );
     const plain = decipher.update(buf.subarray(ESP_HEADER + SEQ_IV, buf.length - HMAC_ICV));
     decipher.final();
     const { payloadLength, nextHeader } = readTrailer(plain);

@@ -64,17 +64,30 @@ async function serverListening(ns: string, timeoutMs: number): Promise<boolean> 
 }
 
 /** Runs the client to its end (killed by PID after `timeoutMs`); registered with `cleanup` so an abort kills it too. */
-async function runClient(cleanup: Cleanup, argv: string[], timeoutMs: number): Promise<{ code: number; out: string; err: string }> {
+async function runClient(
+  cleanup: Cleanup,
+  argv: string[],
+  timeoutMs: number,
+): Promise<{ code: number; out: string; err: string }> {
   const c = cleanup.spawn(argv, process.env, 4_000_000);
   const code = await new Promise<number>((resolve) => {
     const t = setTimeout(() => c.child.kill("SIGKILL"), timeoutMs);
-    c.child.on("close", (rc) => { clearTimeout(t); resolve(rc ?? 124); });
+    c.child.on("close", (rc) => {
+      clearTimeout(t);
+      resolve(rc ?? 124);
+    });
   });
   return { code, out: c.out(), err: c.log().slice(-600) };
 }
 
 /** CPU and load read just before and just after the iperf3 client ran. */
-export interface Sample { tunnelS: number; busy: number; total: number; load1: number; at: number }
+export interface Sample {
+  tunnelS: number;
+  busy: number;
+  total: number;
+  load1: number;
+  at: number;
+}
 
 export function sample(ep: Pick<Endpoints, "pids" | "treeRoots">): Sample {
   const m = machineTicks();
@@ -82,12 +95,32 @@ export function sample(ep: Pick<Endpoints, "pids" | "treeRoots">): Sample {
 }
 
 /** A Measurement from iperf3's JSON and the samples around it (also used for the runs inside UML). */
-export function toMeasurement(json: string, failure: string, mode: Mode, rep: number, seconds: number,
-  s0: Sample, s1: Sample, hasTunnel: boolean): Measurement {
-  const busy = s1.busy - s0.busy, total = s1.total - s0.total, wall = (s1.at - s0.at) / 1000;
+export function toMeasurement(
+  json: string,
+  failure: string,
+  mode: Mode,
+  rep: number,
+  seconds: number,
+  s0: Sample,
+  s1: Sample,
+  hasTunnel: boolean,
+): Measurement {
+  const busy = s1.busy - s0.busy,
+    total = s1.total - s0.total,
+    wall = (s1.at - s0.at) / 1000;
   const m: Measurement = {
-    mode, rep, ok: false, gbps: 0, kpps: 0, tunnelUsPerPkt: null, tunnelCpuPct: null, machineUsPerPkt: 0,
-    machineBusyPct: total > 0 ? (100 * busy) / total : 0, load1Before: s0.load1, load1After: s1.load1, seconds,
+    mode,
+    rep,
+    ok: false,
+    gbps: 0,
+    kpps: 0,
+    tunnelUsPerPkt: null,
+    tunnelCpuPct: null,
+    machineUsPerPkt: 0,
+    machineBusyPct: total > 0 ? (100 * busy) / total : 0,
+    load1Before: s0.load1,
+    load1After: s1.load1,
+    seconds,
     ...parse(json, mode, failure),
   };
   const pkts = m.kpps * 1000 * m.seconds;
@@ -102,7 +135,13 @@ export function toMeasurement(json: string, failure: string, mode: Mode, rep: nu
 }
 
 /** One iperf3 run of `mode` for `seconds` through `ep`; failures come back as ok: false with the reason. */
-export async function measure(parent: Cleanup, ep: Endpoints, mode: Mode, rep: number, seconds: number): Promise<Measurement> {
+export async function measure(
+  parent: Cleanup,
+  ep: Endpoints,
+  mode: Mode,
+  rep: number,
+  seconds: number,
+): Promise<Measurement> {
   const cleanup = new Cleanup();
   // the path's cleanup (run on SIGINT too) also ends this run's iperf3 server and client
   parent.add(`iperf3 ${mode} processes`, () => cleanup.run());
@@ -110,14 +149,24 @@ export async function measure(parent: Cleanup, ep: Endpoints, mode: Mode, rep: n
   try {
     cleanup.spawn(inNs(ep.serverNs, ["iperf3", "-s", "-1", "-B", ep.serverIp, "-p", String(PORT)]));
     const s = sample(ep);
-    if (!(await serverListening(ep.serverNs, 5000))) return toMeasurement("", "iperf3 server did not listen", mode, rep, seconds, s, s, false);
+    if (!(await serverListening(ep.serverNs, 5000)))
+      return toMeasurement("", "iperf3 server did not listen", mode, rep, seconds, s, s, false);
     const args = ["-c", ep.serverIp, "-p", String(PORT), "-J", "-t", String(seconds)];
     if (ep.bindIp) args.push("-B", ep.bindIp);
     if (mode !== "tcp") args.push("-u", "-b", "0", "-l", String(PAYLOAD[mode]));
     const s0 = sample(ep);
     const r = await runClient(cleanup, inNs(ep.clientNs, ["iperf3", ...args]), (seconds + 20) * 1000);
     const s1 = sample(ep);
-    return toMeasurement(r.out, r.code === 0 ? "" : `iperf3 exit ${r.code}: ${r.err.trim().slice(-300)}`, mode, rep, seconds, s0, s1, hasTunnel);
+    return toMeasurement(
+      r.out,
+      r.code === 0 ? "" : `iperf3 exit ${r.code}: ${r.err.trim().slice(-300)}`,
+      mode,
+      rep,
+      seconds,
+      s0,
+      s1,
+      hasTunnel,
+    );
   } finally {
     await cleanup.run();
   }
@@ -126,7 +175,10 @@ export async function measure(parent: Cleanup, ep: Endpoints, mode: Mode, rep: n
 interface IperfJson {
   error?: string;
   start?: { tcp_mss_default?: number };
-  end?: { sum_received?: { bytes: number; seconds: number; bits_per_second: number }; sum_sent?: { bytes: number; seconds: number; retransmits?: number } };
+  end?: {
+    sum_received?: { bytes: number; seconds: number; bits_per_second: number };
+    sum_sent?: { bytes: number; seconds: number; retransmits?: number };
+  };
 }
 
 function parse(out: string, mode: Mode, failure: string): Partial<Measurement> {
@@ -136,13 +188,27 @@ function parse(out: string, mode: Mode, failure: string): Partial<Measurement> {
   } catch {
     return { ok: false, error: failure || "iperf3 printed no JSON" };
   }
-  const rx = j.end?.sum_received, tx = j.end?.sum_sent;
+  const rx = j.end?.sum_received,
+    tx = j.end?.sum_sent;
   if (j.error || !rx || !(rx.seconds > 0)) return { ok: false, error: j.error ?? (failure || "no sum_received") };
   const gbps = (rx.bytes * 8) / rx.seconds / 1e9;
   if (mode === "tcp") {
     const mss = j.start?.tcp_mss_default ?? 1448;
-    return { ok: true, gbps, mss, retransmits: tx?.retransmits, kpps: rx.bytes / mss / rx.seconds / 1000, seconds: rx.seconds };
+    return {
+      ok: true,
+      gbps,
+      mss,
+      retransmits: tx?.retransmits,
+      kpps: rx.bytes / mss / rx.seconds / 1000,
+      seconds: rx.seconds,
+    };
   }
   const pl = PAYLOAD[mode];
-  return { ok: true, gbps, kpps: rx.bytes / pl / rx.seconds / 1000, sentKpps: tx ? tx.bytes / pl / tx.seconds / 1000 : undefined, seconds: rx.seconds };
+  return {
+    ok: true,
+    gbps,
+    kpps: rx.bytes / pl / rx.seconds / 1000,
+    sentKpps: tx ? tx.bytes / pl / tx.seconds / 1000 : undefined,
+    seconds: rx.seconds,
+  };
 }

@@ -31,7 +31,11 @@ export function cli(): string {
 }
 
 export type Io = "dgram" | "mmsg";
-export interface OursVariant { esp: "aes128gcm16" | "chacha20poly1305"; io: Io; workers: 1 | 2 }
+export interface OursVariant {
+  esp: "aes128gcm16" | "chacha20poly1305";
+  io: Io;
+  workers: 1 | 2;
+}
 
 let helpCache: string | undefined;
 /** `ipsec-wasm up --help` of the built CLI (dist/), or "" when it does not run. */
@@ -120,8 +124,17 @@ export function ours(v: OursVariant): PathDef {
       const pb = start("b", b);
       const pa = start("a", a);
       const dead = () => [pa, pb].find((p) => p.child.exitCode !== null || p.child.signalCode !== null);
-      await pingUntil(a, "10.201.2.2", 30, () => `a: ${pa.log()}\nb: ${pb.log()}`, undefined,
-        () => (dead() ? `\`up\` exited (${dead()!.child.exitCode ?? dead()!.child.signalCode}): ${dead()!.log().slice(-600)}` : null));
+      await pingUntil(
+        a,
+        "10.201.2.2",
+        30,
+        () => `a: ${pa.log()}\nb: ${pb.log()}`,
+        undefined,
+        () =>
+          dead()
+            ? `\`up\` exited (${dead()!.child.exitCode ?? dead()!.child.signalCode}): ${dead()!.log().slice(-600)}`
+            : null,
+      );
       return { serverNs: b, clientNs: a, serverIp: "10.201.2.2", pids: [pa.pid, pb.pid] };
     },
   };

@@ -23,7 +23,8 @@ export const ALL_PATHS: PathDef[] = [
   strongswan("aes128gcm16"),
   strongswan("chacha20poly1305"),
   ...(["aes128gcm16", "chacha20poly1305"] as const).flatMap((esp) =>
-    (["dgram", "mmsg"] as const).flatMap((io) => ([1, 2] as const).map((workers) => ours({ esp, io, workers })))),
+    (["dgram", "mmsg"] as const).flatMap((io) => ([1, 2] as const).map((workers) => ours({ esp, io, workers }))),
+  ),
   kernelUml("none"),
   kernelUml("aes128gcm16"),
   kernelUml("chacha20poly1305"),
@@ -58,7 +59,9 @@ if (flags.list) {
   process.exit(0);
 }
 
-const reps = Number(flags.reps), seconds = Number(flags.time), maxLoad = Number(flags["wait-load"]);
+const reps = Number(flags.reps),
+  seconds = Number(flags.time),
+  maxLoad = Number(flags["wait-load"]);
 if (!(Number.isInteger(reps) && reps >= 1 && reps <= 20)) throw new Error("--reps: 1..20");
 if (!(Number.isInteger(seconds) && seconds >= 1 && seconds <= 60)) throw new Error("--time: 1..60 seconds");
 const modes = (flags.modes?.split(",") ?? [...MODES]) as Mode[];
@@ -107,15 +110,24 @@ const results: TunnelResults = {
 const byId = new Map<string, PathResult>();
 for (const p of paths) {
   const why = p.unavailable();
-  const r: PathResult = { id: p.id, label: p.label, note: p.note, errors: [], runs: [], measuredAt: results.startedAt, commit };
+  const r: PathResult = {
+    id: p.id,
+    label: p.label,
+    note: p.note,
+    errors: [],
+    runs: [],
+    measuredAt: results.startedAt,
+    commit,
+  };
   if (why) r.unavailable = why;
   byId.set(p.id, r);
   console.log(`${p.id}: ${why ? `not available: ${why}` : "ok"}`);
 }
 
-const fmt = (m: Measurement) => m.ok
-  ? `${m.gbps.toFixed(3)} Gbit/s ${m.kpps.toFixed(1)} kpps${m.tunnelUsPerPkt !== null ? ` tunnel ${m.tunnelUsPerPkt.toFixed(1)} µs/pkt` : ""} machine ${m.machineUsPerPkt.toFixed(1)} µs/pkt load ${m.load1Before}->${m.load1After}`
-  : `FAILED: ${m.error}`;
+const fmt = (m: Measurement) =>
+  m.ok
+    ? `${m.gbps.toFixed(3)} Gbit/s ${m.kpps.toFixed(1)} kpps${m.tunnelUsPerPkt !== null ? ` tunnel ${m.tunnelUsPerPkt.toFixed(1)} µs/pkt` : ""} machine ${m.machineUsPerPkt.toFixed(1)} µs/pkt load ${m.load1Before}->${m.load1After}`
+    : `FAILED: ${m.error}`;
 
 for (let rep = 1; rep <= reps; rep++) {
   for (const p of paths) {
@@ -150,8 +162,11 @@ for (let rep = 1; rep <= reps; rep++) {
 results.finishedAt = new Date().toISOString();
 results.load.after = load1();
 // --only: keep the other paths' previous entries (each says when it was measured)
-const previous: TunnelResults | undefined = only && existsSync(flags.out) ? JSON.parse(readFileSync(flags.out, "utf8")) as TunnelResults : undefined;
-results.paths = ALL_PATHS.map((p) => byId.get(p.id) ?? previous?.paths.find((q) => q.id === p.id)).filter((x): x is PathResult => !!x);
+const previous: TunnelResults | undefined =
+  only && existsSync(flags.out) ? (JSON.parse(readFileSync(flags.out, "utf8")) as TunnelResults) : undefined;
+results.paths = ALL_PATHS.map((p) => byId.get(p.id) ?? previous?.paths.find((q) => q.id === p.id)).filter(
+  (x): x is PathResult => !!x,
+);
 writeFileSync(flags.out, JSON.stringify(results, null, 2) + "\n");
 console.log(`wrote ${flags.out} (load1 ${results.load.before} -> ${results.load.after})`);
 if (!flags["no-report"]) writeReports(results, flags.out);

@@ -7,12 +7,21 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Exit status and output of a bounded command (124 when the timeout killed it, as timeout(1)). */
-export interface Result { code: number; out: string; err: string }
+export interface Result {
+  code: number;
+  out: string;
+  err: string;
+}
 
 /** Runs a command to completion, killed after `timeoutMs`; never throws. */
 export function run(cmd: string, args: string[], timeoutMs = 30_000, env?: NodeJS.ProcessEnv): Result {
-  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: timeoutMs, env: env ?? process.env, killSignal: "SIGKILL" });
-  const code = r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT" ? 124 : r.status ?? 125;
+  const r = spawnSync(cmd, args, {
+    encoding: "utf8",
+    timeout: timeoutMs,
+    env: env ?? process.env,
+    killSignal: "SIGKILL",
+  });
+  const code = r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT" ? 124 : (r.status ?? 125);
   return { code, out: r.stdout ?? "", err: (r.stderr ?? "") + (r.error && code !== 124 ? String(r.error) : "") };
 }
 
@@ -36,13 +45,25 @@ export class Cleanup {
   }
 
   /** Spawns a long-running process (output appended to a string kept for error messages), killed by PID at cleanup. */
-  spawn(argv: string[], env?: NodeJS.ProcessEnv, keepChars = 8000): { child: ChildProcess; pid: number; log: () => string; out: () => string } {
+  spawn(
+    argv: string[],
+    env?: NodeJS.ProcessEnv,
+    keepChars = 8000,
+  ): { child: ChildProcess; pid: number; log: () => string; out: () => string } {
     const child = spawn(argv[0]!, argv.slice(1), { env: env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
-    let log = "", out = "";
-    const keep = (b: Buffer) => { log = (log + b.toString()).slice(-keepChars); };
-    child.stdout.on("data", (b: Buffer) => { keep(b); out = (out + b.toString()).slice(-keepChars); });
+    let log = "",
+      out = "";
+    const keep = (b: Buffer) => {
+      log = (log + b.toString()).slice(-keepChars);
+    };
+    child.stdout.on("data", (b: Buffer) => {
+      keep(b);
+      out = (out + b.toString()).slice(-keepChars);
+    });
     child.stderr.on("data", keep);
-    child.on("error", (e) => { log += `\nspawn error: ${e.message}`; });
+    child.on("error", (e) => {
+      log += `\nspawn error: ${e.message}`;
+    });
     if (child.pid === undefined) throw new Error(`could not start ${argv.join(" ")}`);
     this.#children.add(child);
     child.on("exit", () => this.#children.delete(child));
@@ -54,7 +75,9 @@ export class Cleanup {
   /** A namespace, deleted at cleanup (its veth ends go with it). */
   netns(name: string): void {
     must("ip", ["netns", "add", name]);
-    this.add(`ip netns del ${name}`, () => { run("ip", ["netns", "del", name], 10_000); });
+    this.add(`ip netns del ${name}`, () => {
+      run("ip", ["netns", "del", name], 10_000);
+    });
   }
 
   async run(): Promise<void> {
@@ -104,12 +127,18 @@ export function processTree(root: number): number[] {
     try {
       const s = readFileSync(`/proc/${d}/stat`, "utf8");
       parent.set(Number(d), Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]));
-    } catch { /* exited meanwhile */ }
+    } catch {
+      /* exited meanwhile */
+    }
   }
   const out = [root];
   for (let grew = true, rounds = 0; grew && rounds < 64; rounds++) {
     grew = false;
-    for (const [p, pp] of parent) if (!out.includes(p) && out.includes(pp)) { out.push(p); grew = true; }
+    for (const [p, pp] of parent)
+      if (!out.includes(p) && out.includes(pp)) {
+        out.push(p);
+        grew = true;
+      }
   }
   return out.filter((p) => parent.has(p));
 }

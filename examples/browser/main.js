@@ -34,7 +34,9 @@ const el = document.getElementById("result");
 run().then(
   (r) => {
     el.textContent = JSON.stringify(r, null, 2);
-    el.dataset.state = r.results.every((x) => x.encap === "ok" && x.decap === "ok" && x.payload === r.inner) ? "ok" : "mismatch";
+    el.dataset.state = r.results.every((x) => x.encap === "ok" && x.decap === "ok" && x.payload === r.inner)
+      ? "ok"
+      : "mismatch";
   },
   (e) => {
     el.textContent = JSON.stringify({ error: String(e?.stack ?? e) }, null, 2);

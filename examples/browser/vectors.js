@@ -7,11 +7,19 @@ export const SUITES = [
   { family: "gcm", esp: "aes128gcm16", spi: 0x0000b001, encKey: "6051f07b59aef011e9a084c949d2df3701c8e407" },
   // encKey: AES key; integKey: HMAC-SHA-256 key, 128-bit ICV (RFC 4868)
   {
-    family: "cbc-hmac", esp: "aes128-sha256", spi: 0x0000b002, encKey: "650841a4dea26f43c0d481c37f545fc7",
+    family: "cbc-hmac",
+    esp: "aes128-sha256",
+    spi: 0x0000b002,
+    encKey: "650841a4dea26f43c0d481c37f545fc7",
     integKey: "880589207e0abb0762b65a8abac192160a214dfbd0afda5151784fe02cf709aa",
   },
   // encKey: 32-byte key ‖ 4-byte salt (RFC 7634)
-  { family: "chacha20", esp: "chacha20poly1305", spi: 0x0000b003, encKey: "ce7e614ef27f1fd9e87e7d75a0da65f3057ebc9855024f74e3b1159a6334a3eca0dd8257" },
+  {
+    family: "chacha20",
+    esp: "chacha20poly1305",
+    spi: 0x0000b003,
+    encKey: "ce7e614ef27f1fd9e87e7d75a0da65f3057ebc9855024f74e3b1159a6334a3eca0dd8257",
+  },
 ];
 
 /** The inner packet: IPv4/UDP 198.51.100.1:40000 → 203.0.113.2:9 carrying "hello from the browser". */
@@ -33,4 +41,5 @@ export function innerPacket() {
 }
 
 export const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-export const unhex = (s) => Uint8Array.from({ length: s.length / 2 }, (_, i) => parseInt(s.slice(2 * i, 2 * i + 2), 16));
+export const unhex = (s) =>
+  Uint8Array.from({ length: s.length / 2 }, (_, i) => parseInt(s.slice(2 * i, 2 * i + 2), 16));

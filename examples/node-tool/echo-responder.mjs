@@ -10,8 +10,12 @@ import { EspUdpEndpoint } from "ipsec-wasm/node/esp-udp";
 const cfg = JSON.parse(readFileSync(process.argv[2] ?? "sa.example.json", "utf8"));
 const bytes = (hex) => Uint8Array.from(Buffer.from(hex ?? "", "hex"));
 const sa = (direction, s) => ({
-  spi: Number(s.spi), direction, mode: "tunnel", esp: cfg.esp,
-  encKey: bytes(s.encKey), integKey: s.integKey === undefined ? undefined : bytes(s.integKey),
+  spi: Number(s.spi),
+  direction,
+  mode: "tunnel",
+  esp: cfg.esp,
+  encKey: bytes(s.encKey),
+  integKey: s.integKey === undefined ? undefined : bytes(s.integKey),
 });
 
 const dp = await Dataplane.create(); // finds the packaged dataplane.wasm (or the copy beside a bundle)
@@ -54,7 +58,8 @@ const ep = await EspUdpEndpoint.bind(dp, cfg.listen.address, cfg.listen.port, {
   onDecap(results, from) {
     results.forEach((r, i) => {
       const peer = `${from[i].address}:${from[i].port}`;
-      if (r.status !== "ok") return console.error(`dropped ESP from ${peer} (spi 0x${r.spi.toString(16)}): ${r.status}`);
+      if (r.status !== "ok")
+        return console.error(`dropped ESP from ${peer} (spi 0x${r.spi.toString(16)}): ${r.status}`);
       const reply = answer(r.payload);
       if (reply) ep.send(out, [reply], from[i].address, from[i].port);
     });

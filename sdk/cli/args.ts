@@ -35,11 +35,18 @@ export interface ParsedArgs<S extends Record<string, OptionSpec>> {
  * Parses `args` against `spec`. `maxPositionals` (default 0) bounds the arguments that are not
  * options; `command` names the command in messages. Throws {@link UsageError}.
  */
-export function parseCommandArgs<S extends Record<string, OptionSpec>>(args: readonly string[], spec: S,
-  opts: { command: string; maxPositionals?: number }): ParsedArgs<S> {
+export function parseCommandArgs<S extends Record<string, OptionSpec>>(
+  args: readonly string[],
+  spec: S,
+  opts: { command: string; maxPositionals?: number },
+): ParsedArgs<S> {
   const values: Record<string, string | string[] | true> = {};
   const positionals: string[] = [];
-  const byShort = new Map(Object.entries(spec).filter(([, s]) => s.short).map(([name, s]) => [s.short!, name]));
+  const byShort = new Map(
+    Object.entries(spec)
+      .filter(([, s]) => s.short)
+      .map(([name, s]) => [s.short!, name]),
+  );
   const hint = ` (see \`ipsec-wasm ${opts.command} --help\`)`;
   let onlyPositionals = false;
   for (let i = 0; i < args.length; i++) {
@@ -49,7 +56,10 @@ export function parseCommandArgs<S extends Record<string, OptionSpec>>(args: rea
       positionals.push(a);
       continue;
     }
-    if (a === "--") { onlyPositionals = true; continue; }
+    if (a === "--") {
+      onlyPositionals = true;
+      continue;
+    }
     // `-c5` is `-c 5` when -c takes a value (as ping's own -c does).
     const shortValue = !a.startsWith("--") && a.length > 2 && spec[byShort.get(a.charAt(1)) ?? ""]?.type === "string";
     const eq = a.startsWith("--") ? a.indexOf("=") : shortValue ? 2 : -1;
@@ -67,7 +77,8 @@ export function parseCommandArgs<S extends Record<string, OptionSpec>>(args: rea
     else {
       v = args[i + 1];
       // A value that looks like a long option is the next option: the value was forgotten.
-      if (v === undefined || (v.startsWith("--") && v.length > 2)) throw new UsageError(`option '${flag}' needs a value${hint}`);
+      if (v === undefined || (v.startsWith("--") && v.length > 2))
+        throw new UsageError(`option '${flag}' needs a value${hint}`);
       i++;
     }
     if (s.multiple) ((values[name] ??= []) as string[]).push(v);
@@ -82,9 +93,17 @@ export function parseCommandArgs<S extends Record<string, OptionSpec>>(args: rea
  * A number from the command line: finite decimal, within `min`..`max`, an integer when asked.
  * `what` names it in the message, e.g. `--count`.
  */
-export function numberArg(what: string, text: string, range: { min: number; max: number; integer?: boolean; exclusiveMin?: boolean }): number {
+export function numberArg(
+  what: string,
+  text: string,
+  range: { min: number; max: number; integer?: boolean; exclusiveMin?: boolean },
+): number {
   const n = /^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(text.trim()) ? Number(text) : NaN;
-  const ok = Number.isFinite(n) && (range.exclusiveMin ? n > range.min : n >= range.min) && n <= range.max && (!range.integer || Number.isInteger(n));
+  const ok =
+    Number.isFinite(n) &&
+    (range.exclusiveMin ? n > range.min : n >= range.min) &&
+    n <= range.max &&
+    (!range.integer || Number.isInteger(n));
   if (!ok) {
     const kind = range.integer ? "an integer" : "a number";
     const bounds = range.exclusiveMin ? `> ${range.min} and <= ${range.max}` : `${range.min}..${range.max}`;

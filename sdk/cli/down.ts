@@ -57,7 +57,12 @@ export function deleteSas(daemon: IkeDaemon, timeoutMs: number): Promise<DeleteR
 }
 
 function deleteOne(daemon: IkeDaemon, ike: IkeSa, timeoutMs: number): Promise<DeleteResult> {
-  const base = { name: ike.conn.name, uniqueId: ike.uniqueId, spis: `${hex(ike.spiI)}_i ${hex(ike.spiR)}_r`, remote: `${ike.remote.address}[${ike.remote.port}]` };
+  const base = {
+    name: ike.conn.name,
+    uniqueId: ike.uniqueId,
+    spis: `${hex(ike.spiI)}_i ${hex(ike.spiR)}_r`,
+    remote: `${ike.remote.address}[${ike.remote.port}]`,
+  };
   const t0 = Date.now();
   if (ike.state === "CREATED" || ike.state === "CONNECTING") {
     // Nothing to confirm: no peer state exists yet that a DELETE could remove.
@@ -76,12 +81,18 @@ function deleteOne(daemon: IkeDaemon, ike: IkeSa, timeoutMs: number): Promise<De
     const off = daemon.on((e) => {
       if (e.ike !== ike) return;
       // The IKE SA reports "deleted" when the peer answered our DELETE; any other reason means it did not.
-      if (e.type === "deleted") done(e.reason === "deleted" ? "confirmed" : e.reason === "deleted by peer" ? "deleted-by-peer" : "no-answer");
+      if (e.type === "deleted")
+        done(e.reason === "deleted" ? "confirmed" : e.reason === "deleted by peer" ? "deleted-by-peer" : "no-answer");
       else if (e.type === "failed") done("no-answer");
     });
     const timer = setTimeout(() => {
       done("no-answer");
-      ike.fail(new IkeError("DELETED", `no answer to DELETE within ${timeoutMs / 1000} s: IKE_SA ${ike.conn.name}[${ike.uniqueId}] removed locally`));
+      ike.fail(
+        new IkeError(
+          "DELETED",
+          `no answer to DELETE within ${timeoutMs / 1000} s: IKE_SA ${ike.conn.name}[${ike.uniqueId}] removed locally`,
+        ),
+      );
     }, timeoutMs);
     void ike.delete();
   });
@@ -90,7 +101,7 @@ function deleteOne(daemon: IkeDaemon, ike: IkeSa, timeoutMs: number): Promise<De
 /** One report line for a result. */
 export function describeDelete(r: DeleteResult, timeoutMs: number): string {
   const what: Record<DeleteOutcome, string> = {
-    "confirmed": `deleted, confirmed by peer (${r.seconds.toFixed(2)} s)`,
+    confirmed: `deleted, confirmed by peer (${r.seconds.toFixed(2)} s)`,
     "deleted-by-peer": "deleted by the peer at the same time",
     "no-answer": `no answer within ${timeoutMs / 1000} s (removed locally)`,
     "not-established": "was not established yet (removed locally)",
@@ -100,26 +111,34 @@ export function describeDelete(r: DeleteResult, timeoutMs: number): string {
 
 /** `--all | CONN [--timeout S]`; throws {@link UsageError}. */
 function parseDownArgs(args: string[]): { all: boolean; conn?: string; timeoutMs: number } {
-  const { values, positionals } = parseCommandArgs(args, { all: { type: "boolean" }, timeout: { type: "string" } }, { command: "down", maxPositionals: 1 });
-  const timeout = values.timeout === undefined ? 5 : numberArg("--timeout", values.timeout, { min: 0, max: 600, exclusiveMin: true });
-  const all = values.all === true, conn = positionals[0];
-  if (all === (conn !== undefined)) throw new UsageError("name one connection or give --all (see `ipsec-wasm down --help`)");
+  const { values, positionals } = parseCommandArgs(
+    args,
+    { all: { type: "boolean" }, timeout: { type: "string" } },
+    { command: "down", maxPositionals: 1 },
+  );
+  const timeout =
+    values.timeout === undefined ? 5 : numberArg("--timeout", values.timeout, { min: 0, max: 600, exclusiveMin: true });
+  const all = values.all === true,
+    conn = positionals[0];
+  if (all === (conn !== undefined))
+    throw new UsageError("name one connection or give --all (see `ipsec-wasm down --help`)");
   return { all, conn, timeoutMs: timeout * 1000 };
 }
 
 export const downCommand: CliCommand = {
-  usage: [
-    "Usage: ipsec-wasm down (--all | CONN) [--timeout SECONDS]",
-    "",
-    "  --all          every connection of every running `ipsec-wasm up`",
-    "  CONN           only the `up` processes holding this connection",
-    "  --timeout S    how long to wait for each peer's answer (default 5)",
-    "",
-    "Prints one line per IKE SA: \"deleted, confirmed by peer\" or \"no answer within S s\".",
-    "Each `up` exits after its SAs are gone (an SA whose peer did not answer is removed locally).",
-    "Exit codes: 0 every DELETE confirmed, 2 bad arguments (one line), 3 no `up` running (or none holds CONN),",
-    "15 some peer did not answer.",
-  ].join("\n") + "\n",
+  usage:
+    [
+      "Usage: ipsec-wasm down (--all | CONN) [--timeout SECONDS]",
+      "",
+      "  --all          every connection of every running `ipsec-wasm up`",
+      "  CONN           only the `up` processes holding this connection",
+      "  --timeout S    how long to wait for each peer's answer (default 5)",
+      "",
+      'Prints one line per IKE SA: "deleted, confirmed by peer" or "no answer within S s".',
+      "Each `up` exits after its SAs are gone (an SA whose peer did not answer is removed locally).",
+      "Exit codes: 0 every DELETE confirmed, 2 bad arguments (one line), 3 no `up` running (or none holds CONN),",
+      "15 some peer did not answer.",
+    ].join("\n") + "\n",
   async run(args, io) {
     let p: ReturnType<typeof parseDownArgs>;
     try {
@@ -130,22 +149,32 @@ export const downCommand: CliCommand = {
       return 2;
     }
     const socks = await listControlSockets();
-    if (socks.length === 0) { io.err("no running `ipsec-wasm up` found\n"); return 3; }
-    const request: DownRequest = { conn: p.conn, timeoutMs: p.timeoutMs };
-    // Every `up` deletes its SAs at the same time: the shutdown takes one timeout, not one per process.
-    const replies = await Promise.all(socks.map(async (path) => {
-      try {
-        return JSON.parse(await askControl(path, `down ${JSON.stringify(request)}`, p.timeoutMs + 5000)) as DownReply;
-      } catch {
-        return undefined; // a stale socket of a process that died
-      }
-    }));
-    const matched = replies.filter((r): r is DownReply => r !== undefined && r.matched);
-    if (matched.length === 0) {
-      io.err(p.conn ? `no running \`ipsec-wasm up\` holds connection '${p.conn}'\n` : "no running `ipsec-wasm up` answered\n");
+    if (socks.length === 0) {
+      io.err("no running `ipsec-wasm up` found\n");
       return 3;
     }
-    let failed = 0, total = 0;
+    const request: DownRequest = { conn: p.conn, timeoutMs: p.timeoutMs };
+    // Every `up` deletes its SAs at the same time: the shutdown takes one timeout, not one per process.
+    const replies = await Promise.all(
+      socks.map(async (path) => {
+        try {
+          return JSON.parse(await askControl(path, `down ${JSON.stringify(request)}`, p.timeoutMs + 5000)) as DownReply;
+        } catch {
+          return undefined; // a stale socket of a process that died
+        }
+      }),
+    );
+    const matched = replies.filter((r): r is DownReply => r !== undefined && r.matched);
+    if (matched.length === 0) {
+      io.err(
+        p.conn
+          ? `no running \`ipsec-wasm up\` holds connection '${p.conn}'\n`
+          : "no running `ipsec-wasm up` answered\n",
+      );
+      return 3;
+    }
+    let failed = 0,
+      total = 0;
     for (const r of matched) {
       if (r.results.length === 0) io.out(`${r.conn} (pid ${r.pid}): no IKE_SAs\n`);
       for (const res of r.results) {

@@ -32,7 +32,11 @@ export async function openInput(path: string, what: string): Promise<{ handle: F
 }
 
 /** The file's bytes in chunks of 1 MiB, each a fresh array (the reader may keep a chunk's tail); closes the file at the end. */
-export async function* fileChunks(handle: FileHandle, path: string, onRead: (bytes: number) => void = () => undefined): AsyncGenerator<Uint8Array> {
+export async function* fileChunks(
+  handle: FileHandle,
+  path: string,
+  onRead: (bytes: number) => void = () => undefined,
+): AsyncGenerator<Uint8Array> {
   try {
     for (;;) {
       const buf = new Uint8Array(READ_CHUNK);
@@ -92,7 +96,10 @@ export class LazyFileWriter {
  * Refuses an output that is one of the inputs (same path, or the same file through a link),
  * or two outputs that are one file: writing would destroy the capture while it is read.
  */
-export function checkOutputs(inputs: { path: string; what: string }[], outputs: { path: string; what: string }[]): void {
+export function checkOutputs(
+  inputs: { path: string; what: string }[],
+  outputs: { path: string; what: string }[],
+): void {
   const identity = (path: string): string => {
     try {
       const st = statSync(path);

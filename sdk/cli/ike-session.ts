@@ -99,21 +99,34 @@ export const SESSION_OPTIONS = {
  * Parses the session options and the command's own (`extra`) strictly: an unknown option, a
  * missing value or a bad number is a {@link UsageError}; no `--conf` is a {@link ConfigError}.
  */
-export function parseSessionArgs<E extends Record<string, OptionSpec>>(args: string[], extra: E, command: string, maxPositionals = 0):
-  { opts: SessionOptions; values: ParsedValues<typeof SESSION_OPTIONS & E>; positionals: string[] } {
+export function parseSessionArgs<E extends Record<string, OptionSpec>>(
+  args: string[],
+  extra: E,
+  command: string,
+  maxPositionals = 0,
+): { opts: SessionOptions; values: ParsedValues<typeof SESSION_OPTIONS & E>; positionals: string[] } {
   const { values, positionals } = parseCommandArgs(args, { ...SESSION_OPTIONS, ...extra }, { command, maxPositionals });
   const v = values as ParsedValues<typeof SESSION_OPTIONS>;
   const opts: SessionOptions = { conf: v.conf ?? "", conn: v.conn, level: v.verbose ? 2 : v.quiet ? 0 : 1 };
-  if (v["nat-port"] !== undefined) opts.natPort = numberArg("--nat-port", v["nat-port"], { min: 1, max: 65535, integer: true });
-  const timeout = v["retransmit-timeout"], base = v["retransmit-base"], tries = v["retransmit-tries"];
+  if (v["nat-port"] !== undefined)
+    opts.natPort = numberArg("--nat-port", v["nat-port"], { min: 1, max: 65535, integer: true });
+  const timeout = v["retransmit-timeout"],
+    base = v["retransmit-base"],
+    tries = v["retransmit-tries"];
   if (timeout !== undefined || base !== undefined || tries !== undefined) {
     opts.retransmit = {
-      ...(timeout !== undefined ? { timeoutMs: numberArg("--retransmit-timeout", timeout, { min: 0, max: 3600, exclusiveMin: true }) * 1000 } : {}),
+      ...(timeout !== undefined
+        ? { timeoutMs: numberArg("--retransmit-timeout", timeout, { min: 0, max: 3600, exclusiveMin: true }) * 1000 }
+        : {}),
       ...(base !== undefined ? { base: numberArg("--retransmit-base", base, { min: 1, max: 100 }) } : {}),
-      ...(tries !== undefined ? { tries: numberArg("--retransmit-tries", tries, { min: 0, max: 100, integer: true }) } : {}),
+      ...(tries !== undefined
+        ? { tries: numberArg("--retransmit-tries", tries, { min: 0, max: 100, integer: true }) }
+        : {}),
     };
   }
-  if (v["silence-after"] !== undefined) opts.silenceAfterMs = numberArg("--silence-after", v["silence-after"], { min: 0, max: 86400, exclusiveMin: true }) * 1000;
+  if (v["silence-after"] !== undefined)
+    opts.silenceAfterMs =
+      numberArg("--silence-after", v["silence-after"], { min: 0, max: 86400, exclusiveMin: true }) * 1000;
   if (!opts.conf) throw new ConfigError("MISSING", "--conf FILE (a swanctl.conf) is required");
   return { opts, values: values, positionals };
 }
@@ -122,47 +135,83 @@ export function parseSessionArgs<E extends Record<string, OptionSpec>>(args: str
 export async function startSession(opts: SessionOptions, io: CliIo): Promise<Session> {
   const path = resolvePath(opts.conf);
   let textConf: string;
-  try { textConf = await readFile(path, "utf8"); } catch (e) {
+  try {
+    textConf = await readFile(path, "utf8");
+  } catch (e) {
     throw new ConfigError("MISSING", `cannot read ${opts.conf}: ${(e as Error).message}`);
   }
   const cfg = parseSwanctlConf(textConf, opts.conf);
-  const conns = await resolveConnections(cfg, { dir: dirname(path), readFile: async (p) => new Uint8Array(await readFile(p)) });
+  const conns = await resolveConnections(cfg, {
+    dir: dirname(path),
+    readFile: async (p) => new Uint8Array(await readFile(p)),
+  });
   if (conns.length === 0) throw new ConfigError("MISSING", `${opts.conf} defines no connections`);
   const conn = opts.conn ? conns.find((c) => c.name === opts.conn) : conns[0];
   if (conn && opts.retransmit) conn.retransmit = { ...conn.retransmit, ...opts.retransmit };
-  if (!conn) throw new ConfigError("UNKNOWN_KEYWORD", `no connection '${opts.conn}' in ${opts.conf}; known: ${conns.map((c) => c.name).join(", ")}`);
+  if (!conn)
+    throw new ConfigError(
+      "UNKNOWN_KEYWORD",
+      `no connection '${opts.conn}' in ${opts.conf}; known: ${conns.map((c) => c.name).join(", ")}`,
+    );
   const localAddr = conn.localAddrs.find((a) => a !== "%any" && !a.includes("/")) ?? "0.0.0.0";
   const dataplane = await Dataplane.create({ maxSas: 256, batchSize: 256 });
   const cc = await ControlCrypto.create();
-  const log = (r: LogRecord): void => { if (r.level <= opts.level) io.out(`${formatLog(r)}\n`); };
-  const icvDetector = new IcvTruncationDetector(dataplane, { log: (line) => log({ subsystem: "ESP", level: 0, message: line, time: Date.now() }) });
-  const capture = opts.capture && (opts.capture.cipher || opts.capture.plain) ? new CaptureTap(opts.capture) : undefined;
+  const log = (r: LogRecord): void => {
+    if (r.level <= opts.level) io.out(`${formatLog(r)}\n`);
+  };
+  const icvDetector = new IcvTruncationDetector(dataplane, {
+    log: (line) => log({ subsystem: "ESP", level: 0, message: line, time: Date.now() }),
+  });
+  const capture =
+    opts.capture && (opts.capture.cipher || opts.capture.plain) ? new CaptureTap(opts.capture) : undefined;
   const tapped = capture ? tapDataplane(dataplane, capture) : undefined;
   const keys = opts.wiresharkKeys ? wiresharkKeyFiles(opts.wiresharkKeys, log) : undefined;
   let daemon: IkeDaemon | undefined;
-  const ports = { address: localAddr, ikePort: conn.localPort, natPort: opts.natPort ?? (conn.localPort === 500 ? 4500 : conn.localPort) };
+  const ports = {
+    address: localAddr,
+    ikePort: conn.localPort,
+    natPort: opts.natPort ?? (conn.localPort === 500 ? 4500 : conn.localPort),
+  };
   let transport: SessionTransport;
   let tunnel: TunnelTransport | undefined;
   if (opts.tunnel) {
-    if (capture) throw new ConfigError("SYNTAX", "--capture and --capture-plain do not work with --tun yet: capture the TUN and the outer interface with tcpdump");
+    if (capture)
+      throw new ConfigError(
+        "SYNTAX",
+        "--capture and --capture-plain do not work with --tun yet: capture the TUN and the outer interface with tcpdump",
+      );
     // Imported only here: koffi and worker_threads stay out of every other command.
     const { TunnelTransport } = await import("../io/tunnel.ts");
-    tunnel = await TunnelTransport.start(dataplane, {
-      tun: opts.tunnel.name, io: opts.tunnel.io, pathMtu: opts.tunnel.pathMtu, workers: opts.tunnel.workers, ...ports,
-      // The TUN coming up and its routes are what a VPN user watches for: shown even with -q.
-      log: (line) => log({ subsystem: "NET", level: 0, message: line, time: Date.now() }),
-      // The packets (and so the ICV-truncation detector) are in the worker: its lines, as the local detector's.
-      diagLog: (line) => log({ subsystem: "ESP", level: 0, message: line, time: Date.now() }),
-      onError: opts.tunnel.onError,
-    }, (bytes, local, remote) => daemon?.receiveIke(bytes, local, remote));
+    tunnel = await TunnelTransport.start(
+      dataplane,
+      {
+        tun: opts.tunnel.name,
+        io: opts.tunnel.io,
+        pathMtu: opts.tunnel.pathMtu,
+        workers: opts.tunnel.workers,
+        ...ports,
+        // The TUN coming up and its routes are what a VPN user watches for: shown even with -q.
+        log: (line) => log({ subsystem: "NET", level: 0, message: line, time: Date.now() }),
+        // The packets (and so the ICV-truncation detector) are in the worker: its lines, as the local detector's.
+        diagLog: (line) => log({ subsystem: "ESP", level: 0, message: line, time: Date.now() }),
+        onError: opts.tunnel.onError,
+      },
+      (bytes, local, remote) => daemon?.receiveIke(bytes, local, remote),
+    );
     transport = tunnel;
   } else {
     const udp = await IkeUdpTransport.bind(tapped?.dataplane ?? dataplane, ports, {
-      onIke: (bytes, local, remote) => { capture?.ike(bytes, remote, local, local.port); daemon?.receiveIke(bytes, local, remote); },
+      onIke: (bytes, local, remote) => {
+        capture?.ike(bytes, remote, local, local.port);
+        daemon?.receiveIke(bytes, local, remote);
+      },
       onEsp: (results, from) => {
         if (capture && tapped) {
           const raw = tapped.arrived();
-          raw.forEach((d, i) => { const f = from[i]; if (f) capture.datagram(d, f, { address: localAddr, port: udp.natPort }); });
+          raw.forEach((d, i) => {
+            const f = from[i];
+            if (f) capture.datagram(d, f, { address: localAddr, port: udp.natPort });
+          });
         }
         daemon?.receiveEsp(results);
       },
@@ -172,7 +221,10 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
   // With --tun the worker's Dataplane sees the packets: everything reads it through the mirror.
   const view = tunnel ? tunnel.dataplane : dataplane;
   daemon = new IkeDaemon({
-    dataplane: tunnel ? tunnel.dataplane : (tapped?.dataplane ?? dataplane), crypto: cc, connections: [conn], log,
+    dataplane: tunnel ? tunnel.dataplane : (tapped?.dataplane ?? dataplane),
+    crypto: cc,
+    connections: [conn],
+    log,
     transport: capture ? tapTransport(transport, capture, localAddr) : transport,
     localAddress: localAddr === "0.0.0.0" ? undefined : localAddr,
     keyLog: keys?.child,
@@ -188,7 +240,10 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
   const silenceDetector = new SilenceDetector({ dataplane: view, pairs: daemonSilencePairs(daemon), quietMs });
   silenceDetector.on((e) => {
     const d = e.diagnostic;
-    const line = e.type === "cleared" ? `${d.kind} cleared: inbound traffic verifies again on ${d.evidence.spiIn}` : `${d.kind}: ${d.message}${d.hint ? ` Fix: ${d.hint}.` : ""}`;
+    const line =
+      e.type === "cleared"
+        ? `${d.kind} cleared: inbound traffic verifies again on ${d.evidence.spiIn}`
+        : `${d.kind}: ${d.message}${d.hint ? ` Fix: ${d.hint}.` : ""}`;
     log({ subsystem: "ESP", level: 0, message: line, time: Date.now() });
   });
   // A few checks per quiet period, so a silence is reported soon after it is long enough.
@@ -196,11 +251,29 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
   silenceTimer.unref();
   // One collector for the process, so the global counters never go backwards when SAs are removed.
   const collector = new XfrmStatCollector(view);
-  const diagnostics = (): StatusReport["diagnostics"] => [...icvDetector.diagnostics(), ...(tunnel?.diagnostics() ?? []), ...silenceDetector.diagnostics()];
+  const diagnostics = (): StatusReport["diagnostics"] => [
+    ...icvDetector.diagnostics(),
+    ...(tunnel?.diagnostics() ?? []),
+    ...silenceDetector.diagnostics(),
+  ];
   return {
-    daemon, dataplane: view, transport, tunnel, conn, icvDetector, silenceDetector, capture, diagnostics,
+    daemon,
+    dataplane: view,
+    transport,
+    tunnel,
+    conn,
+    icvDetector,
+    silenceDetector,
+    capture,
+    diagnostics,
     report: () => buildStatusReport({ dataplane: view, daemon, diagnostics: diagnostics(), collector }),
-    async close() { clearInterval(silenceTimer); daemon.close(); icvDetector.detach(); await transport.close(); capture?.close(); },
+    async close() {
+      clearInterval(silenceTimer);
+      daemon.close();
+      icvDetector.detach();
+      await transport.close();
+      capture?.close();
+    },
   };
 }
 
@@ -209,10 +282,20 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
  * IKE SA (also rekeyed ones) is added as it comes up; lines already in the files stay, so a
  * capture spanning rekeys and restarts stays readable. Files are replaced atomically, mode 0600.
  */
-function wiresharkKeyFiles(dir: string, log: (r: LogRecord) => void): { child(rec: ChildKeyRecord): void; ike(sa: IkeSa): void } {
+function wiresharkKeyFiles(
+  dir: string,
+  log: (r: LogRecord) => void,
+): { child(rec: ChildKeyRecord): void; ike(sa: IkeSa): void } {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const espPath = join(dir, "esp_sa"), ikePath = join(dir, "ikev2_decryption_table");
-  const read = (p: string): string => { try { return readFileSync(p, "utf8"); } catch { return ""; } };
+  const espPath = join(dir, "esp_sa"),
+    ikePath = join(dir, "ikev2_decryption_table");
+  const read = (p: string): string => {
+    try {
+      return readFileSync(p, "utf8");
+    } catch {
+      return "";
+    }
+  };
   const tables = new WiresharkKeyTables({ espSa: read(espPath), ikev2: read(ikePath) });
   const save = (p: string, text: string): void => {
     writeFileSync(`${p}.tmp`, text, { mode: 0o600 });
@@ -220,12 +303,22 @@ function wiresharkKeyFiles(dir: string, log: (r: LogRecord) => void): { child(re
   };
   const warn = (what: string, e: unknown): void => {
     if (!(e instanceof WiresharkExportError)) throw e;
-    log({ subsystem: "CFG", level: 0, message: `wireshark keys: ${what} not exported: ${e.message}`, time: Date.now() });
+    log({
+      subsystem: "CFG",
+      level: 0,
+      message: `wireshark keys: ${what} not exported: ${e.message}`,
+      time: Date.now(),
+    });
   };
   const cautioned = new Set<string>();
   return {
     child(rec) {
-      try { tables.addChild(rec); } catch (e) { warn(`CHILD_SA ${rec.child.name} SPI ${rec.spi.toString(16)}`, e); return; } finally {
+      try {
+        tables.addChild(rec);
+      } catch (e) {
+        warn(`CHILD_SA ${rec.child.name} SPI ${rec.spi.toString(16)}`, e);
+        return;
+      } finally {
         // The table holds its own hex copy: the key copies the daemon made for us need not linger.
         rec.encKey.fill(0);
         rec.integKey.fill(0);
@@ -240,7 +333,12 @@ function wiresharkKeyFiles(dir: string, log: (r: LogRecord) => void): { child(re
     ike(sa) {
       const k = sa.keys;
       if (!k) return;
-      try { tables.addIke({ ...k, spiI: sa.spiI, spiR: sa.spiR }); } catch (e) { warn(`IKE_SA ${sa.conn.name}[${sa.uniqueId}]`, e); return; }
+      try {
+        tables.addIke({ ...k, spiI: sa.spiI, spiR: sa.spiR });
+      } catch (e) {
+        warn(`IKE_SA ${sa.conn.name}[${sa.uniqueId}]`, e);
+        return;
+      }
       save(ikePath, tables.ikev2Text());
     },
   };
@@ -253,7 +351,9 @@ export function formatStatus(sas: IkeSaStatus[]): string {
   if (sas.length === 0) return "no IKE_SAs\n";
   const lines: string[] = [];
   for (const s of sas) {
-    lines.push(`${s.name}: #${s.uniqueId}, ${s.state}, IKEv2, ${s.spiI}_i${s.initiator ? "*" : ""} ${s.spiR}_r${s.initiator ? "" : "*"}`);
+    lines.push(
+      `${s.name}: #${s.uniqueId}, ${s.state}, IKEv2, ${s.spiI}_i${s.initiator ? "*" : ""} ${s.spiR}_r${s.initiator ? "" : "*"}`,
+    );
     lines.push(`  local  '${s.localId}' @ ${s.local}`);
     lines.push(`  remote '${s.remoteId}' @ ${s.remote}`);
     if (s.proposal) lines.push(`  ${s.proposal.replace(/^IKE:/, "")}`);
@@ -263,16 +363,20 @@ export function formatStatus(sas: IkeSaStatus[]): string {
       lines.push(`    installed ${c.installedSecondsAgo}s ago`);
       const drops = (st: typeof c.in): string => {
         if (!st) return "";
-        const d = Object.entries(st.drops).filter(([, v]) => v > 0n).map(([k, v]) => `${k} ${v}`);
+        const d = Object.entries(st.drops)
+          .filter(([, v]) => v > 0n)
+          .map(([k, v]) => `${k} ${v}`);
         return d.length ? `, dropped: ${d.join(", ")}` : "";
       };
-      lines.push(`    in  ${c.spiIn}, ${pad(c.in?.bytes ?? 0n, 9)} bytes, ${pad(c.in?.packets ?? 0n, 6)} packets${drops(c.in)}`);
-      lines.push(`    out ${c.spiOut}, ${pad(c.out?.bytes ?? 0n, 9)} bytes, ${pad(c.out?.packets ?? 0n, 6)} packets${c.out ? "" : " (outbound not active yet)"}`);
+      lines.push(
+        `    in  ${c.spiIn}, ${pad(c.in?.bytes ?? 0n, 9)} bytes, ${pad(c.in?.packets ?? 0n, 6)} packets${drops(c.in)}`,
+      );
+      lines.push(
+        `    out ${c.spiOut}, ${pad(c.out?.bytes ?? 0n, 9)} bytes, ${pad(c.out?.packets ?? 0n, 6)} packets${c.out ? "" : " (outbound not active yet)"}`,
+      );
       lines.push(`    local  ${c.localTs}`);
       lines.push(`    remote ${c.remoteTs}`);
     }
   }
   return lines.join("\n") + "\n";
 }
-
-

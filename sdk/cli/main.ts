@@ -18,7 +18,8 @@ export const COMMANDS: CommandEntry[] = [
   },
   {
     path: ["demo"],
-    summary: "two userspace IPsec peers on loopback negotiate IKEv2, pass ICMP echo through ESP-in-UDP and print their counters",
+    summary:
+      "two userspace IPsec peers on loopback negotiate IKEv2, pass ICMP echo through ESP-in-UDP and print their counters",
     load: async () => (await import("./demo.ts")).demoCommand,
   },
   {
@@ -43,7 +44,8 @@ export const COMMANDS: CommandEntry[] = [
   },
   {
     path: ["web"],
-    summary: "serve the page that decrypts ESP captures in the browser (pcap/pcapng + SA file; nothing uploaded) on 127.0.0.1",
+    summary:
+      "serve the page that decrypts ESP captures in the browser (pcap/pcapng + SA file; nothing uploaded) on 127.0.0.1",
     load: async () => (await import("./web.ts")).webCommand,
   },
 ];
@@ -62,19 +64,29 @@ let watching = false;
 function watchStdio(): void {
   if (watching) return;
   watching = true;
-  process.stdout.on("error", (e: NodeJS.ErrnoException) => { closed.out ||= e.code ?? "EIO"; });
-  process.stderr.on("error", (e: NodeJS.ErrnoException) => { closed.err ||= e.code ?? "EIO"; });
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    closed.out ||= e.code ?? "EIO";
+  });
+  process.stderr.on("error", (e: NodeJS.ErrnoException) => {
+    closed.err ||= e.code ?? "EIO";
+  });
 }
 
 const processIo: CliIo = {
-  out: (t) => { if (!closed.out) process.stdout.write(t); },
-  err: (t) => { if (!closed.err) process.stderr.write(t); },
+  out: (t) => {
+    if (!closed.out) process.stdout.write(t);
+  },
+  err: (t) => {
+    if (!closed.err) process.stderr.write(t);
+  },
   outClosed: () => closed.out !== "",
 };
 
 function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      version?: string;
+    };
     return pkg.version ?? "unknown";
   } catch {
     return "unknown";
@@ -113,7 +125,9 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     return 0;
   }
   // Longest path that matches the leading words wins.
-  const matches = COMMANDS.filter((c) => c.path.every((w, i) => argv[i] === w)).sort((a, b) => b.path.length - a.path.length);
+  const matches = COMMANDS.filter((c) => c.path.every((w, i) => argv[i] === w)).sort(
+    (a, b) => b.path.length - a.path.length,
+  );
   const cmd = matches[0];
   if (!cmd) {
     const words = argv.filter((a) => !a.startsWith("-"));
@@ -122,7 +136,9 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       (isHelp(argv[1]) ? io.out : io.err)(topUsage(group));
       return isHelp(argv[1]) ? 0 : 2;
     }
-    const what = argv[0]?.startsWith("-") ? `unknown option '${argv[0]}'` : `unknown command '${argv.slice(0, group.length + 1).join(" ")}'`;
+    const what = argv[0]?.startsWith("-")
+      ? `unknown option '${argv[0]}'`
+      : `unknown command '${argv.slice(0, group.length + 1).join(" ")}'`;
     io.err(`ipsec-wasm: ${what}\nRun \`ipsec-wasm --help\` for usage.\n`);
     return 2;
   }

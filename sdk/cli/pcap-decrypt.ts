@@ -9,17 +9,42 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import { decryptCaptureStream, InputError, loadSas, verdictLine, type FrameVerdict, type SaSource, type StreamSummary } from "../pcap/decrypt.ts";
+import {
+  decryptCaptureStream,
+  InputError,
+  loadSas,
+  verdictLine,
+  type FrameVerdict,
+  type SaSource,
+  type StreamSummary,
+} from "../pcap/decrypt.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { checkOutputs, fileChunks, LazyFileWriter, openInput } from "./files.ts";
 import { ProgressLine } from "./progress.ts";
 import type { CliCommand, CliIo } from "./command.ts";
 
 export {
-  decryptCapture, decryptCaptureStream, detectSaFormat, InputError, loadSas, readCaptureFile, SA_FORMATS, VERDICTS, verdictLine, verdictsJsonl,
+  decryptCapture,
+  decryptCaptureStream,
+  detectSaFormat,
+  InputError,
+  loadSas,
+  readCaptureFile,
+  SA_FORMATS,
+  VERDICTS,
+  verdictLine,
+  verdictsJsonl,
 } from "../pcap/decrypt.ts";
 export type {
-  DecryptOptions, DecryptResult, DecryptSink, DecryptSummary, FrameVerdict, SaCounters, SaFormat, SaSource, Verdict,
+  DecryptOptions,
+  DecryptResult,
+  DecryptSink,
+  DecryptSummary,
+  FrameVerdict,
+  SaCounters,
+  SaFormat,
+  SaSource,
+  Verdict,
 } from "../pcap/decrypt.ts";
 
 /** Usage text of `ipsec-wasm pcap decrypt`. */
@@ -108,11 +133,16 @@ async function run(args: string[], io: CliIo): Promise<number> {
     throw e;
   }
   if (positionals.length !== 1) {
-    return fail(positionals.length === 0 ? `missing the input capture IN.pcap${hint}` : `expected one input capture, got ${positionals.length}: ${positionals.join(" ")}${hint}`);
+    return fail(
+      positionals.length === 0
+        ? `missing the input capture IN.pcap${hint}`
+        : `expected one input capture, got ${positionals.length}: ${positionals.join(" ")}${hint}`,
+    );
   }
   const [input = ""] = positionals; // exactly one: checked above
   const mode = values["wireshark-mode"] ?? "tunnel";
-  if (mode !== "tunnel" && mode !== "transport") return fail(`--wireshark-mode must be tunnel or transport, got '${mode}'${hint}`);
+  if (mode !== "tunnel" && mode !== "transport")
+    return fail(`--wireshark-mode must be tunnel or transport, got '${mode}'${hint}`);
   const sources: { format: SaSource["format"]; path: string }[] = [
     ...(values.sa ?? []).map((path) => ({ format: "json" as const, path })),
     ...(values.xfrm ?? []).map((path) => ({ format: "xfrm" as const, path })),
@@ -126,11 +156,17 @@ async function run(args: string[], io: CliIo): Promise<number> {
   const writers: LazyFileWriter[] = [];
   let progress: ProgressLine | undefined;
   try {
-    checkOutputs([{ path: input, what: "input capture" }, ...sources.map((s) => ({ path: s.path, what: "SA file" }))], [
-      ...(values.output !== undefined ? [{ path: values.output, what: "-o" }] : []),
-      ...(values.verdicts !== undefined && !toStdout ? [{ path: values.verdicts, what: "--verdicts" }] : []),
-    ]);
-    const sas = loadSas(sources.map((s) => ({ format: s.format, name: s.path, text: readSaFile(s.path) })), mode);
+    checkOutputs(
+      [{ path: input, what: "input capture" }, ...sources.map((s) => ({ path: s.path, what: "SA file" }))],
+      [
+        ...(values.output !== undefined ? [{ path: values.output, what: "-o" }] : []),
+        ...(values.verdicts !== undefined && !toStdout ? [{ path: values.verdicts, what: "--verdicts" }] : []),
+      ],
+    );
+    const sas = loadSas(
+      sources.map((s) => ({ format: s.format, name: s.path, text: readSaFile(s.path) })),
+      mode,
+    );
     const { handle, size } = await openInput(input, "capture");
     const output = values.output !== undefined ? new LazyFileWriter(values.output) : undefined;
     const verdictFile = values.verdicts !== undefined && !toStdout ? new LazyFileWriter(values.verdicts) : undefined;
@@ -156,7 +192,13 @@ async function run(args: string[], io: CliIo): Promise<number> {
       io.out(stdoutText);
       stdoutText = "";
     };
-    const result = await decryptCaptureStream(fileChunks(handle, input, (n) => progress?.bytes(n)), sas, sink, {}, input);
+    const result = await decryptCaptureStream(
+      fileChunks(handle, input, (n) => progress?.bytes(n)),
+      sas,
+      sink,
+      {},
+      input,
+    );
     if (toStdout && stdoutText) flushStdout();
     for (const w of writers) w.close();
     progress?.done();
@@ -165,7 +207,13 @@ async function run(args: string[], io: CliIo): Promise<number> {
     return 0;
   } catch (e) {
     progress?.done();
-    for (const w of writers) { try { w.close(); } catch { /* the first error is the one to report */ } }
+    for (const w of writers) {
+      try {
+        w.close();
+      } catch {
+        /* the first error is the one to report */
+      }
+    }
     if (e instanceof OutputClosed) return 0;
     if (e instanceof InputError) return fail(e.message);
     throw e;
@@ -175,15 +223,37 @@ async function run(args: string[], io: CliIo): Promise<number> {
 /** The `--json` summary: one object, 64-bit counters as decimal strings, SPIs as 0x-hex. */
 export function summaryJson(r: StreamSummary, input: string): string {
   const hex = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, "0")}`;
-  return JSON.stringify({
-    input, format: r.capture.format, frames: r.frames, counts: r.counts,
-    sas: r.sas.map((s) => ({
-      spi: hex(s.spi), origin: s.origin, esp: s.esp, mode: s.mode, icvLength: s.icvLength, replayWindow: s.replayWindow,
-      packets: s.packets.toString(), bytes: s.bytes.toString(), seq: s.seq.toString(),
-      drops: Object.fromEntries(Object.entries(s.drops).map(([k, n]) => [k, n.toString()])),
-    })),
-    diagnostics: r.diagnostics.map((d) => ({ kind: d.kind, spi: hex(d.spi), suite: d.suite, message: d.message, hint: d.hint })),
-  }, null, 2) + "\n";
+  return (
+    JSON.stringify(
+      {
+        input,
+        format: r.capture.format,
+        frames: r.frames,
+        counts: r.counts,
+        sas: r.sas.map((s) => ({
+          spi: hex(s.spi),
+          origin: s.origin,
+          esp: s.esp,
+          mode: s.mode,
+          icvLength: s.icvLength,
+          replayWindow: s.replayWindow,
+          packets: s.packets.toString(),
+          bytes: s.bytes.toString(),
+          seq: s.seq.toString(),
+          drops: Object.fromEntries(Object.entries(s.drops).map(([k, n]) => [k, n.toString()])),
+        })),
+        diagnostics: r.diagnostics.map((d) => ({
+          kind: d.kind,
+          spi: hex(d.spi),
+          suite: d.suite,
+          message: d.message,
+          hint: d.hint,
+        })),
+      },
+      null,
+      2,
+    ) + "\n"
+  );
 }
 
 /** The `pcap decrypt` entry of the CLI's command table. */

@@ -57,7 +57,12 @@ export class ProgressLine {
     if (t - this.#start < SHOW_AFTER_MS || t - this.#last < EVERY_MS) return;
     this.#last = t;
     this.#shown = true;
-    const pct = this.#total > 0 ? ` ${Math.min(100, Math.floor((100 * this.#bytes) / this.#total))}% of ${(this.#total / 1e6).toFixed(0)} MB,` : "";
-    this.#write(`\rpcap decrypt:${pct} ${this.#frames.toLocaleString("en")} frames, ${((t - this.#start) / 1000).toFixed(1)} s\x1b[K`);
+    const pct =
+      this.#total > 0
+        ? ` ${Math.min(100, Math.floor((100 * this.#bytes) / this.#total))}% of ${(this.#total / 1e6).toFixed(0)} MB,`
+        : "";
+    this.#write(
+      `\rpcap decrypt:${pct} ${this.#frames.toLocaleString("en")} frames, ${((t - this.#start) / 1000).toFixed(1)} s\x1b[K`,
+    );
   }
 }

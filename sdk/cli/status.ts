@@ -20,11 +20,20 @@ export function askControl(path: string, cmd: string, timeoutMs = 2000): Promise
   return new Promise((resolve, reject) => {
     const sock = net.createConnection(path);
     let data = "";
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no answer within ${timeoutMs / 1000} s`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`no answer within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
     sock.on("connect", () => sock.write(`${cmd}\n`));
     sock.on("data", (d) => (data += d.toString()));
-    sock.on("end", () => { clearTimeout(timer); resolve(data); });
-    sock.on("error", (e) => { clearTimeout(timer); reject(e); });
+    sock.on("end", () => {
+      clearTimeout(timer);
+      resolve(data);
+    });
+    sock.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
   });
 }
 
@@ -52,12 +61,20 @@ export const statusCommand: CliCommand = {
       return 2;
     }
     // With --json, stdout is JSON whatever happens: a script parses it before it looks at the code.
-    const none = (why: string): number => { if (json) io.out("[]\n"); io.err(`${why}\n`); return 3; };
+    const none = (why: string): number => {
+      if (json) io.out("[]\n");
+      io.err(`${why}\n`);
+      return 3;
+    };
     const socks = await listControlSockets();
     if (socks.length === 0) return none("no running `ipsec-wasm up` found");
     const parts: string[] = [];
     for (const path of socks) {
-      try { parts.push(await askControl(path, json ? "status-json" : "status")); } catch { /* a stale socket of a process that died */ }
+      try {
+        parts.push(await askControl(path, json ? "status-json" : "status"));
+      } catch {
+        /* a stale socket of a process that died */
+      }
     }
     const answers = json ? parts.map((p) => p.trim()).filter(Boolean) : parts;
     if (answers.length === 0) return none("no running `ipsec-wasm up` answered");

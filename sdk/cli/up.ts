@@ -53,15 +53,30 @@ async function serveControl(s: Session, path: string, hooks: DownHooks): Promise
       const line = d.toString().trim();
       if (line.startsWith("down")) {
         void answerDown(s, line.slice(4).trim(), hooks).then((reply) => {
-          sock.end(JSON.stringify(reply), () => { if (reply.matched) hooks.finished(); });
+          sock.end(JSON.stringify(reply), () => {
+            if (reply.matched) hooks.finished();
+          });
         });
         return;
       }
       if (line === "tunnel-json") {
         // The packet worker's counters, fresh (for benchmarks: CPU and packets per stage).
         const t = s.tunnel;
-        if (!t) { sock.end(JSON.stringify({ tun: null })); return; }
-        void t.freshStats().then((st) => sock.end(JSON.stringify({ tun: t.tun.name, routes: t.tun.routes, addresses: t.tun.addresses, io: st?.io ?? null, workers: t.laneCounters })));
+        if (!t) {
+          sock.end(JSON.stringify({ tun: null }));
+          return;
+        }
+        void t.freshStats().then((st) =>
+          sock.end(
+            JSON.stringify({
+              tun: t.tun.name,
+              routes: t.tun.routes,
+              addresses: t.tun.addresses,
+              io: st?.io ?? null,
+              workers: t.laneCounters,
+            }),
+          ),
+        );
         return;
       }
       const report = s.report();
@@ -76,7 +91,11 @@ async function serveControl(s: Session, path: string, hooks: DownHooks): Promise
 
 async function answerDown(s: Session, body: string, hooks: DownHooks): Promise<DownReply> {
   let req: DownRequest = { timeoutMs: SHUTDOWN_TIMEOUT_MS };
-  try { req = { ...req, ...(JSON.parse(body || "{}") as Partial<DownRequest>) }; } catch { /* defaults */ }
+  try {
+    req = { ...req, ...(JSON.parse(body || "{}") as Partial<DownRequest>) };
+  } catch {
+    /* defaults */
+  }
   const timeoutMs = Math.min(600_000, Math.max(100, Number(req.timeoutMs) || SHUTDOWN_TIMEOUT_MS));
   const base = { pid: process.pid, conn: s.conn.name };
   if (req.conn !== undefined && req.conn !== s.conn.name) return { ...base, matched: false, results: [] };
@@ -103,27 +122,49 @@ type UpValues = ParsedValues<typeof UP_OPTIONS>;
 /** `--tun NAME [--mtu-path N] [--io mmsg|dgram]`, or undefined without --tun. */
 function tunnelOptions(values: UpValues): SessionOptions["tunnel"] {
   const mode = values.io;
-  if (mode !== undefined && mode !== "mmsg" && mode !== "dgram") throw new ConfigError("SYNTAX", `--io must be mmsg or dgram, got '${mode}'`);
+  if (mode !== undefined && mode !== "mmsg" && mode !== "dgram")
+    throw new ConfigError("SYNTAX", `--io must be mmsg or dgram, got '${mode}'`);
   if (values.tun === undefined) {
-    const lone = values["mtu-path"] !== undefined ? "--mtu-path" : values.workers !== undefined ? "--workers" : mode === "mmsg" ? "--io mmsg" : undefined;
+    const lone =
+      values["mtu-path"] !== undefined
+        ? "--mtu-path"
+        : values.workers !== undefined
+          ? "--workers"
+          : mode === "mmsg"
+            ? "--io mmsg"
+            : undefined;
     if (lone) throw new ConfigError("SYNTAX", `${lone} needs --tun NAME`);
     return undefined;
   }
   const name = checkTunName(values.tun);
   const mtuText = values["mtu-path"];
-  const pathMtu = mtuText === undefined ? 1500 : numberArg("--mtu-path", mtuText, { min: 576, max: 65535, integer: true });
+  const pathMtu =
+    mtuText === undefined ? 1500 : numberArg("--mtu-path", mtuText, { min: 576, max: 65535, integer: true });
   const workersText = values.workers;
   const workers = workersText === undefined ? 1 : Number(workersText);
   if (workers !== 1 && workers !== 2) throw new ConfigError("SYNTAX", `--workers must be 1 or 2, got '${workersText}'`);
-  if (workers === 2 && mode === "dgram") throw new ConfigError("SYNTAX", "--workers 2 needs --io mmsg (ESP is steered to the second worker by a socket option)");
+  if (workers === 2 && mode === "dgram")
+    throw new ConfigError(
+      "SYNTAX",
+      "--workers 2 needs --io mmsg (ESP is steered to the second worker by a socket option)",
+    );
   return { name, io: mode ?? "mmsg", pathMtu, workers };
 }
 
 /** Maps a failure to its exit code and one line. */
 export function reportFailure(e: unknown, io: CliIo): number {
-  if (e instanceof IkeError) { io.err(`error: ${e.message}\n`); return EXIT_CODES[e.code]; }
-  if (e instanceof ConfigError || e instanceof UsageError) { io.err(`error: ${e.message}\n`); return 2; }
-  if (e instanceof IoError) { io.err(`error: ${e.message}\n`); return IO_EXIT_CODES[e.code]; }
+  if (e instanceof IkeError) {
+    io.err(`error: ${e.message}\n`);
+    return EXIT_CODES[e.code];
+  }
+  if (e instanceof ConfigError || e instanceof UsageError) {
+    io.err(`error: ${e.message}\n`);
+    return 2;
+  }
+  if (e instanceof IoError) {
+    io.err(`error: ${e.message}\n`);
+    return IO_EXIT_CODES[e.code];
+  }
   io.err(`internal error: ${(e as Error).stack ?? e}\n`);
   return 1;
 }
@@ -152,17 +193,29 @@ export function parseMetricsAddress(text: string): { host: string; port: number 
   const ip = parseIp(host);
   const loopback = ip !== undefined && (ip.length === 4 ? ip[0] === 127 : ip.every((b, i) => b === (i === 15 ? 1 : 0)));
   if (!loopback) {
-    throw new ConfigError("SYNTAX", `refusing to serve metrics on ${host}: only loopback addresses (127.0.0.0/8, ::1) are allowed, because the endpoint has no authentication; scrape it locally or through a proxy`);
+    throw new ConfigError(
+      "SYNTAX",
+      `refusing to serve metrics on ${host}: only loopback addresses (127.0.0.0/8, ::1) are allowed, because the endpoint has no authentication; scrape it locally or through a proxy`,
+    );
   }
   return { host, port };
 }
 
 /** HTTP GET /metrics on a loopback address, serving `render(accept)` (the format follows the Accept header). */
-async function serveMetrics(addr: { host: string; port: number }, render: (accept?: string) => { body: string; contentType: string }): Promise<http.Server> {
+async function serveMetrics(
+  addr: { host: string; port: number },
+  render: (accept?: string) => { body: string; contentType: string },
+): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "").split("?")[0];
-    if (path !== "/metrics") { res.writeHead(404, { "content-type": "text/plain" }).end("only /metrics here\n"); return; }
-    if (req.method !== "GET" && req.method !== "HEAD") { res.writeHead(405, { allow: "GET, HEAD" }).end(); return; }
+    if (path !== "/metrics") {
+      res.writeHead(404, { "content-type": "text/plain" }).end("only /metrics here\n");
+      return;
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD" }).end();
+      return;
+    }
     try {
       const { body, contentType } = render(req.headers.accept);
       res.writeHead(200, { "content-type": contentType }).end(req.method === "HEAD" ? undefined : body);
@@ -172,60 +225,64 @@ async function serveMetrics(addr: { host: string; port: number }, render: (accep
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(addr.port, addr.host, () => { server.off("error", reject); resolve(); });
+    server.listen(addr.port, addr.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
   server.unref();
   return server;
 }
 
 export const upCommand: CliCommand = {
-  usage: [
-    "Usage: ipsec-wasm up --conf FILE [--conn NAME] [--listen] [--for SECONDS] [-v|-q] [--tun NAME [--mtu-path N] [--io mmsg|dgram] [--workers 1|2]] [debugging options]",
-    "",
-    "  --conf FILE    swanctl.conf with connections { } and secrets { }",
-    "  --conn NAME    connection to use (default: the first)",
-    "  --listen       do not initiate; answer the peer's IKE_SA_INIT (responder)",
-    "  --for SECONDS  exit (with DELETE) this long after the start, negotiation included; default: until",
-    "                 Ctrl-C or `ipsec-wasm down`. An initiator not established by then exits 15",
-    "  --nat-port P   NAT-T port (default 4500)",
-    "  --retransmit-timeout S, --retransmit-base F, --retransmit-tries N",
-    "                 retransmission schedule (strongSwan's defaults: 4 s, 1.8, 5)",
-    "  --silence-after S",
-    "                 report a Child SA as up-but-silent when it sends while nothing verifies inbound",
-    "                 for S seconds (default 30); `status` lists it with the likely causes",
-    "  --metrics ADDR:PORT",
-    "                 serve per-SA counters, xfrm_stat and diagnostics on http://ADDR:PORT/metrics:",
-    "                 OpenMetrics 1.0 when the scraper's Accept asks for it, else Prometheus text 0.0.4;",
-    "                 loopback addresses only (the endpoint has no authentication)",
-    "",
-    "A VPN for this host (Linux, root or CAP_NET_ADMIN, the optional dependency koffi, iproute2):",
-    "  --tun NAME     carry the host's traffic: create TUN device NAME, give it the local traffic",
-    "                 selector's address (when it is one host, /32 or /128), route the remote",
-    "                 selectors through it; a worker thread moves packets between the TUN and UDP",
-    "                 4500 in batches. Nothing is answered by ipsec-wasm itself: the kernel's stack",
-    "                 does ping, TCP and UDP. The TUN and its routes are removed on exit",
-    "  --mtu-path N   outer path MTU (default 1500): the TUN MTU is the largest inner packet that",
-    "                 fits it; larger packets get ICMP fragmentation-needed / packet-too-big",
-    "  --io MODE      mmsg (default): recvmmsg/sendmmsg through libc; dgram: node:dgram for UDP",
-    "  --workers N    packet worker threads, 1 (default) or 2: one reads the TUN and encrypts, the",
-    "                 other decrypts the ESP the kernel steers to it by SPI (mmsg only)",
-    "",
-    "Debugging only (these write secrets or traffic to disk; never use them in production):",
-    "  --wireshark-keys DIR",
-    "                 keep DIR/esp_sa and DIR/ikev2_decryption_table current with the keys of every",
-    "                 Child SA and IKE SA (Wireshark's tables: WIRESHARK_CONFIG_DIR=DIR tshark ...)",
-    "  --capture FILE pcap of every IKE and ESP-in-UDP datagram sent and received (real addresses and",
-    "                 ports; with a port other than 4500 tell Wireshark: -d udp.port==P,udpencap)",
-    "  --capture-plain FILE",
-    "                 pcap of the inner packets entering and leaving the Child SAs",
-    "",
-    "Without --tun it answers ICMP echo requests addressed to its side of the tunnel. `ipsec-wasm status`",
-    "lists the SAs, `ipsec-wasm down` deletes them. Exit codes: 0 ok, 2 configuration or usage (unknown",
-    "options, missing values and bad numbers too; one line), 10 NO_PROPOSAL_CHOSEN, 11",
-    "AUTHENTICATION_FAILED, 12 TS_UNACCEPTABLE, 15 peer unreachable (also: --for ended before the",
-    "IKE_SA was established), 16 peer dead (DPD), 20 koffi missing or not Linux, 21 TUN device",
-    "(permission, name in use, iproute2), 22 UDP socket (port in use), 23 packet worker failed.",
-  ].join("\n") + "\n",
+  usage:
+    [
+      "Usage: ipsec-wasm up --conf FILE [--conn NAME] [--listen] [--for SECONDS] [-v|-q] [--tun NAME [--mtu-path N] [--io mmsg|dgram] [--workers 1|2]] [debugging options]",
+      "",
+      "  --conf FILE    swanctl.conf with connections { } and secrets { }",
+      "  --conn NAME    connection to use (default: the first)",
+      "  --listen       do not initiate; answer the peer's IKE_SA_INIT (responder)",
+      "  --for SECONDS  exit (with DELETE) this long after the start, negotiation included; default: until",
+      "                 Ctrl-C or `ipsec-wasm down`. An initiator not established by then exits 15",
+      "  --nat-port P   NAT-T port (default 4500)",
+      "  --retransmit-timeout S, --retransmit-base F, --retransmit-tries N",
+      "                 retransmission schedule (strongSwan's defaults: 4 s, 1.8, 5)",
+      "  --silence-after S",
+      "                 report a Child SA as up-but-silent when it sends while nothing verifies inbound",
+      "                 for S seconds (default 30); `status` lists it with the likely causes",
+      "  --metrics ADDR:PORT",
+      "                 serve per-SA counters, xfrm_stat and diagnostics on http://ADDR:PORT/metrics:",
+      "                 OpenMetrics 1.0 when the scraper's Accept asks for it, else Prometheus text 0.0.4;",
+      "                 loopback addresses only (the endpoint has no authentication)",
+      "",
+      "A VPN for this host (Linux, root or CAP_NET_ADMIN, the optional dependency koffi, iproute2):",
+      "  --tun NAME     carry the host's traffic: create TUN device NAME, give it the local traffic",
+      "                 selector's address (when it is one host, /32 or /128), route the remote",
+      "                 selectors through it; a worker thread moves packets between the TUN and UDP",
+      "                 4500 in batches. Nothing is answered by ipsec-wasm itself: the kernel's stack",
+      "                 does ping, TCP and UDP. The TUN and its routes are removed on exit",
+      "  --mtu-path N   outer path MTU (default 1500): the TUN MTU is the largest inner packet that",
+      "                 fits it; larger packets get ICMP fragmentation-needed / packet-too-big",
+      "  --io MODE      mmsg (default): recvmmsg/sendmmsg through libc; dgram: node:dgram for UDP",
+      "  --workers N    packet worker threads, 1 (default) or 2: one reads the TUN and encrypts, the",
+      "                 other decrypts the ESP the kernel steers to it by SPI (mmsg only)",
+      "",
+      "Debugging only (these write secrets or traffic to disk; never use them in production):",
+      "  --wireshark-keys DIR",
+      "                 keep DIR/esp_sa and DIR/ikev2_decryption_table current with the keys of every",
+      "                 Child SA and IKE SA (Wireshark's tables: WIRESHARK_CONFIG_DIR=DIR tshark ...)",
+      "  --capture FILE pcap of every IKE and ESP-in-UDP datagram sent and received (real addresses and",
+      "                 ports; with a port other than 4500 tell Wireshark: -d udp.port==P,udpencap)",
+      "  --capture-plain FILE",
+      "                 pcap of the inner packets entering and leaving the Child SAs",
+      "",
+      "Without --tun it answers ICMP echo requests addressed to its side of the tunnel. `ipsec-wasm status`",
+      "lists the SAs, `ipsec-wasm down` deletes them. Exit codes: 0 ok, 2 configuration or usage (unknown",
+      "options, missing values and bad numbers too; one line), 10 NO_PROPOSAL_CHOSEN, 11",
+      "AUTHENTICATION_FAILED, 12 TS_UNACCEPTABLE, 15 peer unreachable (also: --for ended before the",
+      "IKE_SA was established), 16 peer dead (DPD), 20 koffi missing or not Linux, 21 TUN device",
+      "(permission, name in use, iproute2), 22 UDP socket (port in use), 23 packet worker failed.",
+    ].join("\n") + "\n",
   async run(args, io) {
     let s: Session | undefined;
     let server: net.Server | undefined;
@@ -236,7 +293,10 @@ export const upCommand: CliCommand = {
       const startedAt = performance.now();
       const { opts, values } = parseSessionArgs(args, UP_OPTIONS, "up");
       const forText = values.for;
-      const forMs = forText === undefined ? undefined : numberArg("--for", forText, { min: 0, max: 31_536_000, exclusiveMin: true }) * 1000;
+      const forMs =
+        forText === undefined
+          ? undefined
+          : numberArg("--for", forText, { min: 0, max: 31_536_000, exclusiveMin: true }) * 1000;
       const listen = values.listen === true;
       const metricsAddr = values.metrics !== undefined ? parseMetricsAddress(values.metrics) : undefined;
       opts.tunnel = tunnelOptions(values);
@@ -254,25 +314,47 @@ export const upCommand: CliCommand = {
         const t = session.tunnel;
         // Last resort (an uncaught exception): the routes go; the device goes with the fd anyway.
         process.once("exit", () => t.closeSync());
-        io.out(`up: TUN ${t.tun.name} created (UDP ${opts.tunnel!.io === "mmsg" ? "recvmmsg/sendmmsg" : "node:dgram"} on [${t.natPort}], ${t.workers === 1 ? "packet worker started" : `${t.workers} packet workers started`})\n`);
+        io.out(
+          `up: TUN ${t.tun.name} created (UDP ${opts.tunnel!.io === "mmsg" ? "recvmmsg/sendmmsg" : "node:dgram"} on [${t.natPort}], ${t.workers === 1 ? "packet worker started" : `${t.workers} packet workers started`})\n`,
+        );
       } else {
         answerPings(s);
       }
       server = await serveControl(s, path, {
-        started: () => { shuttingDown = true; io.out("up: `ipsec-wasm down`: sending DELETE\n"); },
-        finished: () => { io.out("up: IKE_SAs gone (ipsec-wasm down), exiting\n"); finish(); },
+        started: () => {
+          shuttingDown = true;
+          io.out("up: `ipsec-wasm down`: sending DELETE\n");
+        },
+        finished: () => {
+          io.out("up: IKE_SAs gone (ipsec-wasm down), exiting\n");
+          finish();
+        },
       });
       if (metricsAddr) {
         metrics = await serveMetrics(metricsAddr, (accept) => metricsResponse(session.report(), accept));
         const bound = (metrics.address() as net.AddressInfo).port;
-        io.out(`up: metrics on http://${metricsAddr.host.includes(":") ? `[${metricsAddr.host}]` : metricsAddr.host}:${bound}/metrics\n`);
+        io.out(
+          `up: metrics on http://${metricsAddr.host.includes(":") ? `[${metricsAddr.host}]` : metricsAddr.host}:${bound}/metrics\n`,
+        );
       }
-      if (opts.wiresharkKeys) io.out(`up: writing SA keys for Wireshark to ${opts.wiresharkKeys} (debugging only: anyone who reads them can decrypt the traffic)\n`);
+      if (opts.wiresharkKeys)
+        io.out(
+          `up: writing SA keys for Wireshark to ${opts.wiresharkKeys} (debugging only: anyone who reads them can decrypt the traffic)\n`,
+        );
       session.daemon.on((e) => {
         if (shuttingDown) return;
-        if (e.type === "child-up") io.out(`up: CHILD_SA ${e.child.name} ${e.child.proposal} ${e.child.localTs.length} === ${e.child.remoteTs.length} selectors, SPIs in ${e.child.spiIn.toString(16)} out ${e.child.spiOut.toString(16)}\n`);
-        if (e.type === "failed" && !listen) { exitCode = reportFailure(e.error, io); finish(); }
-        if (e.type === "deleted" && e.reason !== "rekeyed" && !listen && session.daemon.sas.size === 0) { io.out(`up: IKE_SA deleted (${e.reason})\n`); finish(); }
+        if (e.type === "child-up")
+          io.out(
+            `up: CHILD_SA ${e.child.name} ${e.child.proposal} ${e.child.localTs.length} === ${e.child.remoteTs.length} selectors, SPIs in ${e.child.spiIn.toString(16)} out ${e.child.spiOut.toString(16)}\n`,
+          );
+        if (e.type === "failed" && !listen) {
+          exitCode = reportFailure(e.error, io);
+          finish();
+        }
+        if (e.type === "deleted" && e.reason !== "rekeyed" && !listen && session.daemon.sas.size === 0) {
+          io.out(`up: IKE_SA deleted (${e.reason})\n`);
+          finish();
+        }
       });
       const shutdown = (why: string): void => {
         if (shuttingDown) return;
@@ -294,22 +376,35 @@ export const upCommand: CliCommand = {
       process.once("SIGTERM", onSignal);
       // --for bounds the whole run, the negotiation included: its clock started with the command.
       let established = false;
-      if (forMs !== undefined) forTimer = setTimeout(() => {
-        if (!listen && !established && !shuttingDown) {
-          exitCode = EXIT_CODES.PEER_UNREACHABLE;
-          io.err(`error: --for ${forText} s elapsed before the IKE_SA of '${session.conn.name}' was established: the peer did not answer in time\n`);
-        }
-        shutdown(`--for ${forText} s elapsed`);
-      }, Math.max(0, forMs - (performance.now() - startedAt)));
+      if (forMs !== undefined)
+        forTimer = setTimeout(
+          () => {
+            if (!listen && !established && !shuttingDown) {
+              exitCode = EXIT_CODES.PEER_UNREACHABLE;
+              io.err(
+                `error: --for ${forText} s elapsed before the IKE_SA of '${session.conn.name}' was established: the peer did not answer in time\n`,
+              );
+            }
+            shutdown(`--for ${forText} s elapsed`);
+          },
+          Math.max(0, forMs - (performance.now() - startedAt)),
+        );
       if (!listen) {
         const initiated = session.daemon.initiate(session.conn.name).then(() => {
           established = true;
           io.out(formatSwanctlSas(session.report().ikeSas));
         });
         // A shutdown while still negotiating is not a failure of the negotiation, and need not wait for it.
-        await Promise.race([initiated.catch((e: unknown) => { if (!shuttingDown) throw e; }), done]);
+        await Promise.race([
+          initiated.catch((e: unknown) => {
+            if (!shuttingDown) throw e;
+          }),
+          done,
+        ]);
       } else {
-        io.out(`up: listening on ${session.transport.address}[${session.transport.ikePort}] and [${session.transport.natPort}] for connection '${session.conn.name}'\n`);
+        io.out(
+          `up: listening on ${session.transport.address}[${session.transport.ikePort}] and [${session.transport.natPort}] for connection '${session.conn.name}'\n`,
+        );
       }
       await done;
       clearTimeout(forTimer);

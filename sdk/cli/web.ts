@@ -46,7 +46,8 @@ const TYPES: Record<string, string> = {
   ".ico": "image/x-icon",
 };
 
-const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; style-src 'self'; " +
+const CSP =
+  "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; style-src 'self'; " +
   "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /** Answers one request: only GET/HEAD of files inside `root`, only for Host 127.0.0.1/localhost:port. */
@@ -106,13 +107,17 @@ async function run(args: string[], io: CliIo): Promise<number> {
   }
   let port = 0;
   if (values.port !== undefined) {
-    if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) return fail(`--port must be 0..65535, got '${values.port}' (see \`ipsec-wasm web --help\`)`);
+    if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535)
+      return fail(`--port must be 0..65535, got '${values.port}' (see \`ipsec-wasm web --help\`)`);
     port = Number(values.port);
   }
   const dir = values.dir !== undefined ? resolve(values.dir) : PAGE_DIR;
   if (!existsSync(join(dir, "index.html"))) {
-    return fail(values.dir !== undefined ? `${dir} has no index.html`
-      : `the page is not built (no ${join(dir, "index.html")}); run \`npm run build:web\``);
+    return fail(
+      values.dir !== undefined
+        ? `${dir} has no index.html`
+        : `the page is not built (no ${join(dir, "index.html")}); run \`npm run build:web\``,
+    );
   }
   const root = realpathSync(dir);
   let bound = 0;
@@ -122,13 +127,16 @@ async function run(args: string[], io: CliIo): Promise<number> {
     server.listen(port, HOST, () => done(undefined));
   });
   if (listening) {
-    if (listening.code === "EADDRINUSE") return fail(`port ${port} on ${HOST} is in use; choose another with --port, or leave --port out for a free one`);
+    if (listening.code === "EADDRINUSE")
+      return fail(`port ${port} on ${HOST} is in use; choose another with --port, or leave --port out for a free one`);
     if (listening.code === "EACCES") return fail(`not allowed to listen on ${HOST}:${port}; use a port above 1023`);
     return fail(`cannot listen on ${HOST}:${port}: ${listening.message}`);
   }
   const address = server.address();
   bound = typeof address === "object" && address ? address.port : port;
-  io.out(`ipsec-wasm web: the capture decryption page is at http://${HOST}:${bound}/ (serving ${root}; Ctrl-C stops)\n`);
+  io.out(
+    `ipsec-wasm web: the capture decryption page is at http://${HOST}:${bound}/ (serving ${root}; Ctrl-C stops)\n`,
+  );
   await new Promise<void>((done) => {
     const stop = (): void => {
       process.off("SIGINT", stop);

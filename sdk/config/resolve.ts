@@ -20,13 +20,19 @@ export interface ResolveIo {
 }
 
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
-const join = (dir: string, sub: string, file: string): string => (file.startsWith("/") ? file : `${dir.replace(/\/$/, "")}/${sub}/${file}`);
+const join = (dir: string, sub: string, file: string): string =>
+  file.startsWith("/") ? file : `${dir.replace(/\/$/, "")}/${sub}/${file}`;
 
 async function loadCert(io: ResolveIo, sub: string, file: string, conn: string): Promise<Certificate> {
   const path = join(io.dir, sub, file);
   let bytes: Uint8Array;
-  try { bytes = await io.readFile(path); } catch (e) {
-    throw new ConfigError("BAD_VALUE", `connection '${conn}': cannot read certificate ${path} (${(e as Error).message})`);
+  try {
+    bytes = await io.readFile(path);
+  } catch (e) {
+    throw new ConfigError(
+      "BAD_VALUE",
+      `connection '${conn}': cannot read certificate ${path} (${(e as Error).message})`,
+    );
   }
   const pem = text(bytes);
   return parseCertificate(pem.includes("-----BEGIN") ? pem : bytes);
@@ -38,7 +44,9 @@ async function loadKeys(cfg: SwanctlConfig, io: ResolveIo): Promise<PrivateKey[]
     const sub = ref.kind === "private" ? "private" : ref.kind;
     const path = join(io.dir, sub, ref.file);
     let bytes: Uint8Array;
-    try { bytes = await io.readFile(path); } catch (e) {
+    try {
+      bytes = await io.readFile(path);
+    } catch (e) {
       throw new ConfigError("BAD_VALUE", `cannot read private key ${path} (${(e as Error).message})`);
     }
     keys.push(await importPrivateKeyPem(text(bytes)));
@@ -58,7 +66,12 @@ export async function resolveConnections(cfg: SwanctlConfig, io: ResolveIo): Pro
   return out;
 }
 
-async function resolveOne(c: ConnectionConfig, cfg: SwanctlConfig, io: ResolveIo, keys: PrivateKey[]): Promise<IkeConnection> {
+async function resolveOne(
+  c: ConnectionConfig,
+  cfg: SwanctlConfig,
+  io: ResolveIo,
+  keys: PrivateKey[],
+): Promise<IkeConnection> {
   const certs = await Promise.all(c.local.certs.map((f) => loadCert(io, "x509", f, c.name)));
   const cacerts = await Promise.all(c.remote.cacerts.map((f) => loadCert(io, "x509ca", f, c.name)));
   let localId: IkeIdentity | "any" = c.local.id ? parseIdentity(c.local.id) : "any";
@@ -66,16 +79,30 @@ async function resolveOne(c: ConnectionConfig, cfg: SwanctlConfig, io: ResolveIo
   const remoteId: IkeIdentity | "any" = c.remote.id ? parseIdentity(c.remote.id) : "any";
   let key: PrivateKey | undefined;
   if (c.local.auth === "pubkey") {
-    if (!certs[0]) throw new ConfigError("MISSING", `connection '${c.name}': local auth = pubkey needs certs = <file> (looked up in ${io.dir}/x509)`);
+    if (!certs[0])
+      throw new ConfigError(
+        "MISSING",
+        `connection '${c.name}': local auth = pubkey needs certs = <file> (looked up in ${io.dir}/x509)`,
+      );
     key = pickKey(keys, certs[0]);
-    if (!key) throw new ConfigError("MISSING", `connection '${c.name}': no private key in the secrets section matches certificate '${certs[0].subject}'`);
+    if (!key)
+      throw new ConfigError(
+        "MISSING",
+        `connection '${c.name}': no private key in the secrets section matches certificate '${certs[0].subject}'`,
+      );
   }
   if (c.remote.auth === "pubkey" && cacerts.length === 0) {
-    throw new ConfigError("MISSING", `connection '${c.name}': remote auth = pubkey needs cacerts = <file> (looked up in ${io.dir}/x509ca) to trust the peer's certificate`);
+    throw new ConfigError(
+      "MISSING",
+      `connection '${c.name}': remote auth = pubkey needs cacerts = <file> (looked up in ${io.dir}/x509ca) to trust the peer's certificate`,
+    );
   }
   const psk = c.local.auth === "psk" || c.remote.auth === "psk" ? findSecret(cfg, c.local.id, c.remote.id) : undefined;
-  if ((c.local.auth === "psk") && !psk) {
-    throw new ConfigError("MISSING", `connection '${c.name}': auth = psk but no ike secret in the secrets section matches '${c.local.id ?? "%any"}' - '${c.remote.id ?? "%any"}'`);
+  if (c.local.auth === "psk" && !psk) {
+    throw new ConfigError(
+      "MISSING",
+      `connection '${c.name}': auth = psk but no ike secret in the secrets section matches '${c.local.id ?? "%any"}' - '${c.remote.id ?? "%any"}'`,
+    );
   }
   return {
     name: c.name,

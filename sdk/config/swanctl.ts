@@ -82,8 +82,17 @@ export interface SwanctlConfig {
 
 // ------------------------------------------------------------------ settings syntax
 
-interface Setting { value: string; line: number }
-interface Section { name: string; path: string; line: number; keys: Map<string, Setting>; sections: Map<string, Section> }
+interface Setting {
+  value: string;
+  line: number;
+}
+interface Section {
+  name: string;
+  path: string;
+  line: number;
+  keys: Map<string, Setting>;
+  sections: Map<string, Section>;
+}
 
 type Token =
   | { kind: "name"; text: string; line: number }
@@ -95,14 +104,30 @@ function tokenize(text: string, file?: string): Token[] {
   const out: Token[] = [];
   let i = 0;
   let line = 1;
-  const err = (msg: string, at = line): ConfigError => new ConfigError("SYNTAX", `${msg} (line ${at}${file ? ` of ${file}` : ""})`, { line: at, file });
+  const err = (msg: string, at = line): ConfigError =>
+    new ConfigError("SYNTAX", `${msg} (line ${at}${file ? ` of ${file}` : ""})`, { line: at, file });
   const isSpace = (c: string): boolean => c === " " || c === "\t" || c === "\r";
   while (i < text.length) {
     const c = text.charAt(i);
-    if (isSpace(c)) { i++; continue; }
-    if (c === "#") { while (i < text.length && text.charAt(i) !== "\n") i++; continue; }
-    if (c === "\n") { out.push({ kind: "nl", line }); line++; i++; continue; }
-    if (c === "{" || c === "}") { out.push({ kind: c, line }); i++; continue; }
+    if (isSpace(c)) {
+      i++;
+      continue;
+    }
+    if (c === "#") {
+      while (i < text.length && text.charAt(i) !== "\n") i++;
+      continue;
+    }
+    if (c === "\n") {
+      out.push({ kind: "nl", line });
+      line++;
+      i++;
+      continue;
+    }
+    if (c === "{" || c === "}") {
+      out.push({ kind: c, line });
+      i++;
+      continue;
+    }
     if (c === '"') throw err("a quoted string can only be a value, after '='");
     if (c === "=") {
       out.push({ kind: "=", line });
@@ -112,7 +137,10 @@ function tokenize(text: string, file?: string): Token[] {
       const start = line;
       while (i < text.length) {
         const v = text.charAt(i);
-        if (isSpace(v)) { i++; continue; }
+        if (isSpace(v)) {
+          i++;
+          continue;
+        }
         if (v === "\n" || v === "#" || v === "}") break;
         if (v === '"') {
           const open = line;
@@ -121,17 +149,26 @@ function tokenize(text: string, file?: string): Token[] {
           for (;;) {
             if (i >= text.length) throw err("unterminated quoted string", open);
             const q = text.charAt(i);
-            if (q === '"') { i++; break; }
-            if (q === "\r") { i++; continue; }
+            if (q === '"') {
+              i++;
+              break;
+            }
+            if (q === "\r") {
+              i++;
+              continue;
+            }
             if (q === "\\") {
               const n = text[i + 1];
               if (n === undefined) throw err("unterminated quoted string", open);
               if (n === "n") s += "\n";
               else if (n === "r") s += "\r";
               else if (n === "t") s += "\t";
-              else if (n === "\n") line++; // an escaped line end joins the lines
-              else if (n === "\r" && text[i + 2] === "\n") { line++; i++; }
-              else s += n;
+              else if (n === "\n")
+                line++; // an escaped line end joins the lines
+              else if (n === "\r" && text[i + 2] === "\n") {
+                line++;
+                i++;
+              } else s += n;
               i += 2;
               continue;
             }
@@ -168,7 +205,8 @@ function tokenize(text: string, file?: string): Token[] {
 function parseSettings(text: string, file?: string): Section {
   const tokens = tokenize(text, file);
   let pos = 0;
-  const err = (msg: string, line: number): ConfigError => new ConfigError("SYNTAX", `${msg} (line ${line}${file ? ` of ${file}` : ""})`, { line, file });
+  const err = (msg: string, line: number): ConfigError =>
+    new ConfigError("SYNTAX", `${msg} (line ${line}${file ? ` of ${file}` : ""})`, { line, file });
   const root: Section = { name: "", path: "", line: 0, keys: new Map(), sections: new Map() };
   const eof = tokens[tokens.length - 1]!; // tokenize always ends with an eof token
   const body = (sec: Section, opener?: number): void => {
@@ -176,14 +214,16 @@ function parseSettings(text: string, file?: string): Section {
       const t = tokens[pos++] ?? eof;
       if (t.kind === "nl") continue;
       if (t.kind === "eof") {
-        if (opener !== undefined) throw err(`section '${sec.path}' opened at line ${opener} is missing its closing '}'`, t.line);
+        if (opener !== undefined)
+          throw err(`section '${sec.path}' opened at line ${opener} is missing its closing '}'`, t.line);
         return;
       }
       if (t.kind === "}") {
         if (opener === undefined) throw err("'}' without a section to close", t.line);
         return;
       }
-      if (t.kind !== "name") throw err(`expected a setting name or section name, found '${t.kind === "value" ? t.text : t.kind}'`, t.line);
+      if (t.kind !== "name")
+        throw err(`expected a setting name or section name, found '${t.kind === "value" ? t.text : t.kind}'`, t.line);
       let n = tokens[pos] ?? eof;
       if (n.kind === "=") {
         pos++;
@@ -198,7 +238,13 @@ function parseSettings(text: string, file?: string): Section {
       if (n.kind !== "{") throw err(`expected '=' or '{' after '${t.text}'`, t.line);
       pos = p + 1;
       const path = sec.path ? `${sec.path}.${t.text}` : t.text;
-      const child = sec.sections.get(t.text) ?? { name: t.text, path, line: t.line, keys: new Map(), sections: new Map() };
+      const child = sec.sections.get(t.text) ?? {
+        name: t.text,
+        path,
+        line: t.line,
+        keys: new Map(),
+        sections: new Map(),
+      };
       sec.sections.set(t.text, child);
       body(child, n.line);
     }
@@ -209,7 +255,11 @@ function parseSettings(text: string, file?: string): Section {
 
 // ------------------------------------------------------------------ values
 
-const whereOf = (sec: Section, key: string, s: Setting, file?: string): ConfigWhere => ({ key: sec.path ? `${sec.path}.${key}` : key, line: s.line, file });
+const whereOf = (sec: Section, key: string, s: Setting, file?: string): ConfigWhere => ({
+  key: sec.path ? `${sec.path}.${key}` : key,
+  line: s.line,
+  file,
+});
 
 function badValue(msg: string, where: ConfigWhere): ConfigError {
   return new ConfigError("BAD_VALUE", msg, where);
@@ -218,7 +268,11 @@ function badValue(msg: string, where: ConfigWhere): ConfigError {
 /** Seconds from a swanctl time value: "3600", "30m", "1h", "1d", "10s" (charon's parse_time). */
 export function parseDuration(text: string, where?: ConfigWhere): number {
   const m = /^([0-9]+) *([dhms]?)$/i.exec(text.trim());
-  if (!m) throw badValue(`'${text}'${describeWhere(where)} is not a time; write seconds or a number with s, m, h or d, e.g. 30m`, where ?? { key: "time" });
+  if (!m)
+    throw badValue(
+      `'${text}'${describeWhere(where)} is not a time; write seconds or a number with s, m, h or d, e.g. 30m`,
+      where ?? { key: "time" },
+    );
   const unit: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86400 };
   return Number(m[1]) * unit[(m[2] ?? "").toLowerCase()]!; // the pattern admits only these units
 }
@@ -226,19 +280,34 @@ export function parseDuration(text: string, where?: ConfigWhere): number {
 /** Bytes from a swanctl volume value: "1G", "500M", "100k", "1048576" (binary units, charon's parse_bytes). */
 export function parseSize(text: string, where?: ConfigWhere): number {
   const m = /^([0-9]+) *([kmg]?)$/i.exec(text.trim());
-  if (!m) throw badValue(`'${text}'${describeWhere(where)} is not a byte count; write a number, optionally with k, M or G (powers of 1024)`, where ?? { key: "size" });
+  if (!m)
+    throw badValue(
+      `'${text}'${describeWhere(where)} is not a byte count; write a number, optionally with k, M or G (powers of 1024)`,
+      where ?? { key: "size" },
+    );
   const unit: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
   const n = Number(m[1]) * unit[(m[2] ?? "").toLowerCase()]!; // the pattern admits only these units
-  if (!Number.isSafeInteger(n)) throw badValue(`'${text}'${describeWhere(where)} is too large`, where ?? { key: "size" });
+  if (!Number.isSafeInteger(n))
+    throw badValue(`'${text}'${describeWhere(where)} is too large`, where ?? { key: "size" });
   return n;
 }
 
 function parseUint(text: string, where: ConfigWhere, max = 0xffffffff): number {
-  if (!/^[0-9]+$/.test(text.trim()) || Number(text) > max) throw badValue(`'${text}'${describeWhere(where)} is not a whole number from 0 to ${max}`, where);
+  if (!/^[0-9]+$/.test(text.trim()) || Number(text) > max)
+    throw badValue(`'${text}'${describeWhere(where)} is not a whole number from 0 to ${max}`, where);
   return Number(text);
 }
 
-const BOOLS: Record<string, boolean> = { yes: true, true: true, enabled: true, "1": true, no: false, false: false, disabled: false, "0": false };
+const BOOLS: Record<string, boolean> = {
+  yes: true,
+  true: true,
+  enabled: true,
+  "1": true,
+  no: false,
+  false: false,
+  disabled: false,
+  "0": false,
+};
 function parseBool(text: string, where: ConfigWhere): boolean {
   const b = BOOLS[text.trim().toLowerCase()];
   if (b === undefined) throw badValue(`'${text}'${describeWhere(where)} is not yes or no`, where);
@@ -254,29 +323,65 @@ function parseChoice<T extends string>(text: string, map: Record<string, T>, whe
   return v;
 }
 
-const list = (text: string): string[] => text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+const list = (text: string): string[] =>
+  text
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
 
 // ------------------------------------------------------------------ sections
 
 /** Rejects keys of `sec` that are not in `known`, and subsections that `sections` does not accept. */
-function checkKeys(sec: Section, known: string[], file: string | undefined, reasons: Record<string, string> = {}): void {
+function checkKeys(
+  sec: Section,
+  known: string[],
+  file: string | undefined,
+  reasons: Record<string, string> = {},
+): void {
   for (const [key, s] of sec.keys) {
     if (known.includes(key)) continue;
     const where = whereOf(sec, key, s, file);
     if (reasons[key]) throw new ConfigError("UNKNOWN_KEYWORD", `${reasons[key]}${describeWhere(where)}`, where);
     const tail = known.length ? `; known: ${known.join(", ")}` : ": only sections belong here";
-    throw new ConfigError("UNKNOWN_KEYWORD", `unknown setting '${key}'${describeWhere({ ...where, key: sec.path })}${tail}`, where);
+    throw new ConfigError(
+      "UNKNOWN_KEYWORD",
+      `unknown setting '${key}'${describeWhere({ ...where, key: sec.path })}${tail}`,
+      where,
+    );
   }
 }
 
 function unknownSection(sec: Section, known: string, file?: string): ConfigError {
-  return new ConfigError("UNKNOWN_KEYWORD", `unknown section '${sec.name}'${describeWhere({ key: sec.path, line: sec.line, file })}; known: ${known}`, { line: sec.line, file });
+  return new ConfigError(
+    "UNKNOWN_KEYWORD",
+    `unknown section '${sec.name}'${describeWhere({ key: sec.path, line: sec.line, file })}; known: ${known}`,
+    { line: sec.line, file },
+  );
 }
 
 const CONN_KEYS = [
-  "version", "local_addrs", "remote_addrs", "local_port", "remote_port", "proposals", "encap", "dpd_delay",
-  "dpd_timeout", "rekey_time", "reauth_time", "over_time", "rand_time", "fragmentation", "keyingtries", "unique",
-  "mobike", "send_certreq", "send_cert", "pools", "if_id_in", "if_id_out",
+  "version",
+  "local_addrs",
+  "remote_addrs",
+  "local_port",
+  "remote_port",
+  "proposals",
+  "encap",
+  "dpd_delay",
+  "dpd_timeout",
+  "rekey_time",
+  "reauth_time",
+  "over_time",
+  "rand_time",
+  "fragmentation",
+  "keyingtries",
+  "unique",
+  "mobike",
+  "send_certreq",
+  "send_cert",
+  "pools",
+  "if_id_in",
+  "if_id_out",
 ];
 const CONN_REASONS: Record<string, string> = {
   vips: "virtual IPs (vips) are not supported by ipsec-wasm yet",
@@ -285,17 +390,49 @@ const CONN_REASONS: Record<string, string> = {
 };
 const AUTH_KEYS = ["auth", "id", "certs", "cacerts"];
 const CHILD_KEYS = [
-  "local_ts", "remote_ts", "esp_proposals", "mode", "start_action", "close_action", "dpd_action", "rekey_time",
-  "life_time", "rand_time", "rekey_bytes", "life_bytes", "rand_bytes", "rekey_packets", "life_packets",
-  "rand_packets", "replay_window", "tfc_padding", "updown", "hostaccess", "policies",
+  "local_ts",
+  "remote_ts",
+  "esp_proposals",
+  "mode",
+  "start_action",
+  "close_action",
+  "dpd_action",
+  "rekey_time",
+  "life_time",
+  "rand_time",
+  "rekey_bytes",
+  "life_bytes",
+  "rand_bytes",
+  "rekey_packets",
+  "life_packets",
+  "rand_packets",
+  "replay_window",
+  "tfc_padding",
+  "updown",
+  "hostaccess",
+  "policies",
 ];
 const CHILD_REASONS: Record<string, string> = {
   ah_proposals: "AH is not supported by ipsec-wasm; use esp_proposals",
   ipcomp: "IPComp is not supported by ipsec-wasm",
 };
 
-const START_ACTIONS: Record<string, "none" | "trap" | "start"> = { none: "none", clear: "none", trap: "trap", route: "trap", start: "start", restart: "start" };
-const DPD_ACTIONS: Record<string, "clear" | "trap" | "restart"> = { clear: "clear", none: "clear", trap: "trap", route: "trap", restart: "restart", start: "restart" };
+const START_ACTIONS: Record<string, "none" | "trap" | "start"> = {
+  none: "none",
+  clear: "none",
+  trap: "trap",
+  route: "trap",
+  start: "start",
+  restart: "start",
+};
+const DPD_ACTIONS: Record<string, "clear" | "trap" | "restart"> = {
+  clear: "clear",
+  none: "clear",
+  trap: "trap",
+  route: "trap",
+  restart: "restart",
+  start: "restart",
+};
 
 function parseConnection(sec: Section, file?: string): ConnectionConfig {
   checkKeys(sec, CONN_KEYS, file, CONN_REASONS);
@@ -307,16 +444,32 @@ function parseConnection(sec: Section, file?: string): ConnectionConfig {
   let v: 0 | 2 = 0;
   if (version) {
     const n = parseUint(version.text, version.where, 2);
-    if (n === 1) throw badValue(`IKEv1 is not supported by ipsec-wasm${describeWhere(version.where)}; use version = 2 (or leave it out)`, version.where);
+    if (n === 1)
+      throw badValue(
+        `IKEv1 is not supported by ipsec-wasm${describeWhere(version.where)}; use version = 2 (or leave it out)`,
+        version.where,
+      );
     v = n as 0 | 2;
   }
   const rejectIf = (key: string, bad: (text: string, w: ConfigWhere) => boolean, why: string): void => {
     const s = get(key);
     if (s && bad(s.text, s.where)) throw badValue(`${why}${describeWhere(s.where)}`, s.where);
   };
-  rejectIf("mobike", (t, w) => parseBool(t, w), "MOBIKE is not supported by ipsec-wasm; set mobike = no (the peer then keeps its addresses fixed)");
-  rejectIf("pools", (t) => list(t).length > 0, "address pools (virtual IPs for peers) are not supported by ipsec-wasm yet");
-  rejectIf("reauth_time", (t, w) => parseDuration(t, w) > 0, "IKE reauthentication is not supported by ipsec-wasm; use rekey_time (IKE SA rekeying) instead");
+  rejectIf(
+    "mobike",
+    (t, w) => parseBool(t, w),
+    "MOBIKE is not supported by ipsec-wasm; set mobike = no (the peer then keeps its addresses fixed)",
+  );
+  rejectIf(
+    "pools",
+    (t) => list(t).length > 0,
+    "address pools (virtual IPs for peers) are not supported by ipsec-wasm yet",
+  );
+  rejectIf(
+    "reauth_time",
+    (t, w) => parseDuration(t, w) > 0,
+    "IKE reauthentication is not supported by ipsec-wasm; use rekey_time (IKE SA rekeying) instead",
+  );
   for (const key of ["if_id_in", "if_id_out"]) {
     // XFRM interface ids mean nothing to a userspace dataplane: checked, then ignored, so configs load unchanged
     const s = get(key);
@@ -326,12 +479,15 @@ function parseConnection(sec: Section, file?: string): ConnectionConfig {
     const s = get(key);
     if (!s) return 500;
     const p = parseUint(s.text, s.where, 65535);
-    if (p === 0) throw badValue(`port 0${describeWhere(s.where)} is not usable; IKE uses 500 (and 4500 after NAT-T)`, s.where);
+    if (p === 0)
+      throw badValue(`port 0${describeWhere(s.where)} is not usable; IKE uses 500 (and 4500 after NAT-T)`, s.where);
     return p;
   };
   const proposalsSetting = get("proposals");
   const proposalsText = proposalsSetting?.text ?? "default";
-  const proposals = proposalsSetting ? parseProposals(proposalsSetting.text, "IKE", proposalsSetting.where) : defaultProposals("IKE");
+  const proposals = proposalsSetting
+    ? parseProposals(proposalsSetting.text, "IKE", proposalsSetting.where)
+    : defaultProposals("IKE");
   const time = (key: string): number | undefined => {
     const s = get(key);
     return s ? parseDuration(s.text, s.where) : undefined;
@@ -357,8 +513,7 @@ function parseConnection(sec: Section, file?: string): ConnectionConfig {
     else if (sub.name === "children") {
       checkKeys(sub, [], file);
       children = [...sub.sections.values()].map((c) => parseChild(c, file));
-    }
-    else throw unknownSection(sub, "local, remote (optionally with a suffix such as local-1), children", file);
+    } else throw unknownSection(sub, "local, remote (optionally with a suffix such as local-1), children", file);
   }
   const keys = sec.keys;
   const addrs = (key: string): string[] => (keys.has(key) ? list(keys.get(key)!.value) : ["%any"]);
@@ -390,14 +545,18 @@ function parseConnection(sec: Section, file?: string): ConnectionConfig {
 
 function authRound(secs: Section[], side: "local" | "remote", conn: Section, file?: string): AuthRound {
   if (secs.length > 1) {
-    throw new ConfigError("BAD_VALUE",
+    throw new ConfigError(
+      "BAD_VALUE",
       `connection '${conn.name}' has ${secs.length} ${side} authentication rounds (${secs.map((s) => `${s.name} at line ${s.line}`).join(", ")}); ` +
-      "ipsec-wasm supports one round (no RFC 4739 multiple authentication)", { line: secs[1]!.line, file });
+        "ipsec-wasm supports one round (no RFC 4739 multiple authentication)",
+      { line: secs[1]!.line, file },
+    );
   }
   const round: AuthRound = { auth: "pubkey", certs: [], cacerts: [] };
   const sec = secs[0];
   if (!sec) return round;
-  for (const s of sec.sections.values()) throw unknownSection(s, "none (certificates are listed with certs = ...)", file);
+  for (const s of sec.sections.values())
+    throw unknownSection(s, "none (certificates are listed with certs = ...)", file);
   checkKeys(sec, AUTH_KEYS, file);
   for (const [key, s] of sec.keys) {
     const where = whereOf(sec, key, s, file);
@@ -405,8 +564,16 @@ function authRound(secs: Section[], side: "local" | "remote", conn: Section, fil
       const a = s.value.trim();
       if (a === "psk") round.auth = "psk";
       else if (a === "pubkey" || a === "rsa" || a === "ecdsa") round.auth = "pubkey";
-      else if (/^(pubkey|rsa|ecdsa|ike:)/.test(a)) throw badValue(`signature constraints ('${a}') are not supported by ipsec-wasm yet${describeWhere(where)}; use auth = pubkey`, where);
-      else if (/^(eap|xauth)/.test(a)) throw badValue(`${a.startsWith("eap") ? "EAP" : "XAuth"} authentication is not supported by ipsec-wasm${describeWhere(where)}; use psk or pubkey`, where);
+      else if (/^(pubkey|rsa|ecdsa|ike:)/.test(a))
+        throw badValue(
+          `signature constraints ('${a}') are not supported by ipsec-wasm yet${describeWhere(where)}; use auth = pubkey`,
+          where,
+        );
+      else if (/^(eap|xauth)/.test(a))
+        throw badValue(
+          `${a.startsWith("eap") ? "EAP" : "XAuth"} authentication is not supported by ipsec-wasm${describeWhere(where)}; use psk or pubkey`,
+          where,
+        );
       else throw badValue(`'${a}'${describeWhere(where)} is not an authentication method; use psk or pubkey`, where);
     } else if (key === "id") {
       if (s.value.trim() !== "") round.id = s.value.trim();
@@ -434,7 +601,13 @@ function parseChild(sec: Section, file: string | undefined): ChildConfig {
   };
   const uint64 = (t: string, w: ConfigWhere): number => parseUint(t, w, Number.MAX_SAFE_INTEGER);
   // vici_config.c check_lifetimes(): life = rekey + 10%, rand = life - rekey
-  const lifetime = (rekeyKey: string, lifeKey: string, randKey: string, parse: (t: string, w: ConfigWhere) => number, rekeyDefault: number) => {
+  const lifetime = (
+    rekeyKey: string,
+    lifeKey: string,
+    randKey: string,
+    parse: (t: string, w: ConfigWhere) => number,
+    rekeyDefault: number,
+  ) => {
     const rekey = num(rekeyKey, parse) ?? rekeyDefault;
     const life = num(lifeKey, parse) ?? Math.floor((rekey * 110) / 100);
     const rand = num(randKey, parse) ?? life - Math.min(life, rekey);
@@ -449,7 +622,10 @@ function parseChild(sec: Section, file: string | undefined): ChildConfig {
   };
   const mode = get("mode");
   if (mode && !["tunnel", "transport"].includes(mode.text.trim().toLowerCase())) {
-    throw badValue(`mode '${mode.text}'${describeWhere(mode.where)} is not supported by ipsec-wasm; use tunnel or transport`, mode.where);
+    throw badValue(
+      `mode '${mode.text}'${describeWhere(mode.where)} is not supported by ipsec-wasm; use tunnel or transport`,
+      mode.where,
+    );
   }
   const bool = (key: string, dflt: boolean): boolean => {
     const s = get(key);
@@ -465,9 +641,15 @@ function parseChild(sec: Section, file: string | undefined): ChildConfig {
     startAction: choice("start_action", START_ACTIONS, "none"),
     closeAction: choice("close_action", START_ACTIONS, "none"),
     dpdAction: choice("dpd_action", DPD_ACTIONS, "clear"),
-    rekeyTime: t.rekey, lifeTime: t.life, randTime: t.rand,
-    rekeyBytes: b.rekey, lifeBytes: b.life, randBytes: b.rand,
-    rekeyPackets: p.rekey, lifePackets: p.life, randPackets: p.rand,
+    rekeyTime: t.rekey,
+    lifeTime: t.life,
+    randTime: t.rand,
+    rekeyBytes: b.rekey,
+    lifeBytes: b.life,
+    randBytes: b.rand,
+    rekeyPackets: p.rekey,
+    lifePackets: p.life,
+    randPackets: p.rand,
     replayWindow: num("replay_window", (x, w) => parseUint(x, w)) ?? 32,
     hostaccess: bool("hostaccess", false),
     policies: bool("policies", true),
@@ -489,12 +671,14 @@ function decodeSecret(text: string, where: ConfigWhere): Uint8Array {
   const v = text.trim();
   if (/^0x/i.test(v)) {
     const hex = v.slice(2);
-    if (!/^([0-9a-fA-F]{2})+$/.test(hex)) throw badValue(`secret${describeWhere(where)} starts with 0x but is not an even number of hex digits`, where);
+    if (!/^([0-9a-fA-F]{2})+$/.test(hex))
+      throw badValue(`secret${describeWhere(where)} starts with 0x but is not an even number of hex digits`, where);
     return Uint8Array.from(hex.match(/../g)!.map((h) => parseInt(h, 16)));
   }
   if (/^0s/i.test(v)) {
     const b64 = v.slice(2);
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) throw badValue(`secret${describeWhere(where)} starts with 0s but is not valid base64`, where);
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0)
+      throw badValue(`secret${describeWhere(where)} starts with 0s but is not valid base64`, where);
     const bin = atob(b64);
     return Uint8Array.from(bin, (c) => c.charCodeAt(0));
   }
@@ -503,7 +687,11 @@ function decodeSecret(text: string, where: ConfigWhere): Uint8Array {
 
 function parseSecrets(sec: Section, file: string | undefined, out: SwanctlConfig): void {
   for (const [key, s] of sec.keys) {
-    throw new ConfigError("UNKNOWN_KEYWORD", `setting '${key}' directly in secrets (line ${s.line}) belongs into a section such as ike-NAME { }`, { line: s.line, file });
+    throw new ConfigError(
+      "UNKNOWN_KEYWORD",
+      `setting '${key}' directly in secrets (line ${s.line}) belongs into a section such as ike-NAME { }`,
+      { line: s.line, file },
+    );
   }
   for (const sub of sec.sections.values()) {
     const kind = /^(ike|private|rsa|ecdsa|eap|xauth|ntlm|ppk|pkcs8|pkcs12|token)/.exec(sub.name)?.[1];
@@ -512,19 +700,31 @@ function parseSecrets(sec: Section, file: string | undefined, out: SwanctlConfig
       const idKeys = [...sub.keys.keys()].filter((k) => k.startsWith("id"));
       checkKeys(sub, ["secret", ...idKeys], file);
       const secret = sub.keys.get("secret");
-      if (!secret) throw new ConfigError("MISSING", `IKE secret '${sub.name}' (line ${sub.line}) has no secret = ...`, { line: sub.line, file });
+      if (!secret)
+        throw new ConfigError("MISSING", `IKE secret '${sub.name}' (line ${sub.line}) has no secret = ...`, {
+          line: sub.line,
+          file,
+        });
       const ids = idKeys.map((k) => sub.keys.get(k)!.value.trim()).filter((id) => id !== "");
       out.ikeSecrets.push({ ids, secret: decodeSecret(secret.value, whereOf(sub, "secret", secret, file)) });
     } else if (kind === "private" || kind === "rsa" || kind === "ecdsa") {
       checkKeys(sub, ["file", "secret"], file);
       const f = sub.keys.get("file");
-      if (!f || f.value.trim() === "") throw new ConfigError("MISSING", `private key secret '${sub.name}' (line ${sub.line}) has no file = ...`, { line: sub.line, file });
+      if (!f || f.value.trim() === "")
+        throw new ConfigError("MISSING", `private key secret '${sub.name}' (line ${sub.line}) has no file = ...`, {
+          line: sub.line,
+          file,
+        });
       const ref: PrivateKeyRef = { kind, file: f.value.trim() };
       const s = sub.keys.get("secret");
       if (s) ref.secret = s.value;
       out.privateKeys.push(ref);
     } else if (kind) {
-      throw new ConfigError("UNKNOWN_KEYWORD", `${kind} secrets ('${sub.name}' at line ${sub.line}) are not supported by ipsec-wasm yet; supported: ike, private, rsa, ecdsa`, { line: sub.line, file });
+      throw new ConfigError(
+        "UNKNOWN_KEYWORD",
+        `${kind} secrets ('${sub.name}' at line ${sub.line}) are not supported by ipsec-wasm yet; supported: ike, private, rsa, ecdsa`,
+        { line: sub.line, file },
+      );
     } else {
       throw unknownSection(sub, "ike<suffix>, private<suffix>, rsa<suffix>, ecdsa<suffix>", file);
     }
@@ -536,18 +736,30 @@ export function parseSwanctlConf(text: string, file?: string): SwanctlConfig {
   const root = parseSettings(text, file);
   const out: SwanctlConfig = { connections: [], ikeSecrets: [], privateKeys: [] };
   for (const [key, s] of root.keys) {
-    throw new ConfigError("UNKNOWN_KEYWORD", `setting '${key}' outside any section (line ${s.line}); swanctl.conf settings live in connections { } or secrets { }`, { line: s.line, file });
+    throw new ConfigError(
+      "UNKNOWN_KEYWORD",
+      `setting '${key}' outside any section (line ${s.line}); swanctl.conf settings live in connections { } or secrets { }`,
+      { line: s.line, file },
+    );
   }
   for (const sec of root.sections.values()) {
     if (sec.name === "connections") {
       for (const [key, s] of sec.keys) {
-        throw new ConfigError("UNKNOWN_KEYWORD", `setting '${key}' directly in connections (line ${s.line}) belongs into a connection section`, { line: s.line, file });
+        throw new ConfigError(
+          "UNKNOWN_KEYWORD",
+          `setting '${key}' directly in connections (line ${s.line}) belongs into a connection section`,
+          { line: s.line, file },
+        );
       }
       for (const conn of sec.sections.values()) out.connections.push(parseConnection(conn, file));
     } else if (sec.name === "secrets") {
       parseSecrets(sec, file, out);
     } else if (sec.name === "pools" || sec.name === "authorities") {
-      throw new ConfigError("UNKNOWN_KEYWORD", `the ${sec.name} section (line ${sec.line}) is not supported by ipsec-wasm yet; supported: connections, secrets`, { line: sec.line, file });
+      throw new ConfigError(
+        "UNKNOWN_KEYWORD",
+        `the ${sec.name} section (line ${sec.line}) is not supported by ipsec-wasm yet; supported: connections, secrets`,
+        { line: sec.line, file },
+      );
     } else {
       throw unknownSection(sec, "connections, secrets", file);
     }
@@ -558,7 +770,10 @@ export function parseSwanctlConf(text: string, file?: string): SwanctlConfig {
 // ------------------------------------------------------------------ secret lookup
 
 // identification.c match levels
-const MATCH_NONE = 0, MATCH_ANY = 1, MATCH_ONE_WILDCARD = 19, MATCH_PERFECT = 20;
+const MATCH_NONE = 0,
+  MATCH_ANY = 1,
+  MATCH_ONE_WILDCARD = 19,
+  MATCH_PERFECT = 20;
 
 type Ident = { type: "any" | "ip" | "fqdn" | "email" | "dn" | "other"; value: string; ip?: Uint8Array };
 
@@ -586,7 +801,10 @@ function ident(text: string): Ident {
 function idMatch(id: Ident, pattern: Ident): number {
   if (pattern.type === "any") return MATCH_ANY;
   if (id.type !== pattern.type) return MATCH_NONE;
-  if (id.type === "ip") return id.ip!.length === pattern.ip!.length && id.ip!.every((b, i) => b === pattern.ip![i]) ? MATCH_PERFECT : MATCH_NONE;
+  if (id.type === "ip")
+    return id.ip!.length === pattern.ip!.length && id.ip!.every((b, i) => b === pattern.ip![i])
+      ? MATCH_PERFECT
+      : MATCH_NONE;
   const a = id.value.toLowerCase();
   const p = pattern.value.toLowerCase();
   if (a === p) return MATCH_PERFECT;
@@ -603,7 +821,11 @@ function idMatch(id: Ident, pattern: Ident): number {
  * (perfect 20, leading-wildcard 19, %any 1); a secret without ids belongs to %any; the highest
  * score wins, the first one on ties; a secret matching neither id is never used.
  */
-export function findSecret(cfg: SwanctlConfig, localId: string | undefined, remoteId: string | undefined): Uint8Array | undefined {
+export function findSecret(
+  cfg: SwanctlConfig,
+  localId: string | undefined,
+  remoteId: string | undefined,
+): Uint8Array | undefined {
   const me = localId === undefined ? undefined : ident(localId);
   const other = remoteId === undefined ? undefined : ident(remoteId);
   let best = MATCH_NONE;

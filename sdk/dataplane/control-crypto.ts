@@ -12,8 +12,20 @@ import { HashAlg } from "./suites.ts";
 import type { DataplaneExports } from "./abi.generated.ts";
 
 /** The control-plane calls of the module (assembly/control.ts). */
-type ControlExports = Pick<DataplaneExports, "memory" | "cc_buffer" | "cc_hmac" | "cc_hash" | "cc_gcm_seal" | "cc_gcm_open" |
-  "cc_ccm_seal" | "cc_ccm_open" | "cc_cbc" | "cc_chacha_seal" | "cc_chacha_open">;
+type ControlExports = Pick<
+  DataplaneExports,
+  | "memory"
+  | "cc_buffer"
+  | "cc_hmac"
+  | "cc_hash"
+  | "cc_gcm_seal"
+  | "cc_gcm_open"
+  | "cc_ccm_seal"
+  | "cc_ccm_open"
+  | "cc_cbc"
+  | "cc_chacha_seal"
+  | "cc_chacha_open"
+>;
 
 /**
  * A byte array for key material whose memory never moves. V8 keeps small typed arrays (64 bytes
@@ -26,7 +38,12 @@ export function secretBytes(n: number): Uint8Array {
   return new Uint8Array(new ArrayBuffer(n));
 }
 
-const DIGEST_BYTES: Record<number, number> = { [HashAlg.Sha1]: 20, [HashAlg.Sha256]: 32, [HashAlg.Sha384]: 48, [HashAlg.Sha512]: 64 };
+const DIGEST_BYTES: Record<number, number> = {
+  [HashAlg.Sha1]: 20,
+  [HashAlg.Sha256]: 32,
+  [HashAlg.Sha384]: 48,
+  [HashAlg.Sha512]: 64,
+};
 const align = (n: number): number => (n + 15) & ~15;
 
 /** Control-plane crypto over the dataplane's wasm primitives. */
@@ -45,7 +62,11 @@ export class ControlCrypto {
   /** Synchronous instantiation from a compiled module. */
   static fromModule(module: WebAssembly.Module): ControlCrypto {
     const inst = new WebAssembly.Instance(module, {
-      env: { abort: () => { throw new DataplaneError("WASM_LOAD", "control crypto aborted"); } },
+      env: {
+        abort: () => {
+          throw new DataplaneError("WASM_LOAD", "control crypto aborted");
+        },
+      },
     });
     return new ControlCrypto(inst.exports as unknown as ControlExports);
   }
@@ -53,7 +74,8 @@ export class ControlCrypto {
   /** Lays out `parts` (16-aligned) in scratch, plus `extra` output bytes; returns their offsets. */
   // One offset per part and per extra: the tuple types carry the counts to the callers.
   private place<const P extends readonly Uint8Array[], const E extends readonly number[]>(
-    parts: P, extra: E,
+    parts: P,
+    extra: E,
   ): { offs: { [K in keyof P]: number }; outs: { [K in keyof E]: number }; base: number; total: number } {
     let total = 0;
     const sizes = [...parts.map((p) => align(Math.max(p.length, 16))), ...extra.map((n) => align(Math.max(n, 16)))];
@@ -62,9 +84,16 @@ export class ControlCrypto {
     const mem = new Uint8Array(this.x.memory.buffer);
     const offs: number[] = [];
     let at = base;
-    for (const p of parts) { mem.set(p, at); offs.push(at); at += align(Math.max(p.length, 16)); }
+    for (const p of parts) {
+      mem.set(p, at);
+      offs.push(at);
+      at += align(Math.max(p.length, 16));
+    }
     const outs: number[] = [];
-    for (const n of extra) { outs.push(at); at += align(Math.max(n, 16)); }
+    for (const n of extra) {
+      outs.push(at);
+      at += align(Math.max(n, 16));
+    }
     return { offs: offs as { [K in keyof P]: number }, outs: outs as { [K in keyof E]: number }, base, total };
   }
 
@@ -103,8 +132,22 @@ export class ControlCrypto {
   /** AES-GCM: returns ciphertext ‖ tag (tagLen bytes). nonce is 12 bytes. */
   gcmSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, tagLen: number): Uint8Array {
     const { offs, outs, base, total } = this.place([key, nonce, aad, plaintext], [plaintext.length, 16]);
-    const ok = this.x.cc_gcm_seal(offs[0], key.length, offs[1], offs[2], aad.length, offs[3], outs[0], plaintext.length, outs[1], tagLen);
-    if (!ok) { this.wipe(base, total); throw new DataplaneError("BAD_KEY_LENGTH", `AES-GCM: bad key (${key.length} bytes) or tag length ${tagLen}`); }
+    const ok = this.x.cc_gcm_seal(
+      offs[0],
+      key.length,
+      offs[1],
+      offs[2],
+      aad.length,
+      offs[3],
+      outs[0],
+      plaintext.length,
+      outs[1],
+      tagLen,
+    );
+    if (!ok) {
+      this.wipe(base, total);
+      throw new DataplaneError("BAD_KEY_LENGTH", `AES-GCM: bad key (${key.length} bytes) or tag length ${tagLen}`);
+    }
     const out = new Uint8Array(plaintext.length + tagLen);
     out.set(this.take(outs[0], plaintext.length));
     out.set(this.take(outs[1], tagLen), plaintext.length);
@@ -113,12 +156,29 @@ export class ControlCrypto {
   }
 
   /** AES-GCM open of ciphertext ‖ tag; undefined when the tag does not verify (no plaintext is produced). */
-  gcmOpen(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, tagLen: number): Uint8Array | undefined {
+  gcmOpen(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    sealed: Uint8Array,
+    tagLen: number,
+  ): Uint8Array | undefined {
     if (sealed.length < tagLen) return undefined;
     const ct = sealed.subarray(0, sealed.length - tagLen);
     const tag = sealed.subarray(sealed.length - tagLen);
     const { offs, outs, base, total } = this.place([key, nonce, aad, ct, tag], [ct.length]);
-    const ok = this.x.cc_gcm_open(offs[0], key.length, offs[1], offs[2], aad.length, offs[3], outs[0], ct.length, offs[4], tagLen);
+    const ok = this.x.cc_gcm_open(
+      offs[0],
+      key.length,
+      offs[1],
+      offs[2],
+      aad.length,
+      offs[3],
+      outs[0],
+      ct.length,
+      offs[4],
+      tagLen,
+    );
     const out = ok ? this.take(outs[0], ct.length) : undefined;
     this.wipe(base, total);
     return out;
@@ -127,8 +187,22 @@ export class ControlCrypto {
   /** AES-CCM (RFC 5282): returns ciphertext ‖ tag (tagLen bytes: 8, 12 or 16). nonce is 11 bytes. */
   ccmSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, tagLen: number): Uint8Array {
     const { offs, outs, base, total } = this.place([key, nonce, aad, plaintext], [plaintext.length, 16]);
-    const ok = this.x.cc_ccm_seal(offs[0], key.length, offs[1], offs[2], aad.length, offs[3], outs[0], plaintext.length, outs[1], tagLen);
-    if (!ok) { this.wipe(base, total); throw new DataplaneError("BAD_KEY_LENGTH", `AES-CCM: bad key (${key.length} bytes) or tag length ${tagLen}`); }
+    const ok = this.x.cc_ccm_seal(
+      offs[0],
+      key.length,
+      offs[1],
+      offs[2],
+      aad.length,
+      offs[3],
+      outs[0],
+      plaintext.length,
+      outs[1],
+      tagLen,
+    );
+    if (!ok) {
+      this.wipe(base, total);
+      throw new DataplaneError("BAD_KEY_LENGTH", `AES-CCM: bad key (${key.length} bytes) or tag length ${tagLen}`);
+    }
     const out = new Uint8Array(plaintext.length + tagLen);
     out.set(this.take(outs[0], plaintext.length));
     out.set(this.take(outs[1], tagLen), plaintext.length);
@@ -137,12 +211,29 @@ export class ControlCrypto {
   }
 
   /** AES-CCM open of ciphertext ‖ tag; undefined when the tag does not verify (no plaintext is returned). */
-  ccmOpen(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, tagLen: number): Uint8Array | undefined {
+  ccmOpen(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    sealed: Uint8Array,
+    tagLen: number,
+  ): Uint8Array | undefined {
     if (sealed.length < tagLen) return undefined;
     const ct = sealed.subarray(0, sealed.length - tagLen);
     const tag = sealed.subarray(sealed.length - tagLen);
     const { offs, outs, base, total } = this.place([key, nonce, aad, ct, tag], [ct.length]);
-    const ok = this.x.cc_ccm_open(offs[0], key.length, offs[1], offs[2], aad.length, offs[3], outs[0], ct.length, offs[4], tagLen);
+    const ok = this.x.cc_ccm_open(
+      offs[0],
+      key.length,
+      offs[1],
+      offs[2],
+      aad.length,
+      offs[3],
+      outs[0],
+      ct.length,
+      offs[4],
+      tagLen,
+    );
     const out = ok ? this.take(outs[0], ct.length) : undefined;
     this.wipe(base, total);
     return out;
@@ -151,8 +242,21 @@ export class ControlCrypto {
   /** ChaCha20-Poly1305 (RFC 8439): returns ciphertext ‖ 16-byte tag. key is 32 bytes, nonce 12. */
   chachaSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
     const { offs, outs, base, total } = this.place([key, nonce, aad, plaintext], [plaintext.length, 16]);
-    const ok = this.x.cc_chacha_seal(offs[0], key.length, offs[1], offs[2], aad.length, offs[3], outs[0], plaintext.length, outs[1]);
-    if (!ok) { this.wipe(base, total); throw new DataplaneError("BAD_KEY_LENGTH", `ChaCha20-Poly1305: key is ${key.length} bytes, must be 32`); }
+    const ok = this.x.cc_chacha_seal(
+      offs[0],
+      key.length,
+      offs[1],
+      offs[2],
+      aad.length,
+      offs[3],
+      outs[0],
+      plaintext.length,
+      outs[1],
+    );
+    if (!ok) {
+      this.wipe(base, total);
+      throw new DataplaneError("BAD_KEY_LENGTH", `ChaCha20-Poly1305: key is ${key.length} bytes, must be 32`);
+    }
     const out = new Uint8Array(plaintext.length + 16);
     out.set(this.take(outs[0], plaintext.length));
     out.set(this.take(outs[1], 16), plaintext.length);
@@ -166,7 +270,17 @@ export class ControlCrypto {
     const ct = sealed.subarray(0, sealed.length - 16);
     const tag = sealed.subarray(sealed.length - 16);
     const { offs, outs, base, total } = this.place([key, nonce, aad, ct, tag], [ct.length]);
-    const ok = this.x.cc_chacha_open(offs[0], key.length, offs[1], offs[2], aad.length, offs[3], outs[0], ct.length, offs[4]);
+    const ok = this.x.cc_chacha_open(
+      offs[0],
+      key.length,
+      offs[1],
+      offs[2],
+      aad.length,
+      offs[3],
+      outs[0],
+      ct.length,
+      offs[4],
+    );
     const out = ok ? this.take(outs[0], ct.length) : undefined;
     this.wipe(base, total);
     return out;
@@ -185,7 +299,13 @@ export class ControlCrypto {
   private cbc(dir: number, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
     const { offs, outs, base, total } = this.place([key, iv, data], [data.length]);
     const ok = this.x.cc_cbc(dir, offs[0], key.length, offs[1], offs[2], outs[0], data.length);
-    if (!ok) { this.wipe(base, total); throw new DataplaneError("BAD_KEY_LENGTH", `AES-CBC: bad key (${key.length} bytes) or length ${data.length} (not a multiple of 16)`); }
+    if (!ok) {
+      this.wipe(base, total);
+      throw new DataplaneError(
+        "BAD_KEY_LENGTH",
+        `AES-CBC: bad key (${key.length} bytes) or length ${data.length} (not a multiple of 16)`,
+      );
+    }
     const out = this.take(outs[0], data.length);
     this.wipe(base, total);
     return out;

@@ -9,15 +9,65 @@ import { FAMILIES } from "./suite-registry.ts";
 import { parseIp } from "../net/ip.ts";
 import { loadDataplaneModule, type WasmSource } from "./wasm.ts";
 import {
-  D_IN_LEN, D_IN_OFF, D_L3_LEN, D_NEXT_HDR, D_OUT_LEN, D_OUT_OFF, D_SA, D_SEQ, D_SPI, D_STATUS, ERR_BAD_SLOT,
-  ERR_DUPLICATE_SPI, ERR_ENC_KEY, ERR_ICV, ERR_INTEG_KEY, ERR_KIND, ERR_NO_MEMORY, ERR_NO_SLOT, ERR_TFC,
-  ERR_VERIFY_ONLY, ERR_WINDOW, F_AH, F_ESN, F_INBOUND, F_TRANSPORT, F_VERIFY_ONLY, KEY_STAGE_BYTES, LE_COUNT,
-  LE_OVERFLOWED, LE_SLOTS, LIFE_REASON_NAMES, M_BITMAP, M_BITMAP_BLOCKS, M_BYTES, M_DROPS, M_LIFE, M_PACKETS, M_SEQ,
-  M_WINDOW, NEXT_HEADER_DUMMY, R_SECONDS, STAGE_INTEG_OFF, ST_OK, type DataplaneExports, type SaErrorCode,
+  D_IN_LEN,
+  D_IN_OFF,
+  D_L3_LEN,
+  D_NEXT_HDR,
+  D_OUT_LEN,
+  D_OUT_OFF,
+  D_SA,
+  D_SEQ,
+  D_SPI,
+  D_STATUS,
+  ERR_BAD_SLOT,
+  ERR_DUPLICATE_SPI,
+  ERR_ENC_KEY,
+  ERR_ICV,
+  ERR_INTEG_KEY,
+  ERR_KIND,
+  ERR_NO_MEMORY,
+  ERR_NO_SLOT,
+  ERR_TFC,
+  ERR_VERIFY_ONLY,
+  ERR_WINDOW,
+  F_AH,
+  F_ESN,
+  F_INBOUND,
+  F_TRANSPORT,
+  F_VERIFY_ONLY,
+  KEY_STAGE_BYTES,
+  LE_COUNT,
+  LE_OVERFLOWED,
+  LE_SLOTS,
+  LIFE_REASON_NAMES,
+  M_BITMAP,
+  M_BITMAP_BLOCKS,
+  M_BYTES,
+  M_DROPS,
+  M_LIFE,
+  M_PACKETS,
+  M_SEQ,
+  M_WINDOW,
+  NEXT_HEADER_DUMMY,
+  R_SECONDS,
+  STAGE_INTEG_OFF,
+  ST_OK,
+  type DataplaneExports,
+  type SaErrorCode,
 } from "./abi.generated.ts";
 import {
-  STATUS_NAMES, type DecapResult, type EncapResult, type GlobalStats, type LifetimeEvent, type LifetimeLimits,
-  type LifetimeReason, type OuterHeaders, type SaConfig, type SaHandle, type SaStats, type Status,
+  STATUS_NAMES,
+  type DecapResult,
+  type EncapResult,
+  type GlobalStats,
+  type LifetimeEvent,
+  type LifetimeLimits,
+  type LifetimeReason,
+  type OuterHeaders,
+  type SaConfig,
+  type SaHandle,
+  type SaStats,
+  type Status,
 } from "./types.ts";
 
 export { DataplaneError } from "./errors.ts";
@@ -83,10 +133,15 @@ export class PacketBatch {
   needsIv = false;
   readonly #dp: Dataplane;
   /** @internal */
-  constructor(dp: Dataplane) { this.#dp = dp; }
+  constructor(dp: Dataplane) {
+    this.#dp = dp;
+  }
 
   /** Empties the batch (outputs of the previous run become invalid). */
-  reset(): void { this.length = 0; this.needsIv = false; }
+  reset(): void {
+    this.length = 0;
+    this.needsIv = false;
+  }
 
   /**
    * Copies a packet into the next arena slot. For encapsulation `sa` is the outbound SA's handle;
@@ -108,17 +163,29 @@ export class PacketBatch {
   }
 
   /** Verdict of packet i after a run. */
-  status(i: number): Status { return STATUS_NAMES[this.#dp._u32(i, D_STATUS)] ?? "invalid-sa"; }
+  status(i: number): Status {
+    return STATUS_NAMES[this.#dp._u32(i, D_STATUS)] ?? "invalid-sa";
+  }
   /** Output bytes of packet i: a view into wasm memory, valid until the next run or reset. Empty unless ok. */
-  output(i: number): Uint8Array { return this.#dp._output(i); }
+  output(i: number): Uint8Array {
+    return this.#dp._output(i);
+  }
   /** Sequence number of packet i (64-bit with ESN). */
-  seq(i: number): bigint { return this.#dp._u64(i, D_SEQ); }
+  seq(i: number): bigint {
+    return this.#dp._u64(i, D_SEQ);
+  }
   /** SPI of packet i. */
-  spi(i: number): number { return this.#dp._u32(i, D_SPI); }
+  spi(i: number): number {
+    return this.#dp._u32(i, D_SPI);
+  }
   /** SA handle that processed packet i, or -1. */
-  sa(i: number): SaHandle { return this.#dp._u32(i, D_SA) | 0; }
+  sa(i: number): SaHandle {
+    return this.#dp._u32(i, D_SA) | 0;
+  }
   /** Next Header of packet i (from the ESP trailer). */
-  nextHeader(i: number): number { return this.#dp._u32(i, D_NEXT_HDR); }
+  nextHeader(i: number): number {
+    return this.#dp._u32(i, D_NEXT_HDR);
+  }
 }
 
 /** An ESP dataplane instance: its own wasm memory, SAs, counters and packet arena. */
@@ -175,24 +242,38 @@ export class Dataplane {
     }
     const module = await loadDataplaneModule(opts);
     const instance = await WebAssembly.instantiate(module, {
-      env: { abort: () => { throw new DataplaneError("WASM_LOAD", "dataplane aborted"); } },
+      env: {
+        abort: () => {
+          throw new DataplaneError("WASM_LOAD", "dataplane aborted");
+        },
+      },
     });
     const x = instance.exports as unknown as DataplaneExports;
     const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
     if (x.init(maxSas, batchSize, slotBytes, seed) !== 0) {
-      throw new DataplaneError("OUT_OF_MEMORY", `cannot reserve memory for ${maxSas} SAs and ${batchSize}×${slotBytes} B`);
+      throw new DataplaneError(
+        "OUT_OF_MEMORY",
+        `cannot reserve memory for ${maxSas} SAs and ${batchSize}×${slotBytes} B`,
+      );
     }
     const now = opts.now ?? Date.now;
-    if (typeof now !== "function") throw new DataplaneError("BAD_ARGUMENT", "now must be a function returning milliseconds");
+    if (typeof now !== "function")
+      throw new DataplaneError("BAD_ARGUMENT", "now must be a function returning milliseconds");
     return new Dataplane(x, batchSize, slotBytes, now);
   }
 
   /** Number of SAs installed. */
-  get saCount(): number { return this.#sas.size; }
+  get saCount(): number {
+    return this.#sas.size;
+  }
   /** Largest packet (bytes) one arena slot takes. */
-  get maxPacketBytes(): number { return this.#maxPacket; }
+  get maxPacketBytes(): number {
+    return this.#maxPacket;
+  }
   /** Most packets per batch. */
-  get batchSize(): number { return this.#batchSize; }
+  get batchSize(): number {
+    return this.#batchSize;
+  }
 
   /**
    * Installs an SA. Throws DataplaneError (and changes nothing) when the proposal keyword, a key
@@ -207,7 +288,10 @@ export class Dataplane {
     const suite = ah ? parseAhSuite(cfg.esp) : parseSuite(cfg.esp);
     const spi = cfg.spi;
     if (!Number.isInteger(spi) || spi < 256 || spi > 0xffffffff) {
-      throw new DataplaneError("BAD_SPI", `SPI ${spi} is not allowed: use 256..0xffffffff (0..255 are reserved, RFC 4303 §2.1)`);
+      throw new DataplaneError(
+        "BAD_SPI",
+        `SPI ${spi} is not allowed: use 256..0xffffffff (0..255 are reserved, RFC 4303 §2.1)`,
+      );
     }
     if (cfg.direction !== "in" && cfg.direction !== "out") {
       throw new DataplaneError("BAD_ARGUMENT", `direction must be "in" or "out", got ${String(cfg.direction)}`);
@@ -221,43 +305,71 @@ export class Dataplane {
     // A verify-only HMAC SA holds no encryption key (GMAC's key is its integrity key).
     const wantEnc = verifyOnly && suite.kind !== SuiteKind.Gmac ? 0 : suite.encKeyBytes;
     if (encKey.length !== wantEnc) {
-      throw new DataplaneError("BAD_KEY_LENGTH",
-        `${suite.name}: encKey is ${encKey.length} bytes; it must be ${wantEnc} (${encKeyLayout(suite, verifyOnly)})`);
+      throw new DataplaneError(
+        "BAD_KEY_LENGTH",
+        `${suite.name}: encKey is ${encKey.length} bytes; it must be ${wantEnc} (${encKeyLayout(suite, verifyOnly)})`,
+      );
     }
     const integKey = cfg.integKey ?? new Uint8Array(0);
     if (integKey.length !== suite.integKeyBytes) {
-      throw new DataplaneError("BAD_KEY_LENGTH", suite.integKeyBytes === 0
-        ? `${suite.name}: this suite has no separate integrity key (its ICV is keyed by encKey), but integKey has ${integKey.length} bytes`
-        : `${suite.name}: integKey is ${integKey.length} bytes; it must be ${suite.integKeyBytes} (RFC 2404/4868: the hash output length)`);
+      throw new DataplaneError(
+        "BAD_KEY_LENGTH",
+        suite.integKeyBytes === 0
+          ? `${suite.name}: this suite has no separate integrity key (its ICV is keyed by encKey), but integKey has ${integKey.length} bytes`
+          : `${suite.name}: integKey is ${integKey.length} bytes; it must be ${suite.integKeyBytes} (RFC 2404/4868: the hash output length)`,
+      );
     }
     const icv = cfg.icvLength ?? suite.icvBytes;
     if (!suite.allowedIcv.includes(icv)) {
-      throw new DataplaneError("BAD_ICV_LENGTH",
-        `${suite.name}: ICV length ${icv} bytes is not allowed; allowed: ${suite.allowedIcv.join(", ")} bytes`);
+      throw new DataplaneError(
+        "BAD_ICV_LENGTH",
+        `${suite.name}: ICV length ${icv} bytes is not allowed; allowed: ${suite.allowedIcv.join(", ")} bytes`,
+      );
     }
     const esn = cfg.esn ?? suite.esn;
     const window = cfg.direction === "in" ? (cfg.replayWindow ?? 64) : 0;
     if (!Number.isInteger(window) || (window !== 0 && (window < 32 || window > 4096))) {
-      throw new DataplaneError("BAD_WINDOW", `replay window ${window} is not allowed: use 32..4096 packets, or 0 to turn replay protection off`);
+      throw new DataplaneError(
+        "BAD_WINDOW",
+        `replay window ${window} is not allowed: use 32..4096 packets, or 0 to turn replay protection off`,
+      );
     }
     const seq = cfg.seq ?? 0n;
     const seqMax = esn ? 0xffffffffffffffffn : 0xffffffffn;
     if (typeof seq !== "bigint" || seq < 0n || seq > seqMax) {
-      throw new DataplaneError("BAD_SEQ", `seq must be a bigint 0..${seqMax} ${esn ? "(64-bit, ESN)" : "(32-bit without ESN)"}`);
+      throw new DataplaneError(
+        "BAD_SEQ",
+        `seq must be a bigint 0..${seqMax} ${esn ? "(64-bit, ESN)" : "(32-bit without ESN)"}`,
+      );
     }
     const limits = checkLifetime(cfg);
-    if (ah && cfg.tfc !== undefined) throw new DataplaneError("BAD_ARGUMENT", "tfc is ESP's (RFC 4303 §2.7); AH carries no padding");
+    if (ah && cfg.tfc !== undefined)
+      throw new DataplaneError("BAD_ARGUMENT", "tfc is ESP's (RFC 4303 §2.7); AH carries no padding");
     const tfc = this.#resolveTfc(cfg, suite, icv);
     const outer = ah && cfg.direction === "out" && cfg.mode === "tunnel" ? tunnelAddresses(cfg) : undefined;
-    const flags = (cfg.direction === "in" ? F_INBOUND : 0) | (cfg.mode === "transport" ? F_TRANSPORT : 0) |
-      (esn ? F_ESN : 0) | (verifyOnly ? F_VERIFY_ONLY : 0) | (ah ? F_AH : 0);
+    const flags =
+      (cfg.direction === "in" ? F_INBOUND : 0) |
+      (cfg.mode === "transport" ? F_TRANSPORT : 0) |
+      (esn ? F_ESN : 0) |
+      (verifyOnly ? F_VERIFY_ONLY : 0) |
+      (ah ? F_AH : 0);
 
     const stage = this.#x.key_stage_ptr();
     this.#view();
     this.#u8.set(encKey, stage);
     this.#u8.set(integKey, stage + STAGE_INTEG_OFF);
-    const slot = this.#x.sa_add(spi >>> 0, flags, suite.kind, encKey.length, integKey.length, suite.hash,
-      icv, window, Number(seq & 0xffffffffn), Number(seq >> 32n));
+    const slot = this.#x.sa_add(
+      spi >>> 0,
+      flags,
+      suite.kind,
+      encKey.length,
+      integKey.length,
+      suite.hash,
+      icv,
+      window,
+      Number(seq & 0xffffffffn),
+      Number(seq >> 32n),
+    );
     this.#view();
     this.#u8.fill(0, stage, stage + KEY_STAGE_BYTES);
     const fail = (code: number): never => {
@@ -266,7 +378,8 @@ export class Dataplane {
     };
     if (slot < 0) fail(slot);
     let rc = 0;
-    if (limits.packetsOrBytes) rc = this.#x.sa_set_lifetime(slot, limits.softPackets, limits.softBytes, limits.hardPackets, limits.hardBytes);
+    if (limits.packetsOrBytes)
+      rc = this.#x.sa_set_lifetime(slot, limits.softPackets, limits.softBytes, limits.hardPackets, limits.hardBytes);
     if (rc === 0 && tfc > 0) rc = this.#x.sa_set_tfc(slot, tfc);
     if (rc === 0 && outer) {
       this.#view();
@@ -274,11 +387,20 @@ export class Dataplane {
       this.#u8.set(outer.dst, stage + outer.src.length);
       rc = this.#x.sa_set_ah_outer(slot, outer.src.length === 4 ? 4 : 6);
     }
-    if (rc !== 0) { this.#x.sa_remove(slot); fail(rc); }
+    if (rc !== 0) {
+      this.#x.sa_remove(slot);
+      fail(rc);
+    }
     const addedAt = this.#now();
     const info: SaInfo = {
-      config: { ...cfg, encKey: new Uint8Array(0), integKey: undefined }, suite, icv, window, tfc, addedAt,
-      softAt: addedAt + (limits.softSeconds ?? Infinity) * 1000, hardAt: addedAt + (limits.hardSeconds ?? Infinity) * 1000,
+      config: { ...cfg, encKey: new Uint8Array(0), integKey: undefined },
+      suite,
+      icv,
+      window,
+      tfc,
+      addedAt,
+      softAt: addedAt + (limits.softSeconds ?? Infinity) * 1000,
+      hardAt: addedAt + (limits.hardSeconds ?? Infinity) * 1000,
       reported: 0,
     };
     this.#sas.set(slot, info);
@@ -293,19 +415,30 @@ export class Dataplane {
   #resolveTfc(cfg: SaConfig, suite: Suite, icv: number): number {
     if (cfg.tfc === undefined || cfg.tfc === 0) return 0;
     if (cfg.direction !== "out" || cfg.mode !== "tunnel") {
-      throw new DataplaneError("BAD_ARGUMENT", `tfc pads inner packets of tunnel-mode outbound SAs only (RFC 4303 §2.7: the receiver finds the end by the inner IP length); this SA is ${cfg.mode} ${cfg.direction}`);
+      throw new DataplaneError(
+        "BAD_ARGUMENT",
+        `tfc pads inner packets of tunnel-mode outbound SAs only (RFC 4303 §2.7: the receiver finds the end by the inner IP length); this SA is ${cfg.mode} ${cfg.direction}`,
+      );
     }
     let target: number;
     if (cfg.tfc === "mtu") {
       const mtu = cfg.pathMtu ?? 1500;
-      if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw new DataplaneError("BAD_ARGUMENT", `pathMtu must be an integer 68..65535, got ${mtu}`);
+      if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535)
+        throw new DataplaneError("BAD_ARGUMENT", `pathMtu must be an integer 68..65535, got ${mtu}`);
       target = innerMtuFor(suite, icv, "tunnel", mtu, cfg.outer ?? {}, this.#maxPacket);
-      if (target < 20) throw new DataplaneError("BAD_ARGUMENT", `pathMtu ${mtu} leaves no room for an inner packet with ${suite.name}`);
+      if (target < 20)
+        throw new DataplaneError(
+          "BAD_ARGUMENT",
+          `pathMtu ${mtu} leaves no room for an inner packet with ${suite.name}`,
+        );
     } else {
       target = cfg.tfc;
     }
     if (!Number.isInteger(target) || target < 1 || target > this.#maxPacket) {
-      throw new DataplaneError("BAD_ARGUMENT", `tfc must be "mtu" or an integer 1..${this.#maxPacket} (the largest packet a slot holds), got ${String(cfg.tfc)}`);
+      throw new DataplaneError(
+        "BAD_ARGUMENT",
+        `tfc must be "mtu" or an integer 1..${this.#maxPacket} (the largest packet a slot holds), got ${String(cfg.tfc)}`,
+      );
     }
     return target;
   }
@@ -331,7 +464,10 @@ export class Dataplane {
   encapsulateDummy(h: SaHandle, length: number): EncapResult {
     const info = this.#info(h);
     if (info.config.direction !== "out" || info.config.mode !== "tunnel" || info.suite.protocol === "ah") {
-      throw new DataplaneError("BAD_ARGUMENT", `dummy packets need a tunnel-mode outbound ESP SA; SA ${hexSpi(info.config.spi)} is ${info.suite.protocol.toUpperCase()} ${info.config.mode} ${info.config.direction}`);
+      throw new DataplaneError(
+        "BAD_ARGUMENT",
+        `dummy packets need a tunnel-mode outbound ESP SA; SA ${hexSpi(info.config.spi)} is ${info.suite.protocol.toUpperCase()} ${info.config.mode} ${info.config.direction}`,
+      );
     }
     if (!Number.isInteger(length) || length < 0 || length > this.#maxPacket) {
       throw new DataplaneError("BAD_ARGUMENT", `dummy length must be an integer 0..${this.#maxPacket}, got ${length}`);
@@ -341,7 +477,8 @@ export class Dataplane {
     b.addDummy(length, h);
     this.runEncapsulate(b);
     const status = b.status(0);
-    const r: EncapResult = status === "ok" ? { status, seq: b.seq(0), packet: b.output(0).slice() } : { status, seq: b.seq(0) };
+    const r: EncapResult =
+      status === "ok" ? { status, seq: b.seq(0), packet: b.output(0).slice() } : { status, seq: b.seq(0) };
     b.reset();
     return r;
   }
@@ -360,7 +497,15 @@ export class Dataplane {
     if (!Number.isInteger(innerLength) || innerLength < 0) {
       throw new DataplaneError("BAD_ARGUMENT", `innerLength must be a non-negative integer, got ${innerLength}`);
     }
-    return overheadFor(info.suite, info.icv, info.config.mode, innerLength, outer, info.tfc, outer.ipVersion !== undefined);
+    return overheadFor(
+      info.suite,
+      info.icv,
+      info.config.mode,
+      innerLength,
+      outer,
+      info.tfc,
+      outer.ipVersion !== undefined,
+    );
   }
 
   /**
@@ -370,7 +515,8 @@ export class Dataplane {
    */
   innerMtu(h: SaHandle, outerMtu: number, outer: OuterHeaders = {}): number {
     const info = this.#info(h);
-    if (!Number.isInteger(outerMtu) || outerMtu < 0) throw new DataplaneError("BAD_ARGUMENT", `outerMtu must be a non-negative integer, got ${outerMtu}`);
+    if (!Number.isInteger(outerMtu) || outerMtu < 0)
+      throw new DataplaneError("BAD_ARGUMENT", `outerMtu must be a non-negative integer, got ${outerMtu}`);
     const l = innerMtuFor(info.suite, info.icv, info.config.mode, outerMtu, outer, this.#maxPacket);
     return info.tfc > l ? 0 : l;
   }
@@ -458,9 +604,12 @@ export class Dataplane {
    * EventTarget listener's). Returns the unsubscribe function.
    */
   on(event: "lifetime", fn: (e: LifetimeEvent) => void): () => void {
-    if (event !== "lifetime") throw new DataplaneError("BAD_ARGUMENT", `unknown event "${String(event)}"; known: lifetime`);
+    if (event !== "lifetime")
+      throw new DataplaneError("BAD_ARGUMENT", `unknown event "${String(event)}"; known: lifetime`);
     this.#lifetimeListeners.add(fn);
-    return () => { this.#lifetimeListeners.delete(fn); };
+    return () => {
+      this.#lifetimeListeners.delete(fn);
+    };
   }
 
   /**
@@ -478,9 +627,18 @@ export class Dataplane {
     let next = Infinity;
     for (const h of this.#timed) {
       const info = this.#sas.get(h);
-      if (!info) { this.#timed.delete(h); continue; }
-      if (info.softAt <= now) { this.#x.sa_life_mark(h, 0, R_SECONDS); info.softAt = Infinity; }
-      if (info.hardAt <= now) { this.#x.sa_life_mark(h, 1, R_SECONDS); info.hardAt = Infinity; }
+      if (!info) {
+        this.#timed.delete(h);
+        continue;
+      }
+      if (info.softAt <= now) {
+        this.#x.sa_life_mark(h, 0, R_SECONDS);
+        info.softAt = Infinity;
+      }
+      if (info.hardAt <= now) {
+        this.#x.sa_life_mark(h, 1, R_SECONDS);
+        info.hardAt = Infinity;
+      }
       this.#report(h, info);
       if (info.softAt === Infinity && info.hardAt === Infinity) this.#timed.delete(h);
       else next = Math.min(next, info.softAt, info.hardAt);
@@ -495,7 +653,9 @@ export class Dataplane {
     const n = this.#dv.getUint32(q + LE_COUNT, true);
     if (n === 0) return;
     const overflowed = this.#dv.getUint32(q + LE_OVERFLOWED, true) !== 0;
-    const slots = overflowed ? [...this.#sas.keys()] : Array.from({ length: n }, (_, i) => this.#dv.getUint32(q + LE_SLOTS + 4 * i, true));
+    const slots = overflowed
+      ? [...this.#sas.keys()]
+      : Array.from({ length: n }, (_, i) => this.#dv.getUint32(q + LE_SLOTS + 4 * i, true));
     this.#dv.setUint32(q + LE_COUNT, 0, true);
     this.#dv.setUint32(q + LE_OVERFLOWED, 0, true);
     for (const h of slots) {
@@ -518,7 +678,13 @@ export class Dataplane {
     for (const e of events) {
       for (const fn of this.#lifetimeListeners) {
         // A throwing listener must not lose the batch's results; its error surfaces on its own.
-        try { fn(e); } catch (err) { queueMicrotask(() => { throw err; }); }
+        try {
+          fn(e);
+        } catch (err) {
+          queueMicrotask(() => {
+            throw err;
+          });
+        }
       }
     }
   }
@@ -587,7 +753,11 @@ export class Dataplane {
       replayWindow: info.window,
       verifyOnly: info.config.verifyOnly === true,
       protocol: info.suite.protocol,
-      lifetime: { soft: LIFE_REASONS[life & 0xff] ?? null, hard: LIFE_REASONS[(life >> 8) & 0xff] ?? null, addedAt: info.addedAt },
+      lifetime: {
+        soft: LIFE_REASONS[life & 0xff] ?? null,
+        hard: LIFE_REASONS[(life >> 8) & 0xff] ?? null,
+        addedAt: info.addedAt,
+      },
     };
   }
 
@@ -596,18 +766,26 @@ export class Dataplane {
     this.#view();
     const base = this.#x.global_counters_ptr();
     const byStatus = {} as Record<Status, bigint>;
-    STATUS_NAMES.forEach((name, code) => { byStatus[name] = this.#dv.getBigUint64(base + code * 8, true); });
+    STATUS_NAMES.forEach((name, code) => {
+      byStatus[name] = this.#dv.getBigUint64(base + code * 8, true);
+    });
     return { XfrmInNoStates: byStatus["no-sa"], XfrmInHdrError: byStatus["truncated"], byStatus };
   }
 
   /** Handles of every installed SA. */
-  handles(): SaHandle[] { return [...this.#sas.keys()]; }
+  handles(): SaHandle[] {
+    return [...this.#sas.keys()];
+  }
 
   /** The inbound SA with this SPI, or -1 (the wasm SPI table lookup). */
-  lookup(spi: number): SaHandle { return this.#x.sa_lookup(spi >>> 0); }
+  lookup(spi: number): SaHandle {
+    return this.#x.sa_lookup(spi >>> 0);
+  }
 
   /** The configuration an SA was added with (keys removed). */
-  config(h: SaHandle): Readonly<SaConfig> { return this.#info(h).config; }
+  config(h: SaHandle): Readonly<SaConfig> {
+    return this.#info(h).config;
+  }
 
   // ---- internals used by PacketBatch ----------------------------------------------------------
 
@@ -682,21 +860,34 @@ function encKeyLayout(suite: Suite, verifyOnly: boolean): string {
 /** Verify-only SAs: inbound, and a suite whose ICV key is not the encryption key. */
 function checkVerifyOnly(cfg: SaConfig, suite: Suite): void {
   if (cfg.direction !== "in") {
-    throw new DataplaneError("BAD_ARGUMENT", `verifyOnly is for inbound SAs (an integrity gateway checks packets it receives); this SA is outbound`);
+    throw new DataplaneError(
+      "BAD_ARGUMENT",
+      `verifyOnly is for inbound SAs (an integrity gateway checks packets it receives); this SA is outbound`,
+    );
   }
   if (suite.aead) {
-    throw new DataplaneError("BAD_PROPOSAL",
+    throw new DataplaneError(
+      "BAD_PROPOSAL",
       `${suite.name} cannot be verified without decrypting: an AEAD's ICV is keyed by the encryption key, so a verify-only ` +
-      `gateway would need the full key. Use an HMAC suite (e.g. aes128ctr-sha256, aes128-sha256) or AES-GMAC for integrity gateways`);
+        `gateway would need the full key. Use an HMAC suite (e.g. aes128ctr-sha256, aes128-sha256) or AES-GMAC for integrity gateways`,
+    );
   }
-  if (cfg.tfc !== undefined) throw new DataplaneError("BAD_ARGUMENT", "tfc applies to outbound SAs; a verify-only SA forwards packets unchanged");
+  if (cfg.tfc !== undefined)
+    throw new DataplaneError(
+      "BAD_ARGUMENT",
+      "tfc applies to outbound SAs; a verify-only SA forwards packets unchanged",
+    );
 }
 
 interface Limits {
   packetsOrBytes: boolean;
   seconds: boolean;
-  softPackets: bigint; softBytes: bigint; hardPackets: bigint; hardBytes: bigint;
-  softSeconds?: number; hardSeconds?: number;
+  softPackets: bigint;
+  softBytes: bigint;
+  hardPackets: bigint;
+  hardBytes: bigint;
+  softSeconds?: number;
+  hardSeconds?: number;
 }
 
 /** Validates SaConfig.lifetime: positive integers, soft not above hard. */
@@ -709,22 +900,40 @@ function checkLifetime(cfg: SaConfig): Limits {
   };
   const secs = (v: number | undefined, what: string): number | undefined => {
     if (v === undefined) return undefined;
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) throw new DataplaneError("BAD_ARGUMENT", `lifetime ${what} must be a positive number of seconds, got ${String(v)}`);
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0)
+      throw new DataplaneError(
+        "BAD_ARGUMENT",
+        `lifetime ${what} must be a positive number of seconds, got ${String(v)}`,
+      );
     return v;
   };
   const soft: LifetimeLimits = cfg.lifetime?.soft ?? {};
   const hard: LifetimeLimits = cfg.lifetime?.hard ?? {};
   const l: Limits = {
-    softPackets: count(soft.packets, "soft.packets"), softBytes: count(soft.bytes, "soft.bytes"),
-    hardPackets: count(hard.packets, "hard.packets"), hardBytes: count(hard.bytes, "hard.bytes"),
-    softSeconds: secs(soft.seconds, "soft.seconds"), hardSeconds: secs(hard.seconds, "hard.seconds"),
-    packetsOrBytes: false, seconds: false,
+    softPackets: count(soft.packets, "soft.packets"),
+    softBytes: count(soft.bytes, "soft.bytes"),
+    hardPackets: count(hard.packets, "hard.packets"),
+    hardBytes: count(hard.bytes, "hard.bytes"),
+    softSeconds: secs(soft.seconds, "soft.seconds"),
+    hardSeconds: secs(hard.seconds, "hard.seconds"),
+    packetsOrBytes: false,
+    seconds: false,
   };
-  for (const [what, a, b] of [["packets", l.softPackets, l.hardPackets], ["bytes", l.softBytes, l.hardBytes]] as const) {
-    if (a !== NO_LIMIT && b !== NO_LIMIT && a > b) throw new DataplaneError("BAD_ARGUMENT", `lifetime soft.${what} (${a}) is above hard.${what} (${b}): the soft limit warns before the hard one`);
+  for (const [what, a, b] of [
+    ["packets", l.softPackets, l.hardPackets],
+    ["bytes", l.softBytes, l.hardBytes],
+  ] as const) {
+    if (a !== NO_LIMIT && b !== NO_LIMIT && a > b)
+      throw new DataplaneError(
+        "BAD_ARGUMENT",
+        `lifetime soft.${what} (${a}) is above hard.${what} (${b}): the soft limit warns before the hard one`,
+      );
   }
   if (l.softSeconds !== undefined && l.hardSeconds !== undefined && l.softSeconds > l.hardSeconds) {
-    throw new DataplaneError("BAD_ARGUMENT", `lifetime soft.seconds (${l.softSeconds}) is above hard.seconds (${l.hardSeconds}): the soft limit warns before the hard one`);
+    throw new DataplaneError(
+      "BAD_ARGUMENT",
+      `lifetime soft.seconds (${l.softSeconds}) is above hard.seconds (${l.hardSeconds}): the soft limit warns before the hard one`,
+    );
   }
   l.packetsOrBytes = [l.softPackets, l.softBytes, l.hardPackets, l.hardBytes].some((v) => v !== NO_LIMIT);
   l.seconds = l.softSeconds !== undefined || l.hardSeconds !== undefined;
@@ -736,7 +945,10 @@ function tunnelAddresses(cfg: SaConfig): { src: Uint8Array; dst: Uint8Array } {
   const src = cfg.tunnel ? parseIp(cfg.tunnel.src) : undefined;
   const dst = cfg.tunnel ? parseIp(cfg.tunnel.dst) : undefined;
   if (!src || !dst || src.length !== dst.length) {
-    throw new DataplaneError("BAD_ARGUMENT", `an outbound tunnel-mode AH SA needs tunnel: { src, dst }, two IPv4 or two IPv6 addresses (the AH ICV covers the outer header); got ${JSON.stringify(cfg.tunnel)}`);
+    throw new DataplaneError(
+      "BAD_ARGUMENT",
+      `an outbound tunnel-mode AH SA needs tunnel: { src, dst }, two IPv4 or two IPv6 addresses (the AH ICV covers the outer header); got ${JSON.stringify(cfg.tunnel)}`,
+    );
   }
   return { src, dst };
 }
@@ -745,11 +957,19 @@ function tunnelAddresses(cfg: SaConfig): { src: Uint8Array; dst: Uint8Array } {
 const ipHeaderBytes = (outer: OuterHeaders): number => (outer.ipVersion === 6 ? 40 : 20);
 
 /** AH header bytes for this ICV: 12 + ICV padded to 4 (IPv4) or 8 (IPv6) bytes, RFC 4302 §2.2. */
-const ahBytes = (icv: number, ipVersion: 4 | 6 | undefined): number => (ipVersion === 6 ? Math.ceil((12 + icv) / 8) * 8 : Math.ceil((12 + icv) / 4) * 4);
+const ahBytes = (icv: number, ipVersion: 4 | 6 | undefined): number =>
+  ipVersion === 6 ? Math.ceil((12 + icv) / 8) * 8 : Math.ceil((12 + icv) / 4) * 4;
 
 /** See Dataplane.overhead; `withOuterIp` counts the tunnel's outer IP header. */
-function overheadFor(suite: Suite, icv: number, mode: SaConfig["mode"], innerLength: number, outer: OuterHeaders,
-  tfc: number, withOuterIp: boolean): number {
+function overheadFor(
+  suite: Suite,
+  icv: number,
+  mode: SaConfig["mode"],
+  innerLength: number,
+  outer: OuterHeaders,
+  tfc: number,
+  withOuterIp: boolean,
+): number {
   if (suite.protocol === "ah") {
     // AH's output is the whole IP packet: in tunnel mode the outer header is always part of it.
     return ahBytes(icv, outer.ipVersion) + (mode === "tunnel" ? ipHeaderBytes(outer) : 0);
@@ -763,7 +983,14 @@ function overheadFor(suite: Suite, icv: number, mode: SaConfig["mode"], innerLen
 }
 
 /** See Dataplane.innerMtu (without the TFC check); at most `maxPacket`, never negative. */
-function innerMtuFor(suite: Suite, icv: number, mode: SaConfig["mode"], outerMtu: number, outer: OuterHeaders, maxPacket: number): number {
+function innerMtuFor(
+  suite: Suite,
+  icv: number,
+  mode: SaConfig["mode"],
+  outerMtu: number,
+  outer: OuterHeaders,
+  maxPacket: number,
+): number {
   const ip = ipHeaderBytes(outer);
   if (suite.protocol === "ah") {
     const inner = outerMtu - ahBytes(icv, outer.ipVersion) - (mode === "tunnel" ? ip : 0);

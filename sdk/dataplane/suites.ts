@@ -5,7 +5,17 @@
  * @module
  */
 import { DataplaneError } from "./errors.ts";
-import { CIPHERS, INTEGS, type HashAlg, SuiteKind, cipherByKeyword, integByKeyword, type CipherRow, type IntegRow, type SuiteRows } from "./suite-registry.ts";
+import {
+  CIPHERS,
+  INTEGS,
+  type HashAlg,
+  SuiteKind,
+  cipherByKeyword,
+  integByKeyword,
+  type CipherRow,
+  type IntegRow,
+  type SuiteRows,
+} from "./suite-registry.ts";
 
 export { SuiteKind, HashAlg } from "./suite-registry.ts";
 
@@ -51,18 +61,27 @@ function keywordPatterns(rows: readonly CipherRow[]): string[] {
     if (icvSuffix) g.icvs.add(r.icvBytes);
     groups.set(t, g);
   }
-  return [...groups].map(([t, g]) => t.replace("{B}", `{${[...g.bits].join(",")}}`).replace("{I}", `{${[...g.icvs].join(",")}}`));
+  return [...groups].map(([t, g]) =>
+    t.replace("{B}", `{${[...g.bits].join(",")}}`).replace("{I}", `{${[...g.icvs].join(",")}}`),
+  );
 }
 
 /** Every keyword family accepted, for error messages (derived from the suite registry). */
 export const KNOWN_SUITES =
   `${keywordPatterns(CIPHERS.filter((c) => c.combined)).join(", ")}, ` +
-  `${keywordPatterns(CIPHERS.filter((c) => !c.combined)).map((c) => `${c}-{${INTEGS.map((r) => r.keyword).join(",")}}`).join(", ")}, ` +
+  `${keywordPatterns(CIPHERS.filter((c) => !c.combined))
+    .map((c) => `${c}-{${INTEGS.map((r) => r.keyword).join(",")}}`)
+    .join(", ")}, ` +
   "each optionally followed by -esn or -noesn";
 
 /** Dataplane spellings beyond strongSwan's keywords, accepted since the first release. */
 const CIPHER_ALIASES: Record<string, string> = { aesctr: "aes128ctr" };
-const INTEG_ALIASES: Record<string, string> = { sha1_96: "sha1", sha256_128: "sha256", sha384_192: "sha384", sha512_256: "sha512" };
+const INTEG_ALIASES: Record<string, string> = {
+  sha1_96: "sha1",
+  sha256_128: "sha256",
+  sha384_192: "sha384",
+  sha512_256: "sha512",
+};
 const integOf = (word: string): IntegRow | undefined => integByKeyword(INTEG_ALIASES[word] ?? word);
 
 /** The rows of a keyword without its ESN suffix, or why there are none. */
@@ -91,8 +110,10 @@ export function lookupSuite(keyword: string): SuiteRows | undefined {
 export function parseSuite(keyword: string): Suite {
   let rest = keyword.trim().toLowerCase();
   let esn = false;
-  if (rest.endsWith("-esn")) { esn = true; rest = rest.slice(0, -4); }
-  else if (rest.endsWith("-noesn")) rest = rest.slice(0, -6);
+  if (rest.endsWith("-esn")) {
+    esn = true;
+    rest = rest.slice(0, -4);
+  } else if (rest.endsWith("-noesn")) rest = rest.slice(0, -6);
   const rows = suiteRows(rest);
   if (typeof rows === "string") {
     throw new DataplaneError("BAD_PROPOSAL", `unknown ESP proposal "${keyword}": ${rows}; known: ${KNOWN_SUITES}`);
@@ -100,10 +121,18 @@ export function parseSuite(keyword: string): Suite {
   const { cipher, integ } = rows;
   return {
     name: integ ? `${cipher.keyword}-${integ.keyword}` : cipher.keyword,
-    kind: cipher.kind, aesKeyBytes: cipher.family === "chacha20-poly1305" ? 0 : cipher.keyBytes,
-    encKeyBytes: cipher.keyBytes + cipher.saltBytes, hash: integ?.hash ?? 0, integKeyBytes: integ?.keyBytes ?? 0,
-    icvBytes: integ?.icvBytes ?? cipher.icvBytes, allowedIcv: integ?.allowedIcv ?? [cipher.icvBytes], ivBytes: cipher.ivBytes,
-    align: cipher.align, aead: cipher.aead, esn, protocol: "esp",
+    kind: cipher.kind,
+    aesKeyBytes: cipher.family === "chacha20-poly1305" ? 0 : cipher.keyBytes,
+    encKeyBytes: cipher.keyBytes + cipher.saltBytes,
+    hash: integ?.hash ?? 0,
+    integKeyBytes: integ?.keyBytes ?? 0,
+    icvBytes: integ?.icvBytes ?? cipher.icvBytes,
+    allowedIcv: integ?.allowedIcv ?? [cipher.icvBytes],
+    ivBytes: cipher.ivBytes,
+    align: cipher.align,
+    aead: cipher.aead,
+    esn,
+    protocol: "esp",
   };
 }
 
@@ -117,12 +146,25 @@ export const KNOWN_AH_SUITES = "sha1, sha256, sha256_96, sha384, sha512, each op
 export function parseAhSuite(keyword: string): Suite {
   let rest = keyword.trim().toLowerCase();
   let esn = false;
-  if (rest.endsWith("-esn")) { esn = true; rest = rest.slice(0, -4); }
-  else if (rest.endsWith("-noesn")) rest = rest.slice(0, -6);
+  if (rest.endsWith("-esn")) {
+    esn = true;
+    rest = rest.slice(0, -4);
+  } else if (rest.endsWith("-noesn")) rest = rest.slice(0, -6);
   const h = integOf(rest);
   if (!h) throw new DataplaneError("BAD_PROPOSAL", `unknown AH proposal "${keyword}"; known: ${KNOWN_AH_SUITES}`);
   return {
-    name: h.keyword, kind: SuiteKind.NullHmac, aesKeyBytes: 0, encKeyBytes: 0, hash: h.hash, integKeyBytes: h.keyBytes,
-    icvBytes: h.icvBytes, allowedIcv: h.allowedIcv, ivBytes: 0, align: 4, aead: false, esn, protocol: "ah",
+    name: h.keyword,
+    kind: SuiteKind.NullHmac,
+    aesKeyBytes: 0,
+    encKeyBytes: 0,
+    hash: h.hash,
+    integKeyBytes: h.keyBytes,
+    icvBytes: h.icvBytes,
+    allowedIcv: h.allowedIcv,
+    ivBytes: 0,
+    align: 4,
+    aead: false,
+    esn,
+    protocol: "ah",
   };
 }

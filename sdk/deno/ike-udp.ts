@@ -9,13 +9,19 @@ import type { DecapResult } from "../dataplane/types.ts";
 import type { IkeTransport } from "../ike/daemon.ts";
 import type { Endpoint } from "../ike/ike-sa.ts";
 
-interface NetAddr { hostname: string; port: number; transport: "udp" }
+interface NetAddr {
+  hostname: string;
+  port: number;
+  transport: "udp";
+}
 interface DatagramConn extends AsyncIterable<[Uint8Array, NetAddr]> {
   readonly addr: NetAddr;
   send(p: Uint8Array, addr: NetAddr): Promise<number>;
   close(): void;
 }
-interface DenoNet { listenDatagram(o: { transport: "udp"; hostname: string; port: number }): DatagramConn }
+interface DenoNet {
+  listenDatagram(o: { transport: "udp"; hostname: string; port: number }): DatagramConn;
+}
 
 /** Where received traffic goes. */
 export interface DenoIkeHandlers {
@@ -39,27 +45,50 @@ export class DenoIkeUdpTransport implements IkeTransport {
   }
 
   /** Binds and starts the receive loops. Port 0 picks a free one. */
-  static bind(dp: Dataplane, opts: { address: string; ikePort: number; natPort: number }, h: DenoIkeHandlers): DenoIkeUdpTransport {
+  static bind(
+    dp: Dataplane,
+    opts: { address: string; ikePort: number; natPort: number },
+    h: DenoIkeHandlers,
+  ): DenoIkeUdpTransport {
     const deno = (globalThis as { Deno?: DenoNet }).Deno;
-    if (!deno?.listenDatagram) throw new Error("Deno.listenDatagram is unavailable: run deno with --unstable-net --allow-net");
+    if (!deno?.listenDatagram)
+      throw new Error("Deno.listenDatagram is unavailable: run deno with --unstable-net --allow-net");
     const nat = deno.listenDatagram({ transport: "udp", hostname: opts.address, port: opts.natPort });
-    const ike = opts.ikePort !== opts.natPort && opts.ikePort !== 0 ? deno.listenDatagram({ transport: "udp", hostname: opts.address, port: opts.ikePort }) : undefined;
+    const ike =
+      opts.ikePort !== opts.natPort && opts.ikePort !== 0
+        ? deno.listenDatagram({ transport: "udp", hostname: opts.address, port: opts.ikePort })
+        : undefined;
     const t = new DenoIkeUdpTransport(nat, ike);
     void t.loop(nat, true, dp, opts.address, h);
     if (ike) void t.loop(ike, ike.addr.port !== 500, dp, opts.address, h);
     return t;
   }
 
-  private async loop(conn: DatagramConn, marker: boolean, dp: Dataplane, address: string, h: DenoIkeHandlers): Promise<void> {
+  private async loop(
+    conn: DatagramConn,
+    marker: boolean,
+    dp: Dataplane,
+    address: string,
+    h: DenoIkeHandlers,
+  ): Promise<void> {
     const local = { address, port: conn.addr.port };
     let pending: { data: Uint8Array; from: Endpoint }[] = [];
     let scheduled = false;
     try {
       for await (const [data, addr] of conn) {
         const from = { address: addr.hostname, port: addr.port };
-        if (data.length === 1 && data[0] === 0xff) { this.keepalivesReceived++; continue; }
-        if (!marker) { h.onIke(data, local, from); continue; }
-        if (data.length >= 4 && data[0] === 0 && data[1] === 0 && data[2] === 0 && data[3] === 0) { h.onIke(data.subarray(4), local, from); continue; }
+        if (data.length === 1 && data[0] === 0xff) {
+          this.keepalivesReceived++;
+          continue;
+        }
+        if (!marker) {
+          h.onIke(data, local, from);
+          continue;
+        }
+        if (data.length >= 4 && data[0] === 0 && data[1] === 0 && data[2] === 0 && data[3] === 0) {
+          h.onIke(data.subarray(4), local, from);
+          continue;
+        }
         pending.push({ data, from });
         if (!scheduled) {
           scheduled = true;
@@ -68,7 +97,10 @@ export class DenoIkeUdpTransport implements IkeTransport {
             scheduled = false;
             const items = pending;
             pending = [];
-            h.onEsp(dp.decapsulateBatch(items.map((x) => x.data)), items.map((x) => x.from));
+            h.onEsp(
+              dp.decapsulateBatch(items.map((x) => x.data)),
+              items.map((x) => x.from),
+            );
           }, 0);
         }
       }

@@ -139,7 +139,9 @@ export class IcvTruncationDetector {
   }
 
   /** Stops watching the dataplane (diagnostics already raised stay listed). */
-  detach(): void { this.#detach(); }
+  detach(): void {
+    this.#detach();
+  }
 
   /** Calls `fn` whenever a diagnostic is raised or updated. Returns the unsubscribe function. */
   on(fn: (d: Diagnostic) => void): () => void {
@@ -148,7 +150,9 @@ export class IcvTruncationDetector {
   }
 
   /** Probes run so far (each recomputes up to four MACs in wasm). */
-  get probes(): number { return this.#probes; }
+  get probes(): number {
+    return this.#probes;
+  }
 
   /** Active diagnostics: SAs still installed that failed within `forgetAfterMs`, by SPI. */
   diagnostics(): Diagnostic[] {
@@ -156,7 +160,10 @@ export class IcvTruncationDetector {
     const installed = new Set(this.#dp.handles());
     const out: Diagnostic[] = [];
     for (const [h, s] of this.#sas) {
-      if (!installed.has(h) || this.#dp.config(h) !== s.config) { this.#sas.delete(h); continue; }
+      if (!installed.has(h) || this.#dp.config(h) !== s.config) {
+        this.#sas.delete(h);
+        continue;
+      }
       if (now - s.lastFailure >= this.#forgetMs) continue;
       const d = this.#diagnose(s);
       if (d) out.push(d);
@@ -183,7 +190,13 @@ export class IcvTruncationDetector {
       s.probed++;
       const bits = this.#dp.icvProbe(i).map((bytes) => bytes * 8);
       for (const b of bits) s.matches.set(b, (s.matches.get(b) ?? 0) + 1);
-      this.#onProbe?.({ index: i, sa: h, spi: s.facts.spi, configuredIcvBits: s.facts.configuredIcvBits, verifiesAtBits: bits });
+      this.#onProbe?.({
+        index: i,
+        sa: h,
+        spi: s.facts.spi,
+        configuredIcvBits: s.facts.configuredIcvBits,
+        verifiesAtBits: bits,
+      });
     }
     for (const s of touched) this.#evaluate(s);
   }
@@ -197,17 +210,32 @@ export class IcvTruncationDetector {
     const suite = parseSuite(config.esp);
     const hash = HASH_NAMES[suite.hash];
     // AEAD suites authenticate inside the cipher: no truncation to try, nothing to claim.
-    if (suite.kind === SuiteKind.Gcm || !hash) { this.#ignored.add(config); return undefined; }
+    if (suite.kind === SuiteKind.Gcm || !hash) {
+      this.#ignored.add(config);
+      return undefined;
+    }
     const esn = config.esn ?? suite.esn;
     const s: SaState = {
       handle: h,
       config,
       facts: {
-        spi: config.spi >>> 0, suite: suite.name + (esn ? "-esn" : ""), encryption: suite.name.replace(/-.*/, ""),
-        hash, esn, configuredIcvBits: (config.icvLength ?? suite.icvBytes) * 8,
-        allowedIcvBits: suite.allowedIcv.map((n) => n * 8), failures: 0, truncated: 0,
+        spi: config.spi >>> 0,
+        suite: suite.name + (esn ? "-esn" : ""),
+        encryption: suite.name.replace(/-.*/, ""),
+        hash,
+        esn,
+        configuredIcvBits: (config.icvLength ?? suite.icvBytes) * 8,
+        allowedIcvBits: suite.allowedIcv.map((n) => n * 8),
+        failures: 0,
+        truncated: 0,
       },
-      seen: 0, probed: 0, matches: new Map(), windowStart: -Infinity, windowProbes: 0, firstFailure: 0, lastFailure: 0,
+      seen: 0,
+      probed: 0,
+      matches: new Map(),
+      windowStart: -Infinity,
+      windowProbes: 0,
+      firstFailure: 0,
+      lastFailure: 0,
     };
     this.#sas.set(h, s);
     return s;
@@ -216,8 +244,14 @@ export class IcvTruncationDetector {
   /** Rate limit: fixed one-second windows, per SA and over all SAs. */
   #admit(s: SaState): boolean {
     const now = this.#now();
-    if (now - this.#windowStart >= 1000) { this.#windowStart = now; this.#windowProbes = 0; }
-    if (now - s.windowStart >= 1000) { s.windowStart = now; s.windowProbes = 0; }
+    if (now - this.#windowStart >= 1000) {
+      this.#windowStart = now;
+      this.#windowProbes = 0;
+    }
+    if (now - s.windowStart >= 1000) {
+      s.windowStart = now;
+      s.windowProbes = 0;
+    }
     if (s.windowProbes >= this.#perSa || this.#windowProbes >= this.#total) return false;
     s.windowProbes++;
     this.#windowProbes++;
@@ -237,16 +271,41 @@ export class IcvTruncationDetector {
   }
 
   #diagnose(s: SaState): Diagnostic | undefined {
-    let peer = 0, matched = 0;
-    for (const [bits, n] of s.matches) if (n > matched) { peer = bits; matched = n; }
+    let peer = 0,
+      matched = 0;
+    for (const [bits, n] of s.matches)
+      if (n > matched) {
+        peer = bits;
+        matched = n;
+      }
     const f = s.facts;
-    const base = { spi: f.spi, sa: s.handle, suite: f.suite, configuredIcvBits: f.configuredIcvBits, failures: f.failures,
-      probed: s.probed, severity: "error" as const, since: s.firstFailure };
-    const evidence = { failures: f.failures, truncated: f.truncated, probed: s.probed, matched, configuredIcvBits: f.configuredIcvBits };
+    const base = {
+      spi: f.spi,
+      sa: s.handle,
+      suite: f.suite,
+      configuredIcvBits: f.configuredIcvBits,
+      failures: f.failures,
+      probed: s.probed,
+      severity: "error" as const,
+      since: s.firstFailure,
+    };
+    const evidence = {
+      failures: f.failures,
+      truncated: f.truncated,
+      probed: s.probed,
+      matched,
+      configuredIcvBits: f.configuredIcvBits,
+    };
     // A MAC that verifies at >= 96 bits with our key is proof (forgery odds 2^-96): one suffices.
     if (matched > 0) {
-      return { kind: "icv-truncation", ...base, peerIcvBits: peer, matched, evidence: { ...evidence, peerIcvBits: peer },
-        ...truncationWording(f, peer) };
+      return {
+        kind: "icv-truncation",
+        ...base,
+        peerIcvBits: peer,
+        matched,
+        evidence: { ...evidence, peerIcvBits: peer },
+        ...truncationWording(f, peer),
+      };
     }
     // Key mismatch needs several failures and no packet ever verified on this SA: a right key
     // delivered those, so failures among them are damage, not configuration.

@@ -29,7 +29,10 @@ export interface IntegrityFacts {
 }
 
 /** A sentence and its actionable part. */
-export interface Wording { message: string; hint: string }
+export interface Wording {
+  message: string;
+  hint: string;
+}
 
 // Linux xfrm_algo.c icv_truncbits (what `auth hmac(...)` without auth-trunc uses), and the
 // RFC length (RFC 2404 for SHA-1, RFC 4868 for SHA-2). They differ only for SHA-256.
@@ -42,7 +45,8 @@ const RFC_BITS = table((_, r) => r.icvBytes * 8);
 const RFC_NAME = table((_, r) => r.rfc);
 /** strongSwan ESP integrity keywords by truncation; lengths without one have no keyword. */
 const KEYWORDS = table((h): Partial<Record<number, string>> =>
-  Object.fromEntries(INTEGS.filter((r) => r.hmac === h).map((r) => [r.icvBytes * 8, r.keyword])));
+  Object.fromEntries(INTEGS.filter((r) => r.hmac === h).map((r) => [r.icvBytes * 8, r.keyword])),
+);
 /** Candidate truncations the wasm probe tries (bits). */
 export const PROBED_ICV_BITS = [96, 128, 192, 256] as const;
 const DIGEST_BITS = table((_, r) => r.keyBytes * 8);
@@ -72,8 +76,10 @@ function whoSends(h: HmacHash, bits: number): string {
   const kw = KEYWORDS[h][bits];
   const linux = bits === LINUX_DEFAULT_BITS[h] ? `Linux \`${linuxAuth(h)}\`` : `Linux \`${linuxTrunc(h, bits)}\``;
   if (h === "sha256" && bits === 96) {
-    return `it is using the Linux default \`${linuxAuth(h)}\` (ip xfrm without auth-trunc, strongSwan through ` +
-      `kernel-pfkey, or a \`sha256_96\` proposal)`;
+    return (
+      `it is using the Linux default \`${linuxAuth(h)}\` (ip xfrm without auth-trunc, strongSwan through ` +
+      `kernel-pfkey, or a \`sha256_96\` proposal)`
+    );
   }
   if (bits === RFC_BITS[h]) return `${RFC_NAME[h]}'s length (${kw ? `strongSwan \`${kw}\`, ` : ""}${linux})`;
   return `a non-standard truncation (${linux}); ${RFC_NAME[h]} says ${RFC_BITS[h]} bits for HMAC-${h.toUpperCase()}`;
@@ -91,9 +97,10 @@ function fixHere(f: IntegrityFacts, bits: number): string | undefined {
 function fixThere(f: IntegrityFacts): string {
   const bits = f.configuredIcvBits;
   const kw = KEYWORDS[f.hash][bits];
-  const linux = bits === LINUX_DEFAULT_BITS[f.hash] && f.hash !== "sha256"
-    ? `\`${linuxAuth(f.hash)}\` or \`${linuxTrunc(f.hash, bits)}\``
-    : `\`${linuxTrunc(f.hash, bits)}\``;
+  const linux =
+    bits === LINUX_DEFAULT_BITS[f.hash] && f.hash !== "sha256"
+      ? `\`${linuxAuth(f.hash)}\` or \`${linuxTrunc(f.hash, bits)}\``
+      : `\`${linuxTrunc(f.hash, bits)}\``;
   if (!kw) return `${linux} there`;
   const pfkey = f.hash === "sha256" && bits === 128 ? " with kernel-netlink, not kernel-pfkey" : "";
   return `${linux} there (strongSwan: \`${kw}\`${pfkey})`;
@@ -111,12 +118,14 @@ export function truncationWording(f: IntegrityFacts, peerBits: number): Wording 
     // The peer is the standard one: change this side; moving the peer away from the RFC is the fallback.
     const linux = `\`${linuxTrunc(f.hash, f.configuredIcvBits)}\``;
     const kw = KEYWORDS[f.hash][f.configuredIcvBits];
-    hint = `set ${here}: the peer follows ${RFC_NAME[f.hash]} (making it send ${f.configuredIcvBits}-bit ICVs, ` +
+    hint =
+      `set ${here}: the peer follows ${RFC_NAME[f.hash]} (making it send ${f.configuredIcvBits}-bit ICVs, ` +
       `${linux}${kw ? ` or strongSwan \`${kw}\`` : ""} there, also works but is non-standard)`;
   } else {
     hint = `set ${here} or ${there}`;
   }
-  const message = `${head(f)}: ${failuresText(f)}; the peer's packets verify with a ${peerBits}-bit ICV — ` +
+  const message =
+    `${head(f)}: ${failuresText(f)}; the peer's packets verify with a ${peerBits}-bit ICV — ` +
     `${whoSends(f.hash, peerBits)}; ${hint}.`;
   return { message, hint };
 }
@@ -124,9 +133,11 @@ export function truncationWording(f: IntegrityFacts, peerBits: number): Wording 
 /** Enough failures verified at no length: the keys (or the ESN setting) differ, or packets are damaged. */
 export function keyMismatchWording(f: IntegrityFacts): Wording {
   const tried = PROBED_ICV_BITS.filter((b) => b <= DIGEST_BITS[f.hash]).join("/");
-  const hint = `compare this SA's integrity key with the peer's (\`ip xfrm state\`, \`swanctl --list-sas\`), ` +
+  const hint =
+    `compare this SA's integrity key with the peer's (\`ip xfrm state\`, \`swanctl --list-sas\`), ` +
     `check that both sides agree on ESN (${f.esn ? "on" : "off"} here), and look for a device that modifies ESP packets in transit`;
-  const message = `${head(f)}: key mismatch or corruption: ${failuresText(f)}, none verify at ${tried} bits ` +
+  const message =
+    `${head(f)}: key mismatch or corruption: ${failuresText(f)}, none verify at ${tried} bits ` +
     `with this SA's key; ${hint}.`;
   return { message, hint };
 }

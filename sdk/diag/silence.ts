@@ -75,7 +75,8 @@ const AFTER_ICV: DropReason[] = ["bad-padding", "bad-next-header", "malformed-in
 
 /** Watches SA pairs for outbound traffic with no verified inbound traffic. */
 export class SilenceDetector {
-  readonly #o: Required<Omit<SilenceDetectorOptions, "dataplane" | "pairs">> & Pick<SilenceDetectorOptions, "dataplane" | "pairs">;
+  readonly #o: Required<Omit<SilenceDetectorOptions, "dataplane" | "pairs">> &
+    Pick<SilenceDetectorOptions, "dataplane" | "pairs">;
   readonly #tracks = new Map<string, Track>();
   readonly #listeners = new Set<(e: SilenceEvent) => void>();
 
@@ -105,18 +106,25 @@ export class SilenceDetector {
       const key = `${p.in}/${p.out}`;
       let inStats, outStats, inConfig, outConfig;
       try {
-        inStats = dp.stats(p.in); outStats = dp.stats(p.out);
-        inConfig = dp.config(p.in); outConfig = dp.config(p.out);
+        inStats = dp.stats(p.in);
+        outStats = dp.stats(p.out);
+        inConfig = dp.config(p.in);
+        outConfig = dp.config(p.out);
       } catch {
         continue; // removed between pairs() and now: gone below
       }
       seen.add(key);
       let t = this.#tracks.get(key);
       // A handle reused by a new SA starts afresh.
-      if (t && (t.inConfig !== inConfig || t.outConfig !== outConfig)) { this.#clear(t, events); t = undefined; }
+      if (t && (t.inConfig !== inConfig || t.outConfig !== outConfig)) {
+        this.#clear(t, events);
+        t = undefined;
+      }
       if (!t) {
         this.#tracks.set(key, {
-          inConfig, outConfig, inPackets: inStats.packets,
+          inConfig,
+          outConfig,
+          inPackets: inStats.packets,
           base: { out: outStats.packets, drops: { ...inStats.drops }, noStates },
         });
         continue;
@@ -156,8 +164,16 @@ export class SilenceDetector {
     t.causes = undefined;
   }
 
-  #diagnose(p: SilencePair, spiIn: number, spiOut: number, quietMs: number, sent: bigint, t: Track,
-    drops: DropCounts, noStates: bigint): Diagnostic {
+  #diagnose(
+    p: SilencePair,
+    spiIn: number,
+    spiOut: number,
+    quietMs: number,
+    sent: bigint,
+    t: Track,
+    drops: DropCounts,
+    noStates: bigint,
+  ): Diagnostic {
     const delta = (r: DropReason): bigint => drops[r] - (t.base.drops[r] ?? 0n);
     const integrity = delta("integrity-failed");
     const badLength = delta("truncated");
@@ -165,7 +181,8 @@ export class SilenceDetector {
     const after = AFTER_ICV.map((r) => [r, delta(r)] as const).filter(([, n]) => n > 0n);
     const afterTotal = after.reduce((s, [, n]) => s + n, 0n);
     const noSa = noStates - t.base.noStates;
-    const inSpi = hexSpi(spiIn), outSpi = hexSpi(spiOut);
+    const inSpi = hexSpi(spiIn),
+      outSpi = hexSpi(spiOut);
     const causes: { id: string; text: string; fix: string }[] = [];
     if (integrity + badLength > 0n) {
       const what = [
@@ -211,7 +228,8 @@ export class SilenceDetector {
     return {
       kind: SILENCE_KIND,
       severity: "error",
-      message: `SA pair ${who} is up but silent: ${sent} packets went out on ${outSpi} over ${secs} s and nothing verified on ${inSpi} in that time. ` +
+      message:
+        `SA pair ${who} is up but silent: ${sent} packets went out on ${outSpi} over ${secs} s and nothing verified on ${inSpi} in that time. ` +
         `Likely causes, most likely first: ${causes.map((c, i) => `(${i + 1}) ${c.text}`).join("; ")}.`,
       hint: causes[0]!.fix, // never empty: "nothing" is added when no other cause is
       spi: spiIn,

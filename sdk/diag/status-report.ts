@@ -14,8 +14,15 @@ import { formatIdentity } from "../ike/identity.ts";
 import { formatTs } from "../ike/ts.ts";
 import type { DiagnosticLike } from "./types.ts";
 import {
-  XFRM_STAT_NAMES, XfrmStatCollector, formatXfrmStates, xfrmStateEntries, zeroDrops,
-  type DropCounts, type XfrmStat, type XfrmStateContext, type XfrmStateEntry,
+  XFRM_STAT_NAMES,
+  XfrmStatCollector,
+  formatXfrmStates,
+  xfrmStateEntries,
+  zeroDrops,
+  type DropCounts,
+  type XfrmStat,
+  type XfrmStateContext,
+  type XfrmStateEntry,
 } from "./xfrm-stat.ts";
 
 /** One direction of a Child SA: its SPI (8 hex digits, as swanctl prints it) and counters. */
@@ -129,12 +136,15 @@ const secondsAgo = (now: number, t: number): number => Math.max(0, Math.round((n
 export function swanctlAlgorithms(proposal: string): string {
   const body = proposal.replace(/^[A-Z]+:/, "");
   if (!body) return "";
-  return body.split("/").flatMap((t) => {
-    if (t === "NO_EXT_SEQ") return [];
-    if (t === "EXT_SEQ") return ["ESN"];
-    if (/^(HMAC_|PRF_|AES_XCBC|AES_CMAC|AES_[0-9]+_GMAC)/.test(t)) return [t];
-    return [t.replace(/_(128|192|256)$/, "-$1")];
-  }).join("/");
+  return body
+    .split("/")
+    .flatMap((t) => {
+      if (t === "NO_EXT_SEQ") return [];
+      if (t === "EXT_SEQ") return ["ESN"];
+      if (/^(HMAC_|PRF_|AES_XCBC|AES_CMAC|AES_[0-9]+_GMAC)/.test(t)) return [t];
+      return [t.replace(/_(128|192|256)$/, "-$1")];
+    })
+    .join("/");
 }
 
 /** Seconds from `now` until `start + seconds - jitter`, jitter in [0, rand]; undefined when off. */
@@ -169,7 +179,11 @@ export function buildStatusReport(src: StatusSources): StatusReport {
     if (d) ctx.set(h, d);
   }
   const owners: StatusReport["owners"] = {};
-  for (const [h, d] of ctx) owners[h] = { ...(d.child !== undefined ? { child: d.child } : {}), ...(d.peer !== undefined ? { peer: d.peer } : {}) };
+  for (const [h, d] of ctx)
+    owners[h] = {
+      ...(d.child !== undefined ? { child: d.child } : {}),
+      ...(d.peer !== undefined ? { peer: d.peer } : {}),
+    };
   const extra = daemon ? { XfrmOutNoStates: BigInt(daemon.counters.espToUnknownChild) } : undefined;
   return {
     time: now,
@@ -182,10 +196,18 @@ export function buildStatusReport(src: StatusSources): StatusReport {
   };
 }
 
-function ikeReport(ike: IkeSa, dp: Dataplane, daemon: IkeDaemon, now: number, reqids: Map<string, number>,
-  ctx: Map<SaHandle, SaDescription>): IkeSaReport {
+function ikeReport(
+  ike: IkeSa,
+  dp: Dataplane,
+  daemon: IkeDaemon,
+  now: number,
+  reqids: Map<string, number>,
+  ctx: Map<SaHandle, SaDescription>,
+): IkeSaReport {
   const established = ike.establishedAt > 0;
-  const children = [...ike.children.values()].map((c) => childReport(c, ike, dp, daemon, now, reqids.get(`${ike.conn.name}\0${c.name}`) ?? 0, ctx));
+  const children = [...ike.children.values()].map((c) =>
+    childReport(c, ike, dp, daemon, now, reqids.get(`${ike.conn.name}\0${c.name}`) ?? 0, ctx),
+  );
   return {
     name: ike.conn.name,
     uniqueId: ike.uniqueId,
@@ -195,18 +217,31 @@ function ikeReport(ike: IkeSa, dp: Dataplane, daemon: IkeDaemon, now: number, re
     spiI: hex(ike.spiI),
     spiR: hex(ike.spiR),
     local: { id: ike.localId ? formatIdentity(ike.localId) : "%any", address: ike.local.address, port: ike.local.port },
-    remote: { id: ike.remoteId ? formatIdentity(ike.remoteId) : "%any", address: ike.remote.address, port: ike.remote.port },
+    remote: {
+      id: ike.remoteId ? formatIdentity(ike.remoteId) : "%any",
+      address: ike.remote.address,
+      port: ike.remote.port,
+    },
     algorithms: swanctlAlgorithms(ike.proposal),
     proposal: ike.proposal,
     natDetected: ike.natDetected,
     ...(established ? { establishedSecondsAgo: secondsAgo(now, ike.establishedAt) } : {}),
-    ...(established && ike.state === "ESTABLISHED" ? optional("rekey", due(now, ike.establishedAt, ike.conn.rekeyTime, ike.conn.randTime)) : {}),
+    ...(established && ike.state === "ESTABLISHED"
+      ? optional("rekey", due(now, ike.establishedAt, ike.conn.rekeyTime, ike.conn.randTime))
+      : {}),
     children,
   };
 }
 
-function childReport(c: ChildSa, ike: IkeSa, dp: Dataplane, daemon: IkeDaemon, now: number, reqid: number,
-  ctx: Map<SaHandle, SaDescription>): ChildSaReport {
+function childReport(
+  c: ChildSa,
+  ike: IkeSa,
+  dp: Dataplane,
+  daemon: IkeDaemon,
+  now: number,
+  reqid: number,
+  ctx: Map<SaHandle, SaDescription>,
+): ChildSaReport {
   const handles = daemon.childHandles(c);
   const t = c.template;
   const udp = ike.conn.encap || ike.natDetected || ike.local.port !== 500;
@@ -222,9 +257,19 @@ function childReport(c: ChildSa, ike: IkeSa, dp: Dataplane, daemon: IkeDaemon, n
   const owner = { child: c.name, peer: ike.remote.address, reqid, limits };
   // The kernel's encap sport/dport are those of the packets the SA matches.
   if (handles) {
-    ctx.set(handles.in, { ...owner, src: ike.remote.address, dst: ike.local.address, ...(udp ? { encap: { sport: ike.remote.port, dport: ike.local.port } } : {}) });
+    ctx.set(handles.in, {
+      ...owner,
+      src: ike.remote.address,
+      dst: ike.local.address,
+      ...(udp ? { encap: { sport: ike.remote.port, dport: ike.local.port } } : {}),
+    });
     if (handles.out !== undefined) {
-      ctx.set(handles.out, { ...owner, src: ike.local.address, dst: ike.remote.address, ...(udp ? { encap: { sport: ike.local.port, dport: ike.remote.port } } : {}) });
+      ctx.set(handles.out, {
+        ...owner,
+        src: ike.local.address,
+        dst: ike.remote.address,
+        ...(udp ? { encap: { sport: ike.local.port, dport: ike.remote.port } } : {}),
+      });
     }
   }
   const inStats = handles ? dp.stats(handles.in) : undefined;
@@ -254,13 +299,16 @@ function optional<K extends string, V>(key: K, v: V | undefined): { [P in K]?: V
   return (v === undefined ? {} : { [key]: v }) as { [P in K]?: V };
 }
 
-const inSeconds = (d: RekeyDue): string => (d.minSeconds === d.maxSeconds ? `${d.maxSeconds}s` : `${d.minSeconds}-${d.maxSeconds}s`);
+const inSeconds = (d: RekeyDue): string =>
+  d.minSeconds === d.maxSeconds ? `${d.maxSeconds}s` : `${d.minSeconds}-${d.maxSeconds}s`;
 
 /** The IKE part in `swanctl --list-sas` layout (strongSwan 5.9, src/swanctl/commands/list_sas.c). */
 export function formatSwanctlSas(ikeSas: IkeSaReport[]): string {
   const out: string[] = [];
   for (const s of ikeSas) {
-    out.push(`${s.name}: #${s.uniqueId}, ${s.state}, IKEv${s.version}, ${s.spiI}_i${s.initiator ? "*" : ""} ${s.spiR}_r${s.initiator ? "" : "*"}`);
+    out.push(
+      `${s.name}: #${s.uniqueId}, ${s.state}, IKEv${s.version}, ${s.spiI}_i${s.initiator ? "*" : ""} ${s.spiR}_r${s.initiator ? "" : "*"}`,
+    );
     out.push(`  local  '${s.local.id}' @ ${s.local.address}[${s.local.port}]`);
     out.push(`  remote '${s.remote.id}' @ ${s.remote.address}[${s.remote.port}]`);
     if (s.algorithms) out.push(`  ${s.algorithms}`);
@@ -268,10 +316,18 @@ export function formatSwanctlSas(ikeSas: IkeSaReport[]): string {
       out.push(`  established ${s.establishedSecondsAgo}s ago${s.rekey ? `, rekeying in ${inSeconds(s.rekey)}` : ""}`);
     }
     for (const c of s.children) {
-      out.push(`  ${c.name}: #${c.uniqueId}, reqid ${c.reqid}, ${c.state}, ${c.mode}${c.udpEncap ? "-in-UDP" : ""}, ESP:${c.algorithms}`);
-      out.push(`    installed ${c.installedSecondsAgo}s ago${c.rekey ? `, rekeying in ${inSeconds(c.rekey)}` : ""}${c.expiresInSeconds !== undefined ? `, expires in ${c.expiresInSeconds}s` : ""}`);
-      out.push(`    in  ${c.in.spi}, ${String(c.in.bytes).padStart(6)} bytes, ${String(c.in.packets).padStart(5)} packets`);
-      out.push(`    out ${c.out.spi}, ${String(c.out.bytes).padStart(6)} bytes, ${String(c.out.packets).padStart(5)} packets${c.out.active ? "" : " (outbound not active yet)"}`);
+      out.push(
+        `  ${c.name}: #${c.uniqueId}, reqid ${c.reqid}, ${c.state}, ${c.mode}${c.udpEncap ? "-in-UDP" : ""}, ESP:${c.algorithms}`,
+      );
+      out.push(
+        `    installed ${c.installedSecondsAgo}s ago${c.rekey ? `, rekeying in ${inSeconds(c.rekey)}` : ""}${c.expiresInSeconds !== undefined ? `, expires in ${c.expiresInSeconds}s` : ""}`,
+      );
+      out.push(
+        `    in  ${c.in.spi}, ${String(c.in.bytes).padStart(6)} bytes, ${String(c.in.packets).padStart(5)} packets`,
+      );
+      out.push(
+        `    out ${c.out.spi}, ${String(c.out.bytes).padStart(6)} bytes, ${String(c.out.packets).padStart(5)} packets${c.out.active ? "" : " (outbound not active yet)"}`,
+      );
       out.push(`    local  ${c.localTs.join(" ")}`);
       out.push(`    remote ${c.remoteTs.join(" ")}`);
     }
@@ -291,16 +347,25 @@ export function formatStatusReport(r: StatusReport): string {
   else if (r.ikeCounters) parts.push("no IKE_SAs\n");
   parts.push(r.sas.length ? formatXfrmStates(r.sas) : "no SAs in the dataplane\n");
   const nonZero = XFRM_STAT_NAMES.filter((n) => r.xfrmStat[n] !== 0n);
-  parts.push(nonZero.length
-    ? `xfrm_stat (non-zero):\n${nonZero.map((n) => `${n.padEnd(24)}\t${r.xfrmStat[n]}\n`).join("")}`
-    : "xfrm_stat: all counters 0\n");
+  parts.push(
+    nonZero.length
+      ? `xfrm_stat (non-zero):\n${nonZero.map((n) => `${n.padEnd(24)}\t${r.xfrmStat[n]}\n`).join("")}`
+      : "xfrm_stat: all counters 0\n",
+  );
   if (r.ikeCounters) {
-    parts.push(`IKE counters: ${Object.entries(r.ikeCounters).map(([k, v]) => `${k} ${v}`).join(", ")}\n`);
+    parts.push(
+      `IKE counters: ${Object.entries(r.ikeCounters)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")}\n`,
+    );
   }
-  parts.push(r.diagnostics.length
-    ? `${r.diagnostics.length} active diagnostic${r.diagnostics.length === 1 ? "" : "s"}:\n${r.diagnostics.map((d) =>
-      `  [${d.severity ?? "error"}] ${d.kind}: ${d.message}\n${d.hint ? `    fix: ${d.hint}\n` : ""}`).join("")}`
-    : "no active diagnostics\n");
+  parts.push(
+    r.diagnostics.length
+      ? `${r.diagnostics.length} active diagnostic${r.diagnostics.length === 1 ? "" : "s"}:\n${r.diagnostics
+          .map((d) => `  [${d.severity ?? "error"}] ${d.kind}: ${d.message}\n${d.hint ? `    fix: ${d.hint}\n` : ""}`)
+          .join("")}`
+      : "no active diagnostics\n",
+  );
   return parts.join("\n");
 }
 

@@ -67,7 +67,9 @@ export class WiresharkExportError extends Error {
 export function wiresharkEspAlgorithms(suite: string): WiresharkEspAlgorithms {
   const alg = espAlgorithms(suite.toLowerCase().replace(/-(no)?esn$/, ""), suite);
   // The high 32 bits of an extended sequence number are not on the wire and Wireshark does not infer them.
-  if (/-esn$/i.test(suite)) alg.caveat = "ESN: Wireshark cannot verify the ICV (and cannot decrypt AES-GCM) of an SA with extended sequence numbers";
+  if (/-esn$/i.test(suite))
+    alg.caveat =
+      "ESN: Wireshark cannot verify the ICV (and cannot decrypt AES-GCM) of an SA with extended sequence numbers";
   return alg;
 }
 
@@ -91,19 +93,34 @@ export function espSaLine(sa: EspSaKeys): string {
   const family = sa.src.includes(":") ? "IPv6" : "IPv4";
   const spi = `0x${(sa.spi >>> 0).toString(16).padStart(8, "0")}`;
   const integ = alg.authentication.startsWith("ANY") || alg.authentication === "NULL" ? new Uint8Array(0) : sa.integKey;
-  return [quoted(family), quoted(sa.src), quoted(sa.dst), quoted(spi), quoted(alg.encryption), keyField(sa.encKey), quoted(alg.authentication), keyField(integ)].join(",");
+  return [
+    quoted(family),
+    quoted(sa.src),
+    quoted(sa.dst),
+    quoted(spi),
+    quoted(alg.encryption),
+    keyField(sa.encKey),
+    quoted(alg.authentication),
+    keyField(integ),
+  ].join(",");
 }
 
 /**
  * Wireshark's `ikev2_decryption_table` names for an IKE SA's transforms. Throws
  * {@link WiresharkExportError} when Wireshark cannot decrypt it (e.g. ChaCha20-Poly1305 IKE SAs).
  */
-export function wiresharkIkeAlgorithms(encrId: number, keyBits: number, integId?: number): { encryption: string; integrity: string } {
+export function wiresharkIkeAlgorithms(
+  encrId: number,
+  keyBits: number,
+  integId?: number,
+): { encryption: string; integrity: string } {
   // fixed-key ciphers (NULL) match whatever key length the caller passes
   const cipher = CIPHERS.find((r) => r.iana === encrId && (r.keyBits === undefined || r.keyBits === keyBits));
   const encryption = cipher?.wiresharkIke;
-  if (!cipher || !encryption) throw new WiresharkExportError(`no Wireshark IKEv2 encryption algorithm for transform ${encrId} (${keyBits} bits)`);
-  const integrity = cipher.combined || integId === undefined || integId === 0 ? "NONE [RFC4306]" : integByIana(integId)?.wiresharkIke;
+  if (!cipher || !encryption)
+    throw new WiresharkExportError(`no Wireshark IKEv2 encryption algorithm for transform ${encrId} (${keyBits} bits)`);
+  const integrity =
+    cipher.combined || integId === undefined || integId === 0 ? "NONE [RFC4306]" : integByIana(integId)?.wiresharkIke;
   if (!integrity) throw new WiresharkExportError(`no Wireshark IKEv2 integrity algorithm for transform ${integId}`);
   return { encryption, integrity };
 }
@@ -112,8 +129,16 @@ export function wiresharkIkeAlgorithms(encrId: number, keyBits: number, integId?
 export function ikev2DecryptionLine(k: IkeSaKeys): string {
   const alg = wiresharkIkeAlgorithms(k.encrId, k.keyBits, k.integId);
   const aead = alg.integrity === "NONE [RFC4306]";
-  return [hex(k.spiI), hex(k.spiR), hex(k.skEi), hex(k.skEr), quoted(alg.encryption),
-    aead ? "" : hex(k.skAi), aead ? "" : hex(k.skAr), quoted(alg.integrity)].join(",");
+  return [
+    hex(k.spiI),
+    hex(k.spiR),
+    hex(k.skEi),
+    hex(k.skEr),
+    quoted(alg.encryption),
+    aead ? "" : hex(k.skAi),
+    aead ? "" : hex(k.skAr),
+    quoted(alg.integrity),
+  ].join(",");
 }
 
 /**
@@ -144,9 +169,13 @@ export class WiresharkKeyTables {
   }
 
   /** Contents of the `esp_sa` file. */
-  espSaText(): string { return text(this.#esp); }
+  espSaText(): string {
+    return text(this.#esp);
+  }
   /** Contents of the `ikev2_decryption_table` file. */
-  ikev2Text(): string { return text(this.#ike); }
+  ikev2Text(): string {
+    return text(this.#ike);
+  }
 }
 
 /** The comment Wireshark itself puts at the top of a UAT file it writes. */
@@ -159,6 +188,10 @@ function text(m: Map<string, string>): string {
   return `${HEADER}\n${[...m.values()].map((l) => `${l}\n`).join("")}`;
 }
 /** Family, src, dst, SPI: the first four fields. */
-function espKey(line: string): string { return line.split(",").slice(0, 4).join(",").toLowerCase(); }
+function espKey(line: string): string {
+  return line.split(",").slice(0, 4).join(",").toLowerCase();
+}
 /** SPIi, SPIr. */
-function ikeKey(line: string): string { return line.split(",").slice(0, 2).join(",").toLowerCase(); }
+function ikeKey(line: string): string {
+  return line.split(",").slice(0, 2).join(",").toLowerCase();
+}

@@ -14,13 +14,38 @@ import { STATUS_NAMES, type EspMode, type SaHandle, type SaStats, type Status } 
 
 /** Every counter of /proc/net/xfrm_stat, in the kernel's order (Linux 6.18, net/xfrm/xfrm_proc.c). */
 export const XFRM_STAT_NAMES = [
-  "XfrmInError", "XfrmInBufferError", "XfrmInHdrError", "XfrmInNoStates", "XfrmInStateProtoError",
-  "XfrmInStateModeError", "XfrmInStateSeqError", "XfrmInStateExpired", "XfrmInStateMismatch",
-  "XfrmInStateInvalid", "XfrmInTmplMismatch", "XfrmInNoPols", "XfrmInPolBlock", "XfrmInPolError",
-  "XfrmOutError", "XfrmOutBundleGenError", "XfrmOutBundleCheckError", "XfrmOutNoStates",
-  "XfrmOutStateProtoError", "XfrmOutStateModeError", "XfrmOutStateSeqError", "XfrmOutStateExpired",
-  "XfrmOutPolBlock", "XfrmOutPolDead", "XfrmOutPolError", "XfrmFwdHdrError", "XfrmOutStateInvalid",
-  "XfrmAcquireError", "XfrmOutStateDirError", "XfrmInStateDirError", "XfrmInIptfsError", "XfrmOutNoQueueSpace",
+  "XfrmInError",
+  "XfrmInBufferError",
+  "XfrmInHdrError",
+  "XfrmInNoStates",
+  "XfrmInStateProtoError",
+  "XfrmInStateModeError",
+  "XfrmInStateSeqError",
+  "XfrmInStateExpired",
+  "XfrmInStateMismatch",
+  "XfrmInStateInvalid",
+  "XfrmInTmplMismatch",
+  "XfrmInNoPols",
+  "XfrmInPolBlock",
+  "XfrmInPolError",
+  "XfrmOutError",
+  "XfrmOutBundleGenError",
+  "XfrmOutBundleCheckError",
+  "XfrmOutNoStates",
+  "XfrmOutStateProtoError",
+  "XfrmOutStateModeError",
+  "XfrmOutStateSeqError",
+  "XfrmOutStateExpired",
+  "XfrmOutPolBlock",
+  "XfrmOutPolDead",
+  "XfrmOutPolError",
+  "XfrmFwdHdrError",
+  "XfrmOutStateInvalid",
+  "XfrmAcquireError",
+  "XfrmOutStateDirError",
+  "XfrmInStateDirError",
+  "XfrmInIptfsError",
+  "XfrmOutNoQueueSpace",
 ] as const;
 
 /** One /proc/net/xfrm_stat counter name. */
@@ -61,7 +86,9 @@ export function zeroDrops(): DropCounts {
  * that counted them, and what no SA counted is what failed before the SPI lookup.
  */
 export function xfrmStatFrom(c: XfrmCounterInput): XfrmStat {
-  const g = c.byStatus, i = c.inbound, o = c.outbound;
+  const g = c.byStatus,
+    i = c.inbound,
+    o = c.outbound;
   const noSa = (s: DropReason): bigint => max0(g[s] - i[s] - o[s]);
   const x = {} as XfrmStat;
   for (const n of XFRM_STAT_NAMES) x[n] = 0n;
@@ -109,7 +136,9 @@ export class XfrmStatCollector {
   readonly #retired = { in: zeroDrops(), out: zeroDrops() };
   #last?: XfrmStat;
 
-  constructor(dp: Dataplane) { this.#dp = dp; }
+  constructor(dp: Dataplane) {
+    this.#dp = dp;
+  }
 
   /** Reads the dataplane now. `extra` as in {@link XfrmCounterInput.extra}. */
   sample(extra?: Partial<XfrmStat>): XfrmStat {
@@ -125,9 +154,13 @@ export class XfrmStatCollector {
       seen.add(h);
     }
     for (const [h, prev] of this.#live) {
-      if (!seen.has(h)) { this.#retire(prev); this.#live.delete(h); }
+      if (!seen.has(h)) {
+        this.#retire(prev);
+        this.#live.delete(h);
+      }
     }
-    const inbound = { ...this.#retired.in }, outbound = { ...this.#retired.out };
+    const inbound = { ...this.#retired.in },
+      outbound = { ...this.#retired.out };
     for (const e of this.#live.values()) addDrops(e.direction === "in" ? inbound : outbound, e.drops);
     const x = xfrmStatFrom({ byStatus: dp.globalStats().byStatus, inbound, outbound, extra });
     // Never report less than before (the "no SA" remainders can dip by a racing removal).
@@ -241,7 +274,10 @@ export function xfrmAlgorithms(suite: string, icvBytes: number): XfrmAlgorithm[]
  * sequence number (RFC 6479); the kernel's legacy bitmap has bit i for top - i, its ESN/bitmap
  * mode keeps bit ((low 32 bits of seq) - 1) mod window (xfrm_replay_advance_esn).
  */
-export function kernelReplayBitmap(rs: { top: bigint; window: number; bitmap: Uint8Array }, esnContext: boolean): number[] {
+export function kernelReplayBitmap(
+  rs: { top: bigint; window: number; bitmap: Uint8Array },
+  esnContext: boolean,
+): number[] {
   const { top, window, bitmap } = rs;
   const blocks = bitmap.length / 8;
   const seen = (s: bigint): boolean => {
@@ -267,7 +303,10 @@ export function kernelReplayBitmap(rs: { top: bigint; window: number; bitmap: Ui
 
 /** Lifetime limits and the add time, when the dataplane has them (SaConfig.lifetime, SaStats.lifetime). */
 interface LifetimeView {
-  lifetime?: { soft?: { bytes?: number | bigint; packets?: number | bigint; seconds?: number }; hard?: { bytes?: number | bigint; packets?: number | bigint; seconds?: number } };
+  lifetime?: {
+    soft?: { bytes?: number | bigint; packets?: number | bigint; seconds?: number };
+    hard?: { bytes?: number | bigint; packets?: number | bigint; seconds?: number };
+  };
 }
 
 function configuredLimits(cfg: object, stats: object): Partial<Omit<XfrmLifetime, "bytes" | "packets">> {
@@ -307,14 +346,21 @@ export function xfrmStateEntry(dp: Dataplane, h: SaHandle, ctx: XfrmStateContext
     algorithms: xfrmAlgorithms(s.esp, s.icvLength),
     ...(ctx.encap ? { encap: ctx.encap } : {}),
     replay: {
-      esnContext, window: rs.window,
-      seq: inbound ? rs.top : 0n, oseq: inbound ? 0n : s.seq,
+      esnContext,
+      window: rs.window,
+      seq: inbound ? rs.top : 0n,
+      oseq: inbound ? 0n : s.seq,
       bitmap: inbound ? kernelReplayBitmap(rs, esnContext) : esnContext ? [] : [0],
     },
     lifetime: {
-      softAddSeconds: 0, hardAddSeconds: 0, softUseSeconds: 0, hardUseSeconds: 0,
-      ...configuredLimits(cfg, s), ...ctx.limits,
-      bytes: s.bytes, packets: s.packets,
+      softAddSeconds: 0,
+      hardAddSeconds: 0,
+      softUseSeconds: 0,
+      hardUseSeconds: 0,
+      ...configuredLimits(cfg, s),
+      ...ctx.limits,
+      bytes: s.bytes,
+      packets: s.packets,
     },
     // Our replay counter holds duplicates and packets behind the window alike. `failed`: the
     // kernel's authenc checks the MAC before the cipher looks at the length, so a CBC packet whose
@@ -326,8 +372,14 @@ export function xfrmStateEntry(dp: Dataplane, h: SaHandle, ctx: XfrmStateContext
 }
 
 /** Every SA of `dp`, newest handle first like the kernel's list, with context from `describe`. */
-export function xfrmStateEntries(dp: Dataplane, describe?: (h: SaHandle) => XfrmStateContext | undefined): XfrmStateEntry[] {
-  return dp.handles().sort((a, b) => b - a).map((h) => xfrmStateEntry(dp, h, describe?.(h)));
+export function xfrmStateEntries(
+  dp: Dataplane,
+  describe?: (h: SaHandle) => XfrmStateContext | undefined,
+): XfrmStateEntry[] {
+  return dp
+    .handles()
+    .sort((a, b) => b - a)
+    .map((h) => xfrmStateEntry(dp, h, describe?.(h)));
 }
 
 const hex32 = (v: bigint | number): string => `0x${BigInt(v).toString(16)}`;
@@ -361,16 +413,23 @@ export function formatXfrmState(e: XfrmStateEntry): string {
   const r = e.replay;
   if (r.esnContext) {
     out.push(`${t}anti-replay esn context:`);
-    out.push(`${t} seq-hi ${hex32(r.seq >> 32n)}, seq ${hex32(r.seq & 0xffffffffn)}, oseq-hi ${hex32(r.oseq >> 32n)}, oseq ${hex32(r.oseq & 0xffffffffn)}`);
+    out.push(
+      `${t} seq-hi ${hex32(r.seq >> 32n)}, seq ${hex32(r.seq & 0xffffffffn)}, oseq-hi ${hex32(r.oseq >> 32n)}, oseq ${hex32(r.oseq & 0xffffffffn)}`,
+    );
     let line = `${t} replay_window ${r.window}, bitmap-length ${r.bitmap.length}`;
     // Highest word first, eight to a line, each "%08x " (iproute2's loop).
     for (let i = r.bitmap.length, j = 0; i > 0; i--, j++) {
-      if (j % 8 === 0) { out.push(line); line = `${t} `; }
+      if (j % 8 === 0) {
+        out.push(line);
+        line = `${t} `;
+      }
       line += `${r.bitmap[i - 1]!.toString(16).padStart(8, "0")} `; // 0 < i <= bitmap.length
     }
     out.push(line);
   } else {
-    out.push(`${t}anti-replay context: seq ${hex32(r.seq)}, oseq ${hex32(r.oseq)}, bitmap 0x${(r.bitmap[0] ?? 0).toString(16).padStart(8, "0")}`);
+    out.push(
+      `${t}anti-replay context: seq ${hex32(r.seq)}, oseq ${hex32(r.oseq)}, bitmap 0x${(r.bitmap[0] ?? 0).toString(16).padStart(8, "0")}`,
+    );
   }
   out.push(`${t}sel src 0.0.0.0/0 dst 0.0.0.0/0 uid 0`);
   const l = e.lifetime;
@@ -384,7 +443,9 @@ export function formatXfrmState(e: XfrmStateEntry): string {
   out.push(`${t}  add ${xfrmTime(l.addTime)} use ${xfrmTime(l.useTime)}`);
   out.push(`${t}stats:`);
   out.push(`${t}  replay-window ${e.stats.replayWindow} replay ${e.stats.replay} failed ${e.stats.failed}`);
-  const drops = (Object.entries(e.drops) as [DropReason, bigint][]).filter(([, v]) => v > 0n).map(([k, v]) => `${k} ${v}`);
+  const drops = (Object.entries(e.drops) as [DropReason, bigint][])
+    .filter(([, v]) => v > 0n)
+    .map(([k, v]) => `${k} ${v}`);
   out.push(`${t}drops:`);
   out.push(`${t}  ${drops.length ? drops.join(" ") : "none"}`);
   return out.join("\n") + "\n";

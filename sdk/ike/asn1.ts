@@ -76,7 +76,11 @@ function ok<T>(value: T): DerResult<T> {
 }
 
 function wrongTag<T>(tlv: Tlv, tag: number): DerResult<T> {
-  return fail("UNEXPECTED_TAG", tlv.offset, `element at offset ${tlv.offset} has tag 0x${hex2(tlv.tag)}, expected 0x${hex2(tag)}`);
+  return fail(
+    "UNEXPECTED_TAG",
+    tlv.offset,
+    `element at offset ${tlv.offset} has tag 0x${hex2(tlv.tag)}, expected 0x${hex2(tag)}`,
+  );
 }
 
 /**
@@ -89,24 +93,37 @@ export function readTlv(buf: Uint8Array, pos = 0, base = 0): DerResult<Tlv> {
   const at = base + pos;
   if (pos >= buf.length) return fail("TRUNCATED", at, `expected an element at offset ${at}, input ends there`);
   const tag = byteAt(buf, pos);
-  if ((tag & 0x1f) === 0x1f) return fail("HIGH_TAG_NUMBER", at, `element at offset ${at} uses a multi-byte tag number, which X.509 never needs`);
+  if ((tag & 0x1f) === 0x1f)
+    return fail("HIGH_TAG_NUMBER", at, `element at offset ${at} uses a multi-byte tag number, which X.509 never needs`);
   if (pos + 1 >= buf.length) return fail("TRUNCATED", at, `element at offset ${at} has no length octet`);
   let len = byteAt(buf, pos + 1);
   let header = 2;
-  if (len === 0x80) return fail("INDEFINITE_LENGTH", at, `element at offset ${at} has an indefinite length, which DER forbids`);
+  if (len === 0x80)
+    return fail("INDEFINITE_LENGTH", at, `element at offset ${at} has an indefinite length, which DER forbids`);
   if (len > 0x80) {
     const n = len & 0x7f;
     if (n > 4) return fail("LENGTH_TOO_LONG", at, `element at offset ${at} has a ${n}-octet length field`);
-    if (pos + 2 + n > buf.length) return fail("TRUNCATED", at, `length field of the element at offset ${at} is cut off`);
+    if (pos + 2 + n > buf.length)
+      return fail("TRUNCATED", at, `length field of the element at offset ${at} is cut off`);
     len = 0;
     for (let i = 0; i < n; i++) len = len * 256 + byteAt(buf, pos + 2 + i);
     header = 2 + n;
   }
   const end = pos + header + len;
   if (end > buf.length) {
-    return fail("TRUNCATED", at, `element at offset ${at} claims ${len} bytes but only ${buf.length - pos - header} remain`);
+    return fail(
+      "TRUNCATED",
+      at,
+      `element at offset ${at} claims ${len} bytes but only ${buf.length - pos - header} remain`,
+    );
   }
-  return ok({ tag, offset: at, headerLength: header, value: buf.subarray(pos + header, end), raw: buf.subarray(pos, end) });
+  return ok({
+    tag,
+    offset: at,
+    headerLength: header,
+    value: buf.subarray(pos + header, end),
+    raw: buf.subarray(pos, end),
+  });
 }
 
 /** Decode `buf` as exactly one element (optionally of tag `tag`), with nothing after it. */
@@ -114,14 +131,23 @@ export function readOne(buf: Uint8Array, tag?: number, base = 0): DerResult<Tlv>
   const r = readTlv(buf, 0, base);
   if (!r.ok) return r;
   if (r.value.raw.length !== buf.length) {
-    return fail("TRAILING_BYTES", base + r.value.raw.length, `${buf.length - r.value.raw.length} bytes follow the element at offset ${base}`);
+    return fail(
+      "TRAILING_BYTES",
+      base + r.value.raw.length,
+      `${buf.length - r.value.raw.length} bytes follow the element at offset ${base}`,
+    );
   }
   return tag === undefined ? r : expectTag(r.value, tag);
 }
 
 /** The elements inside a constructed element, in order. */
 export function readChildren(parent: Tlv): DerResult<Tlv[]> {
-  if ((parent.tag & 0x20) === 0) return fail("UNEXPECTED_TAG", parent.offset, `element at offset ${parent.offset} is primitive, expected a constructed one`);
+  if ((parent.tag & 0x20) === 0)
+    return fail(
+      "UNEXPECTED_TAG",
+      parent.offset,
+      `element at offset ${parent.offset} is primitive, expected a constructed one`,
+    );
   const out: Tlv[] = [];
   const base = parent.offset + parent.headerLength;
   let pos = 0;
@@ -147,12 +173,14 @@ function hex2(n: number): string {
 export function decodeOid(tlv: Tlv): DerResult<string> {
   const v = tlv.value;
   if (tlv.tag !== Tag.OID) return wrongTag(tlv, Tag.OID);
-  if (v.length === 0 || (byteAt(v, v.length - 1) & 0x80) !== 0) return fail("BAD_VALUE", tlv.offset, `OBJECT IDENTIFIER at offset ${tlv.offset} is empty or cut off`);
+  if (v.length === 0 || (byteAt(v, v.length - 1) & 0x80) !== 0)
+    return fail("BAD_VALUE", tlv.offset, `OBJECT IDENTIFIER at offset ${tlv.offset} is empty or cut off`);
   const arcs: bigint[] = [];
   let acc = 0n;
   let start = true;
   for (const b of v) {
-    if (start && b === 0x80) return fail("BAD_VALUE", tlv.offset, `OBJECT IDENTIFIER at offset ${tlv.offset} has a non-minimal arc`);
+    if (start && b === 0x80)
+      return fail("BAD_VALUE", tlv.offset, `OBJECT IDENTIFIER at offset ${tlv.offset} has a non-minimal arc`);
     acc = (acc << 7n) | BigInt(b & 0x7f);
     start = (b & 0x80) === 0;
     if (start) {
@@ -161,7 +189,8 @@ export function decodeOid(tlv: Tlv): DerResult<string> {
     }
   }
   const first = arcs[0];
-  if (first === undefined) return fail("BAD_VALUE", tlv.offset, `OBJECT IDENTIFIER at offset ${tlv.offset} has no arcs`);
+  if (first === undefined)
+    return fail("BAD_VALUE", tlv.offset, `OBJECT IDENTIFIER at offset ${tlv.offset} has no arcs`);
   const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n];
   return ok([...head, ...arcs.slice(1)].join("."));
 }
@@ -190,7 +219,8 @@ export function decodeSmallInt(tlv: Tlv): DerResult<number> {
 /** A BOOLEAN (DER: 0x00 or 0xff; any nonzero octet is accepted as true). */
 export function decodeBoolean(tlv: Tlv): DerResult<boolean> {
   if (tlv.tag !== Tag.BOOLEAN) return wrongTag(tlv, Tag.BOOLEAN);
-  if (tlv.value.length !== 1) return fail("BAD_VALUE", tlv.offset, `BOOLEAN at offset ${tlv.offset} is ${tlv.value.length} bytes, not 1`);
+  if (tlv.value.length !== 1)
+    return fail("BAD_VALUE", tlv.offset, `BOOLEAN at offset ${tlv.offset} is ${tlv.value.length} bytes, not 1`);
   return ok(tlv.value[0] !== 0);
 }
 
@@ -215,7 +245,11 @@ export function decodeTime(tlv: Tlv): DerResult<Date> {
   } else if (tlv.tag === Tag.GENERALIZED_TIME && (m = s.match(/^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/))) {
     year = Number(m[1]);
   } else {
-    return fail("BAD_VALUE", tlv.offset, `time at offset ${tlv.offset} is not a UTCTime or GeneralizedTime of the form RFC 5280 requires`);
+    return fail(
+      "BAD_VALUE",
+      tlv.offset,
+      `time at offset ${tlv.offset} is not a UTCTime or GeneralizedTime of the form RFC 5280 requires`,
+    );
   }
   const field = (i: number): number => Number(m[i]);
   const [mo, d, h, mi, se] = [field(2), field(3), field(4), field(5), field(6)] as const;
@@ -251,17 +285,30 @@ export function decodeString(tlv: Tlv): DerResult<string> {
     case Tag.BMP_STRING:
     case Tag.UNIVERSAL_STRING: {
       const w = tlv.tag === Tag.BMP_STRING ? 2 : 4;
-      if (v.length % w !== 0) return fail("BAD_VALUE", tlv.offset, `string at offset ${tlv.offset} has a length that is not a multiple of ${w}`);
+      if (v.length % w !== 0)
+        return fail(
+          "BAD_VALUE",
+          tlv.offset,
+          `string at offset ${tlv.offset} has a length that is not a multiple of ${w}`,
+        );
       let s = "";
       for (let i = 0; i < v.length; i += w) {
-        const cp = w === 2 ? (byteAt(v, i) << 8) | byteAt(v, i + 1) : ((byteAt(v, i) << 24) | (byteAt(v, i + 1) << 16) | (byteAt(v, i + 2) << 8) | byteAt(v, i + 3)) >>> 0;
-        if (cp > 0x10ffff) return fail("BAD_VALUE", tlv.offset, `UniversalString at offset ${tlv.offset} has an invalid code point`);
+        const cp =
+          w === 2
+            ? (byteAt(v, i) << 8) | byteAt(v, i + 1)
+            : ((byteAt(v, i) << 24) | (byteAt(v, i + 1) << 16) | (byteAt(v, i + 2) << 8) | byteAt(v, i + 3)) >>> 0;
+        if (cp > 0x10ffff)
+          return fail("BAD_VALUE", tlv.offset, `UniversalString at offset ${tlv.offset} has an invalid code point`);
         s += String.fromCodePoint(cp);
       }
       return ok(s);
     }
     default:
-      return fail("UNEXPECTED_TAG", tlv.offset, `element at offset ${tlv.offset} (tag 0x${hex2(tlv.tag)}) is not a string`);
+      return fail(
+        "UNEXPECTED_TAG",
+        tlv.offset,
+        `element at offset ${tlv.offset} (tag 0x${hex2(tlv.tag)}) is not a string`,
+      );
   }
 }
 
@@ -312,7 +359,8 @@ export function encodeOid(dotted: string): Uint8Array {
     return BigInt(a);
   });
   const [a0, a1, ...rest] = arcs;
-  if (a0 === undefined || a1 === undefined || a0 > 2n || (a0 < 2n && a1 >= 40n)) throw new Error(`"${dotted}" is not a valid OID`);
+  if (a0 === undefined || a1 === undefined || a0 > 2n || (a0 < 2n && a1 >= 40n))
+    throw new Error(`"${dotted}" is not a valid OID`);
   const body: number[] = [];
   for (const arc of [a0 * 40n + a1, ...rest]) {
     const chunk: number[] = [Number(arc & 0x7fn)];

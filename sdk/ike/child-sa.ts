@@ -16,7 +16,12 @@ import type { ChildTemplate } from "./config.ts";
 export type ChildState = "INSTALLED" | "REKEYING" | "REKEYED" | "DELETING" | "DELETED";
 
 /** Keys of one installed Child SA, from our point of view. */
-export interface ChildSaKeys { encIn: Uint8Array; integIn: Uint8Array; encOut: Uint8Array; integOut: Uint8Array }
+export interface ChildSaKeys {
+  encIn: Uint8Array;
+  integIn: Uint8Array;
+  encOut: Uint8Array;
+  integOut: Uint8Array;
+}
 
 /** What a child asks of the IKE SA that owns it when one of its timers fires. */
 export interface ChildSaOwner {
@@ -112,21 +117,28 @@ export class ChildSa {
   }
 
   /** The IKE SA this child belongs to now. */
-  get owner(): ChildSaOwner { return this.#owner; }
+  get owner(): ChildSaOwner {
+    return this.#owner;
+  }
 
   /** Moves the child to the successor of an IKE rekey; its timers keep their schedule. */
-  adopt(owner: ChildSaOwner): void { this.#owner = owner; }
+  adopt(owner: ChildSaOwner): void {
+    this.#owner = owner;
+  }
 
   /** Starts the rekey and life timers from the child's template (0 = off). */
   startTimers(clock: ChildClock): void {
     this.#clock = clock;
     const t = this.template;
     if (t.rekeyTime > 0) {
-      this.#arm(jitter(t.rekeyTime, t.randTime, clock), () => { if (this.state === "INSTALLED") this.#owner.rekeyChild(this); });
+      this.#arm(jitter(t.rekeyTime, t.randTime, clock), () => {
+        if (this.state === "INSTALLED") this.#owner.rekeyChild(this);
+      });
     }
     if (t.lifeTime > 0) {
       this.#arm(t.lifeTime * 1000, () => {
-        if (this.state !== "DELETING" && this.state !== "DELETED") this.#owner.expireChild(this, `its hard lifetime (${t.lifeTime} s)`);
+        if (this.state !== "DELETING" && this.state !== "DELETED")
+          this.#owner.expireChild(this, `its hard lifetime (${t.lifeTime} s)`);
       });
     }
   }
@@ -138,7 +150,10 @@ export class ChildSa {
 
   #arm(ms: number, fn: () => void): void {
     const clock = this.#clock!;
-    const t = clock.setTimer(ms, () => { this.#timers.delete(t); if (this.state !== "DELETED") fn(); });
+    const t = clock.setTimer(ms, () => {
+      this.#timers.delete(t);
+      if (this.state !== "DELETED") fn();
+    });
     this.#timers.add(t);
   }
 
@@ -153,6 +168,6 @@ export class ChildSa {
 /** rekey_time minus a uniformly random part of rand_time, in ms (at least 1 s). */
 export function jitter(rekeySeconds: number, randSeconds: number, clock: { random(n: number): Uint8Array }): number {
   const b = clock.random(2);
-  const r = randSeconds > 0 ? Math.floor((((b[0] ?? 0) << 8) | (b[1] ?? 0)) / 65536 * randSeconds) : 0;
+  const r = randSeconds > 0 ? Math.floor(((((b[0] ?? 0) << 8) | (b[1] ?? 0)) / 65536) * randSeconds) : 0;
   return Math.max(1, rekeySeconds - r) * 1000;
 }

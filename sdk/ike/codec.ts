@@ -98,7 +98,8 @@ const plain = (b: Uint8Array): Uint8Array =>
   Object.getPrototypeOf(b) === Uint8Array.prototype ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 const be16 = (b: Uint8Array, o: number): number => (byteAt(b, o) << 8) | byteAt(b, o + 1);
-const be32 = (b: Uint8Array, o: number): number => ((byteAt(b, o) << 24) | (byteAt(b, o + 1) << 16) | (byteAt(b, o + 2) << 8) | byteAt(b, o + 3)) >>> 0;
+const be32 = (b: Uint8Array, o: number): number =>
+  ((byteAt(b, o) << 24) | (byteAt(b, o + 1) << 16) | (byteAt(b, o + 2) << 8) | byteAt(b, o + 3)) >>> 0;
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /** How a payload is named in error messages: its short name, or its number when unknown. */
@@ -130,8 +131,11 @@ class Site {
 
 function tooShort(site: Site, bodyLength: number, minimum: number, detail: string): Failure {
   const total = PAYLOAD_HEADER_LENGTH + bodyLength;
-  return fail("BAD_PAYLOAD_LENGTH", site.at,
-    `${site.what} is ${plural(total, "byte")}, shorter than its ${minimum}-byte minimum (${detail})`);
+  return fail(
+    "BAD_PAYLOAD_LENGTH",
+    site.at,
+    `${site.what} is ${plural(total, "byte")}, shorter than its ${minimum}-byte minimum (${detail})`,
+  );
 }
 
 // ---------------------------------------------------------------- header
@@ -140,16 +144,29 @@ function tooShort(site: Site, bodyLength: number, minimum: number, detail: strin
 export function decodeHeader(input: Uint8Array): ParseResult<IkeHeader> {
   const buf = plain(input);
   if (buf.length < IKE_HEADER_LENGTH) {
-    return fail("TOO_SHORT", buf.length, `an IKE message needs a ${IKE_HEADER_LENGTH}-byte header but only ${plural(buf.length, "byte")} arrived`);
+    return fail(
+      "TOO_SHORT",
+      buf.length,
+      `an IKE message needs a ${IKE_HEADER_LENGTH}-byte header but only ${plural(buf.length, "byte")} arrived`,
+    );
   }
   const majorVersion = byteAt(buf, 17) >> 4;
   if (majorVersion !== 2) {
     const hint = majorVersion === 1 ? " (IKEv1)" : "";
-    return fail("UNSUPPORTED_VERSION", 17, `IKE header at offset 0 has major version ${majorVersion}${hint}; only IKEv2 is supported`, { majorVersion });
+    return fail(
+      "UNSUPPORTED_VERSION",
+      17,
+      `IKE header at offset 0 has major version ${majorVersion}${hint}; only IKEv2 is supported`,
+      { majorVersion },
+    );
   }
   const length = be32(buf, 24);
   if (length !== buf.length) {
-    return fail("BAD_LENGTH", 24, `IKE header says the message is ${plural(length, "byte")} but ${plural(buf.length, "byte")} arrived`);
+    return fail(
+      "BAD_LENGTH",
+      24,
+      `IKE header says the message is ${plural(length, "byte")} but ${plural(buf.length, "byte")} arrived`,
+    );
   }
   return ok({
     spiI: copy(buf, 0, 8),
@@ -193,16 +210,28 @@ function decodeChain(buf: Uint8Array, start: number, firstType: number, base: nu
     const left = buf.length - off;
     if (left < PAYLOAD_HEADER_LENGTH) {
       const why = left === 0 ? "the message ends there" : `only ${plural(left, "byte")} remain`;
-      return fail("BAD_PAYLOAD_LENGTH", base + buf.length, `${site.what} needs a ${PAYLOAD_HEADER_LENGTH}-byte header but ${why}`);
+      return fail(
+        "BAD_PAYLOAD_LENGTH",
+        base + buf.length,
+        `${site.what} needs a ${PAYLOAD_HEADER_LENGTH}-byte header but ${why}`,
+      );
     }
     const next = byteAt(buf, off);
     const critical = (byteAt(buf, off + 1) & CRITICAL_BIT) !== 0;
     const length = be16(buf, off + 2);
     if (length < PAYLOAD_HEADER_LENGTH) {
-      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${site.what} claims a length of ${length}, less than its ${PAYLOAD_HEADER_LENGTH}-byte header`);
+      return fail(
+        "BAD_PAYLOAD_LENGTH",
+        at + 2,
+        `${site.what} claims a length of ${length}, less than its ${PAYLOAD_HEADER_LENGTH}-byte header`,
+      );
     }
     if (length > left) {
-      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${site.what} claims ${plural(length, "byte")} but only ${plural(left, "byte")} remain`);
+      return fail(
+        "BAD_PAYLOAD_LENGTH",
+        at + 2,
+        `${site.what} claims ${plural(length, "byte")} but only ${plural(left, "byte")} remain`,
+      );
     }
     const decoded = decodeBody(type, next, buf.subarray(off + PAYLOAD_HEADER_LENGTH, off + length), site);
     if (!decoded.ok) return decoded;
@@ -214,7 +243,11 @@ function decodeChain(buf: Uint8Array, start: number, firstType: number, base: nu
     if (type === PayloadType.SK || type === PayloadType.SKF) {
       // Its next-payload field names the first inner payload, so SK/SKF must end the chain (RFC 7296 §3.14).
       if (off !== buf.length) {
-        return fail("TRAILING_BYTES", base + off, `${site.what} must be the last payload but ${plural(buf.length - off, "byte")} follow it`);
+        return fail(
+          "TRAILING_BYTES",
+          base + off,
+          `${site.what} must be the last payload but ${plural(buf.length - off, "byte")} follow it`,
+        );
       }
       return ok(payloads);
     }
@@ -222,7 +255,11 @@ function decodeChain(buf: Uint8Array, start: number, firstType: number, base: nu
   }
   if (off !== buf.length) {
     const last = payloads.length === 0 ? "the header" : "the last payload";
-    return fail("TRAILING_BYTES", base + off, `${plural(buf.length - off, "byte")} follow ${last} (next payload 0) at offset ${base + off}`);
+    return fail(
+      "TRAILING_BYTES",
+      base + off,
+      `${plural(buf.length - off, "byte")} follow ${last} (next payload 0) at offset ${base + off}`,
+    );
   }
   return ok(payloads);
 }
@@ -248,7 +285,11 @@ function decodeBody(type: number, next: number, body: Uint8Array, site: Site): P
       return ok({ type: "AUTH", method: byteAt(body, 0), data: copy(body, 4) });
     case "NONCE":
       if (body.length < NONCE_MIN || body.length > NONCE_MAX) {
-        return fail("BAD_PAYLOAD", site.body, `${site.what} carries a ${body.length}-byte nonce; RFC 7296 §3.9 allows ${NONCE_MIN} to ${NONCE_MAX}`);
+        return fail(
+          "BAD_PAYLOAD",
+          site.body,
+          `${site.what} carries a ${body.length}-byte nonce; RFC 7296 §3.9 allows ${NONCE_MIN} to ${NONCE_MAX}`,
+        );
       }
       return ok({ type: "NONCE", data: copy(body) });
     case "N":
@@ -283,24 +324,43 @@ function decodeSa(body: Uint8Array, site: Site): ParseResult<Payload> {
     const at = site.body + o;
     const where = (): string => `${site.what}: proposal ${n} at offset ${at}`;
     const left = body.length - o;
-    if (left < 8) return fail("BAD_PAYLOAD_LENGTH", at, `${where()} needs an 8-byte header but only ${plural(left, "byte")} remain`);
+    if (left < 8)
+      return fail(
+        "BAD_PAYLOAD_LENGTH",
+        at,
+        `${where()} needs an 8-byte header but only ${plural(left, "byte")} remain`,
+      );
     const lastMore = body[o];
     const length = be16(body, o + 2);
     const protocolId = byteAt(body, o + 5);
     const spiSize = byteAt(body, o + 6);
     const transformCount = byteAt(body, o + 7);
     if (lastMore !== PROPOSAL_LAST && lastMore !== PROPOSAL_MORE) {
-      return fail("BAD_PAYLOAD", at, `${where()} has last/more field ${lastMore}; RFC 7296 §3.3.1 allows 0 (last) or 2 (more)`);
+      return fail(
+        "BAD_PAYLOAD",
+        at,
+        `${where()} has last/more field ${lastMore}; RFC 7296 §3.3.1 allows 0 (last) or 2 (more)`,
+      );
     }
     if (length < 8 + spiSize) {
-      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${where()} claims ${plural(length, "byte")}, less than its 8-byte header and ${spiSize}-byte SPI`);
+      return fail(
+        "BAD_PAYLOAD_LENGTH",
+        at + 2,
+        `${where()} claims ${plural(length, "byte")}, less than its 8-byte header and ${spiSize}-byte SPI`,
+      );
     }
     if (length > left) {
-      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${where()} claims ${plural(length, "byte")} but only ${plural(left, "byte")} remain in the payload`);
+      return fail(
+        "BAD_PAYLOAD_LENGTH",
+        at + 2,
+        `${where()} claims ${plural(length, "byte")} but only ${plural(left, "byte")} remain in the payload`,
+      );
     }
     const isLast = length === left;
     if (isLast !== (lastMore === PROPOSAL_LAST)) {
-      const why = isLast ? "is marked 'more' but nothing follows it" : `is marked last but ${plural(left - length, "byte")} follow it`;
+      const why = isLast
+        ? "is marked 'more' but nothing follows it"
+        : `is marked last but ${plural(left - length, "byte")} follow it`;
       return fail("BAD_PAYLOAD", at, `${where()} ${why}`);
     }
     const spiProblem = proposalSpiProblem(protocolId, spiSize);
@@ -309,7 +369,11 @@ function decodeSa(body: Uint8Array, site: Site): ParseResult<Payload> {
     const transforms = decodeTransforms(body.subarray(o + 8 + spiSize, o + length), at + 8 + spiSize, where);
     if (!transforms.ok) return transforms;
     if (transforms.value.length !== transformCount) {
-      return fail("BAD_PAYLOAD", at + 7, `${where()} says it has ${plural(transformCount, "transform")} but holds ${transforms.value.length}`);
+      return fail(
+        "BAD_PAYLOAD",
+        at + 7,
+        `${where()} says it has ${plural(transformCount, "transform")} but holds ${transforms.value.length}`,
+      );
     }
     proposals.push({ num: byteAt(body, o + 4), protocolId, spi, transforms: transforms.value });
     o += length;
@@ -320,13 +384,17 @@ function decodeSa(body: Uint8Array, site: Site): ParseResult<Payload> {
 /** SPI sizes of RFC 7296 §3.3.1: none in IKE_SA_INIT, 8 for an IKE rekey, 4 for AH and ESP. */
 function proposalSpiProblem(protocolId: number, spiSize: number): string | undefined {
   if (protocolId === ProtocolId.IKE) {
-    return spiSize === 0 || spiSize === 8 ? undefined : `is for IKE with a ${spiSize}-byte SPI; IKE SPIs are 0 or 8 bytes`;
+    return spiSize === 0 || spiSize === 8
+      ? undefined
+      : `is for IKE with a ${spiSize}-byte SPI; IKE SPIs are 0 or 8 bytes`;
   }
   if (protocolId === ProtocolId.ESP || protocolId === ProtocolId.AH) {
     const proto = protocolId === ProtocolId.ESP ? "ESP" : "AH";
     return spiSize === 4 ? undefined : `is for ${proto} with a ${spiSize}-byte SPI; ${proto} SPIs are 4 bytes`;
   }
-  return spiSize === 0 || spiSize === 4 || spiSize === 8 ? undefined : `has a ${spiSize}-byte SPI; SPIs are 0, 4 or 8 bytes`;
+  return spiSize === 0 || spiSize === 4 || spiSize === 8
+    ? undefined
+    : `has a ${spiSize}-byte SPI; SPIs are 0, 4 or 8 bytes`;
 }
 
 function decodeTransforms(buf: Uint8Array, base: number, owner: () => string): ParseResult<Transform[]> {
@@ -336,19 +404,39 @@ function decodeTransforms(buf: Uint8Array, base: number, owner: () => string): P
     const at = base + o;
     const where = (): string => `${owner()}: transform ${n} at offset ${at}`;
     const left = buf.length - o;
-    if (left < 8) return fail("BAD_PAYLOAD_LENGTH", at, `${where()} needs an 8-byte header but only ${plural(left, "byte")} remain`);
+    if (left < 8)
+      return fail(
+        "BAD_PAYLOAD_LENGTH",
+        at,
+        `${where()} needs an 8-byte header but only ${plural(left, "byte")} remain`,
+      );
     const lastMore = buf[o];
     const length = be16(buf, o + 2);
     if (lastMore !== TRANSFORM_LAST && lastMore !== TRANSFORM_MORE) {
-      return fail("BAD_PAYLOAD", at, `${where()} has last/more field ${lastMore}; RFC 7296 §3.3.2 allows 0 (last) or 3 (more)`);
+      return fail(
+        "BAD_PAYLOAD",
+        at,
+        `${where()} has last/more field ${lastMore}; RFC 7296 §3.3.2 allows 0 (last) or 3 (more)`,
+      );
     }
-    if (length < 8) return fail("BAD_PAYLOAD_LENGTH", at + 2, `${where()} claims ${plural(length, "byte")}, less than its 8-byte header`);
+    if (length < 8)
+      return fail(
+        "BAD_PAYLOAD_LENGTH",
+        at + 2,
+        `${where()} claims ${plural(length, "byte")}, less than its 8-byte header`,
+      );
     if (length > left) {
-      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${where()} claims ${plural(length, "byte")} but only ${plural(left, "byte")} remain in the proposal`);
+      return fail(
+        "BAD_PAYLOAD_LENGTH",
+        at + 2,
+        `${where()} claims ${plural(length, "byte")} but only ${plural(left, "byte")} remain in the proposal`,
+      );
     }
     const isLast = length === left;
     if (isLast !== (lastMore === TRANSFORM_LAST)) {
-      const why = isLast ? "is marked 'more' but nothing follows it" : `is marked last but ${plural(left - length, "byte")} follow it`;
+      const why = isLast
+        ? "is marked 'more' but nothing follows it"
+        : `is marked last but ${plural(left - length, "byte")} follow it`;
       return fail("BAD_PAYLOAD", at, `${where()} ${why}`);
     }
     const transform: Transform = { type: byteAt(buf, o + 4), id: be16(buf, o + 6) };
@@ -368,19 +456,38 @@ function decodeKeyLength(buf: Uint8Array, base: number, owner: () => string): Pa
   while (o < buf.length) {
     const at = base + o;
     const left = buf.length - o;
-    if (left < 4) return fail("BAD_PAYLOAD_LENGTH", at, `${owner()}: attribute at offset ${at} needs 4 bytes but only ${plural(left, "byte")} remain`);
+    if (left < 4)
+      return fail(
+        "BAD_PAYLOAD_LENGTH",
+        at,
+        `${owner()}: attribute at offset ${at} needs 4 bytes but only ${plural(left, "byte")} remain`,
+      );
     const word = be16(buf, o);
     const attrType = word & ~ATTR_TV_BIT;
     const tv = (word & ATTR_TV_BIT) !== 0;
     const size = tv ? 4 : 4 + be16(buf, o + 2);
     if (size > left) {
-      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${owner()}: attribute ${attrType} at offset ${at} claims ${plural(size - 4, "value byte")} but only ${plural(left - 4, "byte")} remain`);
+      return fail(
+        "BAD_PAYLOAD_LENGTH",
+        at + 2,
+        `${owner()}: attribute ${attrType} at offset ${at} claims ${plural(size - 4, "value byte")} but only ${plural(left - 4, "byte")} remain`,
+      );
     }
     if (attrType !== ATTR_KEY_LENGTH) {
-      return fail("BAD_PAYLOAD", at, `${owner()}: attribute type ${attrType} at offset ${at} is not the key length (14), the only transform attribute IKEv2 defines`);
+      return fail(
+        "BAD_PAYLOAD",
+        at,
+        `${owner()}: attribute type ${attrType} at offset ${at} is not the key length (14), the only transform attribute IKEv2 defines`,
+      );
     }
-    if (!tv) return fail("BAD_PAYLOAD", at, `${owner()}: key length attribute at offset ${at} is in TLV form; RFC 7296 §3.3.5 requires TV`);
-    if (keyLength !== undefined) return fail("BAD_PAYLOAD", at, `${owner()}: second key length attribute at offset ${at}`);
+    if (!tv)
+      return fail(
+        "BAD_PAYLOAD",
+        at,
+        `${owner()}: key length attribute at offset ${at} is in TLV form; RFC 7296 §3.3.5 requires TV`,
+      );
+    if (keyLength !== undefined)
+      return fail("BAD_PAYLOAD", at, `${owner()}: second key length attribute at offset ${at}`);
     keyLength = be16(buf, o + 2);
     o += size;
   }
@@ -408,12 +515,27 @@ function decodeDelete(body: Uint8Array, site: Site): ParseResult<Payload> {
   const spiSize = byteAt(body, 1);
   const count = be16(body, 2);
   // RFC 7296 §3.11: the IKE SA is named by the header's SPIs, child SAs by 4-byte SPIs.
-  const expected = protocolId === ProtocolId.IKE ? 0 : protocolId === ProtocolId.ESP || protocolId === ProtocolId.AH ? 4 : -1;
-  if (expected < 0) return fail("BAD_PAYLOAD", site.body, `${site.what} names protocol ${protocolId}; only 1 (IKE), 2 (AH) and 3 (ESP) can be deleted`);
-  if (spiSize !== expected) return fail("BAD_PAYLOAD", site.body + 1, `${site.what} has SPI size ${spiSize} for protocol ${protocolId}, which needs ${expected}`);
+  const expected =
+    protocolId === ProtocolId.IKE ? 0 : protocolId === ProtocolId.ESP || protocolId === ProtocolId.AH ? 4 : -1;
+  if (expected < 0)
+    return fail(
+      "BAD_PAYLOAD",
+      site.body,
+      `${site.what} names protocol ${protocolId}; only 1 (IKE), 2 (AH) and 3 (ESP) can be deleted`,
+    );
+  if (spiSize !== expected)
+    return fail(
+      "BAD_PAYLOAD",
+      site.body + 1,
+      `${site.what} has SPI size ${spiSize} for protocol ${protocolId}, which needs ${expected}`,
+    );
   const need = spiSize * count;
   if (body.length - 4 !== need) {
-    return fail("BAD_PAYLOAD_LENGTH", site.body + 2, `${site.what} lists ${plural(count, "SPI")} of ${spiSize} bytes (${need} bytes) but ${plural(body.length - 4, "byte")} follow`);
+    return fail(
+      "BAD_PAYLOAD_LENGTH",
+      site.body + 2,
+      `${site.what} lists ${plural(count, "SPI")} of ${spiSize} bytes (${need} bytes) but ${plural(body.length - 4, "byte")} follow`,
+    );
   }
   const spis: Uint8Array[] = [];
   for (let i = 0; i < count; i++) spis.push(copy(body, 4 + i * spiSize, 4 + (i + 1) * spiSize));
@@ -434,16 +556,35 @@ function decodeTs(name: "TSi" | "TSr", body: Uint8Array, site: Site): ParseResul
   for (let n = 1; o < body.length; n++) {
     const at = site.body + o;
     const left = body.length - o;
-    if (left < 4) return fail("BAD_PAYLOAD_LENGTH", at, `${site.what}: selector ${n} at offset ${at} needs at least 4 bytes but only ${plural(left, "byte")} remain`);
+    if (left < 4)
+      return fail(
+        "BAD_PAYLOAD_LENGTH",
+        at,
+        `${site.what}: selector ${n} at offset ${at} needs at least 4 bytes but only ${plural(left, "byte")} remain`,
+      );
     const tsType = byteAt(body, o);
     const length = be16(body, o + 2);
     const addrLength = TS_ADDRESS_LENGTH.get(tsType);
     if (addrLength === undefined) {
-      return fail("BAD_PAYLOAD", at, `${site.what}: selector ${n} has type ${tsType}; only 7 (IPv4 range) and 8 (IPv6 range) are supported`);
+      return fail(
+        "BAD_PAYLOAD",
+        at,
+        `${site.what}: selector ${n} has type ${tsType}; only 7 (IPv4 range) and 8 (IPv6 range) are supported`,
+      );
     }
     const need = 8 + 2 * addrLength;
-    if (length !== need) return fail("BAD_PAYLOAD_LENGTH", at + 2, `${site.what}: selector ${n} claims ${length} bytes but type ${tsType} needs ${need}`);
-    if (length > left) return fail("BAD_PAYLOAD_LENGTH", at + 2, `${site.what}: selector ${n} needs ${length} bytes but only ${plural(left, "byte")} remain`);
+    if (length !== need)
+      return fail(
+        "BAD_PAYLOAD_LENGTH",
+        at + 2,
+        `${site.what}: selector ${n} claims ${length} bytes but type ${tsType} needs ${need}`,
+      );
+    if (length > left)
+      return fail(
+        "BAD_PAYLOAD_LENGTH",
+        at + 2,
+        `${site.what}: selector ${n} needs ${length} bytes but only ${plural(left, "byte")} remain`,
+      );
     selectors.push({
       tsType,
       ipProtocol: byteAt(body, o + 1),
@@ -455,7 +596,11 @@ function decodeTs(name: "TSi" | "TSr", body: Uint8Array, site: Site): ParseResul
     o += length;
   }
   if (selectors.length !== count) {
-    return fail("BAD_PAYLOAD", site.body, `${site.what} says it has ${plural(count, "selector")} but holds ${selectors.length}`);
+    return fail(
+      "BAD_PAYLOAD",
+      site.body,
+      `${site.what} says it has ${plural(count, "selector")} but holds ${selectors.length}`,
+    );
   }
   return ok({ type: name, selectors });
 }
@@ -467,10 +612,19 @@ function decodeCp(body: Uint8Array, site: Site): ParseResult<Payload> {
   for (let n = 1; o < body.length; n++) {
     const at = site.body + o;
     const left = body.length - o;
-    if (left < 4) return fail("BAD_PAYLOAD_LENGTH", at, `${site.what}: attribute ${n} at offset ${at} needs 4 bytes but only ${plural(left, "byte")} remain`);
+    if (left < 4)
+      return fail(
+        "BAD_PAYLOAD_LENGTH",
+        at,
+        `${site.what}: attribute ${n} at offset ${at} needs 4 bytes but only ${plural(left, "byte")} remain`,
+      );
     const length = be16(body, o + 2);
     if (4 + length > left) {
-      return fail("BAD_PAYLOAD_LENGTH", at + 2, `${site.what}: attribute ${n} at offset ${at} claims ${plural(length, "value byte")} but only ${plural(left - 4, "byte")} remain`);
+      return fail(
+        "BAD_PAYLOAD_LENGTH",
+        at + 2,
+        `${site.what}: attribute ${n} at offset ${at} claims ${plural(length, "value byte")} but only ${plural(left - 4, "byte")} remain`,
+      );
     }
     // The top bit is reserved (RFC 7296 §3.15.1) and ignored on receipt.
     attributes.push({ type: be16(body, o) & 0x7fff, value: copy(body, o + 4, o + 4 + length) });
@@ -483,7 +637,11 @@ function decodeEap(body: Uint8Array, site: Site): ParseResult<Payload> {
   if (body.length < 4) return tooShort(site, body.length, 8, "EAP code, identifier and length");
   const eapLength = be16(body, 2);
   if (eapLength !== body.length) {
-    return fail("BAD_PAYLOAD_LENGTH", site.body + 2, `${site.what}: the EAP message says it is ${plural(eapLength, "byte")} but the payload holds ${body.length}`);
+    return fail(
+      "BAD_PAYLOAD_LENGTH",
+      site.body + 2,
+      `${site.what}: the EAP message says it is ${plural(eapLength, "byte")} but the payload holds ${body.length}`,
+    );
   }
   return ok({ type: "EAP", data: copy(body) });
 }
@@ -493,7 +651,11 @@ function decodeSkf(innerType: number, body: Uint8Array, site: Site): ParseResult
   const fragmentNumber = be16(body, 0);
   const totalFragments = be16(body, 2);
   if (fragmentNumber < 1 || fragmentNumber > totalFragments) {
-    return fail("BAD_PAYLOAD", site.body, `${site.what} is fragment ${fragmentNumber} of ${totalFragments}; RFC 7383 §2.5 needs 1 <= number <= total`);
+    return fail(
+      "BAD_PAYLOAD",
+      site.body,
+      `${site.what} is fragment ${fragmentNumber} of ${totalFragments}; RFC 7383 §2.5 needs 1 <= number <= total`,
+    );
   }
   return ok({ type: "SKF", innerType, fragmentNumber, totalFragments, body: copy(body, 4) });
 }
@@ -502,7 +664,8 @@ function decodeSkf(innerType: number, body: Uint8Array, site: Site): ParseResult
 
 function checkWidth(value: number, bits: 4 | 8 | 15 | 16 | 32, what: string): number {
   const max = bits === 32 ? 0xffffffff : (1 << bits) - 1;
-  if (!Number.isInteger(value) || value < 0 || value > max) throw new RangeError(`${what} ${value} does not fit in ${bits} bits`);
+  if (!Number.isInteger(value) || value < 0 || value > max)
+    throw new RangeError(`${what} ${value} does not fit in ${bits} bits`);
   return value;
 }
 
@@ -525,7 +688,11 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 /** The 28-byte IKE header alone, e.g. as the start of the AAD/ICV input before the SK body exists. */
-export function encodeHeader(h: Omit<IkeHeader, "length" | "nextPayload">, nextPayload: number, length: number): Uint8Array {
+export function encodeHeader(
+  h: Omit<IkeHeader, "length" | "nextPayload">,
+  nextPayload: number,
+  length: number,
+): Uint8Array {
   if (h.spiI.length !== 8 || h.spiR.length !== 8) {
     throw new RangeError(`IKE SPIs are 8 bytes, got ${h.spiI.length} (initiator) and ${h.spiR.length} (responder)`);
   }
@@ -545,7 +712,12 @@ export function encodeHeader(h: Omit<IkeHeader, "length" | "nextPayload">, nextP
 /** The 4-byte generic payload header (RFC 7296 §3.2), reserved bits zero. */
 export function payloadHeaderBytes(nextPayload: number, length: number, critical = false): Uint8Array {
   checkWidth(length, 16, "payload length");
-  return Uint8Array.of(checkWidth(nextPayload, 8, "next payload"), critical ? CRITICAL_BIT : 0, length >>> 8, length & 0xff);
+  return Uint8Array.of(
+    checkWidth(nextPayload, 8, "next payload"),
+    critical ? CRITICAL_BIT : 0,
+    length >>> 8,
+    length & 0xff,
+  );
 }
 
 /** Encodes a whole message; the header's own `nextPayload` and `length` are ignored and computed. */
@@ -563,11 +735,13 @@ export function encodePayloads(payloads: Payload[]): { firstType: number; bytes:
   payloads.forEach((p, i) => {
     const following = payloads[i + 1];
     const encrypted = p.type === "SK" || p.type === "SKF";
-    if (encrypted && following) throw new RangeError(`${p.type} payload ${i + 1} of ${payloads.length} must be the last payload`);
+    if (encrypted && following)
+      throw new RangeError(`${p.type} payload ${i + 1} of ${payloads.length} must be the last payload`);
     const next = encrypted ? p.innerType : following ? payloadTypeNumber(following) : PayloadType.NONE;
     const body = encodeBody(p);
     const length = PAYLOAD_HEADER_LENGTH + body.length;
-    if (length > 0xffff) throw new RangeError(`${p.type} payload would be ${length} bytes, more than a payload length field holds`);
+    if (length > 0xffff)
+      throw new RangeError(`${p.type} payload would be ${length} bytes, more than a payload length field holds`);
     parts.push(payloadHeaderBytes(next, length, p.critical ?? false), body);
   });
   const first = payloads[0];
@@ -597,12 +771,24 @@ function encodeBody(p: Payload): Uint8Array {
     case "UNKNOWN":
       return p.data;
     case "N":
-      return concat([u8(p.protocolId, "notify protocol"), u8(p.spi.length, "notify SPI size"), u16(p.notifyType, "notify type"), p.spi, p.data]);
+      return concat([
+        u8(p.protocolId, "notify protocol"),
+        u8(p.spi.length, "notify SPI size"),
+        u16(p.notifyType, "notify type"),
+        p.spi,
+        p.data,
+      ]);
     case "D":
       for (const spi of p.spis) {
-        if (spi.length !== p.spiSize) throw new RangeError(`D payload SPI of ${spi.length} bytes, but its spiSize is ${p.spiSize}`);
+        if (spi.length !== p.spiSize)
+          throw new RangeError(`D payload SPI of ${spi.length} bytes, but its spiSize is ${p.spiSize}`);
       }
-      return concat([u8(p.protocolId, "delete protocol"), u8(p.spiSize, "delete SPI size"), u16(p.spis.length, "delete SPI count"), ...p.spis]);
+      return concat([
+        u8(p.protocolId, "delete protocol"),
+        u8(p.spiSize, "delete SPI size"),
+        u16(p.spis.length, "delete SPI count"),
+        ...p.spis,
+      ]);
     case "TSi":
     case "TSr":
       return concat([u8(p.selectors.length, "selector count"), RESERVED3, ...p.selectors.map(encodeSelector)]);
@@ -610,7 +796,11 @@ function encodeBody(p: Payload): Uint8Array {
       return concat([
         u8(p.cfgType, "CFG type"),
         RESERVED3,
-        ...p.attributes.flatMap((a) => [u16(checkWidth(a.type, 15, "CP attribute type"), "CP attribute type"), u16(a.value.length, "CP attribute length"), a.value]),
+        ...p.attributes.flatMap((a) => [
+          u16(checkWidth(a.type, 15, "CP attribute type"), "CP attribute type"),
+          u16(a.value.length, "CP attribute length"),
+          a.value,
+        ]),
       ]);
     case "SK":
       return p.body;
@@ -635,7 +825,10 @@ function encodeProposal(p: Proposal, last: boolean): Uint8Array {
 }
 
 function encodeTransform(t: Transform, last: boolean): Uint8Array {
-  const attribute = t.keyLength === undefined ? new Uint8Array(0) : concat([u16(ATTR_TV_BIT | ATTR_KEY_LENGTH, "attribute"), u16(t.keyLength, "key length")]);
+  const attribute =
+    t.keyLength === undefined
+      ? new Uint8Array(0)
+      : concat([u16(ATTR_TV_BIT | ATTR_KEY_LENGTH, "attribute"), u16(t.keyLength, "key length")]);
   return concat([
     Uint8Array.of(last ? TRANSFORM_LAST : TRANSFORM_MORE, 0),
     u16(8 + attribute.length, "transform length"),
@@ -650,7 +843,9 @@ function encodeSelector(s: TrafficSelector): Uint8Array {
   const addrLength = TS_ADDRESS_LENGTH.get(s.tsType);
   if (addrLength === undefined) throw new RangeError(`TS type ${s.tsType} is not 7 (IPv4 range) or 8 (IPv6 range)`);
   if (s.start.length !== addrLength || s.end.length !== addrLength) {
-    throw new RangeError(`TS type ${s.tsType} needs ${addrLength}-byte addresses, got ${s.start.length} and ${s.end.length}`);
+    throw new RangeError(
+      `TS type ${s.tsType} needs ${addrLength}-byte addresses, got ${s.start.length} and ${s.end.length}`,
+    );
   }
   return concat([
     u8(s.tsType, "TS type"),

@@ -37,6 +37,7 @@ export class ConfigError extends Error {
 export function describeWhere(where?: ConfigWhere): string {
   if (!where) return "";
   const at = [where.line !== undefined ? `line ${where.line}` : "", where.file ? `of ${where.file}` : ""]
-    .filter(Boolean).join(" ");
+    .filter(Boolean)
+    .join(" ");
   return ` in ${where.key}${at ? ` (${at})` : ""}`;
 }

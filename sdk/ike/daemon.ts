@@ -11,7 +11,16 @@ import type { DecapResult, LifetimeEvent, SaHandle, SaStats } from "../dataplane
 import { HashAlg } from "../dataplane/suites.ts";
 import { decodeHeader, decodeMessage, encodeMessage } from "./codec.ts";
 import { Exchange, HeaderFlag, Notify } from "./message.ts";
-import { IkeSa, hexBytes, spiBytes, type ChildSa, type Endpoint, type IkeEvent, type IkeSaHost, type TimerId } from "./ike-sa.ts";
+import {
+  IkeSa,
+  hexBytes,
+  spiBytes,
+  type ChildSa,
+  type Endpoint,
+  type IkeEvent,
+  type IkeSaHost,
+  type TimerId,
+} from "./ike-sa.ts";
 import { DataplaneBackend } from "./dataplane-backend.ts";
 import type { IkeConnection, ChildTemplate } from "./config.ts";
 import { identityMatches, formatIdentity, type IkeIdentity } from "./identity.ts";
@@ -100,7 +109,9 @@ export interface ChildKeyRecord {
 export type InnerHandler = (packet: Uint8Array, child: ChildSa, ike: IkeSa) => void;
 
 /** The IKE SA that owns a child now (children move to the successor of an IKE rekey). */
-function ownerOf(child: ChildSa): IkeSa { return child.owner as IkeSa; }
+function ownerOf(child: ChildSa): IkeSa {
+  return child.owner as IkeSa;
+}
 
 /** Counters of the daemon itself (IKE level), like strongSwan's `swanctl --stats`. */
 export interface IkeCounters {
@@ -134,14 +145,35 @@ export interface IkeSaStatus {
   proposal: string;
   establishedSecondsAgo: number;
   children: {
-    name: string; uniqueId: number; state: string; mode: string; proposal: string; spiIn: string; spiOut: string;
-    localTs: string; remoteTs: string; installedSecondsAgo: number; in?: SaStats; out?: SaStats;
+    name: string;
+    uniqueId: number;
+    state: string;
+    mode: string;
+    proposal: string;
+    spiIn: string;
+    spiOut: string;
+    localTs: string;
+    remoteTs: string;
+    installedSecondsAgo: number;
+    in?: SaStats;
+    out?: SaStats;
   }[];
 }
 
 /** The IKE daemon. */
 export class IkeDaemon {
-  readonly counters: IkeCounters = { ikeReceived: 0, ikeSent: 0, ikeDroppedInvalid: 0, ikeV1Dropped: 0, cookiesSent: 0, halfOpen: 0, initsBlocked: 0, ikeOverLimit: 0, espToUnknownChild: 0, keepalivesSent: 0 };
+  readonly counters: IkeCounters = {
+    ikeReceived: 0,
+    ikeSent: 0,
+    ikeDroppedInvalid: 0,
+    ikeV1Dropped: 0,
+    cookiesSent: 0,
+    halfOpen: 0,
+    initsBlocked: 0,
+    ikeOverLimit: 0,
+    espToUnknownChild: 0,
+    keepalivesSent: 0,
+  };
   /** IKE SAs by our local SPI (hex). */
   readonly sas = new Map<string, IkeSa>();
   /**
@@ -171,7 +203,8 @@ export class IkeDaemon {
     this.#cookieSecret = this.#random(32);
     const keyLog = opts.keyLog;
     this.#backend = new DataplaneBackend(opts.dataplane, {
-      random: this.#random, now: () => this.#clock.now(),
+      random: this.#random,
+      now: () => this.#clock.now(),
       keyLog: keyLog ? (rec) => keyLog({ ...rec, ike: ownerOf(rec.child) }) : undefined,
     });
     this.scheduleVolumeCheck();
@@ -192,7 +225,9 @@ export class IkeDaemon {
   }
 
   /** Connections this daemon knows. */
-  get connections(): IkeConnection[] { return this.#opts.connections; }
+  get connections(): IkeConnection[] {
+    return this.#opts.connections;
+  }
 
   /** Subscribes to IKE SA events; returns the unsubscribe function. */
   on(listener: (e: IkeEvent) => void): () => void {
@@ -224,7 +259,10 @@ export class IkeDaemon {
       setTimer: (ms, fn) => this.#clock.setTimer(ms, fn),
       clearTimer: (t) => this.#clock.clearTimer(t),
       random: (n) => this.#random(n),
-      send: (bytes, local, remote) => { this.counters.ikeSent++; this.#opts.transport.sendIke(bytes, local, remote); },
+      send: (bytes, local, remote) => {
+        this.counters.ikeSent++;
+        this.#opts.transport.sendIke(bytes, local, remote);
+      },
       log: (r) => this.#log(r),
       natPort: () => this.#opts.transport.natPort,
       backend: this.#backend,
@@ -234,7 +272,9 @@ export class IkeDaemon {
         this.#lastHeard.set(ike, this.#clock.now());
       },
       event: (e) => this.dispatch(e),
-      overLimit: () => { this.counters.ikeOverLimit++; },
+      overLimit: () => {
+        this.counters.ikeOverLimit++;
+      },
       findConnection: (idi, idr, local, remote) => this.findResponderConnection(idi, idr, local, remote),
       findPsk: () => undefined,
     };
@@ -253,14 +293,26 @@ export class IkeDaemon {
 
   // ------------------------------------------------------------------ connections
 
-  private findResponderConnection(idi: IkeIdentity, _idr: IkeIdentity | undefined, _local: Endpoint, _remote: Endpoint): IkeConnection | undefined {
+  private findResponderConnection(
+    idi: IkeIdentity,
+    _idr: IkeIdentity | undefined,
+    _local: Endpoint,
+    _remote: Endpoint,
+  ): IkeConnection | undefined {
     return this.#opts.connections.find((c) => c.remote.id === "any" || identityMatches(c.remote.id, idi));
   }
 
   private connectionFor(remote: Endpoint): IkeConnection | undefined {
     const cs = this.#opts.connections;
-    return cs.find((c) => c.remoteAddrs.includes(remote.address)) ??
-      cs.find((c) => c.remoteAddrs.length === 0 || c.remoteAddrs.includes("%any") || c.remoteAddrs.some((a) => addrInPrefix(remote.address, a)));
+    return (
+      cs.find((c) => c.remoteAddrs.includes(remote.address)) ??
+      cs.find(
+        (c) =>
+          c.remoteAddrs.length === 0 ||
+          c.remoteAddrs.includes("%any") ||
+          c.remoteAddrs.some((a) => addrInPrefix(remote.address, a)),
+      )
+    );
   }
 
   /**
@@ -269,22 +321,47 @@ export class IkeDaemon {
    */
   initiate(connName: string, childName?: string, local?: Endpoint): Promise<{ ike: IkeSa; child?: ChildSa }> {
     const conn = this.#opts.connections.find((c) => c.name === connName);
-    if (!conn) return Promise.reject(new IkeError("CONFIG", `no connection named '${connName}'; known: ${this.#opts.connections.map((c) => c.name).join(", ") || "none"}`));
+    if (!conn)
+      return Promise.reject(
+        new IkeError(
+          "CONFIG",
+          `no connection named '${connName}'; known: ${this.#opts.connections.map((c) => c.name).join(", ") || "none"}`,
+        ),
+      );
     const child = childName ? conn.children.find((c) => c.name === childName) : conn.children[0];
-    if (childName && !child) return Promise.reject(new IkeError("CONFIG", `connection '${connName}' has no child '${childName}'; known: ${conn.children.map((c) => c.name).join(", ")}`));
+    if (childName && !child)
+      return Promise.reject(
+        new IkeError(
+          "CONFIG",
+          `connection '${connName}' has no child '${childName}'; known: ${conn.children.map((c) => c.name).join(", ")}`,
+        ),
+      );
     const remoteAddr = conn.remoteAddrs.find((a) => a !== "%any" && !a.includes("/"));
-    if (!remoteAddr) return Promise.reject(new IkeError("CONFIG", `connection '${connName}' has no remote_addrs to initiate to`));
-    const localEp = local ?? { address: this.#opts.localAddress ?? conn.localAddrs.find((a) => a !== "%any") ?? "0.0.0.0", port: conn.localPort };
+    if (!remoteAddr)
+      return Promise.reject(new IkeError("CONFIG", `connection '${connName}' has no remote_addrs to initiate to`));
+    const localEp = local ?? {
+      address: this.#opts.localAddress ?? conn.localAddrs.find((a) => a !== "%any") ?? "0.0.0.0",
+      port: conn.localPort,
+    };
     const ike = new IkeSa(this.host(), conn, localEp, { address: remoteAddr, port: conn.remotePort }, true);
     this.sas.set(hexBytes(ike.localSpi), ike);
     this.#lastHeard.set(ike, this.#clock.now());
     return new Promise((resolve, reject) => {
       const off = this.on((e) => {
         if (e.ike !== ike) return;
-        if (e.type === "failed") { off(); reject(e.error); }
-        else if (e.type === "deleted") { off(); reject(new IkeError("DELETED", `IKE_SA ${conn.name} was deleted before it came up: ${e.reason}`)); }
-        else if (e.type === "child-failed") { off(); reject(e.error); }
-        else if (e.type === "child-up" || (e.type === "established" && !child)) { off(); resolve({ ike, child: e.type === "child-up" ? e.child : undefined }); }
+        if (e.type === "failed") {
+          off();
+          reject(e.error);
+        } else if (e.type === "deleted") {
+          off();
+          reject(new IkeError("DELETED", `IKE_SA ${conn.name} was deleted before it came up: ${e.reason}`));
+        } else if (e.type === "child-failed") {
+          off();
+          reject(e.error);
+        } else if (e.type === "child-up" || (e.type === "established" && !child)) {
+          off();
+          resolve({ ike, child: e.type === "child-up" ? e.child : undefined });
+        }
       });
       ike.initiate(child);
     });
@@ -299,7 +376,8 @@ export class IkeDaemon {
   close(): void {
     if (this.#volumeTimer !== undefined) this.#clock.clearTimer(this.#volumeTimer);
     this.#unsubscribeLifetime();
-    for (const ike of new Set([...this.sas.values(), ...this.#halfOpen.values()])) ike.fail(new IkeError("DELETED", "daemon shut down"));
+    for (const ike of new Set([...this.sas.values(), ...this.#halfOpen.values()]))
+      ike.fail(new IkeError("DELETED", "daemon shut down"));
   }
 
   // ------------------------------------------------------------------ receiving IKE
@@ -311,10 +389,20 @@ export class IkeDaemon {
     if (!hdr.ok) {
       if (hdr.error.code === "UNSUPPORTED_VERSION" && hdr.error.majorVersion === 1) {
         this.counters.ikeV1Dropped++;
-        this.logLine("IKE", 0, `received an IKEv1 packet from ${remote.address}[${remote.port}]: the peer speaks IKEv1; this side is IKEv2 only (set keyexchange=ikev2 / version = 2 on the peer)`, "ikev1");
+        this.logLine(
+          "IKE",
+          0,
+          `received an IKEv1 packet from ${remote.address}[${remote.port}]: the peer speaks IKEv1; this side is IKEv2 only (set keyexchange=ikev2 / version = 2 on the peer)`,
+          "ikev1",
+        );
       } else {
         this.counters.ikeDroppedInvalid++;
-        this.logLine("ENC", 0, `dropping invalid IKE packet from ${remote.address}[${remote.port}] (${bytes.length} bytes): ${hdr.error.message}`, "invalid-packet");
+        this.logLine(
+          "ENC",
+          0,
+          `dropping invalid IKE packet from ${remote.address}[${remote.port}] (${bytes.length} bytes): ${hdr.error.message}`,
+          "invalid-packet",
+        );
       }
       return;
     }
@@ -331,11 +419,19 @@ export class IkeDaemon {
     if (h.exchange === Exchange.IKE_SA_INIT && !isResponse && fromInitiator && h.messageId === 0) {
       const key = `${hexBytes(h.spiI)}/${remote.address}`;
       const half = this.#halfOpen.get(key);
-      if (half) { void half.receive(bytes, local, remote); return; }
+      if (half) {
+        void half.receive(bytes, local, remote);
+        return;
+      }
       this.newResponder(bytes, local, remote, key);
       return;
     }
-    this.logLine("IKE", 1, `ignoring ${isResponse ? "response" : "request"} for unknown IKE_SA ${hexBytes(h.spiI)}_i ${hexBytes(h.spiR)}_r from ${remote.address}[${remote.port}]`, "unknown-sa");
+    this.logLine(
+      "IKE",
+      1,
+      `ignoring ${isResponse ? "response" : "request"} for unknown IKE_SA ${hexBytes(h.spiI)}_i ${hexBytes(h.spiR)}_r from ${remote.address}[${remote.port}]`,
+      "unknown-sa",
+    );
   }
 
   private leaveHalfOpen(ike: IkeSa): void {
@@ -351,15 +447,37 @@ export class IkeDaemon {
 
   private newResponder(bytes: Uint8Array, local: Endpoint, remote: Endpoint, key: string): void {
     const msg = decodeMessage(bytes);
-    if (!msg.ok) { this.counters.ikeDroppedInvalid++; this.logLine("ENC", 0, `dropping invalid IKE_SA_INIT from ${remote.address}: ${msg.error.message}`, "invalid-init"); return; }
+    if (!msg.ok) {
+      this.counters.ikeDroppedInvalid++;
+      this.logLine(
+        "ENC",
+        0,
+        `dropping invalid IKE_SA_INIT from ${remote.address}: ${msg.error.message}`,
+        "invalid-init",
+      );
+      return;
+    }
     const conn = this.connectionFor(remote);
-    if (!conn) { this.logLine("CFG", 0, `no IKE config found for ${local.address}...${remote.address}, sending NO_PROPOSAL_CHOSEN`, "no-config"); return this.answerPlain(msg.value.header, local, remote, Notify.NO_PROPOSAL_CHOSEN); }
+    if (!conn) {
+      this.logLine(
+        "CFG",
+        0,
+        `no IKE config found for ${local.address}...${remote.address}, sending NO_PROPOSAL_CHOSEN`,
+        "no-config",
+      );
+      return this.answerPlain(msg.value.header, local, remote, Notify.NO_PROPOSAL_CHOSEN);
+    }
     // Everything up to here is stateless and costs one hash: no DH, no SA, before a valid cookie.
     const fromIp = this.#halfOpenByIp.get(remote.address) ?? 0;
     const block = this.#opts.blockThreshold ?? 5;
     if (fromIp >= block) {
       this.counters.initsBlocked++;
-      this.logLine("IKE", 1, `ignoring IKE_SA_INIT from ${remote.address}: ${fromIp} half-open IKE_SAs from it (block_threshold ${block})`, "blocked");
+      this.logLine(
+        "IKE",
+        1,
+        `ignoring IKE_SA_INIT from ${remote.address}: ${fromIp} half-open IKE_SAs from it (block_threshold ${block})`,
+        "blocked",
+      );
       return;
     }
     const threshold = this.#opts.cookieThreshold ?? 30;
@@ -370,35 +488,69 @@ export class IkeDaemon {
       const valid = got?.type === "N" && got.notifyType === Notify.COOKIE && equalBytes(got.data, cookie);
       if (!valid) {
         this.counters.cookiesSent++;
-        this.logLine("IKE", 1, `${this.#halfOpen.size} half-open IKE_SAs (${fromIp} from ${remote.address}; thresholds ${threshold} and ${thresholdIp} per address): requesting a COOKIE`, "cookie");
+        this.logLine(
+          "IKE",
+          1,
+          `${this.#halfOpen.size} half-open IKE_SAs (${fromIp} from ${remote.address}; thresholds ${threshold} and ${thresholdIp} per address): requesting a COOKIE`,
+          "cookie",
+        );
         return this.answerPlain(msg.value.header, local, remote, Notify.COOKIE, cookie);
       }
     }
-    const localEp = local.address === "0.0.0.0" || local.address === "::" ? { address: this.#opts.localAddress ?? local.address, port: local.port } : local;
+    const localEp =
+      local.address === "0.0.0.0" || local.address === "::"
+        ? { address: this.#opts.localAddress ?? local.address, port: local.port }
+        : local;
     const ike = new IkeSa(this.host(), conn, localEp, remote, false, msg.value.header.spiI.slice());
     this.#halfOpen.set(key, ike);
     this.#halfOpenByIp.set(remote.address, fromIp + 1);
     this.counters.halfOpen = this.#halfOpen.size;
     this.#lastHeard.set(ike, this.#clock.now());
     const keep = ike.respondInit(bytes, msg.value);
-    if (!keep) { this.leaveHalfOpen(ike); return; }
+    if (!keep) {
+      this.leaveHalfOpen(ike);
+      return;
+    }
     // Half-open SAs that never authenticate are dropped after 30 s (strongSwan's half_open_timeout).
     this.#clock.setTimer(30_000, () => {
-      if (ike.state === "CONNECTING") ike.fail(new IkeError("PEER_UNREACHABLE", `half-open IKE_SA from ${remote.address} timed out: no IKE_AUTH within 30 s`));
+      if (ike.state === "CONNECTING")
+        ike.fail(
+          new IkeError(
+            "PEER_UNREACHABLE",
+            `half-open IKE_SA from ${remote.address} timed out: no IKE_AUTH within 30 s`,
+          ),
+        );
     });
   }
 
   /** Cookie (§2.6): SHA-256(Ni | IPi | SPIi | secret), versioned by a leading byte. */
   private cookieFor(msg: { header: { spiI: Uint8Array }; payloads: { type: string }[] }, remote: Endpoint): Uint8Array {
-    const ni = (msg.payloads.find((p) => p.type === "NONCE") as { data?: Uint8Array } | undefined)?.data ?? new Uint8Array(0);
+    const ni =
+      (msg.payloads.find((p) => p.type === "NONCE") as { data?: Uint8Array } | undefined)?.data ?? new Uint8Array(0);
     const ip = parseIp(remote.address) ?? new Uint8Array(0);
     const h = this.#opts.crypto.hash(HashAlg.Sha256, concat(ni, ip, msg.header.spiI, this.#cookieSecret));
     return concat(Uint8Array.of(1), h);
   }
 
-  private answerPlain(h: { spiI: Uint8Array; exchange: number; messageId: number }, local: Endpoint, remote: Endpoint, type: number, data: Uint8Array = new Uint8Array(0)): void {
+  private answerPlain(
+    h: { spiI: Uint8Array; exchange: number; messageId: number },
+    local: Endpoint,
+    remote: Endpoint,
+    type: number,
+    data: Uint8Array = new Uint8Array(0),
+  ): void {
     const bytes = encodeMessage({
-      header: { spiI: h.spiI, spiR: new Uint8Array(8), nextPayload: 0, majorVersion: 2, minorVersion: 0, exchange: h.exchange, flags: HeaderFlag.RESPONSE, messageId: h.messageId, length: 0 },
+      header: {
+        spiI: h.spiI,
+        spiR: new Uint8Array(8),
+        nextPayload: 0,
+        majorVersion: 2,
+        minorVersion: 0,
+        exchange: h.exchange,
+        flags: HeaderFlag.RESPONSE,
+        messageId: h.messageId,
+        length: 0,
+      },
       payloads: [{ type: "N", protocolId: 0, spi: new Uint8Array(0), notifyType: type, data }],
     });
     this.counters.ikeSent++;
@@ -445,9 +597,13 @@ export class IkeDaemon {
   /** Encapsulates inner packets for `dst`'s Child SA and sends them; returns how many were sent. */
   sendInner(packets: Uint8Array[], dst: string): number {
     const route = this.childFor(dst);
-    if (!route) { this.counters.espToUnknownChild += packets.length; return 0; }
+    if (!route) {
+      this.counters.espToUnknownChild += packets.length;
+      return 0;
+    }
     const out: Uint8Array[] = [];
-    for (const r of this.#opts.dataplane.encapsulateBatch(route.out, packets)) if (r.status === "ok" && r.packet) out.push(r.packet);
+    for (const r of this.#opts.dataplane.encapsulateBatch(route.out, packets))
+      if (r.status === "ok" && r.packet) out.push(r.packet);
     if (out.length) this.#opts.transport.sendEsp(out, route.ike.local, route.ike.remote);
     return out.length;
   }
@@ -479,9 +635,15 @@ export class IkeDaemon {
       children: [...ike.children.values()].map((c) => {
         const inst = this.#backend.installed(c);
         return {
-          name: c.name, uniqueId: c.uniqueId, state: c.state, mode: c.mode, proposal: c.proposal,
-          spiIn: hexBytes(spiBytes(c.spiIn)), spiOut: hexBytes(spiBytes(c.spiOut)),
-          localTs: c.localTs.map(tsText).join(" "), remoteTs: c.remoteTs.map(tsText).join(" "),
+          name: c.name,
+          uniqueId: c.uniqueId,
+          state: c.state,
+          mode: c.mode,
+          proposal: c.proposal,
+          spiIn: hexBytes(spiBytes(c.spiIn)),
+          spiOut: hexBytes(spiBytes(c.spiOut)),
+          localTs: c.localTs.map(tsText).join(" "),
+          remoteTs: c.remoteTs.map(tsText).join(" "),
           installedSecondsAgo: Math.round((now - c.installedAt) / 1000),
           in: inst ? dp.stats(inst.in) : undefined,
           out: inst?.out !== undefined ? dp.stats(inst.out) : undefined,
@@ -491,7 +653,9 @@ export class IkeDaemon {
   }
 }
 
-function tsText(t: TrafficSelector): string { return formatTs(t); }
+function tsText(t: TrafficSelector): string {
+  return formatTs(t);
+}
 /** Whether `addr` lies in a remote_addrs entry (an address, prefix or range, parsed like a selector). */
 function addrInPrefix(addr: string, spec: string): boolean {
   const a = parseIp(addr);

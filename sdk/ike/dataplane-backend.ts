@@ -51,7 +51,10 @@ export class DataplaneBackend implements ChildBackend {
   readonly #keyLog?: (rec: ChildKeys) => void;
   readonly #children = new Map<ChildSa, InstalledChild>();
 
-  constructor(dp: Dataplane, opts: { random: (n: number) => Uint8Array; now: () => number; keyLog?: (rec: ChildKeys) => void }) {
+  constructor(
+    dp: Dataplane,
+    opts: { random: (n: number) => Uint8Array; now: () => number; keyLog?: (rec: ChildKeys) => void },
+  ) {
     this.#dp = dp;
     this.#random = opts.random;
     this.#now = opts.now;
@@ -67,18 +70,48 @@ export class DataplaneBackend implements ChildBackend {
     throw new IkeError("INTERNAL", "no free SPI found after 1000 tries");
   }
 
-  installChild(child: ChildSa, keys: ChildSaKeys, outbound: boolean, path: { local: Endpoint; remote: Endpoint }): void {
+  installChild(
+    child: ChildSa,
+    keys: ChildSaKeys,
+    outbound: boolean,
+    path: { local: Endpoint; remote: Endpoint },
+  ): void {
     const aead = !hasIntegKey(child.suite);
     const replayWindow = Math.min(4096, Math.max(32, child.template.replayWindow || 32));
     const hIn = this.#dp.addSa({
-      mode: child.mode, esp: child.suite, esn: child.esn, spi: child.spiIn, direction: "in", encKey: keys.encIn,
-      integKey: aead ? undefined : keys.integIn, replayWindow, lifetime: volumeLifetime(child),
+      mode: child.mode,
+      esp: child.suite,
+      esn: child.esn,
+      spi: child.spiIn,
+      direction: "in",
+      encKey: keys.encIn,
+      integKey: aead ? undefined : keys.integIn,
+      replayWindow,
+      lifetime: volumeLifetime(child),
     });
     const log = this.#keyLog;
     if (log) {
       const empty = new Uint8Array(0);
-      log({ child, suite: child.suite, direction: "in", spi: child.spiIn, src: path.remote.address, dst: path.local.address, encKey: secretCopy(keys.encIn), integKey: aead ? empty : secretCopy(keys.integIn) });
-      log({ child, suite: child.suite, direction: "out", spi: child.spiOut, src: path.local.address, dst: path.remote.address, encKey: secretCopy(keys.encOut), integKey: aead ? empty : secretCopy(keys.integOut) });
+      log({
+        child,
+        suite: child.suite,
+        direction: "in",
+        spi: child.spiIn,
+        src: path.remote.address,
+        dst: path.local.address,
+        encKey: secretCopy(keys.encIn),
+        integKey: aead ? empty : secretCopy(keys.integIn),
+      });
+      log({
+        child,
+        suite: child.suite,
+        direction: "out",
+        spi: child.spiOut,
+        src: path.local.address,
+        dst: path.remote.address,
+        encKey: secretCopy(keys.encOut),
+        integKey: aead ? empty : secretCopy(keys.integOut),
+      });
     }
     const inst: InstalledChild = { in: hIn, path, lastInbound: this.#now() };
     const out = { enc: secretCopy(keys.encOut), integ: secretCopy(keys.integOut) };
@@ -91,8 +124,15 @@ export class DataplaneBackend implements ChildBackend {
   #addOutbound(child: ChildSa, k: { enc: Uint8Array; integ: Uint8Array }, path: { remote: Endpoint }): SaHandle {
     const aead = !hasIntegKey(child.suite);
     const h = this.#dp.addSa({
-      mode: child.mode, esp: child.suite, esn: child.esn, spi: child.spiOut, direction: "out", encKey: k.enc,
-      integKey: aead ? undefined : k.integ, lifetime: volumeLifetime(child), ...tfcPadding(child, path.remote),
+      mode: child.mode,
+      esp: child.suite,
+      esn: child.esn,
+      spi: child.spiOut,
+      direction: "out",
+      encKey: k.enc,
+      integKey: aead ? undefined : k.integ,
+      lifetime: volumeLifetime(child),
+      ...tfcPadding(child, path.remote),
     });
     k.enc.fill(0);
     k.integ.fill(0);
@@ -118,10 +158,14 @@ export class DataplaneBackend implements ChildBackend {
   }
 
   /** The SAs of a child, if installed. */
-  installed(child: ChildSa): InstalledChild | undefined { return this.#children.get(child); }
+  installed(child: ChildSa): InstalledChild | undefined {
+    return this.#children.get(child);
+  }
 
   /** Every installed child with its SAs. */
-  entries(): IterableIterator<[ChildSa, InstalledChild]> { return this.#children.entries(); }
+  entries(): IterableIterator<[ChildSa, InstalledChild]> {
+    return this.#children.entries();
+  }
 }
 
 /**

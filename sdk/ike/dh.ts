@@ -38,19 +38,21 @@ export interface DhGroup {
 }
 
 /** Every group this module implements; x25519, the default, comes first. */
-export const DH_GROUPS: readonly DhGroup[] = Object.freeze([
-  { id: 31, keyword: "x25519", name: "CURVE_25519", publicBytes: 32 },
-  { id: 32, keyword: "x448", name: "CURVE_448", publicBytes: 56 },
-  { id: 19, keyword: "ecp256", name: "ECP_256", publicBytes: 64 },
-  { id: 20, keyword: "ecp384", name: "ECP_384", publicBytes: 96 },
-  { id: 21, keyword: "ecp521", name: "ECP_521", publicBytes: 132 },
-  { id: 28, keyword: "ecp256bp", name: "ECP_256_BP", publicBytes: 64 },
-  { id: 29, keyword: "ecp384bp", name: "ECP_384_BP", publicBytes: 96 },
-  { id: 30, keyword: "ecp512bp", name: "ECP_512_BP", publicBytes: 128 },
-  { id: 14, keyword: "modp2048", name: "MODP_2048", publicBytes: 256 },
-  { id: 15, keyword: "modp3072", name: "MODP_3072", publicBytes: 384 },
-  { id: 16, keyword: "modp4096", name: "MODP_4096", publicBytes: 512 },
-].map((g) => Object.freeze(g)));
+export const DH_GROUPS: readonly DhGroup[] = Object.freeze(
+  [
+    { id: 31, keyword: "x25519", name: "CURVE_25519", publicBytes: 32 },
+    { id: 32, keyword: "x448", name: "CURVE_448", publicBytes: 56 },
+    { id: 19, keyword: "ecp256", name: "ECP_256", publicBytes: 64 },
+    { id: 20, keyword: "ecp384", name: "ECP_384", publicBytes: 96 },
+    { id: 21, keyword: "ecp521", name: "ECP_521", publicBytes: 132 },
+    { id: 28, keyword: "ecp256bp", name: "ECP_256_BP", publicBytes: 64 },
+    { id: 29, keyword: "ecp384bp", name: "ECP_384_BP", publicBytes: 96 },
+    { id: 30, keyword: "ecp512bp", name: "ECP_512_BP", publicBytes: 128 },
+    { id: 14, keyword: "modp2048", name: "MODP_2048", publicBytes: 256 },
+    { id: 15, keyword: "modp3072", name: "MODP_3072", publicBytes: 384 },
+    { id: 16, keyword: "modp4096", name: "MODP_4096", publicBytes: 512 },
+  ].map((g) => Object.freeze(g)),
+);
 
 /** strongSwan accepts both spellings for the Montgomery curves. */
 const KEYWORD_ALIASES: Readonly<Record<string, string>> = { curve25519: "x25519", curve448: "x448" };
@@ -128,7 +130,10 @@ export function generateKeyShare(group: number, randomBytes: (n: number) => Uint
     computeSecret(peerPublic: Uint8Array): Uint8Array {
       if (priv === undefined) throw new Error("key share was wiped");
       if (peerPublic.length !== info.publicBytes) {
-        throw new DhError("BAD_PUBLIC_LENGTH", `${info.keyword}: peer value is ${peerPublic.length} bytes, expected ${info.publicBytes}`);
+        throw new DhError(
+          "BAD_PUBLIC_LENGTH",
+          `${info.keyword}: peer value is ${peerPublic.length} bytes, expected ${info.publicBytes}`,
+        );
       }
       return backend.secretOf(priv, peerPublic);
     },

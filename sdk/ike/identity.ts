@@ -19,7 +19,12 @@ export interface IkeIdentity {
  * strongSwan-only ID types for address subnets and ranges (IKEv1 numbers). They never go on an
  * IKEv2 wire but are valid patterns: remote id "198.51.100.0/24" matches any IPV4_ADDR in it.
  */
-export const IdPatternType = { IPV4_ADDR_SUBNET: 4, IPV6_ADDR_SUBNET: 6, IPV4_ADDR_RANGE: 7, IPV6_ADDR_RANGE: 8 } as const;
+export const IdPatternType = {
+  IPV4_ADDR_SUBNET: 4,
+  IPV6_ADDR_SUBNET: 6,
+  IPV4_ADDR_RANGE: 7,
+  IPV6_ADDR_RANGE: 8,
+} as const;
 
 // RDN names strongSwan's parser accepts (x501rdns), with the string type it writes.
 // PrintableString values that hold other characters become UTF8String, as in atodn.
@@ -100,7 +105,9 @@ const RDN_PRINT: Record<string, string> = {
   "1.3.6.1.4.1.1201.1.1.2.2.75": "TCGID",
   "2.16.840.1.113730.3.1.3": "employeeNumber",
 };
-const RDN_PRINT_BY_DER = new Map<string, string>(Object.entries(RDN_PRINT).map(([oid, name]) => [hex(encodeOid(oid).subarray(2)), name]));
+const RDN_PRINT_BY_DER = new Map<string, string>(
+  Object.entries(RDN_PRINT).map(([oid, name]) => [hex(encodeOid(oid).subarray(2)), name]),
+);
 const EMAIL_OID_DER = hex(encodeOid(OID.EMAIL).subarray(2));
 
 const RDN_MAX = 20; // strongSwan's atodn limit
@@ -279,7 +286,9 @@ function compareDn(id: Uint8Array, pattern: Uint8Array, wildcards: boolean): boo
     if (!bytesEqual(x.oid, y.oid)) break;
     if (!(wildcards && y.data.length === 1 && y.data[0] === 0x2a)) {
       if (x.data.length !== y.data.length) break;
-      const caseless = x.type === y.type && (x.type === Tag.PRINTABLE_STRING || (x.type === Tag.IA5_STRING && hex(x.oid) === EMAIL_OID_DER));
+      const caseless =
+        x.type === y.type &&
+        (x.type === Tag.PRINTABLE_STRING || (x.type === Tag.IA5_STRING && hex(x.oid) === EMAIL_OID_DER));
       if (caseless ? !caseEqual(x.data, y.data) : !bytesEqual(x.data, y.data)) break;
     }
     if (x.end === id.length && y.end === pattern.length) finished = true;
@@ -378,7 +387,8 @@ function formatIp(a: Uint8Array): string {
 
 function prefixMask(bits: number, bytes: number): Uint8Array {
   const m = new Uint8Array(bytes);
-  for (let i = 0; i < bytes; i++) m[i] = bits >= 8 * (i + 1) ? 0xff : bits > 8 * i ? (0xff << (8 - (bits - 8 * i))) & 0xff : 0;
+  for (let i = 0; i < bytes; i++)
+    m[i] = bits >= 8 * (i + 1) ? 0xff : bits > 8 * i ? (0xff << (8 - (bits - 8 * i))) & 0xff : 0;
   return m;
 }
 
@@ -398,14 +408,20 @@ function parseAddressPattern(s: string, v6: boolean): IkeIdentity | undefined {
     if (!addr || !/^\d{1,3}$/.test(bitsText) || Number(bitsText) > 8 * size) return undefined;
     const mask = prefixMask(Number(bitsText), size);
     const net = addr.map((b, i) => b & byteAt(mask, i));
-    return { idType: v6 ? IdPatternType.IPV6_ADDR_SUBNET : IdPatternType.IPV4_ADDR_SUBNET, data: Uint8Array.from([...net, ...mask]) };
+    return {
+      idType: v6 ? IdPatternType.IPV6_ADDR_SUBNET : IdPatternType.IPV4_ADDR_SUBNET,
+      data: Uint8Array.from([...net, ...mask]),
+    };
   }
   const dash = s.indexOf("-");
   if (dash >= 0) {
     const from = parse(s.slice(0, dash));
     const to = parse(s.slice(dash + 1));
     if (!from || !to || compareBytes(from, to) > 0) return undefined;
-    return { idType: v6 ? IdPatternType.IPV6_ADDR_RANGE : IdPatternType.IPV4_ADDR_RANGE, data: Uint8Array.from([...from, ...to]) };
+    return {
+      idType: v6 ? IdPatternType.IPV6_ADDR_RANGE : IdPatternType.IPV4_ADDR_RANGE,
+      data: Uint8Array.from([...from, ...to]),
+    };
   }
   return undefined;
 }
@@ -460,7 +476,11 @@ export function parseIdentity(text: string): IkeIdentity | "any" {
   const num = text.match(/^\{(0x[0-9a-fA-F]+|0[0-7]*|[1-9]\d*)\}:/);
   if (num) {
     const [whole, digits = ""] = num; // the group is not optional: a match has it
-    const n = digits.startsWith("0x") ? parseInt(digits, 16) : digits.startsWith("0") ? parseInt(digits, 8) : Number(digits);
+    const n = digits.startsWith("0x")
+      ? parseInt(digits, 16)
+      : digits.startsWith("0")
+        ? parseInt(digits, 8)
+        : Number(digits);
     return typed(n, text.slice(whole.length));
   }
   if (text.includes("=")) {

@@ -70,7 +70,12 @@ export interface IkeSaHost {
   /** A message of the peer was dropped over a limit. */
   overLimit?(what: "fragments"): void;
   /** Resolves a connection for a responder once the peer's identity is known (IDi). */
-  findConnection?(idi: IkeIdentity, idr: IkeIdentity | undefined, local: Endpoint, remote: Endpoint): IkeConnection | undefined;
+  findConnection?(
+    idi: IkeIdentity,
+    idr: IkeIdentity | undefined,
+    local: Endpoint,
+    remote: Endpoint,
+  ): IkeConnection | undefined;
   /** Pre-shared key for a pair of identities (responder side lookups). */
   findPsk?(local: IkeIdentity | "any", remote: IkeIdentity): Uint8Array | undefined;
 }
@@ -129,7 +134,14 @@ export class IkeSa implements ChildSaOwner {
   #dpdTimer?: TimerId;
   #rekeyTimer?: TimerId;
 
-  constructor(host: IkeSaHost, conn: IkeConnection, local: Endpoint, remote: Endpoint, originalInitiator: boolean, spiI?: Uint8Array) {
+  constructor(
+    host: IkeSaHost,
+    conn: IkeConnection,
+    local: Endpoint,
+    remote: Endpoint,
+    originalInitiator: boolean,
+    spiI?: Uint8Array,
+  ) {
     this.host = host;
     this.conn = conn;
     this.local = local;
@@ -139,7 +151,8 @@ export class IkeSa implements ChildSaOwner {
     this.tasks = new TaskManager({
       retransmit: conn.retransmit,
       destroyed: () => this.state === "DESTROYED",
-      encode: (x, response, id, ps) => (x === Exchange.IKE_SA_INIT ? [this.plainMessage(x, response, id, ps)] : this.protect(x, response, id, ps)),
+      encode: (x, response, id, ps) =>
+        x === Exchange.IKE_SA_INIT ? [this.plainMessage(x, response, id, ps)] : this.protect(x, response, id, ps),
       inbound: () => this.#in,
       send: (d) => this.sendDatagram(d),
       setTimer: (ms, fn) => this.timer(ms, fn),
@@ -151,11 +164,20 @@ export class IkeSa implements ChildSaOwner {
   }
 
   /** Our SPI (the one the peer puts in our slot of the header). */
-  get localSpi(): Uint8Array { return this.originalInitiator ? this.spiI : this.spiR; }
+  get localSpi(): Uint8Array {
+    return this.originalInitiator ? this.spiI : this.spiR;
+  }
 
   /** Logs with this SA's name and unique id. */
   log(subsystem: Subsystem, level: 0 | 1 | 2, message: string, rateKey?: string): void {
-    this.host.log({ subsystem, level, ike: { name: this.conn.name, id: this.uniqueId }, message, time: this.host.now(), rateKey });
+    this.host.log({
+      subsystem,
+      level,
+      ike: { name: this.conn.name, id: this.uniqueId },
+      message,
+      time: this.host.now(),
+      rateKey,
+    });
   }
 
   /** @internal `'id'`, or `%any` when none. */
@@ -167,7 +189,10 @@ export class IkeSa implements ChildSaOwner {
 
   /** @internal A timer that dies with the SA. */
   timer(ms: number, fn: () => void): TimerId {
-    const t = this.host.setTimer(ms, () => { this.#timers.delete(t); if (this.state !== "DESTROYED") fn(); });
+    const t = this.host.setTimer(ms, () => {
+      this.#timers.delete(t);
+      if (this.state !== "DESTROYED") fn();
+    });
     this.#timers.add(t);
     return t;
   }
@@ -180,11 +205,14 @@ export class IkeSa implements ChildSaOwner {
   }
 
   /** @internal Queues an exchange of ours. */
-  queue(task: Task, first = false): void { this.tasks.queue(task, first); }
+  queue(task: Task, first = false): void {
+    this.tasks.queue(task, first);
+  }
 
   /** @internal */
   crash(e: unknown): void {
-    const err = e instanceof IkeError ? e : new IkeError("INTERNAL", `internal error: ${(e as Error).stack ?? String(e)}`);
+    const err =
+      e instanceof IkeError ? e : new IkeError("INTERNAL", `internal error: ${(e as Error).stack ?? String(e)}`);
     this.fail(err);
   }
 
@@ -198,7 +226,10 @@ export class IkeSa implements ChildSaOwner {
   }
 
   private plainMessage(exchange: number, response: boolean, messageId: number, payloads: Payload[]): Uint8Array {
-    const bytes = encodeMessage({ header: { ...this.header(exchange, response, messageId), nextPayload: 0, length: 0 }, payloads });
+    const bytes = encodeMessage({
+      header: { ...this.header(exchange, response, messageId), nextPayload: 0, length: 0 },
+      payloads,
+    });
     if (response) this.initResponse = bytes;
     else this.initRequest = bytes;
     return bytes;
@@ -207,7 +238,8 @@ export class IkeSa implements ChildSaOwner {
   /** Encrypts payloads into one SK message, or SKF fragments when too big and the peer supports it (RFC 7383). */
   private protect(exchange: number, response: boolean, messageId: number, payloads: Payload[]): Uint8Array[] {
     const out = this.#out;
-    if (!out) throw new IkeError("INTERNAL", `no keys to protect ${summarizeMessage(exchange, response, messageId, payloads)}`);
+    if (!out)
+      throw new IkeError("INTERNAL", `no keys to protect ${summarizeMessage(exchange, response, messageId, payloads)}`);
     const { firstType, bytes } = encodePayloads(payloads);
     const hdr = this.header(exchange, response, messageId);
     const whole = 28 + 4 + bytes.length + out.overhead(bytes.length);
@@ -217,14 +249,20 @@ export class IkeSa implements ChildSaOwner {
     const total = Math.ceil(bytes.length / room);
     const frags: Uint8Array[] = [];
     for (let i = 0; i < total; i++) {
-      frags.push(out.seal(hdr, i === 0 ? firstType : 0, bytes.subarray(i * room, (i + 1) * room), { number: i + 1, total }));
+      frags.push(
+        out.seal(hdr, i === 0 ? firstType : 0, bytes.subarray(i * room, (i + 1) * room), { number: i + 1, total }),
+      );
     }
     this.log("ENC", 1, `splitting IKE message (${whole} bytes) into ${total} fragments`);
     return frags;
   }
 
   private sendDatagram(d: Uint8Array): void {
-    this.log("NET", 2, `sending packet: from ${this.local.address}[${this.local.port}] to ${this.remote.address}[${this.remote.port}] (${d.length} bytes)`);
+    this.log(
+      "NET",
+      2,
+      `sending packet: from ${this.local.address}[${this.local.port}] to ${this.remote.address}[${this.remote.port}] (${d.length} bytes)`,
+    );
     this.host.send(d, this.local, this.remote);
   }
 
@@ -243,7 +281,16 @@ export class IkeSa implements ChildSaOwner {
     const prf = prfFor(this.host.crypto, chosen.prf ?? 0);
     this.prf = prf;
     const lens = keyLengths(chosen);
-    const k = deriveIkeKeys(prf, { encr: lens.encrKey, integ: lens.integKey }, secret, this.ni, this.nr, this.spiI, this.spiR, rekey);
+    const k = deriveIkeKeys(
+      prf,
+      { encr: lens.encrKey, integ: lens.integKey },
+      secret,
+      this.ni,
+      this.nr,
+      this.spiI,
+      this.spiR,
+      rekey,
+    );
     this.skKeys = k;
     secret.fill(0);
     const cc = this.host.crypto;
@@ -257,7 +304,12 @@ export class IkeSa implements ChildSaOwner {
   /** SK_* keys, for the Wireshark key export and tests. */
   get keys(): (IkeKeys & { encrId: number; integId?: number; keyBits: number }) | undefined {
     if (!this.skKeys || !this.chosen) return undefined;
-    return { ...this.skKeys, encrId: this.chosen.encr.id, integId: this.chosen.integ, keyBits: this.chosen.encr.keyLength ?? 0 };
+    return {
+      ...this.skKeys,
+      encrId: this.chosen.encr.id,
+      integId: this.chosen.integ,
+      keyBits: this.chosen.encr.keyLength ?? 0,
+    };
   }
 
   // ------------------------------------------------------------------ receiving
@@ -270,27 +322,43 @@ export class IkeSa implements ChildSaOwner {
   private async process(bytes: Uint8Array, local: Endpoint, remote: Endpoint): Promise<void> {
     if (this.state === "DESTROYED") return;
     const dec = decodeMessage(bytes);
-    if (!dec.ok) { this.log("ENC", 0, `dropping invalid message: ${dec.error.message}`, "invalid-message"); return; }
+    if (!dec.ok) {
+      this.log("ENC", 0, `dropping invalid message: ${dec.error.message}`, "invalid-message");
+      return;
+    }
     const msg = dec.value;
     const h = msg.header;
     const isResponse = (h.flags & HeaderFlag.RESPONSE) !== 0;
-    this.log("NET", 2, `received packet: from ${remote.address}[${remote.port}] to ${local.address}[${local.port}] (${bytes.length} bytes)`);
+    this.log(
+      "NET",
+      2,
+      `received packet: from ${remote.address}[${remote.port}] to ${local.address}[${local.port}] (${bytes.length} bytes)`,
+    );
     const inner = this.tasks.accept(bytes, msg, isResponse);
     if (!inner) return;
     if (h.exchange !== Exchange.IKE_SA_INIT) {
       // Authenticated traffic from a new address or port: follow it (NAT mapping change, port float).
       if (remote.address !== this.remote.address || remote.port !== this.remote.port) {
-        this.log("IKE", 1, `remote endpoint changed from ${this.remote.address}[${this.remote.port}] to ${remote.address}[${remote.port}]`);
+        this.log(
+          "IKE",
+          1,
+          `remote endpoint changed from ${this.remote.address}[${this.remote.port}] to ${remote.address}[${remote.port}]`,
+        );
         this.remote = remote;
       }
       this.local = local;
     }
     this.log("ENC", 1, `parsed ${summarizeMessage(h.exchange, isResponse, h.messageId, inner)}`);
-    if (isResponse) { await this.tasks.completeActive(inner, msg, bytes); return; }
+    if (isResponse) {
+      await this.tasks.completeActive(inner, msg, bytes);
+      return;
+    }
     this.tasks.requestAccepted();
     const critical = inner.find((p) => p.type === "UNKNOWN" && p.critical);
     if (critical) {
-      this.respond(h.exchange, h.messageId, [notify(Notify.UNSUPPORTED_CRITICAL_PAYLOAD, Uint8Array.of((critical as { payloadType: number }).payloadType))]);
+      this.respond(h.exchange, h.messageId, [
+        notify(Notify.UNSUPPORTED_CRITICAL_PAYLOAD, Uint8Array.of((critical as { payloadType: number }).payloadType)),
+      ]);
       return;
     }
     await this.handleRequest(msg, inner);
@@ -304,7 +372,10 @@ export class IkeSa implements ChildSaOwner {
         this.log("IKE", 0, "unexpected IKE_SA_INIT request on an existing IKE SA, ignored");
         return;
       case Exchange.IKE_AUTH:
-        if (this.state !== "CONNECTING" || this.originalInitiator) { this.respond(h.exchange, h.messageId, [notify(Notify.INVALID_SYNTAX)]); return; }
+        if (this.state !== "CONNECTING" || this.originalInitiator) {
+          this.respond(h.exchange, h.messageId, [notify(Notify.INVALID_SYNTAX)]);
+          return;
+        }
         return respondIkeAuth(this, h.messageId, inner);
       case Exchange.CREATE_CHILD_SA: {
         if (this.state !== "ESTABLISHED" && this.state !== "REKEYING") {
@@ -312,8 +383,10 @@ export class IkeSa implements ChildSaOwner {
           return;
         }
         const sa = inner.find((p) => p.type === "SA");
-        if (sa?.type === "SA" && sa.proposals[0]?.protocolId === ProtocolId.IKE) return respondIkeRekey(this, h.messageId, inner);
-        if (inner.some((p) => p.type === "N" && p.notifyType === Notify.REKEY_SA)) return respondChildRekey(this, h.messageId, inner);
+        if (sa?.type === "SA" && sa.proposals[0]?.protocolId === ProtocolId.IKE)
+          return respondIkeRekey(this, h.messageId, inner);
+        if (inner.some((p) => p.type === "N" && p.notifyType === Notify.REKEY_SA))
+          return respondChildRekey(this, h.messageId, inner);
         return respondChildCreate(this, h.messageId, inner);
       }
       case Exchange.INFORMATIONAL:
@@ -341,13 +414,19 @@ export class IkeSa implements ChildSaOwner {
   }
 
   /** Creates an additional Child SA with CREATE_CHILD_SA (or the first, if IKE_AUTH carried none). */
-  createChild(t: ChildTemplate): void { this.queue(new ChildCreateTask(this, t)); }
+  createChild(t: ChildTemplate): void {
+    this.queue(new ChildCreateTask(this, t));
+  }
 
   /** Rekeys a Child SA (CREATE_CHILD_SA with REKEY_SA). */
-  rekeyChild(child: ChildSa): void { this.queue(new ChildRekeyTask(this, child)); }
+  rekeyChild(child: ChildSa): void {
+    this.queue(new ChildRekeyTask(this, child));
+  }
 
   /** Deletes a Child SA (INFORMATIONAL with a Delete payload). */
-  deleteChild(child: ChildSa): void { this.queue(new ChildDeleteTask(this, child)); }
+  deleteChild(child: ChildSa): void {
+    this.queue(new ChildDeleteTask(this, child));
+  }
 
   /** A child's hard lifetime (life_time) ran out: delete it. */
   expireChild(child: ChildSa, why: string): void {
@@ -377,15 +456,22 @@ export class IkeSa implements ChildSaOwner {
   }
 
   /** Sends a liveness check (an empty INFORMATIONAL) now; no answer fails the SA as DPD would. */
-  checkLiveness(): void { this.queue(new DpdTask(this)); }
+  checkLiveness(): void {
+    this.queue(new DpdTask(this));
+  }
 
   /** Rekeys this IKE SA: a new IKE SA takes over the children; the old one is deleted. */
-  rekeyIke(): void { this.queue(new IkeRekeyTask(this)); }
+  rekeyIke(): void {
+    this.queue(new IkeRekeyTask(this));
+  }
 
   /** Deletes the IKE SA and all its children (INFORMATIONAL with D(IKE)); resolves when answered or timed out. */
   delete(): Promise<void> {
     return new Promise((resolve) => {
-      if (this.state === "DESTROYED") { resolve(); return; }
+      if (this.state === "DESTROYED") {
+        resolve();
+        return;
+      }
       if (this.state === "CONNECTING" || this.state === "CREATED") {
         this.teardown("deleted before it was established");
         resolve();
@@ -401,30 +487,66 @@ export class IkeSa implements ChildSaOwner {
   established(): void {
     this.state = "ESTABLISHED";
     this.establishedAt = this.host.now();
-    this.log("IKE", 0, `IKE_SA ${this.conn.name}[${this.uniqueId}] established between ${this.local.address}[${this.fmtId(this.localId)}]...${this.remote.address}[${this.fmtId(this.remoteId)}]`);
+    this.log(
+      "IKE",
+      0,
+      `IKE_SA ${this.conn.name}[${this.uniqueId}] established between ${this.local.address}[${this.fmtId(this.localId)}]...${this.remote.address}[${this.fmtId(this.remoteId)}]`,
+    );
     this.startTimers();
     this.host.event({ type: "established", ike: this });
   }
 
   /** @internal Derives a Child SA's keys and installs it in the backend; the child's timers start. */
   installChild(
-    t: ChildTemplate, chosen: Chosen, suite: string, spiIn: number, localTs: ChildSa["localTs"], remoteTs: ChildSa["remoteTs"],
-    keys: ChildSaKeys, opts: { weInitiated: boolean; outbound: boolean; lowerNonce: Uint8Array },
+    t: ChildTemplate,
+    chosen: Chosen,
+    suite: string,
+    spiIn: number,
+    localTs: ChildSa["localTs"],
+    remoteTs: ChildSa["remoteTs"],
+    keys: ChildSaKeys,
+    opts: { weInitiated: boolean; outbound: boolean; lowerNonce: Uint8Array },
   ): ChildSa {
-    const child = new ChildSa({
-      name: t.name, spiIn, spiOut: u32(chosen.spi), suite, proposal: formatProposal(chosenProposal(chosen)), mode: t.mode,
-      esn: chosen.esn, localTs, remoteTs, template: t, installedAt: this.host.now(), outboundActive: opts.outbound,
-      lowerNonce: opts.lowerNonce, weInitiated: opts.weInitiated,
-    }, this);
+    const child = new ChildSa(
+      {
+        name: t.name,
+        spiIn,
+        spiOut: u32(chosen.spi),
+        suite,
+        proposal: formatProposal(chosenProposal(chosen)),
+        mode: t.mode,
+        esn: chosen.esn,
+        localTs,
+        remoteTs,
+        template: t,
+        installedAt: this.host.now(),
+        outboundActive: opts.outbound,
+        lowerNonce: opts.lowerNonce,
+        weInitiated: opts.weInitiated,
+      },
+      this,
+    );
     try {
       this.host.backend.installChild(child, keys, opts.outbound, { local: this.local, remote: this.remote });
     } finally {
       for (const k of Object.values(keys)) k.fill(0);
     }
     this.children.set(spiIn, child);
-    child.startTimers({ setTimer: (ms, fn) => this.host.setTimer(ms, fn), clearTimer: (x) => this.host.clearTimer(x), random: (n) => this.host.random(n) });
-    this.log("CHD", 0, `CHILD_SA ${t.name}{${child.uniqueId}} established with SPIs ${hex(spiBytes(spiIn))}_i ${hex(spiBytes(child.spiOut))}_o and TS ${formatTsList(localTs)} === ${formatTsList(remoteTs)}`);
-    this.log("CHD", 1, `${child.proposal}, ${t.mode}${opts.outbound ? "" : " (outbound SA waits for the old SA's DELETE)"}`);
+    child.startTimers({
+      setTimer: (ms, fn) => this.host.setTimer(ms, fn),
+      clearTimer: (x) => this.host.clearTimer(x),
+      random: (n) => this.host.random(n),
+    });
+    this.log(
+      "CHD",
+      0,
+      `CHILD_SA ${t.name}{${child.uniqueId}} established with SPIs ${hex(spiBytes(spiIn))}_i ${hex(spiBytes(child.spiOut))}_o and TS ${formatTsList(localTs)} === ${formatTsList(remoteTs)}`,
+    );
+    this.log(
+      "CHD",
+      1,
+      `${child.proposal}, ${t.mode}${opts.outbound ? "" : " (outbound SA waits for the old SA's DELETE)"}`,
+    );
     return child;
   }
 
@@ -433,7 +555,11 @@ export class IkeSa implements ChildSaOwner {
     if (child.outboundActive || child.state === "DELETED") return;
     child.outboundActive = true;
     this.host.backend.activateOutbound(child);
-    this.log("CHD", 1, `outbound SA of CHILD_SA ${child.name}{${child.uniqueId}} (${hex(spiBytes(child.spiOut))}_o) active`);
+    this.log(
+      "CHD",
+      1,
+      `outbound SA of CHILD_SA ${child.name}{${child.uniqueId}} (${hex(spiBytes(child.spiOut))}_o) active`,
+    );
   }
 
   /** @internal */
@@ -487,7 +613,15 @@ export class IkeSa implements ChildSaOwner {
   }
 
   /** @internal The new IKE SA of a rekey; `weInitiated` makes us its original initiator. */
-  successor(weInitiated: boolean, spiI: Uint8Array, spiR: Uint8Array, ni: Uint8Array, nr: Uint8Array, chosen: Chosen, secret: Uint8Array): IkeSa {
+  successor(
+    weInitiated: boolean,
+    spiI: Uint8Array,
+    spiR: Uint8Array,
+    ni: Uint8Array,
+    nr: Uint8Array,
+    chosen: Chosen,
+    secret: Uint8Array,
+  ): IkeSa {
     const next = new IkeSa(this.host, this.conn, this.local, this.remote, weInitiated, spiI);
     next.spiR = spiR;
     next.ni = ni;
@@ -509,14 +643,25 @@ export class IkeSa implements ChildSaOwner {
 
   /** @internal The successor takes over: children are adopted with their timers; ours stop. */
   handOver(next: IkeSa): void {
-    for (const [spi, c] of this.children) { next.children.set(spi, c); c.adopt(next); }
+    for (const [spi, c] of this.children) {
+      next.children.set(spi, c);
+      c.adopt(next);
+    }
     this.children.clear();
     this.rekeyCollision = undefined;
     this.state = "REKEYED";
-    this.log("IKE", 0, `IKE_SA ${this.conn.name}[${this.uniqueId}] rekeyed to ${this.conn.name}[${next.uniqueId}], ${next.proposal}`);
+    this.log(
+      "IKE",
+      0,
+      `IKE_SA ${this.conn.name}[${this.uniqueId}] rekeyed to ${this.conn.name}[${next.uniqueId}], ${next.proposal}`,
+    );
     next.startTimers();
     // Child exchanges still waiting here would die with this SA: they run on the successor instead.
-    for (const t of this.tasks.takeQueued()) if (isMovable(t)) { t.moveTo(next); next.queue(t); }
+    for (const t of this.tasks.takeQueued())
+      if (isMovable(t)) {
+        t.moveTo(next);
+        next.queue(t);
+      }
     this.cancel(this.#dpdTimer);
     this.cancel(this.#rekeyTimer);
     this.host.event({ type: "rekeyed", ike: this, successor: next });
@@ -559,8 +704,12 @@ export class IkeSa implements ChildSaOwner {
 }
 
 /** A task that concerns Child SAs and can run on the successor of an IKE rekey. */
-export interface MovableTask extends Task { moveTo(ike: IkeSa): void }
+export interface MovableTask extends Task {
+  moveTo(ike: IkeSa): void;
+}
 
-function isMovable(t: Task): t is MovableTask { return typeof (t as Partial<MovableTask>).moveTo === "function"; }
+function isMovable(t: Task): t is MovableTask {
+  return typeof (t as Partial<MovableTask>).moveTo === "function";
+}
 
 export { hex as hexBytes, spiBytes, u32 as readU32 };

@@ -42,7 +42,10 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
   for (const p of parts) n += p.length;
   const out = secretBytes(n);
   let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
@@ -95,8 +98,14 @@ export interface IkeKeys {
  * For an IKE SA rekey (§2.18): SKEYSEED = prf(SK_d(old), g^ir(new) | Ni | Nr), with the old SA's PRF.
  */
 export function deriveIkeKeys(
-  prf: Prf, lengths: IkeKeyLengths, sharedSecret: Uint8Array, ni: Uint8Array, nr: Uint8Array,
-  spiI: Uint8Array, spiR: Uint8Array, rekey?: { oldPrf: Prf; oldSkD: Uint8Array },
+  prf: Prf,
+  lengths: IkeKeyLengths,
+  sharedSecret: Uint8Array,
+  ni: Uint8Array,
+  nr: Uint8Array,
+  spiI: Uint8Array,
+  spiR: Uint8Array,
+  rekey?: { oldPrf: Prf; oldSkD: Uint8Array },
 ): IkeKeys {
   let skeyseed: Uint8Array;
   if (rekey) {
@@ -111,10 +120,20 @@ export function deriveIkeKeys(
   const km = prfPlus(prf, skeyseed, concat(ni, nr, spiI, spiR), total);
   skeyseed.fill(0);
   let at = 0;
-  const take = (n: number): Uint8Array => { const k = secretBytes(n); k.set(km.subarray(at, at + n)); at += n; return k; };
+  const take = (n: number): Uint8Array => {
+    const k = secretBytes(n);
+    k.set(km.subarray(at, at + n));
+    at += n;
+    return k;
+  };
   const keys = {
-    skD: take(p), skAi: take(lengths.integ), skAr: take(lengths.integ),
-    skEi: take(lengths.encr), skEr: take(lengths.encr), skPi: take(p), skPr: take(p),
+    skD: take(p),
+    skAi: take(lengths.integ),
+    skAr: take(lengths.integ),
+    skEi: take(lengths.encr),
+    skEr: take(lengths.encr),
+    skPi: take(p),
+    skPr: take(p),
   };
   km.fill(0);
   return keys;
@@ -133,15 +152,29 @@ export interface ChildKeys {
  * created it; initiator-to-responder keys first, encryption before integrity.
  */
 export function deriveChildKeys(
-  prf: Prf, skD: Uint8Array, ni: Uint8Array, nr: Uint8Array, lengths: { encr: number; integ: number },
+  prf: Prf,
+  skD: Uint8Array,
+  ni: Uint8Array,
+  nr: Uint8Array,
+  lengths: { encr: number; integ: number },
   pfsSecret?: Uint8Array,
 ): ChildKeys {
   const seed = pfsSecret ? concat(pfsSecret, ni, nr) : concat(ni, nr);
   const km = prfPlus(prf, skD, seed, 2 * (lengths.encr + lengths.integ));
   seed.fill(0);
   let at = 0;
-  const take = (n: number): Uint8Array => { const k = secretBytes(n); k.set(km.subarray(at, at + n)); at += n; return k; };
-  const keys = { encrI2r: take(lengths.encr), integI2r: take(lengths.integ), encrR2i: take(lengths.encr), integR2i: take(lengths.integ) };
+  const take = (n: number): Uint8Array => {
+    const k = secretBytes(n);
+    k.set(km.subarray(at, at + n));
+    at += n;
+    return k;
+  };
+  const keys = {
+    encrI2r: take(lengths.encr),
+    integI2r: take(lengths.integ),
+    encrR2i: take(lengths.encr),
+    integR2i: take(lengths.integ),
+  };
   km.fill(0);
   return keys;
 }
@@ -158,6 +191,12 @@ export function pskAuth(prf: Prf, secret: Uint8Array, octets: Uint8Array): Uint8
  * The octets an AUTH payload signs (§2.15): the sender's first message (IKE_SA_INIT as sent),
  * the peer's nonce, and prf(SK_p, the sender's ID payload body).
  */
-export function authOctets(prf: Prf, firstMessage: Uint8Array, peerNonce: Uint8Array, skP: Uint8Array, idBody: Uint8Array): Uint8Array {
+export function authOctets(
+  prf: Prf,
+  firstMessage: Uint8Array,
+  peerNonce: Uint8Array,
+  skP: Uint8Array,
+  idBody: Uint8Array,
+): Uint8Array {
   return concat(firstMessage, peerNonce, prf.mac(skP, idBody));
 }

@@ -34,7 +34,9 @@ export function formatLog(r: LogRecord): string {
 /** A sink that prints to the console up to `maxLevel`. */
 // eslint-disable-next-line no-console -- the console sink: printing is what it is for
 export function consoleSink(maxLevel = 1, write: (line: string) => void = (l) => console.log(l)): LogSink {
-  return (r) => { if (r.level <= maxLevel) write(formatLog(r)); };
+  return (r) => {
+    if (r.level <= maxLevel) write(formatLog(r));
+  };
 }
 
 /** Lines per key and interval that pass {@link rateLimited}; the rest are counted. */
@@ -46,20 +48,37 @@ export const RATE_LIMIT_INTERVAL_MS = 1000;
  * net_ratelimit does: at most {@link RATE_LIMIT_LINES} per key in each interval; the first line of
  * a key after a suppressing interval is preceded by one line saying how many were suppressed.
  */
-export function rateLimited(sink: LogSink, now: () => number, lines = RATE_LIMIT_LINES, intervalMs = RATE_LIMIT_INTERVAL_MS): LogSink {
+export function rateLimited(
+  sink: LogSink,
+  now: () => number,
+  lines = RATE_LIMIT_LINES,
+  intervalMs = RATE_LIMIT_INTERVAL_MS,
+): LogSink {
   const keys = new Map<string, { start: number; passed: number; suppressed: number }>();
   return (r) => {
-    if (r.rateKey === undefined) { sink(r); return; }
+    if (r.rateKey === undefined) {
+      sink(r);
+      return;
+    }
     const t = now();
     let k = keys.get(r.rateKey);
     if (!k || t - k.start >= intervalMs) {
       if (k && k.suppressed > 0) {
-        sink({ subsystem: r.subsystem, level: r.level, ike: r.ike, time: t, message: `${k.suppressed} similar messages suppressed (${r.rateKey}, more than ${lines} in ${intervalMs / 1000} s)` });
+        sink({
+          subsystem: r.subsystem,
+          level: r.level,
+          ike: r.ike,
+          time: t,
+          message: `${k.suppressed} similar messages suppressed (${r.rateKey}, more than ${lines} in ${intervalMs / 1000} s)`,
+        });
       }
       if (keys.size > 1000) keys.clear(); // keys are a fixed set of message kinds; bound it anyway
       k = { start: t, passed: 0, suppressed: 0 };
       keys.set(r.rateKey, k);
     }
-    if (k.passed < lines) { k.passed++; sink(r); } else k.suppressed++;
+    if (k.passed < lines) {
+      k.passed++;
+      sink(r);
+    } else k.suppressed++;
   };
 }

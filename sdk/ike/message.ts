@@ -48,10 +48,26 @@ export const TransformType = { ENCR: 1, PRF: 2, INTEG: 3, DH: 4, ESN: 5 } as con
 export const ATTR_KEY_LENGTH = 14;
 
 /** ID types (RFC 7296 §3.5). */
-export const IdType = { IPV4_ADDR: 1, FQDN: 2, RFC822_ADDR: 3, IPV6_ADDR: 5, DER_ASN1_DN: 9, DER_ASN1_GN: 10, KEY_ID: 11 } as const;
+export const IdType = {
+  IPV4_ADDR: 1,
+  FQDN: 2,
+  RFC822_ADDR: 3,
+  IPV6_ADDR: 5,
+  DER_ASN1_DN: 9,
+  DER_ASN1_GN: 10,
+  KEY_ID: 11,
+} as const;
 
 /** AUTH methods (RFC 7296 §3.8, RFC 7427). */
-export const AuthMethod = { RSA_SIG: 1, PSK: 2, DSS_SIG: 3, ECDSA_256: 9, ECDSA_384: 10, ECDSA_521: 11, DIGITAL_SIGNATURE: 14 } as const;
+export const AuthMethod = {
+  RSA_SIG: 1,
+  PSK: 2,
+  DSS_SIG: 3,
+  ECDSA_256: 9,
+  ECDSA_384: 10,
+  ECDSA_521: 11,
+  DIGITAL_SIGNATURE: 14,
+} as const;
 
 /** Traffic selector types (RFC 7296 §3.13.1). */
 export const TsType = { IPV4_ADDR_RANGE: 7, IPV6_ADDR_RANGE: 8 } as const;

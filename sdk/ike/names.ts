@@ -138,31 +138,35 @@ export function notifyShortName(n: number): string {
 
 // Encryption and integrity names: the suite registry's `charon` column for what ipsec-wasm runs,
 // plus the rest of strongSwan's enums (crypter.c, signer.c), private-use ids (>= 1024) included.
-const ENCR: ReadonlyMap<number, string> = new Map(([
-  [1, "DES_IV64"],
-  [2, "DES_CBC"],
-  [3, "3DES_CBC"],
-  [4, "RC5_CBC"],
-  [5, "IDEA_CBC"],
-  [6, "CAST_CBC"],
-  [7, "BLOWFISH_CBC"],
-  [8, "3IDEA"],
-  [9, "DES_IV32"],
-  [14, "AES_CCM_8"],
-  [15, "AES_CCM_12"],
-  [16, "AES_CCM_16"],
-  [23, "CAMELLIA_CBC"],
-  [24, "CAMELLIA_CTR"],
-  [25, "CAMELLIA_CCM_8"],
-  [26, "CAMELLIA_CCM_12"],
-  [27, "CAMELLIA_CCM_16"],
-  [1024, "UNDEFINED"],
-  [1025, "DES_ECB"],
-  [1026, "SERPENT_CBC"],
-  [1027, "TWOFISH_CBC"],
-  [1028, "RC2_CBC"],
-  ...CIPHERS.map((r) => [r.iana, r.charon] as const),
-] as (readonly [number, string])[]).sort((x, y) => x[0] - y[0]));
+const ENCR: ReadonlyMap<number, string> = new Map(
+  (
+    [
+      [1, "DES_IV64"],
+      [2, "DES_CBC"],
+      [3, "3DES_CBC"],
+      [4, "RC5_CBC"],
+      [5, "IDEA_CBC"],
+      [6, "CAST_CBC"],
+      [7, "BLOWFISH_CBC"],
+      [8, "3IDEA"],
+      [9, "DES_IV32"],
+      [14, "AES_CCM_8"],
+      [15, "AES_CCM_12"],
+      [16, "AES_CCM_16"],
+      [23, "CAMELLIA_CBC"],
+      [24, "CAMELLIA_CTR"],
+      [25, "CAMELLIA_CCM_8"],
+      [26, "CAMELLIA_CCM_12"],
+      [27, "CAMELLIA_CCM_16"],
+      [1024, "UNDEFINED"],
+      [1025, "DES_ECB"],
+      [1026, "SERPENT_CBC"],
+      [1027, "TWOFISH_CBC"],
+      [1028, "RC2_CBC"],
+      ...CIPHERS.map((r) => [r.iana, r.charon] as const),
+    ] as (readonly [number, string])[]
+  ).sort((x, y) => x[0] - y[0]),
+);
 
 const PRF: ReadonlyMap<number, string> = new Map([
   [1, "PRF_HMAC_MD5"],
@@ -180,25 +184,29 @@ const PRF: ReadonlyMap<number, string> = new Map([
   [1028, "PRF_CAMELLIA128_XCBC"],
 ]);
 
-const INTEG: ReadonlyMap<number, string> = new Map(([
-  [1, "HMAC_MD5_96"],
-  [3, "DES_MAC"],
-  [4, "KPDK_MD5"],
-  [5, "AES_XCBC_96"],
-  [6, "HMAC_MD5_128"],
-  [7, "HMAC_SHA1_160"],
-  [8, "AES_CMAC_96"],
-  [9, "AES_128_GMAC"],
-  [10, "AES_192_GMAC"],
-  [11, "AES_256_GMAC"],
-  [1024, "UNDEFINED"],
-  [1025, "HMAC_SHA1_128"],
-  [1027, "HMAC_SHA2_256_256"],
-  [1028, "HMAC_SHA2_384_384"],
-  [1029, "HMAC_SHA2_512_512"],
-  [1030, "CAMELLIA_XCBC_96"],
-  ...INTEGS.map((r) => [r.iana, r.charon] as const),
-] as (readonly [number, string])[]).sort((x, y) => x[0] - y[0]));
+const INTEG: ReadonlyMap<number, string> = new Map(
+  (
+    [
+      [1, "HMAC_MD5_96"],
+      [3, "DES_MAC"],
+      [4, "KPDK_MD5"],
+      [5, "AES_XCBC_96"],
+      [6, "HMAC_MD5_128"],
+      [7, "HMAC_SHA1_160"],
+      [8, "AES_CMAC_96"],
+      [9, "AES_128_GMAC"],
+      [10, "AES_192_GMAC"],
+      [11, "AES_256_GMAC"],
+      [1024, "UNDEFINED"],
+      [1025, "HMAC_SHA1_128"],
+      [1027, "HMAC_SHA2_256_256"],
+      [1028, "HMAC_SHA2_384_384"],
+      [1029, "HMAC_SHA2_512_512"],
+      [1030, "CAMELLIA_XCBC_96"],
+      ...INTEGS.map((r) => [r.iana, r.charon] as const),
+    ] as (readonly [number, string])[]
+  ).sort((x, y) => x[0] - y[0]),
+);
 
 const DH: ReadonlyMap<number, string> = new Map([
   [0, "KE_NONE"],
@@ -273,7 +281,9 @@ export function protocolName(id: number): string {
 export function proposalString(p: Proposal): string {
   const types: number[] = [];
   for (const t of p.transforms) if (!types.includes(t.type)) types.push(t.type);
-  const algs = types.flatMap((type) => p.transforms.filter((t) => t.type === type).map((t) => transformName(t.type, t.id, t.keyLength)));
+  const algs = types.flatMap((type) =>
+    p.transforms.filter((t) => t.type === type).map((t) => transformName(t.type, t.id, t.keyLength)),
+  );
   return `${PROTOCOLS.get(p.protocolId) ?? unnamed(p.protocolId)}:${algs.join("/")}`;
 }
 
@@ -385,7 +395,12 @@ export function payloadShortName(p: Payload): string {
  * charon's one-line form of a message, e.g.
  * "IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) ]".
  */
-export function summarizeMessage(exchange: number, isResponse: boolean, messageId: number, payloads: readonly Payload[]): string {
+export function summarizeMessage(
+  exchange: number,
+  isResponse: boolean,
+  messageId: number,
+  payloads: readonly Payload[],
+): string {
   const items = payloads.map((p) => ` ${payloadShortName(p)}`).join("");
   return `${exchangeName(exchange)} ${isResponse ? "response" : "request"} ${messageId >>> 0} [${items} ]`;
 }

@@ -13,10 +13,19 @@ import { parseIp } from "../net/ip.ts";
 import type { Certificate } from "./x509.ts";
 
 /** An address and UDP port. */
-export interface Endpoint { address: string; port: number }
+export interface Endpoint {
+  address: string;
+  port: number;
+}
 
 /** The payload variant(s) whose type includes T (IDi/IDr and TSi/TSr share a variant). */
-export type PayloadOf<T extends Payload["type"]> = Payload extends infer P ? (P extends { type: infer U } ? (T extends U ? P : never) : never) : never;
+export type PayloadOf<T extends Payload["type"]> = Payload extends infer P
+  ? P extends { type: infer U }
+    ? T extends U
+      ? P
+      : never
+    : never
+  : never;
 
 export function find<T extends Payload["type"]>(ps: Payload[], type: T): PayloadOf<T> | undefined {
   return ps.find((p) => p.type === type) as PayloadOf<T> | undefined;
@@ -30,35 +39,53 @@ export function hasNotify(ps: Payload[], type: number): boolean {
   return ps.some((p) => p.type === "N" && p.notifyType === type);
 }
 
-export function notify(type: number, data: Uint8Array = new Uint8Array(0), protocolId = 0, spi: Uint8Array = new Uint8Array(0)): Payload {
+export function notify(
+  type: number,
+  data: Uint8Array = new Uint8Array(0),
+  protocolId = 0,
+  spi: Uint8Array = new Uint8Array(0),
+): Payload {
   return { type: "N", protocolId, spi, notifyType: type, data };
 }
 
 /** A 2-byte DH group number as INVALID_KE_PAYLOAD carries it. */
-export function groupBytes(g: number): Uint8Array { return Uint8Array.of(g >> 8, g & 255); }
+export function groupBytes(g: number): Uint8Array {
+  return Uint8Array.of(g >> 8, g & 255);
+}
 
 export const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-export function u32(b: Uint8Array): number { return (((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0; }
-export function spiBytes(n: number): Uint8Array { return Uint8Array.of(n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255); }
+export function u32(b: Uint8Array): number {
+  return (((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0;
+}
+export function spiBytes(n: number): Uint8Array {
+  return Uint8Array.of(n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
+}
 
 /** Body of an ID payload after the generic header (what AUTH's prf covers, §2.15). */
 export function idBody(p: { idType: number; data: Uint8Array }): Uint8Array {
   return concat(Uint8Array.of(p.idType, 0, 0, 0), p.data);
 }
 
-export function ipBytes(addr: string): Uint8Array { return parseIp(addr) ?? new Uint8Array(0); }
+export function ipBytes(addr: string): Uint8Array {
+  return parseIp(addr) ?? new Uint8Array(0);
+}
 
 /** NAT_DETECTION hash (§2.23): SHA-1(SPIi | SPIr | IP | port). */
 export function natHash(cc: ControlCrypto, spiI: Uint8Array, spiR: Uint8Array, ep: Endpoint): Uint8Array {
   return cc.hash(HashAlg.Sha1, concat(spiI, spiR, ipBytes(ep.address), Uint8Array.of(ep.port >> 8, ep.port & 255)));
 }
 
-export function groupName(g: number): string { return dhGroupById(g)?.name ?? `DH_${g}`; }
+export function groupName(g: number): string {
+  return dhGroupById(g)?.name ?? `DH_${g}`;
+}
 
 /** SIGNATURE_HASH_ALGORITHMS notify data (RFC 7427): 2 bytes per hash id. */
 export function hashList(ids: number[]): Uint8Array {
   const out = new Uint8Array(ids.length * 2);
-  ids.forEach((id, i) => { out[2 * i] = id >> 8; out[2 * i + 1] = id & 255; });
+  ids.forEach((id, i) => {
+    out[2 * i] = id >> 8;
+    out[2 * i + 1] = id & 255;
+  });
   return out;
 }
 
@@ -72,12 +99,22 @@ export function parseHashList(d: Uint8Array | undefined): number[] {
 /** CERTREQ (§3.7): SHA-1 hashes of the trusted CAs' SubjectPublicKeyInfo. */
 export function certReqs(cc: ControlCrypto, cas: Certificate[]): Payload[] {
   if (cas.length === 0) return [];
-  return [{ type: "CERTREQ", encoding: CertEncoding.X509_SIGNATURE, data: concat(...cas.map((c) => cc.hash(HashAlg.Sha1, c.spki))) }];
+  return [
+    {
+      type: "CERTREQ",
+      encoding: CertEncoding.X509_SIGNATURE,
+      data: concat(...cas.map((c) => cc.hash(HashAlg.Sha1, c.spki))),
+    },
+  ];
 }
 
 /** A one-proposal wire form of a chosen set (for formatting). */
 export function chosenProposal(c: Chosen): Proposal {
-  const t: { type: number; id: number; keyLength?: number }[] = [c.encr.keyLength === undefined ? { type: 1, id: c.encr.id } : { type: 1, id: c.encr.id, keyLength: c.encr.keyLength }];
+  const t: { type: number; id: number; keyLength?: number }[] = [
+    c.encr.keyLength === undefined
+      ? { type: 1, id: c.encr.id }
+      : { type: 1, id: c.encr.id, keyLength: c.encr.keyLength },
+  ];
   if (c.integ !== undefined) t.push({ type: 3, id: c.integ });
   if (c.prf !== undefined) t.push({ type: 2, id: c.prf });
   if (c.dh !== undefined) t.push({ type: 4, id: c.dh });

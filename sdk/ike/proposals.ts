@@ -15,15 +15,44 @@ import { ENCR as SK_ENCR } from "./sk.ts";
 // IANA "IKEv2 Transform Type" registries (the ids this module names), plus strongSwan's private
 // HMAC-SHA-256-96 (1026) that its `sha256_96` keyword puts on the wire.
 /** Encryption transform ids (IANA Transform Type 1). */
-export const Encr = { NULL: 11, AES_CBC: 12, AES_CTR: 13, AES_CCM_8: 14, AES_CCM_12: 15, AES_CCM_16: 16, AES_GCM_8: 18, AES_GCM_12: 19, AES_GCM_16: 20, NULL_AUTH_AES_GMAC: 21, CHACHA20_POLY1305: 28 } as const;
+export const Encr = {
+  NULL: 11,
+  AES_CBC: 12,
+  AES_CTR: 13,
+  AES_CCM_8: 14,
+  AES_CCM_12: 15,
+  AES_CCM_16: 16,
+  AES_GCM_8: 18,
+  AES_GCM_12: 19,
+  AES_GCM_16: 20,
+  NULL_AUTH_AES_GMAC: 21,
+  CHACHA20_POLY1305: 28,
+} as const;
 /** Integrity transform ids (IANA Transform Type 3); HMAC_SHA2_256_96 is strongSwan's private-use id. */
-export const Integ = { NONE: 0, HMAC_SHA1_96: 2, HMAC_SHA2_256_128: 12, HMAC_SHA2_384_192: 13, HMAC_SHA2_512_256: 14, HMAC_SHA2_256_96: 1026 } as const;
+export const Integ = {
+  NONE: 0,
+  HMAC_SHA1_96: 2,
+  HMAC_SHA2_256_128: 12,
+  HMAC_SHA2_384_192: 13,
+  HMAC_SHA2_512_256: 14,
+  HMAC_SHA2_256_96: 1026,
+} as const;
 /** PRF transform ids (IANA Transform Type 2). */
 export const Prf = { HMAC_SHA1: 2, HMAC_SHA2_256: 5, HMAC_SHA2_384: 6, HMAC_SHA2_512: 7 } as const;
 /** Diffie-Hellman group ids (IANA Transform Type 4); NONE only in Child SA proposals (no PFS). */
 export const DhGroup = {
-  NONE: 0, MODP_2048: 14, MODP_3072: 15, MODP_4096: 16, ECP_256: 19, ECP_384: 20, ECP_521: 21,
-  ECP_256_BP: 28, ECP_384_BP: 29, ECP_512_BP: 30, CURVE_25519: 31, CURVE_448: 32,
+  NONE: 0,
+  MODP_2048: 14,
+  MODP_3072: 15,
+  MODP_4096: 16,
+  ECP_256: 19,
+  ECP_384: 20,
+  ECP_521: 21,
+  ECP_256_BP: 28,
+  ECP_384_BP: 29,
+  ECP_512_BP: 30,
+  CURVE_25519: 31,
+  CURVE_448: 32,
 } as const;
 
 /** One strongSwan proposal ("aes128gcm16-aes256gcm16-prfsha256-x25519"): alternatives per transform type. */
@@ -62,13 +91,21 @@ export type Selection =
 // ------------------------------------------------------------------ keywords
 
 type Kw = { type: number; id: number; keyLength?: number };
-const E = TransformType.ENCR, I = TransformType.INTEG, P = TransformType.PRF, D = TransformType.DH, S = TransformType.ESN;
+const E = TransformType.ENCR,
+  I = TransformType.INTEG,
+  P = TransformType.PRF,
+  D = TransformType.DH,
+  S = TransformType.ESN;
 
 /** strongSwan's keywords (proposal_keywords_static.txt) for the algorithms ipsec-wasm implements. */
 const KEYWORDS = new Map<string, Kw>();
 const add = (names: string[], kw: Kw): void => names.forEach((n) => KEYWORDS.set(n, kw));
 // encryption and integrity keywords come from the suite registry
-for (const r of CIPHERS) add([r.keyword, ...r.aliases], r.keyBits === undefined ? { type: E, id: r.iana } : { type: E, id: r.iana, keyLength: r.keyBits });
+for (const r of CIPHERS)
+  add(
+    [r.keyword, ...r.aliases],
+    r.keyBits === undefined ? { type: E, id: r.iana } : { type: E, id: r.iana, keyLength: r.keyBits },
+  );
 for (const r of INTEGS) add([r.keyword, ...r.aliases], { type: I, id: r.iana });
 add(["prfsha1"], { type: P, id: Prf.HMAC_SHA1 });
 add(["prfsha256"], { type: P, id: Prf.HMAC_SHA2_256 });
@@ -94,10 +131,27 @@ const encrypts = (r: CipherRow): boolean => r.family !== "null" && r.family !== 
 const KNOWN_ENCR = CIPHERS.filter((r) => r.family !== "null").map((r) => r.keyword);
 const KNOWN_REST = [
   ...INTEGS.map((r) => r.keyword),
-  "modp2048", "modp3072", "modp4096", "ecp256", "ecp384", "ecp521", "ecp256bp", "ecp384bp", "ecp512bp", "x25519", "x448",
+  "modp2048",
+  "modp3072",
+  "modp4096",
+  "ecp256",
+  "ecp384",
+  "ecp521",
+  "ecp256bp",
+  "ecp384bp",
+  "ecp512bp",
+  "x25519",
+  "x448",
 ];
 const KNOWN = {
-  IKE: [...CIPHERS.filter(encrypts).map((r) => r.keyword), ...KNOWN_REST, "prfsha1", "prfsha256", "prfsha384", "prfsha512"],
+  IKE: [
+    ...CIPHERS.filter(encrypts).map((r) => r.keyword),
+    ...KNOWN_REST,
+    "prfsha1",
+    "prfsha256",
+    "prfsha384",
+    "prfsha512",
+  ],
   ESP: ["null", ...KNOWN_ENCR, ...KNOWN_REST, "none", "esn", "noesn"],
 };
 
@@ -110,7 +164,9 @@ export function proposalKeywords(protocol: "IKE" | "ESP"): string[] {
 export function keywordTransform(word: string): Transform | undefined {
   const kw = KEYWORDS.get(word);
   if (!kw) return undefined;
-  return kw.keyLength === undefined ? { type: kw.type, id: kw.id } : { type: kw.type, id: kw.id, keyLength: kw.keyLength };
+  return kw.keyLength === undefined
+    ? { type: kw.type, id: kw.id }
+    : { type: kw.type, id: kw.id, keyLength: kw.keyLength };
 }
 
 /** Keywords strongSwan knows but ipsec-wasm does not implement (the message then says so). */
@@ -161,13 +217,26 @@ export function defaultProposals(protocol: "IKE" | "ESP", opts?: { omitted?: boo
  * Parses a comma-separated list of strongSwan proposals for `protocol`; `default` expands to
  * strongSwan's default proposals. Throws ConfigError naming the keyword, the setting and the line.
  */
-export function parseProposals(text: string, protocol: "IKE" | "ESP", where?: { key: string; line?: number; file?: string }): AlgorithmSet[] {
+export function parseProposals(
+  text: string,
+  protocol: "IKE" | "ESP",
+  where?: { key: string; line?: number; file?: string },
+): AlgorithmSet[] {
   const at = where ?? { key: protocol === "IKE" ? "proposals" : "esp_proposals" };
-  const items = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const items = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   if (items.length === 0) {
-    throw new ConfigError("MISSING", `no proposal given${describeWhere(at)}; write e.g. ${protocol === "IKE" ? "aes128gcm16-prfsha256-x25519" : "aes128gcm16"} or default`, at);
+    throw new ConfigError(
+      "MISSING",
+      `no proposal given${describeWhere(at)}; write e.g. ${protocol === "IKE" ? "aes128gcm16-prfsha256-x25519" : "aes128gcm16"} or default`,
+      at,
+    );
   }
-  return items.flatMap((item) => (item.toLowerCase() === "default" ? defaultProposals(protocol) : [parseOne(item, protocol, at)]));
+  return items.flatMap((item) =>
+    item.toLowerCase() === "default" ? defaultProposals(protocol) : [parseOne(item, protocol, at)],
+  );
 }
 
 function parseOne(text: string, protocol: "IKE" | "ESP", where?: ConfigWhere): AlgorithmSet {
@@ -181,9 +250,13 @@ function parseOne(text: string, protocol: "IKE" | "ESP", where?: ConfigWhere): A
     const kw = KEYWORDS.get(word);
     if (!kw) throw unknownKeyword(word, protocol, where);
     if (protocol === "IKE" && kw.type === E && CIPHERS.some((r) => r.iana === kw.id && !encrypts(r))) {
-      throw fail("BAD_VALUE", `'${word}' does not encrypt, which IKE does not allow (RFC 7296 §3.3.2); use e.g. aes128gcm16`);
+      throw fail(
+        "BAD_VALUE",
+        `'${word}' does not encrypt, which IKE does not allow (RFC 7296 §3.3.2); use e.g. aes128gcm16`,
+      );
     }
-    if (protocol === "IKE" && kw.type === S) throw fail("BAD_VALUE", `'${word}' applies to esp_proposals only; IKE SAs have no extended sequence numbers`);
+    if (protocol === "IKE" && kw.type === S)
+      throw fail("BAD_VALUE", `'${word}' applies to esp_proposals only; IKE SAs have no extended sequence numbers`);
     // strongSwan silently drops PRFs from ESP proposals; so do we
     if (protocol === "ESP" && kw.type === P) continue;
     push(set, kw);
@@ -193,19 +266,27 @@ function parseOne(text: string, protocol: "IKE" | "ESP", where?: ConfigWhere): A
     if (set.prf.length === 0) {
       for (const i of set.integ) if (INTEG_TO_PRF[i] !== undefined) set.prf.push(INTEG_TO_PRF[i]);
     }
-    if (set.prf.length === 0) throw fail("MISSING", "a PRF algorithm is mandatory in IKE proposals; add e.g. prfsha256");
+    if (set.prf.length === 0)
+      throw fail("MISSING", "a PRF algorithm is mandatory in IKE proposals; add e.g. prfsha256");
     set.dh = set.dh.filter((g) => g !== DhGroup.NONE);
-    if (set.dh.length === 0) throw fail("MISSING", "a DH group is mandatory in IKE proposals; add e.g. x25519 or ecp256");
+    if (set.dh.length === 0)
+      throw fail("MISSING", "a DH group is mandatory in IKE proposals; add e.g. x25519 or ecp256");
   }
   if (set.encr.length === 0) throw fail("MISSING", `an encryption algorithm is mandatory in ${protocol} proposals`);
   const aead = set.encr.filter((e) => isAead(e.id)).length;
   if (aead > 0 && aead < set.encr.length) {
-    throw fail("BAD_VALUE", `classic and combined-mode (AEAD) encryption algorithms can't be contained in the same ${protocol} proposal; ` +
-      "split it into two proposals separated by a comma");
+    throw fail(
+      "BAD_VALUE",
+      `classic and combined-mode (AEAD) encryption algorithms can't be contained in the same ${protocol} proposal; ` +
+        "split it into two proposals separated by a comma",
+    );
   }
   if (aead > 0) set.integ = [];
   else if (protocol === "IKE" && set.integ.length === 0) {
-    throw fail("MISSING", "an integrity algorithm is mandatory in IKE proposals with classic (non-AEAD) encryption algorithms; add e.g. sha256");
+    throw fail(
+      "MISSING",
+      "an integrity algorithm is mandatory in IKE proposals with classic (non-AEAD) encryption algorithms; add e.g. sha256",
+    );
   }
   if (protocol === "ESP" && set.esn.length === 0) set.esn = [0];
   return set;
@@ -225,11 +306,18 @@ function unknownKeyword(word: string, protocol: "IKE" | "ESP", where?: ConfigWhe
   const hint = near.length ? ` (did you mean ${near.join(" or ")}?)` : "";
   const list = `; known: ${known.join(", ")}`;
   if (STRONGSWAN_ONLY.test(word)) {
-    return new ConfigError("UNKNOWN_KEYWORD",
-      `${protocol} algorithm '${word}'${describeWhere(where)} is a strongSwan keyword that ipsec-wasm does not implement${list}`, where);
+    return new ConfigError(
+      "UNKNOWN_KEYWORD",
+      `${protocol} algorithm '${word}'${describeWhere(where)} is a strongSwan keyword that ipsec-wasm does not implement${list}`,
+      where,
+    );
   }
   const why = KEYWORDS.has(word.toLowerCase()) ? " (keywords are lowercase)" : "";
-  return new ConfigError("UNKNOWN_KEYWORD", `unknown ${protocol} algorithm '${word}'${describeWhere(where)}${why}${hint}${list}`, where);
+  return new ConfigError(
+    "UNKNOWN_KEYWORD",
+    `unknown ${protocol} algorithm '${word}'${describeWhere(where)}${why}${hint}${list}`,
+    where,
+  );
 }
 
 function editDistance(a: string, b: string): number {
@@ -258,7 +346,11 @@ export function implementableIkeProposals(sets: AlgorithmSet[], where?: ConfigWh
     const encr = s.encr.filter((e) => ok.has(e.id));
     if (encr.length === 0) {
       const names = s.encr.map((e) => transformName({ type: E, ...e })).join("/");
-      throw new ConfigError("BAD_VALUE", `IKE proposal ${formatAlgorithmSet(s)}${describeWhere(where)}: ipsec-wasm protects IKE messages with AES-CCM, AES-CBC, AES-GCM or ChaCha20-Poly1305 only, not ${names} (AES-CTR is available for ESP); use e.g. aes128gcm16-prfsha256-x25519`, where);
+      throw new ConfigError(
+        "BAD_VALUE",
+        `IKE proposal ${formatAlgorithmSet(s)}${describeWhere(where)}: ipsec-wasm protects IKE messages with AES-CCM, AES-CBC, AES-GCM or ChaCha20-Poly1305 only, not ${names} (AES-CTR is available for ESP); use e.g. aes128gcm16-prfsha256-x25519`,
+        where,
+      );
     }
     return encr.length === s.encr.length ? s : { ...s, encr };
   });
@@ -276,7 +368,10 @@ const protocolIdOf = (p: "IKE" | "ESP"): number => (p === "IKE" ? ProtocolId.IKE
 export function toWireProposals(sets: AlgorithmSet[], spi: Uint8Array, opts?: { withoutDh?: boolean }): Proposal[] {
   return sets.map((s, i) => {
     const transforms: Transform[] = [];
-    for (const e of s.encr) transforms.push(e.keyLength === undefined ? { type: E, id: e.id } : { type: E, id: e.id, keyLength: e.keyLength });
+    for (const e of s.encr)
+      transforms.push(
+        e.keyLength === undefined ? { type: E, id: e.id } : { type: E, id: e.id, keyLength: e.keyLength },
+      );
     for (const id of s.integ) transforms.push({ type: I, id });
     for (const id of s.prf) transforms.push({ type: P, id });
     if (!opts?.withoutDh) for (const id of s.dh) transforms.push({ type: D, id });
@@ -293,7 +388,8 @@ export function transformName(t: Transform): string {
 }
 
 /** charon's protocol name, undefined for a number it has none for. */
-const knownProtocol = (id: number): string | undefined => (protocolName(id).startsWith("(") ? undefined : protocolName(id));
+const knownProtocol = (id: number): string | undefined =>
+  protocolName(id).startsWith("(") ? undefined : protocolName(id);
 
 // charon prints ENCR, INTEG, PRF, DH, ESN, whatever order they came in
 const PRINT_ORDER: number[] = [E, I, P, D, S];
@@ -303,7 +399,10 @@ const PRINT_ORDER: number[] = [E, I, P, D, S];
  * "ESP:AES_CBC_128/HMAC_SHA1_96/NO_EXT_SEQ"; all alternatives of one proposal in one string.
  */
 export function formatProposal(p: Proposal): string {
-  const types = [...PRINT_ORDER, ...[...new Set(p.transforms.map((t) => t.type))].filter((t) => !PRINT_ORDER.includes(t)).sort((a, b) => a - b)];
+  const types = [
+    ...PRINT_ORDER,
+    ...[...new Set(p.transforms.map((t) => t.type))].filter((t) => !PRINT_ORDER.includes(t)).sort((a, b) => a - b),
+  ];
   const parts = types.flatMap((type) => p.transforms.filter((t) => t.type === type).map(transformName));
   return `${protocolName(p.protocolId)}:${parts.join("/")}`;
 }
@@ -323,7 +422,8 @@ export function formatProposalList(list: (Proposal | AlgorithmSet)[]): string {
 type Pick = { type: number; id: number; keyLength?: number };
 type PairResult = { picks: Pick[]; failed: number[] };
 
-const sameEncr = (a: { id: number; keyLength?: number }, b: Transform): boolean => a.id === b.id && (a.keyLength ?? 0) === (b.keyLength ?? 0);
+const sameEncr = (a: { id: number; keyLength?: number }, b: Transform): boolean =>
+  a.id === b.id && (a.keyLength ?? 0) === (b.keyLength ?? 0);
 
 /** One configured set against one offered proposal, type by type (strongSwan's select_algos). */
 function matchPair(cfg: AlgorithmSet, off: Proposal, ignoreDh: boolean): PairResult {
@@ -332,8 +432,11 @@ function matchPair(cfg: AlgorithmSet, off: Proposal, ignoreDh: boolean): PairRes
   const offeredTypes = new Set(off.transforms.map((t) => t.type));
   for (const t of offeredTypes) if (!PRINT_ORDER.includes(t)) failed.push(t);
   const cfgLists: Record<number, { id: number; keyLength?: number }[]> = {
-    [E]: cfg.encr, [I]: cfg.integ.map((id) => ({ id })), [P]: cfg.prf.map((id) => ({ id })),
-    [D]: cfg.dh.map((id) => ({ id })), [S]: cfg.esn.map((id) => ({ id })),
+    [E]: cfg.encr,
+    [I]: cfg.integ.map((id) => ({ id })),
+    [P]: cfg.prf.map((id) => ({ id })),
+    [D]: cfg.dh.map((id) => ({ id })),
+    [S]: cfg.esn.map((id) => ({ id })),
   };
   let aead = false;
   for (const type of [E, I, P, D, S]) {
@@ -350,7 +453,10 @@ function matchPair(cfg: AlgorithmSet, off: Proposal, ignoreDh: boolean): PairRes
       continue;
     }
     const hit = mine.find((m) => theirs.some((t) => sameEncr(m, t)));
-    if (!hit) { failed.push(type); continue; }
+    if (!hit) {
+      failed.push(type);
+      continue;
+    }
     if (type === E && isAead(hit.id)) aead = true;
     // 0 means NONE for every type but ESN, where it is "no ESN"
     if (hit.id !== 0 || type === S) picks.push({ type, ...hit });
@@ -362,16 +468,21 @@ function toChosen(cfg: AlgorithmSet, off: Proposal, picks: Pick[]): { chosen: Ch
   const get = (type: number): Pick | undefined => picks.find((p) => p.type === type);
   const encr = get(E)!;
   const chosen: Chosen = {
-    protocol: cfg.protocol, proposalNum: off.num, spi: off.spi.slice(),
+    protocol: cfg.protocol,
+    proposalNum: off.num,
+    spi: off.spi.slice(),
     encr: encr.keyLength === undefined ? { id: encr.id } : { id: encr.id, keyLength: encr.keyLength },
     esn: get(S)?.id === 1,
   };
-  const integ = get(I), prf = get(P), dh = get(D);
+  const integ = get(I),
+    prf = get(P),
+    dh = get(D);
   if (integ) chosen.integ = integ.id;
   if (prf) chosen.prf = prf.id;
   if (dh) chosen.dh = dh.id;
-  const transforms: Transform[] = picks
-    .map((p) => (p.keyLength === undefined ? { type: p.type, id: p.id } : { type: p.type, id: p.id, keyLength: p.keyLength }));
+  const transforms: Transform[] = picks.map((p) =>
+    p.keyLength === undefined ? { type: p.type, id: p.id } : { type: p.type, id: p.id, keyLength: p.keyLength },
+  );
   return { chosen, proposal: { num: off.num, protocolId: off.protocolId, spi: off.spi.slice(), transforms } };
 }
 
@@ -390,7 +501,11 @@ function failure(offered: Proposal[], configured: AlgorithmSet[], explanation?: 
  * SA of IKE_AUTH). The returned proposal carries the peer's number and SPI; put our own SPI in
  * before answering.
  */
-export function selectProposal(offered: Proposal[], configured: AlgorithmSet[], opts?: { ignoreDh?: boolean }): Selection {
+export function selectProposal(
+  offered: Proposal[],
+  configured: AlgorithmSet[],
+  opts?: { ignoreDh?: boolean },
+): Selection {
   for (const cfg of configured) {
     for (const off of offered) {
       if (off.protocolId !== protocolIdOf(cfg.protocol)) continue;
@@ -414,20 +529,39 @@ export function acceptChosen(answer: Proposal[], offered: AlgorithmSet[], opts?:
   const cfg = offered[p.num - 1];
   if (!cfg) return failure(answer, offered, `peer chose proposal number ${p.num}, but we offered ${offered.length}`);
   if (p.protocolId !== protocolIdOf(cfg.protocol)) {
-    return failure(answer, offered, `peer answered with a ${knownProtocol(p.protocolId) ?? p.protocolId} proposal to our ${cfg.protocol} proposal`);
+    return failure(
+      answer,
+      offered,
+      `peer answered with a ${knownProtocol(p.protocolId) ?? p.protocolId} proposal to our ${cfg.protocol} proposal`,
+    );
   }
   for (const type of new Set(p.transforms.map((t) => t.type))) {
     const n = p.transforms.filter((t) => t.type === type).length;
-    if (n > 1) return failure(answer, offered, `peer's chosen proposal lists ${n} ${TYPE_WORDS[type] ?? `type ${type} transforms`}; RFC 7296 §2.7 allows one of each type`);
+    if (n > 1)
+      return failure(
+        answer,
+        offered,
+        `peer's chosen proposal lists ${n} ${TYPE_WORDS[type] ?? `type ${type} transforms`}; RFC 7296 §2.7 allows one of each type`,
+      );
   }
   const r = matchPair(cfg, p, opts?.ignoreDh ?? false);
   if (r.failed.length) {
-    return failure(answer, offered, `peer chose ${formatProposal(p)}, which is not what we offered as proposal ${p.num} (${formatAlgorithmSet(cfg)})`);
+    return failure(
+      answer,
+      offered,
+      `peer chose ${formatProposal(p)}, which is not what we offered as proposal ${p.num} (${formatAlgorithmSet(cfg)})`,
+    );
   }
   return { ok: true, ...toChosen(cfg, p, r.picks) };
 }
 
-const TYPE_WORDS: Record<number, string> = { [E]: "encryption algorithms", [I]: "integrity algorithms", [P]: "PRFs", [D]: "DH groups", [S]: "ESN modes" };
+const TYPE_WORDS: Record<number, string> = {
+  [E]: "encryption algorithms",
+  [I]: "integrity algorithms",
+  [P]: "PRFs",
+  [D]: "DH groups",
+  [S]: "ESN modes",
+};
 
 /**
  * Which transform(s) differ, in one sentence: "peer offers MODP_2048 as PFS group; local
@@ -441,7 +575,9 @@ export function explainMismatch(offered: Proposal[], configured: AlgorithmSet[])
   if (offered.length === 0) return `peer offers no proposals; local ${key} have ${configured.length}`;
   const mine = offered.filter((p) => p.protocolId === protocolIdOf(protocol));
   if (mine.length === 0) {
-    const theirs = [...new Set(offered.map((p) => knownProtocol(p.protocolId) ?? `protocol ${p.protocolId}`))].join("/");
+    const theirs = [...new Set(offered.map((p) => knownProtocol(p.protocolId) ?? `protocol ${p.protocolId}`))].join(
+      "/",
+    );
     return `peer offers only ${theirs} proposals; local ${key} are ${protocol}`;
   }
   // explain the pair that came closest: fewest transform types without a common algorithm
@@ -454,26 +590,40 @@ export function explainMismatch(offered: Proposal[], configured: AlgorithmSet[])
   }
   const { cfg, off, failed } = best!;
   const unknown = failed.filter((t) => !PRINT_ORDER.includes(t));
-  if (unknown.length) return `peer's proposal ${off.num} carries transform type ${unknown.join(", ")}, which IKEv2 (RFC 7296) does not define`;
+  if (unknown.length)
+    return `peer's proposal ${off.num} carries transform type ${unknown.join(", ")}, which IKEv2 (RFC 7296) does not define`;
   const clauses: string[] = [];
   const generic: number[] = [];
   for (const type of failed) {
     if (type === D && protocol === "ESP") {
       const offDh = off.transforms.filter((t) => t.type === D && t.id !== 0).map(transformName);
       const cfgDh = cfg.dh.filter((g) => g !== 0).map((id) => transformName({ type: D, id }));
-      if (cfgDh.length === 0) { clauses.push(`peer offers ${offDh.join("/")} as PFS group${offDh.length > 1 ? "s" : ""}; local ${key} have none`); continue; }
-      if (offDh.length === 0) { clauses.push(`peer offers no PFS group; local ${key} require ${cfgDh.join("/")}`); continue; }
+      if (cfgDh.length === 0) {
+        clauses.push(
+          `peer offers ${offDh.join("/")} as PFS group${offDh.length > 1 ? "s" : ""}; local ${key} have none`,
+        );
+        continue;
+      }
+      if (offDh.length === 0) {
+        clauses.push(`peer offers no PFS group; local ${key} require ${cfgDh.join("/")}`);
+        continue;
+      }
     }
     generic.push(type);
   }
   if (generic.length) {
     // a cipher mismatch is shown with its integrity algorithms, as the suite people configure
-    const types = generic.includes(E) && !generic.includes(I) ? [...generic, I].sort((a, b) => PRINT_ORDER.indexOf(a) - PRINT_ORDER.indexOf(b)) : generic;
+    const types =
+      generic.includes(E) && !generic.includes(I)
+        ? [...generic, I].sort((a, b) => PRINT_ORDER.indexOf(a) - PRINT_ORDER.indexOf(b))
+        : generic;
     const offNames = types.flatMap((t) => off.transforms.filter((x) => x.type === t).map(transformName));
     const cfgWire = toWireProposals([cfg], new Uint8Array(0))[0]!; // one set in, one proposal out
     const cfgNames = types.flatMap((t) => cfgWire.transforms.filter((x) => x.type === t).map(transformName));
-    clauses.unshift(`peer offers ${offNames.length ? `only ${offNames.join("/")}` : `no ${types.map((t) => TYPE_WORDS[t]).join(" or ")}`}; ` +
-      `local ${key} require ${cfgNames.length ? cfgNames.join("/") : `no ${types.map((t) => TYPE_WORDS[t]).join(" or ")}`}`);
+    clauses.unshift(
+      `peer offers ${offNames.length ? `only ${offNames.join("/")}` : `no ${types.map((t) => TYPE_WORDS[t]).join(" or ")}`}; ` +
+        `local ${key} require ${cfgNames.length ? cfgNames.join("/") : `no ${types.map((t) => TYPE_WORDS[t]).join(" or ")}`}`,
+    );
   }
   return clauses.join("; and ");
 }
@@ -489,7 +639,11 @@ export function espSuiteKeyword(c: Chosen): string | undefined {
   const kw = espKeywordFor(c);
   if (kw === undefined) return undefined;
   // Named, but only usable if the wasm dataplane implements it.
-  try { parseSuite(kw); } catch { return undefined; }
+  try {
+    parseSuite(kw);
+  } catch {
+    return undefined;
+  }
   return kw;
 }
 
@@ -503,7 +657,12 @@ function espKeywordFor(c: Chosen): string | undefined {
   return integ ? `${cipher.keyword}-${integ.keyword}${esn}` : undefined;
 }
 
-const PRF_OUT: Record<number, number> = { [Prf.HMAC_SHA1]: 20, [Prf.HMAC_SHA2_256]: 32, [Prf.HMAC_SHA2_384]: 48, [Prf.HMAC_SHA2_512]: 64 };
+const PRF_OUT: Record<number, number> = {
+  [Prf.HMAC_SHA1]: 20,
+  [Prf.HMAC_SHA2_256]: 32,
+  [Prf.HMAC_SHA2_384]: 48,
+  [Prf.HMAC_SHA2_512]: 64,
+};
 
 /**
  * Key material lengths in bytes for a negotiated proposal: the encryption key (GCM and GMAC: key +
@@ -511,11 +670,21 @@ const PRF_OUT: Record<number, number> = { [Prf.HMAC_SHA1]: 20, [Prf.HMAC_SHA2_25
  * ChaCha20-Poly1305: 32 + 4, RFC 7634 §2), the integrity key (RFC 2404/4868: the hash output),
  * the PRF output (also its preferred key length), IV and ICV sizes. Throws for ids it does not know.
  */
-export function keyLengths(c: Chosen): { encrKey: number; integKey: number; prfOut: number; ivBytes: number; icvBytes: number; aead: boolean } {
+export function keyLengths(c: Chosen): {
+  encrKey: number;
+  integKey: number;
+  prfOut: number;
+  ivBytes: number;
+  icvBytes: number;
+  aead: boolean;
+} {
   const cipher = cipherByIana(c.encr.id, c.encr.keyLength);
   if (!cipher) {
     const sizes = CIPHERS.filter((r) => r.iana === c.encr.id).map((r) => r.keyBits);
-    if (sizes.length && sizes[0] !== undefined) throw new RangeError(`${transformName({ type: E, ...c.encr })} needs a key length of ${sizes.slice(0, -1).join(", ")} or ${sizes[sizes.length - 1]} bits`);
+    if (sizes.length && sizes[0] !== undefined)
+      throw new RangeError(
+        `${transformName({ type: E, ...c.encr })} needs a key length of ${sizes.slice(0, -1).join(", ")} or ${sizes[sizes.length - 1]} bits`,
+      );
     throw new RangeError(`no key lengths known for encryption algorithm ${transformName({ type: E, ...c.encr })}`);
   }
   const aead = isAead(c.encr.id);
@@ -523,7 +692,8 @@ export function keyLengths(c: Chosen): { encrKey: number; integKey: number; prfO
   let integKey = 0;
   if (!aead && c.integ !== undefined) {
     const k = integByIana(c.integ);
-    if (!k) throw new RangeError(`no key length known for integrity algorithm ${transformName({ type: I, id: c.integ })}`);
+    if (!k)
+      throw new RangeError(`no key length known for integrity algorithm ${transformName({ type: I, id: c.integ })}`);
     integKey = k.keyBytes;
     icvBytes = k.icvBytes;
   }

@@ -103,7 +103,11 @@ export interface PrivateKey {
 
 const OID_RSA = "1.2.840.113549.1.1.1";
 const OID_EC = "1.2.840.10045.2.1";
-const CURVES: Record<string, Curve> = { "1.2.840.10045.3.1.7": "P-256", "1.3.132.0.34": "P-384", "1.3.132.0.35": "P-521" };
+const CURVES: Record<string, Curve> = {
+  "1.2.840.10045.3.1.7": "P-256",
+  "1.3.132.0.34": "P-384",
+  "1.3.132.0.35": "P-521",
+};
 
 function der(r: ReturnType<typeof readOne>, what: string): Tlv {
   if (!r.ok) throw new KeyError(`${what}: ${r.error.message}`);
@@ -132,13 +136,21 @@ function modulusBits(rsaPrivateKey: Uint8Array): number {
 /** PKCS#1 RSAPrivateKey or SEC1 ECPrivateKey wrapped into a PKCS#8 PrivateKeyInfo (RFC 5208, RFC 5915 §2). */
 function wrapLegacy(label: string, inner: Uint8Array): Uint8Array {
   if (label === "RSA PRIVATE KEY") {
-    return encodeSequence(encodeUnsigned(0), encodeSequence(encodeOid(OID_RSA), encodeNull()), encodeOctetString(inner));
+    return encodeSequence(
+      encodeUnsigned(0),
+      encodeSequence(encodeOid(OID_RSA), encodeNull()),
+      encodeOctetString(inner),
+    );
   }
   const fields = kids(der(readOne(inner), "ECPrivateKey"), "ECPrivateKey");
   const params = fields.find((f) => f.tag === contextTag(0, true));
   const curveT = params ? readOne(params.value, Tag.OID) : undefined;
   if (!curveT?.ok) throw new KeyError("EC PRIVATE KEY does not name its curve (no [0] parameters)");
-  return encodeSequence(encodeUnsigned(0), encodeSequence(encodeOid(OID_EC), curveT.value.raw), encodeOctetString(inner));
+  return encodeSequence(
+    encodeUnsigned(0),
+    encodeSequence(encodeOid(OID_EC), curveT.value.raw),
+    encodeOctetString(inner),
+  );
 }
 
 /**
@@ -153,7 +165,8 @@ export async function importPrivateKeyPem(pem: string): Promise<PrivateKey> {
   } catch (e) {
     throw new KeyError(e instanceof CertError ? `private key: ${e.message}` : "private key PEM is damaged");
   }
-  if (blocks.some((b) => b.label === "ENCRYPTED PRIVATE KEY")) throw new KeyError("encrypted private keys are not supported; decrypt with `openssl pkey` first");
+  if (blocks.some((b) => b.label === "ENCRYPTED PRIVATE KEY"))
+    throw new KeyError("encrypted private keys are not supported; decrypt with `openssl pkey` first");
   const block = blocks.find((b) => ["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"].includes(b.label));
   if (!block) throw new KeyError("no PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block in the PEM text");
   const pkcs8 = block.label === "PRIVATE KEY" ? block.der : wrapLegacy(block.label, block.der);
@@ -165,12 +178,15 @@ export async function importPrivateKeyPem(pem: string): Promise<PrivateKey> {
   const bytes = pkcs8.slice();
   try {
     if (oid === OID_RSA) {
-      const key = await subtle.importKey("pkcs8", bytes, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["sign"]);
+      const key = await subtle.importKey("pkcs8", bytes, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, [
+        "sign",
+      ]);
       return { alg: "rsa", rsaBits: modulusBits(keyT.value), pkcs8: bytes, key };
     }
     if (oid === OID_EC) {
       const curve = CURVES[oidOf(paramT, "EC curve")];
-      if (!curve) throw new KeyError(`EC curve ${oidOf(paramT, "EC curve")} is not supported (P-256, P-384 and P-521 are)`);
+      if (!curve)
+        throw new KeyError(`EC curve ${oidOf(paramT, "EC curve")} is not supported (P-256, P-384 and P-521 are)`);
       const key = await subtle.importKey("pkcs8", bytes, { name: "ECDSA", namedCurve: curve }, false, ["sign"]);
       return { alg: "ec", curve, pkcs8: bytes, key };
     }
@@ -194,7 +210,13 @@ function rsaKey(key: PrivateKey, pss: boolean, hash: Hash): Promise<CryptoKey> {
   const id = `${pss ? "pss" : "pkcs1"}/${hash}`;
   let p = m.get(id);
   if (!p) {
-    p = globalThis.crypto.subtle.importKey("pkcs8", key.pkcs8.slice(), { name: pss ? "RSA-PSS" : "RSASSA-PKCS1-v1_5", hash }, false, ["sign"]);
+    p = globalThis.crypto.subtle.importKey(
+      "pkcs8",
+      key.pkcs8.slice(),
+      { name: pss ? "RSA-PSS" : "RSASSA-PKCS1-v1_5", hash },
+      false,
+      ["sign"],
+    );
     m.set(id, p);
   }
   return p;
@@ -224,7 +246,10 @@ function classicPlan(key: PrivateKey, method: number): Plan {
   }
   const ec = CLASSIC_EC[method];
   if (!ec) throw new KeyError(`auth method ${method} is not a signature method`);
-  if (key.alg !== "ec" || key.curve !== ec.curve) throw new KeyError(`auth method ${method} (ECDSA with ${ec.hash} on ${ec.curve}) needs a ${ec.curve} key, not ${keyName(key)}`);
+  if (key.alg !== "ec" || key.curve !== ec.curve)
+    throw new KeyError(
+      `auth method ${method} (ECDSA with ${ec.hash} on ${ec.curve}) needs a ${ec.curve} key, not ${keyName(key)}`,
+    );
   return { method, scheme: { name: `ecdsa-with-${ec.hash.replace("-", "")}`, key: "ec", hash: ec.hash } };
 }
 
@@ -239,7 +264,8 @@ function digitalSignaturePlan(key: PrivateKey, peerHashes: number[] | undefined,
   const peerOk = (id: number): boolean => peerHashes === undefined || peerHashes.includes(id);
   const method = AuthMethod.DIGITAL_SIGNATURE;
   if (key.alg === "ed25519") {
-    if (!peerOk(SignatureHash.IDENTITY)) throw new KeyError("the peer did not announce the Identity hash (5) that Ed25519 needs (RFC 8420)");
+    if (!peerOk(SignatureHash.IDENTITY))
+      throw new KeyError("the peer did not announce the Identity hash (5) that Ed25519 needs (RFC 8420)");
     return { method, scheme: { name: "Ed25519", key: "ed25519" }, algId: ALGORITHM_IDENTIFIERS.Ed25519 };
   }
   const order = hashOrder(key);
@@ -254,7 +280,9 @@ function digitalSignaturePlan(key: PrivateKey, peerHashes: number[] | undefined,
   }
   const pick = candidates.find((c) => peerOk(c.id));
   if (!pick) {
-    throw new KeyError(`the peer's SIGNATURE_HASH_ALGORITHMS [${peerHashes!.join(", ")}] has no hash we use with a ${keyName(key)} key [${candidates.map((c) => c.id).join(", ")}]`);
+    throw new KeyError(
+      `the peer's SIGNATURE_HASH_ALGORITHMS [${peerHashes!.join(", ")}] has no hash we use with a ${keyName(key)} key [${candidates.map((c) => c.id).join(", ")}]`,
+    );
   }
   const hash = HASH_BY_ID[pick.id];
   if (key.alg === "ec") {
@@ -262,7 +290,11 @@ function digitalSignaturePlan(key: PrivateKey, peerHashes: number[] | undefined,
     return { method, scheme: { name, key: "ec", hash }, algId: ALGORITHM_IDENTIFIERS[name] };
   }
   if (pick.pss) {
-    return { method, scheme: { name: `RSASSA-PSS with ${hash}`, key: "rsa", hash, pssSaltLength: HASH_LEN[hash] }, algId: pssAlgorithmIdentifier(hash) };
+    return {
+      method,
+      scheme: { name: `RSASSA-PSS with ${hash}`, key: "rsa", hash, pssSaltLength: HASH_LEN[hash] },
+      algId: pssAlgorithmIdentifier(hash),
+    };
   }
   const name = `${hash.replace("-", "").toLowerCase()}WithRSAEncryption`;
   return { method, scheme: { name, key: "rsa", hash }, algId: ALGORITHM_IDENTIFIERS[name] };
@@ -294,7 +326,9 @@ export async function signAuth(
   } else if (key.alg === "ec") {
     plan = classicPlan(key, { "P-256": 9, "P-384": 10, "P-521": 11 }[key.curve!]);
   } else {
-    throw new KeyError("Ed25519 has no classic auth method; the peer must announce SIGNATURE_HASH_ALGORITHMS with Identity (5)");
+    throw new KeyError(
+      "Ed25519 has no classic auth method; the peer must announce SIGNATURE_HASH_ALGORITHMS with Identity (5)",
+    );
   }
   const s = plan.scheme;
   const subtle = globalThis.crypto.subtle;
@@ -308,7 +342,13 @@ export async function signAuth(
   } else {
     const pss = s.pssSaltLength !== undefined;
     const k = await rsaKey(key, pss, s.hash!);
-    sig = new Uint8Array(await subtle.sign(pss ? { name: "RSA-PSS", saltLength: s.pssSaltLength! } : { name: "RSASSA-PKCS1-v1_5" }, k, data));
+    sig = new Uint8Array(
+      await subtle.sign(
+        pss ? { name: "RSA-PSS", saltLength: s.pssSaltLength! } : { name: "RSASSA-PKCS1-v1_5" },
+        k,
+        data,
+      ),
+    );
   }
   if (!plan.algId) return { method: plan.method, data: sig };
   const out = new Uint8Array(1 + plan.algId.length + sig.length);
@@ -334,7 +374,8 @@ export async function verifyAuth(
   let sig: Uint8Array;
   let raw = false;
   if (method === AuthMethod.DIGITAL_SIGNATURE) {
-    if (data.length < 1 || 1 + byteAt(data, 0) > data.length) return { ok: false, reason: "RFC 7427 AUTH data is shorter than its AlgorithmIdentifier length octet says" };
+    if (data.length < 1 || 1 + byteAt(data, 0) > data.length)
+      return { ok: false, reason: "RFC 7427 AUTH data is shorter than its AlgorithmIdentifier length octet says" };
     const parsed = parseSignatureAlgorithm(data.subarray(1, 1 + byteAt(data, 0)));
     if (typeof parsed === "string") return { ok: false, reason: parsed };
     scheme = parsed;
@@ -344,8 +385,13 @@ export async function verifyAuth(
     sig = data;
   } else if (CLASSIC_EC[method]) {
     const ec = CLASSIC_EC[method];
-    const have = cert.publicKeyAlg === "ec" ? cert.curve : cert.publicKeyAlg === "rsa" ? `RSA-${cert.rsaBits}` : "Ed25519";
-    if (have !== ec.curve) return { ok: false, reason: `auth method ${method} (ECDSA with ${ec.hash} on ${ec.curve}) does not match the certificate's ${have} key` };
+    const have =
+      cert.publicKeyAlg === "ec" ? cert.curve : cert.publicKeyAlg === "rsa" ? `RSA-${cert.rsaBits}` : "Ed25519";
+    if (have !== ec.curve)
+      return {
+        ok: false,
+        reason: `auth method ${method} (ECDSA with ${ec.hash} on ${ec.curve}) does not match the certificate's ${have} key`,
+      };
     scheme = { name: `ecdsa-with-${ec.hash.replace("-", "")}`, key: "ec", hash: ec.hash };
     sig = data;
     raw = true;

@@ -16,11 +16,19 @@ import { PayloadType, type IkeHeader } from "./message.ts";
 
 /** ENCR ids (IANA Transform Type 1) this module implements. */
 export const ENCR = {
-  AES_CBC: 12, AES_CCM_8: 14, AES_CCM_12: 15, AES_CCM_16: 16, AES_GCM_8: 18, AES_GCM_12: 19, AES_GCM_16: 20, CHACHA20_POLY1305: 28,
+  AES_CBC: 12,
+  AES_CCM_8: 14,
+  AES_CCM_12: 15,
+  AES_CCM_16: 16,
+  AES_GCM_8: 18,
+  AES_GCM_12: 19,
+  AES_GCM_16: 20,
+  CHACHA20_POLY1305: 28,
 } as const;
 /** INTEG ids (IANA Transform Type 3) with their hash and ICV length (the suite registry's rows). */
 export const INTEG: Record<number, { alg: HashAlg; keyBytes: number; icv: number }> = Object.fromEntries(
-  INTEGS.map((r) => [r.iana, { alg: r.hash, keyBytes: r.keyBytes, icv: r.icvBytes }]));
+  INTEGS.map((r) => [r.iana, { alg: r.hash, keyBytes: r.keyBytes, icv: r.icvBytes }]),
+);
 
 /** One direction's SK protection. */
 export class SkCipher {
@@ -42,8 +50,11 @@ export class SkCipher {
    * @param integKey SK_a (empty for GCM)
    */
   constructor(
-    cc: ControlCrypto, encrId: number, encKey: Uint8Array,
-    integId: number | undefined, integKey: Uint8Array,
+    cc: ControlCrypto,
+    encrId: number,
+    encKey: Uint8Array,
+    integId: number | undefined,
+    integKey: Uint8Array,
     random: (n: number) => Uint8Array,
   ) {
     this.cc = cc;
@@ -55,7 +66,7 @@ export class SkCipher {
     this.aead = encrId !== ENCR.AES_CBC;
     const row = CIPHERS.find((r) => r.iana === encrId);
     this.saltBytes = row?.saltBytes ?? 0;
-    this.icvBytes = this.aead ? row?.icvBytes ?? 0 : INTEG[integId ?? -1]?.icv ?? 0;
+    this.icvBytes = this.aead ? (row?.icvBytes ?? 0) : (INTEG[integId ?? -1]?.icv ?? 0);
     this.ivBytes = this.aead ? 8 : 16;
   }
 
@@ -94,7 +105,9 @@ export class SkCipher {
    * `fragment` gives the SKF numbers (RFC 7383); innerType is the first inner payload (0 in fragments > 1).
    */
   seal(
-    header: Omit<IkeHeader, "length" | "nextPayload">, innerType: number, plaintext: Uint8Array,
+    header: Omit<IkeHeader, "length" | "nextPayload">,
+    innerType: number,
+    plaintext: Uint8Array,
     fragment?: { number: number; total: number },
   ): Uint8Array {
     const padLen = this.padded(plaintext.length) - plaintext.length - 1;
@@ -117,9 +130,12 @@ export class SkCipher {
       const aad = concat(hdr, skHdr);
       const nonce = concat(this.encKey.subarray(this.encKey.length - this.saltBytes), iv);
       const key = this.encKey.subarray(0, this.encKey.length - this.saltBytes);
-      const sealed = this.encrId === ENCR.CHACHA20_POLY1305
-        ? this.cc.chachaSeal(key, nonce, aad, body)
-        : this.isCcm() ? this.cc.ccmSeal(key, nonce, aad, body, this.icvBytes) : this.cc.gcmSeal(key, nonce, aad, body, this.icvBytes);
+      const sealed =
+        this.encrId === ENCR.CHACHA20_POLY1305
+          ? this.cc.chachaSeal(key, nonce, aad, body)
+          : this.isCcm()
+            ? this.cc.ccmSeal(key, nonce, aad, body, this.icvBytes)
+            : this.cc.gcmSeal(key, nonce, aad, body, this.icvBytes);
       return concat(aad, iv, sealed);
     }
     const ct = this.cc.cbcEncrypt(this.encKey, iv, body);
@@ -134,7 +150,8 @@ export class SkCipher {
    */
   open(message: Uint8Array, bodyLength: number): { ok: true; plaintext: Uint8Array } | { ok: false; reason: string } {
     const bodyStart = message.length - bodyLength;
-    if (bodyLength < this.ivBytes + this.icvBytes + 1) return { ok: false, reason: `encrypted payload of ${bodyLength} bytes is shorter than IV + ICV` };
+    if (bodyLength < this.ivBytes + this.icvBytes + 1)
+      return { ok: false, reason: `encrypted payload of ${bodyLength} bytes is shorter than IV + ICV` };
     const iv = message.subarray(bodyStart, bodyStart + this.ivBytes);
     const ctAndIcv = message.subarray(bodyStart + this.ivBytes);
     let body: Uint8Array | undefined;
@@ -145,20 +162,30 @@ export class SkCipher {
       const aad = message.subarray(0, bodyStart);
       body = chacha
         ? this.cc.chachaOpen(key, nonce, aad, ctAndIcv)
-        : this.isCcm() ? this.cc.ccmOpen(key, nonce, aad, ctAndIcv, this.icvBytes) : this.cc.gcmOpen(key, nonce, aad, ctAndIcv, this.icvBytes);
-      if (!body) return { ok: false, reason: `integrity check failed (${chacha ? "ChaCha20-Poly1305" : this.isCcm() ? "AES-CCM" : "AES-GCM"} tag mismatch)` };
+        : this.isCcm()
+          ? this.cc.ccmOpen(key, nonce, aad, ctAndIcv, this.icvBytes)
+          : this.cc.gcmOpen(key, nonce, aad, ctAndIcv, this.icvBytes);
+      if (!body)
+        return {
+          ok: false,
+          reason: `integrity check failed (${chacha ? "ChaCha20-Poly1305" : this.isCcm() ? "AES-CCM" : "AES-GCM"} tag mismatch)`,
+        };
     } else {
       const icvAt = message.length - this.icvBytes;
-      const expected = this.cc.hmac(this.#hmacAlg(), this.integKey, message.subarray(0, icvAt)).subarray(0, this.icvBytes);
+      const expected = this.cc
+        .hmac(this.#hmacAlg(), this.integKey, message.subarray(0, icvAt))
+        .subarray(0, this.icvBytes);
       let diff = 0;
       for (let i = 0; i < this.icvBytes; i++) diff |= byteAt(expected, i) ^ byteAt(message, icvAt + i);
       if (diff !== 0) return { ok: false, reason: "integrity check failed (HMAC mismatch)" };
       const ct = message.subarray(bodyStart + this.ivBytes, icvAt);
-      if (ct.length % 16 !== 0 || ct.length === 0) return { ok: false, reason: `ciphertext of ${ct.length} bytes is not whole AES blocks` };
+      if (ct.length % 16 !== 0 || ct.length === 0)
+        return { ok: false, reason: `ciphertext of ${ct.length} bytes is not whole AES blocks` };
       body = this.cc.cbcDecrypt(this.encKey, iv, ct);
     }
     const padLen = byteAt(body, body.length - 1);
-    if (padLen + 1 > body.length) return { ok: false, reason: `pad length ${padLen} exceeds the decrypted ${body.length} bytes` };
+    if (padLen + 1 > body.length)
+      return { ok: false, reason: `pad length ${padLen} exceeds the decrypted ${body.length} bytes` };
     return { ok: true, plaintext: body.subarray(0, body.length - 1 - padLen) };
   }
 }

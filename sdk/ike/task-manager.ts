@@ -90,16 +90,24 @@ export class TaskManager {
   #fragments = new Map<number, { total: number; parts: Map<number, Uint8Array>; innerType: number; bytes: number }>();
   #chain: Promise<void> = Promise.resolve();
 
-  constructor(host: TaskManagerHost) { this.#host = host; }
+  constructor(host: TaskManagerHost) {
+    this.#host = host;
+  }
 
   /** The task whose request is in flight or being built, if any. */
-  get active(): Task | undefined { return this.#active?.task ?? this.#claimed; }
+  get active(): Task | undefined {
+    return this.#active?.task ?? this.#claimed;
+  }
 
   /** Tasks waiting for the window. */
-  get queued(): readonly Task[] { return this.#queue; }
+  get queued(): readonly Task[] {
+    return this.#queue;
+  }
 
   /** Message ID the next request of ours will carry. */
-  get nextRequestId(): number { return this.#nextRequestId; }
+  get nextRequestId(): number {
+    return this.#nextRequestId;
+  }
 
   /** Runs `fn` after everything queued before it (received messages and task steps never interleave). */
   run(fn: () => void | Promise<void>): Promise<void> {
@@ -122,10 +130,14 @@ export class TaskManager {
   }
 
   /** IKE_SA_INIT again (COOKIE or INVALID_KE_PAYLOAD): the retry uses message ID 0 (§2.6, §1.2). */
-  restartInit(): void { this.#nextRequestId = 0; }
+  restartInit(): void {
+    this.#nextRequestId = 0;
+  }
 
   /** A responder after IKE_SA_INIT expects request 1 next. */
-  initAnswered(): void { this.#expectRequestId = 1; }
+  initAnswered(): void {
+    this.#expectRequestId = 1;
+  }
 
   #pump(): void {
     if (this.#active || this.#claimed || this.#host.destroyed()) return;
@@ -161,7 +173,10 @@ export class TaskManager {
       if (a.tries >= r.tries) {
         this.#host.log("IKE", 0, `giving up after ${r.tries} retransmits`);
         this.#active = undefined;
-        void this.run(() => { a.task.timeout(); this.#pump(); });
+        void this.run(() => {
+          a.task.timeout();
+          this.#pump();
+        });
         return;
       }
       a.tries++;
@@ -181,18 +196,33 @@ export class TaskManager {
     if (isResponse) {
       const a = this.#active;
       if (!a || a.messageId !== h.messageId || a.task.exchange !== h.exchange) {
-        this.#host.log("IKE", 1, `ignoring ${h.exchange === Exchange.IKE_SA_INIT ? "IKE_SA_INIT" : "unexpected"} response with message ID ${h.messageId} (none outstanding)`, "unexpected-response");
+        this.#host.log(
+          "IKE",
+          1,
+          `ignoring ${h.exchange === Exchange.IKE_SA_INIT ? "IKE_SA_INIT" : "unexpected"} response with message ID ${h.messageId} (none outstanding)`,
+          "unexpected-response",
+        );
         return undefined;
       }
     } else if (h.messageId !== this.#expectRequestId) {
       if (this.#lastResponse && h.messageId === this.#lastResponse.messageId) {
         const skf = find(msg.payloads, "SKF");
         if (!skf || skf.fragmentNumber === 1) {
-          this.#host.log("IKE", 1, `received retransmit of request with ID ${h.messageId}, retransmitting response`, "retransmitted-request");
+          this.#host.log(
+            "IKE",
+            1,
+            `received retransmit of request with ID ${h.messageId}, retransmitting response`,
+            "retransmitted-request",
+          );
           for (const d of this.#lastResponse.datagrams) this.#host.send(d);
         }
       } else {
-        this.#host.log("IKE", 1, `ignoring request with message ID ${h.messageId}, expected ${this.#expectRequestId}`, "unexpected-request");
+        this.#host.log(
+          "IKE",
+          1,
+          `ignoring request with message ID ${h.messageId}, expected ${this.#expectRequestId}`,
+          "unexpected-request",
+        );
       }
       return undefined;
     }
@@ -203,7 +233,10 @@ export class TaskManager {
   /** Decrypts SK, or collects SKF fragments until the set is complete. */
   #open(bytes: Uint8Array, msg: IkeMessage): Payload[] | undefined {
     const sk = this.#host.inbound();
-    if (!sk) { this.#host.log("ENC", 0, "dropping encrypted message: no keys yet", "no-keys"); return undefined; }
+    if (!sk) {
+      this.#host.log("ENC", 0, "dropping encrypted message: no keys yet", "no-keys");
+      return undefined;
+    }
     const last = msg.payloads[msg.payloads.length - 1];
     if (!last || (last.type !== "SK" && last.type !== "SKF")) {
       this.#host.log("ENC", 0, `dropping ${msg.header.exchange} message without an encrypted payload`, "no-sk");
@@ -211,7 +244,12 @@ export class TaskManager {
     }
     const opened = sk.open(bytes, last.body.length);
     if (!opened.ok) {
-      this.#host.log("ENC", 0, `could not decrypt payloads: ${opened.reason}; message verification failed (wrong keys or a tampered message), dropped`, "bad-icv");
+      this.#host.log(
+        "ENC",
+        0,
+        `could not decrypt payloads: ${opened.reason}; message verification failed (wrong keys or a tampered message), dropped`,
+        "bad-icv",
+      );
       return undefined;
     }
     if (last.type === "SK") return this.#decode(opened.plaintext, last.innerType);
@@ -220,14 +258,24 @@ export class TaskManager {
     if (!f) {
       if (last.totalFragments > MAX_FRAGMENTS) {
         this.#host.overLimit("fragments");
-        this.#host.log("ENC", 1, `dropping fragment ${last.fragmentNumber}/${last.totalFragments}: more than ${MAX_FRAGMENTS} fragments`, "fragments");
+        this.#host.log(
+          "ENC",
+          1,
+          `dropping fragment ${last.fragmentNumber}/${last.totalFragments}: more than ${MAX_FRAGMENTS} fragments`,
+          "fragments",
+        );
         return undefined;
       }
       f = { total: last.totalFragments, parts: new Map(), innerType: 0, bytes: 0 };
       this.#fragments.set(id, f);
     }
     if (last.totalFragments !== f.total || last.fragmentNumber < 1 || last.fragmentNumber > f.total) {
-      this.#host.log("ENC", 0, `dropping fragment ${last.fragmentNumber}/${last.totalFragments}: inconsistent with ${f.total} fragments`, "fragments");
+      this.#host.log(
+        "ENC",
+        0,
+        `dropping fragment ${last.fragmentNumber}/${last.totalFragments}: inconsistent with ${f.total} fragments`,
+        "fragments",
+      );
       return undefined;
     }
     if (last.fragmentNumber === 1) f.innerType = last.innerType;
@@ -236,7 +284,12 @@ export class TaskManager {
     if (f.bytes > MAX_MESSAGE_BYTES) {
       this.#fragments.delete(id);
       this.#host.overLimit("fragments");
-      this.#host.log("ENC", 0, `dropping fragmented message ${id}: more than ${MAX_MESSAGE_BYTES} bytes (max_packet)`, "fragments");
+      this.#host.log(
+        "ENC",
+        0,
+        `dropping fragmented message ${id}: more than ${MAX_MESSAGE_BYTES} bytes (max_packet)`,
+        "fragments",
+      );
       return undefined;
     }
     this.#host.log("ENC", 2, `received fragment #${last.fragmentNumber} of ${f.total}`);
@@ -250,7 +303,10 @@ export class TaskManager {
 
   #decode(plaintext: Uint8Array, innerType: number): Payload[] | undefined {
     const r = decodePayloads(plaintext, innerType, 0);
-    if (!r.ok) { this.#host.log("ENC", 0, `invalid encrypted payloads: ${r.error.message}`, "invalid-payloads"); return undefined; }
+    if (!r.ok) {
+      this.#host.log("ENC", 0, `invalid encrypted payloads: ${r.error.message}`, "invalid-payloads");
+      return undefined;
+    }
     return r.value;
   }
 
@@ -267,7 +323,9 @@ export class TaskManager {
   }
 
   /** A request was accepted: the next one must carry the following message ID. */
-  requestAccepted(): void { this.#expectRequestId++; }
+  requestAccepted(): void {
+    this.#expectRequestId++;
+  }
 
   /** Sends (and caches, for retransmits of the request) our response. */
   respond(exchange: number, messageId: number, payloads: Payload[]): void {
@@ -299,7 +357,11 @@ export class TaskManager {
 }
 
 /** A task from plain functions, for exchanges whose state fits in a closure. */
-export function task(name: string, exchange: number, t: Pick<Task, "build" | "process"> & Partial<Pick<Task, "timeout">>): Task {
+export function task(
+  name: string,
+  exchange: number,
+  t: Pick<Task, "build" | "process"> & Partial<Pick<Task, "timeout">>,
+): Task {
   return { name, exchange, build: t.build, process: t.process, timeout: t.timeout ?? (() => undefined) };
 }
 

@@ -19,33 +19,81 @@ const ICMPV6 = 58;
 // /etc/protocols as Debian's netbase ships it (what charon's getprotobyname/-bynumber see):
 // [number, name, alias]
 const PROTOCOLS: [number, string, string][] = [
-  [0, "ip", "IP"], [1, "icmp", "ICMP"], [2, "igmp", "IGMP"], [4, "ipencap", "IP-ENCAP"], [6, "tcp", "TCP"],
-  [8, "egp", "EGP"], [17, "udp", "UDP"], [33, "dccp", "DCCP"], [41, "ipv6", "IPv6"],
-  [43, "ipv6-route", "IPv6-Route"], [44, "ipv6-frag", "IPv6-Frag"], [46, "rsvp", "RSVP"], [47, "gre", "GRE"],
-  [50, "esp", "IPSEC-ESP"], [51, "ah", "IPSEC-AH"], [58, "ipv6-icmp", "IPv6-ICMP"],
-  [59, "ipv6-nonxt", "IPv6-NoNxt"], [60, "ipv6-opts", "IPv6-Opts"], [88, "eigrp", "EIGRP"],
-  [89, "ospf", "OSPFIGP"], [94, "ipip", "IPIP"], [97, "etherip", "ETHERIP"], [98, "encap", "ENCAP"],
-  [103, "pim", "PIM"], [108, "ipcomp", "IPCOMP"], [112, "vrrp", "VRRP"], [115, "l2tp", "L2TP"],
-  [132, "sctp", "SCTP"], [136, "udplite", "UDPLite"], [137, "mpls-in-ip", "MPLS-in-IP"],
+  [0, "ip", "IP"],
+  [1, "icmp", "ICMP"],
+  [2, "igmp", "IGMP"],
+  [4, "ipencap", "IP-ENCAP"],
+  [6, "tcp", "TCP"],
+  [8, "egp", "EGP"],
+  [17, "udp", "UDP"],
+  [33, "dccp", "DCCP"],
+  [41, "ipv6", "IPv6"],
+  [43, "ipv6-route", "IPv6-Route"],
+  [44, "ipv6-frag", "IPv6-Frag"],
+  [46, "rsvp", "RSVP"],
+  [47, "gre", "GRE"],
+  [50, "esp", "IPSEC-ESP"],
+  [51, "ah", "IPSEC-AH"],
+  [58, "ipv6-icmp", "IPv6-ICMP"],
+  [59, "ipv6-nonxt", "IPv6-NoNxt"],
+  [60, "ipv6-opts", "IPv6-Opts"],
+  [88, "eigrp", "EIGRP"],
+  [89, "ospf", "OSPFIGP"],
+  [94, "ipip", "IPIP"],
+  [97, "etherip", "ETHERIP"],
+  [98, "encap", "ENCAP"],
+  [103, "pim", "PIM"],
+  [108, "ipcomp", "IPCOMP"],
+  [112, "vrrp", "VRRP"],
+  [115, "l2tp", "L2TP"],
+  [132, "sctp", "SCTP"],
+  [136, "udplite", "UDPLite"],
+  [137, "mpls-in-ip", "MPLS-in-IP"],
 ];
 
 // The common part of /etc/services: [port, name, protocols, aliases]; charon prints the name when
 // the selector's protocol is listed (any protocol when the selector has none).
 const SERVICES: [number, string, string[], string[]][] = [
-  [20, "ftp-data", ["tcp"], []], [21, "ftp", ["tcp"], []], [22, "ssh", ["tcp"], []], [23, "telnet", ["tcp"], []],
-  [25, "smtp", ["tcp"], ["mail"]], [53, "domain", ["tcp", "udp"], []], [67, "bootps", ["udp"], []],
-  [68, "bootpc", ["udp"], []], [69, "tftp", ["udp"], []], [80, "http", ["tcp"], ["www"]],
-  [88, "kerberos", ["tcp", "udp"], ["kerberos5", "krb5", "kerberos-sec"]], [110, "pop3", ["tcp"], ["pop-3"]],
-  [111, "sunrpc", ["tcp", "udp"], ["portmapper"]], [123, "ntp", ["udp"], []], [137, "netbios-ns", ["udp"], []],
-  [143, "imap2", ["tcp"], ["imap"]], [161, "snmp", ["tcp", "udp"], []], [162, "snmp-trap", ["tcp", "udp"], ["snmptrap"]],
-  [179, "bgp", ["tcp"], []], [389, "ldap", ["tcp", "udp"], []], [443, "https", ["tcp", "udp"], []],
-  [445, "microsoft-ds", ["tcp"], []], [500, "isakmp", ["udp"], []], [514, "syslog", ["udp"], []],
-  [587, "submission", ["tcp"], []], [636, "ldaps", ["tcp", "udp"], []], [853, "domain-s", ["tcp", "udp"], []],
-  [993, "imaps", ["tcp"], []], [995, "pop3s", ["tcp"], []], [1194, "openvpn", ["tcp", "udp"], []],
-  [1701, "l2f", ["udp"], ["l2tp"]], [1812, "radius", ["tcp", "udp"], []],
-  [1813, "radius-acct", ["tcp", "udp"], ["radacct"]], [2049, "nfs", ["tcp", "udp"], []], [3306, "mysql", ["tcp"], []],
-  [3389, "ms-wbt-server", ["tcp"], []], [4500, "ipsec-nat-t", ["udp"], []], [5060, "sip", ["tcp", "udp"], []],
-  [5061, "sip-tls", ["tcp", "udp"], []], [5432, "postgresql", ["tcp"], ["postgres"]],
+  [20, "ftp-data", ["tcp"], []],
+  [21, "ftp", ["tcp"], []],
+  [22, "ssh", ["tcp"], []],
+  [23, "telnet", ["tcp"], []],
+  [25, "smtp", ["tcp"], ["mail"]],
+  [53, "domain", ["tcp", "udp"], []],
+  [67, "bootps", ["udp"], []],
+  [68, "bootpc", ["udp"], []],
+  [69, "tftp", ["udp"], []],
+  [80, "http", ["tcp"], ["www"]],
+  [88, "kerberos", ["tcp", "udp"], ["kerberos5", "krb5", "kerberos-sec"]],
+  [110, "pop3", ["tcp"], ["pop-3"]],
+  [111, "sunrpc", ["tcp", "udp"], ["portmapper"]],
+  [123, "ntp", ["udp"], []],
+  [137, "netbios-ns", ["udp"], []],
+  [143, "imap2", ["tcp"], ["imap"]],
+  [161, "snmp", ["tcp", "udp"], []],
+  [162, "snmp-trap", ["tcp", "udp"], ["snmptrap"]],
+  [179, "bgp", ["tcp"], []],
+  [389, "ldap", ["tcp", "udp"], []],
+  [443, "https", ["tcp", "udp"], []],
+  [445, "microsoft-ds", ["tcp"], []],
+  [500, "isakmp", ["udp"], []],
+  [514, "syslog", ["udp"], []],
+  [587, "submission", ["tcp"], []],
+  [636, "ldaps", ["tcp", "udp"], []],
+  [853, "domain-s", ["tcp", "udp"], []],
+  [993, "imaps", ["tcp"], []],
+  [995, "pop3s", ["tcp"], []],
+  [1194, "openvpn", ["tcp", "udp"], []],
+  [1701, "l2f", ["udp"], ["l2tp"]],
+  [1812, "radius", ["tcp", "udp"], []],
+  [1813, "radius-acct", ["tcp", "udp"], ["radacct"]],
+  [2049, "nfs", ["tcp", "udp"], []],
+  [3306, "mysql", ["tcp"], []],
+  [3389, "ms-wbt-server", ["tcp"], []],
+  [4500, "ipsec-nat-t", ["udp"], []],
+  [5060, "sip", ["tcp", "udp"], []],
+  [5061, "sip-tls", ["tcp", "udp"], []],
+  [5432, "postgresql", ["tcp"], ["postgres"]],
   [8080, "http-alt", ["tcp"], ["webcache"]],
 ];
 
@@ -78,7 +126,11 @@ export function tsForAddress(addr: string): TrafficSelector {
 function hostTs(bytes: Uint8Array): TrafficSelector {
   return {
     tsType: bytes.length === 4 ? TsType.IPV4_ADDR_RANGE : TsType.IPV6_ADDR_RANGE,
-    ipProtocol: 0, startPort: ANY_START, endPort: ANY_END, start: bytes.slice(), end: bytes.slice(),
+    ipProtocol: 0,
+    startPort: ANY_START,
+    endPort: ANY_END,
+    start: bytes.slice(),
+    end: bytes.slice(),
   };
 }
 
@@ -97,9 +149,16 @@ export function resolveTs(list: (TrafficSelector | "dynamic")[], addr: string): 
  * Protocol and service names are the /etc/protocols and /etc/services ones charon resolves.
  */
 export function parseTs(text: string, where?: ConfigWhere): (TrafficSelector | "dynamic")[] {
-  const items = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const items = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   if (items.length === 0) {
-    throw new ConfigError("MISSING", `no traffic selector given${describeWhere(where)}; write e.g. 198.51.100.0/24 or dynamic`, where);
+    throw new ConfigError(
+      "MISSING",
+      `no traffic selector given${describeWhere(where)}; write e.g. 198.51.100.0/24 or dynamic`,
+      where,
+    );
   }
   return items.map((item) => parseOne(item, where));
 }
@@ -122,7 +181,10 @@ function parseOne(item: string, where?: ConfigWhere): TrafficSelector | "dynamic
     const portText = slash === -1 ? "" : inner.slice(slash + 1);
     if (protoText !== "any" && protoText !== "%any" && protoText !== "") {
       const p = protocolNumber(protoText) ?? (/^[0-9]+$/.test(protoText) ? Number(protoText) : undefined);
-      if (p === undefined || p > 255) throw bad(`has unknown protocol '${protoText}'; use a number 0-255 or a name such as tcp, udp, icmp, ipv6-icmp, gre, sctp`);
+      if (p === undefined || p > 255)
+        throw bad(
+          `has unknown protocol '${protoText}'; use a number 0-255 or a name such as tcp, udp, icmp, ipv6-icmp, gre, sctp`,
+        );
       proto = p;
     }
     if (portText === "opaque") {
@@ -140,14 +202,19 @@ function parseOne(item: string, where?: ConfigWhere): TrafficSelector | "dynamic
         if (startPort > 0xffff || endPort > 0xffff) throw bad("has a port above 65535");
         if (startPort > endPort) throw bad(`has the port range ${startPort}-${endPort} backwards`);
       } else {
-        throw bad(`has unknown port or service '${portText}'; use a number, a range like 1000-2000, a service name such as domain or https, or opaque`);
+        throw bad(
+          `has unknown port or service '${portText}'; use a number, a range like 1000-2000, a service name such as domain or https, or opaque`,
+        );
       }
     }
   }
-  if (addr === "") throw bad("names no address before its [protocol/port] part; write e.g. 0.0.0.0/0[icmp] or ::/0[ipv6-icmp]");
+  if (addr === "")
+    throw bad("names no address before its [protocol/port] part; write e.g. 0.0.0.0/0[icmp] or ::/0[ipv6-icmp]");
   if (addr === "dynamic") {
     if (proto !== 0 || startPort !== ANY_START || endPort !== ANY_END) {
-      throw bad("restricts 'dynamic' to a protocol or port, which ipsec-wasm does not support yet; write the address instead, e.g. 198.51.100.1[udp/1701]");
+      throw bad(
+        "restricts 'dynamic' to a protocol or port, which ipsec-wasm does not support yet; write the address instead, e.g. 198.51.100.1[udp/1701]",
+      );
     }
     return "dynamic";
   }
@@ -170,14 +237,19 @@ function parseOne(item: string, where?: ConfigWhere): TrafficSelector | "dynamic
     let bits = max;
     if (slash !== -1) {
       const bitsText = addr.slice(slash + 1);
-      if (!/^[0-9]{1,3}$/.test(bitsText) || Number(bitsText) > max) throw bad(`has a prefix length that is not 0-${max}`);
+      if (!/^[0-9]{1,3}$/.test(bitsText) || Number(bitsText) > max)
+        throw bad(`has a prefix length that is not 0-${max}`);
       bits = Number(bitsText);
     }
     ({ start, end } = prefixRange(ip, bits));
   }
   return {
     tsType: start.length === 4 ? TsType.IPV4_ADDR_RANGE : TsType.IPV6_ADDR_RANGE,
-    ipProtocol: proto, startPort, endPort, start, end,
+    ipProtocol: proto,
+    startPort,
+    endPort,
+    start,
+    end,
   };
 }
 
@@ -210,7 +282,8 @@ function prefixLength(start: Uint8Array, end: Uint8Array): number | undefined {
     bits++;
   }
   for (; i < start.length * 8; i++) {
-    if (((byteAt(start, i >> 3) >> (7 - (i & 7))) & 1) !== 0 || ((byteAt(end, i >> 3) >> (7 - (i & 7))) & 1) !== 1) return undefined;
+    if (((byteAt(start, i >> 3) >> (7 - (i & 7))) & 1) !== 0 || ((byteAt(end, i >> 3) >> (7 - (i & 7))) & 1) !== 1)
+      return undefined;
   }
   return bits;
 }
@@ -229,19 +302,19 @@ export function formatTs(ts: TrafficSelector): string {
   if (ts.ipProtocol === 0 && anyPorts) return out;
   const icmp = ts.ipProtocol === ICMP || ts.ipProtocol === ICMPV6;
   // ICMP selectors carry type in the high and code in the low byte of the port (RFC 4301 §4.4.1.1)
-  const icmpText = (p: number): string => ((p & 0xff) ? `${p >> 8}(${p & 0xff})` : `${p >> 8}`);
+  const icmpText = (p: number): string => (p & 0xff ? `${p >> 8}(${p & 0xff})` : `${p >> 8}`);
   const protoName = ts.ipProtocol === 0 ? undefined : protocolName(ts.ipProtocol);
   let port = "";
   if (!anyPorts) {
     if (ts.startPort === ts.endPort) {
-      port = icmp ? icmpText(ts.startPort) : serviceName(ts.startPort, protoName) ?? String(ts.startPort);
+      port = icmp ? icmpText(ts.startPort) : (serviceName(ts.startPort, protoName) ?? String(ts.startPort));
     } else if (ts.startPort === 0xffff && ts.endPort === 0) {
       port = "OPAQUE";
     } else {
       port = icmp ? `${icmpText(ts.startPort)}-${icmpText(ts.endPort)}` : `${ts.startPort}-${ts.endPort}`;
     }
   }
-  const proto = ts.ipProtocol === 0 ? "" : protoName ?? String(ts.ipProtocol);
+  const proto = ts.ipProtocol === 0 ? "" : (protoName ?? String(ts.ipProtocol));
   out += `[${proto}${proto && port ? "/" : ""}${port}]`;
   return out;
 }
@@ -279,15 +352,25 @@ export function tsIntersection(a: TrafficSelector, b: TrafficSelector): TrafficS
   const end = compareBytes(a.end, b.end) > 0 ? b.end : a.end;
   if (compareBytes(start, end) > 0) return undefined;
   return {
-    tsType: a.tsType, ipProtocol: Math.max(a.ipProtocol, b.ipProtocol), startPort, endPort,
-    start: start.slice(), end: end.slice(),
+    tsType: a.tsType,
+    ipProtocol: Math.max(a.ipProtocol, b.ipProtocol),
+    startPort,
+    endPort,
+    start: start.slice(),
+    end: end.slice(),
   };
 }
 
 function tsEquals(a: TrafficSelector, b: TrafficSelector): boolean {
-  return a.tsType === b.tsType && a.ipProtocol === b.ipProtocol && a.startPort === b.startPort &&
-    a.endPort === b.endPort && a.start.length === b.start.length &&
-    compareBytes(a.start, b.start) === 0 && compareBytes(a.end, b.end) === 0;
+  return (
+    a.tsType === b.tsType &&
+    a.ipProtocol === b.ipProtocol &&
+    a.startPort === b.startPort &&
+    a.endPort === b.endPort &&
+    a.start.length === b.start.length &&
+    compareBytes(a.start, b.start) === 0 &&
+    compareBytes(a.end, b.end) === 0
+  );
 }
 
 const containedIn = (a: TrafficSelector, b: TrafficSelector): boolean => {
@@ -338,7 +421,11 @@ export function narrowTs(offered: TrafficSelector[], configured: TrafficSelector
  * "peer proposes 10.0.0.0/24; local remote_ts is 198.51.100.0/24: no overlap".
  * `key` names the local setting (default "traffic selectors").
  */
-export function explainTsMismatch(offered: TrafficSelector[], configured: TrafficSelector[], key = "traffic selectors"): string {
+export function explainTsMismatch(
+  offered: TrafficSelector[],
+  configured: TrafficSelector[],
+  key = "traffic selectors",
+): string {
   const peer = offered.length ? formatTsList(offered) : "no traffic selectors";
   const local = configured.length ? formatTsList(configured) : "empty";
   const verb = key === "traffic selectors" ? "are" : "is";
@@ -351,7 +438,9 @@ export function explainTsMismatch(offered: TrafficSelector[], configured: Traffi
     return `${head}: the address families differ (${familyOf(offered)} offered, ${familyOf(configured)} configured)`;
   }
   const sameFamily = pairs.filter(([c, o]) => c.start.length === o.start.length);
-  const addrOverlap = sameFamily.filter(([c, o]) => compareBytes(c.start, o.end) <= 0 && compareBytes(o.start, c.end) <= 0);
+  const addrOverlap = sameFamily.filter(
+    ([c, o]) => compareBytes(c.start, o.end) <= 0 && compareBytes(o.start, c.end) <= 0,
+  );
   if (addrOverlap.length === 0) return `${head}: no overlap`;
   if (addrOverlap.every(([c, o]) => c.ipProtocol !== o.ipProtocol && c.ipProtocol !== 0 && o.ipProtocol !== 0)) {
     return `${head}: the addresses overlap but the protocols differ`;

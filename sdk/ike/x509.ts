@@ -113,7 +113,17 @@ const CURVE_OID: Record<string, Curve> = {
   "1.3.132.0.35": "P-521",
 };
 
-const KEY_USAGE = ["digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment", "keyAgreement", "keyCertSign", "cRLSign", "encipherOnly", "decipherOnly"];
+const KEY_USAGE = [
+  "digitalSignature",
+  "nonRepudiation",
+  "keyEncipherment",
+  "dataEncipherment",
+  "keyAgreement",
+  "keyCertSign",
+  "cRLSign",
+  "encipherOnly",
+  "decipherOnly",
+];
 
 const EXT = {
   SAN: "2.5.29.17",
@@ -136,7 +146,11 @@ function need<T>(r: DerResult<T>, what: string): T {
 }
 
 function children(t: Tlv, what: string, tag: number = Tag.SEQUENCE): Tlv[] {
-  if (t.tag !== tag) throw new CertError(`${what} at offset ${t.offset} has tag 0x${t.tag.toString(16)}, expected 0x${tag.toString(16)}`, t.offset);
+  if (t.tag !== tag)
+    throw new CertError(
+      `${what} at offset ${t.offset} has tag 0x${t.tag.toString(16)}, expected 0x${tag.toString(16)}`,
+      t.offset,
+    );
   return need(readChildren(t), what);
 }
 
@@ -155,7 +169,8 @@ export function pemBlocks(text: string, label?: string): { label: string; der: U
     const [, blockLabel = "", body = ""] = m; // neither group is optional: a match has both
     const b64 = body.replace(/\s+/g, "");
     // Headers such as "Proc-Type:" mark encrypted legacy PEM, which we cannot read.
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) throw new CertError(`PEM block "${blockLabel}" is not plain base64 (encrypted or damaged)`);
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0)
+      throw new CertError(`PEM block "${blockLabel}" is not plain base64 (encrypted or damaged)`);
     const bin = atob(b64);
     out.push({ label: blockLabel, der: Uint8Array.from(bin, (c) => c.charCodeAt(0)) });
   }
@@ -172,7 +187,10 @@ function parseSpki(t: Tlv): Pick<Certificate, "spki" | "publicKeyAlg" | "curve" 
   const oid = need(decodeOid(oidT), "public key algorithm");
   const bits = need(decodeBitString(key), "subjectPublicKey");
   if (oid === "1.2.840.113549.1.1.1") {
-    const rsa = children(need(readOne(bits.bytes, Tag.SEQUENCE, key.offset + key.headerLength + 1), "RSAPublicKey"), "RSAPublicKey");
+    const rsa = children(
+      need(readOne(bits.bytes, Tag.SEQUENCE, key.offset + key.headerLength + 1), "RSAPublicKey"),
+      "RSAPublicKey",
+    );
     const [modulus] = rsa;
     if (rsa.length !== 2 || !modulus) throw new CertError("RSAPublicKey must hold a modulus and an exponent");
     const n = need(decodeUnsigned(modulus), "RSA modulus");
@@ -182,7 +200,11 @@ function parseSpki(t: Tlv): Pick<Certificate, "spki" | "publicKeyAlg" | "curve" 
   if (oid === "1.2.840.10045.2.1") {
     const curveOid = params ? need(decodeOid(params), "EC curve") : "(none)";
     const curve = CURVE_OID[curveOid];
-    if (!curve) throw new CertError(`EC public key on curve ${curveOid} is not supported (P-256, P-384 and P-521 are)`, alg.offset);
+    if (!curve)
+      throw new CertError(
+        `EC public key on curve ${curveOid} is not supported (P-256, P-384 and P-521 are)`,
+        alg.offset,
+      );
     return { spki: t.raw, publicKeyAlg: "ec", curve };
   }
   if (oid === SigOid.ED25519) return { spki: t.raw, publicKeyAlg: "ed25519" };
@@ -216,7 +238,8 @@ function parseExtensions(t: Tlv | undefined): Extensions {
       critical = need(decodeBoolean(valueT), "extension critical flag");
       valueT = parts[2];
     }
-    if (!valueT || valueT.tag !== Tag.OCTET_STRING) throw new CertError(`extension ${oid} has no OCTET STRING value`, e.offset);
+    if (!valueT || valueT.tag !== Tag.OCTET_STRING)
+      throw new CertError(`extension ${oid} has no OCTET STRING value`, e.offset);
     const base = valueT.offset + valueT.headerLength;
     const inner = (tag?: number): Tlv => need(readOne(valueT.value, tag, base), `extension ${oid}`);
     if (!HANDLED.has(oid) && critical) ext.unhandledCritical.push(oid);
@@ -285,7 +308,8 @@ function parseUnchecked(derOrPem: Uint8Array | string): Certificate {
   }
   const cert = need(readOne(der, Tag.SEQUENCE), "certificate");
   const [tbsT, sigAlgT, sigT, ...extra] = children(cert, "certificate");
-  if (!tbsT || !sigAlgT || !sigT || extra.length) throw new CertError("a certificate is a SEQUENCE of tbsCertificate, signatureAlgorithm and signatureValue");
+  if (!tbsT || !sigAlgT || !sigT || extra.length)
+    throw new CertError("a certificate is a SEQUENCE of tbsCertificate, signatureAlgorithm and signatureValue");
   const tbs = children(tbsT, "tbsCertificate");
   let i = 0;
   let version = 1;
@@ -297,7 +321,8 @@ function parseUnchecked(derOrPem: Uint8Array | string): Certificate {
   }
   if (version > 3) throw new CertError(`certificate version ${version} is unknown`);
   const [serialT, tbsSigAlgT, issuerT, validityT, subjectT, spkiT, ...rest] = tbs.slice(i);
-  if (!serialT || !tbsSigAlgT || !issuerT || !validityT || !subjectT || !spkiT) throw new CertError("tbsCertificate is missing fields", tbsT.offset);
+  if (!serialT || !tbsSigAlgT || !issuerT || !validityT || !subjectT || !spkiT)
+    throw new CertError("tbsCertificate is missing fields", tbsT.offset);
   const serial = need(decodeUnsigned(serialT), "serialNumber");
   children(issuerT, "issuer");
   children(subjectT, "subject");
@@ -396,7 +421,8 @@ function pssScheme(params: Tlv | undefined): SignatureScheme | string {
         hash = h.hash;
       } else if (f.tag === contextTag(1, true)) {
         const [oidT, hashT] = children(inner, "maskGenAlgorithm");
-        if (!oidT || need(decodeOid(oidT), "maskGenAlgorithm") !== SigOid.MGF1 || !hashT) return "RSASSA-PSS maskGenAlgorithm is not MGF1";
+        if (!oidT || need(decodeOid(oidT), "maskGenAlgorithm") !== SigOid.MGF1 || !hashT)
+          return "RSASSA-PSS maskGenAlgorithm is not MGF1";
         const h = hashAlgorithm(hashT, "MGF1 hash");
         if (typeof h === "string") return h;
         mgfHash = h.hash;
@@ -410,7 +436,8 @@ function pssScheme(params: Tlv | undefined): SignatureScheme | string {
     }
   }
   // WebCrypto's RSA-PSS always uses MGF1 with the message hash.
-  if (mgfHash !== hash) return `RSASSA-PSS with ${hash} and MGF1-${mgfHash} is not supported (MGF1 must use the same hash)`;
+  if (mgfHash !== hash)
+    return `RSASSA-PSS with ${hash} and MGF1-${mgfHash} is not supported (MGF1 must use the same hash)`;
   return { name: `RSASSA-PSS with ${hash}`, key: "rsa", hash, pssSaltLength: salt };
 }
 
@@ -431,7 +458,9 @@ export function parseSignatureAlgorithm(algId: Uint8Array): SignatureScheme | st
   try {
     if (oid.value === SigOid.RSASSA_PSS) return pssScheme(params);
   } catch (e) {
-    return e instanceof CertError ? `RSASSA-PSS parameters are malformed: ${e.message}` : "RSASSA-PSS parameters are malformed";
+    return e instanceof CertError
+      ? `RSASSA-PSS parameters are malformed: ${e.message}`
+      : "RSASSA-PSS parameters are malformed";
   }
   const s = SIMPLE_SCHEMES[oid.value];
   if (!s) return `signature algorithm ${oid.value} is not supported`;
@@ -495,22 +524,40 @@ function publicKey(cert: Certificate, scheme: SignatureScheme): Promise<CryptoKe
  * signatures are DER (X.509, RFC 7427) unless `ecdsaRaw` says r||s (RFC 4754 classic methods).
  * Resolves to true, or to a sentence saying why not (key type mismatch, bad encoding, bad signature).
  */
-export async function verifyWithCertificate(cert: Certificate, scheme: SignatureScheme, data: Uint8Array, signature: Uint8Array, ecdsaRaw = false): Promise<true | string> {
+export async function verifyWithCertificate(
+  cert: Certificate,
+  scheme: SignatureScheme,
+  data: Uint8Array,
+  signature: Uint8Array,
+  ecdsaRaw = false,
+): Promise<true | string> {
   if (scheme.key !== cert.publicKeyAlg) {
-    const what = cert.publicKeyAlg === "ec" ? `${cert.curve} ECDSA` : cert.publicKeyAlg === "rsa" ? `RSA-${cert.rsaBits}` : "Ed25519";
+    const what =
+      cert.publicKeyAlg === "ec"
+        ? `${cert.curve} ECDSA`
+        : cert.publicKeyAlg === "rsa"
+          ? `RSA-${cert.rsaBits}`
+          : "Ed25519";
     return `signature scheme ${scheme.name} does not match the certificate's ${what} key`;
   }
   let sig = signature;
   let params: AlgorithmIdentifier | RsaPssParams | EcdsaParams;
   if (scheme.key === "ec") {
-    const raw = ecdsaRaw ? (signature.length === 2 * EC_SIZE[cert.curve!] ? signature : undefined) : ecdsaDerToRaw(signature, cert.curve!);
+    const raw = ecdsaRaw
+      ? signature.length === 2 * EC_SIZE[cert.curve!]
+        ? signature
+        : undefined
+      : ecdsaDerToRaw(signature, cert.curve!);
     if (!raw) return `ECDSA signature is not a valid ${ecdsaRaw ? "r||s" : "DER"} encoding for ${cert.curve}`;
     sig = raw;
     params = { name: "ECDSA", hash: scheme.hash! };
   } else if (scheme.key === "ed25519") {
     params = { name: "Ed25519" };
   } else {
-    params = scheme.pssSaltLength === undefined ? { name: "RSASSA-PKCS1-v1_5" } : { name: "RSA-PSS", saltLength: scheme.pssSaltLength };
+    params =
+      scheme.pssSaltLength === undefined
+        ? { name: "RSASSA-PKCS1-v1_5" }
+        : { name: "RSA-PSS", saltLength: scheme.pssSaltLength };
   }
   try {
     const key = await publicKey(cert, scheme);
@@ -529,11 +576,14 @@ export async function verifyCertSignature(cert: Certificate, issuer: Certificate
 }
 
 async function certSignatureProblem(cert: Certificate, issuer: Certificate): Promise<string | undefined> {
-  if (!bytesEqual(cert.sigAlgDer, cert.tbsSigAlgDer)) return `signatureAlgorithm of '${cert.subject}' differs from its tbsCertificate.signature`;
+  if (!bytesEqual(cert.sigAlgDer, cert.tbsSigAlgDer))
+    return `signatureAlgorithm of '${cert.subject}' differs from its tbsCertificate.signature`;
   const scheme = parseSignatureAlgorithm(cert.sigAlgDer);
   if (typeof scheme === "string") return `signature of '${cert.subject}': ${scheme}`;
   const r = await verifyWithCertificate(issuer, scheme, cert.tbs, cert.signature);
-  return r === true ? undefined : `signature of '${cert.subject}' does not verify with the key of '${issuer.subject}' (${scheme.name})`;
+  return r === true
+    ? undefined
+    : `signature of '${cert.subject}' does not verify with the key of '${issuer.subject}' (${scheme.name})`;
 }
 
 // ---- chains ----
@@ -543,13 +593,15 @@ const MAX_DEPTH = 8;
 function validityProblem(c: Certificate, now: Date): string | undefined {
   if (now < c.notBefore) return `certificate '${c.subject}' is not valid before ${c.notBefore.toISOString()}`;
   if (now > c.notAfter) return `certificate '${c.subject}' expired on ${c.notAfter.toISOString()}`;
-  if (c.unhandledCritical.length) return `certificate '${c.subject}' has critical extension ${c.unhandledCritical.join(", ")} that is not supported`;
+  if (c.unhandledCritical.length)
+    return `certificate '${c.subject}' has critical extension ${c.unhandledCritical.join(", ")} that is not supported`;
   return undefined;
 }
 
 function issuerProblem(issuer: Certificate, caBelow: number): string | undefined {
   if (!issuer.isCa) return `issuer '${issuer.subject}' is not a CA (basicConstraints cA is not set)`;
-  if (issuer.keyUsage && !issuer.keyUsage.includes("keyCertSign")) return `issuer '${issuer.subject}' may not sign certificates (keyUsage lacks keyCertSign)`;
+  if (issuer.keyUsage && !issuer.keyUsage.includes("keyCertSign"))
+    return `issuer '${issuer.subject}' may not sign certificates (keyUsage lacks keyCertSign)`;
   if (issuer.pathLen !== undefined && caBelow > issuer.pathLen) {
     return `issuer '${issuer.subject}' allows ${issuer.pathLen} CA certificates below it (pathLenConstraint), the chain has ${caBelow}`;
   }
@@ -574,10 +626,13 @@ export async function verifyChain(
   const reasons: string[] = [];
   const walk = async (cert: Certificate, caBelow: number, used: Certificate[]): Promise<boolean> => {
     const v = validityProblem(cert, now);
-    if (v) return reasons.push(v), false;
+    if (v) return (reasons.push(v), false);
     if (isTrusted(cert)) return true;
-    if (used.length >= MAX_DEPTH) return reasons.push(`chain of '${leaf.subject}' is longer than ${MAX_DEPTH} certificates`), false;
-    const candidates = [...trusted, ...intermediates].filter((c) => !used.includes(c) && dnEquals(c.subjectDer, cert.issuerDer));
+    if (used.length >= MAX_DEPTH)
+      return (reasons.push(`chain of '${leaf.subject}' is longer than ${MAX_DEPTH} certificates`), false);
+    const candidates = [...trusted, ...intermediates].filter(
+      (c) => !used.includes(c) && dnEquals(c.subjectDer, cert.issuerDer),
+    );
     if (candidates.length === 0) {
       reasons.push(`no trusted or intermediate certificate named '${cert.issuer}' (issuer of '${cert.subject}')`);
       return false;

@@ -39,24 +39,31 @@ function frag4(pkt: Uint8Array, mtu: number, src?: Uint8Array): Uint8Array | und
   const ihl = (byteAt(pkt, 0) & 15) * 4;
   if (ihl < 20 || pkt.length < ihl) return undefined;
   if ((byteAt(pkt, 6) & 0x40) === 0) return undefined; // no DF
-  if (((byteAt(pkt, 6) & 0x1f) << 8 | byteAt(pkt, 7)) !== 0) return undefined; // not the first fragment
+  if ((((byteAt(pkt, 6) & 0x1f) << 8) | byteAt(pkt, 7)) !== 0) return undefined; // not the first fragment
   if (byteAt(pkt, 12) >= 224 || pkt[12] === 0 || pkt[12] === 127) return undefined; // multicast/zero/loopback source
   if (pkt[9] === 1 && pkt.length > ihl && ICMP4_ERRORS.has(byteAt(pkt, ihl))) return undefined;
   // RFC 1812 §4.3.2.3: as much of the original as fits in 576 bytes.
   const quote = Math.min(pkt.length, 576 - 28);
   const out = new Uint8Array(28 + quote);
-  out[0] = 0x45; out[1] = 0xc0;
-  out[2] = out.length >> 8; out[3] = out.length & 0xff;
-  out[8] = 64; out[9] = 1;
+  out[0] = 0x45;
+  out[1] = 0xc0;
+  out[2] = out.length >> 8;
+  out[3] = out.length & 0xff;
+  out[8] = 64;
+  out[9] = 1;
   out.set(src ?? pkt.subarray(16, 20), 12);
   out.set(pkt.subarray(12, 16), 16);
   const h = fold(sum16(out, 0, 20));
-  out[10] = h >> 8; out[11] = h & 0xff;
-  out[20] = 3; out[21] = 4;
-  out[26] = (mtu >> 8) & 0xff; out[27] = mtu & 0xff;
+  out[10] = h >> 8;
+  out[11] = h & 0xff;
+  out[20] = 3;
+  out[21] = 4;
+  out[26] = (mtu >> 8) & 0xff;
+  out[27] = mtu & 0xff;
   out.set(pkt.subarray(0, quote), 28);
   const c = fold(sum16(out, 20, out.length));
-  out[22] = c >> 8; out[23] = c & 0xff;
+  out[22] = c >> 8;
+  out[23] = c & 0xff;
   return out;
 }
 
@@ -69,19 +76,26 @@ function tooBig6(pkt: Uint8Array, mtu: number, src?: Uint8Array): Uint8Array | u
   const out = new Uint8Array(48 + quote);
   out[0] = 0x60;
   const plen = 8 + quote;
-  out[4] = plen >> 8; out[5] = plen & 0xff;
-  out[6] = 58; out[7] = 64;
+  out[4] = plen >> 8;
+  out[5] = plen & 0xff;
+  out[6] = 58;
+  out[7] = 64;
   out.set(src ?? pkt.subarray(24, 40), 8);
   out.set(pkt.subarray(8, 24), 24);
-  out[40] = 2; out[41] = 0;
-  out[44] = (mtu >>> 24) & 0xff; out[45] = (mtu >> 16) & 0xff; out[46] = (mtu >> 8) & 0xff; out[47] = mtu & 0xff;
+  out[40] = 2;
+  out[41] = 0;
+  out[44] = (mtu >>> 24) & 0xff;
+  out[45] = (mtu >> 16) & 0xff;
+  out[46] = (mtu >> 8) & 0xff;
+  out[47] = mtu & 0xff;
   out.set(pkt.subarray(0, quote), 48);
   // Pseudo-header: source, destination, upper-layer length, next header 58.
   let acc = sum16(out, 8, 40);
   acc += plen + 58;
   acc = sum16(out, 40, out.length, acc);
   const c = fold(acc);
-  out[42] = c >> 8; out[43] = c & 0xff;
+  out[42] = c >> 8;
+  out[43] = c & 0xff;
   return out;
 }
 
@@ -90,7 +104,10 @@ export class RateLimit {
   readonly #rate: number;
   #tokens: number;
   #last = 0;
-  constructor(perSecond: number) { this.#rate = perSecond; this.#tokens = perSecond; }
+  constructor(perSecond: number) {
+    this.#rate = perSecond;
+    this.#tokens = perSecond;
+  }
   /** Whether one more may go now. */
   take(nowMs: number): boolean {
     this.#tokens = Math.min(this.#rate, this.#tokens + ((nowMs - this.#last) * this.#rate) / 1000);

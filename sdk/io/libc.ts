@@ -25,17 +25,41 @@ interface Koffi {
 }
 
 // Linux constants (asm-generic; identical on x86-64 and aarch64).
-export const O_RDWR = 2, O_NONBLOCK = 0o4000, O_CLOEXEC = 0o2000000;
-export const AF_INET = 2, AF_INET6 = 10, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0o2000000;
-export const SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_REUSEPORT = 15, SO_ATTACH_REUSEPORT_CBPF = 51, SO_SNDBUF = 7, SO_RCVBUF = 8, SO_SNDBUFFORCE = 32, SO_RCVBUFFORCE = 33;
-export const IPPROTO_IP = 0, IPPROTO_IPV6 = 41, IP_MTU_DISCOVER = 10, IPV6_MTU_DISCOVER = 23, IP_PMTUDISC_DONT = 0;
+export const O_RDWR = 2,
+  O_NONBLOCK = 0o4000,
+  O_CLOEXEC = 0o2000000;
+export const AF_INET = 2,
+  AF_INET6 = 10,
+  SOCK_DGRAM = 2,
+  SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1,
+  SO_REUSEADDR = 2,
+  SO_REUSEPORT = 15,
+  SO_ATTACH_REUSEPORT_CBPF = 51,
+  SO_SNDBUF = 7,
+  SO_RCVBUF = 8,
+  SO_SNDBUFFORCE = 32,
+  SO_RCVBUFFORCE = 33;
+export const IPPROTO_IP = 0,
+  IPPROTO_IPV6 = 41,
+  IP_MTU_DISCOVER = 10,
+  IPV6_MTU_DISCOVER = 23,
+  IP_PMTUDISC_DONT = 0;
 export const MSG_DONTWAIT = 0x40;
 export const POLLIN = 1;
-export const EAGAIN = 11, EINTR = 4;
-export const TUNSETIFF = 0x400454ca, IFF_TUN = 0x0001, IFF_NO_PI = 0x1000;
-export const EFD_CLOEXEC = 0o2000000, EFD_NONBLOCK = 0o4000;
+export const EAGAIN = 11,
+  EINTR = 4;
+export const TUNSETIFF = 0x400454ca,
+  IFF_TUN = 0x0001,
+  IFF_NO_PI = 0x1000;
+export const EFD_CLOEXEC = 0o2000000,
+  EFD_NONBLOCK = 0o4000;
 /** sizeof(struct mmsghdr), (struct iovec), (struct pollfd), (struct ifreq); room for a sockaddr_in6. */
-export const MMSGHDR = 64, IOVEC = 16, POLLFD = 8, IFREQ = 40, SOCKADDR = 32;
+export const MMSGHDR = 64,
+  IOVEC = 16,
+  POLLFD = 8,
+  IFREQ = 40,
+  SOCKADDR = 32;
 
 /** A block of native memory: its address (stable until freed) and a view of it. */
 export interface NativeBlock {
@@ -87,13 +111,18 @@ let cached: Promise<Libc> | undefined;
  */
 export function loadLibc(feature: string): Promise<Libc> {
   cached ??= bind(feature);
-  cached.catch(() => { cached = undefined; });
+  cached.catch(() => {
+    cached = undefined;
+  });
   return cached;
 }
 
 async function bind(feature: string): Promise<Libc> {
   if (process.platform !== "linux") {
-    throw new IoError("UNSUPPORTED", `${feature} needs Linux (TUN devices and recvmmsg/sendmmsg); this is ${process.platform}: use --io dgram without --tun`);
+    throw new IoError(
+      "UNSUPPORTED",
+      `${feature} needs Linux (TUN devices and recvmmsg/sendmmsg); this is ${process.platform}: use --io dgram without --tun`,
+    );
   }
   let k: Koffi;
   try {
@@ -102,7 +131,10 @@ async function bind(feature: string): Promise<Libc> {
     const mod = (await import(name)) as { default?: Koffi } & Koffi;
     k = mod.default ?? mod;
   } catch (e) {
-    throw new IoError("FFI_MISSING", `${feature} needs koffi (FFI to libc, an optional peer dependency), which did not load (${(e as Error).message.split("\n")[0]}): run \`npm install koffi@3\`; without it only node:dgram (\`--io dgram\`, no --tun) carries ESP-in-UDP`);
+    throw new IoError(
+      "FFI_MISSING",
+      `${feature} needs koffi (FFI to libc, an optional peer dependency), which did not load (${(e as Error).message.split("\n")[0]}): run \`npm install koffi@3\`; without it only node:dgram (\`--io dgram\`, no --tun) carries ESP-in-UDP`,
+    );
   }
   const lib = k.load("libc.so.6");
   const f = (decl: string): ((...a: unknown[]) => number) => lib.func(decl) as (...a: unknown[]) => number;
@@ -131,8 +163,15 @@ async function bind(feature: string): Promise<Libc> {
     u8.fill(0);
     let freed = false;
     return {
-      address, bytes: u8, view: new DataView(ab),
-      free: () => { if (!freed) { freed = true; k.free(p); } },
+      address,
+      bytes: u8,
+      view: new DataView(ab),
+      free: () => {
+        if (!freed) {
+          freed = true;
+          k.free(p);
+        }
+      },
     };
   };
   const ts = alloc(16);
@@ -185,7 +224,10 @@ export function readSockaddr(v: DataView, off: number): { address: string; port:
   const family = v.getUint16(off, true);
   const port = v.getUint16(off + 2, false);
   if (family === AF_INET) {
-    return { address: `${v.getUint8(off + 4)}.${v.getUint8(off + 5)}.${v.getUint8(off + 6)}.${v.getUint8(off + 7)}`, port };
+    return {
+      address: `${v.getUint8(off + 4)}.${v.getUint8(off + 5)}.${v.getUint8(off + 6)}.${v.getUint8(off + 7)}`,
+      port,
+    };
   }
   return { address: formatIp(new Uint8Array(v.buffer, v.byteOffset + off + 8, 16).slice()), port };
 }

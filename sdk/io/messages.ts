@@ -109,11 +109,13 @@ export type FromWorker =
   | { t: "ready"; port: number; wakeFd: number }
   | { t: "ike"; bytes: Uint8Array; address: string; port: number }
   | {
-    t: "stats"; sas: { h: number; stats: SaStats; replay?: { top: bigint; window: number; bitmap: Uint8Array } }[];
-    global: GlobalStats & { byStatus: Record<Status, bigint> }; io: IoCounters;
-    /** The ICV-truncation detector's active diagnostics (it watches this worker's decapsulation; `sa` is the main thread's handle). */
-    diagnostics: Diagnostic[];
-  }
+      t: "stats";
+      sas: { h: number; stats: SaStats; replay?: { top: bigint; window: number; bitmap: Uint8Array } }[];
+      global: GlobalStats & { byStatus: Record<Status, bigint> };
+      io: IoCounters;
+      /** The ICV-truncation detector's active diagnostics (it watches this worker's decapsulation; `sa` is the main thread's handle). */
+      diagnostics: Diagnostic[];
+    }
   /** A diagnostic line as it is raised (ICV truncation, key mismatch). */
   | { t: "diag"; line: string }
   | { t: "lifetime"; event: LifetimeEvent }

@@ -21,7 +21,13 @@ export interface WireTs {
 
 /** Converts negotiated selectors for the worker. */
 export function wireTs(list: readonly TrafficSelector[]): WireTs[] {
-  return list.map((t) => ({ start: t.start.slice(), end: t.end.slice(), proto: t.ipProtocol, startPort: t.startPort, endPort: t.endPort }));
+  return list.map((t) => ({
+    start: t.start.slice(),
+    end: t.end.slice(),
+    proto: t.ipProtocol,
+    startPort: t.startPort,
+    endPort: t.endPort,
+  }));
 }
 
 /** A compiled selector: IPv4 bounds as numbers, IPv6 as bytes. */
@@ -37,7 +43,8 @@ export interface CompiledTs {
   anyPort: boolean;
 }
 
-const u32 = (b: Uint8Array, o: number): number => ((byteAt(b, o) << 24) | (byteAt(b, o + 1) << 16) | (byteAt(b, o + 2) << 8) | byteAt(b, o + 3)) >>> 0;
+const u32 = (b: Uint8Array, o: number): number =>
+  ((byteAt(b, o) << 24) | (byteAt(b, o + 1) << 16) | (byteAt(b, o + 2) << 8) | byteAt(b, o + 3)) >>> 0;
 
 /** Compiles selectors received from the main thread. */
 export function compileTs(list: readonly WireTs[]): CompiledTs[] {
@@ -45,7 +52,11 @@ export function compileTs(list: readonly WireTs[]): CompiledTs[] {
     v6: t.start.length === 16,
     lo: t.start.length === 4 ? u32(t.start, 0) : 0,
     hi: t.end.length === 4 ? u32(t.end, 0) : 0,
-    start: t.start, end: t.end, proto: t.proto, startPort: t.startPort, endPort: t.endPort,
+    start: t.start,
+    end: t.end,
+    proto: t.proto,
+    startPort: t.startPort,
+    endPort: t.endPort,
     anyPort: t.startPort === 0 && t.endPort === 65535,
   }));
 }

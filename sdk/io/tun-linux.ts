@@ -18,7 +18,10 @@ const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
 /** Checks a TUN name; throws an `ARGUMENT` IoError naming the rule. */
 export function checkTunName(name: string): string {
   if (!NAME.test(name) || name === "." || name === "..") {
-    throw new IoError("ARGUMENT", `--tun '${name}' is not a usable interface name: 1 to 15 characters of letters, digits, '_', '.', '-'`);
+    throw new IoError(
+      "ARGUMENT",
+      `--tun '${name}' is not a usable interface name: 1 to 15 characters of letters, digits, '_', '.', '-'`,
+    );
   }
   return name;
 }
@@ -28,10 +31,19 @@ const PATH = `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/sbin:/sbin`;
 /** Runs `ip ARGS` (bounded); returns stdout, throws a `TUN` IoError with ip's message. */
 export function ip(args: string[], timeoutMs = 5000): string {
   try {
-    return execFileSync("ip", args, { encoding: "utf8", timeout: timeoutMs, env: { ...process.env, PATH }, stdio: ["ignore", "pipe", "pipe"] });
+    return execFileSync("ip", args, {
+      encoding: "utf8",
+      timeout: timeoutMs,
+      env: { ...process.env, PATH },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
   } catch (e) {
     const err = e as { code?: string; stderr?: string; message: string };
-    if (err.code === "ENOENT") throw new IoError("TUN", "the `ip` command (Debian package iproute2) is not installed: it configures the TUN device");
+    if (err.code === "ENOENT")
+      throw new IoError(
+        "TUN",
+        "the `ip` command (Debian package iproute2) is not installed: it configures the TUN device",
+      );
     throw new IoError("TUN", `ip ${args.join(" ")} failed: ${(err.stderr ?? err.message).trim()}`);
   }
 }
@@ -42,7 +54,10 @@ export function rangeToPrefixes(start: Uint8Array, end: Uint8Array): string[] {
   const toBig = (b: Uint8Array): bigint => b.reduce((a, x) => (a << 8n) | BigInt(x), 0n);
   const fromBig = (v: bigint): Uint8Array => {
     const out = new Uint8Array(start.length);
-    for (let i = out.length - 1; i >= 0; i--) { out[i] = Number(v & 0xffn); v >>= 8n; }
+    for (let i = out.length - 1; i >= 0; i--) {
+      out[i] = Number(v & 0xffn);
+      v >>= 8n;
+    }
     return out;
   };
   let lo = toBig(start);
@@ -51,7 +66,8 @@ export function rangeToPrefixes(start: Uint8Array, end: Uint8Array): string[] {
   while (lo <= hi && out.length < 256) {
     let size = 0;
     // Largest aligned block starting at lo that does not pass hi.
-    while (size < bits && (lo & ((1n << BigInt(size + 1)) - 1n)) === 0n && lo + (1n << BigInt(size + 1)) - 1n <= hi) size++;
+    while (size < bits && (lo & ((1n << BigInt(size + 1)) - 1n)) === 0n && lo + (1n << BigInt(size + 1)) - 1n <= hi)
+      size++;
     out.push(`${formatIp(fromBig(lo))}/${bits - size}`);
     lo += 1n << BigInt(size);
   }
@@ -81,7 +97,10 @@ export class TunDevice {
     const fd = libc.open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
       const e = libc.errno();
-      throw new IoError("TUN", `cannot open /dev/net/tun: ${libc.strerror(e)}${e === 1 || e === 13 ? " (creating a TUN device needs root or CAP_NET_ADMIN)" : ""}`);
+      throw new IoError(
+        "TUN",
+        `cannot open /dev/net/tun: ${libc.strerror(e)}${e === 1 || e === 13 ? " (creating a TUN device needs root or CAP_NET_ADMIN)" : ""}`,
+      );
     }
     const ifr = libc.alloc(IFREQ);
     try {
@@ -90,7 +109,10 @@ export class TunDevice {
       if (libc.ioctl(fd, TUNSETIFF, ifr.address) < 0) {
         const e = libc.errno();
         libc.close(fd);
-        throw new IoError("TUN", `TUNSETIFF ${name} failed: ${libc.strerror(e)}${e === 16 ? ` (an interface named ${name} already exists)` : e === 1 ? " (needs root or CAP_NET_ADMIN)" : ""}`);
+        throw new IoError(
+          "TUN",
+          `TUNSETIFF ${name} failed: ${libc.strerror(e)}${e === 16 ? ` (an interface named ${name} already exists)` : e === 1 ? " (needs root or CAP_NET_ADMIN)" : ""}`,
+        );
       }
     } finally {
       ifr.free();
@@ -118,12 +140,15 @@ export class TunDevice {
   /** Assigns the inner addresses (CIDR text, e.g. `10.1.0.1/32`), replacing earlier ones. */
   setAddresses(cidrs: string[]): void {
     for (const a of this.#addresses) if (!cidrs.includes(a)) ip(["addr", "del", a, "dev", this.name]);
-    for (const a of cidrs) if (!this.#addresses.includes(a)) ip(["addr", "add", a, "dev", this.name, ...(a.includes(":") ? ["nodad"] : [])]);
+    for (const a of cidrs)
+      if (!this.#addresses.includes(a)) ip(["addr", "add", a, "dev", this.name, ...(a.includes(":") ? ["nodad"] : [])]);
     this.#addresses = [...cidrs];
   }
 
   /** Inner addresses assigned by {@link setAddresses}. */
-  get addresses(): readonly string[] { return this.#addresses; }
+  get addresses(): readonly string[] {
+    return this.#addresses;
+  }
 
   /**
    * Makes the routes through the TUN exactly `prefixes` (CIDR). A prefix that contains `peer` (the
@@ -134,7 +159,11 @@ export class TunDevice {
     const want = new Set(prefixes);
     for (const r of this.#routes) {
       if (want.has(r)) continue;
-      try { ip(["route", "del", r, "dev", this.name]); } catch { /* gone with an address change */ }
+      try {
+        ip(["route", "del", r, "dev", this.name]);
+      } catch {
+        /* gone with an address change */
+      }
       this.#routes.delete(r);
     }
     for (const r of want) {
@@ -153,7 +182,9 @@ export class TunDevice {
   }
 
   /** Routes currently installed through the TUN. */
-  get routes(): string[] { return [...this.#routes]; }
+  get routes(): string[] {
+    return [...this.#routes];
+  }
 
   #pinPeer(peer: string): void {
     const host = `${peer}/${peer.includes(":") ? 128 : 32}`;
@@ -163,7 +194,11 @@ export class TunDevice {
     const via = / via (\S+)/.exec(got)?.[1];
     if (!dev || dev === this.name) return;
     const args = ["route", "add", host, ...(via ? ["via", via] : []), "dev", dev];
-    try { ip(args); } catch { return; /* the host already has one: it is not ours to remove */ }
+    try {
+      ip(args);
+    } catch {
+      return; /* the host already has one: it is not ours to remove */
+    }
     this.#foreignRoutes.push(args);
   }
 
@@ -174,9 +209,21 @@ export class TunDevice {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const r of this.#routes) { try { ip(["route", "del", r, "dev", this.name]); } catch { /* removed with the device */ } }
+    for (const r of this.#routes) {
+      try {
+        ip(["route", "del", r, "dev", this.name]);
+      } catch {
+        /* removed with the device */
+      }
+    }
     this.#routes.clear();
-    for (const args of this.#foreignRoutes) { try { ip(["route", "del", ...args.slice(2)]); } catch { /* already gone */ } }
+    for (const args of this.#foreignRoutes) {
+      try {
+        ip(["route", "del", ...args.slice(2)]);
+      } catch {
+        /* already gone */
+      }
+    }
     this.#foreignRoutes.length = 0;
     this.#libc.close(this.fd);
   }
@@ -185,7 +232,8 @@ export class TunDevice {
 /** Whether CIDR `prefix` contains `addr` (same family). */
 function prefixContains(prefix: string, addr: string): boolean {
   const [net = "", lenText] = prefix.split("/");
-  const a = addrBits(addr), n = addrBits(net);
+  const a = addrBits(addr),
+    n = addrBits(net);
   if (a === undefined || n === undefined || a.bits !== n.bits) return false;
   const shift = BigInt(a.bits - Number(lenText));
   return a.value >> shift === n.value >> shift;

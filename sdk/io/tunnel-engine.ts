@@ -35,8 +35,17 @@ export interface UdpSink {
   sendOne(prefix: Uint8Array | undefined, bytes: Uint8Array, address: string, port: number): boolean;
 }
 
-interface Route { wh: SaHandle; dest: unknown; local: CompiledTs[]; remote: CompiledTs[]; mtu: number }
-interface Policy { local: CompiledTs[]; remote: CompiledTs[] }
+interface Route {
+  wh: SaHandle;
+  dest: unknown;
+  local: CompiledTs[];
+  remote: CompiledTs[];
+  mtu: number;
+}
+interface Policy {
+  local: CompiledTs[];
+  remote: CompiledTs[];
+}
 
 const MARKER = new Uint8Array(4);
 const KEEPALIVE = Uint8Array.of(0xff);
@@ -44,9 +53,27 @@ const KEEPALIVE = Uint8Array.of(0xff);
 /** Fresh I/O counters. */
 export function newCounters(): IoCounters {
   return {
-    tunRead: 0, tunWritten: 0, udpReceived: 0, udpSent: 0, readCalls: 0, recvCalls: 0, sendCalls: 0, pollCalls: 0,
-    encapBatches: 0, decapBatches: 0, noRoute: 0, tooBig: 0, icmpSent: 0, policyDrops: 0, sendErrors: 0,
-    tunWriteErrors: 0, ikeReceived: 0, keepalives: 0, espDrops: {}, cpuUs: 0, wallMs: 0,
+    tunRead: 0,
+    tunWritten: 0,
+    udpReceived: 0,
+    udpSent: 0,
+    readCalls: 0,
+    recvCalls: 0,
+    sendCalls: 0,
+    pollCalls: 0,
+    encapBatches: 0,
+    decapBatches: 0,
+    noRoute: 0,
+    tooBig: 0,
+    icmpSent: 0,
+    policyDrops: 0,
+    sendErrors: 0,
+    tunWriteErrors: 0,
+    ikeReceived: 0,
+    keepalives: 0,
+    espDrops: {},
+    cpuUs: 0,
+    wallMs: 0,
   };
 }
 
@@ -79,7 +106,15 @@ export class TunnelEngine {
   readonly #prof?: Float64Array;
   #t = 0;
 
-  constructor(libc: Libc, dp: Dataplane, tunFd: number, batch: number, sink: UdpSink, post: (m: FromWorker) => void, profile = false) {
+  constructor(
+    libc: Libc,
+    dp: Dataplane,
+    tunFd: number,
+    batch: number,
+    sink: UdpSink,
+    post: (m: FromWorker) => void,
+    profile = false,
+  ) {
     if (profile) this.#prof = new Float64Array(STAGES.length);
     this.#libc = libc;
     this.#dp = dp;
@@ -100,7 +135,9 @@ export class TunnelEngine {
   }
 
   /** Starts timing a stage (profiling only). */
-  mark(): void { if (this.#prof) this.#t = this.#libc.threadCpuNs(); }
+  mark(): void {
+    if (this.#prof) this.#t = this.#libc.threadCpuNs();
+  }
   /** Ends the current stage `i` (index in STAGES) and starts the next one. */
   lap(i: number): void {
     if (!this.#prof) return;
@@ -118,7 +155,10 @@ export class TunnelEngine {
           this.#toLocal.set(m.h, wh);
           this.#toMain.set(wh, m.h);
         } catch (e) {
-          this.#post({ t: "log", message: `worker: SA 0x${(m.cfg.spi >>> 0).toString(16)} not installed: ${(e as Error).message}` });
+          this.#post({
+            t: "log",
+            message: `worker: SA 0x${(m.cfg.spi >>> 0).toString(16)} not installed: ${(e as Error).message}`,
+          });
         } finally {
           m.cfg.encKey?.fill(0);
           m.cfg.integKey?.fill(0);
@@ -140,7 +180,13 @@ export class TunnelEngine {
         for (const r of m.out) {
           const wh = this.#toLocal.get(r.h);
           if (wh === undefined) continue;
-          routes.push({ wh, dest: this.#sink.dest(r.remote.address, r.remote.port), local: compileTs(r.local), remote: compileTs(r.remoteTs), mtu: r.mtu });
+          routes.push({
+            wh,
+            dest: this.#sink.dest(r.remote.address, r.remote.port),
+            local: compileTs(r.local),
+            remote: compileTs(r.remoteTs),
+            mtu: r.mtu,
+          });
         }
         this.#routes = routes;
         this.#policies.clear();
@@ -183,7 +229,9 @@ export class TunnelEngine {
 
   /** Reads up to one batch from the TUN, encapsulates and sends it. Returns the packets read. */
   fromTun(): number {
-    const libc = this.#libc, slots = this.#tunSlots, sb = this.#slotBytes;
+    const libc = this.#libc,
+      slots = this.#tunSlots,
+      sb = this.#slotBytes;
     this.mark();
     let n = 0;
     while (n < this.#max) {
@@ -201,8 +249,14 @@ export class TunnelEngine {
       const len = this.#lens[i]!; // i < n <= #max = #lens.length
       const pkt = slots.bytes.subarray(i * sb, i * sb + len);
       const route = this.#route(pkt, len);
-      if (!route) { this.io.noRoute++; continue; }
-      if (len > route.mtu) { this.#tooBig(pkt, route.mtu); continue; }
+      if (!route) {
+        this.io.noRoute++;
+        continue;
+      }
+      if (len > route.mtu) {
+        this.#tooBig(pkt, route.mtu);
+        continue;
+      }
       this.#routeOf[b.add(pkt, route.wh)] = route;
     }
     this.lap(1);
@@ -212,7 +266,10 @@ export class TunnelEngine {
     this.lap(2);
     for (let i = 0; i < b.length; i++) {
       const st = b.status(i);
-      if (st !== "ok") { this.#drop(st); continue; }
+      if (st !== "ok") {
+        this.#drop(st);
+        continue;
+      }
       this.#sink.queue(b.output(i), this.#routeOf[i]!.dest);
     }
     const [sent, failed, calls] = this.#sink.flush();
@@ -237,7 +294,9 @@ export class TunnelEngine {
   }
 
   /** Starts a receive batch. */
-  beginReceive(): void { this.#batch.reset(); }
+  beginReceive(): void {
+    this.#batch.reset();
+  }
 
   /**
    * Classifies one received datagram (RFC 3948 §2.2): keepalive, IKE (to the main thread) or ESP
@@ -246,15 +305,24 @@ export class TunnelEngine {
   ingest(d: Uint8Array, from: () => { address: string; port: number }): void {
     this.io.udpReceived++;
     const len = d.length;
-    if (len === 1 && d[0] === 0xff) { this.io.keepalives++; return; }
+    if (len === 1 && d[0] === 0xff) {
+      this.io.keepalives++;
+      return;
+    }
     if (len >= 4 && d[0] === 0 && d[1] === 0 && d[2] === 0 && d[3] === 0) {
       this.io.ikeReceived++;
       const f = from();
       this.#post({ t: "ike", bytes: d.slice(4), address: f.address, port: f.port });
       return;
     }
-    if (len < 8) { this.#drop("truncated"); return; }
-    if (this.#batch.length >= this.#max) { this.finishReceive(); this.#batch.reset(); }
+    if (len < 8) {
+      this.#drop("truncated");
+      return;
+    }
+    if (this.#batch.length >= this.#max) {
+      this.finishReceive();
+      this.#batch.reset();
+    }
     this.#batch.add(d, -1, 0);
   }
 
@@ -266,13 +334,20 @@ export class TunnelEngine {
     this.#dp.runDecapsulate(b);
     this.io.decapBatches++;
     this.lap(6);
-    const libc = this.#libc, fd = this.#tunFd;
+    const libc = this.#libc,
+      fd = this.#tunFd;
     for (let i = 0; i < b.length; i++) {
       const st = b.status(i);
-      if (st !== "ok") { this.#drop(st); continue; }
+      if (st !== "ok") {
+        this.#drop(st);
+        continue;
+      }
       const out = b.output(i);
       const pol = this.#policies.get(b.sa(i));
-      if (!pol || !matchTs(out, out.length, pol.remote, false) || !matchTs(out, out.length, pol.local, true)) { this.io.policyDrops++; continue; }
+      if (!pol || !matchTs(out, out.length, pol.remote, false) || !matchTs(out, out.length, pol.local, true)) {
+        this.io.policyDrops++;
+        continue;
+      }
       if (libc.writeView(fd, out, out.length) === out.length) this.io.tunWritten++;
       else this.io.tunWriteErrors++;
     }
@@ -291,10 +366,15 @@ export class TunnelEngine {
     }
     const io: IoCounters = { ...this.io, espDrops: { ...this.io.espDrops } };
     if (this.#prof) io.stageUs = Object.fromEntries(STAGES.map((s, i) => [s, Math.round(this.#prof![i]! / 1000)]));
-    const diagnostics = this.#icv.diagnostics().map((d) => ({ ...d, sa: d.sa === undefined ? undefined : this.#toMain.get(d.sa) }));
+    const diagnostics = this.#icv
+      .diagnostics()
+      .map((d) => ({ ...d, sa: d.sa === undefined ? undefined : this.#toMain.get(d.sa) }));
     return { t: "stats", sas, global: dp.globalStats(), io, diagnostics };
   }
 
   /** Frees the native slots. */
-  close(): void { this.#icv.detach(); this.#tunSlots.free(); }
+  close(): void {
+    this.#icv.detach();
+    this.#tunSlots.free();
+  }
 }

@@ -53,7 +53,10 @@ function mmsgSink(libc: Libc, sock: MmsgSocket): UdpSink {
     dest: (address, port) => sock.dest(address, port),
     queue(out, dest) {
       // The wasm memory's address changes only when it grows (a new ArrayBuffer then).
-      if (out.buffer !== buf) { buf = out.buffer; base = libc.addressOf(new Uint8Array(buf)); }
+      if (out.buffer !== buf) {
+        buf = out.buffer;
+        base = libc.addressOf(new Uint8Array(buf));
+      }
       sock.setTx(n++, base + out.byteOffset, out.length, dest as [number, number]);
     },
     flush() {
@@ -118,12 +121,18 @@ function periodic(engine: TunnelEngine): () => void {
 }
 
 async function runMmsg(libc: Libc, dp: Dataplane, wake: number, pfd: NativeBlock, scratch: NativeBlock): Promise<void> {
-  const sock = MmsgSocket.open(libc, setup.address, setup.natPort, setup.batch, 2048, { reusePort: setup.reusePort, steer: setup.steer });
+  const sock = MmsgSocket.open(libc, setup.address, setup.natPort, setup.batch, 2048, {
+    reusePort: setup.reusePort,
+    steer: setup.steer,
+  });
   const engine = new TunnelEngine(libc, dp, setup.tunFd, setup.batch, mmsgSink(libc, sock), post, setup.profile);
   const v = pfd.view;
   // The inbound worker of two never reads the TUN (fd -1: poll ignores the entry).
   const tunFd = setup.role === "in" ? -1 : setup.tunFd;
-  for (const [i, fd] of [tunFd, sock.fd, wake].entries()) { v.setInt32(i * POLLFD, fd, true); v.setInt16(i * POLLFD + 4, POLLIN, true); }
+  for (const [i, fd] of [tunFd, sock.fd, wake].entries()) {
+    v.setInt32(i * POLLFD, fd, true);
+    v.setInt16(i * POLLFD + 4, POLLIN, true);
+  }
   post({ t: "ready", port: sock.port, wakeFd: wake });
   drain(engine);
   const tick = periodic(engine);
@@ -132,9 +141,13 @@ async function runMmsg(libc: Libc, dp: Dataplane, wake: number, pfd: NativeBlock
     while (!stopping) {
       engine.io.pollCalls++;
       const r = libc.poll(pfd.address, 3, busy ? 0 : 200);
-      let tunN = 0, udpN = 0;
+      let tunN = 0,
+        udpN = 0;
       if (r > 0) {
-        if (v.getInt16(2 * POLLFD + 6, true) !== 0) { libc.read(wake, scratch.address, 8); drain(engine); }
+        if (v.getInt16(2 * POLLFD + 6, true) !== 0) {
+          libc.read(wake, scratch.address, 8);
+          drain(engine);
+        }
         if (v.getInt16(6, true) !== 0) tunN = engine.fromTun();
         if (v.getInt16(POLLFD + 6, true) !== 0) {
           engine.io.recvCalls++;
@@ -161,11 +174,20 @@ async function runMmsg(libc: Libc, dp: Dataplane, wake: number, pfd: NativeBlock
   }
 }
 
-async function runDgram(libc: Libc, dp: Dataplane, wake: number, pfd: NativeBlock, scratch: NativeBlock): Promise<void> {
+async function runDgram(
+  libc: Libc,
+  dp: Dataplane,
+  wake: number,
+  pfd: NativeBlock,
+  scratch: NativeBlock,
+): Promise<void> {
   const socket = dgram.createSocket({ type: setup.address.includes(":") ? "udp6" : "udp4", reuseAddr: true });
   await new Promise<void>((resolve, reject) => {
     socket.once("error", reject);
-    socket.bind(setup.natPort, setup.address, () => { socket.off("error", reject); resolve(); });
+    socket.bind(setup.natPort, setup.address, () => {
+      socket.off("error", reject);
+      resolve();
+    });
   });
   const engine = new TunnelEngine(libc, dp, setup.tunFd, setup.batch, dgramSink(socket), post, setup.profile);
   // The Dataplane has one batch for both directions: datagrams wait here (node:dgram allocated
@@ -185,20 +207,29 @@ async function runDgram(libc: Libc, dp: Dataplane, wake: number, pfd: NativeBloc
     pending.push({ msg, rinfo });
   });
   const v = pfd.view;
-  for (const [i, fd] of [setup.tunFd, wake].entries()) { v.setInt32(i * POLLFD, fd, true); v.setInt16(i * POLLFD + 4, POLLIN, true); }
+  for (const [i, fd] of [setup.tunFd, wake].entries()) {
+    v.setInt32(i * POLLFD, fd, true);
+    v.setInt16(i * POLLFD + 4, POLLIN, true);
+  }
   post({ t: "ready", port: socket.address().port, wakeFd: wake });
   drain(engine);
   const tick = periodic(engine);
   await new Promise<void>((resolve) => {
     let idle = false;
     const step = (): void => {
-      if (stopping) { resolve(); return; }
+      if (stopping) {
+        resolve();
+        return;
+      }
       engine.io.pollCalls++;
       // Sleeping here delays datagrams by at most 1 ms (they wait in the socket buffer).
       const r = libc.poll(pfd.address, 2, idle ? 1 : 0);
       let n = 0;
       if (r > 0) {
-        if (v.getInt16(POLLFD + 6, true) !== 0) { libc.read(wake, scratch.address, 8); drain(engine); }
+        if (v.getInt16(POLLFD + 6, true) !== 0) {
+          libc.read(wake, scratch.address, 8);
+          drain(engine);
+        }
         if (v.getInt16(6, true) !== 0) n = engine.fromTun();
       }
       idle = n === 0;
@@ -212,7 +243,10 @@ async function runDgram(libc: Libc, dp: Dataplane, wake: number, pfd: NativeBloc
 }
 
 main().then(
-  () => { post({ t: "stopped" }); setup.ctrl.close(); },
+  () => {
+    post({ t: "stopped" });
+    setup.ctrl.close();
+  },
   (e: unknown) => {
     const err = e as Error & { code?: string };
     post({ t: "fatal", code: e instanceof IoError ? err.code! : "WORKER", message: err.message });

@@ -99,7 +99,14 @@ export class TunnelTransport implements IkeTransport {
   #onStats?: () => void;
   readonly #statsHooks: ((s: Stats) => void)[] = [];
 
-  private constructor(init: { opts: TunnelOptions; target: Dataplane; lanes: Lane[]; tun: TunDevice; natPort: number; plain?: dgram.Socket }) {
+  private constructor(init: {
+    opts: TunnelOptions;
+    target: Dataplane;
+    lanes: Lane[];
+    tun: TunDevice;
+    natPort: number;
+    plain?: dgram.Socket;
+  }) {
     this.#opts = init.opts;
     this.#target = init.target;
     this.#lanes = init.lanes;
@@ -107,7 +114,7 @@ export class TunnelTransport implements IkeTransport {
     this.#plain = init.plain;
     this.address = init.opts.address;
     this.natPort = init.natPort;
-    this.ikePort = init.plain ? (init.plain.address().port) : init.natPort;
+    this.ikePort = init.plain ? init.plain.address().port : init.natPort;
     this.dataplane = this.#mirror(init.target);
   }
 
@@ -115,9 +122,17 @@ export class TunnelTransport implements IkeTransport {
    * Creates the TUN (down, no address yet), starts the worker with the NAT-T socket and binds UDP
    * 500 here. Throws an {@link IoError}: FFI_MISSING (no koffi), TUN, SOCKET or WORKER.
    */
-  static async start(dp: Dataplane, opts: TunnelOptions, onIke: (bytes: Uint8Array, local: Endpoint, remote: Endpoint) => void): Promise<TunnelTransport> {
+  static async start(
+    dp: Dataplane,
+    opts: TunnelOptions,
+    onIke: (bytes: Uint8Array, local: Endpoint, remote: Endpoint) => void,
+  ): Promise<TunnelTransport> {
     const n = opts.workers ?? 1;
-    if (n !== 1 && (n !== 2 || opts.io !== "mmsg")) throw new IoError("ARGUMENT", "--workers 2 needs --io mmsg (the ESP steering is a socket option); --workers takes 1 or 2");
+    if (n !== 1 && (n !== 2 || opts.io !== "mmsg"))
+      throw new IoError(
+        "ARGUMENT",
+        "--workers 2 needs --io mmsg (the ESP steering is a socket option); --workers takes 1 or 2",
+      );
     const libc = await loadLibc(`--tun ${opts.tun}`);
     const tun = TunDevice.open(libc, opts.tun);
     const lanes: Lane[] = [];
@@ -127,12 +142,35 @@ export class TunnelTransport implements IkeTransport {
       let natPort = opts.natPort;
       for (let i = 0; i < n; i++) {
         const role = n === 1 ? "all" : i === 0 ? "out" : "in";
-        const lane = await startLane(i, { tunFd: tun.fd, address: opts.address, natPort, io: opts.io, batch: opts.batch ?? 64, statsMs: opts.statsMs ?? 500,
-          profile: opts.profile ?? process.env.IPSEC_WASM_IO_PROFILE === "1", role, reusePort: n > 1, steer: n > 1 && i === 0 }, {
-          ike: (m) => onIke(m.bytes, { address: opts.address, port: self?.natPort ?? natPort }, { address: m.address, port: m.port }),
-          other: (m) => { if (self) self.#fromWorker(i, m); },
-          fail: (code, message) => { if (self) self.#fail(code, message); },
-        });
+        const lane = await startLane(
+          i,
+          {
+            tunFd: tun.fd,
+            address: opts.address,
+            natPort,
+            io: opts.io,
+            batch: opts.batch ?? 64,
+            statsMs: opts.statsMs ?? 500,
+            profile: opts.profile ?? process.env.IPSEC_WASM_IO_PROFILE === "1",
+            role,
+            reusePort: n > 1,
+            steer: n > 1 && i === 0,
+          },
+          {
+            ike: (m) =>
+              onIke(
+                m.bytes,
+                { address: opts.address, port: self?.natPort ?? natPort },
+                { address: m.address, port: m.port },
+              ),
+            other: (m) => {
+              if (self) self.#fromWorker(i, m);
+            },
+            fail: (code, message) => {
+              if (self) self.#fail(code, message);
+            },
+          },
+        );
         lanes.push(lane.lane);
         natPort = lane.port;
       }
@@ -141,7 +179,11 @@ export class TunnelTransport implements IkeTransport {
         plain = await bindPlain(opts.address, opts.ikePort, (m, r) => {
           if (m.length === 1 && m[0] === 0xff) return;
           if (framed && (m.length < 4 || m.readUInt32BE(0) !== 0)) return;
-          onIke(new Uint8Array(framed ? m.subarray(4) : m), { address: opts.address, port: opts.ikePort }, { address: r.address, port: r.port });
+          onIke(
+            new Uint8Array(framed ? m.subarray(4) : m),
+            { address: opts.address, port: opts.ikePort },
+            { address: r.address, port: r.port },
+          );
         });
       }
       self = new TunnelTransport({ opts, target: dp, lanes, tun, natPort, plain });
@@ -156,7 +198,9 @@ export class TunnelTransport implements IkeTransport {
 
   #fail(code: string, message: string): void {
     if (this.#closed) return;
-    this.#opts.onError?.(new IoError(code in IO_EXIT_CODES ? (code as IoErrorCode) : "WORKER", `packet worker: ${message}`));
+    this.#opts.onError?.(
+      new IoError(code in IO_EXIT_CODES ? (code as IoErrorCode) : "WORKER", `packet worker: ${message}`),
+    );
   }
 
   #fromWorker(i: number, m: FromWorker): void {
@@ -194,7 +238,11 @@ export class TunnelTransport implements IkeTransport {
       queueMicrotask(() => {
         lane.kick = false;
         if (this.#closed) return;
-        try { writeSync(lane.wakeFd, ONE); } catch { /* the worker is gone; its exit is reported */ }
+        try {
+          writeSync(lane.wakeFd, ONE);
+        } catch {
+          /* the worker is gone; its exit is reported */
+        }
       });
     }
   }
@@ -218,13 +266,18 @@ export class TunnelTransport implements IkeTransport {
   }
 
   /** The worker's I/O counters as of its last report (every statsMs), with the last stats message. */
-  get ioCounters(): IoCounters | undefined { return this.#last?.io; }
+  get ioCounters(): IoCounters | undefined {
+    return this.#last?.io;
+  }
 
   /** Asks the workers for fresh stats and resolves with them merged (at most `timeoutMs`). */
   freshStats(timeoutMs = 2000): Promise<Stats | undefined> {
     return new Promise((resolve) => {
       const want = this.#lanes.map((l) => l.reports + 1);
-      const timer = setTimeout(() => { this.#onStats = undefined; resolve(this.#last); }, timeoutMs);
+      const timer = setTimeout(() => {
+        this.#onStats = undefined;
+        resolve(this.#last);
+      }, timeoutMs);
       this.#onStats = () => {
         if (this.#lanes.some((l, i) => l.reports < (want[i] ?? 0))) return;
         clearTimeout(timer);
@@ -236,13 +289,19 @@ export class TunnelTransport implements IkeTransport {
   }
 
   /** Each worker's own I/O counters as of its last report (the merged ones: {@link ioCounters}). */
-  get laneCounters(): (IoCounters | undefined)[] { return this.#lanes.map((l) => l.last?.io); }
+  get laneCounters(): (IoCounters | undefined)[] {
+    return this.#lanes.map((l) => l.last?.io);
+  }
 
   /** Active diagnostics of the workers' ICV-truncation detectors, as of their last reports. */
-  diagnostics(): Diagnostic[] { return this.#lanes.flatMap((l) => l.last?.diagnostics ?? []); }
+  diagnostics(): Diagnostic[] {
+    return this.#lanes.flatMap((l) => l.last?.diagnostics ?? []);
+  }
 
   /** How many packet workers run. */
-  get workers(): number { return this.#lanes.length; }
+  get workers(): number {
+    return this.#lanes.length;
+  }
 
   // ------------------------------------------------------------------ the mirrored Dataplane
 
@@ -250,7 +309,8 @@ export class TunnelTransport implements IkeTransport {
     const overrides: Partial<Record<keyof Dataplane, unknown>> = {
       addSa: (cfg: Parameters<Dataplane["addSa"]>[0]) => {
         const h = target.addSa(cfg);
-        const encKey = cfg.encKey?.slice(), integKey = cfg.integKey?.slice();
+        const encKey = cfg.encKey?.slice(),
+          integKey = cfg.integKey?.slice();
         this.#send({ t: "add", h, cfg: { ...cfg, encKey, integKey } });
         // postMessage cloned them: this copy need not live on.
         encKey?.fill(0);
@@ -276,7 +336,10 @@ export class TunnelTransport implements IkeTransport {
       on: (event: "lifetime", fn: (e: LifetimeEvent) => void) => {
         const off = target.on(event, fn);
         this.#lifetime.add(fn);
-        return () => { off(); this.#lifetime.delete(fn); };
+        return () => {
+          off();
+          this.#lifetime.delete(fn);
+        };
       },
     };
     const bound = new Map<PropertyKey, unknown>();
@@ -286,7 +349,10 @@ export class TunnelTransport implements IkeTransport {
         const v = Reflect.get(t, p, t) as unknown;
         if (typeof v !== "function") return v;
         let b = bound.get(p);
-        if (!b) { b = (v as (...a: unknown[]) => unknown).bind(t); bound.set(p, b); }
+        if (!b) {
+          b = (v as (...a: unknown[]) => unknown).bind(t);
+          bound.set(p, b);
+        }
         return b;
       },
     });
@@ -306,7 +372,9 @@ export class TunnelTransport implements IkeTransport {
     this.#syncQueued = true;
     queueMicrotask(() => {
       this.#syncQueued = false;
-      try { this.#sync(); } catch (e) {
+      try {
+        this.#sync();
+      } catch (e) {
         this.#opts.onError?.(e instanceof IoError ? e : new IoError("TUN", (e as Error).message));
       }
     });
@@ -343,14 +411,31 @@ export class TunnelTransport implements IkeTransport {
       for (const child of ike.children.values()) {
         const h = daemon.childHandles(child);
         if (!h || child.mode !== "tunnel") continue;
-        const local = wireTs(child.localTs), remoteTs = wireTs(child.remoteTs);
+        const local = wireTs(child.localTs),
+          remoteTs = wireTs(child.remoteTs);
         const v6 = ike.remote.address.includes(":");
-        const out = h.out !== undefined && child.state !== "DELETED"
-          ? { h: h.out, remote: { ...ike.remote }, local, remoteTs, mtu: this.#target.innerMtu(h.out, pathMtu, { ipVersion: v6 ? 6 : 4, udpEncap: true }) }
-          : undefined;
-        const hosts = child.localTs.filter((t) => t.start.every((b, i) => b === t.end[i])).map((t) => `${formatIp(t.start)}/${t.start.length * 8}`);
+        const out =
+          h.out !== undefined && child.state !== "DELETED"
+            ? {
+                h: h.out,
+                remote: { ...ike.remote },
+                local,
+                remoteTs,
+                mtu: this.#target.innerMtu(h.out, pathMtu, { ipVersion: v6 ? 6 : 4, udpEncap: true }),
+              }
+            : undefined;
+        const hosts = child.localTs
+          .filter((t) => t.start.every((b, i) => b === t.end[i]))
+          .map((t) => `${formatIp(t.start)}/${t.start.length * 8}`);
         const prefixes = child.remoteTs.flatMap((t) => splitDefault(rangeToPrefixes(t.start, t.end)));
-        rows.push({ id: child.uniqueId, out, in: { h: h.in, local, remoteTs }, hosts, prefixes, peer: ike.remote.address });
+        rows.push({
+          id: child.uniqueId,
+          out,
+          in: { h: h.in, local, remoteTs },
+          hosts,
+          prefixes,
+          peer: ike.remote.address,
+        });
       }
     }
     rows.sort((a, b) => b.id - a.id);
@@ -359,9 +444,13 @@ export class TunnelTransport implements IkeTransport {
     // drops a packet arriving on the TUN with one of its own addresses as source (a martian).
     const msg: ToWorker = { t: "routes", out: rows.flatMap((r) => (r.out ? [r.out] : [])), in: rows.map((r) => r.in) };
     const key = JSON.stringify(msg, (_k, v: unknown) => (v instanceof Uint8Array ? Array.from(v) : v));
-    if (key !== this.#lastRoutes) { this.#lastRoutes = key; this.#send(msg); }
+    if (key !== this.#lastRoutes) {
+      this.#lastRoutes = key;
+      this.#send(msg);
+    }
     if (msg.out.length === 0) return;
-    const tun = this.tun, log = this.#opts.log;
+    const tun = this.tun,
+      log = this.#opts.log;
     if (!this.#tunUp) {
       const mtu = Math.min(...msg.out.map((r) => r.mtu));
       if (hosts.length) tun.setAddresses(hosts);
@@ -389,14 +478,20 @@ export class TunnelTransport implements IkeTransport {
     this.#send({ t: "stop" });
     this.#closed = true;
     for (const lane of this.#lanes) {
-      try { writeSync(lane.wakeFd, ONE); } catch { /* already gone */ }
+      try {
+        writeSync(lane.wakeFd, ONE);
+      } catch {
+        /* already gone */
+      }
     }
-    await Promise.all(this.#lanes.map(async (lane) => {
-      const t = setTimeout(() => void lane.worker.terminate(), 2000);
-      await lane.stopped;
-      clearTimeout(t);
-      lane.ctrl.close();
-    }));
+    await Promise.all(
+      this.#lanes.map(async (lane) => {
+        const t = setTimeout(() => void lane.worker.terminate(), 2000);
+        await lane.stopped;
+        clearTimeout(t);
+        lane.ctrl.close();
+      }),
+    );
     this.tun.close();
     if (this.#plain) await new Promise<void>((r) => this.#plain!.close(() => r()));
   }
@@ -411,21 +506,53 @@ export class TunnelTransport implements IkeTransport {
 const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
 
 /** Starts one packet worker and waits for its `ready` (its socket is bound). */
-async function startLane(i: number, setup: WorkerSetup, on: { ike(m: Extract<FromWorker, { t: "ike" }>): void; other(m: FromWorker): void; fail(code: string, message: string): void }): Promise<{ lane: Lane; port: number }> {
+async function startLane(
+  i: number,
+  setup: WorkerSetup,
+  on: {
+    ike(m: Extract<FromWorker, { t: "ike" }>): void;
+    other(m: FromWorker): void;
+    fail(code: string, message: string): void;
+  },
+): Promise<{ lane: Lane; port: number }> {
   const { port1, port2 } = new MessageChannel();
-  const worker = new Worker(workerUrl(), { workerData: { ...setup, ctrl: port2 }, transferList: [port2], name: `ipsec-wasm packet worker ${i}` });
+  const worker = new Worker(workerUrl(), {
+    workerData: { ...setup, ctrl: port2 },
+    transferList: [port2],
+    name: `ipsec-wasm packet worker ${i}`,
+  });
   const stopped = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
   let started = false;
   const ready = await new Promise<Extract<FromWorker, { t: "ready" }>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new IoError("WORKER", `packet worker ${i} did not start within 10 s`)), 10_000);
-    worker.on("error", (e) => { clearTimeout(timer); if (!started) reject(new IoError("WORKER", `packet worker: ${e.message}`)); else on.fail("WORKER", e.message); });
+    const timer = setTimeout(
+      () => reject(new IoError("WORKER", `packet worker ${i} did not start within 10 s`)),
+      10_000,
+    );
+    worker.on("error", (e) => {
+      clearTimeout(timer);
+      if (!started) reject(new IoError("WORKER", `packet worker: ${e.message}`));
+      else on.fail("WORKER", e.message);
+    });
     worker.on("message", (m: FromWorker) => {
-      if (m.t === "ready") { started = true; clearTimeout(timer); resolve(m); return; }
-      if (m.t === "fatal") { clearTimeout(timer); if (!started) reject(new IoError(m.code as IoErrorCode, m.message)); else on.fail(m.code, m.message); return; }
+      if (m.t === "ready") {
+        started = true;
+        clearTimeout(timer);
+        resolve(m);
+        return;
+      }
+      if (m.t === "fatal") {
+        clearTimeout(timer);
+        if (!started) reject(new IoError(m.code as IoErrorCode, m.message));
+        else on.fail(m.code, m.message);
+        return;
+      }
       if (m.t === "ike") on.ike(m);
       else on.other(m);
     });
-  }).catch(async (e: unknown) => { await worker.terminate(); throw e; });
+  }).catch(async (e: unknown) => {
+    await worker.terminate();
+    throw e;
+  });
   return { lane: { worker, ctrl: port1, wakeFd: ready.wakeFd, stopped, kick: false, reports: 0 }, port: ready.port };
 }
 
@@ -437,9 +564,14 @@ export function mergeStats(list: Stats[]): Stats {
   for (const st of list) {
     for (const e of st.sas) {
       const prev = sas.get(e.h);
-      if (!prev) { sas.set(e.h, { ...e, stats: { ...e.stats, drops: { ...e.stats.drops } } }); continue; }
-      const a = prev.stats, b = e.stats;
-      if (b.packets > a.packets || (e.replay && (!prev.replay || e.replay.top > prev.replay.top))) prev.replay = e.replay ?? prev.replay;
+      if (!prev) {
+        sas.set(e.h, { ...e, stats: { ...e.stats, drops: { ...e.stats.drops } } });
+        continue;
+      }
+      const a = prev.stats,
+        b = e.stats;
+      if (b.packets > a.packets || (e.replay && (!prev.replay || e.replay.top > prev.replay.top)))
+        prev.replay = e.replay ?? prev.replay;
       a.packets += b.packets;
       a.bytes += b.bytes;
       a.seq = a.seq > b.seq ? a.seq : b.seq;
@@ -449,30 +581,49 @@ export function mergeStats(list: Stats[]): Stats {
     }
   }
   const byStatus = { ...first.global.byStatus };
-  for (const st of rest) for (const k of Object.keys(byStatus) as (keyof typeof byStatus)[]) byStatus[k] += st.global.byStatus[k];
+  for (const st of rest)
+    for (const k of Object.keys(byStatus) as (keyof typeof byStatus)[]) byStatus[k] += st.global.byStatus[k];
   const io = { ...first.io, espDrops: { ...first.io.espDrops }, stageUs: first.io.stageUs && { ...first.io.stageUs } };
   for (const st of rest) {
     for (const [k, v] of Object.entries(st.io)) {
       const sums = io as unknown as Record<string, number | undefined>;
       if (typeof v === "number" && k !== "wallMs") sums[k] = (sums[k] ?? 0) + v;
     }
-    for (const [k, v] of Object.entries(st.io.espDrops)) io.espDrops[k as keyof typeof io.espDrops] = (io.espDrops[k as keyof typeof io.espDrops] ?? 0) + (v ?? 0);
-    if (io.stageUs && st.io.stageUs) for (const [k, v] of Object.entries(st.io.stageUs)) io.stageUs[k as keyof typeof io.stageUs] = (io.stageUs[k as keyof typeof io.stageUs] ?? 0) + (v ?? 0);
+    for (const [k, v] of Object.entries(st.io.espDrops))
+      io.espDrops[k as keyof typeof io.espDrops] = (io.espDrops[k as keyof typeof io.espDrops] ?? 0) + (v ?? 0);
+    if (io.stageUs && st.io.stageUs)
+      for (const [k, v] of Object.entries(st.io.stageUs))
+        io.stageUs[k as keyof typeof io.stageUs] = (io.stageUs[k as keyof typeof io.stageUs] ?? 0) + (v ?? 0);
   }
-  return { t: "stats", sas: [...sas.values()], global: { XfrmInNoStates: byStatus["no-sa"], XfrmInHdrError: byStatus["truncated"], byStatus }, io, diagnostics: list.flatMap((st) => st.diagnostics) };
+  return {
+    t: "stats",
+    sas: [...sas.values()],
+    global: { XfrmInNoStates: byStatus["no-sa"], XfrmInHdrError: byStatus["truncated"], byStatus },
+    io,
+    diagnostics: list.flatMap((st) => st.diagnostics),
+  };
 }
 const MARKER = new Uint8Array(4);
 
 /** A route to everything would replace the default route: two halves are more specific and replace nothing. */
 function splitDefault(prefixes: string[]): string[] {
-  return prefixes.flatMap((p) => (p === "0.0.0.0/0" ? ["0.0.0.0/1", "128.0.0.0/1"] : p === "::/0" ? ["::/1", "8000::/1"] : [p]));
+  return prefixes.flatMap((p) =>
+    p === "0.0.0.0/0" ? ["0.0.0.0/1", "128.0.0.0/1"] : p === "::/0" ? ["::/1", "8000::/1"] : [p],
+  );
 }
 
-async function bindPlain(address: string, port: number, onMessage: (m: Buffer, r: dgram.RemoteInfo) => void): Promise<dgram.Socket> {
+async function bindPlain(
+  address: string,
+  port: number,
+  onMessage: (m: Buffer, r: dgram.RemoteInfo) => void,
+): Promise<dgram.Socket> {
   const socket = dgram.createSocket({ type: address.includes(":") ? "udp6" : "udp4" });
   await new Promise<void>((resolve, reject) => {
     socket.once("error", (e) => reject(new IoError("SOCKET", `cannot bind UDP ${address}[${port}]: ${e.message}`)));
-    socket.bind(port, address, () => { socket.removeAllListeners("error"); resolve(); });
+    socket.bind(port, address, () => {
+      socket.removeAllListeners("error");
+      resolve();
+    });
   });
   socket.on("message", onMessage);
   return socket;

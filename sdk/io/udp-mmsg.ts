@@ -8,9 +8,33 @@
  */
 import { IoError } from "./errors.ts";
 import {
-  AF_INET, AF_INET6, EAGAIN, EINTR, IP_MTU_DISCOVER, IP_PMTUDISC_DONT, IPPROTO_IP, IPPROTO_IPV6, IPV6_MTU_DISCOVER,
-  IOVEC, MMSGHDR, MSG_DONTWAIT, SO_ATTACH_REUSEPORT_CBPF, SO_RCVBUF, SO_RCVBUFFORCE, SO_REUSEADDR, SO_REUSEPORT, SO_SNDBUF, SO_SNDBUFFORCE, SOCK_CLOEXEC,
-  SOCK_DGRAM, SOCKADDR, SOL_SOCKET, readSockaddr, writeSockaddr, type Libc, type NativeBlock,
+  AF_INET,
+  AF_INET6,
+  EAGAIN,
+  EINTR,
+  IP_MTU_DISCOVER,
+  IP_PMTUDISC_DONT,
+  IPPROTO_IP,
+  IPPROTO_IPV6,
+  IPV6_MTU_DISCOVER,
+  IOVEC,
+  MMSGHDR,
+  MSG_DONTWAIT,
+  SO_ATTACH_REUSEPORT_CBPF,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SO_SNDBUF,
+  SO_SNDBUFFORCE,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  SOCKADDR,
+  SOL_SOCKET,
+  readSockaddr,
+  writeSockaddr,
+  type Libc,
+  type NativeBlock,
 } from "./libc.ts";
 import { parseIp } from "../net/ip.ts";
 
@@ -19,9 +43,11 @@ const SOCKET_BUFFER = 4 << 20;
 /** Destination sockaddrs kept (one per peer endpoint). */
 const MAX_DESTS = 256;
 /** SOL_UDP, UDP_SEGMENT (Linux 4.18): one send of equal-size datagrams, split by the kernel (GSO). */
-const SOL_UDP = 17, UDP_SEGMENT = 103;
+const SOL_UDP = 17,
+  UDP_SEGMENT = 103;
 /** Segments per GSO send (the kernel's UDP_MAX_SEGMENTS is 64 on older kernels) and bytes (IP's 64 KiB). */
-const GSO_MAX_SEGMENTS = 64, GSO_MAX_BYTES = 65000;
+const GSO_MAX_SEGMENTS = 64,
+  GSO_MAX_BYTES = 65000;
 /** CMSG_SPACE(sizeof(u16)) on LP64: a 16-byte cmsghdr, 2 bytes of data, aligned to 8. */
 const CMSG = 24;
 
@@ -45,7 +71,8 @@ export const STEER_ESP_PROGRAM: readonly (readonly [number, number, number, numb
 function attachSteering(libc: Libc, fd: number): void {
   const prog = libc.alloc(16 + STEER_ESP_PROGRAM.length * 8);
   try {
-    const v = prog.view, filter = prog.address + 16;
+    const v = prog.view,
+      filter = prog.address + 16;
     v.setUint16(0, STEER_ESP_PROGRAM.length, true);
     setPtr(v, 8, filter);
     STEER_ESP_PROGRAM.forEach(([code, jt, jf, k], i) => {
@@ -118,7 +145,8 @@ export class MmsgSocket {
     this.#txDest = new Float64Array(batch);
     this.#gsoCount = new Int32Array(batch);
     for (let i = 0; i < batch; i++) {
-      const c = this.#gsoCmsg.view, o = i * CMSG;
+      const c = this.#gsoCmsg.view,
+        o = i * CMSG;
       setPtr(c, o, 18); // cmsg_len = CMSG_LEN(2)
       c.setInt32(o + 8, SOL_UDP, true);
       c.setInt32(o + 12, UDP_SEGMENT, true);
@@ -126,7 +154,9 @@ export class MmsgSocket {
     this.rxBytes = this.#rxData.bytes;
     // Receive side: fixed iovecs (slot i) and names; only msg_namelen is reset per call.
     for (let i = 0; i < batch; i++) {
-      const m = i * MMSGHDR, v = this.#rxVec.view, iov = this.#rxIov.view;
+      const m = i * MMSGHDR,
+        v = this.#rxVec.view,
+        iov = this.#rxIov.view;
       iov.setBigUint64(i * IOVEC, BigInt(this.#rxData.address + i * slotBytes), true);
       iov.setBigUint64(i * IOVEC + 8, BigInt(slotBytes), true);
       v.setBigUint64(m, BigInt(this.#rxNames.address + i * SOCKADDR), true);
@@ -145,7 +175,14 @@ export class MmsgSocket {
    * that sends ESP (first 4 bytes a non-zero SPI) to the group's second socket and everything else
    * (IKE behind its zero marker, keepalives) to the first (see {@link STEER_ESP_PROGRAM}).
    */
-  static open(libc: Libc, address: string, port: number, batch: number, slotBytes: number, opts: { reusePort?: boolean; steer?: boolean } = {}): MmsgSocket {
+  static open(
+    libc: Libc,
+    address: string,
+    port: number,
+    batch: number,
+    slotBytes: number,
+    opts: { reusePort?: boolean; steer?: boolean } = {},
+  ): MmsgSocket {
     const ip = parseIp(address);
     if (!ip) throw new IoError("ARGUMENT", `'${address}' is not an IP address to bind the ESP-in-UDP socket to`);
     const fd = libc.socket(ip.length === 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -157,7 +194,8 @@ export class MmsgSocket {
         return libc.setsockopt(fd, level, name, tmp.address + SOCKADDR, 4);
       };
       opt(SOL_SOCKET, SO_REUSEADDR, 1);
-      if (opts.reusePort && opt(SOL_SOCKET, SO_REUSEPORT, 1) < 0) throw new IoError("SOCKET", `SO_REUSEPORT: ${libc.strerror(libc.errno())}`);
+      if (opts.reusePort && opt(SOL_SOCKET, SO_REUSEPORT, 1) < 0)
+        throw new IoError("SOCKET", `SO_REUSEPORT: ${libc.strerror(libc.errno())}`);
       // Root may exceed net.core.rmem_max: a burst of 64-packet batches must not overflow the queue.
       if (opt(SOL_SOCKET, SO_RCVBUFFORCE, SOCKET_BUFFER) < 0) opt(SOL_SOCKET, SO_RCVBUF, SOCKET_BUFFER);
       if (opt(SOL_SOCKET, SO_SNDBUFFORCE, SOCKET_BUFFER) < 0) opt(SOL_SOCKET, SO_SNDBUF, SOCKET_BUFFER);
@@ -169,7 +207,10 @@ export class MmsgSocket {
       if (libc.bind(fd, tmp.address, len) < 0) {
         const e = libc.errno();
         libc.close(fd);
-        throw new IoError("SOCKET", `cannot bind UDP ${address}[${port}]: ${libc.strerror(e)}${e === 98 ? " (another process uses this port: a charon or another `ipsec-wasm up`?)" : ""}`);
+        throw new IoError(
+          "SOCKET",
+          `cannot bind UDP ${address}[${port}]: ${libc.strerror(e)}${e === 98 ? " (another process uses this port: a charon or another `ipsec-wasm up`?)" : ""}`,
+        );
       }
       if (opts.steer) attachSteering(libc, fd);
       tmp.view.setUint32(SOCKADDR, SOCKADDR, true);
@@ -196,11 +237,17 @@ export class MmsgSocket {
   }
 
   /** Byte offset of received datagram i in {@link rxBytes}. */
-  rxOffset(i: number): number { return i * this.slotBytes; }
+  rxOffset(i: number): number {
+    return i * this.slotBytes;
+  }
   /** Length of received datagram i. */
-  rxLength(i: number): number { return this.#rxVec.view.getUint32(i * MMSGHDR + 56, true); }
+  rxLength(i: number): number {
+    return this.#rxVec.view.getUint32(i * MMSGHDR + 56, true);
+  }
   /** Sender of received datagram i (allocates: for IKE messages, not for ESP). */
-  rxFrom(i: number): { address: string; port: number } { return readSockaddr(this.#rxNames.view, i * SOCKADDR); }
+  rxFrom(i: number): { address: string; port: number } {
+    return readSockaddr(this.#rxNames.view, i * SOCKADDR);
+  }
 
   /** The native sockaddr for a destination (kept; at most 64 distinct ones), as [address, length]. */
   dest(address: string, port: number): [number, number] {
@@ -210,7 +257,8 @@ export class MmsgSocket {
       const ip = parseIp(address);
       if (!ip) throw new IoError("ARGUMENT", `'${address}' is not an IP address`);
       // Routes hold these addresses: never reuse a slot.
-      if (this.#destIndex.size >= MAX_DESTS) throw new IoError("SOCKET", `more than ${MAX_DESTS} peer endpoints on one socket`);
+      if (this.#destIndex.size >= MAX_DESTS)
+        throw new IoError("SOCKET", `more than ${MAX_DESTS} peer endpoints on one socket`);
       const i = this.#destIndex.size;
       d = [this.#dests.address + i * SOCKADDR, writeSockaddr(this.#dests.view, i * SOCKADDR, ip, port)];
       this.#destIndex.set(key, d);
@@ -220,7 +268,9 @@ export class MmsgSocket {
 
   /** Sets message i of the next {@link send}: `len` bytes at native address `addr` to `dest`. */
   setTx(i: number, addr: number, len: number, dest: [number, number]): void {
-    const iov = this.#txIov.view, v = this.#txVec.view, m = i * MMSGHDR;
+    const iov = this.#txIov.view,
+      v = this.#txVec.view,
+      m = i * MMSGHDR;
     setPtr(iov, i * IOVEC, addr);
     setPtr(iov, i * IOVEC + 8, len);
     setPtr(v, m, dest[0]);
@@ -238,11 +288,16 @@ export class MmsgSocket {
       const r = this.#sendGso(n);
       if (r) return r;
     }
-    let done = 0, failed = 0, calls = 0;
+    let done = 0,
+      failed = 0,
+      calls = 0;
     while (done < n && calls < 2 * n + 2) {
       calls++;
       const r = this.#libc.sendmmsg(this.fd, this.#txVec.address + done * MMSGHDR, n - done, 0);
-      if (r > 0) { done += r; continue; }
+      if (r > 0) {
+        done += r;
+        continue;
+      }
       if (r < 0 && this.#libc.errno() === EINTR) continue;
       // This message failed (too big, no route): skip it, keep the rest.
       failed++;
@@ -258,13 +313,23 @@ export class MmsgSocket {
    * refused GSO (then {@link gso} is off and the caller sends them one by one).
    */
   #sendGso(n: number): [number, number, number] | undefined {
-    const g = this.#gsoVec.view, len = this.#txLen, dst = this.#txDest;
+    const g = this.#gsoVec.view,
+      len = this.#txLen,
+      dst = this.#txDest;
     let m = 0;
     // i, j < n <= batch, the length of len, dst and #gsoCount; m <= n
     for (let i = 0; i < n;) {
       const size = len[i]!;
-      let j = i + 1, bytes = size;
-      while (j < n && j - i < GSO_MAX_SEGMENTS && dst[j] === dst[i] && bytes + len[j]! <= GSO_MAX_BYTES && len[j]! <= size && len[j - 1] === size) {
+      let j = i + 1,
+        bytes = size;
+      while (
+        j < n &&
+        j - i < GSO_MAX_SEGMENTS &&
+        dst[j] === dst[i] &&
+        bytes + len[j]! <= GSO_MAX_BYTES &&
+        len[j]! <= size &&
+        len[j - 1] === size
+      ) {
         bytes += len[j]!;
         j++;
       }
@@ -285,14 +350,24 @@ export class MmsgSocket {
       m++;
       i = j;
     }
-    let done = 0, sent = 0, failed = 0, calls = 0;
+    let done = 0,
+      sent = 0,
+      failed = 0,
+      calls = 0;
     while (done < m && calls < 2 * m + 2) {
       calls++;
       const r = this.#libc.sendmmsg(this.fd, this.#gsoVec.address + done * MMSGHDR, m - done, 0);
-      if (r > 0) { for (let k = done; k < done + r; k++) sent += this.#gsoCount[k]!; done += r; continue; }
+      if (r > 0) {
+        for (let k = done; k < done + r; k++) sent += this.#gsoCount[k]!;
+        done += r;
+        continue;
+      }
       const e = this.#libc.errno();
       if (r < 0 && e === EINTR) continue;
-      if (done === 0 && (e === 22 /* EINVAL */ || e === 5 /* EIO */ || e === 95 /* EOPNOTSUPP */)) { this.gso = false; return undefined; }
+      if (done === 0 && (e === 22 /* EINVAL */ || e === 5 /* EIO */ || e === 95) /* EOPNOTSUPP */) {
+        this.gso = false;
+        return undefined;
+      }
       failed += this.#gsoCount[done]!;
       done++;
     }
@@ -314,6 +389,18 @@ export class MmsgSocket {
     if (this.#closed) return;
     this.#closed = true;
     this.#libc.close(this.fd);
-    for (const b of [this.#rxVec, this.#rxIov, this.#rxNames, this.#rxData, this.#txVec, this.#txIov, this.#dests, this.#scratch, this.#gsoVec, this.#gsoCmsg]) b.free();
+    for (const b of [
+      this.#rxVec,
+      this.#rxIov,
+      this.#rxNames,
+      this.#rxData,
+      this.#txVec,
+      this.#txIov,
+      this.#dests,
+      this.#scratch,
+      this.#gsoVec,
+      this.#gsoCmsg,
+    ])
+      b.free();
   }
 }

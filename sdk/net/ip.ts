@@ -52,7 +52,10 @@ function parseIp6(text: string): Uint8Array | undefined {
   if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
   const words = [...left, ...new Array<number>(halves.length === 2 ? missing : 0).fill(0), ...right];
   const out = new Uint8Array(16);
-  words.forEach((w, i) => { out[2 * i] = w >> 8; out[2 * i + 1] = w & 0xff; });
+  words.forEach((w, i) => {
+    out[2 * i] = w >> 8;
+    out[2 * i + 1] = w & 0xff;
+  });
   if (v4) out.set(v4, 12);
   return out;
 }

@@ -27,7 +27,9 @@ export class PcapWriter {
   /** Records written so far. */
   packets = 0;
 
-  private constructor(fd: number) { this.#fd = fd; }
+  private constructor(fd: number) {
+    this.#fd = fd;
+  }
 
   /** Creates (or truncates) `path` (mode 0600: captures may hold plaintext) and writes the file header. */
   static open(path: string, linkType = LINKTYPE_RAW): PcapWriter {
@@ -40,7 +42,10 @@ export class PcapWriter {
   write(packet: Uint8Array, timeMs = performance.timeOrigin + performance.now()): void {
     if (this.#fd === undefined) return;
     const tsSec = Math.floor(timeMs / 1000);
-    const rec = writePcap({ linkType: LINKTYPE_RAW, records: [{ tsSec, tsFrac: Math.min(999_999, Math.round((timeMs - tsSec * 1000) * 1000)), data: packet }] });
+    const rec = writePcap({
+      linkType: LINKTYPE_RAW,
+      records: [{ tsSec, tsFrac: Math.min(999_999, Math.round((timeMs - tsSec * 1000) * 1000)), data: packet }],
+    });
     writeSync(this.#fd, rec, 24);
     this.packets++;
   }
@@ -57,8 +62,10 @@ export class PcapWriter {
  * with correct lengths and checksums (the UDP checksum too, which IPv6 requires).
  */
 export function udpPacket(src: Endpoint, dst: Endpoint, payload: Uint8Array): Uint8Array {
-  const s = parseIp(src.address), d = parseIp(dst.address);
-  if (!s || !d || s.length !== d.length) throw new RangeError(`cannot build a UDP packet from ${src.address} to ${dst.address}`);
+  const s = parseIp(src.address),
+    d = parseIp(dst.address);
+  if (!s || !d || s.length !== d.length)
+    throw new RangeError(`cannot build a UDP packet from ${src.address} to ${dst.address}`);
   const v6 = s.length === 16;
   const udpLen = 8 + payload.length;
   const udp = new Uint8Array(udpLen);
@@ -72,7 +79,13 @@ export function udpPacket(src: Endpoint, dst: Endpoint, payload: Uint8Array): Ui
   pseudo.set(s, 0);
   pseudo.set(d, s.length);
   const p = new DataView(pseudo.buffer);
-  if (v6) { p.setUint32(32, udpLen); p.setUint8(39, UDP); } else { p.setUint8(9, UDP); p.setUint16(10, udpLen); }
+  if (v6) {
+    p.setUint32(32, udpLen);
+    p.setUint8(39, UDP);
+  } else {
+    p.setUint8(9, UDP);
+    p.setUint16(10, udpLen);
+  }
   pseudo.set(udp, v6 ? 40 : 12);
   u.setUint16(6, inetChecksum(pseudo) || 0xffff);
   const hdr = new Uint8Array(v6 ? 40 : 20);
@@ -119,9 +132,13 @@ export class CaptureTap {
   }
 
   /** Datagrams written to the ciphertext file. */
-  get cipherPackets(): number { return this.#cipher?.packets ?? 0; }
+  get cipherPackets(): number {
+    return this.#cipher?.packets ?? 0;
+  }
   /** Packets written to the plaintext file. */
-  get plainPackets(): number { return this.#plain?.packets ?? 0; }
+  get plainPackets(): number {
+    return this.#plain?.packets ?? 0;
+  }
 
   /**
    * One IKE message (without marker) between two endpoints. `localPort` is our socket's port:
@@ -155,9 +172,14 @@ export class CaptureTap {
  * for it). Receiving is tapped where datagrams arrive (see the CLI session).
  */
 export function tapTransport(t: IkeTransport, tap: CaptureTap, localAddress: string): IkeTransport {
-  const from = (local: Endpoint, port = local.port): Endpoint => ({ address: isWildcard(local.address) ? localAddress : local.address, port });
+  const from = (local: Endpoint, port = local.port): Endpoint => ({
+    address: isWildcard(local.address) ? localAddress : local.address,
+    port,
+  });
   return {
-    get natPort() { return t.natPort; },
+    get natPort() {
+      return t.natPort;
+    },
     sendIke(bytes, local, remote) {
       tap.ike(bytes, from(local), remote, local.port);
       t.sendIke(bytes, local, remote);
@@ -167,10 +189,12 @@ export function tapTransport(t: IkeTransport, tap: CaptureTap, localAddress: str
       for (const p of packets) tap.datagram(p, from(local, t.natPort), remote);
       t.sendEsp(packets, local, remote);
     },
-    sendKeepalive: t.sendKeepalive && ((remote) => {
-      tap.datagram(Uint8Array.of(0xff), { address: localAddress, port: t.natPort }, remote);
-      t.sendKeepalive!(remote);
-    }),
+    sendKeepalive:
+      t.sendKeepalive &&
+      ((remote) => {
+        tap.datagram(Uint8Array.of(0xff), { address: localAddress, port: t.natPort }, remote);
+        t.sendKeepalive!(remote);
+      }),
   };
 }
 
@@ -204,10 +228,19 @@ export function tapDataplane(dp: Dataplane, tap: CaptureTap): { dataplane: Datap
       return typeof v === "function" ? v.bind(target) : v;
     },
   });
-  return { dataplane, arrived: () => { const a = pending; pending = []; return a; } };
+  return {
+    dataplane,
+    arrived: () => {
+      const a = pending;
+      pending = [];
+      return a;
+    },
+  };
 }
 
-function isWildcard(a: string): boolean { return a === "0.0.0.0" || a === "::" || a === ""; }
+function isWildcard(a: string): boolean {
+  return a === "0.0.0.0" || a === "::" || a === "";
+}
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);

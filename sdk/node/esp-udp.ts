@@ -29,7 +29,10 @@ export class EspUdpEndpoint {
     this.#dp = dp;
     this.socket = socket;
     socket.on("message", (msg, rinfo) => {
-      if (msg.length === 1 && msg[0] === 0xff) { this.keepalives++; return; }
+      if (msg.length === 1 && msg[0] === 0xff) {
+        this.keepalives++;
+        return;
+      }
       const from = { address: rinfo.address, port: rinfo.port };
       if (msg.length >= 4 && msg.readUInt32BE(0) === 0) {
         // Arrival order holds across the demux: ESP that came before this IKE message is decapsulated
@@ -52,7 +55,10 @@ export class EspUdpEndpoint {
     this.#scheduled = false;
     if (this.#pending.length === 0) return;
     const items = this.#pending.splice(0);
-    handlers.onDecap(this.#dp.decapsulateBatch(items.map((x) => x.data)), items.map((x) => x.from));
+    handlers.onDecap(
+      this.#dp.decapsulateBatch(items.map((x) => x.data)),
+      items.map((x) => x.from),
+    );
   }
 
   /** Binds a UDP socket (address and port; port 0 picks a free one). */
@@ -60,13 +66,18 @@ export class EspUdpEndpoint {
     const socket = dgram.createSocket(address.includes(":") ? "udp6" : "udp4");
     await new Promise<void>((resolve, reject) => {
       socket.once("error", reject);
-      socket.bind(port, address, () => { socket.off("error", reject); resolve(); });
+      socket.bind(port, address, () => {
+        socket.off("error", reject);
+        resolve();
+      });
     });
     return new EspUdpEndpoint(dp, socket, handlers);
   }
 
   /** Local port. */
-  get port(): number { return this.socket.address().port; }
+  get port(): number {
+    return this.socket.address().port;
+  }
 
   /** Encapsulates the packets with one SA (one wasm call per batch) and sends each as a datagram. Returns how many were sent. */
   send(sa: SaHandle, inners: Uint8Array[], address: string, port: number): number {

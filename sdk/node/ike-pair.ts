@@ -59,25 +59,61 @@ export interface PeerPair {
 const DEFAULT_PSK = "ipsec-wasm demo pre-shared key";
 
 /** One end of the pair: outer address and NAT-T port, FQDN identity, traffic selectors (strongSwan notation). */
-export interface PeerSide { addr: string; port: number; id: string; localTs: string; remoteTs: string }
+export interface PeerSide {
+  addr: string;
+  port: number;
+  id: string;
+  localTs: string;
+  remoteTs: string;
+}
 
 function child(esp: string, localTs: string, remoteTs: string): ChildTemplate {
   return {
-    name: "net", localTs: parseTs(localTs), remoteTs: parseTs(remoteTs), espProposals: parseProposals(esp, "ESP"),
-    mode: "tunnel", startAction: "none", dpdAction: "clear", closeAction: "none",
-    rekeyTime: 0, lifeTime: 0, randTime: 0, rekeyBytes: 0, lifeBytes: 0, rekeyPackets: 0, lifePackets: 0, replayWindow: 1024,
+    name: "net",
+    localTs: parseTs(localTs),
+    remoteTs: parseTs(remoteTs),
+    espProposals: parseProposals(esp, "ESP"),
+    mode: "tunnel",
+    startAction: "none",
+    dpdAction: "clear",
+    closeAction: "none",
+    rekeyTime: 0,
+    lifeTime: 0,
+    randTime: 0,
+    rekeyBytes: 0,
+    lifeBytes: 0,
+    rekeyPackets: 0,
+    lifePackets: 0,
+    replayWindow: 1024,
   };
 }
 
 /** A PSK connection from `me` to `peer` (what swanctl.conf would say for one side of the pair). */
-export function pskConnection(name: string, me: PeerSide, peer: PeerSide, o: { ike: string; esp: string; psk: string }): IkeConnection {
+export function pskConnection(
+  name: string,
+  me: PeerSide,
+  peer: PeerSide,
+  o: { ike: string; esp: string; psk: string },
+): IkeConnection {
   return {
-    name, localAddrs: [me.addr], remoteAddrs: [peer.addr], localPort: me.port, remotePort: peer.port,
+    name,
+    localAddrs: [me.addr],
+    remoteAddrs: [peer.addr],
+    localPort: me.port,
+    remotePort: peer.port,
     ikeProposals: parseProposals(o.ike, "IKE"),
-    local: { auth: "psk", id: parseIdentity(me.id) }, remote: { auth: "psk", id: parseIdentity(peer.id) },
+    local: { auth: "psk", id: parseIdentity(me.id) },
+    remote: { auth: "psk", id: parseIdentity(peer.id) },
     psk: new TextEncoder().encode(o.psk),
     children: [child(o.esp, me.localTs, me.remoteTs)],
-    dpdDelay: 0, dpdTimeout: 0, rekeyTime: 0, overTime: 0, randTime: 0, fragmentation: "yes", encap: true, keyingTries: 1,
+    dpdDelay: 0,
+    dpdTimeout: 0,
+    rekeyTime: 0,
+    overTime: 0,
+    randTime: 0,
+    fragmentation: "yes",
+    encap: true,
+    keyingTries: 1,
     retransmit: { ...DEFAULT_RETRANSMIT },
   };
 }
@@ -93,14 +129,17 @@ function memoryTransport(me: Endpoint, peer: () => { daemon: IkeDaemon; dp: Data
     },
     sendEsp(packets) {
       const copies = packets.map((p) => p.slice());
-      setImmediate(() => { const p = peer(); p.daemon.receiveEsp(p.dp.decapsulateBatch(copies)); });
+      setImmediate(() => {
+        const p = peer();
+        p.daemon.receiveEsp(p.dp.decapsulateBatch(copies));
+      });
     },
   };
 }
 
 /** Starts peer A and peer B with the same proposals; nothing is negotiated until `a.initiate(CONN_A)`. */
 export async function startPeerPair(o: PeerPairOptions): Promise<PeerPair> {
-  const crypto = o.crypto ?? await ControlCrypto.create();
+  const crypto = o.crypto ?? (await ControlCrypto.create());
   const dpA = await Dataplane.create({ maxSas: 64, batchSize: 256 });
   const dpB = await Dataplane.create({ maxSas: 64, batchSize: 256 });
   const psk = o.psk ?? DEFAULT_PSK;
@@ -113,18 +152,30 @@ export async function startPeerPair(o: PeerPairOptions): Promise<PeerPair> {
   if ((o.transport ?? "udp") === "udp") {
     const addr = "127.0.0.1";
     // Port 0 for both IKE and NAT-T: one marker-framed socket per peer, free ports.
-    const udpA = await IkeUdpTransport.bind(dpA, { address: addr, ikePort: 0, natPort: 0 }, {
-      onIke: (bytes, local, remote) => daemons.a?.receiveIke(bytes, local, remote),
-      onEsp: (results) => daemons.a?.receiveEsp(results),
-    });
-    const udpB = await IkeUdpTransport.bind(dpB, { address: addr, ikePort: 0, natPort: 0 }, {
-      onIke: (bytes, local, remote) => daemons.b?.receiveIke(bytes, local, remote),
-      onEsp: (results) => daemons.b?.receiveEsp(results),
-    });
-    transportA = udpA; transportB = udpB;
+    const udpA = await IkeUdpTransport.bind(
+      dpA,
+      { address: addr, ikePort: 0, natPort: 0 },
+      {
+        onIke: (bytes, local, remote) => daemons.a?.receiveIke(bytes, local, remote),
+        onEsp: (results) => daemons.a?.receiveEsp(results),
+      },
+    );
+    const udpB = await IkeUdpTransport.bind(
+      dpB,
+      { address: addr, ikePort: 0, natPort: 0 },
+      {
+        onIke: (bytes, local, remote) => daemons.b?.receiveIke(bytes, local, remote),
+        onEsp: (results) => daemons.b?.receiveEsp(results),
+      },
+    );
+    transportA = udpA;
+    transportB = udpB;
     endpointA = { address: addr, port: udpA.natPort };
     endpointB = { address: addr, port: udpB.natPort };
-    closeSockets = async () => { await udpA.close(); await udpB.close(); };
+    closeSockets = async () => {
+      await udpA.close();
+      await udpB.close();
+    };
   } else {
     // Outer addresses from the benchmarking range (RFC 2544); nothing leaves the process.
     endpointA = { address: "198.18.0.1", port: 500 };
@@ -133,20 +184,50 @@ export async function startPeerPair(o: PeerPairOptions): Promise<PeerPair> {
     transportB = memoryTransport(endpointB, () => ({ daemon: daemons.a!, dp: dpA }));
   }
 
-  const sideA: PeerSide = { addr: endpointA.address, port: endpointA.port, id: "peer-a.example.org", localTs: `${INNER_A}/32`, remoteTs: "203.0.113.0/24" };
-  const sideB: PeerSide = { addr: endpointB.address, port: endpointB.port, id: "peer-b.example.org", localTs: "203.0.113.0/24", remoteTs: "198.51.100.0/24" };
+  const sideA: PeerSide = {
+    addr: endpointA.address,
+    port: endpointA.port,
+    id: "peer-a.example.org",
+    localTs: `${INNER_A}/32`,
+    remoteTs: "203.0.113.0/24",
+  };
+  const sideB: PeerSide = {
+    addr: endpointB.address,
+    port: endpointB.port,
+    id: "peer-b.example.org",
+    localTs: "203.0.113.0/24",
+    remoteTs: "198.51.100.0/24",
+  };
   const common = { ike: o.ike, esp: o.esp };
   daemons.a = new IkeDaemon({
-    dataplane: dpA, crypto, transport: transportA, localAddress: endpointA.address,
-    connections: [pskConnection(CONN_A, sideA, sideB, { ...common, psk })], log: (r) => log?.("A", r),
+    dataplane: dpA,
+    crypto,
+    transport: transportA,
+    localAddress: endpointA.address,
+    connections: [pskConnection(CONN_A, sideA, sideB, { ...common, psk })],
+    log: (r) => log?.("A", r),
   });
   daemons.b = new IkeDaemon({
-    dataplane: dpB, crypto, transport: transportB, localAddress: endpointB.address,
-    connections: [pskConnection(CONN_B, sideB, sideA, { ...common, psk: o.pskB ?? psk })], log: (r) => log?.("B", r),
+    dataplane: dpB,
+    crypto,
+    transport: transportB,
+    localAddress: endpointB.address,
+    connections: [pskConnection(CONN_B, sideB, sideA, { ...common, psk: o.pskB ?? psk })],
+    log: (r) => log?.("B", r),
   });
-  const a = daemons.a, b = daemons.b;
+  const a = daemons.a,
+    b = daemons.b;
   return {
-    a, b, dpA, dpB, endpointA, endpointB,
-    async close() { a.close(); b.close(); await closeSockets(); },
+    a,
+    b,
+    dpA,
+    dpB,
+    endpointA,
+    endpointB,
+    async close() {
+      a.close();
+      b.close();
+      await closeSockets();
+    },
   };
 }

@@ -19,11 +19,18 @@ export interface IkeUdpHandlers {
 
 const MARKER = new Uint8Array(4);
 
-async function bindPlain(address: string, port: number, onMessage: (m: Buffer, r: dgram.RemoteInfo) => void): Promise<dgram.Socket> {
+async function bindPlain(
+  address: string,
+  port: number,
+  onMessage: (m: Buffer, r: dgram.RemoteInfo) => void,
+): Promise<dgram.Socket> {
   const socket = dgram.createSocket({ type: address.includes(":") ? "udp6" : "udp4", reuseAddr: false });
   await new Promise<void>((resolve, reject) => {
     socket.once("error", reject);
-    socket.bind(port, address, () => { socket.off("error", reject); resolve(); });
+    socket.bind(port, address, () => {
+      socket.off("error", reject);
+      resolve();
+    });
   });
   socket.on("message", onMessage);
   return socket;
@@ -49,7 +56,11 @@ export class IkeUdpTransport implements IkeTransport {
    * Binds the sockets. `ikePort` 500 gets its own plain socket; with any other value (or when it
    * equals `natPort`) everything runs over the marker-framed NAT-T socket. Port 0 picks a free one.
    */
-  static async bind(dp: Dataplane, opts: { address: string; ikePort: number; natPort: number }, h: IkeUdpHandlers): Promise<IkeUdpTransport> {
+  static async bind(
+    dp: Dataplane,
+    opts: { address: string; ikePort: number; natPort: number },
+    h: IkeUdpHandlers,
+  ): Promise<IkeUdpTransport> {
     let natPort = 0;
     const nat = await EspUdpEndpoint.bind(dp, opts.address, opts.natPort, {
       onDecap: (results, from) => h.onEsp(results, from),
@@ -94,7 +105,9 @@ export class IkeUdpTransport implements IkeTransport {
   }
 
   /** NAT keepalives received. */
-  get keepalivesReceived(): number { return this.#nat.keepalives; }
+  get keepalivesReceived(): number {
+    return this.#nat.keepalives;
+  }
 
   /** Closes both sockets. */
   async close(): Promise<void> {

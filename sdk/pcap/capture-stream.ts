@@ -8,7 +8,15 @@
  * No `node:` import.
  * @module
  */
-import { PCAP_HEADER_LENGTH, PcapError, readPcapHeader, readPcapRecord, type CaptureInterface, type PcapHeader, type PcapRecord } from "./pcap.ts";
+import {
+  PCAP_HEADER_LENGTH,
+  PcapError,
+  readPcapHeader,
+  readPcapRecord,
+  type CaptureInterface,
+  type PcapHeader,
+  type PcapRecord,
+} from "./pcap.ts";
 import { isPcapng, needsNanoseconds, PcapngBlockReader } from "./pcapng.ts";
 
 /** Chunks of a capture file, in order. */
@@ -44,7 +52,12 @@ export class CaptureStreamReader {
     if (this.#pcap) return { format: "pcap", linkTypes: [this.#pcap.linkType], nanosecond: this.#pcap.nanosecond };
     if (!this.#ng) return undefined;
     const interfaces = this.#ng.interfaces;
-    return { format: "pcapng", linkTypes: [...new Set(interfaces.map((i) => i.linkType))], nanosecond: this.#nano ?? needsNanoseconds(interfaces), interfaces };
+    return {
+      format: "pcapng",
+      linkTypes: [...new Set(interfaces.map((i) => i.linkType))],
+      nanosecond: this.#nano ?? needsNanoseconds(interfaces),
+      interfaces,
+    };
   }
 
   /** Adds the next chunk; returns the records it completed. */
@@ -57,7 +70,8 @@ export class CaptureStreamReader {
   end(): PcapRecord[] {
     const out = this.#drain(true);
     if (!this.#format) throw new PcapError(`too short for a pcap file header (${this.#buf.length} bytes)`);
-    if (this.#ng && this.#ng.interfaces.length === 0 && this.#ng.packets === 0) throw new PcapError("the pcapng file describes no interface");
+    if (this.#ng && this.#ng.interfaces.length === 0 && this.#ng.packets === 0)
+      throw new PcapError("the pcapng file describes no interface");
     return out;
   }
 
@@ -115,7 +129,10 @@ export class CaptureStreamReader {
 }
 
 /** Reads `chunks` with a {@link CaptureStreamReader}, yielding the records of each chunk as one array. */
-export async function* readCaptureStream(chunks: ByteChunks, reader = new CaptureStreamReader()): AsyncGenerator<PcapRecord[]> {
+export async function* readCaptureStream(
+  chunks: ByteChunks,
+  reader = new CaptureStreamReader(),
+): AsyncGenerator<PcapRecord[]> {
   for await (const chunk of chunks) {
     const records = reader.push(chunk);
     if (records.length) yield records;

@@ -13,7 +13,15 @@ import { IcvTruncationDetector, type Diagnostic, type ProbeResult } from "../dia
 import { readCaptureStream, CaptureStreamReader, type ByteChunks, type CaptureInfo } from "./capture-stream.ts";
 import { classifyFrame, SUPPORTED_LINKTYPES, type EspFrame } from "./frames.ts";
 import { LINKTYPE_RAW, PcapError, pcapFileHeader, pcapRecordBytes, type PcapRecord } from "./pcap.ts";
-import { InputError, summarise, verdictOf, VERDICTS, type FrameVerdict, type SaCounters, type Verdict } from "./verdicts.ts";
+import {
+  InputError,
+  summarise,
+  verdictOf,
+  VERDICTS,
+  type FrameVerdict,
+  type SaCounters,
+  type Verdict,
+} from "./verdicts.ts";
 
 /** Where the results go as they are made. Returning a promise holds the reading until it settles (back-pressure). */
 export interface DecryptSink {
@@ -74,8 +82,13 @@ export const MAX_SLOT_BYTES = 1 << 20;
  * link type or a refused SA (the sink may have had some frames by then when the capture goes
  * bad later on).
  */
-export async function decryptCaptureStream(chunks: ByteChunks, sas: { config: SaConfig; origin: string }[], sink: DecryptSink,
-  options: DecryptOptions = {}, name = "capture"): Promise<StreamSummary> {
+export async function decryptCaptureStream(
+  chunks: ByteChunks,
+  sas: { config: SaConfig; origin: string }[],
+  sink: DecryptSink,
+  options: DecryptOptions = {},
+  name = "capture",
+): Promise<StreamSummary> {
   const reader = new CaptureStreamReader();
   const source: FrameSource = {
     batches: readCaptureStream(chunks, reader),
@@ -92,14 +105,24 @@ export async function decryptCaptureStream(chunks: ByteChunks, sas: { config: Sa
 }
 
 /** Decrypts the records of `source` with the given SAs; see {@link decryptCaptureStream}. */
-export async function decryptFrames(source: FrameSource, sas: { config: SaConfig; origin: string }[], sink: DecryptSink,
-  options: DecryptOptions = {}): Promise<DecryptSummary> {
-  const iterator = (Symbol.asyncIterator in source.batches ? source.batches[Symbol.asyncIterator]() : source.batches[Symbol.iterator]());
+export async function decryptFrames(
+  source: FrameSource,
+  sas: { config: SaConfig; origin: string }[],
+  sink: DecryptSink,
+  options: DecryptOptions = {},
+): Promise<DecryptSummary> {
+  const iterator =
+    Symbol.asyncIterator in source.batches ? source.batches[Symbol.asyncIterator]() : source.batches[Symbol.iterator]();
   let next = await iterator.next();
   checkLinkTypes(source.linkTypes());
   // Records of a classic pcap carry no link type; pcapng ones do, except a cut one (the first interface's then).
   const fileLinkType = source.linkTypes()[0] ?? 0;
-  const dp = await Dataplane.create({ ...options.wasm, maxSas: Math.max(16, sas.length), batchSize: BATCH, slotBytes: options.slotBytes ?? MAX_SLOT_BYTES });
+  const dp = await Dataplane.create({
+    ...options.wasm,
+    maxSas: Math.max(16, sas.length),
+    batchSize: BATCH,
+    slotBytes: options.slotBytes ?? MAX_SLOT_BYTES,
+  });
   const handles: { handle: SaHandle; config: SaConfig; origin: string }[] = [];
   for (const { config, origin } of sas) {
     try {
@@ -113,7 +136,10 @@ export async function decryptFrames(source: FrameSource, sas: { config: SaConfig
   // verdict line can say whether it verifies at another ICV length.
   const probes = new Map<number, ProbeResult>();
   const detector = new IcvTruncationDetector(dp, {
-    now: () => 0, log: null, maxProbesPerSecond: Infinity, maxTotalProbesPerSecond: Infinity,
+    now: () => 0,
+    log: null,
+    maxProbesPerSecond: Infinity,
+    maxTotalProbesPerSecond: Infinity,
     onProbe: (p) => probes.set(p.index, p),
   });
   const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
@@ -137,7 +163,10 @@ export async function decryptFrames(source: FrameSource, sas: { config: SaConfig
           if (v.esp) esp.push({ k, frame: v.esp });
         });
         probes.clear();
-        const results = dp.decapsulateBatch(esp.map((f) => f.frame.packet), esp.map((f) => f.frame.l3HeaderLength));
+        const results = dp.decapsulateBatch(
+          esp.map((f) => f.frame.packet),
+          esp.map((f) => f.frame.l3HeaderLength),
+        );
         results.forEach((r, j) => {
           // One result per packet given, in order: esp[j] and its verdict and record exist.
           const { k } = esp[j]!;
@@ -167,8 +196,15 @@ export async function decryptFrames(source: FrameSource, sas: { config: SaConfig
   const saCounters: SaCounters[] = handles.map(({ handle, config, origin }) => {
     const st = dp.stats(handle);
     return {
-      spi: st.spi, origin, esp: st.esp, mode: config.mode, icvLength: st.icvLength, replayWindow: st.replayWindow,
-      packets: st.packets, bytes: st.bytes, seq: st.seq,
+      spi: st.spi,
+      origin,
+      esp: st.esp,
+      mode: config.mode,
+      icvLength: st.icvLength,
+      replayWindow: st.replayWindow,
+      packets: st.packets,
+      bytes: st.bytes,
+      seq: st.seq,
       drops: Object.fromEntries(Object.entries(st.drops).filter(([, n]) => n > 0n)),
     };
   });
@@ -187,10 +223,20 @@ function classify(rec: PcapRecord, frame: number, fileLinkType: number): { verdi
   const c = classifyFrame(rec.data, rec.linkType ?? fileLinkType);
   const spi = c.spi;
   const seq = c.seq === undefined ? undefined : BigInt(c.seq);
-  if (rec.fileTruncated) return { verdict: { frame, spi, seq, verdict: "malformed", reason: "The capture file ends in the middle of this frame." } };
+  if (rec.fileTruncated)
+    return {
+      verdict: { frame, spi, seq, verdict: "malformed", reason: "The capture file ends in the middle of this frame." },
+    };
   if (c.kind === "esp" && rec.origLength > rec.data.length) {
-    return { verdict: { frame, spi, seq, verdict: "malformed",
-      reason: `Only ${rec.data.length} of ${rec.origLength} bytes were captured (snap length), so the ICV cannot be checked.` } };
+    return {
+      verdict: {
+        frame,
+        spi,
+        seq,
+        verdict: "malformed",
+        reason: `Only ${rec.data.length} of ${rec.origLength} bytes were captured (snap length), so the ICV cannot be checked.`,
+      },
+    };
   }
   if (c.kind === "esp") return { verdict: { frame, spi, seq, verdict: "malformed", reason: "" }, esp: c };
   return { verdict: { frame, spi, seq, verdict: c.kind, reason: c.reason } };

@@ -63,15 +63,22 @@ export function detectSaFormat(text: string): SaFormat | undefined {
 }
 
 /** Parses every SA source into inbound SA configurations; errors name the file. */
-export function loadSas(sources: SaSource[], wiresharkMode: EspMode = "tunnel"): { config: SaConfig; origin: string }[] {
+export function loadSas(
+  sources: SaSource[],
+  wiresharkMode: EspMode = "tunnel",
+): { config: SaConfig; origin: string }[] {
   const out: { config: SaConfig; origin: string }[] = [];
   for (const src of sources) {
     let sas: SaConfig[];
     try {
-      sas = src.format === "json" ? parseSaJson(src.text)
-        : src.format === "xfrm" ? parseXfrmState(src.text)
-        : src.format === "charon" ? parseCharonLog(src.text)
-        : parseWiresharkEspSa(src.text, wiresharkMode);
+      sas =
+        src.format === "json"
+          ? parseSaJson(src.text)
+          : src.format === "xfrm"
+            ? parseXfrmState(src.text)
+            : src.format === "charon"
+              ? parseCharonLog(src.text)
+              : parseWiresharkEspSa(src.text, wiresharkMode);
     } catch (e) {
       if (e instanceof SaFileError) throw new InputError(`${src.name}: ${e.message}`);
       throw e;
@@ -94,7 +101,11 @@ export function readCaptureFile(bytes: Uint8Array, name: string): PcapFile {
  * Decrypts a parsed capture with the given SAs, all in memory (the web page's API; the CLI streams
  * with {@link decryptCaptureStream}). Throws {@link InputError} when an SA is refused.
  */
-export async function decryptCapture(capture: PcapFile, sas: { config: SaConfig; origin: string }[], options: DecryptOptions = {}): Promise<DecryptResult> {
+export async function decryptCapture(
+  capture: PcapFile,
+  sas: { config: SaConfig; origin: string }[],
+  options: DecryptOptions = {},
+): Promise<DecryptResult> {
   // The whole capture is here: a slot that just fits its largest frame (an ESP packet is never longer).
   const largest = capture.records.reduce((m, r) => Math.max(m, r.data.length), 0);
   const slotBytes = Math.min(MAX_SLOT_BYTES, Math.max(2176, Math.ceil((largest + SLOT_OVERHEAD) / 16) * 16));
@@ -105,11 +116,22 @@ export async function decryptCapture(capture: PcapFile, sas: { config: SaConfig;
   const source = {
     batches,
     // pcapng: every interface of the file, so the checks and the timestamp resolution see them all.
-    linkTypes: () => capture.interfaces ? [...new Set(capture.interfaces.map((i) => i.linkType))] : [capture.linkType],
+    linkTypes: () =>
+      capture.interfaces ? [...new Set(capture.interfaces.map((i) => i.linkType))] : [capture.linkType],
     nanosecond: () => capture.nanosecond,
   };
-  const sink = { verdicts: (b: readonly FrameVerdict[]) => { for (const v of b) verdicts.push(v); }, output: (b: Uint8Array) => { output.push(b); } };
-  const { frames: _frames, ...summary } = await decryptFrames(source, sas, sink, { ...options, slotBytes: options.slotBytes ?? slotBytes });
+  const sink = {
+    verdicts: (b: readonly FrameVerdict[]) => {
+      for (const v of b) verdicts.push(v);
+    },
+    output: (b: Uint8Array) => {
+      output.push(b);
+    },
+  };
+  const { frames: _frames, ...summary } = await decryptFrames(source, sas, sink, {
+    ...options,
+    slotBytes: options.slotBytes ?? slotBytes,
+  });
   return { ...summary, verdicts, output: concat(output) };
 }
 
@@ -118,6 +140,9 @@ const SLOT_OVERHEAD = 128; // head and tail room the dataplane keeps around each
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
-  for (const p of parts) { out.set(p, off); off += p.length; }
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
   return out;
 }

@@ -59,7 +59,8 @@ const malformedEsp = (reason: string, esp: Uint8Array): OtherFrame =>
   malformed(reason, esp.length >= 4 ? be32(esp, 0) : undefined, esp.length >= 8 ? be32(esp, 4) : undefined);
 const notEsp = (reason: string): OtherFrame => ({ kind: "not-esp", reason });
 const be16 = (b: Uint8Array, o: number): number => (byteAt(b, o) << 8) | byteAt(b, o + 1);
-const be32 = (b: Uint8Array, o: number): number => ((byteAt(b, o) << 24) | (byteAt(b, o + 1) << 16) | (byteAt(b, o + 2) << 8) | byteAt(b, o + 3)) >>> 0;
+const be32 = (b: Uint8Array, o: number): number =>
+  ((byteAt(b, o) << 24) | (byteAt(b, o + 1) << 16) | (byteAt(b, o + 2) << 8) | byteAt(b, o + 3)) >>> 0;
 
 /** Classifies one captured frame of the given pcap link type. */
 export function classifyFrame(frame: Uint8Array, linkType: number): FrameClass {
@@ -88,7 +89,8 @@ function classifyEthernet(frame: Uint8Array): FrameClass {
     if (frame.length < 18) return malformed("The frame ends inside its VLAN tag.");
     etherType = be16(frame, 16);
     off = 18;
-    if (etherType === 0x8100 || etherType === 0x88a8) return notEsp("Frames with more than one VLAN tag are not supported.");
+    if (etherType === 0x8100 || etherType === 0x88a8)
+      return notEsp("Frames with more than one VLAN tag are not supported.");
   }
   return classifyEtherType(etherType, frame.subarray(off));
 }
@@ -121,8 +123,11 @@ function classifyIp(bytes: Uint8Array, expected?: 4 | 6): FrameClass {
   const ip = version === 4 ? parseIpv4(bytes) : parseIpv6(bytes);
   if ("kind" in ip) return ip;
   if (ip.fragment) {
-    const carriesEsp = ip.protocol === IPPROTO_ESP ||
-      (ip.protocol === IPPROTO_UDP && ip.fragment === "first" && ip.packet.length >= ip.headerLength + 4 &&
+    const carriesEsp =
+      ip.protocol === IPPROTO_ESP ||
+      (ip.protocol === IPPROTO_UDP &&
+        ip.fragment === "first" &&
+        ip.packet.length >= ip.headerLength + 4 &&
         (be16(ip.packet, ip.headerLength) === NAT_T_PORT || be16(ip.packet, ip.headerLength + 2) === NAT_T_PORT));
     if (carriesEsp) return malformed("ESP packet split into IP fragments; reassembly is not supported.");
     return notEsp(`IPv${ip.version} fragment (protocol ${ip.protocol}).`);
@@ -147,7 +152,14 @@ function parseIpv4(b: Uint8Array): IpLayer | OtherFrame {
   const offset = fragField & 0x1fff;
   const moreFragments = (fragField & 0x2000) !== 0;
   const fragment = offset !== 0 ? "later" : moreFragments ? "first" : false;
-  return { version: 4, packet: b.subarray(0, totalLength), headerLength, protocol: byteAt(b, 9), protocolFieldOffset: 9, fragment };
+  return {
+    version: 4,
+    packet: b.subarray(0, totalLength),
+    headerLength,
+    protocol: byteAt(b, 9),
+    protocolFieldOffset: 9,
+    fragment,
+  };
 }
 
 function parseIpv6(b: Uint8Array): IpLayer | OtherFrame {
@@ -244,7 +256,15 @@ function espFrame(ip: IpLayer, packet: Uint8Array, udpEncapsulated: boolean): Fr
       out[5] = payloadLength & 0xff;
     }
   }
-  return { kind: "esp", packet: out, l3HeaderLength: ip.headerLength, ipVersion: ip.version, udpEncapsulated, spi: spi!, seq };
+  return {
+    kind: "esp",
+    packet: out,
+    l3HeaderLength: ip.headerLength,
+    ipVersion: ip.version,
+    udpEncapsulated,
+    spi: spi!,
+    seq,
+  };
 }
 
 /** RFC 1071 one's-complement sum of an IPv4 header (checksum field zeroed by the caller). */

@@ -79,7 +79,8 @@ export function readPcapHeader(bytes: Uint8Array): PcapHeader {
   if (bytes.length >= 4 && bytes[0] === 0x0a && bytes[1] === 0x0d && bytes[2] === 0x0d && bytes[3] === 0x0a) {
     throw new PcapError("this is a pcapng file; convert it with `editcap -F pcap IN OUT` first");
   }
-  if (bytes.length < FILE_HEADER_LENGTH) throw new PcapError(`too short for a pcap file header (${bytes.length} bytes)`);
+  if (bytes.length < FILE_HEADER_LENGTH)
+    throw new PcapError(`too short for a pcap file header (${bytes.length} bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magicBe = view.getUint32(0, false);
   const magicLe = view.getUint32(0, true);
@@ -108,10 +109,17 @@ export const PCAP_HEADER_LENGTH = FILE_HEADER_LENGTH;
  * complete and `final` is false (more bytes may come). With `final` the end of `bytes` is the end
  * of the file: a torn record is returned flagged `fileTruncated`, using the rest.
  */
-export function readPcapRecord(bytes: Uint8Array, off: number, bigEndian: boolean, final: boolean): { used: number; record: PcapRecord } | undefined {
+export function readPcapRecord(
+  bytes: Uint8Array,
+  off: number,
+  bigEndian: boolean,
+  final: boolean,
+): { used: number; record: PcapRecord } | undefined {
   const rest = bytes.length - off;
   if (rest < RECORD_HEADER_LENGTH) {
-    return final ? { used: rest, record: { tsSec: 0, tsFrac: 0, origLength: 0, data: bytes.slice(off), fileTruncated: true } } : undefined;
+    return final
+      ? { used: rest, record: { tsSec: 0, tsFrac: 0, origLength: 0, data: bytes.slice(off), fileTruncated: true } }
+      : undefined;
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const le = !bigEndian;
@@ -121,9 +129,14 @@ export function readPcapRecord(bytes: Uint8Array, off: number, bigEndian: boolea
   const origLength = view.getUint32(off + 12, le);
   const body = off + RECORD_HEADER_LENGTH;
   if (inclLength > bytes.length - body) {
-    return final ? { used: rest, record: { tsSec, tsFrac, origLength, data: bytes.slice(body), fileTruncated: true } } : undefined;
+    return final
+      ? { used: rest, record: { tsSec, tsFrac, origLength, data: bytes.slice(body), fileTruncated: true } }
+      : undefined;
   }
-  return { used: RECORD_HEADER_LENGTH + inclLength, record: { tsSec, tsFrac, origLength, data: bytes.slice(body, body + inclLength) } };
+  return {
+    used: RECORD_HEADER_LENGTH + inclLength,
+    record: { tsSec, tsFrac, origLength, data: bytes.slice(body, body + inclLength) },
+  };
 }
 
 /** Parses a classic pcap file. Throws {@link PcapError} on a bad file header; a torn last record is kept, flagged. */

@@ -71,7 +71,10 @@ export class PcapngBlockReader {
     if (rest < 12) {
       if (!final) return undefined;
       if (rest >= 4 && isPacketType(view.getUint32(off, section?.littleEndian ?? true))) {
-        return { used: rest, packet: this.#count({ iface: -1, units: 0n, origLength: 0, data: bytes.slice(off + 4), fileTruncated: true }) };
+        return {
+          used: rest,
+          packet: this.#count({ iface: -1, units: 0n, origLength: 0, data: bytes.slice(off + 4), fileTruncated: true }),
+        };
       }
       return { used: rest };
     }
@@ -82,7 +85,10 @@ export class PcapngBlockReader {
       const magic = view.getUint32(off + 8, true);
       if (magic === BYTE_ORDER_MAGIC) le = true;
       else if (magic === 0x4d3c2b1a) le = false;
-      else throw new PcapError(`section header at offset ${at}: bad byte-order magic 0x${magic.toString(16).padStart(8, "0")}`);
+      else
+        throw new PcapError(
+          `section header at offset ${at}: bad byte-order magic 0x${magic.toString(16).padStart(8, "0")}`,
+        );
       type = SHB;
     } else {
       if (!section) throw new PcapError("the file does not start with a Section Header Block");
@@ -90,7 +96,8 @@ export class PcapngBlockReader {
       type = view.getUint32(off, le);
     }
     const length = view.getUint32(off + 4, le);
-    if (length < 12 || length % 4 !== 0) throw new PcapError(`block at offset ${at} (type 0x${type.toString(16)}): bad block length ${length}`);
+    if (length < 12 || length % 4 !== 0)
+      throw new PcapError(`block at offset ${at} (type 0x${type.toString(16)}): bad block length ${length}`);
     const end = off + length;
     if (end > bytes.length) {
       if (!final) return undefined;
@@ -101,11 +108,14 @@ export class PcapngBlockReader {
       return { used: rest };
     }
     if (view.getUint32(end - 4, le) !== length) {
-      throw new PcapError(`block at offset ${at} (type 0x${type.toString(16)}): trailing length does not match ${length}`);
+      throw new PcapError(
+        `block at offset ${at} (type 0x${type.toString(16)}): trailing length does not match ${length}`,
+      );
     }
     if (type === SHB) {
       const major = view.getUint16(off + 12, le);
-      if (major !== 1) throw new PcapError(`section header at offset ${at}: pcapng version ${major} is not supported (1)`);
+      if (major !== 1)
+        throw new PcapError(`section header at offset ${at}: pcapng version ${major} is not supported (1)`);
       if (!section) this.firstLittleEndian = le;
       this.#section = { littleEndian: le, firstInterface: this.interfaces.length, count: 0 };
     } else if (type === IDB) {
@@ -117,7 +127,8 @@ export class PcapngBlockReader {
         offsetSeconds: 0n,
       };
       for (const o of options(view, off + 16, end - 4, le)) {
-        if (o.code === 2 && o.length > 0) iface.name = new TextDecoder().decode(bytes.subarray(o.at, o.at + o.length)).replace(/\0+$/, "");
+        if (o.code === 2 && o.length > 0)
+          iface.name = new TextDecoder().decode(bytes.subarray(o.at, o.at + o.length)).replace(/\0+$/, "");
         else if (o.code === 9 && o.length >= 1) {
           const r = byteAt(bytes, o.at);
           const exp = BigInt(r & 0x7f);
@@ -140,8 +151,14 @@ export class PcapngBlockReader {
     const per = iface.unitsPerSecond;
     const sec = p.units / per + iface.offsetSeconds;
     const frac = ((p.units % per) * (nanosecond ? 1_000_000_000n : 1_000_000n)) / per;
-    const rec: PcapRecord = { tsSec: Number(BigInt.asUintN(32, sec)), tsFrac: Number(frac), origLength: p.origLength, data: p.data,
-      linkType: iface.linkType, interfaceId: p.iface };
+    const rec: PcapRecord = {
+      tsSec: Number(BigInt.asUintN(32, sec)),
+      tsFrac: Number(frac),
+      origLength: p.origLength,
+      data: p.data,
+      linkType: iface.linkType,
+      interfaceId: p.iface,
+    };
     if (p.fileTruncated) rec.fileTruncated = true;
     return rec;
   }
@@ -153,7 +170,8 @@ export class PcapngBlockReader {
 }
 
 /** Whether any interface records timestamps finer than microseconds (then records carry nanoseconds). */
-export const needsNanoseconds = (interfaces: readonly CaptureInterface[]): boolean => interfaces.some((i) => i.unitsPerSecond > 1_000_000n);
+export const needsNanoseconds = (interfaces: readonly CaptureInterface[]): boolean =>
+  interfaces.some((i) => i.unitsPerSecond > 1_000_000n);
 
 /**
  * Parses a pcapng file into the same shape as a classic one: `records` in file order, each with its
@@ -191,12 +209,23 @@ export function readPcapng(bytes: Uint8Array): PcapFile {
 const isPacketType = (type: number): boolean => type === EPB || type === SPB || type === PB;
 
 /** The packet of an EPB, SPB or PB between `off` and `end` (which may be cut short by the end of the file). */
-function packetOf(view: DataView, bytes: Uint8Array, off: number, end: number, type: number, le: boolean, section: Section,
-  interfaces: CaptureInterface[], cut: boolean, at: number): { iface: number; units: bigint; origLength: number; data: Uint8Array } | undefined {
+function packetOf(
+  view: DataView,
+  bytes: Uint8Array,
+  off: number,
+  end: number,
+  type: number,
+  le: boolean,
+  section: Section,
+  interfaces: CaptureInterface[],
+  cut: boolean,
+  at: number,
+): { iface: number; units: bigint; origLength: number; data: Uint8Array } | undefined {
   const body = off + 8;
   const avail = (n: number): boolean => body + n <= end;
   if (type === SPB) {
-    if (!avail(4)) return cut ? { iface: section.firstInterface, units: 0n, origLength: 0, data: new Uint8Array(0) } : undefined;
+    if (!avail(4))
+      return cut ? { iface: section.firstInterface, units: 0n, origLength: 0, data: new Uint8Array(0) } : undefined;
     const origLength = view.getUint32(body, le);
     const snap = interfaces[section.firstInterface]?.snapLength || Infinity;
     const room = end - (body + 4) - (cut ? 0 : 4);
@@ -211,16 +240,29 @@ function packetOf(view: DataView, bytes: Uint8Array, off: number, end: number, t
   const origLength = view.getUint32(body + 16, le);
   if (local >= section.count) {
     if (cut) return { iface: -1, units, origLength, data: new Uint8Array(0) };
-    throw new PcapError(`packet block at offset ${at}: interface ${local} is not described in its section (${section.count})`);
+    throw new PcapError(
+      `packet block at offset ${at}: interface ${local} is not described in its section (${section.count})`,
+    );
   }
   const start = body + 20;
   const limit = cut ? end : end - 4;
-  if (!cut && start + capLength > limit) throw new PcapError(`packet block at offset ${at}: captured length ${capLength} exceeds the block`);
-  return { iface: section.firstInterface + local, units, origLength, data: bytes.slice(start, Math.min(start + capLength, limit)) };
+  if (!cut && start + capLength > limit)
+    throw new PcapError(`packet block at offset ${at}: captured length ${capLength} exceeds the block`);
+  return {
+    iface: section.firstInterface + local,
+    units,
+    origLength,
+    data: bytes.slice(start, Math.min(start + capLength, limit)),
+  };
 }
 
 /** The options between `from` and `to`: code, length and where the value starts. */
-function* options(view: DataView, from: number, to: number, le: boolean): Generator<{ code: number; length: number; at: number }> {
+function* options(
+  view: DataView,
+  from: number,
+  to: number,
+  le: boolean,
+): Generator<{ code: number; length: number; at: number }> {
   let o = from;
   while (o + 4 <= to) {
     const code = view.getUint16(o, le);

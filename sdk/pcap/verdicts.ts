@@ -9,10 +9,20 @@ import type { DecapResult, EspMode, SaConfig, SaHandle, Status } from "../datapl
 import type { Diagnostic, ProbeResult } from "../diag/icv-truncation.ts";
 
 /** Outcome of one frame in the verdicts file. */
-export type Verdict = "ok" | "no-sa" | "replay" | "integrity-failed" | "malformed" | "dummy" | "nat-keepalive" | "not-esp";
+export type Verdict =
+  "ok" | "no-sa" | "replay" | "integrity-failed" | "malformed" | "dummy" | "nat-keepalive" | "not-esp";
 
 /** Every verdict, in the order the summary prints them. */
-export const VERDICTS: readonly Verdict[] = ["ok", "no-sa", "replay", "integrity-failed", "malformed", "dummy", "nat-keepalive", "not-esp"];
+export const VERDICTS: readonly Verdict[] = [
+  "ok",
+  "no-sa",
+  "replay",
+  "integrity-failed",
+  "malformed",
+  "dummy",
+  "nat-keepalive",
+  "not-esp",
+];
 
 /** One line of the verdicts file. */
 export interface FrameVerdict {
@@ -54,13 +64,13 @@ export const hex32 = (n: number): string => `0x${(n >>> 0).toString(16).padStart
 
 const STATUS_SENTENCES: Record<Exclude<Status, "ok">, string> = {
   "no-sa": "No SA with this SPI was loaded.",
-  "replay": "The sequence number was already received or is older than the replay window.",
+  replay: "The sequence number was already received or is older than the replay window.",
   "integrity-failed": "The ICV did not verify: wrong key, wrong ICV length, or the packet was modified.",
   "bad-padding": "The decrypted padding is not 1, 2, 3, ... as RFC 4303 section 2.4 requires.",
-  "truncated": "The ESP packet is too short for its IV, trailer and ICV.",
+  truncated: "The ESP packet is too short for its IV, trailer and ICV.",
   "seq-overflow": "The sequence number cannot advance any further on this SA.",
   "lifetime-expired": "The SA's lifetime has expired.",
-  "dummy": "Dummy packet (next header 59), discarded as RFC 4303 section 2.6 says.",
+  dummy: "Dummy packet (next header 59), discarded as RFC 4303 section 2.6 says.",
   "bad-next-header": "The ESP trailer's next header does not fit the SA's mode.",
   "too-big": "The packet is larger than the dataplane's packet slot.",
   "invalid-sa": "The SA is not usable for inbound traffic.",
@@ -70,8 +80,10 @@ const STATUS_SENTENCES: Record<Exclude<Status, "ok">, string> = {
 /** The verdict and sentence of one decapsulated frame (with its ICV probe, when it was probed). */
 export function verdictOf(r: DecapResult, probe?: ProbeResult): { verdict: Verdict; reason: string } {
   switch (r.status) {
-    case "ok": return { verdict: "ok", reason: `Decrypted and verified; next header ${r.nextHeader}.` };
-    case "no-sa": return { verdict: "no-sa", reason: `No SA with SPI ${hex32(r.spi)} was loaded.` };
+    case "ok":
+      return { verdict: "ok", reason: `Decrypted and verified; next header ${r.nextHeader}.` };
+    case "no-sa":
+      return { verdict: "no-sa", reason: `No SA with SPI ${hex32(r.spi)} was loaded.` };
     case "replay":
     case "dummy":
       return { verdict: r.status, reason: STATUS_SENTENCES[r.status] };
@@ -88,8 +100,10 @@ export function verdictOf(r: DecapResult, probe?: ProbeResult): { verdict: Verdi
 function probeSentence(p?: ProbeResult): string | undefined {
   if (!p || p.verifiesAtBits.length === 0) return undefined;
   const bits = p.verifiesAtBits[0];
-  return `The packet does not verify with this SA's ${p.configuredIcvBits}-bit ICV but does with ${bits} bits: ` +
-    `the peer appears to use ${bits}-bit ICVs (see the diagnostic in the summary).`;
+  return (
+    `The packet does not verify with this SA's ${p.configuredIcvBits}-bit ICV but does with ${bits} bits: ` +
+    `the peer appears to use ${bits}-bit ICVs (see the diagnostic in the summary).`
+  );
 }
 
 /** The verdicts file: one {@link verdictLine} per frame, each ending in a newline. */
@@ -106,18 +120,26 @@ export function verdictLine(v: FrameVerdict): string {
 }
 
 /** The text summary: per SA like `ip -s xfrm state`, its diagnostics, then the verdict totals. */
-export function summarise(dp: Dataplane, handles: { handle: SaHandle; config: SaConfig }[], counts: Record<Verdict, number>, frames: number,
-  diagnostics: Diagnostic[]): string {
+export function summarise(
+  dp: Dataplane,
+  handles: { handle: SaHandle; config: SaConfig }[],
+  counts: Record<Verdict, number>,
+  frames: number,
+  diagnostics: Diagnostic[],
+): string {
   const lines: string[] = [];
   for (const { handle, config } of handles) {
     const s = dp.stats(handle);
-    lines.push(`spi ${hex32(s.spi)} esp ${s.esp} mode ${config.mode} icv ${s.icvLength} replay-window ${s.replayWindow}`);
+    lines.push(
+      `spi ${hex32(s.spi)} esp ${s.esp} mode ${config.mode} icv ${s.icvLength} replay-window ${s.replayWindow}`,
+    );
     lines.push(`\tpackets ${s.packets} bytes ${s.bytes} seq ${s.seq}`);
-    const drops = Object.entries(s.drops).filter(([, n]) => n > 0n).map(([k, n]) => `${k} ${n}`);
+    const drops = Object.entries(s.drops)
+      .filter(([, n]) => n > 0n)
+      .map(([k, n]) => `${k} ${n}`);
     if (drops.length) lines.push(`\tdrops: ${drops.join(" ")}`);
     for (const d of diagnostics) if (d.sa === handle) lines.push(`\tdiagnostic ${d.kind}: ${d.message}`);
   }
   lines.push(`frames ${frames}: ${VERDICTS.map((v) => `${v} ${counts[v]}`).join(", ")}`);
   return lines.join("\n") + "\n";
 }
-

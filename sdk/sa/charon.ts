@@ -60,7 +60,8 @@ interface ThreadState {
 const LINE = /(?:^|\s)(\d+)\[([A-Z]{3})\] (?:<[^>]*> )?(.*)$/;
 const KEY = /^(encryption|integrity) (initiator|responder) key => (\d+) bytes/;
 const DUMP = /^\s*\d+: (.*)$/;
-const ESTABLISHED = /^(?:(inbound|outbound) )?CHILD_SA (\S+?\{\d+\}) established with SPIs ([0-9a-fA-F]{1,8})_i ([0-9a-fA-F]{1,8})_o/;
+const ESTABLISHED =
+  /^(?:(inbound|outbound) )?CHILD_SA (\S+?\{\d+\}) established with SPIs ([0-9a-fA-F]{1,8})_i ([0-9a-fA-F]{1,8})_o/;
 
 /** Parses every Child SA of a charon log into its two directions. Throws {@link SaFileError}. */
 export function parseCharonLogSas(text: string): CharonSa[] {
@@ -86,7 +87,11 @@ export function parseCharonLogSas(text: string): CharonSa[] {
       const dump = group === "CHD" ? DUMP.exec(msg) : null;
       if (dump) {
         const tokens = dump[1]!.split(" ");
-        for (let i = 0; i < tokens.length && i < 16 && c.bytes.length < c.want && /^[0-9A-Fa-f]{2}$/.test(tokens[i]!); i++) {
+        for (
+          let i = 0;
+          i < tokens.length && i < 16 && c.bytes.length < c.want && /^[0-9A-Fa-f]{2}$/.test(tokens[i]!);
+          i++
+        ) {
           c.bytes.push(parseInt(tokens[i]!, 16));
         }
         if (c.bytes.length === c.want) {
@@ -95,7 +100,9 @@ export function parseCharonLogSas(text: string): CharonSa[] {
         }
         return;
       }
-      throw new SaFileError(`line ${c.line}: the ${c.name} key's hex dump ends after ${c.bytes.length} of ${c.want} bytes`);
+      throw new SaFileError(
+        `line ${c.line}: the ${c.name} key's hex dump ends after ${c.bytes.length} of ${c.want} bytes`,
+      );
     }
     if (/^Starting IKE charon daemon/.test(msg)) {
       // Child SA numbers start again at 1 in a restarted daemon.
@@ -143,11 +150,22 @@ export function parseCharonLogSas(text: string): CharonSa[] {
     const spiIn = parseInt(e[3]!, 16) >>> 0;
     const spiOut = parseInt(e[4]!, 16) >>> 0;
     const where = `line ${n} (CHILD_SA ${child}, SPIs ${hex32(spiIn)} in, ${hex32(spiOut)} out)`;
-    const role = establishing.has(child) ? "initiator" : t.parsed === "response" ? "initiator" : t.parsed === "request" ? "responder" : undefined;
+    const role = establishing.has(child)
+      ? "initiator"
+      : t.parsed === "response"
+        ? "initiator"
+        : t.parsed === "request"
+          ? "responder"
+          : undefined;
     if (!role) {
-      throw new SaFileError(`${where}: cannot tell which side initiated this Child SA; log IKE at level 0 or more and ENC at level 1 (default = 1)`);
+      throw new SaFileError(
+        `${where}: cannot tell which side initiated this Child SA; log IKE at level 0 or more and ENC at level 1 (default = 1)`,
+      );
     }
-    if (!t.proposal) throw new SaFileError(`${where}: no "selected proposal: ESP:..." line before it; log CFG at level 1 or more (default = 1)`);
+    if (!t.proposal)
+      throw new SaFileError(
+        `${where}: no "selected proposal: ESP:..." line before it; log CFG at level 1 or more (default = 1)`,
+      );
     if (!t.keys["encryption initiator"] && !t.keys["integrity initiator"]) {
       throw new SaFileError(`${where}: no Child SA keys logged before it; log CHD at level 4 (chd = 4)`);
     }
@@ -157,7 +175,13 @@ export function parseCharonLogSas(text: string): CharonSa[] {
       const encKey = t.keys[`encryption ${keysOf}`] ?? new Uint8Array(0);
       const integKey = t.keys[`integrity ${keysOf}`];
       const config: SaConfig = {
-        spi, direction: "in", mode: "tunnel", esp: suite.esp, encKey, icvLength: suite.icvLength, esn: suite.esn,
+        spi,
+        direction: "in",
+        mode: "tunnel",
+        esp: suite.esp,
+        encKey,
+        icvLength: suite.icvLength,
+        esn: suite.esn,
       };
       if (suite.integKeyBytes > 0) config.integKey = integKey;
       return { config, child, direction, role, proposal: t.proposal!, line: n };
@@ -165,7 +189,8 @@ export function parseCharonLogSas(text: string): CharonSa[] {
     // Inbound traffic was sent by the other side of the exchange, with that side's keys.
     const pair = [make(spiIn, other, "inbound"), make(spiOut, role, "outbound")];
     for (const sa of pair) {
-      if (sa.config.spi < 256) throw new SaFileError(`${where}: SPI ${hex32(sa.config.spi)} is reserved (RFC 4303 section 2.1)`);
+      if (sa.config.spi < 256)
+        throw new SaFileError(`${where}: SPI ${hex32(sa.config.spi)} is reserved (RFC 4303 section 2.1)`);
     }
     if (role === "initiator") {
       for (const sa of pair) sa.config.mode = t.parsedTransport ? "transport" : "tunnel";
@@ -176,10 +201,13 @@ export function parseCharonLogSas(text: string): CharonSa[] {
     t.keys = {};
   });
   for (const t of threads.values()) {
-    if (t.collecting) throw new SaFileError(`line ${t.collecting.line}: the log ends inside the ${t.collecting.name} key's hex dump`);
+    if (t.collecting)
+      throw new SaFileError(`line ${t.collecting.line}: the log ends inside the ${t.collecting.name} key's hex dump`);
   }
   if (out.length === 0) {
-    throw new SaFileError('no Child SA keys found (expected charon log lines "encryption initiator key => N bytes" and "CHILD_SA ... established with SPIs"; log CHD at level 4)');
+    throw new SaFileError(
+      'no Child SA keys found (expected charon log lines "encryption initiator key => N bytes" and "CHILD_SA ... established with SPIs"; log CHD at level 4)',
+    );
   }
   // A Child SA logged twice (e.g. two daemons' logs concatenated) must agree with itself.
   const bySpi = new Map<number, CharonSa>();
@@ -190,7 +218,9 @@ export function parseCharonLogSas(text: string): CharonSa[] {
       bySpi.set(sa.config.spi, sa);
       unique.push(sa);
     } else if (!sameKeys(prev.config, sa.config)) {
-      throw new SaFileError(`line ${sa.line} (CHILD_SA ${sa.child}): SPI ${hex32(sa.config.spi)} was already used with other keys at line ${prev.line}`);
+      throw new SaFileError(
+        `line ${sa.line} (CHILD_SA ${sa.child}): SPI ${hex32(sa.config.spi)} was already used with other keys at line ${prev.line}`,
+      );
     }
   }
   return unique;
@@ -204,15 +234,18 @@ export function parseCharonLog(text: string): SaConfig[] {
 const hex32 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, "0")}`;
 
 function sameKeys(a: SaConfig, b: SaConfig): boolean {
-  const eq = (x?: Uint8Array, y?: Uint8Array): boolean => (x?.length ?? -1) === (y?.length ?? -1) && (x ?? []).every((v, i) => v === y![i]);
+  const eq = (x?: Uint8Array, y?: Uint8Array): boolean =>
+    (x?.length ?? -1) === (y?.length ?? -1) && (x ?? []).every((v, i) => v === y![i]);
   return a.esp === b.esp && eq(a.encKey, b.encKey) && eq(a.integKey, b.integKey);
 }
 
 /** strongSwan's ESP transform names (libstrongswan crypto names, as `%P` prints a proposal), from the suite registry. */
 const ENCRYPTION: ReadonlyMap<string, { cipher: Cipher; icv?: number }> = new Map(
-  CIPHERS.map((r) => [r.charon, r.combined ? { cipher: r.family, icv: r.icvBytes } : { cipher: r.family }]));
+  CIPHERS.map((r) => [r.charon, r.combined ? { cipher: r.family, icv: r.icvBytes } : { cipher: r.family }]),
+);
 const INTEGRITY: Record<string, { hash: Hash; icv: number } | undefined> = Object.fromEntries(
-  INTEGS.map((r) => [r.charon, { hash: r.hmac, icv: r.icvBytes }]));
+  INTEGS.map((r) => [r.charon, { hash: r.hmac, icv: r.icvBytes }]),
+);
 /** `AES_GCM_16_128` → the row name `AES_GCM_16` and 128 bits; `NULL` → itself. */
 function encryptionOf(p: string): { name: string; bits?: number } | undefined {
   for (const name of ENCRYPTION.keys()) {
@@ -222,10 +255,15 @@ function encryptionOf(p: string): { name: string; bits?: number } | undefined {
   }
   return undefined;
 }
-const FAMILY_LIST = [...new Set(CIPHERS.map((r) => r.family))].map((f) => (f === "null" ? "NULL" : FAMILIES[f].title)).join(", ");
+const FAMILY_LIST = [...new Set(CIPHERS.map((r) => r.family))]
+  .map((f) => (f === "null" ? "NULL" : FAMILIES[f].title))
+  .join(", ");
 
-function suiteOf(proposal: string, keys: Partial<Record<KeyName, Uint8Array>>, where: string):
-  { esp: string; icvLength: IcvLength; esn: boolean; integKeyBytes: number } {
+function suiteOf(
+  proposal: string,
+  keys: Partial<Record<KeyName, Uint8Array>>,
+  where: string,
+): { esp: string; icvLength: IcvLength; esn: boolean; integKeyBytes: number } {
   const fail = (why: string): never => {
     throw new SaFileError(`${where}: ESP:${proposal}: ${why}`);
   };
@@ -237,7 +275,12 @@ function suiteOf(proposal: string, keys: Partial<Record<KeyName, Uint8Array>>, w
     const e = encryptionOf(p);
     if (e) {
       enc = { ...ENCRYPTION.get(e.name)!, bits: e.bits };
-    } else if (p.startsWith("HMAC_") || p.startsWith("AES_XCBC") || p.startsWith("AES_CMAC") || p.startsWith("AES_GMAC")) {
+    } else if (
+      p.startsWith("HMAC_") ||
+      p.startsWith("AES_XCBC") ||
+      p.startsWith("AES_CMAC") ||
+      p.startsWith("AES_GMAC")
+    ) {
       integ = INTEGRITY[p] ?? fail(`integrity algorithm ${p} is not supported (${Object.keys(INTEGRITY).join(", ")})`);
     } else if (p === "EXT_SEQ") {
       esn = true;
@@ -252,7 +295,10 @@ function suiteOf(proposal: string, keys: Partial<Record<KeyName, Uint8Array>>, w
   const encKey = keys["encryption initiator"] ?? new Uint8Array(0);
   const aead = enc.icv !== undefined;
   if (aead && integ) fail("an AEAD or GMAC transform with a separate integrity algorithm");
-  if (!aead && !integ) fail(`${enc.cipher === "null" ? "NULL encryption" : "this cipher"} without an integrity algorithm is not supported`);
+  if (!aead && !integ)
+    fail(
+      `${enc.cipher === "null" ? "NULL encryption" : "this cipher"} without an integrity algorithm is not supported`,
+    );
   let suite: { esp: EspSuite; icvLength: IcvLength };
   try {
     suite = suiteFor(enc.cipher, encKey.length, integ?.hash, aead ? enc.icv! : integ!.icv);
@@ -261,16 +307,19 @@ function suiteOf(proposal: string, keys: Partial<Record<KeyName, Uint8Array>>, w
   }
   if (enc.bits !== undefined && enc.cipher !== "chacha20-poly1305") {
     const aesBytes = parseSuite(suite.esp).aesKeyBytes;
-    if (aesBytes * 8 !== enc.bits) fail(`the logged encryption key (${encKey.length} bytes) does not fit ${enc.bits}-bit AES`);
+    if (aesBytes * 8 !== enc.bits)
+      fail(`the logged encryption key (${encKey.length} bytes) does not fit ${enc.bits}-bit AES`);
   }
   const integKeyBytes = parseSuite(suite.esp).integKeyBytes;
   for (const side of ["initiator", "responder"] as const) {
     const k = keys[`encryption ${side}`] ?? new Uint8Array(0);
-    if (k.length !== encKey.length) fail(`the encryption ${side} key has ${k.length} bytes, the other ${encKey.length}`);
+    if (k.length !== encKey.length)
+      fail(`the encryption ${side} key has ${k.length} bytes, the other ${encKey.length}`);
     if (integKeyBytes > 0) {
       const ik = keys[`integrity ${side}`];
       if (!ik) fail(`no integrity ${side} key logged`);
-      if (ik!.length !== integKeyBytes) fail(`the integrity ${side} key has ${ik!.length} bytes, ${suite.esp} takes ${integKeyBytes}`);
+      if (ik!.length !== integKeyBytes)
+        fail(`the integrity ${side} key has ${ik!.length} bytes, ${suite.esp} takes ${integKeyBytes}`);
     }
   }
   return { esp: suite.esp, icvLength: suite.icvLength, esn, integKeyBytes };

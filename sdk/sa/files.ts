@@ -6,7 +6,16 @@
  */
 import type { EspMode, EspSuite, IcvLength, SaConfig } from "../dataplane/types.ts";
 import { lookupSuite, parseSuite } from "../dataplane/suites.ts";
-import { CIPHERS, FAMILIES, INTEGS, espSuites, integByKeyword, suiteKeyword, type CipherFamily, type IntegRow } from "../dataplane/suite-registry.ts";
+import {
+  CIPHERS,
+  FAMILIES,
+  INTEGS,
+  espSuites,
+  integByKeyword,
+  suiteKeyword,
+  type CipherFamily,
+  type IntegRow,
+} from "../dataplane/suite-registry.ts";
 
 /** A SA file could not be turned into SA configurations. The message names the entry and field. */
 export class SaFileError extends Error {
@@ -66,34 +75,63 @@ function parseJsonEntry(entry: unknown, i: number): SaConfig {
   const fail = (field: string, why: string): never => {
     throw new SaFileError(`${where(field)}: ${why}`);
   };
-  if (typeof entry !== "object" || entry === null || Array.isArray(entry)) throw new SaFileError(`sas[${i}]: expected an object`);
+  if (typeof entry !== "object" || entry === null || Array.isArray(entry))
+    throw new SaFileError(`sas[${i}]: expected an object`);
   const e = entry as Record<string, unknown>;
-  const known = new Set(["spi", "mode", "esp", "encKey", "integKey", "esn", "replayWindow", "replaySeq", "icvLength", "comment"]);
+  const known = new Set([
+    "spi",
+    "mode",
+    "esp",
+    "encKey",
+    "integKey",
+    "esn",
+    "replayWindow",
+    "replaySeq",
+    "icvLength",
+    "comment",
+  ]);
   for (const k of Object.keys(e)) if (!known.has(k)) fail(k, `unknown field (known: ${[...known].join(", ")})`);
 
-  const spi = typeof e.spi === "string" ? parseSpi(e.spi) : typeof e.spi === "number" && e.spi >= 256 && e.spi <= 0xffffffff && Number.isInteger(e.spi) ? e.spi : undefined;
+  const spi =
+    typeof e.spi === "string"
+      ? parseSpi(e.spi)
+      : typeof e.spi === "number" && e.spi >= 256 && e.spi <= 0xffffffff && Number.isInteger(e.spi)
+        ? e.spi
+        : undefined;
   if (spi === undefined) fail("spi", 'expected "0x" and up to 8 hex digits, 0x100..0xffffffff');
   if (e.mode !== "tunnel" && e.mode !== "transport") fail("mode", 'expected "tunnel" or "transport"');
   if (typeof e.esp !== "string") fail("esp", `expected a suite keyword (${ESP_SUITES.join(", ")})`);
   const esp = e.esp as string;
   const base = esp.endsWith("-esn") ? esp.slice(0, -4) : esp;
-  if (!(ESP_SUITES as readonly string[]).includes(base)) fail("esp", `unknown suite "${esp}" (known: ${ESP_SUITES.join(", ")}, optionally with -esn)`);
+  if (!(ESP_SUITES as readonly string[]).includes(base))
+    fail("esp", `unknown suite "${esp}" (known: ${ESP_SUITES.join(", ")}, optionally with -esn)`);
   const isNull = base.startsWith("null-");
   const suite = parseSuite(base);
   const isGcm = suite.integKeyBytes === 0; // AEAD or GMAC: all keying material is encKey
 
-  const encKey = typeof e.encKey === "string" ? parseHex(e.encKey) : e.encKey === undefined && isNull ? new Uint8Array(0) : undefined;
+  const encKey =
+    typeof e.encKey === "string"
+      ? parseHex(e.encKey)
+      : e.encKey === undefined && isNull
+        ? new Uint8Array(0)
+        : undefined;
   if (encKey === undefined) fail("encKey", "expected a hex string");
   const wantEnc = [suite.encKeyBytes];
   if (!wantEnc.includes(encKey!.length)) {
     const cipher = lookupSuite(base)!.cipher;
     const key = cipher.family === "chacha20-poly1305" ? "ChaCha20 key" : "AES key";
-    const layout = cipher.saltBytes ? ` (${key} then ${cipher.saltBytes}-byte ${FAMILIES[cipher.family].saltWord})` : "";
+    const layout = cipher.saltBytes
+      ? ` (${key} then ${cipher.saltBytes}-byte ${FAMILIES[cipher.family].saltWord})`
+      : "";
     fail("encKey", `${esp} needs ${wantEnc[0]} bytes${layout}, got ${encKey!.length}`);
   }
   let integKey: Uint8Array | undefined;
   if (isGcm) {
-    if (e.integKey !== undefined && e.integKey !== "") fail("integKey", `${esp} ${base.includes("gmac") ? "keys its ICV with encKey" : "is AEAD"} and takes no integrity key`);
+    if (e.integKey !== undefined && e.integKey !== "")
+      fail(
+        "integKey",
+        `${esp} ${base.includes("gmac") ? "keys its ICV with encKey" : "is AEAD"} and takes no integrity key`,
+      );
   } else {
     integKey = typeof e.integKey === "string" ? parseHex(e.integKey) : undefined;
     if (integKey === undefined || integKey.length === 0) fail("integKey", `${esp} needs an HMAC key as a hex string`);
@@ -109,11 +147,14 @@ function parseJsonEntry(entry: unknown, i: number): SaConfig {
   let seq: bigint | undefined;
   if (e.replaySeq !== undefined) {
     const r = e.replaySeq;
-    const ok = (typeof r === "string" && /^[0-9]{1,20}$/.test(r)) || (typeof r === "number" && Number.isSafeInteger(r) && r >= 0);
+    const ok =
+      (typeof r === "string" && /^[0-9]{1,20}$/.test(r)) ||
+      (typeof r === "number" && Number.isSafeInteger(r) && r >= 0);
     if (!ok) fail("replaySeq", "expected a decimal string");
     seq = BigInt(r as string | number);
     const max = esn ? MAX_U64 : 0xffffffffn;
-    if (seq > max) fail("replaySeq", `exceeds ${esn ? 64 : 32} bits${esn ? "" : " (set esn: true for 64-bit sequence numbers)"}`);
+    if (seq > max)
+      fail("replaySeq", `exceeds ${esn ? 64 : 32} bits${esn ? "" : " (set esn: true for 64-bit sequence numbers)"}`);
   }
   let icvLength: IcvLength | undefined;
   if (e.icvLength !== undefined) {
@@ -156,35 +197,49 @@ const orList = (items: readonly (string | number)[]): string =>
   items.length === 1 ? String(items[0]) : `${items.slice(0, -1).join(", ")} or ${items[items.length - 1]}`;
 
 /** @internal Picks the suite keyword for a cipher/HMAC/ICV combination; throws a plain Error with the reason. */
-export function suiteFor(cipher: Cipher, encKeyLength: number, hash: Hash | undefined, icvLength: number): { esp: EspSuite; icvLength: IcvLength } {
+export function suiteFor(
+  cipher: Cipher,
+  encKeyLength: number,
+  hash: Hash | undefined,
+  icvLength: number,
+): { esp: EspSuite; icvLength: IcvLength } {
   const rows = CIPHERS.filter((r) => r.family === cipher);
   const { title, rfc, saltWord } = FAMILIES[cipher];
   const [first] = rows;
   if (!first) throw new Error(`no suite of the ${title} family is known`);
-  if (!first.combined && hash === undefined) throw new Error(`${title} without an integrity algorithm is not supported`);
+  if (!first.combined && hash === undefined)
+    throw new Error(`${title} without an integrity algorithm is not supported`);
   const sized = rows.filter((r) => r.keyBytes + r.saltBytes === encKeyLength);
   if (sized.length === 0) {
     if (first.keyBytes === 0) throw new Error(`${title} takes no key`);
     const salt = first.saltBytes;
     if (first.keyBits === undefined) {
-      throw new Error(`${title} key must be ${first.keyBytes + salt} bytes (${first.keyBytes}-byte key then ${salt}-byte ${saltWord}), got ${encKeyLength}`);
+      throw new Error(
+        `${title} key must be ${first.keyBytes + salt} bytes (${first.keyBytes}-byte key then ${salt}-byte ${saltWord}), got ${encKeyLength}`,
+      );
     }
     // AES-192 in parentheses: it is rare, and 128/256 are the sizes people check first.
     const layout = salt ? ` (AES key then ${salt}-byte ${saltWord})` : "";
-    throw new Error(`${title} key must be ${16 + salt} or ${32 + salt} bytes${layout}, got ${encKeyLength} (AES-192 takes ${24 + salt})`);
+    throw new Error(
+      `${title} key must be ${16 + salt} or ${32 + salt} bytes${layout}, got ${encKeyLength} (AES-192 takes ${24 + salt})`,
+    );
   }
   if (first.combined) {
     const row = sized.find((r) => r.icvBytes === icvLength);
     if (!row) {
       const icvs = [...new Set(sized.map((r) => r.icvBytes))];
-      throw new Error(`${title} ICV of ${icvLength} bytes is not supported (${icvs.length === 1 ? `${icvs[0]} only, ${rfc}` : orList(icvs)})`);
+      throw new Error(
+        `${title} ICV of ${icvLength} bytes is not supported (${icvs.length === 1 ? `${icvs[0]} only, ${rfc}` : orList(icvs)})`,
+      );
     }
     return { esp: row.keyword as EspSuite, icvLength: icvLength as IcvLength };
   }
   const allowed = hmacRow(hash!).allowedIcv;
   if (!allowed.includes(icvLength)) {
     const ok = allowed.map((n) => n * 8);
-    throw new Error(`${hmacTitle(hash!)} with a ${icvLength * 8}-bit ICV is not supported (${ok.length === 1 ? `${ok[0]} bits only` : orList(ok)})`);
+    throw new Error(
+      `${hmacTitle(hash!)} with a ${icvLength * 8}-bit ICV is not supported (${ok.length === 1 ? `${ok[0]} bits only` : orList(ok)})`,
+    );
   }
   const integ = INTEGS.find((r) => r.hmac === hash && r.icvBytes === icvLength) ?? hmacRow(hash!);
   return { esp: `${sized[0]!.keyword}-${integ.keyword}` as EspSuite, icvLength: icvLength as IcvLength };
@@ -195,19 +250,22 @@ export function suiteFor(cipher: Cipher, encKeyLength: number, hash: Hash | unde
 
 /** `aead` algorithm names as the kernel prints them (net/xfrm/xfrm_algo.c aead_list). */
 const XFRM_AEAD: Record<string, Cipher | undefined> = Object.fromEntries(
-  CIPHERS.flatMap((r) => ("aead" in r.xfrm ? [[r.xfrm.aead, r.family]] : [])));
+  CIPHERS.flatMap((r) => ("aead" in r.xfrm ? [[r.xfrm.aead, r.family]] : [])),
+);
 /**
  * `enc` algorithm names (ealg_list). The kernel prints the canonical name even when `ip xfrm state
  * add` was given the compat one (`aes`); `cipher_null` stays accepted for hand-written files.
  */
 const XFRM_ENC: Record<string, Cipher | undefined> = Object.fromEntries(
-  CIPHERS.flatMap((r) => ("enc" in r.xfrm ? [r.xfrm.enc, ...(r.xfrm.aliases ?? [])].map((n) => [n, r.family]) : [])));
+  CIPHERS.flatMap((r) => ("enc" in r.xfrm ? [r.xfrm.enc, ...(r.xfrm.aliases ?? [])].map((n) => [n, r.family]) : [])),
+);
 /**
  * `auth` / `auth-trunc` names (aalg_list) with the kernel's default truncation, which applies when
  * the SA was added with plain `auth`: 96 bits for SHA-1 and, against RFC 4868, for SHA-256.
  */
 const XFRM_AUTH: Record<string, { hash: Hash; defaultBits: number } | undefined> = Object.fromEntries(
-  INTEGS.map((r) => [r.xfrm.auth, { hash: r.hmac, defaultBits: r.xfrm.defaultBits }]));
+  INTEGS.map((r) => [r.xfrm.auth, { hash: r.hmac, defaultBits: r.xfrm.defaultBits }]),
+);
 const known = (table: Record<string, unknown>): string => Object.keys(table).join(", ");
 
 /** HMAC key bytes the dataplane takes for a keyword (the hash output length). */
@@ -236,7 +294,8 @@ export function parseXfrmState(text: string): SaConfig[] {
     else if (current) current.push(line.trim());
     else throw new SaFileError(`line "${line.trim()}": expected a state to start with "src ADDRESS dst ADDRESS"`);
   }
-  if (blocks.length === 0) throw new SaFileError('no states found (expected blocks starting with "src ADDRESS dst ADDRESS")');
+  if (blocks.length === 0)
+    throw new SaFileError('no states found (expected blocks starting with "src ADDRESS dst ADDRESS")');
   const sas: SaConfig[] = [];
   blocks.forEach((lines, i) => {
     const sa = parseXfrmBlock(lines, i + 1);
@@ -265,13 +324,16 @@ function parseXfrmBlock(lines: string[], n: number): SaConfig | undefined {
 
   // `KIND NAME [0xKEY | <<Keys hidden>>] [(KEYBITS bits)] [ICV/TRUNC BITS]`
   const algo = (kind: string): { name: string; key: Uint8Array; bits?: number } | undefined => {
-    const m = new RegExp(`(?:^|\\n)${kind} (\\S+)(?: (0x[0-9a-fA-F]*|<<Keys hidden>>|\\d+))?(?: \\((\\d+) bits\\))?(?: (\\d+))?(?:\\n|$)`).exec(body);
+    const m = new RegExp(
+      `(?:^|\\n)${kind} (\\S+)(?: (0x[0-9a-fA-F]*|<<Keys hidden>>|\\d+))?(?: \\((\\d+) bits\\))?(?: (\\d+))?(?:\\n|$)`,
+    ).exec(body);
     if (!m) return undefined;
     if (m[2] !== undefined && !m[2].startsWith("0x")) {
       fail(kind, "keys are hidden (the output came from `ip xfrm state ... nokeys`); print the states with keys");
     }
     const key = parseHex(m[2] ?? "0x") ?? fail(kind, `key "${m[2]}" is not hex`);
-    if (m[3] !== undefined && Number(m[3]) !== key.length * 8) fail(kind, `the key has ${key.length * 8} bits but the line says ${m[3]}`);
+    if (m[3] !== undefined && Number(m[3]) !== key.length * 8)
+      fail(kind, `the key has ${key.length * 8} bits but the line says ${m[3]}`);
     return { name: m[1]!, key, bits: m[4] === undefined ? undefined : Number(m[4]) }; // group 1 (the name) is mandatory
   };
   const aead = algo("aead");
@@ -306,12 +368,19 @@ function parseXfrmBlock(lines: string[], n: number): SaConfig | undefined {
   try {
     suite = suiteFor(cipher!, encKey!.length, hash, icvBits / 8);
   } catch (e) {
-    return fail(aead ? "aead" : "enc/auth", `${aead ? aead.name : `${enc!.name} + ${(authTrunc ?? auth)?.name ?? "no auth"}`}: ${(e as Error).message}`);
+    return fail(
+      aead ? "aead" : "enc/auth",
+      `${aead ? aead.name : `${enc!.name} + ${(authTrunc ?? auth)?.name ?? "no auth"}`}: ${(e as Error).message}`,
+    );
   }
   if (integKey) {
     const want = integKeyBytes(suite.esp);
     const field = authTrunc ? "auth-trunc" : "auth";
-    if (integKey.length !== want) fail(field, `${(authTrunc ?? auth)!.name} is not supported with a ${integKey.length * 8}-bit key (it takes ${want * 8} bits, the hash output length, as RFC 2404 and RFC 4868 key it)`);
+    if (integKey.length !== want)
+      fail(
+        field,
+        `${(authTrunc ?? auth)!.name} is not supported with a ${integKey.length * 8}-bit key (it takes ${want * 8} bits, the hash output length, as RFC 2404 and RFC 4868 key it)`,
+      );
   }
 
   // `replay-window N [seq 0x…] flag LIST [(0xHEX)]`; `ip -s` adds the netlink seq and the hex flags.
@@ -336,7 +405,14 @@ function parseXfrmBlock(lines: string[], n: number): SaConfig | undefined {
     if (hi && esn) seq |= BigInt(`0x${hi[1]}`) << 32n;
   }
   const cfg: SaConfig = {
-    spi: spi, direction: "in", mode: mode as EspMode, esp: suite.esp, encKey: encKey!, icvLength: suite.icvLength, esn, replayWindow,
+    spi: spi,
+    direction: "in",
+    mode: mode as EspMode,
+    esp: suite.esp,
+    encKey: encKey!,
+    icvLength: suite.icvLength,
+    esn,
+    replayWindow,
   };
   if (integKey) cfg.integKey = integKey;
   if (seq !== undefined) cfg.seq = seq;
@@ -348,10 +424,15 @@ function parseXfrmBlock(lines: string[], n: number): SaConfig | undefined {
 
 /** Encryption algorithm names of Wireshark's ESP preferences (packet-ipsec.c, 4.0). */
 const WIRESHARK_ENC: Record<string, { cipher: Cipher; icv?: number } | undefined> = Object.fromEntries(
-  CIPHERS.flatMap((r) => ("name" in r.wireshark ? [r.wireshark.name, ...(r.wireshark.aliases ?? [])] : [])
-    .map((n) => [n, r.combined ? { cipher: r.family, icv: r.icvBytes } : { cipher: r.family }])));
+  CIPHERS.flatMap((r) =>
+    ("name" in r.wireshark ? [r.wireshark.name, ...(r.wireshark.aliases ?? [])] : []).map((n) => [
+      n,
+      r.combined ? { cipher: r.family, icv: r.icvBytes } : { cipher: r.family },
+    ]),
+  ),
+);
 const WIRESHARK_AUTH: Record<string, { hash?: Hash; icv: number } | undefined> = {
-  "NULL": { icv: 0 },
+  NULL: { icv: 0 },
   ...Object.fromEntries(INTEGS.map((r) => [r.wireshark, { hash: r.hmac, icv: r.icvBytes }])),
 };
 
@@ -403,14 +484,21 @@ export function parseWiresharkEspSa(text: string, mode: EspMode = "tunnel"): SaC
     const n = idx + 1;
     const fields = splitUatLine(line);
     if (!fields) throw new SaFileError(`line ${n}: expected comma-separated "quoted" fields`);
-    if (fields.length < 8) throw new SaFileError(`line ${n}: expected 8 fields (protocol, src, dst, spi, encryption, key, authentication, key), got ${fields.length}`);
+    if (fields.length < 8)
+      throw new SaFileError(
+        `line ${n}: expected 8 fields (protocol, src, dst, spi, encryption, key, authentication, key), got ${fields.length}`,
+      );
     const [, , , spiText = "", encName = "", encKeyText = "", authName = "", authKeyText = ""] = fields;
     const fail = (field: string, why: string): never => {
       throw new SaFileError(`line ${n} (spi ${spiText}): ${field}: ${why}`);
     };
     const spi = parseSpi(spiText) ?? fail("spi", 'expected "0x" and up to 8 hex digits (wildcards are not supported)');
-    const enc = WIRESHARK_ENC[encName] ?? fail("encryption", `"${encName}" is not supported (${Object.keys(WIRESHARK_ENC).join("; ")})`);
-    const auth = WIRESHARK_AUTH[authName] ?? fail("authentication", `"${authName}" is not supported (${Object.keys(WIRESHARK_AUTH).join("; ")})`);
+    const enc =
+      WIRESHARK_ENC[encName] ??
+      fail("encryption", `"${encName}" is not supported (${Object.keys(WIRESHARK_ENC).join("; ")})`);
+    const auth =
+      WIRESHARK_AUTH[authName] ??
+      fail("authentication", `"${authName}" is not supported (${Object.keys(WIRESHARK_AUTH).join("; ")})`);
     const wsKey = (field: string, t: string): Uint8Array => {
       if (t === "" || /^0x$/i.test(t)) return new Uint8Array(0);
       if (/^0x/i.test(t)) return parseHex(t) ?? fail(field, `"${t}" is not hex`);
@@ -436,10 +524,19 @@ export function parseWiresharkEspSa(text: string, mode: EspMode = "tunnel"): SaC
       return fail("encryption/authentication", (e as Error).message);
     }
     if (integKey && integKey.length !== integKeyBytes(suite.esp)) {
-      fail("authentication key", `${authName} takes a ${integKeyBytes(suite.esp)}-byte key here (the hash output length), got ${integKey.length}`);
+      fail(
+        "authentication key",
+        `${authName} takes a ${integKeyBytes(suite.esp)}-byte key here (the hash output length), got ${integKey.length}`,
+      );
     }
     const cfg: SaConfig = {
-      spi: spi, direction: "in", mode, esp: suite.esp, encKey, icvLength: suite.icvLength, esn: false,
+      spi: spi,
+      direction: "in",
+      mode,
+      esp: suite.esp,
+      encKey,
+      icvLength: suite.icvLength,
+      esn: false,
     };
     if (integKey) cfg.integKey = integKey;
     sas.push(cfg);

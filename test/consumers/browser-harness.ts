@@ -46,7 +46,12 @@ export interface CdpEvent {
 export interface Chromium {
   pid: number;
   /** Sends one DevTools command (browser-level, or to a page session); rejects on a protocol error or after `timeoutMs`. */
-  send<T = Record<string, unknown>>(method: string, params?: Record<string, unknown>, sessionId?: string, timeoutMs?: number): Promise<T>;
+  send<T = Record<string, unknown>>(
+    method: string,
+    params?: Record<string, unknown>,
+    sessionId?: string,
+    timeoutMs?: number,
+  ): Promise<T>;
   /** Every event received so far (console messages, exceptions, network responses, …). */
   events: CdpEvent[];
   /** What Chromium printed on stderr so far. */
@@ -61,7 +66,9 @@ export interface Chromium {
  */
 export async function launchChromium(opts: { timeoutMs: number }): Promise<Chromium> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's Chromium with \`apt-get update && apt-get install -y chromium\``);
+    throw new Error(
+      `${CHROMIUM} is missing: install Debian's Chromium with \`apt-get update && apt-get install -y chromium\``,
+    );
   }
   const profile = mkdtempSync(join(tmpdir(), "ipsec-wasm-chromium-"));
   const child: ChildProcess = spawn(CHROMIUM, [...chromiumFlags(profile), "--remote-debugging-pipe", "about:blank"], {
@@ -74,7 +81,10 @@ export async function launchChromium(opts: { timeoutMs: number }): Promise<Chrom
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let gone = false;
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  const pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
   const failAll = (why: string): void => {
     for (const [id, p] of pending) {
       clearTimeout(p.timer);
@@ -100,7 +110,14 @@ export async function launchChromium(opts: { timeoutMs: number }): Promise<Chrom
     buffered += chunk;
     let end: number;
     while ((end = buffered.indexOf("\0")) >= 0) {
-      const msg = JSON.parse(buffered.slice(0, end)) as { id?: number; result?: unknown; error?: { message: string }; method?: string; params?: Record<string, unknown>; sessionId?: string };
+      const msg = JSON.parse(buffered.slice(0, end)) as {
+        id?: number;
+        result?: unknown;
+        error?: { message: string };
+        method?: string;
+        params?: Record<string, unknown>;
+        sessionId?: string;
+      };
       buffered = buffered.slice(end + 1);
       if (msg.id !== undefined) {
         const p = pending.get(msg.id);
@@ -116,7 +133,12 @@ export async function launchChromium(opts: { timeoutMs: number }): Promise<Chrom
   });
 
   let nextId = 1;
-  const send = <T>(method: string, params: Record<string, unknown> = {}, sessionId?: string, timeoutMs = opts.timeoutMs): Promise<T> =>
+  const send = <T>(
+    method: string,
+    params: Record<string, unknown> = {},
+    sessionId?: string,
+    timeoutMs = opts.timeoutMs,
+  ): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       if (gone) return reject(new Error(`chromium is not running (${method})\n--- chromium stderr\n${stderr}`));
       const id = nextId++;

@@ -26,12 +26,19 @@ let consumer: Consumer;
 let denoDir: string;
 const deno = repo("node_modules/.bin/deno");
 
-before(async () => {
-  consumer = await consumerProject("deno", {
-    files: { "roundtrip.mjs": program("roundtrip.mjs"), "main.mjs": MAIN, "deno.json": JSON.stringify({ nodeModulesDir: "manual" }) },
-  });
-  denoDir = mkdtempSync(join(tmpdir(), "ipsec-wasm-deno-dir-"));
-}, { timeout: 300_000 });
+before(
+  async () => {
+    consumer = await consumerProject("deno", {
+      files: {
+        "roundtrip.mjs": program("roundtrip.mjs"),
+        "main.mjs": MAIN,
+        "deno.json": JSON.stringify({ nodeModulesDir: "manual" }),
+      },
+    });
+    denoDir = mkdtempSync(join(tmpdir(), "ipsec-wasm-deno-dir-"));
+  },
+  { timeout: 300_000 },
+);
 
 after(() => {
   consumer?.remove();
@@ -40,26 +47,45 @@ after(() => {
 
 const env = (): NodeJS.ProcessEnv => ({ ...process.env, DENO_DIR: denoDir, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" });
 
-test("deno run of a file importing npm:ipsec-wasm from the consumer's node_modules: the program passes", { timeout: 120_000 }, async () => {
-  assert.ok(existsSync(deno), `${deno} is missing: \`npm ci\` at the repository root installs the pinned deno`);
-  const version = (await runOk(deno, ["--version"], { env: env(), timeoutMs: 30_000 })).stdout.split("\n")[0];
-  const r = await runOk(deno, ["run", "--cached-only", "--no-prompt", "--allow-read=node_modules", "main.mjs"], { cwd: consumer.dir, env: env(), timeoutMs: 60_000 });
-  assert.equal(r.stderr, "");
-  const lines = r.stdout.trim().split("\n");
-  assert.equal(lines.length, 1, r.stdout);
-  const result = JSON.parse(lines[0]!);
-  assert.match(result.runtime, /^deno 2\./, version);
-  assert.equal(`deno ${result.runtime.slice(5)}`, version!.split(" ").slice(0, 2).join(" "));
-  assert.deepEqual(result.failures, undefined);
-  assert.equal(result.ok, true);
-  assert.equal(result.sameModule, true, "npm:ipsec-wasm and the bare specifier are the same install");
-  assert.equal(result.denoSubpath, "function");
-  assert.ok(result.resolved.startsWith(`file://${consumer.dir}/node_modules/ipsec-wasm/`), result.resolved);
-});
+test(
+  "deno run of a file importing npm:ipsec-wasm from the consumer's node_modules: the program passes",
+  { timeout: 120_000 },
+  async () => {
+    assert.ok(existsSync(deno), `${deno} is missing: \`npm ci\` at the repository root installs the pinned deno`);
+    const version = (await runOk(deno, ["--version"], { env: env(), timeoutMs: 30_000 })).stdout.split("\n")[0];
+    const r = await runOk(deno, ["run", "--cached-only", "--no-prompt", "--allow-read=node_modules", "main.mjs"], {
+      cwd: consumer.dir,
+      env: env(),
+      timeoutMs: 60_000,
+    });
+    assert.equal(r.stderr, "");
+    const lines = r.stdout.trim().split("\n");
+    assert.equal(lines.length, 1, r.stdout);
+    const result = JSON.parse(lines[0]!);
+    assert.match(result.runtime, /^deno 2\./, version);
+    assert.equal(`deno ${result.runtime.slice(5)}`, version!.split(" ").slice(0, 2).join(" "));
+    assert.deepEqual(result.failures, undefined);
+    assert.equal(result.ok, true);
+    assert.equal(result.sameModule, true, "npm:ipsec-wasm and the bare specifier are the same install");
+    assert.equal(result.denoSubpath, "function");
+    assert.ok(result.resolved.startsWith(`file://${consumer.dir}/node_modules/ipsec-wasm/`), result.resolved);
+  },
+);
 
-test("without --allow-read Deno refuses to read the packaged wasm, and the error says which flag", { timeout: 120_000 }, async () => {
-  const r = await runBounded(deno, ["run", "--cached-only", "--no-prompt", "main.mjs"], { cwd: consumer.dir, env: env(), timeoutMs: 60_000 });
-  assert.equal(r.timedOut, false);
-  assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /cannot load the dataplane wasm \(Requires read access to ".*node_modules\/ipsec-wasm\/dist\/wasm\/dataplane\.wasm", run again with the --allow-read flag\)/);
-});
+test(
+  "without --allow-read Deno refuses to read the packaged wasm, and the error says which flag",
+  { timeout: 120_000 },
+  async () => {
+    const r = await runBounded(deno, ["run", "--cached-only", "--no-prompt", "main.mjs"], {
+      cwd: consumer.dir,
+      env: env(),
+      timeoutMs: 60_000,
+    });
+    assert.equal(r.timedOut, false);
+    assert.notEqual(r.status, 0);
+    assert.match(
+      r.stderr,
+      /cannot load the dataplane wasm \(Requires read access to ".*node_modules\/ipsec-wasm\/dist\/wasm\/dataplane\.wasm", run again with the --allow-read flag\)/,
+    );
+  },
+);

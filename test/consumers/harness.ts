@@ -26,9 +26,18 @@ export interface Ran {
  * (wrangler, workerd and Chromium start children of their own). Never throws for a bad exit:
  * the test asserts on the result.
  */
-export function runBounded(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number; input?: string }): Promise<Ran> {
+export function runBounded(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number; input?: string },
+): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      detached: true,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     let timedOut = false;
@@ -60,10 +69,16 @@ export function runBounded(cmd: string, args: string[], opts: { cwd?: string; en
 }
 
 /** Like {@link runBounded}, but throws with the output when the command fails or times out. */
-export async function runOk(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number; input?: string }): Promise<Ran> {
+export async function runOk(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number; input?: string },
+): Promise<Ran> {
   const r = await runBounded(cmd, args, opts);
   if (r.status !== 0 || r.timedOut) {
-    throw new Error(`${cmd} ${args.join(" ")} ${r.timedOut ? `timed out after ${opts.timeoutMs} ms` : `exited ${r.status ?? r.signal}`}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+    throw new Error(
+      `${cmd} ${args.join(" ")} ${r.timedOut ? `timed out after ${opts.timeoutMs} ms` : `exited ${r.status ?? r.signal}`}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`,
+    );
   }
   return r;
 }
@@ -80,7 +95,11 @@ export function packedTarball(): string {
     if (!existsSync(repo(f))) throw new Error(`${f} is missing: run \`npm run build\` before the consumer tests`);
   }
   const dest = mkdtempSync(join(tmpdir(), "ipsec-wasm-pack-"));
-  const r = spawnSync("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", dest], { cwd: repo(), encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", dest], {
+    cwd: repo(),
+    encoding: "utf8",
+    timeout: 120_000,
+  });
   if (r.status !== 0) throw new Error(`npm pack failed: ${r.stderr}`);
   const tgz = readdirSync(dest).find((f) => f.endsWith(".tgz"));
   if (tgz === undefined) throw new Error(`npm pack wrote no tarball into ${dest}`);
@@ -105,7 +124,11 @@ export interface ConsumerOptions {
 }
 
 /** Writes the project and installs the tarball plus `deps`; `npmArgs` are extra npm flags. */
-async function makeConsumer(name: string, opts: ConsumerOptions, npmArgs: string[]): Promise<{ consumer: Consumer; install: Ran }> {
+async function makeConsumer(
+  name: string,
+  opts: ConsumerOptions,
+  npmArgs: string[],
+): Promise<{ consumer: Consumer; install: Ran }> {
   const dir = mkdtempSync(join(tmpdir(), `ipsec-wasm-consumer-${name}-`));
   const write = (relative: string, text: string): string => {
     const path = join(dir, relative);
@@ -113,10 +136,16 @@ async function makeConsumer(name: string, opts: ConsumerOptions, npmArgs: string
     writeFileSync(path, text);
     return path;
   };
-  write("package.json", JSON.stringify({ name: `consumer-${name}`, private: true, type: opts.type ?? "module" }, null, 2));
+  write(
+    "package.json",
+    JSON.stringify({ name: `consumer-${name}`, private: true, type: opts.type ?? "module" }, null, 2),
+  );
   for (const [f, text] of Object.entries(opts.files ?? {})) write(f, text);
   const specs = [packedTarball(), ...Object.entries(opts.deps ?? {}).map(([n, v]) => `${n}@${v}`)];
-  const install = await runOk("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", ...npmArgs, ...specs], { cwd: dir, timeoutMs: 300_000 });
+  const install = await runOk("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", ...npmArgs, ...specs], {
+    cwd: dir,
+    timeoutMs: 300_000,
+  });
   return { consumer: { dir, write, remove: () => rmSync(dir, { recursive: true, force: true }) }, install };
 }
 
@@ -138,7 +167,9 @@ let toolsReady = false;
 export async function tool(bin: string): Promise<string> {
   const dir = repo("test/consumers/tools");
   if (!toolsReady) {
-    const lock = createHash("sha256").update(readFileSync(join(dir, "package-lock.json"))).digest("hex");
+    const lock = createHash("sha256")
+      .update(readFileSync(join(dir, "package-lock.json")))
+      .digest("hex");
     const stamp = join(dir, "node_modules/.ipsec-wasm-lock-sha256");
     if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== lock) {
       await runOk("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, timeoutMs: 600_000 });
@@ -147,7 +178,8 @@ export async function tool(bin: string): Promise<string> {
     toolsReady = true;
   }
   const path = join(dir, "node_modules/.bin", bin);
-  if (!existsSync(path)) throw new Error(`${bin} is not in test/consumers/tools: add it to test/consumers/tools/package.json`);
+  if (!existsSync(path))
+    throw new Error(`${bin} is not in test/consumers/tools: add it to test/consumers/tools/package.json`);
   return path;
 }
 
@@ -156,7 +188,10 @@ export async function tool(bin: string): Promise<string> {
  * returned, so a test can assert that a consumer install prints no warning (install scripts,
  * deprecations, engines).
  */
-export function consumerProjectLogged(name: string, opts: ConsumerOptions = {}): Promise<{ consumer: Consumer; install: Ran }> {
+export function consumerProjectLogged(
+  name: string,
+  opts: ConsumerOptions = {},
+): Promise<{ consumer: Consumer; install: Ran }> {
   return makeConsumer(name, opts, []);
 }
 
@@ -176,17 +211,28 @@ export interface Started {
  * Starts a long-running command in its own process group. The caller must `stop()` it in a
  * `finally`; as a last resort every process started here is killed when the test process exits.
  */
-export function startProcess(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Started {
-  const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+export function startProcess(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Started {
+  const child = spawn(cmd, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   if (child.pid === undefined) throw new Error(`${cmd} did not start`);
   const pid = child.pid;
   let out = "";
   let err = "";
   let exited: string | undefined;
-  const closed = new Promise<void>((resolve) => child.on("close", (status, signal) => {
-    exited = `exited ${status ?? signal}`;
-    resolve();
-  }));
+  const closed = new Promise<void>((resolve) =>
+    child.on("close", (status, signal) => {
+      exited = `exited ${status ?? signal}`;
+      resolve();
+    }),
+  );
   child.on("error", (e) => (exited = `failed to start: ${e.message}`));
   child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
   child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
@@ -208,8 +254,12 @@ export function startProcess(cmd: string, args: string[], opts: { cwd?: string; 
         const poll = (): void => {
           const m = re.exec(out);
           if (m) return resolve(m);
-          if (exited !== undefined) return reject(new Error(`${cmd} ${exited} before printing ${re}\n--- stdout\n${out}\n--- stderr\n${err}`));
-          if (Date.now() > deadline) return reject(new Error(`${cmd} printed no ${re} within ${timeoutMs} ms\n--- stdout\n${out}\n--- stderr\n${err}`));
+          if (exited !== undefined)
+            return reject(new Error(`${cmd} ${exited} before printing ${re}\n--- stdout\n${out}\n--- stderr\n${err}`));
+          if (Date.now() > deadline)
+            return reject(
+              new Error(`${cmd} printed no ${re} within ${timeoutMs} ms\n--- stdout\n${out}\n--- stderr\n${err}`),
+            );
           setTimeout(poll, 25);
         };
         poll();

@@ -40,7 +40,9 @@ function icmpEcho(type: 0 | 8, id: number, seq: number, data: Buffer): Buffer {
 
 function udp(sport: number, dport: number, data: Buffer): Buffer {
   const u = Buffer.concat([Buffer.alloc(8), data]);
-  u.writeUInt16BE(sport, 0); u.writeUInt16BE(dport, 2); u.writeUInt16BE(u.length, 4); // checksum 0
+  u.writeUInt16BE(sport, 0);
+  u.writeUInt16BE(dport, 2);
+  u.writeUInt16BE(u.length, 4); // checksum 0
   return u;
 }
 
@@ -52,16 +54,30 @@ function saPair(suite: "aes128gcm16" | "aes128-sha256"): { config: object; toRes
   const spiIn = 0x0000a000 + randomBytes(1)[0]!;
   const spiOut = 0x0000b000 + randomBytes(1)[0]!;
   if (suite === "aes128gcm16") {
-    const k1 = randomBytes(16), s1 = randomBytes(4), k2 = randomBytes(16), s2 = randomBytes(4);
+    const k1 = randomBytes(16),
+      s1 = randomBytes(4),
+      k2 = randomBytes(16),
+      s2 = randomBytes(4);
     return {
-      config: { esp: suite, in: { spi: `0x${spiIn.toString(16)}`, encKey: Buffer.concat([k1, s1]).toString("hex") }, out: { spi: `0x${spiOut.toString(16)}`, encKey: Buffer.concat([k2, s2]).toString("hex") } },
+      config: {
+        esp: suite,
+        in: { spi: `0x${spiIn.toString(16)}`, encKey: Buffer.concat([k1, s1]).toString("hex") },
+        out: { spi: `0x${spiOut.toString(16)}`, encKey: Buffer.concat([k2, s2]).toString("hex") },
+      },
       toResponder: { spi: spiIn, suite: "gcm", key: k1, salt: s1, icv: 16 },
       fromResponder: { spi: spiOut, suite: "gcm", key: k2, salt: s2, icv: 16 },
     };
   }
-  const k1 = randomBytes(16), i1 = randomBytes(32), k2 = randomBytes(16), i2 = randomBytes(32);
+  const k1 = randomBytes(16),
+    i1 = randomBytes(32),
+    k2 = randomBytes(16),
+    i2 = randomBytes(32);
   return {
-    config: { esp: suite, in: { spi: `0x${spiIn.toString(16)}`, encKey: k1.toString("hex"), integKey: i1.toString("hex") }, out: { spi: `0x${spiOut.toString(16)}`, encKey: k2.toString("hex"), integKey: i2.toString("hex") } },
+    config: {
+      esp: suite,
+      in: { spi: `0x${spiIn.toString(16)}`, encKey: k1.toString("hex"), integKey: i1.toString("hex") },
+      out: { spi: `0x${spiOut.toString(16)}`, encKey: k2.toString("hex"), integKey: i2.toString("hex") },
+    },
     toResponder: { spi: spiIn, suite: "cbc", key: k1, integKey: i1, hash: "sha256", icv: 16 },
     fromResponder: { spi: spiOut, suite: "cbc", key: k2, integKey: i2, hash: "sha256", icv: 16 },
   };
@@ -72,14 +88,21 @@ function saPair(suite: "aes128gcm16" | "aes128-sha256"): { config: object; toRes
  * tampered packet as ESP in UDP, and checks both answers decapsulate (node:crypto) to exactly the
  * expected inner packets, and that the tampered one is dropped as integrity-failed.
  */
-async function exercise(cmd: string, args: string[], cwd: string, suite: "aes128gcm16" | "aes128-sha256"): Promise<void> {
+async function exercise(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  suite: "aes128gcm16" | "aes128-sha256",
+): Promise<void> {
   const pair = saPair(suite);
   const configPath = join(cwd, "sa.test.json");
   writeFileSync(configPath, JSON.stringify({ listen: { address: "127.0.0.1", port: 0 }, ...pair.config }));
   const responder = startProcess(cmd, [...args, configPath], { cwd });
   const sock = dgram.createSocket("udp4");
   try {
-    const port = Number((await responder.waitFor(/echo responder on 127\.0\.0\.1:(\d+) \(ESP-in-UDP, ([\w-]+)\)/, 20_000))[1]);
+    const port = Number(
+      (await responder.waitFor(/echo responder on 127\.0\.0\.1:(\d+) \(ESP-in-UDP, ([\w-]+)\)/, 20_000))[1],
+    );
     const replies: Buffer[] = [];
     sock.on("message", (m) => replies.push(m));
     await new Promise<void>((resolve) => sock.bind(0, "127.0.0.1", resolve));
@@ -87,7 +110,8 @@ async function exercise(cmd: string, args: string[], cwd: string, suite: "aes128
     const data = randomBytes(40);
     const echoReq = ipv4(1, HOST, SERVER, icmpEcho(8, 0x4242, 1, data), 63, 0x1111);
     const udpReq = ipv4(17, HOST, SERVER, udp(40000, 7, data), 63, 0x2222);
-    const send = (p: Buffer): Promise<void> => new Promise((resolve, reject) => sock.send(p, port, "127.0.0.1", (e) => (e ? reject(e) : resolve())));
+    const send = (p: Buffer): Promise<void> =>
+      new Promise((resolve, reject) => sock.send(p, port, "127.0.0.1", (e) => (e ? reject(e) : resolve())));
     const tampered = refEncap(pair.toResponder, 3n, udpReq, 4);
     tampered[tampered.length - 20]! ^= 0x80;
     await send(refEncap(pair.toResponder, 1n, echoReq, 4));
@@ -105,44 +129,77 @@ async function exercise(cmd: string, args: string[], cwd: string, suite: "aes128
     assert.deepEqual(got.map((g) => g.seq).sort(), [1, 2], "the outbound SA numbers its packets 1, 2");
     for (const g of got) assert.equal(g.nextHeader, 4, "tunnel mode, IPv4 inside");
     const byProto = new Map(got.map((g) => [g.payload[9], g.payload]));
-    assert.equal(byProto.get(1)?.toString("hex"), ipv4(1, SERVER, HOST, icmpEcho(0, 0x4242, 1, data), 64, 0x1111).toString("hex"), "ICMP echo reply");
-    assert.equal(byProto.get(17)?.toString("hex"), ipv4(17, SERVER, HOST, udp(7, 40000, data), 64, 0x2222).toString("hex"), "UDP answer");
-    assert.match(responder.stderr(), new RegExp(`dropped ESP from 127\\.0\\.0\\.1:\\d+ \\(spi 0x${pair.toResponder.spi.toString(16)}\\): integrity-failed`));
+    assert.equal(
+      byProto.get(1)?.toString("hex"),
+      ipv4(1, SERVER, HOST, icmpEcho(0, 0x4242, 1, data), 64, 0x1111).toString("hex"),
+      "ICMP echo reply",
+    );
+    assert.equal(
+      byProto.get(17)?.toString("hex"),
+      ipv4(17, SERVER, HOST, udp(7, 40000, data), 64, 0x2222).toString("hex"),
+      "UDP answer",
+    );
+    assert.match(
+      responder.stderr(),
+      new RegExp(
+        `dropped ESP from 127\\.0\\.0\\.1:\\d+ \\(spi 0x${pair.toResponder.spi.toString(16)}\\): integrity-failed`,
+      ),
+    );
   } finally {
     sock.close();
     await responder.stop();
   }
 }
 
-test("examples/node-tool from the tarball install: plain node, the package from node_modules", { timeout: 180_000 }, async () => {
-  const c = await consumerProject("node-tool", { files: { "echo-responder.mjs": example("echo-responder.mjs"), "sa.example.json": example("sa.example.json") } });
-  try {
-    await exercise(process.execPath, ["echo-responder.mjs"], c.dir, "aes128gcm16");
-  } finally {
-    c.remove();
-  }
-});
+test(
+  "examples/node-tool from the tarball install: plain node, the package from node_modules",
+  { timeout: 180_000 },
+  async () => {
+    const c = await consumerProject("node-tool", {
+      files: { "echo-responder.mjs": example("echo-responder.mjs"), "sa.example.json": example("sa.example.json") },
+    });
+    try {
+      await exercise(process.execPath, ["echo-responder.mjs"], c.dir, "aes128gcm16");
+    } finally {
+      c.remove();
+    }
+  },
+);
 
-test("examples/node-tool bundled by esbuild --platform=node --format=esm, run with no node_modules beside the wasm copied from ipsec-wasm/dataplane.wasm", { timeout: 180_000 }, async () => {
-  const esbuild = await tool("esbuild");
-  const c = await consumerProject("node-tool-bundle", { files: { "echo-responder.mjs": example("echo-responder.mjs") } });
-  const run = mkdtempSync(join(tmpdir(), "ipsec-wasm-node-tool-bundle-"));
-  try {
-    // The example's `npm run bundle`, with the pinned esbuild.
-    await runOk(esbuild, ["echo-responder.mjs", "--bundle", "--platform=node", "--format=esm", "--outfile=dist/echo-responder.mjs"], { cwd: c.dir, timeoutMs: 60_000 });
-    const copy = JSON.parse(example("package.json")).scripts.bundle.split("&& ")[1] as string;
-    assert.match(copy, /^node -e /);
-    await runOk("sh", ["-c", copy], { cwd: c.dir, timeoutMs: 30_000 });
-    const bundle = readFileSync(join(c.dir, "dist/echo-responder.mjs"), "utf8");
-    assert.doesNotMatch(bundle, /from ["']ipsec-wasm/, "the package is inside the bundle");
-    assert.ok(readFileSync(join(c.dir, "dist/dataplane.wasm")).equals(readFileSync(join(c.dir, "node_modules/ipsec-wasm/dist/wasm/dataplane.wasm"))));
-    // A directory with only the bundle and the wasm: nothing can come from node_modules.
-    copyFileSync(join(c.dir, "dist/echo-responder.mjs"), join(run, "echo-responder.mjs"));
-    copyFileSync(join(c.dir, "dist/dataplane.wasm"), join(run, "dataplane.wasm"));
-    assert.equal(existsSync(join(run, "node_modules")), false);
-    await exercise(process.execPath, ["echo-responder.mjs"], run, "aes128-sha256");
-  } finally {
-    c.remove();
-    rmSync(run, { recursive: true, force: true });
-  }
-});
+test(
+  "examples/node-tool bundled by esbuild --platform=node --format=esm, run with no node_modules beside the wasm copied from ipsec-wasm/dataplane.wasm",
+  { timeout: 180_000 },
+  async () => {
+    const esbuild = await tool("esbuild");
+    const c = await consumerProject("node-tool-bundle", {
+      files: { "echo-responder.mjs": example("echo-responder.mjs") },
+    });
+    const run = mkdtempSync(join(tmpdir(), "ipsec-wasm-node-tool-bundle-"));
+    try {
+      // The example's `npm run bundle`, with the pinned esbuild.
+      await runOk(
+        esbuild,
+        ["echo-responder.mjs", "--bundle", "--platform=node", "--format=esm", "--outfile=dist/echo-responder.mjs"],
+        { cwd: c.dir, timeoutMs: 60_000 },
+      );
+      const copy = JSON.parse(example("package.json")).scripts.bundle.split("&& ")[1] as string;
+      assert.match(copy, /^node -e /);
+      await runOk("sh", ["-c", copy], { cwd: c.dir, timeoutMs: 30_000 });
+      const bundle = readFileSync(join(c.dir, "dist/echo-responder.mjs"), "utf8");
+      assert.doesNotMatch(bundle, /from ["']ipsec-wasm/, "the package is inside the bundle");
+      assert.ok(
+        readFileSync(join(c.dir, "dist/dataplane.wasm")).equals(
+          readFileSync(join(c.dir, "node_modules/ipsec-wasm/dist/wasm/dataplane.wasm")),
+        ),
+      );
+      // A directory with only the bundle and the wasm: nothing can come from node_modules.
+      copyFileSync(join(c.dir, "dist/echo-responder.mjs"), join(run, "echo-responder.mjs"));
+      copyFileSync(join(c.dir, "dist/dataplane.wasm"), join(run, "dataplane.wasm"));
+      assert.equal(existsSync(join(run, "node_modules")), false);
+      await exercise(process.execPath, ["echo-responder.mjs"], run, "aes128-sha256");
+    } finally {
+      c.remove();
+      rmSync(run, { recursive: true, force: true });
+    }
+  },
+);

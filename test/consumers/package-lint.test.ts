@@ -11,7 +11,9 @@ import { packedTarball, runBounded, tool } from "./harness.ts";
 
 test("publint --strict on the packed tarball: All good!", { timeout: 300_000 }, async () => {
   const publint = await tool("publint");
-  const r = await runBounded(publint, ["run", "--strict", "--level", "suggestion", packedTarball()], { timeoutMs: 120_000 });
+  const r = await runBounded(publint, ["run", "--strict", "--level", "suggestion", packedTarball()], {
+    timeoutMs: 120_000,
+  });
   assert.equal(r.timedOut, false);
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /All good!/, r.stdout);
@@ -24,12 +26,23 @@ test("attw --profile esm-only on the packed tarball: no problem", { timeout: 300
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
 
-test("attw (default profile): the only problems are CommonJS resolutions of an ESM-only package", { timeout: 300_000 }, async () => {
-  const attw = await tool("attw");
-  const r = await runBounded(attw, [packedTarball(), "--format", "json"], { timeoutMs: 120_000 });
-  assert.equal(r.timedOut, false);
-  const problems = (JSON.parse(r.stdout) as { analysis: { problems: { kind: string; entrypoint: string; resolutionKind?: string }[] } }).analysis.problems;
-  const esmSide = problems.filter((p) => p.resolutionKind !== "node10" && p.resolutionKind !== "node16-cjs");
-  assert.deepEqual(esmSide, [], JSON.stringify(esmSide));
-  assert.ok(problems.some((p) => p.kind === "CJSResolvesToESM" && p.entrypoint === "."), "the ESM-only design is what attw sees");
-});
+test(
+  "attw (default profile): the only problems are CommonJS resolutions of an ESM-only package",
+  { timeout: 300_000 },
+  async () => {
+    const attw = await tool("attw");
+    const r = await runBounded(attw, [packedTarball(), "--format", "json"], { timeoutMs: 120_000 });
+    assert.equal(r.timedOut, false);
+    const problems = (
+      JSON.parse(r.stdout) as {
+        analysis: { problems: { kind: string; entrypoint: string; resolutionKind?: string }[] };
+      }
+    ).analysis.problems;
+    const esmSide = problems.filter((p) => p.resolutionKind !== "node10" && p.resolutionKind !== "node16-cjs");
+    assert.deepEqual(esmSide, [], JSON.stringify(esmSide));
+    assert.ok(
+      problems.some((p) => p.kind === "CJSResolvesToESM" && p.entrypoint === "."),
+      "the ESM-only design is what attw sees",
+    );
+  },
+);

@@ -59,8 +59,27 @@ export async function wranglerDev(wrangler: string, cwd: string, opts: { timeout
   const port = await freePort();
   const inspectorPort = await freePort();
   const configHome = mkdtempSync(join(tmpdir(), "ipsec-wasm-wrangler-home-"));
-  const args = ["dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--inspector-ip", "127.0.0.1", "--inspector-port", String(inspectorPort), "--show-interactive-dev-session=false", "--log-level", "info"];
-  const child = spawn(wrangler, args, { cwd, env: wranglerEnv(configHome), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const args = [
+    "dev",
+    "--local",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-ip",
+    "127.0.0.1",
+    "--inspector-port",
+    String(inspectorPort),
+    "--show-interactive-dev-session=false",
+    "--log-level",
+    "info",
+  ];
+  const child = spawn(wrangler, args, {
+    cwd,
+    env: wranglerEnv(configHome),
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   let exited: string | undefined;
   const exitedP = new Promise<void>((resolve) =>
@@ -88,7 +107,10 @@ export async function wranglerDev(wrangler: string, cwd: string, opts: { timeout
   const ready = new RegExp(`Ready on http://127\\.0\\.0\\.1:${port}\\b`);
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`wrangler dev was not ready in ${opts.timeoutMs} ms`)), opts.timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`wrangler dev was not ready in ${opts.timeoutMs} ms`)),
+        opts.timeoutMs,
+      );
       const onData = (d: Buffer): void => {
         output += d.toString("utf8");
         if (ready.test(output)) {

@@ -47,18 +47,36 @@ export interface Violation {
 }
 
 /** Compares a batch's verdicts with the model's predictions; returns what broke. */
-export function checkVerdicts(batch: number, staged: readonly Staged[], expected: readonly Expected[], verdicts: readonly Verdict[]): Violation[] {
+export function checkVerdicts(
+  batch: number,
+  staged: readonly Staged[],
+  expected: readonly Expected[],
+  verdicts: readonly Verdict[],
+): Violation[] {
   const out: Violation[] = [];
-  if (verdicts.length !== staged.length) return [{ batch, what: `${verdicts.length} verdicts for ${staged.length} packets` }];
+  if (verdicts.length !== staged.length)
+    return [{ batch, what: `${verdicts.length} verdicts for ${staged.length} packets` }];
   for (let i = 0; i < staged.length; i++) {
-    const s = staged[i], e = expected[i], v = verdicts[i];
+    const s = staged[i],
+      e = expected[i],
+      v = verdicts[i];
     const tag = `${s!.kind}${s!.op ? `/${s!.op}` : ""} (${s!.bytes.length} B)`;
-    if (v!.status !== "ok" && v!.payload.length > 0) out.push({ batch, index: i, what: `plaintext from a dropped packet: ${tag} was ${v!.status} but returned ${v!.payload.length} bytes` });
+    if (v!.status !== "ok" && v!.payload.length > 0)
+      out.push({
+        batch,
+        index: i,
+        what: `plaintext from a dropped packet: ${tag} was ${v!.status} but returned ${v!.payload.length} bytes`,
+      });
     if (v!.arena && v!.status !== "ok") {
       // Each byte the packet was staged with is still there or wiped; anything else is output
       // (plaintext) written for a packet that was dropped.
       const at = v!.arena.findIndex((x, k) => x !== 0 && x !== s!.bytes[k]);
-      if (at >= 0) out.push({ batch, index: i, what: `plaintext in the arena: ${tag} was ${v!.status} but byte ${at} of its slot changed` });
+      if (at >= 0)
+        out.push({
+          batch,
+          index: i,
+          what: `plaintext in the arena: ${tag} was ${v!.status} but byte ${at} of its slot changed`,
+        });
     }
     if (v!.status === "ok" && e!.status !== "ok") {
       out.push({ batch, index: i, what: `forged ok: ${tag} decapsulated ok, expected ${e!.status}` });
@@ -69,7 +87,12 @@ export function checkVerdicts(batch: number, staged: readonly Staged[], expected
       continue;
     }
     if (v!.sa !== e!.sa) out.push({ batch, index: i, what: `${tag}: SA ${v!.sa}, expected ${e!.sa}` });
-    if (e!.status === "ok" && !equalBytes(v!.payload, e!.payload!)) out.push({ batch, index: i, what: `${tag}: ok with ${v!.payload.length} bytes that differ from the ${e!.payload!.length} sent` });
+    if (e!.status === "ok" && !equalBytes(v!.payload, e!.payload!))
+      out.push({
+        batch,
+        index: i,
+        what: `${tag}: ok with ${v!.payload.length} bytes that differ from the ${e!.payload!.length} sent`,
+      });
   }
   return out;
 }
@@ -82,7 +105,14 @@ export interface ModelCounters {
 }
 
 /** Counters and replay window of one SA against the model. */
-export function checkSa(batch: number, dp: Dataplane, h: SaHandle, name: string, model: ReplayModel, c: ModelCounters): Violation[] {
+export function checkSa(
+  batch: number,
+  dp: Dataplane,
+  h: SaHandle,
+  name: string,
+  model: ReplayModel,
+  c: ModelCounters,
+): Violation[] {
   const out: Violation[] = [];
   const s = dp.stats(h);
   if (s.packets !== c.packets) out.push({ batch, what: `${name}: packets ${s.packets}, model ${c.packets}` });

@@ -9,7 +9,10 @@ export function forgingDecap(): { decap: Decapper; forged: () => number } {
     const v = dataplaneDecap(dp, staged);
     if (forged) return v;
     const i = v.findIndex((x, k) => x.status === "integrity-failed" && staged[k]!.kind === "mutant");
-    if (i >= 0) { v[i] = { ...v[i]!, status: "ok", payload: staged[i]!.bytes.slice(16) }; forged++; }
+    if (i >= 0) {
+      v[i] = { ...v[i]!, status: "ok", payload: staged[i]!.bytes.slice(16) };
+      forged++;
+    }
     return v;
   };
   return { decap, forged: () => forged };
@@ -22,7 +25,10 @@ export function leakingDecap(): Decapper {
     const v = dataplaneDecap(dp, staged);
     if (leaked) return v;
     const i = v.findIndex((x) => x.status === "integrity-failed");
-    if (i >= 0) { v[i] = { ...v[i]!, payload: new Uint8Array(32) }; leaked = true; }
+    if (i >= 0) {
+      v[i] = { ...v[i]!, payload: new Uint8Array(32) };
+      leaked = true;
+    }
     return v;
   };
 }
@@ -34,7 +40,10 @@ export function replayHoleDecap(): Decapper {
     const v = dataplaneDecap(dp, staged);
     if (done) return v;
     const i = v.findIndex((x, k) => x.status === "replay" && staged[k]!.kind === "replayed");
-    if (i >= 0) { v[i] = { ...v[i]!, status: "ok", payload: staged[i]!.bytes.slice(8) }; done = true; }
+    if (i >= 0) {
+      v[i] = { ...v[i]!, status: "ok", payload: staged[i]!.bytes.slice(8) };
+      done = true;
+    }
     return v;
   };
 }
@@ -46,7 +55,10 @@ export function dirtyArenaDecap(): Decapper {
     const v = dataplaneDecap(dp, staged);
     if (done) return v;
     const i = v.findIndex((x) => x.status === "integrity-failed" && x.arena !== undefined && x.arena.length > 24);
-    if (i >= 0) { for (let k = 16; k < 24; k++) v[i]!.arena![k] = staged[i]!.bytes[k]! ^ 0x5a; done = true; }
+    if (i >= 0) {
+      for (let k = 16; k < 24; k++) v[i]!.arena![k] = staged[i]!.bytes[k]! ^ 0x5a;
+      done = true;
+    }
     return v;
   };
 }

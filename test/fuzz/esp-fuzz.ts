@@ -8,13 +8,25 @@ import { BYTE_MUTATIONS, equalBytes, mutateBytes, readBe32, withBe32 } from "./m
 import { ReplayModel } from "./replay-model.ts";
 import { allEspSuites, icvBytes, saConfig, saKeys, saSpecs, type SaSpec } from "./esp-suites.ts";
 import { innerPacket, ipHeaderLength } from "./inner.ts";
-import { checkGlobal, checkSa, checkVerdicts, type Expected, type ModelCounters, type Staged, type Verdict, type Violation } from "./esp-check.ts";
+import {
+  checkGlobal,
+  checkSa,
+  checkVerdicts,
+  type Expected,
+  type ModelCounters,
+  type Staged,
+  type Verdict,
+  type Violation,
+} from "./esp-check.ts";
 
 /** Decapsulates a batch and reports the verdicts; the real one is {@link dataplaneDecap}. */
 export type Decapper = (dp: Dataplane, staged: readonly Staged[]) => Verdict[];
 
 /** Where packet i of a batch is staged in wasm memory: base + i * slot (found by {@link arenaLayout}). */
-interface ArenaLayout { base: number; slot: number }
+interface ArenaLayout {
+  base: number;
+  slot: number;
+}
 const layouts = new WeakMap<Dataplane, ArenaLayout>();
 
 /**
@@ -24,7 +36,13 @@ const layouts = new WeakMap<Dataplane, ArenaLayout>();
  */
 async function arenaLayout(batchSize: number): Promise<ArenaLayout> {
   const dp = await Dataplane.create({ maxSas: 512, batchSize });
-  const base = { spi: 0x777, mode: "tunnel" as const, esp: "null-sha256", encKey: new Uint8Array(0), integKey: new Uint8Array(32) };
+  const base = {
+    spi: 0x777,
+    mode: "tunnel" as const,
+    esp: "null-sha256",
+    encKey: new Uint8Array(0),
+    integKey: new Uint8Array(32),
+  };
   const out = dp.addSa({ ...base, direction: "out" });
   dp.addSa({ ...base, direction: "in" });
   const rng = new Prng(7);
@@ -33,10 +51,12 @@ async function arenaLayout(batchSize: number): Promise<ArenaLayout> {
   b.reset();
   for (const p of pkts) b.add(p);
   dp.runDecapsulate(b);
-  const o0 = b.output(0), o1 = b.output(1);
+  const o0 = b.output(0),
+    o1 = b.output(1);
   const layout = { base: o0.byteOffset - 8, slot: o1.byteOffset - o0.byteOffset };
   const mem = new Uint8Array(o0.buffer);
-  if (!equalBytes(mem.subarray(layout.base, layout.base + 8), pkts[0]!.subarray(0, 8))) throw new Error("arena layout probe: the ESP header is not where expected");
+  if (!equalBytes(mem.subarray(layout.base, layout.base + 8), pkts[0]!.subarray(0, 8)))
+    throw new Error("arena layout probe: the ESP header is not where expected");
   return layout;
 }
 
@@ -54,7 +74,8 @@ export const dataplaneDecap: Decapper = (dp, staged) => {
     if (layout && !mem && v.status === "ok") {
       // wasm memory, reached through a delivered packet's view; check the layout against it.
       const start = layout.base + i * layout.slot;
-      if (v.payload.byteOffset < start || v.payload.byteOffset >= start + layout.slot) throw new Error(`arena layout: output of packet ${i} at ${v.payload.byteOffset}, outside its slot at ${start}`);
+      if (v.payload.byteOffset < start || v.payload.byteOffset >= start + layout.slot)
+        throw new Error(`arena layout: output of packet ${i} at ${v.payload.byteOffset}, outside its slot at ${start}`);
       mem = new Uint8Array(v.payload.buffer);
     }
     out.push(v);
@@ -99,7 +120,17 @@ interface Lane {
   icv: number;
 }
 
-const ESP_OPS = [...BYTE_MUTATIONS, "spi-other-sa", "spi-random", "seq-near", "seq-random", "icv-first", "icv-last", "icv-other", "icv-zero"] as const;
+const ESP_OPS = [
+  ...BYTE_MUTATIONS,
+  "spi-other-sa",
+  "spi-random",
+  "seq-near",
+  "seq-random",
+  "icv-first",
+  "icv-last",
+  "icv-other",
+  "icv-zero",
+] as const;
 const RING = 128;
 const NON_ESN_LIMIT = 2 ** 32 - 2 ** 20;
 
@@ -143,8 +174,13 @@ export class EspFuzzer {
     this.#batchSize = batchSize;
     for (const l of lanes) this.#bySpi.set(l.spi, l);
     this.stats = {
-      packets: 0, batches: 0, sas: lanes.length,
-      byKind: { fresh: 0, replayed: 0, mutant: 0, generated: 0 }, byStatus: {}, byOp: {}, arenaChecked: 0,
+      packets: 0,
+      batches: 0,
+      sas: lanes.length,
+      byKind: { fresh: 0, replayed: 0, mutant: 0, generated: 0 },
+      byStatus: {},
+      byOp: {},
+      arenaChecked: 0,
     };
   }
 
@@ -158,11 +194,19 @@ export class EspFuzzer {
       const spi = 0x1000 + i * 0x101;
       const keys = saKeys(rng, spec);
       lanes.push({
-        spec, spi, keys, name: `${spec.esp}${spec.esn ? "-esn" : ""}/${spec.mode}/w${spec.window}/spi 0x${spi.toString(16)}`,
+        spec,
+        spi,
+        keys,
+        name: `${spec.esp}${spec.esn ? "-esn" : ""}/${spec.mode}/w${spec.window}/spi 0x${spi.toString(16)}`,
         inH: dp.addSa(saConfig(spec, spi, "in", keys, spec.start)),
         outH: dp.addSa(saConfig(spec, spi, "out", keys, spec.start)),
-        model: new ReplayModel(spec.window, spec.esn, spec.start), lastSent: spec.start, ring: [], bySeq: new Map(),
-        counts: { packets: 0n, bytes: 0n, drops: new Map() }, ivBytes: spec.suite.ivBytes, icv: icvBytes(spec),
+        model: new ReplayModel(spec.window, spec.esn, spec.start),
+        lastSent: spec.start,
+        ring: [],
+        bySeq: new Map(),
+        counts: { packets: 0n, bytes: 0n, drops: new Map() },
+        ivBytes: spec.suite.ivBytes,
+        icv: icvBytes(spec),
       });
     }
     layouts.set(dp, await arenaLayout(batchSize));
@@ -170,7 +214,9 @@ export class EspFuzzer {
   }
 
   /** The dataplane under test (for the self-check). */
-  get dataplane(): Dataplane { return this.#dp; }
+  get dataplane(): Dataplane {
+    return this.#dp;
+  }
 
   /**
    * Runs batches until at least `packets` packets were decapsulated or a violation was found;
@@ -235,10 +281,12 @@ export class EspFuzzer {
     // Half the batches fully shuffled (mutants of fresh packets before their originals reach the
     // ICV instead of the replay check), the others in order with local swaps.
     if (rng.chance(0.5)) rng.shuffle(staged);
-    else for (let k = rng.int(n / 4); k > 0; k--) {
-      const i = rng.int(n - 1), j = Math.min(n - 1, i + 1 + rng.int(8));
-      [staged[i], staged[j]] = [staged[j]!, staged[i]!];
-    }
+    else
+      for (let k = rng.int(n / 4); k > 0; k--) {
+        const i = rng.int(n - 1),
+          j = Math.min(n - 1, i + 1 + rng.int(8));
+        [staged[i], staged[j]] = [staged[j]!, staged[i]!];
+      }
     return staged;
   }
 
@@ -263,12 +311,21 @@ export class EspFuzzer {
       // The global per-status totals count encapsulations too.
       this.#global.set("ok", (this.#global.get("ok") ?? 0n) + 1n);
       lane.lastSent++;
-      if (BigInt(lane.lastSent) !== r.seq) throw new Error(`${lane.name}: encapsulated seq ${r.seq}, expected ${lane.lastSent}`);
+      if (BigInt(lane.lastSent) !== r.seq)
+        throw new Error(`${lane.name}: encapsulated seq ${r.seq}, expected ${lane.lastSent}`);
       const inner = inners[i]!;
       const hl = ipHeaderLength(inner);
-      const rec: AuthRec = s.mode === "tunnel"
-        ? { seq: lane.lastSent, esp: r.packet!, payload: inner, pending: true }
-        : { seq: lane.lastSent, esp: r.packet!.subarray(hl), header: r.packet!.subarray(0, hl), payload: inner.subarray(hl), full: inner, pending: true };
+      const rec: AuthRec =
+        s.mode === "tunnel"
+          ? { seq: lane.lastSent, esp: r.packet!, payload: inner, pending: true }
+          : {
+              seq: lane.lastSent,
+              esp: r.packet!.subarray(hl),
+              header: r.packet!.subarray(0, hl),
+              payload: inner.subarray(hl),
+              full: inner,
+              pending: true,
+            };
       lane.ring.push(rec);
       lane.bySeq.set(rec.seq, rec);
       this.#pending.push({ lane, rec });
@@ -290,7 +347,9 @@ export class EspFuzzer {
   #authentic(lane: Lane, rec: AuthRec, kind: "fresh" | "replayed"): Staged {
     rec.pending = false;
     const withHeader = rec.header !== undefined && this.#rng.chance(0.5);
-    return withHeader ? { bytes: cat(rec.header!, rec.esp), l3: rec.header!.length, kind } : { bytes: rec.esp, l3: 0, kind };
+    return withHeader
+      ? { bytes: cat(rec.header!, rec.esp), l3: rec.header!.length, kind }
+      : { bytes: rec.esp, l3: 0, kind };
   }
 
   #mutant(lane: Lane, rec: AuthRec): Staged {
@@ -301,19 +360,41 @@ export class EspFuzzer {
     const other = rng.pick(rng.pick(this.#lanes).ring.length ? rng.pick(this.#lanes).ring : lane.ring)?.esp ?? e;
     let m: Uint8Array;
     switch (op) {
-      case "spi-other-sa": m = withBe32(e, 0, rng.pick(this.#lanes).spi); break;
-      case "spi-random": m = withBe32(e, 0, rng.u32()); break;
-      case "seq-near": m = withBe32(e, 4, (readBe32(e, 4) + rng.range(-70, 70)) >>> 0); break;
-      case "seq-random": m = withBe32(e, 4, rng.u32()); break;
-      case "icv-first": m = e.slice(); m[icvAt]! ^= 1 << rng.int(8); break;
-      case "icv-last": m = e.slice(); m[e.length - 1]! ^= 1 << rng.int(8); break;
-      case "icv-other": m = cat(e.subarray(0, icvAt), other.subarray(Math.max(0, other.length - lane.icv))); break;
-      case "icv-zero": m = e.slice(); m.fill(0, icvAt); break;
-      default: m = mutateBytes(rng, e, op, other, 48);
+      case "spi-other-sa":
+        m = withBe32(e, 0, rng.pick(this.#lanes).spi);
+        break;
+      case "spi-random":
+        m = withBe32(e, 0, rng.u32());
+        break;
+      case "seq-near":
+        m = withBe32(e, 4, (readBe32(e, 4) + rng.range(-70, 70)) >>> 0);
+        break;
+      case "seq-random":
+        m = withBe32(e, 4, rng.u32());
+        break;
+      case "icv-first":
+        m = e.slice();
+        m[icvAt]! ^= 1 << rng.int(8);
+        break;
+      case "icv-last":
+        m = e.slice();
+        m[e.length - 1]! ^= 1 << rng.int(8);
+        break;
+      case "icv-other":
+        m = cat(e.subarray(0, icvAt), other.subarray(Math.max(0, other.length - lane.icv)));
+        break;
+      case "icv-zero":
+        m = e.slice();
+        m.fill(0, icvAt);
+        break;
+      default:
+        m = mutateBytes(rng, e, op, other, 48);
     }
     this.stats.byOp[op] = (this.stats.byOp[op] ?? 0) + 1;
     const withHeader = rec.header !== undefined && rng.chance(0.5);
-    return withHeader ? { bytes: cat(rec.header!, m), l3: rec.header!.length, kind: "mutant", op } : { bytes: m, l3: 0, kind: "mutant", op };
+    return withHeader
+      ? { bytes: cat(rec.header!, m), l3: rec.header!.length, kind: "mutant", op }
+      : { bytes: m, l3: 0, kind: "mutant", op };
   }
 
   /** ESP built from scratch: a known (or random) SPI, a sequence number near the window, random body. */
@@ -346,8 +427,10 @@ export class EspFuzzer {
     }
     this.#global.set(e.status, (this.#global.get(e.status) ?? 0n) + 1n);
     if (lane) {
-      if (e.status === "ok") { lane.counts.packets++; lane.counts.bytes += BigInt(e.payload!.length); }
-      else lane.counts.drops.set(e.status, (lane.counts.drops.get(e.status) ?? 0n) + 1n);
+      if (e.status === "ok") {
+        lane.counts.packets++;
+        lane.counts.bytes += BigInt(e.payload!.length);
+      } else lane.counts.drops.set(e.status, (lane.counts.drops.get(e.status) ?? 0n) + 1n);
     }
     return e;
   }

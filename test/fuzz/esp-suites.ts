@@ -45,8 +45,17 @@ export function saSpecs(rng: Prng, suites: readonly string[] = allEspSuites()): 
     const suite = parseSuite(esp);
     for (const mode of ["tunnel", "transport"] as const) {
       const esn = rng.chance(0.4);
-      const icvLength = suite.allowedIcv.length > 1 && rng.chance(0.5) ? (rng.pick(suite.allowedIcv) as IcvLength) : undefined;
-      specs.push({ esp, suite, mode, window: rng.pick(WINDOWS), esn, start: esn ? 2 ** 32 - rng.range(50, 3000) : rng.int(1000), icvLength });
+      const icvLength =
+        suite.allowedIcv.length > 1 && rng.chance(0.5) ? (rng.pick(suite.allowedIcv) as IcvLength) : undefined;
+      specs.push({
+        esp,
+        suite,
+        mode,
+        window: rng.pick(WINDOWS),
+        esn,
+        start: esn ? 2 ** 32 - rng.range(50, 3000) : rng.int(1000),
+        icvLength,
+      });
     }
   }
   return specs;
@@ -54,14 +63,30 @@ export function saSpecs(rng: Prng, suites: readonly string[] = allEspSuites()): 
 
 /** Keys of the right lengths for a spec (the same keys for both directions). */
 export function saKeys(rng: Prng, s: SaSpec): { encKey: Uint8Array; integKey?: Uint8Array } {
-  return { encKey: rng.bytes(s.suite.encKeyBytes), integKey: s.suite.integKeyBytes ? rng.bytes(s.suite.integKeyBytes) : undefined };
+  return {
+    encKey: rng.bytes(s.suite.encKeyBytes),
+    integKey: s.suite.integKeyBytes ? rng.bytes(s.suite.integKeyBytes) : undefined,
+  };
 }
 
 /** The SaConfig of one direction. */
-export function saConfig(s: SaSpec, spi: number, direction: "in" | "out", keys: { encKey: Uint8Array; integKey?: Uint8Array }, seq: number): SaConfig {
+export function saConfig(
+  s: SaSpec,
+  spi: number,
+  direction: "in" | "out",
+  keys: { encKey: Uint8Array; integKey?: Uint8Array },
+  seq: number,
+): SaConfig {
   return {
-    spi, direction, mode: s.mode, esp: s.esp, ...keys, esn: s.esn, icvLength: s.icvLength,
-    replayWindow: direction === "in" ? s.window : undefined, seq: BigInt(seq),
+    spi,
+    direction,
+    mode: s.mode,
+    esp: s.esp,
+    ...keys,
+    esn: s.esn,
+    icvLength: s.icvLength,
+    replayWindow: direction === "in" ? s.window : undefined,
+    seq: BigInt(seq),
   };
 }
 

@@ -1,13 +1,28 @@
 // The IKEv2 codec fuzzer (sdk/ike/codec.ts): random bytes, random headers, truncations and
 // mutations of a recorded session's messages, and random well-formed payload chains (encoded,
 // then mutated) must decode to a value or to a structured error, never throw.
-import { decodeHeader, decodeMessage, decodePayloads, encodeHeader, encodePayloads, IKE_HEADER_LENGTH } from "../../sdk/ike/codec.ts";
+import {
+  decodeHeader,
+  decodeMessage,
+  decodePayloads,
+  encodeHeader,
+  encodePayloads,
+  IKE_HEADER_LENGTH,
+} from "../../sdk/ike/codec.ts";
 import type { IkeParseErrorCode, ParseResult } from "../../sdk/ike/message.ts";
 import type { Prng } from "./prng.ts";
 import { BYTE_MUTATIONS, mutateBytes } from "./mutate.ts";
 import { randomPayloads } from "./ike-gen.ts";
 
-const CODES: ReadonlySet<IkeParseErrorCode> = new Set<IkeParseErrorCode>(["TOO_SHORT", "BAD_LENGTH", "UNSUPPORTED_VERSION", "BAD_PAYLOAD_LENGTH", "BAD_PAYLOAD", "TRAILING_BYTES", "UNSUPPORTED_CRITICAL_PAYLOAD"]);
+const CODES: ReadonlySet<IkeParseErrorCode> = new Set<IkeParseErrorCode>([
+  "TOO_SHORT",
+  "BAD_LENGTH",
+  "UNSUPPORTED_VERSION",
+  "BAD_PAYLOAD_LENGTH",
+  "BAD_PAYLOAD",
+  "TRAILING_BYTES",
+  "UNSUPPORTED_CRITICAL_PAYLOAD",
+]);
 
 /** Counts of one codec run. */
 export interface CodecFuzzStats {
@@ -33,7 +48,9 @@ function badResult<T>(r: ParseResult<T>): string | undefined {
 /** Fuzzes the codec with `n` inputs; returns the first violations found (empty: none). */
 export function fuzzCodec(rng: Prng, corpus: readonly Uint8Array[], n: number, stats: CodecFuzzStats): string[] {
   const out: string[] = [];
-  const note = (kind: string): void => { stats.byInput[kind] = (stats.byInput[kind] ?? 0) + 1; };
+  const note = (kind: string): void => {
+    stats.byInput[kind] = (stats.byInput[kind] ?? 0) + 1;
+  };
   const decode = (kind: string, input: Uint8Array, firstType?: number): ParseResult<unknown> | undefined => {
     stats.inputs++;
     note(kind);
@@ -60,7 +77,19 @@ export function fuzzCodec(rng: Prng, corpus: readonly Uint8Array[], n: number, s
     else if (r < 16) {
       // A valid header with a random body: the payload walker gets random chains.
       const body = rng.bytes(rng.int(300));
-      const hdr = encodeHeader({ spiI: rng.bytes(8), spiR: rng.bytes(8), majorVersion: 2, minorVersion: 0, exchange: rng.range(33, 38), flags: rng.int(256), messageId: rng.u32() }, rng.pick([0, 33, 34, 35, 40, 41, 46, 53, rng.int(256)]), IKE_HEADER_LENGTH + body.length);
+      const hdr = encodeHeader(
+        {
+          spiI: rng.bytes(8),
+          spiR: rng.bytes(8),
+          majorVersion: 2,
+          minorVersion: 0,
+          exchange: rng.range(33, 38),
+          flags: rng.int(256),
+          messageId: rng.u32(),
+        },
+        rng.pick([0, 33, 34, 35, 40, 41, 46, 53, rng.int(256)]),
+        IKE_HEADER_LENGTH + body.length,
+      );
       decode("random-body", concat(hdr, body));
     } else if (r < 26 && corpus.length) {
       const m = rng.pick(corpus);
@@ -75,13 +104,22 @@ export function fuzzCodec(rng: Prng, corpus: readonly Uint8Array[], n: number, s
       const ps = randomPayloads(rng);
       const enc = encodePayloads(ps);
       const back = decode("payloads", enc.bytes, enc.firstType);
-      if (back && !back.ok) out.push(`round trip: a well-formed chain (${ps.map((p) => p.type).join(",")}) did not decode: ${back.error.message}`);
+      if (back && !back.ok)
+        out.push(
+          `round trip: a well-formed chain (${ps.map((p) => p.type).join(",")}) did not decode: ${back.error.message}`,
+        );
       if (back?.ok) {
         const types = (back.value as { type: string }[]).map((p) => p.type).join(",");
-        if (types !== ps.map((p) => p.type).join(",")) out.push(`round trip: encoded ${ps.map((p) => p.type).join(",")}, decoded ${types}`);
+        if (types !== ps.map((p) => p.type).join(","))
+          out.push(`round trip: encoded ${ps.map((p) => p.type).join(",")}, decoded ${types}`);
         else stats.roundTrips++;
       }
-      for (let k = 0; k < 3; k++) decode("payloads-mutated", mutateBytes(rng, enc.bytes, rng.pick(BYTE_MUTATIONS)), rng.chance(0.9) ? enc.firstType : rng.int(256));
+      for (let k = 0; k < 3; k++)
+        decode(
+          "payloads-mutated",
+          mutateBytes(rng, enc.bytes, rng.pick(BYTE_MUTATIONS)),
+          rng.chance(0.9) ? enc.firstType : rng.int(256),
+        );
     }
   }
   return out;

@@ -31,14 +31,31 @@ export async function fuzzIke(o: IkeFuzzOptions): Promise<IkeFuzzResult> {
   const sessionSeed = (o.seed % 1000) + 1;
   const corpus = await recordSession(sessionSeed);
   const codec: CodecFuzzStats = { inputs: 0, ok: 0, errors: {}, byInput: {}, roundTrips: 0 };
-  const daemon: DaemonFuzzStats = { messages: 0, victims: 0, sessions: 0, sessionsUp: 0, sessionsFailed: {}, cleanSessions: 0, authenticated: 0, byOp: {} };
+  const daemon: DaemonFuzzStats = {
+    messages: 0,
+    victims: 0,
+    sessions: 0,
+    sessionsUp: 0,
+    sessionsFailed: {},
+    cleanSessions: 0,
+    authenticated: 0,
+    byOp: {},
+  };
   const result: IkeFuzzResult = { corpus: corpus.length, codec, daemon, violations: [] };
   // fuzzCodec counts an iteration as 1..4 inputs; run until the requested number of inputs.
   while (codec.inputs < o.codec && !result.violations.length) {
-    result.violations.push(...fuzzCodec(rng, corpus.map((m) => m.bytes), Math.min(10_000, o.codec - codec.inputs), codec));
+    result.violations.push(
+      ...fuzzCodec(
+        rng,
+        corpus.map((m) => m.bytes),
+        Math.min(10_000, o.codec - codec.inputs),
+        codec,
+      ),
+    );
   }
-  if (!result.violations.length) result.violations.push(...await fuzzDaemons(rng, sessionSeed, corpus, o.daemon, daemon));
-  if (!result.violations.length) result.violations.push(...await fuzzSessions(rng, o.sessions, daemon));
-  if (!result.violations.length) result.violations.push(...await fuzzAuthenticated(rng, o.sessions, daemon));
+  if (!result.violations.length)
+    result.violations.push(...(await fuzzDaemons(rng, sessionSeed, corpus, o.daemon, daemon)));
+  if (!result.violations.length) result.violations.push(...(await fuzzSessions(rng, o.sessions, daemon)));
+  if (!result.violations.length) result.violations.push(...(await fuzzAuthenticated(rng, o.sessions, daemon)));
   return result;
 }

@@ -5,8 +5,22 @@ import { makePair, settle, type Pair, type PeerOptions } from "../helpers/ike-pa
 import type { Endpoint, IkeSa } from "../../sdk/ike/ike-sa.ts";
 
 /** The initiator ("a") and responder ("b") of every fuzz session. */
-export const PEER_A: PeerOptions = { addr: "198.18.0.1", remoteAddr: "198.18.0.2", id: "client.example.org", remoteId: "swan.example.org", localTs: "198.51.100.1/32", remoteTs: "203.0.113.0/24" };
-export const PEER_B: PeerOptions = { addr: "198.18.0.2", remoteAddr: "198.18.0.1", id: "swan.example.org", remoteId: "client.example.org", localTs: "203.0.113.0/24", remoteTs: "198.51.100.0/24" };
+export const PEER_A: PeerOptions = {
+  addr: "198.18.0.1",
+  remoteAddr: "198.18.0.2",
+  id: "client.example.org",
+  remoteId: "swan.example.org",
+  localTs: "198.51.100.1/32",
+  remoteTs: "203.0.113.0/24",
+};
+export const PEER_B: PeerOptions = {
+  addr: "198.18.0.2",
+  remoteAddr: "198.18.0.1",
+  id: "swan.example.org",
+  remoteId: "client.example.org",
+  localTs: "203.0.113.0/24",
+  remoteTs: "198.51.100.0/24",
+};
 
 /** One IKE datagram as it crossed the wire. */
 export interface WireMessage {
@@ -22,7 +36,8 @@ export async function recordingPair(seed: number): Promise<{ p: Pair; wire: Wire
   const p = await makePair(PEER_A, PEER_B, { seed });
   const wire: WireMessage[] = [];
   p.filter = (d) => {
-    if (!d.esp) wire.push({ from: d.from.address === PEER_A.addr ? "a" : "b", src: d.from, dst: d.to, bytes: d.bytes.slice() });
+    if (!d.esp)
+      wire.push({ from: d.from.address === PEER_A.addr ? "a" : "b", src: d.from, dst: d.to, bytes: d.bytes.slice() });
     return true;
   };
   return { p, wire };
@@ -30,9 +45,16 @@ export async function recordingPair(seed: number): Promise<{ p: Pair; wire: Wire
 
 /** Initiates from a; resolves with a's IKE SA, or undefined with the reason it failed. */
 export async function establish(p: Pair): Promise<{ ike?: IkeSa; error?: unknown }> {
-  const r = p.a.initiate("peer").then((x) => ({ ike: x.ike }), (error: unknown) => ({ error }));
+  const r = p.a.initiate("peer").then(
+    (x) => ({ ike: x.ike }),
+    (error: unknown) => ({ error }),
+  );
   await settle();
-  return (await untilSettled(p, r)) ?? { error: new Error("initiate neither resolved nor rejected within 300 s of virtual time") };
+  return (
+    (await untilSettled(p, r)) ?? {
+      error: new Error("initiate neither resolved nor rejected within 300 s of virtual time"),
+    }
+  );
 }
 
 /**
@@ -41,7 +63,12 @@ export async function establish(p: Pair): Promise<{ ike?: IkeSa; error?: unknown
  */
 export async function untilSettled<T>(p: Pair, r: Promise<T>): Promise<T | undefined> {
   let result: { v: T } | undefined;
-  void r.then((v) => { result = { v }; }, () => undefined);
+  void r.then(
+    (v) => {
+      result = { v };
+    },
+    () => undefined,
+  );
   for (let i = 0; i < 30 && !result; i++) {
     await settle();
     if (!result) await p.clock.advance(10_000);

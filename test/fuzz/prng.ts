@@ -36,16 +36,24 @@ export class Prng {
   }
 
   /** Uniform integer in [0, n) for n >= 1 (n < 2^32; the modulo bias is irrelevant for fuzzing). */
-  int(n: number): number { return n <= 1 ? 0 : this.u32() % n; }
+  int(n: number): number {
+    return n <= 1 ? 0 : this.u32() % n;
+  }
 
   /** Uniform integer in [lo, hi]. */
-  range(lo: number, hi: number): number { return lo + this.int(hi - lo + 1); }
+  range(lo: number, hi: number): number {
+    return lo + this.int(hi - lo + 1);
+  }
 
   /** True with probability p. */
-  chance(p: number): boolean { return this.u32() < p * 4294967296; }
+  chance(p: number): boolean {
+    return this.u32() < p * 4294967296;
+  }
 
   /** One element of a non-empty array. */
-  pick<T>(xs: readonly T[]): T { return xs[this.int(xs.length)]!; }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
+  }
 
   /** n random bytes. */
   bytes(n: number): Uint8Array {

@@ -12,7 +12,11 @@ export class ReplayModel {
   readonly #seen = new Set<number>();
 
   /** window: the SA's replay window (0 = replay checks off); esn: Extended Sequence Numbers. */
-  constructor(readonly window: number, readonly esn: boolean, start = 0) {
+  constructor(
+    readonly window: number,
+    readonly esn: boolean,
+    start = 0,
+  ) {
     this.top = start;
   }
 
@@ -54,14 +58,19 @@ export class ReplayModel {
   }
 
   /** Whether seq is marked as received (only meaningful inside the window). */
-  seen(seq: number): boolean { return this.#seen.has(seq); }
+  seen(seq: number): boolean {
+    return this.#seen.has(seq);
+  }
 }
 
 /**
  * Differences between the dataplane's window (`Dataplane.replayState`: top, window, the ring of
  * 64-bit little-endian blocks indexed by seq / 64) and the model; empty when they agree.
  */
-export function compareWindow(model: ReplayModel, state: { top: bigint; window: number; bitmap: Uint8Array }): string[] {
+export function compareWindow(
+  model: ReplayModel,
+  state: { top: bigint; window: number; bitmap: Uint8Array },
+): string[] {
   const out: string[] = [];
   if (state.top !== BigInt(model.top)) out.push(`top ${state.top} != model ${model.top}`);
   if (state.window !== model.window) out.push(`window ${state.window} != model ${model.window}`);

@@ -15,10 +15,22 @@ import { repoPath, unhex } from "./interop.ts";
 
 export const CLI = repoPath("bin/ipsec-wasm.mjs");
 
-export interface Side { addr: string; id: string; ts: string }
-export interface Proc { child: ChildProcess; out: () => string; exited: Promise<number> }
+export interface Side {
+  addr: string;
+  id: string;
+  ts: string;
+}
+export interface Proc {
+  child: ChildProcess;
+  out: () => string;
+  exited: Promise<number>;
+}
 /** One metric sample as an exposition parser reads it. */
-export interface Sample { name: string; labels: Record<string, string>; value: number }
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
 /** Parses the body of a `/metrics` answer (OpenMetrics); throws (an assertion error) when it is not valid. */
 export type MetricsParser = (body: string) => Sample[];
 
@@ -41,7 +53,9 @@ export class CliHarness {
   /** A swanctl.conf for `me` with `peer` as the remote side: PSK, IKE AES-GCM, ESP aes128-sha256. */
   conf(me: Side, peer: Side, port: number): string {
     const path = join(this.work, `${me.id}.conf`);
-    writeFileSync(path, `connections {
+    writeFileSync(
+      path,
+      `connections {
   t {
     local_addrs = ${me.addr}
     remote_addrs = ${peer.addr}
@@ -72,7 +86,8 @@ secrets {
     secret = cli-obs-test-psk-not-secret
   }
 }
-`);
+`,
+    );
     return path;
   }
 
@@ -94,7 +109,12 @@ secrets {
 
   /** `ipsec-wasm ARGS` run to completion (killed after 30 s). */
   cli(tmp: string, args: string[]): { code: number; out: string } {
-    const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, TMPDIR: tmp }, encoding: "utf8", timeout: 30_000, killSignal: "SIGKILL" });
+    const r = spawnSync(process.execPath, [CLI, ...args], {
+      env: { ...process.env, TMPDIR: tmp },
+      encoding: "utf8",
+      timeout: 30_000,
+      killSignal: "SIGKILL",
+    });
     return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}${r.error ? `\n[${r.error.message}]` : ""}` };
   }
 
@@ -110,13 +130,22 @@ secrets {
   /** SIGKILLs every child still running (stopped ones too) and closes every socket; waits until the children are gone. */
   async stop(): Promise<void> {
     for (const s of this.#sockets) {
-      try { s.close(); } catch { /* already closed */ }
+      try {
+        s.close();
+      } catch {
+        /* already closed */
+      }
     }
     this.#sockets.clear();
     const gone: Promise<unknown>[] = [];
     for (const c of this.#children) {
       if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
-        gone.push(new Promise((r) => { c.once("close", r); setTimeout(r, 5000).unref(); }));
+        gone.push(
+          new Promise((r) => {
+            c.once("close", r);
+            setTimeout(r, 5000).unref();
+          }),
+        );
         c.kill("SIGKILL");
       }
     }
@@ -137,9 +166,16 @@ export async function freePort(): Promise<number> {
     const s = createSocket("udp4");
     const port = await new Promise<number>((r) => s.bind(0, "127.0.0.1", () => r(s.address().port)));
     const t = createSocket("udp4");
-    const ok = await new Promise<boolean>((r) => { t.once("error", () => r(false)); t.bind(port, "127.0.0.2", () => r(true)); });
+    const ok = await new Promise<boolean>((r) => {
+      t.once("error", () => r(false));
+      t.bind(port, "127.0.0.2", () => r(true));
+    });
     s.close();
-    try { t.close(); } catch { /* not bound */ }
+    try {
+      t.close();
+    } catch {
+      /* not bound */
+    }
     if (ok) return port;
   }
   throw new Error("no free UDP port on 127.0.0.1 and 127.0.0.2");
@@ -155,7 +191,8 @@ export async function waitFor(p: { out: () => string }, re: RegExp, ms = 20_000,
 export function exportedSa(file: string, src: string): { spi: number; encKey: Uint8Array; integKey: Uint8Array } {
   for (const line of readFileSync(file, "utf8").split("\n")) {
     const f = [...line.matchAll(/"([^"]*)"/g)].map((m) => m[1]);
-    if (f.length === 8 && f[1] === src) return { spi: Number(f[3]), encKey: unhex(f[5]!.slice(2)), integKey: unhex(f[7]!.slice(2)) };
+    if (f.length === 8 && f[1] === src)
+      return { spi: Number(f[3]), encKey: unhex(f[5]!.slice(2)), integKey: unhex(f[7]!.slice(2)) };
   }
   throw new Error(`no esp_sa line from ${src} in ${file}`);
 }
@@ -166,7 +203,10 @@ export function value(samples: Sample[], name: string, labels: Record<string, st
 
 /** GET /metrics asking for OpenMetrics (10 s at most); the body read by `parse` (a parse error fails the test). */
 async function scrape(url: string, parse: MetricsParser): Promise<{ contentType: string; samples: Sample[] }> {
-  const res = await fetch(url, { headers: { accept: "application/openmetrics-text; version=1.0.0" }, signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(url, {
+    headers: { accept: "application/openmetrics-text; version=1.0.0" },
+    signal: AbortSignal.timeout(10_000),
+  });
   assert.equal(res.status, 200);
   const body = await res.text();
   return { contentType: res.headers.get("content-type") ?? "", samples: parse(body) };
@@ -185,9 +225,13 @@ export async function statusAndMetricsScenario(h: CliHarness, parse: MetricsPars
   const port = await freePort();
   const R: Side = { addr: "127.0.0.1", id: "resp.example.org", ts: "203.0.113.2/32" };
   const I: Side = { addr: "127.0.0.2", id: "init.example.org", ts: "198.51.100.1/32" };
-  const rtmp = h.dir("resp-ctl"), itmp = h.dir("init-ctl");
+  const rtmp = h.dir("resp-ctl"),
+    itmp = h.dir("init-ctl");
   const keys = join(h.work, "keys");
-  const resp = h.startUp(["--listen", "--conf", h.conf(R, I, port), "--wireshark-keys", keys, "--metrics", "127.0.0.1:0"], rtmp);
+  const resp = h.startUp(
+    ["--listen", "--conf", h.conf(R, I, port), "--wireshark-keys", keys, "--metrics", "127.0.0.1:0"],
+    rtmp,
+  );
   await waitFor(resp, /listening on/);
   const url = /up: metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(resp.out())?.[1];
   assert.ok(url, resp.out());
@@ -206,8 +250,13 @@ export async function statusAndMetricsScenario(h: CliHarness, parse: MetricsPars
   const spiHex = `0x${sa.spi.toString(16).padStart(8, "0")}`;
   const sock = await h.udpSocket(I.addr);
   const send = async (seq: number, icv: number): Promise<void> => {
-    const esp = refEncap({ spi: sa.spi, suite: "cbc", key: sa.encKey, integKey: sa.integKey, hash: "sha256", icv }, BigInt(seq),
-      icmpEcho("198.51.100.1", "203.0.113.2", 99, seq), 4, { iv: new Uint8Array(16).fill(seq) });
+    const esp = refEncap(
+      { spi: sa.spi, suite: "cbc", key: sa.encKey, integKey: sa.integKey, hash: "sha256", icv },
+      BigInt(seq),
+      icmpEcho("198.51.100.1", "203.0.113.2", 99, seq),
+      4,
+      { iv: new Uint8Array(16).fill(seq) },
+    );
     await new Promise<void>((r) => sock.send(esp, port, R.addr, () => r()));
   };
   // Three good echo requests: counted in, answered out, no diagnostic.
@@ -219,9 +268,17 @@ export async function statusAndMetricsScenario(h: CliHarness, parse: MetricsPars
   }
   assert.match(m.contentType, /^application\/openmetrics-text; version=1\.0\.0/);
   const labels = { spi: spiHex, direction: "in", child: "net", peer: I.addr, suite: "aes128-sha256" };
-  assert.equal(value(m.samples, "ipsec_sa_packets_total", labels), 3, JSON.stringify(m.samples.filter((s) => s.labels.spi === spiHex)));
+  assert.equal(
+    value(m.samples, "ipsec_sa_packets_total", labels),
+    3,
+    JSON.stringify(m.samples.filter((s) => s.labels.spi === spiHex)),
+  );
   assert.equal(value(m.samples, "ipsec_sa_icv_bits", labels), 128);
-  assert.equal(value(m.samples, "ipsec_sa_packets_total", { direction: "out", child: "net" }), 3, "the echo replies went out");
+  assert.equal(
+    value(m.samples, "ipsec_sa_packets_total", { direction: "out", child: "net" }),
+    3,
+    "the echo replies went out",
+  );
   assert.equal(value(m.samples, "ipsec_diagnostics_active", {}), 0);
 
   // A peer with Linux's 96-bit truncation: right keys, right SPI, 12-byte ICV.
@@ -239,21 +296,34 @@ export async function statusAndMetricsScenario(h: CliHarness, parse: MetricsPars
   assert.match(text.out, /1 active diagnostic:/);
   // (with CBC a 12-byte ICV read as 16 leaves the ciphertext off the block size: the dataplane may
   // call that an integrity failure, as the kernel does, or a length it cannot have, "truncated")
-  assert.match(text.out, new RegExp(`icv-truncation: SA ${spiHex} \\(aes128-sha256, 128-bit ICV\\): ${sent} (integrity failures|packets dropped as truncated)\\b.*96-bit ICV`));
+  assert.match(
+    text.out,
+    new RegExp(
+      `icv-truncation: SA ${spiHex} \\(aes128-sha256, 128-bit ICV\\): ${sent} (integrity failures|packets dropped as truncated)\\b.*96-bit ICV`,
+    ),
+  );
   assert.match(text.out, /fix: .*aes128-sha256_96/);
   assert.match(text.out, new RegExp(`XfrmInStateProtoError\\s+${sent}$`, "m"));
 
   const json = h.cli(rtmp, ["status", "--json"]);
   assert.equal(json.code, 0, json.out);
-  const reports = JSON.parse(json.out) as { diagnostics: { kind: string; spi: number; peerIcvBits?: number }[]; ikeSas: { children: { icvBits: number }[] }[] }[];
+  const reports = JSON.parse(json.out) as {
+    diagnostics: { kind: string; spi: number; peerIcvBits?: number }[];
+    ikeSas: { children: { icvBits: number }[] }[];
+  }[];
   assert.equal(reports.length, 1);
-  assert.deepEqual(reports[0]!.diagnostics.map((d) => [d.kind, d.spi, d.peerIcvBits]), [["icv-truncation", sa.spi, 96]]);
+  assert.deepEqual(
+    reports[0]!.diagnostics.map((d) => [d.kind, d.spi, d.peerIcvBits]),
+    [["icv-truncation", sa.spi, 96]],
+  );
   assert.equal(reports[0]!.ikeSas[0]!.children[0]!.icvBits, 128);
 
   m = await scrape(url, parse);
   assert.equal(value(m.samples, "ipsec_diagnostics_active", {}), 1);
   assert.equal(value(m.samples, "ipsec_sa_packets_total", labels), 3, "failed packets are not counted as processed");
-  const dropped = m.samples.filter((s) => s.name === "ipsec_sa_drops_total" && s.labels.spi === spiHex).reduce((n, s) => n + s.value, 0);
+  const dropped = m.samples
+    .filter((s) => s.name === "ipsec_sa_drops_total" && s.labels.spi === spiHex)
+    .reduce((n, s) => n + s.value, 0);
   assert.equal(dropped, sent);
   assert.equal(value(m.samples, "ipsec_xfrm_stat_total", { stat: "XfrmInStateProtoError" }), sent);
 

@@ -5,7 +5,12 @@
 // test/interop/metrics-parser.test.ts and test/interop/cli-obs-metrics.test.ts.
 import assert from "node:assert/strict";
 
-export interface ParsedFamily { name: string; help?: string; type?: string; samples: { name: string; labels: Record<string, string>; value: string }[] }
+export interface ParsedFamily {
+  name: string;
+  help?: string;
+  type?: string;
+  samples: { name: string; labels: Record<string, string>; value: string }[];
+}
 
 /** A strict line parser for both text formats (the spec's grammar, not the library's); failures are assertion errors. */
 export function parseExposition(text: string, format: "openmetrics" | "prometheus"): ParsedFamily[] {
@@ -30,7 +35,13 @@ export function parseExposition(text: string, format: "openmetrics" | "prometheu
         f = { name: name!, samples: [] };
         fams.push(f);
       }
-      if (kw === "HELP") { assert.equal(f.help, undefined); f.help = rest; } else { assert.equal(f.help !== undefined, true, `HELP before TYPE for ${name}`); f.type = rest; }
+      if (kw === "HELP") {
+        assert.equal(f.help, undefined);
+        f.help = rest;
+      } else {
+        assert.equal(f.help !== undefined, true, `HELP before TYPE for ${name}`);
+        f.type = rest;
+      }
       continue;
     }
     assert.ok(!line.startsWith("#"), `unexpected comment ${line}`);
@@ -46,14 +57,14 @@ export function parseExposition(text: string, format: "openmetrics" | "prometheu
         const eq = line.indexOf("=", i);
         const key = line.slice(i, eq);
         assert.match(key, /^[a-zA-Z_][a-zA-Z0-9_]*$/);
-        assert.equal(line[eq + 1], "\"");
+        assert.equal(line[eq + 1], '"');
         let v = "";
         let j = eq + 2;
-        for (; line[j] !== "\""; j++) {
+        for (; line[j] !== '"'; j++) {
           assert.ok(j < line.length, `unterminated label value in ${line}`);
           if (line[j] === "\\") {
             const e = line[++j];
-            assert.ok(e === "\\" || e === "\"" || e === "n", `bad escape \\${e}`);
+            assert.ok(e === "\\" || e === '"' || e === "n", `bad escape \\${e}`);
             v += e === "n" ? "\n" : e;
           } else v += line[j];
         }

@@ -16,9 +16,17 @@ export class VirtualClock implements Clock {
   t = Date.now();
   #timers = new Map<number, { at: number; fn: () => void }>();
   #next = 1;
-  now(): number { return this.t; }
-  setTimer(ms: number, fn: () => void): TimerId { const id = this.#next++; this.#timers.set(id, { at: this.t + ms, fn }); return id; }
-  clearTimer(t: TimerId): void { this.#timers.delete(t as number); }
+  now(): number {
+    return this.t;
+  }
+  setTimer(ms: number, fn: () => void): TimerId {
+    const id = this.#next++;
+    this.#timers.set(id, { at: this.t + ms, fn });
+    return id;
+  }
+  clearTimer(t: TimerId): void {
+    this.#timers.delete(t as number);
+  }
   /** Advances time, firing due timers in order (bounded). */
   async advance(ms: number): Promise<void> {
     const end = this.t + ms;
@@ -62,19 +70,44 @@ export interface PeerOptions {
 
 export function connection(o: PeerOptions): IkeConnection {
   const child: ChildTemplate = {
-    name: "net", localTs: parseTs(o.localTs ?? "dynamic"), remoteTs: parseTs(o.remoteTs ?? "dynamic"),
-    espProposals: parseProposals(o.espProposals ?? "aes128gcm16", "ESP"), mode: o.mode ?? "tunnel",
-    startAction: "none", dpdAction: "clear", closeAction: "none",
-    rekeyTime: o.childRekeyTime ?? 0, lifeTime: 0, randTime: 0, rekeyBytes: 0, lifeBytes: 0, rekeyPackets: 0, lifePackets: 0, replayWindow: 64,
+    name: "net",
+    localTs: parseTs(o.localTs ?? "dynamic"),
+    remoteTs: parseTs(o.remoteTs ?? "dynamic"),
+    espProposals: parseProposals(o.espProposals ?? "aes128gcm16", "ESP"),
+    mode: o.mode ?? "tunnel",
+    startAction: "none",
+    dpdAction: "clear",
+    closeAction: "none",
+    rekeyTime: o.childRekeyTime ?? 0,
+    lifeTime: 0,
+    randTime: 0,
+    rekeyBytes: 0,
+    lifeBytes: 0,
+    rekeyPackets: 0,
+    lifePackets: 0,
+    replayWindow: 64,
     ...o.child,
   };
   return {
-    name: o.name ?? "peer", localAddrs: [o.addr], remoteAddrs: [o.remoteAddr], localPort: 500, remotePort: 500,
+    name: o.name ?? "peer",
+    localAddrs: [o.addr],
+    remoteAddrs: [o.remoteAddr],
+    localPort: 500,
+    remotePort: 500,
     ikeProposals: parseProposals(o.proposals ?? "aes128gcm16-prfsha256-x25519", "IKE"),
-    local: { auth: "psk", id: parseIdentity(o.id) }, remote: { auth: "psk", id: parseIdentity(o.remoteId ?? "%any") },
+    local: { auth: "psk", id: parseIdentity(o.id) },
+    remote: { auth: "psk", id: parseIdentity(o.remoteId ?? "%any") },
     psk: new TextEncoder().encode(o.psk ?? "loopback-test-psk"),
-    children: [child], dpdDelay: o.dpdDelay ?? 0, dpdTimeout: 0, rekeyTime: o.rekeyTime ?? 0, overTime: 0, randTime: 0,
-    fragmentation: "yes", encap: true, keyingTries: 1, retransmit: { ...DEFAULT_RETRANSMIT },
+    children: [child],
+    dpdDelay: o.dpdDelay ?? 0,
+    dpdTimeout: 0,
+    rekeyTime: o.rekeyTime ?? 0,
+    overTime: 0,
+    randTime: 0,
+    fragmentation: "yes",
+    encap: true,
+    keyingTries: 1,
+    retransmit: { ...DEFAULT_RETRANSMIT },
     ...o.extra,
   };
 }
@@ -83,7 +116,11 @@ export function connection(o: PeerOptions): IkeConnection {
 export type WireFilter = (d: { from: Endpoint; to: Endpoint; bytes: Uint8Array; esp: boolean }) => boolean;
 
 export interface Pair {
-  a: IkeDaemon; b: IkeDaemon; clock: VirtualClock; dpA: Dataplane; dpB: Dataplane;
+  a: IkeDaemon;
+  b: IkeDaemon;
+  clock: VirtualClock;
+  dpA: Dataplane;
+  dpB: Dataplane;
   logs: { a: string[]; b: string[] };
   wire: { ike: number; esp: number; dropped: number };
   filter?: WireFilter;
@@ -94,40 +131,88 @@ export function seededRandom(seed: number): (n: number) => Uint8Array {
   let x = seed >>> 0 || 1;
   return (n) => {
     const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; out[i] = x & 255; }
+    for (let i = 0; i < n; i++) {
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      out[i] = x & 255;
+    }
     return out;
   };
 }
 
-export async function makePair(optA: PeerOptions, optB: PeerOptions, opts: { cookieThreshold?: number; seed?: number; keyLog?: IkeDaemonOptions["keyLog"] } = {}): Promise<Pair> {
+export async function makePair(
+  optA: PeerOptions,
+  optB: PeerOptions,
+  opts: { cookieThreshold?: number; seed?: number; keyLog?: IkeDaemonOptions["keyLog"] } = {},
+): Promise<Pair> {
   const clock = new VirtualClock();
   const cc = await ControlCrypto.create();
   const dpA = await Dataplane.create({ maxSas: 64, batchSize: 64 });
   const dpB = await Dataplane.create({ maxSas: 64, batchSize: 64 });
-  const pair = { clock, dpA, dpB, logs: { a: [] as string[], b: [] as string[] }, wire: { ike: 0, esp: 0, dropped: 0 } } as Pair;
+  const pair = {
+    clock,
+    dpA,
+    dpB,
+    logs: { a: [] as string[], b: [] as string[] },
+    wire: { ike: 0, esp: 0, dropped: 0 },
+  } as Pair;
   const daemons: Record<string, IkeDaemon> = {};
   const transportFor = (me: "a" | "b", addr: string): IkeTransport => ({
     natPort: 4500,
     sendIke(bytes, local, remote) {
       const copy = bytes.slice();
       const d = { from: { address: addr, port: local.port }, to: remote, bytes: copy, esp: false };
-      if (pair.filter && !pair.filter(d)) { pair.wire.dropped++; return; }
+      if (pair.filter && !pair.filter(d)) {
+        pair.wire.dropped++;
+        return;
+      }
       pair.wire.ike++;
       const peer = daemons[me === "a" ? "b" : "a"];
       setImmediate(() => peer!.receiveIke(copy, remote, d.from));
     },
     sendEsp(packets, local, remote) {
       const peerName = me === "a" ? "b" : "a";
-      const kept = packets.filter((p) => !pair.filter || pair.filter({ from: { address: addr, port: local.port }, to: remote, bytes: p, esp: true }) || (pair.wire.dropped++, false));
+      const kept = packets.filter(
+        (p) =>
+          !pair.filter ||
+          pair.filter({ from: { address: addr, port: local.port }, to: remote, bytes: p, esp: true }) ||
+          (pair.wire.dropped++, false),
+      );
       pair.wire.esp += kept.length;
       const dp = peerName === "a" ? dpA : dpB;
       const copies = kept.map((p) => p.slice());
       setImmediate(() => daemons[peerName]!.receiveEsp(dp.decapsulateBatch(copies)));
     },
   });
-  const sink = (which: "a" | "b") => (r: LogRecord) => { pair.logs[which].push(formatLog(r)); };
-  daemons.a = new IkeDaemon({ dataplane: dpA, crypto: cc, connections: [connection(optA)], transport: transportFor("a", optA.addr), log: sink("a"), clock, cookieThreshold: opts.cookieThreshold, localAddress: optA.addr, random: opts.seed === undefined ? undefined : seededRandom(opts.seed), keyLog: opts.keyLog });
-  daemons.b = new IkeDaemon({ dataplane: dpB, crypto: cc, connections: [connection(optB)], transport: transportFor("b", optB.addr), log: sink("b"), clock, cookieThreshold: opts.cookieThreshold, localAddress: optB.addr, random: opts.seed === undefined ? undefined : seededRandom(opts.seed * 7919 + 1) });
+  const sink = (which: "a" | "b") => (r: LogRecord) => {
+    pair.logs[which].push(formatLog(r));
+  };
+  daemons.a = new IkeDaemon({
+    dataplane: dpA,
+    crypto: cc,
+    connections: [connection(optA)],
+    transport: transportFor("a", optA.addr),
+    log: sink("a"),
+    clock,
+    cookieThreshold: opts.cookieThreshold,
+    localAddress: optA.addr,
+    random: opts.seed === undefined ? undefined : seededRandom(opts.seed),
+    keyLog: opts.keyLog,
+  });
+  daemons.b = new IkeDaemon({
+    dataplane: dpB,
+    crypto: cc,
+    connections: [connection(optB)],
+    transport: transportFor("b", optB.addr),
+    log: sink("b"),
+    clock,
+    cookieThreshold: opts.cookieThreshold,
+    localAddress: optB.addr,
+    random: opts.seed === undefined ? undefined : seededRandom(opts.seed * 7919 + 1),
+  });
   pair.a = daemons.a;
   pair.b = daemons.b;
   return pair;

@@ -18,10 +18,13 @@ export function repoPath(relative: string): string {
 /** /usr/bin/python3 if it can import scapy's IPsec layer and python-cryptography; throws naming the packages otherwise. */
 export function requireScapyPython(): string {
   if (!existsSync(SYSTEM_PYTHON)) {
-    throw new Error(`${SYSTEM_PYTHON} not found: install Debian packages python3, python3-scapy and python3-cryptography`);
+    throw new Error(
+      `${SYSTEM_PYTHON} not found: install Debian packages python3, python3-scapy and python3-cryptography`,
+    );
   }
   const probe = spawnSync(SYSTEM_PYTHON, ["-c", "import cryptography, scapy.layers.ipsec; print(scapy.VERSION)"], {
-    encoding: "utf8", timeout: 60_000,
+    encoding: "utf8",
+    timeout: 60_000,
   });
   if (probe.status !== 0) {
     throw new Error(
@@ -47,7 +50,14 @@ export function requireTshark(): string {
 
 /** Runs a program with `input` on stdin; returns stdout, throws with stderr on a non-zero exit or after `timeoutMs` (then SIGKILLed). */
 export function run(cmd: string, args: string[], input = "", env?: NodeJS.ProcessEnv, timeoutMs = 120_000): string {
-  const r = spawnSync(cmd, args, { input, encoding: "utf8", maxBuffer: 256 * 1024 * 1024, env: env ?? process.env, timeout: timeoutMs, killSignal: "SIGKILL" });
+  const r = spawnSync(cmd, args, {
+    input,
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+    env: env ?? process.env,
+    timeout: timeoutMs,
+    killSignal: "SIGKILL",
+  });
   if (r.error) throw r.error;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}:\n${r.stderr}`);
   return r.stdout;
@@ -78,7 +88,11 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
 }
 
 /** Deterministic PRNG (xorshift32) so failing cases can be replayed from their seed. */
-export function prng(seed: number): { u32: () => number; bytes: (n: number) => Uint8Array; int: (lo: number, hi: number) => number } {
+export function prng(seed: number): {
+  u32: () => number;
+  bytes: (n: number) => Uint8Array;
+  int: (lo: number, hi: number) => number;
+} {
   let s = seed >>> 0 || 0x9e3779b9;
   const u32 = (): number => {
     s ^= s << 13;
@@ -149,7 +163,18 @@ export function buildPacket(p: PacketSpec): Uint8Array {
   let l4: Uint8Array;
   if (p.l4 === "icmp") l4 = concat(Uint8Array.of(p.v6 ? 128 : 8, 0, 0, 0), be16(p.id), be16(p.seq & 0xffff), p.payload);
   else if (p.l4 === "udp") l4 = concat(be16(p.id), be16(p.dport ?? 53), be16(8 + p.payload.length), be16(0), p.payload);
-  else l4 = concat(be16(p.id), be16(p.dport ?? 443), be32(p.seq), be32(0x01020304), Uint8Array.of(0x50, 0x18), be16(8192), be16(0), be16(0), p.payload);
+  else
+    l4 = concat(
+      be16(p.id),
+      be16(p.dport ?? 443),
+      be32(p.seq),
+      be32(0x01020304),
+      Uint8Array.of(0x50, 0x18),
+      be16(8192),
+      be16(0),
+      be16(0),
+      p.payload,
+    );
   const pseudo = p.v6
     ? concat(src, dst, be32(l4.length), Uint8Array.of(0, 0, 0, proto))
     : concat(src, dst, Uint8Array.of(0, proto), be16(l4.length));
@@ -158,13 +183,27 @@ export function buildPacket(p: PacketSpec): Uint8Array {
   if (c === 0 && p.l4 === "udp") c = 0xffff;
   l4.set(be16(c), csumAt);
   if (p.v6) return concat(Uint8Array.of(0x60, 0, 0, 0), be16(l4.length), Uint8Array.of(proto, 64), src, dst, l4);
-  const hdr = concat(Uint8Array.of(0x45, 0), be16(20 + l4.length), be16(p.id ^ 0x5a5a), Uint8Array.of(0x40, 0, 64, proto), be16(0), src, dst);
+  const hdr = concat(
+    Uint8Array.of(0x45, 0),
+    be16(20 + l4.length),
+    be16(p.id ^ 0x5a5a),
+    Uint8Array.of(0x40, 0, 64, proto),
+    be16(0),
+    src,
+    dst,
+  );
   hdr.set(be16(checksum(hdr)), 10);
   return concat(hdr, l4);
 }
 
 /** A random test packet between the given addresses, payload 0..maxPayload bytes. */
-export function randomPacket(rnd: ReturnType<typeof prng>, v6: boolean, src: string, dst: string, maxPayload = 1400): Uint8Array {
+export function randomPacket(
+  rnd: ReturnType<typeof prng>,
+  v6: boolean,
+  src: string,
+  dst: string,
+  maxPayload = 1400,
+): Uint8Array {
   const kinds: L4[] = ["icmp", "udp", "tcp"];
   return buildPacket({
     v6,
@@ -179,7 +218,15 @@ export function randomPacket(rnd: ReturnType<typeof prng>, v6: boolean, src: str
 
 /** IPv4 header (no options) for `payloadLength` bytes of protocol `proto`, checksum filled in. */
 export function ipv4Header(src: string, dst: string, proto: number, payloadLength: number, id = 1): Uint8Array {
-  const hdr = concat(Uint8Array.of(0x45, 0), be16(20 + payloadLength), be16(id), Uint8Array.of(0, 0, 64, proto), be16(0), ipBytes(src), ipBytes(dst));
+  const hdr = concat(
+    Uint8Array.of(0x45, 0),
+    be16(20 + payloadLength),
+    be16(id),
+    Uint8Array.of(0, 0, 64, proto),
+    be16(0),
+    ipBytes(src),
+    ipBytes(dst),
+  );
   hdr.set(be16(checksum(hdr)), 10);
   return hdr;
 }

@@ -34,7 +34,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** `p`'s value, or null when it takes longer than `ms` (the timer is cleared either way, so it never holds the process). */
 async function within<T>(p: Promise<T>, ms: number): Promise<T | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<null>((r) => { timer = setTimeout(() => r(null), ms); });
+  const late = new Promise<null>((r) => {
+    timer = setTimeout(() => r(null), ms);
+  });
   try {
     return await Promise.race([p, late]);
   } finally {
@@ -50,12 +52,14 @@ function imageStamp(): string {
 
 /** What is missing to boot the VM (QEMU, the kernel, the initramfs), or null. */
 export function kernelVmProblem(): string | null {
-  if (process.platform !== "linux" || process.arch !== "x64") return `the kernel peer needs Linux on x86-64 (this is ${process.platform}/${process.arch})`;
+  if (process.platform !== "linux" || process.arch !== "x64")
+    return `the kernel peer needs Linux on x86-64 (this is ${process.platform}/${process.arch})`;
   if (spawnSync("sh", ["-c", "command -v qemu-system-x86_64"], { stdio: "ignore" }).status !== 0) {
     return "qemu-system-x86_64 is not installed (Debian package qemu-system-x86)";
   }
   for (const f of ["vmlinuz", "initramfs.cpio", "kver"]) {
-    if (!existsSync(join(KERNEL_VM_CACHE, f))) return `${join(KERNEL_VM_CACHE, f)} is missing (kernel image not prepared)`;
+    if (!existsSync(join(KERNEL_VM_CACHE, f)))
+      return `${join(KERNEL_VM_CACHE, f)} is missing (kernel image not prepared)`;
   }
   return null;
 }
@@ -74,13 +78,17 @@ export function kernelVmImageStale(): boolean {
 export function prepareKernelVm(): void {
   const problem = kernelVmProblem();
   if (problem !== null) {
-    throw new Error(`Linux kernel peer not available: ${problem}. Prepare it with \`${PREPARE_COMMAND}\` ` +
-      "(as root: installs qemu-system-x86 busybox-static kmod cpio gcc, downloads Debian's linux-image-amd64 " +
-      `into ${KERNEL_VM_CACHE}); .ci/run does this before npm run test:interop`);
+    throw new Error(
+      `Linux kernel peer not available: ${problem}. Prepare it with \`${PREPARE_COMMAND}\` ` +
+        "(as root: installs qemu-system-x86 busybox-static kmod cpio gcc, downloads Debian's linux-image-amd64 " +
+        `into ${KERNEL_VM_CACHE}); .ci/run does this before npm run test:interop`,
+    );
   }
   if (!kernelVmImageStale()) return;
   const r = spawnSync("bash", [join(KERNEL_VM_DIR, "build.sh")], {
-    env: { ...process.env, KVM_SKIP_APT: "1", KVM_CACHE: KERNEL_VM_CACHE }, encoding: "utf8", timeout: 300_000,
+    env: { ...process.env, KVM_SKIP_APT: "1", KVM_CACHE: KERNEL_VM_CACHE },
+    encoding: "utf8",
+    timeout: 300_000,
   });
   if (r.status !== 0 || kernelVmImageStale()) {
     throw new Error(`rebuilding the stale kernel VM image (${PREPARE_COMMAND}) failed:\n${r.stderr}`);
@@ -90,7 +98,10 @@ export function prepareKernelVm(): void {
 /** A free UDP port on 127.0.0.1 (for QEMU's forward to the guest's 4500). */
 export async function freeUdpPort(): Promise<number> {
   const s = dgram.createSocket("udp4");
-  await new Promise<void>((resolve, reject) => { s.once("error", reject); s.bind(0, "127.0.0.1", () => resolve()); });
+  await new Promise<void>((resolve, reject) => {
+    s.once("error", reject);
+    s.bind(0, "127.0.0.1", () => resolve());
+  });
   const port = s.address().port;
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
@@ -129,11 +140,21 @@ export class KernelVm {
   #exited = false;
   #next = 1;
 
-  private constructor(proc: ChildProcess, share: { dir: string; remove: () => void }, console: string[], exit: Promise<number>, port: number, release: string) {
+  private constructor(
+    proc: ChildProcess,
+    share: { dir: string; remove: () => void },
+    console: string[],
+    exit: Promise<number>,
+    port: number,
+    release: string,
+  ) {
     this.#proc = proc;
     this.#share = share;
     this.#console = console;
-    this.#exit = exit.then((c) => { this.#exited = true; return c; });
+    this.#exit = exit.then((c) => {
+      this.#exited = true;
+      return c;
+    });
     this.udpForwardPort = port;
     this.kernelRelease = release;
   }
@@ -145,13 +166,21 @@ export class KernelVm {
     const lifetime = opts.lifetimeSec ?? 300;
     const share = tempDir("kvm-share");
     const lines: string[] = [];
-    const proc = spawn("bash", [join(KERNEL_VM_DIR, "run.sh"), join(KERNEL_VM_DIR, "guest-agent.sh"), String(lifetime)], {
-      env: {
-        ...process.env, KVM_CACHE: KERNEL_VM_CACHE, KVM_SHARE: share.dir, KVM_UDP_FWD: String(port),
-        KVM_TIMEOUT: String(lifetime + 60), KVM_SMP: String(opts.smp ?? 1),
+    const proc = spawn(
+      "bash",
+      [join(KERNEL_VM_DIR, "run.sh"), join(KERNEL_VM_DIR, "guest-agent.sh"), String(lifetime)],
+      {
+        env: {
+          ...process.env,
+          KVM_CACHE: KERNEL_VM_CACHE,
+          KVM_SHARE: share.dir,
+          KVM_UDP_FWD: String(port),
+          KVM_TIMEOUT: String(lifetime + 60),
+          KVM_SMP: String(opts.smp ?? 1),
+        },
+        stdio: ["ignore", "pipe", "pipe"],
       },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    );
     const onText = (chunk: string): void => {
       for (const line of chunk.split("\n")) {
         if (line === "") continue;
@@ -163,13 +192,20 @@ export class KernelVm {
     proc.stdout?.setEncoding("utf8").on("data", onText);
     proc.stderr?.setEncoding("utf8").on("data", onText);
     const exit = new Promise<number>((resolve) => {
-      proc.on("error", (e) => { lines.push(`spawn: ${e.message}`); resolve(127); });
+      proc.on("error", (e) => {
+        lines.push(`spawn: ${e.message}`);
+        resolve(127);
+      });
       proc.on("close", (code, signal) => resolve(code ?? (signal ? 128 : 125)));
     });
     let exited = false;
-    void exit.then(() => { exited = true; });
+    void exit.then(() => {
+      exited = true;
+    });
     // A test process that dies (uncaught error, ^C) must not leave QEMU running until its lifetime.
-    const killOnExit = (): void => { if (!exited && proc.pid !== undefined) process.kill(proc.pid, "SIGTERM"); };
+    const killOnExit = (): void => {
+      if (!exited && proc.pid !== undefined) process.kill(proc.pid, "SIGTERM");
+    };
     process.on("exit", killOnExit);
     void exit.then(() => process.off("exit", killOnExit));
     const readyFile = join(share.dir, "ready");
@@ -179,7 +215,9 @@ export class KernelVm {
       if (!exited && proc.pid !== undefined) process.kill(proc.pid, "SIGTERM");
       await within(exit, 10_000);
       share.remove();
-      throw new Error(`kernel VM did not become ready (${exited ? "VM exited" : "boot timeout"}); console:\n${lines.slice(-60).join("\n")}`);
+      throw new Error(
+        `kernel VM did not become ready (${exited ? "VM exited" : "boot timeout"}); console:\n${lines.slice(-60).join("\n")}`,
+      );
     }
     return new KernelVm(proc, share, lines, exit, port, readFileSync(readyFile, "utf8").trim());
   }
@@ -202,7 +240,9 @@ export class KernelVm {
     const polls = Math.ceil(((timeoutSec + 30) * 1000) / 50);
     for (let i = 0; i < polls && !this.#exited && !existsSync(rc); i++) await sleep(50);
     if (!existsSync(rc)) {
-      throw new Error(`guest command ${id} gave no result (${this.#exited ? "VM exited" : "timeout"}):\n${script}\nconsole:\n${this.consoleLog(40)}`);
+      throw new Error(
+        `guest command ${id} gave no result (${this.#exited ? "VM exited" : "timeout"}):\n${script}\nconsole:\n${this.consoleLog(40)}`,
+      );
     }
     return { code: Number(readFileSync(rc, "utf8").trim()), out: readFileSync(out, "utf8") };
   }
@@ -277,12 +317,18 @@ export function parseXfrmStates(text: string): XfrmState[] {
     const stats = /replay-window \d+ replay (\d+) failed (\d+)/.exec(b);
     const cur = /lifetime current:\s*\n\s*(\d+)\(bytes\), (\d+)\(packets\)/.exec(b);
     return {
-      src: head[1]!, dst: head[2]!, spi: parseInt(id[1]!, 16), reqid: Number(id[2]), mode: id[3]!,
+      src: head[1]!,
+      dst: head[2]!,
+      spi: parseInt(id[1]!, 16),
+      reqid: Number(id[2]),
+      mode: id[3]!,
       auth: auth ? { name: auth[1]!, bits: Number(auth[2]) } : undefined,
       aead: aead ? { name: aead[1]!, bits: Number(aead[2]) } : undefined,
       enc: enc?.[1],
-      replayDrops: stats ? Number(stats[1]) : 0, failed: stats ? Number(stats[2]) : 0,
-      bytes: cur ? Number(cur[1]) : 0, packets: cur ? Number(cur[2]) : 0,
+      replayDrops: stats ? Number(stats[1]) : 0,
+      failed: stats ? Number(stats[2]) : 0,
+      bytes: cur ? Number(cur[1]) : 0,
+      packets: cur ? Number(cur[2]) : 0,
     };
   });
 }

@@ -15,12 +15,17 @@ export function scanMemory(pid: number, needles: Uint8Array[]): number[] {
     for (const line of maps) {
       const m = /^([0-9a-f]+)-([0-9a-f]+) (rw)/.exec(line);
       if (!m) continue;
-      const start = BigInt(`0x${m[1]}`), end = BigInt(`0x${m[2]}`);
+      const start = BigInt(`0x${m[1]}`),
+        end = BigInt(`0x${m[2]}`);
       if (end - start > 4n << 30n) continue; // reservations, not memory
       for (let at = start; at < end; at += BigInt(chunk.length - overlap)) {
         const want = Number(end - at < BigInt(chunk.length) ? end - at : BigInt(chunk.length));
         let got = 0;
-        try { got = readSync(fd, chunk, 0, want, at); } catch { break; }
+        try {
+          got = readSync(fd, chunk, 0, want, at);
+        } catch {
+          break;
+        }
         if (got <= 0) break;
         const view = chunk.subarray(0, got);
         // Chunks overlap by the longest needle less one byte, so a match across a boundary is found

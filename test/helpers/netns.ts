@@ -9,7 +9,11 @@ import { existsSync } from "node:fs";
 const PATH = `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/sbin:/sbin`;
 
 /** Result of a bounded command; code 124 when it was killed for taking too long. */
-export interface Ran { code: number; stdout: string; stderr: string }
+export interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** A long-running process in a namespace. */
 export interface Spawned {
@@ -28,8 +32,14 @@ export function requireNetns(tools: { cmd: string; pkg: string }[] = []): void {
   if (process.platform !== "linux") throw new Error(`TUN tests need Linux, not ${process.platform}`);
   if (process.getuid?.() !== 0) throw new Error("TUN tests need root (network namespaces, veth, TUN devices)");
   if (!existsSync("/dev/net/tun")) throw new Error("/dev/net/tun is missing: the kernel has no TUN support");
-  const missing = [{ cmd: "ip", pkg: "iproute2" }, ...tools].filter((t) => spawnSync("sh", ["-c", `command -v ${t.cmd}`], { env: { ...process.env, PATH }, stdio: "ignore" }).status !== 0);
-  if (missing.length) throw new Error(`missing ${missing.map((t) => t.cmd).join(", ")}: apt-get install ${[...new Set(missing.map((t) => t.pkg))].join(" ")}`);
+  const missing = [{ cmd: "ip", pkg: "iproute2" }, ...tools].filter(
+    (t) =>
+      spawnSync("sh", ["-c", `command -v ${t.cmd}`], { env: { ...process.env, PATH }, stdio: "ignore" }).status !== 0,
+  );
+  if (missing.length)
+    throw new Error(
+      `missing ${missing.map((t) => t.cmd).join(", ")}: apt-get install ${[...new Set(missing.map((t) => t.pkg))].join(" ")}`,
+    );
 }
 
 const SIG: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
@@ -66,7 +76,8 @@ export class NetnsLab {
 
   /** A veth pair between two namespaces with `a`/`b` (CIDR) on its ends; returns the ends' names. */
   veth(nsA: string, a: string, nsB: string, b: string): [string, string] {
-    const ia = `${nsA}a`, ib = `${nsB}b`;
+    const ia = `${nsA}a`,
+      ib = `${nsB}b`;
     this.ip(["link", "add", ia, "netns", nsA, "type", "veth", "peer", "name", ib, "netns", nsB]);
     this.ip(["-n", nsA, "addr", "add", a, "dev", ia]);
     this.ip(["-n", nsB, "addr", "add", b, "dev", ib]);
@@ -78,31 +89,58 @@ export class NetnsLab {
   /** Runs `cmd` in `ns` to completion, killed (its process group) after `timeoutMs`. Never rejects. */
   exec(ns: string, cmd: string[], timeoutMs = 30_000, env: Record<string, string> = {}): Promise<Ran> {
     return new Promise((resolve) => {
-      const child = spawn("ip", ["netns", "exec", ns, ...cmd], { env: { ...process.env, PATH, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "", stderr = "", timedOut = false;
+      const child = spawn("ip", ["netns", "exec", ns, ...cmd], {
+        env: { ...process.env, PATH, ...env },
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "",
+        stderr = "",
+        timedOut = false;
       child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
       child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-      const timer = setTimeout(() => { timedOut = true; killGroup(child.pid, "SIGKILL"); }, timeoutMs);
-      child.on("error", (e) => { clearTimeout(timer); resolve({ code: 127, stdout, stderr: stderr + e.message }); });
+      const timer = setTimeout(() => {
+        timedOut = true;
+        killGroup(child.pid, "SIGKILL");
+      }, timeoutMs);
+      child.on("error", (e) => {
+        clearTimeout(timer);
+        resolve({ code: 127, stdout, stderr: stderr + e.message });
+      });
       child.on("close", (code) => {
         clearTimeout(timer);
-        resolve({ code: timedOut ? 124 : code ?? 128, stdout, stderr: timedOut ? `${stderr}\n${cmd.join(" ")}: killed after ${timeoutMs} ms` : stderr });
+        resolve({
+          code: timedOut ? 124 : (code ?? 128),
+          stdout,
+          stderr: timedOut ? `${stderr}\n${cmd.join(" ")}: killed after ${timeoutMs} ms` : stderr,
+        });
       });
     });
   }
 
   /** Starts `cmd` in `ns` in its own process group; {@link cleanup} kills it at the latest. */
   spawn(ns: string, cmd: string[], env: Record<string, string> = {}): Spawned {
-    const child = spawn("ip", ["netns", "exec", ns, ...cmd], { env: { ...process.env, PATH, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("ip", ["netns", "exec", ns, ...cmd], {
+      env: { ...process.env, PATH, ...env },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     if (child.pid === undefined) throw new Error(`${cmd[0]} did not start`);
     let out = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
-    const exited = new Promise<number>((resolve) => child.on("close", (code, sig) => resolve(code ?? 128 + (SIG[sig ?? ""] ?? 0))));
+    const exited = new Promise<number>((resolve) =>
+      child.on("close", (code, sig) => resolve(code ?? 128 + (SIG[sig ?? ""] ?? 0))),
+    );
     let done = false;
-    void exited.then(() => { done = true; });
+    void exited.then(() => {
+      done = true;
+    });
     const p: Spawned = {
-      child, pid: child.pid, out: () => out, exited,
+      child,
+      pid: child.pid,
+      out: () => out,
+      exited,
       waitFor(re, timeoutMs) {
         const deadline = Date.now() + timeoutMs;
         return new Promise((resolve, reject) => {
@@ -110,7 +148,8 @@ export class NetnsLab {
             const m = re.exec(out);
             if (m) return resolve(m);
             if (done) return reject(new Error(`${cmd.join(" ")} exited before printing ${re}:\n${out}`));
-            if (Date.now() > deadline) return reject(new Error(`${cmd.join(" ")} printed no ${re} within ${timeoutMs} ms:\n${out}`));
+            if (Date.now() > deadline)
+              return reject(new Error(`${cmd.join(" ")} printed no ${re} within ${timeoutMs} ms:\n${out}`));
             setTimeout(poll, 25);
           };
           poll();
@@ -125,21 +164,34 @@ export class NetnsLab {
   /** Sends `signal` to the process (not its group: `up` must clean up by itself) and waits at most `timeoutMs` for it to exit. */
   async stop(p: Spawned, signal: NodeJS.Signals = "SIGTERM", timeoutMs = 10_000): Promise<number | undefined> {
     // `ip netns exec` execs the command: the PID is the program's own.
-    try { process.kill(p.pid, signal); } catch { /* already gone */ }
+    try {
+      process.kill(p.pid, signal);
+    } catch {
+      /* already gone */
+    }
     const t = new Promise<undefined>((r) => setTimeout(() => r(undefined), timeoutMs));
     return Promise.race([p.exited, t]);
   }
 
   /** Interfaces of type tun in `ns`, and its routes (`ip route` lines, both families). */
   state(ns: string): { tuns: string[]; routes: string[] } {
-    const tuns = this.ip(["-n", ns, "-o", "link", "show", "type", "tun"]).split("\n").filter(Boolean).map((l) => l.split(":")[1]!.trim());
-    const routes = [...this.ip(["-n", ns, "route"]).split("\n"), ...this.ip(["-n", ns, "-6", "route"]).split("\n")].filter(Boolean);
+    const tuns = this.ip(["-n", ns, "-o", "link", "show", "type", "tun"])
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.split(":")[1]!.trim());
+    const routes = [
+      ...this.ip(["-n", ns, "route"]).split("\n"),
+      ...this.ip(["-n", ns, "-6", "route"]).split("\n"),
+    ].filter(Boolean);
     return { tuns, routes };
   }
 
   /** Namespaces of this lab that still exist, and its processes still running. */
   leftovers(): { namespaces: string[]; pids: number[] } {
-    const list = this.ip(["netns", "list"]).split("\n").map((l) => l.split(" ")[0] ?? "").filter(Boolean);
+    const list = this.ip(["netns", "list"])
+      .split("\n")
+      .map((l) => l.split(" ")[0] ?? "")
+      .filter(Boolean);
     const pids = [...this.#procs].filter((p) => alive(p.pid)).map((p) => p.pid);
     return { namespaces: list.filter((n) => n.startsWith(this.prefix)), pids };
   }
@@ -157,30 +209,56 @@ export class NetnsLab {
   cleanupSync(): void {
     for (const p of this.#procs) killGroup(p.pid, "SIGKILL");
     this.#procs.clear();
-    for (const ns of this.namespaces.splice(0)) spawnSync("ip", ["netns", "del", ns], { env: { ...process.env, PATH }, timeout: 10_000 });
+    for (const ns of this.namespaces.splice(0))
+      spawnSync("ip", ["netns", "del", ns], { env: { ...process.env, PATH }, timeout: 10_000 });
     process.off("exit", this.#onExit);
   }
 }
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   if (pid === undefined) return;
-  try { process.kill(-pid, signal); } catch { /* gone */ }
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* gone */
+  }
 }
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The control-socket request `tunnel-json` of a running `up` (its PID; TMPDIR as the `up` had it). */
-export async function tunnelJson(pid: number, tmp: string): Promise<{ tun: string; routes: string[]; addresses: string[]; io: Record<string, unknown> | null }> {
+export async function tunnelJson(
+  pid: number,
+  tmp: string,
+): Promise<{ tun: string; routes: string[]; addresses: string[]; io: Record<string, unknown> | null }> {
   const net = await import("node:net");
   return new Promise((resolve, reject) => {
     const sock = net.createConnection(`${tmp}/ipsec-wasm-${pid}.ctl`);
     let data = "";
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error("no answer to tunnel-json within 5 s")); }, 5000);
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error("no answer to tunnel-json within 5 s"));
+    }, 5000);
     sock.on("connect", () => sock.write("tunnel-json\n"));
     sock.on("data", (d) => (data += d));
-    sock.on("end", () => { clearTimeout(timer); try { resolve(JSON.parse(data)); } catch (e) { reject(e); } });
-    sock.on("error", (e) => { clearTimeout(timer); reject(e); });
+    sock.on("end", () => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(data));
+      } catch (e) {
+        reject(e);
+      }
+    });
+    sock.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
   });
 }

@@ -20,7 +20,13 @@ const wasmPath = fileURLToPath(new URL("../../build/primitives.wasm", import.met
 
 export function loadPrimitives(): Primitives {
   const mod = new WebAssembly.Module(readFileSync(wasmPath));
-  const inst = new WebAssembly.Instance(mod, { env: { abort: () => { throw new Error("wasm abort"); } } });
+  const inst = new WebAssembly.Instance(mod, {
+    env: {
+      abort: () => {
+        throw new Error("wasm abort");
+      },
+    },
+  });
   const x = inst.exports as unknown as PrimitiveExports;
   const alloc = (n: number): number => {
     const p = x.alloc!(Math.max(n, 1));

@@ -50,19 +50,36 @@ export interface ScapyAnswer {
 
 /** A new empty case with a random SPI and keys for `suite`, and the inner addresses its packets use. */
 export function newCase(
-  rnd: ReturnType<typeof prng>, suite: string, s: { key: number; integ: number; icv: IcvLength },
-  mode: "tunnel" | "transport", family: string, esn: boolean, natt: boolean,
+  rnd: ReturnType<typeof prng>,
+  suite: string,
+  s: { key: number; integ: number; icv: IcvLength },
+  mode: "tunnel" | "transport",
+  family: string,
+  esn: boolean,
+  natt: boolean,
 ): { c: ScapyCase; innerV6: boolean; src: string; dst: string } {
   const sa: ScapySa = {
-    spi: rnd.int(0x1000, 0x7fffffff), mode, esp: suite, encKey: hex(rnd.bytes(s.key)),
-    integKey: s.integ ? hex(rnd.bytes(s.integ)) : undefined, icvLength: s.icv, esn,
+    spi: rnd.int(0x1000, 0x7fffffff),
+    mode,
+    esp: suite,
+    encKey: hex(rnd.bytes(s.key)),
+    integKey: s.integ ? hex(rnd.bytes(s.integ)) : undefined,
+    icvLength: s.icv,
+    esn,
   };
   const innerV6 = family[0] === "6";
   const outer = family[family.length - 1] as "4" | "6";
   const [src, dst] = mode === "tunnel" ? (innerV6 ? INNER.v6 : INNER.v4) : innerV6 ? OUTER.v6 : OUTER.v4;
   const c: ScapyCase = {
-    name: `${suite}${esn ? "-esn" : ""} ${mode} ${family}${natt ? " udp4500" : ""}`, sa, outer, natt, sent: [], ours: [], forScapy: [],
-    scapySeqs: [], encStatus: [],
+    name: `${suite}${esn ? "-esn" : ""} ${mode} ${family}${natt ? " udp4500" : ""}`,
+    sa,
+    outer,
+    natt,
+    sent: [],
+    ours: [],
+    forScapy: [],
+    scapySeqs: [],
+    encStatus: [],
   };
   return { c, innerV6, src: src!, dst: dst! };
 }
@@ -70,9 +87,15 @@ export function newCase(
 /** Our SA for a case; `pinIcvLength` passes the case's ICV length instead of leaving the suite's default. */
 export function saConfig(c: ScapyCase, direction: "in" | "out", seq: bigint, pinIcvLength: boolean): SaConfig {
   return {
-    spi: c.sa.spi, direction, mode: c.sa.mode, esp: c.sa.esp, encKey: unhex(c.sa.encKey),
+    spi: c.sa.spi,
+    direction,
+    mode: c.sa.mode,
+    esp: c.sa.esp,
+    encKey: unhex(c.sa.encKey),
     integKey: c.sa.integKey === undefined ? undefined : unhex(c.sa.integKey),
-    icvLength: pinIcvLength ? c.sa.icvLength : undefined, esn: c.sa.esn, seq,
+    icvLength: pinIcvLength ? c.sa.icvLength : undefined,
+    esn: c.sa.esn,
+    seq,
   };
 }
 
@@ -96,7 +119,10 @@ export function requestCase(c: ScapyCase): object {
     sa: c.sa,
     outer: c.outer,
     natt: c.natt,
-    decrypt: [...c.ours, ...(c.ours.length ? [{ wire: tamper(c.ours[0]!.wire, c.sa.icvLength), seq: c.ours[0]!.seq }] : [])],
+    decrypt: [
+      ...c.ours,
+      ...(c.ours.length ? [{ wire: tamper(c.ours[0]!.wire, c.sa.icvLength), seq: c.ours[0]!.seq }] : []),
+    ],
     encrypt: [
       ...c.forScapy.map((p, i) => ({ inner: hex(p), seq: c.scapySeqs[i]!.toString() })),
       ...(c.twin ? [c.twin] : []),
@@ -127,7 +153,12 @@ export function assertTamperedFailsScapy(answer: ScapyAnswer | undefined, i: num
 }
 
 /** scapy's first PACKETS packets decapsulate in ours (`inSa`) to the originals; a tampered copy is integrity-failed. */
-export async function assertScapyDecapsInOurs(answer: ScapyAnswer | undefined, i: number, c: ScapyCase, inSa: SaConfig): Promise<void> {
+export async function assertScapyDecapsInOurs(
+  answer: ScapyAnswer | undefined,
+  i: number,
+  c: ScapyCase,
+  inSa: SaConfig,
+): Promise<void> {
   assert.equal(c.addError, undefined, `our dataplane refused the SA: ${c.addError}`);
   assert.ok(answer, "scapy did not run");
   const rx = await Dataplane.create({ maxSas: 4 });

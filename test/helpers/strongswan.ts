@@ -124,7 +124,8 @@ function sudoWorks(): boolean {
 
 /** Whether this machine can run the peer: Linux, root (or sudo -n), charon with kernel-libipsec, swanctl, ip netns, TUN. */
 export function strongswanAvailable(): { ok: boolean; why?: string } {
-  if (process.platform !== "linux") return { ok: false, why: `strongSwan interop needs Linux (this is ${process.platform})` };
+  if (process.platform !== "linux")
+    return { ok: false, why: `strongSwan interop needs Linux (this is ${process.platform})` };
   if (!isRoot() && !sudoWorks()) {
     return { ok: false, why: "strongSwan interop needs root or passwordless sudo (network namespaces, veth, TUN)" };
   }
@@ -135,14 +136,22 @@ export function strongswanAvailable(): { ok: boolean; why?: string } {
     missing.push(`${CHARON} (strongswan-charon)`);
   }
   if (!existsSync(KERNEL_LIBIPSEC)) missing.push(`${KERNEL_LIBIPSEC} (libcharon-extra-plugins)`);
-  for (const [tool, pkg] of [["swanctl", "strongswan-swanctl"], ["ip", "iproute2"], ["unshare", "util-linux"], ["openssl", "openssl"]]) {
+  for (const [tool, pkg] of [
+    ["swanctl", "strongswan-swanctl"],
+    ["ip", "iproute2"],
+    ["unshare", "util-linux"],
+    ["openssl", "openssl"],
+  ]) {
     if (spawnSync("sh", ["-c", `PATH="$PATH:/usr/sbin:/sbin" command -v ${tool}`], { stdio: "ignore" }).status !== 0) {
       missing.push(`${tool} (${pkg})`);
     }
   }
   if (!existsSync("/dev/net/tun")) missing.push("/dev/net/tun (kernel TUN support, needed by kernel-libipsec)");
   if (missing.length > 0) {
-    return { ok: false, why: `strongSwan interop: missing ${missing.join(", ")}; install the Debian packages: apt-get install ${PACKAGES}` };
+    return {
+      ok: false,
+      why: `strongSwan interop: missing ${missing.join(", ")}; install the Debian packages: apt-get install ${PACKAGES}`,
+    };
   }
   const netns = privilegedSync(["ip", "netns", "list"]);
   if (netns.status !== 0) return { ok: false, why: `'ip netns list' failed: ${netns.stderr.trim()}` };
@@ -158,7 +167,10 @@ export function requireStrongswan(): void {
 /** Network namespaces that exist now (`ip netns list`, names only). */
 export function listNetns(): string[] {
   const r = privilegedSync(["ip", "netns", "list"]);
-  return r.stdout.split("\n").map((l) => l.split(" ")[0] ?? "").filter((n) => n !== "");
+  return r.stdout
+    .split("\n")
+    .map((l) => l.split(" ")[0] ?? "")
+    .filter((n) => n !== "");
 }
 
 /** PATH with the sbin directories, where ip and swanctl live. */
@@ -167,7 +179,10 @@ function sbinPath(): string {
 }
 
 /** The command line and environment to run `cmd` as root: directly, or through `sudo -n env ...`. */
-function privileged(cmd: string[], env: Record<string, string> = {}): { file: string; args: string[]; env: NodeJS.ProcessEnv } {
+function privileged(
+  cmd: string[],
+  env: Record<string, string> = {},
+): { file: string; args: string[]; env: NodeJS.ProcessEnv } {
   if (isRoot()) {
     return { file: cmd[0]!, args: cmd.slice(1), env: { ...process.env, PATH: sbinPath(), ...env } };
   }
@@ -175,7 +190,11 @@ function privileged(cmd: string[], env: Record<string, string> = {}): { file: st
   return { file: "sudo", args: ["-n", "env", ...pairs, ...cmd], env: process.env };
 }
 
-function privilegedSync(cmd: string[], env: Record<string, string> = {}, timeoutMs = 20_000): { status: number | null; stdout: string; stderr: string } {
+function privilegedSync(
+  cmd: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 20_000,
+): { status: number | null; stdout: string; stderr: string } {
   const p = privileged(cmd, env);
   const r = spawnSync(p.file, p.args, { env: p.env, encoding: "utf8", timeout: timeoutMs });
   return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
@@ -188,7 +207,10 @@ function runPrivileged(cmd: string[], opts: CallerCommandOptions = {}): Promise<
   return new Promise((resolve) => {
     // sudo relays SIGTERM to its child but cannot relay SIGKILL
     const child = spawn(p.file, p.args, {
-      env: p.env, cwd: opts.cwd ?? repoPath(""), stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs,
+      env: p.env,
+      cwd: opts.cwd ?? repoPath(""),
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: timeoutMs,
       killSignal: isRoot() ? "SIGKILL" : "SIGTERM",
     });
     let stdout = "";
@@ -338,7 +360,10 @@ export async function startSwanPeer(opts: SwanPeerOptions = {}): Promise<SwanPee
     spawnInCaller: (cmd, o = {}) => {
       const p = privileged(["ip", "netns", "exec", callerNs, ...cmd], o.env);
       const child = spawn(p.file, p.args, {
-        env: p.env, cwd: o.cwd ?? repoPath(""), stdio: ["pipe", "pipe", "pipe"], timeout: o.timeoutMs ?? 60_000,
+        env: p.env,
+        cwd: o.cwd ?? repoPath(""),
+        stdio: ["pipe", "pipe", "pipe"],
+        timeout: o.timeoutMs ?? 60_000,
         killSignal: isRoot() ? "SIGKILL" : "SIGTERM",
       });
       charon.spawned.add(child);

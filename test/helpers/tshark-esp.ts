@@ -10,7 +10,18 @@ import { join } from "node:path";
 import { Dataplane } from "../../sdk/dataplane/dataplane.ts";
 import type { IcvLength, SaHandle } from "../../sdk/dataplane/types.ts";
 import {
-  buildPacket, concat, hex, ipv4Header, ipv6Header, pcapRaw, prng, requireTshark, run, tempDir, udpHeader, type PacketSpec,
+  buildPacket,
+  concat,
+  hex,
+  ipv4Header,
+  ipv6Header,
+  pcapRaw,
+  prng,
+  requireTshark,
+  run,
+  tempDir,
+  udpHeader,
+  type PacketSpec,
 } from "./interop.ts";
 
 /** One suite keyword's key sizes and Wireshark 4.0's esp_sa algorithm names. */
@@ -43,8 +54,19 @@ interface Expect {
 }
 
 const FIELDS = [
-  "frame.number", "esp.spi", "esp.sequence", "esp.icv_good", "esp.icv_bad", "esp.protocol", "esp.contained_data",
-  "icmp.ident", "icmp.seq", "icmpv6.echo.identifier", "icmpv6.echo.sequence_number", "udp.dstport", "data.data",
+  "frame.number",
+  "esp.spi",
+  "esp.sequence",
+  "esp.icv_good",
+  "esp.icv_bad",
+  "esp.protocol",
+  "esp.contained_data",
+  "icmp.ident",
+  "icmp.seq",
+  "icmpv6.echo.identifier",
+  "icmpv6.echo.sequence_number",
+  "udp.dstport",
+  "data.data",
 ] as const;
 type Row = Record<(typeof FIELDS)[number], string>;
 
@@ -75,7 +97,14 @@ export async function runTsharkEsp(suites: Record<string, TsharkSuite>, opts: Ts
   const uat: string[] = [];
 
   const spec = (v6: boolean, src: string, dst: string, kind: "icmp" | "udp", size: number): PacketSpec => ({
-    v6, src, dst, l4: kind, id: rnd.int(1024, 65535), seq: rnd.int(1, 65535), payload: rnd.bytes(size), dport: 41001,
+    v6,
+    src,
+    dst,
+    l4: kind,
+    id: rnd.int(1024, 65535),
+    seq: rnd.int(1, 65535),
+    payload: rnd.bytes(size),
+    dport: 41001,
   });
 
   for (const [suite, s] of Object.entries(suites)) {
@@ -88,8 +117,14 @@ export async function runTsharkEsp(suites: Record<string, TsharkSuite>, opts: Ts
       let h: SaHandle;
       try {
         h = dp.addSa({
-          spi, direction: "out", mode, esp: suite, encKey, integKey: s.integ ? integKey : undefined,
-          icvLength: opts.pinIcvLength ? s.icv : undefined, seq,
+          spi,
+          direction: "out",
+          mode,
+          esp: suite,
+          encKey,
+          integKey: s.integ ? integKey : undefined,
+          icvLength: opts.pinIcvLength ? s.icv : undefined,
+          seq,
         });
       } catch (err) {
         result.refused.set(suite, err instanceof Error ? err.message : String(err));
@@ -97,17 +132,31 @@ export async function runTsharkEsp(suites: Record<string, TsharkSuite>, opts: Ts
       }
       const v6Outer = variant === "esp-over-ipv6";
       uat.push(
-        [v6Outer ? `"IPv6"` : `"IPv4"`, `"${v6Outer ? OUT6_SRC : OUT_SRC}"`, `"${v6Outer ? OUT6_DST : OUT_DST}"`, `"0x${spi.toString(16).padStart(8, "0")}"`, `"${s.encr}"`,
-          `"0x${hex(encKey)}"`, `"${s.auth}"`, `"${s.integ ? `0x${hex(integKey)}` : ""}"`].join(","),
+        [
+          v6Outer ? `"IPv6"` : `"IPv4"`,
+          `"${v6Outer ? OUT6_SRC : OUT_SRC}"`,
+          `"${v6Outer ? OUT6_DST : OUT_DST}"`,
+          `"0x${spi.toString(16).padStart(8, "0")}"`,
+          `"${s.encr}"`,
+          `"0x${hex(encKey)}"`,
+          `"${s.auth}"`,
+          `"${s.integ ? `0x${hex(integKey)}` : ""}"`,
+        ].join(","),
       );
       const specs =
         mode === "transport"
-          ? [spec(false, OUT_SRC, OUT_DST, "icmp", 56), spec(false, OUT_SRC, OUT_DST, "udp", 1), spec(false, OUT_SRC, OUT_DST, "udp", 1200)]
+          ? [
+              spec(false, OUT_SRC, OUT_DST, "icmp", 56),
+              spec(false, OUT_SRC, OUT_DST, "udp", 1),
+              spec(false, OUT_SRC, OUT_DST, "udp", 1200),
+            ]
           : [
-            spec(false, INNER4[0]!, INNER4[1]!, "icmp", 56), spec(false, INNER4[0]!, INNER4[1]!, "udp", 0),
-            spec(false, INNER4[0]!, INNER4[1]!, "udp", 1400), spec(true, INNER6[0]!, INNER6[1]!, "icmp", 17),
-            spec(true, INNER6[0]!, INNER6[1]!, "udp", 100),
-          ];
+              spec(false, INNER4[0]!, INNER4[1]!, "icmp", 56),
+              spec(false, INNER4[0]!, INNER4[1]!, "udp", 0),
+              spec(false, INNER4[0]!, INNER4[1]!, "udp", 1400),
+              spec(true, INNER6[0]!, INNER6[1]!, "icmp", 17),
+              spec(true, INNER6[0]!, INNER6[1]!, "udp", 100),
+            ];
       specs.forEach((p, k) => {
         const inner = buildPacket(p);
         const r = dp.encapsulate(h, inner);
@@ -115,9 +164,14 @@ export async function runTsharkEsp(suites: Record<string, TsharkSuite>, opts: Ts
         assert.ok(r.packet);
         let frame: Uint8Array;
         if (variant === "esp") frame = concat(ipv4Header(OUT_SRC, OUT_DST, 50, r.packet.length), r.packet);
-        else if (variant === "esp-over-ipv6") frame = concat(ipv6Header(OUT6_SRC, OUT6_DST, 50, r.packet.length), r.packet);
+        else if (variant === "esp-over-ipv6")
+          frame = concat(ipv6Header(OUT6_SRC, OUT6_DST, 50, r.packet.length), r.packet);
         else if (variant === "udp4500") {
-          frame = concat(ipv4Header(OUT_SRC, OUT_DST, 17, 8 + r.packet.length), udpHeader(4500, 4500, r.packet.length), r.packet);
+          frame = concat(
+            ipv4Header(OUT_SRC, OUT_DST, 17, 8 + r.packet.length),
+            udpHeader(4500, 4500, r.packet.length),
+            r.packet,
+          );
         } else frame = r.packet;
         const expect: Expect = {
           label: `${suite} ${variant} ${p.v6 ? "ipv6" : "ipv4"} ${p.l4} ${p.payload.length}`,
@@ -152,19 +206,35 @@ export async function runTsharkEsp(suites: Record<string, TsharkSuite>, opts: Ts
     writeFileSync(pcap, pcapRaw(frames));
     const out = run(
       tshark,
-      ["-r", pcap, "-n", "-o", "esp.enable_encryption_decode:TRUE", "-o", "esp.enable_authentication_check:TRUE",
-        "-E", "occurrence=l", "-T", "fields", ...FIELDS.flatMap((f) => ["-e", f])],
+      [
+        "-r",
+        pcap,
+        "-n",
+        "-o",
+        "esp.enable_encryption_decode:TRUE",
+        "-o",
+        "esp.enable_authentication_check:TRUE",
+        "-E",
+        "occurrence=l",
+        "-T",
+        "fields",
+        ...FIELDS.flatMap((f) => ["-e", f]),
+      ],
       "",
       { ...process.env, WIRESHARK_CONFIG_DIR: tmp.dir, HOME: tmp.dir, XDG_CONFIG_HOME: tmp.dir },
     );
-    result.rows = out.trimEnd().split("\n").map((line) => {
-      const cols = line.split("\t");
-      return Object.fromEntries(FIELDS.map((f, i) => [f, cols[i] ?? ""])) as Row;
-    });
+    result.rows = out
+      .trimEnd()
+      .split("\n")
+      .map((line) => {
+        const cols = line.split("\t");
+        return Object.fromEntries(FIELDS.map((f, i) => [f, cols[i] ?? ""])) as Row;
+      });
   } catch (err) {
     result.setupError = err;
   } finally {
-    if (!process.env.KEEP_TSHARK_DIR) tmp.remove(); else console.log(`kept ${tmp.dir}`);
+    if (!process.env.KEEP_TSHARK_DIR) tmp.remove();
+    else console.log(`kept ${tmp.dir}`);
   }
   return result;
 }
@@ -191,7 +261,9 @@ export function assertTsharkDecrypts(t: TsharkEspRun, suite: string): void {
     assert.equal(Number(r!["esp.protocol"]), e.nextHeader, `${at}: next header`);
     assert.equal(r!["esp.contained_data"], e.contained, `${at}: decrypted payload`);
     if (e.icmp) {
-      const [id, sq] = e.icmp.v6 ? ["icmpv6.echo.identifier", "icmpv6.echo.sequence_number"] as const : ["icmp.ident", "icmp.seq"] as const;
+      const [id, sq] = e.icmp.v6
+        ? (["icmpv6.echo.identifier", "icmpv6.echo.sequence_number"] as const)
+        : (["icmp.ident", "icmp.seq"] as const);
       assert.equal(Number(r![id]), e.icmp.id, `${at}: ICMP id`);
       assert.equal(Number(r![sq]), e.icmp.seq, `${at}: ICMP seq`);
     } else {

@@ -36,7 +36,16 @@ for job in json.load(sys.stdin):
 print(json.dumps(out))
 `;
 
-interface Job { op: "encrypt" | "decrypt"; spi: number; alg: string; key: string; esn: boolean; seq: number | bigint; tunnel: 0 | 4 | 6; packet: string }
+interface Job {
+  op: "encrypt" | "decrypt";
+  spi: number;
+  alg: string;
+  key: string;
+  esn: boolean;
+  seq: number | bigint;
+  tunnel: 0 | 4 | 6;
+  packet: string;
+}
 function scapy(jobs: Job[]): string[] {
   const input = JSON.stringify(jobs, (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v));
   const r = spawnSync(requireScapyPython(), ["-c", SCAPY], { input, encoding: "utf8", timeout: 120_000 });
@@ -54,7 +63,10 @@ function ipv4WithOptions(payload: number): Uint8Array {
   for (let i = 0; i < 32; i += 2) sum += p.readUInt16BE(i);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   p.writeUInt16BE(~sum & 0xffff, 10);
-  p.writeUInt16BE(5000, 32); p.writeUInt16BE(5001, 34); p.writeUInt16BE(8 + payload, 36); p.writeUInt16BE(0, 38);
+  p.writeUInt16BE(5000, 32);
+  p.writeUInt16BE(5001, 34);
+  p.writeUInt16BE(8 + payload, 36);
+  p.writeUInt16BE(0, 38);
   return new Uint8Array(p);
 }
 
@@ -63,46 +75,79 @@ for (const alg of ["sha256", "sha1", "sha384", "sha512"]) {
   for (const mode of ["transport", "tunnel"] as const) for (const v of [4, 6] as const) CASES.push({ alg, mode, v });
 }
 
-test("AH both ways against scapy: transport and tunnel, IPv4 and IPv6, four HMACs, ESN across 2^32, IPv4 options", { timeout: 150_000 }, async () => {
-  const jobs: Job[] = [];
-  const checks: ((got: string) => void)[] = [];
-  for (const { alg, mode, v } of [...CASES, { alg: "sha256-esn", mode: "transport" as const, v: 4 as const }, { alg: "sha512-esn", mode: "tunnel" as const, v: 6 as const }]) {
-    const esn = alg.endsWith("-esn");
-    const start = esn ? 0xfffffffen : 0n;
-    const s = await ahPair(alg, mode, v, { seq: start });
-    const h = alg.replace(/-esn$/, "");
-    const inners = mode === "transport"
-      ? (v === 4 ? [ipv4Udp(0), ipv4Udp(301), ipv4WithOptions(20)] : [ipv6Udp(0), ipv6Udp(257)])
-      : [ipv4Udp(64), ipv6Udp(99), ipv4WithOptions(3)];
-    const where = `${alg} ${mode} IPv${v}`;
-    for (const [i, inner] of inners.entries()) {
-      const seq = start + BigInt(i + 1);
-      const e = s.dp.encapsulate(s.out, inner);
-      assert.equal(e.status, "ok", where);
-      assert.equal(e.seq, seq);
-      const pkt = e.packet!;
-      assert.equal(pkt.length - inner.length, s.dp.overhead(s.out, inner.length, { ipVersion: mode === "tunnel" ? v : (inner[0]! >> 4) as 4 | 6 }), `${where}: overhead()`);
-      // scapy verifies and strips ours (for tunnel mode it returns the inner packet).
-      jobs.push({ op: "decrypt", spi: 0xa4a4, alg: h, key: hex(s.key), esn, seq, tunnel: mode === "tunnel" ? v : 0, packet: hex(pkt) });
-      checks.push((got) => assert.equal(got, hex(inner), `${where} #${i}: scapy decrypts ours`));
-      // We decapsulate our own and scapy's packets.
-      const hl = mode === "tunnel" ? (v === 4 ? 20 : 40) : inner[0]! >> 4 === 4 ? (inner[0]! & 15) * 4 : 40;
-      const d = s.dp.decapsulate(pkt, hl);
-      assert.equal(d.status, "ok", `${where} #${i}: our decap of ours`);
-      assert.deepEqual(d.payload, inner);
-      jobs.push({ op: "encrypt", spi: 0xa4a4, alg: h, key: hex(s.key), esn, seq: seq + 100n, tunnel: mode === "tunnel" ? v : 0, packet: hex(inner) });
-      checks.push((got) => {
-        assert.ok(!got.startsWith("error"), got);
-        const theirs = unhex(got);
-        const r = s.dp.decapsulate(theirs, hl);
-        assert.equal(r.status, "ok", `${where} #${i}: our decap of scapy's`);
-        assert.deepEqual(r.payload, inner);
-        assert.equal(r.seq, seq + 100n);
-        assert.equal(r.nextHeader, mode === "tunnel" ? (inner[0]! >> 4 === 4 ? 4 : 41) : 17);
-      });
+test(
+  "AH both ways against scapy: transport and tunnel, IPv4 and IPv6, four HMACs, ESN across 2^32, IPv4 options",
+  { timeout: 150_000 },
+  async () => {
+    const jobs: Job[] = [];
+    const checks: ((got: string) => void)[] = [];
+    for (const { alg, mode, v } of [
+      ...CASES,
+      { alg: "sha256-esn", mode: "transport" as const, v: 4 as const },
+      { alg: "sha512-esn", mode: "tunnel" as const, v: 6 as const },
+    ]) {
+      const esn = alg.endsWith("-esn");
+      const start = esn ? 0xfffffffen : 0n;
+      const s = await ahPair(alg, mode, v, { seq: start });
+      const h = alg.replace(/-esn$/, "");
+      const inners =
+        mode === "transport"
+          ? v === 4
+            ? [ipv4Udp(0), ipv4Udp(301), ipv4WithOptions(20)]
+            : [ipv6Udp(0), ipv6Udp(257)]
+          : [ipv4Udp(64), ipv6Udp(99), ipv4WithOptions(3)];
+      const where = `${alg} ${mode} IPv${v}`;
+      for (const [i, inner] of inners.entries()) {
+        const seq = start + BigInt(i + 1);
+        const e = s.dp.encapsulate(s.out, inner);
+        assert.equal(e.status, "ok", where);
+        assert.equal(e.seq, seq);
+        const pkt = e.packet!;
+        assert.equal(
+          pkt.length - inner.length,
+          s.dp.overhead(s.out, inner.length, { ipVersion: mode === "tunnel" ? v : ((inner[0]! >> 4) as 4 | 6) }),
+          `${where}: overhead()`,
+        );
+        // scapy verifies and strips ours (for tunnel mode it returns the inner packet).
+        jobs.push({
+          op: "decrypt",
+          spi: 0xa4a4,
+          alg: h,
+          key: hex(s.key),
+          esn,
+          seq,
+          tunnel: mode === "tunnel" ? v : 0,
+          packet: hex(pkt),
+        });
+        checks.push((got) => assert.equal(got, hex(inner), `${where} #${i}: scapy decrypts ours`));
+        // We decapsulate our own and scapy's packets.
+        const hl = mode === "tunnel" ? (v === 4 ? 20 : 40) : inner[0]! >> 4 === 4 ? (inner[0]! & 15) * 4 : 40;
+        const d = s.dp.decapsulate(pkt, hl);
+        assert.equal(d.status, "ok", `${where} #${i}: our decap of ours`);
+        assert.deepEqual(d.payload, inner);
+        jobs.push({
+          op: "encrypt",
+          spi: 0xa4a4,
+          alg: h,
+          key: hex(s.key),
+          esn,
+          seq: seq + 100n,
+          tunnel: mode === "tunnel" ? v : 0,
+          packet: hex(inner),
+        });
+        checks.push((got) => {
+          assert.ok(!got.startsWith("error"), got);
+          const theirs = unhex(got);
+          const r = s.dp.decapsulate(theirs, hl);
+          assert.equal(r.status, "ok", `${where} #${i}: our decap of scapy's`);
+          assert.deepEqual(r.payload, inner);
+          assert.equal(r.seq, seq + 100n);
+          assert.equal(r.nextHeader, mode === "tunnel" ? (inner[0]! >> 4 === 4 ? 4 : 41) : 17);
+        });
+      }
     }
-  }
-  const results = scapy(jobs);
-  assert.equal(results.length, checks.length);
-  results.forEach((r, i) => checks[i]!(r));
-});
+    const results = scapy(jobs);
+    assert.equal(results.length, checks.length);
+    results.forEach((r, i) => checks[i]!(r));
+  },
+);

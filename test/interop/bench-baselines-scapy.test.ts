@@ -49,41 +49,55 @@ print(json.dumps(out))
 `;
 
 function scapy(jobs: object[]): string[] {
-  const r = spawnSync(requireScapyPython(), ["-c", SCAPY], { input: JSON.stringify(jobs), encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(requireScapyPython(), ["-c", SCAPY], {
+    input: JSON.stringify(jobs),
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as string[];
 }
 
-test("scapy decapsulates the baselines' packets and the baselines decapsulate scapy's; IV = seq gives scapy's bytes", { timeout: 90_000 }, () => {
-  const jobs: object[] = [];
-  const expected: { inner: Uint8Array; check: (wire: string) => void }[] = [];
-  for (const suite of SUITES) {
-    const sa = randomSa(suite);
-    const keys = { suite, spi: sa.spi, encKey: hex(sa.encKey), integKey: sa.integKey ? hex(sa.integKey) : "" };
-    for (const [name, make] of Object.entries(BASELINES)) {
-      const esp = make(suite, sa);
-      for (const size of [28, 64, 1400]) {
-        const inner = ipv4UdpPacket(size);
-        jobs.push({ ...keys, op: "decrypt", esp: hex(esp.encapsulate(inner)) });
-        expected.push({ inner, check: (got) => assert.equal(got, hex(inner), `scapy decrypt of ${name} ${suite} ${size}`) });
-        jobs.push({ ...keys, op: "encrypt", inner: hex(inner), seq: 7 + size });
-        expected.push({ inner, check: (got) => {
-          const out = esp.decapsulate(Buffer.from(got, "hex"));
-          assert.deepEqual(Buffer.from(out.inner), Buffer.from(inner), `${name} decap of scapy ${suite} ${size}`);
-          assert.equal(out.seq, 7 + size);
-          assert.equal(out.nextHeader, 4);
-        } });
-      }
-      if (DETERMINISTIC.includes(suite)) {
-        // a fresh endpoint's first packet has seq 1 and IV 0…01: scapy given that IV must write the same bytes
-        const inner = ipv4UdpPacket(333);
-        const ours = hex(make(suite, sa).encapsulate(inner));
-        jobs.push({ ...keys, op: "encrypt", inner: hex(inner), seq: 1, iv: "0000000000000001" });
-        expected.push({ inner, check: (got) => assert.equal(got, ours, `${name} ${suite} bytes vs scapy`) });
+test(
+  "scapy decapsulates the baselines' packets and the baselines decapsulate scapy's; IV = seq gives scapy's bytes",
+  { timeout: 90_000 },
+  () => {
+    const jobs: object[] = [];
+    const expected: { inner: Uint8Array; check: (wire: string) => void }[] = [];
+    for (const suite of SUITES) {
+      const sa = randomSa(suite);
+      const keys = { suite, spi: sa.spi, encKey: hex(sa.encKey), integKey: sa.integKey ? hex(sa.integKey) : "" };
+      for (const [name, make] of Object.entries(BASELINES)) {
+        const esp = make(suite, sa);
+        for (const size of [28, 64, 1400]) {
+          const inner = ipv4UdpPacket(size);
+          jobs.push({ ...keys, op: "decrypt", esp: hex(esp.encapsulate(inner)) });
+          expected.push({
+            inner,
+            check: (got) => assert.equal(got, hex(inner), `scapy decrypt of ${name} ${suite} ${size}`),
+          });
+          jobs.push({ ...keys, op: "encrypt", inner: hex(inner), seq: 7 + size });
+          expected.push({
+            inner,
+            check: (got) => {
+              const out = esp.decapsulate(Buffer.from(got, "hex"));
+              assert.deepEqual(Buffer.from(out.inner), Buffer.from(inner), `${name} decap of scapy ${suite} ${size}`);
+              assert.equal(out.seq, 7 + size);
+              assert.equal(out.nextHeader, 4);
+            },
+          });
+        }
+        if (DETERMINISTIC.includes(suite)) {
+          // a fresh endpoint's first packet has seq 1 and IV 0…01: scapy given that IV must write the same bytes
+          const inner = ipv4UdpPacket(333);
+          const ours = hex(make(suite, sa).encapsulate(inner));
+          jobs.push({ ...keys, op: "encrypt", inner: hex(inner), seq: 1, iv: "0000000000000001" });
+          expected.push({ inner, check: (got) => assert.equal(got, ours, `${name} ${suite} bytes vs scapy`) });
+        }
       }
     }
-  }
-  const results = scapy(jobs);
-  assert.equal(results.length, expected.length);
-  results.forEach((r, i) => expected[i]!.check(r));
-});
+    const results = scapy(jobs);
+    assert.equal(results.length, expected.length);
+    results.forEach((r, i) => expected[i]!.check(r));
+  },
+);

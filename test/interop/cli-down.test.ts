@@ -33,7 +33,11 @@ function ctlDir(name: string): string {
 }
 
 /** A running CLI process with its collected output and exit. */
-interface Proc { child: ChildProcess; out: () => string; exited: Promise<number> }
+interface Proc {
+  child: ChildProcess;
+  out: () => string;
+  exited: Promise<number>;
+}
 
 function track(child: ChildProcess): Proc {
   children.push(child);
@@ -45,7 +49,9 @@ function track(child: ChildProcess): Proc {
 }
 
 function startUp(args: string[], tmp: string): Proc {
-  return track(spawn(process.execPath, [CLI, "up", ...args], { env: { ...process.env, TMPDIR: tmp }, cwd: repoPath(".") }));
+  return track(
+    spawn(process.execPath, [CLI, "up", ...args], { env: { ...process.env, TMPDIR: tmp }, cwd: repoPath(".") }),
+  );
 }
 
 async function waitFor(p: Proc, re: RegExp, ms = 20_000): Promise<void> {
@@ -59,7 +65,11 @@ function exitWithin(p: Proc, ms: number): Promise<number> {
 }
 
 function down(tmp: string, args: string[]): CommandResult {
-  const r = spawnSync(process.execPath, [CLI, "down", ...args], { env: { ...process.env, TMPDIR: tmp }, encoding: "utf8", timeout: 30_000 });
+  const r = spawnSync(process.execPath, [CLI, "down", ...args], {
+    env: { ...process.env, TMPDIR: tmp },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 const show = (r: CommandResult): string => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
@@ -71,7 +81,10 @@ async function freePort(): Promise<number> {
     const s = createSocket("udp4");
     const port = await new Promise<number>((r) => s.bind(0, "127.0.0.1", () => r(s.address().port)));
     const t = createSocket("udp4");
-    const ok = await new Promise<boolean>((r) => { t.once("error", () => r(false)); t.bind(port, "127.0.0.2", () => r(true)); });
+    const ok = await new Promise<boolean>((r) => {
+      t.once("error", () => r(false));
+      t.bind(port, "127.0.0.2", () => r(true));
+    });
     s.close();
     if (ok) t.close();
     if (ok) return port;
@@ -79,9 +92,16 @@ async function freePort(): Promise<number> {
   throw new Error("no free UDP port on 127.0.0.1 and 127.0.0.2");
 }
 
-function loopConf(name: string, me: { addr: string; id: string; ts: string }, peer: { addr: string; id: string; ts: string }, port: number): string {
+function loopConf(
+  name: string,
+  me: { addr: string; id: string; ts: string },
+  peer: { addr: string; id: string; ts: string },
+  port: number,
+): string {
   const path = join(work, `${name}.conf`);
-  writeFileSync(path, `connections {
+  writeFileSync(
+    path,
+    `connections {
   t {
     local_addrs = ${me.addr}
     remote_addrs = ${peer.addr}
@@ -112,7 +132,8 @@ secrets {
     secret = cli-down-test-psk-not-secret
   }
 }
-`);
+`,
+  );
   return path;
 }
 
@@ -163,7 +184,9 @@ test("down with nothing running exits 3; bad arguments exit 2", () => {
 
 function swanConf(name: string): string {
   const path = join(work, `${name}.conf`);
-  writeFileSync(path, `connections {
+  writeFileSync(
+    path,
+    `connections {
   peer {
     local_addrs = 198.18.0.1
     remote_addrs = 198.18.0.2
@@ -192,30 +215,49 @@ secrets {
     secret = interop-test-psk-not-secret
   }
 }
-`);
+`,
+  );
   return path;
 }
 
 test("down --all against strongSwan: DELETE confirmed (charon logs it, no IKE_SA left there); after charon is killed: 'no answer within 2 s', exit 15", async () => {
-  const p = await startSwanPeer({ env: { SWAN_IKE_PROPOSALS: "aes128gcm16-prfsha256-x25519", SWAN_ESP_PROPOSALS: "aes128gcm16" } });
+  const p = await startSwanPeer({
+    env: { SWAN_IKE_PROPOSALS: "aes128gcm16-prfsha256-x25519", SWAN_ESP_PROPOSALS: "aes128gcm16" },
+  });
   peers.push(p);
   const tmp = ctlDir("swan1");
-  const up1 = track(p.spawnInCaller([process.execPath, CLI, "up", "--conf", swanConf("swan")], { env: { TMPDIR: tmp }, cwd: repoPath(".") }));
+  const up1 = track(
+    p.spawnInCaller([process.execPath, CLI, "up", "--conf", swanConf("swan")], {
+      env: { TMPDIR: tmp },
+      cwd: repoPath("."),
+    }),
+  );
   await waitFor(up1, /ESTABLISHED, IKEv2/);
   assert.match(await p.sas(), /ESTABLISHED/);
   const ok = await p.inCaller([process.execPath, CLI, "down", "--all"], { env: { TMPDIR: tmp }, timeoutMs: 30_000 });
   assert.equal(ok.code, 0, show(ok));
-  assert.match(ok.stdout, /^peer\[\d+\] [0-9a-f]{16}_i [0-9a-f]{16}_r 198\.18\.0\.2\[4500\]: deleted, confirmed by peer/m);
+  assert.match(
+    ok.stdout,
+    /^peer\[\d+\] [0-9a-f]{16}_i [0-9a-f]{16}_r 198\.18\.0\.2\[4500\]: deleted, confirmed by peer/m,
+  );
   assert.equal(await exitWithin(up1, 10_000), 0, up1.out());
   const log = await p.logs(400);
   assert.match(log, /received DELETE for IKE_SA peer\[\d+\]/);
   assert.doesNotMatch(await p.sas(), /ESTABLISHED/);
 
   const tmp2 = ctlDir("swan2");
-  const up2 = track(p.spawnInCaller([process.execPath, CLI, "up", "--conf", swanConf("swan")], { env: { TMPDIR: tmp2 }, cwd: repoPath(".") }));
+  const up2 = track(
+    p.spawnInCaller([process.execPath, CLI, "up", "--conf", swanConf("swan")], {
+      env: { TMPDIR: tmp2 },
+      cwd: repoPath("."),
+    }),
+  );
   await waitFor(up2, /ESTABLISHED, IKEv2/);
   process.kill(p.charonPid, "SIGKILL");
-  const gone = await p.inCaller([process.execPath, CLI, "down", "--all", "--timeout", "2"], { env: { TMPDIR: tmp2 }, timeoutMs: 30_000 });
+  const gone = await p.inCaller([process.execPath, CLI, "down", "--all", "--timeout", "2"], {
+    env: { TMPDIR: tmp2 },
+    timeoutMs: 30_000,
+  });
   assert.equal(gone.code, 15, show(gone));
   assert.match(gone.stdout, /^peer\[\d+\] .* 198\.18\.0\.2\[4500\]: no answer within 2 s \(removed locally\)$/m);
   assert.equal(await exitWithin(up2, 10_000), 0, up2.out());

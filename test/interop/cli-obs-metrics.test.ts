@@ -21,13 +21,29 @@ function prometheusClient(body: string): Sample[] {
     "out = [[s.name, s.labels, s.value] for f in text_string_to_metric_families(sys.stdin.read()) for s in f.samples]",
     "print(json.dumps(out))",
   ].join("\n");
-  const r = spawnSync(SYSTEM_PYTHON, ["-c", py], { input: body, encoding: "utf8", timeout: 30_000, killSignal: "SIGKILL" });
-  if (r.error) throw new Error(`${SYSTEM_PYTHON}: ${r.error.message} (needs the Debian packages python3 and python3-prometheus-client)`);
+  const r = spawnSync(SYSTEM_PYTHON, ["-c", py], {
+    input: body,
+    encoding: "utf8",
+    timeout: 30_000,
+    killSignal: "SIGKILL",
+  });
+  if (r.error)
+    throw new Error(
+      `${SYSTEM_PYTHON}: ${r.error.message} (needs the Debian packages python3 and python3-prometheus-client)`,
+    );
   assert.equal(r.status, 0, `prometheus_client rejected the exposition:\n${r.stderr}\n${body}`);
-  return (JSON.parse(r.stdout) as [string, Record<string, string>, number][]).map(([name, labels, value]) => ({ name, labels, value }));
+  return (JSON.parse(r.stdout) as [string, Record<string, string>, number][]).map(([name, labels, value]) => ({
+    name,
+    labels,
+    value,
+  }));
 }
 
-test("status and /metrics: good packets counted with no diagnostic, then a peer truncating HMAC-SHA-256 to 96 bits is named (text, JSON, log, metrics)", { timeout: 120_000 }, async (t) => {
-  t.after(() => h.stop());
-  await statusAndMetricsScenario(h, prometheusClient);
-});
+test(
+  "status and /metrics: good packets counted with no diagnostic, then a peer truncating HMAC-SHA-256 to 96 bits is named (text, JSON, log, metrics)",
+  { timeout: 120_000 },
+  async (t) => {
+    t.after(() => h.stop());
+    await statusAndMetricsScenario(h, prometheusClient);
+  },
+);

@@ -12,7 +12,15 @@ import { tsharkFieldArgs } from "../fixtures/ike/samples.ts";
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/ike/${name}`, import.meta.url));
 
-test("tshark (Wireshark 4.0 dissector) reads encoded.pcap as recorded in encoded.fields.tsv", { timeout: 60_000 }, () => {
-  const live = execFileSync(requireTshark(), tsharkFieldArgs(fixture("encoded.pcap")), { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 60_000 });
-  assert.equal(live, readFileSync(fixture("encoded.fields.tsv"), "utf8"));
-});
+test(
+  "tshark (Wireshark 4.0 dissector) reads encoded.pcap as recorded in encoded.fields.tsv",
+  { timeout: 60_000 },
+  () => {
+    const live = execFileSync(requireTshark(), tsharkFieldArgs(fixture("encoded.pcap")), {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      timeout: 60_000,
+    });
+    assert.equal(live, readFileSync(fixture("encoded.fields.tsv"), "utf8"));
+  },
+);

@@ -23,9 +23,19 @@ after(() => h.remove());
 const SOURCES = 1000;
 const PER_SOURCE = 20;
 
-function conf(me: string, id: string, remote: string, remoteId: string, port: number, ts: string, remoteTs: string): string {
+function conf(
+  me: string,
+  id: string,
+  remote: string,
+  remoteId: string,
+  port: number,
+  ts: string,
+  remoteTs: string,
+): string {
   const path = join(h.work, `${id}.conf`);
-  writeFileSync(path, `connections {
+  writeFileSync(
+    path,
+    `connections {
   t {
     local_addrs = ${me}
     remote_addrs = ${remote}
@@ -56,7 +66,8 @@ secrets {
     secret = flood-test-psk-not-secret
   }
 }
-`);
+`,
+  );
   return path;
 }
 
@@ -65,148 +76,266 @@ async function saInitTemplate(): Promise<Uint8Array> {
   const clock = new VirtualClock();
   const sent: Uint8Array[] = [];
   const host: IkeSaHost = {
-    crypto: await ControlCrypto.create(), now: () => clock.now(), setTimer: (ms, fn) => clock.setTimer(ms, fn), clearTimer: (t) => clock.clearTimer(t),
-    random: (n) => crypto.getRandomValues(new Uint8Array(n)), log: () => undefined, natPort: () => 4500, lastHeard: () => 0,
-    register: () => undefined, event: () => undefined, send: (b) => { sent.push(b.slice()); },
-    backend: { allocateSpi: () => 0x1234, installChild: () => undefined, activateOutbound: () => undefined, removeChild: () => undefined },
+    crypto: await ControlCrypto.create(),
+    now: () => clock.now(),
+    setTimer: (ms, fn) => clock.setTimer(ms, fn),
+    clearTimer: (t) => clock.clearTimer(t),
+    random: (n) => crypto.getRandomValues(new Uint8Array(n)),
+    log: () => undefined,
+    natPort: () => 4500,
+    lastHeard: () => 0,
+    register: () => undefined,
+    event: () => undefined,
+    send: (b) => {
+      sent.push(b.slice());
+    },
+    backend: {
+      allocateSpi: () => 0x1234,
+      installChild: () => undefined,
+      activateOutbound: () => undefined,
+      removeChild: () => undefined,
+    },
   };
-  const ike = new IkeSa(host, connection({ addr: "127.1.0.1", remoteAddr: "127.0.0.1", id: "flood.example.org" }), { address: "127.1.0.1", port: 500 }, { address: "127.0.0.1", port: 500 }, true);
+  const ike = new IkeSa(
+    host,
+    connection({ addr: "127.1.0.1", remoteAddr: "127.0.0.1", id: "flood.example.org" }),
+    { address: "127.1.0.1", port: 500 },
+    { address: "127.0.0.1", port: 500 },
+    true,
+  );
   ike.initiate();
   await settle();
   assert.equal(sent.length, 1);
   return sent[0]!;
 }
 
-const rssKb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
-const hwmKb = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
+const rssKb = (pid: number): number =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
+const hwmKb = (pid: number): number =>
+  Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
 
-test("IKE_SA_INIT flood: 20,000 from 1,000 addresses get COOKIEs beyond the threshold, RSS stays bounded, a ping during the flood gets every echo", { timeout: 180_000 }, async () => {
-  const port = await freePort();
-  const rtmp = h.dir("resp"), itmp = h.dir("init");
-  const resp = h.startUp(["--listen", "--conf", conf("127.0.0.1", "resp.example.org", "127.0.0.0/8", "%any", port, "203.0.113.2/32", "198.51.100.0/24")], rtmp);
-  await waitFor(resp, /listening on/);
-  const pid = resp.child.pid!;
-  await new Promise((r) => setTimeout(r, 500));
-  const rssBefore = rssKb(pid);
+test(
+  "IKE_SA_INIT flood: 20,000 from 1,000 addresses get COOKIEs beyond the threshold, RSS stays bounded, a ping during the flood gets every echo",
+  { timeout: 180_000 },
+  async () => {
+    const port = await freePort();
+    const rtmp = h.dir("resp"),
+      itmp = h.dir("init");
+    const resp = h.startUp(
+      [
+        "--listen",
+        "--conf",
+        conf("127.0.0.1", "resp.example.org", "127.0.0.0/8", "%any", port, "203.0.113.2/32", "198.51.100.0/24"),
+      ],
+      rtmp,
+    );
+    await waitFor(resp, /listening on/);
+    const pid = resp.child.pid!;
+    await new Promise((r) => setTimeout(r, 500));
+    const rssBefore = rssKb(pid);
 
-  const template = await saInitTemplate();
-  const sockets: Socket[] = [];
-  let cookies = 0, full = 0, other = 0;
-  for (let i = 0; i < SOURCES; i++) {
-    const s = createSocket("udp4");
-    await new Promise<void>((r, j) => { s.once("error", j); s.bind(0, `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}`, () => r()); });
-    s.on("message", (m) => {
-      const d = decodeMessage(new Uint8Array(m).subarray(4));
-      if (!d.ok) { other++; return; }
-      if (d.value.payloads.some((p) => p.type === "SA")) full++;
-      else if (d.value.payloads.some((p) => p.type === "N" && p.notifyType === Notify.COOKIE)) cookies++;
-      else other++;
-    });
-    sockets.push(s);
-  }
-  let sent = 0;
-  const flood = (async () => {
-    for (let round = 0; round < PER_SOURCE; round++) {
-      for (let i = 0; i < SOURCES; i += 50) {
-        for (let j = i; j < i + 50; j++) {
-          // Ports other than 500 carry IKE behind the 4-byte non-ESP marker (RFC 3948 §2.2).
-          const m = new Uint8Array(4 + template.length);
-          m.set(template, 4);
-          crypto.getRandomValues(m.subarray(4, 12)); // a fresh initiator SPI: a new half-open attempt
-          sockets[j]!.send(m, port, "127.0.0.1");
-          sent++;
+    const template = await saInitTemplate();
+    const sockets: Socket[] = [];
+    let cookies = 0,
+      full = 0,
+      other = 0;
+    for (let i = 0; i < SOURCES; i++) {
+      const s = createSocket("udp4");
+      await new Promise<void>((r, j) => {
+        s.once("error", j);
+        s.bind(0, `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}`, () => r());
+      });
+      s.on("message", (m) => {
+        const d = decodeMessage(new Uint8Array(m).subarray(4));
+        if (!d.ok) {
+          other++;
+          return;
         }
-        await new Promise((r) => setTimeout(r, 50)); // 50 per 50 ms: 1,000 per second
-      }
+        if (d.value.payloads.some((p) => p.type === "SA")) full++;
+        else if (d.value.payloads.some((p) => p.type === "N" && p.notifyType === Notify.COOKIE)) cookies++;
+        else other++;
+      });
+      sockets.push(s);
     }
-  })();
-  await new Promise((r) => setTimeout(r, 4000));
-  // A legitimate peer in the middle of the flood: it gets a COOKIE, returns it, and pings through.
-  const atPing = { cookies, full, other };
-  const pinger = h.spawn(["ping", "--conf", conf("127.0.0.2", "init.example.org", "127.0.0.1", "resp.example.org", port, "198.51.100.1/32", "203.0.113.2/32"), "203.0.113.2", "-c", "3", "-i", "0.5"], itmp);
-  const ping = { code: await pinger.exited, get out() { return `${pinger.out()}\nflood answers before the ping: ${JSON.stringify(atPing)}\nresponder:\n${resp.out().slice(-2000)}`; } };
-  const peakDuring = hwmKb(pid);
-  await flood;
-  await new Promise((r) => setTimeout(r, 1500));
-  const rssAfter = rssKb(pid);
-  const status = h.cli(rtmp, ["status", "--json"]);
-  for (const s of sockets) s.close();
+    let sent = 0;
+    const flood = (async () => {
+      for (let round = 0; round < PER_SOURCE; round++) {
+        for (let i = 0; i < SOURCES; i += 50) {
+          for (let j = i; j < i + 50; j++) {
+            // Ports other than 500 carry IKE behind the 4-byte non-ESP marker (RFC 3948 §2.2).
+            const m = new Uint8Array(4 + template.length);
+            m.set(template, 4);
+            crypto.getRandomValues(m.subarray(4, 12)); // a fresh initiator SPI: a new half-open attempt
+            sockets[j]!.send(m, port, "127.0.0.1");
+            sent++;
+          }
+          await new Promise((r) => setTimeout(r, 50)); // 50 per 50 ms: 1,000 per second
+        }
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 4000));
+    // A legitimate peer in the middle of the flood: it gets a COOKIE, returns it, and pings through.
+    const atPing = { cookies, full, other };
+    const pinger = h.spawn(
+      [
+        "ping",
+        "--conf",
+        conf(
+          "127.0.0.2",
+          "init.example.org",
+          "127.0.0.1",
+          "resp.example.org",
+          port,
+          "198.51.100.1/32",
+          "203.0.113.2/32",
+        ),
+        "203.0.113.2",
+        "-c",
+        "3",
+        "-i",
+        "0.5",
+      ],
+      itmp,
+    );
+    const ping = {
+      code: await pinger.exited,
+      get out() {
+        return `${pinger.out()}\nflood answers before the ping: ${JSON.stringify(atPing)}\nresponder:\n${resp.out().slice(-2000)}`;
+      },
+    };
+    const peakDuring = hwmKb(pid);
+    await flood;
+    await new Promise((r) => setTimeout(r, 1500));
+    const rssAfter = rssKb(pid);
+    const status = h.cli(rtmp, ["status", "--json"]);
+    for (const s of sockets) s.close();
 
-  assert.equal(ping.code, 0, ping.out);
-  assert.match(ping.out, /3 packets transmitted, 3 received/);
-  assert.match(ping.out, /received COOKIE notify/);
-  assert.equal(sent, SOURCES * PER_SOURCE);
-  const answered = cookies + full + other;
-  assert.ok(answered >= sent * 0.95, `answers: ${answered} of ${sent} (loopback may drop a few under load)`);
-  assert.ok(full <= 30, `full IKE_SA_INIT responses (DH work) to the flood: ${full}, at most the cookie threshold`);
-  assert.equal(other, 0);
-  assert.ok(cookies >= answered - 30, `COOKIEs: ${cookies} of ${answered}`);
-  const peakMb = hwmKb(pid) / 1024;
-  console.log(`# flood: ${sent} sent, ${cookies} COOKIE, ${full} full; responder RSS ${(rssBefore / 1024).toFixed(0)} MB before, ${(rssAfter / 1024).toFixed(0)} MB after, peak ${peakMb.toFixed(0)} MB (${(peakDuring / 1024).toFixed(0)} MB at the ping)`);
-  assert.ok(rssAfter - rssBefore < 64 * 1024, `RSS grew ${(rssAfter - rssBefore) / 1024} MB`);
-  assert.equal(status.code, 0, status.out);
-  assert.doesNotThrow(() => JSON.parse(status.out));
-  resp.child.kill("SIGINT");
-  await resp.exited;
-});
+    assert.equal(ping.code, 0, ping.out);
+    assert.match(ping.out, /3 packets transmitted, 3 received/);
+    assert.match(ping.out, /received COOKIE notify/);
+    assert.equal(sent, SOURCES * PER_SOURCE);
+    const answered = cookies + full + other;
+    assert.ok(answered >= sent * 0.95, `answers: ${answered} of ${sent} (loopback may drop a few under load)`);
+    assert.ok(full <= 30, `full IKE_SA_INIT responses (DH work) to the flood: ${full}, at most the cookie threshold`);
+    assert.equal(other, 0);
+    assert.ok(cookies >= answered - 30, `COOKIEs: ${cookies} of ${answered}`);
+    const peakMb = hwmKb(pid) / 1024;
+    console.log(
+      `# flood: ${sent} sent, ${cookies} COOKIE, ${full} full; responder RSS ${(rssBefore / 1024).toFixed(0)} MB before, ${(rssAfter / 1024).toFixed(0)} MB after, peak ${peakMb.toFixed(0)} MB (${(peakDuring / 1024).toFixed(0)} MB at the ping)`,
+    );
+    assert.ok(rssAfter - rssBefore < 64 * 1024, `RSS grew ${(rssAfter - rssBefore) / 1024} MB`);
+    assert.equal(status.code, 0, status.out);
+    assert.doesNotThrow(() => JSON.parse(status.out));
+    resp.child.kill("SIGINT");
+    await resp.exited;
+  },
+);
 
-test("fragment flood: 65,534 SKF fragments of 1,200 bytes on one half-open IKE SA grow the responder's RSS by less than 5 MB beyond a junk flood of the same size", { timeout: 120_000 }, async () => {
-  const port = await freePort();
-  const rtmp = h.dir("frag-resp");
-  const resp = h.startUp(["--listen", "--conf", conf("127.0.0.1", "resp.example.org", "127.0.0.0/8", "%any", port, "203.0.113.2/32", "198.51.100.0/24")], rtmp);
-  await waitFor(resp, /listening on/);
-  const pid = resp.child.pid!;
-  // The attacker: our own initiator completes IKE_SA_INIT over UDP, so it has the SK keys.
-  const clock = new VirtualClock();
-  const sent: Uint8Array[] = [];
-  const host: IkeSaHost = {
-    crypto: await ControlCrypto.create(), now: () => clock.now(), setTimer: (ms, fn) => clock.setTimer(ms, fn), clearTimer: (t) => clock.clearTimer(t),
-    random: (n) => crypto.getRandomValues(new Uint8Array(n)), log: () => undefined, natPort: () => port, lastHeard: () => 0,
-    register: () => undefined, event: () => undefined, send: (b) => { sent.push(b.slice()); },
-    backend: { allocateSpi: () => 0x1234, installChild: () => undefined, activateOutbound: () => undefined, removeChild: () => undefined },
-  };
-  const me = { address: "127.1.9.9", port: 0 };
-  const sock = createSocket("udp4");
-  await new Promise<void>((r) => sock.bind(0, me.address, () => r()));
-  me.port = sock.address().port;
-  const ike = new IkeSa(host, connection({ addr: me.address, remoteAddr: "127.0.0.1", id: "frag.example.org" }), me, { address: "127.0.0.1", port }, true);
-  const answers: Uint8Array[] = [];
-  sock.on("message", (m) => answers.push(new Uint8Array(m).subarray(4)));
-  const marker = (b: Uint8Array): Uint8Array => { const m = new Uint8Array(b.length + 4); m.set(b, 4); return m; };
-  ike.initiate();
-  await settle();
-  sock.send(marker(sent[0]!), port, "127.0.0.1");
-  for (let i = 0; i < 50 && answers.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.equal(answers.length, 1, "IKE_SA_INIT answered");
-  await ike.receive(answers[0]!, me, { address: "127.0.0.1", port });
-  await settle();
-  const k = ike.keys!;
-  assert.ok(k, "the attacker has the SK keys");
-  // Warm-up: the same number of junk datagrams of the same size, which the daemon drops at the
-  // header. They grow the JS heap by its garbage headroom (about 15 MB here); what the fragment
-  // flood adds after them is what it keeps.
-  const junk = marker(new Uint8Array(1290).fill(0x5a));
-  for (let i = 1; i <= 65_534; i++) {
-    sock.send(junk, port, "127.0.0.1");
-    if (i % 200 === 0) await new Promise((r) => setTimeout(r, 2));
-  }
-  await new Promise((r) => setTimeout(r, 1500));
-  const before = rssKb(pid);
-  const sk = new SkCipher(host.crypto, k.encrId, k.skEi, k.integId, k.skAi, (n) => crypto.getRandomValues(new Uint8Array(n)));
-  const hdr = { spiI: ike.spiI, spiR: ike.spiR, majorVersion: 2, minorVersion: 0, exchange: Exchange.IKE_AUTH, flags: HeaderFlag.INITIATOR, messageId: 1 };
-  const chunk = new Uint8Array(1200).fill(0x41);
-  const TOTAL = 65_534;
-  for (let i = 1; i <= TOTAL; i++) {
-    sock.send(marker(sk.seal(hdr, i === 1 ? 35 : 0, chunk, { number: i, total: TOTAL })), port, "127.0.0.1");
-    if (i % 200 === 0) await new Promise((r) => setTimeout(r, 2)); // about 50,000 fragments per second at most
-  }
-  await new Promise((r) => setTimeout(r, 1500));
-  const after = rssKb(pid);
-  const metrics = h.cli(rtmp, ["status", "--json"]);
-  sock.close();
-  console.log(`# fragment flood: ${TOTAL} fragments of 1200 B; responder RSS ${(before / 1024).toFixed(1)} MB before (after as many junk datagrams), ${(after / 1024).toFixed(1)} MB after`);
-  assert.ok(after - before < 5 * 1024, `RSS grew ${((after - before) / 1024).toFixed(1)} MB`);
-  assert.equal(metrics.code, 0, metrics.out);
-  resp.child.kill("SIGINT");
-  await resp.exited;
-});
+test(
+  "fragment flood: 65,534 SKF fragments of 1,200 bytes on one half-open IKE SA grow the responder's RSS by less than 5 MB beyond a junk flood of the same size",
+  { timeout: 120_000 },
+  async () => {
+    const port = await freePort();
+    const rtmp = h.dir("frag-resp");
+    const resp = h.startUp(
+      [
+        "--listen",
+        "--conf",
+        conf("127.0.0.1", "resp.example.org", "127.0.0.0/8", "%any", port, "203.0.113.2/32", "198.51.100.0/24"),
+      ],
+      rtmp,
+    );
+    await waitFor(resp, /listening on/);
+    const pid = resp.child.pid!;
+    // The attacker: our own initiator completes IKE_SA_INIT over UDP, so it has the SK keys.
+    const clock = new VirtualClock();
+    const sent: Uint8Array[] = [];
+    const host: IkeSaHost = {
+      crypto: await ControlCrypto.create(),
+      now: () => clock.now(),
+      setTimer: (ms, fn) => clock.setTimer(ms, fn),
+      clearTimer: (t) => clock.clearTimer(t),
+      random: (n) => crypto.getRandomValues(new Uint8Array(n)),
+      log: () => undefined,
+      natPort: () => port,
+      lastHeard: () => 0,
+      register: () => undefined,
+      event: () => undefined,
+      send: (b) => {
+        sent.push(b.slice());
+      },
+      backend: {
+        allocateSpi: () => 0x1234,
+        installChild: () => undefined,
+        activateOutbound: () => undefined,
+        removeChild: () => undefined,
+      },
+    };
+    const me = { address: "127.1.9.9", port: 0 };
+    const sock = createSocket("udp4");
+    await new Promise<void>((r) => sock.bind(0, me.address, () => r()));
+    me.port = sock.address().port;
+    const ike = new IkeSa(
+      host,
+      connection({ addr: me.address, remoteAddr: "127.0.0.1", id: "frag.example.org" }),
+      me,
+      { address: "127.0.0.1", port },
+      true,
+    );
+    const answers: Uint8Array[] = [];
+    sock.on("message", (m) => answers.push(new Uint8Array(m).subarray(4)));
+    const marker = (b: Uint8Array): Uint8Array => {
+      const m = new Uint8Array(b.length + 4);
+      m.set(b, 4);
+      return m;
+    };
+    ike.initiate();
+    await settle();
+    sock.send(marker(sent[0]!), port, "127.0.0.1");
+    for (let i = 0; i < 50 && answers.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(answers.length, 1, "IKE_SA_INIT answered");
+    await ike.receive(answers[0]!, me, { address: "127.0.0.1", port });
+    await settle();
+    const k = ike.keys!;
+    assert.ok(k, "the attacker has the SK keys");
+    // Warm-up: the same number of junk datagrams of the same size, which the daemon drops at the
+    // header. They grow the JS heap by its garbage headroom (about 15 MB here); what the fragment
+    // flood adds after them is what it keeps.
+    const junk = marker(new Uint8Array(1290).fill(0x5a));
+    for (let i = 1; i <= 65_534; i++) {
+      sock.send(junk, port, "127.0.0.1");
+      if (i % 200 === 0) await new Promise((r) => setTimeout(r, 2));
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    const before = rssKb(pid);
+    const sk = new SkCipher(host.crypto, k.encrId, k.skEi, k.integId, k.skAi, (n) =>
+      crypto.getRandomValues(new Uint8Array(n)),
+    );
+    const hdr = {
+      spiI: ike.spiI,
+      spiR: ike.spiR,
+      majorVersion: 2,
+      minorVersion: 0,
+      exchange: Exchange.IKE_AUTH,
+      flags: HeaderFlag.INITIATOR,
+      messageId: 1,
+    };
+    const chunk = new Uint8Array(1200).fill(0x41);
+    const TOTAL = 65_534;
+    for (let i = 1; i <= TOTAL; i++) {
+      sock.send(marker(sk.seal(hdr, i === 1 ? 35 : 0, chunk, { number: i, total: TOTAL })), port, "127.0.0.1");
+      if (i % 200 === 0) await new Promise((r) => setTimeout(r, 2)); // about 50,000 fragments per second at most
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = rssKb(pid);
+    const metrics = h.cli(rtmp, ["status", "--json"]);
+    sock.close();
+    console.log(
+      `# fragment flood: ${TOTAL} fragments of 1200 B; responder RSS ${(before / 1024).toFixed(1)} MB before (after as many junk datagrams), ${(after / 1024).toFixed(1)} MB after`,
+    );
+    assert.ok(after - before < 5 * 1024, `RSS grew ${((after - before) / 1024).toFixed(1)} MB`);
+    assert.equal(metrics.code, 0, metrics.out);
+    resp.child.kill("SIGINT");
+    await resp.exited;
+  },
+);

@@ -66,7 +66,9 @@ class Host {
   outSa: SaHandle = -1;
 
   private constructor(
-    readonly dp: Dataplane, readonly ep: EspUdpEndpoint, readonly detector: IcvTruncationDetector,
+    readonly dp: Dataplane,
+    readonly ep: EspUdpEndpoint,
+    readonly detector: IcvTruncationDetector,
     /** Every ESP datagram our socket decapsulated, with its sender. */
     readonly received: { r: DecapResult; from: string }[],
     /** The detector's log lines. */
@@ -104,8 +106,14 @@ class Host {
   }
 }
 
-interface Spis { g2h: number; h2g: number }
-interface Keys { encKey: Uint8Array; integKey?: Uint8Array }
+interface Spis {
+  g2h: number;
+  h2g: number;
+}
+interface Keys {
+  encKey: Uint8Array;
+  integKey?: Uint8Array;
+}
 
 const cbcKeys = { g2h: { encKey: ENC.g2h, integKey: AUTH.g2h }, h2g: { encKey: ENC.h2g, integKey: AUTH.h2g } };
 const gcmKeys = { g2h: { encKey: GCM.g2h }, h2g: { encKey: GCM.h2g } };
@@ -119,9 +127,13 @@ ip xfrm state add src ${GUEST_ADDR} dst ${HOST_ADDR_IN_GUEST} proto esp spi ${sp
 ip xfrm state add src ${HOST_ADDR_IN_GUEST} dst ${GUEST_ADDR} proto esp spi ${spis.h2g} reqid 1 mode tunnel replay-window 32 ${alg("h2g")} encap espinudp ${P} 4500 0.0.0.0`);
 }
 
-const cbcHmac = (trunc?: number) => (dir: "g2h" | "h2g"): string =>
-  `enc 'cbc(aes)' 0x${hex(ENC[dir])} ` +
-  (trunc === undefined ? `auth 'hmac(sha256)' 0x${hex(AUTH[dir])}` : `auth-trunc 'hmac(sha256)' 0x${hex(AUTH[dir])} ${trunc}`);
+const cbcHmac =
+  (trunc?: number) =>
+  (dir: "g2h" | "h2g"): string =>
+    `enc 'cbc(aes)' 0x${hex(ENC[dir])} ` +
+    (trunc === undefined
+      ? `auth 'hmac(sha256)' 0x${hex(AUTH[dir])}`
+      : `auth-trunc 'hmac(sha256)' 0x${hex(AUTH[dir])} ${trunc}`);
 const gcm = (dir: "g2h" | "h2g"): string => `aead 'rfc4106(gcm(aes))' 0x${hex(GCM[dir])} 128`;
 
 async function guestState(spi: number): Promise<XfrmState> {
@@ -133,11 +145,18 @@ async function guestState(spi: number): Promise<XfrmState> {
 /** The guest sends `n` inner UDP datagrams to HOST_INNER:9; returns what our socket decapsulated. */
 async function guestSends(host: Host, tag: string, n = N): Promise<{ r: DecapResult; from: string }[]> {
   const start = host.received.length;
-  await vm.sh(`i=1; while [ $i -le ${n} ]; do udpio send -s ${GUEST_INNER} -p 7001 ${HOST_INNER} 9 "${tag} $i" || exit 1; i=$((i + 1)); done`);
+  await vm.sh(
+    `i=1; while [ $i -le ${n} ]; do udpio send -s ${GUEST_INNER} -p 7001 ${HOST_INNER} 9 "${tag} $i" || exit 1; i=$((i + 1)); done`,
+  );
   for (let i = 0; i < 200 && host.received.length - start < n; i++) await sleep(50);
   const got = host.received.slice(start);
   assert.equal(got.length, n, `${n} ESP packets from the guest expected at our socket, got ${got.length}`);
-  for (const g of got) assert.equal(g.from, `127.0.0.1:${vm.udpForwardPort}`, "the guest's ESP comes from QEMU's forward port (a NAT-T flow)");
+  for (const g of got)
+    assert.equal(
+      g.from,
+      `127.0.0.1:${vm.udpForwardPort}`,
+      "the guest's ESP comes from QEMU's forward port (a NAT-T flow)",
+    );
   return got;
 }
 
@@ -146,7 +165,12 @@ async function guestSends(host: Host, tag: string, n = N): Promise<{ r: DecapRes
  * Waits until the guest's inbound SA has processed all of them (delivered or failed), then returns
  * the payloads the guest's socket received and the SA's counters.
  */
-async function hostSends(host: Host, tag: string, spi: number, n = N): Promise<{ delivered: string[]; state: XfrmState }> {
+async function hostSends(
+  host: Host,
+  tag: string,
+  spi: number,
+  n = N,
+): Promise<{ delivered: string[]; state: XfrmState }> {
   const base = await guestState(spi);
   // A receiver left over from a failed step would share the port (SO_REUSEADDR) and take our datagrams.
   await vm.sh(`[ -f /tmp/recv.pid ] && kill $(cat /tmp/recv.pid) 2>/dev/null
@@ -154,11 +178,23 @@ udpio recv -s ${GUEST_INNER} -p ${GUEST_UDP_PORT} -n ${n} -t 60 > /tmp/recv.txt 
 echo $! > /tmp/recv.pid
 i=0; while ! grep -q listening /tmp/recv.txt && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 grep -q listening /tmp/recv.txt`);
-  const inners = Array.from({ length: n }, (_, k) => buildPacket({
-    v6: false, src: HOST_INNER, dst: GUEST_INNER, l4: "udp", id: 5555, seq: 0, dport: GUEST_UDP_PORT,
-    payload: text.encode(`${tag} ${k + 1}`),
-  }));
-  assert.equal(host.ep.send(host.outSa, inners, "127.0.0.1", vm.udpForwardPort), n, "our dataplane encapsulated every packet");
+  const inners = Array.from({ length: n }, (_, k) =>
+    buildPacket({
+      v6: false,
+      src: HOST_INNER,
+      dst: GUEST_INNER,
+      l4: "udp",
+      id: 5555,
+      seq: 0,
+      dport: GUEST_UDP_PORT,
+      payload: text.encode(`${tag} ${k + 1}`),
+    }),
+  );
+  assert.equal(
+    host.ep.send(host.outSa, inners, "127.0.0.1", vm.udpForwardPort),
+    n,
+    "our dataplane encapsulated every packet",
+  );
   let state = base;
   for (let i = 0; i < 40; i++) {
     state = await guestState(spi);
@@ -166,8 +202,12 @@ grep -q listening /tmp/recv.txt`);
     await sleep(250);
   }
   if (state.packets + state.failed - base.packets - base.failed !== n) {
-    const why = await vm.exec("awk '$2 != 0' /proc/net/xfrm_stat; nstat -az | awk '$2 != 0'; ss -uapn; ip -s xfrm state");
-    assert.fail(`the guest's inbound SA processed ${state.packets + state.failed - base.packets - base.failed} of ${n} packets; guest:\n${why.out}`);
+    const why = await vm.exec(
+      "awk '$2 != 0' /proc/net/xfrm_stat; nstat -az | awk '$2 != 0'; ss -uapn; ip -s xfrm state",
+    );
+    assert.fail(
+      `the guest's inbound SA processed ${state.packets + state.failed - base.packets - base.failed} of ${n} packets; guest:\n${why.out}`,
+    );
   }
   const out = await vm.sh("sleep 0.3; kill $(cat /tmp/recv.pid) 2>/dev/null; cat /tmp/recv.txt");
   const delivered = [...out.matchAll(/^recv from (\S+) len \d+ text (.*) hex [0-9a-f]*$/gm)].map((m) => {
@@ -222,7 +262,11 @@ async function mismatchFails(host: Host, spis: Spis, tag: string): Promise<Diagn
   }
   const ours = host.dp.stats(host.inSa);
   assert.equal(ours.packets, 0n, "our inbound ok counter stays 0");
-  assert.equal(ours.drops["integrity-failed"] + ours.drops.truncated, BigInt(N), "our inbound SA counted every packet as dropped");
+  assert.equal(
+    ours.drops["integrity-failed"] + ours.drops.truncated,
+    BigInt(N),
+    "our inbound SA counted every packet as dropped",
+  );
   mismatchDrops.set(tag, ours.drops);
   // us -> guest: the kernel counts integrity failures and delivers nothing
   const h2g = await hostSends(host, `${tag} h2g`, spis.h2g);
@@ -230,7 +274,11 @@ async function mismatchFails(host: Host, spis: Spis, tag: string): Promise<Diagn
   assert.equal(h2g.state.packets, 0, "guest inbound SA: 0 packets accepted");
   assert.equal(h2g.state.failed, N, "guest `ip -s xfrm state`: failed");
   const stat1 = await vm.xfrmStat();
-  assert.equal(stat1.XfrmInStateProtoError! - stat0.XfrmInStateProtoError!, N, "guest /proc/net/xfrm_stat XfrmInStateProtoError");
+  assert.equal(
+    stat1.XfrmInStateProtoError! - stat0.XfrmInStateProtoError!,
+    N,
+    "guest /proc/net/xfrm_stat XfrmInStateProtoError",
+  );
 
   const ds = host.detector.diagnostics();
   assert.equal(ds.length, 1, `one diagnostic expected, got ${JSON.stringify(ds)}`);
@@ -242,8 +290,14 @@ async function mismatchFails(host: Host, spis: Spis, tag: string): Promise<Diagn
 /** After the fix both directions deliver: our payloads in the guest's socket, the guest's in ours. */
 async function flowsBothWays(host: Host, spis: Spis, tag: string, guestFailedBefore: number): Promise<void> {
   const g2h = await guestSends(host, `${tag} g2h`);
-  assert.deepEqual(g2h.map(({ r }) => r.status), Array<string>(N).fill("ok"));
-  assert.deepEqual(g2h.map(({ r }) => innerUdpText(r.payload ?? new Uint8Array(0))), tags(`${tag} g2h`));
+  assert.deepEqual(
+    g2h.map(({ r }) => r.status),
+    Array<string>(N).fill("ok"),
+  );
+  assert.deepEqual(
+    g2h.map(({ r }) => innerUdpText(r.payload ?? new Uint8Array(0))),
+    tags(`${tag} g2h`),
+  );
   const ours = host.dp.stats(host.inSa);
   assert.equal(ours.packets, BigInt(N));
   assert.equal(ours.drops["integrity-failed"] + ours.drops.truncated, 0n);
@@ -262,7 +316,11 @@ test("seed 000: kernel `auth hmac(sha256)` (96-bit) vs our aes128-sha256 (128-bi
     // The kernel's own account of `auth hmac(sha256)`: a 96-bit truncation.
     for (const spi of [spis.g2h, spis.h2g]) {
       const s = await guestState(spi);
-      assert.deepEqual(s.auth, { name: "hmac(sha256)", bits: 96 }, "`ip xfrm state` shows auth-trunc hmac(sha256) ... 96");
+      assert.deepEqual(
+        s.auth,
+        { name: "hmac(sha256)", bits: 96 },
+        "`ip xfrm state` shows auth-trunc hmac(sha256) ... 96",
+      );
       assert.equal(s.enc, "cbc(aes)");
     }
     host.install("aes128-sha256", spis, cbcKeys);
@@ -277,7 +335,10 @@ test("seed 000: kernel `auth hmac(sha256)` (96-bit) vs our aes128-sha256 (128-bi
     assert.equal(d.configuredIcvBits, 128);
     assert.equal(d.peerIcvBits, 96);
     assert.equal(d.failures, N);
-    assert.ok(d.matched >= 1 && d.matched === d.probed, `every probed packet verified at 96 bits (${d.matched}/${d.probed})`);
+    assert.ok(
+      d.matched >= 1 && d.matched === d.probed,
+      `every probed packet verified at 96 bits (${d.matched}/${d.probed})`,
+    );
     assert.match(d.message, /96-bit ICV/);
     assert.match(d.message, /auth hmac\(sha256\)/, "the message names the kernel setting the peer uses");
     const fix = keywordToSet(d);
@@ -338,8 +399,14 @@ test("AES-GCM (rfc4106) with the kernel: matching keys flow with no diagnostic; 
     host.install("aes128gcm16", spis, { g2h: wrong(GCM.g2h), h2g: wrong(GCM.h2g) });
     const stat0 = await vm.xfrmStat();
     const g2h = await guestSends(host, "gcm-wrong-key g2h");
-    assert.deepEqual(g2h.map(({ r }) => r.status), Array<string>(N).fill("integrity-failed"));
-    assert.ok(g2h.every(({ r }) => r.payload === undefined), "no plaintext of a packet that failed");
+    assert.deepEqual(
+      g2h.map(({ r }) => r.status),
+      Array<string>(N).fill("integrity-failed"),
+    );
+    assert.ok(
+      g2h.every(({ r }) => r.payload === undefined),
+      "no plaintext of a packet that failed",
+    );
     const ours = host.dp.stats(host.inSa);
     assert.equal(ours.packets, 0n);
     assert.equal(ours.drops["integrity-failed"], BigInt(N));
@@ -351,8 +418,15 @@ test("AES-GCM (rfc4106) with the kernel: matching keys flow with no diagnostic; 
     assert.equal(stat1.XfrmInStateProtoError! - stat0.XfrmInStateProtoError!, N);
 
     const all = [...host.raised, ...host.detector.diagnostics()];
-    assert.deepEqual(all.filter((d) => d.kind === "icv-truncation"), [], "AEAD: no ICV-truncation diagnostic");
-    assert.ok(all.every((d) => d.kind === "integrity-key-mismatch" && d.spi === spis.g2h), JSON.stringify(all));
+    assert.deepEqual(
+      all.filter((d) => d.kind === "icv-truncation"),
+      [],
+      "AEAD: no ICV-truncation diagnostic",
+    );
+    assert.ok(
+      all.every((d) => d.kind === "integrity-key-mismatch" && d.spi === spis.g2h),
+      JSON.stringify(all),
+    );
   } finally {
     await host.close();
   }
@@ -365,7 +439,11 @@ test("AES-GCM (rfc4106) with the kernel: matching keys flow with no diagnostic; 
 test("our inbound counters classify the mismatched ICVs as integrity failures, as the kernel does", () => {
   assert.deepEqual([...mismatchDrops.keys()], ["seed000", "reverse"], "the two mismatch scenarios ran");
   for (const [tag, drops] of mismatchDrops) {
-    const nonZero = Object.fromEntries(Object.entries(drops).filter(([, v]) => v !== 0n).map(([k, v]) => [k, Number(v)]));
+    const nonZero = Object.fromEntries(
+      Object.entries(drops)
+        .filter(([, v]) => v !== 0n)
+        .map(([k, v]) => [k, Number(v)]),
+    );
     assert.deepEqual(nonZero, { "integrity-failed": N }, `${tag}: our inbound SA's drop counters`);
   }
 });

@@ -57,14 +57,20 @@ interface Suite {
 }
 
 const ctr = (enc: number, hash: string, integ: number, bits: number) => ({
-  encBytes: enc, integBytes: integ,
+  encBytes: enc,
+  integBytes: integ,
   kernel: (e: string, i: string) => `enc 'rfc3686(ctr(aes))' 0x${e} auth-trunc 'hmac(${hash})' 0x${i} ${bits}`,
 });
 const cbc = (enc: number, hash: string, integ: number, bits: number) => ({
-  encBytes: enc, integBytes: integ,
+  encBytes: enc,
+  integBytes: integ,
   kernel: (e: string, i: string) => `enc 'cbc(aes)' 0x${e} auth-trunc 'hmac(${hash})' 0x${i} ${bits}`,
 });
-const aead = (name: string, enc: number) => ({ encBytes: enc, integBytes: 0, kernel: (e: string) => `aead '${name}' 0x${e} 128` });
+const aead = (name: string, enc: number) => ({
+  encBytes: enc,
+  integBytes: 0,
+  kernel: (e: string) => `aead '${name}' 0x${e} 128`,
+});
 const chacha = aead("rfc7539esp(chacha20,poly1305)", 36);
 
 const SUITES: Suite[] = [
@@ -83,7 +89,11 @@ const SUITES: Suite[] = [
 // AES-CCM: the registry's rows, with the kernel name and ICV the row states; one with ESN.
 for (const r of CIPHERS.filter((c) => c.family === "aes-ccm")) {
   const name = "aead" in r.xfrm ? r.xfrm.aead : "";
-  const ccm = { encBytes: r.keyBytes + r.saltBytes, integBytes: 0, kernel: (e: string) => `aead '${name}' 0x${e} ${r.icvBytes * 8}` };
+  const ccm = {
+    encBytes: r.keyBytes + r.saltBytes,
+    integBytes: 0,
+    kernel: (e: string) => `aead '${name}' 0x${e} ${r.icvBytes * 8}`,
+  };
   SUITES.push({ esp: r.keyword, esn: false, ...ccm });
   if (r.keyword === "aes256ccm16") SUITES.push({ esp: r.keyword, esn: true, ...ccm });
 }
@@ -141,11 +151,22 @@ echo @@inbound; ${get}`;
 
 /** The inner packet the guest's stack builds for `udpio send -s GUEST_INNER -p 7001 HOST_INNER 9 payload`, IP ID and flags taken from `got`. */
 function guestInner(payload: string, got: Uint8Array): Uint8Array {
-  const p = buildPacket({ v6: false, src: GUEST_INNER, dst: HOST_INNER, l4: "udp", id: 7001, seq: 0, dport: 9, payload: text.encode(payload) });
+  const p = buildPacket({
+    v6: false,
+    src: GUEST_INNER,
+    dst: HOST_INNER,
+    l4: "udp",
+    id: 7001,
+    seq: 0,
+    dport: 9,
+    payload: text.encode(payload),
+  });
   p.set(got.subarray(4, 8), 4); // identification, flags, fragment offset: the guest's choice
-  p[10] = 0; p[11] = 0;
+  p[10] = 0;
+  p[11] = 0;
   const c = inetChecksum(p, 0, 20);
-  p[10] = c >> 8; p[11] = c & 0xff;
+  p[10] = c >> 8;
+  p[11] = c & 0xff;
   return p;
 }
 
@@ -154,7 +175,10 @@ const label = (s: Suite): string => `${s.esp}${s.esn ? " + ESN" : ""}`;
 SUITES.forEach((s, idx) => {
   test(`kernel XFRM <-> our dataplane: ${label(s)} (${s.kernel("K", "K").replace(/0xK ?/g, "").replace(/\s+/g, " ")}${s.esn ? ", flag esn replay-window 128" : ""})`, async () => {
     const spis = { g2h: 0xc5000100 + idx, h2g: 0xd5000100 + idx };
-    const keys = (dir: 0 | 1) => ({ enc: range(0x10 + 0x40 * dir + idx, s.encBytes), integ: range(0x90 + 0x40 * dir + idx, s.integBytes) });
+    const keys = (dir: 0 | 1) => ({
+      enc: range(0x10 + 0x40 * dir + idx, s.encBytes),
+      integ: range(0x90 + 0x40 * dir + idx, s.integBytes),
+    });
     const g2h = keys(0);
     const h2g = keys(1);
     const P = ep.port;
@@ -163,7 +187,8 @@ SUITES.forEach((s, idx) => {
     const esnH2g = s.esn ? `flag esn replay-seq 0x${ESN_START.toString(16)}` : "";
 
     // 1. Guest SAs, a receiver for our datagrams, and the guest's own account of its outbound SA.
-    const setup = sections(await vm.sh(`
+    const setup = sections(
+      await vm.sh(`
 [ -f /tmp/recv.pid ] && kill $(cat /tmp/recv.pid) 2>/dev/null
 ip xfrm state flush
 ip xfrm state add src ${GUEST_ADDR} dst ${HOST_ADDR_IN_GUEST} proto esp spi ${spis.g2h} reqid 1 mode tunnel replay-window ${window} ${esnG2h} ${s.kernel(hex(g2h.enc), hex(g2h.integ))} encap espinudp 4500 ${P} 0.0.0.0
@@ -173,14 +198,22 @@ echo $! > /tmp/recv.pid
 i=0; while ! grep -q listening /tmp/recv.txt && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 grep -q listening /tmp/recv.txt
 echo @@g2h; ip xfrm state get src ${GUEST_ADDR} dst ${HOST_ADDR_IN_GUEST} proto esp spi ${spis.g2h}
-echo @@stat; cat /proc/net/xfrm_stat`));
+echo @@stat; cat /proc/net/xfrm_stat`),
+    );
 
     // Our inbound SA is what parseXfrmState makes of the kernel's own output for its outbound SA.
     const [parsed] = parseXfrmState(setup.g2h!);
     const suite = parseSuite(s.esp);
     const want: SaConfig = {
-      spi: spis.g2h, direction: "in", mode: "tunnel", esp: suite.name, encKey: g2h.enc, icvLength: suite.icvBytes as SaConfig["icvLength"],
-      esn: s.esn, replayWindow: window, seq: 0n,
+      spi: spis.g2h,
+      direction: "in",
+      mode: "tunnel",
+      esp: suite.name,
+      encKey: g2h.enc,
+      icvLength: suite.icvBytes as SaConfig["icvLength"],
+      esn: s.esn,
+      replayWindow: window,
+      seq: 0n,
     };
     if (s.integBytes > 0) want.integKey = g2h.integ;
     assert.deepEqual(parsed, want, `parseXfrmState on the kernel's \`ip xfrm state\`:\n${setup.g2h}`);
@@ -190,21 +223,44 @@ echo @@stat; cat /proc/net/xfrm_stat`));
       // The kernel's outbound SA shows no receive state; an ESN receiver starts where the sender does.
       inSa = dp.addSa({ ...parsed, seq: s.esn ? ESN_START : parsed.seq });
       outSa = dp.addSa({
-        spi: spis.h2g, direction: "out", mode: "tunnel", esp: s.esp, esn: s.esn, encKey: h2g.enc,
-        ...(s.integBytes > 0 ? { integKey: h2g.integ } : {}), ...(s.esn ? { seq: ESN_START } : {}),
+        spi: spis.h2g,
+        direction: "out",
+        mode: "tunnel",
+        esp: s.esp,
+        esn: s.esn,
+        encKey: h2g.enc,
+        ...(s.integBytes > 0 ? { integKey: h2g.integ } : {}),
+        ...(s.esn ? { seq: ESN_START } : {}),
       });
 
       // 2. us -> kernel: N datagrams; then the guest sends its N and reports its inbound SA.
       const tag = `${s.esp}${s.esn ? "-esn" : ""}`;
-      const inners = Array.from({ length: N }, (_, k) => buildPacket({
-        v6: false, src: HOST_INNER, dst: GUEST_INNER, l4: "udp", id: 5555, seq: 0, dport: GUEST_UDP_PORT,
-        payload: text.encode(`${tag} h2g ${k + 1}`),
-      }));
+      const inners = Array.from({ length: N }, (_, k) =>
+        buildPacket({
+          v6: false,
+          src: HOST_INNER,
+          dst: GUEST_INNER,
+          l4: "udp",
+          id: 5555,
+          seq: 0,
+          dport: GUEST_UDP_PORT,
+          payload: text.encode(`${tag} h2g ${k + 1}`),
+        }),
+      );
       const start = received.length;
-      assert.equal(ep.send(outSa, inners, "127.0.0.1", vm.udpForwardPort), N, "our dataplane encapsulated every packet");
-      const flow = sections(await vm.sh(`
+      assert.equal(
+        ep.send(outSa, inners, "127.0.0.1", vm.udpForwardPort),
+        N,
+        "our dataplane encapsulated every packet",
+      );
+      const flow = sections(
+        await vm.sh(
+          `
 i=1; while [ $i -le ${N} ]; do udpio send -s ${GUEST_INNER} -p 7001 ${HOST_INNER} 9 "${tag} g2h $i" || exit 1; i=$((i + 1)); done
-${waitInbound(spis.h2g, N)}`, 30));
+${waitInbound(spis.h2g, N)}`,
+          30,
+        ),
+      );
 
       // kernel -> us
       for (let i = 0; i < 200 && received.length - start < N; i++) await sleep(50);
@@ -221,7 +277,11 @@ ${waitInbound(spis.h2g, N)}`, 30));
       }
       const ours = dp.stats(inSa);
       assert.equal(ours.packets, BigInt(N));
-      assert.deepEqual(Object.entries(ours.drops).filter(([, v]) => v !== 0n), [], "no drops on our inbound SA");
+      assert.deepEqual(
+        Object.entries(ours.drops).filter(([, v]) => v !== 0n),
+        [],
+        "no drops on our inbound SA",
+      );
       assert.equal(ours.seq, (s.esn ? ESN_START : 0n) + BigInt(N));
 
       // us -> kernel: counted and accepted
@@ -231,29 +291,61 @@ ${waitInbound(spis.h2g, N)}`, 30));
       assert.equal(inbound.replayDrops, 0, "guest `ip -s xfrm state`: replay");
       const guestView = parseXfrmState(flow.inbound!)[0];
       assert.equal(guestView!.esn, s.esn);
-      assert.equal(guestView!.seq, (s.esn ? ESN_START : 0n) + BigInt(N), "the kernel's replay top (seq-hi:seq with ESN) is our last sequence number");
+      assert.equal(
+        guestView!.seq,
+        (s.esn ? ESN_START : 0n) + BigInt(N),
+        "the kernel's replay top (seq-hi:seq with ESN) is our last sequence number",
+      );
       assert.equal(dp.stats(outSa).seq, guestView!.seq);
 
       // 3. One tampered packet: the byte before the ICV (Next Header) is covered by every suite's ICV.
-      const [bad] = dp.encapsulateBatch(outSa, [buildPacket({
-        v6: false, src: HOST_INNER, dst: GUEST_INNER, l4: "udp", id: 5555, seq: 0, dport: GUEST_UDP_PORT, payload: text.encode(`${tag} tampered`),
-      })]);
+      const [bad] = dp.encapsulateBatch(outSa, [
+        buildPacket({
+          v6: false,
+          src: HOST_INNER,
+          dst: GUEST_INNER,
+          l4: "udp",
+          id: 5555,
+          seq: 0,
+          dport: GUEST_UDP_PORT,
+          payload: text.encode(`${tag} tampered`),
+        }),
+      ]);
       assert.equal(bad!.status, "ok");
       const wire = Uint8Array.from(bad!.packet ?? []);
       wire[wire.length - suite.icvBytes - 1]! ^= 0x01;
-      await new Promise<void>((resolve, reject) => ep.socket.send(wire, vm.udpForwardPort, "127.0.0.1", (e) => (e ? reject(e) : resolve())));
-      const end = sections(await vm.sh(`${waitInbound(spis.h2g, N + 1)}
+      await new Promise<void>((resolve, reject) =>
+        ep.socket.send(wire, vm.udpForwardPort, "127.0.0.1", (e) => (e ? reject(e) : resolve())),
+      );
+      const end = sections(
+        await vm.sh(
+          `${waitInbound(spis.h2g, N + 1)}
 echo @@stat; cat /proc/net/xfrm_stat
-echo @@recv; sleep 0.3; kill $(cat /tmp/recv.pid) 2>/dev/null; cat /tmp/recv.txt`, 30));
+echo @@recv; sleep 0.3; kill $(cat /tmp/recv.pid) 2>/dev/null; cat /tmp/recv.txt`,
+          30,
+        ),
+      );
       const afterBad = oneState(end.inbound!, spis.h2g);
       assert.equal(afterBad.failed, 1, "guest `ip -s xfrm state`: the tampered packet failed");
       assert.equal(afterBad.packets, N, "guest: no extra packet accepted");
       const stat0 = parseXfrmStat(setup.stat!);
       const stat1 = parseXfrmStat(end.stat!);
-      assert.equal(stat1.XfrmInStateProtoError! - stat0.XfrmInStateProtoError!, 1, "guest /proc/net/xfrm_stat XfrmInStateProtoError");
+      assert.equal(
+        stat1.XfrmInStateProtoError! - stat0.XfrmInStateProtoError!,
+        1,
+        "guest /proc/net/xfrm_stat XfrmInStateProtoError",
+      );
       const delivered = [...end.recv!.matchAll(/^recv from (\S+) len \d+ text (.*) hex [0-9a-f]*$/gm)];
-      assert.deepEqual(delivered.map((m) => m[1]), Array<string>(N).fill(`${HOST_INNER}:5555`), "the guest's socket sees our inner source");
-      assert.deepEqual(delivered.map((m) => m[2]), inners.map((_, k) => `${tag} h2g ${k + 1}`), "the guest's socket got our N datagrams, in order, and not the tampered one");
+      assert.deepEqual(
+        delivered.map((m) => m[1]),
+        Array<string>(N).fill(`${HOST_INNER}:5555`),
+        "the guest's socket sees our inner source",
+      );
+      assert.deepEqual(
+        delivered.map((m) => m[2]),
+        inners.map((_, k) => `${tag} h2g ${k + 1}`),
+        "the guest's socket got our N datagrams, in order, and not the tampered one",
+      );
     } finally {
       if (inSa >= 0) dp.removeSa(inSa);
       if (outSa >= 0) dp.removeSa(outSa);

@@ -14,9 +14,20 @@ import { scanMemory } from "../helpers/memscan.ts";
 const h = new CliHarness("key-memory");
 after(() => h.remove());
 
-function conf(me: string, id: string, peer: string, peerId: string, port: number, ts: string, remoteTs: string, rekey: string): string {
+function conf(
+  me: string,
+  id: string,
+  peer: string,
+  peerId: string,
+  port: number,
+  ts: string,
+  remoteTs: string,
+  rekey: string,
+): string {
   const path = join(h.work, `${id}.conf`);
-  writeFileSync(path, `connections {
+  writeFileSync(
+    path,
+    `connections {
   t {
     local_addrs = ${me}
     remote_addrs = ${peer}
@@ -49,53 +60,116 @@ secrets {
     secret = key-memory-test-psk-not-secret
   }
 }
-`);
+`,
+  );
   return path;
 }
 
 const fromHex = (s: string): Buffer => Buffer.from(s.replace(/^0x/, ""), "hex");
 /** SK_ei and SK_er of each IKE SA in an ikev2_decryption_table, oldest first. */
 function ikeKeys(dir: string): Buffer[][] {
-  return readFileSync(join(dir, "ikev2_decryption_table"), "utf8").split("\n").filter((l) => l && !l.startsWith("#"))
-    .map((l) => { const f = l.split(","); return [fromHex(f[2]!), fromHex(f[3]!)]; });
+  return readFileSync(join(dir, "ikev2_decryption_table"), "utf8")
+    .split("\n")
+    .filter((l) => l && !l.startsWith("#"))
+    .map((l) => {
+      const f = l.split(",");
+      return [fromHex(f[2]!), fromHex(f[3]!)];
+    });
 }
 /** The encryption key of each ESP SA in an esp_sa table, oldest first. */
 function espKeys(dir: string): Buffer[] {
-  return readFileSync(join(dir, "esp_sa"), "utf8").split("\n").filter((l) => l && !l.startsWith("#"))
+  return readFileSync(join(dir, "esp_sa"), "utf8")
+    .split("\n")
+    .filter((l) => l && !l.startsWith("#"))
     .map((l) => fromHex([...l.matchAll(/"([^"]*)"/g)].map((m) => m[1]!)[5]!));
 }
 
-test("no key of a rekeyed or deleted IKE or Child SA is left in the daemons' memory", { timeout: 120_000 }, async () => {
-  const port = await freePort();
-  const rtmp = h.dir("resp"), itmp = h.dir("init");
-  const rkeys = join(h.work, "rkeys"), ikeysDir = join(h.work, "ikeys");
-  const resp = h.startUp(["--listen", "--conf", conf("127.0.0.1", "resp.example.org", "127.0.0.2", "init.example.org", port, "203.0.113.2/32", "198.51.100.1/32", ""), "--wireshark-keys", rkeys], rtmp);
-  await waitFor(resp, /listening on/);
-  const init = h.startUp(["--conf", conf("127.0.0.2", "init.example.org", "127.0.0.1", "resp.example.org", port, "198.51.100.1/32", "203.0.113.2/32", "rekey"), "--wireshark-keys", ikeysDir], itmp);
-  await waitFor(init, /ESTABLISHED, IKEv2/);
-  await waitFor(init, /rekeyed to t\[\d+\][\s\S]*rekeyed to t\[\d+\]/, 30_000); // two IKE rekeys
-  await new Promise((r) => setTimeout(r, 1500)); // the old SAs' DELETEs are answered
+test(
+  "no key of a rekeyed or deleted IKE or Child SA is left in the daemons' memory",
+  { timeout: 120_000 },
+  async () => {
+    const port = await freePort();
+    const rtmp = h.dir("resp"),
+      itmp = h.dir("init");
+    const rkeys = join(h.work, "rkeys"),
+      ikeysDir = join(h.work, "ikeys");
+    const resp = h.startUp(
+      [
+        "--listen",
+        "--conf",
+        conf(
+          "127.0.0.1",
+          "resp.example.org",
+          "127.0.0.2",
+          "init.example.org",
+          port,
+          "203.0.113.2/32",
+          "198.51.100.1/32",
+          "",
+        ),
+        "--wireshark-keys",
+        rkeys,
+      ],
+      rtmp,
+    );
+    await waitFor(resp, /listening on/);
+    const init = h.startUp(
+      [
+        "--conf",
+        conf(
+          "127.0.0.2",
+          "init.example.org",
+          "127.0.0.1",
+          "resp.example.org",
+          port,
+          "198.51.100.1/32",
+          "203.0.113.2/32",
+          "rekey",
+        ),
+        "--wireshark-keys",
+        ikeysDir,
+      ],
+      itmp,
+    );
+    await waitFor(init, /ESTABLISHED, IKEv2/);
+    await waitFor(init, /rekeyed to t\[\d+\][\s\S]*rekeyed to t\[\d+\]/, 30_000); // two IKE rekeys
+    await new Promise((r) => setTimeout(r, 1500)); // the old SAs' DELETEs are answered
 
-  const ike = ikeKeys(ikeysDir);
-  const esp = espKeys(ikeysDir);
-  assert.ok(ike.length >= 3 && esp.length >= 8, `exported: ${ike.length} IKE SAs, ${esp.length} ESP SAs`);
-  // The newest IKE SA and the newest Child SA (its two ESP SAs) are live; everything before is gone.
-  const goneIke = ike.slice(0, -1).flat();
-  const goneEsp = esp.slice(0, -4); // a rekey in flight may have added one more pair: spare the last two pairs
-  for (const [name, pid] of [["initiator", init.child.pid!], ["responder", resp.child.pid!]] as const) {
-    const counts = scanMemory(pid, [...goneIke, ...goneEsp]);
-    assert.deepEqual(counts.filter((c) => c > 0), [], `${name}: keys of gone SAs found in memory: ${counts.join(" ")}`);
-    const liveIke = scanMemory(pid, ike.at(-1)!);
-    assert.ok(liveIke.every((c) => c > 0), `${name}: the live IKE SA's keys are found (the scan works): ${liveIke.join(" ")}`);
-  }
+    const ike = ikeKeys(ikeysDir);
+    const esp = espKeys(ikeysDir);
+    assert.ok(ike.length >= 3 && esp.length >= 8, `exported: ${ike.length} IKE SAs, ${esp.length} ESP SAs`);
+    // The newest IKE SA and the newest Child SA (its two ESP SAs) are live; everything before is gone.
+    const goneIke = ike.slice(0, -1).flat();
+    const goneEsp = esp.slice(0, -4); // a rekey in flight may have added one more pair: spare the last two pairs
+    for (const [name, pid] of [
+      ["initiator", init.child.pid!],
+      ["responder", resp.child.pid!],
+    ] as const) {
+      const counts = scanMemory(pid, [...goneIke, ...goneEsp]);
+      assert.deepEqual(
+        counts.filter((c) => c > 0),
+        [],
+        `${name}: keys of gone SAs found in memory: ${counts.join(" ")}`,
+      );
+      const liveIke = scanMemory(pid, ike.at(-1)!);
+      assert.ok(
+        liveIke.every((c) => c > 0),
+        `${name}: the live IKE SA's keys are found (the scan works): ${liveIke.join(" ")}`,
+      );
+    }
 
-  // DELETE from the initiator: the responder keeps running and must not keep the deleted SAs' keys.
-  const down = h.cli(itmp, ["down", "--all"]);
-  assert.equal(down.code, 0, down.out);
-  await new Promise((r) => setTimeout(r, 1000));
-  const all = [...ikeKeys(ikeysDir).flat(), ...espKeys(ikeysDir)];
-  const after = scanMemory(resp.child.pid!, all);
-  assert.deepEqual(after.filter((c) => c > 0), [], `responder after DELETE: ${after.join(" ")}`);
-  resp.child.kill("SIGINT");
-  await resp.exited;
-});
+    // DELETE from the initiator: the responder keeps running and must not keep the deleted SAs' keys.
+    const down = h.cli(itmp, ["down", "--all"]);
+    assert.equal(down.code, 0, down.out);
+    await new Promise((r) => setTimeout(r, 1000));
+    const all = [...ikeKeys(ikeysDir).flat(), ...espKeys(ikeysDir)];
+    const after = scanMemory(resp.child.pid!, all);
+    assert.deepEqual(
+      after.filter((c) => c > 0),
+      [],
+      `responder after DELETE: ${after.join(" ")}`,
+    );
+    resp.child.kill("SIGINT");
+    await resp.exited;
+  },
+);

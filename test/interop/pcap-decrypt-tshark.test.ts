@@ -22,11 +22,33 @@ test("tshark decodes the output pcap as the inner packets", { timeout: 60_000 },
   try {
     const out = join(tmp.dir, "sa.pcap");
     let err = "";
-    const io: CliIo = { out: () => undefined, err: (t) => { err += t; } };
-    const code = await main(["pcap", "decrypt", "--sa", join(fixtures, "esp-mixed.sas.json"), join(fixtures, "esp-mixed.pcap"), "-o", out, "-q"], io);
+    const io: CliIo = {
+      out: () => undefined,
+      err: (t) => {
+        err += t;
+      },
+    };
+    const code = await main(
+      [
+        "pcap",
+        "decrypt",
+        "--sa",
+        join(fixtures, "esp-mixed.sas.json"),
+        join(fixtures, "esp-mixed.pcap"),
+        "-o",
+        out,
+        "-q",
+      ],
+      io,
+    );
     assert.equal(code, 0, err);
-    const lines = execFileSync(tshark, ["-r", out, "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ipv6.src", "-e", "frame.protocols"],
-      { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 30_000 }).trim().split("\n");
+    const lines = execFileSync(
+      tshark,
+      ["-r", out, "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ipv6.src", "-e", "frame.protocols"],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 30_000 },
+    )
+      .trim()
+      .split("\n");
     const ok = cap.expected.filter((e) => e.verdict === "ok");
     assert.equal(lines.length, ok.length);
     lines.forEach((l, i) => {

@@ -20,9 +20,26 @@ test("tshark reads what writePcap writes (all 12 variants)", { timeout: 120_000 
       const file = join(dir, `${v.linkType}-${v.bigEndian}-${v.nanosecond}.pcap`);
       const records = sampleRecords(v.linkType, v.nanosecond);
       writeFileSync(file, writePcap({ ...v, records }));
-      const out = execFileSync(tshark, ["-r", file, "-T", "fields", "-E", "separator=,",
-        "-e", "frame.time_epoch", "-e", "frame.cap_len", "-e", "ip.src", "-e", "udp.dstport"],
-      { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 30_000 });
+      const out = execFileSync(
+        tshark,
+        [
+          "-r",
+          file,
+          "-T",
+          "fields",
+          "-E",
+          "separator=,",
+          "-e",
+          "frame.time_epoch",
+          "-e",
+          "frame.cap_len",
+          "-e",
+          "ip.src",
+          "-e",
+          "udp.dstport",
+        ],
+        { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 30_000 },
+      );
       const lines = out.trim().split("\n");
       assert.equal(lines.length, records.length, file);
       lines.forEach((line, i) => {

@@ -8,8 +8,17 @@ import { Dataplane } from "../../sdk/dataplane/dataplane.ts";
 import type { IcvLength } from "../../sdk/dataplane/types.ts";
 import { espInUdp, hex, prng, randomPacket, repoPath, requireScapyPython, run } from "../helpers/interop.ts";
 import {
-  assertOursDecryptInScapy, assertScapyDecapsInOurs, assertTamperedFailsScapy, FAMILIES, newCase, PACKETS, requestCase, saConfig,
-  withOuterHeader, type ScapyAnswer, type ScapyCase,
+  assertOursDecryptInScapy,
+  assertScapyDecapsInOurs,
+  assertTamperedFailsScapy,
+  FAMILIES,
+  newCase,
+  PACKETS,
+  requestCase,
+  saConfig,
+  withOuterHeader,
+  type ScapyAnswer,
+  type ScapyCase,
 } from "../helpers/scapy-esp.ts";
 
 const SUITES: Record<string, { key: number; integ: number; icv: IcvLength }> = {
@@ -27,7 +36,14 @@ const rnd = prng(0x5ca9e);
 const dp = await Dataplane.create({ maxSas: 256 });
 const cases: ScapyCase[] = [];
 
-function addCase(suite: string, mode: "tunnel" | "transport", family: string, firstSeq: bigint, esn: boolean, natt = false): void {
+function addCase(
+  suite: string,
+  mode: "tunnel" | "transport",
+  family: string,
+  firstSeq: bigint,
+  esn: boolean,
+  natt = false,
+): void {
   const { c, innerV6, src, dst } = newCase(rnd, suite, SUITES[suite]!, mode, family, esn, natt);
   const h = dp.addSa(saConfig(c, "out", firstSeq - 1n, true));
   for (let i = 0; i < PACKETS; i++) {

@@ -17,14 +17,38 @@ import { Dataplane } from "../../sdk/dataplane/dataplane.ts";
 import { CIPHERS } from "../../sdk/dataplane/suite-registry.ts";
 import type { IcvLength, SaConfig, SaHandle } from "../../sdk/dataplane/types.ts";
 import {
-  concat, espInUdp, hex, ipv4Header, prng, randomPacket, repoPath, requireScapyPython, run, unhex,
+  concat,
+  espInUdp,
+  hex,
+  ipv4Header,
+  prng,
+  randomPacket,
+  repoPath,
+  requireScapyPython,
+  run,
+  unhex,
 } from "../helpers/interop.ts";
 import {
-  assertOursDecryptInScapy, assertScapyDecapsInOurs, assertTamperedFailsScapy, FAMILIES, newCase, OUTER, PACKETS, requestCase,
-  saConfig, withOuterHeader, type ScapyAnswer, type ScapyCase,
+  assertOursDecryptInScapy,
+  assertScapyDecapsInOurs,
+  assertTamperedFailsScapy,
+  FAMILIES,
+  newCase,
+  OUTER,
+  PACKETS,
+  requestCase,
+  saConfig,
+  withOuterHeader,
+  type ScapyAnswer,
+  type ScapyCase,
 } from "../helpers/scapy-esp.ts";
 
-interface SuiteShape { key: number; integ: number; icv: IcvLength; iv: number }
+interface SuiteShape {
+  key: number;
+  integ: number;
+  icv: IcvLength;
+  iv: number;
+}
 const SUITES: Record<string, SuiteShape> = { chacha20poly1305: { key: 36, integ: 0, icv: 16, iv: 8 } };
 const HMAC = { sha1: [20, 12], sha256: [32, 16], sha384: [48, 24], sha512: [64, 32] } as const;
 for (const bits of [128, 192, 256]) {
@@ -52,7 +76,14 @@ const rnd = prng(0x5a17e5);
 const dp = await Dataplane.create({ maxSas: 512 });
 const cases: ScapyCase[] = [];
 
-function addCase(suite: string, mode: "tunnel" | "transport", family: string, firstSeq: bigint, esn: boolean, natt = false): void {
+function addCase(
+  suite: string,
+  mode: "tunnel" | "transport",
+  family: string,
+  firstSeq: bigint,
+  esn: boolean,
+  natt = false,
+): void {
   const s = SUITES[suite];
   const { c, innerV6, src, dst } = newCase(rnd, suite, s!, mode, family, esn, natt);
   cases.push(c);
@@ -111,18 +142,32 @@ addCase("aes192ccm12", "tunnel", "4in4", 1n, false, true);
 // (key f89370ca901af1a99070273f0e90db57, salt 2f5af3fc, SPI 0x91909dc9, seq 1, IV 73e18b4108000000,
 // a 100-byte ICMP echo; ICV 8ff59c004238788f41a38a69c8fe3855) as it appears in the GMAC test
 // configuration of a hardware IPsec driver's test suite, which lays it out as draft-mcgrew-gcm-test-01 does.
-const rfc7634 = (JSON.parse(readFileSync(repoPath("test/vectors/rfc/rfc7634_chacha20_poly1305_esp.json"), "utf8")) as {
-  keymat_hex: string; spi_hex: string; seq: number; plaintext_hex: string; pad_length: number; esp_packet_hex: string;
-}[])[0];
+const rfc7634 = (
+  JSON.parse(readFileSync(repoPath("test/vectors/rfc/rfc7634_chacha20_poly1305_esp.json"), "utf8")) as {
+    keymat_hex: string;
+    spi_hex: string;
+    seq: number;
+    plaintext_hex: string;
+    pad_length: number;
+    esp_packet_hex: string;
+  }[]
+)[0];
 const GMAC_INNER = "4500006400050000ff01a28a0c0000010d0000090800294d0005000000000000016f5389" + "abcd".repeat(32);
 const PUBLISHED = [
   {
-    name: "RFC 7634 appendix A (chacha20poly1305)", esp: "chacha20poly1305", spi: parseInt(rfc7634!.spi_hex, 16), seq: rfc7634!.seq,
-    encKey: rfc7634!.keymat_hex, packet: rfc7634!.esp_packet_hex,
+    name: "RFC 7634 appendix A (chacha20poly1305)",
+    esp: "chacha20poly1305",
+    spi: parseInt(rfc7634!.spi_hex, 16),
+    seq: rfc7634!.seq,
+    encKey: rfc7634!.keymat_hex,
+    packet: rfc7634!.esp_packet_hex,
     inner: rfc7634!.plaintext_hex.slice(0, rfc7634!.plaintext_hex.length - 2 * (rfc7634!.pad_length + 2)),
   },
   {
-    name: "AES-128-GMAC ESP packet (aes128gmac)", esp: "aes128gmac", spi: 0x91909dc9, seq: 1,
+    name: "AES-128-GMAC ESP packet (aes128gmac)",
+    esp: "aes128gmac",
+    spi: 0x91909dc9,
+    seq: 1,
     encKey: "f89370ca901af1a99070273f0e90db57" + "2f5af3fc",
     packet: "91909dc900000001" + "73e18b4108000000" + GMAC_INNER + "01020204" + "8ff59c004238788f41a38a69c8fe3855",
     inner: GMAC_INNER,
@@ -140,7 +185,12 @@ try {
         sa: { spi: p.spi, mode: "tunnel", esp: p.esp, encKey: p.encKey, icvLength: 16, esn: false },
         outer: "4",
         natt: false,
-        decrypt: [{ wire: hex(concat(ipv4Header(OUTER.v4[0]!, OUTER.v4[1]!, 50, p.packet.length / 2), unhex(p.packet))), seq: String(p.seq) }],
+        decrypt: [
+          {
+            wire: hex(concat(ipv4Header(OUTER.v4[0]!, OUTER.v4[1]!, 50, p.packet.length / 2), unhex(p.packet))),
+            seq: String(p.seq),
+          },
+        ],
         encrypt: [],
       })),
     ],

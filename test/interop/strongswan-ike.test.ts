@@ -15,11 +15,21 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = ["node", join(ROOT, "bin/ipsec-wasm.mjs")];
 const work = mkdtempSync(join(tmpdir(), "ipsec-wasm-ike-"));
 const peers: SwanPeer[] = [];
-after(async () => { for (const p of peers) await p.stop().catch(() => undefined); });
+after(async () => {
+  for (const p of peers) await p.stop().catch(() => undefined);
+});
 
 interface Conf {
-  proposals?: string; esp?: string; psk?: string; localTs?: string; remoteTs?: string;
-  rekeyTime?: string; childRekeyTime?: string; dpdDelay?: string; auth?: "psk" | "pubkey"; certs?: { dir: string };
+  proposals?: string;
+  esp?: string;
+  psk?: string;
+  localTs?: string;
+  remoteTs?: string;
+  rekeyTime?: string;
+  childRekeyTime?: string;
+  dpdDelay?: string;
+  auth?: "psk" | "pubkey";
+  certs?: { dir: string };
 }
 
 /** Our swanctl.conf (the caller side: 198.18.0.1, client.example.org). */
@@ -76,10 +86,14 @@ secrets {
   return path;
 }
 
-const IKE_ALL = "aes128gcm16-aes256gcm16-prfsha256-prfsha384-x25519-ecp256-ecp384-ecp384bp-modp2048,aes128-aes256-sha256-sha384-prfsha256-x25519-ecp256-ecp384bp-modp2048";
+const IKE_ALL =
+  "aes128gcm16-aes256gcm16-prfsha256-prfsha384-x25519-ecp256-ecp384-ecp384bp-modp2048,aes128-aes256-sha256-sha384-prfsha256-x25519-ecp256-ecp384bp-modp2048";
 const ESP_ALL = "aes128gcm16-aes256gcm16,aes128-aes256-sha256-sha384-sha512-sha1";
 
-async function peer(env: Record<string, string> = {}, role: "responder" | "initiator" = "responder"): Promise<SwanPeer> {
+async function peer(
+  env: Record<string, string> = {},
+  role: "responder" | "initiator" = "responder",
+): Promise<SwanPeer> {
   const p = await startSwanPeer({ role, env: { SWAN_IKE_PROPOSALS: IKE_ALL, SWAN_ESP_PROPOSALS: ESP_ALL, ...env } });
   peers.push(p);
   return p;
@@ -106,7 +120,8 @@ test("strongSwan responder: every suite x DH group the issue names, ICMP through
     }
   }
   const log = await p.logs(4000);
-  for (const name of ["CURVE_25519", "ECP_256", "ECP_384_BP", "MODP_2048"]) assert.match(log, new RegExp(`selected proposal: IKE:[A-Z_0-9/]*${name}`));
+  for (const name of ["CURVE_25519", "ECP_256", "ECP_384_BP", "MODP_2048"])
+    assert.match(log, new RegExp(`selected proposal: IKE:[A-Z_0-9/]*${name}`));
   assert.match(log, /ESP:AES_CBC_128\/HMAC_SHA2_256_128/);
   assert.match(log, /received DELETE for IKE_SA/);
   await stop(p);
@@ -117,7 +132,10 @@ test("strongSwan responder: every suite x DH group the issue names, ICMP through
 // python-cryptography and the Linux kernel under QEMU cover those.
 test("strongSwan responder: ChaCha20-Poly1305, AES-CTR and SHA-384/512 ESP suites (issue 4) carry ICMP both ways", async () => {
   const esps = ["chacha20poly1305", "aes128ctr-sha256", "aes256ctr-sha512", "aes256-sha384", "aes256-sha512"];
-  const p = await peer({ SWAN_ESP_PROPOSALS: esps.join(","), SWAN_IKE_PROPOSALS: "aes128gcm16-prfsha256-x25519,chacha20poly1305-prfsha256-x25519" });
+  const p = await peer({
+    SWAN_ESP_PROPOSALS: esps.join(","),
+    SWAN_IKE_PROPOSALS: "aes128gcm16-prfsha256-x25519,chacha20poly1305-prfsha256-x25519",
+  });
   for (const esp of esps) {
     // the ChaCha20-Poly1305 child also runs under an IKE SA protected with ChaCha20-Poly1305 (RFC 7634 §3)
     const ike = esp === "chacha20poly1305" ? "chacha20poly1305-prfsha256-x25519" : "aes128gcm16-prfsha256-x25519";
@@ -128,9 +146,21 @@ test("strongSwan responder: ChaCha20-Poly1305, AES-CTR and SHA-384/512 ESP suite
     assert.match(r.stdout, /out [0-9a-f]{8}, +252 bytes, +3 packets/, esp);
   }
   const log = await p.logs(100_000);
-  for (const name of ["IKE:CHACHA20_POLY1305/PRF_HMAC_SHA2_256/CURVE_25519", "ESP:CHACHA20_POLY1305/NO_EXT_SEQ", "ESP:AES_CTR_128/HMAC_SHA2_256_128/NO_EXT_SEQ", "ESP:AES_CTR_256/HMAC_SHA2_512_256/NO_EXT_SEQ",
-    "ESP:AES_CBC_256/HMAC_SHA2_384_192/NO_EXT_SEQ", "ESP:AES_CBC_256/HMAC_SHA2_512_256/NO_EXT_SEQ"]) {
-    assert.ok(log.includes(`selected proposal: ${name}`), `charon selected ${name}:\n${log.split("\n").filter((l) => /selected proposal/.test(l)).join("\n")}`);
+  for (const name of [
+    "IKE:CHACHA20_POLY1305/PRF_HMAC_SHA2_256/CURVE_25519",
+    "ESP:CHACHA20_POLY1305/NO_EXT_SEQ",
+    "ESP:AES_CTR_128/HMAC_SHA2_256_128/NO_EXT_SEQ",
+    "ESP:AES_CTR_256/HMAC_SHA2_512_256/NO_EXT_SEQ",
+    "ESP:AES_CBC_256/HMAC_SHA2_384_192/NO_EXT_SEQ",
+    "ESP:AES_CBC_256/HMAC_SHA2_512_256/NO_EXT_SEQ",
+  ]) {
+    assert.ok(
+      log.includes(`selected proposal: ${name}`),
+      `charon selected ${name}:\n${log
+        .split("\n")
+        .filter((l) => /selected proposal/.test(l))
+        .join("\n")}`,
+    );
   }
   await stop(p);
 });
@@ -139,8 +169,15 @@ test("strongSwan responder: ChaCha20-Poly1305, AES-CTR and SHA-384/512 ESP suite
 // itself protected with AES-CCM (RFC 5282), with charon's ccm plugin as the other end.
 test("strongSwan responder: AES-CCM for IKE (RFC 5282) and ESP (RFC 4309) carries ICMP both ways", async () => {
   const esps = ["aes128ccm16", "aes256ccm8", "aes192ccm12"];
-  const p = await peer({ SWAN_ESP_PROPOSALS: esps.join(","), SWAN_IKE_PROPOSALS: "aes128ccm16-prfsha256-x25519,aes256ccm12-prfsha384-ecp384" });
-  for (const [esp, ike] of [[esps[0], "aes128ccm16-prfsha256-x25519"], [esps[1], "aes256ccm12-prfsha384-ecp384"], [esps[2], "aes128ccm16-prfsha256-x25519"]]) {
+  const p = await peer({
+    SWAN_ESP_PROPOSALS: esps.join(","),
+    SWAN_IKE_PROPOSALS: "aes128ccm16-prfsha256-x25519,aes256ccm12-prfsha384-ecp384",
+  });
+  for (const [esp, ike] of [
+    [esps[0], "aes128ccm16-prfsha256-x25519"],
+    [esps[1], "aes256ccm12-prfsha384-ecp384"],
+    [esps[2], "aes128ccm16-prfsha256-x25519"],
+  ]) {
     const r = await ping(p, writeConf(`resp-ccm-${esp}`, { proposals: ike, esp }), ["-c", "3", "-i", "0.1"]);
     assert.equal(r.code, 0, `${esp}: ${show(r)}`);
     assert.match(r.stdout, /3 packets transmitted, 3 received, 0% packet loss/, esp);
@@ -148,9 +185,20 @@ test("strongSwan responder: AES-CCM for IKE (RFC 5282) and ESP (RFC 4309) carrie
     assert.match(r.stdout, /out [0-9a-f]{8}, +252 bytes, +3 packets/, esp);
   }
   const log = await p.logs(100_000);
-  for (const name of ["IKE:AES_CCM_16_128/PRF_HMAC_SHA2_256/CURVE_25519", "IKE:AES_CCM_12_256/PRF_HMAC_SHA2_384/ECP_384",
-    "ESP:AES_CCM_16_128/NO_EXT_SEQ", "ESP:AES_CCM_8_256/NO_EXT_SEQ", "ESP:AES_CCM_12_192/NO_EXT_SEQ"]) {
-    assert.ok(log.includes(`selected proposal: ${name}`), `charon selected ${name}:\n${log.split("\n").filter((l) => /selected proposal/.test(l)).join("\n")}`);
+  for (const name of [
+    "IKE:AES_CCM_16_128/PRF_HMAC_SHA2_256/CURVE_25519",
+    "IKE:AES_CCM_12_256/PRF_HMAC_SHA2_384/ECP_384",
+    "ESP:AES_CCM_16_128/NO_EXT_SEQ",
+    "ESP:AES_CCM_8_256/NO_EXT_SEQ",
+    "ESP:AES_CCM_12_192/NO_EXT_SEQ",
+  ]) {
+    assert.ok(
+      log.includes(`selected proposal: ${name}`),
+      `charon selected ${name}:\n${log
+        .split("\n")
+        .filter((l) => /selected proposal/.test(l))
+        .join("\n")}`,
+    );
   }
   await stop(p);
 });
@@ -166,7 +214,9 @@ test("strongSwan initiator: our `up --listen` responds, charon pings our side, `
   assert.match(out, /listening on/);
   const init = await p.initiate();
   assert.match(init, /established|CHILD_SA/i, init);
-  const pingRes = await p.inPeer(["ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", "203.0.113.2", "198.51.100.1"], { timeoutMs: 15_000 });
+  const pingRes = await p.inPeer(["ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", "203.0.113.2", "198.51.100.1"], {
+    timeoutMs: 15_000,
+  });
   assert.match(pingRes.stdout, /3 packets transmitted, 3 received/, `${pingRes.stdout}${pingRes.stderr}\n${out}`);
   const st = await p.inCaller([...CLI, "status"], { timeoutMs: 10_000, cwd: ROOT });
   assert.equal(st.code, 0, show(st));
@@ -176,7 +226,10 @@ test("strongSwan initiator: our `up --listen` responds, charon pings our side, `
   await p.terminate();
   for (let i = 0; i < 50 && !/received DELETE for IKE_SA/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
   assert.match(out, /received DELETE for IKE_SA/);
-  assert.match(out, /authentication of 'client\.example\.org' \(myself\)|authentication of 'swan\.example\.org' with pre-shared key successful/);
+  assert.match(
+    out,
+    /authentication of 'client\.example\.org' \(myself\)|authentication of 'swan\.example\.org' with pre-shared key successful/,
+  );
   up.kill("SIGINT");
   await stop(p);
 });
@@ -197,7 +250,11 @@ test("rekeys started by us under a steady ping stream (child every 4 s, IKE ever
 
 test("rekeys started by strongSwan under a steady ping stream: zero loss", async () => {
   // charon rounds life_time = 110% of rekey_time down to whole seconds: 10 s gives it 1 s to rekey.
-  const p = await peer({ SWAN_CHILD_REKEY_TIME: "10s", SWAN_REKEY_TIME: "14s", SWAN_ESP_PROPOSALS: "aes128gcm16-x25519,aes128gcm16" });
+  const p = await peer({
+    SWAN_CHILD_REKEY_TIME: "10s",
+    SWAN_REKEY_TIME: "14s",
+    SWAN_ESP_PROPOSALS: "aes128gcm16-x25519,aes128gcm16",
+  });
   const conf = writeConf("rekey-theirs", { esp: "aes128gcm16-x25519" });
   const r = await ping(p, conf, ["-c", "100", "-i", "0.2"], 45_000);
   assert.equal(r.code, 0, show(r));
@@ -210,7 +267,11 @@ test("rekeys started by strongSwan under a steady ping stream: zero loss", async
 test("rekeys both ways (ours: child 3 s, IKE 7 s; charon's: child 10 s, IKE 14 s): child rekeys keep going after IKE rekeys, zero loss", async () => {
   // The regression: our Child SAs' rekey timers died with the IKE SA that installed them, so after
   // the first IKE rekey no child was rekeyed by time again (0 in 18 s).
-  const p = await peer({ SWAN_CHILD_REKEY_TIME: "10s", SWAN_REKEY_TIME: "14s", SWAN_ESP_PROPOSALS: "aes128gcm16-x25519,aes128gcm16" });
+  const p = await peer({
+    SWAN_CHILD_REKEY_TIME: "10s",
+    SWAN_REKEY_TIME: "14s",
+    SWAN_ESP_PROPOSALS: "aes128gcm16-x25519,aes128gcm16",
+  });
   const conf = writeConf("rekey-both", { childRekeyTime: "3s", rekeyTime: "7s", esp: "aes128gcm16-x25519" });
   const r = await ping(p, conf, ["-c", "110", "-i", "0.2"], 60_000);
   assert.equal(r.code, 0, show(r));
@@ -218,22 +279,31 @@ test("rekeys both ways (ours: child 3 s, IKE 7 s; charon's: child 10 s, IKE 14 s
   const lines = r.stdout.split("\n");
   const firstIkeRekey = lines.findIndex((l) => /IKE_SA peer\[\d+\] rekeyed to/.test(l));
   assert.ok(firstIkeRekey >= 0, show(r));
-  const childRekeysAfter = lines.slice(firstIkeRekey).filter((l) => /rekeying CHILD_SA net|peer rekeys CHILD_SA net/.test(l)).length;
+  const childRekeysAfter = lines
+    .slice(firstIkeRekey)
+    .filter((l) => /rekeying CHILD_SA net|peer rekeys CHILD_SA net/.test(l)).length;
   assert.ok(childRekeysAfter >= 4, `child rekeys after the first IKE rekey: ${childRekeysAfter}\n${show(r)}`);
   assert.doesNotMatch(r.stdout, /ignoring unexpected response|ignoring request with message ID/);
   const log = await p.logs(4000);
-  assert.doesNotMatch(log, /ESP decryption or ICV verification failed|does not belong to an installed SA|duplicate Message ID/);
+  assert.doesNotMatch(
+    log,
+    /ESP decryption or ICV verification failed|does not belong to an installed SA|duplicate Message ID/,
+  );
   await stop(p);
 });
 
 test("DPD: a killed strongSwan is noticed within dpd_delay plus the retransmissions", async () => {
   const p = await peer();
   const conf = writeConf("dpd", { dpdDelay: "2s" });
-  const up = p.spawnInCaller([...CLI, "up", "--conf", conf, "--retransmit-timeout", "1", "--retransmit-base", "1.5", "--retransmit-tries", "2"], { cwd: ROOT });
+  const up = p.spawnInCaller(
+    [...CLI, "up", "--conf", conf, "--retransmit-timeout", "1", "--retransmit-base", "1.5", "--retransmit-tries", "2"],
+    { cwd: ROOT },
+  );
   let out = "";
   up.stdout?.on("data", (d) => (out += d));
   up.stderr?.on("data", (d) => (out += d));
-  for (let i = 0; i < 100 && !/CHILD_SA net\{\d+\} established/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 100 && !/CHILD_SA net\{\d+\} established/.test(out); i++)
+    await new Promise((r) => setTimeout(r, 100));
   assert.match(out, /CHILD_SA net\{\d+\} established/);
   const exited = new Promise<number>((r) => up.on("exit", (c) => r(c ?? -1)));
   process.kill(p.charonPid, "SIGKILL");
@@ -250,7 +320,12 @@ test("certificates: RSA and ECDSA, both directions of RFC 7427 signature authent
   for (const type of ["rsa", "ecdsa"] as const) {
     const pki = makeTestPki(type);
     const p = await peer({ SWAN_AUTH: "pubkey", SWAN_CERT_DIR: pki.dir });
-    const r = await ping(p, writeConf(`cert-${type}`, { auth: "pubkey", certs: { dir: pki.dir } }), ["-c", "2", "-i", "0.1"]);
+    const r = await ping(p, writeConf(`cert-${type}`, { auth: "pubkey", certs: { dir: pki.dir } }), [
+      "-c",
+      "2",
+      "-i",
+      "0.1",
+    ]);
     assert.equal(r.code, 0, show(r));
     assert.match(r.stdout, /authentication of 'swan\.example\.org' with .* successful/);
     const log = await p.logs(3000);
@@ -282,7 +357,10 @@ test("failures explain themselves on our side, and strongSwan logs the matching 
 });
 
 test("failures detected by us when strongSwan initiates: wrong PSK is named on our side", async () => {
-  const p = await peer({ SWAN_ROLE: "initiator", SWAN_PSK: "their-different-psk", SWAN_RETRANSMIT_TRIES: "1" }, "initiator");
+  const p = await peer(
+    { SWAN_ROLE: "initiator", SWAN_PSK: "their-different-psk", SWAN_RETRANSMIT_TRIES: "1" },
+    "initiator",
+  );
   const conf = writeConf("listen-bad", {});
   const up = p.spawnInCaller([...CLI, "up", "--listen", "--conf", conf, "--for", "8"], { cwd: ROOT });
   let out = "";
@@ -291,7 +369,11 @@ test("failures detected by us when strongSwan initiates: wrong PSK is named on o
   for (let i = 0; i < 50 && !/listening on/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
   await p.initiate().catch(() => "");
   for (let i = 0; i < 50 && !/pre-shared key mismatch/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
-  assert.match(out, /pre-shared key mismatch: the AUTH payload of 'swan\.example\.org' does not verify with the key configured for 'client\.example\.org'/, out);
+  assert.match(
+    out,
+    /pre-shared key mismatch: the AUTH payload of 'swan\.example\.org' does not verify with the key configured for 'client\.example\.org'/,
+    out,
+  );
   assert.match(out, /generating IKE_AUTH response 1 \[ N\(AUTH_FAILED\) \]/);
   up.kill("SIGINT");
   await stop(p);

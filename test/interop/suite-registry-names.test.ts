@@ -26,7 +26,10 @@ test("strongSwan (libstrongswan) knows every registry keyword, alias and log nam
   const lib = stringsOf("/usr/lib/ipsec/libstrongswan.so.0", "install the Debian package libstrongswan");
   let n = 0;
   for (const r of [...CIPHERS, ...INTEGS]) {
-    for (const w of [r.keyword, ...r.aliases]) { assert.ok(lib.has(w), `strongSwan keyword ${w}`); n++; }
+    for (const w of [r.keyword, ...r.aliases]) {
+      assert.ok(lib.has(w), `strongSwan keyword ${w}`);
+      n++;
+    }
     assert.ok(lib.has(r.charon), `strongSwan name ${r.charon}`);
   }
   assert.equal(n, 64, "54 cipher and 10 integrity keywords and aliases checked");
@@ -43,22 +46,29 @@ test("the kernel's xfrm_algo knows every registry xfrm name", { timeout: 60_000 
   for (const r of INTEGS) assert.ok(lib.has(r.xfrm.auth), `kernel ${r.xfrm.auth}`);
 });
 
-test("libwireshark knows every registry Wireshark name (an unknown one voids the whole table)", { timeout: 60_000 }, () => {
-  requireTshark();
-  const path = run("sh", ["-c", "ls /usr/lib/*/libwireshark.so.* | head -1"], "", undefined, 10_000).trim();
-  const lib = stringsOf(path, "install the Debian package tshark");
-  for (const r of CIPHERS) {
-    if ("name" in r.wireshark) {
-      // a caveat says a newer Wireshark is needed: then 4.0 must not have the name
-      const names = [r.wireshark.name, ...(r.wireshark.aliases ?? [])];
-      for (const n of names) assert.equal(lib.has(n), r.wireshark.caveat === undefined, `Wireshark ESP ${n}`);
+test(
+  "libwireshark knows every registry Wireshark name (an unknown one voids the whole table)",
+  { timeout: 60_000 },
+  () => {
+    requireTshark();
+    const path = run("sh", ["-c", "ls /usr/lib/*/libwireshark.so.* | head -1"], "", undefined, 10_000).trim();
+    const lib = stringsOf(path, "install the Debian package tshark");
+    for (const r of CIPHERS) {
+      if ("name" in r.wireshark) {
+        // a caveat says a newer Wireshark is needed: then 4.0 must not have the name
+        const names = [r.wireshark.name, ...(r.wireshark.aliases ?? [])];
+        for (const n of names) assert.equal(lib.has(n), r.wireshark.caveat === undefined, `Wireshark ESP ${n}`);
+      }
+      if (r.wiresharkIke !== undefined) assert.ok(lib.has(r.wiresharkIke), `Wireshark IKEv2 ${r.wiresharkIke}`);
     }
-    if (r.wiresharkIke !== undefined) assert.ok(lib.has(r.wiresharkIke), `Wireshark IKEv2 ${r.wiresharkIke}`);
-  }
-  for (const r of INTEGS) {
-    assert.ok(lib.has(r.wireshark), `Wireshark ESP ${r.wireshark}`);
-    assert.ok(lib.has(r.wiresharkIke), `Wireshark IKEv2 ${r.wiresharkIke}`);
-  }
-  // and where the registry says Wireshark 4.0 has no name, it has none
-  assert.equal(lib.all.some((s) => /^AES-CCM.*\[RFC4309\]$/.test(s)), false);
-});
+    for (const r of INTEGS) {
+      assert.ok(lib.has(r.wireshark), `Wireshark ESP ${r.wireshark}`);
+      assert.ok(lib.has(r.wiresharkIke), `Wireshark IKEv2 ${r.wiresharkIke}`);
+    }
+    // and where the registry says Wireshark 4.0 has no name, it has none
+    assert.equal(
+      lib.all.some((s) => /^AES-CCM.*\[RFC4309\]$/.test(s)),
+      false,
+    );
+  },
+);

@@ -19,7 +19,10 @@ import { repoPath, requireTshark } from "../helpers/interop.ts";
 
 const CLI = [repoPath("bin/ipsec-wasm.mjs")];
 const work = mkdtempSync(join(tmpdir(), "ipsec-wasm-tshark-keys-"));
-after(() => { if (!process.env.KEEP_TSHARK_DIR) rmSync(work, { recursive: true, force: true }); else console.log(`kept ${work}`); });
+after(() => {
+  if (!process.env.KEEP_TSHARK_DIR) rmSync(work, { recursive: true, force: true });
+  else console.log(`kept ${work}`);
+});
 
 /** A UDP port free on 127.0.0.1 and 127.0.0.2 right now (both peers use it on their own address). */
 async function freePort(): Promise<number> {
@@ -27,7 +30,10 @@ async function freePort(): Promise<number> {
     const s = createSocket("udp4");
     const port = await new Promise<number>((r) => s.bind(0, "127.0.0.1", () => r(s.address().port)));
     const t = createSocket("udp4");
-    const ok = await new Promise<boolean>((r) => { t.once("error", () => r(false)); t.bind(port, "127.0.0.2", () => r(true)); });
+    const ok = await new Promise<boolean>((r) => {
+      t.once("error", () => r(false));
+      t.bind(port, "127.0.0.2", () => r(true));
+    });
     s.close();
     if (ok) t.close();
     if (ok) return port;
@@ -35,17 +41,27 @@ async function freePort(): Promise<number> {
   throw new Error("no free UDP port on 127.0.0.1 and 127.0.0.2");
 }
 
-interface Side { addr: string; id: string; ts: string }
+interface Side {
+  addr: string;
+  id: string;
+  ts: string;
+}
 const RESP: Side = { addr: "127.0.0.1", id: "resp.example.org", ts: "203.0.113.2/32" };
 const INIT: Side = { addr: "127.0.0.2", id: "init.example.org", ts: "198.51.100.1/32" };
 
 /** Rekey times; the child's hard lifetime is given too: the default (1.1 × rekey_time, 0.2 s after a
  * 2 s rekey) deleted the old Child SA before a rekey answered on a loaded machine, and a ping was lost. */
-interface Rekey { ike: string; child: string; childLife: string }
+interface Rekey {
+  ike: string;
+  child: string;
+  childLife: string;
+}
 
 function conf(dir: string, me: Side, peer: Side, port: number, ike: string, esp: string, rekey?: Rekey): string {
   const path = join(dir, `${me.id}.conf`);
-  writeFileSync(path, `
+  writeFileSync(
+    path,
+    `
 connections {
   t {
     version = 2
@@ -81,11 +97,17 @@ secrets {
     secret = tshark-keys-test-psk-not-secret
   }
 }
-`);
+`,
+  );
   return path;
 }
 
-interface Run { dir: string; port: number; upOut: string; pingOut: string }
+interface Run {
+  dir: string;
+  port: number;
+  upOut: string;
+  pingOut: string;
+}
 
 /** Runs the tunnel once: `up --listen` with tap and key export, `ping -c N`, then `down --all`. */
 async function liveTunnel(name: string, ike: string, esp: string, pings = 3, rekey?: Rekey): Promise<Run> {
@@ -100,8 +122,25 @@ async function liveTunnel(name: string, ike: string, esp: string, pings = 3, rek
   // and an IKE rekey collided about one run in three, the IKE rekey was answered TEMPORARY_FAILURE
   // and retried 10 s later, after the pings had ended (RFC 7296 §2.8.1 collision handling is the
   // architecture issue's work, with a collision test of its own).
-  const up = spawn(process.execPath, [...CLI, "up", "--listen", "--conf", conf(dir, RESP, INIT, port, ike, esp), "--for", "60",
-    "--capture", join(dir, "cipher.pcap"), "--capture-plain", join(dir, "plain.pcap"), "--wireshark-keys", join(dir, "keys")], { env, cwd: repoPath(".") });
+  const up = spawn(
+    process.execPath,
+    [
+      ...CLI,
+      "up",
+      "--listen",
+      "--conf",
+      conf(dir, RESP, INIT, port, ike, esp),
+      "--for",
+      "60",
+      "--capture",
+      join(dir, "cipher.pcap"),
+      "--capture-plain",
+      join(dir, "plain.pcap"),
+      "--wireshark-keys",
+      join(dir, "keys"),
+    ],
+    { env, cwd: repoPath(".") },
+  );
   let upOut = "";
   up.stdout.on("data", (d) => (upOut += d));
   up.stderr.on("data", (d) => (upOut += d));
@@ -109,8 +148,21 @@ async function liveTunnel(name: string, ike: string, esp: string, pings = 3, rek
   try {
     for (let i = 0; i < 150 && !/listening on/.test(upOut); i++) await new Promise((r) => setTimeout(r, 100));
     assert.match(upOut, /listening on/, upOut);
-    const ping = spawnSync(process.execPath, [...CLI, "ping", "--conf", conf(dir, INIT, RESP, port, ike, esp, rekey), "203.0.113.2", "-c", String(pings), "-i", "0.2"],
-      { env: { ...process.env, TMPDIR: join(dir, "ping-ctl") }, encoding: "utf8", timeout: 40_000 });
+    const ping = spawnSync(
+      process.execPath,
+      [
+        ...CLI,
+        "ping",
+        "--conf",
+        conf(dir, INIT, RESP, port, ike, esp, rekey),
+        "203.0.113.2",
+        "-c",
+        String(pings),
+        "-i",
+        "0.2",
+      ],
+      { env: { ...process.env, TMPDIR: join(dir, "ping-ctl") }, encoding: "utf8", timeout: 40_000 },
+    );
     const pingOut = `${ping.stdout}${ping.stderr}`;
     assert.equal(ping.status, 0, pingOut);
     assert.match(pingOut, new RegExp(`${pings} packets transmitted, ${pings} received`));
@@ -124,19 +176,56 @@ async function liveTunnel(name: string, ike: string, esp: string, pings = 3, rek
   }
 }
 
-const FIELDS = ["frame.number", "udp.srcport", "esp.spi", "esp.icv_good", "icmp.type", "icmp.ident", "icmp.seq", "isakmp.exchangetype", "isakmp.id.data.fqdn",
-  "isakmp.ispi", "isakmp.enc.pad_length"] as const;
+const FIELDS = [
+  "frame.number",
+  "udp.srcport",
+  "esp.spi",
+  "esp.icv_good",
+  "icmp.type",
+  "icmp.ident",
+  "icmp.seq",
+  "isakmp.exchangetype",
+  "isakmp.id.data.fqdn",
+  "isakmp.ispi",
+  "isakmp.enc.pad_length",
+] as const;
 type Row = Record<(typeof FIELDS)[number], string>;
 
 /** tshark's reading of a capture with the given config dir (the key tables, or none). */
 function tshark(pcap: string, configDir: string, port: number): Row[] {
-  const r = spawnSync(requireTshark(), ["-r", pcap, "-n", "-d", `udp.port==${port},udpencap`,
-    "-o", "esp.enable_encryption_decode:TRUE", "-o", "esp.enable_authentication_check:TRUE",
-    "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=/", ...FIELDS.flatMap((f) => ["-e", f])],
-  { encoding: "utf8", env: { ...process.env, WIRESHARK_CONFIG_DIR: configDir, HOME: configDir, XDG_CONFIG_HOME: configDir }, timeout: 60_000, killSignal: "SIGKILL" });
+  const r = spawnSync(
+    requireTshark(),
+    [
+      "-r",
+      pcap,
+      "-n",
+      "-d",
+      `udp.port==${port},udpencap`,
+      "-o",
+      "esp.enable_encryption_decode:TRUE",
+      "-o",
+      "esp.enable_authentication_check:TRUE",
+      "-T",
+      "fields",
+      "-E",
+      "occurrence=a",
+      "-E",
+      "aggregator=/",
+      ...FIELDS.flatMap((f) => ["-e", f]),
+    ],
+    {
+      encoding: "utf8",
+      env: { ...process.env, WIRESHARK_CONFIG_DIR: configDir, HOME: configDir, XDG_CONFIG_HOME: configDir },
+      timeout: 60_000,
+      killSignal: "SIGKILL",
+    },
+  );
   assert.equal(r.status, 0, `${r.error ? `${r.error.message}\n` : ""}${r.stderr ?? ""}`);
   assert.doesNotMatch(r.stderr, /Error loading table/);
-  return r.stdout.trimEnd().split("\n").map((l) => Object.fromEntries(FIELDS.map((f, i) => [f, l.split("\t")[i] ?? ""])) as Row);
+  return r.stdout
+    .trimEnd()
+    .split("\n")
+    .map((l) => Object.fromEntries(FIELDS.map((f, i) => [f, l.split("\t")[i] ?? ""])) as Row);
 }
 
 for (const [name, ike, esp] of [
@@ -147,30 +236,52 @@ for (const [name, ike, esp] of [
     const run = await liveTunnel(name, ike, esp);
     const keys = join(run.dir, "keys");
     assert.equal(statSync(join(keys, "esp_sa")).mode & 0o777, 0o600, "key files are private");
-    assert.equal(readFileSync(join(keys, "esp_sa"), "utf8").split("\n").filter((l) => l.startsWith('"IPv4"')).length, 2, "one esp_sa line per direction");
+    assert.equal(
+      readFileSync(join(keys, "esp_sa"), "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith('"IPv4"')).length,
+      2,
+      "one esp_sa line per direction",
+    );
     const rows = tshark(join(run.dir, "cipher.pcap"), keys, run.port);
 
     const esps = rows.filter((r) => r["esp.spi"]);
     assert.equal(esps.length, 6, "3 echo requests in, 3 replies out");
     for (const r of esps) assert.equal(r["esp.icv_good"], "1", `frame ${r["frame.number"]}: ICV good`);
-    assert.deepEqual(esps.map((r) => r["icmp.type"]), ["8", "0", "8", "0", "8", "0"], "inner ICMP echo request/reply visible");
-    assert.deepEqual(esps.map((r) => r["icmp.seq"]), ["1", "1", "2", "2", "3", "3"]);
+    assert.deepEqual(
+      esps.map((r) => r["icmp.type"]),
+      ["8", "0", "8", "0", "8", "0"],
+      "inner ICMP echo request/reply visible",
+    );
+    assert.deepEqual(
+      esps.map((r) => r["icmp.seq"]),
+      ["1", "1", "2", "2", "3", "3"],
+    );
     // the plaintext tap saw the same inner packets
     const plain = tshark(join(run.dir, "plain.pcap"), keys, run.port);
-    assert.deepEqual(plain.map((r) => [r["icmp.type"], r["icmp.ident"], r["icmp.seq"]]), esps.map((r) => [r["icmp.type"], r["icmp.ident"], r["icmp.seq"]]));
+    assert.deepEqual(
+      plain.map((r) => [r["icmp.type"], r["icmp.ident"], r["icmp.seq"]]),
+      esps.map((r) => [r["icmp.type"], r["icmp.ident"], r["icmp.seq"]]),
+    );
 
     const auth = rows.filter((r) => r["isakmp.exchangetype"] === "35");
     assert.equal(auth.length, 2, "IKE_AUTH request and response");
     assert.match(auth[0]!["isakmp.id.data.fqdn"], /init\.example\.org/, "IDi decrypted");
     assert.match(auth[1]!["isakmp.id.data.fqdn"], /resp\.example\.org/, "IDr decrypted");
-    assert.ok(rows.some((r) => r["isakmp.exchangetype"] === "37"), "the DELETE exchange was captured");
+    assert.ok(
+      rows.some((r) => r["isakmp.exchangetype"] === "37"),
+      "the DELETE exchange was captured",
+    );
 
     // Without the key files tshark sees neither the inner packets nor the identities.
     const empty = join(run.dir, "no-keys");
     mkdirSync(empty, { recursive: true });
     const blind = tshark(join(run.dir, "cipher.pcap"), empty, run.port);
     assert.equal(blind.filter((r) => r["esp.spi"]).length, 6);
-    assert.ok(blind.every((r) => r["icmp.type"] === "" && r["isakmp.id.data.fqdn"] === "" && r["isakmp.enc.pad_length"] === ""), "nothing readable without the keys");
+    assert.ok(
+      blind.every((r) => r["icmp.type"] === "" && r["isakmp.id.data.fqdn"] === "" && r["isakmp.enc.pad_length"] === ""),
+      "nothing readable without the keys",
+    );
   });
 }
 
@@ -178,7 +289,11 @@ test("tshark decrypts a live tunnel across Child SA and IKE SA rekeys with the k
   // 12 s of pings: child rekeys every 2 s and an IKE rekey at 3 s, all started by the initiator;
   // the new IKE SA carries at least the DELETE that ends `ping`.
   const pings = 60;
-  const run = await liveTunnel("rekeys", "aes128gcm16-prfsha256-x25519", "aes128gcm16", pings, { ike: "3s", child: "2s", childLife: "5s" });
+  const run = await liveTunnel("rekeys", "aes128gcm16-prfsha256-x25519", "aes128gcm16", pings, {
+    ike: "3s",
+    child: "2s",
+    childLife: "5s",
+  });
   assert.match(run.pingOut, /rekeying CHILD_SA net|peer rekeys CHILD_SA net/);
   assert.match(run.pingOut, /rekeying IKE_SA t|peer rekeys IKE_SA t/);
   const keys = join(run.dir, "keys");
@@ -196,8 +311,18 @@ test("tshark decrypts a live tunnel across Child SA and IKE SA rekeys with the k
   const encrypted = rows.filter((r) => ["35", "36", "37"].includes(r["isakmp.exchangetype"]));
   const ikeSpis = new Set(encrypted.map((r) => r["isakmp.ispi"]));
   assert.ok(ikeSpis.size >= 2, `messages of the rekeyed IKE SA too (${ikeSpis.size} IKE SAs)`);
-  assert.ok(encrypted.some((r) => r["isakmp.exchangetype"] === "36"), "CREATE_CHILD_SA captured");
-  for (const r of encrypted) assert.notEqual(r["isakmp.enc.pad_length"], "", `frame ${r["frame.number"]} (exchange ${r["isakmp.exchangetype"]}, IKE SA ${r["isakmp.ispi"]}) decrypted`);
-  const ikeLines = readFileSync(join(keys, "ikev2_decryption_table"), "utf8").split("\n").filter((l) => /^[0-9a-f]{16},/.test(l));
+  assert.ok(
+    encrypted.some((r) => r["isakmp.exchangetype"] === "36"),
+    "CREATE_CHILD_SA captured",
+  );
+  for (const r of encrypted)
+    assert.notEqual(
+      r["isakmp.enc.pad_length"],
+      "",
+      `frame ${r["frame.number"]} (exchange ${r["isakmp.exchangetype"]}, IKE SA ${r["isakmp.ispi"]}) decrypted`,
+    );
+  const ikeLines = readFileSync(join(keys, "ikev2_decryption_table"), "utf8")
+    .split("\n")
+    .filter((l) => /^[0-9a-f]{16},/.test(l));
   assert.equal(ikeLines.length, ikeSpis.size, "one ikev2_decryption_table line per IKE SA seen");
 });

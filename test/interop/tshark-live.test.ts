@@ -4,7 +4,11 @@
 // must decrypt every packet to what we sent, report the ICV as good, and report a tampered copy bad.
 import { test } from "node:test";
 import {
-  assertTsharkDecrypts, assertTsharkRan, assertTsharkTamperedBad, runTsharkEsp, type TsharkSuite,
+  assertTsharkDecrypts,
+  assertTsharkRan,
+  assertTsharkTamperedBad,
+  runTsharkEsp,
+  type TsharkSuite,
 } from "../helpers/tshark-esp.ts";
 
 /** Our suite keyword -> key sizes and Wireshark 4.0's esp_sa algorithm names. */
@@ -15,7 +19,11 @@ const SUITES: Record<string, TsharkSuite> = {
   aes128gcm12: { key: 20, integ: 0, icv: 12, encr: "AES-GCM with 12 octet ICV [RFC4106]", auth: "NULL" },
   "aes128-sha256": { key: 16, integ: 32, icv: 16, encr: "AES-CBC [RFC3602]", auth: "HMAC-SHA-256-128 [RFC4868]" },
   "aes128-sha256_96": {
-    key: 16, integ: 32, icv: 12, encr: "AES-CBC [RFC3602]", auth: "HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]",
+    key: 16,
+    integ: 32,
+    icv: 12,
+    encr: "AES-CBC [RFC3602]",
+    auth: "HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]",
   },
   "aes256-sha1": { key: 32, integ: 20, icv: 12, encr: "AES-CBC [RFC3602]", auth: "HMAC-SHA-1-96 [RFC2404]" },
   "null-sha256": { key: 0, integ: 32, icv: 16, encr: "NULL", auth: "HMAC-SHA-256-128 [RFC4868]" },

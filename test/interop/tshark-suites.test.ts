@@ -15,7 +15,11 @@
 import { test } from "node:test";
 import type { IcvLength } from "../../sdk/dataplane/types.ts";
 import {
-  assertTsharkDecrypts, assertTsharkRan, assertTsharkTamperedBad, runTsharkEsp, type TsharkSuite,
+  assertTsharkDecrypts,
+  assertTsharkRan,
+  assertTsharkTamperedBad,
+  runTsharkEsp,
+  type TsharkSuite,
 } from "../helpers/tshark-esp.ts";
 
 /** Our suite keyword -> key sizes and Wireshark 4.0's esp_sa algorithm names. */
@@ -28,9 +32,21 @@ const AUTH: Record<string, { integ: number; icv: IcvLength; name: string }> = {
 };
 for (const bits of [128, 192, 256]) {
   for (const [h, a] of Object.entries(AUTH)) {
-    SUITES[`aes${bits}ctr-${h}`] = { key: bits / 8 + 4, integ: a.integ, icv: a.icv, encr: "AES-CTR [RFC3686]", auth: a.name };
+    SUITES[`aes${bits}ctr-${h}`] = {
+      key: bits / 8 + 4,
+      integ: a.integ,
+      icv: a.icv,
+      encr: "AES-CTR [RFC3686]",
+      auth: a.name,
+    };
     if (h === "sha384" || h === "sha512") {
-      SUITES[`aes${bits}-${h}`] = { key: bits / 8, integ: a.integ, icv: a.icv, encr: "AES-CBC [RFC3602]", auth: a.name };
+      SUITES[`aes${bits}-${h}`] = {
+        key: bits / 8,
+        integ: a.integ,
+        icv: a.icv,
+        encr: "AES-CBC [RFC3602]",
+        auth: a.name,
+      };
     }
   }
 }

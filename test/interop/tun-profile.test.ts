@@ -15,7 +15,8 @@ import { repoPath } from "../helpers/interop.ts";
 const CLI = repoPath("bin/ipsec-wasm.mjs");
 const work = mkdtempSync(join(tmpdir(), "ipsec-wasm-tun-profile-"));
 const lab = new NetnsLab("tf");
-let nsA = "", nsB = "";
+let nsA = "",
+  nsB = "";
 
 before(() => {
   requireNetns([{ cmd: "iperf3", pkg: "iperf3" }]);
@@ -30,7 +31,9 @@ after(async () => {
 
 function conf(name: string, me: string, peer: string, lts: string, rts: string): string {
   const path = join(work, `${name}.conf`);
-  writeFileSync(path, `connections {
+  writeFileSync(
+    path,
+    `connections {
   t {
     local_addrs = ${me}
     remote_addrs = ${peer}
@@ -59,76 +62,182 @@ secrets {
     secret = tun-profile-psk
   }
 }
-`);
+`,
+  );
   return path;
 }
 
-type Io = { tunRead: number; tunWritten: number; udpSent: number; udpReceived: number; cpuUs: number; wallMs: number; stageUs: Record<string, number> };
+type Io = {
+  tunRead: number;
+  tunWritten: number;
+  udpSent: number;
+  udpReceived: number;
+  cpuUs: number;
+  wallMs: number;
+  stageUs: Record<string, number>;
+};
 const delta = (a: Io, b: Io): Io => ({
-  tunRead: b.tunRead - a.tunRead, tunWritten: b.tunWritten - a.tunWritten, udpSent: b.udpSent - a.udpSent, udpReceived: b.udpReceived - a.udpReceived,
-  cpuUs: b.cpuUs - a.cpuUs, wallMs: b.wallMs - a.wallMs,
+  tunRead: b.tunRead - a.tunRead,
+  tunWritten: b.tunWritten - a.tunWritten,
+  udpSent: b.udpSent - a.udpSent,
+  udpReceived: b.udpReceived - a.udpReceived,
+  cpuUs: b.cpuUs - a.cpuUs,
+  wallMs: b.wallMs - a.wallMs,
   stageUs: Object.fromEntries(Object.keys(b.stageUs).map((k) => [k, b.stageUs[k]! - (a.stageUs[k] ?? 0)])),
 });
 
 for (const io of ["mmsg", "dgram"] as const) {
-  test(`profiled worker, --io ${io}: CPU per packet and per stage for TUN -> UDP and UDP -> TUN (printed)`, { timeout: 120_000 }, async (t) => {
-    const env = { IPSEC_WASM_IO_PROFILE: "1" };
-    const tmpA = join(work, `${io}-a`), tmpB = join(work, `${io}-b`);
-    mkdirSync(tmpA);
-    mkdirSync(tmpB);
-    const b = lab.spawn(nsB, [process.execPath, CLI, "up", "--listen", "-q", "--conf", conf(`${io}-b`, "198.18.9.2", "198.18.9.1", "10.92.0.2/32", "10.92.0.1/32"), "--tun", `${lab.prefix}${io}b`, "--io", io], { ...env, TMPDIR: tmpB });
-    await b.waitFor(/listening on/, 15_000);
-    const a = lab.spawn(nsA, [process.execPath, CLI, "up", "--conf", conf(`${io}-a`, "198.18.9.1", "198.18.9.2", "10.92.0.1/32", "10.92.0.2/32"), "--tun", `${lab.prefix}${io}a`, "--io", io], { ...env, TMPDIR: tmpA });
-    t.after(() => lab.stop(a, "SIGKILL", 2000).then(() => lab.stop(b, "SIGKILL", 2000)));
-    await a.waitFor(/routes 10\.92\.0\.2\/32/, 20_000);
-    await b.waitFor(/routes 10\.92\.0\.1\/32/, 10_000);
-    for (const size of [64, 1372]) {
-      const server = lab.spawn(nsB, ["iperf3", "-s", "-1", "--forceflush", "-B", "10.92.0.2"]);
-      await server.waitFor(/Server listening/, 5000);
-      const a0 = (await tunnelJson(a.pid, tmpA)).io as Io, b0 = (await tunnelJson(b.pid, tmpB)).io as Io;
-      const r = await lab.exec(nsA, ["iperf3", "-c", "10.92.0.2", "-u", "-b", "0", "-l", String(size), "-t", "2"], 20_000);
-      const a1 = (await tunnelJson(a.pid, tmpA)).io as Io, b1 = (await tunnelJson(b.pid, tmpB)).io as Io;
-      await Promise.race([server.exited, new Promise((res) => setTimeout(res, 3000))]);
-      assert.equal(r.code, 0, r.stdout + r.stderr);
-      const tx = delta(a0, a1), rx = delta(b0, b1);
-      assert.ok(tx.tunRead > 1000 && rx.tunWritten > 1000, JSON.stringify({ tx, rx }));
-      const staged = (d: Io, keys: string[]): number => keys.reduce((s, k) => s + (d.stageUs[k] ?? 0), 0);
-      assert.ok(staged(tx, ["tunRead", "encStage", "encap", "udpSend"]) <= tx.cpuUs * 1.05 + 1000, JSON.stringify(tx));
-      const per = (us: number, n: number): string => (us / n).toFixed(2);
-      const stages = (d: Io, keys: string[], n: number): string => keys.map((k) => `${k} ${per(d.stageUs[k] ?? 0, n)}`).join(", ");
-      t.diagnostic(`${io} ${size} B TUN->UDP (A): ${tx.tunRead} packets, ${(tx.tunRead / tx.wallMs).toFixed(1)} kpps, worker CPU ${per(tx.cpuUs, tx.tunRead)} us/packet ` +
-        `(${stages(tx, ["tunRead", "encStage", "encap", "udpSend"], tx.tunRead)})`);
-      t.diagnostic(`${io} ${size} B UDP->TUN (B): ${rx.tunWritten} packets, ${(rx.tunWritten / rx.wallMs).toFixed(1)} kpps, worker CPU ${per(rx.cpuUs, rx.tunWritten)} us/packet ` +
-        `(${stages(rx, ["udpRecv", "decStage", "decap", "tunWrite"], rx.tunWritten)})`);
-    }
-    assert.equal(await lab.stop(a), 0, a.out());
-    assert.equal(await lab.stop(b), 0, b.out());
-  });
+  test(
+    `profiled worker, --io ${io}: CPU per packet and per stage for TUN -> UDP and UDP -> TUN (printed)`,
+    { timeout: 120_000 },
+    async (t) => {
+      const env = { IPSEC_WASM_IO_PROFILE: "1" };
+      const tmpA = join(work, `${io}-a`),
+        tmpB = join(work, `${io}-b`);
+      mkdirSync(tmpA);
+      mkdirSync(tmpB);
+      const b = lab.spawn(
+        nsB,
+        [
+          process.execPath,
+          CLI,
+          "up",
+          "--listen",
+          "-q",
+          "--conf",
+          conf(`${io}-b`, "198.18.9.2", "198.18.9.1", "10.92.0.2/32", "10.92.0.1/32"),
+          "--tun",
+          `${lab.prefix}${io}b`,
+          "--io",
+          io,
+        ],
+        { ...env, TMPDIR: tmpB },
+      );
+      await b.waitFor(/listening on/, 15_000);
+      const a = lab.spawn(
+        nsA,
+        [
+          process.execPath,
+          CLI,
+          "up",
+          "--conf",
+          conf(`${io}-a`, "198.18.9.1", "198.18.9.2", "10.92.0.1/32", "10.92.0.2/32"),
+          "--tun",
+          `${lab.prefix}${io}a`,
+          "--io",
+          io,
+        ],
+        { ...env, TMPDIR: tmpA },
+      );
+      t.after(() => lab.stop(a, "SIGKILL", 2000).then(() => lab.stop(b, "SIGKILL", 2000)));
+      await a.waitFor(/routes 10\.92\.0\.2\/32/, 20_000);
+      await b.waitFor(/routes 10\.92\.0\.1\/32/, 10_000);
+      for (const size of [64, 1372]) {
+        const server = lab.spawn(nsB, ["iperf3", "-s", "-1", "--forceflush", "-B", "10.92.0.2"]);
+        await server.waitFor(/Server listening/, 5000);
+        const a0 = (await tunnelJson(a.pid, tmpA)).io as Io,
+          b0 = (await tunnelJson(b.pid, tmpB)).io as Io;
+        const r = await lab.exec(
+          nsA,
+          ["iperf3", "-c", "10.92.0.2", "-u", "-b", "0", "-l", String(size), "-t", "2"],
+          20_000,
+        );
+        const a1 = (await tunnelJson(a.pid, tmpA)).io as Io,
+          b1 = (await tunnelJson(b.pid, tmpB)).io as Io;
+        await Promise.race([server.exited, new Promise((res) => setTimeout(res, 3000))]);
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        const tx = delta(a0, a1),
+          rx = delta(b0, b1);
+        assert.ok(tx.tunRead > 1000 && rx.tunWritten > 1000, JSON.stringify({ tx, rx }));
+        const staged = (d: Io, keys: string[]): number => keys.reduce((s, k) => s + (d.stageUs[k] ?? 0), 0);
+        assert.ok(
+          staged(tx, ["tunRead", "encStage", "encap", "udpSend"]) <= tx.cpuUs * 1.05 + 1000,
+          JSON.stringify(tx),
+        );
+        const per = (us: number, n: number): string => (us / n).toFixed(2);
+        const stages = (d: Io, keys: string[], n: number): string =>
+          keys.map((k) => `${k} ${per(d.stageUs[k] ?? 0, n)}`).join(", ");
+        t.diagnostic(
+          `${io} ${size} B TUN->UDP (A): ${tx.tunRead} packets, ${(tx.tunRead / tx.wallMs).toFixed(1)} kpps, worker CPU ${per(tx.cpuUs, tx.tunRead)} us/packet ` +
+            `(${stages(tx, ["tunRead", "encStage", "encap", "udpSend"], tx.tunRead)})`,
+        );
+        t.diagnostic(
+          `${io} ${size} B UDP->TUN (B): ${rx.tunWritten} packets, ${(rx.tunWritten / rx.wallMs).toFixed(1)} kpps, worker CPU ${per(rx.cpuUs, rx.tunWritten)} us/packet ` +
+            `(${stages(rx, ["udpRecv", "decStage", "decap", "tunWrite"], rx.tunWritten)})`,
+        );
+      }
+      assert.equal(await lab.stop(a), 0, a.out());
+      assert.equal(await lab.stop(b), 0, b.out());
+    },
+  );
 }
 
-test("1 vs 2 packet workers: TCP both ways at once through two `up --tun` peers (printed; both peers, both iperf3 ends and the kernel share 2 cores)", { timeout: 120_000 }, async (t) => {
-  const rates: string[] = [];
-  for (const workers of [1, 2]) {
-    const tmpA = join(work, `w${workers}-a`), tmpB = join(work, `w${workers}-b`);
-    mkdirSync(tmpA);
-    mkdirSync(tmpB);
-    const b = lab.spawn(nsB, [process.execPath, CLI, "up", "--listen", "-q", "--conf", conf(`w${workers}-b`, "198.18.9.2", "198.18.9.1", "10.92.0.2/32", "10.92.0.1/32"), "--tun", `${lab.prefix}w${workers}b`, "--workers", String(workers)], { TMPDIR: tmpB });
-    await b.waitFor(/listening on/, 15_000);
-    const a = lab.spawn(nsA, [process.execPath, CLI, "up", "-q", "--conf", conf(`w${workers}-a`, "198.18.9.1", "198.18.9.2", "10.92.0.1/32", "10.92.0.2/32"), "--tun", `${lab.prefix}w${workers}a`, "--workers", String(workers)], { TMPDIR: tmpA });
-    t.after(() => lab.stop(a, "SIGKILL", 2000).then(() => lab.stop(b, "SIGKILL", 2000)));
-    await a.waitFor(/routes 10\.92\.0\.2\/32/, 20_000);
-    await b.waitFor(/routes 10\.92\.0\.1\/32/, 10_000);
-    const server = lab.spawn(nsB, ["iperf3", "-s", "-1", "--forceflush", "-B", "10.92.0.2"]);
-    await server.waitFor(/Server listening/, 5000);
-    const r = await lab.exec(nsA, ["iperf3", "-c", "10.92.0.2", "--bidir", "-t", "3", "-J"], 20_000);
-    await Promise.race([server.exited, new Promise((res) => setTimeout(res, 3000))]);
-    assert.equal(r.code, 0, r.stdout.slice(-1000) + r.stderr);
-    const end = (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number }; sum_received_bidir_reverse?: { bits_per_second: number } } }).end;
-    const fwd = end.sum_received.bits_per_second / 1e6, rev = (end.sum_received_bidir_reverse?.bits_per_second ?? 0) / 1e6;
-    assert.ok(fwd > 1 && rev > 1, JSON.stringify(end));
-    rates.push(`${workers} worker${workers > 1 ? "s" : ""}: ${fwd.toFixed(0)} + ${rev.toFixed(0)} = ${(fwd + rev).toFixed(0)} Mbit/s`);
-    assert.equal(await lab.stop(a), 0, a.out());
-    assert.equal(await lab.stop(b), 0, b.out());
-  }
-  t.diagnostic(`TCP --bidir, 3 s: ${rates.join("; ")}`);
-});
+test(
+  "1 vs 2 packet workers: TCP both ways at once through two `up --tun` peers (printed; both peers, both iperf3 ends and the kernel share 2 cores)",
+  { timeout: 120_000 },
+  async (t) => {
+    const rates: string[] = [];
+    for (const workers of [1, 2]) {
+      const tmpA = join(work, `w${workers}-a`),
+        tmpB = join(work, `w${workers}-b`);
+      mkdirSync(tmpA);
+      mkdirSync(tmpB);
+      const b = lab.spawn(
+        nsB,
+        [
+          process.execPath,
+          CLI,
+          "up",
+          "--listen",
+          "-q",
+          "--conf",
+          conf(`w${workers}-b`, "198.18.9.2", "198.18.9.1", "10.92.0.2/32", "10.92.0.1/32"),
+          "--tun",
+          `${lab.prefix}w${workers}b`,
+          "--workers",
+          String(workers),
+        ],
+        { TMPDIR: tmpB },
+      );
+      await b.waitFor(/listening on/, 15_000);
+      const a = lab.spawn(
+        nsA,
+        [
+          process.execPath,
+          CLI,
+          "up",
+          "-q",
+          "--conf",
+          conf(`w${workers}-a`, "198.18.9.1", "198.18.9.2", "10.92.0.1/32", "10.92.0.2/32"),
+          "--tun",
+          `${lab.prefix}w${workers}a`,
+          "--workers",
+          String(workers),
+        ],
+        { TMPDIR: tmpA },
+      );
+      t.after(() => lab.stop(a, "SIGKILL", 2000).then(() => lab.stop(b, "SIGKILL", 2000)));
+      await a.waitFor(/routes 10\.92\.0\.2\/32/, 20_000);
+      await b.waitFor(/routes 10\.92\.0\.1\/32/, 10_000);
+      const server = lab.spawn(nsB, ["iperf3", "-s", "-1", "--forceflush", "-B", "10.92.0.2"]);
+      await server.waitFor(/Server listening/, 5000);
+      const r = await lab.exec(nsA, ["iperf3", "-c", "10.92.0.2", "--bidir", "-t", "3", "-J"], 20_000);
+      await Promise.race([server.exited, new Promise((res) => setTimeout(res, 3000))]);
+      assert.equal(r.code, 0, r.stdout.slice(-1000) + r.stderr);
+      const end = (
+        JSON.parse(r.stdout) as {
+          end: { sum_received: { bits_per_second: number }; sum_received_bidir_reverse?: { bits_per_second: number } };
+        }
+      ).end;
+      const fwd = end.sum_received.bits_per_second / 1e6,
+        rev = (end.sum_received_bidir_reverse?.bits_per_second ?? 0) / 1e6;
+      assert.ok(fwd > 1 && rev > 1, JSON.stringify(end));
+      rates.push(
+        `${workers} worker${workers > 1 ? "s" : ""}: ${fwd.toFixed(0)} + ${rev.toFixed(0)} = ${(fwd + rev).toFixed(0)} Mbit/s`,
+      );
+      assert.equal(await lab.stop(a), 0, a.out());
+      assert.equal(await lab.stop(b), 0, b.out());
+    }
+    t.diagnostic(`TCP --bidir, 3 s: ${rates.join("; ")}`);
+  },
+);

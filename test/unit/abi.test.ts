@@ -13,18 +13,36 @@ import * as abi from "../../sdk/dataplane/abi.generated.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const wasm = new WebAssembly.Module(readFileSync(join(root, "build/dataplane.wasm")));
-const instance = new WebAssembly.Instance(wasm, { env: { abort: () => { throw new Error("wasm abort"); } } });
+const instance = new WebAssembly.Instance(wasm, {
+  env: {
+    abort: () => {
+      throw new Error("wasm abort");
+    },
+  },
+});
 const x = instance.exports as unknown as abi.DataplaneExports;
 
 const genAbi = (...args: string[]) =>
-  spawnSync(process.execPath, [join(root, "scripts/gen-abi.mjs"), ...args], { cwd: root, encoding: "utf8", timeout: 60_000 });
+  spawnSync(process.execPath, [join(root, "scripts/gen-abi.mjs"), ...args], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
 
 test("the generated exports are exactly the wasm's functions, with the wasm's parameter counts", () => {
   const exported = WebAssembly.Module.exports(wasm);
-  const functions = exported.filter((e) => e.kind === "function").map((e) => e.name).sort();
+  const functions = exported
+    .filter((e) => e.kind === "function")
+    .map((e) => e.name)
+    .sort();
   assert.deepEqual(functions, Object.keys(abi.EXPORT_ARITY).sort());
-  assert.deepEqual(exported.filter((e) => e.kind !== "function"), [{ name: "memory", kind: "memory" }]);
-  const arity = Object.fromEntries(functions.map((n) => [n, (instance.exports[n] as (...a: unknown[]) => unknown).length]));
+  assert.deepEqual(
+    exported.filter((e) => e.kind !== "function"),
+    [{ name: "memory", kind: "memory" }],
+  );
+  const arity = Object.fromEntries(
+    functions.map((n) => [n, (instance.exports[n] as (...a: unknown[]) => unknown).length]),
+  );
   assert.deepEqual(arity, { ...abi.EXPORT_ARITY });
 });
 
@@ -41,10 +59,24 @@ test("the layout numbers the wasm returns are the generated constants", () => {
 
 test("status names are the public drop reasons, in wasm code order", () => {
   // Public API (SaStats.drops keys, metrics labels): renaming an ST_ constant renames a counter.
-  assert.deepEqual([...abi.STATUS_NAMES], [
-    "ok", "no-sa", "replay", "integrity-failed", "bad-padding", "truncated", "seq-overflow", "lifetime-expired",
-    "dummy", "bad-next-header", "too-big", "invalid-sa", "malformed-inner",
-  ]);
+  assert.deepEqual(
+    [...abi.STATUS_NAMES],
+    [
+      "ok",
+      "no-sa",
+      "replay",
+      "integrity-failed",
+      "bad-padding",
+      "truncated",
+      "seq-overflow",
+      "lifetime-expired",
+      "dummy",
+      "bad-next-header",
+      "too-big",
+      "invalid-sa",
+      "malformed-inner",
+    ],
+  );
   abi.STATUS_NAMES.forEach((name, code) => {
     const constant = `ST_${name.toUpperCase().replace(/-/g, "_")}` as keyof typeof abi;
     assert.equal(abi[constant], code, constant);
@@ -64,11 +96,17 @@ test("gen-abi --check passes on the committed file and names a stale or missing 
     writeFileSync(stale, current.replace("export const M_SEQ = 32;", "export const M_SEQ = 36;"));
     const r = genAbi("--check", "--out", stale);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /^gen-abi: .*abi\.generated\.ts is stale \(assembly\/abi\.ts or assembly\/index\.ts changed\); run `node scripts\/gen-abi\.mjs` and commit it\n$/);
+    assert.match(
+      r.stderr,
+      /^gen-abi: .*abi\.generated\.ts is stale \(assembly\/abi\.ts or assembly\/index\.ts changed\); run `node scripts\/gen-abi\.mjs` and commit it\n$/,
+    );
 
     const missing = genAbi("--check", "--out", join(dir, "absent.ts"));
     assert.equal(missing.status, 1);
-    assert.match(missing.stderr, /^gen-abi: .*absent\.ts is missing; run `node scripts\/gen-abi\.mjs` and commit it\n$/);
+    assert.match(
+      missing.stderr,
+      /^gen-abi: .*absent\.ts is missing; run `node scripts\/gen-abi\.mjs` and commit it\n$/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

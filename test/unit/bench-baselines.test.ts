@@ -11,7 +11,13 @@ import { ctr } from "@noble/ciphers/aes.js";
 import { createNodeCryptoEsp } from "../../bench/baselines/node-crypto-esp.ts";
 import { createNobleEsp } from "../../bench/baselines/noble-esp.ts";
 import {
-  BENCH_SUITES, type BaselineSa, type BenchSuite, EspDropError, ctrBlock, randomBaselineSa, readTrailer,
+  BENCH_SUITES,
+  type BaselineSa,
+  type BenchSuite,
+  EspDropError,
+  ctrBlock,
+  randomBaselineSa,
+  readTrailer,
 } from "../../bench/baselines/esp-layout.ts";
 import { ipv4UdpPacket } from "../../bench/packets.ts";
 import { Dataplane } from "../../sdk/dataplane/dataplane.ts";
@@ -28,18 +34,34 @@ function randomSa(suite: BenchSuite, spi = 0x0a0b0c0d): BaselineSa {
   return randomBaselineSa(suite, spi);
 }
 
-interface McgrewCase { id: string; key_with_salt_hex: string; key_hex: string; spi_hex: string; esn: boolean;
-  seq_low32: number; plaintext_hex: string; pad_length: number; next_header: number; esp_packet_hex: string }
+interface McgrewCase {
+  id: string;
+  key_with_salt_hex: string;
+  key_hex: string;
+  spi_hex: string;
+  esn: boolean;
+  seq_low32: number;
+  plaintext_hex: string;
+  pad_length: number;
+  next_header: number;
+  esp_packet_hex: string;
+}
 
 test("baselines decapsulate the draft-mcgrew AES-128-GCM ESP packets (no ESN)", () => {
-  const cases = (JSON.parse(readFileSync(new URL("../vectors/rfc/draft_mcgrew_gcm_test_01_esp.json", import.meta.url), "utf8")) as McgrewCase[])
-    .filter((c) => !c.esn && c.key_hex.length === 32);
+  const cases = (
+    JSON.parse(
+      readFileSync(new URL("../vectors/rfc/draft_mcgrew_gcm_test_01_esp.json", import.meta.url), "utf8"),
+    ) as McgrewCase[]
+  ).filter((c) => !c.esn && c.key_hex.length === 32);
   assert.equal(cases.length, 3);
   for (const c of cases) {
     const plain = Buffer.from(c.plaintext_hex, "hex");
     const payload = plain.subarray(0, plain.length - 2 - c.pad_length);
     for (const [name, make] of Object.entries(BASELINES)) {
-      const esp = make("aes128gcm16", { spi: parseInt(c.spi_hex, 16), encKey: Buffer.from(c.key_with_salt_hex, "hex") });
+      const esp = make("aes128gcm16", {
+        spi: parseInt(c.spi_hex, 16),
+        encKey: Buffer.from(c.key_with_salt_hex, "hex"),
+      });
       const out = esp.decapsulate(Buffer.from(c.esp_packet_hex, "hex"));
       assert.deepEqual(Buffer.from(out.inner), payload, `${name} ${c.id}`);
       assert.equal(out.nextHeader, c.next_header);
@@ -48,11 +70,20 @@ test("baselines decapsulate the draft-mcgrew AES-128-GCM ESP packets (no ESN)", 
   }
 });
 
-interface Rfc7634Case { keymat_hex: string; spi_hex: string; seq: number; plaintext_hex: string; pad_length: number;
-  next_header: number; esp_packet_hex: string }
+interface Rfc7634Case {
+  keymat_hex: string;
+  spi_hex: string;
+  seq: number;
+  plaintext_hex: string;
+  pad_length: number;
+  next_header: number;
+  esp_packet_hex: string;
+}
 
 test("baselines decapsulate the RFC 7634 appendix A ChaCha20-Poly1305 ESP packet, and drop it tampered", () => {
-  const [c] = JSON.parse(readFileSync(new URL("../vectors/rfc/rfc7634_chacha20_poly1305_esp.json", import.meta.url), "utf8")) as Rfc7634Case[];
+  const [c] = JSON.parse(
+    readFileSync(new URL("../vectors/rfc/rfc7634_chacha20_poly1305_esp.json", import.meta.url), "utf8"),
+  ) as Rfc7634Case[];
   const plain = Buffer.from(c!.plaintext_hex, "hex");
   const payload = plain.subarray(0, plain.length - 2 - c!.pad_length);
   const wire = Buffer.from(c!.esp_packet_hex, "hex");
@@ -70,14 +101,27 @@ test("baselines decapsulate the RFC 7634 appendix A ChaCha20-Poly1305 ESP packet
 
 // RFC 3686 section 6, test vectors #1-#3 (AES-128): key, nonce, IV, plaintext, ciphertext.
 const RFC3686 = [
-  { key: "ae6852f8121067cc4bf7a5765577f39e", nonce: "00000030", iv: "0000000000000000",
-    pt: "53696e676c6520626c6f636b206d7367", ct: "e4095d4fb7a7b3792d6175a3261311b8" },
-  { key: "7e24067817fae0d743d6ce1f32539163", nonce: "006cb6db", iv: "c0543b59da48d90b",
+  {
+    key: "ae6852f8121067cc4bf7a5765577f39e",
+    nonce: "00000030",
+    iv: "0000000000000000",
+    pt: "53696e676c6520626c6f636b206d7367",
+    ct: "e4095d4fb7a7b3792d6175a3261311b8",
+  },
+  {
+    key: "7e24067817fae0d743d6ce1f32539163",
+    nonce: "006cb6db",
+    iv: "c0543b59da48d90b",
     pt: "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
-    ct: "5104a106168a72d9790d41ee8edad388eb2e1efc46da57c8fce630df9141be28" },
-  { key: "7691be035e5020a8ac6e618529f9a0dc", nonce: "00e0017b", iv: "27777f3f4a1786f0",
+    ct: "5104a106168a72d9790d41ee8edad388eb2e1efc46da57c8fce630df9141be28",
+  },
+  {
+    key: "7691be035e5020a8ac6e618529f9a0dc",
+    nonce: "00e0017b",
+    iv: "27777f3f4a1786f0",
     pt: "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20212223",
-    ct: "c1cf48a89f2ffdd9cf4652e9efdb72d74540a42bde6d7836d59a5ceaaef3105325b2072f" },
+    ct: "c1cf48a89f2ffdd9cf4652e9efdb72d74540a42bde6d7836d59a5ceaaef3105325b2072f",
+  },
 ];
 
 test("the baselines' AES-CTR counter block (nonce ‖ IV ‖ 1) gives the RFC 3686 test vectors in node:crypto and @noble", () => {
@@ -114,7 +158,11 @@ test("node:crypto and @noble decapsulate each other's packets, every suite", () 
     const b = createNobleEsp(suite, sa);
     for (const size of SIZES) {
       const inner = ipv4UdpPacket(size);
-      assert.deepEqual(Buffer.from(b.decapsulate(a.encapsulate(inner)).inner), Buffer.from(inner), `${suite} ${size} node->noble`);
+      assert.deepEqual(
+        Buffer.from(b.decapsulate(a.encapsulate(inner)).inner),
+        Buffer.from(inner),
+        `${suite} ${size} node->noble`,
+      );
       const back = a.decapsulate(b.encapsulate(inner));
       assert.deepEqual(Buffer.from(back.inner), Buffer.from(inner), `${suite} ${size} noble->node`);
       assert.equal(back.nextHeader, 4);
@@ -146,7 +194,14 @@ test("our dataplane decapsulates the baselines' packets and the baselines decaps
       const sa = randomSa(suite);
       const esp = make(suite, sa);
       const dp = await Dataplane.create({ maxSas: 4 });
-      const keys = { spi: sa.spi, mode: "tunnel", esp: suite, encKey: sa.encKey, integKey: sa.integKey, icvLength: 16 } as const;
+      const keys = {
+        spi: sa.spi,
+        mode: "tunnel",
+        esp: suite,
+        encKey: sa.encKey,
+        integKey: sa.integKey,
+        icvLength: 16,
+      } as const;
       const out = dp.addSa({ ...keys, direction: "out" });
       dp.addSa({ ...keys, direction: "in" });
       for (const size of SIZES) {
@@ -167,7 +222,11 @@ test("our dataplane decapsulates the baselines' packets and the baselines decaps
           // IV = seq is deterministic: same SA, same seq, same bytes.
           const twin = createNodeCryptoEsp(suite, sa);
           for (let s = 1n; s < ours.seq; s++) twin.encapsulate(inner);
-          assert.deepEqual(Buffer.from(twin.encapsulate(inner)), Buffer.from(ours.packet!), `${suite} ${size}: our bytes = node:crypto's`);
+          assert.deepEqual(
+            Buffer.from(twin.encapsulate(inner)),
+            Buffer.from(ours.packet!),
+            `${suite} ${size}: our bytes = node:crypto's`,
+          );
         }
       }
     }
@@ -181,7 +240,9 @@ test("the benchmark's batch steps produce ESP the baselines accept, and decapsul
     const inners = Array.from({ length: 64 }, (_, i) => ipv4UdpPacket(64 + i));
     const ring = encapsulateRing(ep, inners);
     const node = createNodeCryptoEsp(suite, sa);
-    ring.forEach((p, i) => assert.deepEqual(Buffer.from(node.decapsulate(p).inner), Buffer.from(inners[i]!), `${suite} ring ${i}`));
+    ring.forEach((p, i) =>
+      assert.deepEqual(Buffer.from(node.decapsulate(p).inner), Buffer.from(inners[i]!), `${suite} ring ${i}`),
+    );
     assert.equal(ourEncapStep(ep, inners, 64)(), 64);
     assert.equal(ourDecapStep(ep, ring, 64)(), 64);
     assert.equal(ourDecapStep(ep, ring, 64)(), 64, "replay protection is off on the bench's inbound SA");

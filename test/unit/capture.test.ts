@@ -29,10 +29,22 @@ function onesSum(...parts: Uint8Array[]): number {
 }
 
 const be16 = (n: number): Uint8Array => Uint8Array.of(n >>> 8, n & 255);
-const ipText = (b: Uint8Array): string => (b.length === 4 ? [...b].join(".")
-  : new URL(`http://[${Array.from({ length: 8 }, (_, i) => ((b[2 * i]! << 8) | b[2 * i + 1]!).toString(16)).join(":")}]`).hostname.slice(1, -1));
+const ipText = (b: Uint8Array): string =>
+  b.length === 4
+    ? [...b].join(".")
+    : new URL(
+        `http://[${Array.from({ length: 8 }, (_, i) => ((b[2 * i]! << 8) | b[2 * i + 1]!).toString(16)).join(":")}]`,
+      ).hostname.slice(1, -1);
 
-interface Udp { v: 4 | 6; src: string; dst: string; sport: number; dport: number; udpLength: number; payload: Uint8Array }
+interface Udp {
+  v: 4 | 6;
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  udpLength: number;
+  payload: Uint8Array;
+}
 
 /** One raw-IP record as IPv4 or IPv6 + UDP; asserts the IPv4 header checksum and the UDP checksum (pseudo-header included). */
 function parseUdp(r: PcapRecord): Udp {
@@ -57,10 +69,21 @@ function parseUdp(r: PcapRecord): Udp {
   const u = p.subarray(hl);
   const udpLength = (u[4]! << 8) | u[5]!;
   assert.equal(udpLength, u.length, "UDP length");
-  const pseudo = v === 4 ? [src, dst, Uint8Array.of(0, 17), be16(u.length)] : [src, dst, Uint8Array.of(0, 0, u.length >>> 8, u.length & 255, 0, 0, 0, 17)];
+  const pseudo =
+    v === 4
+      ? [src, dst, Uint8Array.of(0, 17), be16(u.length)]
+      : [src, dst, Uint8Array.of(0, 0, u.length >>> 8, u.length & 255, 0, 0, 0, 17)];
   assert.notEqual((u[6]! << 8) | u[7]!, 0, "UDP checksum present");
   assert.equal(onesSum(...pseudo, u), 0xffff, "UDP checksum");
-  return { v: v, src: ipText(src), dst: ipText(dst), sport: (u[0]! << 8) | u[1]!, dport: (u[2]! << 8) | u[3]!, udpLength, payload: u.subarray(8) };
+  return {
+    v: v,
+    src: ipText(src),
+    dst: ipText(dst),
+    sport: (u[0]! << 8) | u[1]!,
+    dport: (u[2]! << 8) | u[3]!,
+    udpLength,
+    payload: u.subarray(8),
+  };
 }
 
 function records(path: string): PcapRecord[] {
@@ -70,13 +93,21 @@ function records(path: string): PcapRecord[] {
   return f.records;
 }
 
-const ikeInit = (spiI: number): Uint8Array => encodeMessage({
-  header: {
-    spiI: Uint8Array.of(0, 0, 0, 0, 0, 0, 0, spiI), spiR: new Uint8Array(8), nextPayload: 0, majorVersion: 2, minorVersion: 0,
-    exchange: 34, flags: 0x08, messageId: 0, length: 0,
-  },
-  payloads: [{ type: "N", protocolId: 0, spi: new Uint8Array(0), notifyType: 16390, data: new Uint8Array(0) }],
-});
+const ikeInit = (spiI: number): Uint8Array =>
+  encodeMessage({
+    header: {
+      spiI: Uint8Array.of(0, 0, 0, 0, 0, 0, 0, spiI),
+      spiR: new Uint8Array(8),
+      nextPayload: 0,
+      majorVersion: 2,
+      minorVersion: 0,
+      exchange: 34,
+      flags: 0x08,
+      messageId: 0,
+      length: 0,
+    },
+    payloads: [{ type: "N", protocolId: 0, spi: new Uint8Array(0), notifyType: 16390, data: new Uint8Array(0) }],
+  });
 
 test("udpPacket + PcapWriter: IPv4 and IPv6 UDP with good checksums, our ports, payload and microsecond times", () => {
   const tmp = tempDir("cap-udp");
@@ -84,19 +115,34 @@ test("udpPacket + PcapWriter: IPv4 and IPv6 UDP with good checksums, our ports, 
     const path = join(tmp.dir, "u.pcap");
     const w = PcapWriter.open(path);
     const payload = Uint8Array.from({ length: 33 }, (_, i) => i * 7);
-    w.write(udpPacket({ address: "198.18.0.1", port: 4500 }, { address: "198.18.0.2", port: 41234 }, payload), 1_700_000_000_123.456);
-    w.write(udpPacket({ address: "2001:db8::1", port: 500 }, { address: "2001:db8::2", port: 500 }, payload.subarray(0, 8)), 1_700_000_001_000);
+    w.write(
+      udpPacket({ address: "198.18.0.1", port: 4500 }, { address: "198.18.0.2", port: 41234 }, payload),
+      1_700_000_000_123.456,
+    );
+    w.write(
+      udpPacket({ address: "2001:db8::1", port: 500 }, { address: "2001:db8::2", port: 500 }, payload.subarray(0, 8)),
+      1_700_000_001_000,
+    );
     w.close();
     w.write(payload); // after close: ignored
     assert.equal(w.packets, 2);
     const recs = records(path);
     assert.equal(recs.length, 2);
     const [a, b] = recs.map(parseUdp);
-    assert.deepEqual([a!.v, a!.src, a!.dst, a!.sport, a!.dport, a!.udpLength, hex(a!.payload)], [4, "198.18.0.1", "198.18.0.2", 4500, 41234, 41, hex(payload)]);
+    assert.deepEqual(
+      [a!.v, a!.src, a!.dst, a!.sport, a!.dport, a!.udpLength, hex(a!.payload)],
+      [4, "198.18.0.1", "198.18.0.2", 4500, 41234, 41, hex(payload)],
+    );
     assert.deepEqual([recs[0]!.tsSec, recs[0]!.tsFrac], [1_700_000_000, 123_456]);
-    assert.deepEqual([b!.v, b!.src, b!.dst, b!.sport, b!.dport, b!.udpLength, hex(b!.payload)], [6, "2001:db8::1", "2001:db8::2", 500, 500, 16, hex(payload.subarray(0, 8))]);
+    assert.deepEqual(
+      [b!.v, b!.src, b!.dst, b!.sport, b!.dport, b!.udpLength, hex(b!.payload)],
+      [6, "2001:db8::1", "2001:db8::2", 500, 500, 16, hex(payload.subarray(0, 8))],
+    );
     assert.deepEqual([recs[1]!.tsSec, recs[1]!.tsFrac], [1_700_000_001, 0]);
-    assert.throws(() => udpPacket({ address: "198.18.0.1", port: 1 }, { address: "2001:db8::2", port: 2 }, payload), RangeError);
+    assert.throws(
+      () => udpPacket({ address: "198.18.0.1", port: 1 }, { address: "2001:db8::2", port: 2 }, payload),
+      RangeError,
+    );
   } finally {
     tmp.remove();
   }
@@ -107,7 +153,8 @@ test("CaptureTap.ike: non-ESP marker on a NAT-T socket, none on port 500", () =>
   try {
     const cipher = join(tmp.dir, "c.pcap");
     const tap = new CaptureTap({ cipher });
-    const a = { address: "198.18.0.1", port: 4500 }, b = { address: "198.18.0.2", port: 4500 };
+    const a = { address: "198.18.0.1", port: 4500 },
+      b = { address: "198.18.0.2", port: 4500 };
     tap.ike(ikeInit(1), a, b, 4500);
     tap.ike(ikeInit(2), { address: "198.18.0.1", port: 500 }, { address: "198.18.0.2", port: 500 }, 500);
     tap.inner(new Uint8Array(20)); // no plaintext file: ignored
@@ -127,10 +174,17 @@ function recorder(): IkeTransport & { sent: string[] } {
   const sent: string[] = [];
   const ep = (e: Endpoint): string => `${e.address}:${e.port}`;
   return {
-    sent, natPort: 4500,
-    sendIke: (bytes, l, r) => { sent.push(`ike ${ep(l)}>${ep(r)} ${bytes.length}`); },
-    sendEsp: (ps, l, r) => { sent.push(`esp ${ep(l)}>${ep(r)} ${ps.length}`); },
-    sendKeepalive: (r) => { sent.push(`ka ${ep(r)}`); },
+    sent,
+    natPort: 4500,
+    sendIke: (bytes, l, r) => {
+      sent.push(`ike ${ep(l)}>${ep(r)} ${bytes.length}`);
+    },
+    sendEsp: (ps, l, r) => {
+      sent.push(`esp ${ep(l)}>${ep(r)} ${ps.length}`);
+    },
+    sendKeepalive: (r) => {
+      sent.push(`ka ${ep(r)}`);
+    },
   };
 }
 
@@ -148,8 +202,14 @@ test("tapTransport: every send is passed on unchanged and captured with our real
     t.sendKeepalive!(peer);
     tap.close();
     assert.equal(t.natPort, 4500);
-    assert.deepEqual(inner.sent, ["ike 0.0.0.0:500>198.18.0.2:500 " + ikeInit(3).length, "esp 198.18.0.1:500>198.18.0.2:4500 2", "ka 198.18.0.2:4500"]);
-    const rows = records(cipher).map(parseUdp).map((u) => [u.src, u.dst, u.sport, u.dport, hex(u.payload)]);
+    assert.deepEqual(inner.sent, [
+      "ike 0.0.0.0:500>198.18.0.2:500 " + ikeInit(3).length,
+      "esp 198.18.0.1:500>198.18.0.2:4500 2",
+      "ka 198.18.0.2:4500",
+    ]);
+    const rows = records(cipher)
+      .map(parseUdp)
+      .map((u) => [u.src, u.dst, u.sport, u.dport, hex(u.payload)]);
     assert.deepEqual(rows, [
       ["198.18.0.1", "198.18.0.2", 500, 500, hex(ikeInit(3))],
       ["198.18.0.1", "198.18.0.2", 4500, 4500, hex(esp[0]!)],
@@ -186,7 +246,10 @@ test("tapDataplane: decap input recorded as copies, inner packets both ways to t
     assert.equal(dataplane.stats(inn).packets, 1n);
     tap.close();
     // the echo request as it went in and as it came out of the tunnel
-    assert.deepEqual(records(plain).map((r) => hex(r.data)), [hex(ping), hex(ping)]);
+    assert.deepEqual(
+      records(plain).map((r) => hex(r.data)),
+      [hex(ping), hex(ping)],
+    );
   } finally {
     tmp.remove();
   }

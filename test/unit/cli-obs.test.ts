@@ -28,47 +28,88 @@ test("--metrics: loopback addresses only, port 0 allowed, clear refusal otherwis
   assert.deepEqual(parseMetricsAddress("127.8.9.10:0"), { host: "127.8.9.10", port: 0 });
   assert.deepEqual(parseMetricsAddress("[::1]:9464"), { host: "::1", port: 9464 });
   for (const bad of ["0.0.0.0:9464", "198.18.0.1:9464", "[::]:9464", "[2001:db8::1]:9464", "localhost:9464"]) {
-    assert.throws(() => parseMetricsAddress(bad), (e: Error) => e instanceof ConfigError && /only loopback addresses/.test(e.message), bad);
+    assert.throws(
+      () => parseMetricsAddress(bad),
+      (e: Error) => e instanceof ConfigError && /only loopback addresses/.test(e.message),
+      bad,
+    );
   }
-  for (const bad of ["127.0.0.1", "127.0.0.1:70000", ":9464"]) assert.throws(() => parseMetricsAddress(bad), ConfigError, bad);
+  for (const bad of ["127.0.0.1", "127.0.0.1:70000", ":9464"])
+    assert.throws(() => parseMetricsAddress(bad), ConfigError, bad);
   let err = "";
-  const code = await main(["up", "--conf", "/nonexistent.conf", "--metrics", "0.0.0.0:9464"], { out: () => undefined, err: (t) => (err += t) });
+  const code = await main(["up", "--conf", "/nonexistent.conf", "--metrics", "0.0.0.0:9464"], {
+    out: () => undefined,
+    err: (t) => (err += t),
+  });
   assert.equal(code, 2);
   assert.match(err, /refusing to serve metrics on 0\.0\.0\.0: only loopback addresses/);
 });
 
 /** The OpenMetrics body read by the specification-grammar line parser (a grammar violation fails the test). */
 function specParser(body: string): Sample[] {
-  return parseExposition(body, "openmetrics").flatMap((f) => f.samples.map((s) => ({ name: s.name, labels: s.labels, value: Number(s.value) })));
+  return parseExposition(body, "openmetrics").flatMap((f) =>
+    f.samples.map((s) => ({ name: s.name, labels: s.labels, value: Number(s.value) })),
+  );
 }
 
-test("status and /metrics: good packets counted with no diagnostic, then a peer truncating HMAC-SHA-256 to 96 bits is named (text, JSON, log, metrics)", { timeout: 120_000 }, async (t) => {
-  t.after(() => h.stop());
-  await statusAndMetricsScenario(h, specParser);
-});
+test(
+  "status and /metrics: good packets counted with no diagnostic, then a peer truncating HMAC-SHA-256 to 96 bits is named (text, JSON, log, metrics)",
+  { timeout: 120_000 },
+  async (t) => {
+    t.after(() => h.stop());
+    await statusAndMetricsScenario(h, specParser);
+  },
+);
 
-test("up-but-silent: ping logs the diagnostic while the responder is frozen (not before) and clears it when replies verify again", { timeout: 120_000 }, async (t) => {
-  t.after(() => h.stop());
-  const port = await freePort();
-  const R: Side = { addr: "127.0.0.1", id: "resp2.example.org", ts: "203.0.113.2/32" };
-  const I: Side = { addr: "127.0.0.2", id: "init2.example.org", ts: "198.51.100.1/32" };
-  const rtmp = h.dir("silence-resp"), itmp = h.dir("silence-ping");
-  const resp = h.startUp(["--listen", "--conf", h.conf(R, I, port)], rtmp);
-  await waitFor(resp, /listening on/);
-  const ping = h.spawn(["ping", "--conf", h.conf(I, R, port), "203.0.113.2", "-c", "40", "-i", "0.25", "-W", "2", "--silence-after", "1"], itmp);
-  const until = (re: RegExp, ms = 20_000): Promise<void> => waitFor(ping, re, ms, 50);
-  await until(/icmp_seq=2 /);
-  assert.doesNotMatch(ping.out(), /up-but-silent/, "no diagnostic while replies come back");
-  process.kill(resp.child.pid!, "SIGSTOP");
-  try {
-    await until(/\[ESP\] up-but-silent: SA pair net\{\d+\} \(peer 127\.0\.0\.1\) is up but silent: \d+ packets went out on 0x[0-9a-f]{8} over \d+ s and nothing verified on 0x[0-9a-f]{8}/);
-    assert.match(ping.out(), /\(1\) nothing arrives for 0x[0-9a-f]{8}/);
-  } finally {
-    process.kill(resp.child.pid!, "SIGCONT");
-  }
-  await until(/\[ESP\] up-but-silent cleared: inbound traffic verifies again on 0x[0-9a-f]{8}/);
-  assert.equal(await ping.exited, 0, ping.out());
-  assert.match(ping.out(), /40 packets transmitted, 40 received/, "the frozen responder answered everything once thawed");
-  assert.equal(h.cli(rtmp, ["down", "--all"]).code, 0);
-  assert.equal(await resp.exited, 0);
-});
+test(
+  "up-but-silent: ping logs the diagnostic while the responder is frozen (not before) and clears it when replies verify again",
+  { timeout: 120_000 },
+  async (t) => {
+    t.after(() => h.stop());
+    const port = await freePort();
+    const R: Side = { addr: "127.0.0.1", id: "resp2.example.org", ts: "203.0.113.2/32" };
+    const I: Side = { addr: "127.0.0.2", id: "init2.example.org", ts: "198.51.100.1/32" };
+    const rtmp = h.dir("silence-resp"),
+      itmp = h.dir("silence-ping");
+    const resp = h.startUp(["--listen", "--conf", h.conf(R, I, port)], rtmp);
+    await waitFor(resp, /listening on/);
+    const ping = h.spawn(
+      [
+        "ping",
+        "--conf",
+        h.conf(I, R, port),
+        "203.0.113.2",
+        "-c",
+        "40",
+        "-i",
+        "0.25",
+        "-W",
+        "2",
+        "--silence-after",
+        "1",
+      ],
+      itmp,
+    );
+    const until = (re: RegExp, ms = 20_000): Promise<void> => waitFor(ping, re, ms, 50);
+    await until(/icmp_seq=2 /);
+    assert.doesNotMatch(ping.out(), /up-but-silent/, "no diagnostic while replies come back");
+    process.kill(resp.child.pid!, "SIGSTOP");
+    try {
+      await until(
+        /\[ESP\] up-but-silent: SA pair net\{\d+\} \(peer 127\.0\.0\.1\) is up but silent: \d+ packets went out on 0x[0-9a-f]{8} over \d+ s and nothing verified on 0x[0-9a-f]{8}/,
+      );
+      assert.match(ping.out(), /\(1\) nothing arrives for 0x[0-9a-f]{8}/);
+    } finally {
+      process.kill(resp.child.pid!, "SIGCONT");
+    }
+    await until(/\[ESP\] up-but-silent cleared: inbound traffic verifies again on 0x[0-9a-f]{8}/);
+    assert.equal(await ping.exited, 0, ping.out());
+    assert.match(
+      ping.out(),
+      /40 packets transmitted, 40 received/,
+      "the frozen responder answered everything once thawed",
+    );
+    assert.equal(h.cli(rtmp, ["down", "--all"]).code, 0);
+    assert.equal(await resp.exited, 0);
+  },
+);

@@ -22,14 +22,28 @@ const SAS = repoPath("test/fixtures/pcap/esp-mixed.sas.json");
 const PCAP = repoPath("test/fixtures/pcap/esp-mixed.pcap");
 
 function run(args: string[], tmp = empty): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, TMPDIR: tmp }, encoding: "utf8", timeout: 30_000, killSignal: "SIGKILL" });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    env: { ...process.env, TMPDIR: tmp },
+    encoding: "utf8",
+    timeout: 30_000,
+    killSignal: "SIGKILL",
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 test("the parser: options, values, repeats, --, negative numbers, and each refusal", () => {
-  const spec = { a: { type: "boolean", short: "a" }, n: { type: "string" }, m: { type: "string", multiple: true, short: "m" } } as const;
-  assert.deepEqual(parseCommandArgs(["-a", "--n=3", "-m", "x", "--m", "y", "p", "--", "--n"], spec, { command: "t", maxPositionals: 2 }),
-    { values: { a: true, n: "3", m: ["x", "y"] }, positionals: ["p", "--n"] });
+  const spec = {
+    a: { type: "boolean", short: "a" },
+    n: { type: "string" },
+    m: { type: "string", multiple: true, short: "m" },
+  } as const;
+  assert.deepEqual(
+    parseCommandArgs(["-a", "--n=3", "-m", "x", "--m", "y", "p", "--", "--n"], spec, {
+      command: "t",
+      maxPositionals: 2,
+    }),
+    { values: { a: true, n: "3", m: ["x", "y"] }, positionals: ["p", "--n"] },
+  );
   assert.deepEqual(parseCommandArgs(["--n", "-1", "-"], spec, { command: "t", maxPositionals: 1 }).values, { n: "-1" });
   assert.deepEqual(parseCommandArgs(["-mx", "-m=y"], spec, { command: "t" }).values, { m: ["x", "=y"] });
   const refused: [string[], RegExp][] = [
@@ -42,12 +56,20 @@ test("the parser: options, values, repeats, --, negative numbers, and each refus
     [["x"], /^unexpected argument 'x'/],
     [["--constructor"], /^unknown option '--constructor'/],
   ];
-  for (const [args, re] of refused) assert.throws(() => parseCommandArgs(args, spec, { command: "t" }), (e: Error) => e instanceof UsageError && re.test(e.message), args.join(" "));
+  for (const [args, re] of refused)
+    assert.throws(
+      () => parseCommandArgs(args, spec, { command: "t" }),
+      (e: Error) => e instanceof UsageError && re.test(e.message),
+      args.join(" "),
+    );
   assert.equal(numberArg("--x", "2.5", { min: 0, max: 3 }), 2.5);
   for (const bad of ["abc", "", "1e3", "0x10", "4", "-1", "Infinity", "2.5"]) {
     assert.throws(() => numberArg("--x", bad, { min: 0, max: 3, integer: true }), UsageError, bad);
   }
-  assert.throws(() => numberArg("--for", "0", { min: 0, max: 9, exclusiveMin: true }), /--for must be a number > 0 and <= 9, got '0'/);
+  assert.throws(
+    () => numberArg("--for", "0", { min: 0, max: 9, exclusiveMin: true }),
+    /--for must be a number > 0 and <= 9, got '0'/,
+  );
 });
 
 test("every command: an unknown flag and a bad number are one line on stderr and exit 2", { timeout: 120_000 }, () => {
@@ -89,23 +111,38 @@ test("pcap decrypt --verdicts - | head -1: the first verdict, then a quiet exit 
   const script = `set -o pipefail; "${process.execPath}" "${CLI}" pcap decrypt --sa "${SAS}" "${capture}" --verdicts - 2>"${capture}.err" | head -1`;
   const r = spawnSync("bash", ["-c", script], { encoding: "utf8", timeout: 60_000, killSignal: "SIGKILL" });
   assert.equal(r.status, 0, `${r.stderr}${readFileSync(`${capture}.err`, "utf8")}`);
-  assert.equal(r.stdout, '{"frame": 1, "spi": "0x0e582872", "seq": 1, "verdict": "ok", "reason": "Decrypted and verified; next header 4."}\n');
+  assert.equal(
+    r.stdout,
+    '{"frame": 1, "spi": "0x0e582872", "seq": 1, "verdict": "ok", "reason": "Decrypted and verified; next header 4."}\n',
+  );
   assert.equal(readFileSync(`${capture}.err`, "utf8"), "", "nothing on stderr: no EPIPE trace, no summary");
 });
 
-test("pcap decrypt: -o or --verdicts naming the input (also through another path) is refused, the capture intact", { timeout: 60_000 }, () => {
-  const before = readFileSync(PCAP);
-  const dir = h.dir("same");
-  const link = join(dir, "link.pcap");
-  symlinkSync(PCAP, link);
-  for (const args of [["-o", PCAP], ["--verdicts", PCAP], ["-o", link], ["-o", SAS],
-    ["-o", join(dir, "x"), "--verdicts", join(dir, "x")]]) {
-    const r = run(["pcap", "decrypt", "--sa", SAS, PCAP, ...args]);
-    assert.equal(r.code, 2, r.err);
-    assert.match(r.err, /^ipsec-wasm pcap decrypt: (-o|--verdicts) .* is the (input capture|SA file|-o): refusing to overwrite it\n$/);
-  }
-  assert.ok(readFileSync(PCAP).equals(before));
-});
+test(
+  "pcap decrypt: -o or --verdicts naming the input (also through another path) is refused, the capture intact",
+  { timeout: 60_000 },
+  () => {
+    const before = readFileSync(PCAP);
+    const dir = h.dir("same");
+    const link = join(dir, "link.pcap");
+    symlinkSync(PCAP, link);
+    for (const args of [
+      ["-o", PCAP],
+      ["--verdicts", PCAP],
+      ["-o", link],
+      ["-o", SAS],
+      ["-o", join(dir, "x"), "--verdicts", join(dir, "x")],
+    ]) {
+      const r = run(["pcap", "decrypt", "--sa", SAS, PCAP, ...args]);
+      assert.equal(r.code, 2, r.err);
+      assert.match(
+        r.err,
+        /^ipsec-wasm pcap decrypt: (-o|--verdicts) .* is the (input capture|SA file|-o): refusing to overwrite it\n$/,
+      );
+    }
+    assert.ok(readFileSync(PCAP).equals(before));
+  },
+);
 
 test("status --json with no `up` running: a JSON array on stdout (empty), exit 3", { timeout: 30_000 }, () => {
   const r = run(["status", "--json"]);
@@ -117,14 +154,22 @@ test("status --json with no `up` running: a JSON array on stdout (empty), exit 3
   assert.equal(text.out, "");
 });
 
-test("up --for 2 against a loopback port nobody answers: exit 15 after about 2 s, negotiation included", { timeout: 60_000 }, async () => {
-  const port = await freePort();
-  const tmp = h.dir("for");
-  const conf = h.conf({ addr: "127.0.0.1", id: "for.example.org", ts: "10.77.0.1/32" }, { addr: "127.0.0.2", id: "none.example.org", ts: "10.77.0.2/32" }, port);
-  const t0 = performance.now();
-  const r = run(["up", "--conf", conf, "--for", "2"], tmp);
-  const seconds = (performance.now() - t0) / 1000;
-  assert.equal(r.code, 15, `${r.out}${r.err}`);
-  assert.ok(seconds >= 1.9 && seconds < 4.5, `took ${seconds.toFixed(2)} s`);
-  assert.match(r.err, /--for 2 s elapsed before the IKE_SA of 't' was established/);
-});
+test(
+  "up --for 2 against a loopback port nobody answers: exit 15 after about 2 s, negotiation included",
+  { timeout: 60_000 },
+  async () => {
+    const port = await freePort();
+    const tmp = h.dir("for");
+    const conf = h.conf(
+      { addr: "127.0.0.1", id: "for.example.org", ts: "10.77.0.1/32" },
+      { addr: "127.0.0.2", id: "none.example.org", ts: "10.77.0.2/32" },
+      port,
+    );
+    const t0 = performance.now();
+    const r = run(["up", "--conf", conf, "--for", "2"], tmp);
+    const seconds = (performance.now() - t0) / 1000;
+    assert.equal(r.code, 15, `${r.out}${r.err}`);
+    assert.ok(seconds >= 1.9 && seconds < 4.5, `took ${seconds.toFixed(2)} s`);
+    assert.match(r.err, /--for 2 s elapsed before the IKE_SA of 't' was established/);
+  },
+);

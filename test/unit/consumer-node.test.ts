@@ -15,23 +15,38 @@ const program = (f: string): string => readFileSync(repo(`test/consumers/program
 let consumer: Consumer;
 let install: Ran;
 
-before(async () => {
-  ({ consumer, install } = await consumerProjectLogged("node-fast", {
-    files: { "roundtrip.mjs": program("roundtrip.mjs"), "run.mjs": program("run.mjs") },
-  }));
-}, { timeout: 300_000 });
+before(
+  async () => {
+    ({ consumer, install } = await consumerProjectLogged("node-fast", {
+      files: { "roundtrip.mjs": program("roundtrip.mjs"), "run.mjs": program("run.mjs") },
+    }));
+  },
+  { timeout: 300_000 },
+);
 
 after(() => consumer?.remove());
 
-test("the install prints no warning (no install scripts) and pulls in only runtime dependencies", { timeout: 60_000 }, async () => {
-  const printed = install.stdout + install.stderr;
-  assert.doesNotMatch(printed, /warn/i, printed);
-  const ls = await runOk("npm", ["ls", "--omit=dev", "--all", "--parseable", "--long"], { cwd: consumer.dir, timeoutMs: 30_000 });
-  const names = ls.stdout.trim().split("\n").slice(1).map((l) => l.split(":")[1]!.replace(/@[^@]+$/, "")).sort();
-  // koffi (FFI for `up --tun`) is an optional peer dependency: a user who wants the TUN installs
-  // it; nobody else gets its install script.
-  assert.deepEqual(names, ["@noble/curves", "@noble/hashes", "ipsec-wasm"], ls.stdout);
-});
+test(
+  "the install prints no warning (no install scripts) and pulls in only runtime dependencies",
+  { timeout: 60_000 },
+  async () => {
+    const printed = install.stdout + install.stderr;
+    assert.doesNotMatch(printed, /warn/i, printed);
+    const ls = await runOk("npm", ["ls", "--omit=dev", "--all", "--parseable", "--long"], {
+      cwd: consumer.dir,
+      timeoutMs: 30_000,
+    });
+    const names = ls.stdout
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => l.split(":")[1]!.replace(/@[^@]+$/, ""))
+      .sort();
+    // koffi (FFI for `up --tun`) is an optional peer dependency: a user who wants the TUN installs
+    // it; nobody else gets its install script.
+    assert.deepEqual(names, ["@noble/curves", "@noble/hashes", "ipsec-wasm"], ls.stdout);
+  },
+);
 
 test("plain node imports it (ESM) and the consumer program passes every check", { timeout: 60_000 }, async () => {
   const r = await runOk(process.execPath, ["run.mjs"], { cwd: consumer.dir, timeoutMs: 30_000 });
@@ -45,18 +60,27 @@ test("plain node imports it (ESM) and the consumer program passes every check", 
   assert.deepEqual(Object.keys(result.suites), ["aes128gcm16", "chacha20poly1305", "aes128-sha256"]);
   assert.equal(result.tamper.status, "integrity-failed");
   // It is the installed package that ran, compiled JavaScript from dist/.
-  const resolved = await runOk(process.execPath, ["--input-type=module", "-e", "console.log(import.meta.resolve('ipsec-wasm'))"], { cwd: consumer.dir, timeoutMs: 30_000 });
+  const resolved = await runOk(
+    process.execPath,
+    ["--input-type=module", "-e", "console.log(import.meta.resolve('ipsec-wasm'))"],
+    { cwd: consumer.dir, timeoutMs: 30_000 },
+  );
   assert.equal(resolved.stdout.trim(), `file://${join(consumer.dir, "node_modules/ipsec-wasm/dist/index.js")}`);
 });
 
-test("the ipsec-wasm bin: --help exits 0 with the usage, --version, no TypeScript loader", { timeout: 60_000 }, async () => {
-  const bin = join(consumer.dir, "node_modules/.bin/ipsec-wasm");
-  const help = await runOk(bin, ["--help"], { cwd: consumer.dir, timeoutMs: 30_000 });
-  assert.equal(help.stderr, "");
-  assert.match(help.stdout, /^Usage: ipsec-wasm <command> \[options\]/);
-  for (const cmd of ["pcap decrypt", "demo", "up", "ping", "status", "down"]) assert.match(help.stdout, new RegExp(`^  ${cmd} `, "m"));
-  const version = await runOk(bin, ["--version"], { cwd: consumer.dir, timeoutMs: 30_000 });
-  assert.equal(version.stdout, `ipsec-wasm ${JSON.parse(readFileSync(repo("package.json"), "utf8")).version}\n`);
-  const ls = await runOk("npm", ["ls", "--all", "--parseable"], { cwd: consumer.dir, timeoutMs: 30_000 });
-  assert.doesNotMatch(ls.stdout, /tsx|typescript|esbuild/, "nothing that loads TypeScript is installed");
-});
+test(
+  "the ipsec-wasm bin: --help exits 0 with the usage, --version, no TypeScript loader",
+  { timeout: 60_000 },
+  async () => {
+    const bin = join(consumer.dir, "node_modules/.bin/ipsec-wasm");
+    const help = await runOk(bin, ["--help"], { cwd: consumer.dir, timeoutMs: 30_000 });
+    assert.equal(help.stderr, "");
+    assert.match(help.stdout, /^Usage: ipsec-wasm <command> \[options\]/);
+    for (const cmd of ["pcap decrypt", "demo", "up", "ping", "status", "down"])
+      assert.match(help.stdout, new RegExp(`^  ${cmd} `, "m"));
+    const version = await runOk(bin, ["--version"], { cwd: consumer.dir, timeoutMs: 30_000 });
+    assert.equal(version.stdout, `ipsec-wasm ${JSON.parse(readFileSync(repo("package.json"), "utf8")).version}\n`);
+    const ls = await runOk("npm", ["ls", "--all", "--parseable"], { cwd: consumer.dir, timeoutMs: 30_000 });
+    assert.doesNotMatch(ls.stdout, /tsx|typescript|esbuild/, "nothing that loads TypeScript is installed");
+  },
+);

@@ -31,7 +31,13 @@ function expand(key: Uint8Array): [number, number] {
 }
 
 /** node:crypto reference, no padding. */
-function nodeCipher(mode: "ecb" | "cbc" | "ctr", dir: "enc" | "dec", key: Uint8Array, iv: Uint8Array | null, data: Uint8Array): Uint8Array {
+function nodeCipher(
+  mode: "ecb" | "cbc" | "ctr",
+  dir: "enc" | "dec",
+  key: Uint8Array,
+  iv: Uint8Array | null,
+  data: Uint8Array,
+): Uint8Array {
   const name = `aes-${key.length * 8}-${mode}`;
   const c = dir === "enc" ? createCipheriv(name, key, iv) : createDecipheriv(name, key, iv);
   c.setAutoPadding(false);
@@ -104,9 +110,17 @@ test("aesKeyBytes/aesExpandKey reject bad key lengths and write nothing", () => 
   }
 });
 
-interface Rfc3602Case { id: string; kind: string; key_hex: string; iv_hex: string; plaintext_hex: string; ciphertext_hex: string }
-const rfc3602 = (JSON.parse(readFileSync(new URL("../vectors/rfc/rfc3602_aes_cbc.json", import.meta.url), "utf8")) as Rfc3602Case[])
-  .filter((c) => c.kind === "aes-cbc-raw");
+interface Rfc3602Case {
+  id: string;
+  kind: string;
+  key_hex: string;
+  iv_hex: string;
+  plaintext_hex: string;
+  ciphertext_hex: string;
+}
+const rfc3602 = (
+  JSON.parse(readFileSync(new URL("../vectors/rfc/rfc3602_aes_cbc.json", import.meta.url), "utf8")) as Rfc3602Case[]
+).filter((c) => c.kind === "aes-cbc-raw");
 
 test("RFC 3602 section 4 cases 1-4: raw AES-128-CBC encrypt and decrypt, in place and not", () => {
   assert.equal(rfc3602.length, 4);
@@ -124,9 +138,19 @@ test("RFC 3602 section 4 cases 1-4: raw AES-128-CBC encrypt and decrypt, in plac
   }
 });
 
-interface WycheproofCbc { tcId: number; key: string; iv: string; msg: string; ct: string; result: string }
-const wycheproof = (JSON.parse(readFileSync(new URL("../vectors/wycheproof/aes_cbc_pkcs5_test.json", import.meta.url), "utf8")) as
-  { testGroups: { tests: WycheproofCbc[] }[] }).testGroups.flatMap((g) => g.tests);
+interface WycheproofCbc {
+  tcId: number;
+  key: string;
+  iv: string;
+  msg: string;
+  ct: string;
+  result: string;
+}
+const wycheproof = (
+  JSON.parse(readFileSync(new URL("../vectors/wycheproof/aes_cbc_pkcs5_test.json", import.meta.url), "utf8")) as {
+    testGroups: { tests: WycheproofCbc[] }[];
+  }
+).testGroups.flatMap((g) => g.tests);
 
 test("Wycheproof aes_cbc_pkcs5 valid cases through the raw CBC core (padding done here)", () => {
   const valid = wycheproof.filter((t) => t.result === "valid");
@@ -142,7 +166,10 @@ test("Wycheproof aes_cbc_pkcs5 valid cases through the raw CBC core (padding don
     assert.equal(hex(ct), t.ct, `tcId ${t.tcId} encrypt`);
     const dec = run(unhex(t.ct), true, (s, d) => x.aesCbcDecrypt!(ks, rounds, iv, s, d, ct.length));
     const pad = dec[dec.length - 1];
-    assert.ok(pad! >= 1 && pad! <= 16 && dec.subarray(dec.length - pad!).every((b) => b === pad), `tcId ${t.tcId} padding`);
+    assert.ok(
+      pad! >= 1 && pad! <= 16 && dec.subarray(dec.length - pad!).every((b) => b === pad),
+      `tcId ${t.tcId} padding`,
+    );
     assert.equal(hex(dec.subarray(0, dec.length - pad!)), t.msg, `tcId ${t.tcId} decrypt`);
   }
 });
@@ -157,14 +184,26 @@ test("ECB and CBC against node:crypto: 1..40 blocks, AES-128/192/256, in place a
       const iv = P.put(ivBytes);
       for (const inPlace of [false, true]) {
         const what = `aes-${k * 8} n=${n} inPlace=${inPlace}`;
-        assert.equal(hex(run(data, inPlace, (s, d) => x.aesEncryptBlocks!(ks, rounds, s, d, n))),
-          hex(nodeCipher("ecb", "enc", key, null, data)), `ecb enc ${what}`);
-        assert.equal(hex(run(data, inPlace, (s, d) => x.aesDecryptBlocks!(ks, rounds, s, d, n))),
-          hex(nodeCipher("ecb", "dec", key, null, data)), `ecb dec ${what}`);
-        assert.equal(hex(run(data, inPlace, (s, d) => x.aesCbcEncrypt!(ks, rounds, iv, s, d, n * 16))),
-          hex(nodeCipher("cbc", "enc", key, ivBytes, data)), `cbc enc ${what}`);
-        assert.equal(hex(run(data, inPlace, (s, d) => x.aesCbcDecrypt!(ks, rounds, iv, s, d, n * 16))),
-          hex(nodeCipher("cbc", "dec", key, ivBytes, data)), `cbc dec ${what}`);
+        assert.equal(
+          hex(run(data, inPlace, (s, d) => x.aesEncryptBlocks!(ks, rounds, s, d, n))),
+          hex(nodeCipher("ecb", "enc", key, null, data)),
+          `ecb enc ${what}`,
+        );
+        assert.equal(
+          hex(run(data, inPlace, (s, d) => x.aesDecryptBlocks!(ks, rounds, s, d, n))),
+          hex(nodeCipher("ecb", "dec", key, null, data)),
+          `ecb dec ${what}`,
+        );
+        assert.equal(
+          hex(run(data, inPlace, (s, d) => x.aesCbcEncrypt!(ks, rounds, iv, s, d, n * 16))),
+          hex(nodeCipher("cbc", "enc", key, ivBytes, data)),
+          `cbc enc ${what}`,
+        );
+        assert.equal(
+          hex(run(data, inPlace, (s, d) => x.aesCbcDecrypt!(ks, rounds, iv, s, d, n * 16))),
+          hex(nodeCipher("cbc", "dec", key, ivBytes, data)),
+          `cbc dec ${what}`,
+        );
         assert.equal(hex(P.get(iv, 16)), hex(ivBytes), "iv modified");
       }
     }
@@ -188,7 +227,21 @@ test("CTR against node:crypto aes-*-ctr: 1..40 blocks and partial tails, in plac
   for (const k of KEY_SIZES) {
     const key = bytes(`ctrkey${k}`, k);
     const [ks, rounds] = expand(key);
-    const lengths = [...Array.from({ length: 40 }, (_, i) => (i + 1) * 16), 1, 5, 15, 17, 31, 33, 100, 127, 129, 255, 257, 639];
+    const lengths = [
+      ...Array.from({ length: 40 }, (_, i) => (i + 1) * 16),
+      1,
+      5,
+      15,
+      17,
+      31,
+      33,
+      100,
+      127,
+      129,
+      255,
+      257,
+      639,
+    ];
     for (const len of lengths) {
       const data = bytes(`ctrdata${k}/${len}`, len);
       const ctrBytes = bytes(`ctr${k}/${len}`, 16);
@@ -196,7 +249,11 @@ test("CTR against node:crypto aes-*-ctr: 1..40 blocks and partial tails, in plac
       const ctr = P.put(ctrBytes);
       for (const inPlace of [false, true]) {
         const got = run(data, inPlace, (s, d) => x.aesCtrXor!(ks, rounds, ctr, s, d, len));
-        assert.equal(hex(got), hex(nodeCipher("ctr", "enc", key, ctrBytes, data)), `aes-${k * 8} len=${len} inPlace=${inPlace}`);
+        assert.equal(
+          hex(got),
+          hex(nodeCipher("ctr", "enc", key, ctrBytes, data)),
+          `aes-${k * 8} len=${len} inPlace=${inPlace}`,
+        );
         assert.equal(hex(P.get(ctr, 16)), hex(ctrBytes), "counter block modified");
       }
     }
@@ -216,7 +273,11 @@ test("CTR counter wraps mod 2^32 across 0xffffffff (inc32), leaving the other 96
         const data = bytes(`wrapdata${k}/${start}/${len}`, len);
         for (const inPlace of [false, true]) {
           const got = run(data, inPlace, (s, d) => x.aesCtrXor!(ks, rounds, ctr, s, d, len));
-          assert.equal(hex(got), hex(ctrInc32(key, ctrBytes, data)), `aes-${k * 8} start=${start.toString(16)} len=${len}`);
+          assert.equal(
+            hex(got),
+            hex(ctrInc32(key, ctrBytes, data)),
+            `aes-${k * 8} start=${start.toString(16)} len=${len}`,
+          );
         }
       }
     }
@@ -230,7 +291,10 @@ test("aesEncrypt8 encrypts 8 independent blocks like node:crypto ECB, in place a
       const [ks, rounds] = expand(key);
       const data = bytes(`e8data${k}/${trial}`, 128);
       for (const inPlace of [false, true]) {
-        assert.equal(hex(run(data, inPlace, (s, d) => x.aesEncrypt8!(ks, rounds, s, d))), hex(nodeCipher("ecb", "enc", key, null, data)));
+        assert.equal(
+          hex(run(data, inPlace, (s, d) => x.aesEncrypt8!(ks, rounds, s, d))),
+          hex(nodeCipher("ecb", "enc", key, null, data)),
+        );
       }
     }
   }

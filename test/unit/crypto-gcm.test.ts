@@ -8,17 +8,37 @@ import { readFileSync } from "node:fs";
 import { loadPrimitives, hex, unhex, type Primitives } from "../helpers/primitives.ts";
 
 interface WycheproofGcmTest {
-  tcId: number; comment: string; flags: string[]; key: string; iv: string; aad: string;
-  msg: string; ct: string; tag: string; result: "valid" | "invalid" | "acceptable";
+  tcId: number;
+  comment: string;
+  flags: string[];
+  key: string;
+  iv: string;
+  aad: string;
+  msg: string;
+  ct: string;
+  tag: string;
+  result: "valid" | "invalid" | "acceptable";
 }
-interface WycheproofGcmFile { testGroups: { ivSize: number; keySize: number; tagSize: number; tests: WycheproofGcmTest[] }[] }
+interface WycheproofGcmFile {
+  testGroups: { ivSize: number; keySize: number; tagSize: number; tests: WycheproofGcmTest[] }[];
+}
 interface McgrewEspCase {
-  id: string; key_hex: string; nonce_hex: string; aad_hex: string; plaintext_hex: string; ciphertext_hex: string; icv_hex: string;
+  id: string;
+  key_hex: string;
+  nonce_hex: string;
+  aad_hex: string;
+  plaintext_hex: string;
+  ciphertext_hex: string;
+  icv_hex: string;
 }
 
 const vectorsDir = new URL("../vectors/", import.meta.url);
-const wycheproof = JSON.parse(readFileSync(new URL("wycheproof/aes_gcm_test.json", vectorsDir), "utf8")) as WycheproofGcmFile;
-const mcgrew = JSON.parse(readFileSync(new URL("rfc/draft_mcgrew_gcm_test_01_esp.json", vectorsDir), "utf8")) as McgrewEspCase[];
+const wycheproof = JSON.parse(
+  readFileSync(new URL("wycheproof/aes_gcm_test.json", vectorsDir), "utf8"),
+) as WycheproofGcmFile;
+const mcgrew = JSON.parse(
+  readFileSync(new URL("rfc/draft_mcgrew_gcm_test_01_esp.json", vectorsDir), "utf8"),
+) as McgrewEspCase[];
 
 const MAX = 4096;
 const SENTINEL = 0xa5;
@@ -26,18 +46,36 @@ const SENTINEL = 0xa5;
 /** Fixed wasm buffers reused by every call (the primitives heap is a bump allocator). */
 class Gcm {
   readonly p: Primitives;
-  readonly ctx: number; readonly nonce: number; readonly aad: number; readonly src: number; readonly dst: number; readonly tag: number;
+  readonly ctx: number;
+  readonly nonce: number;
+  readonly aad: number;
+  readonly src: number;
+  readonly dst: number;
+  readonly tag: number;
   constructor(p: Primitives) {
     this.p = p;
     this.ctx = p.alloc(p.x.gcmContextBytes!(32));
-    this.nonce = p.alloc(16); this.aad = p.alloc(MAX); this.src = p.alloc(MAX); this.dst = p.alloc(MAX); this.tag = p.alloc(16);
+    this.nonce = p.alloc(16);
+    this.aad = p.alloc(MAX);
+    this.src = p.alloc(MAX);
+    this.dst = p.alloc(MAX);
+    this.tag = p.alloc(16);
     assert.equal(this.ctx % 16, 0);
   }
-  private set(ptr: number, b: Uint8Array): void { new Uint8Array(this.p.x.memory.buffer, ptr, b.length).set(b); }
-  private fill(ptr: number, n: number, v: number): void { new Uint8Array(this.p.x.memory.buffer, ptr, n).fill(v); }
-  init(key: Uint8Array): number { this.set(this.aad, key); return this.p.x.gcmInit!(this.aad, key.length, this.ctx); }
+  private set(ptr: number, b: Uint8Array): void {
+    new Uint8Array(this.p.x.memory.buffer, ptr, b.length).set(b);
+  }
+  private fill(ptr: number, n: number, v: number): void {
+    new Uint8Array(this.p.x.memory.buffer, ptr, n).fill(v);
+  }
+  init(key: Uint8Array): number {
+    this.set(this.aad, key);
+    return this.p.x.gcmInit!(this.aad, key.length, this.ctx);
+  }
   private inputs(nonce: Uint8Array, aad: Uint8Array, data: Uint8Array): void {
-    this.set(this.nonce, nonce); this.set(this.aad, aad); this.set(this.src, data);
+    this.set(this.nonce, nonce);
+    this.set(this.aad, aad);
+    this.set(this.src, data);
   }
   /** Returns ct || tag; inPlace encrypts the src buffer itself. */
   seal(nonce: Uint8Array, aad: Uint8Array, pt: Uint8Array, tagLen: number, inPlace = false): Uint8Array {
@@ -54,7 +92,17 @@ class Gcm {
     this.set(this.tag, tag);
     const out = inPlace ? this.src : this.dst;
     if (!inPlace) this.fill(this.dst, ct.length + 16, SENTINEL);
-    const ok = this.p.x.gcmOpen!(this.ctx, this.nonce, this.aad, aad.length, this.src, out, ct.length, this.tag, tag.length);
+    const ok = this.p.x.gcmOpen!(
+      this.ctx,
+      this.nonce,
+      this.aad,
+      aad.length,
+      this.src,
+      out,
+      ct.length,
+      this.tag,
+      tag.length,
+    );
     assert.ok(ok === 0 || ok === 1);
     if (ok === 1) return this.p.get(out, ct.length);
     const after = this.p.get(out, ct.length + (inPlace ? 0 : 16));
@@ -82,12 +130,18 @@ function aesEcb(key: Uint8Array, block: Uint8Array): Uint8Array {
 }
 
 test("Wycheproof AES-GCM, every 96-bit-IV case: valid ones seal and open, invalid ones are rejected", () => {
-  let valid = 0, invalid = 0;
+  let valid = 0,
+    invalid = 0;
   for (const g of wycheproof.testGroups) {
     if (g.ivSize !== 96) continue;
     for (const t of g.tests) {
       const name = `tcId ${t.tcId} (${t.comment})`;
-      const key = unhex(t.key), iv = unhex(t.iv), aad = unhex(t.aad), msg = unhex(t.msg), ct = unhex(t.ct), tag = unhex(t.tag);
+      const key = unhex(t.key),
+        iv = unhex(t.iv),
+        aad = unhex(t.aad),
+        msg = unhex(t.msg),
+        ct = unhex(t.ct),
+        tag = unhex(t.tag);
       assert.equal(gcm.init(key), key.length / 4 + 6, name);
       assert.equal(t.result === "acceptable", false, `${name}: no acceptable cases expected`);
       if (t.result === "valid") {
@@ -114,10 +168,16 @@ test("Wycheproof AES-GCM, every 96-bit-IV case: valid ones seal and open, invali
 test("draft-mcgrew-gcm-test-01: the 14 ESP packets seal to ciphertext+ICV and open to the payload", () => {
   assert.equal(mcgrew.length, 14);
   for (const c of mcgrew) {
-    const key = unhex(c.key_hex), nonce = unhex(c.nonce_hex), aad = unhex(c.aad_hex);
+    const key = unhex(c.key_hex),
+      nonce = unhex(c.nonce_hex),
+      aad = unhex(c.aad_hex);
     assert.notEqual(gcm.init(key), 0, c.id);
     assert.equal(hex(gcm.seal(nonce, aad, unhex(c.plaintext_hex), 16)), c.ciphertext_hex + c.icv_hex, c.id);
-    assert.equal(hex(gcm.seal(nonce, aad, unhex(c.plaintext_hex), 16, true)), c.ciphertext_hex + c.icv_hex, `${c.id} in place`);
+    assert.equal(
+      hex(gcm.seal(nonce, aad, unhex(c.plaintext_hex), 16, true)),
+      c.ciphertext_hex + c.icv_hex,
+      `${c.id} in place`,
+    );
     const opened = gcm.open(nonce, aad, unhex(c.ciphertext_hex), unhex(c.icv_hex));
     assert.equal(hex(opened ?? new Uint8Array()), c.plaintext_hex, c.id);
     const openedInPlace = gcm.open(nonce, aad, unhex(c.ciphertext_hex), unhex(c.icv_hex), true);
@@ -135,10 +195,13 @@ test("GHASH equals node:crypto's tag ^ E_K(J0) for random keys, AAD and cipherte
     x.ghashUpdate!(keyMem, y, data, b.length);
   };
   for (let i = 0; i < 400; i++) {
-    const key = rand(16), iv = rand(12);
-    const aad = rand(i % 45), pt = rand(i < 200 ? i : 200 + ((i * 37) % 1400));
+    const key = rand(16),
+      iv = rand(12);
+    const aad = rand(i % 45),
+      pt = rand(i < 200 ? i : 200 + ((i * 37) % 1400));
     const sealed = nodeSeal(key, iv, aad, pt);
-    const ct = sealed.subarray(0, pt.length), tag = sealed.subarray(pt.length);
+    const ct = sealed.subarray(0, pt.length),
+      tag = sealed.subarray(pt.length);
     const ej0 = aesEcb(key, new Uint8Array([...iv, 0, 0, 0, 1]));
     const lens = Buffer.alloc(16);
     lens.writeBigUInt64BE(BigInt(aad.length * 8), 0);
@@ -166,7 +229,9 @@ test("GCM matches node:crypto for lengths 0..100, 1400, 1500, all key sizes, in 
     const key = rand(keyLen);
     assert.equal(gcm.init(key), keyLen / 4 + 6);
     for (const len of lengths) {
-      const nonce = rand(12), aad = rand([0, 8, 12, 20, 33][len % 5]!), pt = rand(len);
+      const nonce = rand(12),
+        aad = rand([0, 8, 12, 20, 33][len % 5]!),
+        pt = rand(len);
       const ref = nodeSeal(key, nonce, aad, pt);
       const name = `key ${keyLen} len ${len} aad ${aad.length}`;
       for (const inPlace of [false, true]) {
@@ -183,9 +248,12 @@ test("a one-bit change in any tag byte, the ciphertext, the AAD or the nonce is 
   const key = rand(16);
   gcm.init(key);
   for (const len of [0, 1, 15, 16, 64, 113, 1400]) {
-    const nonce = rand(12), aad = rand(8), pt = rand(len);
+    const nonce = rand(12),
+      aad = rand(8),
+      pt = rand(len);
     const ref = nodeSeal(key, nonce, aad, pt);
-    const ct = ref.subarray(0, len), tag = ref.subarray(len);
+    const ct = ref.subarray(0, len),
+      tag = ref.subarray(len);
     for (const tagLen of [8, 12, 16]) {
       for (let i = 0; i < tagLen; i++) {
         for (const inPlace of [false, true]) {
@@ -216,17 +284,25 @@ test("bad key lengths and tag lengths outside 4..16 are refused", () => {
     assert.equal(x.gcmContextBytes!(bad), 0, `keyLen ${bad}`);
     assert.equal(gcm.init(new Uint8Array(bad)), 0, `keyLen ${bad}`);
   }
-  const key = rand(16), nonce = rand(12), pt = rand(20);
+  const key = rand(16),
+    nonce = rand(12),
+    pt = rand(20);
   gcm.init(key);
   const ref = nodeSeal(key, nonce, new Uint8Array(), pt);
   assert.equal(gcm.open(nonce, new Uint8Array(), ref.subarray(0, 20), ref.subarray(20, 23)), null, "3-byte tag");
   assert.equal(gcm.open(nonce, new Uint8Array(), ref.subarray(0, 20), new Uint8Array()), null, "empty tag");
-  assert.equal(hex(gcm.open(nonce, new Uint8Array(), ref.subarray(0, 20), ref.subarray(20, 24)) ?? new Uint8Array()), hex(pt), "4-byte tag");
+  assert.equal(
+    hex(gcm.open(nonce, new Uint8Array(), ref.subarray(0, 20), ref.subarray(20, 24)) ?? new Uint8Array()),
+    hex(pt),
+    "4-byte tag",
+  );
 });
 
 test("unaligned nonce, AAD, data and tag pointers (ESP ciphertext sits at odd offsets after outer headers)", () => {
   const { x, alloc, get } = gcm.p;
-  const key = rand(32), nonce = rand(12), aad = rand(12);
+  const key = rand(32),
+    nonce = rand(12),
+    aad = rand(12);
   gcm.init(key);
   const base = alloc(4 * MAX);
   const at = (off: number, b: Uint8Array): number => {
@@ -236,7 +312,10 @@ test("unaligned nonce, AAD, data and tag pointers (ESP ciphertext sits at odd of
   for (const len of [1, 37, 64, 200, 1401]) {
     const pt = rand(len);
     const ref = nodeSeal(key, nonce, aad, pt);
-    const np = at(3, nonce), ap = at(21, aad), sp = at(45, pt), tp = at(61 + len, new Uint8Array(16));
+    const np = at(3, nonce),
+      ap = at(21, aad),
+      sp = at(45, pt),
+      tp = at(61 + len, new Uint8Array(16));
     x.gcmSeal!(gcm.ctx, np, ap, aad.length, sp, sp, len, tp, 12);
     assert.equal(hex(get(sp, len)) + hex(get(tp, 12)), hex(ref.subarray(0, len + 12)), `seal len ${len}`);
     const dp = base + 2 * MAX + 7;

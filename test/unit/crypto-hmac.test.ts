@@ -65,13 +65,24 @@ test("sizes: digest, block and context bytes", () => {
   assert.equal(x.hmacContextBytes!(99), 0);
 });
 
-interface MacTest { tcId: number; key: string; msg: string; tag: string; result: "valid" | "invalid" | "acceptable" }
-interface MacFile { numberOfTests: number; testGroups: { tagSize: number; tests: MacTest[] }[] }
+interface MacTest {
+  tcId: number;
+  key: string;
+  msg: string;
+  tag: string;
+  result: "valid" | "invalid" | "acceptable";
+}
+interface MacFile {
+  numberOfTests: number;
+  testGroups: { tagSize: number; tests: MacTest[] }[];
+}
 
 for (const name of NAMES) {
   test(`Wycheproof hmac_${name}_test.json: every case, result honoured`, () => {
     const file = vector(`wycheproof/hmac_${name}_test.json`) as MacFile;
-    let seen = 0, valid = 0, invalid = 0;
+    let seen = 0,
+      valid = 0,
+      invalid = 0;
     for (const group of file.testGroups) {
       for (const t of group.tests) {
         seen++;
@@ -91,7 +102,15 @@ for (const name of NAMES) {
   });
 }
 
-interface Rfc4231 { id: string; hash: string; key_hex: string; data_hex: string; mac_hex: string; mac_len_bits: number; truncated: boolean }
+interface Rfc4231 {
+  id: string;
+  hash: string;
+  key_hex: string;
+  data_hex: string;
+  mac_hex: string;
+  mac_len_bits: number;
+  truncated: boolean;
+}
 test("RFC 4231 test cases 1-7 for SHA-256/384/512, incl. truncated case 5", () => {
   const cases = vector("rfc/rfc4231_hmac_sha2.json") as Rfc4231[];
   assert.equal(cases.length, 21);
@@ -105,7 +124,13 @@ test("RFC 4231 test cases 1-7 for SHA-256/384/512, incl. truncated case 5", () =
   assert.equal(truncated, 3);
 });
 
-interface Rfc2202 { id: string; key_hex: string; data_hex: string; mac_hex: string; mac96_hex?: string }
+interface Rfc2202 {
+  id: string;
+  key_hex: string;
+  data_hex: string;
+  mac_hex: string;
+  mac96_hex?: string;
+}
 test("RFC 2202 HMAC-SHA-1 test cases 1-7, incl. the 96-bit value", () => {
   const cases = vector("rfc/rfc2202_hmac_sha1.json") as Rfc2202[];
   assert.equal(cases.length, 7);
@@ -121,7 +146,14 @@ test("RFC 2202 HMAC-SHA-1 test cases 1-7, incl. the 96-bit value", () => {
   assert.ok(with96 >= 1);
 });
 
-interface Rfc4868 { id: string; key_hex: string; data_hex: string; prf_hmac_sha256_hex: string; hmac_sha256_128_hex: string; icv_len_bytes: number }
+interface Rfc4868 {
+  id: string;
+  key_hex: string;
+  data_hex: string;
+  prf_hmac_sha256_hex: string;
+  hmac_sha256_128_hex: string;
+  icv_len_bytes: number;
+}
 test("RFC 4868 AUTH256-1..4: full PRF value and 16-byte ICV", () => {
   const cases = vector("rfc/rfc4868_hmac_sha256_128.json") as Rfc4868[];
   assert.equal(cases.length, 4);
@@ -227,7 +259,8 @@ test("hmacSha256Mac4x: four jobs of mixed lengths (incl. ESN-style b, long b) eq
       // Rounds 0..299 sweep lengths so lanes straddle block boundaries differently.
       const aLen = round < 300 ? (round + 61 * i) % 300 : (round * 37 + i * 411) % 1500;
       const bLen = round % 50 === 7 && i === 2 ? 65 : [0, 4][(round + i) % 2]; // one bLen > 64: scalar fallback
-      const a = randomBytes(aLen), b = randomBytes(bLen!);
+      const a = randomBytes(aLen),
+        b = randomBytes(bLen!);
       const out = p.alloc(32);
       fields.push([wasmHmacInit("sha256", key), putAt(a, i), aLen, putAt(b), bLen!, out]);
       want.push({ out, mac: createHmac("sha256", key).update(a).update(b).digest("hex") });
@@ -240,7 +273,9 @@ test("hmacSha256Mac4x: four jobs of mixed lengths (incl. ESN-style b, long b) eq
 });
 
 test("unknown algorithm ids write nothing", () => {
-  const ctx = p.alloc(128), out = p.alloc(64), msg = putAt(randomBytes(100));
+  const ctx = p.alloc(128),
+    out = p.alloc(64),
+    msg = putAt(randomBytes(100));
   for (const alg of [0, 5, -1]) {
     x.hmacInit!(alg, msg, 32, ctx);
     x.hmacMac!(alg, ctx, msg, 100, 0, 0, out);

@@ -11,20 +11,40 @@ import { ControlCrypto } from "../../sdk/dataplane/control-crypto.ts";
 import { SkCipher, ENCR } from "../../sdk/ike/sk.ts";
 import { ipv4Udp } from "../helpers/esp-ref.ts";
 
-const be32 = (v: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(v >>> 0); return b; };
-const be64 = (v: bigint): Buffer => { const b = Buffer.alloc(8); b.writeBigUInt64BE(v); return b; };
-const keymat = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 37 + seed * 11 + 3) & 255));
+const be32 = (v: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(v >>> 0);
+  return b;
+};
+const be64 = (v: bigint): Buffer => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(v);
+  return b;
+};
+const keymat = (n: number, seed: number): Buffer =>
+  Buffer.from(Array.from({ length: n }, (_, i) => (i * 37 + seed * 11 + 3) & 255));
 const SPI = 0x4309;
 
-interface Ref { key: Buffer; salt: Buffer; icv: number; esn: boolean }
+interface Ref {
+  key: Buffer;
+  salt: Buffer;
+  icv: number;
+  esn: boolean;
+}
 const ccmName = (key: Buffer): "aes-128-ccm" => `aes-${key.length * 8}-ccm` as "aes-128-ccm";
 const aadOf = (r: Ref, seq: bigint): Buffer =>
-  r.esn ? Buffer.concat([be32(SPI), be32(Number(seq >> 32n)), be32(Number(seq & 0xffffffffn))]) : Buffer.concat([be32(SPI), be32(Number(seq & 0xffffffffn))]);
+  r.esn
+    ? Buffer.concat([be32(SPI), be32(Number(seq >> 32n)), be32(Number(seq & 0xffffffffn))])
+    : Buffer.concat([be32(SPI), be32(Number(seq & 0xffffffffn))]);
 
 /** An ESP packet (SPI..ICV) made by node:crypto, tunnel mode (Next Header 4), IV chosen freely. */
 function refEncap(r: Ref, seq: bigint, inner: Uint8Array, iv: Buffer): Buffer {
   const padLen = (4 - ((inner.length + 2) % 4)) % 4;
-  const body = Buffer.concat([inner, Buffer.from(Array.from({ length: padLen }, (_, i) => i + 1)), Buffer.from([padLen, 4])]);
+  const body = Buffer.concat([
+    inner,
+    Buffer.from(Array.from({ length: padLen }, (_, i) => i + 1)),
+    Buffer.from([padLen, 4]),
+  ]);
   const c = createCipheriv(ccmName(r.key), r.key, Buffer.concat([r.salt, iv]), { authTagLength: r.icv });
   c.setAAD(aadOf(r, seq), { plaintextLength: body.length });
   const ct = Buffer.concat([c.update(body), c.final()]);
@@ -58,7 +78,12 @@ for (const bits of [128, 192, 256]) {
         const r: Ref = { key: km.subarray(0, bits / 8), salt: km.subarray(bits / 8), icv, esn };
         const start = esn ? 0xfffffffdn : 0n; // ESN: the packets cross 2^32
         const dp = await Dataplane.create();
-        const cfg = { spi: SPI, mode: "tunnel" as const, esp: `${esp}${esn ? "-esn" : ""}`, encKey: new Uint8Array(km) };
+        const cfg = {
+          spi: SPI,
+          mode: "tunnel" as const,
+          esp: `${esp}${esn ? "-esn" : ""}`,
+          encKey: new Uint8Array(km),
+        };
         const out = dp.addSa({ ...cfg, direction: "out", seq: start });
         const inn = dp.addSa({ ...cfg, direction: "in", seq: start, replayWindow: 64 });
         for (let i = 1n; i <= 5n; i++) {
@@ -81,7 +106,10 @@ for (const bits of [128, 192, 256]) {
         }
         assert.equal(dp.stats(inn).drops["integrity-failed"], 5n);
         assert.equal(dp.stats(inn).packets, 5n);
-        assert.throws(() => dp.addSa({ ...cfg, spi: SPI + 1, direction: "in", encKey: new Uint8Array(bits / 8 + 4) }), /3-byte salt, RFC 4309/);
+        assert.throws(
+          () => dp.addSa({ ...cfg, spi: SPI + 1, direction: "in", encKey: new Uint8Array(bits / 8 + 4) }),
+          /3-byte salt, RFC 4309/,
+        );
         assert.throws(() => dp.addSa({ ...cfg, spi: SPI + 2, direction: "in", verifyOnly: true }), /AEAD/);
       });
     }
@@ -90,15 +118,32 @@ for (const bits of [128, 192, 256]) {
 
 test("IKE SK payload with AES-CCM (RFC 5282): sealed by us, opened by node:crypto, and back", async () => {
   const cc = await ControlCrypto.create();
-  for (const [encrId, icv] of [[ENCR.AES_CCM_8, 8], [ENCR.AES_CCM_12, 12], [ENCR.AES_CCM_16, 16]] as const) {
+  for (const [encrId, icv] of [
+    [ENCR.AES_CCM_8, 8],
+    [ENCR.AES_CCM_12, 12],
+    [ENCR.AES_CCM_16, 16],
+  ] as const) {
     const skE = keymat(16 + 3, icv);
     const sk = new SkCipher(cc, encrId, new Uint8Array(skE), undefined, new Uint8Array(0), (n) => new Uint8Array(n));
     assert.equal(sk.icvBytes, icv);
-    const header = { spiI: new Uint8Array(8).fill(1), spiR: new Uint8Array(8).fill(2), majorVersion: 2, minorVersion: 0, exchange: 37, flags: 0x08, messageId: 3 };
+    const header = {
+      spiI: new Uint8Array(8).fill(1),
+      spiR: new Uint8Array(8).fill(2),
+      majorVersion: 2,
+      minorVersion: 0,
+      exchange: 37,
+      flags: 0x08,
+      messageId: 3,
+    };
     const plaintext = new Uint8Array(Array.from({ length: 45 }, (_, i) => i));
     const msg = sk.seal(header, 41, plaintext);
-    const aad = msg.subarray(0, 32), iv = msg.subarray(32, 40), ct = msg.subarray(40, msg.length - icv), tag = msg.subarray(msg.length - icv);
-    const d = createDecipheriv("aes-128-ccm", skE.subarray(0, 16), Buffer.concat([skE.subarray(16), iv]), { authTagLength: icv });
+    const aad = msg.subarray(0, 32),
+      iv = msg.subarray(32, 40),
+      ct = msg.subarray(40, msg.length - icv),
+      tag = msg.subarray(msg.length - icv);
+    const d = createDecipheriv("aes-128-ccm", skE.subarray(0, 16), Buffer.concat([skE.subarray(16), iv]), {
+      authTagLength: icv,
+    });
     d.setAuthTag(tag);
     d.setAAD(aad, { plaintextLength: ct.length });
     const body = Buffer.concat([d.update(ct), d.final()]);

@@ -7,9 +7,17 @@ import assert from "node:assert/strict";
 import { Dataplane, DataplaneError, parseSuite, type SaConfig } from "../../sdk/index.ts";
 import { refEncap, ipv4Udp, ipv6Udp } from "../helpers/esp-ref.ts";
 
-const bytes = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 37 + seed * 11 + 3) & 255);
+const bytes = (n: number, seed: number): Uint8Array =>
+  Uint8Array.from({ length: n }, (_, i) => (i * 37 + seed * 11 + 3) & 255);
 
-interface Path { sender: Dataplane; gateway: Dataplane; receiver: Dataplane; out: number; gw: number; inn: number }
+interface Path {
+  sender: Dataplane;
+  gateway: Dataplane;
+  receiver: Dataplane;
+  out: number;
+  gw: number;
+  inn: number;
+}
 
 /** Three dataplanes: the sender's outbound SA, the gateway's verify-only SA, the receiver's inbound SA. */
 async function path(esp: string, extra: Partial<SaConfig> = {}): Promise<Path> {
@@ -17,7 +25,9 @@ async function path(esp: string, extra: Partial<SaConfig> = {}): Promise<Path> {
   const encKey = bytes(s.encKeyBytes, 1);
   const integKey = s.integKeyBytes ? bytes(s.integKeyBytes, 2) : undefined;
   const base = { spi: 0xabc12345, mode: "tunnel" as const, esp, ...extra };
-  const [sender, gateway, receiver] = await Promise.all([0, 1, 2].map(() => Dataplane.create({ maxSas: 4, batchSize: 16 })));
+  const [sender, gateway, receiver] = await Promise.all(
+    [0, 1, 2].map(() => Dataplane.create({ maxSas: 4, batchSize: 16 })),
+  );
   const out = sender!.addSa({ ...base, direction: "out", encKey, integKey });
   // GMAC's key is its integrity key; an HMAC gateway gets no encryption key at all.
   const gwKey = esp.includes("gmac") ? encKey : new Uint8Array(0);
@@ -26,7 +36,18 @@ async function path(esp: string, extra: Partial<SaConfig> = {}): Promise<Path> {
   return { sender: sender!, gateway: gateway!, receiver: receiver!, out, gw, inn };
 }
 
-const GATEWAY_SUITES = ["aes128ctr-sha256", "aes256ctr-sha512", "aes128-sha256", "aes256-sha256_96", "aes192-sha384", "null-sha1", "aes128gmac", "aes256gmac", "aes128ctr-sha256-esn", "aes128gmac-esn"];
+const GATEWAY_SUITES = [
+  "aes128ctr-sha256",
+  "aes256ctr-sha512",
+  "aes128-sha256",
+  "aes256-sha256_96",
+  "aes192-sha384",
+  "null-sha1",
+  "aes128gmac",
+  "aes256gmac",
+  "aes128ctr-sha256-esn",
+  "aes128gmac-esn",
+];
 
 for (const esp of GATEWAY_SUITES) {
   test(`${esp}: sender -> verify-only gateway (unchanged, still encrypted) -> receiver; tampering stops at the gateway`, async () => {
@@ -45,11 +66,18 @@ for (const esp of GATEWAY_SUITES) {
       assert.equal(Buffer.from(forwarded[1]!.payload!).indexOf(inner), -1);
     }
     const delivered = p.receiver.decapsulateBatch(forwarded.map((r) => r.payload!));
-    delivered.forEach((r, i) => { assert.equal(r.status, "ok"); assert.deepEqual(r.payload, inners[i]); });
+    delivered.forEach((r, i) => {
+      assert.equal(r.status, "ok");
+      assert.deepEqual(r.payload, inners[i]);
+    });
 
     // Tampering anywhere (header, IV, ciphertext, ICV) and replays stop at the gateway.
     const fresh = p.sender.encapsulate(p.out, ipv4Udp(64)).packet!;
-    const tampered = [8, 12, 20, fresh.length - 30, fresh.length - 1].map((at) => { const t = fresh.slice(); t[at]! ^= 0x10; return t; });
+    const tampered = [8, 12, 20, fresh.length - 30, fresh.length - 1].map((at) => {
+      const t = fresh.slice();
+      t[at]! ^= 0x10;
+      return t;
+    });
     for (const t of tampered) {
       const g = p.gateway.decapsulate(t);
       assert.equal(g.status, "integrity-failed");
@@ -91,13 +119,33 @@ test("gateway with the IP header in front: transport and ESP-in-UDP packets forw
 });
 
 test("OpenSSL-made packets (CBC/NULL + HMAC) verify at the gateway; a wrong integrity key drops them all", async () => {
-  for (const [esp, suite, hash, icv] of [["aes128-sha256", "cbc", "sha256", 16], ["aes256-sha1", "cbc", "sha1", 12], ["null-sha256_96", "null", "sha256", 12]] as const) {
+  for (const [esp, suite, hash, icv] of [
+    ["aes128-sha256", "cbc", "sha256", 16],
+    ["aes256-sha1", "cbc", "sha1", 12],
+    ["null-sha256_96", "null", "sha256", 12],
+  ] as const) {
     const s = parseSuite(esp);
     const key = bytes(s.aesKeyBytes, 5);
     const integKey = bytes(s.integKeyBytes, 6);
     const gateway = await Dataplane.create({ maxSas: 4 });
-    const gw = gateway.addSa({ spi: 0x7000, direction: "in", mode: "tunnel", esp, encKey: new Uint8Array(0), integKey, verifyOnly: true });
-    const wrong = gateway.addSa({ spi: 0x7001, direction: "in", mode: "tunnel", esp, encKey: new Uint8Array(0), integKey: integKey.map((b) => b ^ 1), verifyOnly: true });
+    const gw = gateway.addSa({
+      spi: 0x7000,
+      direction: "in",
+      mode: "tunnel",
+      esp,
+      encKey: new Uint8Array(0),
+      integKey,
+      verifyOnly: true,
+    });
+    const wrong = gateway.addSa({
+      spi: 0x7001,
+      direction: "in",
+      mode: "tunnel",
+      esp,
+      encKey: new Uint8Array(0),
+      integKey: integKey.map((b) => b ^ 1),
+      verifyOnly: true,
+    });
     for (let seq = 1n; seq <= 5n; seq++) {
       const pkt = refEncap({ spi: 0x7000, suite, key, integKey, hash, icv }, seq, ipv4Udp(Number(seq) * 50), 4);
       const r = gateway.decapsulate(pkt);
@@ -114,12 +162,50 @@ test("OpenSSL-made packets (CBC/NULL + HMAC) verify at the gateway; a wrong inte
 test("verify-only refusals: AEAD suites (their ICV needs the encryption key), outbound SAs, an encryption key handed over", async () => {
   const dp = await Dataplane.create({ maxSas: 4 });
   for (const esp of ["aes128gcm16", "aes256gcm8", "chacha20poly1305"]) {
-    assert.throws(() => dp.addSa({ spi: 0x900, direction: "in", mode: "tunnel", esp, encKey: new Uint8Array(parseSuite(esp).encKeyBytes), verifyOnly: true }),
-      (e: unknown) => e instanceof DataplaneError && e.code === "BAD_PROPOSAL" && /keyed by the encryption key/.test(e.message) && /full key/.test(e.message), esp);
+    assert.throws(
+      () =>
+        dp.addSa({
+          spi: 0x900,
+          direction: "in",
+          mode: "tunnel",
+          esp,
+          encKey: new Uint8Array(parseSuite(esp).encKeyBytes),
+          verifyOnly: true,
+        }),
+      (e: unknown) =>
+        e instanceof DataplaneError &&
+        e.code === "BAD_PROPOSAL" &&
+        /keyed by the encryption key/.test(e.message) &&
+        /full key/.test(e.message),
+      esp,
+    );
   }
-  assert.throws(() => dp.addSa({ spi: 0x900, direction: "out", mode: "tunnel", esp: "aes128-sha256", encKey: new Uint8Array(0), integKey: new Uint8Array(32), verifyOnly: true }),
-    /inbound SAs/);
-  assert.throws(() => dp.addSa({ spi: 0x900, direction: "in", mode: "tunnel", esp: "aes128ctr-sha256", encKey: new Uint8Array(20), integKey: new Uint8Array(32), verifyOnly: true }),
-    (e: unknown) => e instanceof DataplaneError && e.code === "BAD_KEY_LENGTH" && /holds only the integrity key/.test(e.message));
+  assert.throws(
+    () =>
+      dp.addSa({
+        spi: 0x900,
+        direction: "out",
+        mode: "tunnel",
+        esp: "aes128-sha256",
+        encKey: new Uint8Array(0),
+        integKey: new Uint8Array(32),
+        verifyOnly: true,
+      }),
+    /inbound SAs/,
+  );
+  assert.throws(
+    () =>
+      dp.addSa({
+        spi: 0x900,
+        direction: "in",
+        mode: "tunnel",
+        esp: "aes128ctr-sha256",
+        encKey: new Uint8Array(20),
+        integKey: new Uint8Array(32),
+        verifyOnly: true,
+      }),
+    (e: unknown) =>
+      e instanceof DataplaneError && e.code === "BAD_KEY_LENGTH" && /holds only the integrity key/.test(e.message),
+  );
   assert.equal(dp.saCount, 0);
 });

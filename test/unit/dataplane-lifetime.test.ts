@@ -7,8 +7,14 @@ import { Dataplane, DataplaneError, type LifetimeEvent, type SaConfig } from "..
 import { ipv4Udp } from "../helpers/esp-ref.ts";
 
 const key = new Uint8Array(20).fill(3);
-const sa = (spi: number, direction: "in" | "out", extra: Partial<SaConfig> = {}): SaConfig =>
-  ({ spi, direction, mode: "tunnel", esp: "aes128gcm16", encKey: key, ...extra });
+const sa = (spi: number, direction: "in" | "out", extra: Partial<SaConfig> = {}): SaConfig => ({
+  spi,
+  direction,
+  mode: "tunnel",
+  esp: "aes128gcm16",
+  encKey: key,
+  ...extra,
+});
 
 function record(dp: Dataplane): LifetimeEvent[] {
   const events: LifetimeEvent[] = [];
@@ -22,13 +28,22 @@ test("packets: soft once at the limit, hard after the last allowed packet; later
   const events = record(dp);
   const out = dp.addSa(sa(0x100, "out", { lifetime: { soft: { packets: 3 }, hard: { packets: 5 } } }));
   const r1 = dp.encapsulateBatch(out, [ipv4Udp(1), ipv4Udp(1)]);
-  assert.deepEqual(r1.map((r) => r.status), ["ok", "ok"]);
+  assert.deepEqual(
+    r1.map((r) => r.status),
+    ["ok", "ok"],
+  );
   assert.equal(events.length, 0);
   dp.encapsulate(out, ipv4Udp(1));
   assert.deepEqual(events.map(brief), ["soft:packets"]);
   assert.deepEqual(events[0], { sa: out, spi: 0x100, direction: "out", kind: "soft", reason: "packets" });
-  const r2 = dp.encapsulateBatch(out, Array.from({ length: 6 }, () => ipv4Udp(1)));
-  assert.deepEqual(r2.map((r) => r.status), ["ok", "ok", "lifetime-expired", "lifetime-expired", "lifetime-expired", "lifetime-expired"]);
+  const r2 = dp.encapsulateBatch(
+    out,
+    Array.from({ length: 6 }, () => ipv4Udp(1)),
+  );
+  assert.deepEqual(
+    r2.map((r) => r.status),
+    ["ok", "ok", "lifetime-expired", "lifetime-expired", "lifetime-expired", "lifetime-expired"],
+  );
   assert.equal(r2[2]!.packet, undefined);
   assert.deepEqual(events.map(brief), ["soft:packets", "hard:packets"]);
   const s = dp.stats(out);
@@ -47,17 +62,29 @@ test("bytes on an inbound SA: counted on delivered payload only; replays and for
   const events = record(dp);
   const out = dp.addSa(sa(0x200, "out"));
   const inn = dp.addSa(sa(0x200, "in", { lifetime: { soft: { bytes: 250n }, hard: { bytes: 400 } } }));
-  const pkts = dp.encapsulateBatch(out, Array.from({ length: 6 }, () => ipv4Udp(72))).map((r) => r.packet!); // 100 B each
+  const pkts = dp
+    .encapsulateBatch(
+      out,
+      Array.from({ length: 6 }, () => ipv4Udp(72)),
+    )
+    .map((r) => r.packet!); // 100 B each
   assert.equal(dp.decapsulate(pkts[0]!).status, "ok");
   assert.equal(dp.decapsulate(pkts[0]!).status, "replay");
-  const forged = pkts[1]!.slice(); forged[30]! ^= 1;
+  const forged = pkts[1]!.slice();
+  forged[30]! ^= 1;
   assert.equal(dp.decapsulate(forged).status, "integrity-failed");
   assert.equal(dp.stats(inn).bytes, 100n);
   assert.equal(events.length, 0);
   const res = dp.decapsulateBatch(pkts.slice(1));
-  assert.deepEqual(res.map((r) => r.status), ["ok", "ok", "ok", "lifetime-expired", "lifetime-expired"]);
+  assert.deepEqual(
+    res.map((r) => r.status),
+    ["ok", "ok", "ok", "lifetime-expired", "lifetime-expired"],
+  );
   assert.equal(res[3]!.payload, undefined);
-  assert.deepEqual(events.map((e) => `${e.direction} ${brief(e)}`), ["in soft:bytes", "in hard:bytes"]);
+  assert.deepEqual(
+    events.map((e) => `${e.direction} ${brief(e)}`),
+    ["in soft:bytes", "in hard:bytes"],
+  );
   assert.equal(dp.stats(inn).bytes, 400n);
   assert.equal(dp.replayState(inn).top, 4n, "expired packets do not move the window");
 });
@@ -77,7 +104,10 @@ test("seconds on the injected clock: checked per batch and by checkLifetimes(), 
   assert.deepEqual(events.map(brief), ["soft:seconds"]);
   now += 5_000;
   dp.checkLifetimes();
-  assert.deepEqual(events.map((e) => `${e.sa === idle ? "idle" : "out"} ${brief(e)}`), ["out soft:seconds", "idle hard:seconds"]);
+  assert.deepEqual(
+    events.map((e) => `${e.sa === idle ? "idle" : "out"} ${brief(e)}`),
+    ["out soft:seconds", "idle hard:seconds"],
+  );
   now += 5_000;
   assert.equal(dp.encapsulate(out, ipv4Udp(1)).status, "lifetime-expired");
   assert.deepEqual(events.map(brief), ["soft:seconds", "hard:seconds", "hard:seconds"]);
@@ -103,7 +133,10 @@ test("sequence numbers: soft 2^20 before 2^32 without ESN, hard with the first s
   assert.equal(dp.encapsulate(last, ipv4Udp(1)).status, "ok");
   assert.equal(dp.encapsulate(last, ipv4Udp(1)).status, "seq-overflow");
   assert.equal(dp.encapsulate(last, ipv4Udp(1)).status, "seq-overflow");
-  assert.deepEqual(events.slice(1).map((e) => `${e.spi.toString(16)} ${brief(e)}`), ["401 soft:sequence", "401 hard:sequence"]);
+  assert.deepEqual(
+    events.slice(1).map((e) => `${e.spi.toString(16)} ${brief(e)}`),
+    ["401 soft:sequence", "401 hard:sequence"],
+  );
   assert.deepEqual(dp.stats(last).lifetime.hard, "sequence");
   const esn = dp.addSa(sa(0x402, "out", { esp: "aes128gcm16-esn", seq: 2n ** 64n - 2n ** 20n - 2n }));
   dp.encapsulateBatch(esn, [ipv4Udp(1), ipv4Udp(1)]);
@@ -117,7 +150,9 @@ test("a thousand SAs crossing their limit in one batch: every event raised once 
   const n = 1100;
   const dp = await Dataplane.create({ maxSas: n, batchSize: 2048 });
   const events = record(dp);
-  const hs = Array.from({ length: n }, (_, i) => dp.addSa(sa(0x10000 + i, "out", { lifetime: { soft: { packets: 1 } } })));
+  const hs = Array.from({ length: n }, (_, i) =>
+    dp.addSa(sa(0x10000 + i, "out", { lifetime: { soft: { packets: 1 } } })),
+  );
   const b = dp.batch;
   b.reset();
   for (const h of hs) b.add(ipv4Udp(1), h);
@@ -136,7 +171,10 @@ test("listeners: several, unsubscribe; bad lifetime settings are refused", async
   dp.on("lifetime", (e) => second.push(brief(e)));
   const out = dp.addSa(sa(0x500, "out", { lifetime: { hard: { packets: 1 } } }));
   const r = dp.encapsulateBatch(out, [ipv4Udp(1), ipv4Udp(1)]);
-  assert.deepEqual(r.map((x) => x.status), ["ok", "lifetime-expired"]);
+  assert.deepEqual(
+    r.map((x) => x.status),
+    ["ok", "lifetime-expired"],
+  );
   assert.deepEqual(seen, ["hard:packets"]);
   assert.deepEqual(second, ["hard:packets"]);
   off();
@@ -152,7 +190,10 @@ test("listeners: several, unsubscribe; bad lifetime settings are refused", async
     [{ soft: { seconds: 30 }, hard: { seconds: 20 } }, /soft\.seconds \(30\) is above hard\.seconds \(20\)/],
   ];
   for (const [lifetime, msg] of cases) {
-    assert.throws(() => dp.addSa(sa(0x600, "out", { lifetime })), (e: unknown) => e instanceof DataplaneError && e.code === "BAD_ARGUMENT" && msg.test(e.message));
+    assert.throws(
+      () => dp.addSa(sa(0x600, "out", { lifetime })),
+      (e: unknown) => e instanceof DataplaneError && e.code === "BAD_ARGUMENT" && msg.test(e.message),
+    );
   }
   assert.equal(dp.saCount, 2);
 });

@@ -18,7 +18,13 @@ async function pair(esp: string, extra: Partial<SaConfig> = {}) {
   const out = dp.addSa({ ...base, direction: "out", ...extra });
   const inn = dp.addSa({ ...base, direction: "in" });
   const ref: RefSa = esp.includes("gcm")
-    ? { spi: 0x7fc, suite: "gcm", key: encKey.subarray(0, s.aesKeyBytes), salt: encKey.subarray(s.aesKeyBytes), icv: s.icvBytes }
+    ? {
+        spi: 0x7fc,
+        suite: "gcm",
+        key: encKey.subarray(0, s.aesKeyBytes),
+        salt: encKey.subarray(s.aesKeyBytes),
+        icv: s.icvBytes,
+      }
     : { spi: 0x7fc, suite: "cbc", key: encKey, integKey, hash: "sha256", icv: s.icvBytes };
   return { dp, out, inn, ref };
 }
@@ -35,13 +41,20 @@ test("tfc: inner packets padded with zeros to the target (no bytes of earlier pa
       const r = refDecap(ref, e.packet!);
       assert.equal(r.payload.length, 600, `${esp}: ${inner.length}-byte packet padded to 600`);
       assert.deepEqual(new Uint8Array(r.payload.subarray(0, inner.length)), inner);
-      assert.ok(r.payload.subarray(inner.length).every((b) => b === 0), "TFC padding is zeros");
+      assert.ok(
+        r.payload.subarray(inner.length).every((b) => b === 0),
+        "TFC padding is zeros",
+      );
       assert.equal(e.packet!.length, dp.overhead(out, inner.length) + inner.length);
       const d = dp.decapsulate(e.packet!);
       assert.equal(d.status, "ok");
       assert.deepEqual(d.payload, inner, "the inner IP length wins over the padding");
     }
-    assert.equal(dp.stats(out).bytes, BigInt(big.length + 29 + 148 + 600), "byte counters count the real inner packets");
+    assert.equal(
+      dp.stats(out).bytes,
+      BigInt(big.length + 29 + 148 + 600),
+      "byte counters count the real inner packets",
+    );
     assert.equal(dp.stats(inn).packets, 3n);
   }
 });
@@ -52,9 +65,13 @@ test('tfc: "mtu" pads every packet to the largest size that fits the path MTU (1
     const { dp, out } = await pair(esp, { tfc: "mtu", pathMtu: 1400, outer });
     const target = dp.innerMtu(out, 1400, outer);
     const lens = new Set<number>();
-    for (const inner of [ipv4Udp(0), ipv6Udp(300), ipv4Udp(target - 28)]) lens.add(28 + dp.encapsulate(out, inner).packet!.length);
-    assert.deepEqual([...lens], [1400 - ((1400 - 28 - 8 - parseSuite(esp).ivBytes - parseSuite(esp).icvBytes) % parseSuite(esp).align)],
-      `${esp}: every packet the same size on the wire, within the MTU`);
+    for (const inner of [ipv4Udp(0), ipv6Udp(300), ipv4Udp(target - 28)])
+      lens.add(28 + dp.encapsulate(out, inner).packet!.length);
+    assert.deepEqual(
+      [...lens],
+      [1400 - ((1400 - 28 - 8 - parseSuite(esp).ivBytes - parseSuite(esp).icvBytes) % parseSuite(esp).align)],
+      `${esp}: every packet the same size on the wire, within the MTU`,
+    );
     const over = dp.encapsulate(out, ipv4Udp(target - 27));
     assert.ok(28 + over.packet!.length > 1400, "one byte more than innerMtu does not fit");
   }
@@ -62,7 +79,13 @@ test('tfc: "mtu" pads every packet to the largest size that fits the path MTU (1
 
 test("tfc settings that cannot work are refused", async () => {
   const dp = await Dataplane.create({ maxSas: 4 });
-  const base: SaConfig = { spi: 0x900, direction: "out", mode: "tunnel", esp: "aes128gcm16", encKey: new Uint8Array(20) };
+  const base: SaConfig = {
+    spi: 0x900,
+    direction: "out",
+    mode: "tunnel",
+    esp: "aes128gcm16",
+    encKey: new Uint8Array(20),
+  };
   const bad: [Partial<SaConfig>, RegExp][] = [
     [{ mode: "transport", tfc: 500 }, /tunnel-mode outbound SAs only/],
     [{ direction: "in", tfc: 500 }, /tunnel-mode outbound SAs only/],
@@ -71,7 +94,10 @@ test("tfc settings that cannot work are refused", async () => {
     [{ tfc: "mtu", pathMtu: 60 }, /pathMtu must be an integer 68/],
   ];
   for (const [patch, msg] of bad) {
-    assert.throws(() => dp.addSa({ ...base, ...patch }), (e: unknown) => e instanceof DataplaneError && e.code === "BAD_ARGUMENT" && msg.test(e.message));
+    assert.throws(
+      () => dp.addSa({ ...base, ...patch }),
+      (e: unknown) => e instanceof DataplaneError && e.code === "BAD_ARGUMENT" && msg.test(e.message),
+    );
   }
   assert.equal(dp.saCount, 0);
 });
@@ -100,8 +126,23 @@ test("dummy packets: Next Header 59, authenticated, move the window, dropped as 
   assert.throws(() => u.dp.encapsulateDummy(u.out, 1e6), /dummy length must be an integer/);
 });
 
-const ALL = ["aes128gcm16", "aes256gcm8", "aes192gcm12", "aes128gmac", "chacha20poly1305", "aes128-sha256", "aes256-sha256_96",
-  "aes192-sha384", "aes128-sha1", "aes256-sha512", "aes128ctr-sha256", "aes256ctr-sha512", "aes192ctr-sha1", "null-sha256", "null-sha384"];
+const ALL = [
+  "aes128gcm16",
+  "aes256gcm8",
+  "aes192gcm12",
+  "aes128gmac",
+  "chacha20poly1305",
+  "aes128-sha256",
+  "aes256-sha256_96",
+  "aes192-sha384",
+  "aes128-sha1",
+  "aes256-sha512",
+  "aes128ctr-sha256",
+  "aes256ctr-sha512",
+  "aes192ctr-sha1",
+  "null-sha256",
+  "null-sha384",
+];
 
 test("overhead() equals the bytes each suite adds, for every inner length 20..300 and both modes", async () => {
   for (const esp of ALL) {
@@ -117,7 +158,11 @@ test("overhead() equals the bytes each suite adds, for every inner length 20..30
             assert.equal(dp.overhead(out, inner.length, { ipVersion: 6, udpEncap: true }), oh + 48);
             assert.equal(dp.overhead(out, inner.length, { ipVersion: 4 }), oh + 20);
           } else {
-            assert.equal(dp.overhead(out, inner.length, { ipVersion: v, udpEncap: true }), oh + 8, "transport: the IP header is the packet's own");
+            assert.equal(
+              dp.overhead(out, inner.length, { ipVersion: v, udpEncap: true }),
+              oh + 8,
+              "transport: the IP header is the packet's own",
+            );
           }
         }
       }
@@ -126,7 +171,12 @@ test("overhead() equals the bytes each suite adds, for every inner length 20..30
 });
 
 test("innerMtu(): the largest inner packet that fits, and one byte more does not, for every suite, outer IPv4/IPv6, with and without UDP", async () => {
-  const outers: OuterHeaders[] = [{}, { ipVersion: 4, udpEncap: true }, { ipVersion: 6 }, { ipVersion: 6, udpEncap: true }];
+  const outers: OuterHeaders[] = [
+    {},
+    { ipVersion: 4, udpEncap: true },
+    { ipVersion: 6 },
+    { ipVersion: 6, udpEncap: true },
+  ];
   for (const esp of ALL) {
     const { dp, out } = await pair(esp);
     for (const mtu of [576, 1280, 1400, 1450, 1500]) {
@@ -144,11 +194,17 @@ test("innerMtu(): the largest inner packet that fits, and one byte more does not
   // Transport mode: the packet keeps its own header, so innerMtu counts it.
   for (const esp of ["aes128gcm16", "aes256-sha256", "null-sha1"]) {
     const tr = await pair(esp, { mode: "transport" });
-    for (const [o, make, extra] of [[{ ipVersion: 4 }, ipv4Udp, 28], [{ ipVersion: 6, udpEncap: true }, ipv6Udp, 48]] as const) {
+    for (const [o, make, extra] of [
+      [{ ipVersion: 4 }, ipv4Udp, 28],
+      [{ ipVersion: 6, udpEncap: true }, ipv6Udp, 48],
+    ] as const) {
       const l = tr.dp.innerMtu(tr.out, 1400, o);
       const udp = o.udpEncap ? 8 : 0;
       assert.ok(tr.dp.encapsulate(tr.out, make(l - extra)).packet!.length + udp <= 1400, `${esp} transport ${l}`);
-      assert.ok(tr.dp.encapsulate(tr.out, make(l - extra + 1)).packet!.length + udp > 1400, `${esp} transport ${l + 1}`);
+      assert.ok(
+        tr.dp.encapsulate(tr.out, make(l - extra + 1)).packet!.length + udp > 1400,
+        `${esp} transport ${l + 1}`,
+      );
     }
   }
   // The numbers a network engineer would check by hand for a 1500-byte path over IPv4.

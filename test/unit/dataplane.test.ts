@@ -7,13 +7,21 @@ import assert from "node:assert/strict";
 import { Dataplane, DataplaneError, type SaConfig } from "../../sdk/index.ts";
 import { refEncap, refDecap, ipv4Udp, ipv6Udp, type RefSa } from "../helpers/esp-ref.ts";
 
-const bytes = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed * 7 + 1) & 255);
+const bytes = (n: number, seed: number): Uint8Array =>
+  Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed * 7 + 1) & 255);
 
-interface Case { esp: string; ref: Omit<RefSa, "spi" | "esn">; encKey: Uint8Array; integKey?: Uint8Array; icvLength?: 8 | 12 | 16 | 32 }
+interface Case {
+  esp: string;
+  ref: Omit<RefSa, "spi" | "esn">;
+  encKey: Uint8Array;
+  integKey?: Uint8Array;
+  icvLength?: 8 | 12 | 16 | 32;
+}
 function suiteCase(esp: string): Case {
   const gcm = /^aes(128|256)gcm(8|12|16)$/.exec(esp);
   if (gcm) {
-    const key = bytes(Number(gcm[1]) / 8, 1), salt = bytes(4, 2);
+    const key = bytes(Number(gcm[1]) / 8, 1),
+      salt = bytes(4, 2);
     return { esp, encKey: new Uint8Array([...key, ...salt]), ref: { suite: "gcm", key, salt, icv: Number(gcm[2]) } };
   }
   const m = /^(aes128|aes256|null)-(sha1|sha256|sha256_96)$/.exec(esp)!;
@@ -23,8 +31,18 @@ function suiteCase(esp: string): Case {
   const icv = m[2] === "sha256" ? 16 : 12;
   return { esp, encKey: key, integKey, ref: { suite: m[1] === "null" ? "null" : "cbc", key, integKey, hash, icv } };
 }
-const SUITES = ["aes128gcm16", "aes256gcm16", "aes128gcm8", "aes128gcm12", "aes128-sha256", "aes128-sha256_96",
-  "aes256-sha256", "aes256-sha1", "null-sha256", "null-sha1"];
+const SUITES = [
+  "aes128gcm16",
+  "aes256gcm16",
+  "aes128gcm8",
+  "aes128gcm12",
+  "aes128-sha256",
+  "aes128-sha256_96",
+  "aes256-sha256",
+  "aes256-sha1",
+  "null-sha256",
+  "null-sha1",
+];
 
 async function pair(esp: string, extra: Partial<SaConfig> = {}) {
   const dp = await Dataplane.create({ maxSas: 16, batchSize: 64 });
@@ -163,8 +181,15 @@ test("ESN: sequence numbers cross 2^32, seq-hi is authenticated, high bits are i
     const start = 0xfffffff0n;
     const { dp, out, inn, ref } = await pair(esp, { seq: start });
     dp.removeSa(inn);
-    const in2 = dp.addSa({ spi: 0x1000, direction: "in", mode: "tunnel", esp, encKey: suiteCase(esp.replace("-esn", "")).encKey,
-      integKey: suiteCase(esp.replace("-esn", "")).integKey, seq: start });
+    const in2 = dp.addSa({
+      spi: 0x1000,
+      direction: "in",
+      mode: "tunnel",
+      esp,
+      encKey: suiteCase(esp.replace("-esn", "")).encKey,
+      integKey: suiteCase(esp.replace("-esn", "")).integKey,
+      seq: start,
+    });
     for (let i = 1n; i <= 40n; i++) {
       const e = dp.encapsulate(out, ipv4Udp(8));
       assert.equal(e.seq, start + i);
@@ -201,21 +226,32 @@ test("bad configuration throws a typed error naming what is allowed, and changes
     [{ esp: "aes128gcm17" }, "BAD_PROPOSAL", /known: aes/],
     [{ esp: "aes128-md5" }, "BAD_PROPOSAL", /sha256_96/],
     [{ encKey: new Uint8Array(16) }, "BAD_KEY_LENGTH", /4-byte salt/],
-    [{ esp: "aes128-sha256", encKey: new Uint8Array(16), integKey: new Uint8Array(20) }, "BAD_KEY_LENGTH", /must be 32/],
+    [
+      { esp: "aes128-sha256", encKey: new Uint8Array(16), integKey: new Uint8Array(20) },
+      "BAD_KEY_LENGTH",
+      /must be 32/,
+    ],
     [{ spi: 0x2000 }, "DUPLICATE_SPI", /already exists/],
     [{ spi: 7 }, "BAD_SPI", /reserved/],
     [{ replayWindow: 16 }, "BAD_WINDOW", /32\.\.4096/],
     [{ replayWindow: 8192 }, "BAD_WINDOW", /32\.\.4096/],
-    [{ esp: "aes128-sha256", encKey: new Uint8Array(16), integKey: new Uint8Array(32), icvLength: 8 }, "BAD_ICV_LENGTH", /12, 16, 32/],
+    [
+      { esp: "aes128-sha256", encKey: new Uint8Array(16), integKey: new Uint8Array(32), icvLength: 8 },
+      "BAD_ICV_LENGTH",
+      /12, 16, 32/,
+    ],
     [{ seq: 1n << 32n }, "BAD_SEQ", /32-bit/],
   ];
   for (const [patch, code, msg] of cases) {
-    assert.throws(() => dp.addSa({ ...ok, spi: 0x3000, ...patch }), (e: unknown) => {
-      assert.ok(e instanceof DataplaneError);
-      assert.equal(e.code, code);
-      assert.match(e.message, msg);
-      return true;
-    });
+    assert.throws(
+      () => dp.addSa({ ...ok, spi: 0x3000, ...patch }),
+      (e: unknown) => {
+        assert.ok(e instanceof DataplaneError);
+        assert.equal(e.code, code);
+        assert.match(e.message, msg);
+        return true;
+      },
+    );
   }
   assert.equal(dp.saCount, 1);
   assert.throws(() => dp.stats(99), /no SA with handle 99/);
@@ -223,7 +259,10 @@ test("bad configuration throws a typed error naming what is allowed, and changes
 
 test("property: random suites, sizes and reordering within the window all decapsulate to the original", async () => {
   let rnd = 12345;
-  const next = (n: number): number => { rnd = (rnd * 1103515245 + 12345) >>> 0; return rnd % n; };
+  const next = (n: number): number => {
+    rnd = (rnd * 1103515245 + 12345) >>> 0;
+    return rnd % n;
+  };
   for (let round = 0; round < 12; round++) {
     const esp = SUITES[next(SUITES.length)];
     const window = [32, 64, 128, 1024][next(4)];

@@ -14,7 +14,11 @@ test("the fuzzer covers every ESP suite keyword family, each accepted by parseSu
   const suites = allEspSuites();
   assert.equal(suites.length, 48);
   assert.equal(new Set(suites.map((s) => parseSuite(s).name)).size, 48);
-  for (const kind of [1, 2, 3, 4, 5, 6]) assert.ok(suites.some((s) => parseSuite(s).kind === kind), `suite kind ${kind}`);
+  for (const kind of [1, 2, 3, 4, 5, 6])
+    assert.ok(
+      suites.some((s) => parseSuite(s).kind === kind),
+      `suite kind ${kind}`,
+    );
 });
 
 test(`ESP fuzz, seed 1: ${PACKETS} packets, no trap, no forged ok, no leak, windows and counters equal the model`, async () => {
@@ -25,7 +29,8 @@ test(`ESP fuzz, seed 1: ${PACKETS} packets, no trap, no forged ok, no leak, wind
   assert.ok(s.packets >= PACKETS);
   assert.equal(s.sas, 96, "48 suites x tunnel and transport");
   // Every path was taken often: deliveries, replays, ICV failures, short packets, unknown SPIs.
-  for (const st of ["ok", "replay", "integrity-failed", "truncated", "no-sa"]) assert.ok((s.byStatus[st] ?? 0) > PACKETS / 50, `${st}: ${s.byStatus[st]}`);
+  for (const st of ["ok", "replay", "integrity-failed", "truncated", "no-sa"])
+    assert.ok((s.byStatus[st] ?? 0) > PACKETS / 50, `${st}: ${s.byStatus[st]}`);
   assert.ok(s.byKind.mutant > PACKETS / 3);
   // Dropped packets whose arena slot was checked for bytes written in place (plaintext).
   assert.ok(s.arenaChecked > PACKETS / 2, `arena checked for ${s.arenaChecked}`);
@@ -67,6 +72,12 @@ test("self-check: a drop the model did not see shows up as a counter difference"
   // SPI 0x1000 is the first SA; 10 bytes is too short for any suite: one `truncated` drop on it.
   assert.equal(f.dataplane.decapsulate(Uint8Array.of(0, 0, 0x10, 0, 0, 0, 0, 9, 1, 2)).status, "truncated");
   const v = f.run(1_000);
-  assert.ok(v.some((x) => /spi 0x1000: truncated drops \d+, model \d+/.test(x.what)), JSON.stringify(v));
-  assert.ok(v.some((x) => /^global truncated: /.test(x.what)), JSON.stringify(v));
+  assert.ok(
+    v.some((x) => /spi 0x1000: truncated drops \d+, model \d+/.test(x.what)),
+    JSON.stringify(v),
+  );
+  assert.ok(
+    v.some((x) => /^global truncated: /.test(x.what)),
+    JSON.stringify(v),
+  );
 });

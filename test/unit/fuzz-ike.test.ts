@@ -16,7 +16,7 @@ test("the recorded session has every exchange, requests and responses both ways"
   for (const m of w) {
     const h = decodeHeader(m.bytes);
     assert.ok(h.ok);
-    seen.add(`${h.value.exchange}/${(h.value.flags & 0x20) ? "response" : "request"}/${m.from}`);
+    seen.add(`${h.value.exchange}/${h.value.flags & 0x20 ? "response" : "request"}/${m.from}`);
   }
   for (const ex of [Exchange.IKE_SA_INIT, Exchange.IKE_AUTH, Exchange.CREATE_CHILD_SA, Exchange.INFORMATIONAL]) {
     assert.ok(seen.has(`${ex}/request/a`) && seen.has(`${ex}/response/b`), `exchange ${ex}: ${[...seen].join(" ")}`);
@@ -29,7 +29,14 @@ test("IKE fuzz, seed 1: 100,000 codec inputs, 100,000 mutated datagrams to daemo
   assert.deepEqual(r.violations, []);
   assert.ok(r.codec.inputs >= 100_000);
   assert.ok(r.codec.ok > 10_000 && r.codec.roundTrips > 10_000, JSON.stringify(r.codec));
-  for (const code of ["TOO_SHORT", "BAD_LENGTH", "UNSUPPORTED_VERSION", "BAD_PAYLOAD_LENGTH", "BAD_PAYLOAD", "TRAILING_BYTES"]) {
+  for (const code of [
+    "TOO_SHORT",
+    "BAD_LENGTH",
+    "UNSUPPORTED_VERSION",
+    "BAD_PAYLOAD_LENGTH",
+    "BAD_PAYLOAD",
+    "TRAILING_BYTES",
+  ]) {
     assert.ok((r.codec.errors[code] ?? 0) > 100, `codec error ${code}: ${r.codec.errors[code]}`);
   }
   assert.equal(r.daemon.messages >= 100_000, true);
@@ -37,7 +44,11 @@ test("IKE fuzz, seed 1: 100,000 codec inputs, 100,000 mutated datagrams to daemo
   assert.ok(r.daemon.authenticated >= 40, `authenticated mutants: ${r.daemon.authenticated}`);
   // Authenticated mutants reach the handlers: some sessions fail, each with an IkeError.
   assert.ok(Object.keys(r.daemon.sessionsFailed).length > 0, JSON.stringify(r.daemon));
-  assert.equal(r.daemon.cleanSessions, r.daemon.victims + r.daemon.sessions, "every victim and session followed by a clean session");
+  assert.equal(
+    r.daemon.cleanSessions,
+    r.daemon.victims + r.daemon.sessions,
+    "every victim and session followed by a clean session",
+  );
 });
 
 test("self-check: the watch reports an internal error in a log and an unexplained failure", async () => {
@@ -49,8 +60,14 @@ test("self-check: the watch reports an internal error in a log and an unexplaine
   const ike = [...p.a.sas.values()][0];
   ike!.crash(new TypeError("boom"));
   const problems = watch.check();
-  assert.ok(problems.some((x) => /^b log: .*internal error: TypeError: x is undefined/.test(x)), problems.join("\n"));
-  assert.ok(problems.some((x) => /^a: failed: internal error: TypeError: boom/.test(x)), problems.join("\n"));
+  assert.ok(
+    problems.some((x) => /^b log: .*internal error: TypeError: x is undefined/.test(x)),
+    problems.join("\n"),
+  );
+  assert.ok(
+    problems.some((x) => /^a: failed: internal error: TypeError: boom/.test(x)),
+    problems.join("\n"),
+  );
   watch.close();
   p.a.close();
   p.b.close();

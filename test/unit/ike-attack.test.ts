@@ -11,9 +11,22 @@ import { Exchange, HeaderFlag, Notify } from "../../sdk/ike/message.ts";
 import { SkCipher } from "../../sdk/ike/sk.ts";
 import { MAX_FRAGMENTS, MAX_MESSAGE_BYTES } from "../../sdk/ike/task-manager.ts";
 
-const A: PeerOptions = { addr: "198.18.0.1", remoteAddr: "198.18.0.2", id: "client.example.org", remoteId: "swan.example.org", localTs: "198.51.100.1/32", remoteTs: "203.0.113.0/24" };
+const A: PeerOptions = {
+  addr: "198.18.0.1",
+  remoteAddr: "198.18.0.2",
+  id: "client.example.org",
+  remoteId: "swan.example.org",
+  localTs: "198.51.100.1/32",
+  remoteTs: "203.0.113.0/24",
+};
 // The responder accepts IKE from any address (the flood comes from 127.0.0.0/8).
-const B: PeerOptions = { addr: "198.18.0.2", remoteAddr: "%any", id: "swan.example.org", localTs: "203.0.113.0/24", remoteTs: "198.51.100.0/24" };
+const B: PeerOptions = {
+  addr: "198.18.0.2",
+  remoteAddr: "%any",
+  id: "swan.example.org",
+  localTs: "203.0.113.0/24",
+  remoteTs: "198.51.100.0/24",
+};
 const B_EP: Endpoint = { address: "198.18.0.2", port: 500 };
 
 /** An attacker's initiator: our own IkeSa, its datagrams captured instead of sent. */
@@ -21,10 +34,25 @@ async function attacker(address: string): Promise<{ ike: IkeSa; sent: Uint8Array
   const clock = new VirtualClock();
   const sent: Uint8Array[] = [];
   const host: IkeSaHost = {
-    crypto: await ControlCrypto.create(), now: () => clock.now(), setTimer: (ms, fn) => clock.setTimer(ms, fn), clearTimer: (t) => clock.clearTimer(t),
-    random: (n) => crypto.getRandomValues(new Uint8Array(n)), log: () => undefined, natPort: () => 4500, lastHeard: () => 0,
-    register: () => undefined, event: () => undefined, send: (b) => { sent.push(b.slice()); },
-    backend: { allocateSpi: () => 0x1234, installChild: () => undefined, activateOutbound: () => undefined, removeChild: () => undefined },
+    crypto: await ControlCrypto.create(),
+    now: () => clock.now(),
+    setTimer: (ms, fn) => clock.setTimer(ms, fn),
+    clearTimer: (t) => clock.clearTimer(t),
+    random: (n) => crypto.getRandomValues(new Uint8Array(n)),
+    log: () => undefined,
+    natPort: () => 4500,
+    lastHeard: () => 0,
+    register: () => undefined,
+    event: () => undefined,
+    send: (b) => {
+      sent.push(b.slice());
+    },
+    backend: {
+      allocateSpi: () => 0x1234,
+      installChild: () => undefined,
+      activateOutbound: () => undefined,
+      removeChild: () => undefined,
+    },
   };
   const ep = { address, port: 500 };
   const ike = new IkeSa(host, connection({ ...A, addr: address }), ep, B_EP, true);
@@ -87,7 +115,8 @@ test("SA_INIT flood from 100 addresses: COOKIEs for all but the threshold, the g
   await p.clock.advance(31_000);
   assert.equal(p.b.counters.halfOpen, 0);
   assert.equal([...new Set(p.b.sas.values())].filter((s) => s.state === "CONNECTING").length, 0);
-  p.a.close(); p.b.close();
+  p.a.close();
+  p.b.close();
 });
 
 test("a retransmitted IKE_SA_INIT gets the cached response byte for byte, and creates one SA", async () => {
@@ -102,7 +131,8 @@ test("a retransmitted IKE_SA_INIT gets the cached response byte for byte, and cr
   assert.deepEqual(got[2], got[0]);
   assert.equal(new Set(p.b.sas.values()).size, 1);
   assert.equal(p.b.counters.halfOpen, 1);
-  p.a.close(); p.b.close();
+  p.a.close();
+  p.b.close();
 });
 
 test("one address: COOKIEs above 3 half-open SAs (cookie_threshold_ip), dropped above 5 (block_threshold) even with a valid cookie", async () => {
@@ -131,7 +161,8 @@ test("one address: COOKIEs above 3 half-open SAs (cookie_threshold_ip), dropped 
   assert.deepEqual(kinds, ["full", "full", "full", "cookie+full", "cookie+full", "blocked", "blocked"]);
   assert.equal(p.b.counters.initsBlocked, 2);
   assert.equal(p.b.counters.halfOpen, 5);
-  p.a.close(); p.b.close();
+  p.a.close();
+  p.b.close();
 });
 
 test("fragment flood on a half-open SA: more than 64 fragments or 10000 bytes are dropped and counted; IKE_AUTH still works", async () => {
@@ -144,33 +175,50 @@ test("fragment flood on a half-open SA: more than 64 fragments or 10000 bytes ar
   await a.ike.receive(resp, a.ep, B_EP); // the attacker completes IKE_SA_INIT: it has the SK keys
   await settle();
   const k = a.ike.keys!;
-  const sk = new SkCipher(await ControlCrypto.create(), k.encrId, k.skEi, k.integId, k.skAi, (n) => crypto.getRandomValues(new Uint8Array(n)));
-  const hdr = { spiI: a.ike.spiI, spiR: a.ike.spiR, majorVersion: 2, minorVersion: 0, exchange: Exchange.IKE_AUTH, flags: HeaderFlag.INITIATOR, messageId: 1 };
+  const sk = new SkCipher(await ControlCrypto.create(), k.encrId, k.skEi, k.integId, k.skAi, (n) =>
+    crypto.getRandomValues(new Uint8Array(n)),
+  );
+  const hdr = {
+    spiI: a.ike.spiI,
+    spiR: a.ike.spiR,
+    majorVersion: 2,
+    minorVersion: 0,
+    exchange: Exchange.IKE_AUTH,
+    flags: HeaderFlag.INITIATOR,
+    messageId: 1,
+  };
   const chunk = new Uint8Array(1200).fill(0x41);
   // 1000 fragments of a 65534-fragment message: refused at the first look.
-  for (let i = 1; i <= 1000; i++) p.b.receiveIke(sk.seal(hdr, i === 1 ? 35 : 0, chunk, { number: i, total: 65534 }), B_EP, a.ep);
+  for (let i = 1; i <= 1000; i++)
+    p.b.receiveIke(sk.seal(hdr, i === 1 ? 35 : 0, chunk, { number: i, total: 65534 }), B_EP, a.ep);
   await settle();
   assert.equal(p.b.counters.ikeOverLimit, 1000);
   // 64 fragments of 1200 bytes: the set is dropped once it passes max_packet, again and again.
-  for (let i = 1; i <= MAX_FRAGMENTS; i++) p.b.receiveIke(sk.seal(hdr, i === 1 ? 35 : 0, chunk, { number: i, total: MAX_FRAGMENTS }), B_EP, a.ep);
+  for (let i = 1; i <= MAX_FRAGMENTS; i++)
+    p.b.receiveIke(sk.seal(hdr, i === 1 ? 35 : 0, chunk, { number: i, total: MAX_FRAGMENTS }), B_EP, a.ep);
   await settle();
   const perSet = Math.floor(MAX_MESSAGE_BYTES / 1200) + 1;
   assert.equal(p.b.counters.ikeOverLimit, 1000 + Math.floor(MAX_FRAGMENTS / perSet));
   // The SA is unharmed: the attacker's real IKE_AUTH (sent before the flood) is answered.
-  const auth = a.sent.find((d) => { const h = decodeHeader(d); return h.ok && h.value.exchange === Exchange.IKE_AUTH; });
+  const auth = a.sent.find((d) => {
+    const h = decodeHeader(d);
+    return h.ok && h.value.exchange === Exchange.IKE_AUTH;
+  });
   assert.ok(auth);
   const n = to.get("127.0.0.5")!.length;
   p.b.receiveIke(auth, B_EP, a.ep);
   await settle();
   assert.equal(to.get("127.0.0.5")!.length, n + 1, "IKE_AUTH answered");
-  p.a.close(); p.b.close();
+  p.a.close();
+  p.b.close();
 });
 
 test("log rate limit: 10,000 bad datagrams make 10 lines and one count, not 10,000 lines", async () => {
   const p = await makePair(A, B);
   const before = p.logs.b.length;
   const junk = new Uint8Array(40).fill(0x5a);
-  for (let i = 0; i < 10_000; i++) p.b.receiveIke(junk, B_EP, { address: `127.0.${(i >> 8) & 255}.${(i & 255) + 1}`, port: 500 });
+  for (let i = 0; i < 10_000; i++)
+    p.b.receiveIke(junk, B_EP, { address: `127.0.${(i >> 8) & 255}.${(i & 255) + 1}`, port: 500 });
   assert.equal(p.b.counters.ikeDroppedInvalid, 10_000, "every datagram is still counted");
   const lines = p.logs.b.slice(before);
   assert.equal(lines.filter((l) => /dropping invalid IKE packet/.test(l)).length, 10);
@@ -179,7 +227,8 @@ test("log rate limit: 10,000 bad datagrams make 10 lines and one count, not 10,0
   const after = p.logs.b.slice(before + lines.length);
   assert.match(after[0] ?? "", /9990 similar messages suppressed \(invalid-packet, more than 10 in 1 s\)/);
   assert.match(after[1] ?? "", /dropping invalid IKE packet/);
-  p.a.close(); p.b.close();
+  p.a.close();
+  p.b.close();
 });
 
 test("a forged IKE_SA_INIT error notify (unauthenticated) does not stop the initiator: it is ignored and the real response wins", async () => {
@@ -188,11 +237,36 @@ test("a forged IKE_SA_INIT error notify (unauthenticated) does not stop the init
   let forged = false;
   p.filter = (d) => {
     const h = decodeHeader(d.bytes);
-    if (d.esp || forged || !h.ok || h.value.exchange !== Exchange.IKE_SA_INIT || (h.value.flags & HeaderFlag.RESPONSE) !== 0) return true;
+    if (
+      d.esp ||
+      forged ||
+      !h.ok ||
+      h.value.exchange !== Exchange.IKE_SA_INIT ||
+      (h.value.flags & HeaderFlag.RESPONSE) !== 0
+    )
+      return true;
     forged = true;
     const fake = encodeMessage({
-      header: { spiI: h.value.spiI, spiR: new Uint8Array(8), nextPayload: 0, majorVersion: 2, minorVersion: 0, exchange: Exchange.IKE_SA_INIT, flags: HeaderFlag.RESPONSE, messageId: 0, length: 0 },
-      payloads: [{ type: "N", protocolId: 0, spi: new Uint8Array(0), notifyType: Notify.INVALID_SYNTAX, data: new Uint8Array(0) }],
+      header: {
+        spiI: h.value.spiI,
+        spiR: new Uint8Array(8),
+        nextPayload: 0,
+        majorVersion: 2,
+        minorVersion: 0,
+        exchange: Exchange.IKE_SA_INIT,
+        flags: HeaderFlag.RESPONSE,
+        messageId: 0,
+        length: 0,
+      },
+      payloads: [
+        {
+          type: "N",
+          protocolId: 0,
+          spi: new Uint8Array(0),
+          notifyType: Notify.INVALID_SYNTAX,
+          data: new Uint8Array(0),
+        },
+      ],
     });
     p.a.receiveIke(fake, d.from, d.to); // arrives before the real response
     return true;
@@ -201,8 +275,11 @@ test("a forged IKE_SA_INIT error notify (unauthenticated) does not stop the init
   await settle();
   const { ike } = await r;
   assert.equal(ike.state, "ESTABLISHED");
-  assert.ok(p.logs.a.some((l) => /IKE_SA_INIT answered with INVALID_SYNTAX, which is not authenticated: ignored/.test(l)));
-  p.a.close(); p.b.close();
+  assert.ok(
+    p.logs.a.some((l) => /IKE_SA_INIT answered with INVALID_SYNTAX, which is not authenticated: ignored/.test(l)),
+  );
+  p.a.close();
+  p.b.close();
 });
 
 test("only forged error notifies and no real responder: the error names them after the retransmits, not INTERNAL", async () => {
@@ -210,19 +287,45 @@ test("only forged error notifies and no real responder: the error names them aft
   p.filter = (d) => {
     const h = decodeHeader(d.bytes);
     if (!d.esp && h.ok && h.value.exchange === Exchange.IKE_SA_INIT && (h.value.flags & HeaderFlag.RESPONSE) === 0) {
-      p.a.receiveIke(encodeMessage({
-        header: { spiI: h.value.spiI, spiR: new Uint8Array(8), nextPayload: 0, majorVersion: 2, minorVersion: 0, exchange: Exchange.IKE_SA_INIT, flags: HeaderFlag.RESPONSE, messageId: 0, length: 0 },
-        payloads: [{ type: "N", protocolId: 0, spi: new Uint8Array(0), notifyType: Notify.INVALID_SYNTAX, data: new Uint8Array(0) }],
-      }), d.from, d.to);
+      p.a.receiveIke(
+        encodeMessage({
+          header: {
+            spiI: h.value.spiI,
+            spiR: new Uint8Array(8),
+            nextPayload: 0,
+            majorVersion: 2,
+            minorVersion: 0,
+            exchange: Exchange.IKE_SA_INIT,
+            flags: HeaderFlag.RESPONSE,
+            messageId: 0,
+            length: 0,
+          },
+          payloads: [
+            {
+              type: "N",
+              protocolId: 0,
+              spi: new Uint8Array(0),
+              notifyType: Notify.INVALID_SYNTAX,
+              data: new Uint8Array(0),
+            },
+          ],
+        }),
+        d.from,
+        d.to,
+      );
       return false; // the real responder never sees it
     }
     return true;
   };
-  const r = p.a.initiate("peer").then(() => undefined, (e: Error & { code?: string }) => e);
+  const r = p.a.initiate("peer").then(
+    () => undefined,
+    (e: Error & { code?: string }) => e,
+  );
   await settle();
   await p.clock.advance(200_000);
   const err = await r;
   assert.equal(err?.code, "PEER_UNREACHABLE");
   assert.match(err?.message ?? "", /the only answers were INVALID_SYNTAX notifies, which are not authenticated/);
-  p.a.close(); p.b.close();
+  p.a.close();
+  p.b.close();
 });

@@ -8,7 +8,17 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as nodeCrypto from "node:crypto";
-import { Tag, decodeOid, decodeTime, encodeLength, encodeOid, encodeUnsigned, readChildren, readOne, readTlv } from "../../sdk/ike/asn1.ts";
+import {
+  Tag,
+  decodeOid,
+  decodeTime,
+  encodeLength,
+  encodeOid,
+  encodeUnsigned,
+  readChildren,
+  readOne,
+  readTlv,
+} from "../../sdk/ike/asn1.ts";
 import { dnEquals, formatIdentity, identityMatches, parseIdentity } from "../../sdk/ike/identity.ts";
 import type { IkeIdentity } from "../../sdk/ike/identity.ts";
 import { IdType } from "../../sdk/ike/message.ts";
@@ -42,7 +52,25 @@ const bytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h.replace(/
 const cert = (name: string): Certificate => parseCertificate(read(`${name}.pem`));
 const NOW = new Date("2026-06-01T00:00:00Z"); // the time make.sh ran `openssl verify -attime` at
 
-const CERTS = ["ca", "inter", "rsa", "ec256", "ec384", "ec521", "ed25519", "pss", "expired", "other-ca", "other-leaf", "impostor-ca", "impostor-leaf", "notca-child", "inter2", "deep", "critical"];
+const CERTS = [
+  "ca",
+  "inter",
+  "rsa",
+  "ec256",
+  "ec384",
+  "ec521",
+  "ed25519",
+  "pss",
+  "expired",
+  "other-ca",
+  "other-leaf",
+  "impostor-ca",
+  "impostor-leaf",
+  "notca-child",
+  "inter2",
+  "deep",
+  "critical",
+];
 
 // ---- what `openssl x509 -noout -text -nameopt oneline,-space_eq` printed ----
 
@@ -50,7 +78,9 @@ const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "
 function opensslDate(s: string): Date {
   const m = s.trim().match(/^(\w{3}) +(\d+) (\d\d):(\d\d):(\d\d) (\d{4}) GMT$/);
   assert.ok(m, `unexpected OpenSSL date "${s}"`);
-  return new Date(Date.UTC(Number(m[6]), MONTHS.indexOf(m[1]!), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])));
+  return new Date(
+    Date.UTC(Number(m[6]), MONTHS.indexOf(m[1]!), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])),
+  );
 }
 
 function after(txt: string, heading: string): string | undefined {
@@ -77,7 +107,9 @@ const OPENSSL_KU: Record<string, string> = {
 function openssl(name: string) {
   const txt = read(`${name}.txt`);
   const serialLine = txt.match(/Serial Number: (\d+) \(0x([0-9a-f]+)\)/);
-  const serial = serialLine ? serialLine[2]!.padStart(serialLine[2]!.length + (serialLine[2]!.length % 2), "0") : after(txt, "Serial Number:")!.replaceAll(":", "");
+  const serial = serialLine
+    ? serialLine[2]!.padStart(serialLine[2]!.length + (serialLine[2]!.length % 2), "0")
+    : after(txt, "Serial Number:")!.replaceAll(":", "");
   const sigHex = txt
     .slice(txt.lastIndexOf("Signature Value:"))
     .split("\n")
@@ -100,7 +132,9 @@ function openssl(name: string) {
     signature: sigHex,
     isCa: bc?.startsWith("CA:TRUE") ?? false,
     pathLen: bc?.match(/pathlen:(\d+)/)?.[1],
-    keyUsage: after(txt, "X509v3 Key Usage:")?.split(", ").map((k) => OPENSSL_KU[k] ?? k),
+    keyUsage: after(txt, "X509v3 Key Usage:")
+      ?.split(", ")
+      .map((k) => OPENSSL_KU[k] ?? k),
     ski: after(txt, "X509v3 Subject Key Identifier:")?.replaceAll(":", "").toLowerCase(),
     san: (san ? san.split(", ") : []).map((e) => e.split(/:(.*)/s, 2) as [string, string]),
   };
@@ -124,7 +158,11 @@ test("parseCertificate: every field equals what `openssl x509 -text` printed, fo
     assert.equal(c.issuer, o.issuer, `${name} issuer`);
     assert.equal(c.notBefore.getTime(), o.notBefore.getTime(), `${name} notBefore`);
     assert.equal(c.notAfter.getTime(), o.notAfter.getTime(), `${name} notAfter`);
-    assert.equal(c.publicKeyAlg, { rsaEncryption: "rsa", "id-ecPublicKey": "ec", ED25519: "ed25519" }[o.keyAlg!], `${name} key algorithm`);
+    assert.equal(
+      c.publicKeyAlg,
+      { rsaEncryption: "rsa", "id-ecPublicKey": "ec", ED25519: "ed25519" }[o.keyAlg!],
+      `${name} key algorithm`,
+    );
     if (c.publicKeyAlg === "rsa") assert.equal(c.rsaBits, o.bits, `${name} RSA bits`);
     assert.equal(c.curve, o.curve, `${name} curve`);
     assert.equal(c.sigAlgOid, OPENSSL_SIG[o.sigAlg!], `${name} signature algorithm ${o.sigAlg}`);
@@ -133,9 +171,21 @@ test("parseCertificate: every field equals what `openssl x509 -text` printed, fo
     assert.equal(c.pathLen, o.pathLen === undefined ? undefined : Number(o.pathLen), `${name} pathlen`);
     assert.deepEqual(c.keyUsage, o.keyUsage, `${name} key usage`);
     assert.equal(c.subjectKeyId && hex(c.subjectKeyId), o.ski, `${name} SKI`);
-    assert.deepEqual(c.san.dns, o.san.filter(([k]) => k === "DNS").map(([, v]) => v), `${name} SAN DNS`);
-    assert.deepEqual(c.san.email, o.san.filter(([k]) => k === "email").map(([, v]) => v), `${name} SAN email`);
-    assert.deepEqual(c.san.ip.map(hex), o.san.filter(([k]) => k === "IP Address").map(([, v]) => ipFromOpenssl(v)), `${name} SAN IP`);
+    assert.deepEqual(
+      c.san.dns,
+      o.san.filter(([k]) => k === "DNS").map(([, v]) => v),
+      `${name} SAN DNS`,
+    );
+    assert.deepEqual(
+      c.san.email,
+      o.san.filter(([k]) => k === "email").map(([, v]) => v),
+      `${name} SAN email`,
+    );
+    assert.deepEqual(
+      c.san.ip.map(hex),
+      o.san.filter(([k]) => k === "IP Address").map(([, v]) => ipFromOpenssl(v)),
+      `${name} SAN IP`,
+    );
   }
 });
 
@@ -154,7 +204,14 @@ test("parseCertificate: PEM text, PEM bytes and DER give the same certificate; t
 });
 
 test("parseCertificate: garbage, empty input and non-certificate PEM throw CertError with a sentence", () => {
-  for (const bad of [new Uint8Array(0), Uint8Array.of(0x30), Uint8Array.of(0x30, 0x80, 0, 0), "no pem here", read("rsa.key"), "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----"]) {
+  for (const bad of [
+    new Uint8Array(0),
+    Uint8Array.of(0x30),
+    Uint8Array.of(0x30, 0x80, 0, 0),
+    "no pem here",
+    read("rsa.key"),
+    "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----",
+  ]) {
     assert.throws(
       () => parseCertificate(bad),
       (e: unknown) => e instanceof CertError && e.message.length > 10,
@@ -235,22 +292,66 @@ const CHAIN_CASES: { name: string; leaf: string; inter?: string[]; at?: string; 
   { name: "rsa", leaf: "rsa" },
   { name: "ec256", leaf: "ec256" },
   { name: "ec384", leaf: "ec384", inter: ["inter"] },
-  { name: "ec384-without-intermediate", leaf: "ec384", reason: /^no trusted or intermediate certificate named 'C=CH, O=ipsec-wasm test, CN=ipsec-wasm Test Intermediate CA' \(issuer of 'C=CH, O=ipsec-wasm test, CN=gw384.example.org'\)$/ },
+  {
+    name: "ec384-without-intermediate",
+    leaf: "ec384",
+    reason:
+      /^no trusted or intermediate certificate named 'C=CH, O=ipsec-wasm test, CN=ipsec-wasm Test Intermediate CA' \(issuer of 'C=CH, O=ipsec-wasm test, CN=gw384.example.org'\)$/,
+  },
   { name: "ec521", leaf: "ec521" },
   { name: "ed25519", leaf: "ed25519" },
   { name: "pss", leaf: "pss" },
   { name: "inter", leaf: "inter" },
-  { name: "rsa-before-validity", leaf: "rsa", at: "2024-06-01T00:00:00Z", reason: /^certificate 'C=CH, O=ipsec-wasm test, CN=swan.example.org' is not valid before 2025-01-01T00:00:00.000Z$/ },
-  { name: "expired", leaf: "expired", reason: /^certificate 'C=CH, O=ipsec-wasm test, CN=expired.example.org' expired on 2021-01-01T00:00:00.000Z$/ },
-  { name: "other-leaf", leaf: "other-leaf", reason: /^no trusted or intermediate certificate named 'C=CH, O=Other Org, CN=Other Root CA'/ },
-  { name: "impostor-leaf", leaf: "impostor-leaf", reason: /^signature of 'C=CH, O=ipsec-wasm test, CN=impostor.example.org' does not verify with the key of 'C=CH, O=ipsec-wasm test, CN=ipsec-wasm Test Root CA' \(sha256WithRSAEncryption\)$/ },
-  { name: "notca-child", leaf: "notca-child", inter: ["rsa"], reason: /^issuer 'C=CH, O=ipsec-wasm test, CN=swan.example.org' is not a CA \(basicConstraints cA is not set\)$/ },
-  { name: "deep", leaf: "deep", inter: ["inter", "inter2"], reason: /^issuer 'C=CH, O=ipsec-wasm test, CN=ipsec-wasm Test Intermediate CA' allows 0 CA certificates below it \(pathLenConstraint\), the chain has 1$/ },
-  { name: "critical", leaf: "critical", reason: /^certificate 'C=CH, O=ipsec-wasm test, CN=critical.example.org' has critical extension 1.3.6.1.4.1.55555.1 that is not supported$/ },
+  {
+    name: "rsa-before-validity",
+    leaf: "rsa",
+    at: "2024-06-01T00:00:00Z",
+    reason: /^certificate 'C=CH, O=ipsec-wasm test, CN=swan.example.org' is not valid before 2025-01-01T00:00:00.000Z$/,
+  },
+  {
+    name: "expired",
+    leaf: "expired",
+    reason: /^certificate 'C=CH, O=ipsec-wasm test, CN=expired.example.org' expired on 2021-01-01T00:00:00.000Z$/,
+  },
+  {
+    name: "other-leaf",
+    leaf: "other-leaf",
+    reason: /^no trusted or intermediate certificate named 'C=CH, O=Other Org, CN=Other Root CA'/,
+  },
+  {
+    name: "impostor-leaf",
+    leaf: "impostor-leaf",
+    reason:
+      /^signature of 'C=CH, O=ipsec-wasm test, CN=impostor.example.org' does not verify with the key of 'C=CH, O=ipsec-wasm test, CN=ipsec-wasm Test Root CA' \(sha256WithRSAEncryption\)$/,
+  },
+  {
+    name: "notca-child",
+    leaf: "notca-child",
+    inter: ["rsa"],
+    reason: /^issuer 'C=CH, O=ipsec-wasm test, CN=swan.example.org' is not a CA \(basicConstraints cA is not set\)$/,
+  },
+  {
+    name: "deep",
+    leaf: "deep",
+    inter: ["inter", "inter2"],
+    reason:
+      /^issuer 'C=CH, O=ipsec-wasm test, CN=ipsec-wasm Test Intermediate CA' allows 0 CA certificates below it \(pathLenConstraint\), the chain has 1$/,
+  },
+  {
+    name: "critical",
+    leaf: "critical",
+    reason:
+      /^certificate 'C=CH, O=ipsec-wasm test, CN=critical.example.org' has critical extension 1.3.6.1.4.1.55555.1 that is not supported$/,
+  },
 ];
 
 test("verifyChain: the same verdict as `openssl verify` for 15 chains, and a reason that names the problem", async () => {
-  const verdicts = new Map(read("verify.txt").trim().split("\n").map((l) => [l.split(" ")[0], l.split(" ")[1]] as const));
+  const verdicts = new Map(
+    read("verify.txt")
+      .trim()
+      .split("\n")
+      .map((l) => [l.split(" ")[0], l.split(" ")[1]] as const),
+  );
   assert.equal(verdicts.size, CHAIN_CASES.length);
   const ca = cert("ca");
   for (const k of CHAIN_CASES) {
@@ -262,7 +363,9 @@ test("verifyChain: the same verdict as `openssl verify` for 15 chains, and a rea
 
 test("verifyChain: intermediates in any order and extra unrelated ones; another trust anchor; an expired anchor", async () => {
   const leaf = cert("ec384");
-  assert.deepEqual(await verifyChain(leaf, [cert("other-ca"), cert("inter2"), cert("inter")], [cert("ca")], NOW), { ok: true });
+  assert.deepEqual(await verifyChain(leaf, [cert("other-ca"), cert("inter2"), cert("inter")], [cert("ca")], NOW), {
+    ok: true,
+  });
   assert.deepEqual(await verifyChain(cert("other-leaf"), [], [cert("ca"), cert("other-ca")], NOW), { ok: true });
   // the impostor CA shares the root's name: with both trusted, each leaf finds its own issuer by signature
   assert.deepEqual(await verifyChain(cert("impostor-leaf"), [], [cert("ca"), cert("impostor-ca")], NOW), { ok: true });
@@ -359,7 +462,11 @@ test("parseIdentity: the 67 string cases of strongSwan's test_from_string and it
     assert.notEqual(got, "any", JSON.stringify(input));
     const id = got as IkeIdentity;
     assert.equal(id.idType, want.type, `type of ${JSON.stringify(input)}`);
-    assert.equal(hex(id.data), want.hex ?? hex(new TextEncoder().encode(want.text)), `encoding of ${JSON.stringify(input)}`);
+    assert.equal(
+      hex(id.data),
+      want.hex ?? hex(new TextEncoder().encode(want.text)),
+      `encoding of ${JSON.stringify(input)}`,
+    );
   }
 });
 
@@ -370,15 +477,37 @@ const show = (s: string): string => {
 
 test("formatIdentity: strongSwan's test_printf_hook cases", () => {
   const same = [
-    "192.168.1.1", "192.168.1.1/32", "192.168.1.2/31", "192.168.1.0/24", "192.168.2.0/23", "0.0.0.0/0",
-    "192.168.1.1-192.168.1.254", "0.0.0.0-255.255.255.255", "fec0::1", "fec0::1/128", "fec0::2/127", "fec0::100/120",
-    "::/0", "fec0::1-fec0::4fff", "moon@strongswan.org", "MOON@STRONGSWAN.ORG", "C=CH, AsdF=asdf",
-    "C=", "C=, O=strongSwan", "C=CH, O=", "C=CH, O=strongSwan, CN=strongswan.org",
+    "192.168.1.1",
+    "192.168.1.1/32",
+    "192.168.1.2/31",
+    "192.168.1.0/24",
+    "192.168.2.0/23",
+    "0.0.0.0/0",
+    "192.168.1.1-192.168.1.254",
+    "0.0.0.0-255.255.255.255",
+    "fec0::1",
+    "fec0::1/128",
+    "fec0::2/127",
+    "fec0::100/120",
+    "::/0",
+    "fec0::1-fec0::4fff",
+    "moon@strongswan.org",
+    "MOON@STRONGSWAN.ORG",
+    "C=CH, AsdF=asdf",
+    "C=",
+    "C=, O=strongSwan",
+    "C=CH, O=",
+    "C=CH, O=strongSwan, CN=strongswan.org",
   ];
   for (const s of same) assert.equal(show(s), s, s);
   const pairs: [string, string][] = [
-    ["", "%any"], ["%any", "%any"], ["*", "%any"], ["fec0:0:0::1", "fec0::1"],
-    ["C=,", "C="], ["C=, ", "C="], ["C= , ", "C="],
+    ["", "%any"],
+    ["%any", "%any"],
+    ["*", "%any"],
+    ["fec0:0:0::1", "fec0::1"],
+    ["C=,", "C="],
+    ["C=, ", "C="],
+    ["C= , ", "C="],
     ["cn=strongswan.org, o=strongSwan, c=CH", "CN=strongswan.org, O=strongSwan, C=CH"],
     ["C=CH,O=strongSwan,CN=strongswan.org", "C=CH, O=strongSwan, CN=strongswan.org"],
     ["/C=CH/O=strongSwan/CN=strongswan.org", "C=CH, O=strongSwan, CN=strongswan.org"],
@@ -394,13 +523,25 @@ test("formatIdentity: strongSwan's test_printf_hook cases", () => {
   assert.equal(enc(IdType.IPV6_ADDR, ""), "(invalid ID_IPV6_ADDR)");
   assert.equal(enc(255, ""), "(unknown ID type: 255)");
   assert.equal(enc(IdType.RFC822_ADDR, "fafbfcfd40737472 6f6e677377616e2e6f7267"), "????@strongswan.org");
-  assert.equal(formatIdentity({ idType: IdType.KEY_ID, data: new TextEncoder().encode("moon@strongswan.org") }), "moon@strongswan.org");
+  assert.equal(
+    formatIdentity({ idType: IdType.KEY_ID, data: new TextEncoder().encode("moon@strongswan.org") }),
+    "moon@strongswan.org",
+  );
   assert.equal(enc(IdType.KEY_ID, "deadbeef"), "de:ad:be:ef");
   assert.equal(enc(IdType.KEY_ID, "4142434445464748494a4b4c4d4e4f50515253"), "ABCDEFGHIJKLMNOPQRS");
-  assert.equal(enc(IdType.KEY_ID, "4142434445464748494a4b4c4d4e4f5051525354"), "41:42:43:44:45:46:47:48:49:4a:4b:4c:4d:4e:4f:50:51:52:53:54");
+  assert.equal(
+    enc(IdType.KEY_ID, "4142434445464748494a4b4c4d4e4f5051525354"),
+    "41:42:43:44:45:46:47:48:49:4a:4b:4c:4d:4e:4f:50:51:52:53:54",
+  );
   assert.equal(enc(IdType.DER_ASN1_DN, ""), "");
-  assert.equal(enc(IdType.DER_ASN1_DN, "30193117300906035504061302434830 0a060355041513033132 33"), "C=CH, 55:04:15=123");
-  assert.equal(enc(IdType.DER_ASN1_DN, "3020311e3009060355040613024348301105035504 0a130a7374726f6e675377616e"), "C=CH, (invalid ID_DER_ASN1_DN)");
+  assert.equal(
+    enc(IdType.DER_ASN1_DN, "30193117300906035504061302434830 0a060355041513033132 33"),
+    "C=CH, 55:04:15=123",
+  );
+  assert.equal(
+    enc(IdType.DER_ASN1_DN, "3020311e3009060355040613024348301105035504 0a130a7374726f6e675377616e"),
+    "C=CH, (invalid ID_DER_ASN1_DN)",
+  );
   assert.equal(enc(IdType.DER_ASN1_GN, "81146d6f6f6e407374726f6e677377616e2e6f7267"), "(ASN.1 general name)");
   // glibc inet_ntop forms
   assert.equal(show("::ffff:198.51.100.1"), "::ffff:198.51.100.1");
@@ -414,10 +555,23 @@ test("DN equality: strongSwan's test_equals cases, and ±1 on every byte of the 
     const b = parseIdentity(s);
     return b !== "any" && b.idType === IdType.DER_ASN1_DN && dnEquals(a.data, b.data) && dnEquals(b.data, a.data);
   };
-  for (const s of ["C=CH, E=moon@strongswan.org, CN=moon", "C==CH , E==moon@strongswan.org , CN==moon", "  C=CH, E=moon@strongswan.org, CN=moon  ", "C=ch, E=moon@STRONGSWAN.ORG, CN=Moon", "/C=CH/E=moon@strongswan.org/CN=moon", " / C=CH / E=moon@strongswan.org / CN=moon"]) {
+  for (const s of [
+    "C=CH, E=moon@strongswan.org, CN=moon",
+    "C==CH , E==moon@strongswan.org , CN==moon",
+    "  C=CH, E=moon@strongswan.org, CN=moon  ",
+    "C=ch, E=moon@STRONGSWAN.ORG, CN=Moon",
+    "/C=CH/E=moon@strongswan.org/CN=moon",
+    " / C=CH / E=moon@strongswan.org / CN=moon",
+  ]) {
     assert.ok(eq(s), s);
   }
-  for (const s of ["C=CH/E=moon@strongswan.org/CN=moon", "C=CH/E=moon@strongswan.org,CN=moon", "C=CH E=moon@strongswan.org CN=moon", "C=CN, E=moon@strongswan.org, CN=moon", "E=moon@strongswan.org, C=CH, CN=moon"]) {
+  for (const s of [
+    "C=CH/E=moon@strongswan.org/CN=moon",
+    "C=CH/E=moon@strongswan.org,CN=moon",
+    "C=CH E=moon@strongswan.org CN=moon",
+    "C=CN, E=moon@strongswan.org, CN=moon",
+    "E=moon@strongswan.org, C=CH, CN=moon",
+  ]) {
     assert.ok(!eq(s), s);
   }
   for (const delta of [1, -1]) {
@@ -431,62 +585,140 @@ test("DN equality: strongSwan's test_equals cases, and ±1 on every byte of the 
 });
 
 test("identityMatches: strongSwan's test_matches, test_matches_string, test_matches_range, test_equals_fqdn", () => {
-  const m = (id: string, pattern: string): boolean => identityMatches(parseIdentity(pattern), parseIdentity(id) as IkeIdentity);
+  const m = (id: string, pattern: string): boolean =>
+    identityMatches(parseIdentity(pattern), parseIdentity(id) as IkeIdentity);
   const dn = "C=CH, E=moon@strongswan.org, CN=moon";
   const cases: [string, string, boolean][] = [
-    [dn, dn, true], [dn, "C=CH, E=*@strongswan.org, CN=moon", false], [dn, "C=CH, E=*, CN=moon", true],
-    [dn, "C=CH, E=*, CN=*", true], [dn, "C=*, E=*, CN=*", true], [dn, "C=*, E=*, CN=*, O=BADInc", false],
-    [dn, "C=*, E=*", false], [dn, "C=*, E=a@b.c, CN=*", false], [dn, "%any", true],
-    ["foo=bar", "foo=bar", true], ["foo=bar", "bar=foo", false], ["foo=bar", "*=bar", false], ["foo=bar", "foo=*", false], ["foo=bar", "foo@bar", false], ["foo=bar", "%any", true],
-    ["moon@strongswan.org", "moon@strongswan.org", true], ["moon@strongswan.org", "*@strongswan.org", true],
-    ["moon@strongswan.org", "*@*.org", false], ["moon@strongswan.org", "*@*", false], ["moon@strongswan.org", "*strongswan.org", false],
-    ["moon@strongswan.org", "*.org", false], ["moon@strongswan.org", "moon@*", false], ["moon@strongswan.org", "**", false],
-    ["moon@strongswan.org", "*", true], ["moon@strongswan.org", "%any", true],
-    ["vpn.strongswan.org", "vpn.strongswan.org", true], ["vpn.strongswan.org", "*.strongswan.org", true],
-    ["vpn.strongswan.org", "*strongswan.org", true], ["vpn.strongswan.org", "*.org", true], ["vpn.strongswan.org", "*.strongswan.*", false],
-    ["vpn.strongswan.org", "*vpn.strongswan.org", false], ["vpn.strongswan.org", "vpn.strongswan.*", false], ["vpn.strongswan.org", "**", false],
+    [dn, dn, true],
+    [dn, "C=CH, E=*@strongswan.org, CN=moon", false],
+    [dn, "C=CH, E=*, CN=moon", true],
+    [dn, "C=CH, E=*, CN=*", true],
+    [dn, "C=*, E=*, CN=*", true],
+    [dn, "C=*, E=*, CN=*, O=BADInc", false],
+    [dn, "C=*, E=*", false],
+    [dn, "C=*, E=a@b.c, CN=*", false],
+    [dn, "%any", true],
+    ["foo=bar", "foo=bar", true],
+    ["foo=bar", "bar=foo", false],
+    ["foo=bar", "*=bar", false],
+    ["foo=bar", "foo=*", false],
+    ["foo=bar", "foo@bar", false],
+    ["foo=bar", "%any", true],
+    ["moon@strongswan.org", "moon@strongswan.org", true],
+    ["moon@strongswan.org", "*@strongswan.org", true],
+    ["moon@strongswan.org", "*@*.org", false],
+    ["moon@strongswan.org", "*@*", false],
+    ["moon@strongswan.org", "*strongswan.org", false],
+    ["moon@strongswan.org", "*.org", false],
+    ["moon@strongswan.org", "moon@*", false],
+    ["moon@strongswan.org", "**", false],
+    ["moon@strongswan.org", "*", true],
+    ["moon@strongswan.org", "%any", true],
+    ["vpn.strongswan.org", "vpn.strongswan.org", true],
+    ["vpn.strongswan.org", "*.strongswan.org", true],
+    ["vpn.strongswan.org", "*strongswan.org", true],
+    ["vpn.strongswan.org", "*.org", true],
+    ["vpn.strongswan.org", "*.strongswan.*", false],
+    ["vpn.strongswan.org", "*vpn.strongswan.org", false],
+    ["vpn.strongswan.org", "vpn.strongswan.*", false],
+    ["vpn.strongswan.org", "**", false],
     ["vpn.strongswan.org", "*", true],
-    ["ipsec.strongswan.org", "IPSEC.strongswan.org", true], ["ipsec.strongswan.org", "ipsec.strongSwan.ORG", true], ["ipsec.strongswan.org", "strongswan.org", false],
-    ["192.168.1.1", "%any", true], ["192.168.1.1", "0.0.0.0/0", true], ["192.168.1.1", "192.168.1.1", true], ["192.168.1.1", "192.168.1.2", false],
-    ["192.168.1.1", "192.168.1.1/32", true], ["192.168.1.1", "192.168.1.0/32", false], ["192.168.1.1", "192.168.1.0/24", true],
-    ["192.168.1.1", "192.168.0.0/24", false], ["192.168.1.1", "192.168.1.1-192.168.1.1", true], ["192.168.1.1", "192.168.1.0-192.168.1.64", true],
-    ["192.168.1.1", "192.168.1.2-192.168.1.64", false], ["192.168.1.1", "192.168.0.240-192.168.1.0", false], ["192.168.1.1", "foo@bar", false],
-    ["fec0::1", "%any", true], ["fec0::1", "::/0", true], ["fec0::1", "fec0::1", true], ["fec0::1", "fec0::2", false],
-    ["fec0::1", "fec0::1/128", true], ["fec0::1", "fec0::/128", false], ["fec0::1", "fec0::/120", true], ["fec0::1", "fec0::100/120", false],
-    ["fec0::1", "fec0::1-fec0::1", true], ["fec0::1", "fec0::0-fec0::5", true], ["fec0::1", "fec0::4001-fec0::4ffe", false],
-    ["fec0::1", "feb0::1-fec0::0", false], ["fec0::1", "foo@bar", false],
+    ["ipsec.strongswan.org", "IPSEC.strongswan.org", true],
+    ["ipsec.strongswan.org", "ipsec.strongSwan.ORG", true],
+    ["ipsec.strongswan.org", "strongswan.org", false],
+    ["192.168.1.1", "%any", true],
+    ["192.168.1.1", "0.0.0.0/0", true],
+    ["192.168.1.1", "192.168.1.1", true],
+    ["192.168.1.1", "192.168.1.2", false],
+    ["192.168.1.1", "192.168.1.1/32", true],
+    ["192.168.1.1", "192.168.1.0/32", false],
+    ["192.168.1.1", "192.168.1.0/24", true],
+    ["192.168.1.1", "192.168.0.0/24", false],
+    ["192.168.1.1", "192.168.1.1-192.168.1.1", true],
+    ["192.168.1.1", "192.168.1.0-192.168.1.64", true],
+    ["192.168.1.1", "192.168.1.2-192.168.1.64", false],
+    ["192.168.1.1", "192.168.0.240-192.168.1.0", false],
+    ["192.168.1.1", "foo@bar", false],
+    ["fec0::1", "%any", true],
+    ["fec0::1", "::/0", true],
+    ["fec0::1", "fec0::1", true],
+    ["fec0::1", "fec0::2", false],
+    ["fec0::1", "fec0::1/128", true],
+    ["fec0::1", "fec0::/128", false],
+    ["fec0::1", "fec0::/120", true],
+    ["fec0::1", "fec0::100/120", false],
+    ["fec0::1", "fec0::1-fec0::1", true],
+    ["fec0::1", "fec0::0-fec0::5", true],
+    ["fec0::1", "fec0::4001-fec0::4ffe", false],
+    ["fec0::1", "feb0::1-fec0::0", false],
+    ["fec0::1", "foo@bar", false],
   ];
   for (const [id, pattern, want] of cases) assert.equal(m(id, pattern), want, `${id} vs ${pattern}`);
   // malformed subnet/range encodings never match (test_matches_range)
   const v4 = parseIdentity("192.168.1.1") as IkeIdentity;
-  for (const p of [{ idType: 4, data: new Uint8Array(0) }, { idType: 7, data: new Uint8Array(0) }, { idType: 7, data: bytes("c0a80128c0a80100") }]) {
+  for (const p of [
+    { idType: 4, data: new Uint8Array(0) },
+    { idType: 7, data: new Uint8Array(0) },
+    { idType: 7, data: bytes("c0a80128c0a80100") },
+  ]) {
     assert.equal(identityMatches(p, v4), false);
   }
-  assert.equal(identityMatches(parseIdentity("0.0.0.0/0"), { idType: IdType.IPV4_ADDR, data: new Uint8Array(0) }), false);
+  assert.equal(
+    identityMatches(parseIdentity("0.0.0.0/0"), { idType: IdType.IPV4_ADDR, data: new Uint8Array(0) }),
+    false,
+  );
 });
 
 test("certMatchesIdentity: subject DN (with wildcards), SAN DNS/email/IPv4/IPv6 and SKI as KEY_ID, like strongSwan's has_subject", () => {
   const c = cert("ec256");
   const m = (s: string): boolean => certMatchesIdentity(c, parseIdentity(s));
   for (const s of [
-    "client.example.org", "CLIENT.Example.ORG", "@client.example.org", "*.example.org", "client@example.org", "*@example.org",
-    "198.51.100.7", "198.51.100.0/24", "2001:db8::7", "2001:db8::/64", "%any",
-    "C=CH, O=ipsec-wasm test, OU=clients, CN=client.example.org", "C=CH, O=ipsec-wasm test, OU=*, CN=client.example.org",
+    "client.example.org",
+    "CLIENT.Example.ORG",
+    "@client.example.org",
+    "*.example.org",
+    "client@example.org",
+    "*@example.org",
+    "198.51.100.7",
+    "198.51.100.0/24",
+    "2001:db8::7",
+    "2001:db8::/64",
+    "%any",
+    "C=CH, O=ipsec-wasm test, OU=clients, CN=client.example.org",
+    "C=CH, O=ipsec-wasm test, OU=*, CN=client.example.org",
     `@#${hex(c.subjectKeyId!)}`,
   ]) {
     assert.ok(m(s), s);
   }
-  for (const s of ["swan.example.org", "198.51.100.8", "2001:db8::8", "other@example.org", "C=CH, O=ipsec-wasm test, CN=client.example.org", "@#00", "*.example.com"]) {
+  for (const s of [
+    "swan.example.org",
+    "198.51.100.8",
+    "2001:db8::8",
+    "other@example.org",
+    "C=CH, O=ipsec-wasm test, CN=client.example.org",
+    "@#00",
+    "*.example.com",
+  ]) {
     assert.ok(!m(s), s);
   }
   assert.ok(certMatchesIdentity(cert("rsa"), parseIdentity("swan.example.org")));
   assert.ok(!certMatchesIdentity(cert("rsa"), parseIdentity("client.example.org")));
-  assert.ok(certMatchesIdentity(cert("ec521"), parseIdentity("C=CH, O=ipsec-wasm test, CN=gw521.example.org, E=ops@example.org")));
+  assert.ok(
+    certMatchesIdentity(
+      cert("ec521"),
+      parseIdentity("C=CH, O=ipsec-wasm test, CN=gw521.example.org, E=ops@example.org"),
+    ),
+  );
 });
 
 // ---- RFC 7427 AlgorithmIdentifiers ----
 
-const OPENSSL_ALGIDS = new Map(read("algids.txt").trim().split("\n").map((l) => l.split(" ") as [string, string]));
+const OPENSSL_ALGIDS = new Map(
+  read("algids.txt")
+    .trim()
+    .split("\n")
+    .map((l) => l.split(" ") as [string, string]),
+);
 
 test("AlgorithmIdentifier bytes we send equal OpenSSL's for all 12 schemes (RFC 7427 Appendix A.1/A.3, RFC 8420; PSS as strongSwan writes it)", () => {
   for (const [name, bytesHex] of Object.entries(ALGORITHM_IDENTIFIERS)) {
@@ -500,15 +732,38 @@ test("AlgorithmIdentifier bytes we send equal OpenSSL's for all 12 schemes (RFC 
 
 // RFC 7427 Appendix A.4, as transcribed in strongSwan's src/libstrongswan/tests/suites/test_signature_params.c
 const RFC7427_A41 = "300d06092a864886f70d01010a3000";
-const RFC7427_A42 = "303e06092a864886f70d01010a3031a00b300906052b0e03021a0500a118301606092a864886f70d010108300906052b0e03021a0500a203020114a303020101";
-const RFC7427_A43 = "304606092a864886f70d01010a3039a00f300d06096086480165030402010500a11c301a06092a864886f70d010108300d06096086480165030402010500a203020120a303020101";
-const STRONGSWAN_PSS_SHA256 = "304106092a864886f70d01010a3034a00f300d06096086480165030402010500a11c301a06092a864886f70d010108300d06096086480165030402010500a203020120";
+const RFC7427_A42 =
+  "303e06092a864886f70d01010a3031a00b300906052b0e03021a0500a118301606092a864886f70d010108300906052b0e03021a0500a203020114a303020101";
+const RFC7427_A43 =
+  "304606092a864886f70d01010a3039a00f300d06096086480165030402010500a11c301a06092a864886f70d010108300d06096086480165030402010500a203020120a303020101";
+const STRONGSWAN_PSS_SHA256 =
+  "304106092a864886f70d01010a3034a00f300d06096086480165030402010500a11c301a06092a864886f70d010108300d06096086480165030402010500a203020120";
 
 test("RSASSA-PSS AlgorithmIdentifiers of RFC 7427 A.4.1-A.4.3 and strongSwan's DER form parse; bad ones are refused", () => {
-  assert.deepEqual(parseSignatureAlgorithm(bytes(RFC7427_A41)), { name: "RSASSA-PSS with SHA-1", key: "rsa", hash: "SHA-1", pssSaltLength: 20 });
-  assert.deepEqual(parseSignatureAlgorithm(bytes(RFC7427_A42)), { name: "RSASSA-PSS with SHA-1", key: "rsa", hash: "SHA-1", pssSaltLength: 20 });
-  assert.deepEqual(parseSignatureAlgorithm(bytes(RFC7427_A43)), { name: "RSASSA-PSS with SHA-256", key: "rsa", hash: "SHA-256", pssSaltLength: 32 });
-  assert.deepEqual(parseSignatureAlgorithm(bytes(STRONGSWAN_PSS_SHA256)), { name: "RSASSA-PSS with SHA-256", key: "rsa", hash: "SHA-256", pssSaltLength: 32 });
+  assert.deepEqual(parseSignatureAlgorithm(bytes(RFC7427_A41)), {
+    name: "RSASSA-PSS with SHA-1",
+    key: "rsa",
+    hash: "SHA-1",
+    pssSaltLength: 20,
+  });
+  assert.deepEqual(parseSignatureAlgorithm(bytes(RFC7427_A42)), {
+    name: "RSASSA-PSS with SHA-1",
+    key: "rsa",
+    hash: "SHA-1",
+    pssSaltLength: 20,
+  });
+  assert.deepEqual(parseSignatureAlgorithm(bytes(RFC7427_A43)), {
+    name: "RSASSA-PSS with SHA-256",
+    key: "rsa",
+    hash: "SHA-256",
+    pssSaltLength: 32,
+  });
+  assert.deepEqual(parseSignatureAlgorithm(bytes(STRONGSWAN_PSS_SHA256)), {
+    name: "RSASSA-PSS with SHA-256",
+    key: "rsa",
+    hash: "SHA-256",
+    pssSaltLength: 32,
+  });
   assert.equal(hex(pssAlgorithmIdentifier("SHA-256")), STRONGSWAN_PSS_SHA256);
   // strongSwan's rsa_pss_parse_invalid_tests: unknown hash, unknown MGF, unknown MGF hash, trailer 2, trailer with a 2-byte INTEGER
   const invalid = [
@@ -519,13 +774,23 @@ test("RSASSA-PSS AlgorithmIdentifiers of RFC 7427 A.4.1-A.4.3 and strongSwan's D
   ];
   for (const h of invalid) assert.equal(typeof parseSignatureAlgorithm(bytes(h)), "string", h);
   // MGF1 hash different from the message hash: valid PSS, but WebCrypto cannot do it
-  assert.match(parseSignatureAlgorithm(bytes("302b06092a864886f70d01010a301ea11c301a06092a864886f70d010108300d06096086480165030402010500")) as string, /MGF1 must use the same hash/);
-  assert.match(parseSignatureAlgorithm(bytes("300d06092a864886f70d01010e0500")) as string, /1.2.840.113549.1.1.14 is not supported/); // sha224WithRSA
+  assert.match(
+    parseSignatureAlgorithm(
+      bytes("302b06092a864886f70d01010a301ea11c301a06092a864886f70d010108300d06096086480165030402010500"),
+    ) as string,
+    /MGF1 must use the same hash/,
+  );
+  assert.match(
+    parseSignatureAlgorithm(bytes("300d06092a864886f70d01010e0500")) as string,
+    /1.2.840.113549.1.1.14 is not supported/,
+  ); // sha224WithRSA
 });
 
 // ---- signing and verifying AUTH ----
 
-const OCTETS = new TextEncoder().encode("IKE_SA_INIT message | Nr | prf(SK_pi, IDi') -- RFC 7296 section 2.15 AUTH octets stand-in");
+const OCTETS = new TextEncoder().encode(
+  "IKE_SA_INIT message | Nr | prf(SK_pi, IDi') -- RFC 7296 section 2.15 AUTH octets stand-in",
+);
 
 interface NodeCheck {
   alg: string | null;
@@ -541,25 +806,141 @@ function splitAuth(data: Uint8Array): { algId: string; sig: Uint8Array } {
   return { algId: hex(data.subarray(1, 1 + data[0]!)), sig: data.subarray(1 + data[0]!) };
 }
 
-const SIGN_CASES: { key: string; cert: string; opts: Parameters<typeof signAuth>[2]; method: number; algId?: string; node: NodeCheck }[] = [
-  { key: "rsa.key", cert: "rsa", opts: { peerHashes: [2, 3, 4] }, method: 14, algId: "sha256WithRSAEncryption", node: { alg: "sha256" } },
-  { key: "rsa.key", cert: "rsa", opts: { peerHashes: [3] }, method: 14, algId: "sha384WithRSAEncryption", node: { alg: "sha384" } },
-  { key: "rsa.key", cert: "rsa", opts: { peerHashes: [4] }, method: 14, algId: "sha512WithRSAEncryption", node: { alg: "sha512" } },
-  { key: "rsa.key", cert: "rsa", opts: { peerHashes: [1] }, method: 14, algId: "sha1WithRSAEncryption", node: { alg: "sha1" } },
-  { key: "rsa.pkcs1.key", cert: "rsa", opts: { peerHashes: [4, 3, 2], rsaPss: true }, method: 14, algId: "RSASSA-PSS-SHA256", node: { alg: "sha256", opts: PSS(32) } },
-  { key: "rsa.key", cert: "rsa", opts: { peerHashes: [3], rsaPss: true }, method: 14, algId: "RSASSA-PSS-SHA384", node: { alg: "sha384", opts: PSS(48) } },
-  { key: "rsa.key", cert: "rsa", opts: { peerHashes: [4], rsaPss: true }, method: 14, algId: "RSASSA-PSS-SHA512", node: { alg: "sha512", opts: PSS(64) } },
+const SIGN_CASES: {
+  key: string;
+  cert: string;
+  opts: Parameters<typeof signAuth>[2];
+  method: number;
+  algId?: string;
+  node: NodeCheck;
+}[] = [
+  {
+    key: "rsa.key",
+    cert: "rsa",
+    opts: { peerHashes: [2, 3, 4] },
+    method: 14,
+    algId: "sha256WithRSAEncryption",
+    node: { alg: "sha256" },
+  },
+  {
+    key: "rsa.key",
+    cert: "rsa",
+    opts: { peerHashes: [3] },
+    method: 14,
+    algId: "sha384WithRSAEncryption",
+    node: { alg: "sha384" },
+  },
+  {
+    key: "rsa.key",
+    cert: "rsa",
+    opts: { peerHashes: [4] },
+    method: 14,
+    algId: "sha512WithRSAEncryption",
+    node: { alg: "sha512" },
+  },
+  {
+    key: "rsa.key",
+    cert: "rsa",
+    opts: { peerHashes: [1] },
+    method: 14,
+    algId: "sha1WithRSAEncryption",
+    node: { alg: "sha1" },
+  },
+  {
+    key: "rsa.pkcs1.key",
+    cert: "rsa",
+    opts: { peerHashes: [4, 3, 2], rsaPss: true },
+    method: 14,
+    algId: "RSASSA-PSS-SHA256",
+    node: { alg: "sha256", opts: PSS(32) },
+  },
+  {
+    key: "rsa.key",
+    cert: "rsa",
+    opts: { peerHashes: [3], rsaPss: true },
+    method: 14,
+    algId: "RSASSA-PSS-SHA384",
+    node: { alg: "sha384", opts: PSS(48) },
+  },
+  {
+    key: "rsa.key",
+    cert: "rsa",
+    opts: { peerHashes: [4], rsaPss: true },
+    method: 14,
+    algId: "RSASSA-PSS-SHA512",
+    node: { alg: "sha512", opts: PSS(64) },
+  },
   { key: "rsa.key", cert: "rsa", opts: {}, method: 1, node: { alg: "sha1" } },
   { key: "rsa.pkcs1.key", cert: "rsa", opts: { method: 1 }, method: 1, node: { alg: "sha1" } },
-  { key: "ec256.key", cert: "ec256", opts: { peerHashes: [4, 3, 2] }, method: 14, algId: "ecdsa-with-SHA256", node: { alg: "sha256", opts: { dsaEncoding: "der" } } },
-  { key: "ec256.sec1.key", cert: "ec256", opts: { peerHashes: [3] }, method: 14, algId: "ecdsa-with-SHA384", node: { alg: "sha384", opts: { dsaEncoding: "der" } } },
-  { key: "ec256.key", cert: "ec256", opts: { peerHashes: [4] }, method: 14, algId: "ecdsa-with-SHA512", node: { alg: "sha512", opts: { dsaEncoding: "der" } } },
-  { key: "ec384.sec1.key", cert: "ec384", opts: { peerHashes: [2, 3, 4] }, method: 14, algId: "ecdsa-with-SHA384", node: { alg: "sha384", opts: { dsaEncoding: "der" } } },
-  { key: "ec521.sec1.key", cert: "ec521", opts: { peerHashes: [2, 3, 4] }, method: 14, algId: "ecdsa-with-SHA512", node: { alg: "sha512", opts: { dsaEncoding: "der" } } },
-  { key: "ec256.sec1.key", cert: "ec256", opts: {}, method: 9, node: { alg: "sha256", opts: { dsaEncoding: "ieee-p1363" } } },
-  { key: "ec384.key", cert: "ec384", opts: {}, method: 10, node: { alg: "sha384", opts: { dsaEncoding: "ieee-p1363" } } },
-  { key: "ec521.key", cert: "ec521", opts: { method: 11 }, method: 11, node: { alg: "sha512", opts: { dsaEncoding: "ieee-p1363" } } },
-  { key: "ed25519.key", cert: "ed25519", opts: { peerHashes: [2, 3, 4, 5] }, method: 14, algId: "Ed25519", node: { alg: null } },
+  {
+    key: "ec256.key",
+    cert: "ec256",
+    opts: { peerHashes: [4, 3, 2] },
+    method: 14,
+    algId: "ecdsa-with-SHA256",
+    node: { alg: "sha256", opts: { dsaEncoding: "der" } },
+  },
+  {
+    key: "ec256.sec1.key",
+    cert: "ec256",
+    opts: { peerHashes: [3] },
+    method: 14,
+    algId: "ecdsa-with-SHA384",
+    node: { alg: "sha384", opts: { dsaEncoding: "der" } },
+  },
+  {
+    key: "ec256.key",
+    cert: "ec256",
+    opts: { peerHashes: [4] },
+    method: 14,
+    algId: "ecdsa-with-SHA512",
+    node: { alg: "sha512", opts: { dsaEncoding: "der" } },
+  },
+  {
+    key: "ec384.sec1.key",
+    cert: "ec384",
+    opts: { peerHashes: [2, 3, 4] },
+    method: 14,
+    algId: "ecdsa-with-SHA384",
+    node: { alg: "sha384", opts: { dsaEncoding: "der" } },
+  },
+  {
+    key: "ec521.sec1.key",
+    cert: "ec521",
+    opts: { peerHashes: [2, 3, 4] },
+    method: 14,
+    algId: "ecdsa-with-SHA512",
+    node: { alg: "sha512", opts: { dsaEncoding: "der" } },
+  },
+  {
+    key: "ec256.sec1.key",
+    cert: "ec256",
+    opts: {},
+    method: 9,
+    node: { alg: "sha256", opts: { dsaEncoding: "ieee-p1363" } },
+  },
+  {
+    key: "ec384.key",
+    cert: "ec384",
+    opts: {},
+    method: 10,
+    node: { alg: "sha384", opts: { dsaEncoding: "ieee-p1363" } },
+  },
+  {
+    key: "ec521.key",
+    cert: "ec521",
+    opts: { method: 11 },
+    method: 11,
+    node: { alg: "sha512", opts: { dsaEncoding: "ieee-p1363" } },
+  },
+  {
+    key: "ed25519.key",
+    cert: "ed25519",
+    opts: { peerHashes: [2, 3, 4, 5] },
+    method: 14,
+    algId: "Ed25519",
+    node: { alg: null },
+  },
 ];
 
 test("signAuth: 18 method/hash/key combinations, each verified by node:crypto (OpenSSL) with the certificate's key", async () => {
@@ -596,18 +977,27 @@ test("signAuth: key/method mismatches and no shared hash throw KeyError (like st
 
 test("importPrivateKeyPem: PKCS#8, PKCS#1 and SEC1 forms; OpenSSL derives the certificate's public key from the PKCS#8 we hand WebCrypto", async () => {
   for (const [file, certName, alg, extra] of [
-    ["rsa.key", "rsa", "rsa", 2048], ["rsa.pkcs1.key", "rsa", "rsa", 2048], ["ec256.key", "ec256", "ec", "P-256"], ["ec256.sec1.key", "ec256", "ec", "P-256"],
-    ["ec384.sec1.key", "ec384", "ec", "P-384"], ["ec521.sec1.key", "ec521", "ec", "P-521"], ["ed25519.key", "ed25519", "ed25519", undefined],
+    ["rsa.key", "rsa", "rsa", 2048],
+    ["rsa.pkcs1.key", "rsa", "rsa", 2048],
+    ["ec256.key", "ec256", "ec", "P-256"],
+    ["ec256.sec1.key", "ec256", "ec", "P-256"],
+    ["ec384.sec1.key", "ec384", "ec", "P-384"],
+    ["ec521.sec1.key", "ec521", "ec", "P-521"],
+    ["ed25519.key", "ed25519", "ed25519", undefined],
   ] as const) {
     const k = await importPrivateKeyPem(read(file));
     assert.equal(k.alg, alg, file);
     if (alg === "rsa") assert.equal(k.rsaBits, extra);
     if (alg === "ec") assert.equal(k.curve, extra);
-    const pub = nodeCrypto.createPublicKey(nodeCrypto.createPrivateKey({ key: Buffer.from(k.pkcs8), format: "der", type: "pkcs8" }));
+    const pub = nodeCrypto.createPublicKey(
+      nodeCrypto.createPrivateKey({ key: Buffer.from(k.pkcs8), format: "der", type: "pkcs8" }),
+    );
     assert.equal(hex(pub.export({ format: "der", type: "spki" })), hex(cert(certName).spki), file);
   }
   await assert.rejects(importPrivateKeyPem(read("rsa.pem")), /no PRIVATE KEY/);
-  const encrypted = nodeCrypto.createPrivateKey(read("ec256.key")).export({ format: "pem", type: "pkcs8", cipher: "aes-256-cbc", passphrase: "x" }) as string;
+  const encrypted = nodeCrypto
+    .createPrivateKey(read("ec256.key"))
+    .export({ format: "pem", type: "pkcs8", cipher: "aes-256-cbc", passphrase: "x" }) as string;
   await assert.rejects(importPrivateKeyPem(encrypted), /encrypted private keys are not supported/);
 });
 
@@ -624,12 +1014,36 @@ const NODE_SIGN_CASES: [string, string, NodeSign][] = [
   ["rsa.key", "rsa", { alg: "sha1", opts: PSS(20), algId: RFC7427_A41, method: 14 }],
   ["rsa.key", "rsa", { alg: "sha1", opts: PSS(20), algId: RFC7427_A42, method: 14 }],
   ["rsa.key", "rsa", { alg: "sha1", method: 1 }],
-  ["ec256.key", "ec256", { alg: "sha256", opts: { dsaEncoding: "der" }, algId: OPENSSL_ALGIDS.get("ecdsa-with-SHA256"), method: 14 }],
-  ["ec256.key", "ec256", { alg: "sha384", opts: { dsaEncoding: "der" }, algId: OPENSSL_ALGIDS.get("ecdsa-with-SHA384"), method: 14 }],
-  ["ec384.key", "ec384", { alg: "sha384", opts: { dsaEncoding: "der" }, algId: OPENSSL_ALGIDS.get("ecdsa-with-SHA384"), method: 14 }],
-  ["ec384.key", "ec384", { alg: "sha256", opts: { dsaEncoding: "der" }, algId: OPENSSL_ALGIDS.get("ecdsa-with-SHA256"), method: 14 }],
-  ["ec521.key", "ec521", { alg: "sha512", opts: { dsaEncoding: "der" }, algId: OPENSSL_ALGIDS.get("ecdsa-with-SHA512"), method: 14 }],
-  ["ec256.key", "ec256", { alg: "sha1", opts: { dsaEncoding: "der" }, algId: OPENSSL_ALGIDS.get("ecdsa-with-SHA1"), method: 14 }],
+  [
+    "ec256.key",
+    "ec256",
+    { alg: "sha256", opts: { dsaEncoding: "der" }, algId: OPENSSL_ALGIDS.get("ecdsa-with-SHA256"), method: 14 },
+  ],
+  [
+    "ec256.key",
+    "ec256",
+    { alg: "sha384", opts: { dsaEncoding: "der" }, algId: OPENSSL_ALGIDS.get("ecdsa-with-SHA384"), method: 14 },
+  ],
+  [
+    "ec384.key",
+    "ec384",
+    { alg: "sha384", opts: { dsaEncoding: "der" }, algId: OPENSSL_ALGIDS.get("ecdsa-with-SHA384"), method: 14 },
+  ],
+  [
+    "ec384.key",
+    "ec384",
+    { alg: "sha256", opts: { dsaEncoding: "der" }, algId: OPENSSL_ALGIDS.get("ecdsa-with-SHA256"), method: 14 },
+  ],
+  [
+    "ec521.key",
+    "ec521",
+    { alg: "sha512", opts: { dsaEncoding: "der" }, algId: OPENSSL_ALGIDS.get("ecdsa-with-SHA512"), method: 14 },
+  ],
+  [
+    "ec256.key",
+    "ec256",
+    { alg: "sha1", opts: { dsaEncoding: "der" }, algId: OPENSSL_ALGIDS.get("ecdsa-with-SHA1"), method: 14 },
+  ],
   ["ec256.key", "ec256", { alg: "sha256", opts: { dsaEncoding: "ieee-p1363" }, method: 9 }],
   ["ec384.key", "ec384", { alg: "sha384", opts: { dsaEncoding: "ieee-p1363" }, method: 10 }],
   ["ec521.key", "ec521", { alg: "sha512", opts: { dsaEncoding: "ieee-p1363" }, method: 11 }],
@@ -663,30 +1077,72 @@ test("verifyAuth: 21 AUTH payloads signed by node:crypto (OpenSSL) verify, and f
 test("verifyAuth: reasons for scheme/key mismatches, malformed AUTH data and non-signature methods", async () => {
   const rsa = cert("rsa");
   const p256 = cert("ec256");
-  const ecdsaSig = nodeAuth("ec256.key", { alg: "sha256", opts: { dsaEncoding: "der" }, algId: OPENSSL_ALGIDS.get("ecdsa-with-SHA256"), method: 14 });
+  const ecdsaSig = nodeAuth("ec256.key", {
+    alg: "sha256",
+    opts: { dsaEncoding: "der" },
+    algId: OPENSSL_ALGIDS.get("ecdsa-with-SHA256"),
+    method: 14,
+  });
   const reason = async (c: Certificate, method: number, data: Uint8Array): Promise<string> => {
     const r = await verifyAuth(c, method, data, OCTETS);
     assert.equal(r.ok, false);
     return (r as { reason: string }).reason;
   };
-  assert.equal(await reason(rsa, 14, ecdsaSig), "signature scheme ecdsa-with-SHA256 does not match the certificate's RSA-2048 key");
-  const rsaSig = nodeAuth("rsa.key", { alg: "sha256", algId: OPENSSL_ALGIDS.get("sha256WithRSAEncryption"), method: 14 });
-  assert.equal(await reason(p256, 14, rsaSig), "signature scheme sha256WithRSAEncryption does not match the certificate's P-256 ECDSA key");
+  assert.equal(
+    await reason(rsa, 14, ecdsaSig),
+    "signature scheme ecdsa-with-SHA256 does not match the certificate's RSA-2048 key",
+  );
+  const rsaSig = nodeAuth("rsa.key", {
+    alg: "sha256",
+    algId: OPENSSL_ALGIDS.get("sha256WithRSAEncryption"),
+    method: 14,
+  });
+  assert.equal(
+    await reason(p256, 14, rsaSig),
+    "signature scheme sha256WithRSAEncryption does not match the certificate's P-256 ECDSA key",
+  );
   const raw384 = nodeAuth("ec384.key", { alg: "sha384", opts: { dsaEncoding: "ieee-p1363" }, method: 10 });
-  assert.equal(await reason(p256, 10, raw384), "auth method 10 (ECDSA with SHA-384 on P-384) does not match the certificate's P-256 key");
-  assert.equal(await reason(rsa, 9, raw384), "auth method 9 (ECDSA with SHA-256 on P-256) does not match the certificate's RSA-2048 key");
-  const otherKey = nodeAuth("rsa.key", { alg: "sha256", algId: OPENSSL_ALGIDS.get("sha256WithRSAEncryption"), method: 14 });
-  assert.equal(await reason(cert("pss"), 14, otherKey), "RSA signature (sha256WithRSAEncryption) does not verify with the certificate of 'C=CH, O=ipsec-wasm test, CN=pss.example.org'");
+  assert.equal(
+    await reason(p256, 10, raw384),
+    "auth method 10 (ECDSA with SHA-384 on P-384) does not match the certificate's P-256 key",
+  );
+  assert.equal(
+    await reason(rsa, 9, raw384),
+    "auth method 9 (ECDSA with SHA-256 on P-256) does not match the certificate's RSA-2048 key",
+  );
+  const otherKey = nodeAuth("rsa.key", {
+    alg: "sha256",
+    algId: OPENSSL_ALGIDS.get("sha256WithRSAEncryption"),
+    method: 14,
+  });
+  assert.equal(
+    await reason(cert("pss"), 14, otherKey),
+    "RSA signature (sha256WithRSAEncryption) does not verify with the certificate of 'C=CH, O=ipsec-wasm test, CN=pss.example.org'",
+  );
   assert.match(await reason(rsa, 14, new Uint8Array(0)), /shorter than its AlgorithmIdentifier length octet/);
-  assert.match(await reason(rsa, 14, Uint8Array.of(40, 0x30, 0x00)), /shorter than its AlgorithmIdentifier length octet/);
+  assert.match(
+    await reason(rsa, 14, Uint8Array.of(40, 0x30, 0x00)),
+    /shorter than its AlgorithmIdentifier length octet/,
+  );
   assert.match(await reason(rsa, 14, Uint8Array.of(2, 0x30, 0x00, 1, 2, 3)), /AlgorithmIdentifier must be an OID/);
   assert.match(await reason(rsa, 2, new Uint8Array(20)), /auth method 2 is not a signature method/);
-  assert.match(await reason(p256, 14, Uint8Array.from([12, ...bytes(OPENSSL_ALGIDS.get("ecdsa-with-SHA256")!), 0x30, 0x03, 0x02, 0x01])), /not a valid DER encoding for P-256/);
+  assert.match(
+    await reason(
+      p256,
+      14,
+      Uint8Array.from([12, ...bytes(OPENSSL_ALGIDS.get("ecdsa-with-SHA256")!), 0x30, 0x03, 0x02, 0x01]),
+    ),
+    /not a valid DER encoding for P-256/,
+  );
   assert.match(await reason(p256, 9, new Uint8Array(63)), /not a valid r\|\|s encoding for P-256/);
 });
 
 test("ECDSA r||s <-> DER: 40 node:crypto signatures per curve convert both ways and still verify under OpenSSL", async () => {
-  for (const [keyFile, certName, hash, curve] of [["ec256.key", "ec256", "sha256", "P-256"], ["ec384.key", "ec384", "sha384", "P-384"], ["ec521.key", "ec521", "sha512", "P-521"]] as const) {
+  for (const [keyFile, certName, hash, curve] of [
+    ["ec256.key", "ec256", "sha256", "P-256"],
+    ["ec384.key", "ec384", "sha384", "P-384"],
+    ["ec521.key", "ec521", "sha512", "P-521"],
+  ] as const) {
     const key = nodeCrypto.createPrivateKey(read(keyFile));
     for (let i = 0; i < 40; i++) {
       const msg = OCTETS.subarray(i);
@@ -695,7 +1151,10 @@ test("ECDSA r||s <-> DER: 40 node:crypto signatures per curve convert both ways 
       assert.ok(nodeVerify(certName, msg, der, { alg: hash, opts: { dsaEncoding: "der" } }), `${curve} #${i} raw->der`);
       const derSig = new Uint8Array(nodeCrypto.sign(hash, msg, { key, dsaEncoding: "der" }));
       const back = ecdsaDerToRaw(derSig, curve)!;
-      assert.ok(nodeVerify(certName, msg, back, { alg: hash, opts: { dsaEncoding: "ieee-p1363" } }), `${curve} #${i} der->raw`);
+      assert.ok(
+        nodeVerify(certName, msg, back, { alg: hash, opts: { dsaEncoding: "ieee-p1363" } }),
+        `${curve} #${i} der->raw`,
+      );
     }
   }
   // minimal INTEGERs: r = 1, s = 0x80 (needs a sign octet)
@@ -721,7 +1180,10 @@ test("asn1: typed errors for truncation, indefinite length, high tag numbers and
   assert.equal(err(readTlv(Uint8Array.of(0x04, 0x03, 1, 2))), "TRUNCATED");
   assert.equal(err(readOne(Uint8Array.of(0x05, 0x00, 0x00))), "TRAILING_BYTES");
   assert.equal(err(readOne(Uint8Array.of(0x05, 0x00), Tag.SEQUENCE)), "UNEXPECTED_TAG");
-  assert.equal(err(readChildren({ tag: 0x04, offset: 0, headerLength: 2, value: new Uint8Array(0), raw: new Uint8Array(2) })), "UNEXPECTED_TAG");
+  assert.equal(
+    err(readChildren({ tag: 0x04, offset: 0, headerLength: 2, value: new Uint8Array(0), raw: new Uint8Array(2) })),
+    "UNEXPECTED_TAG",
+  );
   const long = readTlv(Uint8Array.from([0x04, 0x81, 0x80, ...new Uint8Array(0x80)]));
   assert.ok(long.ok && long.value.value.length === 0x80 && long.value.headerLength === 3);
   assert.equal(hex(encodeLength(0x7f)), "7f");
@@ -752,8 +1214,18 @@ test("asn1: UTCTime 50..99 is 19xx and 00..49 is 20xx (RFC 5280 §4.1.2.5.1); im
   };
   assert.deepEqual(time(Tag.UTC_TIME, "500101000000Z"), { ok: true, value: new Date("1950-01-01T00:00:00Z") });
   assert.deepEqual(time(Tag.UTC_TIME, "491231235959Z"), { ok: true, value: new Date("2049-12-31T23:59:59Z") });
-  assert.deepEqual(time(Tag.GENERALIZED_TIME, "20510101000000Z"), { ok: true, value: new Date("2051-01-01T00:00:00Z") });
-  for (const [tag, s] of [[Tag.UTC_TIME, "250230000000Z"], [Tag.UTC_TIME, "2501010000Z"], [Tag.UTC_TIME, "250101000000+0100"], [Tag.GENERALIZED_TIME, "20250101000000.5Z"], [Tag.GENERALIZED_TIME, "250101000000Z"], [Tag.UTC_TIME, "250101246000Z"]] as const) {
+  assert.deepEqual(time(Tag.GENERALIZED_TIME, "20510101000000Z"), {
+    ok: true,
+    value: new Date("2051-01-01T00:00:00Z"),
+  });
+  for (const [tag, s] of [
+    [Tag.UTC_TIME, "250230000000Z"],
+    [Tag.UTC_TIME, "2501010000Z"],
+    [Tag.UTC_TIME, "250101000000+0100"],
+    [Tag.GENERALIZED_TIME, "20250101000000.5Z"],
+    [Tag.GENERALIZED_TIME, "250101000000Z"],
+    [Tag.UTC_TIME, "250101246000Z"],
+  ] as const) {
     const r = time(tag, s);
     assert.equal(r.ok, false, s);
   }

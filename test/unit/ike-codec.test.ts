@@ -16,11 +16,23 @@ import { createDecipheriv } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
-  decodeHeader, decodeMessage, decodePayloads, encodeHeader, encodeMessage, encodePayloads, payloadHeaderBytes,
+  decodeHeader,
+  decodeMessage,
+  decodePayloads,
+  encodeHeader,
+  encodeMessage,
+  encodePayloads,
+  payloadHeaderBytes,
 } from "../../sdk/ike/codec.ts";
 import type { IkeMessage, IkeParseError, ParseResult, Payload, Proposal } from "../../sdk/ike/message.ts";
 import {
-  exchangeName, notifyName, notifyShortName, payloadShortName, proposalString, summarizeMessage, transformName,
+  exchangeName,
+  notifyName,
+  notifyShortName,
+  payloadShortName,
+  proposalString,
+  summarizeMessage,
+  transformName,
 } from "../../sdk/ike/names.ts";
 import { readPcap } from "../../sdk/pcap/pcap.ts";
 import { prng } from "../helpers/interop.ts";
@@ -70,11 +82,14 @@ function capturedMessages(): Captured[] {
 
 /** charon-summaries.txt: lines of both charons, tagged [initiator] / [responder]. */
 function charonLines(): { side: string; text: string }[] {
-  return readFileSync(fixture("charon-summaries.txt"), "utf8").trim().split("\n").map((l) => {
-    const m = /^\[(initiator|responder)\] (.*)$/.exec(l);
-    assert.ok(m, l);
-    return { side: m[1]!, text: m[2]! };
-  });
+  return readFileSync(fixture("charon-summaries.txt"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => {
+      const m = /^\[(initiator|responder)\] (.*)$/.exec(l);
+      assert.ok(m, l);
+      return { side: m[1]!, text: m[2]! };
+    });
 }
 
 /** SK_ei / SK_er of the IKE SA: AES-GCM-16-128 key followed by the 4-byte salt (RFC 5282 §7.1). */
@@ -114,7 +129,13 @@ function openCapture(): { outer: Opened[]; reassembled: Opened[] } {
   const keys = ikeKeys();
   const outer: Opened[] = [];
   const reassembled: Opened[] = [];
-  const fragments: { n: number; firstType: number; plain: Uint8Array; header: IkeMessage["header"]; fromInitiator: boolean }[] = [];
+  const fragments: {
+    n: number;
+    firstType: number;
+    plain: Uint8Array;
+    header: IkeMessage["header"];
+    fromInitiator: boolean;
+  }[] = [];
   for (const c of capturedMessages()) {
     const m = value(decodeMessage(c.bytes));
     const last = m.payloads[m.payloads.length - 1];
@@ -122,10 +143,21 @@ function openCapture(): { outer: Opened[]; reassembled: Opened[] } {
     if (last?.type === "SK") {
       const plain = openEncrypted(c.bytes, last.body, key);
       const inner = value(decodePayloads(plain, last.innerType), "inner decode");
-      outer.push({ header: m.header, fromInitiator: c.fromInitiator, payloads: inner, inner: { firstType: last.innerType, bytes: plain } });
+      outer.push({
+        header: m.header,
+        fromInitiator: c.fromInitiator,
+        payloads: inner,
+        inner: { firstType: last.innerType, bytes: plain },
+      });
     } else {
       if (last?.type === "SKF") {
-        fragments.push({ n: last.fragmentNumber, firstType: last.innerType, plain: openEncrypted(c.bytes, last.body, key), header: m.header, fromInitiator: c.fromInitiator });
+        fragments.push({
+          n: last.fragmentNumber,
+          firstType: last.innerType,
+          plain: openEncrypted(c.bytes, last.body, key),
+          header: m.header,
+          fromInitiator: c.fromInitiator,
+        });
       }
       outer.push({ header: m.header, fromInitiator: c.fromInitiator, payloads: m.payloads });
     }
@@ -134,7 +166,12 @@ function openCapture(): { outer: Opened[]; reassembled: Opened[] } {
     fragments.sort((a, b) => a.n - b.n);
     const bytes = Buffer.concat(fragments.map((f) => f.plain));
     const inner = value(decodePayloads(bytes, fragments[0]!.firstType), "reassembled decode");
-    reassembled.push({ header: fragments[0]!.header, fromInitiator: fragments[0]!.fromInitiator, payloads: inner, inner: { firstType: fragments[0]!.firstType, bytes } });
+    reassembled.push({
+      header: fragments[0]!.header,
+      fromInitiator: fragments[0]!.fromInitiator,
+      payloads: inner,
+      inner: { firstType: fragments[0]!.firstType, bytes },
+    });
   }
   return { outer, reassembled };
 }
@@ -175,7 +212,11 @@ test("strongSwan capture: summaries equal the lines charon logged for the same m
     assert.deepEqual(ours, charon, side);
     // ... and the peer parsed the same thing
     const peer = side === "initiator" ? "responder" : "initiator";
-    const parsed = sorted(lines.filter((l) => l.side === peer && l.text.startsWith("parsed ")).map((l) => l.text.replace(/^parsed /, "generating ")));
+    const parsed = sorted(
+      lines
+        .filter((l) => l.side === peer && l.text.startsWith("parsed "))
+        .map((l) => l.text.replace(/^parsed /, "generating ")),
+    );
     assert.deepEqual(ours, parsed, `${peer} parsed`);
   }
   // the cases that are easy to get wrong, spelled out
@@ -188,8 +229,13 @@ test("strongSwan capture: summaries equal the lines charon logged for the same m
 test("strongSwan capture: every SA payload prints as charon's 'received proposals:' line", () => {
   const { outer, reassembled } = openCapture();
   const ours = [...outer, ...reassembled].flatMap((o) =>
-    o.payloads.filter((p) => p.type === "SA").map((p) => `received proposals: ${(p as { proposals: Proposal[] }).proposals.map(proposalString).join(", ")}`));
-  const charon = charonLines().filter((l) => l.text.startsWith("received proposals: ")).map((l) => l.text);
+    o.payloads
+      .filter((p) => p.type === "SA")
+      .map((p) => `received proposals: ${(p as { proposals: Proposal[] }).proposals.map(proposalString).join(", ")}`),
+  );
+  const charon = charonLines()
+    .filter((l) => l.text.startsWith("received proposals: "))
+    .map((l) => l.text);
   assert.equal(ours.length, 4);
   assert.deepEqual(sorted(ours), sorted(charon));
 });
@@ -217,16 +263,33 @@ test("strongSwan capture: decoded fields are the configured values", () => {
   assert.equal(new TextDecoder().decode(find(authReq!, "IDr").data), "swan.example.org");
   assert.equal(find(authReq!, "AUTH").method, 2); // PSK
   const esp = find(authReq!, "SA").proposals;
-  assert.deepEqual(esp.map((p) => [p.num, p.protocolId, p.spi.length]), [[1, 3, 4], [2, 3, 4]]);
+  assert.deepEqual(
+    esp.map((p) => [p.num, p.protocolId, p.spi.length]),
+    [
+      [1, 3, 4],
+      [2, 3, 4],
+    ],
+  );
   const authResp = outer.find((o) => o.header.exchange === 35 && (o.header.flags & 0x20) !== 0)!;
   const cp = find(authResp, "CP");
   assert.equal(cp.cfgType, 2);
   // pool 198.51.100.64/28 hands out its first host address; DNS as configured
-  assert.deepEqual(cp.attributes.map((a) => [a.type, [...a.value].join(".")]), [[1, "198.51.100.65"], [3, "198.51.100.53"]]);
+  assert.deepEqual(
+    cp.attributes.map((a) => [a.type, [...a.value].join(".")]),
+    [
+      [1, "198.51.100.65"],
+      [3, "198.51.100.53"],
+    ],
+  );
   const tsr = find(authResp, "TSr").selectors;
-  assert.deepEqual(tsr.map((s) => [s.tsType, s.ipProtocol, s.startPort, s.endPort, [...s.start].join("."), [...s.end].join(".")]),
-    [[7, 0, 0, 65535, "203.0.113.0", "203.0.113.255"]]);
-  const del = find(outer.find((o) => o.header.exchange === 37 && (o.header.flags & 0x20) === 0)!, "D");
+  assert.deepEqual(
+    tsr.map((s) => [s.tsType, s.ipProtocol, s.startPort, s.endPort, [...s.start].join("."), [...s.end].join(".")]),
+    [[7, 0, 0, 65535, "203.0.113.0", "203.0.113.255"]],
+  );
+  const del = find(
+    outer.find((o) => o.header.exchange === 37 && (o.header.flags & 0x20) === 0)!,
+    "D",
+  );
   assert.deepEqual([del.protocolId, del.spiSize, del.spis.length], [1, 0, 0]);
 });
 
@@ -261,10 +324,29 @@ function expectedFields(m: IkeMessage): Record<string, string[]> {
   put("isakmp.messageid", hex2(h.messageId, 8));
   put("isakmp.length", h.length);
   put("isakmp.nextpayload", h.nextPayload);
-  const typeNumber: Record<string, number> = { SA: 33, KE: 34, IDi: 35, IDr: 36, CERT: 37, CERTREQ: 38, AUTH: 39, NONCE: 40, N: 41, D: 42, V: 43, TSi: 44, TSr: 45, SK: 46, CP: 47, EAP: 48, SKF: 53 };
+  const typeNumber: Record<string, number> = {
+    SA: 33,
+    KE: 34,
+    IDi: 35,
+    IDr: 36,
+    CERT: 37,
+    CERTREQ: 38,
+    AUTH: 39,
+    NONCE: 40,
+    N: 41,
+    D: 42,
+    V: 43,
+    TSi: 44,
+    TSr: 45,
+    SK: 46,
+    CP: 47,
+    EAP: 48,
+    SKF: 53,
+  };
   const numberOf = (p: Payload): number => (p.type === "UNKNOWN" ? p.payloadType : typeNumber[p.type]!);
   m.payloads.forEach((p, i) => {
-    const next = p.type === "SK" || p.type === "SKF" ? p.innerType : i + 1 < m.payloads.length ? numberOf(m.payloads[i + 1]!) : 0;
+    const next =
+      p.type === "SK" || p.type === "SKF" ? p.innerType : i + 1 < m.payloads.length ? numberOf(m.payloads[i + 1]!) : 0;
     put("isakmp.typepayload", numberOf(p));
     put("isakmp.nextpayload", next);
     put("isakmp.criticalpayload", p.critical ? 1 : 0);
@@ -287,7 +369,15 @@ function expectedFields(m: IkeMessage): Record<string, string[]> {
             put("isakmp.nextpayload", ti + 1 < q.transforms.length ? 3 : 0);
             put("isakmp.payloadlength", tLen(t));
             put("isakmp.tf.type", t.type);
-            const idField = ({ 1: "isakmp.tf.id.encr", 2: "isakmp.tf.id.prf", 3: "isakmp.tf.id.integ", 4: "isakmp.tf.id.dh", 5: "isakmp.tf.id.esn" } as const)[t.type as 1 | 2 | 3 | 4 | 5];
+            const idField = (
+              {
+                1: "isakmp.tf.id.encr",
+                2: "isakmp.tf.id.prf",
+                3: "isakmp.tf.id.integ",
+                4: "isakmp.tf.id.dh",
+                5: "isakmp.tf.id.esn",
+              } as const
+            )[t.type as 1 | 2 | 3 | 4 | 5];
             put(idField, t.id);
             if (t.keyLength !== undefined) {
               put("isakmp.ike2.attr.type", 14);
@@ -395,9 +485,14 @@ function expectedFields(m: IkeMessage): Record<string, string[]> {
 
 /** encoded.fields.tsv as one record of field -> values per frame. */
 function parseFields(tsv: string): Record<string, string[]>[] {
-  const [head, ...rows] = tsv.replace(/\n$/, "").split("\n").map((l) => l.split("\t"));
+  const [head, ...rows] = tsv
+    .replace(/\n$/, "")
+    .split("\n")
+    .map((l) => l.split("\t"));
   assert.deepEqual(head, [...TSHARK_FIELDS]);
-  return rows.map((r) => Object.fromEntries(head.map((k, i) => [k, r[i] === "" || r[i] === undefined ? [] : r[i].split("|")])));
+  return rows.map((r) =>
+    Object.fromEntries(head.map((k, i) => [k, r[i] === "" || r[i] === undefined ? [] : r[i].split("|")])),
+  );
 }
 
 test("our encoding of the samples is exactly encoded.pcap, and decodes back to the samples", () => {
@@ -408,7 +503,11 @@ test("our encoding of the samples is exactly encoded.pcap, and decodes back to t
     assert.equal(hex(bytes), hex(wire[i]!), s.name);
     const back = value(decodeMessage(bytes), s.name);
     assert.deepEqual(back.payloads, s.message.payloads, s.name);
-    assert.deepEqual(back.header, { ...s.message.header, length: bytes.length, nextPayload: back.header.nextPayload }, s.name);
+    assert.deepEqual(
+      back.header,
+      { ...s.message.header, length: bytes.length, nextPayload: back.header.nextPayload },
+      s.name,
+    );
   });
 });
 
@@ -423,7 +522,26 @@ test("tshark's reading of every field equals our decoder's, for every payload ki
     const want = expectedFields(m);
     for (const k of TSHARK_FIELDS) assert.deepEqual(shown[i]![k], want[k], `${SAMPLES[i]!.name}: ${k}`);
   });
-  assert.deepEqual([...kinds].sort(), ["AUTH", "CERT", "CERTREQ", "CP", "D", "EAP", "IDi", "IDr", "KE", "N", "NONCE", "SA", "SK", "SKF", "TSi", "TSr", "UNKNOWN", "V"]);
+  assert.deepEqual([...kinds].sort(), [
+    "AUTH",
+    "CERT",
+    "CERTREQ",
+    "CP",
+    "D",
+    "EAP",
+    "IDi",
+    "IDr",
+    "KE",
+    "N",
+    "NONCE",
+    "SA",
+    "SK",
+    "SKF",
+    "TSi",
+    "TSr",
+    "UNKNOWN",
+    "V",
+  ]);
 });
 
 // ---------------------------------------------------------------- round trips, canonical form
@@ -434,7 +552,19 @@ test("round trip: decode(encode(x)) = x for payload chains, and encodeHeader/pay
     assert.deepEqual(value(decodePayloads(bytes, firstType)), s.message.payloads, s.name);
   }
   assert.deepEqual(encodePayloads([]), { firstType: 0, bytes: new Uint8Array(0) });
-  const h = encodeHeader({ spiI: seq(8, 1), spiR: seq(8, 9), majorVersion: 2, minorVersion: 0, exchange: 37, flags: 0x28, messageId: 0x01020304 }, 46, 0x1234);
+  const h = encodeHeader(
+    {
+      spiI: seq(8, 1),
+      spiR: seq(8, 9),
+      majorVersion: 2,
+      minorVersion: 0,
+      exchange: 37,
+      flags: 0x28,
+      messageId: 0x01020304,
+    },
+    46,
+    0x1234,
+  );
   assert.equal(hex(h), "0102030405060708" + "090a0b0c0d0e0f10" + "2e" + "20" + "25" + "28" + "01020304" + "00001234");
   assert.equal(hex(payloadHeaderBytes(35, 300)), "2300012c");
   assert.equal(hex(payloadHeaderBytes(0, 8, true)), "00800008");
@@ -465,7 +595,16 @@ test("encoding refuses models that cannot go on the wire", () => {
   assert.throws(() => encodeHeader({ ...SAMPLES[0]!.message.header, spiI: seq(4, 0) }, 0, 28), RangeError);
   assert.throws(() => encodePayloads([{ type: "KE", group: 70000, data: seq(4, 0) }]), RangeError);
   assert.throws(() => encodePayloads([{ type: "V", data: new Uint8Array(65532) }]), RangeError);
-  assert.throws(() => encodePayloads([{ type: "TSi", selectors: [{ tsType: 7, ipProtocol: 0, startPort: 0, endPort: 0, start: seq(16, 0), end: seq(16, 0) }] }]), RangeError);
+  assert.throws(
+    () =>
+      encodePayloads([
+        {
+          type: "TSi",
+          selectors: [{ tsType: 7, ipProtocol: 0, startPort: 0, endPort: 0, start: seq(16, 0), end: seq(16, 0) }],
+        },
+      ]),
+    RangeError,
+  );
   assert.throws(() => encodePayloads([{ type: "D", protocolId: 3, spiSize: 4, spis: [seq(8, 0)] }]), RangeError);
   assert.doesNotThrow(() => encodePayloads([{ type: "V", data: new Uint8Array(65531) }]));
 });
@@ -497,7 +636,15 @@ test("SK body, innerType and SKF fields survive a round trip; critical unknown p
 
 // ---------------------------------------------------------------- totality
 
-const CODES = new Set(["TOO_SHORT", "BAD_LENGTH", "UNSUPPORTED_VERSION", "BAD_PAYLOAD_LENGTH", "BAD_PAYLOAD", "TRAILING_BYTES", "UNSUPPORTED_CRITICAL_PAYLOAD"]);
+const CODES = new Set([
+  "TOO_SHORT",
+  "BAD_LENGTH",
+  "UNSUPPORTED_VERSION",
+  "BAD_PAYLOAD_LENGTH",
+  "BAD_PAYLOAD",
+  "TRAILING_BYTES",
+  "UNSUPPORTED_CRITICAL_PAYLOAD",
+]);
 
 /** Counts of what a batch of inputs gave, so the test can show the fuzzing reached the payload parsers. */
 interface Tally {
@@ -525,8 +672,14 @@ function checkMessage(buf: Uint8Array, tally: Tally, what: string, deepEvery = 1
   } else {
     const e = r.error;
     assert.ok(CODES.has(e.code), `${what}: code ${e.code}`);
-    assert.ok(Number.isInteger(e.offset) && e.offset >= 0 && e.offset <= buf.length, `${what}: offset ${e.offset} of ${buf.length}: ${e.message}`);
-    assert.ok(e.message.length > 10 && !e.message.includes("undefined") && !e.message.includes("NaN"), `${what}: ${e.message}`);
+    assert.ok(
+      Number.isInteger(e.offset) && e.offset >= 0 && e.offset <= buf.length,
+      `${what}: offset ${e.offset} of ${buf.length}: ${e.message}`,
+    );
+    assert.ok(
+      e.message.length > 10 && !e.message.includes("undefined") && !e.message.includes("NaN"),
+      `${what}: ${e.message}`,
+    );
     tally.codes.set(e.code, (tally.codes.get(e.code) ?? 0) + 1);
   }
 }
@@ -569,7 +722,8 @@ test("totality: every truncation of 15 valid messages (raw and with the header l
     }
   }
   assert.ok(n > 5000, `${n} inputs`);
-  for (const code of ["TOO_SHORT", "BAD_LENGTH", "BAD_PAYLOAD_LENGTH"]) assert.ok((tally.codes.get(code) ?? 0) > 0, code);
+  for (const code of ["TOO_SHORT", "BAD_LENGTH", "BAD_PAYLOAD_LENGTH"])
+    assert.ok((tally.codes.get(code) ?? 0) > 0, code);
 });
 
 test("totality: every single-byte change at each of the first 200 offsets of 15 valid messages", () => {
@@ -610,25 +764,42 @@ test("totality: 5000 seeded random inputs, and byte changes inside decrypted str
     });
     return { first: types[0]!, bytes: new Uint8Array(Buffer.concat(parts)) };
   };
-  const header = (next: number): Uint8Array => Uint8Array.from([...rnd.bytes(16), next, 0x20, rnd.int(34, 37), rnd.int(0, 255), ...rnd.bytes(4), 0, 0, 0, 0]);
+  const header = (next: number): Uint8Array =>
+    Uint8Array.from([...rnd.bytes(16), next, 0x20, rnd.int(34, 37), rnd.int(0, 255), ...rnd.bytes(4), 0, 0, 0, 0]);
 
   const tally: Tally = { ok: 0, codes: new Map() };
   for (let i = 0; i < 1000; i++) checkMessage(rnd.bytes(rnd.int(0, 300)), tally, `random ${i}`);
-  for (let i = 0; i < 1000; i++) checkMessage(withLength(Uint8Array.from([...header(firstTypes[rnd.int(0, firstTypes.length - 1)]!), ...rnd.bytes(rnd.int(0, 300))])), tally, `random after a header ${i}`);
+  for (let i = 0; i < 1000; i++)
+    checkMessage(
+      withLength(
+        Uint8Array.from([...header(firstTypes[rnd.int(0, firstTypes.length - 1)]!), ...rnd.bytes(rnd.int(0, 300))]),
+      ),
+      tally,
+      `random after a header ${i}`,
+    );
   for (let i = 0; i < 1000; i++) {
     const c = structuredChain();
     checkMessage(withLength(Uint8Array.from([...header(c.first), ...c.bytes])), tally, `structured message ${i}`);
   }
   let chainsOk = 0;
   for (let i = 0; i < 1000; i++) {
-    if (checkChain(rnd.bytes(rnd.int(0, 200)), firstTypes[rnd.int(0, firstTypes.length - 1)]!, rnd.int(0, 1000), `random chain ${i}`)) chainsOk++;
+    if (
+      checkChain(
+        rnd.bytes(rnd.int(0, 200)),
+        firstTypes[rnd.int(0, firstTypes.length - 1)]!,
+        rnd.int(0, 1000),
+        `random chain ${i}`,
+      )
+    )
+      chainsOk++;
   }
   for (let i = 0; i < 1000; i++) {
     const c = structuredChain();
     if (checkChain(c.bytes, c.first, 0, `structured chain ${i}`)) chainsOk++;
   }
   assert.ok(tally.ok > 50 && chainsOk > 50, `${tally.ok} random messages and ${chainsOk} random chains decoded`);
-  for (const code of ["BAD_PAYLOAD_LENGTH", "BAD_PAYLOAD", "TRAILING_BYTES"]) assert.ok((tally.codes.get(code) ?? 0) > 0, code);
+  for (const code of ["BAD_PAYLOAD_LENGTH", "BAD_PAYLOAD", "TRAILING_BYTES"])
+    assert.ok((tally.codes.get(code) ?? 0) > 0, code);
 
   const { outer, reassembled } = openCapture();
   let changed = 0;
@@ -654,7 +825,34 @@ const build = (payloads: Payload[]): Uint8Array => encodeMessage({ header: SAMPL
 
 test("IKEv1 header: UNSUPPORTED_VERSION with majorVersion 1", () => {
   // ISAKMP (RFC 2408 §3.1) Main Mode: version 0x10, exchange 2, SA payload (next 1) follows
-  const v1 = Uint8Array.from([...seq(8, 0x11), ...new Array<number>(8).fill(0), 1, 0x10, 2, 0, 0, 0, 0, 0, 0, 0, 0, 40, 0, 0, 0, 12, 0, 0, 0, 1, 0, 0, 0, 1]);
+  const v1 = Uint8Array.from([
+    ...seq(8, 0x11),
+    ...new Array<number>(8).fill(0),
+    1,
+    0x10,
+    2,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    40,
+    0,
+    0,
+    0,
+    12,
+    0,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    1,
+  ]);
   const e = error(decodeMessage(v1));
   assert.equal(e.code, "UNSUPPORTED_VERSION");
   assert.equal(e.majorVersion, 1);
@@ -679,7 +877,10 @@ test("header: too short, and a length field that disagrees with the datagram (bo
 });
 
 test("payload length below 4, a chain running past the end, and trailing bytes", () => {
-  const bytes = build([{ type: "NONCE", data: seq(16, 0) }, { type: "V", data: seq(8, 0) }]);
+  const bytes = build([
+    { type: "NONCE", data: seq(16, 0) },
+    { type: "V", data: seq(8, 0) },
+  ]);
   const tiny = bytes.slice();
   tiny[28 + 3] = 3;
   const e1 = error(decodeMessage(tiny));
@@ -692,12 +893,18 @@ test("payload length below 4, a chain running past the end, and trailing bytes",
   assert.match(e2.message, /V payload at offset 48 claims 13 bytes but only 12 bytes remain/);
   const chainEnds = bytes.slice();
   chainEnds[28] = 33; // NONCE says an SA follows; the V bytes are read as one
-  assert.match(error(decodeMessage(chainEnds)).message, /SA payload at offset 48: proposal 1 at offset 52 claims 515 bytes but only 8 bytes remain/);
+  assert.match(
+    error(decodeMessage(chainEnds)).message,
+    /SA payload at offset 48: proposal 1 at offset 52 claims 515 bytes but only 8 bytes remain/,
+  );
   const noNext = bytes.slice();
   noNext[28] = 0;
   const e3 = error(decodeMessage(noNext));
   assert.deepEqual([e3.code, e3.offset], ["TRAILING_BYTES", 48]);
-  const afterSk = encodeMessage({ header: SAMPLES[5]!.message.header, payloads: [{ type: "SK", innerType: 35, body: seq(40, 0) }] });
+  const afterSk = encodeMessage({
+    header: SAMPLES[5]!.message.header,
+    payloads: [{ type: "SK", innerType: 35, body: seq(40, 0) }],
+  });
   const skShort = withLength(afterSk.slice());
   skShort[28 + 3]! -= 4;
   const e4 = error(decodeMessage(skShort));
@@ -705,7 +912,10 @@ test("payload length below 4, a chain running past the end, and trailing bytes",
   assert.match(e4.message, /SK payload at offset 28 must be the last payload but 4 bytes follow it/);
   const headerOnly = withLength(Uint8Array.from([...bytes.subarray(0, 28)]));
   headerOnly[16] = 33;
-  assert.match(error(decodeMessage(headerOnly)).message, /SA payload at offset 28 needs a 4-byte header but the message ends there/);
+  assert.match(
+    error(decodeMessage(headerOnly)).message,
+    /SA payload at offset 28 needs a 4-byte header but the message ends there/,
+  );
 });
 
 test("SA: transform count mismatch, bad last/more, key length in TLV form, unknown attribute, SPI sizes", () => {
@@ -726,19 +936,42 @@ test("SA: transform count mismatch, bad last/more, key length in TLV form, unkno
   assert.equal(error(decodeMessage(tlv)).code, "BAD_PAYLOAD_LENGTH");
   const tlv0 = bytes.slice();
   tlv0.set([0x00, 0x0e, 0x00, 0x00], 48); // TLV key length with an empty value
-  assert.match(error(decodeMessage(tlv0)).message, /key length attribute at offset 48 is in TLV form; RFC 7296 §3.3.5 requires TV/);
+  assert.match(
+    error(decodeMessage(tlv0)).message,
+    /key length attribute at offset 48 is in TLV form; RFC 7296 §3.3.5 requires TV/,
+  );
   const other = bytes.slice();
   other[49] = 0x0b; // attribute type 11, TV
   assert.match(error(decodeMessage(other)).message, /attribute type 11 at offset 48 is not the key length/);
-  const espNoSpi = build([{ type: "SA", proposals: [{ num: 1, protocolId: 3, spi: new Uint8Array(0), transforms: [{ type: 1, id: 20, keyLength: 128 }] }] }]);
-  assert.match(error(decodeMessage(espNoSpi)).message, /proposal 1 at offset 32 is for ESP with a 0-byte SPI; ESP SPIs are 4 bytes/);
-  const ike4 = build([{ type: "SA", proposals: [{ num: 1, protocolId: 1, spi: seq(4, 0), transforms: [{ type: 4, id: 31 }] }] }]);
+  const espNoSpi = build([
+    {
+      type: "SA",
+      proposals: [{ num: 1, protocolId: 3, spi: new Uint8Array(0), transforms: [{ type: 1, id: 20, keyLength: 128 }] }],
+    },
+  ]);
+  assert.match(
+    error(decodeMessage(espNoSpi)).message,
+    /proposal 1 at offset 32 is for ESP with a 0-byte SPI; ESP SPIs are 4 bytes/,
+  );
+  const ike4 = build([
+    { type: "SA", proposals: [{ num: 1, protocolId: 1, spi: seq(4, 0), transforms: [{ type: 4, id: 31 }] }] },
+  ]);
   assert.match(error(decodeMessage(ike4)).message, /IKE SPIs are 0 or 8 bytes/);
-  assert.match(error(decodeMessage(build([{ type: "SA", proposals: [] }]))).message, /SA payload at offset 28 holds no proposal/);
+  assert.match(
+    error(decodeMessage(build([{ type: "SA", proposals: [] }]))).message,
+    /SA payload at offset 28 holds no proposal/,
+  );
 });
 
 test("TS: selector lengths that do not fit the address type, selector count, unknown TS type", () => {
-  const sel = (t: number, len: 4 | 16) => ({ tsType: t, ipProtocol: 0, startPort: 0, endPort: 65535, start: seq(len, 1), end: seq(len, 9) });
+  const sel = (t: number, len: 4 | 16) => ({
+    tsType: t,
+    ipProtocol: 0,
+    startPort: 0,
+    endPort: 65535,
+    start: seq(len, 1),
+    end: seq(len, 9),
+  });
   const bytes = build([{ type: "TSi", selectors: [sel(7, 4), sel(7, 4)] }]);
   // TSi at 28, body at 32, selector 1 at 36, selector 2 at 52 (length field at 54)
   const claims24 = bytes.slice();
@@ -748,41 +981,87 @@ test("TS: selector lengths that do not fit the address type, selector count, unk
   assert.equal(e.message, "TSi payload at offset 28: selector 2 claims 24 bytes but type 7 needs 16");
   const v6As4 = bytes.slice();
   v6As4[52] = 8;
-  assert.equal(error(decodeMessage(v6As4)).message, "TSi payload at offset 28: selector 2 claims 16 bytes but type 8 needs 40");
+  assert.equal(
+    error(decodeMessage(v6As4)).message,
+    "TSi payload at offset 28: selector 2 claims 16 bytes but type 8 needs 40",
+  );
   const v6 = build([{ type: "TSr", selectors: [sel(8, 16)] }]);
   const v4As6 = v6.slice();
   v4As6[36] = 7;
-  assert.equal(error(decodeMessage(v4As6)).message, "TSr payload at offset 28: selector 1 claims 40 bytes but type 7 needs 16");
+  assert.equal(
+    error(decodeMessage(v4As6)).message,
+    "TSr payload at offset 28: selector 1 claims 40 bytes but type 7 needs 16",
+  );
   const count = bytes.slice();
   count[32] = 3;
   assert.match(error(decodeMessage(count)).message, /TSi payload at offset 28 says it has 3 selectors but holds 2/);
   const fc = bytes.slice();
   fc[36] = 9;
-  assert.match(error(decodeMessage(fc)).message, /selector 1 has type 9; only 7 \(IPv4 range\) and 8 \(IPv6 range\) are supported/);
+  assert.match(
+    error(decodeMessage(fc)).message,
+    /selector 1 has type 9; only 7 \(IPv4 range\) and 8 \(IPv6 range\) are supported/,
+  );
 });
 
 test("minimum sizes and counts of KE, N, D, CERT, AUTH, NONCE, EAP, SKF", () => {
   const payloadOnly = (type: number, body: number[]): Uint8Array => {
     const len = 4 + body.length;
-    const b = Uint8Array.from([...new Uint8Array(16), type, 0x20, 37, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, len >> 8, len & 0xff, ...body]);
+    const b = Uint8Array.from([
+      ...new Uint8Array(16),
+      type,
+      0x20,
+      37,
+      8,
+      0,
+      0,
+      0,
+      1,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      len >> 8,
+      len & 0xff,
+      ...body,
+    ]);
     return withLength(b);
   };
   const m = (type: number, body: number[]): string => error(decodeMessage(payloadOnly(type, body))).message;
-  assert.equal(m(34, [0, 31]), "KE payload at offset 28 is 6 bytes, shorter than its 8-byte minimum (DH group and reserved field)");
-  assert.match(m(41, [3, 4, 0x40, 0x09, 1, 2]), /N payload at offset 28 is 10 bytes, shorter than its 12-byte minimum \(its SPI size field says 4\)/);
+  assert.equal(
+    m(34, [0, 31]),
+    "KE payload at offset 28 is 6 bytes, shorter than its 8-byte minimum (DH group and reserved field)",
+  );
+  assert.match(
+    m(41, [3, 4, 0x40, 0x09, 1, 2]),
+    /N payload at offset 28 is 10 bytes, shorter than its 12-byte minimum \(its SPI size field says 4\)/,
+  );
   assert.match(m(41, [0, 0, 0x40]), /shorter than its 8-byte minimum/);
-  assert.match(m(42, [3, 4, 0, 2, 1, 2, 3, 4]), /D payload at offset 28 lists 2 SPIs of 4 bytes \(8 bytes\) but 4 bytes follow/);
+  assert.match(
+    m(42, [3, 4, 0, 2, 1, 2, 3, 4]),
+    /D payload at offset 28 lists 2 SPIs of 4 bytes \(8 bytes\) but 4 bytes follow/,
+  );
   assert.match(m(42, [1, 4, 0, 0]), /D payload at offset 28 has SPI size 4 for protocol 1, which needs 0/);
   assert.match(m(42, [9, 0, 0, 0]), /names protocol 9/);
   assert.match(m(37, []), /CERT payload at offset 28 is 4 bytes/);
   assert.match(m(39, [2, 0]), /AUTH payload at offset 28 is 6 bytes/);
-  assert.match(m(40, [...seq(15, 0)]), /NONCE payload at offset 28 carries a 15-byte nonce; RFC 7296 §3.9 allows 16 to 256/);
+  assert.match(
+    m(40, [...seq(15, 0)]),
+    /NONCE payload at offset 28 carries a 15-byte nonce; RFC 7296 §3.9 allows 16 to 256/,
+  );
   assert.match(m(40, [...new Uint8Array(257)]), /257-byte nonce/);
-  assert.match(m(48, [2, 1, 0, 9, 1]), /EAP payload at offset 28: the EAP message says it is 9 bytes but the payload holds 5/);
+  assert.match(
+    m(48, [2, 1, 0, 9, 1]),
+    /EAP payload at offset 28: the EAP message says it is 9 bytes but the payload holds 5/,
+  );
   assert.match(m(53, [0, 0, 0, 2, 1, 2]), /SKF payload at offset 28 is fragment 0 of 2/);
   assert.match(m(53, [0, 3, 0, 2, 1, 2]), /fragment 3 of 2/);
   assert.match(m(53, [0, 1]), /SKF payload at offset 28 is 6 bytes, shorter than its 8-byte minimum/);
-  assert.match(m(47, [1, 0, 0, 0, 0, 1, 0, 5, 1]), /CP payload at offset 28: attribute 1 at offset 36 claims 5 value bytes but only 1 byte remain/);
+  assert.match(
+    m(47, [1, 0, 0, 0, 0, 1, 0, 5, 1]),
+    /CP payload at offset 28: attribute 1 at offset 36 claims 5 value bytes but only 1 byte remain/,
+  );
 });
 
 test("unknown payload types decode as UNKNOWN with their critical bit; decodePayloads offsets include baseOffset", () => {
@@ -803,11 +1082,32 @@ test("unknown payload types decode as UNKNOWN with their critical bit; decodePay
 
 test("names: notify names as in strongSwan's notify_payload.c", () => {
   const short: Record<number, string> = {
-    16388: "NATD_S_IP", 16389: "NATD_D_IP", 16430: "FRAG_SUP", 16431: "HASH_ALG", 16406: "REDIR_SUP", 16418: "CHDLESS_SUP",
-    16404: "MULT_AUTH", 14: "NO_PROP", 24: "AUTH_FAILED", 38: "TS_UNACCEPT", 17: "INVAL_KE", 16390: "COOKIE",
-    16394: "ESP_TFC_PAD_N", 16395: "NON_FIRST_FRAG", 16384: "INIT_CONTACT", 16393: "REKEY_SA", 16391: "USE_TRANSP",
-    16396: "MOBIKE_SUP", 16386: "ADD_TS_POSS", 7: "INVAL_SYN", 4: "INVAL_IKE_SPI", 43: "TEMP_FAIL", 44: "NO_CHILD_SA",
-    1: "CRIT", 16417: "EAP_ONLY", 16420: "MSG_ID_SYN_SUP",
+    16388: "NATD_S_IP",
+    16389: "NATD_D_IP",
+    16430: "FRAG_SUP",
+    16431: "HASH_ALG",
+    16406: "REDIR_SUP",
+    16418: "CHDLESS_SUP",
+    16404: "MULT_AUTH",
+    14: "NO_PROP",
+    24: "AUTH_FAILED",
+    38: "TS_UNACCEPT",
+    17: "INVAL_KE",
+    16390: "COOKIE",
+    16394: "ESP_TFC_PAD_N",
+    16395: "NON_FIRST_FRAG",
+    16384: "INIT_CONTACT",
+    16393: "REKEY_SA",
+    16391: "USE_TRANSP",
+    16396: "MOBIKE_SUP",
+    16386: "ADD_TS_POSS",
+    7: "INVAL_SYN",
+    4: "INVAL_IKE_SPI",
+    43: "TEMP_FAIL",
+    44: "NO_CHILD_SA",
+    1: "CRIT",
+    16417: "EAP_ONLY",
+    16420: "MSG_ID_SYN_SUP",
   };
   for (const [n, s] of Object.entries(short)) assert.equal(notifyShortName(Number(n)), s, n);
   assert.equal(notifyShortName(40000), "(40000)");
@@ -819,34 +1119,109 @@ test("names: notify names as in strongSwan's notify_payload.c", () => {
 });
 
 test("names: exchanges and transforms as strongSwan logs them", () => {
-  assert.deepEqual([34, 35, 36, 37, 99].map(exchangeName), ["IKE_SA_INIT", "IKE_AUTH", "CREATE_CHILD_SA", "INFORMATIONAL", "EXCHANGE_99"]);
+  assert.deepEqual([34, 35, 36, 37, 99].map(exchangeName), [
+    "IKE_SA_INIT",
+    "IKE_AUTH",
+    "CREATE_CHILD_SA",
+    "INFORMATIONAL",
+    "EXCHANGE_99",
+  ]);
   const cases: [number, number, number | undefined, string][] = [
-    [1, 12, 128, "AES_CBC_128"], [1, 12, 256, "AES_CBC_256"], [1, 20, 128, "AES_GCM_16_128"], [1, 20, 256, "AES_GCM_16_256"],
-    [1, 18, 128, "AES_GCM_8_128"], [1, 19, 128, "AES_GCM_12_128"], [1, 13, 128, "AES_CTR_128"], [1, 21, 128, "NULL_AES_GMAC_128"],
-    [1, 28, undefined, "CHACHA20_POLY1305"], [1, 3, undefined, "3DES_CBC"],
-    [3, 2, undefined, "HMAC_SHA1_96"], [3, 12, undefined, "HMAC_SHA2_256_128"], [3, 13, undefined, "HMAC_SHA2_384_192"],
-    [3, 14, undefined, "HMAC_SHA2_512_256"], [3, 5, undefined, "AES_XCBC_96"],
-    [2, 2, undefined, "PRF_HMAC_SHA1"], [2, 5, undefined, "PRF_HMAC_SHA2_256"], [2, 6, undefined, "PRF_HMAC_SHA2_384"], [2, 7, undefined, "PRF_HMAC_SHA2_512"],
-    [4, 14, undefined, "MODP_2048"], [4, 15, undefined, "MODP_3072"], [4, 16, undefined, "MODP_4096"], [4, 19, undefined, "ECP_256"],
-    [4, 20, undefined, "ECP_384"], [4, 21, undefined, "ECP_521"], [4, 28, undefined, "ECP_256_BP"], [4, 29, undefined, "ECP_384_BP"],
-    [4, 30, undefined, "ECP_512_BP"], [4, 31, undefined, "CURVE_25519"], [4, 32, undefined, "CURVE_448"],
-    [5, 0, undefined, "NO_EXT_SEQ"], [5, 1, undefined, "EXT_SEQ"], [1, 99, undefined, "(99)"], [7, 3, undefined, "UNKNOWN_7_3"],
+    [1, 12, 128, "AES_CBC_128"],
+    [1, 12, 256, "AES_CBC_256"],
+    [1, 20, 128, "AES_GCM_16_128"],
+    [1, 20, 256, "AES_GCM_16_256"],
+    [1, 18, 128, "AES_GCM_8_128"],
+    [1, 19, 128, "AES_GCM_12_128"],
+    [1, 13, 128, "AES_CTR_128"],
+    [1, 21, 128, "NULL_AES_GMAC_128"],
+    [1, 28, undefined, "CHACHA20_POLY1305"],
+    [1, 3, undefined, "3DES_CBC"],
+    [3, 2, undefined, "HMAC_SHA1_96"],
+    [3, 12, undefined, "HMAC_SHA2_256_128"],
+    [3, 13, undefined, "HMAC_SHA2_384_192"],
+    [3, 14, undefined, "HMAC_SHA2_512_256"],
+    [3, 5, undefined, "AES_XCBC_96"],
+    [2, 2, undefined, "PRF_HMAC_SHA1"],
+    [2, 5, undefined, "PRF_HMAC_SHA2_256"],
+    [2, 6, undefined, "PRF_HMAC_SHA2_384"],
+    [2, 7, undefined, "PRF_HMAC_SHA2_512"],
+    [4, 14, undefined, "MODP_2048"],
+    [4, 15, undefined, "MODP_3072"],
+    [4, 16, undefined, "MODP_4096"],
+    [4, 19, undefined, "ECP_256"],
+    [4, 20, undefined, "ECP_384"],
+    [4, 21, undefined, "ECP_521"],
+    [4, 28, undefined, "ECP_256_BP"],
+    [4, 29, undefined, "ECP_384_BP"],
+    [4, 30, undefined, "ECP_512_BP"],
+    [4, 31, undefined, "CURVE_25519"],
+    [4, 32, undefined, "CURVE_448"],
+    [5, 0, undefined, "NO_EXT_SEQ"],
+    [5, 1, undefined, "EXT_SEQ"],
+    [1, 99, undefined, "(99)"],
+    [7, 3, undefined, "UNKNOWN_7_3"],
   ];
   for (const [type, id, keyLength, name] of cases) assert.equal(transformName(type, id, keyLength), name);
-  const p: Proposal = { num: 1, protocolId: 1, spi: new Uint8Array(0), transforms: [{ type: 4, id: 31 }, { type: 1, id: 20, keyLength: 128 }, { type: 2, id: 5 }, { type: 1, id: 28 }] };
+  const p: Proposal = {
+    num: 1,
+    protocolId: 1,
+    spi: new Uint8Array(0),
+    transforms: [
+      { type: 4, id: 31 },
+      { type: 1, id: 20, keyLength: 128 },
+      { type: 2, id: 5 },
+      { type: 1, id: 28 },
+    ],
+  };
   assert.equal(proposalString(p), "IKE:CURVE_25519/AES_GCM_16_128/CHACHA20_POLY1305/PRF_HMAC_SHA2_256");
 });
 
 test("names: payload short names and the one-line summary (message.c get_string)", () => {
-  const n = (notifyType: number): Payload => ({ type: "N", protocolId: 0, spi: new Uint8Array(0), notifyType, data: new Uint8Array(0) });
+  const n = (notifyType: number): Payload => ({
+    type: "N",
+    protocolId: 0,
+    spi: new Uint8Array(0),
+    notifyType,
+    data: new Uint8Array(0),
+  });
   const init = SAMPLES[0]!.message.payloads.slice(0, 6);
-  assert.equal(summarizeMessage(34, false, 0, [...init.slice(0, 3), n(16388), n(16389), n(16430)]),
-    "IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) ]");
-  assert.equal(summarizeMessage(35, true, 1, SAMPLES[2]!.message.payloads.filter((p) => ["IDr", "AUTH", "SA", "TSi", "TSr"].includes(p.type))),
-    "IKE_AUTH response 1 [ IDr AUTH SA TSi TSr ]");
+  assert.equal(
+    summarizeMessage(34, false, 0, [...init.slice(0, 3), n(16388), n(16389), n(16430)]),
+    "IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) ]",
+  );
+  assert.equal(
+    summarizeMessage(
+      35,
+      true,
+      1,
+      SAMPLES[2]!.message.payloads.filter((p) => ["IDr", "AUTH", "SA", "TSi", "TSr"].includes(p.type)),
+    ),
+    "IKE_AUTH response 1 [ IDr AUTH SA TSi TSr ]",
+  );
   assert.equal(summarizeMessage(37, false, 0xffffffff, []), "INFORMATIONAL request 4294967295 [ ]");
   const names = SAMPLES.flatMap((s) => s.message.payloads.map(payloadShortName));
-  for (const x of ["SA", "KE", "No", "IDi", "IDr", "CERT", "CERTREQ", "AUTH", "D", "V", "TSi", "TSr", "E", "EF(1/2)", "EF(2/2)", "CPRQ(ADDR DNS ADDR6)", "EAP/RES/ID", "N(REKEY_SA)", "UNKN(200)"]) {
+  for (const x of [
+    "SA",
+    "KE",
+    "No",
+    "IDi",
+    "IDr",
+    "CERT",
+    "CERTREQ",
+    "AUTH",
+    "D",
+    "V",
+    "TSi",
+    "TSr",
+    "E",
+    "EF(1/2)",
+    "EF(2/2)",
+    "CPRQ(ADDR DNS ADDR6)",
+    "EAP/RES/ID",
+    "N(REKEY_SA)",
+    "UNKN(200)",
+  ]) {
     assert.ok(names.includes(x), `${x} in ${names.join(" ")}`);
   }
   const eap = (data: number[]): string => payloadShortName({ type: "EAP", data: Uint8Array.from(data) });
@@ -854,5 +1229,15 @@ test("names: payload short names and the one-line summary (message.c get_string)
   assert.equal(eap([3, 1, 0, 4]), "EAP/SUCC");
   assert.equal(eap([1, 2, 0, 12, 254, 0, 0x28, 0xaf, 0, 0, 0, 3]), "EAP/REQ/3-10415");
   assert.equal(payloadShortName({ type: "CP", cfgType: 1, attributes: [] }), "CP");
-  assert.equal(payloadShortName({ type: "CP", cfgType: 2, attributes: [{ type: 1, value: new Uint8Array(4) }, { type: 300, value: new Uint8Array(0) }] }), "CPRP(ADDR (300))");
+  assert.equal(
+    payloadShortName({
+      type: "CP",
+      cfgType: 2,
+      attributes: [
+        { type: 1, value: new Uint8Array(4) },
+        { type: 300, value: new Uint8Array(0) },
+      ],
+    }),
+    "CPRP(ADDR (300))",
+  );
 });

@@ -61,7 +61,12 @@ const nodeXdhPublic = (group: number, pub: Uint8Array): crypto.KeyObject =>
 const nodeXdhKeyPair = (group: number): crypto.KeyPairKeyObjectResult =>
   group === 31 ? crypto.generateKeyPairSync("x25519") : crypto.generateKeyPairSync("x448");
 const nodeXdhRaw = (group: number, key: crypto.KeyObject): Uint8Array =>
-  new Uint8Array(crypto.createPublicKey(key).export({ format: "der", type: "spki" }).subarray(XDH_DER[group]!.spki.length / 2));
+  new Uint8Array(
+    crypto
+      .createPublicKey(key)
+      .export({ format: "der", type: "spki" })
+      .subarray(XDH_DER[group]!.spki.length / 2),
+  );
 
 test("group registry: IANA transform IDs, strongSwan keywords, KE data lengths", () => {
   assert.deepEqual(
@@ -117,7 +122,11 @@ test("RFC 5903 §8, RFC 7027 App. A, RFC 7748 §6, RFC 8031 App. A: both sides o
   );
   for (const v of RFC_VECTORS) {
     const [i, gi, r, gr, shared] = [v.i_hex, v.gi_hex, v.r_hex, v.gr_hex, v.shared_hex].map(unhex) as [
-      Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array,
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
     ];
     // The transcription itself, recomputed by OpenSSL.
     if (v.group === 31 || v.group === 32) {
@@ -128,7 +137,11 @@ test("RFC 5903 §8, RFC 7027 App. A, RFC 7748 §6, RFC 8031 App. A: both sides o
       const ecdh = crypto.createECDH(v.openssl_name);
       ecdh.setPrivateKey(Buffer.from(i));
       assert.equal(ecdh.getPublicKey("hex"), "04" + v.gi_hex, `${v.id} OpenSSL g^i`);
-      assert.equal(ecdh.computeSecret(Buffer.concat([Buffer.of(4), gr])).toString("hex"), v.shared_hex, `${v.id} OpenSSL g^ir`);
+      assert.equal(
+        ecdh.computeSecret(Buffer.concat([Buffer.of(4), gr])).toString("hex"),
+        v.shared_hex,
+        `${v.id} OpenSSL g^ir`,
+      );
     }
     // Ours, with the vector's private values fed through randomBytes.
     const initiator = generateKeyShare(v.group, fixedRandom(i));
@@ -351,7 +364,13 @@ test("MODP: RFC 6989 §2.1 peer checks, length checks, degenerate g^ir", () => {
     const p = bigOf(crypto.getDiffieHellman(OPENSSL_MODP[id]!).getPrime());
     const len = bits / 8;
     const share = generateKeyShare(id);
-    for (const [label, y] of [["0", 0n], ["1", 1n], ["p-1", p - 1n], ["p", p], ["2^N-1", (1n << BigInt(bits)) - 1n]] as const) {
+    for (const [label, y] of [
+      ["0", 0n],
+      ["1", 1n],
+      ["p-1", p - 1n],
+      ["p", p],
+      ["2^N-1", (1n << BigInt(bits)) - 1n],
+    ] as const) {
       throwsDh(() => share.computeSecret(bytesOf(y, len)), "INVALID_PUBLIC_VALUE", `group ${id} y=${label}`);
     }
     for (const n of [0, len - 1, len + 1]) {
@@ -362,7 +381,11 @@ test("MODP: RFC 6989 §2.1 peer checks, length checks, degenerate g^ir", () => {
     assert.equal(share.computeSecret(bytesOf(p - 2n, len)).length, len);
     // 2 is a square mod these primes (p = 7 mod 8), so 2^((p-1)/2) = 1: refused.
     const q = (p - 1n) / 2n;
-    throwsDh(() => generateKeyShare(id, fixedRandom(bytesOf(q, len))).computeSecret(bytesOf(2n, len)), "INVALID_PUBLIC_VALUE", `group ${id} z=1`);
+    throwsDh(
+      () => generateKeyShare(id, fixedRandom(bytesOf(q, len))).computeSecret(bytesOf(2n, len)),
+      "INVALID_PUBLIC_VALUE",
+      `group ${id} z=1`,
+    );
   }
 });
 
@@ -370,7 +393,10 @@ test("MODP exponent sampling redraws 0, 1 and p-1", () => {
   const prime = crypto.getDiffieHellman("modp14").getPrime();
   const p = bigOf(prime);
   const x = 0x1234567890abcdefn << 1000n;
-  const share = generateKeyShare(14, fixedRandom(bytesOf(0n, 256), bytesOf(1n, 256), bytesOf(p - 1n, 256), bytesOf(x, 256)));
+  const share = generateKeyShare(
+    14,
+    fixedRandom(bytesOf(0n, 256), bytesOf(1n, 256), bytesOf(p - 1n, 256), bytesOf(x, 256)),
+  );
   const node = crypto.createDiffieHellman(prime, 2);
   node.setPrivateKey(Buffer.from(bytesOf(x, 256)));
   node.generateKeys();
@@ -392,23 +418,36 @@ test("ECP: off-curve, out-of-range and foreign-curve points are refused, as Open
     candidates.push(["y with its low bit flipped", flipped]);
     candidates.push(["(0, 0)", new Uint8Array(2 * L)]);
     candidates.push(["x all ones", Uint8Array.from([...new Uint8Array(L).fill(0xff), ...good.subarray(L)])]);
-    const foreign = RFC_VECTORS.find((v) => v.group !== group && v.gi_hex.length === good.length * 2 && v.group !== 31 && v.group !== 32);
+    const foreign = RFC_VECTORS.find(
+      (v) => v.group !== group && v.gi_hex.length === good.length * 2 && v.group !== 31 && v.group !== 32,
+    );
     if (foreign !== undefined) candidates.push([`a point of group ${foreign.group}`, unhex(foreign.gi_hex)]);
     const node = crypto.createECDH(OPENSSL_EC[group]!);
     node.generateKeys();
     for (const [label, bad] of candidates) {
-      assert.throws(() => node.computeSecret(Buffer.concat([Buffer.of(4), bad])), `OpenSSL accepts ${label} on group ${group}?`);
+      assert.throws(
+        () => node.computeSecret(Buffer.concat([Buffer.of(4), bad])),
+        `OpenSSL accepts ${label} on group ${group}?`,
+      );
       throwsDh(() => share.computeSecret(bad), "INVALID_PUBLIC_VALUE", `group ${group} ${label}`);
     }
     // x + p is the same x, non-canonically encoded; the field check must refuse it wherever it fits.
     const pPlusX = bigOf(good.subarray(0, L)) + ecFieldPrime(group);
     if (pPlusX < 1n << BigInt(8 * L)) {
-      throwsDh(() => share.computeSecret(Uint8Array.from([...bytesOf(pPlusX, L), ...good.subarray(L)])), "INVALID_PUBLIC_VALUE", `group ${group} x+p`);
+      throwsDh(
+        () => share.computeSecret(Uint8Array.from([...bytesOf(pPlusX, L), ...good.subarray(L)])),
+        "INVALID_PUBLIC_VALUE",
+        `group ${group} x+p`,
+      );
     }
     // SEC1 forms and stray lengths are not IKE's format.
     const sec1 = Uint8Array.from([4, ...good]);
     throwsDh(() => share.computeSecret(sec1), "BAD_PUBLIC_LENGTH", `group ${group} 0x04 prefix`);
-    throwsDh(() => share.computeSecret(Uint8Array.from([2 + (good[2 * L - 1]! & 1), ...good.subarray(0, L)])), "BAD_PUBLIC_LENGTH", `group ${group} compressed`);
+    throwsDh(
+      () => share.computeSecret(Uint8Array.from([2 + (good[2 * L - 1]! & 1), ...good.subarray(0, L)])),
+      "BAD_PUBLIC_LENGTH",
+      `group ${group} compressed`,
+    );
     throwsDh(() => share.computeSecret(good.subarray(1)), "BAD_PUBLIC_LENGTH", `group ${group} short`);
     throwsDh(() => share.computeSecret(new Uint8Array(0)), "BAD_PUBLIC_LENGTH", `group ${group} empty`);
   }
@@ -463,7 +502,10 @@ test("X25519/X448: low-order peer values give ZERO_SHARED_SECRET (RFC 8031 §2),
   ];
   for (const [group, label, u] of lowOrder) {
     const node = nodeXdhKeyPair(group).privateKey;
-    assert.throws(() => crypto.diffieHellman({ privateKey: node, publicKey: nodeXdhPublic(group, u) }), `OpenSSL accepts ${label}?`);
+    assert.throws(
+      () => crypto.diffieHellman({ privateKey: node, publicKey: nodeXdhPublic(group, u) }),
+      `OpenSSL accepts ${label}?`,
+    );
     throwsDh(() => generateKeyShare(group).computeSecret(u), "ZERO_SHARED_SECRET", `group ${group} u=${label}`);
   }
   throwsDh(() => generateKeyShare(31).computeSecret(new Uint8Array(33)), "BAD_PUBLIC_LENGTH", "x25519 33 bytes");
@@ -485,7 +527,10 @@ function opensslPeer(group: number): { publicValue: Uint8Array; secret: (peer: U
     const len = dhGroupById(group)!.publicBytes;
     const dh = crypto.getDiffieHellman(OPENSSL_MODP[group]);
     dh.generateKeys();
-    return { publicValue: fit(dh.getPublicKey(), len), secret: (peer) => fit(dh.computeSecret(Buffer.from(peer)), len) };
+    return {
+      publicValue: fit(dh.getPublicKey(), len),
+      secret: (peer) => fit(dh.computeSecret(Buffer.from(peer)), len),
+    };
   }
   const ecdh = crypto.createECDH(OPENSSL_EC[group]!);
   ecdh.generateKeys();
@@ -514,7 +559,10 @@ test("wipe() makes the share unusable; a short read from randomBytes is refused"
   const peer = generateKeyShare(31);
   assert.equal(share.computeSecret(peer.publicValue).length, 32);
   share.wipe();
-  assert.throws(() => share.computeSecret(peer.publicValue), (e: unknown) => e instanceof Error && !(e instanceof DhError));
+  assert.throws(
+    () => share.computeSecret(peer.publicValue),
+    (e: unknown) => e instanceof Error && !(e instanceof DhError),
+  );
   assert.equal(share.publicValue.length, 32);
   share.wipe();
   assert.throws(() => generateKeyShare(19, (n) => new Uint8Array(n - 1)), /returned 31 bytes/);

@@ -3,7 +3,14 @@
 // backend interface, and pins down the order of install / activate / remove in a rekey.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { IkeSa, type IkeSaHost, type IkeEvent, type ChildSa, type ChildBackend, type Endpoint } from "../../sdk/ike/ike-sa.ts";
+import {
+  IkeSa,
+  type IkeSaHost,
+  type IkeEvent,
+  type ChildSa,
+  type ChildBackend,
+  type Endpoint,
+} from "../../sdk/ike/ike-sa.ts";
 import { ControlCrypto } from "../../sdk/dataplane/control-crypto.ts";
 import { decodeMessage } from "../../sdk/ike/codec.ts";
 import { connection, VirtualClock, settle, seededRandom } from "../helpers/ike-pair.ts";
@@ -11,13 +18,22 @@ import { connection, VirtualClock, settle, seededRandom } from "../helpers/ike-p
 class FakeBackend implements ChildBackend {
   calls: string[] = [];
   #spi = 0x1000;
-  allocateSpi(): number { return this.#spi++; }
+  allocateSpi(): number {
+    return this.#spi++;
+  }
   installChild(child: ChildSa, keys: { encIn: Uint8Array; encOut: Uint8Array }, outbound: boolean): void {
-    assert.ok(keys.encIn.some((b) => b !== 0) && keys.encOut.some((b) => b !== 0), "keys handed over before they are wiped");
+    assert.ok(
+      keys.encIn.some((b) => b !== 0) && keys.encOut.some((b) => b !== 0),
+      "keys handed over before they are wiped",
+    );
     this.calls.push(`install ${child.spiIn.toString(16)} out=${outbound}`);
   }
-  activateOutbound(child: ChildSa): void { this.calls.push(`activate ${child.spiIn.toString(16)}`); }
-  removeChild(child: ChildSa): void { this.calls.push(`remove ${child.spiIn.toString(16)}`); }
+  activateOutbound(child: ChildSa): void {
+    this.calls.push(`activate ${child.spiIn.toString(16)}`);
+  }
+  removeChild(child: ChildSa): void {
+    this.calls.push(`remove ${child.spiIn.toString(16)}`);
+  }
 }
 
 test("IKE on a fake backend: establish, child rekey both ways, delete; the backend sees each step in order", async () => {
@@ -28,9 +44,16 @@ test("IKE on a fake backend: establish, child rekey both ways, delete; the backe
   const backends = { a: new FakeBackend(), b: new FakeBackend() };
   const ep = { a: { address: "198.18.0.1", port: 500 }, b: { address: "198.18.0.2", port: 500 } };
   const host = (me: "a" | "b"): IkeSaHost => ({
-    crypto, now: () => clock.now(), setTimer: (ms, fn) => clock.setTimer(ms, fn), clearTimer: (t) => clock.clearTimer(t),
-    random: seededRandom(me === "a" ? 5 : 6), log: () => undefined, backend: backends[me], natPort: () => 4500,
-    lastHeard: () => clock.now(), register: () => undefined,
+    crypto,
+    now: () => clock.now(),
+    setTimer: (ms, fn) => clock.setTimer(ms, fn),
+    clearTimer: (t) => clock.clearTimer(t),
+    random: seededRandom(me === "a" ? 5 : 6),
+    log: () => undefined,
+    backend: backends[me],
+    natPort: () => 4500,
+    lastHeard: () => clock.now(),
+    register: () => undefined,
     event: (e: IkeEvent) => events.push(`${me}:${e.type}`),
     send: (bytes: Uint8Array, _l: Endpoint, remote: Endpoint) => {
       const peer = me === "a" ? "b" : "a";
@@ -46,8 +69,26 @@ test("IKE on a fake backend: establish, child rekey both ways, delete; the backe
       });
     },
   });
-  const connA = { ...connection({ addr: "198.18.0.1", remoteAddr: "198.18.0.2", id: "a.example.org", localTs: "198.51.100.1/32", remoteTs: "203.0.113.0/24" }), encap: false };
-  const connB = { ...connection({ addr: "198.18.0.2", remoteAddr: "198.18.0.1", id: "b.example.org", localTs: "203.0.113.0/24", remoteTs: "198.51.100.0/24" }), encap: false };
+  const connA = {
+    ...connection({
+      addr: "198.18.0.1",
+      remoteAddr: "198.18.0.2",
+      id: "a.example.org",
+      localTs: "198.51.100.1/32",
+      remoteTs: "203.0.113.0/24",
+    }),
+    encap: false,
+  };
+  const connB = {
+    ...connection({
+      addr: "198.18.0.2",
+      remoteAddr: "198.18.0.1",
+      id: "b.example.org",
+      localTs: "203.0.113.0/24",
+      remoteTs: "198.51.100.0/24",
+    }),
+    encap: false,
+  };
   sas.a = new IkeSa(host("a"), connA, ep.a, ep.b, true);
   sas.a.initiate(connA.children[0]);
   await settle();

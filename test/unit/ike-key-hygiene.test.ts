@@ -11,7 +11,18 @@ import { scanMemory } from "../helpers/memscan.ts";
 
 function spyPrf(inner: Prf): { prf: Prf; seen: Uint8Array[] } {
   const seen: Uint8Array[] = [];
-  return { seen, prf: { id: inner.id, bytes: inner.bytes, mac: (k, d) => { const out = inner.mac(k, d); seen.push(d, out); return out; } } };
+  return {
+    seen,
+    prf: {
+      id: inner.id,
+      bytes: inner.bytes,
+      mac: (k, d) => {
+        const out = inner.mac(k, d);
+        seen.push(d, out);
+        return out;
+      },
+    },
+  };
 }
 
 const zero = (b: Uint8Array): boolean => b.every((x) => x === 0);
@@ -22,8 +33,10 @@ test("key derivation leaves no secret in its intermediate buffers (prf+ blocks, 
   const { prf, seen } = spyPrf(prfFor(cc, 5));
   const secret = crypto.getRandomValues(new Uint8Array(32));
   const secretCopy = secret.slice();
-  const ni = crypto.getRandomValues(new Uint8Array(32)), nr = crypto.getRandomValues(new Uint8Array(32));
-  const spiI = crypto.getRandomValues(new Uint8Array(8)), spiR = crypto.getRandomValues(new Uint8Array(8));
+  const ni = crypto.getRandomValues(new Uint8Array(32)),
+    nr = crypto.getRandomValues(new Uint8Array(32));
+  const spiI = crypto.getRandomValues(new Uint8Array(8)),
+    spiR = crypto.getRandomValues(new Uint8Array(8));
   const keys = deriveIkeKeys(prf, { encr: 36, integ: 0 }, secret, ni, nr, spiI, spiR);
   const pfs = crypto.getRandomValues(new Uint8Array(32));
   const pfsCopy = pfs.slice();
@@ -37,9 +50,18 @@ test("key derivation leaves no secret in its intermediate buffers (prf+ blocks, 
   let wiped = 0;
   for (const b of seen) {
     if (returned.includes(b)) continue;
-    if (zero(b)) { wiped++; continue; }
-    assert.ok(!returned.some((k) => k.length >= 8 && contains(b, k.subarray(0, 8))), "a buffer still holds part of a returned key");
-    assert.ok(!contains(b, secretCopy.subarray(0, 16)) && !contains(b, pfsCopy.subarray(0, 16)), "a buffer still holds the DH secret");
+    if (zero(b)) {
+      wiped++;
+      continue;
+    }
+    assert.ok(
+      !returned.some((k) => k.length >= 8 && contains(b, k.subarray(0, 8))),
+      "a buffer still holds part of a returned key",
+    );
+    assert.ok(
+      !contains(b, secretCopy.subarray(0, 16)) && !contains(b, pfsCopy.subarray(0, 16)),
+      "a buffer still holds the DH secret",
+    );
     assert.deepEqual(b, Buffer.concat([ni, nr]), "only the public nonce input is left");
   }
   assert.ok(wiped >= 10, `buffers wiped: ${wiped}`);
@@ -47,13 +69,31 @@ test("key derivation leaves no secret in its intermediate buffers (prf+ blocks, 
 });
 
 test("after rekeys and DELETE, no IKE or Child SA key of a gone SA is anywhere in this process's memory (/proc/self/mem)", async () => {
-  const A = { addr: "198.18.0.1", remoteAddr: "198.18.0.2", id: "client.example.org", remoteId: "swan.example.org", localTs: "198.51.100.1/32", remoteTs: "203.0.113.0/24" };
-  const B = { addr: "198.18.0.2", remoteAddr: "198.18.0.1", id: "swan.example.org", remoteId: "client.example.org", localTs: "203.0.113.0/24", remoteTs: "198.51.100.0/24" };
+  const A = {
+    addr: "198.18.0.1",
+    remoteAddr: "198.18.0.2",
+    id: "client.example.org",
+    remoteId: "swan.example.org",
+    localTs: "198.51.100.1/32",
+    remoteTs: "203.0.113.0/24",
+  };
+  const B = {
+    addr: "198.18.0.2",
+    remoteAddr: "198.18.0.1",
+    id: "swan.example.org",
+    remoteId: "client.example.org",
+    localTs: "203.0.113.0/24",
+    remoteTs: "198.51.100.0/24",
+  };
   // Keys are remembered as hex text only: a byte copy kept here would be found by the scan.
   const gone: string[] = [];
   const hexOf = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
   const p = await makePair(A, B, {
-    keyLog: (rec) => { gone.push(hexOf(rec.encKey)); rec.encKey.fill(0); rec.integKey.fill(0); }, // as the CLI's key writer does
+    keyLog: (rec) => {
+      gone.push(hexOf(rec.encKey));
+      rec.encKey.fill(0);
+      rec.integKey.fill(0);
+    }, // as the CLI's key writer does
   });
   const r = p.a.initiate("peer");
   await settle();
@@ -71,7 +111,8 @@ test("after rekeys and DELETE, no IKE or Child SA key of a gone SA is anywhere i
   gone.push(hexOf(last.skEi), hexOf(last.skEr), hexOf(last.skD));
   await live().delete();
   await p.clock.advance(60_000);
-  p.a.close(); p.b.close();
+  p.a.close();
+  p.b.close();
   const unique = [...new Set(gone)];
   const needles = unique.map((h) => Buffer.from(h, "hex"));
   assert.ok(needles.length >= 15, `keys checked: ${needles.length}`);

@@ -9,15 +9,31 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CaptureStreamReader } from "../../sdk/pcap/capture-stream.ts";
-import { decryptCapture, decryptCaptureStream, InputError, loadSas, verdictsJsonl, type FrameVerdict } from "../../sdk/pcap/decrypt.ts";
+import {
+  decryptCapture,
+  decryptCaptureStream,
+  InputError,
+  loadSas,
+  verdictsJsonl,
+  type FrameVerdict,
+} from "../../sdk/pcap/decrypt.ts";
 import { PcapError, type PcapRecord } from "../../sdk/pcap/pcap.ts";
 import { readCapture } from "../../sdk/pcap/pcapng.ts";
 
 const fixtures = fileURLToPath(new URL("../fixtures/pcap/", import.meta.url));
-const FILES = ["esp-mixed.pcap", "esp-mixed.pcapng", "esp-merged.pcapng", "frames-ethernet.pcap", "frames-sll.pcap", "frames-raw.pcap"];
+const FILES = [
+  "esp-mixed.pcap",
+  "esp-mixed.pcapng",
+  "esp-merged.pcapng",
+  "frames-ethernet.pcap",
+  "frames-sll.pcap",
+  "frames-raw.pcap",
+];
 /** Plain Uint8Arrays: the records of a Buffer would be Buffers, those of the stream's chunks not. */
 const read = (f: string): Uint8Array => new Uint8Array(readFileSync(join(fixtures, f)));
-const sas = loadSas([{ format: "json", name: "sas", text: readFileSync(join(fixtures, "esp-mixed.sas.json"), "utf8") }]);
+const sas = loadSas([
+  { format: "json", name: "sas", text: readFileSync(join(fixtures, "esp-mixed.sas.json"), "utf8") },
+]);
 
 function* chunked(bytes: Uint8Array, size: number): Generator<Uint8Array> {
   for (let i = 0; i < bytes.length; i += size) yield bytes.slice(i, i + size);
@@ -56,21 +72,41 @@ test("bad files fail in the stream with readCapture's message", () => {
   const ng = Buffer.from(read("esp-mixed.pcapng"));
   const badTrailer = Buffer.from(ng);
   badTrailer.writeUInt32LE(0xdeadbeef, ng.readUInt32LE(4) - 4); // the section header's trailing length
-  const cases = [new Uint8Array(0), pcap.subarray(0, 10), new TextEncoder().encode("not a capture at all, no magic here"), new Uint8Array(badTrailer)];
+  const cases = [
+    new Uint8Array(0),
+    pcap.subarray(0, 10),
+    new TextEncoder().encode("not a capture at all, no magic here"),
+    new Uint8Array(badTrailer),
+  ];
   for (const bytes of cases) {
     let want = "";
-    try { readCapture(bytes); } catch (e) { want = (e as Error).message; }
+    try {
+      readCapture(bytes);
+    } catch (e) {
+      want = (e as Error).message;
+    }
     assert.ok(want, "readCapture refuses it");
-    assert.throws(() => readChunked(bytes, 3), (e: Error) => e instanceof PcapError && e.message === want);
+    assert.throws(
+      () => readChunked(bytes, 3),
+      (e: Error) => e instanceof PcapError && e.message === want,
+    );
   }
 });
 
-async function streamed(bytes: Uint8Array, size: number): Promise<{ verdicts: FrameVerdict[]; output: Buffer; summary: string }> {
+async function streamed(
+  bytes: Uint8Array,
+  size: number,
+): Promise<{ verdicts: FrameVerdict[]; output: Buffer; summary: string }> {
   const verdicts: FrameVerdict[] = [];
   const output: Uint8Array[] = [];
   const r = await decryptCaptureStream(chunked(bytes, size), sas, {
-    verdicts: (b) => { verdicts.push(...b); },
-    output: async (b) => { output.push(b); await Promise.resolve(); },
+    verdicts: (b) => {
+      verdicts.push(...b);
+    },
+    output: async (b) => {
+      output.push(b);
+      await Promise.resolve();
+    },
   });
   assert.equal(r.frames, verdicts.length);
   return { verdicts, output: Buffer.concat(output), summary: r.summary };
@@ -80,7 +116,10 @@ test("decryptCaptureStream: decryptCapture's verdicts, output bytes and summary,
   for (const f of ["esp-mixed.pcap", "esp-mixed.pcapng", "esp-merged.pcapng"]) {
     const bytes = read(f);
     const whole = await decryptCapture(readCapture(bytes), sas);
-    assert.ok(whole.counts.ok > 0 && whole.counts["integrity-failed"] + whole.counts.replay > 0, `${f} has ok and dropped frames`);
+    assert.ok(
+      whole.counts.ok > 0 && whole.counts["integrity-failed"] + whole.counts.replay > 0,
+      `${f} has ok and dropped frames`,
+    );
     for (const size of [1, 100, bytes.length]) {
       const s = await streamed(bytes, size);
       assert.equal(verdictsJsonl(s.verdicts), verdictsJsonl(whole.verdicts), `${f} / ${size}: verdicts`);
@@ -93,8 +132,22 @@ test("decryptCaptureStream: decryptCapture's verdicts, output bytes and summary,
 test("decryptCaptureStream: a bad capture is an InputError naming it; the sink sees nothing before the header is read", async () => {
   let calls = 0;
   await assert.rejects(
-    decryptCaptureStream([Buffer.from("garbage garbage garbage garbage")], sas, { verdicts: () => { calls++; }, output: () => { calls++; } }, {}, "x.pcap"),
-    (e: Error) => e instanceof InputError && e.message.startsWith("x.pcap: not a pcap file"));
+    decryptCaptureStream(
+      [Buffer.from("garbage garbage garbage garbage")],
+      sas,
+      {
+        verdicts: () => {
+          calls++;
+        },
+        output: () => {
+          calls++;
+        },
+      },
+      {},
+      "x.pcap",
+    ),
+    (e: Error) => e instanceof InputError && e.message.startsWith("x.pcap: not a pcap file"),
+  );
   assert.equal(calls, 0);
 });
 
@@ -103,20 +156,38 @@ test("the progress line: nothing in the first second, then at most every 250 ms,
   let now = 0;
   const seen = { text: "" };
   const text = (): string => seen.text; // a call, so assertions do not narrow it
-  const p = new ProgressLine((t) => { seen.text += t; }, 200e6, () => now);
-  p.bytes(1e6); p.frames(1000);
-  now = 999; p.frames(1);
+  const p = new ProgressLine(
+    (t) => {
+      seen.text += t;
+    },
+    200e6,
+    () => now,
+  );
+  p.bytes(1e6);
+  p.frames(1000);
+  now = 999;
+  p.frames(1);
   assert.equal(text(), "", "a short job shows nothing");
-  now = 1000; p.bytes(99e6); p.frames(10);
+  now = 1000;
+  p.bytes(99e6);
+  p.frames(10);
   assert.equal(text(), "\rpcap decrypt: 50% of 200 MB, 1,011 frames, 1.0 s\x1b[K");
-  now = 1200; p.frames(1);
+  now = 1200;
+  p.frames(1);
   assert.equal(text().split("\r").length, 2, "not redrawn within 250 ms");
-  now = 1250; p.frames(1);
+  now = 1250;
+  p.frames(1);
   // eslint-disable-next-line no-control-regex -- the line ends with the terminal's erase-to-end escape
   assert.match(text(), /\rpcap decrypt: 50% of 200 MB, 1,013 frames, 1\.3 s\x1b\[K$/);
   p.done();
   assert.ok(text().endsWith("\r\x1b[K"));
-  const quiet = new ProgressLine((t) => { seen.text += `!${t}`; }, 0, () => now);
+  const quiet = new ProgressLine(
+    (t) => {
+      seen.text += `!${t}`;
+    },
+    0,
+    () => now,
+  );
   quiet.done();
   assert.ok(!text().includes("!"), "a line never shown is not erased");
 });

@@ -7,7 +7,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_RAW, PcapError, readPcap, writePcap,
+  LINKTYPE_ETHERNET,
+  LINKTYPE_LINUX_SLL,
+  LINKTYPE_RAW,
+  PcapError,
+  readPcap,
+  writePcap,
 } from "../../sdk/pcap/pcap.ts";
 import { classifyFrame } from "../../sdk/pcap/frames.ts";
 import { sampleRecords, variants } from "../helpers/pcap-samples.ts";
@@ -15,8 +20,18 @@ import { sampleRecords, variants } from "../helpers/pcap-samples.ts";
 const fixtures = fileURLToPath(new URL("../fixtures/pcap/", import.meta.url));
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
-interface Expectation { kind: string; packet?: string; l3HeaderLength?: number; spi?: number; seq?: number; note: string }
-const expected = JSON.parse(readFileSync(join(fixtures, "frames.expected.json"), "utf8")) as Record<string, Expectation[]>;
+interface Expectation {
+  kind: string;
+  packet?: string;
+  l3HeaderLength?: number;
+  spi?: number;
+  seq?: number;
+  note: string;
+}
+const expected = JSON.parse(readFileSync(join(fixtures, "frames.expected.json"), "utf8")) as Record<
+  string,
+  Expectation[]
+>;
 
 test("pcap round trip: 3 link types x both byte orders x us/ns", () => {
   for (const v of variants) {

@@ -6,7 +6,14 @@ import { Dataplane } from "../../sdk/index.ts";
 import { refEncap, ipv4Udp } from "../helpers/esp-ref.ts";
 
 const integKey = new Uint8Array(20).fill(7);
-const cfg = (spi: number) => ({ spi, direction: "in" as const, mode: "tunnel" as const, esp: "null-sha1", encKey: new Uint8Array(0), integKey });
+const cfg = (spi: number) => ({
+  spi,
+  direction: "in" as const,
+  mode: "tunnel" as const,
+  esp: "null-sha1",
+  encKey: new Uint8Array(0),
+  integKey,
+});
 const packetFor = (spi: number, seq: number) =>
   refEncap({ spi, suite: "null", key: new Uint8Array(0), integKey, hash: "sha1", icv: 12 }, BigInt(seq), ipv4Udp(4), 4);
 
@@ -32,7 +39,10 @@ test("churn: 200,000 add/remove cycles on a 50,000-SA table keep every live SPI 
   const live = new Map<number, number>(); // spi -> handle
   let rnd = 99;
   const next = () => (rnd = (rnd * 1664525 + 1013904223) >>> 0);
-  for (let i = 0; i < 40_000; i++) { const spi = 0x100 + (next() & 0x3ffffff); if (!live.has(spi)) live.set(spi, dp.addSa(cfg(spi))); }
+  for (let i = 0; i < 40_000; i++) {
+    const spi = 0x100 + (next() & 0x3ffffff);
+    if (!live.has(spi)) live.set(spi, dp.addSa(cfg(spi)));
+  }
   const keys = [...live.keys()];
   for (let c = 0; c < 200_000; c++) {
     const idx = next() % keys.length;

@@ -23,7 +23,15 @@ interface Fixture {
   suite: string;
   mode: "tunnel" | "transport";
   family: string;
-  sa: { spi: number; mode: "tunnel" | "transport"; esp: string; encKey: string; integKey?: string; icvLength: IcvLength; esn: boolean };
+  sa: {
+    spi: number;
+    mode: "tunnel" | "transport";
+    esp: string;
+    encKey: string;
+    integKey?: string;
+    icvLength: IcvLength;
+    esn: boolean;
+  };
   packets: FixturePacket[];
 }
 
@@ -151,11 +159,21 @@ for (const { name, fx } of fixtures) {
           .digest()
           .subarray(0, icv);
         assert.equal(hex(esp.subarray(esp.length - icv)), hex(mac), `${p.desc}: ICV`);
-        const decipher = createDecipheriv(`aes-${keyBits}-cbc`, unhex(fx.sa.encKey), esp.subarray(8, 24)).setAutoPadding(false);
-        const plain = new Uint8Array(Buffer.concat([decipher.update(esp.subarray(24, esp.length - icv)), decipher.final()]));
+        const decipher = createDecipheriv(
+          `aes-${keyBits}-cbc`,
+          unhex(fx.sa.encKey),
+          esp.subarray(8, 24),
+        ).setAutoPadding(false);
+        const plain = new Uint8Array(
+          Buffer.concat([decipher.update(esp.subarray(24, esp.length - icv)), decipher.final()]),
+        );
         const padLen = plain[plain.length - 2];
         assert.equal(plain.length - 2 - padLen!, protected_.length, `${p.desc}: pad length`);
-        assert.deepEqual([...plain.subarray(protected_.length, protected_.length + padLen!)], Array.from({ length: padLen! }, (_, i) => i + 1), `${p.desc}: padding 1,2,3,...`);
+        assert.deepEqual(
+          [...plain.subarray(protected_.length, protected_.length + padLen!)],
+          Array.from({ length: padLen! }, (_, i) => i + 1),
+          `${p.desc}: padding 1,2,3,...`,
+        );
         const wantNh = fx.mode === "tunnel" ? (inner[0]! >> 4 === 4 ? 4 : 41) : upperProtocol(inner, p.l3HeaderLength);
         assert.equal(plain[plain.length - 1], wantNh, `${p.desc}: next header`);
         assert.equal(hex(plain.subarray(0, protected_.length)), hex(protected_), `${p.desc}: payload`);
@@ -210,7 +228,8 @@ test("batch path: every fixture packet of every SA decapsulates in interleaved b
     chunk.forEach(({ p, file }, i) => {
       const at = `${fixtures[file]!.name} ${p.desc}`;
       if (b.status(i) !== "ok") failures.push(`${at}: status ${b.status(i)}`);
-      else if (b.sa(i) !== handles[file] || b.seq(i) !== BigInt(p.seq)) failures.push(`${at}: sa ${b.sa(i)} seq ${b.seq(i)}`);
+      else if (b.sa(i) !== handles[file] || b.seq(i) !== BigInt(p.seq))
+        failures.push(`${at}: sa ${b.sa(i)} seq ${b.seq(i)}`);
       else {
         const d = byteDiff(b.output(i), unhex(p.inner));
         if (d) failures.push(`${at}: ${d}`);
@@ -218,7 +237,10 @@ test("batch path: every fixture packet of every SA decapsulates in interleaved b
     });
   }
   assert.deepEqual(failures, []);
-  assert.equal(all.length, fixtures.reduce((n, { fx }) => n + fx.packets.length, 0));
+  assert.equal(
+    all.length,
+    fixtures.reduce((n, { fx }) => n + fx.packets.length, 0),
+  );
 });
 
 test("batch path: GCM and NULL fixture packets encapsulate in interleaved batches to scapy's bytes", async () => {

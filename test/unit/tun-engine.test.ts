@@ -23,7 +23,8 @@ const key = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n
 function fakeLibc(): { libc: Libc; tunIn: Uint8Array[]; tunOut: Uint8Array[] } {
   const blocks: NativeBlock[] = [];
   let next = 1 << 20;
-  const tunIn: Uint8Array[] = [], tunOut: Uint8Array[] = [];
+  const tunIn: Uint8Array[] = [],
+    tunOut: Uint8Array[] = [];
   const alloc = (n: number): NativeBlock => {
     const ab = new ArrayBuffer(n);
     const b = { address: next, bytes: new Uint8Array(ab), view: new DataView(ab), free: () => undefined };
@@ -40,10 +41,28 @@ function fakeLibc(): { libc: Libc; tunIn: Uint8Array[]; tunOut: Uint8Array[] } {
       b.bytes.set(p.subarray(0, len), addr - b.address);
       return Math.min(len, p.length);
     },
-    writeView(_fd, v, n) { tunOut.push(v.slice(0, n)); return n; },
-    write: fail, close: () => 0, poll: () => 0, socket: fail, bind: fail, setsockopt: fail, getsockname: fail,
-    recvmmsg: fail, sendmmsg: fail, sendto: fail, eventfd: fail, open: fail, ioctl: fail,
-    addressOf: () => 0, threadCpuNs: () => 0, errno: () => 11, strerror: () => "", alloc,
+    writeView(_fd, v, n) {
+      tunOut.push(v.slice(0, n));
+      return n;
+    },
+    write: fail,
+    close: () => 0,
+    poll: () => 0,
+    socket: fail,
+    bind: fail,
+    setsockopt: fail,
+    getsockname: fail,
+    recvmmsg: fail,
+    sendmmsg: fail,
+    sendto: fail,
+    eventfd: fail,
+    open: fail,
+    ioctl: fail,
+    addressOf: () => 0,
+    threadCpuNs: () => 0,
+    errno: () => 11,
+    strerror: () => "",
+    alloc,
   };
   return { libc, tunIn, tunOut };
 }
@@ -54,14 +73,30 @@ function fakeSink(): UdpSink & { sent: { bytes: Uint8Array; to: string }[] } {
   return {
     sent,
     dest: (address, port) => `${address}:${port}`,
-    queue: (out, dest) => { queued.push({ bytes: out.slice(), to: dest as string }); },
-    flush: () => { const n = queued.length; sent.push(...queued.splice(0)); return [n, 0, n ? 1 : 0]; },
-    sendOne: (prefix, bytes, address, port) => { sent.push({ bytes: Uint8Array.from([...(prefix ?? []), ...bytes]), to: `${address}:${port}` }); return true; },
+    queue: (out, dest) => {
+      queued.push({ bytes: out.slice(), to: dest as string });
+    },
+    flush: () => {
+      const n = queued.length;
+      sent.push(...queued.splice(0));
+      return [n, 0, n ? 1 : 0];
+    },
+    sendOne: (prefix, bytes, address, port) => {
+      sent.push({ bytes: Uint8Array.from([...(prefix ?? []), ...bytes]), to: `${address}:${port}` });
+      return true;
+    },
   };
 }
 
-const GCM_OUT = key(20, 1), GCM_IN = key(20, 2);
-const refOut: RefSa = { spi: 0xc0000001, suite: "gcm", key: GCM_OUT.subarray(0, 16), salt: GCM_OUT.subarray(16), icv: 16 };
+const GCM_OUT = key(20, 1),
+  GCM_IN = key(20, 2);
+const refOut: RefSa = {
+  spi: 0xc0000001,
+  suite: "gcm",
+  key: GCM_OUT.subarray(0, 16),
+  salt: GCM_OUT.subarray(16),
+  icv: 16,
+};
 const refIn: RefSa = { spi: 0xc0000002, suite: "gcm", key: GCM_IN.subarray(0, 16), salt: GCM_IN.subarray(16), icv: 16 };
 
 async function rig() {
@@ -71,10 +106,37 @@ async function rig() {
   const posted: FromWorker[] = [];
   const engine = new TunnelEngine(libc, dp, 7, 8, sink, (m) => posted.push(m));
   // Main-thread handles 100 (out) and 101 (in), as the mirror would send them.
-  engine.control({ t: "add", h: 100, cfg: { spi: refOut.spi, direction: "out", mode: "tunnel", esp: "aes128gcm16", encKey: GCM_OUT.slice(), lifetime: { soft: { packets: 3 } } } });
-  engine.control({ t: "add", h: 101, cfg: { spi: refIn.spi, direction: "in", mode: "tunnel", esp: "aes128gcm16", encKey: GCM_IN.slice(), replayWindow: 64 } });
-  const local = wireTs(ts("10.0.0.1/32")), remoteTs = wireTs(ts("10.0.9.0/24"));
-  engine.control({ t: "routes", out: [{ h: 100, remote: { address: "198.18.0.2", port: 4500 }, local, remoteTs, mtu: 1000 }], in: [{ h: 101, local, remoteTs }] });
+  engine.control({
+    t: "add",
+    h: 100,
+    cfg: {
+      spi: refOut.spi,
+      direction: "out",
+      mode: "tunnel",
+      esp: "aes128gcm16",
+      encKey: GCM_OUT.slice(),
+      lifetime: { soft: { packets: 3 } },
+    },
+  });
+  engine.control({
+    t: "add",
+    h: 101,
+    cfg: {
+      spi: refIn.spi,
+      direction: "in",
+      mode: "tunnel",
+      esp: "aes128gcm16",
+      encKey: GCM_IN.slice(),
+      replayWindow: 64,
+    },
+  });
+  const local = wireTs(ts("10.0.0.1/32")),
+    remoteTs = wireTs(ts("10.0.9.0/24"));
+  engine.control({
+    t: "routes",
+    out: [{ h: 100, remote: { address: "198.18.0.2", port: 4500 }, local, remoteTs, mtu: 1000 }],
+    in: [{ h: 101, local, remoteTs }],
+  });
   return { dp, engine, tunIn, tunOut, sink, posted };
 }
 
@@ -83,7 +145,10 @@ const pkt = (src: string, dst: string, size = 40): Uint8Array =>
 
 test("TUN -> UDP: the matching SA encrypts (OpenSSL decrypts it back), other destinations and sources are not sent, a large DF packet gets ICMP", async () => {
   const { engine, tunIn, tunOut, sink, posted } = await rig();
-  const good = pkt("10.0.0.1", "10.0.9.9"), otherDst = pkt("10.0.0.1", "198.51.100.77"), otherSrc = pkt("10.5.5.5", "10.0.9.9"), big = pkt("10.0.0.1", "10.0.9.9", 1200);
+  const good = pkt("10.0.0.1", "10.0.9.9"),
+    otherDst = pkt("10.0.0.1", "198.51.100.77"),
+    otherSrc = pkt("10.5.5.5", "10.0.9.9"),
+    big = pkt("10.0.0.1", "10.0.9.9", 1200);
   tunIn.push(good, otherDst, otherSrc, big);
   assert.equal(engine.fromTun(), 4);
   assert.equal(sink.sent.length, 1);
@@ -99,7 +164,10 @@ test("TUN -> UDP: the matching SA encrypts (OpenSSL decrypts it back), other des
   tunIn.push(good, good);
   engine.fromTun();
   const life = posted.find((m) => m.t === "lifetime");
-  assert.ok(life && life.t === "lifetime" && life.event.sa === 100 && life.event.kind === "soft", JSON.stringify(posted));
+  assert.ok(
+    life && life.t === "lifetime" && life.event.sa === 100 && life.event.kind === "soft",
+    JSON.stringify(posted),
+  );
   // After `remove` nothing routes to the SA any more.
   engine.control({ t: "remove", h: 100 });
   tunIn.push(good);
@@ -110,7 +178,8 @@ test("TUN -> UDP: the matching SA encrypts (OpenSSL decrypts it back), other des
 
 test("UDP -> TUN: OpenSSL's ESP comes out of the TUN, the inbound policy drops other addresses, IKE goes up, keepalives are counted", async () => {
   const { engine, tunOut, posted } = await rig();
-  const inner = pkt("10.0.9.9", "10.0.0.1"), spoofed = pkt("10.7.7.7", "10.0.0.1");
+  const inner = pkt("10.0.9.9", "10.0.0.1"),
+    spoofed = pkt("10.7.7.7", "10.0.0.1");
   engine.beginReceive();
   engine.ingest(new Uint8Array(refEncap(refIn, 1n, inner, 4)), () => ({ address: "x", port: 0 }));
   engine.ingest(new Uint8Array(refEncap(refIn, 2n, spoofed, 4)), () => ({ address: "x", port: 0 }));
@@ -135,15 +204,34 @@ test("UDP -> TUN: OpenSSL's ESP comes out of the TUN, the inbound policy drops o
 
 test("the ICV-truncation detector runs in the worker: a peer's 96-bit HMAC ICVs raise the diagnostic on the main thread's handle", async () => {
   const { engine, posted } = await rig();
-  const ik = key(32, 9), ak = key(16, 4);
-  engine.control({ t: "add", h: 102, cfg: { spi: 0xc0000003, direction: "in", mode: "tunnel", esp: "aes128-sha256", encKey: ak.slice(), integKey: ik.slice() } });
+  const ik = key(32, 9),
+    ak = key(16, 4);
+  engine.control({
+    t: "add",
+    h: 102,
+    cfg: {
+      spi: 0xc0000003,
+      direction: "in",
+      mode: "tunnel",
+      esp: "aes128-sha256",
+      encKey: ak.slice(),
+      integKey: ik.slice(),
+    },
+  });
   const peer: RefSa = { spi: 0xc0000003, suite: "cbc", key: ak, integKey: ik, hash: "sha256", icv: 12 };
   engine.beginReceive();
-  for (let i = 1; i <= 5; i++) engine.ingest(new Uint8Array(refEncap(peer, BigInt(i), pkt("10.0.9.9", "10.0.0.1"), 4)), () => ({ address: "x", port: 0 }));
+  for (let i = 1; i <= 5; i++)
+    engine.ingest(new Uint8Array(refEncap(peer, BigInt(i), pkt("10.0.9.9", "10.0.0.1"), 4)), () => ({
+      address: "x",
+      port: 0,
+    }));
   engine.finishReceive();
   const d = engine.snapshot().diagnostics;
   assert.equal(d.length, 1, JSON.stringify(d));
   assert.equal(d[0]!.kind, "icv-truncation");
   assert.equal(d[0]!.sa, 102);
-  assert.ok(posted.some((m) => m.t === "diag" && /96-bit ICV/.test(m.line)), "the line is posted as it is raised");
+  assert.ok(
+    posted.some((m) => m.t === "diag" && /96-bit ICV/.test(m.line)),
+    "the line is posted as it is raised",
+  );
 });

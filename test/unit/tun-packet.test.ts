@@ -25,13 +25,24 @@ function csum(b: Uint8Array, init = 0): number {
 }
 
 const udp4 = (size: number, df: boolean): Uint8Array => {
-  const p = buildPacket({ v6: false, src: "10.1.0.1", dst: "203.0.113.9", l4: "udp", id: 4000, seq: 0, payload: new Uint8Array(size), dport: 5201 });
+  const p = buildPacket({
+    v6: false,
+    src: "10.1.0.1",
+    dst: "203.0.113.9",
+    l4: "udp",
+    id: 4000,
+    seq: 0,
+    payload: new Uint8Array(size),
+    dport: 5201,
+  });
   // buildPacket sets DF; clear it when asked, and fix the header checksum.
   p[6] = df ? p[6]! | 0x40 : p[6]! & ~0x40;
   const h = p.subarray(0, 20);
-  h[10] = 0; h[11] = 0;
+  h[10] = 0;
+  h[11] = 0;
   const c = csum(h);
-  h[10] = c >> 8; h[11] = c & 0xff;
+  h[10] = c >> 8;
+  h[11] = c & 0xff;
   return p;
 };
 
@@ -54,7 +65,15 @@ test("ICMPv4 fragmentation needed: type 3 code 4 with the MTU, from the packet's
 
 test("no ICMP for IPv4 without DF, for ICMP errors, for later fragments; a given source is used", () => {
   assert.equal(packetTooBig(udp4(1400, false), 1338), undefined);
-  const err = buildPacket({ v6: false, src: "10.1.0.1", dst: "203.0.113.9", l4: "icmp", id: 0, seq: 0, payload: new Uint8Array(1400) });
+  const err = buildPacket({
+    v6: false,
+    src: "10.1.0.1",
+    dst: "203.0.113.9",
+    l4: "icmp",
+    id: 0,
+    seq: 0,
+    payload: new Uint8Array(1400),
+  });
   err[6]! |= 0x40;
   err[20] = 3; // a destination-unreachable is never answered with another error
   assert.equal(packetTooBig(err, 1338), undefined);
@@ -66,7 +85,16 @@ test("no ICMP for IPv4 without DF, for ICMP errors, for later fragments; a given
 });
 
 test("ICMPv6 packet too big: type 2 with the 32-bit MTU, quote within 1280 bytes, checksum over the pseudo-header", () => {
-  const pkt = buildPacket({ v6: true, src: "2001:db8::1", dst: "2001:db8:1::9", l4: "udp", id: 1, seq: 0, payload: new Uint8Array(1400), dport: 5201 });
+  const pkt = buildPacket({
+    v6: true,
+    src: "2001:db8::1",
+    dst: "2001:db8:1::9",
+    l4: "udp",
+    id: 1,
+    seq: 0,
+    payload: new Uint8Array(1400),
+    dport: 5201,
+  });
   const r = packetTooBig(pkt, 1280)!;
   assert.equal(r.length, 1280);
   assert.equal(r[6], 58);
@@ -79,7 +107,15 @@ test("ICMPv6 packet too big: type 2 with the 32-bit MTU, quote within 1280 bytes
   for (let i = 8; i < 40; i += 2) pseudo += (r[i]! << 8) | r[i + 1]!;
   pseudo += upper.length + 58;
   assert.equal(csum(upper, pseudo), 0);
-  const echoErr = buildPacket({ v6: true, src: "2001:db8::1", dst: "2001:db8:1::9", l4: "icmp", id: 1, seq: 0, payload: new Uint8Array(1400) });
+  const echoErr = buildPacket({
+    v6: true,
+    src: "2001:db8::1",
+    dst: "2001:db8:1::9",
+    l4: "icmp",
+    id: 1,
+    seq: 0,
+    payload: new Uint8Array(1400),
+  });
   echoErr[40] = 1; // destination unreachable
   assert.equal(packetTooBig(echoErr, 1280), undefined);
 });
@@ -104,7 +140,15 @@ test("selectors match raw headers: IPv4 ranges, IPv6, protocol and ports, source
   assert.equal(matchTs(p, p.length, compileTs(wireTs(ts("203.0.113.0/24[udp/5201]"))), true), true);
   assert.equal(matchTs(p, p.length, compileTs(wireTs(ts("203.0.113.0/24[udp/53]"))), true), false);
   assert.equal(matchTs(p, p.length, compileTs(wireTs(ts("203.0.113.0/24[tcp]"))), true), false);
-  const v6 = buildPacket({ v6: true, src: "2001:db8::1", dst: "2001:db8:1::9", l4: "tcp", id: 1, seq: 0, payload: new Uint8Array(10) });
+  const v6 = buildPacket({
+    v6: true,
+    src: "2001:db8::1",
+    dst: "2001:db8:1::9",
+    l4: "tcp",
+    id: 1,
+    seq: 0,
+    payload: new Uint8Array(10),
+  });
   assert.equal(matchTs(v6, v6.length, compileTs(wireTs(ts("2001:db8:1::/48"))), true), true);
   assert.equal(matchTs(v6, v6.length, compileTs(wireTs(ts("2001:db8:2::/48"))), true), false);
   assert.equal(matchTs(v6, v6.length, remote, true), false, "an IPv4 selector never matches IPv6");
@@ -118,7 +162,8 @@ test("selector ranges become the fewest routes; interface names are checked", ()
   assert.deepEqual(r("0.0.0.0", "255.255.255.255"), ["0.0.0.0/0"]);
   assert.deepEqual(r("2001:db8::", "2001:db8::ffff"), ["2001:db8::/112"]);
   assert.equal(checkTunName("ipsec0"), "ipsec0");
-  for (const bad of ["", "a/b", "0123456789abcdef", "a b", "..", "-x"]) assert.throws(() => checkTunName(bad), /not a usable interface name/, bad);
+  for (const bad of ["", "a/b", "0123456789abcdef", "a b", "..", "-x"])
+    assert.throws(() => checkTunName(bad), /not a usable interface name/, bad);
 });
 
 test("the package's main entry never imports sdk/io (koffi, worker_threads stay out of browsers and workerd)", () => {
@@ -127,7 +172,8 @@ test("the package's main entry never imports sdk/io (koffi, worker_threads stay 
     if (seen.has(file)) return;
     seen.add(file);
     const text = readFileSync(file, "utf8");
-    for (const m of text.matchAll(/^(?:import|export)\s[^;]*?from\s+"(\.[^"]+)"/gms)) walk(resolve(dirname(file), m[1]!));
+    for (const m of text.matchAll(/^(?:import|export)\s[^;]*?from\s+"(\.[^"]+)"/gms))
+      walk(resolve(dirname(file), m[1]!));
   };
   walk(repoPath("sdk/index.ts"));
   const io = [...seen].filter((f) => f.includes("/sdk/io/") || f.includes("/sdk/cli/"));
@@ -135,33 +181,51 @@ test("the package's main entry never imports sdk/io (koffi, worker_threads stay 
   assert.ok(seen.size > 5, "the walk followed the imports");
 });
 
-test("without koffi, asking for TUN I/O is one sentence naming `npm install koffi` and the node:dgram fallback", { skip: !existsSync(repoPath("dist/io/libc.js")) && "dist/ not built (npm run build)" }, () => {
-  // A copy of dist/ with no node_modules anywhere above it: koffi cannot resolve.
-  const dir = mkdtempSync(join(tmpdir(), "ipsec-wasm-nokoffi-"));
-  try {
-    cpSync(repoPath("dist"), join(dir, "dist"), { recursive: true });
-    const r = spawnSync(process.execPath, ["--input-type=module", "-e",
-      `import("${join(dir, "dist/io/libc.js")}").then((m) => m.loadLibc("--tun tun0")).then(() => console.log("loaded"), (e) => console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })))`],
-    { cwd: dir, encoding: "utf8", timeout: 30_000 });
-    const e = JSON.parse(r.stdout) as { name: string; code: string; message: string };
-    assert.equal(e.name, "IoError");
-    assert.equal(e.code, "FFI_MISSING");
-    assert.match(e.message, /^--tun tun0 needs koffi \(FFI to libc, an optional peer dependency\).*run `npm install koffi@3`; without it only node:dgram \(`--io dgram`, no --tun\) carries ESP-in-UDP$/);
-    assert.equal(e.message.split("\n").length, 1);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  "without koffi, asking for TUN I/O is one sentence naming `npm install koffi` and the node:dgram fallback",
+  { skip: !existsSync(repoPath("dist/io/libc.js")) && "dist/ not built (npm run build)" },
+  () => {
+    // A copy of dist/ with no node_modules anywhere above it: koffi cannot resolve.
+    const dir = mkdtempSync(join(tmpdir(), "ipsec-wasm-nokoffi-"));
+    try {
+      cpSync(repoPath("dist"), join(dir, "dist"), { recursive: true });
+      const r = spawnSync(
+        process.execPath,
+        [
+          "--input-type=module",
+          "-e",
+          `import("${join(dir, "dist/io/libc.js")}").then((m) => m.loadLibc("--tun tun0")).then(() => console.log("loaded"), (e) => console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })))`,
+        ],
+        { cwd: dir, encoding: "utf8", timeout: 30_000 },
+      );
+      const e = JSON.parse(r.stdout) as { name: string; code: string; message: string };
+      assert.equal(e.name, "IoError");
+      assert.equal(e.code, "FFI_MISSING");
+      assert.match(
+        e.message,
+        /^--tun tun0 needs koffi \(FFI to libc, an optional peer dependency\).*run `npm install koffi@3`; without it only node:dgram \(`--io dgram`, no --tun\) carries ESP-in-UDP$/,
+      );
+      assert.equal(e.message.split("\n").length, 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
-test("`ipsec-wasm up --tun` without koffi: exit 20 and one line on stderr", { skip: !existsSync(repoPath("dist/cli/main.js")) && "dist/ not built (npm run build)" }, () => {
-  // The package as installed without its optional peer koffi: dist/, the bin, @noble from the repo.
-  const dir = mkdtempSync(join(tmpdir(), "ipsec-wasm-nokoffi-cli-"));
-  try {
-    for (const d of ["dist", "bin"]) cpSync(repoPath(d), join(dir, d), { recursive: true });
-    cpSync(repoPath("package.json"), join(dir, "package.json"));
-    mkdirSync(join(dir, "node_modules"));
-    symlinkSync(repoPath("node_modules/@noble"), join(dir, "node_modules/@noble"));
-    writeFileSync(join(dir, "t.conf"), `connections {
+test(
+  "`ipsec-wasm up --tun` without koffi: exit 20 and one line on stderr",
+  { skip: !existsSync(repoPath("dist/cli/main.js")) && "dist/ not built (npm run build)" },
+  () => {
+    // The package as installed without its optional peer koffi: dist/, the bin, @noble from the repo.
+    const dir = mkdtempSync(join(tmpdir(), "ipsec-wasm-nokoffi-cli-"));
+    try {
+      for (const d of ["dist", "bin"]) cpSync(repoPath(d), join(dir, d), { recursive: true });
+      cpSync(repoPath("package.json"), join(dir, "package.json"));
+      mkdirSync(join(dir, "node_modules"));
+      symlinkSync(repoPath("node_modules/@noble"), join(dir, "node_modules/@noble"));
+      writeFileSync(
+        join(dir, "t.conf"),
+        `connections {
   t {
     local_addrs = 127.0.0.1
     remote_addrs = 127.0.0.2
@@ -187,12 +251,18 @@ secrets {
     secret = x
   }
 }
-`);
-    const r = spawnSync(process.execPath, [join(dir, "bin/ipsec-wasm.mjs"), "up", "--conf", join(dir, "t.conf"), "--tun", "nokoffi0"], { cwd: dir, encoding: "utf8", timeout: 30_000 });
-    assert.equal(r.status, 20, r.stdout + r.stderr);
-    assert.match(r.stderr, /^error: --tun nokoffi0 needs koffi .*`npm install koffi(@3)?`.*node:dgram/);
-    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+`,
+      );
+      const r = spawnSync(
+        process.execPath,
+        [join(dir, "bin/ipsec-wasm.mjs"), "up", "--conf", join(dir, "t.conf"), "--tun", "nokoffi0"],
+        { cwd: dir, encoding: "utf8", timeout: 30_000 },
+      );
+      assert.equal(r.status, 20, r.stdout + r.stderr);
+      assert.match(r.stderr, /^error: --tun nokoffi0 needs koffi .*`npm install koffi(@3)?`.*node:dgram/);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

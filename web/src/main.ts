@@ -81,7 +81,8 @@ function getWorker(): Worker | undefined {
     workerBroken = true;
     worker?.terminate();
     worker = undefined;
-    for (const [, done] of pending) done({ ok: false, failure: { kind: "wasm", message: `the worker failed: ${ev.message}` } });
+    for (const [, done] of pending)
+      done({ ok: false, failure: { kind: "wasm", message: `the worker failed: ${ev.message}` } });
     pending.clear();
   };
   return worker;
@@ -95,11 +96,13 @@ async function decrypt(req: DecryptRequest): Promise<{ outcome: Outcome; where: 
       pending.set(id, resolve);
       w.postMessage({ id, req });
     });
-    if (outcome.ok || outcome.failure.kind !== "wasm") return { outcome, where: "in a Web Worker, dataplane.wasm fetched from this site" };
+    if (outcome.ok || outcome.failure.kind !== "wasm")
+      return { outcome, where: "in a Web Worker, dataplane.wasm fetched from this site" };
     workerBroken = true;
   }
   // On the page itself with the embedded wasm: from disk, or when the worker or the fetch failed.
-  const where = fromDisk ? "on the page (opened from disk, so no worker; the wasm embedded in dataplane-wasm.js)"
+  const where = fromDisk
+    ? "on the page (opened from disk, so no worker; the wasm embedded in dataplane-wasm.js)"
     : "on the page (the worker or the wasm fetch failed; the wasm embedded in dataplane-wasm.js)";
   try {
     return { outcome: { ok: true, res: await runDecrypt(req, { module: await embeddedWasm() }) }, where };
@@ -133,10 +136,14 @@ window.addEventListener("drop", (ev) => ev.preventDefault());
 
 function showNames(): void {
   const cap = captureInput.files?.[0];
-  $("capture-name").textContent = cap ? `${cap.name} (${cap.size.toLocaleString()} bytes)` : "drop a file here or click to choose";
+  $("capture-name").textContent = cap
+    ? `${cap.name} (${cap.size.toLocaleString()} bytes)`
+    : "drop a file here or click to choose";
   $("drop-capture").classList.toggle("has-file", !!cap);
   const sas = [...(sasInput.files ?? [])];
-  $("sas-name").textContent = sas.length ? sas.map((f) => f.name).join(", ") : "drop one or more files here or click to choose";
+  $("sas-name").textContent = sas.length
+    ? sas.map((f) => f.name).join(", ")
+    : "drop one or more files here or click to choose";
   $("drop-sas").classList.toggle("has-file", sas.length > 0);
   runButton.disabled = !cap || sas.length === 0;
 }
@@ -171,14 +178,18 @@ async function run(): Promise<void> {
       lastCaptureName = cap.name;
       render(outcome.res);
       const r = outcome.res;
-      statusEl.textContent = `${cap.name}: ${r.captureFormat}, ${r.frames} frames; SAs from ${r.saFiles.map((f) => `${f.name} (${f.formatName}, ${f.count})`).join(", ")}. ` +
+      statusEl.textContent =
+        `${cap.name}: ${r.captureFormat}, ${r.frames} frames; SAs from ${r.saFiles.map((f) => `${f.name} (${f.formatName}, ${f.count})`).join(", ")}. ` +
         `Decrypted in ${Math.round(r.ms)} ms ${where}.`;
       $("engine").textContent = `ran ${where}`;
       document.body.dataset.state = "done";
     } else {
       results.hidden = true;
       last = undefined;
-      errorEl.textContent = outcome.failure.kind === "input" ? outcome.failure.message : `${outcome.failure.kind} error: ${outcome.failure.message}`;
+      errorEl.textContent =
+        outcome.failure.kind === "input"
+          ? outcome.failure.message
+          : `${outcome.failure.kind} error: ${outcome.failure.message}`;
       errorEl.hidden = false;
       statusEl.textContent = "Nothing decrypted.";
       document.body.dataset.state = "error";
@@ -192,12 +203,20 @@ async function run(): Promise<void> {
   }
 }
 
-captureInput.addEventListener("change", () => { showNames(); void run(); });
-sasInput.addEventListener("change", () => { showNames(); void run(); });
+captureInput.addEventListener("change", () => {
+  showNames();
+  void run();
+});
+sasInput.addEventListener("change", () => {
+  showNames();
+  void run();
+});
 formatSelect.addEventListener("change", () => void run());
 modeSelect.addEventListener("change", () => void run());
 runButton.addEventListener("click", () => void run());
-filterSelect.addEventListener("change", () => { if (last) renderVerdicts(last); });
+filterSelect.addEventListener("change", () => {
+  if (last) renderVerdicts(last);
+});
 
 // ---- output ----
 
@@ -257,7 +276,12 @@ function render(r: DecryptResponse): void {
     cell(tr, s.packets.toString(), "num");
     cell(tr, s.bytes.toString(), "num");
     cell(tr, s.seq.toString(), "num");
-    cell(tr, Object.entries(s.drops).map(([k, n]) => `${k} ${n}`).join(", ") || "none");
+    cell(
+      tr,
+      Object.entries(s.drops)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(", ") || "none",
+    );
     cell(tr, s.origin);
   }
   $("summary").textContent = r.summary;
@@ -280,8 +304,10 @@ function renderVerdicts(r: DecryptResponse): void {
     frag.append(tr);
   }
   body.replaceChildren(frag);
-  $("verdicts-note").textContent = rows.length > MAX_ROWS
-    ? `Showing the first ${MAX_ROWS} of ${rows.length} frames; the verdicts download has them all.` : `${rows.length} frames.`;
+  $("verdicts-note").textContent =
+    rows.length > MAX_ROWS
+      ? `Showing the first ${MAX_ROWS} of ${rows.length} frames; the verdicts download has them all.`
+      : `${rows.length} frames.`;
 }
 
 function download(data: BlobPart, name: string, type: string): void {

@@ -4,8 +4,17 @@
  * @module
  */
 import {
-  decryptCapture, detectSaFormat, InputError, loadSas, readCaptureFile, SA_FORMATS, verdictsJsonl,
-  type FrameVerdict, type SaCounters, type SaFormat, type Verdict,
+  decryptCapture,
+  detectSaFormat,
+  InputError,
+  loadSas,
+  readCaptureFile,
+  SA_FORMATS,
+  verdictsJsonl,
+  type FrameVerdict,
+  type SaCounters,
+  type SaFormat,
+  type Verdict,
 } from "../../sdk/pcap/decrypt.ts";
 import { DataplaneError } from "../../sdk/dataplane/errors.ts";
 import type { WasmSource } from "../../sdk/dataplane/wasm.ts";
@@ -56,20 +65,32 @@ export async function runDecrypt(req: DecryptRequest, wasm?: WasmSource): Promis
   const saFiles = req.sas.map((f) => {
     const format = req.format === "auto" ? detectSaFormat(f.text) : req.format;
     if (!format) {
-      throw new InputError(`${f.name}: cannot tell its format (SAS.json, ip xfrm state, Wireshark esp_sa or a charon log); choose it in the list`);
+      throw new InputError(
+        `${f.name}: cannot tell its format (SAS.json, ip xfrm state, Wireshark esp_sa or a charon log); choose it in the list`,
+      );
     }
     return { ...f, format };
   });
-  const loaded = saFiles.map((f) => ({ f, sas: loadSas([{ format: f.format, name: f.name, text: f.text }], req.wiresharkMode) }));
+  const loaded = saFiles.map((f) => ({
+    f,
+    sas: loadSas([{ format: f.format, name: f.name, text: f.text }], req.wiresharkMode),
+  }));
   const capture = readCaptureFile(req.capture.bytes, req.capture.name);
-  const result = await decryptCapture(capture, loaded.flatMap((l) => l.sas), { wasm });
+  const result = await decryptCapture(
+    capture,
+    loaded.flatMap((l) => l.sas),
+    { wasm },
+  );
   const linkTypes = capture.interfaces ? [...new Set(capture.interfaces.map((i) => i.linkType))] : [capture.linkType];
   return {
     captureFormat: capture.format ?? "pcap",
     frames: capture.records.length,
     linkTypes,
     saFiles: loaded.map(({ f, sas }) => ({
-      name: f.name, format: f.format, formatName: SA_FORMATS.find((x) => x.format === f.format)?.name ?? f.format, count: sas.length,
+      name: f.name,
+      format: f.format,
+      formatName: SA_FORMATS.find((x) => x.format === f.format)?.name ?? f.format,
+      count: sas.length,
     })),
     verdicts: result.verdicts,
     counts: result.counts,

@@ -9,7 +9,9 @@ import { Dataplane } from "ipsec-wasm";
 const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 
 function unhex(text, what) {
-  const s = String(text ?? "").replace(/^0x/i, "").replace(/[\s:]/g, "");
+  const s = String(text ?? "")
+    .replace(/^0x/i, "")
+    .replace(/[\s:]/g, "");
   if (s.length % 2 !== 0 || /[^0-9a-f]/i.test(s)) throw new Error(`${what}: not a hex string`);
   return Uint8Array.from({ length: s.length / 2 }, (_, i) => parseInt(s.slice(2 * i, 2 * i + 2), 16));
 }

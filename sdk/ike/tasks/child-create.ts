@@ -9,7 +9,13 @@ import type { ChildTemplate } from "../config.ts";
 import { Exchange, Notify, NOTIFY_ERROR_MAX, type Payload } from "../message.ts";
 import { IkeError } from "../errors.ts";
 import { find, groupName, hasNotify, notifies, notify } from "../payloads.ts";
-import { childRequestPayloads, completeChild, newPendingChild, respondChildRequest, type PendingChild } from "./child-negotiate.ts";
+import {
+  childRequestPayloads,
+  completeChild,
+  newPendingChild,
+  respondChildRequest,
+  type PendingChild,
+} from "./child-negotiate.ts";
 import { NONCE_BYTES, unreachable } from "./common.ts";
 
 /** Wait before retrying a CREATE_CHILD_SA the peer answered with TEMPORARY_FAILURE. */
@@ -17,9 +23,7 @@ export const TEMPORARY_FAILURE_RETRY_MS = 2000;
 
 /** The outcome of a CREATE_CHILD_SA response, for a new child or a rekey. */
 export type ChildResponse =
-  | { kind: "retry-group"; template: ChildTemplate }
-  | { kind: "temporary-failure" }
-  | { kind: "done"; child?: ChildSa };
+  { kind: "retry-group"; template: ChildTemplate } | { kind: "temporary-failure" } | { kind: "done"; child?: ChildSa };
 
 /** Handles a CREATE_CHILD_SA response for `c` (shared by {@link ChildCreateTask} and the rekey task). */
 export async function childResponse(ike: IkeSa, c: PendingChild, ps: Payload[]): Promise<ChildResponse> {
@@ -30,12 +34,29 @@ export async function childResponse(ike: IkeSa, c: PendingChild, ps: Payload[]):
     ike.log("IKE", 0, `peer requested PFS group ${groupName(g)} instead of ${groupName(c.group ?? 0)}`);
     c.ks.wipe();
     if (!t.espProposals.some((s) => s.dh.includes(g))) {
-      ike.childFailed(new IkeError("INVALID_KE_PAYLOAD", `peer demands PFS group ${groupName(g)}, which esp_proposals of '${t.name}' do not contain`, "remote"));
+      ike.childFailed(
+        new IkeError(
+          "INVALID_KE_PAYLOAD",
+          `peer demands PFS group ${groupName(g)}, which esp_proposals of '${t.name}' do not contain`,
+          "remote",
+        ),
+      );
       return { kind: "done" };
     }
-    return { kind: "retry-group", template: { ...t, espProposals: t.espProposals.map((s) => (s.dh.includes(g) ? { ...s, dh: [g, ...s.dh.filter((x) => x !== g)] } : s)) } };
+    return {
+      kind: "retry-group",
+      template: {
+        ...t,
+        espProposals: t.espProposals.map((s) =>
+          s.dh.includes(g) ? { ...s, dh: [g, ...s.dh.filter((x) => x !== g)] } : s,
+        ),
+      },
+    };
   }
-  if (hasNotify(ps, Notify.TEMPORARY_FAILURE)) { c.ks?.wipe(); return { kind: "temporary-failure" }; }
+  if (hasNotify(ps, Notify.TEMPORARY_FAILURE)) {
+    c.ks?.wipe();
+    return { kind: "temporary-failure" };
+  }
   const nonce = find(ps, "NONCE");
   if (!nonce && !notifies(ps).some((n) => n.notifyType <= NOTIFY_ERROR_MAX)) {
     c.ks?.wipe();
@@ -53,7 +74,10 @@ export class ChildCreateTask implements MovableTask {
   #template: ChildTemplate;
   #pending?: PendingChild;
 
-  constructor(ike: IkeSa, t: ChildTemplate) { this.#ike = ike; this.#template = t; }
+  constructor(ike: IkeSa, t: ChildTemplate) {
+    this.#ike = ike;
+    this.#template = t;
+  }
 
   build(): Payload[] | undefined {
     const ike = this.#ike;
@@ -74,15 +98,23 @@ export class ChildCreateTask implements MovableTask {
     }
   }
 
-  moveTo(ike: IkeSa): void { this.#ike = ike; }
+  moveTo(ike: IkeSa): void {
+    this.#ike = ike;
+  }
 
-  timeout(): void { this.#pending?.ks?.wipe(); this.#ike.fail(unreachable(this.#ike, "request")); }
+  timeout(): void {
+    this.#pending?.ks?.wipe();
+    this.#ike.fail(unreachable(this.#ike, "request"));
+  }
 }
 
 /** The responder's CREATE_CHILD_SA for a new child. */
 export async function respondChildCreate(ike: IkeSa, messageId: number, ps: Payload[]): Promise<void> {
   const nonce = find(ps, "NONCE");
-  if (!find(ps, "SA") || !nonce) { ike.respond(Exchange.CREATE_CHILD_SA, messageId, [notify(Notify.INVALID_SYNTAX)]); return; }
+  if (!find(ps, "SA") || !nonce) {
+    ike.respond(Exchange.CREATE_CHILD_SA, messageId, [notify(Notify.INVALID_SYNTAX)]);
+    return;
+  }
   const nr = ike.host.random(NONCE_BYTES);
   const res = await respondChildRequest(ike, ps, nonce.data, nr, undefined, false);
   ike.respond(Exchange.CREATE_CHILD_SA, messageId, res.payloads);

@@ -18,23 +18,40 @@ export class ChildDeleteTask implements MovableTask {
   #ike: IkeSa;
   #child: ChildSa;
 
-  constructor(ike: IkeSa, child: ChildSa) { this.#ike = ike; this.#child = child; }
+  constructor(ike: IkeSa, child: ChildSa) {
+    this.#ike = ike;
+    this.#child = child;
+  }
 
   build(): Payload[] | undefined {
-    const ike = this.#ike, child = this.#child;
+    const ike = this.#ike,
+      child = this.#child;
     if (child.state === "DELETED") return undefined;
-    if (child.owner !== ike) { child.owner.deleteChild(child); return undefined; } // adopted by an IKE rekey meanwhile
+    if (child.owner !== ike) {
+      child.owner.deleteChild(child);
+      return undefined;
+    } // adopted by an IKE rekey meanwhile
     if (ike.children.get(child.spiIn) !== child) return undefined;
     child.state = "DELETING";
-    ike.log("CHD", 0, `closing CHILD_SA ${child.name}{${child.uniqueId}} with SPIs ${hex(spiBytes(child.spiIn))}_i ${hex(spiBytes(child.spiOut))}_o`);
+    ike.log(
+      "CHD",
+      0,
+      `closing CHILD_SA ${child.name}{${child.uniqueId}} with SPIs ${hex(spiBytes(child.spiIn))}_i ${hex(spiBytes(child.spiOut))}_o`,
+    );
     return [{ type: "D", protocolId: ProtocolId.ESP, spiSize: 4, spis: [spiBytes(child.spiIn)] }];
   }
 
-  process(): void { this.#child.owner.removeChild(this.#child, "deleted"); }
+  process(): void {
+    this.#child.owner.removeChild(this.#child, "deleted");
+  }
 
-  moveTo(ike: IkeSa): void { this.#ike = ike; }
+  moveTo(ike: IkeSa): void {
+    this.#ike = ike;
+  }
 
-  timeout(): void { this.#ike.fail(unreachable(this.#ike, "request")); }
+  timeout(): void {
+    this.#ike.fail(unreachable(this.#ike, "request"));
+  }
 }
 
 /**

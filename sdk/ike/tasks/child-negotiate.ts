@@ -8,7 +8,15 @@ import type { IkeSa } from "../ike-sa.ts";
 import type { ChildSa, ChildSaKeys } from "../child-sa.ts";
 import type { ChildTemplate } from "../config.ts";
 import { generateKeyShare, type KeyShare } from "../dh.ts";
-import { acceptChosen, selectProposal, toWireProposals, formatProposal, espSuiteKeyword, keyLengths, type Chosen } from "../proposals.ts";
+import {
+  acceptChosen,
+  selectProposal,
+  toWireProposals,
+  formatProposal,
+  espSuiteKeyword,
+  keyLengths,
+  type Chosen,
+} from "../proposals.ts";
 import { narrowTs, formatTsList, explainTsMismatch, resolveTs } from "../ts.ts";
 import { deriveChildKeys } from "../keys.ts";
 import { notifyName } from "../names.ts";
@@ -52,43 +60,103 @@ export function childRequestPayloads(ike: IkeSa, c: PendingChild, withKe: boolea
 }
 
 /** Initiator: the child part of a response (IKE_AUTH or CREATE_CHILD_SA); installs and announces it. */
-export async function completeChild(ike: IkeSa, c: PendingChild, ps: Payload[], inAuth: boolean, ni?: Uint8Array, nr?: Uint8Array): Promise<ChildSa | undefined> {
+export async function completeChild(
+  ike: IkeSa,
+  c: PendingChild,
+  ps: Payload[],
+  inAuth: boolean,
+  ni?: Uint8Array,
+  nr?: Uint8Array,
+): Promise<ChildSa | undefined> {
   const ns = notifies(ps);
   const err = ns.find((n) => n.notifyType <= NOTIFY_ERROR_MAX);
   const t = c.template;
-  const failed = (e: IkeError): undefined => { c.ks?.wipe(); ike.childFailed(e); return undefined; };
+  const failed = (e: IkeError): undefined => {
+    c.ks?.wipe();
+    ike.childFailed(e);
+    return undefined;
+  };
   if (err) {
-    const code = err.notifyType === Notify.NO_PROPOSAL_CHOSEN ? "NO_PROPOSAL_CHOSEN" : err.notifyType === Notify.TS_UNACCEPTABLE ? "TS_UNACCEPTABLE" : "CHILD_SA_FAILED";
-    const detail = code === "NO_PROPOSAL_CHOSEN"
-      ? `peer accepts none of our ESP proposals for '${t.name}' (${toWireProposals(t.espProposals, spiBytes(c.spiIn), { withoutDh: inAuth }).map(formatProposal).join(", ")}); compare with the peer's esp_proposals`
-      : code === "TS_UNACCEPTABLE"
-        ? `peer finds our traffic selectors for '${t.name}' unacceptable: ${formatTsList(resolveTs(t.localTs, ike.local.address))} === ${formatTsList(resolveTs(t.remoteTs, ike.remote.address))}; compare with the peer's local_ts/remote_ts`
-        : `peer refused Child SA '${t.name}' with ${notifyName(err.notifyType)}`;
+    const code =
+      err.notifyType === Notify.NO_PROPOSAL_CHOSEN
+        ? "NO_PROPOSAL_CHOSEN"
+        : err.notifyType === Notify.TS_UNACCEPTABLE
+          ? "TS_UNACCEPTABLE"
+          : "CHILD_SA_FAILED";
+    const detail =
+      code === "NO_PROPOSAL_CHOSEN"
+        ? `peer accepts none of our ESP proposals for '${t.name}' (${toWireProposals(t.espProposals, spiBytes(c.spiIn), { withoutDh: inAuth }).map(formatProposal).join(", ")}); compare with the peer's esp_proposals`
+        : code === "TS_UNACCEPTABLE"
+          ? `peer finds our traffic selectors for '${t.name}' unacceptable: ${formatTsList(resolveTs(t.localTs, ike.local.address))} === ${formatTsList(resolveTs(t.remoteTs, ike.remote.address))}; compare with the peer's local_ts/remote_ts`
+          : `peer refused Child SA '${t.name}' with ${notifyName(err.notifyType)}`;
     return failed(new IkeError(code, detail, "remote"));
   }
-  const sa = find(ps, "SA"), tsi = find(ps, "TSi"), tsr = find(ps, "TSr");
-  if (!sa || !tsi || !tsr) return failed(new IkeError("CHILD_SA_FAILED", `response for Child SA '${t.name}' lacks SA, TSi or TSr`, "remote"));
+  const sa = find(ps, "SA"),
+    tsi = find(ps, "TSi"),
+    tsr = find(ps, "TSr");
+  if (!sa || !tsi || !tsr)
+    return failed(new IkeError("CHILD_SA_FAILED", `response for Child SA '${t.name}' lacks SA, TSi or TSr`, "remote"));
   const sel = acceptChosen(sa.proposals, t.espProposals, { ignoreDh: inAuth });
-  if (!sel.ok) return failed(new IkeError("NO_PROPOSAL_CHOSEN", `peer chose an ESP proposal we did not offer: ${sel.explanation}`));
+  if (!sel.ok)
+    return failed(
+      new IkeError("NO_PROPOSAL_CHOSEN", `peer chose an ESP proposal we did not offer: ${sel.explanation}`),
+    );
   let pfs: Uint8Array | undefined;
   if (!inAuth && c.ks) {
     const ke = find(ps, "KE");
-    if (!ke || ke.group !== c.group) return failed(new IkeError("INVALID_KE_PAYLOAD", `peer's CREATE_CHILD_SA response lacks a KE for PFS group ${groupName(c.group ?? 0)}`, "remote"));
-    try { pfs = c.ks.computeSecret(ke.data); } catch (e) { return failed(new IkeError("INVALID_KE_PAYLOAD", `peer's PFS key exchange value is invalid: ${(e as Error).message}`, "remote")); }
+    if (!ke || ke.group !== c.group)
+      return failed(
+        new IkeError(
+          "INVALID_KE_PAYLOAD",
+          `peer's CREATE_CHILD_SA response lacks a KE for PFS group ${groupName(c.group ?? 0)}`,
+          "remote",
+        ),
+      );
+    try {
+      pfs = c.ks.computeSecret(ke.data);
+    } catch (e) {
+      return failed(
+        new IkeError(
+          "INVALID_KE_PAYLOAD",
+          `peer's PFS key exchange value is invalid: ${(e as Error).message}`,
+          "remote",
+        ),
+      );
+    }
     c.ks.wipe();
   }
   const transport = ns.some((n) => n.notifyType === Notify.USE_TRANSPORT_MODE);
-  if (t.mode === "transport" && !transport) return failed(new IkeError("CHILD_SA_FAILED", `peer did not accept transport mode for '${t.name}'`, "remote"));
-  const child = install(ike, t, sel.chosen, c.spiIn, tsi.selectors, tsr.selectors, ni ?? ike.ni, nr ?? ike.nr, true, pfs, true);
+  if (t.mode === "transport" && !transport)
+    return failed(new IkeError("CHILD_SA_FAILED", `peer did not accept transport mode for '${t.name}'`, "remote"));
+  const child = install(
+    ike,
+    t,
+    sel.chosen,
+    c.spiIn,
+    tsi.selectors,
+    tsr.selectors,
+    ni ?? ike.ni,
+    nr ?? ike.nr,
+    true,
+    pfs,
+    true,
+  );
   if (child) ike.announceChild(child, c.rekeyOf);
   return child;
 }
 
 /** Responder: template, proposal and selectors for a child request; installs it; returns the response payloads. */
 export async function respondChildRequest(
-  ike: IkeSa, ps: Payload[], ni: Uint8Array, nr: Uint8Array, rekeyOf: ChildSa | undefined, inAuth: boolean,
+  ike: IkeSa,
+  ps: Payload[],
+  ni: Uint8Array,
+  nr: Uint8Array,
+  rekeyOf: ChildSa | undefined,
+  inAuth: boolean,
 ): Promise<{ payloads: Payload[]; child?: ChildSa }> {
-  const sa = find(ps, "SA"), tsi = find(ps, "TSi"), tsr = find(ps, "TSr");
+  const sa = find(ps, "SA"),
+    tsi = find(ps, "TSi"),
+    tsr = find(ps, "TSr");
   if (!sa || !tsi || !tsr) return inAuth ? { payloads: [] } : { payloads: [notify(Notify.INVALID_SYNTAX)] };
   const transport = notifies(ps).some((n) => n.notifyType === Notify.USE_TRANSPORT_MODE);
   // For a rekey the old child's template; else the first whose selectors fit.
@@ -101,7 +169,8 @@ export async function respondChildRequest(
     const nI = narrowTs(tsi.selectors, remoteCfg);
     const nR = narrowTs(tsr.selectors, localCfg);
     if (nI.length === 0 || nR.length === 0) {
-      lastTsWhy = nI.length === 0 ? explainTsMismatch(tsi.selectors, remoteCfg) : explainTsMismatch(tsr.selectors, localCfg);
+      lastTsWhy =
+        nI.length === 0 ? explainTsMismatch(tsi.selectors, remoteCfg) : explainTsMismatch(tsr.selectors, localCfg);
       continue;
     }
     const supported = t.espProposals.filter((s) => s.encr.length > 0);
@@ -109,25 +178,44 @@ export async function respondChildRequest(
     if (!sel.ok) {
       lastPropWhy = sel.explanation;
       ike.log("CFG", 1, `received proposals: ${sa.proposals.map(formatProposal).join(", ")}`);
-      ike.log("CFG", 1, `configured proposals: ${toWireProposals(t.espProposals, new Uint8Array(4)).map(formatProposal).join(", ")}`);
+      ike.log(
+        "CFG",
+        1,
+        `configured proposals: ${toWireProposals(t.espProposals, new Uint8Array(4)).map(formatProposal).join(", ")}`,
+      );
       continue;
     }
-    if (!espSuiteKeyword(sel.chosen)) { lastPropWhy = `${formatProposal(sel.proposal)} is not implemented by the ipsec-wasm dataplane`; continue; }
+    if (!espSuiteKeyword(sel.chosen)) {
+      lastPropWhy = `${formatProposal(sel.proposal)} is not implemented by the ipsec-wasm dataplane`;
+      continue;
+    }
     let pfs: Uint8Array | undefined;
     const ke: Payload[] = [];
     if (!inAuth && sel.chosen.dh) {
       const theirs = find(ps, "KE");
       const g = sel.chosen.dh;
       if (!theirs || theirs.group !== g) {
-        ike.log("IKE", 0, `CREATE_CHILD_SA KE ${theirs ? `uses group ${groupName(theirs.group)}` : "missing"}, requesting ${groupName(g)}`);
+        ike.log(
+          "IKE",
+          0,
+          `CREATE_CHILD_SA KE ${theirs ? `uses group ${groupName(theirs.group)}` : "missing"}, requesting ${groupName(g)}`,
+        );
         return { payloads: [notify(Notify.INVALID_KE_PAYLOAD, groupBytes(g))] };
       }
       const mine = generateKeyShare(g, (n) => ike.host.random(n));
-      try { pfs = mine.computeSecret(theirs.data); } catch { mine.wipe(); return { payloads: [notify(Notify.INVALID_SYNTAX)] }; }
+      try {
+        pfs = mine.computeSecret(theirs.data);
+      } catch {
+        mine.wipe();
+        return { payloads: [notify(Notify.INVALID_SYNTAX)] };
+      }
       ke.push({ type: "KE", group: g, data: mine.publicValue });
       mine.wipe();
     }
-    if (t.mode === "transport" && !transport) { lastPropWhy = `'${t.name}' is configured for transport mode but the peer asked for tunnel mode`; continue; }
+    if (t.mode === "transport" && !transport) {
+      lastPropWhy = `'${t.name}' is configured for transport mode but the peer asked for tunnel mode`;
+      continue;
+    }
     const spiIn = ike.host.backend.allocateSpi();
     const child = install(ike, t, sel.chosen, spiIn, nR, nI, ni, nr, false, pfs, rekeyOf === undefined);
     if (!child) return { payloads: [notify(Notify.NO_PROPOSAL_CHOSEN)] };
@@ -141,7 +229,9 @@ export async function respondChildRequest(
   }
   if (lastPropWhy) {
     ike.log("IKE", 0, `no acceptable proposal found: ${lastPropWhy}`);
-    ike.childFailed(new IkeError("NO_PROPOSAL_CHOSEN", `no acceptable ESP proposal from ${ike.remote.address}: ${lastPropWhy}`));
+    ike.childFailed(
+      new IkeError("NO_PROPOSAL_CHOSEN", `no acceptable ESP proposal from ${ike.remote.address}: ${lastPropWhy}`),
+    );
     return { payloads: [notify(Notify.NO_PROPOSAL_CHOSEN)] };
   }
   const why = lastTsWhy || "no child configuration";
@@ -156,11 +246,28 @@ export async function respondChildRequest(
  * keys are then our outbound). `outbound` false: a rekey responder waits for the old SA's DELETE.
  */
 function install(
-  ike: IkeSa, t: ChildTemplate, chosen: Chosen, spiIn: number, localTs: TrafficSelector[], remoteTs: TrafficSelector[],
-  ni: Uint8Array, nr: Uint8Array, weInitiated: boolean, pfs: Uint8Array | undefined, outbound: boolean,
+  ike: IkeSa,
+  t: ChildTemplate,
+  chosen: Chosen,
+  spiIn: number,
+  localTs: TrafficSelector[],
+  remoteTs: TrafficSelector[],
+  ni: Uint8Array,
+  nr: Uint8Array,
+  weInitiated: boolean,
+  pfs: Uint8Array | undefined,
+  outbound: boolean,
 ): ChildSa | undefined {
   const suite = espSuiteKeyword(chosen);
-  if (!suite) { ike.childFailed(new IkeError("NO_PROPOSAL_CHOSEN", `negotiated ${formatProposal(chosenProposal(chosen))} is not implemented by the dataplane`)); return undefined; }
+  if (!suite) {
+    ike.childFailed(
+      new IkeError(
+        "NO_PROPOSAL_CHOSEN",
+        `negotiated ${formatProposal(chosenProposal(chosen))} is not implemented by the dataplane`,
+      ),
+    );
+    return undefined;
+  }
   if (!ike.prf || !ike.skKeys) throw new IkeError("INTERNAL", "Child SA keys without IKE keys");
   const lens = keyLengths(chosen);
   const keys = deriveChildKeys(ike.prf, ike.skKeys.skD, ni, nr, { encr: lens.encrKey, integ: lens.integKey }, pfs);
@@ -168,5 +275,9 @@ function install(
   const mine: ChildSaKeys = weInitiated
     ? { encOut: keys.encrI2r, integOut: keys.integI2r, encIn: keys.encrR2i, integIn: keys.integR2i }
     : { encOut: keys.encrR2i, integOut: keys.integR2i, encIn: keys.encrI2r, integIn: keys.integI2r };
-  return ike.installChild(t, chosen, suite, spiIn, localTs, remoteTs, mine, { weInitiated, outbound, lowerNonce: lowerNonce(ni, nr) });
+  return ike.installChild(t, chosen, suite, spiIn, localTs, remoteTs, mine, {
+    weInitiated,
+    outbound,
+    lowerNonce: lowerNonce(ni, nr),
+  });
 }

@@ -41,9 +41,14 @@ export class ChildRekeyTask implements MovableTask {
   }
 
   build(): Payload[] | undefined {
-    const ike = this.#ike, old = this.#old;
-    if (old.owner !== ike) { old.owner.rekeyChild(old); return undefined; } // adopted by an IKE rekey meanwhile
-    if (ike.state !== "ESTABLISHED" || old.state !== "INSTALLED" || ike.children.get(old.spiIn) !== old) return undefined;
+    const ike = this.#ike,
+      old = this.#old;
+    if (old.owner !== ike) {
+      old.owner.rekeyChild(old);
+      return undefined;
+    } // adopted by an IKE rekey meanwhile
+    if (ike.state !== "ESTABLISHED" || old.state !== "INSTALLED" || ike.children.get(old.spiIn) !== old)
+      return undefined;
     old.state = "REKEYING";
     old.rekeyCollision = undefined;
     ike.log("CHD", 0, `rekeying CHILD_SA ${old.name}{${old.uniqueId}} (${hex(spiBytes(old.spiIn))}_i)`);
@@ -52,7 +57,8 @@ export class ChildRekeyTask implements MovableTask {
   }
 
   async process(ps: Payload[]): Promise<void> {
-    const ike = this.#ike, old = this.#old;
+    const ike = this.#ike,
+      old = this.#old;
     if (!this.#pending) return;
     const r = await childResponse(ike, this.#pending, ps);
     const theirs = old.rekeyCollision;
@@ -61,22 +67,34 @@ export class ChildRekeyTask implements MovableTask {
     if (old.state === "REKEYING") old.state = "INSTALLED";
     if (r.kind === "retry-group") ike.queue(new ChildRekeyTask(ike, old, r.template));
     else if (r.kind === "temporary-failure") {
-      ike.log("CHD", 0, `peer answered TEMPORARY_FAILURE; retrying the rekey of CHILD_SA ${old.name}{${old.uniqueId}} in ${TEMPORARY_FAILURE_RETRY_MS / 1000} s`);
-      old.after(TEMPORARY_FAILURE_RETRY_MS, () => { if (old.state === "INSTALLED") old.owner.rekeyChild(old); });
+      ike.log(
+        "CHD",
+        0,
+        `peer answered TEMPORARY_FAILURE; retrying the rekey of CHILD_SA ${old.name}{${old.uniqueId}} in ${TEMPORARY_FAILURE_RETRY_MS / 1000} s`,
+      );
+      old.after(TEMPORARY_FAILURE_RETRY_MS, () => {
+        if (old.state === "INSTALLED") old.owner.rekeyChild(old);
+      });
     }
   }
 
   /** Our new pair is up. */
   #completed(ours: ChildSa, theirs: ChildSa | undefined): void {
-    const ike = this.#ike, old = this.#old;
+    const ike = this.#ike,
+      old = this.#old;
     if (theirs && theirs.state !== "DELETED" && compareNonces(ours.lowerNonce, theirs.lowerNonce) < 0) {
-      ike.log("CHD", 0, `CHILD_SA rekey collision lost: our CHILD_SA ${ours.name}{${ours.uniqueId}} is redundant (lowest nonce), deleting it; the peer's {${theirs.uniqueId}} stays`);
+      ike.log(
+        "CHD",
+        0,
+        `CHILD_SA rekey collision lost: our CHILD_SA ${ours.name}{${ours.uniqueId}} is redundant (lowest nonce), deleting it; the peer's {${theirs.uniqueId}} stays`,
+      );
       ours.outboundActive = false; // keep sending on the old pair until the winner deletes it
       this.#yield(theirs, "collision lost");
       ike.deleteChild(ours);
       return;
     }
-    if (theirs) ike.log("CHD", 0, `CHILD_SA rekey collision won: the peer deletes its redundant CHILD_SA {${theirs.uniqueId}}`);
+    if (theirs)
+      ike.log("CHD", 0, `CHILD_SA rekey collision won: the peer deletes its redundant CHILD_SA {${theirs.uniqueId}}`);
     old.replacedBy = ours;
     old.rekeyCollision = undefined;
     if (old.state === "DELETED") return;
@@ -90,22 +108,38 @@ export class ChildRekeyTask implements MovableTask {
     const old = this.#old;
     old.replacedBy = theirs;
     old.rekeyCollision = undefined;
-    this.#ike.log("CHD", 1, `${why}: CHILD_SA ${theirs.name}{${theirs.uniqueId}} of the peer's rekey replaces {${old.uniqueId}}`);
-    if (old.state === "DELETED") { theirs.owner.activateOutbound(theirs); return; }
+    this.#ike.log(
+      "CHD",
+      1,
+      `${why}: CHILD_SA ${theirs.name}{${theirs.uniqueId}} of the peer's rekey replaces {${old.uniqueId}}`,
+    );
+    if (old.state === "DELETED") {
+      theirs.owner.activateOutbound(theirs);
+      return;
+    }
     old.state = "REKEYED";
     armSwitch(this.#ike, old, theirs);
   }
 
-  moveTo(ike: IkeSa): void { this.#ike = ike; }
+  moveTo(ike: IkeSa): void {
+    this.#ike = ike;
+  }
 
-  timeout(): void { this.#pending?.ks?.wipe(); this.#ike.fail(unreachable(this.#ike, "request")); }
+  timeout(): void {
+    this.#pending?.ks?.wipe();
+    this.#ike.fail(unreachable(this.#ike, "request"));
+  }
 }
 
 /** The responder switches to the new pair when the old one's DELETE is overdue. */
 function armSwitch(ike: IkeSa, old: ChildSa, next: ChildSa): void {
   next.after(REKEY_SWITCH_MS, () => {
     if (next.outboundActive) return;
-    ike.log("CHD", 0, `no DELETE for the rekeyed CHILD_SA ${old.name}{${old.uniqueId}} within ${REKEY_SWITCH_MS / 1000} s: sending on {${next.uniqueId}}`);
+    ike.log(
+      "CHD",
+      0,
+      `no DELETE for the rekeyed CHILD_SA ${old.name}{${old.uniqueId}} within ${REKEY_SWITCH_MS / 1000} s: sending on {${next.uniqueId}}`,
+    );
     next.owner.activateOutbound(next);
   });
 }
@@ -114,18 +148,30 @@ function armSwitch(ike: IkeSa, old: ChildSa, next: ChildSa): void {
 export async function respondChildRekey(ike: IkeSa, messageId: number, ps: Payload[]): Promise<void> {
   const rekey = notifies(ps).find((n) => n.notifyType === Notify.REKEY_SA);
   const nonce = find(ps, "NONCE");
-  if (!rekey || !find(ps, "SA") || !nonce) { ike.respond(Exchange.CREATE_CHILD_SA, messageId, [notify(Notify.INVALID_SYNTAX)]); return; }
+  if (!rekey || !find(ps, "SA") || !nonce) {
+    ike.respond(Exchange.CREATE_CHILD_SA, messageId, [notify(Notify.INVALID_SYNTAX)]);
+    return;
+  }
   const old = rekey.spi.length === 4 ? ike.childByPeerSpi(u32(rekey.spi)) : undefined;
   if (!old) {
-    ike.respond(Exchange.CREATE_CHILD_SA, messageId, [notify(Notify.CHILD_SA_NOT_FOUND, new Uint8Array(0), ProtocolId.ESP, rekey.spi)]);
+    ike.respond(Exchange.CREATE_CHILD_SA, messageId, [
+      notify(Notify.CHILD_SA_NOT_FOUND, new Uint8Array(0), ProtocolId.ESP, rekey.spi),
+    ]);
     return;
   }
   // REKEYING means our own rekey of this child is in flight: a collision, answered like any rekey
   // and resolved by the nonces when our response arrives. A pair already rekeyed or being deleted
   // is not rekeyed again (§2.25).
   const collision = old.state === "REKEYING";
-  if (old.state !== "INSTALLED" && !collision) { ike.respond(Exchange.CREATE_CHILD_SA, messageId, [notify(Notify.TEMPORARY_FAILURE)]); return; }
-  ike.log("CHD", 0, `peer rekeys CHILD_SA ${old.name}{${old.uniqueId}}${collision ? " while we rekey it too (collision)" : ""}`);
+  if (old.state !== "INSTALLED" && !collision) {
+    ike.respond(Exchange.CREATE_CHILD_SA, messageId, [notify(Notify.TEMPORARY_FAILURE)]);
+    return;
+  }
+  ike.log(
+    "CHD",
+    0,
+    `peer rekeys CHILD_SA ${old.name}{${old.uniqueId}}${collision ? " while we rekey it too (collision)" : ""}`,
+  );
   const nr = ike.host.random(NONCE_BYTES);
   const res = await respondChildRequest(ike, ps, nonce.data, nr, old, false);
   ike.respond(Exchange.CREATE_CHILD_SA, messageId, res.payloads);

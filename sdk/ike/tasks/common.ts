@@ -14,7 +14,9 @@ export function unreachable(ike: IkeSa, what: string): IkeError {
   let total = 0;
   for (let i = 0; i <= r.tries; i++) total += r.timeoutMs * r.base ** i;
   const code = ike.state === "ESTABLISHED" || ike.state === "REKEYING" ? "PEER_DEAD" : "PEER_UNREACHABLE";
-  return new IkeError(code,
+  return new IkeError(
+    code,
     `no answer to ${what} from ${ike.remote.address}[${ike.remote.port}] (sent from ${ike.local.address}[${ike.local.port}]) ` +
-    `after ${r.tries} retransmits over ${(total / 1000).toFixed(1)} s: the peer is down, or UDP 500/4500 is blocked on the way`);
+      `after ${r.tries} retransmits over ${(total / 1000).toFixed(1)} s: the peer is down, or UDP 500/4500 is blocked on the way`,
+  );
 }

@@ -14,14 +14,25 @@ export class DpdTask implements Task {
   readonly exchange = Exchange.INFORMATIONAL;
   #ike: IkeSa;
 
-  constructor(ike: IkeSa) { this.#ike = ike; }
+  constructor(ike: IkeSa) {
+    this.#ike = ike;
+  }
 
-  build(): Payload[] | undefined { return this.#ike.state === "ESTABLISHED" ? [] : undefined; }
+  build(): Payload[] | undefined {
+    return this.#ike.state === "ESTABLISHED" ? [] : undefined;
+  }
 
-  process(): void { this.#ike.log("IKE", 2, "liveness check answered"); }
+  process(): void {
+    this.#ike.log("IKE", 2, "liveness check answered");
+  }
 
   timeout(): void {
     const ike = this.#ike;
-    ike.fail(new IkeError("PEER_DEAD", `peer ${ike.remote.address}[${ike.remote.port}] did not answer the liveness check (DPD) after ${ike.conn.retransmit.tries} retransmits: considered dead, IKE_SA and its CHILD_SAs removed`));
+    ike.fail(
+      new IkeError(
+        "PEER_DEAD",
+        `peer ${ike.remote.address}[${ike.remote.port}] did not answer the liveness check (DPD) after ${ike.conn.retransmit.tries} retransmits: considered dead, IKE_SA and its CHILD_SAs removed`,
+      ),
+    );
   }
 }

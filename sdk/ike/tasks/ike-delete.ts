@@ -23,24 +23,37 @@ export class IkeDeleteTask implements Task {
 
   build(): Payload[] | undefined {
     const ike = this.#ike;
-    if (ike.state === "DESTROYED") { this.#done(); return undefined; }
+    if (ike.state === "DESTROYED") {
+      this.#done();
+      return undefined;
+    }
     if (!this.#afterRekey) {
       ike.state = "DELETING";
-      ike.log("IKE", 0, `deleting IKE_SA ${ike.conn.name}[${ike.uniqueId}] between ${ike.local.address}[${ike.fmtId(ike.localId)}]...${ike.remote.address}[${ike.fmtId(ike.remoteId)}]`);
+      ike.log(
+        "IKE",
+        0,
+        `deleting IKE_SA ${ike.conn.name}[${ike.uniqueId}] between ${ike.local.address}[${ike.fmtId(ike.localId)}]...${ike.remote.address}[${ike.fmtId(ike.remoteId)}]`,
+      );
     }
     return [{ type: "D", protocolId: ProtocolId.IKE, spiSize: 0, spis: [] }];
   }
 
   process(): void {
     const ike = this.#ike;
-    if (this.#afterRekey) { ike.retire(); return; }
+    if (this.#afterRekey) {
+      ike.retire();
+      return;
+    }
     ike.log("IKE", 0, "IKE_SA deleted");
     ike.teardown("deleted");
     this.#done();
   }
 
   timeout(): void {
-    if (this.#afterRekey) { this.#ike.retire(); return; }
+    if (this.#afterRekey) {
+      this.#ike.retire();
+      return;
+    }
     this.#ike.teardown("deleted (the peer did not answer the DELETE)");
     this.#done();
   }

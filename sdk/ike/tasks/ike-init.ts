@@ -15,7 +15,16 @@ import { Exchange, Notify, NOTIFY_ERROR_MAX, type IkeMessage, type Payload } fro
 import { SUPPORTED_HASHES } from "../signature-auth.ts";
 import { IkeError } from "../errors.ts";
 import {
-  certReqs, find, groupBytes, groupName, hashList, natHash, notifies, notify, parseHashList, type PayloadOf,
+  certReqs,
+  find,
+  groupBytes,
+  groupName,
+  hashList,
+  natHash,
+  notifies,
+  notify,
+  parseHashList,
+  type PayloadOf,
 } from "../payloads.ts";
 import { IkeAuthTask } from "./ike-auth.ts";
 import { NONCE_BYTES, unreachable } from "./common.ts";
@@ -74,10 +83,20 @@ export class IkeInitTask implements Task {
    * is noted and we keep waiting for a real response until the retransmits run out.
    */
   acceptResponse(ps: Payload[]): boolean {
-    const err = notifies(ps).find((n) => n.notifyType <= NOTIFY_ERROR_MAX && n.notifyType !== Notify.INVALID_KE_PAYLOAD && n.notifyType !== Notify.NO_PROPOSAL_CHOSEN);
+    const err = notifies(ps).find(
+      (n) =>
+        n.notifyType <= NOTIFY_ERROR_MAX &&
+        n.notifyType !== Notify.INVALID_KE_PAYLOAD &&
+        n.notifyType !== Notify.NO_PROPOSAL_CHOSEN,
+    );
     if (!err || find(ps, "SA")) return true;
     this.#declined = err.notifyType;
-    this.#ike.log("IKE", 0, `IKE_SA_INIT answered with ${notifyName(err.notifyType)}, which is not authenticated: ignored, waiting for a valid response (RFC 7296 §2.21.1)`, "init-error-notify");
+    this.#ike.log(
+      "IKE",
+      0,
+      `IKE_SA_INIT answered with ${notifyName(err.notifyType)}, which is not authenticated: ignored, waiting for a valid response (RFC 7296 §2.21.1)`,
+      "init-error-notify",
+    );
     return false;
   }
 
@@ -86,8 +105,21 @@ export class IkeInitTask implements Task {
     const ns = notifies(ps);
     const cookie = ns.find((n) => n.notifyType === Notify.COOKIE);
     if (cookie) {
-      if (this.#retries++ >= INIT_RETRIES) { ike.fail(new IkeError("PEER_UNREACHABLE", `the peer keeps demanding a COOKIE; giving up after ${INIT_RETRIES} tries`, "remote")); return; }
-      ike.log("IKE", 0, `received COOKIE notify (${cookie.data.length} bytes): the responder is under load; retrying IKE_SA_INIT with the cookie`);
+      if (this.#retries++ >= INIT_RETRIES) {
+        ike.fail(
+          new IkeError(
+            "PEER_UNREACHABLE",
+            `the peer keeps demanding a COOKIE; giving up after ${INIT_RETRIES} tries`,
+            "remote",
+          ),
+        );
+        return;
+      }
+      ike.log(
+        "IKE",
+        0,
+        `received COOKIE notify (${cookie.data.length} bytes): the responder is under load; retrying IKE_SA_INIT with the cookie`,
+      );
       this.#cookie = cookie.data;
       this.#retry();
       return;
@@ -97,10 +129,20 @@ export class IkeInitTask implements Task {
       const group = invalidKe.data.length >= 2 ? ((invalidKe.data[0] ?? 0) << 8) | (invalidKe.data[1] ?? 0) : 0;
       const offered = new Set(ike.conn.ikeProposals.flatMap((p) => p.dh));
       if (!offered.has(group) || this.#retries++ >= INIT_RETRIES) {
-        ike.fail(new IkeError("INVALID_KE_PAYLOAD", `peer demands DH group ${groupName(group)}, which the local proposals do not contain (${[...offered].map(groupName).join(", ")})`, "remote"));
+        ike.fail(
+          new IkeError(
+            "INVALID_KE_PAYLOAD",
+            `peer demands DH group ${groupName(group)}, which the local proposals do not contain (${[...offered].map(groupName).join(", ")})`,
+            "remote",
+          ),
+        );
         return;
       }
-      ike.log("IKE", 0, `peer didn't accept DH group ${groupName(this.#group)}, it requested ${groupName(group)}: retrying with ${groupName(group)}`);
+      ike.log(
+        "IKE",
+        0,
+        `peer didn't accept DH group ${groupName(this.#group)}, it requested ${groupName(group)}: retrying with ${groupName(group)}`,
+      );
       this.#group = group;
       this.#retry();
       return;
@@ -108,19 +150,43 @@ export class IkeInitTask implements Task {
     const err = ns.find((n) => n.notifyType <= NOTIFY_ERROR_MAX);
     if (err) {
       if (err.notifyType === Notify.NO_PROPOSAL_CHOSEN) {
-        ike.fail(new IkeError("NO_PROPOSAL_CHOSEN",
-          `peer rejected every IKE proposal (NO_PROPOSAL_CHOSEN). Local proposals: ${toWireProposals(ike.conn.ikeProposals, new Uint8Array(0)).map(formatProposal).join(", ")}; compare with the peer's 'proposals'`, "remote"));
+        ike.fail(
+          new IkeError(
+            "NO_PROPOSAL_CHOSEN",
+            `peer rejected every IKE proposal (NO_PROPOSAL_CHOSEN). Local proposals: ${toWireProposals(ike.conn.ikeProposals, new Uint8Array(0)).map(formatProposal).join(", ")}; compare with the peer's 'proposals'`,
+            "remote",
+          ),
+        );
       } else {
-        ike.fail(new IkeError("INVALID_SYNTAX", `peer's IKE_SA_INIT response carries both ${notifyName(err.notifyType)} and an SA payload`, "remote"));
+        ike.fail(
+          new IkeError(
+            "INVALID_SYNTAX",
+            `peer's IKE_SA_INIT response carries both ${notifyName(err.notifyType)} and an SA payload`,
+            "remote",
+          ),
+        );
       }
       return;
     }
-    const sa = find(ps, "SA"), ke = find(ps, "KE"), nonce = find(ps, "NONCE");
-    if (!sa || !ke || !nonce) { ike.fail(new IkeError("INVALID_SYNTAX", "IKE_SA_INIT response lacks SA, KE or Nonce")); return; }
+    const sa = find(ps, "SA"),
+      ke = find(ps, "KE"),
+      nonce = find(ps, "NONCE");
+    if (!sa || !ke || !nonce) {
+      ike.fail(new IkeError("INVALID_SYNTAX", "IKE_SA_INIT response lacks SA, KE or Nonce"));
+      return;
+    }
     const sel = acceptChosen(sa.proposals, ike.conn.ikeProposals);
-    if (!sel.ok) { ike.fail(new IkeError("NO_PROPOSAL_CHOSEN", `peer chose a proposal we did not offer: ${sel.explanation}`)); return; }
+    if (!sel.ok) {
+      ike.fail(new IkeError("NO_PROPOSAL_CHOSEN", `peer chose a proposal we did not offer: ${sel.explanation}`));
+      return;
+    }
     if (ke.group !== this.#group || sel.chosen.dh !== this.#group) {
-      ike.fail(new IkeError("INVALID_KE_PAYLOAD", `peer's KE uses DH group ${groupName(ke.group)} but we sent ${groupName(this.#group)}`));
+      ike.fail(
+        new IkeError(
+          "INVALID_KE_PAYLOAD",
+          `peer's KE uses DH group ${groupName(ke.group)} but we sent ${groupName(this.#group)}`,
+        ),
+      );
       return;
     }
     ike.spiR = msg.header.spiR.slice();
@@ -145,7 +211,11 @@ export class IkeInitTask implements Task {
       // §2.23: with a NAT in the path both sides continue on 4500 with the non-ESP marker.
       ike.remote = { address: ike.remote.address, port: 4500 };
       ike.local = { address: ike.local.address, port: ike.host.natPort() };
-      ike.log("NET", 1, `switching to port 4500 (NAT-T): ${ike.local.address}[${ike.local.port}] to ${ike.remote.address}[${ike.remote.port}]`);
+      ike.log(
+        "NET",
+        1,
+        `switching to port 4500 (NAT-T): ${ike.local.address}[${ike.local.port}] to ${ike.remote.address}[${ike.remote.port}]`,
+      );
     }
     ike.queue(new IkeAuthTask(ike, this.#firstChild));
   }
@@ -153,10 +223,18 @@ export class IkeInitTask implements Task {
   timeout(): void {
     this.#ks?.wipe();
     const ike = this.#ike;
-    if (this.#declined === undefined) { ike.fail(unreachable(ike, "IKE_SA_INIT")); return; }
+    if (this.#declined === undefined) {
+      ike.fail(unreachable(ike, "IKE_SA_INIT"));
+      return;
+    }
     const r = ike.conn.retransmit;
-    ike.fail(new IkeError("PEER_UNREACHABLE",
-      `no valid answer to IKE_SA_INIT from ${ike.remote.address}[${ike.remote.port}] after ${r.tries} retransmits: the only answers were ${notifyName(this.#declined)} notifies, which are not authenticated (the peer refuses our request, or someone on the path forges them)`, "remote"));
+    ike.fail(
+      new IkeError(
+        "PEER_UNREACHABLE",
+        `no valid answer to IKE_SA_INIT from ${ike.remote.address}[${ike.remote.port}] after ${r.tries} retransmits: the only answers were ${notifyName(this.#declined)} notifies, which are not authenticated (the peer refuses our request, or someone on the path forges them)`,
+        "remote",
+      ),
+    );
   }
 }
 
@@ -177,7 +255,11 @@ function checkNat(ike: IkeSa, ns: PayloadOf<"N">[], asInitiator: boolean): void 
   const srcs = ns.filter((n) => n.notifyType === Notify.NAT_DETECTION_SOURCE_IP);
   const dst = ns.find((n) => n.notifyType === Notify.NAT_DETECTION_DESTINATION_IP);
   if (srcs.length === 0 || !dst) {
-    ike.log("IKE", 0, "peer sent no NAT_DETECTION notifies: it will not use UDP encapsulation, but ipsec-wasm can only carry ESP in UDP (RFC 3948); Child SAs will not pass traffic");
+    ike.log(
+      "IKE",
+      0,
+      "peer sent no NAT_DETECTION notifies: it will not use UDP encapsulation, but ipsec-wasm can only carry ESP in UDP (RFC 3948); Child SAs will not pass traffic",
+    );
     ike.natDetected = false;
     return;
   }
@@ -208,17 +290,26 @@ export function respondIkeInit(ike: IkeSa, bytes: Uint8Array, msg: IkeMessage): 
     ike.destroy();
     return false;
   };
-  const sa = find(ps, "SA"), ke = find(ps, "KE"), nonce = find(ps, "NONCE");
+  const sa = find(ps, "SA"),
+    ke = find(ps, "KE"),
+    nonce = find(ps, "NONCE");
   if (!sa || !ke || !nonce) {
     ike.log("IKE", 0, "IKE_SA_INIT request lacks SA, KE or Nonce: answered INVALID_SYNTAX");
     return refuse(Notify.INVALID_SYNTAX);
   }
   const sel = selectProposal(sa.proposals, ike.conn.ikeProposals);
   ike.log("CFG", 1, `received proposals: ${sa.proposals.map(formatProposal).join(", ")}`);
-  ike.log("CFG", 1, `configured proposals: ${toWireProposals(ike.conn.ikeProposals, new Uint8Array(0)).map(formatProposal).join(", ")}`);
+  ike.log(
+    "CFG",
+    1,
+    `configured proposals: ${toWireProposals(ike.conn.ikeProposals, new Uint8Array(0)).map(formatProposal).join(", ")}`,
+  );
   if (!sel.ok) {
     ike.log("IKE", 0, `received proposals unacceptable: ${sel.explanation}`);
-    ike.error = new IkeError("NO_PROPOSAL_CHOSEN", `no acceptable IKE proposal from ${ike.remote.address}: ${sel.explanation}`);
+    ike.error = new IkeError(
+      "NO_PROPOSAL_CHOSEN",
+      `no acceptable IKE proposal from ${ike.remote.address}: ${sel.explanation}`,
+    );
     ike.host.event({ type: "failed", ike, error: ike.error });
     return refuse(Notify.NO_PROPOSAL_CHOSEN);
   }

@@ -33,7 +33,9 @@ export class IkeRekeyTask implements Task {
   #ni: Uint8Array = new Uint8Array(0);
   #spi: Uint8Array = new Uint8Array(0);
 
-  constructor(ike: IkeSa) { this.#ike = ike; }
+  constructor(ike: IkeSa) {
+    this.#ike = ike;
+  }
 
   build(): Payload[] | undefined {
     const ike = this.#ike;
@@ -58,24 +60,40 @@ export class IkeRekeyTask implements Task {
     this.#ks = undefined;
     try {
       const err = notifies(ps).find((n) => n.notifyType <= NOTIFY_ERROR_MAX);
-      const sa = find(ps, "SA"), nonce = find(ps, "NONCE"), ke = find(ps, "KE");
+      const sa = find(ps, "SA"),
+        nonce = find(ps, "NONCE"),
+        ke = find(ps, "KE");
       const failed = (why: string): void => this.#failed(why);
-      if (err || !sa || !nonce || !ke || !ks) return failed(err ? notifyName(err.notifyType) : "response lacks SA, Nonce or KE");
+      if (err || !sa || !nonce || !ke || !ks)
+        return failed(err ? notifyName(err.notifyType) : "response lacks SA, Nonce or KE");
       const sel = acceptChosen(sa.proposals, ike.conn.ikeProposals);
       const peerSpi = sa.proposals[0]?.spi;
       if (!sel.ok || ke.group !== ike.chosen?.dh || peerSpi?.length !== 8) return failed("response unacceptable");
       let secret: Uint8Array;
-      try { secret = ks.computeSecret(ke.data); } catch (e) { return failed(`KE invalid: ${(e as Error).message}`); }
+      try {
+        secret = ks.computeSecret(ke.data);
+      } catch (e) {
+        return failed(`KE invalid: ${(e as Error).message}`);
+      }
       const ours = ike.successor(true, this.#spi, peerSpi.slice(), this.#ni, nonce.data, sel.chosen, secret);
       const theirs = ike.rekeyCollision;
       if (theirs && compareNonces(lowerNonce(this.#ni, nonce.data), theirs.lowerNonce) < 0) {
-        ike.log("IKE", 0, `IKE_SA rekey collision lost: our IKE_SA ${ike.conn.name}[${ours.uniqueId}] is redundant (lowest nonce), deleting it`);
+        ike.log(
+          "IKE",
+          0,
+          `IKE_SA rekey collision lost: our IKE_SA ${ike.conn.name}[${ours.uniqueId}] is redundant (lowest nonce), deleting it`,
+        );
         ike.handOver(theirs.successor);
         ike.timer(REKEYED_IKE_LINGER_MS, () => ike.retire());
         void ours.delete();
         return;
       }
-      if (theirs) ike.log("IKE", 0, `IKE_SA rekey collision won: the peer deletes its redundant IKE_SA ${ike.conn.name}[${theirs.successor.uniqueId}]`);
+      if (theirs)
+        ike.log(
+          "IKE",
+          0,
+          `IKE_SA rekey collision won: the peer deletes its redundant IKE_SA ${ike.conn.name}[${theirs.successor.uniqueId}]`,
+        );
       ike.handOver(ours);
       ike.queue(new IkeDeleteTask(ike, { afterRekey: true }), true);
     } finally {
@@ -88,7 +106,11 @@ export class IkeRekeyTask implements Task {
     const ike = this.#ike;
     const theirs = ike.rekeyCollision;
     if (theirs) {
-      ike.log("IKE", 0, `IKE_SA rekey failed (${why}), but the peer's rekey succeeded: its IKE_SA ${ike.conn.name}[${theirs.successor.uniqueId}] takes over`);
+      ike.log(
+        "IKE",
+        0,
+        `IKE_SA rekey failed (${why}), but the peer's rekey succeeded: its IKE_SA ${ike.conn.name}[${theirs.successor.uniqueId}] takes over`,
+      );
       ike.handOver(theirs.successor);
       ike.timer(REKEYED_IKE_LINGER_MS, () => ike.retire());
       return;
@@ -98,7 +120,10 @@ export class IkeRekeyTask implements Task {
     ike.retryRekey(IKE_REKEY_RETRY_MS);
   }
 
-  timeout(): void { this.#ks?.wipe(); this.#ike.fail(unreachable(this.#ike, "request")); }
+  timeout(): void {
+    this.#ks?.wipe();
+    this.#ike.fail(unreachable(this.#ike, "request"));
+  }
 }
 
 /** The responder's CREATE_CHILD_SA with an IKE proposal. */
@@ -109,24 +134,52 @@ export function respondIkeRekey(ike: IkeSa, messageId: number, ps: Payload[]): v
     ike.respond(Exchange.CREATE_CHILD_SA, messageId, [notify(Notify.TEMPORARY_FAILURE)]);
     return;
   }
-  const sa = find(ps, "SA"), ke = find(ps, "KE"), nonce = find(ps, "NONCE");
-  if (!sa || !nonce) { ike.respond(Exchange.CREATE_CHILD_SA, messageId, [notify(Notify.INVALID_SYNTAX)]); return; }
+  const sa = find(ps, "SA"),
+    ke = find(ps, "KE"),
+    nonce = find(ps, "NONCE");
+  if (!sa || !nonce) {
+    ike.respond(Exchange.CREATE_CHILD_SA, messageId, [notify(Notify.INVALID_SYNTAX)]);
+    return;
+  }
   const sel = selectProposal(sa.proposals, ike.conn.ikeProposals);
-  if (!sel.ok || !ke) { ike.respond(Exchange.CREATE_CHILD_SA, messageId, [notify(Notify.NO_PROPOSAL_CHOSEN)]); return; }
+  if (!sel.ok || !ke) {
+    ike.respond(Exchange.CREATE_CHILD_SA, messageId, [notify(Notify.NO_PROPOSAL_CHOSEN)]);
+    return;
+  }
   const g = sel.chosen.dh ?? 0;
-  if (ke.group !== g) { ike.respond(Exchange.CREATE_CHILD_SA, messageId, [notify(Notify.INVALID_KE_PAYLOAD, groupBytes(g))]); return; }
+  if (ke.group !== g) {
+    ike.respond(Exchange.CREATE_CHILD_SA, messageId, [notify(Notify.INVALID_KE_PAYLOAD, groupBytes(g))]);
+    return;
+  }
   const mine = generateKeyShare(ke.group, (n) => ike.host.random(n));
   let secret: Uint8Array;
-  try { secret = mine.computeSecret(ke.data); } catch { mine.wipe(); ike.respond(Exchange.CREATE_CHILD_SA, messageId, [notify(Notify.INVALID_SYNTAX)]); return; }
+  try {
+    secret = mine.computeSecret(ke.data);
+  } catch {
+    mine.wipe();
+    ike.respond(Exchange.CREATE_CHILD_SA, messageId, [notify(Notify.INVALID_SYNTAX)]);
+    return;
+  }
   const ni = nonce.data;
   const nr = ike.host.random(NONCE_BYTES);
   const newSpi = ike.host.random(8);
   const peerSpi = sa.proposals.find((p) => p.num === sel.chosen.proposalNum)?.spi ?? sel.proposal.spi;
   const next = ike.successor(false, peerSpi.slice(), newSpi, ni, nr, sel.chosen, secret);
-  ike.log("IKE", 0, `peer rekeys IKE_SA ${ike.conn.name}[${ike.uniqueId}]: successor ${ike.conn.name}[${next.uniqueId}]${collision ? " while we rekey it too (collision)" : ""}`);
-  ike.respond(Exchange.CREATE_CHILD_SA, messageId, [{ type: "SA", proposals: [{ ...sel.proposal, spi: newSpi }] }, { type: "NONCE", data: nr }, { type: "KE", group: ke.group, data: mine.publicValue }]);
+  ike.log(
+    "IKE",
+    0,
+    `peer rekeys IKE_SA ${ike.conn.name}[${ike.uniqueId}]: successor ${ike.conn.name}[${next.uniqueId}]${collision ? " while we rekey it too (collision)" : ""}`,
+  );
+  ike.respond(Exchange.CREATE_CHILD_SA, messageId, [
+    { type: "SA", proposals: [{ ...sel.proposal, spi: newSpi }] },
+    { type: "NONCE", data: nr },
+    { type: "KE", group: ke.group, data: mine.publicValue },
+  ]);
   mine.wipe();
-  if (collision) { ike.rekeyCollision = { successor: next, lowerNonce: lowerNonce(ni, nr) }; return; }
+  if (collision) {
+    ike.rekeyCollision = { successor: next, lowerNonce: lowerNonce(ni, nr) };
+    return;
+  }
   ike.handOver(next);
   ike.timer(REKEYED_IKE_LINGER_MS, () => ike.retire()); // the peer deletes us; if its DELETE is lost, we go anyway
 }

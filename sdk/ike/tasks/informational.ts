@@ -19,7 +19,13 @@ export function respondInformational(ike: IkeSa, messageId: number, ps: Payload[
     }
     if (p.type === "N" && p.notifyType === Notify.AUTHENTICATION_FAILED) {
       ike.respond(Exchange.INFORMATIONAL, messageId, []);
-      ike.fail(new IkeError("AUTHENTICATION_FAILED", `peer ${ike.remote.address} did not accept our authentication as '${ike.fmtId(ike.localId)}' (AUTHENTICATION_FAILED after IKE_AUTH)`, "remote"));
+      ike.fail(
+        new IkeError(
+          "AUTHENTICATION_FAILED",
+          `peer ${ike.remote.address} did not accept our authentication as '${ike.fmtId(ike.localId)}' (AUTHENTICATION_FAILED after IKE_AUTH)`,
+          "remote",
+        ),
+      );
       return;
     }
   }
@@ -34,7 +40,10 @@ export function respondInformational(ike: IkeSa, messageId: number, ps: Payload[
       ike.retire();
       return;
     }
-    if (ike.state === "REKEYED") { ike.retire(); return; }
+    if (ike.state === "REKEYED") {
+      ike.retire();
+      return;
+    }
     ike.teardown("deleted by peer");
     return;
   }

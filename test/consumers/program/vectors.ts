@@ -14,12 +14,25 @@ export const INNER = Buffer.from(ipv4Udp(24));
 /** aes128gcm16, SPI 0x0000c0a1, first outbound packet (seq 1, IV = 1). */
 export const GCM = { spi: 0x0000c0a1, key: seqBytes(0x00, 16), salt: Buffer.from("cafebabe", "hex") };
 /** aes128-sha256 (RFC 4868, 128-bit ICV), SPI 0x0000c0b2; the reference packet has seq 2 and a fixed IV. */
-export const CBC = { spi: 0x0000c0b2, key: seqBytes(0x10, 16), integKey: seqBytes(0x40, 32), iv: seqBytes(0xa0, 16), seq: 2n };
+export const CBC = {
+  spi: 0x0000c0b2,
+  key: seqBytes(0x10, 16),
+  integKey: seqBytes(0x40, 32),
+  iv: seqBytes(0xa0, 16),
+  seq: 2n,
+};
 /** chacha20poly1305, SPI 0x0000c0c3, first outbound packet (seq 1, IV = 1). */
 export const CHACHA = { spi: 0x0000c0c3, key: seqBytes(0x20, 32), salt: Buffer.from("0badf00d", "hex") };
 
 /** RFC 7634 ESP: nonce = salt ‖ IV (IV = 64-bit seq), AAD = SPI ‖ seq, 4-byte alignment, 16-byte tag. */
-function chachaEncap(spi: number, key: Buffer, salt: Buffer, seq: bigint, payload: Uint8Array, nextHeader: number): Buffer {
+function chachaEncap(
+  spi: number,
+  key: Buffer,
+  salt: Buffer,
+  seq: bigint,
+  payload: Uint8Array,
+  nextHeader: number,
+): Buffer {
   const hdr = Buffer.alloc(8);
   hdr.writeUInt32BE(spi, 0);
   hdr.writeUInt32BE(Number(seq & 0xffffffffn), 4);
@@ -45,6 +58,17 @@ export function vectors(): { inner: string; gcmEsp: string; cbcEsp: string; chac
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const v = vectors();
-  console.log(JSON.stringify({ ...v, gcmKey: Buffer.concat([GCM.key, GCM.salt]).toString("hex"), cbcKey: CBC.key.toString("hex"),
-    cbcIntegKey: CBC.integKey.toString("hex"), chachaKey: Buffer.concat([CHACHA.key, CHACHA.salt]).toString("hex") }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        ...v,
+        gcmKey: Buffer.concat([GCM.key, GCM.salt]).toString("hex"),
+        cbcKey: CBC.key.toString("hex"),
+        cbcIntegKey: CBC.integKey.toString("hex"),
+        chachaKey: Buffer.concat([CHACHA.key, CHACHA.salt]).toString("hex"),
+      },
+      null,
+      2,
+    ),
+  );
 }

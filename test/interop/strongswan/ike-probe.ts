@@ -10,14 +10,27 @@
 // the 4-byte non-ESP marker (RFC 3948). Raw fields are printed, the caller judges them.
 // Every answered probe leaves a half-open IKE_SA on the peer (SWAN_HALF_OPEN_TIMEOUT, 30 s).
 import dgram from "node:dgram";
-import { createECDH, createHash, diffieHellman, generateKeyPairSync, getDiffieHellman, randomBytes, createPublicKey } from "node:crypto";
+import {
+  createECDH,
+  createHash,
+  diffieHellman,
+  generateKeyPairSync,
+  getDiffieHellman,
+  randomBytes,
+  createPublicKey,
+} from "node:crypto";
 import type { KeyObject } from "node:crypto";
 
 /** One decoded payload of the response. */
 export interface ProbePayload {
   type: number;
   /** SA: the transforms of the first proposal, plus its number, protocol and SPI size. */
-  proposal?: { number: number; protocol: number; spiSize: number; transforms: { type: number; id: number; keyLength?: number }[] };
+  proposal?: {
+    number: number;
+    protocol: number;
+    spiSize: number;
+    transforms: { type: number; id: number; keyLength?: number }[];
+  };
   /** KE: group and public value length; dh = whether our private key agreed with it. */
   ke?: { group: number; length: number; dh: boolean };
   nonceLength?: number;
@@ -60,7 +73,8 @@ const specs = args.filter((a, i) => /^\d+:\d+$/.test(a) && !args[i - 1]?.startsW
 
 const u16 = (v: number): Buffer => Buffer.from([v >> 8, v & 0xff]);
 const u32 = (v: number): Buffer => Buffer.from([v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]);
-const payload = (next: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([next, 0]), u16(4 + body.length), body]);
+const payload = (next: number, body: Buffer): Buffer =>
+  Buffer.concat([Buffer.from([next, 0]), u16(4 + body.length), body]);
 const ipPort = (ip: string, port: number): Buffer => Buffer.concat([Buffer.from(ip.split(".").map(Number)), u16(port)]);
 const sha1 = (...parts: Buffer[]): Buffer => createHash("sha1").update(Buffer.concat(parts)).digest();
 
@@ -99,9 +113,15 @@ function transform(last: boolean, type: number, id: number, keyLength?: number):
 
 function buildInit(spiI: Buffer, group: number, pub: Buffer, localPort: number, port: number): Buffer {
   const transforms = Buffer.concat([transform(false, 1, 20, 128), transform(false, 2, 5), transform(true, 4, group)]);
-  const proposal = Buffer.concat([Buffer.from([0, 0]), u16(8 + transforms.length), Buffer.from([1, 1, 0, 3]), transforms]);
+  const proposal = Buffer.concat([
+    Buffer.from([0, 0]),
+    u16(8 + transforms.length),
+    Buffer.from([1, 1, 0, 3]),
+    transforms,
+  ]);
   const zero = Buffer.alloc(8);
-  const notify = (next: number, type: number, data: Buffer): Buffer => payload(next, Buffer.concat([Buffer.from([0, 0]), u16(type), data]));
+  const notify = (next: number, type: number, data: Buffer): Buffer =>
+    payload(next, Buffer.concat([Buffer.from([0, 0]), u16(type), data]));
   const body = Buffer.concat([
     payload(34, proposal), // SA -> KE
     payload(40, Buffer.concat([u16(group), u16(0), pub])), // KE -> Nonce
@@ -116,8 +136,14 @@ function buildInit(spiI: Buffer, group: number, pub: Buffer, localPort: number, 
 function decode(buf: Buffer, agree: (p: Buffer) => boolean): Partial<ProbeResult> {
   const out: Partial<ProbeResult> = {
     spiR: buf.subarray(8, 16).toString("hex"),
-    nextPayload: buf[16], version: buf[17], exchange: buf[18], flags: buf[19],
-    messageId: buf.readUInt32BE(20), length: buf.readUInt32BE(24), datagramLength: buf.length, payloads: [],
+    nextPayload: buf[16],
+    version: buf[17],
+    exchange: buf[18],
+    flags: buf[19],
+    messageId: buf.readUInt32BE(20),
+    length: buf.readUInt32BE(24),
+    datagramLength: buf.length,
+    payloads: [],
   };
   let next = buf[16];
   let off = 28;
@@ -132,7 +158,10 @@ function decode(buf: Buffer, agree: (p: Buffer) => boolean): Partial<ProbeResult
       let t = 8 + body[6]!;
       for (let i = 0; i < n!; i++) {
         const tl = body.readUInt16BE(t + 2);
-        const tr: { type: number; id: number; keyLength?: number } = { type: body[t + 4]!, id: body.readUInt16BE(t + 6) };
+        const tr: { type: number; id: number; keyLength?: number } = {
+          type: body[t + 4]!,
+          id: body.readUInt16BE(t + 6),
+        };
         if (tl >= 12 && body.readUInt16BE(t + 8) === 0x800e) tr.keyLength = body.readUInt16BE(t + 10);
         transforms.push(tr);
         t += tl;
@@ -178,7 +207,13 @@ function probe(port: number, group: number): Promise<ProbeResult> {
       const marker = port === 4500 && raw.length >= 4 && raw.readUInt32BE(0) === 0;
       const buf = marker ? raw.subarray(4) : raw;
       try {
-        done({ from: rinfo.address, fromPort: rinfo.port, marker, rttMs: performance.now() - t0, ...decode(buf, share.agree) });
+        done({
+          from: rinfo.address,
+          fromPort: rinfo.port,
+          marker,
+          rttMs: performance.now() - t0,
+          ...decode(buf, share.agree),
+        });
       } catch (e) {
         done({ error: `undecodable answer: ${(e as Error).message}` });
       }
