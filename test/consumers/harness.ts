@@ -64,6 +64,8 @@ export function runBounded(
       killGroup(); // grandchildren left behind by a command that exited
       resolve({ status, signal, stdout, stderr, timedOut });
     });
+    // A command that exits without reading its input closes the pipe: that is its result, not ours.
+    child.stdin.on("error", () => undefined);
     child.stdin.end(opts.input ?? "");
   });
 }

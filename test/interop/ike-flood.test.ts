@@ -10,12 +10,11 @@ import { createSocket, type Socket } from "node:dgram";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CliHarness, freePort, waitFor } from "../helpers/cli-up.ts";
-import { IkeSa, type IkeSaHost } from "../../sdk/ike/ike-sa.ts";
-import { ControlCrypto } from "../../sdk/dataplane/control-crypto.ts";
 import { decodeMessage } from "../../sdk/ike/codec.ts";
 import { Exchange, HeaderFlag, Notify } from "../../sdk/ike/message.ts";
 import { SkCipher } from "../../sdk/ike/sk.ts";
-import { connection, VirtualClock, settle } from "../helpers/ike-pair.ts";
+import { attacker } from "../helpers/ike-attacker.ts";
+import { settle } from "../helpers/ike-pair.ts";
 
 const h = new CliHarness("ike-flood");
 after(() => h.remove());
@@ -73,38 +72,11 @@ secrets {
 
 /** One real IKE_SA_INIT request made by our own initiator (the flood varies its SPI). */
 async function saInitTemplate(): Promise<Uint8Array> {
-  const clock = new VirtualClock();
-  const sent: Uint8Array[] = [];
-  const host: IkeSaHost = {
-    crypto: await ControlCrypto.create(),
-    now: () => clock.now(),
-    setTimer: (ms, fn) => clock.setTimer(ms, fn),
-    clearTimer: (t) => clock.clearTimer(t),
-    random: (n) => crypto.getRandomValues(new Uint8Array(n)),
-    log: () => undefined,
-    natPort: () => 4500,
-    lastHeard: () => 0,
-    register: () => undefined,
-    event: () => undefined,
-    send: (b) => {
-      sent.push(b.slice());
-    },
-    backend: {
-      allocateSpi: () => 0x1234,
-      installChild: () => undefined,
-      activateOutbound: () => undefined,
-      removeChild: () => undefined,
-    },
-  };
-  const ike = new IkeSa(
-    host,
-    connection({ addr: "127.1.0.1", remoteAddr: "127.0.0.1", id: "flood.example.org" }),
+  const { sent } = await attacker(
     { address: "127.1.0.1", port: 500 },
     { address: "127.0.0.1", port: 500 },
-    true,
+    { id: "flood.example.org" },
   );
-  ike.initiate();
-  await settle();
   assert.equal(sent.length, 1);
   return sent[0]!;
 }
@@ -248,40 +220,11 @@ test(
     await waitFor(resp, /listening on/);
     const pid = resp.child.pid!;
     // The attacker: our own initiator completes IKE_SA_INIT over UDP, so it has the SK keys.
-    const clock = new VirtualClock();
-    const sent: Uint8Array[] = [];
-    const host: IkeSaHost = {
-      crypto: await ControlCrypto.create(),
-      now: () => clock.now(),
-      setTimer: (ms, fn) => clock.setTimer(ms, fn),
-      clearTimer: (t) => clock.clearTimer(t),
-      random: (n) => crypto.getRandomValues(new Uint8Array(n)),
-      log: () => undefined,
-      natPort: () => port,
-      lastHeard: () => 0,
-      register: () => undefined,
-      event: () => undefined,
-      send: (b) => {
-        sent.push(b.slice());
-      },
-      backend: {
-        allocateSpi: () => 0x1234,
-        installChild: () => undefined,
-        activateOutbound: () => undefined,
-        removeChild: () => undefined,
-      },
-    };
     const me = { address: "127.1.9.9", port: 0 };
     const sock = createSocket("udp4");
     await new Promise<void>((r) => sock.bind(0, me.address, () => r()));
     me.port = sock.address().port;
-    const ike = new IkeSa(
-      host,
-      connection({ addr: me.address, remoteAddr: "127.0.0.1", id: "frag.example.org" }),
-      me,
-      { address: "127.0.0.1", port },
-      true,
-    );
+    const { ike, host, sent } = await attacker(me, { address: "127.0.0.1", port }, { id: "frag.example.org" }, port);
     const answers: Uint8Array[] = [];
     sock.on("message", (m) => answers.push(new Uint8Array(m).subarray(4)));
     const marker = (b: Uint8Array): Uint8Array => {
@@ -289,8 +232,6 @@ test(
       m.set(b, 4);
       return m;
     };
-    ike.initiate();
-    await settle();
     sock.send(marker(sent[0]!), port, "127.0.0.1");
     for (let i = 0; i < 50 && answers.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(answers.length, 1, "IKE_SA_INIT answered");

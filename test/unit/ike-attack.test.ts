@@ -3,8 +3,9 @@
 // a per-address block, the half-open gauge back to 0, and fragment floods bounded (RFC 7383).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { makePair, settle, connection, VirtualClock, type Pair, type PeerOptions } from "../helpers/ike-pair.ts";
-import { IkeSa, type IkeSaHost, type Endpoint } from "../../sdk/ike/ike-sa.ts";
+import { makePair, settle, type Pair, type PeerOptions } from "../helpers/ike-pair.ts";
+import { attacker as attackerSa } from "../helpers/ike-attacker.ts";
+import type { IkeSa, Endpoint } from "../../sdk/ike/ike-sa.ts";
 import { ControlCrypto } from "../../sdk/dataplane/control-crypto.ts";
 import { decodeMessage, decodeHeader, encodeMessage } from "../../sdk/ike/codec.ts";
 import { Exchange, HeaderFlag, Notify } from "../../sdk/ike/message.ts";
@@ -29,35 +30,10 @@ const B: PeerOptions = {
 };
 const B_EP: Endpoint = { address: "198.18.0.2", port: 500 };
 
-/** An attacker's initiator: our own IkeSa, its datagrams captured instead of sent. */
+/** An attacker's initiator at `address`: our own IkeSa, its datagrams captured instead of sent. */
 async function attacker(address: string): Promise<{ ike: IkeSa; sent: Uint8Array[]; ep: Endpoint }> {
-  const clock = new VirtualClock();
-  const sent: Uint8Array[] = [];
-  const host: IkeSaHost = {
-    crypto: await ControlCrypto.create(),
-    now: () => clock.now(),
-    setTimer: (ms, fn) => clock.setTimer(ms, fn),
-    clearTimer: (t) => clock.clearTimer(t),
-    random: (n) => crypto.getRandomValues(new Uint8Array(n)),
-    log: () => undefined,
-    natPort: () => 4500,
-    lastHeard: () => 0,
-    register: () => undefined,
-    event: () => undefined,
-    send: (b) => {
-      sent.push(b.slice());
-    },
-    backend: {
-      allocateSpi: () => 0x1234,
-      installChild: () => undefined,
-      activateOutbound: () => undefined,
-      removeChild: () => undefined,
-    },
-  };
   const ep = { address, port: 500 };
-  const ike = new IkeSa(host, connection({ ...A, addr: address }), ep, B_EP, true);
-  ike.initiate(ike.conn.children[0]);
-  await settle();
+  const { ike, sent } = await attackerSa(ep, B_EP, A);
   return { ike, sent, ep };
 }
 
