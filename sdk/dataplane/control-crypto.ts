@@ -38,6 +38,20 @@ export function secretBytes(n: number): Uint8Array {
   return new Uint8Array(new ArrayBuffer(n));
 }
 
+/** An AEAD export of the wasm (cc_gcm_*, cc_ccm_*, cc_chacha_*: the last argument unused by ChaCha). */
+type AeadCall = (
+  key: number,
+  keyLen: number,
+  nonce: number,
+  aad: number,
+  aadLen: number,
+  src: number,
+  dst: number,
+  len: number,
+  tag: number,
+  tagLen: number,
+) => number;
+
 const DIGEST_BYTES: Record<number, number> = {
   [HashAlg.Sha1]: 20,
   [HashAlg.Sha256]: 32,
@@ -131,28 +145,15 @@ export class ControlCrypto {
 
   /** AES-GCM: returns ciphertext ‖ tag (tagLen bytes). nonce is 12 bytes. */
   gcmSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, tagLen: number): Uint8Array {
-    const { offs, outs, base, total } = this.place([key, nonce, aad, plaintext], [plaintext.length, 16]);
-    const ok = this.x.cc_gcm_seal(
-      offs[0],
-      key.length,
-      offs[1],
-      offs[2],
-      aad.length,
-      offs[3],
-      outs[0],
-      plaintext.length,
-      outs[1],
+    return this.#seal(
+      this.x.cc_gcm_seal,
+      key,
+      nonce,
+      aad,
+      plaintext,
       tagLen,
+      () => `AES-GCM: bad key (${key.length} bytes) or tag length ${tagLen}`,
     );
-    if (!ok) {
-      this.wipe(base, total);
-      throw new DataplaneError("BAD_KEY_LENGTH", `AES-GCM: bad key (${key.length} bytes) or tag length ${tagLen}`);
-    }
-    const out = new Uint8Array(plaintext.length + tagLen);
-    out.set(this.take(outs[0], plaintext.length));
-    out.set(this.take(outs[1], tagLen), plaintext.length);
-    this.wipe(base, total);
-    return out;
   }
 
   /** AES-GCM open of ciphertext ‖ tag; undefined when the tag does not verify (no plaintext is produced). */
@@ -163,51 +164,20 @@ export class ControlCrypto {
     sealed: Uint8Array,
     tagLen: number,
   ): Uint8Array | undefined {
-    if (sealed.length < tagLen) return undefined;
-    const ct = sealed.subarray(0, sealed.length - tagLen);
-    const tag = sealed.subarray(sealed.length - tagLen);
-    const { offs, outs, base, total } = this.place([key, nonce, aad, ct, tag], [ct.length]);
-    const ok = this.x.cc_gcm_open(
-      offs[0],
-      key.length,
-      offs[1],
-      offs[2],
-      aad.length,
-      offs[3],
-      outs[0],
-      ct.length,
-      offs[4],
-      tagLen,
-    );
-    const out = ok ? this.take(outs[0], ct.length) : undefined;
-    this.wipe(base, total);
-    return out;
+    return this.#open(this.x.cc_gcm_open, key, nonce, aad, sealed, tagLen);
   }
 
   /** AES-CCM (RFC 5282): returns ciphertext ‖ tag (tagLen bytes: 8, 12 or 16). nonce is 11 bytes. */
   ccmSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, tagLen: number): Uint8Array {
-    const { offs, outs, base, total } = this.place([key, nonce, aad, plaintext], [plaintext.length, 16]);
-    const ok = this.x.cc_ccm_seal(
-      offs[0],
-      key.length,
-      offs[1],
-      offs[2],
-      aad.length,
-      offs[3],
-      outs[0],
-      plaintext.length,
-      outs[1],
+    return this.#seal(
+      this.x.cc_ccm_seal,
+      key,
+      nonce,
+      aad,
+      plaintext,
       tagLen,
+      () => `AES-CCM: bad key (${key.length} bytes) or tag length ${tagLen}`,
     );
-    if (!ok) {
-      this.wipe(base, total);
-      throw new DataplaneError("BAD_KEY_LENGTH", `AES-CCM: bad key (${key.length} bytes) or tag length ${tagLen}`);
-    }
-    const out = new Uint8Array(plaintext.length + tagLen);
-    out.set(this.take(outs[0], plaintext.length));
-    out.set(this.take(outs[1], tagLen), plaintext.length);
-    this.wipe(base, total);
-    return out;
   }
 
   /** AES-CCM open of ciphertext ‖ tag; undefined when the tag does not verify (no plaintext is returned). */
@@ -218,31 +188,42 @@ export class ControlCrypto {
     sealed: Uint8Array,
     tagLen: number,
   ): Uint8Array | undefined {
-    if (sealed.length < tagLen) return undefined;
-    const ct = sealed.subarray(0, sealed.length - tagLen);
-    const tag = sealed.subarray(sealed.length - tagLen);
-    const { offs, outs, base, total } = this.place([key, nonce, aad, ct, tag], [ct.length]);
-    const ok = this.x.cc_ccm_open(
-      offs[0],
-      key.length,
-      offs[1],
-      offs[2],
-      aad.length,
-      offs[3],
-      outs[0],
-      ct.length,
-      offs[4],
-      tagLen,
-    );
-    const out = ok ? this.take(outs[0], ct.length) : undefined;
-    this.wipe(base, total);
-    return out;
+    return this.#open(this.x.cc_ccm_open, key, nonce, aad, sealed, tagLen);
   }
 
   /** ChaCha20-Poly1305 (RFC 8439): returns ciphertext ‖ 16-byte tag. key is 32 bytes, nonce 12. */
   chachaSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    return this.#seal(
+      this.x.cc_chacha_seal,
+      key,
+      nonce,
+      aad,
+      plaintext,
+      16,
+      () => `ChaCha20-Poly1305: key is ${key.length} bytes, must be 32`,
+    );
+  }
+
+  /** ChaCha20-Poly1305 open of ciphertext ‖ 16-byte tag; undefined when the tag does not verify. */
+  chachaOpen(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
+    return this.#open(this.x.cc_chacha_open, key, nonce, aad, sealed, 16);
+  }
+
+  /**
+   * The AEAD exports share one argument order (key, keyLen, nonce, aad, aadLen, src, dst, len, tag,
+   * tagLen; ChaCha20-Poly1305 ignores the last): lay the inputs out, run, copy out, wipe scratch.
+   */
+  #seal(
+    fn: AeadCall,
+    key: Uint8Array,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    plaintext: Uint8Array,
+    tagLen: number,
+    why: () => string,
+  ): Uint8Array {
     const { offs, outs, base, total } = this.place([key, nonce, aad, plaintext], [plaintext.length, 16]);
-    const ok = this.x.cc_chacha_seal(
+    const ok = fn(
       offs[0],
       key.length,
       offs[1],
@@ -252,35 +233,32 @@ export class ControlCrypto {
       outs[0],
       plaintext.length,
       outs[1],
+      tagLen,
     );
     if (!ok) {
       this.wipe(base, total);
-      throw new DataplaneError("BAD_KEY_LENGTH", `ChaCha20-Poly1305: key is ${key.length} bytes, must be 32`);
+      throw new DataplaneError("BAD_KEY_LENGTH", why());
     }
-    const out = new Uint8Array(plaintext.length + 16);
+    const out = new Uint8Array(plaintext.length + tagLen);
     out.set(this.take(outs[0], plaintext.length));
-    out.set(this.take(outs[1], 16), plaintext.length);
+    out.set(this.take(outs[1], tagLen), plaintext.length);
     this.wipe(base, total);
     return out;
   }
 
-  /** ChaCha20-Poly1305 open of ciphertext ‖ 16-byte tag; undefined when the tag does not verify. */
-  chachaOpen(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
-    if (sealed.length < 16) return undefined;
-    const ct = sealed.subarray(0, sealed.length - 16);
-    const tag = sealed.subarray(sealed.length - 16);
+  #open(
+    fn: AeadCall,
+    key: Uint8Array,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    sealed: Uint8Array,
+    tagLen: number,
+  ): Uint8Array | undefined {
+    if (sealed.length < tagLen) return undefined;
+    const ct = sealed.subarray(0, sealed.length - tagLen);
+    const tag = sealed.subarray(sealed.length - tagLen);
     const { offs, outs, base, total } = this.place([key, nonce, aad, ct, tag], [ct.length]);
-    const ok = this.x.cc_chacha_open(
-      offs[0],
-      key.length,
-      offs[1],
-      offs[2],
-      aad.length,
-      offs[3],
-      outs[0],
-      ct.length,
-      offs[4],
-    );
+    const ok = fn(offs[0], key.length, offs[1], offs[2], aad.length, offs[3], outs[0], ct.length, offs[4], tagLen);
     const out = ok ? this.take(outs[0], ct.length) : undefined;
     this.wipe(base, total);
     return out;
