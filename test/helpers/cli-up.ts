@@ -51,7 +51,12 @@ export class CliHarness {
   }
 
   /** A swanctl.conf for `me` with `peer` as the remote side: PSK, IKE AES-GCM, ESP aes128-sha256. */
-  conf(me: Side, peer: Side, port: number): string {
+  conf(
+    me: Side,
+    peer: Side,
+    port: number,
+    opts: { esp?: string; ikeRekey?: string; childRekey?: string } = {},
+  ): string {
     const path = join(this.work, `${me.id}.conf`);
     writeFileSync(
       path,
@@ -62,6 +67,7 @@ export class CliHarness {
     local_port = ${port}
     remote_port = ${port}
     proposals = aes128gcm16-prfsha256-x25519
+    ${opts.ikeRekey ? `rekey_time = ${opts.ikeRekey}` : ""}
     local {
       auth = psk
       id = ${me.id}
@@ -74,7 +80,8 @@ export class CliHarness {
       net {
         local_ts = ${me.ts}
         remote_ts = ${peer.ts}
-        esp_proposals = aes128-sha256
+        esp_proposals = ${opts.esp ?? "aes128-sha256"}
+        ${opts.childRekey ? `rekey_time = ${opts.childRekey}` : ""}
       }
     }
   }

@@ -7,9 +7,8 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createSocket, type Socket } from "node:dgram";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { CliHarness, freePort, waitFor } from "../helpers/cli-up.ts";
+import { readFileSync } from "node:fs";
+import { CliHarness, freePort, waitFor, type Side } from "../helpers/cli-up.ts";
 import { decodeMessage } from "../../sdk/ike/codec.ts";
 import { Exchange, HeaderFlag, Notify } from "../../sdk/ike/message.ts";
 import { SkCipher } from "../../sdk/ike/sk.ts";
@@ -17,58 +16,14 @@ import { attacker } from "../helpers/ike-attacker.ts";
 import { settle } from "../helpers/ike-pair.ts";
 
 const h = new CliHarness("ike-flood");
+const RESP: Side = { addr: "127.0.0.1", id: "resp.example.org", ts: "203.0.113.2/32" };
+const INIT: Side = { addr: "127.0.0.2", id: "init.example.org", ts: "198.51.100.1/32" };
+/** The responder takes IKE from anywhere in 127.0.0.0/8 (the flood's sources) and any identity. */
+const ANY_INITIATOR: Side = { addr: "127.0.0.0/8", id: "%any", ts: "198.51.100.0/24" };
 after(() => h.remove());
 
 const SOURCES = 1000;
 const PER_SOURCE = 20;
-
-function conf(
-  me: string,
-  id: string,
-  remote: string,
-  remoteId: string,
-  port: number,
-  ts: string,
-  remoteTs: string,
-): string {
-  const path = join(h.work, `${id}.conf`);
-  writeFileSync(
-    path,
-    `connections {
-  t {
-    local_addrs = ${me}
-    remote_addrs = ${remote}
-    local_port = ${port}
-    remote_port = ${port}
-    proposals = aes128gcm16-prfsha256-x25519
-    local {
-      auth = psk
-      id = ${id}
-    }
-    remote {
-      auth = psk
-      id = ${remoteId}
-    }
-    children {
-      net {
-        local_ts = ${ts}
-        remote_ts = ${remoteTs}
-        esp_proposals = aes128gcm16
-      }
-    }
-  }
-}
-secrets {
-  ike-1 {
-    id-1 = ${id}
-    id-2 = ${remoteId}
-    secret = flood-test-psk-not-secret
-  }
-}
-`,
-  );
-  return path;
-}
 
 /** One real IKE_SA_INIT request made by our own initiator (the flood varies its SPI). */
 async function saInitTemplate(): Promise<Uint8Array> {
@@ -93,14 +48,7 @@ test(
     const port = await freePort();
     const rtmp = h.dir("resp"),
       itmp = h.dir("init");
-    const resp = h.startUp(
-      [
-        "--listen",
-        "--conf",
-        conf("127.0.0.1", "resp.example.org", "127.0.0.0/8", "%any", port, "203.0.113.2/32", "198.51.100.0/24"),
-      ],
-      rtmp,
-    );
+    const resp = h.startUp(["--listen", "--conf", h.conf(RESP, ANY_INITIATOR, port, { esp: "aes128gcm16" })], rtmp);
     await waitFor(resp, /listening on/);
     const pid = resp.child.pid!;
     await new Promise((r) => setTimeout(r, 500));
@@ -149,24 +97,7 @@ test(
     // A legitimate peer in the middle of the flood: it gets a COOKIE, returns it, and pings through.
     const atPing = { cookies, full, other };
     const pinger = h.spawn(
-      [
-        "ping",
-        "--conf",
-        conf(
-          "127.0.0.2",
-          "init.example.org",
-          "127.0.0.1",
-          "resp.example.org",
-          port,
-          "198.51.100.1/32",
-          "203.0.113.2/32",
-        ),
-        "203.0.113.2",
-        "-c",
-        "3",
-        "-i",
-        "0.5",
-      ],
+      ["ping", "--conf", h.conf(INIT, RESP, port, { esp: "aes128gcm16" }), "203.0.113.2", "-c", "3", "-i", "0.5"],
       itmp,
     );
     const ping = {
@@ -209,14 +140,7 @@ test(
   async () => {
     const port = await freePort();
     const rtmp = h.dir("frag-resp");
-    const resp = h.startUp(
-      [
-        "--listen",
-        "--conf",
-        conf("127.0.0.1", "resp.example.org", "127.0.0.0/8", "%any", port, "203.0.113.2/32", "198.51.100.0/24"),
-      ],
-      rtmp,
-    );
+    const resp = h.startUp(["--listen", "--conf", h.conf(RESP, ANY_INITIATOR, port, { esp: "aes128gcm16" })], rtmp);
     await waitFor(resp, /listening on/);
     const pid = resp.child.pid!;
     // The attacker: our own initiator completes IKE_SA_INIT over UDP, so it has the SK keys.

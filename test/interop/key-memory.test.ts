@@ -6,64 +6,15 @@
 // root or ptrace rights over it (CI runs as root).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { CliHarness, freePort, waitFor } from "../helpers/cli-up.ts";
+import { CliHarness, freePort, waitFor, type Side } from "../helpers/cli-up.ts";
 import { scanMemory } from "../helpers/memscan.ts";
 
 const h = new CliHarness("key-memory");
+const RESP: Side = { addr: "127.0.0.1", id: "resp.example.org", ts: "203.0.113.2/32" };
+const INIT: Side = { addr: "127.0.0.2", id: "init.example.org", ts: "198.51.100.1/32" };
 after(() => h.remove());
-
-function conf(
-  me: string,
-  id: string,
-  peer: string,
-  peerId: string,
-  port: number,
-  ts: string,
-  remoteTs: string,
-  rekey: string,
-): string {
-  const path = join(h.work, `${id}.conf`);
-  writeFileSync(
-    path,
-    `connections {
-  t {
-    local_addrs = ${me}
-    remote_addrs = ${peer}
-    local_port = ${port}
-    remote_port = ${port}
-    proposals = aes128gcm16-prfsha256-x25519
-    ${rekey ? "rekey_time = 4s" : ""}
-    local {
-      auth = psk
-      id = ${id}
-    }
-    remote {
-      auth = psk
-      id = ${peerId}
-    }
-    children {
-      net {
-        local_ts = ${ts}
-        remote_ts = ${remoteTs}
-        esp_proposals = aes128gcm16
-        ${rekey ? "rekey_time = 3s" : ""}
-      }
-    }
-  }
-}
-secrets {
-  ike-1 {
-    id-1 = ${id}
-    id-2 = ${peerId}
-    secret = key-memory-test-psk-not-secret
-  }
-}
-`,
-  );
-  return path;
-}
 
 const fromHex = (s: string): Buffer => Buffer.from(s.replace(/^0x/, ""), "hex");
 /** SK_ei and SK_er of each IKE SA in an ikev2_decryption_table, oldest first. */
@@ -94,38 +45,14 @@ test(
     const rkeys = join(h.work, "rkeys"),
       ikeysDir = join(h.work, "ikeys");
     const resp = h.startUp(
-      [
-        "--listen",
-        "--conf",
-        conf(
-          "127.0.0.1",
-          "resp.example.org",
-          "127.0.0.2",
-          "init.example.org",
-          port,
-          "203.0.113.2/32",
-          "198.51.100.1/32",
-          "",
-        ),
-        "--wireshark-keys",
-        rkeys,
-      ],
+      ["--listen", "--conf", h.conf(RESP, INIT, port, { esp: "aes128gcm16" }), "--wireshark-keys", rkeys],
       rtmp,
     );
     await waitFor(resp, /listening on/);
     const init = h.startUp(
       [
         "--conf",
-        conf(
-          "127.0.0.2",
-          "init.example.org",
-          "127.0.0.1",
-          "resp.example.org",
-          port,
-          "198.51.100.1/32",
-          "203.0.113.2/32",
-          "rekey",
-        ),
+        h.conf(INIT, RESP, port, { esp: "aes128gcm16", ikeRekey: "4s", childRekey: "3s" }),
         "--wireshark-keys",
         ikeysDir,
       ],
