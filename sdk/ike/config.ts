@@ -11,7 +11,11 @@ import type { PrivateKey } from "./signature-auth.ts";
 
 /** One side's authentication (swanctl `local {}` / `remote {}`). */
 export interface AuthConfig {
-  auth: "psk" | "pubkey";
+  /**
+   * How this side authenticates. "eap-mschapv2" (RFC 7296 §2.16): the client proves itself by
+   * EAP-MSCHAPv2 and an AUTH over the MSK; the gateway always signs (its `local` is pubkey).
+   */
+  auth: "psk" | "pubkey" | "eap-mschapv2";
   /** Our identity, or the identity we require of the peer ("any" accepts every one). */
   id: IkeIdentity | "any";
   /** pubkey, local side: our certificate chain (leaf first) and private key. */
@@ -19,6 +23,11 @@ export interface AuthConfig {
   key?: PrivateKey;
   /** pubkey, remote side: trust anchors the peer's certificate must chain to. */
   cacerts?: Certificate[];
+  /**
+   * eap-mschapv2 (swanctl `eap_id`): local side, the EAP identity we answer EAP-Identity with
+   * (default: `id`); remote side, the EAP identity we require ("any": whoever has an EAP secret).
+   */
+  eapId?: IkeIdentity | "any";
 }
 
 /**
@@ -78,6 +87,21 @@ export interface IkeConnection {
   encap: boolean;
   keyingTries: number;
   retransmit: RetransmitConfig;
+  /**
+   * Virtual IPs to request by Configuration Payload (swanctl `vips`): "0.0.0.0" or "::" for any
+   * address of that family, or the address we would like. Absent or empty: no CP request.
+   */
+  vips?: string[];
+  /** Pools (swanctl `pools`, by name) the peer's virtual IPs are leased from when it asks. */
+  pools?: string[];
+}
+
+/** A virtual IP leased from a pool (responder side of CP, RFC 7296 §3.15). */
+export interface VirtualIpLease {
+  pool: string;
+  address: string;
+  /** DNS servers of the pool (INTERNAL_IP4_DNS / INTERNAL_IP6_DNS). */
+  dns: string[];
 }
 
 /** strongSwan's retransmission defaults (charon.retransmit_timeout/base/tries). */

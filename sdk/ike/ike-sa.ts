@@ -14,7 +14,7 @@ import { formatIdentity, type IkeIdentity } from "./identity.ts";
 import { deriveIkeKeys, prfFor, type Prf, type IkeKeys } from "./keys.ts";
 import { SkCipher } from "./sk.ts";
 import { Exchange, HeaderFlag, Notify, ProtocolId, type IkeHeader, type IkeMessage, type Payload } from "./message.ts";
-import type { IkeConnection, ChildTemplate } from "./config.ts";
+import type { IkeConnection, ChildTemplate, VirtualIpLease } from "./config.ts";
 import type { LogSink, Subsystem } from "./log.ts";
 import { IkeError } from "./errors.ts";
 import { TaskManager, type Task } from "./task-manager.ts";
@@ -78,6 +78,22 @@ export interface IkeSaHost {
   ): IkeConnection | undefined;
   /** Pre-shared key for a pair of identities (responder side lookups). */
   findPsk?(local: IkeIdentity | "any", remote: IkeIdentity): Uint8Array | undefined;
+  /** The EAP secret (password, UTF-8) of an EAP identity (swanctl `secrets { eap-x { id, secret } }`). */
+  findEapSecret?(eapId: IkeIdentity): Uint8Array | undefined;
+  /**
+   * Leases a virtual IP of `family` from the first of `pools` that has one, for the peer's identity
+   * (its EAP identity when EAP ran): the same address again when that identity reconnects;
+   * `requested` is honoured when free. `{ error }` says why none could be had (pool exhausted,
+   * unknown pool).
+   */
+  acquireVirtualIp?(
+    pools: readonly string[],
+    peer: IkeIdentity,
+    family: 4 | 6,
+    requested?: string,
+  ): VirtualIpLease | { error: string };
+  /** Gives a lease back (its IKE SA is gone). */
+  releaseVirtualIp?(lease: VirtualIpLease, peer: IkeIdentity): void;
 }
 
 /** IKE SA states, named as charon names them. */
@@ -111,6 +127,13 @@ export class IkeSa implements ChildSaOwner {
   readonly children = new Map<number, ChildSa>(); // by spiIn
   establishedAt = 0;
   error?: IkeError;
+  /** Virtual IPs the peer assigned us by CP, and the DNS servers it sent with them. */
+  localVips: string[] = [];
+  dnsServers: string[] = [];
+  /** Virtual IPs we leased to the peer (responder with pools); released when this SA is destroyed. */
+  remoteVips: VirtualIpLease[] = [];
+  /** The identity EAP authenticated (eap_id), when EAP ran; leases are keyed by it. */
+  eapIdentity?: IkeIdentity;
 
   // ---- shared with the exchanges (tasks/); not for callers
   /** @internal */ readonly host: IkeSaHost;
