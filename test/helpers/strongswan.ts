@@ -41,7 +41,7 @@ export const SWAN_DEFAULTS = {
 /** Packages to name when something is missing (the same list .ci/run installs). */
 const PACKAGES =
   "strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins " +
-  "libstrongswan-extra-plugins strongswan-pki iproute2 util-linux tcpdump iputils-ping openssl";
+  "libstrongswan-extra-plugins strongswan-pki libcharon-extauth-plugins iproute2 util-linux tcpdump iputils-ping openssl";
 
 /** How to start a peer. */
 export interface SwanPeerOptions {
@@ -413,10 +413,18 @@ export interface TestPki {
   remove(): void;
 }
 
-/** Runs make-certs.sh: RSA 2048 or ECDSA P-256, SAN dNSName = the FQDN IDs (swan.example.org, client.example.org). */
-export function makeTestPki(type: "rsa" | "ecdsa"): TestPki {
+/**
+ * Runs make-certs.sh: RSA 2048 or ECDSA P-256, SAN dNSName = the FQDN IDs (swan.example.org,
+ * client.example.org unless `ids` names others: `peer` for swan.crt, `caller` for client.crt).
+ */
+export function makeTestPki(type: "rsa" | "ecdsa", ids: { peer?: string; caller?: string } = {}): TestPki {
   const t = tempDir(`swan-pki-${type}`);
-  const r = spawnSync("bash", [MAKE_CERTS_SCRIPT, t.dir, type], { encoding: "utf8", timeout: 30_000 });
+  const env = {
+    ...process.env,
+    ...(ids.peer ? { SWAN_LOCAL_ID: ids.peer } : {}),
+    ...(ids.caller ? { SWAN_REMOTE_ID: ids.caller } : {}),
+  };
+  const r = spawnSync("bash", [MAKE_CERTS_SCRIPT, t.dir, type], { encoding: "utf8", timeout: 30_000, env });
   if (r.status !== 0) {
     t.remove();
     throw new Error(`make-certs.sh ${type} failed (${r.status}): ${r.stderr}`);

@@ -67,6 +67,9 @@ DPD_DELAY=${SWAN_DPD_DELAY:-0s}
 EXTRA_CONN=${SWAN_EXTRA_CONN:-}
 EXTRA_CHILD=${SWAN_EXTRA_CHILD:-}
 EXTRA_CHARON=${SWAN_EXTRA_CHARON:-}
+# plugins loaded after the standard list, e.g. "eap-identity eap-mschapv2 attr"
+# (road warrior: EAP-MSCHAPv2 needs MD4/DES, which openssl 3 has in its legacy provider)
+EXTRA_PLUGINS=${SWAN_EXTRA_PLUGINS:-}
 SWANCTL_CONF=${SWAN_SWANCTL_CONF:-}
 
 LOG_LEVEL=${SWAN_LOG_LEVEL:-2}
@@ -114,6 +117,8 @@ usage: $PROG COMMAND [ARGS]
   sas                swanctl --list-sas (byte/packet counters per CHILD_SA)
   initiate           initiate \$SWAN_CONN/\$SWAN_CHILD (bounded by \$SWAN_INITIATE_TIMEOUT)
   flush              terminate all IKE_SAs, half-open ones too (no DELETE retransmits)
+  crash              SIGKILL charon (no DELETE, all SA state lost); namespaces stay
+  revive             start charon again after 'crash', same configuration
   reload             regenerate swanctl.conf from the environment and reload it
   exec CMD...        run CMD inside the peer namespace
   caller CMD...      run CMD in the caller namespace (where a test must run)
@@ -217,7 +222,7 @@ charon {
   load_modular = no
   # kernel-libipsec before kernel-netlink: userspace ESP via TUN, the
   # netlink plugin only does addresses/routes
-  load = random nonce openssl aes sha1 sha2 hmac gcm chapoly curve25519 gmp kdf pem pkcs1 pkcs8 x509 pubkey constraints kernel-libipsec kernel-netlink socket-default vici
+  load = random nonce openssl aes sha1 sha2 hmac gcm chapoly curve25519 gmp kdf pem pkcs1 pkcs8 x509 pubkey constraints kernel-libipsec kernel-netlink socket-default vici $EXTRA_PLUGINS
   install_routes = yes
   retransmit_tries = $RETRANSMIT_TRIES
   retransmit_timeout = $RETRANSMIT_TIMEOUT
@@ -501,6 +506,22 @@ cmd_start() {
 	setup_net
 	write_configs
 
+	launch_charon
+	trap - EXIT # from here on, a failure leaves the daemon running for its log
+	if ! load_conf; then
+		say "loading swanctl.conf failed (instance left running; see '$PROG logs')"
+		exit 1
+	fi
+	local ms=$((($(date +%s%N) - t0) / 1000000))
+	say "up in ${ms} ms: pid $(charon_pid || echo '?'), ns $NS, $LOCAL_ADDR (peer) <-> $REMOTE_ADDR (caller), role $ROLE"
+	say "vici $VICI, log $LOGFILE"
+	if [ "$ROLE" = initiator ] && [ "$INITIATE_ON_START" = yes ]; then
+		cmd_initiate
+	fi
+}
+
+# starts charon in $NS with the instance's files and waits for vici (exits on failure)
+launch_charon() {
 	# charon's pid file is hard-wired to /var/run/charon.pid: give each
 	# instance a private /run (its $DIR/run) in a private mount namespace.
 	# shellcheck disable=SC2016
@@ -525,17 +546,26 @@ cmd_start() {
 		fi
 		sleep 0.05
 	done
-	trap - EXIT # from here on, a failure leaves the daemon running for its log
-	if ! load_conf; then
-		say "loading swanctl.conf failed (instance left running; see '$PROG logs')"
-		exit 1
-	fi
-	local ms=$((($(date +%s%N) - t0) / 1000000))
-	say "up in ${ms} ms: pid $(charon_pid || echo '?'), ns $NS, $LOCAL_ADDR (peer) <-> $REMOTE_ADDR (caller), role $ROLE"
-	say "vici $VICI, log $LOGFILE"
-	if [ "$ROLE" = initiator ] && [ "$INITIATE_ON_START" = yes ]; then
-		cmd_initiate
-	fi
+}
+
+# a gateway that crashes: SIGKILL, no DELETE sent, all SA state lost; the
+# namespace, veth, TUN config and files stay for 'revive'
+cmd_crash() {
+	local pid
+	pid=$(charon_pid) || die "not running"
+	kill -KILL "$pid"
+	for _i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	say "killed charon (pid $pid)"
+}
+
+# starts charon again after 'crash' (same namespace and configuration)
+cmd_revive() {
+	if charon_pid >/dev/null && vici_ok; then die "already running"; fi
+	# the log is rewritten on start: keep the crashed instance's
+	[ ! -e "$LOGFILE" ] || mv -f "$LOGFILE" "$LOGFILE.crashed"
+	launch_charon
+	load_conf || die "loading swanctl.conf failed (see '$PROG logs')"
+	say "revived: pid $(charon_pid || echo '?')"
 }
 
 cmd_initiate() {
@@ -904,6 +934,8 @@ main() {
 	swanctl) sw "$@" ;;
 	sas) sw --list-sas ;;
 	initiate) cmd_initiate ;;
+	crash) need_root; cmd_crash ;;
+	revive) need_root; cmd_revive ;;
 	flush) cmd_flush ;;
 	reload) cmd_reload ;;
 	exec) [ $# -gt 0 ] || die "exec needs a command"; exec ip netns exec "$NS" "$@" ;;
