@@ -283,3 +283,30 @@ export async function until(done: () => boolean, rounds = 200): Promise<void> {
 export async function settled(ike: IkeSa): Promise<void> {
   await until(() => ike.state !== "CONNECTING" && ike.state !== "CREATED");
 }
+
+/** A seeded mutation of an EAP packet (bit flip, truncation, extension, overwrites); half the time with a consistent EAP length. */
+export function mutateEap(rnd: (n: number) => Uint8Array, b: Uint8Array): Uint8Array {
+  const r = rnd(4);
+  const kind = (r[0] ?? 0) % 5;
+  let out = b.slice();
+  if (kind === 0) {
+    const i = (r[1] ?? 0) % out.length;
+    out[i] = (out[i] ?? 0) ^ (1 << ((r[2] ?? 0) % 8));
+  } else if (kind === 1) out = out.slice(0, (r[1] ?? 0) % out.length);
+  else if (kind === 2) out = Uint8Array.from([...out, ...rnd(1 + ((r[1] ?? 0) % 40))]);
+  else if (kind === 3) {
+    const i = (r[1] ?? 0) % out.length;
+    out[i] = r[2] ?? 0;
+  } else {
+    for (let k = 0; k < 1 + ((r[1] ?? 0) % 6); k++) {
+      const i = (rnd(1)[0] ?? 0) % out.length;
+      out[i] = rnd(1)[0] ?? 0;
+    }
+  }
+  // half the time keep the EAP length consistent, so the mutation reaches the method
+  if ((r[3] ?? 0) & 1 && out.length >= 4) {
+    out[2] = out.length >> 8;
+    out[3] = out.length & 0xff;
+  }
+  return out;
+}

@@ -2,7 +2,9 @@
 // §2.16) against a gateway that signs with a certificate, asking for a virtual IP by CP.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { makeWorld, connect, settled, until, type World } from "../helpers/ike-rw.ts";
+import { makeWorld, connect, settled, until, mutateEap, type World } from "../helpers/ike-rw.ts";
+import { seededRandom } from "../helpers/ike-pair.ts";
+import { EapType } from "../../sdk/ike/eap/eap.ts";
 import { decodeHeader } from "../../sdk/ike/codec.ts";
 import { Exchange, HeaderFlag, type Payload } from "../../sdk/ike/message.ts";
 import { formatTsList } from "../../sdk/ike/ts.ts";
@@ -248,3 +250,62 @@ test("EAP-MSCHAPv2: a gateway that stops answering mid-EAP makes the client fail
   assert.match(f.client?.message ?? "", /no answer to IKE_AUTH/);
   assert.equal(ike.state, "DESTROYED");
 });
+
+/** Rewrites the EAP payloads `ike` sends (before encryption); `edit` returns the new EAP bytes. */
+function editEap(ike: IkeSa, edit: (data: Uint8Array, n: number) => Uint8Array): void {
+  const sa = ike as unknown as { protect: Protect };
+  const orig = sa.protect.bind(ike);
+  let n = 0;
+  sa.protect = (x, response, id, ps) =>
+    orig(
+      x,
+      response,
+      id,
+      ps.map((p) => (p.type === "EAP" ? { ...p, data: edit(p.data, n++) } : p)),
+    );
+}
+
+test("EAP-MSCHAPv2: a gateway requesting another EAP method gets an EAP-Nak; both fail saying so", async () => {
+  const w = await makeWorld({ eapId: "%any", secrets: { alice: "Passw0rd!" } }, [ALICE]);
+  // the gateway's second EAP request (the MSCHAPv2 Challenge) becomes an EAP-MD5 request
+  w.onResponder = (g) =>
+    editEap(g, (d, n) => (n === 1 ? Uint8Array.from(d, (b, i) => (i === 4 ? EapType.MD5 : b)) : d));
+  const ike = connect(w, 0);
+  await settled(ike);
+  await until(() => w.gateway.events.some((e) => e.type === "failed"));
+  const f = failures(w);
+  assert.match(f.client?.message ?? "", /the gateway requested EAP_MD5 authentication, we do EAP-MSCHAPv2 only/);
+  assert.match(w.clients[0]!.logs.join("\n"), /requesting EAP_MSCHAPV2 authentication, sending EAP_NAK/);
+  assert.match(w.clients[0]!.logs.join("\n"), /generating IKE_AUTH request 3 \[ EAP\/RES\/NAK \]/);
+  assert.match(f.gateway?.message ?? "", /refused EAP_MSCHAPV2 with EAP_NAK/);
+  assert.match(w.gateway.logs.join("\n"), /received EAP_NAK, sending EAP_FAILURE/);
+});
+
+const IKE_FUZZ = 20;
+
+for (const dir of ["gateway to client", "client to gateway"] as const) {
+  test(`fuzz: ${IKE_FUZZ} seeded mutations of the EAP messages ${dir} in IKE_AUTH: no crash, up or failed with a reason`, async () => {
+    const rnd = seededRandom(dir === "gateway to client" ? 77 : 78);
+    let failedRuns = 0;
+    for (let run = 0; run < IKE_FUZZ; run++) {
+      const w = await makeWorld({ eapId: "%any", secrets: { alice: "Passw0rd!" } }, [ALICE], run + 1);
+      const target = run % 3;
+      const edit = (d: Uint8Array, n: number): Uint8Array => (n === target ? mutateEap(rnd, d) : d);
+      if (dir === "gateway to client") w.onResponder = (g) => editEap(g, edit);
+      const ike = connect(w, 0);
+      if (dir === "client to gateway") editEap(ike, edit);
+      await settled(ike);
+      await w.clock.advance(200_000);
+      const logs = [...w.clients[0]!.logs, ...w.gateway.logs].join("\n");
+      assert.doesNotMatch(logs, /internal error/, logs);
+      const f = failures(w);
+      if (ike.state === "ESTABLISHED") continue;
+      failedRuns++;
+      assert.ok(f.client, `run ${run}: the client failed with an error`);
+      assert.notEqual(f.client.code, "INTERNAL");
+      assert.ok(f.client.message.length > 20);
+      if (f.gateway) assert.notEqual(f.gateway.code, "INTERNAL");
+    }
+    assert.ok(failedRuns >= IKE_FUZZ / 2, `most mutations make the SA fail (${failedRuns})`);
+  });
+}
