@@ -53,16 +53,17 @@ export class TestPool {
     readonly addresses: string[],
     readonly dns: string[],
   ) {}
-  acquire(peer: IkeIdentity, requested?: string): VirtualIpLease | { error: string } {
-    const who = formatIdentity(peer);
+  acquire(peer: IkeIdentity, family: 4 | 6, requested?: string): VirtualIpLease | { error: string } {
+    const who = `${formatIdentity(peer)}/${family}`;
+    const mine = this.addresses.filter((a) => a.includes(":") === (family === 6));
+    const taken = [...this.byId.values()];
     let addr = this.byId.get(who);
-    if (!addr && requested && this.addresses.includes(requested) && ![...this.byId.values()].includes(requested))
-      addr = requested;
-    addr ??= this.addresses.find((a) => ![...this.byId.values()].includes(a));
-    if (!addr) return { error: `pool '${POOL}' is exhausted (${this.addresses.length} addresses, all leased)` };
+    if (!addr && requested && mine.includes(requested) && !taken.includes(requested)) addr = requested;
+    addr ??= mine.find((a) => !taken.includes(a));
+    if (!addr) return { error: `pool '${POOL}' is exhausted (${mine.length} IPv${family} addresses, all leased)` };
     this.byId.set(who, addr);
     this.online.set(addr, (this.online.get(addr) ?? 0) + 1);
-    return { pool: POOL, address: addr, dns: this.dns };
+    return { pool: POOL, address: addr, dns: family === 4 ? this.dns : ["fd00:1::53"] };
   }
   release(lease: VirtualIpLease, peer: IkeIdentity): void {
     this.released.push(`${lease.address} ${formatIdentity(peer)}`);
@@ -107,6 +108,9 @@ export interface GatewayOptions {
   poolSize?: number;
   secrets?: Record<string, string>;
   rekeyTime?: number;
+  localTs?: string;
+  /** Pre-shared key authentication both ways instead of certificate + EAP. */
+  psk?: string;
 }
 
 export interface ClientOptions {
@@ -117,6 +121,8 @@ export interface ClientOptions {
   /** The secret's identity when it differs from eapId ?? id. */
   secretFor?: string;
   remoteTs?: string;
+  /** Pre-shared key authentication (the gateway must have `psk` too). */
+  psk?: string;
 }
 
 export async function makeWorld(g: GatewayOptions, clients: ClientOptions[], seed = 1): Promise<World> {
@@ -126,7 +132,10 @@ export async function makeWorld(g: GatewayOptions, clients: ClientOptions[], see
   const nodes = new Map<string, Node>();
   const world = { clock, clients: [], wire: [] } as unknown as World;
   world.pool = new TestPool(
-    Array.from({ length: g.poolSize ?? 8 }, (_, i) => `10.99.0.${i + 1}`),
+    [
+      ...Array.from({ length: g.poolSize ?? 8 }, (_, i) => `10.99.0.${i + 1}`),
+      ...Array.from({ length: g.poolSize ?? 8 }, (_, i) => `fd00:99::${i + 1}`),
+    ],
     ["10.1.0.53"],
   );
   const deliver = (from: Node, bytes: Uint8Array, local: Endpoint, remote: Endpoint): void => {
@@ -186,8 +195,10 @@ export async function makeWorld(g: GatewayOptions, clients: ClientOptions[], see
       const s = n.secrets.get(formatIdentity(id));
       return s === undefined ? undefined : new TextEncoder().encode(s);
     },
-    acquireVirtualIp: (pools, peer, _family, requested) =>
-      pools.includes(POOL) ? world.pool.acquire(peer, requested) : { error: `no pool named ${pools.join(", ")}` },
+    acquireVirtualIp: (pools, peer, family, requested) =>
+      pools.includes(POOL)
+        ? world.pool.acquire(peer, family, requested)
+        : { error: `no pool named ${pools.join(", ")}` },
     releaseVirtualIp: (lease, peer) => world.pool.release(lease, peer),
   });
   const node = (name: string, addr: string, conn: IkeConnection, secrets: Map<string, string>): Node => {
@@ -212,7 +223,7 @@ export async function makeWorld(g: GatewayOptions, clients: ClientOptions[], see
       addr: GATEWAY,
       remoteAddr: "%any",
       id: "swan.example.org",
-      localTs: "10.1.0.0/16",
+      localTs: g.localTs ?? "10.1.0.0/16",
       remoteTs: "dynamic",
       rekeyTime: g.rekeyTime,
     }),
@@ -230,6 +241,11 @@ export async function makeWorld(g: GatewayOptions, clients: ClientOptions[], see
     psk: undefined,
     pools: g.pools ?? [POOL],
   };
+  if (g.psk !== undefined) {
+    gwConn.local = { auth: "psk", id: parseIdentity("swan.example.org") };
+    gwConn.remote = { auth: "psk", id: "any" };
+    gwConn.psk = new TextEncoder().encode(g.psk);
+  }
   world.gateway = node("gateway", GATEWAY, gwConn, new Map(Object.entries(g.secrets ?? {})));
   clients.forEach((c, i) => {
     const addr = `198.18.0.${10 + i}`;
@@ -251,6 +267,11 @@ export async function makeWorld(g: GatewayOptions, clients: ClientOptions[], see
       psk: undefined,
       vips: c.vips ?? ["0.0.0.0"],
     };
+    if (c.psk !== undefined) {
+      conn.local = { auth: "psk", id: parseIdentity(c.id) };
+      conn.remote = { auth: "psk", id: parseIdentity("swan.example.org") };
+      conn.psk = new TextEncoder().encode(c.psk);
+    }
     const secrets = new Map<string, string>();
     if (c.secret !== undefined) secrets.set(c.secretFor ?? c.eapId ?? c.id, c.secret);
     world.clients.push(node(`client${i}`, addr, conn, secrets));

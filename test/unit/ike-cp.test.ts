@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { makeWorld, connect, settled, until, type World } from "../helpers/ike-rw.ts";
 import { formatTsList } from "../../sdk/ike/ts.ts";
 import type { IkeSa } from "../../sdk/ike/ike-sa.ts";
+import type { Payload } from "../../sdk/ike/message.ts";
 
 const secrets = { alice: "alice-pw", bob: "bob-pw", carol: "carol-pw" };
 const client = (eapId: string, id = `${eapId}-laptop.example.org`) => ({
@@ -149,4 +150,65 @@ test("CP: the gateway that rekeys also hands the lease over", async () => {
     ["10.99.0.1"],
   );
   assert.deepEqual(w.pool.released, []);
+});
+
+test("CP without EAP: a PSK client gets its virtual IP in the one IKE_AUTH response", async () => {
+  const w = await makeWorld({ psk: "k3y" }, [{ id: "dave.example.org", psk: "k3y" }]);
+  const a = connect(w, 0);
+  await settled(a);
+  assert.equal(a.state, "ESTABLISHED", w.gateway.logs.join("\n"));
+  assert.deepEqual(a.localVips, ["10.99.0.1"]);
+  assert.match(w.gateway.logs.join("\n"), /assigning virtual IP 10\.99\.0\.1 to peer 'dave\.example\.org'/);
+  assert.match(w.gateway.logs.join("\n"), /generating IKE_AUTH response 1 \[ IDr AUTH CPRP\(ADDR DNS\) SA TSi TSr \]/);
+});
+
+test("CP: a gateway with pools refuses a client that asks for no address (FAILED_CP_REQUIRED), no child", async () => {
+  const w = await makeWorld({ psk: "k3y" }, [{ id: "dave.example.org", psk: "k3y", vips: [] }]);
+  const a = connect(w, 0);
+  await settled(a);
+  assert.equal(a.state, "ESTABLISHED");
+  assert.equal(a.children.size, 0);
+  assert.match(w.gateway.logs.join("\n"), /expected a virtual IP request, sending FAILED_CP_REQUIRED/);
+  assert.match(w.clients[0]!.logs.join("\n"), /received FAILED_CP_REQUIRED notify, no CHILD_SA built/);
+});
+
+test("CP: IPv4 and IPv6 virtual IPs at once: ADDR/ADDR6 and DNS/DNS6, TSi 0.0.0.0/0 and ::/0 narrowed to both", async () => {
+  const w = await makeWorld({ psk: "k3y", localTs: "10.1.0.0/16,fd00:1::/64" }, [
+    { id: "dave.example.org", psk: "k3y", vips: ["0.0.0.0", "::"], remoteTs: "10.1.0.0/16,fd00:1::/64" },
+  ]);
+  const a = connect(w, 0);
+  // what the client proposes as TSi, read before encryption
+  const proposed: string[] = [];
+  const sa = a as unknown as { protect: (x: number, r: boolean, id: number, ps: Payload[]) => Uint8Array[] };
+  const orig = sa.protect.bind(a);
+  sa.protect = (x, r, id, ps) => {
+    for (const p of ps) if (p.type === "TSi") proposed.push(formatTsList(p.selectors));
+    return orig(x, r, id, ps);
+  };
+  await settled(a);
+  assert.deepEqual(proposed, ["0.0.0.0/0 ::/0"]);
+  const cl = w.clients[0]!.logs.join("\n");
+  assert.match(cl, /IKE_AUTH request 1 \[ IDi N\(INIT_CONTACT\) IDr AUTH CPRQ\(ADDR ADDR6 DNS DNS6\) SA TSi TSr \]/);
+  assert.deepEqual(a.localVips, ["10.99.0.1", "fd00:99::1"]);
+  assert.deepEqual(a.dnsServers, ["10.1.0.53", "fd00:1::53"]);
+  const c = [...a.children.values()];
+  assert.equal(c.length, 1);
+  assert.equal(formatTsList(c[0]!.localTs), "10.99.0.1/32 fd00:99::1/128");
+  const g = [...gatewaySas(w)[0]!.children.values()];
+  assert.equal(formatTsList(g[0]!.remoteTs), "10.99.0.1/32 fd00:99::1/128");
+  assert.match(w.gateway.logs.join("\n"), /peer requested virtual IP ::\n/);
+});
+
+test("CP: a second Child SA by CREATE_CHILD_SA uses the virtual IP for dynamic, on both ends", async () => {
+  const w = await makeWorld({ eapId: "%any", secrets }, [client("alice")]);
+  const a = connect(w, 0);
+  await settled(a);
+  a.createChild({ ...a.conn.children[0]!, name: "second" });
+  await until(() => a.children.size === 2);
+  const second = [...a.children.values()].find((c) => c.name === "second");
+  assert.ok(second);
+  assert.equal(formatTsList(second.localTs), "10.99.0.1/32");
+  const g = [...gatewaySaOf(w, "alice").children.values()].find((c) => c.spiOut === second.spiIn);
+  assert.ok(g);
+  assert.equal(formatTsList(g.remoteTs), "10.99.0.1/32");
 });
