@@ -5,6 +5,7 @@
  * @module
  */
 import { md4 } from "./md4.ts";
+import { secretBytes } from "../../dataplane/control-crypto.ts";
 
 /** UTF-8 to UTF-16LE code units; a malformed sequence becomes U+FFFD. The caller wipes the result. */
 function utf8ToUtf16le(utf8: Uint8Array): Uint8Array {
@@ -30,7 +31,7 @@ function utf8ToUtf16le(utf8: Uint8Array): Uint8Array {
     } else units.push(c);
     i += need + 1;
   }
-  const out = new Uint8Array(units.length * 2);
+  const out = secretBytes(units.length * 2);
   units.forEach((u, j) => {
     out[2 * j] = u & 0xff;
     out[2 * j + 1] = u >> 8;
