@@ -82,7 +82,7 @@ test("CP: pool exhausted: INTERNAL_ADDRESS_FAILURE, the IKE SA stays up without 
   assert.deepEqual(b.localVips, []);
   assert.equal(b.children.size, 0);
   const gl = w.gateway.logs.join("\n");
-  assert.match(gl, /no virtual IP found for 0\.0\.0\.0 requested by 'bob'/);
+  assert.match(gl, /no virtual IP found for %any requested by 'bob'/);
   assert.match(gl, /no virtual IP found, sending INTERNAL_ADDRESS_FAILURE/);
   assert.match(gl, /configuration payload negotiation failed, no CHILD_SA built/);
   assert.match(w.clients[1]!.logs.join("\n"), /received INTERNAL_ADDRESS_FAILURE notify, no CHILD_SA built/);
@@ -196,7 +196,7 @@ test("CP: IPv4 and IPv6 virtual IPs at once: ADDR/ADDR6 and DNS/DNS6, TSi 0.0.0.
   assert.equal(formatTsList(c[0]!.localTs), "10.99.0.1/32 fd00:99::1/128");
   const g = [...gatewaySas(w)[0]!.children.values()];
   assert.equal(formatTsList(g[0]!.remoteTs), "10.99.0.1/32 fd00:99::1/128");
-  assert.match(w.gateway.logs.join("\n"), /peer requested virtual IP ::\n/);
+  assert.match(w.gateway.logs.join("\n"), /peer requested virtual IP %any6\n/);
 });
 
 test("CP: a second Child SA by CREATE_CHILD_SA uses the virtual IP for dynamic, on both ends", async () => {

@@ -73,7 +73,7 @@ test("EAP-MSCHAPv2 with EAP-Identity and a virtual IP: both ends up, VIP, DNS an
   assert.match(cl, /generating IKE_AUTH request 1 \[ IDi CERTREQ N\(INIT_CONTACT\) IDr CPRQ\(ADDR DNS\) SA TSi TSr \]/);
   assert.match(gl, /initiating EAP_IDENTITY method/);
   assert.match(gl, /received EAP identity 'alice'/);
-  assert.match(gl, /peer requested virtual IP 0\.0\.0\.0/);
+  assert.match(gl, /peer requested virtual IP %any\n/);
   assert.match(gl, /assigning virtual IP 10\.99\.0\.1 to peer 'alice'/);
   assert.match(gl, /authentication of 'client\.example\.org' with EAP successful/);
   assert.match(gl, /generating IKE_AUTH response 5 \[ AUTH CPRP\(ADDR DNS\) SA TSi TSr \]/);

@@ -117,6 +117,7 @@ export class MschapV2Server {
     this.#msk = mschapv2Msk(sha1, hash, expected);
     hash.fill(0);
     this.#name = m.name;
+    this.lastRefusal = undefined;
     this.#state = "success";
     this.#identifier = (this.#identifier + 1) & 0xff;
     return { kind: "reply", packet: successRequest(this.#identifier, this.#msId, auth) };

@@ -146,7 +146,9 @@ export function respondCp(ike: IkeSa, request: Payload[]): { payloads: Payload[]
     const fam: 4 | 6 = a.type === CfgAttr.INTERNAL_IP4_ADDRESS ? 4 : 6;
     const addr = attributeAddress(a);
     const wanted = addr ?? (fam === 4 ? "0.0.0.0" : "::");
-    ike.log("IKE", 0, `peer requested virtual IP ${wanted}`);
+    // charon prints an any-address as %any / %any6 (host.c)
+    const shown = isAny(wanted) ? (fam === 4 ? "%any" : "%any6") : wanted;
+    ike.log("IKE", 0, `peer requested virtual IP ${shown}`);
     const lease: VirtualIpLease | { error: string } =
       pools.length === 0
         ? { error: `connection '${ike.conn.name}' has no pools` }
@@ -154,7 +156,7 @@ export function respondCp(ike: IkeSa, request: Payload[]): { payloads: Payload[]
           ? ike.host.acquireVirtualIp(pools, peer, fam, isAny(wanted) ? undefined : wanted)
           : { error: "this host assigns no virtual IPs" };
     if ("error" in lease) {
-      ike.log("IKE", 0, `no virtual IP found for ${wanted} requested by '${who}'`);
+      ike.log("IKE", 0, `no virtual IP found for ${shown} requested by '${who}'`);
       why.push(lease.error);
       continue;
     }
