@@ -31,6 +31,7 @@ import { IkeRekeyTask, respondIkeRekey } from "./tasks/ike-rekey.ts";
 import { IkeDeleteTask } from "./tasks/ike-delete.ts";
 import { DpdTask } from "./tasks/dpd.ts";
 import { respondInformational } from "./tasks/informational.ts";
+import { releaseLeases } from "./tasks/config-payload.ts";
 
 export { ChildSa, type ChildSaKeys, type ChildState } from "./child-sa.ts";
 export type { Endpoint } from "./payloads.ts";
@@ -150,6 +151,10 @@ export class IkeSa implements ChildSaOwner {
   rekeyCollision?: { successor: IkeSa; lowerNonce: Uint8Array };
   /** @internal The lower nonce of the rekey exchange that created this SA (§2.8.2). */
   lowerNonce?: Uint8Array;
+  /** @internal Run once when the SA is destroyed: wipes what an exchange in progress holds (an EAP MSK). */
+  readonly onDestroy: (() => void)[] = [];
+  /** @internal Why the peer's authentication was refused while it could still retry (EAP-MSCHAPv2). */
+  pendingAuthFailure?: string;
 
   #out?: SkCipher;
   #in?: SkCipher;
@@ -657,6 +662,9 @@ export class IkeSa implements ChildSaOwner {
     next.natDetected = this.natDetected;
     next.peerSupportsFragmentation = this.peerSupportsFragmentation;
     next.peerHashes = this.peerHashes;
+    next.localVips = [...this.localVips];
+    next.dnsServers = [...this.dnsServers];
+    next.eapIdentity = this.eapIdentity;
     next.state = "ESTABLISHED";
     next.establishedAt = this.host.now();
     // A new task manager: message IDs of the rekeyed SA start at 0 both ways (§2.18).
@@ -671,6 +679,9 @@ export class IkeSa implements ChildSaOwner {
       c.adopt(next);
     }
     this.children.clear();
+    // The leases go with the children (charon's inherit_post moves other_vips): not released here.
+    next.remoteVips = this.remoteVips;
+    this.remoteVips = [];
     this.rekeyCollision = undefined;
     this.state = "REKEYED";
     this.log(
@@ -720,6 +731,8 @@ export class IkeSa implements ChildSaOwner {
     this.#timers.clear();
     this.tasks.clear();
     if (this.skKeys) for (const k of Object.values(this.skKeys)) k.fill(0);
+    for (const f of this.onDestroy.splice(0)) f();
+    releaseLeases(this);
     const c = this.rekeyCollision?.successor;
     this.rekeyCollision = undefined;
     if (c && c.children.size === 0 && c.state === "ESTABLISHED") void c.delete();

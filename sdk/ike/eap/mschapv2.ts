@@ -12,19 +12,36 @@
  */
 import { md4 } from "./md4.ts";
 import { desEncrypt } from "./des.ts";
+import { secretBytes } from "../../dataplane/control-crypto.ts";
 
 /** A SHA-1 function (FIPS 180-4), returning the 20-byte digest. */
 export type Sha1 = (data: Uint8Array) => Uint8Array;
 
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+// Buffers that hold password-derived bytes are secretBytes (explicit ArrayBuffers, see
+// control-crypto.ts) and are wiped once used, so no copy outlives the computation.
 const cat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  const out = secretBytes(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
   for (const p of parts) {
     out.set(p, off);
     off += p.length;
   }
   return out;
+};
+/** The first `n` bytes of a digest, in a buffer of its own; the digest is wiped. */
+const head = (digest: Uint8Array, n: number): Uint8Array => {
+  const out = secretBytes(n);
+  out.set(digest.subarray(0, n));
+  digest.fill(0);
+  return out;
+};
+/** sha1 of the concatenation, the concatenation wiped (it holds secret parts). */
+const sha1Of = (sha1: Sha1, ...parts: Uint8Array[]): Uint8Array => {
+  const all = cat(...parts);
+  const d = sha1(all);
+  all.fill(0);
+  return d;
 };
 const hexUpper = (b: Uint8Array): string =>
   Array.from(b, (x) => x.toString(16).padStart(2, "0"))
@@ -43,7 +60,7 @@ const SHS_PAD2 = new Uint8Array(40).fill(0xf2);
 
 /** The password as RFC 2759 §8 hashes it: UTF-16LE code units, no terminator. */
 export function utf16le(password: string): Uint8Array {
-  const out = new Uint8Array(password.length * 2);
+  const out = secretBytes(password.length * 2);
   for (let i = 0; i < password.length; i++) {
     const u = password.charCodeAt(i);
     out[2 * i] = u & 0xff;
@@ -81,12 +98,12 @@ export function challengeHash(
   authenticatorChallenge: Uint8Array,
   userName: Uint8Array,
 ): Uint8Array {
-  return sha1(cat(peerChallenge, authenticatorChallenge, userName)).slice(0, 8);
+  return head(sha1Of(sha1, peerChallenge, authenticatorChallenge, userName), 8);
 }
 
 /** RFC 2759 §8.5 ChallengeResponse: the challenge DES-encrypted under the zero-padded hash's three 7-byte thirds. */
 export function challengeResponse(challenge: Uint8Array, passwordHash: Uint8Array): Uint8Array {
-  const z = new Uint8Array(21);
+  const z = secretBytes(21);
   z.set(passwordHash);
   const out = cat(
     desEncrypt(z.subarray(0, 7), challenge),
@@ -118,10 +135,12 @@ function authenticatorDigest(
   userName: Uint8Array,
 ): Uint8Array {
   const hashHash = hashNtPasswordHash(passwordHash);
-  const digest = sha1(cat(hashHash, ntResponse, AUTH_MAGIC1));
+  const digest = sha1Of(sha1, hashHash, ntResponse, AUTH_MAGIC1);
   hashHash.fill(0);
   const challenge = challengeHash(sha1, peerChallenge, authenticatorChallenge, userName);
-  return sha1(cat(digest, challenge, AUTH_MAGIC2));
+  const out = sha1Of(sha1, digest, challenge, AUTH_MAGIC2);
+  digest.fill(0);
+  return out;
 }
 
 /** RFC 2759 §8.7 GenerateAuthenticatorResponse: "S=" and 40 upper-case hex digits. */
@@ -160,7 +179,7 @@ export function checkAuthenticatorResponse(
 
 /** RFC 3079 §3.4 GetMasterKey: the first 16 bytes of SHA-1(PasswordHashHash | NT-Response | Magic1). */
 export function getMasterKey(sha1: Sha1, passwordHashHash: Uint8Array, ntResponse: Uint8Array): Uint8Array {
-  return sha1(cat(passwordHashHash, ntResponse, MPPE_MAGIC1)).slice(0, 16);
+  return head(sha1Of(sha1, passwordHashHash, ntResponse, MPPE_MAGIC1), 16);
 }
 
 /**
@@ -176,7 +195,7 @@ export function getAsymmetricStartKey(
   isServer: boolean,
 ): Uint8Array {
   const magic = isSend === isServer ? MPPE_MAGIC3 : MPPE_MAGIC2;
-  return sha1(cat(masterKey.subarray(0, 16), SHS_PAD1, magic, SHS_PAD2)).slice(0, keyLength);
+  return head(sha1Of(sha1, masterKey.subarray(0, 16), SHS_PAD1, magic, SHS_PAD2), keyLength);
 }
 
 /**
@@ -191,9 +210,13 @@ export function getAsymmetricStartKey(
 export function mschapv2Msk(sha1: Sha1, passwordHash: Uint8Array, ntResponse: Uint8Array): Uint8Array {
   const hashHash = hashNtPasswordHash(passwordHash);
   const master = getMasterKey(sha1, hashHash, ntResponse);
-  const msk = new Uint8Array(64);
-  msk.set(getAsymmetricStartKey(sha1, master, 16, false, true), 0);
-  msk.set(getAsymmetricStartKey(sha1, master, 16, true, true), 16);
+  const msk = secretBytes(64);
+  const receive = getAsymmetricStartKey(sha1, master, 16, false, true);
+  const send = getAsymmetricStartKey(sha1, master, 16, true, true);
+  msk.set(receive, 0);
+  msk.set(send, 16);
+  receive.fill(0);
+  send.fill(0);
   hashHash.fill(0);
   master.fill(0);
   return msk;

@@ -17,13 +17,50 @@ import {
   keyLengths,
   type Chosen,
 } from "../proposals.ts";
-import { narrowTs, formatTsList, explainTsMismatch, resolveTs } from "../ts.ts";
+import { narrowTs, formatTsList, explainTsMismatch, resolveTs, tsForAddress } from "../ts.ts";
 import { deriveChildKeys } from "../keys.ts";
 import { notifyName } from "../names.ts";
 import { Notify, NOTIFY_ERROR_MAX, ProtocolId, type Payload, type Proposal, type TrafficSelector } from "../message.ts";
 import { IkeError } from "../errors.ts";
 import { chosenProposal, find, groupBytes, groupName, lowerNonce, notifies, notify, spiBytes } from "../payloads.ts";
 import { NONCE_BYTES } from "./common.ts";
+import { requestedVipFamilies } from "./config-payload.ts";
+
+/** The whole address range of a family: what charon proposes for a `dynamic` TS while asking for a virtual IP. */
+function anyTs(family: 4 | 6): TrafficSelector {
+  const n = family === 4 ? 4 : 16;
+  return {
+    tsType: family === 4 ? 7 : 8,
+    ipProtocol: 0,
+    startPort: 0,
+    endPort: 0xffff,
+    start: new Uint8Array(n),
+    end: new Uint8Array(n).fill(0xff),
+  };
+}
+
+/** Replaces `dynamic` by each of `hosts` (selectors). */
+function resolveDynamic(list: (TrafficSelector | "dynamic")[], hosts: TrafficSelector[]): TrafficSelector[] {
+  return list.flatMap((ts) => (ts === "dynamic" ? hosts : [ts]));
+}
+
+/**
+ * What our `dynamic` TS stands for (charon's prepare_proposed_ts and ike_sa_get_dynamic_hosts):
+ * the virtual IPs the peer assigned us; in the IKE_AUTH that asks for them, 0.0.0.0/0 (::/0) of
+ * each family asked for, for the responder to narrow to the address it assigns; else our address.
+ */
+export function localDynamic(ike: IkeSa, inAuth: boolean): TrafficSelector[] {
+  if (ike.localVips.length) return ike.localVips.map(tsForAddress);
+  const families = inAuth ? requestedVipFamilies(ike) : [];
+  if (families.length) return families.map(anyTs);
+  return [tsForAddress(ike.local.address)];
+}
+
+/** What the peer's `dynamic` TS stands for: the virtual IPs we leased it, else its address. */
+export function remoteDynamic(ike: IkeSa): TrafficSelector[] {
+  if (ike.remoteVips.length) return ike.remoteVips.map((l) => tsForAddress(l.address));
+  return [tsForAddress(ike.remote.address)];
+}
 
 /** A Child SA we asked for and whose response has not come yet. */
 export interface PendingChild {
@@ -53,7 +90,7 @@ export function childRequestPayloads(ike: IkeSa, c: PendingChild, withKe: boolea
     out.push({ type: "NONCE", data: c.nonce });
     if (c.ks && c.group !== undefined) out.push({ type: "KE", group: c.group, data: c.ks.publicValue });
   }
-  const localTs = c.rekeyOf ? c.rekeyOf.localTs : resolveTs(t.localTs, ike.local.address);
+  const localTs = c.rekeyOf ? c.rekeyOf.localTs : resolveDynamic(t.localTs, localDynamic(ike, !withKe));
   const remoteTs = c.rekeyOf ? c.rekeyOf.remoteTs : resolveTs(t.remoteTs, ike.remote.address);
   out.push({ type: "TSi", selectors: localTs }, { type: "TSr", selectors: remoteTs });
   return out;
@@ -77,6 +114,20 @@ export async function completeChild(
     return undefined;
   };
   if (err) {
+    if (err.notifyType === Notify.INTERNAL_ADDRESS_FAILURE || err.notifyType === Notify.FAILED_CP_REQUIRED) {
+      ike.log("IKE", 0, `received ${notifyName(err.notifyType)} notify, no CHILD_SA built`);
+      const why =
+        err.notifyType === Notify.INTERNAL_ADDRESS_FAILURE
+          ? "the peer has no virtual IP for us (its pool is exhausted, or it has no pool for this connection)"
+          : "the peer requires a virtual IP request (set vips = 0.0.0.0 in this connection)";
+      return failed(
+        new IkeError(
+          "CHILD_SA_FAILED",
+          `Child SA '${t.name}' not built: ${notifyName(err.notifyType)}: ${why}`,
+          "remote",
+        ),
+      );
+    }
     const code =
       err.notifyType === Notify.NO_PROPOSAL_CHOSEN
         ? "NO_PROPOSAL_CHOSEN"
@@ -164,7 +215,7 @@ export async function respondChildRequest(
   let lastTsWhy = "";
   let lastPropWhy = "";
   for (const t of templates) {
-    const remoteCfg = resolveTs(t.remoteTs, ike.remote.address);
+    const remoteCfg = resolveDynamic(t.remoteTs, remoteDynamic(ike));
     const localCfg = resolveTs(t.localTs, ike.local.address);
     const nI = narrowTs(tsi.selectors, remoteCfg);
     const nR = narrowTs(tsr.selectors, localCfg);

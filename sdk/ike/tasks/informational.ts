@@ -19,12 +19,16 @@ export function respondInformational(ike: IkeSa, messageId: number, ps: Payload[
     }
     if (p.type === "N" && p.notifyType === Notify.AUTHENTICATION_FAILED) {
       ike.respond(Exchange.INFORMATIONAL, messageId, []);
+      // A peer that gives up after we refused its EAP password: our refusal is the reason.
+      const refused = ike.pendingAuthFailure;
       ike.fail(
-        new IkeError(
-          "AUTHENTICATION_FAILED",
-          `peer ${ike.remote.address} did not accept our authentication as '${ike.fmtId(ike.localId)}' (AUTHENTICATION_FAILED after IKE_AUTH)`,
-          "remote",
-        ),
+        refused
+          ? new IkeError("AUTHENTICATION_FAILED", `${refused} (the client gave up: AUTHENTICATION_FAILED)`)
+          : new IkeError(
+              "AUTHENTICATION_FAILED",
+              `peer ${ike.remote.address} did not accept our authentication as '${ike.fmtId(ike.localId)}' (AUTHENTICATION_FAILED after IKE_AUTH)`,
+              "remote",
+            ),
       );
       return;
     }
