@@ -31,7 +31,7 @@ export interface VipLeaseStatus {
 /** A pool's counters, like `swanctl --list-pools`. */
 export interface VipPoolStatus {
   name: string;
-  /** The first address handed out. */
+  /** The base address as configured (a subnet's network address, a range's first), as swanctl shows it. */
   base: string;
   size: number;
   online: number;
@@ -71,6 +71,7 @@ export class VipPool {
   /** Number of addresses handed out at most. */
   readonly size: number;
   readonly #start: bigint;
+  readonly #base: bigint;
   readonly #bytes: number;
   readonly #holders = new Map<string, Holder>();
   /** Owner (identity key) of every offset leased so far, online or offline. */
@@ -98,6 +99,7 @@ export class VipPool {
       if (b - a >= 1n << BigInt(POOL_LIMIT_BITS))
         throw new ConfigError("BAD_VALUE", `${where}: the range is larger than 2^31 addresses`);
       start = a;
+      this.#base = a;
       size = Number(b - a) + 1;
       bytes = from.length;
     } else {
@@ -118,6 +120,7 @@ export class VipPool {
       const diff = Number(b & ((1n << BigInt(hostBits)) - 1n));
       size = 2 ** hostBits;
       start = b;
+      this.#base = b;
       if (size > 2) {
         // mem_pool_create(): the network address and the broadcast address are never handed out;
         // a base inside the subnet starts there.
@@ -255,7 +258,7 @@ export class VipPool {
     }
     return {
       name: this.name,
-      base: this.address(0),
+      base: formatIp(fromBig(this.#base, this.#bytes)),
       size: this.size,
       online,
       offline,
