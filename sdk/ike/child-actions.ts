@@ -52,6 +52,8 @@ export interface ChildActionsHost {
   setTimer(ms: number, fn: () => void): TimerId;
   clearTimer(t: TimerId): void;
   log(level: 0 | 1 | 2, message: string): void;
+  /** A start or restart used up its keying tries. */
+  gaveUp?(conn: string, error: IkeError): void;
 }
 
 const key = (conn: string, child: string): string => `${conn}/${child}`;
@@ -231,6 +233,7 @@ export class ChildActions {
             `${k.why}: giving up on '${k.conn.name}' after ${k.attempt} keying ${k.attempt === 1 ? "try" : "tries"} (keyingtries = ${tries}; 0 retries forever): ${e.message}`,
           );
           k.reject(e);
+          this.#host.gaveUp?.(k.conn.name, e);
           return;
         }
         const pause = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (k.attempt - 1));

@@ -222,6 +222,8 @@ export class IkeDaemon {
   #volumeTimer?: TimerId;
   /** Receives every decapsulated inner packet. */
   onInner?: InnerHandler;
+  /** Hears that a start or restart (start_action, dpd_action, close_action) used up its keying tries. */
+  onGaveUp?: (conn: string, error: IkeError) => void;
 
   constructor(opts: IkeDaemonOptions) {
     this.#opts = opts;
@@ -245,6 +247,7 @@ export class IkeDaemon {
         setTimer: (ms, fn) => this.#clock.setTimer(ms, fn),
         clearTimer: (t) => this.#clock.clearTimer(t),
         log: (level, message) => this.logLine("CHD", level, message),
+        gaveUp: (conn, error) => this.onGaveUp?.(conn, error),
       },
       this.counters,
     );
@@ -493,16 +496,20 @@ export class IkeDaemon {
 
   /**
    * Applies every child's start_action: `start` initiates (with the connection's keying tries;
-   * children of one connection share its IKE SA), `trap` installs a trap. Resolves with what was
-   * done; the returned `started` promises settle when each connection is up or gave up.
+   * children of one connection share its IKE SA), `trap` installs a trap; `start: false` traps
+   * only. The returned `started` promises settle when each connection is up or gave up.
    */
-  startActions(): { trapped: Trap[]; started: { conn: string; up: Promise<{ ike: IkeSa; child?: ChildSa }> }[] } {
+  startActions(opts: { start?: boolean } = {}): {
+    trapped: Trap[];
+    started: { conn: string; up: Promise<{ ike: IkeSa; child?: ChildSa }> }[];
+  } {
     const trapped: Trap[] = [];
     const started: { conn: string; up: Promise<{ ike: IkeSa; child?: ChildSa }> }[] = [];
     for (const conn of this.#opts.connections) {
       for (const t of conn.children) if (t.startAction === "trap") trapped.push(this.#actions.installTrap(conn, t));
       const start = conn.children.filter((t) => t.startAction === "start");
-      if (start.length) started.push({ conn: conn.name, up: this.#actions.bringUp(conn, start, "start_action") });
+      if (start.length && opts.start !== false)
+        started.push({ conn: conn.name, up: this.#actions.bringUp(conn, start, "start_action") });
     }
     return { trapped, started };
   }

@@ -22,6 +22,7 @@ import type { Dataplane } from "../dataplane/dataplane.ts";
 import type { GlobalStats, LifetimeEvent, SaHandle, SaStats, Status } from "../dataplane/types.ts";
 import type { IkeDaemon, IkeTransport } from "../ike/daemon.ts";
 import type { Endpoint } from "../ike/ike-sa.ts";
+import type { TrafficSelector } from "../ike/message.ts";
 import type { Diagnostic } from "../diag/types.ts";
 import { formatIp } from "../net/ip.ts";
 import { IoError, IO_EXIT_CODES, type IoErrorCode } from "./errors.ts";
@@ -382,7 +383,7 @@ export class TunnelTransport implements IkeTransport {
 
   /**
    * Follows `daemon`'s Child SAs: the worker's routes and inbound selectors, the TUN's address
-   * (the local selector when it is one host), MTU (innerMtu of the first outbound SA for the path
+   * (the virtual IP the peer assigned, else the local selector when it is one host), MTU (innerMtu of the first outbound SA for the path
    * MTU) and routes (the remote selectors; kept until close, so traffic never leaves in the clear
    * while an SA is being re-established). Also tells the daemon about inbound traffic (DPD).
    */
@@ -424,9 +425,7 @@ export class TunnelTransport implements IkeTransport {
                 mtu: this.#target.innerMtu(h.out, pathMtu, { ipVersion: v6 ? 6 : 4, udpEncap: true }),
               }
             : undefined;
-        const hosts = child.localTs
-          .filter((t) => t.start.every((b, i) => b === t.end[i]))
-          .map((t) => `${formatIp(t.start)}/${t.start.length * 8}`);
+        const hosts = tunAddresses(ike.localVips, child.localTs);
         const prefixes = child.remoteTs.flatMap((t) => splitDefault(rangeToPrefixes(t.start, t.end)));
         rows.push({
           id: child.uniqueId,
@@ -627,4 +626,15 @@ async function bindPlain(
   });
   socket.on("message", onMessage);
   return socket;
+}
+
+/**
+ * The TUN's addresses for one Child SA: the virtual IPs the peer assigned (CP, `vips = 0.0.0.0`),
+ * else the local selectors that are one host (/32, /128); a wider selector gives no address.
+ */
+export function tunAddresses(localVips: readonly string[], localTs: readonly TrafficSelector[]): string[] {
+  if (localVips.length) return localVips.map((v) => `${v}/${v.includes(":") ? 128 : 32}`);
+  return localTs
+    .filter((t) => t.start.every((b, i) => b === t.end[i]))
+    .map((t) => `${formatIp(t.start)}/${t.start.length * 8}`);
 }
