@@ -435,6 +435,7 @@ export const upCommand: CliCommand = {
       if (!listen && plan.mode !== "legacy") {
         // start_action set: traps installed, start children initiated with keying tries.
         const { trapped, started } = daemon.startActions();
+        session.tunnel?.resync(); // traps route through the TUN before any SA
         for (const t of trapped)
           io.out(
             `up: trap installed for CHILD_SA ${t.template.name} (${t.remoteTs.map(formatTs).join(" ") || "no selector"}): the first packet to it starts the IKE_SA\n`,
@@ -467,6 +468,7 @@ export const upCommand: CliCommand = {
         if (values.listen === true)
           for (const t of daemon.startActions({ start: false }).trapped)
             io.out(`up: trap installed for CHILD_SA ${t.template.name}\n`);
+        session.tunnel?.resync();
         io.out(
           `up: listening on ${session.transport.address}[${session.transport.ikePort}] and [${session.transport.natPort}] for connection '${session.conn.name}'\n`,
         );

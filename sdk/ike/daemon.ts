@@ -523,6 +523,19 @@ export class IkeDaemon {
     return this.#actions.installTrap(conn, t);
   }
 
+  /**
+   * `packets` outbound packets to `dst` found no Child SA (here, or in the TUN packet worker): if
+   * a trap covers `dst` they are counted as dropped at it and it starts the negotiation (once at
+   * a time). False when no trap covers `dst`.
+   */
+  acquire(dst: string, packets = 1): boolean {
+    const addr = parseIp(dst);
+    const trap = addr && this.#actions.trapFor(addr);
+    if (!trap) return false;
+    this.#actions.acquire(trap, packets, dst);
+    return true;
+  }
+
   /** Installed traps (`swanctl --list-pols`' TRAP entries). */
   traps(): Trap[] {
     return this.#actions.traps();
@@ -756,10 +769,7 @@ export class IkeDaemon {
   sendInner(packets: Uint8Array[], dst: string): number {
     const route = this.childFor(dst);
     if (!route) {
-      const addr = parseIp(dst);
-      const trap = addr && this.#actions.trapFor(addr);
-      if (trap) this.#actions.acquire(trap, packets.length, dst);
-      else this.counters.espToUnknownChild += packets.length;
+      if (!this.acquire(dst, packets.length)) this.counters.espToUnknownChild += packets.length;
       return 0;
     }
     const out: Uint8Array[] = [];

@@ -24,7 +24,7 @@ import type { IkeDaemon, IkeTransport } from "../ike/daemon.ts";
 import type { Endpoint } from "../ike/ike-sa.ts";
 import type { TrafficSelector } from "../ike/message.ts";
 import type { Diagnostic } from "../diag/types.ts";
-import { formatIp } from "../net/ip.ts";
+import { formatIp, parseIp } from "../net/ip.ts";
 import { IoError, IO_EXIT_CODES, type IoErrorCode } from "./errors.ts";
 import { loadLibc } from "./libc.ts";
 import { TunDevice, rangeToPrefixes } from "./tun-linux.ts";
@@ -217,6 +217,8 @@ export class TunnelTransport implements IkeTransport {
       this.#onStats?.();
     } else if (m.t === "lifetime") {
       for (const fn of this.#lifetime) fn(m.event);
+    } else if (m.t === "noroute") {
+      this.#daemon?.acquire(m.dst);
     } else if (m.t === "log") {
       this.#opts.log?.(m.message);
     } else if (m.t === "diag") {
@@ -447,9 +449,12 @@ export class TunnelTransport implements IkeTransport {
       this.#lastRoutes = key;
       this.#send(msg);
     }
-    if (msg.out.length === 0) return;
     const tun = this.tun,
       log = this.#opts.log;
+    if (msg.out.length === 0) {
+      this.#trapRoutes(daemon, pathMtu);
+      return;
+    }
     if (!this.#tunUp) {
       const mtu = Math.min(...msg.out.map((r) => r.mtu));
       if (hosts.length) tun.setAddresses(hosts);
@@ -465,6 +470,42 @@ export class TunnelTransport implements IkeTransport {
     if (this.#prefixes.size !== before) {
       tun.syncRoutes([...this.#prefixes], this.#peer, log);
       log?.(`${tun.name}: routes ${[...this.#prefixes].join(" ")}`);
+    }
+  }
+
+  /** Follows the daemon again now (after something that raised no IKE event, e.g. traps installed). */
+  resync(): void {
+    this.#scheduleSync();
+  }
+
+  /**
+   * Traps (start_action = trap) before any SA: the TUN comes up with routes for the trapped
+   * selectors so the kernel hands their packets to the worker, which reports them (no route) and
+   * the daemon initiates. The routes carry no `src` (no address yet): once the virtual IP is on
+   * the TUN the kernel picks it as the source for them. The MTU is a guess until an SA exists
+   * (path MTU minus 80, enough for ESP-in-UDP over IPv4 with any suite) and stays: the TUN is
+   * brought up once.
+   */
+  #trapRoutes(daemon: IkeDaemon, pathMtu: number): void {
+    const traps = daemon.traps();
+    if (traps.length === 0) return;
+    const tun = this.tun,
+      log = this.#opts.log;
+    if (!this.#tunUp) {
+      const mtu = Math.max(576, pathMtu - 80);
+      tun.up(mtu);
+      this.#tunUp = true;
+      log?.(`${tun.name}: up, mtu ${mtu} (path MTU ${pathMtu}; before any SA, for the traps)`);
+    }
+    const before = this.#prefixes.size;
+    for (const t of traps)
+      for (const ts of t.remoteTs)
+        for (const p of splitDefault(rangeToPrefixes(ts.start, ts.end))) this.#prefixes.add(p);
+    const peer = traps.map((t) => t.remote ?? t.conn.remoteAddrs[0]).find((a) => a !== undefined && parseIp(a));
+    this.#peer ??= peer;
+    if (this.#prefixes.size !== before) {
+      tun.syncRoutes([...this.#prefixes], this.#peer, log);
+      log?.(`${tun.name}: routes ${[...this.#prefixes].join(" ")} (trapped)`);
     }
   }
 
