@@ -445,12 +445,8 @@ export const upCommand: CliCommand = {
           established = true;
           if (started.length) io.out(formatSwanctlSas(session.report().ikeSas));
         });
-        await Promise.race([
-          initiated.catch((e: unknown) => {
-            if (!shuttingDown) throw e;
-          }),
-          done,
-        ]);
+        // Keying tries used up: daemon.onGaveUp reports it and ends `up` (unless a trap keeps it).
+        initiated.catch(() => undefined);
       } else if (!listen) {
         const initiated = session.daemon.initiate(session.conn.name).then(() => {
           established = true;

@@ -81,6 +81,29 @@ test("a gateway with remote_addrs = %any waits without --listen and lists its po
   assert.equal(await gw.exited, 0, gw.out());
 });
 
+test("start_action = start against nobody: keyingtries = 2 tries twice, then up exits 15 with one error line", async (t) => {
+  t.after(() => h.stop());
+  const port = await freePort();
+  const tmp = h.dir("start-none");
+  const up = h.startUp(
+    [
+      "--conf",
+      conf(I, R, port, { conn: "keyingtries = 2", child: "start_action = start" }),
+      "--retransmit-timeout",
+      "0.2",
+      "--retransmit-base",
+      "1",
+      "--retransmit-tries",
+      "1",
+    ],
+    tmp,
+  );
+  assert.equal(await up.exited, 15, up.out());
+  assert.match(up.out(), /start_action: initiating 't' for CHILD_SA net \(keying try 2\/2\)/);
+  assert.match(up.out(), /start_action: giving up on 't' after 2 keying tries \(keyingtries = 2; 0 retries forever\)/);
+  assert.equal(up.out().match(/^error: /gm)?.length, 1, up.out());
+});
+
 test(
   "dpd_action = restart: a frozen responder is declared dead, up keeps running, the IKE SA comes back after the thaw",
   { timeout: 120_000 },
