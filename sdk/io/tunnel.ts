@@ -482,9 +482,9 @@ export class TunnelTransport implements IkeTransport {
    * Traps (start_action = trap) before any SA: the TUN comes up with routes for the trapped
    * selectors so the kernel hands their packets to the worker, which reports them (no route) and
    * the daemon initiates. The routes carry no `src` (no address yet): once the virtual IP is on
-   * the TUN the kernel picks it as the source for them. The MTU is a guess until an SA exists
-   * (path MTU minus 80, enough for ESP-in-UDP over IPv4 with any suite) and stays: the TUN is
-   * brought up once.
+   * the TUN the kernel picks it as the source for them. The MTU is a guess until an SA exists:
+   * path MTU minus 128, what the largest overhead needs (ESP-in-UDP over IPv6 with AES-CBC and a
+   * 256-bit ICV: 40 + 8 + 8 + 16 + 15 + 2 + 32 = 121 bytes), and it stays: the TUN comes up once.
    */
   #trapRoutes(daemon: IkeDaemon, pathMtu: number): void {
     const traps = daemon.traps();
@@ -492,7 +492,7 @@ export class TunnelTransport implements IkeTransport {
     const tun = this.tun,
       log = this.#opts.log;
     if (!this.#tunUp) {
-      const mtu = Math.max(576, pathMtu - 80);
+      const mtu = Math.max(576, pathMtu - 128);
       tun.up(mtu);
       this.#tunUp = true;
       log?.(`${tun.name}: up, mtu ${mtu} (path MTU ${pathMtu}; before any SA, for the traps)`);
