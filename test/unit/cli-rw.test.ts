@@ -6,12 +6,14 @@
 // Every child process is killed in t.after, also when a test fails or times out.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { CliHarness, freePort, waitFor, type Side } from "../helpers/cli-up.ts";
 import { pingSource } from "../../sdk/cli/ping.ts";
 import { tunAddresses } from "../../sdk/io/tunnel.ts";
 import { parseTs } from "../../sdk/ike/ts.ts";
 import type { TrafficSelector } from "../../sdk/ike/message.ts";
+import { CLIENT_CONF, GATEWAY_CONF } from "../helpers/roadwarrior-confs.ts";
 
 const h = new CliHarness("cli-rw");
 after(() => h.remove());
@@ -79,6 +81,55 @@ test("a gateway with remote_addrs = %any waits without --listen and lists its po
   assert.equal(await rw.exited, 0, rw.out());
   assert.equal(h.cli(rtmp, ["down", "--all"]).code, 0);
   assert.equal(await gw.exited, 0, gw.out());
+});
+
+/** A swanctl directory: swanctl.conf (on test ports) and files under x509/, x509ca/, private/. */
+function swanctlDir(name: string, text: string, ports: [number, number], files: Record<string, string>): string {
+  const dir = h.dir(name);
+  const certs = new URL("../fixtures/certs/", import.meta.url);
+  for (const [path, fixture] of Object.entries(files)) {
+    mkdirSync(join(dir, path, ".."), { recursive: true });
+    writeFileSync(join(dir, path), readFileSync(new URL(fixture, certs)));
+  }
+  const conf = join(dir, "swanctl.conf");
+  writeFileSync(
+    conf,
+    text.replace("version = 2\n", `version = 2\n    local_port = ${ports[0]}\n    remote_port = ${ports[1]}\n`),
+  );
+  return conf;
+}
+
+test("the seed's road-warrior configs run: the gateway waits with its pool, the client traps (status lists both)", async (t) => {
+  t.after(() => h.stop());
+  const gwPort = await freePort(),
+    rwPort = await freePort();
+  const gwConf = swanctlDir("seed-gw", GATEWAY_CONF, [gwPort, rwPort], {
+    "x509/gw-cert.pem": "ec256.pem",
+    "private/gw-key.pem": "ec256.key",
+  });
+  const rwConf = swanctlDir("seed-rw", CLIENT_CONF, [rwPort, gwPort], { "x509ca/ca.pem": "ca.pem" });
+  const gtmp = h.dir("seed-gw-ctl"),
+    ctmp = h.dir("seed-rw-ctl");
+  const gw = h.startUp(["--conf", gwConf], gtmp);
+  await waitFor(gw, /connection 'roadwarrior' has no remote address to initiate to .*waiting for peers/);
+  await waitFor(gw, /listening on/);
+  const rw = h.startUp(["--conf", rwConf], ctmp);
+  await waitFor(rw, /up: trap installed for CHILD_SA office-net \(10\.0\.0\.0\/8\)/);
+  const gst = h.cli(gtmp, ["status"]);
+  assert.match(gst.out, /^rw-pool +10\.99\.0\.0 +0 \/ +0 \/ +254$/m, gst.out);
+  const cst = h.cli(ctmp, ["status", "--json"]);
+  const report = (JSON.parse(cst.out) as { traps: { conn: string; child: string; remoteTs: string[] }[] }[])[0];
+  assert.deepEqual(
+    report?.traps.map((x) => [x.conn, x.child, x.remoteTs]),
+    [["office", "office-net", ["10.0.0.0/8"]]],
+  );
+  for (const [tmp, p] of [
+    [ctmp, rw],
+    [gtmp, gw],
+  ] as const) {
+    assert.equal(h.cli(tmp, ["down", "--all"]).code, 0);
+    assert.equal(await p.exited, 0, p.out());
+  }
 });
 
 test("start_action = start against nobody: keyingtries = 2 tries twice, then up exits 15 with one error line", async (t) => {
