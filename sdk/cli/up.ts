@@ -373,16 +373,21 @@ export const upCommand: CliCommand = {
       const daemon = session.daemon;
       // A trap, or a dpd/close action restarting, keeps `up` running when the IKE SA goes.
       const idle = (): boolean => !listen && daemon.sas.size === 0 && !daemon.recovering;
+      const shownVips = new WeakSet<object>();
       daemon.on((e) => {
         if (shuttingDown) return;
         if (e.type === "child-up")
           io.out(
             `up: CHILD_SA ${e.child.name} ${e.child.proposal} ${e.child.localTs.length} === ${e.child.remoteTs.length} selectors, SPIs in ${e.child.spiIn.toString(16)} out ${e.child.spiOut.toString(16)}\n`,
           );
-        if (e.type === "established" && e.ike.localVips.length)
+        if (e.type === "rekeyed" && shownVips.has(e.ike)) shownVips.add(e.successor);
+        // Once per IKE SA, whether CP filled it in before the SA or the first child came up.
+        if ((e.type === "established" || e.type === "child-up") && e.ike.localVips.length && !shownVips.has(e.ike)) {
+          shownVips.add(e.ike);
           io.out(
             `up: virtual IP ${e.ike.localVips.join(", ")} assigned${e.ike.dnsServers.length ? `, DNS ${e.ike.dnsServers.join(", ")}` : ""}\n`,
           );
+        }
         if (e.type === "failed" && idle()) {
           exitCode = reportFailure(e.error, io);
           finish();
