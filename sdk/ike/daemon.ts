@@ -332,7 +332,7 @@ export class IkeDaemon {
     return findEapSecret(this.#opts.eapSecrets ?? [], eapId);
   }
 
-  /** The IKE SA host's lease hook over {@link pools} (see {@link VipPools.acquire}); logs what it assigned. */
+  /** The IKE SA host's lease hook over {@link pools} (see {@link VipPools.acquire}); logs the pool (level 1). */
   acquireVirtualIp(
     pools: readonly string[],
     peer: IkeIdentity,
@@ -340,8 +340,9 @@ export class IkeDaemon {
     requested?: string,
   ): VirtualIpLease | { error: string } {
     const r = this.pools.acquire(pools, peer, family, requested);
-    if ("error" in r) this.logLine("CFG", 0, `no virtual IP for '${formatIdentity(peer)}': ${r.error}`);
-    else this.logLine("CFG", 0, `assigning virtual IP ${r.address} to peer '${formatIdentity(peer)}' (pool ${r.pool})`);
+    // The CP exchange logs the assignment at level 0 (as charon's ike_config); this adds the pool.
+    if ("error" in r) this.logLine("CFG", 1, `no virtual IP for '${formatIdentity(peer)}': ${r.error}`);
+    else this.logLine("CFG", 1, `pool '${r.pool}': ${r.address} leased to '${formatIdentity(peer)}'`);
     return r;
   }
 
