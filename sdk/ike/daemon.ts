@@ -537,6 +537,34 @@ export class IkeDaemon {
     return true;
   }
 
+  /**
+   * The peer sent INITIAL_CONTACT (RFC 7296 §2.4) on `ike`: every other IKE SA of its connection
+   * with the same peer identity (the EAP identity when EAP ran) is destroyed at once, without a
+   * DELETE, as charon's check_uniqueness does ("destroying duplicate IKE_SA ..., received
+   * INITIAL_CONTACT"), so their leases go offline before `ike`'s CP leases: a road warrior that
+   * lost its state gets its address back. For the IKE side to call before the CP response;
+   * returns how many were destroyed.
+   */
+  destroyDuplicates(ike: IkeSa): number {
+    const who = ike.eapIdentity ?? ike.remoteId;
+    if (!who) return 0;
+    const same = (x: IkeIdentity | undefined): boolean =>
+      x !== undefined && x.idType === who.idType && equalBytes(x.data, who.data);
+    let n = 0;
+    for (const other of new Set(this.sas.values())) {
+      if (other === ike || other.conn.name !== ike.conn.name || !same(other.eapIdentity ?? other.remoteId)) continue;
+      if (other.state !== "ESTABLISHED" && other.state !== "REKEYING") continue;
+      this.logLine(
+        "IKE",
+        0,
+        `destroying duplicate IKE_SA ${other.conn.name}[${other.uniqueId}] for peer '${formatIdentity(who)}', received INITIAL_CONTACT`,
+      );
+      other.teardown("destroyed: the peer sent INITIAL_CONTACT on a new IKE_SA");
+      n++;
+    }
+    return n;
+  }
+
   /** Installed traps (`swanctl --list-pols`' TRAP entries). */
   traps(): Trap[] {
     return this.#actions.traps();

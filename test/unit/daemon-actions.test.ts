@@ -274,3 +274,31 @@ test("virtual IP hooks: leases from the pools, released with the IKE SA, the sam
   assert.equal((p.b.acquireVirtualIp(["rw"], gw2.remoteId!, 4) as { address: string }).address, "10.99.0.1");
   close(p);
 });
+
+test("INITIAL_CONTACT: the other IKE SAs of the same peer identity are destroyed at once, their leases offline first", async () => {
+  const p = await makePair(
+    A({}),
+    { ...B(), extra: { pools: ["rw"] } },
+    { b: { pools: [{ name: "rw", addrs: "10.99.0.0/24" }] } },
+  );
+  await Promise.all([p.a.initiate("peer"), p.clock.advance(100)]);
+  const old = established(p, "b")[0]!;
+  const lease = p.b.acquireVirtualIp(["rw"], old.remoteId!, 4);
+  assert.ok(!("error" in lease));
+  old.remoteVips.push(lease);
+  await Promise.all([p.a.initiate("peer"), p.clock.advance(100)]);
+  const fresh = established(p, "b").find((s) => s !== old)!;
+  assert.ok(fresh);
+  assert.equal(p.b.destroyDuplicates(fresh), 1);
+  assert.equal(old.state, "DESTROYED");
+  assert.deepEqual(established(p, "b"), [fresh]);
+  assert.ok(
+    p.logs.b.some((l) =>
+      /destroying duplicate IKE_SA peer\[\d+\] for peer 'client\.example\.org', received INITIAL_CONTACT/.test(l),
+    ),
+  );
+  // the old SA's address is offline, so the identity gets it again
+  assert.equal((p.b.acquireVirtualIp(["rw"], fresh.remoteId!, 4) as { address: string }).address, "10.99.0.1");
+  assert.equal(p.b.destroyDuplicates(fresh), 0);
+  close(p);
+});
