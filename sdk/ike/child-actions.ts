@@ -57,6 +57,7 @@ export interface ChildActionsHost {
 }
 
 const key = (conn: string, child: string): string => `${conn}/${child}`;
+const toBig = (b: Uint8Array): bigint => b.reduce((acc, x) => (acc << 8n) | BigInt(x), 0n);
 
 /** One connection's start/restart in progress, with its keying tries. */
 interface Keying {
@@ -124,10 +125,16 @@ export class ChildActions {
     return trap;
   }
 
-  /** The trap whose remote selectors contain `dst` (most specific: the first installed wins ties). */
+  /** The trap whose remote selectors contain `dst`: the narrowest selector wins (as the most specific policy), then the first installed. */
   trapFor(dst: Uint8Array): Trap | undefined {
-    for (const t of this.#traps.values()) if (t.remoteTs.some((ts) => tsContainsAddress(ts, dst))) return t;
-    return undefined;
+    let best: { trap: Trap; span: bigint } | undefined;
+    for (const trap of this.#traps.values())
+      for (const ts of trap.remoteTs) {
+        if (!tsContainsAddress(ts, dst)) continue;
+        const span = toBig(ts.end) - toBig(ts.start);
+        if (!best || span < best.span) best = { trap, span };
+      }
+    return best?.trap;
   }
 
   /**

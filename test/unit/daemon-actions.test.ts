@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { makePair, settle, type Pair, type PeerOptions } from "../helpers/ike-pair.ts";
 import { icmpEcho, echoReplyFor, parseIcmpEcho } from "../../sdk/packet/icmp.ts";
 import type { ChildTemplate } from "../../sdk/ike/config.ts";
+import { parseTs } from "../../sdk/ike/ts.ts";
 import type { IkeSa } from "../../sdk/ike/ike-sa.ts";
 import { buildStatusReport, formatStatusReport } from "../../sdk/diag/status-report.ts";
 
@@ -85,6 +86,25 @@ test("start_action = trap: the first packet starts the IKE SA and is dropped (co
   // Packets outside every trap are still "no Child SA" drops.
   p.a.sendInner([icmpEcho("198.51.100.1", "192.0.2.1", 7, 9)], "192.0.2.1");
   assert.equal(p.a.counters.espToUnknownChild, 1);
+  close(p);
+});
+
+test("two traps: a destination in both starts the child with the narrower selector", async () => {
+  const p = await makePair(A({ startAction: "trap", remoteTs: parseTs("203.0.113.0/24") }), B());
+  const wide = { ...p.a.connections[0]!.children[0]!, name: "wide", remoteTs: parseTs("203.0.0.0/16") };
+  p.a.connections[0]!.children.unshift(wide);
+  p.a.installTrap("peer", "wide");
+  p.a.installTrap("peer", "net");
+  assert.equal(ping(p, 1), 0);
+  assert.deepEqual(
+    p.a.traps().map((t) => [t.template.name, t.acquires]),
+    [
+      ["wide", 0],
+      ["net", 1],
+    ],
+  );
+  p.a.sendInner([icmpEcho("198.51.100.1", "203.0.9.9", 7, 2)], "203.0.9.9");
+  assert.equal(p.a.traps()[0]?.acquires, 1);
   close(p);
 });
 
