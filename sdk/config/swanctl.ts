@@ -1,8 +1,8 @@
 /**
  * swanctl.conf as strongSwan 5.9 reads it: the strongswan.conf settings syntax (sections,
- * `key = value` to the end of the line, `#` comments, "quoted" values), the `connections` and
- * `secrets` sections with swanctl.conf(5)'s keys and charon's defaults. Everything else is a
- * ConfigError that names the line.
+ * `key = value` to the end of the line, `#` comments, "quoted" values), the `connections`,
+ * `secrets` and `pools` sections with swanctl.conf(5)'s keys and charon's defaults. Everything
+ * else is a ConfigError that names the line.
  * @module
  */
 import type { TrafficSelector } from "../ike/message.ts";
