@@ -29,7 +29,12 @@ export {
   type RetransmitConfig,
 } from "./ike/config.ts";
 export { formatLog, consoleSink, type LogRecord, type LogSink, type Subsystem } from "./ike/log.ts";
-export { resolveConnections, type ResolveIo } from "./config/resolve.ts";
+export { resolveConnections, resolveConfig, type ResolveIo, type ResolvedConfig } from "./config/resolve.ts";
+// Road warriors: virtual IP pools, EAP secrets, traps and the children's start/DPD/close actions.
+export { VipPools, VipPool, type VipPoolConfig, type VipPoolStatus, type VipLeaseStatus } from "./ike/pool.ts";
+export { findEapSecret, type EapSecret } from "./ike/eap-secrets.ts";
+export type { Trap } from "./ike/child-actions.ts";
+export type { VirtualIpLease } from "./ike/config.ts";
 export { parseSwanctlConf, type SwanctlConfig, type ConnectionConfig, type ChildConfig } from "./config/swanctl.ts";
 export { ConfigError } from "./ike/config-error.ts";
 export { parseProposals, formatProposal, type AlgorithmSet } from "./ike/proposals.ts";

@@ -5,14 +5,15 @@
  * (capture tap, Wireshark key files), print log lines, and format `status` like `swanctl --list-sas`.
  * @module
  */
-import { readFile } from "node:fs/promises";
+import { readFile, readdir } from "node:fs/promises";
+import { lookup } from "node:dns/promises";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve as resolvePath } from "node:path";
 import { Dataplane } from "../dataplane/dataplane.ts";
 import { ControlCrypto } from "../dataplane/control-crypto.ts";
 import { parseSwanctlConf } from "../config/swanctl.ts";
 import { ConfigError } from "../ike/config-error.ts";
-import { resolveConnections } from "../config/resolve.ts";
+import { resolveConfig } from "../config/resolve.ts";
 import { IkeDaemon, type ChildKeyRecord, type IkeSaStatus, type IkeTransport } from "../ike/daemon.ts";
 import type { IkeSa } from "../ike/ike-sa.ts";
 import { IkeUdpTransport } from "../node/ike-udp.ts";
@@ -141,10 +142,12 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
     throw new ConfigError("MISSING", `cannot read ${opts.conf}: ${(e as Error).message}`);
   }
   const cfg = parseSwanctlConf(textConf, opts.conf);
-  const conns = await resolveConnections(cfg, {
+  const resolved = await resolveConfig(cfg, {
     dir: dirname(path),
     readFile: async (p) => new Uint8Array(await readFile(p)),
+    listDir: (d) => readdir(d),
   });
+  const conns = resolved.connections;
   if (conns.length === 0) throw new ConfigError("MISSING", `${opts.conf} defines no connections`);
   const conn = opts.conn ? conns.find((c) => c.name === opts.conn) : conns[0];
   if (conn && opts.retransmit) conn.retransmit = { ...conn.retransmit, ...opts.retransmit };
@@ -228,6 +231,10 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
     transport: capture ? tapTransport(transport, capture, localAddr) : transport,
     localAddress: localAddr === "0.0.0.0" ? undefined : localAddr,
     keyLog: keys?.child,
+    pools: resolved.pools,
+    eapSecrets: resolved.eapSecrets,
+    // remote_addrs = vpn.example.com: resolved at every initiation, as charon does.
+    resolveHost: async (name) => (await lookup(name)).address,
   });
   tunnel?.attach(daemon);
   if (keys) {
@@ -354,8 +361,10 @@ export function formatStatus(sas: IkeSaStatus[]): string {
     lines.push(
       `${s.name}: #${s.uniqueId}, ${s.state}, IKEv2, ${s.spiI}_i${s.initiator ? "*" : ""} ${s.spiR}_r${s.initiator ? "" : "*"}`,
     );
-    lines.push(`  local  '${s.localId}' @ ${s.local}`);
-    lines.push(`  remote '${s.remoteId}' @ ${s.remote}`);
+    const vips = (v: string[]): string => (v.length ? ` [${v.join(" ")}]` : "");
+    lines.push(`  local  '${s.localId}' @ ${s.local}${vips(s.localVips)}`);
+    lines.push(`  remote '${s.remoteId}' @ ${s.remote}${vips(s.remoteVips)}`);
+    if (s.dns.length) lines.push(`  dns ${s.dns.join(" ")}`);
     if (s.proposal) lines.push(`  ${s.proposal.replace(/^IKE:/, "")}`);
     lines.push(`  established ${s.establishedSecondsAgo}s ago`);
     for (const c of s.children) {

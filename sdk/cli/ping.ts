@@ -1,6 +1,7 @@
 /**
  * `ipsec-wasm ping --conf FILE [--conn NAME] DEST [-c COUNT]`: establish the connection, send
- * COUNT ICMP echo requests from the first address of the negotiated local selectors through the
+ * COUNT ICMP echo requests from our virtual IP (when the peer assigned one), else from the first
+ * address of the negotiated local selectors, through the
  * Child SA, print each reply with its round trip, then the SA counters. Exit 0 only if every echo
  * came back: the end-to-end answer to "the tunnel is up, but is traffic flowing?".
  * @module
@@ -19,6 +20,12 @@ const PING_OPTIONS = {
   wait: { type: "string", short: "W" },
   hold: { type: "string" },
 } as const;
+
+/** The virtual IP of `dest`'s family, if the peer assigned one. */
+export function pingSource(vips: readonly string[], dest: string): string | undefined {
+  const v6 = dest.includes(":");
+  return vips.find((v) => v.includes(":") === v6);
+}
 
 export const pingCommand: CliCommand = {
   usage:
@@ -54,17 +61,18 @@ export const pingCommand: CliCommand = {
       s = await startSession(opts, io);
       answerPings(s);
       const session = s;
-      const { child } = await session.daemon.initiate(session.conn.name);
+      const { ike, child } = await session.daemon.initiate(session.conn.name);
       if (!child) {
         io.err("error: the IKE SA came up without a Child SA\n");
         return 18;
       }
       const ts = child.localTs[0];
-      if (!ts) {
+      // A virtual IP the peer assigned (vips = 0.0.0.0) is our inner address; else the first local selector's.
+      const src = pingSource(ike.localVips, dest) ?? (ts ? formatIp(ts.start) : undefined);
+      if (!src) {
         io.err("error: the Child SA came up without a local traffic selector\n");
         return 18;
       }
-      const src = formatIp(ts.start);
       io.out(`PING ${dest} from ${src} through CHILD_SA ${child.name} (${child.proposal}): ${count} requests\n`);
       const id = process.pid & 0xffff;
       const sentAt = new Map<number, number>();

@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { unlink } from "node:fs/promises";
 import { echoReplyFor, parseIcmpEcho } from "../packet/icmp.ts";
 import { parseIp } from "../net/ip.ts";
+import { formatTs } from "../ike/ts.ts";
 import { IkeError, EXIT_CODES } from "../ike/errors.ts";
 import { ConfigError } from "../ike/config-error.ts";
 import { IoError, IO_EXIT_CODES } from "../io/errors.ts";
@@ -169,6 +170,25 @@ export function reportFailure(e: unknown, io: CliIo): number {
   return 1;
 }
 
+/**
+ * What `up` does at the start. Without start_action on any child ("legacy"): initiate, or wait
+ * with --listen, as always; a connection without a remote address (remote_addrs = %any, a
+ * gateway) waits as with --listen. With start_action: `start` children are initiated, `trap`
+ * children trapped (traps also with --listen; start is not).
+ */
+export function startPlan(s: Session, listen: boolean): { mode: "legacy" | "actions"; listen: boolean; note?: string } {
+  const conn = s.conn;
+  const actions = conn.children.some((c) => c.startAction !== "none");
+  const canInitiate = conn.remoteAddrs.some((a) => a !== "%any" && !a.includes("/"));
+  if (!listen && !canInitiate && !conn.children.some((c) => c.startAction === "trap"))
+    return {
+      mode: "legacy",
+      listen: true,
+      note: `connection '${conn.name}' has no remote address to initiate to (remote_addrs = ${conn.remoteAddrs.join(", ")}): waiting for peers, as with --listen`,
+    };
+  return { mode: actions ? "actions" : "legacy", listen };
+}
+
 /** Answers ICMP echo requests that arrive through a Child SA (the tunnel's inner host). */
 export function answerPings(s: Session): void {
   s.daemon.onInner = (pkt) => {
@@ -256,8 +276,8 @@ export const upCommand: CliCommand = {
       "                 loopback addresses only (the endpoint has no authentication)",
       "",
       "A VPN for this host (Linux, root or CAP_NET_ADMIN, the optional dependency koffi, iproute2):",
-      "  --tun NAME     carry the host's traffic: create TUN device NAME, give it the local traffic",
-      "                 selector's address (when it is one host, /32 or /128), route the remote",
+      "  --tun NAME     carry the host's traffic: create TUN device NAME, give it the virtual IP the peer",
+      "                 assigned, else the local traffic selector's address (when it is one host), route the remote",
       "                 selectors through it; a worker thread moves packets between the TUN and UDP",
       "                 4500 in batches. Nothing is answered by ipsec-wasm itself: the kernel's stack",
       "                 does ping, TCP and UDP. The TUN and its routes are removed on exit",
@@ -275,6 +295,13 @@ export const upCommand: CliCommand = {
       "                 ports; with a port other than 4500 tell Wireshark: -d udp.port==P,udpencap)",
       "  --capture-plain FILE",
       "                 pcap of the inner packets entering and leaving the Child SAs",
+      "",
+      "Children's start_action: none (default) keeps the behaviour above; start initiates (retried per",
+      "keyingtries, 0 = forever, with pauses of 1 s doubling to 60 s); trap installs a trap: the first",
+      "packet to the remote selectors starts the IKE_SA (that packet is dropped). dpd_action = restart",
+      "and close_action = start re-initiate, = trap re-installs the trap; `up` keeps running meanwhile.",
+      "A connection with remote_addrs = %any (a gateway) waits for peers as with --listen. A virtual IP",
+      "assigned by the peer (vips = 0.0.0.0) is the TUN's address and is shown by `status`.",
       "",
       "Without --tun it answers ICMP echo requests addressed to its side of the tunnel. `ipsec-wasm status`",
       "lists the SAs, `ipsec-wasm down` deletes them. Exit codes: 0 ok, 2 configuration or usage (unknown",
@@ -297,7 +324,7 @@ export const upCommand: CliCommand = {
         forText === undefined
           ? undefined
           : numberArg("--for", forText, { min: 0, max: 31_536_000, exclusiveMin: true }) * 1000;
-      const listen = values.listen === true;
+      let listen = values.listen === true;
       const metricsAddr = values.metrics !== undefined ? parseMetricsAddress(values.metrics) : undefined;
       opts.tunnel = tunnelOptions(values);
       opts.capture = { cipher: values.capture, plain: values["capture-plain"] };
@@ -341,21 +368,41 @@ export const upCommand: CliCommand = {
         io.out(
           `up: writing SA keys for Wireshark to ${opts.wiresharkKeys} (debugging only: anyone who reads them can decrypt the traffic)\n`,
         );
-      session.daemon.on((e) => {
+      const plan = startPlan(session, listen);
+      listen = plan.listen;
+      const daemon = session.daemon;
+      // A trap, or a dpd/close action restarting, keeps `up` running when the IKE SA goes.
+      const idle = (): boolean => !listen && daemon.sas.size === 0 && !daemon.recovering;
+      const shownVips = new WeakSet<object>();
+      daemon.on((e) => {
         if (shuttingDown) return;
         if (e.type === "child-up")
           io.out(
             `up: CHILD_SA ${e.child.name} ${e.child.proposal} ${e.child.localTs.length} === ${e.child.remoteTs.length} selectors, SPIs in ${e.child.spiIn.toString(16)} out ${e.child.spiOut.toString(16)}\n`,
           );
-        if (e.type === "failed" && !listen) {
+        if (e.type === "rekeyed" && shownVips.has(e.ike)) shownVips.add(e.successor);
+        // Once per IKE SA, whether CP filled it in before the SA or the first child came up.
+        if ((e.type === "established" || e.type === "child-up") && e.ike.localVips.length && !shownVips.has(e.ike)) {
+          shownVips.add(e.ike);
+          io.out(
+            `up: virtual IP ${e.ike.localVips.join(", ")} assigned${e.ike.dnsServers.length ? `, DNS ${e.ike.dnsServers.join(", ")}` : ""}\n`,
+          );
+        }
+        if (e.type === "failed" && idle()) {
           exitCode = reportFailure(e.error, io);
           finish();
         }
-        if (e.type === "deleted" && e.reason !== "rekeyed" && !listen && session.daemon.sas.size === 0) {
+        if (e.type === "deleted" && e.reason !== "rekeyed" && idle()) {
           io.out(`up: IKE_SA deleted (${e.reason})\n`);
           finish();
         }
       });
+      daemon.onGaveUp = (conn, error) => {
+        if (shuttingDown || !idle()) return;
+        io.out(`up: '${conn}' could not be brought back\n`);
+        exitCode = reportFailure(error, io);
+        finish();
+      };
       const shutdown = (why: string): void => {
         if (shuttingDown) return;
         shuttingDown = true;
@@ -389,7 +436,23 @@ export const upCommand: CliCommand = {
           },
           Math.max(0, forMs - (performance.now() - startedAt)),
         );
-      if (!listen) {
+      if (plan.note) io.out(`up: ${plan.note}\n`);
+      if (!listen && plan.mode !== "legacy") {
+        // start_action set: traps installed, start children initiated with keying tries.
+        const { trapped, started } = daemon.startActions();
+        session.tunnel?.resync(); // traps route through the TUN before any SA
+        for (const t of trapped)
+          io.out(
+            `up: trap installed for CHILD_SA ${t.template.name} (${t.remoteTs.map(formatTs).join(" ") || "no selector"}): the first packet to it starts the IKE_SA\n`,
+          );
+        if (started.length === 0) established = true; // nothing to wait for: --for does not fail
+        const initiated = Promise.all(started.map((s) => s.up)).then(() => {
+          established = true;
+          if (started.length) io.out(formatSwanctlSas(session.report().ikeSas));
+        });
+        // Keying tries used up: daemon.onGaveUp reports it and ends `up` (unless a trap keeps it).
+        initiated.catch(() => undefined);
+      } else if (!listen) {
         const initiated = session.daemon.initiate(session.conn.name).then(() => {
           established = true;
           io.out(formatSwanctlSas(session.report().ikeSas));
@@ -402,6 +465,11 @@ export const upCommand: CliCommand = {
           done,
         ]);
       } else {
+        // Traps work for a responder too; start_action = start does not (--listen: do not initiate).
+        if (values.listen === true)
+          for (const t of daemon.startActions({ start: false }).trapped)
+            io.out(`up: trap installed for CHILD_SA ${t.template.name}\n`);
+        session.tunnel?.resync();
         io.out(
           `up: listening on ${session.transport.address}[${session.transport.ikePort}] and [${session.transport.natPort}] for connection '${session.conn.name}'\n`,
         );

@@ -1,8 +1,8 @@
 /**
  * swanctl.conf as strongSwan 5.9 reads it: the strongswan.conf settings syntax (sections,
- * `key = value` to the end of the line, `#` comments, "quoted" values), the `connections` and
- * `secrets` sections with swanctl.conf(5)'s keys and charon's defaults. Everything else is a
- * ConfigError that names the line.
+ * `key = value` to the end of the line, `#` comments, "quoted" values), the `connections`,
+ * `secrets` and `pools` sections with swanctl.conf(5)'s keys and charon's defaults. Everything
+ * else is a ConfigError that names the line.
  * @module
  */
 import type { TrafficSelector } from "../ike/message.ts";
@@ -11,12 +11,15 @@ import { defaultProposals, parseProposals, type AlgorithmSet } from "../ike/prop
 import { parseTs } from "../ike/ts.ts";
 import { parseIp } from "../net/ip.ts";
 import { ConfigError, describeWhere, type ConfigWhere } from "../ike/config-error.ts";
+import { VipPool, type VipPoolConfig } from "../ike/pool.ts";
 
 /** One authentication round: `local {}` / `remote {}` (or `local-1`, ... when there is only one). */
 export interface AuthRound {
-  auth: "psk" | "pubkey";
+  auth: "psk" | "pubkey" | "eap-mschapv2";
   /** IKE identity as written; undefined = strongSwan's default (our address/cert subject, or %any for the peer). */
   id?: string;
+  /** `eap_id` as written: local, our EAP identity (default: id); remote, the identity required (%any: anyone). */
+  eapId?: string;
   certs: string[];
   cacerts: string[];
 }
@@ -58,10 +61,20 @@ export interface ConnectionConfig {
   local: AuthRound;
   remote: AuthRound;
   children: ChildConfig[];
+  /** Virtual IPs to request (`vips`): 0.0.0.0 / :: for any, or an address. */
+  vips: string[];
+  /** Pools the peer's virtual IPs come from (`pools`), by name. */
+  pools: string[];
 }
 
 /** `secrets { ike-NAME { id = ..., id-2 = ..., secret = ... } }`; no ids = any identity. */
 export interface IkeSecret {
+  ids: string[];
+  secret: Uint8Array;
+}
+
+/** `secrets { eap-NAME { id = ..., id-2 = ..., secret = ... } }`: an EAP password (UTF-8) of identities; no ids = any. */
+export interface EapSecretConfig {
   ids: string[];
   secret: Uint8Array;
 }
@@ -77,7 +90,10 @@ export interface PrivateKeyRef {
 export interface SwanctlConfig {
   connections: ConnectionConfig[];
   ikeSecrets: IkeSecret[];
+  eapSecrets: EapSecretConfig[];
   privateKeys: PrivateKeyRef[];
+  /** `pools { name { addrs, dns } }`. */
+  pools: VipPoolConfig[];
 }
 
 // ------------------------------------------------------------------ settings syntax
@@ -380,15 +396,15 @@ const CONN_KEYS = [
   "send_certreq",
   "send_cert",
   "pools",
+  "vips",
   "if_id_in",
   "if_id_out",
 ];
 const CONN_REASONS: Record<string, string> = {
-  vips: "virtual IPs (vips) are not supported by ipsec-wasm yet",
   aggressive: "aggressive mode is IKEv1, which ipsec-wasm does not support",
   pull: "IKEv1 Mode Config (pull) is not supported by ipsec-wasm",
 };
-const AUTH_KEYS = ["auth", "id", "certs", "cacerts"];
+const AUTH_KEYS = ["auth", "id", "eap_id", "certs", "cacerts"];
 const CHILD_KEYS = [
   "local_ts",
   "remote_ts",
@@ -461,11 +477,6 @@ function parseConnection(sec: Section, file?: string): ConnectionConfig {
     "MOBIKE is not supported by ipsec-wasm; set mobike = no (the peer then keeps its addresses fixed)",
   );
   rejectIf(
-    "pools",
-    (t) => list(t).length > 0,
-    "address pools (virtual IPs for peers) are not supported by ipsec-wasm yet",
-  );
-  rejectIf(
     "reauth_time",
     (t, w) => parseDuration(t, w) > 0,
     "IKE reauthentication is not supported by ipsec-wasm; use rekey_time (IKE SA rekeying) instead",
@@ -517,6 +528,9 @@ function parseConnection(sec: Section, file?: string): ConnectionConfig {
   }
   const keys = sec.keys;
   const addrs = (key: string): string[] => (keys.has(key) ? list(keys.get(key)!.value) : ["%any"]);
+  const local = authRound(rounds.local, "local", sec, file);
+  const remote = authRound(rounds.remote, "remote", sec, file);
+  checkEapRoles(sec, local, remote, file);
   return {
     name: sec.name,
     version: v,
@@ -537,10 +551,43 @@ function parseConnection(sec: Section, file?: string): ConnectionConfig {
     unique: choice("unique", { never: "never", no: "no", keep: "keep", replace: "replace" } as const, "no"),
     sendCertreq: bool("send_certreq", true),
     sendCert: choice("send_cert", { always: "always", never: "never", ifasked: "ifasked" } as const, "ifasked"),
-    local: authRound(rounds.local, "local", sec, file),
-    remote: authRound(rounds.remote, "remote", sec, file),
+    local,
+    remote,
     children,
+    vips: vipsOf(get("vips")),
+    pools: get("pools") ? list(get("pools")!.text) : [],
   };
+}
+
+/** `vips = 0.0.0.0, ::`: each an address (0.0.0.0 and :: ask for any address of the family). */
+function vipsOf(s: { text: string; where: ConfigWhere } | undefined): string[] {
+  if (!s) return [];
+  return list(s.text).map((v) => {
+    if (!parseIp(v))
+      throw badValue(
+        `'${v}'${describeWhere(s.where)} is not an address; use 0.0.0.0 (or ::) to ask for any virtual IP, or the address you want`,
+        s.where,
+      );
+    return v;
+  });
+}
+
+/**
+ * EAP runs one way (RFC 7296 §2.16): the client (local eap) against a gateway that signs with its
+ * certificate (remote pubkey), or the gateway (remote eap) that signs (local pubkey).
+ */
+function checkEapRoles(sec: Section, local: AuthRound, remote: AuthRound, file?: string): void {
+  const bad = (msg: string): ConfigError =>
+    new ConfigError("BAD_VALUE", `connection '${sec.name}' (line ${sec.line}${file ? ` of ${file}` : ""}): ${msg}`, {
+      line: sec.line,
+      file,
+    });
+  if (local.auth === "eap-mschapv2" && remote.auth !== "pubkey")
+    throw bad(
+      "local auth = eap-mschapv2 needs remote auth = pubkey: an EAP client authenticates the gateway by its certificate",
+    );
+  if (remote.auth === "eap-mschapv2" && local.auth !== "pubkey")
+    throw bad("remote auth = eap-mschapv2 needs local auth = pubkey: the gateway proves itself with its certificate");
 }
 
 function authRound(secs: Section[], side: "local" | "remote", conn: Section, file?: string): AuthRound {
@@ -564,21 +611,38 @@ function authRound(secs: Section[], side: "local" | "remote", conn: Section, fil
       const a = s.value.trim();
       if (a === "psk") round.auth = "psk";
       else if (a === "pubkey" || a === "rsa" || a === "ecdsa") round.auth = "pubkey";
+      else if (a === "eap-mschapv2") round.auth = "eap-mschapv2";
       else if (/^(pubkey|rsa|ecdsa|ike:)/.test(a))
         throw badValue(
           `signature constraints ('${a}') are not supported by ipsec-wasm yet${describeWhere(where)}; use auth = pubkey`,
           where,
         );
-      else if (/^(eap|xauth)/.test(a))
+      else if (/^eap/.test(a))
         throw badValue(
-          `${a.startsWith("eap") ? "EAP" : "XAuth"} authentication is not supported by ipsec-wasm${describeWhere(where)}; use psk or pubkey`,
+          `EAP method '${a}' is not supported by ipsec-wasm${describeWhere(where)}; the EAP method supported is eap-mschapv2`,
           where,
         );
-      else throw badValue(`'${a}'${describeWhere(where)} is not an authentication method; use psk or pubkey`, where);
+      else if (/^xauth/.test(a))
+        throw badValue(
+          `XAuth authentication is not supported by ipsec-wasm (it is IKEv1)${describeWhere(where)}; use psk, pubkey or eap-mschapv2`,
+          where,
+        );
+      else
+        throw badValue(
+          `'${a}'${describeWhere(where)} is not an authentication method; use psk, pubkey or eap-mschapv2`,
+          where,
+        );
     } else if (key === "id") {
       if (s.value.trim() !== "") round.id = s.value.trim();
+    } else if (key === "eap_id") {
+      if (s.value.trim() !== "") round.eapId = s.value.trim();
     } else if (key === "certs") round.certs = list(s.value);
     else if (key === "cacerts") round.cacerts = list(s.value);
+  }
+  const eapId = sec.keys.get("eap_id");
+  if (eapId && round.auth !== "eap-mschapv2") {
+    const where = whereOf(sec, "eap_id", eapId, file);
+    throw badValue(`eap_id${describeWhere(where)} needs auth = eap-mschapv2 in the same section`, where);
   }
   return round;
 }
@@ -696,17 +760,21 @@ function parseSecrets(sec: Section, file: string | undefined, out: SwanctlConfig
   for (const sub of sec.sections.values()) {
     const kind = /^(ike|private|rsa|ecdsa|eap|xauth|ntlm|ppk|pkcs8|pkcs12|token)/.exec(sub.name)?.[1];
     for (const s of sub.sections.values()) throw unknownSection(s, "none", file);
-    if (kind === "ike") {
+    if (kind === "ike" || kind === "eap") {
+      // id, id-1, id-alice...: every key starting with "id" names an owner (as swanctl's load_creds does)
       const idKeys = [...sub.keys.keys()].filter((k) => k.startsWith("id"));
       checkKeys(sub, ["secret", ...idKeys], file);
       const secret = sub.keys.get("secret");
       if (!secret)
-        throw new ConfigError("MISSING", `IKE secret '${sub.name}' (line ${sub.line}) has no secret = ...`, {
-          line: sub.line,
-          file,
-        });
+        throw new ConfigError(
+          "MISSING",
+          `${kind === "ike" ? "IKE" : "EAP"} secret '${sub.name}' (line ${sub.line}) has no secret = ...`,
+          { line: sub.line, file },
+        );
       const ids = idKeys.map((k) => sub.keys.get(k)!.value.trim()).filter((id) => id !== "");
-      out.ikeSecrets.push({ ids, secret: decodeSecret(secret.value, whereOf(sub, "secret", secret, file)) });
+      const entry = { ids, secret: decodeSecret(secret.value, whereOf(sub, "secret", secret, file)) };
+      if (kind === "ike") out.ikeSecrets.push(entry);
+      else out.eapSecrets.push(entry);
     } else if (kind === "private" || kind === "rsa" || kind === "ecdsa") {
       checkKeys(sub, ["file", "secret"], file);
       const f = sub.keys.get("file");
@@ -722,11 +790,11 @@ function parseSecrets(sec: Section, file: string | undefined, out: SwanctlConfig
     } else if (kind) {
       throw new ConfigError(
         "UNKNOWN_KEYWORD",
-        `${kind} secrets ('${sub.name}' at line ${sub.line}) are not supported by ipsec-wasm yet; supported: ike, private, rsa, ecdsa`,
+        `${kind} secrets ('${sub.name}' at line ${sub.line}) are not supported by ipsec-wasm yet; supported: ike, eap, private, rsa, ecdsa`,
         { line: sub.line, file },
       );
     } else {
-      throw unknownSection(sub, "ike<suffix>, private<suffix>, rsa<suffix>, ecdsa<suffix>", file);
+      throw unknownSection(sub, "ike<suffix>, eap<suffix>, private<suffix>, rsa<suffix>, ecdsa<suffix>", file);
     }
   }
 }
@@ -734,7 +802,7 @@ function parseSecrets(sec: Section, file: string | undefined, out: SwanctlConfig
 /** Parses a swanctl.conf text. `file` is only used in error messages. */
 export function parseSwanctlConf(text: string, file?: string): SwanctlConfig {
   const root = parseSettings(text, file);
-  const out: SwanctlConfig = { connections: [], ikeSecrets: [], privateKeys: [] };
+  const out: SwanctlConfig = { connections: [], ikeSecrets: [], eapSecrets: [], privateKeys: [], pools: [] };
   for (const [key, s] of root.keys) {
     throw new ConfigError(
       "UNKNOWN_KEYWORD",
@@ -754,17 +822,69 @@ export function parseSwanctlConf(text: string, file?: string): SwanctlConfig {
       for (const conn of sec.sections.values()) out.connections.push(parseConnection(conn, file));
     } else if (sec.name === "secrets") {
       parseSecrets(sec, file, out);
-    } else if (sec.name === "pools" || sec.name === "authorities") {
+    } else if (sec.name === "pools") {
+      parsePools(sec, file, out);
+    } else if (sec.name === "authorities") {
       throw new ConfigError(
         "UNKNOWN_KEYWORD",
-        `the ${sec.name} section (line ${sec.line}) is not supported by ipsec-wasm yet; supported: connections, secrets`,
+        `the ${sec.name} section (line ${sec.line}) is not supported by ipsec-wasm yet; supported: connections, secrets, pools`,
         { line: sec.line, file },
       );
     } else {
-      throw unknownSection(sec, "connections, secrets", file);
+      throw unknownSection(sec, "connections, secrets, pools", file);
     }
   }
+  checkPoolNames(root, out, file);
   return out;
+}
+
+const POOL_REASONS: Record<string, string> = Object.fromEntries(
+  ["nbns", "dhcp", "netmask", "server", "subnet", "split_include", "split_exclude"].map((k) => [
+    k,
+    `pool attribute '${k}' is not supported by ipsec-wasm yet (supported: addrs, dns)`,
+  ]),
+);
+
+/** `pools { name { addrs = ..., dns = ... } }`; addrs checked here, so its line is in the error. */
+function parsePools(sec: Section, file: string | undefined, out: SwanctlConfig): void {
+  checkKeys(sec, [], file);
+  for (const sub of sec.sections.values()) {
+    for (const s of sub.sections.values()) throw unknownSection(s, "none", file);
+    checkKeys(sub, ["addrs", "dns"], file, POOL_REASONS);
+    const addrs = sub.keys.get("addrs");
+    if (!addrs || addrs.value.trim() === "")
+      throw new ConfigError("MISSING", `pool '${sub.name}' (line ${sub.line}) has no addrs = <subnet or range>`, {
+        line: sub.line,
+        file,
+      });
+    const dns = sub.keys.get("dns");
+    const cfg: VipPoolConfig = { name: sub.name, addrs: addrs.value.trim(), dns: dns ? list(dns.value) : [] };
+    try {
+      new VipPool(cfg);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      const bad = dns && /dns =/.test(e.message) ? dns : addrs;
+      const where = whereOf(sub, bad === dns ? "dns" : "addrs", bad, file);
+      throw new ConfigError("BAD_VALUE", `${e.message}${describeWhere(where)}`, where);
+    }
+    out.pools.push(cfg);
+  }
+}
+
+/** Every `pools = a, b` of a connection must name a pool of the pools section. */
+function checkPoolNames(root: Section, out: SwanctlConfig, file?: string): void {
+  const defined = out.pools.map((p) => p.name);
+  for (const c of out.connections) {
+    const missing = c.pools.filter((n) => !defined.includes(n));
+    if (missing.length === 0) continue;
+    const s = root.sections.get("connections")?.sections.get(c.name)?.keys.get("pools");
+    const where: ConfigWhere = { key: `connections.${c.name}.pools`, line: s?.line, file };
+    throw new ConfigError(
+      "BAD_VALUE",
+      `pool${missing.length > 1 ? "s" : ""} '${missing.join("', '")}'${describeWhere(where)} not defined; ${defined.length ? `defined pools: ${defined.join(", ")}` : "the file has no pools section"}`,
+      where,
+    );
+  }
 }
 
 // ------------------------------------------------------------------ secret lookup

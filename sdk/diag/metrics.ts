@@ -124,6 +124,16 @@ const IKE_COUNTERS: Record<string, { name: string; type: "counter" | "gauge"; he
     help: "Outbound packets dropped because no Child SA covers their destination",
   },
   keepalivesSent: { name: "ipsec_nat_keepalives_sent", type: "counter", help: "NAT keepalives sent (RFC 3948)" },
+  acquires: {
+    name: "ipsec_trap_acquires",
+    type: "counter",
+    help: "Initiations started by an outbound packet hitting a trap (start_action = trap)",
+  },
+  trapDropped: {
+    name: "ipsec_trap_dropped_packets",
+    type: "counter",
+    help: "Outbound packets dropped at a trap while its Child SA was being negotiated",
+  },
 };
 
 function families(r: StatusReport): Family[] {

@@ -10,6 +10,7 @@ import type { Dataplane } from "../dataplane/dataplane.ts";
 import type { SaHandle } from "../dataplane/types.ts";
 import type { IkeCounters, IkeDaemon } from "../ike/daemon.ts";
 import type { ChildSa, IkeSa } from "../ike/ike-sa.ts";
+import type { VipPoolStatus } from "../ike/pool.ts";
 import { formatIdentity } from "../ike/identity.ts";
 import { formatTs } from "../ike/ts.ts";
 import type { DiagnosticLike } from "./types.ts";
@@ -88,7 +89,25 @@ export interface IkeSaReport {
   natDetected: boolean;
   establishedSecondsAgo?: number;
   rekey?: RekeyDue;
+  /** Virtual IPs the peer assigned us (CP), and the DNS servers it sent. */
+  localVips: string[];
+  dns: string[];
+  /** Virtual IPs leased to the peer from our pools. */
+  remoteVips: string[];
   children: ChildSaReport[];
+}
+
+/** A trap, as `swanctl --list-pols` shows a TRAP policy (plus what it triggered). */
+export interface TrapReport {
+  conn: string;
+  child: string;
+  reqid: number;
+  remoteTs: string[];
+  localTs: string[];
+  /** An initiation it triggered is under way. */
+  acquiring: boolean;
+  acquires: number;
+  dropped: number;
 }
 
 /** Everything `ipsec-wasm status` shows. */
@@ -102,6 +121,10 @@ export interface StatusReport {
   owners: Record<number, { child?: string; peer?: string }>;
   xfrmStat: XfrmStat;
   ikeCounters?: IkeCounters;
+  /** Installed traps (start_action / dpd_action / close_action = trap). */
+  traps?: TrapReport[];
+  /** Virtual IP pools with their leases, as `swanctl --list-pools --leases`. */
+  pools?: VipPoolStatus[];
   diagnostics: DiagnosticLike[];
 }
 
@@ -166,12 +189,24 @@ export function buildStatusReport(src: StatusSources): StatusReport {
   const now = src.now ?? Date.now();
   const ctx = new Map<SaHandle, SaDescription>();
   const ikeSas: IkeSaReport[] = [];
+  const traps: TrapReport[] = [];
   const daemon = src.daemon;
   if (daemon) {
     // strongSwan's reqid is stable per configured child; ours: its position in the configuration.
     const reqids = new Map<string, number>();
     for (const c of daemon.connections) for (const t of c.children) reqids.set(`${c.name}\0${t.name}`, reqids.size + 1);
     for (const ike of new Set(daemon.sas.values())) ikeSas.push(ikeReport(ike, dp, daemon, now, reqids, ctx));
+    for (const t of daemon.traps())
+      traps.push({
+        conn: t.conn.name,
+        child: t.template.name,
+        reqid: reqids.get(`${t.conn.name}\0${t.template.name}`) ?? 0,
+        remoteTs: t.remoteTs.map(formatTs),
+        localTs: t.template.localTs.map((x) => (x === "dynamic" ? "dynamic" : formatTs(x))),
+        acquiring: t.acquiring,
+        acquires: t.acquires,
+        dropped: t.dropped,
+      });
   }
   for (const h of dp.handles()) {
     if (ctx.has(h)) continue;
@@ -184,14 +219,17 @@ export function buildStatusReport(src: StatusSources): StatusReport {
       ...(d.child !== undefined ? { child: d.child } : {}),
       ...(d.peer !== undefined ? { peer: d.peer } : {}),
     };
-  const extra = daemon ? { XfrmOutNoStates: BigInt(daemon.counters.espToUnknownChild) } : undefined;
+  // The kernel counts packets dropped at a trap (larval drop) as XfrmOutNoStates, too.
+  const extra = daemon
+    ? { XfrmOutNoStates: BigInt(daemon.counters.espToUnknownChild + daemon.counters.trapDropped) }
+    : undefined;
   return {
     time: now,
     ikeSas,
     sas: xfrmStateEntries(dp, (h) => ctx.get(h)),
     owners,
     xfrmStat: (src.collector ?? new XfrmStatCollector(dp)).sample(extra),
-    ...(daemon ? { ikeCounters: { ...daemon.counters } } : {}),
+    ...(daemon ? { ikeCounters: { ...daemon.counters }, traps, pools: daemon.pools.status() } : {}),
     diagnostics: [...(src.diagnostics ?? [])],
   };
 }
@@ -229,6 +267,9 @@ function ikeReport(
     ...(established && ike.state === "ESTABLISHED"
       ? optional("rekey", due(now, ike.establishedAt, ike.conn.rekeyTime, ike.conn.randTime))
       : {}),
+    localVips: [...ike.localVips],
+    dns: [...ike.dnsServers],
+    remoteVips: ike.remoteVips.map((l) => l.address),
     children,
   };
 }
@@ -309,8 +350,11 @@ export function formatSwanctlSas(ikeSas: IkeSaReport[]): string {
     out.push(
       `${s.name}: #${s.uniqueId}, ${s.state}, IKEv${s.version}, ${s.spiI}_i${s.initiator ? "*" : ""} ${s.spiR}_r${s.initiator ? "" : "*"}`,
     );
-    out.push(`  local  '${s.local.id}' @ ${s.local.address}[${s.local.port}]`);
-    out.push(`  remote '${s.remote.id}' @ ${s.remote.address}[${s.remote.port}]`);
+    // list_sas.c prints the virtual IPs in brackets after the address.
+    const vips = (v: string[] | undefined): string => (v?.length ? ` [${v.join(" ")}]` : "");
+    out.push(`  local  '${s.local.id}' @ ${s.local.address}[${s.local.port}]${vips(s.localVips)}`);
+    out.push(`  remote '${s.remote.id}' @ ${s.remote.address}[${s.remote.port}]${vips(s.remoteVips)}`);
+    if (s.dns?.length) out.push(`  dns ${s.dns.join(" ")}`);
     if (s.algorithms) out.push(`  ${s.algorithms}`);
     if (s.establishedSecondsAgo !== undefined) {
       out.push(`  established ${s.establishedSecondsAgo}s ago${s.rekey ? `, rekeying in ${inSeconds(s.rekey)}` : ""}`);
@@ -335,6 +379,29 @@ export function formatSwanctlSas(ikeSas: IkeSaReport[]): string {
   return out.length ? out.join("\n") + "\n" : "";
 }
 
+/** Traps as `swanctl --list-pols` lists TRAP policies, with what each triggered. */
+export function formatTraps(traps: TrapReport[]): string {
+  return traps
+    .map(
+      (t) =>
+        `${t.conn}/${t.child}, TRAP, reqid ${t.reqid}${t.acquiring ? ", acquiring" : ""}, ${t.acquires} acquires, ${t.dropped} packets dropped\n` +
+        `  local:  ${t.localTs.join(" ")}\n  remote: ${t.remoteTs.join(" ")}\n`,
+    )
+    .join("");
+}
+
+/** Pools as `swanctl --list-pools --leases`: name, base, online / offline / size, then the leases. */
+export function formatPools(pools: VipPoolStatus[]): string {
+  const pad = (n: number): string => String(n).padStart(5);
+  return pools
+    .map(
+      (p) =>
+        `${p.name.padEnd(20)} ${p.base.padEnd(40)} ${pad(p.online)} / ${pad(p.offline)} / ${pad(p.size)}\n` +
+        p.leases.map((l) => `  ${l.address.padEnd(39)} ${l.online ? "online " : "offline"} '${l.identity}'\n`).join(""),
+    )
+    .join("");
+}
+
 /**
  * The whole report as text: `swanctl --list-sas`, a blank line, `ip -s xfrm state` for every
  * dataplane SA, the non-zero xfrm_stat counters, IKE counters, then the active diagnostics
@@ -345,6 +412,8 @@ export function formatStatusReport(r: StatusReport): string {
   const ike = formatSwanctlSas(r.ikeSas);
   if (ike) parts.push(ike);
   else if (r.ikeCounters) parts.push("no IKE_SAs\n");
+  if (r.traps?.length) parts.push(formatTraps(r.traps));
+  if (r.pools?.length) parts.push(formatPools(r.pools));
   parts.push(r.sas.length ? formatXfrmStates(r.sas) : "no SAs in the dataplane\n");
   const nonZero = XFRM_STAT_NAMES.filter((n) => r.xfrmStat[n] !== 0n);
   parts.push(

@@ -22,7 +22,10 @@ import {
   type TimerId,
 } from "./ike-sa.ts";
 import { DataplaneBackend } from "./dataplane-backend.ts";
-import type { IkeConnection, ChildTemplate } from "./config.ts";
+import type { IkeConnection, ChildTemplate, VirtualIpLease } from "./config.ts";
+import { VipPools, type VipPoolConfig } from "./pool.ts";
+import { findEapSecret, type EapSecret } from "./eap-secrets.ts";
+import { ChildActions, type Trap } from "./child-actions.ts";
 import { identityMatches, formatIdentity, type IkeIdentity } from "./identity.ts";
 import { tsContainsAddress, parseTs, formatTs } from "./ts.ts";
 import { parseIp } from "../net/ip.ts";
@@ -87,6 +90,15 @@ export interface IkeDaemonOptions {
    * in production. IKE SA keys are available from `IkeSa.keys` on the `established` event.
    */
   keyLog?: (rec: ChildKeyRecord) => void;
+  /** Virtual IP pools (swanctl `pools`) that connections with `pools` lease peers' addresses from. */
+  pools?: readonly VipPoolConfig[];
+  /** EAP passwords (swanctl `eap-NAME` secrets), for `findEapSecret`. */
+  eapSecrets?: readonly EapSecret[];
+  /**
+   * Resolves a DNS name in remote_addrs when initiating (strongSwan resolves it then, too);
+   * without it only addresses can be initiated to.
+   */
+  resolveHost?: (name: string) => Promise<string>;
 }
 
 /** One direction of a Child SA with its keys, for Wireshark's `esp_sa` table (see {@link IkeDaemonOptions.keyLog}). */
@@ -128,6 +140,10 @@ export interface IkeCounters {
   ikeOverLimit: number;
   espToUnknownChild: number;
   keepalivesSent: number;
+  /** Initiations started by an outbound packet hitting a trap (start_action / dpd_action / close_action = trap). */
+  acquires: number;
+  /** Outbound packets dropped at a trap: the one that triggered it and those while negotiating (the kernel's larval drop). */
+  trapDropped: number;
 }
 
 /** A snapshot for `ipsec-wasm status` (shaped like `swanctl --list-sas`). */
@@ -144,6 +160,11 @@ export interface IkeSaStatus {
   remoteId: string;
   proposal: string;
   establishedSecondsAgo: number;
+  /** Virtual IPs the peer assigned us (CP), and its DNS servers. */
+  localVips: string[];
+  dns: string[];
+  /** Virtual IPs leased to the peer from our pools. */
+  remoteVips: string[];
   children: {
     name: string;
     uniqueId: number;
@@ -173,7 +194,14 @@ export class IkeDaemon {
     ikeOverLimit: 0,
     espToUnknownChild: 0,
     keepalivesSent: 0,
+    acquires: 0,
+    trapDropped: 0,
   };
+  /** Virtual IP pools and their leases. */
+  readonly pools: VipPools;
+  readonly #actions: ChildActions;
+  /** Leases already given back through the host hook (so the cleanup at deletion does not twice). */
+  readonly #released = new WeakSet<VirtualIpLease>();
   /** IKE SAs by our local SPI (hex). */
   readonly sas = new Map<string, IkeSa>();
   /**
@@ -194,6 +222,8 @@ export class IkeDaemon {
   #volumeTimer?: TimerId;
   /** Receives every decapsulated inner packet. */
   onInner?: InnerHandler;
+  /** Hears that a start or restart (start_action, dpd_action, close_action) used up its keying tries. */
+  onGaveUp?: (conn: string, error: IkeError) => void;
 
   constructor(opts: IkeDaemonOptions) {
     this.#opts = opts;
@@ -207,6 +237,20 @@ export class IkeDaemon {
       now: () => this.#clock.now(),
       keyLog: keyLog ? (rec) => keyLog({ ...rec, ike: ownerOf(rec.child) }) : undefined,
     });
+    this.pools = new VipPools(opts.pools ?? []);
+    this.#actions = new ChildActions(
+      {
+        connections: () => this.#opts.connections,
+        sas: () => new Set(this.sas.values()),
+        initiate: (conn, child, remote) => this.initiate(conn, child, undefined, remote),
+        on: (l) => this.on(l),
+        setTimer: (ms, fn) => this.#clock.setTimer(ms, fn),
+        clearTimer: (t) => this.#clock.clearTimer(t),
+        log: (level, message) => this.logLine("CHD", level, message),
+        gaveUp: (conn, error) => this.onGaveUp?.(conn, error),
+      },
+      this.counters,
+    );
     this.scheduleVolumeCheck();
     this.#unsubscribeLifetime = opts.dataplane.on("lifetime", (e) => this.onLifetime(e));
   }
@@ -277,7 +321,37 @@ export class IkeDaemon {
       },
       findConnection: (idi, idr, local, remote) => this.findResponderConnection(idi, idr, local, remote),
       findPsk: () => undefined,
+      findEapSecret: (eapId) => this.findEapSecret(eapId),
+      acquireVirtualIp: (pools, peer, family, requested) => this.acquireVirtualIp(pools, peer, family, requested),
+      releaseVirtualIp: (lease, peer) => this.releaseVirtualIp(lease, peer),
     };
+  }
+
+  /** The IKE SA host's EAP secret lookup: the password (UTF-8, a copy) of an EAP identity. */
+  findEapSecret(eapId: IkeIdentity): Uint8Array | undefined {
+    return findEapSecret(this.#opts.eapSecrets ?? [], eapId);
+  }
+
+  /** The IKE SA host's lease hook over {@link pools} (see {@link VipPools.acquire}); logs the pool (level 1). */
+  acquireVirtualIp(
+    pools: readonly string[],
+    peer: IkeIdentity,
+    family: 4 | 6,
+    requested?: string,
+  ): VirtualIpLease | { error: string } {
+    const r = this.pools.acquire(pools, peer, family, requested);
+    // The CP exchange logs the assignment at level 0 (as charon's ike_config); this adds the pool.
+    if ("error" in r) this.logLine("CFG", 1, `no virtual IP for '${formatIdentity(peer)}': ${r.error}`);
+    else this.logLine("CFG", 1, `pool '${r.pool}': ${r.address} leased to '${formatIdentity(peer)}'`);
+    return r;
+  }
+
+  /** Gives a lease back (it goes offline, kept for the identity); a lease is released once. */
+  releaseVirtualIp(lease: VirtualIpLease, peer: IkeIdentity): void {
+    if (this.#released.has(lease)) return;
+    this.#released.add(lease);
+    if (this.pools.release(lease, peer))
+      this.logLine("CFG", 1, `lease ${lease.address} by '${formatIdentity(peer)}' went offline`);
   }
 
   private dispatch(e: IkeEvent): void {
@@ -285,7 +359,17 @@ export class IkeDaemon {
       const key = hexBytes(e.ike.localSpi);
       if (this.sas.get(key) === e.ike) this.sas.delete(key);
       this.#lastHeard.delete(e.ike);
+      // The leases of an SA that is gone (not one rekeyed: its successor holds them) go offline.
+      if (e.type === "failed" || e.reason !== "rekeyed") {
+        const peer = e.ike.eapIdentity ?? e.ike.remoteId;
+        const live = [...this.sas.values()].filter((s) => s !== e.ike);
+        if (peer)
+          for (const l of e.ike.remoteVips)
+            if (!live.some((s) => s.remoteVips.includes(l))) this.releaseVirtualIp(l, peer);
+      }
     }
+    if (e.type === "rekeyed") inheritVips(e.ike, e.successor);
+    this.#actions.event(e);
     if (e.type === "established" || e.type === "deleted" || e.type === "failed") this.leaveHalfOpen(e.ike);
     if (e.type === "rekeyed") this.#lastHeard.set(e.successor, this.#clock.now());
     for (const l of this.#listeners) l(e);
@@ -319,7 +403,12 @@ export class IkeDaemon {
    * Initiates a connection; resolves with the IKE SA once it and its first Child SA are up,
    * rejects with an {@link IkeError} that explains what failed.
    */
-  initiate(connName: string, childName?: string, local?: Endpoint): Promise<{ ike: IkeSa; child?: ChildSa }> {
+  initiate(
+    connName: string,
+    childName?: string,
+    local?: Endpoint,
+    remote?: string,
+  ): Promise<{ ike: IkeSa; child?: ChildSa }> {
     const conn = this.#opts.connections.find((c) => c.name === connName);
     if (!conn)
       return Promise.reject(
@@ -336,9 +425,32 @@ export class IkeDaemon {
           `connection '${connName}' has no child '${childName}'; known: ${conn.children.map((c) => c.name).join(", ")}`,
         ),
       );
-    const remoteAddr = conn.remoteAddrs.find((a) => a !== "%any" && !a.includes("/"));
+    const remoteAddr = remote ?? conn.remoteAddrs.find((a) => a !== "%any" && !a.includes("/"));
     if (!remoteAddr)
       return Promise.reject(new IkeError("CONFIG", `connection '${connName}' has no remote_addrs to initiate to`));
+    if (!parseIp(remoteAddr)) {
+      // A DNS name (remote_addrs = vpn.example.com): resolved for every initiation, as charon does.
+      const resolve = this.#opts.resolveHost;
+      if (!resolve)
+        return Promise.reject(
+          new IkeError(
+            "CONFIG",
+            `connection '${connName}': cannot resolve '${remoteAddr}' (no resolver); use an address`,
+          ),
+        );
+      return resolve(remoteAddr).then(
+        (addr) => {
+          this.logLine("CFG", 1, `resolved ${remoteAddr} to ${addr}`);
+          return this.initiate(connName, childName, local, addr);
+        },
+        (e: unknown) => {
+          throw new IkeError(
+            "PEER_UNREACHABLE",
+            `connection '${connName}': cannot resolve ${remoteAddr}: ${(e as Error).message}`,
+          );
+        },
+      );
+    }
     const localEp = local ?? {
       address: this.#opts.localAddress ?? conn.localAddrs.find((a) => a !== "%any") ?? "0.0.0.0",
       port: conn.localPort,
@@ -374,10 +486,93 @@ export class IkeDaemon {
 
   /** Stops timers (after terminateAll). */
   close(): void {
+    this.#actions.close();
     if (this.#volumeTimer !== undefined) this.#clock.clearTimer(this.#volumeTimer);
     this.#unsubscribeLifetime();
     for (const ike of new Set([...this.sas.values(), ...this.#halfOpen.values()]))
       ike.fail(new IkeError("DELETED", "daemon shut down"));
+  }
+
+  // ------------------------------------------------------------------ start_action, traps
+
+  /**
+   * Applies every child's start_action: `start` initiates (with the connection's keying tries;
+   * children of one connection share its IKE SA), `trap` installs a trap; `start: false` traps
+   * only. The returned `started` promises settle when each connection is up or gave up.
+   */
+  startActions(opts: { start?: boolean } = {}): {
+    trapped: Trap[];
+    started: { conn: string; up: Promise<{ ike: IkeSa; child?: ChildSa }> }[];
+  } {
+    const trapped: Trap[] = [];
+    const started: { conn: string; up: Promise<{ ike: IkeSa; child?: ChildSa }> }[] = [];
+    for (const conn of this.#opts.connections) {
+      for (const t of conn.children) if (t.startAction === "trap") trapped.push(this.#actions.installTrap(conn, t));
+      const start = conn.children.filter((t) => t.startAction === "start");
+      if (start.length && opts.start !== false)
+        started.push({ conn: conn.name, up: this.#actions.bringUp(conn, start, "start_action") });
+    }
+    return { trapped, started };
+  }
+
+  /** Installs a trap for a child (as `swanctl --install` does); the first packet to its remote selectors initiates. */
+  installTrap(connName: string, childName?: string): Trap {
+    const conn = this.#opts.connections.find((c) => c.name === connName);
+    const t = childName ? conn?.children.find((c) => c.name === childName) : conn?.children[0];
+    if (!conn || !t)
+      throw new IkeError("CONFIG", `no child '${childName ?? "(first)"}' in a connection named '${connName}' to trap`);
+    return this.#actions.installTrap(conn, t);
+  }
+
+  /**
+   * `packets` outbound packets to `dst` found no Child SA (here, or in the TUN packet worker): if
+   * a trap covers `dst` they are counted as dropped at it and it starts the negotiation (once at
+   * a time). False when no trap covers `dst`.
+   */
+  acquire(dst: string, packets = 1): boolean {
+    const addr = parseIp(dst);
+    const trap = addr && this.#actions.trapFor(addr);
+    if (!trap) return false;
+    this.#actions.acquire(trap, packets, dst);
+    return true;
+  }
+
+  /**
+   * The peer sent INITIAL_CONTACT (RFC 7296 §2.4) on `ike`: every other IKE SA of its connection
+   * with the same peer identity (the EAP identity when EAP ran) is destroyed at once, without a
+   * DELETE, as charon's check_uniqueness does ("destroying duplicate IKE_SA ..., received
+   * INITIAL_CONTACT"), so their leases go offline before `ike`'s CP leases: a road warrior that
+   * lost its state gets its address back. For the IKE side to call before the CP response;
+   * returns how many were destroyed.
+   */
+  destroyDuplicates(ike: IkeSa): number {
+    const who = ike.eapIdentity ?? ike.remoteId;
+    if (!who) return 0;
+    const same = (x: IkeIdentity | undefined): boolean =>
+      x !== undefined && x.idType === who.idType && equalBytes(x.data, who.data);
+    let n = 0;
+    for (const other of new Set(this.sas.values())) {
+      if (other === ike || other.conn.name !== ike.conn.name || !same(other.eapIdentity ?? other.remoteId)) continue;
+      if (other.state !== "ESTABLISHED" && other.state !== "REKEYING") continue;
+      this.logLine(
+        "IKE",
+        0,
+        `destroying duplicate IKE_SA ${other.conn.name}[${other.uniqueId}] for peer '${formatIdentity(who)}', received INITIAL_CONTACT`,
+      );
+      other.teardown("destroyed: the peer sent INITIAL_CONTACT on a new IKE_SA");
+      n++;
+    }
+    return n;
+  }
+
+  /** Installed traps (`swanctl --list-pols`' TRAP entries). */
+  traps(): Trap[] {
+    return this.#actions.traps();
+  }
+
+  /** Whether the daemon will bring something up by itself: a trap installed, or a start/restart retrying. */
+  get recovering(): boolean {
+    return this.#actions.traps().length > 0 || this.#actions.keying().length > 0;
   }
 
   // ------------------------------------------------------------------ receiving IKE
@@ -557,7 +752,12 @@ export class IkeDaemon {
     this.#opts.transport.sendIke(bytes, local, remote);
   }
 
-  private logLine(subsystem: "IKE" | "ENC" | "CFG" | "NET", level: 0 | 1 | 2, message: string, rateKey?: string): void {
+  private logLine(
+    subsystem: "IKE" | "ENC" | "CFG" | "NET" | "CHD",
+    level: 0 | 1 | 2,
+    message: string,
+    rateKey?: string,
+  ): void {
     this.#log({ subsystem, level, message, time: this.#clock.now(), rateKey });
   }
 
@@ -598,7 +798,7 @@ export class IkeDaemon {
   sendInner(packets: Uint8Array[], dst: string): number {
     const route = this.childFor(dst);
     if (!route) {
-      this.counters.espToUnknownChild += packets.length;
+      if (!this.acquire(dst, packets.length)) this.counters.espToUnknownChild += packets.length;
       return 0;
     }
     const out: Uint8Array[] = [];
@@ -632,6 +832,9 @@ export class IkeDaemon {
       remoteId: fmtId(ike.remoteId),
       proposal: ike.proposal,
       establishedSecondsAgo: ike.establishedAt ? Math.round((now - ike.establishedAt) / 1000) : 0,
+      localVips: [...ike.localVips],
+      dns: [...ike.dnsServers],
+      remoteVips: ike.remoteVips.map((l) => l.address),
       children: [...ike.children.values()].map((c) => {
         const inst = this.#backend.installed(c);
         return {
@@ -651,6 +854,14 @@ export class IkeDaemon {
       }),
     }));
   }
+}
+
+/** An IKE rekey keeps the addresses: the successor takes over what the old SA assigned and leased. */
+function inheritVips(old: IkeSa, next: IkeSa): void {
+  if (next.localVips.length === 0) next.localVips = [...old.localVips];
+  if (next.dnsServers.length === 0) next.dnsServers = [...old.dnsServers];
+  if (next.remoteVips.length === 0) next.remoteVips = [...old.remoteVips];
+  next.eapIdentity ??= old.eapIdentity;
 }
 
 function tsText(t: TrafficSelector): string {

@@ -119,6 +119,8 @@ export type FromWorker =
   /** A diagnostic line as it is raised (ICV truncation, key mismatch). */
   | { t: "diag"; line: string }
   | { t: "lifetime"; event: LifetimeEvent }
+  /** An inner packet matched no outbound SA (rate limited): the main thread may have a trap for `dst` (acquire). */
+  | { t: "noroute"; dst: string }
   | { t: "log"; message: string }
   | { t: "fatal"; code: string; message: string }
   | { t: "stopped" };

@@ -22,6 +22,7 @@ import { STAGES, type FromWorker, type IoCounters, type ToWorker } from "./messa
 import type { Libc } from "./libc.ts";
 import { IcvTruncationDetector } from "../diag/icv-truncation.ts";
 import { byteAt } from "../packet/bytes.ts";
+import { formatIp } from "../net/ip.ts";
 
 /** Where ciphertext goes: the UDP mechanism. */
 export interface UdpSink {
@@ -100,6 +101,8 @@ export class TunnelEngine {
   #icmpSrc4?: Uint8Array;
   #icmpSrc6?: Uint8Array;
   readonly #icmpLimit = new RateLimit(100);
+  /** Reports of packets without a route, for traps on the main thread (the kernel's acquires). */
+  readonly #noRouteLimit = new RateLimit(20);
   /** Explains integrity failures on HMAC SAs from this worker's decapsulation runs (a sample, off the fast path). */
   readonly #icv: IcvTruncationDetector;
   /** Thread CPU ns per stage (index in STAGES) when profiling, else undefined. */
@@ -251,6 +254,8 @@ export class TunnelEngine {
       const route = this.#route(pkt, len);
       if (!route) {
         this.io.noRoute++;
+        const dst = innerDestination(pkt, len);
+        if (dst && this.#noRouteLimit.take(Date.now())) this.#post({ t: "noroute", dst });
         continue;
       }
       if (len > route.mtu) {
@@ -377,4 +382,12 @@ export class TunnelEngine {
     this.#icv.detach();
     this.#tunSlots.free();
   }
+}
+
+/** The destination address of an inner IPv4/IPv6 packet, or undefined if it is too short to have one. */
+export function innerDestination(p: Uint8Array, len: number): string | undefined {
+  const v = (p[0] ?? 0) >> 4;
+  if (v === 4 && len >= 20) return formatIp(p.subarray(16, 20));
+  if (v === 6 && len >= 40) return formatIp(p.subarray(24, 40));
+  return undefined;
 }

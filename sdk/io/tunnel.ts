@@ -22,8 +22,9 @@ import type { Dataplane } from "../dataplane/dataplane.ts";
 import type { GlobalStats, LifetimeEvent, SaHandle, SaStats, Status } from "../dataplane/types.ts";
 import type { IkeDaemon, IkeTransport } from "../ike/daemon.ts";
 import type { Endpoint } from "../ike/ike-sa.ts";
+import type { TrafficSelector } from "../ike/message.ts";
 import type { Diagnostic } from "../diag/types.ts";
-import { formatIp } from "../net/ip.ts";
+import { formatIp, parseIp } from "../net/ip.ts";
 import { IoError, IO_EXIT_CODES, type IoErrorCode } from "./errors.ts";
 import { loadLibc } from "./libc.ts";
 import { TunDevice, rangeToPrefixes } from "./tun-linux.ts";
@@ -216,6 +217,8 @@ export class TunnelTransport implements IkeTransport {
       this.#onStats?.();
     } else if (m.t === "lifetime") {
       for (const fn of this.#lifetime) fn(m.event);
+    } else if (m.t === "noroute") {
+      this.#daemon?.acquire(m.dst);
     } else if (m.t === "log") {
       this.#opts.log?.(m.message);
     } else if (m.t === "diag") {
@@ -382,7 +385,7 @@ export class TunnelTransport implements IkeTransport {
 
   /**
    * Follows `daemon`'s Child SAs: the worker's routes and inbound selectors, the TUN's address
-   * (the local selector when it is one host), MTU (innerMtu of the first outbound SA for the path
+   * (the virtual IP the peer assigned, else the local selector when it is one host), MTU (innerMtu of the first outbound SA for the path
    * MTU) and routes (the remote selectors; kept until close, so traffic never leaves in the clear
    * while an SA is being re-established). Also tells the daemon about inbound traffic (DPD).
    */
@@ -424,9 +427,7 @@ export class TunnelTransport implements IkeTransport {
                 mtu: this.#target.innerMtu(h.out, pathMtu, { ipVersion: v6 ? 6 : 4, udpEncap: true }),
               }
             : undefined;
-        const hosts = child.localTs
-          .filter((t) => t.start.every((b, i) => b === t.end[i]))
-          .map((t) => `${formatIp(t.start)}/${t.start.length * 8}`);
+        const hosts = tunAddresses(ike.localVips, child.localTs);
         const prefixes = child.remoteTs.flatMap((t) => splitDefault(rangeToPrefixes(t.start, t.end)));
         rows.push({
           id: child.uniqueId,
@@ -448,9 +449,12 @@ export class TunnelTransport implements IkeTransport {
       this.#lastRoutes = key;
       this.#send(msg);
     }
-    if (msg.out.length === 0) return;
     const tun = this.tun,
       log = this.#opts.log;
+    if (msg.out.length === 0) {
+      this.#trapRoutes(daemon, pathMtu);
+      return;
+    }
     if (!this.#tunUp) {
       const mtu = Math.min(...msg.out.map((r) => r.mtu));
       if (hosts.length) tun.setAddresses(hosts);
@@ -466,6 +470,42 @@ export class TunnelTransport implements IkeTransport {
     if (this.#prefixes.size !== before) {
       tun.syncRoutes([...this.#prefixes], this.#peer, log);
       log?.(`${tun.name}: routes ${[...this.#prefixes].join(" ")}`);
+    }
+  }
+
+  /** Follows the daemon again now (after something that raised no IKE event, e.g. traps installed). */
+  resync(): void {
+    this.#scheduleSync();
+  }
+
+  /**
+   * Traps (start_action = trap) before any SA: the TUN comes up with routes for the trapped
+   * selectors so the kernel hands their packets to the worker, which reports them (no route) and
+   * the daemon initiates. The routes carry no `src` (no address yet): once the virtual IP is on
+   * the TUN the kernel picks it as the source for them. The MTU is a guess until an SA exists:
+   * path MTU minus 128, what the largest overhead needs (ESP-in-UDP over IPv6 with AES-CBC and a
+   * 256-bit ICV: 40 + 8 + 8 + 16 + 15 + 2 + 32 = 121 bytes), and it stays: the TUN comes up once.
+   */
+  #trapRoutes(daemon: IkeDaemon, pathMtu: number): void {
+    const traps = daemon.traps();
+    if (traps.length === 0) return;
+    const tun = this.tun,
+      log = this.#opts.log;
+    if (!this.#tunUp) {
+      const mtu = Math.max(576, pathMtu - 128);
+      tun.up(mtu);
+      this.#tunUp = true;
+      log?.(`${tun.name}: up, mtu ${mtu} (path MTU ${pathMtu}; before any SA, for the traps)`);
+    }
+    const before = this.#prefixes.size;
+    for (const t of traps)
+      for (const ts of t.remoteTs)
+        for (const p of splitDefault(rangeToPrefixes(ts.start, ts.end))) this.#prefixes.add(p);
+    const peer = traps.map((t) => t.remote ?? t.conn.remoteAddrs[0]).find((a) => a !== undefined && parseIp(a));
+    this.#peer ??= peer;
+    if (this.#prefixes.size !== before) {
+      tun.syncRoutes([...this.#prefixes], this.#peer, log);
+      log?.(`${tun.name}: routes ${[...this.#prefixes].join(" ")} (trapped)`);
     }
   }
 
@@ -627,4 +667,15 @@ async function bindPlain(
   });
   socket.on("message", onMessage);
   return socket;
+}
+
+/**
+ * The TUN's addresses for one Child SA: the virtual IPs the peer assigned (CP, `vips = 0.0.0.0`),
+ * else the local selectors that are one host (/32, /128); a wider selector gives no address.
+ */
+export function tunAddresses(localVips: readonly string[], localTs: readonly TrafficSelector[]): string[] {
+  if (localVips.length) return localVips.map((v) => `${v}/${v.includes(":") ? 128 : 32}`);
+  return localTs
+    .filter((t) => t.start.every((b, i) => b === t.end[i]))
+    .map((t) => `${formatIp(t.start)}/${t.start.length * 8}`);
 }

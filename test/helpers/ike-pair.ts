@@ -146,7 +146,14 @@ export function seededRandom(seed: number): (n: number) => Uint8Array {
 export async function makePair(
   optA: PeerOptions,
   optB: PeerOptions,
-  opts: { cookieThreshold?: number; seed?: number; keyLog?: IkeDaemonOptions["keyLog"] } = {},
+  opts: {
+    cookieThreshold?: number;
+    seed?: number;
+    keyLog?: IkeDaemonOptions["keyLog"];
+    /** More options for either daemon (pools, eapSecrets, resolveHost...). */
+    a?: Partial<IkeDaemonOptions>;
+    b?: Partial<IkeDaemonOptions>;
+  } = {},
 ): Promise<Pair> {
   const clock = new VirtualClock();
   const cc = await ControlCrypto.create();
@@ -201,6 +208,7 @@ export async function makePair(
     localAddress: optA.addr,
     random: opts.seed === undefined ? undefined : seededRandom(opts.seed),
     keyLog: opts.keyLog,
+    ...opts.a,
   });
   daemons.b = new IkeDaemon({
     dataplane: dpB,
@@ -212,6 +220,7 @@ export async function makePair(
     cookieThreshold: opts.cookieThreshold,
     localAddress: optB.addr,
     random: opts.seed === undefined ? undefined : seededRandom(opts.seed * 7919 + 1),
+    ...opts.b,
   });
   pair.a = daemons.a;
   pair.b = daemons.b;

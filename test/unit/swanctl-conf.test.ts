@@ -338,12 +338,12 @@ test("unknown keys and sections list what is known, with the line", () => {
     5,
     /AH is not supported by ipsec-wasm; use esp_proposals in connections\.c\.children\.n\.ah_proposals \(line 5/,
   );
-  fails(conn("  vips = 0.0.0.0"), "UNKNOWN_KEYWORD", 3, /virtual IPs \(vips\) are not supported/);
+  fails(conn("  vip = 0.0.0.0"), "UNKNOWN_KEYWORD", 3, /unknown setting 'vip' .*; known: .*pools, vips/);
   fails(
-    "connections {\n c {\n  local {\n   auth = psk\n   eap_id = x\n  }\n }\n}\n",
+    "connections {\n c {\n  local {\n   auth = psk\n   eap_ids = x\n  }\n }\n}\n",
     "UNKNOWN_KEYWORD",
     5,
-    /unknown setting 'eap_id' .*; known: auth, id, certs, cacerts/,
+    /unknown setting 'eap_ids' .*; known: auth, id, eap_id, certs, cacerts/,
   );
   fails(
     "connections {\n c {\n  childs {\n  }\n }\n}\n",
@@ -352,13 +352,18 @@ test("unknown keys and sections list what is known, with the line", () => {
     /unknown section 'childs' in connections\.c\.childs \(line 3 of test\.conf\); known: local, remote/,
   );
   fails(
-    "pools {\n p {\n  addrs = 10.3.0.0/24\n }\n}\n",
+    "pools {\n p {\n  addrs = 10.3.0.0/24\n  pool = x\n }\n}\n",
     "UNKNOWN_KEYWORD",
-    1,
-    /the pools section \(line 1\) is not supported by ipsec-wasm yet; supported: connections, secrets/,
+    4,
+    /unknown setting 'pool' in pools\.p .*; known: addrs, dns/,
   );
   fails("authorities {\n}\n", "UNKNOWN_KEYWORD", 1, /the authorities section/);
-  fails("conections {\n}\n", "UNKNOWN_KEYWORD", 1, /unknown section 'conections' .*; known: connections, secrets/);
+  fails(
+    "conections {\n}\n",
+    "UNKNOWN_KEYWORD",
+    1,
+    /unknown section 'conections' .*; known: connections, secrets, pools/,
+  );
   fails("version = 2\n", "UNKNOWN_KEYWORD", 1, /setting 'version' outside any section/);
   fails("connections {\n version = 2\n}\n", "UNKNOWN_KEYWORD", 2, /directly in connections/);
   fails(
@@ -368,10 +373,10 @@ test("unknown keys and sections list what is known, with the line", () => {
     /'mode' in connections\.c\.children \(line 4 of test\.conf\): only sections belong here/,
   );
   fails(
-    "secrets {\n eap-u {\n  secret = x\n }\n}\n",
+    "secrets {\n ntlm-u {\n  secret = x\n }\n}\n",
     "UNKNOWN_KEYWORD",
     2,
-    /eap secrets \('eap-u' at line 2\) are not supported by ipsec-wasm yet/,
+    /ntlm secrets \('ntlm-u' at line 2\) are not supported by ipsec-wasm yet; supported: ike, eap, private/,
   );
   fails(
     "secrets {\n ike-a {\n  secret = x\n  idx = y\n  owner = z\n }\n}\n",
@@ -390,7 +395,7 @@ test("values ipsec-wasm refuses, each with the reason and the line", () => {
   );
   fails(conn("  version = 3"), "BAD_VALUE", 3, /'3' .* is not a whole number from 0 to 2/);
   fails(conn("  mobike = yes"), "BAD_VALUE", 3, /MOBIKE is not supported by ipsec-wasm; set mobike = no/);
-  fails(conn("  pools = rw"), "BAD_VALUE", 3, /address pools .* are not supported/);
+  fails(conn("  pools = rw"), "BAD_VALUE", 3, /pool 'rw' in connections\.c\.pools .* not defined/);
   fails(
     conn("  reauth_time = 1h"),
     "BAD_VALUE",
@@ -438,7 +443,7 @@ test("values ipsec-wasm refuses, each with the reason and the line", () => {
     "connections {\n c {\n  local {\n   auth = eap-tls\n  }\n }\n}\n",
     "BAD_VALUE",
     4,
-    /EAP authentication is not supported by ipsec-wasm/,
+    /EAP method 'eap-tls' is not supported by ipsec-wasm .*; the EAP method supported is eap-mschapv2/,
   );
   fails(
     "connections {\n c {\n  local {\n   auth = pubkey-sha256\n  }\n }\n}\n",
@@ -513,6 +518,8 @@ test("the settings syntax: comments, quotes, joined words, merged sections, last
       local: { auth: "pubkey", certs: [], cacerts: [] },
       remote: { auth: "pubkey", certs: [], cacerts: [] },
       children: [],
+      vips: [],
+      pools: [],
     },
   );
 });

@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Dataplane } from "../../sdk/dataplane/dataplane.ts";
-import { TunnelEngine, type UdpSink } from "../../sdk/io/tunnel-engine.ts";
+import { TunnelEngine, innerDestination, type UdpSink } from "../../sdk/io/tunnel-engine.ts";
 import type { Libc, NativeBlock } from "../../sdk/io/libc.ts";
 import type { FromWorker } from "../../sdk/io/messages.ts";
 import { wireTs } from "../../sdk/io/selectors.ts";
@@ -174,6 +174,37 @@ test("TUN -> UDP: the matching SA encrypts (OpenSSL decrypts it back), other des
   engine.fromTun();
   assert.equal(sink.sent.length, 3);
   assert.equal(engine.io.noRoute, 3);
+});
+
+test("no outbound SA: the worker reports the destination (rate limited) so a trap on the main thread can acquire", async () => {
+  const { engine, tunIn, sink, posted } = await rig();
+  engine.control({ t: "remove", h: 100 });
+  tunIn.push(pkt("10.0.0.1", "10.0.9.9"), pkt("10.0.0.1", "10.0.9.10"));
+  engine.fromTun();
+  assert.equal(sink.sent.length, 0);
+  assert.equal(engine.io.noRoute, 2);
+  assert.deepEqual(
+    posted.filter((m) => m.t === "noroute"),
+    [
+      { t: "noroute", dst: "10.0.9.9" },
+      { t: "noroute", dst: "10.0.9.10" },
+    ],
+  );
+  for (let i = 0; i < 100; i++) tunIn.push(pkt("10.0.0.1", "10.0.9.9"));
+  for (let i = 0; i < 20; i++) engine.fromTun();
+  assert.ok(posted.filter((m) => m.t === "noroute").length <= 21, "at most 20 reports a second");
+  const v6 = buildPacket({
+    v6: true,
+    src: "fd00::1",
+    dst: "fd00:9::9",
+    l4: "udp",
+    id: 1,
+    seq: 0,
+    payload: new Uint8Array(8),
+    dport: 9,
+  });
+  assert.equal(innerDestination(v6, v6.length), "fd00:9::9");
+  assert.equal(innerDestination(v6, 20), undefined);
 });
 
 test("UDP -> TUN: OpenSSL's ESP comes out of the TUN, the inbound policy drops other addresses, IKE goes up, keepalives are counted", async () => {

@@ -1,0 +1,113 @@
+// start_action = trap with `up --tun` (issue 13), in two network namespaces joined by a veth: A
+// installs the trap, its TUN comes up with a route for the trapped selector before any SA; the
+// kernel's first ping to B's inner address reaches the packet worker, which finds no SA and
+// reports it, and the daemon initiates (that packet is lost, as with the kernel's acquire); once
+// the Child SA is up the TUN has the inner address, the kernel picks it as the source and pings go
+// through. `status` counts the acquire. Needs root, iproute2, iputils-ping and a built dist/.
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { NetnsLab, requireNetns } from "../helpers/netns.ts";
+import { repoPath } from "../helpers/interop.ts";
+
+const CLI = repoPath("bin/ipsec-wasm.mjs");
+const A_OUT = "198.18.9.1",
+  B_OUT = "198.18.9.2";
+const A_IN = "10.92.0.1",
+  B_IN = "10.92.0.2";
+const work = mkdtempSync(join(tmpdir(), "ipsec-wasm-tun-trap-"));
+const lab = new NetnsLab("tt");
+let nsA = "",
+  nsB = "";
+
+before(() => {
+  requireNetns([{ cmd: "ping", pkg: "iputils-ping" }]);
+  nsA = lab.netns();
+  nsB = lab.netns();
+  lab.veth(nsA, `${A_OUT}/24`, nsB, `${B_OUT}/24`);
+});
+after(async () => {
+  await lab.cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
+
+function conf(name: string, me: [string, string, string], peer: [string, string, string], child: string): string {
+  const path = join(work, `${name}.conf`);
+  writeFileSync(
+    path,
+    `connections {
+  t {
+    local_addrs = ${me[0]}
+    remote_addrs = ${peer[0]}
+    proposals = aes128gcm16-prfsha256-x25519
+    local {
+      auth = psk
+      id = ${me[2]}
+    }
+    remote {
+      auth = psk
+      id = ${peer[2]}
+    }
+    children {
+      net {
+        local_ts = ${me[1]}/32
+        remote_ts = ${peer[1]}/32
+        esp_proposals = aes128gcm16
+        ${child}
+      }
+    }
+  }
+}
+secrets {
+  ike-1 {
+    id-1 = ${me[2]}
+    id-2 = ${peer[2]}
+    secret = tun-trap-test-psk
+  }
+}
+`,
+  );
+  return path;
+}
+
+test(
+  "start_action = trap with --tun: the first ping starts the IKE SA, the next ones go through",
+  { timeout: 90_000 },
+  async (t) => {
+    const A: [string, string, string] = [A_OUT, A_IN, "a.example"],
+      B: [string, string, string] = [B_OUT, B_IN, "b.example"];
+    const tmpA = join(work, "a"),
+      tmpB = join(work, "b");
+    mkdirSync(tmpA);
+    mkdirSync(tmpB);
+    const tunA = `${lab.prefix}a`,
+      tunB = `${lab.prefix}b`;
+    const b = lab.spawn(nsB, [process.execPath, CLI, "up", "--listen", "--conf", conf("b", B, A, ""), "--tun", tunB], {
+      TMPDIR: tmpB,
+    });
+    await b.waitFor(/listening on/, 15_000);
+    const a = lab.spawn(
+      nsA,
+      [process.execPath, CLI, "up", "--conf", conf("a", A, B, "start_action = trap"), "--tun", tunA],
+      { TMPDIR: tmpA },
+    );
+    t.after(() => lab.stop(a, "SIGKILL", 2000).then(() => lab.stop(b, "SIGKILL", 2000)));
+    await a.waitFor(/up: trap installed for CHILD_SA net \(10\.92\.0\.2\/32\)/, 15_000);
+    await a.waitFor(new RegExp(`${tunA}: routes 10\\.92\\.0\\.2/32 \\(trapped\\)`), 15_000);
+    assert.doesNotMatch(a.out(), /initiating IKE_SA/, "a trap sends nothing by itself");
+    // The trigger: lost (dropped at the trap), but it starts the negotiation.
+    await lab.exec(nsA, ["ping", "-c", "1", "-W", "1", B_IN], 10_000);
+    await a.waitFor(/acquire: packet to 10\.92\.0\.2 hit the trap of CHILD_SA net/, 10_000);
+    await a.waitFor(/up: CHILD_SA net/, 15_000);
+    await b.waitFor(new RegExp(`${tunB}: routes`), 10_000);
+    assert.match(lab.ip(["-n", nsA, "-o", "addr", "show", "dev", tunA]), new RegExp(`inet ${A_IN}/32`));
+    const r = await lab.exec(nsA, ["ping", "-c", "3", "-i", "0.2", "-W", "2", B_IN], 20_000);
+    assert.match(r.stdout, /3 packets transmitted, 3 received/, r.stdout + r.stderr + a.out());
+    const st = await lab.exec(nsA, [process.execPath, CLI, "status"], 20_000, { TMPDIR: tmpA });
+    assert.match(st.stdout, /^t\/net, TRAP, reqid 1, 1 acquires, \d+ packets dropped$/m, st.stdout);
+    assert.equal(await lab.stop(a), 0, a.out());
+    assert.equal(await lab.stop(b), 0, b.out());
+  },
+);
