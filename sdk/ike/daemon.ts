@@ -319,6 +319,7 @@ export class IkeDaemon {
       overLimit: () => {
         this.counters.ikeOverLimit++;
       },
+      initialContact: (ike) => void this.destroyDuplicates(ike),
       findConnection: (idi, idr, local, remote) => this.findResponderConnection(idi, idr, local, remote),
       findPsk: () => undefined,
       findEapSecret: (eapId) => this.findEapSecret(eapId),

@@ -95,6 +95,11 @@ export interface IkeSaHost {
   ): VirtualIpLease | { error: string };
   /** Gives a lease back (its IKE SA is gone). */
   releaseVirtualIp?(lease: VirtualIpLease, peer: IkeIdentity): void;
+  /**
+   * The peer authenticated on `ike` and sent INITIAL_CONTACT (RFC 7296 §2.4): it kept no state,
+   * so its other IKE SAs are stale. Called before the leases of `ike` are taken.
+   */
+  initialContact?(ike: IkeSa): void;
 }
 
 /** IKE SA states, named as charon names them. */

@@ -317,6 +317,8 @@ async function continueEap(ike: IkeSa, messageId: number, ps: Payload[], s: EapS
 
 /** The last IKE_AUTH response: virtual IPs (CP), the first Child SA; the IKE SA is established. */
 async function finishResponder(ike: IkeSa, messageId: number, out: Payload[], request: Payload[]): Promise<void> {
+  // Stale SAs of a peer that restarted go first, so their leases are free for this one (§2.4).
+  if (notifies(request).some((n) => n.notifyType === Notify.INITIAL_CONTACT)) ike.host.initialContact?.(ike);
   const cp = respondCp(ike, request);
   out.push(...cp.payloads);
   let child;
