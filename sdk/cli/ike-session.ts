@@ -7,6 +7,7 @@
  */
 import { readFile, readdir } from "node:fs/promises";
 import { lookup } from "node:dns/promises";
+import dgram from "node:dgram";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve as resolvePath } from "node:path";
 import { Dataplane } from "../dataplane/dataplane.ts";
@@ -235,6 +236,7 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
     eapSecrets: resolved.eapSecrets,
     // remote_addrs = vpn.example.com: resolved at every initiation, as charon does.
     resolveHost: async (name) => (await lookup(name)).address,
+    sourceFor: routedSource,
   });
   tunnel?.attach(daemon);
   if (keys) {
@@ -388,4 +390,20 @@ export function formatStatus(sas: IkeSaStatus[]): string {
     }
   }
   return lines.join("\n") + "\n";
+}
+
+/**
+ * The source address the kernel's routing picks for `remote`: a UDP socket connected to it (no
+ * packet is sent) reports its local address. What charon asks the kernel for the same reason.
+ */
+export function routedSource(remote: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const sock = dgram.createSocket(remote.includes(":") ? "udp6" : "udp4");
+    const done = (a?: string): void => {
+      sock.close();
+      resolve(a);
+    };
+    sock.once("error", () => done());
+    sock.connect(500, remote, () => done(sock.address().address));
+  });
 }

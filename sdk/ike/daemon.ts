@@ -99,6 +99,12 @@ export interface IkeDaemonOptions {
    * without it only addresses can be initiated to.
    */
   resolveHost?: (name: string) => Promise<string>;
+  /**
+   * The address the host's routing would send from to reach `remote`, for an initiator whose
+   * socket is bound to the wildcard: it becomes the IKE SA's local address (and the IDi of a
+   * connection without `id`, as charon falls back on the source address).
+   */
+  sourceFor?: (remote: string) => Promise<string | undefined>;
 }
 
 /** One direction of a Child SA with its keys, for Wireshark's `esp_sa` table (see {@link IkeDaemonOptions.keyLog}). */
@@ -456,6 +462,21 @@ export class IkeDaemon {
       address: this.#opts.localAddress ?? conn.localAddrs.find((a) => a !== "%any") ?? "0.0.0.0",
       port: conn.localPort,
     };
+    const sourceFor = this.#opts.sourceFor;
+    if (sourceFor && (localEp.address === "0.0.0.0" || localEp.address === "::"))
+      return sourceFor(remoteAddr)
+        .catch(() => undefined)
+        .then((address) => this.#start(conn, child, address ? { ...localEp, address } : localEp, remoteAddr));
+    return this.#start(conn, child, localEp, remoteAddr);
+  }
+
+  /** Creates the initiator's IKE SA and waits for it (and its first child) to come up. */
+  #start(
+    conn: IkeConnection,
+    child: ChildTemplate | undefined,
+    localEp: Endpoint,
+    remoteAddr: string,
+  ): Promise<{ ike: IkeSa; child?: ChildSa }> {
     const ike = new IkeSa(this.host(), conn, localEp, { address: remoteAddr, port: conn.remotePort }, true);
     this.sas.set(hexBytes(ike.localSpi), ike);
     this.#lastHeard.set(ike, this.#clock.now());
