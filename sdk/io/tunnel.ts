@@ -462,7 +462,9 @@ export class TunnelTransport implements IkeTransport {
       this.#tunUp = true;
       log?.(`${tun.name}: up, mtu ${mtu} (path MTU ${pathMtu})${hosts.length ? `, address ${hosts.join(" ")}` : ""}`);
     } else if (hosts.some((a) => !tun.addresses.includes(a))) {
+      const added = hosts.filter((a) => !tun.addresses.includes(a));
       tun.setAddresses([...new Set([...tun.addresses, ...hosts])]);
+      log?.(`${tun.name}: address ${added.join(" ")}`);
     }
     const before = this.#prefixes.size;
     for (const r of rows) for (const p of r.prefixes) this.#prefixes.add(p);
