@@ -7,8 +7,9 @@ import {
 import { spiTableInit, spiTableBytes, spiLookup } from "./sad/spi-table";
 import { saAdd, saRemove, saSetLifetime, saLifeMark, saSetTfc } from "./sad/sa";
 import { ahSetOuter } from "./esp/ah";
-import { encapBatch } from "./esp/encap";
-import { decapBatch } from "./esp/decap";
+import { encapBatch, encapNativeFinish } from "./esp/encap";
+import { decapBatch, decapNativeFinish } from "./esp/decap";
+import { nativeInit, nativeBegin, nativeKsPtr, nativeRunsPtr, nativeRunCount } from "./esp/native-ks";
 
 let ready = false;
 
@@ -62,8 +63,21 @@ export function sa_set_tfc(slot: i32, len: i32): i32 { return saSetTfc(slot, len
 /** Outer IPv4/IPv6 header of an outbound tunnel-mode AH SA, addresses staged at key_stage_ptr (src, dst). */
 export function sa_set_ah_outer(slot: i32, version: i32): i32 { return ahSetOuter(slot, version); }
 export function sa_lookup(spi: u32): i32 { return spiLookup(spi); }
-export function encap_batch(n: i32): i32 { return encapBatch(n); }
-export function decap_batch(n: i32): i32 { return decapBatch(n); }
+export function encap_batch(n: i32): i32 { nativeBegin(false, n); return encapBatch(n); }
+export function decap_batch(n: i32): i32 { nativeBegin(false, n); return decapBatch(n); }
+
+// Native AES for AES-GCM SAs (esp/native-ks.ts, sdk/dataplane/native-aes.ts): the *_native call
+// frames the batch and leaves counter blocks in runs (native_runs_ptr, native_run_count: [slot,
+// offset into native_ks_ptr, bytes] each); the SDK encrypts them in place; *_finish completes.
+/** Reserves the keystream region (once); 0, or -1 when memory cannot grow. */
+export function native_init(): i32 { return nativeInit(); }
+export function native_ks_ptr(): usize { return nativeKsPtr(); }
+export function native_runs_ptr(): usize { return nativeRunsPtr(); }
+export function native_run_count(): i32 { return nativeRunCount(); }
+export function encap_batch_native(n: i32): i32 { nativeBegin(true, n); return encapBatch(n); }
+export function encap_native_finish(n: i32): void { encapNativeFinish(n); }
+export function decap_batch_native(n: i32): i32 { nativeBegin(true, n); return decapBatch(n); }
+export function decap_native_finish(n: i32): i32 { return decapNativeFinish(n); }
 
 // Layout, read once by the SDK to build its typed views.
 export function sa_meta_ptr(slot: i32): usize { return metaOf(slot); }

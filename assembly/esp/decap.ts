@@ -30,7 +30,11 @@ import { inferSeq, replayCheck, replayAccept } from "../sad/replay";
 import { receivedHeader, rewriteHeader, loadBe16, loadBe32, storeBe32 } from "./ip";
 import { writeAad, saltNonce, ccmNonce, ctrBlock, gmacVerify } from "./aead-inputs";
 import { deliver } from "./deliver";
-import { gcmOpen } from "../crypto/gcm";
+import { gcmOpen, gcmOpenKs } from "../crypto/gcm";
+import { nativeMode, nativeQueue, nativeKsOf, nativeEnd } from "./native-ks";
+
+/** decapWithSa's answer for a packet queued for the native keystream (never leaves the wasm). */
+const PENDING: u32 = 0xffffffff;
 import { ccmOpen } from "../crypto/ccm";
 import { aesCbcDecrypt, aesCtrXor } from "../crypto/aes";
 import { hmacMac } from "../crypto/hmac";
@@ -45,6 +49,7 @@ export function decapBatch(n: i32): i32 {
     store<u64>(d, 0, D_SEQ);
     store<u32>(d, 0, D_NEXT_HDR);
     const status = decapOne(d);
+    if (status == PENDING) continue; // decapNativeFinish gives its verdict
     store<u32>(d, status, D_STATUS);
     countGlobal(status);
     if (status == ST_OK) ok++;
@@ -77,7 +82,7 @@ function decapOne(d: usize): u32 {
   store<i32>(d, slot, D_SA);
   const meta = metaOf(slot);
   const status = decapWithSa(d, meta, p, l3, esp, espLen, wireSeq);
-  if (status != ST_OK) countDrop(meta, status);
+  if (status != ST_OK && status != PENDING) countDrop(meta, status);
   return status;
 }
 
@@ -113,7 +118,11 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
   const keys = <usize>load<u32>(meta, M_KEY_PTR);
   const ct = esp + 8 + <usize>ivLen;
   const icvAt = ct + <usize>ctLen;
-  if (kind == KIND_GCM) {
+  if (kind == KIND_GCM && nativeMode) {
+    // Counter blocks for the native AES; decapNativeFinish verifies, decrypts and delivers in order.
+    nativeQueue(d, meta, saltNonce(meta, esp), ctLen);
+    return PENDING;
+  } else if (kind == KIND_GCM) {
     const nonce = saltNonce(meta, esp);
     const aad = scratch + 16;
     const aadLen = writeAad(aad, esp, seq, esn);
@@ -149,6 +158,65 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
     replayAccept(meta, seq);
     return deliver(d, meta, p, espLen + l3);
   }
+  return decapTail(d, meta, p, ct, ctLen, icvAt, seq, transport, keep, protoAt);
+}
+
+/**
+ * Second call of a native batch (native-ks.ts): the AES-GCM packets decapBatch queued, in batch
+ * order, with the checks a sequential run would make at that point (lifetime, sequence number
+ * inference and replay against the window as earlier packets left it), then the ICV over the
+ * ciphertext, decryption with the keystream only when it verified, and decapTail. Returns the
+ * number delivered.
+ */
+export function decapNativeFinish(n: i32): i32 {
+  let ok = 0;
+  for (let i = 0; i < n; i++) {
+    const ks = nativeKsOf(i);
+    if (ks == 0) continue;
+    const d = descBase + <usize>i * <usize>DESC_BYTES;
+    const meta = metaOf(load<i32>(d, D_SA));
+    const status = decapNativeOne(d, meta, ks);
+    store<u32>(d, status, D_STATUS);
+    countGlobal(status);
+    if (status == ST_OK) ok++;
+    else countDrop(meta, status);
+  }
+  nativeEnd();
+  return ok;
+}
+
+function decapNativeOne(d: usize, meta: usize, ks: usize): u32 {
+  const flags = load<u32>(meta, M_FLAGS);
+  if ((flags & F_EXPIRED) != 0) return ST_LIFETIME_EXPIRED;
+  const p = <usize>load<u32>(d, D_IN_OFF);
+  const l3 = <i32>load<u32>(d, D_L3_LEN);
+  const esp = p + <usize>l3;
+  const espLen = <i32>load<u32>(d, D_IN_LEN) - l3;
+  const ivLen = <i32>load<u32>(meta, M_IV_LEN);
+  const icv = <i32>load<u32>(meta, M_ICV);
+  const ctLen = espLen - 8 - ivLen - icv;
+  const transport = (flags & F_TRANSPORT) != 0;
+  let keep = 0;
+  let protoAt = 0;
+  if (transport && l3 > 0) {
+    keep = receivedHeader(p, l3, scratch + 252);
+    protoAt = <i32>load<u32>(scratch + 252);
+  }
+  const esn = (flags & F_ESN) != 0;
+  const wireSeq = loadBe32(esp + 4);
+  const seq = inferSeq(meta, wireSeq);
+  store<u64>(d, seq != 0 ? seq : <u64>wireSeq, D_SEQ);
+  if (!replayCheck(meta, seq)) return ST_REPLAY;
+  const ct = esp + 8 + <usize>ivLen;
+  const icvAt = ct + <usize>ctLen;
+  const aad = scratch + 16;
+  const aadLen = writeAad(aad, esp, seq, esn);
+  if (gcmOpenKs(<usize>load<u32>(meta, M_KEY_PTR), ks, aad, aadLen, ct, ct, ctLen, icvAt, icv) == 0) return ST_INTEGRITY_FAILED;
+  return decapTail(d, meta, p, ct, ctLen, icvAt, seq, transport, keep, protoAt);
+}
+
+/** After the ICV verified and the payload was decrypted: trailer checks, inner packet, replay window, delivery. */
+function decapTail(d: usize, meta: usize, p: usize, ct: usize, ctLen: i32, icvAt: usize, seq: u64, transport: bool, keep: i32, protoAt: i32): u32 {
 
   // Authenticated from here on: the trailer checks may branch on the plaintext.
   const padLen = <i32>load<u8>(icvAt - 2);

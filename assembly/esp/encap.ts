@@ -23,7 +23,8 @@ import { countOutbound, lifetimeSeqExhausted } from "../sad/lifetime";
 import { ahEncapOne } from "./ah";
 import { aesCtrXor } from "../crypto/aes";
 import { transportHeader, rewriteHeader, storeBe32 } from "./ip";
-import { gcmSeal } from "../crypto/gcm";
+import { gcmSeal, gcmSealKs } from "../crypto/gcm";
+import { nativeMode, nativeQueue, nativeKsOf, nativeEnd } from "./native-ks";
 import { ccmSeal } from "../crypto/ccm";
 import { cbcQueue, cbcFlush, cbcPending, CBC_LANES } from "./cbc-lanes";
 import { hmacMac } from "../crypto/hmac";
@@ -159,7 +160,10 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
   const keys = <usize>load<u32>(meta, M_KEY_PTR);
   const icvAt = payload + <usize>padded;
   if (ivLen == 8) store<u64>(esp + 8, bswap<u64>(seq));
-  if (kind == KIND_GCM) {
+  if (kind == KIND_GCM && nativeMode) {
+    // Counter blocks for the native AES; encapNativeFinish encrypts and tags.
+    nativeQueue(d, meta, saltNonce(meta, esp), padded);
+  } else if (kind == KIND_GCM) {
     const nonce = saltNonce(meta, esp);
     const aad = scratch + 16;
     const aadLen = writeAad(aad, esp, seq, esn);
@@ -198,4 +202,29 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
     writeHmacIcv(meta, keys, d);          // CTR (already encrypted) or NULL encryption
   }
   return ST_OK;
+}
+
+/**
+ * Second call of a native batch (native-ks.ts): for every AES-GCM packet queued by encapBatch,
+ * XOR with the keystream the SDK wrote over its counter blocks, GHASH and write the ICV. The
+ * packet was framed, counted and given status ok by the first call; this cannot fail.
+ */
+export function encapNativeFinish(n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const ks = nativeKsOf(i);
+    if (ks == 0) continue;
+    const d = descBase + <usize>i * <usize>DESC_BYTES;
+    const meta = metaOf(load<i32>(d, D_SA));
+    const esn = (load<u32>(meta, M_FLAGS) & F_ESN) != 0;
+    const hdrLen = <i32>load<u32>(d, D_L3_LEN);
+    const esp = <usize>load<u32>(d, D_OUT_OFF) + <usize>hdrLen;
+    const ivLen = <i32>load<u32>(meta, M_IV_LEN);
+    const icv = <i32>load<u32>(meta, M_ICV);
+    const payload = esp + 8 + <usize>ivLen;
+    const padded = <i32>load<u32>(d, D_OUT_LEN) - hdrLen - 8 - ivLen - icv;
+    const aad = scratch + 16;
+    const aadLen = writeAad(aad, esp, load<u64>(d, D_SEQ), esn);
+    gcmSealKs(<usize>load<u32>(meta, M_KEY_PTR), ks, aad, aadLen, payload, payload, padded, payload + <usize>padded, icv);
+  }
+  nativeEnd();
 }

@@ -212,6 +212,15 @@ export interface DataplaneExports {
   sa_lookup(spi: number): number;
   encap_batch(n: number): number;
   decap_batch(n: number): number;
+  /** Reserves the keystream region (once); 0, or -1 when memory cannot grow. */
+  native_init(): number;
+  native_ks_ptr(): number;
+  native_runs_ptr(): number;
+  native_run_count(): number;
+  encap_batch_native(n: number): number;
+  encap_native_finish(n: number): void;
+  decap_batch_native(n: number): number;
+  decap_native_finish(n: number): number;
   sa_meta_ptr(slot: number): number;
   arena_ptr(): number;
   desc_ptr(): number;
@@ -266,6 +275,14 @@ export const EXPORT_ARITY = {
   sa_lookup: 1,
   encap_batch: 1,
   decap_batch: 1,
+  native_init: 0,
+  native_ks_ptr: 0,
+  native_runs_ptr: 0,
+  native_run_count: 0,
+  encap_batch_native: 1,
+  encap_native_finish: 1,
+  decap_batch_native: 1,
+  decap_native_finish: 1,
   sa_meta_ptr: 1,
   arena_ptr: 0,
   desc_ptr: 0,
