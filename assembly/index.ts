@@ -8,7 +8,8 @@ import { spiTableInit, spiTableBytes, spiLookup } from "./sad/spi-table";
 import { saAdd, saRemove, saSetLifetime, saLifeMark, saSetTfc } from "./sad/sa";
 import { ahSetOuter } from "./esp/ah";
 import { encapBatch, encapNativeFinish } from "./esp/encap";
-import { decapBatch, decapNativeFinish } from "./esp/decap";
+import { decapBatch, decapPendingFinish } from "./esp/decap";
+import { hmacLanesInit } from "./esp/hmac-lanes";
 import { nativeInit, nativeBegin, nativeKsPtr, nativeRunsPtr, nativeRunCount } from "./esp/native-ks";
 
 let ready = false;
@@ -40,6 +41,7 @@ export function init(nSas: i32, nBatch: i32, slot: i32, hashSeed: u32): i32 {
   memory.fill(events, 0, <usize>LIFE_EVENT_BYTES);
   setRegions(nSas, meta, free, nBatch, slot, arena, desc, iv, stage, scr, glob, events);
   setFreeTop(nSas);
+  hmacLanesInit(nBatch);
   ready = true;
   return 0;
 }
@@ -77,7 +79,7 @@ export function native_run_count(): i32 { return nativeRunCount(); }
 export function encap_batch_native(n: i32): i32 { nativeBegin(true, n); return encapBatch(n); }
 export function encap_native_finish(n: i32): void { encapNativeFinish(n); }
 export function decap_batch_native(n: i32): i32 { nativeBegin(true, n); return decapBatch(n); }
-export function decap_native_finish(n: i32): i32 { return decapNativeFinish(n); }
+export function decap_native_finish(n: i32): i32 { return decapPendingFinish(n); }
 
 // Layout, read once by the SDK to build its typed views.
 export function sa_meta_ptr(slot: i32): usize { return metaOf(slot); }

@@ -10,7 +10,7 @@
 // gcm.ts, hmac.ts); this file branches only on lengths, flags, the suite and the sequence number.
 import {
   DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR, D_L3_LEN,
-  HEADROOM, TAILROOM, M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SEQ, M_SALT, M_HMAC_OFF,
+  HEADROOM, TAILROOM, HASH_SHA256, M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SEQ, M_SALT, M_HMAC_OFF,
   M_IV_LEN, M_ALIGN, M_TFC, F_IN_USE, F_INBOUND, F_TRANSPORT, F_ESN, F_EXPIRED, F_AH, KIND_GCM,
   KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA, KIND_CCM, ST_OK, ST_INVALID_SA,
   ST_SEQ_OVERFLOW, ST_MALFORMED_INNER, ST_TOO_BIG, ST_LIFETIME_EXPIRED, NEXT_HEADER_DUMMY,
@@ -24,10 +24,11 @@ import { ahEncapOne } from "./ah";
 import { aesCtrXor } from "../crypto/aes";
 import { transportHeader, rewriteHeader, storeBe32 } from "./ip";
 import { gcmSeal, gcmSealKs } from "../crypto/gcm";
-import { nativeMode, nativeQueue, nativeKsOf, nativeEnd } from "./native-ks";
+import { nativeMode, nativeQueue, nativeKsOf, nativeEnd, xorKs } from "./native-ks";
 import { ccmSeal } from "../crypto/ccm";
 import { cbcQueue, cbcFlush, cbcPending, CBC_LANES } from "./cbc-lanes";
 import { hmacMac } from "../crypto/hmac";
+import { hmacQueue, hmacFlush } from "./hmac-lanes";
 import { saltNonce, ccmNonce, ctrBlock, gmacTag, writeAad } from "./aead-inputs";
 
 function finish(d: usize, status: u32): void {
@@ -58,6 +59,7 @@ export function encapBatch(n: i32): i32 {
     if (cbcPending() == CBC_LANES) flushCbc();
   }
   flushCbc();
+  hmacFlush();
   return ok;
 }
 
@@ -87,10 +89,17 @@ function writeHmacIcv(meta: usize, keys: usize, d: usize): void {
   const hdrLen = <i32>load<u32>(d, D_L3_LEN);
   const esp = out + <usize>hdrLen;
   const signedLen = <i32>load<u32>(d, D_OUT_LEN) - hdrLen - icv;
+  const hash = <i32>load<u32>(meta, M_HASH);
+  const ctx = keys + <usize>load<u32>(meta, M_HMAC_OFF);
+  if (hash == HASH_SHA256) {
+    // Four packets' ICVs at a time (hmac-lanes.ts); encapBatch flushes what is left.
+    hmacQueue(ctx, esp, signedLen, <u32>(seq >>> 32), esn, 0, esp + <usize>signedLen, icv);
+    return;
+  }
   const seqHi = scratch + 32;
   storeBe32(seqHi, <u32>(seq >>> 32));
   const mac = scratch + 64;
-  hmacMac(<i32>load<u32>(meta, M_HASH), keys + <usize>load<u32>(meta, M_HMAC_OFF), esp, signedLen, seqHi, esn ? 4 : 0, mac);
+  hmacMac(hash, ctx, esp, signedLen, seqHi, esn ? 4 : 0, mac);
   memory.copy(esp + <usize>signedLen, mac, <usize>icv);
 }
 
@@ -162,7 +171,7 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
   if (ivLen == 8) store<u64>(esp + 8, bswap<u64>(seq));
   if (kind == KIND_GCM && nativeMode) {
     // Counter blocks for the native AES; encapNativeFinish encrypts and tags.
-    nativeQueue(d, meta, saltNonce(meta, esp), padded);
+    nativeQueue(d, meta, saltNonce(meta, esp), padded, true);
   } else if (kind == KIND_GCM) {
     const nonce = saltNonce(meta, esp);
     const aad = scratch + 16;
@@ -179,6 +188,9 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
     chachaPolySeal(keys, nonce, aad, writeAad(aad, esp, seq, esn), payload, payload, padded, icvAt);
   } else if (kind == KIND_GMAC) {
     gmacTag(keys, meta, esp, seq, esn, padded, icvAt);
+  } else if (kind == KIND_CTR_HMAC && nativeMode) {
+    // Counter blocks for the native AES; encapNativeFinish encrypts and MACs.
+    nativeQueue(d, meta, ctrBlock(meta, esp), padded, false);
   } else if (kind == KIND_CTR_HMAC) {
     aesCtrXor(keys, <i32>load<u32>(meta, M_ROUNDS), ctrBlock(meta, esp), payload, payload, padded);
   }
@@ -198,16 +210,17 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
     cbcMeta = meta;
     store<u32>(cbcDescs + (<usize>cbcPending() << 2), <u32>d);
     cbcQueue(payload, padded, esp + 8);   // encrypted and MACed in flushCbc
-  } else if (kind == KIND_CTR_HMAC || kind == KIND_NULL_HMAC) {
+  } else if ((kind == KIND_CTR_HMAC && !nativeMode) || kind == KIND_NULL_HMAC) {
     writeHmacIcv(meta, keys, d);          // CTR (already encrypted) or NULL encryption
   }
   return ST_OK;
 }
 
 /**
- * Second call of a native batch (native-ks.ts): for every AES-GCM packet queued by encapBatch,
- * XOR with the keystream the SDK wrote over its counter blocks, GHASH and write the ICV. The
- * packet was framed, counted and given status ok by the first call; this cannot fail.
+ * Second call of a native batch (native-ks.ts): for every packet encapBatch queued, XOR with the
+ * keystream the SDK wrote over its counter blocks, then the ICV: GHASH for AES-GCM, HMAC (four at
+ * a time) for AES-CTR. The packet was framed, counted and given status ok by the first call; this
+ * cannot fail.
  */
 export function encapNativeFinish(n: i32): void {
   for (let i = 0; i < n; i++) {
@@ -222,9 +235,16 @@ export function encapNativeFinish(n: i32): void {
     const icv = <i32>load<u32>(meta, M_ICV);
     const payload = esp + 8 + <usize>ivLen;
     const padded = <i32>load<u32>(d, D_OUT_LEN) - hdrLen - 8 - ivLen - icv;
+    const keys = <usize>load<u32>(meta, M_KEY_PTR);
+    if (load<u32>(meta, M_KIND) == KIND_CTR_HMAC) {
+      xorKs(payload, payload, ks, padded);
+      writeHmacIcv(meta, keys, d);
+      continue;
+    }
     const aad = scratch + 16;
     const aadLen = writeAad(aad, esp, load<u64>(d, D_SEQ), esn);
-    gcmSealKs(<usize>load<u32>(meta, M_KEY_PTR), ks, aad, aadLen, payload, payload, padded, payload + <usize>padded, icv);
+    gcmSealKs(keys, ks, aad, aadLen, payload, payload, padded, payload + <usize>padded, icv);
   }
+  hmacFlush();
   nativeEnd();
 }
