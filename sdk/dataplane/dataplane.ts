@@ -1,9 +1,9 @@
 /**
  * The ESP dataplane: Security Associations and batched encapsulation/decapsulation in wasm.
  * Keys are copied into wasm memory once (staging area wiped right after) and never leave it.
- * With the native AES assist (native-aes.ts, on by default where node:crypto exists) an AES-GCM
- * SA's AES key is also held by one native AES-ECB cipher object, which makes the keystream of a
- * batch's packets in one call; it is dropped when the SA is removed.
+ * With the native AES assist (native-aes.ts, on by default where node:crypto exists) the AES key of
+ * an AES-GCM or AES-CTR SA, or of an inbound AES-CBC SA, is also held by one native AES-ECB object,
+ * which runs the AES of a batch's packets of that SA in one call; it is dropped when the SA is removed.
  * @module
  */
 import { DataplaneError } from "./errors.ts";
@@ -90,8 +90,8 @@ export interface DataplaneOptions extends WasmSource {
    */
   now?: () => number;
   /**
-   * AES-GCM keystream through the runtime's native AES (node:crypto, OpenSSL with AES-NI), GHASH
-   * and framing in wasm: see native-aes.ts. Default true where the runtime has node:crypto (Node,
+   * AES through the runtime's native AES (node:crypto, OpenSSL with AES-NI) for AES-GCM, AES-CTR
+   * and AES-CBC decryption; GHASH, HMAC and framing in wasm: see native-aes.ts. Default true where the runtime has node:crypto (Node,
    * Deno, Bun); `false` keeps every batch on the pure-wasm AES (what workerd and browsers always
    * use). An object sets the dispatch threshold (`minBytes`: smaller batches stay in wasm).
    */
@@ -431,9 +431,18 @@ export class Dataplane {
       this.#x.sa_remove(slot);
       fail(rc);
     }
-    if (this.#aes && suite.kind === SuiteKind.Gcm) {
+    // Native AES objects (native-aes.ts): counter blocks of GCM and CTR, CBC decryption.
+    const nativeKind =
+      verifyOnly || !this.#aes
+        ? undefined
+        : suite.kind === SuiteKind.Gcm || suite.kind === SuiteKind.CtrHmac
+          ? "encrypt"
+          : suite.kind === SuiteKind.CbcHmac && cfg.direction === "in"
+            ? "decrypt"
+            : undefined;
+    if (this.#aes && nativeKind) {
       try {
-        this.#aes.add(slot, encKey.subarray(0, suite.aesKeyBytes));
+        this.#aes.add(slot, encKey.subarray(0, suite.aesKeyBytes), nativeKind === "decrypt");
       } catch {
         // A runtime whose node:crypto refuses this key size: every batch goes to the wasm AES.
         this.#aes = undefined;

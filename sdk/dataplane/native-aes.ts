@@ -1,10 +1,13 @@
 /**
- * The dataplane's native AES assist: AES-GCM keystream from the runtime's node:crypto (OpenSSL)
- * where the runtime has it (Node, Deno, Bun), while framing, XOR and GHASH stay in the wasm.
- * A batch run in native mode (assembly/esp/native-ks.ts) leaves, for every AES-GCM packet, its
- * counter blocks J0, J0+1, ... in wasm memory, grouped in runs of consecutive packets of one SA;
- * here each run is encrypted in place by ONE `update()` of that SA's reused AES-ECB cipher (no
- * padding), which replaces the wasm's bitsliced AES for the batch.
+ * The dataplane's native AES assist: AES from the runtime's node:crypto (OpenSSL) where the
+ * runtime has it (Node, Deno, Bun), while framing, XOR, GHASH and HMAC stay in the wasm.
+ * A batch run in native mode (assembly/esp/native-ks.ts) leaves in wasm memory, grouped in runs
+ * of consecutive packets of one SA, the counter blocks of every AES-GCM and AES-CTR packet and a
+ * copy of the ciphertext of every inbound AES-CBC packet (HMAC-SHA-256 suites); here each run is
+ * put through ONE `update()` of that SA's reused AES-ECB object (no padding): encryption for the
+ * counter blocks, decryption for CBC. That replaces the wasm's bitsliced AES for the batch. CBC
+ * encryption stays in wasm (its 8-lane bitsliced CBC): it is serial within a packet, and one
+ * native call per packet costs more than it saves.
  *
  * Found at run time with `globalThis.process.getBuiltinModule("node:crypto")`: nothing here
  * imports a `node:` module, so the core still loads in workerd and browsers, which keep the
@@ -14,7 +17,8 @@
  * code on CPUs without it): no key- or data-dependent table lookups or branches. The inputs here
  * are public counter blocks; the JS side only copies and branches on lengths and SA slots.
  *
- * Key material: each AES-GCM SA has one native cipher object, which holds the AES key schedule in
+ * Key material: each AES-GCM and AES-CTR SA, and each inbound AES-CBC SA, has one native cipher
+ * object, which holds the AES key schedule in
  * OpenSSL's memory (outside the JS heap and outside the wasm) for the life of the SA. removeSa()
  * drops it; OpenSSL cleanses the context when the object is garbage collected. The keystream
  * buffers update() returns are zeroed right after they are copied into wasm memory, and the wasm
@@ -30,6 +34,7 @@ interface CipherLike {
 /** The part of node:crypto used here. */
 interface NodeCryptoAes {
   createCipheriv(algorithm: string, key: Uint8Array, iv: null): CipherLike;
+  createDecipheriv(algorithm: string, key: Uint8Array, iv: null): CipherLike;
 }
 
 /** Options of the assist, `Dataplane.create({ nativeAes })`. */
@@ -59,7 +64,8 @@ function getNodeCrypto(): NodeCryptoAes | null {
   try {
     const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
     const nc = proc?.getBuiltinModule?.("node:crypto") as NodeCryptoAes | undefined;
-    if (nc && typeof nc.createCipheriv === "function" && selfTest(nc)) nodeCrypto = nc;
+    if (nc && typeof nc.createCipheriv === "function" && typeof nc.createDecipheriv === "function" && selfTest(nc))
+      nodeCrypto = nc;
   } catch {
     nodeCrypto = null;
   }
@@ -78,7 +84,15 @@ function selfTest(nc: NodeCryptoAes): boolean {
   two.set(pt, 16);
   const out = c.update(two);
   const want = hex("69c4e0d86a7b0430d8cdb78070b4c55a");
-  return out.length === 32 && want.every((v, i) => out[i] === v && out[16 + i] === v);
+  const d = nc.createDecipheriv("aes-128-ecb", hex("000102030405060708090a0b0c0d0e0f"), null);
+  d.setAutoPadding(false);
+  const back = d.update(out);
+  return (
+    out.length === 32 &&
+    back.length === 32 &&
+    want.every((v, i) => out[i] === v && out[16 + i] === v) &&
+    pt.every((v, i) => back[i] === v && back[16 + i] === v)
+  );
 }
 
 /** Per-SA native AES-ECB ciphers of one Dataplane. */
@@ -99,9 +113,13 @@ export class NativeAes {
     return nc ? new NativeAes(nc, opts.minBytes ?? NATIVE_AES_MIN_BYTES) : undefined;
   }
 
-  /** Creates the cipher of an AES-GCM SA from its AES key (16, 24 or 32 bytes, without the salt). */
-  add(slot: number, aesKey: Uint8Array): void {
-    const c = this.#nc.createCipheriv(`aes-${aesKey.length * 8}-ecb`, aesKey, null);
+  /**
+   * Creates the ECB object of an SA from its AES key (16, 24 or 32 bytes, without salt or nonce):
+   * an encryptor for counter blocks (GCM, CTR), a decryptor for inbound CBC.
+   */
+  add(slot: number, aesKey: Uint8Array, decrypt = false): void {
+    const alg = `aes-${aesKey.length * 8}-ecb`;
+    const c = decrypt ? this.#nc.createDecipheriv(alg, aesKey, null) : this.#nc.createCipheriv(alg, aesKey, null);
     c.setAutoPadding(false);
     this.#ciphers.set(slot, c);
   }
