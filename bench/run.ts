@@ -12,9 +12,10 @@ import { createNobleEsp } from "./baselines/noble-esp.ts";
 import { BENCH_SUITES, type BenchSuite, type PerPacketEsp, randomBaselineSa } from "./baselines/esp-layout.ts";
 import { packetRing } from "./packets.ts";
 import { type Step, Progress, gbps, median, packetsPerSecond, setClock } from "./measure.ts";
-import type { BenchResults, BenchRow, Direction, Impl, Target } from "./results.ts";
+import type { BenchResults, BenchRow, Direction, Impl } from "./results.ts";
 import { IMPLS } from "./results.ts";
 import { machineLine, spiLookupLine, targetLines, textTable } from "./format.ts";
+import { evaluateTargets } from "./targets.ts";
 
 const ALL_SUITES: readonly BenchSuite[] = BENCH_SUITES;
 const ALL_SIZES = [64, 256, 512, 1024, 1400];
@@ -232,58 +233,6 @@ if (flags.profile) {
   progress.done();
 }
 results.targets = evaluateTargets(results);
-
-function evaluateTargets(res: BenchResults): Target[] {
-  const targets: Target[] = [];
-  const best = (suite: BenchSuite, size: number, direction: Direction) =>
-    res.rows
-      .filter(
-        (r) =>
-          r.suite === suite &&
-          r.size === size &&
-          r.direction === direction &&
-          (r.impl === "ours-b64" || r.impl === "ours-b256"),
-      )
-      .sort((a, b) => (b.ratio ?? 0) - (a.ratio ?? 0))[0];
-  const ratioTarget = (suite: BenchSuite, size: number, min: number) => {
-    for (const direction of ["encap", "decap"] as const) {
-      const r = best(suite, size, direction);
-      if (!r || r.ratio === null) continue;
-      targets.push({
-        name: `${suite} ${direction} at ${size} B vs node:crypto`,
-        required: `≥ ${min}×`,
-        measured: `${r.ratio.toFixed(2)}× (${r.impl})`,
-        met: r.ratio >= min,
-      });
-    }
-  };
-  ratioTarget("aes128gcm16", 64, 5);
-  // issue 11: with the native AES assist (the default dispatch), AES-GCM at 64 B ≥ 8×, at 1400 B ≥ 1.5×
-  ratioTarget("aes128gcm16", 64, 8);
-  ratioTarget("aes128gcm16", 1400, 1.5);
-  ratioTarget("aes128-sha256", 64, 3);
-  ratioTarget("aes128gcm16", 1400, 0.5);
-  ratioTarget("aes128-sha256", 1400, 0.5);
-  // issue 4: ChaCha20-Poly1305 decapsulation of full-size packets at least 3x per-packet node:crypto
-  const chacha = best("chacha20poly1305", 1400, "decap");
-  if (chacha && chacha.ratio !== null) {
-    targets.push({
-      name: "chacha20poly1305 decap at 1400 B vs node:crypto",
-      required: "≥ 3×",
-      measured: `${chacha.ratio.toFixed(2)}× (${chacha.impl})`,
-      met: chacha.ratio >= 3,
-    });
-  }
-  if (res.spiLookup) {
-    targets.push({
-      name: `SPI lookup: decap cost at ${res.spiLookup.sas.toLocaleString("en-US")} SAs vs 1 SA`,
-      required: "within 20%",
-      measured: `${(res.spiLookup.extraCost * 100).toFixed(1)}% more per packet`,
-      met: res.spiLookup.extraCost <= 0.2,
-    });
-  }
-  return targets;
-}
 
 console.log(machineLine(results));
 console.log(textTable(results));
