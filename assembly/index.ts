@@ -5,7 +5,7 @@ import {
   setRegions, setFreeTop, GLOBAL_COUNTER_BYTES, metaOf, arenaBase, descBase, ivPool, keyStage, globalCounters, maxSas, lifeEvents,
 } from "./sad/layout";
 import { spiTableInit, spiTableBytes, spiLookup } from "./sad/spi-table";
-import { saAdd, saRemove, saSetLifetime, saLifeMark, saSetTfc } from "./sad/sa";
+import { saAdd, saRemove, saSetLifetime, saLifeMark, saSetTfc, saSetNative } from "./sad/sa";
 import { ahSetOuter } from "./esp/ah";
 import { encapBatch, encapNativeFinish } from "./esp/encap";
 import { decapBatch, decapPendingFinish } from "./esp/decap";
@@ -73,6 +73,8 @@ export function decap_batch(n: i32): i32 { nativeBegin(false, n); return decapBa
 // offset into native_ks_ptr, bytes] each); the SDK encrypts them in place; *_finish completes.
 /** Reserves the keystream region (once); 0, or -1 when memory cannot grow. */
 export function native_init(): i32 { return nativeInit(); }
+/** Marks an SA whose AES the SDK runs natively (F_NATIVE_AES); 0, or a negative sa_add error. */
+export function sa_set_native(slot: i32, on: i32): i32 { return saSetNative(slot, on); }
 export function native_ks_ptr(): usize { return nativeKsPtr(); }
 export function native_runs_ptr(): usize { return nativeRunsPtr(); }
 export function native_run_count(): i32 { return nativeRunCount(); }

@@ -17,7 +17,7 @@ import {
   M_PACKETS, M_BYTES, M_LIM_PACKETS, M_LIM_BYTES, F_TRANSPORT, F_ESN, F_EXPIRED, F_VERIFY_ONLY, KIND_GCM,
   KIND_CBC_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA, KIND_CCM, ST_OK, ST_NO_SA, ST_REPLAY, ST_INTEGRITY_FAILED,
   ST_BAD_PADDING, ST_TRUNCATED, ST_DUMMY, ST_BAD_NEXT_HEADER, ST_MALFORMED_INNER, ST_TOO_BIG,
-  ST_LIFETIME_EXPIRED, NEXT_HEADER_DUMMY, HASH_SHA256,
+  ST_LIFETIME_EXPIRED, NEXT_HEADER_DUMMY, HASH_SHA256, F_NATIVE_AES,
 } from "../abi";
 import {
   descBase, metaOf, scratch, slotBytes, countDrop, countGlobal,
@@ -123,7 +123,8 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
   const keys = <usize>load<u32>(meta, M_KEY_PTR);
   const ct = esp + 8 + <usize>ivLen;
   const icvAt = ct + <usize>ctLen;
-  if (kind == KIND_GCM && nativeMode) {
+  const native = nativeMode && (flags & F_NATIVE_AES) != 0;
+  if (kind == KIND_GCM && native) {
     // Counter blocks for the native AES; decapNativeFinish verifies, decrypts and delivers in order.
     nativeQueue(d, meta, saltNonce(meta, esp), ctLen, true);
     return PENDING;
@@ -151,7 +152,7 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
     store<u32>(st, <u32>(seq >>> 32), 4);
     hmacQueue(keys + <usize>load<u32>(meta, M_HMAC_OFF), esp, 8 + ivLen + ctLen, <u32>(seq >>> 32), esn, st + 16, 0, 0);
     // With the native AES, what decryption needs is prepared now and used only if the ICV verifies.
-    if (nativeMode && !verifyOnly) {
+    if (native && !verifyOnly) {
       if (kind == KIND_CTR_HMAC) nativeQueue(d, meta, ctrBlock(meta, esp), ctLen, false);
       else if (kind == KIND_CBC_HMAC && (ctLen & 15) == 0) nativeQueueCopy(d, meta, ct, ctLen);
     }

@@ -12,7 +12,7 @@ import {
   DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR, D_L3_LEN,
   HEADROOM, TAILROOM, HASH_SHA256, M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SEQ, M_SALT, M_HMAC_OFF,
   M_IV_LEN, M_ALIGN, M_TFC, F_IN_USE, F_INBOUND, F_TRANSPORT, F_ESN, F_EXPIRED, F_AH, KIND_GCM,
-  KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA, KIND_CCM, ST_OK, ST_INVALID_SA,
+  KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA, KIND_CCM, F_NATIVE_AES, ST_OK, ST_INVALID_SA,
   ST_SEQ_OVERFLOW, ST_MALFORMED_INNER, ST_TOO_BIG, ST_LIFETIME_EXPIRED, NEXT_HEADER_DUMMY,
 } from "../abi";
 import {
@@ -168,8 +168,9 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
   const kind = load<u32>(meta, M_KIND);
   const keys = <usize>load<u32>(meta, M_KEY_PTR);
   const icvAt = payload + <usize>padded;
+  const native = nativeMode && (flags & F_NATIVE_AES) != 0;
   if (ivLen == 8) store<u64>(esp + 8, bswap<u64>(seq));
-  if (kind == KIND_GCM && nativeMode) {
+  if (kind == KIND_GCM && native) {
     // Counter blocks for the native AES; encapNativeFinish encrypts and tags.
     nativeQueue(d, meta, saltNonce(meta, esp), padded, true);
   } else if (kind == KIND_GCM) {
@@ -188,7 +189,7 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
     chachaPolySeal(keys, nonce, aad, writeAad(aad, esp, seq, esn), payload, payload, padded, icvAt);
   } else if (kind == KIND_GMAC) {
     gmacTag(keys, meta, esp, seq, esn, padded, icvAt);
-  } else if (kind == KIND_CTR_HMAC && nativeMode) {
+  } else if (kind == KIND_CTR_HMAC && native) {
     // Counter blocks for the native AES; encapNativeFinish encrypts and MACs.
     nativeQueue(d, meta, ctrBlock(meta, esp), padded, false);
   } else if (kind == KIND_CTR_HMAC) {
@@ -210,7 +211,7 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
     cbcMeta = meta;
     store<u32>(cbcDescs + (<usize>cbcPending() << 2), <u32>d);
     cbcQueue(payload, padded, esp + 8);   // encrypted and MACed in flushCbc
-  } else if ((kind == KIND_CTR_HMAC && !nativeMode) || kind == KIND_NULL_HMAC) {
+  } else if ((kind == KIND_CTR_HMAC && !native) || kind == KIND_NULL_HMAC) {
     writeHmacIcv(meta, keys, d);          // CTR (already encrypted) or NULL encryption
   }
   return ST_OK;

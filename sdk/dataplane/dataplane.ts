@@ -93,7 +93,9 @@ export interface DataplaneOptions extends WasmSource {
    * AES through the runtime's native AES (node:crypto, OpenSSL with AES-NI) for AES-GCM, AES-CTR
    * and AES-CBC decryption; GHASH, HMAC and framing in wasm: see native-aes.ts. Default true where the runtime has node:crypto (Node,
    * Deno, Bun); `false` keeps every batch on the pure-wasm AES (what workerd and browsers always
-   * use). An object sets the dispatch threshold (`minBytes`: smaller batches stay in wasm).
+   * use). An object sets the dispatch threshold (`minBytes`: smaller batches stay in wasm) and
+   * the most SAs with a native AES object (`maxSas`, default 4096, about 1 KB of OpenSSL memory
+   * each; SAs beyond it run on the wasm AES).
    */
   nativeAes?: boolean | NativeAesOptions;
 }
@@ -289,11 +291,14 @@ export class Dataplane {
         `nativeAes must be true, false or { minBytes }, got ${String(nativeOpt)}`,
       );
     }
-    const minBytes = typeof nativeOpt === "object" ? nativeOpt.minBytes : undefined;
+    const { minBytes, maxSas: nativeSas } = typeof nativeOpt === "object" ? nativeOpt : {};
     if (minBytes !== undefined && !(Number.isInteger(minBytes) && minBytes >= 0)) {
       throw new DataplaneError("BAD_ARGUMENT", `nativeAes.minBytes must be a non-negative integer, got ${minBytes}`);
     }
-    const aes = nativeOpt === false ? undefined : NativeAes.create({ minBytes });
+    if (nativeSas !== undefined && !(Number.isInteger(nativeSas) && nativeSas >= 0)) {
+      throw new DataplaneError("BAD_ARGUMENT", `nativeAes.maxSas must be a non-negative integer, got ${nativeSas}`);
+    }
+    const aes = nativeOpt === false ? undefined : NativeAes.create({ minBytes, maxSas: nativeSas });
     return new Dataplane(x, batchSize, slotBytes, now, aes);
   }
 
@@ -441,12 +446,14 @@ export class Dataplane {
             ? "decrypt"
             : undefined;
     if (this.#aes && nativeKind) {
+      let made = false;
       try {
-        this.#aes.add(slot, encKey.subarray(0, suite.aesKeyBytes), nativeKind === "decrypt");
+        made = this.#aes.add(slot, encKey.subarray(0, suite.aesKeyBytes), nativeKind === "decrypt");
       } catch {
-        // A runtime whose node:crypto refuses this key size: every batch goes to the wasm AES.
-        this.#aes = undefined;
+        // A runtime whose node:crypto refuses this key size: this SA stays on the wasm AES.
       }
+      // Only a marked SA has its AES left to the native object in a native batch.
+      if (made && this.#x.sa_set_native(slot, 1) !== 0) this.#aes.remove(slot);
     }
     const addedAt = this.#now();
     const info: SaInfo = {

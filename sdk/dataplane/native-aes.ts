@@ -46,7 +46,16 @@ export interface NativeAesOptions {
    * NATIVE_AES_MIN_BYTES.
    */
   minBytes?: number;
+  /**
+   * Most SAs with a native AES object at once (default NATIVE_AES_MAX_SAS). Each costs about 1 KB
+   * of OpenSSL memory, so a dataplane of a million SAs would otherwise spend a gigabyte; SAs added
+   * beyond the limit run on the wasm AES (per SA: a batch may mix both).
+   */
+  maxSas?: number;
 }
+
+/** Default of NativeAesOptions.maxSas. */
+export const NATIVE_AES_MAX_SAS = 4096;
 
 /**
  * Default dispatch threshold in bytes of a batch. Measured (bench/native-aes-crossover.ts, CPU
@@ -102,27 +111,33 @@ export class NativeAes {
   readonly #ciphers = new Map<number, CipherLike>();
   /** Batches of fewer bytes take the wasm path. */
   readonly minBytes: number;
+  /** Most SAs with a native object. */
+  readonly maxSas: number;
 
-  private constructor(nc: NodeCryptoAes, minBytes: number) {
+  private constructor(nc: NodeCryptoAes, minBytes: number, maxSas: number) {
     this.#nc = nc;
     this.minBytes = minBytes;
+    this.maxSas = maxSas;
   }
 
   /** The assist, or undefined when this runtime has no usable node:crypto AES. */
   static create(opts: NativeAesOptions = {}): NativeAes | undefined {
     const nc = getNodeCrypto();
-    return nc ? new NativeAes(nc, opts.minBytes ?? NATIVE_AES_MIN_BYTES) : undefined;
+    return nc ? new NativeAes(nc, opts.minBytes ?? NATIVE_AES_MIN_BYTES, opts.maxSas ?? NATIVE_AES_MAX_SAS) : undefined;
   }
 
   /**
    * Creates the ECB object of an SA from its AES key (16, 24 or 32 bytes, without salt or nonce):
-   * an encryptor for counter blocks (GCM, CTR), a decryptor for inbound CBC.
+   * an encryptor for counter blocks (GCM, CTR), a decryptor for inbound CBC. Returns false (and
+   * creates nothing) when maxSas SAs have one already; throws when the runtime refuses the key.
    */
-  add(slot: number, aesKey: Uint8Array, decrypt = false): void {
+  add(slot: number, aesKey: Uint8Array, decrypt = false): boolean {
+    if (this.#ciphers.size >= this.maxSas) return false;
     const alg = `aes-${aesKey.length * 8}-ecb`;
     const c = decrypt ? this.#nc.createDecipheriv(alg, aesKey, null) : this.#nc.createCipheriv(alg, aesKey, null);
     c.setAutoPadding(false);
     this.#ciphers.set(slot, c);
+    return true;
   }
 
   /** Drops an SA's cipher (its key leaves with the native object). */

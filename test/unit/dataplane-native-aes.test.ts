@@ -21,7 +21,7 @@ const SAS: Omit<SaConfig, "direction">[] = [
   { spi: 0x1006, mode: "tunnel", esp: "aes128ctr-sha256", encKey: key(20, 6), integKey: key(32, 7) },
 ];
 
-async function endpoint(nativeAes: false | { minBytes: number }, extra: Partial<SaConfig> = {}) {
+async function endpoint(nativeAes: false | { minBytes: number; maxSas?: number }, extra: Partial<SaConfig> = {}) {
   const dp = await Dataplane.create({ maxSas: 32, batchSize: 64, nativeAes });
   const out = SAS.map((c) => dp.addSa({ ...c, ...extra, direction: "out" }));
   const inn = SAS.map((c) => dp.addSa({ ...c, ...extra, direction: "in" }));
@@ -214,4 +214,24 @@ test("a batch decapsulates exactly as the same packets one by one (HMAC-SHA-256 
       assert.deepEqual(a.dp.globalStats(), b.dp.globalStats());
     }
   }
+});
+
+test("nativeAes.maxSas bounds the native objects: SAs beyond it run on the wasm AES, in the same batch, same bytes", async () => {
+  const capped = await endpoint({ minBytes: 0, maxSas: 3 });
+  const wasm = await endpoint(false);
+  const list = traffic();
+  const a = encapAll(capped, list);
+  assert.deepEqual(a, encapAll(wasm, list));
+  assert.deepEqual(decapAll(capped, a), decapAll(wasm, a));
+  assert.deepEqual(state(capped), state(wasm));
+  // Removing a native SA frees its place for the next one.
+  capped.dp.removeSa(capped.out[0]!);
+  wasm.dp.removeSa(wasm.out[0]!);
+  capped.out[0] = capped.dp.addSa({ ...SAS[0]!, direction: "out", seq: 100n });
+  wasm.out[0] = wasm.dp.addSa({ ...SAS[0]!, direction: "out", seq: 100n });
+  assert.deepEqual(encapAll(capped, list), encapAll(wasm, list));
+  await assert.rejects(
+    Dataplane.create({ nativeAes: { maxSas: -1 } }),
+    (e: unknown) => e instanceof DataplaneError && e.code === "BAD_ARGUMENT",
+  );
 });
