@@ -70,6 +70,11 @@ export const F_EXPIRED: u32 = 16;
 export const F_VERIFY_ONLY: u32 = 32;
 /** Authentication Header (RFC 4302) instead of ESP: HMAC over the IP packet with mutable fields zeroed. */
 export const F_AH: u32 = 64;
+/**
+ * The SDK holds a native AES object for this SA (sdk/dataplane/native-aes.ts, set by
+ * sa_set_native): in a native batch its AES-GCM/CTR counter blocks or AES-CBC ciphertext go to it.
+ */
+export const F_NATIVE_AES: u32 = 128;
 
 // ---- Suite kinds (sa_add's `kind`) ---------------------------------------------------------------
 export const KIND_GCM: u32 = 1;

@@ -5,10 +5,12 @@ import {
   setRegions, setFreeTop, GLOBAL_COUNTER_BYTES, metaOf, arenaBase, descBase, ivPool, keyStage, globalCounters, maxSas, lifeEvents,
 } from "./sad/layout";
 import { spiTableInit, spiTableBytes, spiLookup } from "./sad/spi-table";
-import { saAdd, saRemove, saSetLifetime, saLifeMark, saSetTfc } from "./sad/sa";
+import { saAdd, saRemove, saSetLifetime, saLifeMark, saSetTfc, saSetNative } from "./sad/sa";
 import { ahSetOuter } from "./esp/ah";
-import { encapBatch } from "./esp/encap";
-import { decapBatch } from "./esp/decap";
+import { encapBatch, encapNativeFinish } from "./esp/encap";
+import { decapBatch, decapPendingFinish } from "./esp/decap";
+import { hmacLanesInit } from "./esp/hmac-lanes";
+import { nativeInit, nativeBegin, nativeKsPtr, nativeRunsPtr, nativeRunCount } from "./esp/native-ks";
 
 let ready = false;
 
@@ -39,6 +41,7 @@ export function init(nSas: i32, nBatch: i32, slot: i32, hashSeed: u32): i32 {
   memory.fill(events, 0, <usize>LIFE_EVENT_BYTES);
   setRegions(nSas, meta, free, nBatch, slot, arena, desc, iv, stage, scr, glob, events);
   setFreeTop(nSas);
+  hmacLanesInit(nBatch);
   ready = true;
   return 0;
 }
@@ -62,8 +65,23 @@ export function sa_set_tfc(slot: i32, len: i32): i32 { return saSetTfc(slot, len
 /** Outer IPv4/IPv6 header of an outbound tunnel-mode AH SA, addresses staged at key_stage_ptr (src, dst). */
 export function sa_set_ah_outer(slot: i32, version: i32): i32 { return ahSetOuter(slot, version); }
 export function sa_lookup(spi: u32): i32 { return spiLookup(spi); }
-export function encap_batch(n: i32): i32 { return encapBatch(n); }
-export function decap_batch(n: i32): i32 { return decapBatch(n); }
+export function encap_batch(n: i32): i32 { nativeBegin(false, n); return encapBatch(n); }
+export function decap_batch(n: i32): i32 { nativeBegin(false, n); return decapBatch(n); }
+
+// Native AES for AES-GCM SAs (esp/native-ks.ts, sdk/dataplane/native-aes.ts): the *_native call
+// frames the batch and leaves counter blocks in runs (native_runs_ptr, native_run_count: [slot,
+// offset into native_ks_ptr, bytes] each); the SDK encrypts them in place; *_finish completes.
+/** Reserves the keystream region (once); 0, or -1 when memory cannot grow. */
+export function native_init(): i32 { return nativeInit(); }
+/** Marks an SA whose AES the SDK runs natively (F_NATIVE_AES); 0, or a negative sa_add error. */
+export function sa_set_native(slot: i32, on: i32): i32 { return saSetNative(slot, on); }
+export function native_ks_ptr(): usize { return nativeKsPtr(); }
+export function native_runs_ptr(): usize { return nativeRunsPtr(); }
+export function native_run_count(): i32 { return nativeRunCount(); }
+export function encap_batch_native(n: i32): i32 { nativeBegin(true, n); return encapBatch(n); }
+export function encap_native_finish(n: i32): void { encapNativeFinish(n); }
+export function decap_batch_native(n: i32): i32 { nativeBegin(true, n); return decapBatch(n); }
+export function decap_native_finish(n: i32): i32 { return decapPendingFinish(n); }
 
 // Layout, read once by the SDK to build its typed views.
 export function sa_meta_ptr(slot: i32): usize { return metaOf(slot); }

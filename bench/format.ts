@@ -6,6 +6,7 @@ const LABEL: Record<Impl, string> = {
   noble: "@noble",
   "ours-b64": "ours, batch 64",
   "ours-b256": "ours, batch 256",
+  "ours-wasm-b256": "ours, wasm AES, batch 256",
 };
 
 /** 1234567 -> "1.23 Mpps". */

@@ -3,24 +3,32 @@
 // over with setImmediate, the real clock), so the number is IKE work (DH, PRF+, AUTH, SK
 // encryption, SA installs) and not the kernel's UDP loopback; `--transport udp` measures over
 // sockets on 127.0.0.1 instead. Each setup: A initiates, waits for child-up, deletes, and B must be
-// left with nothing. Compares with the previous run stored in bench/ike-results.json.
+// left with nothing. Every group runs twice in the same process, interleaved: with the runtime's
+// native DH (node:crypto) and with the pure-JS fallback (@noble/curves, BigInt MODP), and the rate
+// is setups per second of this process's CPU time (process.cpuUsage), so other work on the machine
+// does not move it. Compares with the previous run stored in bench/ike-results.json.
 import { parseArgs } from "node:util";
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { ControlCrypto } from "../sdk/dataplane/control-crypto.ts";
+import { setNativeDh } from "../sdk/ike/dh.ts";
 import { startPeerPair, CONN_A, type PeerPair } from "../sdk/node/ike-pair.ts";
 import { median } from "./measure.ts";
 
 /** One DH group's numbers. */
 interface GroupResult {
   group: string;
+  /** DH implementation: the runtime's node:crypto, or the pure-JS fallback. */
+  dh: "native" | "js";
   ike: string;
   esp: string;
   setups: number;
   /** Setups per second of elapsed time, each cycle including its DELETE. */
   setupsPerSecond: number;
+  /** Setups per second of process CPU time (user + system), each cycle including its DELETE. */
+  setupsPerCpuSecond: number;
   /** initiate() until the first Child SA is up, in ms. */
   medianMs: number;
   p95Ms: number;
@@ -38,7 +46,15 @@ interface IkeBenchResults {
     date: string;
     gitCommit?: string;
   };
-  config: { transport: "memory" | "udp"; budgetMs: number; warmup: number; auth: "psk"; quick: boolean };
+  config: {
+    transport: "memory" | "udp";
+    budgetMs: number;
+    warmup: number;
+    auth: "psk";
+    quick: boolean;
+    /** Time slices per implementation and group, alternated native / js. */
+    slices?: number;
+  };
   groups: GroupResult[];
 }
 
@@ -47,6 +63,8 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean", default: false },
     "budget-ms": { type: "string" },
     group: { type: "string", multiple: true },
+    dh: { type: "string", default: "native,js" },
+    slices: { type: "string" },
     transport: { type: "string", default: "memory" },
     out: { type: "string" },
     help: { type: "boolean", default: false },
@@ -54,17 +72,23 @@ const { values: flags } = parseArgs({
 });
 
 const RESULTS = fileURLToPath(new URL("./ike-results.json", import.meta.url));
-const ALL_GROUPS = ["x25519", "ecp256", "modp2048"];
+const ALL_GROUPS = ["x25519", "ecp256", "ecp384", "modp2048"];
 
 if (flags.help) {
-  console.log(`usage: node --import tsx bench/ike-setup.ts [--quick] [--budget-ms MS] [--group x25519,ecp256,modp2048] [--transport memory|udp] [--out FILE]
-  default: 10 s per group, in memory, results to bench/ike-results.json (--quick: 1.5 s per group, results to /tmp)`);
+  console.log(`usage: node --import tsx bench/ike-setup.ts [--quick] [--budget-ms MS] [--group x25519,ecp256,ecp384,modp2048]
+  [--dh native,js] [--slices N] [--transport memory|udp] [--out FILE]
+  default: 10 s per group and DH implementation (native = node:crypto, js = @noble/curves / BigInt), in
+  --slices 4 alternating slices, in memory, results to bench/ike-results.json (--quick: 1.5 s, results to /tmp)`);
   process.exit(0);
 }
 
 const quick = flags.quick;
 const budgetMs = Number(flags["budget-ms"] ?? (quick ? 1500 : 10_000));
 const groups = flags.group?.flatMap((g) => g.split(",")).filter(Boolean) ?? ALL_GROUPS;
+const dhImpls = flags.dh.split(",").filter(Boolean) as ("native" | "js")[];
+for (const d of dhImpls) if (d !== "native" && d !== "js") throw new Error("--dh native,js");
+const slices = Number(flags.slices ?? (quick ? 2 : 4));
+if (!Number.isInteger(slices) || slices < 1) throw new Error("--slices must be a positive integer");
 if (flags.transport !== "memory" && flags.transport !== "udp") throw new Error("--transport memory|udp");
 const transport: "memory" | "udp" = flags.transport;
 if (!(budgetMs > 0)) throw new Error("--budget-ms must be positive");
@@ -114,31 +138,63 @@ function percentile(xs: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 }
 
-async function measureGroup(group: string, crypto: ControlCrypto): Promise<GroupResult> {
+interface Tally {
+  latencies: number[];
+  wallMs: number;
+  cpuUs: number;
+}
+
+/** Runs setups for `ms` of wall time, adding to the tally. */
+async function slice(pair: PeerPair, ms: number, t: Tally): Promise<void> {
+  const cpu0 = process.cpuUsage();
+  const start = performance.now();
+  while (performance.now() - start < ms && t.latencies.length < MAX_SETUPS) t.latencies.push(await setupOnce(pair));
+  t.wallMs += performance.now() - start;
+  const cpu = process.cpuUsage(cpu0);
+  t.cpuUs += cpu.user + cpu.system;
+}
+
+/**
+ * One group with each DH implementation, in alternating slices (native, js, js, native, ...) so
+ * that drift in the machine's load hits both alike.
+ */
+async function measureGroup(group: string, crypto: ControlCrypto): Promise<GroupResult[]> {
   const ike = `aes128gcm16-prfsha256-${group}`,
     esp = "aes128gcm16";
   const pair = await startPeerPair({ ike, esp, transport, crypto });
+  const tallies = new Map(dhImpls.map((d) => [d, { latencies: [], wallMs: 0, cpuUs: 0 }]));
   try {
-    for (let i = 0; i < WARMUP; i++) await setupOnce(pair);
-    const latencies: number[] = [];
-    const cpu0 = process.cpuUsage();
-    const start = performance.now();
-    while (performance.now() - start < budgetMs && latencies.length < MAX_SETUPS) latencies.push(await setupOnce(pair));
-    const seconds = (performance.now() - start) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    return {
-      group,
-      ike,
-      esp,
-      setups: latencies.length,
-      setupsPerSecond: latencies.length / seconds,
-      medianMs: median(latencies),
-      p95Ms: percentile(latencies, 95),
-      cpuMsPerSetup: (cpu.user + cpu.system) / 1000 / latencies.length,
-    };
+    for (const d of dhImpls) {
+      setNativeDh(d === "native");
+      for (let i = 0; i < WARMUP; i++) await setupOnce(pair);
+    }
+    for (let k = 0; k < slices; k++) {
+      const order = k % 2 === 0 ? dhImpls : [...dhImpls].reverse();
+      for (const d of order) {
+        setNativeDh(d === "native");
+        await slice(pair, budgetMs / slices, tallies.get(d)!);
+      }
+    }
   } finally {
+    setNativeDh(true);
     await pair.close();
   }
+  return dhImpls.map((dh) => {
+    const t = tallies.get(dh)!;
+    const n = t.latencies.length;
+    return {
+      group,
+      dh,
+      ike,
+      esp,
+      setups: n,
+      setupsPerSecond: n / (t.wallMs / 1000),
+      setupsPerCpuSecond: n / (t.cpuUs / 1e6),
+      medianMs: median(t.latencies),
+      p95Ms: percentile(t.latencies, 95),
+      cpuMsPerSetup: t.cpuUs / 1000 / n,
+    };
+  });
 }
 
 const crypto = await ControlCrypto.create();
@@ -152,39 +208,48 @@ const results: IkeBenchResults = {
     date: new Date().toISOString(),
     gitCommit,
   },
-  config: { transport, budgetMs, warmup: WARMUP, auth: "psk", quick },
+  config: { transport, budgetMs, warmup: WARMUP, auth: "psk", quick, slices },
   groups: [],
 };
 
 const m = results.machine;
 console.log(
   `IKE_SA + first Child SA setups, PSK, both peers in this process on one core (${transport === "memory" ? "in-memory datagrams" : "UDP on 127.0.0.1"}), ` +
-    `${(budgetMs / 1000).toFixed(1)} s per group after ${WARMUP} warm-up setups${quick ? " (--quick: noisy)" : ""}`,
+    `${(budgetMs / 1000).toFixed(1)} s per group and DH implementation in ${slices} alternating slices, after ${WARMUP} warm-up setups${quick ? " (--quick: noisy)" : ""}`,
 );
 console.log(`${m.cpu} (${m.cores} cores), Node ${m.node}, ${m.platform}/${m.arch}, commit ${m.gitCommit ?? "?"}`);
 const prevLabel = previous
   ? `previous run (${previous.machine.gitCommit ?? "?"}, ${previous.machine.date.slice(0, 10)}, ${previous.config.transport})`
   : "previous run";
 console.log(
-  `\n${"group".padEnd(9)} ${"setups".padStart(7)} ${"setups/s".padStart(9)} ${"median ms".padStart(10)} ${"p95 ms".padStart(8)} ${"CPU ms".padStart(8)}   ${prevLabel}: setups/s, ratio`,
+  `\n${"group".padEnd(9)} ${"DH".padEnd(6)} ${"setups".padStart(7)} ${"setups/CPU-s".padStart(12)} ${"setups/s".padStart(9)} ${"median ms".padStart(10)} ${"p95 ms".padStart(8)} ${"CPU ms".padStart(8)} ${"native/js".padStart(9)}   ${prevLabel}: setups/s, ratio`,
 );
 for (const g of groups) {
-  const r = await measureGroup(g, crypto);
-  results.groups.push(r);
-  const before = previous?.groups.find((p) => p.group === g);
-  const cmp = before
-    ? `${before.setupsPerSecond.toFixed(1).padStart(8)}  ${(r.setupsPerSecond / before.setupsPerSecond).toFixed(2)}×`
-    : "       –";
-  console.log(
-    `${g.padEnd(9)} ${String(r.setups).padStart(7)} ${r.setupsPerSecond.toFixed(1).padStart(9)} ${r.medianMs.toFixed(2).padStart(10)} ` +
-      `${r.p95Ms.toFixed(2).padStart(8)} ${r.cpuMsPerSetup.toFixed(2).padStart(8)}   ${cmp}`,
-  );
+  const rs = await measureGroup(g, crypto);
+  results.groups.push(...rs);
+  const js = rs.find((r) => r.dh === "js");
+  for (const r of rs) {
+    // Older result files have no `dh` field: their rows were the pure-JS code.
+    const before = previous?.groups.find((p) => p.group === g && (p.dh ?? "js") === r.dh);
+    const cmp = before
+      ? `${before.setupsPerSecond.toFixed(1).padStart(8)}  ${(r.setupsPerSecond / before.setupsPerSecond).toFixed(2)}×`
+      : "       –";
+    const vsJs = r.dh === "native" && js ? `${(r.setupsPerCpuSecond / js.setupsPerCpuSecond).toFixed(2)}×` : "";
+    console.log(
+      `${g.padEnd(9)} ${r.dh.padEnd(6)} ${String(r.setups).padStart(7)} ${r.setupsPerCpuSecond.toFixed(1).padStart(12)} ${r.setupsPerSecond.toFixed(1).padStart(9)} ${r.medianMs.toFixed(2).padStart(10)} ` +
+        `${r.p95Ms.toFixed(2).padStart(8)} ${r.cpuMsPerSetup.toFixed(2).padStart(8)} ${vsJs.padStart(9)}   ${cmp}`,
+    );
+  }
 }
 console.log(
-  "\nsetups/s: whole cycles (IKE_SA_INIT, IKE_AUTH with the first Child SA, INFORMATIONAL DELETE) per second;",
+  "\nsetups/CPU-s: whole cycles (IKE_SA_INIT, IKE_AUTH with the first Child SA, INFORMATIONAL DELETE) per second of",
 );
 console.log(
-  "median/p95: initiate() until the Child SA is installed on both sides; CPU ms: process CPU time per cycle, both peers.",
+  "process CPU time (both peers; the number to compare on a shared machine); setups/s: per second of elapsed time;",
 );
+console.log(
+  "median/p95: initiate() until the Child SA is installed on both sides; CPU ms: process CPU time per cycle, both peers;",
+);
+console.log("native/js: setups/CPU-s with node:crypto DH over the pure-JS DH, same group, same run.");
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`results written to ${out}`);

@@ -39,11 +39,12 @@ export function dataplaneOptions(
 }
 
 /**
- * A fresh dataplane with the outbound and inbound SA of `sa` for `suite`. The HMAC suites
+ * A fresh dataplane with the outbound and inbound SA of `sa` for `suite`; `nativeAes` false keeps
+ * AES-GCM on the pure-wasm AES (what workerd and browsers run), true is the default dispatch. The HMAC suites
  * (aes128-sha256, aes128ctr-sha256) say their 16-byte ICV (RFC 4868) explicitly, as the baselines use it.
  */
-export async function createOurEndpoint(suite: BenchSuite, sa: BaselineSa): Promise<OurEndpoint> {
-  const dp = await Dataplane.create(dataplaneOptions(16, MAX_BATCH));
+export async function createOurEndpoint(suite: BenchSuite, sa: BaselineSa, nativeAes = true): Promise<OurEndpoint> {
+  const dp = await Dataplane.create({ ...dataplaneOptions(16, MAX_BATCH), nativeAes });
   const common = { spi: sa.spi, mode: "tunnel", esp: suite, encKey: sa.encKey, integKey: sa.integKey } as const;
   const icv = SUITE_KEYS[suite].integKey ? { icvLength: 16 as const } : {};
   const out = dp.addSa({ ...common, ...icv, direction: "out" });

@@ -3,7 +3,7 @@ import type { BenchSuite } from "./baselines/esp-layout.ts";
 
 export type Direction = "encap" | "decap";
 /** Implementations in the order the tables show them; node:crypto is the reference for ratios. */
-export const IMPLS = ["node:crypto", "noble", "ours-b64", "ours-b256"] as const;
+export const IMPLS = ["node:crypto", "noble", "ours-b64", "ours-b256", "ours-wasm-b256"] as const;
 export type Impl = (typeof IMPLS)[number];
 
 export interface BenchRow {

@@ -5,6 +5,9 @@
 // depends only on lengths; the tag is compared with ctEqual over all tagLen bytes, and the only
 // branch on its result (decrypt or not) reveals nothing beyond accept/reject, which is public.
 // Keystream and tag scratch are wiped before returning.
+// gcmSealKs/gcmOpenKs take the keystream from the caller instead (the SDK's native AES on
+// OpenSSL's AES-NI, constant time too: see sdk/dataplane/native-aes.ts); here they only XOR and
+// GHASH, with the same length-only branches and the same whole-tag ctEqual.
 import { aesKeyBytes, aesExpandKey, aesEncryptBlocks, aesCtrXor } from "./aes";
 import { GHASH_KEY_BYTES, ghashInit, ghashUpdate } from "./ghash";
 import { ctEqual, wipe } from "./ct";
@@ -101,8 +104,8 @@ function copyToZeroed(dst: usize, src: usize, len: i32): void {
   for (; i < len; i++) store<u8>(dst + <usize>i, load<u8>(src + <usize>i));
 }
 
-/** expected = GHASH_H(aad, ct) ^ E_K(J0) (stream block 0 must hold E_K(J0)). */
-function computeTag(ctx: usize, aad: usize, aadLen: i32, ct: usize, len: i32): void {
+/** expected = GHASH_H(aad, ct) ^ E_K(J0), E_K(J0) read from `ek0`. */
+function computeTag(ctx: usize, aad: usize, aadLen: i32, ct: usize, len: i32, ek0: usize = stream): void {
   const key = ctx + GHASH_OFF;
   // Bit lengths, big-endian 64-bit each.
   const lens = i64x2.replace_lane(i64x2.splat(<i64>aadLen << 3), 1, <i64>len << 3);
@@ -124,7 +127,7 @@ function computeTag(ctx: usize, aad: usize, aadLen: i32, ct: usize, len: i32): v
     v128.store(lenBlock, lensBlock);
     ghashUpdate(key, ghashY, lenBlock, 16);
   }
-  v128.store(expected, v128.xor(v128.load(ghashY), v128.load(stream)));
+  v128.store(expected, v128.xor(v128.load(ghashY), v128.load(ek0)));
 }
 
 function wipeScratch(): void {
@@ -153,5 +156,29 @@ export function gcmOpen(ctx: usize, nonce: usize, aad: usize, aadLen: i32, src: 
   const ok = ctEqual(expected, tag, tagLen);
   if (ok) ctrCrypt(ctx, nonce, src, dst, len);
   wipeScratch();
+  return ok;
+}
+
+/**
+ * gcmSeal with a precomputed keystream: `ks` holds E_K(J0), E_K(J0+1), ... (1 + ceil(len/16)
+ * blocks), e.g. from the SDK's native AES-ECB over the counter blocks. XOR, GHASH and the tag only.
+ */
+export function gcmSealKs(ctx: usize, ks: usize, aad: usize, aadLen: i32, src: usize, dst: usize, len: i32, tag: usize, tagLen: i32): void {
+  xorInto(src, dst, ks + 16, len);
+  computeTag(ctx, aad, aadLen, dst, len, ks);
+  const n = tagLen < 0 ? 0 : tagLen > 16 ? 16 : tagLen;
+  memory.copy(tag, expected, <usize>n);
+  wipe(ghashY, 16);
+  wipe(expected, 16);
+}
+
+/** gcmOpen with a precomputed keystream (see gcmSealKs): tag first, decrypt only when it matches. */
+export function gcmOpenKs(ctx: usize, ks: usize, aad: usize, aadLen: i32, src: usize, dst: usize, len: i32, tag: usize, tagLen: i32): i32 {
+  if (tagLen < 4 || tagLen > 16) return 0;
+  computeTag(ctx, aad, aadLen, src, len, ks);
+  const ok = ctEqual(expected, tag, tagLen);
+  if (ok) xorInto(src, dst, ks + 16, len);
+  wipe(ghashY, 16);
+  wipe(expected, 16);
   return ok;
 }

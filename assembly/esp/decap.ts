@@ -17,7 +17,7 @@ import {
   M_PACKETS, M_BYTES, M_LIM_PACKETS, M_LIM_BYTES, F_TRANSPORT, F_ESN, F_EXPIRED, F_VERIFY_ONLY, KIND_GCM,
   KIND_CBC_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA, KIND_CCM, ST_OK, ST_NO_SA, ST_REPLAY, ST_INTEGRITY_FAILED,
   ST_BAD_PADDING, ST_TRUNCATED, ST_DUMMY, ST_BAD_NEXT_HEADER, ST_MALFORMED_INNER, ST_TOO_BIG,
-  ST_LIFETIME_EXPIRED, NEXT_HEADER_DUMMY,
+  ST_LIFETIME_EXPIRED, NEXT_HEADER_DUMMY, HASH_SHA256, F_NATIVE_AES,
 } from "../abi";
 import {
   descBase, metaOf, scratch, slotBytes, countDrop, countGlobal,
@@ -30,7 +30,12 @@ import { inferSeq, replayCheck, replayAccept } from "../sad/replay";
 import { receivedHeader, rewriteHeader, loadBe16, loadBe32, storeBe32 } from "./ip";
 import { writeAad, saltNonce, ccmNonce, ctrBlock, gmacVerify } from "./aead-inputs";
 import { deliver } from "./deliver";
-import { gcmOpen } from "../crypto/gcm";
+import { gcmOpen, gcmOpenKs } from "../crypto/gcm";
+import { nativeMode, nativeQueue, nativeQueueCopy, nativeKsOf, nativeEnd, xorKs, cbcXorChain } from "./native-ks";
+import { hmacQueue, hmacFlush, hmacStateOf } from "./hmac-lanes";
+
+/** decapWithSa's answer for a packet queued for the native keystream (never leaves the wasm). */
+const PENDING: u32 = 0xffffffff;
 import { ccmOpen } from "../crypto/ccm";
 import { aesCbcDecrypt, aesCtrXor } from "../crypto/aes";
 import { hmacMac } from "../crypto/hmac";
@@ -41,14 +46,19 @@ export function decapBatch(n: i32): i32 {
   let ok = 0;
   for (let i = 0; i < n; i++) {
     const d = descBase + <usize>i * <usize>DESC_BYTES;
+    store<u32>(hmacStateOf(i), 0);
     store<u32>(d, 0, D_OUT_LEN);
     store<u64>(d, 0, D_SEQ);
     store<u32>(d, 0, D_NEXT_HDR);
     const status = decapOne(d);
+    if (status == PENDING) continue; // decapNativeFinish gives its verdict
     store<u32>(d, status, D_STATUS);
     countGlobal(status);
     if (status == ST_OK) ok++;
   }
+  hmacFlush();
+  // A native batch finishes in decap_native_finish, after the SDK made the keystream.
+  if (!nativeMode) ok += decapPendingFinish(n);
   return ok;
 }
 
@@ -77,7 +87,7 @@ function decapOne(d: usize): u32 {
   store<i32>(d, slot, D_SA);
   const meta = metaOf(slot);
   const status = decapWithSa(d, meta, p, l3, esp, espLen, wireSeq);
-  if (status != ST_OK) countDrop(meta, status);
+  if (status != ST_OK && status != PENDING) countDrop(meta, status);
   return status;
 }
 
@@ -113,7 +123,12 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
   const keys = <usize>load<u32>(meta, M_KEY_PTR);
   const ct = esp + 8 + <usize>ivLen;
   const icvAt = ct + <usize>ctLen;
-  if (kind == KIND_GCM) {
+  const native = nativeMode && (flags & F_NATIVE_AES) != 0;
+  if (kind == KIND_GCM && native) {
+    // Counter blocks for the native AES; decapNativeFinish verifies, decrypts and delivers in order.
+    nativeQueue(d, meta, saltNonce(meta, esp), ctLen, true);
+    return PENDING;
+  } else if (kind == KIND_GCM) {
     const nonce = saltNonce(meta, esp);
     const aad = scratch + 16;
     const aadLen = writeAad(aad, esp, seq, esn);
@@ -129,6 +144,19 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
     if (chachaPolyOpen(keys, nonce, aad, writeAad(aad, esp, seq, esn), ct, ct, ctLen, icvAt) == 0) return ST_INTEGRITY_FAILED;
   } else if (kind == KIND_GMAC) {
     if (gmacVerify(keys, meta, esp, seq, esn, ctLen, icvAt) == 0) return ST_INTEGRITY_FAILED;
+  } else if (<i32>load<u32>(meta, M_HASH) == HASH_SHA256) {
+    // The expected ICV is computed four packets at a time (hmac-lanes.ts); decapPendingFinish
+    // compares it and goes on, in batch order.
+    const st = hmacStateOf(<i32>((d - descBase) / <usize>DESC_BYTES));
+    store<u32>(st, 1);
+    store<u32>(st, <u32>(seq >>> 32), 4);
+    hmacQueue(keys + <usize>load<u32>(meta, M_HMAC_OFF), esp, 8 + ivLen + ctLen, <u32>(seq >>> 32), esn, st + 16, 0, 0);
+    // With the native AES, what decryption needs is prepared now and used only if the ICV verifies.
+    if (native && !verifyOnly) {
+      if (kind == KIND_CTR_HMAC) nativeQueue(d, meta, ctrBlock(meta, esp), ctLen, false);
+      else if (kind == KIND_CBC_HMAC && (ctLen & 15) == 0) nativeQueueCopy(d, meta, ct, ctLen);
+    }
+    return PENDING;
   } else {
     const seqHi = scratch + 32;
     storeBe32(seqHi, <u32>(seq >>> 32));
@@ -149,6 +177,125 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
     replayAccept(meta, seq);
     return deliver(d, meta, p, espLen + l3);
   }
+  return decapTail(d, meta, p, ct, ctLen, icvAt, seq, transport, keep, protoAt);
+}
+
+/**
+ * Second pass over a batch: the packets decapBatch left pending, in batch order: AES-GCM packets
+ * waiting for the native keystream (native-ks.ts; run by the SDK's decap_native_finish call) and
+ * HMAC-SHA-256 packets whose expected ICV was computed four at a time (hmac-lanes.ts). Each gets
+ * the checks a sequential run would make at that point (lifetime, sequence number inference and
+ * replay against the window as earlier packets left it), then its ICV, decryption only when it
+ * verified, and decapTail. Returns the number delivered.
+ */
+export function decapPendingFinish(n: i32): i32 {
+  let ok = 0;
+  for (let i = 0; i < n; i++) {
+    const ks = nativeKsOf(i);
+    const st = hmacStateOf(i);
+    const hmac = load<u32>(st) != 0;
+    if (ks == 0 && !hmac) continue;
+    const d = descBase + <usize>i * <usize>DESC_BYTES;
+    const meta = metaOf(load<i32>(d, D_SA));
+    const status = hmac ? decapHmacOne(d, meta, st, ks) : decapNativeOne(d, meta, ks);
+    store<u32>(st, 0);
+    store<u32>(d, status, D_STATUS);
+    countGlobal(status);
+    if (status == ST_OK) ok++;
+    else countDrop(meta, status);
+  }
+  nativeEnd();
+  return ok;
+}
+
+/**
+ * A pending HMAC-SHA-256 packet (CBC, CTR, NULL; verify-only too): see decapPendingFinish. `ks`
+ * is its native AES output (CTR keystream, CBC decrypted blocks), or 0 for the wasm AES.
+ */
+function decapHmacOne(d: usize, meta: usize, st: usize, ks: usize): u32 {
+  const flags = load<u32>(meta, M_FLAGS);
+  if ((flags & F_EXPIRED) != 0) return ST_LIFETIME_EXPIRED;
+  const kind = load<u32>(meta, M_KIND);
+  const p = <usize>load<u32>(d, D_IN_OFF);
+  const l3 = <i32>load<u32>(d, D_L3_LEN);
+  const esp = p + <usize>l3;
+  const espLen = <i32>load<u32>(d, D_IN_LEN) - l3;
+  const ivLen = <i32>load<u32>(meta, M_IV_LEN);
+  const icv = <i32>load<u32>(meta, M_ICV);
+  const align = <i32>load<u32>(meta, M_ALIGN);
+  const ctLen = espLen - 8 - ivLen - icv;
+  const verifyOnly = (flags & F_VERIFY_ONLY) != 0;
+  const transport = (flags & F_TRANSPORT) != 0;
+  let keep = 0;
+  let protoAt = 0;
+  if (transport && l3 > 0 && !verifyOnly) {
+    keep = receivedHeader(p, l3, scratch + 252);
+    protoAt = <i32>load<u32>(scratch + 252);
+  }
+  const esn = (flags & F_ESN) != 0;
+  const wireSeq = loadBe32(esp + 4);
+  const seq = inferSeq(meta, wireSeq);
+  store<u64>(d, seq != 0 ? seq : <u64>wireSeq, D_SEQ);
+  if (!replayCheck(meta, seq)) return ST_REPLAY;
+  const keys = <usize>load<u32>(meta, M_KEY_PTR);
+  const mac = st + 16;
+  if (esn && <u32>(seq >>> 32) != load<u32>(st, 4)) {
+    // An earlier packet of the batch moved the window across 2^32: seq-hi changed, MAC again.
+    const seqHi = scratch + 32;
+    storeBe32(seqHi, <u32>(seq >>> 32));
+    hmacMac(HASH_SHA256, keys + <usize>load<u32>(meta, M_HMAC_OFF), esp, 8 + ivLen + ctLen, seqHi, 4, mac);
+  }
+  const ct = esp + 8 + <usize>ivLen;
+  const icvAt = ct + <usize>ctLen;
+  if (ctEqual(mac, icvAt, icv) == 0) return ST_INTEGRITY_FAILED;
+  if (align == 16 && (ctLen & 15) != 0) return ST_TRUNCATED; // authentic, but not whole AES blocks
+  if (verifyOnly) {
+    replayAccept(meta, seq);
+    return deliver(d, meta, p, espLen + l3);
+  }
+  const rounds = <i32>load<u32>(meta, M_ROUNDS);
+  if (kind == KIND_CBC_HMAC) {
+    if (ks != 0) cbcXorChain(esp + 8, ct, ks, ctLen);
+    else aesCbcDecrypt(keys, rounds, esp + 8, ct, ct, ctLen);
+  } else if (kind == KIND_CTR_HMAC) {
+    if (ks != 0) xorKs(ct, ct, ks, ctLen);
+    else aesCtrXor(keys, rounds, ctrBlock(meta, esp), ct, ct, ctLen);
+  }
+  return decapTail(d, meta, p, ct, ctLen, icvAt, seq, transport, keep, protoAt);
+}
+
+function decapNativeOne(d: usize, meta: usize, ks: usize): u32 {
+  const flags = load<u32>(meta, M_FLAGS);
+  if ((flags & F_EXPIRED) != 0) return ST_LIFETIME_EXPIRED;
+  const p = <usize>load<u32>(d, D_IN_OFF);
+  const l3 = <i32>load<u32>(d, D_L3_LEN);
+  const esp = p + <usize>l3;
+  const espLen = <i32>load<u32>(d, D_IN_LEN) - l3;
+  const ivLen = <i32>load<u32>(meta, M_IV_LEN);
+  const icv = <i32>load<u32>(meta, M_ICV);
+  const ctLen = espLen - 8 - ivLen - icv;
+  const transport = (flags & F_TRANSPORT) != 0;
+  let keep = 0;
+  let protoAt = 0;
+  if (transport && l3 > 0) {
+    keep = receivedHeader(p, l3, scratch + 252);
+    protoAt = <i32>load<u32>(scratch + 252);
+  }
+  const esn = (flags & F_ESN) != 0;
+  const wireSeq = loadBe32(esp + 4);
+  const seq = inferSeq(meta, wireSeq);
+  store<u64>(d, seq != 0 ? seq : <u64>wireSeq, D_SEQ);
+  if (!replayCheck(meta, seq)) return ST_REPLAY;
+  const ct = esp + 8 + <usize>ivLen;
+  const icvAt = ct + <usize>ctLen;
+  const aad = scratch + 16;
+  const aadLen = writeAad(aad, esp, seq, esn);
+  if (gcmOpenKs(<usize>load<u32>(meta, M_KEY_PTR), ks, aad, aadLen, ct, ct, ctLen, icvAt, icv) == 0) return ST_INTEGRITY_FAILED;
+  return decapTail(d, meta, p, ct, ctLen, icvAt, seq, transport, keep, protoAt);
+}
+
+/** After the ICV verified and the payload was decrypted: trailer checks, inner packet, replay window, delivery. */
+function decapTail(d: usize, meta: usize, p: usize, ct: usize, ctLen: i32, icvAt: usize, seq: u64, transport: bool, keep: i32, protoAt: i32): u32 {
 
   // Authenticated from here on: the trailer checks may branch on the plaintext.
   const padLen = <i32>load<u8>(icvAt - 2);

@@ -10,9 +10,9 @@
 // gcm.ts, hmac.ts); this file branches only on lengths, flags, the suite and the sequence number.
 import {
   DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR, D_L3_LEN,
-  HEADROOM, TAILROOM, M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SEQ, M_SALT, M_HMAC_OFF,
+  HEADROOM, TAILROOM, HASH_SHA256, M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_SEQ, M_SALT, M_HMAC_OFF,
   M_IV_LEN, M_ALIGN, M_TFC, F_IN_USE, F_INBOUND, F_TRANSPORT, F_ESN, F_EXPIRED, F_AH, KIND_GCM,
-  KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA, KIND_CCM, ST_OK, ST_INVALID_SA,
+  KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA, KIND_CCM, F_NATIVE_AES, ST_OK, ST_INVALID_SA,
   ST_SEQ_OVERFLOW, ST_MALFORMED_INNER, ST_TOO_BIG, ST_LIFETIME_EXPIRED, NEXT_HEADER_DUMMY,
 } from "../abi";
 import {
@@ -23,10 +23,12 @@ import { countOutbound, lifetimeSeqExhausted } from "../sad/lifetime";
 import { ahEncapOne } from "./ah";
 import { aesCtrXor } from "../crypto/aes";
 import { transportHeader, rewriteHeader, storeBe32 } from "./ip";
-import { gcmSeal } from "../crypto/gcm";
+import { gcmSeal, gcmSealKs } from "../crypto/gcm";
+import { nativeMode, nativeQueue, nativeKsOf, nativeEnd, xorKs } from "./native-ks";
 import { ccmSeal } from "../crypto/ccm";
 import { cbcQueue, cbcFlush, cbcPending, CBC_LANES } from "./cbc-lanes";
 import { hmacMac } from "../crypto/hmac";
+import { hmacQueue, hmacFlush } from "./hmac-lanes";
 import { saltNonce, ccmNonce, ctrBlock, gmacTag, writeAad } from "./aead-inputs";
 
 function finish(d: usize, status: u32): void {
@@ -57,6 +59,7 @@ export function encapBatch(n: i32): i32 {
     if (cbcPending() == CBC_LANES) flushCbc();
   }
   flushCbc();
+  hmacFlush();
   return ok;
 }
 
@@ -86,10 +89,17 @@ function writeHmacIcv(meta: usize, keys: usize, d: usize): void {
   const hdrLen = <i32>load<u32>(d, D_L3_LEN);
   const esp = out + <usize>hdrLen;
   const signedLen = <i32>load<u32>(d, D_OUT_LEN) - hdrLen - icv;
+  const hash = <i32>load<u32>(meta, M_HASH);
+  const ctx = keys + <usize>load<u32>(meta, M_HMAC_OFF);
+  if (hash == HASH_SHA256) {
+    // Four packets' ICVs at a time (hmac-lanes.ts); encapBatch flushes what is left.
+    hmacQueue(ctx, esp, signedLen, <u32>(seq >>> 32), esn, 0, esp + <usize>signedLen, icv);
+    return;
+  }
   const seqHi = scratch + 32;
   storeBe32(seqHi, <u32>(seq >>> 32));
   const mac = scratch + 64;
-  hmacMac(<i32>load<u32>(meta, M_HASH), keys + <usize>load<u32>(meta, M_HMAC_OFF), esp, signedLen, seqHi, esn ? 4 : 0, mac);
+  hmacMac(hash, ctx, esp, signedLen, seqHi, esn ? 4 : 0, mac);
   memory.copy(esp + <usize>signedLen, mac, <usize>icv);
 }
 
@@ -158,8 +168,12 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
   const kind = load<u32>(meta, M_KIND);
   const keys = <usize>load<u32>(meta, M_KEY_PTR);
   const icvAt = payload + <usize>padded;
+  const native = nativeMode && (flags & F_NATIVE_AES) != 0;
   if (ivLen == 8) store<u64>(esp + 8, bswap<u64>(seq));
-  if (kind == KIND_GCM) {
+  if (kind == KIND_GCM && native) {
+    // Counter blocks for the native AES; encapNativeFinish encrypts and tags.
+    nativeQueue(d, meta, saltNonce(meta, esp), padded, true);
+  } else if (kind == KIND_GCM) {
     const nonce = saltNonce(meta, esp);
     const aad = scratch + 16;
     const aadLen = writeAad(aad, esp, seq, esn);
@@ -175,6 +189,9 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
     chachaPolySeal(keys, nonce, aad, writeAad(aad, esp, seq, esn), payload, payload, padded, icvAt);
   } else if (kind == KIND_GMAC) {
     gmacTag(keys, meta, esp, seq, esn, padded, icvAt);
+  } else if (kind == KIND_CTR_HMAC && native) {
+    // Counter blocks for the native AES; encapNativeFinish encrypts and MACs.
+    nativeQueue(d, meta, ctrBlock(meta, esp), padded, false);
   } else if (kind == KIND_CTR_HMAC) {
     aesCtrXor(keys, <i32>load<u32>(meta, M_ROUNDS), ctrBlock(meta, esp), payload, payload, padded);
   }
@@ -194,8 +211,41 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
     cbcMeta = meta;
     store<u32>(cbcDescs + (<usize>cbcPending() << 2), <u32>d);
     cbcQueue(payload, padded, esp + 8);   // encrypted and MACed in flushCbc
-  } else if (kind == KIND_CTR_HMAC || kind == KIND_NULL_HMAC) {
+  } else if ((kind == KIND_CTR_HMAC && !native) || kind == KIND_NULL_HMAC) {
     writeHmacIcv(meta, keys, d);          // CTR (already encrypted) or NULL encryption
   }
   return ST_OK;
+}
+
+/**
+ * Second call of a native batch (native-ks.ts): for every packet encapBatch queued, XOR with the
+ * keystream the SDK wrote over its counter blocks, then the ICV: GHASH for AES-GCM, HMAC (four at
+ * a time) for AES-CTR. The packet was framed, counted and given status ok by the first call; this
+ * cannot fail.
+ */
+export function encapNativeFinish(n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const ks = nativeKsOf(i);
+    if (ks == 0) continue;
+    const d = descBase + <usize>i * <usize>DESC_BYTES;
+    const meta = metaOf(load<i32>(d, D_SA));
+    const esn = (load<u32>(meta, M_FLAGS) & F_ESN) != 0;
+    const hdrLen = <i32>load<u32>(d, D_L3_LEN);
+    const esp = <usize>load<u32>(d, D_OUT_OFF) + <usize>hdrLen;
+    const ivLen = <i32>load<u32>(meta, M_IV_LEN);
+    const icv = <i32>load<u32>(meta, M_ICV);
+    const payload = esp + 8 + <usize>ivLen;
+    const padded = <i32>load<u32>(d, D_OUT_LEN) - hdrLen - 8 - ivLen - icv;
+    const keys = <usize>load<u32>(meta, M_KEY_PTR);
+    if (load<u32>(meta, M_KIND) == KIND_CTR_HMAC) {
+      xorKs(payload, payload, ks, padded);
+      writeHmacIcv(meta, keys, d);
+      continue;
+    }
+    const aad = scratch + 16;
+    const aadLen = writeAad(aad, esp, load<u64>(d, D_SEQ), esn);
+    gcmSealKs(keys, ks, aad, aadLen, payload, payload, padded, payload + <usize>padded, icv);
+  }
+  hmacFlush();
+  nativeEnd();
 }

@@ -6,6 +6,7 @@ import {
   F_INBOUND, F_TRANSPORT, F_VERIFY_ONLY, F_AH, KIND_GCM, KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC,
   KIND_GMAC, KIND_CHACHA, KIND_CCM, HEADROOM, TAILROOM, STAGE_INTEG_OFF, ERR_NO_SLOT, ERR_DUPLICATE_SPI, ERR_ENC_KEY,
   ERR_WINDOW, ERR_NO_MEMORY, ERR_ICV, ERR_INTEG_KEY, ERR_KIND, ERR_BAD_SLOT, ERR_VERIFY_ONLY, ERR_TFC,
+ F_NATIVE_AES,
 } from "../abi";
 import {
   metaOf, keyStage, maxSas, freeSlots, freeTop, setFreeTop, slotBytes, AH_OUTER_BYTES,
@@ -182,5 +183,15 @@ export function saRemove(slot: i32): i32 {
   memory.fill(meta, 0, SA_META_BYTES);
   store<i32>(freeSlots + (<usize>freeTop << 2), slot);
   setFreeTop(freeTop + 1);
+  return 0;
+}
+
+/** Marks (on != 0) or unmarks an SA as having a native AES object in the SDK; 0, or ERR_BAD_SLOT. */
+export function saSetNative(slot: i32, on: i32): i32 {
+  if (slot < 0 || slot >= maxSas) return ERR_BAD_SLOT;
+  const meta = metaOf(slot);
+  const flags = load<u32>(meta, M_FLAGS);
+  if ((flags & F_IN_USE) == 0) return ERR_BAD_SLOT;
+  store<u32>(meta, on != 0 ? flags | F_NATIVE_AES : flags & ~F_NATIVE_AES, M_FLAGS);
   return 0;
 }

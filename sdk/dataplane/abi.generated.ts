@@ -83,6 +83,8 @@ export const F_EXPIRED = 16;
 export const F_VERIFY_ONLY = 32;
 /** Authentication Header (RFC 4302) instead of ESP: HMAC over the IP packet with mutable fields zeroed. */
 export const F_AH = 64;
+/** The SDK holds a native AES object for this SA (sdk/dataplane/native-aes.ts, set by sa_set_native): in a native batch its AES-GCM/CTR counter blocks or AES-CBC ciphertext go to it. */
+export const F_NATIVE_AES = 128;
 export const KIND_GCM = 1;
 export const KIND_CBC_HMAC = 2;
 export const KIND_NULL_HMAC = 3;
@@ -166,7 +168,7 @@ export type SaMetaOffset = typeof M_FLAGS | typeof M_SPI | typeof M_KIND | typeo
   | typeof M_BYTES | typeof M_DROPS | typeof M_TFC | typeof M_LIFE_PTR | typeof M_AH_OUTER;
 /** SA flag bits (sa_add's flags, M_FLAGS). */
 export type SaFlag = typeof F_IN_USE | typeof F_INBOUND | typeof F_TRANSPORT | typeof F_ESN | typeof F_EXPIRED
-  | typeof F_VERIFY_ONLY | typeof F_AH;
+  | typeof F_VERIFY_ONLY | typeof F_AH | typeof F_NATIVE_AES;
 /** Suite kinds (sa_add's kind). */
 export type SuiteKindCode = typeof KIND_GCM | typeof KIND_CBC_HMAC | typeof KIND_NULL_HMAC
   | typeof KIND_CTR_HMAC | typeof KIND_GMAC | typeof KIND_CHACHA | typeof KIND_CCM;
@@ -212,6 +214,17 @@ export interface DataplaneExports {
   sa_lookup(spi: number): number;
   encap_batch(n: number): number;
   decap_batch(n: number): number;
+  /** Reserves the keystream region (once); 0, or -1 when memory cannot grow. */
+  native_init(): number;
+  /** Marks an SA whose AES the SDK runs natively (F_NATIVE_AES); 0, or a negative sa_add error. */
+  sa_set_native(slot: number, on: number): number;
+  native_ks_ptr(): number;
+  native_runs_ptr(): number;
+  native_run_count(): number;
+  encap_batch_native(n: number): number;
+  encap_native_finish(n: number): void;
+  decap_batch_native(n: number): number;
+  decap_native_finish(n: number): number;
   sa_meta_ptr(slot: number): number;
   arena_ptr(): number;
   desc_ptr(): number;
@@ -266,6 +279,15 @@ export const EXPORT_ARITY = {
   sa_lookup: 1,
   encap_batch: 1,
   decap_batch: 1,
+  native_init: 0,
+  sa_set_native: 2,
+  native_ks_ptr: 0,
+  native_runs_ptr: 0,
+  native_run_count: 0,
+  encap_batch_native: 1,
+  encap_native_finish: 1,
+  decap_batch_native: 1,
+  decap_native_finish: 1,
   sa_meta_ptr: 1,
   arena_ptr: 0,
   desc_ptr: 0,

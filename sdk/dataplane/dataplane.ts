@@ -1,6 +1,9 @@
 /**
  * The ESP dataplane: Security Associations and batched encapsulation/decapsulation in wasm.
  * Keys are copied into wasm memory once (staging area wiped right after) and never leave it.
+ * With the native AES assist (native-aes.ts, on by default where node:crypto exists) the AES key of
+ * an AES-GCM or AES-CTR SA, or of an inbound AES-CBC SA, is also held by one native AES-ECB object,
+ * which runs the AES of a batch's packets of that SA in one call; it is dropped when the SA is removed.
  * @module
  */
 import { DataplaneError } from "./errors.ts";
@@ -8,6 +11,7 @@ import { parseSuite, parseAhSuite, lookupSuite, SuiteKind, type Suite } from "./
 import { FAMILIES } from "./suite-registry.ts";
 import { parseIp } from "../net/ip.ts";
 import { loadDataplaneModule, type WasmSource } from "./wasm.ts";
+import { NativeAes, type NativeAesOptions } from "./native-aes.ts";
 import {
   D_IN_LEN,
   D_IN_OFF,
@@ -85,6 +89,15 @@ export interface DataplaneOptions extends WasmSource {
    * and only while some SA has a time limit; `checkLifetimes()` reads it between batches.
    */
   now?: () => number;
+  /**
+   * AES through the runtime's native AES (node:crypto, OpenSSL with AES-NI) for AES-GCM, AES-CTR
+   * and AES-CBC decryption; GHASH, HMAC and framing in wasm: see native-aes.ts. Default true where the runtime has node:crypto (Node,
+   * Deno, Bun); `false` keeps every batch on the pure-wasm AES (what workerd and browsers always
+   * use). An object sets the dispatch threshold (`minBytes`: smaller batches stay in wasm) and
+   * the most SAs with a native AES object (`maxSas`, default 4096, about 1 KB of OpenSSL memory
+   * each; SAs beyond it run on the wasm AES).
+   */
+  nativeAes?: boolean | NativeAesOptions;
 }
 
 const LIFE_REASONS: readonly (LifetimeReason | null)[] = LIFE_REASON_NAMES;
@@ -131,6 +144,8 @@ export class PacketBatch {
   length = 0;
   /** @internal true when an added packet uses a CBC SA (needs random IVs). */
   needsIv = false;
+  /** @internal bytes of the packets added (native AES dispatch). */
+  bytes = 0;
   readonly #dp: Dataplane;
   /** @internal */
   constructor(dp: Dataplane) {
@@ -141,6 +156,7 @@ export class PacketBatch {
   reset(): void {
     this.length = 0;
     this.needsIv = false;
+    this.bytes = 0;
   }
 
   /**
@@ -202,14 +218,23 @@ export class Dataplane {
   readonly #descBytes: number;
   readonly #metaBytes: number;
   readonly #metaBase: number;
+  /** The native AES assist, or undefined (off, unavailable, or given up after a failure). */
+  #aes: NativeAes | undefined;
   #buf: ArrayBuffer;
   #u8: Uint8Array;
   #dv: DataView;
   /** The batch bound to this dataplane's arena (one batch at a time). */
   readonly batch: PacketBatch;
 
-  private constructor(x: DataplaneExports, batchSize: number, slotBytes: number, now: () => number) {
+  private constructor(
+    x: DataplaneExports,
+    batchSize: number,
+    slotBytes: number,
+    now: () => number,
+    aes: NativeAes | undefined,
+  ) {
     this.#x = x;
+    this.#aes = aes && x.native_init() === 0 ? aes : undefined;
     this.#now = now;
     this.#batchSize = batchSize;
     this.#slotBytes = slotBytes;
@@ -259,7 +284,27 @@ export class Dataplane {
     const now = opts.now ?? Date.now;
     if (typeof now !== "function")
       throw new DataplaneError("BAD_ARGUMENT", "now must be a function returning milliseconds");
-    return new Dataplane(x, batchSize, slotBytes, now);
+    const nativeOpt = opts.nativeAes ?? true;
+    if (nativeOpt !== false && nativeOpt !== true && typeof nativeOpt !== "object") {
+      throw new DataplaneError(
+        "BAD_ARGUMENT",
+        `nativeAes must be true, false or { minBytes }, got ${String(nativeOpt)}`,
+      );
+    }
+    const { minBytes, maxSas: nativeSas } = typeof nativeOpt === "object" ? nativeOpt : {};
+    if (minBytes !== undefined && !(Number.isInteger(minBytes) && minBytes >= 0)) {
+      throw new DataplaneError("BAD_ARGUMENT", `nativeAes.minBytes must be a non-negative integer, got ${minBytes}`);
+    }
+    if (nativeSas !== undefined && !(Number.isInteger(nativeSas) && nativeSas >= 0)) {
+      throw new DataplaneError("BAD_ARGUMENT", `nativeAes.maxSas must be a non-negative integer, got ${nativeSas}`);
+    }
+    const aes = nativeOpt === false ? undefined : NativeAes.create({ minBytes, maxSas: nativeSas });
+    return new Dataplane(x, batchSize, slotBytes, now, aes);
+  }
+
+  /** Whether AES-GCM batches may use the runtime's native AES (see `nativeAes` of create). */
+  get nativeAes(): boolean {
+    return this.#aes !== undefined;
   }
 
   /** Number of SAs installed. */
@@ -391,6 +436,25 @@ export class Dataplane {
       this.#x.sa_remove(slot);
       fail(rc);
     }
+    // Native AES objects (native-aes.ts): counter blocks of GCM and CTR, CBC decryption.
+    const nativeKind =
+      verifyOnly || !this.#aes
+        ? undefined
+        : suite.kind === SuiteKind.Gcm || suite.kind === SuiteKind.CtrHmac
+          ? "encrypt"
+          : suite.kind === SuiteKind.CbcHmac && cfg.direction === "in"
+            ? "decrypt"
+            : undefined;
+    if (this.#aes && nativeKind) {
+      let made = false;
+      try {
+        made = this.#aes.add(slot, encKey.subarray(0, suite.aesKeyBytes), nativeKind === "decrypt");
+      } catch {
+        // A runtime whose node:crypto refuses this key size: this SA stays on the wasm AES.
+      }
+      // Only a marked SA has its AES left to the native object in a native batch.
+      if (made && this.#x.sa_set_native(slot, 1) !== 0) this.#aes.remove(slot);
+    }
     const addedAt = this.#now();
     const info: SaInfo = {
       config: { ...cfg, encKey: new Uint8Array(0), integKey: undefined },
@@ -447,6 +511,7 @@ export class Dataplane {
   removeSa(h: SaHandle): void {
     this.#info(h);
     this.#x.sa_remove(h);
+    this.#aes?.remove(h);
     this.#sas.delete(h);
     this.#timed.delete(h);
   }
@@ -573,15 +638,56 @@ export class Dataplane {
       const pool = this.#x.iv_pool_ptr();
       crypto.getRandomValues(this.#u8.subarray(pool, pool + b.length * 16));
     }
-    const n = this.#x.encap_batch(b.length);
+    let n: number;
+    if (this.#aes && b.bytes >= this.#aes.minBytes) {
+      n = this.#x.encap_batch_native(b.length);
+      const err = this.#nativeKeystream();
+      this.#x.encap_native_finish(b.length);
+      if (err !== undefined) this.#failBatch(b, err);
+    } else {
+      n = this.#x.encap_batch(b.length);
+    }
     this.#drainLifeEvents();
     return n;
+  }
+
+  /**
+   * The native AES step between the two calls of a native batch. Returns the error of a failed
+   * step (a runtime refusing the cipher call): the caller still runs the second call, which
+   * wipes the wasm's keystream region, then wipes the batch's packet slots so nothing of the
+   * batch goes out half-done, and throws it.
+   */
+  #nativeKeystream(): unknown {
+    const count = this.#x.native_run_count();
+    if (count === 0) return undefined;
+    this.#view();
+    try {
+      this.#aes!.encryptRuns(this.#u8, this.#dv, this.#x.native_ks_ptr(), this.#x.native_runs_ptr(), count);
+      return undefined;
+    } catch (e) {
+      return e ?? new Error("native AES failed");
+    }
+  }
+
+  #failBatch(b: PacketBatch, err: unknown): never {
+    this.#view();
+    this.#u8.fill(0, this.#arena, this.#arena + b.length * this.#slotBytes);
+    for (let i = 0; i < b.length; i++) this.#dv.setUint32(this.#desc + i * this.#descBytes + D_OUT_LEN, 0, true);
+    throw err;
   }
 
   /** Decapsulates every packet of the batch in one wasm call (lifetime events are raised right after). */
   runDecapsulate(b: PacketBatch): number {
     if (this.#nextDeadline !== Infinity) this.#checkClock();
-    const n = this.#x.decap_batch(b.length);
+    let n: number;
+    if (this.#aes && b.bytes >= this.#aes.minBytes) {
+      n = this.#x.decap_batch_native(b.length);
+      const err = this.#nativeKeystream();
+      n += this.#x.decap_native_finish(b.length);
+      if (err !== undefined) this.#failBatch(b, err);
+    } else {
+      n = this.#x.decap_batch(b.length);
+    }
     for (const fn of this.#decapObservers) fn(b);
     this.#drainLifeEvents();
     return n;
@@ -805,6 +911,7 @@ export class Dataplane {
     this.#dv.setUint32(d + D_OUT_LEN, 0, true);
     this.#dv.setUint32(d + D_NEXT_HDR, dummy ? NEXT_HEADER_DUMMY : 0, true);
     if (sa >= 0 && this.#sas.get(sa)?.suite.kind === SuiteKind.CbcHmac) b.needsIv = true;
+    b.bytes += bytes.length;
     b.length = i + 1;
     return i;
   }

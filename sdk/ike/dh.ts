@@ -6,16 +6,29 @@
  * 28/29/30 Brainpool P256r1/P384r1/P512r1 (RFC 6954, curves from RFC 5639), 14/15/16 MODP
  * 2048/3072/4096 (RFC 3526). Peer values are validated as RFC 6989 asks before they are used.
  *
- * Timing. The elliptic curve groups run on @noble/curves: X25519/X448 use a Montgomery ladder with
- * conditional swaps, and Weierstrass scalar multiplication uses a fixed window sequence with
- * data-oblivious table scans and a blinded scalar. That is algorithmic constant time; the JIT and
- * BigInt arithmetic underneath give no hard guarantee. The MODP groups are plain BigInt: the
- * exponentiation below does the same squarings and multiplications for every exponent, but V8's
- * BigInt multiply and remainder take time that depends on the operands and the window table is
- * indexed by secret digits, so MODP is NOT constant time. It is here for interoperability with
- * peers that offer nothing else; x25519 is the default group.
+ * Two implementations of every group, picked per group on first use:
+ * - native (./dh-native.ts): the runtime's OpenSSL through node:crypto where the runtime has it
+ *   (Node, Deno, Bun), found at run time with `process.getBuiltinModule` (this module imports no
+ *   node-prefixed module, so it still loads in workerd and browsers). A group is used natively only after
+ *   a known-answer self-test against the pure-JS code passes; setNativeDh(false) turns it off.
+ * - pure JS, below: @noble/curves and BigInt MODP, the fallback everywhere else.
  *
- * Private keys are kept in Uint8Arrays that wipe() zeroes. Intermediate BigInts cannot be wiped.
+ * Timing. Native: OpenSSL's X25519/X448 ladders and its P-256 (nistz256) and P-384/P-521/Brainpool
+ * scalar multiplication are constant time, and its DH uses BN_mod_exp_mont_consttime for the private
+ * exponent. Pure JS: X25519/X448 use a Montgomery ladder with conditional swaps, and Weierstrass
+ * scalar multiplication uses a fixed window sequence with data-oblivious table scans and a blinded
+ * scalar. That is algorithmic constant time; the JIT and BigInt arithmetic underneath give no hard
+ * guarantee. The pure-JS MODP groups are plain BigInt: the exponentiation below does the same
+ * squarings and multiplications for every exponent, but V8's BigInt multiply and remainder take
+ * time that depends on the operands and the window table is indexed by secret digits, so pure-JS
+ * MODP is NOT constant time. It is here for interoperability with peers that offer nothing else;
+ * x25519 is the default group.
+ *
+ * Private keys are kept in Uint8Arrays that wipe() zeroes. Natively, the bytes are handed to
+ * OpenSSL once and zeroed in JS right away; OpenSSL then holds the key outside the JS heap and
+ * clears it when the KeyObject / ECDH / DiffieHellman object is garbage collected (X25519/X448
+ * import goes through a base64url JWK string, which cannot be wiped, as the pure-JS code's
+ * intermediate BigInts cannot). wipe() drops the native object.
  * @module
  */
 
@@ -24,6 +37,10 @@ import { x448 } from "@noble/curves/ed448.js";
 import { p256, p384, p521 } from "@noble/curves/nist.js";
 import { weierstrass } from "@noble/curves/abstract/weierstrass.js";
 import type { WeierstrassPoint, WeierstrassPointCons } from "@noble/curves/abstract/weierstrass.js";
+import { nativeBackend } from "./dh-native.ts";
+import { DhError, type Backend, type JsBackend, type ShareState } from "./dh-types.ts";
+
+export { DhError, type DhErrorCode } from "./dh-types.ts";
 
 /** One IKEv2 key exchange method (IANA "Transform Type 4" registry). */
 export interface DhGroup {
@@ -69,24 +86,6 @@ export function dhGroupByKeyword(k: string): DhGroup | undefined {
   return DH_GROUPS.find((g) => g.keyword === keyword);
 }
 
-/** Why a key exchange was refused. */
-export type DhErrorCode = "UNSUPPORTED_GROUP" | "BAD_PUBLIC_LENGTH" | "INVALID_PUBLIC_VALUE" | "ZERO_SHARED_SECRET";
-
-/** A key exchange failure the IKE layer maps to a notify (INVALID_KE_PAYLOAD, INVALID_SYNTAX...). */
-export class DhError extends Error {
-  /** Machine-readable reason. */
-  readonly code: DhErrorCode;
-  /**
-   * @param code - machine-readable reason
-   * @param message - human-readable detail
-   */
-  constructor(code: DhErrorCode, message: string) {
-    super(message);
-    this.name = "DhError";
-    this.code = code;
-  }
-}
-
 /** Our half of one Diffie-Hellman exchange. */
 export interface KeyShare {
   /** Transform ID of the group. */
@@ -102,13 +101,6 @@ export interface KeyShare {
   wipe(): void;
 }
 
-/** What each family of groups provides; private keys are always fixed-length byte strings. */
-interface Backend {
-  newPrivate(randomBytes: (n: number) => Uint8Array): Uint8Array;
-  publicOf(priv: Uint8Array): Uint8Array;
-  secretOf(priv: Uint8Array, peer: Uint8Array): Uint8Array;
-}
-
 /**
  * Start an exchange in `group`. `randomBytes(n)` must return n fresh random bytes (default:
  * globalThis.crypto); how they become the private key is per family: X25519/X448 take them as the
@@ -122,26 +114,41 @@ export function generateKeyShare(group: number, randomBytes: (n: number) => Uint
   if (backend === undefined || info === undefined) {
     throw new DhError("UNSUPPORTED_GROUP", `DH group ${group} is not supported`);
   }
-  let priv: Uint8Array | undefined = backend.newPrivate(exactRandom(randomBytes));
-  const publicValue = backend.publicOf(priv);
+  let state: ShareState | undefined = backend.newShare(exactRandom(randomBytes));
   return {
     group,
-    publicValue,
+    publicValue: state.publicValue,
     computeSecret(peerPublic: Uint8Array): Uint8Array {
-      if (priv === undefined) throw new Error("key share was wiped");
+      if (state === undefined) throw new Error("key share was wiped");
       if (peerPublic.length !== info.publicBytes) {
         throw new DhError(
           "BAD_PUBLIC_LENGTH",
           `${info.keyword}: peer value is ${peerPublic.length} bytes, expected ${info.publicBytes}`,
         );
       }
-      return backend.secretOf(priv, peerPublic);
+      return state.secretOf(peerPublic);
     },
     wipe(): void {
-      priv?.fill(0);
-      priv = undefined;
+      state?.wipe();
+      state = undefined;
     },
   };
+}
+
+/**
+ * Turns the runtime's native DH (node:crypto) on or off for shares made from now on (default on
+ * where the runtime has it). Returns whether native DH is available at all. Benchmarks and tests
+ * use it to compare both implementations in one process.
+ */
+export function setNativeDh(enabled: boolean): boolean {
+  nativeEnabled = enabled;
+  backends.clear();
+  return nativeBackend(31, jsBackend(31)!) !== undefined;
+}
+
+/** Which implementation `generateKeyShare(group)` uses now: "native", "js", or undefined for an unknown group. */
+export function dhImplementation(group: number): "native" | "js" | undefined {
+  return backendFor(group)?.impl;
 }
 
 function systemRandom(n: number): Uint8Array {
@@ -161,19 +168,47 @@ function exactRandom(randomBytes: (n: number) => Uint8Array): (n: number) => Uin
 // Group construction, on first use (building the Brainpool curves is not free).
 
 const backends = new Map<number, Backend>();
+const jsBackends = new Map<number, JsBackend>();
+let nativeEnabled = true;
 
 function backendFor(group: number): Backend | undefined {
   let b = backends.get(group);
   if (b === undefined) {
-    const make = BACKEND_FACTORIES[group];
-    if (make === undefined) return undefined;
-    b = make();
+    if (BACKEND_FACTORIES[group] === undefined) return undefined;
+    const js = jsBackend(group)!;
+    b = (nativeEnabled ? nativeBackend(group, js) : undefined) ?? fromJs(js);
     backends.set(group, b);
   }
   return b;
 }
 
-const BACKEND_FACTORIES: Readonly<Record<number, () => Backend>> = {
+function jsBackend(group: number): JsBackend | undefined {
+  let b = jsBackends.get(group);
+  if (b === undefined) {
+    const make = BACKEND_FACTORIES[group];
+    if (make === undefined) return undefined;
+    b = make();
+    jsBackends.set(group, b);
+  }
+  return b;
+}
+
+/** A share of the pure-JS code: the private key stays in a Uint8Array that wipe() zeroes. */
+function fromJs(js: JsBackend): Backend {
+  return {
+    impl: "js",
+    newShare(randomBytes): ShareState {
+      const priv = js.newPrivate(randomBytes);
+      return {
+        publicValue: js.publicOf(priv),
+        secretOf: (peer) => js.secretOf(priv, peer),
+        wipe: () => priv.fill(0),
+      };
+    },
+  };
+}
+
+const BACKEND_FACTORIES: Readonly<Record<number, () => JsBackend>> = {
   31: () => montgomeryBackend(x25519, 32),
   32: () => montgomeryBackend(x448, 56),
   19: () => weierstrassBackend(p256.Point),
@@ -197,7 +232,7 @@ interface Montgomery {
   getSharedSecret(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
 }
 
-function montgomeryBackend(curve: Montgomery, size: number): Backend {
+function montgomeryBackend(curve: Montgomery, size: number): JsBackend {
   return {
     newPrivate: (randomBytes) => randomBytes(size),
     publicOf: (priv) => curve.getPublicKey(priv),
@@ -222,7 +257,7 @@ function montgomeryBackend(curve: Montgomery, size: number): Backend {
 // x coordinate of d * Q, padded the same way. RFC 6989 §2.3: the peer point must be on the curve and
 // not the point at infinity. All six curves have cofactor 1, so that is also the subgroup check.
 
-function weierstrassBackend(Point: WeierstrassPointCons<bigint>): Backend {
+function weierstrassBackend(Point: WeierstrassPointCons<bigint>): JsBackend {
   const n = Point.Fn.ORDER;
   const scalarBytes = Point.Fn.BYTES;
   const fieldBytes = Point.Fp.BYTES;
@@ -307,7 +342,7 @@ interface ModpParams {
   readonly bytes: number;
 }
 
-function modpBackend({ p, bytes }: ModpParams): Backend {
+function modpBackend({ p, bytes }: ModpParams): JsBackend {
   const bits = p.toString(2).length;
   return {
     newPrivate(randomBytes) {

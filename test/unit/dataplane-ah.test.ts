@@ -3,7 +3,7 @@
 // integrity gateway, configuration refusals, MTU arithmetic, and a fuzz. Interop against scapy's
 // AH (both directions, every mode, family and HMAC, ESN, IPv4 options) is
 // test/interop/ah-scapy.test.ts (Debian python3-scapy).
-import { test } from "node:test";
+import { test } from "../helpers/aes-both-ways.ts";
 import assert from "node:assert/strict";
 import { Dataplane, DataplaneError, type SaConfig } from "../../sdk/index.ts";
 import { ipv4Udp, ipv6Udp } from "../helpers/esp-ref.ts";

@@ -3,7 +3,7 @@
 // salt ‖ 8-byte IV, AAD = SPI ‖ seq (SPI ‖ seq-hi ‖ seq-lo with ESN, RFC 4309 §5), ICV 8/12/16.
 // Both directions, every key size and ICV, tunnel and ESN across 2^32; tampered packets are
 // dropped as integrity-failed with nothing delivered and the window unmoved.
-import { test } from "node:test";
+import { test } from "../helpers/aes-both-ways.ts";
 import assert from "node:assert/strict";
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import { Dataplane, parseSuite } from "../../sdk/index.ts";

@@ -2,7 +2,7 @@
 // only the integrity key, checks ICV and replay window, and forwards the packet byte for byte.
 // Sender -> gateway -> receiver with full SAs at both ends; packets from OpenSSL (test/helpers/esp-ref.ts)
 // too; tampered and replayed packets stop at the gateway and are counted there.
-import { test } from "node:test";
+import { test } from "../helpers/aes-both-ways.ts";
 import assert from "node:assert/strict";
 import { Dataplane, DataplaneError, parseSuite, type SaConfig } from "../../sdk/index.ts";
 import { refEncap, ipv4Udp, ipv6Udp } from "../helpers/esp-ref.ts";

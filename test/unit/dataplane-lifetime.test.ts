@@ -1,7 +1,7 @@
 // SA lifetimes: soft and hard limits in packets, bytes and seconds (injected clock), the soft
 // warning before an outbound sequence number runs out, events raised once, expired SAs failing
 // every further packet with lifetime-expired while keeping their counters.
-import { test } from "node:test";
+import { test } from "../helpers/aes-both-ways.ts";
 import assert from "node:assert/strict";
 import { Dataplane, DataplaneError, type LifetimeEvent, type SaConfig } from "../../sdk/index.ts";
 import { ipv4Udp } from "../helpers/esp-ref.ts";

@@ -5,7 +5,7 @@
 // authenticator cases and node:crypto), AES-192 wherever a suite allows it. Both directions,
 // tunnel and transport, ESN; then bad input for every new kind: never ok, never a byte of payload,
 // never a moved window.
-import { test } from "node:test";
+import { test } from "../helpers/aes-both-ways.ts";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createCipheriv, createDecipheriv, createHmac } from "node:crypto";

@@ -1,7 +1,7 @@
 // TFC padding (RFC 4303 §2.7, strongSwan's `tfc`), dummy packets (§2.6, Next Header 59) and the
 // MTU arithmetic: overhead() and innerMtu() checked against the length of real ESP packets for
 // every suite, and the padded plaintext read back with OpenSSL (test/helpers/esp-ref.ts).
-import { test } from "node:test";
+import { test } from "../helpers/aes-both-ways.ts";
 import assert from "node:assert/strict";
 import { Dataplane, DataplaneError, parseSuite, type OuterHeaders, type SaConfig } from "../../sdk/index.ts";
 import { refDecap, ipv4Udp, ipv6Udp, type RefSa } from "../helpers/esp-ref.ts";

@@ -2,7 +2,7 @@
 // both directions for every suite and both modes, negative cases with their verdicts and counters, replay and
 // ESN, sequence overflow, typed configuration errors, and a randomized property test.
 // Runs under Node (npm test) and Deno (test/unit/deno.test.ts runs this file with `deno test`).
-import { test } from "node:test";
+import { test } from "../helpers/aes-both-ways.ts";
 import assert from "node:assert/strict";
 import { Dataplane, DataplaneError, type SaConfig } from "../../sdk/index.ts";
 import { refEncap, refDecap, ipv4Udp, ipv6Udp, type RefSa } from "../helpers/esp-ref.ts";

@@ -1,11 +1,19 @@
 // IKEv2 Diffie-Hellman groups (sdk/ike/dh.ts) against outside references: RFC 5903 / RFC 7027 /
 // RFC 7748 / RFC 8031 worked examples, Wycheproof ECDH P-256/P-384 and X25519, RFC 3526's prime
 // formula, and node:crypto (OpenSSL) as an independent implementation of every group, both ways.
-import { test } from "node:test";
+import { test as nodeTest } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { readFileSync } from "node:fs";
-import { DH_GROUPS, DhError, dhGroupById, dhGroupByKeyword, generateKeyShare } from "../../sdk/ike/dh.ts";
+import {
+  DH_GROUPS,
+  DhError,
+  dhGroupById,
+  dhGroupByKeyword,
+  dhImplementation,
+  generateKeyShare,
+  setNativeDh,
+} from "../../sdk/ike/dh.ts";
 import type { DhErrorCode } from "../../sdk/ike/dh.ts";
 
 const vector = (path: string): unknown =>
@@ -67,6 +75,25 @@ const nodeXdhRaw = (group: number, key: crypto.KeyObject): Uint8Array =>
       .export({ format: "der", type: "spki" })
       .subarray(XDH_DER[group]!.spki.length / 2),
   );
+
+/**
+ * Every test below runs twice: with the runtime's native DH (node:crypto, OpenSSL) and with the
+ * pure-JS fallback (@noble/curves, BigInt MODP) that workerd and browsers get.
+ */
+const IMPLS = ["native", "js"] as const;
+function test(name: string, fn: () => void): void {
+  for (const impl of IMPLS) {
+    nodeTest(`${name} [${impl}]`, () => {
+      assert.equal(setNativeDh(impl === "native"), true, "node:crypto DH is available under Node");
+      try {
+        for (const g of DH_GROUPS) assert.equal(dhImplementation(g.id), impl, `group ${g.id} runs ${impl}`);
+        fn();
+      } finally {
+        setNativeDh(true);
+      }
+    });
+  }
+}
 
 test("group registry: IANA transform IDs, strongSwan keywords, KE data lengths", () => {
   assert.deepEqual(
