@@ -12,6 +12,24 @@ import { parseTs } from "../ike/ts.ts";
 import { parseIp } from "../net/ip.ts";
 import { ConfigError, describeWhere, type ConfigWhere } from "../ike/config-error.ts";
 import { VipPool, type VipPoolConfig } from "../ike/pool.ts";
+import {
+  badValue,
+  checkKeys,
+  list,
+  parseBool,
+  parseChoice,
+  parseDuration,
+  parseSettings,
+  parseSize,
+  parseUint,
+  unknownSection,
+  whereOf,
+  type Section,
+} from "./settings.ts";
+import { parseSecrets, type EapSecretConfig, type IkeSecret, type PrivateKeyRef } from "./secrets.ts";
+
+export { parseDuration, parseSize } from "./settings.ts";
+export { findSecret, type EapSecretConfig, type IkeSecret, type PrivateKeyRef } from "./secrets.ts";
 
 /** One authentication round: `local {}` / `remote {}` (or `local-1`, ... when there is only one). */
 export interface AuthRound {
@@ -67,25 +85,6 @@ export interface ConnectionConfig {
   pools: string[];
 }
 
-/** `secrets { ike-NAME { id = ..., id-2 = ..., secret = ... } }`; no ids = any identity. */
-export interface IkeSecret {
-  ids: string[];
-  secret: Uint8Array;
-}
-
-/** `secrets { eap-NAME { id = ..., id-2 = ..., secret = ... } }`: an EAP password (UTF-8) of identities; no ids = any. */
-export interface EapSecretConfig {
-  ids: string[];
-  secret: Uint8Array;
-}
-
-/** A private key file and its passphrase (`secrets { private-x { file = ..., secret = ... } }`). */
-export interface PrivateKeyRef {
-  kind: "private" | "rsa" | "ecdsa";
-  file: string;
-  secret?: string;
-}
-
 /** Everything ipsec-wasm takes from a swanctl.conf. */
 export interface SwanctlConfig {
   connections: ConnectionConfig[];
@@ -94,285 +93,6 @@ export interface SwanctlConfig {
   privateKeys: PrivateKeyRef[];
   /** `pools { name { addrs, dns } }`. */
   pools: VipPoolConfig[];
-}
-
-// ------------------------------------------------------------------ settings syntax
-
-interface Setting {
-  value: string;
-  line: number;
-}
-interface Section {
-  name: string;
-  path: string;
-  line: number;
-  keys: Map<string, Setting>;
-  sections: Map<string, Section>;
-}
-
-type Token =
-  | { kind: "name"; text: string; line: number }
-  | { kind: "value"; text: string; line: number }
-  | { kind: "{" | "}" | "=" | "nl" | "eof"; line: number };
-
-/** Splits settings syntax into tokens the way strongSwan's settings_lexer.l does. */
-function tokenize(text: string, file?: string): Token[] {
-  const out: Token[] = [];
-  let i = 0;
-  let line = 1;
-  const err = (msg: string, at = line): ConfigError =>
-    new ConfigError("SYNTAX", `${msg} (line ${at}${file ? ` of ${file}` : ""})`, { line: at, file });
-  const isSpace = (c: string): boolean => c === " " || c === "\t" || c === "\r";
-  while (i < text.length) {
-    const c = text.charAt(i);
-    if (isSpace(c)) {
-      i++;
-      continue;
-    }
-    if (c === "#") {
-      while (i < text.length && text.charAt(i) !== "\n") i++;
-      continue;
-    }
-    if (c === "\n") {
-      out.push({ kind: "nl", line });
-      line++;
-      i++;
-      continue;
-    }
-    if (c === "{" || c === "}") {
-      out.push({ kind: c, line });
-      i++;
-      continue;
-    }
-    if (c === '"') throw err("a quoted string can only be a value, after '='");
-    if (c === "=") {
-      out.push({ kind: "=", line });
-      i++;
-      // value: words and "strings" up to the end of the line, '#' or '}', joined by one space
-      const parts: string[] = [];
-      const start = line;
-      while (i < text.length) {
-        const v = text.charAt(i);
-        if (isSpace(v)) {
-          i++;
-          continue;
-        }
-        if (v === "\n" || v === "#" || v === "}") break;
-        if (v === '"') {
-          const open = line;
-          let s = "";
-          i++;
-          for (;;) {
-            if (i >= text.length) throw err("unterminated quoted string", open);
-            const q = text.charAt(i);
-            if (q === '"') {
-              i++;
-              break;
-            }
-            if (q === "\r") {
-              i++;
-              continue;
-            }
-            if (q === "\\") {
-              const n = text[i + 1];
-              if (n === undefined) throw err("unterminated quoted string", open);
-              if (n === "n") s += "\n";
-              else if (n === "r") s += "\r";
-              else if (n === "t") s += "\t";
-              else if (n === "\n")
-                line++; // an escaped line end joins the lines
-              else if (n === "\r" && text[i + 2] === "\n") {
-                line++;
-                i++;
-              } else s += n;
-              i += 2;
-              continue;
-            }
-            if (q === "\n") line++;
-            s += q;
-            i++;
-          }
-          parts.push(s);
-          continue;
-        }
-        let w = "";
-        while (i < text.length && !'#}"\r\n\t '.includes(text.charAt(i))) w += text.charAt(i++);
-        parts.push(w);
-      }
-      out.push({ kind: "value", text: parts.join(" "), line: start });
-      continue;
-    }
-    let w = "";
-    while (i < text.length && !'#{}="\r\n\t '.includes(text.charAt(i))) w += text.charAt(i++);
-    if (w === "include") {
-      let j = i;
-      while (text.charAt(j) === " " || text.charAt(j) === "\t") j++;
-      if (j > i && text.charAt(j) !== "=" && text.charAt(j) !== "\n" && j < text.length) {
-        throw err("'include' statements are not supported by ipsec-wasm; put the included settings into this file");
-      }
-    }
-    out.push({ kind: "name", text: w, line });
-  }
-  out.push({ kind: "eof", line });
-  return out;
-}
-
-/** Builds the section tree; repeated sections merge and a repeated key keeps its last value, as in strongSwan. */
-function parseSettings(text: string, file?: string): Section {
-  const tokens = tokenize(text, file);
-  let pos = 0;
-  const err = (msg: string, line: number): ConfigError =>
-    new ConfigError("SYNTAX", `${msg} (line ${line}${file ? ` of ${file}` : ""})`, { line, file });
-  const root: Section = { name: "", path: "", line: 0, keys: new Map(), sections: new Map() };
-  const eof = tokens[tokens.length - 1]!; // tokenize always ends with an eof token
-  const body = (sec: Section, opener?: number): void => {
-    for (;;) {
-      const t = tokens[pos++] ?? eof;
-      if (t.kind === "nl") continue;
-      if (t.kind === "eof") {
-        if (opener !== undefined)
-          throw err(`section '${sec.path}' opened at line ${opener} is missing its closing '}'`, t.line);
-        return;
-      }
-      if (t.kind === "}") {
-        if (opener === undefined) throw err("'}' without a section to close", t.line);
-        return;
-      }
-      if (t.kind !== "name")
-        throw err(`expected a setting name or section name, found '${t.kind === "value" ? t.text : t.kind}'`, t.line);
-      let n = tokens[pos] ?? eof;
-      if (n.kind === "=") {
-        pos++;
-        const v = tokens[pos] ?? eof;
-        const value = v.kind === "value" ? (pos++, v.text) : "";
-        sec.keys.set(t.text, { value, line: t.line });
-        continue;
-      }
-      let p = pos;
-      while (tokens[p]?.kind === "nl") p++;
-      n = tokens[p] ?? eof;
-      if (n.kind !== "{") throw err(`expected '=' or '{' after '${t.text}'`, t.line);
-      pos = p + 1;
-      const path = sec.path ? `${sec.path}.${t.text}` : t.text;
-      const child = sec.sections.get(t.text) ?? {
-        name: t.text,
-        path,
-        line: t.line,
-        keys: new Map(),
-        sections: new Map(),
-      };
-      sec.sections.set(t.text, child);
-      body(child, n.line);
-    }
-  };
-  body(root);
-  return root;
-}
-
-// ------------------------------------------------------------------ values
-
-const whereOf = (sec: Section, key: string, s: Setting, file?: string): ConfigWhere => ({
-  key: sec.path ? `${sec.path}.${key}` : key,
-  line: s.line,
-  file,
-});
-
-function badValue(msg: string, where: ConfigWhere): ConfigError {
-  return new ConfigError("BAD_VALUE", msg, where);
-}
-
-/** Seconds from a swanctl time value: "3600", "30m", "1h", "1d", "10s" (charon's parse_time). */
-export function parseDuration(text: string, where?: ConfigWhere): number {
-  const m = /^([0-9]+) *([dhms]?)$/i.exec(text.trim());
-  if (!m)
-    throw badValue(
-      `'${text}'${describeWhere(where)} is not a time; write seconds or a number with s, m, h or d, e.g. 30m`,
-      where ?? { key: "time" },
-    );
-  const unit: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86400 };
-  return Number(m[1]) * unit[(m[2] ?? "").toLowerCase()]!; // the pattern admits only these units
-}
-
-/** Bytes from a swanctl volume value: "1G", "500M", "100k", "1048576" (binary units, charon's parse_bytes). */
-export function parseSize(text: string, where?: ConfigWhere): number {
-  const m = /^([0-9]+) *([kmg]?)$/i.exec(text.trim());
-  if (!m)
-    throw badValue(
-      `'${text}'${describeWhere(where)} is not a byte count; write a number, optionally with k, M or G (powers of 1024)`,
-      where ?? { key: "size" },
-    );
-  const unit: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-  const n = Number(m[1]) * unit[(m[2] ?? "").toLowerCase()]!; // the pattern admits only these units
-  if (!Number.isSafeInteger(n))
-    throw badValue(`'${text}'${describeWhere(where)} is too large`, where ?? { key: "size" });
-  return n;
-}
-
-function parseUint(text: string, where: ConfigWhere, max = 0xffffffff): number {
-  if (!/^[0-9]+$/.test(text.trim()) || Number(text) > max)
-    throw badValue(`'${text}'${describeWhere(where)} is not a whole number from 0 to ${max}`, where);
-  return Number(text);
-}
-
-const BOOLS: Record<string, boolean> = {
-  yes: true,
-  true: true,
-  enabled: true,
-  "1": true,
-  no: false,
-  false: false,
-  disabled: false,
-  "0": false,
-};
-function parseBool(text: string, where: ConfigWhere): boolean {
-  const b = BOOLS[text.trim().toLowerCase()];
-  if (b === undefined) throw badValue(`'${text}'${describeWhere(where)} is not yes or no`, where);
-  return b;
-}
-
-function parseChoice<T extends string>(text: string, map: Record<string, T>, where: ConfigWhere): T {
-  const v = map[text.trim().toLowerCase()];
-  if (v === undefined) {
-    const known = [...new Set(Object.keys(map))].join(", ");
-    throw badValue(`'${text}'${describeWhere(where)} is not one of ${known}`, where);
-  }
-  return v;
-}
-
-const list = (text: string): string[] =>
-  text
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s !== "");
-
-// ------------------------------------------------------------------ sections
-
-/** Rejects keys of `sec` that are not in `known`, and subsections that `sections` does not accept. */
-function checkKeys(
-  sec: Section,
-  known: string[],
-  file: string | undefined,
-  reasons: Record<string, string> = {},
-): void {
-  for (const [key, s] of sec.keys) {
-    if (known.includes(key)) continue;
-    const where = whereOf(sec, key, s, file);
-    if (reasons[key]) throw new ConfigError("UNKNOWN_KEYWORD", `${reasons[key]}${describeWhere(where)}`, where);
-    const tail = known.length ? `; known: ${known.join(", ")}` : ": only sections belong here";
-    throw new ConfigError(
-      "UNKNOWN_KEYWORD",
-      `unknown setting '${key}'${describeWhere({ ...where, key: sec.path })}${tail}`,
-      where,
-    );
-  }
-}
-
-function unknownSection(sec: Section, known: string, file?: string): ConfigError {
-  return new ConfigError(
-    "UNKNOWN_KEYWORD",
-    `unknown section '${sec.name}'${describeWhere({ key: sec.path, line: sec.line, file })}; known: ${known}`,
-    { line: sec.line, file },
-  );
 }
 
 const CONN_KEYS = [
@@ -729,76 +449,6 @@ function parseChild(sec: Section, file: string | undefined): ChildConfig {
   return child;
 }
 
-// ------------------------------------------------------------------ secrets
-
-function decodeSecret(text: string, where: ConfigWhere): Uint8Array {
-  const v = text.trim();
-  if (/^0x/i.test(v)) {
-    const hex = v.slice(2);
-    if (!/^([0-9a-fA-F]{2})+$/.test(hex))
-      throw badValue(`secret${describeWhere(where)} starts with 0x but is not an even number of hex digits`, where);
-    return Uint8Array.from(hex.match(/../g)!.map((h) => parseInt(h, 16)));
-  }
-  if (/^0s/i.test(v)) {
-    const b64 = v.slice(2);
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0)
-      throw badValue(`secret${describeWhere(where)} starts with 0s but is not valid base64`, where);
-    const bin = atob(b64);
-    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-  }
-  return new TextEncoder().encode(text);
-}
-
-function parseSecrets(sec: Section, file: string | undefined, out: SwanctlConfig): void {
-  for (const [key, s] of sec.keys) {
-    throw new ConfigError(
-      "UNKNOWN_KEYWORD",
-      `setting '${key}' directly in secrets (line ${s.line}) belongs into a section such as ike-NAME { }`,
-      { line: s.line, file },
-    );
-  }
-  for (const sub of sec.sections.values()) {
-    const kind = /^(ike|private|rsa|ecdsa|eap|xauth|ntlm|ppk|pkcs8|pkcs12|token)/.exec(sub.name)?.[1];
-    for (const s of sub.sections.values()) throw unknownSection(s, "none", file);
-    if (kind === "ike" || kind === "eap") {
-      // id, id-1, id-alice...: every key starting with "id" names an owner (as swanctl's load_creds does)
-      const idKeys = [...sub.keys.keys()].filter((k) => k.startsWith("id"));
-      checkKeys(sub, ["secret", ...idKeys], file);
-      const secret = sub.keys.get("secret");
-      if (!secret)
-        throw new ConfigError(
-          "MISSING",
-          `${kind === "ike" ? "IKE" : "EAP"} secret '${sub.name}' (line ${sub.line}) has no secret = ...`,
-          { line: sub.line, file },
-        );
-      const ids = idKeys.map((k) => sub.keys.get(k)!.value.trim()).filter((id) => id !== "");
-      const entry = { ids, secret: decodeSecret(secret.value, whereOf(sub, "secret", secret, file)) };
-      if (kind === "ike") out.ikeSecrets.push(entry);
-      else out.eapSecrets.push(entry);
-    } else if (kind === "private" || kind === "rsa" || kind === "ecdsa") {
-      checkKeys(sub, ["file", "secret"], file);
-      const f = sub.keys.get("file");
-      if (!f || f.value.trim() === "")
-        throw new ConfigError("MISSING", `private key secret '${sub.name}' (line ${sub.line}) has no file = ...`, {
-          line: sub.line,
-          file,
-        });
-      const ref: PrivateKeyRef = { kind, file: f.value.trim() };
-      const s = sub.keys.get("secret");
-      if (s) ref.secret = s.value;
-      out.privateKeys.push(ref);
-    } else if (kind) {
-      throw new ConfigError(
-        "UNKNOWN_KEYWORD",
-        `${kind} secrets ('${sub.name}' at line ${sub.line}) are not supported by ipsec-wasm yet; supported: ike, eap, private, rsa, ecdsa`,
-        { line: sub.line, file },
-      );
-    } else {
-      throw unknownSection(sub, "ike<suffix>, eap<suffix>, private<suffix>, rsa<suffix>, ecdsa<suffix>", file);
-    }
-  }
-}
-
 /** Parses a swanctl.conf text. `file` is only used in error messages. */
 export function parseSwanctlConf(text: string, file?: string): SwanctlConfig {
   const root = parseSettings(text, file);
@@ -885,81 +535,4 @@ function checkPoolNames(root: Section, out: SwanctlConfig, file?: string): void 
       where,
     );
   }
-}
-
-// ------------------------------------------------------------------ secret lookup
-
-// identification.c match levels
-const MATCH_NONE = 0,
-  MATCH_ANY = 1,
-  MATCH_ONE_WILDCARD = 19,
-  MATCH_PERFECT = 20;
-
-type Ident = { type: "any" | "ip" | "fqdn" | "email" | "dn" | "other"; value: string; ip?: Uint8Array };
-
-/** Classifies an identity string as strongSwan's identification_create_from_string does. */
-function ident(text: string): Ident {
-  const t = text.trim();
-  if (t === "" || t === "%any" || t === "%any6") return { type: "any", value: "" };
-  const prefixed = /^(ipv4|ipv6|fqdn|dns|email|rfc822|userfqdn|asn1dn|asn1gn|keyid|\{\d+\}):(.*)$/.exec(t);
-  if (prefixed) {
-    const [, kind, rest = ""] = prefixed;
-    if (kind === "fqdn" || kind === "dns") return { type: "fqdn", value: rest };
-    if (kind === "email" || kind === "rfc822" || kind === "userfqdn") return { type: "email", value: rest };
-    return { type: "other", value: t };
-  }
-  const ip = parseIp(t);
-  if (ip) return { type: "ip", value: t, ip };
-  if (t.includes("=")) return { type: "dn", value: t.replace(/\s*,\s*/g, ", ") };
-  if (t.startsWith("@@")) return { type: "email", value: t.slice(2) };
-  if (t.startsWith("@")) return { type: "fqdn", value: t.slice(1) };
-  if (t.includes("@")) return { type: "email", value: t };
-  return { type: "fqdn", value: t };
-}
-
-/** How well identity `id` matches the pattern `pattern` (identification_t.matches). */
-function idMatch(id: Ident, pattern: Ident): number {
-  if (pattern.type === "any") return MATCH_ANY;
-  if (id.type !== pattern.type) return MATCH_NONE;
-  if (id.type === "ip")
-    return id.ip!.length === pattern.ip!.length && id.ip!.every((b, i) => b === pattern.ip![i])
-      ? MATCH_PERFECT
-      : MATCH_NONE;
-  const a = id.value.toLowerCase();
-  const p = pattern.value.toLowerCase();
-  if (a === p) return MATCH_PERFECT;
-  if ((id.type === "fqdn" || id.type === "email") && p.startsWith("*")) {
-    if (p === "*") return MATCH_ANY;
-    if (a.length >= p.length - 1 && a.endsWith(p.slice(1))) return MATCH_ONE_WILDCARD;
-  }
-  return MATCH_NONE;
-}
-
-/**
- * The IKE pre-shared key for a pair of identities, chosen as strongSwan's credential manager does:
- * each secret scores the best match of its ids against our id plus the best against the peer's
- * (perfect 20, leading-wildcard 19, %any 1); a secret without ids belongs to %any; the highest
- * score wins, the first one on ties; a secret matching neither id is never used.
- */
-export function findSecret(
-  cfg: SwanctlConfig,
-  localId: string | undefined,
-  remoteId: string | undefined,
-): Uint8Array | undefined {
-  const me = localId === undefined ? undefined : ident(localId);
-  const other = remoteId === undefined ? undefined : ident(remoteId);
-  let best = MATCH_NONE;
-  let found: Uint8Array | undefined;
-  for (const s of cfg.ikeSecrets) {
-    const owners = (s.ids.length ? s.ids : ["%any"]).map(ident);
-    const score = (id: Ident | undefined): number => (id ? Math.max(...owners.map((o) => idMatch(id, o))) : MATCH_NONE);
-    const my = score(me);
-    const theirs = score(other);
-    if ((me || other) && my === MATCH_NONE && theirs === MATCH_NONE) continue;
-    if (my + theirs > best) {
-      best = my + theirs;
-      found = s.secret;
-    }
-  }
-  return found;
 }
