@@ -4,7 +4,7 @@
 // gateway's pool, start_action = trap, dpd_action = restart. Both directions: strongSwan as the
 // gateway with ipsec-wasm as the laptop, and strongSwan laptops against an ipsec-wasm gateway.
 // strongSwan needs eap-identity, eap-mschapv2 and attr (Debian: libcharon-extauth-plugins; MD4 and
-// DES come from its openssl plugin). Needs root, iputils-ping and a built dist/.
+// DES come from its openssl plugin). Needs root, iputils-ping, iperf3 and a built dist/.
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -40,7 +40,10 @@ const charons: SwanCharon[] = [];
 let pki: TestPki;
 
 before(() => {
-  requireNetns([{ cmd: "ping", pkg: "iputils-ping" }]);
+  requireNetns([
+    { cmd: "ping", pkg: "iputils-ping" },
+    { cmd: "iperf3", pkg: "iperf3" },
+  ]);
   // The gateway's certificate names the seed's gateway identity (SAN DNS:vpn.example.com).
   pki = makeTestPki("rsa", { peer: "vpn.example.com" });
   copyFileSync(pki.swanCert, join(pki.dir, "gw-cert.pem"));
@@ -179,7 +182,7 @@ test(
 );
 
 test(
-  "strongSwan gateway, ipsec-wasm laptop with --tun and start_action = trap: the system's ping starts the tunnel, the TUN gets the virtual IP",
+  "strongSwan gateway, ipsec-wasm laptop with --tun and start_action = trap: the system's ping starts the tunnel, the TUN gets the virtual IP, ping/TCP/UDP flow",
   { timeout: 120_000 },
   async (t) => {
     const gw = await swanGateway();
@@ -197,6 +200,19 @@ test(
     assert.match(addr, new RegExp(`inet ${FIRST_VIP.replace(/\./g, "\\.")}/32`), addr);
     const ping = await gw.inCaller(["ping", "-c", "3", "-i", "0.2", "-W", "2", BEHIND_GW], { timeoutMs: 15_000 });
     assert.match(ping.stdout, /3 packets transmitted, 3 received/, ping.stdout + ping.stderr + up.out());
+    // TCP and UDP from the virtual IP to iperf3 behind the gateway (short: kernel-libipsec is slow).
+    for (const udp of [false, true]) {
+      const server = gw.inPeer(["iperf3", "-s", "-1", "-B", BEHIND_GW], { timeoutMs: 20_000 });
+      await new Promise((r) => setTimeout(r, 500));
+      const args = ["iperf3", "-c", BEHIND_GW, "-t", "2", "-J", ...(udp ? ["-u", "-b", "20M", "-l", "1200"] : [])];
+      const client = await gw.inCaller(args, { timeoutMs: 20_000 });
+      await server;
+      assert.equal(client.code, 0, client.stdout.slice(-2000) + client.stderr);
+      const end = (JSON.parse(client.stdout) as { end: { sum_received?: { bytes: number }; sum?: { bytes: number } } })
+        .end;
+      const bytes = (udp ? end.sum?.bytes : end.sum_received?.bytes) ?? 0;
+      assert.ok(bytes > 1e5, `${udp ? "UDP" : "TCP"} through the TUN: ${JSON.stringify(end).slice(0, 500)}`);
+    }
     const status = await lab.exec(gw.callerNs, [process.execPath, CLI, "status", "--json"], 10_000, { TMPDIR: tmp });
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, new RegExp(FIRST_VIP.replace(/\./g, "\\.")));
