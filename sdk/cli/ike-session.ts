@@ -13,6 +13,7 @@ import { dirname, join, resolve as resolvePath } from "node:path";
 import { Dataplane } from "../dataplane/dataplane.ts";
 import { ControlCrypto } from "../dataplane/control-crypto.ts";
 import { parseSwanctlConf } from "../config/swanctl.ts";
+import { checkTunName } from "../io/tun-linux.ts";
 import { ConfigError } from "../ike/config-error.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { IkeDaemon, type ChildKeyRecord, type IkeSaStatus, type IkeTransport } from "../ike/daemon.ts";
@@ -52,6 +53,11 @@ export interface SessionOptions {
    * the NAT-T socket (sdk/io/tunnel.ts). `onError` hears failures after start.
    */
   tunnel?: { name: string; io: UdpIoMode; pathMtu?: number; workers?: 1 | 2; onError?(e: IoError): void };
+  /**
+   * Without `tunnel`: take it from the file's `ipsec-wasm { tun = … }` section when there is one
+   * (`up` says yes; `ping` builds its own packets and says no). `onError` as in `tunnel`.
+   */
+  tunnelFromConf?: { onError?(e: IoError): void };
 }
 
 /** The sockets a session's daemon speaks through (node:dgram, or the TUN packet worker). */
@@ -143,6 +149,18 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
     throw new ConfigError("MISSING", `cannot read ${opts.conf}: ${(e as Error).message}`);
   }
   const cfg = parseSwanctlConf(textConf, opts.conf);
+  if (!opts.tunnel && opts.tunnelFromConf && cfg.ipsecWasm?.tun !== undefined) {
+    const t = cfg.ipsecWasm;
+    opts.tunnel = {
+      name: tunNameFromConf(t.tun ?? "", opts.conf),
+      io: t.io ?? "mmsg",
+      pathMtu: t.mtuPath ?? 1500,
+      workers: t.workers ?? 1,
+      onError: opts.tunnelFromConf.onError,
+    };
+    if (opts.tunnel.workers === 2 && opts.tunnel.io === "dgram")
+      throw new ConfigError("BAD_VALUE", `${opts.conf}: ipsec-wasm { workers = 2 } needs io = mmsg`);
+  }
   const resolved = await resolveConfig(cfg, {
     dir: dirname(path),
     readFile: async (p) => new Uint8Array(await readFile(p)),
@@ -406,4 +424,16 @@ export function routedSource(remote: string): Promise<string | undefined> {
     sock.once("error", () => done());
     sock.connect(500, remote, () => done(sock.address().address));
   });
+}
+
+/** The TUN name of an `ipsec-wasm { tun = … }` section, with the file named when it is unusable. */
+function tunNameFromConf(name: string, conf: string): string {
+  try {
+    return checkTunName(name);
+  } catch (e) {
+    throw new ConfigError(
+      "BAD_VALUE",
+      `${conf}: ipsec-wasm { tun = '${name}' }: ${(e as Error).message.replace(/^--tun '[^']*' /, "")}`,
+    );
+  }
 }

@@ -286,6 +286,8 @@ export const upCommand: CliCommand = {
       "  --io MODE      mmsg (default): recvmmsg/sendmmsg through libc; dgram: node:dgram for UDP",
       "  --workers N    packet worker threads, 1 (default) or 2: one reads the TUN and encrypts, the",
       "                 other decrypts the ESP the kernel steers to it by SPI (mmsg only)",
+      "  The same can live in the swanctl.conf, in a section strongSwan's swanctl ignores:",
+      "  ipsec-wasm { tun = NAME  mtu_path = N  io = mmsg|dgram  workers = 1|2 } (the options win)",
       "",
       "Debugging only (these write secrets or traffic to disk; never use them in production):",
       "  --wireshark-keys DIR",
@@ -335,6 +337,7 @@ export const upCommand: CliCommand = {
       const done = new Promise<void>((r) => (finish = r));
       let failIo: (e: IoError) => void = () => undefined;
       if (opts.tunnel) opts.tunnel.onError = (e) => failIo(e);
+      else opts.tunnelFromConf = { onError: (e) => failIo(e) };
       s = await startSession(opts, io);
       const session = s;
       if (session.tunnel) {

@@ -93,6 +93,19 @@ export interface SwanctlConfig {
   privateKeys: PrivateKeyRef[];
   /** `pools { name { addrs, dns } }`. */
   pools: VipPoolConfig[];
+  /** Our own top-level section (strongSwan's swanctl ignores it): how `up` carries the host's traffic. */
+  ipsecWasm?: IpsecWasmSettings;
+}
+
+/**
+ * `ipsec-wasm { tun = NAME  mtu_path = N  io = mmsg|dgram  workers = 1|2 }`: what `up --tun NAME
+ * --mtu-path N --io … --workers …` says, kept with the connection (the command line wins).
+ */
+export interface IpsecWasmSettings {
+  tun?: string;
+  mtuPath?: number;
+  io?: "mmsg" | "dgram";
+  workers?: 1 | 2;
 }
 
 const CONN_KEYS = [
@@ -474,6 +487,8 @@ export function parseSwanctlConf(text: string, file?: string): SwanctlConfig {
       parseSecrets(sec, file, out);
     } else if (sec.name === "pools") {
       parsePools(sec, file, out);
+    } else if (sec.name === "ipsec-wasm") {
+      out.ipsecWasm = parseIpsecWasm(sec, file);
     } else if (sec.name === "authorities") {
       throw new ConfigError(
         "UNKNOWN_KEYWORD",
@@ -481,7 +496,7 @@ export function parseSwanctlConf(text: string, file?: string): SwanctlConfig {
         { line: sec.line, file },
       );
     } else {
-      throw unknownSection(sec, "connections, secrets, pools", file);
+      throw unknownSection(sec, "connections, secrets, pools, ipsec-wasm", file);
     }
   }
   checkPoolNames(root, out, file);
@@ -535,4 +550,28 @@ function checkPoolNames(root: Section, out: SwanctlConfig, file?: string): void 
       where,
     );
   }
+}
+
+/** Our `ipsec-wasm { }` section; the TUN name itself is checked where the TUN is made. */
+function parseIpsecWasm(sec: Section, file: string | undefined): IpsecWasmSettings {
+  for (const s of sec.sections.values()) throw unknownSection(s, "none", file);
+  checkKeys(sec, ["tun", "mtu_path", "io", "workers"], file);
+  const out: IpsecWasmSettings = {};
+  const tun = sec.keys.get("tun");
+  if (tun) out.tun = tun.value.trim();
+  const mtu = sec.keys.get("mtu_path");
+  if (mtu) {
+    const where = whereOf(sec, "mtu_path", mtu, file);
+    const n = parseUint(mtu.value, where, 65535);
+    if (n < 576) throw badValue(`mtu_path${describeWhere(where)} must be 576 to 65535, got ${n}`, where);
+    out.mtuPath = n;
+  }
+  const io = sec.keys.get("io");
+  if (io) out.io = parseChoice(io.value, { mmsg: "mmsg", dgram: "dgram" } as const, whereOf(sec, "io", io, file));
+  const workers = sec.keys.get("workers");
+  if (workers) {
+    const where = whereOf(sec, "workers", workers, file);
+    out.workers = parseChoice(workers.value, { "1": "1", "2": "2" } as const, where) === "1" ? 1 : 2;
+  }
+  return out;
 }

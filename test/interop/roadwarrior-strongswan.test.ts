@@ -186,11 +186,12 @@ test(
   { timeout: 120_000 },
   async (t) => {
     const gw = await swanGateway();
-    const conf = clientConf("wasm-tun", PEER_ADDR);
+    // The TUN named in the file (our own section, which strongSwan's swanctl ignores), not by --tun.
+    const tun = `${lab.prefix}c0`;
+    const conf = clientConf("wasm-tun", PEER_ADDR, (c) => `${c}ipsec-wasm {\n  tun = ${tun}\n}\n`);
     const tmp = join(work, "tun-tmp");
     mkdirSync(tmp);
-    const tun = `${lab.prefix}c0`;
-    const up = lab.spawn(gw.callerNs, upArgs(conf, "--tun", tun), { TMPDIR: tmp });
+    const up = lab.spawn(gw.callerNs, upArgs(conf), { TMPDIR: tmp });
     t.after(() => lab.stop(up, "SIGKILL", 2000));
     await up.waitFor(new RegExp(`${tun}: routes 10\\.0\\.0\\.0/8 \\(trapped\\)`), 20_000);
     // The first packet to the trapped 10.0.0.0/8 starts the IKE SA (it is dropped, as the kernel's acquire does).

@@ -534,3 +534,20 @@ test("tfc_padding: a byte count, mtu, or 0 for off (strongSwan's child option)",
   assert.equal(child("0")!.tfcPadding, undefined);
   assert.throws(() => child("70000"), ConfigError);
 });
+
+test("ipsec-wasm { } section: the TUN settings of `up`, checked with their lines", () => {
+  const conn =
+    "connections {\n c {\n  remote_addrs = 198.18.0.2\n  children {\n   n {\n    remote_ts = 10.0.0.0/8\n   }\n  }\n }\n}\n";
+  const cfg = parseSwanctlConf(`${conn}ipsec-wasm {\n  tun = rw0\n  mtu_path = 1400\n  io = dgram\n  workers = 1\n}\n`);
+  assert.deepEqual(cfg.ipsecWasm, { tun: "rw0", mtuPath: 1400, io: "dgram", workers: 1 });
+  assert.equal(parseSwanctlConf(conn).ipsecWasm, undefined);
+  const bad = (body: string, re: RegExp): void =>
+    assert.throws(
+      () => parseSwanctlConf(`${conn}ipsec-wasm {\n${body}\n}\n`),
+      (e: Error) => re.test(e.message),
+    );
+  bad("  mtu_path = 100", /mtu_path .*line 12.* must be 576 to 65535, got 100/);
+  bad("  io = uring", /'uring' .*line 12.* is not one of mmsg, dgram/);
+  bad("  workers = 3", /'3' .*is not one of 1, 2/);
+  bad("  tunnel = rw0", /tunnel/);
+});
