@@ -16,6 +16,10 @@
 #   KVM_SMP      vCPUs (default 1)            KVM_MEM   guest RAM in MiB (default 512)
 #   KVM_TIMEOUT  wall-clock limit in seconds for the whole VM (default 300)
 #   KVM_UDP_FWD  host UDP port forwarded to the guest's 4500 (see above)
+#   KVM_HOSTFWD  more QEMU hostfwd rules, comma-separated, e.g.
+#                udp:198.18.2.2:500-198.18.0.15:500 (run.sh inside a network namespace binds there)
+#   KVM_EXTRA_CPIO  cpio archives appended to the image, space-separated (e.g. the strongSwan
+#                part that build-strongswan.sh makes)
 #   KVM_SHARE    host directory mounted read-write at /mnt/host in the guest (9p)
 #   KVM_VERBOSE  1 = show the kernel log and module load errors
 #   KVM_ACCEL    auto (default) | kvm | tcg. auto = kvm only with a real VMX/SVM KVM (kvm_intel or
@@ -52,7 +56,11 @@ args=
 for a in "$@"; do args="$args '$(printf '%s' "$a" | sed "s/'/'\\\\''/g")'"; done
 printf '%s\n' "$args" > "$TMP/extra/kvm/args"
 (cd "$TMP/extra" && find kvm | cpio -o -H newc --quiet) > "$TMP/extra.cpio"
-cat "$CACHE/initramfs.cpio" "$TMP/extra.cpio" > "$TMP/initrd.cpio"
+for x in ${KVM_EXTRA_CPIO:-}; do
+	[ -f "$x" ] || { echo "run.sh: KVM_EXTRA_CPIO: no such file: $x" >&2; exit 2; }
+done
+# shellcheck disable=SC2086 # a space-separated list of paths
+cat "$CACHE/initramfs.cpio" ${KVM_EXTRA_CPIO:-} "$TMP/extra.cpio" > "$TMP/initrd.cpio"
 
 APPEND="console=ttyS0 panic=-1 rdinit=/init"
 if [ "${KVM_VERBOSE:-0}" = 1 ]; then APPEND="$APPEND kvm.verbose=1"; else APPEND="$APPEND quiet loglevel=1"; fi
@@ -71,6 +79,10 @@ echo "run.sh: accel=$ACCEL smp=$SMP mem=${MEM}M timeout=${TMO}s" >&2
 
 fwd=
 [ -n "${KVM_UDP_FWD:-}" ] && fwd=",hostfwd=udp:127.0.0.1:${KVM_UDP_FWD}-198.18.0.15:4500"
+if [ -n "${KVM_HOSTFWD:-}" ]; then
+	IFS=, read -ra rules <<<"$KVM_HOSTFWD"
+	for r in "${rules[@]}"; do fwd="$fwd,hostfwd=$r"; done
+fi
 # restrict=off: with restrict=on QEMU drops every guest->host datagram, even replies on a hostfwd
 # flow. The guest still reaches only 198.18.0.2 (= host loopback): it has no default route and
 # its init blackholes .3 (QEMU's DNS forwarder).
