@@ -5,6 +5,10 @@
 //   host 127.0.0.1:P (our socket)  --sendto 127.0.0.1:F-->  QEMU hostfwd  -->  guest 198.18.0.15:4500
 //                                  <--from 127.0.0.1:F---  guest ESP to 198.18.0.2:P  (XFRM encap)
 //
+// With `strongswan: true` the guest also gets strongSwan's charon (kernel-netlink: the guest kernel's
+// XFRM does the ESP) from build-strongswan.sh's extra cpio, and `netns` runs QEMU in a network
+// namespace of the test's, where `hostfwd` rules bind (test/interop/kernel-tun.test.ts).
+//
 // The cache (kernel, initramfs) lives outside the repo, in /var/cache/ipsec-wasm-kernel-vm; a missing
 // QEMU or kernel makes prepare throw with the command that installs them: a red test, never a skip.
 import { spawn, spawnSync } from "node:child_process";
@@ -25,6 +29,11 @@ export const GUEST_ADDR = "198.18.0.15";
 export const HOST_ADDR_IN_GUEST = "198.18.0.2";
 /** The command CI runs to prepare the cache (installs Debian packages, downloads the kernel). */
 export const PREPARE_COMMAND = "bash test/interop/kernel/build.sh";
+
+/** The command that prepares the optional strongSwan part (charon, swanctl, plugins, libraries). */
+export const PREPARE_STRONGSWAN_COMMAND = "bash test/interop/kernel/build-strongswan.sh";
+/** The strongSwan part's cpio, appended to the base image (build-strongswan.sh writes it). */
+export const STRONGSWAN_CPIO = join(KERNEL_VM_CACHE, "strongswan.cpio");
 
 /** Files whose bytes go into the initramfs; build.sh hashes the same list, in the same order, into `stamp`. */
 const IMAGE_INPUTS = ["build.sh", "guest-init.sh", "espudp.c", "udpio.c"];
@@ -95,6 +104,26 @@ export function prepareKernelVm(): void {
   }
 }
 
+/**
+ * Makes sure the strongSwan part of the image is current: build-strongswan.sh is a no-op (a stamp
+ * check) when it is, and rebuilds it from the installed strongSwan in a second when not. Missing
+ * strongSwan packages throw, naming what installs them.
+ */
+export function prepareStrongswanPart(): void {
+  const r = spawnSync("bash", [join(KERNEL_VM_DIR, "build-strongswan.sh")], {
+    env: { ...process.env, KVM_SKIP_APT: "1", KVM_CACHE: KERNEL_VM_CACHE },
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  if (r.status !== 0 || !existsSync(STRONGSWAN_CPIO)) {
+    throw new Error(
+      `strongSwan part of the kernel VM image not available: ${(r.stderr || r.error?.message || "").trim()}. ` +
+        `Prepare it with \`${PREPARE_STRONGSWAN_COMMAND}\` (as root: installs strongswan-charon strongswan-swanctl ` +
+        "libstrongswan libstrongswan-standard-plugins); .ci/run does this before npm run test:interop",
+    );
+  }
+}
+
 /** A free UDP port on 127.0.0.1 (for QEMU's forward to the guest's 4500). */
 export async function freeUdpPort(): Promise<number> {
   const s = dgram.createSocket("udp4");
@@ -109,8 +138,20 @@ export async function freeUdpPort(): Promise<number> {
 
 /** How to boot the VM. */
 export interface KernelVmOptions {
-  /** Host UDP port QEMU forwards to the guest's 198.18.0.15:4500 (default: a free one). */
+  /** Host UDP port QEMU forwards to the guest's 198.18.0.15:4500 (default: a free one; none with `netns`). */
   udpForwardPort?: number;
+  /**
+   * Run QEMU (run.sh) inside this network namespace (`ip netns exec`): its forwards bind there and
+   * what the guest sends to QEMU's virtual host goes to that namespace's sockets.
+   */
+  netns?: string;
+  /** More QEMU hostfwd rules, e.g. `udp:198.18.2.2:500-198.18.0.15:500` (run.sh's KVM_HOSTFWD). */
+  hostfwd?: string[];
+  /**
+   * Add charon and swanctl to the guest (build-strongswan.sh's cpio) and leave UDP 4500 to them:
+   * the agent starts no espudp.
+   */
+  strongswan?: boolean;
   /** The guest agent powers off after this long whatever happens (default 300 s); QEMU is killed 60 s later. */
   lifetimeSec?: number;
   /** Boot must reach the agent's ready mark within this (default 180 s; TCG boots in 7-25 s). */
@@ -129,7 +170,7 @@ export interface GuestResult {
 
 /** A running guest: Debian's kernel with XFRM, espudp holding UDP 4500, a command loop. */
 export class KernelVm {
-  /** Host 127.0.0.1 port forwarded to the guest's ESP-in-UDP port 4500. */
+  /** Host 127.0.0.1 port forwarded to the guest's ESP-in-UDP port 4500 (0: none). */
   readonly udpForwardPort: number;
   /** The guest kernel's release, e.g. 6.1.0-56-amd64. */
   readonly kernelRelease: string;
@@ -162,25 +203,34 @@ export class KernelVm {
   /** Boots the VM and waits for the agent (prepareKernelVm first). Throws with the console log if it does not come up. */
   static async boot(opts: KernelVmOptions = {}): Promise<KernelVm> {
     prepareKernelVm();
-    const port = opts.udpForwardPort ?? (await freeUdpPort());
+    if (opts.strongswan) prepareStrongswanPart();
+    const port = opts.udpForwardPort ?? (opts.netns ? 0 : await freeUdpPort());
     const lifetime = opts.lifetimeSec ?? 300;
     const share = tempDir("kvm-share");
     const lines: string[] = [];
-    const proc = spawn(
+    const run = [
       "bash",
-      [join(KERNEL_VM_DIR, "run.sh"), join(KERNEL_VM_DIR, "guest-agent.sh"), String(lifetime)],
-      {
-        env: {
-          ...process.env,
-          KVM_CACHE: KERNEL_VM_CACHE,
-          KVM_SHARE: share.dir,
-          KVM_UDP_FWD: String(port),
-          KVM_TIMEOUT: String(lifetime + 60),
-          KVM_SMP: String(opts.smp ?? 1),
-        },
-        stdio: ["ignore", "pipe", "pipe"],
+      join(KERNEL_VM_DIR, "run.sh"),
+      join(KERNEL_VM_DIR, "guest-agent.sh"),
+      String(lifetime),
+      ...(opts.strongswan ? ["noespudp"] : []),
+    ];
+    // `ip netns exec` execs bash: the PID stays run.sh's, whose SIGTERM trap stops QEMU.
+    const argv = opts.netns ? ["ip", "netns", "exec", opts.netns, ...run] : run;
+    const proc = spawn(argv[0]!, argv.slice(1), {
+      env: {
+        ...process.env,
+        PATH: `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/sbin:/sbin`,
+        KVM_CACHE: KERNEL_VM_CACHE,
+        KVM_SHARE: share.dir,
+        ...(port ? { KVM_UDP_FWD: String(port) } : {}),
+        ...(opts.hostfwd?.length ? { KVM_HOSTFWD: opts.hostfwd.join(",") } : {}),
+        ...(opts.strongswan ? { KVM_EXTRA_CPIO: STRONGSWAN_CPIO } : {}),
+        KVM_TIMEOUT: String(lifetime + 60),
+        KVM_SMP: String(opts.smp ?? 1),
       },
-    );
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const onText = (chunk: string): void => {
       for (const line of chunk.split("\n")) {
         if (line === "") continue;
@@ -252,6 +302,20 @@ export class KernelVm {
     const r = await this.exec(script, timeoutSec);
     if (r.code !== 0) throw new Error(`guest command failed (exit ${r.code}):\n${script}\n--- output:\n${r.out}`);
     return r.out;
+  }
+
+  /** Writes `name` into the 9p share (atomically) and returns its path in the guest. */
+  putFile(name: string, content: string): string {
+    if (!/^[\w.-]+$/.test(name)) throw new Error(`putFile: bad name ${name}`);
+    const f = join(this.#share.dir, name);
+    writeFileSync(`${f}.tmp`, content);
+    renameSync(`${f}.tmp`, f);
+    return `/mnt/host/${name}`;
+  }
+
+  /** The host directory shared with the guest (QEMU's command line names it). */
+  get shareDir(): string {
+    return this.#share.dir;
   }
 
   /** `ip -s xfrm state`, parsed. */
