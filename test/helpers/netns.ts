@@ -169,8 +169,14 @@ export class NetnsLab {
     } catch {
       /* already gone */
     }
-    const t = new Promise<undefined>((r) => setTimeout(() => r(undefined), timeoutMs));
-    return Promise.race([p.exited, t]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const t = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), timeoutMs)));
+    try {
+      return await Promise.race([p.exited, t]);
+    } finally {
+      // A pending timer would hold the test process open for the rest of timeoutMs.
+      clearTimeout(timer);
+    }
   }
 
   /** Interfaces of type tun in `ns`, and its routes (`ip route` lines, both families). */
