@@ -421,9 +421,10 @@ export const upCommand: CliCommand = {
         io.err(`error: ${e.message}\n`);
         shutdown("I/O failure");
       };
-      const onSignal = (): void => shutdown("Ctrl-C");
-      process.once("SIGINT", onSignal);
-      process.once("SIGTERM", onSignal);
+      const onSigint = (): void => shutdown("Ctrl-C");
+      const onSigterm = (): void => shutdown("SIGTERM");
+      process.once("SIGINT", onSigint);
+      process.once("SIGTERM", onSigterm);
       // --for bounds the whole run, the negotiation included: its clock started with the command.
       let established = false;
       if (forMs !== undefined)
@@ -479,8 +480,8 @@ export const upCommand: CliCommand = {
       }
       await done;
       clearTimeout(forTimer);
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSigint);
+      process.off("SIGTERM", onSigterm);
       return exitCode;
     } catch (e) {
       return reportFailure(e, io);
