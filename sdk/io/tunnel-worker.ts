@@ -125,7 +125,16 @@ async function runMmsg(libc: Libc, dp: Dataplane, wake: number, pfd: NativeBlock
     reusePort: setup.reusePort,
     steer: setup.steer,
   });
-  const engine = new TunnelEngine(libc, dp, setup.tunFd, setup.batch, mmsgSink(libc, sock), post, setup.profile);
+  const engine = new TunnelEngine(
+    libc,
+    dp,
+    setup.tunFd,
+    setup.batch,
+    mmsgSink(libc, sock),
+    post,
+    setup.profile,
+    setup.tunOffload,
+  );
   const v = pfd.view;
   // The inbound worker of two never reads the TUN (fd -1: poll ignores the entry).
   const tunFd = setup.role === "in" ? -1 : setup.tunFd;
@@ -189,7 +198,16 @@ async function runDgram(
       resolve();
     });
   });
-  const engine = new TunnelEngine(libc, dp, setup.tunFd, setup.batch, dgramSink(socket), post, setup.profile);
+  const engine = new TunnelEngine(
+    libc,
+    dp,
+    setup.tunFd,
+    setup.batch,
+    dgramSink(socket),
+    post,
+    setup.profile,
+    setup.tunOffload,
+  );
   // The Dataplane has one batch for both directions: datagrams wait here (node:dgram allocated
   // them anyway) until a whole turn of the event loop's arrivals is decapsulated at once.
   const pending: { msg: Buffer; rinfo: dgram.RemoteInfo }[] = [];
