@@ -35,6 +35,8 @@ export interface WorkerSetup {
   steer: boolean;
   /** The TUN fd carries a virtio_net_hdr per packet (TSO super-packets in, GRO writes out); `uso`: UDP too. */
   tunOffload?: { vnetHdr: boolean; uso: boolean };
+  /** UDP_GRO on the ESP-in-UDP socket (mmsg): a received message may hold a run of datagrams. */
+  udpGro?: boolean;
 }
 
 /** Stages of the packet path whose CPU time the worker measures when profiling. */
@@ -104,6 +106,8 @@ export interface IoCounters {
   tunGsoErrors: number;
   tunGroWritten: number;
   tunGroPackets: number;
+  /** Received messages that held a run of coalesced datagrams (UDP_GRO; the datagrams count in udpReceived). */
+  udpGroRuns: number;
   /** CPU time of the worker thread (CLOCK_THREAD_CPUTIME_ID, µs; 0 in dgram mode without koffi) and wall time since start (ms). */
   cpuUs: number;
   wallMs: number;

@@ -104,6 +104,7 @@ export function newCounters(): IoCounters {
     tunGsoErrors: 0,
     tunGroWritten: 0,
     tunGroPackets: 0,
+    udpGroRuns: 0,
     cpuUs: 0,
     wallMs: 0,
   };
