@@ -158,6 +158,7 @@ export class TunnelTransport implements IkeTransport {
             reusePort: n > 1,
             steer: n > 1 && i === 0,
             tunOffload: tun.offload,
+            udpGro: process.env.IPSEC_WASM_UDP_GRO !== "off",
           },
           {
             ike: (m) =>
