@@ -35,7 +35,10 @@ export interface OursVariant {
   esp: "aes128gcm16" | "chacha20poly1305";
   io: Io;
   workers: 1 | 2;
-  /** TUN offloads (virtio_net_hdr: TSO/USO reads, GRO writes); false runs `up` with IPSEC_WASM_TUN_OFFLOAD=off. Default on. */
+  /**
+   * TUN offloads (virtio_net_hdr: TSO/USO reads, GRO writes) and UDP GRO on the ESP socket; false
+   * runs `up` with IPSEC_WASM_TUN_OFFLOAD=off and IPSEC_WASM_UDP_GRO=off (the path before them). Default on.
+   */
   offload?: boolean;
 }
 
@@ -106,7 +109,7 @@ export function ours(v: OursVariant): PathDef {
   const id = `ipsec-wasm-${v.esp}-${v.io}-w${v.workers}${off ? "-nooffload" : ""}`;
   return {
     id,
-    label: `ipsec-wasm ${v.esp}, --io ${v.io}, ${v.workers} worker${v.workers > 1 ? "s" : ""}${off ? ", TUN offloads off" : ""}`,
+    label: `ipsec-wasm ${v.esp}, --io ${v.io}, ${v.workers} worker${v.workers > 1 ? "s" : ""}${off ? ", offloads off" : ""}`,
     note: `WebAssembly SIMD dataplane (no AES-NI), Node, TUN; UDP via ${v.io === "mmsg" ? "recvmmsg/sendmmsg (koffi)" : "node:dgram"}`,
     unavailable: () => oursUnavailable(v),
     async setup(cleanup, ctx) {
@@ -126,6 +129,7 @@ export function ours(v: OursVariant): PathDef {
           ...process.env,
           TMPDIR: tmp,
           IPSEC_WASM_TUN_OFFLOAD: off ? "off" : "on",
+          IPSEC_WASM_UDP_GRO: off ? "off" : "on",
         });
       };
       const pb = start("b", b);
