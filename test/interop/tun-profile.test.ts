@@ -13,6 +13,8 @@ import { NetnsLab, requireNetns, tunnelJson } from "../helpers/netns.ts";
 import { repoPath } from "../helpers/interop.ts";
 
 const CLI = repoPath("bin/ipsec-wasm.mjs");
+/** The Child SA's suite (TUN_PROFILE_ESP=chacha20poly1305 profiles the other AEAD). */
+const ESP = process.env.TUN_PROFILE_ESP ?? "aes128gcm16";
 const work = mkdtempSync(join(tmpdir(), "ipsec-wasm-tun-profile-"));
 const lab = new NetnsLab("tf");
 let nsA = "",
@@ -50,7 +52,7 @@ function conf(name: string, me: string, peer: string, lts: string, rts: string):
       net {
         local_ts = ${lts}
         remote_ts = ${rts}
-        esp_proposals = aes128gcm16
+        esp_proposals = ${ESP}
       }
     }
   }
