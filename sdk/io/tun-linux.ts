@@ -159,7 +159,8 @@ export class TunDevice {
     }
     // TUNSETOFFLOAD takes its flags by value
     const tcp = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
-    if (libc.ioctl(fd, TUNSETOFFLOAD, tcp | TUN_F_USO4 | TUN_F_USO6) === 0)
+    // IPSEC_WASM_TUN_USO=off: TCP offloads only (UDP packets are read and written one by one)
+    if (process.env.IPSEC_WASM_TUN_USO !== "off" && libc.ioctl(fd, TUNSETOFFLOAD, tcp | TUN_F_USO4 | TUN_F_USO6) === 0)
       return { vnetHdr: true, tso: true, uso: true };
     if (libc.ioctl(fd, TUNSETOFFLOAD, tcp) === 0) return { vnetHdr: true, tso: true, uso: false };
     return undefined;
