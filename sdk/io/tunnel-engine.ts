@@ -9,6 +9,10 @@
  * - UDP → TUN: datagrams demultiplexed as RFC 3948 says (0xff keepalive, zero non-ESP marker =
  *   IKE to the main thread, else ESP), one {@link Dataplane.runDecapsulate} (copy 1: receive slot
  *   → arena), inbound selectors checked, one `write` per inner packet straight from the arena.
+ * - With TUN offloads (a virtio_net_hdr before each packet, tun-offload.ts): reads go back to back
+ *   into one buffer, a TSO/USO super-packet is cut into MSS-sized packets straight into the slot
+ *   they are staged from; after decryption a flow's consecutive segments are copied into one
+ *   super-packet (one `write` for up to 64 KiB), other packets written alone behind a zero header.
  *
  * Nothing is allocated per packet here but two typed-array views the Dataplane API needs (the
  * input view for `add`, the output view of `output`).
