@@ -35,6 +35,11 @@ export interface OursVariant {
   esp: "aes128gcm16" | "chacha20poly1305";
   io: Io;
   workers: 1 | 2;
+  /**
+   * TUN offloads (virtio_net_hdr: TSO/USO reads, GRO writes) and UDP GRO on the ESP socket; false
+   * runs `up` with IPSEC_WASM_TUN_OFFLOAD=off and IPSEC_WASM_UDP_GRO=off (the path before them). Default on.
+   */
+  offload?: boolean;
 }
 
 let helpCache: string | undefined;
@@ -100,10 +105,11 @@ secrets {
 }
 
 export function ours(v: OursVariant): PathDef {
-  const id = `ipsec-wasm-${v.esp}-${v.io}-w${v.workers}`;
+  const off = v.offload === false;
+  const id = `ipsec-wasm-${v.esp}-${v.io}-w${v.workers}${off ? "-nooffload" : ""}`;
   return {
     id,
-    label: `ipsec-wasm ${v.esp}, --io ${v.io}, ${v.workers} worker${v.workers > 1 ? "s" : ""}`,
+    label: `ipsec-wasm ${v.esp}, --io ${v.io}, ${v.workers} worker${v.workers > 1 ? "s" : ""}${off ? ", offloads off" : ""}`,
     note: `WebAssembly SIMD dataplane (no AES-NI), Node, TUN; UDP via ${v.io === "mmsg" ? "recvmmsg/sendmmsg (koffi)" : "node:dgram"}`,
     unavailable: () => oursUnavailable(v),
     async setup(cleanup, ctx) {
@@ -119,7 +125,12 @@ export function ours(v: OursVariant): PathDef {
         if (v.workers > 1 || upHelp().includes("--workers")) args.push("--workers", String(v.workers));
         if (me === "b") args.push("--listen");
         // TMPDIR of its own: `up` keeps its control socket there
-        return cleanup.spawn(inNs(ns, [process.execPath, cli(), ...args]), { ...process.env, TMPDIR: tmp });
+        return cleanup.spawn(inNs(ns, [process.execPath, cli(), ...args]), {
+          ...process.env,
+          TMPDIR: tmp,
+          IPSEC_WASM_TUN_OFFLOAD: off ? "off" : "on",
+          IPSEC_WASM_UDP_GRO: off ? "off" : "on",
+        });
       };
       const pb = start("b", b);
       const pa = start("a", a);

@@ -25,6 +25,10 @@ export const ALL_PATHS: PathDef[] = [
   ...(["aes128gcm16", "chacha20poly1305"] as const).flatMap((esp) =>
     (["dgram", "mmsg"] as const).flatMap((io) => ([1, 2] as const).map((workers) => ours({ esp, io, workers }))),
   ),
+  // the same without TUN offloads (IPSEC_WASM_TUN_OFFLOAD=off): today's one packet per TUN read/write
+  ...(["aes128gcm16", "chacha20poly1305"] as const).flatMap((esp) =>
+    ([1, 2] as const).map((workers) => ours({ esp, io: "mmsg", workers, offload: false })),
+  ),
   kernelUml("none"),
   kernelUml("aes128gcm16"),
   kernelUml("chacha20poly1305"),

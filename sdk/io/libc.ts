@@ -51,7 +51,16 @@ export const EAGAIN = 11,
   EINTR = 4;
 export const TUNSETIFF = 0x400454ca,
   IFF_TUN = 0x0001,
-  IFF_NO_PI = 0x1000;
+  IFF_NO_PI = 0x1000,
+  IFF_VNET_HDR = 0x4000;
+/** _IOW('T', 208, unsigned int) and _IOW('T', 216, int); TUN_F_* of include/uapi/linux/if_tun.h. */
+export const TUNSETOFFLOAD = 0x400454d0,
+  TUNSETVNETHDRSZ = 0x400454d8,
+  TUN_F_CSUM = 0x01,
+  TUN_F_TSO4 = 0x02,
+  TUN_F_TSO6 = 0x04,
+  TUN_F_USO4 = 0x20,
+  TUN_F_USO6 = 0x40;
 export const EFD_CLOEXEC = 0o2000000,
   EFD_NONBLOCK = 0o4000;
 /** sizeof(struct mmsghdr), (struct iovec), (struct pollfd), (struct ifreq); room for a sockaddr_in6. */

@@ -33,6 +33,10 @@ export interface WorkerSetup {
   /** Join an SO_REUSEPORT group on natPort (two workers); `steer` attaches the ESP steering program. */
   reusePort: boolean;
   steer: boolean;
+  /** The TUN fd carries a virtio_net_hdr per packet (TSO super-packets in, GRO writes out); `uso`: UDP too. */
+  tunOffload?: { vnetHdr: boolean; uso: boolean };
+  /** UDP_GRO on the ESP-in-UDP socket (mmsg): a received message may hold a run of datagrams. */
+  udpGro?: boolean;
 }
 
 /** Stages of the packet path whose CPU time the worker measures when profiling. */
@@ -97,6 +101,13 @@ export interface IoCounters {
   keepalives: number;
   /** Datagrams dropped as too short or as ESP with status other than ok, by status. */
   espDrops: Partial<Record<Status, number>>;
+  /** TUN offloads: super-packets read (their segments count in tunRead), reads refused (bad virtio_net_hdr or checksum offsets), super-packets written and the packets in them. */
+  tunGsoRead: number;
+  tunGsoErrors: number;
+  tunGroWritten: number;
+  tunGroPackets: number;
+  /** Received messages that held a run of coalesced datagrams (UDP_GRO; the datagrams count in udpReceived). */
+  udpGroRuns: number;
   /** CPU time of the worker thread (CLOCK_THREAD_CPUTIME_ID, µs; 0 in dgram mode without koffi) and wall time since start (ms). */
   cpuUs: number;
   wallMs: number;

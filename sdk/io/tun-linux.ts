@@ -1,6 +1,8 @@
 /**
  * A Linux TUN device for the tunnel: opened through libc (`/dev/net/tun`, `TUNSETIFF` with
- * `IFF_TUN | IFF_NO_PI`: one bare IP packet per read and write), configured with iproute2 (`ip`):
+ * `IFF_TUN | IFF_NO_PI`: one bare IP packet per read and write; with offloads also
+ * `IFF_VNET_HDR` and `TUNSETOFFLOAD`: a `virtio_net_hdr` before each packet, which may be a TCP or
+ * UDP super-packet, see tun-offload.ts), configured with iproute2 (`ip`):
  * MTU, link up (retried: a race once left a fresh TUN down and reads never returned), the inner
  * address, routes for the remote traffic selectors. The device is not persistent: when the fd
  * closes (also when the process dies) the kernel removes it and every route through it;
@@ -9,7 +11,25 @@
  */
 import { execFileSync } from "node:child_process";
 import { IoError } from "./errors.ts";
-import { IFF_NO_PI, IFF_TUN, IFREQ, O_CLOEXEC, O_NONBLOCK, O_RDWR, TUNSETIFF, type Libc } from "./libc.ts";
+import {
+  IFF_NO_PI,
+  IFF_TUN,
+  IFF_VNET_HDR,
+  IFREQ,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  O_RDWR,
+  TUN_F_CSUM,
+  TUN_F_TSO4,
+  TUN_F_TSO6,
+  TUN_F_USO4,
+  TUN_F_USO6,
+  TUNSETIFF,
+  TUNSETOFFLOAD,
+  TUNSETVNETHDRSZ,
+  type Libc,
+} from "./libc.ts";
+import { VNET_HDR_LEN } from "./tun-offload.ts";
 import { formatIp, parseIp } from "../net/ip.ts";
 
 /** Interface names the kernel accepts (IFNAMSIZ 16 with the NUL) and that are safe in argv. */
@@ -74,10 +94,25 @@ export function rangeToPrefixes(start: Uint8Array, end: Uint8Array): string[] {
   return out;
 }
 
+/**
+ * What the TUN does beyond one bare packet per read/write: `vnetHdr` (every read and write starts
+ * with a virtio_net_hdr), `tso` (the kernel hands over TCP super-packets, TUN_F_TSO4|6 with
+ * TUN_F_CSUM), `uso` (UDP too, TUN_F_USO4|6, Linux 6.2; then GSO_UDP_L4 writes are understood).
+ */
+export interface TunOffload {
+  vnetHdr: boolean;
+  tso: boolean;
+  uso: boolean;
+}
+
+const NO_OFFLOAD: TunOffload = { vnetHdr: false, tso: false, uso: false };
+
 /** A TUN device owned by this process. */
 export class TunDevice {
   readonly name: string;
   readonly fd: number;
+  /** The offloads the kernel accepted (all false without `offload` or when it refused them). */
+  readonly offload: TunOffload;
   readonly #libc: Libc;
   readonly #routes = new Set<string>();
   /** Routes added outside the TUN (a host route to the peer), removed on close. */
@@ -85,15 +120,53 @@ export class TunDevice {
   #addresses: string[] = [];
   #closed = false;
 
-  private constructor(libc: Libc, name: string, fd: number) {
+  private constructor(libc: Libc, name: string, fd: number, offload: TunOffload) {
     this.#libc = libc;
     this.name = name;
     this.fd = fd;
+    this.offload = offload;
   }
 
-  /** Creates the device (non-blocking fd, close-on-exec). Needs CAP_NET_ADMIN. */
-  static open(libc: Libc, name: string): TunDevice {
+  /**
+   * Creates the device (non-blocking fd, close-on-exec). Needs CAP_NET_ADMIN. `offload`: ask for
+   * IFF_VNET_HDR and TSO (and USO where the kernel has it); when the kernel refuses the header or
+   * every offload, the device is created again without them (today's bare packets).
+   */
+  static open(libc: Libc, name: string, offload = false): TunDevice {
     checkTunName(name);
+    if (offload) {
+      let fd = -1;
+      try {
+        fd = TunDevice.#create(libc, name, IFF_VNET_HDR);
+      } catch {
+        /* a kernel without IFF_VNET_HDR on TUN: today's device below */
+      }
+      const got = fd >= 0 ? TunDevice.#offloads(libc, fd) : undefined;
+      if (got) return new TunDevice(libc, name, fd, got);
+      if (fd >= 0) libc.close(fd);
+    }
+    return new TunDevice(libc, name, TunDevice.#create(libc, name, 0), NO_OFFLOAD);
+  }
+
+  /** TUNSETVNETHDRSZ 10 and TUNSETOFFLOAD (TCP, then TCP+UDP); undefined when neither is taken. */
+  static #offloads(libc: Libc, fd: number): TunOffload | undefined {
+    const sz = libc.alloc(8);
+    try {
+      sz.view.setInt32(0, VNET_HDR_LEN, true);
+      if (libc.ioctl(fd, TUNSETVNETHDRSZ, sz.address) < 0) return undefined;
+    } finally {
+      sz.free();
+    }
+    // TUNSETOFFLOAD takes its flags by value
+    const tcp = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+    // IPSEC_WASM_TUN_USO=off: TCP offloads only (UDP packets are read and written one by one)
+    if (process.env.IPSEC_WASM_TUN_USO !== "off" && libc.ioctl(fd, TUNSETOFFLOAD, tcp | TUN_F_USO4 | TUN_F_USO6) === 0)
+      return { vnetHdr: true, tso: true, uso: true };
+    if (libc.ioctl(fd, TUNSETOFFLOAD, tcp) === 0) return { vnetHdr: true, tso: true, uso: false };
+    return undefined;
+  }
+
+  static #create(libc: Libc, name: string, extraFlags: number): number {
     const fd = libc.open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
       const e = libc.errno();
@@ -105,7 +178,7 @@ export class TunDevice {
     const ifr = libc.alloc(IFREQ);
     try {
       for (let i = 0; i < name.length; i++) ifr.bytes[i] = name.charCodeAt(i);
-      ifr.view.setUint16(16, IFF_TUN | IFF_NO_PI, true);
+      ifr.view.setUint16(16, IFF_TUN | IFF_NO_PI | extraFlags, true);
       if (libc.ioctl(fd, TUNSETIFF, ifr.address) < 0) {
         const e = libc.errno();
         libc.close(fd);
@@ -117,7 +190,7 @@ export class TunDevice {
     } finally {
       ifr.free();
     }
-    return new TunDevice(libc, name, fd);
+    return fd;
   }
 
   /** Sets the MTU and brings the link up, checking that it is up (retried a few times). */

@@ -9,6 +9,10 @@
  * - UDP → TUN: datagrams demultiplexed as RFC 3948 says (0xff keepalive, zero non-ESP marker =
  *   IKE to the main thread, else ESP), one {@link Dataplane.runDecapsulate} (copy 1: receive slot
  *   → arena), inbound selectors checked, one `write` per inner packet straight from the arena.
+ * - With TUN offloads (a virtio_net_hdr before each packet, tun-offload.ts): reads go back to back
+ *   into one buffer, a TSO/USO super-packet is cut into MSS-sized packets straight into the slot
+ *   they are staged from; after decryption a flow's consecutive segments are copied into one
+ *   super-packet (one `write` for up to 64 KiB), other packets written alone behind a zero header.
  *
  * Nothing is allocated per packet here but two typed-array views the Dataplane API needs (the
  * input view for `add`, the output view of `output`).
@@ -19,10 +23,28 @@ import type { SaHandle, Status } from "../dataplane/types.ts";
 import { packetTooBig, RateLimit } from "./icmp-too-big.ts";
 import { compileTs, matchTs, type CompiledTs } from "./selectors.ts";
 import { STAGES, type FromWorker, type IoCounters, type ToWorker } from "./messages.ts";
-import type { Libc } from "./libc.ts";
+import type { Libc, NativeBlock } from "./libc.ts";
 import { IcvTruncationDetector } from "../diag/icv-truncation.ts";
 import { byteAt } from "../packet/bytes.ts";
 import { formatIp } from "../net/ip.ts";
+import {
+  Coalescer,
+  finishChecksum,
+  GSO_NONE,
+  gsoSegment,
+  gsoSegments,
+  MAX_SUPER,
+  VNET_F_NEEDS_CSUM,
+  GSO_UDP_L4,
+  VNET_HDR_LEN,
+  VnetHdr,
+} from "./tun-offload.ts";
+
+/** What the TUN was opened with (see TunOffload in tun-linux.ts): a virtio_net_hdr per read/write, USO. */
+export interface EngineOffload {
+  vnetHdr: boolean;
+  uso: boolean;
+}
 
 /** Where ciphertext goes: the UDP mechanism. */
 export interface UdpSink {
@@ -34,6 +56,16 @@ export interface UdpSink {
   flush(): [number, number, number];
   /** Sends one datagram at once (IKE with its marker, keepalives, raw ESP). */
   sendOne(prefix: Uint8Array | undefined, bytes: Uint8Array, address: string, port: number): boolean;
+}
+
+/** The read buffer (header + a 64 KiB super-packet), the write buffer and GRO of a virtio_net_hdr TUN. */
+interface VnetState {
+  rd: NativeBlock;
+  /** End offset in rd of each read of the current round. */
+  ends: Int32Array;
+  wr: NativeBlock;
+  hdr: VnetHdr;
+  gro: Coalescer;
 }
 
 interface Route {
@@ -73,6 +105,11 @@ export function newCounters(): IoCounters {
     ikeReceived: 0,
     keepalives: 0,
     espDrops: {},
+    tunGsoRead: 0,
+    tunGsoErrors: 0,
+    tunGroWritten: 0,
+    tunGroPackets: 0,
+    udpGroRuns: 0,
     cpuUs: 0,
     wallMs: 0,
   };
@@ -89,7 +126,7 @@ export class TunnelEngine {
   readonly #sink: UdpSink;
   readonly #post: (m: FromWorker) => void;
   /** Native slots for TUN reads. */
-  readonly #tunSlots: { address: number; bytes: Uint8Array; free(): void };
+  readonly #tunSlots: NativeBlock;
   readonly #slotBytes: number;
   readonly #lens: Int32Array;
   /** Main-thread handle → this Dataplane's, and back. */
@@ -108,6 +145,8 @@ export class TunnelEngine {
   /** Thread CPU ns per stage (index in STAGES) when profiling, else undefined. */
   readonly #prof?: Float64Array;
   #t = 0;
+  /** With a virtio_net_hdr TUN. */
+  readonly #vnet?: VnetState;
 
   constructor(
     libc: Libc,
@@ -117,6 +156,7 @@ export class TunnelEngine {
     sink: UdpSink,
     post: (m: FromWorker) => void,
     profile = false,
+    offload: EngineOffload = { vnetHdr: false, uso: false },
   ) {
     if (profile) this.#prof = new Float64Array(STAGES.length);
     this.#libc = libc;
@@ -131,6 +171,16 @@ export class TunnelEngine {
     this.#lens = new Int32Array(batch);
     this.#routeOf = new Array<Route | undefined>(batch).fill(undefined);
     this.#icv = new IcvTruncationDetector(dp, { log: (line) => post({ t: "diag", line }) });
+    if (offload.vnetHdr) {
+      this.#vnet = {
+        // room for a batch of MTU-sized reads and one more 64 KiB super-packet
+        rd: libc.alloc(batch * 2048 + VNET_HDR_LEN + MAX_SUPER),
+        ends: new Int32Array(batch),
+        wr: libc.alloc(VNET_HDR_LEN + MAX_SUPER + 64),
+        hdr: new VnetHdr(),
+        gro: new Coalescer(batch, offload.uso),
+      };
+    }
     dp.on("lifetime", (e) => {
       const h = this.#toMain.get(e.sa);
       if (h !== undefined) post({ t: "lifetime", event: { ...e, sa: h } });
@@ -232,6 +282,7 @@ export class TunnelEngine {
 
   /** Reads up to one batch from the TUN, encapsulates and sends it. Returns the packets read. */
   fromTun(): number {
+    if (this.#vnet) return this.#fromTunVnet(this.#vnet);
     const libc = this.#libc,
       slots = this.#tunSlots,
       sb = this.#slotBytes;
@@ -253,9 +304,7 @@ export class TunnelEngine {
       const pkt = slots.bytes.subarray(i * sb, i * sb + len);
       const route = this.#route(pkt, len);
       if (!route) {
-        this.io.noRoute++;
-        const dst = innerDestination(pkt, len);
-        if (dst && this.#noRouteLimit.take(Date.now())) this.#post({ t: "noroute", dst });
+        this.#noRoute(pkt, len, 1);
         continue;
       }
       if (len > route.mtu) {
@@ -264,8 +313,15 @@ export class TunnelEngine {
       }
       this.#routeOf[b.add(pkt, route.wh)] = route;
     }
+    if (b.length > 0) this.#encapAndSend();
+    else this.lap(1);
+    return n;
+  }
+
+  /** Encapsulates the batch and sends it (stages encap and udpSend), then empties it. */
+  #encapAndSend(): void {
+    const b = this.#batch;
     this.lap(1);
-    if (b.length === 0) return n;
     this.#dp.runEncapsulate(b);
     this.io.encapBatches++;
     this.lap(2);
@@ -282,6 +338,91 @@ export class TunnelEngine {
     this.io.udpSent += sent;
     this.io.sendErrors += failed;
     this.io.sendCalls += calls;
+    b.reset();
+  }
+
+  /**
+   * fromTun with a virtio_net_hdr before each packet. First the reads, back to back into one
+   * buffer (each read gets room for a whole 64 KiB super-packet, so nothing is ever truncated),
+   * until a batch's worth of packets or segments was read or the room is gone; then each packet is
+   * staged, a super-packet cut into MSS-sized packets straight into the slot they are staged from
+   * (one super-packet may fill several batches). Partial checksums are completed. Returns the
+   * packets (segments) read.
+   */
+  #fromTunVnet(v: VnetState): number {
+    const libc = this.#libc,
+      rd = v.rd,
+      bytes = rd.bytes,
+      h = v.hdr,
+      b = this.#batch,
+      max = this.#max,
+      ends = v.ends,
+      room = VNET_HDR_LEN + MAX_SUPER;
+    this.mark();
+    let n = 0,
+      reads = 0,
+      used = 0;
+    while (n < max && used + room <= bytes.length) {
+      this.io.readCalls++;
+      const r = libc.read(this.#tunFd, rd.address + used, room);
+      if (r <= VNET_HDR_LEN) break;
+      used += r;
+      ends[reads++] = used;
+      // a super-packet counts as its segments (gso_size: at least 1 byte each)
+      const gsoSize = bytes[used - r + 4]! | (bytes[used - r + 5]! << 8);
+      n += bytes[used - r + 1] === GSO_NONE || gsoSize === 0 ? 1 : Math.ceil((r - VNET_HDR_LEN) / gsoSize);
+    }
+    this.lap(0);
+    if (reads === 0) return 0;
+    b.reset();
+    const slot = this.#tunSlots.bytes;
+    let at = 0;
+    for (let k = 0; k < reads; k++) {
+      const end = ends[k]!;
+      h.decode(bytes, at);
+      const len = end - at - VNET_HDR_LEN;
+      const pkt = bytes.subarray(at + VNET_HDR_LEN, end);
+      at = end;
+      if (h.gsoType === GSO_NONE) {
+        this.io.tunRead++;
+        if (h.flags & VNET_F_NEEDS_CSUM && !finishChecksum(pkt, len, h.csumStart, h.csumOffset)) {
+          this.io.tunGsoErrors++;
+          continue;
+        }
+        const route = this.#route(pkt, len);
+        if (!route) this.#noRoute(pkt, len, 1);
+        else if (len > route.mtu) this.#tooBig(pkt, route.mtu);
+        else {
+          if (b.length >= max) this.#encapAndSend();
+          this.#routeOf[b.add(pkt, route.wh)] = route;
+        }
+        continue;
+      }
+      const segs = gsoSegments(pkt, len, h);
+      if (segs === 0) {
+        this.io.tunGsoErrors++;
+        continue;
+      }
+      this.io.tunGsoRead++;
+      this.io.tunRead += segs;
+      // every segment has the super-packet's addresses and ports
+      const route = this.#route(pkt, len);
+      if (!route) {
+        this.#noRoute(pkt, len, segs);
+        continue;
+      }
+      for (let s = 0; s < segs; s++) {
+        const sl = gsoSegment(pkt, len, h, s, slot, 0);
+        const seg = slot.subarray(0, sl);
+        if (sl > route.mtu) {
+          this.#tooBig(seg, route.mtu);
+          continue;
+        }
+        if (b.length >= max) this.#encapAndSend();
+        this.#routeOf[b.add(seg, route.wh)] = route;
+      }
+    }
+    if (b.length > 0) this.#encapAndSend();
     return n;
   }
 
@@ -290,6 +431,15 @@ export class TunnelEngine {
     if (!this.#icmpLimit.take(performance.now())) return;
     const reply = packetTooBig(pkt, mtu, byteAt(pkt, 0) >> 4 === 4 ? this.#icmpSrc4 : this.#icmpSrc6);
     if (!reply) return;
+    if (this.#vnet) {
+      const wr = this.#vnet.wr;
+      wr.bytes.fill(0, 0, VNET_HDR_LEN);
+      wr.bytes.set(reply, VNET_HDR_LEN);
+      if (this.#libc.write(this.#tunFd, wr.address, VNET_HDR_LEN + reply.length) === VNET_HDR_LEN + reply.length)
+        this.io.icmpSent++;
+      else this.io.tunWriteErrors++;
+      return;
+    }
     if (this.#libc.writeView(this.#tunFd, reply, reply.length) === reply.length) this.io.icmpSent++;
     else this.io.tunWriteErrors++;
   }
@@ -340,7 +490,9 @@ export class TunnelEngine {
     this.io.decapBatches++;
     this.lap(6);
     const libc = this.#libc,
-      fd = this.#tunFd;
+      fd = this.#tunFd,
+      vnet = this.#vnet,
+      gro = vnet?.gro;
     for (let i = 0; i < b.length; i++) {
       const st = b.status(i);
       if (st !== "ok") {
@@ -353,11 +505,39 @@ export class TunnelEngine {
         this.io.policyDrops++;
         continue;
       }
-      if (libc.writeView(fd, out, out.length) === out.length) this.io.tunWritten++;
+      if (gro) gro.push(out);
+      else if (libc.writeView(fd, out, out.length) === out.length) this.io.tunWritten++;
       else this.io.tunWriteErrors++;
     }
+    if (vnet) this.#flushGro(vnet);
     this.lap(7);
     b.reset();
+  }
+
+  /** Writes what the coalescer gathered: one write per super-packet or lone packet. */
+  #flushGro(v: VnetState): void {
+    const libc = this.#libc,
+      fd = this.#tunFd,
+      wr = v.wr;
+    v.gro.flush(wr.bytes, (len, packets, gsoType) => {
+      if (libc.write(fd, wr.address, len) === len) {
+        this.io.tunWritten += packets;
+        if (packets > 1) {
+          this.io.tunGroWritten++;
+          this.io.tunGroPackets += packets;
+        }
+        return;
+      }
+      this.io.tunWriteErrors += packets;
+      // A kernel without GSO_UDP_L4 writes (it took TUN_F_USO but refuses them): stop merging UDP.
+      if (packets > 1 && gsoType === GSO_UDP_L4 && v.gro.udp) {
+        v.gro.udp = false;
+        this.#post({
+          t: "diag",
+          line: `TUN: a UDP super-packet write failed (${libc.strerror(libc.errno())}): UDP packets are written one by one from now on`,
+        });
+      }
+    });
   }
 
   /** Stats of every SA (by main-thread handle), global counters and I/O counters. */
@@ -378,9 +558,18 @@ export class TunnelEngine {
   }
 
   /** Frees the native slots. */
+  /** Packets without an outbound SA: counted, and reported (rate limited) for traps on the main thread. */
+  #noRoute(pkt: Uint8Array, len: number, count: number): void {
+    this.io.noRoute += count;
+    const dst = innerDestination(pkt, len);
+    if (dst && this.#noRouteLimit.take(Date.now())) this.#post({ t: "noroute", dst });
+  }
+
   close(): void {
     this.#icv.detach();
     this.#tunSlots.free();
+    this.#vnet?.rd.free();
+    this.#vnet?.wr.free();
   }
 }
 

@@ -124,8 +124,18 @@ async function runMmsg(libc: Libc, dp: Dataplane, wake: number, pfd: NativeBlock
   const sock = MmsgSocket.open(libc, setup.address, setup.natPort, setup.batch, 2048, {
     reusePort: setup.reusePort,
     steer: setup.steer,
+    gro: setup.udpGro ?? false,
   });
-  const engine = new TunnelEngine(libc, dp, setup.tunFd, setup.batch, mmsgSink(libc, sock), post, setup.profile);
+  const engine = new TunnelEngine(
+    libc,
+    dp,
+    setup.tunFd,
+    setup.batch,
+    mmsgSink(libc, sock),
+    post,
+    setup.profile,
+    setup.tunOffload,
+  );
   const v = pfd.view;
   // The inbound worker of two never reads the TUN (fd -1: poll ignores the entry).
   const tunFd = setup.role === "in" ? -1 : setup.tunFd;
@@ -157,8 +167,15 @@ async function runMmsg(libc: Libc, dp: Dataplane, wake: number, pfd: NativeBlock
           engine.beginReceive();
           const rx = sock.rxBytes;
           for (let i = 0; i < udpN; i++) {
-            const off = sock.rxOffset(i);
-            engine.ingest(rx.subarray(off, off + sock.rxLength(i)), () => sock.rxFrom(i));
+            const off = sock.rxOffset(i),
+              len = sock.rxLength(i),
+              seg = sock.rxSegment(i);
+            if (seg > 0 && seg < len) {
+              // a GRO message: a run of datagrams of `seg` bytes (the last may be shorter)
+              engine.io.udpGroRuns++;
+              for (let at = 0; at < len; at += seg)
+                engine.ingest(rx.subarray(off + at, off + Math.min(len, at + seg)), () => sock.rxFrom(i));
+            } else engine.ingest(rx.subarray(off, off + len), () => sock.rxFrom(i));
           }
           engine.finishReceive();
         }
@@ -189,7 +206,16 @@ async function runDgram(
       resolve();
     });
   });
-  const engine = new TunnelEngine(libc, dp, setup.tunFd, setup.batch, dgramSink(socket), post, setup.profile);
+  const engine = new TunnelEngine(
+    libc,
+    dp,
+    setup.tunFd,
+    setup.batch,
+    dgramSink(socket),
+    post,
+    setup.profile,
+    setup.tunOffload,
+  );
   // The Dataplane has one batch for both directions: datagrams wait here (node:dgram allocated
   // them anyway) until a whole turn of the event loop's arrivals is decapsulated at once.
   const pending: { msg: Buffer; rinfo: dgram.RemoteInfo }[] = [];

@@ -54,6 +54,8 @@ export interface TunnelOptions {
   statsMs?: number;
   /** Measure CPU per stage in the worker (default: the IPSEC_WASM_IO_PROFILE environment variable is 1). */
   profile?: boolean;
+  /** TUN offloads (virtio_net_hdr, TSO/USO reads, GRO writes; default on unless IPSEC_WASM_TUN_OFFLOAD=off). */
+  tunOffload?: boolean;
   /** Log lines (TUN changes, worker messages). */
   log?(line: string): void;
   /** Diagnostic lines from the workers' ICV-truncation detectors (default: `log`). */
@@ -135,7 +137,7 @@ export class TunnelTransport implements IkeTransport {
         "--workers 2 needs --io mmsg (the ESP steering is a socket option); --workers takes 1 or 2",
       );
     const libc = await loadLibc(`--tun ${opts.tun}`);
-    const tun = TunDevice.open(libc, opts.tun);
+    const tun = TunDevice.open(libc, opts.tun, opts.tunOffload ?? process.env.IPSEC_WASM_TUN_OFFLOAD !== "off");
     const lanes: Lane[] = [];
     let plain: dgram.Socket | undefined;
     let self: TunnelTransport | undefined;
@@ -156,6 +158,8 @@ export class TunnelTransport implements IkeTransport {
             role,
             reusePort: n > 1,
             steer: n > 1 && i === 0,
+            tunOffload: tun.offload,
+            udpGro: process.env.IPSEC_WASM_UDP_GRO !== "off",
           },
           {
             ike: (m) =>

@@ -44,7 +44,10 @@ const SOCKET_BUFFER = 4 << 20;
 const MAX_DESTS = 256;
 /** SOL_UDP, UDP_SEGMENT (Linux 4.18): one send of equal-size datagrams, split by the kernel (GSO). */
 const SOL_UDP = 17,
-  UDP_SEGMENT = 103;
+  UDP_SEGMENT = 103,
+  UDP_GRO = 104;
+/** Receive slot with UDP GRO: a coalesced run of datagrams is up to 64 KiB. */
+const GRO_SLOT = 65536;
 /** Segments per GSO send (the kernel's UDP_MAX_SEGMENTS is 64 on older kernels) and bytes (IP's 64 KiB). */
 const GSO_MAX_SEGMENTS = 64,
   GSO_MAX_BYTES = 65000;
@@ -123,18 +126,28 @@ export class MmsgSocket {
   readonly #gsoCount: Int32Array;
   /** UDP GSO: on until the kernel refuses it once (then every datagram is its own message again). */
   gso = true;
+  /** UDP GRO (UDP_GRO): a received message may hold a run of equal-size datagrams, see {@link rxSegment}. */
+  readonly gro: boolean;
+  /** Bytes of a receive slot (64 KiB with GRO, else slotBytes). */
+  readonly rxSlotBytes: number;
+  /** One cmsg (CMSG_SPACE(int)) per received message: the UDP_GRO segment size. */
+  readonly #rxCmsg?: NativeBlock;
   #closed = false;
 
-  private constructor(libc: Libc, fd: number, port: number, batch: number, slotBytes: number) {
+  private constructor(libc: Libc, fd: number, port: number, batch: number, slotBytes: number, gro = false) {
     this.#libc = libc;
     this.fd = fd;
     this.port = port;
     this.batch = batch;
     this.slotBytes = slotBytes;
+    this.gro = gro;
+    const rxSlot = gro ? GRO_SLOT : slotBytes;
+    this.rxSlotBytes = rxSlot;
     this.#rxVec = libc.alloc(batch * MMSGHDR);
     this.#rxIov = libc.alloc(batch * IOVEC);
     this.#rxNames = libc.alloc(batch * SOCKADDR);
-    this.#rxData = libc.alloc(batch * slotBytes);
+    this.#rxData = libc.alloc(batch * rxSlot);
+    if (gro) this.#rxCmsg = libc.alloc(batch * CMSG);
     this.#txVec = libc.alloc(batch * MMSGHDR);
     this.#txIov = libc.alloc(batch * IOVEC);
     this.#dests = libc.alloc(MAX_DESTS * SOCKADDR);
@@ -157,8 +170,9 @@ export class MmsgSocket {
       const m = i * MMSGHDR,
         v = this.#rxVec.view,
         iov = this.#rxIov.view;
-      iov.setBigUint64(i * IOVEC, BigInt(this.#rxData.address + i * slotBytes), true);
-      iov.setBigUint64(i * IOVEC + 8, BigInt(slotBytes), true);
+      iov.setBigUint64(i * IOVEC, BigInt(this.#rxData.address + i * rxSlot), true);
+      iov.setBigUint64(i * IOVEC + 8, BigInt(rxSlot), true);
+      if (this.#rxCmsg) v.setBigUint64(m + 32, BigInt(this.#rxCmsg.address + i * CMSG), true);
       v.setBigUint64(m, BigInt(this.#rxNames.address + i * SOCKADDR), true);
       v.setUint32(m + 8, SOCKADDR, true);
       v.setBigUint64(m + 16, BigInt(this.#rxIov.address + i * IOVEC), true);
@@ -181,7 +195,7 @@ export class MmsgSocket {
     port: number,
     batch: number,
     slotBytes: number,
-    opts: { reusePort?: boolean; steer?: boolean } = {},
+    opts: { reusePort?: boolean; steer?: boolean; gro?: boolean } = {},
   ): MmsgSocket {
     const ip = parseIp(address);
     if (!ip) throw new IoError("ARGUMENT", `'${address}' is not an IP address to bind the ESP-in-UDP socket to`);
@@ -213,10 +227,12 @@ export class MmsgSocket {
         );
       }
       if (opts.steer) attachSteering(libc, fd);
+      // UDP GRO: runs of ESP datagrams (a peer's GSO sends, or the NIC's GRO) arrive as one message
+      const gro = opts.gro === true && opt(SOL_UDP, UDP_GRO, 1) === 0;
       tmp.view.setUint32(SOCKADDR, SOCKADDR, true);
       libc.getsockname(fd, tmp.address, tmp.address + SOCKADDR);
       const bound = readSockaddr(tmp.view, 0).port;
-      return new MmsgSocket(libc, fd, bound, batch, slotBytes);
+      return new MmsgSocket(libc, fd, bound, batch, slotBytes, gro);
     } finally {
       tmp.free();
     }
@@ -227,6 +243,7 @@ export class MmsgSocket {
     const v = this.#rxVec.view;
     const n = Math.min(max, this.batch);
     for (let i = 0; i < n; i++) v.setUint32(i * MMSGHDR + 8, SOCKADDR, true);
+    if (this.gro) for (let i = 0; i < n; i++) v.setUint32(i * MMSGHDR + 40, CMSG, true);
     const got = this.#libc.recvmmsg(this.fd, this.#rxVec.address, n, MSG_DONTWAIT, 0);
     if (got < 0) {
       const e = this.#libc.errno();
@@ -238,7 +255,20 @@ export class MmsgSocket {
 
   /** Byte offset of received datagram i in {@link rxBytes}. */
   rxOffset(i: number): number {
-    return i * this.slotBytes;
+    return i * this.rxSlotBytes;
+  }
+  /**
+   * With GRO: the size of each datagram in received message i when the kernel coalesced several
+   * (all equal but the last, which may be shorter), else 0 (the message is one datagram).
+   */
+  rxSegment(i: number): number {
+    const c = this.#rxCmsg;
+    if (!c) return 0;
+    const v = this.#rxVec.view;
+    if (v.getUint32(i * MMSGHDR + 40, true) < 20) return 0;
+    const o = i * CMSG;
+    if (c.view.getInt32(o + 8, true) !== SOL_UDP || c.view.getInt32(o + 12, true) !== UDP_GRO) return 0;
+    return c.view.getInt32(o + 16, true);
   }
   /** Length of received datagram i. */
   rxLength(i: number): number {
@@ -402,5 +432,6 @@ export class MmsgSocket {
       this.#gsoCmsg,
     ])
       b.free();
+    this.#rxCmsg?.free();
   }
 }

@@ -13,6 +13,8 @@ import { NetnsLab, requireNetns, tunnelJson } from "../helpers/netns.ts";
 import { repoPath } from "../helpers/interop.ts";
 
 const CLI = repoPath("bin/ipsec-wasm.mjs");
+/** The Child SA's suite (TUN_PROFILE_ESP=chacha20poly1305 profiles the other AEAD). */
+const ESP = process.env.TUN_PROFILE_ESP ?? "aes128gcm16";
 const work = mkdtempSync(join(tmpdir(), "ipsec-wasm-tun-profile-"));
 const lab = new NetnsLab("tf");
 let nsA = "",
@@ -50,7 +52,7 @@ function conf(name: string, me: string, peer: string, lts: string, rts: string):
       net {
         local_ts = ${lts}
         remote_ts = ${rts}
-        esp_proposals = aes128gcm16
+        esp_proposals = ${ESP}
       }
     }
   }
@@ -86,14 +88,19 @@ const delta = (a: Io, b: Io): Io => ({
   stageUs: Object.fromEntries(Object.keys(b.stageUs).map((k) => [k, b.stageUs[k]! - (a.stageUs[k] ?? 0)])),
 });
 
-for (const io of ["mmsg", "dgram"] as const) {
+for (const [io, offload] of [
+  ["mmsg", "on"],
+  ["mmsg", "off"],
+  ["dgram", "on"],
+] as const) {
   test(
-    `profiled worker, --io ${io}: CPU per packet and per stage for TUN -> UDP and UDP -> TUN (printed)`,
+    `profiled worker, --io ${io}, TUN offloads ${offload}: CPU per packet and per stage for TUN -> UDP and UDP -> TUN, TCP and UDP (printed)`,
     { timeout: 120_000 },
     async (t) => {
-      const env = { IPSEC_WASM_IO_PROFILE: "1" };
-      const tmpA = join(work, `${io}-a`),
-        tmpB = join(work, `${io}-b`);
+      const env = { IPSEC_WASM_IO_PROFILE: "1", IPSEC_WASM_TUN_OFFLOAD: offload };
+      const tag = `${io}${offload}`;
+      const tmpA = join(work, `${tag}-a`),
+        tmpB = join(work, `${tag}-b`);
       mkdirSync(tmpA);
       mkdirSync(tmpB);
       const b = lab.spawn(
@@ -105,9 +112,9 @@ for (const io of ["mmsg", "dgram"] as const) {
           "--listen",
           "-q",
           "--conf",
-          conf(`${io}-b`, "198.18.9.2", "198.18.9.1", "10.92.0.2/32", "10.92.0.1/32"),
+          conf(`${tag}-b`, "198.18.9.2", "198.18.9.1", "10.92.0.2/32", "10.92.0.1/32"),
           "--tun",
-          `${lab.prefix}${io}b`,
+          `${lab.prefix}${tag}b`,
           "--io",
           io,
         ],
@@ -121,9 +128,9 @@ for (const io of ["mmsg", "dgram"] as const) {
           CLI,
           "up",
           "--conf",
-          conf(`${io}-a`, "198.18.9.1", "198.18.9.2", "10.92.0.1/32", "10.92.0.2/32"),
+          conf(`${tag}-a`, "198.18.9.1", "198.18.9.2", "10.92.0.1/32", "10.92.0.2/32"),
           "--tun",
-          `${lab.prefix}${io}a`,
+          `${lab.prefix}${tag}a`,
           "--io",
           io,
         ],
@@ -132,14 +139,14 @@ for (const io of ["mmsg", "dgram"] as const) {
       t.after(() => lab.stop(a, "SIGKILL", 2000).then(() => lab.stop(b, "SIGKILL", 2000)));
       await a.waitFor(/routes 10\.92\.0\.2\/32/, 20_000);
       await b.waitFor(/routes 10\.92\.0\.1\/32/, 10_000);
-      for (const size of [64, 1372]) {
+      for (const size of ["tcp", 64, 1372] as const) {
         const server = lab.spawn(nsB, ["iperf3", "-s", "-1", "--forceflush", "-B", "10.92.0.2"]);
         await server.waitFor(/Server listening/, 5000);
         const a0 = (await tunnelJson(a.pid, tmpA)).io as Io,
           b0 = (await tunnelJson(b.pid, tmpB)).io as Io;
         const r = await lab.exec(
           nsA,
-          ["iperf3", "-c", "10.92.0.2", "-u", "-b", "0", "-l", String(size), "-t", "2"],
+          ["iperf3", "-c", "10.92.0.2", "-t", "2", ...(size === "tcp" ? [] : ["-u", "-b", "0", "-l", String(size)])],
           20_000,
         );
         const a1 = (await tunnelJson(a.pid, tmpA)).io as Io,
@@ -158,11 +165,11 @@ for (const io of ["mmsg", "dgram"] as const) {
         const stages = (d: Io, keys: string[], n: number): string =>
           keys.map((k) => `${k} ${per(d.stageUs[k] ?? 0, n)}`).join(", ");
         t.diagnostic(
-          `${io} ${size} B TUN->UDP (A): ${tx.tunRead} packets, ${(tx.tunRead / tx.wallMs).toFixed(1)} kpps, worker CPU ${per(tx.cpuUs, tx.tunRead)} us/packet ` +
+          `${io} offload ${offload} ${size === "tcp" ? "TCP" : `${size} B`} TUN->UDP (A): ${tx.tunRead} packets, ${(tx.tunRead / tx.wallMs).toFixed(1)} kpps, worker CPU ${per(tx.cpuUs, tx.tunRead)} us/packet ` +
             `(${stages(tx, ["tunRead", "encStage", "encap", "udpSend"], tx.tunRead)})`,
         );
         t.diagnostic(
-          `${io} ${size} B UDP->TUN (B): ${rx.tunWritten} packets, ${(rx.tunWritten / rx.wallMs).toFixed(1)} kpps, worker CPU ${per(rx.cpuUs, rx.tunWritten)} us/packet ` +
+          `${io} offload ${offload} ${size === "tcp" ? "TCP" : `${size} B`} UDP->TUN (B): ${rx.tunWritten} packets, ${(rx.tunWritten / rx.wallMs).toFixed(1)} kpps, worker CPU ${per(rx.cpuUs, rx.tunWritten)} us/packet ` +
             `(${stages(rx, ["udpRecv", "decStage", "decap", "tunWrite"], rx.tunWritten)})`,
         );
       }

@@ -7,7 +7,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Dataplane } from "../../sdk/dataplane/dataplane.ts";
-import { TunnelEngine, innerDestination, type UdpSink } from "../../sdk/io/tunnel-engine.ts";
+import { TunnelEngine, innerDestination, type EngineOffload, type UdpSink } from "../../sdk/io/tunnel-engine.ts";
+import {
+  GSO_NONE,
+  GSO_TCPV4,
+  gsoSegment,
+  gsoSegments,
+  VNET_F_NEEDS_CSUM,
+  VNET_HDR_LEN,
+  VnetHdr,
+} from "../../sdk/io/tun-offload.ts";
 import type { Libc, NativeBlock } from "../../sdk/io/libc.ts";
 import type { FromWorker } from "../../sdk/io/messages.ts";
 import { wireTs } from "../../sdk/io/selectors.ts";
@@ -45,7 +54,11 @@ function fakeLibc(): { libc: Libc; tunIn: Uint8Array[]; tunOut: Uint8Array[] } {
       tunOut.push(v.slice(0, n));
       return n;
     },
-    write: fail,
+    write(_fd, addr, len) {
+      const b = blocks.find((x) => addr >= x.address && addr < x.address + x.bytes.length)!;
+      tunOut.push(b.bytes.slice(addr - b.address, addr - b.address + len));
+      return len;
+    },
     close: () => 0,
     poll: () => 0,
     socket: fail,
@@ -99,12 +112,12 @@ const refOut: RefSa = {
 };
 const refIn: RefSa = { spi: 0xc0000002, suite: "gcm", key: GCM_IN.subarray(0, 16), salt: GCM_IN.subarray(16), icv: 16 };
 
-async function rig() {
+async function rig(offload?: EngineOffload) {
   const dp = await Dataplane.create({ maxSas: 16, batchSize: 8 });
   const { libc, tunIn, tunOut } = fakeLibc();
   const sink = fakeSink();
   const posted: FromWorker[] = [];
-  const engine = new TunnelEngine(libc, dp, 7, 8, sink, (m) => posted.push(m));
+  const engine = new TunnelEngine(libc, dp, 7, 8, sink, (m) => posted.push(m), false, offload);
   // Main-thread handles 100 (out) and 101 (in), as the mirror would send them.
   engine.control({
     t: "add",
@@ -265,4 +278,95 @@ test("the ICV-truncation detector runs in the worker: a peer's 96-bit HMAC ICVs 
     posted.some((m) => m.t === "diag" && /96-bit ICV/.test(m.line)),
     "the line is posted as it is raised",
   );
+});
+
+/** A TCP super-packet src -> dst (payload `n` bytes from seq 5000) behind its virtio_net_hdr, and its segments. */
+function tso(src: string, dst: string, n: number, gsoSize: number): { read: Uint8Array; segments: Uint8Array[] } {
+  const payload = Uint8Array.from({ length: n }, (_, i) => (i * 7) & 255);
+  const big = buildPacket({ v6: false, src, dst, l4: "tcp", id: 1, seq: 5000, payload });
+  const h = new VnetHdr();
+  h.flags = VNET_F_NEEDS_CSUM;
+  h.gsoType = GSO_TCPV4;
+  h.gsoSize = gsoSize;
+  h.csumStart = 20;
+  h.csumOffset = 16;
+  const read = new Uint8Array(VNET_HDR_LEN + big.length);
+  h.encode(read, 0);
+  read.set(big, VNET_HDR_LEN);
+  const segments: Uint8Array[] = [];
+  const k = gsoSegments(big, big.length, h);
+  for (let i = 0; i < k; i++) {
+    const out = new Uint8Array(2048);
+    segments.push(out.slice(0, gsoSegment(big, big.length, h, i, out, 0)));
+  }
+  return { read, segments };
+}
+
+test("offloads: a TSO super-packet read from the TUN goes out as MSS-sized ESP packets over two batches; a plain read behind its header too", async () => {
+  const { engine, tunIn, sink } = await rig({ vnetHdr: true, uso: false });
+  const { read, segments } = tso("10.0.0.1", "10.0.9.9", 5000, 480);
+  assert.equal(segments.length, 11);
+  const plain = pkt("10.0.0.1", "10.0.9.9");
+  const plainRead = new Uint8Array(VNET_HDR_LEN + plain.length);
+  plainRead.set(plain, VNET_HDR_LEN);
+  tunIn.push(read, plainRead);
+  // reading stops once a batch's worth (8) was read: the plain packet comes with the next call
+  assert.equal(engine.fromTun(), 11);
+  assert.equal(engine.fromTun(), 1);
+  assert.equal(sink.sent.length, 12);
+  sink.sent.forEach((d, i) => {
+    const back = refDecap(refOut, d.bytes);
+    assert.deepEqual(new Uint8Array(back.payload), i < 11 ? segments[i] : plain);
+  });
+  assert.equal(engine.io.tunGsoRead, 1);
+  assert.equal(engine.io.tunRead, 12);
+  assert.equal(engine.io.encapBatches, 3);
+});
+
+test("offloads: decrypted TCP segments of one flow are written as one GRO super-packet, anything else alone behind a zero header", async () => {
+  const { engine, tunOut } = await rig({ vnetHdr: true, uso: false });
+  const { segments } = tso("10.0.9.9", "10.0.0.1", 3000, 600);
+  const udp = pkt("10.0.9.9", "10.0.0.1");
+  engine.beginReceive();
+  [...segments, udp].forEach((p, i) =>
+    engine.ingest(new Uint8Array(refEncap(refIn, BigInt(i + 1), p, 4)), () => ({ address: "x", port: 0 })),
+  );
+  engine.finishReceive();
+  assert.equal(tunOut.length, 2);
+  const h = new VnetHdr().decode(tunOut[0]!, 0);
+  assert.equal(h.gsoType, GSO_TCPV4);
+  assert.equal(h.gsoSize, 600);
+  const whole = tunOut[0]!.subarray(VNET_HDR_LEN);
+  assert.equal(whole.length, 40 + 3000);
+  assert.deepEqual(
+    whole.subarray(40),
+    Uint8Array.from({ length: 3000 }, (_, i) => (i * 7) & 255),
+  );
+  assert.equal(new VnetHdr().decode(tunOut[1]!, 0).gsoType, GSO_NONE);
+  assert.deepEqual(tunOut[1]!.subarray(0, VNET_HDR_LEN), new Uint8Array(VNET_HDR_LEN));
+  assert.deepEqual(tunOut[1]!.subarray(VNET_HDR_LEN), udp);
+  assert.equal(engine.io.tunWritten, 6);
+  assert.equal(engine.io.tunGroWritten, 1);
+  assert.equal(engine.io.tunGroPackets, 5);
+});
+
+test("offloads: reads without an outbound SA (plain and TSO) are reported for traps as well", async () => {
+  const { engine, tunIn, sink, posted } = await rig({ vnetHdr: true, uso: false });
+  engine.control({ t: "remove", h: 100 });
+  const plain = pkt("10.0.0.1", "10.0.9.7");
+  const plainRead = new Uint8Array(VNET_HDR_LEN + plain.length);
+  plainRead.set(plain, VNET_HDR_LEN);
+  const { read } = tso("10.0.0.1", "10.0.9.8", 3000, 480);
+  tunIn.push(plainRead, read);
+  engine.fromTun();
+  assert.equal(sink.sent.length, 0);
+  assert.deepEqual(
+    posted.filter((m) => m.t === "noroute"),
+    [
+      { t: "noroute", dst: "10.0.9.7" },
+      { t: "noroute", dst: "10.0.9.8" },
+    ],
+  );
+  const segs = gsoSegments(read.subarray(VNET_HDR_LEN), read.length - VNET_HDR_LEN, new VnetHdr().decode(read, 0));
+  assert.equal(engine.io.noRoute, 1 + segs);
 });
