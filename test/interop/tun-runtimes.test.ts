@@ -116,19 +116,19 @@ interface Pair {
 }
 
 /** Starts B (`--listen`, run by `runB`) and A (initiator, `runA`), each with a TUN; waits for both routes. */
-async function pair(tag: string, runA: string[], runB: string[]): Promise<Pair> {
+async function pair(tag: string, runA: string[], runB: string[], args: string[] = []): Promise<Pair> {
   const tmpA = join(work, `${tag}-a`),
     tmpB = join(work, `${tag}-b`);
   mkdirSync(tmpA);
   mkdirSync(tmpB);
   const tunA = `${lab.prefix}${tag}a`,
     tunB = `${lab.prefix}${tag}b`;
-  const b = lab.spawn(nsB, [...runB, "up", "--listen", "--conf", conf(`${tag}-b`, B, A), "--tun", tunB], {
+  const b = lab.spawn(nsB, [...runB, "up", "--listen", "--conf", conf(`${tag}-b`, B, A), "--tun", tunB, ...args], {
     TMPDIR: tmpB,
     NO_COLOR: "1",
   });
   await b.waitFor(/listening on/, 20_000);
-  const a = lab.spawn(nsA, [...runA, "up", "--conf", conf(`${tag}-a`, A, B), "--tun", tunA], {
+  const a = lab.spawn(nsA, [...runA, "up", "--conf", conf(`${tag}-a`, A, B), "--tun", tunA, ...args], {
     TMPDIR: tmpA,
     NO_COLOR: "1",
   });
@@ -277,6 +277,33 @@ test("Bun: libc through bun:ffi without root (test/deno/libc-ffi-check.ts)", { t
   assert.equal(r.status, 0, `${r.error?.message ?? ""}${r.stdout}${r.stderr}`);
   assert.deepEqual(JSON.parse(r.stdout.trim()), { runtime: "bun", failures: [] });
 });
+
+for (const rt of ["deno", "bun"] as const) {
+  test(
+    `${rt} on both sides with --io dgram (node:dgram in the worker) and with --workers 2 (SO_REUSEPORT, ESP steered by SPI): ping both ways and TCP --bidir`,
+    { timeout: 150_000 },
+    async (t) => {
+      const run = await runtimes[rt]();
+      for (const [tag, args] of [
+        [`${rt[0]}g`, ["--io", "dgram"]],
+        [`${rt[0]}w`, ["--workers", "2"]],
+      ] as const) {
+        const p = await pair(tag, run, run, [...args]);
+        t.after(() => lab.stop(p.a, "SIGKILL", 2000).then(() => lab.stop(p.b, "SIGKILL", 2000)));
+        if (args[0] === "--workers") assert.match(p.a.out(), /2 packet workers started/);
+        else assert.match(p.a.out(), /node:dgram/);
+        assert.match(await ping(nsA, B_IN), /3 packets transmitted, 3 received/, p.a.out().slice(-2000));
+        assert.match(await ping(nsB, A_IN), /3 packets transmitted, 3 received/, p.b.out().slice(-2000));
+        const tcp = await iperf(nsB, B_IN, nsA, ["--bidir"]);
+        assert.ok(tcp.sum_received!.bytes > 1e6, JSON.stringify(tcp));
+        t.diagnostic(
+          `${args.join(" ")}: TCP --bidir ${(tcp.sum_received!.bits_per_second / 1e6).toFixed(0)} Mbit/s received`,
+        );
+        await stopPair(p);
+      }
+    },
+  );
+}
 
 test("afterwards: no TUN device, route, namespace or process of these tests is left", { timeout: 30_000 }, async () => {
   for (const ns of [nsA, nsB]) assert.deepEqual(lab.state(ns).tuns, []);
