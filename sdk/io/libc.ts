@@ -1,6 +1,7 @@
 /**
- * libc through koffi (an optional peer dependency, imported only when TUN or recvmmsg/sendmmsg I/O is
- * asked for): the handful of system calls a userspace tunnel needs, and native memory whose
+ * libc through the runtime's FFI (koffi, an optional peer dependency, under Node; `Deno.dlopen`
+ * under Deno; `bun:ffi` under Bun; imported only when TUN or recvmmsg/sendmmsg I/O is asked for,
+ * one module per runtime: libc-koffi.ts, libc-deno.ts, libc-bun.ts): the handful of system calls a userspace tunnel needs, and native memory whose
  * addresses stay put, so the batch structures (mmsghdr, iovec, sockaddr, pollfd) are built once
  * and the hot path only writes lengths and addresses into them.
  *
@@ -13,16 +14,6 @@
 import { IoError } from "./errors.ts";
 import { formatIp } from "../net/ip.ts";
 import { byteAt } from "../packet/bytes.ts";
-
-/** The koffi module's surface we use (typed loosely: it is an optional peer dependency). */
-interface Koffi {
-  load(path: string): { func(decl: string): (...args: unknown[]) => unknown };
-  alloc(type: string, n: number): unknown;
-  free(ptr: unknown): void;
-  view(ptr: unknown, len: number): ArrayBuffer;
-  address(ptr: unknown): bigint;
-  errno(): number;
-}
 
 // Linux constants (asm-generic; identical on x86-64 and aarch64).
 export const O_RDWR = 2,
@@ -70,53 +61,22 @@ export const MMSGHDR = 64,
   IFREQ = 40,
   SOCKADDR = 32;
 
-/** A block of native memory: its address (stable until freed) and a view of it. */
-export interface NativeBlock {
-  readonly address: number;
-  readonly bytes: Uint8Array;
-  readonly view: DataView;
-  free(): void;
-}
-
-/** The libc functions, bound once per thread. */
-export interface Libc {
-  /** `read(fd, addr, len)`: bytes read, or -1 (see {@link errno}). */
-  read(fd: number, addr: number, len: number): number;
-  /** `write(fd, addr, len)`. */
-  write(fd: number, addr: number, len: number): number;
-  /** `write` from a JavaScript view (koffi passes the pointer to its contents: no copy). */
-  writeView(fd: number, view: Uint8Array, len: number): number;
-  close(fd: number): number;
-  poll(fdsAddr: number, nfds: number, timeoutMs: number): number;
-  socket(domain: number, type: number, protocol: number): number;
-  bind(fd: number, addr: number, len: number): number;
-  setsockopt(fd: number, level: number, name: number, valueAddr: number, len: number): number;
-  getsockname(fd: number, addr: number, lenAddr: number): number;
-  recvmmsg(fd: number, vecAddr: number, n: number, flags: number, timeout: number): number;
-  sendmmsg(fd: number, vecAddr: number, n: number, flags: number): number;
-  sendto(fd: number, addr: number, len: number, flags: number, to: number, tolen: number): number;
-  eventfd(initval: number, flags: number): number;
-  /** `open(path, flags)` (variadic in C: declared as such). */
-  open(path: string, flags: number): number;
-  /** `ioctl(fd, request, addr)` (variadic in C: declared as such). */
-  ioctl(fd: number, request: number, addr: number): number;
-  /** Address of the first byte of a view (the base of wasm memory, for zero-copy sends from it). */
-  addressOf(view: Uint8Array): number;
-  /** CPU time this thread has used, ns (CLOCK_THREAD_CPUTIME_ID). */
-  threadCpuNs(): number;
-  /** errno of the last failed call on this thread. */
-  errno(): number;
-  /** `strerror` text for an errno value. */
-  strerror(e: number): string;
-  /** Native memory that never moves (for structures the kernel reads through pointers). */
-  alloc(bytes: number): NativeBlock;
-}
+export type { Libc, NativeBlock } from "./libc-types.ts";
+import type { Libc } from "./libc-types.ts";
 
 let cached: Promise<Libc> | undefined;
 
+/** The JavaScript runtime this thread runs in, for the FFI it offers. */
+export function ffiRuntime(): "node" | "deno" | "bun" {
+  if ("Deno" in globalThis) return "deno";
+  if (typeof process !== "undefined" && process.versions?.bun) return "bun";
+  return "node";
+}
+
 /**
- * Loads koffi and binds libc, once per thread. Throws an {@link IoError} `FFI_MISSING` when koffi
- * is not installed or does not load, `UNSUPPORTED` off Linux.
+ * Binds libc with the runtime's FFI, once per thread: koffi under Node, `Deno.dlopen` under Deno,
+ * `bun:ffi` under Bun. Throws an {@link IoError} `FFI_MISSING` when the FFI is not available (koffi
+ * not installed, Deno without --allow-ffi), `UNSUPPORTED` off Linux.
  */
 export function loadLibc(feature: string): Promise<Libc> {
   cached ??= bind(feature);
@@ -133,84 +93,11 @@ async function bind(feature: string): Promise<Libc> {
       `${feature} needs Linux (TUN devices and recvmmsg/sendmmsg); this is ${process.platform}: use --io dgram without --tun`,
     );
   }
-  let k: Koffi;
-  try {
-    // A variable specifier: bundlers and type checkers must not require the optional package.
-    const name = "koffi";
-    const mod = (await import(name)) as { default?: Koffi } & Koffi;
-    k = mod.default ?? mod;
-  } catch (e) {
-    throw new IoError(
-      "FFI_MISSING",
-      `${feature} needs koffi (FFI to libc, an optional peer dependency), which did not load (${(e as Error).message.split("\n")[0]}): run \`npm install koffi@3\`; without it only node:dgram (\`--io dgram\`, no --tun) carries ESP-in-UDP`,
-    );
-  }
-  const lib = k.load("libc.so.6");
-  const f = (decl: string): ((...a: unknown[]) => number) => lib.func(decl) as (...a: unknown[]) => number;
-  const read = f("long read(int fd, uintptr_t buf, size_t n)");
-  const write = f("long write(int fd, uintptr_t buf, size_t n)");
-  const writeView = f("long write(int fd, const void *buf, size_t n)");
-  const close = f("int close(int fd)");
-  const poll = f("int poll(uintptr_t fds, unsigned long n, int timeout)");
-  const socket = f("int socket(int domain, int type, int protocol)");
-  const bindFn = f("int bind(int fd, uintptr_t addr, uint32_t len)");
-  const setsockopt = f("int setsockopt(int fd, int level, int name, uintptr_t value, uint32_t len)");
-  const getsockname = f("int getsockname(int fd, uintptr_t addr, uintptr_t len)");
-  const recvmmsg = f("int recvmmsg(int fd, uintptr_t vec, unsigned int n, int flags, uintptr_t timeout)");
-  const sendmmsg = f("int sendmmsg(int fd, uintptr_t vec, unsigned int n, int flags)");
-  const sendto = f("long sendto(int fd, uintptr_t buf, size_t n, int flags, uintptr_t to, uint32_t tolen)");
-  const eventfd = f("int eventfd(unsigned int initval, int flags)");
-  const open = f("int open(const char *path, int flags, ...)");
-  const ioctl = f("int ioctl(int fd, unsigned long request, ...)");
-  const memcpyAddr = f("uintptr_t memcpy(void *dst, const void *src, size_t n)");
-  const clockGettime = f("int clock_gettime(int clock, uintptr_t ts)");
-  const alloc = (bytes: number): NativeBlock => {
-    const p = k.alloc("uint8_t", bytes);
-    const address = Number(k.address(p));
-    const ab = k.view(p, bytes);
-    const u8 = new Uint8Array(ab);
-    u8.fill(0);
-    let freed = false;
-    return {
-      address,
-      bytes: u8,
-      view: new DataView(ab),
-      free: () => {
-        if (!freed) {
-          freed = true;
-          k.free(p);
-        }
-      },
-    };
-  };
-  const ts = alloc(16);
-  const strerror = lib.func("const char *strerror(int e)") as (e: number) => string;
-  return {
-    read: (fd, a, n) => read(fd, a, n),
-    write: (fd, a, n) => write(fd, a, n),
-    writeView: (fd, v, n) => writeView(fd, v, n),
-    close: (fd) => close(fd),
-    poll: (a, n, t) => poll(a, n, t),
-    socket: (d, t, p) => socket(d, t, p),
-    bind: (fd, a, n) => bindFn(fd, a, n),
-    setsockopt: (fd, l, n, a, len) => setsockopt(fd, l, n, a, len),
-    getsockname: (fd, a, l) => getsockname(fd, a, l),
-    recvmmsg: (fd, v, n, fl, t) => recvmmsg(fd, v, n, fl, t),
-    sendmmsg: (fd, v, n, fl) => sendmmsg(fd, v, n, fl),
-    sendto: (fd, a, n, fl, to, tl) => sendto(fd, a, n, fl, to, tl),
-    eventfd: (v, fl) => eventfd(v, fl),
-    open: (p, fl) => open(p, fl),
-    ioctl: (fd, r, a) => ioctl(fd, r, "uintptr_t", a),
-    // memcpy(v, v, 0) copies nothing and returns its first argument: the address koffi passed.
-    addressOf: (v) => Number(memcpyAddr(v, v, 0)),
-    threadCpuNs() {
-      clockGettime(3 /* CLOCK_THREAD_CPUTIME_ID */, ts.address);
-      return Number(ts.view.getBigInt64(0, true)) * 1e9 + Number(ts.view.getBigInt64(8, true));
-    },
-    errno: () => k.errno(),
-    strerror: (e) => strerror(e),
-    alloc,
-  };
+  // Each runtime's module is imported only under that runtime (bun:ffi and koffi exist only there).
+  const rt = ffiRuntime();
+  if (rt === "deno") return (await import("./libc-deno.ts")).bindDeno(feature);
+  if (rt === "bun") return (await import("./libc-bun.ts")).bindBun(feature);
+  return (await import("./libc-koffi.ts")).bindKoffi(feature);
 }
 
 /** Writes a sockaddr_in / sockaddr_in6 for `ip` (4 or 16 bytes) and `port` at `off`; returns its length. */

@@ -191,6 +191,14 @@ async function runMmsg(libc: Libc, dp: Dataplane, wake: number, pfd: NativeBlock
   }
 }
 
+/**
+ * The next turn of the event loop, after its I/O: setImmediate in Node and Bun. Deno runs
+ * setImmediate callbacks again before it polls its I/O, so node:dgram's datagrams barely got in
+ * (TCP through the tunnel at 6 Mbit/s); a zero timeout lets them in there (83 Mbit/s).
+ */
+const nextTurn: (f: () => void) => void =
+  "Deno" in globalThis ? (f) => void setTimeout(f, 0) : (f) => void setImmediate(f);
+
 async function runDgram(
   libc: Libc,
   dp: Dataplane,
@@ -260,7 +268,7 @@ async function runDgram(
       }
       idle = n === 0;
       tick();
-      setImmediate(step);
+      nextTurn(step);
     };
     step();
   });

@@ -16,7 +16,6 @@
  * @module
  */
 import dgram from "node:dgram";
-import { writeSync } from "node:fs";
 import { MessageChannel, Worker } from "node:worker_threads";
 import type { Dataplane } from "../dataplane/dataplane.ts";
 import type { GlobalStats, LifetimeEvent, SaHandle, SaStats, Status } from "../dataplane/types.ts";
@@ -26,7 +25,7 @@ import type { TrafficSelector } from "../ike/message.ts";
 import type { Diagnostic } from "../diag/types.ts";
 import { formatIp, parseIp } from "../net/ip.ts";
 import { IoError, IO_EXIT_CODES, type IoErrorCode } from "./errors.ts";
-import { loadLibc } from "./libc.ts";
+import { loadLibc, type Libc } from "./libc.ts";
 import { TunDevice, rangeToPrefixes } from "./tun-linux.ts";
 import { wireTs } from "./selectors.ts";
 import type { FromWorker, InPolicy, IoCounters, OutRoute, ToWorker, UdpIoMode, WorkerSetup } from "./messages.ts";
@@ -95,6 +94,7 @@ export class TunnelTransport implements IkeTransport {
   readonly #target: Dataplane;
   readonly #lanes: Lane[];
   readonly #plain?: dgram.Socket;
+  readonly #libc: Libc;
   readonly #lifetime = new Set<(e: LifetimeEvent) => void>();
   #last?: Stats;
   readonly #snap = new Map<SaHandle, Stats["sas"][number]>();
@@ -109,7 +109,9 @@ export class TunnelTransport implements IkeTransport {
     tun: TunDevice;
     natPort: number;
     plain?: dgram.Socket;
+    libc: Libc;
   }) {
+    this.#libc = init.libc;
     this.#opts = init.opts;
     this.#target = init.target;
     this.#lanes = init.lanes;
@@ -191,7 +193,7 @@ export class TunnelTransport implements IkeTransport {
           );
         });
       }
-      self = new TunnelTransport({ opts, target: dp, lanes, tun, natPort, plain });
+      self = new TunnelTransport({ opts, target: dp, lanes, tun, natPort, plain, libc });
       return self;
     } catch (e) {
       for (const l of lanes) await l.worker.terminate();
@@ -245,11 +247,9 @@ export class TunnelTransport implements IkeTransport {
       queueMicrotask(() => {
         lane.kick = false;
         if (this.#closed) return;
-        try {
-          writeSync(lane.wakeFd, ONE);
-        } catch {
-          /* the worker is gone; its exit is reported */
-        }
+        // libc's write, not node:fs: Deno's writeSync takes only its own file descriptors. A
+        // worker that is gone fails it (EBADF); its exit is reported.
+        this.#libc.writeView(lane.wakeFd, ONE, 8);
       });
     }
   }
@@ -523,13 +523,7 @@ export class TunnelTransport implements IkeTransport {
     if (this.#closed) return;
     this.#send({ t: "stop" });
     this.#closed = true;
-    for (const lane of this.#lanes) {
-      try {
-        writeSync(lane.wakeFd, ONE);
-      } catch {
-        /* already gone */
-      }
-    }
+    for (const lane of this.#lanes) this.#libc.writeView(lane.wakeFd, ONE, 8);
     await Promise.all(
       this.#lanes.map(async (lane) => {
         const t = setTimeout(() => void lane.worker.terminate(), 2000);

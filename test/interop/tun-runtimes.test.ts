@@ -1,0 +1,313 @@
+// `ipsec-wasm up --tun` under Deno and Bun (issue 15): two peers in two network namespaces joined
+// by a veth (198.18.10.1 <-> 198.18.10.2), one run by the real Deno binary (node_modules/.bin/deno,
+// the devDependency; Deno.dlopen of libc) or Bun (test/consumers/tools' pinned binary; bun:ffi),
+// the other by Node (koffi); the kernel's ping and iperf3 TCP and UDP go through both TUNs both
+// ways; the packet worker (node:worker_threads) and its recvmmsg/sendmmsg loop run in that
+// runtime. Deno runs with the permission flags the README lists, and without --allow-ffi it exits
+// 20 with one line. Bun also runs test/deno/libc-ffi-check.ts. Afterwards no TUN, route,
+// namespace or process is left. A runtime that cannot start fails its test (never skipped).
+// Needs root, iproute2, iputils-ping, iperf3 and a built dist/ (npm run build).
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { NetnsLab, requireNetns, tunnelJson, type Spawned } from "../helpers/netns.ts";
+import { repoPath } from "../helpers/interop.ts";
+import { tool } from "../consumers/harness.ts";
+
+const CLI = repoPath("bin/ipsec-wasm.mjs");
+const DENO = repoPath("node_modules/.bin/deno");
+/** What `deno run` needs for `up --tun` (README): libc, UDP, the conf, the control socket, env, `ip`. */
+const DENO_FLAGS = ["--allow-ffi", "--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-run"];
+const A_OUT = "198.18.10.1",
+  B_OUT = "198.18.10.2";
+const A_IN = "10.93.0.1",
+  B_IN = "10.93.0.2";
+const work = mkdtempSync(join(tmpdir(), "ipsec-wasm-tun-runtimes-"));
+const lab = new NetnsLab("tr");
+let nsA = "",
+  nsB = "";
+
+/** The command that runs the CLI in each runtime. */
+const runtimes: Record<"node" | "deno" | "bun", () => Promise<string[]>> = {
+  node: () => Promise.resolve([process.execPath, CLI]),
+  deno: () => Promise.resolve([DENO, "run", ...DENO_FLAGS, CLI]),
+  bun: async () => [await tool("bun"), CLI],
+};
+
+/** The runtime's version, or a thrown reason why it cannot start (the test goes red with it). */
+function version(bin: string): string {
+  if (!existsSync(bin)) throw new Error(`${bin} is missing`);
+  const r = spawnSync(bin, ["--version"], { encoding: "utf8", timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`${bin} --version failed: ${r.error?.message ?? r.stderr}`);
+  return r.stdout.trim().split("\n")[0]!;
+}
+
+before(() => {
+  requireNetns([
+    { cmd: "ping", pkg: "iputils-ping" },
+    { cmd: "iperf3", pkg: "iperf3" },
+  ]);
+  assert.ok(existsSync(repoPath("dist/io/libc-deno.js")), "dist/ is missing or old: npm run build");
+  nsA = lab.netns();
+  nsB = lab.netns();
+  lab.veth(nsA, `${A_OUT}/24`, nsB, `${B_OUT}/24`);
+});
+after(async () => {
+  await lab.cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
+
+interface Side {
+  out: string;
+  inner: string;
+  id: string;
+}
+const A: Side = { out: A_OUT, inner: A_IN, id: "a.example" },
+  B: Side = { out: B_OUT, inner: B_IN, id: "b.example" };
+
+function conf(name: string, me: Side, peer: Side): string {
+  const path = join(work, `${name}.conf`);
+  writeFileSync(
+    path,
+    `connections {
+  t {
+    local_addrs = ${me.out}
+    remote_addrs = ${peer.out}
+    proposals = aes128gcm16-prfsha256-x25519
+    local {
+      auth = psk
+      id = ${me.id}
+    }
+    remote {
+      auth = psk
+      id = ${peer.id}
+    }
+    children {
+      net {
+        local_ts = ${me.inner}/32
+        remote_ts = ${peer.inner}/32
+        esp_proposals = aes128gcm16
+      }
+    }
+  }
+}
+secrets {
+  ike-1 {
+    id-1 = ${me.id}
+    id-2 = ${peer.id}
+    secret = tun-runtimes-test-psk
+  }
+}
+`,
+  );
+  return path;
+}
+
+interface Pair {
+  a: Spawned;
+  b: Spawned;
+  tmpA: string;
+  tmpB: string;
+  tunA: string;
+  tunB: string;
+}
+
+/** Starts B (`--listen`, run by `runB`) and A (initiator, `runA`), each with a TUN; waits for both routes. */
+async function pair(tag: string, runA: string[], runB: string[], args: string[] = []): Promise<Pair> {
+  const tmpA = join(work, `${tag}-a`),
+    tmpB = join(work, `${tag}-b`);
+  mkdirSync(tmpA);
+  mkdirSync(tmpB);
+  const tunA = `${lab.prefix}${tag}a`,
+    tunB = `${lab.prefix}${tag}b`;
+  const b = lab.spawn(nsB, [...runB, "up", "--listen", "--conf", conf(`${tag}-b`, B, A), "--tun", tunB, ...args], {
+    TMPDIR: tmpB,
+    NO_COLOR: "1",
+  });
+  await b.waitFor(/listening on/, 20_000);
+  const a = lab.spawn(nsA, [...runA, "up", "--conf", conf(`${tag}-a`, A, B), "--tun", tunA, ...args], {
+    TMPDIR: tmpA,
+    NO_COLOR: "1",
+  });
+  await a.waitFor(new RegExp(`${tunA}: routes`), 25_000);
+  await b.waitFor(new RegExp(`${tunB}: routes`), 10_000);
+  return { a, b, tmpA, tmpB, tunA, tunB };
+}
+
+/** SIGTERM to both (DELETE is sent): exit 0 and no TUN or route of theirs left. */
+async function stopPair(p: Pair): Promise<void> {
+  const [ca, cb] = await Promise.all([lab.stop(p.a), lab.stop(p.b)]);
+  assert.equal(ca, 0, p.a.out().slice(-3000));
+  assert.equal(cb, 0, p.b.out().slice(-3000));
+  for (const [ns, tun] of [
+    [nsA, p.tunA],
+    [nsB, p.tunB],
+  ] as const) {
+    const st = lab.state(ns);
+    assert.deepEqual(st.tuns, [], `no TUN left in ${ns}`);
+    assert.ok(
+      !st.routes.some((r) => r.includes(tun) || r.includes("10.93.")),
+      `no route of ${tun} left:\n${st.routes.join("\n")}`,
+    );
+  }
+}
+
+async function ping(ns: string, dst: string): Promise<string> {
+  const r = await lab.exec(ns, ["ping", "-c", "3", "-i", "0.2", "-W", "2", dst], 20_000);
+  return r.stdout + r.stderr;
+}
+
+interface IperfEnd {
+  sum_received?: { bits_per_second: number; bytes: number };
+  sum?: { lost_percent?: number; packets?: number };
+}
+
+/** iperf3 between the inner addresses: server in `srvNs` on `srv`, client in `cliNs`; returns the JSON `end`. */
+async function iperf(srvNs: string, srv: string, cliNs: string, args: string[]): Promise<IperfEnd> {
+  const server = lab.spawn(srvNs, ["iperf3", "-s", "-1", "--forceflush", "-B", srv]);
+  await server.waitFor(/Server listening/, 5000);
+  const r = await lab.exec(cliNs, ["iperf3", "-c", srv, "-t", "2", "-J", ...args], 20_000);
+  await Promise.race([server.exited, new Promise((res) => setTimeout(res, 5000))]);
+  assert.equal(r.code, 0, `iperf3 ${args.join(" ")}: ${r.stdout.slice(-2000)}${r.stderr}`);
+  return (JSON.parse(r.stdout) as { end: IperfEnd }).end;
+}
+
+/** Ping, TCP and UDP both ways through the pair; returns a one-line summary. */
+async function traffic(p: Pair): Promise<string> {
+  assert.match(await ping(nsA, B_IN), /3 packets transmitted, 3 received/, p.a.out().slice(-2000));
+  assert.match(await ping(nsB, A_IN), /3 packets transmitted, 3 received/, p.b.out().slice(-2000));
+  const tcpAB = await iperf(nsB, B_IN, nsA, []);
+  const tcpBA = await iperf(nsB, B_IN, nsA, ["-R"]);
+  assert.ok(tcpAB.sum_received!.bytes > 1e6 && tcpBA.sum_received!.bytes > 1e6, JSON.stringify({ tcpAB, tcpBA }));
+  const udpAB = await iperf(nsB, B_IN, nsA, ["-u", "-b", "20M", "-l", "1200"]);
+  const udpBA = await iperf(nsB, B_IN, nsA, ["-u", "-b", "20M", "-l", "1200", "-R"]);
+  for (const u of [udpAB, udpBA]) {
+    assert.ok((u.sum!.packets ?? 0) > 1000, JSON.stringify(u.sum));
+    assert.ok((u.sum!.lost_percent ?? 100) < 10, `UDP loss ${u.sum!.lost_percent}%`);
+  }
+  const mbit = (e: IperfEnd): string => (e.sum_received!.bits_per_second / 1e6).toFixed(0);
+  return `TCP A->B ${mbit(tcpAB)} Mbit/s, B->A ${mbit(tcpBA)} Mbit/s; UDP 20 Mbit/s loss ${udpAB.sum!.lost_percent?.toFixed(1)}% / ${udpBA.sum!.lost_percent?.toFixed(1)}% (short runs, orientation only)`;
+}
+
+/** The worker's counters of the peer `which` run by the runtime under test: packets went through it. */
+async function workerMoved(p: Pair, which: "a" | "b"): Promise<void> {
+  const j = await tunnelJson((which === "a" ? p.a : p.b).pid, which === "a" ? p.tmpA : p.tmpB);
+  const io = j.io as { tunRead: number; tunWritten: number; udpSent: number; udpReceived: number };
+  assert.ok(io.tunRead > 1000 && io.tunWritten > 100 && io.udpSent > 1000, JSON.stringify(io));
+}
+
+test(
+  "Deno runs the initiator (Deno.dlopen, node:worker_threads), Node the responder: ping, TCP and UDP both ways; SIGTERM leaves nothing",
+  { timeout: 150_000 },
+  async (t) => {
+    t.diagnostic(version(DENO));
+    const p = await pair("d", await runtimes.deno(), await runtimes.node());
+    t.after(() => lab.stop(p.a, "SIGKILL", 2000).then(() => lab.stop(p.b, "SIGKILL", 2000)));
+    assert.match(p.a.out(), /packet worker started/);
+    assert.match(lab.ip(["-n", nsA, "-o", "link", "show", "dev", p.tunA]), /mtu 1438 /);
+    t.diagnostic(await traffic(p));
+    await workerMoved(p, "a");
+    await stopPair(p);
+  },
+);
+
+test(
+  "Deno runs the responder, Node the initiator: ping, TCP and UDP both ways; SIGTERM leaves nothing",
+  { timeout: 150_000 },
+  async (t) => {
+    const p = await pair("e", await runtimes.node(), await runtimes.deno());
+    t.after(() => lab.stop(p.a, "SIGKILL", 2000).then(() => lab.stop(p.b, "SIGKILL", 2000)));
+    t.diagnostic(await traffic(p));
+    await workerMoved(p, "b");
+    await stopPair(p);
+  },
+);
+
+test("Deno without --allow-ffi: exit 20 and one line naming the flag", { timeout: 60_000 }, async () => {
+  const flags = DENO_FLAGS.filter((f) => f !== "--allow-ffi");
+  const r = await lab.exec(
+    nsA,
+    [DENO, "run", ...flags, CLI, "up", "--conf", conf("noffi", A, B), "--tun", `${lab.prefix}nf`],
+    30_000,
+    { TMPDIR: work, NO_COLOR: "1" },
+  );
+  assert.equal(r.code, 20, r.stdout + r.stderr);
+  assert.match(r.stderr, /needs FFI to libc: run deno with --allow-ffi/);
+  assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert.deepEqual(lab.state(nsA).tuns, []);
+});
+
+test(
+  "Bun runs the initiator (bun:ffi, node:worker_threads), Node the responder: ping, TCP and UDP both ways; SIGTERM leaves nothing",
+  { timeout: 600_000 },
+  async (t) => {
+    const run = await runtimes.bun(); // npm ci of test/consumers/tools on first use
+    t.diagnostic(`bun ${version(run[0]!)}`);
+    const p = await pair("b", run, await runtimes.node());
+    t.after(() => lab.stop(p.a, "SIGKILL", 2000).then(() => lab.stop(p.b, "SIGKILL", 2000)));
+    assert.match(p.a.out(), /packet worker started/);
+    t.diagnostic(await traffic(p));
+    await workerMoved(p, "a");
+    await stopPair(p);
+  },
+);
+
+test(
+  "Bun runs the responder, Node the initiator: ping, TCP and UDP both ways; SIGTERM leaves nothing",
+  { timeout: 150_000 },
+  async (t) => {
+    const p = await pair("c", await runtimes.node(), await runtimes.bun());
+    t.after(() => lab.stop(p.a, "SIGKILL", 2000).then(() => lab.stop(p.b, "SIGKILL", 2000)));
+    t.diagnostic(await traffic(p));
+    await workerMoved(p, "b");
+    await stopPair(p);
+  },
+);
+
+test("Bun: libc through bun:ffi without root (test/deno/libc-ffi-check.ts)", { timeout: 60_000 }, async () => {
+  const [bun] = await runtimes.bun();
+  const r = spawnSync(bun!, [repoPath("test/deno/libc-ffi-check.ts")], {
+    encoding: "utf8",
+    timeout: 30_000,
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  assert.equal(r.status, 0, `${r.error?.message ?? ""}${r.stdout}${r.stderr}`);
+  assert.deepEqual(JSON.parse(r.stdout.trim()), { runtime: "bun", failures: [] });
+});
+
+for (const rt of ["deno", "bun"] as const) {
+  test(
+    `${rt} on both sides with --io dgram (node:dgram in the worker) and with --workers 2 (SO_REUSEPORT, ESP steered by SPI): ping both ways and TCP --bidir`,
+    { timeout: 150_000 },
+    async (t) => {
+      const run = await runtimes[rt]();
+      for (const [tag, args] of [
+        [`${rt[0]}g`, ["--io", "dgram"]],
+        [`${rt[0]}w`, ["--workers", "2"]],
+      ] as const) {
+        const p = await pair(tag, run, run, [...args]);
+        t.after(() => lab.stop(p.a, "SIGKILL", 2000).then(() => lab.stop(p.b, "SIGKILL", 2000)));
+        if (args[0] === "--workers") assert.match(p.a.out(), /2 packet workers started/);
+        else assert.match(p.a.out(), /node:dgram/);
+        assert.match(await ping(nsA, B_IN), /3 packets transmitted, 3 received/, p.a.out().slice(-2000));
+        assert.match(await ping(nsB, A_IN), /3 packets transmitted, 3 received/, p.b.out().slice(-2000));
+        const tcp = await iperf(nsB, B_IN, nsA, ["--bidir"]);
+        assert.ok(tcp.sum_received!.bytes > 1e6, JSON.stringify(tcp));
+        t.diagnostic(
+          `${args.join(" ")}: TCP --bidir ${(tcp.sum_received!.bits_per_second / 1e6).toFixed(0)} Mbit/s received`,
+        );
+        await stopPair(p);
+      }
+    },
+  );
+}
+
+test("afterwards: no TUN device, route, namespace or process of these tests is left", { timeout: 30_000 }, async () => {
+  for (const ns of [nsA, nsB]) assert.deepEqual(lab.state(ns).tuns, []);
+  await lab.cleanup();
+  assert.deepEqual(lab.leftovers(), { namespaces: [], pids: [] });
+  assert.doesNotMatch(lab.ip(["-o", "link", "show", "type", "tun"]), new RegExp(lab.prefix));
+});
