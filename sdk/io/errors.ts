@@ -6,7 +6,7 @@
 
 /** What failed. */
 export type IoErrorCode =
-  /** koffi (FFI to libc, an optional peer dependency) is not installed or did not load. */
+  /** No FFI to libc: koffi (an optional peer dependency of Node) missing, or Deno without --allow-ffi. */
   | "FFI_MISSING"
   /** This platform has no implementation (TUN and recvmmsg/sendmmsg are Linux only). */
   | "UNSUPPORTED"
