@@ -30,7 +30,7 @@ import { identityMatches, formatIdentity, type IkeIdentity } from "./identity.ts
 import { tsContainsAddress, parseTs, formatTs } from "./ts.ts";
 import { parseIp } from "../net/ip.ts";
 import type { TrafficSelector } from "./message.ts";
-import { rateLimited, type LogSink } from "./log.ts";
+import { logText, rateLimited, type LogSink, type LogText } from "./log.ts";
 import { IkeError } from "./errors.ts";
 import { concat, equalBytes } from "./keys.ts";
 
@@ -74,6 +74,11 @@ export interface IkeDaemonOptions {
   connections: IkeConnection[];
   transport: IkeTransport;
   log?: LogSink;
+  /**
+   * The highest level `log` wants (0, 1 or 2; -1 for none). Lines above it are dropped before
+   * their text is formatted. Default: 2 (every line) when `log` is set, -1 without it.
+   */
+  logLevel?: -1 | 0 | 1 | 2;
   clock?: Clock;
   random?: (n: number) => Uint8Array;
   /** Half-open IKE SAs above which IKE_SA_INIT must carry a COOKIE (strongSwan's cookie_threshold: 30). */
@@ -224,6 +229,8 @@ export class IkeDaemon {
   readonly #clock: Clock;
   readonly #random: (n: number) => Uint8Array;
   readonly #log: LogSink;
+  /** Lines above this level are dropped unformatted (-1: no sink). */
+  readonly #logLevel: number;
   readonly #cookieSecret: Uint8Array;
   #volumeTimer?: TimerId;
   /** Receives every decapsulated inner packet. */
@@ -236,6 +243,7 @@ export class IkeDaemon {
     this.#clock = opts.clock ?? systemClock;
     this.#random = opts.random ?? ((n) => crypto.getRandomValues(new Uint8Array(n)));
     this.#log = rateLimited(opts.log ?? (() => undefined), () => this.#clock.now());
+    this.#logLevel = opts.log ? (opts.logLevel ?? 2) : -1;
     this.#cookieSecret = this.#random(32);
     const keyLog = opts.keyLog;
     this.#backend = new DataplaneBackend(opts.dataplane, {
@@ -314,6 +322,7 @@ export class IkeDaemon {
         this.#opts.transport.sendIke(bytes, local, remote);
       },
       log: (r) => this.#log(r),
+      logLevel: this.#logLevel,
       natPort: () => this.#opts.transport.natPort,
       backend: this.#backend,
       lastHeard: (ike) => this.#lastHeard.get(ike) ?? 0,
@@ -348,8 +357,8 @@ export class IkeDaemon {
   ): VirtualIpLease | { error: string } {
     const r = this.pools.acquire(pools, peer, family, requested);
     // The CP exchange logs the assignment at level 0 (as charon's ike_config); this adds the pool.
-    if ("error" in r) this.logLine("CFG", 1, `no virtual IP for '${formatIdentity(peer)}': ${r.error}`);
-    else this.logLine("CFG", 1, `pool '${r.pool}': ${r.address} leased to '${formatIdentity(peer)}'`);
+    if ("error" in r) this.logLine("CFG", 1, () => `no virtual IP for '${formatIdentity(peer)}': ${r.error}`);
+    else this.logLine("CFG", 1, () => `pool '${r.pool}': ${r.address} leased to '${formatIdentity(peer)}'`);
     return r;
   }
 
@@ -358,7 +367,7 @@ export class IkeDaemon {
     if (this.#released.has(lease)) return;
     this.#released.add(lease);
     if (this.pools.release(lease, peer))
-      this.logLine("CFG", 1, `lease ${lease.address} by '${formatIdentity(peer)}' went offline`);
+      this.logLine("CFG", 1, () => `lease ${lease.address} by '${formatIdentity(peer)}' went offline`);
   }
 
   private dispatch(e: IkeEvent): void {
@@ -447,7 +456,7 @@ export class IkeDaemon {
         );
       return resolve(remoteAddr).then(
         (addr) => {
-          this.logLine("CFG", 1, `resolved ${remoteAddr} to ${addr}`);
+          this.logLine("CFG", 1, () => `resolved ${remoteAddr} to ${addr}`);
           return this.initiate(connName, childName, local, addr);
         },
         (e: unknown) => {
@@ -579,7 +588,8 @@ export class IkeDaemon {
       this.logLine(
         "IKE",
         0,
-        `destroying duplicate IKE_SA ${other.conn.name}[${other.uniqueId}] for peer '${formatIdentity(who)}', received INITIAL_CONTACT`,
+        () =>
+          `destroying duplicate IKE_SA ${other.conn.name}[${other.uniqueId}] for peer '${formatIdentity(who)}', received INITIAL_CONTACT`,
       );
       other.teardown("destroyed: the peer sent INITIAL_CONTACT on a new IKE_SA");
       n++;
@@ -609,7 +619,8 @@ export class IkeDaemon {
         this.logLine(
           "IKE",
           0,
-          `received an IKEv1 packet from ${remote.address}[${remote.port}]: the peer speaks IKEv1; this side is IKEv2 only (set keyexchange=ikev2 / version = 2 on the peer)`,
+          () =>
+            `received an IKEv1 packet from ${remote.address}[${remote.port}]: the peer speaks IKEv1; this side is IKEv2 only (set keyexchange=ikev2 / version = 2 on the peer)`,
           "ikev1",
         );
       } else {
@@ -617,7 +628,8 @@ export class IkeDaemon {
         this.logLine(
           "ENC",
           0,
-          `dropping invalid IKE packet from ${remote.address}[${remote.port}] (${bytes.length} bytes): ${hdr.error.message}`,
+          () =>
+            `dropping invalid IKE packet from ${remote.address}[${remote.port}] (${bytes.length} bytes): ${hdr.error.message}`,
           "invalid-packet",
         );
       }
@@ -646,7 +658,8 @@ export class IkeDaemon {
     this.logLine(
       "IKE",
       1,
-      `ignoring ${isResponse ? "response" : "request"} for unknown IKE_SA ${hexBytes(h.spiI)}_i ${hexBytes(h.spiR)}_r from ${remote.address}[${remote.port}]`,
+      () =>
+        `ignoring ${isResponse ? "response" : "request"} for unknown IKE_SA ${hexBytes(h.spiI)}_i ${hexBytes(h.spiR)}_r from ${remote.address}[${remote.port}]`,
       "unknown-sa",
     );
   }
@@ -669,7 +682,7 @@ export class IkeDaemon {
       this.logLine(
         "ENC",
         0,
-        `dropping invalid IKE_SA_INIT from ${remote.address}: ${msg.error.message}`,
+        () => `dropping invalid IKE_SA_INIT from ${remote.address}: ${msg.error.message}`,
         "invalid-init",
       );
       return;
@@ -679,7 +692,7 @@ export class IkeDaemon {
       this.logLine(
         "CFG",
         0,
-        `no IKE config found for ${local.address}...${remote.address}, sending NO_PROPOSAL_CHOSEN`,
+        () => `no IKE config found for ${local.address}...${remote.address}, sending NO_PROPOSAL_CHOSEN`,
         "no-config",
       );
       return this.answerPlain(msg.value.header, local, remote, Notify.NO_PROPOSAL_CHOSEN);
@@ -692,7 +705,8 @@ export class IkeDaemon {
       this.logLine(
         "IKE",
         1,
-        `ignoring IKE_SA_INIT from ${remote.address}: ${fromIp} half-open IKE_SAs from it (block_threshold ${block})`,
+        () =>
+          `ignoring IKE_SA_INIT from ${remote.address}: ${fromIp} half-open IKE_SAs from it (block_threshold ${block})`,
         "blocked",
       );
       return;
@@ -708,7 +722,8 @@ export class IkeDaemon {
         this.logLine(
           "IKE",
           1,
-          `${this.#halfOpen.size} half-open IKE_SAs (${fromIp} from ${remote.address}; thresholds ${threshold} and ${thresholdIp} per address): requesting a COOKIE`,
+          () =>
+            `${this.#halfOpen.size} half-open IKE_SAs (${fromIp} from ${remote.address}; thresholds ${threshold} and ${thresholdIp} per address): requesting a COOKIE`,
           "cookie",
         );
         return this.answerPlain(msg.value.header, local, remote, Notify.COOKIE, cookie);
@@ -777,10 +792,11 @@ export class IkeDaemon {
   private logLine(
     subsystem: "IKE" | "ENC" | "CFG" | "NET" | "CHD",
     level: 0 | 1 | 2,
-    message: string,
+    message: LogText,
     rateKey?: string,
   ): void {
-    this.#log({ subsystem, level, message, time: this.#clock.now(), rateKey });
+    if (level > this.#logLevel) return;
+    this.#log({ subsystem, level, message: logText(message), time: this.#clock.now(), rateKey });
   }
 
   // ------------------------------------------------------------------ ESP
