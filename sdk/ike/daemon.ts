@@ -32,6 +32,7 @@ import { parseIp } from "../net/ip.ts";
 import type { TrafficSelector } from "./message.ts";
 import { logText, rateLimited, type LogSink, type LogText } from "./log.ts";
 import { IkeError } from "./errors.ts";
+import { blockRandom } from "./random.ts";
 import { concat, equalBytes } from "./keys.ts";
 
 /** Sends datagrams. `local.port` names the socket; ports other than 500 carry the non-ESP marker. */
@@ -80,6 +81,7 @@ export interface IkeDaemonOptions {
    */
   logLevel?: -1 | 0 | 1 | 2;
   clock?: Clock;
+  /** n fresh bytes of a CSPRNG (default: the runtime's `crypto.getRandomValues`, drawn in blocks: `random.ts`). */
   random?: (n: number) => Uint8Array;
   /** Half-open IKE SAs above which IKE_SA_INIT must carry a COOKIE (strongSwan's cookie_threshold: 30). */
   cookieThreshold?: number;
@@ -241,7 +243,7 @@ export class IkeDaemon {
   constructor(opts: IkeDaemonOptions) {
     this.#opts = opts;
     this.#clock = opts.clock ?? systemClock;
-    this.#random = opts.random ?? ((n) => crypto.getRandomValues(new Uint8Array(n)));
+    this.#random = opts.random ?? blockRandom();
     this.#log = rateLimited(opts.log ?? (() => undefined), () => this.#clock.now());
     this.#logLevel = opts.log ? (opts.logLevel ?? 2) : -1;
     this.#cookieSecret = this.#random(32);
