@@ -312,8 +312,10 @@ export class IkeDaemon {
 
   // ------------------------------------------------------------------ the host interface for IkeSa
 
+  #host?: IkeSaHost;
+  /** The host of this daemon's IKE SAs (one object, shared: it holds no per-SA state). */
   private host(): IkeSaHost {
-    return {
+    return (this.#host ??= {
       crypto: this.#opts.crypto,
       now: () => this.#clock.now(),
       setTimer: (ms, fn) => this.#clock.setTimer(ms, fn),
@@ -342,7 +344,7 @@ export class IkeDaemon {
       findEapSecret: (eapId) => this.findEapSecret(eapId),
       acquireVirtualIp: (pools, peer, family, requested) => this.acquireVirtualIp(pools, peer, family, requested),
       releaseVirtualIp: (lease, peer) => this.releaseVirtualIp(lease, peer),
-    };
+    });
   }
 
   /** The IKE SA host's EAP secret lookup: the password (UTF-8, a copy) of an EAP identity. */

@@ -123,8 +123,12 @@ export class IkeSa implements ChildSaOwner {
   local: Endpoint;
   remote: Endpoint;
   conn: IkeConnection;
-  /** The negotiated IKE proposal, in strongSwan notation once known. */
-  proposal = "";
+  #proposal?: string;
+  /** The negotiated IKE proposal, in strongSwan notation once known (formatted when first asked). */
+  get proposal(): string {
+    if (this.#proposal === undefined && this.chosen) this.#proposal = formatProposal(chosenProposal(this.chosen));
+    return this.#proposal ?? "";
+  }
   chosen?: Chosen;
   localId?: IkeIdentity;
   remoteId?: IkeIdentity;
@@ -313,7 +317,7 @@ export class IkeSa implements ChildSaOwner {
   /** @internal Derives SKEYSEED and the SK_* keys (§2.14, or §2.18 for a rekey) and the SK ciphers. */
   deriveKeys(chosen: Chosen, secret: Uint8Array, rekey?: { oldPrf: Prf; oldSkD: Uint8Array }): void {
     this.chosen = chosen;
-    this.proposal = formatProposal(chosenProposal(chosen));
+    this.#proposal = undefined;
     this.log("CFG", 1, () => `selected proposal: ${this.proposal}`);
     const prf = prfFor(this.host.crypto, chosen.prf ?? 0);
     this.prf = prf;
@@ -553,7 +557,7 @@ export class IkeSa implements ChildSaOwner {
         spiIn,
         spiOut: u32(chosen.spi),
         suite,
-        proposal: formatProposal(chosenProposal(chosen)),
+        proposal: () => formatProposal(chosenProposal(chosen)),
         mode: t.mode,
         esn: chosen.esn,
         localTs,
