@@ -53,7 +53,12 @@ export function groupBytes(g: number): Uint8Array {
   return Uint8Array.of(g >> 8, g & 255);
 }
 
-export const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+export const hex = (b: Uint8Array): string => {
+  // A loop instead of Array.from(...).join(""): the daemon keys its IKE SAs by this text of the SPI.
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += b[i]!.toString(16).padStart(2, "0");
+  return s;
+};
 export function u32(b: Uint8Array): number {
   return (((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0;
 }
