@@ -56,6 +56,19 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** Concatenates public byte strings (headers, IVs, ciphertext, NAT-D input) into ordinary memory. */
+export function concatPublic(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 /** Compares two byte strings without an early exit (for MACs, cookies and NAT-D hashes). */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
