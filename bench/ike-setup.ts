@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { ControlCrypto } from "../sdk/dataplane/control-crypto.ts";
 import { setNativeDh } from "../sdk/ike/dh.ts";
 import { startPeerPair, CONN_A, type PeerPair } from "../sdk/node/ike-pair.ts";
+import { startSwanPeer, startSwanInCaller, strongswanAvailable } from "../test/helpers/strongswan.ts";
 import { median } from "./measure.ts";
 
 /** One DH group's numbers. */
@@ -34,6 +35,25 @@ interface GroupResult {
   p95Ms: number;
   /** Process CPU time (user + system) per whole cycle, in ms. */
   cpuMsPerSetup: number;
+}
+
+/** strongSwan's numbers for one group: two charons, CPU time of both. */
+interface SwanResult {
+  group: string;
+  ike: string;
+  esp: string;
+  setups: number;
+  /** Setups per second of both charons' CPU time (utime + stime of every thread, /proc/PID/stat). */
+  setupsPerCpuSecond: number;
+  /** Setups per second of elapsed time (each cycle spawns two swanctl processes). */
+  setupsPerSecond: number;
+  /** `swanctl --initiate` until it returned (the Child SA up), in ms; includes starting swanctl. */
+  medianMs: number;
+  p95Ms: number;
+  /** Both charons' CPU time per whole cycle, in ms. */
+  cpuMsPerSetup: number;
+  /** Both charons' CPU ms per second while idle (measured for 2 s before the loop). */
+  idleCpuMsPerSecond: number;
 }
 
 interface IkeBenchResults {
@@ -56,6 +76,8 @@ interface IkeBenchResults {
     slices?: number;
   };
   groups: GroupResult[];
+  /** --strongswan: charon's own setup rate, same groups. */
+  strongswan?: SwanResult[];
 }
 
 const { values: flags } = parseArgs({
@@ -66,6 +88,7 @@ const { values: flags } = parseArgs({
     dh: { type: "string", default: "native,js" },
     slices: { type: "string" },
     transport: { type: "string", default: "memory" },
+    strongswan: { type: "boolean", default: false },
     out: { type: "string" },
     help: { type: "boolean", default: false },
   },
@@ -76,9 +99,11 @@ const ALL_GROUPS = ["x25519", "ecp256", "ecp384", "modp2048"];
 
 if (flags.help) {
   console.log(`usage: node --import tsx bench/ike-setup.ts [--quick] [--budget-ms MS] [--group x25519,ecp256,ecp384,modp2048]
-  [--dh native,js] [--slices N] [--transport memory|udp] [--out FILE]
+  [--dh native,js] [--slices N] [--transport memory|udp] [--strongswan] [--out FILE]
   default: 10 s per group and DH implementation (native = node:crypto, js = @noble/curves / BigInt), in
-  --slices 4 alternating slices, in memory, results to bench/ike-results.json (--quick: 1.5 s, results to /tmp)`);
+  --slices 4 alternating slices, in memory, results to bench/ike-results.json (--quick: 1.5 s, results to /tmp)
+  --strongswan: also two charons (kernel-libipsec, PSK) in network namespaces, swanctl --initiate and
+  --terminate in a loop, setups per second of both charons' CPU time (/proc/PID/stat); needs root`);
   process.exit(0);
 }
 
@@ -197,6 +222,103 @@ async function measureGroup(group: string, crypto: ControlCrypto): Promise<Group
   });
 }
 
+/** utime + stime of a process (all threads), in clock ticks. */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]); // fields 14 and 15 of proc(5)
+}
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/**
+ * strongSwan's own setup rate: a responder charon in one namespace and an initiator charon in the
+ * other (test/helpers/strongswan.ts, kernel-libipsec: ESP in userspace), PSK, FQDN identities, the
+ * same proposals as ours; `swanctl --initiate` (returns once the Child SA is up) and `swanctl
+ * --terminate` (returns once the DELETE is answered) in a loop. Rate = cycles per second of both
+ * charons' CPU time, read from /proc/PID/stat before and after (every thread; the vici requests
+ * of swanctl included, the swanctl processes not).
+ */
+async function measureStrongswan(group: string): Promise<SwanResult> {
+  const ike = `aes128gcm16-prfsha256-${group}`,
+    esp = "aes128gcm16";
+  const env = {
+    SWAN_IKE_PROPOSALS: ike,
+    SWAN_ESP_PROPOSALS: esp,
+    SWAN_KEYLOG: "no",
+    SWAN_LOG_LEVEL: "0",
+    SWAN_ESP_LOG_LEVEL: "0",
+    SWAN_CHILD_REKEY_TIME: "0",
+    SWAN_REKEY_TIME: "0",
+  };
+  const peer = await startSwanPeer({ env });
+  let caller: Awaited<ReturnType<typeof startSwanInCaller>> | undefined;
+  try {
+    caller = await startSwanInCaller(peer, env);
+    const uri = `unix://${caller.dir}/charon.vici`;
+    const PATH = `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/sbin:/sbin`;
+    const sw = (...args: string[]): void => {
+      try {
+        execFileSync("swanctl", [args[0]!, "--uri", uri, ...args.slice(1)], {
+          env: { ...process.env, PATH },
+          stdio: "pipe",
+          timeout: 15_000,
+        });
+      } catch (e) {
+        const x = e as { stdout?: Buffer; stderr?: Buffer; message: string };
+        const out = `${x.stdout?.toString() ?? ""}${x.stderr?.toString() ?? ""}` || x.message;
+        throw new Error(`strongSwan: swanctl ${args.join(" ")} failed:\n${out.split("\n").slice(-15).join("\n")}`, {
+          cause: e,
+        });
+      }
+    };
+    const cycle = (): number => {
+      const t0 = performance.now();
+      sw("--initiate", "--ike", "peer", "--child", "net", "--timeout", "10");
+      const upMs = performance.now() - t0;
+      sw("--terminate", "--ike", "peer", "--timeout", "10");
+      return upMs;
+    };
+    for (let i = 0; i < WARMUP; i++) cycle();
+    const pids = [peer.charonPid, caller.charonPid];
+    // Both charons' own CPU while idle (their housekeeping threads), for the record: the loop's wall
+    // time is mostly swanctl starting, and that share of housekeeping is in the rate below.
+    const idle0 = pids.reduce((a, p) => a + cpuTicks(p), 0);
+    await new Promise((r) => setTimeout(r, 2000));
+    const idleMsPerS = ((pids.reduce((a, p) => a + cpuTicks(p), 0) - idle0) / CLK_TCK) * 500;
+    const ticks0 = pids.reduce((a, p) => a + cpuTicks(p), 0);
+    const latencies: number[] = [];
+    const start = performance.now();
+    while (performance.now() - start < budgetMs && latencies.length < MAX_SETUPS) latencies.push(cycle());
+    const wallMs = performance.now() - start;
+    const cpuS = (pids.reduce((a, p) => a + cpuTicks(p), 0) - ticks0) / CLK_TCK;
+    const left = await caller.swanctl("--list-sas");
+    if (/ESTABLISHED|CONNECTING/.test(left)) throw new Error(`strongSwan: SAs left after the loop:\n${left}`);
+    const n = latencies.length;
+    return {
+      group,
+      ike,
+      esp,
+      setups: n,
+      setupsPerCpuSecond: n / cpuS,
+      setupsPerSecond: n / (wallMs / 1000),
+      medianMs: median(latencies),
+      p95Ms: percentile(latencies, 95),
+      cpuMsPerSetup: (cpuS * 1000) / n,
+      idleCpuMsPerSecond: idleMsPerS,
+    };
+  } finally {
+    await caller?.stop();
+    await peer.stop();
+  }
+}
+
 const crypto = await ControlCrypto.create();
 const results: IkeBenchResults = {
   machine: {
@@ -238,6 +360,36 @@ for (const g of groups) {
     console.log(
       `${g.padEnd(9)} ${r.dh.padEnd(6)} ${String(r.setups).padStart(7)} ${r.setupsPerCpuSecond.toFixed(1).padStart(12)} ${r.setupsPerSecond.toFixed(1).padStart(9)} ${r.medianMs.toFixed(2).padStart(10)} ` +
         `${r.p95Ms.toFixed(2).padStart(8)} ${r.cpuMsPerSetup.toFixed(2).padStart(8)} ${vsJs.padStart(9)}   ${cmp}`,
+    );
+  }
+}
+if (flags.strongswan) {
+  const avail = strongswanAvailable();
+  if (!avail.ok || process.getuid?.() !== 0) {
+    console.log(`\nstrongSwan: not measured (${avail.ok ? "needs root" : avail.why})`);
+  } else {
+    results.strongswan = [];
+    console.log(
+      `\nstrongSwan (two charons, kernel-libipsec, namespaces; swanctl --initiate / --terminate in a loop, ${(budgetMs / 1000).toFixed(1)} s per group):`,
+    );
+    console.log(
+      `${"group".padEnd(9)} ${"setups".padStart(7)} ${"setups/CPU-s".padStart(12)} ${"setups/s".padStart(9)} ${"median ms".padStart(10)} ${"p95 ms".padStart(8)} ${"CPU ms".padStart(8)} ${"ours/swan".padStart(9)}`,
+    );
+    for (const g of groups) {
+      const r = await measureStrongswan(g);
+      results.strongswan.push(r);
+      const ours = results.groups.find((x) => x.group === g && x.dh === "native");
+      const ratio = ours ? `${(ours.setupsPerCpuSecond / r.setupsPerCpuSecond).toFixed(2)}×` : "";
+      console.log(
+        `${g.padEnd(9)} ${String(r.setups).padStart(7)} ${r.setupsPerCpuSecond.toFixed(1).padStart(12)} ${r.setupsPerSecond.toFixed(1).padStart(9)} ${r.medianMs.toFixed(2).padStart(10)} ` +
+          `${r.p95Ms.toFixed(2).padStart(8)} ${r.cpuMsPerSetup.toFixed(2).padStart(8)} ${ratio.padStart(9)}`,
+      );
+    }
+    console.log(
+      "strongSwan setups/CPU-s: cycles per second of both charons' CPU time (/proc/PID/stat, all threads); ours/swan: our native row over it;",
+    );
+    console.log(
+      `both charons idle: ${results.strongswan.map((r) => `${r.group} ${r.idleCpuMsPerSecond.toFixed(1)}`).join(", ")} CPU ms per second (in the rate, at setups/s cycles per second).`,
     );
   }
 }

@@ -247,6 +247,7 @@ export async function startSession(opts: SessionOptions, io: CliIo): Promise<Ses
     crypto: cc,
     connections: [conn],
     log,
+    logLevel: opts.level,
     transport: capture ? tapTransport(transport, capture, localAddr) : transport,
     localAddress: localAddr === "0.0.0.0" ? undefined : localAddr,
     keyLog: keys?.child,

@@ -92,8 +92,8 @@ export class ControlCrypto {
     extra: E,
   ): { offs: { [K in keyof P]: number }; outs: { [K in keyof E]: number }; base: number; total: number } {
     let total = 0;
-    const sizes = [...parts.map((p) => align(Math.max(p.length, 16))), ...extra.map((n) => align(Math.max(n, 16)))];
-    for (const s of sizes) total += s;
+    for (const p of parts) total += align(Math.max(p.length, 16));
+    for (const n of extra) total += align(Math.max(n, 16));
     const base = this.x.cc_buffer(total);
     const mem = new Uint8Array(this.x.memory.buffer);
     const offs: number[] = [];
@@ -128,6 +128,34 @@ export class ControlCrypto {
     const { offs, outs, base, total } = this.place([key, data], [n]);
     this.x.cc_hmac(alg, offs[0], key.length, offs[1], data.length, outs[0]);
     const out = this.take(outs[0], n);
+    this.wipe(base, total);
+    return out;
+  }
+
+  /**
+   * prf+ of RFC 7296 §2.13 with HMAC-`alg` as the PRF: `length` bytes of T1 | T2 | ..., where
+   * T1 = prf(K, S | 0x01) and Tn = prf(K, Tn-1 | S | n). Key and seed are laid out in scratch once;
+   * each block goes from the HMAC output into the next round's input inside wasm memory, and the
+   * scratch (key, every block) is zeroed before returning. At most 255 rounds (the caller checks).
+   */
+  prfPlus(alg: HashAlg, key: Uint8Array, seed: Uint8Array, length: number): Uint8Array {
+    const n = DIGEST_BYTES[alg];
+    if (!n) throw new DataplaneError("BAD_PROPOSAL", `unknown hash id ${alg}`);
+    if (length > 255 * n) throw new DataplaneError("BAD_ARGUMENT", `prf+ cannot produce ${length} bytes`);
+    const inLen = n + seed.length + 1;
+    const { offs, outs, base, total } = this.place([key], [inLen, n]);
+    const [input, t] = outs;
+    const mem = new Uint8Array(this.x.memory.buffer);
+    mem.set(seed, input + n);
+    const out = secretBytes(length);
+    for (let i = 1, at = 0; at < length; i++, at += n) {
+      mem[input + inLen - 1] = i;
+      // Round 1 has no previous block: its input starts at the seed.
+      if (i === 1) this.x.cc_hmac(alg, offs[0], key.length, input + n, inLen - n, t);
+      else this.x.cc_hmac(alg, offs[0], key.length, input, inLen, t);
+      out.set(mem.subarray(t, t + Math.min(n, length - at)), at);
+      mem.copyWithin(input, t, t + n);
+    }
     this.wipe(base, total);
     return out;
   }
@@ -239,9 +267,11 @@ export class ControlCrypto {
       this.wipe(base, total);
       throw new DataplaneError("BAD_KEY_LENGTH", why());
     }
+    // Ciphertext and tag are public: copied straight out of scratch.
+    const mem = new Uint8Array(this.x.memory.buffer);
     const out = new Uint8Array(plaintext.length + tagLen);
-    out.set(this.take(outs[0], plaintext.length));
-    out.set(this.take(outs[1], tagLen), plaintext.length);
+    out.set(mem.subarray(outs[0], outs[0] + plaintext.length));
+    out.set(mem.subarray(outs[1], outs[1] + tagLen), plaintext.length);
     this.wipe(base, total);
     return out;
   }

@@ -49,7 +49,8 @@ export interface ChildSaInit {
   spiIn: number;
   spiOut: number;
   suite: string;
-  proposal: string;
+  /** strongSwan notation of the proposal, or a function that makes it when first asked. */
+  proposal: string | (() => string);
   mode: "tunnel" | "transport";
   esn: boolean;
   localTs: TrafficSelector[];
@@ -75,8 +76,12 @@ export class ChildSa {
   readonly spiOut: number;
   /** Dataplane suite keyword, e.g. "aes128gcm16". */
   readonly suite: string;
+  #proposal: string | (() => string);
   /** strongSwan notation of the negotiated proposal, e.g. "ESP:AES_GCM_16_128/NO_EXT_SEQ". */
-  readonly proposal: string;
+  get proposal(): string {
+    if (typeof this.#proposal !== "string") this.#proposal = this.#proposal();
+    return this.#proposal;
+  }
   readonly mode: "tunnel" | "transport";
   readonly esn: boolean;
   readonly localTs: TrafficSelector[];
@@ -103,7 +108,7 @@ export class ChildSa {
     this.spiIn = init.spiIn;
     this.spiOut = init.spiOut;
     this.suite = init.suite;
-    this.proposal = init.proposal;
+    this.#proposal = init.proposal;
     this.mode = init.mode;
     this.esn = init.esn;
     this.localTs = init.localTs;

@@ -30,8 +30,9 @@ import { identityMatches, formatIdentity, type IkeIdentity } from "./identity.ts
 import { tsContainsAddress, parseTs, formatTs } from "./ts.ts";
 import { parseIp } from "../net/ip.ts";
 import type { TrafficSelector } from "./message.ts";
-import { rateLimited, type LogSink } from "./log.ts";
+import { logText, rateLimited, type LogSink, type LogText } from "./log.ts";
 import { IkeError } from "./errors.ts";
+import { blockRandom } from "./random.ts";
 import { concat, equalBytes } from "./keys.ts";
 
 /** Sends datagrams. `local.port` names the socket; ports other than 500 carry the non-ESP marker. */
@@ -74,7 +75,13 @@ export interface IkeDaemonOptions {
   connections: IkeConnection[];
   transport: IkeTransport;
   log?: LogSink;
+  /**
+   * The highest level `log` wants (0, 1 or 2; -1 for none). Lines above it are dropped before
+   * their text is formatted. Default: 2 (every line) when `log` is set, -1 without it.
+   */
+  logLevel?: -1 | 0 | 1 | 2;
   clock?: Clock;
+  /** n fresh bytes of a CSPRNG (default: the runtime's `crypto.getRandomValues`, drawn in blocks: `random.ts`). */
   random?: (n: number) => Uint8Array;
   /** Half-open IKE SAs above which IKE_SA_INIT must carry a COOKIE (strongSwan's cookie_threshold: 30). */
   cookieThreshold?: number;
@@ -224,6 +231,8 @@ export class IkeDaemon {
   readonly #clock: Clock;
   readonly #random: (n: number) => Uint8Array;
   readonly #log: LogSink;
+  /** Lines above this level are dropped unformatted (-1: no sink). */
+  readonly #logLevel: number;
   readonly #cookieSecret: Uint8Array;
   #volumeTimer?: TimerId;
   /** Receives every decapsulated inner packet. */
@@ -234,8 +243,9 @@ export class IkeDaemon {
   constructor(opts: IkeDaemonOptions) {
     this.#opts = opts;
     this.#clock = opts.clock ?? systemClock;
-    this.#random = opts.random ?? ((n) => crypto.getRandomValues(new Uint8Array(n)));
+    this.#random = opts.random ?? blockRandom();
     this.#log = rateLimited(opts.log ?? (() => undefined), () => this.#clock.now());
+    this.#logLevel = opts.log ? (opts.logLevel ?? 2) : -1;
     this.#cookieSecret = this.#random(32);
     const keyLog = opts.keyLog;
     this.#backend = new DataplaneBackend(opts.dataplane, {
@@ -302,8 +312,10 @@ export class IkeDaemon {
 
   // ------------------------------------------------------------------ the host interface for IkeSa
 
+  #host?: IkeSaHost;
+  /** The host of this daemon's IKE SAs (one object, shared: it holds no per-SA state). */
   private host(): IkeSaHost {
-    return {
+    return (this.#host ??= {
       crypto: this.#opts.crypto,
       now: () => this.#clock.now(),
       setTimer: (ms, fn) => this.#clock.setTimer(ms, fn),
@@ -314,6 +326,7 @@ export class IkeDaemon {
         this.#opts.transport.sendIke(bytes, local, remote);
       },
       log: (r) => this.#log(r),
+      logLevel: this.#logLevel,
       natPort: () => this.#opts.transport.natPort,
       backend: this.#backend,
       lastHeard: (ike) => this.#lastHeard.get(ike) ?? 0,
@@ -331,7 +344,7 @@ export class IkeDaemon {
       findEapSecret: (eapId) => this.findEapSecret(eapId),
       acquireVirtualIp: (pools, peer, family, requested) => this.acquireVirtualIp(pools, peer, family, requested),
       releaseVirtualIp: (lease, peer) => this.releaseVirtualIp(lease, peer),
-    };
+    });
   }
 
   /** The IKE SA host's EAP secret lookup: the password (UTF-8, a copy) of an EAP identity. */
@@ -348,8 +361,8 @@ export class IkeDaemon {
   ): VirtualIpLease | { error: string } {
     const r = this.pools.acquire(pools, peer, family, requested);
     // The CP exchange logs the assignment at level 0 (as charon's ike_config); this adds the pool.
-    if ("error" in r) this.logLine("CFG", 1, `no virtual IP for '${formatIdentity(peer)}': ${r.error}`);
-    else this.logLine("CFG", 1, `pool '${r.pool}': ${r.address} leased to '${formatIdentity(peer)}'`);
+    if ("error" in r) this.logLine("CFG", 1, () => `no virtual IP for '${formatIdentity(peer)}': ${r.error}`);
+    else this.logLine("CFG", 1, () => `pool '${r.pool}': ${r.address} leased to '${formatIdentity(peer)}'`);
     return r;
   }
 
@@ -358,7 +371,7 @@ export class IkeDaemon {
     if (this.#released.has(lease)) return;
     this.#released.add(lease);
     if (this.pools.release(lease, peer))
-      this.logLine("CFG", 1, `lease ${lease.address} by '${formatIdentity(peer)}' went offline`);
+      this.logLine("CFG", 1, () => `lease ${lease.address} by '${formatIdentity(peer)}' went offline`);
   }
 
   private dispatch(e: IkeEvent): void {
@@ -447,7 +460,7 @@ export class IkeDaemon {
         );
       return resolve(remoteAddr).then(
         (addr) => {
-          this.logLine("CFG", 1, `resolved ${remoteAddr} to ${addr}`);
+          this.logLine("CFG", 1, () => `resolved ${remoteAddr} to ${addr}`);
           return this.initiate(connName, childName, local, addr);
         },
         (e: unknown) => {
@@ -579,7 +592,8 @@ export class IkeDaemon {
       this.logLine(
         "IKE",
         0,
-        `destroying duplicate IKE_SA ${other.conn.name}[${other.uniqueId}] for peer '${formatIdentity(who)}', received INITIAL_CONTACT`,
+        () =>
+          `destroying duplicate IKE_SA ${other.conn.name}[${other.uniqueId}] for peer '${formatIdentity(who)}', received INITIAL_CONTACT`,
       );
       other.teardown("destroyed: the peer sent INITIAL_CONTACT on a new IKE_SA");
       n++;
@@ -609,7 +623,8 @@ export class IkeDaemon {
         this.logLine(
           "IKE",
           0,
-          `received an IKEv1 packet from ${remote.address}[${remote.port}]: the peer speaks IKEv1; this side is IKEv2 only (set keyexchange=ikev2 / version = 2 on the peer)`,
+          () =>
+            `received an IKEv1 packet from ${remote.address}[${remote.port}]: the peer speaks IKEv1; this side is IKEv2 only (set keyexchange=ikev2 / version = 2 on the peer)`,
           "ikev1",
         );
       } else {
@@ -617,7 +632,8 @@ export class IkeDaemon {
         this.logLine(
           "ENC",
           0,
-          `dropping invalid IKE packet from ${remote.address}[${remote.port}] (${bytes.length} bytes): ${hdr.error.message}`,
+          () =>
+            `dropping invalid IKE packet from ${remote.address}[${remote.port}] (${bytes.length} bytes): ${hdr.error.message}`,
           "invalid-packet",
         );
       }
@@ -646,7 +662,8 @@ export class IkeDaemon {
     this.logLine(
       "IKE",
       1,
-      `ignoring ${isResponse ? "response" : "request"} for unknown IKE_SA ${hexBytes(h.spiI)}_i ${hexBytes(h.spiR)}_r from ${remote.address}[${remote.port}]`,
+      () =>
+        `ignoring ${isResponse ? "response" : "request"} for unknown IKE_SA ${hexBytes(h.spiI)}_i ${hexBytes(h.spiR)}_r from ${remote.address}[${remote.port}]`,
       "unknown-sa",
     );
   }
@@ -669,7 +686,7 @@ export class IkeDaemon {
       this.logLine(
         "ENC",
         0,
-        `dropping invalid IKE_SA_INIT from ${remote.address}: ${msg.error.message}`,
+        () => `dropping invalid IKE_SA_INIT from ${remote.address}: ${msg.error.message}`,
         "invalid-init",
       );
       return;
@@ -679,7 +696,7 @@ export class IkeDaemon {
       this.logLine(
         "CFG",
         0,
-        `no IKE config found for ${local.address}...${remote.address}, sending NO_PROPOSAL_CHOSEN`,
+        () => `no IKE config found for ${local.address}...${remote.address}, sending NO_PROPOSAL_CHOSEN`,
         "no-config",
       );
       return this.answerPlain(msg.value.header, local, remote, Notify.NO_PROPOSAL_CHOSEN);
@@ -692,7 +709,8 @@ export class IkeDaemon {
       this.logLine(
         "IKE",
         1,
-        `ignoring IKE_SA_INIT from ${remote.address}: ${fromIp} half-open IKE_SAs from it (block_threshold ${block})`,
+        () =>
+          `ignoring IKE_SA_INIT from ${remote.address}: ${fromIp} half-open IKE_SAs from it (block_threshold ${block})`,
         "blocked",
       );
       return;
@@ -708,7 +726,8 @@ export class IkeDaemon {
         this.logLine(
           "IKE",
           1,
-          `${this.#halfOpen.size} half-open IKE_SAs (${fromIp} from ${remote.address}; thresholds ${threshold} and ${thresholdIp} per address): requesting a COOKIE`,
+          () =>
+            `${this.#halfOpen.size} half-open IKE_SAs (${fromIp} from ${remote.address}; thresholds ${threshold} and ${thresholdIp} per address): requesting a COOKIE`,
           "cookie",
         );
         return this.answerPlain(msg.value.header, local, remote, Notify.COOKIE, cookie);
@@ -777,10 +796,11 @@ export class IkeDaemon {
   private logLine(
     subsystem: "IKE" | "ENC" | "CFG" | "NET" | "CHD",
     level: 0 | 1 | 2,
-    message: string,
+    message: LogText,
     rateKey?: string,
   ): void {
-    this.#log({ subsystem, level, message, time: this.#clock.now(), rateKey });
+    if (level > this.#logLevel) return;
+    this.#log({ subsystem, level, message: logText(message), time: this.#clock.now(), rateKey });
   }
 
   // ------------------------------------------------------------------ ESP

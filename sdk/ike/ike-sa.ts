@@ -15,7 +15,7 @@ import { deriveIkeKeys, prfFor, type Prf, type IkeKeys } from "./keys.ts";
 import { SkCipher } from "./sk.ts";
 import { Exchange, HeaderFlag, Notify, ProtocolId, type IkeHeader, type IkeMessage, type Payload } from "./message.ts";
 import type { IkeConnection, ChildTemplate, VirtualIpLease } from "./config.ts";
-import type { LogSink, Subsystem } from "./log.ts";
+import { logText, type LogSink, type LogText, type Subsystem } from "./log.ts";
 import { IkeError } from "./errors.ts";
 import { TaskManager, type Task } from "./task-manager.ts";
 import { ChildSa, jitter, type ChildSaKeys, type ChildSaOwner } from "./child-sa.ts";
@@ -59,6 +59,8 @@ export interface IkeSaHost {
   random(n: number): Uint8Array;
   send(bytes: Uint8Array, local: Endpoint, remote: Endpoint): void;
   log: LogSink;
+  /** The highest level `log` wants; lines above it are not formatted (default 2: all). */
+  logLevel?: number;
   /** The ESP dataplane, as IKE sees it. */
   backend: ChildBackend;
   /** Local port of the NAT-T socket (4500 in production): where IKE floats to and ESP-in-UDP lives. */
@@ -121,8 +123,12 @@ export class IkeSa implements ChildSaOwner {
   local: Endpoint;
   remote: Endpoint;
   conn: IkeConnection;
-  /** The negotiated IKE proposal, in strongSwan notation once known. */
-  proposal = "";
+  #proposal?: string;
+  /** The negotiated IKE proposal, in strongSwan notation once known (formatted when first asked). */
+  get proposal(): string {
+    if (this.#proposal === undefined && this.chosen) this.#proposal = formatProposal(chosenProposal(this.chosen));
+    return this.#proposal ?? "";
+  }
   chosen?: Chosen;
   localId?: IkeIdentity;
   remoteId?: IkeIdentity;
@@ -202,12 +208,13 @@ export class IkeSa implements ChildSaOwner {
   }
 
   /** Logs with this SA's name and unique id. */
-  log(subsystem: Subsystem, level: 0 | 1 | 2, message: string, rateKey?: string): void {
+  log(subsystem: Subsystem, level: 0 | 1 | 2, message: LogText, rateKey?: string): void {
+    if (level > (this.host.logLevel ?? 2)) return;
     this.host.log({
       subsystem,
       level,
       ike: { name: this.conn.name, id: this.uniqueId },
-      message,
+      message: logText(message),
       time: this.host.now(),
       rateKey,
     });
@@ -286,7 +293,7 @@ export class IkeSa implements ChildSaOwner {
         out.seal(hdr, i === 0 ? firstType : 0, bytes.subarray(i * room, (i + 1) * room), { number: i + 1, total }),
       );
     }
-    this.log("ENC", 1, `splitting IKE message (${whole} bytes) into ${total} fragments`);
+    this.log("ENC", 1, () => `splitting IKE message (${whole} bytes) into ${total} fragments`);
     return frags;
   }
 
@@ -294,7 +301,8 @@ export class IkeSa implements ChildSaOwner {
     this.log(
       "NET",
       2,
-      `sending packet: from ${this.local.address}[${this.local.port}] to ${this.remote.address}[${this.remote.port}] (${d.length} bytes)`,
+      () =>
+        `sending packet: from ${this.local.address}[${this.local.port}] to ${this.remote.address}[${this.remote.port}] (${d.length} bytes)`,
     );
     this.host.send(d, this.local, this.remote);
   }
@@ -309,8 +317,8 @@ export class IkeSa implements ChildSaOwner {
   /** @internal Derives SKEYSEED and the SK_* keys (§2.14, or §2.18 for a rekey) and the SK ciphers. */
   deriveKeys(chosen: Chosen, secret: Uint8Array, rekey?: { oldPrf: Prf; oldSkD: Uint8Array }): void {
     this.chosen = chosen;
-    this.proposal = formatProposal(chosenProposal(chosen));
-    this.log("CFG", 1, `selected proposal: ${this.proposal}`);
+    this.#proposal = undefined;
+    this.log("CFG", 1, () => `selected proposal: ${this.proposal}`);
     const prf = prfFor(this.host.crypto, chosen.prf ?? 0);
     this.prf = prf;
     const lens = keyLengths(chosen);
@@ -356,7 +364,7 @@ export class IkeSa implements ChildSaOwner {
     if (this.state === "DESTROYED") return;
     const dec = decodeMessage(bytes);
     if (!dec.ok) {
-      this.log("ENC", 0, `dropping invalid message: ${dec.error.message}`, "invalid-message");
+      this.log("ENC", 0, () => `dropping invalid message: ${dec.error.message}`, "invalid-message");
       return;
     }
     const msg = dec.value;
@@ -365,7 +373,8 @@ export class IkeSa implements ChildSaOwner {
     this.log(
       "NET",
       2,
-      `received packet: from ${remote.address}[${remote.port}] to ${local.address}[${local.port}] (${bytes.length} bytes)`,
+      () =>
+        `received packet: from ${remote.address}[${remote.port}] to ${local.address}[${local.port}] (${bytes.length} bytes)`,
     );
     const inner = this.tasks.accept(bytes, msg, isResponse);
     if (!inner) return;
@@ -375,13 +384,14 @@ export class IkeSa implements ChildSaOwner {
         this.log(
           "IKE",
           1,
-          `remote endpoint changed from ${this.remote.address}[${this.remote.port}] to ${remote.address}[${remote.port}]`,
+          () =>
+            `remote endpoint changed from ${this.remote.address}[${this.remote.port}] to ${remote.address}[${remote.port}]`,
         );
         this.remote = remote;
       }
       this.local = local;
     }
-    this.log("ENC", 1, `parsed ${summarizeMessage(h.exchange, isResponse, h.messageId, inner)}`);
+    this.log("ENC", 1, () => `parsed ${summarizeMessage(h.exchange, isResponse, h.messageId, inner)}`);
     if (isResponse) {
       await this.tasks.completeActive(inner, msg, bytes);
       return;
@@ -425,7 +435,7 @@ export class IkeSa implements ChildSaOwner {
       case Exchange.INFORMATIONAL:
         return respondInformational(this, h.messageId, inner);
       default:
-        this.log("IKE", 0, `unsupported exchange type ${h.exchange}`);
+        this.log("IKE", 0, () => `unsupported exchange type ${h.exchange}`);
     }
   }
 
@@ -434,7 +444,7 @@ export class IkeSa implements ChildSaOwner {
   /** Starts the IKE SA as initiator: IKE_SA_INIT, then IKE_AUTH with the first child. */
   initiate(firstChild?: ChildTemplate): void {
     this.state = "CONNECTING";
-    this.log("IKE", 0, `initiating IKE_SA ${this.conn.name}[${this.uniqueId}] to ${this.remote.address}`);
+    this.log("IKE", 0, () => `initiating IKE_SA ${this.conn.name}[${this.uniqueId}] to ${this.remote.address}`);
     this.queue(new IkeInitTask(this, firstChild));
   }
 
@@ -464,7 +474,7 @@ export class IkeSa implements ChildSaOwner {
   /** A child's hard lifetime (life_time) ran out: delete it. */
   expireChild(child: ChildSa, why: string): void {
     if (this.children.get(child.spiIn) !== child) return;
-    this.log("CHD", 0, `CHILD_SA ${child.name}{${child.uniqueId}} reached ${why}: deleting`);
+    this.log("CHD", 0, () => `CHILD_SA ${child.name}{${child.uniqueId}} reached ${why}: deleting`);
     this.deleteChild(child);
   }
 
@@ -474,7 +484,7 @@ export class IkeSa implements ChildSaOwner {
    */
   childSoftExpired(child: ChildSa, reason: string): void {
     if (child.state !== "INSTALLED" || this.children.get(child.spiIn) !== child) return;
-    this.log("CHD", 0, `CHILD_SA ${child.name}{${child.uniqueId}} reached its soft ${reason} limit: rekeying`);
+    this.log("CHD", 0, () => `CHILD_SA ${child.name}{${child.uniqueId}} reached its soft ${reason} limit: rekeying`);
     this.rekeyChild(child);
   }
 
@@ -484,7 +494,7 @@ export class IkeSa implements ChildSaOwner {
    */
   childHardExpired(child: ChildSa, reason: string): void {
     if (this.children.get(child.spiIn) !== child || child.state === "DELETING" || child.state === "DELETED") return;
-    this.log("CHD", 0, `CHILD_SA ${child.name}{${child.uniqueId}} reached its hard ${reason} limit: deleting`);
+    this.log("CHD", 0, () => `CHILD_SA ${child.name}{${child.uniqueId}} reached its hard ${reason} limit: deleting`);
     this.deleteChild(child);
   }
 
@@ -523,7 +533,8 @@ export class IkeSa implements ChildSaOwner {
     this.log(
       "IKE",
       0,
-      `IKE_SA ${this.conn.name}[${this.uniqueId}] established between ${this.local.address}[${this.fmtId(this.localId)}]...${this.remote.address}[${this.fmtId(this.remoteId)}]`,
+      () =>
+        `IKE_SA ${this.conn.name}[${this.uniqueId}] established between ${this.local.address}[${this.fmtId(this.localId)}]...${this.remote.address}[${this.fmtId(this.remoteId)}]`,
     );
     this.startTimers();
     this.host.event({ type: "established", ike: this });
@@ -546,7 +557,7 @@ export class IkeSa implements ChildSaOwner {
         spiIn,
         spiOut: u32(chosen.spi),
         suite,
-        proposal: formatProposal(chosenProposal(chosen)),
+        proposal: () => formatProposal(chosenProposal(chosen)),
         mode: t.mode,
         esn: chosen.esn,
         localTs,
@@ -573,12 +584,13 @@ export class IkeSa implements ChildSaOwner {
     this.log(
       "CHD",
       0,
-      `CHILD_SA ${t.name}{${child.uniqueId}} established with SPIs ${hex(spiBytes(spiIn))}_i ${hex(spiBytes(child.spiOut))}_o and TS ${formatTsList(localTs)} === ${formatTsList(remoteTs)}`,
+      () =>
+        `CHILD_SA ${t.name}{${child.uniqueId}} established with SPIs ${hex(spiBytes(spiIn))}_i ${hex(spiBytes(child.spiOut))}_o and TS ${formatTsList(localTs)} === ${formatTsList(remoteTs)}`,
     );
     this.log(
       "CHD",
       1,
-      `${child.proposal}, ${t.mode}${opts.outbound ? "" : " (outbound SA waits for the old SA's DELETE)"}`,
+      () => `${child.proposal}, ${t.mode}${opts.outbound ? "" : " (outbound SA waits for the old SA's DELETE)"}`,
     );
     return child;
   }
@@ -591,7 +603,7 @@ export class IkeSa implements ChildSaOwner {
     this.log(
       "CHD",
       1,
-      `outbound SA of CHILD_SA ${child.name}{${child.uniqueId}} (${hex(spiBytes(child.spiOut))}_o) active`,
+      () => `outbound SA of CHILD_SA ${child.name}{${child.uniqueId}} (${hex(spiBytes(child.spiOut))}_o) active`,
     );
   }
 
@@ -692,7 +704,8 @@ export class IkeSa implements ChildSaOwner {
     this.log(
       "IKE",
       0,
-      `IKE_SA ${this.conn.name}[${this.uniqueId}] rekeyed to ${this.conn.name}[${next.uniqueId}], ${next.proposal}`,
+      () =>
+        `IKE_SA ${this.conn.name}[${this.uniqueId}] rekeyed to ${this.conn.name}[${next.uniqueId}], ${next.proposal}`,
     );
     next.startTimers();
     // Child exchanges still waiting here would die with this SA: they run on the successor instead.

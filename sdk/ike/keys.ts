@@ -27,13 +27,20 @@ export interface Prf {
   /** Output (and preferred key) length in bytes. */
   readonly bytes: number;
   mac(key: Uint8Array, data: Uint8Array): Uint8Array;
+  /** prf+ in one call (ControlCrypto.prfPlus); without it {@link prfPlus} runs `mac` per block. */
+  plus?(key: Uint8Array, seed: Uint8Array, length: number): Uint8Array;
 }
 
 /** A Prf for transform id `id` (throws for a PRF we do not implement; proposal selection never picks one). */
 export function prfFor(cc: ControlCrypto, id: number): Prf {
   const h = PRF_HASH[id];
   if (!h) throw new Error(`PRF transform ${id} is not implemented`);
-  return { id, bytes: h.bytes, mac: (key, data) => cc.hmac(h.alg, key, data) };
+  return {
+    id,
+    bytes: h.bytes,
+    mac: (key, data) => cc.hmac(h.alg, key, data),
+    plus: (key, seed, length) => cc.prfPlus(h.alg, key, seed, length),
+  };
 }
 
 /** Concatenates byte strings (into memory that does not move: the parts may be secret). */
@@ -41,6 +48,19 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
   let n = 0;
   for (const p of parts) n += p.length;
   const out = secretBytes(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Concatenates public byte strings (headers, IVs, ciphertext, NAT-D input) into ordinary memory. */
+export function concatPublic(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
   let at = 0;
   for (const p of parts) {
     out.set(p, at);
@@ -60,6 +80,7 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 /** prf+ (§2.13): T1 = prf(K, S | 0x01), Tn = prf(K, Tn-1 | S | n); at most 255 rounds. */
 export function prfPlus(prf: Prf, key: Uint8Array, seed: Uint8Array, length: number): Uint8Array {
   if (length > 255 * prf.bytes) throw new Error(`prf+ cannot produce ${length} bytes (max ${255 * prf.bytes})`);
+  if (prf.plus) return prf.plus(key, seed, length);
   const out = secretBytes(length);
   let t = new Uint8Array(0);
   for (let i = 1, at = 0; at < length; i++) {
@@ -179,9 +200,11 @@ export function deriveChildKeys(
   return keys;
 }
 
+const KEY_PAD = new TextEncoder().encode("Key Pad for IKEv2");
+
 /** PSK AUTH (§2.15): prf(prf(secret, "Key Pad for IKEv2"), signed octets). */
 export function pskAuth(prf: Prf, secret: Uint8Array, octets: Uint8Array): Uint8Array {
-  const pad = prf.mac(secret, new TextEncoder().encode("Key Pad for IKEv2"));
+  const pad = prf.mac(secret, KEY_PAD);
   const auth = prf.mac(pad, octets);
   pad.fill(0);
   return auth;

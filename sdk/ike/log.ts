@@ -25,6 +25,18 @@ export interface LogRecord {
 /** Where log records go. */
 export type LogSink = (r: LogRecord) => void;
 
+/**
+ * A message as IKE code hands it to its logger: the text, or a function that makes it, called only
+ * when the line's level is wanted (see {@link logText}), so lines a sink would drop cost no
+ * formatting.
+ */
+export type LogText = string | (() => string);
+
+/** The text of a {@link LogText}. */
+export function logText(m: LogText): string {
+  return typeof m === "string" ? m : m();
+}
+
 /** Formats a record the way charon writes its log. */
 export function formatLog(r: LogRecord): string {
   const who = r.ike ? `<${r.ike.name}|${r.ike.id}> ` : "";

@@ -6,7 +6,7 @@
 import type { ControlCrypto } from "../dataplane/control-crypto.ts";
 import { HashAlg } from "../dataplane/suites.ts";
 import { dhGroupById } from "./dh.ts";
-import { concat } from "./keys.ts";
+import { concatPublic } from "./keys.ts";
 import { CertEncoding, type Payload, type Proposal } from "./message.ts";
 import type { Chosen } from "./proposals.ts";
 import { parseIp } from "../net/ip.ts";
@@ -53,7 +53,12 @@ export function groupBytes(g: number): Uint8Array {
   return Uint8Array.of(g >> 8, g & 255);
 }
 
-export const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+export const hex = (b: Uint8Array): string => {
+  // A loop instead of Array.from(...).join(""): the daemon keys its IKE SAs by this text of the SPI.
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += b[i]!.toString(16).padStart(2, "0");
+  return s;
+};
 export function u32(b: Uint8Array): number {
   return (((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0;
 }
@@ -63,7 +68,7 @@ export function spiBytes(n: number): Uint8Array {
 
 /** Body of an ID payload after the generic header (what AUTH's prf covers, §2.15). */
 export function idBody(p: { idType: number; data: Uint8Array }): Uint8Array {
-  return concat(Uint8Array.of(p.idType, 0, 0, 0), p.data);
+  return concatPublic(Uint8Array.of(p.idType, 0, 0, 0), p.data);
 }
 
 export function ipBytes(addr: string): Uint8Array {
@@ -72,7 +77,10 @@ export function ipBytes(addr: string): Uint8Array {
 
 /** NAT_DETECTION hash (§2.23): SHA-1(SPIi | SPIr | IP | port). */
 export function natHash(cc: ControlCrypto, spiI: Uint8Array, spiR: Uint8Array, ep: Endpoint): Uint8Array {
-  return cc.hash(HashAlg.Sha1, concat(spiI, spiR, ipBytes(ep.address), Uint8Array.of(ep.port >> 8, ep.port & 255)));
+  return cc.hash(
+    HashAlg.Sha1,
+    concatPublic(spiI, spiR, ipBytes(ep.address), Uint8Array.of(ep.port >> 8, ep.port & 255)),
+  );
 }
 
 export function groupName(g: number): string {
@@ -103,7 +111,7 @@ export function certReqs(cc: ControlCrypto, cas: Certificate[]): Payload[] {
     {
       type: "CERTREQ",
       encoding: CertEncoding.X509_SIGNATURE,
-      data: concat(...cas.map((c) => cc.hash(HashAlg.Sha1, c.spki))),
+      data: concatPublic(...cas.map((c) => cc.hash(HashAlg.Sha1, c.spki))),
     },
   ];
 }

@@ -10,7 +10,7 @@ import type { ControlCrypto } from "../dataplane/control-crypto.ts";
 import type { HashAlg } from "../dataplane/suites.ts";
 import { CIPHERS, INTEGS } from "../dataplane/suite-registry.ts";
 import { encodeHeader, payloadHeaderBytes } from "./codec.ts";
-import { concat } from "./keys.ts";
+import { concat, concatPublic } from "./keys.ts";
 import { byteAt } from "../packet/bytes.ts";
 import { PayloadType, type IkeHeader } from "./message.ts";
 
@@ -123,11 +123,11 @@ export class SkCipher {
       const f = new Uint8Array(4);
       new DataView(f.buffer).setUint16(0, fragment.number);
       new DataView(f.buffer).setUint16(2, fragment.total);
-      skHdr = concat(skHdr, f);
+      skHdr = concatPublic(skHdr, f);
     }
     const iv = this.nextIv();
     if (this.aead) {
-      const aad = concat(hdr, skHdr);
+      const aad = concatPublic(hdr, skHdr);
       const nonce = concat(this.encKey.subarray(this.encKey.length - this.saltBytes), iv);
       const key = this.encKey.subarray(0, this.encKey.length - this.saltBytes);
       const sealed =
@@ -136,12 +136,12 @@ export class SkCipher {
           : this.isCcm()
             ? this.cc.ccmSeal(key, nonce, aad, body, this.icvBytes)
             : this.cc.gcmSeal(key, nonce, aad, body, this.icvBytes);
-      return concat(aad, iv, sealed);
+      return concatPublic(aad, iv, sealed);
     }
     const ct = this.cc.cbcEncrypt(this.encKey, iv, body);
-    const signed = concat(hdr, skHdr, iv, ct);
+    const signed = concatPublic(hdr, skHdr, iv, ct);
     const icv = this.cc.hmac(this.#hmacAlg(), this.integKey, signed).subarray(0, this.icvBytes);
-    return concat(signed, icv);
+    return concatPublic(signed, icv);
   }
 
   /**

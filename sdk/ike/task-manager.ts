@@ -16,7 +16,7 @@ import { Exchange, type IkeMessage, type Payload } from "./message.ts";
 import { summarizeMessage } from "./names.ts";
 import { find } from "./payloads.ts";
 import type { RetransmitConfig } from "./config.ts";
-import type { LogSink, Subsystem } from "./log.ts";
+import type { LogSink, LogText, Subsystem } from "./log.ts";
 import type { SkCipher } from "./sk.ts";
 
 /** An exchange we initiate. */
@@ -53,7 +53,7 @@ export interface TaskManagerHost {
   setTimer(ms: number, fn: () => void): unknown;
   clearTimer(t: unknown): void;
   /** `rateKey` marks a line caused by one received datagram (rate limited, see log.ts). */
-  log(subsystem: Subsystem, level: 0 | 1 | 2, message: string, rateKey?: string): void;
+  log(subsystem: Subsystem, level: 0 | 1 | 2, message: LogText, rateKey?: string): void;
   /** A task threw: the SA fails with the error. */
   crash(e: unknown): void;
   /** A received message was dropped over a limit (counted by the daemon). */
@@ -161,7 +161,7 @@ export class TaskManager {
     const messageId = this.#nextRequestId;
     const datagrams = this.#host.encode(task.exchange, false, messageId, payloads);
     this.#active = { task, messageId, datagrams, tries: 0 };
-    this.#host.log("ENC", 1, `generating ${summarizeMessage(task.exchange, false, messageId, payloads)}`);
+    this.#host.log("ENC", 1, () => `generating ${summarizeMessage(task.exchange, false, messageId, payloads)}`);
     this.#transmit(this.#active);
   }
 
@@ -171,7 +171,7 @@ export class TaskManager {
     a.timer = this.#host.setTimer(r.timeoutMs * r.base ** a.tries, () => {
       if (this.#active !== a || this.#host.destroyed()) return;
       if (a.tries >= r.tries) {
-        this.#host.log("IKE", 0, `giving up after ${r.tries} retransmits`);
+        this.#host.log("IKE", 0, () => `giving up after ${r.tries} retransmits`);
         this.#active = undefined;
         void this.run(() => {
           a.task.timeout();
@@ -180,7 +180,7 @@ export class TaskManager {
         return;
       }
       a.tries++;
-      this.#host.log("IKE", 1, `retransmit ${a.tries} of request with message ID ${a.messageId}`);
+      this.#host.log("IKE", 1, () => `retransmit ${a.tries} of request with message ID ${a.messageId}`);
       this.#transmit(a);
     });
   }
@@ -199,7 +199,8 @@ export class TaskManager {
         this.#host.log(
           "IKE",
           1,
-          `ignoring ${h.exchange === Exchange.IKE_SA_INIT ? "IKE_SA_INIT" : "unexpected"} response with message ID ${h.messageId} (none outstanding)`,
+          () =>
+            `ignoring ${h.exchange === Exchange.IKE_SA_INIT ? "IKE_SA_INIT" : "unexpected"} response with message ID ${h.messageId} (none outstanding)`,
           "unexpected-response",
         );
         return undefined;
@@ -211,7 +212,7 @@ export class TaskManager {
           this.#host.log(
             "IKE",
             1,
-            `received retransmit of request with ID ${h.messageId}, retransmitting response`,
+            () => `received retransmit of request with ID ${h.messageId}, retransmitting response`,
             "retransmitted-request",
           );
           for (const d of this.#lastResponse.datagrams) this.#host.send(d);
@@ -220,7 +221,7 @@ export class TaskManager {
         this.#host.log(
           "IKE",
           1,
-          `ignoring request with message ID ${h.messageId}, expected ${this.#expectRequestId}`,
+          () => `ignoring request with message ID ${h.messageId}, expected ${this.#expectRequestId}`,
           "unexpected-request",
         );
       }
@@ -239,7 +240,7 @@ export class TaskManager {
     }
     const last = msg.payloads[msg.payloads.length - 1];
     if (!last || (last.type !== "SK" && last.type !== "SKF")) {
-      this.#host.log("ENC", 0, `dropping ${msg.header.exchange} message without an encrypted payload`, "no-sk");
+      this.#host.log("ENC", 0, () => `dropping ${msg.header.exchange} message without an encrypted payload`, "no-sk");
       return undefined;
     }
     const opened = sk.open(bytes, last.body.length);
@@ -247,7 +248,8 @@ export class TaskManager {
       this.#host.log(
         "ENC",
         0,
-        `could not decrypt payloads: ${opened.reason}; message verification failed (wrong keys or a tampered message), dropped`,
+        () =>
+          `could not decrypt payloads: ${opened.reason}; message verification failed (wrong keys or a tampered message), dropped`,
         "bad-icv",
       );
       return undefined;
@@ -261,7 +263,7 @@ export class TaskManager {
         this.#host.log(
           "ENC",
           1,
-          `dropping fragment ${last.fragmentNumber}/${last.totalFragments}: more than ${MAX_FRAGMENTS} fragments`,
+          () => `dropping fragment ${last.fragmentNumber}/${last.totalFragments}: more than ${MAX_FRAGMENTS} fragments`,
           "fragments",
         );
         return undefined;
@@ -273,7 +275,7 @@ export class TaskManager {
       this.#host.log(
         "ENC",
         0,
-        `dropping fragment ${last.fragmentNumber}/${last.totalFragments}: inconsistent with ${f.total} fragments`,
+        () => `dropping fragment ${last.fragmentNumber}/${last.totalFragments}: inconsistent with ${f.total} fragments`,
         "fragments",
       );
       return undefined;
@@ -287,24 +289,24 @@ export class TaskManager {
       this.#host.log(
         "ENC",
         0,
-        `dropping fragmented message ${id}: more than ${MAX_MESSAGE_BYTES} bytes (max_packet)`,
+        () => `dropping fragmented message ${id}: more than ${MAX_MESSAGE_BYTES} bytes (max_packet)`,
         "fragments",
       );
       return undefined;
     }
-    this.#host.log("ENC", 2, `received fragment #${last.fragmentNumber} of ${f.total}`);
+    this.#host.log("ENC", 2, () => `received fragment #${last.fragmentNumber} of ${f.total}`);
     if (f.parts.size < f.total) return undefined;
     this.#fragments.delete(id);
     const parts = f.parts;
     const whole = concat(...Array.from({ length: f.total }, (_, i) => parts.get(i + 1) ?? new Uint8Array(0)));
-    this.#host.log("ENC", 1, `reassembled fragmented IKE message (${whole.length} bytes)`);
+    this.#host.log("ENC", 1, () => `reassembled fragmented IKE message (${whole.length} bytes)`);
     return this.#decode(whole, f.innerType);
   }
 
   #decode(plaintext: Uint8Array, innerType: number): Payload[] | undefined {
     const r = decodePayloads(plaintext, innerType, 0);
     if (!r.ok) {
-      this.#host.log("ENC", 0, `invalid encrypted payloads: ${r.error.message}`, "invalid-payloads");
+      this.#host.log("ENC", 0, () => `invalid encrypted payloads: ${r.error.message}`, "invalid-payloads");
       return undefined;
     }
     return r.value;
@@ -331,7 +333,7 @@ export class TaskManager {
   respond(exchange: number, messageId: number, payloads: Payload[]): void {
     const datagrams = this.#host.encode(exchange, true, messageId, payloads);
     this.#lastResponse = { messageId, datagrams };
-    this.#host.log("ENC", 1, `generating ${summarizeMessage(exchange, true, messageId, payloads)}`);
+    this.#host.log("ENC", 1, () => `generating ${summarizeMessage(exchange, true, messageId, payloads)}`);
     for (const d of datagrams) this.#host.send(d);
   }
 
@@ -342,7 +344,7 @@ export class TaskManager {
    */
   sendFinal(exchange: number, payloads: Payload[]): void {
     const messageId = this.#nextRequestId++;
-    this.#host.log("ENC", 1, `generating ${summarizeMessage(exchange, false, messageId, payloads)}`);
+    this.#host.log("ENC", 1, () => `generating ${summarizeMessage(exchange, false, messageId, payloads)}`);
     for (const d of this.#host.encode(exchange, false, messageId, payloads)) this.#host.send(d);
   }
 

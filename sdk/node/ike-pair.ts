@@ -205,7 +205,7 @@ export async function startPeerPair(o: PeerPairOptions): Promise<PeerPair> {
     transport: transportA,
     localAddress: endpointA.address,
     connections: [pskConnection(CONN_A, sideA, sideB, { ...common, psk })],
-    log: (r) => log?.("A", r),
+    log: log && ((r) => log("A", r)),
   });
   daemons.b = new IkeDaemon({
     dataplane: dpB,
@@ -213,7 +213,7 @@ export async function startPeerPair(o: PeerPairOptions): Promise<PeerPair> {
     transport: transportB,
     localAddress: endpointB.address,
     connections: [pskConnection(CONN_B, sideB, sideA, { ...common, psk: o.pskB ?? psk })],
-    log: (r) => log?.("B", r),
+    log: log && ((r) => log("B", r)),
   });
   const a = daemons.a,
     b = daemons.b;

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ControlCrypto } from "../../sdk/dataplane/control-crypto.ts";
-import { deriveChildKeys, deriveIkeKeys, prfFor, type Prf } from "../../sdk/ike/keys.ts";
+import { deriveChildKeys, deriveIkeKeys, prfFor, prfPlus, type Prf } from "../../sdk/ike/keys.ts";
 import type { IkeSa } from "../../sdk/ike/ike-sa.ts";
 import { makePair, settle } from "../helpers/ike-pair.ts";
 import { scanMemory } from "../helpers/memscan.ts";
@@ -119,4 +119,18 @@ test("after rekeys and DELETE, no IKE or Child SA key of a gone SA is anywhere i
   const counts = scanMemory(process.pid, needles);
   // Each needle is found once: itself.
   assert.deepEqual(counts.map((c, i) => (c === 1 ? "" : `${unique[i]!.slice(0, 8)}…: ${c}`)).filter(Boolean), []);
+});
+
+test("prf+ in one ControlCrypto call equals prf+ by one HMAC per block (SHA-1/256/384/512, 1 to 500 bytes)", async () => {
+  const cc = await ControlCrypto.create();
+  for (const id of [2, 5, 6, 7]) {
+    const fast = prfFor(cc, id);
+    assert.ok(fast.plus, "prfFor gives the one-call prf+");
+    const slow: Prf = { id: fast.id, bytes: fast.bytes, mac: fast.mac };
+    for (const len of [1, 20, 32, 33, 168, 500]) {
+      const key = crypto.getRandomValues(new Uint8Array(40));
+      const seed = crypto.getRandomValues(new Uint8Array(80));
+      assert.deepEqual(prfPlus(fast, key, seed, len), prfPlus(slow, key, seed, len), `PRF ${id}, ${len} bytes`);
+    }
+  }
 });

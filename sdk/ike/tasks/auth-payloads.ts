@@ -51,7 +51,7 @@ export async function authPayloads(
         "CONFIG",
         `no pre-shared key for '${ike.fmtId(conn.local.id)}' - '${ike.fmtId(conn.remote.id)}' in the secrets section`,
       );
-    ike.log("IKE", 1, `authentication of '${ike.fmtId(conn.local.id)}' (myself) with pre-shared key`);
+    ike.log("IKE", 1, () => `authentication of '${ike.fmtId(conn.local.id)}' (myself) with pre-shared key`);
     return [{ type: "AUTH", method: AuthMethod.PSK, data: pskAuth(prf, psk, octets) }];
   }
   if (conn.local.auth !== "pubkey")
@@ -62,7 +62,8 @@ export async function authPayloads(
   ike.log(
     "IKE",
     1,
-    `authentication of '${ike.fmtId(conn.local.id)}' (myself) with ${s.method === AuthMethod.DIGITAL_SIGNATURE ? "RFC 7427 signature" : `AUTH method ${s.method}`} successful`,
+    () =>
+      `authentication of '${ike.fmtId(conn.local.id)}' (myself) with ${s.method === AuthMethod.DIGITAL_SIGNATURE ? "RFC 7427 signature" : `AUTH method ${s.method}`} successful`,
   );
   return [{ type: "AUTH", method: s.method, data: s.data }];
 }
@@ -101,7 +102,7 @@ export async function verifyPeerAuth(
         reason: `pre-shared key mismatch: the AUTH payload of ${who} does not verify with the key configured for '${ike.fmtId(ike.localId ?? conn.local.id)}' - ${who} (tried 1 shared key, MAC mismatched)`,
       };
     }
-    ike.log("IKE", 0, `authentication of ${who} with pre-shared key successful`);
+    ike.log("IKE", 0, () => `authentication of ${who} with pre-shared key successful`);
     return { ok: true };
   }
   if (conn.remote.auth !== "pubkey")
@@ -128,7 +129,7 @@ export async function verifyPeerAuth(
   if (!chain.ok) return { ok: false, reason: `certificate of ${who} not trusted: ${chain.reason}` };
   const v = await verifyAuth(leaf, auth.method, auth.data, octets);
   if (!v.ok) return { ok: false, reason: `signature of ${who} does not verify: ${v.reason}` };
-  ike.log("IKE", 0, `authentication of ${who} with ${v.scheme} successful`);
+  ike.log("IKE", 0, () => `authentication of ${who} with ${v.scheme} successful`);
   return { ok: true };
 }
 
@@ -148,7 +149,7 @@ export function mskAuthPayload(
   ike.log(
     "IKE",
     1,
-    `authentication of '${formatIdentity({ idType: idPayload.idType, data: idPayload.data })}' (myself) with EAP`,
+    () => `authentication of '${formatIdentity({ idType: idPayload.idType, data: idPayload.data })}' (myself) with EAP`,
   );
   return { type: "AUTH", method: AuthMethod.PSK, data: pskAuth(prf, msk, octets) };
 }
@@ -174,6 +175,6 @@ export function verifyMskAuth(
       ok: false,
       reason: `verification of AUTH payload with EAP MSK failed: the AUTH of ${who} was not computed with the MSK of this EAP-MSCHAPv2 run`,
     };
-  ike.log("IKE", 0, `authentication of ${who} with EAP successful`);
+  ike.log("IKE", 0, () => `authentication of ${who} with EAP successful`);
   return { ok: true };
 }

@@ -31,7 +31,7 @@ export async function childResponse(ike: IkeSa, c: PendingChild, ps: Payload[]):
   const inv = notifies(ps).find((n) => n.notifyType === Notify.INVALID_KE_PAYLOAD);
   if (inv && c.ks) {
     const g = ((inv.data[0] ?? 0) << 8) | (inv.data[1] ?? 0);
-    ike.log("IKE", 0, `peer requested PFS group ${groupName(g)} instead of ${groupName(c.group ?? 0)}`);
+    ike.log("IKE", 0, () => `peer requested PFS group ${groupName(g)} instead of ${groupName(c.group ?? 0)}`);
     c.ks.wipe();
     if (!t.espProposals.some((s) => s.dh.includes(g))) {
       ike.childFailed(
@@ -93,7 +93,7 @@ export class ChildCreateTask implements MovableTask {
     const r = await childResponse(ike, this.#pending, ps);
     if (r.kind === "retry-group") ike.queue(new ChildCreateTask(ike, r.template));
     else if (r.kind === "temporary-failure") {
-      ike.log("CHD", 0, `peer answered TEMPORARY_FAILURE; retrying in ${TEMPORARY_FAILURE_RETRY_MS / 1000} s`);
+      ike.log("CHD", 0, () => `peer answered TEMPORARY_FAILURE; retrying in ${TEMPORARY_FAILURE_RETRY_MS / 1000} s`);
       ike.timer(TEMPORARY_FAILURE_RETRY_MS, () => ike.createChild(this.#template));
     }
   }

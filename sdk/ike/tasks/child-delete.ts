@@ -36,7 +36,8 @@ export class ChildDeleteTask implements MovableTask {
     ike.log(
       "CHD",
       0,
-      `closing CHILD_SA ${child.name}{${child.uniqueId}} with SPIs ${hex(spiBytes(child.spiIn))}_i ${hex(spiBytes(child.spiOut))}_o`,
+      () =>
+        `closing CHILD_SA ${child.name}{${child.uniqueId}} with SPIs ${hex(spiBytes(child.spiIn))}_i ${hex(spiBytes(child.spiOut))}_o`,
     );
     return [{ type: "D", protocolId: ProtocolId.ESP, spiSize: 4, spis: [spiBytes(child.spiIn)] }];
   }
@@ -63,7 +64,7 @@ export function respondChildDelete(ike: IkeSa, d: PayloadOf<"D">): Uint8Array[] 
   for (const s of d.spis) {
     const child = ike.childByPeerSpi(u32(s));
     if (!child) continue;
-    ike.log("CHD", 0, `received DELETE for ESP CHILD_SA with SPI ${hex(s)}`);
+    ike.log("CHD", 0, () => `received DELETE for ESP CHILD_SA with SPI ${hex(s)}`);
     // The pair that replaced it (a rekey we answered, or the winner of a collision) carries our traffic now.
     const next = child.replacedBy ?? child.rekeyCollision;
     if (next && next !== child) next.owner.activateOutbound(next);

@@ -115,7 +115,7 @@ export async function completeChild(
   };
   if (err) {
     if (err.notifyType === Notify.INTERNAL_ADDRESS_FAILURE || err.notifyType === Notify.FAILED_CP_REQUIRED) {
-      ike.log("IKE", 0, `received ${notifyName(err.notifyType)} notify, no CHILD_SA built`);
+      ike.log("IKE", 0, () => `received ${notifyName(err.notifyType)} notify, no CHILD_SA built`);
       const why =
         err.notifyType === Notify.INTERNAL_ADDRESS_FAILURE
           ? "the peer has no virtual IP for us (its pool is exhausted, or it has no pool for this connection)"
@@ -228,11 +228,12 @@ export async function respondChildRequest(
     const sel = selectProposal(sa.proposals, supported, { ignoreDh: inAuth });
     if (!sel.ok) {
       lastPropWhy = sel.explanation;
-      ike.log("CFG", 1, `received proposals: ${sa.proposals.map(formatProposal).join(", ")}`);
+      ike.log("CFG", 1, () => `received proposals: ${sa.proposals.map(formatProposal).join(", ")}`);
       ike.log(
         "CFG",
         1,
-        `configured proposals: ${toWireProposals(t.espProposals, new Uint8Array(4)).map(formatProposal).join(", ")}`,
+        () =>
+          `configured proposals: ${toWireProposals(t.espProposals, new Uint8Array(4)).map(formatProposal).join(", ")}`,
       );
       continue;
     }
@@ -249,7 +250,8 @@ export async function respondChildRequest(
         ike.log(
           "IKE",
           0,
-          `CREATE_CHILD_SA KE ${theirs ? `uses group ${groupName(theirs.group)}` : "missing"}, requesting ${groupName(g)}`,
+          () =>
+            `CREATE_CHILD_SA KE ${theirs ? `uses group ${groupName(theirs.group)}` : "missing"}, requesting ${groupName(g)}`,
         );
         return { payloads: [notify(Notify.INVALID_KE_PAYLOAD, groupBytes(g))] };
       }
@@ -279,7 +281,7 @@ export async function respondChildRequest(
     return { payloads, child };
   }
   if (lastPropWhy) {
-    ike.log("IKE", 0, `no acceptable proposal found: ${lastPropWhy}`);
+    ike.log("IKE", 0, () => `no acceptable proposal found: ${lastPropWhy}`);
     ike.childFailed(
       new IkeError("NO_PROPOSAL_CHOSEN", `no acceptable ESP proposal from ${ike.remote.address}: ${lastPropWhy}`),
     );

@@ -51,7 +51,7 @@ export class ChildRekeyTask implements MovableTask {
       return undefined;
     old.state = "REKEYING";
     old.rekeyCollision = undefined;
-    ike.log("CHD", 0, `rekeying CHILD_SA ${old.name}{${old.uniqueId}} (${hex(spiBytes(old.spiIn))}_i)`);
+    ike.log("CHD", 0, () => `rekeying CHILD_SA ${old.name}{${old.uniqueId}} (${hex(spiBytes(old.spiIn))}_i)`);
     this.#pending = newPendingChild(ike, this.#template, old, (this.#template.espProposals[0]?.dh.length ?? 0) > 0);
     return childRequestPayloads(ike, this.#pending, true);
   }
@@ -70,7 +70,8 @@ export class ChildRekeyTask implements MovableTask {
       ike.log(
         "CHD",
         0,
-        `peer answered TEMPORARY_FAILURE; retrying the rekey of CHILD_SA ${old.name}{${old.uniqueId}} in ${TEMPORARY_FAILURE_RETRY_MS / 1000} s`,
+        () =>
+          `peer answered TEMPORARY_FAILURE; retrying the rekey of CHILD_SA ${old.name}{${old.uniqueId}} in ${TEMPORARY_FAILURE_RETRY_MS / 1000} s`,
       );
       old.after(TEMPORARY_FAILURE_RETRY_MS, () => {
         if (old.state === "INSTALLED") old.owner.rekeyChild(old);
@@ -86,7 +87,8 @@ export class ChildRekeyTask implements MovableTask {
       ike.log(
         "CHD",
         0,
-        `CHILD_SA rekey collision lost: our CHILD_SA ${ours.name}{${ours.uniqueId}} is redundant (lowest nonce), deleting it; the peer's {${theirs.uniqueId}} stays`,
+        () =>
+          `CHILD_SA rekey collision lost: our CHILD_SA ${ours.name}{${ours.uniqueId}} is redundant (lowest nonce), deleting it; the peer's {${theirs.uniqueId}} stays`,
       );
       ours.outboundActive = false; // keep sending on the old pair until the winner deletes it
       this.#yield(theirs, "collision lost");
@@ -94,7 +96,11 @@ export class ChildRekeyTask implements MovableTask {
       return;
     }
     if (theirs)
-      ike.log("CHD", 0, `CHILD_SA rekey collision won: the peer deletes its redundant CHILD_SA {${theirs.uniqueId}}`);
+      ike.log(
+        "CHD",
+        0,
+        () => `CHILD_SA rekey collision won: the peer deletes its redundant CHILD_SA {${theirs.uniqueId}}`,
+      );
     old.replacedBy = ours;
     old.rekeyCollision = undefined;
     if (old.state === "DELETED") return;
@@ -111,7 +117,7 @@ export class ChildRekeyTask implements MovableTask {
     this.#ike.log(
       "CHD",
       1,
-      `${why}: CHILD_SA ${theirs.name}{${theirs.uniqueId}} of the peer's rekey replaces {${old.uniqueId}}`,
+      () => `${why}: CHILD_SA ${theirs.name}{${theirs.uniqueId}} of the peer's rekey replaces {${old.uniqueId}}`,
     );
     if (old.state === "DELETED") {
       theirs.owner.activateOutbound(theirs);
@@ -138,7 +144,8 @@ function armSwitch(ike: IkeSa, old: ChildSa, next: ChildSa): void {
     ike.log(
       "CHD",
       0,
-      `no DELETE for the rekeyed CHILD_SA ${old.name}{${old.uniqueId}} within ${REKEY_SWITCH_MS / 1000} s: sending on {${next.uniqueId}}`,
+      () =>
+        `no DELETE for the rekeyed CHILD_SA ${old.name}{${old.uniqueId}} within ${REKEY_SWITCH_MS / 1000} s: sending on {${next.uniqueId}}`,
     );
     next.owner.activateOutbound(next);
   });
@@ -170,7 +177,7 @@ export async function respondChildRekey(ike: IkeSa, messageId: number, ps: Paylo
   ike.log(
     "CHD",
     0,
-    `peer rekeys CHILD_SA ${old.name}{${old.uniqueId}}${collision ? " while we rekey it too (collision)" : ""}`,
+    () => `peer rekeys CHILD_SA ${old.name}{${old.uniqueId}}${collision ? " while we rekey it too (collision)" : ""}`,
   );
   const nr = ike.host.random(NONCE_BYTES);
   const res = await respondChildRequest(ike, ps, nonce.data, nr, old, false);

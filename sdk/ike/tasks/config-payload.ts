@@ -94,19 +94,19 @@ export function processCpReply(ike: IkeSa, ps: Payload[]): { missing: boolean } 
           ike.log(
             "IKE",
             1,
-            `ignoring invalid ${a.type === 1 ? "INTERNAL_IP4_ADDRESS" : "INTERNAL_IP6_ADDRESS"} attribute`,
+            () => `ignoring invalid ${a.type === 1 ? "INTERNAL_IP4_ADDRESS" : "INTERNAL_IP6_ADDRESS"} attribute`,
           );
           continue;
         }
-        ike.log("IKE", 0, `installing new virtual IP ${addr}`);
+        ike.log("IKE", 0, () => `installing new virtual IP ${addr}`);
         ike.localVips.push(addr);
       } else if (a.type === CfgAttr.INTERNAL_IP4_DNS || a.type === CfgAttr.INTERNAL_IP6_DNS) {
         if (addr === undefined) continue;
-        ike.log("IKE", 0, `installing DNS server ${addr}`);
+        ike.log("IKE", 0, () => `installing DNS server ${addr}`);
         ike.dnsServers.push(addr);
       }
     }
-  } else if (cp) ike.log("IKE", 1, `ignoring CP payload of CFG type ${cp.cfgType}`);
+  } else if (cp) ike.log("IKE", 1, () => `ignoring CP payload of CFG type ${cp.cfgType}`);
   return { missing: wanted && ike.localVips.length === 0 };
 }
 
@@ -148,7 +148,7 @@ export function respondCp(ike: IkeSa, request: Payload[]): { payloads: Payload[]
     const wanted = addr ?? (fam === 4 ? "0.0.0.0" : "::");
     // charon prints an any-address as %any / %any6 (host.c)
     const shown = isAny(wanted) ? (fam === 4 ? "%any" : "%any6") : wanted;
-    ike.log("IKE", 0, `peer requested virtual IP ${shown}`);
+    ike.log("IKE", 0, () => `peer requested virtual IP ${shown}`);
     const lease: VirtualIpLease | { error: string } =
       pools.length === 0
         ? { error: `connection '${ike.conn.name}' has no pools` }
@@ -156,11 +156,11 @@ export function respondCp(ike: IkeSa, request: Payload[]): { payloads: Payload[]
           ? ike.host.acquireVirtualIp(pools, peer, fam, isAny(wanted) ? undefined : wanted)
           : { error: "this host assigns no virtual IPs" };
     if ("error" in lease) {
-      ike.log("IKE", 0, `no virtual IP found for ${shown} requested by '${who}'`);
+      ike.log("IKE", 0, () => `no virtual IP found for ${shown} requested by '${who}'`);
       why.push(lease.error);
       continue;
     }
-    ike.log("IKE", 0, `assigning virtual IP ${lease.address} to peer '${who}'`);
+    ike.log("IKE", 0, () => `assigning virtual IP ${lease.address} to peer '${who}'`);
     ike.remoteVips.push(lease);
     attributes.push(addressAttribute(lease.address));
     for (const dns of lease.dns) {

@@ -99,7 +99,7 @@ export class EapClient {
     if (p.type === EapType.IDENTITY) {
       const id = configuredEapIdentity(ike);
       if (!id) return this.#failed("no identity to answer EAP_IDENTITY with");
-      ike.log("IKE", 0, `server requested EAP_IDENTITY (id ${idHex}), sending '${formatIdentity(id)}'`);
+      ike.log("IKE", 0, () => `server requested EAP_IDENTITY (id ${idHex}), sending '${formatIdentity(id)}'`);
       this.#identity = id;
       return { kind: "reply", data: identityResponse(p.identifier, id.data) };
     }

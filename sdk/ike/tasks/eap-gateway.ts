@@ -55,7 +55,7 @@ export class EapGateway {
   start(): Uint8Array {
     if (this.#ike.conn.remote.eapId !== undefined) {
       this.#identifier = ((this.#ike.host.random(1)[0] ?? 0) % 255) + 1;
-      this.#ike.log("IKE", 0, `initiating EAP_IDENTITY method (id 0x${this.#hex(this.#identifier)})`);
+      this.#ike.log("IKE", 0, () => `initiating EAP_IDENTITY method (id 0x${this.#hex(this.#identifier)})`);
       return identityRequest(this.#identifier);
     }
     return this.#startMschap();
@@ -76,7 +76,7 @@ export class EapGateway {
       ntHashFor: (name) => {
         const id = identityFromEap(name);
         if (!identityMatches(this.#peer, id) && formatIdentity(id) !== formatIdentity(this.#peer))
-          ike.log("IKE", 0, `EAP-MS-CHAPv2 username: '${formatIdentity(id)}'`);
+          ike.log("IKE", 0, () => `EAP-MS-CHAPv2 username: '${formatIdentity(id)}'`);
         const secret = ike.host.findEapSecret?.(id);
         if (!secret)
           return {
@@ -88,7 +88,7 @@ export class EapGateway {
     this.#mschap = m;
     const out = m.initiate();
     this.#identifier = m.identifier;
-    ike.log("IKE", 0, `initiating EAP_MSCHAPV2 method (id 0x${this.#hex(m.identifier)})`);
+    ike.log("IKE", 0, () => `initiating EAP_MSCHAPV2 method (id 0x${this.#hex(m.identifier)})`);
     return out;
   }
 
@@ -103,7 +103,7 @@ export class EapGateway {
     }
     const p = d.packet;
     if (p.code !== EapCode.RESPONSE || p.type === undefined) {
-      ike.log("IKE", 0, `received ${eapCodeName(p.code)}, sending EAP_FAILURE`);
+      ike.log("IKE", 0, () => `received ${eapCodeName(p.code)}, sending EAP_FAILURE`);
       return this.#fail(p.identifier, `the client sent ${eapCodeName(p.code)} where an EAP_RESPONSE belongs`);
     }
     const expected = this.#stage === "identity" ? EapType.IDENTITY : EapType.MSCHAPV2;
@@ -131,13 +131,13 @@ export class EapGateway {
       return { kind: "reply", data: step.packet };
     }
     if (step.kind === "failed") {
-      ike.log("IKE", 0, `EAP method EAP_MSCHAPV2 failed for peer ${ike.fmtId(ike.remoteId)}`);
+      ike.log("IKE", 0, () => `EAP method EAP_MSCHAPV2 failed for peer ${ike.fmtId(ike.remoteId)}`);
       return this.#fail(p.identifier, step.reason);
     }
     const identity = identityFromEap(step.name);
     const required = ike.conn.remote.eapId;
     if (required !== undefined && required !== "any" && !identityMatches(required, identity)) {
-      ike.log("IKE", 0, `EAP method EAP_MSCHAPV2 failed for peer ${ike.fmtId(ike.remoteId)}`);
+      ike.log("IKE", 0, () => `EAP method EAP_MSCHAPV2 failed for peer ${ike.fmtId(ike.remoteId)}`);
       return this.#fail(
         p.identifier,
         `constraint check failed: EAP identity '${formatIdentity(identity)}' required '${formatIdentity(required)}' (connection '${ike.conn.name}')`,
@@ -152,8 +152,9 @@ export class EapGateway {
     const ike = this.#ike;
     if (data.length > 0) {
       this.#peer = identityFromEap(data);
-      ike.log("IKE", 0, `received EAP identity '${formatIdentity(this.#peer)}'`);
-    } else ike.log("IKE", 0, `client did not send an EAP identity, assume IKE identity '${ike.fmtId(this.#peer)}'`);
+      ike.log("IKE", 0, () => `received EAP identity '${formatIdentity(this.#peer)}'`);
+    } else
+      ike.log("IKE", 0, () => `client did not send an EAP identity, assume IKE identity '${ike.fmtId(this.#peer)}'`);
     const required = ike.conn.remote.eapId;
     if (required !== undefined && required !== "any" && !identityMatches(required, this.#peer))
       return this.#fail(

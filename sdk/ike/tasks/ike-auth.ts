@@ -220,7 +220,8 @@ export async function respondIkeAuth(ike: IkeSa, messageId: number, ps: Payload[
     ike.remote,
   );
   if (better) ike.conn = better;
-  else if (ike.host.findConnection) ike.log("CFG", 0, `no matching peer config found for '${formatIdentity(peerId)}'`);
+  else if (ike.host.findConnection)
+    ike.log("CFG", 0, () => `no matching peer config found for '${formatIdentity(peerId)}'`);
   if (!auth) {
     if (ike.conn.remote.auth === "eap-mschapv2") return startEap(ike, messageId, ps, idi);
     ike.log("IKE", 0, "peer requested EAP, config unacceptable");

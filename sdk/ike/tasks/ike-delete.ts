@@ -32,7 +32,8 @@ export class IkeDeleteTask implements Task {
       ike.log(
         "IKE",
         0,
-        `deleting IKE_SA ${ike.conn.name}[${ike.uniqueId}] between ${ike.local.address}[${ike.fmtId(ike.localId)}]...${ike.remote.address}[${ike.fmtId(ike.remoteId)}]`,
+        () =>
+          `deleting IKE_SA ${ike.conn.name}[${ike.uniqueId}] between ${ike.local.address}[${ike.fmtId(ike.localId)}]...${ike.remote.address}[${ike.fmtId(ike.remoteId)}]`,
       );
     }
     return [{ type: "D", protocolId: ProtocolId.IKE, spiSize: 0, spis: [] }];

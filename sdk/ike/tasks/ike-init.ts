@@ -94,7 +94,8 @@ export class IkeInitTask implements Task {
     this.#ike.log(
       "IKE",
       0,
-      `IKE_SA_INIT answered with ${notifyName(err.notifyType)}, which is not authenticated: ignored, waiting for a valid response (RFC 7296 §2.21.1)`,
+      () =>
+        `IKE_SA_INIT answered with ${notifyName(err.notifyType)}, which is not authenticated: ignored, waiting for a valid response (RFC 7296 §2.21.1)`,
       "init-error-notify",
     );
     return false;
@@ -118,7 +119,8 @@ export class IkeInitTask implements Task {
       ike.log(
         "IKE",
         0,
-        `received COOKIE notify (${cookie.data.length} bytes): the responder is under load; retrying IKE_SA_INIT with the cookie`,
+        () =>
+          `received COOKIE notify (${cookie.data.length} bytes): the responder is under load; retrying IKE_SA_INIT with the cookie`,
       );
       this.#cookie = cookie.data;
       this.#retry();
@@ -141,7 +143,8 @@ export class IkeInitTask implements Task {
       ike.log(
         "IKE",
         0,
-        `peer didn't accept DH group ${groupName(this.#group)}, it requested ${groupName(group)}: retrying with ${groupName(group)}`,
+        () =>
+          `peer didn't accept DH group ${groupName(this.#group)}, it requested ${groupName(group)}: retrying with ${groupName(group)}`,
       );
       this.#group = group;
       this.#retry();
@@ -214,7 +217,8 @@ export class IkeInitTask implements Task {
       ike.log(
         "NET",
         1,
-        `switching to port 4500 (NAT-T): ${ike.local.address}[${ike.local.port}] to ${ike.remote.address}[${ike.remote.port}]`,
+        () =>
+          `switching to port 4500 (NAT-T): ${ike.local.address}[${ike.local.port}] to ${ike.remote.address}[${ike.remote.port}]`,
       );
     }
     ike.queue(new IkeAuthTask(ike, this.#firstChild));
@@ -282,8 +286,8 @@ export function respondIkeInit(ike: IkeSa, bytes: Uint8Array, msg: IkeMessage): 
   const ps = msg.payloads;
   const h = msg.header;
   ike.tasks.initAnswered();
-  ike.log("ENC", 1, `parsed ${summarizeMessage(h.exchange, false, h.messageId, ps)}`);
-  ike.log("IKE", 0, `${ike.remote.address} is initiating an IKE_SA`);
+  ike.log("ENC", 1, () => `parsed ${summarizeMessage(h.exchange, false, h.messageId, ps)}`);
+  ike.log("IKE", 0, () => `${ike.remote.address} is initiating an IKE_SA`);
   const refuse = (n: number, data?: Uint8Array): false => {
     ike.spiR = SPI_ZERO;
     ike.respond(h.exchange, h.messageId, [notify(n, data)]);
@@ -298,14 +302,15 @@ export function respondIkeInit(ike: IkeSa, bytes: Uint8Array, msg: IkeMessage): 
     return refuse(Notify.INVALID_SYNTAX);
   }
   const sel = selectProposal(sa.proposals, ike.conn.ikeProposals);
-  ike.log("CFG", 1, `received proposals: ${sa.proposals.map(formatProposal).join(", ")}`);
+  ike.log("CFG", 1, () => `received proposals: ${sa.proposals.map(formatProposal).join(", ")}`);
   ike.log(
     "CFG",
     1,
-    `configured proposals: ${toWireProposals(ike.conn.ikeProposals, new Uint8Array(0)).map(formatProposal).join(", ")}`,
+    () =>
+      `configured proposals: ${toWireProposals(ike.conn.ikeProposals, new Uint8Array(0)).map(formatProposal).join(", ")}`,
   );
   if (!sel.ok) {
-    ike.log("IKE", 0, `received proposals unacceptable: ${sel.explanation}`);
+    ike.log("IKE", 0, () => `received proposals unacceptable: ${sel.explanation}`);
     ike.error = new IkeError(
       "NO_PROPOSAL_CHOSEN",
       `no acceptable IKE proposal from ${ike.remote.address}: ${sel.explanation}`,
@@ -315,7 +320,7 @@ export function respondIkeInit(ike: IkeSa, bytes: Uint8Array, msg: IkeMessage): 
   }
   const g = sel.chosen.dh ?? 0;
   if (ke.group !== g) {
-    ike.log("IKE", 0, `DH group ${groupName(ke.group)} unacceptable, requesting ${groupName(g)}`);
+    ike.log("IKE", 0, () => `DH group ${groupName(ke.group)} unacceptable, requesting ${groupName(g)}`);
     return refuse(Notify.INVALID_KE_PAYLOAD, groupBytes(g));
   }
   ike.spiR = ike.host.random(8);
@@ -330,7 +335,7 @@ export function respondIkeInit(ike: IkeSa, bytes: Uint8Array, msg: IkeMessage): 
     ks = generateKeyShare(ke.group, (n) => ike.host.random(n));
     secret = ks.computeSecret(ke.data);
   } catch (e) {
-    ike.log("IKE", 0, `invalid KE payload from ${ike.remote.address}: ${(e as Error).message}`);
+    ike.log("IKE", 0, () => `invalid KE payload from ${ike.remote.address}: ${(e as Error).message}`);
     return refuse(Notify.INVALID_SYNTAX);
   }
   checkNat(ike, ns, false);

@@ -46,7 +46,7 @@ export class IkeRekeyTask implements Task {
     this.#ks = generateKeyShare(group, (n) => ike.host.random(n));
     this.#ni = ike.host.random(NONCE_BYTES);
     this.#spi = ike.host.random(8);
-    ike.log("IKE", 0, `rekeying IKE_SA ${ike.conn.name}[${ike.uniqueId}]`);
+    ike.log("IKE", 0, () => `rekeying IKE_SA ${ike.conn.name}[${ike.uniqueId}]`);
     return [
       { type: "SA", proposals: toWireProposals(ike.conn.ikeProposals, this.#spi) },
       { type: "NONCE", data: this.#ni },
@@ -81,7 +81,8 @@ export class IkeRekeyTask implements Task {
         ike.log(
           "IKE",
           0,
-          `IKE_SA rekey collision lost: our IKE_SA ${ike.conn.name}[${ours.uniqueId}] is redundant (lowest nonce), deleting it`,
+          () =>
+            `IKE_SA rekey collision lost: our IKE_SA ${ike.conn.name}[${ours.uniqueId}] is redundant (lowest nonce), deleting it`,
         );
         ike.handOver(theirs.successor);
         ike.timer(REKEYED_IKE_LINGER_MS, () => ike.retire());
@@ -92,7 +93,8 @@ export class IkeRekeyTask implements Task {
         ike.log(
           "IKE",
           0,
-          `IKE_SA rekey collision won: the peer deletes its redundant IKE_SA ${ike.conn.name}[${theirs.successor.uniqueId}]`,
+          () =>
+            `IKE_SA rekey collision won: the peer deletes its redundant IKE_SA ${ike.conn.name}[${theirs.successor.uniqueId}]`,
         );
       ike.handOver(ours);
       ike.queue(new IkeDeleteTask(ike, { afterRekey: true }), true);
@@ -109,14 +111,15 @@ export class IkeRekeyTask implements Task {
       ike.log(
         "IKE",
         0,
-        `IKE_SA rekey failed (${why}), but the peer's rekey succeeded: its IKE_SA ${ike.conn.name}[${theirs.successor.uniqueId}] takes over`,
+        () =>
+          `IKE_SA rekey failed (${why}), but the peer's rekey succeeded: its IKE_SA ${ike.conn.name}[${theirs.successor.uniqueId}] takes over`,
       );
       ike.handOver(theirs.successor);
       ike.timer(REKEYED_IKE_LINGER_MS, () => ike.retire());
       return;
     }
     ike.state = "ESTABLISHED";
-    ike.log("IKE", 0, `IKE_SA rekey failed: ${why}; retrying in ${IKE_REKEY_RETRY_MS / 1000} s`);
+    ike.log("IKE", 0, () => `IKE_SA rekey failed: ${why}; retrying in ${IKE_REKEY_RETRY_MS / 1000} s`);
     ike.retryRekey(IKE_REKEY_RETRY_MS);
   }
 
@@ -168,7 +171,8 @@ export function respondIkeRekey(ike: IkeSa, messageId: number, ps: Payload[]): v
   ike.log(
     "IKE",
     0,
-    `peer rekeys IKE_SA ${ike.conn.name}[${ike.uniqueId}]: successor ${ike.conn.name}[${next.uniqueId}]${collision ? " while we rekey it too (collision)" : ""}`,
+    () =>
+      `peer rekeys IKE_SA ${ike.conn.name}[${ike.uniqueId}]: successor ${ike.conn.name}[${next.uniqueId}]${collision ? " while we rekey it too (collision)" : ""}`,
   );
   ike.respond(Exchange.CREATE_CHILD_SA, messageId, [
     { type: "SA", proposals: [{ ...sel.proposal, spi: newSpi }] },

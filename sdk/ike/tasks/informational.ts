@@ -34,7 +34,7 @@ export function respondInformational(ike: IkeSa, messageId: number, ps: Payload[
     }
   }
   if (deleteIke) {
-    ike.log("IKE", 0, `received DELETE for IKE_SA ${ike.conn.name}[${ike.uniqueId}]`);
+    ike.log("IKE", 0, () => `received DELETE for IKE_SA ${ike.conn.name}[${ike.uniqueId}]`);
     ike.respond(Exchange.INFORMATIONAL, messageId, []);
     ike.log("IKE", 0, "IKE_SA deleted");
     const collided = ike.rekeyCollision;
