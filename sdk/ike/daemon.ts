@@ -339,6 +339,7 @@ export class IkeDaemon {
         this.counters.ikeOverLimit++;
       },
       initialContact: (ike) => void this.destroyDuplicates(ike),
+      hasContact: (ike) => this.hasContact(ike),
       findConnection: (idi, idr, local, remote) => this.findResponderConnection(idi, idr, local, remote),
       findPsk: () => undefined,
       findEapSecret: (eapId) => this.findEapSecret(eapId),
@@ -599,6 +600,19 @@ export class IkeDaemon {
       n++;
     }
     return n;
+  }
+
+  /** Another established IKE SA of `ike`'s connection with the same peer address (charon's has_contact). */
+  hasContact(ike: IkeSa): boolean {
+    for (const other of new Set(this.sas.values()))
+      if (
+        other !== ike &&
+        other.conn.name === ike.conn.name &&
+        other.remote.address === ike.remote.address &&
+        (other.state === "ESTABLISHED" || other.state === "REKEYING")
+      )
+        return true;
+    return false;
   }
 
   /** Installed traps (`swanctl --list-pols`' TRAP entries). */

@@ -102,6 +102,11 @@ export interface IkeSaHost {
    * so its other IKE SAs are stale. Called before the leases of `ike` are taken.
    */
   initialContact?(ike: IkeSa): void;
+  /**
+   * Whether we hold another IKE SA with this SA's peer (same connection and address): then our
+   * IKE_AUTH must not carry INITIAL_CONTACT, which would make the peer drop that one (§2.4).
+   */
+  hasContact?(ike: IkeSa): boolean;
 }
 
 /** IKE SA states, named as charon names them. */

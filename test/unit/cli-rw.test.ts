@@ -65,18 +65,28 @@ test("a gateway with remote_addrs = %any waits without --listen and lists its po
     conn: "pools = rw-pool",
     tail: "pools {\n  rw-pool {\n    addrs = 10.99.0.0/24\n    dns = 10.1.0.53\n  }\n}\n",
   });
-  writeFileSync(gwConf, readFileSync(gwConf, "utf8").replace(`remote_addrs = ${I.addr}`, "remote_addrs = %any"));
+  // A gateway with pools builds no child for a client that asks for no virtual IP (FAILED_CP_REQUIRED,
+  // as charon): the client asks (vips), both sides' selectors for it are dynamic.
+  writeFileSync(
+    gwConf,
+    readFileSync(gwConf, "utf8")
+      .replace(`remote_addrs = ${I.addr}`, "remote_addrs = %any")
+      .replace(/remote_ts = \S+/, "remote_ts = dynamic"),
+  );
   const gw = h.startUp(["--conf", gwConf], rtmp);
   await waitFor(
     gw,
     /has no remote address to initiate to \(remote_addrs = %any\): waiting for peers, as with --listen/,
   );
   await waitFor(gw, /listening on/);
-  const rw = h.startUp(["--conf", conf(I, R, port, { child: "start_action = start" })], itmp);
+  const rwConf = conf(I, R, port, { conn: "vips = 0.0.0.0", child: "start_action = start" });
+  writeFileSync(rwConf, readFileSync(rwConf, "utf8").replace(/local_ts = \S+/, "local_ts = dynamic"));
+  const rw = h.startUp(["--conf", rwConf], itmp);
   await waitFor(rw, /ESTABLISHED, IKEv2/);
   await waitFor(gw, /up: CHILD_SA net/);
+  await waitFor(rw, /virtual IP 10\.99\.0\.1 assigned, DNS 10\.1\.0\.53/);
   const st = h.cli(rtmp, ["status"]);
-  assert.match(st.out, /^rw-pool +10\.99\.0\.0 +0 \/ +0 \/ +254$/m, st.out);
+  assert.match(st.out, /^rw-pool +10\.99\.0\.0 +1 \/ +0 \/ +254$/m, st.out);
   assert.equal(h.cli(itmp, ["down", "--all"]).code, 0);
   assert.equal(await rw.exited, 0, rw.out());
   assert.equal(h.cli(rtmp, ["down", "--all"]).code, 0);

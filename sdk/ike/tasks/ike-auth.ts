@@ -70,7 +70,8 @@ export class IkeAuthTask implements Task {
       for (const c of conn.local.certs ?? [])
         payloads.push({ type: "CERT", encoding: CertEncoding.X509_SIGNATURE, data: c.der });
     if (conn.remote.auth === "pubkey") payloads.push(...certReqs(ike.host.crypto, conn.remote.cacerts ?? []));
-    payloads.push(notify(Notify.INITIAL_CONTACT));
+    // Only when we keep no other IKE SA with this peer: a peer acting on it drops the others (§2.4).
+    if (!ike.host.hasContact?.(ike)) payloads.push(notify(Notify.INITIAL_CONTACT));
     if (conn.remote.id !== "any")
       payloads.push({ type: "IDr", idType: conn.remote.id.idType, data: conn.remote.id.data });
     // With EAP the first request has no AUTH (§2.16): the gateway starts EAP in its response.
