@@ -84,7 +84,7 @@ test("start_action = trap: the first packet starts the IKE SA and is dropped (co
   assert.equal(replies(), 1);
   assert.ok(p.logs.a.some((l) => /acquire: packet to 203\.0\.113\.5 hit the trap of CHILD_SA net/.test(l)));
   // Packets outside every trap are still "no Child SA" drops.
-  p.a.sendInner([icmpEcho("198.51.100.1", "192.0.2.1", 7, 9)], "192.0.2.1");
+  p.a.sendInner([icmpEcho("198.51.100.1", "198.51.100.77", 7, 9)], "198.51.100.77");
   assert.equal(p.a.counters.espToUnknownChild, 1);
   close(p);
 });

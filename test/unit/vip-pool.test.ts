@@ -84,7 +84,7 @@ test("a requested address is honoured when free, refused (another address instea
   assert.equal(lease(pools, bob, ["rw"], 4, "10.99.0.77"), "10.99.0.1");
   assert.equal(lease(pools, carol, ["rw"], 4, "0.0.0.0"), "10.99.0.2");
   // outside the pool: ignored
-  assert.equal(lease(pools, id("dave"), ["rw"], 4, "192.0.2.1"), "10.99.0.3");
+  assert.equal(lease(pools, id("dave"), ["rw"], 4, "203.0.113.1"), "10.99.0.3");
 });
 
 test("exhausted: the error names the pool and the count; offline leases of others are then reassigned", () => {
