@@ -8,11 +8,12 @@
 // root, iproute2, iputils-ping, iperf3 and a built dist/ (npm run build).
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetnsLab, requireNetns, tunnelJson, type Spawned } from "../helpers/netns.ts";
 import { repoPath } from "../helpers/interop.ts";
+import { writeTunConf, type TunSide } from "../helpers/tun-conf.ts";
 
 const CLI = repoPath("bin/ipsec-wasm.mjs");
 const A_OUT = "198.18.10.1",
@@ -36,51 +37,11 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-interface Side {
-  out: string;
-  inner: string;
-  id: string;
-}
-const A: Side = { out: A_OUT, inner: "10.92.0.1", id: "a.example" },
-  B: Side = { out: B_OUT, inner: "10.92.0.2", id: "b.example" };
+const A: TunSide = { out: A_OUT, inner: "10.92.0.1", id: "a.example" },
+  B: TunSide = { out: B_OUT, inner: "10.92.0.2", id: "b.example" };
 
-function conf(name: string, me: Side, peer: Side): string {
-  const bits = (a: string): number => (a.includes(":") ? 128 : 32);
-  const path = join(work, `${name}.conf`);
-  writeFileSync(
-    path,
-    `connections {
-  t {
-    local_addrs = ${me.out}
-    remote_addrs = ${peer.out}
-    proposals = aes128gcm16-prfsha256-x25519
-    local {
-      auth = psk
-      id = ${me.id}
-    }
-    remote {
-      auth = psk
-      id = ${peer.id}
-    }
-    children {
-      net {
-        local_ts = ${me.inner}/${bits(me.inner)}
-        remote_ts = ${peer.inner}/${bits(peer.inner)}
-        esp_proposals = chacha20poly1305
-      }
-    }
-  }
-}
-secrets {
-  ike-1 {
-    id-1 = ${me.id}
-    id-2 = ${peer.id}
-    secret = tun-offload-test-psk
-  }
-}
-`,
-  );
-  return path;
+function conf(name: string, me: TunSide, peer: TunSide): string {
+  return writeTunConf(join(work, `${name}.conf`), me, peer, { esp: "chacha20poly1305", psk: "tun-offload-test-psk" });
 }
 
 interface Pair {
@@ -101,7 +62,7 @@ async function pair(
   envB: Record<string, string>,
   sides = [A, B],
 ): Promise<Pair> {
-  const [sa, sb] = sides as [Side, Side];
+  const [sa, sb] = sides as [TunSide, TunSide];
   const tmpA = join(work, `${tag}-a`),
     tmpB = join(work, `${tag}-b`);
   mkdirSync(tmpA);
@@ -174,7 +135,7 @@ interface Io {
 const io = async (pid: number, tmp: string): Promise<Io> => (await tunnelJson(pid, tmp)).io as unknown as Io;
 
 /** Ping, TCP both ways, UDP 1200 B and 64 B both ways; returns TCP Mbit/s (A->B, B->A). */
-async function traffic(p: Pair, a: Side, b: Side): Promise<[number, number]> {
+async function traffic(p: Pair, a: TunSide, b: TunSide): Promise<[number, number]> {
   const v6 = a.inner.includes(":") ? ["-6"] : [];
   assert.match(await ping(nsA, b.inner, v6), /3 packets transmitted, 3 received/);
   assert.match(await ping(nsB, a.inner, v6), /3 packets transmitted, 3 received/);

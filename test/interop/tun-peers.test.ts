@@ -6,11 +6,12 @@
 // iproute2, iputils-ping, iperf3 and a built dist/ (npm run build).
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetnsLab, requireNetns, tunnelJson, type Spawned } from "../helpers/netns.ts";
 import { repoPath } from "../helpers/interop.ts";
+import { writeTunConf, type TunSide } from "../helpers/tun-conf.ts";
 
 const CLI = repoPath("bin/ipsec-wasm.mjs");
 const A_OUT = "198.18.8.1",
@@ -36,48 +37,8 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-function conf(
-  name: string,
-  me: { out: string; inner: string; id: string },
-  peer: { out: string; inner: string; id: string },
-  extra = "",
-): string {
-  const path = join(work, `${name}.conf`);
-  writeFileSync(
-    path,
-    `connections {
-  t {
-    local_addrs = ${me.out}
-    remote_addrs = ${peer.out}
-    proposals = aes128gcm16-prfsha256-x25519
-    local {
-      auth = psk
-      id = ${me.id}
-    }
-    remote {
-      auth = psk
-      id = ${peer.id}
-    }
-    children {
-      net {
-        local_ts = ${me.inner}/${me.inner.includes(":") ? 128 : 32}
-        remote_ts = ${peer.inner}/${peer.inner.includes(":") ? 128 : 32}
-        esp_proposals = aes128gcm16
-        ${extra}
-      }
-    }
-  }
-}
-secrets {
-  ike-1 {
-    id-1 = ${me.id}
-    id-2 = ${peer.id}
-    secret = tun-peers-test-psk
-  }
-}
-`,
-  );
-  return path;
+function conf(name: string, me: TunSide, peer: TunSide, extra = ""): string {
+  return writeTunConf(join(work, `${name}.conf`), me, peer, { child: extra, psk: "tun-peers-test-psk" });
 }
 
 const A = { out: A_OUT, inner: A_IN, id: "a.example" },

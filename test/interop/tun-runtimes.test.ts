@@ -10,11 +10,12 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetnsLab, requireNetns, tunnelJson, type Spawned } from "../helpers/netns.ts";
 import { repoPath } from "../helpers/interop.ts";
+import { writeTunConf, type TunSide } from "../helpers/tun-conf.ts";
 import { tool } from "../consumers/harness.ts";
 
 const CLI = repoPath("bin/ipsec-wasm.mjs");
@@ -60,50 +61,11 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-interface Side {
-  out: string;
-  inner: string;
-  id: string;
-}
-const A: Side = { out: A_OUT, inner: A_IN, id: "a.example" },
-  B: Side = { out: B_OUT, inner: B_IN, id: "b.example" };
+const A: TunSide = { out: A_OUT, inner: A_IN, id: "a.example" },
+  B: TunSide = { out: B_OUT, inner: B_IN, id: "b.example" };
 
-function conf(name: string, me: Side, peer: Side): string {
-  const path = join(work, `${name}.conf`);
-  writeFileSync(
-    path,
-    `connections {
-  t {
-    local_addrs = ${me.out}
-    remote_addrs = ${peer.out}
-    proposals = aes128gcm16-prfsha256-x25519
-    local {
-      auth = psk
-      id = ${me.id}
-    }
-    remote {
-      auth = psk
-      id = ${peer.id}
-    }
-    children {
-      net {
-        local_ts = ${me.inner}/32
-        remote_ts = ${peer.inner}/32
-        esp_proposals = aes128gcm16
-      }
-    }
-  }
-}
-secrets {
-  ike-1 {
-    id-1 = ${me.id}
-    id-2 = ${peer.id}
-    secret = tun-runtimes-test-psk
-  }
-}
-`,
-  );
-  return path;
+function conf(name: string, me: TunSide, peer: TunSide): string {
+  return writeTunConf(join(work, `${name}.conf`), me, peer, { psk: "tun-runtimes-test-psk" });
 }
 
 interface Pair {

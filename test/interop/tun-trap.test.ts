@@ -6,11 +6,12 @@
 // through. `status` counts the acquire. Needs root, iproute2, iputils-ping and a built dist/.
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetnsLab, requireNetns } from "../helpers/netns.ts";
 import { repoPath } from "../helpers/interop.ts";
+import { writeTunConf, type TunSide } from "../helpers/tun-conf.ts";
 
 const CLI = repoPath("bin/ipsec-wasm.mjs");
 const A_OUT = "198.18.9.1",
@@ -34,42 +35,8 @@ after(async () => {
 });
 
 function conf(name: string, me: [string, string, string], peer: [string, string, string], child: string): string {
-  const path = join(work, `${name}.conf`);
-  writeFileSync(
-    path,
-    `connections {
-  t {
-    local_addrs = ${me[0]}
-    remote_addrs = ${peer[0]}
-    proposals = aes128gcm16-prfsha256-x25519
-    local {
-      auth = psk
-      id = ${me[2]}
-    }
-    remote {
-      auth = psk
-      id = ${peer[2]}
-    }
-    children {
-      net {
-        local_ts = ${me[1]}/32
-        remote_ts = ${peer[1]}/32
-        esp_proposals = aes128gcm16
-        ${child}
-      }
-    }
-  }
-}
-secrets {
-  ike-1 {
-    id-1 = ${me[2]}
-    id-2 = ${peer[2]}
-    secret = tun-trap-test-psk
-  }
-}
-`,
-  );
-  return path;
+  const side = ([out, inner, id]: [string, string, string]): TunSide => ({ out, inner, id });
+  return writeTunConf(join(work, `${name}.conf`), side(me), side(peer), { child, psk: "tun-trap-test-psk" });
 }
 
 test(
