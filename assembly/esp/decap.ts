@@ -266,10 +266,8 @@ function decapHmacOne(d: usize, meta: usize, st: usize, ks: usize): u32 {
     protoAt = <i32>load<u32>(scratch + 252);
   }
   const esn = (flags & F_ESN) != 0;
-  const wireSeq = loadBe32(esp + 4);
-  const seq = inferSeq(meta, wireSeq);
-  store<u64>(d, seq != 0 ? seq : <u64>wireSeq, D_SEQ);
-  if (!replayCheck(meta, seq)) return ST_REPLAY;
+  const seq = pendingSeq(d, meta, esp);
+  if (seq == 0) return ST_REPLAY;
   const keys = <usize>load<u32>(meta, M_KEY_PTR);
   const mac = st + 16;
   if (esn && <u32>(seq >>> 32) != load<u32>(st, 4)) {
@@ -315,16 +313,25 @@ function decapNativeOne(d: usize, meta: usize, ks: usize): u32 {
     protoAt = <i32>load<u32>(scratch + 252);
   }
   const esn = (flags & F_ESN) != 0;
-  const wireSeq = loadBe32(esp + 4);
-  const seq = inferSeq(meta, wireSeq);
-  store<u64>(d, seq != 0 ? seq : <u64>wireSeq, D_SEQ);
-  if (!replayCheck(meta, seq)) return ST_REPLAY;
+  const seq = pendingSeq(d, meta, esp);
+  if (seq == 0) return ST_REPLAY;
   const ct = esp + 8 + <usize>ivLen;
   const icvAt = ct + <usize>ctLen;
   const aad = scratch + 16;
   const aadLen = writeAad(aad, esp, seq, esn);
   if (gcmOpenKs(<usize>load<u32>(meta, M_KEY_PTR), ks, aad, aadLen, ct, ct, ctLen, icvAt, icv) == 0) return ST_INTEGRITY_FAILED;
   return decapTail(d, meta, p, ct, ctLen, icvAt, seq, transport, keep, protoAt);
+}
+
+/**
+ * A pending packet's sequence number, inferred against the window as the batch's earlier packets
+ * left it, and recorded in its descriptor; 0 when the replay check refuses it (0 is never valid).
+ */
+function pendingSeq(d: usize, meta: usize, esp: usize): u64 {
+  const wireSeq = loadBe32(esp + 4);
+  const seq = inferSeq(meta, wireSeq);
+  store<u64>(d, seq != 0 ? seq : <u64>wireSeq, D_SEQ);
+  return replayCheck(meta, seq) ? seq : 0;
 }
 
 /** After the ICV verified and the payload was decrypted: trailer checks, inner packet, replay window, delivery. */
