@@ -10,7 +10,7 @@
  * @module
  */
 import { IoError } from "./errors.ts";
-import type { Libc, NativeBlock } from "./libc-types.ts";
+import { callocBlocks, type Libc } from "./libc-types.ts";
 
 /** The argument and return types of bun:ffi we use. */
 type BunFfiType = "i32" | "u32" | "u64" | "ptr" | "void";
@@ -69,23 +69,11 @@ export async function bindBun(feature: string): Promise<Libc> {
   };
   const { read, write, close, poll, socket, setsockopt, getsockname, recvmmsg, sendmmsg, sendto } = s;
   const errnoView = new DataView(ffi.toArrayBuffer(s.__errno_location(), 0, 4));
-  const alloc = (bytes: number): NativeBlock => {
-    const address = s.calloc(1, bytes);
-    if (!address) throw new IoError("WORKER", `calloc(${bytes}) failed`);
-    const ab = ffi.toArrayBuffer(address, 0, bytes);
-    let freed = false;
-    return {
-      address,
-      bytes: new Uint8Array(ab),
-      view: new DataView(ab),
-      free: () => {
-        if (!freed) {
-          freed = true;
-          s.free(address);
-        }
-      },
-    };
-  };
+  const alloc = callocBlocks(
+    (n) => Number(s.calloc(1, n)),
+    (a) => s.free(a),
+    (a, n) => ffi.toArrayBuffer(a, 0, n),
+  );
   const ts = alloc(16);
   return {
     read: (fd, a, n) => read(fd, a, n),

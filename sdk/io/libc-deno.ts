@@ -11,7 +11,7 @@
  * @module
  */
 import { IoError } from "./errors.ts";
-import type { Libc, NativeBlock } from "./libc-types.ts";
+import { callocBlocks, type Libc } from "./libc-types.ts";
 
 /** The parameter and result types of Deno's FFI we use. */
 type DenoNativeType = "i32" | "u32" | "usize" | "isize" | "pointer" | "buffer" | "void";
@@ -93,23 +93,11 @@ export function bindDeno(feature: string): Libc {
   const view = (address: number, bytes: number): ArrayBuffer =>
     deno.UnsafePointerView.getArrayBuffer(deno.UnsafePointer.create(address)!, bytes);
   const errnoView = new DataView(view(Number(s.__errno_location()), 4));
-  const alloc = (bytes: number): NativeBlock => {
-    const address = Number(s.calloc(1, bytes));
-    if (address === 0) throw new IoError("WORKER", `calloc(${bytes}) failed`);
-    const ab = view(address, bytes);
-    let freed = false;
-    return {
-      address,
-      bytes: new Uint8Array(ab),
-      view: new DataView(ab),
-      free: () => {
-        if (!freed) {
-          freed = true;
-          s.free(address);
-        }
-      },
-    };
-  };
+  const alloc = callocBlocks(
+    (n) => Number(s.calloc(1, n)),
+    (a) => s.free(a),
+    (a, n) => view(a, n),
+  );
   const ts = alloc(16);
   return {
     read: (fd, a, n) => read(fd, a, n),

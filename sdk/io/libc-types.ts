@@ -3,6 +3,7 @@
  * (libc-koffi.ts, libc-deno.ts, libc-bun.ts) and chosen by `loadLibc` in libc.ts.
  * @module
  */
+import { IoError } from "./errors.ts";
 
 /** A block of native memory: its address (stable until freed) and a view of it. */
 export interface NativeBlock {
@@ -44,4 +45,32 @@ export interface Libc {
   strerror(e: number): string;
   /** Native memory that never moves (for structures the kernel reads through pointers). */
   alloc(bytes: number): NativeBlock;
+}
+
+/**
+ * `alloc` for an FFI that reaches libc's calloc/free (Deno, Bun): zeroed native memory viewed in
+ * place (`view` maps an address to an ArrayBuffer over it), freed once.
+ */
+export function callocBlocks(
+  calloc: (bytes: number) => number,
+  free: (address: number) => void,
+  view: (address: number, bytes: number) => ArrayBuffer,
+): (bytes: number) => NativeBlock {
+  return (bytes) => {
+    const address = calloc(bytes);
+    if (!address) throw new IoError("WORKER", `calloc(${bytes}) failed`);
+    const ab = view(address, bytes);
+    let freed = false;
+    return {
+      address,
+      bytes: new Uint8Array(ab),
+      view: new DataView(ab),
+      free: () => {
+        if (!freed) {
+          freed = true;
+          free(address);
+        }
+      },
+    };
+  };
 }
