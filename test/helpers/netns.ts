@@ -27,6 +27,12 @@ export interface Spawned {
   waitFor(re: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
 }
 
+/** The `end` of iperf3's JSON report (what the TUN tests read of it). */
+export interface IperfEnd {
+  sum_received?: { bits_per_second: number; bytes: number };
+  sum?: { lost_percent?: number; packets?: number; lost_packets?: number; bytes?: number };
+}
+
 /** Throws naming what is missing: root, iproute2, /dev/net/tun, and each tool in `tools`. */
 export function requireNetns(tools: { cmd: string; pkg: string }[] = []): void {
   if (process.platform !== "linux") throw new Error(`TUN tests need Linux, not ${process.platform}`);
@@ -177,6 +183,22 @@ export class NetnsLab {
       // A pending timer would hold the test process open for the rest of timeoutMs.
       clearTimeout(timer);
     }
+  }
+
+  /** Three pings from `ns` to `dst` (0.2 s apart, 2 s wait); stdout and stderr. */
+  async ping(ns: string, dst: string, extra: string[] = []): Promise<string> {
+    const r = await this.exec(ns, ["ping", "-c", "3", "-i", "0.2", "-W", "2", ...extra, dst], 20_000);
+    return r.stdout + r.stderr;
+  }
+
+  /** iperf3 for 2 s: server in `srvNs` on `srv`, client in `cliNs` with `args`; the JSON `end` (exit 0 asserted). */
+  async iperf(srvNs: string, srv: string, cliNs: string, args: string[]): Promise<IperfEnd> {
+    const server = this.spawn(srvNs, ["iperf3", "-s", "-1", "--forceflush", "-B", srv]);
+    await server.waitFor(/Server listening/, 5000);
+    const r = await this.exec(cliNs, ["iperf3", "-c", srv, "-t", "2", "-J", ...args], 20_000);
+    await Promise.race([server.exited, new Promise((res) => setTimeout(res, 5000))]);
+    if (r.code !== 0) throw new Error(`iperf3 ${args.join(" ")} exited ${r.code}: ${r.stdout.slice(-2000)}${r.stderr}`);
+    return (JSON.parse(r.stdout) as { end: IperfEnd }).end;
   }
 
   /** Interfaces of type tun in `ns`, and its routes (`ip route` lines, both families). */

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { NetnsLab, requireNetns, tunnelJson, type Spawned } from "../helpers/netns.ts";
+import { NetnsLab, requireNetns, tunnelJson, type Spawned, type IperfEnd } from "../helpers/netns.ts";
 import { repoPath } from "../helpers/interop.ts";
 import { writeTunConf, type TunSide } from "../helpers/tun-conf.ts";
 
@@ -113,25 +113,9 @@ async function stopPair(p: Pair, how: "SIGTERM" | "down+SIGINT" = "SIGTERM"): Pr
   }
 }
 
-async function ping(ns: string, dst: string, extra: string[] = []): Promise<string> {
-  const r = await lab.exec(ns, ["ping", "-c", "3", "-i", "0.2", "-W", "2", ...extra, dst], 20_000);
-  return r.stdout + r.stderr;
-}
-
-interface IperfEnd {
-  sum_received?: { bits_per_second: number; bytes: number };
-  sum?: { lost_percent?: number; packets?: number; lost_packets?: number; bytes?: number };
-}
-
-/** iperf3 between the inner addresses: server in `srvNs` on `srv`, client in `cliNs`; returns the JSON `end`. */
-async function iperf(srvNs: string, srv: string, cliNs: string, args: string[]): Promise<IperfEnd> {
-  const server = lab.spawn(srvNs, ["iperf3", "-s", "-1", "--forceflush", "-B", srv]);
-  await server.waitFor(/Server listening/, 5000);
-  const r = await lab.exec(cliNs, ["iperf3", "-c", srv, "-t", "2", "-J", ...args], 20_000);
-  await Promise.race([server.exited, new Promise((res) => setTimeout(res, 5000))]);
-  assert.equal(r.code, 0, `iperf3 ${args.join(" ")}: ${r.stdout.slice(-2000)}${r.stderr}`);
-  return (JSON.parse(r.stdout) as { end: IperfEnd }).end;
-}
+const ping = (ns: string, dst: string, extra: string[] = []): Promise<string> => lab.ping(ns, dst, extra);
+const iperf = (srvNs: string, srv: string, cliNs: string, args: string[]): Promise<IperfEnd> =>
+  lab.iperf(srvNs, srv, cliNs, args);
 
 for (const io of ["mmsg", "dgram"] as const) {
   test(
