@@ -99,6 +99,26 @@ async function pair(tag: string, runA: string[], runB: string[], args: string[] 
   return { a, b, tmpA, tmpB, tunA, tunB };
 }
 
+/**
+ * `status --json` and then `down --all`, both run by `run` (the runtime under test) against A's `up`
+ * (run by the same runtime): the report lists A's established IKE SA with its Child SA, `down`
+ * deletes it with the peer's confirmation, and A exits 0 by itself.
+ */
+async function statusAndDown(p: Pair, run: string[]): Promise<void> {
+  const st = await lab.exec(nsA, [...run, "status", "--json"], 30_000, { TMPDIR: p.tmpA, NO_COLOR: "1" });
+  assert.equal(st.code, 0, st.stdout + st.stderr);
+  const reports = JSON.parse(st.stdout) as { ikeSas: { state: string; children: unknown[] }[] }[];
+  assert.equal(reports.length, 1, st.stdout);
+  const ikes = reports[0]!.ikeSas.filter((s) => s.state === "ESTABLISHED");
+  assert.equal(ikes.length, 1, st.stdout);
+  assert.ok(ikes[0]!.children.length >= 1, st.stdout);
+  const d = await lab.exec(nsA, [...run, "down", "--all"], 30_000, { TMPDIR: p.tmpA, NO_COLOR: "1" });
+  assert.equal(d.code, 0, d.stdout + d.stderr);
+  assert.match(d.stdout, /deleted, confirmed by peer/);
+  const code = await Promise.race([p.a.exited, new Promise<undefined>((r) => setTimeout(r, 15_000))]);
+  assert.equal(code, 0, p.a.out().slice(-3000));
+}
+
 /** SIGTERM to both (DELETE is sent): exit 0 and no TUN or route of theirs left. */
 async function stopPair(p: Pair): Promise<void> {
   const [ca, cb] = await Promise.all([lab.stop(p.a), lab.stop(p.b)]);
@@ -146,7 +166,7 @@ async function workerMoved(p: Pair, which: "a" | "b"): Promise<void> {
 }
 
 test(
-  "Deno runs the initiator (Deno.dlopen, node:worker_threads), Node the responder: ping, TCP and UDP both ways; SIGTERM leaves nothing",
+  "Deno runs the initiator (Deno.dlopen, node:worker_threads), Node the responder: ping, TCP and UDP both ways; Deno's `status --json` and `down --all` end it; nothing left",
   { timeout: 150_000 },
   async (t) => {
     t.diagnostic(version(DENO));
@@ -156,6 +176,7 @@ test(
     assert.match(lab.ip(["-n", nsA, "-o", "link", "show", "dev", p.tunA]), /mtu 1438 /);
     t.diagnostic(await traffic(p));
     await workerMoved(p, "a");
+    await statusAndDown(p, await runtimes.deno());
     await stopPair(p);
   },
 );
@@ -187,7 +208,7 @@ test("Deno without --allow-ffi: exit 20 and one line naming the flag", { timeout
 });
 
 test(
-  "Bun runs the initiator (bun:ffi, node:worker_threads), Node the responder: ping, TCP and UDP both ways; SIGTERM leaves nothing",
+  "Bun runs the initiator (bun:ffi, node:worker_threads), Node the responder: ping, TCP and UDP both ways; Bun's `status --json` and `down --all` end it; nothing left",
   { timeout: 600_000 },
   async (t) => {
     const run = await runtimes.bun(); // npm ci of test/consumers/tools on first use
@@ -197,6 +218,7 @@ test(
     assert.match(p.a.out(), /packet worker started/);
     t.diagnostic(await traffic(p));
     await workerMoved(p, "a");
+    await statusAndDown(p, run);
     await stopPair(p);
   },
 );
