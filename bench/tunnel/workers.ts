@@ -22,7 +22,8 @@ import { parseArgs } from "node:util";
 import { Dataplane, type PacketBatch } from "../../sdk/dataplane/dataplane.ts";
 import type { EspSuite } from "../../sdk/dataplane/types.ts";
 import { TunnelEngine, type UdpSink } from "../../sdk/io/tunnel-engine.ts";
-import { loadLibc, type Libc, type NativeBlock } from "../../sdk/io/libc.ts";
+import { loadLibc, type Libc } from "../../sdk/io/libc.ts";
+import { fakeTunLibc } from "../../test/helpers/fake-tun-libc.ts";
 import { wireTs } from "../../sdk/io/selectors.ts";
 import { parseTs } from "../../sdk/ike/ts.ts";
 import type { TrafficSelector } from "../../sdk/ike/message.ts";
@@ -57,57 +58,23 @@ const keyBytes = (suite: EspSuite): number => (suite === "chacha20poly1305" ? 36
 
 /** A libc whose TUN reads copy the next ring packet (BATCH per round, then "would block") and whose writes are counted. */
 function ringLibc(ring: Uint8Array[]): { libc: Libc; written: () => number } {
-  const blocks: NativeBlock[] = [];
-  let next = 1 << 20,
-    i = 0,
+  let i = 0,
     inRound = 0,
     written = 0;
-  const fail = (): number => -1;
-  const libc: Libc = {
-    read(_fd, addr, len) {
+  const libc = fakeTunLibc({
+    read(dst) {
       if (inRound === BATCH) {
         inRound = 0;
         return -1;
       }
       inRound++;
       const p = ring[i++ % RING]!;
-      const b = blocks.find((x) => addr >= x.address && addr < x.address + x.bytes.length)!;
-      const n = Math.min(len, p.length);
-      b.bytes.set(n === p.length ? p : p.subarray(0, n), addr - b.address);
+      const n = Math.min(dst.length, p.length);
+      dst.set(n === p.length ? p : p.subarray(0, n));
       return n;
     },
-    writeView(_fd, _v, n) {
-      written++;
-      return n;
-    },
-    write(_fd, _addr, len) {
-      written++;
-      return len;
-    },
-    close: () => 0,
-    poll: () => 0,
-    socket: fail,
-    bind: fail,
-    setsockopt: fail,
-    getsockname: fail,
-    recvmmsg: fail,
-    sendmmsg: fail,
-    sendto: fail,
-    eventfd: fail,
-    open: fail,
-    ioctl: fail,
-    addressOf: () => 0,
-    threadCpuNs: () => 0,
-    errno: () => 11,
-    strerror: () => "",
-    alloc(n) {
-      const ab = new ArrayBuffer(n);
-      const b = { address: next, bytes: new Uint8Array(ab), view: new DataView(ab), free: () => undefined };
-      next += n + 4096;
-      blocks.push(b);
-      return b;
-    },
-  };
+    write: () => void written++,
+  });
   return { libc, written: () => written };
 }
 

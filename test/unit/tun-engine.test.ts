@@ -17,7 +17,8 @@ import {
   VNET_HDR_LEN,
   VnetHdr,
 } from "../../sdk/io/tun-offload.ts";
-import type { Libc, NativeBlock } from "../../sdk/io/libc.ts";
+import type { Libc } from "../../sdk/io/libc.ts";
+import { fakeTunLibc } from "../helpers/fake-tun-libc.ts";
 import type { FromWorker } from "../../sdk/io/messages.ts";
 import { wireTs } from "../../sdk/io/selectors.ts";
 import { parseTs } from "../../sdk/ike/ts.ts";
@@ -30,53 +31,18 @@ const key = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n
 
 /** A libc whose TUN reads come from `tunIn` and whose writes land in `tunOut`. */
 function fakeLibc(): { libc: Libc; tunIn: Uint8Array[]; tunOut: Uint8Array[] } {
-  const blocks: NativeBlock[] = [];
-  let next = 1 << 20;
   const tunIn: Uint8Array[] = [],
     tunOut: Uint8Array[] = [];
-  const alloc = (n: number): NativeBlock => {
-    const ab = new ArrayBuffer(n);
-    const b = { address: next, bytes: new Uint8Array(ab), view: new DataView(ab), free: () => undefined };
-    next += n + 4096;
-    blocks.push(b);
-    return b;
-  };
-  const fail = (): number => -1;
-  const libc: Libc = {
-    read(_fd, addr, len) {
+  const libc = fakeTunLibc({
+    read(dst) {
       const p = tunIn.shift();
       if (!p) return -1;
-      const b = blocks.find((x) => addr >= x.address && addr < x.address + x.bytes.length)!;
-      b.bytes.set(p.subarray(0, len), addr - b.address);
-      return Math.min(len, p.length);
-    },
-    writeView(_fd, v, n) {
-      tunOut.push(v.slice(0, n));
+      const n = Math.min(dst.length, p.length);
+      dst.set(p.subarray(0, n));
       return n;
     },
-    write(_fd, addr, len) {
-      const b = blocks.find((x) => addr >= x.address && addr < x.address + x.bytes.length)!;
-      tunOut.push(b.bytes.slice(addr - b.address, addr - b.address + len));
-      return len;
-    },
-    close: () => 0,
-    poll: () => 0,
-    socket: fail,
-    bind: fail,
-    setsockopt: fail,
-    getsockname: fail,
-    recvmmsg: fail,
-    sendmmsg: fail,
-    sendto: fail,
-    eventfd: fail,
-    open: fail,
-    ioctl: fail,
-    addressOf: () => 0,
-    threadCpuNs: () => 0,
-    errno: () => 11,
-    strerror: () => "",
-    alloc,
-  };
+    write: (packet) => tunOut.push(packet.slice()),
+  });
   return { libc, tunIn, tunOut };
 }
 
