@@ -4,7 +4,10 @@
 // long-running processes in their own process groups. `cleanup()` kills exactly those process
 // groups (by PID) and deletes exactly those namespaces; it also runs on process exit. Needs root.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before } from "node:test";
 
 const PATH = `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/sbin:/sbin`;
 
@@ -289,4 +292,46 @@ export async function tunnelJson(
       reject(e);
     });
   });
+}
+
+/** Two namespaces joined by one veth, with a scratch directory, for a test file's lifetime. */
+export interface VethPair {
+  readonly lab: NetnsLab;
+  /** Scratch directory, removed after the file's tests. */
+  readonly work: string;
+  /** The namespaces' names: set once the file's `before` ran. */
+  nsA: string;
+  nsB: string;
+}
+
+/**
+ * Registers the file's `before` (requireNetns(tools), then `check`, then two namespaces joined by
+ * a veth with `aAddr` and `bAddr`, e.g. "198.18.8.1/24") and `after` (everything of the lab and
+ * the scratch directory removed).
+ */
+export function vethPair(
+  tag: string,
+  aAddr: string,
+  bAddr: string,
+  tools: { cmd: string; pkg: string }[],
+  check?: () => void,
+): VethPair {
+  const pair: VethPair = {
+    lab: new NetnsLab(tag),
+    work: mkdtempSync(join(tmpdir(), `ipsec-wasm-${tag}-`)),
+    nsA: "",
+    nsB: "",
+  };
+  before(() => {
+    requireNetns(tools);
+    check?.();
+    pair.nsA = pair.lab.netns();
+    pair.nsB = pair.lab.netns();
+    pair.lab.veth(pair.nsA, aAddr, pair.nsB, bAddr);
+  });
+  after(async () => {
+    await pair.lab.cleanup();
+    rmSync(pair.work, { recursive: true, force: true });
+  });
+  return pair;
 }

@@ -6,36 +6,22 @@
 // counters show super-packets read and written, and runs of ESP datagrams received whole on the
 // UDP_GRO socket, only when on; afterwards no TUN, route, namespace or process is left. Needs
 // root, iproute2, iputils-ping, iperf3 and a built dist/ (npm run build).
-import { test, after, before } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { NetnsLab, requireNetns, tunnelJson, type Spawned, type IperfEnd } from "../helpers/netns.ts";
+import { tunnelJson, type Spawned, type IperfEnd, vethPair } from "../helpers/netns.ts";
 import { repoPath } from "../helpers/interop.ts";
 import { writeTunConf, type TunSide } from "../helpers/tun-conf.ts";
 
 const CLI = repoPath("bin/ipsec-wasm.mjs");
 const A_OUT = "198.18.10.1",
   B_OUT = "198.18.10.2";
-const work = mkdtempSync(join(tmpdir(), "ipsec-wasm-tun-offload-"));
-const lab = new NetnsLab("to");
-let nsA = "",
-  nsB = "";
-
-before(() => {
-  requireNetns([
-    { cmd: "ping", pkg: "iputils-ping" },
-    { cmd: "iperf3", pkg: "iperf3" },
-  ]);
-  nsA = lab.netns();
-  nsB = lab.netns();
-  lab.veth(nsA, `${A_OUT}/24`, nsB, `${B_OUT}/24`);
-});
-after(async () => {
-  await lab.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+const veth = vethPair("to", `${A_OUT}/24`, `${B_OUT}/24`, [
+  { cmd: "ping", pkg: "iputils-ping" },
+  { cmd: "iperf3", pkg: "iperf3" },
+]);
+const { lab, work } = veth;
 
 const A: TunSide = { out: A_OUT, inner: "10.92.0.1", id: "a.example" },
   B: TunSide = { out: B_OUT, inner: "10.92.0.2", id: "b.example" };
@@ -70,12 +56,12 @@ async function pair(
   const tunA = `${lab.prefix}${tag}a`,
     tunB = `${lab.prefix}${tag}b`;
   const b = lab.spawn(
-    nsB,
+    veth.nsB,
     [process.execPath, CLI, "up", "--listen", "--conf", conf(`${tag}-b`, sb, sa), "--tun", tunB],
     { TMPDIR: tmpB, ...envB },
   );
   await b.waitFor(/listening on/, 15_000);
-  const a = lab.spawn(nsA, [process.execPath, CLI, "up", "--conf", conf(`${tag}-a`, sa, sb), "--tun", tunA], {
+  const a = lab.spawn(veth.nsA, [process.execPath, CLI, "up", "--conf", conf(`${tag}-a`, sa, sb), "--tun", tunA], {
     TMPDIR: tmpA,
     ...envA,
   });
@@ -89,8 +75,8 @@ async function stopPair(p: Pair): Promise<void> {
   assert.equal(ca, 0, p.a.out());
   assert.equal(cb, 0, p.b.out());
   for (const [ns, tun] of [
-    [nsA, p.tunA],
-    [nsB, p.tunB],
+    [veth.nsA, p.tunA],
+    [veth.nsB, p.tunB],
   ] as const) {
     const st = lab.state(ns);
     assert.deepEqual(st.tuns, [], `no TUN left in ${ns}`);
@@ -122,16 +108,24 @@ const io = async (pid: number, tmp: string): Promise<Io> => (await tunnelJson(pi
 /** Ping, TCP both ways, UDP 1200 B and 64 B both ways; returns TCP Mbit/s (A->B, B->A). */
 async function traffic(p: Pair, a: TunSide, b: TunSide): Promise<[number, number]> {
   const v6 = a.inner.includes(":") ? ["-6"] : [];
-  assert.match(await ping(nsA, b.inner, v6), /3 packets transmitted, 3 received/);
-  assert.match(await ping(nsB, a.inner, v6), /3 packets transmitted, 3 received/);
+  assert.match(await ping(veth.nsA, b.inner, v6), /3 packets transmitted, 3 received/);
+  assert.match(await ping(veth.nsB, a.inner, v6), /3 packets transmitted, 3 received/);
   // a ping as large as the TUN MTU (1438 - 28 bytes of headers)
-  assert.match(await ping(nsA, b.inner, [...v6, "-s", v6.length ? "1390" : "1410"]), /3 received/);
-  const ab = await iperf(nsB, b.inner, nsA, v6);
-  const ba = await iperf(nsB, b.inner, nsA, [...v6, "-R"]);
+  assert.match(await ping(veth.nsA, b.inner, [...v6, "-s", v6.length ? "1390" : "1410"]), /3 received/);
+  const ab = await iperf(veth.nsB, b.inner, veth.nsA, v6);
+  const ba = await iperf(veth.nsB, b.inner, veth.nsA, [...v6, "-R"]);
   assert.ok(ab.sum_received!.bytes > 1e6 && ba.sum_received!.bytes > 1e6, JSON.stringify({ ab, ba }));
   for (const len of ["1200", "64"])
     for (const dir of [[], ["-R"]]) {
-      const u = await iperf(nsB, b.inner, nsA, [...v6, "-u", "-b", len === "64" ? "5M" : "20M", "-l", len, ...dir]);
+      const u = await iperf(veth.nsB, b.inner, veth.nsA, [
+        ...v6,
+        "-u",
+        "-b",
+        len === "64" ? "5M" : "20M",
+        "-l",
+        len,
+        ...dir,
+      ]);
       assert.ok((u.sum!.packets ?? 0) > 1000, JSON.stringify(u.sum));
       assert.ok((u.sum!.lost_percent ?? 100) < 10, `UDP ${len} B ${dir.join("")}: loss ${u.sum!.lost_percent}%`);
     }
@@ -212,7 +206,7 @@ test(
 );
 
 test("afterwards: no TUN device, route, namespace or process of these tests is left", { timeout: 30_000 }, async () => {
-  for (const ns of [nsA, nsB]) assert.deepEqual(lab.state(ns).tuns, []);
+  for (const ns of [veth.nsA, veth.nsB]) assert.deepEqual(lab.state(ns).tuns, []);
   await lab.cleanup();
   assert.deepEqual(lab.leftovers(), { namespaces: [], pids: [] });
   assert.doesNotMatch(lab.ip(["-o", "link", "show", "type", "tun"]), new RegExp(lab.prefix));

@@ -4,12 +4,11 @@
 // larger packet with DF gets ICMP "fragmentation needed" from the tunnel; a child rekey under a
 // ping stream loses nothing; afterwards no TUN, route, namespace or process is left. Needs root,
 // iproute2, iputils-ping, iperf3 and a built dist/ (npm run build).
-import { test, after, before } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { NetnsLab, requireNetns, tunnelJson, type Spawned, type IperfEnd } from "../helpers/netns.ts";
+import { tunnelJson, type Spawned, type IperfEnd, vethPair } from "../helpers/netns.ts";
 import { repoPath } from "../helpers/interop.ts";
 import { writeTunConf, type TunSide } from "../helpers/tun-conf.ts";
 
@@ -18,24 +17,11 @@ const A_OUT = "198.18.8.1",
   B_OUT = "198.18.8.2";
 const A_IN = "10.91.0.1",
   B_IN = "10.91.0.2";
-const work = mkdtempSync(join(tmpdir(), "ipsec-wasm-tun-peers-"));
-const lab = new NetnsLab("tp");
-let nsA = "",
-  nsB = "";
-
-before(() => {
-  requireNetns([
-    { cmd: "ping", pkg: "iputils-ping" },
-    { cmd: "iperf3", pkg: "iperf3" },
-  ]);
-  nsA = lab.netns();
-  nsB = lab.netns();
-  lab.veth(nsA, `${A_OUT}/24`, nsB, `${B_OUT}/24`);
-});
-after(async () => {
-  await lab.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+const veth = vethPair("tp", `${A_OUT}/24`, `${B_OUT}/24`, [
+  { cmd: "ping", pkg: "iputils-ping" },
+  { cmd: "iperf3", pkg: "iperf3" },
+]);
+const { lab, work } = veth;
 
 function conf(name: string, me: TunSide, peer: TunSide, extra = ""): string {
   return writeTunConf(join(work, `${name}.conf`), me, peer, { child: extra, psk: "tun-peers-test-psk" });
@@ -68,13 +54,13 @@ async function pair(
   const tunA = `${lab.prefix}${tag}a`,
     tunB = `${lab.prefix}${tag}b`;
   const b = lab.spawn(
-    nsB,
+    veth.nsB,
     [process.execPath, CLI, "up", "--listen", "--conf", conf(`${tag}-b`, sb, sa, childExtra), "--tun", tunB, ...args],
     { TMPDIR: tmpB },
   );
   await b.waitFor(/listening on/, 15_000);
   const a = lab.spawn(
-    nsA,
+    veth.nsA,
     [process.execPath, CLI, "up", "--conf", conf(`${tag}-a`, sa, sb, childExtra), "--tun", tunA, ...args],
     { TMPDIR: tmpA },
   );
@@ -92,7 +78,7 @@ async function stopPair(p: Pair, how: "SIGTERM" | "down+SIGINT" = "SIGTERM"): Pr
   if (how === "SIGTERM") {
     [ca, cb] = await Promise.all([lab.stop(p.a), lab.stop(p.b)]);
   } else {
-    const d = await lab.exec(nsA, [process.execPath, CLI, "down", "--all"], 20_000, { TMPDIR: p.tmpA });
+    const d = await lab.exec(veth.nsA, [process.execPath, CLI, "down", "--all"], 20_000, { TMPDIR: p.tmpA });
     assert.equal(d.code, 0, d.stdout + d.stderr);
     assert.match(d.stdout, /deleted, confirmed by peer/);
     ca = await Promise.race([p.a.exited, new Promise<undefined>((r) => setTimeout(r, 10_000))]);
@@ -101,8 +87,8 @@ async function stopPair(p: Pair, how: "SIGTERM" | "down+SIGINT" = "SIGTERM"): Pr
   assert.equal(ca, 0, p.a.out());
   assert.equal(cb, 0, p.b.out());
   for (const [ns, tun] of [
-    [nsA, p.tunA],
-    [nsB, p.tunB],
+    [veth.nsA, p.tunA],
+    [veth.nsB, p.tunB],
   ]) {
     const st = lab.state(ns!);
     assert.deepEqual(st.tuns, [], `no TUN left in ${ns}`);
@@ -124,21 +110,21 @@ for (const io of ["mmsg", "dgram"] as const) {
     async (t) => {
       const p = await pair(io, ["--io", io]);
       t.after(() => lab.stop(p.a, "SIGKILL", 2000).then(() => lab.stop(p.b, "SIGKILL", 2000)));
-      assert.match(lab.ip(["-n", nsA, "-o", "addr", "show", "dev", p.tunA]), new RegExp(`inet ${A_IN}/32`));
+      assert.match(lab.ip(["-n", veth.nsA, "-o", "addr", "show", "dev", p.tunA]), new RegExp(`inet ${A_IN}/32`));
       assert.match(
-        lab.ip(["-n", nsA, "-o", "link", "show", "dev", p.tunA]),
+        lab.ip(["-n", veth.nsA, "-o", "link", "show", "dev", p.tunA]),
         /mtu 1438 /,
         "innerMtu(aes128gcm16, 1500, UDP) = 1438",
       );
-      assert.match(lab.ip(["-n", nsA, "route", "get", B_IN]), new RegExp(`dev ${p.tunA} src ${A_IN}`));
-      assert.match(await ping(nsA, B_IN), /3 packets transmitted, 3 received/);
-      assert.match(await ping(nsB, A_IN), /3 packets transmitted, 3 received/);
+      assert.match(lab.ip(["-n", veth.nsA, "route", "get", B_IN]), new RegExp(`dev ${p.tunA} src ${A_IN}`));
+      assert.match(await ping(veth.nsA, B_IN), /3 packets transmitted, 3 received/);
+      assert.match(await ping(veth.nsB, A_IN), /3 packets transmitted, 3 received/);
       // ipsec-wasm answers nothing itself: a ping to an address nobody has in B's namespace is lost.
-      const tcpAB = await iperf(nsB, B_IN, nsA, []);
-      const tcpBA = await iperf(nsB, B_IN, nsA, ["-R"]);
+      const tcpAB = await iperf(veth.nsB, B_IN, veth.nsA, []);
+      const tcpBA = await iperf(veth.nsB, B_IN, veth.nsA, ["-R"]);
       assert.ok(tcpAB.sum_received!.bytes > 1e6 && tcpBA.sum_received!.bytes > 1e6, JSON.stringify({ tcpAB, tcpBA }));
-      const udpAB = await iperf(nsB, B_IN, nsA, ["-u", "-b", "20M", "-l", "1200"]);
-      const udpBA = await iperf(nsB, B_IN, nsA, ["-u", "-b", "20M", "-l", "1200", "-R"]);
+      const udpAB = await iperf(veth.nsB, B_IN, veth.nsA, ["-u", "-b", "20M", "-l", "1200"]);
+      const udpBA = await iperf(veth.nsB, B_IN, veth.nsA, ["-u", "-b", "20M", "-l", "1200", "-R"]);
       for (const u of [udpAB, udpBA]) {
         assert.ok((u.sum!.packets ?? 0) > 1000, JSON.stringify(u.sum));
         assert.ok((u.sum!.lost_percent ?? 100) < 10, `UDP loss ${u.sum!.lost_percent}%`);
@@ -162,9 +148,9 @@ test(
     const p = await pair("w2", ["--workers", "2"]);
     t.after(() => lab.stop(p.a, "SIGKILL", 2000).then(() => lab.stop(p.b, "SIGKILL", 2000)));
     assert.match(p.a.out(), /2 packet workers started/);
-    assert.match(await ping(nsA, B_IN), /3 packets transmitted, 3 received/);
-    assert.match(await ping(nsB, A_IN), /3 packets transmitted, 3 received/);
-    const tcp = await iperf(nsB, B_IN, nsA, ["--bidir"]);
+    assert.match(await ping(veth.nsA, B_IN), /3 packets transmitted, 3 received/);
+    assert.match(await ping(veth.nsB, A_IN), /3 packets transmitted, 3 received/);
+    const tcp = await iperf(veth.nsB, B_IN, veth.nsA, ["--bidir"]);
     assert.ok(tcp.sum_received!.bytes > 1e6, JSON.stringify(tcp));
     const j = (await tunnelJson(p.a.pid, p.tmpA)) as unknown as {
       workers: { tunRead: number; tunWritten: number; udpReceived: number; ikeReceived: number }[];
@@ -193,10 +179,13 @@ test(
       b6 = { ...B, inner: "fd00:91::2" };
     const p = await pair("v6", [], "", [a6, b6]);
     t.after(() => lab.stop(p.a, "SIGKILL", 2000).then(() => lab.stop(p.b, "SIGKILL", 2000)));
-    assert.match(lab.ip(["-n", nsA, "-6", "route", "get", b6.inner]), new RegExp(`dev ${p.tunA} .*src ${a6.inner}`));
-    assert.match(await ping(nsA, b6.inner, ["-6"]), /3 packets transmitted, 3 received/);
-    assert.match(await ping(nsB, a6.inner, ["-6"]), /3 packets transmitted, 3 received/);
-    const tcp = await iperf(nsB, b6.inner, nsA, ["-6"]);
+    assert.match(
+      lab.ip(["-n", veth.nsA, "-6", "route", "get", b6.inner]),
+      new RegExp(`dev ${p.tunA} .*src ${a6.inner}`),
+    );
+    assert.match(await ping(veth.nsA, b6.inner, ["-6"]), /3 packets transmitted, 3 received/);
+    assert.match(await ping(veth.nsB, a6.inner, ["-6"]), /3 packets transmitted, 3 received/);
+    const tcp = await iperf(veth.nsB, b6.inner, veth.nsA, ["-6"]);
     assert.ok(tcp.sum_received!.bytes > 1e6, JSON.stringify(tcp));
     await stopPair(p);
   },
@@ -208,11 +197,11 @@ test(
   async (t) => {
     const p = await pair("mtu", ["--mtu-path", "1400"]);
     t.after(() => lab.stop(p.a, "SIGKILL", 2000).then(() => lab.stop(p.b, "SIGKILL", 2000)));
-    assert.match(lab.ip(["-n", nsA, "-o", "link", "show", "dev", p.tunA]), /mtu 1338 /);
-    assert.match(await ping(nsA, B_IN, ["-M", "do", "-s", "1310"]), /3 received/, "1338-byte packets fit");
+    assert.match(lab.ip(["-n", veth.nsA, "-o", "link", "show", "dev", p.tunA]), /mtu 1338 /);
+    assert.match(await ping(veth.nsA, B_IN, ["-M", "do", "-s", "1310"]), /3 received/, "1338-byte packets fit");
     // The host would never send more than the TUN MTU: raise it, as a misconfigured host might.
-    lab.ip(["-n", nsA, "link", "set", "dev", p.tunA, "mtu", "1500"]);
-    const big = await lab.exec(nsA, ["ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1400", B_IN], 10_000);
+    lab.ip(["-n", veth.nsA, "link", "set", "dev", p.tunA, "mtu", "1500"]);
+    const big = await lab.exec(veth.nsA, ["ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1400", B_IN], 10_000);
     assert.match(big.stdout + big.stderr, /[Ff]rag(mentation)? needed.*mtu = 1338/, big.stdout + big.stderr);
     await stopPair(p);
   },
@@ -224,7 +213,7 @@ test(
   async (t) => {
     const p = await pair("rk", [], "rekey_time = 3s");
     t.after(() => lab.stop(p.a, "SIGKILL", 2000).then(() => lab.stop(p.b, "SIGKILL", 2000)));
-    const r = await lab.exec(nsA, ["ping", "-c", "40", "-i", "0.2", "-W", "2", B_IN], 30_000);
+    const r = await lab.exec(veth.nsA, ["ping", "-c", "40", "-i", "0.2", "-W", "2", B_IN], 30_000);
     assert.match(r.stdout, /40 packets transmitted, 40 received, 0% packet loss/, r.stdout + p.a.out().slice(-3000));
     assert.match(p.a.out() + p.b.out(), /rekeying CHILD_SA|peer rekeys CHILD_SA/);
     await stopPair(p, "down+SIGINT");
@@ -247,7 +236,7 @@ test(
       [["--tun", "x", "--workers", "2", "--io", "dgram"], /--workers 2 needs --io mmsg/],
     ];
     for (const [args, re] of cases) {
-      const r = await lab.exec(nsA, [process.execPath, CLI, "up", "--conf", c, ...args], 15_000);
+      const r = await lab.exec(veth.nsA, [process.execPath, CLI, "up", "--conf", c, ...args], 15_000);
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, re);
       assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
@@ -256,7 +245,7 @@ test(
 );
 
 test("afterwards: no TUN device, route, namespace or process of these tests is left", { timeout: 30_000 }, async () => {
-  for (const ns of [nsA, nsB]) assert.deepEqual(lab.state(ns).tuns, []);
+  for (const ns of [veth.nsA, veth.nsB]) assert.deepEqual(lab.state(ns).tuns, []);
   await lab.cleanup();
   assert.deepEqual(lab.leftovers(), { namespaces: [], pids: [] });
   const hostTuns = lab.ip(["-o", "link", "show", "type", "tun"]);

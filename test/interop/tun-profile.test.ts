@@ -4,32 +4,18 @@
 // (packets flowed, stage times add up to no more than the thread's CPU time); the numbers (kpps,
 // CPU µs per packet, per stage) are printed as diagnostics, never asserted: 2-second runs on a
 // shared 2-core machine are orientation, `npm run bench:tunnel` is the benchmark.
-import { test, after, before } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { NetnsLab, requireNetns, tunnelJson } from "../helpers/netns.ts";
+import { tunnelJson, vethPair } from "../helpers/netns.ts";
 import { repoPath } from "../helpers/interop.ts";
 
 const CLI = repoPath("bin/ipsec-wasm.mjs");
 /** The Child SA's suite (TUN_PROFILE_ESP=chacha20poly1305 profiles the other AEAD). */
 const ESP = process.env.TUN_PROFILE_ESP ?? "aes128gcm16";
-const work = mkdtempSync(join(tmpdir(), "ipsec-wasm-tun-profile-"));
-const lab = new NetnsLab("tf");
-let nsA = "",
-  nsB = "";
-
-before(() => {
-  requireNetns([{ cmd: "iperf3", pkg: "iperf3" }]);
-  nsA = lab.netns();
-  nsB = lab.netns();
-  lab.veth(nsA, "198.18.9.1/24", nsB, "198.18.9.2/24");
-});
-after(async () => {
-  await lab.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+const veth = vethPair("tf", "198.18.9.1/24", "198.18.9.2/24", [{ cmd: "iperf3", pkg: "iperf3" }]);
+const { lab, work } = veth;
 
 function conf(name: string, me: string, peer: string, lts: string, rts: string): string {
   const path = join(work, `${name}.conf`);
@@ -104,7 +90,7 @@ for (const [io, offload] of [
       mkdirSync(tmpA);
       mkdirSync(tmpB);
       const b = lab.spawn(
-        nsB,
+        veth.nsB,
         [
           process.execPath,
           CLI,
@@ -122,7 +108,7 @@ for (const [io, offload] of [
       );
       await b.waitFor(/listening on/, 15_000);
       const a = lab.spawn(
-        nsA,
+        veth.nsA,
         [
           process.execPath,
           CLI,
@@ -140,12 +126,12 @@ for (const [io, offload] of [
       await a.waitFor(/routes 10\.92\.0\.2\/32/, 20_000);
       await b.waitFor(/routes 10\.92\.0\.1\/32/, 10_000);
       for (const size of ["tcp", 64, 1372] as const) {
-        const server = lab.spawn(nsB, ["iperf3", "-s", "-1", "--forceflush", "-B", "10.92.0.2"]);
+        const server = lab.spawn(veth.nsB, ["iperf3", "-s", "-1", "--forceflush", "-B", "10.92.0.2"]);
         await server.waitFor(/Server listening/, 5000);
         const a0 = (await tunnelJson(a.pid, tmpA)).io as Io,
           b0 = (await tunnelJson(b.pid, tmpB)).io as Io;
         const r = await lab.exec(
-          nsA,
+          veth.nsA,
           ["iperf3", "-c", "10.92.0.2", "-t", "2", ...(size === "tcp" ? [] : ["-u", "-b", "0", "-l", String(size)])],
           20_000,
         );
@@ -190,7 +176,7 @@ test(
       mkdirSync(tmpA);
       mkdirSync(tmpB);
       const b = lab.spawn(
-        nsB,
+        veth.nsB,
         [
           process.execPath,
           CLI,
@@ -208,7 +194,7 @@ test(
       );
       await b.waitFor(/listening on/, 15_000);
       const a = lab.spawn(
-        nsA,
+        veth.nsA,
         [
           process.execPath,
           CLI,
@@ -226,9 +212,9 @@ test(
       t.after(() => lab.stop(a, "SIGKILL", 2000).then(() => lab.stop(b, "SIGKILL", 2000)));
       await a.waitFor(/routes 10\.92\.0\.2\/32/, 20_000);
       await b.waitFor(/routes 10\.92\.0\.1\/32/, 10_000);
-      const server = lab.spawn(nsB, ["iperf3", "-s", "-1", "--forceflush", "-B", "10.92.0.2"]);
+      const server = lab.spawn(veth.nsB, ["iperf3", "-s", "-1", "--forceflush", "-B", "10.92.0.2"]);
       await server.waitFor(/Server listening/, 5000);
-      const r = await lab.exec(nsA, ["iperf3", "-c", "10.92.0.2", "--bidir", "-t", "3", "-J"], 20_000);
+      const r = await lab.exec(veth.nsA, ["iperf3", "-c", "10.92.0.2", "--bidir", "-t", "3", "-J"], 20_000);
       await Promise.race([server.exited, new Promise((res) => setTimeout(res, 3000))]);
       assert.equal(r.code, 0, r.stdout.slice(-1000) + r.stderr);
       const end = (

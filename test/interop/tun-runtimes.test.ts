@@ -7,13 +7,12 @@
 // 20 with one line. Bun also runs test/deno/libc-ffi-check.ts. Afterwards no TUN, route,
 // namespace or process is left. A runtime that cannot start fails its test (never skipped).
 // Needs root, iproute2, iputils-ping, iperf3 and a built dist/ (npm run build).
-import { test, after, before } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, mkdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { NetnsLab, requireNetns, tunnelJson, type Spawned, type IperfEnd } from "../helpers/netns.ts";
+import { tunnelJson, type Spawned, type IperfEnd, vethPair } from "../helpers/netns.ts";
 import { repoPath } from "../helpers/interop.ts";
 import { writeTunConf, type TunSide } from "../helpers/tun-conf.ts";
 import { tool } from "../consumers/harness.ts";
@@ -26,10 +25,19 @@ const A_OUT = "198.18.10.1",
   B_OUT = "198.18.10.2";
 const A_IN = "10.93.0.1",
   B_IN = "10.93.0.2";
-const work = mkdtempSync(join(tmpdir(), "ipsec-wasm-tun-runtimes-"));
-const lab = new NetnsLab("tr");
-let nsA = "",
-  nsB = "";
+const veth = vethPair(
+  "tr",
+  `${A_OUT}/24`,
+  `${B_OUT}/24`,
+  [
+    { cmd: "ping", pkg: "iputils-ping" },
+    { cmd: "iperf3", pkg: "iperf3" },
+  ],
+  () => {
+    assert.ok(existsSync(repoPath("dist/io/libc-deno.js")), "dist/ is missing or old: npm run build");
+  },
+);
+const { lab, work } = veth;
 
 /** The command that runs the CLI in each runtime. */
 const runtimes: Record<"node" | "deno" | "bun", () => Promise<string[]>> = {
@@ -45,21 +53,6 @@ function version(bin: string): string {
   if (r.status !== 0) throw new Error(`${bin} --version failed: ${r.error?.message ?? r.stderr}`);
   return r.stdout.trim().split("\n")[0]!;
 }
-
-before(() => {
-  requireNetns([
-    { cmd: "ping", pkg: "iputils-ping" },
-    { cmd: "iperf3", pkg: "iperf3" },
-  ]);
-  assert.ok(existsSync(repoPath("dist/io/libc-deno.js")), "dist/ is missing or old: npm run build");
-  nsA = lab.netns();
-  nsB = lab.netns();
-  lab.veth(nsA, `${A_OUT}/24`, nsB, `${B_OUT}/24`);
-});
-after(async () => {
-  await lab.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
 
 const A: TunSide = { out: A_OUT, inner: A_IN, id: "a.example" },
   B: TunSide = { out: B_OUT, inner: B_IN, id: "b.example" };
@@ -85,12 +78,12 @@ async function pair(tag: string, runA: string[], runB: string[], args: string[] 
   mkdirSync(tmpB);
   const tunA = `${lab.prefix}${tag}a`,
     tunB = `${lab.prefix}${tag}b`;
-  const b = lab.spawn(nsB, [...runB, "up", "--listen", "--conf", conf(`${tag}-b`, B, A), "--tun", tunB, ...args], {
+  const b = lab.spawn(veth.nsB, [...runB, "up", "--listen", "--conf", conf(`${tag}-b`, B, A), "--tun", tunB, ...args], {
     TMPDIR: tmpB,
     NO_COLOR: "1",
   });
   await b.waitFor(/listening on/, 20_000);
-  const a = lab.spawn(nsA, [...runA, "up", "--conf", conf(`${tag}-a`, A, B), "--tun", tunA, ...args], {
+  const a = lab.spawn(veth.nsA, [...runA, "up", "--conf", conf(`${tag}-a`, A, B), "--tun", tunA, ...args], {
     TMPDIR: tmpA,
     NO_COLOR: "1",
   });
@@ -105,14 +98,14 @@ async function pair(tag: string, runA: string[], runB: string[], args: string[] 
  * deletes it with the peer's confirmation, and A exits 0 by itself.
  */
 async function statusAndDown(p: Pair, run: string[]): Promise<void> {
-  const st = await lab.exec(nsA, [...run, "status", "--json"], 30_000, { TMPDIR: p.tmpA, NO_COLOR: "1" });
+  const st = await lab.exec(veth.nsA, [...run, "status", "--json"], 30_000, { TMPDIR: p.tmpA, NO_COLOR: "1" });
   assert.equal(st.code, 0, st.stdout + st.stderr);
   const reports = JSON.parse(st.stdout) as { ikeSas: { state: string; children: unknown[] }[] }[];
   assert.equal(reports.length, 1, st.stdout);
   const ikes = reports[0]!.ikeSas.filter((s) => s.state === "ESTABLISHED");
   assert.equal(ikes.length, 1, st.stdout);
   assert.ok(ikes[0]!.children.length >= 1, st.stdout);
-  const d = await lab.exec(nsA, [...run, "down", "--all"], 30_000, { TMPDIR: p.tmpA, NO_COLOR: "1" });
+  const d = await lab.exec(veth.nsA, [...run, "down", "--all"], 30_000, { TMPDIR: p.tmpA, NO_COLOR: "1" });
   assert.equal(d.code, 0, d.stdout + d.stderr);
   assert.match(d.stdout, /deleted, confirmed by peer/);
   const code = await Promise.race([p.a.exited, new Promise<undefined>((r) => setTimeout(r, 15_000))]);
@@ -125,8 +118,8 @@ async function stopPair(p: Pair): Promise<void> {
   assert.equal(ca, 0, p.a.out().slice(-3000));
   assert.equal(cb, 0, p.b.out().slice(-3000));
   for (const [ns, tun] of [
-    [nsA, p.tunA],
-    [nsB, p.tunB],
+    [veth.nsA, p.tunA],
+    [veth.nsB, p.tunB],
   ] as const) {
     const st = lab.state(ns);
     assert.deepEqual(st.tuns, [], `no TUN left in ${ns}`);
@@ -143,13 +136,13 @@ const iperf = (srvNs: string, srv: string, cliNs: string, args: string[]): Promi
 
 /** Ping, TCP and UDP both ways through the pair; returns a one-line summary. */
 async function traffic(p: Pair): Promise<string> {
-  assert.match(await ping(nsA, B_IN), /3 packets transmitted, 3 received/, p.a.out().slice(-2000));
-  assert.match(await ping(nsB, A_IN), /3 packets transmitted, 3 received/, p.b.out().slice(-2000));
-  const tcpAB = await iperf(nsB, B_IN, nsA, []);
-  const tcpBA = await iperf(nsB, B_IN, nsA, ["-R"]);
+  assert.match(await ping(veth.nsA, B_IN), /3 packets transmitted, 3 received/, p.a.out().slice(-2000));
+  assert.match(await ping(veth.nsB, A_IN), /3 packets transmitted, 3 received/, p.b.out().slice(-2000));
+  const tcpAB = await iperf(veth.nsB, B_IN, veth.nsA, []);
+  const tcpBA = await iperf(veth.nsB, B_IN, veth.nsA, ["-R"]);
   assert.ok(tcpAB.sum_received!.bytes > 1e6 && tcpBA.sum_received!.bytes > 1e6, JSON.stringify({ tcpAB, tcpBA }));
-  const udpAB = await iperf(nsB, B_IN, nsA, ["-u", "-b", "20M", "-l", "1200"]);
-  const udpBA = await iperf(nsB, B_IN, nsA, ["-u", "-b", "20M", "-l", "1200", "-R"]);
+  const udpAB = await iperf(veth.nsB, B_IN, veth.nsA, ["-u", "-b", "20M", "-l", "1200"]);
+  const udpBA = await iperf(veth.nsB, B_IN, veth.nsA, ["-u", "-b", "20M", "-l", "1200", "-R"]);
   for (const u of [udpAB, udpBA]) {
     assert.ok((u.sum!.packets ?? 0) > 1000, JSON.stringify(u.sum));
     assert.ok((u.sum!.lost_percent ?? 100) < 10, `UDP loss ${u.sum!.lost_percent}%`);
@@ -173,7 +166,7 @@ test(
     const p = await pair("d", await runtimes.deno(), await runtimes.node());
     t.after(() => lab.stop(p.a, "SIGKILL", 2000).then(() => lab.stop(p.b, "SIGKILL", 2000)));
     assert.match(p.a.out(), /packet worker started/);
-    assert.match(lab.ip(["-n", nsA, "-o", "link", "show", "dev", p.tunA]), /mtu 1438 /);
+    assert.match(lab.ip(["-n", veth.nsA, "-o", "link", "show", "dev", p.tunA]), /mtu 1438 /);
     t.diagnostic(await traffic(p));
     await workerMoved(p, "a");
     await statusAndDown(p, await runtimes.deno());
@@ -196,7 +189,7 @@ test(
 test("Deno without --allow-ffi: exit 20 and one line naming the flag", { timeout: 60_000 }, async () => {
   const flags = DENO_FLAGS.filter((f) => f !== "--allow-ffi");
   const r = await lab.exec(
-    nsA,
+    veth.nsA,
     [DENO, "run", ...flags, CLI, "up", "--conf", conf("noffi", A, B), "--tun", `${lab.prefix}nf`],
     30_000,
     { TMPDIR: work, NO_COLOR: "1" },
@@ -204,7 +197,7 @@ test("Deno without --allow-ffi: exit 20 and one line naming the flag", { timeout
   assert.equal(r.code, 20, r.stdout + r.stderr);
   assert.match(r.stderr, /needs FFI to libc: run deno with --allow-ffi/);
   assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-  assert.deepEqual(lab.state(nsA).tuns, []);
+  assert.deepEqual(lab.state(veth.nsA).tuns, []);
 });
 
 test(
@@ -260,9 +253,9 @@ for (const rt of ["deno", "bun"] as const) {
         t.after(() => lab.stop(p.a, "SIGKILL", 2000).then(() => lab.stop(p.b, "SIGKILL", 2000)));
         if (args[0] === "--workers") assert.match(p.a.out(), /2 packet workers started/);
         else assert.match(p.a.out(), /node:dgram/);
-        assert.match(await ping(nsA, B_IN), /3 packets transmitted, 3 received/, p.a.out().slice(-2000));
-        assert.match(await ping(nsB, A_IN), /3 packets transmitted, 3 received/, p.b.out().slice(-2000));
-        const tcp = await iperf(nsB, B_IN, nsA, ["--bidir"]);
+        assert.match(await ping(veth.nsA, B_IN), /3 packets transmitted, 3 received/, p.a.out().slice(-2000));
+        assert.match(await ping(veth.nsB, A_IN), /3 packets transmitted, 3 received/, p.b.out().slice(-2000));
+        const tcp = await iperf(veth.nsB, B_IN, veth.nsA, ["--bidir"]);
         assert.ok(tcp.sum_received!.bytes > 1e6, JSON.stringify(tcp));
         t.diagnostic(
           `${args.join(" ")}: TCP --bidir ${(tcp.sum_received!.bits_per_second / 1e6).toFixed(0)} Mbit/s received`,
@@ -274,7 +267,7 @@ for (const rt of ["deno", "bun"] as const) {
 }
 
 test("afterwards: no TUN device, route, namespace or process of these tests is left", { timeout: 30_000 }, async () => {
-  for (const ns of [nsA, nsB]) assert.deepEqual(lab.state(ns).tuns, []);
+  for (const ns of [veth.nsA, veth.nsB]) assert.deepEqual(lab.state(ns).tuns, []);
   await lab.cleanup();
   assert.deepEqual(lab.leftovers(), { namespaces: [], pids: [] });
   assert.doesNotMatch(lab.ip(["-o", "link", "show", "type", "tun"]), new RegExp(lab.prefix));
