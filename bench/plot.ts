@@ -196,14 +196,15 @@ export function ppsTick(v: number): string {
   return `${+v.toPrecision(3)}`;
 }
 
-/** The figure caption: machine, build and method, short enough for two lines. */
+/** The figure caption: machine, build and method, in lines that fit the width of two panels. */
 export function plotCaption(res: BenchResults): string[] {
   const m = res.machine;
-  return [
+  const lines = [
     `${m.cpu} (${m.cores} cores), Node ${m.node}, ${m.platform}/${m.arch}; commit ${m.gitCommit ?? "?"}, ${m.date.slice(0, 16).replace("T", " ")} UTC`,
-    `medians of ${res.config.repetitions} interleaved repetitions of ${res.config.sliceMs} ms, per second of ${res.config.clock === "cpu" ? "process CPU time" : "elapsed time"}; Gbit/s of inner bytes` +
-      (res.config.quick ? "; --quick: smoke run, the numbers are noise" : ""),
+    `medians of ${res.config.repetitions} interleaved repetitions of ${res.config.sliceMs} ms, per second of ${res.config.clock === "cpu" ? "process CPU time" : "elapsed time"}; Gbit/s of inner bytes`,
   ];
+  if (res.config.quick) lines.push("--quick: a smoke run, the numbers are noise");
+  return lines;
 }
 
 /** The SVG of one suite, or undefined when results.json has no rows for it. */

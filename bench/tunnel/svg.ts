@@ -18,7 +18,6 @@ export interface Panel {
   bars: Bar[];
 }
 
-
 /** One SVG document: panels side by side, labels on the left of the first one. */
 export function barChart(title: string, subtitle: string, panels: Panel[]): string {
   const rows = panels[0]?.bars.length ?? 0;
