@@ -175,7 +175,9 @@ export function profileLines(res: BenchResults, suite = "aes128gcm16"): string[]
       parts.push(`wasm primitives per packet: ${bits.join(", ")}`);
     }
     if (parts.length)
-      out.push(`where the time goes at ${size} B (${suite}, batch 256, assist on, CPU clock): ${parts.join("; ")}`);
+      out.push(
+        `where the time goes at ${size} B (${suite}, batch 256, assist on, CPU clock; parts are differences of medians): ${parts.join("; ")}`,
+      );
   }
   return out;
 }
