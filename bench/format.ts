@@ -1,12 +1,13 @@
 // Turns results into the tables printed by run.ts and written into README.md by report.ts.
-import { type BenchResults, type BenchRow, IMPLS, type Impl } from "./results.ts";
+import { type BenchResults, type BenchRow, IMPLS, type Impl, type IkeResults } from "./results.ts";
 
-const LABEL: Record<Impl, string> = {
+/** Column headers; "assist" is the native AES assist (node:crypto AES-ECB per batch and SA). */
+export const LABEL: Record<Impl, string> = {
   "node:crypto": "node:crypto",
   noble: "@noble",
-  "ours-b64": "ours, batch 64",
-  "ours-b256": "ours, batch 256",
-  "ours-wasm-b256": "ours, wasm AES, batch 256",
+  "ours-b64": "ours, assist on, batch 64",
+  "ours-b256": "ours, assist on, batch 256",
+  "ours-wasm-b256": "ours, assist off (wasm AES), batch 256",
 };
 
 /** 1234567 -> "1.23 Mpps". */
@@ -67,8 +68,118 @@ export function spiLookupLine(res: BenchResults): string {
     `SPI lookup (${s.suite}, ${s.size} B, decap, batch 256): 1 SA ${formatPps(s.oneSaPps)}; ` +
     `${s.sas.toLocaleString("en-US")} SAs, packets over ${s.ringSas.toLocaleString("en-US")} random SAs ${formatPps(s.manySaPps)}; ` +
     `same table, ${s.fewSas.toLocaleString("en-US")} random SAs ${formatPps(s.manySaFewPps)}; same table, one SA ${formatPps(s.manySaOneHotPps)}; extra cost per packet ${(s.extraCost * 100).toFixed(1)}% ` +
-    `(adding the SAs took ${s.addSeconds.toFixed(1)} s)`
+    `(adding the SAs took ${s.addSeconds.toFixed(1)} s)` +
+    (s.bytesPerSa !== undefined ? `; ${s.bytesPerSa.toFixed(0)} bytes of dataplane memory per SA` : "")
   );
+}
+
+const signedPct = (x: number) => `${x < 0 ? "−" : "+"}${Math.abs(x * 100).toFixed(1)}%`;
+
+/**
+ * The SA-spread rows in Markdown: decap pps with 1 SA, then with `sas` SAs in the table and the
+ * packets for one SA, a few random SAs, many random SAs; the cost per packet against 1 SA.
+ */
+export function spiSpreadTable(res: BenchResults): string | undefined {
+  const s = res.spiLookup;
+  if (!s) return undefined;
+  const n = (v: number) => v.toLocaleString("en-US");
+  const rows: [string, string, number][] = [
+    ["1", "that SA", s.oneSaPps],
+    [n(s.sas), "one SA", s.manySaOneHotPps],
+    [n(s.sas), `${n(s.fewSas)} random SAs`, s.manySaFewPps],
+    [n(s.sas), `${n(s.ringSas)} random SAs`, s.manySaPps],
+  ];
+  const out = [
+    "| SAs in the table | packets spread over | decap | cost per packet vs 1 SA |",
+    "| ---: | --- | ---: | ---: |",
+    ...rows.map(
+      ([sas, over, pps], i) =>
+        `| ${sas} | ${over} | ${formatPps(pps)} | ${i === 0 ? "–" : signedPct(s.oneSaPps / pps - 1)} |`,
+    ),
+  ];
+  const extra = [`adding ${n(s.sas)} SAs took ${s.addSeconds.toFixed(1)} s`];
+  extra.push(
+    s.bytesPerSa !== undefined
+      ? `dataplane memory per SA: ${s.bytesPerSa.toFixed(0)} bytes`
+      : "memory per SA: not in results.json",
+  );
+  return (
+    `SA spread (${s.suite}, ${s.size} B inner, decap, batch 256): ` +
+    `extra cost at ${n(s.sas)} SAs, ${n(s.ringSas)} random: **${signedPct(s.extraCost)}** per packet; ${extra.join("; ")}.\n\n` +
+    out.join("\n")
+  );
+}
+
+const rate = (v: number | undefined) =>
+  v === undefined || !Number.isFinite(v) ? "–" : v >= 100 ? v.toFixed(0) : v.toFixed(1);
+
+/** IKE setups per CPU-second from bench/ike-results.json: one row per DH group. */
+export function ikeTable(ike: IkeResults): string {
+  const groups = [...new Set([...ike.groups, ...(ike.strongswan ?? [])].map((g) => g.group))];
+  const pick = (dh: "native" | "js", g: string) => ike.groups.find((r) => r.group === g && (r.dh ?? "js") === dh);
+  const m = ike.machine;
+  const lines = [
+    `IKE setups per second of CPU time: IKE_SA_INIT, IKE_AUTH (PSK) with the first Child SA (aes128gcm16), DELETE; ` +
+      `both of our peers in one process (${ike.config.transport === "memory" ? "in-memory datagrams" : "UDP on 127.0.0.1"}), ` +
+      `strongSwan = two charons in namespaces, CPU of both. \`bench/ike-setup.ts\` of ${m.date.slice(0, 16).replace("T", " ")} UTC, ` +
+      `commit ${m.gitCommit ?? "?"}, ${m.cpu} (${m.cores} cores), Node ${m.node}, ${(ike.config.budgetMs / 1000).toFixed(1)} s per group and implementation` +
+      `${ike.config.quick ? " (--quick: noisy)" : ""}.`,
+    "",
+    "| group | ours, native DH (node:crypto) | ours, JS DH (@noble/curves, BigInt) | strongSwan | ours native / strongSwan |",
+    "| --- | ---: | ---: | ---: | ---: |",
+  ];
+  for (const g of groups) {
+    const nat = pick("native", g),
+      js = pick("js", g),
+      sw = ike.strongswan?.find((r) => r.group === g);
+    const ratio = nat && sw ? `${(nat.setupsPerCpuSecond / sw.setupsPerCpuSecond).toFixed(2)}×` : "–";
+    lines.push(
+      `| ${g} | ${rate(nat?.setupsPerCpuSecond)} | ${rate(js?.setupsPerCpuSecond)} | ${sw ? rate(sw.setupsPerCpuSecond) : "not measured"} | ${ratio} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/**
+ * "Where the time goes" at 64 and 1400 B: the aes128gcm16 batch-path split of `--profile` (copy in,
+ * run = wasm calls + the native AES step between them, status + copy out) and the wasm primitives.
+ */
+export function profileLines(res: BenchResults, suite = "aes128gcm16"): string[] {
+  const prof = res.profile ?? [];
+  const out: string[] = [];
+  for (const size of [64, 1400]) {
+    const parts: string[] = [];
+    for (const dir of ["encap", "decap"]) {
+      const prefix = `ours ${suite} ${dir} `;
+      const e = prof.filter((p) => p.size === size && p.what.startsWith(prefix) && Number.isFinite(p.nsPerPacket));
+      const part = (tail: string) => e.find((p) => p.what.endsWith(tail))?.nsPerPacket;
+      const [cin, run, cout] = [part(": copy into arena"), part(": wasm run"), part(": status + copy out")];
+      if (cin === undefined || run === undefined || cout === undefined) continue;
+      const total = cin + run + cout;
+      const pct = (v: number) => `${((100 * v) / total).toFixed(0)}%`;
+      parts.push(
+        `${dir} ${total.toFixed(0)} ns/packet: copy in ${pct(cin)}, run (wasm + native AES) ${pct(run)}, status + copy out ${pct(cout)}`,
+      );
+    }
+    const prim = (what: string) =>
+      prof.find((p) => p.size === size && p.what === what && Number.isFinite(p.nsPerPacket));
+    const ghash = prim("primitive: GHASH only"),
+      aes = prim("primitive: AES-128 blocks only"),
+      seal = prim("primitive: AES-128-GCM seal (whole)");
+    if (seal || ghash || aes) {
+      const bits = [
+        seal && `whole AES-GCM seal ${seal.nsPerPacket.toFixed(0)} ns`,
+        ghash && `GHASH ${ghash.nsPerPacket.toFixed(0)} ns`,
+        aes && `AES blocks ${aes.nsPerPacket.toFixed(0)} ns`,
+      ].filter(Boolean);
+      parts.push(`wasm primitives per packet: ${bits.join(", ")}`);
+    }
+    if (parts.length)
+      out.push(
+        `where the time goes at ${size} B (${suite}, batch 256, assist on, CPU clock; parts are differences of medians): ${parts.join("; ")}`,
+      );
+  }
+  return out;
 }
 
 /** One line per target of the issue: met or not, measured vs required. */

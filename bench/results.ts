@@ -41,6 +41,8 @@ export interface SpiLookupResult {
   ringSas: number;
   /** Extra cost per packet at `sas` SAs versus 1 SA (oneSaPps / manySaPps − 1). */
   extraCost: number;
+  /** Dataplane memory per SA in bytes (slot, keys, replay state, table entry), when measured. */
+  bytesPerSa?: number;
 }
 
 export interface Target {
@@ -86,4 +88,24 @@ export interface ProfileEntry {
   size: number;
   nsPerPacket: number;
   note: string;
+}
+
+/** The shape of bench/ike-results.json (written by bench/ike-setup.ts), as far as report.ts reads it. */
+export interface IkeResults {
+  machine: { cpu: string; cores: number; node: string; date: string; gitCommit?: string };
+  config: { transport: string; budgetMs: number; quick: boolean; slices?: number };
+  groups: IkeGroupResult[];
+  /** `--strongswan`: two charons, same groups. */
+  strongswan?: IkeGroupResult[];
+}
+
+export interface IkeGroupResult {
+  group: string;
+  /** node:crypto DH ("native") or the pure-JS fallback; absent in older files (they were JS). */
+  dh?: "native" | "js";
+  setups: number;
+  /** Whole cycles (IKE_SA_INIT, IKE_AUTH with the first Child SA, DELETE) per second of CPU time. */
+  setupsPerCpuSecond: number;
+  setupsPerSecond: number;
+  medianMs: number;
 }

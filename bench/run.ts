@@ -1,7 +1,7 @@
 // `npm run bench`: per suite (aes128gcm16, aes128-sha256, chacha20poly1305, aes128ctr-sha256) and inner
 // size, encap and decap pps / Gbit/s of node:crypto, @noble and our batch path (64 and 256),
 // interleaved repetitions, medians; then the SPI lookup cost at 1M SAs.
-// Writes bench/results.json; bench/report.ts turns it into the README table.
+// Writes bench/results.json; bench/report.ts turns it into the README table and bench/plot-*.svg.
 import { execFileSync } from "node:child_process";
 import { cpus } from "node:os";
 import { writeFileSync } from "node:fs";
@@ -14,7 +14,7 @@ import { packetRing } from "./packets.ts";
 import { type Step, Progress, gbps, median, packetsPerSecond, setClock } from "./measure.ts";
 import type { BenchResults, BenchRow, Direction, Impl } from "./results.ts";
 import { IMPLS } from "./results.ts";
-import { machineLine, spiLookupLine, targetLines, textTable } from "./format.ts";
+import { machineLine, profileLines, spiLookupLine, targetLines, textTable } from "./format.ts";
 import { evaluateTargets } from "./targets.ts";
 
 const ALL_SUITES: readonly BenchSuite[] = BENCH_SUITES;
@@ -247,6 +247,7 @@ if (results.profile) {
       `  ${p.what.padEnd(width)} ${String(p.size).padStart(5)} B  ${p.nsPerPacket.toFixed(0).padStart(7)} ns  ${p.note}`,
     );
 }
+for (const line of profileLines(results)) console.log(line);
 for (const line of targetLines(results)) console.log(line);
 for (const [suite, why] of unsupported) console.log(`NOT MEASURED  ours for ${suite}: ${why.split(";")[0]}`);
 writeFileSync(flags.out, JSON.stringify(results, null, 2) + "\n");

@@ -2,6 +2,7 @@
 // per path (the median), a whisker from the smallest to the largest repetition. Linear axes; the
 // ceiling rows (plain veth, UML without ESP) would squash every tunnel into a sliver, so the axis
 // ends at the largest tunnel value and a longer bar is cut with a break mark and its value written.
+import { esc, niceCeil, num } from "../svg.ts";
 
 export interface Bar {
   label: string;
@@ -16,18 +17,6 @@ export interface Panel {
   unit: string;
   bars: Bar[];
 }
-
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-
-/** 1, 2, 2.5, 5 × 10^k at or above x. */
-function niceCeil(x: number): number {
-  if (!(x > 0)) return 1;
-  const p = 10 ** Math.floor(Math.log10(x));
-  for (const f of [1, 2, 2.5, 5, 10]) if (f * p >= x) return f * p;
-  return 10 * p;
-}
-
-const num = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
 
 /** One SVG document: panels side by side, labels on the left of the first one. */
 export function barChart(title: string, subtitle: string, panels: Panel[]): string {
