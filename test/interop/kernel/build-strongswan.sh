@@ -12,24 +12,12 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CACHE=${KVM_CACHE:-/var/cache/ipsec-wasm-kernel-vm}
-mkdir -p "$CACHE"
-log() { echo "build-strongswan.sh: $*" >&2; }
+NAME=build-strongswan.sh
+# shellcheck source=common.sh
+. "$HERE/common.sh"
 
-exec 9>"$CACHE/.lock-strongswan"
-flock -w 600 9 || { log "cannot lock $CACHE/.lock-strongswan"; exit 1; }
-
-PKGS=(strongswan-charon strongswan-swanctl libstrongswan libstrongswan-standard-plugins cpio)
-missing=()
-for p in "${PKGS[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	[ "${KVM_SKIP_APT:-0}" = 1 ] && { log "missing Debian packages: ${missing[*]}"; exit 1; }
-	log "installing: ${missing[*]}"
-	apt-get update -q -o DPkg::Lock::Timeout=300 >/dev/null
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
-fi
+lock .lock-strongswan
+need_packages strongswan-charon strongswan-swanctl libstrongswan libstrongswan-standard-plugins cpio
 
 CHARON=/usr/lib/ipsec/charon
 SWANCTL=/usr/sbin/swanctl

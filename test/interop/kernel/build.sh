@@ -12,26 +12,15 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CACHE=${KVM_CACHE:-/var/cache/ipsec-wasm-kernel-vm}
-mkdir -p "$CACHE"
-log() { echo "build.sh: $*" >&2; }
+NAME=build.sh
+# shellcheck source=common.sh
+. "$HERE/common.sh"
 
 # Two test processes may find the cache stale at once: one builds, the other waits.
-exec 9>"$CACHE/.lock"
-flock -w 600 9 || { log "cannot lock $CACHE/.lock"; exit 1; }
+lock .lock
 
 # ---------------------------------------------------------------- 1. packages
-PKGS=(qemu-system-x86 busybox-static dash iproute2 kmod cpio gcc libc6-dev coreutils util-linux)
-missing=()
-for p in "${PKGS[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	[ "${KVM_SKIP_APT:-0}" = 1 ] && { log "missing Debian packages: ${missing[*]}"; exit 1; }
-	log "installing: ${missing[*]}"
-	apt-get update -q -o DPkg::Lock::Timeout=300 >/dev/null
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
-fi
+need_packages qemu-system-x86 busybox-static dash iproute2 kmod cpio gcc libc6-dev coreutils util-linux
 
 # ---------------------------------------------------------------- 2. kernel package
 KPKG=${KVM_KERNEL_PKG:-}
