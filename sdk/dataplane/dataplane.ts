@@ -7,11 +7,14 @@
  * @module
  */
 import { DataplaneError } from "./errors.ts";
-import { parseSuite, parseAhSuite, lookupSuite, SuiteKind, type Suite } from "./suites.ts";
-import { FAMILIES } from "./suite-registry.ts";
-import { parseIp } from "../net/ip.ts";
+import { parseSuite, parseAhSuite, SuiteKind, type Suite } from "./suites.ts";
 import { loadDataplaneModule, type WasmSource } from "./wasm.ts";
 import { NativeAes, type NativeAesOptions } from "./native-aes.ts";
+import { checkLifetime, checkVerifyOnly, encKeyLayout, tunnelAddresses } from "./sa-checks.ts";
+import { innerMtuFor, overheadFor } from "./overhead.ts";
+import { PacketBatch } from "./packet-batch.ts";
+
+export { PacketBatch };
 import {
   D_IN_LEN,
   D_IN_OFF,
@@ -20,8 +23,6 @@ import {
   D_OUT_LEN,
   D_OUT_OFF,
   D_SA,
-  D_SEQ,
-  D_SPI,
   D_STATUS,
   ERR_BAD_SLOT,
   ERR_DUPLICATE_SPI,
@@ -65,7 +66,6 @@ import {
   type EncapResult,
   type GlobalStats,
   type LifetimeEvent,
-  type LifetimeLimits,
   type LifetimeReason,
   type OuterHeaders,
   type SaConfig,
@@ -101,7 +101,6 @@ export interface DataplaneOptions extends WasmSource {
 }
 
 const LIFE_REASONS: readonly (LifetimeReason | null)[] = LIFE_REASON_NAMES;
-const NO_LIMIT = 0xffffffffffffffffn;
 
 /** What each negative result of sa_add / sa_set_* means, for the DataplaneError it becomes. */
 const ADD_ERRORS: Record<SaErrorCode, [DataplaneError["code"], string]> = {
@@ -134,75 +133,6 @@ interface SaInfo {
 }
 
 const hexSpi = (spi: number): string => `0x${(spi >>> 0).toString(16).padStart(8, "0")}`;
-
-/**
- * A batch of packets in the wasm packet arena: add packets (one copy in), run one
- * encapsulate/decapsulate call for all of them, then read statuses and zero-copy output views.
- */
-export class PacketBatch {
-  /** Packets added since the last reset. */
-  length = 0;
-  /** @internal true when an added packet uses a CBC SA (needs random IVs). */
-  needsIv = false;
-  /** @internal bytes of the packets added (native AES dispatch). */
-  bytes = 0;
-  readonly #dp: Dataplane;
-  /** @internal */
-  constructor(dp: Dataplane) {
-    this.#dp = dp;
-  }
-
-  /** Empties the batch (outputs of the previous run become invalid). */
-  reset(): void {
-    this.length = 0;
-    this.needsIv = false;
-    this.bytes = 0;
-  }
-
-  /**
-   * Copies a packet into the next arena slot. For encapsulation `sa` is the outbound SA's handle;
-   * for decapsulation `l3HeaderLength` is the number of IP (+UDP) header bytes before the SPI.
-   * Returns the packet's index in the batch. Packets larger than the slot are not copied and come
-   * back with status `too-big`.
-   */
-  add(bytes: Uint8Array, sa: SaHandle = -1, l3HeaderLength = 0): number {
-    return this.#dp._stage(this, bytes, sa, l3HeaderLength, false);
-  }
-
-  /**
-   * Adds a dummy packet for encapsulation (RFC 4303 §2.6: Next Header 59, discarded by the
-   * receiver): `length` zero bytes of payload (then TFC padding, if the SA has it), on a
-   * tunnel-mode outbound SA. Returns its index in the batch.
-   */
-  addDummy(length: number, sa: SaHandle): number {
-    return this.#dp._stage(this, new Uint8Array(length), sa, 0, true);
-  }
-
-  /** Verdict of packet i after a run. */
-  status(i: number): Status {
-    return STATUS_NAMES[this.#dp._u32(i, D_STATUS)] ?? "invalid-sa";
-  }
-  /** Output bytes of packet i: a view into wasm memory, valid until the next run or reset. Empty unless ok. */
-  output(i: number): Uint8Array {
-    return this.#dp._output(i);
-  }
-  /** Sequence number of packet i (64-bit with ESN). */
-  seq(i: number): bigint {
-    return this.#dp._u64(i, D_SEQ);
-  }
-  /** SPI of packet i. */
-  spi(i: number): number {
-    return this.#dp._u32(i, D_SPI);
-  }
-  /** SA handle that processed packet i, or -1. */
-  sa(i: number): SaHandle {
-    return this.#dp._u32(i, D_SA) | 0;
-  }
-  /** Next Header of packet i (from the ESP trailer). */
-  nextHeader(i: number): number {
-    return this.#dp._u32(i, D_NEXT_HDR);
-  }
-}
 
 /** An ESP dataplane instance: its own wasm memory, SAs, counters and packet arena. */
 export class Dataplane {
@@ -948,163 +878,4 @@ export class Dataplane {
       this.#dv = new DataView(this.#buf);
     }
   }
-}
-
-// ---- configuration checks and MTU arithmetic (pure functions of the suite) ---------------------
-
-/** Words for the error message: what encKey must hold for this suite (from its registry row). */
-function encKeyLayout(suite: Suite, verifyOnly: boolean): string {
-  if (verifyOnly && suite.kind !== SuiteKind.Gmac) return "none: a verify-only SA holds only the integrity key";
-  const cipher = lookupSuite(suite.name)?.cipher;
-  if (!cipher || cipher.keyBytes === 0) return "no key (NULL encryption)";
-  const key = `${cipher.keyBytes}-byte ${cipher.family === "chacha20-poly1305" ? "ChaCha20" : "AES"} key`;
-  if (cipher.saltBytes === 0) return key;
-  const { rfc, saltWord } = FAMILIES[cipher.family];
-  // GCM, the suite everyone starts with, keeps its short form
-  return `${key} followed by the ${cipher.saltBytes}-byte ${saltWord}${cipher.family === "aes-gcm" ? "" : `, ${rfc}`}`;
-}
-
-/** Verify-only SAs: inbound, and a suite whose ICV key is not the encryption key. */
-function checkVerifyOnly(cfg: SaConfig, suite: Suite): void {
-  if (cfg.direction !== "in") {
-    throw new DataplaneError(
-      "BAD_ARGUMENT",
-      `verifyOnly is for inbound SAs (an integrity gateway checks packets it receives); this SA is outbound`,
-    );
-  }
-  if (suite.aead) {
-    throw new DataplaneError(
-      "BAD_PROPOSAL",
-      `${suite.name} cannot be verified without decrypting: an AEAD's ICV is keyed by the encryption key, so a verify-only ` +
-        `gateway would need the full key. Use an HMAC suite (e.g. aes128ctr-sha256, aes128-sha256) or AES-GMAC for integrity gateways`,
-    );
-  }
-  if (cfg.tfc !== undefined)
-    throw new DataplaneError(
-      "BAD_ARGUMENT",
-      "tfc applies to outbound SAs; a verify-only SA forwards packets unchanged",
-    );
-}
-
-interface Limits {
-  packetsOrBytes: boolean;
-  seconds: boolean;
-  softPackets: bigint;
-  softBytes: bigint;
-  hardPackets: bigint;
-  hardBytes: bigint;
-  softSeconds?: number;
-  hardSeconds?: number;
-}
-
-/** Validates SaConfig.lifetime: positive integers, soft not above hard. */
-function checkLifetime(cfg: SaConfig): Limits {
-  const count = (v: number | bigint | undefined, what: string): bigint => {
-    if (v === undefined) return NO_LIMIT;
-    const ok = typeof v === "bigint" ? v >= 1n && v < NO_LIMIT : Number.isSafeInteger(v) && v >= 1;
-    if (!ok) throw new DataplaneError("BAD_ARGUMENT", `lifetime ${what} must be a positive integer, got ${String(v)}`);
-    return BigInt(v);
-  };
-  const secs = (v: number | undefined, what: string): number | undefined => {
-    if (v === undefined) return undefined;
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0)
-      throw new DataplaneError(
-        "BAD_ARGUMENT",
-        `lifetime ${what} must be a positive number of seconds, got ${String(v)}`,
-      );
-    return v;
-  };
-  const soft: LifetimeLimits = cfg.lifetime?.soft ?? {};
-  const hard: LifetimeLimits = cfg.lifetime?.hard ?? {};
-  const l: Limits = {
-    softPackets: count(soft.packets, "soft.packets"),
-    softBytes: count(soft.bytes, "soft.bytes"),
-    hardPackets: count(hard.packets, "hard.packets"),
-    hardBytes: count(hard.bytes, "hard.bytes"),
-    softSeconds: secs(soft.seconds, "soft.seconds"),
-    hardSeconds: secs(hard.seconds, "hard.seconds"),
-    packetsOrBytes: false,
-    seconds: false,
-  };
-  for (const [what, a, b] of [
-    ["packets", l.softPackets, l.hardPackets],
-    ["bytes", l.softBytes, l.hardBytes],
-  ] as const) {
-    if (a !== NO_LIMIT && b !== NO_LIMIT && a > b)
-      throw new DataplaneError(
-        "BAD_ARGUMENT",
-        `lifetime soft.${what} (${a}) is above hard.${what} (${b}): the soft limit warns before the hard one`,
-      );
-  }
-  if (l.softSeconds !== undefined && l.hardSeconds !== undefined && l.softSeconds > l.hardSeconds) {
-    throw new DataplaneError(
-      "BAD_ARGUMENT",
-      `lifetime soft.seconds (${l.softSeconds}) is above hard.seconds (${l.hardSeconds}): the soft limit warns before the hard one`,
-    );
-  }
-  l.packetsOrBytes = [l.softPackets, l.softBytes, l.hardPackets, l.hardBytes].some((v) => v !== NO_LIMIT);
-  l.seconds = l.softSeconds !== undefined || l.hardSeconds !== undefined;
-  return l;
-}
-
-/** The outer addresses of an outbound tunnel-mode AH SA. */
-function tunnelAddresses(cfg: SaConfig): { src: Uint8Array; dst: Uint8Array } {
-  const src = cfg.tunnel ? parseIp(cfg.tunnel.src) : undefined;
-  const dst = cfg.tunnel ? parseIp(cfg.tunnel.dst) : undefined;
-  if (!src || !dst || src.length !== dst.length) {
-    throw new DataplaneError(
-      "BAD_ARGUMENT",
-      `an outbound tunnel-mode AH SA needs tunnel: { src, dst }, two IPv4 or two IPv6 addresses (the AH ICV covers the outer header); got ${JSON.stringify(cfg.tunnel)}`,
-    );
-  }
-  return { src, dst };
-}
-
-/** Bytes of the outer IP header a tunnel adds, or of the packet's own header in transport mode. */
-const ipHeaderBytes = (outer: OuterHeaders): number => (outer.ipVersion === 6 ? 40 : 20);
-
-/** AH header bytes for this ICV: 12 + ICV padded to 4 (IPv4) or 8 (IPv6) bytes, RFC 4302 §2.2. */
-const ahBytes = (icv: number, ipVersion: 4 | 6 | undefined): number =>
-  ipVersion === 6 ? Math.ceil((12 + icv) / 8) * 8 : Math.ceil((12 + icv) / 4) * 4;
-
-/** See Dataplane.overhead; `withOuterIp` counts the tunnel's outer IP header. */
-function overheadFor(
-  suite: Suite,
-  icv: number,
-  mode: SaConfig["mode"],
-  innerLength: number,
-  outer: OuterHeaders,
-  tfc: number,
-  withOuterIp: boolean,
-): number {
-  if (suite.protocol === "ah") {
-    // AH's output is the whole IP packet: in tunnel mode the outer header is always part of it.
-    return ahBytes(icv, outer.ipVersion) + (mode === "tunnel" ? ipHeaderBytes(outer) : 0);
-  }
-  const kept = mode === "transport" ? Math.min(innerLength, ipHeaderBytes(outer)) : 0;
-  const plen = Math.max(innerLength - kept, mode === "tunnel" ? tfc : 0);
-  const padded = Math.ceil((plen + 2) / suite.align) * suite.align;
-  const esp = 8 + suite.ivBytes + padded + icv;
-  const outerIp = mode === "tunnel" && withOuterIp ? ipHeaderBytes(outer) : 0;
-  return esp + kept - innerLength + outerIp + (outer.udpEncap ? 8 : 0);
-}
-
-/** See Dataplane.innerMtu (without the TFC check); at most `maxPacket`, never negative. */
-function innerMtuFor(
-  suite: Suite,
-  icv: number,
-  mode: SaConfig["mode"],
-  outerMtu: number,
-  outer: OuterHeaders,
-  maxPacket: number,
-): number {
-  const ip = ipHeaderBytes(outer);
-  if (suite.protocol === "ah") {
-    const inner = outerMtu - ahBytes(icv, outer.ipVersion) - (mode === "tunnel" ? ip : 0);
-    return Math.max(0, Math.min(inner, maxPacket));
-  }
-  const room = outerMtu - ip - (outer.udpEncap ? 8 : 0) - 8 - suite.ivBytes - icv;
-  const padded = Math.floor(room / suite.align) * suite.align;
-  const inner = padded - 2 + (mode === "transport" ? ip : 0);
-  return Math.max(0, Math.min(inner, maxPacket));
 }
