@@ -5,193 +5,51 @@
  * transport. Runtime-neutral: sockets are behind {@link IkeTransport}, time behind {@link Clock}.
  * @module
  */
-import type { Dataplane } from "../dataplane/dataplane.ts";
-import type { ControlCrypto } from "../dataplane/control-crypto.ts";
-import type { DecapResult, LifetimeEvent, SaHandle, SaStats } from "../dataplane/types.ts";
+import type { DecapResult, LifetimeEvent, SaHandle } from "../dataplane/types.ts";
 import { HashAlg } from "../dataplane/suites.ts";
 import { decodeHeader, decodeMessage, encodeMessage } from "./codec.ts";
 import { Exchange, HeaderFlag, Notify } from "./message.ts";
-import {
-  IkeSa,
-  hexBytes,
-  spiBytes,
-  type ChildSa,
-  type Endpoint,
-  type IkeEvent,
-  type IkeSaHost,
-  type TimerId,
-} from "./ike-sa.ts";
+import { IkeSa, hexBytes, type ChildSa, type Endpoint, type IkeEvent, type IkeSaHost, type TimerId } from "./ike-sa.ts";
 import { DataplaneBackend } from "./dataplane-backend.ts";
 import type { IkeConnection, ChildTemplate, VirtualIpLease } from "./config.ts";
-import { VipPools, type VipPoolConfig } from "./pool.ts";
-import { findEapSecret, type EapSecret } from "./eap-secrets.ts";
+import { VipPools } from "./pool.ts";
+import { findEapSecret } from "./eap-secrets.ts";
 import { ChildActions, type Trap } from "./child-actions.ts";
 import { identityMatches, formatIdentity, type IkeIdentity } from "./identity.ts";
-import { tsContainsAddress, parseTs, formatTs } from "./ts.ts";
+import { tsContainsAddress, parseTs } from "./ts.ts";
 import { parseIp } from "../net/ip.ts";
-import type { TrafficSelector } from "./message.ts";
 import { logText, rateLimited, type LogSink, type LogText } from "./log.ts";
 import { IkeError } from "./errors.ts";
 import { blockRandom } from "./random.ts";
 import { concat, equalBytes } from "./keys.ts";
+import { statusOf } from "./daemon-status.ts";
+import {
+  KEEPALIVE_MS,
+  systemClock,
+  type ChildKeyRecord,
+  type Clock,
+  type IkeCounters,
+  type IkeDaemonOptions,
+  type IkeSaStatus,
+  type IkeTransport,
+  type InnerHandler,
+} from "./daemon-types.ts";
 
-/** Sends datagrams. `local.port` names the socket; ports other than 500 carry the non-ESP marker. */
-export interface IkeTransport {
-  /** Sends one IKE message (the transport adds the 4-byte zero marker on NAT-T sockets). */
-  sendIke(bytes: Uint8Array, local: Endpoint, remote: Endpoint): void;
-  /** Sends ESP packets (already encapsulated) from the NAT-T socket at local.port. */
-  sendEsp(packets: Uint8Array[], local: Endpoint, remote: Endpoint): void;
-  /** Port of the NAT-T socket (4500 in production). */
-  readonly natPort: number;
-  /** Sends one NAT keepalive (a single 0xff byte, RFC 3948 §2.3) from the NAT-T socket. */
-  sendKeepalive?(remote: Endpoint): void;
-}
-
-/** NAT keepalive interval (strongSwan's charon.keep_alive default). */
-export const KEEPALIVE_MS = 20_000;
-
-/** Time source and timers (injected so tests can run a virtual clock). */
-export interface Clock {
-  now(): number;
-  setTimer(ms: number, fn: () => void): TimerId;
-  clearTimer(t: TimerId): void;
-}
-
-/** The real clock. */
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimer: (ms, fn) => {
-    const t = setTimeout(fn, ms);
-    (t as { unref?: () => void }).unref?.();
-    return t;
-  },
-  clearTimer: (t) => clearTimeout(t as ReturnType<typeof setTimeout>),
+export {
+  KEEPALIVE_MS,
+  systemClock,
+  type ChildKeyRecord,
+  type Clock,
+  type IkeCounters,
+  type IkeDaemonOptions,
+  type IkeSaStatus,
+  type IkeTransport,
+  type InnerHandler,
 };
-
-/** Options of an {@link IkeDaemon}. */
-export interface IkeDaemonOptions {
-  dataplane: Dataplane;
-  crypto: ControlCrypto;
-  connections: IkeConnection[];
-  transport: IkeTransport;
-  log?: LogSink;
-  /**
-   * The highest level `log` wants (0, 1 or 2; -1 for none). Lines above it are dropped before
-   * their text is formatted. Default: 2 (every line) when `log` is set, -1 without it.
-   */
-  logLevel?: -1 | 0 | 1 | 2;
-  clock?: Clock;
-  /** n fresh bytes of a CSPRNG (default: the runtime's `crypto.getRandomValues`, drawn in blocks: `random.ts`). */
-  random?: (n: number) => Uint8Array;
-  /** Half-open IKE SAs above which IKE_SA_INIT must carry a COOKIE (strongSwan's cookie_threshold: 30). */
-  cookieThreshold?: number;
-  /** Half-open IKE SAs from one address above which its IKE_SA_INIT must carry a COOKIE (cookie_threshold_ip: 3). */
-  cookieThresholdIp?: number;
-  /** Half-open IKE SAs from one address above which its IKE_SA_INITs are dropped (block_threshold: 5). */
-  blockThreshold?: number;
-  /** Our own address, used for "dynamic" selectors and IDs when the socket is bound to a wildcard. */
-  localAddress?: string;
-  /**
-   * Opt-in key log for debugging with Wireshark: called with the keys of every Child SA as it is
-   * installed (both directions). Keys otherwise live only in the wasm dataplane; leave this unset
-   * in production. IKE SA keys are available from `IkeSa.keys` on the `established` event.
-   */
-  keyLog?: (rec: ChildKeyRecord) => void;
-  /** Virtual IP pools (swanctl `pools`) that connections with `pools` lease peers' addresses from. */
-  pools?: readonly VipPoolConfig[];
-  /** EAP passwords (swanctl `eap-NAME` secrets), for `findEapSecret`. */
-  eapSecrets?: readonly EapSecret[];
-  /**
-   * Resolves a DNS name in remote_addrs when initiating (strongSwan resolves it then, too);
-   * without it only addresses can be initiated to.
-   */
-  resolveHost?: (name: string) => Promise<string>;
-  /**
-   * The address the host's routing would send from to reach `remote`, for an initiator whose
-   * socket is bound to the wildcard: it becomes the IKE SA's local address (and the IDi of a
-   * connection without `id`, as charon falls back on the source address).
-   */
-  sourceFor?: (remote: string) => Promise<string | undefined>;
-}
-
-/** One direction of a Child SA with its keys, for Wireshark's `esp_sa` table (see {@link IkeDaemonOptions.keyLog}). */
-export interface ChildKeyRecord {
-  child: ChildSa;
-  ike: IkeSa;
-  direction: "in" | "out";
-  spi: number;
-  /** Outer source and destination of the packets this SA protects. */
-  src: string;
-  dst: string;
-  /** Dataplane suite keyword (e.g. `aes128gcm16`, `aes128-sha256`). */
-  suite: string;
-  /** Encryption key (for AEAD suites the key followed by the 4-byte salt), integrity key (empty for AEAD). */
-  encKey: Uint8Array;
-  integKey: Uint8Array;
-}
-
-/** Where decapsulated inner packets go. */
-export type InnerHandler = (packet: Uint8Array, child: ChildSa, ike: IkeSa) => void;
 
 /** The IKE SA that owns a child now (children move to the successor of an IKE rekey). */
 function ownerOf(child: ChildSa): IkeSa {
   return child.owner as IkeSa;
-}
-
-/** Counters of the daemon itself (IKE level), like strongSwan's `swanctl --stats`. */
-export interface IkeCounters {
-  ikeReceived: number;
-  ikeSent: number;
-  ikeDroppedInvalid: number;
-  ikeV1Dropped: number;
-  cookiesSent: number;
-  /** Responder IKE SAs between IKE_SA_INIT and the end of IKE_AUTH. */
-  halfOpen: number;
-  /** IKE_SA_INITs dropped because their address has too many half-open IKE SAs. */
-  initsBlocked: number;
-  /** IKE messages dropped over a size or fragment limit. */
-  ikeOverLimit: number;
-  espToUnknownChild: number;
-  keepalivesSent: number;
-  /** Initiations started by an outbound packet hitting a trap (start_action / dpd_action / close_action = trap). */
-  acquires: number;
-  /** Outbound packets dropped at a trap: the one that triggered it and those while negotiating (the kernel's larval drop). */
-  trapDropped: number;
-}
-
-/** A snapshot for `ipsec-wasm status` (shaped like `swanctl --list-sas`). */
-export interface IkeSaStatus {
-  name: string;
-  uniqueId: number;
-  state: string;
-  initiator: boolean;
-  spiI: string;
-  spiR: string;
-  local: string;
-  remote: string;
-  localId: string;
-  remoteId: string;
-  proposal: string;
-  establishedSecondsAgo: number;
-  /** Virtual IPs the peer assigned us (CP), and its DNS servers. */
-  localVips: string[];
-  dns: string[];
-  /** Virtual IPs leased to the peer from our pools. */
-  remoteVips: string[];
-  children: {
-    name: string;
-    uniqueId: number;
-    state: string;
-    mode: string;
-    proposal: string;
-    spiIn: string;
-    spiOut: string;
-    localTs: string;
-    remoteTs: string;
-    installedSecondsAgo: number;
-    in?: SaStats;
-    out?: SaStats;
-  }[];
 }
 
 /** The IKE daemon. */
@@ -872,43 +730,9 @@ export class IkeDaemon {
 
   /** Everything for `status`. */
   status(): IkeSaStatus[] {
-    const now = this.#clock.now();
-    const dp = this.#opts.dataplane;
-    const fmtId = (id: IkeIdentity | undefined): string => (id ? formatIdentity(id) : "%any");
-    return [...new Set(this.sas.values())].map((ike) => ({
-      name: ike.conn.name,
-      uniqueId: ike.uniqueId,
-      state: ike.state,
-      initiator: ike.originalInitiator,
-      spiI: hexBytes(ike.spiI),
-      spiR: hexBytes(ike.spiR),
-      local: `${ike.local.address}[${ike.local.port}]`,
-      remote: `${ike.remote.address}[${ike.remote.port}]`,
-      localId: fmtId(ike.localId),
-      remoteId: fmtId(ike.remoteId),
-      proposal: ike.proposal,
-      establishedSecondsAgo: ike.establishedAt ? Math.round((now - ike.establishedAt) / 1000) : 0,
-      localVips: [...ike.localVips],
-      dns: [...ike.dnsServers],
-      remoteVips: ike.remoteVips.map((l) => l.address),
-      children: [...ike.children.values()].map((c) => {
-        const inst = this.#backend.installed(c);
-        return {
-          name: c.name,
-          uniqueId: c.uniqueId,
-          state: c.state,
-          mode: c.mode,
-          proposal: c.proposal,
-          spiIn: hexBytes(spiBytes(c.spiIn)),
-          spiOut: hexBytes(spiBytes(c.spiOut)),
-          localTs: c.localTs.map(tsText).join(" "),
-          remoteTs: c.remoteTs.map(tsText).join(" "),
-          installedSecondsAgo: Math.round((now - c.installedAt) / 1000),
-          in: inst ? dp.stats(inst.in) : undefined,
-          out: inst?.out !== undefined ? dp.stats(inst.out) : undefined,
-        };
-      }),
-    }));
+    return statusOf(new Set(this.sas.values()), this.#clock.now(), this.#opts.dataplane, (c) =>
+      this.#backend.installed(c),
+    );
   }
 }
 
@@ -920,9 +744,6 @@ function inheritVips(old: IkeSa, next: IkeSa): void {
   next.eapIdentity ??= old.eapIdentity;
 }
 
-function tsText(t: TrafficSelector): string {
-  return formatTs(t);
-}
 /** Whether `addr` lies in a remote_addrs entry (an address, prefix or range, parsed like a selector). */
 function addrInPrefix(addr: string, spec: string): boolean {
   const a = parseIp(addr);
