@@ -30,14 +30,18 @@
 //         V8 from hoisting all 16 operand loads of a block to the top of the loop and spilling
 //         them) and the class masks derived by shifts: kept. 1.38x the ctmul64 code.
 //   36.5  a1*h1, a0*h0 on i32x4.mul, (a0^a1)*(h0^h1) as two scalar bmul64: slower (the scalar
-//         side becomes the bottleneck).
+//         side becomes the bottleneck); dropped on that number before its vectors passed.
 //   35.1  masking deferred to the end of the group (16 class accumulators in memory): slower,
 //         the extra loads and stores cost more than the 7 AND/OR per vector saved.
 //   33.7  the block that takes y processed last (to overlap the previous reduction): no gain.
 //   31.4  16 powers instead of 8: no gain (the per-group work is small next to 8 blocks).
+//   31.0  one pshufd for the reversed words (the byte swaps of swapLanes and rev32x4 combined):
+//         within noise (-0.3 ns), kept as it is fewer instructions; the mask register passed in
+//         from the loop instead of loaded per product: no difference, not kept.
 // The loop body is about 390 x86 instructions per block (64 pmulld, 16 imul) at ~3.8 per cycle.
-// Still untried: sharing one reversed-operand pass between two blocks, pmaddwd (i32x4.dot_i16x8_s,
-// 16-bit limbs: signed lanes break the hole argument for the top class).
+// Not tried: pmaddwd (i32x4.dot_i16x8_s: 8 16x16 products and 4 free sums per instruction, but the
+// lanes are signed, so the top hole class needs pre-shifted operands, and 16-bit limbs need 27
+// products per block: about 54 instructions against the 64 pmulld here, with more shuffling).
 
 /** Number of precomputed powers of H: up to this many blocks share one reduction. */
 const POWERS: i32 = 8;
@@ -190,7 +194,9 @@ function absorbGroup(key: usize, y: v128, p: usize, n: i32): v128 {
     carry = i64x2.splat(0);
     const xa = swapLanes(raw);
     const xb = karatsubaB(xa);
-    const rxa = rev32x4(xa);
+    // rev32x4(swapLanes(raw)): the two byte permutations together are one 32-bit lane swap.
+    const rb = revBitsInBytes(raw);
+    const rxa = i32x4.shuffle(rb, rb, 1, 0, 3, 2);
     const rxb = karatsubaB(rxa);
     const c64 = i64x2.extract_lane(xa, 0) ^ i64x2.extract_lane(xa, 1);
     zc ^= bmul64(<u64>(<u32>c64 ^ <u32>(c64 >> 32)), load<u64>(hp, 256));
