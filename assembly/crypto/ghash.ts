@@ -1,21 +1,55 @@
-// GHASH (NIST SP 800-38D) without a carry-less multiply instruction, after BearSSL's ghash_ctmul64.
+// GHASH (NIST SP 800-38D) without a carry-less multiply instruction, after BearSSL's ghash_ctmul32
+// and ghash_ctmul64, with the 32-bit products on the wasm SIMD multiplier (i32x4.mul).
 //
-// Constant time: GF(2)[X] products are computed with ordinary integer multiplications (i64.mul) of
-// operands masked so that only every fourth bit is set ("holes"), so integer carries never reach the
-// bits that are kept; multiply, AND, XOR and shifts take the same time for every operand value.
-// There are no tables and no branches on data or key: the only branches depend on lengths.
-// The upper 64 bits of each 64x64 product come from multiplying the bit-reversed operands.
+// Constant time: GF(2)[X] products are computed with ordinary integer multiplications (i32x4.mul,
+// i64.mul) of operands masked so that only every fourth bit is set ("holes"): a 32x32 product has at
+// most 8 terms per column, so integer carries never reach the next kept bit of the same class (the
+// masks drop the rest). Multiply, AND, XOR, shifts and shuffles take the same time for every value;
+// there are no tables and no branches on data or key: the only branches depend on lengths. High
+// halves of the 32x32 products come from multiplying the bit-reversed operands (low 32 bits only).
+// The scratch accumulators are zeroed before returning.
 //
-// Several blocks are multiplied by precomputed powers H^n..H^1 and summed before one reduction
-// (the product sum is linear, so the bit reversal and reduction are done once per group).
-// Cost is set by the multiplier: 96 i64.mul per block (3 Karatsuba products x 2 halves x 16), about
-// one per cycle on x86-64; precomputed masked H words, two-pass loops and moving the middle product
-// to i64x2.mul were all measured and gave nothing, so the simple form stays.
+// Product: two-level Karatsuba over 32-bit words, 9 carry-less 32x32 products per block. 8 of them
+// (low halves and reversed high halves: 16 lanes) run as 4 x 16 i32x4.mul with 4 lanes each, the
+// ninth ((a0^a1) word sum) as one full 32x32->64 product on the scalar i64.mul (16 muls), so both
+// multipliers work at once. Several blocks are multiplied by precomputed powers H^n..H^1 and summed
+// before one reduction (the sums are linear: bit reversals, Karatsuba recombination and the reduction
+// run once per group).
+//
+// Measured (bench/micro-gcm.ts style, ghashUpdate 1024 B, best of 10 on the CPU clock, AMD EPYC Zen 3,
+// Node 20), ns per block:
+//   43.4  before: ghash_ctmul64, 96 i64.mul per block (3 Karatsuba products x 2 halves x 16).
+//   36.5  a0*h0 on i64.mul, a1*h1 and (a0^a1)*(h0^h1) as 32-bit Karatsuba on i64x2.extmul_low/high
+//         _i32x4_u (lane i = class i of x, lane i of the H vector = class c-i, so each extmul pair
+//         lands in one class); 35.3 with the masks loaded once. V8 emits each extmul as 2 unpacks
+//         + pmuludq (the unpack of the same x operand is repeated), so it is shuffle-bound at about
+//         one extmul (two 32x32 products) per cycle.
+//   38.5  all three 64x64 products on extmul.
+//   33.2  i32x4.mul (pmulld, 4 low-half products per instruction, 2 per cycle on Zen 3) as above;
+//   31.4  with products chained (one live z at a time), accumulators in memory (the stores stop
+//         V8 from hoisting all 16 operand loads of a block to the top of the loop and spilling
+//         them) and the class masks derived by shifts: kept. 1.38x the ctmul64 code.
+//   36.5  a1*h1, a0*h0 on i32x4.mul, (a0^a1)*(h0^h1) as two scalar bmul64: slower (the scalar
+//         side becomes the bottleneck); dropped on that number before its vectors passed.
+//   35.1  masking deferred to the end of the group (16 class accumulators in memory): slower,
+//         the extra loads and stores cost more than the 7 AND/OR per vector saved.
+//   33.7  the block that takes y processed last (to overlap the previous reduction): no gain.
+//   31.4  16 powers instead of 8: no gain (the per-group work is small next to 8 blocks).
+//   31.0  one pshufd for the reversed words (the byte swaps of swapLanes and rev32x4 combined):
+//         within noise (-0.3 ns), kept as it is fewer instructions; the mask register passed in
+//         from the loop instead of loaded per product: no difference, not kept.
+//   31.4  the ninth product as a fifth i32x4.mul vector [xc, rev(xc), xc, rev(xc)] instead of the
+//   -34.5 scalar i64.mul (30.4 in the same runs): slower, the scalar side runs in parallel anyway.
+// The loop body is about 390 x86 instructions per block (64 pmulld, 16 imul) at ~3.8 per cycle.
+// Not tried: pmaddwd (i32x4.dot_i16x8_s: 8 16x16 products and 4 free sums per instruction, but the
+// lanes are signed, so the top hole class needs pre-shifted operands, and 16-bit limbs need 27
+// products per block: about 54 instructions against the 64 pmulld here, with more shuffling).
 
 /** Number of precomputed powers of H: up to this many blocks share one reduction. */
 const POWERS: i32 = 8;
-/** Per power: h0, h1, h0^h1 and their 64-bit reversals (u64 each). */
-const POWER_BYTES: i32 = 48;
+/** Per power: 4 operand vectors (H words Ya, Yb as in karatsubaB, and their bit reversals) x 4 hole
+ *  classes, then yc (the XOR of the four 32-bit words of H^k, u64) and 8 bytes of padding. */
+const POWER_BYTES: i32 = 16 * 16 + 16;
 
 /** Bytes of precomputed GHASH key material (H and whatever powers/representations you keep). */
 export const GHASH_KEY_BYTES: i32 = POWERS * POWER_BYTES;
@@ -37,15 +71,34 @@ const M8: u64 = 0x8888888888888888;
   return (z0 & M1) | (z1 & M2) | (z2 & M4) | (z3 & M8);
 }
 
-/** Bit reversal of a 64-bit word. */
+/**
+ * Four carry-less 32x32 products, low 32 bits, one per lane (i32x4.mul), x = v and y = the four
+ * hole-class vectors at b (y & m_j). Same hole argument as bmul64 with at most 8 terms per column.
+ */
 // @ts-ignore: decorator
-@inline function rev64(x: u64): u64 {
-  x = ((x & 0x5555555555555555) << 1) | ((x >> 1) & 0x5555555555555555);
-  x = ((x & 0x3333333333333333) << 2) | ((x >> 2) & 0x3333333333333333);
-  x = ((x & 0x0F0F0F0F0F0F0F0F) << 4) | ((x >> 4) & 0x0F0F0F0F0F0F0F0F);
-  x = ((x & 0x00FF00FF00FF00FF) << 8) | ((x >> 8) & 0x00FF00FF00FF00FF);
-  x = ((x & 0x0000FFFF0000FFFF) << 16) | ((x >> 16) & 0x0000FFFF0000FFFF);
-  return (x << 32) | (x >> 32);
+@inline function bmul32x4(v: v128, b: usize): v128 {
+  const k0 = v128.load(consts), k1 = i32x4.shl(k0, 1), k2 = i32x4.shl(k0, 2), k3 = i32x4.shl(k0, 3);
+  const x0 = v128.and(v, k0), x1 = v128.and(v, k1), x2 = v128.and(v, k2), x3 = v128.and(v, k3);
+  let z = i32x4.mul(x0, v128.load(b));
+  z = v128.xor(z, i32x4.mul(x1, v128.load(b, 48)));
+  z = v128.xor(z, i32x4.mul(x2, v128.load(b, 32)));
+  z = v128.xor(z, i32x4.mul(x3, v128.load(b, 16)));
+  let r = v128.and(z, k0);
+  z = i32x4.mul(x0, v128.load(b, 16));
+  z = v128.xor(z, i32x4.mul(x1, v128.load(b)));
+  z = v128.xor(z, i32x4.mul(x2, v128.load(b, 48)));
+  z = v128.xor(z, i32x4.mul(x3, v128.load(b, 32)));
+  r = v128.or(r, v128.and(z, k1));
+  z = i32x4.mul(x0, v128.load(b, 32));
+  z = v128.xor(z, i32x4.mul(x1, v128.load(b, 16)));
+  z = v128.xor(z, i32x4.mul(x2, v128.load(b)));
+  z = v128.xor(z, i32x4.mul(x3, v128.load(b, 48)));
+  r = v128.or(r, v128.and(z, k2));
+  z = i32x4.mul(x0, v128.load(b, 48));
+  z = v128.xor(z, i32x4.mul(x1, v128.load(b, 32)));
+  z = v128.xor(z, i32x4.mul(x2, v128.load(b, 16)));
+  z = v128.xor(z, i32x4.mul(x3, v128.load(b)));
+  return v128.or(r, v128.and(z, k3));
 }
 
 /** Reverses the bits inside every byte of v (byte order unchanged). */
@@ -59,6 +112,13 @@ const M8: u64 = 0x8888888888888888;
   return v128.or(i64x2.shl(v128.and(v, m4), 4), v128.and(i64x2.shr_u(v, 4), m4));
 }
 
+/** Bit reversal of each 32-bit lane. */
+// @ts-ignore: decorator
+@inline function rev32x4(v: v128): v128 {
+  const r = revBitsInBytes(v);
+  return i8x16.shuffle(r, r, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12);
+}
+
 /** Big-endian 64-bit halves <-> the 16 bytes as stored: swap bytes inside each 8-byte lane. */
 // @ts-ignore: decorator
 @inline function swapLanes(v: v128): v128 {
@@ -66,19 +126,29 @@ const M8: u64 = 0x8888888888888888;
 }
 
 /**
- * Reduces the summed 256-bit products (Karatsuba parts: low halves z*, reversed high halves z*h)
- * modulo the GCM polynomial and returns the 16-byte state as stored in memory.
+ * Block words as u32 lanes, from be (the block with big-endian 64-bit lanes [a1, a0]):
+ * Xa = be = [w2, w3, w0, w1] (w0, w1 = low/high half of a0, w2, w3 of a1) and
+ * Xb = [w2^w3, w0^w1, w0^w2, w1^w3]: the operands of the two-level Karatsuba 32-bit products.
  */
-function reduce(z0: u64, z1: u64, z2: u64, z0h: u64, z1h: u64, z2h: u64): v128 {
+// @ts-ignore: decorator
+@inline function karatsubaB(xa: v128): v128 {
+  const s1 = v128.xor(xa, i32x4.shuffle(xa, xa, 1, 0, 3, 2));
+  const s2 = v128.xor(xa, i32x4.shuffle(xa, xa, 2, 3, 0, 1));
+  return i32x4.shuffle(s1, s2, 0, 2, 6, 7);
+}
+
+/**
+ * Reduces the summed 256-bit products (Karatsuba parts zN = low and hN = high 64 bits of the
+ * 128-bit products a0*h0, a1*h1, (a0^a1)*(h0^h1)) modulo the GCM polynomial and returns the
+ * 16-byte state as stored in memory.
+ */
+function reduce(z0: u64, z1: u64, z2: u64, h0: u64, h1: u64, h2: u64): v128 {
   z2 ^= z0 ^ z1;
-  z2h ^= z0h ^ z1h;
-  z0h = rev64(z0h) >> 1;
-  z1h = rev64(z1h) >> 1;
-  z2h = rev64(z2h) >> 1;
+  h2 ^= h0 ^ h1;
   let v0 = z0;
-  let v1 = z0h ^ z2;
-  let v2 = z1 ^ z2h;
-  let v3 = z1h;
+  let v1 = h0 ^ z2;
+  let v2 = z1 ^ h2;
+  let v3 = h1;
   // GHASH bit order: the product of two reflected values is one bit short.
   v3 = (v3 << 1) | (v2 >> 63);
   v2 = (v2 << 1) | (v1 >> 63);
@@ -91,48 +161,108 @@ function reduce(z0: u64, z1: u64, z2: u64, z0h: u64, z1h: u64, z2h: u64): v128 {
   return swapLanes(i64x2.replace_lane(i64x2.splat(v3), 1, v2));
 }
 
+/** 64-bit products of the 4 lanes: low halves lo, reversed-operand products r (high = rev32(r) >> 1). */
+// @ts-ignore: decorator
+@inline function widen(lo: v128, r: v128, low: bool): v128 {
+  const hi = i32x4.shr_u(rev32x4(r), 1);
+  return low ? i32x4.shuffle(lo, hi, 0, 4, 1, 5) : i32x4.shuffle(lo, hi, 2, 6, 3, 7);
+}
+
+/** 32-bit Karatsuba: the 128-bit product from the 64-bit products of lo, hi and lo^hi. */
+// @ts-ignore: decorator
+@inline function kLo(l: u64, h: u64, m: u64): u64 {
+  return l ^ ((m ^ l ^ h) << 32);
+}
+// @ts-ignore: decorator
+@inline function kHi(l: u64, h: u64, m: u64): u64 {
+  return h ^ ((m ^ l ^ h) >> 32);
+}
+
 /**
  * y' = (y ^ X_1)*H^n ^ X_2*H^(n-1) ^ ... ^ X_n*H for n (1..POWERS) full blocks at p,
  * which equals n sequential GHASH steps. y and the result are 16-byte states as stored.
+ * Two-level Karatsuba over 32-bit words: 9 carry-less 32x32 products per block, 8 of them four
+ * at a time on the vector multiplier (low halves directly, high halves from bit-reversed
+ * operands), the ninth as one 64-bit scalar product, so both multipliers work at once.
  */
 function absorbGroup(key: usize, y: v128, p: usize, n: i32): v128 {
-  let z0: u64 = 0, z1: u64 = 0, z2: u64 = 0, z0h: u64 = 0, z1h: u64 = 0, z2h: u64 = 0;
+  let zc: u64 = 0;
+  wipeAccs();
   let hp = key + <usize>((n - 1) * POWER_BYTES);
   let carry = y;
   const end = p + (<usize>n << 4);
   while (p < end) {
     const raw = v128.xor(v128.load(p), carry);
     carry = i64x2.splat(0);
-    const be = swapLanes(raw);
-    const rv = revBitsInBytes(raw);
-    const a1 = i64x2.extract_lane(be, 0);
-    const a0 = i64x2.extract_lane(be, 1);
-    const a1r = i64x2.extract_lane(rv, 0);
-    const a0r = i64x2.extract_lane(rv, 1);
-    z0 ^= bmul64(a0, load<u64>(hp));
-    z1 ^= bmul64(a1, load<u64>(hp, 8));
-    z2 ^= bmul64(a0 ^ a1, load<u64>(hp, 16));
-    z0h ^= bmul64(a0r, load<u64>(hp, 24));
-    z1h ^= bmul64(a1r, load<u64>(hp, 32));
-    z2h ^= bmul64(a0r ^ a1r, load<u64>(hp, 40));
+    const xa = swapLanes(raw);
+    const xb = karatsubaB(xa);
+    // rev32x4(swapLanes(raw)): the two byte permutations together are one 32-bit lane swap.
+    const rb = revBitsInBytes(raw);
+    const rxa = i32x4.shuffle(rb, rb, 1, 0, 3, 2);
+    const rxb = karatsubaB(rxa);
+    const c64 = i64x2.extract_lane(xa, 0) ^ i64x2.extract_lane(xa, 1);
+    zc ^= bmul64(<u64>(<u32>c64 ^ <u32>(c64 >> 32)), load<u64>(hp, 256));
+    // Accumulators in memory: the stores keep V8 from hoisting all 16 operand loads to the top
+    // of the loop (which spilled most of them); each product runs between two stores.
+    v128.store(accs, v128.xor(bmul32x4(xa, hp), v128.load(accs)));
+    v128.store(accs, v128.xor(bmul32x4(xb, hp + 64), v128.load(accs, 16)), 16);
+    v128.store(accs, v128.xor(bmul32x4(rxa, hp + 128), v128.load(accs, 32)), 32);
+    v128.store(accs, v128.xor(bmul32x4(rxb, hp + 192), v128.load(accs, 48)), 48);
     hp -= <usize>POWER_BYTES;
     p += 16;
   }
-  return reduce(z0, z1, z2, z0h, z1h, z2h);
+  // 64-bit products: Xa lanes [w2v2, w3v3, w0v0, w1v1] (a1*h1 low/high words, a0*h0 low/high),
+  // Xb lanes [a1*h1 middle, a0*h0 middle, (a0^a1)*(h0^h1) low, high]; its middle is zc.
+  const aa = v128.load(accs), ab = v128.load(accs, 16), ra = v128.load(accs, 32), rb = v128.load(accs, 48);
+  const pa01 = widen(aa, ra, true), pa23 = widen(aa, ra, false);
+  const pb01 = widen(ab, rb, true), pb23 = widen(ab, rb, false);
+  const p1l = i64x2.extract_lane(pa01, 0), p1h = i64x2.extract_lane(pa01, 1);
+  const p0l = i64x2.extract_lane(pa23, 0), p0h = i64x2.extract_lane(pa23, 1);
+  const p1m = i64x2.extract_lane(pb01, 0), p0m = i64x2.extract_lane(pb01, 1);
+  const p2l = i64x2.extract_lane(pb23, 0), p2h = i64x2.extract_lane(pb23, 1);
+  return reduce(
+    kLo(p0l, p0h, p0m),
+    kLo(p1l, p1h, p1m),
+    kLo(p2l, p2h, zc),
+    kHi(p0l, p0h, p0m),
+    kHi(p1l, p1h, p1m),
+    kHi(p2l, p2h, zc),
+  );
 }
 
-/** Writes the multiplication form of the 16-byte value at `x` (memory order) into power slot `slot`. */
+/** The four 32-bit hole classes, 4 lanes each. */
+const consts: usize = memory.data<u32>([
+  0x11111111, 0x11111111, 0x11111111, 0x11111111, 0x22222222, 0x22222222, 0x22222222, 0x22222222,
+  0x44444444, 0x44444444, 0x44444444, 0x44444444, 0x88888888, 0x88888888, 0x88888888, 0x88888888,
+], 16);
+
+/** Accumulated 32-bit products of one group (aa, ab, ra, rb; static scratch, single-threaded). */
+const accs: usize = memory.data(64, 16);
+
+/** The four hole classes of v (v & m_j) at dst. */
+function storeClasses(dst: usize, v: v128): void {
+  for (let j = 0; j < 4; j++) v128.store(dst + <usize>(j << 4), v128.and(v, v128.load(consts + <usize>(j << 4))));
+}
+
+/** Writes the multiplication form of the 16-byte value x (memory order) into power slot `slot`. */
 function storePower(slot: usize, x: v128): void {
-  const be = swapLanes(x);
-  const h1 = i64x2.extract_lane(be, 0);
-  const h0 = i64x2.extract_lane(be, 1);
-  const h0r = rev64(h0), h1r = rev64(h1);
-  store<u64>(slot, h0);
-  store<u64>(slot, h1, 8);
-  store<u64>(slot, h0 ^ h1, 16);
-  store<u64>(slot, h0r, 24);
-  store<u64>(slot, h1r, 32);
-  store<u64>(slot, h0r ^ h1r, 40);
+  const ya = swapLanes(x);
+  const rya = rev32x4(ya);
+  storeClasses(slot, ya);
+  storeClasses(slot + 64, karatsubaB(ya));
+  storeClasses(slot + 128, rya);
+  storeClasses(slot + 192, karatsubaB(rya));
+  const c64 = i64x2.extract_lane(ya, 0) ^ i64x2.extract_lane(ya, 1);
+  store<u64>(slot, <u64>(<u32>c64 ^ <u32>(c64 >> 32)), 256);
+  store<u64>(slot, 0, 264);
+}
+
+function wipeAccs(): void {
+  const zero = i64x2.splat(0);
+  v128.store(accs, zero);
+  v128.store(accs, zero, 16);
+  v128.store(accs, zero, 32);
+  v128.store(accs, zero, 48);
 }
 
 /** Zero-padded copy of a partial block (static scratch, single-threaded module). */
@@ -150,6 +280,7 @@ export function ghashInit(h: usize, key: usize): void {
     storePower(key + <usize>(i * POWER_BYTES), pw);
   }
   v128.store(tail, i64x2.splat(0));
+  wipeAccs();
 }
 
 /** y = GHASH state (16 bytes, big-endian); absorbs len bytes (last partial block zero-padded). */
@@ -170,4 +301,5 @@ export function ghashUpdate(key: usize, y: usize, data: usize, len: i32): void {
     v128.store(tail, i64x2.splat(0));
   }
   v128.store(y, s);
+  wipeAccs();
 }
