@@ -119,10 +119,10 @@ function decapOne(d: usize): u32 {
 function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLen: i32, wireSeq: u32): u32 {
   const flags = load<u32>(meta, M_FLAGS);
   if ((flags & F_EXPIRED) != 0) return ST_LIFETIME_EXPIRED;
-  const kind = load<u32>(meta, M_KIND);
-  const ivLen = <i32>load<u32>(meta, M_IV_LEN);
-  const icv = <i32>load<u32>(meta, M_ICV);
-  const align = <i32>load<u32>(meta, M_ALIGN);
+  const kind = <u32>load<u8>(meta, M_KIND);
+  const ivLen = <i32>load<u8>(meta, M_IV_LEN);
+  const icv = <i32>load<u8>(meta, M_ICV);
+  const align = <i32>load<u8>(meta, M_ALIGN);
   const ctLen = espLen - 8 - ivLen - icv;
   // Every suite needs at least Pad Length and Next Header. CBC's whole-block check waits until the
   // ICV verified: a peer using another ICV length (seed 000: 96 vs 128 bits) shifts the ciphertext
@@ -151,7 +151,7 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
   const deferred =
     (kind == KIND_GCM && native) ||
     (kind != KIND_GCM && kind != KIND_CCM && kind != KIND_CHACHA && kind != KIND_GMAC &&
-      <i32>load<u32>(meta, M_HASH) == HASH_SHA256);
+      <i32>load<u8>(meta, M_HASH) == HASH_SHA256);
   if (!replayCheck(meta, seq) && !(esn && deferred)) return ST_REPLAY;
 
   const keys = <usize>load<u32>(meta, M_KEY_PTR);
@@ -177,13 +177,13 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
     if (chachaPolyOpen(keys, nonce, aad, writeAad(aad, esp, seq, esn), ct, ct, ctLen, icvAt) == 0) return ST_INTEGRITY_FAILED;
   } else if (kind == KIND_GMAC) {
     if (gmacVerify(keys, meta, esp, seq, esn, ctLen, icvAt) == 0) return ST_INTEGRITY_FAILED;
-  } else if (<i32>load<u32>(meta, M_HASH) == HASH_SHA256) {
+  } else if (<i32>load<u8>(meta, M_HASH) == HASH_SHA256) {
     // The expected ICV is computed four packets at a time (hmac-lanes.ts); decapPendingFinish
     // compares it and goes on, in batch order.
     const st = hmacStateOf(<i32>((d - descBase) / <usize>DESC_BYTES));
     store<u32>(st, 1);
     store<u32>(st, <u32>(seq >>> 32), 4);
-    hmacQueue(keys + <usize>load<u32>(meta, M_HMAC_OFF), esp, 8 + ivLen + ctLen, <u32>(seq >>> 32), esn, st + 16, 0, 0);
+    hmacQueue(keys + <usize>load<u16>(meta, M_HMAC_OFF), esp, 8 + ivLen + ctLen, <u32>(seq >>> 32), esn, st + 16, 0, 0);
     // With the native AES, what decryption needs is prepared now and used only if the ICV verifies.
     if (native && !verifyOnly) {
       if (kind == KIND_CTR_HMAC) nativeQueue(d, meta, ctrBlock(meta, esp), ctLen, false);
@@ -194,12 +194,12 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
     const seqHi = scratch + 32;
     storeBe32(seqHi, <u32>(seq >>> 32));
     const mac = scratch + 64;
-    hmacMac(<i32>load<u32>(meta, M_HASH), keys + <usize>load<u32>(meta, M_HMAC_OFF),
+    hmacMac(<i32>load<u8>(meta, M_HASH), keys + <usize>load<u16>(meta, M_HMAC_OFF),
       esp, 8 + ivLen + ctLen, seqHi, esn ? 4 : 0, mac);
     if (ctEqual(mac, icvAt, icv) == 0) return ST_INTEGRITY_FAILED;
     if (align == 16 && (ctLen & 15) != 0) return ST_TRUNCATED; // authentic, but not whole AES blocks
     if (!verifyOnly) {
-      const rounds = <i32>load<u32>(meta, M_ROUNDS);
+      const rounds = <i32>load<u8>(meta, M_ROUNDS);
       if (kind == KIND_CBC_HMAC) aesCbcDecrypt(keys, rounds, esp + 8, ct, ct, ctLen);
       else if (kind == KIND_CTR_HMAC) aesCtrXor(keys, rounds, ctrBlock(meta, esp), ct, ct, ctLen);
     }
@@ -248,14 +248,14 @@ export function decapPendingFinish(n: i32): i32 {
 function decapHmacOne(d: usize, meta: usize, st: usize, ks: usize): u32 {
   const flags = load<u32>(meta, M_FLAGS);
   if ((flags & F_EXPIRED) != 0) return ST_LIFETIME_EXPIRED;
-  const kind = load<u32>(meta, M_KIND);
+  const kind = <u32>load<u8>(meta, M_KIND);
   const p = <usize>load<u32>(d, D_IN_OFF);
   const l3 = <i32>load<u32>(d, D_L3_LEN);
   const esp = p + <usize>l3;
   const espLen = <i32>load<u32>(d, D_IN_LEN) - l3;
-  const ivLen = <i32>load<u32>(meta, M_IV_LEN);
-  const icv = <i32>load<u32>(meta, M_ICV);
-  const align = <i32>load<u32>(meta, M_ALIGN);
+  const ivLen = <i32>load<u8>(meta, M_IV_LEN);
+  const icv = <i32>load<u8>(meta, M_ICV);
+  const align = <i32>load<u8>(meta, M_ALIGN);
   const ctLen = espLen - 8 - ivLen - icv;
   const verifyOnly = (flags & F_VERIFY_ONLY) != 0;
   const transport = (flags & F_TRANSPORT) != 0;
@@ -274,7 +274,7 @@ function decapHmacOne(d: usize, meta: usize, st: usize, ks: usize): u32 {
     // An earlier packet of the batch moved the window across 2^32: seq-hi changed, MAC again.
     const seqHi = scratch + 32;
     storeBe32(seqHi, <u32>(seq >>> 32));
-    hmacMac(HASH_SHA256, keys + <usize>load<u32>(meta, M_HMAC_OFF), esp, 8 + ivLen + ctLen, seqHi, 4, mac);
+    hmacMac(HASH_SHA256, keys + <usize>load<u16>(meta, M_HMAC_OFF), esp, 8 + ivLen + ctLen, seqHi, 4, mac);
   }
   const ct = esp + 8 + <usize>ivLen;
   const icvAt = ct + <usize>ctLen;
@@ -284,7 +284,7 @@ function decapHmacOne(d: usize, meta: usize, st: usize, ks: usize): u32 {
     replayAccept(meta, seq);
     return deliver(d, meta, p, espLen + l3);
   }
-  const rounds = <i32>load<u32>(meta, M_ROUNDS);
+  const rounds = <i32>load<u8>(meta, M_ROUNDS);
   if (kind == KIND_CBC_HMAC) {
     if (ks != 0) cbcXorChain(esp + 8, ct, ks, ctLen);
     else aesCbcDecrypt(keys, rounds, esp + 8, ct, ct, ctLen);
@@ -302,8 +302,8 @@ function decapNativeOne(d: usize, meta: usize, ks: usize): u32 {
   const l3 = <i32>load<u32>(d, D_L3_LEN);
   const esp = p + <usize>l3;
   const espLen = <i32>load<u32>(d, D_IN_LEN) - l3;
-  const ivLen = <i32>load<u32>(meta, M_IV_LEN);
-  const icv = <i32>load<u32>(meta, M_ICV);
+  const ivLen = <i32>load<u8>(meta, M_IV_LEN);
+  const icv = <i32>load<u8>(meta, M_ICV);
   const ctLen = espLen - 8 - ivLen - icv;
   const transport = (flags & F_TRANSPORT) != 0;
   let keep = 0;
