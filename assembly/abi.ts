@@ -33,7 +33,7 @@ export const STATUS_SLOTS: i32 = 16;
 // Line 0 holds everything decap reads or writes for a packet of an SA without replay protection;
 // line 1 what replay protection (its bitmap inline for windows up to 64) and encap add; the drop
 // counters, read only by the SDK and bumped only for dropped packets, fill the last two lines.
-export const SA_META_BYTES: i32 = 256;
+export const SA_META_BYTES: i32 = 320;
 // Line 0 (bytes 0..63): the hot line.
 export const M_FLAGS: i32 = 0;        // u32, F_* below
 export const M_KIND: i32 = 4;         // u8, KIND_*
@@ -65,9 +65,13 @@ export const M_AH_OUTER: i32 = 100;   // u32, AH tunnel mode outbound: block wit
 /** Replay bitmap kept in the slot when the window needs at most this many u64 blocks (windows up to 64). */
 export const REPLAY_INLINE_BLOCKS: i32 = 2;
 export const M_REPLAY_INLINE: i32 = 112; // u64[REPLAY_INLINE_BLOCKS]
-// Lines 2-3 (bytes 128..255): cold.
-export const M_DROPS: i32 = 128;      // u64[STATUS_SLOTS], indexed by ST_*
-// 128 + 16*8 = 256 = SA_META_BYTES
+// Line 2 (bytes 128..191): key material of at most 64 bytes (HMAC-SHA-1/SHA-256 contexts of the
+// NULL suites, the ChaCha20-Poly1305 key), so those SAs need no key block of their own.
+export const KEY_INLINE_BYTES: i32 = 64;
+export const M_KEY_INLINE: i32 = 128;
+// Lines 3-4 (bytes 192..319): cold.
+export const M_DROPS: i32 = 192;      // u64[STATUS_SLOTS], indexed by ST_*
+// 192 + 16*8 = 320 = SA_META_BYTES
 
 // ---- SA flags (sa_add's `flags`, kept in M_FLAGS) --------------------------------------------------
 export const F_IN_USE: u32 = 1;

@@ -2,7 +2,7 @@
 // remove (keys zeroed, slot and blocks recycled).
 import {
   SA_META_BYTES, M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_KEY_BYTES, M_SEQ, M_WINDOW,
-  M_BITMAP, M_BITMAP_BLOCKS, M_REPLAY_INLINE, REPLAY_INLINE_BLOCKS, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN, M_TFC, M_LIFE_PTR, M_AH_OUTER, F_IN_USE,
+  M_BITMAP, M_BITMAP_BLOCKS, M_REPLAY_INLINE, REPLAY_INLINE_BLOCKS, M_KEY_INLINE, KEY_INLINE_BYTES, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN, M_TFC, M_LIFE_PTR, M_AH_OUTER, F_IN_USE,
   F_INBOUND, F_TRANSPORT, F_VERIFY_ONLY, F_AH, KIND_GCM, KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC,
   KIND_GMAC, KIND_CHACHA, KIND_CCM, HEADROOM, TAILROOM, STAGE_INTEG_OFF, ERR_NO_SLOT, ERR_DUPLICATE_SPI, ERR_ENC_KEY,
   ERR_WINDOW, ERR_NO_MEMORY, ERR_ICV, ERR_INTEG_KEY, ERR_KIND, ERR_BAD_SLOT, ERR_VERIFY_ONLY, ERR_TFC,
@@ -77,7 +77,8 @@ export function saAdd(
   if (inbound && !spiInsert(spi, slot)) return ERR_DUPLICATE_SPI;
 
   const meta = metaOf(slot);
-  const keyPtr = blockAlloc(keyBytes);
+  const keyInline = keyBytes <= KEY_INLINE_BYTES;
+  const keyPtr = keyInline ? meta + M_KEY_INLINE : blockAlloc(keyBytes);
   let blocks: u32 = 0;
   let bitmap: usize = 0;
   if (inbound && window != 0) {
@@ -86,7 +87,7 @@ export function saAdd(
     bitmap = blocks <= <u32>REPLAY_INLINE_BLOCKS ? meta + M_REPLAY_INLINE : blockAlloc(<i32>blocks << 3);
   }
   if (keyPtr == 0 || (blocks != 0 && bitmap == 0)) {
-    if (keyPtr != 0) blockFree(keyPtr, keyBytes);
+    if (keyPtr != 0 && !keyInline) blockFree(keyPtr, keyBytes);
     if (inbound) spiRemove(spi);
     return ERR_NO_MEMORY;
   }
@@ -175,7 +176,8 @@ export function saRemove(slot: i32): i32 {
   const flags = load<u32>(meta, M_FLAGS);
   if ((flags & F_IN_USE) == 0) return ERR_BAD_SLOT;
   if ((flags & F_INBOUND) != 0) spiRemove(load<u32>(meta, M_SPI));
-  blockFree(<usize>load<u32>(meta, M_KEY_PTR), <i32>load<u32>(meta, M_KEY_BYTES));
+  const keys = <usize>load<u32>(meta, M_KEY_PTR);
+  if (keys != meta + M_KEY_INLINE) blockFree(keys, <i32>load<u32>(meta, M_KEY_BYTES));
   const bitmap = <usize>load<u32>(meta, M_BITMAP);
   if (bitmap != 0 && bitmap != meta + M_REPLAY_INLINE) blockFree(bitmap, <i32>load<u32>(meta, M_BITMAP_BLOCKS) << 3);
   const limits = <usize>load<u32>(meta, M_LIFE_PTR);

@@ -20,7 +20,7 @@ export const ST_INVALID_SA = 11;
 export const ST_MALFORMED_INNER = 12;
 /** Number of counters reserved per SA and globally (room for later codes). */
 export const STATUS_SLOTS = 16;
-export const SA_META_BYTES = 256;
+export const SA_META_BYTES = 320;
 /** u32, F_* below */
 export const M_FLAGS = 0;
 /** u8, KIND_* */
@@ -75,8 +75,10 @@ export const M_AH_OUTER = 100;
 export const REPLAY_INLINE_BLOCKS = 2;
 /** u64[REPLAY_INLINE_BLOCKS] */
 export const M_REPLAY_INLINE = 112;
+export const KEY_INLINE_BYTES = 64;
+export const M_KEY_INLINE = 128;
 /** u64[STATUS_SLOTS], indexed by ST_* */
-export const M_DROPS = 128;
+export const M_DROPS = 192;
 export const F_IN_USE = 1;
 export const F_INBOUND = 2;
 export const F_TRANSPORT = 4;
@@ -169,7 +171,8 @@ export type SaMetaOffset = typeof M_FLAGS | typeof M_KIND | typeof M_ROUNDS | ty
   | typeof M_IV_LEN | typeof M_ALIGN | typeof M_HMAC_OFF | typeof M_KEY_PTR | typeof M_SALT | typeof M_WINDOW
   | typeof M_PACKETS | typeof M_SEQ | typeof M_BYTES | typeof M_LIM_PACKETS | typeof M_LIM_BYTES
   | typeof M_SPI | typeof M_BITMAP | typeof M_BITMAP_BLOCKS | typeof M_TFC | typeof M_LIM_SEQ | typeof M_LIFE
-  | typeof M_KEY_BYTES | typeof M_LIFE_PTR | typeof M_AH_OUTER | typeof M_REPLAY_INLINE | typeof M_DROPS;
+  | typeof M_KEY_BYTES | typeof M_LIFE_PTR | typeof M_AH_OUTER | typeof M_REPLAY_INLINE | typeof M_KEY_INLINE
+  | typeof M_DROPS;
 /** SA flag bits (sa_add's flags, M_FLAGS). */
 export type SaFlag = typeof F_IN_USE | typeof F_INBOUND | typeof F_TRANSPORT | typeof F_ESN | typeof F_EXPIRED
   | typeof F_VERIFY_ONLY | typeof F_AH | typeof F_NATIVE_AES;
