@@ -67,8 +67,9 @@ export const REPLAY_INLINE_BLOCKS: i32 = 2;
 export const M_REPLAY_INLINE: i32 = 112; // u64[REPLAY_INLINE_BLOCKS]
 // Line 2 (bytes 128..191): key material of at most 64 bytes (HMAC-SHA-1/SHA-256 contexts of the
 // NULL suites, the ChaCha20-Poly1305 key), so those SAs need no key block of their own.
+/** Key blocks of at most this many bytes are kept in the slot instead of a block of their own. */
 export const KEY_INLINE_BYTES: i32 = 64;
-export const M_KEY_INLINE: i32 = 128;
+export const M_KEY_INLINE: i32 = 128; // u8[KEY_INLINE_BYTES]; M_KEY_PTR points here when the key fits
 // Lines 3-4 (bytes 192..319): cold.
 export const M_DROPS: i32 = 192;      // u64[STATUS_SLOTS], indexed by ST_*
 // 192 + 16*8 = 320 = SA_META_BYTES

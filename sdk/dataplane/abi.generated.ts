@@ -75,7 +75,9 @@ export const M_AH_OUTER = 100;
 export const REPLAY_INLINE_BLOCKS = 2;
 /** u64[REPLAY_INLINE_BLOCKS] */
 export const M_REPLAY_INLINE = 112;
+/** Key blocks of at most this many bytes are kept in the slot instead of a block of their own. */
 export const KEY_INLINE_BYTES = 64;
+/** u8[KEY_INLINE_BYTES]; M_KEY_PTR points here when the key fits */
 export const M_KEY_INLINE = 128;
 /** u64[STATUS_SLOTS], indexed by ST_* */
 export const M_DROPS = 192;
