@@ -29,35 +29,50 @@ export const ST_MALFORMED_INNER: u32 = 12;
 export const STATUS_SLOTS: i32 = 16;
 
 // ---- SA slot ("meta"): fixed size, indexed by slot number ------------------------------------------
-export const SA_META_BYTES: i32 = 256;
+// Slots start on a 64-byte boundary (init aligns the region), so each group below is one cache line.
+// Line 0 holds everything decap reads or writes for a packet of an SA without replay protection;
+// line 1 what replay protection (its bitmap inline for windows up to 64) and encap add; the drop
+// counters, read only by the SDK and bumped only for dropped packets, fill the last two lines.
+export const SA_META_BYTES: i32 = 320;
+// Line 0 (bytes 0..63): the hot line.
 export const M_FLAGS: i32 = 0;        // u32, F_* below
-export const M_SPI: i32 = 4;          // u32
-export const M_KIND: i32 = 8;         // u32, KIND_*
-export const M_ROUNDS: i32 = 12;      // u32, AES rounds (0 for NULL)
-export const M_ICV: i32 = 16;         // u32, ICV bytes on the wire
-export const M_HASH: i32 = 20;        // u32, HASH_* id for HMAC suites
-export const M_KEY_PTR: i32 = 24;     // u32, key block (AES schedule / GCM context / HMAC states)
-export const M_KEY_BYTES: i32 = 28;   // u32
+export const M_KIND: i32 = 4;         // u8, KIND_*
+export const M_ROUNDS: i32 = 5;       // u8, AES rounds (0 for NULL)
+export const M_ICV: i32 = 6;          // u8, ICV bytes on the wire
+export const M_HASH: i32 = 7;         // u8, HASH_* id for HMAC suites
+export const M_IV_LEN: i32 = 8;       // u8, 8 (GCM, GMAC, CTR, ChaCha20), 16 (CBC), 0 (NULL)
+export const M_ALIGN: i32 = 9;        // u8, padding alignment: 16 (CBC) or 4
+export const M_HMAC_OFF: i32 = 10;    // u16, offset of the HMAC context inside the key block
+export const M_KEY_PTR: i32 = 12;     // u32, key block (AES schedule / GCM context / HMAC states)
+export const M_SALT: i32 = 16;        // 4 bytes: GCM/GMAC salt, CTR nonce, ChaCha20-Poly1305 salt; CCM: 3-byte salt
+export const M_WINDOW: i32 = 20;      // u32, replay window in packets (0 = off)
+export const M_PACKETS: i32 = 24;     // u64
 export const M_SEQ: i32 = 32;         // u64, out: last sequence number sent; in: highest accepted
-export const M_WINDOW: i32 = 40;      // u32, replay window in packets (0 = off)
-export const M_BITMAP: i32 = 44;      // u32, replay bitmap (u64 blocks)
-export const M_BITMAP_BLOCKS: i32 = 48; // u32, power of two
-export const M_SALT: i32 = 52;        // 4 bytes: GCM/GMAC salt, CTR nonce, ChaCha20-Poly1305 salt; CCM: 3-byte salt
-export const M_HMAC_OFF: i32 = 56;    // u32, offset of the HMAC context inside the key block
-export const M_IV_LEN: i32 = 60;      // u32, 8 (GCM, GMAC, CTR, ChaCha20), 16 (CBC), 0 (NULL)
-export const M_ALIGN: i32 = 64;       // u32, padding alignment: 16 (CBC) or 4
-export const M_LIFE: i32 = 68;        // u32, lifetime state: soft reason (bits 0-7), hard reason (8-15), R_* below
+export const M_BYTES: i32 = 40;       // u64
 // The hot path compares the counters with these; reaching one runs the lifetime slow path.
-export const M_LIM_PACKETS: i32 = 72; // u64, next packet count at which a soft or hard limit is reached
-export const M_LIM_BYTES: i32 = 80;   // u64, same for bytes
-export const M_LIM_SEQ: i32 = 88;     // u64, outbound: sequence number that raises the soft "sequence" event
-export const M_PACKETS: i32 = 96;     // u64
-export const M_BYTES: i32 = 104;      // u64
-export const M_DROPS: i32 = 112;      // u64[STATUS_SLOTS], indexed by ST_*
-export const M_TFC: i32 = 240;        // u32, tunnel mode: pad inner packets to this many bytes (0 = no TFC padding)
-export const M_LIFE_PTR: i32 = 244;   // u32, block of limits (soft packets, soft bytes, hard packets, hard bytes: u64), 0 = none
-export const M_AH_OUTER: i32 = 248;   // u32, AH tunnel mode outbound: block with the outer IP header template (esp/ah.ts)
-// 112 + 16*8 = 240; 252 <= SA_META_BYTES
+export const M_LIM_PACKETS: i32 = 48; // u64, next packet count at which a soft or hard limit is reached
+export const M_LIM_BYTES: i32 = 56;   // u64, same for bytes
+// Line 1 (bytes 64..127): replay bitmap, outbound fields, lifetime and cold pointers.
+export const M_SPI: i32 = 64;         // u32
+export const M_BITMAP: i32 = 68;      // u32, replay bitmap (u64 blocks): M_REPLAY_INLINE of this slot, or a block
+export const M_BITMAP_BLOCKS: i32 = 72; // u32, power of two
+export const M_TFC: i32 = 76;         // u32, tunnel mode: pad inner packets to this many bytes (0 = no TFC padding)
+export const M_LIM_SEQ: i32 = 80;     // u64, outbound: sequence number that raises the soft "sequence" event
+export const M_LIFE: i32 = 88;        // u32, lifetime state: soft reason (bits 0-7), hard reason (8-15), R_* below
+export const M_KEY_BYTES: i32 = 92;   // u32
+export const M_LIFE_PTR: i32 = 96;    // u32, block of limits (soft packets, soft bytes, hard packets, hard bytes: u64), 0 = none
+export const M_AH_OUTER: i32 = 100;   // u32, AH tunnel mode outbound: block with the outer IP header template (esp/ah.ts)
+/** Replay bitmap kept in the slot when the window needs at most this many u64 blocks (windows up to 64). */
+export const REPLAY_INLINE_BLOCKS: i32 = 2;
+export const M_REPLAY_INLINE: i32 = 112; // u64[REPLAY_INLINE_BLOCKS]
+// Line 2 (bytes 128..191): key material of at most 64 bytes (HMAC-SHA-1/SHA-256 contexts of the
+// NULL suites, the ChaCha20-Poly1305 key), so those SAs need no key block of their own.
+/** Key blocks of at most this many bytes are kept in the slot instead of a block of their own. */
+export const KEY_INLINE_BYTES: i32 = 64;
+export const M_KEY_INLINE: i32 = 128; // u8[KEY_INLINE_BYTES]; M_KEY_PTR points here when the key fits
+// Lines 3-4 (bytes 192..319): cold.
+export const M_DROPS: i32 = 192;      // u64[STATUS_SLOTS], indexed by ST_*
+// 192 + 16*8 = 320 = SA_META_BYTES
 
 // ---- SA flags (sa_add's `flags`, kept in M_FLAGS) --------------------------------------------------
 export const F_IN_USE: u32 = 1;

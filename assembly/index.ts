@@ -21,7 +21,8 @@ let ready = false;
 export function init(nSas: i32, nBatch: i32, slot: i32, hashSeed: u32): i32 {
   if (ready) return -1;
   if (nSas < 1 || nSas > 4_000_000 || nBatch < 1 || nBatch > 65536 || slot < HEADROOM + TAILROOM + 64 || (slot & 15) != 0) return -2;
-  const meta = heap.alloc(<usize>nSas * <usize>SA_META_BYTES);
+  // Slots on a 64-byte boundary: each of a slot's lines (abi.ts) is one cache line.
+  const meta = (heap.alloc(<usize>nSas * <usize>SA_META_BYTES + 63) + 63) & ~(<usize>63);
   memory.fill(meta, 0, <usize>nSas * <usize>SA_META_BYTES);
   const free = heap.alloc(<usize>nSas << 2);
   for (let i = 0; i < nSas; i++) store<i32>(free + (<usize>i << 2), nSas - 1 - i);

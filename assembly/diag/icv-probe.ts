@@ -44,7 +44,7 @@ export function icvProbe(i: i32): u32 {
   const meta = metaOf(slot);
   const flags = load<u32>(meta, M_FLAGS);
   if ((flags & (F_IN_USE | F_INBOUND)) != (F_IN_USE | F_INBOUND)) return 0;
-  const alg = <i32>load<u32>(meta, M_HASH);
+  const alg = <i32>load<u8>(meta, M_HASH);
   const digest = hashDigestBytes(alg);
   if (digest == 0) return 0; // AEAD (GCM) or unknown: nothing to truncate
 
@@ -55,16 +55,16 @@ export function icvProbe(i: i32): u32 {
   if (l3 < 0 || l3 > len || len - l3 < 8) return 0;
   const esp = p + <usize>l3;
   const espLen = len - l3;
-  const own = <i32>load<u32>(meta, M_ICV);
-  const ivLen = <i32>load<u32>(meta, M_IV_LEN);
-  const align = <i32>load<u32>(meta, M_ALIGN);
+  const own = <i32>load<u8>(meta, M_ICV);
+  const ivLen = <i32>load<u8>(meta, M_IV_LEN);
+  const align = <i32>load<u8>(meta, M_ALIGN);
 
   // With ESN the seq-hi is inferred from the window as decap does; 0 means "before the start".
   const esn = (flags & F_ESN) != 0;
   const seq = inferSeq(meta, loadBe32(esp + 4));
   if (esn && seq == 0) return 0;
   storeBe32(scratch + SEQ_HI, <u32>(seq >>> 32));
-  const ctx = <usize>load<u32>(meta, M_KEY_PTR) + <usize>load<u32>(meta, M_HMAC_OFF);
+  const ctx = <usize>load<u32>(meta, M_KEY_PTR) + <usize>load<u16>(meta, M_HMAC_OFF);
 
   let mask: u32 = 0;
   for (let t = 12; t <= 32; t += 4) {

@@ -102,7 +102,7 @@ function macPacket(meta: usize, p: usize, hdrLen: i32, len: i32, seq: u64, out: 
     const seqHi = scratch + 32;
     storeBe32(seqHi, <u32>(seq >>> 32));
     const esn = (load<u32>(meta, M_FLAGS) & F_ESN) != 0;
-    hmacMac(<i32>load<u32>(meta, M_HASH), <usize>load<u32>(meta, M_KEY_PTR) + <usize>load<u32>(meta, M_HMAC_OFF),
+    hmacMac(<i32>load<u8>(meta, M_HASH), <usize>load<u32>(meta, M_KEY_PTR) + <usize>load<u16>(meta, M_HMAC_OFF),
       p, len, seqHi, esn ? 4 : 0, out);
   }
   memory.copy(p, saved, <usize>hdrLen);
@@ -166,7 +166,7 @@ export function ahEncapOne(d: usize, meta: usize, flags: u32): u32 {
     lifetimeSeqExhausted(meta);
     return ST_SEQ_OVERFLOW;
   }
-  const icv = <i32>load<u32>(meta, M_ICV);
+  const icv = <i32>load<u8>(meta, M_ICV);
   let out: usize;
   let hdrLen: i32;
   let protoAt: i32;
@@ -281,7 +281,7 @@ export function ahDecapOne(d: usize, protoAt: i32): u32 {
 function ahVerify(d: usize, meta: usize, flags: u32, p: usize, len: i32, l3: i32, protoAt: i32, a: usize, wireSeq: u32): u32 {
   if ((flags & F_EXPIRED) != 0) return ST_LIFETIME_EXPIRED;
   const v6 = (load<u8>(p) >>> 4) == 6;
-  const icv = <i32>load<u32>(meta, M_ICV);
+  const icv = <i32>load<u8>(meta, M_ICV);
   const ah = (<i32>load<u8>(a + 1) + 2) << 2;
   if (ah != ahLength(icv, v6) || l3 + ah > len) return ST_TRUNCATED;
   if (!v6 && (loadBe16(p + 6) & 0x3fff) != 0) return ST_MALFORMED_INNER; // fragments are reassembled first

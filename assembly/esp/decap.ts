@@ -14,7 +14,7 @@
 import {
   DESC_BYTES, D_IN_OFF, D_IN_LEN, D_SA, D_STATUS, D_OUT_OFF, D_OUT_LEN, D_SEQ, D_SPI, D_NEXT_HDR, D_L3_LEN,
   HEADROOM, TAILROOM, M_FLAGS, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_HMAC_OFF, M_IV_LEN, M_ALIGN,
-  M_PACKETS, M_BYTES, M_LIM_PACKETS, M_LIM_BYTES, F_TRANSPORT, F_ESN, F_EXPIRED, F_VERIFY_ONLY, KIND_GCM,
+  M_PACKETS, M_BYTES, M_LIM_PACKETS, M_LIM_BYTES, M_WINDOW, M_BITMAP, F_TRANSPORT, F_ESN, F_EXPIRED, F_VERIFY_ONLY, KIND_GCM,
   KIND_CBC_HMAC, KIND_CTR_HMAC, KIND_GMAC, KIND_CHACHA, KIND_CCM, ST_OK, ST_NO_SA, ST_REPLAY, ST_INTEGRITY_FAILED,
   ST_BAD_PADDING, ST_TRUNCATED, ST_DUMMY, ST_BAD_NEXT_HEADER, ST_MALFORMED_INNER, ST_TOO_BIG,
   ST_LIFETIME_EXPIRED, NEXT_HEADER_DUMMY, HASH_SHA256, F_NATIVE_AES,
@@ -45,10 +45,13 @@ import { ctEqual } from "../crypto/ct";
 let warmSink: u32 = 0;
 
 /**
- * Touches the SPI table entry, the SA slot's first line and its key block of every packet of the
- * batch before any is processed. The loads do not depend on each other, so the CPU overlaps their
- * cache misses, where the packet loop below would take them one after another (an SA table of a
- * million SAs does not fit in cache). SPIs and slots are public: nothing secret indexes memory.
+ * Touches the SPI table entry, the SA slot's first line, its key (in the slot for small keys,
+ * abi.ts) and, with replay protection, the slot's second line of every packet of the batch before
+ * any is processed. The loads of different packets do not depend on each other, so the CPU
+ * overlaps their cache and TLB misses, where the packet loop below would take them one after
+ * another (an SA table of a million SAs does not fit in cache). Three passes (all table entries,
+ * then all slots, then all keys) measured no faster than this one. SPIs and slots are public:
+ * nothing secret indexes memory.
  */
 function warmSas(n: i32): void {
   let acc: u32 = 0;
@@ -61,6 +64,7 @@ function warmSas(n: i32): void {
     if (slot < 0) continue;
     const meta = metaOf(slot);
     acc ^= load<u32>(meta, M_FLAGS) ^ load<u32>(<usize>load<u32>(meta, M_KEY_PTR));
+    if (load<u32>(meta, M_WINDOW) != 0) acc ^= load<u32>(meta, M_BITMAP);
   }
   warmSink ^= acc;
 }
@@ -119,10 +123,10 @@ function decapOne(d: usize): u32 {
 function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLen: i32, wireSeq: u32): u32 {
   const flags = load<u32>(meta, M_FLAGS);
   if ((flags & F_EXPIRED) != 0) return ST_LIFETIME_EXPIRED;
-  const kind = load<u32>(meta, M_KIND);
-  const ivLen = <i32>load<u32>(meta, M_IV_LEN);
-  const icv = <i32>load<u32>(meta, M_ICV);
-  const align = <i32>load<u32>(meta, M_ALIGN);
+  const kind = <u32>load<u8>(meta, M_KIND);
+  const ivLen = <i32>load<u8>(meta, M_IV_LEN);
+  const icv = <i32>load<u8>(meta, M_ICV);
+  const align = <i32>load<u8>(meta, M_ALIGN);
   const ctLen = espLen - 8 - ivLen - icv;
   // Every suite needs at least Pad Length and Next Header. CBC's whole-block check waits until the
   // ICV verified: a peer using another ICV length (seed 000: 96 vs 128 bits) shifts the ciphertext
@@ -151,7 +155,7 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
   const deferred =
     (kind == KIND_GCM && native) ||
     (kind != KIND_GCM && kind != KIND_CCM && kind != KIND_CHACHA && kind != KIND_GMAC &&
-      <i32>load<u32>(meta, M_HASH) == HASH_SHA256);
+      <i32>load<u8>(meta, M_HASH) == HASH_SHA256);
   if (!replayCheck(meta, seq) && !(esn && deferred)) return ST_REPLAY;
 
   const keys = <usize>load<u32>(meta, M_KEY_PTR);
@@ -177,13 +181,13 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
     if (chachaPolyOpen(keys, nonce, aad, writeAad(aad, esp, seq, esn), ct, ct, ctLen, icvAt) == 0) return ST_INTEGRITY_FAILED;
   } else if (kind == KIND_GMAC) {
     if (gmacVerify(keys, meta, esp, seq, esn, ctLen, icvAt) == 0) return ST_INTEGRITY_FAILED;
-  } else if (<i32>load<u32>(meta, M_HASH) == HASH_SHA256) {
+  } else if (<i32>load<u8>(meta, M_HASH) == HASH_SHA256) {
     // The expected ICV is computed four packets at a time (hmac-lanes.ts); decapPendingFinish
     // compares it and goes on, in batch order.
     const st = hmacStateOf(<i32>((d - descBase) / <usize>DESC_BYTES));
     store<u32>(st, 1);
     store<u32>(st, <u32>(seq >>> 32), 4);
-    hmacQueue(keys + <usize>load<u32>(meta, M_HMAC_OFF), esp, 8 + ivLen + ctLen, <u32>(seq >>> 32), esn, st + 16, 0, 0);
+    hmacQueue(keys + <usize>load<u16>(meta, M_HMAC_OFF), esp, 8 + ivLen + ctLen, <u32>(seq >>> 32), esn, st + 16, 0, 0);
     // With the native AES, what decryption needs is prepared now and used only if the ICV verifies.
     if (native && !verifyOnly) {
       if (kind == KIND_CTR_HMAC) nativeQueue(d, meta, ctrBlock(meta, esp), ctLen, false);
@@ -194,12 +198,12 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
     const seqHi = scratch + 32;
     storeBe32(seqHi, <u32>(seq >>> 32));
     const mac = scratch + 64;
-    hmacMac(<i32>load<u32>(meta, M_HASH), keys + <usize>load<u32>(meta, M_HMAC_OFF),
+    hmacMac(<i32>load<u8>(meta, M_HASH), keys + <usize>load<u16>(meta, M_HMAC_OFF),
       esp, 8 + ivLen + ctLen, seqHi, esn ? 4 : 0, mac);
     if (ctEqual(mac, icvAt, icv) == 0) return ST_INTEGRITY_FAILED;
     if (align == 16 && (ctLen & 15) != 0) return ST_TRUNCATED; // authentic, but not whole AES blocks
     if (!verifyOnly) {
-      const rounds = <i32>load<u32>(meta, M_ROUNDS);
+      const rounds = <i32>load<u8>(meta, M_ROUNDS);
       if (kind == KIND_CBC_HMAC) aesCbcDecrypt(keys, rounds, esp + 8, ct, ct, ctLen);
       else if (kind == KIND_CTR_HMAC) aesCtrXor(keys, rounds, ctrBlock(meta, esp), ct, ct, ctLen);
     }
@@ -248,14 +252,14 @@ export function decapPendingFinish(n: i32): i32 {
 function decapHmacOne(d: usize, meta: usize, st: usize, ks: usize): u32 {
   const flags = load<u32>(meta, M_FLAGS);
   if ((flags & F_EXPIRED) != 0) return ST_LIFETIME_EXPIRED;
-  const kind = load<u32>(meta, M_KIND);
+  const kind = <u32>load<u8>(meta, M_KIND);
   const p = <usize>load<u32>(d, D_IN_OFF);
   const l3 = <i32>load<u32>(d, D_L3_LEN);
   const esp = p + <usize>l3;
   const espLen = <i32>load<u32>(d, D_IN_LEN) - l3;
-  const ivLen = <i32>load<u32>(meta, M_IV_LEN);
-  const icv = <i32>load<u32>(meta, M_ICV);
-  const align = <i32>load<u32>(meta, M_ALIGN);
+  const ivLen = <i32>load<u8>(meta, M_IV_LEN);
+  const icv = <i32>load<u8>(meta, M_ICV);
+  const align = <i32>load<u8>(meta, M_ALIGN);
   const ctLen = espLen - 8 - ivLen - icv;
   const verifyOnly = (flags & F_VERIFY_ONLY) != 0;
   const transport = (flags & F_TRANSPORT) != 0;
@@ -274,7 +278,7 @@ function decapHmacOne(d: usize, meta: usize, st: usize, ks: usize): u32 {
     // An earlier packet of the batch moved the window across 2^32: seq-hi changed, MAC again.
     const seqHi = scratch + 32;
     storeBe32(seqHi, <u32>(seq >>> 32));
-    hmacMac(HASH_SHA256, keys + <usize>load<u32>(meta, M_HMAC_OFF), esp, 8 + ivLen + ctLen, seqHi, 4, mac);
+    hmacMac(HASH_SHA256, keys + <usize>load<u16>(meta, M_HMAC_OFF), esp, 8 + ivLen + ctLen, seqHi, 4, mac);
   }
   const ct = esp + 8 + <usize>ivLen;
   const icvAt = ct + <usize>ctLen;
@@ -284,7 +288,7 @@ function decapHmacOne(d: usize, meta: usize, st: usize, ks: usize): u32 {
     replayAccept(meta, seq);
     return deliver(d, meta, p, espLen + l3);
   }
-  const rounds = <i32>load<u32>(meta, M_ROUNDS);
+  const rounds = <i32>load<u8>(meta, M_ROUNDS);
   if (kind == KIND_CBC_HMAC) {
     if (ks != 0) cbcXorChain(esp + 8, ct, ks, ctLen);
     else aesCbcDecrypt(keys, rounds, esp + 8, ct, ct, ctLen);
@@ -302,8 +306,8 @@ function decapNativeOne(d: usize, meta: usize, ks: usize): u32 {
   const l3 = <i32>load<u32>(d, D_L3_LEN);
   const esp = p + <usize>l3;
   const espLen = <i32>load<u32>(d, D_IN_LEN) - l3;
-  const ivLen = <i32>load<u32>(meta, M_IV_LEN);
-  const icv = <i32>load<u32>(meta, M_ICV);
+  const ivLen = <i32>load<u8>(meta, M_IV_LEN);
+  const icv = <i32>load<u8>(meta, M_ICV);
   const ctLen = espLen - 8 - ivLen - icv;
   const transport = (flags & F_TRANSPORT) != 0;
   let keep = 0;

@@ -72,7 +72,7 @@ function flushCbc(): void {
   if (n == 0) return;
   const meta = cbcMeta;
   const keys = <usize>load<u32>(meta, M_KEY_PTR);
-  cbcFlush(keys, <i32>load<u32>(meta, M_ROUNDS));
+  cbcFlush(keys, <i32>load<u8>(meta, M_ROUNDS));
   for (let k = 0; k < n; k++) {
     const d = <usize>load<u32>(cbcDescs + (<usize>k << 2));
     writeHmacIcv(meta, keys, d);
@@ -85,12 +85,12 @@ function writeHmacIcv(meta: usize, keys: usize, d: usize): void {
   const esn = (flags & F_ESN) != 0;
   const out = <usize>load<u32>(d, D_OUT_OFF);
   const seq = load<u64>(d, D_SEQ);
-  const icv = <i32>load<u32>(meta, M_ICV);
+  const icv = <i32>load<u8>(meta, M_ICV);
   const hdrLen = <i32>load<u32>(d, D_L3_LEN);
   const esp = out + <usize>hdrLen;
   const signedLen = <i32>load<u32>(d, D_OUT_LEN) - hdrLen - icv;
-  const hash = <i32>load<u32>(meta, M_HASH);
-  const ctx = keys + <usize>load<u32>(meta, M_HMAC_OFF);
+  const hash = <i32>load<u8>(meta, M_HASH);
+  const ctx = keys + <usize>load<u16>(meta, M_HMAC_OFF);
   if (hash == HASH_SHA256) {
     // Four packets' ICVs at a time (hmac-lanes.ts); encapBatch flushes what is left.
     hmacQueue(ctx, esp, signedLen, <u32>(seq >>> 32), esn, 0, esp + <usize>signedLen, icv);
@@ -144,9 +144,9 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
     memory.fill(payload + <usize>plen, 0, <usize>(tfc - plen));
     plen = tfc;
   }
-  const ivLen = <i32>load<u32>(meta, M_IV_LEN);
-  const align = <i32>load<u32>(meta, M_ALIGN);
-  const icv = <i32>load<u32>(meta, M_ICV);
+  const ivLen = <i32>load<u8>(meta, M_IV_LEN);
+  const align = <i32>load<u8>(meta, M_ALIGN);
+  const icv = <i32>load<u8>(meta, M_ICV);
   const padded = (plen + 2 + align - 1) & ~(align - 1);
   const padLen = padded - plen - 2;
 
@@ -165,7 +165,7 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
   store<u8>(tail + padLen, <u8>padLen);
   store<u8>(tail + padLen + 1, <u8>nextHeader);
 
-  const kind = load<u32>(meta, M_KIND);
+  const kind = <u32>load<u8>(meta, M_KIND);
   const keys = <usize>load<u32>(meta, M_KEY_PTR);
   const icvAt = payload + <usize>padded;
   const native = nativeMode && (flags & F_NATIVE_AES) != 0;
@@ -193,7 +193,7 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
     // Counter blocks for the native AES; encapNativeFinish encrypts and MACs.
     nativeQueue(d, meta, ctrBlock(meta, esp), padded, false);
   } else if (kind == KIND_CTR_HMAC) {
-    aesCtrXor(keys, <i32>load<u32>(meta, M_ROUNDS), ctrBlock(meta, esp), payload, payload, padded);
+    aesCtrXor(keys, <i32>load<u8>(meta, M_ROUNDS), ctrBlock(meta, esp), payload, payload, padded);
   }
 
   const outLen = <i32>(icvAt + <usize>icv - out);
@@ -232,12 +232,12 @@ export function encapNativeFinish(n: i32): void {
     const esn = (load<u32>(meta, M_FLAGS) & F_ESN) != 0;
     const hdrLen = <i32>load<u32>(d, D_L3_LEN);
     const esp = <usize>load<u32>(d, D_OUT_OFF) + <usize>hdrLen;
-    const ivLen = <i32>load<u32>(meta, M_IV_LEN);
-    const icv = <i32>load<u32>(meta, M_ICV);
+    const ivLen = <i32>load<u8>(meta, M_IV_LEN);
+    const icv = <i32>load<u8>(meta, M_ICV);
     const payload = esp + 8 + <usize>ivLen;
     const padded = <i32>load<u32>(d, D_OUT_LEN) - hdrLen - 8 - ivLen - icv;
     const keys = <usize>load<u32>(meta, M_KEY_PTR);
-    if (load<u32>(meta, M_KIND) == KIND_CTR_HMAC) {
+    if (<u32>load<u8>(meta, M_KIND) == KIND_CTR_HMAC) {
       xorKs(payload, payload, ks, padded);
       writeHmacIcv(meta, keys, d);
       continue;

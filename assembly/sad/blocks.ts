@@ -1,6 +1,7 @@
-// Per-SA memory blocks (key material, replay bitmaps) with free lists by exact size.
-// SA churn reuses blocks of the sizes suites actually use, so a million add/delete cycles
-// do not grow memory. Blocks are 16-byte aligned (v128 loads of round keys).
+// Per-SA memory blocks (key material, replay bitmaps, lifetime limits) with free lists by exact
+// size. SA churn reuses blocks of the sizes suites actually use, so a million add/delete cycles
+// do not grow memory. Blocks are 16-byte aligned (v128 loads of round keys); blocks of 64 bytes
+// or more start on a cache line, so a 64-byte HMAC context (two SHA-256 states) is one line.
 
 const MAX_CLASSES: i32 = 32;
 // [size u32, head u32] per class; a free block stores the next pointer in its first 4 bytes.
@@ -32,8 +33,27 @@ export function blockAlloc(size: i32): usize {
       return head;
     }
   }
-  const p = heap.alloc(<usize>rounded);
+  const p = carve(<usize>rounded);
   memory.fill(p, 0, rounded);
+  return p;
+}
+
+// New blocks are cut from 64 KiB chunks (no allocator header per block): blocks of 64 bytes or
+// more on a 64-byte boundary, smaller ones on 16. The tail of a chunk too short for a block is left.
+const CHUNK: usize = 65536;
+let chunkNext: usize = 0;
+let chunkEnd: usize = 0;
+
+function carve(size: usize): usize {
+  const mask: usize = size >= 64 ? 63 : 15;
+  let p = (chunkNext + mask) & ~mask;
+  if (p + size > chunkEnd) {
+    const bytes = size + 64 > CHUNK ? size + 64 : CHUNK;
+    const raw = heap.alloc(bytes);
+    chunkEnd = raw + bytes;
+    p = (raw + mask) & ~mask;
+  }
+  chunkNext = p + size;
   return p;
 }
 

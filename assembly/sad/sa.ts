@@ -2,7 +2,7 @@
 // remove (keys zeroed, slot and blocks recycled).
 import {
   SA_META_BYTES, M_FLAGS, M_SPI, M_KIND, M_ROUNDS, M_ICV, M_HASH, M_KEY_PTR, M_KEY_BYTES, M_SEQ, M_WINDOW,
-  M_BITMAP, M_BITMAP_BLOCKS, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN, M_TFC, M_LIFE_PTR, M_AH_OUTER, F_IN_USE,
+  M_BITMAP, M_BITMAP_BLOCKS, M_REPLAY_INLINE, REPLAY_INLINE_BLOCKS, M_KEY_INLINE, KEY_INLINE_BYTES, M_SALT, M_HMAC_OFF, M_IV_LEN, M_ALIGN, M_TFC, M_LIFE_PTR, M_AH_OUTER, F_IN_USE,
   F_INBOUND, F_TRANSPORT, F_VERIFY_ONLY, F_AH, KIND_GCM, KIND_CBC_HMAC, KIND_NULL_HMAC, KIND_CTR_HMAC,
   KIND_GMAC, KIND_CHACHA, KIND_CCM, HEADROOM, TAILROOM, STAGE_INTEG_OFF, ERR_NO_SLOT, ERR_DUPLICATE_SPI, ERR_ENC_KEY,
   ERR_WINDOW, ERR_NO_MEMORY, ERR_ICV, ERR_INTEG_KEY, ERR_KIND, ERR_BAD_SLOT, ERR_VERIFY_ONLY, ERR_TFC,
@@ -76,20 +76,23 @@ export function saAdd(
   const slot = load<i32>(freeSlots + (<usize>(freeTop - 1) << 2));
   if (inbound && !spiInsert(spi, slot)) return ERR_DUPLICATE_SPI;
 
-  const keyPtr = blockAlloc(keyBytes);
+  const meta = metaOf(slot);
+  const keyInline = keyBytes <= KEY_INLINE_BYTES;
+  const keyPtr = keyInline ? meta + M_KEY_INLINE : blockAlloc(keyBytes);
   let blocks: u32 = 0;
   let bitmap: usize = 0;
   if (inbound && window != 0) {
     blocks = replayBlocks(window);
-    bitmap = blockAlloc(<i32>blocks << 3);
+    // A small window's bitmap lives in the slot's second line: no line or page of its own.
+    bitmap = blocks <= <u32>REPLAY_INLINE_BLOCKS ? meta + M_REPLAY_INLINE : blockAlloc(<i32>blocks << 3);
   }
   if (keyPtr == 0 || (blocks != 0 && bitmap == 0)) {
+    if (keyPtr != 0 && !keyInline) blockFree(keyPtr, keyBytes);
     if (inbound) spiRemove(spi);
     return ERR_NO_MEMORY;
   }
   setFreeTop(freeTop - 1);
 
-  const meta = metaOf(slot);
   memory.fill(meta, 0, SA_META_BYTES);
   let rounds = 0;
   let ivLen = 8;
@@ -112,17 +115,17 @@ export function saAdd(
     else if (kind == KIND_NULL_HMAC) ivLen = 0;
     hmacInit(hashAlg, keyStage + STAGE_INTEG_OFF, integKeyLen, keyPtr + hmacOff);
   }
-  store<u32>(meta, <u32>ivLen, M_IV_LEN);
-  store<u32>(meta, <u32>align, M_ALIGN);
+  store<u8>(meta, <u8>ivLen, M_IV_LEN);
+  store<u8>(meta, <u8>align, M_ALIGN);
   store<u32>(meta, flags | F_IN_USE, M_FLAGS);
   store<u32>(meta, spi, M_SPI);
-  store<u32>(meta, kind, M_KIND);
-  store<u32>(meta, <u32>rounds, M_ROUNDS);
-  store<u32>(meta, <u32>icvLen, M_ICV);
-  store<u32>(meta, <u32>hashAlg, M_HASH);
+  store<u8>(meta, <u8>kind, M_KIND);
+  store<u8>(meta, <u8>rounds, M_ROUNDS);
+  store<u8>(meta, <u8>icvLen, M_ICV);
+  store<u8>(meta, <u8>hashAlg, M_HASH);
   store<u32>(meta, <u32>keyPtr, M_KEY_PTR);
   store<u32>(meta, <u32>keyBytes, M_KEY_BYTES);
-  store<u32>(meta, <u32>hmacOff, M_HMAC_OFF);
+  store<u16>(meta, <u16>hmacOff, M_HMAC_OFF);
   store<u64>(meta, seq, M_SEQ);
   store<u32>(meta, inbound ? window : 0, M_WINDOW);
   store<u32>(meta, <u32>bitmap, M_BITMAP);
@@ -173,9 +176,10 @@ export function saRemove(slot: i32): i32 {
   const flags = load<u32>(meta, M_FLAGS);
   if ((flags & F_IN_USE) == 0) return ERR_BAD_SLOT;
   if ((flags & F_INBOUND) != 0) spiRemove(load<u32>(meta, M_SPI));
-  blockFree(<usize>load<u32>(meta, M_KEY_PTR), <i32>load<u32>(meta, M_KEY_BYTES));
+  const keys = <usize>load<u32>(meta, M_KEY_PTR);
+  if (keys != meta + M_KEY_INLINE) blockFree(keys, <i32>load<u32>(meta, M_KEY_BYTES));
   const bitmap = <usize>load<u32>(meta, M_BITMAP);
-  if (bitmap != 0) blockFree(bitmap, <i32>load<u32>(meta, M_BITMAP_BLOCKS) << 3);
+  if (bitmap != 0 && bitmap != meta + M_REPLAY_INLINE) blockFree(bitmap, <i32>load<u32>(meta, M_BITMAP_BLOCKS) << 3);
   const limits = <usize>load<u32>(meta, M_LIFE_PTR);
   if (limits != 0) blockFree(limits, LIMITS_BYTES);
   const outer = <usize>load<u32>(meta, M_AH_OUTER);

@@ -20,59 +20,67 @@ export const ST_INVALID_SA = 11;
 export const ST_MALFORMED_INNER = 12;
 /** Number of counters reserved per SA and globally (room for later codes). */
 export const STATUS_SLOTS = 16;
-export const SA_META_BYTES = 256;
+export const SA_META_BYTES = 320;
 /** u32, F_* below */
 export const M_FLAGS = 0;
-/** u32 */
-export const M_SPI = 4;
-/** u32, KIND_* */
-export const M_KIND = 8;
-/** u32, AES rounds (0 for NULL) */
-export const M_ROUNDS = 12;
-/** u32, ICV bytes on the wire */
-export const M_ICV = 16;
-/** u32, HASH_* id for HMAC suites */
-export const M_HASH = 20;
+/** u8, KIND_* */
+export const M_KIND = 4;
+/** u8, AES rounds (0 for NULL) */
+export const M_ROUNDS = 5;
+/** u8, ICV bytes on the wire */
+export const M_ICV = 6;
+/** u8, HASH_* id for HMAC suites */
+export const M_HASH = 7;
+/** u8, 8 (GCM, GMAC, CTR, ChaCha20), 16 (CBC), 0 (NULL) */
+export const M_IV_LEN = 8;
+/** u8, padding alignment: 16 (CBC) or 4 */
+export const M_ALIGN = 9;
+/** u16, offset of the HMAC context inside the key block */
+export const M_HMAC_OFF = 10;
 /** u32, key block (AES schedule / GCM context / HMAC states) */
-export const M_KEY_PTR = 24;
-/** u32 */
-export const M_KEY_BYTES = 28;
+export const M_KEY_PTR = 12;
+/** 4 bytes: GCM/GMAC salt, CTR nonce, ChaCha20-Poly1305 salt; CCM: 3-byte salt */
+export const M_SALT = 16;
+/** u32, replay window in packets (0 = off) */
+export const M_WINDOW = 20;
+/** u64 */
+export const M_PACKETS = 24;
 /** u64, out: last sequence number sent; in: highest accepted */
 export const M_SEQ = 32;
-/** u32, replay window in packets (0 = off) */
-export const M_WINDOW = 40;
-/** u32, replay bitmap (u64 blocks) */
-export const M_BITMAP = 44;
-/** u32, power of two */
-export const M_BITMAP_BLOCKS = 48;
-/** 4 bytes: GCM/GMAC salt, CTR nonce, ChaCha20-Poly1305 salt; CCM: 3-byte salt */
-export const M_SALT = 52;
-/** u32, offset of the HMAC context inside the key block */
-export const M_HMAC_OFF = 56;
-/** u32, 8 (GCM, GMAC, CTR, ChaCha20), 16 (CBC), 0 (NULL) */
-export const M_IV_LEN = 60;
-/** u32, padding alignment: 16 (CBC) or 4 */
-export const M_ALIGN = 64;
-/** u32, lifetime state: soft reason (bits 0-7), hard reason (8-15), R_* below */
-export const M_LIFE = 68;
+/** u64 */
+export const M_BYTES = 40;
 /** u64, next packet count at which a soft or hard limit is reached */
-export const M_LIM_PACKETS = 72;
+export const M_LIM_PACKETS = 48;
 /** u64, same for bytes */
-export const M_LIM_BYTES = 80;
-/** u64, outbound: sequence number that raises the soft "sequence" event */
-export const M_LIM_SEQ = 88;
-/** u64 */
-export const M_PACKETS = 96;
-/** u64 */
-export const M_BYTES = 104;
-/** u64[STATUS_SLOTS], indexed by ST_* */
-export const M_DROPS = 112;
+export const M_LIM_BYTES = 56;
+/** u32 */
+export const M_SPI = 64;
+/** u32, replay bitmap (u64 blocks): M_REPLAY_INLINE of this slot, or a block */
+export const M_BITMAP = 68;
+/** u32, power of two */
+export const M_BITMAP_BLOCKS = 72;
 /** u32, tunnel mode: pad inner packets to this many bytes (0 = no TFC padding) */
-export const M_TFC = 240;
+export const M_TFC = 76;
+/** u64, outbound: sequence number that raises the soft "sequence" event */
+export const M_LIM_SEQ = 80;
+/** u32, lifetime state: soft reason (bits 0-7), hard reason (8-15), R_* below */
+export const M_LIFE = 88;
+/** u32 */
+export const M_KEY_BYTES = 92;
 /** u32, block of limits (soft packets, soft bytes, hard packets, hard bytes: u64), 0 = none */
-export const M_LIFE_PTR = 244;
+export const M_LIFE_PTR = 96;
 /** u32, AH tunnel mode outbound: block with the outer IP header template (esp/ah.ts) */
-export const M_AH_OUTER = 248;
+export const M_AH_OUTER = 100;
+/** Replay bitmap kept in the slot when the window needs at most this many u64 blocks (windows up to 64). */
+export const REPLAY_INLINE_BLOCKS = 2;
+/** u64[REPLAY_INLINE_BLOCKS] */
+export const M_REPLAY_INLINE = 112;
+/** Key blocks of at most this many bytes are kept in the slot instead of a block of their own. */
+export const KEY_INLINE_BYTES = 64;
+/** u8[KEY_INLINE_BYTES]; M_KEY_PTR points here when the key fits */
+export const M_KEY_INLINE = 128;
+/** u64[STATUS_SLOTS], indexed by ST_* */
+export const M_DROPS = 192;
 export const F_IN_USE = 1;
 export const F_INBOUND = 2;
 export const F_TRANSPORT = 4;
@@ -161,11 +169,12 @@ export type StatusCode = typeof ST_OK | typeof ST_NO_SA | typeof ST_REPLAY | typ
   | typeof ST_DUMMY | typeof ST_BAD_NEXT_HEADER | typeof ST_TOO_BIG | typeof ST_INVALID_SA
   | typeof ST_MALFORMED_INNER;
 /** Byte offsets inside an SA slot (sa_meta_ptr). */
-export type SaMetaOffset = typeof M_FLAGS | typeof M_SPI | typeof M_KIND | typeof M_ROUNDS | typeof M_ICV
-  | typeof M_HASH | typeof M_KEY_PTR | typeof M_KEY_BYTES | typeof M_SEQ | typeof M_WINDOW | typeof M_BITMAP
-  | typeof M_BITMAP_BLOCKS | typeof M_SALT | typeof M_HMAC_OFF | typeof M_IV_LEN | typeof M_ALIGN
-  | typeof M_LIFE | typeof M_LIM_PACKETS | typeof M_LIM_BYTES | typeof M_LIM_SEQ | typeof M_PACKETS
-  | typeof M_BYTES | typeof M_DROPS | typeof M_TFC | typeof M_LIFE_PTR | typeof M_AH_OUTER;
+export type SaMetaOffset = typeof M_FLAGS | typeof M_KIND | typeof M_ROUNDS | typeof M_ICV | typeof M_HASH
+  | typeof M_IV_LEN | typeof M_ALIGN | typeof M_HMAC_OFF | typeof M_KEY_PTR | typeof M_SALT | typeof M_WINDOW
+  | typeof M_PACKETS | typeof M_SEQ | typeof M_BYTES | typeof M_LIM_PACKETS | typeof M_LIM_BYTES
+  | typeof M_SPI | typeof M_BITMAP | typeof M_BITMAP_BLOCKS | typeof M_TFC | typeof M_LIM_SEQ | typeof M_LIFE
+  | typeof M_KEY_BYTES | typeof M_LIFE_PTR | typeof M_AH_OUTER | typeof M_REPLAY_INLINE | typeof M_KEY_INLINE
+  | typeof M_DROPS;
 /** SA flag bits (sa_add's flags, M_FLAGS). */
 export type SaFlag = typeof F_IN_USE | typeof F_INBOUND | typeof F_TRANSPORT | typeof F_ESN | typeof F_EXPIRED
   | typeof F_VERIFY_ONLY | typeof F_AH | typeof F_NATIVE_AES;
