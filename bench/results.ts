@@ -41,7 +41,7 @@ export interface SpiLookupResult {
   ringSas: number;
   /** Extra cost per packet at `sas` SAs versus 1 SA (oneSaPps / manySaPps − 1). */
   extraCost: number;
-  /** Dataplane memory per SA in bytes (slot, keys, replay state, table entry), when measured. */
+  /** Wasm memory per SA in bytes (slot, keys, replay state, table entry, and the growth slack of the allocator, which grows memory in large steps), when measured. */
   bytesPerSa?: number;
 }
 

@@ -80,6 +80,10 @@ export async function measureSpiLookup(opts: SpiLookupOptions): Promise<SpiLooku
       say(`SPI lookup: adding SAs ${i.toLocaleString("en-US")}/${spis.length.toLocaleString("en-US")}`);
   }
   const addSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  // Memory per SA: the full table against a dataplane made for one SA (slots are reserved at create).
+  const base = await Dataplane.create(dataplaneOptions(1, BATCH));
+  base.addSa(sa(spis[0]!));
+  const bytesPerSa = (many.memoryBytes - base.memoryBytes) / Math.max(1, spis.length - 1);
 
   // Every ring has the same number of packets, so packet bytes miss the cache equally in all cases
   // and only the SA side differs: one SA, a few random SAs (state fits in cache), many random SAs.
@@ -124,5 +128,6 @@ export async function measureSpiLookup(opts: SpiLookupOptions): Promise<SpiLooku
     fewSas,
     ringSas,
     extraCost: oneSaPps! / manySaPps! - 1,
+    bytesPerSa,
   };
 }

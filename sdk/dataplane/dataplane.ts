@@ -249,6 +249,13 @@ export class Dataplane {
   get batchSize(): number {
     return this.#batchSize;
   }
+  /**
+   * Bytes of wasm memory this instance holds: the SA slots and packet arena reserved at `create`,
+   * plus the key blocks and large replay bitmaps added with SAs (memory only grows).
+   */
+  get memoryBytes(): number {
+    return this.#x.memory.buffer.byteLength;
+  }
 
   /**
    * Installs an SA. Throws DataplaneError (and changes nothing) when the proposal keyword, a key
