@@ -39,18 +39,19 @@ export function secretBytes(n: number): Uint8Array {
 }
 
 /** Size of the blocks {@link secretPiece} cuts small secrets from. */
-const PIECE_BLOCK_BYTES = 4096;
+const PIECE_BLOCK_BYTES = 16384;
 /** Largest request {@link secretPiece} serves from a block (bigger ones get their own ArrayBuffer). */
-const PIECE_MAX_BYTES = 256;
+const PIECE_MAX_BYTES = 1024;
 let pieceBlock = new ArrayBuffer(0);
 let pieceAt = 0;
 
 /**
  * Like {@link secretBytes} (memory that never moves, so wiping wipes the only copy), but cut from
- * a shared 4 KiB ArrayBuffer: an ArrayBuffer of its own costs about 1 µs and a finalizer, and an
+ * a shared 16 KiB ArrayBuffer: an ArrayBuffer of its own costs about 1 µs and a finalizer, and an
  * IKE setup makes dozens of small keys and intermediates. The block is only ever bumped forward,
  * so no two pieces share a byte and a wiped piece is never handed out again; the block is freed
- * when its last piece is collected. The result is a view at an offset: callers must not use its
+ * when its last piece is collected (so a long-lived SA's keys keep their block: about what one
+ * setup cuts, a few KiB, per SA at worst). The result is a view at an offset: callers must not use its
  * `.buffer` as if it started there (use byteOffset, or take {@link secretBytes}).
  */
 export function secretPiece(n: number): Uint8Array<ArrayBuffer> {

@@ -383,7 +383,8 @@ export class IkeDaemon {
       // The leases of an SA that is gone (not one rekeyed: its successor holds them) go offline.
       if (e.type === "failed" || e.reason !== "rekeyed") {
         const peer = e.ike.eapIdentity ?? e.ike.remoteId;
-        const live = [...this.sas.values()].filter((s) => s !== e.ike);
+        // Only an SA with leases looks at the others (a copy of every SA per DELETE otherwise).
+        const live = e.ike.remoteVips.length > 0 ? [...this.sas.values()].filter((s) => s !== e.ike) : [];
         if (peer)
           for (const l of e.ike.remoteVips)
             if (!live.some((s) => s.remoteVips.includes(l))) this.releaseVirtualIp(l, peer);

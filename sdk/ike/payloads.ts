@@ -53,10 +53,14 @@ export function groupBytes(g: number): Uint8Array {
   return Uint8Array.of(g >> 8, g & 255);
 }
 
+/** Two hex digits per byte value (public values only: SPIs, cookies, hashes in logs). */
+const HEX_DIGITS: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
 export const hex = (b: Uint8Array): string => {
-  // A loop instead of Array.from(...).join(""): the daemon keys its IKE SAs by this text of the SPI.
+  // A loop over a table instead of Array.from(...).join(""): the daemon keys its IKE SAs by this
+  // text of the SPI, several times per exchange.
   let s = "";
-  for (let i = 0; i < b.length; i++) s += b[i]!.toString(16).padStart(2, "0");
+  for (let i = 0; i < b.length; i++) s += HEX_DIGITS[b[i]!]!;
   return s;
 };
 export function u32(b: Uint8Array): number {
