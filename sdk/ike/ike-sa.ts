@@ -371,9 +371,9 @@ export class IkeSa implements ChildSaOwner {
     this.skKeys = k;
     secret.fill(0);
     const cc = this.host.crypto;
-    const rnd = (n: number): Uint8Array => this.host.random(n);
-    const i2r = new SkCipher(cc, chosen.encr.id, k.skEi, chosen.integ, k.skAi, rnd);
-    const r2i = new SkCipher(cc, chosen.encr.id, k.skEr, chosen.integ, k.skAr, rnd);
+    const host = this.host;
+    const i2r = new SkCipher(cc, chosen.encr.id, k.skEi, chosen.integ, k.skAi, (n) => host.random(n));
+    const r2i = new SkCipher(cc, chosen.encr.id, k.skEr, chosen.integ, k.skAr, (n) => host.random(n));
     this.#out = this.originalInitiator ? i2r : r2i;
     this.#in = this.originalInitiator ? r2i : i2r;
   }
