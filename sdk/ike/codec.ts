@@ -696,7 +696,10 @@ function checkWidth(value: number, bits: 4 | 8 | 15 | 16 | 32, what: string): nu
  * and concatenating them (an IKE_SA_INIT made some 150 small arrays that way).
  */
 class Writer {
-  buf = new Uint8Array(256);
+  // One scratch array for every encode (they never nest), zeroed again after each: the inner
+  // payloads of SK (AUTH, EAP) do not stay behind in it, and no encode allocates it anew.
+  static #scratch = new Uint8Array(2048);
+  buf = Writer.#scratch;
   n = 0;
 
   #room(k: number): void {
@@ -705,7 +708,8 @@ class Writer {
     while (size < this.n + k) size *= 2;
     const grown = new Uint8Array(size);
     grown.set(this.buf.subarray(0, this.n));
-    this.buf = grown;
+    this.buf.fill(0, 0, this.n);
+    this.buf = Writer.#scratch = grown;
   }
 
   u8(v: number, what: string): void {
@@ -745,6 +749,12 @@ class Writer {
   /** The bytes written, as an array of their own. */
   result(): Uint8Array {
     return this.buf.slice(0, this.n);
+  }
+
+  /** Zeroes what was written (also after a RangeError part way). */
+  wipe(): void {
+    this.buf.fill(0, 0, this.n);
+    this.n = 0;
   }
 }
 
@@ -792,10 +802,14 @@ export function payloadHeaderBytes(nextPayload: number, length: number, critical
 /** Encodes a whole message; the header's own `nextPayload` and `length` are ignored and computed. */
 export function encodeMessage(msg: IkeMessage): Uint8Array {
   const w = new Writer();
-  w.zeros(IKE_HEADER_LENGTH);
-  const firstType = writeChain(w, msg.payloads);
-  w.buf.set(encodeHeader(msg.header, firstType, w.n), 0);
-  return w.result();
+  try {
+    w.zeros(IKE_HEADER_LENGTH);
+    const firstType = writeChain(w, msg.payloads);
+    w.buf.set(encodeHeader(msg.header, firstType, w.n), 0);
+    return w.result();
+  } finally {
+    w.wipe();
+  }
 }
 
 /**
@@ -804,8 +818,12 @@ export function encodeMessage(msg: IkeMessage): Uint8Array {
  */
 export function encodePayloads(payloads: Payload[]): { firstType: number; bytes: Uint8Array } {
   const w = new Writer();
-  const firstType = writeChain(w, payloads);
-  return { firstType, bytes: w.result() };
+  try {
+    const firstType = writeChain(w, payloads);
+    return { firstType, bytes: w.result() };
+  } finally {
+    w.wipe();
+  }
 }
 
 /** Writes the chain; returns the type of its first payload (0 for none). */
