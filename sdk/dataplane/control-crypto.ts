@@ -38,6 +38,33 @@ export function secretBytes(n: number): Uint8Array {
   return new Uint8Array(new ArrayBuffer(n));
 }
 
+/** Size of the blocks {@link secretPiece} cuts small secrets from. */
+const PIECE_BLOCK_BYTES = 16384;
+/** Largest request {@link secretPiece} serves from a block (bigger ones get their own ArrayBuffer). */
+const PIECE_MAX_BYTES = 1024;
+let pieceBlock = new ArrayBuffer(0);
+let pieceAt = 0;
+
+/**
+ * Like {@link secretBytes} (memory that never moves, so wiping wipes the only copy), but cut from
+ * a shared 16 KiB ArrayBuffer: an ArrayBuffer of its own costs about 1 µs and a finalizer, and an
+ * IKE setup makes dozens of small keys and intermediates. The block is only ever bumped forward,
+ * so no two pieces share a byte and a wiped piece is never handed out again; the block is freed
+ * when its last piece is collected (so a long-lived SA's keys keep their block: about what one
+ * setup cuts, a few KiB, per SA at worst). The result is a view at an offset: callers must not use its
+ * `.buffer` as if it started there (use byteOffset, or take {@link secretBytes}).
+ */
+export function secretPiece(n: number): Uint8Array<ArrayBuffer> {
+  if (n > PIECE_MAX_BYTES) return new Uint8Array(new ArrayBuffer(n));
+  if (pieceAt + n > pieceBlock.byteLength) {
+    pieceBlock = new ArrayBuffer(PIECE_BLOCK_BYTES);
+    pieceAt = 0;
+  }
+  const out = new Uint8Array(pieceBlock, pieceAt, n);
+  pieceAt += n;
+  return out;
+}
+
 /** An AEAD export of the wasm (cc_gcm_*, cc_ccm_*, cc_chacha_*: the last argument unused by ChaCha). */
 type AeadCall = (
   key: number,
@@ -63,8 +90,17 @@ const align = (n: number): number => (n + 15) & ~15;
 /** Control-plane crypto over the dataplane's wasm primitives. */
 export class ControlCrypto {
   private readonly x: ControlExports;
+  /** A view of the wasm memory, made again only when the memory grows (a new view costs per call). */
+  #mem: Uint8Array;
   private constructor(x: ControlExports) {
     this.x = x;
+    this.#mem = new Uint8Array(x.memory.buffer);
+  }
+
+  /** The wasm memory; call it after cc_buffer, which may grow it. */
+  #view(): Uint8Array {
+    if (this.#mem.buffer !== this.x.memory.buffer) this.#mem = new Uint8Array(this.x.memory.buffer);
+    return this.#mem;
   }
 
   /** Instantiates from a module or bytes (see {@link WasmSource}); defaults to the packaged wasm. */
@@ -95,7 +131,7 @@ export class ControlCrypto {
     for (const p of parts) total += align(Math.max(p.length, 16));
     for (const n of extra) total += align(Math.max(n, 16));
     const base = this.x.cc_buffer(total);
-    const mem = new Uint8Array(this.x.memory.buffer);
+    const mem = this.#view();
     const offs: number[] = [];
     let at = base;
     for (const p of parts) {
@@ -112,23 +148,32 @@ export class ControlCrypto {
   }
 
   private take(ptr: number, n: number): Uint8Array {
-    const out = secretBytes(n);
-    out.set(new Uint8Array(this.x.memory.buffer, ptr, n));
+    const out = secretPiece(n);
+    out.set(this.#view().subarray(ptr, ptr + n));
     return out;
   }
 
   private wipe(base: number, total: number): void {
-    new Uint8Array(this.x.memory.buffer, base, total).fill(0);
+    this.#view().fill(0, base, base + total);
   }
 
   /** HMAC with SHA-1/256/384/512 (full-length output). */
   hmac(alg: HashAlg, key: Uint8Array, data: Uint8Array): Uint8Array {
     const n = DIGEST_BYTES[alg];
     if (!n) throw new DataplaneError("BAD_PROPOSAL", `unknown hash id ${alg}`);
-    const { offs, outs, base, total } = this.place([key, data], [n]);
-    this.x.cc_hmac(alg, offs[0], key.length, offs[1], data.length, outs[0]);
-    const out = this.take(outs[0], n);
-    this.wipe(base, total);
+    // place() for two inputs and one output, without its arrays: IKE runs a dozen HMACs per setup.
+    const keyRoom = align(Math.max(key.length, 16));
+    const dataRoom = align(Math.max(data.length, 16));
+    const total = keyRoom + dataRoom + align(Math.max(n, 16));
+    const base = this.x.cc_buffer(total);
+    const mem = this.#view();
+    mem.set(key, base);
+    mem.set(data, base + keyRoom);
+    const at = base + keyRoom + dataRoom;
+    this.x.cc_hmac(alg, base, key.length, base + keyRoom, data.length, at);
+    const out = secretPiece(n);
+    out.set(mem.subarray(at, at + n));
+    mem.fill(0, base, base + total);
     return out;
   }
 
@@ -145,9 +190,9 @@ export class ControlCrypto {
     const inLen = n + seed.length + 1;
     const { offs, outs, base, total } = this.place([key], [inLen, n]);
     const [input, t] = outs;
-    const mem = new Uint8Array(this.x.memory.buffer);
+    const mem = this.#view();
     mem.set(seed, input + n);
-    const out = secretBytes(length);
+    const out = secretPiece(length);
     for (let i = 1, at = 0; at < length; i++, at += n) {
       mem[input + inLen - 1] = i;
       // Round 1 has no previous block: its input starts at the seed.
@@ -268,7 +313,7 @@ export class ControlCrypto {
       throw new DataplaneError("BAD_KEY_LENGTH", why());
     }
     // Ciphertext and tag are public: copied straight out of scratch.
-    const mem = new Uint8Array(this.x.memory.buffer);
+    const mem = this.#view();
     const out = new Uint8Array(plaintext.length + tagLen);
     out.set(mem.subarray(outs[0], outs[0] + plaintext.length));
     out.set(mem.subarray(outs[1], outs[1] + tagLen), plaintext.length);

@@ -129,6 +129,27 @@ class Site {
   }
 }
 
+/**
+ * A proposal or transform inside a payload, for error messages ("SA payload at offset 28: proposal
+ * 1 at offset 32: transform 2 at offset 48"): the text is built only when an error needs it.
+ */
+class Place {
+  readonly parent: Site | Place;
+  readonly kind: string;
+  readonly n: number;
+  readonly at: number;
+  constructor(parent: Site | Place, kind: string, n: number, at: number) {
+    this.parent = parent;
+    this.kind = kind;
+    this.n = n;
+    this.at = at;
+  }
+  text(): string {
+    const outer = this.parent instanceof Site ? this.parent.what : this.parent.text();
+    return `${outer}: ${this.kind} ${this.n} at offset ${this.at}`;
+  }
+}
+
 function tooShort(site: Site, bodyLength: number, minimum: number, detail: string): Failure {
   const total = PAYLOAD_HEADER_LENGTH + bodyLength;
   return fail(
@@ -322,13 +343,13 @@ function decodeSa(body: Uint8Array, site: Site): ParseResult<Payload> {
   let o = 0;
   for (let n = 1; o < body.length; n++) {
     const at = site.body + o;
-    const where = (): string => `${site.what}: proposal ${n} at offset ${at}`;
+    const where = new Place(site, "proposal", n, at);
     const left = body.length - o;
     if (left < 8)
       return fail(
         "BAD_PAYLOAD_LENGTH",
         at,
-        `${where()} needs an 8-byte header but only ${plural(left, "byte")} remain`,
+        `${where.text()} needs an 8-byte header but only ${plural(left, "byte")} remain`,
       );
     const lastMore = body[o];
     const length = be16(body, o + 2);
@@ -339,21 +360,21 @@ function decodeSa(body: Uint8Array, site: Site): ParseResult<Payload> {
       return fail(
         "BAD_PAYLOAD",
         at,
-        `${where()} has last/more field ${lastMore}; RFC 7296 §3.3.1 allows 0 (last) or 2 (more)`,
+        `${where.text()} has last/more field ${lastMore}; RFC 7296 §3.3.1 allows 0 (last) or 2 (more)`,
       );
     }
     if (length < 8 + spiSize) {
       return fail(
         "BAD_PAYLOAD_LENGTH",
         at + 2,
-        `${where()} claims ${plural(length, "byte")}, less than its 8-byte header and ${spiSize}-byte SPI`,
+        `${where.text()} claims ${plural(length, "byte")}, less than its 8-byte header and ${spiSize}-byte SPI`,
       );
     }
     if (length > left) {
       return fail(
         "BAD_PAYLOAD_LENGTH",
         at + 2,
-        `${where()} claims ${plural(length, "byte")} but only ${plural(left, "byte")} remain in the payload`,
+        `${where.text()} claims ${plural(length, "byte")} but only ${plural(left, "byte")} remain in the payload`,
       );
     }
     const isLast = length === left;
@@ -361,10 +382,10 @@ function decodeSa(body: Uint8Array, site: Site): ParseResult<Payload> {
       const why = isLast
         ? "is marked 'more' but nothing follows it"
         : `is marked last but ${plural(left - length, "byte")} follow it`;
-      return fail("BAD_PAYLOAD", at, `${where()} ${why}`);
+      return fail("BAD_PAYLOAD", at, `${where.text()} ${why}`);
     }
     const spiProblem = proposalSpiProblem(protocolId, spiSize);
-    if (spiProblem !== undefined) return fail("BAD_PAYLOAD", at + 6, `${where()} ${spiProblem}`);
+    if (spiProblem !== undefined) return fail("BAD_PAYLOAD", at + 6, `${where.text()} ${spiProblem}`);
     const spi = copy(body, o + 8, o + 8 + spiSize);
     const transforms = decodeTransforms(body.subarray(o + 8 + spiSize, o + length), at + 8 + spiSize, where);
     if (!transforms.ok) return transforms;
@@ -372,7 +393,7 @@ function decodeSa(body: Uint8Array, site: Site): ParseResult<Payload> {
       return fail(
         "BAD_PAYLOAD",
         at + 7,
-        `${where()} says it has ${plural(transformCount, "transform")} but holds ${transforms.value.length}`,
+        `${where.text()} says it has ${plural(transformCount, "transform")} but holds ${transforms.value.length}`,
       );
     }
     proposals.push({ num: byteAt(body, o + 4), protocolId, spi, transforms: transforms.value });
@@ -397,18 +418,18 @@ function proposalSpiProblem(protocolId: number, spiSize: number): string | undef
     : `has a ${spiSize}-byte SPI; SPIs are 0, 4 or 8 bytes`;
 }
 
-function decodeTransforms(buf: Uint8Array, base: number, owner: () => string): ParseResult<Transform[]> {
+function decodeTransforms(buf: Uint8Array, base: number, owner: Place): ParseResult<Transform[]> {
   const transforms: Transform[] = [];
   let o = 0;
   for (let n = 1; o < buf.length; n++) {
     const at = base + o;
-    const where = (): string => `${owner()}: transform ${n} at offset ${at}`;
+    const where = new Place(owner, "transform", n, at);
     const left = buf.length - o;
     if (left < 8)
       return fail(
         "BAD_PAYLOAD_LENGTH",
         at,
-        `${where()} needs an 8-byte header but only ${plural(left, "byte")} remain`,
+        `${where.text()} needs an 8-byte header but only ${plural(left, "byte")} remain`,
       );
     const lastMore = buf[o];
     const length = be16(buf, o + 2);
@@ -416,20 +437,20 @@ function decodeTransforms(buf: Uint8Array, base: number, owner: () => string): P
       return fail(
         "BAD_PAYLOAD",
         at,
-        `${where()} has last/more field ${lastMore}; RFC 7296 §3.3.2 allows 0 (last) or 3 (more)`,
+        `${where.text()} has last/more field ${lastMore}; RFC 7296 §3.3.2 allows 0 (last) or 3 (more)`,
       );
     }
     if (length < 8)
       return fail(
         "BAD_PAYLOAD_LENGTH",
         at + 2,
-        `${where()} claims ${plural(length, "byte")}, less than its 8-byte header`,
+        `${where.text()} claims ${plural(length, "byte")}, less than its 8-byte header`,
       );
     if (length > left) {
       return fail(
         "BAD_PAYLOAD_LENGTH",
         at + 2,
-        `${where()} claims ${plural(length, "byte")} but only ${plural(left, "byte")} remain in the proposal`,
+        `${where.text()} claims ${plural(length, "byte")} but only ${plural(left, "byte")} remain in the proposal`,
       );
     }
     const isLast = length === left;
@@ -437,7 +458,7 @@ function decodeTransforms(buf: Uint8Array, base: number, owner: () => string): P
       const why = isLast
         ? "is marked 'more' but nothing follows it"
         : `is marked last but ${plural(left - length, "byte")} follow it`;
-      return fail("BAD_PAYLOAD", at, `${where()} ${why}`);
+      return fail("BAD_PAYLOAD", at, `${where.text()} ${why}`);
     }
     const transform: Transform = { type: byteAt(buf, o + 4), id: be16(buf, o + 6) };
     const keyLength = decodeKeyLength(buf.subarray(o + 8, o + length), at + 8, where);
@@ -450,7 +471,7 @@ function decodeTransforms(buf: Uint8Array, base: number, owner: () => string): P
 }
 
 /** Transform attributes (RFC 7296 §3.3.5): only the key length (type 14, TV form) exists in IKEv2. */
-function decodeKeyLength(buf: Uint8Array, base: number, owner: () => string): ParseResult<number | undefined> {
+function decodeKeyLength(buf: Uint8Array, base: number, owner: Place): ParseResult<number | undefined> {
   let keyLength: number | undefined;
   let o = 0;
   while (o < buf.length) {
@@ -460,7 +481,7 @@ function decodeKeyLength(buf: Uint8Array, base: number, owner: () => string): Pa
       return fail(
         "BAD_PAYLOAD_LENGTH",
         at,
-        `${owner()}: attribute at offset ${at} needs 4 bytes but only ${plural(left, "byte")} remain`,
+        `${owner.text()}: attribute at offset ${at} needs 4 bytes but only ${plural(left, "byte")} remain`,
       );
     const word = be16(buf, o);
     const attrType = word & ~ATTR_TV_BIT;
@@ -470,24 +491,24 @@ function decodeKeyLength(buf: Uint8Array, base: number, owner: () => string): Pa
       return fail(
         "BAD_PAYLOAD_LENGTH",
         at + 2,
-        `${owner()}: attribute ${attrType} at offset ${at} claims ${plural(size - 4, "value byte")} but only ${plural(left - 4, "byte")} remain`,
+        `${owner.text()}: attribute ${attrType} at offset ${at} claims ${plural(size - 4, "value byte")} but only ${plural(left - 4, "byte")} remain`,
       );
     }
     if (attrType !== ATTR_KEY_LENGTH) {
       return fail(
         "BAD_PAYLOAD",
         at,
-        `${owner()}: attribute type ${attrType} at offset ${at} is not the key length (14), the only transform attribute IKEv2 defines`,
+        `${owner.text()}: attribute type ${attrType} at offset ${at} is not the key length (14), the only transform attribute IKEv2 defines`,
       );
     }
     if (!tv)
       return fail(
         "BAD_PAYLOAD",
         at,
-        `${owner()}: key length attribute at offset ${at} is in TLV form; RFC 7296 §3.3.5 requires TV`,
+        `${owner.text()}: key length attribute at offset ${at} is in TLV form; RFC 7296 §3.3.5 requires TV`,
       );
     if (keyLength !== undefined)
-      return fail("BAD_PAYLOAD", at, `${owner()}: second key length attribute at offset ${at}`);
+      return fail("BAD_PAYLOAD", at, `${owner.text()}: second key length attribute at offset ${at}`);
     keyLength = be16(buf, o + 2);
     o += size;
   }
@@ -669,22 +690,79 @@ function checkWidth(value: number, bits: 4 | 8 | 15 | 16 | 32, what: string): nu
   return value;
 }
 
-const u8 = (v: number, what: string): Uint8Array => Uint8Array.of(checkWidth(v, 8, what));
-const u16 = (v: number, what: string): Uint8Array => {
-  checkWidth(v, 16, what);
-  return Uint8Array.of(v >>> 8, v & 0xff);
-};
+/**
+ * A growing output buffer. The encoders write every field into one array and patch the length
+ * fields afterwards, instead of building each field, payload and proposal as an array of its own
+ * and concatenating them (an IKE_SA_INIT made some 150 small arrays that way).
+ */
+class Writer {
+  // One scratch array for every encode (they never nest), zeroed again after each: the inner
+  // payloads of SK (AUTH, EAP) do not stay behind in it, and no encode allocates it anew.
+  static #scratch = new Uint8Array(2048);
+  buf = Writer.#scratch;
+  n = 0;
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
+  #room(k: number): void {
+    if (this.n + k <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.n + k) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.buf.subarray(0, this.n));
+    this.buf.fill(0, 0, this.n);
+    this.buf = Writer.#scratch = grown;
   }
-  return out;
+
+  u8(v: number, what: string): void {
+    checkWidth(v, 8, what);
+    this.#room(1);
+    this.buf[this.n++] = v;
+  }
+
+  u16(v: number, what: string): void {
+    checkWidth(v, 16, what);
+    this.#room(2);
+    this.buf[this.n] = v >>> 8;
+    this.buf[this.n + 1] = v & 0xff;
+    this.n += 2;
+  }
+
+  /** `k` zero bytes (reserved fields, placeholders patched later). */
+  zeros(k: number): void {
+    this.#room(k);
+    this.buf.fill(0, this.n, this.n + k);
+    this.n += k;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.#room(b.length);
+    this.buf.set(b, this.n);
+    this.n += b.length;
+  }
+
+  /** Overwrites the 16-bit field at `at` (a length known only after what follows it). */
+  set16(at: number, v: number, what: string): void {
+    checkWidth(v, 16, what);
+    this.buf[at] = v >>> 8;
+    this.buf[at + 1] = v & 0xff;
+  }
+
+  /** The bytes written, as an array of their own. */
+  result(): Uint8Array {
+    return this.buf.slice(0, this.n);
+  }
+
+  /** Zeroes what was written (also after a RangeError part way). */
+  wipe(): void {
+    this.buf.fill(0, 0, this.n);
+    this.n = 0;
+  }
+}
+
+function putBe32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = (v >>> 16) & 0xff;
+  b[at + 2] = (v >>> 8) & 0xff;
+  b[at + 3] = v & 0xff;
 }
 
 /** The 28-byte IKE header alone, e.g. as the start of the AAD/ICV input before the SK body exists. */
@@ -696,16 +774,17 @@ export function encodeHeader(
   if (h.spiI.length !== 8 || h.spiR.length !== 8) {
     throw new RangeError(`IKE SPIs are 8 bytes, got ${h.spiI.length} (initiator) and ${h.spiR.length} (responder)`);
   }
+  // Byte by byte, not through a DataView: `.buffer` of a small typed array makes V8 move its
+  // bytes out of the heap first, which cost more than the rest of the header.
   const out = new Uint8Array(IKE_HEADER_LENGTH);
-  const view = new DataView(out.buffer);
   out.set(h.spiI, 0);
   out.set(h.spiR, 8);
   out[16] = checkWidth(nextPayload, 8, "next payload");
   out[17] = (checkWidth(h.majorVersion, 4, "major version") << 4) | checkWidth(h.minorVersion, 4, "minor version");
   out[18] = checkWidth(h.exchange, 8, "exchange type");
   out[19] = checkWidth(h.flags, 8, "flags");
-  view.setUint32(20, checkWidth(h.messageId, 32, "message ID"));
-  view.setUint32(24, checkWidth(length, 32, "message length"));
+  putBe32(out, 20, checkWidth(h.messageId, 32, "message ID"));
+  putBe32(out, 24, checkWidth(length, 32, "message length"));
   return out;
 }
 
@@ -722,8 +801,15 @@ export function payloadHeaderBytes(nextPayload: number, length: number, critical
 
 /** Encodes a whole message; the header's own `nextPayload` and `length` are ignored and computed. */
 export function encodeMessage(msg: IkeMessage): Uint8Array {
-  const { firstType, bytes } = encodePayloads(msg.payloads);
-  return concat([encodeHeader(msg.header, firstType, IKE_HEADER_LENGTH + bytes.length), bytes]);
+  const w = new Writer();
+  try {
+    w.zeros(IKE_HEADER_LENGTH);
+    const firstType = writeChain(w, msg.payloads);
+    w.buf.set(encodeHeader(msg.header, firstType, w.n), 0);
+    return w.result();
+  } finally {
+    w.wipe();
+  }
 }
 
 /**
@@ -731,115 +817,140 @@ export function encodeMessage(msg: IkeMessage): Uint8Array {
  * field carries its `innerType`. `firstType` is the type of the first payload (0 for none).
  */
 export function encodePayloads(payloads: Payload[]): { firstType: number; bytes: Uint8Array } {
-  const parts: Uint8Array[] = [];
-  payloads.forEach((p, i) => {
+  const w = new Writer();
+  try {
+    const firstType = writeChain(w, payloads);
+    return { firstType, bytes: w.result() };
+  } finally {
+    w.wipe();
+  }
+}
+
+/** Writes the chain; returns the type of its first payload (0 for none). */
+function writeChain(w: Writer, payloads: Payload[]): number {
+  for (let i = 0; i < payloads.length; i++) {
+    const p = payloads[i]!;
     const following = payloads[i + 1];
     const encrypted = p.type === "SK" || p.type === "SKF";
     if (encrypted && following)
       throw new RangeError(`${p.type} payload ${i + 1} of ${payloads.length} must be the last payload`);
     const next = encrypted ? p.innerType : following ? payloadTypeNumber(following) : PayloadType.NONE;
-    const body = encodeBody(p);
-    const length = PAYLOAD_HEADER_LENGTH + body.length;
+    const at = w.n;
+    w.zeros(PAYLOAD_HEADER_LENGTH);
+    writeBody(w, p);
+    const length = w.n - at;
     if (length > 0xffff)
       throw new RangeError(`${p.type} payload would be ${length} bytes, more than a payload length field holds`);
-    parts.push(payloadHeaderBytes(next, length, p.critical ?? false), body);
-  });
+    w.buf[at] = checkWidth(next, 8, "next payload");
+    w.buf[at + 1] = (p.critical ?? false) ? CRITICAL_BIT : 0;
+    w.set16(at + 2, length, "payload length");
+  }
   const first = payloads[0];
-  return { firstType: first ? payloadTypeNumber(first) : PayloadType.NONE, bytes: concat(parts) };
+  return first ? payloadTypeNumber(first) : PayloadType.NONE;
 }
 
-const RESERVED3 = new Uint8Array(3);
-const RESERVED1 = new Uint8Array(1);
-
-function encodeBody(p: Payload): Uint8Array {
+function writeBody(w: Writer, p: Payload): void {
   switch (p.type) {
     case "SA":
-      return concat(p.proposals.map((prop, i) => encodeProposal(prop, i === p.proposals.length - 1)));
+      for (let i = 0; i < p.proposals.length; i++) writeProposal(w, p.proposals[i]!, i === p.proposals.length - 1);
+      return;
     case "KE":
-      return concat([u16(p.group, "KE group"), new Uint8Array(2), p.data]);
+      w.u16(p.group, "KE group");
+      w.zeros(2);
+      w.bytes(p.data);
+      return;
     case "IDi":
     case "IDr":
-      return concat([u8(p.idType, "ID type"), RESERVED3, p.data]);
+      w.u8(p.idType, "ID type");
+      w.zeros(3);
+      w.bytes(p.data);
+      return;
     case "CERT":
     case "CERTREQ":
-      return concat([u8(p.encoding, `${p.type} encoding`), p.data]);
+      w.u8(p.encoding, `${p.type} encoding`);
+      w.bytes(p.data);
+      return;
     case "AUTH":
-      return concat([u8(p.method, "auth method"), RESERVED3, p.data]);
+      w.u8(p.method, "auth method");
+      w.zeros(3);
+      w.bytes(p.data);
+      return;
     case "NONCE":
     case "V":
     case "EAP":
     case "UNKNOWN":
-      return p.data;
+      w.bytes(p.data);
+      return;
     case "N":
-      return concat([
-        u8(p.protocolId, "notify protocol"),
-        u8(p.spi.length, "notify SPI size"),
-        u16(p.notifyType, "notify type"),
-        p.spi,
-        p.data,
-      ]);
+      w.u8(p.protocolId, "notify protocol");
+      w.u8(p.spi.length, "notify SPI size");
+      w.u16(p.notifyType, "notify type");
+      w.bytes(p.spi);
+      w.bytes(p.data);
+      return;
     case "D":
       for (const spi of p.spis) {
         if (spi.length !== p.spiSize)
           throw new RangeError(`D payload SPI of ${spi.length} bytes, but its spiSize is ${p.spiSize}`);
       }
-      return concat([
-        u8(p.protocolId, "delete protocol"),
-        u8(p.spiSize, "delete SPI size"),
-        u16(p.spis.length, "delete SPI count"),
-        ...p.spis,
-      ]);
+      w.u8(p.protocolId, "delete protocol");
+      w.u8(p.spiSize, "delete SPI size");
+      w.u16(p.spis.length, "delete SPI count");
+      for (const spi of p.spis) w.bytes(spi);
+      return;
     case "TSi":
     case "TSr":
-      return concat([u8(p.selectors.length, "selector count"), RESERVED3, ...p.selectors.map(encodeSelector)]);
+      w.u8(p.selectors.length, "selector count");
+      w.zeros(3);
+      for (const s of p.selectors) writeSelector(w, s);
+      return;
     case "CP":
-      return concat([
-        u8(p.cfgType, "CFG type"),
-        RESERVED3,
-        ...p.attributes.flatMap((a) => [
-          u16(checkWidth(a.type, 15, "CP attribute type"), "CP attribute type"),
-          u16(a.value.length, "CP attribute length"),
-          a.value,
-        ]),
-      ]);
+      w.u8(p.cfgType, "CFG type");
+      w.zeros(3);
+      for (const a of p.attributes) {
+        w.u16(checkWidth(a.type, 15, "CP attribute type"), "CP attribute type");
+        w.u16(a.value.length, "CP attribute length");
+        w.bytes(a.value);
+      }
+      return;
     case "SK":
-      return p.body;
+      w.bytes(p.body);
+      return;
     case "SKF":
-      return concat([u16(p.fragmentNumber, "fragment number"), u16(p.totalFragments, "total fragments"), p.body]);
+      w.u16(p.fragmentNumber, "fragment number");
+      w.u16(p.totalFragments, "total fragments");
+      w.bytes(p.body);
+      return;
   }
 }
 
-function encodeProposal(p: Proposal, last: boolean): Uint8Array {
-  const transforms = concat(p.transforms.map((t, i) => encodeTransform(t, i === p.transforms.length - 1)));
-  const length = 8 + p.spi.length + transforms.length;
-  return concat([
-    Uint8Array.of(last ? PROPOSAL_LAST : PROPOSAL_MORE, 0),
-    u16(length, "proposal length"),
-    u8(p.num, "proposal number"),
-    u8(p.protocolId, "proposal protocol"),
-    u8(p.spi.length, "proposal SPI size"),
-    u8(p.transforms.length, "transform count"),
-    p.spi,
-    transforms,
-  ]);
+function writeProposal(w: Writer, p: Proposal, last: boolean): void {
+  const at = w.n;
+  w.zeros(4); // last/more, reserved, length (patched below)
+  w.buf[at] = last ? PROPOSAL_LAST : PROPOSAL_MORE;
+  w.u8(p.num, "proposal number");
+  w.u8(p.protocolId, "proposal protocol");
+  w.u8(p.spi.length, "proposal SPI size");
+  w.u8(p.transforms.length, "transform count");
+  w.bytes(p.spi);
+  for (let i = 0; i < p.transforms.length; i++) writeTransform(w, p.transforms[i]!, i === p.transforms.length - 1);
+  w.set16(at + 2, w.n - at, "proposal length");
 }
 
-function encodeTransform(t: Transform, last: boolean): Uint8Array {
-  const attribute =
-    t.keyLength === undefined
-      ? new Uint8Array(0)
-      : concat([u16(ATTR_TV_BIT | ATTR_KEY_LENGTH, "attribute"), u16(t.keyLength, "key length")]);
-  return concat([
-    Uint8Array.of(last ? TRANSFORM_LAST : TRANSFORM_MORE, 0),
-    u16(8 + attribute.length, "transform length"),
-    u8(t.type, "transform type"),
-    RESERVED1,
-    u16(t.id, "transform ID"),
-    attribute,
-  ]);
+function writeTransform(w: Writer, t: Transform, last: boolean): void {
+  w.u8(last ? TRANSFORM_LAST : TRANSFORM_MORE, "transform last/more");
+  w.zeros(1);
+  w.u16(t.keyLength === undefined ? 8 : 12, "transform length");
+  w.u8(t.type, "transform type");
+  w.zeros(1);
+  w.u16(t.id, "transform ID");
+  if (t.keyLength !== undefined) {
+    w.u16(ATTR_TV_BIT | ATTR_KEY_LENGTH, "attribute");
+    w.u16(t.keyLength, "key length");
+  }
 }
 
-function encodeSelector(s: TrafficSelector): Uint8Array {
+function writeSelector(w: Writer, s: TrafficSelector): void {
   const addrLength = TS_ADDRESS_LENGTH.get(s.tsType);
   if (addrLength === undefined) throw new RangeError(`TS type ${s.tsType} is not 7 (IPv4 range) or 8 (IPv6 range)`);
   if (s.start.length !== addrLength || s.end.length !== addrLength) {
@@ -847,13 +958,11 @@ function encodeSelector(s: TrafficSelector): Uint8Array {
       `TS type ${s.tsType} needs ${addrLength}-byte addresses, got ${s.start.length} and ${s.end.length}`,
     );
   }
-  return concat([
-    u8(s.tsType, "TS type"),
-    u8(s.ipProtocol, "TS IP protocol"),
-    u16(8 + 2 * addrLength, "selector length"),
-    u16(s.startPort, "TS start port"),
-    u16(s.endPort, "TS end port"),
-    s.start,
-    s.end,
-  ]);
+  w.u8(s.tsType, "TS type");
+  w.u8(s.ipProtocol, "TS IP protocol");
+  w.u16(8 + 2 * addrLength, "selector length");
+  w.u16(s.startPort, "TS start port");
+  w.u16(s.endPort, "TS end port");
+  w.bytes(s.start);
+  w.bytes(s.end);
 }

@@ -241,7 +241,8 @@ export class IkeDaemon {
       // The leases of an SA that is gone (not one rekeyed: its successor holds them) go offline.
       if (e.type === "failed" || e.reason !== "rekeyed") {
         const peer = e.ike.eapIdentity ?? e.ike.remoteId;
-        const live = [...this.sas.values()].filter((s) => s !== e.ike);
+        // Only an SA with leases looks at the others (a copy of every SA per DELETE otherwise).
+        const live = e.ike.remoteVips.length > 0 ? [...this.sas.values()].filter((s) => s !== e.ike) : [];
         if (peer)
           for (const l of e.ike.remoteVips)
             if (!live.some((s) => s.remoteVips.includes(l))) this.releaseVirtualIp(l, peer);
@@ -442,11 +443,15 @@ export class IkeDaemon {
   destroyDuplicates(ike: IkeSa): number {
     const who = ike.eapIdentity ?? ike.remoteId;
     if (!who) return 0;
-    const same = (x: IkeIdentity | undefined): boolean =>
-      x !== undefined && x.idType === who.idType && equalBytes(x.data, who.data);
+    // The SAs of the same peer first (a Set: an SA can sit under two keys), then tear them down:
+    // no copy of every SA per new SA, and teardown may change the map.
+    const dups = new Set<IkeSa>();
+    for (const other of this.sas.values()) {
+      if (other !== ike && other.conn.name === ike.conn.name && sameIdentity(other.eapIdentity ?? other.remoteId, who))
+        dups.add(other);
+    }
     let n = 0;
-    for (const other of new Set(this.sas.values())) {
-      if (other === ike || other.conn.name !== ike.conn.name || !same(other.eapIdentity ?? other.remoteId)) continue;
+    for (const other of dups) {
       if (other.state !== "ESTABLISHED" && other.state !== "REKEYING") continue;
       this.logLine(
         "IKE",
@@ -755,3 +760,7 @@ function addrInPrefix(addr: string, spec: string): boolean {
   }
 }
 export type { ChildTemplate };
+
+function sameIdentity(x: IkeIdentity | undefined, who: IkeIdentity): boolean {
+  return x !== undefined && x.idType === who.idType && equalBytes(x.data, who.data);
+}

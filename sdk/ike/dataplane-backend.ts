@@ -12,11 +12,11 @@ import type { ChildBackend } from "./backend.ts";
 import type { ChildSa, ChildSaKeys } from "./child-sa.ts";
 import type { Endpoint } from "./payloads.ts";
 import { IkeError } from "./errors.ts";
-import { secretBytes } from "../dataplane/control-crypto.ts";
+import { secretPiece } from "../dataplane/control-crypto.ts";
 
-/** A copy of key material in memory the garbage collector does not move (see secretBytes). */
+/** A copy of key material in memory the garbage collector does not move (see secretPiece). */
 function secretCopy(k: Uint8Array): Uint8Array {
-  const c = secretBytes(k.length);
+  const c = secretPiece(k.length);
   c.set(k);
   return c;
 }
@@ -174,11 +174,16 @@ export class DataplaneBackend implements ChildBackend {
  */
 function volumeLifetime(child: ChildSa): SaLifetime | undefined {
   const t = child.template;
-  const limits = (bytes: number, packets: number): LifetimeLimits | undefined =>
-    bytes > 0 || packets > 0 ? { ...(bytes > 0 ? { bytes } : {}), ...(packets > 0 ? { packets } : {}) } : undefined;
+  if (t.rekeyBytes <= 0 && t.rekeyPackets <= 0 && t.lifeBytes <= 0 && t.lifePackets <= 0) return undefined;
   const soft = limits(t.rekeyBytes, t.rekeyPackets);
   const hard = limits(t.lifeBytes, t.lifePackets);
   return soft || hard ? { ...(soft ? { soft } : {}), ...(hard ? { hard } : {}) } : undefined;
+}
+
+function limits(bytes: number, packets: number): LifetimeLimits | undefined {
+  return bytes > 0 || packets > 0
+    ? { ...(bytes > 0 ? { bytes } : {}), ...(packets > 0 ? { packets } : {}) }
+    : undefined;
 }
 
 /**

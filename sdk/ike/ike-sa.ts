@@ -14,10 +14,10 @@ import { formatIdentity, type IkeIdentity } from "./identity.ts";
 import { deriveIkeKeys, prfFor, type Prf, type IkeKeys } from "./keys.ts";
 import { SkCipher } from "./sk.ts";
 import { Exchange, HeaderFlag, Notify, ProtocolId, type IkeHeader, type IkeMessage, type Payload } from "./message.ts";
-import type { IkeConnection, ChildTemplate, VirtualIpLease } from "./config.ts";
+import type { IkeConnection, ChildTemplate, RetransmitConfig, VirtualIpLease } from "./config.ts";
 import { logText, type LogSink, type LogText, type Subsystem } from "./log.ts";
 import { IkeError } from "./errors.ts";
-import { TaskManager, type Task } from "./task-manager.ts";
+import { TaskManager, type Task, type TaskManagerHost } from "./task-manager.ts";
 import { ChildSa, jitter, type ChildSaKeys, type ChildSaOwner } from "./child-sa.ts";
 import type { ChildBackend } from "./backend.ts";
 import { chosenProposal, hex, lowerNonce, notify, spiBytes, u32, type Endpoint } from "./payloads.ts";
@@ -192,20 +192,51 @@ export class IkeSa implements ChildSaOwner {
     this.remote = remote;
     this.originalInitiator = originalInitiator;
     this.spiI = spiI ?? host.random(8);
-    this.tasks = new TaskManager({
-      retransmit: conn.retransmit,
-      destroyed: () => this.state === "DESTROYED",
-      encode: (x, response, id, ps) =>
-        x === Exchange.IKE_SA_INIT ? [this.plainMessage(x, response, id, ps)] : this.protect(x, response, id, ps),
-      inbound: () => this.#in,
-      send: (d) => this.sendDatagram(d),
-      setTimer: (ms, fn) => this.timer(ms, fn),
-      clearTimer: (t) => this.cancel(t),
-      log: (s, l, m, k) => this.log(s, l, m, k),
-      crash: (e) => this.crash(e),
-      overLimit: (what) => this.host.overLimit?.(what),
-    });
+    this.tasks = new TaskManager(new IkeSa.#TaskHost(this));
   }
+
+  /**
+   * What the task manager calls on this SA: one object with methods rather than ten closures per
+   * SA (an IKE setup makes two SAs, a gateway thousands). Inside the class body, so it reaches the
+   * private members.
+   */
+  static readonly #TaskHost = class implements TaskManagerHost {
+    readonly #sa: IkeSa;
+    readonly retransmit: RetransmitConfig;
+    constructor(sa: IkeSa) {
+      this.#sa = sa;
+      this.retransmit = sa.conn.retransmit;
+    }
+    destroyed(): boolean {
+      return this.#sa.state === "DESTROYED";
+    }
+    encode(x: number, response: boolean, id: number, ps: Payload[]): Uint8Array[] {
+      return x === Exchange.IKE_SA_INIT
+        ? [this.#sa.plainMessage(x, response, id, ps)]
+        : this.#sa.protect(x, response, id, ps);
+    }
+    inbound(): SkCipher | undefined {
+      return this.#sa.#in;
+    }
+    send(d: Uint8Array): void {
+      this.#sa.sendDatagram(d);
+    }
+    setTimer(ms: number, fn: () => void): TimerId {
+      return this.#sa.timer(ms, fn);
+    }
+    clearTimer(t: unknown): void {
+      this.#sa.cancel(t);
+    }
+    log(s: Subsystem, l: 0 | 1 | 2, m: LogText, k?: string): void {
+      this.#sa.log(s, l, m, k);
+    }
+    crash(e: unknown): void {
+      this.#sa.crash(e);
+    }
+    overLimit(what: "fragments"): void {
+      this.#sa.host.overLimit?.(what);
+    }
+  };
 
   /** Our SPI (the one the peer puts in our slot of the header). */
   get localSpi(): Uint8Array {
@@ -340,9 +371,9 @@ export class IkeSa implements ChildSaOwner {
     this.skKeys = k;
     secret.fill(0);
     const cc = this.host.crypto;
-    const rnd = (n: number): Uint8Array => this.host.random(n);
-    const i2r = new SkCipher(cc, chosen.encr.id, k.skEi, chosen.integ, k.skAi, rnd);
-    const r2i = new SkCipher(cc, chosen.encr.id, k.skEr, chosen.integ, k.skAr, rnd);
+    const host = this.host;
+    const i2r = new SkCipher(cc, chosen.encr.id, k.skEi, chosen.integ, k.skAi, (n) => host.random(n));
+    const r2i = new SkCipher(cc, chosen.encr.id, k.skEr, chosen.integ, k.skAr, (n) => host.random(n));
     this.#out = this.originalInitiator ? i2r : r2i;
     this.#in = this.originalInitiator ? r2i : i2r;
   }
@@ -581,11 +612,8 @@ export class IkeSa implements ChildSaOwner {
       for (const k of Object.values(keys)) k.fill(0);
     }
     this.children.set(spiIn, child);
-    child.startTimers({
-      setTimer: (ms, fn) => this.host.setTimer(ms, fn),
-      clearTimer: (x) => this.host.clearTimer(x),
-      random: (n) => this.host.random(n),
-    });
+    // The host's own timers and randomness (called as its methods), not three closures per child.
+    child.startTimers(this.host);
     this.log(
       "CHD",
       0,

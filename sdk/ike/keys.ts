@@ -9,7 +9,7 @@
  * SA goes (IkeSa.destroy, the Child SA install).
  * @module
  */
-import { secretBytes, type ControlCrypto } from "../dataplane/control-crypto.ts";
+import { secretPiece, type ControlCrypto } from "../dataplane/control-crypto.ts";
 import { HashAlg } from "../dataplane/suites.ts";
 import { byteAt } from "../packet/bytes.ts";
 
@@ -31,23 +31,32 @@ export interface Prf {
   plus?(key: Uint8Array, seed: Uint8Array, length: number): Uint8Array;
 }
 
+/** The Prf objects made so far, per engine and transform id (they hold no state, so SAs share them). */
+const prfs = new WeakMap<ControlCrypto, Map<number, Prf>>();
+
 /** A Prf for transform id `id` (throws for a PRF we do not implement; proposal selection never picks one). */
 export function prfFor(cc: ControlCrypto, id: number): Prf {
+  let byId = prfs.get(cc);
+  if (!byId) prfs.set(cc, (byId = new Map()));
+  const known = byId.get(id);
+  if (known) return known;
   const h = PRF_HASH[id];
   if (!h) throw new Error(`PRF transform ${id} is not implemented`);
-  return {
+  const prf: Prf = Object.freeze({
     id,
     bytes: h.bytes,
-    mac: (key, data) => cc.hmac(h.alg, key, data),
-    plus: (key, seed, length) => cc.prfPlus(h.alg, key, seed, length),
-  };
+    mac: (key: Uint8Array, data: Uint8Array) => cc.hmac(h.alg, key, data),
+    plus: (key: Uint8Array, seed: Uint8Array, length: number) => cc.prfPlus(h.alg, key, seed, length),
+  });
+  byId.set(id, prf);
+  return prf;
 }
 
 /** Concatenates byte strings (into memory that does not move: the parts may be secret). */
 export function concat(...parts: Uint8Array[]): Uint8Array {
   let n = 0;
   for (const p of parts) n += p.length;
-  const out = secretBytes(n);
+  const out = secretPiece(n);
   let at = 0;
   for (const p of parts) {
     out.set(p, at);
@@ -81,7 +90,7 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 export function prfPlus(prf: Prf, key: Uint8Array, seed: Uint8Array, length: number): Uint8Array {
   if (length > 255 * prf.bytes) throw new Error(`prf+ cannot produce ${length} bytes (max ${255 * prf.bytes})`);
   if (prf.plus) return prf.plus(key, seed, length);
-  const out = secretBytes(length);
+  const out = secretPiece(length);
   let t = new Uint8Array(0);
   for (let i = 1, at = 0; at < length; i++) {
     const input = concat(t, seed, Uint8Array.of(i));
@@ -93,6 +102,13 @@ export function prfPlus(prf: Prf, key: Uint8Array, seed: Uint8Array, length: num
   }
   t.fill(0);
   return out;
+}
+
+/** A copy of km[at, at + n) in memory that does not move (one key out of a KEYMAT). */
+function cut(km: Uint8Array, at: number, n: number): Uint8Array {
+  const k = secretPiece(n);
+  k.set(km.subarray(at, at + n));
+  return k;
 }
 
 /** Lengths (bytes) of the IKE SA keys, from the negotiated IKE proposal. */
@@ -140,21 +156,16 @@ export function deriveIkeKeys(
   const total = p + 2 * lengths.integ + 2 * lengths.encr + 2 * p;
   const km = prfPlus(prf, skeyseed, concat(ni, nr, spiI, spiR), total);
   skeyseed.fill(0);
-  let at = 0;
-  const take = (n: number): Uint8Array => {
-    const k = secretBytes(n);
-    k.set(km.subarray(at, at + n));
-    at += n;
-    return k;
-  };
+  const i = lengths.integ,
+    e = lengths.encr;
   const keys = {
-    skD: take(p),
-    skAi: take(lengths.integ),
-    skAr: take(lengths.integ),
-    skEi: take(lengths.encr),
-    skEr: take(lengths.encr),
-    skPi: take(p),
-    skPr: take(p),
+    skD: cut(km, 0, p),
+    skAi: cut(km, p, i),
+    skAr: cut(km, p + i, i),
+    skEi: cut(km, p + 2 * i, e),
+    skEr: cut(km, p + 2 * i + e, e),
+    skPi: cut(km, p + 2 * i + 2 * e, p),
+    skPr: cut(km, 2 * p + 2 * i + 2 * e, p),
   };
   km.fill(0);
   return keys;
@@ -183,18 +194,13 @@ export function deriveChildKeys(
   const seed = pfsSecret ? concat(pfsSecret, ni, nr) : concat(ni, nr);
   const km = prfPlus(prf, skD, seed, 2 * (lengths.encr + lengths.integ));
   seed.fill(0);
-  let at = 0;
-  const take = (n: number): Uint8Array => {
-    const k = secretBytes(n);
-    k.set(km.subarray(at, at + n));
-    at += n;
-    return k;
-  };
+  const e = lengths.encr,
+    i = lengths.integ;
   const keys = {
-    encrI2r: take(lengths.encr),
-    integI2r: take(lengths.integ),
-    encrR2i: take(lengths.encr),
-    integR2i: take(lengths.integ),
+    encrI2r: cut(km, 0, e),
+    integI2r: cut(km, e, i),
+    encrR2i: cut(km, e + i, e),
+    integR2i: cut(km, 2 * e + i, i),
   };
   km.fill(0);
   return keys;

@@ -425,19 +425,32 @@ type PairResult = { picks: Pick[]; failed: number[] };
 const sameEncr = (a: { id: number; keyLength?: number }, b: Transform): boolean =>
   a.id === b.id && (a.keyLength ?? 0) === (b.keyLength ?? 0);
 
+type CfgLists = Record<number, { id: number; keyLength?: number }[]>;
+/** A configured set's transforms by type, made once per set (selection runs for every exchange). */
+const cfgListCache = new WeakMap<AlgorithmSet, CfgLists>();
+
+function configuredLists(cfg: AlgorithmSet): CfgLists {
+  let lists = cfgListCache.get(cfg);
+  if (!lists) {
+    lists = {
+      [E]: cfg.encr,
+      [I]: cfg.integ.map((id) => ({ id })),
+      [P]: cfg.prf.map((id) => ({ id })),
+      [D]: cfg.dh.map((id) => ({ id })),
+      [S]: cfg.esn.map((id) => ({ id })),
+    };
+    cfgListCache.set(cfg, lists);
+  }
+  return lists;
+}
+
 /** One configured set against one offered proposal, type by type (strongSwan's select_algos). */
 function matchPair(cfg: AlgorithmSet, off: Proposal, ignoreDh: boolean): PairResult {
   const picks: Pick[] = [];
   const failed: number[] = [];
   const offeredTypes = new Set(off.transforms.map((t) => t.type));
   for (const t of offeredTypes) if (!PRINT_ORDER.includes(t)) failed.push(t);
-  const cfgLists: Record<number, { id: number; keyLength?: number }[]> = {
-    [E]: cfg.encr,
-    [I]: cfg.integ.map((id) => ({ id })),
-    [P]: cfg.prf.map((id) => ({ id })),
-    [D]: cfg.dh.map((id) => ({ id })),
-    [S]: cfg.esn.map((id) => ({ id })),
-  };
+  const cfgLists = configuredLists(cfg);
   let aead = false;
   for (const type of [E, I, P, D, S]) {
     if (type === I && aead) continue;
@@ -464,19 +477,23 @@ function matchPair(cfg: AlgorithmSet, off: Proposal, ignoreDh: boolean): PairRes
   return { picks, failed };
 }
 
+function pickOf(picks: Pick[], type: number): Pick | undefined {
+  for (const p of picks) if (p.type === type) return p;
+  return undefined;
+}
+
 function toChosen(cfg: AlgorithmSet, off: Proposal, picks: Pick[]): { chosen: Chosen; proposal: Proposal } {
-  const get = (type: number): Pick | undefined => picks.find((p) => p.type === type);
-  const encr = get(E)!;
+  const encr = pickOf(picks, E)!;
   const chosen: Chosen = {
     protocol: cfg.protocol,
     proposalNum: off.num,
     spi: off.spi.slice(),
     encr: encr.keyLength === undefined ? { id: encr.id } : { id: encr.id, keyLength: encr.keyLength },
-    esn: get(S)?.id === 1,
+    esn: pickOf(picks, S)?.id === 1,
   };
-  const integ = get(I),
-    prf = get(P),
-    dh = get(D);
+  const integ = pickOf(picks, I),
+    prf = pickOf(picks, P),
+    dh = pickOf(picks, D);
   if (integ) chosen.integ = integ.id;
   if (prf) chosen.prf = prf.id;
   if (dh) chosen.dh = dh.id;

@@ -43,7 +43,7 @@ export class SkCipher {
   private readonly random: (n: number) => Uint8Array;
   /** Bytes of salt at the end of SK_e (the suite registry's row: 4 GCM/ChaCha20, 3 CCM, 0 CBC). */
   private readonly saltBytes: number;
-  #ivCounter = 0n;
+  #ivCounter = 0;
 
   /**
    * @param encKey SK_e (GCM: key | 4-byte salt)
@@ -94,10 +94,20 @@ export class SkCipher {
   private nextIv(): Uint8Array {
     if (!this.aead) return this.random(16);
     // RFC 5282 §3.1: the IV must never repeat under one key; a counter guarantees it.
-    this.#ivCounter++;
-    const iv = new Uint8Array(8);
-    new DataView(iv.buffer).setBigUint64(0, this.#ivCounter);
-    return iv;
+    // A Number counts exactly to 2^53, far past the 2^32 message IDs one key protects.
+    const c = ++this.#ivCounter;
+    const hi = Math.floor(c / 0x100000000),
+      lo = c >>> 0;
+    return Uint8Array.of(
+      hi >>> 24,
+      (hi >>> 16) & 255,
+      (hi >>> 8) & 255,
+      hi & 255,
+      lo >>> 24,
+      (lo >>> 16) & 255,
+      (lo >>> 8) & 255,
+      lo & 255,
+    );
   }
 
   /**

@@ -11,7 +11,7 @@ import { generateKeyShare, type KeyShare } from "../dh.ts";
 import { acceptChosen, selectProposal, toWireProposals, formatProposal } from "../proposals.ts";
 import { equalBytes } from "../keys.ts";
 import { notifyName, summarizeMessage } from "../names.ts";
-import { Exchange, Notify, NOTIFY_ERROR_MAX, type IkeMessage, type Payload } from "../message.ts";
+import { Exchange, Notify, NOTIFY_ERROR_MAX, type IkeHeader, type IkeMessage, type Payload } from "../message.ts";
 import { SUPPORTED_HASHES } from "../signature-auth.ts";
 import { IkeError } from "../errors.ts";
 import {
@@ -276,6 +276,14 @@ function checkNat(ike: IkeSa, ns: PayloadOf<"N">[], asInitiator: boolean): void 
   ike.natDetected = !remoteOk || !localOk || ike.conn.encap;
 }
 
+/** Answers an IKE_SA_INIT request with an error notify and forgets the SA; returns false. */
+function refuseInit(ike: IkeSa, h: IkeHeader, n: number, data?: Uint8Array): false {
+  ike.spiR = SPI_ZERO;
+  ike.respond(h.exchange, h.messageId, [notify(n, data)]);
+  ike.destroy();
+  return false;
+}
+
 /**
  * The responder's IKE_SA_INIT: returns false if the SA should be forgotten right away (an error
  * was answered).
@@ -288,18 +296,12 @@ export function respondIkeInit(ike: IkeSa, bytes: Uint8Array, msg: IkeMessage): 
   ike.tasks.initAnswered();
   ike.log("ENC", 1, () => `parsed ${summarizeMessage(h.exchange, false, h.messageId, ps)}`);
   ike.log("IKE", 0, () => `${ike.remote.address} is initiating an IKE_SA`);
-  const refuse = (n: number, data?: Uint8Array): false => {
-    ike.spiR = SPI_ZERO;
-    ike.respond(h.exchange, h.messageId, [notify(n, data)]);
-    ike.destroy();
-    return false;
-  };
   const sa = find(ps, "SA"),
     ke = find(ps, "KE"),
     nonce = find(ps, "NONCE");
   if (!sa || !ke || !nonce) {
     ike.log("IKE", 0, "IKE_SA_INIT request lacks SA, KE or Nonce: answered INVALID_SYNTAX");
-    return refuse(Notify.INVALID_SYNTAX);
+    return refuseInit(ike, h, Notify.INVALID_SYNTAX);
   }
   const sel = selectProposal(sa.proposals, ike.conn.ikeProposals);
   ike.log("CFG", 1, () => `received proposals: ${sa.proposals.map(formatProposal).join(", ")}`);
@@ -316,12 +318,12 @@ export function respondIkeInit(ike: IkeSa, bytes: Uint8Array, msg: IkeMessage): 
       `no acceptable IKE proposal from ${ike.remote.address}: ${sel.explanation}`,
     );
     ike.host.event({ type: "failed", ike, error: ike.error });
-    return refuse(Notify.NO_PROPOSAL_CHOSEN);
+    return refuseInit(ike, h, Notify.NO_PROPOSAL_CHOSEN);
   }
   const g = sel.chosen.dh ?? 0;
   if (ke.group !== g) {
     ike.log("IKE", 0, () => `DH group ${groupName(ke.group)} unacceptable, requesting ${groupName(g)}`);
-    return refuse(Notify.INVALID_KE_PAYLOAD, groupBytes(g));
+    return refuseInit(ike, h, Notify.INVALID_KE_PAYLOAD, groupBytes(g));
   }
   ike.spiR = ike.host.random(8);
   ike.ni = nonce.data;
@@ -336,7 +338,7 @@ export function respondIkeInit(ike: IkeSa, bytes: Uint8Array, msg: IkeMessage): 
     secret = ks.computeSecret(ke.data);
   } catch (e) {
     ike.log("IKE", 0, () => `invalid KE payload from ${ike.remote.address}: ${(e as Error).message}`);
-    return refuse(Notify.INVALID_SYNTAX);
+    return refuseInit(ike, h, Notify.INVALID_SYNTAX);
   }
   checkNat(ike, ns, false);
   const cc = ike.host.crypto;
