@@ -46,7 +46,40 @@ export class VirtualClock implements Clock {
 
 /** Lets queued deliveries and promise chains run. */
 export async function settle(): Promise<void> {
-  for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+  const turns = async (): Promise<void> => {
+    for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+  };
+  await turns();
+  // WebCrypto's sign/verify/importKey run on libuv's thread pool: they finish in real time, not in
+  // event-loop turns, so on a busy machine 50 turns may not be enough. Wait for them (bounded).
+  const deadline = Date.now() + 10_000;
+  while (webCryptoInFlight > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1));
+    await turns();
+  }
+}
+
+/** WebCrypto calls started and not yet settled, counted by wrapping the methods the SDK uses. */
+let webCryptoInFlight = 0;
+{
+  const subtle = globalThis.crypto.subtle as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+  for (const m of [
+    "sign",
+    "verify",
+    "importKey",
+    "exportKey",
+    "digest",
+    "generateKey",
+    "deriveBits",
+    "encrypt",
+    "decrypt",
+  ]) {
+    const orig = subtle[m]!.bind(subtle);
+    subtle[m] = (...a: unknown[]) => {
+      webCryptoInFlight++;
+      return orig(...a).finally(() => webCryptoInFlight--);
+    };
+  }
 }
 
 export interface PeerOptions {
