@@ -5,7 +5,7 @@
 // compares tags with ctEqual and writes no plaintext when they differ. Lengths and algorithm ids are
 // public (they come from the negotiated proposal and the message size), so branching on them is fine.
 import { aesExpandKey, aesKeyBytes, aesCbcEncrypt, aesCbcDecrypt } from "./crypto/aes";
-import { gcmContextBytes, gcmInit, gcmSeal, gcmOpen } from "./crypto/gcm";
+import { gcmContextBytes, gcmInit, gcmSeal, gcmOpen, gcmForget } from "./crypto/gcm";
 import { ccmContextBytes, ccmInit, ccmSeal, ccmOpen } from "./crypto/ccm";
 import { hashDigestBytes, hashOneShot, hmacContextBytes, hmacInit, hmacMac } from "./crypto/hmac";
 import {
@@ -51,6 +51,7 @@ export function cc_gcm_seal(key: usize, keyLen: i32, nonce: usize, aad: usize, a
   if (tagLen < 4 || tagLen > 16 || gcmContextBytes(keyLen) == 0 || gcmContextBytes(keyLen) > CTX_BYTES) return 0;
   if (gcmInit(key, keyLen, ctx) == 0) return 0;
   gcmSeal(ctx, nonce, aad, aadLen, src, dst, len, tag, tagLen);
+  gcmForget(ctx);
   wipe(ctx, gcmContextBytes(keyLen));
   return 1;
 }
@@ -60,6 +61,7 @@ export function cc_gcm_open(key: usize, keyLen: i32, nonce: usize, aad: usize, a
   if (tagLen < 4 || tagLen > 16 || gcmContextBytes(keyLen) == 0 || gcmContextBytes(keyLen) > CTX_BYTES) return 0;
   if (gcmInit(key, keyLen, ctx) == 0) return 0;
   const ok = gcmOpen(ctx, nonce, aad, aadLen, src, dst, len, tag, tagLen);
+  gcmForget(ctx);
   wipe(ctx, gcmContextBytes(keyLen));
   return ok;
 }

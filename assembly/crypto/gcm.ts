@@ -9,7 +9,7 @@
 // OpenSSL's AES-NI, constant time too: see sdk/dataplane/native-aes.ts); here they only XOR and
 // GHASH, with the same length-only branches and the same whole-tag ctEqual.
 import { aesKeyBytes, aesExpandKey, aesEncryptBlocks, aesCtrXor } from "./aes";
-import { GHASH_KEY_BYTES, ghashInit, ghashUpdate } from "./ghash";
+import { GHASH_KEY_BYTES, ghashInit, ghashUpdate, ghashForget } from "./ghash";
 import { ctEqual, wipe } from "./ct";
 
 // Context layout (all offsets 16-aligned): [rounds:i32 + pad][GHASH key][AES schedule].
@@ -54,6 +54,11 @@ export function gcmInit(key: usize, keyLen: i32, ctx: usize): i32 {
   ghashInit(stream, ctx + GHASH_OFF);
   wipe(stream, 16);
   return rounds;
+}
+
+/** Call before a GCM context is wiped, freed or reused: drops GHASH's cached expansion of its key. */
+export function gcmForget(ctx: usize): void {
+  ghashForget(ctx + GHASH_OFF);
 }
 
 /** Writes nonce||BE32(first + i) for i < n into ctrs. */

@@ -9,6 +9,22 @@
 // halves of the 32x32 products come from multiplying the bit-reversed operands (low 32 bits only).
 // The scratch accumulators are zeroed before returning.
 //
+// Key storage: a key (per SA) keeps only H^1..H^8 as 16-byte values (GHASH_KEY_BYTES = 128). The
+// multiplication form (4 operand vectors x 4 hole classes + the ninth operand, 272 bytes a power,
+// 2176 in all) is expanded into one static scratch area, a one-entry cache keyed by the key's
+// pointer: ghashUpdate expands only when called with a different pointer than the cached one. The
+// check compares addresses (public, like which SA a packet belongs to), and the expansion is the
+// same shuffles, ANDs and stores for every key: no branch or index depends on key bytes. ghashInit
+// rewrites the cache for its key (a new SA may reuse a removed SA's address), and ghashForget (from
+// gcmForget, called where a GCM context is wiped or freed: saRemove, control.ts) wipes it when it
+// holds that key, so no expanded powers of a removed SA stay behind.
+// Cost of a key switch (expansion of 8 powers): about 45 ns (ghashUpdate with 64 keys round-robin
+// minus one key, 16..128 B: +45..56 ns against +2..13 ns for the former per-key expansion, which
+// only paid cache misses). Single key: 1024 B 30.4 / 32.0 / 32.9 / 30.5 ns per block against
+// 30.1 / 31.2 / 30.0 before, back-to-back runs of bench/micro-gcm.ts (within the run-to-run noise).
+// Every packet on a different key (gcmSeal over 64 contexts round-robin minus one context): +45 and
+// +38 ns at 64 B (7-8.5% of ~530 ns), +144 and +103 ns at 1400 B (under 2.5%).
+//
 // Product: two-level Karatsuba over 32-bit words, 9 carry-less 32x32 products per block. 8 of them
 // (low halves and reversed high halves: 16 lanes) run as 4 x 16 i32x4.mul with 4 lanes each, the
 // ninth ((a0^a1) word sum) as one full 32x32->64 product on the scalar i64.mul (16 muls), so both
@@ -47,12 +63,13 @@
 
 /** Number of precomputed powers of H: up to this many blocks share one reduction. */
 const POWERS: i32 = 8;
-/** Per power: 4 operand vectors (H words Ya, Yb as in karatsubaB, and their bit reversals) x 4 hole
- *  classes, then yc (the XOR of the four 32-bit words of H^k, u64) and 8 bytes of padding. */
+/** Per expanded power: 4 operand vectors (H words Ya, Yb as in karatsubaB, and their bit reversals)
+ *  x 4 hole classes, then yc (the XOR of the four 32-bit words of H^k, u64) and 8 bytes of padding. */
 const POWER_BYTES: i32 = 16 * 16 + 16;
 
-/** Bytes of precomputed GHASH key material (H and whatever powers/representations you keep). */
-export const GHASH_KEY_BYTES: i32 = POWERS * POWER_BYTES;
+/** Bytes of GHASH key material per key (per SA): H^1..H^POWERS as 16-byte values in memory order.
+ *  Their expanded form (POWERS * POWER_BYTES) lives once, in the static cache below. */
+export const GHASH_KEY_BYTES: i32 = POWERS * 16;
 
 const M1: u64 = 0x1111111111111111;
 const M2: u64 = 0x2222222222222222;
@@ -180,15 +197,16 @@ function reduce(z0: u64, z1: u64, z2: u64, h0: u64, h1: u64, h2: u64): v128 {
 
 /**
  * y' = (y ^ X_1)*H^n ^ X_2*H^(n-1) ^ ... ^ X_n*H for n (1..POWERS) full blocks at p,
- * which equals n sequential GHASH steps. y and the result are 16-byte states as stored.
+ * which equals n sequential GHASH steps. y and the result are 16-byte states as stored; ek is the
+ * expanded powers (storePower form).
  * Two-level Karatsuba over 32-bit words: 9 carry-less 32x32 products per block, 8 of them four
  * at a time on the vector multiplier (low halves directly, high halves from bit-reversed
  * operands), the ninth as one 64-bit scalar product, so both multipliers work at once.
  */
-function absorbGroup(key: usize, y: v128, p: usize, n: i32): v128 {
+function absorbGroup(ek: usize, y: v128, p: usize, n: i32): v128 {
   let zc: u64 = 0;
   wipeAccs();
-  let hp = key + <usize>((n - 1) * POWER_BYTES);
+  let hp = ek + <usize>((n - 1) * POWER_BYTES);
   let carry = y;
   const end = p + (<usize>n << 4);
   while (p < end) {
@@ -239,19 +257,27 @@ const consts: usize = memory.data<u32>([
 /** Accumulated 32-bit products of one group (aa, ab, ra, rb; static scratch, single-threaded). */
 const accs: usize = memory.data(64, 16);
 
-/** The four hole classes of v (v & m_j) at dst. */
-function storeClasses(dst: usize, v: v128): void {
-  for (let j = 0; j < 4; j++) v128.store(dst + <usize>(j << 4), v128.and(v, v128.load(consts + <usize>(j << 4))));
+/** The four hole classes of v (v & m_j) at dst; k0 = the class-0 mask (the others are shifts of it). */
+// @ts-ignore: decorator
+@inline function storeClasses(dst: usize, v: v128, k0: v128): void {
+  v128.store(dst, v128.and(v, k0));
+  v128.store(dst, v128.and(v, i32x4.shl(k0, 1)), 16);
+  v128.store(dst, v128.and(v, i32x4.shl(k0, 2)), 32);
+  v128.store(dst, v128.and(v, i32x4.shl(k0, 3)), 48);
 }
 
 /** Writes the multiplication form of the 16-byte value x (memory order) into power slot `slot`. */
-function storePower(slot: usize, x: v128): void {
+// @ts-ignore: decorator
+@inline function storePower(slot: usize, x: v128): void {
+  const k0 = v128.load(consts);
   const ya = swapLanes(x);
-  const rya = rev32x4(ya);
-  storeClasses(slot, ya);
-  storeClasses(slot + 64, karatsubaB(ya));
-  storeClasses(slot + 128, rya);
-  storeClasses(slot + 192, karatsubaB(rya));
+  // rev32x4(swapLanes(x)): the two byte permutations together are one 32-bit lane swap.
+  const rb = revBitsInBytes(x);
+  const rya = i32x4.shuffle(rb, rb, 1, 0, 3, 2);
+  storeClasses(slot, ya, k0);
+  storeClasses(slot + 64, karatsubaB(ya), k0);
+  storeClasses(slot + 128, rya, k0);
+  storeClasses(slot + 192, karatsubaB(rya), k0);
   const c64 = i64x2.extract_lane(ya, 0) ^ i64x2.extract_lane(ya, 1);
   store<u64>(slot, <u64>(<u32>c64 ^ <u32>(c64 >> 32)), 256);
   store<u64>(slot, 0, 264);
@@ -268,28 +294,59 @@ function wipeAccs(): void {
 /** Zero-padded copy of a partial block (static scratch, single-threaded module). */
 const tail: usize = memory.data(16, 16);
 
-/** Precompute from the 16-byte hash key H (big-endian as in SP 800-38D). */
+/** The expanded powers of the key at `cachedKey` (one-entry cache; static, single-threaded). */
+const expanded: usize = memory.data(POWERS * POWER_BYTES, 16);
+/** Key pointer whose powers `expanded` holds; 0 = none. A pointer is public, so is this check. */
+let cachedKey: usize = 0;
+
+/** The expanded powers of key: from the cache, or expanded into it (8 storePower, no branches on
+ *  key bytes). Callers must keep a key's bytes unchanged while it may be cached: ghashInit and
+ *  ghashForget are the only ways to change or drop one. */
+// @ts-ignore: decorator
+@inline function expandedFor(key: usize): usize {
+  if (key != cachedKey) {
+    for (let i = 0; i < POWERS; i++) storePower(expanded + <usize>(i * POWER_BYTES), v128.load(key + <usize>(i << 4)));
+    cachedKey = key;
+  }
+  return expanded;
+}
+
+/** Drops the cached expansion if it is key's (wipes it): call before a key's memory is wiped,
+ *  freed or reused, so no key-derived bytes of a removed SA stay in the static scratch. */
+export function ghashForget(key: usize): void {
+  if (key != cachedKey) return;
+  memory.fill(expanded, 0, <usize>(POWERS * POWER_BYTES));
+  cachedKey = 0;
+}
+
+/** Precompute from the 16-byte hash key H (big-endian as in SP 800-38D). Leaves the cache holding
+ *  this key's expansion (a new key may reuse the address of an old, cached one). */
 export function ghashInit(h: usize, key: usize): void {
+  cachedKey = 0;
   const hv = v128.load(h);
-  storePower(key, hv);
+  v128.store(key, hv);
+  storePower(expanded, hv);
   let pw = hv;
   for (let i = 1; i < POWERS; i++) {
-    // H^(i+1) = H^i * H: one block through slot 0 (which holds H).
+    // H^(i+1) = H^i * H: one block through expanded slot 0 (which holds H).
     v128.store(tail, pw);
-    pw = absorbGroup(key, i64x2.splat(0), tail, 1);
-    storePower(key + <usize>(i * POWER_BYTES), pw);
+    pw = absorbGroup(expanded, i64x2.splat(0), tail, 1);
+    v128.store(key + <usize>(i << 4), pw);
+    storePower(expanded + <usize>(i * POWER_BYTES), pw);
   }
+  cachedKey = key;
   v128.store(tail, i64x2.splat(0));
   wipeAccs();
 }
 
 /** y = GHASH state (16 bytes, big-endian); absorbs len bytes (last partial block zero-padded). */
 export function ghashUpdate(key: usize, y: usize, data: usize, len: i32): void {
+  const ek = expandedFor(key);
   let s = v128.load(y);
   let blocks = len >> 4;
   while (blocks > 0) {
     const n = blocks < POWERS ? blocks : POWERS;
-    s = absorbGroup(key, s, data, n);
+    s = absorbGroup(ek, s, data, n);
     data += <usize>(n << 4);
     blocks -= n;
   }
@@ -297,7 +354,7 @@ export function ghashUpdate(key: usize, y: usize, data: usize, len: i32): void {
   if (rest != 0) {
     v128.store(tail, i64x2.splat(0));
     memory.copy(tail, data, <usize>rest);
-    s = absorbGroup(key, s, tail, 1);
+    s = absorbGroup(ek, s, tail, 1);
     v128.store(tail, i64x2.splat(0));
   }
   v128.store(y, s);

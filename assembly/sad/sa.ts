@@ -15,7 +15,7 @@ import { lifetimeInit, lifetimeSet, lifeMark, LIMITS_BYTES } from "./lifetime";
 import { blockAlloc, blockFree } from "./blocks";
 import { spiInsert, spiRemove } from "./spi-table";
 import { replayBlocks } from "./replay";
-import { gcmContextBytes, gcmInit } from "../crypto/gcm";
+import { gcmContextBytes, gcmInit, gcmForget } from "../crypto/gcm";
 import { ccmContextBytes, ccmInit } from "../crypto/ccm";
 import { aesKeyBytes, aesExpandKey } from "../crypto/aes";
 import { hmacContextBytes, hmacInit, hashDigestBytes } from "../crypto/hmac";
@@ -177,6 +177,7 @@ export function saRemove(slot: i32): i32 {
   if ((flags & F_IN_USE) == 0) return ERR_BAD_SLOT;
   if ((flags & F_INBOUND) != 0) spiRemove(load<u32>(meta, M_SPI));
   const keys = <usize>load<u32>(meta, M_KEY_PTR);
+  gcmForget(keys); // a pointer compare: no-op unless GHASH's cache holds this SA's powers
   if (keys != meta + M_KEY_INLINE) blockFree(keys, <i32>load<u32>(meta, M_KEY_BYTES));
   const bitmap = <usize>load<u32>(meta, M_BITMAP);
   if (bitmap != 0 && bitmap != meta + M_REPLAY_INLINE) blockFree(bitmap, <i32>load<u32>(meta, M_BITMAP_BLOCKS) << 3);

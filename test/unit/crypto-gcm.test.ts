@@ -244,6 +244,33 @@ test("GCM matches node:crypto for lengths 0..100, 1400, 1500, all key sizes, in 
   }
 });
 
+test("contexts used in turn, re-keyed at the same address and forgotten all match node:crypto", () => {
+  // GHASH expands one key's powers into a shared cache keyed by the context address: switching
+  // contexts, re-initialising one in place (a new SA at a removed SA's address) and gcmForget
+  // must never leave a stale expansion in use.
+  const other = new Gcm(gcm.p);
+  const keys = [rand(16), rand(32)];
+  assert.equal(gcm.init(keys[0]!), 10);
+  assert.equal(other.init(keys[1]!), 14);
+  const forget = (g: Gcm): void => void g.p.x.gcmForget!(g.ctx);
+  for (let i = 0; i < 24; i++) {
+    const which = i % 3 === 2 ? 1 : 0;
+    const g = which === 0 ? gcm : other;
+    if (i % 7 === 6) {
+      keys[which] = rand(keys[which]!.length);
+      g.init(keys[which]);
+    }
+    if (i % 5 === 4) forget(g);
+    const nonce = rand(12),
+      aad = rand(8),
+      pt = rand([0, 16, 64, 200, 1400][i % 5]!);
+    const ref = nodeSeal(keys[which]!, nonce, aad, pt);
+    assert.equal(hex(g.seal(nonce, aad, pt, 16)), hex(ref), `step ${i}`);
+    const opened = g.open(nonce, aad, ref.subarray(0, pt.length), ref.subarray(pt.length));
+    assert.equal(hex(opened ?? new Uint8Array()), hex(pt), `step ${i}`);
+  }
+});
+
 test("a one-bit change in any tag byte, the ciphertext, the AAD or the nonce is rejected without output", () => {
   const key = rand(16);
   gcm.init(key);
