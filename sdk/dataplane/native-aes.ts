@@ -59,11 +59,12 @@ export const NATIVE_AES_MAX_SAS = 4096;
 
 /**
  * Default dispatch threshold in bytes of a batch. Measured (bench/native-aes-crossover.ts, CPU
- * clock, Node 20 on AMD EPYC, native/wasm): 64 B × 4 0.63-0.94×, 256 B × 1 0.79×, 256 B × 2
- * 0.99-1.10×, 64 B × 8 1.11-1.14×, 1400 B × 1 1.39-1.43×, 64+ packets 1.4-1.6×. Below about
- * 512 bytes the fixed cost of the cipher call (about 1 µs) is more than the wasm AES it saves.
+ * clock, Node 20 on AMD EPYC, native/wasm, two runs, after the i32x4.mul GHASH): 64 B × 8
+ * 0.93-1.02×, 256 B × 2 0.69-0.85×, 256 B × 4 0.94-1.07×, 64 B × 16 1.19-1.28×, 1400 B × 1
+ * 1.08-1.10×, 64+ packets 1.46-1.76×. Below about 1 KiB the fixed cost of the cipher call (about
+ * 1 µs) is more than the wasm AES it saves (it was 512 B before GHASH got faster on both sides).
  */
-export const NATIVE_AES_MIN_BYTES = 512;
+export const NATIVE_AES_MIN_BYTES = 1024;
 
 let nodeCrypto: NodeCryptoAes | null | undefined;
 
