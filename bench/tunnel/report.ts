@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import type { Measurement, Mode } from "./iperf.ts";
 import { type PathResult, type TunnelResults, median } from "./results.ts";
 import { type Bar, barChart } from "./svg.ts";
+import { replaceBetween } from "../sections.ts";
 
 const START = "<!-- bench-tunnel:start -->";
 const END = "<!-- bench-tunnel:end -->";
@@ -162,18 +163,9 @@ export function readmeSection(r: TunnelResults, svgPath: string): string {
   ].join("\n");
 }
 
-/** Replaces what lies between the markers, each alone on its line (a marker quoted in prose does not count). */
+/** Replaces what lies between this report's markers (see bench/sections.ts). */
 export function replaceSection(text: string, section: string): string | undefined {
-  const line = (m: string, from = 0) => {
-    for (let i = text.indexOf(m, from); i >= 0; i = text.indexOf(m, i + 1)) {
-      if ((i === 0 || text[i - 1] === "\n") && (text[i + m.length] ?? "\n") === "\n") return i;
-    }
-    return -1;
-  };
-  const a = line(START),
-    b = a < 0 ? -1 : line(END, a);
-  if (a < 0 || b < a) return undefined;
-  return `${text.slice(0, a + START.length)}\n${section}\n${text.slice(b)}`;
+  return replaceBetween(text, START, END, section);
 }
 
 /** Writes results.md and plot.svg beside `resultsPath` and the README sections of `readmes`. */
