@@ -11,6 +11,7 @@ import type { IkeConnection } from "./config.ts";
 import type { VipPoolConfig } from "./pool.ts";
 import type { EapSecret } from "./eap-secrets.ts";
 import type { LogSink } from "./log.ts";
+import type { ChildKeys } from "./dataplane-backend.ts";
 
 /** Sends datagrams. `local.port` names the socket; ports other than 500 carry the non-ESP marker. */
 export interface IkeTransport {
@@ -92,19 +93,8 @@ export interface IkeDaemonOptions {
 }
 
 /** One direction of a Child SA with its keys, for Wireshark's `esp_sa` table (see {@link IkeDaemonOptions.keyLog}). */
-export interface ChildKeyRecord {
-  child: ChildSa;
+export interface ChildKeyRecord extends ChildKeys {
   ike: IkeSa;
-  direction: "in" | "out";
-  spi: number;
-  /** Outer source and destination of the packets this SA protects. */
-  src: string;
-  dst: string;
-  /** Dataplane suite keyword (e.g. `aes128gcm16`, `aes128-sha256`). */
-  suite: string;
-  /** Encryption key (for AEAD suites the key followed by the 4-byte salt), integrity key (empty for AEAD). */
-  encKey: Uint8Array;
-  integKey: Uint8Array;
 }
 
 /** Where decapsulated inner packets go. */

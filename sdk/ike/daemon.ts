@@ -26,26 +26,14 @@ import { statusOf } from "./daemon-status.ts";
 import {
   KEEPALIVE_MS,
   systemClock,
-  type ChildKeyRecord,
   type Clock,
   type IkeCounters,
   type IkeDaemonOptions,
   type IkeSaStatus,
-  type IkeTransport,
   type InnerHandler,
 } from "./daemon-types.ts";
 
-export {
-  KEEPALIVE_MS,
-  systemClock,
-  type ChildKeyRecord,
-  type Clock,
-  type IkeCounters,
-  type IkeDaemonOptions,
-  type IkeSaStatus,
-  type IkeTransport,
-  type InnerHandler,
-};
+export * from "./daemon-types.ts";
 
 /** The IKE SA that owns a child now (children move to the successor of an IKE rekey). */
 function ownerOf(child: ChildSa): IkeSa {

@@ -26,9 +26,12 @@ export interface ChildKeys {
   child: ChildSa;
   direction: "in" | "out";
   spi: number;
+  /** Outer source and destination of the packets this SA protects. */
   src: string;
   dst: string;
+  /** Dataplane suite keyword (e.g. `aes128gcm16`, `aes128-sha256`). */
   suite: string;
+  /** Encryption key (for AEAD suites the key followed by the 4-byte salt), integrity key (empty for AEAD). */
   encKey: Uint8Array;
   integKey: Uint8Array;
 }
