@@ -51,9 +51,9 @@ export async function settle(): Promise<void> {
   };
   await turns();
   // WebCrypto's sign/verify/importKey run on libuv's thread pool: they finish in real time, not in
-  // event-loop turns, so on a busy machine 50 turns may not be enough. Wait for them (bounded).
-  const deadline = Date.now() + 10_000;
-  while (webCryptoInFlight > 0 && Date.now() < deadline) {
+  // event-loop turns, so on a busy machine 50 turns may not be enough. Wait for them (at most
+  // 10,000 rounds of a 1 ms timer and 50 turns: a call that never settles cannot hang the test).
+  for (let round = 0; webCryptoInFlight > 0 && round < 10_000; round++) {
     await new Promise((r) => setTimeout(r, 1));
     await turns();
   }
