@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { icmpEcho } from "../../sdk/packet/icmp.ts";
 import { refEncap } from "./esp-ref.ts";
 import { repoPath, unhex } from "./interop.ts";
+import { pskConf } from "./psk-conf.ts";
 
 export const CLI = repoPath("bin/ipsec-wasm.mjs");
 
@@ -60,40 +61,13 @@ export class CliHarness {
     const path = join(this.work, `${me.id}.conf`);
     writeFileSync(
       path,
-      `connections {
-  t {
-    local_addrs = ${me.addr}
-    remote_addrs = ${peer.addr}
-    local_port = ${port}
-    remote_port = ${port}
-    proposals = aes128gcm16-prfsha256-x25519
-    ${opts.ikeRekey ? `rekey_time = ${opts.ikeRekey}` : ""}
-    local {
-      auth = psk
-      id = ${me.id}
-    }
-    remote {
-      auth = psk
-      id = ${peer.id}
-    }
-    children {
-      net {
-        local_ts = ${me.ts}
-        remote_ts = ${peer.ts}
-        esp_proposals = ${opts.esp ?? "aes128-sha256"}
-        ${opts.childRekey ? `rekey_time = ${opts.childRekey}` : ""}
-      }
-    }
-  }
-}
-secrets {
-  ike-1 {
-    id-1 = ${me.id}
-    id-2 = ${peer.id}
-    secret = cli-obs-test-psk-not-secret
-  }
-}
-`,
+      pskConf(me, peer, {
+        port,
+        esp: opts.esp ?? "aes128-sha256",
+        ike: opts.ikeRekey ? `rekey_time = ${opts.ikeRekey}` : "",
+        child: opts.childRekey ? `rekey_time = ${opts.childRekey}` : "",
+        psk: "cli-obs-test-psk-not-secret",
+      }),
     );
     return path;
   }

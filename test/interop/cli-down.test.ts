@@ -13,6 +13,7 @@ import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoPath } from "../helpers/interop.ts";
+import { pskConf } from "../helpers/psk-conf.ts";
 import { startSwanPeer, type SwanPeer, type CommandResult } from "../helpers/strongswan.ts";
 
 const CLI = repoPath("bin/ipsec-wasm.mjs");
@@ -99,41 +100,7 @@ function loopConf(
   port: number,
 ): string {
   const path = join(work, `${name}.conf`);
-  writeFileSync(
-    path,
-    `connections {
-  t {
-    local_addrs = ${me.addr}
-    remote_addrs = ${peer.addr}
-    local_port = ${port}
-    remote_port = ${port}
-    proposals = aes128gcm16-prfsha256-x25519
-    local {
-      auth = psk
-      id = ${me.id}
-    }
-    remote {
-      auth = psk
-      id = ${peer.id}
-    }
-    children {
-      net {
-        local_ts = ${me.ts}
-        remote_ts = ${peer.ts}
-        esp_proposals = aes128gcm16
-      }
-    }
-  }
-}
-secrets {
-  ike-1 {
-    id-1 = ${me.id}
-    id-2 = ${peer.id}
-    secret = cli-down-test-psk-not-secret
-  }
-}
-`,
-  );
+  writeFileSync(path, pskConf(me, peer, { port, esp: "aes128gcm16", psk: "cli-down-test-psk-not-secret" }));
   return path;
 }
 
