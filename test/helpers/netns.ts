@@ -4,9 +4,10 @@
 // long-running processes in their own process groups. `cleanup()` kills exactly those process
 // groups (by PID) and deletes exactly those namespaces; it also runs on process exit. Needs root.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import assert from "node:assert/strict";
 import { after, before } from "node:test";
 
 const PATH = `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/sbin:/sbin`;
@@ -53,6 +54,17 @@ export function requireNetns(tools: { cmd: string; pkg: string }[] = []): void {
 
 const SIG: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 
+let signalsHooked = false;
+/**
+ * A test process stopped by SIGINT or SIGTERM (a runner's timeout, Ctrl-C) would skip its "exit"
+ * handlers, and with them every lab's cleanupSync: exit instead, so they run.
+ */
+function exitOnSignals(): void {
+  if (signalsHooked) return;
+  signalsHooked = true;
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => process.exit(128 + SIG[sig]!));
+}
+
 /** Namespaces, links and processes of one test file; everything it made goes in {@link cleanup}. */
 export class NetnsLab {
   readonly prefix: string;
@@ -65,6 +77,7 @@ export class NetnsLab {
   constructor(tag: string) {
     this.prefix = `${tag}${process.pid.toString(36)}`;
     process.on("exit", this.#onExit);
+    exitOnSignals();
   }
 
   /** Runs `ip ARGS` (in the caller's namespace), throwing with its stderr on failure. */
@@ -329,9 +342,71 @@ export function vethPair(
     pair.nsB = pair.lab.netns();
     pair.lab.veth(pair.nsA, aAddr, pair.nsB, bAddr);
   });
+  const removeWork = (): void => rmSync(pair.work, { recursive: true, force: true });
+  process.on("exit", removeWork); // also when a signal ends the file (exitOnSignals)
   after(async () => {
     await pair.lab.cleanup();
-    rmSync(pair.work, { recursive: true, force: true });
+    removeWork();
+    process.off("exit", removeWork);
   });
   return pair;
+}
+
+/** The two `up --tun` processes of a pair test: A initiates, B listens (`--listen`). */
+export interface TunPair {
+  a: Spawned;
+  b: Spawned;
+  tmpA: string;
+  tmpB: string;
+  tunA: string;
+  tunB: string;
+}
+
+/** How one side of a pair runs: the command that runs the CLI, its conf file, its environment. */
+export interface TunPairSide {
+  cmd: string[];
+  conf: string;
+  env?: Record<string, string>;
+}
+
+/**
+ * Starts B (`up --listen`) in `veth.nsB`, then A (`up`) in `veth.nsA`, each with its own TUN named
+ * after `tag` and its own TMPDIR (the control socket), and waits until both installed their routes.
+ */
+export async function startTunPair(
+  veth: VethPair,
+  tag: string,
+  side: (which: "a" | "b") => TunPairSide,
+  args: string[] = [],
+): Promise<TunPair> {
+  const { lab, work } = veth;
+  const tmpA = join(work, `${tag}-a`),
+    tmpB = join(work, `${tag}-b`);
+  mkdirSync(tmpA);
+  mkdirSync(tmpB);
+  const tunA = `${lab.prefix}${tag}a`,
+    tunB = `${lab.prefix}${tag}b`;
+  const sa = side("a"),
+    sb = side("b");
+  const b = lab.spawn(veth.nsB, [...sb.cmd, "up", "--listen", "--conf", sb.conf, "--tun", tunB, ...args], {
+    TMPDIR: tmpB,
+    ...sb.env,
+  });
+  await b.waitFor(/listening on/, 20_000);
+  const a = lab.spawn(veth.nsA, [...sa.cmd, "up", "--conf", sa.conf, "--tun", tunA, ...args], {
+    TMPDIR: tmpA,
+    ...sa.env,
+  });
+  await a.waitFor(new RegExp(`${tunA}: routes`), 25_000);
+  await b.waitFor(new RegExp(`${tunB}: routes`), 10_000);
+  return { a, b, tmpA, tmpB, tunA, tunB };
+}
+
+/** The last test of a pair file: no TUN in either namespace, and after cleanup no namespace, process or TUN of the lab. */
+export async function assertNothingLeft(veth: VethPair): Promise<void> {
+  const { lab } = veth;
+  for (const ns of [veth.nsA, veth.nsB]) assert.deepEqual(lab.state(ns).tuns, []);
+  await lab.cleanup();
+  assert.deepEqual(lab.leftovers(), { namespaces: [], pids: [] });
+  assert.doesNotMatch(lab.ip(["-o", "link", "show", "type", "tun"]), new RegExp(lab.prefix));
 }

@@ -8,9 +8,16 @@
 // root, iproute2, iputils-ping, iperf3 and a built dist/ (npm run build).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+
 import { join } from "node:path";
-import { tunnelJson, type Spawned, type IperfEnd, vethPair } from "../helpers/netns.ts";
+import {
+  tunnelJson,
+  type IperfEnd,
+  vethPair,
+  startTunPair,
+  assertNothingLeft,
+  type TunPair,
+} from "../helpers/netns.ts";
 import { repoPath } from "../helpers/interop.ts";
 import { writeTunConf, type TunSide } from "../helpers/tun-conf.ts";
 
@@ -30,44 +37,18 @@ function conf(name: string, me: TunSide, peer: TunSide): string {
   return writeTunConf(join(work, `${name}.conf`), me, peer, { esp: "chacha20poly1305", psk: "tun-offload-test-psk" });
 }
 
-interface Pair {
-  a: Spawned;
-  b: Spawned;
-  tmpA: string;
-  tmpB: string;
-  tunA: string;
-  tunB: string;
-}
+type Pair = TunPair;
 
 const OFF = { IPSEC_WASM_TUN_OFFLOAD: "off", IPSEC_WASM_UDP_GRO: "off" };
 
-/** Starts B (`--listen`) and A, each with a TUN (offloads as `envA`/`envB` say), and waits for their routes. */
-async function pair(
-  tag: string,
-  envA: Record<string, string>,
-  envB: Record<string, string>,
-  sides = [A, B],
-): Promise<Pair> {
+/** Starts B (`--listen`, environment `envB`) and A (`envA`), each with a TUN; waits for both routes. */
+function pair(tag: string, envA: Record<string, string>, envB: Record<string, string>, sides = [A, B]): Promise<Pair> {
   const [sa, sb] = sides as [TunSide, TunSide];
-  const tmpA = join(work, `${tag}-a`),
-    tmpB = join(work, `${tag}-b`);
-  mkdirSync(tmpA);
-  mkdirSync(tmpB);
-  const tunA = `${lab.prefix}${tag}a`,
-    tunB = `${lab.prefix}${tag}b`;
-  const b = lab.spawn(
-    veth.nsB,
-    [process.execPath, CLI, "up", "--listen", "--conf", conf(`${tag}-b`, sb, sa), "--tun", tunB],
-    { TMPDIR: tmpB, ...envB },
+  return startTunPair(veth, tag, (w) =>
+    w === "a"
+      ? { cmd: [process.execPath, CLI], conf: conf(`${tag}-a`, sa, sb), env: envA }
+      : { cmd: [process.execPath, CLI], conf: conf(`${tag}-b`, sb, sa), env: envB },
   );
-  await b.waitFor(/listening on/, 15_000);
-  const a = lab.spawn(veth.nsA, [process.execPath, CLI, "up", "--conf", conf(`${tag}-a`, sa, sb), "--tun", tunA], {
-    TMPDIR: tmpA,
-    ...envA,
-  });
-  await a.waitFor(new RegExp(`${tunA}: routes`), 20_000);
-  await b.waitFor(new RegExp(`${tunB}: routes`), 10_000);
-  return { a, b, tmpA, tmpB, tunA, tunB };
 }
 
 async function stopPair(p: Pair): Promise<void> {
@@ -205,9 +186,6 @@ test(
   },
 );
 
-test("afterwards: no TUN device, route, namespace or process of these tests is left", { timeout: 30_000 }, async () => {
-  for (const ns of [veth.nsA, veth.nsB]) assert.deepEqual(lab.state(ns).tuns, []);
-  await lab.cleanup();
-  assert.deepEqual(lab.leftovers(), { namespaces: [], pids: [] });
-  assert.doesNotMatch(lab.ip(["-o", "link", "show", "type", "tun"]), new RegExp(lab.prefix));
-});
+test("afterwards: no TUN device, route, namespace or process of these tests is left", { timeout: 30_000 }, () =>
+  assertNothingLeft(veth),
+);

@@ -6,9 +6,16 @@
 // iproute2, iputils-ping, iperf3 and a built dist/ (npm run build).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+
 import { join } from "node:path";
-import { tunnelJson, type Spawned, type IperfEnd, vethPair } from "../helpers/netns.ts";
+import {
+  tunnelJson,
+  type IperfEnd,
+  vethPair,
+  startTunPair,
+  assertNothingLeft,
+  type TunPair,
+} from "../helpers/netns.ts";
 import { repoPath } from "../helpers/interop.ts";
 import { writeTunConf, type TunSide } from "../helpers/tun-conf.ts";
 
@@ -30,43 +37,20 @@ function conf(name: string, me: TunSide, peer: TunSide, extra = ""): string {
 const A = { out: A_OUT, inner: A_IN, id: "a.example" },
   B = { out: B_OUT, inner: B_IN, id: "b.example" };
 
-interface Pair {
-  a: Spawned;
-  b: Spawned;
-  tmpA: string;
-  tmpB: string;
-  tunA: string;
-  tunB: string;
-}
+type Pair = TunPair;
 
-/** Starts B (`--listen`) and A (initiator), each with a TUN, and waits until both have routes. */
-async function pair(
-  tag: string,
-  args: string[] = [],
-  childExtra = "",
-  sides: [typeof A, typeof B] = [A, B],
-): Promise<Pair> {
+/** Starts B (`--listen`) and A, each with a TUN; waits for both routes. */
+function pair(tag: string, args: string[] = [], childExtra = "", sides: [typeof A, typeof B] = [A, B]): Promise<Pair> {
   const [sa, sb] = sides;
-  const tmpA = join(work, `${tag}-a`),
-    tmpB = join(work, `${tag}-b`);
-  mkdirSync(tmpA);
-  mkdirSync(tmpB);
-  const tunA = `${lab.prefix}${tag}a`,
-    tunB = `${lab.prefix}${tag}b`;
-  const b = lab.spawn(
-    veth.nsB,
-    [process.execPath, CLI, "up", "--listen", "--conf", conf(`${tag}-b`, sb, sa, childExtra), "--tun", tunB, ...args],
-    { TMPDIR: tmpB },
+  return startTunPair(
+    veth,
+    tag,
+    (w) => ({
+      cmd: [process.execPath, CLI],
+      conf: w === "a" ? conf(`${tag}-a`, sa, sb, childExtra) : conf(`${tag}-b`, sb, sa, childExtra),
+    }),
+    args,
   );
-  await b.waitFor(/listening on/, 15_000);
-  const a = lab.spawn(
-    veth.nsA,
-    [process.execPath, CLI, "up", "--conf", conf(`${tag}-a`, sa, sb, childExtra), "--tun", tunA, ...args],
-    { TMPDIR: tmpA },
-  );
-  await a.waitFor(new RegExp(`${tunA}: routes`), 20_000);
-  await b.waitFor(new RegExp(`${tunB}: routes`), 10_000);
-  return { a, b, tmpA, tmpB, tunA, tunB };
 }
 
 /**
@@ -244,10 +228,6 @@ test(
   },
 );
 
-test("afterwards: no TUN device, route, namespace or process of these tests is left", { timeout: 30_000 }, async () => {
-  for (const ns of [veth.nsA, veth.nsB]) assert.deepEqual(lab.state(ns).tuns, []);
-  await lab.cleanup();
-  assert.deepEqual(lab.leftovers(), { namespaces: [], pids: [] });
-  const hostTuns = lab.ip(["-o", "link", "show", "type", "tun"]);
-  assert.doesNotMatch(hostTuns, new RegExp(lab.prefix));
-});
+test("afterwards: no TUN device, route, namespace or process of these tests is left", { timeout: 30_000 }, () =>
+  assertNothingLeft(veth),
+);

@@ -10,9 +10,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { tunnelJson, type Spawned, type IperfEnd, vethPair } from "../helpers/netns.ts";
+import {
+  tunnelJson,
+  type IperfEnd,
+  vethPair,
+  startTunPair,
+  assertNothingLeft,
+  type TunPair,
+} from "../helpers/netns.ts";
 import { repoPath } from "../helpers/interop.ts";
 import { writeTunConf, type TunSide } from "../helpers/tun-conf.ts";
 import { tool } from "../consumers/harness.ts";
@@ -61,35 +68,19 @@ function conf(name: string, me: TunSide, peer: TunSide): string {
   return writeTunConf(join(work, `${name}.conf`), me, peer, { psk: "tun-runtimes-test-psk" });
 }
 
-interface Pair {
-  a: Spawned;
-  b: Spawned;
-  tmpA: string;
-  tmpB: string;
-  tunA: string;
-  tunB: string;
-}
+type Pair = TunPair;
 
 /** Starts B (`--listen`, run by `runB`) and A (initiator, `runA`), each with a TUN; waits for both routes. */
-async function pair(tag: string, runA: string[], runB: string[], args: string[] = []): Promise<Pair> {
-  const tmpA = join(work, `${tag}-a`),
-    tmpB = join(work, `${tag}-b`);
-  mkdirSync(tmpA);
-  mkdirSync(tmpB);
-  const tunA = `${lab.prefix}${tag}a`,
-    tunB = `${lab.prefix}${tag}b`;
-  const b = lab.spawn(veth.nsB, [...runB, "up", "--listen", "--conf", conf(`${tag}-b`, B, A), "--tun", tunB, ...args], {
-    TMPDIR: tmpB,
-    NO_COLOR: "1",
-  });
-  await b.waitFor(/listening on/, 20_000);
-  const a = lab.spawn(veth.nsA, [...runA, "up", "--conf", conf(`${tag}-a`, A, B), "--tun", tunA, ...args], {
-    TMPDIR: tmpA,
-    NO_COLOR: "1",
-  });
-  await a.waitFor(new RegExp(`${tunA}: routes`), 25_000);
-  await b.waitFor(new RegExp(`${tunB}: routes`), 10_000);
-  return { a, b, tmpA, tmpB, tunA, tunB };
+function pair(tag: string, runA: string[], runB: string[], args: string[] = []): Promise<Pair> {
+  return startTunPair(
+    veth,
+    tag,
+    (w) =>
+      w === "a"
+        ? { cmd: runA, conf: conf(`${tag}-a`, A, B), env: { NO_COLOR: "1" } }
+        : { cmd: runB, conf: conf(`${tag}-b`, B, A), env: { NO_COLOR: "1" } },
+    args,
+  );
 }
 
 /**
@@ -266,9 +257,6 @@ for (const rt of ["deno", "bun"] as const) {
   );
 }
 
-test("afterwards: no TUN device, route, namespace or process of these tests is left", { timeout: 30_000 }, async () => {
-  for (const ns of [veth.nsA, veth.nsB]) assert.deepEqual(lab.state(ns).tuns, []);
-  await lab.cleanup();
-  assert.deepEqual(lab.leftovers(), { namespaces: [], pids: [] });
-  assert.doesNotMatch(lab.ip(["-o", "link", "show", "type", "tun"]), new RegExp(lab.prefix));
-});
+test("afterwards: no TUN device, route, namespace or process of these tests is left", { timeout: 30_000 }, () =>
+  assertNothingLeft(veth),
+);
