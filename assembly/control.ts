@@ -4,9 +4,9 @@
 // key schedules and contexts live in fixed scratch and are wiped before each call returns; GCM open
 // compares tags with ctEqual and writes no plaintext when they differ. Lengths and algorithm ids are
 // public (they come from the negotiated proposal and the message size), so branching on them is fine.
-import { aesExpandKey, aesKeyBytes, aesCbcEncrypt, aesCbcDecrypt } from "./crypto/aes";
+import { aesExpandKey, aesKeyBytes, aesCbcEncrypt, aesCbcDecrypt, aesForget } from "./crypto/aes";
 import { gcmContextBytes, gcmInit, gcmSeal, gcmOpen, gcmForget } from "./crypto/gcm";
-import { ccmContextBytes, ccmInit, ccmSeal, ccmOpen } from "./crypto/ccm";
+import { ccmContextBytes, ccmInit, ccmSeal, ccmOpen, ccmForget } from "./crypto/ccm";
 import { hashDigestBytes, hashOneShot, hmacContextBytes, hmacInit, hmacMac } from "./crypto/hmac";
 import {
   chachaPolyContextBytes, chachaPolyInit, chachaPolySeal, chachaPolyOpen,
@@ -71,6 +71,7 @@ export function cc_ccm_seal(key: usize, keyLen: i32, nonce: usize, aad: usize, a
   const n = ccmContextBytes(keyLen);
   if (n == 0 || n > CTX_BYTES || ccmInit(key, keyLen, ctx) == 0) return 0;
   const ok = ccmSeal(ctx, nonce, 11, aad, aadLen, src, dst, len, tag, tagLen);
+  ccmForget(ctx);
   wipe(ctx, n);
   return ok;
 }
@@ -80,6 +81,7 @@ export function cc_ccm_open(key: usize, keyLen: i32, nonce: usize, aad: usize, a
   const n = ccmContextBytes(keyLen);
   if (n == 0 || n > CTX_BYTES || ccmInit(key, keyLen, ctx) == 0) return 0;
   const ok = ccmOpen(ctx, nonce, 11, aad, aadLen, src, dst, len, tag, tagLen);
+  ccmForget(ctx);
   wipe(ctx, n);
   return ok;
 }
@@ -91,6 +93,7 @@ export function cc_cbc(dir: i32, key: usize, keyLen: i32, iv: usize, src: usize,
   const rounds = aesExpandKey(key, keyLen, ctx, 1);
   if (dir == 1) aesCbcEncrypt(ctx, rounds, iv, src, dst, len);
   else aesCbcDecrypt(ctx, rounds, iv, src, dst, len);
+  aesForget(ctx);
   wipe(ctx, ksBytes);
   return 1;
 }

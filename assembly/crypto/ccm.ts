@@ -11,10 +11,10 @@
 // ccmOpen decrypts before it can verify: on a mismatch the plaintext is undone (in place) or
 // wiped (separate dst) before returning, so the caller never sees a byte of it. Scratch blocks
 // are wiped before returning.
-import { aesKeyBytes, aesExpandKey, aesEncryptBlocks, aesCbcEncrypt, aesCtrXor } from "./aes";
+import { aesKeyBytes, aesExpandKey, aesEncryptBlocks, aesCbcEncrypt, aesCtrXor, aesForget } from "./aes";
 import { ctEqual, wipe } from "./ct";
 
-// Context layout (16-aligned): [rounds:i32 + pad][AES schedule].
+// Context layout (16-aligned): [rounds:i32 + pad][AES round keys] (bitsliced form cached in aes.ts).
 const ROUNDS_OFF: usize = 0;
 const AES_OFF: usize = 16;
 /** CBC-MAC chunk: 8 blocks, one bitsliced pass per block (CBC is serial), output discarded but the last. */
@@ -44,6 +44,11 @@ export function ccmInit(key: usize, keyLen: i32, ctx: usize): i32 {
   const rounds = aesExpandKey(key, keyLen, ctx + AES_OFF, 0);
   store<i32>(ctx + ROUNDS_OFF, rounds);
   return rounds;
+}
+
+/** Call before a CCM context is wiped, freed or reused: drops the cached bitsliced form of its AES key. */
+export function ccmForget(ctx: usize): void {
+  aesForget(ctx + AES_OFF);
 }
 
 /** X = CBC-MAC chain continued over len bytes at p, the last block zero-padded (SP 800-38C A.2). */

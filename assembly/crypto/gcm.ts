@@ -8,11 +8,12 @@
 // gcmSealKs/gcmOpenKs take the keystream from the caller instead (the SDK's native AES on
 // OpenSSL's AES-NI, constant time too: see sdk/dataplane/native-aes.ts); here they only XOR and
 // GHASH, with the same length-only branches and the same whole-tag ctEqual.
-import { aesKeyBytes, aesExpandKey, aesEncryptBlocks, aesCtrXor } from "./aes";
+import { aesKeyBytes, aesExpandKey, aesEncryptBlocks, aesCtrXor, aesForget } from "./aes";
 import { GHASH_KEY_BYTES, ghashInit, ghashUpdate, ghashForget } from "./ghash";
 import { ctEqual, wipe } from "./ct";
 
-// Context layout (all offsets 16-aligned): [rounds:i32 + pad][GHASH key][AES schedule].
+// Context layout (all offsets 16-aligned): [rounds:i32 + pad][GHASH key: H^1..H^8][AES round keys].
+// Both keys are kept compact; their fast forms live in one-entry caches (ghash.ts, aes.ts).
 const ROUNDS_OFF: usize = 0;
 const GHASH_OFF: usize = 16;
 const AES_OFF: usize = (GHASH_OFF + <usize>GHASH_KEY_BYTES + 15) & ~(<usize>15);
@@ -56,9 +57,10 @@ export function gcmInit(key: usize, keyLen: i32, ctx: usize): i32 {
   return rounds;
 }
 
-/** Call before a GCM context is wiped, freed or reused: drops GHASH's cached expansion of its key. */
+/** Call before a GCM context is wiped, freed or reused: drops the cached expansions of its GHASH and AES keys. */
 export function gcmForget(ctx: usize): void {
   ghashForget(ctx + GHASH_OFF);
+  aesForget(ctx + AES_OFF);
 }
 
 /** Writes nonce||BE32(first + i) for i < n into ctrs. */

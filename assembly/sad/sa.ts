@@ -16,8 +16,8 @@ import { blockAlloc, blockFree } from "./blocks";
 import { spiInsert, spiRemove } from "./spi-table";
 import { replayBlocks } from "./replay";
 import { gcmContextBytes, gcmInit, gcmForget } from "../crypto/gcm";
-import { ccmContextBytes, ccmInit } from "../crypto/ccm";
-import { aesKeyBytes, aesExpandKey } from "../crypto/aes";
+import { ccmContextBytes, ccmInit, ccmForget } from "../crypto/ccm";
+import { aesKeyBytes, aesExpandKey, aesForget } from "../crypto/aes";
 import { hmacContextBytes, hmacInit, hashDigestBytes } from "../crypto/hmac";
 import { chachaPolyContextBytes, chachaPolyInit } from "../crypto/chacha20poly1305";
 
@@ -177,7 +177,12 @@ export function saRemove(slot: i32): i32 {
   if ((flags & F_IN_USE) == 0) return ERR_BAD_SLOT;
   if ((flags & F_INBOUND) != 0) spiRemove(load<u32>(meta, M_SPI));
   const keys = <usize>load<u32>(meta, M_KEY_PTR);
-  gcmForget(keys); // a pointer compare: no-op unless GHASH's cache holds this SA's powers
+  // The one-entry caches of expanded keys (GHASH powers, bitsliced AES) may hold this SA's:
+  // each forget is a pointer compare, and wipes the cache only when it is this SA's.
+  const kind = <u32>load<u8>(meta, M_KIND);
+  if (kind == KIND_GCM || kind == KIND_GMAC) gcmForget(keys);
+  else if (kind == KIND_CCM) ccmForget(keys);
+  else aesForget(keys); // CBC and CTR keep their AES round keys first
   if (keys != meta + M_KEY_INLINE) blockFree(keys, <i32>load<u32>(meta, M_KEY_BYTES));
   const bitmap = <usize>load<u32>(meta, M_BITMAP);
   if (bitmap != 0 && bitmap != meta + M_REPLAY_INLINE) blockFree(bitmap, <i32>load<u32>(meta, M_BITMAP_BLOCKS) << 3);

@@ -330,3 +330,83 @@ test("tails never read past the input: data placed against the end of wasm memor
     assert.equal(x.memory.buffer.byteLength, end, "memory grew during the check");
   }
 });
+
+// Each key keeps only its 16-byte round keys; their bitsliced form lives in one cache keyed by the
+// key's pointer (aes.ts). These tests make every call miss it, and check what forgetting leaves.
+
+test("calls that alternate between keys of every size match node:crypto (each call re-bitslices)", () => {
+  const keys = KEY_SIZES.flatMap((k) => [bytes(`alt${k}a`, k), bytes(`alt${k}b`, k)]);
+  const expanded = keys.map(expand);
+  const iv = bytes("altiv", 16);
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const [ks, rounds] = expanded[i]!;
+      const data = bytes(`altdata${round}/${i}`, 16 * (1 + ((i + round) % 11)));
+      const ivp = P.put(iv);
+      assert.equal(
+        hex(run(data, false, (s, d) => x.aesCbcDecrypt!(ks, rounds, ivp, s, d, data.length))),
+        hex(nodeCipher("cbc", "dec", key, iv, data)),
+        `CBC decrypt, key ${i}, round ${round}`,
+      );
+      // The next call is on another key, so ECB re-bitslices too.
+      const other = (i + 1) % keys.length;
+      const [oks, orounds] = expanded[other]!;
+      assert.equal(
+        hex(run(data, true, (s, d) => x.aesEncryptBlocks!(oks, orounds, s, d, data.length / 16))),
+        hex(nodeCipher("ecb", "enc", keys[other]!, null, data)),
+        `ECB encrypt, key ${other}, round ${round}`,
+      );
+    }
+  }
+});
+
+test("a new key expanded at a cached key's address replaces it; the old key still works elsewhere", () => {
+  const a = bytes("readdr-a", 16);
+  const b = bytes("readdr-b", 32);
+  const data = bytes("readdr-data", 64);
+  const ksA = P.alloc(x.aesKeyBytes!(32, 1)); // room for either key
+  x.aesExpandKey!(P.put(a), 16, ksA, 1);
+  run(data, false, (s, d) => x.aesEncryptBlocks!(ksA, 10, s, d, 4)); // a's planes are cached now
+  const ksOther = P.alloc(x.aesKeyBytes!(16, 1));
+  x.aesExpandKey!(P.put(a), 16, ksOther, 1);
+  run(data, false, (s, d) => x.aesEncryptBlocks!(ksA, 10, s, d, 4)); // and again, keyed by ksA
+  // Same address, new key (and a longer one): its planes must replace the cached ones of `a`.
+  const roundsB = x.aesExpandKey!(P.put(b), 32, ksA, 1);
+  assert.equal(roundsB, 14);
+  assert.equal(
+    hex(run(data, false, (s, d) => x.aesEncryptBlocks!(ksA, roundsB, s, d, 4))),
+    hex(nodeCipher("ecb", "enc", b, null, data)),
+  );
+  assert.equal(
+    hex(run(data, false, (s, d) => x.aesEncryptBlocks!(ksOther, 10, s, d, 4))),
+    hex(nodeCipher("ecb", "enc", a, null, data)),
+  );
+});
+
+/** Round key 0 of an AES-128 key (the key itself) in the bitsliced form the core reads (aes.ts). */
+function planesOfKey(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(128);
+  for (let j = 0; j < 8; j++) for (let i = 0; i < 16; i++) out[j * 16 + i] = (key[i]! >> j) & 1 ? 0xff : 0;
+  return out;
+}
+
+test("aesForget wipes the cached bitsliced key: no copy of its planes is left in wasm memory", () => {
+  const key = bytes("forget", 16);
+  const needle = Buffer.from(planesOfKey(key));
+  const [ks, rounds] = expand(key);
+  const data = bytes("forget-data", 32);
+  const mem = () => Buffer.from(x.memory.buffer);
+  run(data, false, (s, d) => x.aesEncryptBlocks!(ks, rounds, s, d, 2));
+  assert.notEqual(mem().indexOf(needle), -1, "the cache holds the key's planes while it is in use");
+  x.aesForget!(ks - 16); // another pointer: the cache is not this one's, nothing happens
+  assert.notEqual(mem().indexOf(needle), -1);
+  x.aesForget!(ks);
+  assert.equal(mem().indexOf(needle), -1, "planes left after aesForget");
+  // The round keys themselves are still at ks: the next call bitslices them again.
+  assert.equal(
+    hex(run(data, false, (s, d) => x.aesEncryptBlocks!(ks, rounds, s, d, 2))),
+    hex(nodeCipher("ecb", "enc", key, null, data)),
+  );
+  x.aesForget!(ks);
+});
