@@ -6,6 +6,7 @@ import {
 } from "./sad/layout";
 import { spiTableInit, spiTableBytes, spiLookup } from "./sad/spi-table";
 import { saAdd, saRemove, saSetLifetime, saLifeMark, saSetTfc, saSetNative } from "./sad/sa";
+import { chunkBytes } from "./sad/blocks";
 import { ahSetOuter } from "./esp/ah";
 import { encapBatch, encapNativeFinish } from "./esp/encap";
 import { decapBatch, decapPendingFinish } from "./esp/decap";
@@ -13,6 +14,8 @@ import { hmacLanesInit } from "./esp/hmac-lanes";
 import { nativeInit, nativeBegin, nativeKsPtr, nativeRunsPtr, nativeRunCount } from "./esp/native-ks";
 
 let ready = false;
+/** Bytes init reserved for SA state: slots (with alignment), free list, SPI table. */
+let reservedSaBytes: usize = 0;
 
 /**
  * Allocates every region once. Returns 0, or -1 if called twice / -2 on bad sizes.
@@ -40,6 +43,7 @@ export function init(nSas: i32, nBatch: i32, slot: i32, hashSeed: u32): i32 {
   memory.fill(glob, 0, <usize>GLOBAL_COUNTER_BYTES);
   const events = heap.alloc(<usize>LIFE_EVENT_BYTES);
   memory.fill(events, 0, <usize>LIFE_EVENT_BYTES);
+  reservedSaBytes = <usize>nSas * <usize>SA_META_BYTES + 63 + (<usize>nSas << 2) + <usize>tableBytes;
   setRegions(nSas, meta, free, nBatch, slot, arena, desc, iv, stage, scr, glob, events);
   setFreeTop(nSas);
   hmacLanesInit(nBatch);
@@ -93,6 +97,8 @@ export function key_stage_ptr(): usize { return keyStage; }
 export function global_counters_ptr(): usize { return globalCounters; }
 export function life_events_ptr(): usize { return lifeEvents; }
 export function max_sas(): i32 { return maxSas; }
+/** Bytes of SA state: what init reserved for maxSas SAs, plus the chunks key blocks and bitmaps were cut from. */
+export function state_bytes(): f64 { return <f64>(reservedSaBytes + chunkBytes); }
 export function layout_sa_meta_bytes(): i32 { return SA_META_BYTES; }
 export function layout_desc_bytes(): i32 { return DESC_BYTES; }
 export function layout_headroom(): i32 { return HEADROOM; }

@@ -43,6 +43,8 @@ export function blockAlloc(size: i32): usize {
 const CHUNK: usize = 65536;
 let chunkNext: usize = 0;
 let chunkEnd: usize = 0;
+/** Bytes of all chunks taken so far: what per-SA blocks cost in memory (free blocks included). */
+export let chunkBytes: usize = 0;
 
 function carve(size: usize): usize {
   const mask: usize = size >= 64 ? 63 : 15;
@@ -50,6 +52,7 @@ function carve(size: usize): usize {
   if (p + size > chunkEnd) {
     const bytes = size + 64 > CHUNK ? size + 64 : CHUNK;
     const raw = heap.alloc(bytes);
+    chunkBytes += bytes;
     chunkEnd = raw + bytes;
     p = (raw + mask) & ~mask;
   }

@@ -242,6 +242,8 @@ export interface DataplaneExports {
   global_counters_ptr(): number;
   life_events_ptr(): number;
   max_sas(): number;
+  /** Bytes of SA state: what init reserved for maxSas SAs, plus the chunks key blocks and bitmaps were cut from. */
+  state_bytes(): number;
   layout_sa_meta_bytes(): number;
   layout_desc_bytes(): number;
   layout_headroom(): number;
@@ -305,6 +307,7 @@ export const EXPORT_ARITY = {
   global_counters_ptr: 0,
   life_events_ptr: 0,
   max_sas: 0,
+  state_bytes: 0,
   layout_sa_meta_bytes: 0,
   layout_desc_bytes: 0,
   layout_headroom: 0,

@@ -256,6 +256,14 @@ export class Dataplane {
   get memoryBytes(): number {
     return this.#x.memory.buffer.byteLength;
   }
+  /**
+   * Bytes of SA state: the slots, free list and SPI table reserved at `create` for `maxSas` SAs,
+   * plus the 64 KiB chunks that key blocks and large replay bitmaps of SAs added since were cut
+   * from. Unlike {@link memoryBytes} it leaves out the packet arena and the slack of memory growth.
+   */
+  get stateBytes(): number {
+    return this.#x.state_bytes();
+  }
 
   /**
    * Installs an SA. Throws DataplaneError (and changes nothing) when the proposal keyword, a key
