@@ -11,6 +11,7 @@ import { ahSetOuter } from "./esp/ah";
 import { encapBatch, encapNativeFinish } from "./esp/encap";
 import { decapBatch, decapPendingFinish } from "./esp/decap";
 import { hmacLanesInit } from "./esp/hmac-lanes";
+import { batchOrderInit } from "./esp/batch-order";
 import { nativeInit, nativeBegin, nativeKsPtr, nativeRunsPtr, nativeRunCount } from "./esp/native-ks";
 
 let ready = false;
@@ -47,6 +48,7 @@ export function init(nSas: i32, nBatch: i32, slot: i32, hashSeed: u32): i32 {
   setRegions(nSas, meta, free, nBatch, slot, arena, desc, iv, stage, scr, glob, events);
   setFreeTop(nSas);
   hmacLanesInit(nBatch);
+  batchOrderInit(nBatch);
   ready = true;
   return 0;
 }

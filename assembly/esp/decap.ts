@@ -25,6 +25,7 @@ import {
 import { chachaPolyOpen } from "../crypto/chacha20poly1305";
 import { lifetimeCross } from "../sad/lifetime";
 import { ahProtoAt, ahDecapOne } from "./ah";
+import { setBatchKey, batchOrder, batchAt } from "./batch-order";
 import { spiLookup } from "../sad/spi-table";
 import { inferSeq, replayCheck, replayAccept } from "../sad/replay";
 import { receivedHeader, rewriteHeader, loadBe16, loadBe32, storeBe32 } from "./ip";
@@ -45,23 +46,28 @@ import { ctEqual } from "../crypto/ct";
 let warmSink: u32 = 0;
 
 /**
- * Touches the SPI table entry, the SA slot's first line, its key (in the slot for small keys,
- * abi.ts) and, with replay protection, the slot's second line of every packet of the batch before
- * any is processed. The loads of different packets do not depend on each other, so the CPU
+ * Looks up every packet's SA and touches its SPI table entry, the SA slot's first line, its key (in
+ * the slot for small keys, abi.ts) and, with replay protection, the slot's second line, before any
+ * packet is processed. The loads of different packets do not depend on each other, so the CPU
  * overlaps their cache and TLB misses, where the packet loop below would take them one after
  * another (an SA table of a million SAs does not fit in cache). Three passes (all table entries,
- * then all slots, then all keys) measured no faster than this one. SPIs and slots are public:
- * nothing secret indexes memory.
+ * then all slots, then all keys) measured no faster than this one. The slots found are the keys of
+ * the processing order (batch-order.ts); AH packets and packets without an SA share key -1, so
+ * their order stays as it came. SPIs and slots are public: nothing secret indexes memory.
  */
 function warmSas(n: i32): void {
   let acc: u32 = 0;
   for (let i = 0; i < n; i++) {
+    setBatchKey(i, -1);
     const d = descBase + <usize>i * <usize>DESC_BYTES;
     const len = <i32>load<u32>(d, D_IN_LEN);
     const l3 = <i32>load<u32>(d, D_L3_LEN);
     if (len > slotBytes - HEADROOM - TAILROOM || l3 < 0 || l3 > len || len - l3 < 8) continue;
-    const slot = spiLookup(loadBe32(<usize>load<u32>(d, D_IN_OFF) + <usize>l3));
+    const p = <usize>load<u32>(d, D_IN_OFF);
+    if (l3 > 0 && ahProtoAt(p, l3, len) >= 0) continue;
+    const slot = spiLookup(loadBe32(p + <usize>l3));
     if (slot < 0) continue;
+    setBatchKey(i, slot);
     const meta = metaOf(slot);
     acc ^= load<u32>(meta, M_FLAGS) ^ load<u32>(<usize>load<u32>(meta, M_KEY_PTR));
     if (load<u32>(meta, M_WINDOW) != 0) acc ^= load<u32>(meta, M_BITMAP);
@@ -69,11 +75,14 @@ function warmSas(n: i32): void {
   warmSink ^= acc;
 }
 
-/** Decapsulates descriptors 0..n-1 (SA found by SPI). Returns the number delivered (status ok). */
+/** Decapsulates descriptors 0..n-1 (SA found by SPI), packets of one SA together (batch-order.ts).
+ *  Returns the number delivered (status ok). */
 export function decapBatch(n: i32): i32 {
   let ok = 0;
   warmSas(n);
-  for (let i = 0; i < n; i++) {
+  batchOrder(n);
+  for (let k = 0; k < n; k++) {
+    const i = batchAt(k);
     const d = descBase + <usize>i * <usize>DESC_BYTES;
     store<u32>(hmacStateOf(i), 0);
     store<u32>(d, 0, D_OUT_LEN);
@@ -183,7 +192,7 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
     if (gmacVerify(keys, meta, esp, seq, esn, ctLen, icvAt) == 0) return ST_INTEGRITY_FAILED;
   } else if (<i32>load<u8>(meta, M_HASH) == HASH_SHA256) {
     // The expected ICV is computed four packets at a time (hmac-lanes.ts); decapPendingFinish
-    // compares it and goes on, in batch order.
+    // compares it and goes on, in the batch's processing order.
     const st = hmacStateOf(<i32>((d - descBase) / <usize>DESC_BYTES));
     store<u32>(st, 1);
     store<u32>(st, <u32>(seq >>> 32), 4);
@@ -218,7 +227,7 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
 }
 
 /**
- * Second pass over a batch: the packets decapBatch left pending, in batch order: AES-GCM packets
+ * Second pass over a batch: the packets decapBatch left pending, in its order: AES-GCM packets
  * waiting for the native keystream (native-ks.ts; run by the SDK's decap_native_finish call) and
  * HMAC-SHA-256 packets whose expected ICV was computed four at a time (hmac-lanes.ts). Each gets
  * the checks a sequential run would make at that point (lifetime, sequence number inference and
@@ -227,7 +236,8 @@ function decapWithSa(d: usize, meta: usize, p: usize, l3: i32, esp: usize, espLe
  */
 export function decapPendingFinish(n: i32): i32 {
   let ok = 0;
-  for (let i = 0; i < n; i++) {
+  for (let k = 0; k < n; k++) {
+    const i = batchAt(k);
     const ks = nativeKsOf(i);
     const st = hmacStateOf(i);
     const hmac = load<u32>(st) != 0;

@@ -29,6 +29,7 @@ import { ccmSeal } from "../crypto/ccm";
 import { cbcQueue, cbcFlush, cbcPending, CBC_LANES } from "./cbc-lanes";
 import { hmacMac } from "../crypto/hmac";
 import { hmacQueue, hmacFlush } from "./hmac-lanes";
+import { setBatchKey, batchOrder, batchAt } from "./batch-order";
 import { saltNonce, ccmNonce, ctrBlock, gmacTag, writeAad } from "./aead-inputs";
 
 function finish(d: usize, status: u32): void {
@@ -40,7 +41,10 @@ function finish(d: usize, status: u32): void {
 /** Encapsulates descriptors 0..n-1; each names its outbound SA. Returns the number that succeeded. */
 export function encapBatch(n: i32): i32 {
   let ok = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < n; i++) setBatchKey(i, load<i32>(descBase + <usize>i * <usize>DESC_BYTES, D_SA));
+  batchOrder(n);
+  for (let k = 0; k < n; k++) {
+    const i = batchAt(k);
     const d = descBase + <usize>i * <usize>DESC_BYTES;
     const slot = load<i32>(d, D_SA);
     if (slot < 0 || slot >= maxSas) { flushCbc(); finish(d, ST_INVALID_SA); continue; }
@@ -224,7 +228,8 @@ function encapOne(d: usize, meta: usize, flags: u32, randomIv: usize): u32 {
  * cannot fail.
  */
 export function encapNativeFinish(n: i32): void {
-  for (let i = 0; i < n; i++) {
+  for (let k = 0; k < n; k++) {
+    const i = batchAt(k);
     const ks = nativeKsOf(i);
     if (ks == 0) continue;
     const d = descBase + <usize>i * <usize>DESC_BYTES;
