@@ -1,5 +1,12 @@
 // Turns results into the tables printed by run.ts and written into README.md by report.ts.
-import { type BenchResults, type BenchRow, IMPLS, type Impl, type IkeResults } from "./results.ts";
+import {
+  type BenchResults,
+  type BenchRow,
+  IMPLS,
+  type Impl,
+  type IkeResults,
+  type SpiLookupResult,
+} from "./results.ts";
 
 /** Column headers; "assist" is the native AES assist (node:crypto AES-ECB per batch and SA). */
 export const LABEL: Record<Impl, string> = {
@@ -69,7 +76,22 @@ export function spiLookupLine(res: BenchResults): string {
     `${s.sas.toLocaleString("en-US")} SAs, packets over ${s.ringSas.toLocaleString("en-US")} random SAs ${formatPps(s.manySaPps)}; ` +
     `same table, ${s.fewSas.toLocaleString("en-US")} random SAs ${formatPps(s.manySaFewPps)}; same table, one SA ${formatPps(s.manySaOneHotPps)}; extra cost per packet ${(s.extraCost * 100).toFixed(1)}% ` +
     `(adding the SAs took ${s.addSeconds.toFixed(1)} s)` +
-    (s.bytesPerSa !== undefined ? `; ${s.bytesPerSa.toFixed(0)} bytes of dataplane memory per SA` : "")
+    (s.bytesPerSa !== undefined ? `; ${s.bytesPerSa.toFixed(0)} bytes of dataplane memory per SA` : "") +
+    pagesNote(s)
+  );
+}
+
+/** Which pages the SPI-lookup rows ran on, and the 4 KiB-page rows of the same run when measured. */
+function pagesNote(s: SpiLookupResult): string {
+  if (!s.hugePages) return "";
+  if (!s.hugePages.active) return `; 4 KiB pages (no huge pages: ${s.hugePages.reason})`;
+  const p = s.smallPages;
+  return (
+    "; on transparent huge pages" +
+    (p
+      ? `; with hugePages false (4 KiB pages): 1 SA ${formatPps(p.oneSaPps)}, ${s.ringSas.toLocaleString("en-US")} random SAs ` +
+        `${formatPps(p.manySaPps)}, ${s.fewSas.toLocaleString("en-US")} random SAs ${formatPps(p.manySaFewPps)}, extra cost ${(p.extraCost * 100).toFixed(1)}%`
+      : "")
   );
 }
 
@@ -83,18 +105,29 @@ export function spiSpreadTable(res: BenchResults): string | undefined {
   const s = res.spiLookup;
   if (!s) return undefined;
   const n = (v: number) => v.toLocaleString("en-US");
-  const rows: [string, string, number][] = [
-    ["1", "that SA", s.oneSaPps],
-    [n(s.sas), "one SA", s.manySaOneHotPps],
-    [n(s.sas), `${n(s.fewSas)} random SAs`, s.manySaFewPps],
-    [n(s.sas), `${n(s.ringSas)} random SAs`, s.manySaPps],
+  // [SAs, spread over, pps, pps of 1 SA on the same pages, pages]; the pages column only when known.
+  const pages = s.hugePages ? (s.hugePages.active ? "2 MiB (THP)" : "4 KiB") : undefined;
+  const rows: [string, string, number, number, string | undefined][] = [
+    ["1", "that SA", s.oneSaPps, s.oneSaPps, pages],
+    [n(s.sas), "one SA", s.manySaOneHotPps, s.oneSaPps, pages],
+    [n(s.sas), `${n(s.fewSas)} random SAs`, s.manySaFewPps, s.oneSaPps, pages],
+    [n(s.sas), `${n(s.ringSas)} random SAs`, s.manySaPps, s.oneSaPps, pages],
   ];
+  const p = s.smallPages;
+  if (p) {
+    rows.push(
+      ["1", "that SA", p.oneSaPps, p.oneSaPps, "4 KiB"],
+      [n(s.sas), `${n(s.fewSas)} random SAs`, p.manySaFewPps, p.oneSaPps, "4 KiB"],
+      [n(s.sas), `${n(s.ringSas)} random SAs`, p.manySaPps, p.oneSaPps, "4 KiB"],
+    );
+  }
+  const col = (x: string | undefined) => (pages ? ` ${x} |` : "");
   const out = [
-    "| SAs in the table | packets spread over | decap | cost per packet vs 1 SA |",
-    "| ---: | --- | ---: | ---: |",
+    `| SAs in the table | packets spread over | decap | cost per packet vs 1 SA |${col("pages")}`,
+    `| ---: | --- | ---: | ---: |${col("---")}`,
     ...rows.map(
-      ([sas, over, pps], i) =>
-        `| ${sas} | ${over} | ${formatPps(pps)} | ${i === 0 ? "–" : signedPct(s.oneSaPps / pps - 1)} |`,
+      ([sas, over, pps, base, pg]) =>
+        `| ${sas} | ${over} | ${formatPps(pps)} | ${sas === "1" ? "–" : signedPct(base / pps - 1)} |${col(pg)}`,
     ),
   ];
   const extra = [`adding ${n(s.sas)} SAs took ${s.addSeconds.toFixed(1)} s`];
@@ -103,8 +136,10 @@ export function spiSpreadTable(res: BenchResults): string | undefined {
       ? `dataplane memory per SA: ${s.bytesPerSa.toFixed(0)} bytes`
       : "memory per SA: not in results.json",
   );
+  if (p) extra.push(`on 4 KiB pages (hugePages: false) ${signedPct(p.extraCost)}`);
+  else if (s.hugePages && !s.hugePages.active) extra.push(`4 KiB pages (${s.hugePages.reason})`);
   return (
-    `SA spread (${s.suite}, ${s.size} B inner, decap, batch 256): ` +
+    `SA spread (${s.suite}, ${s.size} B inner, decap, batch 256${s.hugePages?.active ? ", transparent huge pages" : ""}): ` +
     `extra cost at ${n(s.sas)} SAs, ${n(s.ringSas)} random: **${signedPct(s.extraCost)}** per packet; ${extra.join("; ")}.\n\n` +
     out.join("\n")
   );

@@ -43,6 +43,16 @@ export interface SpiLookupResult {
   extraCost: number;
   /** Wasm memory per SA in bytes (slot, keys, replay state, table entry, and the growth slack of the allocator, which grows memory in large steps), when measured. */
   bytesPerSa?: number;
+  /** Whether the rows above ran on transparent huge pages (Dataplane `hugePages`), or why not; absent in older files. */
+  hugePages?: { active: true } | { active: false; reason: string };
+  /** When they did: the same rows on dataplanes created with `hugePages: false` (4 KiB pages), same run, interleaved. */
+  smallPages?: {
+    oneSaPps: number;
+    manySaPps: number;
+    manySaFewPps: number;
+    /** oneSaPps / manySaPps − 1, both on 4 KiB pages. */
+    extraCost: number;
+  };
 }
 
 export interface Target {

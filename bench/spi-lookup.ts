@@ -2,6 +2,9 @@
 // table, packets hitting random SAs among them. null-sha256 (ICV 16) keeps the crypto cheap so the
 // lookup and the cache misses on SA state show. Replay protection off (replayWindow 0) on every SA,
 // so rings of packets can be replayed; both tables live in dataplanes created with the same maxSas.
+// Dataplanes are created with the default hugePages (transparent huge pages where Node, Linux and
+// koffi allow); when that took effect, the 1-SA and spread rows are measured again, interleaved, on
+// a second pair created with `hugePages: false` (4 KiB pages), so one run shows both.
 import { createHmac } from "node:crypto";
 import { Dataplane } from "../sdk/dataplane/dataplane.ts";
 import { ipv4UdpPacket } from "./packets.ts";
@@ -70,16 +73,25 @@ export async function measureSpiLookup(opts: SpiLookupOptions): Promise<SpiLooku
   const spis = randomSpis(opts.sas);
   const inner = ipv4UdpPacket(SIZE);
 
-  const one = await Dataplane.create(dataplaneOptions(opts.sas, BATCH));
-  one.addSa(sa(spis[0]!));
-  const many = await Dataplane.create(dataplaneOptions(opts.sas, BATCH));
+  /** A dataplane holding the first `n` SAs of `spis`. */
+  const table = async (n: number, hugePages: boolean, what: string) => {
+    const dp = await Dataplane.create({ ...dataplaneOptions(opts.sas, BATCH), hugePages });
+    for (let i = 0; i < n; i++) {
+      dp.addSa(sa(spis[i]!));
+      if ((i & 0xffff) === 0)
+        say(`SPI lookup: adding SAs${what} ${i.toLocaleString("en-US")}/${n.toLocaleString("en-US")}`);
+    }
+    return dp;
+  };
+  const one = await table(1, true, "");
   const t0 = process.hrtime.bigint();
-  for (let i = 0; i < spis.length; i++) {
-    many.addSa(sa(spis[i]!));
-    if ((i & 0xffff) === 0)
-      say(`SPI lookup: adding SAs ${i.toLocaleString("en-US")}/${spis.length.toLocaleString("en-US")}`);
-  }
+  const many = await table(spis.length, true, "");
   const addSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const huge = many.hugePages;
+  // The same tables on 4 KiB pages, only when the ones above are on huge pages.
+  const small = huge.active
+    ? { one: await table(1, false, " (4 KiB pages)"), many: await table(spis.length, false, " (4 KiB pages)") }
+    : undefined;
   // Memory per SA: the full table against a dataplane made for one SA (slots are reserved at create).
   const base = await Dataplane.create(dataplaneOptions(1, BATCH));
   base.addSa(sa(spis[0]!));
@@ -106,6 +118,13 @@ export async function measureSpiLookup(opts: SpiLookupOptions): Promise<SpiLooku
     ["many SAs, one SA", ourDecapStep({ dp: many }, hotRing, BATCH)],
     ["many SAs, few random", ourDecapStep({ dp: many }, fewRing, BATCH)],
   ];
+  if (small) {
+    steps.push(
+      ["1 SA, 4 KiB pages", ourDecapStep({ dp: small.one }, hotRing, BATCH)],
+      ["many SAs, random, 4 KiB pages", ourDecapStep({ dp: small.many }, randomRing, BATCH)],
+      ["many SAs, few random, 4 KiB pages", ourDecapStep({ dp: small.many }, fewRing, BATCH)],
+    );
+  }
   for (const [, step] of steps) packetsPerSecond(step, opts.sliceMs / 2);
   const samples = steps.map(() => [] as number[]);
   for (let rep = 0; rep < opts.reps; rep++) {
@@ -115,7 +134,7 @@ export async function measureSpiLookup(opts: SpiLookupOptions): Promise<SpiLooku
       samples[i]!.push(packetsPerSecond(steps[i]![1], opts.sliceMs));
     }
   }
-  const [oneSaPps, manySaPps, manySaOneHotPps, manySaFewPps] = samples.map(median);
+  const [oneSaPps, manySaPps, manySaOneHotPps, manySaFewPps, smallOne, smallMany, smallFew] = samples.map(median);
   return {
     suite: SUITE,
     size: SIZE,
@@ -129,5 +148,16 @@ export async function measureSpiLookup(opts: SpiLookupOptions): Promise<SpiLooku
     ringSas,
     extraCost: oneSaPps! / manySaPps! - 1,
     bytesPerSa,
+    hugePages: huge.active ? { active: true } : { active: false, reason: huge.reason },
+    ...(small
+      ? {
+          smallPages: {
+            oneSaPps: smallOne!,
+            manySaPps: smallMany!,
+            manySaFewPps: smallFew!,
+            extraCost: smallOne! / smallMany! - 1,
+          },
+        }
+      : {}),
   };
 }

@@ -188,3 +188,11 @@ export interface GlobalStats {
   /** Packets too short to carry an ESP header (XfrmInHdrError). */
   XfrmInHdrError: bigint;
 }
+
+/**
+ * Whether a dataplane's wasm memory is on transparent huge pages (`Dataplane.hugePages`; the
+ * `hugePages` option of `Dataplane.create`). `active`: the kernel took MADV_HUGEPAGE for the memory's
+ * whole reservation (`bytes`, up to 4 GiB: the memory grows inside it). Otherwise `reason` says why
+ * not: turned off, not Node on Linux, koffi not installed, THP `never`, or the call failed.
+ */
+export type HugePagesStatus = { active: true; bytes: number } | { active: false; reason: string };
