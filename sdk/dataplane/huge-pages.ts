@@ -21,16 +21,13 @@
  * @module
  */
 import type { HugePagesStatus } from "./types.ts";
+import { loadKoffi } from "./koffi.ts";
 
 const MADV_HUGEPAGE = 14;
 /** The most a 32-bit wasm memory can reach: nothing past it belongs to the memory. */
 const WASM32_MAX = 1n << 32n;
 const THP_ENABLED = "/sys/kernel/mm/transparent_hugepage/enabled";
 
-interface Koffi {
-  load(path: string): { func(decl: string): (...args: unknown[]) => unknown };
-  errno(): number;
-}
 interface Fs {
   readFileSync(path: string, encoding: "utf8"): string;
 }
@@ -52,15 +49,8 @@ let ffi: Promise<Ffi | string> | undefined;
 /** Binds memcpy and madvise once; a string says why not. */
 function bindFfi(): Promise<Ffi | string> {
   ffi ??= (async () => {
-    let k: Koffi;
-    try {
-      // A variable specifier: bundlers and type checkers must not require the optional package.
-      const name = "koffi";
-      const mod = (await import(name)) as { default?: Koffi } & Koffi;
-      k = mod.default ?? mod;
-    } catch (e) {
-      return `koffi (an optional peer dependency) did not load: ${(e as Error).message.split("\n")[0]}`;
-    }
+    const k = await loadKoffi();
+    if (k instanceof Error) return `koffi (an optional peer dependency) did not load: ${k.message}`;
     try {
       const lib = k.load("libc.so.6");
       const memcpy = lib.func("uintptr_t memcpy(void *dst, const void *src, size_t n)");

@@ -5,29 +5,15 @@
  */
 import { IoError } from "./errors.ts";
 import type { Libc, NativeBlock } from "./libc-types.ts";
-
-/** The koffi module's surface we use (typed loosely: it is an optional peer dependency). */
-interface Koffi {
-  load(path: string): { func(decl: string): (...args: unknown[]) => unknown };
-  alloc(type: string, n: number): unknown;
-  free(ptr: unknown): void;
-  view(ptr: unknown, len: number): ArrayBuffer;
-  address(ptr: unknown): bigint;
-  errno(): number;
-}
+import { loadKoffi } from "../dataplane/koffi.ts";
 
 /** Binds libc with koffi; `FFI_MISSING` when koffi does not load. */
 export async function bindKoffi(feature: string): Promise<Libc> {
-  let k: Koffi;
-  try {
-    // A variable specifier: bundlers and type checkers must not require the optional package.
-    const name = "koffi";
-    const mod = (await import(name)) as { default?: Koffi } & Koffi;
-    k = mod.default ?? mod;
-  } catch (e) {
+  const k = await loadKoffi();
+  if (k instanceof Error) {
     throw new IoError(
       "FFI_MISSING",
-      `${feature} needs koffi (FFI to libc, an optional peer dependency), which did not load (${(e as Error).message.split("\n")[0]}): run \`npm install koffi@3\`; without it only node:dgram (\`--io dgram\`, no --tun) carries ESP-in-UDP`,
+      `${feature} needs koffi (FFI to libc, an optional peer dependency), which did not load (${k.message}): run \`npm install koffi@3\`; without it only node:dgram (\`--io dgram\`, no --tun) carries ESP-in-UDP`,
     );
   }
   const lib = k.load("libc.so.6");
