@@ -7,10 +7,10 @@
  * @module
  */
 import { DataplaneError } from "./errors.ts";
-import { parseSuite, parseAhSuite, SuiteKind, type Suite } from "./suites.ts";
+import { SuiteKind, type Suite } from "./suites.ts";
 import { loadDataplaneModule, type WasmSource } from "./wasm.ts";
 import { NativeAes, type NativeAesOptions } from "./native-aes.ts";
-import { checkLifetime, checkVerifyOnly, encKeyLayout, tunnelAddresses } from "./sa-checks.ts";
+import { checkSaConfig } from "./sa-config.ts";
 import { innerMtuFor, overheadFor } from "./overhead.ts";
 import { PacketBatch } from "./packet-batch.ts";
 
@@ -35,11 +35,6 @@ import {
   ERR_TFC,
   ERR_VERIFY_ONLY,
   ERR_WINDOW,
-  F_AH,
-  F_ESN,
-  F_INBOUND,
-  F_TRANSPORT,
-  F_VERIFY_ONLY,
   KEY_STAGE_BYTES,
   LE_COUNT,
   LE_OVERFLOWED,
@@ -297,79 +292,10 @@ export class Dataplane {
    * setting or a verify-only combination is not acceptable.
    */
   addSa(cfg: SaConfig): SaHandle {
-    if (cfg.protocol !== undefined && cfg.protocol !== "esp" && cfg.protocol !== "ah") {
-      throw new DataplaneError("BAD_ARGUMENT", `protocol must be "esp" or "ah", got ${String(cfg.protocol)}`);
-    }
-    const ah = cfg.protocol === "ah";
-    const suite = ah ? parseAhSuite(cfg.esp) : parseSuite(cfg.esp);
-    const spi = cfg.spi;
-    if (!Number.isInteger(spi) || spi < 256 || spi > 0xffffffff) {
-      throw new DataplaneError(
-        "BAD_SPI",
-        `SPI ${spi} is not allowed: use 256..0xffffffff (0..255 are reserved, RFC 4303 §2.1)`,
-      );
-    }
-    if (cfg.direction !== "in" && cfg.direction !== "out") {
-      throw new DataplaneError("BAD_ARGUMENT", `direction must be "in" or "out", got ${String(cfg.direction)}`);
-    }
-    if (cfg.mode !== "tunnel" && cfg.mode !== "transport") {
-      throw new DataplaneError("BAD_ARGUMENT", `mode must be "tunnel" or "transport", got ${String(cfg.mode)}`);
-    }
-    const verifyOnly = cfg.verifyOnly === true;
-    if (verifyOnly) checkVerifyOnly(cfg, suite);
-    const encKey = cfg.encKey ?? new Uint8Array(0);
-    // A verify-only HMAC SA holds no encryption key (GMAC's key is its integrity key).
-    const wantEnc = verifyOnly && suite.kind !== SuiteKind.Gmac ? 0 : suite.encKeyBytes;
-    if (encKey.length !== wantEnc) {
-      throw new DataplaneError(
-        "BAD_KEY_LENGTH",
-        `${suite.name}: encKey is ${encKey.length} bytes; it must be ${wantEnc} (${encKeyLayout(suite, verifyOnly)})`,
-      );
-    }
-    const integKey = cfg.integKey ?? new Uint8Array(0);
-    if (integKey.length !== suite.integKeyBytes) {
-      throw new DataplaneError(
-        "BAD_KEY_LENGTH",
-        suite.integKeyBytes === 0
-          ? `${suite.name}: this suite has no separate integrity key (its ICV is keyed by encKey), but integKey has ${integKey.length} bytes`
-          : `${suite.name}: integKey is ${integKey.length} bytes; it must be ${suite.integKeyBytes} (RFC 2404/4868: the hash output length)`,
-      );
-    }
-    const icv = cfg.icvLength ?? suite.icvBytes;
-    if (!suite.allowedIcv.includes(icv)) {
-      throw new DataplaneError(
-        "BAD_ICV_LENGTH",
-        `${suite.name}: ICV length ${icv} bytes is not allowed; allowed: ${suite.allowedIcv.join(", ")} bytes`,
-      );
-    }
-    const esn = cfg.esn ?? suite.esn;
-    const window = cfg.direction === "in" ? (cfg.replayWindow ?? 64) : 0;
-    if (!Number.isInteger(window) || (window !== 0 && (window < 32 || window > 4096))) {
-      throw new DataplaneError(
-        "BAD_WINDOW",
-        `replay window ${window} is not allowed: use 32..4096 packets, or 0 to turn replay protection off`,
-      );
-    }
-    const seq = cfg.seq ?? 0n;
-    const seqMax = esn ? 0xffffffffffffffffn : 0xffffffffn;
-    if (typeof seq !== "bigint" || seq < 0n || seq > seqMax) {
-      throw new DataplaneError(
-        "BAD_SEQ",
-        `seq must be a bigint 0..${seqMax} ${esn ? "(64-bit, ESN)" : "(32-bit without ESN)"}`,
-      );
-    }
-    const limits = checkLifetime(cfg);
-    if (ah && cfg.tfc !== undefined)
-      throw new DataplaneError("BAD_ARGUMENT", "tfc is ESP's (RFC 4303 §2.7); AH carries no padding");
-    const tfc = this.#resolveTfc(cfg, suite, icv);
-    const outer = ah && cfg.direction === "out" && cfg.mode === "tunnel" ? tunnelAddresses(cfg) : undefined;
-    const flags =
-      (cfg.direction === "in" ? F_INBOUND : 0) |
-      (cfg.mode === "transport" ? F_TRANSPORT : 0) |
-      (esn ? F_ESN : 0) |
-      (verifyOnly ? F_VERIFY_ONLY : 0) |
-      (ah ? F_AH : 0);
-
+    const { suite, spi, verifyOnly, encKey, integKey, icv, window, seq, limits, tfc, outer, flags } = checkSaConfig(
+      cfg,
+      this.#maxPacket,
+    );
     const stage = this.#x.key_stage_ptr();
     this.#view();
     this.#u8.set(encKey, stage);
@@ -444,38 +370,6 @@ export class Dataplane {
       this.#nextDeadline = Math.min(this.#nextDeadline, info.softAt, info.hardAt);
     }
     return slot;
-  }
-
-  /** TFC target in bytes for an SA being added (0 = none); throws for a setting that cannot work. */
-  #resolveTfc(cfg: SaConfig, suite: Suite, icv: number): number {
-    if (cfg.tfc === undefined || cfg.tfc === 0) return 0;
-    if (cfg.direction !== "out" || cfg.mode !== "tunnel") {
-      throw new DataplaneError(
-        "BAD_ARGUMENT",
-        `tfc pads inner packets of tunnel-mode outbound SAs only (RFC 4303 §2.7: the receiver finds the end by the inner IP length); this SA is ${cfg.mode} ${cfg.direction}`,
-      );
-    }
-    let target: number;
-    if (cfg.tfc === "mtu") {
-      const mtu = cfg.pathMtu ?? 1500;
-      if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535)
-        throw new DataplaneError("BAD_ARGUMENT", `pathMtu must be an integer 68..65535, got ${mtu}`);
-      target = innerMtuFor(suite, icv, "tunnel", mtu, cfg.outer ?? {}, this.#maxPacket);
-      if (target < 20)
-        throw new DataplaneError(
-          "BAD_ARGUMENT",
-          `pathMtu ${mtu} leaves no room for an inner packet with ${suite.name}`,
-        );
-    } else {
-      target = cfg.tfc;
-    }
-    if (!Number.isInteger(target) || target < 1 || target > this.#maxPacket) {
-      throw new DataplaneError(
-        "BAD_ARGUMENT",
-        `tfc must be "mtu" or an integer 1..${this.#maxPacket} (the largest packet a slot holds), got ${String(cfg.tfc)}`,
-      );
-    }
-    return target;
   }
 
   /** Deletes an SA; its keys and replay state are zeroed in wasm memory. */
