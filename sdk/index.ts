@@ -2,7 +2,7 @@
  * ipsec-wasm: a userspace IPsec (ESP, AH) stack for JavaScript runtimes.
  * @module
  */
-export { Dataplane, PacketBatch, type DataplaneOptions } from "./dataplane/dataplane.ts";
+export { Dataplane, PacketBatch, HUGE_PAGES_MIN_SAS, type DataplaneOptions } from "./dataplane/dataplane.ts";
 export { DataplaneError, type DataplaneErrorCode } from "./dataplane/errors.ts";
 export { parseSuite, parseAhSuite, KNOWN_SUITES, KNOWN_AH_SUITES, type Suite } from "./dataplane/suites.ts";
 export * from "./dataplane/types.ts";

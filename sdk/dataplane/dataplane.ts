@@ -98,13 +98,23 @@ export interface DataplaneOptions extends WasmSource {
    * Transparent huge pages for the wasm memory (huge-pages.ts): madvise(MADV_HUGEPAGE) over the
    * memory's reservation before the SA slots are first written, so a large SA table costs fewer
    * TLB misses (at 1,000,000 SAs spread decap measured ~3% faster: bench/README.md). Memory is
-   * then faulted in 2 MiB steps. Default true: done under Node on Linux when koffi (optional peer
-   * dependency) loads and THP is not `never`; elsewhere nothing happens and the dataplane works the
-   * same. `false` leaves the memory alone. Never an error: `Dataplane.hugePages` says whether it
-   * took effect, or why not.
+   * then faulted in 2 MiB steps. Default: on when `maxSas` is at least {@link HUGE_PAGES_MIN_SAS}
+   * (smaller SA tables fit the TLB's reach, and 2 MiB pages would only add resident memory), done
+   * under Node on Linux when koffi (optional peer dependency) loads and THP is not `never`;
+   * elsewhere nothing happens and the dataplane works the same. `true` asks for it at any size,
+   * `false` leaves the memory alone. Never an error: `Dataplane.hugePages` says whether it took
+   * effect, or why not.
    */
   hugePages?: boolean;
 }
+
+/**
+ * Below this many SAs `hugePages` is off unless asked for: 16,384 slots of 320 bytes are 5 MiB,
+ * 1,280 pages of 4 KiB, within the 1,536-2,048 entries of a current L2 TLB, so huge pages would
+ * buy little and cost up to 2 MiB of resident memory per partly used page (a `pcap decrypt` of a
+ * few SAs, a client with one tunnel).
+ */
+export const HUGE_PAGES_MIN_SAS = 16_384;
 
 const LIFE_REASONS: readonly (LifetimeReason | null)[] = LIFE_REASON_NAMES;
 
@@ -213,13 +223,19 @@ export class Dataplane {
       },
     });
     const x = instance.exports as unknown as DataplaneExports;
-    const hugeOpt = opts.hugePages ?? true;
-    if (typeof hugeOpt !== "boolean")
+    const hugeOpt = opts.hugePages;
+    if (hugeOpt !== undefined && typeof hugeOpt !== "boolean")
       throw new DataplaneError("BAD_ARGUMENT", `hugePages must be true or false, got ${String(hugeOpt)}`);
     // Before init: init writes the SA slots, and pages faulted in before the advice stay 4 KiB.
-    const hugePages: HugePagesStatus = hugeOpt
-      ? await (await import("./huge-pages.ts")).adviseHugePages(x.memory)
-      : { active: false, reason: "turned off (hugePages: false)" };
+    const hugePages: HugePagesStatus =
+      hugeOpt === false
+        ? { active: false, reason: "turned off (hugePages: false)" }
+        : hugeOpt === undefined && maxSas < HUGE_PAGES_MIN_SAS
+          ? {
+              active: false,
+              reason: `not needed for maxSas ${maxSas} (below ${HUGE_PAGES_MIN_SAS}; hugePages: true asks anyway)`,
+            }
+          : await (await import("./huge-pages.ts")).adviseHugePages(x.memory);
     const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
     if (x.init(maxSas, batchSize, slotBytes, seed) !== 0) {
       throw new DataplaneError(

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { Dataplane, DataplaneError } from "../../sdk/index.ts";
+import { Dataplane, DataplaneError, HUGE_PAGES_MIN_SAS } from "../../sdk/index.ts";
 import { ipv4Udp, refEncap, type RefSa } from "../helpers/esp-ref.ts";
 
 interface Koffi {
@@ -118,11 +118,19 @@ test("hugePages false: nothing is advised, decap matches the reference", { skip 
 });
 
 test("hugePages: the status always says whether it took effect or why not", async () => {
-  const dp = await Dataplane.create({ maxSas: 16 });
+  const dp = await Dataplane.create({ maxSas: 16, hugePages: true });
   const st = dp.hugePages;
   if (st.active) assert.ok(st.bytes > 0);
   else assert.ok(st.reason.length > 0);
   assert.equal(st.active, canAdvise, `expected ${canAdvise}: ${st.active ? "active" : st.reason}`);
+});
+
+test("hugePages by default: off below HUGE_PAGES_MIN_SAS SAs, saying why; asked for at that size", async () => {
+  const small = await Dataplane.create({ maxSas: HUGE_PAGES_MIN_SAS - 1 });
+  assert.equal(small.hugePages.active, false);
+  assert.match(small.hugePages.active ? "" : small.hugePages.reason, /not needed for maxSas/);
+  const large = await Dataplane.create({ maxSas: HUGE_PAGES_MIN_SAS });
+  assert.equal(large.hugePages.active, canAdvise, large.hugePages.active ? "active" : large.hugePages.reason);
 });
 
 test("hugePages: a non-boolean is refused", async () => {
