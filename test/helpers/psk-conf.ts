@@ -1,6 +1,6 @@
 // The swanctl.conf that two of our peers use in the CLI and TUN tests: one connection `t`, PSK on
-// both sides, IKE aes128gcm16-prfsha256-x25519, one child `net`. The tests differ only in the
-// fields of PskConfOptions.
+// both sides, IKE aes128gcm16-prfsha256-x25519 unless told otherwise, one child `net`. The tests
+// differ only in the fields of PskConfOptions.
 
 /** One side: its outer address, IKE identity and traffic selector. */
 export interface PskSide {
@@ -11,6 +11,8 @@ export interface PskSide {
 
 export interface PskConfOptions {
   esp: string;
+  /** IKE proposals (default aes128gcm16-prfsha256-x25519). */
+  proposals?: string;
   psk: string;
   /** local_port and remote_port (default: leave them out, 500/4500). */
   port?: number;
@@ -28,7 +30,7 @@ export function pskConf(me: PskSide, peer: PskSide, o: PskConfOptions): string {
     local_addrs = ${me.addr}
     remote_addrs = ${peer.addr}
     ${ports}
-    proposals = aes128gcm16-prfsha256-x25519
+    proposals = ${o.proposals ?? "aes128gcm16-prfsha256-x25519"}
     ${o.ike ?? ""}
     local {
       auth = psk

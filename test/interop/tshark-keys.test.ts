@@ -16,6 +16,7 @@ import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoPath, requireTshark } from "../helpers/interop.ts";
+import { pskConf, type PskSide } from "../helpers/psk-conf.ts";
 
 const CLI = [repoPath("bin/ipsec-wasm.mjs")];
 const work = mkdtempSync(join(tmpdir(), "ipsec-wasm-tshark-keys-"));
@@ -41,13 +42,8 @@ async function freePort(): Promise<number> {
   throw new Error("no free UDP port on 127.0.0.1 and 127.0.0.2");
 }
 
-interface Side {
-  addr: string;
-  id: string;
-  ts: string;
-}
-const RESP: Side = { addr: "127.0.0.1", id: "resp.example.org", ts: "203.0.113.2/32" };
-const INIT: Side = { addr: "127.0.0.2", id: "init.example.org", ts: "198.51.100.1/32" };
+const RESP: PskSide = { addr: "127.0.0.1", id: "resp.example.org", ts: "203.0.113.2/32" };
+const INIT: PskSide = { addr: "127.0.0.2", id: "init.example.org", ts: "198.51.100.1/32" };
 
 /** Rekey times; the child's hard lifetime is given too: the default (1.1 × rekey_time, 0.2 s after a
  * 2 s rekey) deleted the old Child SA before a rekey answered on a loaded machine, and a ping was lost. */
@@ -57,48 +53,21 @@ interface Rekey {
   childLife: string;
 }
 
-function conf(dir: string, me: Side, peer: Side, port: number, ike: string, esp: string, rekey?: Rekey): string {
+function conf(dir: string, me: PskSide, peer: PskSide, port: number, ike: string, esp: string, rekey?: Rekey): string {
   const path = join(dir, `${me.id}.conf`);
-  writeFileSync(
-    path,
-    `
-connections {
-  t {
-    version = 2
-    local_addrs = ${me.addr}
-    remote_addrs = ${peer.addr}
-    local_port = ${port}
-    remote_port = ${port}
-    proposals = ${ike}
-    ${rekey ? `rekey_time = ${rekey.ike}` : ""}
-    local {
-      auth = psk
-      id = ${me.id}
-    }
-    remote {
-      auth = psk
-      id = ${peer.id}
-    }
-    children {
-      net {
-        local_ts = ${me.ts}
-        remote_ts = ${peer.ts}
-        esp_proposals = ${esp}
-        ${rekey ? `rekey_time = ${rekey.child}` : ""}
-        ${rekey ? `life_time = ${rekey.childLife}` : ""}
-      }
-    }
-  }
-}
-secrets {
-  ike-1 {
-    id-1 = ${me.id}
-    id-2 = ${peer.id}
-    secret = tshark-keys-test-psk-not-secret
-  }
-}
-`,
-  );
+  const text = pskConf(me, peer, {
+    esp,
+    psk: "tshark-keys-test-psk-not-secret",
+    port,
+    proposals: ike,
+    ...(rekey
+      ? {
+          ike: `rekey_time = ${rekey.ike}`,
+          child: `rekey_time = ${rekey.child}\n        life_time = ${rekey.childLife}`,
+        }
+      : {}),
+  });
+  writeFileSync(path, text);
   return path;
 }
 
