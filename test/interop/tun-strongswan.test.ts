@@ -20,6 +20,7 @@ import {
 } from "../helpers/strongswan.ts";
 import { NetnsLab, requireNetns, tunnelJson } from "../helpers/netns.ts";
 import { repoPath } from "../helpers/interop.ts";
+import { pskConf } from "../helpers/psk-conf.ts";
 
 const CLI = repoPath("bin/ipsec-wasm.mjs");
 const work = mkdtempSync(join(tmpdir(), "ipsec-wasm-tun-swan-"));
@@ -38,41 +39,12 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
+/** Our side's swanctl.conf against the harness's strongSwan peer (its defaults: PSK, identities, selectors). */
 function conf(name: string): string {
   const path = join(work, `${name}.conf`);
-  writeFileSync(
-    path,
-    `connections {
-  peer {
-    local_addrs = ${CALLER_ADDR}
-    remote_addrs = ${PEER_ADDR}
-    proposals = aes128gcm16-prfsha256-x25519
-    local {
-      auth = psk
-      id = ${SWAN_DEFAULTS.callerId}
-    }
-    remote {
-      auth = psk
-      id = ${SWAN_DEFAULTS.peerId}
-    }
-    children {
-      net {
-        local_ts = ${CALLER_INNER_ADDR}/32
-        remote_ts = ${SWAN_DEFAULTS.peerTs}
-        esp_proposals = aes128gcm16
-      }
-    }
-  }
-}
-secrets {
-  ike-1 {
-    id-1 = ${SWAN_DEFAULTS.callerId}
-    id-2 = ${SWAN_DEFAULTS.peerId}
-    secret = ${SWAN_DEFAULTS.psk}
-  }
-}
-`,
-  );
+  const me = { addr: CALLER_ADDR, id: SWAN_DEFAULTS.callerId, ts: `${CALLER_INNER_ADDR}/32` };
+  const peer = { addr: PEER_ADDR, id: SWAN_DEFAULTS.peerId, ts: SWAN_DEFAULTS.peerTs };
+  writeFileSync(path, pskConf(me, peer, { esp: "aes128gcm16", psk: SWAN_DEFAULTS.psk }));
   return path;
 }
 
